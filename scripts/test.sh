@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# berth's test command: set-up (idempotent), static checks, then every test under node:test.
+# The node:test summary is the last thing it prints.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$BERTH_ROOT"
+bash scripts/setup.sh
+echo "== architecture (import direction, cycles)"
+node scripts/check-arch.ts
+echo "== typecheck"
+tsc --noEmit -p .
+echo "== lint"
+biome lint --reporter=summary src test bench scripts
+echo "== tests"
+mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/fixtures/*' | sort)
+exec node --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
