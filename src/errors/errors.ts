@@ -1,0 +1,50 @@
+// berth's error convention: one class, a small set of categories with stable codes, and a message
+// that says what was wrong, where (field, file, id) and what was expected. Wire adapters (CLI exit
+// codes, gRPC status, HTTP status) map categories in one place each; nothing else inspects messages.
+// Leaf module: imports nothing of berth.
+
+/** The categories. Stable: tests and wire mappings depend on these strings. */
+export const ErrorCode = {
+  InvalidArgument: 'BERTH_ERR_INVALID_ARGUMENT',
+  NotFound: 'BERTH_ERR_NOT_FOUND',
+  AlreadyExists: 'BERTH_ERR_ALREADY_EXISTS',
+  FailedPrecondition: 'BERTH_ERR_FAILED_PRECONDITION',
+  Unavailable: 'BERTH_ERR_UNAVAILABLE',
+  Unsupported: 'BERTH_ERR_UNSUPPORTED',
+  Internal: 'BERTH_ERR_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  /** errno from a failed system call, when there was one. */
+  readonly errno: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errno?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BerthError';
+    this.code = code;
+    this.errno = options?.errno;
+  }
+}
+
+export const invalidArgument = (msg: string, cause?: unknown) =>
+  new BerthError(ErrorCode.InvalidArgument, msg, { cause });
+export const notFound = (msg: string, cause?: unknown) => new BerthError(ErrorCode.NotFound, msg, { cause });
+export const alreadyExists = (msg: string, cause?: unknown) =>
+  new BerthError(ErrorCode.AlreadyExists, msg, { cause });
+export const failedPrecondition = (msg: string, cause?: unknown) =>
+  new BerthError(ErrorCode.FailedPrecondition, msg, { cause });
+export const unavailable = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Unavailable, msg, { cause });
+export const unsupported = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Unsupported, msg, { cause });
+export const internal = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Internal, msg, { cause });
+
+export function isBerthError(e: unknown, code?: ErrorCode): e is BerthError {
+  return e instanceof BerthError && (code === undefined || e.code === code);
+}
+
+/** The message of anything thrown, for the edge (CLI, logs). */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
