@@ -84,7 +84,9 @@ function optStringArray(o: Record<string, unknown>, key: string, path: string): 
   const v = o[key];
   if (v === undefined || v === null) return;
   if (!Array.isArray(v)) throw invalidArgument(`${path}.${key}: expected an array of strings, got ${typeName(v)}`);
-  v.forEach((s, i) => expectString(s, `${path}.${key}[${i}]`));
+  v.forEach((s, i) => {
+    expectString(s, `${path}.${key}[${i}]`);
+  });
 }
 function optStringMap(o: Record<string, unknown>, key: string, path: string): void {
   const v = o[key];
@@ -149,7 +151,9 @@ export function validateManifest(v: unknown, path = 'manifest'): ImageManifest {
   if (o.artifactType !== undefined) expectMediaType(o.artifactType, `${path}.artifactType`);
   validateDescriptor(o.config, `${path}.config`);
   if (!Array.isArray(o.layers)) throw invalidArgument(`${path}.layers: expected an array, got ${typeName(o.layers)}`);
-  o.layers.forEach((l, i) => validateDescriptor(l, `${path}.layers[${i}]`));
+  o.layers.forEach((l, i) => {
+    validateDescriptor(l, `${path}.layers[${i}]`);
+  });
   if (o.subject !== undefined) validateDescriptor(o.subject, `${path}.subject`);
   optStringMap(o, 'annotations', path);
   return o as unknown as ImageManifest;
@@ -166,7 +170,9 @@ export function validateIndex(v: unknown, path = 'index'): ImageIndex {
   if (o.artifactType !== undefined) expectMediaType(o.artifactType, `${path}.artifactType`);
   if (!Array.isArray(o.manifests))
     throw invalidArgument(`${path}.manifests: expected an array, got ${typeName(o.manifests)}`);
-  o.manifests.forEach((m, i) => validateDescriptor(m, `${path}.manifests[${i}]`));
+  o.manifests.forEach((m, i) => {
+    validateDescriptor(m, `${path}.manifests[${i}]`);
+  });
   if (o.subject !== undefined) validateDescriptor(o.subject, `${path}.subject`);
   optStringMap(o, 'annotations', path);
   return o as unknown as ImageIndex;
@@ -184,7 +190,9 @@ export function validateImageConfig(v: unknown, path = 'config'): ImageConfig {
     throw invalidArgument(`${path}.rootfs.type: expected "layers", got ${JSON.stringify(rootfs.type)}`);
   if (!Array.isArray(rootfs.diff_ids))
     throw invalidArgument(`${path}.rootfs.diff_ids: expected an array, got ${typeName(rootfs.diff_ids)}`);
-  rootfs.diff_ids.forEach((d, i) => parseDigest(d, `${path}.rootfs.diff_ids[${i}]`));
+  rootfs.diff_ids.forEach((d, i) => {
+    parseDigest(d, `${path}.rootfs.diff_ids[${i}]`);
+  });
   if (o.config !== undefined && o.config !== null) {
     const c = expectObject(o.config, `${path}.config`);
     optString(c, 'User', `${path}.config`);
