@@ -1,0 +1,513 @@
+// berth_addon: the system calls berth's TypeScript side needs and Node does not offer (fd passing,
+// confined path resolution, mount, pidfd, fifo/device nodes, memfd seals, child subreaper).
+//
+// Each function is a thin, synchronous wrapper over one kernel interface: it checks its arguments,
+// makes the call, and on failure throws an Error shaped like Node's own system errors (code = errno
+// name, errno, syscall, path or fd, and a message naming them). It holds no state and makes no
+// policy decisions; src/sys/native.ts is its only caller.
+//
+// It must never change the state of the whole process behind Node's back: no setns, unshare,
+// fork, chroot or credential changes. Node runs several threads (V8 workers, libuv's pool) and such
+// calls would either fail (EINVAL for setns into a user or mount namespace from a multithreaded
+// process) or apply to one thread only. Those live in native/berth-init, a single-threaded program.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "in_root.h"
+
+namespace {
+
+// SCM_MAX_FD in the kernel: more fds than this in one message are refused (EINVAL).
+constexpr int kMaxFdsPerMessage = 253;
+
+// ---- errors -----------------------------------------------------------------------------------
+
+// Throws an Error like Node's fs errors: "ENOENT: No such file or directory, open '/x'".
+// `errno` is the positive kernel value (Node's own errors carry the negated libuv value).
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall_name,
+                             const std::string &where, const char *path = nullptr, int fd = -1,
+                             const char *dest = nullptr) {
+  const char *name = strerrorname_np(err);
+  std::string code = name ? name : "E" + std::to_string(err);
+  Napi::Error e = Napi::Error::New(env, code + ": " + strerror(err) + ", " + syscall_name + " " + where);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall_name));
+  if (path != nullptr) e.Set("path", Napi::String::New(env, path));
+  if (dest != nullptr) e.Set("dest", Napi::String::New(env, dest));
+  if (fd >= 0) e.Set("fd", Napi::Number::New(env, fd));
+  throw e;
+}
+
+std::string Quoted(const std::string &s) { return "'" + s + "'"; }
+std::string FdWhere(int fd) { return "(fd " + std::to_string(fd) + ")"; }
+
+[[noreturn]] void ThrowFd(Napi::Env env, int err, const char *syscall_name, int fd) {
+  ThrowErrno(env, err, syscall_name, FdWhere(fd), nullptr, fd);
+}
+[[noreturn]] void ThrowPath(Napi::Env env, int err, const char *syscall_name, const std::string &path) {
+  ThrowErrno(env, err, syscall_name, Quoted(path), path.c_str());
+}
+
+// ---- arguments --------------------------------------------------------------------------------
+
+[[noreturn]] void ThrowArg(Napi::Env env, const char *fn, const char *arg, const char *expected) {
+  Napi::TypeError e = Napi::TypeError::New(
+      env, std::string("berth_addon.") + fn + ": argument '" + arg + "' must be " + expected);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  throw e;
+}
+
+int64_t ArgInt(const Napi::CallbackInfo &info, size_t i, const char *fn, const char *arg,
+               int64_t min = INT32_MIN, int64_t max = INT32_MAX) {
+  if (i >= info.Length() || !info[i].IsNumber()) ThrowArg(info.Env(), fn, arg, "an integer");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d)) || d < static_cast<double>(min) ||
+      d > static_cast<double>(max)) {
+    std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    ThrowArg(info.Env(), fn, arg, expected.c_str());
+  }
+  return static_cast<int64_t>(d);
+}
+
+int ArgFd(const Napi::CallbackInfo &info, size_t i, const char *fn, const char *arg) {
+  return static_cast<int>(ArgInt(info, i, fn, arg, 0, INT32_MAX));
+}
+
+std::string ArgString(const Napi::CallbackInfo &info, size_t i, const char *fn, const char *arg) {
+  if (i >= info.Length() || !info[i].IsString()) ThrowArg(info.Env(), fn, arg, "a string");
+  std::string s = info[i].As<Napi::String>().Utf8Value();
+  // A NUL would silently cut the path the kernel sees.
+  if (s.find('\0') != std::string::npos) ThrowArg(info.Env(), fn, arg, "a string without NUL bytes");
+  return s;
+}
+
+// null or undefined -> nullptr-able: returns false when absent.
+bool ArgOptString(const Napi::CallbackInfo &info, size_t i, const char *fn, const char *arg,
+                  std::string &out) {
+  if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) return false;
+  if (!info[i].IsString()) ThrowArg(info.Env(), fn, arg, "a string or null");
+  out = ArgString(info, i, fn, arg);
+  return true;
+}
+
+// ---- fd passing ---------------------------------------------------------------------------------
+
+// socketpair(): [number, number]. AF_UNIX SOCK_STREAM, both ends close-on-exec.
+Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    ThrowErrno(env, errno, "socketpair", "(AF_UNIX, SOCK_STREAM)");
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, sv[0]));
+  out.Set(1u, Napi::Number::New(env, sv[1]));
+  return out;
+}
+
+// Waits until `fd` is ready for `events`; used only to finish a message already partly sent on
+// a non-blocking socket (the fds went with the first byte, so the rest must follow).
+void WaitFor(Napi::Env env, int fd, short events, const char *syscall_name) {
+  struct pollfd p = {fd, events, 0};
+  while (poll(&p, 1, -1) < 0) {
+    if (errno != EINTR) ThrowFd(env, errno, syscall_name, fd);
+  }
+}
+
+// sendFds(sockFd, fds, data?): number of bytes sent. The fds travel with the first byte; a stream
+// socket cannot carry ancillary data without payload, so an absent or empty `data` sends one 0 byte.
+// Blocks until all of `data` is written (polling if the socket is non-blocking).
+Napi::Value SendFds(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "sendFds";
+  int sock = ArgFd(info, 0, fn, "sockFd");
+  if (info.Length() < 2 || !info[1].IsArray()) ThrowArg(env, fn, "fds", "an array of fds");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  if (arr.Length() > static_cast<uint32_t>(kMaxFdsPerMessage)) {
+    ThrowArg(env, fn, "fds", "an array of at most 253 fds");
+  }
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsNumber()) ThrowArg(env, fn, "fds", "an array of integer fds");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d < 0 || d > INT32_MAX || d != static_cast<double>(static_cast<int>(d))) {
+      ThrowArg(env, fn, "fds", "an array of integer fds");
+    }
+    fds.push_back(static_cast<int>(d));
+  }
+  static const uint8_t kZero = 0;
+  const uint8_t *data = &kZero;
+  size_t len = 1;
+  if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
+    if (!info[2].IsBuffer()) ThrowArg(env, fn, "data", "a Buffer");
+    Napi::Buffer<uint8_t> buf = info[2].As<Napi::Buffer<uint8_t>>();
+    if (buf.Length() > 0) {
+      data = buf.Data();
+      len = buf.Length();
+    }
+  }
+
+  struct iovec iov = {const_cast<uint8_t *>(data), len};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowFd(env, errno, "sendmsg", sock);
+  size_t sent = static_cast<size_t>(n);
+  while (sent < len) {
+    ssize_t m = send(sock, data + sent, len - sent, MSG_NOSIGNAL);
+    if (m < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        WaitFor(env, sock, POLLOUT, "sendmsg");
+        continue;
+      }
+      ThrowFd(env, errno, "sendmsg", sock);
+    }
+    sent += static_cast<size_t>(m);
+  }
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+// recvFds(sockFd, maxFds, maxData): { fds, data }. One recvmsg: blocks on a blocking socket,
+// throws EAGAIN on an empty non-blocking one; data of length 0 means the peer closed.
+// Received fds are close-on-exec (MSG_CMSG_CLOEXEC), so no child inherits them by accident.
+Napi::Value RecvFds(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "recvFds";
+  int sock = ArgFd(info, 0, fn, "sockFd");
+  int max_fds = static_cast<int>(ArgInt(info, 1, fn, "maxFds", 0, kMaxFdsPerMessage));
+  size_t max_data = static_cast<size_t>(ArgInt(info, 2, fn, "maxData", 1, 1 << 30));
+
+  std::vector<uint8_t> data(max_data);
+  struct iovec iov = {data.data(), max_data};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(max_fds > 0 ? CMSG_SPACE(sizeof(int) * static_cast<size_t>(max_fds)) : 0);
+  if (!control.empty()) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+  }
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowFd(env, errno, "recvmsg", sock);
+
+  std::vector<int> fds;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.push_back(fd);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) {
+    // The kernel dropped the fds that did not fit: the message is incomplete, so fail loudly
+    // rather than hand out part of it.
+    for (int fd : fds) close(fd);
+    ThrowErrno(env, EMSGSIZE, "recvmsg",
+               FdWhere(sock) + ": more fds than maxFds=" + std::to_string(max_fds), nullptr, sock);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array fd_arr = Napi::Array::New(env, fds.size());
+  for (uint32_t i = 0; i < fds.size(); i++) fd_arr.Set(i, Napi::Number::New(env, fds[i]));
+  out.Set("fds", fd_arr);
+  out.Set("data", Napi::Buffer<uint8_t>::Copy(env, data.data(), static_cast<size_t>(n)));
+  return out;
+}
+
+// ---- paths ------------------------------------------------------------------------------------
+
+// openInRoot(rootFd, path, flags, mode, forceWalk): fd. See in_root.h.
+Napi::Value OpenInRoot(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "openInRoot";
+  int root_fd = ArgFd(info, 0, fn, "rootFd");
+  std::string path = ArgString(info, 1, fn, "path");
+  int flags = static_cast<int>(ArgInt(info, 2, fn, "flags"));
+  mode_t mode = 0;
+  if (info.Length() > 3 && !info[3].IsUndefined()) mode = static_cast<mode_t>(ArgInt(info, 3, fn, "mode", 0, 07777));
+  bool force_walk = info.Length() > 4 && info[4].ToBoolean().Value();
+  const char *failed = "openat2";
+  int fd = berth_open_in_root(root_fd, path.c_str(), flags, mode, force_walk, &failed);
+  if (fd < 0) {
+    ThrowErrno(env, -fd, failed, Quoted(path) + " in root " + FdWhere(root_fd), path.c_str(), root_fd);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// mount(source|null, target, fstype|null, flags, data|null): undefined.
+Napi::Value Mount(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "mount";
+  std::string source, fstype, data;
+  bool has_source = ArgOptString(info, 0, fn, "source", source);
+  std::string target = ArgString(info, 1, fn, "target");
+  bool has_fstype = ArgOptString(info, 2, fn, "fstype", fstype);
+  // MS_* flags fill the low 32 bits (MS_NOUSER is bit 31), hence the unsigned range.
+  unsigned long flags = static_cast<unsigned long>(ArgInt(info, 3, fn, "flags", 0, UINT32_MAX));
+  bool has_data = ArgOptString(info, 4, fn, "data", data);
+  if (mount(has_source ? source.c_str() : nullptr, target.c_str(), has_fstype ? fstype.c_str() : nullptr,
+            flags, has_data ? data.c_str() : nullptr) < 0) {
+    int err = errno;
+    std::string where = Quoted(has_source ? source : "none") + " -> " + Quoted(target) + " (type " +
+                        (has_fstype ? fstype : "none") + ", flags 0x";
+    char hex[16];
+    snprintf(hex, sizeof hex, "%lx", flags);
+    where += std::string(hex) + ")";
+    ThrowErrno(env, err, "mount", where, target.c_str(), -1, has_source ? source.c_str() : nullptr);
+  }
+  return env.Undefined();
+}
+
+// umount2(target, flags): undefined.
+Napi::Value Umount2(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string target = ArgString(info, 0, "umount2", "target");
+  int flags = static_cast<int>(ArgInt(info, 1, "umount2", "flags", 0, INT32_MAX));
+  if (umount2(target.c_str(), flags) < 0) ThrowPath(env, errno, "umount2", target);
+  return env.Undefined();
+}
+
+// mkfifo(path, mode): undefined. (Node has no mkfifo; spawning mkfifo(1) costs a process.)
+Napi::Value MkFifo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0, "mkfifo", "path");
+  mode_t mode = static_cast<mode_t>(ArgInt(info, 1, "mkfifo", "mode", 0, 07777));
+  if (mkfifo(path.c_str(), mode) < 0) ThrowPath(env, errno, "mkfifo", path);
+  return env.Undefined();
+}
+
+// mknod(path, mode, major, minor): undefined. `mode` includes the type (S_IFCHR, S_IFBLK, S_IFIFO).
+Napi::Value MkNod(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "mknod";
+  std::string path = ArgString(info, 0, fn, "path");
+  mode_t mode = static_cast<mode_t>(ArgInt(info, 1, fn, "mode", 0, 0177777));
+  unsigned int major_n = static_cast<unsigned int>(ArgInt(info, 2, fn, "major", 0, 0xfff));
+  unsigned int minor_n = static_cast<unsigned int>(ArgInt(info, 3, fn, "minor", 0, 0xfffff));
+  if (mknod(path.c_str(), mode, makedev(major_n, minor_n)) < 0) ThrowPath(env, errno, fn, path);
+  return env.Undefined();
+}
+
+// ---- processes --------------------------------------------------------------------------------
+
+// pidfdOpen(pid): fd (always close-on-exec). A pidfd names one process for good: unlike a pid,
+// it can never come to mean a different process after the first one is reaped.
+Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int pid = static_cast<int>(ArgInt(info, 0, "pidfdOpen", "pid", 1, INT32_MAX));
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) {
+    int err = errno;
+    ThrowErrno(env, err, "pidfd_open", "(pid " + std::to_string(pid) + ")");
+  }
+  return Napi::Number::New(env, static_cast<double>(fd));
+}
+
+// pidfdSendSignal(pidfd, sig): undefined.
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "pidfdSendSignal", "pidfd");
+  int sig = static_cast<int>(ArgInt(info, 1, "pidfdSendSignal", "sig", 0, 64));
+  if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) < 0) {
+    int err = errno;
+    ThrowErrno(env, err, "pidfd_send_signal", FdWhere(fd) + " signal " + std::to_string(sig), nullptr, fd);
+  }
+  return env.Undefined();
+}
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// pidfdWait(pidfd, timeoutMs): true once the process has exited, false on timeout. A pidfd polls
+// readable when its process exits, whoever reaps it. timeoutMs < 0 waits forever; 0 only checks.
+Napi::Value PidfdWait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "pidfdWait", "pidfd");
+  int64_t timeout = ArgInt(info, 1, "pidfdWait", "timeoutMs", -1, INT32_MAX);
+  const int64_t deadline = NowMs() + timeout;
+  for (;;) {
+    int wait_ms = -1;
+    if (timeout >= 0) {
+      int64_t left = deadline - NowMs();
+      wait_ms = static_cast<int>(left < 0 ? 0 : left);
+    }
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, wait_ms);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      ThrowFd(env, errno, "poll", fd);
+    }
+    if (r > 0 && (p.revents & POLLNVAL)) ThrowFd(env, EBADF, "poll", fd);
+    return Napi::Boolean::New(env, r > 0);
+  }
+}
+
+// prctlSetChildSubreaper(on): undefined. Orphaned descendants are re-parented to this process
+// instead of to pid 1, so a shim can reap (and learn the exit status of) a container init whose
+// intermediate parent exited.
+Napi::Value PrctlSetChildSubreaper(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+  if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) < 0) {
+    ThrowErrno(env, errno, "prctl", "(PR_SET_CHILD_SUBREAPER)");
+  }
+  return env.Undefined();
+}
+
+// ---- memfd ------------------------------------------------------------------------------------
+
+// memfdCreate(name, flags): fd. MFD_CLOEXEC is always added.
+Napi::Value MemfdCreate(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string name = ArgString(info, 0, "memfdCreate", "name");
+  unsigned int flags = static_cast<unsigned int>(ArgInt(info, 1, "memfdCreate", "flags", 0, INT32_MAX));
+  int fd = memfd_create(name.c_str(), flags | MFD_CLOEXEC);
+  if (fd < 0) ThrowErrno(env, errno, "memfd_create", Quoted(name));
+  return Napi::Number::New(env, fd);
+}
+
+// addSeals(fd, seals): undefined (fcntl F_ADD_SEALS).
+Napi::Value AddSeals(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "addSeals", "fd");
+  int seals = static_cast<int>(ArgInt(info, 1, "addSeals", "seals", 0, INT32_MAX));
+  if (fcntl(fd, F_ADD_SEALS, seals) < 0) ThrowFd(env, errno, "fcntl", fd);
+  return env.Undefined();
+}
+
+// getSeals(fd): number (fcntl F_GET_SEALS).
+Napi::Value GetSeals(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "getSeals", "fd");
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0) ThrowFd(env, errno, "fcntl", fd);
+  return Napi::Number::New(env, seals);
+}
+
+// ---- module -----------------------------------------------------------------------------------
+
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  auto set = [&](const char *name, double v) { c.Set(name, Napi::Number::New(env, v)); };
+#define BERTH_CONST(name) set(#name, static_cast<double>(name))
+  BERTH_CONST(MS_RDONLY);
+  BERTH_CONST(MS_NOSUID);
+  BERTH_CONST(MS_NODEV);
+  BERTH_CONST(MS_NOEXEC);
+  BERTH_CONST(MS_SYNCHRONOUS);
+  BERTH_CONST(MS_REMOUNT);
+  BERTH_CONST(MS_MANDLOCK);
+  BERTH_CONST(MS_DIRSYNC);
+  BERTH_CONST(MS_NOSYMFOLLOW);
+  BERTH_CONST(MS_NOATIME);
+  BERTH_CONST(MS_NODIRATIME);
+  BERTH_CONST(MS_BIND);
+  BERTH_CONST(MS_MOVE);
+  BERTH_CONST(MS_REC);
+  BERTH_CONST(MS_SILENT);
+  BERTH_CONST(MS_POSIXACL);
+  BERTH_CONST(MS_UNBINDABLE);
+  BERTH_CONST(MS_PRIVATE);
+  BERTH_CONST(MS_SLAVE);
+  BERTH_CONST(MS_SHARED);
+  BERTH_CONST(MS_RELATIME);
+  BERTH_CONST(MS_STRICTATIME);
+  BERTH_CONST(MS_LAZYTIME);
+  BERTH_CONST(MNT_FORCE);
+  BERTH_CONST(MNT_DETACH);
+  BERTH_CONST(MNT_EXPIRE);
+  BERTH_CONST(UMOUNT_NOFOLLOW);
+  BERTH_CONST(O_RDONLY);
+  BERTH_CONST(O_WRONLY);
+  BERTH_CONST(O_RDWR);
+  BERTH_CONST(O_CREAT);
+  BERTH_CONST(O_EXCL);
+  BERTH_CONST(O_TRUNC);
+  BERTH_CONST(O_APPEND);
+  BERTH_CONST(O_NONBLOCK);
+  BERTH_CONST(O_DIRECTORY);
+  BERTH_CONST(O_NOFOLLOW);
+  BERTH_CONST(O_CLOEXEC);
+  BERTH_CONST(O_PATH);
+  BERTH_CONST(S_IFIFO);
+  BERTH_CONST(S_IFCHR);
+  BERTH_CONST(S_IFBLK);
+  BERTH_CONST(S_IFREG);
+  BERTH_CONST(S_IFDIR);
+  BERTH_CONST(MFD_CLOEXEC);
+  BERTH_CONST(MFD_ALLOW_SEALING);
+  BERTH_CONST(F_SEAL_SEAL);
+  BERTH_CONST(F_SEAL_SHRINK);
+  BERTH_CONST(F_SEAL_GROW);
+  BERTH_CONST(F_SEAL_WRITE);
+  BERTH_CONST(F_SEAL_FUTURE_WRITE);
+#undef BERTH_CONST
+  return c;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
+  exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
+  exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
+  exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
+  exports.Set("mknod", Napi::Function::New(env, MkNod, "mknod"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
+  exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
+  exports.Set("prctlSetChildSubreaper", Napi::Function::New(env, PrctlSetChildSubreaper, "prctlSetChildSubreaper"));
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
+  exports.Set("addSeals", Napi::Function::New(env, AddSeals, "addSeals"));
+  exports.Set("getSeals", Napi::Function::New(env, GetSeals, "getSeals"));
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(berth_addon, Init)
