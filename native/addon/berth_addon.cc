@@ -221,7 +221,9 @@ Napi::Value RecvFds(const Napi::CallbackInfo &info) {
   std::vector<char> control(max_fds > 0 ? CMSG_SPACE(sizeof(int) * static_cast<size_t>(max_fds)) : 0);
   if (!control.empty()) {
     msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
+    // CMSG_LEN, not the padded CMSG_SPACE: the kernel fits as many fds as the length allows, and
+    // the padding would let one more through than the caller asked for.
+    msg.msg_controllen = CMSG_LEN(sizeof(int) * static_cast<size_t>(max_fds));
   }
   ssize_t n;
   do {
@@ -239,7 +241,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo &info) {
       fds.push_back(fd);
     }
   }
-  if (msg.msg_flags & MSG_CTRUNC) {
+  if ((msg.msg_flags & MSG_CTRUNC) || fds.size() > static_cast<size_t>(max_fds)) {
     // The kernel dropped the fds that did not fit: the message is incomplete, so fail loudly
     // rather than hand out part of it.
     for (int fd : fds) close(fd);

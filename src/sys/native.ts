@@ -1,0 +1,271 @@
+// The door to berth's N-API addon (native/addon): fd passing over unix sockets, path resolution
+// confined to a root, mount/umount2, pidfd, mkfifo/mknod, memfd seals, child subreaper.
+//
+// Owns: finding and loading the built addon, typed wrappers, and the kernel constants callers pass.
+// Loading is lazy: importing this module touches no file and loads no code; the addon is loaded by
+// the first call (berth-runtime starts once per container operation, and many operations never
+// need it). Constants are plain numbers here for the same reason; a test checks them against the
+// addon's own values.
+//
+// Must never: decide policy (which paths, which flags), hide a failure, or offer a call that changes
+// the whole process's namespaces or credentials (setns, unshare, chroot, setuid): Node runs several
+// threads, so those belong to native/berth-init (see docs/native-addon.md).
+//
+// Failures throw the addon's Error, shaped like Node's system errors: `code` (errno name such as
+// 'ENOENT'), `errno` (the positive kernel number), `syscall`, and `path`/`fd` when there is one; the
+// message names them. A missing or unloadable addon throws BerthError(Unavailable).
+import { closeSync, existsSync, constants as fsConstants, openSync, readlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { unavailable } from '../errors/errors.ts';
+
+/** The error every addon call throws when the kernel refuses it. */
+export interface SyscallError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+  dest?: string;
+  fd?: number;
+}
+
+export function isSyscallError(e: unknown, code?: string): e is SyscallError {
+  return (
+    e instanceof Error &&
+    typeof (e as Partial<SyscallError>).syscall === 'string' &&
+    typeof (e as Partial<SyscallError>).errno === 'number' &&
+    (code === undefined || (e as SyscallError).code === code)
+  );
+}
+
+/**
+ * Kernel constants for the calls below. MS_, MNT_, MFD_, F_SEAL_ and S_IF values are the same on
+ * every Linux architecture; O_ values come from Node where it has them (they differ on arm64).
+ */
+export const constants = {
+  MS_RDONLY: 0x1,
+  MS_NOSUID: 0x2,
+  MS_NODEV: 0x4,
+  MS_NOEXEC: 0x8,
+  MS_SYNCHRONOUS: 0x10,
+  MS_REMOUNT: 0x20,
+  MS_MANDLOCK: 0x40,
+  MS_DIRSYNC: 0x80,
+  MS_NOSYMFOLLOW: 0x100,
+  MS_NOATIME: 0x400,
+  MS_NODIRATIME: 0x800,
+  MS_BIND: 0x1000,
+  MS_MOVE: 0x2000,
+  MS_REC: 0x4000,
+  MS_SILENT: 0x8000,
+  MS_POSIXACL: 0x10000,
+  MS_UNBINDABLE: 0x20000,
+  MS_PRIVATE: 0x40000,
+  MS_SLAVE: 0x80000,
+  MS_SHARED: 0x100000,
+  MS_RELATIME: 0x200000,
+  MS_STRICTATIME: 0x1000000,
+  MS_LAZYTIME: 0x2000000,
+  MNT_FORCE: 0x1,
+  MNT_DETACH: 0x2,
+  MNT_EXPIRE: 0x4,
+  UMOUNT_NOFOLLOW: 0x8,
+  O_RDONLY: fsConstants.O_RDONLY,
+  O_WRONLY: fsConstants.O_WRONLY,
+  O_RDWR: fsConstants.O_RDWR,
+  O_CREAT: fsConstants.O_CREAT,
+  O_EXCL: fsConstants.O_EXCL,
+  O_TRUNC: fsConstants.O_TRUNC,
+  O_APPEND: fsConstants.O_APPEND,
+  O_NONBLOCK: fsConstants.O_NONBLOCK,
+  O_DIRECTORY: fsConstants.O_DIRECTORY,
+  O_NOFOLLOW: fsConstants.O_NOFOLLOW,
+  // Not in Node's table; the same value on x86_64 and arm64.
+  O_CLOEXEC: 0o2000000,
+  O_PATH: 0o10000000,
+  S_IFIFO: 0o010000,
+  S_IFCHR: 0o020000,
+  S_IFDIR: 0o040000,
+  S_IFBLK: 0o060000,
+  S_IFREG: 0o100000,
+  MFD_CLOEXEC: 0x1,
+  MFD_ALLOW_SEALING: 0x2,
+  F_SEAL_SEAL: 0x1,
+  F_SEAL_SHRINK: 0x2,
+  F_SEAL_GROW: 0x4,
+  F_SEAL_WRITE: 0x8,
+  F_SEAL_FUTURE_WRITE: 0x10,
+} as const;
+
+/** The addon's exports, as berth_addon.cc defines them. */
+interface Addon {
+  socketpair(): [number, number];
+  sendFds(sockFd: number, fds: readonly number[], data: Buffer | undefined): number;
+  recvFds(sockFd: number, maxFds: number, maxData: number): { fds: number[]; data: Buffer };
+  openInRoot(rootFd: number, path: string, flags: number, mode: number, forceWalk: boolean): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  mkfifo(path: string, mode: number): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, sig: number): void;
+  pidfdWait(pidfd: number, timeoutMs: number): boolean;
+  prctlSetChildSubreaper(on: boolean): void;
+  memfdCreate(name: string, flags: number): number;
+  addSeals(fd: number, seals: number): void;
+  getSeals(fd: number): number;
+  constants: Record<string, number>;
+}
+
+const ADDON_FILE = 'native/addon/build/Release/berth_addon.node';
+
+/**
+ * The built addon's path, found by walking up from `startDir` to the directory that holds
+ * native/addon: the repository root, whether this code runs from src/sys or bundled in dist/bin.
+ */
+export function findAddon(startDir: string): string {
+  let dir = startDir;
+  for (;;) {
+    if (existsSync(join(dir, 'native/addon'))) {
+      const file = join(dir, ADDON_FILE);
+      if (!existsSync(file)) throw unavailable(`berth's native addon is not built (${file} is missing): run scripts/build.sh`);
+      return file;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw unavailable(`berth's native addon was not found: no directory above ${startDir} holds native/addon; run scripts/build.sh in the berth checkout`);
+    }
+    dir = parent;
+  }
+}
+
+let loaded: Addon | undefined;
+
+/** Loads the addon on first use. Exported for tests and for a start-up check that wants to fail early. */
+export function loadAddon(): Addon {
+  if (loaded !== undefined) return loaded;
+  const file = findAddon(import.meta.dirname);
+  try {
+    loaded = createRequire(import.meta.url)(file) as Addon;
+  } catch (e) {
+    throw unavailable(`berth's native addon ${file} could not be loaded (built for another Node?): run scripts/build.sh`, e);
+  }
+  return loaded;
+}
+
+/** A connected AF_UNIX SOCK_STREAM pair, both ends close-on-exec. */
+export function socketpair(): [number, number] {
+  return loadAddon().socketpair();
+}
+
+/**
+ * Sends `fds` (SCM_RIGHTS) and `data` in one message; returns the bytes of data sent. A stream socket
+ * cannot carry fds without payload, so an absent or empty `data` sends a single 0 byte. Blocks until
+ * all of `data` is written, even on a non-blocking socket. The fds stay open here; close them after.
+ */
+export function sendFds(sockFd: number, fds: readonly number[], data?: Uint8Array): number {
+  const buf = data === undefined || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return loadAddon().sendFds(sockFd, fds, buf);
+}
+
+/**
+ * One recvmsg of at most `maxData` bytes (≥ 1) and `maxFds` fds (≤ 253). The fds received are
+ * close-on-exec and owned by the caller. `data` is empty when the peer has closed. Throws EAGAIN on
+ * an empty non-blocking socket, and EMSGSIZE (closing what it got) if more than `maxFds` fds came.
+ */
+export function recvFds(sockFd: number, maxFds: number, maxData: number): { fds: number[]; data: Buffer } {
+  return loadAddon().recvFds(sockFd, maxFds, maxData);
+}
+
+export interface OpenInRootOptions {
+  /** Resolve component by component even though openat2 is available (for tests of the fallback). */
+  walk?: boolean;
+}
+
+/**
+ * Opens `path` below the directory `rootFd` as if that directory were "/": absolute symlinks, and
+ * ".." beyond the top, stay inside it; magic links (/proc/<pid>/fd/…) are refused. O_CLOEXEC is always
+ * added; `mode` is used only with O_CREAT. Uses openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), or a
+ * component walk with the same rules where the kernel lacks openat2.
+ */
+export function openInRoot(rootFd: number, path: string, flags: number, mode = 0, options: OpenInRootOptions = {}): number {
+  return loadAddon().openInRoot(rootFd, path, flags, mode, options.walk === true);
+}
+
+/**
+ * The host path that the container path `path` resolves to below the directory `root` (which must
+ * exist, as must `path`). For logs and checks only: acting on the returned string would reopen the
+ * race that openInRoot closes, so act on an fd from openInRoot instead.
+ */
+export function resolveInRoot(root: string, path: string, options: OpenInRootOptions = {}): string {
+  const rootFd = openSync(root, constants.O_PATH | constants.O_DIRECTORY | constants.O_CLOEXEC);
+  try {
+    const fd = openInRoot(rootFd, path, constants.O_PATH, 0, options);
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+/** mount(2). `flags` from constants.MS_*; null source/fstype/data pass NULL (remount, bind, propagation). */
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  loadAddon().mount(source, target, fstype, flags, data);
+}
+
+/** umount2(2). `flags` from constants.MNT_* and UMOUNT_NOFOLLOW. */
+export function umount2(target: string, flags = 0): void {
+  loadAddon().umount2(target, flags);
+}
+
+/** mkfifo(3); `mode` is filtered by the umask as usual. */
+export function mkfifo(path: string, mode: number): void {
+  loadAddon().mkfifo(path, mode);
+}
+
+/** mknod(2). `mode` includes the type (constants.S_IFCHR, S_IFBLK, S_IFIFO). */
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  loadAddon().mknod(path, mode, major, minor);
+}
+
+/** pidfd_open(2): an fd (close-on-exec) that names this one process even after its pid is reused. */
+export function pidfdOpen(pid: number): number {
+  return loadAddon().pidfdOpen(pid);
+}
+
+/** pidfd_send_signal(2): signals the process the pidfd names, never a successor with the same pid. */
+export function pidfdSendSignal(pidfd: number, sig: number): void {
+  loadAddon().pidfdSendSignal(pidfd, sig);
+}
+
+/**
+ * Blocks up to `timeoutMs` (< 0: forever, 0: just check) for the pidfd's process to exit; true if it
+ * has. It does not reap: the exit status still goes to the parent's waitpid. Blocks the event loop,
+ * so keep timeouts short on a server.
+ */
+export function pidfdWait(pidfd: number, timeoutMs: number): boolean {
+  return loadAddon().pidfdWait(pidfd, timeoutMs);
+}
+
+/** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process, not to pid 1. */
+export function prctlSetChildSubreaper(on: boolean): void {
+  loadAddon().prctlSetChildSubreaper(on);
+}
+
+/** memfd_create(2); MFD_CLOEXEC is always added. */
+export function memfdCreate(name: string, flags: number): number {
+  return loadAddon().memfdCreate(name, flags);
+}
+
+/** fcntl(F_ADD_SEALS) with constants.F_SEAL_*; needs a memfd made with MFD_ALLOW_SEALING. */
+export function addSeals(fd: number, seals: number): void {
+  loadAddon().addSeals(fd, seals);
+}
+
+/** fcntl(F_GET_SEALS). */
+export function getSeals(fd: number): number {
+  return loadAddon().getSeals(fd);
+}
