@@ -129,7 +129,13 @@ export function bundleSpec(options: BundleOptions = {}): Spec {
   if (options.noNewPrivileges !== undefined) p.noNewPrivileges = options.noNewPrivileges;
   if (options.hostname === null) delete spec.hostname;
   else if (options.hostname !== undefined) spec.hostname = options.hostname;
-  if (options.namespaces) spec.linux.namespaces = options.namespaces;
+  if (options.namespaces) {
+    spec.linux.namespaces = options.namespaces;
+    // A hostname needs a uts namespace of the container's own (runtimes refuse it otherwise).
+    if (options.hostname === undefined && !options.namespaces.some((n) => n.type === 'uts' && n.path === undefined)) {
+      delete spec.hostname;
+    }
+  }
   if (options.uidMappings) spec.linux.uidMappings = options.uidMappings;
   if (options.gidMappings) spec.linux.gidMappings = options.gidMappings;
   if (options.mounts) spec.mounts = options.mounts;

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -198,6 +199,8 @@ export class RuntimeSession {
   constructor(rt: RuntimeUnderTest) {
     this.rt = rt;
     this.work = mkdtempSync(`/tmp/berth-test-${rt.name}-`);
+    // A container in a user namespace (mapped to an unprivileged host uid) must reach its rootfs.
+    chmodSync(this.work, 0o755);
     this.root = join(this.work, 'state');
     mkdirSync(this.root, { mode: 0o700 });
   }
