@@ -43,8 +43,7 @@ constexpr int kMaxFdsPerMessage = 253;
 // Throws an Error like Node's fs errors: "ENOENT: No such file or directory, open '/x'".
 // `errno` is the positive kernel value (Node's own errors carry the negated libuv value).
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall_name,
-                             const std::string &where, const char *path = nullptr, int fd = -1,
-                             const char *dest = nullptr) {
+                             const std::string &where, const char *path = nullptr, int fd = -1) {
   const char *name = strerrorname_np(err);
   std::string code = name ? name : "E" + std::to_string(err);
   Napi::Error e = Napi::Error::New(env, code + ": " + strerror(err) + ", " + syscall_name + " " + where);
@@ -52,7 +51,6 @@ constexpr int kMaxFdsPerMessage = 253;
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall_name));
   if (path != nullptr) e.Set("path", Napi::String::New(env, path));
-  if (dest != nullptr) e.Set("dest", Napi::String::New(env, dest));
   if (fd >= 0) e.Set("fd", Napi::Number::New(env, fd));
   throw e;
 }
@@ -295,7 +293,7 @@ Napi::Value Mount(const Napi::CallbackInfo &info) {
     char hex[16];
     snprintf(hex, sizeof hex, "%lx", flags);
     where += std::string(hex) + ")";
-    ThrowErrno(env, err, "mount", where, target.c_str(), -1, has_source ? source.c_str() : nullptr);
+    ThrowErrno(env, err, "mount", where, target.c_str());
   }
   return env.Undefined();
 }

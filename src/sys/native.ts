@@ -25,7 +25,6 @@ export interface SyscallError extends Error {
   errno: number;
   syscall: string;
   path?: string;
-  dest?: string;
   fd?: number;
 }
 
