@@ -1,0 +1,175 @@
+// berth-runtime: the runc-compatible command line over src/runtime. A thin adapter: parse flags,
+// call the library, print what runc prints, exit with runc's codes (1 on error; `run` exits with
+// the container's status). Errors go to stderr and, with --log, to the log file in runc's format
+// (--log-format json: {"level","msg","time"}), which containerd and podman read back.
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { errorMessage, invalidArgument, unsupported } from '../../errors/errors.ts';
+import { defaultSpec } from '../../oci/runtime-default-spec.ts';
+import { OCI_VERSION } from '../../oci/runtime-spec.ts';
+import { v1CgroupDriver } from '../../runtime/cgroups.ts';
+import { Runtime } from '../../runtime/runtime.ts';
+import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
+
+const VERSION = '0.1.0';
+const t0 = performance.now();
+const timing = process.env.BERTH_TRACE_TIMING === '1';
+const mark = (what: string) => {
+  if (timing) process.stderr.write(`berth-runtime timing: ${what} ${(performance.now() - t0).toFixed(2)}ms (process uptime ${(process.uptime() * 1000).toFixed(1)}ms)\n`);
+};
+
+type Level = 'debug' | 'info' | 'warning' | 'error';
+
+class Logger {
+  private readonly file: string | undefined;
+  private readonly json: boolean;
+  readonly debugOn: boolean;
+  constructor(file: string | undefined, format: string, debug: boolean) {
+    this.file = file;
+    this.json = format === 'json';
+    this.debugOn = debug;
+  }
+  log(level: Level, msg: string): void {
+    if (level === 'debug' && !this.debugOn) return;
+    const time = new Date().toISOString();
+    const line = this.json
+      ? `${JSON.stringify({ level, msg, time })}\n`
+      : `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
+    if (this.file) {
+      try {
+        appendFileSync(this.file, line);
+        return;
+      } catch {}
+    }
+    if (level !== 'error') process.stderr.write(line);
+  }
+}
+
+const USAGE = `berth-runtime: an OCI runtime (runc-compatible command line)
+
+usage: berth-runtime [global options] command [command options] [arguments...]
+
+commands:
+  create   create a container                     start    run the user process of a created container
+  run      create and start a container           state    output the state of a container
+  kill     send a signal to the init process      delete   delete a container and its resources
+  list     list containers                        spec     create a new specification file
+
+global options:
+  --root value        state directory (default: /run/berth-runtime)
+  --log value         log file (default: stderr)
+  --log-format value  text or json (default: text)
+  --debug             debug logging
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const g = parseFlags(argv, GLOBAL_FLAGS, true);
+  const logFormat = String(g.flags['log-format'] ?? 'text');
+  if (logFormat !== 'text' && logFormat !== 'json') throw invalidArgument(`--log-format: expected text or json, got ${JSON.stringify(logFormat)}`);
+  const log = new Logger(g.flags.log as string | undefined, logFormat, g.flags.debug === true);
+  logger = log;
+  if (g.flags.version) {
+    process.stdout.write(`berth-runtime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
+    return 0;
+  }
+  const [verb, ...rest] = g.rest;
+  if (!verb || g.flags.help || verb === 'help') {
+    process.stdout.write(USAGE);
+    return verb || g.flags.help ? 0 : 1;
+  }
+  const specs = VERB_FLAGS[verb];
+  if (!specs) throw invalidArgument(`unknown command ${JSON.stringify(verb)} (see berth-runtime --help)`);
+  if (g.flags['systemd-cgroup']) {
+    throw unsupported('--systemd-cgroup: the systemd cgroup driver is not supported (there is no systemd on this host); use the cgroupfs driver');
+  }
+  const { flags, rest: args } = parseFlags(rest, specs, false);
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const root = resolve(String(g.flags.root ?? '/run/berth-runtime'));
+  const rt = new Runtime({
+    root,
+    warn: (m) => log.log('warning', m),
+    debug: (m) => log.log('debug', m),
+    cgroups: v1CgroupDriver(),
+  });
+  mark('ready');
+  const needId = (): string => {
+    const id = args[0];
+    if (!id) throw invalidArgument(`"${verb}" requires a container id`);
+    return id;
+  };
+  const createOpts = () => ({
+    bundle: resolve(String(flags.bundle ?? '.')),
+    pidFile: flags['pid-file'] as string | undefined,
+    consoleSocket: flags['console-socket'] as string | undefined,
+    noPivot: flags['no-pivot'] === true,
+    preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
+  });
+
+  switch (verb) {
+    case 'create':
+      await rt.create(needId(), createOpts());
+      mark('created');
+      return 0;
+    case 'start':
+      await rt.start(needId());
+      return 0;
+    case 'run': {
+      const id = needId();
+      if (flags.detach) {
+        await rt.runDetached(id, createOpts());
+        return 0;
+      }
+      return await rt.run(id, createOpts());
+    }
+    case 'state':
+      process.stdout.write(`${JSON.stringify(rt.state(needId()), null, '  ')}\n`);
+      return 0;
+    case 'kill':
+      rt.kill(needId(), args[1] ?? 'SIGTERM');
+      return 0;
+    case 'delete':
+      await rt.delete(needId(), { force: flags.force === true });
+      return 0;
+    case 'list': {
+      const format = String(flags.format ?? 'table');
+      const states = rt.list();
+      if (flags.quiet) {
+        for (const s of states) process.stdout.write(`${s.id}\n`);
+      } else if (format === 'json') {
+        process.stdout.write(`${JSON.stringify(states)}\n`);
+      } else if (format === 'table') {
+        const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
+        const widths = rows[0]!.map((_, c) => Math.max(12, ...rows.map((r) => r[c]!.length + 3)));
+        for (const r of rows) process.stdout.write(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')}\n`);
+      } else throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(format)}`);
+      return 0;
+    }
+    case 'spec': {
+      const dir = resolve(String(flags.bundle ?? '.'));
+      const file = join(dir, 'config.json');
+      if (existsSync(file)) throw invalidArgument('File config.json exists. Remove it first');
+      writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: flags.rootless === true }), null, '\t')}\n`);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+let logger: Logger | undefined;
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    mark('exit');
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const msg = errorMessage(e);
+    logger?.log('error', msg);
+    if (logger?.debugOn && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.stderr.write(`berth-runtime: ${msg}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,409 @@
+// The plan builder: turns a validated OCI config into the ordered list of operations that
+// native/berth-init executes (docs/plan-protocol.md). This is where the runtime's policy lives:
+// the order of mounts, which devices exist, how paths resolve, which capabilities remain.
+// It is a pure function of its inputs; everything it needs to know about the host comes through
+// `HostFacts`, so it is unit-tested without root. It must never touch the file system itself.
+
+import { invalidArgument, unsupported } from '../errors/errors.ts';
+import type { RuntimeConfig, Mount as OciMount, Hook, LinuxDevice } from '../oci/runtime-spec.ts';
+import { capabilityNumber, mountOptionFlags, namespaceCloneFlag, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
+import { int, ints, MountHow, op, type PlanOp, PlanMode, str, strs } from '../sys/plan.ts';
+
+// mount(2) flags used by the policy below.
+const MS_RDONLY = 0x1;
+const MS_NOSUID = 0x2;
+const MS_NODEV = 0x4;
+const MS_NOEXEC = 0x8;
+const MS_REMOUNT = 0x20;
+const MS_BIND = 0x1000;
+const MS_REC = 0x4000;
+const MS_PRIVATE = 0x40000;
+const MS_SLAVE = 0x80000;
+const MS_SHARED = 0x100000;
+const MS_UNBINDABLE = 0x20000;
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+const CLONE_NEWUSER = 0x10000000;
+
+/** What the plan builder needs to know about the host, injected so tests need no root. */
+export interface HostFacts {
+  /** Type of a host path (bind-mount sources): decides whether a target is made as a dir or a file. */
+  pathKind(path: string): 'dir' | 'file' | 'missing';
+  /** cgroup v1 hierarchies mounted on the host, e.g. [{ name: 'memory', options: 'memory' }, { name: 'systemd', options: 'name=systemd' }]. */
+  cgroupHierarchies(): Array<{ name: string; options: string; fstype: 'cgroup' | 'cgroup2' }>;
+  /** Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap). */
+  capLastCap(): number;
+}
+
+export interface PlanOptions {
+  /** Container id (for messages). */
+  id: string;
+  /** Absolute path of the bundle. */
+  bundle: string;
+  /** create: init waits on the exec FIFO; foreground: `run` without --detach. */
+  mode: 'create' | 'foreground';
+  /** The exec FIFO path (create mode only). */
+  fifoPath?: string;
+  /** Number of fds passed through with --preserve-fds (they sit at 3 … 3+n-1). */
+  preserveFds: number;
+  /** fd number, in berth-init, of the connected --console-socket. */
+  consoleSocketFd?: number;
+  /** --no-pivot: use MS_MOVE + chroot instead of pivot_root. */
+  noPivot: boolean;
+  /** Files that stage0 writes "0" into before clone, so that init is born in its cgroup. */
+  cgroupJoinFiles: string[];
+  /** Absolute cgroup dirs of the container per v1 hierarchy name, for bind-mounting when there is no cgroup namespace. */
+  cgroupPaths?: Record<string, string>;
+}
+
+/** The devices every container gets (runtime spec, "Default Devices"). */
+const DEFAULT_DEVICES: Array<{ path: string; major: number; minor: number }> = [
+  { path: '/dev/null', major: 1, minor: 3 },
+  { path: '/dev/zero', major: 1, minor: 5 },
+  { path: '/dev/full', major: 1, minor: 7 },
+  { path: '/dev/random', major: 1, minor: 8 },
+  { path: '/dev/urandom', major: 1, minor: 9 },
+  { path: '/dev/tty', major: 5, minor: 0 },
+];
+
+const DEV_SYMLINKS: Array<[string, string]> = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
+  ['pts/ptmx', '/dev/ptmx'],
+];
+
+/** Namespaces joined by path are entered in this order: user first (it decides what the rest may do), mount last (after it, host paths of the others are gone). */
+const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'] as const;
+
+function capMask(names: readonly string[] | undefined, where: string): bigint {
+  let mask = 0n;
+  for (const [i, name] of (names ?? []).entries()) {
+    try {
+      mask |= 1n << BigInt(capabilityNumber(name));
+    } catch (e) {
+      throw invalidArgument(`config.json: ${where}[${i}]: ${(e as Error).message}`);
+    }
+  }
+  return mask;
+}
+
+function hookValues(h: Hook): [ReturnType<typeof str>, ReturnType<typeof strs>, ReturnType<typeof strs>, ReturnType<typeof int>] {
+  return [str(h.path), strs(h.args && h.args.length > 0 ? h.args : [h.path]), strs(h.env ?? []), int(h.timeout ?? 0)];
+}
+
+function idMapText(maps: ReadonlyArray<{ containerID: number; hostID: number; size: number }>): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+function resolveBundlePath(bundle: string, p: string): string {
+  return p.startsWith('/') ? p : `${bundle.replace(/\/+$/, '')}/${p}`;
+}
+
+function normalizeDest(dest: string): string {
+  // Targets are resolved inside the rootfs by berth-init; here we only make them canonical text.
+  const parts: string[] = [];
+  for (const c of dest.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') parts.pop();
+    else parts.push(c);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * Builds the plan for creating (or running in the foreground) the container described by `config`.
+ * `config` must already be validated (src/oci/runtime-validate.ts).
+ */
+export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: HostFacts): PlanOp[] {
+  const pre: PlanOp[] = [];
+  const parent: PlanOp[] = [];
+  const child: PlanOp[] = [];
+  const linux = config.linux ?? {};
+  const proc = config.process;
+  if (!proc) throw invalidArgument('config.json: process: required to create a container');
+  if (!config.root?.path) throw invalidArgument('config.json: root.path: required');
+  const rootfs = resolveBundlePath(opts.bundle, config.root.path);
+
+  pre.push(op('MODE', int(opts.mode === 'create' ? PlanMode.create : PlanMode.foreground)));
+
+  // Namespaces: join those with a path (user first), create the rest in one clone.
+  const namespaces = linux.namespaces ?? [];
+  const byType = new Map(namespaces.map((n) => [n.type, n]));
+  let cloneFlags = 0;
+  for (const type of JOIN_ORDER) {
+    const ns = byType.get(type);
+    if (!ns) continue;
+    const flag = namespaceCloneFlag(type);
+    if (ns.path) pre.push(op('JOIN_NS', int(flag), str(ns.path)));
+    else cloneFlags |= flag;
+  }
+  const newUserNs = (cloneFlags & CLONE_NEWUSER) !== 0;
+  const inUserNs = byType.has('user');
+  const hasMountNs = byType.has('mount');
+  if (!hasMountNs) throw unsupported('config.json: linux.namespaces: berth requires a mount namespace (type "mount")');
+  if (newUserNs && !(linux.uidMappings?.length && linux.gidMappings?.length)) {
+    throw invalidArgument('config.json: linux.uidMappings, linux.gidMappings: required when a new user namespace is created');
+  }
+  if (config.hostname !== undefined && config.hostname !== '' && !byType.has('uts')) {
+    throw invalidArgument('config.json: hostname: set, but there is no uts namespace to set it in');
+  }
+  if (config.domainname !== undefined && config.domainname !== '' && !byType.has('uts')) {
+    throw invalidArgument('config.json: domainname: set, but there is no uts namespace to set it in');
+  }
+
+  if (opts.mode === 'create') {
+    if (!opts.fifoPath) throw new Error('plan: create mode needs the exec FIFO path');
+    pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
+  }
+  for (const f of opts.cgroupJoinFiles) pre.push(op('WRITE_FILE', str(f), str('0')));
+  pre.push(op('CLONE', int(cloneFlags)));
+
+  // Parent, after clone: identity maps and limits that need the host's privileges.
+  if (newUserNs) {
+    parent.push(op('UID_MAP', str(idMapText(linux.uidMappings ?? []))));
+    parent.push(op('GID_MAP', str(idMapText(linux.gidMappings ?? []))));
+  }
+  for (const r of proc.rlimits ?? []) {
+    parent.push(op('PRLIMIT', int(rlimitNumber(r.type)), int(rlimitValue(r.soft)), int(rlimitValue(r.hard))));
+  }
+  if (proc.oomScoreAdj !== undefined) parent.push(op('OOM_SCORE_ADJ', int(proc.oomScoreAdj)));
+
+  // Child: the container's init.
+  child.push(op('SETSID'));
+  if (newUserNs) child.push(op('SETRESID', int(0), int(0)));
+  child.push(op('UMASK', int(0)));
+
+  // Root propagation, then the rootfs bind-mounted onto itself so that it is a mount point for pivot_root.
+  const rootProp = propagationFlag(linux.rootfsPropagation) ?? MS_SLAVE | MS_REC;
+  child.push(op('MOUNT', str(''), str('/'), str(''), int(rootProp), str(''), int(0)));
+  child.push(op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)));
+  child.push(op('ROOTFS', str(rootfs)));
+
+  let devIsTmpfs = false;
+  for (const [i, m] of (config.mounts ?? []).entries()) {
+    const dest = normalizeDest(m.destination);
+    if (dest === '/dev' && (m.type === 'tmpfs' || m.source === 'tmpfs')) devIsTmpfs = true;
+    child.push(...mountOps(m, i, dest, opts, host, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'));
+  }
+
+  // Devices: the defaults, then linux.devices. In a user namespace mknod is not allowed: bind the host's node instead.
+  const devices: Array<{ path: string; type: string; major: number; minor: number; mode: number; uid: number; gid: number }> = [];
+  for (const d of DEFAULT_DEVICES) devices.push({ ...d, type: 'c', mode: 0o666, uid: 0, gid: 0 });
+  for (const d of linux.devices ?? []) devices.push(deviceOf(d));
+  for (const d of devices) {
+    const path = normalizeDest(d.path);
+    if (inUserNs) {
+      child.push(
+        op('MOUNT', str(d.path), str(path), str(''), int(MS_BIND), str(''), int(MountHow.IN_ROOT | MountHow.VIA_FD | MountHow.MKFILE)),
+      );
+    } else {
+      const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
+      child.push(op('MKNOD', str(path), int(kind | (d.mode & 0o7777)), int(d.major), int(d.minor), int(d.uid), int(d.gid)));
+    }
+  }
+  if (devIsTmpfs || (config.mounts ?? []).some((m) => normalizeDest(m.destination) === '/dev')) {
+    for (const [target, link] of DEV_SYMLINKS) child.push(op('SYMLINK', str(target), str(link)));
+    child.push(op('SYMLINK', str('/proc/kcore'), str('/dev/core')));
+  }
+
+  // Hooks that run while the container is being created (prestart and createRuntime in Node, in the
+  // runtime's namespaces; createContainer here, in the container's) need the state JSON with the pid.
+  const hooks = config.hooks ?? {};
+  const needsState =
+    (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) + (hooks.startContainer?.length ?? 0) > 0;
+  if (needsState) child.push(op('HOOK_SYNC'));
+  for (const h of hooks.createContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
+
+  if (opts.mode === 'create') child.push(op('OPEN_FIFO', str(opts.fifoPath!)));
+  child.push(op(opts.noPivot ? 'CHROOT' : 'PIVOT_ROOT'));
+
+  // From here on, paths are the container's.
+  if (config.hostname) child.push(op('HOSTNAME', str(config.hostname)));
+  if (config.domainname) child.push(op('DOMAINNAME', str(config.domainname)));
+  for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
+    if (k.includes('/') || k.split('.').some((c) => c === '..' || c === '')) {
+      throw invalidArgument(`config.json: linux.sysctl: invalid key ${JSON.stringify(k)}`);
+    }
+    child.push(op('SYSCTL', str(k.replaceAll('.', '/')), str(v)));
+  }
+  if (proc.terminal) {
+    if (opts.consoleSocketFd === undefined) {
+      throw invalidArgument('process.terminal is true: --console-socket is required (a terminal in the foreground is not supported yet)');
+    }
+    const rows = proc.consoleSize?.height ?? 0;
+    const cols = proc.consoleSize?.width ?? 0;
+    child.push(op('CONSOLE', int(opts.consoleSocketFd), int(rows), int(cols)));
+  }
+  for (const p of linux.readonlyPaths ?? []) child.push(op('READONLY_PATH', str(normalizeDest(p))));
+  for (const p of linux.maskedPaths ?? []) child.push(op('MASK_PATH', str(normalizeDest(p))));
+  if (config.root.readonly) child.push(op('READONLY_PATH', str('/')));
+  if (linux.personality) child.push(op('PERSONALITY', int(personalityDomain(linux.personality.domain))));
+
+  // Credentials. The order is the kernel's: shrink the bounding set while still privileged, switch
+  // user keeping capabilities, chdir as that user, then set the final capability sets.
+  child.push(op('CLOSE_FDS', int(3 + opts.preserveFds)));
+  const caps = proc.capabilities;
+  if (caps) {
+    const last = host.capLastCap();
+    const bounding = capMask(caps.bounding, 'process.capabilities.bounding');
+    const top = maskTop(bounding);
+    if (top > last) {
+      throw unsupported(`config.json: process.capabilities.bounding: capability ${top} is beyond this kernel's last (${last})`);
+    }
+    child.push(op('CAP_BOUNDING', int(bounding)));
+  }
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  const gids = user.additionalGids ?? [];
+  // In a user namespace where setgroups was denied, setgroups(2) fails; we never deny it as root.
+  child.push(op('USER', int(user.uid), int(user.gid), ints(gids), int(1)));
+  child.push(op('CHDIR', str(proc.cwd)));
+  if (caps) {
+    child.push(
+      op(
+        'CAPS',
+        int(capMask(caps.effective, 'process.capabilities.effective')),
+        int(capMask(caps.permitted, 'process.capabilities.permitted')),
+        int(capMask(caps.inheritable, 'process.capabilities.inheritable')),
+        int(capMask(caps.ambient, 'process.capabilities.ambient')),
+      ),
+    );
+  }
+  if (proc.noNewPrivileges) child.push(op('NO_NEW_PRIVS'));
+  child.push(op('READY'));
+  if (opts.mode === 'create') child.push(op('WAIT_FIFO'));
+  for (const h of hooks.startContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
+  child.push(op('UMASK', int(user.umask ?? 0o022)));
+  const env = proc.env ?? [];
+  const args = proc.args ?? [];
+  if (args.length === 0) throw invalidArgument('config.json: process.args: must not be empty');
+  // A bare name is looked up by berth-init in the PATH of `env` (or the default PATH) inside the container.
+  child.push(op('EXEC', str(args[0]!), strs(args), strs(env)));
+  return [...pre, ...parent, ...child];
+}
+
+function maskTop(mask: bigint): number {
+  let top = -1;
+  for (let i = 0; mask > 0n; i++, mask >>= 1n) if (mask & 1n) top = i;
+  return top;
+}
+
+function propagationFlag(p: string | undefined): number | undefined {
+  switch (p) {
+    case undefined:
+    case '':
+      return undefined;
+    case 'private':
+      return MS_PRIVATE;
+    case 'rprivate':
+      return MS_PRIVATE | MS_REC;
+    case 'slave':
+      return MS_SLAVE;
+    case 'rslave':
+      return MS_SLAVE | MS_REC;
+    case 'shared':
+      return MS_SHARED;
+    case 'rshared':
+      return MS_SHARED | MS_REC;
+    case 'unbindable':
+      return MS_UNBINDABLE;
+    case 'runbindable':
+      return MS_UNBINDABLE | MS_REC;
+    default:
+      throw invalidArgument(`config.json: linux.rootfsPropagation: unknown value ${JSON.stringify(p)}`);
+  }
+}
+
+function personalityDomain(domain: string): number {
+  if (domain === 'LINUX') return 0x0000;
+  if (domain === 'LINUX32') return 0x0008;
+  throw invalidArgument(`config.json: linux.personality.domain: expected LINUX or LINUX32, got ${JSON.stringify(domain)}`);
+}
+
+function deviceOf(d: LinuxDevice) {
+  return {
+    path: d.path,
+    type: d.type,
+    major: d.major ?? 0,
+    minor: d.minor ?? 0,
+    mode: d.fileMode ?? 0o666,
+    uid: d.uid ?? 0,
+    gid: d.gid ?? 0,
+  };
+}
+
+/** The ops for one entry of config.mounts. */
+function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, host: HostFacts, cgroupMode: 'ns' | 'host'): PlanOp[] {
+  const where = `config.json: mounts[${index}]`;
+  const parsed = mountOptionFlags(m.options ?? []);
+  // Options berth cannot honour yet are refused, never silently dropped.
+  if (parsed.recAttrSet !== 0 || parsed.recAttrClr !== 0) {
+    throw unsupported(`${where}.options: recursive mount attributes (rro, rnosuid, …) are not supported by berth-runtime yet`);
+  }
+  if (parsed.idmap) throw unsupported(`${where}.options: idmapped mounts are not supported by berth-runtime yet`);
+  if (parsed.tmpcopyup) throw unsupported(`${where}.options: tmpcopyup is not supported by berth-runtime yet`);
+  if (m.uidMappings?.length || m.gidMappings?.length) {
+    throw unsupported(`${where}: uidMappings/gidMappings (idmapped mounts) are not supported by berth-runtime yet`);
+  }
+  const isBind = (parsed.flags & MS_BIND) !== 0 || m.type === 'bind';
+  const out: PlanOp[] = [];
+  const inRoot = MountHow.IN_ROOT | MountHow.VIA_FD;
+  const data = parsed.data.join(',');
+
+  if (isBind) {
+    const source = resolveBundlePath(opts.bundle, m.source ?? '');
+    if (!m.source) throw invalidArgument(`${where}.source: required for a bind mount`);
+    const kind = host.pathKind(source);
+    if (kind === 'missing') throw invalidArgument(`${where}.source: ${source} does not exist`);
+    const create = kind === 'dir' ? MountHow.MKDIR : MountHow.MKFILE;
+    const rec = parsed.flags & MS_REC;
+    out.push(op('MOUNT', str(source), str(dest), str(''), int(MS_BIND | rec), str(''), int(inRoot | create)));
+    // Flags other than bind/rec take effect only on a remount of the bind.
+    const extra = parsed.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (extra !== 0) {
+      out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_BIND | MS_REMOUNT | extra), str(''), int(inRoot)));
+    }
+  } else if (m.type === 'cgroup') {
+    out.push(...cgroupMountOps(m, dest, parsed.flags, opts, host, cgroupMode));
+  } else {
+    const flags = parsed.flags & ~MS_REMOUNT;
+    out.push(op('MOUNT', str(m.source ?? m.type ?? ''), str(dest), str(m.type ?? ''), int(flags), str(data), int(inRoot | MountHow.MKDIR)));
+  }
+  for (const p of parsed.propagation) out.push(op('MOUNT', str(''), str(dest), str(''), int(p), str(''), int(inRoot)));
+  return out;
+}
+
+/**
+ * A `cgroup` mount on a v1 host: a tmpfs at the destination and one mount per hierarchy under it.
+ * With a cgroup namespace each hierarchy is mounted afresh (the kernel roots it at the namespace);
+ * without one, the container's own cgroup dirs are bind-mounted so that it never sees the host's tree.
+ */
+function cgroupMountOps(m: OciMount, dest: string, flags: number, opts: PlanOptions, host: HostFacts, mode: 'ns' | 'host'): PlanOp[] {
+  const inRoot = MountHow.IN_ROOT | MountHow.VIA_FD;
+  const out: PlanOp[] = [];
+  const hier = host.cgroupHierarchies();
+  const v2Only = hier.length === 1 && hier[0]!.fstype === 'cgroup2';
+  const fsFlags = (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | (flags & MS_RDONLY);
+  if (v2Only) {
+    out.push(op('MOUNT', str('cgroup2'), str(dest), str('cgroup2'), int(fsFlags), str(''), int(inRoot | MountHow.MKDIR)));
+    return out;
+  }
+  out.push(op('MOUNT', str('tmpfs'), str(dest), str('tmpfs'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot | MountHow.MKDIR)));
+  for (const h of hier) {
+    const sub = `${dest}/${h.name}`;
+    if (mode === 'ns' || !opts.cgroupPaths?.[h.name]) {
+      out.push(op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.fstype === 'cgroup2' ? '' : h.options), int(inRoot | MountHow.MKDIR)));
+    } else {
+      out.push(op('MOUNT', str(opts.cgroupPaths[h.name]!), str(sub), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
+      out.push(op('MOUNT', str(''), str(sub), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));
+    }
+  }
+  if (flags & MS_RDONLY) {
+    out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot)));
+  }
+  return out;
+}

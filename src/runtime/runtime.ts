@@ -1,0 +1,330 @@
+// berth-runtime's library: the OCI container lifecycle (create, start, state, kill, delete, run,
+// list) over a state directory, exactly as the runtime spec describes it. The CLI in
+// src/cli/runtime is a thin adapter over this class. Status is never stored: it is derived from
+// the init's identity (pid + start time) and the exec FIFO, so a crash can never leave it stale.
+import { closeSync, constants as fsConstants, existsSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import type { State } from '../oci/runtime-spec.ts';
+import { OCI_VERSION } from '../oci/runtime-spec.ts';
+import { checkHostSupport, parseRuntimeConfigFile } from '../oci/runtime-validate.ts';
+import { signalNumber } from '../oci/runtime-linux-tables.ts';
+import * as native from '../sys/native.ts';
+import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
+import { encodePlan, formatPlan } from '../sys/plan.ts';
+import { isSameLiveProcess, procStat } from '../sys/procfs.ts';
+import { type CgroupDriver, noCgroups } from './cgroup-driver.ts';
+import { linuxHostFacts } from './host-facts.ts';
+import { runHooks, runHooksWarn } from './hooks.ts';
+import { buildCreatePlan } from './plan-builder.ts';
+import { type ContainerRecord, StateStore, validateId } from './state-store.ts';
+
+export type Status = 'creating' | 'created' | 'running' | 'stopped';
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+}
+
+export interface RuntimeOptions {
+  root: string;
+  /** Where warnings go (failed poststart/poststop hooks …). */
+  warn: (msg: string) => void;
+  /** Debug lines (the plan, timings). */
+  debug?: (msg: string) => void;
+  cgroups?: CgroupDriver;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Runtime {
+  readonly store: StateStore;
+  private readonly warn: (msg: string) => void;
+  private readonly debug: (msg: string) => void;
+  private readonly cgroups: CgroupDriver;
+
+  constructor(opts: RuntimeOptions) {
+    this.store = new StateStore(opts.root);
+    this.warn = opts.warn;
+    this.debug = opts.debug ?? (() => {});
+    this.cgroups = opts.cgroups ?? noCgroups;
+  }
+
+  /** The status of a recorded container, derived from the live system. */
+  status(rec: ContainerRecord): Status {
+    if (rec.pid <= 0) return 'creating';
+    if (!isSameLiveProcess(rec.pid, rec.initStartTime)) return 'stopped';
+    return existsSync(this.store.fifoPath(rec.id)) ? 'created' : 'running';
+  }
+
+  /** The state document of the runtime spec (plus runc's rootfs, created and owner). */
+  stateOf(rec: ContainerRecord): State & { rootfs: string; created: string; owner: string } {
+    const status = this.status(rec);
+    const s: State & { rootfs: string; created: string; owner: string } = {
+      ociVersion: OCI_VERSION,
+      id: rec.id,
+      pid: status === 'stopped' ? 0 : rec.pid,
+      status,
+      bundle: rec.bundle,
+      rootfs: rec.rootfs,
+      created: rec.created,
+      owner: rec.owner,
+    };
+    if (Object.keys(rec.annotations).length > 0) s.annotations = rec.annotations;
+    return s;
+  }
+
+  state(id: string) {
+    return this.stateOf(this.store.load(id));
+  }
+
+  list() {
+    const out = [];
+    for (const id of this.store.ids()) {
+      try {
+        out.push(this.stateOf(this.store.load(id)));
+      } catch (e) {
+        if (!(e instanceof BerthError && e.code === ErrorCode.NotFound)) throw e;
+      }
+    }
+    return out;
+  }
+
+  /** create: everything up to the user program, which waits on the exec FIFO. */
+  async create(id: string, opts: CreateOptions): Promise<ContainerRecord> {
+    const { rec, launched } = await this.launch(id, opts, 'create');
+    const status = await launched.exited;
+    if (status !== 0) this.warn(`berth-init stage0 exited with status ${status}`);
+    return rec;
+  }
+
+  /** start: releases the init from the exec FIFO, then runs the poststart hooks. */
+  async start(id: string): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped') throw failedPrecondition(`cannot start a container that has stopped`);
+    if (status === 'running') throw failedPrecondition(`cannot start an already running container`);
+    if (status !== 'created') throw failedPrecondition(`cannot start a container in the ${status} state`);
+    await this.releaseFifo(rec);
+    const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify(this.stateOf(rec)));
+    for (const e of errors) this.warn(e.message);
+  }
+
+  /** run in the foreground: create without a FIFO, wait for the container, delete it; returns its exit status. */
+  async run(id: string, opts: CreateOptions): Promise<number> {
+    const { rec, launched } = await this.launch(id, opts, 'foreground');
+    const forward = (sig: NodeJS.Signals) => () => launched.stage0.kill(sig);
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGINT'];
+    const handlers = signals.map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    try {
+      const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify(this.stateOf(rec)));
+      for (const e of errors) this.warn(e.message);
+      return await launched.exited;
+    } finally {
+      for (const [s, h] of handlers) process.off(s, h);
+      await this.delete(id, { force: true });
+    }
+  }
+
+  /** run --detach: create, then start. */
+  async runDetached(id: string, opts: CreateOptions): Promise<void> {
+    await this.create(id, opts);
+    try {
+      await this.start(id);
+    } catch (e) {
+      await this.delete(id, { force: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  kill(id: string, signal: string | number = 'SIGTERM'): void {
+    const sig = signalNumber(signal);
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'created' && status !== 'running') throw failedPrecondition(`container ${id} is not running`);
+    signalProcess(rec.pid, rec.initStartTime, sig);
+  }
+
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    validateId(id);
+    let rec: ContainerRecord;
+    try {
+      rec = this.store.load(id);
+    } catch (e) {
+      if (e instanceof BerthError && e.code === ErrorCode.NotFound) {
+        // A directory without state.json is a create that was cut short: remove what it left.
+        const existed = existsSync(this.store.dir(id));
+        this.store.remove(id);
+        if (existed || opts.force) return;
+      }
+      throw e;
+    }
+    const status = this.status(rec);
+    if (status === 'running' && !opts.force) {
+      throw failedPrecondition(`cannot delete container ${id} that is not stopped: running`);
+    }
+    if (status === 'created' || status === 'running') {
+      signalProcess(rec.pid, rec.initStartTime, 9);
+      await waitGone(rec.pid, rec.initStartTime, 10_000);
+    }
+    await this.cgroups.destroy(rec);
+    const state = JSON.stringify({ ...this.stateOf(rec), status: 'stopped' });
+    this.store.remove(id);
+    const errors = await runHooksWarn('poststop', rec.config.hooks?.poststop, state);
+    for (const e of errors) this.warn(e.message);
+  }
+
+  private async launch(id: string, opts: CreateOptions, mode: 'create' | 'foreground') {
+    validateId(id);
+    const bundle = resolve(opts.bundle);
+    const config = parseRuntimeConfigFile(join(bundle, 'config.json'));
+    checkHostSupport(config);
+    if (existsSync(this.store.dir(id))) throw alreadyExists(`container with id ${id} already exists`);
+    const preserveFds = opts.preserveFds ?? 0;
+    if (!Number.isInteger(preserveFds) || preserveFds < 0) throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
+
+    let consoleSock: Socket | undefined;
+    if (opts.consoleSocket) consoleSock = await connectUnix(opts.consoleSocket);
+    this.store.reserve(id);
+    const rec: ContainerRecord = {
+      version: 1,
+      id,
+      pid: 0,
+      initStartTime: '',
+      bundle,
+      rootfs: resolve(bundle, config.root?.path ?? 'rootfs'),
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: config.annotations ?? {},
+      config,
+      cgroupPaths: {},
+    };
+    let launched: LaunchedInit | undefined;
+    try {
+      const cg = await this.cgroups.create(rec);
+      rec.cgroupPaths = cg.paths;
+      const host = linuxHostFacts();
+      const ops = buildCreatePlan(
+        config,
+        {
+          id,
+          bundle,
+          mode,
+          fifoPath: mode === 'create' ? this.store.fifoPath(id) : undefined,
+          preserveFds,
+          consoleSocketFd: consoleSock ? consoleFdInInit(preserveFds) : undefined,
+          noPivot: opts.noPivot ?? false,
+          cgroupJoinFiles: cg.joinFiles,
+          cgroupPaths: cg.paths,
+        },
+        host,
+      );
+      this.debug(`plan for ${id}:\n${formatPlan(ops)}`);
+      const hooksState = (pid: number) =>
+        JSON.stringify({ ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, annotations: rec.annotations });
+      launched = await launchInit({
+        plan: encodePlan(ops),
+        preserveFds,
+        consoleSocketFd: consoleSock ? fdOf(consoleSock) : undefined,
+        onHooks: async (pid) => {
+          const state = hooksState(pid);
+          await runHooks('prestart', config.hooks?.prestart, state);
+          await runHooks('createRuntime', config.hooks?.createRuntime, state);
+          return state;
+        },
+      });
+      consoleSock?.destroy();
+      const st = procStat(launched.pid);
+      if (!st) throw failedPrecondition(`container init (pid ${launched.pid}) exited during create`);
+      rec.pid = launched.pid;
+      rec.initStartTime = st.startTime;
+      this.store.save(rec);
+      if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
+      return { rec, launched };
+    } catch (e) {
+      consoleSock?.destroy();
+      if (launched) launched.stage0.kill('SIGKILL');
+      if (rec.pid > 0) {
+        try {
+          process.kill(rec.pid, 'SIGKILL');
+        } catch {}
+      }
+      await this.cgroups.destroy(rec).catch(() => {});
+      this.store.remove(id);
+      throw e;
+    }
+  }
+
+  /** Opens the exec FIFO for reading without blocking forever on an init that died. */
+  private async releaseFifo(rec: ContainerRecord): Promise<void> {
+    const fifo = this.store.fifoPath(rec.id);
+    const fd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      for (let i = 0; ; i++) {
+        let n = 0;
+        try {
+          n = readSync(fd, buf, 0, 1, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n === 1) break;
+        if (!isSameLiveProcess(rec.pid, rec.initStartTime)) throw failedPrecondition(`container ${rec.id}: init exited before start`);
+        await sleep(i < 100 ? 1 : 10);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+  }
+}
+
+/** Signals a process only if it is still the one with `startTime`: through a pidfd, so that the identity check and the signal are about the same process even if the pid is reused in between. */
+function signalProcess(pid: number, startTime: string, sig: number): void {
+  let pidfd: number;
+  try {
+    pidfd = native.pidfdOpen(pid);
+  } catch (e) {
+    if (native.isSyscallError(e, 'ESRCH')) return;
+    throw e;
+  }
+  try {
+    if (isSameLiveProcess(pid, startTime)) native.pidfdSendSignal(pidfd, sig);
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+async function waitGone(pid: number, startTime: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; isSameLiveProcess(pid, startTime); i++) {
+    if (Date.now() > deadline) throw failedPrecondition(`process ${pid} did not exit within ${timeoutMs} ms of SIGKILL`);
+    await sleep(i < 50 ? 2 : 20);
+  }
+}
+
+function connectUnix(path: string): Promise<Socket> {
+  return new Promise((res, rej) => {
+    const s = connect(path);
+    s.once('connect', () => res(s));
+    s.once('error', (e) => rej(invalidArgument(`--console-socket ${path}: ${e.message}`)));
+  });
+}
+
+function fdOf(sock: Socket): number {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new BerthError(ErrorCode.Internal, 'cannot get the fd of the console socket');
+  return fd;
+}
+
+function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  const tmp = join(dirname(abs), `.${Date.now()}.${process.pid}.pid`);
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, abs);
+}

@@ -1,0 +1,116 @@
+// The runtime's persistent state: one directory per container under --root, holding state.json
+// (written atomically: temp file, fsync, rename, fsync of the directory) and the exec FIFO.
+// Owns the on-disk layout and nothing else: it never decides a container's status.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { alreadyExists, invalidArgument, notFound } from '../errors/errors.ts';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
+
+/** What berth-runtime records about a container. Version it: a newer berth must read an older file. */
+export interface ContainerRecord {
+  version: 1;
+  id: string;
+  /** Host pid of the container's init; 0 before it exists. */
+  pid: number;
+  /** /proc/<pid>/stat start time of that init: with the pid, its identity (a reused pid never matches). */
+  initStartTime: string;
+  bundle: string;
+  rootfs: string;
+  /** RFC 3339 creation time. */
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  /** The validated config, kept for delete (poststop hooks, cgroups) after the bundle may be gone. */
+  config: RuntimeConfig;
+  /** cgroup directories the runtime made, per controller, so delete removes exactly those. */
+  cgroupPaths: Record<string, string>;
+}
+
+const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
+
+export function validateId(id: string): void {
+  if (!id) throw invalidArgument('container id cannot be empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..' || id.length > 1024) {
+    throw invalidArgument(`invalid container id ${JSON.stringify(id)}: expected letters, digits and _ + - . only`);
+  }
+}
+
+export class StateStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  dir(id: string): string {
+    validateId(id);
+    return join(this.root, id);
+  }
+
+  fifoPath(id: string): string {
+    return join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Makes the container's directory; fails if the id is taken. */
+  reserve(id: string): string {
+    const d = this.dir(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(d, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`container with id ${id} already exists`);
+      throw e;
+    }
+    return d;
+  }
+
+  save(rec: ContainerRecord): void {
+    const d = this.dir(rec.id);
+    const tmp = join(d, `.state.json.${process.pid}`);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(rec));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(d, 'state.json'));
+    const dfd = openSync(d, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+
+  /** The record, or a NotFound error naming the id. A directory without state.json is an aborted create. */
+  load(id: string): ContainerRecord {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`container ${id} does not exist`);
+      throw e;
+    }
+    const rec = JSON.parse(text) as ContainerRecord;
+    if (rec.version !== 1) throw invalidArgument(`${join(this.dir(id), 'state.json')}: unknown state version ${rec.version}`);
+    return rec;
+  }
+
+  /** Ids of every container directory (including aborted creates without state.json). */
+  ids(): string[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && ID_RE.test(e.name))
+        .map((e) => e.name)
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

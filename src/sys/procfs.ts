@@ -1,0 +1,44 @@
+// Reading /proc: process start times and states, the facts that tell a live container's init from a
+// process that merely reuses its pid. Plain file reads; no native code.
+import { readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  /** Single-letter state: R, S, D, Z, T, t, X, I … */
+  state: string;
+  ppid: number;
+  /** Start time after boot, in clock ticks (field 22): with the pid, a unique process identity. */
+  startTime: string;
+}
+
+/** Parses /proc/<pid>/stat text. The comm field may contain spaces and parentheses: split at the last ')'. */
+export function parseProcStat(text: string): ProcStat {
+  const close = text.lastIndexOf(')');
+  const open = text.indexOf('(');
+  if (open < 0 || close < open) throw new Error(`malformed /proc stat: ${text.slice(0, 80)}`);
+  const pid = Number(text.slice(0, open).trim());
+  const rest = text.slice(close + 2).split(' ');
+  // rest[0] is field 3 (state); field n is rest[n-3].
+  const state = rest[0] ?? '';
+  const ppid = Number(rest[1]);
+  const startTime = rest[19] ?? '';
+  if (!state || !startTime) throw new Error(`malformed /proc stat: ${text.slice(0, 80)}`);
+  return { pid, state, ppid, startTime };
+}
+
+/** The stat of a process, or undefined when it does not exist. */
+export function procStat(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw e;
+  }
+}
+
+/** True when `pid` is alive (not a zombie) and is the same process that had `startTime`. */
+export function isSameLiveProcess(pid: number, startTime: string): boolean {
+  if (pid <= 0) return false;
+  const st = procStat(pid);
+  return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
+}
