@@ -38,7 +38,7 @@ function parseNamespaces(out: string): Map<string, string> {
 
 const hostNs = (t: NamespaceType, pid: number | 'self' = 'self') => readlinkSync(`/proc/${pid}/ns/${PROC_NS[t]}`);
 
-describeRuntimes('runtime namespaces', (rt, it) => {
+describeRuntimes('runtime namespaces', (_rt, it) => {
   it('every configured namespace is new; every other one is the host\'s', async (s) => {
     // Two containers: one with all of them, one with only pid + mount (the least a runtime needs).
     const full = s.id('full');
