@@ -16,8 +16,9 @@
 // message names them. A missing or unloadable addon throws BerthError(Unavailable).
 import { closeSync, existsSync, constants as fsConstants, openSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { unavailable } from '../errors/errors.ts';
+import { findBerthRoot } from './paths.ts';
 
 /** The error every addon call throws when the kernel refuses it. */
 export interface SyscallError extends Error {
@@ -123,19 +124,13 @@ const ADDON_FILE = 'native/addon/build/Release/berth_addon.node';
  * native/addon: the repository root, whether this code runs from src/sys or bundled in dist/bin.
  */
 export function findAddon(startDir: string): string {
-  let dir = startDir;
-  for (;;) {
-    if (existsSync(join(dir, 'native/addon'))) {
-      const file = join(dir, ADDON_FILE);
-      if (!existsSync(file)) throw unavailable(`berth's native addon is not built (${file} is missing): run scripts/build.sh`);
-      return file;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw unavailable(`berth's native addon was not found: no directory above ${startDir} holds native/addon; run scripts/build.sh in the berth checkout`);
-    }
-    dir = parent;
+  const root = findBerthRoot(startDir);
+  if (root === undefined) {
+    throw unavailable(`berth's native addon was not found: no directory above ${startDir} holds native/addon; run scripts/build.sh in the berth checkout`);
   }
+  const file = join(root, ADDON_FILE);
+  if (!existsSync(file)) throw unavailable(`berth's native addon is not built (${file} is missing): run scripts/build.sh`);
+  return file;
 }
 
 let loaded: Addon | undefined;

@@ -3,20 +3,28 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-let cached: string | undefined;
-
-/** The berth checkout (the directory holding native/ and package.json); BERTH_ROOT overrides. */
-export function berthRoot(): string {
-  if (cached) return cached;
-  const env = process.env.BERTH_ROOT;
-  if (env && existsSync(join(env, 'native'))) return (cached = env);
-  let dir = import.meta.dirname;
+/** The nearest directory at or above `startDir` that holds native/addon or native/Makefile: a berth checkout. */
+export function findBerthRoot(startDir: string): string | undefined {
+  let dir = startDir;
   for (;;) {
-    if (existsSync(join(dir, 'native')) && existsSync(join(dir, 'package.json'))) return (cached = dir);
+    if (existsSync(join(dir, 'native/addon')) || existsSync(join(dir, 'native/Makefile'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the berth root above ${import.meta.dirname} (set BERTH_ROOT)`);
+    if (up === dir) return undefined;
     dir = up;
   }
+}
+
+let cached: string | undefined;
+
+/** The berth checkout this code belongs to; BERTH_ROOT overrides. */
+export function berthRoot(): string {
+  if (cached === undefined) {
+    const env = process.env.BERTH_ROOT;
+    const found = env && existsSync(join(env, 'native')) ? env : findBerthRoot(import.meta.dirname);
+    if (!found) throw new Error(`cannot find the berth checkout above ${import.meta.dirname} (set BERTH_ROOT)`);
+    cached = found;
+  }
+  return cached;
 }
 
 /** The native plan executor. */

@@ -242,7 +242,8 @@ export function formatPlan(ops: readonly PlanOp[]): string {
       const vals = o.values.map((v) => {
         switch (v.t) {
           case 'int':
-            return typeof v.v === 'bigint' || v.v > 0xffff ? `0x${v.v.toString(16)}` : String(v.v);
+            // Small numbers (counts, ids, modes in octal are rare) read best in decimal, flags and masks in hex.
+            return v.v >= 256 || v.v <= -256 ? `0x${v.v.toString(16)}` : String(v.v);
           case 'str':
             return JSON.stringify(v.v);
           case 'bytes':

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultSpec } from '../oci/runtime-default-spec.ts';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
+import { formatPlan, type PlanOp } from '../sys/plan.ts';
+import { buildCreatePlan, type HostFacts, type PlanOptions } from './plan-builder.ts';
+
+const host: HostFacts = {
+  pathKind: (p) => (p.endsWith('.conf') ? 'file' : p.includes('missing') ? 'missing' : 'dir'),
+  cgroupHierarchies: () => [
+    { name: 'memory', options: 'memory', fstype: 'cgroup' },
+    { name: 'systemd', options: 'name=systemd', fstype: 'cgroup' },
+  ],
+  capLastCap: () => 40,
+};
+
+const opts: PlanOptions = {
+  id: 'c1',
+  bundle: '/b',
+  mode: 'create',
+  fifoPath: '/run/x/c1/exec.fifo',
+  preserveFds: 0,
+  noPivot: false,
+  cgroupJoinFiles: ['/sys/fs/cgroup/memory/berth/c1/cgroup.procs'],
+};
+
+function spec(mut: (c: RuntimeConfig) => void = () => {}): RuntimeConfig {
+  const c = defaultSpec();
+  c.process!.terminal = false;
+  mut(c);
+  return c;
+}
+
+const names = (ops: PlanOp[]) => ops.map((o) => o.op);
+const lines = (ops: PlanOp[]) => formatPlan(ops).split('\n');
+
+describe('plan builder', () => {
+  it('orders the default container: stage0 ops, clone, parent ops, then the child up to exec', () => {
+    const ops = buildCreatePlan(spec(), opts, host);
+    const n = names(ops);
+    assert.deepEqual(n.slice(0, 4), ['MODE', 'MKFIFO', 'WRITE_FILE', 'CLONE']);
+    assert.equal(n.at(-1), 'EXEC');
+    const order = ['SETSID', 'ROOTFS', 'MKNOD', 'SYMLINK', 'OPEN_FIFO', 'PIVOT_ROOT', 'HOSTNAME', 'READONLY_PATH', 'MASK_PATH', 'CLOSE_FDS', 'CAP_BOUNDING', 'USER', 'CHDIR', 'CAPS', 'READY', 'WAIT_FIFO', 'EXEC'];
+    const idx = order.map((o) => n.indexOf(o as PlanOp['op']));
+    for (const [i, v] of idx.entries()) assert.ok(v >= 0, `${order[i]} missing`);
+    assert.deepEqual([...idx].sort((a, b) => a - b), idx, `ops out of order:\n${formatPlan(ops)}`);
+    // Default namespaces become one clone; the cgroup join happens before it.
+    const clone = ops.find((o) => o.op === 'CLONE')!;
+    const flags = Number((clone.values[0] as { v: number }).v);
+    assert.equal(flags & 0x00020000, 0x00020000);
+    assert.equal(flags & 0x20000000, 0x20000000);
+    assert.equal(flags & 0x10000000, 0, 'no user namespace by default');
+    // Every mount into the rootfs is resolved in root through an fd.
+    for (const l of lines(ops).filter((l) => l.startsWith('MOUNT(') && l.includes('"/proc"'))) assert.match(l, /, 1[0-9]\)$/);
+  });
+
+  it('resolves mounts inside the rootfs and makes bind targets by source type', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.mounts!.push({ destination: '/etc/x.conf', type: 'bind', source: '/host/x.conf', options: ['rbind', 'ro', 'nosuid'] });
+        c.mounts!.push({ destination: '/data/../data2', type: 'bind', source: 'rel', options: ['bind', 'rprivate'] });
+      }),
+      opts,
+      host,
+    );
+    const l = lines(ops);
+    // rbind file: MS_BIND|MS_REC, in-root+via-fd+mkfile (0x1|0x8|0x4 = 13); then remount ro,nosuid (0x1000|0x20|0x1|0x2).
+    assert.ok(l.includes('MOUNT("/host/x.conf", "/etc/x.conf", "", 0x5000, "", 13)'), l.join('\n'));
+    assert.ok(l.includes('MOUNT("", "/etc/x.conf", "", 0x1023, "", 9)'), l.join('\n'));
+    // Relative sources are taken from the bundle; destinations are normalised; propagation is its own mount.
+    assert.ok(l.includes('MOUNT("/b/rel", "/data2", "", 0x1000, "", 11)'), l.join('\n'));
+    assert.ok(l.includes('MOUNT("", "/data2", "", 0x44000, "", 9)'), l.join('\n'));
+  });
+
+  it('with a new user namespace: maps are written by the parent and devices are bind-mounted', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.linux!.namespaces!.push({ type: 'user' });
+        c.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }),
+      opts,
+      host,
+    );
+    const l = lines(ops);
+    const clone = l.findIndex((x) => x.startsWith('CLONE'));
+    assert.ok(l.indexOf('UID_MAP("0 100000 65536\\n")') > clone);
+    assert.ok(l.includes('SETRESID(0, 0)'));
+    assert.ok(!names(ops).includes('MKNOD'));
+    assert.ok(l.includes('MOUNT("/dev/null", "/dev/null", "", 0x1000, "", 13)'), l.join('\n'));
+  });
+
+  it('joins namespaces by path user first and mount last, before the clone', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.linux!.namespaces = [
+          { type: 'mount', path: '/proc/7/ns/mnt' },
+          { type: 'network', path: '/proc/7/ns/net' },
+          { type: 'user', path: '/proc/7/ns/user' },
+          { type: 'pid' },
+          { type: 'uts' },
+        ];
+      }),
+      opts,
+      host,
+    );
+    const joins = lines(ops).filter((x) => x.startsWith('JOIN_NS'));
+    assert.deepEqual(joins, ['JOIN_NS(0x10000000, "/proc/7/ns/user")', 'JOIN_NS(0x40000000, "/proc/7/ns/net")', 'JOIN_NS(0x20000, "/proc/7/ns/mnt")']);
+    assert.ok(lines(ops).includes('CLONE(0x24000000)'));
+  });
+
+  it('puts rlimits and oom_score_adj in the parent, capabilities as masks, and hooks in their places', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }];
+        c.process!.oomScoreAdj = 100;
+        c.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+        c.hooks = { createContainer: [{ path: '/bin/h', args: ['h', 'cc'] }], startContainer: [{ path: '/bin/h', timeout: 3 }], prestart: [{ path: '/p' }] };
+      }),
+      opts,
+      host,
+    );
+    const l = lines(ops);
+    assert.ok(l.includes('PRLIMIT(7, 0x400, 0x1000)'));
+    assert.ok(l.includes('OOM_SCORE_ADJ(100)'));
+    assert.ok(l.includes('CAP_BOUNDING(33)'), 'CAP_CHOWN (0) | CAP_KILL (5)');
+    assert.ok(l.includes('CAPS(32, 32, 0, 0)'));
+    const n = names(ops);
+    assert.ok(n.indexOf('HOOK_SYNC') < n.indexOf('RUN_HOOK'));
+    assert.ok(n.indexOf('RUN_HOOK') < n.indexOf('PIVOT_ROOT'), 'createContainer runs before pivot_root');
+    assert.ok(n.lastIndexOf('RUN_HOOK') > n.indexOf('WAIT_FIFO'), 'startContainer runs after start');
+    assert.ok(l.includes('RUN_HOOK("/bin/h", ["/bin/h"], [], 3)'));
+  });
+
+  it('foreground mode has no FIFO; --no-pivot uses chroot; a console op when terminal', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.process!.terminal = true;
+        c.process!.consoleSize = { height: 40, width: 100 };
+      }),
+      { ...opts, mode: 'foreground', fifoPath: undefined, noPivot: true, consoleSocketFd: 4, preserveFds: 1 },
+      host,
+    );
+    const n = names(ops);
+    assert.ok(!n.includes('MKFIFO') && !n.includes('WAIT_FIFO') && !n.includes('OPEN_FIFO'));
+    assert.ok(n.includes('CHROOT') && !n.includes('PIVOT_ROOT'));
+    assert.ok(lines(ops).includes('CONSOLE(4, 40, 100)'));
+    assert.ok(lines(ops).includes('CLOSE_FDS(4)'));
+  });
+
+  it('mounts cgroup v1 hierarchies under a tmpfs, made read-only', () => {
+    const ops = buildCreatePlan(spec(), opts, host);
+    const l = lines(ops);
+    assert.ok(l.some((x) => x.startsWith('MOUNT("tmpfs", "/sys/fs/cgroup", "tmpfs"')));
+    assert.ok(l.some((x) => x.startsWith('MOUNT("cgroup", "/sys/fs/cgroup/systemd", "cgroup"') && x.includes('"name=systemd"')));
+  });
+
+  const bad: Array<[string, (c: RuntimeConfig) => void, RegExp]> = [
+    ['hostname without a uts namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'uts')), /hostname: set, but there is no uts namespace/],
+    ['no mount namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')), /requires a mount namespace/],
+    ['user namespace without mappings', (c) => c.linux!.namespaces!.push({ type: 'user' }), /uidMappings, linux.gidMappings: required/],
+    ['bind source missing', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/missing', options: ['bind'] }), /mounts\[\d+\]\.source: \/missing does not exist/],
+    ['recursive attributes', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['rbind', 'rro'] }), /mounts\[\d+\]\.options: recursive mount attributes/],
+    ['idmapped mount', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['bind', 'idmap'] }), /idmapped mounts are not supported/],
+    ['terminal without console socket', (c) => (c.process!.terminal = true), /--console-socket is required/],
+    ['sysctl key with a slash', (c) => (c.linux!.sysctl = { 'net/ipv4': '1' }), /linux.sysctl: invalid key/],
+    ['unknown capability', (c) => (c.process!.capabilities!.bounding = ['CAP_NOPE']), /process.capabilities.bounding\[0\]: unknown capability "CAP_NOPE"/],
+  ];
+  for (const [what, mut, re] of bad) {
+    it(`refuses: ${what}`, () => {
+      assert.throws(() => buildCreatePlan(spec(mut), opts, host), re);
+    });
+  }
+  it('refuses a capability beyond the kernel last cap', () => {
+    assert.throws(
+      () => buildCreatePlan(spec((c) => (c.process!.capabilities!.bounding = ['CAP_CHECKPOINT_RESTORE'])), opts, { ...host, capLastCap: () => 39 }),
+      /capability 40 is beyond this kernel's last \(39\)/,
+    );
+  });
+});
