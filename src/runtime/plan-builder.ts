@@ -368,7 +368,7 @@ function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, h
       out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_BIND | MS_REMOUNT | extra), str(''), int(inRoot)));
     }
   } else if (m.type === 'cgroup') {
-    out.push(...cgroupMountOps(m, dest, parsed.flags, opts, host, cgroupMode));
+    out.push(...cgroupMountOps(dest, parsed.flags, opts, host, cgroupMode));
   } else {
     const flags = parsed.flags & ~MS_REMOUNT;
     out.push(op('MOUNT', str(m.source ?? m.type ?? ''), str(dest), str(m.type ?? ''), int(flags), str(data), int(inRoot | MountHow.MKDIR)));
@@ -382,7 +382,7 @@ function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, h
  * With a cgroup namespace each hierarchy is mounted afresh (the kernel roots it at the namespace);
  * without one, the container's own cgroup dirs are bind-mounted so that it never sees the host's tree.
  */
-function cgroupMountOps(m: OciMount, dest: string, flags: number, opts: PlanOptions, host: HostFacts, mode: 'ns' | 'host'): PlanOp[] {
+function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: HostFacts, mode: 'ns' | 'host'): PlanOp[] {
   const inRoot = MountHow.IN_ROOT | MountHow.VIA_FD;
   const out: PlanOp[] = [];
   const hier = host.cgroupHierarchies();
