@@ -35,7 +35,7 @@ type Req = {
   method: Method;
   url: string;
   headers?: Record<string, string>;
-  body?: () => Buffer | Readable;
+  body?: () => Buffer | Readable | Promise<Buffer | Readable>;
   scopes: string[];
   what: string;
   expect: number[];
@@ -203,7 +203,7 @@ export class RegistryClient {
   async pushBlob(
     ref: Reference,
     desc: Pick<Descriptor, 'digest' | 'size'>,
-    source: () => Readable | Buffer,
+    source: () => Readable | Buffer | Promise<Readable | Buffer>,
     opts: { mountFrom?: string; chunkSize?: number; onProgress?: (bytes: number) => void } = {},
   ): Promise<PushBlobResult> {
     const ep = this.hosts.pushEndpoint(ref.registry);
@@ -227,8 +227,8 @@ export class RegistryClient {
         method: 'PUT',
         url: withDigest(location),
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-        body: () => {
-          const s = source();
+        body: async () => {
+          const s = await source();
           if (opts.onProgress && !Buffer.isBuffer(s)) s.on('data', (c: Buffer) => opts.onProgress!(c.length));
           return s;
         },
@@ -240,7 +240,7 @@ export class RegistryClient {
       return 'uploaded';
     }
     let offset = 0;
-    for await (const chunk of chunks(source(), opts.chunkSize)) {
+    for await (const chunk of chunks(await source(), opts.chunkSize)) {
       const res = await this.#send(ep, {
         method: 'PATCH',
         url: location,
@@ -323,7 +323,7 @@ export class RegistryClient {
       }
       let res: Res;
       try {
-        const r = await request(url, { method: req.method, headers, body: req.body?.(), dispatcher: ep.dispatcher });
+        const r = await request(url, { method: req.method, headers, body: await req.body?.(), dispatcher: ep.dispatcher });
         res = { status: r.statusCode, headers: r.headers, body: r.body as unknown as Res['body'], url };
       } catch (e) {
         if (isTransient(e) && attempt < this.#retries) {

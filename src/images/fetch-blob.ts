@@ -1,0 +1,63 @@
+// Copies one blob from a registry into the content store: leased first (so gc never takes it),
+// resumed from the offset of an existing partial ingest (Range), re-requested from where it broke
+// when the connection drops mid-body, verified by the store's writer while streaming. A failed
+// fetch keeps its partial data for the next pull. Must never write outside the content store.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContentStore, ContentWriter } from '../content/content-store.ts';
+import { BerthError, ErrorCode, isBerthError, unavailable } from '../errors/errors.ts';
+import type { Descriptor } from '../oci/image-spec.ts';
+import { parseDigest } from '../oci/image-validate.ts';
+import type { Reference } from '../distribution/reference.ts';
+import type { RegistryClient } from '../distribution/registry-client.ts';
+
+export type BlobProgress = (ev: { digest: string; state: 'exists' | 'downloading' | 'resuming' | 'verifying' | 'done'; current: number; total: number }) => void;
+
+export async function fetchBlobToStore(
+  client: RegistryClient,
+  content: ContentStore,
+  ref: Reference,
+  desc: Pick<Descriptor, 'digest' | 'size'>,
+  opts: { leaseId?: string; progress?: BlobProgress; maxResumes?: number } = {},
+): Promise<void> {
+  const { algorithm, encoded } = parseDigest(desc.digest);
+  if (opts.leaseId) await content.addResource(opts.leaseId, desc.digest);
+  const report = (state: Parameters<BlobProgress>[0]['state'], current: number) =>
+    opts.progress?.({ digest: desc.digest, state, current, total: desc.size });
+  if (await content.exists(desc.digest)) return report('exists', desc.size);
+  let w: ContentWriter;
+  try {
+    w = await content.writer(`fetch-${algorithm}-${encoded}`, { digest: desc.digest, size: desc.size });
+  } catch (e) {
+    // Another pull committed it while we waited for the ingest.
+    if (isBerthError(e, ErrorCode.AlreadyExists)) return report('exists', desc.size);
+    throw e;
+  }
+  const maxResumes = opts.maxResumes ?? 5;
+  let resumes = 0;
+  try {
+    while (w.offset < desc.size) {
+      const before = w.offset;
+      report(before > 0 ? 'resuming' : 'downloading', before);
+      try {
+        const { body, start } = await client.fetchBlob(ref, desc, { offset: w.offset });
+        if (start !== w.offset) await w.truncate();
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          await w.write(chunk);
+          report('downloading', w.offset);
+        }
+        if (w.offset < desc.size) throw unavailable(`blob ${desc.digest}: body ended at ${w.offset} of ${desc.size} bytes`);
+      } catch (e) {
+        // Content errors (too long, bad digest) and refusals are final; broken connections resume.
+        const final = e instanceof BerthError && e.code !== ErrorCode.Unavailable;
+        if (final || ++resumes > maxResumes) throw e;
+        await sleep(Math.min(2000, 100 * 2 ** (resumes - 1)));
+      }
+    }
+    report('verifying', w.offset);
+    await w.commit();
+    report('done', desc.size);
+  } catch (e) {
+    await w.close().catch(() => {});
+    throw e;
+  }
+}
