@@ -1,6 +1,26 @@
-// The runtime's cgroup driver over src/cgroups (cgroupfs; v1 or v2 chosen by what the host mounts).
-import { type CgroupDriver, noCgroups } from './cgroup-driver.ts';
+// The runtime's cgroup driver over src/cgroups (the cgroupfs driver; v1, hybrid or v2 as the host
+// mounts them). The cgroup is made and limited before the init is cloned; stage0 joins it, so the
+// container never runs a single instruction outside its limits. Delete kills what is left and
+// removes exactly the directories recorded at create.
+import { loadCgroupManager, newCgroupManager } from '../cgroups/index.ts';
+import type { CgroupMode } from '../cgroups/mounts.ts';
+import type { CgroupDriver } from './cgroup-driver.ts';
 
-export function v1CgroupDriver(): CgroupDriver {
-  return noCgroups;
+export function cgroupfsDriver(): CgroupDriver {
+  return {
+    async create(rec) {
+      const m = newCgroupManager({ id: rec.id, cgroupsPath: rec.config.linux?.cgroupsPath });
+      // Record the paths before the directories exist: a create cut short is cleaned up by them.
+      rec.cgroupMode = m.mode;
+      rec.cgroupPaths = m.paths();
+      await m.create(rec.config.linux?.resources);
+      return { paths: m.paths(), joinFiles: m.joinFiles() };
+    },
+    async destroy(rec) {
+      if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return;
+      const m = loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths });
+      await m.killAll('SIGKILL');
+      await m.destroy();
+    },
+  };
 }

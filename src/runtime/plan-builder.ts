@@ -395,10 +395,12 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
   out.push(op('MOUNT', str('tmpfs'), str(dest), str('tmpfs'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot | MountHow.MKDIR)));
   for (const h of hier) {
     const sub = `${dest}/${h.name}`;
-    if (mode === 'ns' || !opts.cgroupPaths?.[h.name]) {
+    // src/cgroups names hierarchies by controller ("memory", "name=systemd", "unified" for a hybrid's cgroup2).
+    const own = opts.cgroupPaths?.[h.name] ?? opts.cgroupPaths?.[`name=${h.name}`];
+    if (mode === 'ns' || !own) {
       out.push(op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.fstype === 'cgroup2' ? '' : h.options), int(inRoot | MountHow.MKDIR)));
     } else {
-      out.push(op('MOUNT', str(opts.cgroupPaths[h.name]!), str(sub), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
+      out.push(op('MOUNT', str(own), str(sub), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
       out.push(op('MOUNT', str(''), str(sub), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));
     }
   }

@@ -24,6 +24,8 @@ export interface ContainerRecord {
   config: RuntimeConfig;
   /** cgroup directories the runtime made, per controller, so delete removes exactly those. */
   cgroupPaths: Record<string, string>;
+  /** "v1", "hybrid" or "v2": how the paths above are to be driven. */
+  cgroupMode?: string;
 }
 
 const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
