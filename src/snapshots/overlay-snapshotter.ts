@@ -1,0 +1,40 @@
+// The overlayfs snapshotter: each snapshot is <root>/snapshots/<id>/{fs,work}; a committed layer's
+// fs holds that layer's diff in overlay form (whiteouts as 0/0 char devices, opaque directories
+// marked with trusted.overlay.opaque=y), exactly what applyLayer(format 'overlay') writes.
+//
+// Mounts: an active snapshot without a parent is a rw bind of its fs; with parents, an overlay
+// (lowerdir = ancestors nearest first, upperdir = fs, workdir = work). A view is a ro bind of its
+// only parent (or of its own empty fs) and an overlay of lowerdirs alone with two or more.
+// Must never: mount (see mount.ts), or write into a committed snapshot.
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SnapshotRow } from './metadata-store.ts';
+import { SnapshotterBase } from './snapshotter-base.ts';
+import type { Mount, SnapshotKind } from './snapshotter.ts';
+
+export class OverlaySnapshotter extends SnapshotterBase {
+  readonly applyFormat = 'overlay' as const;
+
+  protected async populate(dir: string, _kind: SnapshotKind, _ancestors: SnapshotRow[]): Promise<void> {
+    await fsp.mkdir(join(dir, 'fs'), { mode: 0o755 });
+    await fsp.mkdir(join(dir, 'work'), { mode: 0o700 });
+  }
+
+  protected mountsFor(row: SnapshotRow, ancestors: SnapshotRow[]): Mount[] {
+    const fs = this.fsDir(row.id);
+    const lower = ancestors.map((a) => this.fsDir(a.id));
+    if (row.kind === 'view') {
+      if (lower.length === 0) return [{ type: 'bind', source: fs, options: ['ro', 'rbind'] }];
+      if (lower.length === 1) return [{ type: 'bind', source: lower[0]!, options: ['ro', 'rbind'] }];
+      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lower.join(':')}`] }];
+    }
+    if (lower.length === 0) return [{ type: 'bind', source: fs, options: ['rw', 'rbind'] }];
+    return [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [`workdir=${join(this.dirOf(row.id), 'work')}`, `upperdir=${fs}`, `lowerdir=${lower.join(':')}`],
+      },
+    ];
+  }
+}
