@@ -12,6 +12,8 @@ export interface CgroupPlacement {
 
 export interface CgroupDriver {
   create(rec: ContainerRecord): Promise<CgroupPlacement>;
+  /** The cgroup.procs files a process joins to enter the recorded container's cgroups (exec). */
+  joinFiles(rec: ContainerRecord): string[];
   /** Kills whatever is left in the container's cgroups and removes them. Idempotent. */
   destroy(rec: ContainerRecord): Promise<void>;
 }
@@ -19,5 +21,6 @@ export interface CgroupDriver {
 /** For tests of the lifecycle without cgroups: places nothing. */
 export const noCgroups: CgroupDriver = {
   create: async () => ({ paths: {}, joinFiles: [] }),
+  joinFiles: () => [],
   destroy: async () => {},
 };

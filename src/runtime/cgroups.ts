@@ -16,6 +16,10 @@ export function cgroupfsDriver(): CgroupDriver {
       await m.create(rec.config.linux?.resources);
       return { paths: m.paths(), joinFiles: m.joinFiles() };
     },
+    joinFiles(rec) {
+      if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return [];
+      return loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths }).joinFiles();
+    },
     async destroy(rec) {
       if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return;
       const m = loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths });

@@ -5,8 +5,8 @@
 // `HostFacts`, so it is unit-tested without root. It must never touch the file system itself.
 
 import { invalidArgument, unsupported } from '../errors/errors.ts';
-import type { RuntimeConfig, Mount as OciMount, Hook, LinuxDevice } from '../oci/runtime-spec.ts';
-import { capabilityNumber, mountOptionFlags, namespaceCloneFlag, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
+import type { Hook, LinuxDevice, Mount as OciMount, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
+import { capabilityNumber, mountOptionFlags, namespaceCloneFlag, namespaceProcName, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
 import { int, ints, MountHow, op, type PlanOp, PlanMode, str, strs } from '../sys/plan.ts';
 
 // mount(2) flags used by the policy below.
@@ -244,45 +244,11 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (config.root.readonly) child.push(op('READONLY_PATH', str('/')));
   if (linux.personality) child.push(op('PERSONALITY', int(personalityDomain(linux.personality.domain))));
 
-  // Credentials. The order is the kernel's: shrink the bounding set while still privileged, switch
-  // user keeping capabilities, chdir as that user, then set the final capability sets.
-  child.push(op('CLOSE_FDS', int(3 + opts.preserveFds)));
-  const caps = proc.capabilities;
-  if (caps) {
-    const last = host.capLastCap();
-    const bounding = capMask(caps.bounding, 'process.capabilities.bounding');
-    const top = maskTop(bounding);
-    if (top > last) {
-      throw unsupported(`config.json: process.capabilities.bounding: capability ${top} is beyond this kernel's last (${last})`);
-    }
-    child.push(op('CAP_BOUNDING', int(bounding)));
-  }
-  const user = proc.user ?? { uid: 0, gid: 0 };
-  const gids = user.additionalGids ?? [];
-  // In a user namespace where setgroups was denied, setgroups(2) fails; we never deny it as root.
-  child.push(op('USER', int(user.uid), int(user.gid), ints(gids), int(1)));
-  child.push(op('CHDIR', str(proc.cwd)));
-  if (caps) {
-    child.push(
-      op(
-        'CAPS',
-        int(capMask(caps.effective, 'process.capabilities.effective')),
-        int(capMask(caps.permitted, 'process.capabilities.permitted')),
-        int(capMask(caps.inheritable, 'process.capabilities.inheritable')),
-        int(capMask(caps.ambient, 'process.capabilities.ambient')),
-      ),
-    );
-  }
-  if (proc.noNewPrivileges) child.push(op('NO_NEW_PRIVS'));
+  child.push(...credentialOps(proc, opts.preserveFds, host, 'config.json: process'));
   child.push(op('READY'));
   if (opts.mode === 'create') child.push(op('WAIT_FIFO'));
   for (const h of hooks.startContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
-  child.push(op('UMASK', int(user.umask ?? 0o022)));
-  const env = proc.env ?? [];
-  const args = proc.args ?? [];
-  if (args.length === 0) throw invalidArgument('config.json: process.args: must not be empty');
-  // A bare name is looked up by berth-init in the PATH of `env` (or the default PATH) inside the container.
-  child.push(op('EXEC', str(args[0]!), strs(args), strs(env)));
+  child.push(...execOps(proc, 'config.json: process'));
   return [...pre, ...parent, ...child];
 }
 
@@ -408,4 +374,81 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
     out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot)));
   }
   return out;
+}
+
+/**
+ * Credentials, in the kernel's order: mark inherited fds close-on-exec, shrink the bounding set
+ * while still privileged, switch user keeping capabilities, chdir as that user (then check the cwd
+ * is inside the container: CVE-2024-21626), set the final capability sets, no_new_privs.
+ */
+function credentialOps(proc: Process, preserveFds: number, host: HostFacts, where: string): PlanOp[] {
+  const out: PlanOp[] = [op('CLOSE_FDS', int(3 + preserveFds))];
+  const caps = proc.capabilities;
+  const last = host.capLastCap();
+  const masks = caps
+    ? {
+        bounding: capMask(caps.bounding, `${where}.capabilities.bounding`),
+        effective: capMask(caps.effective, `${where}.capabilities.effective`),
+        permitted: capMask(caps.permitted, `${where}.capabilities.permitted`),
+        inheritable: capMask(caps.inheritable, `${where}.capabilities.inheritable`),
+        ambient: capMask(caps.ambient, `${where}.capabilities.ambient`),
+      }
+    : undefined;
+  if (masks) {
+    for (const [set, mask] of Object.entries(masks)) {
+      const top = maskTop(mask);
+      if (top > last) throw unsupported(`${where}.capabilities.${set}: capability ${top} is beyond this kernel's last (${last})`);
+    }
+    out.push(op('CAP_BOUNDING', int(masks.bounding)));
+  }
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  out.push(op('USER', int(user.uid), int(user.gid), ints(user.additionalGids ?? []), int(1)));
+  out.push(op('CHDIR', str(proc.cwd)));
+  if (masks) out.push(op('CAPS', int(masks.effective), int(masks.permitted), int(masks.inheritable), int(masks.ambient)));
+  if (proc.noNewPrivileges) out.push(op('NO_NEW_PRIVS'));
+  return out;
+}
+
+/** The last ops: the process's umask, then execve (a bare name is looked up in the PATH of its env inside the container). */
+function execOps(proc: Process, where: string): PlanOp[] {
+  const args = proc.args ?? [];
+  if (args.length === 0) throw invalidArgument(`${where}.args: must not be empty`);
+  return [op('UMASK', int(proc.user?.umask ?? 0o022)), op('EXEC', str(args[0]!), strs(args), strs(proc.env ?? []))];
+}
+
+export interface ExecPlanOptions {
+  /** Host pid of the container's init: its /proc/<pid>/ns/* are joined. */
+  initPid: number;
+  /** foreground: berth-init waits and exits with the process's status; detach: it exits once the process runs. */
+  mode: 'foreground' | 'detach';
+  preserveFds: number;
+  consoleSocketFd?: number;
+  /** cgroup.procs files of the container (written before any namespace is joined, from the host's view). */
+  cgroupJoinFiles: string[];
+}
+
+/**
+ * The plan for `exec`: join the container's cgroup, then every namespace of its init (user first,
+ * mount last: setns into the mount namespace also moves root and cwd into the container), fork
+ * into them, and run `proc` with its own credentials and rlimits.
+ */
+export function buildExecPlan(config: RuntimeConfig, proc: Process, opts: ExecPlanOptions, host: HostFacts): PlanOp[] {
+  const where = 'process';
+  const ops: PlanOp[] = [op('MODE', int(opts.mode === 'detach' ? PlanMode.create : PlanMode.foreground))];
+  for (const f of opts.cgroupJoinFiles) ops.push(op('WRITE_FILE', str(f), str('0')));
+  const present = new Set((config.linux?.namespaces ?? []).map((n) => n.type));
+  for (const type of JOIN_ORDER) {
+    if (present.has(type)) ops.push(op('JOIN_NS', int(namespaceCloneFlag(type)), str(`/proc/${opts.initPid}/ns/${namespaceProcName(type)}`)));
+  }
+  ops.push(op('CLONE', int(0)));
+  ops.push(op('SETSID'));
+  if (proc.terminal) {
+    if (opts.consoleSocketFd === undefined) throw invalidArgument('exec with a terminal needs --console-socket');
+    ops.push(op('CONSOLE', int(opts.consoleSocketFd), int(proc.consoleSize?.height ?? 0), int(proc.consoleSize?.width ?? 0)));
+  }
+  for (const r of proc.rlimits ?? []) ops.push(op('SETRLIMIT', int(rlimitNumber(r.type)), int(rlimitValue(r.soft)), int(rlimitValue(r.hard))));
+  ops.push(...credentialOps(proc, opts.preserveFds, host, where));
+  ops.push(op('READY'));
+  ops.push(...execOps(proc, where));
+  return ops;
 }

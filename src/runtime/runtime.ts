@@ -6,9 +6,9 @@ import { closeSync, constants as fsConstants, existsSync, openSync, readSync, re
 import { connect, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgument } from '../errors/errors.ts';
-import type { State } from '../oci/runtime-spec.ts';
+import type { Process, State } from '../oci/runtime-spec.ts';
 import { OCI_VERSION } from '../oci/runtime-spec.ts';
-import { checkHostSupport, parseRuntimeConfigFile } from '../oci/runtime-validate.ts';
+import { checkHostSupport, parseRuntimeConfig, parseRuntimeConfigFile } from '../oci/runtime-validate.ts';
 import { signalNumber } from '../oci/runtime-linux-tables.ts';
 import * as native from '../sys/native.ts';
 import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
@@ -17,7 +17,7 @@ import { isSameLiveProcess, procStat } from '../sys/procfs.ts';
 import { type CgroupDriver, noCgroups } from './cgroup-driver.ts';
 import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
-import { buildCreatePlan } from './plan-builder.ts';
+import { buildCreatePlan, buildExecPlan } from './plan-builder.ts';
 import { type ContainerRecord, StateStore, validateId } from './state-store.ts';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped';
@@ -27,6 +27,13 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
+  preserveFds?: number;
+}
+
+export interface ExecOptions {
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
   preserveFds?: number;
 }
 
@@ -117,17 +124,60 @@ export class Runtime {
   /** run in the foreground: create without a FIFO, wait for the container, delete it; returns its exit status. */
   async run(id: string, opts: CreateOptions): Promise<number> {
     const { rec, launched } = await this.launch(id, opts, 'foreground');
-    const forward = (sig: NodeJS.Signals) => () => launched.stage0.kill(sig);
-    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGINT'];
-    const handlers = signals.map((s) => [s, forward(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
+    const unforward = forwardSignals(launched);
     try {
       const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify(this.stateOf(rec)));
       for (const e of errors) this.warn(e.message);
       return await launched.exited;
     } finally {
-      for (const [s, h] of handlers) process.off(s, h);
+      unforward();
       await this.delete(id, { force: true });
+    }
+  }
+
+  /**
+   * exec: runs `proc` in the container's namespaces and cgroups. In the foreground it returns the
+   * process's exit status; with `detach` it returns 0 once the process runs.
+   */
+  async exec(id: string, proc: Process, opts: ExecOptions): Promise<number> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'running' && status !== 'created') throw failedPrecondition(`cannot exec in a ${status} container`);
+    // The process is validated as part of the container's config: the same rules, the same messages.
+    const config = parseRuntimeConfig({ ...rec.config, process: proc }, 'process');
+    const preserveFds = opts.preserveFds ?? 0;
+    let consoleSock: Socket | undefined;
+    if (opts.consoleSocket) consoleSock = await connectUnix(opts.consoleSocket);
+    try {
+      const ops = buildExecPlan(
+        config,
+        config.process!,
+        {
+          initPid: rec.pid,
+          mode: opts.detach ? 'detach' : 'foreground',
+          preserveFds,
+          consoleSocketFd: consoleSock ? consoleFdInInit(preserveFds) : undefined,
+          cgroupJoinFiles: this.cgroups.joinFiles(rec),
+        },
+        linuxHostFacts(),
+      );
+      this.debug(`exec plan for ${id}:\n${formatPlan(ops)}`);
+      const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: consoleSock ? fdOf(consoleSock) : undefined });
+      consoleSock?.destroy();
+      consoleSock = undefined;
+      if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
+      if (opts.detach) {
+        await launched.exited;
+        return 0;
+      }
+      const unforward = forwardSignals(launched);
+      try {
+        return await launched.exited;
+      } finally {
+        unforward();
+      }
+    } finally {
+      consoleSock?.destroy();
     }
   }
 
@@ -302,6 +352,16 @@ function signalProcess(pid: number, startTime: string, sig: number): void {
   } finally {
     closeSync(pidfd);
   }
+}
+
+/** While a foreground process runs, signals sent to berth-runtime go to it (berth-init's stage0 passes them on). */
+function forwardSignals(launched: LaunchedInit): () => void {
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGINT'];
+  const handlers = signals.map((s) => [s, () => launched.stage0.kill(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  return () => {
+    for (const [s, h] of handlers) process.off(s, h);
+  };
 }
 
 async function waitGone(pid: number, startTime: string, timeoutMs: number): Promise<void> {

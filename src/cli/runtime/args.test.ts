@@ -18,6 +18,11 @@ describe('runc-style flags', () => {
     assert.throws(() => parseFlags(['--preserve-fds', 'x'], VERB_FLAGS.create!, false), /-preserve-fds: expected a non-negative integer/);
     assert.throws(() => parseFlags(['--bundle'], VERB_FLAGS.create!, false), /flag needs an argument: -bundle/);
   });
+  it('collects repeated flags and stops at the command for exec', () => {
+    const p = parseFlags(['-e', 'A=1', '--env=B=2', '--cap', 'CAP_KILL', 'c1', 'sh', '-c', 'echo -e x'], VERB_FLAGS.exec!, true);
+    assert.deepEqual(p.flags, { env: ['A=1', 'B=2'], cap: ['CAP_KILL'] });
+    assert.deepEqual(p.rest, ['c1', 'sh', '-c', 'echo -e x']);
+  });
   it('keeps a signal after the id for kill', () => {
     assert.deepEqual(parseFlags(['c1', 'KILL'], VERB_FLAGS.kill!, false).rest, ['c1', 'KILL']);
   });

@@ -6,10 +6,10 @@ import { invalidArgument } from '../../errors/errors.ts';
 export interface FlagSpec {
   /** Long name without dashes; aliases include short names ("b"). */
   names: string[];
-  kind: 'string' | 'bool' | 'int';
+  kind: 'string' | 'bool' | 'int' | 'strings';
 }
 
-export type FlagValues = Record<string, string | boolean | number | undefined>;
+export type FlagValues = Record<string, string | boolean | number | string[] | undefined>;
 
 export interface Parsed {
   flags: FlagValues;
@@ -57,7 +57,10 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
       v = argv[++i];
       if (v === undefined) throw invalidArgument(`flag needs an argument: -${name}`);
     }
-    if (spec.kind === 'int') {
+    if (spec.kind === 'strings') {
+      const prev = flags[key];
+      flags[key] = [...(Array.isArray(prev) ? prev : []), v];
+    } else if (spec.kind === 'int') {
       if (!/^\d+$/.test(v)) throw invalidArgument(`invalid value ${JSON.stringify(v)} for flag -${name}: expected a non-negative integer`);
       flags[key] = Number(v);
     } else flags[key] = v;
@@ -96,6 +99,24 @@ export const VERB_FLAGS: Record<string, FlagSpec[]> = {
   list: [
     { names: ['format', 'f'], kind: 'string' },
     { names: ['quiet', 'q'], kind: 'bool' },
+  ],
+  exec: [
+    { names: ['console-socket'], kind: 'string' },
+    { names: ['cwd'], kind: 'string' },
+    { names: ['env', 'e'], kind: 'strings' },
+    { names: ['tty', 't'], kind: 'bool' },
+    { names: ['user', 'u'], kind: 'string' },
+    { names: ['additional-gids', 'g'], kind: 'strings' },
+    { names: ['process', 'p'], kind: 'string' },
+    { names: ['detach', 'd'], kind: 'bool' },
+    { names: ['pid-file'], kind: 'string' },
+    { names: ['process-label'], kind: 'string' },
+    { names: ['apparmor'], kind: 'string' },
+    { names: ['no-new-privs'], kind: 'bool' },
+    { names: ['cap', 'c'], kind: 'strings' },
+    { names: ['preserve-fds'], kind: 'int' },
+    { names: ['cgroup'], kind: 'strings' },
+    { names: ['ignore-paused'], kind: 'bool' },
   ],
   spec: [
     { names: ['bundle', 'b'], kind: 'string' },

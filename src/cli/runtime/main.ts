@@ -2,12 +2,13 @@
 // call the library, print what runc prints, exit with runc's codes (1 on error; `run` exits with
 // the container's status). Errors go to stderr and, with --log, to the log file in runc's format
 // (--log-format json: {"level","msg","time"}), which containerd and podman read back.
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage, invalidArgument, unsupported } from '../../errors/errors.ts';
 import { defaultSpec } from '../../oci/runtime-default-spec.ts';
-import { OCI_VERSION } from '../../oci/runtime-spec.ts';
-import { v1CgroupDriver } from '../../runtime/cgroups.ts';
+import { OCI_VERSION, type Process } from '../../oci/runtime-spec.ts';
+import { execProcess } from '../../runtime/exec-process.ts';
+import { cgroupfsDriver } from '../../runtime/cgroups.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
 
@@ -54,6 +55,7 @@ commands:
   run      create and start a container           state    output the state of a container
   kill     send a signal to the init process      delete   delete a container and its resources
   list     list containers                        spec     create a new specification file
+  exec     run a process in a container
 
 global options:
   --root value        state directory (default: /run/berth-runtime)
@@ -82,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
   if (g.flags['systemd-cgroup']) {
     throw unsupported('--systemd-cgroup: the systemd cgroup driver is not supported (there is no systemd on this host); use the cgroupfs driver');
   }
-  const { flags, rest: args } = parseFlags(rest, specs, false);
+  // exec's command keeps its own flags: stop at the first positional (the id), as runc does.
+  const { flags, rest: args } = parseFlags(rest, specs, verb === 'exec');
   if (flags.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -92,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     root,
     warn: (m) => log.log('warning', m),
     debug: (m) => log.log('debug', m),
-    cgroups: v1CgroupDriver(),
+    cgroups: cgroupfsDriver(),
   });
   mark('ready');
   const needId = (): string => {
@@ -147,6 +150,31 @@ async function main(argv: string[]): Promise<number> {
       } else throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(format)}`);
       return 0;
     }
+    case 'exec': {
+      const [id, ...command] = args;
+      if (!id) throw invalidArgument('"exec" requires a container id');
+      const proc = flags.process
+        ? readProcessFile(String(flags.process))
+        : execProcess(rt.store.load(id).config.process ?? { user: { uid: 0, gid: 0 }, cwd: '/' }, {
+            args: command,
+            env: flags.env as string[] | undefined,
+            cwd: flags.cwd as string | undefined,
+            tty: flags.tty === true,
+            user: flags.user as string | undefined,
+            additionalGids: flags['additional-gids'] as string[] | undefined,
+            caps: flags.cap as string[] | undefined,
+            noNewPrivs: flags['no-new-privs'] === true,
+            apparmor: flags.apparmor as string | undefined,
+            processLabel: flags['process-label'] as string | undefined,
+          });
+      if (flags.cgroup) throw unsupported('--cgroup: exec into a sub-cgroup is not supported by berth-runtime yet');
+      return await rt.exec(id, proc, {
+        detach: flags.detach === true,
+        pidFile: flags['pid-file'] as string | undefined,
+        consoleSocket: flags['console-socket'] as string | undefined,
+        preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
+      });
+    }
     case 'spec': {
       const dir = resolve(String(flags.bundle ?? '.'));
       const file = join(dir, 'config.json');
@@ -156,6 +184,16 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   return 1;
+}
+
+function readProcessFile(path: string): Process {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw invalidArgument(`--process ${path}: ${errorMessage(e)}`);
+  }
+  return json as Process;
 }
 
 let logger: Logger | undefined;
