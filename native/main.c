@@ -1,0 +1,207 @@
+/* main.c — berth-init's process plumbing (docs/plan-protocol.md, "Processes").
+ *
+ *   berth-init <syncfd>
+ *
+ * Owns: the sealed-memfd re-exec (CVE-2019-5736), reading the PLAN frame, the clone into the
+ * container's namespaces and the GO handshake between stage0 and the child, and stage0's
+ * foreground life (signal forwarding, exit status). What the ops do is exec.c's business.
+ * After clone, only async-signal-safe calls. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "plan.h"
+#include "sys.h"
+
+extern char **environ;
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+#define NFORWARDED (int)(sizeof forwarded / sizeof forwarded[0])
+
+static volatile pid_t forward_to;
+
+static void forward(int sig)
+{
+	int e = errno;
+	if (forward_to > 0)
+		kill(forward_to, sig);
+	errno = e;
+}
+
+/* CVE-2019-5736: run only from a copy sealed against writes, so that a container process that
+ * opens /proc/<us>/exe can never reach (and overwrite) the host binary. */
+static void ensure_sealed_copy(struct ctx *c, char **argv)
+{
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		exec_die(c, errno, "re-exec: opening /proc/self/exe");
+	int seals = fcntl(self, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_WRITE)) {
+		close(self);
+		return; /* we are the sealed copy */
+	}
+	int mfd = memfd_create("berth-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		exec_die(c, errno, "re-exec: memfd_create");
+	struct stat st;
+	if (fstat(self, &st) < 0)
+		exec_die(c, errno, "re-exec: fstat /proc/self/exe");
+	for (off_t off = 0; off < st.st_size;) {
+		ssize_t n = sendfile(mfd, self, &off, (size_t)(st.st_size - off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			exec_die(c, n < 0 ? errno : EIO, "re-exec: copying /proc/self/exe into a memfd");
+	}
+	close(self);
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		exec_die(c, errno, "re-exec: sealing the memfd");
+	syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
+	exec_die(c, errno, "re-exec: execveat of the sealed memfd");
+}
+
+/* Reads the PLAN frame into an mmap'd buffer (so the child can read it after clone). */
+static void read_plan(struct ctx *c, uint8_t **buf, size_t *len)
+{
+	uint32_t head[2];
+	size_t got = 0;
+	while (got < sizeof head) {
+		ssize_t n = read(c->syncfd, (char *)head + got, sizeof head - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			exec_die(c, n < 0 ? errno : EPIPE, "reading the PLAN frame header");
+		got += (size_t)n;
+	}
+	if (head[0] != FRAME_PLAN)
+		exec_die(c, EPROTO, "expected a PLAN frame (type 1) first");
+	if (head[1] > PLAN_MAX)
+		exec_die(c, EMSGSIZE, "PLAN frame larger than 16 MiB");
+	*len = head[1];
+	*buf = mmap(NULL, *len ? *len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*buf == MAP_FAILED)
+		exec_die(c, errno, "mapping the plan buffer");
+	for (got = 0; got < *len;) {
+		ssize_t n = read(c->syncfd, *buf + got, *len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			exec_die(c, n < 0 ? errno : EPIPE, "reading the PLAN frame");
+		got += (size_t)n;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx c;
+	static struct plan plan;
+	static struct msg err;
+
+	char *end;
+	long fd = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+	if (argc != 2 || *end || fd < 3 || fd > 0x7fffffff) {
+		static const char usage[] = "usage: berth-init SYNC_FD (started by berth; see docs/plan-protocol.md)\n";
+		(void)!write(2, usage, sizeof usage - 1);
+		return 2;
+	}
+	ctx_init(&c, &plan, (int)fd);
+	if (fcntl(c.syncfd, F_GETFD) < 0) {
+		static const char bad[] = "berth-init: the sync fd is not open\n";
+		(void)!write(2, bad, sizeof bad - 1);
+		return 1;
+	}
+	ensure_sealed_copy(&c, argv);
+	/* Only now (the re-exec needs it open): the sync socket must never reach the container's
+	 * process, whatever the plan says. */
+	fcntl(c.syncfd, F_SETFD, FD_CLOEXEC);
+
+	uint8_t *buf;
+	size_t len;
+	read_plan(&c, &buf, &len);
+	size_t alen = plan_arena_size(len);
+	void *arena = mmap(NULL, alen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (arena == MAP_FAILED)
+		exec_die(&c, errno, "mapping the plan arena");
+	if (plan_decode(&plan, buf, len, arena, alen, &err) < 0) {
+		exec_report(&c, EINVAL, msg_cstr(&err)); /* the message is the whole story */
+		sys.exit(1);
+	}
+	sys.last_cap(); /* cached now: the child may have no /proc to read it from */
+
+	exec_ops(&c, 0, plan.clone_at);
+
+	/* GO travels over a private pair: the child must not start before its maps and limits are set. */
+	int pair[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+		exec_die(&c, errno, "socketpair");
+	sigset_t block, old;
+	sigemptyset(&block);
+	for (int i = 0; i < NFORWARDED; i++)
+		sigaddset(&block, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &block, &old); /* until stage0's handlers are in place */
+
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)plan.clone_flags | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0) {
+		struct msg m;
+		msg_reset(&m);
+		msg_str(&m, "CLONE ");
+		msg_hex(&m, (uint64_t)plan.clone_flags);
+		exec_die(&c, errno, msg_cstr(&m));
+	}
+	if (pid == 0) {
+		/* The container's init. */
+		char go;
+		close(pair[0]);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		ssize_t n;
+		do
+			n = read(pair[1], &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(1); /* stage0 failed and has reported it */
+		close(pair[1]);
+		exec_ops(&c, plan.child_at, plan.count);
+		sys.exit(0);
+	}
+
+	close(pair[1]);
+	c.child = pid;
+	exec_ops(&c, plan.clone_at + 1, plan.child_at);
+	int32_t pid32 = pid;
+	if (sys.send_frame(c.syncfd, FRAME_PID, &pid32, 4) < 0)
+		exec_die(&c, errno, "sending PID");
+	if (write(pair[0], "G", 1) != 1)
+		exec_die(&c, errno, "sending GO to the child");
+	close(pair[0]);
+	/* From here on only the child talks to Node: our copy must not hold the socket open. */
+	close(c.syncfd);
+	c.syncfd = -1;
+	c.child = 0;
+
+	if (plan.mode == 0) /* create */
+		_exit(0);
+
+	forward_to = pid;
+	struct sigaction sa = {.sa_handler = forward, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}

@@ -1,0 +1,429 @@
+// Root integration tests of native/build/berth-init against the real kernel: plans encoded here
+// from docs/plan-protocol.md (test/lib/plan-wire.ts), run as berth would run them (spawn with the
+// sync socket as fd 3). Each test cleans up: temp dirs removed, leftover processes killed by pid;
+// mounts die with the mount namespaces the plans create.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { buildRootfs } from '../lib/bundle.ts';
+import {
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUSER,
+  CLONE_NEWUTS,
+  encodePlan,
+  encodePlanRaw,
+  encodeValue,
+  FRAME,
+  frame,
+  I,
+  IN_ROOT,
+  HOW_MKDIR,
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_REC,
+  MS_SLAVE,
+  OP,
+  rawOp,
+  S,
+  SS,
+  splitFrames,
+  type WireFrame,
+  type WireOp,
+} from '../lib/plan-wire.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const INIT = join(ROOT, 'native/build/berth-init');
+const PATH_ENV = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin';
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  frames: WireFrame[];
+}
+
+interface RunOptions {
+  /** Extra stdio entries after the sync socket (fd 4, 5, …), or before it when `syncFd` moves it. */
+  stdio?: Array<'ignore' | 'pipe' | number>;
+  /** Position of the sync socket in stdio (default 3). */
+  syncFd?: number;
+  /** Called for every frame with the running process and its sync socket. */
+  onFrame?: (f: WireFrame, child: ChildProcess, sync: Duplex) => void;
+  /** Resolve when stage0 exits instead of waiting for every stdio pipe to close (create mode). */
+  untilExit?: boolean;
+  timeoutMs?: number;
+}
+
+const started = new Set<number>();
+
+/** Runs berth-init with `plan`, returns its exit and what it said. */
+function runInit(plan: Buffer, opts: RunOptions = {}): Promise<Result> {
+  const syncFd = opts.syncFd ?? 3;
+  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe'];
+  const extra = opts.stdio ?? [];
+  for (let fd = 3, k = 0; fd <= 3 + extra.length; fd++) stdio.push(fd === syncFd ? 'pipe' : (extra[k++] ?? 'ignore'));
+  const child = spawn(INIT, [String(syncFd)], { stdio });
+  if (child.pid) started.add(child.pid);
+  const sync = child.stdio[syncFd] as Duplex;
+  const res: Result = { code: null, signal: null, stdout: '', stderr: '', frames: [] };
+  child.stdout!.on('data', (d: Buffer) => {
+    res.stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    res.stderr += d.toString();
+  });
+  let pending = Buffer.alloc(0);
+  sync.on('data', (d: Buffer) => {
+    const { frames, rest } = splitFrames(Buffer.concat([pending, d]));
+    pending = rest;
+    for (const f of frames) {
+      res.frames.push(f);
+      if (f.type === FRAME.PID) started.add(f.payload.readInt32LE(0));
+      opts.onFrame?.(f, child, sync);
+    }
+  });
+  sync.on('error', () => {});
+  sync.write(frame(FRAME.PLAN, plan));
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`berth-init did not finish in time; so far: ${JSON.stringify(res)}`));
+    }, opts.timeoutMs ?? 15_000);
+    child.on(opts.untilExit ? 'exit' : 'close', (code, signal) => {
+      clearTimeout(timer);
+      res.code = code;
+      res.signal = signal;
+      // Let the last frames arrive.
+      setImmediate(() => done(res));
+    });
+  });
+}
+
+function errorOf(r: Result): { errno: number; message: string } | undefined {
+  const f = r.frames.find((x) => x.type === FRAME.ERROR);
+  return f && { errno: f.payload.readInt32LE(0), message: f.payload.subarray(4).toString() };
+}
+
+function pidOf(r: Result): number {
+  const f = r.frames.find((x) => x.type === FRAME.PID);
+  assert.ok(f, `no PID frame: ${JSON.stringify(r)}`);
+  return f.payload.readInt32LE(0);
+}
+
+let work: string;
+let rootfs: string;
+
+/** Child ops that make `rootfs` the container's root: private propagation, bind, pivot. */
+function enterRootfs(extra: WireOp[] = [], opts: { proc?: boolean } = {}): WireOp[] {
+  return [
+    [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+    [OP.MOUNT, S(rootfs), S(rootfs), S(''), I(MS_BIND | MS_REC), S(''), I(0)],
+    [OP.ROOTFS, S(rootfs)],
+    ...(opts.proc === false
+      ? []
+      : ([[OP.MOUNT, S('proc'), S('/proc'), S('proc'), I(MS_NOSUID | MS_NODEV | MS_NOEXEC), S(''), I(IN_ROOT | HOW_MKDIR)]] as WireOp[])),
+    ...extra,
+    [OP.PIVOT_ROOT],
+    [OP.CHDIR, S('/')],
+  ];
+}
+
+function shell(script: string): WireOp {
+  return [OP.EXEC, S('/bin/sh'), SS(['sh', '-c', script]), SS(['PATH=/bin'])];
+}
+
+before(() => {
+  assert.equal(process.getuid?.(), 0, 'these tests need root (they create namespaces and mounts)');
+  assert.ok(existsSync(INIT), `${INIT} is missing: run make -C native (scripts/build.sh does)`);
+  work = mkdtempSync(join(tmpdir(), 'berth-native-init-'));
+  // Traversable by the mapped root of a user namespace (mkdtemp makes it 0700).
+  chmodSync(work, 0o755);
+  rootfs = join(work, 'rootfs');
+  buildRootfs(rootfs);
+});
+
+after(() => {
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('berth-init (root)', () => {
+  it('clones into new pid, mount and uts namespaces, pivots into a busybox rootfs and execs in the foreground', async () => {
+    const plan = encodePlan([
+      [OP.MODE, I(1)],
+      [OP.CLONE, I(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS)],
+      [OP.SETSID],
+      ...enterRootfs([[OP.HOSTNAME, S('berth-test')]]),
+      [OP.CLOSE_FDS, I(3)],
+      [OP.READY],
+      // A bare name: looked up in the container's PATH.
+      [OP.EXEC, S('sh'), SS(['sh', '-c', 'hostname; echo $$; cat /ROOTFS_MARKER']), SS(['PATH=/bin'])],
+    ]);
+    const r = await runInit(plan);
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.equal(r.stdout, 'berth-test\n1\ninside\n');
+    assert.deepEqual(
+      r.frames.map((f) => f.type),
+      [FRAME.PID, FRAME.READY],
+    );
+    assert.ok(pidOf(r) > 1);
+  });
+
+  it('create mode: stage0 exits 0 after PID, the process waits on the exec FIFO until it is opened; HOOK_SYNC and RUN_HOOK pass the state', async () => {
+    const fifo = join(work, 'exec.fifo');
+    const hookOut = join(work, 'hook-out');
+    const stateJson = '{"ociVersion":"1.2.0","id":"native-init","status":"creating"}';
+    let continued = false;
+    const plan = encodePlan([
+      [OP.MODE, I(0)],
+      [OP.MKFIFO, S(fifo), I(0o600)],
+      [OP.CLONE, I(CLONE_NEWPID | CLONE_NEWNS)],
+      [OP.SETSID],
+      [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+      [OP.HOOK_SYNC],
+      // Runs before pivot_root, so host paths work: the hook copies its stdin out.
+      [OP.RUN_HOOK, S('/bin/busybox'), SS(['sh', '-c', `cat > ${hookOut}`]), SS([PATH_ENV]), I(5)],
+      [OP.OPEN_FIFO, S(fifo)],
+      ...enterRootfs().slice(1),
+      [OP.CLOSE_FDS, I(3)],
+      [OP.READY],
+      [OP.WAIT_FIFO],
+      shell('echo started'),
+    ]);
+    const r = await runInit(plan, {
+      untilExit: true,
+      onFrame: (f, _child, sync) => {
+        if (f.type === FRAME.HOOKS) {
+          continued = true;
+          sync.write(frame(FRAME.CONTINUE, Buffer.from(stateJson)));
+        }
+      },
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    // HOOKS and READY come from the process, after stage0 exited.
+    const pid = pidOf(r);
+    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY); i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.ok(continued, `no HOOKS frame: ${JSON.stringify(r)}`);
+    assert.deepEqual(
+      r.frames.map((f) => f.type),
+      [FRAME.PID, FRAME.HOOKS, FRAME.READY],
+    );
+    assert.equal(readFileSync(hookOut, 'utf8'), stateJson);
+    // Still waiting: nothing printed, the process alive.
+    await new Promise((ok) => setTimeout(ok, 100));
+    assert.equal(r.stdout, '');
+    process.kill(pid, 0);
+    // `start`: open the FIFO for reading releases it.
+    const got = readFileSync(fifo);
+    assert.deepEqual([...got], [0]);
+    for (let i = 0; i < 200 && r.stdout === ''; i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.equal(r.stdout, 'started\n');
+  });
+
+  it('propagates the exit status: exit 3 gives 3', async () => {
+    const r = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), shell('exit 3')]));
+    assert.equal(r.code, 3, JSON.stringify(r));
+  });
+
+  it('a process killed by SIGKILL gives 128+9 = 137', async () => {
+    const r = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), shell('kill -9 $$')]));
+    assert.equal(r.code, 137, JSON.stringify(r));
+  });
+
+  it('forwards SIGTERM from stage0 to the process (143)', async () => {
+    const r = await runInit(
+      encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), [OP.READY], [OP.EXEC, S('/bin/sleep'), SS(['sleep', '30']), SS([])]]),
+      {
+        onFrame: (f, child) => {
+          // After READY the process is about to exec sleep; give it a moment, then signal stage0.
+          if (f.type === FRAME.READY) setTimeout(() => child.kill('SIGTERM'), 200);
+        },
+      },
+    );
+    assert.equal(r.code, 143, JSON.stringify(r));
+  });
+
+  it('rejects malformed plans with an ERROR frame naming the problem, and exits 1', async () => {
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['bad magic', encodePlanRaw([], 'NOTAPLAN'), /^plan: bad magic \(expected "BRTHPLAN"\)$/],
+      ['bad version', encodePlanRaw([], 'BRTHPLAN', 9), /^plan: version 9 is not supported \(expected 1\)$/],
+      ['unknown op', encodePlanRaw([rawOp(0x0399, Buffer.alloc(0))]), /^plan: op 0: unknown op code 0x399$/],
+      [
+        'wrong tag',
+        encodePlanRaw([rawOp(OP.CLONE, encodeValue(I(0))), rawOp(OP.HOSTNAME, encodeValue(I(7)))]),
+        /^plan: op 1 \(HOSTNAME\): value 0 \(name\): expected str \(tag 2\), got int \(tag 1\)$/,
+      ],
+      ['no CLONE', encodePlan([[OP.MODE, I(1)]]), /^plan: no CLONE op \(exactly one per plan\)$/],
+      ['bad grouping', encodePlan([[OP.CLONE, I(0)], [OP.SETSID], [OP.UID_MAP, S('0 0 1\n')]]), /^plan: op 2 \(UID_MAP\): parent op after child ops$/],
+      ['trailing bytes', encodePlanRaw([rawOp(OP.CLONE, Buffer.concat([encodeValue(I(0)), Buffer.from([1])]))]), /^plan: op 0 \(CLONE\): 1 bytes after its 1 value$/],
+      ['EXEC not last', encodePlan([[OP.CLONE, I(0)], shell('true'), [OP.SETSID]]), /^plan: op 1 \(EXEC\): EXEC must be the last op$/],
+    ];
+    for (const [name, plan, want] of cases) {
+      const r = await runInit(plan);
+      assert.equal(r.code, 1, `${name}: ${JSON.stringify(r)}`);
+      const e = errorOf(r);
+      assert.ok(e, `${name}: no ERROR frame`);
+      assert.equal(e.errno, 22, name);
+      assert.match(e.message, want, name);
+      assert.deepEqual(
+        r.frames.map((f) => f.type),
+        [FRAME.ERROR],
+        name,
+      );
+    }
+  });
+
+  it('reports a failing op with its errno and a message naming it', async () => {
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+        [OP.ROOTFS, S(rootfs)],
+        [OP.MOUNT, S('nothing'), S('/proc'), S('no-such-fs'), I(0), S(''), I(IN_ROOT)],
+        shell('true'),
+      ]),
+    );
+    assert.equal(r.code, 1);
+    const e = errorOf(r);
+    assert.ok(e, JSON.stringify(r));
+    assert.equal(e.errno, 19); // ENODEV
+    assert.equal(e.message, `MOUNT nothing on /proc (in root ${rootfs}): No such device`);
+  });
+
+  it('resolves mount targets inside the rootfs: rootfs/evil -> /etc never reaches the host /etc', async () => {
+    const evilRoot = join(work, 'evil-rootfs');
+    mkdirSync(join(evilRoot, 'etc'), { recursive: true });
+    symlinkSync('/etc', join(evilRoot, 'evil'));
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+        [OP.ROOTFS, S(evilRoot)],
+        [OP.MOUNT, S('tmpfs'), S('/evil'), S('tmpfs'), I(0), S(''), I(IN_ROOT)],
+        // Still in the host's root, in the new mount namespace: the tmpfs is on rootfs/etc, and
+        // the host's /etc is untouched.
+        [
+          OP.EXEC,
+          S('/bin/busybox'),
+          SS(['sh', '-c', `stat -f -c %T ${evilRoot}/etc; stat -f -c %T /etc; touch ${evilRoot}/etc/berth-escape; ls /etc/berth-escape 2>&1 || echo host-clean`]),
+          SS([PATH_ENV]),
+        ],
+      ]),
+    );
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'tmpfs');
+    assert.notEqual(lines[1], 'tmpfs');
+    assert.equal(lines.at(-1), 'host-clean');
+    assert.ok(!existsSync('/etc/berth-escape'));
+    assert.ok(!existsSync(join(evilRoot, 'etc/berth-escape')), 'the file went to the tmpfs, gone with the namespace');
+  });
+
+  it('runs from a sealed memfd: the berth-init the container can see is not the host binary (CVE-2019-5736)', async () => {
+    // No pid namespace, so the process sees its parent, stage0, in /proc.
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [
+          OP.EXEC,
+          S('/bin/busybox'),
+          SS(['sh', '-c', 'readlink /proc/$PPID/exe; (echo x >> /proc/$PPID/exe) 2>/dev/null && echo WRITABLE || echo sealed']),
+          SS([PATH_ENV]),
+        ],
+      ]),
+    );
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.equal(r.stdout, '/memfd:berth-init (deleted)\nsealed\n');
+  });
+
+  it('a user namespace with uid/gid maps: root inside is uid 100000 outside', async () => {
+    const map = '0 100000 65536\n';
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)],
+        [OP.SETGROUPS, S('deny')],
+        [OP.UID_MAP, S(map)],
+        [OP.GID_MAP, S(map)],
+        [OP.SETRESID, I(0), I(0)],
+        ...enterRootfs(),
+        shell('id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'),
+      ]),
+    );
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const [uid, gid, uidMap, gidMap, setgroups] = r.stdout.trim().split('\n');
+    assert.equal(uid, '0');
+    assert.equal(gid, '0');
+    assert.deepEqual(uidMap?.trim().split(/\s+/), ['0', '100000', '65536']);
+    assert.deepEqual(gidMap?.trim().split(/\s+/), ['0', '100000', '65536']);
+    assert.equal(setgroups, 'deny');
+  });
+
+  it('leaks no fd: one opened without CLOEXEC above the preserved range is not in the container', async () => {
+    const keep = join(work, 'preserved');
+    const leak = join(work, 'leaked');
+    const keepFd = openSync(keep, 'w');
+    const leakFd = openSync(leak, 'w');
+    try {
+      // fd 3 is --preserve-fds 1, fd 4 the sync socket, fd 5 an fd berth did not mean to pass.
+      const r = await runInit(
+        encodePlan([
+          [OP.MODE, I(1)],
+          [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+          ...enterRootfs(),
+          [OP.CLOSE_FDS, I(4)],
+          [OP.READY],
+          shell('for fd in 3 4 5; do [ -e /proc/$$/fd/$fd ] && echo "open $fd" || echo "closed $fd"; done; readlink /proc/$$/fd/3'),
+        ]),
+        { syncFd: 4, stdio: [keepFd, leakFd] },
+      );
+      assert.equal(r.code, 0, JSON.stringify(r));
+      // The preserved fd is still there (it points outside the container's root, hence no path).
+      assert.match(r.stdout, /^open 3\nclosed 4\nclosed 5\n/);
+    } finally {
+      closeSync(keepFd);
+      closeSync(leakFd);
+    }
+  });
+
+  it('refuses a cwd outside the container root (CVE-2024-21626)', async () => {
+    // A leaked directory fd reached through /proc/self/fd: the check catches it as (unreachable).
+    const dirFd = openSync(work, 'r');
+    try {
+      const r = await runInit(
+        encodePlan([
+          [OP.MODE, I(1)],
+          [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+          ...enterRootfs(),
+          [OP.CHDIR, S('/proc/self/fd/3')],
+          shell('pwd'),
+        ]),
+        { syncFd: 4, stdio: [dirFd] },
+      );
+      assert.equal(r.code, 1, JSON.stringify(r));
+      const e = errorOf(r);
+      assert.ok(e, JSON.stringify(r));
+      assert.match(e.message, /^CHDIR \/proc\/self\/fd\/3: the working directory is outside the container's root \(\(unreachable\)/);
+    } finally {
+      closeSync(dirFd);
+    }
+  });
+});
