@@ -2,7 +2,7 @@
 // mounts them). The cgroup is made and limited before the init is cloned; stage0 joins it, so the
 // container never runs a single instruction outside its limits. Delete kills what is left and
 // removes exactly the directories recorded at create.
-import { loadCgroupManager, newCgroupManager } from '../cgroups/index.ts';
+import { defaultDeviceRules, loadCgroupManager, newCgroupManager } from '../cgroups/index.ts';
 import type { CgroupMode } from '../cgroups/mounts.ts';
 import type { CgroupDriver } from './cgroup-driver.ts';
 
@@ -13,7 +13,11 @@ export function cgroupfsDriver(): CgroupDriver {
       // Record the paths before the directories exist: a create cut short is cleaned up by them.
       rec.cgroupMode = m.mode;
       rec.cgroupPaths = m.paths();
-      await m.create(rec.config.linux?.resources);
+      // The devices the runtime supplies (the spec's defaults and linux.devices) must be usable even
+      // when the config's own rules start with deny-all: their allow rules go last, as runc does.
+      const resources = { ...(rec.config.linux?.resources ?? {}) };
+      resources.devices = [...(resources.devices ?? []), ...defaultDeviceRules(rec.config.linux?.devices)];
+      await m.create(resources);
       return { paths: m.paths(), joinFiles: m.joinFiles() };
     },
     joinFiles(rec) {

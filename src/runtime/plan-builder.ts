@@ -404,7 +404,12 @@ function credentialOps(proc: Process, preserveFds: number, host: HostFacts, wher
   const user = proc.user ?? { uid: 0, gid: 0 };
   out.push(op('USER', int(user.uid), int(user.gid), ints(user.additionalGids ?? []), int(1)));
   out.push(op('CHDIR', str(proc.cwd)));
-  if (masks) out.push(op('CAPS', int(masks.effective), int(masks.permitted), int(masks.inheritable), int(masks.ambient)));
+  // The kernel raises an ambient capability only if it is both permitted and inheritable; like runc
+  // and crun, berth raises those and leaves the rest out rather than failing the container.
+  if (masks) {
+    const ambient = masks.ambient & masks.permitted & masks.inheritable;
+    out.push(op('CAPS', int(masks.effective), int(masks.permitted), int(masks.inheritable), int(ambient)));
+  }
   if (proc.noNewPrivileges) out.push(op('NO_NEW_PRIVS'));
   return out;
 }
