@@ -51,8 +51,8 @@ export function deviceFilterInstructions(state: DeviceState): BpfInsn[] {
     ins(OP.AND32K, 2, 0, 0, 0xffff), // r2 = device type
     ins(OP.LDXW, 3, 1, 0, 0),
     ins(OP.RSH32K, 3, 0, 0, 16), // r3 = requested access
-    ins(OP.LDXW, 4, 1, 0, 4), // r4 = major
-    ins(OP.LDXW, 5, 1, 0, 8), // r5 = minor
+    ins(OP.LDXW, 4, 1, 4, 0), // r4 = major
+    ins(OP.LDXW, 5, 1, 8, 0), // r5 = minor
   ];
   // Each exception is a block that falls through to the next one on any mismatch. Under deny-all the
   // exceptions allow, under allow-all they deny, so a match returns the opposite of the default.
