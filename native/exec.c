@@ -265,6 +265,8 @@ static int parent_in_root(struct ctx *c, const char *path, const char **base)
 		errno = EINVAL;
 		return -1;
 	}
+	while (slash > 1 && path[slash - 1] == '/')
+		slash--; /* "/dev/zero" has the parent "/dev" */
 	memcpy(dir, path, slash);
 	dir[slash] = 0;
 	*base = name;

@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -21,15 +20,21 @@
 static int next_fd = 100;
 static char cwd[4096] = "/";
 
+static void qn(const char *s, size_t n);
+
 static void q(const char *s) /* a quoted, escaped string, or NULL */
 {
-	if (!s) {
+	if (s)
+		qn(s, strlen(s));
+	else
 		fputs("NULL", stdout);
-		return;
-	}
+}
+
+static void qn(const char *s, size_t n) /* bytes of known length, NULs included */
+{
 	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
 		if (ch == '"' || ch == '\\')
 			printf("\\%c", ch);
 		else if (ch == '\n')
@@ -40,13 +45,6 @@ static void q(const char *s) /* a quoted, escaped string, or NULL */
 			putchar(ch);
 	}
 	putchar('"');
-}
-
-static void qn(const char *s, size_t n) /* a string of known length */
-{
-	char *copy = strndup(s, n);
-	q(copy);
-	free(copy);
 }
 
 static void strv(char *const v[])
@@ -69,13 +67,11 @@ static void flags(unsigned long v, const struct flag *names)
 {
 	int first = 1;
 	for (size_t i = 0; names[i].name; i++) {
-		if (names[i].bit == 0 ? v != 0 : (v & names[i].bit) != names[i].bit)
+		if ((v & names[i].bit) != names[i].bit)
 			continue;
 		printf("%s%s", first ? "" : "|", names[i].name);
 		first = 0;
 		v &= ~names[i].bit;
-		if (names[i].bit == 0)
-			break;
 	}
 	if (v || first)
 		printf("%s0x%lx", first ? "" : "|", v);
@@ -118,7 +114,7 @@ static int t_open(const char *path, int f, int mode)
 	fputs(", ", stdout);
 	oflags(f);
 	if (f & O_CREAT)
-		printf(", 0%o", mode);
+		printf(", %#o", mode);
 	fputs(")", stdout);
 	return ret(next_fd++);
 }
@@ -161,7 +157,7 @@ static int t_mkdirat(int dirfd, const char *name, int mode)
 {
 	printf("mkdirat(%d, ", dirfd);
 	q(name);
-	printf(", 0%o)", mode);
+	printf(", %#o)", mode);
 	return ret(0);
 }
 
@@ -169,7 +165,7 @@ static int t_mknodat(int dirfd, const char *name, int mode, int major, int minor
 {
 	printf("mknodat(%d, ", dirfd);
 	q(name);
-	printf(", 0%o, makedev(%d, %d))", mode, major, minor);
+	printf(", %#o, makedev(%d, %d))", mode, major, minor);
 	return ret(0);
 }
 
@@ -213,7 +209,7 @@ static int t_mkfifo(const char *path, int mode)
 {
 	fputs("mkfifo(", stdout);
 	q(path);
-	printf(", 0%o)", mode);
+	printf(", %#o)", mode);
 	return ret(0);
 }
 
@@ -364,7 +360,11 @@ static int t_capset(uint64_t e, uint64_t p, uint64_t i)
 }
 
 static int t_last_cap(void) { return 40; }
-static int t_umask(int mask) { printf("umask(0%o)", mask); return ret(022); }
+static int t_umask(int mask)
+{
+	printf("umask(%#o) = 022\n", mask);
+	return 022;
+}
 static int t_personality(unsigned long d) { printf("personality(0x%lx)", d); return ret(0); }
 
 static int t_seccomp(unsigned f, const void *filter, size_t insns)

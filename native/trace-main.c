@@ -51,8 +51,11 @@ int main(int argc, char **argv)
 
 	exec_ops(&c, 0, plan.clone_at);
 	fputs("clone(", stdout);
-	trace_ns_flags((unsigned long)plan.clone_flags);
-	printf("|SIGCHLD) = %d\n", TRACE_CHILD_PID);
+	if (plan.clone_flags) {
+		trace_ns_flags((unsigned long)plan.clone_flags);
+		putchar('|');
+	}
+	printf("SIGCHLD) = %d\n", TRACE_CHILD_PID);
 	c.child = TRACE_CHILD_PID;
 	exec_ops(&c, plan.clone_at + 1, plan.child_at);
 	int32_t pid = TRACE_CHILD_PID;

@@ -1,0 +1,280 @@
+// Runs plans through native/build/berth-init-trace (the executor over the recording fake of its
+// syscall layer) and compares the exact syscall log: the executor's meaning of each op, tested
+// end to end without root. Plans are encoded from docs/plan-protocol.md by test/lib/plan-wire.ts.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  B,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUSER,
+  encodePlan,
+  encodePlanRaw,
+  encodeValue,
+  HOW_MKDIR,
+  HOW_MKFILE,
+  I,
+  II,
+  IN_ROOT,
+  MS_BIND,
+  MS_REC,
+  MS_SLAVE,
+  OP,
+  rawOp,
+  S,
+  SS,
+  type WireOp,
+} from '../lib/plan-wire.ts';
+
+const TRACE = join(resolve(import.meta.dirname, '../..'), 'native/build/berth-init-trace');
+let dir: string;
+let n = 0;
+
+function trace(plan: Buffer): { status: number | null; log: string; stderr: string } {
+  const file = join(dir, `plan-${n++}.bin`);
+  writeFileSync(file, plan);
+  const r = spawnSync(TRACE, [file], { encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, log: r.stdout, stderr: r.stderr };
+}
+
+function lines(s: string): string {
+  return `${s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join('\n')}\n`;
+}
+
+before(() => {
+  assert.ok(existsSync(TRACE), `${TRACE} is missing: run make -C native (scripts/build.sh does)`);
+  dir = mkdtempSync(join(tmpdir(), 'berth-native-trace-'));
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('berth-init-trace', () => {
+  it('runs a create plan in order: pre-clone, clone, parent, PID, child', () => {
+    const ops: WireOp[] = [
+      [OP.MODE, I(0)],
+      [OP.JOIN_NS, I(0x40000000), S('/run/netns/x')],
+      [OP.MKFIFO, S('/run/b/exec.fifo'), I(0o622)],
+      [OP.WRITE_FILE, S('/sys/fs/cgroup/berth/cgroup.procs'), S('0')],
+      [OP.CLONE, I(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)],
+      [OP.SETGROUPS, S('deny')],
+      [OP.UID_MAP, S('0 100000 65536\n')],
+      [OP.GID_MAP, S('0 100000 65536\n')],
+      [OP.PRLIMIT, I(7), I(1024), I(-1)],
+      [OP.OOM_SCORE_ADJ, I(-500)],
+      [OP.SETSID],
+      [OP.SETRESID, I(0), I(0)],
+      [OP.UMASK, I(0)],
+      [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+      [OP.MOUNT, S('/r'), S('/r'), S(''), I(MS_BIND | MS_REC), S(''), I(0)],
+      [OP.ROOTFS, S('/r')],
+      [OP.MOUNT, S('proc'), S('/proc'), S('proc'), I(0xe), S(''), I(IN_ROOT | HOW_MKDIR)],
+      [OP.MOUNT, S('/dev/null'), S('/dev/null'), S(''), I(MS_BIND), S(''), I(IN_ROOT | HOW_MKFILE)],
+      [OP.MOUNT, S('/data'), S('/mnt'), S(''), I(MS_BIND), S(''), I(IN_ROOT | 0x10)],
+      [OP.MKDIR, S('/dev/pts'), I(0o755)],
+      [OP.MKNOD, S('/dev/zero'), I(0o20666), I(1), I(5), I(0), I(0)],
+      [OP.SYMLINK, S('/proc/self/fd'), S('/dev/fd')],
+      [OP.HOOK_SYNC],
+      [OP.RUN_HOOK, S('/bin/hook'), SS(['hook', 'a']), SS(['X=1']), I(3)],
+      [OP.OPEN_FIFO, S('/run/b/exec.fifo')],
+      [OP.PIVOT_ROOT],
+      [OP.HOSTNAME, S('h')],
+      [OP.DOMAINNAME, S('d')],
+      [OP.SYSCTL, S('net/ipv4/ip_forward'), S('1')],
+      [OP.CONSOLE, I(5), I(24), I(80)],
+      [OP.READONLY_PATH, S('/proc/sys')],
+      [OP.MASK_PATH, S('/proc/kcore')],
+      [OP.PERSONALITY, I(8)],
+      [OP.CLOSE_FDS, I(3)],
+      // Keep caps 2..39: drop 0, 1 and 40 (the fake kernel's last).
+      [OP.CAP_BOUNDING, I((1n << 40n) - 4n)],
+      [OP.USER, I(1000), I(1000), II([100, 1001]), I(1)],
+      [OP.CHDIR, S('/home')],
+      [OP.CAPS, I(5), I(5), I(5), I(4)],
+      [OP.NO_NEW_PRIVS],
+      [OP.SETRLIMIT, I(7), I(10), I(20)],
+      [OP.READY],
+      [OP.WAIT_FIFO],
+      [OP.SECCOMP, I(0), B(Buffer.alloc(16))],
+      [OP.UMASK, I(0o22)],
+      [OP.EXEC, S('sh'), SS(['sh', '-c', 'echo hi']), SS(['PATH=/bin:/usr/bin'])],
+    ];
+    const r = trace(encodePlan(ops));
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.log,
+      lines(`
+        open("/run/netns/x", O_RDONLY|O_CLOEXEC) = 100
+        setns(100, CLONE_NEWNET) = 0
+        close(100) = 0
+        mkfifo("/run/b/exec.fifo", 0622) = 0
+        write_file("/sys/fs/cgroup/berth/cgroup.procs", "0") = 0
+        clone(CLONE_NEWNS|CLONE_NEWUSER|CLONE_NEWPID|SIGCHLD) = 4242
+        write_file("/proc/4242/setgroups", "deny") = 0
+        write_file("/proc/4242/uid_map", "0 100000 65536\\n") = 0
+        write_file("/proc/4242/gid_map", "0 100000 65536\\n") = 0
+        prlimit(4242, 7, 1024, -1) = 0
+        write_file("/proc/4242/oom_score_adj", "-500") = 0
+        send_frame(3, PID, 4242) = 0
+        setsid() = 0
+        setresgid(0, 0, 0) = 0
+        setresuid(0, 0, 0) = 0
+        umask(0) = 022
+        mount(NULL, "/", NULL, 0x84000, NULL) = 0
+        mount("/r", "/r", NULL, 0x5000, NULL) = 0
+        open("/r", O_PATH|O_DIRECTORY|O_CLOEXEC) = 101
+        openat2(101, "/proc", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 102
+        mount("proc", "/proc/self/fd/102", "proc", 0xe, NULL) = 0
+        close(102) = 0
+        openat2(101, "/dev/null", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 103
+        mount("/dev/null", "/proc/self/fd/103", NULL, 0x1000, NULL) = 0
+        close(103) = 0
+        openat2(101, "/data", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 104
+        openat2(101, "/mnt", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 105
+        mount("/proc/self/fd/104", "/proc/self/fd/105", NULL, 0x1000, NULL) = 0
+        close(104) = 0
+        close(105) = 0
+        openat2(101, "/dev/pts", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 106
+        close(106) = 0
+        openat2(101, "/dev", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 107
+        mknodat(107, "zero", 020666, makedev(1, 5)) = 0
+        fchownat(107, "zero", 0, 0, 0x100) = 0
+        close(107) = 0
+        openat2(101, "/dev", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 108
+        symlinkat("/proc/self/fd", 108, "fd") = 0
+        close(108) = 0
+        send_frame(3, HOOKS) = 0
+        recv_frame(3) = CONTINUE, 0 bytes
+        run_hook("/bin/hook", ["hook", "a"], ["X=1"], stdin=0 bytes, timeout=3) = 0
+        open("/run/b/exec.fifo", O_PATH|O_CLOEXEC) = 109
+        fchdir(101) = 0
+        pivot_root(".", ".") = 0
+        mount(NULL, ".", NULL, 0x84000, NULL) = 0
+        umount2(".", 0x2) = 0
+        chdir("/") = 0
+        sethostname("h") = 0
+        setdomainname("d") = 0
+        write_file("/proc/sys/net/ipv4/ip_forward", "1") = 0
+        open("/dev/pts/ptmx", O_RDWR|O_NOCTTY|O_CLOEXEC) = 110
+        ioctl(110, TIOCSPTLCK, 0) = 0
+        ioctl(110, TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC) = 111
+        ioctl(110, TIOCGPTN) = 0 {0}
+        ioctl(111, TIOCSWINSZ, {rows=24, cols=80}) = 0
+        sendmsg(5, SCM_RIGHTS [110], "/dev/pts/0") = 0
+        close(110) = 0
+        ioctl(111, TIOCSCTTY, 0) = 0
+        dup2(111, 0) = 0
+        dup2(111, 1) = 1
+        dup2(111, 2) = 2
+        close(111) = 0
+        mount("/proc/sys", "/proc/sys", NULL, 0x5000, NULL) = 0
+        statfs("/proc/sys") = 0
+        mount(NULL, "/proc/sys", NULL, 0x1021, NULL) = 0
+        mount("/dev/null", "/proc/kcore", NULL, 0x1000, NULL) = 0
+        personality(0x8) = 0
+        close_range(3, 0xffffffff, CLOSE_RANGE_CLOEXEC) = 0
+        prctl(PR_CAPBSET_DROP, 0, 0) = 0
+        prctl(PR_CAPBSET_DROP, 1, 0) = 0
+        prctl(PR_CAPBSET_DROP, 40, 0) = 0
+        prctl(PR_SET_KEEPCAPS, 1, 0) = 0
+        setgroups(2, [100, 1001]) = 0
+        setresgid(1000, 1000, 1000) = 0
+        setresuid(1000, 1000, 1000) = 0
+        prctl(PR_SET_KEEPCAPS, 0, 0) = 0
+        chdir("/home") = 0
+        getcwd("/home") = 0
+        capset(v3, effective=0x5, permitted=0x5, inheritable=0x5) = 0
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 2) = 0
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0) = 0
+        setrlimit(7, 10, 20) = 0
+        send_frame(3, READY) = 0
+        close(3) = 0
+        open("/proc/self/fd/109", O_WRONLY|O_CLOEXEC) = 112
+        write(112, "\\x00", 1) = 1
+        close(112) = 0
+        seccomp(SECCOMP_SET_MODE_FILTER, 0x0, {len=2}) = 0
+        umask(022) = 022
+        execve("/bin/sh", ["sh", "-c", "echo hi"], ["PATH=/bin:/usr/bin"])
+      `),
+    );
+  });
+
+  it('CHROOT instead of PIVOT_ROOT moves the rootfs onto / (--no-pivot)', () => {
+    const r = trace(
+      encodePlan([
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.ROOTFS, S('/r')],
+        [OP.CHROOT],
+        [OP.EXEC, S('/bin/true'), SS(['true']), SS([])],
+      ]),
+    );
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.log,
+      lines(`
+        clone(CLONE_NEWNS|SIGCHLD) = 4242
+        send_frame(3, PID, 4242) = 0
+        open("/r", O_PATH|O_DIRECTORY|O_CLOEXEC) = 100
+        fchdir(100) = 0
+        mount(".", "/", NULL, 0x2000, NULL) = 0
+        chroot(".") = 0
+        chdir("/") = 0
+        execve("/bin/true", ["true"], [])
+      `),
+    );
+  });
+
+  it('a plan without EXEC ends with exit(0) after its last op', () => {
+    const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.HOSTNAME, S('x')]]));
+    assert.equal(r.status, 0);
+    assert.equal(r.log, lines('clone(SIGCHLD) = 4242\nsend_frame(3, PID, 4242) = 0\nsethostname("x") = 0\nexit(0)'));
+  });
+
+  it('rejects a malformed plan before running anything', () => {
+    const cases: Array<[Buffer, string]> = [
+      [encodePlanRaw([], 'BRTHPLAX'), 'plan: bad magic (expected \\"BRTHPLAN\\")'],
+      [encodePlanRaw([rawOp(0x0142, Buffer.alloc(0))]), 'plan: op 0: unknown op code 0x142'],
+      [
+        encodePlanRaw([rawOp(OP.CLONE, encodeValue(S('0')))]),
+        'plan: op 0 (CLONE): value 0 (flags): expected int (tag 1), got str (tag 2)',
+      ],
+      [encodePlanRaw([rawOp(OP.CLONE, encodeValue(I(0)), 1)]), 'plan: op 0 (CLONE): reserved field is not 0'],
+      [encodePlan([[OP.CLONE, I(0)], [OP.CLONE, I(0)]]), 'plan: op 1 (CLONE): a second CLONE (exactly one per plan)'],
+      [encodePlan([[OP.SETSID], [OP.CLONE, I(0)]]), 'plan: op 0 (SETSID): child op before CLONE'],
+      [encodePlan([[OP.CLONE, I(0x100)]]), 'plan: op 0 (CLONE): value 0 (flags): only CLONE_NEW* flags are allowed'],
+      [encodePlan([[OP.CLONE, I(0)], [OP.MKDIR, S('/x'), I(0o755)]]), 'plan: op 1 (MKDIR): needs a ROOTFS op before it'],
+      [
+        encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MOUNT, S('a'), S('/b'), S(''), I(0), S(''), I(0x1)]]),
+        'plan: op 2 (MOUNT): value 5 (how): 0x1 (in-root) needs 0x8 (mount via the resolved fd)',
+      ],
+      [encodePlan([[OP.CLONE, I(0)], [OP.WAIT_FIFO]]), 'plan: op 1 (WAIT_FIFO): WAIT_FIFO without an OPEN_FIFO before it'],
+      [
+        encodePlan([[OP.CLONE, I(0)], [OP.SECCOMP, I(0), B(Buffer.alloc(12))]]),
+        'plan: op 1 (SECCOMP): value 1 (program): expected 1..4096 struct sock_filter (8 bytes each)',
+      ],
+      [
+        encodePlanRaw([rawOp(OP.CLONE, Buffer.concat([Buffer.from([2]), Buffer.from([3, 0, 0, 0]), Buffer.from('a\0b\0')]))]),
+        'plan: op 0 (CLONE): value 0 (flags): expected int (tag 1), got str (tag 2)',
+      ],
+      [
+        encodePlanRaw([rawOp(OP.CLONE, encodeValue(I(0))), rawOp(OP.HOSTNAME, Buffer.concat([Buffer.from([2, 3, 0, 0, 0]), Buffer.from('a\0b\0')]))]),
+        'plan: op 1 (HOSTNAME): value 0 (name): string contains a 0 byte',
+      ],
+    ];
+    for (const [plan, message] of cases) {
+      const r = trace(plan);
+      assert.equal(r.status, 1, message);
+      assert.equal(r.log, `send_frame(3, ERROR, 22, "${message}") = 0\nexit(1)\n`);
+    }
+  });
+});
