@@ -9,7 +9,6 @@
 // Cross-process safety covers ingest (the lock file; a dead holder's lock is taken over); gc vs
 // lease/commit is serialised in-process only (an RWLock per root): berthd is the store's one owner.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,9 +101,7 @@ export class LocalContentStore implements ContentStore {
       if (isENOENT(e)) throw notFound(`content ${digest}: not found in ${this.root}`);
       throw e;
     }
-    return createReadStream('', { fd: fh.fd, start: opts.offset ?? 0, autoClose: true }).on('close', () => {
-      fh.close().catch(() => {});
-    });
+    return fh.createReadStream({ start: opts.offset ?? 0, autoClose: true });
   }
 
   async readAll(digest: string): Promise<Buffer> {

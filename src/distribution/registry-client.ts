@@ -92,7 +92,14 @@ export class RegistryClient {
     return this.#onPullEndpoints(ref, async (ep) => {
       const url = this.#manifestUrl(ep, ref, ref.digest ?? ref.tag!);
       const what = `resolve ${formatReference(ref)}`;
-      const res = await this.#send(ep, { method: 'HEAD', url, headers: { accept: ManifestMediaTypes.join(', ') }, scopes: [pullScope(ref)], what, expect: [200] });
+      let res: Res;
+      try {
+        res = await this.#send(ep, { method: 'HEAD', url, headers: { accept: ManifestMediaTypes.join(', ') }, scopes: [pullScope(ref)], what, expect: [200] });
+      } catch (e) {
+        // A HEAD answer has no body: GET again so the error carries the registry's own message.
+        if (e instanceof BerthError && e.code !== ErrorCode.Unavailable) return (await this.#getManifest(ep, ref)).descriptor;
+        throw e;
+      }
       await res.body.dump();
       const digest = header(res.headers, 'docker-content-digest');
       const mediaType = header(res.headers, 'content-type')?.split(';')[0]?.trim();
@@ -229,8 +236,17 @@ export class RegistryClient {
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
         body: async () => {
           const s = await source();
-          if (opts.onProgress && !Buffer.isBuffer(s)) s.on('data', (c: Buffer) => opts.onProgress!(c.length));
-          return s;
+          if (!opts.onProgress || Buffer.isBuffer(s)) return s;
+          // Counting through a Transform: a 'data' listener on the source would start it flowing
+          // before undici reads it, and the bytes would be lost.
+          const counted = new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              opts.onProgress!(chunk.length);
+              cb(null, chunk);
+            },
+          });
+          s.on('error', (e) => counted.destroy(e));
+          return s.pipe(counted);
         },
         scopes,
         what,
