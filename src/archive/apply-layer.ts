@@ -229,13 +229,17 @@ class LayerApplier {
     return true;
   }
 
-  forget(rel: string): void {
+  /** Drops what this apply knew about `rel` (and, for a directory, everything below it). */
+  forget(rel: string, wasDir: boolean): void {
+    const sets = [this.safeDirs, this.created, this.touched];
+    for (const set of sets) set.delete(rel);
+    this.dirTimes.delete(rel);
+    // Only a removed directory has descendants to forget; replacing a file (the common case in a
+    // layer that updates many files) must stay O(1).
+    if (!wasDir) return;
     const prefix = `${rel}/`;
-    for (const set of [this.safeDirs, this.created, this.touched]) {
-      set.delete(rel);
-      for (const p of set) if (p.startsWith(prefix)) set.delete(p);
-    }
-    for (const p of this.dirTimes.keys()) if (p === rel || p.startsWith(prefix)) this.dirTimes.delete(p);
+    for (const set of sets) for (const p of set) if (p.startsWith(prefix)) set.delete(p);
+    for (const p of this.dirTimes.keys()) if (p.startsWith(prefix)) this.dirTimes.delete(p);
   }
 
   /** Removes whatever is at `rel` (a directory with its contents), never following a symlink. */
@@ -243,7 +247,7 @@ class LayerApplier {
     if (kind === 'missing') return;
     if (kind === 'dir') await fsp.rm(this.abs(rel), { recursive: true, force: true });
     else await fsp.unlink(this.abs(rel));
-    this.forget(rel);
+    this.forget(rel, kind === 'dir');
   }
 
   /** Clears the final component for a new non-directory entry. Later entries win, as in tar. */
