@@ -419,10 +419,10 @@ function checkProcess(c: Checker, proc: Obj): void {
   const caps = optObj(c, proc, 'capabilities', P);
   if (caps) {
     for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient']) {
-      const names = optStrings(c, caps, set, key(P, 'capabilities'));
-      if (!names) continue;
-      const list = caps[set] as unknown[];
-      list.forEach((name, i) => {
+      optStrings(c, caps, set, key(P, 'capabilities'));
+      const list = caps[set];
+      if (!Array.isArray(list)) continue;
+      list.forEach((name: unknown, i) => {
         if (typeof name !== 'string' || isKnownCapability(name)) return;
         const p = index(key(key(P, 'capabilities'), set), i);
         const msg = `unknown capability ${describe(name)}; expected a name from capabilities(7) such as "CAP_KILL"`;
