@@ -240,3 +240,93 @@ describe('anonymous registry', () => {
     }
   });
 });
+
+describe('htpasswd basic auth', () => {
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startRegistry({ htpasswd: { alice: 's3cret' } });
+  });
+  after(async () => reg?.stop());
+
+  it('refuses anonymous access, rejects a wrong password at login, then pushes and pulls with stored credentials', async () => {
+    const src = await env();
+    const name = `${reg.host}/private/busybox:1`;
+    await busyboxImage(src.content, src.images, name);
+    const configPath = join(src.root, 'docker', 'config.json');
+    const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: dockerConfigCredentials(configPath), retryBaseMs: 20 });
+    try {
+      await assert.rejects(push(name, { ...src, client }), errCode(ErrorCode.FailedPrecondition, /127\.0\.0\.1:\d+\/private\/busybox:1.*401/));
+      await assert.rejects(
+        login(reg.host, { username: 'alice', password: 'wrong' }, { configPath, verify: (c) => client.ping(reg.host, c) }),
+        errCode(ErrorCode.FailedPrecondition, /401/),
+      );
+      assert.equal(await getCredentials(reg.host, configPath), undefined, 'a rejected login stores nothing');
+      await login(reg.host, { username: 'alice', password: 's3cret' }, { configPath, verify: (c) => client.ping(reg.host, c) });
+      assert.equal((await stat(configPath)).mode & 0o777, 0o600);
+      await push(name, { ...src, client });
+      const dst = await env();
+      await pull(name, { ...dst, client });
+      await assertBlobsSound(dst.content);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('token auth', () => {
+  let reg: TestRegistry;
+  let tokens: Awaited<ReturnType<typeof startTokenServer>>;
+  before(async () => {
+    tokens = await startTokenServer({ users: { bob: 'pa55' }, anonymousPull: true });
+    reg = await startRegistry({ token: tokens });
+  });
+  after(async () => {
+    await reg?.stop();
+    await tokens?.stop();
+  });
+
+  it('pushes with credentials (scope pull,push) and pulls anonymously (scope pull)', async () => {
+    const src = await env();
+    const name = `${reg.host}/team/busybox:1`;
+    const built = await busyboxImage(src.content, src.images, name);
+    const anonymous = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, retryBaseMs: 20 });
+    const bob = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: async (h) => (h === reg.host ? { username: 'bob', password: 'pa55' } : undefined), retryBaseMs: 20 });
+    const mallory = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: async () => ({ username: 'bob', password: 'nope' }), retryBaseMs: 20 });
+    try {
+      await assert.rejects(push(name, { ...src, client: anonymous }), errCode(ErrorCode.FailedPrecondition, /team\/busybox:1/));
+      await assert.rejects(push(name, { ...src, client: mallory }), errCode(ErrorCode.FailedPrecondition, /refused credentials of bob.*bad username or password/));
+      await push(name, { ...src, client: bob });
+      assert.ok(tokens.requests.some((r) => r.user === 'bob' && r.scopes.includes('repository:team/busybox:pull,push')), JSON.stringify(tokens.requests));
+      const dst = await env();
+      const r = await pull(name, { ...dst, client: anonymous });
+      assert.equal(r.target.digest, built.manifest.digest);
+      assert.ok(tokens.requests.some((q) => q.user === '' && q.scopes.includes('repository:team/busybox:pull')));
+    } finally {
+      await Promise.all([anonymous.close(), bob.close(), mallory.close()]);
+    }
+  });
+});
+
+describe('TLS with a test CA', () => {
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startRegistry({ tls: true });
+  });
+  after(async () => reg?.stop());
+
+  it('trusts the registry only with its CA configured', async () => {
+    const src = await env();
+    const name = `${reg.host}/tls/busybox:1`;
+    const built = await busyboxImage(src.content, src.images, name);
+    const untrusting = new RegistryClient({ retries: 0 });
+    const trusting = new RegistryClient({ hosts: { [reg.host]: { ca: reg.ca!.caPem } }, retryBaseMs: 20 });
+    try {
+      await assert.rejects(push(name, { ...src, client: untrusting }), errCode(ErrorCode.Unavailable, /cannot reach 127\.0\.0\.1:\d+.*(certificate|self.signed|issuer)/i));
+      await push(name, { ...src, client: trusting });
+      const dst = await env();
+      assert.equal((await pull(name, { ...dst, client: trusting })).target.digest, built.manifest.digest);
+    } finally {
+      await Promise.all([untrusting.close(), trusting.close()]);
+    }
+  });
+});
