@@ -1,7 +1,7 @@
 // The only door from src/cgroups to the filesystem. The managers do all I/O through CgroupFs so
 // that the v2 manager can be tested against a fixture tree that mimics the kernel (see
 // fixture-cgroup-fs.ts) on hosts without usable v2 controllers.
-// Owns: how a cgroup file is written: O_WRONLY without O_CREAT (cgroupfs files cannot be created,
+// Owns: how a cgroup file is written: O_WRONLY without O_CREAT (Node adds O_CLOEXEC itself) (cgroupfs files cannot be created,
 // and some are write-only), one write(2) per value, since the kernel parses each write on its own.
 // Never: policy. Errors are the raw Node errors (with .code); the callers name the field and value.
 
@@ -25,7 +25,7 @@ export const nodeCgroupFs: CgroupFs = {
   rmdir: (p) => rmdirSync(p),
   read: (p) => readFileSync(p, 'utf8'),
   write: (p, value) => {
-    const fd = openSync(p, constants.O_WRONLY | constants.O_CLOEXEC);
+    const fd = openSync(p, constants.O_WRONLY);
     try {
       const buf = Buffer.from(value);
       const n = writeSync(fd, buf, 0, buf.length);

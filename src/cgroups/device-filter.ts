@@ -79,7 +79,7 @@ export function deviceFilterInstructions(state: DeviceState): BpfInsn[] {
     let idx = 0;
     for (let i = 0; i < block.length; i++) {
       const b = block[i];
-      if (b === 'skip') continue;
+      if (b === undefined || b === 'skip') continue;
       if (block[i + 1] === 'skip') b.off = real.length - (idx + 1);
       idx++;
     }

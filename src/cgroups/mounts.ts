@@ -44,7 +44,7 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
       continue;
     }
     // The super options name the controllers: "rw,cpu,cpuacct" or "rw,name=systemd" or "rw,xattr,memory".
-    const known = new Set(V1_CONTROLLERS);
+    const known = new Set<string>(V1_CONTROLLERS);
     const controllers = (post[2] ?? '')
       .split(',')
       .filter((o) => known.has(o) || o.startsWith('name='));
