@@ -18,6 +18,8 @@ import { mapLimit } from './limit.ts';
 
 /** The part of the unpack helper's Snapshotter that pull uses (src/snapshots/snapshotter.ts). */
 export type UnpackSnapshotter = {
+  /** How the applier writes into upperDir: 'overlay' (an empty upperdir) or 'plain' (a copy of the parent). */
+  readonly applyFormat?: 'overlay' | 'plain';
   prepare(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<unknown>;
   commit(name: string, key: string, opts?: { labels?: Record<string, string> }): Promise<void>;
   remove(key: string): Promise<void>;
@@ -142,7 +144,7 @@ export async function unpackLayers(
       const { diffId } = await applyLayer(await content.read(layer.digest), {
         mediaType: layer.mediaType,
         targetDir,
-        format: 'overlay',
+        format: snapshotter.applyFormat ?? 'overlay',
         context: `image ${name} layer ${layer.digest}`,
       });
       if (diffId !== diffIds[i])

@@ -10,16 +10,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { applyLayer } from '../../src/archive/apply-layer.ts';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { dockerConfigCredentials, getCredentials, login } from '../../src/distribution/auth-config.ts';
 import { parseReference } from '../../src/distribution/reference.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ErrorCode, isBerthError } from '../../src/errors/errors.ts';
+import { gcImages } from '../../src/images/image-gc.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { pull } from '../../src/images/pull.ts';
 import { type PushEvent, push } from '../../src/images/push.ts';
+import { removeImage } from '../../src/images/remove-image.ts';
 import { MediaType } from '../../src/oci/image-spec.ts';
 import { parsePlatform } from '../../src/oci/image-validate.ts';
+import { chainIds } from '../../src/snapshots/chain-id.ts';
+import { NativeSnapshotter } from '../../src/snapshots/native-snapshotter.ts';
 import { startFaultProxy, startRegistry, startTokenServer, type TestRegistry } from '../lib/registry.ts';
 import { busyboxImage, multiArchImage, randomImage } from '../lib/test-images.ts';
 
@@ -327,6 +332,55 @@ describe('TLS with a test CA', () => {
       assert.equal((await pull(name, { ...dst, client: trusting })).target.digest, built.manifest.digest);
     } finally {
       await Promise.all([untrusting.close(), trusting.close()]);
+    }
+  });
+});
+
+describe('pull with unpack (the unpack helper’s applyLayer and NativeSnapshotter)', () => {
+  let reg: TestRegistry;
+  let client: RegistryClient;
+  before(async () => {
+    reg = await startRegistry();
+    client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, retryBaseMs: 20 });
+  });
+  after(async () => {
+    await client?.close();
+    await reg?.stop();
+  });
+
+  it('unpacks layers into snapshots named by chain ID, skips them on re-pull, and gc removes them after rmi', async () => {
+    const src = await env();
+    const name = `${reg.host}/unpack/multi:1`;
+    const { images: built } = await multiArchImage(src.content, src.images, name, [parsePlatform('linux/amd64')]);
+    await push(name, { ...src, client });
+
+    const dst = await env();
+    const snapshotter = new NativeSnapshotter(join(dst.root, 'snapshots'));
+    try {
+      const r = await pull(name, { ...dst, client, platform: parsePlatform('linux/amd64'), unpack: { snapshotter, applyLayer } });
+      const chain = chainIds(built[0]!.diffIds);
+      assert.equal(r.chainId, chain.at(-1));
+      for (const c of chain) assert.equal((await snapshotter.stat(c)).kind, 'committed');
+      const [m] = await snapshotter.view('check', r.chainId);
+      assert.equal(await readFile(join(m!.source, 'etc', 'arch'), 'utf8'), 'amd64\n');
+      assert.equal(await readFile(join(m!.source, 'etc', 'os-release'), 'utf8'), 'ID=berth-test\n');
+      await snapshotter.remove('check');
+
+      const events: string[] = [];
+      await pull(name, { ...dst, client, unpack: { snapshotter, applyLayer }, progress: (e) => e.kind === 'unpack' && events.push(e.state) });
+      assert.deepEqual(events, ['exists', 'exists']);
+
+      const kept = await gcImages({ ...dst, snapshotter });
+      assert.deepEqual(kept.removed, []);
+      assert.deepEqual(kept.removedSnapshots, []);
+      await removeImage(dst.images, name);
+      const gone = await gcImages({ ...dst, snapshotter });
+      assert.equal(gone.removed.length, 5, 'index, manifest, config and two layers');
+      assert.deepEqual(gone.removedSnapshots.sort(), [...chain].sort());
+      assert.deepEqual(await snapshotter.list(), []);
+      assert.deepEqual(await dst.content.list(), []);
+    } finally {
+      snapshotter.close();
     }
   });
 });

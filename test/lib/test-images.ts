@@ -16,8 +16,10 @@ export type TarEntry = { name: string; data?: Buffer; mode?: number; linkname?: 
 export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => p.on('end', r));
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     if (e.linkname) p.entry({ name: e.name, type: 'symlink', linkname: e.linkname, mtime: new Date(0) });
     else if (e.data === undefined) p.entry({ name: e.name, type: 'directory', mode: e.mode ?? 0o755, mtime: new Date(0) });
