@@ -164,13 +164,18 @@ describe('plan builder', () => {
     ['idmapped mount', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['bind', 'idmap'] }), /idmapped mounts are not supported/],
     ['terminal without console socket', (c) => (c.process!.terminal = true), /--console-socket is required/],
     ['sysctl key with a slash', (c) => (c.linux!.sysctl = { 'net/ipv4': '1' }), /linux.sysctl: invalid key/],
-    ['unknown capability', (c) => (c.process!.capabilities!.bounding = ['CAP_NOPE']), /process.capabilities.bounding\[0\]: unknown capability "CAP_NOPE"/],
+    ['AppArmor', (c) => (c.process!.apparmorProfile = 'x'), /process.apparmorProfile: AppArmor is not supported/],
+    ['seccomp until it is implemented', (c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), /linux.seccomp: seccomp is not supported/],
   ];
   for (const [what, mut, re] of bad) {
     it(`refuses: ${what}`, () => {
       assert.throws(() => buildCreatePlan(spec(mut), opts, host), re);
     });
   }
+  it('leaves out capabilities the kernel table does not know (validation warned)', () => {
+    const ops = buildCreatePlan(spec((c) => (c.process!.capabilities!.bounding = ['CAP_KILL', 'CAP_NOPE'])), opts, host);
+    assert.ok(lines(ops).includes('CAP_BOUNDING(32)'));
+  });
   it('refuses a capability beyond the kernel last cap', () => {
     assert.throws(
       () => buildCreatePlan(spec((c) => (c.process!.capabilities!.bounding = ['CAP_CHECKPOINT_RESTORE'])), opts, { ...host, capLastCap: () => 39 }),

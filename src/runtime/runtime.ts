@@ -232,7 +232,7 @@ export class Runtime {
   private async launch(id: string, opts: CreateOptions, mode: 'create' | 'foreground') {
     validateId(id);
     const bundle = resolve(opts.bundle);
-    const config = parseRuntimeConfigFile(join(bundle, 'config.json'));
+    const config = parseRuntimeConfigFile(join(bundle, 'config.json'), { onWarning: (line) => this.warn(line) });
     checkHostSupport(config);
     if (existsSync(this.store.dir(id))) throw alreadyExists(`container with id ${id} already exists`);
     const preserveFds = opts.preserveFds ?? 0;
