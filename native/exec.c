@@ -150,15 +150,16 @@ static void describe(struct ctx *c, const struct op *o)
 	}
 }
 
-/* Reports `o` failing with `err` at `step` (NULL: the op's main call), and exits 1. */
-__attribute__((noreturn)) static void fail(struct ctx *c, const struct op *o, int err, const char *step)
+/* Reports `o` failing with `err` at `step` (NULL: the op's main call), and exits 1. The errno's
+ * text ends the message unless `step` already says it all (`quiet`). */
+__attribute__((noreturn)) static void fail_as(struct ctx *c, const struct op *o, int err, const char *step, int quiet)
 {
 	describe(c, o);
 	if (step) {
 		msg_str(&text, ": ");
 		msg_str(&text, step);
 	}
-	if (err) {
+	if (err && !quiet) {
 		msg_str(&text, ": ");
 		msg_str(&text, errno_text(err));
 	}
@@ -166,6 +167,11 @@ __attribute__((noreturn)) static void fail(struct ctx *c, const struct op *o, in
 	if (c->child > 0)
 		sys.kill(c->child, SIGKILL);
 	sys.exit(1);
+}
+
+__attribute__((noreturn)) static void fail(struct ctx *c, const struct op *o, int err, const char *step)
+{
+	fail_as(c, o, err, step, 0);
 }
 
 /* ---- paths ----------------------------------------------------------------------------- */
@@ -657,7 +663,7 @@ static void exec_op(struct ctx *c, const struct op *o)
 	case OP_RUN_HOOK:
 		msg_reset(&detail);
 		if (sys.run_hook(v[0].s, v[1].strs, v[2].strs, state, state_len, v[3].i, &detail) < 0)
-			fail(c, o, errno, msg_cstr(&detail));
+			fail_as(c, o, errno, msg_cstr(&detail), errno == ETIMEDOUT);
 		break;
 	case OP_OPEN_FIFO:
 		c->fifofd = sys.open(v[0].s, O_PATH | O_CLOEXEC, 0);

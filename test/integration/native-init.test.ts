@@ -4,13 +4,15 @@
 // mounts die with the mount namespaces the plans create.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { recvFds, socketpair } from '../../src/sys/native.ts';
 import { buildRootfs } from '../lib/bundle.ts';
 import {
+  B,
   CLONE_NEWNS,
   CLONE_NEWPID,
   CLONE_NEWUSER,
@@ -23,10 +25,12 @@ import {
   I,
   IN_ROOT,
   HOW_MKDIR,
+  II,
   MS_BIND,
   MS_NODEV,
   MS_NOEXEC,
   MS_NOSUID,
+  MS_RDONLY,
   MS_REC,
   MS_SLAVE,
   OP,
@@ -401,6 +405,149 @@ describe('berth-init (root)', () => {
     } finally {
       closeSync(keepFd);
       closeSync(leakFd);
+    }
+  });
+
+  it('sets limits, devices, masked and read-only paths, user, groups, capabilities and no_new_privs', async () => {
+    const NET_BIND_SERVICE = 1n << 10n;
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+        [OP.PRLIMIT, I(7), I(123), I(456)], // RLIMIT_NOFILE, by the parent
+        [OP.SETSID],
+        ...enterRootfs([
+          [OP.MOUNT, S('tmpfs'), S('/dev'), S('tmpfs'), I(MS_NOSUID), S('mode=755'), I(IN_ROOT | HOW_MKDIR)],
+          [OP.MKNOD, S('/dev/null'), I(0o20666), I(1), I(3), I(0), I(0)],
+          [OP.SYMLINK, S('/proc/self/fd'), S('/dev/fd')],
+        ]),
+        [OP.MASK_PATH, S('/etc')],
+        [OP.MASK_PATH, S('/ROOTFS_MARKER')],
+        [OP.MASK_PATH, S('/no/such/path')],
+        [OP.READONLY_PATH, S('/tmp')],
+        [OP.READONLY_PATH, S('/no/such/path')],
+        [OP.CLOSE_FDS, I(3)],
+        [OP.CAP_BOUNDING, I(NET_BIND_SERVICE | 1n)],
+        [OP.USER, I(1000), I(1000), II([100, 1001]), I(1)],
+        [OP.CHDIR, S('/home/test')],
+        [OP.CAPS, I(NET_BIND_SERVICE), I(NET_BIND_SERVICE), I(NET_BIND_SERVICE), I(NET_BIND_SERVICE)],
+        [OP.NO_NEW_PRIVS],
+        [OP.SETRLIMIT, I(4), I(0), I(0)], // RLIMIT_CORE
+        shell(
+          [
+            'id -u; id -G; ulimit -n; ulimit -Hn; ulimit -c; pwd',
+            'grep -E "^(CapBnd|CapEff|CapAmb|NoNewPrivs)" /proc/self/status',
+            'stat -c "%F %t:%T" /dev/null; readlink /dev/fd',
+            'ls -A /etc | wc -l; cat /ROOTFS_MARKER | wc -c',
+            'touch /tmp/x 2>/dev/null && echo tmp-writable || echo tmp-read-only',
+          ].join('; '),
+        ),
+      ]),
+    );
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.equal(
+      r.stdout,
+      [
+        '1000',
+        '1000 100 1001',
+        '123',
+        '456',
+        '0',
+        '/home/test',
+        'CapEff:\t0000000000000400',
+        'CapBnd:\t0000000000000401',
+        'CapAmb:\t0000000000000400',
+        'NoNewPrivs:\t1',
+        'character special file 1:3',
+        '/proc/self/fd',
+        '0',
+        '0',
+        'tmp-read-only',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('installs a seccomp filter: mkdir fails with EPERM', async () => {
+    // ld nr; jeq A -> deny; jeq B -> deny; allow; deny: errno EPERM.
+    const [a, b] = process.arch === 'x64' ? [83, 258] : process.arch === 'arm64' ? [34, 34] : [-1, -1];
+    assert.ok(a > 0, `no mkdir syscall numbers for ${process.arch}`);
+    const insn = (code: number, jt: number, jf: number, k: number) => {
+      const x = Buffer.alloc(8);
+      x.writeUInt16LE(code, 0);
+      x.writeUInt8(jt, 2);
+      x.writeUInt8(jf, 3);
+      x.writeUInt32LE(k >>> 0, 4);
+      return x;
+    };
+    const prog = Buffer.concat([insn(0x20, 0, 0, 0), insn(0x15, 2, 0, a), insn(0x15, 1, 0, b), insn(0x06, 0, 0, 0x7fff0000), insn(0x06, 0, 0, 0x00050000 | 1)]);
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        ...enterRootfs([], { proc: false }),
+        [OP.NO_NEW_PRIVS],
+        [OP.SECCOMP, I(0), B(prog)],
+        shell('mkdir /tmp/seccomp-test 2>&1; echo rc=$?; echo still-running'),
+      ]),
+    );
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.match(r.stdout, /Operation not permitted\nrc=1\nstill-running\n$/);
+    assert.ok(!existsSync(join(rootfs, 'tmp/seccomp-test')));
+  });
+
+  it('RUN_HOOK: a hook past its timeout is killed and reported; a failing hook names its status', async () => {
+    const hook = (script: string, timeout: number): WireOp => [OP.RUN_HOOK, S('/bin/busybox'), SS(['sh', '-c', script]), SS([PATH_ENV]), I(timeout)];
+    const t0 = Date.now();
+    const slow = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(0)], hook('sleep 10', 1), shell('true')]));
+    assert.ok(Date.now() - t0 < 5000, 'the timeout did not fire');
+    assert.equal(slow.code, 1);
+    assert.deepEqual(errorOf(slow), { errno: 110, message: 'RUN_HOOK /bin/busybox: timed out after 1s (killed)' });
+    const failing = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(0)], hook('exit 4', 0), shell('true')]));
+    assert.equal(failing.code, 1);
+    assert.deepEqual(errorOf(failing), { errno: 0, message: 'RUN_HOOK /bin/busybox: exited with status 4' });
+  });
+
+  it('CONSOLE: sends the pty master over the console socket and makes the peer the stdio and controlling terminal', async () => {
+    const [mine, theirs] = socketpair();
+    let master = -1;
+    try {
+      const r = await runInit(
+        encodePlan([
+          [OP.MODE, I(1)],
+          [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+          [OP.SETSID],
+          ...enterRootfs([
+            [OP.MOUNT, S('devpts'), S('/dev/pts'), S('devpts'), I(MS_NOSUID | MS_NOEXEC), S('newinstance,ptmxmode=0666,mode=0620'), I(IN_ROOT | HOW_MKDIR)],
+          ]),
+          [OP.CONSOLE, I(4), I(24), I(80)],
+          [OP.CLOSE_FDS, I(3)],
+          shell('tty; stty size; [ -t 0 ] && echo stdin-is-a-tty'),
+        ]),
+        { stdio: [theirs] },
+      );
+      assert.equal(r.code, 0, JSON.stringify(r));
+      const got = recvFds(mine, 1, 64);
+      assert.equal(got.data.toString(), '/dev/pts/0');
+      assert.equal(got.fds.length, 1);
+      master = got.fds[0]!;
+      let out = '';
+      const buf = Buffer.alloc(4096);
+      for (;;) {
+        let n = 0;
+        try {
+          n = readSync(master, buf);
+        } catch {
+          break; // EIO: the peer is closed and everything was read
+        }
+        if (n === 0) break;
+        out += buf.subarray(0, n).toString();
+      }
+      assert.equal(out.replaceAll('\r\n', '\n'), '/dev/pts/0\n24 80\nstdin-is-a-tty\n');
+    } finally {
+      closeSync(mine);
+      closeSync(theirs);
+      if (master >= 0) closeSync(master);
     }
   });
 
