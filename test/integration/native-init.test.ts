@@ -30,7 +30,6 @@ import {
   MS_NODEV,
   MS_NOEXEC,
   MS_NOSUID,
-  MS_RDONLY,
   MS_REC,
   MS_SLAVE,
   OP,
@@ -84,7 +83,7 @@ function runInit(plan: Buffer, opts: RunOptions = {}): Promise<Result> {
   child.stderr!.on('data', (d: Buffer) => {
     res.stderr += d.toString();
   });
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   sync.on('data', (d: Buffer) => {
     const { frames, rest } = splitFrames(Buffer.concat([pending, d]));
     pending = rest;
