@@ -9,7 +9,9 @@ APT_PACKAGES=(
   build-essential pkg-config libseccomp-dev   # native core and addon
   busybox-static                              # test and demo bundles
   runc crun                                   # peers: the oracle for the black-box suite, and the benchmark
-  jq iproute2 util-linux procps psmisc        # test helpers
+  docker-registry apache2-utils openssl       # a real registry on loopback, htpasswd, test CAs
+  attr                                        # setfattr/getfattr for tests of xattrs and whiteouts
+  jq iproute2 util-linux procps psmisc time   # test helpers; GNU time for the benchmarks' peak RSS
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -4,7 +4,7 @@
 // active snapshot keeps its image's layers).
 import type { ContentStore, GcResult } from '../content/content-store.ts';
 import { parseJSON, parseManifestDocument, validateImageConfig } from '../oci/image-validate.ts';
-import { chainIdsOf } from './chain-ids.ts';
+import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
 import type { ImageStore } from './image-store.ts';
 
 export type GcSnapshotter = {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { MediaType } from '../oci/image-spec.ts';
-import { chainIdsOf } from './chain-ids.ts';
+import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
 import { ImageStore } from './image-store.ts';
 import { mapLimit } from './limit.ts';
 import { tagImage } from './tag-image.ts';

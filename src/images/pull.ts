@@ -11,7 +11,7 @@ import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/im
 import { formatPlatform, hostPlatform, parseJSON, platformMatches, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
 import { formatReference, parseReference, type Reference } from '../distribution/reference.ts';
 import type { RegistryClient } from '../distribution/registry-client.ts';
-import { chainIdsOf } from './chain-ids.ts';
+import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
 import { type BlobProgress, fetchBlobToStore } from './fetch-blob.ts';
 import type { ImageStore } from './image-store.ts';
 import { mapLimit } from './limit.ts';
