@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	int32_t pid32 = pid;
 	if (sys.send_frame(c.syncfd, FRAME_PID, &pid32, 4) < 0)
 		exec_die(&c, errno, "sending PID");
-	if (write(pair[0], "G", 1) != 1)
+	if (send(pair[0], "G", 1, MSG_NOSIGNAL) != 1)
 		exec_die(&c, errno, "sending GO to the child");
 	close(pair[0]);
 	/* From here on only the child talks to Node: our copy must not hold the socket open. */

@@ -319,12 +319,30 @@ static int l_run_hook(const char *path, char *const argv[], char *const envp[], 
 	return -1;
 }
 
+/* Like write_all, but a peer that went away is EPIPE, not a SIGPIPE that kills us silently. */
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			return write_all(fd, p, len); /* a pipe in tests: SIGPIPE is the caller's problem */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int l_send_frame(int fd, uint32_t type, const void *payload, uint32_t len)
 {
 	uint32_t head[2] = {type, len}; /* little-endian hosts */
-	if (write_all(fd, head, sizeof head) < 0)
+	if (send_all(fd, head, sizeof head) < 0)
 		return -1;
-	return len ? write_all(fd, payload, len) : 0;
+	return len ? send_all(fd, payload, len) : 0;
 }
 
 static int read_all(int fd, void *buf, size_t len)

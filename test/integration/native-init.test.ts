@@ -550,6 +550,44 @@ describe('berth-init (root)', () => {
     }
   });
 
+  it('joins the namespaces of a running container by path (as exec does)', async () => {
+    const fifo = join(work, 'join.fifo');
+    const first = await runInit(
+      encodePlan([
+        [OP.MODE, I(0)],
+        [OP.MKFIFO, S(fifo), I(0o600)],
+        [OP.CLONE, I(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS)],
+        [OP.OPEN_FIFO, S(fifo)],
+        ...enterRootfs([[OP.HOSTNAME, S('joined')]]),
+        [OP.CLOSE_FDS, I(3)],
+        [OP.READY],
+        [OP.WAIT_FIFO],
+        shell('sleep 30'),
+      ]),
+      { untilExit: true },
+    );
+    assert.equal(first.code, 0, JSON.stringify(first));
+    const pid = pidOf(first);
+    try {
+      for (let i = 0; i < 300 && !first.frames.some((f) => f.type === FRAME.READY); i++) await new Promise((ok) => setTimeout(ok, 10));
+      const r = await runInit(
+        encodePlan([
+          [OP.MODE, I(1)],
+          [OP.JOIN_NS, I(CLONE_NEWPID), S(`/proc/${pid}/ns/pid`)],
+          [OP.JOIN_NS, I(CLONE_NEWUTS), S(`/proc/${pid}/ns/uts`)],
+          [OP.JOIN_NS, I(CLONE_NEWNS), S(`/proc/${pid}/ns/mnt`)],
+          [OP.CLONE, I(0)],
+          [OP.CHDIR, S('/')],
+          shell('hostname; echo $$; cat /ROOTFS_MARKER'),
+        ]),
+      );
+      assert.equal(r.code, 0, JSON.stringify(r));
+      assert.equal(r.stdout, 'joined\n2\ninside\n');
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('refuses a cwd outside the container root (CVE-2024-21626)', async () => {
     // A leaked directory fd reached through /proc/self/fd: the check catches it as (unreachable).
     const dirFd = openSync(work, 'r');
