@@ -319,6 +319,8 @@ describe('berth-init (root)', () => {
         [OP.CLONE, I(CLONE_NEWNS)],
         [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
         [OP.ROOTFS, S(evilRoot)],
+        // Created through the symlink, component by component in root: rootfs/etc/berth-sub.
+        [OP.MOUNT, S('tmpfs'), S('/evil/berth-sub/dir'), S('tmpfs'), I(0), S(''), I(IN_ROOT | HOW_MKDIR)],
         [OP.MOUNT, S('tmpfs'), S('/evil'), S('tmpfs'), I(0), S(''), I(IN_ROOT)],
         // Still in the host's root, in the new mount namespace: the tmpfs is on rootfs/etc, and
         // the host's /etc is untouched.
@@ -330,6 +332,10 @@ describe('berth-init (root)', () => {
         ],
       ]),
     );
+    const hostSub = existsSync('/etc/berth-sub');
+    if (hostSub) rmSync('/etc/berth-sub', { recursive: true, force: true });
+    assert.ok(!hostSub, 'MKDIR followed the symlink out of the rootfs');
+    assert.ok(existsSync(join(evilRoot, 'etc/berth-sub/dir')), 'the directories were made inside the rootfs');
     assert.equal(r.code, 0, JSON.stringify(r));
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines[0], 'tmpfs');
