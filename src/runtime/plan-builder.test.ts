@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import { formatPlan, type PlanOp } from '../sys/plan.ts';
-import { buildCreatePlan, type HostFacts, type PlanOptions } from './plan-builder.ts';
+import { buildCreatePlan, buildExecPlan, type HostFacts, type PlanOptions } from './plan-builder.ts';
 
 const host: HostFacts = {
   pathKind: (p) => (p.endsWith('.conf') ? 'file' : p.includes('missing') ? 'missing' : 'dir'),
@@ -40,7 +40,7 @@ describe('plan builder', () => {
     const n = names(ops);
     assert.deepEqual(n.slice(0, 4), ['MODE', 'MKFIFO', 'WRITE_FILE', 'CLONE']);
     assert.equal(n.at(-1), 'EXEC');
-    const order = ['SETSID', 'ROOTFS', 'MKNOD', 'SYMLINK', 'OPEN_FIFO', 'PIVOT_ROOT', 'HOSTNAME', 'READONLY_PATH', 'MASK_PATH', 'CLOSE_FDS', 'CAP_BOUNDING', 'USER', 'CHDIR', 'CAPS', 'READY', 'WAIT_FIFO', 'EXEC'];
+    const order = ['SETSID', 'ROOTFS', 'MKNOD', 'SYMLINK', 'PIVOT_ROOT', 'HOSTNAME', 'READONLY_PATH', 'MASK_PATH', 'CLOSE_FDS', 'CAP_BOUNDING', 'USER', 'CHDIR', 'CAPS', 'RESOLVE_EXEC', 'READY', 'WAIT_FIFO', 'EXEC'];
     const idx = order.map((o) => n.indexOf(o as PlanOp['op']));
     for (const [i, v] of idx.entries()) assert.ok(v >= 0, `${order[i]} missing`);
     assert.deepEqual([...idx].sort((a, b) => a - b), idx, `ops out of order:\n${formatPlan(ops)}`);
@@ -148,6 +148,24 @@ describe('plan builder', () => {
     assert.ok(lines(ops).includes('CLOSE_FDS(4)'));
   });
 
+  it('a time namespace is unshared by stage0, with its offsets, never passed to clone', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.linux!.namespaces!.push({ type: 'time' });
+        c.linux!.timeOffsets = { boottime: { secs: 86400, nanosecs: 5 }, monotonic: { secs: 1 } };
+      }),
+      opts,
+      host,
+    );
+    const l = lines(ops);
+    const u = l.indexOf('UNSHARE(128)');
+    const w = l.indexOf('WRITE_FILE("/proc/self/timens_offsets", "boottime 86400 5\\nmonotonic 1 0\\n")');
+    const c = l.findIndex((x) => x.startsWith('CLONE('));
+    assert.ok(u >= 0 && w > u && c > w, l.slice(0, 8).join('\n'));
+    const flags = Number((ops[c]!.values[0] as { v: number }).v);
+    assert.equal(flags & 0x80, 0);
+  });
+
   it('mounts cgroup v1 hierarchies under a tmpfs, made read-only', () => {
     const ops = buildCreatePlan(spec(), opts, host);
     const l = lines(ops);
@@ -181,5 +199,25 @@ describe('plan builder', () => {
       () => buildCreatePlan(spec((c) => (c.process!.capabilities!.bounding = ['CAP_CHECKPOINT_RESTORE'])), opts, { ...host, capLastCap: () => 39 }),
       /capability 40 is beyond this kernel's last \(39\)/,
     );
+  });
+
+  it('exec: joins the cgroup first, then every namespace of the init (user first, mount last), forks, and execs with the process credentials', () => {
+    const c = spec((c) => c.linux!.namespaces!.push({ type: 'user' }));
+    const proc = { ...c.process!, args: ['ls'], user: { uid: 5, gid: 6 }, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] };
+    const ops = buildExecPlan(c, proc, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoinFiles: ['/cg/cgroup.procs'] }, host);
+    const l = lines(ops);
+    assert.equal(l[0], 'MODE(1)');
+    assert.equal(l[1], 'WRITE_FILE("/cg/cgroup.procs", "0")');
+    const joins = l.filter((x) => x.startsWith('JOIN_NS'));
+    assert.equal(joins[0], 'JOIN_NS(0x10000000, "/proc/77/ns/user")');
+    assert.equal(joins.at(-1), 'JOIN_NS(0x20000, "/proc/77/ns/mnt")');
+    assert.ok(l.includes('CLONE(0)'));
+    assert.ok(l.includes('SETRLIMIT(7, 10, 20)'));
+    assert.ok(l.includes('USER(5, 6, [], 1)'));
+    assert.ok(!names(ops).includes('MOUNT') && !names(ops).includes('PIVOT_ROOT'));
+    assert.deepEqual(names(ops).slice(-3), ['READY', 'UMASK', 'EXEC']);
+    assert.ok(names(ops).indexOf('RESOLVE_EXEC') < names(ops).indexOf('READY'));
+    const detached = buildExecPlan(c, proc, { initPid: 77, mode: 'detach', preserveFds: 0, cgroupJoinFiles: [] }, host);
+    assert.equal(lines(detached)[0], 'MODE(0)');
   });
 });

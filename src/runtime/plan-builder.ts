@@ -27,6 +27,7 @@ const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 
 const CLONE_NEWUSER = 0x10000000;
+const CLONE_NEWTIME = 0x00000080;
 
 /** What the plan builder needs to know about the host, injected so tests need no root. */
 export interface HostFacts {
@@ -174,6 +175,17 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
   }
   for (const f of opts.cgroupJoinFiles) pre.push(op('WRITE_FILE', str(f), str('0')));
+  // clone(2) cannot take CLONE_NEWTIME: stage0 unshares it (its children are born inside) and
+  // sets the offsets, which the kernel accepts only before the first child.
+  if (cloneFlags & CLONE_NEWTIME) {
+    cloneFlags &= ~CLONE_NEWTIME;
+    pre.push(op('UNSHARE', int(CLONE_NEWTIME)));
+    const offsets = linux.timeOffsets ?? {};
+    const text = Object.entries(offsets)
+      .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
+      .join('');
+    if (text) pre.push(op('WRITE_FILE', str('/proc/self/timens_offsets'), str(text)));
+  }
   pre.push(op('CLONE', int(cloneFlags)));
 
   // Parent, after clone: identity maps and limits that need the host's privileges.
@@ -232,7 +244,6 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (needsState) child.push(op('HOOK_SYNC'));
   for (const h of hooks.createContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
 
-  if (opts.mode === 'create') child.push(op('OPEN_FIFO', str(opts.fifoPath!)));
   child.push(op(opts.noPivot ? 'CHROOT' : 'PIVOT_ROOT'));
 
   // From here on, paths are the container's.
@@ -258,6 +269,8 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (linux.personality) child.push(op('PERSONALITY', int(personalityDomain(linux.personality.domain))));
 
   child.push(...credentialOps(proc, opts.preserveFds, host, 'config.json: process'));
+  // A missing or non-executable program fails create, not start (as with runc).
+  child.push(op('RESOLVE_EXEC'));
   child.push(op('READY'));
   if (opts.mode === 'create') child.push(op('WAIT_FIFO'));
   for (const h of hooks.startContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
@@ -467,6 +480,7 @@ export function buildExecPlan(config: RuntimeConfig, proc: Process, opts: ExecPl
   }
   for (const r of proc.rlimits ?? []) ops.push(op('SETRLIMIT', int(rlimitNumber(r.type)), int(rlimitValue(r.soft)), int(rlimitValue(r.hard))));
   ops.push(...credentialOps(proc, opts.preserveFds, host, where));
+  ops.push(op('RESOLVE_EXEC'));
   ops.push(op('READY'));
   ops.push(...execOps(proc, where));
   return ops;

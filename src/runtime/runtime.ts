@@ -13,7 +13,7 @@ import { signalNumber } from '../oci/runtime-linux-tables.ts';
 import * as native from '../sys/native.ts';
 import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
 import { encodePlan, formatPlan } from '../sys/plan.ts';
-import { isSameLiveProcess, procStat } from '../sys/procfs.ts';
+import { isSameLiveProcess } from '../sys/procfs.ts';
 import { type CgroupDriver, noCgroups } from './cgroup-driver.ts';
 import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
@@ -293,10 +293,8 @@ export class Runtime {
         },
       });
       consoleSock?.destroy();
-      const st = procStat(launched.pid);
-      if (!st) throw failedPrecondition(`container init (pid ${launched.pid}) exited during create`);
       rec.pid = launched.pid;
-      rec.initStartTime = st.startTime;
+      rec.initStartTime = launched.startTime;
       this.store.save(rec);
       if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       return { rec, launched };

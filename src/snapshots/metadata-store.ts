@@ -123,7 +123,13 @@ export class MetadataStore {
     return fromRaw(r);
   }
 
-  update(id: number, fields: { name: string; kind: SnapshotKind; labels: Record<string, string>; updated: string }): void {
+  update(id: number, fields: { name: string; kind: SnapshotKind; labels: Record<string, string>; updated: string; parentId?: number | null }): void {
+    if (fields.parentId !== undefined) {
+      this.#db
+        .prepare('UPDATE snapshots SET name = ?, kind = ?, labels = ?, updated = ?, parent_id = ? WHERE id = ?')
+        .run(fields.name, fields.kind, JSON.stringify(fields.labels), fields.updated, fields.parentId, id);
+      return;
+    }
     this.#db
       .prepare('UPDATE snapshots SET name = ?, kind = ?, labels = ?, updated = ? WHERE id = ?')
       .run(fields.name, fields.kind, JSON.stringify(fields.labels), fields.updated, id);

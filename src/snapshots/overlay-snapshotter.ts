@@ -5,6 +5,9 @@
 // Mounts: an active snapshot without a parent is a rw bind of its fs; with parents, an overlay
 // (lowerdir = ancestors nearest first, upperdir = fs, workdir = work). A view is a ro bind of its
 // only parent (or of its own empty fs) and an overlay of lowerdirs alone with two or more.
+// Since a snapshot's fs never depends on its parent's content (populate makes it empty), a layer may
+// be extracted into a snapshot prepared without a parent and committed onto its parent later
+// (commit's `parent` option): pull extracts all layers of an image side by side that way.
 // Must never: mount (see mount.ts), or write into a committed snapshot.
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';

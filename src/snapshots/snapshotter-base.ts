@@ -10,7 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import { diskUsage } from './disk-usage.ts';
 import { MetadataStore, type SnapshotRow } from './metadata-store.ts';
-import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter } from './snapshotter.ts';
+import type { CommitOptions, Mount, SnapshotInfo, SnapshotKind, Snapshotter } from './snapshotter.ts';
 
 const TEMP_PREFIX = 'new-';
 const REMOVING_PREFIX = 'rm-';
@@ -108,13 +108,31 @@ export abstract class SnapshotterBase implements Snapshotter {
     return this.mountsFor(row, this.meta.ancestors(row));
   }
 
-  async commit(name: string, key: string, opts?: { labels?: Record<string, string> }): Promise<void> {
+  async commit(name: string, key: string, opts?: CommitOptions): Promise<void> {
     this.checkName('name', name);
     this.meta.tx(() => {
       const row = this.mustGet(key);
       if (row.kind !== 'active') throw failedPrecondition(`snapshot ${JSON.stringify(key)} is ${row.kind}; only an active snapshot can be committed`);
       if (name !== key && this.meta.get(name) !== undefined) throw alreadyExists(`snapshot ${JSON.stringify(name)} already exists`);
-      this.meta.update(row.id, { name, kind: 'committed', labels: opts?.labels ?? row.labels, updated: new Date().toISOString() });
+      let parentId: number | undefined;
+      if (opts?.parent !== undefined) {
+        const parent = this.mustGetParent(opts.parent);
+        // A 'plain' snapshot is a copy of its parent's tree: giving it another parent would lie.
+        if (this.applyFormat !== 'overlay') {
+          throw failedPrecondition(`snapshot ${JSON.stringify(key)}: this snapshotter (${this.applyFormat} format) cannot commit onto a parent given at commit time; prepare the snapshot with its parent`);
+        }
+        if (row.parentId !== null) {
+          throw failedPrecondition(`snapshot ${JSON.stringify(key)} was prepared with a parent; only a snapshot prepared without one can be committed onto ${JSON.stringify(opts.parent)}`);
+        }
+        parentId = parent.id;
+      }
+      this.meta.update(row.id, {
+        name,
+        kind: 'committed',
+        labels: opts?.labels ?? row.labels,
+        updated: new Date().toISOString(),
+        ...(parentId === undefined ? {} : { parentId }),
+      });
     });
   }
 

@@ -106,6 +106,34 @@ export function runSnapshotterContract(name: string, factory: SnapshotterFactory
       await sn.prepare('base');
     });
 
+    test('commit onto a parent given at commit time: overlay chains it, plain refuses', async () => {
+      await layer('p1', undefined, { a: 'a' });
+      await sn.prepare('loose', undefined, { labels: { l: '1' } });
+      await fs.writeFile(join(await sn.upperDir('loose'), 'b'), 'b');
+      await sn.prepare('child-of-p1', 'p1');
+      await assert.rejects(sn.commit('p2', 'loose', { parent: 'nope' }), code(ErrorCode.NotFound));
+      await assert.rejects(sn.commit('p2', 'loose', { parent: 'child-of-p1' }), code(ErrorCode.FailedPrecondition));
+      // A snapshot prepared with a parent keeps it.
+      await assert.rejects(sn.commit('p2', 'child-of-p1', { parent: 'p1' }), code(ErrorCode.FailedPrecondition));
+      if (sn.applyFormat !== 'overlay') {
+        await assert.rejects(sn.commit('p2', 'loose', { parent: 'p1' }), code(ErrorCode.FailedPrecondition));
+        assert.equal((await sn.stat('loose')).kind, 'active', 'a refused commit changes nothing');
+        return;
+      }
+      await sn.commit('p2', 'loose', { parent: 'p1' });
+      const p2 = await sn.stat('p2');
+      assert.equal(p2.kind, 'committed');
+      assert.equal(p2.parent, 'p1');
+      assert.deepEqual(p2.labels, { l: '1' });
+      // The chain is real: a snapshot on p2 mounts p2 then p1 below it, and p1 cannot go first.
+      const [m] = await sn.prepare('top', 'p2');
+      const lower = m!.options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':');
+      assert.equal(lower.length, 2);
+      assert.equal(await fs.readFile(join(lower[0]!, 'b'), 'utf8'), 'b');
+      assert.equal(await fs.readFile(join(lower[1]!, 'a'), 'utf8'), 'a');
+      await assert.rejects(sn.remove('p1'), code(ErrorCode.FailedPrecondition));
+    });
+
     test('usage counts blocks and inodes, hardlinks once', async () => {
       await sn.prepare('u');
       const dir = await sn.upperDir('u');

@@ -22,6 +22,8 @@ export type SnapshotInfo = {
   updated: string;
 };
 
+export type CommitOptions = { labels?: Record<string, string>; parent?: string };
+
 export interface Snapshotter {
   /**
    * How applyLayer must write into upperDir(): 'overlay' (an empty upperdir: whiteouts as char
@@ -31,7 +33,14 @@ export interface Snapshotter {
   prepare(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<Mount[]>;
   view(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<Mount[]>;
   mounts(key: string): Promise<Mount[]>;
-  commit(name: string, key: string, opts?: { labels?: Record<string, string> }): Promise<void>;
+  /**
+   * Makes the active snapshot `key` the committed snapshot `name`. With `parent`, the snapshot is
+   * committed on top of `parent` (a committed snapshot) although it was prepared without one: only
+   * where applyFormat is 'overlay', because an overlay diff does not depend on its parent's
+   * content, so independent layers can be extracted side by side and chained afterwards.
+   * FailedPrecondition for a 'plain' snapshotter or a key prepared with a parent.
+   */
+  commit(name: string, key: string, opts?: CommitOptions): Promise<void>;
   remove(key: string): Promise<void>;
   stat(key: string): Promise<SnapshotInfo>;
   list(): Promise<SnapshotInfo[]>;

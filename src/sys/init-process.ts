@@ -24,6 +24,8 @@ export interface LaunchOptions {
 export interface LaunchedInit {
   /** Host pid of the container's init. */
   pid: number;
+  /** Its start time (/proc/<pid>/stat field 22), read by stage0 before the init could run: with the pid, its identity. */
+  startTime: string;
   /** berth-init's stage0 process: in foreground mode it lives as long as the container. */
   stage0: ChildProcess;
   /** stage0's exit status; in foreground mode, the container's (128+n when killed by signal n). */
@@ -56,6 +58,7 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
   return new Promise<LaunchedInit>((resolve, reject) => {
     const reader = new FrameReader();
     let pid = 0;
+    let startTime = '';
     let done = false;
     let failure: BerthError | undefined;
     const fail = (e: BerthError) => {
@@ -84,6 +87,7 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
         switch (f.type) {
           case Frame.PID:
             pid = f.payload.readInt32LE(0);
+            startTime = f.payload.subarray(4).toString('ascii');
             break;
           case Frame.HOOKS:
             if (!opts.onHooks) {
@@ -101,7 +105,7 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
           case Frame.READY:
             if (!done) {
               done = true;
-              resolve({ pid, stage0, exited });
+              resolve({ pid, startTime, stage0, exited });
             }
             break;
           case Frame.ERROR: {

@@ -13,6 +13,7 @@ export const Op = {
   MKFIFO: 0x0103,
   WRITE_FILE: 0x0104,
   CLONE: 0x0105,
+  UNSHARE: 0x0106,
   SETGROUPS: 0x0201,
   UID_MAP: 0x0202,
   GID_MAP: 0x0203,
@@ -49,6 +50,7 @@ export const Op = {
   EXEC: 0x031d,
   SETRLIMIT: 0x031e,
   PERSONALITY: 0x031f,
+  RESOLVE_EXEC: 0x0320,
 } as const;
 export type OpName = keyof typeof Op;
 
