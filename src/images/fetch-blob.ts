@@ -17,7 +17,17 @@ export async function fetchBlobToStore(
   content: ContentStore,
   ref: Reference,
   desc: Pick<Descriptor, 'digest' | 'size'>,
-  opts: { leaseId?: string; progress?: BlobProgress; maxResumes?: number } = {},
+  opts: {
+    leaseId?: string;
+    progress?: BlobProgress;
+    maxResumes?: number;
+    /**
+     * Sees every chunk before it is stored, with its offset in the blob (a resumed ingest starts
+     * past 0; a server that ignored Range starts again at 0). A rejection ends the fetch, keeping
+     * the partial ingest. Not called when the blob is already stored.
+     */
+    onBytes?: (chunk: Buffer, offset: number) => Promise<void> | void;
+  } = {},
 ): Promise<void> {
   const { algorithm, encoded } = parseDigest(desc.digest);
   if (opts.leaseId) await content.addResource(opts.leaseId, desc.digest);
@@ -42,6 +52,7 @@ export async function fetchBlobToStore(
         const { body, start } = await client.fetchBlob(ref, desc, { offset: w.offset });
         if (start !== w.offset) await w.truncate();
         for await (const chunk of body as AsyncIterable<Buffer>) {
+          if (opts.onBytes) await opts.onBytes(chunk, w.offset);
           await w.write(chunk);
           report('downloading', w.offset);
         }

@@ -34,6 +34,8 @@ export type ApplyLayerFn = (
 
 export type PullEvent =
   | { kind: 'resolved'; ref: string; digest: string }
+  /** The platform manifest chosen: lets a progress display list every layer before any byte moves. */
+  | { kind: 'manifest'; digest: string; config: Descriptor; layers: Descriptor[] }
   | ({ kind: 'blob'; role: 'manifest' | 'config' | 'layer' } & Parameters<BlobProgress>[0])
   | { kind: 'unpack'; digest: string; chainId: string; state: 'exists' | 'unpacking' | 'done' };
 
@@ -72,6 +74,7 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
       if (fetched.document.kind !== 'manifest') throw invalidArgument(`pull ${name}: ${chosen.digest} is a nested index; expected an image manifest`);
     }
     const manifest = (fetched.document as { manifest: ImageManifest }).manifest;
+    opts.progress?.({ kind: 'manifest', digest: manifestDesc.digest, config: manifest.config, layers: manifest.layers });
     const blobEvents = (role: 'config' | 'layer'): BlobProgress => (ev) => opts.progress?.({ kind: 'blob', role, ...ev });
     await fetchBlobToStore(client, content, ref, manifest.config, { leaseId, progress: blobEvents('config') });
     const config = validateImageConfig(parseJSON(await content.readAll(manifest.config.digest), `pull ${name}: config`), `pull ${name}: config`);

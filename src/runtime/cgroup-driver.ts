@@ -1,26 +1,33 @@
 // How the runtime places a container in cgroups: made before the init is cloned (the init joins
 // them from stage0, so it is born inside), removed on delete. The runtime sees only this small
 // interface; src/cgroups does the work.
+import type { CgroupManager } from '../cgroups/types.ts';
 import type { ContainerRecord } from './state-store.ts';
 
 export interface CgroupPlacement {
-  /** Absolute cgroup directory per hierarchy (v1 controller name, or "" for the v2 unified tree). */
+  /** Absolute cgroup directory per hierarchy (v1 controller name, or "unified" for cgroup2). */
   paths: Record<string, string>;
   /** The cgroup.procs files stage0 writes "0" into before clone. */
   joinFiles: string[];
 }
 
 export interface CgroupDriver {
+  /** Makes and limits the container's cgroups; records their mode and paths in `rec` first. */
   create(rec: ContainerRecord): Promise<CgroupPlacement>;
-  /** The cgroup.procs files a process joins to enter the recorded container's cgroups (exec). */
-  joinFiles(rec: ContainerRecord): string[];
-  /** Kills whatever is left in the container's cgroups and removes them. Idempotent. */
-  destroy(rec: ContainerRecord): Promise<void>;
+  /** The manager of a recorded container's cgroups, or undefined when it has none. */
+  load(rec: ContainerRecord): CgroupManager | undefined;
+}
+
+/** Kills whatever is left in the container's cgroups and removes them. Idempotent. */
+export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord): Promise<void> {
+  const m = driver.load(rec);
+  if (!m) return;
+  await m.killAll('SIGKILL');
+  await m.destroy();
 }
 
 /** For tests of the lifecycle without cgroups: places nothing. */
 export const noCgroups: CgroupDriver = {
   create: async () => ({ paths: {}, joinFiles: [] }),
-  joinFiles: () => [],
-  destroy: async () => {},
+  load: () => undefined,
 };

@@ -1,7 +1,7 @@
 // The runtime's cgroup driver over src/cgroups (the cgroupfs driver; v1, hybrid or v2 as the host
 // mounts them). The cgroup is made and limited before the init is cloned; stage0 joins it, so the
-// container never runs a single instruction outside its limits. Delete kills what is left and
-// removes exactly the directories recorded at create.
+// container never runs a single instruction outside its limits. Later commands drive exactly the
+// directories recorded at create (a relative cgroupsPath is never resolved twice).
 import { defaultDeviceRules, loadCgroupManager, newCgroupManager } from '../cgroups/index.ts';
 import type { CgroupMode } from '../cgroups/mounts.ts';
 import type { CgroupDriver } from './cgroup-driver.ts';
@@ -20,15 +20,9 @@ export function cgroupfsDriver(): CgroupDriver {
       await m.create(resources);
       return { paths: m.paths(), joinFiles: m.joinFiles() };
     },
-    joinFiles(rec) {
-      if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return [];
-      return loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths }).joinFiles();
-    },
-    async destroy(rec) {
-      if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return;
-      const m = loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths });
-      await m.killAll('SIGKILL');
-      await m.destroy();
+    load(rec) {
+      if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return undefined;
+      return loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths });
     },
   };
 }

@@ -2,11 +2,11 @@
 // list) over a state directory, exactly as the runtime spec describes it. The CLI in
 // src/cli/runtime is a thin adapter over this class. Status is never stored: it is derived from
 // the init's identity (pid + start time) and the exec FIFO, so a crash can never leave it stale.
-import { closeSync, constants as fsConstants, existsSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgument } from '../errors/errors.ts';
-import type { Process, State } from '../oci/runtime-spec.ts';
+import type { LinuxResources, Process } from '../oci/runtime-spec.ts';
 import { OCI_VERSION } from '../oci/runtime-spec.ts';
 import { checkHostSupport, parseRuntimeConfig, parseRuntimeConfigFile } from '../oci/runtime-validate.ts';
 import { signalNumber } from '../oci/runtime-linux-tables.ts';
@@ -14,13 +14,13 @@ import * as native from '../sys/native.ts';
 import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
 import { encodePlan, formatPlan } from '../sys/plan.ts';
 import { isSameLiveProcess } from '../sys/procfs.ts';
-import { type CgroupDriver, noCgroups } from './cgroup-driver.ts';
+import { type CgroupDriver, destroyCgroups, noCgroups } from './cgroup-driver.ts';
 import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
 import { buildCreatePlan, buildExecPlan } from './plan-builder.ts';
 import { type ContainerRecord, StateStore, validateId } from './state-store.ts';
 
-export type Status = 'creating' | 'created' | 'running' | 'stopped';
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export interface CreateOptions {
   bundle: string;
@@ -28,6 +28,19 @@ export interface CreateOptions {
   consoleSocket?: string;
   noPivot?: boolean;
   preserveFds?: number;
+}
+
+/** The state document of the runtime spec, with runc's additions (rootfs, created, owner, the "paused" status). */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  status: Status;
+  pid: number;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
 }
 
 export interface ExecOptions {
@@ -65,13 +78,72 @@ export class Runtime {
   status(rec: ContainerRecord): Status {
     if (rec.pid <= 0) return 'creating';
     if (!isSameLiveProcess(rec.pid, rec.initStartTime)) return 'stopped';
-    return existsSync(this.store.fifoPath(rec.id)) ? 'created' : 'running';
+    if (existsSync(this.store.fifoPath(rec.id))) return 'created';
+    const cg = this.cgroups.load(rec);
+    return cg && cg.state() !== 'thawed' ? 'paused' : 'running';
   }
 
-  /** The state document of the runtime spec (plus runc's rootfs, created and owner). */
-  stateOf(rec: ContainerRecord): State & { rootfs: string; created: string; owner: string } {
+  /** The container's cgroup manager; refuses containers without one (pause, ps, update, events need it). */
+  private cgroupOf(rec: ContainerRecord, verb: string) {
+    const cg = this.cgroups.load(rec);
+    if (!cg) throw failedPrecondition(`${verb}: container ${rec.id} has no cgroup`);
+    return cg;
+  }
+
+  async pause(id: string): Promise<void> {
+    const rec = this.store.load(id);
     const status = this.status(rec);
-    const s: State & { rootfs: string; created: string; owner: string } = {
+    if (status !== 'running') throw failedPrecondition(`container ${id} is not running: ${status}`);
+    await this.cgroupOf(rec, 'pause').freeze();
+  }
+
+  async resume(id: string): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'paused') throw failedPrecondition(`container ${id} is not paused: ${status}`);
+    await this.cgroupOf(rec, 'resume').thaw();
+  }
+
+  /** Pids of every process in the container (its cgroup and sub-cgroups). */
+  pids(id: string): number[] {
+    const rec = this.store.load(id);
+    if (this.status(rec) === 'stopped') return [];
+    return this.cgroupOf(rec, 'ps').pids();
+  }
+
+  /** Changes the limits of a live container and records them. */
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped') throw failedPrecondition(`cannot update a stopped container ${id}`);
+    await this.cgroupOf(rec, 'update').update(resources);
+    rec.config.linux = { ...(rec.config.linux ?? {}), resources: mergeResources(rec.config.linux?.resources ?? {}, resources) };
+    this.store.save(rec);
+  }
+
+  stats(id: string) {
+    const rec = this.store.load(id);
+    return this.cgroupOf(rec, 'events').stats();
+  }
+
+  /** How many times the kernel's OOM killer struck in the container's memory cgroup (v1 memory.oom_control, v2 memory.events). */
+  oomKills(id: string): number {
+    const rec = this.store.load(id);
+    const v1 = rec.cgroupPaths.memory;
+    const file = v1 ? join(v1, 'memory.oom_control') : rec.cgroupPaths.unified ? join(rec.cgroupPaths.unified, 'memory.events') : undefined;
+    if (!file) return 0;
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The state document of the runtime spec, plus runc's rootfs, created and owner, and runc's "paused" status. */
+  stateOf(rec: ContainerRecord): ContainerState {
+    const status = this.status(rec);
+    const s: ContainerState = {
       ociVersion: OCI_VERSION,
       id: rec.id,
       pid: status === 'stopped' ? 0 : rec.pid,
@@ -89,8 +161,8 @@ export class Runtime {
     return this.stateOf(this.store.load(id));
   }
 
-  list() {
-    const out = [];
+  list(): ContainerState[] {
+    const out: ContainerState[] = [];
     for (const id of this.store.ids()) {
       try {
         out.push(this.stateOf(this.store.load(id)));
@@ -157,7 +229,7 @@ export class Runtime {
           mode: opts.detach ? 'detach' : 'foreground',
           preserveFds,
           consoleSocketFd: consoleSock ? consoleFdInInit(preserveFds) : undefined,
-          cgroupJoinFiles: this.cgroups.joinFiles(rec),
+          cgroupJoinFiles: this.cgroups.load(rec)?.joinFiles() ?? [],
         },
         linuxHostFacts(),
       );
@@ -192,12 +264,14 @@ export class Runtime {
     }
   }
 
-  kill(id: string, signal: string | number = 'SIGTERM'): void {
+  /** Signals the init, or with `all` every process of the container (frozen meanwhile, so none escapes by forking). */
+  async kill(id: string, signal: string | number = 'SIGTERM', all = false): Promise<void> {
     const sig = signalNumber(signal);
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status !== 'created' && status !== 'running') throw failedPrecondition(`container ${id} is not running`);
-    signalProcess(rec.pid, rec.initStartTime, sig);
+    if (status === 'stopped' || status === 'creating') throw failedPrecondition(`container ${id} is not running`);
+    if (all) await this.cgroupOf(rec, 'kill --all').killAll(sig);
+    else signalProcess(rec.pid, rec.initStartTime, sig);
   }
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
@@ -215,14 +289,15 @@ export class Runtime {
       throw e;
     }
     const status = this.status(rec);
-    if (status === 'running' && !opts.force) {
-      throw failedPrecondition(`cannot delete container ${id} that is not stopped: running`);
+    if ((status === 'running' || status === 'paused') && !opts.force) {
+      throw failedPrecondition(`cannot delete container ${id} that is not stopped: ${status}`);
     }
-    if (status === 'created' || status === 'running') {
+    if (status === 'paused') await this.cgroupOf(rec, 'delete').thaw();
+    if (status === 'created' || status === 'running' || status === 'paused') {
       signalProcess(rec.pid, rec.initStartTime, 9);
       await waitGone(rec.pid, rec.initStartTime, 10_000);
     }
-    await this.cgroups.destroy(rec);
+    await destroyCgroups(this.cgroups, rec);
     const state = JSON.stringify({ ...this.stateOf(rec), status: 'stopped' });
     this.store.remove(id);
     const errors = await runHooksWarn('poststop', rec.config.hooks?.poststop, state);
@@ -306,7 +381,7 @@ export class Runtime {
           process.kill(rec.pid, 'SIGKILL');
         } catch {}
       }
-      await this.cgroups.destroy(rec).catch(() => {});
+      await destroyCgroups(this.cgroups, rec).catch(() => {});
       this.store.remove(id);
       throw e;
     }
@@ -350,6 +425,16 @@ function signalProcess(pid: number, startTime: string, sig: number): void {
   } finally {
     closeSync(pidfd);
   }
+}
+
+/** `update` semantics: each given group of limits replaces the recorded one field by field. */
+function mergeResources(base: LinuxResources, change: LinuxResources): LinuxResources {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(change)) {
+    const prev = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
+  }
+  return out as LinuxResources;
 }
 
 /** While a foreground process runs, signals sent to berth-runtime go to it (berth-init's stage0 passes them on). */

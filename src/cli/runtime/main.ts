@@ -6,7 +6,11 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { errorMessage, invalidArgument, unsupported } from '../../errors/errors.ts';
 import { defaultSpec } from '../../oci/runtime-default-spec.ts';
-import { OCI_VERSION, type Process } from '../../oci/runtime-spec.ts';
+import { type LinuxResources, OCI_VERSION, type Process } from '../../oci/runtime-spec.ts';
+import { parseRuntimeConfig } from '../../oci/runtime-validate.ts';
+import { featuresDocument } from '../../runtime/features.ts';
+import { parseDuration, resourcesFromFlags } from './update-flags.ts';
+import { spawnSync } from 'node:child_process';
 import { execProcess } from '../../runtime/exec-process.ts';
 import { cgroupfsDriver } from '../../runtime/cgroups.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -55,7 +59,10 @@ commands:
   run      create and start a container           state    output the state of a container
   kill     send a signal to the init process      delete   delete a container and its resources
   list     list containers                        spec     create a new specification file
-  exec     run a process in a container
+  exec     run a process in a container           ps       list the container's processes
+  pause    freeze every process (freezer)         resume   thaw a paused container
+  update   change resource limits live            events   stats and OOM notifications
+  features the runtime spec's features document
 
 global options:
   --root value        state directory (default: /run/berth-runtime)
@@ -131,8 +138,66 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(rt.state(needId()), null, '  ')}\n`);
       return 0;
     case 'kill':
-      rt.kill(needId(), args[1] ?? 'SIGTERM');
+      await rt.kill(needId(), args[1] ?? 'SIGTERM', flags.all === true);
       return 0;
+    case 'pause':
+      await rt.pause(needId());
+      return 0;
+    case 'resume':
+      await rt.resume(needId());
+      return 0;
+    case 'ps': {
+      const pids = rt.pids(needId());
+      const format = String(flags.format ?? 'table');
+      if (format === 'json') {
+        process.stdout.write(`${JSON.stringify(pids)}\n`);
+        return 0;
+      }
+      if (format !== 'table') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(format)}`);
+      process.stdout.write(psTable(pids, args.slice(1)));
+      return 0;
+    }
+    case 'update': {
+      const id = needId();
+      let resources: LinuxResources;
+      if (flags.resources !== undefined) {
+        const file = String(flags.resources);
+        const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+        try {
+          resources = JSON.parse(text) as LinuxResources;
+        } catch (e) {
+          throw invalidArgument(`--resources ${file}: ${errorMessage(e)}`);
+        }
+        parseRuntimeConfig({ ociVersion: OCI_VERSION, linux: { resources } }, `--resources ${file}`);
+      } else resources = resourcesFromFlags(flags);
+      await rt.update(id, resources);
+      return 0;
+    }
+    case 'events': {
+      const id = needId();
+      const interval = parseDuration(String(flags.interval ?? '5s'), 'interval');
+      const emit = (type: string, data?: unknown) => process.stdout.write(`${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`);
+      if (flags.stats) {
+        emit('stats', rt.stats(id));
+        return 0;
+      }
+      let ooms = rt.oomKills(id);
+      for (;;) {
+        const st = rt.state(id).status;
+        if (st === 'stopped') return 0;
+        const now = rt.oomKills(id);
+        if (now > ooms) emit('oom');
+        ooms = now;
+        emit('stats', rt.stats(id));
+        await new Promise((r) => setTimeout(r, interval));
+      }
+    }
+    case 'features':
+      process.stdout.write(`${JSON.stringify(featuresDocument({ cgroup: hostCgroupVersions() }), null, '    ')}\n`);
+      return 0;
+    case 'checkpoint':
+    case 'restore':
+      throw unsupported(`${verb}: checkpoint and restore (CRIU) are not supported by berth-runtime yet`);
     case 'delete':
       await rt.delete(needId(), { force: flags.force === true });
       return 0;
@@ -184,6 +249,22 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   return 1;
+}
+
+/** runc's ps: the host's `ps` output (default `ps -ef`), keeping the header and the container's processes. */
+function psTable(pids: number[], psArgs: string[]): string {
+  const r = spawnSync('ps', psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8' });
+  if (r.status !== 0) throw invalidArgument(`ps ${psArgs.join(' ')}: ${r.stderr || r.error?.message}`);
+  const [header = '', ...lines] = r.stdout.split('\n');
+  const col = header.trim().split(/\s+/).indexOf('PID');
+  if (col < 0) throw invalidArgument('ps: no PID column in its output');
+  const want = new Set(pids.map(String));
+  return [header, ...lines.filter((l) => want.has(l.trim().split(/\s+/)[col] ?? ''))].join('\n') + '\n';
+}
+
+function hostCgroupVersions(): { v1: boolean; v2: boolean } {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  return { v1: / - cgroup /.test(mounts), v2: / - cgroup2 /.test(mounts) };
 }
 
 function readProcessFile(path: string): Process {
