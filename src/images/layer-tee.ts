@@ -12,9 +12,9 @@
 // applier stopped reading.
 import { failedPrecondition, internal } from '../errors/errors.ts';
 
-type Deferred<T> = { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void };
+export type Deferred<T> = { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void };
 
-function deferred<T>(): Deferred<T> {
+export function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
   const promise = new Promise<T>((res, rej) => {
@@ -62,7 +62,7 @@ export class LayerTee {
 
   /** A chunk the download is about to store at `offset`. Rejects once cancel() was called. */
   async offer(chunk: Buffer, offset: number): Promise<void> {
-    if (this.#cancelled) throw this.#cancelled.e;
+    this.#throwIfCancelled();
     this.#decide(offset === 0 ? 'stream' : 'store');
     if (this.#decided !== 'stream' || this.#readerGone) return;
     if (offset > this.#fed) throw internal(`layer tee: a chunk at ${offset} leaves a gap after byte ${this.#fed}`);
@@ -78,6 +78,10 @@ export class LayerTee {
         this.#wakeWriter = r;
       });
     }
+    this.#throwIfCancelled();
+  }
+
+  #throwIfCancelled(): void {
     if (this.#cancelled) throw this.#cancelled.e;
   }
 

@@ -1,9 +1,21 @@
-// pull: resolve a reference, fetch its index/manifest, config and layers into the content store
-// (bounded parallel downloads, each resumable and verified), unpack the layers into snapshots named
-// by chain ID, and record the name in the image store. Everything a pull fetches is held by a lease
-// until the image record exists, so a concurrent gc never collects it. A pull killed at any point
-// leaves only verified blobs and resumable ingests; pulling again completes the job.
-// It must never mount anything: the snapshotter returns mounts, the applier writes into upperDir.
+// pull: resolve a reference, fetch its index/manifest and config, then its layers into the content
+// store (bounded parallel downloads, each resumable and verified) while unpacking them into
+// snapshots named by chain ID, and record the name in the image store. Everything a pull fetches is
+// held by a lease until the image record exists, so a concurrent gc never collects it.
+//
+// Unpacking while downloading: each layer's bytes are teed (layer-tee.ts) into the content store's
+// writer and into applyLayer. A layer's snapshot is committed only once both its blob digest is
+// verified (the store's commit) and its DiffID matches config.rootfs.diff_ids[i] — which is why the
+// config is fetched before any layer. Snapshots are committed in order, each on the previous chain.
+// - 'overlay' snapshotters: a layer's upperdir does not depend on its parent's content, so every
+//   layer is extracted at once (bounded) into a snapshot prepared without a parent, and committed
+//   onto its parent chain afterwards (commit's `parent` option).
+// - 'plain' (copying) snapshotters: layer i needs the committed copy of 0..i-1, so layers are
+//   applied one after another from the store, while later layers still download.
+// A pull killed at any point leaves only verified blobs, resumable ingests and uncommitted active
+// snapshots (extract-*), never a committed snapshot that was not verified; pulling again completes
+// the job. It must never mount anything: the snapshotter returns mounts, the applier writes into
+// upperDir.
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
 import { failedPrecondition, invalidArgument, isBerthError, ErrorCode, notFound } from '../errors/errors.ts';
@@ -14,6 +26,7 @@ import type { RegistryClient } from '../distribution/registry-client.ts';
 import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
 import { type BlobProgress, fetchBlobToStore } from './fetch-blob.ts';
 import type { ImageStore } from './image-store.ts';
+import { LayerTee, deferred } from './layer-tee.ts';
 import { mapLimit } from './limit.ts';
 
 /** The part of the unpack helper's Snapshotter that pull uses (src/snapshots/snapshotter.ts). */
@@ -21,7 +34,8 @@ export type UnpackSnapshotter = {
   /** How the applier writes into upperDir: 'overlay' (an empty upperdir) or 'plain' (a copy of the parent). */
   readonly applyFormat?: 'overlay' | 'plain';
   prepare(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<unknown>;
-  commit(name: string, key: string, opts?: { labels?: Record<string, string> }): Promise<void>;
+  /** `parent`: commit onto it a snapshot prepared without one (overlay format only). */
+  commit(name: string, key: string, opts?: { labels?: Record<string, string>; parent?: string }): Promise<void>;
   remove(key: string): Promise<void>;
   stat(key: string): Promise<unknown>;
   upperDir(key: string): Promise<string>;
@@ -84,12 +98,17 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
     if (diffIds.length !== manifest.layers.length)
       throw invalidArgument(`pull ${name}: manifest has ${manifest.layers.length} layers but config.rootfs.diff_ids has ${diffIds.length}`);
 
-    await mapLimit(manifest.layers, opts.concurrency ?? 3, (layer) =>
-      fetchBlobToStore(client, content, ref, layer, { leaseId, progress: blobEvents('layer') }),
-    );
-
+    const concurrency = opts.concurrency ?? 3;
+    const fetchLayer = (layer: Descriptor, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) =>
+      fetchBlobToStore(client, content, ref, layer, { leaseId, progress: blobEvents('layer'), ...(onBytes ? { onBytes } : {}) });
     let chainId: string | undefined;
-    if (opts.unpack) chainId = await unpackLayers(name, manifest.layers, diffIds, content, opts.unpack, opts.progress);
+    if (!opts.unpack || manifest.layers.length === 0) {
+      await mapLimit(manifest.layers, concurrency, (layer) => fetchLayer(layer));
+    } else {
+      const job: UnpackJob = { name, layers: manifest.layers, diffIds, content, unpack: opts.unpack, concurrency, fetchLayer };
+      if (opts.progress) job.progress = opts.progress;
+      chainId = (opts.unpack.snapshotter.applyFormat ?? 'overlay') === 'overlay' ? await unpackSideBySide(job) : await unpackInOrder(job);
+    }
     await opts.images.put(name, target);
     const result: PullResult = { name, target, manifest: manifestDesc, config, configDigest: manifest.config.digest };
     if (chainId) result.chainId = chainId;
@@ -120,45 +139,178 @@ async function storeManifest(client: RegistryClient, content: ContentStore, ref:
   return fetched;
 }
 
-/** Applies layers bottom-up into snapshots named by chain ID; a layer already unpacked is skipped. */
-export async function unpackLayers(
-  name: string,
-  layers: Descriptor[],
-  diffIds: string[],
-  content: ContentStore,
-  unpack: { snapshotter: UnpackSnapshotter; applyLayer: ApplyLayerFn },
-  progress?: (ev: PullEvent) => void,
-): Promise<string | undefined> {
-  const { snapshotter, applyLayer } = unpack;
-  const chain = chainIdsOf(diffIds);
-  for (let i = 0; i < layers.length; i++) {
-    const layer = layers[i]!;
-    const chainId = chain[i]!;
-    const parent = i > 0 ? chain[i - 1] : undefined;
-    if (await snapshotter.stat(chainId).then(() => true, () => false)) {
-      progress?.({ kind: 'unpack', digest: layer.digest, chainId, state: 'exists' });
-      continue;
-    }
-    progress?.({ kind: 'unpack', digest: layer.digest, chainId, state: 'unpacking' });
-    const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
-    await snapshotter.prepare(key, parent, { labels: { 'berth.io/layer': layer.digest } });
-    try {
-      const targetDir = await snapshotter.upperDir(key);
-      const { diffId } = await applyLayer(await content.read(layer.digest), {
-        mediaType: layer.mediaType,
-        targetDir,
-        format: snapshotter.applyFormat ?? 'overlay',
-        context: `image ${name} layer ${layer.digest}`,
-      });
-      if (diffId !== diffIds[i])
-        throw failedPrecondition(`image ${name} layer ${layer.digest}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`);
-      await snapshotter.commit(chainId, key, { labels: { 'berth.io/layer': layer.digest } });
-    } catch (e) {
-      await snapshotter.remove(key).catch(() => {});
-      // Another unpack of the same image may have committed this chain ID meanwhile.
-      if (await snapshotter.stat(chainId).then(() => false, () => true)) throw e;
-    }
-    progress?.({ kind: 'unpack', digest: layer.digest, chainId, state: 'done' });
+type UnpackJob = {
+  name: string;
+  layers: Descriptor[];
+  diffIds: string[];
+  content: ContentStore;
+  unpack: { snapshotter: UnpackSnapshotter; applyLayer: ApplyLayerFn };
+  concurrency: number;
+  fetchLayer: (layer: Descriptor, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) => Promise<void>;
+  progress?: (ev: PullEvent) => void;
+};
+
+const exists = (sn: UnpackSnapshotter, key: string) => sn.stat(key).then(() => true, () => false);
+
+/** How many bottom layers are already unpacked (a committed chain implies its parents). */
+async function unpackedPrefix(sn: UnpackSnapshotter, chain: string[]): Promise<number> {
+  for (let i = chain.length - 1; i >= 0; i--) if (await exists(sn, chain[i]!)) return i + 1;
+  return 0;
+}
+
+function checkDiffId(job: UnpackJob, i: number, diffId: string): void {
+  if (diffId !== job.diffIds[i])
+    throw failedPrecondition(`image ${job.name} layer ${job.layers[i]!.digest}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${job.diffIds[i]}`);
+}
+
+function applyOptions(job: UnpackJob, i: number, targetDir: string) {
+  const layer = job.layers[i]!;
+  return { mediaType: layer.mediaType, targetDir, format: job.unpack.snapshotter.applyFormat ?? 'overlay', context: `image ${job.name} layer ${layer.digest}` } as const;
+}
+
+/**
+ * Downloads layer i into the store and applies it into `targetDir` at the same time; resolves once
+ * the blob is committed (digest verified) and the DiffID matches.
+ */
+async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Promise<void> {
+  const layer = job.layers[i]!;
+  const tee = new LayerTee();
+  const fetching = job.fetchLayer(layer, (chunk, offset) => tee.offer(chunk, offset)).then(
+    () => tee.end(),
+    (e: unknown) => {
+      tee.fail(e);
+      throw e;
+    },
+  );
+  const applying = job.unpack.applyLayer(tee.input(() => job.content.read(layer.digest)), applyOptions(job, i, targetDir));
+  applying.catch((e: unknown) => tee.cancel(`unpacking ${layer.digest} failed: ${e instanceof Error ? e.message : String(e)}`));
+  const [fetched, applied] = await Promise.allSettled([fetching, applying]);
+  // A download error explains an applier that ran out of input; an applier error (a hostile
+  // entry) explains a download that was stopped.
+  if (fetched.status === 'rejected' && (applied.status === 'fulfilled' || !isBerthError(fetched.reason, ErrorCode.FailedPrecondition))) throw fetched.reason;
+  if (applied.status === 'rejected') throw applied.reason;
+  if (fetched.status === 'rejected') throw fetched.reason;
+  checkDiffId(job, i, applied.value.diffId);
+}
+
+/** Commits `key` as chain[i]; a chain ID another pull committed meanwhile is as good. */
+async function commitLayer(job: UnpackJob, chain: string[], i: number, key: string, parent: string | undefined): Promise<void> {
+  const { snapshotter } = job.unpack;
+  const labels = { 'berth.io/layer': job.layers[i]!.digest };
+  try {
+    await snapshotter.commit(chain[i]!, key, parent === undefined ? { labels } : { labels, parent });
+  } catch (e) {
+    await snapshotter.remove(key).catch(() => {});
+    if (!(await exists(snapshotter, chain[i]!))) throw e;
   }
+  job.progress?.({ kind: 'unpack', digest: job.layers[i]!.digest, chainId: chain[i]!, state: 'done' });
+}
+
+const extractKey = (chainId: string) => `extract-${randomBytes(6).toString('hex')}-${chainId}`;
+
+/** Overlay: every layer downloads and extracts at once into a parentless snapshot; commits go in order. */
+async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
+  const { snapshotter } = job.unpack;
+  const chain = chainIdsOf(job.diffIds);
+  const have = await unpackedPrefix(snapshotter, chain);
+  const n = job.layers.length;
+  const ready = job.layers.map(() => deferred<string | undefined>());
+  // Keys extracted and verified but not yet committed: removed if the pull fails.
+  const uncommitted = new Set<string>();
+  const work = mapLimit(job.layers, job.concurrency, async (layer, i) => {
+    try {
+      if (i < have) {
+        await job.fetchLayer(layer);
+        return ready[i]!.resolve(undefined);
+      }
+      job.progress?.({ kind: 'unpack', digest: layer.digest, chainId: chain[i]!, state: 'unpacking' });
+      const key = extractKey(chain[i]!);
+      await snapshotter.prepare(key, undefined, { labels: { 'berth.io/layer': layer.digest } });
+      try {
+        await fetchAndApply(job, i, await snapshotter.upperDir(key));
+      } catch (e) {
+        await snapshotter.remove(key).catch(() => {});
+        throw e;
+      }
+      uncommitted.add(key);
+      ready[i]!.resolve(key);
+    } catch (e) {
+      ready[i]!.reject(e);
+      throw e;
+    }
+  });
+  const committing = (async () => {
+    for (let i = 0; i < n; i++) {
+      const key = await ready[i]!.promise;
+      if (key === undefined) {
+        job.progress?.({ kind: 'unpack', digest: job.layers[i]!.digest, chainId: chain[i]!, state: 'exists' });
+        continue;
+      }
+      uncommitted.delete(key);
+      await commitLayer(job, chain, i, key, i > 0 ? chain[i - 1] : undefined);
+    }
+  })();
+  committing.catch(() => {});
+  try {
+    await work;
+  } catch (e) {
+    // Layers that were never started leave the committer waiting: release it.
+    for (const r of ready) r.reject(e);
+    await committing.catch(() => {});
+    for (const key of uncommitted) await snapshotter.remove(key).catch(() => {});
+    throw e;
+  }
+  try {
+    await committing;
+  } catch (e) {
+    for (const key of uncommitted) await snapshotter.remove(key).catch(() => {});
+    throw e;
+  }
+  return chain.at(-1);
+}
+
+/** Plain (copying): layer i is prepared on the committed chain 0..i-1 and applied from the store. */
+async function unpackInOrder(job: UnpackJob): Promise<string | undefined> {
+  const { snapshotter, applyLayer } = job.unpack;
+  const chain = chainIdsOf(job.diffIds);
+  const fetched = job.layers.map(() => deferred<void>());
+  const work = mapLimit(job.layers, job.concurrency, (layer, i) =>
+    job.fetchLayer(layer).then(
+      () => fetched[i]!.resolve(),
+      (e: unknown) => {
+        fetched[i]!.reject(e);
+        throw e;
+      },
+    ),
+  );
+  work.catch((e: unknown) => {
+    for (const f of fetched) f.reject(e);
+  });
+  try {
+    for (let i = 0; i < job.layers.length; i++) {
+      const layer = job.layers[i]!;
+      const chainId = chain[i]!;
+      await fetched[i]!.promise;
+      if (await exists(snapshotter, chainId)) {
+        job.progress?.({ kind: 'unpack', digest: layer.digest, chainId, state: 'exists' });
+        continue;
+      }
+      job.progress?.({ kind: 'unpack', digest: layer.digest, chainId, state: 'unpacking' });
+      const key = extractKey(chainId);
+      await snapshotter.prepare(key, i > 0 ? chain[i - 1] : undefined, { labels: { 'berth.io/layer': layer.digest } });
+      try {
+        const { diffId } = await applyLayer(await job.content.read(layer.digest), applyOptions(job, i, await snapshotter.upperDir(key)));
+        checkDiffId(job, i, diffId);
+      } catch (e) {
+        await snapshotter.remove(key).catch(() => {});
+        throw e;
+      }
+      await commitLayer(job, chain, i, key, undefined);
+    }
+  } finally {
+    // No download keeps writing after the pull returns or fails.
+    await work.catch(() => {});
+  }
+  await work;
   return chain.at(-1);
 }

@@ -180,7 +180,7 @@ describe('plan builder', () => {
     ['bind source missing', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/missing', options: ['bind'] }), /mounts\[\d+\]\.source: \/missing does not exist/],
     ['recursive attributes', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['rbind', 'rro'] }), /mounts\[\d+\]\.options: recursive mount attributes/],
     ['idmapped mount', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['bind', 'idmap'] }), /idmapped mounts are not supported/],
-    ['terminal without console socket', (c) => (c.process!.terminal = true), /--console-socket is required/],
+    ['terminal without console socket', (c) => (c.process!.terminal = true), /--console-socket is required unless the process runs in the foreground/],
     ['sysctl key with a slash', (c) => (c.linux!.sysctl = { 'net/ipv4': '1' }), /linux.sysctl: invalid key/],
     ['AppArmor', (c) => (c.process!.apparmorProfile = 'x'), /process.apparmorProfile: AppArmor is not supported/],
     ['seccomp until it is implemented', (c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), /linux.seccomp: seccomp is not supported/],

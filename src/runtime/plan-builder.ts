@@ -257,7 +257,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   }
   if (proc.terminal) {
     if (opts.consoleSocketFd === undefined) {
-      throw invalidArgument('process.terminal is true: --console-socket is required (a terminal in the foreground is not supported yet)');
+      throw invalidArgument('process.terminal is true: --console-socket is required unless the process runs in the foreground');
     }
     const rows = proc.consoleSize?.height ?? 0;
     const cols = proc.consoleSize?.width ?? 0;

@@ -3,7 +3,6 @@
 // src/cli/runtime is a thin adapter over this class. Status is never stored: it is derived from
 // the init's identity (pid + start time) and the exec FIFO, so a crash can never leave it stale.
 import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import type { LinuxResources, Process } from '../oci/runtime-spec.ts';
@@ -15,6 +14,7 @@ import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-proc
 import { encodePlan, formatPlan } from '../sys/plan.ts';
 import { isSameLiveProcess } from '../sys/procfs.ts';
 import { type CgroupDriver, destroyCgroups, noCgroups } from './cgroup-driver.ts';
+import { callerWindowSize, ConsoleEndpoint, relayTerminal } from './console.ts';
 import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
 import { buildCreatePlan, buildExecPlan } from './plan-builder.ts';
@@ -195,12 +195,15 @@ export class Runtime {
 
   /** run in the foreground: create without a FIFO, wait for the container, delete it; returns its exit status. */
   async run(id: string, opts: CreateOptions): Promise<number> {
-    const { rec, launched } = await this.launch(id, opts, 'foreground');
+    const { rec, launched, master } = await this.launch(id, opts, 'foreground');
     const unforward = forwardSignals(launched);
     try {
+      const relay = master === undefined ? undefined : relayTerminal(master, launched.exited);
       const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify(this.stateOf(rec)));
       for (const e of errors) this.warn(e.message);
-      return await launched.exited;
+      const status = await launched.exited;
+      await relay;
+      return status;
     } finally {
       unforward();
       await this.delete(id, { force: true });
@@ -218,25 +221,26 @@ export class Runtime {
     // The process is validated as part of the container's config: the same rules, the same messages.
     const config = parseRuntimeConfig({ ...rec.config, process: proc }, 'process');
     const preserveFds = opts.preserveFds ?? 0;
-    let consoleSock: Socket | undefined;
-    if (opts.consoleSocket) consoleSock = await connectUnix(opts.consoleSocket);
+    const term = await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, !opts.detach);
     try {
+      const proc = { ...config.process! };
+      if (term && !opts.consoleSocket) proc.consoleSize ??= callerWindowSize();
       const ops = buildExecPlan(
         config,
-        config.process!,
+        proc,
         {
           initPid: rec.pid,
           mode: opts.detach ? 'detach' : 'foreground',
           preserveFds,
-          consoleSocketFd: consoleSock ? consoleFdInInit(preserveFds) : undefined,
+          consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
           cgroupJoinFiles: this.cgroups.load(rec)?.joinFiles() ?? [],
         },
         linuxHostFacts(),
       );
       this.debug(`exec plan for ${id}:\n${formatPlan(ops)}`);
-      const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: consoleSock ? fdOf(consoleSock) : undefined });
-      consoleSock?.destroy();
-      consoleSock = undefined;
+      const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: term?.fd });
+      const master = term?.receiveMaster();
+      term?.close();
       if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       if (opts.detach) {
         await launched.exited;
@@ -244,12 +248,15 @@ export class Runtime {
       }
       const unforward = forwardSignals(launched);
       try {
-        return await launched.exited;
+        const relay = master === undefined ? undefined : relayTerminal(master, launched.exited);
+        const status = await launched.exited;
+        await relay;
+        return status;
       } finally {
         unforward();
       }
     } finally {
-      consoleSock?.destroy();
+      term?.close();
     }
   }
 
@@ -313,9 +320,14 @@ export class Runtime {
     const preserveFds = opts.preserveFds ?? 0;
     if (!Number.isInteger(preserveFds) || preserveFds < 0) throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
 
-    let consoleSock: Socket | undefined;
-    if (opts.consoleSocket) consoleSock = await connectUnix(opts.consoleSocket);
-    this.store.reserve(id);
+    const term = await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
+    if (term && !opts.consoleSocket && config.process) config.process.consoleSize ??= callerWindowSize();
+    try {
+      this.store.reserve(id);
+    } catch (e) {
+      term?.close();
+      throw e;
+    }
     const rec: ContainerRecord = {
       version: 1,
       id,
@@ -346,7 +358,7 @@ export class Runtime {
           mode,
           fifoPath: mode === 'create' ? this.store.fifoPath(id) : undefined,
           preserveFds,
-          consoleSocketFd: consoleSock ? consoleFdInInit(preserveFds) : undefined,
+          consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
           noPivot: opts.noPivot ?? false,
           cgroupJoinFiles: cg.joinFiles,
           cgroupPaths: cg.paths,
@@ -359,7 +371,7 @@ export class Runtime {
       launched = await launchInit({
         plan: encodePlan(ops),
         preserveFds,
-        consoleSocketFd: consoleSock ? fdOf(consoleSock) : undefined,
+        consoleSocketFd: term?.fd,
         onHooks: async (pid) => {
           const state = hooksState(pid);
           await runHooks('prestart', config.hooks?.prestart, state);
@@ -367,14 +379,15 @@ export class Runtime {
           return state;
         },
       });
-      consoleSock?.destroy();
+      const master = term?.receiveMaster();
+      term?.close();
       rec.pid = launched.pid;
       rec.initStartTime = launched.startTime;
       this.store.save(rec);
       if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
-      return { rec, launched };
+      return { rec, launched, master };
     } catch (e) {
-      consoleSock?.destroy();
+      term?.close();
       if (launched) launched.stage0.kill('SIGKILL');
       if (rec.pid > 0) {
         try {
@@ -453,20 +466,6 @@ async function waitGone(pid: number, startTime: string, timeoutMs: number): Prom
     if (Date.now() > deadline) throw failedPrecondition(`process ${pid} did not exit within ${timeoutMs} ms of SIGKILL`);
     await sleep(i < 50 ? 2 : 20);
   }
-}
-
-function connectUnix(path: string): Promise<Socket> {
-  return new Promise((res, rej) => {
-    const s = connect(path);
-    s.once('connect', () => res(s));
-    s.once('error', (e) => rej(invalidArgument(`--console-socket ${path}: ${e.message}`)));
-  });
-}
-
-function fdOf(sock: Socket): number {
-  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new BerthError(ErrorCode.Internal, 'cannot get the fd of the console socket');
-  return fd;
 }
 
 function writePidFile(path: string, pid: number): void {

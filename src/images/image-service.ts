@@ -1,0 +1,588 @@
+// ImageService: the one object that owns an image root and wires the image libraries together, so
+// that every front end (the `berth` CLI now, berthd later) is a thin adapter over it.
+//
+//   <root>/content/              LocalContentStore (blobs, ingests, leases)
+//   <root>/images/images.json    ImageStore (names → target descriptors)
+//   <root>/snapshots/overlay/    OverlaySnapshotter, or, where overlayfs cannot be mounted there,
+//   <root>/snapshots/native/     NativeSnapshotter (copies). The first choice made in a root sticks.
+//   <root>/registries.json       { "<host[:port]>": { "mirrors": [...], "insecure": bool, "ca": PEM or file } }
+//   <root>/tmp/                  staging for load/import (same filesystem as the stores)
+// Credentials come from docker's config.json (DOCKER_CONFIG or ~/.docker/config.json).
+//
+// Owns: choosing the snapshotter, the registry client's configuration, naming what a user types
+// (names, image IDs), and the order of operations that keeps a crash or a refusal harmless: blobs
+// are verified and leased before anything names them, and a name is written last.
+// Must never: print anything (callers get data and progress events), or parse command lines.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { applyLayer } from '../archive/apply-layer.ts';
+import type { ContentInfo, GcResult } from '../content/content-store.ts';
+import { LocalContentStore } from '../content/local-content-store.ts';
+import { type Credentials, defaultDockerConfigPath, dockerConfigCredentials, login, logout } from '../distribution/auth-config.ts';
+import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/reference.ts';
+import { RegistryClient } from '../distribution/registry-client.ts';
+import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
+import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
+import { formatPlatform, hostPlatform, parseJSON, parseManifestDocument, parsePlatform, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
+import { chainIds } from '../snapshots/chain-id.ts';
+import { mountAll, unmountAll } from '../snapshots/mount.ts';
+import { NativeSnapshotter } from '../snapshots/native-snapshotter.ts';
+import { OverlaySnapshotter } from '../snapshots/overlay-snapshotter.ts';
+import type { SnapshotInfo } from '../snapshots/snapshotter.ts';
+import { ArchiveSource } from './archive-source.ts';
+import { readDockerArchive, writeDockerArchive } from './docker-archive.ts';
+import { gcImages, type ImageGcResult } from './image-gc.ts';
+import { type ImageRecord, ImageStore } from './image-store.ts';
+import { isOciLayout, readOciLayout, writeOciLayout } from './oci-layout.ts';
+import { type PullEvent, type PullResult, pull, unpackLayers } from './pull.ts';
+import { type PushEvent, push } from './push.ts';
+import { importRootfs } from './rootfs-import.ts';
+import { resolveName } from './tag-image.ts';
+import { TarWriter } from './tar-writer.ts';
+
+export const DEFAULT_ROOT = '/var/lib/berth';
+
+export type SnapshotterName = 'overlay' | 'native';
+
+export type ImageServiceOptions = {
+  /** Default: BERTH_ROOT_DIR, else /var/lib/berth. */
+  root?: string;
+  /** Default: DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+  dockerConfigPath?: string;
+  /** 'auto' (default) keeps the snapshotter a root already uses, else tries overlayfs. */
+  snapshotter?: 'auto' | SnapshotterName;
+  /** Told about choices the user should know of (the fallback to copying snapshots). */
+  onNotice?: (message: string) => void;
+};
+
+export type ImageSummary = {
+  name: string;
+  repository: string;
+  tag: string;
+  /** The target's digest (a manifest or an index): what IMAGE ID abbreviates. */
+  digest: string;
+  mediaType: string;
+  /** Bytes of content reachable from the target (compressed layers, configs, manifests). */
+  size: number;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export type ImageDetails = {
+  name: string;
+  target: Descriptor;
+  createdAt: string;
+  updatedAt: string;
+  size: number;
+  index?: ImageIndex;
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  configDescriptor: Descriptor;
+  config: ImageConfig;
+  platform: string;
+  layers: { digest: string; mediaType: string; size: number; diffId: string; chainId: string }[];
+  chainId?: string;
+  unpacked: boolean;
+};
+
+export type RemoveResult = { untagged: string[]; gc: ImageGcResult };
+export type ArchiveFormat = 'docker-archive' | 'oci-archive';
+export type LoadResult = { images: { name: string; digest: string }[]; format: 'docker-archive' | 'oci-layout' };
+
+const ID = /^(?:sha256:)?([0-9a-f]{4,64})$/;
+/** Images loaded or imported without a name get this repository, with their digest. */
+export const UNNAMED_REPOSITORY = 'localhost/unnamed';
+
+export class ImageService {
+  readonly root: string;
+  readonly content: LocalContentStore;
+  readonly images: ImageStore;
+  readonly snapshotter: OverlaySnapshotter | NativeSnapshotter;
+  readonly snapshotterName: SnapshotterName;
+  readonly registries: RegistriesConfig;
+  readonly dockerConfigPath: string;
+  #client: RegistryClient | undefined;
+
+  private constructor(init: {
+    root: string;
+    snapshotter: OverlaySnapshotter | NativeSnapshotter;
+    snapshotterName: SnapshotterName;
+    registries: RegistriesConfig;
+    dockerConfigPath: string;
+  }) {
+    this.root = init.root;
+    this.content = new LocalContentStore(join(init.root, 'content'));
+    this.images = new ImageStore(join(init.root, 'images'));
+    this.snapshotter = init.snapshotter;
+    this.snapshotterName = init.snapshotterName;
+    this.registries = init.registries;
+    this.dockerConfigPath = init.dockerConfigPath;
+  }
+
+  static async open(opts: ImageServiceOptions = {}): Promise<ImageService> {
+    const root = resolve(opts.root ?? process.env.BERTH_ROOT_DIR ?? DEFAULT_ROOT);
+    await mkdir(root, { recursive: true, mode: 0o711 });
+    const registries = await loadRegistries(join(root, 'registries.json'));
+    const { snapshotter, name } = await chooseSnapshotter(root, opts.snapshotter ?? 'auto', opts.onNotice ?? (() => {}));
+    return new ImageService({ root, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
+  }
+
+  /** The registry client, made on first use (commands that stay local never build one). */
+  get client(): RegistryClient {
+    this.#client ??= new RegistryClient({ hosts: this.#hostsWithLoopbackDefaults(), credentials: dockerConfigCredentials(this.dockerConfigPath) });
+    return this.#client;
+  }
+
+  // As docker does, registries on the loopback interface speak plain HTTP unless registries.json
+  // says otherwise: a local test registry works without configuration, and nothing leaves the host.
+  #hostsWithLoopbackDefaults(): RegistriesConfig {
+    return new Proxy(this.registries, {
+      get: (target, prop) => {
+        if (typeof prop !== 'string') return undefined;
+        const own = Object.hasOwn(target, prop) ? target[prop] : undefined;
+        if (own) return own;
+        return isLoopbackHost(prop) ? ({ insecure: true } satisfies RegistryHostConfig) : undefined;
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.close();
+    this.snapshotter.close();
+  }
+
+  // ---------------------------------------------------------------- registry
+
+  async pull(reference: string, opts: { platform?: string; progress?: (ev: PullEvent) => void } = {}): Promise<PullResult> {
+    const ref = parseReference(reference);
+    return pull(ref, {
+      client: this.client,
+      content: this.content,
+      images: this.images,
+      ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+      unpack: { snapshotter: this.snapshotter, applyLayer },
+      ...(opts.progress ? { progress: opts.progress } : {}),
+    });
+  }
+
+  /** Pushes the local image `reference` to the registry it names. */
+  async push(reference: string, opts: { progress?: (ev: PushEvent | { kind: 'plan'; blobs: Descriptor[] }) => void } = {}): Promise<{ name: string; target: Descriptor }> {
+    const name = resolveName(reference);
+    const record = await this.images.get(name);
+    if (opts.progress) opts.progress({ kind: 'plan', blobs: await this.#blobsOf(record.target) });
+    const target = await push(parseReference(name), { client: this.client, content: this.content, images: this.images, ...(opts.progress ? { progress: opts.progress } : {}) });
+    return { name, target };
+  }
+
+  async login(registry: string, creds: Credentials): Promise<void> {
+    const host = normalizeRegistry(registry);
+    await login(host, creds, { configPath: this.dockerConfigPath, verify: (c) => this.client.ping(host, c) });
+  }
+
+  async logout(registry: string): Promise<void> {
+    await logout(normalizeRegistry(registry), { configPath: this.dockerConfigPath });
+  }
+
+  // ---------------------------------------------------------------- local images
+
+  async list(): Promise<ImageSummary[]> {
+    const out: ImageSummary[] = [];
+    for (const r of await this.images.list()) {
+      const usage = await this.content.usage([r.target]).catch(() => ({ size: 0, count: 0 }));
+      const ref = parseReference(r.name);
+      const fam = familiarReference({ registry: ref.registry, repository: ref.repository });
+      out.push({ name: r.name, repository: fam, tag: ref.tag ?? '<none>', digest: r.target.digest, mediaType: r.target.mediaType, size: usage.size, createdAt: r.createdAt, updatedAt: r.updatedAt });
+    }
+    return out;
+  }
+
+  /**
+   * The records a user's word names: a name (busybox, localhost:5000/x:1), or an image ID (a
+   * prefix of at least 4 hex digits of the target digest, with or without "sha256:"), which may
+   * match several names. NotFound when nothing matches.
+   */
+  async find(word: string): Promise<ImageRecord[]> {
+    let parsedName: string | undefined;
+    try {
+      parsedName = resolveName(word);
+    } catch {
+      // Not a name; perhaps an ID.
+    }
+    const all = await this.images.list();
+    if (parsedName) {
+      const r = all.find((x) => x.name === parsedName);
+      if (r) return [r];
+    }
+    const id = ID.exec(word);
+    if (id) {
+      const hits = all.filter((r) => r.target.digest.startsWith(`sha256:${id[1]}`));
+      if (hits.length > 0) return hits;
+    }
+    throw notFound(`image ${JSON.stringify(word)}: no such image (not a local name${id ? ' or image ID' : ''})`);
+  }
+
+  async #one(word: string): Promise<ImageRecord> {
+    const hits = await this.find(word);
+    const digests = new Set(hits.map((h) => h.target.digest));
+    if (digests.size > 1) throw invalidArgument(`image ID ${JSON.stringify(word)} is ambiguous: it matches ${[...digests].join(', ')}`);
+    return hits[0]!;
+  }
+
+  async inspect(word: string): Promise<ImageDetails> {
+    const r = await this.#one(word);
+    const resolved = await this.resolveManifest(r.name, r.target);
+    const diffIds = resolved.config.rootfs.diff_ids;
+    const chain = chainIds(diffIds);
+    const chainId = chain.at(-1);
+    const unpacked = chainId === undefined ? true : await this.snapshotter.stat(chainId).then(() => true, () => false);
+    const usage = await this.content.usage([r.target]).catch(() => ({ size: 0, count: 0 }));
+    const d: ImageDetails = {
+      name: r.name,
+      target: r.target,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      size: usage.size,
+      manifestDescriptor: resolved.manifestDescriptor,
+      manifest: resolved.manifest,
+      configDescriptor: resolved.manifest.config,
+      config: resolved.config,
+      platform: formatPlatform({ os: resolved.config.os, architecture: resolved.config.architecture, ...(resolved.config.variant ? { variant: resolved.config.variant } : {}) }),
+      layers: resolved.manifest.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: diffIds[i] ?? '', chainId: chain[i] ?? '' })),
+      unpacked,
+    };
+    if (resolved.index) d.index = resolved.index;
+    if (chainId) d.chainId = chainId;
+    return d;
+  }
+
+  /** The image manifest of `target` for `platform` (default: this host's), from the content store. */
+  async resolveManifest(name: string, target: Descriptor, platform: Platform = hostPlatform()): Promise<{ index?: ImageIndex; manifestDescriptor: Descriptor; manifest: ImageManifest; config: ImageConfig }> {
+    const what = `image ${name}`;
+    let desc = target;
+    let doc = parseManifestDocument(await this.#mustRead(desc.digest, what), desc.mediaType, `${what}: ${desc.digest}`);
+    let index: ImageIndex | undefined;
+    if (doc.kind === 'index') {
+      index = doc.index;
+      const present: Descriptor[] = [];
+      for (const m of doc.index.manifests) if (await this.content.exists(m.digest)) present.push(m);
+      const chosen = selectPlatform(present, platform);
+      if (!chosen) throw notFound(`${what}: no local manifest for platform ${formatPlatform(platform)} in index ${desc.digest}`);
+      desc = chosen;
+      doc = parseManifestDocument(await this.#mustRead(desc.digest, what), desc.mediaType, `${what}: ${desc.digest}`);
+      if (doc.kind !== 'manifest') throw invalidArgument(`${what}: ${desc.digest} is a nested index; expected an image manifest`);
+    }
+    const manifest = doc.manifest;
+    const config = validateImageConfig(parseJSON(await this.#mustRead(manifest.config.digest, what), `${what}: config`), `${what}: config`);
+    return { ...(index ? { index } : {}), manifestDescriptor: desc, manifest, config };
+  }
+
+  async #mustRead(digest: string, what: string): Promise<Buffer> {
+    try {
+      return await this.content.readAll(digest);
+    } catch (e) {
+      throw failedPrecondition(`${what}: ${digest} is missing from the content store (${(e as Error).message})`, e);
+    }
+  }
+
+  async #blobsOf(target: Descriptor): Promise<Descriptor[]> {
+    const out: Descriptor[] = [];
+    const walk = async (d: Descriptor) => {
+      const bytes = await this.content.readAll(d.digest).catch(() => undefined);
+      if (!bytes) return;
+      const doc = parseManifestDocument(bytes, d.mediaType);
+      if (doc.kind === 'index') for (const c of doc.index.manifests) await walk(c);
+      else out.push(doc.manifest.config, ...doc.manifest.layers);
+    };
+    await walk(target);
+    return out;
+  }
+
+  async tag(source: string, target: string): Promise<ImageRecord> {
+    const src = await this.#one(source);
+    return this.images.put(resolveName(target), src.target, src.labels);
+  }
+
+  /**
+   * Removes names, then collects what no name holds any more (as docker's rmi frees the space).
+   * An image ID that several names share needs `force`; with `force`, a word that names nothing is
+   * skipped rather than an error.
+   */
+  async remove(words: string[], opts: { force?: boolean } = {}): Promise<RemoveResult> {
+    const doomed = new Set<string>();
+    for (const w of words) {
+      let hits: ImageRecord[];
+      try {
+        hits = await this.find(w);
+      } catch (e) {
+        if (opts.force) continue;
+        throw e;
+      }
+      const named = hits.length === 1 && hits[0]!.name === tryResolve(w);
+      if (!named && hits.length > 1 && !opts.force)
+        throw failedPrecondition(`image ${JSON.stringify(w)} is referenced by ${hits.length} names (${hits.map((h) => h.name).join(', ')}): remove them by name, or use -f`);
+      for (const h of hits) doomed.add(h.name);
+    }
+    const untagged: string[] = [];
+    for (const n of doomed) {
+      await this.images.delete(n);
+      untagged.push(n);
+    }
+    return { untagged, gc: await this.gc() };
+  }
+
+  /** Removes content and snapshots no image needs. `deep` also clears stale ingests, orphaned snapshot directories and staging leftovers. */
+  async gc(opts: { deep?: boolean } = {}): Promise<ImageGcResult & { removedDirs: string[] }> {
+    const result = await gcImages({ images: this.images, content: this.content, snapshotter: this.snapshotter });
+    const removedDirs: string[] = [];
+    if (opts.deep) {
+      removedDirs.push(...(await this.snapshotter.cleanup()).map((d) => `snapshots/${this.snapshotterName}/snapshots/${d}`));
+      const tmp = join(this.root, 'tmp');
+      if (existsSync(tmp)) {
+        await rm(tmp, { recursive: true, force: true });
+        removedDirs.push('tmp');
+      }
+    }
+    return { ...result, removedDirs };
+  }
+
+  async listContent(): Promise<ContentInfo[]> {
+    return this.content.list();
+  }
+
+  async readContent(digest: string): Promise<NodeJS.ReadableStream> {
+    return this.content.read(digest);
+  }
+
+  async listSnapshots(): Promise<(SnapshotInfo & { snapshotter: SnapshotterName })[]> {
+    return (await this.snapshotter.list()).map((s) => ({ ...s, snapshotter: this.snapshotterName }));
+  }
+
+  // ---------------------------------------------------------------- archives
+
+  /** Writes `words` to `out` as a docker-archive (docker save) or an OCI image layout tar. */
+  async save(words: string[], out: Writable, opts: { format?: ArchiveFormat } = {}): Promise<void> {
+    if (words.length === 0) throw invalidArgument('save: name at least one image');
+    const items: { name: string; target: Descriptor }[] = [];
+    for (const w of words) {
+      const r = await this.#one(w);
+      items.push({ name: r.name, target: r.target });
+    }
+    const tar = new TarWriter(out);
+    try {
+      if ((opts.format ?? 'docker-archive') === 'docker-archive') {
+        const resolved = [];
+        for (const it of items) {
+          const m = await this.resolveManifest(it.name, it.target);
+          resolved.push({ name: it.name, manifest: m.manifest, config: m.config });
+        }
+        await writeDockerArchive(tar, this.content, resolved);
+      } else {
+        const exported = [];
+        for (const it of items) exported.push({ name: it.name, target: await this.#exportableTarget(it.name, it.target) });
+        await writeOciLayout(tar, this.content, exported);
+      }
+      await tar.finish();
+    } catch (e) {
+      tar.destroy(e as Error);
+      throw e;
+    }
+  }
+
+  // An index whose other platforms were never pulled cannot be exported whole: export the
+  // manifest this host uses instead, so that the layout is complete.
+  async #exportableTarget(name: string, target: Descriptor): Promise<Descriptor> {
+    const reachable = await this.content.reachable([target]);
+    const blobs = await this.#blobsOf(target);
+    const doc = parseManifestDocument(await this.#mustRead(target.digest, `image ${name}`), target.mediaType);
+    const complete = doc.kind === 'manifest' || doc.index.manifests.every((m) => reachable.has(m.digest));
+    if (complete && blobs.every((b) => reachable.has(b.digest))) return target;
+    const m = await this.resolveManifest(name, target);
+    for (const b of [m.manifest.config, ...m.manifest.layers])
+      if (!reachable.has(b.digest)) throw failedPrecondition(`save ${name}: blob ${b.digest} is missing from the content store`);
+    return m.manifestDescriptor;
+  }
+
+  /**
+   * Loads a docker-archive or an OCI image layout (a tar, a tar.gz, or a directory; '-' or a
+   * stream for stdin). Every blob is verified and leased, each image is unpacked for this host,
+   * and names are written last, so a refused archive leaves the stores as they were (apart from
+   * verified, unnamed blobs that gc collects).
+   */
+  async load(input: string | Readable, opts: { label?: string } = {}): Promise<LoadResult> {
+    const label = opts.label ?? (typeof input === 'string' ? input : 'stdin');
+    return this.#withStaging('load', async (staging, leaseId) => {
+      const src = await ArchiveSource.open(input, { label, content: this.content, stagingDir: staging, leaseId });
+      let loaded: { names: string[]; target: Descriptor }[];
+      let format: LoadResult['format'];
+      if (isOciLayout(src)) {
+        format = 'oci-layout';
+        loaded = await readOciLayout(src, this.content, leaseId);
+      } else if (src.has('manifest.json')) {
+        format = 'docker-archive';
+        loaded = await readDockerArchive(src, this.content, leaseId);
+      } else {
+        throw invalidArgument(`load ${label}: neither a docker-archive (no manifest.json) nor an OCI image layout (no oci-layout and index.json)`);
+      }
+      for (const l of loaded) await this.#unpackForHost(l.names[0] ?? l.target.digest, l.target);
+      const images: LoadResult['images'] = [];
+      for (const l of loaded) {
+        const names = l.names.length > 0 ? l.names : [`${UNNAMED_REPOSITORY}@${l.target.digest}`];
+        for (const n of names) {
+          await this.images.put(n, l.target);
+          images.push({ name: n, digest: l.target.digest });
+        }
+      }
+      return { images, format };
+    });
+  }
+
+  /** A rootfs tarball (plain or gzip'd; a path, '-' or a stream) → a one-layer image named `reference`. */
+  async importRootfs(input: string | Readable, reference?: string, opts: { platform?: string } = {}): Promise<{ name: string; target: Descriptor }> {
+    const name = reference ? resolveName(reference) : undefined;
+    const label = typeof input === 'string' ? input : 'stdin';
+    return this.#withStaging('import', async (staging, leaseId) => {
+      const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+      const { target } = await importRootfs(input, { content: this.content, stagingDir: staging, leaseId, label, platform });
+      await this.#unpackForHost(name ?? label, target, platform);
+      const finalName = name ?? `${UNNAMED_REPOSITORY}@${target.digest}`;
+      await this.images.put(finalName, target);
+      return { name: finalName, target };
+    });
+  }
+
+  async #unpackForHost(name: string, target: Descriptor, platform: Platform = hostPlatform()): Promise<void> {
+    let m: Awaited<ReturnType<ImageService['resolveManifest']>>;
+    try {
+      m = await this.resolveManifest(name, target, platform);
+    } catch {
+      // No manifest for this host (a foreign-platform image): stored, not unpacked, as pull --platform does.
+      return;
+    }
+    if (m.config.rootfs.diff_ids.length !== m.manifest.layers.length)
+      throw invalidArgument(`image ${name}: manifest has ${m.manifest.layers.length} layers but config.rootfs.diff_ids has ${m.config.rootfs.diff_ids.length}`);
+    await unpackLayers(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, { snapshotter: this.snapshotter, applyLayer });
+  }
+
+  async #withStaging<T>(what: string, fn: (staging: string, leaseId: string) => Promise<T>): Promise<T> {
+    const tmp = join(this.root, 'tmp');
+    await mkdir(tmp, { recursive: true, mode: 0o700 });
+    const staging = await mkdtemp(join(tmp, `${what}-`));
+    const leaseId = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
+    await this.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { what } });
+    try {
+      return await fn(staging, leaseId);
+    } finally {
+      await this.content.deleteLease(leaseId).catch(() => {});
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+}
+
+function tryResolve(word: string): string | undefined {
+  try {
+    return resolveName(word);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `https://reg.example:5000/` → reg.example:5000; docker's Hub spellings → docker.io. */
+export function normalizeRegistry(input: string): string {
+  const host = input.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  if (!host || !/^[A-Za-z0-9.[\]:-]+$/.test(host)) throw invalidArgument(`registry ${JSON.stringify(input)}: expected host[:port]`);
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB;
+  return host;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+async function loadRegistries(path: string): Promise<RegistriesConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw e;
+  }
+  const v = parseJSON(text, path);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument(`${path}: expected an object of host → { mirrors, insecure, ca }`);
+  const out: RegistriesConfig = {};
+  for (const [host, raw] of Object.entries(v as Record<string, unknown>)) {
+    const where = `${path}: ${JSON.stringify(host)}`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument(`${where}: expected an object`);
+    const o = raw as Record<string, unknown>;
+    const cfg: RegistryHostConfig = {};
+    if (o.mirrors !== undefined) {
+      if (!Array.isArray(o.mirrors) || o.mirrors.some((m) => typeof m !== 'string')) throw invalidArgument(`${where}.mirrors: expected an array of URLs or host[:port]`);
+      cfg.mirrors = o.mirrors as string[];
+    }
+    if (o.insecure !== undefined) {
+      if (typeof o.insecure !== 'boolean') throw invalidArgument(`${where}.insecure: expected true or false`);
+      cfg.insecure = o.insecure;
+    }
+    if (o.ca !== undefined) {
+      if (typeof o.ca !== 'string') throw invalidArgument(`${where}.ca: expected PEM text or the path of a PEM file`);
+      if (o.ca.includes('-----BEGIN')) cfg.ca = o.ca;
+      else {
+        const caPath = isAbsolute(o.ca) ? o.ca : join(path, '..', o.ca);
+        try {
+          cfg.ca = await readFile(caPath, 'utf8');
+        } catch (e) {
+          throw invalidArgument(`${where}.ca: cannot read ${caPath}: ${(e as Error).message}`);
+        }
+      }
+    }
+    out[host] = cfg;
+  }
+  return out;
+}
+
+async function chooseSnapshotter(root: string, mode: 'auto' | SnapshotterName, notice: (m: string) => void): Promise<{ snapshotter: OverlaySnapshotter | NativeSnapshotter; name: SnapshotterName }> {
+  const base = join(root, 'snapshots');
+  const overlayRoot = join(base, 'overlay');
+  const nativeRoot = join(base, 'native');
+  if (mode === 'overlay') return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
+  if (mode === 'native') return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
+  // The snapshots a root already holds decide: switching would strand them.
+  if (existsSync(join(overlayRoot, 'metadata.db'))) return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
+  if (existsSync(join(nativeRoot, 'metadata.db'))) return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
+  const why = await probeOverlay(base);
+  if (why === undefined) return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
+  notice(`overlayfs cannot be mounted under ${base} (${why}); using the copying snapshotter in ${nativeRoot} (slower, uses more disk)`);
+  return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
+}
+
+/** Mounts a tiny overlay where the snapshots will live; undefined when it works, else why not. */
+export async function probeOverlay(dir: string): Promise<string | undefined> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const probe = await mkdtemp(join(dir, 'probe-'));
+  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => join(probe, d)) as [string, string, string, string];
+  try {
+    for (const d of [lower, upper, work, merged]) await mkdir(d);
+    await writeFile(join(lower, 'probe'), 'berth');
+    try {
+      await mountAll([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`] }], merged);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    try {
+      if (!existsSync(join(merged, 'probe'))) return 'the mounted overlay does not show its lower layer';
+    } finally {
+      unmountAll(merged, { detach: true });
+    }
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    await rm(probe, { recursive: true, force: true });
+  }
+}
+
+export type { GcResult, PullEvent, PushEvent };
