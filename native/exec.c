@@ -37,6 +37,40 @@ void ctx_init(struct ctx *c, const struct plan *p, int syncfd)
 	c->rootfd = -1;
 	c->rootfs = NULL;
 	c->fifofd = -1;
+	c->procfd = -1;
+}
+
+/* ---- PID ------------------------------------------------------------------------------- */
+
+void exec_send_pid(struct ctx *c)
+{
+	static char stat[1024];
+	static uint8_t frame[4 + 24];
+	struct msg name;
+	msg_reset(&name);
+	msg_int(&name, c->child);
+	msg_str(&name, "/stat");
+	/* The child is blocked on GO: it cannot have exited, so its stat is there to read. */
+	ssize_t n = sys.read_file_at(c->procfd, msg_cstr(&name), stat, sizeof stat - 1);
+	if (n < 0)
+		exec_die(c, errno, "reading the start time of the container's init from /proc/<pid>/stat");
+	stat[n] = 0;
+	/* comm (field 2) may hold spaces and parentheses: the fields start after the LAST ')'.
+	 * There the state is field 3; field 22 is the start time. */
+	const char *p = strrchr(stat, ')');
+	for (int field = 2; p && field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	size_t len = p ? strspn(p, "0123456789") : 0;
+	if (len == 0 || len > 20)
+		exec_die(c, EPROTO, "no start time (field 22) in /proc/<pid>/stat of the container's init");
+	int32_t pid32 = c->child;
+	memcpy(frame, &pid32, 4);
+	memcpy(frame + 4, p, len);
+	if (sys.send_frame(c->syncfd, FRAME_PID, frame, (uint32_t)(4 + len)) < 0)
+		exec_die(c, errno, "sending PID");
 }
 
 /* ---- errors ---------------------------------------------------------------------------- */

@@ -17,13 +17,18 @@ struct ctx {
 	pid_t child;       /* stage0 after clone: the container's init; killed if a parent op fails */
 	int rootfd;        /* O_PATH of the rootfs, base of in-root paths; -1 before ROOTFS */
 	const char *rootfs;
-	int fifofd;        /* O_PATH of the exec FIFO, from OPEN_FIFO */
+	int fifofd;        /* O_PATH of the exec FIFO, from MKFIFO or OPEN_FIFO */
+	int procfd;        /* stage0: O_PATH of the /proc it saw at start (where the clone's pid is valid) */
 };
 
 void ctx_init(struct ctx *c, const struct plan *p, int syncfd);
 
 /* Runs ops [from, to) of the plan. */
 void exec_ops(struct ctx *c, uint32_t from, uint32_t to);
+
+/* stage0, after the parent ops: sends PID (the child's pid and its start time, field 22 of
+ * /proc/<pid>/stat, read through procfd while the child still waits for GO). */
+void exec_send_pid(struct ctx *c);
 
 /* Reports an error that belongs to no op (framing, re-exec, clone) and exits 1. */
 __attribute__((noreturn)) void exec_die(struct ctx *c, int err, const char *what);

@@ -139,6 +139,11 @@ int main(int argc, char **argv)
 		sys.exit(1);
 	}
 	sys.last_cap(); /* cached now: the child may have no /proc to read it from */
+	/* The /proc where clone's return value names the child: JOIN_NS may move stage0 into the
+	 * container's mount namespace, whose /proc belongs to another pid namespace. */
+	c.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c.procfd < 0)
+		exec_die(&c, errno, "opening /proc");
 
 	exec_ops(&c, 0, plan.clone_at);
 
@@ -164,6 +169,8 @@ int main(int argc, char **argv)
 		/* The container's init. */
 		char go;
 		close(pair[0]);
+		close(c.procfd); /* the host's /proc is none of the container's business */
+		c.procfd = -1;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		ssize_t n;
 		do
@@ -179,9 +186,9 @@ int main(int argc, char **argv)
 	close(pair[1]);
 	c.child = pid;
 	exec_ops(&c, plan.clone_at + 1, plan.child_at);
-	int32_t pid32 = pid;
-	if (sys.send_frame(c.syncfd, FRAME_PID, &pid32, 4) < 0)
-		exec_die(&c, errno, "sending PID");
+	exec_send_pid(&c);
+	close(c.procfd);
+	c.procfd = -1;
 	if (send(pair[0], "G", 1, MSG_NOSIGNAL) != 1)
 		exec_die(&c, errno, "sending GO to the child");
 	close(pair[0]);

@@ -83,6 +83,30 @@ static int l_write_file(const char *path, const char *data, size_t len)
 	return 0;
 }
 
+static ssize_t l_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < cap) {
+		ssize_t n = read(fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)got;
+}
+
 static int l_mkdirat(int dirfd, const char *name, int mode) { return mkdirat(dirfd, name, (mode_t)mode); }
 static int l_mknodat(int dirfd, const char *name, int mode, int major, int minor)
 {
@@ -381,7 +405,8 @@ __attribute__((noreturn)) static void l_exit(int status) { _exit(status); }
 
 const struct sys_layer sys = {
 	.open = l_open, .openat2_in_root = l_openat2_in_root, .close = l_close, .write = l_write,
-	.write_file = l_write_file, .mkdirat = l_mkdirat, .mknodat = l_mknodat, .fchownat = l_fchownat,
+	.write_file = l_write_file, .read_file_at = l_read_file_at,
+	.mkdirat = l_mkdirat, .mknodat = l_mknodat, .fchownat = l_fchownat,
 	.fstatat = l_fstatat, .unlinkat = l_unlinkat, .symlinkat = l_symlinkat, .mkfifo = l_mkfifo,
 	.dup2 = l_dup2, .close_range = l_close_range,
 	.mount = l_mount, .umount2 = l_umount2, .pivot_root = l_pivot_root, .chroot = l_chroot,

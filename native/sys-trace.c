@@ -153,6 +153,20 @@ static int t_write_file(const char *path, const char *data, size_t len)
 	return ret(0);
 }
 
+/* A stat line whose comm has spaces and parentheses, and start time 424242 (field 22). */
+static const char fake_stat[] =
+	"4242 (sh (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 424242 1234 56 1\n";
+
+static ssize_t t_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
+{
+	size_t n = sizeof fake_stat - 1 < cap ? sizeof fake_stat - 1 : cap;
+	memcpy(buf, fake_stat, n);
+	printf("read_file_at(%d, ", dirfd);
+	q(path);
+	fputs(")", stdout);
+	return ret((int)n);
+}
+
 static int t_mkdirat(int dirfd, const char *name, int mode)
 {
 	printf("mkdirat(%d, ", dirfd);
@@ -449,7 +463,7 @@ static int t_send_frame(int fd, uint32_t type, const void *payload, uint32_t len
 		memcpy(&n, payload, 4);
 		printf(", %d", n);
 	}
-	if (type == FRAME_ERROR) {
+	if (type == FRAME_PID || type == FRAME_ERROR) {
 		fputs(", ", stdout);
 		qn((const char *)payload + 4, len - 4);
 	}
@@ -475,7 +489,8 @@ __attribute__((noreturn)) static void t_exit(int status)
 
 const struct sys_layer sys = {
 	.open = t_open, .openat2_in_root = t_openat2_in_root, .close = t_close, .write = t_write,
-	.write_file = t_write_file, .mkdirat = t_mkdirat, .mknodat = t_mknodat, .fchownat = t_fchownat,
+	.write_file = t_write_file, .read_file_at = t_read_file_at,
+	.mkdirat = t_mkdirat, .mknodat = t_mknodat, .fchownat = t_fchownat,
 	.fstatat = t_fstatat, .unlinkat = t_unlinkat, .symlinkat = t_symlinkat, .mkfifo = t_mkfifo,
 	.dup2 = t_dup2, .close_range = t_close_range,
 	.mount = t_mount, .umount2 = t_umount2, .pivot_root = t_pivot_root, .chroot = t_chroot,

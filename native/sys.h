@@ -4,8 +4,9 @@
  * chosen at link time: sys-linux.c makes the calls, sys-trace.c prints one line per call to
  * stdout and returns a plausible result, so whole plans can be tested without root
  * (berth-init-trace). Return values follow the kernel: -1 with errno set on failure.
- * Entries are one syscall each, except write_file (open+write+close), run_hook (a whole hook
- * process) and the sync-socket frames, which are one step at the level a reader thinks in. */
+ * Entries are one syscall each, except write_file and read_file_at (open, write or read,
+ * close), run_hook (a whole hook process) and the sync-socket frames, which are one step at the
+ * level a reader thinks in. */
 #ifndef BERTH_SYS_H
 #define BERTH_SYS_H
 
@@ -31,6 +32,8 @@ struct sys_layer {
 	int (*close)(int fd);
 	ssize_t (*write)(int fd, const void *buf, size_t len);
 	int (*write_file)(const char *path, const char *data, size_t len);
+	/* openat(dirfd, path, O_RDONLY), read up to cap bytes, close: returns the length read */
+	ssize_t (*read_file_at)(int dirfd, const char *path, char *buf, size_t cap);
 	int (*mkdirat)(int dirfd, const char *name, int mode);
 	int (*mknodat)(int dirfd, const char *name, int mode, int major, int minor);
 	int (*fchownat)(int dirfd, const char *name, int uid, int gid, int flags);

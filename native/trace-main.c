@@ -3,7 +3,7 @@
  * Same decoder and interpreter as berth-init, none of its process plumbing: it never re-execs
  * and never clones. It runs the pre-clone, parent and child ops in order in one process, as if
  * CLONE had returned in both, and prints every call it would make. The sync socket is fd 3
- * (fake); the child's pid is 4242. Used by unit tests that need no root. */
+ * (fake); the child's pid is 4242; the /proc stage0 opened at start is fd 99. Used by unit tests that need no root. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #define TRACE_SYNC_FD 3
 #define TRACE_CHILD_PID 4242
+#define TRACE_PROC_FD 99 /* the fake /proc stage0 opened at start */
 
 void trace_ns_flags(unsigned long v);
 
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 		sys.exit(1);
 	}
 
+	c.procfd = TRACE_PROC_FD;
 	exec_ops(&c, 0, plan.clone_at);
 	fputs("clone(", stdout);
 	if (plan.clone_flags) {
@@ -58,8 +60,7 @@ int main(int argc, char **argv)
 	printf("SIGCHLD) = %d\n", TRACE_CHILD_PID);
 	c.child = TRACE_CHILD_PID;
 	exec_ops(&c, plan.clone_at + 1, plan.child_at);
-	int32_t pid = TRACE_CHILD_PID;
-	sys.send_frame(c.syncfd, FRAME_PID, &pid, 4);
+	exec_send_pid(&c);
 	c.child = 0;
 	exec_ops(&c, plan.child_at, plan.count);
 	sys.exit(0);

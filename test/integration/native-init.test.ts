@@ -121,6 +121,19 @@ function pidOf(r: Result): number {
   return f.payload.readInt32LE(0);
 }
 
+/** The start time the PID frame carries after the pid (ASCII decimal clock ticks). */
+function startTimeOf(r: Result): string {
+  const f = r.frames.find((x) => x.type === FRAME.PID);
+  assert.ok(f, `no PID frame: ${JSON.stringify(r)}`);
+  return f.payload.subarray(4).toString('ascii');
+}
+
+/** Field 22 of /proc/<pid>/stat, counted after the last ')' (comm may hold spaces and parens). */
+function procStartTime(pid: number | 'self'): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+}
+
 let work: string;
 let rootfs: string;
 
@@ -236,6 +249,36 @@ describe('berth-init (root)', () => {
     assert.deepEqual([...got], [0]);
     for (let i = 0; i < 200 && r.stdout === ''; i++) await new Promise((ok) => setTimeout(ok, 10));
     assert.equal(r.stdout, 'started\n');
+  });
+
+  it('PID carries the init start time, read before GO: equal to /proc/<pid>/stat, even for a process that exits at once', async () => {
+    const fifo = join(work, 'start-time.fifo');
+    const waiting = await runInit(
+      encodePlan([
+        [OP.MODE, I(0)],
+        [OP.MKFIFO, S(fifo), I(0o600)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.OPEN_FIFO, S(fifo)],
+        [OP.READY],
+        [OP.WAIT_FIFO],
+        [OP.EXEC, S('/bin/busybox'), SS(['true']), SS([])],
+      ]),
+      { untilExit: true },
+    );
+    assert.equal(waiting.code, 0, JSON.stringify(waiting));
+    const pid = pidOf(waiting);
+    try {
+      assert.match(startTimeOf(waiting), /^\d+$/);
+      assert.equal(startTimeOf(waiting), procStartTime(pid));
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+    // Foreground `true`: gone before anyone could read its /proc, yet the frame has its start time.
+    const quick = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(0)], [OP.EXEC, S('/bin/true'), SS(['true']), SS([])]]));
+    assert.equal(quick.code, 0, JSON.stringify(quick));
+    assert.equal(quick.frames[0]?.payload.length, 4 + startTimeOf(quick).length);
+    assert.match(startTimeOf(quick), /^\d+$/);
+    assert.ok(Number(startTimeOf(quick)) >= Number(procStartTime('self')), 'started before this test process');
   });
 
   it('propagates the exit status: exit 3 gives 3', async () => {
@@ -589,6 +632,8 @@ describe('berth-init (root)', () => {
       );
       assert.equal(r.code, 0, JSON.stringify(r));
       assert.equal(r.stdout, 'joined\n2\ninside\n');
+      // stage0 read it from the host's /proc, opened before JOIN_NS moved it into the container's mounts.
+      assert.match(startTimeOf(r), /^\d+$/);
     } finally {
       process.kill(pid, 'SIGKILL');
     }

@@ -125,7 +125,8 @@ describe('berth-init-trace', () => {
         write_file("/proc/4242/gid_map", "0 100000 65536\\n") = 0
         prlimit(4242, 7, 1024, -1) = 0
         write_file("/proc/4242/oom_score_adj", "-500") = 0
-        send_frame(3, PID, 4242) = 0
+        read_file_at(99, "4242/stat") = 87
+        send_frame(3, PID, 4242, "424242") = 0
         setsid() = 0
         setresgid(0, 0, 0) = 0
         setresuid(0, 0, 0) = 0
@@ -223,7 +224,8 @@ describe('berth-init-trace', () => {
       r.log,
       lines(`
         clone(CLONE_NEWNS|SIGCHLD) = 4242
-        send_frame(3, PID, 4242) = 0
+        read_file_at(99, "4242/stat") = 87
+        send_frame(3, PID, 4242, "424242") = 0
         open("/r", O_PATH|O_DIRECTORY|O_CLOEXEC) = 100
         fchdir(100) = 0
         mount(".", "/", NULL, 0x2000, NULL) = 0
@@ -234,10 +236,17 @@ describe('berth-init-trace', () => {
     );
   });
 
+  it('PID carries the start time: field 22 of /proc/<pid>/stat, counted after the last ")" of comm', () => {
+    // The fake's stat line has comm "sh (x) y" (spaces and parentheses) and start time 424242.
+    const r = trace(encodePlan([[OP.CLONE, I(0)]]));
+    assert.equal(r.status, 0);
+    assert.match(r.log, /^clone\(SIGCHLD\) = 4242\nread_file_at\(99, "4242\/stat"\) = \d+\nsend_frame\(3, PID, 4242, "424242"\) = 0\n/);
+  });
+
   it('a plan without EXEC ends with exit(0) after its last op', () => {
     const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.HOSTNAME, S('x')]]));
     assert.equal(r.status, 0);
-    assert.equal(r.log, lines('clone(SIGCHLD) = 4242\nsend_frame(3, PID, 4242) = 0\nsethostname("x") = 0\nexit(0)'));
+    assert.equal(r.log, lines('clone(SIGCHLD) = 4242\nread_file_at(99, "4242/stat") = 87\nsend_frame(3, PID, 4242, "424242") = 0\nsethostname("x") = 0\nexit(0)'));
   });
 
   it('rejects a malformed plan before running anything', () => {
