@@ -21,6 +21,7 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define STATE_MAX (4u << 20) /* the container's state JSON, from CONTINUE */
+#define MAX_LINKS 40         /* dangling symlinks followed while creating one in-root path, as the kernel's ELOOP */
 
 static char state[STATE_MAX];
 static size_t state_len;
@@ -228,27 +229,85 @@ static int in_root(struct ctx *c, const char *path, int flags)
 	return sys.openat2_in_root(c->rootfd, path, O_PATH | O_CLOEXEC | flags);
 }
 
+/* Copies `s` (n bytes) to `*at` in `buf` (of `cap`); -1 with ENAMETOOLONG if it does not fit. */
+static int put(char *buf, size_t cap, size_t *at, const char *s, size_t n)
+{
+	if (*at + n + 1 > cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf + *at, s, n);
+	*at += n;
+	buf[*at] = 0;
+	return 0;
+}
+
+/* Rewrites `path` (in place, of `cap`) after following the dangling symlink at path[0..end),
+ * whose directory is path[0..dir) and whose target is `link`: an absolute target is taken from
+ * the root, a relative one from the symlink's directory; the rest of `path` follows. The result is
+ * resolved in root again, so it can never lead out of it. */
+static int follow(char *path, size_t cap, size_t dir, size_t end, const char *link, int *links)
+{
+	static char next[PATH_MAX];
+	size_t at = 0;
+	if (++*links > MAX_LINKS) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (link[0] != '/' && (put(next, sizeof next, &at, path, dir) < 0 || put(next, sizeof next, &at, "/", 1) < 0))
+		return -1;
+	if (put(next, sizeof next, &at, link, strlen(link)) < 0 ||
+	    put(next, sizeof next, &at, path + end, strlen(path + end)) < 0)
+		return -1;
+	if (at + 1 > cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, next, at + 1);
+	return 0;
+}
+
+/* readlinkat into `buf`: 1 if `name` in `dirfd` is a symlink, 0 if it is missing or not a
+ * symlink, -1 on another error. */
+static int symlink_at(int dirfd, const char *name, char *buf, size_t cap)
+{
+	ssize_t n = sys.readlinkat(dirfd, name, buf, cap - 1);
+	if (n >= 0) {
+		buf[n] = 0;
+		return 1;
+	}
+	return errno == EINVAL || errno == ENOENT ? 0 : -1;
+}
+
 /* Creates `path` as a directory with its missing parents, each component resolved in the root
  * (so a symlink in the image is followed as if the rootfs were /), and returns an O_PATH fd of
- * it. */
-static int mkdir_in_root(struct ctx *c, const char *path, int mode)
+ * it. A dangling symlink on the way is followed inside the root, and what its target lacks is
+ * created (at most MAX_LINKS symlinks, shared through `links`). */
+static int mkdir_walk(struct ctx *c, const char *path, int mode, int *links)
 {
 	int fd = in_root(c, path, O_DIRECTORY);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 
+	static char cur[PATH_MAX];
 	static char prefix[PATH_MAX];
 	static char name[NAME_MAX + 1];
+	static char link[PATH_MAX];
+	size_t at = 0;
+	if (put(cur, sizeof cur, &at, path, strlen(path)) < 0)
+		return -1;
+restart:;
 	size_t plen = 0;
 	int dirfd = in_root(c, "/", O_DIRECTORY);
 	if (dirfd < 0)
 		return -1;
-	for (const char *p = path; *p;) {
+	for (const char *p = cur; *p;) {
 		while (*p == '/')
 			p++;
 		size_t n = strcspn(p, "/");
 		if (n == 0)
 			break;
+		size_t dir = plen;
 		if (n > NAME_MAX || plen + n + 2 > sizeof prefix) {
 			sys.close(dirfd);
 			errno = ENAMETOOLONG;
@@ -264,7 +323,22 @@ static int mkdir_in_root(struct ctx *c, const char *path, int mode)
 
 		fd = in_root(c, prefix, O_DIRECTORY);
 		if (fd < 0 && errno == ENOENT) {
-			if (sys.mkdirat(dirfd, name, mode) < 0 && errno != EEXIST) {
+			int is_link = symlink_at(dirfd, name, link, sizeof link);
+			if (is_link == 1) {
+				/* `prefix` is `cur` up to here with its slashes squeezed: rebuild from it. */
+				static char rest[PATH_MAX];
+				size_t rn = strlen(p);
+				memcpy(rest, p, rn + 1);
+				at = 0;
+				sys.close(dirfd);
+				if (put(cur, sizeof cur, &at, prefix, plen) < 0 || put(cur, sizeof cur, &at, rest, rn) < 0 ||
+				    follow(cur, sizeof cur, dir, plen, link, links) < 0)
+					return -1;
+				goto restart;
+			}
+			if (is_link == 0 && sys.mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+				is_link = -1;
+			if (is_link < 0) {
 				int e = errno;
 				sys.close(dirfd);
 				errno = e;
@@ -282,9 +356,15 @@ static int mkdir_in_root(struct ctx *c, const char *path, int mode)
 	return dirfd;
 }
 
+static int mkdir_in_root(struct ctx *c, const char *path, int mode)
+{
+	int links = 0;
+	return mkdir_walk(c, path, mode, &links);
+}
+
 /* Splits `path` into its parent (created in root if missing; O_PATH fd returned) and its last
- * component (in a static buffer). */
-static int parent_in_root(struct ctx *c, const char *path, const char **base)
+ * component (in a static buffer). `*dirlen` is the length of the parent's part of `path`. */
+static int parent_walk(struct ctx *c, const char *path, const char **base, size_t *dirlen, int *links)
 {
 	static char dir[PATH_MAX];
 	static char name[NAME_MAX + 1];
@@ -310,27 +390,53 @@ static int parent_in_root(struct ctx *c, const char *path, const char **base)
 	memcpy(dir, path, slash);
 	dir[slash] = 0;
 	*base = name;
-	return mkdir_in_root(c, slash ? dir : "/", 0755);
+	*dirlen = slash;
+	return mkdir_walk(c, slash ? dir : "/", 0755, links);
 }
 
-/* Resolves `path` in root, creating it as an empty file (and its parents) if missing. */
+static int parent_in_root(struct ctx *c, const char *path, const char **base)
+{
+	int links = 0;
+	size_t dirlen;
+	return parent_walk(c, path, base, &dirlen, &links);
+}
+
+/* Resolves `path` in root, creating it as an empty file (and its parents) if missing. A dangling
+ * symlink, as the file or on the way to it, is followed inside the root (see mkdir_walk). */
 static int file_in_root(struct ctx *c, const char *path)
 {
 	int fd = in_root(c, path, 0);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	const char *base;
-	int dirfd = parent_in_root(c, path, &base);
-	if (dirfd < 0)
+	static char cur[PATH_MAX];
+	static char link[PATH_MAX];
+	size_t at = 0;
+	int links = 0;
+	if (put(cur, sizeof cur, &at, path, strlen(path)) < 0)
 		return -1;
-	if (sys.mknodat(dirfd, base, S_IFREG | 0644, 0, 0) < 0 && errno != EEXIST) {
+	for (;;) {
+		const char *base;
+		size_t dir;
+		int dirfd = parent_walk(c, cur, &base, &dir, &links);
+		if (dirfd < 0)
+			return -1;
+		int is_link = symlink_at(dirfd, base, link, sizeof link);
+		if (is_link == 1) {
+			sys.close(dirfd);
+			/* The file's name ends `cur` (trailing slashes aside): nothing follows it. */
+			if (follow(cur, sizeof cur, dir, strlen(cur), link, &links) < 0)
+				return -1;
+			continue;
+		}
+		if (is_link == 0 && sys.mknodat(dirfd, base, S_IFREG | 0644, 0, 0) < 0 && errno != EEXIST)
+			is_link = -1;
 		int e = errno;
 		sys.close(dirfd);
 		errno = e;
-		return -1;
+		if (is_link < 0)
+			return -1;
+		return in_root(c, cur, 0);
 	}
-	sys.close(dirfd);
-	return in_root(c, path, 0);
 }
 
 /* ---- ops ------------------------------------------------------------------------------- */

@@ -2,10 +2,10 @@
  *
  * Prints one line per call to stdout, strace-like: `mount("proc", "/proc/self/fd/101", "proc",
  * 0xe, NULL) = 0`, and changes nothing. Its answers are deterministic so that tests can compare
- * whole logs: every call succeeds; fds are handed out from 100 upwards; fstatat says ENOENT;
- * statfs reports no flags; the last capability is 40; getcwd returns the last chdir path;
- * recv_frame answers CONTINUE with an empty state; execve prints and exits 0. Never used
- * after a clone, so stdio is fine here. */
+ * whole logs: every call succeeds unless the fake tree (BERTH_TRACE_FS, below) says a path is
+ * missing; fds are handed out from 100 upwards; statfs reports no flags; the last capability
+ * is 40; getcwd returns the last chdir path; recv_frame answers CONTINUE with an empty state;
+ * execve prints and exits 0. Never used after a clone, so stdio is fine here. */
 #include "sys.h"
 
 #include <errno.h>
@@ -13,12 +13,122 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 static int next_fd = 100;
 static char cwd[4096] = "/";
+
+/* ---- the fake tree ----------------------------------------------------------------------
+ * By default every path exists (a directory to openat2, an executable regular file to fstatat
+ * and faccessat) and nothing is a symlink. BERTH_TRACE_FS describes exceptions, ';'-separated:
+ *   -PATH          PATH and everything under it is missing (until mkdirat/mknodat creates it)
+ *   PATH>TARGET    PATH is a dangling symlink to TARGET (it and everything under it: ENOENT)
+ *   !PATH          a regular file without execute permission (faccessat X_OK: EACCES)
+ *   +PATH          a directory (fstatat: S_IFDIR)
+ * Paths are as the executor passes them (in-root paths as if the rootfs were /); the fake does
+ * not resolve symlinks itself. fds remember the path they were opened with, so that *at calls
+ * are judged on dirfd's path + name. */
+#define FS_MAX 64
+static struct fs_entry {
+	char kind; /* '-', '>', '!', '+' */
+	char path[512];
+	char target[512];
+} fs[FS_MAX];
+static int nfs;
+static char created[FS_MAX][512];
+static int ncreated;
+static char fd_paths[1024][512];
+
+static void normalize(char *out, size_t cap, const char *in)
+{
+	size_t n = 0;
+	for (; *in && n + 1 < cap; in++)
+		if (!(*in == '/' && n > 0 && out[n - 1] == '/'))
+			out[n++] = *in;
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	out[n] = 0;
+}
+
+static void fs_load(void)
+{
+	static int loaded;
+	if (loaded++)
+		return;
+	const char *env = getenv("BERTH_TRACE_FS");
+	for (const char *p = env; p && *p && nfs < FS_MAX;) {
+		size_t n = strcspn(p, ";");
+		char e[1024];
+		snprintf(e, sizeof e, "%.*s", (int)n, p);
+		p += n + (p[n] == ';');
+		if (!e[0])
+			continue;
+		struct fs_entry *f = &fs[nfs++];
+		char *arrow = strchr(e, '>');
+		if (arrow) {
+			*arrow = 0;
+			f->kind = '>';
+			normalize(f->path, sizeof f->path, e);
+			snprintf(f->target, sizeof f->target, "%s", arrow + 1);
+		} else {
+			f->kind = e[0];
+			normalize(f->path, sizeof f->path, e + 1);
+		}
+	}
+}
+
+static const char *fs_join(int dirfd, const char *name, char *buf, size_t cap)
+{
+	char raw[1100];
+	const char *dir = dirfd >= 100 && dirfd < 100 + 1024 ? fd_paths[dirfd - 100] : "";
+	if (name[0] == '/' || dirfd == AT_FDCWD)
+		snprintf(raw, sizeof raw, "%s", name);
+	else
+		snprintf(raw, sizeof raw, "%s/%s", dir, name);
+	normalize(buf, cap, raw);
+	return buf;
+}
+
+static const struct fs_entry *fs_find(const char *path, char kind)
+{
+	fs_load();
+	for (int i = 0; i < nfs; i++)
+		if (fs[i].kind == kind && !strcmp(fs[i].path, path))
+			return &fs[i];
+	return NULL;
+}
+
+static int fs_exists(const char *path)
+{
+	fs_load();
+	for (int i = 0; i < ncreated; i++)
+		if (!strcmp(created[i], path))
+			return 1;
+	for (int i = 0; i < nfs; i++) {
+		size_t n = strlen(fs[i].path);
+		if ((fs[i].kind == '-' || fs[i].kind == '>') && !strncmp(path, fs[i].path, n) &&
+		    (path[n] == 0 || path[n] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+static void fs_create(int dirfd, const char *name)
+{
+	char p[512];
+	if (ncreated < FS_MAX)
+		snprintf(created[ncreated++], sizeof created[0], "%s", fs_join(dirfd, name, p, sizeof p));
+}
+
+static int fs_fd(int fd, const char *path)
+{
+	if (fd >= 100 && fd < 100 + 1024)
+		normalize(fd_paths[fd - 100], sizeof fd_paths[0], path);
+	return fd;
+}
 
 static void qn(const char *s, size_t n);
 
@@ -116,17 +226,23 @@ static int t_open(const char *path, int f, int mode)
 	if (f & O_CREAT)
 		printf(", %#o", mode);
 	fputs(")", stdout);
-	return ret(next_fd++);
+	return ret(fs_fd(next_fd++, path));
 }
 
 static int t_openat2_in_root(int rootfd, const char *path, int f)
 {
+	char p[512];
 	printf("openat2(%d, ", rootfd);
 	q(path);
 	fputs(", ", stdout);
 	oflags(f);
 	fputs(", RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)", stdout);
-	return ret(next_fd++);
+	if (!fs_exists(fs_join(AT_FDCWD, path, p, sizeof p))) {
+		fputs(" = -1 ENOENT\n", stdout);
+		errno = ENOENT;
+		return -1;
+	}
+	return ret(fs_fd(next_fd++, path));
 }
 
 static int t_close(int fd) { printf("close(%d)", fd); return ret(0); }
@@ -172,6 +288,7 @@ static int t_mkdirat(int dirfd, const char *name, int mode)
 	printf("mkdirat(%d, ", dirfd);
 	q(name);
 	printf(", %#o)", mode);
+	fs_create(dirfd, name);
 	return ret(0);
 }
 
@@ -180,6 +297,7 @@ static int t_mknodat(int dirfd, const char *name, int mode, int major, int minor
 	printf("mknodat(%d, ", dirfd);
 	q(name);
 	printf(", %#o, makedev(%d, %d))", mode, major, minor);
+	fs_create(dirfd, name);
 	return ret(0);
 }
 
@@ -191,14 +309,32 @@ static int t_fchownat(int dirfd, const char *name, int uid, int gid, int f)
 	return ret(0);
 }
 
+static void at_fd(int dirfd)
+{
+	if (dirfd == AT_FDCWD)
+		fputs("AT_FDCWD", stdout);
+	else
+		printf("%d", dirfd);
+}
+
 static int t_fstatat(int dirfd, const char *name, struct stat *st, int f)
 {
-	(void)st;
-	printf("fstatat(%d, ", dirfd);
+	char p[512];
+	fs_join(dirfd, name, p, sizeof p);
+	memset(st, 0, sizeof *st);
+	fputs("fstatat(", stdout);
+	at_fd(dirfd);
+	fputs(", ", stdout);
 	q(name);
-	printf(", 0x%x) = -1 ENOENT\n", f);
-	errno = ENOENT;
-	return -1;
+	printf(", 0x%x)", f);
+	if (!fs_exists(p)) {
+		fputs(" = -1 ENOENT\n", stdout);
+		errno = ENOENT;
+		return -1;
+	}
+	st->st_mode = fs_find(p, '+') ? S_IFDIR | 0755 : fs_find(p, '!') ? S_IFREG | 0644 : S_IFREG | 0755;
+	printf(" = 0 {%s}\n", S_ISDIR(st->st_mode) ? "S_IFDIR" : "S_IFREG");
+	return 0;
 }
 
 static int t_unlinkat(int dirfd, const char *name, int f)
@@ -217,6 +353,27 @@ static int t_symlinkat(const char *target, int dirfd, const char *name)
 	q(name);
 	fputs(")", stdout);
 	return ret(0);
+}
+
+static ssize_t t_readlinkat(int dirfd, const char *name, char *buf, size_t cap)
+{
+	char p[512];
+	fs_join(dirfd, name, p, sizeof p);
+	printf("readlinkat(%d, ", dirfd);
+	q(name);
+	fputs(")", stdout);
+	const struct fs_entry *l = fs_find(p, '>');
+	if (!l) {
+		errno = fs_exists(p) ? EINVAL : ENOENT;
+		printf(" = -1 %s\n", errno == EINVAL ? "EINVAL" : "ENOENT");
+		return -1;
+	}
+	size_t n = strlen(l->target) < cap ? strlen(l->target) : cap;
+	memcpy(buf, l->target, n);
+	fputs(" = ", stdout);
+	q(l->target);
+	putchar('\n');
+	return (ssize_t)n;
 }
 
 static int t_mkfifo(const char *path, int mode)
@@ -491,7 +648,7 @@ const struct sys_layer sys = {
 	.open = t_open, .openat2_in_root = t_openat2_in_root, .close = t_close, .write = t_write,
 	.write_file = t_write_file, .read_file_at = t_read_file_at,
 	.mkdirat = t_mkdirat, .mknodat = t_mknodat, .fchownat = t_fchownat,
-	.fstatat = t_fstatat, .unlinkat = t_unlinkat, .symlinkat = t_symlinkat, .mkfifo = t_mkfifo,
+	.fstatat = t_fstatat, .unlinkat = t_unlinkat, .symlinkat = t_symlinkat, .readlinkat = t_readlinkat, .mkfifo = t_mkfifo,
 	.dup2 = t_dup2, .close_range = t_close_range,
 	.mount = t_mount, .umount2 = t_umount2, .pivot_root = t_pivot_root, .chroot = t_chroot,
 	.chdir = t_chdir, .fchdir = t_fchdir, .getcwd = t_getcwd, .statfs = t_statfs,

@@ -40,6 +40,7 @@ struct sys_layer {
 	int (*fstatat)(int dirfd, const char *name, struct stat *st, int flags);
 	int (*unlinkat)(int dirfd, const char *name, int flags);
 	int (*symlinkat)(const char *target, int dirfd, const char *name);
+	ssize_t (*readlinkat)(int dirfd, const char *name, char *buf, size_t cap); /* no NUL added */
 	int (*mkfifo)(const char *path, int mode);
 	int (*dup2)(int fd, int to);
 	int (*close_range)(unsigned first, unsigned last, unsigned flags);

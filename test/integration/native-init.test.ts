@@ -25,6 +25,7 @@ import {
   I,
   IN_ROOT,
   HOW_MKDIR,
+  HOW_MKFILE,
   II,
   MS_BIND,
   MS_NODEV,
@@ -386,6 +387,62 @@ describe('berth-init (root)', () => {
     assert.equal(lines.at(-1), 'host-clean');
     assert.ok(!existsSync('/etc/berth-escape'));
     assert.ok(!existsSync(join(evilRoot, 'etc/berth-escape')), 'the file went to the tmpfs, gone with the namespace');
+  });
+
+  it('follows dangling symlinks inside the rootfs when creating mount targets: evil-bind -> /tmp/x/bind-target lands in the rootfs', async () => {
+    const root = join(work, 'dangling-rootfs');
+    mkdirSync(join(root, 'tmp'), { recursive: true });
+    mkdirSync(join(root, 'a'));
+    symlinkSync('/tmp/x/bind-target', join(root, 'evil-bind')); // absolute: from the root
+    symlinkSync('/tmp/x/file-target', join(root, 'evil-file'));
+    symlinkSync('../tmp/rel/target', join(root, 'a/rel-bind')); // relative: from a/
+    symlinkSync('/loop2', join(root, 'loop1'));
+    symlinkSync('/loop1', join(root, 'loop2'));
+    const src = join(work, 'bind-source');
+    mkdirSync(src, { recursive: true });
+    const hostBefore = ['/tmp/x/bind-target', '/tmp/x/file-target', '/tmp/rel/target'].filter((p) => existsSync(p));
+    const mount = (target: string, how: number): WireOp => [OP.MOUNT, S(src), S(target), S(''), I(MS_BIND), S(''), I(IN_ROOT | how)];
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+        [OP.ROOTFS, S(root)],
+        mount('/evil-bind', HOW_MKDIR),
+        mount('/a/rel-bind/sub', HOW_MKDIR),
+        [OP.MOUNT, S('/dev/null'), S('/evil-file'), S(''), I(MS_BIND), S(''), I(IN_ROOT | HOW_MKFILE)],
+        // Still in the host's root, in the new mount namespace: where did the mounts land?
+        [
+          OP.EXEC,
+          S('/bin/busybox'),
+          SS([
+            'sh',
+            '-c',
+            `cd ${root}; for p in tmp/x/bind-target tmp/rel/target/sub; do mountpoint -q $p && echo "mounted $p"; done; stat -c %t:%T tmp/x/file-target`,
+          ]),
+          SS([PATH_ENV]),
+        ],
+      ]),
+    );
+    const hostAfter = ['/tmp/x/bind-target', '/tmp/x/file-target', '/tmp/rel/target'].filter((p) => existsSync(p) && !hostBefore.includes(p));
+    for (const p of hostAfter) rmSync(p, { recursive: true, force: true });
+    assert.deepEqual(hostAfter, [], 'created on the host, outside the rootfs');
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.equal(r.stdout, 'mounted tmp/x/bind-target\nmounted tmp/rel/target/sub\n1:3\n');
+    assert.ok(existsSync(join(root, 'tmp/x/bind-target')));
+    assert.ok(existsSync(join(root, 'tmp/x/file-target')));
+    // A symlink loop is ELOOP after 40 links, not a hang.
+    const loop = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+        [OP.ROOTFS, S(root)],
+        mount('/loop1/x', HOW_MKDIR),
+      ]),
+    );
+    assert.equal(loop.code, 1, JSON.stringify(loop));
+    assert.deepEqual(errorOf(loop), { errno: 40, message: `MOUNT ${src} on /loop1/x (in root ${root}): creating the target in root: Too many levels of symbolic links` });
   });
 
   it('runs from a sealed memfd: the berth-init the container can see is not the host binary (CVE-2019-5736)', async () => {

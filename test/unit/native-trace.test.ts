@@ -34,10 +34,11 @@ const TRACE = join(resolve(import.meta.dirname, '../..'), 'native/build/berth-in
 let dir: string;
 let n = 0;
 
-function trace(plan: Buffer): { status: number | null; log: string; stderr: string } {
+/** `fs` describes the fake tree's exceptions (BERTH_TRACE_FS, see native/sys-trace.c). */
+function trace(plan: Buffer, fs = ''): { status: number | null; log: string; stderr: string } {
   const file = join(dir, `plan-${n++}.bin`);
   writeFileSync(file, plan);
-  const r = spawnSync(TRACE, [file], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(TRACE, [file], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, BERTH_TRACE_FS: fs } });
   return { status: r.status, log: r.stdout, stderr: r.stderr };
 }
 
@@ -241,6 +242,83 @@ describe('berth-init-trace', () => {
     const r = trace(encodePlan([[OP.CLONE, I(0)]]));
     assert.equal(r.status, 0);
     assert.match(r.log, /^clone\(SIGCHLD\) = 4242\nread_file_at\(99, "4242\/stat"\) = \d+\nsend_frame\(3, PID, 4242, "424242"\) = 0\n/);
+  });
+
+  it('in-root creation follows a dangling symlink inside the root, creating what its target lacks', () => {
+    // rootfs/evil-bind -> /tmp/x/bind-target (absolute: from the root), rootfs/tmp/x missing;
+    // rootfs/a/rel -> ../r (relative: from a/); rootfs/evil-file -> /tmp/x/f.
+    const fs = '/evil-bind>/tmp/x/bind-target;-/tmp/x;/a/rel>../r;-/a/../r;/evil-file>/tmp/x/f';
+    const bind = (target: string, how: number): WireOp => [OP.MOUNT, S('/src'), S(target), S(''), I(MS_BIND), S(''), I(IN_ROOT | how)];
+    const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], bind('/evil-bind', HOW_MKDIR), bind('/a/rel', HOW_MKDIR), bind('/evil-file', HOW_MKFILE)]), fs);
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.log.split('\n').slice(3).join('\n'),
+      lines(`
+        open("/r", O_PATH|O_DIRECTORY|O_CLOEXEC) = 100
+        openat2(100, "/evil-bind", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        openat2(100, "/", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 101
+        openat2(100, "/evil-bind", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        readlinkat(101, "evil-bind") = "/tmp/x/bind-target"
+        close(101) = 0
+        openat2(100, "/", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 102
+        openat2(100, "/tmp", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 103
+        close(102) = 0
+        openat2(100, "/tmp/x", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        readlinkat(103, "x") = -1 ENOENT
+        mkdirat(103, "x", 0755) = 0
+        openat2(100, "/tmp/x", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 104
+        close(103) = 0
+        openat2(100, "/tmp/x/bind-target", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        readlinkat(104, "bind-target") = -1 ENOENT
+        mkdirat(104, "bind-target", 0755) = 0
+        openat2(100, "/tmp/x/bind-target", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 105
+        close(104) = 0
+        mount("/src", "/proc/self/fd/105", NULL, 0x1000, NULL) = 0
+        close(105) = 0
+        openat2(100, "/a/rel", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        openat2(100, "/", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 106
+        openat2(100, "/a", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 107
+        close(106) = 0
+        openat2(100, "/a/rel", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        readlinkat(107, "rel") = "../r"
+        close(107) = 0
+        openat2(100, "/", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 108
+        openat2(100, "/a", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 109
+        close(108) = 0
+        openat2(100, "/a/..", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 110
+        close(109) = 0
+        openat2(100, "/a/../r", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        readlinkat(110, "r") = -1 ENOENT
+        mkdirat(110, "r", 0755) = 0
+        openat2(100, "/a/../r", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 111
+        close(110) = 0
+        mount("/src", "/proc/self/fd/111", NULL, 0x1000, NULL) = 0
+        close(111) = 0
+        openat2(100, "/evil-file", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = -1 ENOENT
+        openat2(100, "/", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 112
+        readlinkat(112, "evil-file") = "/tmp/x/f"
+        close(112) = 0
+        openat2(100, "/tmp/x", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 113
+        readlinkat(113, "f") = -1 ENOENT
+        mknodat(113, "f", 0100644, makedev(0, 0)) = 0
+        close(113) = 0
+        openat2(100, "/tmp/x/f", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 114
+        mount("/src", "/proc/self/fd/114", NULL, 0x1000, NULL) = 0
+        close(114) = 0
+        exit(0)
+      `),
+    );
+  });
+
+  it('in-root creation gives up with ELOOP after 40 symlinks', () => {
+    const r = trace(
+      encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MKDIR, S('/l1/x'), I(0o755)]]),
+      '/l1>/l2;/l2>/l1',
+    );
+    assert.equal(r.status, 1);
+    assert.equal((r.log.match(/readlinkat/g) ?? []).length, 41);
+    assert.match(r.log, /send_frame\(3, ERROR, 40, "MKDIR \/l1\/x \(in root \/r\): Too many levels of symbolic links"\) = 0\nexit\(1\)\n$/);
   });
 
   it('a plan without EXEC ends with exit(0) after its last op', () => {
