@@ -8,6 +8,7 @@ import { join } from 'node:path';
 const root = join(import.meta.dirname, '..');
 const entries: Record<string, string> = {
   'berth-runtime': 'src/cli/runtime/main.ts',
+  'berth': 'src/cli/berth/main.ts',
 };
 
 mkdirSync(join(root, 'dist/bin'), { recursive: true });

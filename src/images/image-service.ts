@@ -38,7 +38,8 @@ import { readDockerArchive, writeDockerArchive } from './docker-archive.ts';
 import { gcImages, type ImageGcResult } from './image-gc.ts';
 import { type ImageRecord, ImageStore } from './image-store.ts';
 import { isOciLayout, readOciLayout, writeOciLayout } from './oci-layout.ts';
-import { type PullEvent, type PullResult, pull, unpackLayers } from './pull.ts';
+import { type PullEvent, type PullResult, pull } from './pull.ts';
+import { unpackStored } from './unpack-stored.ts';
 import { type PushEvent, push } from './push.ts';
 import { importRootfs } from './rootfs-import.ts';
 import { resolveName } from './tag-image.ts';
@@ -418,10 +419,10 @@ export class ImageService {
       const src = await ArchiveSource.open(input, { label, content: this.content, stagingDir: staging, leaseId });
       let loaded: { names: string[]; target: Descriptor }[];
       let format: LoadResult['format'];
-      if (isOciLayout(src)) {
+      if (await isOciLayout(src)) {
         format = 'oci-layout';
         loaded = await readOciLayout(src, this.content, leaseId);
-      } else if (src.has('manifest.json')) {
+      } else if (await src.has('manifest.json')) {
         format = 'docker-archive';
         loaded = await readDockerArchive(src, this.content, leaseId);
       } else {
@@ -464,7 +465,7 @@ export class ImageService {
     }
     if (m.config.rootfs.diff_ids.length !== m.manifest.layers.length)
       throw invalidArgument(`image ${name}: manifest has ${m.manifest.layers.length} layers but config.rootfs.diff_ids has ${m.config.rootfs.diff_ids.length}`);
-    await unpackLayers(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, { snapshotter: this.snapshotter, applyLayer });
+    await unpackStored(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, { snapshotter: this.snapshotter, applyLayer });
   }
 
   async #withStaging<T>(what: string, fn: (staging: string, leaseId: string) => Promise<T>): Promise<T> {

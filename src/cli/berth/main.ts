@@ -1,0 +1,379 @@
+// berth: the user's command line for images (pull, push, images, inspect, tag, rmi, save, load,
+// import, login, logout, prune/gc, content, snapshot). A thin adapter over ImageService: parse
+// flags, call one method, print. It runs the service in-process today and will talk to berthd
+// through a client once the daemon exists; nothing here may know how images are stored.
+// Errors: one line `berth: <message>` on stderr and exit status 1 (--debug adds the stack).
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { errorMessage, invalidArgument } from '../../errors/errors.ts';
+import { type ArchiveFormat, ImageService, type ImageServiceOptions } from '../../images/image-service.ts';
+import { type FlagSpec, parseFlags } from '../runtime/args.ts';
+import { formatBytes, table, timeAgo } from './format.ts';
+import { ProgressRenderer, shortDigest } from './progress.ts';
+
+const VERSION = '0.1.0';
+
+const USAGE = `berth: images for containers (pull, push, store, save, load)
+
+usage: berth [--root DIR] [--debug] COMMAND [OPTIONS] [ARGS]
+
+commands:
+  pull [--platform os/arch[/variant]] [-q] REF     fetch and unpack an image
+  push [-q] REF                                    upload a local image
+  images, image ls [--format table|json] [-q] [--digests] [REPOSITORY]
+  image inspect REF...                             JSON details of images
+  tag SRC DST                                      give an image another name
+  rmi [-f] REF...                                  remove names, then unused content
+  save [-o FILE] [--format docker-archive|oci-archive] REF...
+  load [-i FILE] [-q]                              docker-archive or OCI layout (tar, tar.gz, dir)
+  import FILE|- [REF] [--platform P]               a rootfs tarball as a one-layer image
+  login [-u USER] [-p PASS | --password-stdin] REGISTRY
+  logout REGISTRY
+  image prune, system gc [--format json]           remove unused content and snapshots
+  content ls [--format table|json] [-q], content get DIGEST [-o FILE]
+  snapshot ls [--format table|json] [-q]
+
+global options:
+  --root DIR          image root (default: $BERTH_ROOT_DIR or /var/lib/berth)
+  --snapshotter NAME  auto (default), overlay or native
+  --debug             print stack traces of errors
+`;
+
+const GLOBAL: FlagSpec[] = [
+  { names: ['root'], kind: 'string' },
+  { names: ['snapshotter'], kind: 'string' },
+  { names: ['debug', 'D'], kind: 'bool' },
+  { names: ['help', 'h'], kind: 'bool' },
+  { names: ['version', 'v'], kind: 'bool' },
+];
+
+const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
+const format: FlagSpec = { names: ['format'], kind: 'string' };
+const quiet: FlagSpec = { names: ['quiet', 'q'], kind: 'bool' };
+const platform: FlagSpec = { names: ['platform'], kind: 'string' };
+
+type Ctx = { opts: ImageServiceOptions; debug: boolean; out: NodeJS.WriteStream; err: NodeJS.WriteStream };
+type Command = { flags: FlagSpec[]; run: (ctx: Ctx, f: Record<string, unknown>, args: string[]) => Promise<void> };
+
+function want(args: string[], min: number, max: number, usage: string): void {
+  if (args.length < min || args.length > max) throw invalidArgument(`usage: berth ${usage}`);
+}
+
+function listFormat(f: Record<string, unknown>): 'table' | 'json' {
+  const v = (f.format as string | undefined) ?? 'table';
+  if (v !== 'table' && v !== 'json') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+
+async function withService<T>(ctx: Ctx, fn: (s: ImageService) => Promise<T>): Promise<T> {
+  const s = await ImageService.open(ctx.opts);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function gcReport(ctx: Ctx, f: Record<string, unknown>, r: Awaited<ReturnType<ImageService['gc']>>): void {
+  if (listFormat(f) === 'json') {
+    ctx.out.write(json({ removedContent: r.removed, removedSnapshots: r.removedSnapshots, removedIngests: r.removedIngests, removedLeases: r.removedLeases, removedDirs: r.removedDirs, freedBytes: r.freedBytes }));
+    return;
+  }
+  for (const d of r.removed) ctx.out.write(`Deleted content: ${d}\n`);
+  for (const s of r.removedSnapshots) ctx.out.write(`Deleted snapshot: ${s}\n`);
+  for (const i of r.removedIngests) ctx.out.write(`Deleted ingest: ${i}\n`);
+  for (const d of r.removedDirs) ctx.out.write(`Deleted directory: ${d}\n`);
+  ctx.out.write(`Total reclaimed space: ${formatBytes(r.freedBytes)}\n`);
+}
+
+const pull: Command = {
+  flags: [platform, quiet, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'pull [--platform os/arch[/variant]] [-q] REF');
+    await withService(ctx, async (s) => {
+      const renderer = f.quiet ? undefined : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
+      if (renderer) ctx.out.write(`Pulling ${args[0]}\n`);
+      const r = await s.pull(args[0]!, { ...(f.platform ? { platform: f.platform as string } : {}), ...(renderer ? { progress: (e) => renderer.pull(e) } : {}) });
+      renderer?.finish();
+      if (!f.quiet) ctx.out.write(`Digest: ${r.target.digest}\n`);
+      ctx.out.write(`${r.name}\n`);
+    });
+  },
+};
+
+const push: Command = {
+  flags: [quiet, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'push [-q] REF');
+    await withService(ctx, async (s) => {
+      const renderer = f.quiet ? undefined : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
+      if (renderer) ctx.out.write(`Pushing ${args[0]}\n`);
+      const r = await s.push(args[0]!, renderer ? { progress: (e) => renderer.push(e) } : {});
+      renderer?.finish();
+      if (f.quiet) ctx.out.write(`${r.target.digest}\n`);
+      else ctx.out.write(`${r.name}: digest: ${r.target.digest} size: ${r.target.size}\n`);
+    });
+  },
+};
+
+const images: Command = {
+  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
+  run: async (ctx, f, args) => {
+    want(args, 0, 1, 'images [--format table|json] [-q] [--digests] [REPOSITORY]');
+    const fmt = listFormat(f);
+    const list = await withService(ctx, async (s) => {
+      const all = await s.list();
+      if (args.length === 0) return all;
+      const word = args[0]!;
+      return all.filter((i) => i.repository === word || i.name.startsWith(`${word}:`) || i.name === word || i.repository.startsWith(`${word}:`));
+    });
+    if (fmt === 'json') return void ctx.out.write(json(list));
+    if (f.quiet) {
+      const seen = new Set<string>();
+      for (const i of list) {
+        const id = shortDigest(i.digest);
+        if (!seen.has(id)) ctx.out.write(`${id}\n`);
+        seen.add(id);
+      }
+      return;
+    }
+    const headers = ['REPOSITORY', 'TAG', ...(f.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+    ctx.out.write(table(headers, list.map((i) => [i.repository, i.tag, ...(f.digests ? [i.digest] : []), shortDigest(i.digest), timeAgo(i.createdAt), formatBytes(i.size)])));
+  },
+};
+
+const inspect: Command = {
+  flags: [format, help],
+  run: async (ctx, _f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'image inspect REF...');
+    const details = await withService(ctx, async (s) => {
+      const out = [];
+      for (const a of args) out.push(await s.inspect(a));
+      return out;
+    });
+    ctx.out.write(json(details));
+  },
+};
+
+const tag: Command = {
+  flags: [help],
+  run: async (ctx, _f, args) => {
+    want(args, 2, 2, 'tag SRC DST');
+    await withService(ctx, (s) => s.tag(args[0]!, args[1]!));
+  },
+};
+
+const rmi: Command = {
+  flags: [{ names: ['force', 'f'], kind: 'bool' }, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'rmi [-f] REF...');
+    const r = await withService(ctx, (s) => s.remove(args, { force: f.force === true }));
+    for (const n of r.untagged) ctx.out.write(`Untagged: ${n}\n`);
+    for (const d of r.gc.removed) ctx.out.write(`Deleted: ${d}\n`);
+  },
+};
+
+const save: Command = {
+  flags: [{ names: ['output', 'o'], kind: 'string' }, format, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'save [-o FILE] [--format docker-archive|oci-archive] REF...');
+    const fmt = (f.format as string | undefined) ?? 'docker-archive';
+    if (fmt !== 'docker-archive' && fmt !== 'oci-archive') throw invalidArgument(`--format: expected docker-archive or oci-archive, got ${JSON.stringify(fmt)}`);
+    const file = f.output as string | undefined;
+    if (!file && ctx.out.isTTY) throw invalidArgument('save: refusing to write an archive to a terminal; use -o FILE or redirect stdout');
+    await withService(ctx, async (s) => {
+      if (!file) return s.save(args, ctx.out, { format: fmt as ArchiveFormat });
+      // A failed save leaves no partial archive behind under the requested name.
+      const tmp = `${file}.berth-tmp-${process.pid}`;
+      try {
+        await s.save(args, createWriteStream(tmp, { mode: 0o644 }), { format: fmt as ArchiveFormat });
+        await rename(tmp, file);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+    });
+  },
+};
+
+const load: Command = {
+  flags: [{ names: ['input', 'i'], kind: 'string' }, quiet, help],
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'load [-i FILE] [-q]');
+    const input = (f.input as string | undefined) ?? '-';
+    if (input === '-' && process.stdin.isTTY) throw invalidArgument('load: no archive: use -i FILE or redirect stdin');
+    const r = await withService(ctx, (s) => s.load(input, { label: input === '-' ? 'stdin' : input }));
+    for (const i of r.images) ctx.out.write(f.quiet ? `${i.name}\n` : `Loaded image: ${i.name}\n`);
+  },
+};
+
+const importCmd: Command = {
+  flags: [platform, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, 2, 'import FILE|- [REF]');
+    const r = await withService(ctx, (s) => s.importRootfs(args[0]!, args[1], f.platform ? { platform: f.platform as string } : {}));
+    ctx.out.write(`${r.target.digest}\n`);
+  },
+};
+
+const login: Command = {
+  flags: [{ names: ['username', 'u'], kind: 'string' }, { names: ['password', 'p'], kind: 'string' }, { names: ['password-stdin'], kind: 'bool' }, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'login [-u USER] [-p PASS | --password-stdin] REGISTRY');
+    const username = f.username as string | undefined;
+    if (!username) throw invalidArgument('login: a username is required (-u USER)');
+    if (f.password !== undefined && f['password-stdin']) throw invalidArgument('login: --password and --password-stdin are mutually exclusive');
+    let password = f.password as string | undefined;
+    if (password === undefined) {
+      if (!f['password-stdin'] && process.stdin.isTTY) throw invalidArgument('login: give the password with -p or on stdin with --password-stdin');
+      password = (await readStdin()).replace(/\r?\n$/, '');
+    }
+    if (!password) throw invalidArgument('login: the password is empty');
+    await withService(ctx, (s) => s.login(args[0]!, { username, password: password! }));
+    ctx.out.write('Login Succeeded\n');
+  },
+};
+
+const logout: Command = {
+  flags: [help],
+  run: async (ctx, _f, args) => {
+    want(args, 1, 1, 'logout REGISTRY');
+    await withService(ctx, (s) => s.logout(args[0]!));
+    ctx.out.write(`Removing login credentials for ${args[0]}\n`);
+  },
+};
+
+const prune: Command = {
+  flags: [format, { names: ['force', 'f'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'image prune [--format json]');
+    gcReport(ctx, f, await withService(ctx, (s) => s.gc()));
+  },
+};
+
+const systemGc: Command = {
+  flags: [format, help],
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'system gc [--format json]');
+    gcReport(ctx, f, await withService(ctx, (s) => s.gc({ deep: true })));
+  },
+};
+
+const contentLs: Command = {
+  flags: [format, quiet, help],
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'content ls [--format table|json] [-q]');
+    const fmt = listFormat(f);
+    const list = await withService(ctx, (s) => s.listContent());
+    if (fmt === 'json') return void ctx.out.write(json(list));
+    if (f.quiet) return void ctx.out.write(list.map((c) => `${c.digest}\n`).join(''));
+    ctx.out.write(table(['DIGEST', 'SIZE', 'AGE'], list.map((c) => [c.digest, formatBytes(c.size), timeAgo(c.createdAt)])));
+  },
+};
+
+const contentGet: Command = {
+  flags: [{ names: ['output', 'o'], kind: 'string' }, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'content get DIGEST [-o FILE]');
+    await withService(ctx, async (s) => {
+      const src = await s.readContent(args[0]!);
+      const file = f.output as string | undefined;
+      if (file) await pipeline(src, createWriteStream(file));
+      else await pipeline(src, ctx.out, { end: false });
+    });
+  },
+};
+
+const snapshotLs: Command = {
+  flags: [format, quiet, help],
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'snapshot ls [--format table|json] [-q]');
+    const fmt = listFormat(f);
+    const list = await withService(ctx, (s) => s.listSnapshots());
+    if (fmt === 'json') return void ctx.out.write(json(list));
+    if (f.quiet) return void ctx.out.write(list.map((x) => `${x.name}\n`).join(''));
+    ctx.out.write(table(['NAME', 'PARENT', 'KIND', 'SNAPSHOTTER'], list.map((x) => [x.name, x.parent ?? '', x.kind, x.snapshotter])));
+  },
+};
+
+const COMMANDS: Record<string, Command> = {
+  pull,
+  push,
+  images,
+  tag,
+  rmi,
+  save,
+  load,
+  import: importCmd,
+  login,
+  logout,
+};
+const GROUPS: Record<string, Record<string, Command>> = {
+  image: { ls: images, list: images, inspect, tag, rm: rmi, pull, push, save, load, import: importCmd, prune },
+  content: { ls: contentLs, list: contentLs, get: contentGet },
+  snapshot: { ls: snapshotLs, list: snapshotLs },
+  system: { gc: systemGc, prune },
+};
+
+export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const g = parseFlags(argv, GLOBAL, true);
+  const debug = g.flags.debug === true;
+  const full: Ctx = { ...ctx, debug, opts: {} };
+  if (g.flags.root !== undefined) full.opts.root = g.flags.root as string;
+  const sn = (g.flags.snapshotter as string | undefined) ?? process.env.BERTH_SNAPSHOTTER;
+  if (sn !== undefined) {
+    if (sn !== 'auto' && sn !== 'overlay' && sn !== 'native') throw invalidArgument(`--snapshotter: expected auto, overlay or native, got ${JSON.stringify(sn)}`);
+    full.opts.snapshotter = sn;
+  }
+  full.opts.onNotice = (m) => ctx.err.write(`berth: ${m}\n`);
+  if (g.flags.version) {
+    ctx.out.write(`berth version ${VERSION}\n`);
+    return 0;
+  }
+  const [verb, ...rest] = g.rest;
+  if (!verb || verb === 'help' || g.flags.help) {
+    ctx.out.write(USAGE);
+    return verb || g.flags.help ? 0 : 1;
+  }
+  let cmd = COMMANDS[verb];
+  let args = rest;
+  let name = verb;
+  if (!cmd && GROUPS[verb]) {
+    const [sub, ...subRest] = rest;
+    cmd = sub ? GROUPS[verb]![sub] : undefined;
+    if (!cmd) throw invalidArgument(`${verb}: expected one of ${Object.keys(GROUPS[verb]!).join(', ')}${sub ? `, got ${JSON.stringify(sub)}` : ''}`);
+    args = subRest;
+    name = `${verb} ${sub}`;
+  }
+  if (!cmd) throw invalidArgument(`unknown command ${JSON.stringify(verb)} (see berth --help)`);
+  const p = parseFlags(args, cmd.flags, false);
+  if (p.flags.help) {
+    ctx.out.write(`usage: berth ${name} …\n\n${USAGE}`);
+    return 0;
+  }
+  await cmd.run(full, p.flags, p.rest);
+  return 0;
+}
+
+if (import.meta.main) {
+  const debug = process.argv.includes('--debug') || process.argv.includes('-D');
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`berth: ${errorMessage(e).replace(/\s*\n\s*/g, ' ')}\n`);
+      if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
