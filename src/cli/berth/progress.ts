@@ -128,11 +128,9 @@ export class ProgressRenderer {
     if (ev.state === 'pushing') {
       if (ev.current !== undefined) this.#bytes(r, ev.current);
       this.#set(r, 'uploading');
-    } else if (ev.state === 'exists') this.#set(r, 'exists');
-    else if (ev.state === 'mounted') this.#set(r, 'mounted');
-    else {
+    } else {
       r.current = r.total;
-      this.#set(r, 'done');
+      this.#set(r, ev.state === 'uploaded' ? 'done' : ev.state);
     }
   }
 
