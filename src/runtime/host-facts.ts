@@ -1,5 +1,6 @@
 // The live host's answers to the plan builder's questions (see HostFacts in plan-builder.ts).
 import { readFileSync, statSync } from 'node:fs';
+import { seccompOp } from '../seccomp/seccomp-op.ts';
 import type { HostFacts } from './plan-builder.ts';
 
 let lastCap: number | undefined;
@@ -25,7 +26,8 @@ export function parseCgroupHierarchies(mountinfo: string): ReturnType<HostFacts[
   return out;
 }
 
-export function linuxHostFacts(): HostFacts {
+/** The facts of this host; `warn` receives what compiling a seccomp profile skipped (unknown syscall names). */
+export function linuxHostFacts(warn: (m: string) => void = () => {}): HostFacts {
   return {
     pathKind(path) {
       try {
@@ -37,6 +39,9 @@ export function linuxHostFacts(): HostFacts {
     cgroupHierarchies() {
       hierarchies ??= parseCgroupHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
       return hierarchies;
+    },
+    seccompOp(seccomp) {
+      return seccompOp(seccomp, warn);
     },
     capLastCap() {
       lastCap ??= Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
-import { formatPlan, type PlanOp } from '../sys/plan.ts';
+import { bytes, formatPlan, int, op, type PlanOp } from '../sys/plan.ts';
 import { buildCreatePlan, buildExecPlan, type HostFacts, type PlanOptions } from './plan-builder.ts';
 
 const host: HostFacts = {
@@ -12,6 +12,7 @@ const host: HostFacts = {
     { name: 'systemd', options: 'name=systemd', fstype: 'cgroup' },
   ],
   capLastCap: () => 40,
+  seccompOp: (s) => op('SECCOMP', int(0), bytes(new Uint8Array(8 * (s.syscalls?.length ?? 1)))),
 };
 
 const opts: PlanOptions = {
@@ -183,7 +184,6 @@ describe('plan builder', () => {
     ['terminal without console socket', (c) => (c.process!.terminal = true), /--console-socket is required unless the process runs in the foreground/],
     ['sysctl key with a slash', (c) => (c.linux!.sysctl = { 'net/ipv4': '1' }), /linux.sysctl: invalid key/],
     ['AppArmor', (c) => (c.process!.apparmorProfile = 'x'), /process.apparmorProfile: AppArmor is not supported/],
-    ['seccomp until it is implemented', (c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), /linux.seccomp: seccomp is not supported/],
   ];
   for (const [what, mut, re] of bad) {
     it(`refuses: ${what}`, () => {
@@ -219,5 +219,23 @@ describe('plan builder', () => {
     assert.ok(names(ops).indexOf('RESOLVE_EXEC') < names(ops).indexOf('READY'));
     const detached = buildExecPlan(c, proc, { initPid: 77, mode: 'detach', preserveFds: 0, cgroupJoinFiles: [] }, host);
     assert.equal(lines(detached)[0], 'MODE(0)');
+  });
+
+  it('loads seccomp before dropping capabilities without no_new_privs, and after it (before READY) with it', () => {
+    const withFilter = (nnp: boolean) =>
+      names(
+        buildCreatePlan(
+          spec((c) => {
+            c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] };
+            c.process!.noNewPrivileges = nnp;
+          }),
+          opts,
+          host,
+        ),
+      );
+    const off = withFilter(false);
+    assert.ok(off.indexOf('CLOSE_FDS') < off.indexOf('SECCOMP') && off.indexOf('SECCOMP') < off.indexOf('CAP_BOUNDING'));
+    const on = withFilter(true);
+    assert.ok(on.indexOf('NO_NEW_PRIVS') < on.indexOf('SECCOMP') && on.indexOf('RESOLVE_EXEC') < on.indexOf('SECCOMP') && on.indexOf('SECCOMP') < on.indexOf('READY'));
   });
 });

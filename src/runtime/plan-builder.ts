@@ -5,7 +5,7 @@
 // `HostFacts`, so it is unit-tested without root. It must never touch the file system itself.
 
 import { invalidArgument, unsupported } from '../errors/errors.ts';
-import type { Hook, LinuxDevice, Mount as OciMount, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
+import type { Hook, LinuxDevice, LinuxSeccomp, Mount as OciMount, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
 import { capabilityNumber, isKnownCapability, mountOptionFlags, namespaceCloneFlag, namespaceProcName, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
 import { int, ints, MountHow, op, type PlanOp, PlanMode, str, strs } from '../sys/plan.ts';
 
@@ -37,6 +37,8 @@ export interface HostFacts {
   cgroupHierarchies(): Array<{ name: string; options: string; fstype: 'cgroup' | 'cgroup2' }>;
   /** Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap). */
   capLastCap(): number;
+  /** The SECCOMP op for a profile (compiled by libseccomp through the addon). */
+  seccompOp(seccomp: LinuxSeccomp): PlanOp;
 }
 
 export interface PlanOptions {
@@ -102,7 +104,6 @@ function refuseUnsupported(config: RuntimeConfig): void {
   if (proc?.ioPriority) refuse('process.ioPriority', 'ioprio_set');
   if (proc?.execCPUAffinity) refuse('process.execCPUAffinity', 'CPU affinity');
   if (linux.netDevices && Object.keys(linux.netDevices).length > 0) refuse('linux.netDevices', 'moving network devices');
-  if (linux.seccomp) refuse('linux.seccomp', 'seccomp');
 }
 
 function hookValues(h: Hook): [ReturnType<typeof str>, ReturnType<typeof strs>, ReturnType<typeof strs>, ReturnType<typeof int>] {
@@ -268,9 +269,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (config.root.readonly) child.push(op('READONLY_PATH', str('/')));
   if (linux.personality) child.push(op('PERSONALITY', int(personalityDomain(linux.personality.domain))));
 
-  child.push(...credentialOps(proc, opts.preserveFds, host, 'config.json: process'));
-  // A missing or non-executable program fails create, not start (as with runc).
-  child.push(op('RESOLVE_EXEC'));
+  child.push(...credentialOps(proc, opts.preserveFds, host, 'config.json: process', linux.seccomp));
   child.push(op('READY'));
   if (opts.mode === 'create') child.push(op('WAIT_FIFO'));
   for (const h of hooks.startContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
@@ -405,10 +404,17 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
 /**
  * Credentials, in the kernel's order: mark inherited fds close-on-exec, shrink the bounding set
  * while still privileged, switch user keeping capabilities, chdir as that user (then check the cwd
- * is inside the container: CVE-2024-21626), set the final capability sets, no_new_privs.
+ * is inside the container: CVE-2024-21626), set the final capability sets, no_new_privs, and find
+ * the program (a missing or non-executable one fails create, not start, as with runc).
+ * The seccomp filter goes where runc puts it: without no_new_privs the kernel lets only
+ * CAP_SYS_ADMIN load it, so it is loaded before capabilities are dropped; with no_new_privs as late
+ * as possible, but before READY, so that a refused filter fails create and startContainer hooks
+ * run under it either way.
  */
-function credentialOps(proc: Process, preserveFds: number, host: HostFacts, where: string): PlanOp[] {
+function credentialOps(proc: Process, preserveFds: number, host: HostFacts, where: string, seccomp: LinuxSeccomp | undefined): PlanOp[] {
   const out: PlanOp[] = [op('CLOSE_FDS', int(3 + preserveFds))];
+  const filter = seccomp ? host.seccompOp(seccomp) : undefined;
+  if (filter && !proc.noNewPrivileges) out.push(filter);
   const caps = proc.capabilities;
   const last = host.capLastCap();
   const masks = caps
@@ -437,6 +443,8 @@ function credentialOps(proc: Process, preserveFds: number, host: HostFacts, wher
     out.push(op('CAPS', int(masks.effective), int(masks.permitted), int(masks.inheritable), int(ambient)));
   }
   if (proc.noNewPrivileges) out.push(op('NO_NEW_PRIVS'));
+  out.push(op('RESOLVE_EXEC'));
+  if (filter && proc.noNewPrivileges) out.push(filter);
   return out;
 }
 
@@ -479,8 +487,7 @@ export function buildExecPlan(config: RuntimeConfig, proc: Process, opts: ExecPl
     ops.push(op('CONSOLE', int(opts.consoleSocketFd), int(proc.consoleSize?.height ?? 0), int(proc.consoleSize?.width ?? 0)));
   }
   for (const r of proc.rlimits ?? []) ops.push(op('SETRLIMIT', int(rlimitNumber(r.type)), int(rlimitValue(r.soft)), int(rlimitValue(r.hard))));
-  ops.push(...credentialOps(proc, opts.preserveFds, host, where));
-  ops.push(op('RESOLVE_EXEC'));
+  ops.push(...credentialOps(proc, opts.preserveFds, host, where, config.linux?.seccomp));
   ops.push(op('READY'));
   ops.push(...execOps(proc, where));
   return ops;

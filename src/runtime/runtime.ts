@@ -235,7 +235,7 @@ export class Runtime {
           consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
           cgroupJoinFiles: this.cgroups.load(rec)?.joinFiles() ?? [],
         },
-        linuxHostFacts(),
+        linuxHostFacts(this.debug),
       );
       this.debug(`exec plan for ${id}:\n${formatPlan(ops)}`);
       const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: term?.fd });
@@ -349,7 +349,7 @@ export class Runtime {
       const cg = await this.cgroups.create(rec);
       rec.cgroupPaths = cg.paths;
       this.store.save(rec);
-      const host = linuxHostFacts();
+      const host = linuxHostFacts(this.debug);
       const ops = buildCreatePlan(
         config,
         {
