@@ -16,8 +16,8 @@ type E = { name: string; data?: string; type?: 'file' | 'directory' | 'symlink' 
 async function tarOf(entries: E[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => {
-    chunks.push(c);
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
   });
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {

@@ -26,7 +26,7 @@ import { startRegistry, type TestRegistry } from '../lib/registry.ts';
 import { busyboxImage, busyboxTar } from '../lib/test-images.ts';
 
 const run = promisify(execFile);
-for (const [bin, pkg] of [['/usr/bin/skopeo', 'skopeo'], ['/usr/bin/umoci', 'umoci']])
+for (const [bin, pkg] of [['/usr/bin/skopeo', 'skopeo'], ['/usr/bin/umoci', 'umoci']] as const)
   if (!existsSync(bin)) throw new Error(`${bin} is missing: install the Debian package ${pkg} (scripts/setup.sh)`);
 
 const temps: string[] = [];
@@ -167,8 +167,8 @@ describe('image archives with skopeo and umoci', () => {
     const l2Tar = await (async () => {
       const p = pack();
       const chunks: Buffer[] = [];
-      p.on('data', (c: Buffer) => {
-        chunks.push(c);
+      p.on('data', (c: unknown) => {
+        chunks.push(c as Buffer);
       });
       const done = new Promise<void>((r) => p.on('end', () => r()));
       p.entry({ name: 'etc/motd' }, 'hello\n');
