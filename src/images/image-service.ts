@@ -58,6 +58,8 @@ export type ImageServiceOptions = {
   snapshotter?: 'auto' | SnapshotterName;
   /** Told about choices the user should know of (the fallback to copying snapshots). */
   onNotice?: (message: string) => void;
+  /** Tests: replaces the overlay mount probe (undefined = overlay works, else why not). */
+  overlayProbe?: (dir: string) => Promise<string | undefined>;
 };
 
 export type ImageSummary = {
@@ -128,7 +130,7 @@ export class ImageService {
     const root = resolve(opts.root ?? process.env.BERTH_ROOT_DIR ?? DEFAULT_ROOT);
     await mkdir(root, { recursive: true, mode: 0o711 });
     const registries = await loadRegistries(join(root, 'registries.json'));
-    const { snapshotter, name } = await chooseSnapshotter(root, opts.snapshotter ?? 'auto', opts.onNotice ?? (() => {}));
+    const { snapshotter, name } = await chooseSnapshotter(root, opts.snapshotter ?? 'auto', opts.onNotice ?? (() => {}), opts.overlayProbe ?? probeOverlay);
     return new ImageService({ root, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
   }
 
@@ -545,7 +547,7 @@ async function loadRegistries(path: string): Promise<RegistriesConfig> {
   return out;
 }
 
-async function chooseSnapshotter(root: string, mode: 'auto' | SnapshotterName, notice: (m: string) => void): Promise<{ snapshotter: OverlaySnapshotter | NativeSnapshotter; name: SnapshotterName }> {
+async function chooseSnapshotter(root: string, mode: 'auto' | SnapshotterName, notice: (m: string) => void, probe: (dir: string) => Promise<string | undefined>): Promise<{ snapshotter: OverlaySnapshotter | NativeSnapshotter; name: SnapshotterName }> {
   const base = join(root, 'snapshots');
   const overlayRoot = join(base, 'overlay');
   const nativeRoot = join(base, 'native');
@@ -554,7 +556,7 @@ async function chooseSnapshotter(root: string, mode: 'auto' | SnapshotterName, n
   // The snapshots a root already holds decide: switching would strand them.
   if (existsSync(join(overlayRoot, 'metadata.db'))) return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
   if (existsSync(join(nativeRoot, 'metadata.db'))) return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
-  const why = await probeOverlay(base);
+  const why = await probe(base);
   if (why === undefined) return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
   notice(`overlayfs cannot be mounted under ${base} (${why}); using the copying snapshotter in ${nativeRoot} (slower, uses more disk)`);
   return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
