@@ -29,6 +29,9 @@ for (const [name, entry] of Object.entries(entries)) {
     logLevel: 'warning',
     // .node addons are loaded at run time from native/addon/build, never bundled.
     external: ['*.node'],
+    // Bundled CommonJS packages (tar-stream's streamx) require Node built-ins at load time; ESM
+    // output has no `require`, so every binary gets one before any bundled module runs.
+    banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
   });
   // One interpreter argument only (Linux passes the rest of the shebang line as one string).
   const code = readFileSync(out, 'utf8').replace(/^#!.*\n/, '');

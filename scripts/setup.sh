@@ -10,7 +10,8 @@ APT_PACKAGES=(
   busybox-static                              # test and demo bundles
   runc crun                                   # peers: the oracle for the black-box suite, and the benchmark
   docker-registry apache2-utils openssl       # a real registry on loopback, htpasswd, test CAs
-  attr                                        # setfattr/getfattr for tests of xattrs and whiteouts
+  skopeo umoci                                # peers for image round-trip tests
+  bsdutils                                    # script(1): tests of programs on a real terminal
   jq iproute2 util-linux procps psmisc time   # test helpers; GNU time for the benchmarks' peak RSS
 )
 missing=()

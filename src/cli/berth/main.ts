@@ -3,7 +3,6 @@
 // flags, call one method, print. It runs the service in-process today and will talk to berthd
 // through a client once the daemon exists; nothing here may know how images are stored.
 // Errors: one line `berth: <message>` on stderr and exit status 1 (--debug adds the stack).
-import './require-shim.ts';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
