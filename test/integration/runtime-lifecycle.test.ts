@@ -253,6 +253,7 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
   });
 
   it('create with a bad config fails and leaves no container', (s) => {
+    s.control({}, 'the same bundle with a valid config');
     const id = s.id();
     const b = s.bundle({ edit: (spec) => ((spec.process as unknown as Record<string, unknown>)['args'] = 'not-an-array') });
     assertFails(s.create(id, b), 'create with process.args a string');

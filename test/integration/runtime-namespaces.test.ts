@@ -83,13 +83,18 @@ describeRuntimes('runtime namespaces', (_rt, it) => {
   });
 
   it('mount namespace: mounts made in the container are not on the host', async (s) => {
-    const before = readFileSync('/proc/self/mountinfo', 'utf8');
     const id = s.id();
-    const b = s.bundle({ args: ['sleep', '30'] });
+    const b = s.bundle({ args: ['sleep', '30'], extraMounts: [{ destination: '/mnt/t', type: 'tmpfs', source: 'tmpfs' }] });
     assertOk(s.create(id, b), 'create');
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-    assert.ok(!mounts.includes(b.rootfs), `host mountinfo shows the container's rootfs:\n${mounts}`);
-    assert.equal(mounts.split('\n').length, before.split('\n').length, 'host mount table changed during create');
+    assertOk(s.start(id), 'start');
+    const pid = s.state(id).pid!;
+    // The host sees nothing under the bundle; the container's own table has its root and tmpfs.
+    const points = (text: string) => text.split('\n').map((l) => l.split(' ')[4] ?? '');
+    const host = points(readFileSync('/proc/self/mountinfo', 'utf8'));
+    assert.deepEqual(host.filter((p) => p.startsWith(b.dir)), [], 'host mountinfo shows mounts under the bundle');
+    const inside = points(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
+    assert.ok(inside.includes('/mnt/t') && inside.includes('/proc'), `container mountinfo: ${inside}`);
+    assert.notEqual(hostNs('mount', pid), hostNs('mount'));
   });
 
   it('cgroup namespace: the container sees its cgroups as roots', async (s) => {
@@ -147,6 +152,7 @@ describeRuntimes('runtime namespaces', (_rt, it) => {
   });
 
   it('an unknown namespace type is rejected', (s) => {
+    s.control({ namespaces: [{ type: 'pid' }, { type: 'mount' }] }, 'pid and mount namespaces');
     const id = s.id();
     const b = s.bundle({ args: ['true'], namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'bogus' as NamespaceType }] });
     assertFails(s.create(id, b), 'create with namespace type "bogus"');
@@ -172,6 +178,10 @@ describeRuntimes('runtime namespaces', (_rt, it) => {
   });
 
   it('joining a namespace path that does not exist fails', (s) => {
+    s.control(
+      { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: `/proc/${process.pid}/ns/net` }] },
+      'joining the test process\'s network namespace',
+    );
     const id = s.id();
     const b = s.bundle({
       args: ['true'],

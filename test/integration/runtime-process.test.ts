@@ -69,6 +69,7 @@ describeRuntimes('runtime process', (_rt, it) => {
   });
 
   it('an unknown capability name is rejected', (s) => {
+    s.control({ capabilities: ['CAP_KILL'] }, 'capabilities [CAP_KILL]');
     const b = s.bundle({ args: ['true'], capabilities: ['CAP_BERTH_DOES_NOT_EXIST'] });
     const r = s.create(s.id(), b);
     // runc 1.1 logs a warning and ignores unknown capabilities; the spec leaves it open. berth rejects.
@@ -93,6 +94,7 @@ describeRuntimes('runtime process', (_rt, it) => {
   });
 
   it('rlimits: an unknown type is rejected', (s) => {
+    s.control({ rlimits: [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 100 }] }, 'RLIMIT_NOFILE 100');
     const b = s.bundle({ args: ['true'], rlimits: [{ type: 'RLIMIT_BERTH', soft: 1, hard: 1 }] });
     assertFails(s.create(s.id(), b), 'create with rlimit RLIMIT_BERTH');
   });
@@ -131,6 +133,7 @@ describeRuntimes('runtime process', (_rt, it) => {
   });
 
   it('cwd: a relative cwd is rejected', (s) => {
+    s.control({ cwd: '/home/test' }, 'cwd /home/test');
     const b = s.bundle({ args: ['pwd'], cwd: 'home/test' });
     const id = s.id();
     const r = s.create(id, b);

@@ -106,6 +106,9 @@ describeRuntimes('runtime security', (rt, it) => {
     writeFileSync(join(hostDir, 'HOST_MARKER'), 'host\n');
     const dirFd = openSync(hostDir, 'r');
     try {
+      const control = s.bundle({ args: ['sh', '-c', 'cd ../../..; cat ROOTFS_MARKER'] });
+      const c = s.exec(['run', '--bundle', control.dir, s.id('control')], { stdio: ['ignore', 'pipe', 'pipe', dirFd, dirFd] });
+      assert.equal(assertOk(c, 'control: the same run with cwd /').stdout, 'inside\n');
       for (let n = 3; n <= 12; n++) {
         const id = s.id(`fd${n}`);
         // Climbing from an escaped cwd reaches the host's /, which has no ROOTFS_MARKER.

@@ -396,6 +396,14 @@ export class RuntimeSession {
     }
   }
 
+  /**
+   * A control for a negative test: the same kind of config, made valid, must run and exit 0.
+   * Without it, a runtime that fails everything would pass every "must fail" test.
+   */
+  control(options: BundleOptions, what: string): RunResult {
+    return assertOk(this.run(this.id('control'), this.bundle({ args: ['true'], ...options })), `control (${what})`);
+  }
+
   /** create + start, then wait for the container to exit and return what it printed. */
   async runToExit(id: string, bundle: Bundle, timeoutMs = 10_000): Promise<string> {
     assertOk(this.create(id, bundle), `create ${id}`);
