@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeBundle } from '../../test/lib/bundle.ts';
-import { CRUN, resolveRuntime, type RuntimeUnderTest, runtimeEnv } from '../../test/lib/runtime.ts';
+import { CRUN, removeCgroups, resolveRuntime, type RuntimeUnderTest, runtimeEnv } from '../../test/lib/runtime.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,10 +39,8 @@ interface Bench {
 }
 
 const work = mkdtempSync('/tmp/berth-bench-');
-const bundle = makeBundle(join(work, 'bundle'), {
-  args: ['/bin/true'],
-  cgroupsPath: `/berth-bench-${randomBytes(4).toString('hex')}`,
-});
+const cgroupsPath = `/berth-bench-${randomBytes(4).toString('hex')}`;
+const bundle = makeBundle(join(work, 'bundle'), { args: ['/bin/true'], cgroupsPath });
 
 const benches: Bench[] = values.runtimes
   .split(',')
@@ -139,12 +137,18 @@ function cleanup(): void {
     if (b.rt.missing) continue;
     for (const id of b.ids) invoke(b, ['delete', '--force', id]);
   }
+  removeCgroups([cgroupsPath]);
   rmSync(work, { recursive: true, force: true });
 }
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(code);
+  });
+}
 
 function timeTrivial(argv: string[], n: number, env?: NodeJS.ProcessEnv): number[] {
   const xs: number[] = [];

@@ -13,7 +13,9 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readdirSync,
   realpathSync,
+  rmdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -194,6 +196,7 @@ export class RuntimeSession {
   readonly work: string;
   private readonly ids = new Set<string>();
   private readonly pids = new Map<number, string>();
+  private readonly cgroups = new Set<string>();
   private bundleCount = 0;
 
   constructor(rt: RuntimeUnderTest) {
@@ -217,7 +220,9 @@ export class RuntimeSession {
     this.bundleCount++;
     const dir = join(this.work, `bundle-${this.bundleCount}`);
     const cgroupsPath = `/berth-test-${randomBytes(4).toString('hex')}`;
-    return makeBundle(dir, { cgroupsPath, ...options });
+    const bundle = makeBundle(dir, { cgroupsPath, ...options });
+    if (bundle.spec.linux.cgroupsPath) this.cgroups.add(bundle.spec.linux.cgroupsPath);
+    return bundle;
   }
 
   /** A path in the work dir (created as a directory when `dir` is set). */
@@ -443,10 +448,40 @@ export class RuntimeSession {
         }
       }
     }
+    // delete removes everything the runtime made: a cgroup left behind is a failure, then removed.
+    for (const leaked of removeCgroups(this.cgroups)) errors.push(`${this.rt.name} left cgroup ${leaked} after delete`);
     unmountUnder(this.work);
     rmSync(this.work, { recursive: true, force: true });
     if (errors.length > 0) throw new Error(`cleanup of ${this.rt.name} session:\n${errors.join('\n')}`);
   }
+}
+
+/** The cgroup directories (v1 hierarchies and the v2/unified one) of `cgroupsPath` that exist. */
+export function cgroupDirs(cgroupsPath: string): string[] {
+  const rel = cgroupsPath.replace(/^\/+/, '');
+  if (rel === '' || rel.includes('..')) return [];
+  const base = '/sys/fs/cgroup';
+  const dirs = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d));
+  return dirs.map((d) => join(d, rel)).filter((d) => existsSync(d));
+}
+
+/** Removes what is left of these cgroups (killing nothing); returns the ones that were there. */
+export function removeCgroups(paths: Iterable<string>): string[] {
+  const leaked: string[] = [];
+  for (const p of paths) {
+    const dirs = cgroupDirs(p);
+    if (dirs.length === 0) continue;
+    leaked.push(p);
+    // Deepest first, so that child cgroups a runtime made go before their parents.
+    for (const d of dirs.sort((a, b) => b.length - a.length)) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // Still has processes: the process check reports them.
+      }
+    }
+  }
+  return leaked;
 }
 
 /** Lazily unmounts every host mount at or below `dir`, deepest first. */
