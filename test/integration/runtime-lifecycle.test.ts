@@ -266,6 +266,24 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     if (r.status === 0) assertFails(s.start(id2), 'start of a missing executable');
   }, { skip: { crun: 'crun 1.8 accepts a string for process.args' } });
 
+  it('--log with --log-format json writes an error line as runc does ({level, msg, time})', (s) => {
+    const b = s.bundle({ args: ['true'] });
+    const log = s.path('runtime-log.json');
+    assertOk(s.exec(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, s.id()]), 'control: run with --log');
+    rmSync(join(b.rootfs), { recursive: true, force: true });
+    const id = s.id();
+    assertFails(s.exec(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, id]), 'run with a missing rootfs');
+    const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    assert.ok(lines.length > 0, 'the log file is empty');
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const e of entries) {
+      for (const k of ['level', 'msg', 'time']) assert.equal(typeof e[k], 'string', `log line lacks ${k}: ${JSON.stringify(e)}`);
+    }
+    const err = entries.find((e) => e['level'] === 'error');
+    assert.ok(err, `no error line in ${lines.join('\n')}`);
+    assert.ok(String(err['msg']).length > 0);
+  });
+
   it('a container is created from a bundle given by --bundle, not the cwd', (s) => {
     const id = s.id();
     const b = s.bundle({ args: sh('cat /ROOTFS_MARKER') });
