@@ -1,6 +1,8 @@
 // How the runtime places a container in cgroups: made before the init is cloned (the init joins
 // them from stage0, so it is born inside), removed on delete. The runtime sees only this small
 // interface; src/cgroups does the work.
+import { rmdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { CgroupManager } from '../cgroups/types.ts';
 import type { ContainerRecord } from './state-store.ts';
 
@@ -24,6 +26,17 @@ export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord)
   if (!m) return;
   await m.killAll('SIGKILL');
   await m.destroy();
+  // The default parent (/berth) is berth's own: removed when its last container goes, so that an
+  // idle host keeps no berth cgroups. A parent the config named belongs to whoever named it.
+  if (!rec.config.linux?.cgroupsPath) {
+    for (const dir of Object.values(m.paths())) {
+      try {
+        rmdirSync(dirname(dir));
+      } catch {
+        // Not empty (another container), or already gone.
+      }
+    }
+  }
 }
 
 /** For tests of the lifecycle without cgroups: places nothing. */
