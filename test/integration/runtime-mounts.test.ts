@@ -156,16 +156,22 @@ describeRuntimes('runtime mounts', (rt, it) => {
   });
 
   it('readonly paths are read-only mounts: /proc/sys and a directory of the rootfs', async (s) => {
-    const b = s.bundle({
-      readonlyRoot: false,
-      args: withMountinfo('cat /data/f; touch /data/g 2>/dev/null && echo data-writable || echo data-refused; touch /other && echo other-ok'),
-      readonlyPaths: ['/proc/sys', '/data'],
-    });
+    // CAP_SYS_ADMIN in its own uts namespace may write kernel.domainname: only the ro mount stops it.
+    const script =
+      'cat /data/f; touch /data/g 2>/dev/null && echo data-writable || echo data-refused; touch /other && echo other-ok; ' +
+      'echo berth > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-refused';
+    const caps = ['CAP_SYS_ADMIN', 'CAP_KILL'];
+    const b = s.bundle({ readonlyRoot: false, capabilities: caps, args: withMountinfo(script), readonlyPaths: ['/proc/sys', '/data'] });
     mkdirSync(join(b.rootfs, 'data'));
     writeFileSync(join(b.rootfs, 'data/f'), 'readable\n');
     const { out, mounts } = splitMountinfo(await s.runToExit(s.id(), b));
-    assert.equal(out, 'readable\ndata-refused\nother-ok\n');
+    assert.equal(out, 'readable\ndata-refused\nother-ok\nsys-refused\n');
     for (const p of ['/proc/sys', '/data']) assert.ok(mountAt(mounts, p)?.options.includes('ro'), `${p} must be mounted ro`);
+    // The control: without readonlyPaths the same writes succeed.
+    const c = s.bundle({ readonlyRoot: false, capabilities: caps, args: withMountinfo(script), readonlyPaths: [] });
+    mkdirSync(join(c.rootfs, 'data'));
+    writeFileSync(join(c.rootfs, 'data/f'), 'readable\n');
+    assert.equal(splitMountinfo(await s.runToExit(s.id(), c)).out, 'readable\ndata-writable\nother-ok\nsys-writable\n');
   });
 
   it('default devices, /dev symlinks, /dev/pts, /dev/shm and /dev/mqueue', async (s) => {
