@@ -82,8 +82,9 @@ describe('LayerTee', () => {
     assert.equal((await it.next()).value?.length, 10);
     await offering;
     assert.equal(accepted, true);
-    await tee.offer(Buffer.alloc(10), 10);
+    const waiting = tee.offer(Buffer.alloc(10), 10);
     await it.return(undefined);
+    await waiting;
     // The reader stopped: offers pass without queueing, so the download can finish storing.
     await tee.offer(Buffer.alloc(100), 20);
   });
