@@ -46,7 +46,9 @@ describe('LayerTee', () => {
     const reading = collect(
       tee.input(async () => {
         opened = true;
-        return [Buffer.from('x')];
+        return (async function* () {
+          yield Buffer.from('x');
+        })();
       }),
     );
     await tee.offer(Buffer.from('part'), 10);
