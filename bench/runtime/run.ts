@@ -90,7 +90,8 @@ function waitStopped(b: Bench, id: string): void {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const r = spawnSync(b.rt.argv[0]!, [...b.rt.argv.slice(1), '--root', b.root, 'state', id], { encoding: 'utf8', timeout: 10_000 });
-    if (r.status === 0 && (JSON.parse(r.stdout) as { status: string }).status === 'stopped') return;
+    if (r.status !== 0) throw new Error(`${b.rt.name}: state ${id} failed: ${(r.stderr ?? '').trim()}`);
+    if ((JSON.parse(r.stdout) as { status: string }).status === 'stopped') return;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
   }
   throw new Error(`${b.rt.name}: container ${id} did not stop within 10 s`);
@@ -111,7 +112,12 @@ function cycle(b: Bench, n: number, record: boolean, rss: boolean): void {
   };
   if (!note('create', invoke(b, ['create', '--bundle', bundle.dir, id], rss))) return;
   if (!note('start', invoke(b, ['start', id], rss))) return;
-  waitStopped(b, id);
+  try {
+    waitStopped(b, id);
+  } catch (err) {
+    b.failures.push(`wait for stopped: ${(err as Error).message}`);
+    return;
+  }
   note('delete', invoke(b, ['delete', id], rss));
   const runId = `${id}-run`;
   b.ids.add(runId);
