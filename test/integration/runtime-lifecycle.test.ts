@@ -182,13 +182,27 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assert.equal(s.state(id).status, 'created');
   }, { skip: { crun: 'crun 1.8 exits 0 for an unknown signal name' } });
 
-  it('kill --all signals every process of the container', async (s) => {
+  it('kill --all signals every process of the container, not only the init', async (s) => {
     const id = s.id();
-    // The children ignore nothing; the init traps TERM but lives on until its children are gone.
+    // The init traps TERM and lives on; its `sleep 60` children have no handler and die of it.
     const script = "sleep 60 & sleep 60 & trap 'echo init-term' TERM; echo ready; while :; do sleep 0.05; done";
     assertOk(s.create(id, s.bundle({ args: sh(script) })), 'create');
     assertOk(s.start(id), 'start');
     await s.waitFile(s.outputPaths(id).out, (o) => o.includes('ready'));
+    const init = s.state(id).pid!;
+    const children = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+      .filter((p) => p > 0 && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\u000060'));
+    assert.equal(children.length, 2, 'the two sleep 60 children');
+    const starts = children.map((p) => processStartTime(p));
+    assertOk(s.kill(id, 'TERM', ['--all']), 'kill --all TERM');
+    await s.waitFile(s.outputPaths(id).out, (o) => o.includes('init-term'));
+    const deadline = Date.now() + 5000;
+    while (children.some((p, i) => isLive(p, starts[i])) && Date.now() < deadline) await sleep(20);
+    for (const [i, p] of children.entries()) assert.ok(!isLive(p, starts[i]), `child ${p} must have got SIGTERM`);
+    assert.equal(s.state(id).status, 'running', 'the init trapped TERM and runs on');
     assertOk(s.kill(id, 'KILL', ['--all']), 'kill --all KILL');
     await s.waitStatus(id, 'stopped');
   });
