@@ -298,6 +298,16 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assert.ok(String(err['msg']).length > 0);
   });
 
+  it('accepts the flags containerd and podman pass: --debug, --no-pivot, --no-new-keyring', (s) => {
+    const b = s.bundle({ args: sh('cat /ROOTFS_MARKER') });
+    const r = s.exec(['--debug', 'run', '--no-pivot', '--no-new-keyring', '--bundle', b.dir, s.id()]);
+    assertOk(r, 'run with --debug --no-pivot --no-new-keyring');
+    assert.equal(r.stdout, 'inside\n');
+    const id = s.id();
+    assertOk(s.create(id, b, ['--no-pivot', '--no-new-keyring']), 'create --no-pivot --no-new-keyring');
+    assertOk(s.start(id), 'start');
+  });
+
   it('a container is created from a bundle given by --bundle, not the cwd', (s) => {
     const id = s.id();
     const b = s.bundle({ args: sh('cat /ROOTFS_MARKER') });
