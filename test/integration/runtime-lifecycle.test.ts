@@ -221,7 +221,11 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     const id = s.id();
     const b = s.bundle({ args: sh('echo ready; exec sleep 60') });
     const { done } = s.spawn(['run', '--bundle', b.dir, id]);
-    await s.waitStatus(id, 'running');
+    const exitedEarly = done.then((r) => {
+      throw new Error(`run exited before the container was running: ${r.status} ${r.signal}\n${r.stderr}`);
+    });
+    await Promise.race([s.waitStatus(id, 'running'), exitedEarly]);
+    exitedEarly.catch(() => {});
     // SIGKILL reaches a pid-namespace init from outside; it cannot ignore it.
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
