@@ -739,6 +739,11 @@ static void exec_op(struct ctx *c, const struct op *o)
 	case OP_MKFIFO:
 		if (sys.mkfifo(v[0].s, (int)v[1].i) < 0)
 			fail(c, o, errno, NULL);
+		/* Kept for WAIT_FIFO and inherited through clone: the child, once in a user namespace,
+		 * may not be able to reach the runtime's state directory by path. */
+		c->fifofd = sys.open(v[0].s, O_PATH | O_CLOEXEC, 0);
+		if (c->fifofd < 0)
+			fail(c, o, errno, "open O_PATH");
 		break;
 	case OP_WRITE_FILE:
 		if (sys.write_file(v[0].s, v[1].s, v[1].n) < 0)
@@ -806,6 +811,8 @@ static void exec_op(struct ctx *c, const struct op *o)
 			fail_as(c, o, errno, msg_cstr(&detail), errno == ETIMEDOUT);
 		break;
 	case OP_OPEN_FIFO:
+		if (c->fifofd >= 0)
+			sys.close(c->fifofd); /* MKFIFO's: this one replaces it */
 		c->fifofd = sys.open(v[0].s, O_PATH | O_CLOEXEC, 0);
 		if (c->fifofd < 0)
 			fail(c, o, errno, NULL);

@@ -189,6 +189,8 @@ int main(int argc, char **argv)
 	exec_send_pid(&c);
 	close(c.procfd);
 	c.procfd = -1;
+	if (c.fifofd >= 0)
+		close(c.fifofd); /* the child's copy is the one WAIT_FIFO uses */
 	if (send(pair[0], "G", 1, MSG_NOSIGNAL) != 1)
 		exec_die(&c, errno, "sending GO to the child");
 	close(pair[0]);

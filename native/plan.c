@@ -523,10 +523,10 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 			p->mode = (int)o->v[0].i;
 		if (!order && code == OP_ROOTFS && have_rootfs++)
 			order = "a second ROOTFS";
-		if (!order && code == OP_OPEN_FIFO)
+		if (!order && (code == OP_OPEN_FIFO || code == OP_MKFIFO))
 			have_fifo = 1;
 		if (!order && code == OP_WAIT_FIFO && !have_fifo)
-			order = "WAIT_FIFO without an OPEN_FIFO before it";
+			order = "WAIT_FIFO without a MKFIFO or OPEN_FIFO before it";
 		if (!order && (code == OP_PIVOT_ROOT || code == OP_CHROOT) && have_root_switch++)
 			order = "a second PIVOT_ROOT or CHROOT";
 		int needs_root = code == OP_MKDIR || code == OP_MKNOD || code == OP_SYMLINK ||

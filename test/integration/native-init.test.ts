@@ -4,7 +4,7 @@
 // mounts die with the mount namespaces the plans create.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -135,6 +135,26 @@ function procStartTime(pid: number | 'self'): string {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
 }
 
+/** `start`: opens the exec FIFO for reading without blocking the test (a waiter that died would
+ * never open its end), and returns what the waiter wrote once it did, within `ms`. */
+async function releaseFifo(fifo: string, ms = 3000): Promise<number[]> {
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(16);
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((ok) => setTimeout(ok, 10))) {
+      try {
+        const n = readSync(fd, buf);
+        if (n > 0) return [...buf.subarray(0, n)];
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+    }
+    return [];
+  } finally {
+    closeSync(fd);
+  }
+}
+
 let work: string;
 let rootfs: string;
 
@@ -259,7 +279,6 @@ describe('berth-init (root)', () => {
         [OP.MODE, I(0)],
         [OP.MKFIFO, S(fifo), I(0o600)],
         [OP.CLONE, I(CLONE_NEWNS)],
-        [OP.OPEN_FIFO, S(fifo)],
         [OP.READY],
         [OP.WAIT_FIFO],
         [OP.EXEC, S('/bin/busybox'), SS(['true']), SS([])],
@@ -486,6 +505,49 @@ describe('berth-init (root)', () => {
     assert.equal(setgroups, 'deny');
   });
 
+  it('MKFIFO keeps the FIFO open for WAIT_FIFO: the mapped root of a user namespace, which cannot reach the 0700 state dir, still waits and starts', async () => {
+    const state = join(work, 'state-0700');
+    mkdirSync(state);
+    chmodSync(state, 0o700);
+    const fifo = join(state, 'exec.fifo');
+    const userns = (child: WireOp[]): Buffer =>
+      encodePlan([
+        [OP.MODE, I(0)],
+        [OP.MKFIFO, S(fifo), I(0o622)],
+        [OP.CLONE, I(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)],
+        [OP.SETGROUPS, S('deny')],
+        [OP.UID_MAP, S('0 100000 65536\n')],
+        [OP.GID_MAP, S('0 100000 65536\n')],
+        [OP.SETRESID, I(0), I(0)],
+        ...child,
+        ...enterRootfs(),
+        [OP.CLOSE_FDS, I(3)],
+        [OP.READY],
+        [OP.WAIT_FIFO],
+        shell('echo started; id -u'),
+      ]);
+    // Why: opening the FIFO by path from inside fails.
+    const byPath = await runInit(userns([[OP.OPEN_FIFO, S(fifo)]]), { untilExit: true });
+    for (let i = 0; i < 300 && !byPath.frames.some((f) => f.type === FRAME.ERROR); i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.equal(errorOf(byPath)?.errno, 13, JSON.stringify(byPath));
+    rmSync(fifo);
+    // As runc: the FIFO is 0622 whatever Node's umask (stage0 inherits it).
+    const umask = process.umask(0);
+    const pending = runInit(userns([]), { untilExit: true });
+    process.umask(umask);
+    const r = await pending;
+    assert.equal(r.code, 0, JSON.stringify(r));
+    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY || f.type === FRAME.ERROR); i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.deepEqual(
+      r.frames.map((f) => f.type),
+      [FRAME.PID, FRAME.READY],
+      JSON.stringify(r),
+    );
+    assert.deepEqual(await releaseFifo(fifo), [0], JSON.stringify(r));
+    for (let i = 0; i < 200 && !r.stdout.endsWith('\n0\n'); i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.equal(r.stdout, 'started\n0\n');
+  });
+
   it('leaks no fd: one opened without CLOEXEC above the preserved range is not in the container', async () => {
     const keep = join(work, 'preserved');
     const leak = join(work, 'leaked');
@@ -663,7 +725,6 @@ describe('berth-init (root)', () => {
         [OP.MODE, I(0)],
         [OP.MKFIFO, S(fifo), I(0o600)],
         [OP.CLONE, I(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS)],
-        [OP.OPEN_FIFO, S(fifo)],
         ...enterRootfs([[OP.HOSTNAME, S('joined')]]),
         [OP.CLOSE_FDS, I(3)],
         [OP.READY],

@@ -86,7 +86,6 @@ describe('berth-init-trace', () => {
       [OP.SYMLINK, S('/proc/self/fd'), S('/dev/fd')],
       [OP.HOOK_SYNC],
       [OP.RUN_HOOK, S('/bin/hook'), SS(['hook', 'a']), SS(['X=1']), I(3)],
-      [OP.OPEN_FIFO, S('/run/b/exec.fifo')],
       [OP.PIVOT_ROOT],
       [OP.HOSTNAME, S('h')],
       [OP.DOMAINNAME, S('d')],
@@ -119,6 +118,7 @@ describe('berth-init-trace', () => {
         setns(100, CLONE_NEWNET) = 0
         close(100) = 0
         mkfifo("/run/b/exec.fifo", 0622) = 0
+        open("/run/b/exec.fifo", O_PATH|O_CLOEXEC) = 101
         write_file("/sys/fs/cgroup/berth/cgroup.procs", "0") = 0
         clone(CLONE_NEWNS|CLONE_NEWUSER|CLONE_NEWPID|SIGCHLD) = 4242
         write_file("/proc/4242/setgroups", "deny") = 0
@@ -134,32 +134,31 @@ describe('berth-init-trace', () => {
         umask(0) = 022
         mount(NULL, "/", NULL, 0x84000, NULL) = 0
         mount("/r", "/r", NULL, 0x5000, NULL) = 0
-        open("/r", O_PATH|O_DIRECTORY|O_CLOEXEC) = 101
-        openat2(101, "/proc", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 102
-        mount("proc", "/proc/self/fd/102", "proc", 0xe, NULL) = 0
-        close(102) = 0
-        openat2(101, "/dev/null", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 103
-        mount("/dev/null", "/proc/self/fd/103", NULL, 0x1000, NULL) = 0
+        open("/r", O_PATH|O_DIRECTORY|O_CLOEXEC) = 102
+        openat2(102, "/proc", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 103
+        mount("proc", "/proc/self/fd/103", "proc", 0xe, NULL) = 0
         close(103) = 0
-        openat2(101, "/data", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 104
-        openat2(101, "/mnt", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 105
-        mount("/proc/self/fd/104", "/proc/self/fd/105", NULL, 0x1000, NULL) = 0
+        openat2(102, "/dev/null", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 104
+        mount("/dev/null", "/proc/self/fd/104", NULL, 0x1000, NULL) = 0
         close(104) = 0
+        openat2(102, "/data", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 105
+        openat2(102, "/mnt", O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 106
+        mount("/proc/self/fd/105", "/proc/self/fd/106", NULL, 0x1000, NULL) = 0
         close(105) = 0
-        openat2(101, "/dev/pts", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 106
         close(106) = 0
-        openat2(101, "/dev", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 107
-        mknodat(107, "zero", 020666, makedev(1, 5)) = 0
-        fchownat(107, "zero", 0, 0, 0x100) = 0
+        openat2(102, "/dev/pts", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 107
         close(107) = 0
-        openat2(101, "/dev", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 108
-        symlinkat("/proc/self/fd", 108, "fd") = 0
+        openat2(102, "/dev", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 108
+        mknodat(108, "zero", 020666, makedev(1, 5)) = 0
+        fchownat(108, "zero", 0, 0, 0x100) = 0
         close(108) = 0
+        openat2(102, "/dev", O_PATH|O_DIRECTORY|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) = 109
+        symlinkat("/proc/self/fd", 109, "fd") = 0
+        close(109) = 0
         send_frame(3, HOOKS) = 0
         recv_frame(3) = CONTINUE, 0 bytes
         run_hook("/bin/hook", ["hook", "a"], ["X=1"], stdin=0 bytes, timeout=3) = 0
-        open("/run/b/exec.fifo", O_PATH|O_CLOEXEC) = 109
-        fchdir(101) = 0
+        fchdir(102) = 0
         pivot_root(".", ".") = 0
         mount(NULL, ".", NULL, 0x84000, NULL) = 0
         umount2(".", 0x2) = 0
@@ -201,7 +200,7 @@ describe('berth-init-trace', () => {
         setrlimit(7, 10, 20) = 0
         send_frame(3, READY) = 0
         close(3) = 0
-        open("/proc/self/fd/109", O_WRONLY|O_CLOEXEC) = 112
+        open("/proc/self/fd/101", O_WRONLY|O_CLOEXEC) = 112
         write(112, "\\x00", 1) = 1
         close(112) = 0
         seccomp(SECCOMP_SET_MODE_FILTER, 0x0, {len=2}) = 0
@@ -321,6 +320,35 @@ describe('berth-init-trace', () => {
     assert.match(r.log, /send_frame\(3, ERROR, 40, "MKDIR \/l1\/x \(in root \/r\): Too many levels of symbolic links"\) = 0\nexit\(1\)\n$/);
   });
 
+  it('MKFIFO keeps an O_PATH fd of the FIFO for WAIT_FIFO; an OPEN_FIFO replaces it', () => {
+    const r = trace(
+      encodePlan([
+        [OP.MKFIFO, S('/run/b/exec.fifo'), I(0o600)],
+        [OP.CLONE, I(0)],
+        [OP.WAIT_FIFO],
+        [OP.OPEN_FIFO, S('/run/b/other.fifo')],
+        [OP.WAIT_FIFO],
+      ]),
+    );
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.log.split('\n').filter((l) => !/^(clone|read_file_at|send_frame)/.test(l)).join('\n'),
+      lines(`
+        mkfifo("/run/b/exec.fifo", 0600) = 0
+        open("/run/b/exec.fifo", O_PATH|O_CLOEXEC) = 100
+        open("/proc/self/fd/100", O_WRONLY|O_CLOEXEC) = 101
+        write(101, "\\x00", 1) = 1
+        close(101) = 0
+        close(100) = 0
+        open("/run/b/other.fifo", O_PATH|O_CLOEXEC) = 102
+        open("/proc/self/fd/102", O_WRONLY|O_CLOEXEC) = 103
+        write(103, "\\x00", 1) = 1
+        close(103) = 0
+        exit(0)
+      `),
+    );
+  });
+
   it('a plan without EXEC ends with exit(0) after its last op', () => {
     const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.HOSTNAME, S('x')]]));
     assert.equal(r.status, 0);
@@ -344,7 +372,7 @@ describe('berth-init-trace', () => {
         encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MOUNT, S('a'), S('/b'), S(''), I(0), S(''), I(0x1)]]),
         'plan: op 2 (MOUNT): value 5 (how): 0x1 (in-root) needs 0x8 (mount via the resolved fd)',
       ],
-      [encodePlan([[OP.CLONE, I(0)], [OP.WAIT_FIFO]]), 'plan: op 1 (WAIT_FIFO): WAIT_FIFO without an OPEN_FIFO before it'],
+      [encodePlan([[OP.CLONE, I(0)], [OP.WAIT_FIFO]]), 'plan: op 1 (WAIT_FIFO): WAIT_FIFO without a MKFIFO or OPEN_FIFO before it'],
       [
         encodePlan([[OP.CLONE, I(0)], [OP.SECCOMP, I(0), B(Buffer.alloc(12))]]),
         'plan: op 1 (SECCOMP): value 1 (program): expected 1..4096 struct sock_filter (8 bytes each)',
