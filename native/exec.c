@@ -888,10 +888,16 @@ static void exec_op(struct ctx *c, const struct op *o)
 		c->syncfd = -1;
 		break;
 	case OP_WAIT_FIFO: {
-		/* Blocks until `start` opens the FIFO for reading. */
+		/* USER to a non-root uid made us non-dumpable, which can make our own /proc/self/fd
+		 * unreadable: dumpable just for the open (execve recomputes it anyway). The open blocks
+		 * until `start` opens the FIFO for reading. */
+		if (sys.prctl(PR_SET_DUMPABLE, 1, 0) < 0)
+			fail(c, o, errno, "PR_SET_DUMPABLE 1");
 		fd = sys.open(fd_path(c->fifofd), O_WRONLY | O_CLOEXEC, 0);
 		if (fd < 0)
 			fail(c, o, errno, "opening the exec FIFO");
+		if (sys.prctl(PR_SET_DUMPABLE, 0, 0) < 0)
+			fail(c, o, errno, "PR_SET_DUMPABLE 0");
 		if (sys.write(fd, "", 1) != 1)
 			fail(c, o, errno, "writing the exec FIFO");
 		sys.close(fd);

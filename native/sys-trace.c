@@ -512,6 +512,7 @@ static int t_prctl(int option, unsigned long a2, unsigned long a3)
 			   : option == PR_CAPBSET_DROP  ? "PR_CAPBSET_DROP"
 			   : option == PR_CAP_AMBIENT   ? "PR_CAP_AMBIENT"
 			   : option == PR_SET_NO_NEW_PRIVS ? "PR_SET_NO_NEW_PRIVS"
+			   : option == PR_SET_DUMPABLE ? "PR_SET_DUMPABLE"
 							   : NULL;
 	if (name)
 		printf("prctl(%s, ", name);

@@ -548,6 +548,35 @@ describe('berth-init (root)', () => {
     assert.equal(r.stdout, 'started\n0\n');
   });
 
+  it('WAIT_FIFO after USER switched to a non-root uid (non-dumpable) still opens the FIFO and the process runs', async () => {
+    const fifo = join(work, 'user.fifo');
+    // 0622, as runc makes it: with Node's umask 022 it would be 0600 and uid 1000 could not
+    // open it for writing (EACCES, whatever the dumpable flag).
+    const umask = process.umask(0);
+    const pending = runInit(
+      encodePlan([
+        [OP.MODE, I(0)],
+        [OP.MKFIFO, S(fifo), I(0o622)],
+        [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+        ...enterRootfs(),
+        [OP.CLOSE_FDS, I(3)],
+        [OP.USER, I(1000), I(1000), II([]), I(1)],
+        [OP.READY],
+        [OP.WAIT_FIFO],
+        shell('id -u; grep -E "^(Uid|Gid)" /proc/self/status | tr -s "\\t" " "'),
+      ]),
+      { untilExit: true },
+    );
+    process.umask(umask);
+    const r = await pending;
+    assert.equal(r.code, 0, JSON.stringify(r));
+    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY); i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.deepEqual(await releaseFifo(fifo), [0], JSON.stringify(r));
+    for (let i = 0; i < 200 && !r.stdout.includes('Gid'); i++) await new Promise((ok) => setTimeout(ok, 10));
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, '1000\nUid: 1000 1000 1000 1000\nGid: 1000 1000 1000 1000\n');
+  });
+
   it('leaks no fd: one opened without CLOEXEC above the preserved range is not in the container', async () => {
     const keep = join(work, 'preserved');
     const leak = join(work, 'leaked');
