@@ -2,6 +2,7 @@
 // from a runtime fault: the client's output, the runtime invocations the wrapper recorded, and the
 // JSON log files the peers asked the runtime to write (--log), when they still exist.
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type CmdResult, describeCmd, type InteropRoot, tail } from './harness.ts';
 
 /** The last runtime calls and the content of the --log files they name. */
@@ -15,8 +16,10 @@ export function runtimeEvidence(root: InteropRoot, lines = 25): string {
   }
   const parts = [`${root.rt.name} invocations (last ${Math.min(lines, calls.length)} of ${calls.length}):`, ...calls.slice(-lines)];
   for (const l of logs) {
-    if (!existsSync(l)) continue;
-    const body = readFileSync(l, 'utf8').trim();
+    const copy = join(root.logCopies, l.replaceAll('/', '_'));
+    const src = existsSync(l) ? l : existsSync(copy) ? copy : undefined;
+    if (src === undefined) continue;
+    const body = readFileSync(src, 'utf8').trim();
     if (body !== '') parts.push(`--- ${l}:`, tail(body, 15));
   }
   return parts.join('\n');

@@ -78,6 +78,8 @@ export class InteropRoot {
   /** The path the peer is given as its runtime: a wrapper that records argv, then execs the runtime. */
   readonly runtimePath: string;
   readonly traceFile: string;
+  /** Copies of the runtime's --log files, named by their path with / as _. */
+  readonly logCopies: string;
   /** A cgroup name (under each v1 controller) that the test's containers go under. */
   readonly cgroupParent: string;
   private readonly daemons: { name: string; child: ChildProcess; log: string }[] = [];
@@ -91,7 +93,21 @@ export class InteropRoot {
     const bin = this.path('bin', true);
     // The basename stays the runtime's own (podman keys behaviour on it: JSON logs for "runc").
     this.runtimePath = join(bin, rt.name === 'runc' ? 'runc' : 'berth-runtime');
-    const script = ['#!/bin/sh', '# berth interop: record the invocation, then become the runtime.', `printf '%s\\n' "[$$] $*" >> '${this.traceFile}'`, `exec '${rt.binary}' "$@"`, ''];
+    this.logCopies = this.path('runtime-logs', true);
+    // Peers delete a container's --log file with the container: keep a copy of what earlier calls
+    // wrote there (a failed create's error is still in it when `delete --force` follows).
+    const script = [
+      '#!/bin/sh',
+      '# berth interop: record the invocation, keep a copy of its --log file, then become the runtime.',
+      `printf '%s\\n' "[$$] $*" >> '${this.traceFile}'`,
+      'prev=',
+      'for a in "$@"; do',
+      `  if [ "$prev" = --log ] && [ -s "$a" ]; then cp "$a" '${this.logCopies}'/"$(printf '%s' "$a" | tr / _)" 2>/dev/null; fi`,
+      '  prev=$a',
+      'done',
+      `exec '${rt.binary}' "$@"`,
+      '',
+    ];
     writeFileSync(this.runtimePath, script.join('\n'), { mode: 0o755 });
   }
 
