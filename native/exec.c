@@ -39,6 +39,7 @@ void ctx_init(struct ctx *c, const struct plan *p, int syncfd)
 	c->rootfs = NULL;
 	c->fifofd = -1;
 	c->procfd = -1;
+	c->exec_path = NULL;
 }
 
 /* ---- PID ------------------------------------------------------------------------------- */
@@ -133,6 +134,11 @@ static void describe(struct ctx *c, const struct op *o)
 			msg_str(&text, c->rootfs);
 			msg_str(&text, ")");
 		}
+		return;
+	case OP_RESOLVE_EXEC: /* names the program it looks for: the EXEC op's (validated last) */
+		msg_str(&text, " \"");
+		msg_str(&text, c->plan->ops[c->plan->count - 1].v[0].s);
+		msg_str(&text, "\"");
 		return;
 	case OP_SYMLINK:
 		msg_str(&text, " ");
@@ -664,10 +670,78 @@ static void op_hook_sync(struct ctx *c, const struct op *o)
 	state_len = (size_t)n;
 }
 
+/* 0 if `path` is a regular file we may execute, with our credentials now. */
+static int executable(const char *path)
+{
+	struct stat st;
+	if (sys.faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0 || sys.fstatat(AT_FDCWD, path, &st, 0) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EACCES; /* what execve would say of a directory */
+		return -1;
+	}
+	return 0;
+}
+
+/* Finds the EXEC op's program now, as execvp would (so that a missing one fails `create`, not
+ * the start), and stores the path that EXEC will run. */
+static void op_resolve_exec(struct ctx *c, const struct op *o)
+{
+	static char denied[sizeof path_buf];
+	const struct value *v = c->plan->ops[c->plan->count - 1].v;
+	const char *name = v[0].s;
+	size_t nlen = strlen(name);
+	if (strchr(name, '/')) {
+		if (nlen >= sizeof path_buf)
+			fail(c, o, ENAMETOOLONG, NULL);
+		if (executable(name) < 0)
+			fail(c, o, errno, NULL);
+		memcpy(path_buf, name, nlen + 1);
+		c->exec_path = path_buf;
+		return;
+	}
+	const char *path = DEFAULT_PATH;
+	for (uint32_t k = 0; k < v[2].n; k++)
+		if (!strncmp(v[2].strs[k], "PATH=", 5))
+			path = v[2].strs[k] + 5;
+	denied[0] = 0;
+	for (const char *p = path;; p++) {
+		size_t n = strcspn(p, ":");
+		if (n + nlen + 3 <= sizeof path_buf) {
+			/* An empty PATH entry means the current directory. */
+			size_t at = 0;
+			if (n == 0)
+				path_buf[at++] = '.';
+			memcpy(path_buf + at, p, n);
+			at += n;
+			path_buf[at++] = '/';
+			memcpy(path_buf + at, name, nlen + 1);
+			if (executable(path_buf) == 0) {
+				c->exec_path = path_buf;
+				return;
+			}
+			if (errno == EACCES && !denied[0])
+				memcpy(denied, path_buf, strlen(path_buf) + 1);
+			else if (errno != EACCES && errno != ENOENT && errno != ENOTDIR)
+				fail(c, o, errno, path_buf);
+		}
+		p += n;
+		if (!*p)
+			break;
+	}
+	if (denied[0])
+		fail(c, o, EACCES, denied);
+	fail_as(c, o, ENOENT, "executable file not found in $PATH", 1);
+}
+
 static void op_exec(struct ctx *c, const struct op *o)
 {
 	const struct value *v = o->v;
 	const char *name = v[0].s;
+	if (c->exec_path) { /* RESOLVE_EXEC chose: no second search */
+		sys.execve(c->exec_path, v[1].strs, v[2].strs);
+		fail(c, o, errno, c->exec_path);
+	}
 	if (strchr(name, '/')) {
 		sys.execve(name, v[1].strs, v[2].strs);
 		fail(c, o, errno, NULL);
@@ -913,6 +987,9 @@ static void exec_op(struct ctx *c, const struct op *o)
 	case OP_SETRLIMIT:
 		if (sys.setrlimit((int)v[0].i, v[1].i, v[2].i) < 0)
 			fail(c, o, errno, NULL);
+		break;
+	case OP_RESOLVE_EXEC:
+		op_resolve_exec(c, o);
 		break;
 	case OP_PERSONALITY:
 		if (sys.personality((unsigned long)v[0].i) < 0)

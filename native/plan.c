@@ -57,6 +57,7 @@ static const struct opdef defs[] = {
 	{OP_EXEC, "EXEC", "sSS", {"path", "args", "env"}},
 	{OP_SETRLIMIT, "SETRLIMIT", "iii", {"resource", "soft", "hard"}},
 	{OP_PERSONALITY, "PERSONALITY", "i", {"domain"}},
+	{OP_RESOLVE_EXEC, "RESOLVE_EXEC", "", {0}},
 };
 
 const struct opdef *plan_opdef(uint16_t code)
@@ -421,6 +422,7 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 
 	/* Grouping: phase 1 pre-clone, 2 parent, 3 child; never backwards. */
 	int phase = 1, have_rootfs = 0, have_fifo = 0, have_mode = 0, have_root_switch = 0;
+	uint32_t resolve_at = UINT32_MAX;
 	for (uint32_t i = 0; i < count; i++) {
 		struct op *o = &p->ops[i];
 		uint16_t code, reserved;
@@ -534,6 +536,8 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 				 (code == OP_MOUNT && (o->v[5].i & (HOW_IN_ROOT | HOW_SOURCE_IN_ROOT)));
 		if (!order && needs_root && !have_rootfs)
 			order = "needs a ROOTFS op before it";
+		if (!order && code == OP_RESOLVE_EXEC && resolve_at == UINT32_MAX)
+			resolve_at = i;
 		if (!order && code == OP_EXEC && i != count - 1)
 			order = "EXEC must be the last op";
 		if (order) {
@@ -547,6 +551,12 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 		msg_str(e, "plan: ");
 		msg_int(e, r.end - r.p);
 		msg_str(e, " bytes after the last op");
+		return -1;
+	}
+	/* RESOLVE_EXEC resolves the program of the EXEC op, which can only be the last one. */
+	if (resolve_at != UINT32_MAX && p->ops[count - 1].def->code != OP_EXEC) {
+		where(e, resolve_at, p->ops[resolve_at].def, -1);
+		msg_str(e, "needs an EXEC op after it");
 		return -1;
 	}
 	p->child_at = count;

@@ -117,6 +117,10 @@ static int l_fchownat(int dirfd, const char *name, int uid, int gid, int flags)
 	return fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, flags);
 }
 static int l_fstatat(int dirfd, const char *name, struct stat *st, int flags) { return fstatat(dirfd, name, st, flags); }
+static int l_faccessat(int dirfd, const char *name, int mode, int flags)
+{
+	return (int)syscall(SYS_faccessat2, dirfd, name, mode, flags);
+}
 static int l_unlinkat(int dirfd, const char *name, int flags) { return unlinkat(dirfd, name, flags); }
 static int l_symlinkat(const char *target, int dirfd, const char *name) { return symlinkat(target, dirfd, name); }
 static ssize_t l_readlinkat(int dirfd, const char *name, char *buf, size_t cap)
@@ -411,7 +415,8 @@ const struct sys_layer sys = {
 	.open = l_open, .openat2_in_root = l_openat2_in_root, .close = l_close, .write = l_write,
 	.write_file = l_write_file, .read_file_at = l_read_file_at,
 	.mkdirat = l_mkdirat, .mknodat = l_mknodat, .fchownat = l_fchownat,
-	.fstatat = l_fstatat, .unlinkat = l_unlinkat, .symlinkat = l_symlinkat, .readlinkat = l_readlinkat, .mkfifo = l_mkfifo,
+	.fstatat = l_fstatat, .faccessat = l_faccessat,
+	 .unlinkat = l_unlinkat, .symlinkat = l_symlinkat, .readlinkat = l_readlinkat, .mkfifo = l_mkfifo,
 	.dup2 = l_dup2, .close_range = l_close_range,
 	.mount = l_mount, .umount2 = l_umount2, .pivot_root = l_pivot_root, .chroot = l_chroot,
 	.chdir = l_chdir, .fchdir = l_fchdir, .getcwd = l_getcwd, .statfs = l_statfs,

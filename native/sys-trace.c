@@ -337,6 +337,23 @@ static int t_fstatat(int dirfd, const char *name, struct stat *st, int f)
 	return 0;
 }
 
+static int t_faccessat(int dirfd, const char *name, int mode, int f)
+{
+	char p[512];
+	fs_join(dirfd, name, p, sizeof p);
+	fputs("faccessat(", stdout);
+	at_fd(dirfd);
+	fputs(", ", stdout);
+	q(name);
+	printf(", %s, %s)", mode == X_OK ? "X_OK" : "?", f == AT_EACCESS ? "AT_EACCESS" : "0");
+	errno = !fs_exists(p) ? ENOENT : fs_find(p, '!') ? EACCES : 0;
+	if (errno) {
+		printf(" = -1 %s\n", errno == ENOENT ? "ENOENT" : "EACCES");
+		return -1;
+	}
+	return ret(0);
+}
+
 static int t_unlinkat(int dirfd, const char *name, int f)
 {
 	printf("unlinkat(%d, ", dirfd);
@@ -649,7 +666,8 @@ const struct sys_layer sys = {
 	.open = t_open, .openat2_in_root = t_openat2_in_root, .close = t_close, .write = t_write,
 	.write_file = t_write_file, .read_file_at = t_read_file_at,
 	.mkdirat = t_mkdirat, .mknodat = t_mknodat, .fchownat = t_fchownat,
-	.fstatat = t_fstatat, .unlinkat = t_unlinkat, .symlinkat = t_symlinkat, .readlinkat = t_readlinkat, .mkfifo = t_mkfifo,
+	.fstatat = t_fstatat, .faccessat = t_faccessat,
+	 .unlinkat = t_unlinkat, .symlinkat = t_symlinkat, .readlinkat = t_readlinkat, .mkfifo = t_mkfifo,
 	.dup2 = t_dup2, .close_range = t_close_range,
 	.mount = t_mount, .umount2 = t_umount2, .pivot_root = t_pivot_root, .chroot = t_chroot,
 	.chdir = t_chdir, .fchdir = t_fchdir, .getcwd = t_getcwd, .statfs = t_statfs,

@@ -38,6 +38,7 @@ struct sys_layer {
 	int (*mknodat)(int dirfd, const char *name, int mode, int major, int minor);
 	int (*fchownat)(int dirfd, const char *name, int uid, int gid, int flags);
 	int (*fstatat)(int dirfd, const char *name, struct stat *st, int flags);
+	int (*faccessat)(int dirfd, const char *name, int mode, int flags); /* faccessat2: AT_EACCESS works */
 	int (*unlinkat)(int dirfd, const char *name, int flags);
 	int (*symlinkat)(const char *target, int dirfd, const char *name);
 	ssize_t (*readlinkat)(int dirfd, const char *name, char *buf, size_t cap); /* no NUL added */

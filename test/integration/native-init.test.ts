@@ -4,7 +4,7 @@
 // mounts die with the mount namespaces the plans create.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -299,6 +299,46 @@ describe('berth-init (root)', () => {
     assert.equal(quick.frames[0]?.payload.length, 4 + startTimeOf(quick).length);
     assert.match(startTimeOf(quick), /^\d+$/);
     assert.ok(Number(startTimeOf(quick)) >= Number(procStartTime('self')), 'started before this test process');
+  });
+
+  it('RESOLVE_EXEC: a missing or non-executable program fails create before READY; a found one runs', async () => {
+    writeFileSync(join(rootfs, 'tmp/not-executable'), '#!/bin/sh\necho no\n', { mode: 0o644 });
+    const fifo = join(work, 'resolve.fifo');
+    const create = (name: string) =>
+      runInit(
+        encodePlan([
+          [OP.MODE, I(0)],
+          [OP.MKFIFO, S(fifo), I(0o600)],
+          [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+          ...enterRootfs(),
+          [OP.RESOLVE_EXEC],
+          [OP.CLOSE_FDS, I(3)],
+          [OP.READY],
+          [OP.WAIT_FIFO],
+          [OP.EXEC, S(name), SS([name]), SS(['PATH=/tmp:/bin'])],
+        ]),
+      );
+    const missing = await create('no-such-program');
+    rmSync(fifo);
+    assert.deepEqual(
+      missing.frames.map((f) => f.type),
+      [FRAME.PID, FRAME.ERROR],
+    );
+    assert.deepEqual(errorOf(missing), { errno: 2, message: 'RESOLVE_EXEC "no-such-program": executable file not found in $PATH' });
+    const denied = await create('not-executable');
+    rmSync(fifo);
+    assert.deepEqual(errorOf(denied), { errno: 13, message: 'RESOLVE_EXEC "not-executable": /tmp/not-executable: Permission denied' });
+    const ok = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+        ...enterRootfs(),
+        [OP.RESOLVE_EXEC],
+        [OP.EXEC, S('sh'), SS(['sh', '-c', 'echo resolved']), SS(['PATH=/tmp:/bin'])],
+      ]),
+    );
+    assert.equal(ok.code, 0, JSON.stringify(ok));
+    assert.equal(ok.stdout, 'resolved\n');
   });
 
   it('propagates the exit status: exit 3 gives 3', async () => {

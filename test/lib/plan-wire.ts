@@ -58,6 +58,7 @@ export const OP = {
   EXEC: 0x031d,
   SETRLIMIT: 0x031e,
   PERSONALITY: 0x031f,
+  RESOLVE_EXEC: 0x0320,
 } as const;
 
 export const FRAME = { PLAN: 1, CONTINUE: 2, ABORT: 3, PID: 100, HOOKS: 101, READY: 102, ERROR: 103 } as const;

@@ -355,6 +355,46 @@ describe('berth-init-trace', () => {
     );
   });
 
+  it('RESOLVE_EXEC searches the EXEC env\'s PATH now (regular, executable files only); EXEC runs exactly what it found', () => {
+    const plan = (name: string, env: string[] = ['PATH=/usr/local/bin:/bin']): Buffer =>
+      encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC], [OP.READY], [OP.EXEC, S(name), SS([name]), SS(env)]]);
+    const childLog = (log: string): string =>
+      log
+        .split('\n')
+        .filter((l) => !/^(clone|read_file_at|send_frame\(3, PID)/.test(l))
+        .join('\n');
+    // A directory and a missing file are skipped; the search stops at the first executable.
+    const found = trace(plan('sh'), '+/usr/local/bin/sh');
+    assert.equal(found.status, 0);
+    assert.equal(
+      childLog(found.log),
+      lines(`
+        faccessat(AT_FDCWD, "/usr/local/bin/sh", X_OK, AT_EACCESS) = 0
+        fstatat(AT_FDCWD, "/usr/local/bin/sh", 0x0) = 0 {S_IFDIR}
+        faccessat(AT_FDCWD, "/bin/sh", X_OK, AT_EACCESS) = 0
+        fstatat(AT_FDCWD, "/bin/sh", 0x0) = 0 {S_IFREG}
+        send_frame(3, READY) = 0
+        close(3) = 0
+        execve("/bin/sh", ["sh"], ["PATH=/usr/local/bin:/bin"])
+      `),
+    );
+    // No PATH in the env: the default one.
+    const dflt = trace(plan('true', []), '-/usr/local/sbin/true;-/usr/local/bin/true;-/usr/sbin/true');
+    assert.match(dflt.log, /execve\("\/usr\/bin\/true", \["true"\], \[\]\)\n$/);
+    // Missing everywhere: create fails, before READY.
+    const missing = trace(plan('nope'), '-/usr/local/bin/nope;-/bin/nope');
+    assert.equal(missing.status, 1);
+    assert.match(missing.log, /faccessat\(AT_FDCWD, "\/bin\/nope", X_OK, AT_EACCESS\) = -1 ENOENT\nsend_frame\(3, ERROR, 2, "RESOLVE_EXEC \\"nope\\": executable file not found in \$PATH"\) = 0\nexit\(1\)\n$/);
+    // Found but not executable, and nothing better later: EACCES naming it.
+    const denied = trace(plan('tool'), '!/usr/local/bin/tool;-/bin/tool');
+    assert.equal(denied.status, 1);
+    assert.match(denied.log, /send_frame\(3, ERROR, 13, "RESOLVE_EXEC \\"tool\\": \/usr\/local\/bin\/tool: Permission denied"\) = 0\nexit\(1\)\n$/);
+    // A path with a slash is checked as it is, never searched.
+    const direct = trace(plan('./bin/x'), '-./bin/x');
+    assert.equal(direct.status, 1);
+    assert.match(direct.log, /faccessat\(AT_FDCWD, ".\/bin\/x", X_OK, AT_EACCESS\) = -1 ENOENT\nsend_frame\(3, ERROR, 2, "RESOLVE_EXEC \\".\/bin\/x\\": No such file or directory"\) = 0\n/);
+  });
+
   it('a plan without EXEC ends with exit(0) after its last op', () => {
     const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.HOSTNAME, S('x')]]));
     assert.equal(r.status, 0);
@@ -378,6 +418,8 @@ describe('berth-init-trace', () => {
         encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MOUNT, S('a'), S('/b'), S(''), I(0), S(''), I(0x1)]]),
         'plan: op 2 (MOUNT): value 5 (how): 0x1 (in-root) needs 0x8 (mount via the resolved fd)',
       ],
+      [encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC], [OP.HOSTNAME, S('x')]]), 'plan: op 1 (RESOLVE_EXEC): needs an EXEC op after it'],
+      [encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC]]), 'plan: op 1 (RESOLVE_EXEC): needs an EXEC op after it'],
       [encodePlan([[OP.CLONE, I(0)], [OP.WAIT_FIFO]]), 'plan: op 1 (WAIT_FIFO): WAIT_FIFO without a MKFIFO or OPEN_FIFO before it'],
       [
         encodePlan([[OP.CLONE, I(0)], [OP.SECCOMP, I(0), B(Buffer.alloc(12))]]),
