@@ -148,6 +148,7 @@ static void describe(struct ctx *c, const struct op *o)
 		break;
 	case OP_JOIN_NS:
 	case OP_CLONE:
+	case OP_UNSHARE:
 	case OP_CAP_BOUNDING:
 	case OP_CAPS:
 		for (size_t k = 0; o->def->sig[k]; k++) {
@@ -809,6 +810,12 @@ static void exec_op(struct ctx *c, const struct op *o)
 		if (sys.setns(fd, (int)v[0].i) < 0)
 			fail(c, o, errno, "setns");
 		sys.close(fd);
+		break;
+	case OP_UNSHARE:
+		/* For the time namespace: stage0's children are born in it (its offsets are written
+		 * to /proc/self/timens_offsets before CLONE, while nobody is in it yet). */
+		if (sys.unshare((int)v[0].i) < 0)
+			fail(c, o, errno, NULL);
 		break;
 	case OP_MKFIFO:
 		if (sys.mkfifo(v[0].s, (int)v[1].i) < 0)

@@ -21,6 +21,7 @@ static const struct opdef defs[] = {
 	{OP_MKFIFO, "MKFIFO", "si", {"path", "mode"}},
 	{OP_WRITE_FILE, "WRITE_FILE", "ss", {"path", "content"}},
 	{OP_CLONE, "CLONE", "i", {"flags"}},
+	{OP_UNSHARE, "UNSHARE", "i", {"flags"}},
 	{OP_SETGROUPS, "SETGROUPS", "s", {"value"}},
 	{OP_UID_MAP, "UID_MAP", "s", {"map"}},
 	{OP_GID_MAP, "GID_MAP", "s", {"map"}},
@@ -275,6 +276,13 @@ static int check_values(const struct op *o, const char **why)
 	case OP_CLONE:
 		if (v[0].i & ~(int64_t)CLONE_NEW_ALL)
 			return *why = "only CLONE_NEW* flags are allowed", 0;
+		/* clone(2) reads its low byte as the exit signal: a time namespace comes from UNSHARE. */
+		if (v[0].i & CLONE_NEWTIME)
+			return *why = "CLONE_NEWTIME (0x80) cannot be given to clone: UNSHARE it before CLONE", 0;
+		break;
+	case OP_UNSHARE:
+		if ((v[0].i & ~(int64_t)CLONE_NEW_ALL) || v[0].i == 0)
+			return *why = "expected CLONE_NEW* flags (at least one)", 0;
 		break;
 	case OP_SETGROUPS:
 		if (strcmp(v[0].s, "allow") && strcmp(v[0].s, "deny"))

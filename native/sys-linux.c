@@ -147,6 +147,7 @@ static int l_getcwd(char *buf, size_t len) { return syscall(SYS_getcwd, buf, len
 static int l_statfs(const char *path, struct statfs *st) { return statfs(path, st); }
 
 static int l_setns(int fd, int nstype) { return setns(fd, nstype); }
+static int l_unshare(int flags) { return unshare(flags); }
 static int l_kill(pid_t pid, int sig) { return kill(pid, sig); }
 
 static rlim_t rlim(int64_t v) { return v < 0 ? RLIM_INFINITY : (rlim_t)v; }
@@ -420,7 +421,7 @@ const struct sys_layer sys = {
 	.dup2 = l_dup2, .close_range = l_close_range,
 	.mount = l_mount, .umount2 = l_umount2, .pivot_root = l_pivot_root, .chroot = l_chroot,
 	.chdir = l_chdir, .fchdir = l_fchdir, .getcwd = l_getcwd, .statfs = l_statfs,
-	.setns = l_setns, .kill = l_kill, .prlimit = l_prlimit, .setrlimit = l_setrlimit,
+	.setns = l_setns, .unshare = l_unshare, .kill = l_kill, .prlimit = l_prlimit, .setrlimit = l_setrlimit,
 	.sethostname = l_sethostname, .setdomainname = l_setdomainname, .setsid = l_setsid,
 	.setresuid = l_setresuid, .setresgid = l_setresgid, .setgroups = l_setgroups, .prctl = l_prctl,
 	.capset = l_capset, .last_cap = l_last_cap, .umask = l_umask, .personality = l_personality,

@@ -480,6 +480,14 @@ static int t_setns(int fd, int nstype)
 	return ret(0);
 }
 
+static int t_unshare(int f)
+{
+	fputs("unshare(", stdout);
+	flags((unsigned long)f, ns_flags);
+	fputs(")", stdout);
+	return ret(0);
+}
+
 static int t_kill(pid_t pid, int sig) { printf("kill(%d, %d)", pid, sig); return ret(0); }
 
 static int t_prlimit(pid_t pid, int res, int64_t soft, int64_t hard)
@@ -671,7 +679,7 @@ const struct sys_layer sys = {
 	.dup2 = t_dup2, .close_range = t_close_range,
 	.mount = t_mount, .umount2 = t_umount2, .pivot_root = t_pivot_root, .chroot = t_chroot,
 	.chdir = t_chdir, .fchdir = t_fchdir, .getcwd = t_getcwd, .statfs = t_statfs,
-	.setns = t_setns, .kill = t_kill, .prlimit = t_prlimit, .setrlimit = t_setrlimit,
+	.setns = t_setns, .unshare = t_unshare, .kill = t_kill, .prlimit = t_prlimit, .setrlimit = t_setrlimit,
 	.sethostname = t_sethostname, .setdomainname = t_setdomainname, .setsid = t_setsid,
 	.setresuid = t_setresuid, .setresgid = t_setresgid, .setgroups = t_setgroups, .prctl = t_prctl,
 	.capset = t_capset, .last_cap = t_last_cap, .umask = t_umask, .personality = t_personality,

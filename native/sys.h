@@ -56,6 +56,7 @@ struct sys_layer {
 	int (*statfs)(const char *path, struct statfs *st);
 	/* namespaces, processes, credentials */
 	int (*setns)(int fd, int nstype);
+	int (*unshare)(int flags);
 	int (*kill)(pid_t pid, int sig);
 	int (*prlimit)(pid_t pid, int resource, int64_t soft, int64_t hard);
 	int (*setrlimit)(int resource, int64_t soft, int64_t hard);

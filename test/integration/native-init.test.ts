@@ -4,7 +4,7 @@
 // mounts die with the mount namespaces the plans create.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -15,6 +15,7 @@ import {
   B,
   CLONE_NEWNS,
   CLONE_NEWPID,
+  CLONE_NEWTIME,
   CLONE_NEWUSER,
   CLONE_NEWUTS,
   encodePlan,
@@ -615,6 +616,25 @@ describe('berth-init (root)', () => {
     for (let i = 0; i < 200 && !r.stdout.includes('Gid'); i++) await new Promise((ok) => setTimeout(ok, 10));
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, '1000\nUid: 1000 1000 1000 1000\nGid: 1000 1000 1000 1000\n');
+  });
+
+  it('a time namespace: UNSHARE(CLONE_NEWTIME) and boottime +864000000 s before CLONE; /proc/uptime inside shows it', async () => {
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.UNSHARE, I(CLONE_NEWTIME)],
+        [OP.WRITE_FILE, S('/proc/self/timens_offsets'), S('monotonic 0 0\nboottime 864000000 0\n')],
+        [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
+        ...enterRootfs(),
+        shell('cat /proc/uptime; readlink /proc/self/ns/time'),
+      ]),
+    );
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const [uptime, ns] = r.stdout.trim().split('\n');
+    assert.ok(Number(uptime?.split(' ')[0]) > 864000000, r.stdout);
+    assert.notEqual(ns, readlinkSync('/proc/self/ns/time'), 'the process is in a new time namespace');
+    const host = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    assert.ok(host < 864000000, 'the host\'s boottime is untouched');
   });
 
   it('leaks no fd: one opened without CLOEXEC above the preserved range is not in the container', async () => {

@@ -22,6 +22,7 @@ export const OP = {
   MKFIFO: 0x0103,
   WRITE_FILE: 0x0104,
   CLONE: 0x0105,
+  UNSHARE: 0x0106,
   SETGROUPS: 0x0201,
   UID_MAP: 0x0202,
   GID_MAP: 0x0203,
@@ -63,6 +64,7 @@ export const OP = {
 
 export const FRAME = { PLAN: 1, CONTINUE: 2, ABORT: 3, PID: 100, HOOKS: 101, READY: 102, ERROR: 103 } as const;
 
+export const CLONE_NEWTIME = 0x00000080;
 export const CLONE_NEWNS = 0x00020000;
 export const CLONE_NEWUTS = 0x04000000;
 export const CLONE_NEWIPC = 0x08000000;

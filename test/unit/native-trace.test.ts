@@ -11,6 +11,7 @@ import {
   B,
   CLONE_NEWNS,
   CLONE_NEWPID,
+  CLONE_NEWTIME,
   CLONE_NEWUSER,
   encodePlan,
   encodePlanRaw,
@@ -395,6 +396,16 @@ describe('berth-init-trace', () => {
     assert.match(direct.log, /faccessat\(AT_FDCWD, ".\/bin\/x", X_OK, AT_EACCESS\) = -1 ENOENT\nsend_frame\(3, ERROR, 2, "RESOLVE_EXEC \\".\/bin\/x\\": No such file or directory"\) = 0\n/);
   });
 
+  it('UNSHARE(CLONE_NEWTIME) in stage0, then the offsets, then CLONE: the child is born in the time namespace', () => {
+    const offsets = 'monotonic 0 0\nboottime 864000000 0\n';
+    const r = trace(encodePlan([[OP.UNSHARE, I(CLONE_NEWTIME)], [OP.WRITE_FILE, S('/proc/self/timens_offsets'), S(offsets)], [OP.CLONE, I(CLONE_NEWNS)]]));
+    assert.equal(r.status, 0);
+    assert.match(
+      r.log,
+      /^unshare\(CLONE_NEWTIME\) = 0\nwrite_file\("\/proc\/self\/timens_offsets", "monotonic 0 0\\nboottime 864000000 0\\n"\) = 0\nclone\(CLONE_NEWNS\|SIGCHLD\) = 4242\n/,
+    );
+  });
+
   it('a plan without EXEC ends with exit(0) after its last op', () => {
     const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.HOSTNAME, S('x')]]));
     assert.equal(r.status, 0);
@@ -413,6 +424,13 @@ describe('berth-init-trace', () => {
       [encodePlan([[OP.CLONE, I(0)], [OP.CLONE, I(0)]]), 'plan: op 1 (CLONE): a second CLONE (exactly one per plan)'],
       [encodePlan([[OP.SETSID], [OP.CLONE, I(0)]]), 'plan: op 0 (SETSID): child op before CLONE'],
       [encodePlan([[OP.CLONE, I(0x100)]]), 'plan: op 0 (CLONE): value 0 (flags): only CLONE_NEW* flags are allowed'],
+      [
+        encodePlan([[OP.CLONE, I(CLONE_NEWNS | CLONE_NEWTIME)]]),
+        'plan: op 0 (CLONE): value 0 (flags): CLONE_NEWTIME (0x80) cannot be given to clone: UNSHARE it before CLONE',
+      ],
+      [encodePlan([[OP.UNSHARE, I(0x100)], [OP.CLONE, I(0)]]), 'plan: op 0 (UNSHARE): value 0 (flags): expected CLONE_NEW* flags (at least one)'],
+      [encodePlan([[OP.UNSHARE, I(0)], [OP.CLONE, I(0)]]), 'plan: op 0 (UNSHARE): value 0 (flags): expected CLONE_NEW* flags (at least one)'],
+      [encodePlan([[OP.CLONE, I(0)], [OP.UNSHARE, I(CLONE_NEWTIME)]]), 'plan: op 1 (UNSHARE): pre-clone op after CLONE'],
       [encodePlan([[OP.CLONE, I(0)], [OP.MKDIR, S('/x'), I(0o755)]]), 'plan: op 1 (MKDIR): needs a ROOTFS op before it'],
       [
         encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MOUNT, S('a'), S('/b'), S(''), I(0), S(''), I(0x1)]]),
