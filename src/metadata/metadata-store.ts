@@ -1,0 +1,250 @@
+// berthd's metadata: containers, volumes, network attachments and a bounded tail of events, in one
+// SQLite database (node:sqlite) at <root>/berthd.db. WAL with synchronous=FULL, so every committed
+// transaction survives a crash of berthd or of the machine; every state change is one statement or
+// one transaction. The schema and its invariants are drawn in docs/metadata.md.
+// Owns: rows and their (de)serialisation, migrations. Must never: touch container processes, mounts
+// or files, or hold a transaction across an await (node:sqlite is synchronous; keep it that way).
+import { DatabaseSync } from 'node:sqlite';
+import { alreadyExists, failedPrecondition, notFound } from '../errors/errors.ts';
+import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
+
+/** The OCI runtime-spec status words, plus 'stopped' for a container whose task has exited. */
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
+export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+export type ContainerRecord = {
+  id: string;
+  name: string;
+  imageRef: string;
+  imageId: string;
+  /** JSON document: { request, spec } (the create request and the OCI spec built from it). */
+  config: unknown;
+  labels: Record<string, string>;
+  runtime: string;
+  snapshotKey: string;
+  createdAt: string;
+  restartPolicy: RestartPolicyName;
+  restartMax: number;
+  restartCount: number;
+  status: ContainerStatus;
+  pid: number;
+  shimPid: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  oomKilled: boolean;
+  /** Set by stop/kill from a user, cleared by start: unless-stopped and always read it. */
+  manuallyStopped: boolean;
+  error: string;
+};
+
+export type VolumeRecord = { name: string; driver: string; mountpoint: string; labels: Record<string, string>; createdAt: string };
+export type EventRecord = { seq: number; timeNano: string; type: string; action: string; actorId: string; attributes: Record<string, string> };
+
+type Raw = Record<string, string | number | null>;
+
+const EVENTS_KEPT = 1000;
+
+function toContainer(r: Raw): ContainerRecord {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    imageRef: String(r.image_ref),
+    imageId: String(r.image_id),
+    config: JSON.parse(String(r.config)),
+    labels: JSON.parse(String(r.labels)) as Record<string, string>,
+    runtime: String(r.runtime),
+    snapshotKey: String(r.snapshot_key),
+    createdAt: String(r.created_at),
+    restartPolicy: String(r.restart_policy) as RestartPolicyName,
+    restartMax: Number(r.restart_max),
+    restartCount: Number(r.restart_count),
+    status: String(r.status) as ContainerStatus,
+    pid: Number(r.pid),
+    shimPid: Number(r.shim_pid),
+    startedAt: r.started_at === null ? null : String(r.started_at),
+    finishedAt: r.finished_at === null ? null : String(r.finished_at),
+    exitCode: r.exit_code === null ? null : Number(r.exit_code),
+    oomKilled: Number(r.oom_killed) !== 0,
+    manuallyStopped: Number(r.manually_stopped) !== 0,
+    error: String(r.error),
+  };
+}
+
+/** Column names of the mutable state fields, by record key. */
+const STATE_COLUMNS = {
+  status: 'status',
+  pid: 'pid',
+  shimPid: 'shim_pid',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  exitCode: 'exit_code',
+  oomKilled: 'oom_killed',
+  manuallyStopped: 'manually_stopped',
+  restartCount: 'restart_count',
+  error: 'error',
+} as const;
+export type ContainerState = Pick<ContainerRecord, keyof typeof STATE_COLUMNS>;
+
+/** Applies every migration newer than the database's version; returns the versions applied. */
+export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const row = db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null };
+  const current = row.v ?? 0;
+  const newest = migrations.at(-1)?.version ?? 0;
+  if (current > newest) {
+    throw failedPrecondition(`metadata database is at schema version ${current}, newer than this berthd knows (${newest}); upgrade berth or use another --root`);
+  }
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      db.exec('COMMIT');
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+export class MetadataStore {
+  readonly path: string;
+  readonly db: DatabaseSync;
+
+  constructor(path: string) {
+    this.path = path;
+    this.db = new DatabaseSync(path);
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = FULL');
+    this.db.exec('PRAGMA foreign_keys = ON');
+    this.db.exec('PRAGMA busy_timeout = 5000');
+    migrate(this.db);
+  }
+
+  get schemaVersion(): number {
+    const r = this.db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null };
+    return r.v ?? 0;
+  }
+
+  static readonly latestVersion = LATEST_VERSION;
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  // ---- containers ----
+
+  insertContainer(c: Omit<ContainerRecord, keyof ContainerState> & Partial<ContainerState>): ContainerRecord {
+    const byName = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(c.name) as Raw | undefined;
+    if (byName) throw alreadyExists(`container name ${JSON.stringify(c.name)} is already in use by container ${String(byName.id)}; remove it or choose another --name`);
+    this.db
+      .prepare(
+        `INSERT INTO containers (id, name, image_ref, image_id, config, labels, runtime, snapshot_key, created_at, restart_policy, restart_max, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(c.id, c.name, c.imageRef, c.imageId, JSON.stringify(c.config), JSON.stringify(c.labels), c.runtime, c.snapshotKey, c.createdAt, c.restartPolicy, c.restartMax, c.status ?? 'created');
+    return this.getContainer(c.id);
+  }
+
+  getContainer(id: string): ContainerRecord {
+    const r = this.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as Raw | undefined;
+    if (!r) throw notFound(`no such container: ${id}`);
+    return toContainer(r);
+  }
+
+  /** By full id, exact name, or unique id prefix (as docker resolves). */
+  findContainer(word: string): ContainerRecord {
+    const w = word.startsWith('/') ? word.slice(1) : word;
+    const exact = this.db.prepare('SELECT * FROM containers WHERE id = ? OR name = ?').get(w, w) as Raw | undefined;
+    if (exact) return toContainer(exact);
+    if (/^[0-9a-f]+$/.test(w)) {
+      const hits = this.db.prepare("SELECT * FROM containers WHERE id LIKE ? || '%'").all(w) as Raw[];
+      if (hits.length === 1) return toContainer(hits[0]!);
+      if (hits.length > 1) throw failedPrecondition(`container ID prefix ${JSON.stringify(w)} is ambiguous: it matches ${hits.map((h) => String(h.id).slice(0, 12)).join(', ')}`);
+    }
+    throw notFound(`no such container: ${word} (expected a container name, ID or unique ID prefix)`);
+  }
+
+  listContainers(): ContainerRecord[] {
+    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, id').all() as Raw[]).map(toContainer);
+  }
+
+  updateState(id: string, patch: Partial<ContainerState>): ContainerRecord {
+    const sets: string[] = [];
+    const vals: (string | number | null)[] = [];
+    for (const [k, v] of Object.entries(patch)) {
+      const col = STATE_COLUMNS[k as keyof typeof STATE_COLUMNS];
+      if (!col) continue;
+      sets.push(`${col} = ?`);
+      vals.push(typeof v === 'boolean' ? (v ? 1 : 0) : (v as string | number | null));
+    }
+    if (sets.length > 0) {
+      const r = this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
+      if (Number(r.changes) === 0) throw notFound(`no such container: ${id}`);
+    }
+    return this.getContainer(id);
+  }
+
+  deleteContainer(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  }
+
+  // ---- network attachments ----
+
+  putAttachment(containerId: string, network: string, result: unknown): void {
+    this.db.prepare('INSERT OR REPLACE INTO network_attachments (container_id, network, result) VALUES (?, ?, ?)').run(containerId, network, JSON.stringify(result));
+  }
+
+  attachments(containerId: string): { network: string; result: unknown }[] {
+    const rows = this.db.prepare('SELECT network, result FROM network_attachments WHERE container_id = ? ORDER BY network').all(containerId) as Raw[];
+    return rows.map((r) => ({ network: String(r.network), result: JSON.parse(String(r.result)) }));
+  }
+
+  containersOnNetwork(network: string): string[] {
+    return (this.db.prepare('SELECT container_id FROM network_attachments WHERE network = ?').all(network) as Raw[]).map((r) => String(r.container_id));
+  }
+
+  removeAttachment(containerId: string, network: string): void {
+    this.db.prepare('DELETE FROM network_attachments WHERE container_id = ? AND network = ?').run(containerId, network);
+  }
+
+  // ---- volumes ----
+
+  insertVolume(v: VolumeRecord): VolumeRecord {
+    const r = this.db.prepare('INSERT OR IGNORE INTO volumes (name, driver, mountpoint, labels, created_at) VALUES (?, ?, ?, ?, ?)').run(v.name, v.driver, v.mountpoint, JSON.stringify(v.labels), v.createdAt);
+    if (Number(r.changes) === 0) throw alreadyExists(`volume ${JSON.stringify(v.name)} already exists`);
+    return v;
+  }
+
+  getVolume(name: string): VolumeRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as Raw | undefined;
+    return r ? { name: String(r.name), driver: String(r.driver), mountpoint: String(r.mountpoint), labels: JSON.parse(String(r.labels)), createdAt: String(r.created_at) } : undefined;
+  }
+
+  listVolumes(): VolumeRecord[] {
+    return (this.db.prepare('SELECT name FROM volumes ORDER BY name').all() as Raw[]).map((r) => this.getVolume(String(r.name))!);
+  }
+
+  deleteVolume(name: string): void {
+    this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
+  }
+
+  // ---- events (a bounded tail; the live stream is in-memory) ----
+
+  appendEvent(e: Omit<EventRecord, 'seq'>): EventRecord {
+    const r = this.db.prepare('INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)').run(e.timeNano, e.type, e.action, e.actorId, JSON.stringify(e.attributes));
+    const seq = Number(r.lastInsertRowid);
+    if (seq % 100 === 0) this.db.prepare('DELETE FROM events WHERE seq <= ?').run(seq - EVENTS_KEPT);
+    return { seq, ...e };
+  }
+
+  eventsSince(timeNano: string): EventRecord[] {
+    const rows = this.db.prepare('SELECT * FROM events WHERE CAST(time_nano AS INTEGER) >= CAST(? AS INTEGER) ORDER BY seq').all(timeNano) as Raw[];
+    return rows.map((r) => ({ seq: Number(r.seq), timeNano: String(r.time_nano), type: String(r.type), action: String(r.action), actorId: String(r.actor_id), attributes: JSON.parse(String(r.attributes)) }));
+  }
+}

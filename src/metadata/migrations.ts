@@ -1,0 +1,73 @@
+// The ordered schema migrations of berthd's metadata database (docs/metadata.md draws the result).
+// Each migration runs once, inside one transaction with the row that records it in `migrations`, so
+// a crash mid-migration leaves the database at the previous version, never half-way.
+// Must never: change a migration that has shipped (add a new one), or depend on engine code.
+
+export type Migration = { version: number; name: string; sql: string };
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'containers and volumes',
+    sql: `
+      CREATE TABLE containers (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL UNIQUE,
+        image_ref      TEXT NOT NULL,
+        image_id       TEXT NOT NULL,
+        config         TEXT NOT NULL,
+        labels         TEXT NOT NULL DEFAULT '{}',
+        runtime        TEXT NOT NULL,
+        snapshot_key   TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        restart_policy TEXT NOT NULL DEFAULT 'no',
+        restart_max    INTEGER NOT NULL DEFAULT 0,
+        status         TEXT NOT NULL DEFAULT 'created',
+        pid            INTEGER NOT NULL DEFAULT 0,
+        started_at     TEXT,
+        finished_at    TEXT,
+        exit_code      INTEGER
+      );
+      CREATE TABLE volumes (
+        name       TEXT PRIMARY KEY,
+        driver     TEXT NOT NULL,
+        mountpoint TEXT NOT NULL,
+        labels     TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'restart bookkeeping, oom, shim identity',
+    sql: `
+      ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE containers ADD COLUMN shim_pid INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE containers ADD COLUMN error TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  {
+    version: 3,
+    name: 'network attachments and the events tail',
+    sql: `
+      CREATE TABLE network_attachments (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network      TEXT NOT NULL,
+        result       TEXT NOT NULL,
+        PRIMARY KEY (container_id, network)
+      );
+      CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_nano  TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        actor_id   TEXT NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}'
+      );
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
