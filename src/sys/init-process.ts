@@ -48,7 +48,15 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
   const syncIndex = stdio.length;
   stdio.push('pipe');
 
-  const stage0 = spawn(initBinary(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
+  // berth-init starts with umask 0, so that the modes in the plan are the modes made (the exec
+  // FIFO must be 0622 for a container user to open it); the child sets the container's own umask.
+  const umask = process.umask(0);
+  let stage0: ChildProcess;
+  try {
+    stage0 = spawn(initBinary(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
+  } finally {
+    process.umask(umask);
+  }
   const exited = new Promise<number>((resolve) => {
     stage0.on('exit', (code, signal) => resolve(code ?? 128 + signalNumberOf(signal)));
     stage0.on('error', () => resolve(127));
