@@ -13,8 +13,8 @@
 // - 'plain' (copying) snapshotters: layer i needs the committed copy of 0..i-1, so layers are
 //   applied one after another from the store, while later layers still download.
 // A pull killed at any point leaves only verified blobs, resumable ingests and uncommitted active
-// snapshots (extract-*), never a committed snapshot that was not verified; pulling again completes
-// the job. It must never mount anything: the snapshotter returns mounts, the applier writes into
+// snapshots (extract-<pid>-*, swept by the next pull once that pid is gone), never a committed
+// snapshot that was not verified; pulling again completes the job. It must never mount anything: the snapshotter returns mounts, the applier writes into
 // upperDir.
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
@@ -39,6 +39,8 @@ export type UnpackSnapshotter = {
   remove(key: string): Promise<void>;
   stat(key: string): Promise<unknown>;
   upperDir(key: string): Promise<string>;
+  /** When present, pull removes the extract snapshots of pulls that were killed. */
+  list?(): Promise<{ name: string; kind: string }[]>;
 };
 /** src/archive/apply-layer.ts's applyLayer. */
 export type ApplyLayerFn = (
@@ -206,12 +208,36 @@ async function commitLayer(job: UnpackJob, chain: string[], i: number, key: stri
   job.progress?.({ kind: 'unpack', digest: job.layers[i]!.digest, chainId: chain[i]!, state: 'done' });
 }
 
-const extractKey = (chainId: string) => `extract-${randomBytes(6).toString('hex')}-${chainId}`;
+const extractKey = (chainId: string) => `extract-${process.pid}-${randomBytes(6).toString('hex')}-${chainId}`;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the active extract snapshots that a killed pull left (their pid is gone), so they do not
+ * pile up. A live pid, even a reused one, keeps its snapshots: sweeping too little is safe.
+ */
+async function sweepDeadExtracts(sn: UnpackSnapshotter): Promise<void> {
+  if (!sn.list) return;
+  for (const s of await sn.list()) {
+    const m = /^extract-(\d+)-/.exec(s.name);
+    if (s.kind !== 'active' || !m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && !pidAlive(pid)) await sn.remove(s.name).catch(() => {});
+  }
+}
 
 /** Overlay: every layer downloads and extracts at once into a parentless snapshot; commits go in order. */
 async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
   const { snapshotter } = job.unpack;
   const chain = chainIdsOf(job.diffIds);
+  await sweepDeadExtracts(snapshotter);
   const have = await unpackedPrefix(snapshotter, chain);
   const n = job.layers.length;
   const ready = job.layers.map(() => deferred<string | undefined>());
@@ -273,6 +299,7 @@ async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
 async function unpackInOrder(job: UnpackJob): Promise<string | undefined> {
   const { snapshotter, applyLayer } = job.unpack;
   const chain = chainIdsOf(job.diffIds);
+  await sweepDeadExtracts(snapshotter);
   const fetched = job.layers.map(() => deferred<void>());
   const work = mapLimit(job.layers, job.concurrency, (layer, i) =>
     job.fetchLayer(layer).then(

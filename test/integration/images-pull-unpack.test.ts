@@ -274,8 +274,10 @@ if (process.getuid?.() !== 0) {
           assert.ok(!committed.includes(chain[1]!) && !committed.includes(chain[2]!), `nothing above the killed layer is committed: ${committed}`);
           assert.equal(await dst.content.exists(built.layers[1]!.digest), false, 'the partial layer is not a blob');
           await blobsSound(dst.content);
-          // What the killed pull prepared is visible only as active extract-* snapshots.
-          for (const s of await sn.list()) if (s.kind !== 'committed') assert.match(s.name, /^extract-/);
+          // What the killed pull prepared is visible only as active extract-<its pid>-* snapshots.
+          const active = (await sn.list()).filter((s) => s.kind !== 'committed');
+          assert.ok(active.length > 0, 'the killed pull had prepared its layers');
+          for (const s of active) assert.match(s.name, new RegExp(`^extract-${child.pid}-`));
 
           const before = proxy.seen.length;
           const viaProxy = new RegistryClient({ hosts: { [proxy.host]: { insecure: true } } });
@@ -288,6 +290,8 @@ if (process.getuid?.() !== 0) {
           const resumed = proxy.seen.slice(before).find((s) => s.path.endsWith(`/blobs/${built.layers[1]!.digest}`));
           assert.match(resumed?.range ?? '', /^bytes=[1-9]\d*-$/, 'the second pull resumes the killed ingest');
           assert.equal((await sn.stat(chain[2]!)).parent, chain[1]);
+          const names = (await sn.list()).map((s) => s.name).sort();
+          assert.deepEqual(names, [...chain].sort(), 'the killed pull’s extract snapshots were swept');
           const [m] = await sn.view('check', chain[1]);
           assert.ok(m);
           const upper = join(snRoot, 'snapshots');
