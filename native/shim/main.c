@@ -1,0 +1,597 @@
+/* main.c — berth-shim's process model (docs/shim.md, "Processes").
+ *
+ *   berth-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR
+ *              --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]
+ *              [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]
+ *              [--drain-ms N] [--grace-ms N] [--create-timeout-ms N]
+ *
+ * Owns: the flags, the fork that detaches the supervisor from its starter (the parent only relays
+ * one report and exits), the supervisor's setup (session, subreaper, signals, shim.pid), the
+ * runtime's `create` or `exec -d` with the container's stdio, and receiving the pty master. The
+ * container's life after that is loop.c's; the log format is log.c's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static struct config cfg = {
+	.log_format = LOG_JSON_FILE,
+	.log_max_files = 1,
+	.drain_ms = 2000,
+	.grace_ms = 5000,
+	.create_timeout_ms = 60000,
+};
+
+static int report_fd = -1; /* the pipe to the starter-facing parent, until the report is sent */
+static char path_buf[4][4096];
+
+void shim_log(const char *fmt, ...)
+{
+	char line[1024];
+	char ts[48];
+	rfc3339_now(ts, sizeof ts);
+	int n = snprintf(line, sizeof line, "%s berth-shim[%d]: ", ts, (int)getpid());
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2);
+	line[len++] = '\n';
+	(void)!write(2, line, len);
+}
+
+size_t json_escape(char *buf, size_t cap, size_t len, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n && len + 7 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			buf[len++] = '\\';
+			buf[len++] = (char)ch;
+		} else if (ch == '\n') {
+			buf[len++] = '\\';
+			buf[len++] = 'n';
+		} else if (ch == '\r') {
+			buf[len++] = '\\';
+			buf[len++] = 'r';
+		} else if (ch == '\t') {
+			buf[len++] = '\\';
+			buf[len++] = 't';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			memcpy(buf + len, "\\u00", 4);
+			buf[len + 4] = hex[ch >> 4];
+			buf[len + 5] = hex[ch & 15];
+			len += 6;
+		} else {
+			buf[len++] = (char)ch; /* UTF-8 passes through as bytes */
+		}
+	}
+	return len;
+}
+
+size_t rfc3339_now(char *buf, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+int write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char tmp[4200], dst[4200];
+	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return -errno;
+	if (rename(tmp, dst) < 0)
+		return -errno;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd); /* the rename itself must survive a crash */
+		close(dfd);
+	}
+	return 0;
+}
+
+/* Sends the one report the parent waits for: "P<pid>" or "E<message>". */
+static void report(const char *msg)
+{
+	if (report_fd < 0)
+		return;
+	(void)!write(report_fd, msg, strlen(msg));
+	close(report_fd);
+	report_fd = -1;
+}
+
+/* Before the report, a failure ends the supervisor and tells the starter why. */
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	char m[2048];
+	m[0] = 'E';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m + 1, sizeof m - 1, fmt, ap);
+	va_end(ap);
+	shim_log("%s", m + 1);
+	report(m);
+	_exit(1);
+}
+
+static const char *state_path(int slot, const char *name)
+{
+	snprintf(path_buf[slot], sizeof path_buf[slot], "%s/%s", cfg.state_dir, name);
+	return path_buf[slot];
+}
+
+/* A listening unix socket at path (removed first: a stale one from a dead shim is ours to replace). */
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		fail("socket path %s is longer than %zu bytes: use a shorter --state-dir", path, sizeof sa.sun_path - 1);
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 16) < 0)
+		fail("listening on %s: %s", path, strerror(errno));
+	chmod(path, 0600);
+	return fd;
+}
+
+/* Field 22 of /proc/self/stat: with the pid, the process's identity (a reused pid has another). */
+static void start_time(char *out, size_t cap)
+{
+	char buf[1024];
+	out[0] = 0;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return;
+	/* after ") " comes field 3; field 22 is 19 spaces further */
+	p += 2;
+	for (int f = 3; f < 22 && p; f++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return;
+	size_t i = 0;
+	while (p[i] >= '0' && p[i] <= '9' && i + 1 < cap) {
+		out[i] = p[i];
+		i++;
+	}
+	out[i] = 0;
+}
+
+/* Receives the pty master the runtime sent to the console socket (SCM_RIGHTS). */
+static int recv_master(int listen_fd)
+{
+	int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		fail("the runtime did not connect to the console socket: %s", strerror(errno));
+	char data[4096];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+	ssize_t n;
+	do
+		n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	close(c);
+	struct cmsghdr *h = n < 0 ? NULL : CMSG_FIRSTHDR(&mh);
+	if (!h || h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS || h->cmsg_len != CMSG_LEN(sizeof(int)))
+		fail("no pty master on the console socket (%s)", n < 0 ? strerror(errno) : "no SCM_RIGHTS message");
+	int fd;
+	memcpy(&fd, CMSG_DATA(h), sizeof fd);
+	return fd;
+}
+
+static void set_nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* Whatever the runtime printed (its error), trimmed to one line-ish message. */
+static void read_error_text(int fd, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = 0;
+	if (fd < 0)
+		return;
+	set_nonblock(fd);
+	for (;;) {
+		ssize_t n = read(fd, out + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 >= cap)
+			break;
+	}
+	while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+		len--;
+	out[len] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (out[i] == '\n')
+			out[i] = ' ';
+}
+
+/* Waits for the runtime child, killing it after the create timeout. */
+static int wait_runtime(pid_t pid)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd >= 0) {
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		int r;
+		do
+			r = poll(&p, 1, cfg.create_timeout_ms);
+		while (r < 0 && errno == EINTR);
+		close(pfd);
+		if (r == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -2;
+	return status;
+}
+
+static long long read_pid_file(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *end;
+	long long v = strtoll(buf, &end, 10);
+	return v > 0 && (*end == 0 || *end == '\n') ? v : -1;
+}
+
+/* The supervisor: everything after the detaching fork. */
+static int supervise(void)
+{
+	static struct shim s = {.out_fd = -1, .err_fd = -1, .stdin_fd = -1, .master_fd = -1};
+	s.cfg = &cfg;
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int logfd = open(state_path(0, "shim.log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* The starter's stdout/stderr must not stay open here: it reads them until EOF. */
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(logfd >= 0 ? logfd : null, 2);
+	if (logfd > 2)
+		close(logfd);
+	if (chdir("/") < 0)
+		fail("chdir /: %s", strerror(errno));
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	s.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s.sig_fd < 0)
+		fail("signalfd: %s", strerror(errno));
+
+	char pidline[64], st[32];
+	start_time(st, sizeof st);
+	int n = snprintf(pidline, sizeof pidline, "%d %s\n", (int)getpid(), st);
+	int r = write_atomic(cfg.state_dir, "shim.pid", pidline, (size_t)n);
+	if (r < 0)
+		fail("writing %s/shim.pid: %s", cfg.state_dir, strerror(-r));
+	unlink(state_path(0, "exit.json")); /* a stale one would announce an exit that did not happen */
+	r = log_open(&cfg);
+	if (r < 0)
+		fail("opening the log %s: %s", cfg.log_path, strerror(-r));
+	s.listen_fd = listen_unix(state_path(1, "attach.sock"));
+
+	/* The container's stdio. child_* are the runtime's fds 0-2; ours are kept in s. */
+	int child_in = null, child_out, child_err, err_text_fd;
+	int p[2];
+	int console_fd = -1;
+	if (cfg.stdin_open && !cfg.terminal) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			fail("pipe: %s", strerror(errno));
+		child_in = p[0];
+		s.stdin_fd = p[1];
+	}
+	if (cfg.terminal) {
+		/* The container gets the pty slave; the runtime's own output (errors) comes here. */
+		console_fd = listen_unix(state_path(2, "console.sock"));
+		if (pipe2(p, O_CLOEXEC) < 0)
+			fail("pipe: %s", strerror(errno));
+		child_out = child_err = p[1];
+		err_text_fd = p[0];
+	} else {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			fail("pipe: %s", strerror(errno));
+		s.out_fd = p[0];
+		child_out = p[1];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			fail("pipe: %s", strerror(errno));
+		s.err_fd = p[0];
+		child_err = p[1];
+		err_text_fd = s.err_fd;
+	}
+
+	const char *pid_file = state_path(3, cfg.exec_process ? "exec.pid" : "container.pid");
+	unlink(pid_file);
+	const char *argv[24];
+	int a = 0;
+	argv[a++] = cfg.runtime;
+	argv[a++] = "--root";
+	argv[a++] = cfg.runtime_root;
+	argv[a++] = "--log";
+	argv[a++] = state_path(0, "runtime.log");
+	argv[a++] = "--log-format";
+	argv[a++] = "json";
+	if (cfg.exec_process) {
+		argv[a++] = "exec";
+		argv[a++] = "--process";
+		argv[a++] = cfg.exec_process;
+		argv[a++] = "--detach";
+	} else {
+		argv[a++] = "create";
+		argv[a++] = "--bundle";
+		argv[a++] = cfg.bundle;
+	}
+	argv[a++] = "--pid-file";
+	argv[a++] = pid_file;
+	if (cfg.terminal) {
+		argv[a++] = "--console-socket";
+		argv[a++] = path_buf[2];
+	}
+	argv[a++] = cfg.id;
+	argv[a] = NULL;
+
+	pid_t rt = fork();
+	if (rt < 0)
+		fail("fork: %s", strerror(errno));
+	if (rt == 0) {
+		/* The runtime, and through it the container, must not inherit our signal setup. */
+		dup2(child_in, 0);
+		dup2(child_out, 1);
+		dup2(child_err, 2);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execv(cfg.runtime, (char *const *)argv);
+		dprintf(2, "exec %s: %s\n", cfg.runtime, strerror(errno));
+		_exit(127);
+	}
+	if (child_in != null)
+		close(child_in);
+	close(child_out);
+	if (child_err != child_out)
+		close(child_err);
+
+	int status = wait_runtime(rt);
+	const char *verb = cfg.exec_process ? "exec" : "create";
+	if (status != 0) {
+		char text[1024];
+		read_error_text(err_text_fd, text, sizeof text);
+		if (status == -1)
+			fail("%s %s timed out after %d ms%s%s", cfg.runtime, verb, cfg.create_timeout_ms, text[0] ? ": " : "", text);
+		if (WIFSIGNALED(status))
+			fail("%s %s killed by signal %d%s%s", cfg.runtime, verb, WTERMSIG(status), text[0] ? ": " : "", text);
+		fail("%s %s exited with status %d%s%s", cfg.runtime, verb, WEXITSTATUS(status), text[0] ? ": " : "", text);
+	}
+	if (cfg.terminal) {
+		close(err_text_fd); /* the runtime is gone; nothing else writes there */
+		s.master_fd = recv_master(console_fd);
+		close(console_fd);
+		unlink(path_buf[2]);
+		set_nonblock(s.master_fd);
+		s.out_fd = s.master_fd;
+		if (cfg.stdin_open)
+			s.stdin_fd = s.master_fd;
+	}
+	long long pid = read_pid_file(pid_file);
+	if (pid <= 0)
+		fail("%s %s succeeded but wrote no pid to %s", cfg.runtime, verb, pid_file);
+	s.init_pid = (pid_t)pid;
+	if (s.out_fd >= 0)
+		set_nonblock(s.out_fd);
+	if (s.err_fd >= 0)
+		set_nonblock(s.err_fd);
+	if (s.stdin_fd >= 0)
+		set_nonblock(s.stdin_fd);
+	close(null);
+
+	char ok[32];
+	snprintf(ok, sizeof ok, "P%lld", pid);
+	report(ok);
+	shim_log("%s %s: container pid %lld", cfg.runtime, verb, pid);
+	return loop_run(&s);
+}
+
+/* The starter-facing parent: relays the supervisor's report as one JSON line. */
+static int relay(pid_t child, int fd)
+{
+	char msg[2048];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, msg + len, sizeof msg - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 >= sizeof msg)
+			break;
+	}
+	msg[len] = 0;
+	static char out[4200];
+	size_t o;
+	int rc;
+	if (len > 1 && msg[0] == 'P') {
+		o = (size_t)snprintf(out, sizeof out, "{\"pid\":%d,\"containerPid\":%s}\n", (int)child, msg + 1);
+		rc = 0;
+	} else {
+		const char *m = len > 1 && msg[0] == 'E' ? msg + 1 : "berth-shim: the supervisor exited before reporting (see shim.log in the state dir)";
+		o = (size_t)snprintf(out, sizeof out, "{\"error\":\"");
+		o = json_escape(out, sizeof out - 4, o, m, strlen(m));
+		memcpy(out + o, "\"}\n", 3);
+		o += 3;
+		rc = 1;
+		waitpid(child, NULL, WNOHANG); /* reap it if it already died; never wait for a live one */
+	}
+	(void)!write(1, out, o);
+	return rc;
+}
+
+static void usage(const char *why)
+{
+	dprintf(2,
+		"berth-shim: %s\n"
+		"usage: berth-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR\n"
+		"                  --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]\n"
+		"                  [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]\n"
+		"                  [--drain-ms N] [--grace-ms N] [--create-timeout-ms N]\n"
+		"(started by berthd; see docs/shim.md)\n",
+		why);
+	exit(2);
+}
+
+static long long num(const char *flag, const char *v, long long min)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || *end || n < min || n > 0x7fffffff) {
+		dprintf(2, "berth-shim: %s: expected an integer ≥ %lld, got \"%s\"\n", flag, min, v);
+		exit(2);
+	}
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *f = argv[i];
+		if (!strcmp(f, "--terminal")) {
+			cfg.terminal = 1;
+			continue;
+		}
+		if (!strcmp(f, "--stdin")) {
+			cfg.stdin_open = 1;
+			continue;
+		}
+		if (i + 1 >= argc)
+			usage(strncmp(f, "--", 2) ? "unexpected argument" : "a flag is missing its value");
+		const char *v = argv[++i];
+		if (!strcmp(f, "--id"))
+			cfg.id = v;
+		else if (!strcmp(f, "--bundle"))
+			cfg.bundle = v;
+		else if (!strcmp(f, "--runtime"))
+			cfg.runtime = v;
+		else if (!strcmp(f, "--runtime-root"))
+			cfg.runtime_root = v;
+		else if (!strcmp(f, "--state-dir"))
+			cfg.state_dir = v;
+		else if (!strcmp(f, "--log-path"))
+			cfg.log_path = v;
+		else if (!strcmp(f, "--log-format")) {
+			if (!strcmp(v, "json-file"))
+				cfg.log_format = LOG_JSON_FILE;
+			else if (!strcmp(v, "cri"))
+				cfg.log_format = LOG_CRI;
+			else
+				usage("--log-format: expected json-file or cri");
+		} else if (!strcmp(f, "--log-max-size"))
+			cfg.log_max_size = num(f, v, 0);
+		else if (!strcmp(f, "--log-max-files"))
+			cfg.log_max_files = (int)num(f, v, 1);
+		else if (!strcmp(f, "--exec"))
+			cfg.exec_process = v;
+		else if (!strcmp(f, "--drain-ms"))
+			cfg.drain_ms = (int)num(f, v, 0);
+		else if (!strcmp(f, "--grace-ms"))
+			cfg.grace_ms = (int)num(f, v, 0);
+		else if (!strcmp(f, "--create-timeout-ms"))
+			cfg.create_timeout_ms = (int)num(f, v, 1);
+		else
+			usage("unknown flag");
+	}
+	if (!cfg.id || !cfg.runtime || !cfg.runtime_root || !cfg.state_dir || !cfg.log_path)
+		usage("--id, --runtime, --runtime-root, --state-dir and --log-path are required");
+	if (!cfg.exec_process && !cfg.bundle)
+		usage("--bundle is required (except with --exec)");
+	if (cfg.runtime[0] != '/' || cfg.state_dir[0] != '/' || cfg.log_path[0] != '/')
+		usage("--runtime, --state-dir and --log-path must be absolute paths");
+
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		dprintf(1, "{\"error\":\"pipe: %s\"}\n", strerror(errno));
+		return 1;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		dprintf(1, "{\"error\":\"fork: %s\"}\n", strerror(errno));
+		return 1;
+	}
+	if (child > 0) {
+		close(p[1]);
+		return relay(child, p[0]);
+	}
+	close(p[0]);
+	report_fd = p[1];
+	_exit(supervise());
+}
