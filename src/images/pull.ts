@@ -14,8 +14,8 @@
 //   applied one after another from the store, while later layers still download.
 // A pull killed at any point leaves only verified blobs, resumable ingests and uncommitted active
 // snapshots (extract-<pid>-*, swept by the next pull once that pid is gone), never a committed
-// snapshot that was not verified; pulling again completes the job. It must never mount anything: the snapshotter returns mounts, the applier writes into
-// upperDir.
+// snapshot that was not verified; pulling again completes the job.
+// It must never mount anything: the snapshotter returns mounts, the applier writes into upperDir.
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
 import { failedPrecondition, invalidArgument, isBerthError, ErrorCode, notFound } from '../errors/errors.ts';
