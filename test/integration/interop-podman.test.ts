@@ -66,7 +66,7 @@ describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
       const env = peer.env();
       const envArgs = ['CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'CONTAINERS_REGISTRIES_CONF', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'PATH'].map((k) => `${k}=${env[k] ?? ''}`);
       const argv = ['env', ...envArgs, PODMAN, ...peer.globalFlags(), 'run', '-it', '--rm', ...peer.runFlags(), '--name', 'berth-it', BUSYBOX_REF, 'sh'];
-      tmux.start(`exec ${argv.map(quote).join(' ')}`, env);
+      tmux.start(argv.map(quote).join(' '), env);
       // The shell's prompt ("/ #") shows that the pty reached it.
       await tmux.waitScreen('the container shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
       assert.equal(tmux.exitStatus(), undefined, `podman run -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
@@ -76,7 +76,7 @@ describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
       assert.match(screen, /^40 160\s*$/m, 'the container terminal has the size of the tmux pane');
       tmux.type('exit 3');
       const status = await waitFor('podman run -it to exit', () => tmux.exitStatus(), (s) => s !== undefined);
-      assert.equal(status, 3, `podman run -it exits with the shell's status\n${tmux.screen()}`);
+      assert.equal(status, 3, `podman run -it exits with the shell's status (got ${status})\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
       assertRuntimeUsed(peer.root, 'create');
       assert.equal(peer.podman(['ps', '-aq']).stdout.trim(), '', '--rm removed the container');
     } finally {

@@ -1,7 +1,8 @@
 // A real terminal for interactive (`-it`) tests: a private tmux server (its socket under the test's
 // temp root) runs one command in a pane; the test types into it and reads the screen back. The
-// pane stays after its command exits so the exit status can be read. The server is killed by
+// command's exit status is written to a file by a shell around it. The server is killed by
 // kill-server and, failing that, by pid (the harness's cleanup finds it by its socket path).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CmdResult, cmd, need, waitFor } from './harness.ts';
 
@@ -9,20 +10,27 @@ const TMUX = '/usr/bin/tmux';
 
 export class TmuxSession {
   readonly socket: string;
+  private readonly statusFile: string;
   private readonly name = 'berth';
 
   constructor(dir: string) {
     need(TMUX, 'tmux');
     this.socket = join(dir, 'tmux.sock');
+    this.statusFile = join(dir, `tmux-status-${process.pid}-${Date.now()}`);
   }
 
   private tmux(args: string[]): CmdResult {
     return cmd(TMUX, ['-S', this.socket, ...args], { timeoutMs: 10_000 });
   }
 
-  /** Starts `argv` (already shell-quoted as one string) in a detached 160x40 session. */
+  /**
+   * Starts `command` (a shell command line) in a detached 160x40 session. A shell around it writes
+   * its exit status to a file: tmux 3.3 sometimes leaves a pane's exited process unreaped (a
+   * zombie, the pane never dead), so its own pane status cannot be relied on.
+   */
   start(command: string, env: NodeJS.ProcessEnv): void {
-    const r = cmd(TMUX, ['-S', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', this.name, '-x', '160', '-y', '40', command], { timeoutMs: 10_000, env });
+    const wrapped = `${command}; echo $? > '${this.statusFile}'`;
+    const r = cmd(TMUX, ['-S', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', this.name, '-x', '160', '-y', '40', wrapped], { timeoutMs: 10_000, env });
     if (r.status !== 0) throw new Error(`tmux new-session failed: ${r.stderr}`);
     this.tmux(['set-option', '-t', this.name, 'remain-on-exit', 'on']);
   }
@@ -42,11 +50,11 @@ export class TmuxSession {
     return waitFor(what, () => this.screen(), pred, timeoutMs);
   }
 
-  /** The exit status of the pane's command once it has exited, else undefined. */
+  /** The exit status of the command once it has exited, else undefined. */
   exitStatus(): number | undefined {
-    const r = this.tmux(['display-message', '-p', '-t', this.name, '#{pane_dead} #{pane_dead_status}']);
-    const [dead, status] = r.stdout.trim().split(' ');
-    return dead === '1' ? Number(status) : undefined;
+    if (!existsSync(this.statusFile)) return undefined;
+    const text = readFileSync(this.statusFile, 'utf8');
+    return text.endsWith('\n') ? Number(text.trim()) : undefined;
   }
 
   kill(): void {
