@@ -404,17 +404,22 @@ export class Runtime {
   private async releaseFifo(rec: ContainerRecord): Promise<void> {
     const fifo = this.store.fifoPath(rec.id);
     const fd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const buf = Buffer.alloc(1);
+    const readByte = (): boolean => {
+      try {
+        return readSync(fd, buf, 0, 1, null) === 1;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+        throw e;
+      }
+    };
     try {
-      const buf = Buffer.alloc(1);
-      for (let i = 0; ; i++) {
-        let n = 0;
-        try {
-          n = readSync(fd, buf, 0, 1, null);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      for (let i = 0; !readByte(); i++) {
+        // The init may write its byte, exec and exit between our read and this check: read once more
+        // before calling it dead.
+        if (!isSameLiveProcess(rec.pid, rec.initStartTime) && !readByte()) {
+          throw failedPrecondition(`container ${rec.id}: init exited before start`);
         }
-        if (n === 1) break;
-        if (!isSameLiveProcess(rec.pid, rec.initStartTime)) throw failedPrecondition(`container ${rec.id}: init exited before start`);
         await sleep(i < 100 ? 1 : 10);
       }
     } finally {
