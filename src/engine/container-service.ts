@@ -1,0 +1,894 @@
+// Containers and their tasks: create (image → overlay snapshot → OCI bundle), start (mount the
+// rootfs, network namespace and attachments, a shim that runs the runtime's create, then the
+// runtime's start), stop/kill/wait, exit handling (record, clean up, restart policy), exec, pause,
+// resume, stats, top, logs, and removal. The metadata row is the record; the shim's exit.json is the
+// truth about the process (docs/engine.md).
+//
+// Lifecycle of the host resources a container holds, all made at start and released when its task
+// exits (so a stopped container holds nothing but its snapshot, its directory and its row):
+//   rootfs mount <root>/containers/<id>/rootfs, network namespace + attachments, shim + runtime state.
+// Must never: leave one of those behind on a failed start, or restart a container the user stopped.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { failedPrecondition, invalidArgument, isBerthError, notFound } from '../errors/errors.ts';
+import type { ImageService } from '../images/image-service.ts';
+import type { ContainerRecord, MetadataStore } from '../metadata/metadata-store.ts';
+import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
+import { mountAll, unmountAll } from '../snapshots/mount.ts';
+import { readLogs } from './container-logs.ts';
+import type { EventBus } from './event-bus.ts';
+import { KeyedMutex } from './keyed-mutex.ts';
+import type { NetworkBackend } from './network-backend.ts';
+import { RuntimeCli } from './runtime-cli.ts';
+import { buildSpec, numericUser, parseRestartPolicy, resolveUser } from './spec-builder.ts';
+import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
+import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, PortMapping, StatsResult, TopResult } from './types.ts';
+import type { VolumeService } from './volume-service.ts';
+
+export type ContainerServiceOptions = {
+  root: string;
+  runRoot: string;
+  store: MetadataStore;
+  images: ImageService;
+  events: EventBus;
+  volumes: VolumeService;
+  network: NetworkBackend;
+  supervisor: TaskSupervisor;
+  /** Runtime class name → binary path. */
+  runtimes: Record<string, string>;
+  defaultRuntime: string;
+  log?: (msg: string) => void;
+};
+
+type ExecEntry = { id: string; containerId: string; handle: TaskHandle; logPath: string; exit?: TaskExit; tty: boolean };
+
+const SNAPSHOT_PREFIX = 'berth-container-';
+const ADJ = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'sharp', 'swift', 'witty', 'bold', 'clever', 'gentle', 'happy'];
+const NOUN = ['otter', 'heron', 'lynx', 'puffin', 'marten', 'ibis', 'wren', 'gecko', 'tern', 'vole', 'kestrel', 'newt', 'stoat', 'plover', 'dunlin', 'skua'];
+
+function isMountPoint(path: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+  } catch {
+    return false;
+  }
+}
+
+function timeSince(iso: string | null): string {
+  if (!iso) return '';
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${Math.floor(s)} second${Math.floor(s) === 1 ? '' : 's'}`;
+  if (s < 3600) return `${Math.floor(s / 60)} minute${Math.floor(s / 60) === 1 ? '' : 's'}`;
+  if (s < 86400) return `${Math.floor(s / 3600)} hour${Math.floor(s / 3600) === 1 ? '' : 's'}`;
+  return `${Math.floor(s / 86400)} days`;
+}
+
+export class ContainerService {
+  readonly #o: ContainerServiceOptions;
+  readonly #lock = new KeyedMutex();
+  readonly #tasks = new Map<string, TaskHandle>();
+  readonly #waiters = new Map<string, ((r: ExitResult) => void)[]>();
+  /** Exits of containers already removed (run --rm): a late `wait` still learns the status. */
+  readonly #recentExits = new Map<string, ExitResult>();
+  readonly #removing = new Set<string>();
+  readonly #readers = new Map<string, number>();
+  readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+  readonly #execs = new Map<string, ExecEntry>();
+  #closed = false;
+
+  constructor(o: ContainerServiceOptions) {
+    this.#o = o;
+  }
+
+  #dir(id: string): string {
+    return join(this.#o.root, 'containers', id);
+  }
+  #stateDir(id: string): string {
+    return join(this.#o.runRoot, 'shims', id);
+  }
+  #logPath(id: string): string {
+    return join(this.#dir(id), `${id}-json.log`);
+  }
+  #runtime(name: string): RuntimeCli {
+    const bin = this.#o.runtimes[name];
+    if (!bin) throw invalidArgument(`runtime ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(this.#o.runtimes).join(', ')}`);
+    return new RuntimeCli(bin, join(this.#o.runRoot, 'runtime', name));
+  }
+  #log(msg: string): void {
+    this.#o.log?.(msg);
+  }
+  #attrs(c: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+    return { name: c.name, image: c.imageRef, ...c.labels, ...extra };
+  }
+
+  // ---------------------------------------------------------------- create
+
+  async create(req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
+    if (!req || typeof req.image !== 'string' || req.image === '') throw invalidArgument('create: "image" is required (expected an image reference)');
+    const restart = parseRestartPolicy(req.restart);
+    if (req.autoRemove && restart.name !== 'no') throw invalidArgument(`--rm and --restart ${req.restart} conflict: a removed container cannot be restarted`);
+    const runtimeName = req.runtime ?? this.#o.defaultRuntime;
+    const rt = this.#runtime(runtimeName);
+    if (!existsSync(rt.binary)) throw failedPrecondition(`runtime ${runtimeName}: binary ${rt.binary} does not exist`);
+    if (req.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(req.name)) throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    if (req.network && req.network !== 'host' && req.network !== 'none') await this.#o.network.inspect(req.network);
+    if (req.ports?.length && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`-p: ports cannot be published on network ${req.network}`);
+    for (const p of req.ports ?? []) {
+      if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536)) throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
+    }
+
+    let image: Awaited<ReturnType<ImageService['inspect']>>;
+    try {
+      image = await this.#o.images.inspect(req.image);
+    } catch (e) {
+      if (isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw notFound(`no such image: ${req.image} (pull or load it first)`, e);
+      throw e;
+    }
+    if (!image.unpacked) throw failedPrecondition(`image ${image.name} is not unpacked; pull it again to unpack its layers`);
+
+    const id = randomBytes(32).toString('hex');
+    const name = req.name ?? this.#generateName();
+    const dir = this.#dir(id);
+    const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
+    await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
+    let prepared = false;
+    try {
+      const hostname = req.hostname ?? id.slice(0, 12);
+      await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+      await writeFile(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+      await writeFile(join(dir, 'resolv.conf'), await this.#resolvConf(req.network));
+      const mounts = await this.#resolveMounts(req.mounts ?? []);
+      const spec = buildSpec({
+        id,
+        request: { ...req, name },
+        image: image.config.config ?? {},
+        etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
+        mounts,
+      });
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+      await this.#o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } });
+      prepared = true;
+      this.#o.store.insertContainer({
+        id,
+        name,
+        imageRef: req.image,
+        imageId: image.target.digest,
+        config: { request: { ...req, name }, spec },
+        labels: req.labels ?? {},
+        runtime: runtimeName,
+        snapshotKey,
+        createdAt: new Date().toISOString(),
+        restartPolicy: restart.name,
+        restartMax: restart.max,
+      });
+    } catch (e) {
+      if (prepared) await this.#o.images.snapshotter.remove(snapshotKey).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    this.#o.events.publish('container', 'create', id, { name, image: req.image, ...(req.labels ?? {}) });
+    return { id, name, warnings: [] };
+  }
+
+  #generateName(): string {
+    for (let i = 0; i < 100; i++) {
+      const n = `${ADJ[Math.floor(Math.random() * ADJ.length)]}_${NOUN[Math.floor(Math.random() * NOUN.length)]}${i > 10 ? `_${i}` : ''}`;
+      try {
+        this.#o.store.findContainer(n);
+      } catch {
+        return n;
+      }
+    }
+    return `berth_${randomBytes(4).toString('hex')}`;
+  }
+
+  async #resolvConf(network: string | undefined): Promise<string> {
+    const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    // A loopback resolver of the host (systemd-resolved, dnsmasq) is unreachable from a container netns.
+    const lines = host.split('\n').filter((l) => !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
+    if (!lines.some((l) => /^\s*nameserver/.test(l)) && network !== 'host') lines.push('nameserver 8.8.8.8');
+    return `${lines.join('\n').trim()}\n`;
+  }
+
+  async #resolveMounts(reqs: CreateRequest['mounts'] & object): Promise<Mount[]> {
+    const out: Mount[] = [];
+    for (const m of reqs) {
+      if (!m.target?.startsWith('/')) throw invalidArgument(`mount target ${JSON.stringify(m.target)}: expected an absolute path inside the container`);
+      const ro = m.readOnly ? ['ro'] : [];
+      if (m.type === 'volume') {
+        if (!m.source) throw invalidArgument(`volume mount on ${m.target}: a volume name is required`);
+        const v = await this.#o.volumes.ensure(m.source);
+        out.push({ destination: m.target, type: 'bind', source: v.mountpoint, options: ['rbind', 'rprivate', ...ro] });
+      } else if (m.type === 'bind') {
+        if (!m.source?.startsWith('/')) throw invalidArgument(`bind mount on ${m.target}: source ${JSON.stringify(m.source)} must be an absolute host path`);
+        if (!existsSync(m.source)) throw invalidArgument(`bind mount on ${m.target}: source ${m.source} does not exist on the host`);
+        out.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
+      } else if (m.type === 'tmpfs') {
+        out.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.options ?? ['mode=1777']), ...ro] });
+      } else throw invalidArgument(`mount type ${JSON.stringify((m as { type: string }).type)}: expected volume, bind or tmpfs`);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  resolve(word: string): ContainerRecord {
+    return this.#o.store.findContainer(word);
+  }
+
+  #summary(c: ContainerRecord): ContainerSummary {
+    const req = (c.config as { request: CreateRequest }).request;
+    const spec = (c.config as { spec: RuntimeConfig }).spec;
+    let statusText = 'Created';
+    if (c.status === 'running') statusText = `Up ${timeSince(c.startedAt)}`;
+    else if (c.status === 'paused') statusText = `Up ${timeSince(c.startedAt)} (Paused)`;
+    else if (c.status === 'stopped') statusText = this.#restartTimers.has(c.id) ? `Restarting (${c.exitCode ?? 0}) ${timeSince(c.finishedAt)} ago` : `Exited (${c.exitCode ?? 0}) ${timeSince(c.finishedAt)} ago`;
+    return {
+      id: c.id,
+      name: c.name,
+      image: c.imageRef,
+      imageId: c.imageId,
+      command: (spec.process?.args ?? []).join(' '),
+      createdAt: c.createdAt,
+      status: c.status,
+      statusText,
+      exitCode: c.exitCode,
+      labels: c.labels,
+      ports: req.ports ?? [],
+      runtime: c.runtime,
+    };
+  }
+
+  list(f: ContainerFilter = {}): ContainerSummary[] {
+    const filters = f.filters ?? {};
+    const out: ContainerSummary[] = [];
+    for (const c of this.#o.store.listContainers()) {
+      if (!f.all && c.status !== 'running' && c.status !== 'paused' && !filters.status) continue;
+      if (!this.#matches(c, filters)) continue;
+      out.push(this.#summary(c));
+    }
+    return out;
+  }
+
+  #matches(c: ContainerRecord, filters: Record<string, string[]>): boolean {
+    for (const [k, vals] of Object.entries(filters)) {
+      if (vals.length === 0) continue;
+      const ok = vals.some((v) => {
+        switch (k) {
+          case 'id':
+            return c.id.startsWith(v);
+          case 'name':
+            return c.name.includes(v);
+          case 'status':
+            return v === c.status || (v === 'exited' && c.status === 'stopped');
+          case 'label': {
+            const eq = v.indexOf('=');
+            return eq < 0 ? v in c.labels : c.labels[v.slice(0, eq)] === v.slice(eq + 1);
+          }
+          case 'ancestor':
+            return c.imageRef === v || c.imageId.startsWith(v) || c.imageId === `sha256:${v}`;
+          case 'exited':
+            return c.status === 'stopped' && String(c.exitCode) === v;
+          case 'runtime':
+            return c.runtime === v;
+          default:
+            throw invalidArgument(`filter ${JSON.stringify(k)}: expected one of id, name, status, label, ancestor, exited, runtime`);
+        }
+      });
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  inspect(word: string): ContainerDetails {
+    const c = this.resolve(word);
+    const req = (c.config as { request: CreateRequest }).request;
+    const spec = (c.config as { spec: RuntimeConfig }).spec;
+    const networks: Record<string, unknown> = {};
+    for (const a of this.#o.store.attachments(c.id)) networks[a.network] = a.result;
+    return {
+      ...this.#summary(c),
+      state: {
+        status: c.status,
+        running: c.status === 'running' || c.status === 'paused',
+        paused: c.status === 'paused',
+        restarting: this.#restartTimers.has(c.id),
+        oomKilled: c.oomKilled,
+        pid: c.pid,
+        shimPid: c.shimPid,
+        exitCode: c.exitCode,
+        error: c.error,
+        startedAt: c.startedAt,
+        finishedAt: c.finishedAt,
+      },
+      restartPolicy: { name: c.restartPolicy, maximumRetryCount: c.restartMax },
+      restartCount: c.restartCount,
+      request: req,
+      spec,
+      bundle: this.#dir(c.id),
+      rootfs: join(this.#dir(c.id), 'rootfs'),
+      logPath: this.#logPath(c.id),
+      networks,
+      mounts: (req.mounts ?? []).map((m) => ({ type: m.type, source: m.source ?? '', destination: m.target, readOnly: m.readOnly === true })),
+    };
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async start(word: string): Promise<void> {
+    const c0 = this.resolve(word);
+    await this.#lock.run(c0.id, async () => {
+      const c = this.#o.store.getContainer(c0.id);
+      if (c.status === 'running' || c.status === 'paused') throw failedPrecondition(`container ${c.name} is already running`);
+      this.#cancelRestart(c.id);
+      this.#o.store.updateState(c.id, { manuallyStopped: false });
+      await this.#startTask(c);
+    });
+  }
+
+  async #startTask(c: ContainerRecord): Promise<void> {
+    const id = c.id;
+    const dir = this.#dir(id);
+    const rootfs = join(dir, 'rootfs');
+    const req = (c.config as { request: CreateRequest }).request;
+    const spec = structuredClone((c.config as { spec: RuntimeConfig }).spec);
+    const rt = this.#runtime(c.runtime);
+    const network = req.network ?? this.#o.network.defaultNetwork;
+    const useNetns = network !== 'host' && network !== 'none' && this.#o.network.name !== 'none';
+    let handle: TaskHandle | undefined;
+    let netnsMade = false;
+    const attached: string[] = [];
+    try {
+      await mkdir(rootfs, { recursive: true });
+      if (!isMountPoint(rootfs)) await mountAll(await this.#o.images.snapshotter.mounts(c.snapshotKey), rootfs);
+      const user = req.user;
+      if (user && numericUser(user) === undefined) {
+        const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
+        const group = await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => '');
+        const u = resolveUser(user, passwd, group);
+        spec.process!.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length ? { additionalGids: u.additionalGids } : {}) };
+      }
+      if (useNetns) {
+        const netns = await this.#o.network.createNetns(id);
+        netnsMade = true;
+        spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: netns } : n));
+        const result = await this.#o.network.attach(id, netns, network, { portMappings: req.ports ?? [], aliases: [c.name] });
+        attached.push(network);
+        this.#o.store.putAttachment(id, network, result);
+      }
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+      await rt.delete(id);
+      const stateDir = this.#stateDir(id);
+      await rm(stateDir, { recursive: true, force: true });
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      handle = await this.#o.supervisor.start({
+        id,
+        bundle: dir,
+        runtimeBinary: rt.binary,
+        runtimeRoot: rt.root,
+        stateDir,
+        logPath: this.#logPath(id),
+        terminal: req.tty === true,
+        openStdin: req.openStdin === true,
+      });
+      await rt.start(id);
+      const pid = await handle.processPid();
+      this.#tasks.set(id, handle);
+      this.#o.store.updateState(id, { status: 'running', pid, shimPid: handle.shimPid, startedAt: new Date().toISOString(), finishedAt: null, exitCode: null, oomKilled: false, error: '' });
+      this.#watch(id, handle);
+    } catch (e) {
+      this.#log(`start ${id}: ${(e as Error).message}; cleaning up`);
+      if (handle) {
+        await rt.kill(id, 'SIGKILL', true).catch(() => {});
+        await handle.cleanup().catch(() => {});
+      }
+      await rt.delete(id);
+      await this.#releaseNetwork(id, attached, netnsMade);
+      try {
+        unmountAll(rootfs);
+      } catch {}
+      this.#o.store.updateState(id, { status: c.status === 'created' ? 'created' : 'stopped', pid: 0, shimPid: 0, error: (e as Error).message });
+      throw e;
+    }
+    this.#o.events.publish('container', 'start', id, this.#attrs(c));
+  }
+
+  async #releaseNetwork(id: string, networks: string[], netns: boolean): Promise<void> {
+    const nsPath = join(this.#o.runRoot, 'netns', id);
+    for (const n of networks) {
+      await this.#o.network.detach(id, nsPath, n).catch((e) => this.#log(`detach ${id} from ${n}: ${(e as Error).message}`));
+      this.#o.store.removeAttachment(id, n);
+    }
+    if (netns) await this.#o.network.removeNetns(id).catch((e) => this.#log(`remove netns of ${id}: ${(e as Error).message}`));
+  }
+
+  #watch(id: string, handle: TaskHandle): void {
+    handle.waitExit().then(
+      (exit) => this.#onExit(id, handle, exit),
+      (e) => this.#onExit(id, handle, { exitCode: 255, signal: null, exitedAt: new Date().toISOString(), oomKilled: false }, `lost the shim: ${(e as Error).message}`),
+    );
+  }
+
+  // ---------------------------------------------------------------- exit handling
+
+  #onExit(id: string, handle: TaskHandle | undefined, exit: TaskExit, error = ''): Promise<void> {
+    return this.#lock.run(id, async () => {
+      if (this.#closed) return;
+      if (handle && this.#tasks.get(id) !== handle) return;
+      this.#tasks.delete(id);
+      let c: ContainerRecord;
+      try {
+        c = this.#o.store.getContainer(id);
+      } catch {
+        return;
+      }
+      await this.#releaseTask(c, handle);
+      c = this.#o.store.updateState(id, { status: 'stopped', pid: 0, shimPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt, error });
+      this.#o.events.publish('container', 'die', id, this.#attrs(c, { exitCode: String(exit.exitCode) }));
+      if (exit.oomKilled) this.#o.events.publish('container', 'oom', id, this.#attrs(c));
+      const result: ExitResult = { exitCode: exit.exitCode, signal: exit.signal, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt };
+      const req = (c.config as { request: CreateRequest }).request;
+      const willRestart = !this.#removing.has(id) && !req.autoRemove && this.#shouldRestart(c);
+      if (!willRestart) this.#resolveWaiters(id, result);
+      if (req.autoRemove && !this.#removing.has(id)) {
+        this.#recentExits.set(id, result);
+        setTimeout(() => this.#recentExits.delete(id), 60_000).unref();
+        void this.#autoRemove(id);
+        return;
+      }
+      if (willRestart) this.#scheduleRestart(c);
+    });
+  }
+
+  /** Releases the host resources of a task that has exited: runtime state, shim, network, rootfs mount. */
+  async #releaseTask(c: ContainerRecord, handle: TaskHandle | undefined): Promise<void> {
+    const rt = this.#runtime(c.runtime);
+    await rt.delete(c.id);
+    if (handle) await handle.cleanup().catch((e) => this.#log(`shim cleanup of ${c.id}: ${(e as Error).message}`));
+    else await rm(this.#stateDir(c.id), { recursive: true, force: true });
+    const nets = this.#o.store.attachments(c.id).map((a) => a.network);
+    await this.#releaseNetwork(c.id, nets, true);
+    try {
+      unmountAll(join(this.#dir(c.id), 'rootfs'));
+    } catch (e) {
+      this.#log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
+    }
+  }
+
+  #shouldRestart(c: ContainerRecord): boolean {
+    switch (c.restartPolicy) {
+      case 'always':
+        return !c.manuallyStopped;
+      case 'unless-stopped':
+        return !c.manuallyStopped;
+      case 'on-failure':
+        return !c.manuallyStopped && (c.exitCode ?? 0) !== 0 && (c.restartMax === 0 || c.restartCount < c.restartMax);
+      default:
+        return false;
+    }
+  }
+
+  #scheduleRestart(c: ContainerRecord): void {
+    // Docker's back-off: 100 ms doubling per consecutive restart, reset after 10 s of running.
+    const ranFor = c.startedAt && c.finishedAt ? Date.parse(c.finishedAt) - Date.parse(c.startedAt) : 0;
+    const n = ranFor > 10_000 ? 0 : Math.min(c.restartCount, 10);
+    const delay = Math.min(100 * 2 ** n, 60_000);
+    const t = setTimeout(() => {
+      this.#restartTimers.delete(c.id);
+      void this.#lock
+        .run(c.id, async () => {
+          const cur = this.#o.store.getContainer(c.id);
+          if (cur.status === 'running' || cur.manuallyStopped || this.#removing.has(c.id) || this.#closed) return;
+          this.#o.store.updateState(c.id, { restartCount: cur.restartCount + 1 });
+          await this.#startTask(this.#o.store.getContainer(c.id));
+          this.#o.events.publish('container', 'restart', c.id, this.#attrs(cur));
+        })
+        .catch((e) => {
+          this.#log(`restart of ${c.id} failed: ${(e as Error).message}`);
+          const cur = (() => {
+            try {
+              return this.#o.store.getContainer(c.id);
+            } catch {
+              return undefined;
+            }
+          })();
+          if (cur && this.#shouldRestart(cur)) {
+            this.#o.store.updateState(c.id, { restartCount: cur.restartCount + 1 });
+            this.#scheduleRestart(this.#o.store.getContainer(c.id));
+          } else if (cur) this.#resolveWaiters(c.id, { exitCode: cur.exitCode ?? 255, signal: null, oomKilled: false, finishedAt: cur.finishedAt ?? '' });
+        });
+    }, delay);
+    this.#restartTimers.set(c.id, t);
+  }
+
+  #cancelRestart(id: string): void {
+    const t = this.#restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.#restartTimers.delete(id);
+  }
+
+  #resolveWaiters(id: string, r: ExitResult): void {
+    const ws = this.#waiters.get(id) ?? [];
+    this.#waiters.delete(id);
+    for (const w of ws) w(r);
+  }
+
+  async #autoRemove(id: string): Promise<void> {
+    // Let followers of the log (run without -d) read the last lines before the directory goes.
+    for (let i = 0; i < 100 && (this.#readers.get(id) ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await this.remove(id, { force: true }).catch((e) => this.#log(`auto-remove of ${id}: ${(e as Error).message}`));
+  }
+
+  // ---------------------------------------------------------------- stop, kill, wait
+
+  async stop(word: string, timeoutSec?: number): Promise<void> {
+    const c = this.resolve(word);
+    this.#o.store.updateState(c.id, { manuallyStopped: true });
+    this.#cancelRestart(c.id);
+    if (c.status !== 'running' && c.status !== 'paused') {
+      this.#resolveWaitersIfIdle(c.id);
+      return;
+    }
+    const handle = this.#tasks.get(c.id);
+    const req = (c.config as { request: CreateRequest }).request;
+    const timeout = (timeoutSec ?? req.stopTimeout ?? 10) * 1000;
+    const rt = this.#runtime(c.runtime);
+    const exited = handle ? this.#waitRecorded(c.id) : Promise.resolve();
+    if (c.status === 'paused') await rt.resume(c.id).catch(() => {});
+    await rt.kill(c.id, req.stopSignal ?? 'SIGTERM').catch(() => {});
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout).unref());
+    if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+      await rt.kill(c.id, 'SIGKILL', true).catch(() => {});
+      await exited;
+    }
+    this.#o.events.publish('container', 'stop', c.id, this.#attrs(c));
+  }
+
+  #resolveWaitersIfIdle(id: string): void {
+    const c = this.#o.store.getContainer(id);
+    this.#resolveWaiters(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+  }
+
+  /** Resolves once the current task's exit has been recorded (or at once if none runs). */
+  #waitRecorded(id: string): Promise<void> {
+    const c = this.#o.store.getContainer(id);
+    if (c.status !== 'running' && c.status !== 'paused') return Promise.resolve();
+    return new Promise((resolve) => {
+      const ws = this.#waiters.get(id) ?? [];
+      ws.push(() => resolve());
+      this.#waiters.set(id, ws);
+      // A stop racing a restart: the next recorded exit also satisfies it.
+    });
+  }
+
+  async kill(word: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.resolve(word);
+    if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.name} is not running`);
+    this.#o.store.updateState(c.id, { manuallyStopped: true });
+    await this.#runtime(c.runtime).kill(c.id, signal);
+    this.#o.events.publish('container', 'kill', c.id, this.#attrs(c, { signal }));
+  }
+
+  /** Resolves when the container is not running: its last exit, or the next one. */
+  wait(word: string): Promise<ExitResult> {
+    const recent = this.#recentExits.get(word);
+    if (recent) return Promise.resolve(recent);
+    let c: ContainerRecord;
+    try {
+      c = this.resolve(word);
+    } catch (e) {
+      for (const [id, r] of this.#recentExits) if (id.startsWith(word)) return Promise.resolve(r);
+      throw e;
+    }
+    if ((c.status === 'stopped' || c.status === 'created') && !this.#restartTimers.has(c.id)) {
+      if (c.status === 'stopped') return Promise.resolve({ exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+    }
+    return new Promise((resolve) => {
+      const ws = this.#waiters.get(c.id) ?? [];
+      ws.push(resolve);
+      this.#waiters.set(c.id, ws);
+    });
+  }
+
+  // ---------------------------------------------------------------- remove
+
+  async remove(word: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const c0 = this.resolve(word);
+    const id = c0.id;
+    if ((c0.status === 'running' || c0.status === 'paused') && !opts.force) throw failedPrecondition(`container ${c0.name} is ${c0.status}: stop it first, or remove it with -f`);
+    this.#removing.add(id);
+    try {
+      this.#cancelRestart(id);
+      if (c0.status === 'running' || c0.status === 'paused') {
+        const exited = this.#waitRecorded(id);
+        const rt = this.#runtime(c0.runtime);
+        if (c0.status === 'paused') await rt.resume(id).catch(() => {});
+        await rt.kill(id, 'SIGKILL', true).catch(() => {});
+        const handle = this.#tasks.get(id);
+        if (handle) await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
+        else await this.#onExit(id, undefined, { exitCode: 137, signal: 'SIGKILL', exitedAt: new Date().toISOString(), oomKilled: false });
+      }
+      await this.#lock.run(id, async () => {
+        const c = this.#o.store.getContainer(id);
+        const handle = this.#tasks.get(id);
+        if (handle) {
+          // The exit did not arrive in time: release by force.
+          this.#tasks.delete(id);
+          await this.#releaseTask(c, handle);
+        } else {
+          await this.#runtime(c.runtime).delete(id);
+          try {
+            unmountAll(join(this.#dir(id), 'rootfs'));
+          } catch {}
+          await this.#releaseNetwork(id, this.#o.store.attachments(id).map((a) => a.network), true);
+          await rm(this.#stateDir(id), { recursive: true, force: true });
+        }
+        await this.#o.images.snapshotter.remove(c.snapshotKey).catch((e) => {
+          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e;
+        });
+        await rm(this.#dir(id), { recursive: true, force: true });
+        this.#o.store.deleteContainer(id);
+        if (!this.#recentExits.has(id) && c.status === 'stopped') this.#recentExits.set(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+        this.#o.events.publish('container', 'destroy', id, this.#attrs(c));
+        const req = (c.config as { request: CreateRequest }).request;
+        if (opts.volumes) {
+          for (const m of req.mounts ?? []) if (m.type === 'volume' && m.source) await this.#o.volumes.remove(m.source).catch(() => {});
+        }
+      });
+      this.#resolveWaiters(id, this.#recentExits.get(id) ?? { exitCode: 0, signal: null, oomKilled: false, finishedAt: '' });
+    } finally {
+      this.#removing.delete(id);
+    }
+  }
+
+  // ---------------------------------------------------------------- pause, resume, stats, top, logs
+
+  async pause(word: string): Promise<void> {
+    const c = this.resolve(word);
+    if (c.status !== 'running') throw failedPrecondition(`container ${c.name} is ${c.status}, expected running`);
+    await this.#runtime(c.runtime).pause(c.id);
+    this.#o.store.updateState(c.id, { status: 'paused' });
+    this.#o.events.publish('container', 'pause', c.id, this.#attrs(c));
+  }
+
+  async unpause(word: string): Promise<void> {
+    const c = this.resolve(word);
+    if (c.status !== 'paused') throw failedPrecondition(`container ${c.name} is ${c.status}, expected paused`);
+    await this.#runtime(c.runtime).resume(c.id);
+    this.#o.store.updateState(c.id, { status: 'running' });
+    this.#o.events.publish('container', 'unpause', c.id, this.#attrs(c));
+  }
+
+  async stats(word: string): Promise<StatsResult> {
+    const c = this.resolve(word);
+    if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.name} is not running`);
+    const raw = (await this.#runtime(c.runtime).stats(c.id)) as {
+      cpu?: { usage?: { total?: number } };
+      memory?: { usage?: { usage?: number; limit?: number } };
+      pids?: { current?: number };
+    };
+    return { id: c.id, name: c.name, cpuUsageNs: raw?.cpu?.usage?.total ?? 0, memoryUsage: raw?.memory?.usage?.usage ?? 0, memoryLimit: raw?.memory?.usage?.limit ?? 0, pids: raw?.pids?.current ?? 0, raw };
+  }
+
+  async top(word: string): Promise<TopResult> {
+    const c = this.resolve(word);
+    if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.name} is not running`);
+    const pids = await this.#runtime(c.runtime).pids(c.id);
+    const processes: string[][] = [];
+    for (const pid of pids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1] ?? '?';
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        processes.push([uid, String(pid), rest[1] ?? '?', rest[0] ?? '?', cmd]);
+      } catch {
+        // The process exited between ps and the read.
+      }
+    }
+    return { titles: ['UID', 'PID', 'PPID', 'STAT', 'CMD'], processes };
+  }
+
+  async *logs(word: string, opts: LogOptions, signal?: AbortSignal): AsyncGenerator<LogLine> {
+    const c = this.resolve(word);
+    const id = c.id;
+    this.#readers.set(id, (this.#readers.get(id) ?? 0) + 1);
+    try {
+      const running = () => {
+        try {
+          const s = this.#o.store.getContainer(id);
+          return s.status === 'running' || s.status === 'paused' || this.#restartTimers.has(id);
+        } catch {
+          return false;
+        }
+      };
+      yield* readLogs(this.#logPath(id), opts, running, signal);
+    } finally {
+      this.#readers.set(id, (this.#readers.get(id) ?? 1) - 1);
+    }
+  }
+
+  // ---------------------------------------------------------------- attach, resize
+
+  async attach(word: string): Promise<import('node:stream').Duplex> {
+    const c = this.resolve(word);
+    const h = this.#tasks.get(c.id);
+    if (!h) throw failedPrecondition(`container ${c.name} is not running`);
+    return h.attach();
+  }
+
+  async resize(word: string, rows: number, cols: number): Promise<void> {
+    const c = this.resolve(word);
+    const h = this.#tasks.get(c.id);
+    if (!h) throw failedPrecondition(`container ${c.name} is not running`);
+    await h.resize(rows, cols);
+  }
+
+  // ---------------------------------------------------------------- exec
+
+  async exec(word: string, r: ExecRequest): Promise<{ execId: string }> {
+    const c = this.resolve(word);
+    if (c.status !== 'running') throw failedPrecondition(`container ${c.name} is ${c.status}, expected running`);
+    if (!Array.isArray(r.cmd) || r.cmd.length === 0) throw invalidArgument('exec: "cmd" must be a non-empty array');
+    const spec = (c.config as { spec: RuntimeConfig }).spec;
+    const execId = randomBytes(16).toString('hex');
+    const dir = join(this.#stateDir(c.id), `exec-${execId}`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let user = spec.process!.user;
+    if (r.user) {
+      const n = numericUser(r.user);
+      if (n) user = n;
+      else {
+        const root = join(this.#dir(c.id), 'rootfs');
+        const u = resolveUser(r.user, await readFile(join(root, 'etc/passwd'), 'utf8').catch(() => ''), await readFile(join(root, 'etc/group'), 'utf8').catch(() => ''));
+        user = { uid: u.uid, gid: u.gid };
+      }
+    }
+    const proc = { ...spec.process!, args: r.cmd, terminal: r.tty === true, env: [...(spec.process!.env ?? []), ...(r.env ?? [])], cwd: r.workdir ?? spec.process!.cwd, user };
+    const processPath = join(dir, 'process.json');
+    await writeFile(processPath, JSON.stringify(proc));
+    const rt = this.#runtime(c.runtime);
+    const logPath = join(dir, 'exec-json.log');
+    const handle = await this.#o.supervisor.exec({ id: c.id, execId, bundle: this.#dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath });
+    const entry: ExecEntry = { id: execId, containerId: c.id, handle, logPath, tty: r.tty === true };
+    this.#execs.set(execId, entry);
+    handle.waitExit().then(
+      (e) => {
+        entry.exit = e;
+        this.#o.events.publish('container', 'exec_die', c.id, this.#attrs(c, { execID: execId, exitCode: String(e.exitCode) }));
+        // The exec's record stays a minute for late readers, then its directory goes.
+        setTimeout(() => {
+          this.#execs.delete(execId);
+          void handle.cleanup().catch(() => {});
+        }, 60_000).unref();
+      },
+      () => {
+        entry.exit = { exitCode: 255, signal: null, exitedAt: new Date().toISOString(), oomKilled: false };
+      },
+    );
+    this.#o.events.publish('container', 'exec_start', c.id, this.#attrs(c, { execID: execId, command: r.cmd.join(' ') }));
+    return { execId };
+  }
+
+  #exec(execId: string): ExecEntry {
+    const e = this.#execs.get(execId);
+    if (!e) throw notFound(`no such exec instance: ${execId}`);
+    return e;
+  }
+
+  async *execLogs(execId: string, signal?: AbortSignal): AsyncGenerator<LogLine> {
+    const e = this.#exec(execId);
+    yield* readLogs(e.logPath, { follow: true }, () => e.exit === undefined, signal);
+  }
+
+  async execWait(execId: string): Promise<ExitResult> {
+    const e = this.#exec(execId);
+    const x = e.exit ?? (await e.handle.waitExit());
+    return { exitCode: x.exitCode, signal: x.signal, oomKilled: x.oomKilled, finishedAt: x.exitedAt };
+  }
+
+  execAttach(execId: string): Promise<import('node:stream').Duplex> {
+    return this.#exec(execId).handle.attach();
+  }
+
+  execResize(execId: string, rows: number, cols: number): Promise<void> {
+    return this.#exec(execId).handle.resize(rows, cols);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * After berthd (re)starts: reconnect to every shim, record exits that happened while it was down,
+   * apply restart policies, and release what crashed operations left (mounts, netns, snapshots,
+   * directories, shim state of containers that no longer exist).
+   */
+  async recover(): Promise<{ reconnected: string[]; exited: string[]; restarted: string[]; cleaned: string[] }> {
+    const out = { reconnected: [] as string[], exited: [] as string[], restarted: [] as string[], cleaned: [] as string[] };
+    const rows = this.#o.store.listContainers();
+    const ids = new Set(rows.map((r) => r.id));
+    for (const c of rows) {
+      if (c.status === 'running' || c.status === 'paused') {
+        const handle = await this.#o.supervisor.reconnect(this.#stateDir(c.id)).catch(() => undefined);
+        const exit = handle?.exitNow();
+        if (handle && !exit) {
+          this.#tasks.set(c.id, handle);
+          this.#watch(c.id, handle);
+          out.reconnected.push(c.id);
+          continue;
+        }
+        out.exited.push(c.id);
+        if (!handle) await this.#runtime(c.runtime).kill(c.id, 'SIGKILL', true).catch(() => {});
+        if (handle) this.#tasks.set(c.id, handle);
+        await this.#onExit(c.id, handle, exit ?? { exitCode: 255, signal: null, exitedAt: new Date().toISOString(), oomKilled: false }, exit ? '' : 'the task was lost while berthd was down (no shim and no exit status)');
+        if (this.#restartTimers.has(c.id)) out.restarted.push(c.id);
+      } else {
+        // A stopped container holds nothing on the host; a crash mid-start or mid-exit may have left some.
+        const rootfs = join(this.#dir(c.id), 'rootfs');
+        if (isMountPoint(rootfs)) {
+          unmountAll(rootfs, { detach: true });
+          out.cleaned.push(`mount ${rootfs}`);
+        }
+        if (existsSync(this.#stateDir(c.id))) {
+          await this.#runtime(c.runtime).delete(c.id);
+          await rm(this.#stateDir(c.id), { recursive: true, force: true });
+          out.cleaned.push(`shim state ${c.id}`);
+        }
+        await this.#releaseNetwork(c.id, this.#o.store.attachments(c.id).map((a) => a.network), true);
+        const req = (c.config as { request: CreateRequest }).request;
+        if (req.autoRemove && c.status === 'stopped') {
+          await this.remove(c.id, { force: true }).catch(() => {});
+          continue;
+        }
+        // The machine rebooted (or the shim died with the host): honour always / unless-stopped.
+        if (c.status === 'stopped' && c.startedAt && (c.restartPolicy === 'always' || c.restartPolicy === 'unless-stopped') && !c.manuallyStopped) {
+          this.#scheduleRestart(c);
+          out.restarted.push(c.id);
+        }
+      }
+    }
+    // Leftovers of creates and removes that crashed half-way.
+    const snaps = await this.#o.images.snapshotter.list().catch(() => []);
+    for (const s of snaps) {
+      if (!s.name.startsWith(SNAPSHOT_PREFIX) || ids.has(s.name.slice(SNAPSHOT_PREFIX.length))) continue;
+      const orphan = s.name.slice(SNAPSHOT_PREFIX.length);
+      try {
+        unmountAll(join(this.#dir(orphan), 'rootfs'), { detach: true });
+      } catch {}
+      await this.#o.images.snapshotter.remove(s.name).catch(() => {});
+      out.cleaned.push(`snapshot ${s.name}`);
+    }
+    const { readdir } = await import('node:fs/promises');
+    for (const d of await readdir(join(this.#o.root, 'containers')).catch(() => [] as string[])) {
+      if (ids.has(d)) continue;
+      try {
+        unmountAll(join(this.#dir(d), 'rootfs'), { detach: true });
+      } catch {}
+      await rm(this.#dir(d), { recursive: true, force: true });
+      out.cleaned.push(`directory ${d}`);
+    }
+    for (const d of await readdir(join(this.#o.runRoot, 'shims')).catch(() => [] as string[])) {
+      if (ids.has(d)) continue;
+      const h = await this.#o.supervisor.reconnect(join(this.#o.runRoot, 'shims', d)).catch(() => undefined);
+      if (h) await h.cleanup().catch(() => {});
+      await rm(join(this.#o.runRoot, 'shims', d), { recursive: true, force: true });
+      out.cleaned.push(`shim ${d}`);
+    }
+    await this.#o.network.recover(ids).catch((e) => this.#log(`network recovery: ${(e as Error).message}`));
+    return out;
+  }
+
+  /** Stops serving: timers and watchers go; containers and shims keep running. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#restartTimers.values()) clearTimeout(t);
+    this.#restartTimers.clear();
+  }
+
+  get portMappingsOf(): (id: string) => PortMapping[] {
+    return (id) => ((this.#o.store.getContainer(id).config as { request: CreateRequest }).request.ports ?? []);
+  }
+}

@@ -1,0 +1,120 @@
+// berthd's services, wired at start: images (ImageService), containers and tasks, events, volumes,
+// networks, over one metadata store. Each service is its own class behind its own file; this module
+// only builds them in order, runs recovery, and closes them. The wire (src/api) calls them.
+// Must never: serve a socket, parse flags, or stop containers on close (they outlive berthd).
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ImageService, type SnapshotterName } from '../images/image-service.ts';
+import { MetadataStore } from '../metadata/metadata-store.ts';
+import { ContainerService } from './container-service.ts';
+import { EventBus } from './event-bus.ts';
+import type { NetworkBackend } from './network-backend.ts';
+import type { TaskSupervisor } from './task-supervisor.ts';
+import type { SystemInfo, VersionInfo } from './types.ts';
+import { VolumeService } from './volume-service.ts';
+
+export const ENGINE_VERSION = '0.1.0';
+export const API_VERSION = '1';
+
+export type EngineOptions = {
+  root: string;
+  runRoot: string;
+  supervisor: TaskSupervisor;
+  network: NetworkBackend;
+  /** Runtime class name → binary; merged over the defaults (berth-runtime, runc, crun). */
+  runtimes?: Record<string, string>;
+  defaultRuntime?: string;
+  snapshotter?: 'auto' | SnapshotterName;
+  log?: (msg: string) => void;
+};
+
+/** Where the berth binaries are: next to the running bundle (dist/bin), or the repo's dist/bin. */
+export function berthBinDir(): string {
+  const here = import.meta.dirname;
+  if (existsSync(join(here, 'berth-runtime'))) return here;
+  return resolve(here, '../../dist/bin');
+}
+
+export function defaultRuntimes(): Record<string, string> {
+  const which = (names: string[]) => names.find((p) => existsSync(p)) ?? names[0]!;
+  return {
+    'berth-runtime': process.env.BERTH_RUNTIME_BIN ?? join(berthBinDir(), 'berth-runtime'),
+    runc: which(['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc']),
+    crun: which(['/usr/bin/crun', '/usr/local/bin/crun']),
+  };
+}
+
+export class Engine {
+  readonly root: string;
+  readonly runRoot: string;
+  readonly store: MetadataStore;
+  readonly images: ImageService;
+  readonly events: EventBus;
+  readonly volumes: VolumeService;
+  readonly network: NetworkBackend;
+  readonly containers: ContainerService;
+  readonly runtimes: Record<string, string>;
+  readonly defaultRuntime: string;
+
+  private constructor(init: Omit<Engine, 'close' | 'info' | 'version'>) {
+    this.root = init.root;
+    this.runRoot = init.runRoot;
+    this.store = init.store;
+    this.images = init.images;
+    this.events = init.events;
+    this.volumes = init.volumes;
+    this.network = init.network;
+    this.containers = init.containers;
+    this.runtimes = init.runtimes;
+    this.defaultRuntime = init.defaultRuntime;
+  }
+
+  static async open(o: EngineOptions): Promise<Engine> {
+    const root = resolve(o.root);
+    const runRoot = resolve(o.runRoot);
+    await mkdir(join(root, 'containers'), { recursive: true, mode: 0o711 });
+    await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
+    const store = new MetadataStore(join(root, 'berthd.db'));
+    const images = await ImageService.open({ root, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
+    const events = new EventBus(store);
+    const volumes = new VolumeService(root, store, events);
+    const runtimes = { ...defaultRuntimes(), ...(o.runtimes ?? {}) };
+    const defaultRuntime = o.defaultRuntime ?? process.env.BERTH_DEFAULT_RUNTIME ?? 'berth-runtime';
+    await o.network.init();
+    const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
+    const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, runtimes, defaultRuntime });
+    const r = await containers.recover();
+    o.log?.(`recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned`);
+    events.publish('daemon', 'start', 'berthd', { root, runRoot });
+    return engine;
+  }
+
+  version(): VersionInfo {
+    return { version: ENGINE_VERSION, apiVersion: API_VERSION, os: process.platform, arch: process.arch, node: process.version };
+  }
+
+  async info(): Promise<SystemInfo> {
+    const all = this.store.listContainers();
+    return {
+      root: this.root,
+      runRoot: this.runRoot,
+      containers: all.length,
+      running: all.filter((c) => c.status === 'running').length,
+      paused: all.filter((c) => c.status === 'paused').length,
+      stopped: all.filter((c) => c.status === 'stopped' || c.status === 'created').length,
+      images: (await this.images.list()).length,
+      snapshotter: this.images.snapshotterName,
+      runtimes: this.runtimes,
+      defaultRuntime: this.defaultRuntime,
+      networking: this.network.name,
+    };
+  }
+
+  /** Releases the database and timers; containers and their shims keep running. */
+  async close(): Promise<void> {
+    this.containers.close();
+    await this.images.close();
+    this.store.close();
+  }
+}

@@ -1,0 +1,56 @@
+// What the engine needs from networking (src/network, CNI): network namespaces per container,
+// attach/detach with port mappings, and the network CRUD behind `network` verbs. network-cni.ts
+// adapts src/network to it; NoNetworking gives every container a private namespace with only lo,
+// for hosts (or tests) without CNI plugins.
+// Must never: hold policy about when to attach (the container service decides).
+import { failedPrecondition, notFound } from '../errors/errors.ts';
+import type { NetworkInfo, PortMapping } from './types.ts';
+
+export type AttachResult = { ips: string[]; gateway?: string; mac?: string; [k: string]: unknown };
+
+export interface NetworkBackend {
+  readonly name: string;
+  readonly defaultNetwork: string;
+  /** Creates the default network if missing. */
+  init(): Promise<void>;
+  createNetns(containerId: string): Promise<string>;
+  removeNetns(containerId: string): Promise<void>;
+  attach(containerId: string, netns: string, network: string, opts: { portMappings: PortMapping[]; aliases: string[] }): Promise<AttachResult>;
+  detach(containerId: string, netns: string, network: string): Promise<void>;
+  create(name: string, opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }): Promise<NetworkInfo>;
+  remove(name: string): Promise<void>;
+  list(): Promise<NetworkInfo[]>;
+  inspect(name: string): Promise<NetworkInfo>;
+  /** Removes namespaces and attachments of containers not in `liveIds`. */
+  recover(liveIds: Set<string>): Promise<void>;
+}
+
+/** No CNI: containers get a fresh network namespace from the runtime (the spec's default). */
+export class NoNetworking implements NetworkBackend {
+  readonly name = 'none';
+  readonly defaultNetwork = 'none';
+  async init(): Promise<void> {}
+  async createNetns(): Promise<string> {
+    return '';
+  }
+  async removeNetns(): Promise<void> {}
+  async attach(): Promise<AttachResult> {
+    return { ips: [] };
+  }
+  async detach(): Promise<void> {}
+  async create(name: string): Promise<NetworkInfo> {
+    throw failedPrecondition(`network create ${name}: networking is not available on this berthd (no CNI plugins configured)`);
+  }
+  async remove(name: string): Promise<void> {
+    throw notFound(`no such network: ${name}`);
+  }
+  async list(): Promise<NetworkInfo[]> {
+    return [{ name: 'none', driver: 'null', containers: [] }, { name: 'host', driver: 'host', containers: [] }];
+  }
+  async inspect(name: string): Promise<NetworkInfo> {
+    const n = (await this.list()).find((x) => x.name === name);
+    if (!n) throw notFound(`no such network: ${name}`);
+    return n;
+  }
+  async recover(): Promise<void> {}
+}

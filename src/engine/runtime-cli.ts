@@ -1,0 +1,62 @@
+// Runs an OCI runtime's CLI (berth-runtime, runc, crun: the same verbs and flags) for the task
+// operations the shim does not do itself: start, kill, pause, resume, ps, stats (events --stats),
+// state, delete. One exec per operation, as containerd's runc shim does.
+// Must never: decide policy; it reports errors with the runtime's own message.
+import { execFile } from 'node:child_process';
+import { failedPrecondition, internal, notFound } from '../errors/errors.ts';
+
+export type RuntimeState = { id: string; pid: number; status: string; bundle: string };
+
+export class RuntimeCli {
+  readonly binary: string;
+  readonly root: string;
+
+  constructor(binary: string, root: string) {
+    this.binary = binary;
+    this.root = root;
+  }
+
+  run(args: string[], timeoutMs = 30000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const msg = (stderr || stdout || err.message).trim().split('\n').slice(-3).join(' ');
+        const text = `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`;
+        if (/does not exist|not exist|no such|not found/i.test(msg)) reject(notFound(text, err));
+        else if (/not running|not paused|is stopped|cannot|already/i.test(msg)) reject(failedPrecondition(text, err));
+        else reject(internal(text, err));
+      });
+    });
+  }
+
+  async state(id: string): Promise<RuntimeState | undefined> {
+    try {
+      return JSON.parse(await this.run(['state', id])) as RuntimeState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  start(id: string): Promise<string> {
+    return this.run(['start', id]);
+  }
+  kill(id: string, signal: string, all = false): Promise<string> {
+    return this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+  }
+  pause(id: string): Promise<string> {
+    return this.run(['pause', id]);
+  }
+  resume(id: string): Promise<string> {
+    return this.run(['resume', id]);
+  }
+  async delete(id: string): Promise<void> {
+    await this.run(['delete', '--force', id]).catch(() => {});
+  }
+  async pids(id: string): Promise<number[]> {
+    return JSON.parse(await this.run(['ps', '--format', 'json', id])) as number[];
+  }
+  async stats(id: string): Promise<unknown> {
+    const out = await this.run(['events', '--stats', id]);
+    return (JSON.parse(out.trim().split('\n')[0]!) as { data?: unknown }).data;
+  }
+}

@@ -1,0 +1,173 @@
+// Turns an image's config and a create request into the container's OCI runtime config, the way
+// Docker composes them (Entrypoint/Cmd rules, Env merged by key, the default capability set), and
+// parses the restart policy words. Pure: no files, no processes, so every rule is unit-tested.
+// Must never: read the rootfs (user names are resolved at start, by resolveUser) or mount anything.
+import { invalidArgument } from '../errors/errors.ts';
+import type { RestartPolicyName } from '../metadata/metadata-store.ts';
+import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
+import { defaultSpec } from '../oci/runtime-default-spec.ts';
+import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
+import type { CreateRequest } from './types.ts';
+
+/** Docker's default capabilities: what a `docker run` process holds unless told otherwise. */
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export type SpecInputs = {
+  id: string;
+  request: CreateRequest;
+  image: ImageRuntimeConfig;
+  /** Host paths of files bind-mounted read-only over the image's (hosts, hostname, resolv.conf). */
+  etcFiles?: { hosts?: string; hostname?: string; resolvConf?: string };
+  /** Resolved mounts of volumes, binds and tmpfs (sources already host paths). */
+  mounts?: Mount[];
+  cgroupsParent?: string;
+};
+
+/** The process args: Docker's rules for combining Entrypoint and Cmd. */
+export function processArgs(req: Pick<CreateRequest, 'cmd' | 'entrypoint'>, image: ImageRuntimeConfig): string[] {
+  const entrypoint = req.entrypoint ?? image.Entrypoint ?? [];
+  // A new entrypoint resets the image's Cmd: it was written for the old one.
+  const cmd = req.cmd ?? (req.entrypoint !== undefined ? [] : (image.Cmd ?? []));
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw invalidArgument('no command: the image has no Entrypoint or Cmd and the request gave none (expected a command after the image name)');
+  return args;
+}
+
+/** Environment: image first, request overrides by key; PATH always present. */
+export function mergeEnv(image: string[] | undefined, request: string[] | undefined, extra: string[] = []): string[] {
+  const out = new Map<string, string>();
+  const put = (e: string, where: string) => {
+    const eq = e.indexOf('=');
+    if (eq === 0) throw invalidArgument(`${where}: ${JSON.stringify(e)} has no variable name (expected NAME=value)`);
+    // `-e NAME` with no value is Docker's "take it from the client"; the CLI resolves it before sending.
+    const key = eq < 0 ? e : e.slice(0, eq);
+    out.set(key, eq < 0 ? `${e}=` : e);
+  };
+  for (const e of extra) put(e, 'env');
+  for (const e of image ?? []) put(e, 'image Env');
+  for (const e of request ?? []) put(e, 'env');
+  if (!out.has('PATH')) out.set('PATH', DEFAULT_PATH);
+  return [...out.values()];
+}
+
+/** `uid[:gid]` when numeric; undefined when a name needs /etc/passwd (resolved at start). */
+export function numericUser(user: string | undefined): { uid: number; gid: number } | undefined {
+  if (user === undefined || user === '') return { uid: 0, gid: 0 };
+  const m = /^(\d+)(?::(\d+))?$/.exec(user);
+  if (!m) return undefined;
+  return { uid: Number(m[1]), gid: m[2] === undefined ? Number(m[1]) === 0 ? 0 : Number(m[1]) : Number(m[2]) };
+}
+
+/** Resolves `user[:group]` against the text of the rootfs's /etc/passwd and /etc/group. */
+export function resolveUser(user: string, passwd: string, group: string): { uid: number; gid: number; additionalGids: number[] } {
+  const [u, g] = user.split(':', 2) as [string, string | undefined];
+  const pw = passwd.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 4);
+  const gr = group.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 3);
+  let uid: number;
+  let gid: number;
+  let name: string | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const row = pw.find((f) => Number(f[2]) === uid);
+    gid = row ? Number(row[3]) : uid;
+    name = row?.[0];
+  } else {
+    const row = pw.find((f) => f[0] === u);
+    if (!row) throw invalidArgument(`user ${JSON.stringify(u)}: no matching entry in the image's /etc/passwd (expected a user name from it, or a numeric uid)`);
+    uid = Number(row[2]);
+    gid = Number(row[3]);
+    name = u;
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const row = gr.find((f) => f[0] === g);
+      if (!row) throw invalidArgument(`group ${JSON.stringify(g)}: no matching entry in the image's /etc/group (expected a group name from it, or a numeric gid)`);
+      gid = Number(row[2]);
+    }
+  }
+  const additionalGids = name === undefined ? [] : gr.filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2])).filter((x) => x !== gid);
+  return { uid, gid, additionalGids };
+}
+
+export function parseRestartPolicy(word: string | undefined): { name: RestartPolicyName; max: number } {
+  const w = word ?? 'no';
+  if (w === '' || w === 'no') return { name: 'no', max: 0 };
+  if (w === 'always' || w === 'unless-stopped') return { name: w, max: 0 };
+  const m = /^on-failure(?::(\d+))?$/.exec(w);
+  if (m) return { name: 'on-failure', max: m[1] === undefined ? 0 : Number(m[1]) };
+  throw invalidArgument(`restart policy ${JSON.stringify(w)}: expected no, always, unless-stopped or on-failure[:max-retries]`);
+}
+
+export function buildSpec(inp: SpecInputs): RuntimeConfig {
+  const { request: req, image } = inp;
+  const spec = defaultSpec({ cgroupNamespace: false });
+  const tty = req.tty === true;
+  const user = numericUser(req.user ?? image.User);
+  const hostname = req.hostname ?? inp.id.slice(0, 12);
+  spec.process = {
+    ...spec.process!,
+    terminal: tty,
+    user: user ?? { uid: 0, gid: 0 },
+    args: processArgs(req, image),
+    env: mergeEnv(image.Env, req.env, [`HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])]),
+    cwd: req.workdir || image.WorkingDir || '/',
+    capabilities: { bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES] },
+    rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1048576, soft: 1048576 }],
+    noNewPrivileges: false,
+  };
+  if (!spec.process.cwd.startsWith('/')) throw invalidArgument(`workdir ${JSON.stringify(spec.process.cwd)}: expected an absolute path`);
+  spec.hostname = hostname;
+  spec.root = { path: 'rootfs', readonly: req.readOnly === true };
+  const mounts: Mount[] = [...(spec.mounts ?? [])];
+  const etc = inp.etcFiles ?? {};
+  if (etc.hosts) mounts.push({ destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] });
+  if (etc.hostname) mounts.push({ destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] });
+  if (etc.resolvConf) mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: etc.resolvConf, options: ['rbind', 'rprivate'] });
+  for (const m of inp.mounts ?? []) {
+    const i = mounts.findIndex((x) => x.destination === m.destination);
+    if (i >= 0) mounts.splice(i, 1);
+    mounts.push(m);
+  }
+  spec.mounts = mounts;
+  const linux = spec.linux!;
+  linux.cgroupsPath = `${inp.cgroupsParent ?? '/berth'}/${inp.id}`;
+  const resources = linux.resources ?? {};
+  if (req.memory !== undefined) {
+    if (!Number.isInteger(req.memory) || req.memory < 6 * 1024 * 1024) throw invalidArgument(`memory ${req.memory}: expected at least 6 MiB (6291456 bytes)`);
+    resources.memory = { limit: req.memory };
+  }
+  if (req.cpus !== undefined) {
+    if (!(req.cpus > 0)) throw invalidArgument(`cpus ${req.cpus}: expected a positive number`);
+    resources.cpu = { period: 100000, quota: Math.round(req.cpus * 100000) };
+  }
+  if (req.pidsLimit !== undefined) {
+    if (!Number.isInteger(req.pidsLimit) || req.pidsLimit === 0) throw invalidArgument(`pids-limit ${req.pidsLimit}: expected a positive integer (or -1 for unlimited)`);
+    resources.pids = { limit: req.pidsLimit };
+  }
+  linux.resources = resources;
+  if (req.network === 'host') {
+    linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
+    // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own.
+    spec.mounts = spec.mounts.map((m) => (m.destination === '/sys' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
+  }
+  spec.annotations = { 'org.berth.container.name': req.name ?? '', ...(req.labels ?? {}) };
+  return spec;
+}

@@ -1,0 +1,46 @@
+// How berthd supervises a task (a container's init or an exec'd process): the seam between the
+// engine's policy and the per-container supervisor process (berth-shim, docs/shim.md). The engine
+// only ever talks to this interface; shim-supervisor.ts adapts src/shim to it.
+// Must never: carry policy (restart, cleanup order); it reports, the engine decides.
+import type { Duplex } from 'node:stream';
+
+export type TaskExit = { exitCode: number; signal: string | null; exitedAt: string; oomKilled: boolean };
+
+export type StartTaskOptions = {
+  id: string;
+  bundle: string;
+  runtimeBinary: string;
+  runtimeRoot: string;
+  /** The shim's own directory: pid file, attach socket, exit.json. */
+  stateDir: string;
+  logPath: string;
+  terminal: boolean;
+  openStdin: boolean;
+};
+
+export type ExecTaskOptions = StartTaskOptions & { execId: string; processPath: string };
+
+export interface TaskHandle {
+  /** The supervisor's pid (0 if it is gone). */
+  readonly shimPid: number;
+  readonly stateDir: string;
+  /** The container (or exec'd) process's host pid, once the runtime created it. */
+  processPid(): Promise<number>;
+  /** Resolves when the process has exited and its status is recorded. */
+  waitExit(): Promise<TaskExit>;
+  /** The exit status if it is already recorded. */
+  exitNow(): TaskExit | undefined;
+  /** A stream of the process's output (framed as the shim frames it) and a way to send stdin. */
+  attach(): Promise<Duplex>;
+  resize(rows: number, cols: number): Promise<void>;
+  /** Tells the supervisor to quit and removes its state directory. */
+  cleanup(): Promise<void>;
+}
+
+export interface TaskSupervisor {
+  /** Starts the supervisor, which runs `<runtime> create`; the engine then runs `<runtime> start`. */
+  start(opts: StartTaskOptions): Promise<TaskHandle>;
+  exec(opts: ExecTaskOptions): Promise<TaskHandle>;
+  /** Finds a supervisor again after berthd restarted; undefined when its state dir is gone. */
+  reconnect(stateDir: string): Promise<TaskHandle | undefined>;
+}

@@ -1,0 +1,127 @@
+// The engine's request and result shapes: what berthd's services take and return, and what the
+// native API carries as JSON (src/api re-exports them; src/client imports them as types only).
+// Owns: plain data types. Must never: contain behaviour.
+import type { ContainerStatus, RestartPolicyName } from '../metadata/metadata-store.ts';
+
+export type { ContainerStatus, RestartPolicyName };
+
+export type PortMapping = { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; hostIP: string };
+
+/** volume: `source` is a volume name (made on first use); bind: a host path; tmpfs: no source. */
+export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[] };
+
+export type CreateRequest = {
+  image: string;
+  name?: string;
+  /** Replaces the image's Cmd. */
+  cmd?: string[];
+  /** Replaces the image's Entrypoint (and drops its Cmd unless cmd is given); [] clears it. */
+  entrypoint?: string[];
+  env?: string[];
+  workdir?: string;
+  /** uid[:gid] or user[:group], resolved in the rootfs's /etc/passwd and /etc/group at start. */
+  user?: string;
+  hostname?: string;
+  tty?: boolean;
+  openStdin?: boolean;
+  labels?: Record<string, string>;
+  mounts?: MountRequest[];
+  ports?: PortMapping[];
+  /** A network name, 'none' (a private netns with only lo) or 'host'. Default: 'berth'. */
+  network?: string;
+  /** Bytes. */
+  memory?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  readOnly?: boolean;
+  /** no | always | unless-stopped | on-failure[:N] */
+  restart?: string;
+  /** berth-runtime (default) | runc | crun, or a name from the config's runtimes. */
+  runtime?: string;
+  /** Remove the container when its task exits (`run --rm`). */
+  autoRemove?: boolean;
+  stopSignal?: string;
+  /** Seconds between the stop signal and SIGKILL. Default 10. */
+  stopTimeout?: number;
+};
+
+export type ContainerSummary = {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  command: string;
+  createdAt: string;
+  status: ContainerStatus;
+  /** Docker's words for `ps`: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
+  statusText: string;
+  exitCode: number | null;
+  labels: Record<string, string>;
+  ports: PortMapping[];
+  runtime: string;
+};
+
+export type ContainerDetails = ContainerSummary & {
+  state: {
+    status: ContainerStatus;
+    running: boolean;
+    paused: boolean;
+    restarting: boolean;
+    oomKilled: boolean;
+    pid: number;
+    shimPid: number;
+    exitCode: number | null;
+    error: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+  };
+  restartPolicy: { name: RestartPolicyName; maximumRetryCount: number };
+  restartCount: number;
+  request: CreateRequest;
+  spec: unknown;
+  bundle: string;
+  rootfs: string;
+  logPath: string;
+  networks: Record<string, unknown>;
+  mounts: { type: string; source: string; destination: string; readOnly: boolean }[];
+};
+
+export type ExitResult = { exitCode: number; signal: string | null; oomKilled: boolean; finishedAt: string };
+
+export type ExecRequest = { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; openStdin?: boolean };
+
+export type ContainerFilter = { all?: boolean; filters?: Record<string, string[]> };
+
+export type LogOptions = { follow?: boolean; tail?: number; timestamps?: boolean; stdout?: boolean; stderr?: boolean; since?: string };
+export type LogLine = { stream: 'stdout' | 'stderr'; time: string; log: string };
+
+export type EngineEvent = {
+  type: 'container' | 'image' | 'volume' | 'network' | 'daemon';
+  action: string;
+  actor: { id: string; attributes: Record<string, string> };
+  time: number;
+  timeNano: string;
+};
+export type EventFilter = { type?: string[]; action?: string[]; container?: string[]; label?: string[] };
+
+export type VolumeInfo = { name: string; driver: string; mountpoint: string; labels: Record<string, string>; createdAt: string; usedBy: string[] };
+
+export type NetworkInfo = { name: string; driver: string; subnet?: string; gateway?: string; containers: string[]; [k: string]: unknown };
+
+export type StatsResult = { id: string; name: string; cpuUsageNs: number; memoryUsage: number; memoryLimit: number; pids: number; raw: unknown };
+export type TopResult = { titles: string[]; processes: string[][] };
+
+export type VersionInfo = { version: string; apiVersion: string; os: string; arch: string; node: string; gitCommit?: string };
+export type SystemInfo = {
+  root: string;
+  runRoot: string;
+  containers: number;
+  running: number;
+  paused: number;
+  stopped: number;
+  images: number;
+  snapshotter: string;
+  runtimes: Record<string, string>;
+  defaultRuntime: string;
+  networking: string;
+};
