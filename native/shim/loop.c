@@ -330,7 +330,8 @@ static void accept_client(void)
 	nclients++;
 	ep(EPOLL_CTL_ADD, fd, T_CLIENT + (uint32_t)(c - clients), 0);
 	client_events(c);
-	if (phase == CLOSING) {
+	client_send(c, FRAME_ATTACHED, NULL, 0);
+	if (c->fd >= 0 && phase == CLOSING) {
 		/* late: the container is gone; the client learns how it ended, then EOF */
 		c->closing = 1;
 		client_send(c, FRAME_EXIT, exit_json, exit_json_len);

@@ -20,6 +20,7 @@ enum frame_type {
 	FRAME_RESIZE = 3,      /* client → shim: u16 rows, u16 cols (little-endian) */
 	FRAME_CLOSE_STDIN = 4, /* client → shim: empty; closes the container's stdin */
 	FRAME_EXIT = 5,        /* shim → client: the exit.json text; nothing follows */
+	FRAME_ATTACHED = 6,    /* shim → client: empty; sent on accept, output from here on is yours */
 };
 
 #define FRAME_HEADER 5          /* u8 type, u32 little-endian length */
