@@ -28,8 +28,14 @@ function mask(bits: number): number {
 /** "10.89.0.0/16" → prefix. Host bits must be zero, as CNI's host-local expects a network address. */
 export function parseCidr(text: string, what = 'subnet'): Ipv4Prefix {
   const m = /^([0-9.]+)\/(\d{1,2})$/.exec(text);
-  if (!m || Number(m[2]) > 32) throw invalidArgument(`${what} "${text}": expected an IPv4 prefix such as 10.89.0.0/16`);
-  const addr = parseIpv4(m[1]!, what);
+  const bad = () => invalidArgument(`${what} "${text}": expected an IPv4 prefix such as 10.89.0.0/16`);
+  if (!m || Number(m[2]) > 32) throw bad();
+  let addr: number;
+  try {
+    addr = parseIpv4(m[1]!, what);
+  } catch {
+    throw bad();
+  }
   const bits = Number(m[2]);
   const base = (addr & mask(bits)) >>> 0;
   if (base !== addr) throw invalidArgument(`${what} "${text}": host bits are set (expected ${formatIpv4(base)}/${bits})`);
