@@ -1,0 +1,257 @@
+// berth-shim against a real runtime (runc by default; BERTH_SHIM_RUNTIME=berth for berth-runtime):
+// logs in both formats with partial lines, exit codes and signals, stdin through attach, several
+// clients, a terminal with resize, exec mode, rotation, failures reported synchronously, and the
+// shim outliving its starter (kill -9) with a new client reconnecting.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import {
+  attach,
+  readContainerPid,
+  readExit,
+  readLogs,
+  readShimIdentity,
+  shimAlive,
+  stopShim,
+  waitExit,
+} from '../../src/shim/index.ts';
+import { procStat } from '../../src/sys/procfs.ts';
+import { RUNTIME, shimTest } from './shim-harness.ts';
+
+const sh = (script: string) => ['sh', '-c', script];
+
+class Collector extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+async function lines(path: string, format: 'json-file' | 'cri'): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of readLogs(path, format)) out.push(`${e.stream}:${e.line}`);
+  return out;
+}
+
+/** Polls until `fn` is true (or fails after `ms`). */
+async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const PARTIAL_SCRIPT = 'echo out; printf par; sleep 0.3; echo tial; echo err >&2; exit 3';
+
+shimTest('json-file log: lines, a line written in two pieces, stderr; exit 3 recorded', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, { bundle: s.bundle({ args: sh(PARTIAL_SCRIPT) }), logFormat: 'json-file' });
+  assert.ok(info.shimPid > 0 && info.containerPid > 0);
+  assert.equal(readContainerPid(info.stateDir), info.containerPid);
+  assert.equal(readExit(info.stateDir), undefined, 'no exit before start');
+  s.runtime('start', id);
+  const st = await waitExit(info.stateDir);
+  assert.equal(st.exitCode, 3);
+  assert.equal(st.signal, null);
+  assert.equal(st.pid, info.containerPid);
+  assert.match(st.exitedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  const raw = readFileSync(info.logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(
+    raw.map((e) => [e.stream, e.log]),
+    [
+      ['stdout', 'out\n'],
+      ['stdout', 'par'],
+      ['stdout', 'tial\n'],
+      ['stderr', 'err\n'],
+    ],
+  );
+  assert.deepEqual(await lines(info.logPath, 'json-file'), ['stdout:out', 'stdout:partial', 'stderr:err']);
+});
+
+shimTest('CRI log: F and P tags, joined back by the reader; tail and timestamps', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, { bundle: s.bundle({ args: sh(PARTIAL_SCRIPT) }), logFormat: 'cri' });
+  s.runtime('start', id);
+  assert.equal((await waitExit(info.stateDir)).exitCode, 3);
+  const raw = readFileSync(info.logPath, 'utf8').trim().split('\n');
+  assert.deepEqual(
+    raw.map((l) => l.replace(/^\S+ /, '')),
+    ['stdout F out', 'stdout P par', 'stdout F tial', 'stderr F err'],
+  );
+  assert.deepEqual(await lines(info.logPath, 'cri'), ['stdout:out', 'stdout:partial', 'stderr:err']);
+  const tail: string[] = [];
+  for await (const e of readLogs(info.logPath, 'cri', { tail: 1, timestamps: true })) tail.push(e.line);
+  assert.equal(tail.length, 1);
+  assert.match(tail[0]!, /^\S+Z err$/);
+});
+
+shimTest('killed by a signal: exitCode 128+9 and signal 9', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, { bundle: s.bundle({ args: ['sleep', '100'] }) });
+  s.runtime('start', id);
+  assert.ok(shimAlive(info.stateDir));
+  s.runtime('kill', id, 'KILL');
+  const st = await waitExit(info.stateDir);
+  assert.equal(st.exitCode, 137);
+  assert.equal(st.signal, 9);
+});
+
+shimTest('stdin through attach, output to two clients at once, close-stdin ends cat', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, {
+    bundle: s.bundle({ args: sh('read a; echo got:$a; cat; echo end; echo bye >&2') }),
+    stdin: true,
+  });
+  const input = new PassThrough();
+  const out1 = new Collector();
+  const err1 = new Collector();
+  const out2 = new Collector();
+  const a1 = attach(info.stateDir, { stdin: input, stdout: out1, stderr: err1 });
+  const a2 = attach(info.stateDir, { stdout: out2 });
+  await Promise.all([a1.ready, a2.ready]);
+  s.runtime('start', id);
+  input.write('hello\n');
+  input.write('more\n');
+  await until('the echo of the first line', () => out1.text.includes('more'));
+  input.end(); // closes the container's stdin: cat sees EOF
+  await Promise.all([a1.done, a2.done]);
+  assert.equal(out1.text, 'got:hello\nmore\nend\n');
+  assert.equal(err1.text, 'bye\n');
+  assert.equal(out2.text, 'got:hello\nmore\nend\nbye\n', 'without a stderr stream, stderr goes to stdout');
+  assert.equal(a1.exit?.exitCode, 0);
+  assert.deepEqual(a2.exit, readExit(info.stateDir));
+});
+
+shimTest('terminal: output through the pty, resize before and after start (stty size inside)', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, {
+    bundle: s.bundle({ args: sh('read x; stty size; read y; stty size; exit 7'), terminal: true }),
+    terminal: true,
+    stdin: true,
+  });
+  const out = new Collector();
+  const a = attach(info.stateDir, { stdout: out });
+  await a.ready;
+  a.resize(33, 111);
+  s.runtime('start', id);
+  a.write(Buffer.from('a\n'));
+  await until('the first size', () => out.text.includes('33 111'));
+  a.resize(40, 100);
+  a.write(Buffer.from('b\n'));
+  await a.done;
+  assert.match(out.text, /33 111\r\n[\s\S]*40 100\r\n/);
+  assert.equal(a.exit?.exitCode, 7);
+  assert.equal((await waitExit(info.stateDir)).exitCode, 7);
+  const logged = await lines(info.logPath, 'json-file');
+  assert.ok(logged.includes('stdout:40 100\r'), `the log has the pty's output: ${JSON.stringify(logged)}`);
+});
+
+shimTest('exec mode: the exec\'d process\'s output and exit code, the container unaffected', async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({ args: ['sleep', '100'] });
+  const main = await s.start(id, { bundle });
+  s.runtime('start', id);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  const processJson = s.writeFile('process.json', JSON.stringify({ ...spec.process, args: sh('echo exec-out; echo exec-err >&2; exit 5') }));
+  const ex = await s.start(id, { exec: { processJson }, logFormat: 'cri' });
+  assert.notEqual(ex.containerPid, main.containerPid);
+  const st = await waitExit(ex.stateDir);
+  assert.equal(st.exitCode, 5);
+  assert.deepEqual(await lines(ex.logPath, 'cri'), ['stdout:exec-out', 'stderr:exec-err']);
+  assert.equal(readExit(main.stateDir), undefined, 'the container still runs');
+  s.runtime('kill', id, 'KILL');
+  assert.equal((await waitExit(main.stateDir)).signal, 9);
+});
+
+shimTest('log rotation: at most max-files files, each within max-size, the newest lines kept', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, {
+    bundle: s.bundle({ args: sh('i=0; while [ $i -lt 300 ]; do echo "line $i ........................................"; i=$((i+1)); done') }),
+    logFormat: 'cri',
+    logMaxSize: 4000,
+    logMaxFiles: 3,
+  });
+  s.runtime('start', id);
+  await waitExit(info.stateDir);
+  for (const f of [info.logPath, `${info.logPath}.1`, `${info.logPath}.2`]) {
+    assert.ok(existsSync(f), `${f} exists`);
+    assert.ok(statSync(f).size <= 4000, `${f} is ${statSync(f).size} bytes`);
+  }
+  assert.ok(!existsSync(`${info.logPath}.3`), 'the oldest file fell off');
+  const got = (await lines(info.logPath, 'cri')).map((l) => Number(/line (\d+)/.exec(l)?.[1]));
+  assert.ok(got.length > 50 && got.length < 300, `${got.length} lines kept`);
+  assert.equal(got.at(-1), 299);
+  assert.deepEqual(got, got.map((_, i) => 300 - got.length + i), 'a contiguous run of the newest lines');
+});
+
+shimTest('a failed create is reported synchronously and leaves no shim', async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({ args: ['true'] });
+  const stateDir = s.stateDir();
+  await assert.rejects(
+    s.start(id, { bundle: join(bundle, 'missing'), stateDir }),
+    (e: Error) => /create exited with status 1/.test(e.message) && e.message.includes('missing'),
+  );
+  const ident = readShimIdentity(stateDir);
+  assert.ok(ident, 'shim.pid was written before the create');
+  await until('the failed shim to be gone', () => !shimAlive(stateDir), 3000);
+});
+
+shimTest('the shim outlives its starter (kill -9); a new client reconnects and gets the exit', async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({ args: sh('read a; echo got:$a; exit 9') });
+  const stateDir = s.stateDir();
+  const script = s.writeFile(
+    'starter.ts',
+    `import { startShim } from ${JSON.stringify(join(import.meta.dirname, '../../src/shim/index.ts'))};
+const info = await startShim(${JSON.stringify({
+      id,
+      bundle,
+      runtime: RUNTIME.binary,
+      runtimeRoot: s.runtimeRoot,
+      stateDir,
+      logPath: join(stateDir, 'container.log'),
+      logFormat: 'json-file',
+      stdin: true,
+    })});
+console.log(JSON.stringify(info));
+setInterval(() => {}, 1000);
+`,
+  );
+  const starter = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: starter.stdout! }).once('line', resolve);
+    starter.once('exit', (code) => reject(new Error(`starter exited with ${code}`)));
+  });
+  const info = JSON.parse(first);
+  starter.kill('SIGKILL');
+  await new Promise((r) => starter.once('exit', r));
+  assert.ok(shimAlive(stateDir), 'the shim survived');
+  assert.notEqual(procStat(info.shimPid)?.ppid, starter.pid, 'the shim was never the starter\'s child');
+  const out = new Collector();
+  const input = new PassThrough();
+  const a = attach(stateDir, { stdin: input, stdout: out });
+  await a.ready;
+  s.runtime('start', id);
+  input.write('again\n');
+  await a.done;
+  assert.equal(out.text, 'got:again\n');
+  assert.equal(a.exit?.exitCode, 9);
+  assert.equal((await waitExit(stateDir)).exitCode, 9);
+  await until('the shim to leave after its last client', () => !shimAlive(stateDir), 3000);
+});
+
+shimTest('stopShim ends a shim whose container still runs; waitExit then says the status is unknown', async (s) => {
+  const id = s.id();
+  const info = await s.start(id, { bundle: s.bundle({ args: ['sleep', '100'] }) });
+  s.runtime('start', id);
+  await stopShim(info.stateDir);
+  assert.ok(!shimAlive(info.stateDir));
+  await assert.rejects(waitExit(info.stateDir), /gone without writing exit.json/);
+  s.runtime('kill', id, 'KILL');
+});
