@@ -9,6 +9,7 @@ const root = join(import.meta.dirname, '..');
 const entries: Record<string, string> = {
   'berth-runtime': 'src/cli/runtime/main.ts',
   'berth': 'src/cli/berth/main.ts',
+  'berthd': 'src/cli/berthd/main.ts',
 };
 
 mkdirSync(join(root, 'dist/bin'), { recursive: true });

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { failedPrecondition, invalidArgument, isBerthError, notFound } from '../errors/errors.ts';
 import type { ImageService } from '../images/image-service.ts';
 import type { ContainerRecord, MetadataStore } from '../metadata/metadata-store.ts';
@@ -329,7 +330,28 @@ export class ContainerService {
     });
   }
 
-  async #startTask(c: ContainerRecord): Promise<void> {
+  /** Starts the container with a client attached before its process runs: no output is missed. */
+  async startAttached(word: string): Promise<Duplex> {
+    const c0 = this.resolve(word);
+    let stream: Duplex | undefined;
+    await this.#lock.run(c0.id, async () => {
+      const c = this.#o.store.getContainer(c0.id);
+      if (c.status === 'running' || c.status === 'paused') throw failedPrecondition(`container ${c.name} is already running`);
+      this.#cancelRestart(c.id);
+      this.#o.store.updateState(c.id, { manuallyStopped: false });
+      try {
+        await this.#startTask(c, async (h) => {
+          stream = await h.attach();
+        });
+      } catch (e) {
+        stream?.destroy();
+        throw e;
+      }
+    });
+    return stream!;
+  }
+
+  async #startTask(c: ContainerRecord, beforeStart?: (h: TaskHandle) => Promise<void>): Promise<void> {
     const id = c.id;
     const dir = this.#dir(id);
     const rootfs = join(dir, 'rootfs');
@@ -374,6 +396,7 @@ export class ContainerService {
         terminal: req.tty === true,
         openStdin: req.openStdin === true,
       });
+      if (beforeStart) await beforeStart(handle);
       await rt.start(id);
       const pid = await handle.processPid();
       this.#tasks.set(id, handle);
@@ -714,7 +737,7 @@ export class ContainerService {
 
   // ---------------------------------------------------------------- attach, resize
 
-  async attach(word: string): Promise<import('node:stream').Duplex> {
+  async attach(word: string): Promise<Duplex> {
     const c = this.resolve(word);
     const h = this.#tasks.get(c.id);
     if (!h) throw failedPrecondition(`container ${c.name} is not running`);
@@ -736,7 +759,8 @@ export class ContainerService {
     if (!Array.isArray(r.cmd) || r.cmd.length === 0) throw invalidArgument('exec: "cmd" must be a non-empty array');
     const spec = (c.config as { spec: RuntimeConfig }).spec;
     const execId = randomBytes(16).toString('hex');
-    const dir = join(this.#stateDir(c.id), `exec-${execId}`);
+    // Its own short directory: the attach socket's path must fit in sun_path.
+    const dir = join(this.#o.runRoot, 'execs', execId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let user = spec.process!.user;
     if (r.user) {
@@ -791,7 +815,7 @@ export class ContainerService {
     return { exitCode: x.exitCode, signal: x.signal, oomKilled: x.oomKilled, finishedAt: x.exitedAt };
   }
 
-  execAttach(execId: string): Promise<import('node:stream').Duplex> {
+  execAttach(execId: string): Promise<Duplex> {
     return this.#exec(execId).handle.attach();
   }
 
@@ -877,7 +901,14 @@ export class ContainerService {
       await rm(join(this.#o.runRoot, 'shims', d), { recursive: true, force: true });
       out.cleaned.push(`shim ${d}`);
     }
-    await this.#o.network.recover(ids).catch((e) => this.#log(`network recovery: ${(e as Error).message}`));
+    for (const d of await readdir(join(this.#o.runRoot, 'execs')).catch(() => [] as string[])) {
+      // Exec records live in memory: after a restart nobody can ask for these any more.
+      const h = await this.#o.supervisor.reconnect(join(this.#o.runRoot, 'execs', d)).catch(() => undefined);
+      if (h) await h.cleanup().catch(() => {});
+      await rm(join(this.#o.runRoot, 'execs', d), { recursive: true, force: true });
+    }
+    const live = new Set(this.#o.store.listContainers().filter((c) => c.status === 'running' || c.status === 'paused').map((c) => c.id));
+    await this.#o.network.recover(live).catch((e) => this.#log(`network recovery: ${(e as Error).message}`));
     return out;
   }
 

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
+import { berthRoot } from '../sys/paths.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
 import type { NetworkBackend } from './network-backend.ts';
@@ -29,11 +30,9 @@ export type EngineOptions = {
   log?: (msg: string) => void;
 };
 
-/** Where the berth binaries are: next to the running bundle (dist/bin), or the repo's dist/bin. */
+/** Where the berth binaries are: the checkout's dist/bin (the bundles and the sources agree on it). */
 export function berthBinDir(): string {
-  const here = import.meta.dirname;
-  if (existsSync(join(here, 'berth-runtime'))) return here;
-  return resolve(here, '../../dist/bin');
+  return join(berthRoot(), 'dist/bin');
 }
 
 export function defaultRuntimes(): Record<string, string> {

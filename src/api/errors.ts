@@ -1,0 +1,31 @@
+// The one place where BerthError categories become HTTP statuses (and back, for the client): the
+// native API's error body is {"message": "..."} with the category in the X-Berth-Error header, so a
+// client rebuilds the same BerthError the engine threw.
+import { BerthError, ErrorCode } from '../errors/errors.ts';
+
+export const ERROR_HEADER = 'x-berth-error';
+
+const STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.InvalidArgument]: 400,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.AlreadyExists]: 409,
+  [ErrorCode.FailedPrecondition]: 409,
+  [ErrorCode.Unavailable]: 503,
+  [ErrorCode.Unsupported]: 501,
+  [ErrorCode.Internal]: 500,
+};
+
+export function httpStatusOf(e: unknown): number {
+  return e instanceof BerthError ? STATUS[e.code] : 500;
+}
+
+export function errorCodeOf(e: unknown): ErrorCode {
+  return e instanceof BerthError ? e.code : ErrorCode.Internal;
+}
+
+/** For the client: the category of an error response (header first, status as a fallback). */
+export function codeFromResponse(status: number, header: string | undefined): ErrorCode {
+  if (header && (Object.values(ErrorCode) as string[]).includes(header)) return header as ErrorCode;
+  const hit = (Object.entries(STATUS) as [ErrorCode, number][]).find(([, s]) => s === status);
+  return hit ? hit[0] : ErrorCode.Internal;
+}

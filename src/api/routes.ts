@@ -1,0 +1,203 @@
+// Every route of the native API (prefix /v1), one line each to the engine. docs/engine.md lists them
+// with their bodies. Query flags are "1"/"true" for true.
+import { createReadStream } from 'node:fs';
+import type { Engine } from '../engine/engine.ts';
+import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { type Ctx, jsonLines, Router, readJson, STREAMED } from './server.ts';
+import type { ContainerFilter, CreateRequest, EventFilter, ExecRequest } from './types.ts';
+
+const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
+
+function int(q: URLSearchParams, k: string): number | undefined {
+  const v = q.get(k);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw invalidArgument(`query ${k}=${JSON.stringify(v)}: expected an integer`);
+  return Number(v);
+}
+
+function filters(q: URLSearchParams): Record<string, string[]> {
+  const raw = q.get('filters');
+  if (!raw) return {};
+  try {
+    const f = JSON.parse(raw) as Record<string, string[] | string>;
+    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+  } catch {
+    throw invalidArgument(`query filters=${JSON.stringify(raw)}: expected a JSON object of string arrays`);
+  }
+}
+
+async function streamLines<T>(c: Ctx, it: AsyncIterable<T>): Promise<typeof STREAMED> {
+  const write = jsonLines(c.res);
+  try {
+    for await (const v of it) {
+      if (c.signal.aborted) break;
+      await write(v);
+    }
+  } catch (e) {
+    await write({ error: (e as Error).message, code: (e as { code?: string }).code ?? 'BERTH_ERR_INTERNAL' });
+  }
+  return STREAMED;
+}
+
+async function checkImageUnused(e: Engine, refs: string[], force: boolean): Promise<void> {
+  if (force) return;
+  for (const r of refs) {
+    const digest = (await e.images.inspect(r).catch(() => undefined))?.target.digest;
+    if (!digest) continue;
+    const users = e.store.listContainers().filter((c) => c.imageId === digest);
+    if (users.length > 0) throw failedPrecondition(`image ${r} is used by container(s) ${users.map((u) => u.name).join(', ')}: remove them first, or use -f`);
+  }
+}
+
+export function apiRouter(): Router {
+  const r = new Router();
+  // ---- system
+  r.on('GET', '/version', async (c) => c.engine.version());
+  r.on('GET', '/info', async (c) => c.engine.info());
+  r.on('GET', '/events', async (c) => {
+    const f = filters(c.query) as EventFilter;
+    const since = c.query.get('since');
+    const until = c.query.get('until');
+    const write = jsonLines(c.res);
+    if (since) for (const e of c.engine.events.history(since, f)) await write(e);
+    if (until) return STREAMED;
+    const queue: unknown[] = [];
+    let wake: (() => void) | undefined;
+    const unsub = c.engine.events.subscribe(f, (e) => {
+      queue.push(e);
+      wake?.();
+    });
+    try {
+      while (!c.signal.aborted) {
+        if (queue.length === 0) await new Promise<void>((res) => {
+          wake = res;
+          c.signal.addEventListener('abort', () => res(), { once: true });
+        });
+        wake = undefined;
+        while (queue.length > 0) await write(queue.shift());
+      }
+    } finally {
+      unsub();
+    }
+    return STREAMED;
+  });
+
+  // ---- images
+  r.on('GET', '/images', async (c) => c.engine.images.list());
+  r.on('GET', '/images/inspect', async (c) => c.engine.images.inspect(c.query.get('ref') ?? ''));
+  r.on('POST', '/images/pull', async (c) => {
+    const ref = c.query.get('ref');
+    if (!ref) throw invalidArgument('pull: query ref is required');
+    const write = jsonLines(c.res);
+    const pending: Promise<void>[] = [];
+    try {
+      const platform = c.query.get('platform');
+      const res = await c.engine.images.pull(ref, { ...(platform ? { platform } : {}), progress: (ev) => void pending.push(write({ progress: ev })) });
+      await Promise.all(pending);
+      c.engine.events.publish('image', 'pull', res.name, { digest: res.target.digest });
+      await write({ done: { name: res.name, digest: res.target.digest } });
+    } catch (e) {
+      await write({ error: (e as Error).message, code: (e as { code?: string }).code ?? 'BERTH_ERR_INTERNAL' });
+    }
+    return STREAMED;
+  });
+  r.on('POST', '/images/tag', async (c) => {
+    const rec = await c.engine.images.tag(c.query.get('source') ?? '', c.query.get('target') ?? '');
+    c.engine.events.publish('image', 'tag', rec.name, {});
+    return { name: rec.name };
+  });
+  r.on('DELETE', '/images', async (c) => {
+    const refs = c.query.getAll('ref');
+    if (refs.length === 0) throw invalidArgument('rmi: at least one query ref is required');
+    await checkImageUnused(c.engine, refs, flag(c.query, 'force'));
+    const res = await c.engine.images.remove(refs, { force: flag(c.query, 'force') });
+    for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
+    return res;
+  });
+  r.on('POST', '/images/prune', async (c) => c.engine.images.gc({ deep: flag(c.query, 'deep') }));
+  r.on('GET', '/images/save', async (c) => {
+    const format = (c.query.get('format') ?? 'docker-archive') as 'docker-archive' | 'oci-archive';
+    const refs = c.query.getAll('ref');
+    for (const ref of refs) await c.engine.images.inspect(ref);
+    c.res.writeHead(200, { 'content-type': 'application/x-tar' });
+    await c.engine.images.save(refs, c.res, { format });
+    return STREAMED;
+  });
+  r.on('POST', '/images/load', async (c) => c.engine.images.load(c.req, { label: 'the request body' }));
+  r.on('POST', '/images/import', async (c) => {
+    const platform = c.query.get('platform');
+    const path = c.query.get('path');
+    // A path names a file on berthd's host (the CLI on the same host passes it instead of streaming).
+    const input = path ? createReadStream(path) : c.req;
+    return c.engine.images.importRootfs(input, c.query.get('ref') ?? undefined, platform ? { platform } : {});
+  });
+
+  // ---- containers
+  r.on('POST', '/containers', async (c) => c.engine.containers.create(await readJson<CreateRequest>(c.req, 'create')));
+  r.on('GET', '/containers', async (c) => c.engine.containers.list({ all: flag(c.query, 'all'), filters: filters(c.query) } satisfies ContainerFilter));
+  r.on('GET', '/containers/{id}', async (c) => c.engine.containers.inspect(c.params.id!));
+  r.on('POST', '/containers/{id}/start', async (c) => void (await c.engine.containers.start(c.params.id!)));
+  r.on('POST', '/containers/{id}/stop', async (c) => void (await c.engine.containers.stop(c.params.id!, int(c.query, 't'))));
+  r.on('POST', '/containers/{id}/restart', async (c) => {
+    await c.engine.containers.stop(c.params.id!, int(c.query, 't'));
+    await c.engine.containers.start(c.params.id!);
+  });
+  r.on('POST', '/containers/{id}/kill', async (c) => void (await c.engine.containers.kill(c.params.id!, c.query.get('signal') ?? 'SIGKILL')));
+  r.on('DELETE', '/containers/{id}', async (c) => void (await c.engine.containers.remove(c.params.id!, { force: flag(c.query, 'force'), volumes: flag(c.query, 'volumes') })));
+  r.on('POST', '/containers/{id}/wait', async (c) => c.engine.containers.wait(c.params.id!));
+  r.on('POST', '/containers/{id}/pause', async (c) => void (await c.engine.containers.pause(c.params.id!)));
+  r.on('POST', '/containers/{id}/unpause', async (c) => void (await c.engine.containers.unpause(c.params.id!)));
+  r.on('GET', '/containers/{id}/top', async (c) => c.engine.containers.top(c.params.id!));
+  r.on('GET', '/containers/{id}/stats', async (c) => c.engine.containers.stats(c.params.id!));
+  r.on('POST', '/containers/{id}/resize', async (c) => void (await c.engine.containers.resize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)));
+  r.on('GET', '/containers/{id}/logs', async (c) => {
+    const tail = int(c.query, 'tail');
+    const since = c.query.get('since');
+    const it = c.engine.containers.logs(
+      c.params.id!,
+      { follow: flag(c.query, 'follow'), ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), stdout: c.query.get('stdout') !== '0', stderr: c.query.get('stderr') !== '0' },
+      c.signal,
+    );
+    // Resolve the container before the 200, so an unknown id is a 404, not a stream with an error.
+    c.engine.containers.resolve(c.params.id!);
+    return streamLines(c, it);
+  });
+  r.on('POST', '/containers/{id}/exec', async (c) => c.engine.containers.exec(c.params.id!, await readJson<ExecRequest>(c.req, 'exec')));
+  r.on('GET', '/exec/{id}/logs', async (c) => {
+    const it = c.engine.containers.execLogs(c.params.id!, c.signal);
+    return streamLines(c, it);
+  });
+  r.on('POST', '/exec/{id}/wait', async (c) => c.engine.containers.execWait(c.params.id!));
+  r.on('POST', '/exec/{id}/resize', async (c) => void (await c.engine.containers.execResize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)));
+  r.upgrade('/containers/{id}/attach', (e, p, q) => (flag(q, 'start') ? e.containers.startAttached(p.id!) : e.containers.attach(p.id!)));
+  r.upgrade('/exec/{id}/attach', (e, p) => e.containers.execAttach(p.id!));
+
+  // ---- volumes
+  r.on('GET', '/volumes', async (c) => c.engine.volumes.list());
+  r.on('POST', '/volumes', async (c) => {
+    const b = await readJson<{ name?: string; labels?: Record<string, string>; driver?: string }>(c.req, 'volume create');
+    const name = b.name || (await import('node:crypto')).randomBytes(32).toString('hex');
+    return c.engine.volumes.create(name, { ...(b.labels ? { labels: b.labels } : {}), ...(b.driver ? { driver: b.driver } : {}) });
+  });
+  r.on('POST', '/volumes/prune', async (c) => ({ removed: await c.engine.volumes.prune() }));
+  r.on('GET', '/volumes/{name}', async (c) => c.engine.volumes.inspect(c.params.name!));
+  r.on('DELETE', '/volumes/{name}', async (c) => void (await c.engine.volumes.remove(c.params.name!, { force: flag(c.query, 'force') })));
+
+  // ---- networks
+  r.on('GET', '/networks', async (c) => c.engine.network.list());
+  r.on('POST', '/networks', async (c) => {
+    const b = await readJson<{ name?: string; subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }>(c.req, 'network create');
+    if (!b.name) throw invalidArgument('network create: "name" is required');
+    const n = await c.engine.network.create(b.name, b);
+    c.engine.events.publish('network', 'create', b.name, {});
+    return n;
+  });
+  r.on('GET', '/networks/{name}', async (c) => c.engine.network.inspect(c.params.name!));
+  r.on('DELETE', '/networks/{name}', async (c) => {
+    const users = c.engine.store.containersOnNetwork(c.params.name!);
+    if (users.length > 0) throw failedPrecondition(`network ${c.params.name} has containers attached (${users.map((u) => u.slice(0, 12)).join(', ')}): stop them first`);
+    await c.engine.network.remove(c.params.name!);
+    c.engine.events.publish('network', 'destroy', c.params.name!, {});
+  });
+  return r;
+}

@@ -1,0 +1,29 @@
+// The native API's wire types: the engine's request and result shapes, carried as JSON. The client
+// imports these (types only), so both ends agree at compile time. Routes are listed in routes.ts.
+export type {
+  ContainerDetails,
+  ContainerFilter,
+  ContainerSummary,
+  CreateRequest,
+  EngineEvent,
+  EventFilter,
+  ExecRequest,
+  ExitResult,
+  LogLine,
+  LogOptions,
+  MountRequest,
+  NetworkInfo,
+  PortMapping,
+  StatsResult,
+  SystemInfo,
+  TopResult,
+  VersionInfo,
+  VolumeInfo,
+} from '../engine/types.ts';
+
+/** One line of a JSON-lines stream ends with either `done` or `error` when the stream has a result. */
+export type StreamEnd<T> = { done: T } | { error: string; code: string };
+
+/** The Upgrade token of attach connections; after the 101, bytes are the shim's attach frames. */
+export const ATTACH_PROTOCOL = 'berth-attach';
+export const API_PREFIX = '/v1';

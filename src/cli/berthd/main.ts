@@ -1,0 +1,129 @@
+// berthd: the engine daemon's entry. Parses flags and the JSON config, opens the engine (which
+// recovers every container and shim), serves the native API on a unix socket, and writes a pid
+// file. On SIGTERM or SIGINT it stops serving and exits; containers and their shims run on, and the
+// next berthd finds them again.
+// Must never: stop containers on exit, or hold logic beyond wiring.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { apiRouter } from '../../api/routes.ts';
+import { serveApi } from '../../api/server.ts';
+import { Engine } from '../../engine/engine.ts';
+import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.ts';
+import { CniNetworking } from '../../engine/network-cni.ts';
+import { ShimSupervisor } from '../../engine/shim-supervisor.ts';
+import { errorMessage, invalidArgument } from '../../errors/errors.ts';
+import { type FlagSpec, parseFlags } from '../runtime/args.ts';
+
+export type BerthdConfig = {
+  root?: string;
+  runRoot?: string;
+  socket?: string;
+  debug?: boolean;
+  defaultRuntime?: string;
+  runtimes?: Record<string, string>;
+  snapshotter?: 'auto' | 'overlay' | 'native';
+  shimBinary?: string;
+  network?: { enabled?: boolean; pluginDirs?: string[]; defaultNetwork?: { name?: string; bridge?: string; subnet?: string } };
+};
+
+const USAGE = `berthd: the berth engine daemon
+
+usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--config FILE] [--debug]
+
+  --root DIR         persistent state (default /var/lib/berth)
+  --run-root DIR     runtime state: shims, runtime state, netns (default /run/berth)
+  --socket PATH      the API socket (default <run-root>/berthd.sock)
+  --config FILE      JSON: {root, runRoot, socket, defaultRuntime, runtimes, snapshotter, shimBinary,
+                     network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
+  --no-network       no CNI: every container gets a private network namespace with only lo
+  --debug            log every API error and recovery step
+`;
+
+const FLAGS: FlagSpec[] = [
+  { names: ['root'], kind: 'string' },
+  { names: ['run-root'], kind: 'string' },
+  { names: ['socket', 'H'], kind: 'string' },
+  { names: ['config'], kind: 'string' },
+  { names: ['no-network'], kind: 'bool' },
+  { names: ['debug', 'D'], kind: 'bool' },
+  { names: ['help', 'h'], kind: 'bool' },
+];
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('berthd');
+  } catch {
+    return false;
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { flags } = parseFlags(argv, FLAGS, false);
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let cfg: BerthdConfig = {};
+  if (flags.config) {
+    try {
+      cfg = JSON.parse(readFileSync(String(flags.config), 'utf8')) as BerthdConfig;
+    } catch (e) {
+      throw invalidArgument(`--config ${flags.config}: ${errorMessage(e)} (expected a JSON object)`);
+    }
+  }
+  const root = resolve(String(flags.root ?? cfg.root ?? '/var/lib/berth'));
+  const runRoot = resolve(String(flags['run-root'] ?? cfg.runRoot ?? '/run/berth'));
+  const socket = resolve(String(flags.socket ?? cfg.socket ?? join(runRoot, 'berthd.sock')));
+  const debug = flags.debug === true || cfg.debug === true;
+  const log = (m: string) => process.stderr.write(`${new Date().toISOString()} berthd[${process.pid}]: ${m}\n`);
+  const dlog = debug ? log : () => {};
+
+  await mkdir(runRoot, { recursive: true, mode: 0o711 });
+  const pidFile = join(runRoot, 'berthd.pid');
+  if (existsSync(pidFile)) {
+    const old = Number(readFileSync(pidFile, 'utf8').trim());
+    if (old && old !== process.pid && pidAlive(old)) throw invalidArgument(`berthd is already running with pid ${old} on run root ${runRoot} (pid file ${pidFile})`);
+  }
+  writeFileSync(pidFile, `${process.pid}\n`);
+
+  let network: NetworkBackend = new NoNetworking();
+  if (!flags['no-network'] && cfg.network?.enabled !== false) {
+    network = await CniNetworking.open({ root, runRoot, ...(cfg.network?.pluginDirs ? { pluginDirs: cfg.network.pluginDirs } : {}), ...(cfg.network?.defaultNetwork ? { defaultNetwork: cfg.network.defaultNetwork } : {}) });
+  }
+  const engine = await Engine.open({
+    root,
+    runRoot,
+    supervisor: new ShimSupervisor(cfg.shimBinary ? { shimBinary: cfg.shimBinary } : {}),
+    network,
+    ...(cfg.runtimes ? { runtimes: cfg.runtimes } : {}),
+    ...(cfg.defaultRuntime ? { defaultRuntime: cfg.defaultRuntime } : {}),
+    ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
+    log,
+  });
+  const api = await serveApi(engine, apiRouter(), socket, dlog);
+  log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
+
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping; containers keep running`);
+    await api.close().catch(() => {});
+    await engine.close().catch(() => {});
+    rmSync(pidFile, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  // Shims and runtimes are not berthd's children after their double fork; nothing to reap here.
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`berthd: ${errorMessage(e)}\n`);
+    if (process.argv.includes('--debug') && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  });
+}

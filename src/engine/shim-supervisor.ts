@@ -1,0 +1,154 @@
+// The engine's TaskSupervisor over berth-shim (src/shim, docs/shim.md): one shim per container and
+// per exec, found again after a berthd restart from its state dir (shim.pid with the start time,
+// exit.json, attach.sock). The attach stream handed out is the raw attach socket: the API passes the
+// shim's frames through unchanged.
+// Must never: decide what an exit means (the container service does).
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { unavailable } from '../errors/errors.ts';
+import { readContainerPid, readExit, readShimIdentity, shimAlive, startShim, stopShim, waitExit } from '../shim/index.ts';
+import type { ExitStatus } from '../shim/shim-state.ts';
+import type { ExecTaskOptions, StartTaskOptions, TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
+
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
+
+function toExit(s: ExitStatus): TaskExit {
+  return { exitCode: s.exitCode, signal: s.signal === null ? null : (SIGNALS[s.signal] ?? `signal ${s.signal}`), exitedAt: s.exitedAt, oomKilled: s.oomKilled };
+}
+
+const ATTACHED = 6;
+
+/** Connects to attach.sock and resolves once the shim sent ATTACHED (the frame is kept in the stream). */
+function connectAttach(stateDir: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(join(stateDir, 'attach.sock'));
+    let buf = Buffer.alloc(0);
+    const onData = (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      // Output frames may precede nothing: ATTACHED is the first frame the shim sends a client.
+      if (buf.length < 5) return;
+      const len = buf.readUInt32LE(1);
+      if (buf.length < 5 + len) return;
+      sock.off('data', onData);
+      sock.off('error', reject);
+      sock.pause();
+      sock.unshift(buf);
+      if (buf[0] !== ATTACHED) {
+        // An older shim without ATTACHED: the stream is usable all the same.
+      }
+      resolve(sock);
+    };
+    sock.on('data', onData);
+    sock.once('error', (e: NodeJS.ErrnoException) => reject(unavailable(`attach to ${stateDir}: ${e.code ?? e.message}: the shim is gone`, e)));
+  });
+}
+
+class ShimHandle implements TaskHandle {
+  readonly shimPid: number;
+  readonly stateDir: string;
+  #pid: number;
+  #exit: TaskExit | undefined;
+  #waiting: Promise<TaskExit> | undefined;
+
+  constructor(stateDir: string, shimPid: number, pid: number) {
+    this.stateDir = stateDir;
+    this.shimPid = shimPid;
+    this.#pid = pid;
+  }
+
+  async processPid(): Promise<number> {
+    if (!this.#pid) this.#pid = readContainerPid(this.stateDir) ?? 0;
+    return this.#pid;
+  }
+
+  waitExit(): Promise<TaskExit> {
+    this.#waiting ??= waitExit(this.stateDir).then((s) => {
+      this.#exit = toExit(s);
+      return this.#exit;
+    });
+    return this.#waiting;
+  }
+
+  exitNow(): TaskExit | undefined {
+    if (this.#exit) return this.#exit;
+    const s = existsSync(this.stateDir) ? readExit(this.stateDir) : undefined;
+    if (s) this.#exit = toExit(s);
+    return this.#exit;
+  }
+
+  async attach(): Promise<Duplex> {
+    return connectAttach(this.stateDir);
+  }
+
+  async resize(rows: number, cols: number): Promise<void> {
+    const sock = await connectAttach(this.stateDir);
+    const p = Buffer.alloc(9);
+    p[0] = 3;
+    p.writeUInt32LE(4, 1);
+    p.writeUInt16LE(rows, 5);
+    p.writeUInt16LE(cols, 7);
+    await new Promise<void>((r) => sock.end(p, () => r()));
+    sock.destroy();
+  }
+
+  async cleanup(): Promise<void> {
+    await stopShim(this.stateDir, { timeoutMs: 3000 });
+    await rm(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+export class ShimSupervisor implements TaskSupervisor {
+  readonly #shimBinary: string | undefined;
+
+  constructor(opts: { shimBinary?: string } = {}) {
+    this.#shimBinary = opts.shimBinary;
+  }
+
+  async start(o: StartTaskOptions): Promise<TaskHandle> {
+    const info = await startShim({
+      id: o.id,
+      bundle: o.bundle,
+      runtime: o.runtimeBinary,
+      runtimeRoot: o.runtimeRoot,
+      stateDir: o.stateDir,
+      terminal: o.terminal,
+      stdin: o.openStdin,
+      logPath: o.logPath,
+      logFormat: 'json-file',
+      logMaxSize: 10 << 20,
+      logMaxFiles: 3,
+      ...(this.#shimBinary ? { shimBinary: this.#shimBinary } : {}),
+    });
+    return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
+  }
+
+  async exec(o: ExecTaskOptions): Promise<TaskHandle> {
+    const info = await startShim({
+      id: o.id,
+      bundle: o.bundle,
+      runtime: o.runtimeBinary,
+      runtimeRoot: o.runtimeRoot,
+      stateDir: o.stateDir,
+      terminal: o.terminal,
+      stdin: o.openStdin,
+      logPath: o.logPath,
+      logFormat: 'json-file',
+      exec: { processJson: o.processPath },
+      ...(this.#shimBinary ? { shimBinary: this.#shimBinary } : {}),
+    });
+    return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
+  }
+
+  async reconnect(stateDir: string): Promise<TaskHandle | undefined> {
+    if (!existsSync(stateDir)) return undefined;
+    const id = readShimIdentity(stateDir);
+    const exit = readExit(stateDir);
+    if (!id) return undefined;
+    // A dead shim that recorded the exit still tells us how the task ended.
+    if (!shimAlive(stateDir) && !exit) return undefined;
+    return new ShimHandle(stateDir, id.pid, readContainerPid(stateDir) ?? 0);
+  }
+}
