@@ -5,7 +5,7 @@
 // interfaces, namespaces and rules these tests create are touched; the after hook removes them all.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -244,12 +244,33 @@ test('recover: DEL and namespace removal for what is not live, an interrupted AD
   assert.deepEqual((await m2.recover([id('1')])).netnsRemoved, [], 'a second recovery finds nothing');
 });
 
+test('a failed ADD is rolled back by DEL through every plugin: no record, lease, rule or interface stays', async () => {
+  const BAD = `${tag}-bad`;
+  const net = await m.createNetwork(BAD);
+  bridges.push(net.bridge);
+  // A last plugin that fails after bridge, portmap and firewall have done their work.
+  const stored = (await m.store.get(BAD))!;
+  const conflist = { ...stored.conflist, plugins: [...stored.conflist.plugins, { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.berth_no_such_knob': '1' } }] };
+  await m.store.put(conflist, stored.meta);
+  const p5 = await m.createNetns(id('5'));
+  await assert.rejects(m.attach(id('5'), p5, BAD, { portMappings: [{ hostPort: await freePort(), containerPort: 80 }] }), (e) => isBerthError(e) && e.message.includes('"tuning"'));
+  assert.deepEqual(await m.listAttachments(id('5')), []);
+  const leases = join(base, 'state/ipam', BAD);
+  assert.deepEqual(existsSync(leases) ? readdirSync(leases).filter((f) => /^\d/.test(f)) : [], [], 'no address stays leased');
+  const rules = iptablesSave();
+  assert.ok(!rules.includes(id('5')), `no rule for the container:\n${rules}`);
+  assert.notEqual(sh('nsenter', [`--net=${p5}`, 'ip', 'link', 'show', 'eth0']).status, 0, 'no eth0 in its namespace');
+  await m.removeNetns(id('5'));
+  await m.removeNetwork(BAD);
+  assert.notEqual(sh('ip', ['link', 'show', 'dev', net.bridge]).status, 0, `bridge ${net.bridge} is gone`);
+});
+
 test('removing the networks deletes their bridges and rules: nothing is left on the host', async () => {
   await m.detach(id('1'), NET);
   await m.removeNetns(id('1'));
   await m.removeNetns(id('1'));
   await m.removeNetwork(NET);
-  const netBridge = bridges[1]!;
+  const netBridge = bridges[1]!; // NET's
   assert.notEqual(sh('ip', ['link', 'show', 'dev', netBridge]).status, 0, `bridge ${netBridge} is gone`);
   await m.destroy();
   for (const b of bridges) assert.notEqual(sh('ip', ['link', 'show', 'dev', b]).status, 0, `bridge ${b} is gone`);
