@@ -120,16 +120,17 @@ export function shimTest(name: string, fn: (s: ShimSession, t: TestContext) => P
   test(`[${RUNTIME.name}] ${name}`, { timeout }, async (t) => {
     checkPrerequisites();
     const s = new ShimSession();
-    let failed = true;
+    let failure: unknown;
     try {
       await fn(s, t);
-      failed = false;
-    } finally {
-      try {
-        await s.cleanup();
-      } catch (e) {
-        if (!failed) throw e; // never hide the test's own failure behind a cleanup one
-      }
+    } catch (e) {
+      failure = e;
     }
+    try {
+      await s.cleanup();
+    } catch (e) {
+      failure ??= e; // never hide the test's own failure behind a cleanup one
+    }
+    if (failure !== undefined) throw failure;
   });
 }
