@@ -3,12 +3,12 @@
 // through the runc v2 shim with `--runc-binary` set to the runtime under test; the ctr namespace is
 // the root's berth cgroup name, so every container's cgroup (/<ns>/<id>) is one we may remove.
 // The shim's sockets go to /run/containerd/s (fixed in containerd 1.6; named by a hash of our
-// address), which the shim removes as it exits; a /run/containerd we created is removed again.
-import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+// address), which the shim removes as it exits; the directories, if we made them, are removed again.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBusyboxArchive } from './busybox-archive.ts';
 import { assertCmd } from './expect.ts';
-import { type CmdResult, cmd, InteropRoot, type InteropRuntime, isSocket, need } from './harness.ts';
+import { type CmdResult, cmd, InteropRoot, type InteropRuntime, isSocket, MachineDirs, need } from './harness.ts';
 
 const CONTAINERD = '/usr/bin/containerd';
 const CTR = '/usr/bin/ctr';
@@ -18,7 +18,7 @@ export class ContainerdPeer {
   readonly root: InteropRoot;
   readonly address: string;
   readonly namespace: string;
-  private createdRunDir = false;
+  private dirs: MachineDirs | undefined;
 
   private constructor(root: InteropRoot) {
     this.root = root;
@@ -31,7 +31,7 @@ export class ContainerdPeer {
     need(CTR, 'containerd');
     need('/usr/bin/containerd-shim-runc-v2', 'containerd');
     const peer = new ContainerdPeer(new InteropRoot('ctrd', rt));
-    peer.createdRunDir = !existsSync(SHIM_RUN_DIR);
+    peer.dirs = new MachineDirs([join(SHIM_RUN_DIR, 's'), join(SHIM_RUN_DIR, 'fifo'), SHIM_RUN_DIR]);
     const r = peer.root;
     const config = [
       'version = 2',
@@ -55,7 +55,13 @@ export class ContainerdPeer {
     const cfg = r.path('config.toml');
     writeFileSync(cfg, config);
     const child = r.startDaemon('containerd', CONTAINERD, ['--config', cfg]);
-    await r.waitReady('containerd', child, () => isSocket(peer.address));
+    try {
+      await r.waitReady('containerd', child, () => isSocket(peer.address));
+    } catch (err) {
+      // The caller never gets the peer to stop: leave nothing running or mounted ourselves.
+      await peer.stop();
+      throw err;
+    }
     return peer;
   }
 
@@ -102,14 +108,7 @@ export class ContainerdPeer {
       notes.push(`ctr cleanup: ${(err as Error).message}`);
     }
     notes.push(...(await this.root.cleanup()));
-    if (this.createdRunDir) {
-      // Only directories, only if empty: something else may have started using them meanwhile.
-      for (const d of [join(SHIM_RUN_DIR, 's'), join(SHIM_RUN_DIR, 'fifo'), SHIM_RUN_DIR]) {
-        try {
-          if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
-        } catch {}
-      }
-    }
+    this.dirs?.release();
     return notes;
   }
 }

@@ -3,11 +3,11 @@
 // its trust key, no bridge, no iptables, the cgroupfs driver with a berth-named cgroup parent, and
 // the runtime under test added as the runtime "berth". dockerd starts (and stops) its own managed
 // containerd under the exec-root. The docker CLI used is Debian's /usr/bin/docker, bound with -H.
-import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBusyboxArchive } from './busybox-archive.ts';
 import { assertCmd } from './expect.ts';
-import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, isSocket, need } from './harness.ts';
+import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, isSocket, MachineDirs, need } from './harness.ts';
 
 const DOCKERD = '/usr/sbin/dockerd';
 // Debian's client; /usr/local/bin may hold another one, of another version.
@@ -21,8 +21,7 @@ export const DOCKER_RUNTIME_NAME = 'berth';
 export class DockerdPeer {
   readonly root: InteropRoot;
   readonly socket: string;
-  private createdRunDir = false;
-  private createdPluginDir = false;
+  private dirs: MachineDirs | undefined;
 
   private constructor(root: InteropRoot) {
     this.root = root;
@@ -33,8 +32,7 @@ export class DockerdPeer {
     need(DOCKERD, 'docker.io');
     need(DOCKER, 'docker.io');
     const peer = new DockerdPeer(new InteropRoot('dockerd', rt));
-    peer.createdRunDir = !existsSync(SHIM_RUN_DIR);
-    peer.createdPluginDir = !existsSync(PLUGIN_RUN_DIR);
+    peer.dirs = new MachineDirs([join(SHIM_RUN_DIR, 's'), join(SHIM_RUN_DIR, 'fifo'), SHIM_RUN_DIR, join(PLUGIN_RUN_DIR, 'plugins'), PLUGIN_RUN_DIR]);
     const r = peer.root;
     const config = {
       'data-root': r.path('data', true),
@@ -59,7 +57,13 @@ export class DockerdPeer {
     const cfg = r.path('daemon.json');
     writeFileSync(cfg, JSON.stringify(config, null, 2));
     const child = r.startDaemon('dockerd', DOCKERD, ['--config-file', cfg], cleanEnv({ DOCKER_CONFIG: r.path('client', true) }));
-    await r.waitReady('dockerd', child, () => isSocket(peer.socket) && peer.docker(['version', '--format', '{{.Server.Version}}'], 10_000).status === 0, 60_000);
+    try {
+      await r.waitReady('dockerd', child, () => isSocket(peer.socket) && peer.docker(['version', '--format', '{{.Server.Version}}'], 10_000).status === 0, 60_000);
+    } catch (err) {
+      // The caller never gets the peer to stop: leave nothing running or mounted ourselves.
+      await peer.stop();
+      throw err;
+    }
     return peer;
   }
 
@@ -90,13 +94,7 @@ export class DockerdPeer {
       notes.push(`docker cleanup: ${(err as Error).message}`);
     }
     notes.push(...(await this.root.cleanup()));
-    // Only directories we made, only if empty: something else may have started using them meanwhile.
-    const made = [...(this.createdRunDir ? [join(SHIM_RUN_DIR, 's'), join(SHIM_RUN_DIR, 'fifo'), SHIM_RUN_DIR] : []), ...(this.createdPluginDir ? [join(PLUGIN_RUN_DIR, 'plugins'), PLUGIN_RUN_DIR] : [])];
-    for (const d of made) {
-      try {
-        if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
-      } catch {}
-    }
+    this.dirs?.release();
     return notes;
   }
 }

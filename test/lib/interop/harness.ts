@@ -341,3 +341,26 @@ export function isSocket(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * Directories outside our root that a peer creates whatever its configuration (containerd's shim
+ * sockets in /run/containerd/s, dockerd's /run/docker/plugins). Records which did not exist before
+ * the peer started; `release()` removes those again, only if empty (innermost first), so a
+ * directory that something else has begun to use meanwhile stays.
+ */
+export class MachineDirs {
+  private readonly made: string[];
+
+  /** `dirs` innermost first: [/run/containerd/s, /run/containerd]. */
+  constructor(dirs: string[]) {
+    this.made = dirs.filter((d) => !existsSync(d));
+  }
+
+  release(): void {
+    for (const d of this.made) {
+      try {
+        if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
+      } catch {}
+    }
+  }
+}

@@ -6,12 +6,13 @@
 import { writeFileSync } from 'node:fs';
 import { writeBusyboxArchive } from './busybox-archive.ts';
 import { assertCmd } from './expect.ts';
-import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, need } from './harness.ts';
+import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, MachineDirs, need } from './harness.ts';
 
 export const PODMAN = '/usr/bin/podman';
 
 export class PodmanPeer {
   readonly root: InteropRoot;
+  private dirs: MachineDirs | undefined;
 
   private constructor(root: InteropRoot) {
     this.root = root;
@@ -21,6 +22,8 @@ export class PodmanPeer {
     need(PODMAN, 'podman');
     need('/usr/bin/conmon', 'conmon');
     const peer = new PodmanPeer(new InteropRoot('podman', rt));
+    // netavark's run dir, should any podman code path still reach it with the CNI backend set.
+    peer.dirs = new MachineDirs(['/run/containers/networks', '/run/containers']);
     const r = peer.root;
     const containersConf = [
       '[containers]',
@@ -115,6 +118,7 @@ export class PodmanPeer {
       notes.push(`podman cleanup: ${(err as Error).message}`);
     }
     notes.push(...(await this.root.cleanup()));
+    this.dirs?.release();
     return notes;
   }
 }
