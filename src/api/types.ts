@@ -27,3 +27,6 @@ export type StreamEnd<T> = { done: T } | { error: string; code: string };
 /** The Upgrade token of attach connections; after the 101, bytes are the shim's attach frames. */
 export const ATTACH_PROTOCOL = 'berth-attach';
 export const API_PREFIX = '/v1';
+
+/** GET /images: one entry per name (ImageService.list's shape). */
+export type ImageSummaryWire = { name: string; repository: string; tag: string; digest: string; mediaType: string; size: number; createdAt: string; updatedAt: string };

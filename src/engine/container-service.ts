@@ -49,6 +49,16 @@ const SNAPSHOT_PREFIX = 'berth-container-';
 const ADJ = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'sharp', 'swift', 'witty', 'bold', 'clever', 'gentle', 'happy'];
 const NOUN = ['otter', 'heron', 'lynx', 'puffin', 'marten', 'ibis', 'wren', 'gecko', 'tern', 'vole', 'kestrel', 'newt', 'stoat', 'plover', 'dunlin', 'skua'];
 
+/** berthd's own hard RLIMIT_NOFILE: raising a container above it needs CAP_SYS_RESOURCE, which berthd may lack. */
+function hostNofile(): number {
+  try {
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m?.[1] === 'unlimited' || !m ? 1048576 : Math.min(1048576, Number(m[1]));
+  } catch {
+    return 1048576;
+  }
+}
+
 function isMountPoint(path: string): boolean {
   try {
     return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
@@ -148,6 +158,7 @@ export class ContainerService {
         image: image.config.config ?? {},
         etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
         mounts,
+        nofile: hostNofile(),
       });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
       await this.#o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } });

@@ -38,6 +38,8 @@ export type SpecInputs = {
   /** Resolved mounts of volumes, binds and tmpfs (sources already host paths). */
   mounts?: Mount[];
   cgroupsParent?: string;
+  /** RLIMIT_NOFILE for the process; default 1048576 (Docker's). berthd passes its own hard limit when lower. */
+  nofile?: number;
 };
 
 /** The process args: Docker's rules for combining Entrypoint and Cmd. */
@@ -130,7 +132,7 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     env: mergeEnv(image.Env, req.env, [`HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])]),
     cwd: req.workdir || image.WorkingDir || '/',
     capabilities: { bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES] },
-    rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1048576, soft: 1048576 }],
+    rlimits: [{ type: 'RLIMIT_NOFILE', hard: inp.nofile ?? 1048576, soft: inp.nofile ?? 1048576 }],
     noNewPrivileges: false,
   };
   if (!spec.process.cwd.startsWith('/')) throw invalidArgument(`workdir ${JSON.stringify(spec.process.cwd)}: expected an absolute path`);

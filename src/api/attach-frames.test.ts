@@ -1,0 +1,16 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeFrame, FrameDecoder, FrameType, resizeFrame as shimResize, stdinFrames as shimStdin } from '../shim/frames.ts';
+import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from './attach-frames.ts';
+
+test('the API attach codec is byte-for-byte the shim protocol', () => {
+  assert.deepEqual(AttachFrame, FrameType);
+  assert.deepEqual(frame(AttachFrame.Stdout, Buffer.from('hi')), encodeFrame(FrameType.Stdout, Buffer.from('hi')));
+  assert.deepEqual(resizeFrame(24, 80), shimResize(24, 80));
+  const big = Buffer.alloc(20000, 7);
+  assert.deepEqual(stdinFrames(big), shimStdin(big));
+  const d = new AttachDecoder();
+  const bytes = Buffer.concat([encodeFrame(FrameType.Stdout, Buffer.from('a')), encodeFrame(FrameType.Exit, Buffer.from('{}'))]);
+  const got = [...d.push(bytes.subarray(0, 3)), ...d.push(bytes.subarray(3))];
+  assert.deepEqual(got.map((f) => [f.type, f.payload.toString()]), new FrameDecoder().push(bytes).map((f) => [f.type, f.payload.toString()]));
+});

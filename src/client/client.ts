@@ -1,0 +1,296 @@
+// The typed client of berthd's native API (docs/engine.md): one method per route, over node:http
+// with the daemon's unix socket. Errors come back as the BerthError the engine threw (category from
+// the X-Berth-Error header, see src/api/errors.ts). Streams (pull progress, logs, events) are async
+// iterables of the JSON lines; attach returns the upgraded socket carrying the shim's frames.
+// Must never: import engine code (types only, through src/api/types.ts).
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { codeFromResponse, ERROR_HEADER } from '../api/errors.ts';
+import {
+  API_PREFIX,
+  ATTACH_PROTOCOL,
+  type ContainerDetails,
+  type ContainerSummary,
+  type CreateRequest,
+  type EngineEvent,
+  type ExecRequest,
+  type ExitResult,
+  type LogLine,
+  type NetworkInfo,
+  type StatsResult,
+  type SystemInfo,
+  type TopResult,
+  type VersionInfo,
+  type VolumeInfo,
+} from '../api/types.ts';
+import { BerthError, ErrorCode, unavailable } from '../errors/errors.ts';
+
+export const DEFAULT_SOCKET = '/run/berth/berthd.sock';
+
+export function defaultSocket(): string {
+  const h = process.env.BERTH_HOST;
+  if (h) return h.replace(/^unix:\/\//, '');
+  return DEFAULT_SOCKET;
+}
+
+type Query = Record<string, string | number | boolean | string[] | undefined>;
+type Opts = { query?: Query; body?: unknown; raw?: Readable; signal?: AbortSignal };
+
+function qs(q: Query | undefined): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === false) continue;
+    if (Array.isArray(v)) for (const x of v) p.append(k, x);
+    else p.append(k, v === true ? '1' : String(v));
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+async function errorOf(res: IncomingMessage): Promise<BerthError> {
+  const chunks: Buffer[] = [];
+  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+  const text = Buffer.concat(chunks).toString('utf8');
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {}
+  const header = res.headers[ERROR_HEADER];
+  return new BerthError(codeFromResponse(res.statusCode ?? 500, Array.isArray(header) ? header[0] : header), message || `HTTP ${res.statusCode}`);
+}
+
+export class BerthClient {
+  readonly socketPath: string;
+
+  constructor(socketPath: string = defaultSocket()) {
+    this.socketPath = socketPath;
+  }
+
+  /** The raw response of a successful request (status < 400). */
+  response(method: string, path: string, o: Opts = {}): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+      const req = httpRequest(
+        {
+          socketPath: this.socketPath,
+          method,
+          path: `${API_PREFIX}${path}${qs(o.query)}`,
+          headers: { host: 'berthd', ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}), ...(o.raw ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}) },
+          ...(o.signal ? { signal: o.signal } : {}),
+        },
+        (res) => {
+          if ((res.statusCode ?? 500) >= 400) errorOf(res).then(reject, reject);
+          else resolve(res);
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(unavailable(`cannot reach berthd at ${this.socketPath} (${e.code}): is it running? (start it with berthd, or set BERTH_HOST)`, e));
+        else reject(e);
+      });
+      if (o.raw) o.raw.pipe(req);
+      else req.end(body);
+    });
+  }
+
+  async json<T>(method: string, path: string, o: Opts = {}): Promise<T> {
+    const res = await this.response(method, path, o);
+    const chunks: Buffer[] = [];
+    for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+    const text = Buffer.concat(chunks).toString('utf8');
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** JSON lines of a streaming response; an {"error"} line is thrown as the BerthError it names. */
+  async *lines<T>(method: string, path: string, o: Opts = {}): AsyncGenerator<T> {
+    const res = await this.response(method, path, o);
+    const rl = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
+    try {
+      for await (const line of rl) {
+        if (!line) continue;
+        const v = JSON.parse(line) as T & { error?: string; code?: string };
+        if (v && typeof v === 'object' && typeof v.error === 'string') throw new BerthError((v.code as ErrorCode) ?? ErrorCode.Internal, v.error);
+        yield v as Awaited<T>;
+      }
+    } finally {
+      rl.close();
+      res.destroy();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = httpRequest({ socketPath: this.socketPath, path: '/_ping', timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => {
+        req.destroy();
+        resolve(false);
+      });
+      req.end();
+    });
+  }
+
+  /** Upgrades to the attach protocol; the socket then carries the shim's frames (src/api/attach-frames.ts). */
+  upgrade(path: string, query?: Query): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socketPath, method: 'POST', path: `${API_PREFIX}${path}${qs(query)}`, headers: { host: 'berthd', connection: 'Upgrade', upgrade: ATTACH_PROTOCOL } });
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', (res) => errorOf(res).then(reject, reject));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? unavailable(`cannot reach berthd at ${this.socketPath} (${e.code})`, e) : e));
+      req.end();
+    });
+  }
+
+  // ---- system
+  version(): Promise<VersionInfo> {
+    return this.json('GET', '/version');
+  }
+  info(): Promise<SystemInfo> {
+    return this.json('GET', '/info');
+  }
+  events(o: { since?: string; until?: string; filters?: Record<string, string[]> } = {}, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
+    return this.lines('GET', '/events', { query: { since: o.since, until: o.until, filters: o.filters ? JSON.stringify(o.filters) : undefined }, ...(signal ? { signal } : {}) });
+  }
+
+  // ---- images
+  images(): Promise<import('../api/types.ts').ImageSummaryWire[]> {
+    return this.json('GET', '/images');
+  }
+  imageInspect(ref: string): Promise<unknown> {
+    return this.json('GET', '/images/inspect', { query: { ref } });
+  }
+  async pull(ref: string, o: { platform?: string; progress?: (ev: unknown) => void } = {}): Promise<{ name: string; digest: string }> {
+    for await (const l of this.lines<{ progress?: unknown; done?: { name: string; digest: string } }>('POST', '/images/pull', { query: { ref, platform: o.platform } })) {
+      if (l.progress !== undefined) o.progress?.(l.progress);
+      if (l.done) return l.done;
+    }
+    throw new BerthError(ErrorCode.Internal, `pull ${ref}: the stream ended without a result`);
+  }
+  tag(source: string, target: string): Promise<{ name: string }> {
+    return this.json('POST', '/images/tag', { query: { source, target } });
+  }
+  rmi(refs: string[], force = false): Promise<{ untagged: string[]; gc: { removed: string[] } }> {
+    return this.json('DELETE', '/images', { query: { ref: refs, force } });
+  }
+  imagePrune(deep = false): Promise<unknown> {
+    return this.json('POST', '/images/prune', { query: { deep } });
+  }
+  save(refs: string[], format: 'docker-archive' | 'oci-archive' = 'docker-archive'): Promise<IncomingMessage> {
+    return this.response('GET', '/images/save', { query: { ref: refs, format } });
+  }
+  load(body: Readable): Promise<{ images: { name: string; digest: string }[]; format: string }> {
+    return this.json('POST', '/images/load', { raw: body });
+  }
+  importRootfs(input: { path: string } | Readable, ref?: string, platform?: string): Promise<{ name: string; target: { digest: string } }> {
+    if ('path' in input && typeof input.path === 'string' && !('pipe' in input)) return this.json('POST', '/images/import', { query: { path: input.path, ref, platform } });
+    return this.json('POST', '/images/import', { query: { ref, platform }, raw: input as Readable });
+  }
+
+  // ---- containers
+  create(req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
+    return this.json('POST', '/containers', { body: req });
+  }
+  list(o: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ContainerSummary[]> {
+    return this.json('GET', '/containers', { query: { all: o.all, filters: o.filters ? JSON.stringify(o.filters) : undefined } });
+  }
+  inspect(id: string): Promise<ContainerDetails> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}`);
+  }
+  start(id: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/start`);
+  }
+  stop(id: string, timeoutSec?: number): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t: timeoutSec } });
+  }
+  restart(id: string, timeoutSec?: number): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/restart`, { query: { t: timeoutSec } });
+  }
+  kill(id: string, signal?: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal } });
+  }
+  remove(id: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    return this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: o.force, volumes: o.volumes } });
+  }
+  wait(id: string): Promise<ExitResult> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/wait`);
+  }
+  pause(id: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/pause`);
+  }
+  unpause(id: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/unpause`);
+  }
+  top(id: string): Promise<TopResult> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/top`);
+  }
+  stats(id: string): Promise<StatsResult> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/stats`);
+  }
+  resize(id: string, rows: number, cols: number): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: rows, w: cols } });
+  }
+  logs(id: string, o: { follow?: boolean; tail?: number; since?: string; stdout?: boolean; stderr?: boolean } = {}, signal?: AbortSignal): AsyncGenerator<LogLine> {
+    return this.lines('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+      query: { follow: o.follow, tail: o.tail, since: o.since, stdout: o.stdout === false ? '0' : undefined, stderr: o.stderr === false ? '0' : undefined },
+      ...(signal ? { signal } : {}),
+    });
+  }
+  /** Attach to a running container, or (start: true) start it with this client already attached. */
+  attach(id: string, o: { start?: boolean } = {}): Promise<Socket> {
+    return this.upgrade(`/containers/${encodeURIComponent(id)}/attach`, { start: o.start });
+  }
+  exec(id: string, req: ExecRequest): Promise<{ execId: string }> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/exec`, { body: req });
+  }
+  execLogs(execId: string): AsyncGenerator<LogLine> {
+    return this.lines('GET', `/exec/${execId}/logs`);
+  }
+  execWait(execId: string): Promise<ExitResult> {
+    return this.json('POST', `/exec/${execId}/wait`);
+  }
+  execAttach(execId: string): Promise<Socket> {
+    return this.upgrade(`/exec/${execId}/attach`);
+  }
+  execResize(execId: string, rows: number, cols: number): Promise<void> {
+    return this.json('POST', `/exec/${execId}/resize`, { query: { h: rows, w: cols } });
+  }
+
+  // ---- volumes
+  volumes(): Promise<VolumeInfo[]> {
+    return this.json('GET', '/volumes');
+  }
+  volumeCreate(name?: string, labels?: Record<string, string>): Promise<VolumeInfo> {
+    return this.json('POST', '/volumes', { body: { name, labels } });
+  }
+  volumeInspect(name: string): Promise<VolumeInfo> {
+    return this.json('GET', `/volumes/${encodeURIComponent(name)}`);
+  }
+  volumeRemove(name: string, force = false): Promise<void> {
+    return this.json('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force } });
+  }
+  volumePrune(): Promise<{ removed: string[] }> {
+    return this.json('POST', '/volumes/prune');
+  }
+
+  // ---- networks
+  networks(): Promise<NetworkInfo[]> {
+    return this.json('GET', '/networks');
+  }
+  networkCreate(name: string, o: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> } = {}): Promise<NetworkInfo> {
+    return this.json('POST', '/networks', { body: { name, ...o } });
+  }
+  networkInspect(name: string): Promise<NetworkInfo> {
+    return this.json('GET', `/networks/${encodeURIComponent(name)}`);
+  }
+  networkRemove(name: string): Promise<void> {
+    return this.json('DELETE', `/networks/${encodeURIComponent(name)}`);
+  }
+}

@@ -1,0 +1,91 @@
+// Shared by the engine integration tests: a busybox rootfs tar (Debian's busybox-static with the
+// applets the tests use as symlinks, and an /etc/passwd), a berthd under temporary roots, and a
+// check that nothing was left behind.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BerthClient } from '../../src/client/client.ts';
+import { tarOf } from '../lib/test-images.ts';
+
+export const REPO = join(import.meta.dirname, '../..');
+export const NODE = process.execPath;
+
+const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'ls', 'id', 'hostname', 'true', 'false', 'ps', 'env', 'pwd', 'touch', 'mkdir', 'printf', 'seq', 'kill', 'head', 'tr', 'date', 'uname', 'whoami', 'nc', 'ip', 'wget', 'test', 'grep', 'wc', 'ifconfig', 'httpd', 'trap'];
+
+export async function busyboxRootfsTar(): Promise<Buffer> {
+  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: install the Debian package busybox-static');
+  const bin = readFileSync('/bin/busybox');
+  return tarOf([
+    { name: 'bin/' },
+    { name: 'bin/busybox', data: bin, mode: 0o755 },
+    ...APPLETS.filter((a) => a !== 'trap').map((a) => ({ name: `bin/${a}`, linkname: 'busybox' })),
+    { name: 'etc/' },
+    { name: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') },
+    { name: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
+    { name: 'tmp/', mode: 0o1777 },
+    { name: 'root/' },
+  ]);
+}
+
+export type Daemon = { proc: ChildProcess; client: BerthClient; root: string; runRoot: string; socket: string; stderr: () => string; stop: (signal?: NodeJS.Signals) => Promise<void> };
+
+/** Short temp dirs: the shim's attach socket path must fit in sun_path. */
+export function tempRoots(): { root: string; runRoot: string } {
+  return { root: mkdtempSync('/tmp/bte-'), runRoot: mkdtempSync('/tmp/btr-') };
+}
+
+export async function startBerthd(root: string, runRoot: string, extra: string[] = [], config?: object): Promise<Daemon> {
+  const socket = join(runRoot, 'berthd.sock');
+  const args = [join(REPO, 'src/cli/berthd/main.ts'), '--root', root, '--run-root', runRoot, '--debug', ...extra];
+  if (config) {
+    const cfgPath = join(root, 'berthd-test.json');
+    await writeFile(cfgPath, JSON.stringify(config));
+    args.push('--config', cfgPath);
+  }
+  const proc = spawn(NODE, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const client = new BerthClient(socket);
+  for (let i = 0; i < 300; i++) {
+    if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);
+    if (existsSync(socket) && (await client.ping())) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!(await client.ping())) throw new Error(`berthd did not come up in 15 s: ${err}`);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    proc,
+    client,
+    root,
+    runRoot,
+    socket,
+    stderr: () => err,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Host resources under the test's roots that are still there (mounts, shims, netns). */
+export function leftovers(root: string, runRoot: string): string[] {
+  const out: string[] = [];
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = l.split(' ')[4];
+    if (mp && (mp.startsWith(root) || mp.startsWith(runRoot))) out.push(`mount ${mp}`);
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if ((cmd.includes(root) || cmd.includes(runRoot)) && !cmd.includes('node --test')) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 200)}`);
+    } catch {}
+  }
+  return out;
+}
+
+export async function removeRoots(...dirs: string[]): Promise<void> {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+}
