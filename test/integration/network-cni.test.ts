@@ -172,6 +172,9 @@ test('two namespaces on one network reach each other; one on no network does not
   assert.ok(!ping(id('3'), a1.ips[0]!), 'a namespace on no network reaches nothing (control)');
   await m.check(id('1'), NET);
   await m.check(id('2'), NET);
+  const rules = iptablesSave();
+  assert.ok(rules.includes(`-A CNI-FORWARD -s ${a1.ips[0]}/32 -j ACCEPT`), `the firewall plugin let ${a1.ips[0]} through FORWARD:\n${rules}`);
+  assert.ok(rules.includes(`--dport ${hostPort} -j DNAT --to-destination ${a1.ips[0]}:8080`), 'portmap made the DNAT');
   await assert.rejects(m.attach(id('2'), p2, NET), (e) => isBerthError(e, ErrorCode.AlreadyExists));
   await assert.rejects(m.attach(id('3'), p3, NET, { portMappings: [{ hostPort, containerPort: 1 }] }), (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes(String(hostPort)));
   assert.deepEqual(await m.hostsEntries(NET), [
