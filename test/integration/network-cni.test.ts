@@ -226,6 +226,11 @@ test('detach runs DEL once per attachment and is idempotent; the container\'s ru
 
 test('recover: DEL and namespace removal for what is not live, an interrupted ADD included', async () => {
   const a3 = await m.attach(id('3'), m.netnsPath(id('3')), NET);
+  await m.check(id('3'), NET);
+  // CHECK must notice a broken attachment (control); and the DEL below then has no interface to read
+  // the addresses from, so the bridge plugin cannot remove its masquerade rules: berth must.
+  assert.equal(sh('nsenter', [`--net=${m.netnsPath(id('3'))}`, 'ip', 'link', 'del', 'eth0']).status, 0);
+  await assert.rejects(m.check(id('3'), NET), (e) => isBerthError(e) && e.message.includes('CHECK'));
   // A crash between the ADD and the result's write: the record has no result.
   const recPath = join(base, 'state/results', `${NET}-${id('3')}.json`);
   const rec = JSON.parse(readFileSync(recPath, 'utf8'));
