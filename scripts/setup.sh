@@ -12,6 +12,7 @@ APT_PACKAGES=(
   docker-registry apache2-utils openssl       # a real registry on loopback, htpasswd, test CAs
   skopeo umoci                                # peers for image round-trip tests
   bsdutils                                    # script(1): tests of programs on a real terminal
+  containernetworking-plugins nftables        # CNI plugins for berthd's networks; nft for their tests
   jq iproute2 util-linux procps psmisc time   # test helpers; GNU time for the benchmarks' peak RSS
 )
 missing=()
