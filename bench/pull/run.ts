@@ -17,6 +17,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -183,6 +184,9 @@ type Peer = {
   setup(dir: string): Promise<{ pullOnce(): Promise<void>; teardown(): Promise<void> }>;
 };
 
+/** CPU time (user+system, all threads) of the in-process berth pulls. */
+const berthCpuMs: number[] = [];
+
 function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
   const peers: Record<PeerName, Peer> = {
     berth: {
@@ -195,7 +199,10 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
         const client = new RegistryClient({ hosts: { [host]: { insecure: true } } });
         return {
           async pullOnce() {
+            const c0 = process.cpuUsage();
             const r = await pull(ref, { content, images, client, unpack: { snapshotter, applyLayer } });
+            const c = process.cpuUsage(c0);
+            berthCpuMs.push((c.user + c.system) / 1000);
             if (r.chainId !== expectedChain) throw new Error(`berth pulled chain ${r.chainId}, expected ${expectedChain}`);
           },
           async teardown() {
@@ -347,14 +354,16 @@ async function main(): Promise<void> {
   const expectedChain = chainIds(image.layers.map((l) => l.diffId)).at(-1)!;
   const peers = makePeers(ref, registry.host, expectedChain).filter((p) => !missing.has(p.name));
   const times = new Map<PeerName, number[]>(peers.map((p) => [p.name, []]));
-  const failures = new Map<PeerName, string>();
+  // A failed pull is reported, and the peer still runs in later iterations (a CLI being rebuilt
+  // meanwhile, a daemon slow to start once).
+  const failures = new Map<PeerName, string[]>();
+  const load0 = loadavg();
   log(`image ${ref}: ${image.layers.length} layers, ${(image.layers.reduce((a, l) => a + l.size, 0) / 1e6).toFixed(1)} MB compressed, ${(image.uncompressedSize / 1e6).toFixed(1)} MB uncompressed`);
 
   for (let it = 0; it < iterations; it++) {
     // Rotate the order so that no peer always runs first (or right after a daemon's shutdown).
     const order = peers.map((_, i) => peers[(i + it) % peers.length]!);
     for (const peer of order) {
-      if (failures.has(peer.name)) continue;
       const dir = join(work, `${peer.name}-${it}`);
       await mkdir(dir, { recursive: true });
       let env: Awaited<ReturnType<Peer['setup']>> | undefined;
@@ -366,8 +375,9 @@ async function main(): Promise<void> {
         times.get(peer.name)!.push(ms);
         log(`iteration ${it + 1}/${iterations}: ${peer.name} ${fmt(ms)} s`);
       } catch (e) {
-        failures.set(peer.name, e instanceof Error ? e.message : String(e));
-        log(`${peer.name} failed: ${failures.get(peer.name)}`);
+        const why = e instanceof Error ? e.message : String(e);
+        failures.set(peer.name, [...(failures.get(peer.name) ?? []), why]);
+        log(`iteration ${it + 1}/${iterations}: ${peer.name} failed: ${why}`);
       } finally {
         await env?.teardown().catch((e: unknown) => log(`${peer.name} teardown: ${String(e)}`));
         unmountUnder(dir);
@@ -384,20 +394,24 @@ async function main(): Promise<void> {
   lines.push(
     `Cold pull + unpack of ${ref.replace(registry.host, '127.0.0.1:PORT')} (${image.layers.length} gzip layers, ${(image.layers.reduce((a, l) => a + l.size, 0) / 1e6).toFixed(1)} MB compressed, ${(image.uncompressedSize / 1e6).toFixed(1)} MB uncompressed), ${iterations} iteration(s), interleaved; page cache not dropped.`,
     '',
-    `| client | median s | min s | max s | vs fastest peer${fastest ? ` (${fastest.name})` : ''} |`,
-    '|---|---:|---:|---:|---:|',
+    `| client | n | median s | min s | max s | vs fastest peer${fastest ? ` (${fastest.name})` : ''} |`,
+    '|---|---:|---:|---:|---:|---:|',
   );
   for (const p of [...peers].sort((a, b) => (medians.get(a.name)! || Infinity) - (medians.get(b.name)! || Infinity))) {
     const xs = times.get(p.name)!;
     const med = medians.get(p.name)!;
     const ratio = Number.isFinite(med) && Number.isFinite(fastestMs) ? `${(med / fastestMs).toFixed(2)}×` : '–';
-    lines.push(`| ${p.label} | ${fmt(med)} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${ratio} |`);
+    lines.push(`| ${p.label} | ${xs.length} | ${fmt(med)} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${ratio} |`);
   }
-  for (const [name, why] of [...missing, ...failures]) lines.push('', `- ${name}: not measured: ${why.split('\n')[0]!.slice(0, 400)}`);
+  const load1 = loadavg();
+  for (const [name, why] of missing) lines.push('', `- ${name}: not measured: ${why}`);
+  for (const [name, whys] of failures) lines.push('', `- ${name}: ${whys.length} of ${iterations} pulls failed (not in the times); first: ${whys[0]!.split('\n')[0]!.slice(0, 400)}`);
   lines.push(
     '',
     '- Every pull starts from an empty root; daemons (containerd, dockerd) are started on it before the clock starts and stopped after it stops.',
     '- berth (library) runs in the bench process, so after the first iteration its code is warm (JIT); the CLI row pays Node start-up each time.',
+    ...(berthCpuMs.length ? [`- berth (library) used ${fmt(median(berthCpuMs))} s of CPU per pull (median, user+system, all threads of the bench process).`] : []),
+    `- Machine: ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(1)).join(' ')} at the start, ${load1.map((x) => x.toFixed(1)).join(' ')} at the end (other work on the machine skews the times).`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
