@@ -192,6 +192,11 @@ export class InteropRoot {
       else notes.push(`unmounted ${m}`);
     }
     notes.push(...removeCgroups(this.cgroupParent));
+    // For a post-mortem: the trace, the runtime's log copies and the daemon logs stay.
+    if (process.env['BERTH_INTEROP_KEEP'] === '1') {
+      notes.push(`kept ${this.dir} (BERTH_INTEROP_KEEP=1): remove it by hand`);
+      return notes;
+    }
     try {
       rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
     } catch (err) {

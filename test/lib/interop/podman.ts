@@ -3,12 +3,14 @@
 // given --root, --runroot, --tmpdir, the cgroupfs manager, the file events backend and the runtime
 // under test by path. Containers get no network (no netavark/CNI state) and run under a
 // berth-named cgroup parent; conmon is the one Debian ships.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeBusyboxArchive } from './busybox-archive.ts';
 import { assertCmd } from './expect.ts';
 import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, MachineDirs, need } from './harness.ts';
 
 export const PODMAN = '/usr/bin/podman';
+const DEFAULT_STATE_ROOT = { runc: '/run/runc', berth: '/run/berth-runtime' } as const;
 
 export class PodmanPeer {
   readonly root: InteropRoot;
@@ -22,8 +24,10 @@ export class PodmanPeer {
     need(PODMAN, 'podman');
     need('/usr/bin/conmon', 'conmon');
     const peer = new PodmanPeer(new InteropRoot('podman', rt));
-    // netavark's run dir, should any podman code path still reach it with the CNI backend set.
-    peer.dirs = new MachineDirs(['/run/containers/networks', '/run/containers']);
+    // As root, podman gives the runtime no --root, so its state is in the runtime's default root
+    // (`--runtime-flag root=` is not passed on to the exit command's `container cleanup`, whose
+    // `delete` would then look elsewhere). netavark's run dir, should any podman code path reach it.
+    peer.dirs = new MachineDirs([DEFAULT_STATE_ROOT[rt.name], '/run/containers/networks', '/run/containers']);
     const r = peer.root;
     const containersConf = [
       '[containers]',
@@ -104,6 +108,16 @@ export class PodmanPeer {
     assertCmd(this.podman(['image', 'exists', ref]), `podman image exists ${ref}`, this.root);
   }
 
+  /** The ids of the containers podman asked the runtime to create (the last argument of create). */
+  createdIds(): string[] {
+    return this.root
+      .trace()
+      .split('\n')
+      .filter((l) => / create /.test(l))
+      .map((l) => l.trim().split(' ').pop() ?? '')
+      .filter((id) => /^[0-9a-f]{64}$/.test(id));
+  }
+
   /** Containers removed through podman (conmon stops with them), then everything else. */
   async stop(): Promise<string[]> {
     const notes: string[] = [];
@@ -116,6 +130,13 @@ export class PodmanPeer {
       this.podman(['rmi', '-a', '-f'], 60_000);
     } catch (err) {
       notes.push(`podman cleanup: ${(err as Error).message}`);
+    }
+    // A container podman lost track of (a test that failed half-way) may still have runtime state.
+    for (const id of this.createdIds()) {
+      if (existsSync(join(DEFAULT_STATE_ROOT[this.root.rt.name], id))) {
+        notes.push(`runtime state of ${id} was left`);
+        cmd(this.root.rt.binary, ['delete', '--force', id], { timeoutMs: 30_000 });
+      }
     }
     notes.push(...(await this.root.cleanup()));
     this.dirs?.release();
