@@ -15,6 +15,13 @@ import { TmuxSession } from '../lib/interop/tmux-session.ts';
 const rt = interopRuntime();
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
+/** A podman command line for a tmux pane: the peer's environment and global flags, then `args`. */
+function podmanLine(peer: PodmanPeer, args: string[]): string {
+  const env = peer.env();
+  const envArgs = ['CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'CONTAINERS_REGISTRIES_CONF', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'PATH'].map((k) => `${k}=${env[k] ?? ''}`);
+  return ['env', ...envArgs, PODMAN, ...peer.globalFlags(), ...args].map(quote).join(' ');
+}
+
 describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
   let peer: PodmanPeer;
   before(async () => {
@@ -63,10 +70,7 @@ describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
   it('podman run -it: an interactive shell in a real terminal', async () => {
     const tmux = new TmuxSession(peer.root.dir);
     try {
-      const env = peer.env();
-      const envArgs = ['CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'CONTAINERS_REGISTRIES_CONF', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'PATH'].map((k) => `${k}=${env[k] ?? ''}`);
-      const argv = ['env', ...envArgs, PODMAN, ...peer.globalFlags(), 'run', '-it', '--rm', ...peer.runFlags(), '--name', 'berth-it', BUSYBOX_REF, 'sh'];
-      tmux.start(argv.map(quote).join(' '), env);
+      tmux.start(podmanLine(peer, ['run', '-it', '--rm', ...peer.runFlags(), '--name', 'berth-it', BUSYBOX_REF, 'sh']), peer.env());
       // The shell's prompt ("/ #") shows that the pty reached it.
       await tmux.waitScreen('the container shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
       assert.equal(tmux.exitStatus(), undefined, `podman run -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
@@ -82,5 +86,39 @@ describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
     } finally {
       tmux.kill();
     }
+  });
+  it('podman exec -it: an interactive shell joined to a running container', async () => {
+    const name = 'berth-exec-it';
+    assertCmd(peer.podman(['run', '-d', ...peer.runFlags(), '--name', name, BUSYBOX_REF, 'sh', '-c', 'echo ready > /tmp/ready; exec sleep 300']), 'podman run -d', peer.root);
+    const tmux = new TmuxSession(peer.root.dir);
+    try {
+      tmux.start(podmanLine(peer, ['exec', '-it', name, 'sh']), peer.env());
+      await tmux.waitScreen('the exec shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
+      assert.equal(tmux.exitStatus(), undefined, `podman exec -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
+      tmux.type('cat /tmp/ready; echo comm=$(cat /proc/1/comm); tty; stty size');
+      const screen = await tmux.waitScreen('the command output', (s) => /^ready\s*$/m.test(s) && /^\d+ \d+\s*$/m.test(s));
+      assert.match(screen, /^comm=sleep\s*$/m, 'exec joined the container pid namespace');
+      assert.match(screen, /^\/dev\/pts\/\d+\s*$/m, 'stdin is a terminal in the exec session');
+      assert.match(screen, /^40 160\s*$/m, 'the exec terminal has the size of the tmux pane');
+      tmux.type('exit 4');
+      const status = await waitFor('podman exec -it to exit', () => tmux.exitStatus(), (s) => s !== undefined);
+      assert.equal(status, 4, `podman exec -it exits with the shell's status (got ${status})\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
+      assert.ok(
+        peer.root.trace().split('\n').some((l) => / exec /.test(l) && / --console-socket /.test(l)),
+        `the runtime's exec got a console socket:\n${runtimeEvidence(peer.root)}`,
+      );
+    } finally {
+      tmux.kill();
+      peer.podman(['rm', '-f', '-t', '0', name]);
+    }
+  });
+
+  it('podman run --memory --pids-limit: the limits reach the container cgroup', () => {
+    const r = assertCmd(
+      peer.podman(['run', '--rm', ...peer.runFlags(), '--memory', '64m', '--pids-limit', '77', BUSYBOX_REF, 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']),
+      'podman run with limits',
+      peer.root,
+    );
+    assert.deepEqual(r.stdout.trim().split(/\s+/), [String(64 * 1024 * 1024), '77'], `limits seen in the container: ${r.stdout}\n${runtimeEvidence(peer.root)}`);
   });
 });
