@@ -1,8 +1,11 @@
-// berth: the user's command line for images (pull, push, images, inspect, tag, rmi, save, load,
-// import, login, logout, prune/gc, content, snapshot). A thin adapter over ImageService: parse
-// flags, call one method, print. It runs the service in-process today and will talk to berthd
-// through a client once the daemon exists; nothing here may know how images are stored.
-// Errors: one line `berth: <message>` on stderr and exit status 1 (--debug adds the stack).
+// berth: the user's command line. Container, volume, network and system verbs talk to berthd through
+// the typed client (container-verbs.ts). Image verbs (pull, images, inspect, tag, rmi, save, load,
+// import) go through berthd too when one is in use, and run ImageService in-process otherwise:
+// the daemon is in use when --host or BERTH_HOST names its socket, or when no --root was given and
+// the default socket (/run/berth/berthd.sock) answers. push, login, logout, content, snapshot and
+// gc always run in-process (the stores are safe to share: SQLite and atomic renames).
+// Errors: one line `berth: <message>` on stderr and exit status 1 (--debug adds the stack); a
+// container's own exit status is berth's for run, wait-like verbs and exec.
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -11,14 +14,30 @@ import { type ArchiveFormat, ImageService, type ImageServiceOptions } from '../.
 import { type FlagSpec, parseFlags } from '../runtime/args.ts';
 import { formatBytes, table, timeAgo } from './format.ts';
 import { ProgressRenderer, shortDigest } from './progress.ts';
+import { BerthClient, DEFAULT_SOCKET } from '../../client/client.ts';
+import { CONTAINER_GROUPS, CONTAINER_VERBS, expandShortFlags, type Verb, type VerbCtx } from './container-verbs.ts';
+import { DAEMON_IMAGE_GROUP, DAEMON_IMAGE_VERBS } from './image-verbs-daemon.ts';
 
 const VERSION = '0.1.0';
 
 const USAGE = `berth: images for containers (pull, push, store, save, load)
 
-usage: berth [--root DIR] [--debug] COMMAND [OPTIONS] [ARGS]
+usage: berth [--host SOCKET] [--root DIR] [--debug] COMMAND [OPTIONS] [ARGS]
 
-commands:
+containers (through berthd):
+  run [-d] [-i] [-t] [--rm] [--name N] [-e K=V] [-v SRC:DST[:ro]] [--tmpfs DST] [-p [IP:]H:C[/udp]]
+      [--network NET] [-w DIR] [-u USER] [--entrypoint CMD] [--memory 64m] [--cpus 0.5]
+      [--pids-limit N] [--restart no|always|unless-stopped|on-failure[:N]] [--runtime NAME]
+      [--read-only] [--label K=V] IMAGE [COMMAND...]
+  create (as run, without -d)          start|stop [-t S]|restart|kill [-s SIG]|rm [-f] [-v] CONTAINER...
+  ps [-a] [-q] [--filter K=V] [--format table|json]
+  logs [-f] [--tail N] [-t] CONTAINER  exec [-i] [-t] [-d] [-e] [-w] [-u] CONTAINER CMD...
+  attach CONTAINER   inspect NAME...   wait CONTAINER...   top CONTAINER   stats CONTAINER...
+  pause|unpause CONTAINER...           events [--since T] [--until T] [--filter K=V]   info
+  volume create|ls|inspect|rm|prune    network create [--subnet CIDR]|ls|inspect|rm
+  (every verb takes --format json)
+
+images:
   pull [--platform os/arch[/variant]] [-q] REF     fetch and unpack an image
   push [-q] REF                                    upload a local image
   images, image ls [--format table|json] [-q] [--digests] [REPOSITORY]
@@ -35,12 +54,14 @@ commands:
   snapshot ls [--format table|json] [-q]
 
 global options:
+  --host SOCKET       berthd's socket (default: $BERTH_HOST, else /run/berth/berthd.sock)
   --root DIR          image root (default: $BERTH_ROOT_DIR or /var/lib/berth)
   --snapshotter NAME  auto (default), overlay or native
   --debug             print stack traces of errors
 `;
 
 const GLOBAL: FlagSpec[] = [
+  { names: ['host', 'H'], kind: 'string' },
   { names: ['root'], kind: 'string' },
   { names: ['snapshotter'], kind: 'string' },
   { names: ['debug', 'D'], kind: 'bool' },
@@ -343,6 +364,35 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
   if (!verb || verb === 'help' || g.flags.help) {
     ctx.out.write(USAGE);
     return verb || g.flags.help ? 0 : 1;
+  }
+  const host = (g.flags.host as string | undefined) ?? process.env.BERTH_HOST?.replace(/^unix:\/\//, '');
+  let client: BerthClient | undefined;
+  const getClient = async () => {
+    client ??= new BerthClient(host ?? DEFAULT_SOCKET);
+    return client;
+  };
+  const vctx: VerbCtx = { client: getClient, out: ctx.out, err: ctx.err };
+  const runVerb = async (v: Verb, args: string[], _name: string) => {
+    const p = parseFlags(expandShortFlags(args, v.flags), v.flags, v.stopAtPositional === true);
+    if (p.flags.help) {
+      ctx.out.write(`usage: berth ${v.usage}\n`);
+      return 0;
+    }
+    return (await v.run(vctx, p.flags, p.rest)) ?? 0;
+  };
+  const containerGroup = CONTAINER_GROUPS[verb];
+  if (CONTAINER_VERBS[verb]) return runVerb(CONTAINER_VERBS[verb]!, rest, verb);
+  if (containerGroup) {
+    const [sub, ...subRest] = rest;
+    const v = sub ? containerGroup[sub] : undefined;
+    if (!v) throw invalidArgument(`${verb}: expected one of ${Object.keys(containerGroup).join(', ')}${sub ? `, got ${JSON.stringify(sub)}` : ''}`);
+    return runVerb(v, subRest, `${verb} ${sub}`);
+  }
+  // Image verbs: through the daemon when one is in use (see the header).
+  const daemon = host !== undefined || (g.flags.root === undefined && (await new BerthClient(DEFAULT_SOCKET).ping()));
+  if (daemon) {
+    if (DAEMON_IMAGE_VERBS[verb]) return runVerb(DAEMON_IMAGE_VERBS[verb]!, rest, verb);
+    if (verb === 'image' && rest[0] && DAEMON_IMAGE_GROUP[rest[0]]) return runVerb(DAEMON_IMAGE_GROUP[rest[0]]!, rest.slice(1), `image ${rest[0]}`);
   }
   let cmd = COMMANDS[verb];
   let args = rest;

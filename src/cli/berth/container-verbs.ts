@@ -1,0 +1,580 @@
+// berth's container, volume, network and system verbs (docker's words and flags), over berthd's
+// typed client. Each verb parses its flags, calls one or two client methods, and prints (a table,
+// or JSON with --format json). Errors are BerthErrors from the daemon, printed by main.ts.
+// Must never: import engine code or reach the daemon other than through the client.
+import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
+import type { CreateRequest, MountRequest, PortMapping } from '../../api/types.ts';
+import type { BerthClient } from '../../client/client.ts';
+import { invalidArgument, isBerthError } from '../../errors/errors.ts';
+import type { FlagSpec } from '../runtime/args.ts';
+import { table, timeAgo } from './format.ts';
+
+export type VerbCtx = { client: () => Promise<BerthClient>; out: NodeJS.WriteStream; err: NodeJS.WriteStream };
+export type Verb = { flags: FlagSpec[]; stopAtPositional?: boolean; usage: string; run: (ctx: VerbCtx, f: Record<string, unknown>, args: string[]) => Promise<number | undefined> };
+
+const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
+const format: FlagSpec = { names: ['format'], kind: 'string' };
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+const isJson = (f: Record<string, unknown>) => {
+  const v = f.format as string | undefined;
+  if (v !== undefined && v !== 'json' && v !== 'table') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}`);
+  return v === 'json';
+};
+const strings = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
+
+function want(args: string[], min: number, max: number, usage: string): void {
+  if (args.length < min || args.length > max) throw invalidArgument(`usage: berth ${usage}`);
+}
+
+// ------------------------------------------------------------------ flag parsing helpers
+
+export function parseBytes(v: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(v.trim());
+  if (!m) throw invalidArgument(`${what} ${JSON.stringify(v)}: expected a size such as 64m, 1g or a number of bytes`);
+  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+export function parsePort(v: string): PortMapping {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(v);
+  if (!m) throw invalidArgument(`-p ${JSON.stringify(v)}: expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`);
+  return { hostIP: m[1] ?? '127.0.0.1', hostPort: Number(m[2]), containerPort: Number(m[3]), protocol: (m[4] ?? 'tcp') as 'tcp' | 'udp' };
+}
+
+export function parseVolume(v: string): MountRequest {
+  const parts = v.split(':');
+  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`-v ${JSON.stringify(v)}: expected NAME:/PATH[:ro] or /HOST/PATH:/PATH[:ro]`);
+  const [src, target, mode] = parts as [string, string, string | undefined];
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalidArgument(`-v ${JSON.stringify(v)}: mode ${JSON.stringify(mode)}: expected ro or rw`);
+  return { type: src.startsWith('/') ? 'bind' : 'volume', source: src, target, readOnly: mode === 'ro' };
+}
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { names: ['name'], kind: 'string' },
+  { names: ['env', 'e'], kind: 'strings' },
+  { names: ['volume', 'v'], kind: 'strings' },
+  { names: ['tmpfs'], kind: 'strings' },
+  { names: ['publish', 'p'], kind: 'strings' },
+  { names: ['network', 'net'], kind: 'string' },
+  { names: ['workdir', 'w'], kind: 'string' },
+  { names: ['user', 'u'], kind: 'string' },
+  { names: ['entrypoint'], kind: 'string' },
+  { names: ['memory', 'm'], kind: 'string' },
+  { names: ['cpus'], kind: 'string' },
+  { names: ['pids-limit'], kind: 'string' },
+  { names: ['restart'], kind: 'string' },
+  { names: ['runtime'], kind: 'string' },
+  { names: ['read-only'], kind: 'bool' },
+  { names: ['label', 'l'], kind: 'strings' },
+  { names: ['hostname'], kind: 'string' },
+  { names: ['interactive', 'i'], kind: 'bool' },
+  { names: ['tty', 't'], kind: 'bool' },
+  { names: ['rm'], kind: 'bool' },
+  { names: ['stop-signal'], kind: 'string' },
+  { names: ['stop-timeout'], kind: 'int' },
+  format,
+  help,
+];
+
+export function createRequest(f: Record<string, unknown>, args: string[]): CreateRequest {
+  const [image, ...cmd] = args;
+  if (!image) throw invalidArgument('an image is required (expected IMAGE [COMMAND [ARG...]])');
+  const req: CreateRequest = { image };
+  if (cmd.length) req.cmd = cmd;
+  if (f.name !== undefined) req.name = f.name as string;
+  const env = strings(f.env).map((e) => (e.includes('=') ? e : process.env[e] === undefined ? e : `${e}=${process.env[e]}`));
+  if (env.length) req.env = env;
+  const mounts: MountRequest[] = [...strings(f.volume).map(parseVolume), ...strings(f.tmpfs).map((t) => ({ type: 'tmpfs' as const, target: t.split(':')[0]!, ...(t.includes(':') ? { options: t.split(':')[1]!.split(',') } : {}) }))];
+  if (mounts.length) req.mounts = mounts;
+  const ports = strings(f.publish).map(parsePort);
+  if (ports.length) req.ports = ports;
+  if (f.network !== undefined) req.network = f.network as string;
+  if (f.workdir !== undefined) req.workdir = f.workdir as string;
+  if (f.user !== undefined) req.user = f.user as string;
+  if (f.entrypoint !== undefined) req.entrypoint = (f.entrypoint as string) === '' ? [] : [f.entrypoint as string];
+  if (f.memory !== undefined) req.memory = parseBytes(f.memory as string, '--memory');
+  if (f.cpus !== undefined) {
+    const n = Number(f.cpus);
+    if (!(n > 0)) throw invalidArgument(`--cpus ${JSON.stringify(f.cpus)}: expected a positive number such as 0.5`);
+    req.cpus = n;
+  }
+  if (f['pids-limit'] !== undefined) {
+    const n = Number(f['pids-limit']);
+    if (!Number.isInteger(n)) throw invalidArgument(`--pids-limit ${JSON.stringify(f['pids-limit'])}: expected an integer`);
+    req.pidsLimit = n;
+  }
+  if (f.restart !== undefined) req.restart = f.restart as string;
+  if (f.runtime !== undefined) req.runtime = f.runtime as string;
+  if (f['read-only']) req.readOnly = true;
+  const labels = strings(f.label);
+  if (labels.length) req.labels = Object.fromEntries(labels.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));
+  if (f.hostname !== undefined) req.hostname = f.hostname as string;
+  if (f.tty) req.tty = true;
+  if (f.interactive) req.openStdin = true;
+  if (f.rm) req.autoRemove = true;
+  if (f['stop-signal'] !== undefined) req.stopSignal = f['stop-signal'] as string;
+  if (f['stop-timeout'] !== undefined) req.stopTimeout = f['stop-timeout'] as number;
+  return req;
+}
+
+async function createWithPull(ctx: VerbCtx, req: CreateRequest): Promise<{ id: string; name: string }> {
+  const c = await ctx.client();
+  try {
+    return await c.create(req);
+  } catch (e) {
+    if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || !/no such image/.test(e.message)) throw e;
+    ctx.err.write(`Unable to find image '${req.image}' locally; pulling\n`);
+    await c.pull(req.image);
+    return c.create(req);
+  }
+}
+
+// ------------------------------------------------------------------ attach streaming
+
+/** Streams an attach socket to the terminal until the exit frame; returns the exit code it carried. */
+export async function streamAttach(ctx: VerbCtx, sock: import('node:net').Socket, o: { stdin: boolean; tty: boolean; onResize?: (rows: number, cols: number) => void }): Promise<number | undefined> {
+  const dec = new AttachDecoder();
+  let exitCode: number | undefined;
+  const stdin = process.stdin;
+  const rawWas = stdin.isTTY ? stdin.isRaw : false;
+  const onWinch = () => {
+    if (ctx.out.rows && ctx.out.columns) sock.write(resizeFrame(ctx.out.rows, ctx.out.columns));
+  };
+  if (o.tty && ctx.out.isTTY) {
+    onWinch();
+    process.on('SIGWINCH', onWinch);
+  }
+  const onStdin = (c: Buffer) => {
+    for (const fr of stdinFrames(c)) sock.write(fr);
+  };
+  const onStdinEnd = () => {
+    if (!sock.destroyed) sock.write(frame(AttachFrame.CloseStdin));
+  };
+  if (o.stdin) {
+    if (o.tty && stdin.isTTY) stdin.setRawMode(true);
+    stdin.on('data', onStdin);
+    stdin.on('end', onStdinEnd);
+    stdin.resume();
+  }
+  await new Promise<void>((resolve) => {
+    sock.on('data', (chunk: Buffer) => {
+      for (const fr of dec.push(chunk)) {
+        if (fr.type === AttachFrame.Stdout) ctx.out.write(fr.payload);
+        else if (fr.type === AttachFrame.Stderr) ctx.err.write(fr.payload);
+        else if (fr.type === AttachFrame.Exit) {
+          try {
+            exitCode = (JSON.parse(fr.payload.toString('utf8')) as { exitCode: number }).exitCode;
+          } catch {}
+          sock.end();
+        }
+      }
+    });
+    sock.on('close', () => resolve());
+    sock.on('error', () => resolve());
+    sock.resume();
+  });
+  if (o.stdin) {
+    stdin.off('data', onStdin);
+    stdin.off('end', onStdinEnd);
+    if (o.tty && stdin.isTTY) stdin.setRawMode(rawWas);
+    stdin.pause();
+  }
+  process.off('SIGWINCH', onWinch);
+  return exitCode;
+}
+
+// ------------------------------------------------------------------ verbs
+
+const run: Verb = {
+  flags: [...CREATE_FLAGS, { names: ['detach', 'd'], kind: 'bool' }],
+  stopAtPositional: true,
+  usage: 'run [OPTIONS] IMAGE [COMMAND [ARG...]]',
+  run: async (ctx, f, args) => {
+    const req = createRequest(f, args);
+    const c = await ctx.client();
+    const { id } = await createWithPull(ctx, req);
+    if (f.detach) {
+      await c.start(id);
+      ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
+      return 0;
+    }
+    const sock = await c.attach(id, { start: true });
+    const code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
+    if (code !== undefined) return code;
+    return (await c.wait(id)).exitCode;
+  },
+};
+
+const create: Verb = {
+  flags: CREATE_FLAGS,
+  stopAtPositional: true,
+  usage: 'create [OPTIONS] IMAGE [COMMAND [ARG...]]',
+  run: async (ctx, f, args) => {
+    const { id } = await createWithPull(ctx, createRequest(f, args));
+    ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
+    return 0;
+  },
+};
+
+/** A verb applied to each named container in turn, printing each name as docker does. */
+function each(usage: string, flags: FlagSpec[], fn: (c: BerthClient, id: string, f: Record<string, unknown>) => Promise<unknown>): Verb {
+  return {
+    flags: [...flags, format, help],
+    usage,
+    run: async (ctx, f, args) => {
+      want(args, 1, Number.POSITIVE_INFINITY, usage);
+      const c = await ctx.client();
+      let failed = 0;
+      const results: unknown[] = [];
+      for (const a of args) {
+        try {
+          const r = await fn(c, a, f);
+          results.push(r ?? { id: a });
+          if (!isJson(f)) ctx.out.write(`${a}\n`);
+        } catch (e) {
+          if (args.length === 1) throw e;
+          ctx.err.write(`berth: ${a}: ${(e as Error).message}\n`);
+          failed++;
+        }
+      }
+      if (isJson(f)) ctx.out.write(json(results));
+      return failed ? 1 : 0;
+    },
+  };
+}
+
+const start = each('start CONTAINER...', [], (c, id) => c.start(id));
+const stop = each('stop [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) => c.stop(id, f.time as number | undefined));
+const restart = each('restart [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) => c.restart(id, f.time as number | undefined));
+const kill = each('kill [-s SIGNAL] CONTAINER...', [{ names: ['signal', 's'], kind: 'string' }], (c, id, f) => c.kill(id, f.signal as string | undefined));
+const rm = each('rm [-f] [-v] CONTAINER...', [{ names: ['force', 'f'], kind: 'bool' }, { names: ['volumes', 'v'], kind: 'bool' }], (c, id, f) => c.remove(id, { force: f.force === true, volumes: f.volumes === true }));
+const pause = each('pause CONTAINER...', [], (c, id) => c.pause(id));
+const unpause = each('unpause CONTAINER...', [], (c, id) => c.unpause(id));
+
+const wait: Verb = {
+  flags: [format, help],
+  usage: 'wait CONTAINER...',
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'wait CONTAINER...');
+    const c = await ctx.client();
+    const results = [];
+    for (const a of args) results.push(await c.wait(a));
+    ctx.out.write(isJson(f) ? json(results) : results.map((r) => `${r.exitCode}\n`).join(''));
+    return 0;
+  },
+};
+
+function filtersOf(f: Record<string, unknown>): Record<string, string[]> | undefined {
+  const out: Record<string, string[]> = {};
+  for (const kv of strings(f.filter)) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw invalidArgument(`--filter ${JSON.stringify(kv)}: expected KEY=VALUE`);
+    const k = kv.slice(0, eq);
+    out[k] = [...(out[k] ?? []), kv.slice(eq + 1)];
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+const ps: Verb = {
+  flags: [{ names: ['all', 'a'], kind: 'bool' }, { names: ['quiet', 'q'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, { names: ['no-trunc'], kind: 'bool' }, format, help],
+  usage: 'ps [-a] [-q] [--filter KEY=VALUE] [--format table|json]',
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'ps [-a] [-q] [--filter KEY=VALUE] [--format table|json]');
+    const filters = filtersOf(f);
+    const list = await (await ctx.client()).list({ all: f.all === true, ...(filters ? { filters } : {}) });
+    if (isJson(f)) {
+      ctx.out.write(json(list));
+      return 0;
+    }
+    const id = (s: string) => (f['no-trunc'] ? s : s.slice(0, 12));
+    if (f.quiet) {
+      ctx.out.write(list.map((c) => `${id(c.id)}\n`).join(''));
+      return 0;
+    }
+    const ports = (p: PortMapping[]) => p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
+    const cmd = (s: string) => (f['no-trunc'] || s.length <= 22 ? `"${s}"` : `"${s.slice(0, 20)}…"`);
+    ctx.out.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], list.map((c) => [id(c.id), c.image, cmd(c.command), timeAgo(c.createdAt), c.statusText, ports(c.ports), c.name])));
+    return 0;
+  },
+};
+
+const logs: Verb = {
+  flags: [{ names: ['follow', 'f'], kind: 'bool' }, { names: ['tail', 'n'], kind: 'string' }, { names: ['timestamps', 't'], kind: 'bool' }, { names: ['since'], kind: 'string' }, format, help],
+  usage: 'logs [-f] [--tail N] [-t] CONTAINER',
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'logs [-f] [--tail N] [-t] CONTAINER');
+    const t = f.tail as string | undefined;
+    if (t !== undefined && t !== 'all' && !/^\d+$/.test(t)) throw invalidArgument(`--tail ${JSON.stringify(t)}: expected a number of lines or "all"`);
+    const c = await ctx.client();
+    const ac = new AbortController();
+    const onInt = () => ac.abort();
+    process.once('SIGINT', onInt);
+    try {
+      for await (const l of c.logs(args[0]!, { follow: f.follow === true, ...(t !== undefined && t !== 'all' ? { tail: Number(t) } : {}), ...(f.since ? { since: f.since as string } : {}) }, ac.signal)) {
+        if (isJson(f)) ctx.out.write(`${JSON.stringify(l)}\n`);
+        else (l.stream === 'stderr' ? ctx.err : ctx.out).write(f.timestamps ? `${l.time} ${l.log}` : l.log);
+      }
+    } catch (e) {
+      if (!ac.signal.aborted) throw e;
+    } finally {
+      process.off('SIGINT', onInt);
+    }
+    return 0;
+  },
+};
+
+const execVerb: Verb = {
+  flags: [{ names: ['interactive', 'i'], kind: 'bool' }, { names: ['tty', 't'], kind: 'bool' }, { names: ['detach', 'd'], kind: 'bool' }, { names: ['env', 'e'], kind: 'strings' }, { names: ['workdir', 'w'], kind: 'string' }, { names: ['user', 'u'], kind: 'string' }, format, help],
+  stopAtPositional: true,
+  usage: 'exec [-i] [-t] [-d] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]',
+  run: async (ctx, f, args) => {
+    want(args, 2, Number.POSITIVE_INFINITY, 'exec [-i] [-t] [-d] CONTAINER COMMAND [ARG...]');
+    const c = await ctx.client();
+    const { execId } = await c.exec(args[0]!, {
+      cmd: args.slice(1),
+      tty: f.tty === true,
+      openStdin: f.interactive === true,
+      ...(strings(f.env).length ? { env: strings(f.env) } : {}),
+      ...(f.workdir ? { workdir: f.workdir as string } : {}),
+      ...(f.user ? { user: f.user as string } : {}),
+    });
+    if (f.detach) {
+      ctx.out.write(isJson(f) ? json({ execId }) : `${execId}\n`);
+      return 0;
+    }
+    if (f.interactive || f.tty) {
+      const code = await streamAttach(ctx, await c.execAttach(execId), { stdin: f.interactive === true, tty: f.tty === true });
+      return code ?? (await c.execWait(execId)).exitCode;
+    }
+    // Without a terminal, the exec's log has every byte from its first one.
+    for await (const l of c.execLogs(execId)) (l.stream === 'stderr' ? ctx.err : ctx.out).write(l.log);
+    return (await c.execWait(execId)).exitCode;
+  },
+};
+
+const attachVerb: Verb = {
+  flags: [{ names: ['no-stdin'], kind: 'bool' }, help],
+  usage: 'attach [--no-stdin] CONTAINER',
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'attach [--no-stdin] CONTAINER');
+    const c = await ctx.client();
+    const d = await c.inspect(args[0]!);
+    const code = await streamAttach(ctx, await c.attach(d.id), { stdin: !f['no-stdin'] && d.request.openStdin === true, tty: d.request.tty === true });
+    return code ?? 0;
+  },
+};
+
+const inspect: Verb = {
+  flags: [{ names: ['type'], kind: 'string' }, format, help],
+  usage: 'inspect [--type container|image] NAME...',
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'inspect NAME...');
+    const c = await ctx.client();
+    const out: unknown[] = [];
+    for (const a of args) {
+      if (f.type !== 'image') {
+        try {
+          out.push(await c.inspect(a));
+          continue;
+        } catch (e) {
+          if (f.type === 'container' || !isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e;
+        }
+      }
+      out.push(await c.imageInspect(a));
+    }
+    ctx.out.write(json(out));
+    return 0;
+  },
+};
+
+const top: Verb = {
+  flags: [format, help],
+  usage: 'top CONTAINER',
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'top CONTAINER');
+    const t = await (await ctx.client()).top(args[0]!);
+    ctx.out.write(isJson(f) ? json(t) : table(t.titles, t.processes));
+    return 0;
+  },
+};
+
+const stats: Verb = {
+  flags: [{ names: ['no-stream'], kind: 'bool' }, format, help],
+  usage: 'stats [--no-stream] CONTAINER...',
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'stats CONTAINER...');
+    const c = await ctx.client();
+    const all = [];
+    for (const a of args) all.push(await c.stats(a));
+    if (isJson(f)) {
+      ctx.out.write(json(all));
+      return 0;
+    }
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)}MiB`;
+    ctx.out.write(table(['CONTAINER ID', 'NAME', 'CPU TIME', 'MEM USAGE / LIMIT', 'PIDS'], all.map((s) => [s.id.slice(0, 12), s.name, `${(s.cpuUsageNs / 1e9).toFixed(2)}s`, `${mib(s.memoryUsage)} / ${s.memoryLimit && s.memoryLimit < 2 ** 60 ? mib(s.memoryLimit) : 'unlimited'}`, String(s.pids)])));
+    return 0;
+  },
+};
+
+const events: Verb = {
+  flags: [{ names: ['since'], kind: 'string' }, { names: ['until'], kind: 'string' }, { names: ['filter', 'f'], kind: 'strings' }, format, help],
+  usage: 'events [--since TIME] [--until TIME] [--filter KEY=VALUE] [--format json]',
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'events [--since TIME] [--until TIME] [--filter KEY=VALUE]');
+    const toNano = (v: string | undefined) => {
+      if (v === undefined) return undefined;
+      if (/^\d+$/.test(v)) return `${v}000000000`;
+      const t = Date.parse(v);
+      if (Number.isNaN(t)) throw invalidArgument(`time ${JSON.stringify(v)}: expected seconds since the epoch or an RFC 3339 time`);
+      return `${t}000000`;
+    };
+    const since = toNano(f.since as string | undefined);
+    const until = toNano(f.until as string | undefined);
+    const filters = filtersOf(f);
+    const ac = new AbortController();
+    const onInt = () => ac.abort();
+    process.once('SIGINT', onInt);
+    try {
+      for await (const e of (await ctx.client()).events({ ...(since ? { since } : until ? { since: '0' } : {}), ...(until ? { until } : {}), ...(filters ? { filters } : {}) }, ac.signal)) {
+        if (until && BigInt(e.timeNano) > BigInt(until)) continue;
+        if (isJson(f)) ctx.out.write(`${JSON.stringify(e)}\n`);
+        else {
+          const attrs = Object.entries(e.actor.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+          ctx.out.write(`${new Date(Number(BigInt(e.timeNano) / 1000000n)).toISOString()} ${e.type} ${e.action} ${e.actor.id}${attrs ? ` (${attrs})` : ''}\n`);
+        }
+      }
+    } catch (e) {
+      if (!ac.signal.aborted) throw e;
+    } finally {
+      process.off('SIGINT', onInt);
+    }
+    return 0;
+  },
+};
+
+const info: Verb = {
+  flags: [format, help],
+  usage: 'info [--format json]',
+  run: async (ctx, f) => {
+    const c = await ctx.client();
+    const [v, i] = [await c.version(), await c.info()];
+    if (isJson(f)) {
+      ctx.out.write(json({ version: v, info: i }));
+      return 0;
+    }
+    ctx.out.write(`Server version: ${v.version} (API ${v.apiVersion}, Node ${v.node})\nContainers: ${i.containers} (running ${i.running}, paused ${i.paused}, stopped ${i.stopped})\nImages: ${i.images}\nSnapshotter: ${i.snapshotter}\nDefault runtime: ${i.defaultRuntime}\nRuntimes: ${Object.keys(i.runtimes).join(', ')}\nNetworking: ${i.networking}\nRoot: ${i.root}\nRun root: ${i.runRoot}\n`);
+    return 0;
+  },
+};
+
+// ------------------------------------------------------------------ volumes and networks
+
+const volumeCreate: Verb = {
+  flags: [{ names: ['label', 'l'], kind: 'strings' }, { names: ['driver', 'd'], kind: 'string' }, format, help],
+  usage: 'volume create [--label K=V] [NAME]',
+  run: async (ctx, f, args) => {
+    want(args, 0, 1, 'volume create [NAME]');
+    const labels = Object.fromEntries(strings(f.label).map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')]));
+    const v = await (await ctx.client()).volumeCreate(args[0], labels);
+    ctx.out.write(isJson(f) ? json(v) : `${v.name}\n`);
+    return 0;
+  },
+};
+const volumeLs: Verb = {
+  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, format, help],
+  usage: 'volume ls [-q] [--format json]',
+  run: async (ctx, f) => {
+    const list = await (await ctx.client()).volumes();
+    if (isJson(f)) ctx.out.write(json(list));
+    else if (f.quiet) ctx.out.write(list.map((v) => `${v.name}\n`).join(''));
+    else ctx.out.write(table(['DRIVER', 'VOLUME NAME', 'USED BY'], list.map((v) => [v.driver, v.name, String(v.usedBy.length)])));
+    return 0;
+  },
+};
+const volumeInspect: Verb = {
+  flags: [format, help],
+  usage: 'volume inspect NAME...',
+  run: async (ctx, _f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'volume inspect NAME...');
+    const c = await ctx.client();
+    const out = [];
+    for (const a of args) out.push(await c.volumeInspect(a));
+    ctx.out.write(json(out));
+    return 0;
+  },
+};
+const volumeRm = each('volume rm [-f] NAME...', [{ names: ['force', 'f'], kind: 'bool' }], (c, n, f) => c.volumeRemove(n, f.force === true));
+const volumePrune: Verb = {
+  flags: [{ names: ['force', 'f'], kind: 'bool' }, format, help],
+  usage: 'volume prune',
+  run: async (ctx, f) => {
+    const r = await (await ctx.client()).volumePrune();
+    ctx.out.write(isJson(f) ? json(r) : r.removed.map((n) => `Deleted volume: ${n}\n`).join(''));
+    return 0;
+  },
+};
+
+const networkCreate: Verb = {
+  flags: [{ names: ['subnet'], kind: 'string' }, { names: ['gateway'], kind: 'string' }, { names: ['driver', 'd'], kind: 'string' }, { names: ['label'], kind: 'strings' }, format, help],
+  usage: 'network create [--subnet CIDR] [--gateway IP] NAME',
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'network create [--subnet CIDR] [--gateway IP] NAME');
+    const labels = Object.fromEntries(strings(f.label).map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')]));
+    const n = await (await ctx.client()).networkCreate(args[0]!, { ...(f.subnet ? { subnet: f.subnet as string } : {}), ...(f.gateway ? { gateway: f.gateway as string } : {}), ...(f.driver ? { driver: f.driver as string } : {}), labels });
+    ctx.out.write(isJson(f) ? json(n) : `${n.name}\n`);
+    return 0;
+  },
+};
+const networkLs: Verb = {
+  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, format, help],
+  usage: 'network ls [-q] [--format json]',
+  run: async (ctx, f) => {
+    const list = await (await ctx.client()).networks();
+    if (isJson(f)) ctx.out.write(json(list));
+    else if (f.quiet) ctx.out.write(list.map((n) => `${n.name}\n`).join(''));
+    else ctx.out.write(table(['NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'CONTAINERS'], list.map((n) => [n.name, n.driver, n.subnet ?? '', n.gateway ?? '', String(n.containers.length)])));
+    return 0;
+  },
+};
+const networkInspect: Verb = {
+  flags: [format, help],
+  usage: 'network inspect NAME...',
+  run: async (ctx, _f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'network inspect NAME...');
+    const c = await ctx.client();
+    const out = [];
+    for (const a of args) out.push(await c.networkInspect(a));
+    ctx.out.write(json(out));
+    return 0;
+  },
+};
+const networkRm = each('network rm NAME...', [], (c, n) => c.networkRemove(n));
+
+export const CONTAINER_VERBS: Record<string, Verb> = { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ps, logs, exec: execVerb, attach: attachVerb, inspect, top, stats, events, info };
+export const CONTAINER_GROUPS: Record<string, Record<string, Verb>> = {
+  container: { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ls: ps, ps, list: ps, logs, exec: execVerb, attach: attachVerb, inspect, top, stats },
+  volume: { create: volumeCreate, ls: volumeLs, list: volumeLs, inspect: volumeInspect, rm: volumeRm, remove: volumeRm, prune: volumePrune },
+  network: { create: networkCreate, ls: networkLs, list: networkLs, inspect: networkInspect, rm: networkRm, remove: networkRm },
+};
+
+/** `-it` → `-i -t` when every letter is a known one-letter bool flag (docker's clustering); stops at the first positional. */
+export function expandShortFlags(argv: string[], flags: FlagSpec[]): string[] {
+  const shortBools = new Set(flags.filter((f) => f.kind === 'bool').flatMap((f) => f.names.filter((n) => n.length === 1)));
+  const valued = new Set(flags.filter((f) => f.kind !== 'bool').flatMap((f) => f.names));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--' || !a.startsWith('-') || a === '-') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (/^-[a-zA-Z]{2,}$/.test(a) && [...a.slice(1)].every((ch) => shortBools.has(ch))) {
+      out.push(...[...a.slice(1)].map((ch) => `-${ch}`));
+      continue;
+    }
+    out.push(a);
+    const name = a.replace(/^--?/, '');
+    if (!name.includes('=') && valued.has(name) && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return out;
+}

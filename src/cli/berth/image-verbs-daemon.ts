@@ -1,0 +1,164 @@
+// The image verbs when berthd runs: the same words and output as the in-process verbs of main.ts,
+// carried out by the daemon through the client (so a running daemon sees every image change).
+// Must never: open the image store itself.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { invalidArgument } from '../../errors/errors.ts';
+import type { FlagSpec } from '../runtime/args.ts';
+import type { Verb } from './container-verbs.ts';
+import { formatBytes, table, timeAgo } from './format.ts';
+import { ProgressRenderer, shortDigest } from './progress.ts';
+
+const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
+const format: FlagSpec = { names: ['format'], kind: 'string' };
+const quiet: FlagSpec = { names: ['quiet', 'q'], kind: 'bool' };
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+
+function want(args: string[], min: number, max: number, usage: string): void {
+  if (args.length < min || args.length > max) throw invalidArgument(`usage: berth ${usage}`);
+}
+
+const pull: Verb = {
+  flags: [{ names: ['platform'], kind: 'string' }, quiet, help],
+  usage: 'pull [--platform P] [-q] REF',
+  run: async (ctx, f, args) => {
+    want(args, 1, 1, 'pull [--platform os/arch[/variant]] [-q] REF');
+    const renderer = f.quiet ? undefined : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
+    if (renderer) ctx.out.write(`Pulling ${args[0]}\n`);
+    // biome-ignore lint/suspicious/noExplicitAny: progress events are the image service's PullEvent, carried as JSON.
+    const r = await (await ctx.client()).pull(args[0]!, { ...(f.platform ? { platform: f.platform as string } : {}), ...(renderer ? { progress: (e) => renderer.pull(e as any) } : {}) });
+    renderer?.finish();
+    if (!f.quiet) ctx.out.write(`Digest: ${r.digest}\n`);
+    ctx.out.write(`${r.name}\n`);
+    return 0;
+  },
+};
+
+const images: Verb = {
+  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
+  usage: 'images [--format table|json] [-q] [--digests] [REPOSITORY]',
+  run: async (ctx, f, args) => {
+    want(args, 0, 1, 'images [--format table|json] [-q] [--digests] [REPOSITORY]');
+    let list = await (await ctx.client()).images();
+    if (args.length) {
+      const w = args[0]!;
+      list = list.filter((i) => i.repository === w || i.name.startsWith(`${w}:`) || i.name === w || i.repository.startsWith(`${w}:`));
+    }
+    if (f.format === 'json') {
+      ctx.out.write(json(list));
+      return 0;
+    }
+    if (f.quiet) {
+      const seen = new Set<string>();
+      for (const i of list) {
+        const id = shortDigest(i.digest);
+        if (!seen.has(id)) ctx.out.write(`${id}\n`);
+        seen.add(id);
+      }
+      return 0;
+    }
+    const headers = ['REPOSITORY', 'TAG', ...(f.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+    ctx.out.write(table(headers, list.map((i) => [i.repository, i.tag, ...(f.digests ? [i.digest] : []), shortDigest(i.digest), timeAgo(i.createdAt), formatBytes(i.size)])));
+    return 0;
+  },
+};
+
+const inspect: Verb = {
+  flags: [format, help],
+  usage: 'image inspect REF...',
+  run: async (ctx, _f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'image inspect REF...');
+    const c = await ctx.client();
+    const out = [];
+    for (const a of args) out.push(await c.imageInspect(a));
+    ctx.out.write(json(out));
+    return 0;
+  },
+};
+
+const tag: Verb = {
+  flags: [help],
+  usage: 'tag SRC DST',
+  run: async (ctx, _f, args) => {
+    want(args, 2, 2, 'tag SRC DST');
+    await (await ctx.client()).tag(args[0]!, args[1]!);
+    return 0;
+  },
+};
+
+const rmi: Verb = {
+  flags: [{ names: ['force', 'f'], kind: 'bool' }, format, help],
+  usage: 'rmi [-f] REF...',
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'rmi [-f] REF...');
+    const r = await (await ctx.client()).rmi(args, f.force === true);
+    if (f.format === 'json') {
+      ctx.out.write(json(r));
+      return 0;
+    }
+    for (const n of r.untagged) ctx.out.write(`Untagged: ${n}\n`);
+    for (const d of r.gc.removed) ctx.out.write(`Deleted: ${d}\n`);
+    return 0;
+  },
+};
+
+const load: Verb = {
+  flags: [{ names: ['input', 'i'], kind: 'string' }, quiet, format, help],
+  usage: 'load [-i FILE] [-q]',
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'load [-i FILE] [-q]');
+    const input = (f.input as string | undefined) ?? '-';
+    if (input === '-' && process.stdin.isTTY) throw invalidArgument('load: no archive: use -i FILE or redirect stdin');
+    const r = await (await ctx.client()).load(input === '-' ? process.stdin : createReadStream(input));
+    if (f.format === 'json') {
+      ctx.out.write(json(r));
+      return 0;
+    }
+    for (const i of r.images) ctx.out.write(f.quiet ? `${i.name}\n` : `Loaded image: ${i.name}\n`);
+    return 0;
+  },
+};
+
+const importCmd: Verb = {
+  flags: [{ names: ['platform'], kind: 'string' }, format, help],
+  usage: 'import FILE|- [REF]',
+  run: async (ctx, f, args) => {
+    want(args, 1, 2, 'import FILE|- [REF]');
+    const c = await ctx.client();
+    const src = args[0] === '-' ? process.stdin : createReadStream(resolve(args[0]!));
+    const r = await c.importRootfs(src, args[1], f.platform as string | undefined);
+    ctx.out.write(f.format === 'json' ? json(r) : `${r.target.digest}\n`);
+    return 0;
+  },
+};
+
+const save: Verb = {
+  flags: [{ names: ['output', 'o'], kind: 'string' }, format, help],
+  usage: 'save [-o FILE] [--format docker-archive|oci-archive] REF...',
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'save [-o FILE] [--format docker-archive|oci-archive] REF...');
+    const fmt = (f.format as string | undefined) ?? 'docker-archive';
+    if (fmt !== 'docker-archive' && fmt !== 'oci-archive') throw invalidArgument(`--format: expected docker-archive or oci-archive, got ${JSON.stringify(fmt)}`);
+    const file = f.output as string | undefined;
+    if (!file && ctx.out.isTTY) throw invalidArgument('save: refusing to write an archive to a terminal; use -o FILE or redirect stdout');
+    const res = await (await ctx.client()).save(args, fmt);
+    if (!file) {
+      await pipeline(res, ctx.out, { end: false });
+      return 0;
+    }
+    const tmp = `${file}.berth-tmp-${process.pid}`;
+    try {
+      await pipeline(res, createWriteStream(tmp, { mode: 0o644 }));
+      await rename(tmp, file);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return 0;
+  },
+};
+
+export const DAEMON_IMAGE_VERBS: Record<string, Verb> = { pull, images, tag, rmi, load, import: importCmd, save };
+export const DAEMON_IMAGE_GROUP: Record<string, Verb> = { ls: images, list: images, inspect, tag, rm: rmi, pull, save, load, import: importCmd };
