@@ -11,7 +11,7 @@ import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, isSock
 
 const DOCKERD = '/usr/sbin/dockerd';
 // Debian's client; /usr/local/bin may hold another one, of another version.
-const DOCKER = '/usr/bin/docker';
+export const DOCKER = '/usr/bin/docker';
 const SHIM_RUN_DIR = '/run/containerd';
 // dockerd makes /run/docker/plugins (legacy plugin discovery) whatever its exec-root.
 const PLUGIN_RUN_DIR = '/run/docker';
