@@ -11,7 +11,7 @@ import { assertCmd } from './expect.ts';
 import { type CmdResult, cmd, InteropRoot, type InteropRuntime, isSocket, MachineDirs, need } from './harness.ts';
 
 const CONTAINERD = '/usr/bin/containerd';
-const CTR = '/usr/bin/ctr';
+export const CTR = '/usr/bin/ctr';
 const SHIM_RUN_DIR = '/run/containerd';
 
 export class ContainerdPeer {

@@ -11,12 +11,14 @@ const TMUX = '/usr/bin/tmux';
 export class TmuxSession {
   readonly socket: string;
   private readonly statusFile: string;
-  private readonly name = 'berth';
+  private readonly name: string;
 
-  constructor(dir: string) {
+  /** Sessions of one test share the server (one socket in `dir`); each has its own `name`. */
+  constructor(dir: string, name = 'berth') {
     need(TMUX, 'tmux');
+    this.name = name;
     this.socket = join(dir, 'tmux.sock');
-    this.statusFile = join(dir, `tmux-status-${process.pid}-${Date.now()}`);
+    this.statusFile = join(dir, `tmux-status-${name}-${Date.now()}`);
   }
 
   private tmux(args: string[]): CmdResult {
