@@ -199,9 +199,20 @@ const run: Verb = {
       return 0;
     }
     const sock = await c.attach(id, { start: true });
-    const code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
-    if (code !== undefined) return code;
-    return (await c.wait(id)).exitCode;
+    let code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
+    code ??= (await c.wait(id)).exitCode;
+    if (req.autoRemove) {
+      // As docker's client does: return once the daemon has removed the container.
+      for (let i = 0; i < 200; i++) {
+        const gone = await c.inspect(id).then(
+          () => false,
+          (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'),
+        );
+        if (gone) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    return code;
   },
 };
 

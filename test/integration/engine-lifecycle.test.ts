@@ -1,0 +1,175 @@
+// berthd end to end, as root: a real berthd under temporary roots, the real berth-shim, the runtime
+// (berth-runtime; BERTH_TEST_RUNTIME=runc to use runc while berth-runtime is broken), a busybox
+// image imported locally, driven through the typed client and the berth CLI. Checks that nothing
+// (mounts, shims, daemons) is left under the test's roots.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { isBerthError } from '../../src/errors/errors.ts';
+import { busyboxRootfsTar, type Daemon, leftovers, NODE, REPO, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+
+const exec = promisify(execFile);
+const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
+const { root, runRoot } = tempRoots();
+let d: Daemon;
+
+function needs(): void {
+  if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+}
+
+async function berth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+before(async () => {
+  needs();
+  d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+});
+
+after(async () => {
+  try {
+    if (d) {
+      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
+      await d.stop();
+    }
+    const left = leftovers(root, runRoot);
+    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
+  } finally {
+    await removeRoots(root, runRoot);
+  }
+});
+
+test('run --rm prints from inside and exits with the container status', async () => {
+  const r = await berth('run', '--rm', 'busybox', 'sh', '-c', 'echo "hello from $(hostname)"; echo oops >&2; exit 3');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /^hello from [0-9a-f]{12}\n$/);
+  assert.equal(r.stderr, 'oops\n');
+  assert.deepEqual((await d.client.list({ all: true })).length, 0, '--rm removed the container');
+});
+
+test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
+  const r = await berth('run', '-d', '--name', 'web', '-e', 'GREETING=hi', '-w', '/tmp', '--label', 'tier=test', 'busybox', 'sh', '-c', 'echo "$GREETING from $(pwd)"; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done');
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  await until('the first log line', async () => {
+    for await (const l of d.client.logs('web')) if (l.log === 'hi from /tmp\n') return true;
+    return false;
+  });
+  const ps = JSON.parse((await berth('ps', '--format', 'json', '--filter', 'label=tier=test')).stdout) as { name: string; status: string }[];
+  assert.deepEqual(ps.map((c) => [c.name, c.status]), [['web', 'running']]);
+  const ex = await berth('exec', 'web', 'sh', '-c', 'echo in-exec; exit 5');
+  assert.equal(ex.code, 5);
+  assert.equal(ex.stdout, 'in-exec\n');
+  const top = await d.client.top('web');
+  assert.ok(top.processes.some((p) => p.at(-1)!.startsWith('sh -c')), JSON.stringify(top));
+  const st = await d.client.stats('web');
+  assert.ok(st.pids >= 1 && st.memoryUsage > 0, JSON.stringify(st));
+  await d.client.pause('web');
+  assert.equal((await d.client.inspect('web')).state.status, 'paused');
+  await d.client.unpause('web');
+  const stop = await berth('stop', '-t', '5', 'web');
+  assert.equal(stop.code, 0, stop.stderr);
+  const i = await d.client.inspect('web');
+  assert.equal(i.state.status, 'stopped');
+  assert.equal(i.state.exitCode, 0, 'the TERM trap ran: stopped by SIGTERM, not SIGKILL');
+  const logs = await berth('logs', '--tail', '1', 'web');
+  assert.equal(logs.stdout, 'bye\n');
+  assert.equal((await berth('rm', 'web')).code, 0);
+  await assert.rejects(d.client.inspect('web'), (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'));
+});
+
+test('errors name what was wrong: unknown image, name in use, rm of a running container', async () => {
+  const miss = await berth('create', 'nosuchimage:1', 'true');
+  assert.notEqual(miss.code, 0);
+  assert.match(miss.stderr, /nosuchimage/);
+  await d.client.create({ image: 'busybox', name: 'dup', cmd: ['sleep', '30'] });
+  await assert.rejects(d.client.create({ image: 'busybox', name: 'dup', cmd: ['true'] }), (e) => isBerthError(e, 'BERTH_ERR_ALREADY_EXISTS') && /dup/.test(e.message));
+  await d.client.start('dup');
+  const rm = await berth('rm', 'dup');
+  assert.notEqual(rm.code, 0);
+  assert.match(rm.stderr, /running: stop it first, or remove it with -f/);
+  assert.equal((await berth('rm', '-f', 'dup')).code, 0);
+});
+
+test('volumes outlive their containers; bind mounts and read-only roots', async () => {
+  assert.equal((await berth('run', '--rm', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f')).code, 0);
+  const r = await berth('run', '--rm', '-v', 'data:/data:ro', 'busybox', 'sh', '-c', 'cat /data/f; echo x > /data/g 2>/dev/null || echo read-only');
+  assert.equal(r.stdout, 'kept\nread-only\n');
+  const v = JSON.parse((await berth('volume', 'inspect', 'data')).stdout) as { mountpoint: string }[];
+  assert.equal(readFileSync(join(v[0]!.mountpoint, 'f'), 'utf8'), 'kept\n');
+  const hostDir = join(root, 'bind-src');
+  await exec('mkdir', ['-p', hostDir]);
+  writeFileSync(join(hostDir, 'h'), 'from host\n');
+  const b = await berth('run', '--rm', '--read-only', '-v', `${hostDir}:/mnt`, 'busybox', 'sh', '-c', 'cat /mnt/h; touch /x 2>/dev/null || echo rootfs-ro');
+  assert.equal(b.stdout, 'from host\nrootfs-ro\n');
+  assert.equal((await berth('volume', 'rm', 'data')).code, 0);
+  assert.equal(existsSync(v[0]!.mountpoint), false);
+});
+
+test('resource limits reach the cgroup: --memory, --pids-limit', async () => {
+  const { id } = await d.client.create({ image: 'busybox', cmd: ['sleep', '30'], memory: 64 * 1024 * 1024, pidsLimit: 20 });
+  try {
+    await d.client.start(id);
+    const st = await d.client.stats(id);
+    assert.equal(st.memoryLimit, 64 * 1024 * 1024, JSON.stringify(st.raw));
+  } finally {
+    await d.client.remove(id, { force: true });
+  }
+});
+
+test('restart policy: on-failure restarts a container killed from outside; stop is final', async () => {
+  const { id } = await d.client.create({ image: 'busybox', name: 'phoenix', cmd: ['sleep', '300'], restart: 'on-failure:3' });
+  await d.client.start(id);
+  const pid1 = (await d.client.inspect(id)).state.pid;
+  assert.ok(pid1 > 0);
+  process.kill(pid1, 'SIGKILL');
+  await until('a restart with a new pid', async () => {
+    const s = (await d.client.inspect(id)).state;
+    return s.status === 'running' && s.pid !== pid1 && s.pid > 0;
+  });
+  assert.equal((await d.client.inspect(id)).restartCount, 1);
+  await d.client.stop(id, 1);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal((await d.client.inspect(id)).state.status, 'stopped', 'a user stop is not undone by the policy');
+  await d.client.remove(id);
+});
+
+test('events stream with filters', async () => {
+  const ac = new AbortController();
+  const seen: string[] = [];
+  const done = (async () => {
+    try {
+      for await (const e of d.client.events({ filters: { type: ['container'], action: ['create', 'start', 'die', 'destroy'] } }, ac.signal)) {
+        seen.push(e.action);
+        if (e.action === 'destroy') break;
+      }
+    } catch {}
+  })();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await berth('run', '--rm', 'busybox', 'true')).code, 0);
+  await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+  ac.abort();
+  assert.deepEqual(seen, ['create', 'start', 'die', 'destroy']);
+});
