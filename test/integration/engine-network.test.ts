@@ -1,0 +1,88 @@
+// berthd with CNI networking, as root: the default bridge network, -p publishing reachable from the
+// host on 127.0.0.1, a user network whose containers reach each other, and every namespace, bridge
+// and attachment gone afterwards. Uses its own bridge names and subnets so as not to meet a real
+// berthd's.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { NetworkManager } from '../../src/network/network-manager.ts';
+import { busyboxRootfsTar, type Daemon, leftovers, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+
+const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
+const { root, runRoot } = tempRoots();
+let d: Daemon;
+const BRIDGE = `bte${process.pid % 100000}`;
+
+before(async () => {
+  if (process.getuid?.() !== 0) throw new Error('engine integration tests need root');
+  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  d = await startBerthd(root, runRoot, [], { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } });
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+});
+
+after(async () => {
+  try {
+    if (d) {
+      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
+      for (const n of await d.client.networks().catch(() => [])) if (n.name !== 'berth') await d.client.networkRemove(n.name).catch(() => {});
+      await d.stop();
+    }
+    const m = await NetworkManager.open({ root: join(root, 'network'), runDir: runRoot, defaultNetwork: false });
+    assert.deepEqual((await m.listAttachments()).map((a) => a.containerId), [], 'every attachment was detached with its container');
+    assert.deepEqual(existsSync(join(runRoot, 'netns')) ? readdirSync(join(runRoot, 'netns')) : [], [], 'every netns was removed with its container');
+    await m.destroy();
+    const left = leftovers(root, runRoot);
+    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
+  } finally {
+    await removeRoots(root, runRoot);
+  }
+});
+
+async function fetchText(url: string, tries = 50): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      return await r.text();
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${url}: ${(last as Error).message}`);
+}
+
+test('default network: an address on the bridge, and -p reachable from the host on 127.0.0.1', async () => {
+  const port = 20000 + (process.pid % 10000);
+  const { id } = await d.client.create({
+    image: 'busybox',
+    cmd: ['sh', '-c', 'mkdir -p /tmp/www && echo served-by-berth > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'],
+    ports: [{ hostIP: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }],
+  });
+  await d.client.start(id);
+  const i = await d.client.inspect(id);
+  const att = i.networks.berth as { ips: string[] };
+  assert.ok(att && att.ips.length === 1, JSON.stringify(i.networks));
+  assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'served-by-berth\n');
+  assert.equal(await fetchText(`http://${att.ips[0]}:80/`), 'served-by-berth\n');
+  await d.client.remove(id, { force: true });
+});
+
+test('a user network: containers reach each other by address; network rm refuses while attached', async () => {
+  await d.client.networkCreate('bte-net');
+  const srv = await d.client.create({ image: 'busybox', network: 'bte-net', cmd: ['sh', '-c', 'mkdir -p /w && echo peer > /w/index.html && exec httpd -f -p 8080 -h /w'] });
+  await d.client.start(srv.id);
+  const ip = ((await d.client.inspect(srv.id)).networks['bte-net'] as { ips: string[] }).ips[0]!;
+  await assert.rejects(d.client.networkRemove('bte-net'), /has containers attached/);
+  const cli = await d.client.create({ image: 'busybox', network: 'bte-net', cmd: ['sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://${ip}:8080/ && exit 0; sleep 0.3; done; exit 1`] });
+  await d.client.start(cli.id);
+  assert.equal((await d.client.wait(cli.id)).exitCode, 0);
+  let out = '';
+  for await (const l of d.client.logs(cli.id)) out += l.log;
+  assert.equal(out, 'peer\n');
+  await d.client.remove(cli.id);
+  await d.client.remove(srv.id, { force: true });
+  await d.client.networkRemove('bte-net');
+});
