@@ -97,8 +97,9 @@ export class ContainerService {
   #dir(id: string): string {
     return join(this.#o.root, 'containers', id);
   }
+  /** Half the id: the shim's attach socket path must fit in sun_path (108 bytes) under any run root. */
   #stateDir(id: string): string {
-    return join(this.#o.runRoot, 'shims', id);
+    return join(this.#o.runRoot, 'shims', id.slice(0, 32));
   }
   #logPath(id: string): string {
     return join(this.#dir(id), `${id}-json.log`);
@@ -905,8 +906,9 @@ export class ContainerService {
       await rm(this.#dir(d), { recursive: true, force: true });
       out.cleaned.push(`directory ${d}`);
     }
+    const shortIds = new Set([...ids].map((i) => i.slice(0, 32)));
     for (const d of await readdir(join(this.#o.runRoot, 'shims')).catch(() => [] as string[])) {
-      if (ids.has(d)) continue;
+      if (shortIds.has(d)) continue;
       const h = await this.#o.supervisor.reconnect(join(this.#o.runRoot, 'shims', d)).catch(() => undefined);
       if (h) await h.cleanup().catch(() => {});
       await rm(join(this.#o.runRoot, 'shims', d), { recursive: true, force: true });

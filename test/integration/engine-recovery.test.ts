@@ -55,12 +55,12 @@ test('kill -9 of berthd: containers outlive it; exits while down are recorded; p
   // While berthd is down: one container exits on its own, one is killed from outside.
   const quitterPid = (await (async () => {
     const { readFileSync } = await import('node:fs');
-    return Number(readFileSync(join(runRoot, 'shims', quits.id, 'container.pid'), 'utf8'));
+    return Number(readFileSync(join(runRoot, 'shims', quits.id.slice(0, 32), 'container.pid'), 'utf8'));
   })());
   process.kill(quitterPid, 'SIGKILL');
   process.kill(phoenixPid, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 1000));
-  assert.ok(existsSync(join(runRoot, 'shims', keep.id, 'shim.pid')), 'the keeper shim outlived berthd');
+  assert.ok(existsSync(join(runRoot, 'shims', keep.id.slice(0, 32), 'shim.pid')), 'the keeper shim outlived berthd');
 
   d = await startBerthd(root, runRoot, ['--no-network'], cfg);
   const k = await d.client.inspect(keep.id);
