@@ -1,6 +1,7 @@
 // berth_addon: the system calls berth's TypeScript side needs and Node does not offer (fd passing,
 // confined path resolution, mount, pidfd, fifo/device nodes, memfd seals, child subreaper,
-// xattrs without following symlinks), and libseccomp's filter compiler.
+// xattrs without following symlinks), libseccomp's filter compiler, and loading the cgroup v2
+// device filter (bpf(2)).
 //
 // Each function is a thin, synchronous wrapper over one kernel interface: it checks its arguments,
 // makes the call, and on failure throws an Error shaped like Node's own system errors (code = errno
@@ -35,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf_device.h"
 #include "in_root.h"
 
 namespace {
@@ -46,8 +48,8 @@ constexpr int kMaxFdsPerMessage = 253;
 
 // Throws an Error like Node's fs errors: "ENOENT: No such file or directory, open '/x'".
 // `errno` is the positive kernel value (Node's own errors carry the negated libuv value).
-[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall_name,
-                             const std::string &where, const char *path = nullptr, int fd = -1) {
+Napi::Error ErrnoError(Napi::Env env, int err, const char *syscall_name, const std::string &where,
+                       const char *path = nullptr, int fd = -1) {
   const char *name = strerrorname_np(err);
   std::string code = name ? name : "E" + std::to_string(err);
   Napi::Error e = Napi::Error::New(env, code + ": " + strerror(err) + ", " + syscall_name + " " + where);
@@ -56,7 +58,12 @@ constexpr int kMaxFdsPerMessage = 253;
   e.Set("syscall", Napi::String::New(env, syscall_name));
   if (path != nullptr) e.Set("path", Napi::String::New(env, path));
   if (fd >= 0) e.Set("fd", Napi::Number::New(env, fd));
-  throw e;
+  return e;
+}
+
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall_name,
+                             const std::string &where, const char *path = nullptr, int fd = -1) {
+  throw ErrnoError(env, err, syscall_name, where, path, fd);
 }
 
 std::string Quoted(const std::string &s) { return "'" + s + "'"; }
@@ -655,6 +662,74 @@ Napi::Value SeccompCompile(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// ---- cgroup v2 device filter --------------------------------------------------------------------
+// Loads the program src/cgroups/device-filter.ts generated; see bpf_device.h for the sequence.
+
+// struct bpf_insn is 8 bytes; the kernel takes at most BPF_COMPLEXITY_LIMIT_INSNS (1M) of them.
+constexpr size_t kBpfInsnSize = 8;
+constexpr size_t kMaxBpfInsns = 1000000;
+
+[[noreturn]] void ThrowBpf(Napi::Env env, const BpfFailure &f, const std::string &dir, const std::string &detail) {
+  std::string where = f.command[0] != '\0' ? std::string(f.command) + " " : std::string();
+  where += Quoted(dir) + detail;
+  // The kernel's answer to a directory outside cgroup2 (or a file) is a bare EBADF.
+  if (f.err == EBADF && strcmp(f.call, "bpf") == 0) where += ": not a cgroup v2 directory";
+  if (!f.log.empty()) where += "; the verifier says:\n" + f.log;
+  Napi::Error e = ErrnoError(env, f.err, f.call, where, dir.c_str());
+  if (f.command[0] != '\0') e.Set("bpfCommand", Napi::String::New(env, f.command));
+  if (!f.log.empty()) e.Set("verifierLog", Napi::String::New(env, f.log));
+  throw e;
+}
+
+// bpfAttachDeviceFilter(cgroupDir, program: Uint8Array, license): undefined. Loads `program` as a
+// BPF_PROG_TYPE_CGROUP_DEVICE program, attaches it to the cgroup (BPF_F_ALLOW_MULTI) and detaches
+// the berth device filters attached there before.
+Napi::Value BpfAttachDeviceFilter(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "bpfAttachDeviceFilter";
+  std::string dir = ArgString(info, 0, fn, "cgroupDir");
+  const char *insns_expected = "a Uint8Array of struct bpf_insn (a non-zero multiple of 8 bytes, at most 1000000 instructions)";
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowArg(env, fn, "program", insns_expected);
+  }
+  Napi::Uint8Array program = info[1].As<Napi::Uint8Array>();
+  size_t bytes = program.ByteLength();
+  if (bytes == 0 || bytes % kBpfInsnSize != 0 || bytes / kBpfInsnSize > kMaxBpfInsns) {
+    ThrowArg(env, fn, "program", insns_expected);
+  }
+  std::string license = ArgString(info, 2, fn, "license");
+  // The JS memory stays put during this synchronous call, but a copy keeps the kernel's reads
+  // independent of whatever the caller does with the array afterwards.
+  std::vector<uint8_t> insns(program.Data(), program.Data() + bytes);
+  BpfFailure f;
+  if (!berth_bpf_attach_device_filter(dir.c_str(), insns.data(), insns.size(), license.c_str(), &f)) {
+    ThrowBpf(env, f, dir,
+             " (BPF_PROG_TYPE_CGROUP_DEVICE, " + std::to_string(bytes / kBpfInsnSize) +
+                 (bytes == kBpfInsnSize ? " instruction" : " instructions") + ", license " + Quoted(license) + ")");
+  }
+  return env.Undefined();
+}
+
+// bpfDeviceFilters(cgroupDir): [{ id, name, berth }] — the device programs attached to the cgroup
+// itself (not inherited), `berth` when the name is the one bpfAttachDeviceFilter gives.
+Napi::Value BpfDeviceFilters(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string dir = ArgString(info, 0, "bpfDeviceFilters", "cgroupDir");
+  std::vector<BpfAttachedProgram> progs;
+  BpfFailure f;
+  if (!berth_bpf_device_filters(dir.c_str(), &progs, &f)) ThrowBpf(env, f, dir, "");
+  Napi::Array out = Napi::Array::New(env, progs.size());
+  for (uint32_t i = 0; i < progs.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::Number::New(env, progs[i].id));
+    o.Set("name", Napi::String::New(env, progs[i].name));
+    o.Set("berth", Napi::Boolean::New(env, progs[i].name == kBerthDeviceFilterName));
+    out.Set(i, o);
+  }
+  return out;
+}
+
 // ---- module -----------------------------------------------------------------------------------
 
 Napi::Object Constants(Napi::Env env) {
@@ -753,6 +828,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lgetxattr", Napi::Function::New(env, LGetXattr, "lgetxattr"));
   exports.Set("llistxattr", Napi::Function::New(env, LListXattr, "llistxattr"));
   exports.Set("seccompCompile", Napi::Function::New(env, SeccompCompile, "seccompCompile"));
+  exports.Set("bpfAttachDeviceFilter", Napi::Function::New(env, BpfAttachDeviceFilter, "bpfAttachDeviceFilter"));
+  exports.Set("bpfDeviceFilters", Napi::Function::New(env, BpfDeviceFilters, "bpfDeviceFilters"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -2,14 +2,19 @@
 // mounts them). The cgroup is made and limited before the init is cloned; stage0 joins it, so the
 // container never runs a single instruction outside its limits. Later commands drive exactly the
 // directories recorded at create (a relative cgroupsPath is never resolved twice).
-import { defaultDeviceRules, loadCgroupManager, newCgroupManager } from '../cgroups/index.ts';
+import { DEVICE_FILTER_LICENSE } from '../cgroups/device-filter.ts';
+import { type DeviceFilterLoader, defaultDeviceRules, loadCgroupManager, newCgroupManager } from '../cgroups/index.ts';
 import type { CgroupMode } from '../cgroups/mounts.ts';
+import * as native from '../sys/native.ts';
 import type { CgroupDriver } from './cgroup-driver.ts';
+
+// cgroup v2's device rules are an eBPF program; the addon loads it (and replaces it on update).
+const loadDeviceFilter: DeviceFilterLoader = (dir, program) => native.bpfAttachDeviceFilter(dir, program, DEVICE_FILTER_LICENSE);
 
 export function cgroupfsDriver(): CgroupDriver {
   return {
     async create(rec) {
-      const m = newCgroupManager({ id: rec.id, cgroupsPath: rec.config.linux?.cgroupsPath });
+      const m = newCgroupManager({ id: rec.id, cgroupsPath: rec.config.linux?.cgroupsPath, loadDeviceFilter });
       // Record the paths before the directories exist: a create cut short is cleaned up by them.
       rec.cgroupMode = m.mode;
       rec.cgroupPaths = m.paths();
@@ -22,7 +27,7 @@ export function cgroupfsDriver(): CgroupDriver {
     },
     load(rec) {
       if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return undefined;
-      return loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths });
+      return loadCgroupManager({ mode: rec.cgroupMode as CgroupMode, paths: rec.cgroupPaths }, { loadDeviceFilter });
     },
   };
 }

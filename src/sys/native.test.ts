@@ -24,6 +24,8 @@ import { after, before, describe, test } from 'node:test';
 import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import {
   addSeals,
+  bpfAttachDeviceFilter,
+  bpfDeviceFilters,
   constants,
   findAddon,
   getSeals,
@@ -467,5 +469,37 @@ describe('prctlSetChildSubreaper', () => {
     assert.equal(r.status, 0, r.stderr);
     const { ppid, self } = JSON.parse(r.stdout) as { ppid: number; self: number };
     assert.equal(ppid, self);
+  });
+});
+
+// Loading for real needs root (CAP_BPF, CAP_NET_ADMIN): test/integration/cgroups-v2-bpf.test.ts
+// runs the verifier, the attach, the replacement and a refused program. These checks come before
+// any bpf(2) call.
+describe('bpfAttachDeviceFilter, bpfDeviceFilters', () => {
+  const exit0 = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]); // r0 = 0; exit
+
+  test('a program that is not whole struct bpf_insns in a Uint8Array is a TypeError', () => {
+    const bad: unknown[] = [new Uint8Array(0), exit0.subarray(0, 12), new Uint16Array(8), Array.from(exit0), 'x'];
+    for (const program of bad) {
+      assert.throws(
+        () => bpfAttachDeviceFilter('/nonexistent', program as Uint8Array, 'Apache'),
+        (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'ERR_INVALID_ARG_TYPE' && /'program'/.test(e.message),
+        String(program),
+      );
+    }
+    assert.throws(() => bpfAttachDeviceFilter('/nonexistent', exit0, 'Apa\0che'), TypeError);
+    assert.throws(() => bpfDeviceFilters(7 as unknown as string), TypeError);
+  });
+
+  test('a missing cgroup directory is ENOENT from open, naming the path (a Buffer or a view is fine)', () => {
+    const dir = `/nonexistent/berth-bpf-${process.pid}`;
+    for (const program of [exit0, Buffer.from(exit0), new Uint8Array(exit0.buffer, 8, 8)]) {
+      const e = throwsSyscall(() => bpfAttachDeviceFilter(dir, program, 'Apache'), 'ENOENT');
+      assert.equal(e.syscall, 'open');
+      assert.equal(e.path, dir);
+      assert.match(e.message, new RegExp(`open '${dir}'`));
+    }
+    const e = throwsSyscall(() => bpfDeviceFilters(dir), 'ENOENT');
+    assert.equal(e.path, dir);
   });
 });

@@ -1,6 +1,7 @@
 // The door to berth's N-API addon (native/addon): fd passing over unix sockets, path resolution
 // confined to a root, mount/umount2, pidfd, mkfifo/mknod, memfd seals, child subreaper, xattrs
-// without following symlinks, and compiling seccomp filters with libseccomp.
+// without following symlinks, compiling seccomp filters with libseccomp, and loading the cgroup v2
+// eBPF device filter.
 //
 // Owns: finding and loading the built addon, typed wrappers, and the kernel constants callers pass.
 // Loading is lazy: importing this module touches no file and loads no code; the addon is loaded by
@@ -147,6 +148,24 @@ export interface SeccompFilter {
   rules: SeccompRule[];
 }
 
+/** A device program attached to a cgroup, as bpfDeviceFilters lists it. */
+export interface BpfDeviceFilterInfo {
+  /** The kernel's program id (bpftool prog show id N). */
+  id: number;
+  /** Its prog_name (at most 15 characters). */
+  name: string;
+  /** True when the name is the one bpfAttachDeviceFilter gives: such a program is replaced by the next one. */
+  berth: boolean;
+}
+
+/** What bpfAttachDeviceFilter and bpfDeviceFilters throw: a SyscallError with the bpf(2) command and the verifier's words. */
+export interface BpfError extends SyscallError {
+  /** 'BPF_PROG_QUERY', 'BPF_PROG_LOAD', 'BPF_PROG_ATTACH', …; absent when opening the directory failed (syscall 'open'). */
+  bpfCommand?: string;
+  /** The verifier's log when BPF_PROG_LOAD refused the program (also in the message). */
+  verifierLog?: string;
+}
+
 /** The addon's exports, as berth_addon.cc defines them. */
 interface Addon {
   socketpair(): [number, number];
@@ -168,6 +187,8 @@ interface Addon {
   lgetxattr(path: string, name: string): Buffer | undefined;
   llistxattr(path: string): string[];
   seccompCompile(filter: SeccompFilter): { program: Buffer; skipped: string[] };
+  bpfAttachDeviceFilter(cgroupDir: string, program: Uint8Array, license: string): void;
+  bpfDeviceFilters(cgroupDir: string): BpfDeviceFilterInfo[];
   constants: Record<string, number>;
 }
 
@@ -342,4 +363,31 @@ export function llistxattr(path: string): string[] {
  */
 export function seccompCompile(filter: SeccompFilter): { program: Buffer; skipped: string[] } {
   return loadAddon().seccompCompile(filter);
+}
+
+/**
+ * Makes `program` the cgroup v2 device filter of the cgroup directory `cgroupDir`:
+ * bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program (`program` is struct bpf_insn[], as
+ * src/cgroups/device-filter.ts encodes it; `license` its license string), bpf(BPF_PROG_ATTACH) to
+ * the directory with BPF_CGROUP_DEVICE and BPF_F_ALLOW_MULTI, then bpf(BPF_PROG_DETACH) of every
+ * device program berth attached there before (recognised by its name, see bpfDeviceFilters), so the
+ * same call serves create and `update`. The new program goes on before the old ones come off:
+ * attached programs must all allow an access, so in between the cgroup is stricter, never looser.
+ * A program someone else attached stays. Needs CAP_BPF and CAP_NET_ADMIN (root).
+ *
+ * Throws a BpfError: `syscall` 'open' (the directory) or 'bpf' with `bpfCommand`, `path` the
+ * directory; a program the verifier refuses (EACCES or EINVAL from BPF_PROG_LOAD) carries the
+ * verifier's log in `verifierLog` and in the message. If anything fails before the attach, the old
+ * filter is still in place. A program that is not a non-empty multiple of 8 bytes is a TypeError.
+ */
+export function bpfAttachDeviceFilter(cgroupDir: string, program: Uint8Array, license: string): void {
+  loadAddon().bpfAttachDeviceFilter(cgroupDir, program, license);
+}
+
+/**
+ * The device programs attached to the cgroup directory itself (bpf(BPF_PROG_QUERY), not the ones
+ * inherited from ancestors), with their ids and names. For checks and diagnostics. Throws a BpfError.
+ */
+export function bpfDeviceFilters(cgroupDir: string): BpfDeviceFilterInfo[] {
+  return loadAddon().bpfDeviceFilters(cgroupDir);
 }
