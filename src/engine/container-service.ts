@@ -9,7 +9,7 @@
 //   rootfs mount <root>/containers/<id>/rootfs, network namespace + attachments, shim + runtime state.
 // Must never: leave one of those behind on a failed start, or restart a container the user stopped.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -475,6 +475,7 @@ export class ContainerService {
         return;
       }
       if (willRestart) this.#scheduleRestart(c);
+      else this.#pruneCgroupParent();
     });
   }
 
@@ -490,6 +491,26 @@ export class ContainerService {
       unmountAll(join(this.#dir(c.id), 'rootfs'));
     } catch (e) {
       this.#log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The runtimes leave the /berth cgroup parent that berthd names in every spec (only berth-runtime's
+   * own default parent is removed by it): when no container of this berthd runs, remove the empty
+   * parent in every hierarchy. rmdir of a cgroup with children fails, so nothing live is touched.
+   */
+  #pruneCgroupParent(): void {
+    if (this.#o.store.listContainers().some((c) => c.status === 'running' || c.status === 'paused')) return;
+    const dirs = ['/sys/fs/cgroup/berth'];
+    try {
+      for (const h of readdirSync('/sys/fs/cgroup')) dirs.push(join('/sys/fs/cgroup', h, 'berth'));
+    } catch {}
+    for (const d of dirs) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // Missing, or still in use by a container: both fine.
+      }
     }
   }
 
