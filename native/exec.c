@@ -539,7 +539,9 @@ static void op_chroot(struct ctx *c, const struct op *o)
 {
 	if (sys.fchdir(c->rootfd) < 0)
 		fail(c, o, errno, "fchdir to the rootfs");
-	if (sys.mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+	/* With its own mount namespace (--no-pivot) the rootfs is moved onto /; without one (the
+	 * container shares the runtime's mounts) it must not be: only the process's root changes. */
+	if (o->v[0].i && sys.mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		fail(c, o, errno, "moving the rootfs onto /");
 	if (sys.chroot(".") < 0)
 		fail(c, o, errno, "chroot");
@@ -637,6 +639,8 @@ static void op_chdir(struct ctx *c, const struct op *o)
 	static char cwd[PATH_MAX];
 	if (sys.chdir(o->v[0].s) < 0)
 		fail(c, o, errno, NULL);
+	if (!o->v[1].i)
+		return; /* checked by an earlier CHDIR (before a seccomp filter that may deny getcwd) */
 	/* CVE-2024-21626: a cwd reached through a leaked fd or a path outside the root reads back
 	 * as "(unreachable)/…"; refuse to exec there. */
 	if (sys.getcwd(cwd, sizeof cwd) < 0)
@@ -675,7 +679,9 @@ static void op_hook_sync(struct ctx *c, const struct op *o)
 static int executable(const char *path)
 {
 	struct stat st;
-	if (sys.faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0 || sys.fstatat(AT_FDCWD, path, &st, 0) < 0)
+	/* After USER the real and effective ids are equal, so plain faccessat (which a seccomp
+	 * allow-list older than faccessat2 still permits) answers for the credentials execve uses. */
+	if (sys.faccessat(AT_FDCWD, path, X_OK, 0) < 0 || sys.fstatat(AT_FDCWD, path, &st, 0) < 0)
 		return -1;
 	if (!S_ISREG(st.st_mode)) {
 		errno = EACCES; /* what execve would say of a directory */

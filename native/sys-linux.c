@@ -119,7 +119,8 @@ static int l_fchownat(int dirfd, const char *name, int uid, int gid, int flags)
 static int l_fstatat(int dirfd, const char *name, struct stat *st, int flags) { return fstatat(dirfd, name, st, flags); }
 static int l_faccessat(int dirfd, const char *name, int mode, int flags)
 {
-	return (int)syscall(SYS_faccessat2, dirfd, name, mode, flags);
+	/* faccessat2 only when flags are needed: older seccomp profiles do not list it. */
+	return flags ? (int)syscall(SYS_faccessat2, dirfd, name, mode, flags) : (int)syscall(SYS_faccessat, dirfd, name, mode);
 }
 static int l_unlinkat(int dirfd, const char *name, int flags) { return unlinkat(dirfd, name, flags); }
 static int l_symlinkat(const char *target, int dirfd, const char *name) { return symlinkat(target, dirfd, name); }

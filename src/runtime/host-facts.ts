@@ -1,5 +1,5 @@
 // The live host's answers to the plan builder's questions (see HostFacts in plan-builder.ts).
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { seccompOp } from '../seccomp/seccomp-op.ts';
 import type { HostFacts } from './plan-builder.ts';
 
@@ -26,7 +26,7 @@ export function parseCgroupHierarchies(mountinfo: string): ReturnType<HostFacts[
   return out;
 }
 
-/** The facts of this host; `warn` receives what compiling a seccomp profile skipped (unknown syscall names). */
+/** The facts of this host; `warn` receives what the plan leaves out (skipped seccomp syscalls, mounts without a mount namespace). */
 export function linuxHostFacts(warn: (m: string) => void = () => {}): HostFacts {
   return {
     pathKind(path) {
@@ -40,6 +40,10 @@ export function linuxHostFacts(warn: (m: string) => void = () => {}): HostFacts 
       hierarchies ??= parseCgroupHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
       return hierarchies;
     },
+    selinuxEnabled() {
+      return existsSync('/sys/fs/selinux/enforce');
+    },
+    warn,
     seccompOp(seccomp) {
       return seccompOp(seccomp, warn);
     },

@@ -13,7 +13,10 @@ const host: HostFacts = {
   ],
   capLastCap: () => 40,
   seccompOp: (s) => op('SECCOMP', int(0), bytes(new Uint8Array(8 * (s.syscalls?.length ?? 1)))),
+  selinuxEnabled: () => false,
+  warn: (m) => warnings.push(m),
 };
+const warnings: string[] = [];
 
 const opts: PlanOptions = {
   id: 'c1',
@@ -176,7 +179,7 @@ describe('plan builder', () => {
 
   const bad: Array<[string, (c: RuntimeConfig) => void, RegExp]> = [
     ['hostname without a uts namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'uts')), /hostname: set, but there is no uts namespace/],
-    ['no mount namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')), /requires a mount namespace/],
+    ['masked paths without a mount namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')), /maskedPaths, linux.readonlyPaths: need a mount namespace/],
     ['user namespace without mappings', (c) => c.linux!.namespaces!.push({ type: 'user' }), /uidMappings, linux.gidMappings: required/],
     ['bind source missing', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/missing', options: ['bind'] }), /mounts\[\d+\]\.source: \/missing does not exist/],
     ['recursive attributes', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['rbind', 'rro'] }), /mounts\[\d+\]\.options: recursive mount attributes/],
@@ -237,5 +240,54 @@ describe('plan builder', () => {
     assert.ok(off.indexOf('CLOSE_FDS') < off.indexOf('SECCOMP') && off.indexOf('SECCOMP') < off.indexOf('CAP_BOUNDING'));
     const on = withFilter(true);
     assert.ok(on.indexOf('NO_NEW_PRIVS') < on.indexOf('SECCOMP') && on.indexOf('RESOLVE_EXEC') < on.indexOf('SECCOMP') && on.indexOf('SECCOMP') < on.indexOf('READY'));
+  });
+
+  it('without a mount namespace: no mounts at all (they would land on the host), a warning, and chroot without moving the rootfs', () => {
+    warnings.length = 0;
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount');
+        c.linux!.maskedPaths = [];
+        c.linux!.readonlyPaths = [];
+        c.root!.readonly = false;
+      }),
+      opts,
+      host,
+    );
+    const n = names(ops);
+    assert.ok(!n.includes('MOUNT') && !n.includes('MKNOD') && !n.includes('PIVOT_ROOT'));
+    assert.ok(lines(ops).includes('CHROOT(0)'));
+    assert.match(warnings.join('\n'), /mounts skipped: there is no mount namespace/);
+  });
+
+  it('shared or unbindable root propagation is applied after the root switch; private or slave before', () => {
+    const at = (p: NonNullable<NonNullable<RuntimeConfig['linux']>['rootfsPropagation']>) => {
+      const l = lines(buildCreatePlan(spec((c) => (c.linux!.rootfsPropagation = p)), opts, host));
+      return { first: l.find((x) => x.startsWith('MOUNT("", "/"')), after: l.slice(l.indexOf('PIVOT_ROOT()') + 1).find((x) => x.startsWith('MOUNT("", "/"')) };
+    };
+    assert.deepEqual(at('rshared'), { first: 'MOUNT("", "/", "", 0x84000, "", 0)', after: 'MOUNT("", "/", "", 0x104000, "", 0)' });
+    assert.deepEqual(at('private'), { first: 'MOUNT("", "/", "", 0x40000, "", 0)', after: undefined });
+  });
+
+  it('the cwd is checked before an early seccomp filter (which may deny getcwd), and chdir is repeated as the user', () => {
+    const l = lines(
+      buildCreatePlan(
+        spec((c) => {
+          c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+          c.process!.noNewPrivileges = false;
+        }),
+        opts,
+        host,
+      ),
+    );
+    const first = l.indexOf('CHDIR("/", 1)');
+    assert.ok(first >= 0 && first < l.findIndex((x) => x.startsWith('SECCOMP')) && l.indexOf('CHDIR("/", 0)') > l.findIndex((x) => x.startsWith('USER')));
+  });
+
+  it('a mountLabel is ignored with a warning where SELinux is off, refused where it is on', () => {
+    warnings.length = 0;
+    buildCreatePlan(spec((c) => (c.linux!.mountLabel = 'system_u:object_r:x:s0')), opts, host);
+    assert.match(warnings.join('\n'), /mountLabel: ignored: SELinux is not enabled/);
+    assert.throws(() => buildCreatePlan(spec((c) => (c.linux!.mountLabel = 'x')), opts, { ...host, selinuxEnabled: () => true }), /mountLabel: SELinux labels are not supported/);
   });
 });

@@ -39,6 +39,10 @@ export interface HostFacts {
   capLastCap(): number;
   /** The SECCOMP op for a profile (compiled by libseccomp through the addon). */
   seccompOp(seccomp: LinuxSeccomp): PlanOp;
+  /** Whether SELinux is enabled (a mountLabel means nothing without it). */
+  selinuxEnabled(): boolean;
+  /** Where the builder reports what it deliberately leaves out. */
+  warn(message: string): void;
 }
 
 export interface PlanOptions {
@@ -99,7 +103,6 @@ function refuseUnsupported(config: RuntimeConfig): void {
   };
   if (proc?.apparmorProfile) refuse('process.apparmorProfile', 'AppArmor');
   if (proc?.selinuxLabel) refuse('process.selinuxLabel', 'SELinux');
-  if (linux.mountLabel) refuse('linux.mountLabel', 'SELinux');
   if (proc?.scheduler) refuse('process.scheduler', 'sched_setattr');
   if (proc?.ioPriority) refuse('process.ioPriority', 'ioprio_set');
   if (proc?.execCPUAffinity) refuse('process.execCPUAffinity', 'CPU affinity');
@@ -160,7 +163,17 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   const newUserNs = (cloneFlags & CLONE_NEWUSER) !== 0;
   const inUserNs = byType.has('user');
   const hasMountNs = byType.has('mount');
-  if (!hasMountNs) throw unsupported('config.json: linux.namespaces: berth requires a mount namespace (type "mount")');
+  if (!hasMountNs) {
+    // Without a mount namespace the container shares the runtime's mounts: nothing may be mounted
+    // (it would land on the host), so only the root changes (chroot), as runc and crun do.
+    if ((linux.maskedPaths?.length ?? 0) + (linux.readonlyPaths?.length ?? 0) > 0) {
+      throw invalidArgument('config.json: linux.maskedPaths, linux.readonlyPaths: need a mount namespace (type "mount")');
+    }
+    if (config.root.readonly) throw invalidArgument('config.json: root.readonly: needs a mount namespace (type "mount")');
+    if ((config.mounts?.length ?? 0) > 0) {
+      host.warn(`config.json: mounts: ${config.mounts!.length} mounts skipped: there is no mount namespace to mount them in`);
+    }
+  }
   if (newUserNs && !(linux.uidMappings?.length && linux.gidMappings?.length)) {
     throw invalidArgument('config.json: linux.uidMappings, linux.gidMappings: required when a new user namespace is created');
   }
@@ -204,38 +217,17 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (newUserNs) child.push(op('SETRESID', int(0), int(0)));
   child.push(op('UMASK', int(0)));
 
-  // Root propagation, then the rootfs bind-mounted onto itself so that it is a mount point for pivot_root.
-  const rootProp = propagationFlag(linux.rootfsPropagation) ?? MS_SLAVE | MS_REC;
-  child.push(op('MOUNT', str(''), str('/'), str(''), int(rootProp), str(''), int(0)));
-  child.push(op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)));
+  // Root propagation, then the rootfs bind-mounted onto itself so that it is a mount point for
+  // pivot_root. Shared or unbindable would break both (pivot_root refuses a shared parent, a bind
+  // of an unbindable mount fails): those are applied to the new root after the switch.
+  const wantedProp = propagationFlag(linux.rootfsPropagation);
+  const earlyProp = wantedProp !== undefined && wantedProp & (MS_PRIVATE | MS_SLAVE) ? wantedProp : MS_SLAVE | MS_REC;
+  if (hasMountNs) {
+    child.push(op('MOUNT', str(''), str('/'), str(''), int(earlyProp), str(''), int(0)));
+    child.push(op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)));
+  }
   child.push(op('ROOTFS', str(rootfs)));
-
-  let devIsTmpfs = false;
-  for (const [i, m] of (config.mounts ?? []).entries()) {
-    const dest = normalizeDest(m.destination);
-    if (dest === '/dev' && (m.type === 'tmpfs' || m.source === 'tmpfs')) devIsTmpfs = true;
-    child.push(...mountOps(m, i, dest, opts, host, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'));
-  }
-
-  // Devices: the defaults, then linux.devices. In a user namespace mknod is not allowed: bind the host's node instead.
-  const devices: Array<{ path: string; type: string; major: number; minor: number; mode: number; uid: number; gid: number }> = [];
-  for (const d of DEFAULT_DEVICES) devices.push({ ...d, type: 'c', mode: 0o666, uid: 0, gid: 0 });
-  for (const d of linux.devices ?? []) devices.push(deviceOf(d));
-  for (const d of devices) {
-    const path = normalizeDest(d.path);
-    if (inUserNs) {
-      child.push(
-        op('MOUNT', str(d.path), str(path), str(''), int(MS_BIND), str(''), int(MountHow.IN_ROOT | MountHow.VIA_FD | MountHow.MKFILE)),
-      );
-    } else {
-      const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
-      child.push(op('MKNOD', str(path), int(kind | (d.mode & 0o7777)), int(d.major), int(d.minor), int(d.uid), int(d.gid)));
-    }
-  }
-  if (devIsTmpfs || (config.mounts ?? []).some((m) => normalizeDest(m.destination) === '/dev')) {
-    for (const [target, link] of DEV_SYMLINKS) child.push(op('SYMLINK', str(target), str(link)));
-    child.push(op('SYMLINK', str('/proc/kcore'), str('/dev/core')));
-  }
+  if (hasMountNs) child.push(...rootfsOps(config, opts, host, inUserNs, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'));
 
   // Hooks that run while the container is being created (prestart and createRuntime in Node, in the
   // runtime's namespaces; createContainer here, in the container's) need the state JSON with the pid.
@@ -245,7 +237,16 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (needsState) child.push(op('HOOK_SYNC'));
   for (const h of hooks.createContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
 
-  child.push(op(opts.noPivot ? 'CHROOT' : 'PIVOT_ROOT'));
+  if (!hasMountNs) child.push(op('CHROOT', int(0)));
+  else if (opts.noPivot) child.push(op('CHROOT', int(1)));
+  else child.push(op('PIVOT_ROOT'));
+  if (hasMountNs && wantedProp !== undefined && !(wantedProp & (MS_PRIVATE | MS_SLAVE))) {
+    child.push(op('MOUNT', str(''), str('/'), str(''), int(wantedProp), str(''), int(0)));
+  }
+  if (linux.mountLabel) {
+    if (host.selinuxEnabled()) throw unsupported('config.json: linux.mountLabel: SELinux labels are not supported by berth-runtime yet');
+    host.warn('config.json: linux.mountLabel: ignored: SELinux is not enabled on this host');
+  }
 
   // From here on, paths are the container's.
   if (config.hostname) child.push(op('HOSTNAME', str(config.hostname)));
@@ -401,6 +402,40 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
   return out;
 }
 
+/** The container's file system inside its mount namespace: config.mounts in order, the devices, the /dev links. */
+function rootfsOps(config: RuntimeConfig, opts: PlanOptions, host: HostFacts, inUserNs: boolean, cgroupMode: 'ns' | 'host'): PlanOp[] {
+  const child: PlanOp[] = [];
+  const linux = config.linux ?? {};
+  let devIsTmpfs = false;
+  for (const [i, m] of (config.mounts ?? []).entries()) {
+    const dest = normalizeDest(m.destination);
+    if (dest === '/dev' && (m.type === 'tmpfs' || m.source === 'tmpfs')) devIsTmpfs = true;
+    child.push(...mountOps(m, i, dest, opts, host, cgroupMode));
+  }
+
+  // Devices: the defaults, then linux.devices. In a user namespace mknod is not allowed: bind the host's node instead.
+  const devices: Array<{ path: string; type: string; major: number; minor: number; mode: number; uid: number; gid: number }> = [];
+  for (const d of DEFAULT_DEVICES) devices.push({ ...d, type: 'c', mode: 0o666, uid: 0, gid: 0 });
+  for (const d of linux.devices ?? []) devices.push(deviceOf(d));
+  for (const d of devices) {
+    const path = normalizeDest(d.path);
+    if (inUserNs) {
+      child.push(
+        op('MOUNT', str(d.path), str(path), str(''), int(MS_BIND), str(''), int(MountHow.IN_ROOT | MountHow.VIA_FD | MountHow.MKFILE)),
+      );
+    } else {
+      const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
+      child.push(op('MKNOD', str(path), int(kind | (d.mode & 0o7777)), int(d.major), int(d.minor), int(d.uid), int(d.gid)));
+    }
+  }
+  if (devIsTmpfs || (config.mounts ?? []).some((m) => normalizeDest(m.destination) === '/dev')) {
+    for (const [target, link] of DEV_SYMLINKS) child.push(op('SYMLINK', str(target), str(link)));
+    child.push(op('SYMLINK', str('/proc/kcore'), str('/dev/core')));
+  }
+
+  return child;
+}
+
 /**
  * Credentials, in the kernel's order: mark inherited fds close-on-exec, shrink the bounding set
  * while still privileged, switch user keeping capabilities, chdir as that user (then check the cwd
@@ -414,7 +449,10 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
 function credentialOps(proc: Process, preserveFds: number, host: HostFacts, where: string, seccomp: LinuxSeccomp | undefined): PlanOp[] {
   const out: PlanOp[] = [op('CLOSE_FDS', int(3 + preserveFds))];
   const filter = seccomp ? host.seccompOp(seccomp) : undefined;
-  if (filter && !proc.noNewPrivileges) out.push(filter);
+  const early = filter !== undefined && !proc.noNewPrivileges;
+  // The cwd check (getcwd) runs before a filter that may deny getcwd; the chdir as the user (which
+  // checks the user's permissions) comes later either way.
+  if (early) out.push(op('CHDIR', str(proc.cwd), int(1)), filter);
   const caps = proc.capabilities;
   const last = host.capLastCap();
   const masks = caps
@@ -435,7 +473,7 @@ function credentialOps(proc: Process, preserveFds: number, host: HostFacts, wher
   }
   const user = proc.user ?? { uid: 0, gid: 0 };
   out.push(op('USER', int(user.uid), int(user.gid), ints(user.additionalGids ?? []), int(1)));
-  out.push(op('CHDIR', str(proc.cwd)));
+  out.push(op('CHDIR', str(proc.cwd), int(early ? 0 : 1)));
   // The kernel raises an ambient capability only if it is both permitted and inheritable; like runc
   // and crun, berth raises those and leaves the rest out rather than failing the container.
   if (masks) {

@@ -189,7 +189,8 @@ export class Runtime {
     if (status === 'running') throw failedPrecondition(`cannot start an already running container`);
     if (status !== 'created') throw failedPrecondition(`cannot start a container in the ${status} state`);
     await this.releaseFifo(rec);
-    const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify(this.stateOf(rec)));
+    // The process was started, whether or not it has already exited: poststart sees it running.
+    const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }));
     for (const e of errors) this.warn(e.message);
   }
 
@@ -199,7 +200,7 @@ export class Runtime {
     const unforward = forwardSignals(launched);
     try {
       const relay = master === undefined ? undefined : relayTerminal(master, launched.exited);
-      const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify(this.stateOf(rec)));
+      const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }));
       for (const e of errors) this.warn(e.message);
       const status = await launched.exited;
       await relay;
@@ -367,7 +368,9 @@ export class Runtime {
       );
       this.debug(`plan for ${id}:\n${formatPlan(ops)}`);
       const hooksState = (pid: number) =>
-        JSON.stringify({ ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, annotations: rec.annotations });
+        // "created", as crun and the runtime-tools suite have it: the hooks run once the
+        // environment exists, which is what "created" describes.
+        JSON.stringify({ ociVersion: OCI_VERSION, id, status: 'created', pid, bundle, annotations: rec.annotations });
       launched = await launchInit({
         plan: encodePlan(ops),
         preserveFds,

@@ -170,7 +170,7 @@ function enterRootfs(extra: WireOp[] = [], opts: { proc?: boolean } = {}): WireO
       : ([[OP.MOUNT, S('proc'), S('/proc'), S('proc'), I(MS_NOSUID | MS_NODEV | MS_NOEXEC), S(''), I(IN_ROOT | HOW_MKDIR)]] as WireOp[])),
     ...extra,
     [OP.PIVOT_ROOT],
-    [OP.CHDIR, S('/')],
+    [OP.CHDIR, S('/'), I(1)],
   ];
 }
 
@@ -685,7 +685,7 @@ describe('berth-init (root)', () => {
         [OP.CLOSE_FDS, I(3)],
         [OP.CAP_BOUNDING, I(NET_BIND_SERVICE | 1n)],
         [OP.USER, I(1000), I(1000), II([100, 1001]), I(1)],
-        [OP.CHDIR, S('/home/test')],
+        [OP.CHDIR, S('/home/test'), I(1)],
         [OP.CAPS, I(NET_BIND_SERVICE), I(NET_BIND_SERVICE), I(NET_BIND_SERVICE), I(NET_BIND_SERVICE)],
         [OP.NO_NEW_PRIVS],
         [OP.SETRLIMIT, I(4), I(0), I(0)], // RLIMIT_CORE
@@ -833,7 +833,7 @@ describe('berth-init (root)', () => {
           [OP.JOIN_NS, I(CLONE_NEWUTS), S(`/proc/${pid}/ns/uts`)],
           [OP.JOIN_NS, I(CLONE_NEWNS), S(`/proc/${pid}/ns/mnt`)],
           [OP.CLONE, I(0)],
-          [OP.CHDIR, S('/')],
+          [OP.CHDIR, S('/'), I(1)],
           shell('hostname; echo $$; cat /ROOTFS_MARKER'),
         ]),
       );
@@ -855,7 +855,7 @@ describe('berth-init (root)', () => {
           [OP.MODE, I(1)],
           [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
           ...enterRootfs(),
-          [OP.CHDIR, S('/proc/self/fd/3')],
+          [OP.CHDIR, S('/proc/self/fd/3'), I(1)],
           shell('pwd'),
         ]),
         { syncFd: 4, stdio: [dirFd] },

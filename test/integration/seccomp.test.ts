@@ -73,7 +73,7 @@ function plan(credentials: PlanOp[], script = SCRIPT): Buffer {
     op('ROOTFS', str(rootfs)),
     op('MOUNT', str('proc'), str('/proc'), str('proc'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str(''), int(IN_ROOT_MKDIR)),
     op('PIVOT_ROOT'),
-    op('CHDIR', str('/')),
+    op('CHDIR', str('/'), int(1)),
     op('CLOSE_FDS', int(3)),
     ...credentials,
     op('READY'),
