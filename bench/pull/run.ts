@@ -15,7 +15,7 @@
 // pidfile under the bench's temp dir, is stopped by its pid, and its mounts are removed, even on
 // failure or SIGINT/SIGTERM. Not part of the test suite.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -142,15 +142,57 @@ function log(m: string): void {
   process.stderr.write(`${m}\n`);
 }
 
-/** Runs a command to completion (async: the event loop keeps running); throws with its stderr on failure. */
-function runAsync(argv: string[], env?: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Runs a command to completion (async: the event loop keeps running) under GNU time; resolves with
+ * the CPU time (user+system, ms) of the command and its waited-for children. Throws with its
+ * stderr on failure.
+ */
+function runAsync(argv: string[], cpuFile: string): Promise<number> {
   return new Promise((res, rej) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     child.once('error', rej);
-    child.once('exit', (code, sig) => (code === 0 ? res() : rej(new Error(`${argv.join(' ')}: exit ${code ?? sig}: ${err.slice(-2000)}`))));
+    child.once('exit', (code, sig) => {
+      if (code !== 0) return rej(new Error(`${argv.join(' ')}: exit ${code ?? sig}: ${err.slice(-2000)}`));
+      const [u, s] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+      res(((u ?? Number.NaN) + (s ?? Number.NaN)) * 1000);
+    });
   });
+}
+
+const CLK_TCK = 100;
+
+/** CPU ms used so far by `pid` and every live descendant (plus the children they reaped). */
+function treeCpuMs(pid: number): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ": state, ppid, …, utime (index 11), stime, cutime, cstime.
+    stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+  }
+  let total = 0;
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop()!;
+    total += stats.get(p)?.ticks ?? 0;
+    for (const [c, st] of stats) if (st.ppid === p) todo.push(c);
+  }
+  return (total * 1000) / CLK_TCK;
+}
+
+/** A daemon-backed pull: the client's CPU plus what the daemon's process tree used meanwhile. */
+async function daemonPull(daemon: ChildProcess, argv: string[], cpuFile: string): Promise<number> {
+  const before = treeCpuMs(daemon.pid!);
+  const client = await runAsync(argv, cpuFile);
+  return client + treeCpuMs(daemon.pid!) - before;
 }
 
 async function waitFor(what: string, ok: () => boolean, child: ChildProcess, logFile: string, timeoutMs = 30_000): Promise<void> {
@@ -180,12 +222,9 @@ function socketReady(sock: string, probe: string[]): () => boolean {
 type Peer = {
   name: PeerName;
   label: string;
-  /** Untimed: make a fresh root (start a daemon on it). Returns the timed pull and the teardown. */
-  setup(dir: string): Promise<{ pullOnce(): Promise<void>; teardown(): Promise<void> }>;
+  /** Untimed: make a fresh root (start a daemon on it). Returns the timed pull (resolving with its CPU ms) and the teardown. */
+  setup(dir: string): Promise<{ pullOnce(): Promise<number>; teardown(): Promise<void> }>;
 };
-
-/** CPU time (user+system, all threads) of the in-process berth pulls. */
-const berthCpuMs: number[] = [];
 
 function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
   const peers: Record<PeerName, Peer> = {
@@ -202,8 +241,8 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
             const c0 = process.cpuUsage();
             const r = await pull(ref, { content, images, client, unpack: { snapshotter, applyLayer } });
             const c = process.cpuUsage(c0);
-            berthCpuMs.push((c.user + c.system) / 1000);
             if (r.chainId !== expectedChain) throw new Error(`berth pulled chain ${r.chainId}, expected ${expectedChain}`);
+            return (c.user + c.system) / 1000;
           },
           async teardown() {
             snapshotter.close();
@@ -217,7 +256,7 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
       label: '`berth pull` (CLI, dist/bin/berth)',
       async setup(dir) {
         return {
-          pullOnce: () => runAsync([BERTH_CLI, '--root', dir, '--snapshotter', 'overlay', 'pull', '-q', ref]),
+          pullOnce: () => runAsync([BERTH_CLI, '--root', dir, '--snapshotter', 'overlay', 'pull', '-q', ref], join(dir, 'cpu')),
           async teardown() {},
         };
       },
@@ -228,8 +267,8 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
       async setup(dir) {
         return {
           async pullOnce() {
-            await runAsync(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(dir, 'oci')}:bench`]);
-            await runAsync(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:bench`, join(dir, 'bundle')]);
+            const cpu = await runAsync(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(dir, 'oci')}:bench`], join(dir, 'cpu'));
+            return cpu + (await runAsync(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:bench`, join(dir, 'bundle')], join(dir, 'cpu')));
           },
           async teardown() {},
         };
@@ -263,7 +302,7 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
         const child = startDaemon(['/usr/bin/containerd', '--config', config, '--log-level', 'warn'], logFile);
         await waitFor('containerd', socketReady(sock, ['ctr', '--address', sock, 'version']), child, logFile);
         return {
-          pullOnce: () => runAsync(['ctr', '--address', sock, '--namespace', 'bench', 'image', 'pull', '--plain-http', ref]),
+          pullOnce: () => daemonPull(child, ['ctr', '--address', sock, '--namespace', 'bench', 'image', 'pull', '--plain-http', ref], join(dir, 'cpu')),
           teardown: () => stopDaemon(child, 'containerd'),
         };
       },
@@ -274,7 +313,7 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
       async setup(dir) {
         const base = ['podman', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
         return {
-          pullOnce: () => runAsync([...base, 'pull', '--quiet', '--tls-verify=false', ref]),
+          pullOnce: () => runAsync([...base, 'pull', '--quiet', '--tls-verify=false', ref], join(dir, 'cpu')),
           async teardown() {
             // containers/storage leaves its overlay home mounted (private bind); the sweep below unmounts it.
             unmountUnder(dir);
@@ -309,7 +348,7 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
         );
         await waitFor('dockerd', socketReady(sock, ['/usr/bin/docker', '-H', `unix://${sock}`, 'version']), child, logFile, 60_000);
         return {
-          pullOnce: () => runAsync(['/usr/bin/docker', '-H', `unix://${sock}`, 'pull', '--quiet', ref]),
+          pullOnce: () => daemonPull(child, ['/usr/bin/docker', '-H', `unix://${sock}`, 'pull', '--quiet', ref], join(dir, 'cpu')),
           teardown: () => stopDaemon(child, 'dockerd'),
         };
       },
@@ -354,6 +393,7 @@ async function main(): Promise<void> {
   const expectedChain = chainIds(image.layers.map((l) => l.diffId)).at(-1)!;
   const peers = makePeers(ref, registry.host, expectedChain).filter((p) => !missing.has(p.name));
   const times = new Map<PeerName, number[]>(peers.map((p) => [p.name, []]));
+  const cpu = new Map<PeerName, number[]>(peers.map((p) => [p.name, []]));
   // A failed pull is reported, and the peer still runs in later iterations (a CLI being rebuilt
   // meanwhile, a daemon slow to start once).
   const failures = new Map<PeerName, string[]>();
@@ -370,10 +410,11 @@ async function main(): Promise<void> {
       try {
         env = await peer.setup(dir);
         const t0 = performance.now();
-        await env.pullOnce();
+        const cpuMs = await env.pullOnce();
         const ms = performance.now() - t0;
         times.get(peer.name)!.push(ms);
-        log(`iteration ${it + 1}/${iterations}: ${peer.name} ${fmt(ms)} s`);
+        cpu.get(peer.name)!.push(cpuMs);
+        log(`iteration ${it + 1}/${iterations}: ${peer.name} ${fmt(ms)} s (CPU ${fmt(cpuMs)} s)`);
       } catch (e) {
         const why = e instanceof Error ? e.message : String(e);
         failures.set(peer.name, [...(failures.get(peer.name) ?? []), why]);
@@ -394,14 +435,14 @@ async function main(): Promise<void> {
   lines.push(
     `Cold pull + unpack of ${ref.replace(registry.host, '127.0.0.1:PORT')} (${image.layers.length} gzip layers, ${(image.layers.reduce((a, l) => a + l.size, 0) / 1e6).toFixed(1)} MB compressed, ${(image.uncompressedSize / 1e6).toFixed(1)} MB uncompressed), ${iterations} iteration(s), interleaved; page cache not dropped.`,
     '',
-    `| client | n | median s | min s | max s | vs fastest peer${fastest ? ` (${fastest.name})` : ''} |`,
-    '|---|---:|---:|---:|---:|---:|',
+    `| client | n | median s | min s | max s | vs fastest peer${fastest ? ` (${fastest.name})` : ''} | CPU s (median) |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
   );
   for (const p of [...peers].sort((a, b) => (medians.get(a.name)! || Infinity) - (medians.get(b.name)! || Infinity))) {
     const xs = times.get(p.name)!;
     const med = medians.get(p.name)!;
     const ratio = Number.isFinite(med) && Number.isFinite(fastestMs) ? `${(med / fastestMs).toFixed(2)}×` : '–';
-    lines.push(`| ${p.label} | ${xs.length} | ${fmt(med)} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${ratio} |`);
+    lines.push(`| ${p.label} | ${xs.length} | ${fmt(med)} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${ratio} | ${fmt(median(cpu.get(p.name)!))} |`);
   }
   const load1 = loadavg();
   for (const [name, why] of missing) lines.push('', `- ${name}: not measured: ${why}`);
@@ -410,7 +451,7 @@ async function main(): Promise<void> {
     '',
     '- Every pull starts from an empty root; daemons (containerd, dockerd) are started on it before the clock starts and stopped after it stops.',
     '- berth (library) runs in the bench process, so after the first iteration its code is warm (JIT); the CLI row pays Node start-up each time.',
-    ...(berthCpuMs.length ? [`- berth (library) used ${fmt(median(berthCpuMs))} s of CPU per pull (median, user+system, all threads of the bench process).`] : []),
+    '- CPU: user+system seconds of the pull, all threads: the bench process for berth (library); the command and its children (GNU time) for CLIs; the client plus the daemon\'s process tree (/proc) for ctr and docker.',
     `- Machine: ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(1)).join(' ')} at the start, ${load1.map((x) => x.toFixed(1)).join(' ')} at the end (other work on the machine skews the times).`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
