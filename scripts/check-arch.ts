@@ -17,7 +17,7 @@ export const ALLOWED: Record<string, string[]> = {
   content: ['errors', 'oci', 'sys'],
   archive: ['errors', 'oci', 'sys'],
   snapshots: ['errors', 'oci', 'sys'],
-  distribution: ['errors', 'oci', 'content'],
+  distribution: ['errors', 'oci', 'sys', 'content'],
   runtime: ['errors', 'oci', 'sys', 'cgroups', 'seccomp'],
   images: ['errors', 'oci', 'sys', 'content', 'distribution', 'archive', 'snapshots'],
   metadata: ['errors', 'oci', 'sys'],

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { alreadyExists, BerthError, ErrorCode, invalidArgument, notFound } from '../errors/errors.ts';
 import { isConfigMediaType, isIndexMediaType, isManifestMediaType } from '../oci/image-spec.ts';
 import { parseDigest } from '../oci/image-validate.ts';
-import { atomicWriteFile, fsyncDir } from './atomic-file.ts';
+import { atomicWriteFile, fsyncDir } from '../sys/atomic-file.ts';
 import type {
   ContentInfo,
   ContentStore,

@@ -2,11 +2,11 @@
 // base64("user:pass") } } }, mode 0600, written atomically (temp, fsync, rename) and preserving
 // every other field. `login` verifies credentials against the registry before storing them.
 // Must never log or put a secret in an error message.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { invalidArgument, notFound } from '../errors/errors.ts';
+import { atomicWriteFile } from '../sys/atomic-file.ts';
 import { DOCKER_HUB } from './reference.ts';
 
 export type Credentials = { username: string; password: string };
@@ -44,21 +44,8 @@ async function load(path: string): Promise<DockerConfig> {
 
 async function save(path: string, cfg: DockerConfig): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(cfg, null, '\t')}\n`);
-    await fh.chmod(0o600);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  // Credentials: readable by the owner only, written so that a crash never leaves a torn file.
+  await atomicWriteFile(path, `${JSON.stringify(cfg, null, '\t')}\n`, 0o600);
 }
 
 export async function getCredentials(registry: string, configPath = defaultDockerConfigPath()): Promise<Credentials | undefined> {

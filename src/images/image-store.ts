@@ -6,7 +6,7 @@
 // It must never touch content or snapshots: gc (gc.ts) joins the stores.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../content/atomic-file.ts';
+import { atomicWriteFile } from '../sys/atomic-file.ts';
 import { invalidArgument, notFound } from '../errors/errors.ts';
 import type { Descriptor } from '../oci/image-spec.ts';
 import { validateDescriptor } from '../oci/image-validate.ts';

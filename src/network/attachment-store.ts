@@ -7,7 +7,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alreadyExists, internal } from '../errors/errors.ts';
-import { atomicWriteJson, removeDurably } from './atomic-write.ts';
+import { atomicWriteFile, removeDurably } from '../sys/atomic-file.ts';
 import { type CniConfList, type CniResult, validateConfList, validateResult } from './cni-types.ts';
 
 export interface PortMapping {
@@ -62,7 +62,7 @@ export class AttachmentStore {
     if (existing && (existing.network !== rec.network || existing.containerId !== rec.containerId)) {
       throw alreadyExists(`${p}: already holds the attachment of container ${existing.containerId} to network ${existing.network}`);
     }
-    await atomicWriteJson(p, rec);
+    await atomicWriteFile(p, `${JSON.stringify(rec, null, 2)}\n`, 0o600);
   }
 
   async remove(network: string, containerId: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { internal } from '../errors/errors.ts';
-import { atomicWriteJson, removeDurably } from './atomic-write.ts';
+import { atomicWriteFile, removeDurably } from '../sys/atomic-file.ts';
 import { type CniConfList, validateConfList, validateNetworkName } from './cni-types.ts';
 
 export interface BerthNetworkMeta {
@@ -66,7 +66,7 @@ export class NetworkStore {
   }
 
   async put(conflist: CniConfList, meta: BerthNetworkMeta): Promise<StoredNetwork> {
-    await atomicWriteJson(this.path(conflist.name), { ...conflist, berth: meta }, 0o644);
+    await atomicWriteFile(this.path(conflist.name), `${JSON.stringify({ ...conflist, berth: meta }, null, 2)}\n`, 0o644);
     return { name: conflist.name, conflist, meta };
   }
 

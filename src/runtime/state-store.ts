@@ -1,10 +1,11 @@
 // The runtime's persistent state: one directory per container under --root, holding state.json
 // (written atomically: temp file, fsync, rename, fsync of the directory) and the exec FIFO.
 // Owns the on-disk layout and nothing else: it never decides a container's status.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, invalidArgument, notFound } from '../errors/errors.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
+import { atomicWriteFileSync } from '../sys/atomic-file.ts';
 
 /** What berth-runtime records about a container. Version it: a newer berth must read an older file. */
 export interface ContainerRecord {
@@ -67,22 +68,7 @@ export class StateStore {
   }
 
   save(rec: ContainerRecord): void {
-    const d = this.dir(rec.id);
-    const tmp = join(d, `.state.json.${process.pid}`);
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(rec));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, join(d, 'state.json'));
-    const dfd = openSync(d, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    atomicWriteFileSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600);
   }
 
   /** The record, or a NotFound error naming the id. A directory without state.json is an aborted create. */
