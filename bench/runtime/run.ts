@@ -1,17 +1,20 @@
-// The runtime benchmark: create, start, delete and `run` of /bin/true with berth-runtime, runc and
-// crun, interleaved round-robin in one process so that all see the same machine, then medians, p90,
-// ratios vs runc and each runtime's peak RSS, as a markdown table.
+// The runtime benchmark: create, start, delete and `run` of /bin/true, `run` of /bin/true with a
+// memory (64 MiB) and pids (100) limit, and `exec <id> true` into a running container, with
+// berth-runtime, runc and crun, interleaved round-robin in one process so that all see the same
+// machine, then medians, p90, ratios vs runc and each runtime's peak RSS, as a markdown table.
 //   node bench/runtime/run.ts [--iterations N] [--runtimes berth,runc,crun] [--breakdown]
-// --breakdown adds where berth's time goes: Node start-up, module loading, and whatever
-// berth-runtime prints to stderr with BERTH_TRACE_TIMING=1.
+// --breakdown adds where berth's time goes: Node start-up, module loading, `state` of a running
+// container, berth-init on its own (a foreground plan CLONE 0 + EXEC /bin/true, fed as a file on
+// its sync fd), and whatever berth-runtime prints to stderr with BERTH_TRACE_TIMING=1.
 // It never fails because berth is missing: it reports it as missing. Not part of the test suite.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { encodeFrame, encodePlan, Frame, int, op, PlanMode, str, strs } from '../../src/sys/plan.ts';
 import { makeBundle } from '../../test/lib/bundle.ts';
-import { CRUN, removeCgroups, resolveRuntime, type RuntimeUnderTest, runtimeEnv } from '../../test/lib/runtime.ts';
+import { CRUN, REPO_ROOT, removeCgroups, resolveRuntime, type RuntimeUnderTest, runtimeEnv } from '../../test/lib/runtime.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +29,7 @@ const warmup = Number(values.warmup);
 if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
 
 const GNU_TIME = '/usr/bin/time';
-const OPS = ['create', 'start', 'delete', 'run'] as const;
+const OPS = ['create', 'start', 'delete', 'run', 'run-limits', 'exec'] as const;
 type Op = (typeof OPS)[number];
 
 interface Bench {
@@ -36,11 +39,24 @@ interface Bench {
   rssKiB: Record<Op, number[]>;
   failures: string[];
   ids: Set<string>;
+  /** The running container that `exec` goes into (made before the timed cycles), if it started. */
+  execId?: string;
 }
 
 const work = mkdtempSync('/tmp/berth-bench-');
 const cgroupsPath = `/berth-bench-${randomBytes(4).toString('hex')}`;
 const bundle = makeBundle(join(work, 'bundle'), { args: ['/bin/true'], cgroupsPath });
+const MEMORY_LIMIT = 64 * 1024 * 1024;
+const PIDS_LIMIT = 100;
+const limitsCgroupsPath = `${cgroupsPath}-limits`;
+const limitsBundle = makeBundle(join(work, 'bundle-limits'), {
+  args: ['/bin/true'],
+  cgroupsPath: limitsCgroupsPath,
+  edit: (spec) => {
+    spec.linux.resources = { ...spec.linux.resources, memory: { limit: MEMORY_LIMIT }, pids: { limit: PIDS_LIMIT } };
+  },
+});
+const cgroupsToRemove = [cgroupsPath, limitsCgroupsPath];
 
 const benches: Bench[] = values.runtimes
   .split(',')
@@ -49,8 +65,8 @@ const benches: Bench[] = values.runtimes
   .map((name) => ({
     rt: resolveRuntime(name),
     root: mkdtempSync(join(work, `root-${name.replace(/\W/g, '_')}-`)),
-    times: { create: [], start: [], delete: [], run: [] },
-    rssKiB: { create: [], start: [], delete: [], run: [] },
+    times: { create: [], start: [], delete: [], run: [], 'run-limits': [], exec: [] },
+    rssKiB: { create: [], start: [], delete: [], run: [], 'run-limits': [], exec: [] },
     failures: [],
     ids: new Set<string>(),
   }));
@@ -97,31 +113,64 @@ function waitStopped(b: Bench, id: string): void {
   throw new Error(`${b.rt.name}: container ${id} did not stop within 10 s`);
 }
 
-/** One create/start/delete cycle and one run; records times unless `record` is false. */
+/**
+ * Starts the long-running container that `exec` goes into, with its own bundle and cgroup (the
+ * runtimes' containers live side by side). A failure is recorded and leaves `exec` unmeasured.
+ */
+function startExecTarget(b: Bench): void {
+  const name = b.rt.name.replace(/\W/g, '_');
+  const cg = `${cgroupsPath}-exec-${name}`;
+  cgroupsToRemove.push(cg);
+  const dir = join(work, `bundle-exec-${name}`);
+  makeBundle(dir, { args: ['/bin/sleep', '1000000'], cgroupsPath: cg });
+  const id = `berth-bench-${name}-exec-${randomBytes(3).toString('hex')}`;
+  b.ids.add(id);
+  for (const args of [
+    ['create', '--bundle', dir, id],
+    ['start', id],
+  ]) {
+    const t = invoke(b, args);
+    if (!t.ok) {
+      b.failures.push(`exec target ${args[0]}: ${t.stderr.trim().split('\n').at(-1)}`);
+      return;
+    }
+  }
+  b.execId = id;
+}
+
+/** One create/start/delete cycle, one run, one run with limits, one exec; records times unless `record` is false. */
 function cycle(b: Bench, n: number, record: boolean, rss: boolean): void {
   const id = `berth-bench-${b.rt.name}-${n}-${randomBytes(3).toString('hex')}`;
   b.ids.add(id);
-  const note = (op: Op, t: Timed) => {
+  const note = (which: Op, t: Timed) => {
     if (!t.ok) {
-      b.failures.push(`${op}: ${t.stderr.trim().split('\n').at(-1)}`);
+      b.failures.push(`${which}: ${t.stderr.trim().split('\n').at(-1)}`);
       return false;
     }
-    if (record && !rss) b.times[op].push(t.ms);
-    if (rss && t.rssKiB !== undefined) b.rssKiB[op].push(t.rssKiB);
+    if (record && !rss) b.times[which].push(t.ms);
+    if (rss && t.rssKiB !== undefined) b.rssKiB[which].push(t.rssKiB);
     return true;
   };
-  if (!note('create', invoke(b, ['create', '--bundle', bundle.dir, id], rss))) return;
-  if (!note('start', invoke(b, ['start', id], rss))) return;
-  try {
-    waitStopped(b, id);
-  } catch (err) {
-    b.failures.push(`wait for stopped: ${(err as Error).message}`);
-    return;
-  }
-  note('delete', invoke(b, ['delete', id], rss));
+  // create/start/delete depend on each other; run, run-limits and exec do not depend on them.
+  const lifecycle = () => {
+    if (!note('create', invoke(b, ['create', '--bundle', bundle.dir, id], rss))) return;
+    if (!note('start', invoke(b, ['start', id], rss))) return;
+    try {
+      waitStopped(b, id);
+    } catch (err) {
+      b.failures.push(`wait for stopped: ${(err as Error).message}`);
+      return;
+    }
+    note('delete', invoke(b, ['delete', id], rss));
+  };
+  lifecycle();
   const runId = `${id}-run`;
   b.ids.add(runId);
   note('run', invoke(b, ['run', '--bundle', bundle.dir, runId], rss));
+  const limitsId = `${id}-lim`;
+  b.ids.add(limitsId);
+  note('run-limits', invoke(b, ['run', '--bundle', limitsBundle.dir, limitsId], rss));
+  if (b.execId) note('exec', invoke(b, ['exec', b.execId, 'true'], rss));
 }
 
 function quantile(xs: number[], q: number): number {
@@ -143,7 +192,7 @@ function cleanup(): void {
     if (b.rt.missing) continue;
     for (const id of b.ids) invoke(b, ['delete', '--force', id]);
   }
-  removeCgroups([cgroupsPath]);
+  removeCgroups(cgroupsToRemove);
   rmSync(work, { recursive: true, force: true });
 }
 for (const [sig, code] of [
@@ -154,6 +203,34 @@ for (const [sig, code] of [
     cleanup();
     process.exit(code);
   });
+}
+
+/**
+ * berth-init on its own: a foreground plan that forks without new namespaces and execs /bin/true
+ * on the host. The PLAN frame sits in a regular file given as the sync fd (berth-init reads it from
+ * offset 0 and, the fd being no socket, writes its PID frame after it with write(2)).
+ */
+function timeBerthInit(n: number): { ms: number[]; error?: string } {
+  const init = join(REPO_ROOT, 'native/build/berth-init');
+  if (!existsSync(init)) return { ms: [], error: `${init} does not exist (bash scripts/build.sh)` };
+  const plan = encodePlan([op('MODE', int(PlanMode.foreground)), op('CLONE', int(0)), op('EXEC', str('/bin/true'), strs(['/bin/true']), strs([]))]);
+  const frame = encodeFrame(Frame.PLAN, plan);
+  const file = join(work, 'init-sync');
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    writeFileSync(file, frame);
+    const fd = openSync(file, 'r+');
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(init, ['3'], { stdio: ['ignore', 'ignore', 'pipe', fd], timeout: 30_000, encoding: 'utf8' });
+    const t = Number(process.hrtime.bigint() - t0) / 1e6;
+    closeSync(fd);
+    // A PID frame (8 bytes of header, a pid, the start time) after the plan says the clone happened.
+    if (r.status !== 0 || statSync(file).size <= frame.length + 8) {
+      return { ms, error: `berth-init exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim() || String(r.error ?? '')}` };
+    }
+    ms.push(t);
+  }
+  return { ms };
 }
 
 function timeTrivial(argv: string[], n: number, env?: NodeJS.ProcessEnv): number[] {
@@ -169,6 +246,7 @@ function timeTrivial(argv: string[], n: number, env?: NodeJS.ProcessEnv): number
 try {
   const live = benches.filter((b) => !b.rt.missing);
   const haveTime = existsSync(GNU_TIME);
+  for (const b of live) startExecTarget(b);
   for (let i = 0; i < warmup + iterations; i++) {
     // Rotate who goes first so that no runtime always runs right after another's teardown.
     for (let k = 0; k < live.length; k++) cycle(live[(i + k) % live.length]!, i, i >= warmup, false);
@@ -179,18 +257,22 @@ try {
   const lines: string[] = [];
   lines.push(`### berth runtime benchmark (${iterations} iterations, interleaved; /bin/true in a busybox bundle)`);
   lines.push('');
+  lines.push(
+    `\`run-limits\`: \`run\` with linux.resources.memory.limit ${MEMORY_LIMIT / 1024 / 1024} MiB and pids.limit ${PIDS_LIMIT}; \`exec\`: \`exec <id> true\` into a running container (busybox sleep).`,
+  );
+  lines.push('');
   lines.push('| op | runtime | median ms | p90 ms | vs runc (median) | peak RSS MiB |');
   lines.push('|---|---|---:|---:|---:|---:|');
-  for (const op of OPS) {
+  for (const o of OPS) {
     for (const b of benches) {
       if (b.rt.missing) {
-        lines.push(`| ${op} | ${b.rt.name} | missing | | | |`);
+        lines.push(`| ${o} | ${b.rt.name} | missing | | | |`);
         continue;
       }
-      const med = median(b.times[op]);
-      const ratio = runc ? med / median(runc.times[op]) : Number.NaN;
-      const rss = b.rssKiB[op].length ? Math.max(...b.rssKiB[op]) / 1024 : Number.NaN;
-      lines.push(`| ${op} | ${b.rt.name} | ${fmt(med)} | ${fmt(quantile(b.times[op], 0.9))} | ${Number.isFinite(ratio) ? `${fmt(ratio, 2)}×` : 'n/a'} | ${fmt(rss)} |`);
+      const med = median(b.times[o]);
+      const ratio = runc ? med / median(runc.times[o]) : Number.NaN;
+      const rss = b.rssKiB[o].length ? Math.max(...b.rssKiB[o]) / 1024 : Number.NaN;
+      lines.push(`| ${o} | ${b.rt.name} | ${fmt(med)} | ${fmt(quantile(b.times[o], 0.9))} | ${Number.isFinite(ratio) ? `${fmt(ratio, 2)}×` : 'n/a'} | ${fmt(rss)} |`);
     }
   }
   lines.push('');
@@ -219,11 +301,22 @@ try {
       const nodeStart = median(timeTrivial([node, '-e', '0'], n));
       const loadOnly = median(timeTrivial([node, bin, '--version'], n));
       const stateMissing = median(timeTrivial([bin, '--root', berth.root, 'state', 'berth-bench-no-such-id'], n));
+      const stateRunning = berth.execId ? median(timeTrivial([bin, '--root', berth.root, 'state', berth.execId], n)) : Number.NaN;
+      const trueAlone = median(timeTrivial(['/bin/true'], n));
+      const init = timeBerthInit(n);
+      const initMs = median(init.ms);
       out.push('| measurement | median ms |', '|---|---:|');
+      out.push(`| \`/bin/true\` spawned directly | ${fmt(trueAlone)} |`);
+      out.push(`| \`berth-init\` alone: foreground plan MODE 1, CLONE 0, EXEC /bin/true (memfd re-exec, decode, fork, exec, wait) | ${init.error ? `failed: ${init.error}` : fmt(initMs)} |`);
       out.push(`| \`node -e 0\` (${node}) | ${fmt(nodeStart)} |`);
       out.push(`| \`berth-runtime --version\` (start-up + module loading) | ${fmt(loadOnly)} |`);
       out.push(`| \`berth-runtime state <missing id>\` (+ argument parsing, state lookup) | ${fmt(stateMissing)} |`);
-      for (const op of OPS) out.push(`| \`${op}\` (from the table above) | ${fmt(median(berth.times[op]))} |`);
+      out.push(`| \`berth-runtime state <running id>\` (+ reading state.json, checking the init's pid and start time) | ${berth.execId ? fmt(stateRunning) : 'n/a (no running container)'} |`);
+      for (const o of OPS) out.push(`| \`${o}\` (from the table above) | ${fmt(median(berth.times[o]))} |`);
+      out.push('');
+      out.push(
+        `berth-init's share: ${fmt(initMs)} ms for a whole foreground plan, ${fmt(initMs - trueAlone)} ms more than spawning /bin/true directly, against ${fmt(nodeStart)} ms for \`node -e 0\` alone (berth-init / node -e 0 = ${fmt(initMs / nodeStart, 2)}).`,
+      );
       out.push('', 'With BERTH_TRACE_TIMING=1 (whatever berth-runtime prints to stderr):', '');
       const env = runtimeEnv({ BERTH_TRACE_TIMING: '1' });
       const id = `berth-bench-trace-${randomBytes(3).toString('hex')}`;
@@ -242,10 +335,14 @@ try {
       } catch (err) {
         out.push(`- ${(err as Error).message}`);
       }
-      for (const [name, args] of [
+      berth.ids.add(`${id}-lim`);
+      const later: Array<[string, string[]]> = [
         ['delete', ['delete', id]],
         ['run', ['run', '--bundle', bundle.dir, `${id}-run`]],
-      ] as Array<[string, string[]]>) {
+        ['run-limits', ['run', '--bundle', limitsBundle.dir, `${id}-lim`]],
+      ];
+      if (berth.execId) later.push(['exec', ['exec', berth.execId, 'true']]);
+      for (const [name, args] of later) {
         const t = invoke(berth, args, false, env);
         out.push(`- ${name} (${fmt(t.ms)} ms):`, '```', t.stderr.trim() || '(nothing on stderr)', '```');
       }
