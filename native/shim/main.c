@@ -283,6 +283,23 @@ static int wait_runtime(pid_t pid)
 	return status;
 }
 
+/* The parent pid of `pid` (field 4 of /proc/<pid>/stat), or -1 when it is gone. */
+static long long parent_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] && p[3] == ' ' ? strtoll(p + 4, NULL, 10) : -1;
+}
+
 static long long read_pid_file(const char *path)
 {
 	char buf[32];
@@ -446,6 +463,13 @@ static int supervise(void)
 	if (pid <= 0)
 		fail("%s %s succeeded but wrote no pid to %s", cfg.runtime, verb, pid_file);
 	s.init_pid = (pid_t)pid;
+	/* Its exit reaches us only if it is our child (the runtime left it as an orphan, and we are the
+	 * subreaper; a zombie counts). A runtime that reaped it itself, or a pid from elsewhere, would
+	 * leave us waiting forever: refuse now, while the starter is listening. */
+	long long ppid = parent_of(s.init_pid);
+	if (ppid != getpid())
+		fail("%s %s: process %lld from %s is %s, not a child of the shim: its exit could not be recorded",
+		     cfg.runtime, verb, pid, pid_file, ppid < 0 ? "gone" : "elsewhere");
 	if (s.out_fd >= 0)
 		set_nonblock(s.out_fd);
 	if (s.err_fd >= 0)
@@ -523,6 +547,9 @@ static long long num(const char *flag, const char *v, long long min)
 
 int main(int argc, char **argv)
 {
+	/* Whatever the starter left open without O_CLOEXEC (a pipe of its own caller, say) must not be
+	 * held for the container's lifetime, nor reach the runtime. */
+	syscall(SYS_close_range, 3, ~0U, 0);
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
 		if (!strcmp(f, "--terminal")) {

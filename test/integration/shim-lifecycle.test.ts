@@ -4,7 +4,7 @@
 // shim outliving its starter (kill -9) with a new client reconnecting.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,7 @@ import {
   stopShim,
   waitExit,
 } from '../../src/shim/index.ts';
+import { shimArgs, shimBinary } from '../../src/shim/start-shim.ts';
 import { procStat } from '../../src/sys/procfs.ts';
 import { RUNTIME, shimTest } from './shim-harness.ts';
 
@@ -254,4 +255,60 @@ shimTest('stopShim ends a shim whose container still runs; waitExit then says th
   assert.ok(!shimAlive(info.stateDir));
   await assert.rejects(waitExit(info.stateDir), /gone without writing exit.json/);
   s.runtime('kill', id, 'KILL');
+});
+
+/** A stand-in runtime for what the real ones would hide (Go's runc resets the signal mask itself):
+ * `create` reports its own signal state and open fds, starts a trivial "container", writes its pid.
+ * (The "container" outlives the script: dash may reap a child that exits while it still runs.) */
+const FAKE_RUNTIME = `#!/bin/sh
+grep -E "^Sig(Blk|Ign)" /proc/self/status
+ls -l /proc/$$/fd
+pidfile=
+while [ $# -gt 0 ]; do
+  case "$1" in --pid-file) pidfile="$2"; shift;; esac
+  shift
+done
+sleep 0.2 &
+echo $! > "$pidfile"
+`;
+
+shimTest('the runtime (so the container) inherits neither the shim\'s blocked signals, its ignored ones, nor its fds', async (s) => {
+  const runtime = s.writeFile('fake-runtime', FAKE_RUNTIME);
+  chmodSync(runtime, 0o755);
+  const id = s.id();
+  const stateDir = s.stateDir();
+  const logPath = join(stateDir, 'container.log');
+  mkdirSync(stateDir);
+  const args = shimArgs({ id, bundle: s.root, runtime, runtimeRoot: s.runtimeRoot, stateDir, logPath, logFormat: 'cri' });
+  // fd 3: a pipe the starter holds open without O_CLOEXEC, as a careless caller might.
+  const child = spawn(shimBinary(), args, { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+  let stdout = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  const extraEof = new Promise<void>((r) => child.stdio[3]!.on('close', () => r()));
+  child.stdio[3]!.resume();
+  await new Promise((r) => child.once('exit', r));
+  assert.match(stdout, /"containerPid":\d+/);
+  await Promise.race([
+    extraEof,
+    new Promise((_, rej) => setTimeout(() => rej(new Error('the supervisor holds the starter\'s fd 3 open')), 3000)),
+  ]);
+  assert.equal((await waitExit(stateDir)).exitCode, 0);
+  const out = (await lines(logPath, 'cri')).map((l) => l.replace(/^stdout:/, ''));
+  assert.ok(out.includes('SigBlk:\t0000000000000000'), JSON.stringify(out));
+  assert.ok(out.includes('SigIgn:\t0000000000000000'), JSON.stringify(out));
+  // Beyond stdio, only the shell's own fd of its script.
+  const fds = out
+    .map((l) => /(\d+) -> (.*)$/.exec(l))
+    .filter((m) => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]));
+  assert.deepEqual(fds.slice(0, 3).map((f) => f[1]), ['0', '1', '2']);
+  assert.deepEqual(fds.slice(3).filter((f) => f[2] !== runtime).map((f) => f[0]), []);
+});
+
+shimTest('a pid that is not the shim\'s child is refused at start (its exit could never be recorded)', async (s) => {
+  const runtime = s.writeFile('pid-one-runtime', FAKE_RUNTIME.replace('echo $! > "$pidfile"', 'echo 1 > "$pidfile"'));
+  chmodSync(runtime, 0o755);
+  await assert.rejects(s.start(s.id(), { bundle: s.root, runtime }), /process 1 from .* is elsewhere, not a child of the shim/);
 });
