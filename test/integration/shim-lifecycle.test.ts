@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import {
   attach,
@@ -287,7 +287,7 @@ shimTest('the runtime (so the container) inherits neither the shim\'s blocked si
     stdout += d;
   });
   const extraEof = new Promise<void>((r) => child.stdio[3]!.on('close', () => r()));
-  child.stdio[3]!.resume();
+  (child.stdio[3] as Readable).resume();
   await new Promise((r) => child.once('exit', r));
   assert.match(stdout, /"containerPid":\d+/);
   await Promise.race([
