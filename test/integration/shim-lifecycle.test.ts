@@ -312,3 +312,56 @@ shimTest('a pid that is not the shim\'s child is refused at start (its exit coul
   chmodSync(runtime, 0o755);
   await assert.rejects(s.start(s.id(), { bundle: s.root, runtime }), /process 1 from .* is elsewhere, not a child of the shim/);
 });
+
+shimTest('log content survives both formats byte for byte: quotes, backslashes, tabs, control bytes, UTF-8', async (s) => {
+  const text = 'q"uote\\back\tslash \u0001ctl é ✓ {"log":"x"}';
+  for (const logFormat of ['json-file', 'cri'] as const) {
+    const id = s.id();
+    const info = await s.start(id, { bundle: s.bundle({ args: sh(`printf '%s\\n' '${text}'; printf '%s\\n' '${text}' >&2`) }), logFormat });
+    s.runtime('start', id);
+    await waitExit(info.stateDir);
+    assert.deepEqual(await lines(info.logPath, logFormat), [`stdout:${text}`, `stderr:${text}`], logFormat);
+  }
+});
+
+shimTest('exec with a terminal: the exec\'d process gets a pty of its own, resize included', async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({ args: ['sleep', '100'] });
+  const main = await s.start(id, { bundle });
+  s.runtime('start', id);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  const processJson = s.writeFile(
+    'process-tty.json',
+    JSON.stringify({ ...spec.process, terminal: true, args: sh('read x; tty; stty size; exit 4') }),
+  );
+  const ex = await s.start(id, { exec: { processJson }, terminal: true, stdin: true });
+  const out = new Collector();
+  const a = attach(ex.stateDir, { stdout: out });
+  await a.ready;
+  a.resize(21, 77);
+  a.write(Buffer.from('go\n'));
+  await a.done;
+  assert.match(out.text, /\/dev\/pts\/\d+\r\n21 77\r\n/);
+  assert.equal((await waitExit(ex.stateDir)).exitCode, 4);
+  s.runtime('kill', id, 'KILL');
+  await waitExit(main.stateDir);
+});
+
+shimTest('an orphan holding stdout (no pid namespace) delays exit.json only by --drain-ms', async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({
+    args: sh('sleep 60 & echo started; exit 2'),
+    edit: (spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'pid');
+    },
+  });
+  const info = await s.start(id, { bundle, drainMs: 300, logFormat: 'cri' });
+  s.runtime('start', id);
+  const t0 = Date.now();
+  const st = await waitExit(info.stateDir);
+  assert.equal(st.exitCode, 2);
+  assert.ok(Date.now() - t0 < 3000, `exit.json after ${Date.now() - t0} ms`);
+  assert.deepEqual(await lines(info.logPath, 'cri'), ['stdout:started']);
+  // the orphan (sleep) is the shim's child now; delete -f kills what is left in the cgroup
+  s.runtime('delete', '-f', id);
+});
