@@ -20,6 +20,7 @@ import {
 } from '../../src/shim/index.ts';
 import { shimArgs, shimBinary } from '../../src/shim/start-shim.ts';
 import { procStat } from '../../src/sys/procfs.ts';
+import { cgroupDirs, removeCgroups } from '../lib/runtime.ts';
 import { RUNTIME, shimTest } from './shim-harness.ts';
 
 const sh = (script: string) => ['sh', '-c', script];
@@ -100,6 +101,7 @@ shimTest('killed by a signal: exitCode 128+9 and signal 9', async (s) => {
   const st = await waitExit(info.stateDir);
   assert.equal(st.exitCode, 137);
   assert.equal(st.signal, 9);
+  assert.equal(st.oomKilled, false);
 });
 
 shimTest('stdin through attach, output to two clients at once, close-stdin ends cat', async (s) => {
@@ -364,4 +366,28 @@ shimTest('an orphan holding stdout (no pid namespace) delays exit.json only by -
   assert.deepEqual(await lines(info.logPath, 'cri'), ['stdout:started']);
   // the orphan (sleep) is the shim's child now; delete -f kills what is left in the cgroup
   s.runtime('delete', '-f', id);
+});
+
+shimTest('oomKilled: a container killed by its memory limit says so', async (s) => {
+  const id = s.id();
+  const cgroupsPath = `/${id}`; // top level, so that the runtime's delete removes all of it
+  const bundle = s.bundle({
+    args: sh('tail /dev/zero'), // one endless line: memory grows until the limit
+    cgroupsPath,
+    edit: (spec) => {
+      spec.linux.resources = { ...spec.linux.resources, memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+    },
+  });
+  try {
+    const info = await s.start(id, { bundle });
+    s.runtime('start', id);
+    const st = await waitExit(info.stateDir);
+    assert.equal(st.signal, 9);
+    assert.equal(st.oomKilled, true);
+    s.runtime('delete', '-f', id);
+    assert.deepEqual(cgroupDirs(cgroupsPath), [], 'the runtime removed the cgroup');
+  } finally {
+    s.runtime('delete', '-f', id);
+    removeCgroups([cgroupsPath]);
+  }
 });
