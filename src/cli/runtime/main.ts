@@ -197,7 +197,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'checkpoint':
     case 'restore':
-      throw unsupported(`${verb}: checkpoint and restore (CRIU) are not supported by berth-runtime yet`);
+      throw unsupported(`${verb}: ${criuStatus()}`);
     case 'delete':
       await rt.delete(needId(), { force: flags.force === true });
       return 0;
@@ -260,6 +260,17 @@ function psTable(pids: number[], psArgs: string[]): string {
   if (col < 0) throw invalidArgument('ps: no PID column in its output');
   const want = new Set(pids.map(String));
   return [header, ...lines.filter((l) => want.has(l.trim().split(/\s+/)[col] ?? ''))].join('\n') + '\n';
+}
+
+/** Why checkpoint/restore cannot run here: CRIU missing, CRIU refusing this kernel, or berth not driving it yet. */
+function criuStatus(): string {
+  const r = spawnSync('criu', ['check'], { encoding: 'utf8', timeout: 30_000 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'checkpoint and restore need CRIU, which is not installed (apt-get install criu)';
+  if (r.status !== 0) {
+    const why = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.startsWith('Error')).slice(-1)[0] ?? `criu check exited ${r.status}`;
+    return `CRIU cannot work on this kernel (criu check: ${why})`;
+  }
+  return 'checkpoint and restore through CRIU are not implemented by berth-runtime yet';
 }
 
 function hostCgroupVersions(): { v1: boolean; v2: boolean } {
