@@ -14,8 +14,11 @@ export interface CgroupPlacement {
 }
 
 export interface CgroupDriver {
-  /** Makes and limits the container's cgroups; records their mode and paths in `rec` first. */
-  create(rec: ContainerRecord): Promise<CgroupPlacement>;
+  /**
+   * Makes and limits the container's cgroups. Their mode and paths are put in `rec` first, and
+   * `record()` is called before any directory exists, so that a create cut short can be cleaned up.
+   */
+  create(rec: ContainerRecord, record: () => void): Promise<CgroupPlacement>;
   /** The manager of a recorded container's cgroups, or undefined when it has none. */
   load(rec: ContainerRecord): CgroupManager | undefined;
 }
@@ -41,6 +44,9 @@ export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord)
 
 /** For tests of the lifecycle without cgroups: places nothing. */
 export const noCgroups: CgroupDriver = {
-  create: async () => ({ paths: {}, joinFiles: [] }),
+  create: async (_rec, record) => {
+    record();
+    return { paths: {}, joinFiles: [] };
+  },
   load: () => undefined,
 };

@@ -13,11 +13,11 @@ const loadDeviceFilter: DeviceFilterLoader = (dir, program) => native.bpfAttachD
 
 export function cgroupfsDriver(): CgroupDriver {
   return {
-    async create(rec) {
+    async create(rec, record) {
       const m = newCgroupManager({ id: rec.id, cgroupsPath: rec.config.linux?.cgroupsPath, loadDeviceFilter });
-      // Record the paths before the directories exist: a create cut short is cleaned up by them.
       rec.cgroupMode = m.mode;
       rec.cgroupPaths = m.paths();
+      record();
       // The devices the runtime supplies (the spec's defaults and linux.devices) must be usable even
       // when the config's own rules start with deny-all: their allow rules go last, as runc does.
       const resources = { ...(rec.config.linux?.resources ?? {}) };

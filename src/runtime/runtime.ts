@@ -346,10 +346,7 @@ export class Runtime {
     try {
       // Recorded before anything is made, so that a create cut short (even by SIGKILL) leaves a
       // state.json from which `delete` can remove what it made.
-      this.store.save(rec);
-      const cg = await this.cgroups.create(rec);
-      rec.cgroupPaths = cg.paths;
-      this.store.save(rec);
+      const cg = await this.cgroups.create(rec, () => this.store.save(rec));
       const host = linuxHostFacts(this.debug);
       const ops = buildCreatePlan(
         config,

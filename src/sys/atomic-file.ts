@@ -2,12 +2,14 @@
 // directory, fsync it, rename it over the target, fsync the directory. After a crash a reader sees
 // the old content or the new one, never a torn file, and a rename that returned is durable.
 // Must never be used for large streams (it buffers the whole content).
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-const tempName = (dir: string) => join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+// Unique within this process (pid + counter) and across processes (pid): no need for node:crypto,
+// which would cost berth-runtime several ms of start-up to load.
+let seq = 0;
+const tempName = (dir: string) => join(dir, `.tmp-${process.pid}-${Date.now().toString(36)}-${seq++}`);
 
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
