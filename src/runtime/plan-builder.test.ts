@@ -170,11 +170,15 @@ describe('plan builder', () => {
     assert.equal(flags & 0x80, 0);
   });
 
-  it('mounts cgroup v1 hierarchies under a tmpfs, made read-only', () => {
-    const ops = buildCreatePlan(spec(), opts, host);
-    const l = lines(ops);
-    assert.ok(l.some((x) => x.startsWith('MOUNT("tmpfs", "/sys/fs/cgroup", "tmpfs"')));
-    assert.ok(l.some((x) => x.startsWith('MOUNT("cgroup", "/sys/fs/cgroup/systemd", "cgroup"') && x.includes('"name=systemd"')));
+  it('cgroup mounts: with a cgroup namespace each hierarchy afresh; without one only the container\'s own directories, bound', () => {
+    const withNs = lines(buildCreatePlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), opts, host));
+    assert.ok(withNs.some((x) => x.startsWith('MOUNT("tmpfs", "/sys/fs/cgroup", "tmpfs"')));
+    assert.ok(withNs.some((x) => x.startsWith('MOUNT("cgroup", "/sys/fs/cgroup/systemd", "cgroup"') && x.includes('"name=systemd"')));
+    const own = { memory: '/sys/fs/cgroup/memory/berth/c1' };
+    const noNs = lines(buildCreatePlan(spec(), { ...opts, cgroupPaths: own }, host));
+    assert.ok(noNs.some((x) => x.startsWith('MOUNT("/sys/fs/cgroup/memory/berth/c1", "/sys/fs/cgroup/memory", "", 0x1000')));
+    assert.ok(!noNs.some((x) => x.startsWith('MOUNT("cgroup"')), 'never the host\'s whole tree');
+    assert.ok(!noNs.some((x) => x.includes('/sys/fs/cgroup/systemd')), 'a hierarchy without a directory of its own is left out');
   });
 
   const bad: Array<[string, (c: RuntimeConfig) => void, RegExp]> = [

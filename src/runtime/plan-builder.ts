@@ -381,7 +381,12 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
   const v2Only = hier.length === 1 && hier[0]!.fstype === 'cgroup2';
   const fsFlags = (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | (flags & MS_RDONLY);
   if (v2Only) {
-    out.push(op('MOUNT', str('cgroup2'), str(dest), str('cgroup2'), int(fsFlags), str(''), int(inRoot | MountHow.MKDIR)));
+    const own = opts.cgroupPaths?.['unified'];
+    if (mode === 'ns') out.push(op('MOUNT', str('cgroup2'), str(dest), str('cgroup2'), int(fsFlags), str(''), int(inRoot | MountHow.MKDIR)));
+    else if (own) {
+      out.push(op('MOUNT', str(own), str(dest), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
+      out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));
+    }
     return out;
   }
   out.push(op('MOUNT', str('tmpfs'), str(dest), str('tmpfs'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot | MountHow.MKDIR)));
@@ -389,9 +394,12 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
     const sub = `${dest}/${h.name}`;
     // src/cgroups names hierarchies by controller ("memory", "name=systemd", "unified" for a hybrid's cgroup2).
     const own = opts.cgroupPaths?.[h.name] ?? opts.cgroupPaths?.[`name=${h.name}`];
-    if (mode === 'ns' || !own) {
+    // Without a cgroup namespace a fresh cgroup mount would show the host's whole tree: only the
+    // container's own directory is bound, and a hierarchy it has none in is left out.
+    if (mode === 'host' && !own) continue;
+    if (mode === 'ns') {
       out.push(op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.fstype === 'cgroup2' ? '' : h.options), int(inRoot | MountHow.MKDIR)));
-    } else {
+    } else if (own) {
       out.push(op('MOUNT', str(own), str(sub), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
       out.push(op('MOUNT', str(''), str(sub), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));
     }

@@ -1,0 +1,143 @@
+// Plan building tested end to end without root: the real plan builder's output, encoded by the real
+// encoder, executed by native/build/berth-init-trace (berth-init over a recording fake of its
+// syscall layer, docs/plan-protocol.md "Testing without root"). The assertions are on the syscalls
+// the kernel would see, in order.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultSpec } from '../oci/runtime-default-spec.ts';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
+import { berthRoot } from '../sys/paths.ts';
+import { bytes, encodePlan, int, op } from '../sys/plan.ts';
+import { buildCreatePlan, buildExecPlan, type HostFacts, type PlanOptions } from './plan-builder.ts';
+
+const TRACE = join(berthRoot(), 'native/build/berth-init-trace');
+let dir: string;
+
+const host: HostFacts = {
+  pathKind: (p) => (p.endsWith('.conf') ? 'file' : 'dir'),
+  cgroupHierarchies: () => [{ name: 'memory', options: 'memory', fstype: 'cgroup' }],
+  capLastCap: () => 40,
+  seccompOp: () => op('SECCOMP', int(1), bytes(new Uint8Array(16))),
+  selinuxEnabled: () => false,
+  warn: () => {},
+};
+
+const opts: PlanOptions = {
+  id: 'c1',
+  bundle: '/b',
+  mode: 'create',
+  fifoPath: '/run/r/c1/exec.fifo',
+  preserveFds: 0,
+  noPivot: false,
+  cgroupJoinFiles: ['/sys/fs/cgroup/memory/berth/c1/cgroup.procs'],
+  cgroupPaths: { memory: '/sys/fs/cgroup/memory/berth/c1' },
+};
+
+function spec(mut: (c: RuntimeConfig) => void = () => {}): RuntimeConfig {
+  const c = defaultSpec();
+  c.process!.terminal = false;
+  c.process!.args = ['sh', '-c', 'true'];
+  mut(c);
+  return c;
+}
+
+function trace(plan: Buffer): string[] {
+  const file = join(dir, `plan-${Math.random().toString(36).slice(2)}.bin`);
+  writeFileSync(file, plan);
+  const r = spawnSync(TRACE, [file], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, `berth-init-trace failed: ${r.stderr}\n${r.stdout}`);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/** Asserts that `want` (regexps) match lines of `log` in this order (other lines may come between). */
+function inOrder(log: string[], want: RegExp[]): void {
+  let i = 0;
+  for (const re of want) {
+    while (i < log.length && !re.test(log[i]!)) i++;
+    assert.ok(i < log.length, `no line matching ${re} after the previous ones in:\n${log.join('\n')}`);
+    i++;
+  }
+}
+
+before(() => {
+  assert.ok(existsSync(TRACE), `${TRACE} is missing: run scripts/build.sh`);
+  dir = mkdtempSync(join(tmpdir(), 'berth-plan-trace-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('plan builder through berth-init-trace', () => {
+  it('a default container: cgroup joined before clone, mounts through fds in root, pivot_root, credentials, then the FIFO and execve', () => {
+    const log = trace(encodePlan(buildCreatePlan(spec(), opts, host)));
+    inOrder(log, [
+      /^mkfifo\("\/run\/r\/c1\/exec\.fifo", 0622\)/,
+      /^write_file\("\/sys\/fs\/cgroup\/memory\/berth\/c1\/cgroup\.procs", "0"\)/,
+      /^clone\(CLONE_NEWNS\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWPID\|CLONE_NEWNET\|SIGCHLD\)/,
+      /^send_frame\(3, PID, 4242, "424242"\)/,
+      /^mount\(NULL, "\/", NULL, 0x84000, NULL\)/,
+      /^mount\("\/b\/rootfs", "\/b\/rootfs", NULL, 0x5000, NULL\)/,
+      /^openat2\(\d+, "\/proc", O_PATH\|O_DIRECTORY\|O_CLOEXEC, RESOLVE_IN_ROOT\|RESOLVE_NO_MAGICLINKS\) = (\d+)/,
+      /^mount\("proc", "\/proc\/self\/fd\/\d+", "proc"/,
+      /^mount\("\/sys\/fs\/cgroup\/memory\/berth\/c1", "\/proc\/self\/fd\/\d+", NULL, 0x1000/,
+      /^mknodat\(\d+, "null", 020666, makedev\(1, 3\)\)/,
+      /^pivot_root\(/,
+      /^sethostname\(/,
+      /^mount\("\/dev\/null", "\/proc\/kcore", NULL, 0x1000/,
+      /^close_range\(3, /,
+      /^prctl\(PR_CAPBSET_DROP, 0, 0\)/,
+      /^setresuid\(0, 0, 0\)/,
+      /^chdir\("\/"\)/,
+      /^getcwd\(/,
+      /^capset\(v3, effective=0x20000420, permitted=0x20000420/,
+      /^prctl\(PR_SET_NO_NEW_PRIVS, 1/,
+      /^faccessat\(AT_FDCWD, "[^"]*\/sh", X_OK, 0\)/,
+      /^send_frame\(3, READY\)/,
+      /^open\("\/proc\/self\/fd\/\d+", O_WRONLY\|O_CLOEXEC\)/,
+      /^execve\("[^"]*\/sh", \["sh", "-c", "true"\]/,
+    ]);
+    assert.ok(!log.some((l) => /^mount\("cgroup"/.test(l)), 'no fresh cgroup mount without a cgroup namespace');
+  });
+
+  it('a user namespace: maps written by the parent after clone, devices bound from the host, never mknod', () => {
+    const log = trace(
+      encodePlan(
+        buildCreatePlan(
+          spec((c) => {
+            c.linux!.namespaces!.push({ type: 'user' });
+            c.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+            c.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+          }),
+          opts,
+          host,
+        ),
+      ),
+    );
+    inOrder(log, [/^clone\(.*CLONE_NEWUSER/, /uid_map", "0 100000 65536\\n"\)/, /gid_map", "0 100000 65536\\n"\)/, /^setresgid\(0/, /^mount\("\/dev\/null", "\/proc\/self\/fd\/\d+", NULL, 0x1000/]);
+    assert.ok(!log.some((l) => l.startsWith('mknodat(')), 'no mknod in a user namespace');
+  });
+
+  it('seccomp without no_new_privs: the cwd is checked, then the filter loads while capabilities remain', () => {
+    const log = trace(
+      encodePlan(
+        buildCreatePlan(
+          spec((c) => {
+            c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+            c.process!.noNewPrivileges = false;
+          }),
+          opts,
+          host,
+        ),
+      ),
+    );
+    inOrder(log, [/^chdir\("\/"\)/, /^getcwd\(/, /^seccomp\(/, /^prctl\(PR_CAPBSET_DROP/, /^capset\(/, /^execve\(/]);
+  });
+
+  it('exec: joins the cgroup, then the namespaces of the init (mount last), forks, and execs', () => {
+    const c = spec();
+    const log = trace(encodePlan(buildExecPlan(c, { ...c.process!, args: ['id'] }, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoinFiles: ['/cg/cgroup.procs'] }, host)));
+    inOrder(log, [/^write_file\("\/cg\/cgroup\.procs", "0"\)/, /^open\("\/proc\/77\/ns\/ipc"/, /^setns\(/, /^open\("\/proc\/77\/ns\/mnt"/, /^setns\(/, /^clone\(SIGCHLD\)/, /^execve\("[^"]*\/id", \["id"\]/]);
+  });
+});
