@@ -3,6 +3,7 @@
 // docker-registry on 127.0.0.1, by berth and its peers, interleaved round-robin (the order rotates
 // each iteration), then medians and ratios vs the fastest peer as a markdown table.
 //   node bench/pull/run.ts [--iterations N] [--peers berth,berth-cli,skopeo-umoci,containerd,podman,docker]
+//   node bench/pull/run.ts --apply-only [--iterations N]   (applyLayer vs tar -xzf; see apply-only.ts)
 //
 // "Cold" means: a fresh, empty root for every pull (and, for daemons, a daemon started on it before
 // the clock starts and stopped after). The page cache is not dropped: the registry's blobs are read
@@ -22,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { applyLayer } from '../../src/archive/apply-layer.ts';
+import { applyOnly } from './apply-only.ts';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
@@ -39,6 +41,7 @@ const { values } = parseArgs({
   options: {
     iterations: { type: 'string', default: '3' },
     peers: { type: 'string', default: ALL_PEERS.join(',') },
+    'apply-only': { type: 'boolean', default: false },
   },
 });
 const iterations = Number(values.iterations);
@@ -457,8 +460,12 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-try {
-  await main();
-} finally {
-  await cleanupAll();
+if (values['apply-only']) {
+  await applyOnly(iterations, log);
+} else {
+  try {
+    await main();
+  } finally {
+    await cleanupAll();
+  }
 }
