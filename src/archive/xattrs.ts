@@ -1,9 +1,9 @@
 // Setting and reading extended attributes without following symlinks, for layer unpacking.
 //
 // A thin layer over the addon's lsetxattr/lgetxattr/llistxattr (src/sys/native.ts) that turns its
-// system errors into XattrError, the one error type apply-layer.ts acts on (EOPNOTSUPP, EPERM and
-// EACCES become warnings there). The functions stay async so callers need not change if a call
-// ever moves off the event loop; today each is one synchronous system call.
+// system errors into XattrError, the one error type layer-applier.ts acts on (EOPNOTSUPP, EPERM and
+// EACCES become warnings there). Each call is one synchronous system call; the async forms are for
+// callers on an event loop, which need not change if a call ever moves off it.
 //
 // Must never: follow a symlink (a layer's symlink has its own xattrs, and its target may be
 // outside the layer).
@@ -25,6 +25,11 @@ function wrap(what: string, e: unknown): unknown {
 }
 
 export async function lsetxattr(path: string, name: string, value: Uint8Array): Promise<void> {
+  lsetxattrSync(path, name, value);
+}
+
+/** The same, for the synchronous layer applier (layer-applier.ts). */
+export function lsetxattrSync(path: string, name: string, value: Uint8Array): void {
   try {
     nativeSet(path, name, value);
   } catch (e) {

@@ -1,0 +1,99 @@
+// The apply worker: a worker thread that runs extractLayer (decompress, hash, parse, write with
+// synchronous calls) for one layer at a time, fed with the blob's bytes by apply-layer.ts.
+//
+// Protocol (structured-clone messages; `id` names the job, and anything for another job is ignored):
+//   parent → worker  { t: 'start', id, compression, opts }   opts: ApplierOptions
+//                    { t: 'data', id, chunk }                 chunk: Uint8Array, its buffer transferred
+//                    { t: 'end', id }                         the blob is complete
+//                    { t: 'abort', id, reason }               the source failed: { message, code? }
+//   worker → parent  { t: 'ack', id, bytes }                  a data chunk was taken by the decompressor
+//                    { t: 'warn', id, message }
+//                    { t: 'done', id, result }                result: ApplyResult
+//                    { t: 'error', id, error }                error: SerializedError
+// Every start ends with exactly one 'done' or 'error'; after it the worker takes the next start.
+//
+// Must never: run two jobs at once, or outlive its parent's interest (the parent unrefs it when idle).
+import { parentPort } from 'node:worker_threads';
+import { BerthError } from '../errors/errors.ts';
+import type { Compression } from './decompress.ts';
+import { extractLayer } from './extract-layer.ts';
+import type { ApplierOptions } from './layer-applier.ts';
+
+export type SerializedError = { code?: string; message: string; errno?: number };
+
+export type ToWorker =
+  | { t: 'start'; id: number; compression: Compression; opts: ApplierOptions }
+  | { t: 'data'; id: number; chunk: Uint8Array }
+  | { t: 'end'; id: number }
+  | { t: 'abort'; id: number; reason: SerializedError };
+
+export type FromWorker =
+  | { t: 'ack'; id: number; bytes: number }
+  | { t: 'warn'; id: number; message: string }
+  | { t: 'done'; id: number; result: { diffId: string; size: number } }
+  | { t: 'error'; id: number; error: SerializedError };
+
+/** The chunks of the current job, handed to the decompressor one at a time. */
+class ChunkQueue {
+  readonly items: Uint8Array[] = [];
+  ended = false;
+  failure: Error | undefined;
+  private waiter: (() => void) | undefined;
+
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  async *chunks(ack: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const c = this.items.shift();
+      if (c !== undefined) {
+        ack(c.length);
+        yield c;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((r) => {
+        this.waiter = r;
+      });
+    }
+  }
+}
+
+function serialize(e: unknown): SerializedError {
+  if (e instanceof BerthError) return { code: e.code, message: e.message, ...(e.errno === undefined ? {} : { errno: e.errno }) };
+  return { message: e instanceof Error ? e.message : String(e) };
+}
+
+const port = parentPort;
+if (port === null) throw new Error('apply-layer-worker.ts runs as a worker thread (apply-layer.ts starts it)');
+const post = (m: FromWorker) => port.postMessage(m);
+let job: { id: number; queue: ChunkQueue } | undefined;
+
+port.on('message', (m: ToWorker) => {
+  if (m.t === 'start') {
+    const queue = new ChunkQueue();
+    const { id } = m;
+    job = { id, queue };
+    extractLayer(
+      queue.chunks((bytes) => post({ t: 'ack', id, bytes })),
+      m.compression,
+      m.opts,
+      (message) => post({ t: 'warn', id, message }),
+    ).then(
+      (result) => post({ t: 'done', id, result }),
+      (e: unknown) => post({ t: 'error', id, error: serialize(e) }),
+    ).finally(() => {
+      if (job?.id === id) job = undefined;
+    });
+    return;
+  }
+  if (job?.id !== m.id) return;
+  if (m.t === 'data') job.queue.items.push(m.chunk);
+  else if (m.t === 'end') job.queue.ended = true;
+  else job.queue.failure = Object.assign(new Error(m.reason.message), m.reason.code === undefined ? {} : { code: m.reason.code });
+  job.queue.wake();
+});
