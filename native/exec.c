@@ -39,6 +39,7 @@ void ctx_init(struct ctx *c, const struct plan *p, int syncfd)
 	c->rootfs = NULL;
 	c->fifofd = -1;
 	c->procfd = -1;
+	c->fddirfd = -1;
 	c->exec_path = NULL;
 }
 
@@ -543,6 +544,13 @@ static void op_chroot(struct ctx *c, const struct op *o)
 	 * container shares the runtime's mounts) it must not be: only the process's root changes. */
 	if (o->v[0].i && sys.mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		fail(c, o, errno, "moving the rootfs onto /");
+	/* Without a mount namespace nothing mounts /proc in the new root, yet WAIT_FIFO reopens the
+	 * FIFO through /proc/self/fd: keep that directory open across the chroot. */
+	if (!o->v[0].i && c->fifofd >= 0) {
+		c->fddirfd = sys.open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (c->fddirfd < 0)
+			fail(c, o, errno, "opening /proc/self/fd");
+	}
 	if (sys.chroot(".") < 0)
 		fail(c, o, errno, "chroot");
 	if (sys.chdir("/") < 0)
@@ -980,7 +988,10 @@ static void exec_op(struct ctx *c, const struct op *o)
 		 * until `start` opens the FIFO for reading. */
 		if (sys.prctl(PR_SET_DUMPABLE, 1, 0) < 0)
 			fail(c, o, errno, "PR_SET_DUMPABLE 1");
-		fd = sys.open(fd_path(c->fifofd), O_WRONLY | O_CLOEXEC, 0);
+		if (c->fddirfd >= 0) /* chrooted without /proc (CHROOT move 0): the name is the fd number */
+			fd = sys.openat(c->fddirfd, fd_path(c->fifofd) + sizeof "/proc/self/fd/" - 1, O_WRONLY | O_CLOEXEC, 0);
+		else
+			fd = sys.open(fd_path(c->fifofd), O_WRONLY | O_CLOEXEC, 0);
 		if (fd < 0)
 			fail(c, o, errno, "opening the exec FIFO");
 		if (sys.prctl(PR_SET_DUMPABLE, 0, 0) < 0)

@@ -18,6 +18,7 @@ struct ctx {
 	int rootfd;        /* O_PATH of the rootfs, base of in-root paths; -1 before ROOTFS */
 	const char *rootfs;
 	int fifofd;        /* O_PATH of the exec FIFO, from MKFIFO or OPEN_FIFO */
+	int fddirfd;       /* without a mount namespace: O_PATH of /proc/self/fd, kept across CHROOT for WAIT_FIFO */
 	const char *exec_path; /* the program RESOLVE_EXEC found: EXEC runs exactly it */
 	int procfd;        /* stage0: O_PATH of the /proc it saw at start (where the clone's pid is valid) */
 };

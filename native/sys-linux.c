@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 static int l_open(const char *path, int flags, int mode) { return open(path, flags, mode); }
+static int l_openat(int dirfd, const char *path, int flags, int mode) { return openat(dirfd, path, flags, mode); }
 
 static int l_openat2_in_root(int rootfd, const char *path, int flags)
 {
@@ -414,7 +415,7 @@ static int64_t l_recv_frame(int fd, uint32_t *type, void *buf, uint32_t cap)
 __attribute__((noreturn)) static void l_exit(int status) { _exit(status); }
 
 const struct sys_layer sys = {
-	.open = l_open, .openat2_in_root = l_openat2_in_root, .close = l_close, .write = l_write,
+	.open = l_open, .openat = l_openat, .openat2_in_root = l_openat2_in_root, .close = l_close, .write = l_write,
 	.write_file = l_write_file, .read_file_at = l_read_file_at,
 	.mkdirat = l_mkdirat, .mknodat = l_mknodat, .fchownat = l_fchownat,
 	.fstatat = l_fstatat, .faccessat = l_faccessat,

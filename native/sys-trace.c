@@ -229,6 +229,18 @@ static int t_open(const char *path, int f, int mode)
 	return ret(fs_fd(next_fd++, path));
 }
 
+static int t_openat(int dirfd, const char *path, int f, int mode)
+{
+	printf("openat(%d, ", dirfd);
+	q(path);
+	fputs(", ", stdout);
+	oflags(f);
+	if (f & O_CREAT)
+		printf(", %#o", mode);
+	fputs(")", stdout);
+	return ret(next_fd++);
+}
+
 static int t_openat2_in_root(int rootfd, const char *path, int f)
 {
 	char p[512];
@@ -671,7 +683,7 @@ __attribute__((noreturn)) static void t_exit(int status)
 }
 
 const struct sys_layer sys = {
-	.open = t_open, .openat2_in_root = t_openat2_in_root, .close = t_close, .write = t_write,
+	.open = t_open, .openat = t_openat, .openat2_in_root = t_openat2_in_root, .close = t_close, .write = t_write,
 	.write_file = t_write_file, .read_file_at = t_read_file_at,
 	.mkdirat = t_mkdirat, .mknodat = t_mknodat, .fchownat = t_fchownat,
 	.fstatat = t_fstatat, .faccessat = t_faccessat,

@@ -28,6 +28,7 @@ enum {
 struct sys_layer {
 	/* files and paths */
 	int (*open)(const char *path, int flags, int mode);
+	int (*openat)(int dirfd, const char *path, int flags, int mode);
 	int (*openat2_in_root)(int rootfd, const char *path, int flags); /* RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS */
 	int (*close)(int fd);
 	ssize_t (*write)(int fd, const void *buf, size_t len);

@@ -58,6 +58,37 @@ describeRuntimes('runtime namespaces', (_rt, it) => {
     }
   });
 
+  it('no namespaces at all: create and start run the process in the host\'s namespaces, chrooted into the rootfs', async (s) => {
+    // Without a mount namespace nothing can be mounted without touching the host: the config has no
+    // mounts, masked or read-only paths (the runtime-tools suite's linux_ns_itype case). There is no
+    // /proc inside, so the namespaces are read from the host, through the container's pid.
+    const b = s.bundle({
+      args: sh('ls /ROOTFS_MARKER; exec sleep 30'),
+      namespaces: [],
+      hostname: null,
+      readonlyRoot: false,
+      edit: (spec) => {
+        spec.mounts = [];
+        spec.linux.maskedPaths = [];
+        spec.linux.readonlyPaths = [];
+      },
+    });
+    const id = s.id('none');
+    assertOk(s.create(id, b), 'create without namespaces');
+    assertOk(s.start(id), 'start without namespaces');
+    const { pid } = await s.waitStatus(id, 'running');
+    for (const t of ALL) assert.equal(hostNs(t, pid), hostNs(t), `${t}: with no namespaces configured it must be the host's`);
+    assert.equal(readlinkSync(`/proc/${pid}/root`), b.rootfs, 'the process is chrooted into the rootfs');
+    assertOk(s.kill(id, 'KILL'), 'kill');
+    await s.waitStatus(id, 'stopped');
+    assert.match(s.readOut(id), /^\/ROOTFS_MARKER$/m);
+  }, {
+    skip: {
+      runc: 'runc 1.1 needs /proc inside the new root to close fds ("error closing exec fds"); it passes runtime-tools\' linux_ns_itype only by mounting the config\'s mounts in the host\'s mount namespace',
+      crun: 'crun 1.8, like runc, expects the config\'s mounts (done in the host\'s mount namespace) to provide /proc',
+    },
+  });
+
   it('pid namespace: the container process is pid 1', async (s) => {
     const out = await s.runToExit(s.id(), s.bundle({ args: sh('echo $$; cat /proc/1/cmdline | tr "\\0" " "') }));
     assert.equal(out, '1\nsh -c echo $$; cat /proc/1/cmdline | tr "\\0" " " ');
