@@ -120,7 +120,10 @@ function findWorkerFile(): URL | null {
 }
 
 function startWorker(file: URL): PooledWorker {
-  const pw: PooledWorker = { worker: new Worker(file), onMessage: undefined, onDeath: undefined, dead: false };
+  // None of the parent's node flags: some are refused for a file worker (`--input-type` of a
+  // `node -e` parent), and none concern extracting a layer.
+  const worker = new Worker(file, { execArgv: [] });
+  const pw: PooledWorker = { worker, onMessage: undefined, onDeath: undefined, dead: false };
   const die = (e: Error) => {
     if (pw.dead) return;
     pw.dead = true;
