@@ -22,6 +22,7 @@ import { readLogs } from './container-logs.ts';
 import type { EventBus } from './event-bus.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { NetworkBackend } from './network-backend.ts';
+import { faultPoint } from './fault-points.ts';
 import { RuntimeCli } from './runtime-cli.ts';
 import { buildSpec, numericUser, parseRestartPolicy, resolveUser } from './spec-builder.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
@@ -146,6 +147,7 @@ export class ContainerService {
     const dir = this.#dir(id);
     const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
     await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
+    faultPoint('create.dir-made');
     let prepared = false;
     try {
       const hostname = req.hostname ?? id.slice(0, 12);
@@ -162,8 +164,10 @@ export class ContainerService {
         nofile: hostNofile(),
       });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+      faultPoint('create.config-written');
       await this.#o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } });
       prepared = true;
+      faultPoint('create.snapshot-prepared');
       this.#o.store.insertContainer({
         id,
         name,
@@ -182,6 +186,7 @@ export class ContainerService {
       await rm(dir, { recursive: true, force: true });
       throw e;
     }
+    faultPoint('create.recorded');
     this.#o.events.publish('container', 'create', id, { name, image: req.image, ...(req.labels ?? {}) });
     return { id, name, warnings: [] };
   }
@@ -378,6 +383,7 @@ export class ContainerService {
     try {
       await mkdir(rootfs, { recursive: true });
       if (!isMountPoint(rootfs)) await mountAll(await this.#o.images.snapshotter.mounts(c.snapshotKey), rootfs);
+      faultPoint('start.rootfs-mounted');
       const user = req.user;
       if (user && numericUser(user) === undefined) {
         const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
@@ -388,12 +394,15 @@ export class ContainerService {
       if (useNetns) {
         const netns = await this.#o.network.createNetns(id);
         netnsMade = true;
+        faultPoint('start.netns-created');
         spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: netns } : n));
         const result = await this.#o.network.attach(id, netns, network, { portMappings: req.ports ?? [], aliases: [c.name] });
         attached.push(network);
         this.#o.store.putAttachment(id, network, result);
+        faultPoint('start.network-attached');
       }
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+      faultPoint('start.config-written');
       await rt.delete(id);
       const stateDir = this.#stateDir(id);
       await rm(stateDir, { recursive: true, force: true });
@@ -410,9 +419,11 @@ export class ContainerService {
       });
       if (beforeStart) await beforeStart(handle);
       await rt.start(id);
+      faultPoint('start.runtime-started');
       const pid = await handle.processPid();
       this.#tasks.set(id, handle);
       this.#o.store.updateState(id, { status: 'running', pid, shimPid: handle.shimPid, startedAt: new Date().toISOString(), finishedAt: null, exitCode: null, oomKilled: false, error: '' });
+      faultPoint('start.recorded');
       this.#watch(id, handle);
     } catch (e) {
       this.#log(`start ${id}: ${(e as Error).message}; cleaning up`);
@@ -460,8 +471,12 @@ export class ContainerService {
       } catch {
         return;
       }
-      await this.#releaseTask(c, handle);
+      // Recorded before anything is released: releasing removes the shim's exit.json, and a crash
+      // after that but before the record would leave recovery only "lost, 255". A stopped row whose
+      // resources are still held is what recovery already releases.
       c = this.#o.store.updateState(id, { status: 'stopped', pid: 0, shimPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt, error });
+      faultPoint('exit.recorded');
+      await this.#releaseTask(c, handle);
       this.#o.events.publish('container', 'die', id, this.#attrs(c, { exitCode: String(exit.exitCode) }));
       if (exit.oomKilled) this.#o.events.publish('container', 'oom', id, this.#attrs(c));
       const result: ExitResult = { exitCode: exit.exitCode, signal: exit.signal, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt };
@@ -483,15 +498,19 @@ export class ContainerService {
   async #releaseTask(c: ContainerRecord, handle: TaskHandle | undefined): Promise<void> {
     const rt = this.#runtime(c.runtime);
     await rt.delete(c.id);
+    faultPoint('exit.runtime-deleted');
     if (handle) await handle.cleanup().catch((e) => this.#log(`shim cleanup of ${c.id}: ${(e as Error).message}`));
     else await rm(this.#stateDir(c.id), { recursive: true, force: true });
+    faultPoint('exit.shim-stopped');
     const nets = this.#o.store.attachments(c.id).map((a) => a.network);
     await this.#releaseNetwork(c.id, nets, true);
+    faultPoint('exit.network-released');
     try {
       unmountAll(join(this.#dir(c.id), 'rootfs'));
     } catch (e) {
       this.#log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
     }
+    faultPoint('exit.unmounted');
   }
 
   /**
@@ -583,6 +602,7 @@ export class ContainerService {
   async stop(word: string, timeoutSec?: number): Promise<void> {
     const c = this.resolve(word);
     this.#o.store.updateState(c.id, { manuallyStopped: true });
+    faultPoint('stop.marked');
     this.#cancelRestart(c.id);
     if (c.status !== 'running' && c.status !== 'paused') {
       this.#resolveWaitersIfIdle(c.id);
@@ -595,6 +615,7 @@ export class ContainerService {
     const exited = handle ? this.#waitRecorded(c.id) : Promise.resolve();
     if (c.status === 'paused') await rt.resume(c.id).catch(() => {});
     await rt.kill(c.id, req.stopSignal ?? 'SIGTERM').catch(() => {});
+    faultPoint('stop.signalled');
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout).unref());
     if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
       await rt.kill(c.id, 'SIGKILL', true).catch(() => {});
@@ -663,6 +684,7 @@ export class ContainerService {
         const rt = this.#runtime(c0.runtime);
         if (c0.status === 'paused') await rt.resume(id).catch(() => {});
         await rt.kill(id, 'SIGKILL', true).catch(() => {});
+        faultPoint('remove.killed');
         const handle = this.#tasks.get(id);
         if (handle) await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
         else await this.#onExit(id, undefined, { exitCode: 137, signal: 'SIGKILL', exitedAt: new Date().toISOString(), oomKilled: false });
@@ -676,17 +698,23 @@ export class ContainerService {
           await this.#releaseTask(c, handle);
         } else {
           await this.#runtime(c.runtime).delete(id);
+          faultPoint('remove.runtime-deleted');
           try {
             unmountAll(join(this.#dir(id), 'rootfs'));
           } catch {}
           await this.#releaseNetwork(id, this.#o.store.attachments(id).map((a) => a.network), true);
           await rm(this.#stateDir(id), { recursive: true, force: true });
         }
-        await this.#o.images.snapshotter.remove(c.snapshotKey).catch((e) => {
-          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e;
-        });
-        await rm(this.#dir(id), { recursive: true, force: true });
+        // The row goes first: a crash after it leaves only a snapshot and a directory without a row,
+        // which recovery removes; the other order left a row whose rootfs was gone.
         this.#o.store.deleteContainer(id);
+        faultPoint('remove.recorded');
+        await this.#o.images.snapshotter.remove(c.snapshotKey).catch((e) => {
+          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) this.#log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
+        });
+        faultPoint('remove.snapshot-removed');
+        await rm(this.#dir(id), { recursive: true, force: true });
+        faultPoint('remove.dir-removed');
         if (!this.#recentExits.has(id) && c.status === 'stopped') this.#recentExits.set(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
         this.#o.events.publish('container', 'destroy', id, this.#attrs(c));
         const req = (c.config as { request: CreateRequest }).request;
@@ -891,6 +919,8 @@ export class ContainerService {
         }
         if (existsSync(this.#stateDir(c.id))) {
           await this.#runtime(c.runtime).delete(c.id);
+          const h = await this.#o.supervisor.reconnect(this.#stateDir(c.id)).catch(() => undefined);
+          if (h) await h.cleanup().catch(() => {});
           await rm(this.#stateDir(c.id), { recursive: true, force: true });
           out.cleaned.push(`shim state ${c.id}`);
         }

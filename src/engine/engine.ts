@@ -10,6 +10,7 @@ import { MetadataStore } from '../metadata/metadata-store.ts';
 import { berthRoot } from '../sys/paths.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
+import { faultPoint } from './fault-points.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
 import type { SystemInfo, VersionInfo } from './types.ts';
@@ -44,6 +45,23 @@ export function defaultRuntimes(): Record<string, string> {
   };
 }
 
+/**
+ * A pull holds a lease named `pull-<pid>-…` until its image record exists; a berthd (or CLI) killed
+ * mid-pull leaves it for hours (its expiry), pinning whatever it fetched. Leases of processes that
+ * are gone are released so the next gc can judge that content; the partial ingest stays, so a pull
+ * again resumes it.
+ */
+async function releaseDeadPullLeases(images: ImageService): Promise<string[]> {
+  const released: string[] = [];
+  for (const l of await images.content.listLeases()) {
+    const pid = Number(/^pull-(\d+)-/.exec(l.id)?.[1] ?? 0);
+    if (!pid || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
+    await images.content.deleteLease(l.id);
+    released.push(l.id);
+  }
+  return released;
+}
+
 export class Engine {
   readonly root: string;
   readonly runRoot: string;
@@ -74,7 +92,7 @@ export class Engine {
     const runRoot = resolve(o.runRoot);
     await mkdir(join(root, 'containers'), { recursive: true, mode: 0o711 });
     await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
-    const store = new MetadataStore(join(root, 'berthd.db'));
+    const store = new MetadataStore(join(root, 'berthd.db'), { afterWrite: (op) => faultPoint(`metadata.${op}`) });
     const images = await ImageService.open({ root, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
     const events = new EventBus(store);
     const volumes = new VolumeService(root, store, events);
@@ -84,7 +102,11 @@ export class Engine {
     const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
     const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, runtimes, defaultRuntime });
     const r = await containers.recover();
-    o.log?.(`recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned`);
+    const leases = await releaseDeadPullLeases(images).catch((e: Error) => {
+      o.log?.(`pull lease recovery: ${e.message}`);
+      return [] as string[];
+    });
+    o.log?.(`recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned, ${leases.length} leases of dead pulls released`);
     events.publish('daemon', 'start', 'berthd', { root, runRoot });
     return engine;
   }

@@ -1,6 +1,7 @@
 // Adapts the CNI network library (src/network, NetworkManager) to the engine's NetworkBackend.
 // Must never: add policy; names, defaults and cleanup rules stay in src/network.
 import { join } from 'node:path';
+import { faultPoint } from './fault-points.ts';
 import { NetworkManager } from '../network/network-manager.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
 import type { NetworkInfo, PortMapping } from './types.ts';
@@ -32,10 +33,12 @@ export class CniNetworking implements NetworkBackend {
   }
   async attach(id: string, netns: string, network: string, opts: { portMappings: PortMapping[]; aliases: string[] }): Promise<AttachResult> {
     const a = await this.manager.attach(id, netns, network, { portMappings: opts.portMappings, aliases: opts.aliases });
+    faultPoint('network.attached');
     return { ips: a.ips, ...(a.gateway ? { gateway: a.gateway } : {}), ...(a.mac ? { mac: a.mac } : {}), prefixLength: a.prefixLength, portMappings: a.portMappings };
   }
-  detach(id: string, _netns: string, network: string): Promise<void> {
-    return this.manager.detach(id, network);
+  async detach(id: string, _netns: string, network: string): Promise<void> {
+    await this.manager.detach(id, network);
+    faultPoint('network.detached');
   }
   async create(name: string, opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }): Promise<NetworkInfo> {
     const n = await this.manager.createNetwork(name, {

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { unavailable } from '../errors/errors.ts';
 import { readContainerPid, readExit, readShimIdentity, shimAlive, startShim, stopShim, waitExit } from '../shim/index.ts';
 import type { ExitStatus } from '../shim/shim-state.ts';
+import { faultPoint } from './fault-points.ts';
 import type { ExecTaskOptions, StartTaskOptions, TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
@@ -122,6 +123,7 @@ export class ShimSupervisor implements TaskSupervisor {
       logMaxFiles: 3,
       ...(this.#shimBinary ? { shimBinary: this.#shimBinary } : {}),
     });
+    faultPoint('shim.started');
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 

@@ -112,12 +112,17 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIG
   return applied;
 }
 
+/** What a container row write was, for a caller's hook after it committed (berthd's test-only fault points). */
+export type ContainerWrite = 'insert' | 'update' | 'delete';
+
 export class MetadataStore {
   readonly path: string;
   readonly db: DatabaseSync;
+  readonly #afterWrite: (op: ContainerWrite) => void;
 
-  constructor(path: string) {
+  constructor(path: string, opts: { afterWrite?: (op: ContainerWrite) => void } = {}) {
     this.path = path;
+    this.#afterWrite = opts.afterWrite ?? (() => {});
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = FULL');
@@ -148,6 +153,7 @@ export class MetadataStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(c.id, c.name, c.imageRef, c.imageId, JSON.stringify(c.config), JSON.stringify(c.labels), c.runtime, c.snapshotKey, c.createdAt, c.restartPolicy, c.restartMax, c.status ?? 'created');
+    this.#afterWrite('insert');
     return this.getContainer(c.id);
   }
 
@@ -186,12 +192,14 @@ export class MetadataStore {
     if (sets.length > 0) {
       const r = this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
       if (Number(r.changes) === 0) throw notFound(`no such container: ${id}`);
+      this.#afterWrite('update');
     }
     return this.getContainer(id);
   }
 
   deleteContainer(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.#afterWrite('delete');
   }
 
   // ---- network attachments ----

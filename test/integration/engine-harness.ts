@@ -28,14 +28,25 @@ export async function busyboxRootfsTar(): Promise<Buffer> {
   ]);
 }
 
-export type Daemon = { proc: ChildProcess; client: BerthClient; root: string; runRoot: string; socket: string; stderr: () => string; stop: (signal?: NodeJS.Signals) => Promise<void> };
+export type Daemon = {
+  proc: ChildProcess;
+  client: BerthClient;
+  root: string;
+  runRoot: string;
+  socket: string;
+  stderr: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+  /** Resolves when berthd has exited, however (a fault point's SIGKILL, say). */
+  exited: Promise<void>;
+};
 
 /** Short temp dirs: the shim's attach socket path must fit in sun_path. */
 export function tempRoots(): { root: string; runRoot: string } {
   return { root: mkdtempSync('/tmp/bte-'), runRoot: mkdtempSync('/tmp/btr-') };
 }
 
-export async function startBerthd(root: string, runRoot: string, extra: string[] = [], config?: object): Promise<Daemon> {
+/** `env` is added to berthd's environment (BERTH_FAULT_POINT for the fault tests). */
+export async function startBerthd(root: string, runRoot: string, extra: string[] = [], config?: object, env?: Record<string, string>): Promise<Daemon> {
   const socket = join(runRoot, 'berthd.sock');
   const args = [join(REPO, 'src/cli/berthd/main.ts'), '--root', root, '--run-root', runRoot, '--debug', ...extra];
   if (config) {
@@ -43,19 +54,21 @@ export async function startBerthd(root: string, runRoot: string, extra: string[]
     await writeFile(cfgPath, JSON.stringify(config));
     args.push('--config', cfgPath);
   }
-  const proc = spawn(NODE, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(NODE, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => {
     err += c.toString();
   });
   const client = new BerthClient(socket);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   for (let i = 0; i < 300; i++) {
     if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);
     if (existsSync(socket) && (await client.ping())) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (!(await client.ping())) throw new Error(`berthd did not come up in 15 s: ${err}`);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  // Another berthd on the same run root answers the ping while this one refuses to start.
+  if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);
   return {
     proc,
     client,
@@ -63,6 +76,7 @@ export async function startBerthd(root: string, runRoot: string, extra: string[]
     runRoot,
     socket,
     stderr: () => err,
+    exited,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       await exited;
