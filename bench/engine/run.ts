@@ -1,0 +1,344 @@
+// The engine benchmark: `run --rm busybox true` through berth (berthd + berth CLI), Debian's dockerd,
+// podman and containerd's ctr, interleaved round-robin so all see the same machine, with medians and
+// ratios vs docker; then 50 `run -d busybox sleep 1000` started at once (berth, docker, podman), timed
+// until all 50 run; then memory per running container with those 50 up: the supervisor's PSS
+// (berth-shim, containerd-shim-runc-v2, conmon; /proc/<pid>/smaps_rollup) averaged over the 50, and
+// each daemon's PSS growth divided by 50.
+//   node bench/engine/run.ts [--iterations N] [--parallel N] [--skip-parallel]
+// Every peer gets no network: berthd --no-network and `run --network none`, dockerd --bridge=none
+// --iptables=false with `--network none`, podman `--network none`, ctr without CNI (its default: a
+// fresh netns with only lo). Peers run runc (docker's and containerd's default; podman is given
+// /usr/sbin/runc), berth runs berth-runtime (its default). Each daemon is started by the bench on
+// temp roots (test/lib/interop/* for the peers), stopped by pid, and everything is removed even on
+// failure or Ctrl-C. Not part of the test suite.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { BerthClient } from '../../src/client/client.ts';
+import { BUSYBOX_REF, busyboxLayer } from '../../test/lib/interop/busybox-archive.ts';
+import { ContainerdPeer, CTR } from '../../test/lib/interop/containerd.ts';
+import { DOCKER, DockerdPeer } from '../../test/lib/interop/dockerd.ts';
+import { cleanEnv, type InteropRuntime, mountsUnder, processesUnder, RUNC, stopPid } from '../../test/lib/interop/harness.ts';
+import { PODMAN, PodmanPeer } from '../../test/lib/interop/podman.ts';
+
+const { values } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '1' },
+    parallel: { type: 'string', default: '50' },
+    'skip-parallel': { type: 'boolean', default: false },
+  },
+});
+const iterations = Number(values.iterations);
+const warmup = Number(values.warmup);
+const PARALLEL = Number(values.parallel);
+if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+if (!Number.isInteger(PARALLEL) || PARALLEL < 1) throw new Error(`--parallel: expected a positive integer, got ${values.parallel}`);
+if (process.getuid?.() !== 0) throw new Error('bench/engine needs root');
+
+const REPO = join(import.meta.dirname, '../..');
+const NODE = process.execPath;
+const BERTH_CLI = existsSync(join(REPO, 'dist/bin/berth')) ? [join(REPO, 'dist/bin/berth')] : [NODE, join(REPO, 'src/cli/berth/main.ts')];
+const PEER_RT: InteropRuntime = { name: 'runc', binary: RUNC };
+
+type Engine = 'berth' | 'docker' | 'podman' | 'ctr';
+type Cmd = { bin: string; args: string[]; env?: NodeJS.ProcessEnv };
+
+// ------------------------------------------------------------------ helpers
+
+function runSync(c: Cmd, what: string): { ms: number; stdout: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(c.bin, c.args, { encoding: 'utf8', env: c.env ?? cleanEnv(), timeout: 120_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${what}: \`${c.bin} ${c.args.join(' ')}\` → ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-800)}`);
+  return { ms, stdout: r.stdout };
+}
+
+function runAsync(c: Cmd): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(c.bin, c.args, { env: c.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b));
+    p.stderr.on('data', (b: Buffer) => (out += b));
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** PSS in KiB of one process (smaps_rollup), 0 if it is gone. */
+function pssKiB(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids whose argv[0] ends with `name` and whose command line mentions `needle`. */
+function pidsOf(name: string, needle: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith(name) && argv.join(' ').includes(needle)) out.push(Number(p));
+    } catch {}
+  }
+  return out;
+}
+
+function fmt(ms: number): string {
+  return Number.isFinite(ms) ? ms.toFixed(0) : '—';
+}
+
+// ------------------------------------------------------------------ berth
+
+class BerthPeer {
+  readonly root = mkdtempSync('/tmp/bbe-');
+  readonly runRoot = mkdtempSync('/tmp/bbr-');
+  readonly socket = join(this.runRoot, 'berthd.sock');
+  readonly client = new BerthClient(this.socket);
+  proc: ChildProcess | undefined;
+  log = '';
+
+  async start(): Promise<void> {
+    this.proc = spawn(NODE, [join(REPO, 'src/cli/berthd/main.ts'), '--root', this.root, '--run-root', this.runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
+    this.proc.stderr!.on('data', (b: Buffer) => (this.log += b));
+    for (let i = 0; i < 300; i++) {
+      if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}: ${this.log}`);
+      if (existsSync(this.socket) && (await this.client.ping())) break;
+      await sleep(50);
+    }
+    if (!(await this.client.ping())) throw new Error(`berthd did not come up: ${this.log}`);
+    const layer = await busyboxLayer();
+    await this.client.importRootfs(Readable.from([layer]), 'busybox:latest');
+  }
+
+  cli(args: string[]): Cmd {
+    return { bin: BERTH_CLI[0]!, args: [...BERTH_CLI.slice(1), '--host', this.socket, ...args] };
+  }
+
+  async stop(): Promise<string[]> {
+    const notes: string[] = [];
+    try {
+      if (this.proc && this.proc.exitCode === null) {
+        for (const c of await this.client.list({ all: true }).catch(() => [])) await this.client.remove(c.id, { force: true }).catch((e: Error) => notes.push(`rm ${c.id}: ${e.message}`));
+      }
+    } catch (e) {
+      notes.push(`berth cleanup: ${(e as Error).message}`);
+    }
+    if (this.proc?.pid && this.proc.exitCode === null) await stopPid(this.proc.pid, 10_000);
+    for (const dir of [this.root, this.runRoot]) {
+      for (const pid of processesUnder(dir)) {
+        notes.push(`killed leftover ${pid}`);
+        await stopPid(pid, 3000, 'SIGKILL');
+      }
+      for (const m of mountsUnder(dir)) {
+        spawnSync('umount', ['-l', m]);
+        notes.push(`unmounted ${m}`);
+      }
+    }
+    await rm(this.root, { recursive: true, force: true });
+    await rm(this.runRoot, { recursive: true, force: true });
+    return notes;
+  }
+}
+
+// ------------------------------------------------------------------ the peers' commands
+
+type Peers = { berth: BerthPeer; docker: DockerdPeer; podman: PodmanPeer; ctr: ContainerdPeer };
+
+function podmanFlags(p: PodmanPeer): string[] {
+  // The peer's flags name its tracing wrapper as the runtime: give podman runc itself.
+  const f = p.globalFlags();
+  const i = f.indexOf('--runtime');
+  if (i >= 0) f[i + 1] = RUNC;
+  return f;
+}
+
+let ctrSeq = 0;
+function runRmCmd(e: Engine, p: Peers): Cmd {
+  switch (e) {
+    case 'berth':
+      return p.berth.cli(['run', '--rm', '--network', 'none', 'busybox', 'true']);
+    case 'docker':
+      return { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'run', '--rm', '--network', 'none', BUSYBOX_REF, 'true'], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) };
+    case 'podman':
+      return { bin: PODMAN, args: [...podmanFlags(p.podman), 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', ...p.podman.runFlags(), BUSYBOX_REF, 'true'], env: p.podman.env() };
+    case 'ctr':
+      return { bin: CTR, args: ['--address', p.ctr.address, '--namespace', p.ctr.namespace, 'run', '--rm', ...p.ctr.fifoFlags(), BUSYBOX_REF, `bench-${process.pid}-${ctrSeq++}`, 'true'] };
+  }
+}
+
+function runDetachedCmd(e: Exclude<Engine, 'ctr'>, p: Peers, i: number): Cmd {
+  const name = `par-${i}`;
+  switch (e) {
+    case 'berth':
+      return p.berth.cli(['run', '-d', '--network', 'none', '--name', name, 'busybox', 'sleep', '1000']);
+    case 'docker':
+      return { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'run', '-d', '--network', 'none', '--name', name, BUSYBOX_REF, 'sleep', '1000'], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) };
+    case 'podman':
+      return { bin: PODMAN, args: [...podmanFlags(p.podman), 'run', '-d', '--network', 'none', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', ...p.podman.runFlags(), '--name', name, BUSYBOX_REF, 'sleep', '1000'], env: p.podman.env() };
+  }
+}
+
+async function runningCount(e: Exclude<Engine, 'ctr'>, p: Peers): Promise<number> {
+  if (e === 'berth') return (await p.berth.client.list()).filter((c) => c.status === 'running').length;
+  const c: Cmd =
+    e === 'docker'
+      ? { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'ps', '-q', '--filter', 'status=running'], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) }
+      : { bin: PODMAN, args: [...podmanFlags(p.podman), 'ps', '-q', '--filter', 'status=running'], env: p.podman.env() };
+  return runSync(c, `${e} ps`).stdout.split('\n').filter((l) => l.trim()).length;
+}
+
+async function removeAll(e: Exclude<Engine, 'ctr'>, p: Peers): Promise<void> {
+  if (e === 'berth') {
+    await Promise.all((await p.berth.client.list({ all: true })).map((c) => p.berth.client.remove(c.id, { force: true })));
+    return;
+  }
+  const c: Cmd =
+    e === 'docker'
+      ? { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'rm', '-f', ...Array.from({ length: PARALLEL }, (_, i) => `par-${i}`)], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) }
+      : { bin: PODMAN, args: [...podmanFlags(p.podman), 'rm', '-f', '-t', '0', ...Array.from({ length: PARALLEL }, (_, i) => `par-${i}`)], env: p.podman.env() };
+  runSync(c, `${e} rm -f`);
+}
+
+/** The supervisors of `e`'s running containers and the daemons whose growth is shared among them. */
+function memoryPids(e: Exclude<Engine, 'ctr'>, p: Peers): { supervisors: number[]; daemons: number[] } {
+  switch (e) {
+    case 'berth':
+      return { supervisors: pidsOf('berth-shim', p.berth.runRoot), daemons: p.berth.proc?.pid ? [p.berth.proc.pid] : [] };
+    case 'docker':
+      return { supervisors: pidsOf('containerd-shim-runc-v2', p.docker.root.dir), daemons: [...pidsOf('dockerd', p.docker.root.dir), ...pidsOf('containerd', p.docker.root.dir)] };
+    case 'podman':
+      // Podman has no daemon: conmon is all that stays per container.
+      return { supervisors: pidsOf('conmon', p.podman.root.dir), daemons: [] };
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+const peers: Partial<Peers> = {};
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const [name, peer] of Object.entries(peers)) {
+      try {
+        const notes = await peer.stop();
+        const odd = notes.filter((n) => !/^(unmounted|removed cgroup)/.test(n));
+        if (odd.length) process.stderr.write(`${name} cleanup: ${odd.join('; ')}\n`);
+      } catch (e) {
+        process.stderr.write(`${name} cleanup failed: ${(e as Error).message}\n`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`${sig}: cleaning up\n`);
+    void cleanup().then(() => process.exit(130));
+  });
+}
+
+try {
+  process.stderr.write('starting berthd, dockerd, podman (no daemon), containerd on temp roots…\n');
+  peers.berth = new BerthPeer();
+  await peers.berth.start();
+  peers.docker = await DockerdPeer.start(PEER_RT);
+  await peers.docker.loadBusybox(BUSYBOX_REF);
+  peers.podman = await PodmanPeer.start(PEER_RT);
+  runSync({ bin: PODMAN, args: [...podmanFlags(peers.podman), 'load', '-i', await (async () => {
+    const { writeBusyboxArchive } = await import('../../test/lib/interop/busybox-archive.ts');
+    const a = peers.podman!.root.path('busybox.tar');
+    await writeBusyboxArchive(a);
+    return a;
+  })()], env: peers.podman.env() }, 'podman load');
+  peers.ctr = await ContainerdPeer.start(PEER_RT);
+  await peers.ctr.importBusybox(BUSYBOX_REF);
+  const p = peers as Peers;
+
+  // ---- run --rm true, interleaved
+  const engines: Engine[] = ['berth', 'docker', 'podman', 'ctr'];
+  const times: Record<Engine, number[]> = { berth: [], docker: [], podman: [], ctr: [] };
+  for (let i = 0; i < warmup + iterations; i++) {
+    // Rotate the order so no engine always runs right after the same other one.
+    for (let k = 0; k < engines.length; k++) {
+      const e = engines[(i + k) % engines.length]!;
+      const { ms } = runSync(runRmCmd(e, p), `${e} run --rm`);
+      if (i >= warmup) times[e].push(ms);
+    }
+    process.stderr.write(`run --rm: round ${i + 1}/${warmup + iterations}\n`);
+  }
+  const dockerMed = median(times.docker);
+  const lines: string[] = [];
+  lines.push(`### run --rm busybox true (${iterations} interleaved iterations after ${warmup} warm-up; no network for every engine)`);
+  lines.push('');
+  lines.push('| engine | median ms | min ms | max ms | ratio vs docker |');
+  lines.push('|---|---:|---:|---:|---:|');
+  const label: Record<Engine, string> = {
+    berth: 'berth run --rm (berthd, berth-runtime)',
+    docker: 'docker run --rm (dockerd 20.10, runc)',
+    podman: 'podman run --rm (podman 4.3, conmon, runc)',
+    ctr: 'ctr run --rm (containerd 1.6, runc v2 shim)',
+  };
+  for (const e of engines) {
+    const m = median(times[e]);
+    lines.push(`| ${label[e]} | ${fmt(m)} | ${fmt(Math.min(...times[e]))} | ${fmt(Math.max(...times[e]))} | ${(m / dockerMed).toFixed(2)}× |`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  // ---- N at once, then memory with them running
+  if (!values['skip-parallel']) {
+    const par: string[] = [`### ${PARALLEL} × run -d busybox sleep 1000, all started at once`, '', '| engine | all running after ms | failed starts |', '|---|---:|---:|'];
+    const mem: string[] = [
+      `### memory per running container (${PARALLEL} running)`,
+      '',
+      '| engine | supervisor | supervisor PSS KiB (mean) | supervisors found | daemon PSS growth / container KiB | total per container KiB |',
+      '|---|---|---:|---:|---:|---:|',
+    ];
+    const supName = { berth: 'berth-shim', docker: 'containerd-shim-runc-v2', podman: 'conmon' } as const;
+    for (const e of ['berth', 'docker', 'podman'] as const) {
+      const daemonsBefore = memoryPids(e, p).daemons;
+      const pssBefore = daemonsBefore.reduce((s, pid) => s + pssKiB(pid), 0);
+      const t0 = Date.now();
+      const rs = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => runAsync(runDetachedCmd(e, p, i))));
+      const failed = rs.filter((r) => r.code !== 0);
+      if (failed.length) process.stderr.write(`${e}: ${failed.length} starts failed, e.g. ${failed[0]!.out.trim().slice(-300)}\n`);
+      const want = PARALLEL - failed.length;
+      while ((await runningCount(e, p)) < want && Date.now() - t0 < 300_000) await sleep(100);
+      const ms = Date.now() - t0;
+      par.push(`| ${e} | ${ms} | ${failed.length} |`);
+      process.stderr.write(`${e}: ${want} running after ${ms} ms\n`);
+      await sleep(2000); // let lazily touched pages settle before measuring
+      const { supervisors, daemons } = memoryPids(e, p);
+      const sup = supervisors.map(pssKiB);
+      const supMean = sup.length ? sup.reduce((a, b) => a + b, 0) / sup.length : Number.NaN;
+      const pssAfter = daemons.reduce((s, pid) => s + pssKiB(pid), 0);
+      const growth = daemons.length ? (pssAfter - pssBefore) / Math.max(1, want) : 0;
+      mem.push(`| ${e} | ${supName[e]} | ${supMean.toFixed(0)} | ${sup.length} | ${daemons.length ? growth.toFixed(0) : 'no daemon'} | ${(supMean + growth).toFixed(0)} |`);
+      await removeAll(e, p);
+    }
+    process.stdout.write(`${par.join('\n')}\n\n${mem.join('\n')}\n\n`);
+  }
+  const notes = [
+    `Notes: ${new Date().toISOString()}, ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load;`,
+    'berth: berthd from src (node type stripping) with --no-network, the bundled berth CLI (dist/bin/berth), berth-runtime;',
+    'docker: Debian dockerd with --bridge=none --iptables=false, default-ulimits nofile 4096, cgroupfs, its managed containerd, runc; image from a docker-archive built from busybox-static;',
+    'podman: --root/--runroot temp, cgroupfs, --ulimit nofile=4096:4096 --ulimit nproc=4096:4096, --network none, conmon, runc;',
+    'ctr: containerd started with a temp config (CRI off), `ctr run --rm` without CNI (a fresh netns with lo only), runc v2 shim.',
+    'Memory: PSS from /proc/<pid>/smaps_rollup; daemon growth = (daemon PSS with N running − before) / N (dockerd + containerd for docker; berthd for berth).',
+  ];
+  process.stdout.write(`${notes.join('\n')}\n`);
+} finally {
+  await cleanup();
+}
