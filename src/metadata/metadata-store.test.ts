@@ -109,3 +109,25 @@ test('volumes and events', () => {
     s.close();
   }
 });
+
+test('afterWrite runs once per committed container write, after the commit (insert, update, delete)', () => {
+  const seen: string[] = [];
+  let s: MetadataStore;
+  s = new MetadataStore(join(dir, 'hook.db'), {
+    afterWrite: (op) => {
+      // The write is already visible when the hook runs: a crash here loses nothing acknowledged.
+      const rows = s.listContainers();
+      seen.push(`${op}:${rows.length}:${rows[0]?.status ?? '-'}`);
+    },
+  });
+  try {
+    s.insertContainer(base('h1', 'hooked'));
+    s.updateState('h1', { status: 'running', pid: 7 });
+    s.updateState('h1', {});
+    assert.throws(() => s.updateState('nope', { status: 'stopped' }));
+    s.deleteContainer('h1');
+    assert.deepEqual(seen, ['insert:1:created', 'update:1:running', 'delete:0:-']);
+  } finally {
+    s.close();
+  }
+});
