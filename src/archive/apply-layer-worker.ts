@@ -10,9 +10,12 @@
 //                    { t: 'warn', id, message }
 //                    { t: 'done', id, result }                result: ApplyResult
 //                    { t: 'error', id, error }                error: SerializedError
-// Every start ends with exactly one 'done' or 'error'; after it the worker takes the next start.
+// Every start ends with exactly one 'done' or 'error'. A worker runs several jobs at once (layers
+// pulled side by side share the pool's few workers): each is its own async pipeline, and the
+// synchronous writes of one chunk are short enough not to starve the others.
 //
-// Must never: run two jobs at once, or outlive its parent's interest (the parent unrefs it when idle).
+// Must never: let one job's failure touch another's, or outlive its parent's interest (the parent
+// unrefs it when idle).
 import { parentPort } from 'node:worker_threads';
 import { BerthError } from '../errors/errors.ts';
 import type { Compression } from './decompress.ts';
@@ -71,13 +74,13 @@ function serialize(e: unknown): SerializedError {
 const port = parentPort;
 if (port === null) throw new Error('apply-layer-worker.ts runs as a worker thread (apply-layer.ts starts it)');
 const post = (m: FromWorker) => port.postMessage(m);
-let job: { id: number; queue: ChunkQueue } | undefined;
+const jobs = new Map<number, ChunkQueue>();
 
 port.on('message', (m: ToWorker) => {
   if (m.t === 'start') {
     const queue = new ChunkQueue();
     const { id } = m;
-    job = { id, queue };
+    jobs.set(id, queue);
     extractLayer(
       queue.chunks((bytes) => post({ t: 'ack', id, bytes })),
       m.compression,
@@ -86,14 +89,13 @@ port.on('message', (m: ToWorker) => {
     ).then(
       (result) => post({ t: 'done', id, result }),
       (e: unknown) => post({ t: 'error', id, error: serialize(e) }),
-    ).finally(() => {
-      if (job?.id === id) job = undefined;
-    });
+    ).finally(() => jobs.delete(id));
     return;
   }
-  if (job?.id !== m.id) return;
-  if (m.t === 'data') job.queue.items.push(m.chunk);
-  else if (m.t === 'end') job.queue.ended = true;
-  else job.queue.failure = Object.assign(new Error(m.reason.message), m.reason.code === undefined ? {} : { code: m.reason.code });
-  job.queue.wake();
+  const queue = jobs.get(m.id);
+  if (queue === undefined) return;
+  if (m.t === 'data') queue.items.push(m.chunk);
+  else if (m.t === 'end') queue.ended = true;
+  else queue.failure = Object.assign(new Error(m.reason.message), m.reason.code === undefined ? {} : { code: m.reason.code });
+  queue.wake();
 });

@@ -5,9 +5,10 @@
 // chooses the decompressor from the first bytes (decompress.ts) and hands the blob's bytes to an
 // apply worker (apply-layer-worker.ts), which decompresses, hashes, parses and writes with
 // synchronous system calls (extract-layer.ts, layer-applier.ts: the formats, the safety model and
-// the hostile-input rules are described there). Workers are pooled: started on first use, kept
-// idle (unref'd, so they never hold the process open) for the next layer. Layers applied at the
-// same time get a worker each, so they use every core.
+// the hostile-input rules are described there). Workers are pooled, at most one per core: started
+// on first use, kept idle (unref'd, so they never hold the process open) for the next layer.
+// Layers applied at the same time spread over the workers, and share one when there are more
+// layers than cores.
 //
 // Backpressure: at most IN_FLIGHT bytes of the blob are sent and not yet taken by the worker's
 // decompressor; the source is not read further meanwhile. So memory stays bounded, and a
@@ -23,6 +24,7 @@
 // writing; mount anything.
 import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BerthError, ErrorCode, internal, invalidArgument } from '../errors/errors.ts';
 import type { FromWorker, SerializedError, ToWorker } from './apply-layer-worker.ts';
@@ -49,8 +51,6 @@ export type ApplyOptions = {
 
 /** Bytes of the blob sent to a worker and not yet taken by its decompressor. */
 const IN_FLIGHT = 512 * 1024;
-/** Idle workers kept for the next layer. */
-const MAX_IDLE = 4;
 
 type Source = AsyncIterator<Uint8Array | string>;
 
@@ -91,16 +91,16 @@ async function applyInline(it: Source, head: Buffer, done: boolean, compression:
 
 // ------------------------------------------------------------------ in an apply worker
 
-type PooledWorker = {
-  worker: Worker;
-  /** The current job's message handler; undefined while idle. */
-  onMessage: ((m: FromWorker) => void) | undefined;
-  /** The current job's handler for the worker's death. */
-  onDeath: ((e: Error) => void) | undefined;
-  dead: boolean;
-};
+type Job = { onMessage(m: FromWorker): void; onDeath(e: Error): void };
 
-const idle: PooledWorker[] = [];
+type PooledWorker = { worker: Worker; jobs: Map<number, Job>; dead: boolean };
+
+/**
+ * At most one worker per core: extraction is CPU work (the kernel's, mostly), so more threads than
+ * cores only add start-up cost (~100 ms of CPU each, most of it loading TypeScript modules).
+ */
+const MAX_WORKERS = Math.max(1, Math.min(availableParallelism(), 4));
+const pool: PooledWorker[] = [];
 let workerFile: URL | null | undefined;
 let jobs = 0;
 
@@ -123,37 +123,34 @@ function startWorker(file: URL): PooledWorker {
   // None of the parent's node flags: some are refused for a file worker (`--input-type` of a
   // `node -e` parent), and none concern extracting a layer.
   const worker = new Worker(file, { execArgv: [] });
-  const pw: PooledWorker = { worker, onMessage: undefined, onDeath: undefined, dead: false };
+  const pw: PooledWorker = { worker, jobs: new Map(), dead: false };
   const die = (e: Error) => {
     if (pw.dead) return;
     pw.dead = true;
-    const i = idle.indexOf(pw);
-    if (i >= 0) idle.splice(i, 1);
-    pw.onDeath?.(e);
+    pool.splice(pool.indexOf(pw), 1);
+    for (const job of pw.jobs.values()) job.onDeath(e);
+    pw.jobs.clear();
   };
-  pw.worker.on('message', (m: FromWorker) => pw.onMessage?.(m));
-  pw.worker.on('error', die);
-  pw.worker.on('exit', (code) => die(new Error(`the apply worker exited with code ${code}`)));
+  worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.onMessage(m));
+  worker.on('error', die);
+  worker.on('exit', (code) => die(new Error(`the apply worker exited with code ${code}`)));
+  pool.push(pw);
   return pw;
 }
 
-function acquire(file: URL): PooledWorker {
-  const pw = idle.pop() ?? startWorker(file);
-  pw.worker.ref();
+/** The least busy worker, or a new one while there are fewer than MAX_WORKERS and none is idle. */
+function acquire(file: URL, id: number, job: Job): PooledWorker {
+  let pw = pool.reduce<PooledWorker | undefined>((a, w) => (a === undefined || w.jobs.size < a.jobs.size ? w : a), undefined);
+  if (pw === undefined || (pw.jobs.size > 0 && pool.length < MAX_WORKERS)) pw = startWorker(file);
+  if (pw.jobs.size === 0) pw.worker.ref();
+  pw.jobs.set(id, job);
   return pw;
 }
 
-function release(pw: PooledWorker): void {
-  pw.onMessage = undefined;
-  pw.onDeath = undefined;
-  if (pw.dead) return;
-  if (idle.length >= MAX_IDLE) {
-    pw.dead = true;
-    void pw.worker.terminate();
-    return;
-  }
-  pw.worker.unref();
-  idle.push(pw);
+function release(pw: PooledWorker, id: number): void {
+  pw.jobs.delete(id);
+  // An idle worker must not keep the process alive.
+  if (pw.jobs.size === 0 && !pw.dead) pw.worker.unref();
 }
 
 function revive(e: SerializedError): BerthError {
@@ -171,7 +168,6 @@ async function applyInWorker(
   opts: ApplierOptions,
   warn: (m: string) => void,
 ): Promise<ApplyResult> {
-  const pw = acquire(file);
   const id = ++jobs;
   let inFlight = 0;
   let settled = false;
@@ -185,28 +181,29 @@ async function applyInWorker(
   result.catch(() => {});
   const finish = () => {
     settled = true;
-    release(pw);
+    release(pw, id);
     wake?.();
   };
-  pw.onMessage = (m) => {
-    if (m.id !== id) return;
-    if (m.t === 'ack') {
-      inFlight -= m.bytes;
-      wake?.();
-    } else if (m.t === 'warn') {
-      warn(m.message);
-    } else if (m.t === 'done') {
+  const pw = acquire(file, id, {
+    onMessage(m) {
+      if (m.t === 'ack') {
+        inFlight -= m.bytes;
+        wake?.();
+      } else if (m.t === 'warn') {
+        warn(m.message);
+      } else if (m.t === 'done') {
+        finish();
+        resolve(m.result);
+      } else {
+        finish();
+        reject(revive(m.error));
+      }
+    },
+    onDeath(e) {
       finish();
-      resolve(m.result);
-    } else {
-      finish();
-      reject(revive(m.error));
-    }
-  };
-  pw.onDeath = (e) => {
-    finish();
-    reject(internal(`${opts.context}: the apply worker failed: ${e.message}`, e));
-  };
+      reject(internal(`${opts.context}: the apply worker failed: ${e.message}`, e));
+    },
+  });
   const post = (m: ToWorker, transfer?: ArrayBuffer[]) => pw.worker.postMessage(m, transfer);
   post({ t: 'start', id, compression, opts });
   const send = (chunk: Uint8Array) => {
