@@ -75,3 +75,116 @@ test('a target that is not a directory is refused', async () => {
     (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && /^unit: target directory/.test(e.message),
   );
 });
+
+async function tarOf(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  })();
+  for (const [name, body] of Object.entries(files)) pack.entry({ name, size: Buffer.byteLength(body), mode: 0o644, mtime: new Date(1_500_000_000_500) }, body);
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+async function* chunksOf(b: Buffer, size: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+}
+
+for (const inline of [false, true]) {
+  const where = inline ? 'on the calling thread' : 'in an apply worker';
+
+  test(`${where}: the same tree, times and DiffID`, async () => {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
+    try {
+      const t = await tarOf({ 'a/b/c': 'deep', 'a/x': 'x'.repeat(300_000), top: '' });
+      const r = await applyLayer(chunksOf(gzipSync(t), 1000), {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        targetDir: dir,
+        format: 'overlay',
+        context: 'unit',
+        inline,
+      });
+      assert.equal(r.diffId, `sha256:${createHash('sha256').update(t).digest('hex')}`);
+      assert.equal(await fs.readFile(join(dir, 'a/b/c'), 'utf8'), 'deep');
+      assert.equal((await fs.readFile(join(dir, 'a/x'), 'utf8')).length, 300_000);
+      assert.equal((await fs.lstat(join(dir, 'top'))).mtimeMs, 1_500_000_000_000, 'ustar mtimes are whole seconds');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`${where}: a BerthError of the source comes out unchanged`, async () => {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
+    try {
+      const t = gzipSync(await tarOf({ f: 'f'.repeat(100_000) }));
+      const mismatch = unavailable('blob sha256:abc: digest mismatch');
+      async function* source() {
+        yield t.subarray(0, 200);
+        throw mismatch;
+      }
+      await assert.rejects(
+        applyLayer(source(), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: dir, format: 'overlay', context: 'unit', inline }),
+        (e: unknown) => e === mismatch,
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`${where}: a failing source that is not a BerthError becomes one naming the context`, async () => {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
+    try {
+      const t = gzipSync(await tarOf({ f: 'f'.repeat(100_000) }));
+      async function* source() {
+        yield t.subarray(0, 200);
+        throw new Error('connection reset by peer');
+      }
+      await assert.rejects(
+        applyLayer(source(), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: dir, format: 'overlay', context: 'unit', inline }),
+        (e: unknown) => isBerthError(e, ErrorCode.Internal) && /^unit: applying entry "[^"]*": connection reset by peer$/.test(e.message),
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('more layers at once than workers: each gets its own tree, and one refused layer fails alone', async () => {
+  const base = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
+  try {
+    const n = 7;
+    const runs = [];
+    for (let i = 0; i < n; i++) {
+      const dir = join(base, `l${i}`);
+      await fs.mkdir(dir);
+      const files: Record<string, string> = {};
+      for (let k = 0; k < 50; k++) files[`d${i}/f${k}`] = `layer ${i} file ${k}`;
+      if (i === 3) files['../escape'] = 'no';
+      runs.push(
+        applyLayer(chunksOf(gzipSync(await tarOf(files)), 4096), {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          targetDir: dir,
+          format: 'overlay',
+          context: `layer ${i}`,
+        }),
+      );
+    }
+    const results = await Promise.allSettled(runs);
+    for (const [i, r] of results.entries()) {
+      if (i === 3) {
+        assert.equal(r.status, 'rejected');
+        assert.match(String((r as PromiseRejectedResult).reason.message), /^layer 3: entry "\.\.\/escape": .*climbs above the layer root/);
+        continue;
+      }
+      assert.equal(r.status, 'fulfilled', `layer ${i}: ${String((r as PromiseRejectedResult).reason)}`);
+      const names = await fs.readdir(join(base, `l${i}`, `d${i}`));
+      assert.equal(names.length, 50);
+      assert.equal(await fs.readFile(join(base, `l${i}`, `d${i}`, 'f49'), 'utf8'), `layer ${i} file 49`);
+    }
+    assert.deepEqual(await fs.readdir(base), Array.from({ length: n }, (_, i) => `l${i}`).sort());
+  } finally {
+    await fs.rm(base, { recursive: true, force: true });
+  }
+});
