@@ -4,8 +4,10 @@
 // Must never: decide policy; it reports errors with the runtime's own message.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { failedPrecondition, internal, notFound } from '../errors/errors.ts';
+import { basename, join } from 'node:path';
+import { BerthError, failedPrecondition, internal, notFound } from '../errors/errors.ts';
+import { cgroupfsDriver } from '../runtime/cgroups.ts';
+import { Runtime } from '../runtime/runtime.ts';
 
 export type RuntimeState = { id: string; pid: number; status: string; bundle: string };
 
@@ -39,8 +41,23 @@ export class RuntimeCli {
     }
   }
 
-  start(id: string): Promise<string> {
-    return this.run(['start', id]);
+  /**
+   * berth-runtime's start is done in-process with its library (the same code its CLI runs: release
+   * the exec FIFO, run poststart hooks), which saves one Node start-up per container start; other
+   * runtimes are exec'd. Errors carry the CLI's wording so callers see one kind of message.
+   */
+  async start(id: string): Promise<string> {
+    if (basename(this.binary) !== 'berth-runtime') return this.run(['start', id]);
+    try {
+      await new Runtime({ root: this.root, warn: () => {}, cgroups: cgroupfsDriver() }).start(id);
+      return '';
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const text = `${this.binary} start ${id}: ${msg}`;
+      if (e instanceof BerthError && e.code === 'BERTH_ERR_NOT_FOUND') throw notFound(text, e);
+      if (e instanceof BerthError && e.code === 'BERTH_ERR_FAILED_PRECONDITION') throw failedPrecondition(text, e);
+      throw internal(text, e);
+    }
   }
   kill(id: string, signal: string, all = false): Promise<string> {
     return this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
