@@ -7,11 +7,15 @@
 // for overlay snapshotters: every layer extracts into its own empty upperdir side by side). A third
 // column, "gunzip+sha256", is the floor for berth: reading, decompressing and hashing the blob
 // without writing anything.
+// Nothing is deleted until the end (~1 GB of trees per iteration): on ext4 without a journal (this
+// machine's root), inodes freed in the last 60–360 s are skipped when new ones are allocated, so
+// creating files right after a big `rm -rf` costs up to twice as much, and whoever ran after the
+// delete would pay for it.
 // Needs root (owners, devices, trusted.* xattrs) and GNU tar. Leaves nothing behind.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -94,8 +98,6 @@ export async function applyOnly(iterations: number, log: (m: string) => void): P
         // mkdir of the target is inside the timing for both: microseconds.
         for (const [xs, f] of runs) xs.push(await timed(f));
         row.floor.push(await timed(() => gunzipHash(layer)));
-        await rm(work, { recursive: true, force: true });
-        await mkdir(work);
       }
       const sequential: [number[], (d: string, l: Layer) => Promise<unknown>][] = [
         [seq.berth, (d, l) => berthApply(l, d)],
@@ -109,8 +111,6 @@ export async function applyOnly(iterations: number, log: (m: string) => void): P
         }));
         const pdirs = await Promise.all(image.layers.map(() => fresh()));
         (xs === seq.berth ? par.berth : par.tar).push(await timed(() => Promise.all(image.layers.map((l, i) => f(pdirs[i]!, l)))));
-        await rm(work, { recursive: true, force: true });
-        await mkdir(work);
       }
       seq.floor.push(await timed(async () => {
         for (const l of image.layers) await gunzipHash(l);
@@ -119,13 +119,15 @@ export async function applyOnly(iterations: number, log: (m: string) => void): P
       log(`iteration ${it + 1}/${iterations}: all layers: berth ${fmt(seq.berth.at(-1)!)} s, tar ${fmt(seq.tar.at(-1)!)} s`);
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    // GNU rm: several times faster than fs.rm's threadpool walk over ~100,000 entries per iteration.
+    const r = spawnSync('rm', ['-rf', '--one-file-system', work], { stdio: 'inherit' });
+    if (r.status !== 0) log(`rm -rf ${work} failed (status ${r.status}); remove it by hand`);
   }
   const load1 = loadavg();
   const lines = [
     `applyLayer (overlay format, from the cached blob on disk) vs GNU tar -xzf --xattrs, ${iterations} iteration(s), medians in seconds; page cache not dropped.`,
     '',
-    '| layer | berth applyLayer | tar -xzf | berth / tar | gunzip+sha256 (floor) |',
+    '| layer | berth applyLayer | GNU tar | berth / tar | gunzip+sha256 (floor) |',
     '|---|---:|---:|---:|---:|',
   ];
   for (const r of [...rows, seq, par]) {
