@@ -1,6 +1,8 @@
 // Runs an OCI runtime's CLI (berth-runtime, runc, crun: the same verbs and flags) for the task
 // operations the shim does not do itself: start, kill, pause, resume, ps, stats (events --stats),
-// state, delete. One exec per operation, as containerd's runc shim does.
+// state, delete. One exec per operation, as containerd's runc shim does; for berth-runtime, start,
+// kill, pause, resume and delete call its library in-process instead (the shim still execs its
+// create, so the container's init is the shim's child).
 // Must never: decide policy; it reports errors with the runtime's own message.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -42,38 +44,51 @@ export class RuntimeCli {
   }
 
   /**
-   * berth-runtime's start is done in-process with its library (the same code its CLI runs: release
-   * the exec FIFO, run poststart hooks), which saves one Node start-up per container start; other
-   * runtimes are exec'd. Errors carry the CLI's wording so callers see one kind of message.
+   * berth-runtime's start, kill, pause, resume and delete run in-process through its library (the
+   * code its CLI runs for those verbs, with the cgroupfs driver it uses), which saves a Node start-up
+   * per call on every container's start and exit; runc and crun are exec'd. Errors carry the CLI's
+   * wording and categories, so callers see one kind of message whichever way the call went.
    */
-  async start(id: string): Promise<string> {
-    if (basename(this.binary) !== 'berth-runtime') return this.run(['start', id]);
+  get #lib(): Runtime | undefined {
+    if (basename(this.binary) !== 'berth-runtime') return undefined;
+    this.#runtime ??= new Runtime({ root: this.root, warn: () => {}, cgroups: cgroupfsDriver() });
+    return this.#runtime;
+  }
+  #runtime: Runtime | undefined;
+
+  async #inProcess(args: string[], fn: (rt: Runtime) => Promise<void>): Promise<string> {
+    const rt = this.#lib;
+    if (!rt) return this.run(args);
     try {
-      await new Runtime({ root: this.root, warn: () => {}, cgroups: cgroupfsDriver() }).start(id);
+      await fn(rt);
       return '';
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      const text = `${this.binary} start ${id}: ${msg}`;
+      const text = `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`;
       if (e instanceof BerthError && e.code === 'BERTH_ERR_NOT_FOUND') throw notFound(text, e);
       if (e instanceof BerthError && e.code === 'BERTH_ERR_FAILED_PRECONDITION') throw failedPrecondition(text, e);
       throw internal(text, e);
     }
   }
+
+  start(id: string): Promise<string> {
+    return this.#inProcess(['start', id], (rt) => rt.start(id));
+  }
   kill(id: string, signal: string, all = false): Promise<string> {
-    return this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+    return this.#inProcess(['kill', ...(all ? ['--all'] : []), id, signal], (rt) => rt.kill(id, signal, all));
   }
   pause(id: string): Promise<string> {
-    return this.run(['pause', id]);
+    return this.#inProcess(['pause', id], (rt) => rt.pause(id));
   }
   resume(id: string): Promise<string> {
-    return this.run(['resume', id]);
+    return this.#inProcess(['resume', id], (rt) => rt.resume(id));
   }
   async delete(id: string): Promise<void> {
     // runc, crun and berth-runtime all keep a container's state in <root>/<id> (made first by
     // create, removed last by delete): without it there is nothing to delete, and one exec of the
     // runtime (tens of ms) is saved on every start and every remove of a stopped container.
     if (!existsSync(join(this.root, id))) return;
-    await this.run(['delete', '--force', id]).catch(() => {});
+    await this.#inProcess(['delete', '--force', id], (rt) => rt.delete(id, { force: true })).catch(() => {});
   }
   async pids(id: string): Promise<number[]> {
     return JSON.parse(await this.run(['ps', '--format', 'json', id])) as number[];
