@@ -188,3 +188,36 @@ test('more layers at once than workers: each gets its own tree, and one refused 
     await fs.rm(base, { recursive: true, force: true });
   }
 });
+
+test('a throwing onWarning fails the apply, in a worker as on the calling thread', async () => {
+  for (const inline of [false, true]) {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
+    try {
+      const pack = tar.pack();
+      const chunks: Buffer[] = [];
+      const done = (async () => {
+        for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+      })();
+      // trusted.overlay.* xattrs are always dropped with a warning, root or not.
+      pack.entry({ name: 'd/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/x' } });
+      pack.finalize();
+      await done;
+      await assert.rejects(
+        applyLayer(chunksOf(Buffer.concat(chunks), 512), {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          targetDir: dir,
+          format: 'overlay',
+          context: 'unit',
+          inline,
+          onWarning: () => {
+            throw new Error('warning sink broke');
+          },
+        }),
+        (e: unknown) => isBerthError(e) && /^unit: .*warning sink broke/.test(e.message),
+        inline ? 'inline' : 'worker',
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+});

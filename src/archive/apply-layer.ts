@@ -172,6 +172,7 @@ async function applyInWorker(
   let inFlight = 0;
   let settled = false;
   let wake: (() => void) | undefined;
+  let warnFailure: unknown;
   let resolve!: (r: ApplyResult) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<ApplyResult>((res, rej) => {
@@ -190,10 +191,17 @@ async function applyInWorker(
         inFlight -= m.bytes;
         wake?.();
       } else if (m.t === 'warn') {
-        warn(m.message);
+        try {
+          warn(m.message);
+        } catch (e) {
+          // A throwing onWarning fails the apply, as it does on the caller's thread.
+          warnFailure ??= e;
+          post({ t: 'abort', id, reason: { message: e instanceof Error ? e.message : String(e) } });
+        }
       } else if (m.t === 'done') {
         finish();
-        resolve(m.result);
+        if (warnFailure === undefined) resolve(m.result);
+        else reject(wrapApplyError(warnFailure, opts.context, ''));
       } else {
         finish();
         reject(revive(m.error));

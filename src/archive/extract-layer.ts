@@ -59,6 +59,8 @@ export async function extractLayer(
   let size = 0;
   let entries = 0;
   const extract = tar.extract();
+  /** Set by the feeder when it failed on its own (before the entry loop stopped it). */
+  let feederFailed = false;
 
   // Feeds the uncompressed bytes to the tar parser, counting and hashing every byte (including the
   // end-of-archive blocks and any padding after them: the DiffID covers the whole stream).
@@ -87,6 +89,7 @@ export async function extractLayer(
       }
       extract.end(undefined);
     } catch (e) {
+      feederFailed = true;
       extract.destroy(e as Error);
       throw e;
     }
@@ -121,15 +124,18 @@ export async function extractLayer(
     await feeding;
     applier.finish();
   } catch (e) {
+    const feederFirst = feederFailed;
     input.destroy();
     const fed = await feeding.then(
       () => undefined,
       (fe: unknown) => fe,
     );
-    // A bomb or corrupt compression surfaces in the feeder, and reaches the entry loop only as
-    // "stream destroyed": prefer the feeder's error unless the loop refused an entry itself.
-    const first = isFinal(e) || fed === undefined ? e : fed;
-    throw wrapApplyError(first, context, applier.entry, fed);
+    // A bomb, corrupt compression or a failing source surfaces in the feeder, and reaches the entry
+    // loop only as "stream destroyed": then the feeder's error is the cause, unless the loop refused
+    // an entry itself. When the loop failed first (a tar error, a failed write), the feeder's error
+    // is only the premature close of the destroy above.
+    const first = isFinal(e) || !feederFirst ? e : fed;
+    throw wrapApplyError(first, context, applier.entry, feederFirst ? fed : undefined);
   }
   return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
