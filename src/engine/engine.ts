@@ -62,6 +62,25 @@ async function releaseDeadPullLeases(images: ImageService): Promise<string[]> {
   return released;
 }
 
+/**
+ * A kill between a blob's commit (the rename into blobs/) and the end of its ingest directory's
+ * removal leaves an ingest that no pull will ever resume (the blob exists, so it is never fetched again):
+ * drop those. Ingests of blobs not yet committed stay, for the next pull to resume.
+ */
+async function abortCommittedIngests(images: ImageService): Promise<string[]> {
+  const aborted: string[] = [];
+  for (const i of await images.content.ingests()) {
+    // A kill during the ingest's removal can leave its directory empty (no expected.json): pull's
+    // ref names the digest too (fetch-<algo>-<hex>).
+    const m = /^fetch-(sha256|sha512)-([0-9a-f]+)$/.exec(i.ref);
+    const digest = i.expected?.digest ?? (m ? `${m[1]}:${m[2]}` : undefined);
+    if (i.active || !digest || !(await images.content.exists(digest))) continue;
+    await images.content.abortIngest(i.ref);
+    aborted.push(i.ref);
+  }
+  return aborted;
+}
+
 export class Engine {
   readonly root: string;
   readonly runRoot: string;
@@ -106,7 +125,11 @@ export class Engine {
       o.log?.(`pull lease recovery: ${e.message}`);
       return [] as string[];
     });
-    o.log?.(`recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned, ${leases.length} leases of dead pulls released`);
+    const ingests = await abortCommittedIngests(images).catch((e: Error) => {
+      o.log?.(`ingest recovery: ${e.message}`);
+      return [] as string[];
+    });
+    o.log?.(`recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned, ${leases.length} leases of dead pulls released, ${ingests.length} ingests of committed blobs removed`);
     events.publish('daemon', 'start', 'berthd', { root, runRoot });
     return engine;
   }

@@ -297,6 +297,75 @@ test(`kill -9 of berthd at ${POINTS.length} points of run -d / stop / rm / rm -f
   }
 });
 
+/**
+ * A second crash while recovering from the first: berthd is killed in the loop at `first`, then the
+ * next berthd is killed by `second` while its recovery handles what the first left (the exit that
+ * happened meanwhile); a third recovers both.
+ */
+const DOUBLE_FAULTS: [string, string][] = [
+  ['stop.signalled', 'exit.recorded'],
+  ['stop.signalled', 'exit.runtime-deleted'],
+  ['stop.signalled', 'exit.shim-stopped'],
+  ['stop.signalled', 'exit.unmounted'],
+  ['remove.killed', 'network.detached'],
+];
+
+test(`kill -9 of berthd during its own recovery (${DOUBLE_FAULTS.length} pairs of points)`, async (t) => {
+  for (const [first, second] of DOUBLE_FAULTS) {
+    await t.test(`${first} then ${second}`, async () => {
+      try {
+        d = await startBerthd(root, runRoot, [], CFG, { BERTH_FAULT_POINT: first });
+        await loopUntilKilled(first);
+        // Give the signalled container time to exit while berthd is down.
+        await sleep(500);
+        const dying = startBerthd(root, runRoot, [], CFG, { BERTH_FAULT_POINT: second });
+        await assert.rejects(dying, (e: Error) => {
+          assert.match(e.message, /exited with SIGKILL/, 'the recovering berthd died');
+          assert.match(e.message, new RegExp(`fault point ${second.replace('.', '\\.')}@1`), `it died at ${second} during recovery`);
+          return true;
+        });
+        d = await startBerthd(root, runRoot, [], CFG);
+        await checkRecovered(`${first} then ${second}`);
+        for (const x of await d.client.list({ all: true })) if (x.id !== keeper.id) await d.client.remove(x.id, { force: true });
+        await checkRecovered(`${first} then ${second} (after rm -f)`);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nberthd's log:\n${d?.stderr().slice(-3000)}`, { cause: e });
+      } finally {
+        await d?.stop();
+      }
+    });
+  }
+});
+
+test('kill -9 of berthd as the restart policy restarts a container: the next berthd restarts it', async () => {
+  try {
+    d = await startBerthd(root, runRoot, [], CFG);
+    const x = await d.client.create({ image: 'busybox', name: `phoenix-${Date.now()}`, cmd: ['sleep', '1000'], restart: 'always' });
+    seen.add(x.id);
+    await d.client.start(x.id);
+    const pid1 = (await d.client.inspect(x.id)).state.pid;
+    await d.stop();
+    // This berthd dies half-way through the policy's restart (rootfs mounted, nothing else yet).
+    d = await startBerthd(root, runRoot, [], CFG, { BERTH_FAULT_POINT: 'start.rootfs-mounted' });
+    process.kill(pid1, 'SIGKILL');
+    await Promise.race([d.exited, sleep(10_000)]);
+    assert.equal(d.proc.signalCode, 'SIGKILL', 'berthd died in the restart');
+    d = await startBerthd(root, runRoot, [], CFG);
+    await until('the policy restarted it after recovery', async () => {
+      const s = (await d!.client.inspect(x.id)).state;
+      return s.status === 'running' && s.pid !== pid1 && alive(s.pid);
+    });
+    expectedExit.set(x.id, 137);
+    await checkRecovered('restart policy');
+    await d.client.remove(x.id, { force: true });
+    await checkRecovered('restart policy (after rm -f)');
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nberthd's log:\n${d?.stderr().slice(-3000)}`, { cause: e });
+  } finally {
+    await d?.stop();
+  }
+});
+
 /** Every committed blob hashes to its name. */
 async function blobsSound(contentRoot: string): Promise<number> {
   let n = 0;
@@ -310,57 +379,92 @@ async function blobsSound(contentRoot: string): Promise<number> {
   return n;
 }
 
-test('kill -9 of berthd mid-pull: the pull again completes, no partial blob is visible, the image runs', async () => {
+type Pushed = { ref: (host: string) => string; built: Awaited<ReturnType<typeof buildImage>> };
+
+/** Pushes a busybox image with a 6 MB random layer as berth/faulty:<tag>. */
+async function pushFaulty(regHost: string, src: string, tag: string): Promise<Pushed> {
+  const content = new LocalContentStore(join(src, 'content'));
+  const images = new ImageStore(src);
+  const { randomBytes } = await import('node:crypto');
+  const big = await tarOf([{ name: 'random.bin', data: randomBytes(6_000_000) }]);
+  const built = await buildImage(content, [await busyboxTar(), big], { cmd: ['/bin/sh', '-c', 'echo pulled'] });
+  const name = `${regHost}/berth/faulty:${tag}`;
+  await images.put(name, built.manifest);
+  const client = new RegistryClient({ hosts: { [regHost]: { insecure: true } } });
+  await push(name, { content, images, client });
+  await client.close();
+  return { ref: (host) => `${host}/berth/faulty:${tag}`, built };
+}
+
+/** After a killed pull and a restart: pull again, then everything the store holds must be whole. */
+async function pullAgainAndCheck(ref: string, built: Pushed['built']): Promise<void> {
+  d = await startBerthd(root, runRoot, [], CFG);
+  const r = await d.client.pull(ref);
+  assert.equal(r.digest, built.manifest.digest);
+  await blobsSound(join(root, 'content'));
+  for (const desc of [built.manifest, built.config, ...built.layers]) {
+    const p = join(root, 'content', 'blobs', 'sha256', desc.digest.slice(7));
+    assert.equal(statSync(p).size, desc.size, `${desc.digest} is complete`);
+  }
+  const ingests = ls(join(root, 'content', 'ingest'));
+  const describe = ingests.map((i) => {
+    const hex = i.replace(/^fetch-sha256-/, '');
+    const which = [built.manifest, built.config, ...built.layers].findIndex((x) => x.digest.endsWith(hex));
+    return `${i}: [${ls(join(root, 'content', 'ingest', i)).join(',')}] blob ${existsSync(join(root, 'content', 'blobs', 'sha256', hex)) ? 'exists' : 'missing'}, descriptor #${which}`;
+  });
+  assert.deepEqual(ingests, [], `no ingest is left after the pull completed: ${describe.join('; ')}\n${d!.stderr().slice(-1500)}`);
+  assert.deepEqual(await new LocalContentStore(join(root, 'content')).listLeases(), [], 'no pull lease is left');
+  // The pulled image is whole: a container runs from it.
+  const x = await d.client.create({ image: ref });
+  seen.add(x.id);
+  const w = d.client.wait(x.id);
+  await d.client.start(x.id);
+  assert.equal((await w).exitCode, 0);
+  const out: string[] = [];
+  for await (const l of d.client.logs(x.id)) out.push(l.log);
+  assert.deepEqual(out, ['pulled\n']);
+  await d.client.remove(x.id);
+  await d.client.rmi([ref]);
+  await d.stop();
+}
+
+test('kill -9 of berthd mid-pull (mid-blob, and as the last blob commits): the pull again completes, no partial blob is visible, the image runs', async () => {
   const reg = await startRegistry();
   const src = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/btf-src-'));
   let proxy: Awaited<ReturnType<typeof startFaultProxy>> | undefined;
   try {
-    const content = new LocalContentStore(join(src, 'content'));
-    const images = new ImageStore(src);
-    const { randomBytes } = await import('node:crypto');
-    const big = await tarOf([{ name: 'random.bin', data: randomBytes(6_000_000) }]);
-    const built = await buildImage(content, [await busyboxTar(), big], { cmd: ['/bin/sh', '-c', 'echo pulled'] });
-    const name = `${reg.host}/berth/faulty:1`;
-    await images.put(name, built.manifest);
-    const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } } });
-    await push(name, { content, images, client });
-    await client.close();
+    // 1. Mid-blob, through a throttling proxy: 1 MB of the 6 MB layer is in the ingest.
+    const a = await pushFaulty(reg.host, src, '1');
     proxy = await startFaultProxy(reg.url, () => ({ kind: 'throttle', bytesPerSecond: 3_000_000 }));
-    const ref = `${proxy.host}/berth/faulty:1`;
-
     d = await startBerthd(root, runRoot, [], CFG);
-    const pulling = d.client.pull(ref).catch((e: Error) => e);
-    const layer = built.layers[1]!;
+    const pulling = d.client.pull(a.ref(proxy.host)).catch((e: Error) => e);
+    const layer = a.built.layers[1]!;
     const data = join(root, 'content', 'ingest', `fetch-${layer.digest.replace(':', '-')}`, 'data');
     await until('1 MB of the big layer in the ingest', () => (existsSync(data) ? statSync(data).size : 0) >= 1_000_000, 20_000);
     await d.stop('SIGKILL');
     assert.ok((await pulling) instanceof Error, 'the pull was cut by the kill');
-    // A partial layer is never a blob.
     assert.ok(!existsSync(join(root, 'content', 'blobs', 'sha256', layer.digest.slice(7))), 'the partial layer is not committed');
     await blobsSound(join(root, 'content'));
+    const before = proxy.seen.length;
+    await pullAgainAndCheck(a.ref(proxy.host), a.built);
+    assert.ok(
+      proxy.seen.slice(before).some((x) => x.path.endsWith(layer.digest) && x.range?.startsWith('bytes=') && !x.range.startsWith('bytes=0-')),
+      `the second pull resumed the layer with a Range request: ${JSON.stringify(proxy.seen.slice(before))}`,
+    );
 
+    // 2. Straight from the registry, killed the moment the big layer's blob is committed: the
+    // unpack into snapshots is then under way (or just done): either way, nothing half-made stays.
+    const b = await pushFaulty(reg.host, src, '2');
+    const blob = join(root, 'content', 'blobs', 'sha256', b.built.layers[1]!.digest.slice(7));
     d = await startBerthd(root, runRoot, [], CFG);
-    const r = await d.client.pull(ref);
-    assert.equal(r.digest, built.manifest.digest);
+    const pulling2 = d.client.pull(b.ref(reg.host)).catch((e: Error) => e);
+    const end = Date.now() + 20_000;
+    while (!existsSync(blob) && Date.now() < end) await sleep(2);
+    assert.ok(existsSync(blob), 'the big layer was committed');
+    await d.stop('SIGKILL');
+    await pulling2;
     await blobsSound(join(root, 'content'));
-    for (const desc of [built.manifest, built.config, ...built.layers]) {
-      const p = join(root, 'content', 'blobs', 'sha256', desc.digest.slice(7));
-      assert.equal(statSync(p).size, desc.size, `${desc.digest} is complete`);
-    }
-    assert.deepEqual(ls(join(root, 'content', 'ingest')), [], 'no ingest is left after the pull completed');
-    assert.deepEqual(await new LocalContentStore(join(root, 'content')).listLeases(), [], 'no pull lease is left');
-    // The pulled image is whole: a container runs from it.
-    const x = await d.client.create({ image: ref, autoRemove: false });
-    seen.add(x.id);
-    const w = d.client.wait(x.id);
-    await d.client.start(x.id);
-    assert.equal((await w).exitCode, 0);
-    const out: string[] = [];
-    for await (const l of d.client.logs(x.id)) out.push(l.log);
-    assert.deepEqual(out, ['pulled\n']);
-    await d.client.remove(x.id);
-    await d.client.rmi([ref]);
-    await d.stop();
+    await pullAgainAndCheck(b.ref(reg.host), b.built);
   } finally {
     await d?.stop();
     await proxy?.stop();

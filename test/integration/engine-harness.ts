@@ -62,7 +62,7 @@ export async function startBerthd(root: string, runRoot: string, extra: string[]
   const client = new BerthClient(socket);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   for (let i = 0; i < 300; i++) {
-    if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`berthd exited with ${proc.exitCode ?? proc.signalCode}: ${err}`);
     if (existsSync(socket) && (await client.ping())) break;
     await new Promise((r) => setTimeout(r, 50));
   }
