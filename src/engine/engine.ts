@@ -10,7 +10,7 @@ import { MetadataStore } from '../metadata/metadata-store.ts';
 import { berthRoot } from '../sys/paths.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
-import { faultPoint } from './fault-points.ts';
+import { faultPoint, faultPointsArmed } from './fault-points.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
 import type { SystemInfo, VersionInfo } from './types.ts';
@@ -111,7 +111,7 @@ export class Engine {
     const runRoot = resolve(o.runRoot);
     await mkdir(join(root, 'containers'), { recursive: true, mode: 0o711 });
     await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
-    const store = new MetadataStore(join(root, 'berthd.db'), { afterWrite: (op) => faultPoint(`metadata.${op}`) });
+    const store = new MetadataStore(join(root, 'berthd.db'), faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {});
     const images = await ImageService.open({ root, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
     const events = new EventBus(store);
     const volumes = new VolumeService(root, store, events);

@@ -53,5 +53,8 @@ function armed(spec: string): (name: FaultPointName) => void {
 
 const SPEC = process.env.BERTH_FAULT_POINT;
 
+/** True only under the fault test: callers that would build a name per call check it first. */
+export const faultPointsArmed = SPEC !== undefined && SPEC !== '';
+
 /** Test-only: SIGKILLs berthd here when BERTH_FAULT_POINT names this point; nothing otherwise. */
 export const faultPoint: (name: FaultPointName) => void = SPEC ? armed(SPEC) : () => {};
