@@ -241,6 +241,8 @@ export class V1CgroupManager implements CgroupManager {
 
   async killAll(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
     const sig = signalNumber(signal);
+    // An empty cgroup (the usual case at delete) needs no freeze/thaw round trip.
+    if (this.pids().length === 0) return;
     const canFreeze = this.#paths['freezer'] !== undefined && this.#fs.exists(`${this.#paths['freezer']}/freezer.state`);
     // Frozen, no process can fork a child that escapes the signal.
     if (canFreeze) await this.freeze();

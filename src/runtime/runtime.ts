@@ -56,6 +56,8 @@ export interface RuntimeOptions {
   warn: (msg: string) => void;
   /** Debug lines (the plan, timings). */
   debug?: (msg: string) => void;
+  /** Named points of an operation, for the timing breakdown (BERTH_TRACE_TIMING). */
+  mark?: (what: string) => void;
   cgroups?: CgroupDriver;
 }
 
@@ -65,12 +67,14 @@ export class Runtime {
   readonly store: StateStore;
   private readonly warn: (msg: string) => void;
   private readonly debug: (msg: string) => void;
+  private readonly mark: (what: string) => void;
   private readonly cgroups: CgroupDriver;
 
   constructor(opts: RuntimeOptions) {
     this.store = new StateStore(opts.root);
     this.warn = opts.warn;
     this.debug = opts.debug ?? (() => {});
+    this.mark = opts.mark ?? (() => {});
     this.cgroups = opts.cgroups ?? noCgroups;
   }
 
@@ -203,11 +207,13 @@ export class Runtime {
       const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }));
       for (const e of errors) this.warn(e.message);
       const status = await launched.exited;
+      this.mark('container exited');
       await relay;
       return status;
     } finally {
       unforward();
       await this.delete(id, { force: true });
+      this.mark('deleted');
     }
   }
 
@@ -316,6 +322,7 @@ export class Runtime {
     validateId(id);
     const bundle = resolve(opts.bundle);
     const config = parseRuntimeConfigFile(join(bundle, 'config.json'), { onWarning: (line) => this.warn(line) });
+    this.mark('config parsed');
     checkHostSupport(config);
     if (existsSync(this.store.dir(id))) throw alreadyExists(`container with id ${id} already exists`);
     const preserveFds = opts.preserveFds ?? 0;
@@ -347,6 +354,7 @@ export class Runtime {
       // Recorded before anything is made, so that a create cut short (even by SIGKILL) leaves a
       // state.json from which `delete` can remove what it made.
       const cg = await this.cgroups.create(rec, () => this.store.save(rec));
+      this.mark('cgroups made');
       const host = linuxHostFacts(this.debug);
       const ops = buildCreatePlan(
         config,
@@ -363,6 +371,7 @@ export class Runtime {
         },
         host,
       );
+      this.mark('plan built');
       this.debug(`plan for ${id}:\n${formatPlan(ops)}`);
       const hooksState = (pid: number) =>
         // "created", as crun and the runtime-tools suite have it: the hooks run once the
@@ -383,6 +392,7 @@ export class Runtime {
       term?.close();
       rec.pid = launched.pid;
       rec.initStartTime = launched.startTime;
+      this.mark('init ready (native stage)');
       this.store.save(rec);
       if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       return { rec, launched, master };

@@ -105,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     root,
     warn: (m) => log.log('warning', m),
     debug: (m) => log.log('debug', m),
+    mark,
     cgroups: cgroupfsDriver(),
   });
   mark('ready');
