@@ -89,6 +89,7 @@ export class ContainerService {
   readonly #readers = new Map<string, number>();
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
   readonly #execs = new Map<string, ExecEntry>();
+  readonly #namesInFlight = new Set<string>();
   #closed = false;
 
   constructor(o: ContainerServiceOptions) {
@@ -144,12 +145,15 @@ export class ContainerService {
 
     const id = randomBytes(32).toString('hex');
     const name = req.name ?? this.#generateName();
+    // A generated name is free in the store but not yet in it: other creates under way must not
+    // draw it too (16 × 16 names: 50 creates at once collided).
+    this.#namesInFlight.add(name);
     const dir = this.#dir(id);
     const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
-    await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
-    faultPoint('create.dir-made');
     let prepared = false;
     try {
+      await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
+      faultPoint('create.dir-made');
       const hostname = req.hostname ?? id.slice(0, 12);
       await writeFile(join(dir, 'hostname'), `${hostname}\n`);
       await writeFile(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
@@ -185,6 +189,8 @@ export class ContainerService {
       if (prepared) await this.#o.images.snapshotter.remove(snapshotKey).catch(() => {});
       await rm(dir, { recursive: true, force: true });
       throw e;
+    } finally {
+      this.#namesInFlight.delete(name);
     }
     faultPoint('create.recorded');
     this.#o.events.publish('container', 'create', id, { name, image: req.image, ...(req.labels ?? {}) });
@@ -194,6 +200,7 @@ export class ContainerService {
   #generateName(): string {
     for (let i = 0; i < 100; i++) {
       const n = `${ADJ[Math.floor(Math.random() * ADJ.length)]}_${NOUN[Math.floor(Math.random() * NOUN.length)]}${i > 10 ? `_${i}` : ''}`;
+      if (this.#namesInFlight.has(n)) continue;
       try {
         this.#o.store.findContainer(n);
       } catch {
