@@ -90,6 +90,8 @@ export class ContainerService {
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
   readonly #execs = new Map<string, ExecEntry>();
   readonly #namesInFlight = new Set<string>();
+  /** Starts under way: their runtime may be between making /berth and /berth/<id> (see #pruneCgroupParent). */
+  #startsInFlight = 0;
   #closed = false;
 
   constructor(o: ContainerServiceOptions) {
@@ -387,6 +389,7 @@ export class ContainerService {
     let handle: TaskHandle | undefined;
     let netnsMade = false;
     const attached: string[] = [];
+    this.#startsInFlight++;
     try {
       await mkdir(rootfs, { recursive: true });
       if (!isMountPoint(rootfs)) await mountAll(await this.#o.images.snapshotter.mounts(c.snapshotKey), rootfs);
@@ -445,6 +448,8 @@ export class ContainerService {
       } catch {}
       this.#o.store.updateState(id, { status: c.status === 'created' ? 'created' : 'stopped', pid: 0, shimPid: 0, error: (e as Error).message });
       throw e;
+    } finally {
+      this.#startsInFlight--;
     }
     this.#o.events.publish('container', 'start', id, this.#attrs(c));
   }
@@ -526,7 +531,8 @@ export class ContainerService {
    * parent in every hierarchy. rmdir of a cgroup with children fails, so nothing live is touched.
    */
   #pruneCgroupParent(): void {
-    if (this.#o.store.listContainers().some((c) => c.status === 'running' || c.status === 'paused')) return;
+    // A start under way is not yet 'running', but its runtime may have made the parent already.
+    if (this.#startsInFlight > 0 || this.#o.store.listContainers().some((c) => c.status === 'running' || c.status === 'paused')) return;
     const dirs = ['/sys/fs/cgroup/berth'];
     try {
       for (const h of readdirSync('/sys/fs/cgroup')) dirs.push(join('/sys/fs/cgroup', h, 'berth'));
