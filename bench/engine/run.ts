@@ -74,10 +74,10 @@ function median(xs: number[]): number {
   return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** PSS in KiB of one process (smaps_rollup), 0 if it is gone. */
-function pssKiB(pid: number): number {
+/** PSS in KiB of one process (smaps_rollup), 0 if it is gone; `anon` counts anonymous memory only. */
+function pssKiB(pid: number, field: 'Pss' | 'Pss_Anon' = 'Pss'): number {
   try {
-    return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
@@ -303,13 +303,15 @@ try {
     const mem: string[] = [
       `### memory per running container (${PARALLEL} running)`,
       '',
-      '| engine | supervisor | supervisor PSS KiB (mean) | supervisors found | daemon PSS growth / container KiB | total per container KiB |',
+      '| engine | supervisor | supervisor PSS KiB (mean) | supervisors found | daemon anon PSS growth / container KiB | total per container KiB |',
       '|---|---|---:|---:|---:|---:|',
     ];
     const supName = { berth: 'berth-shim', docker: 'containerd-shim-runc-v2', podman: 'conmon' } as const;
     for (const e of ['berth', 'docker', 'podman'] as const) {
       const daemonsBefore = memoryPids(e, p).daemons;
-      const pssBefore = daemonsBefore.reduce((s, pid) => s + pssKiB(pid), 0);
+      // Anonymous PSS only: a daemon's file-backed PSS (its binary's text) moves with however many
+      // other processes happen to map the same file (the 50 CLIs, other node processes).
+      const pssBefore = daemonsBefore.reduce((s, pid) => s + pssKiB(pid, 'Pss_Anon'), 0);
       const t0 = Date.now();
       const rs = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => runAsync(runDetachedCmd(e, p, i))));
       const failed = rs.filter((r) => r.code !== 0);
@@ -321,9 +323,9 @@ try {
       process.stderr.write(`${e}: ${want} running after ${ms} ms\n`);
       await sleep(2000); // let lazily touched pages settle before measuring
       const { supervisors, daemons } = memoryPids(e, p);
-      const sup = supervisors.map(pssKiB);
+      const sup = supervisors.map((pid) => pssKiB(pid));
       const supMean = sup.length ? sup.reduce((a, b) => a + b, 0) / sup.length : Number.NaN;
-      const pssAfter = daemons.reduce((s, pid) => s + pssKiB(pid), 0);
+      const pssAfter = daemons.reduce((s, pid) => s + pssKiB(pid, 'Pss_Anon'), 0);
       const growth = daemons.length ? (pssAfter - pssBefore) / Math.max(1, want) : 0;
       mem.push(`| ${e} | ${supName[e]} | ${supMean.toFixed(0)} | ${sup.length} | ${daemons.length ? growth.toFixed(0) : 'no daemon'} | ${(supMean + growth).toFixed(0)} |`);
       await removeAll(e, p);
@@ -336,7 +338,7 @@ try {
     'docker: Debian dockerd with --bridge=none --iptables=false, default-ulimits nofile 4096, cgroupfs, its managed containerd, runc; image from a docker-archive built from busybox-static;',
     'podman: --root/--runroot temp, cgroupfs, --ulimit nofile=4096:4096 --ulimit nproc=4096:4096, --network none, conmon, runc;',
     'ctr: containerd started with a temp config (CRI off), `ctr run --rm` without CNI (a fresh netns with lo only), runc v2 shim.',
-    'Memory: PSS from /proc/<pid>/smaps_rollup; daemon growth = (daemon PSS with N running − before) / N (dockerd + containerd for docker; berthd for berth).',
+    'Memory: supervisor PSS from /proc/<pid>/smaps_rollup; daemon growth = (daemon Pss_Anon with N running − before) / N (dockerd + containerd for docker; berthd for berth; podman has no daemon).',
   ];
   process.stdout.write(`${notes.join('\n')}\n`);
 } finally {
