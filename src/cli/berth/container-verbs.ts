@@ -203,13 +203,16 @@ const run: Verb = {
     code ??= (await c.wait(id)).exitCode;
     if (req.autoRemove) {
       // As docker's client does: return once the daemon has removed the container.
-      for (let i = 0; i < 200; i++) {
+      // Polled briskly at first (removal usually takes a few ms), then backing off; 10 s at most.
+      for (let i = 0, waited = 0; waited < 10_000; i++) {
         const gone = await c.inspect(id).then(
           () => false,
           (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'),
         );
         if (gone) break;
-        await new Promise((r) => setTimeout(r, 50));
+        const ms = i < 20 ? 5 : 50;
+        waited += ms;
+        await new Promise((r) => setTimeout(r, ms));
       }
     }
     return code;

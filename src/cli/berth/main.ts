@@ -10,7 +10,9 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
-import { type ArchiveFormat, ImageService, type ImageServiceOptions } from '../../images/image-service.ts';
+// The in-process image service (content store, snapshots, registry client) is loaded only by the
+// verbs that run without a daemon: a container verb through berthd never pays for it.
+import type { ArchiveFormat, ImageService, ImageServiceOptions } from '../../images/image-service.ts';
 import { type FlagSpec, parseFlags } from '../runtime/args.ts';
 import { formatBytes, table, timeAgo } from './format.ts';
 import { ProgressRenderer, shortDigest } from './progress.ts';
@@ -90,6 +92,7 @@ function listFormat(f: Record<string, unknown>): 'table' | 'json' {
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
 async function withService<T>(ctx: Ctx, fn: (s: ImageService) => Promise<T>): Promise<T> {
+  const { ImageService } = await import('../../images/image-service.ts');
   const s = await ImageService.open(ctx.opts);
   try {
     return await fn(s);
