@@ -86,6 +86,16 @@ test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
   assert.ok(top.processes.some((p) => p.at(-1)!.startsWith('sh -c')), JSON.stringify(top));
   const st = await d.client.stats('web');
   assert.ok(st.pids >= 1 && st.memoryUsage > 0, JSON.stringify(st));
+  const once = JSON.parse((await berth('stats', '--no-stream', '--format', 'json', 'web')).stdout) as { pids: number }[];
+  assert.ok(once.length === 1 && once[0]!.pids >= 1, JSON.stringify(once));
+  // Without --no-stream, stats keeps sampling (once a second) until interrupted; the second table has a CPU %.
+  const streamed = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'stats', 'web'], { encoding: 'utf8', timeout: 3500 }).then(
+    (r) => r.stdout,
+    (e: { stdout?: string }) => e.stdout ?? '',
+  );
+  const tables = streamed.split('CONTAINER ID').length - 1;
+  assert.ok(tables >= 2, `stats streams: ${tables} tables in ${JSON.stringify(streamed)}`);
+  assert.match(streamed, /\d+\.\d+%/, 'a CPU % from the second sample on');
   await d.client.pause('web');
   assert.equal((await d.client.inspect('web')).state.status, 'paused');
   await d.client.unpause('web');

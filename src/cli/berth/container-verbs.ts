@@ -414,19 +414,50 @@ const top: Verb = {
 
 const stats: Verb = {
   flags: [{ names: ['no-stream'], kind: 'bool' }, format, help],
-  usage: 'stats [--no-stream] CONTAINER...',
+  usage: 'stats [--no-stream] [--format json] CONTAINER...',
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'stats CONTAINER...');
     const c = await ctx.client();
-    const all = [];
-    for (const a of args) all.push(await c.stats(a));
-    if (isJson(f)) {
-      ctx.out.write(json(all));
+    const sample = async () => {
+      const all = [];
+      for (const a of args) all.push(await c.stats(a));
+      return { at: process.hrtime.bigint(), all };
+    };
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)}MiB`;
+    const render = (cur: Awaited<ReturnType<typeof sample>>, prev?: Awaited<ReturnType<typeof sample>>) => {
+      if (isJson(f)) return json(cur.all);
+      const wallNs = prev ? Number(cur.at - prev.at) : 0;
+      return table(
+        ['CONTAINER ID', 'NAME', 'CPU %', 'CPU TIME', 'MEM USAGE / LIMIT', 'PIDS'],
+        cur.all.map((s, i) => {
+          // CPU % as docker shows it: CPU time used over the interval, per wall time (100% = one core).
+          const before = prev?.all[i];
+          const pct = before && wallNs > 0 ? `${(((s.cpuUsageNs - before.cpuUsageNs) / wallNs) * 100).toFixed(2)}%` : '--';
+          const limit = s.memoryLimit && s.memoryLimit < 2 ** 60 ? mib(s.memoryLimit) : 'unlimited';
+          return [s.id.slice(0, 12), s.name, pct, `${(s.cpuUsageNs / 1e9).toFixed(2)}s`, `${mib(s.memoryUsage)} / ${limit}`, String(s.pids)];
+        }),
+      );
+    };
+    let prev = await sample();
+    if (f['no-stream']) {
+      ctx.out.write(render(prev));
       return 0;
     }
-    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)}MiB`;
-    ctx.out.write(table(['CONTAINER ID', 'NAME', 'CPU TIME', 'MEM USAGE / LIMIT', 'PIDS'], all.map((s) => [s.id.slice(0, 12), s.name, `${(s.cpuUsageNs / 1e9).toFixed(2)}s`, `${mib(s.memoryUsage)} / ${s.memoryLimit && s.memoryLimit < 2 ** 60 ? mib(s.memoryLimit) : 'unlimited'}`, String(s.pids)])));
-    return 0;
+    // Streams until interrupted or a container is gone, as docker stats does; one sample a second.
+    const tty = (ctx.out as NodeJS.WriteStream).isTTY === true && !isJson(f);
+    ctx.out.write(render(prev));
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      let cur: Awaited<ReturnType<typeof sample>>;
+      try {
+        cur = await sample();
+      } catch (e) {
+        if (isBerthError(e, 'BERTH_ERR_NOT_FOUND')) return 0;
+        throw e;
+      }
+      ctx.out.write(`${tty ? '\x1b[2J\x1b[H' : ''}${render(cur, prev)}`);
+      prev = cur;
+    }
   },
 };
 
