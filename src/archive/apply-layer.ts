@@ -18,6 +18,8 @@
 // `inline: true`, extractLayer runs on the caller's thread instead: same results, but its event
 // loop is blocked while each chunk is written.
 //
+// Why and how much faster: docs/unpack.md.
+//
 // Errors: refusals are BerthError(InvalidArgument) naming `context` and the entry; a BerthError of
 // the source (a digest mismatch, say) comes out unchanged. The caller discards targetDir on failure.
 // Must never: write, chmod, chown or delete anything outside targetDir; follow a symlink while
