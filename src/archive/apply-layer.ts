@@ -14,7 +14,7 @@
 // decompressor; the source is not read further meanwhile. So memory stays bounded, and a
 // decompression bomb stops the source within that many compressed bytes.
 //
-// Where no worker file sits next to this module (a bundle built without it), or with
+// Where no worker module is found (a bundle built without it), or with
 // `inline: true`, extractLayer runs on the caller's thread instead: same results, but its event
 // loop is blocked while each chunk is written.
 //
@@ -106,12 +106,15 @@ const pool: PooledWorker[] = [];
 let workerFile: URL | null | undefined;
 let jobs = 0;
 
-/** The worker module next to this one: the .ts source, or a bundle's .mjs; null if neither exists. */
+/**
+ * The worker module: the .ts source next to this one, or a bundle's apply-layer-worker.mjs (next to
+ * this module, or one directory up when this module was split into dist/bin/chunks/); null if none.
+ */
 function findWorkerFile(): URL | null {
   if (workerFile === undefined) {
     workerFile = null;
-    for (const name of ['apply-layer-worker.ts', 'apply-layer-worker.mjs']) {
-      const url = new URL(`./${name}`, import.meta.url);
+    for (const rel of ['./apply-layer-worker.ts', './apply-layer-worker.mjs', '../apply-layer-worker.mjs']) {
+      const url = new URL(rel, import.meta.url);
       if (url.protocol === 'file:' && existsSync(url)) {
         workerFile = url;
         break;
