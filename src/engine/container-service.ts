@@ -158,7 +158,10 @@ export class ContainerService {
       faultPoint('create.dir-made');
       const hostname = req.hostname ?? id.slice(0, 12);
       await writeFile(join(dir, 'hostname'), `${hostname}\n`);
-      await writeFile(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+      // hosts.base is the container's own part; `hosts` (bind-mounted) is it plus its networks' names.
+      const hostsBase = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+      await writeFile(join(dir, 'hosts.base'), hostsBase);
+      await writeFile(join(dir, 'hosts'), hostsBase);
       await writeFile(join(dir, 'resolv.conf'), await this.#resolvConf(req.network));
       const mounts = await this.#resolveMounts(req.mounts ?? []);
       const spec = buildSpec({
@@ -410,6 +413,7 @@ export class ContainerService {
         attached.push(network);
         this.#o.store.putAttachment(id, network, result);
         faultPoint('start.network-attached');
+        await this.#refreshHosts(network);
       }
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
       faultPoint('start.config-written');
@@ -454,11 +458,29 @@ export class ContainerService {
     this.#o.events.publish('container', 'start', id, this.#attrs(c));
   }
 
+  /**
+   * Name resolution on a user network: every container attached to it gets, in its bind-mounted
+   * hosts file, the names of all of them. The file is rewritten in place (same inode), so running
+   * containers see a newcomer at once; a container without hosts.base (made before) is left alone.
+   */
+  async #refreshHosts(network: string): Promise<void> {
+    try {
+      const names = await this.#o.network.hostsFile(network);
+      for (const cid of this.#o.store.containersOnNetwork(network)) {
+        const base = await readFile(join(this.#dir(cid), 'hosts.base'), 'utf8').catch(() => undefined);
+        if (base !== undefined) await writeFile(join(this.#dir(cid), 'hosts'), `${base}${names}`);
+      }
+    } catch (e) {
+      this.#log(`hosts of network ${network}: ${(e as Error).message}`);
+    }
+  }
+
   async #releaseNetwork(id: string, networks: string[], netns: boolean): Promise<void> {
     const nsPath = join(this.#o.runRoot, 'netns', id);
     for (const n of networks) {
       await this.#o.network.detach(id, nsPath, n).catch((e) => this.#log(`detach ${id} from ${n}: ${(e as Error).message}`));
       this.#o.store.removeAttachment(id, n);
+      await this.#refreshHosts(n);
     }
     if (netns) await this.#o.network.removeNetns(id).catch((e) => this.#log(`remove netns of ${id}: ${(e as Error).message}`));
   }

@@ -21,6 +21,8 @@ export interface NetworkBackend {
   remove(name: string): Promise<void>;
   list(): Promise<NetworkInfo[]>;
   inspect(name: string): Promise<NetworkInfo>;
+  /** hosts(5) text naming every container attached to `network` by its aliases (name resolution on it). */
+  hostsFile(network: string): Promise<string>;
   /** Removes namespaces and attachments of containers not in `liveIds`. */
   recover(liveIds: Set<string>): Promise<void>;
 }
@@ -38,6 +40,9 @@ export class NoNetworking implements NetworkBackend {
     return { ips: [] };
   }
   async detach(): Promise<void> {}
+  async hostsFile(): Promise<string> {
+    return '';
+  }
   async create(name: string): Promise<NetworkInfo> {
     throw failedPrecondition(`network create ${name}: networking is not available on this berthd (no CNI plugins configured)`);
   }

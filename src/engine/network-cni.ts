@@ -40,6 +40,9 @@ export class CniNetworking implements NetworkBackend {
     await this.manager.detach(id, network);
     faultPoint('network.detached');
   }
+  hostsFile(network: string): Promise<string> {
+    return this.manager.hostsFile(network);
+  }
   async create(name: string, opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }): Promise<NetworkInfo> {
     const n = await this.manager.createNetwork(name, {
       ...(opts.subnet ? { subnet: opts.subnet } : {}),

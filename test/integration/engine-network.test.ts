@@ -83,6 +83,25 @@ test('a user network: containers reach each other by address; network rm refuses
   for await (const l of d.client.logs(cli.id)) out += l.log;
   assert.equal(out, 'peer\n');
   await d.client.remove(cli.id);
+
+  // Name resolution: a container started later is named in the hosts file of one already running
+  // (rewritten in place), and the newcomer names the server; after the newcomer stops it is gone.
+  const named = await d.client.create({ image: 'busybox', name: 'bte-named', network: 'bte-net', cmd: ['sh', '-c', 'cat /etc/hosts; sleep 30'] });
+  await d.client.start(named.id);
+  const srvName = (await d.client.inspect(srv.id)).name;
+  const hostsOf = async (id: string) => {
+    const { execId } = await d.client.exec(id, { cmd: ['cat', '/etc/hosts'] });
+    await d.client.execWait(execId);
+    let text = '';
+    for await (const l of d.client.execLogs(execId)) text += l.log;
+    return text;
+  };
+  const namedIp = ((await d.client.inspect(named.id)).networks['bte-net'] as { ips: string[] }).ips[0]!;
+  assert.match(await hostsOf(srv.id), new RegExp(`^${namedIp.replaceAll('.', '\\.')}\\tbte-named$`, 'm'));
+  assert.match(await hostsOf(named.id), new RegExp(`^${ip.replaceAll('.', '\\.')}\\t${srvName}$`, 'm'));
+  await d.client.remove(named.id, { force: true });
+  assert.doesNotMatch(await hostsOf(srv.id), /bte-named/);
+
   await d.client.remove(srv.id, { force: true });
   await d.client.networkRemove('bte-net');
 });
