@@ -1,6 +1,6 @@
 // One layer from its blob bytes to files: decompression, the DiffID (sha256 of the uncompressed
-// tar), the byte and entry limits, tar parsing (tar-stream, with pax-xattrs.ts's one decoder
-// replaced) and LayerApplier for every entry. Runs where apply-layer.ts puts it: in an apply worker
+// tar), the byte and entry limits, tar parsing (tar-stream, with pax-xattrs.ts's correction of
+// binary xattr values) and LayerApplier for every entry. Runs where apply-layer.ts puts it: in an apply worker
 // (apply-layer-worker.ts) or, without one, on the caller's thread.
 //
 // Every failure leaves as a BerthError naming `context` (and the entry, when there is one), except
@@ -14,7 +14,7 @@ import * as tar from 'tar-stream';
 import { BerthError, internal, invalidArgument } from '../errors/errors.ts';
 import type { Compression } from './decompress.ts';
 import { type ApplierOptions, type EntryHeader, LayerApplier } from './layer-applier.ts';
-import { installBinaryPaxValues } from './pax-xattrs.ts';
+import { keepBinaryXattrs } from './pax-xattrs.ts';
 
 export type ApplyResult = { diffId: string; size: number };
 
@@ -51,7 +51,6 @@ export async function extractLayer(
   opts: ApplierOptions,
   warn: (message: string) => void,
 ): Promise<ApplyResult> {
-  installBinaryPaxValues();
   const applier = new LayerApplier(opts, warn);
   const { context } = opts;
   const input = decompressed(source, compression);
@@ -59,6 +58,7 @@ export async function extractLayer(
   let size = 0;
   let entries = 0;
   const extract = tar.extract();
+  keepBinaryXattrs(extract);
   /** Set by the feeder when it failed on its own (before the entry loop stopped it). */
   let feederFailed = false;
 

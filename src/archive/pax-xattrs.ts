@@ -1,18 +1,19 @@
 // Extended attributes carried in PAX records (`SCHILY.xattr.<name>=<value>`, as GNU tar, Go's
 // archive/tar and so docker and buildkit write them).
 //
-// Why one function of tar-stream is replaced: tar-stream decodes every PAX value as UTF-8, but an
+// Why tar-stream's PAX decoding is corrected: tar-stream decodes every PAX value as UTF-8, but an
 // xattr value is bytes (security.capability, POSIX ACLs), and a byte ≥ 0x80 that is not valid UTF-8
-// becomes U+FFFD: a file's capabilities would silently change. installBinaryPaxValues() swaps
-// tar-stream's decodePax for one that keeps SCHILY.xattr.* values as latin1 strings (one char per
-// byte, so Buffer.from(v, 'latin1') gives the bytes back) and decodes every other record exactly as
-// tar-stream does. Only the PAX record framing ("<len> <key>=<value>\n") is parsed here; the tar
-// format itself stays tar-stream's.
+// becomes U+FFFD: a file's capabilities would silently change. keepBinaryXattrs(extract) wraps one
+// extractor's PAX step: after tar-stream has decoded a PAX header as usual, the SCHILY.xattr.*
+// values are decoded again from the same bytes as latin1 strings (one char per byte, so
+// Buffer.from(v, 'latin1') gives the bytes back). Every other record stays tar-stream's. Only the
+// PAX record framing ("<len> <key>=<value>\n") is parsed here; the tar format stays tar-stream's.
 //
-// Must never: change how any non-xattr record is decoded (other users of tar-stream in the process
-// share the module).
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+// Why per extractor and not by replacing tar-stream's module function: a bundle (dist/bin) inlines
+// tar-stream, and a module loaded at run time by path would be another copy than the one that
+// parses; the instance in hand is always the right one.
+// Must never: change how any non-xattr record is decoded, or touch extractors it was not given.
+import type * as tar from 'tar-stream';
 
 export const XATTR_PAX_PREFIX = 'SCHILY.xattr.';
 
@@ -37,17 +38,29 @@ export function decodePaxRecords(buf: Uint8Array): Record<string, string> {
   return out;
 }
 
-let installed = false;
+/** The private parts of tar-stream 3's Extract that keepBinaryXattrs relies on. */
+type ExtractInternals = {
+  _decodeLongHeader?: (this: ExtractInternals, buf: Buffer) => void;
+  _header: { type?: string | null } | null;
+  _pax: Record<string, string> | null;
+  _paxGlobal: Record<string, string> | null;
+};
 
-export function installBinaryPaxValues(): void {
-  if (installed) return;
-  const require = createRequire(import.meta.url);
-  // tar-stream's exports map hides headers.js; the absolute path reaches the same module instance
-  // that its extract.js required, so the swap takes effect there.
-  const headersPath = join(dirname(require.resolve('tar-stream')), 'headers.js');
-  const headers = require(headersPath) as { decodePax: (buf: Uint8Array) => Record<string, string> };
-  headers.decodePax = decodePaxRecords;
-  installed = true;
+/** Makes `extract` keep the bytes of SCHILY.xattr.* PAX values (see the header). */
+export function keepBinaryXattrs(extract: tar.Extract): void {
+  const x = extract as unknown as ExtractInternals;
+  const decode = x._decodeLongHeader;
+  if (typeof decode !== 'function') {
+    // A tar-stream without this step would silently corrupt binary xattrs: refuse to run instead.
+    throw new Error("tar-stream's Extract has no _decodeLongHeader (tar-stream changed?): src/archive/pax-xattrs.ts must be updated");
+  }
+  x._decodeLongHeader = function (buf: Buffer): void {
+    decode.call(this, buf);
+    const type = this._header?.type;
+    const target = type === 'pax-header' ? this._pax : type === 'pax-global-header' ? this._paxGlobal : null;
+    if (target === null) return;
+    for (const [k, v] of Object.entries(decodePaxRecords(buf))) if (k.startsWith(XATTR_PAX_PREFIX)) target[k] = v;
+  };
 }
 
 /** The xattrs of an entry from its PAX records: name → value bytes. */
