@@ -5,8 +5,8 @@
 //
 // Rows: one per layer, then all layers one after the other, then all layers at once (what pull does
 // for overlay snapshotters: every layer extracts into its own empty upperdir side by side). A third
-// column, "gunzip+sha256", is the floor for berth: reading, decompressing and hashing the blob
-// without writing anything.
+// column, "gunzip+sha256", is the floor for berth: reading, decompressing (256 KiB chunks, as
+// applyLayer) and hashing the blob on the main thread without writing anything.
 // Nothing is deleted until the end (~1 GB of trees per iteration): on ext4 without a journal (this
 // machine's root), inodes freed in the last 60–360 s are skipped when new ones are allocated, so
 // creating files right after a big `rm -rf` costs up to twice as much, and whoever ran after the
@@ -57,7 +57,8 @@ async function berthApply(layer: Layer, dir: string): Promise<void> {
 
 async function gunzipHash(layer: Layer): Promise<void> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(layer.file), zlib.createGunzip(), async (source: AsyncIterable<Buffer>) => {
+  // The same chunk size as applyLayer's inflater (extract-layer.ts), so that this is its floor.
+  await pipeline(createReadStream(layer.file), zlib.createGunzip({ chunkSize: 256 * 1024 }), async (source: AsyncIterable<Buffer>) => {
     for await (const c of source) hash.update(c);
   });
   if (`sha256:${hash.digest('hex')}` !== layer.diffId) throw new Error(`layer ${layer.what}: gunzip+sha256 gave another DiffID`);
