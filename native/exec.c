@@ -698,6 +698,39 @@ static int executable(const char *path)
 	return 0;
 }
 
+/* The PATH of an environment list, or the default when it has none. */
+static const char *env_path(const struct value *env)
+{
+	const char *path = DEFAULT_PATH;
+	for (uint32_t k = 0; k < env->n; k++)
+		if (!strncmp(env->strs[k], "PATH=", 5))
+			path = env->strs[k] + 5;
+	return path;
+}
+
+/* Builds in path_buf the next execvp candidate "<dir>/<name>" from the PATH entries at *cursor
+ * and advances it; returns 0 once the entries are used up. An empty entry means the current
+ * directory; an entry too long for path_buf is passed over. Shared by RESOLVE_EXEC and EXEC. */
+static int next_candidate(const char **cursor, const char *name, size_t nlen)
+{
+	while (*cursor) {
+		const char *p = *cursor;
+		size_t n = strcspn(p, ":");
+		*cursor = p[n] ? p + n + 1 : NULL;
+		if (n + nlen + 3 > sizeof path_buf)
+			continue;
+		size_t at = 0;
+		if (n == 0)
+			path_buf[at++] = '.';
+		memcpy(path_buf + at, p, n);
+		at += n;
+		path_buf[at++] = '/';
+		memcpy(path_buf + at, name, nlen + 1);
+		return 1;
+	}
+	return 0;
+}
+
 /* Finds the EXEC op's program now, as execvp would (so that a missing one fails `create`, not
  * the start), and stores the path that EXEC will run. */
 static void op_resolve_exec(struct ctx *c, const struct op *o)
@@ -715,34 +748,16 @@ static void op_resolve_exec(struct ctx *c, const struct op *o)
 		c->exec_path = path_buf;
 		return;
 	}
-	const char *path = DEFAULT_PATH;
-	for (uint32_t k = 0; k < v[2].n; k++)
-		if (!strncmp(v[2].strs[k], "PATH=", 5))
-			path = v[2].strs[k] + 5;
 	denied[0] = 0;
-	for (const char *p = path;; p++) {
-		size_t n = strcspn(p, ":");
-		if (n + nlen + 3 <= sizeof path_buf) {
-			/* An empty PATH entry means the current directory. */
-			size_t at = 0;
-			if (n == 0)
-				path_buf[at++] = '.';
-			memcpy(path_buf + at, p, n);
-			at += n;
-			path_buf[at++] = '/';
-			memcpy(path_buf + at, name, nlen + 1);
-			if (executable(path_buf) == 0) {
-				c->exec_path = path_buf;
-				return;
-			}
-			if (errno == EACCES && !denied[0])
-				memcpy(denied, path_buf, strlen(path_buf) + 1);
-			else if (errno != EACCES && errno != ENOENT && errno != ENOTDIR)
-				fail(c, o, errno, path_buf);
+	for (const char *cur = env_path(&v[2]); next_candidate(&cur, name, nlen);) {
+		if (executable(path_buf) == 0) {
+			c->exec_path = path_buf;
+			return;
 		}
-		p += n;
-		if (!*p)
-			break;
+		if (errno == EACCES && !denied[0])
+			memcpy(denied, path_buf, strlen(path_buf) + 1);
+		else if (errno != EACCES && errno != ENOENT && errno != ENOTDIR)
+			fail(c, o, errno, path_buf);
 	}
 	if (denied[0])
 		fail(c, o, EACCES, denied);
@@ -762,32 +777,15 @@ static void op_exec(struct ctx *c, const struct op *o)
 		fail(c, o, errno, NULL);
 	}
 	/* A bare name: search the container's PATH, as execvpe would, without touching our env. */
-	const char *path = DEFAULT_PATH;
-	for (uint32_t k = 0; k < v[2].n; k++)
-		if (!strncmp(v[2].strs[k], "PATH=", 5))
-			path = v[2].strs[k] + 5;
+	const char *path = env_path(&v[2]);
 	int seen_eacces = 0;
 	size_t nlen = strlen(name);
-	for (const char *p = path;; p++) {
-		size_t n = strcspn(p, ":");
-		if (n + nlen + 2 <= sizeof path_buf) {
-			/* An empty PATH entry means the current directory. */
-			size_t at = 0;
-			if (n == 0)
-				path_buf[at++] = '.';
-			memcpy(path_buf + at, p, n);
-			at += n;
-			path_buf[at++] = '/';
-			memcpy(path_buf + at, name, nlen + 1);
-			sys.execve(path_buf, v[1].strs, v[2].strs);
-			if (errno == EACCES)
-				seen_eacces = 1;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				fail(c, o, errno, path_buf);
-		}
-		p += n;
-		if (!*p)
-			break;
+	for (const char *cur = path; next_candidate(&cur, name, nlen);) {
+		sys.execve(path_buf, v[1].strs, v[2].strs);
+		if (errno == EACCES)
+			seen_eacces = 1;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			fail(c, o, errno, path_buf);
 	}
 	msg_reset(&detail);
 	msg_str(&detail, "not found in PATH ");
