@@ -39,6 +39,20 @@ await build({
   // output has no `require`, so every file gets one before any bundled module runs.
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
 });
+// applyLayer's worker thread is loaded by path (new Worker(url)), so it is built as its own
+// self-contained file, beside the binaries (src/archive/apply-layer.ts looks for it there).
+await build({
+  entryPoints: [join(root, 'src/archive/apply-layer-worker.ts')],
+  outfile: join(bin, 'apply-layer-worker.mjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'esm',
+  legalComments: 'none',
+  logLevel: 'warning',
+  external: ['*.node'],
+  banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+});
 for (const name of Object.keys(present)) {
   // The entry becomes the extensionless binary (an ES module: dist/ is in the package's "type":
   // "module" scope), with a shebang naming the pinned Node; one interpreter argument only.
