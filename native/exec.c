@@ -996,7 +996,8 @@ static void exec_op(struct ctx *c, const struct op *o)
 			fail(c, o, errno, "PR_SET_DUMPABLE 0");
 		if (sys.write(fd, "", 1) != 1)
 			fail(c, o, errno, "writing the exec FIFO");
-		sys.close(fd);
+		/* Kept open (close-on-exec): the reader sees EOF exactly when execve succeeds (or the
+		 * init dies), which tells `start` that the process runs and poststart hooks may run. */
 		break;
 	}
 	case OP_SECCOMP:

@@ -155,23 +155,27 @@ test('more layers at once than workers: each gets its own tree, and one refused 
   const base = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
   try {
     const n = 7;
-    const runs = [];
+    // Inputs first, then every apply started at once: a refused layer may reject while the others
+    // run, and its rejection must already be observed (allSettled) by then.
+    const inputs: Array<{ dir: string; layer: Buffer }> = [];
     for (let i = 0; i < n; i++) {
       const dir = join(base, `l${i}`);
       await fs.mkdir(dir);
       const files: Record<string, string> = {};
       for (let k = 0; k < 50; k++) files[`d${i}/f${k}`] = `layer ${i} file ${k}`;
       if (i === 3) files['../escape'] = 'no';
-      runs.push(
-        applyLayer(chunksOf(gzipSync(await tarOf(files)), 4096), {
+      inputs.push({ dir, layer: gzipSync(await tarOf(files)) });
+    }
+    const results = await Promise.allSettled(
+      inputs.map(({ dir, layer }, i) =>
+        applyLayer(chunksOf(layer, 4096), {
           mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
           targetDir: dir,
           format: 'overlay',
           context: `layer ${i}`,
         }),
-      );
-    }
-    const results = await Promise.allSettled(runs);
+      ),
+    );
     for (const [i, r] of results.entries()) {
       if (i === 3) {
         assert.equal(r.status, 'rejected');

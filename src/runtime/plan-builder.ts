@@ -52,7 +52,7 @@ export interface PlanOptions {
   bundle: string;
   /** create: init waits on the exec FIFO; foreground: `run` without --detach. */
   mode: 'create' | 'foreground';
-  /** The exec FIFO path (create mode only). */
+  /** The exec FIFO: required in create mode; in the foreground it lets `run` know when the process was exec'd (for poststart). */
   fifoPath?: string;
   /** Number of fds passed through with --preserve-fds (they sit at 3 … 3+n-1). */
   preserveFds: number;
@@ -184,10 +184,8 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     throw invalidArgument('config.json: domainname: set, but there is no uts namespace to set it in');
   }
 
-  if (opts.mode === 'create') {
-    if (!opts.fifoPath) throw new Error('plan: create mode needs the exec FIFO path');
-    pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
-  }
+  if (opts.mode === 'create' && !opts.fifoPath) throw new Error('plan: create mode needs the exec FIFO path');
+  if (opts.fifoPath) pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
   for (const f of opts.cgroupJoinFiles) pre.push(op('WRITE_FILE', str(f), str('0')));
   // clone(2) cannot take CLONE_NEWTIME: stage0 unshares it (its children are born inside) and
   // sets the offsets, which the kernel accepts only before the first child.
@@ -272,7 +270,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
 
   child.push(...credentialOps(proc, opts.preserveFds, host, 'config.json: process', linux.seccomp));
   child.push(op('READY'));
-  if (opts.mode === 'create') child.push(op('WAIT_FIFO'));
+  if (opts.fifoPath) child.push(op('WAIT_FIFO'));
   for (const h of hooks.startContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
   child.push(...execOps(proc, 'config.json: process'));
   return [...pre, ...parent, ...child];

@@ -204,6 +204,7 @@ export class Runtime {
     const unforward = forwardSignals(launched);
     try {
       const relay = master === undefined ? undefined : relayTerminal(master, launched.exited);
+      await this.releaseFifo(rec);
       const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }));
       for (const e of errors) this.warn(e.message);
       const status = await launched.exited;
@@ -362,7 +363,7 @@ export class Runtime {
           id,
           bundle,
           mode,
-          fifoPath: mode === 'create' ? this.store.fifoPath(id) : undefined,
+          fifoPath: this.store.fifoPath(id),
           preserveFds,
           consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
           noPivot: opts.noPivot ?? false,
@@ -430,6 +431,18 @@ export class Runtime {
         if (!isSameLiveProcess(rec.pid, rec.initStartTime) && !readByte()) {
           throw failedPrecondition(`container ${rec.id}: init exited before start`);
         }
+        await sleep(i < 100 ? 1 : 10);
+      }
+      // The init keeps its end open until execve closes it: EOF means the user process runs (or
+      // the init died), the point after which poststart hooks may run.
+      for (let i = 0; ; i++) {
+        let n = -1;
+        try {
+          n = readSync(fd, buf, 0, 1, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n === 0) break;
         await sleep(i < 100 ? 1 : 10);
       }
     } finally {
