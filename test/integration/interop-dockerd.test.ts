@@ -9,7 +9,7 @@ import { BUSYBOX_REF } from '../lib/interop/busybox-archive.ts';
 import { DOCKER, DOCKER_RUNTIME_NAME, DockerdPeer } from '../lib/interop/dockerd.ts';
 import { assertCmd, assertIncludes, assertRuntimeUsed, runtimeEvidence } from '../lib/interop/expect.ts';
 import { cleanEnv, interopRuntime, waitFor } from '../lib/interop/harness.ts';
-import { TmuxSession } from '../lib/interop/tmux-session.ts';
+import { SIZE_WHEN_SET, TmuxSession } from '../lib/interop/tmux-session.ts';
 
 const rt = interopRuntime();
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -74,7 +74,7 @@ describe(`interop: dockerd 20.10 with ${rt.name} as --runtime ${DOCKER_RUNTIME_N
       tmux.start(`DOCKER_CONFIG=${quote(peer.root.path('client', true))} ${line}`, cleanEnv());
       await tmux.waitScreen('the container shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
       assert.equal(tmux.exitStatus(), undefined, `docker run -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
-      tmux.type('echo answer=$((6*7)); tty; stty size');
+      tmux.type('echo answer=$((6*7)); tty; ' + SIZE_WHEN_SET);
       const screen = await tmux.waitScreen('the command output', (s) => /answer=42/.test(s) && /^\d+ \d+\s*$/m.test(s));
       assert.match(screen, /^\/dev\/(pts\/\d+|console)\s*$/m, 'stdin is a terminal in the container');
       assert.match(screen, /^40 160\s*$/m, 'the container terminal has the size of the tmux pane');

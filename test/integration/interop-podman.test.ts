@@ -10,7 +10,7 @@ import { BUSYBOX_REF } from '../lib/interop/busybox-archive.ts';
 import { assertCmd, assertIncludes, assertRuntimeUsed, runtimeEvidence } from '../lib/interop/expect.ts';
 import { interopRuntime, waitFor } from '../lib/interop/harness.ts';
 import { PODMAN, PodmanPeer } from '../lib/interop/podman.ts';
-import { TmuxSession } from '../lib/interop/tmux-session.ts';
+import { SIZE_WHEN_SET, TmuxSession } from '../lib/interop/tmux-session.ts';
 
 const rt = interopRuntime();
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -74,7 +74,7 @@ describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
       // The shell's prompt ("/ #") shows that the pty reached it.
       await tmux.waitScreen('the container shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
       assert.equal(tmux.exitStatus(), undefined, `podman run -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
-      tmux.type('echo answer=$((6*7)); tty; stty size');
+      tmux.type('echo answer=$((6*7)); tty; ' + SIZE_WHEN_SET);
       const screen = await tmux.waitScreen('the command output', (s) => /answer=42/.test(s) && /^\d+ \d+\s*$/m.test(s));
       assert.match(screen, /^\/dev\/(pts\/\d+|console)\s*$/m, 'stdin is a terminal in the container');
       assert.match(screen, /^40 160\s*$/m, 'the container terminal has the size of the tmux pane');
@@ -95,7 +95,7 @@ describe(`interop: podman 4.3 with --runtime ${rt.name}`, () => {
       tmux.start(podmanLine(peer, ['exec', '-it', name, 'sh']), peer.env());
       await tmux.waitScreen('the exec shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
       assert.equal(tmux.exitStatus(), undefined, `podman exec -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
-      tmux.type('cat /tmp/ready; echo comm=$(cat /proc/1/comm); tty; stty size');
+      tmux.type('cat /tmp/ready; echo comm=$(cat /proc/1/comm); tty; ' + SIZE_WHEN_SET);
       const screen = await tmux.waitScreen('the command output', (s) => /^ready\s*$/m.test(s) && /^\d+ \d+\s*$/m.test(s));
       assert.match(screen, /^comm=sleep\s*$/m, 'exec joined the container pid namespace');
       assert.match(screen, /^\/dev\/pts\/\d+\s*$/m, 'stdin is a terminal in the exec session');

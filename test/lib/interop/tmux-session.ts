@@ -63,3 +63,9 @@ export class TmuxSession {
     this.tmux(['kill-server']);
   }
 }
+
+/**
+ * Shell text printing the terminal's size once it has one: the pty's size comes from the client's
+ * resize after it attached, which may reach the container just after the first prompt (3 s at most).
+ */
+export const SIZE_WHEN_SET = 'i=0; while [ $i -lt 30 ]; do s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ] && break; i=$((i+1)); sleep 0.1; done; echo "$s"';
