@@ -369,14 +369,8 @@ static long long oom_count(void)
 	char buf[1024];
 	if (!oom_file[0])
 		return -1;
-	int fd = open(oom_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(oom_file, buf, sizeof buf) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	char *p = strstr(buf, "oom_kill ");
 	return p ? strtoll(p + 9, NULL, 10) : -1;
 }
@@ -385,14 +379,8 @@ static void find_oom_file(void)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)S->init_pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof buf) < 0)
 		return;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
 	char v2[4096] = "";
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;

@@ -95,6 +95,19 @@ size_t rfc3339_now(char *buf, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
 int write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
 	char tmp[4200], dst[4200];
@@ -176,14 +189,8 @@ static void start_time(char *out, size_t cap)
 {
 	char buf[1024];
 	out[0] = 0;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small("/proc/self/stat", buf, sizeof buf) < 0)
 		return;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return;
@@ -288,14 +295,8 @@ static long long parent_of(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof buf) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	char *p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] && p[3] == ' ' ? strtoll(p + 4, NULL, 10) : -1;
 }
@@ -303,14 +304,8 @@ static long long parent_of(pid_t pid)
 static long long read_pid_file(const char *path)
 {
 	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof buf) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	char *end;
 	long long v = strtoll(buf, &end, 10);
 	return v > 0 && (*end == 0 || *end == '\n') ? v : -1;

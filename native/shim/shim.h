@@ -75,5 +75,7 @@ size_t json_escape(char *buf, size_t cap, size_t len, const char *s, size_t n);
 size_t rfc3339_now(char *buf, size_t cap);
 /* Writes `data` to dir/name atomically: dir/name.tmp, fsync, rename, fsync of the dir. */
 int write_atomic(const char *dir, const char *name, const char *data, size_t len);
+/* Reads a small file whole (one read) into buf, NUL-terminated; its length, or -1 if it cannot be read or is empty. */
+ssize_t read_small(const char *path, char *buf, size_t cap);
 
 #endif

@@ -100,6 +100,16 @@ export function leftovers(root: string, runRoot: string): string[] {
   return out;
 }
 
+/** Polls `fn` every `pollMs` until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000, pollMs = 100): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 export async function removeRoots(...dirs: string[]): Promise<void> {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 }

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { isBerthError } from '../../src/errors/errors.ts';
-import { busyboxRootfsTar, type Daemon, leftovers, NODE, REPO, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, leftovers, NODE, REPO, removeRoots, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const exec = promisify(execFile);
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -32,14 +32,6 @@ async function berth(...args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 before(async () => {
   needs();
