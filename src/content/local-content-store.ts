@@ -8,6 +8,7 @@
 // blobs/ and fsyncs the directory. It must never expose a blob that was not verified.
 // Cross-process safety covers ingest (the lock file; a dead holder's lock is taken over); gc vs
 // lease/commit is serialised in-process only (an RWLock per root): berthd is the store's one owner.
+import { pidAlive } from '../sys/procfs.ts';
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,14 +41,6 @@ function checkName(kind: string, name: string): void {
     throw invalidArgument(`${kind} "${name}": expected 1-200 characters of [A-Za-z0-9._:@+=-], starting with a letter or digit`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const isENOENT = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 

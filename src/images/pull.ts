@@ -16,11 +16,13 @@
 // snapshots (extract-<pid>-*, swept by the next pull once that pid is gone), never a committed
 // snapshot that was not verified; pulling again completes the job.
 // It must never mount anything: the snapshotter returns mounts, the applier writes into upperDir.
+import { pidAlive } from '../sys/procfs.ts';
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
+import { writeBlob } from '../content/write-blob.ts';
 import { failedPrecondition, invalidArgument, isBerthError, ErrorCode, notFound } from '../errors/errors.ts';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/image-spec.ts';
-import { formatPlatform, hostPlatform, parseJSON, platformMatches, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
+import { type DigestAlgorithm, formatPlatform, hostPlatform, parseDigest, parseJSON, platformMatches, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
 import { formatReference, parseReference, type Reference } from '../distribution/reference.ts';
 import type { RegistryClient } from '../distribution/registry-client.ts';
 import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
@@ -123,21 +125,8 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
 async function storeManifest(client: RegistryClient, content: ContentStore, ref: Reference, desc: Descriptor, leaseId: string) {
   await content.addResource(leaseId, desc.digest);
   const fetched = await client.fetchManifest(ref, desc);
-  if (!(await content.exists(desc.digest))) {
-    try {
-      const w = await content.writer(`manifest-${desc.digest.replace(':', '-')}`, { digest: desc.digest, size: fetched.bytes.length });
-      try {
-        if (w.offset > 0) await w.truncate();
-        await w.write(fetched.bytes);
-        await w.commit();
-      } catch (e) {
-        await w.abort();
-        throw e;
-      }
-    } catch (e) {
-      if (!isBerthError(e, ErrorCode.AlreadyExists)) throw e;
-    }
-  }
+  // fetchManifest verified the bytes against desc.digest, so writeBlob's digest is the same one.
+  await writeBlob(content, fetched.bytes, parseDigest(desc.digest).algorithm as DigestAlgorithm);
   return fetched;
 }
 
@@ -210,14 +199,6 @@ async function commitLayer(job: UnpackJob, chain: string[], i: number, key: stri
 
 const extractKey = (chainId: string) => `extract-${process.pid}-${randomBytes(6).toString('hex')}-${chainId}`;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the active extract snapshots that a killed pull left (their pid is gone), so they do not

@@ -36,6 +36,16 @@ export function procStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** True when a process with this pid exists (EPERM means it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** True when `pid` is alive (not a zombie) and is the same process that had `startTime`. */
 export function isSameLiveProcess(pid: number, startTime: string): boolean {
   if (pid <= 0) return false;
