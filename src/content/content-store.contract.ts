@@ -132,6 +132,29 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
       assert.deepEqual(await store.readAll(digest), data);
     });
 
+    it('lets many writers race for one ref: one commits, the others find the blob, none fails otherwise', async () => {
+      const data = Buffer.from('raced ref');
+      const digest = digestOf(data);
+      const attempt = async (): Promise<string> => {
+        try {
+          const w = await store.writer('raced', { digest, size: data.length });
+          await w.write(data);
+          await w.commit();
+          return 'committed';
+        } catch (e) {
+          if (isCode(ErrorCode.AlreadyExists)(e)) return 'exists';
+          return `unexpected: ${String(e)}`;
+        }
+      };
+      const results = await Promise.all(Array.from({ length: 16 }, attempt));
+      assert.deepEqual(
+        results.filter((r) => r !== 'exists'),
+        ['committed'],
+      );
+      assert.deepEqual(await store.readAll(digest), data);
+      assert.equal((await store.ingests()).some((i) => i.ref === 'raced'), false, 'no ingest left behind');
+    });
+
     it('lets writers of one digest under different refs both commit', async () => {
       const data = Buffer.from('two refs one digest');
       const digest = digestOf(data);

@@ -10,7 +10,7 @@
 // lease/commit is serialised in-process only (an RWLock per root): berthd is the store's one owner.
 import { pidAlive } from '../sys/procfs.ts';
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alreadyExists, BerthError, ErrorCode, invalidArgument, notFound } from '../errors/errors.ts';
@@ -113,26 +113,33 @@ export class LocalContentStore implements ContentStore {
       throw invalidArgument(`ingest ${ref}: expected size ${expected.size} is not a non-negative integer`);
     const dir = join(this.root, 'ingest', ref);
     await mkdir(dir, { recursive: true });
-    await this.#acquireIngest(ref, dir);
+    await this.#acquireIngest(dir);
     try {
       if (await this.exists(expected.digest)) {
+        // Nothing of this ingest is worth keeping: the blob is there.
+        await discardIngest(dir);
         throw alreadyExists(`content ${expected.digest}: already committed (ingest ${ref})`);
       }
+    } catch (e) {
+      if (heldRefs.has(dir)) await releaseIngest(dir);
+      throw e;
+    }
+    try {
       return await IngestWriter.open(this, ref, dir, expected);
     } catch (e) {
-      await releaseIngest(ref, dir);
+      await releaseIngest(dir);
       throw e;
     }
   }
 
-  async #acquireIngest(ref: string, dir: string): Promise<void> {
+  async #acquireIngest(dir: string): Promise<void> {
     const lockPath = join(dir, 'lock');
     for (;;) {
       try {
         const fh = await open(lockPath, 'wx');
         await fh.writeFile(String(process.pid));
         await fh.close();
-        heldRefs.add(ref);
+        heldRefs.add(dir);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -142,10 +149,11 @@ export class LocalContentStore implements ContentStore {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const pid = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-      const ours = pid === process.pid && heldRefs.has(ref);
-      // A lock whose writer died (kill -9 mid-pull) is taken over; its data is resumed.
+      // A lock whose writer died (kill -9 mid-pull) is taken over; its data is resumed. So is one
+      // with our own pid that we do not hold (left by an earlier process that had our pid).
       // An empty lock file is a writer between open and write: wait for it.
-      if (Number.isInteger(pid) && pid > 0 && !ours && !pidAlive(pid)) {
+      const stale = pid === process.pid ? !heldRefs.has(dir) : !pidAlive(pid);
+      if (Number.isInteger(pid) && pid > 0 && stale) {
         await rm(lockPath, { force: true });
         continue;
       }
@@ -175,9 +183,8 @@ export class LocalContentStore implements ContentStore {
   async abortIngest(ref: string): Promise<void> {
     checkName('ingest ref', ref);
     const dir = join(this.root, 'ingest', ref);
-    await this.#acquireIngest(ref, dir);
-    await rm(dir, { recursive: true, force: true });
-    heldRefs.delete(ref);
+    await this.#acquireIngest(dir);
+    await discardIngest(dir);
   }
 
   async delete(digest: string): Promise<void> {
@@ -395,9 +402,24 @@ export class LocalContentStore implements ContentStore {
   }
 }
 
-async function releaseIngest(ref: string, dir: string): Promise<void> {
-  heldRefs.delete(ref);
+async function releaseIngest(dir: string): Promise<void> {
+  heldRefs.delete(dir);
   await rm(join(dir, 'lock'), { force: true });
+}
+
+/**
+ * Discards an ingest we hold: its data first, then our lock, then the directory if it is empty.
+ * A writer waiting for the same ref may create its lock in the directory as soon as ours is gone
+ * (it re-creates the directory if needed), so the final rmdir may find it not empty, or gone:
+ * both are fine, the directory then belongs to that writer. A recursive rm would race with it.
+ */
+async function discardIngest(dir: string): Promise<void> {
+  const names = await readdir(dir).catch((e) => (isENOENT(e) ? [] : Promise.reject(e)));
+  for (const name of names) if (name !== 'lock') await rm(join(dir, name), { recursive: true, force: true });
+  await releaseIngest(dir);
+  await rmdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
+  });
 }
 
 class IngestWriter implements ContentWriter {
@@ -483,25 +505,27 @@ class IngestWriter implements ContentWriter {
   async commit(): Promise<ContentInfo> {
     this.#live();
     this.#done = true;
+    let matches: boolean;
+    let actual: string;
     try {
       await this.#fh.sync();
       await this.#fh.close();
-      const { algorithm } = parseDigest(this.expected.digest);
-      const actual = `${algorithm}:${this.#hash.digest('hex')}`;
-      const size = this.#offset;
-      if ((this.expected.size !== undefined && size !== this.expected.size) || actual !== this.expected.digest) {
-        await rm(this.#dir, { recursive: true, force: true });
-        throw invalidArgument(
-          `ingest ${this.ref}: content does not match: expected ${this.expected.digest} (${this.expected.size ?? '?'} bytes), got ${actual} (${size} bytes)`,
-        );
-      }
-      await this.#store._publish(join(this.#dir, 'data'), this.expected.digest);
-      await rm(this.#dir, { recursive: true, force: true });
-      heldRefs.delete(this.ref);
-      return await this.#store.info(this.expected.digest);
-    } finally {
-      heldRefs.delete(this.ref);
+      actual = `${parseDigest(this.expected.digest).algorithm}:${this.#hash.digest('hex')}`;
+      matches = (this.expected.size === undefined || this.#offset === this.expected.size) && actual === this.expected.digest;
+      if (matches) await this.#store._publish(join(this.#dir, 'data'), this.expected.digest);
+    } catch (e) {
+      // The data stays for a later writer to resume (or gc to collect); the lock goes with us.
+      await releaseIngest(this.#dir);
+      throw e;
     }
+    if (!matches) {
+      await discardIngest(this.#dir);
+      throw invalidArgument(
+        `ingest ${this.ref}: content does not match: expected ${this.expected.digest} (${this.expected.size ?? '?'} bytes), got ${actual} (${this.#offset} bytes)`,
+      );
+    }
+    await discardIngest(this.#dir);
+    return await this.#store.info(this.expected.digest);
   }
 
   async close(): Promise<void> {
@@ -509,14 +533,13 @@ class IngestWriter implements ContentWriter {
     this.#done = true;
     await this.#fh.sync().catch(() => {});
     await this.#fh.close().catch(() => {});
-    await releaseIngest(this.ref, this.#dir);
+    await releaseIngest(this.#dir);
   }
 
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
     await this.#fh.close().catch(() => {});
-    heldRefs.delete(this.ref);
-    await rm(this.#dir, { recursive: true, force: true });
+    await discardIngest(this.#dir);
   }
 }
