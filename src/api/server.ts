@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Engine } from '../engine/engine.ts';
+import { timingSpan } from '../engine/timing.ts';
 import { errorMessage, invalidArgument, notFound } from '../errors/errors.ts';
 import { ERROR_HEADER, errorCodeOf, httpStatusOf } from './errors.ts';
 import { API_PREFIX, ATTACH_PROTOCOL } from './types.ts';
@@ -111,6 +112,8 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     const url = new URL(req.url ?? '/', 'http://berthd');
+    const span = timingSpan('api', `${req.method} ${url.pathname}`);
+    res.on('finish', () => span.mark('replied'));
     try {
       if (url.pathname === '/_ping') {
         res.end('OK');
@@ -143,12 +146,15 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
   });
   server.on('upgrade', async (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berthd');
+    const span = timingSpan('api', `upgrade ${url.pathname}`);
     try {
       if ((req.headers.upgrade ?? '').toLowerCase() !== ATTACH_PROTOCOL) throw invalidArgument(`Upgrade: expected ${ATTACH_PROTOCOL}`);
       const hit = router.match(router.upgrades, url.pathname);
       if (!hit || hit === 'method') throw notFound(`no such API route: ${req.method} ${url.pathname} (upgrade)`);
       const stream = await hit.route.fn(engine, hit.params, url.searchParams);
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${ATTACH_PROTOCOL}\r\n\r\n`);
+      span.mark('switched');
+      socket.once('close', () => span.mark('closed'));
       if (head.length) stream.write(head);
       // Either side closing ends both: the client gone, or the shim said EXIT and closed.
       pipeline(socket, stream).catch(() => {});

@@ -23,6 +23,7 @@ import type { EventBus } from './event-bus.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import { faultPoint } from './fault-points.ts';
+import { timingOn, timingSpan } from './timing.ts';
 import { RuntimeCli } from './runtime-cli.ts';
 import { buildSpec, numericUser, parseRestartPolicy, resolveUser } from './spec-builder.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
@@ -136,6 +137,7 @@ export class ContainerService {
       if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536)) throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
     }
 
+    const span = timingSpan('create', req.name ?? req.image);
     let image: Awaited<ReturnType<ImageService['inspect']>>;
     try {
       image = await this.#o.images.inspect(req.image);
@@ -144,6 +146,7 @@ export class ContainerService {
       throw e;
     }
     if (!image.unpacked) throw failedPrecondition(`image ${image.name} is not unpacked; pull it again to unpack its layers`);
+    span.mark('image resolved');
 
     const id = randomBytes(32).toString('hex');
     const name = req.name ?? this.#generateName();
@@ -174,9 +177,11 @@ export class ContainerService {
       });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
       faultPoint('create.config-written');
+      span.mark('dir, etc files, spec, config.json');
       await this.#o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } });
       prepared = true;
       faultPoint('create.snapshot-prepared');
+      span.mark('snapshot prepared');
       this.#o.store.insertContainer({
         id,
         name,
@@ -198,6 +203,7 @@ export class ContainerService {
       this.#namesInFlight.delete(name);
     }
     faultPoint('create.recorded');
+    span.mark(`row inserted (id ${id.slice(0, 12)})`);
     this.#o.events.publish('container', 'create', id, { name, image: req.image, ...(req.labels ?? {}) });
     return { id, name, warnings: [] };
   }
@@ -392,11 +398,13 @@ export class ContainerService {
     let handle: TaskHandle | undefined;
     let netnsMade = false;
     const attached: string[] = [];
+    const span = timingSpan('start', id);
     this.#startsInFlight++;
     try {
       await mkdir(rootfs, { recursive: true });
       if (!isMountPoint(rootfs)) await mountAll(await this.#o.images.snapshotter.mounts(c.snapshotKey), rootfs);
       faultPoint('start.rootfs-mounted');
+      span.mark('rootfs mounted');
       const user = req.user;
       if (user && numericUser(user) === undefined) {
         const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
@@ -417,10 +425,12 @@ export class ContainerService {
       }
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
       faultPoint('start.config-written');
+      span.mark('user, network, config.json');
       await rt.delete(id);
       const stateDir = this.#stateDir(id);
       await rm(stateDir, { recursive: true, force: true });
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      span.mark('stale runtime state, shim dir');
       handle = await this.#o.supervisor.start({
         id,
         bundle: dir,
@@ -431,13 +441,17 @@ export class ContainerService {
         terminal: req.tty === true,
         openStdin: req.openStdin === true,
       });
+      span.mark('shim started (runtime create)');
       if (beforeStart) await beforeStart(handle);
+      span.mark('before start (attach)');
       await rt.start(id);
       faultPoint('start.runtime-started');
+      span.mark('runtime start');
       const pid = await handle.processPid();
       this.#tasks.set(id, handle);
       this.#o.store.updateState(id, { status: 'running', pid, shimPid: handle.shimPid, startedAt: new Date().toISOString(), finishedAt: null, exitCode: null, oomKilled: false, error: '' });
       faultPoint('start.recorded');
+      span.mark('recorded running');
       this.#watch(id, handle);
     } catch (e) {
       this.#log(`start ${id}: ${(e as Error).message}; cleaning up`);
@@ -495,6 +509,8 @@ export class ContainerService {
   // ---------------------------------------------------------------- exit handling
 
   #onExit(id: string, handle: TaskHandle | undefined, exit: TaskExit, error = ''): Promise<void> {
+    const span = timingSpan('exit', id);
+    if (timingOn) span.mark(`noticed ${(Date.now() - Date.parse(exit.exitedAt)).toFixed(0)}ms after the shim's exitedAt`);
     return this.#lock.run(id, async () => {
       if (this.#closed) return;
       if (handle && this.#tasks.get(id) !== handle) return;
@@ -510,7 +526,9 @@ export class ContainerService {
       // resources are still held is what recovery already releases.
       c = this.#o.store.updateState(id, { status: 'stopped', pid: 0, shimPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt, error });
       faultPoint('exit.recorded');
-      await this.#releaseTask(c, handle);
+      span.mark('recorded stopped');
+      await this.#releaseTask(c, handle, span);
+      span.mark('released');
       this.#o.events.publish('container', 'die', id, this.#attrs(c, { exitCode: String(exit.exitCode) }));
       if (exit.oomKilled) this.#o.events.publish('container', 'oom', id, this.#attrs(c));
       const result: ExitResult = { exitCode: exit.exitCode, signal: exit.signal, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt };
@@ -529,22 +547,26 @@ export class ContainerService {
   }
 
   /** Releases the host resources of a task that has exited: runtime state, shim, network, rootfs mount. */
-  async #releaseTask(c: ContainerRecord, handle: TaskHandle | undefined): Promise<void> {
+  async #releaseTask(c: ContainerRecord, handle: TaskHandle | undefined, span = timingSpan('release', c.id)): Promise<void> {
     const rt = this.#runtime(c.runtime);
     await rt.delete(c.id);
     faultPoint('exit.runtime-deleted');
+    span.mark('runtime delete');
     if (handle) await handle.cleanup().catch((e) => this.#log(`shim cleanup of ${c.id}: ${(e as Error).message}`));
     else await rm(this.#stateDir(c.id), { recursive: true, force: true });
     faultPoint('exit.shim-stopped');
+    span.mark('shim stopped, its dir removed');
     const nets = this.#o.store.attachments(c.id).map((a) => a.network);
     await this.#releaseNetwork(c.id, nets, true);
     faultPoint('exit.network-released');
+    span.mark('network released');
     try {
       unmountAll(join(this.#dir(c.id), 'rootfs'));
     } catch (e) {
       this.#log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
     }
     faultPoint('exit.unmounted');
+    span.mark('rootfs unmounted');
   }
 
   /**
@@ -712,6 +734,7 @@ export class ContainerService {
     const id = c0.id;
     if ((c0.status === 'running' || c0.status === 'paused') && !opts.force) throw failedPrecondition(`container ${c0.name} is ${c0.status}: stop it first, or remove it with -f`);
     this.#removing.add(id);
+    const span = timingSpan('remove', id);
     try {
       this.#cancelRestart(id);
       if (c0.status === 'running' || c0.status === 'paused') {
@@ -725,6 +748,7 @@ export class ContainerService {
         else await this.#onExit(id, undefined, { exitCode: 137, signal: 'SIGKILL', exitedAt: new Date().toISOString(), oomKilled: false });
       }
       await this.#lock.run(id, async () => {
+        span.mark('locked');
         const c = this.#o.store.getContainer(id);
         const handle = this.#tasks.get(id);
         if (handle) {
@@ -740,16 +764,20 @@ export class ContainerService {
           await this.#releaseNetwork(id, this.#o.store.attachments(id).map((a) => a.network), true);
           await rm(this.#stateDir(id), { recursive: true, force: true });
         }
+        span.mark('task released');
         // The row goes first: a crash after it leaves only a snapshot and a directory without a row,
         // which recovery removes; the other order left a row whose rootfs was gone.
         this.#o.store.deleteContainer(id);
         faultPoint('remove.recorded');
+        span.mark('row deleted');
         await this.#o.images.snapshotter.remove(c.snapshotKey).catch((e) => {
           if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) this.#log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
         });
         faultPoint('remove.snapshot-removed');
+        span.mark('snapshot removed');
         await rm(this.#dir(id), { recursive: true, force: true });
         faultPoint('remove.dir-removed');
+        span.mark('dir removed');
         if (!this.#recentExits.has(id) && c.status === 'stopped') this.#recentExits.set(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
         this.#o.events.publish('container', 'destroy', id, this.#attrs(c));
         const req = (c.config as { request: CreateRequest }).request;

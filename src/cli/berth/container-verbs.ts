@@ -8,6 +8,7 @@ import type { BerthClient } from '../../client/client.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
 import { table, timeAgo } from './format.ts';
+import { cliMark } from './timing.ts';
 
 export type VerbCtx = { client: () => Promise<BerthClient>; out: NodeJS.WriteStream; err: NodeJS.WriteStream };
 export type Verb = { flags: FlagSpec[]; stopAtPositional?: boolean; usage: string; run: (ctx: VerbCtx, f: Record<string, unknown>, args: string[]) => Promise<number | undefined> };
@@ -192,14 +193,18 @@ const run: Verb = {
   run: async (ctx, f, args) => {
     const req = createRequest(f, args);
     const c = await ctx.client();
+    cliMark('run: request built');
     const { id } = await createWithPull(ctx, req);
+    cliMark('run: created');
     if (f.detach) {
       await c.start(id);
       ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
       return 0;
     }
     const sock = await c.attach(id, { start: true });
+    cliMark('run: attached and started');
     let code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
+    cliMark('run: attach stream ended');
     code ??= (await c.wait(id)).exitCode;
     if (req.autoRemove) {
       // As docker's client does: return once the daemon has removed the container.
@@ -214,6 +219,7 @@ const run: Verb = {
         waited += ms;
         await new Promise((r) => setTimeout(r, ms));
       }
+      cliMark('run: removed');
     }
     return code;
   },
