@@ -3,10 +3,9 @@
 // the X-Berth-Error header, see src/api/errors.ts). Streams (pull progress, logs, events) are async
 // iterables of the JSON lines; attach returns the upgraded socket carrying the shim's frames.
 // Must never: import engine code (types only, through src/api/types.ts).
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import { codeFromResponse, ERROR_HEADER } from '../api/errors.ts';
 import {
   API_PREFIX,
@@ -26,6 +25,12 @@ import {
   type VolumeInfo,
 } from '../api/types.ts';
 import { BerthError, ErrorCode, unavailable } from '../errors/errors.ts';
+
+// node:http through getBuiltinModule, not `import`: an ESM import of node:http builds its module
+// namespace, which reads http's lazy WebSocket/EventSource getters and so loads undici, crypto, tls,
+// http2, zlib and worker_threads: ~20 ms of every CLI start-up, for a client that speaks HTTP/1.1 on
+// a unix socket.
+const { request: httpRequest } = process.getBuiltinModule('node:http') as typeof import('node:http');
 
 export const DEFAULT_SOCKET = '/run/berth/berthd.sock';
 
@@ -106,6 +111,8 @@ export class BerthClient {
   /** JSON lines of a streaming response; an {"error"} line is thrown as the BerthError it names. */
   async *lines<T>(method: string, path: string, o: Opts = {}): AsyncGenerator<T> {
     const res = await this.response(method, path, o);
+    // readline (with its terminal helpers and os) is loaded only by the streaming verbs.
+    const { createInterface } = process.getBuiltinModule('node:readline') as typeof import('node:readline');
     const rl = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
     try {
       for await (const line of rl) {

@@ -6,9 +6,6 @@
 // gc always run in-process (the stores are safe to share: SQLite and atomic renames).
 // Errors: one line `berth: <message>` on stderr and exit status 1 (--debug adds the stack); a
 // container's own exit status is berth's for run, wait-like verbs and exec.
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
 // The in-process image service (content store, snapshots, registry client) is loaded only by the
 // verbs that run without a daemon: a container verb through berthd never pays for it.
@@ -18,7 +15,13 @@ import { formatBytes, table, timeAgo } from './format.ts';
 import { ProgressRenderer, shortDigest } from './progress.ts';
 import { BerthClient, DEFAULT_SOCKET } from '../../client/client.ts';
 import { CONTAINER_GROUPS, CONTAINER_VERBS, expandShortFlags, type Verb, type VerbCtx } from './container-verbs.ts';
-import { DAEMON_IMAGE_GROUP, DAEMON_IMAGE_VERBS } from './image-verbs-daemon.ts';
+import { cliMark } from './timing.ts';
+
+// Built-ins that only image verbs use come through getBuiltinModule when they run: an ESM import
+// of node:fs or node:stream/promises builds their namespaces (fs's lazy `promises` and stream
+// getters included) on every start-up, a few ms that `berth run` never needs.
+const fsMod = () => process.getBuiltinModule('node:fs') as typeof import('node:fs');
+const pipeline = (...a: Parameters<typeof import('node:stream/promises').pipeline>) => (process.getBuiltinModule('node:stream/promises') as typeof import('node:stream/promises')).pipeline(...a);
 
 const VERSION = '0.1.0';
 
@@ -219,10 +222,10 @@ const save: Command = {
       // A failed save leaves no partial archive behind under the requested name.
       const tmp = `${file}.berth-tmp-${process.pid}`;
       try {
-        await s.save(args, createWriteStream(tmp, { mode: 0o644 }), { format: fmt as ArchiveFormat });
-        await rename(tmp, file);
+        await s.save(args, fsMod().createWriteStream(tmp, { mode: 0o644 }), { format: fmt as ArchiveFormat });
+        await fsMod().promises.rename(tmp, file);
       } catch (e) {
-        await rm(tmp, { force: true });
+        await fsMod().promises.rm(tmp, { force: true });
         throw e;
       }
     });
@@ -311,7 +314,7 @@ const contentGet: Command = {
     await withService(ctx, async (s) => {
       const src = await s.readContent(args[0]!);
       const file = f.output as string | undefined;
-      if (file) await pipeline(src, createWriteStream(file));
+      if (file) await pipeline(src, fsMod().createWriteStream(file));
       else await pipeline(src, ctx.out, { end: false });
     });
   },
@@ -383,6 +386,7 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     }
     return (await v.run(vctx, p.flags, p.rest)) ?? 0;
   };
+  cliMark('flags parsed, verb found');
   const containerGroup = CONTAINER_GROUPS[verb];
   if (CONTAINER_VERBS[verb]) return runVerb(CONTAINER_VERBS[verb]!, rest, verb);
   if (containerGroup) {
@@ -394,6 +398,8 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
   // Image verbs: through the daemon when one is in use (see the header).
   const daemon = host !== undefined || (g.flags.root === undefined && (await new BerthClient(DEFAULT_SOCKET).ping()));
   if (daemon) {
+    // Loaded here, not at start-up: container verbs (every `berth run`) never need it.
+    const { DAEMON_IMAGE_GROUP, DAEMON_IMAGE_VERBS } = await import('./image-verbs-daemon.ts');
     if (DAEMON_IMAGE_VERBS[verb]) return runVerb(DAEMON_IMAGE_VERBS[verb]!, rest, verb);
     if (verb === 'image' && rest[0] && DAEMON_IMAGE_GROUP[rest[0]]) return runVerb(DAEMON_IMAGE_GROUP[rest[0]]!, rest.slice(1), `image ${rest[0]}`);
   }
