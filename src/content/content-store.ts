@@ -35,6 +35,19 @@ export type Lease = {
   resources: string[];
 };
 
+/**
+ * Where a store keeps its leases when not in its own files: berth passes the metadata database's
+ * (src/metadata/lease-store.ts), so a lease is one durable row and every process sharing the root
+ * sees the same leases. Calls are synchronous (SQLite), which is what keeps gc's reading of them
+ * atomic with its decisions inside the store's lock.
+ */
+export interface LeaseBackend {
+  create(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string> }): Lease;
+  addResource(id: string, digest: string): void;
+  delete(id: string): void;
+  list(): Lease[];
+}
+
 /** A GC root: a digest (its kind is sniffed) or a descriptor (its media type says whether to walk it). */
 export type GcRoot = string | Pick<Descriptor, 'digest' | 'mediaType'>;
 
@@ -67,6 +80,11 @@ export interface ContentStore {
   deleteLease(id: string): Promise<void>;
   listLeases(): Promise<Lease[]>;
 
-  /** Removes every blob not reachable from the roots or from an unexpired lease, stale ingests and expired leases. */
-  gc(roots: GcRoot[], opts?: { ingestMaxAgeMs?: number }): Promise<GcResult>;
+  /**
+   * Removes every blob not reachable from the roots or from an unexpired lease, stale ingests and
+   * expired leases. Roots given as a function are read after the leases, inside the store's lock: an
+   * operation that names its content and then drops its lease (pull: image record, then lease) is
+   * then seen holding it one way or the other, never neither.
+   */
+  gc(roots: GcRoot[] | (() => Promise<GcRoot[]>), opts?: { ingestMaxAgeMs?: number }): Promise<GcResult>;
 }

@@ -3,7 +3,8 @@
 //   <root>/ingest/<ref>/data           an ingest in progress (resumable after a crash)
 //   <root>/ingest/<ref>/expected.json  what the ingest must produce
 //   <root>/ingest/<ref>/lock           pid of the process holding the ingest (O_EXCL)
-//   <root>/leases/<id>.json            leases: digests protected from gc
+//   <root>/leases/<id>.json            leases: digests protected from gc (unless a LeaseBackend
+//                                      is given: berth keeps them in its metadata database)
 // Digests are computed while data is written; commit fsyncs, verifies size and digest, renames into
 // blobs/ and fsyncs the directory. It must never expose a blob that was not verified.
 // Cross-process safety covers ingest (the lock file; a dead holder's lock is taken over); gc vs
@@ -26,6 +27,7 @@ import type {
   GcRoot,
   IngestStatus,
   Lease,
+  LeaseBackend,
 } from './content-store.ts';
 import { RWLock } from './rw-lock.ts';
 
@@ -47,9 +49,11 @@ const isENOENT = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT'
 export class LocalContentStore implements ContentStore {
   readonly root: string;
   readonly #lock: RWLock;
+  readonly #leases: LeaseBackend | undefined;
 
-  constructor(root: string) {
+  constructor(root: string, opts: { leases?: LeaseBackend } = {}) {
     this.root = root;
+    this.#leases = opts.leases;
     let l = locks.get(root);
     if (!l) {
       l = new RWLock();
@@ -303,6 +307,8 @@ export class LocalContentStore implements ContentStore {
 
   async createLease(id: string, opts: { expiresAt?: Date; labels?: Record<string, string> } = {}): Promise<Lease> {
     const p = this.#leasePath(id);
+    const backend = this.#leases;
+    if (backend) return this.#lock.shared(async () => backend.create(id, opts));
     return this.#lock.shared(async () => {
       await mkdir(join(this.root, 'leases'), { recursive: true });
       if (await stat(p).catch(() => undefined)) throw alreadyExists(`lease ${id}: already exists in ${this.root}`);
@@ -315,6 +321,9 @@ export class LocalContentStore implements ContentStore {
 
   async addResource(leaseId: string, digest: string): Promise<void> {
     parseDigest(digest, `lease ${leaseId}: resource`);
+    checkName('lease', leaseId);
+    const backend = this.#leases;
+    if (backend) return this.#lock.shared(async () => backend.addResource(leaseId, digest));
     await this.#lock.shared(async () => {
       // Serialised per lease: concurrent layer downloads add resources to one lease at once.
       await this.#leaseMutex(leaseId, async () => {
@@ -340,6 +349,11 @@ export class LocalContentStore implements ContentStore {
   }
 
   async deleteLease(id: string): Promise<void> {
+    if (this.#leases) {
+      checkName('lease', id);
+      this.#leases.delete(id);
+      return;
+    }
     try {
       await unlink(this.#leasePath(id));
     } catch (e) {
@@ -349,6 +363,7 @@ export class LocalContentStore implements ContentStore {
   }
 
   async listLeases(): Promise<Lease[]> {
+    if (this.#leases) return this.#leases.list();
     const dir = join(this.root, 'leases');
     const names = await readdir(dir).catch((e) => (isENOENT(e) ? [] : Promise.reject(e)));
     const out: Lease[] = [];
@@ -362,7 +377,7 @@ export class LocalContentStore implements ContentStore {
 
   // ---------------------------------------------------------------- gc
 
-  async gc(roots: GcRoot[], opts: { ingestMaxAgeMs?: number } = {}): Promise<GcResult> {
+  async gc(roots: GcRoot[] | (() => Promise<GcRoot[]>), opts: { ingestMaxAgeMs?: number } = {}): Promise<GcResult> {
     return this.#lock.exclusive(async () => {
       const now = Date.now();
       const result: GcResult = { removed: [], freedBytes: 0, removedIngests: [], removedLeases: [] };
@@ -373,7 +388,7 @@ export class LocalContentStore implements ContentStore {
           result.removedLeases.push(lease.id);
         } else leased.push(...lease.resources);
       }
-      const live = await this.reachable([...roots, ...leased]);
+      const live = await this.reachable([...(typeof roots === 'function' ? await roots() : roots), ...leased]);
       for (const c of await this.list()) {
         if (live.has(c.digest)) continue;
         await unlink(this.blobPath(c.digest)).catch(() => {});

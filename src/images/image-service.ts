@@ -1,7 +1,9 @@
 // ImageService: the one object that owns an image root and wires the image libraries together, so
 // that every front end (the `berth` CLI now, berthd later) is a thin adapter over it.
 //
-//   <root>/content/              LocalContentStore (blobs, ingests, leases)
+//   <root>/content/              LocalContentStore (blobs, ingests)
+//   <root>/berthd.db             the metadata database (src/metadata): leases, and the containers
+//                                whose images and snapshots are gc roots (docs/metadata.md)
 //   <root>/images/images.json    ImageStore (names → target descriptors)
 //   <root>/snapshots/overlay/    OverlaySnapshotter, or, where overlayfs cannot be mounted there,
 //   <root>/snapshots/native/     NativeSnapshotter (copies). The first choice made in a root sticks.
@@ -26,6 +28,7 @@ import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/r
 import { RegistryClient } from '../distribution/registry-client.ts';
 import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
+import { MetadataStore } from '../metadata/metadata-store.ts';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
 import { formatPlatform, hostPlatform, parseJSON, parseManifestDocument, parsePlatform, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
@@ -35,7 +38,7 @@ import { OverlaySnapshotter } from '../snapshots/overlay-snapshotter.ts';
 import type { SnapshotInfo } from '../snapshots/snapshotter.ts';
 import { ArchiveSource } from './archive-source.ts';
 import { readDockerArchive, writeDockerArchive } from './docker-archive.ts';
-import { gcImages, type ImageGcResult } from './image-gc.ts';
+import { type ExtraGcRoots, gcImages, type ImageGcResult } from './image-gc.ts';
 import { type ImageRecord, ImageStore } from './image-store.ts';
 import { isOciLayout, readOciLayout, writeOciLayout } from './oci-layout.ts';
 import { type PullEvent, type PullResult, pull } from './pull.ts';
@@ -93,6 +96,16 @@ export type ImageDetails = {
 };
 
 export type RemoveResult = { untagged: string[]; gc: ImageGcResult };
+export type PruneResult = ImageGcResult & { removedDirs: string[]; untagged: string[] };
+/** `system df`'s rows for images and containers (docker's TYPE/TOTAL/ACTIVE/SIZE/RECLAIMABLE). */
+export type DiskUsageRow = { total: number; active: number; size: number; reclaimable: number };
+export type ImageDiskUsage = {
+  images: DiskUsageRow;
+  containers: DiskUsageRow;
+  /** What the stores hold, whoever holds it: blobs and committed layer snapshots. */
+  content: { blobs: number; bytes: number };
+  snapshots: { committed: number; active: number };
+};
 export type ArchiveFormat = 'docker-archive' | 'oci-archive';
 export type LoadResult = { images: { name: string; digest: string }[]; format: 'docker-archive' | 'oci-layout' };
 
@@ -108,17 +121,21 @@ export class ImageService {
   readonly snapshotterName: SnapshotterName;
   readonly registries: RegistriesConfig;
   readonly dockerConfigPath: string;
+  /** The metadata database: leases live there, and its containers are gc roots. */
+  readonly metadata: MetadataStore;
   #client: RegistryClient | undefined;
 
   private constructor(init: {
     root: string;
+    metadata: MetadataStore;
     snapshotter: OverlaySnapshotter | NativeSnapshotter;
     snapshotterName: SnapshotterName;
     registries: RegistriesConfig;
     dockerConfigPath: string;
   }) {
     this.root = init.root;
-    this.content = new LocalContentStore(join(init.root, 'content'));
+    this.metadata = init.metadata;
+    this.content = new LocalContentStore(join(init.root, 'content'), { leases: init.metadata.leases });
     this.images = new ImageStore(join(init.root, 'images'));
     this.snapshotter = init.snapshotter;
     this.snapshotterName = init.snapshotterName;
@@ -131,7 +148,9 @@ export class ImageService {
     await mkdir(root, { recursive: true, mode: 0o711 });
     const registries = await loadRegistries(join(root, 'registries.json'));
     const { snapshotter, name } = await chooseSnapshotter(root, opts.snapshotter ?? 'auto', opts.onNotice ?? (() => {}), opts.overlayProbe ?? probeOverlay);
-    return new ImageService({ root, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
+    const metadata = new MetadataStore(join(root, 'berthd.db'));
+    await adoptLeaseFiles(join(root, 'content', 'leases'), metadata);
+    return new ImageService({ root, metadata, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
   }
 
   /** The registry client, made on first use (commands that stay local never build one). */
@@ -156,6 +175,29 @@ export class ImageService {
   async close(): Promise<void> {
     await this.#client?.close();
     this.snapshotter.close();
+    this.metadata.close();
+  }
+
+  /** Every container of this root is a gc root, stopped or not: its image's content and its snapshot. */
+  readonly containerRoots: ExtraGcRoots = async () => {
+    const rows = this.metadata.listContainers();
+    return { content: rows.map((c) => c.imageId).filter((d) => d.includes(':')), snapshots: rows.map((c) => c.snapshotKey) };
+  };
+
+  /**
+   * Docker's refusal: the last name of an image a container was created from goes only with
+   * `force`, and then only the name goes (the container keeps its content and layers as gc roots).
+   */
+  #checkUnused(doomed: Set<string>, all: ImageRecord[]): void {
+    const remaining = all.filter((r) => !doomed.has(r.name));
+    for (const name of doomed) {
+      const digest = all.find((r) => r.name === name)?.target.digest;
+      if (!digest || remaining.some((r) => r.target.digest === digest)) continue;
+      const user = this.metadata.listContainers().find((c) => c.imageId === digest);
+      if (!user) continue;
+      const state = user.status === 'running' || user.status === 'paused' ? 'running' : 'stopped';
+      throw failedPrecondition(`conflict: unable to remove image ${name} (must be forced) - image is being used by ${state} container ${user.id.slice(0, 12)}`);
+    }
   }
 
   // ---------------------------------------------------------------- registry
@@ -329,6 +371,7 @@ export class ImageService {
         throw failedPrecondition(`image ${JSON.stringify(w)} is referenced by ${hits.length} names (${hits.map((h) => h.name).join(', ')}): remove them by name, or use -f`);
       for (const h of hits) doomed.add(h.name);
     }
+    if (!opts.force) this.#checkUnused(doomed, await this.images.list());
     const untagged: string[] = [];
     for (const n of doomed) {
       await this.images.delete(n);
@@ -339,17 +382,90 @@ export class ImageService {
 
   /** Removes content and snapshots no image needs. `deep` also clears stale ingests, orphaned snapshot directories and staging leftovers. */
   async gc(opts: { deep?: boolean } = {}): Promise<ImageGcResult & { removedDirs: string[] }> {
-    const result = await gcImages({ images: this.images, content: this.content, snapshotter: this.snapshotter });
+    const result = await gcImages({ images: this.images, content: this.content, snapshotter: this.snapshotter, extraRoots: this.containerRoots });
     const removedDirs: string[] = [];
     if (opts.deep) {
       removedDirs.push(...(await this.snapshotter.cleanup()).map((d) => `snapshots/${this.snapshotterName}/snapshots/${d}`));
       const tmp = join(this.root, 'tmp');
-      if (existsSync(tmp)) {
+      // A load or import under way stages there (and holds a lease while it does).
+      const staging = (await this.content.listLeases()).some((l) => /^(load|import)-/.test(l.id) && (!l.expiresAt || Date.parse(l.expiresAt) > Date.now()));
+      if (existsSync(tmp) && !staging) {
         await rm(tmp, { recursive: true, force: true });
         removedDirs.push('tmp');
       }
     }
     return { ...result, removedDirs };
+  }
+
+  /**
+   * `image prune`: removes the names of dangling images (loaded or imported without a name), or with
+   * `all` of every image no container was created from, then collects what nothing holds any more.
+   */
+  async prune(opts: { all?: boolean; deep?: boolean } = {}): Promise<PruneResult> {
+    const used = new Set(this.metadata.listContainers().map((c) => c.imageId));
+    const untagged: string[] = [];
+    for (const r of await this.images.list()) {
+      const dangling = r.name.startsWith(`${UNNAMED_REPOSITORY}@`);
+      if (!(opts.all || dangling) || used.has(r.target.digest)) continue;
+      await this.images.delete(r.name);
+      untagged.push(r.name);
+    }
+    return { ...(await this.gc(opts.deep ? { deep: true } : {})), untagged };
+  }
+
+  /**
+   * Holds `digests` (and what they reach) against gc until the returned function is called: for an
+   * operation that resolved an image and has not yet recorded what it made from it (container create).
+   * The lease is a row in the metadata database; one left by a crash expires (and berthd releases the
+   * leases of dead processes at start).
+   */
+  async lease(what: string, digests: string[], ttlMs = 3600_000): Promise<() => Promise<void>> {
+    const id = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
+    await this.content.createLease(id, { expiresAt: new Date(Date.now() + ttlMs), labels: { what } });
+    try {
+      for (const d of digests) await this.content.addResource(id, d);
+    } catch (e) {
+      await this.content.deleteLease(id).catch(() => {});
+      throw e;
+    }
+    return () => this.content.deleteLease(id).catch(() => {});
+  }
+
+  /** Images and container layers for `system df`. Sizes in bytes: blobs as stored, snapshots as du counts them. */
+  async diskUsage(): Promise<ImageDiskUsage> {
+    const records = await this.images.list();
+    const containers = this.metadata.listContainers();
+    const used = new Set(containers.map((c) => c.imageId));
+    const blobs = await this.content.list();
+    const blobSize = new Map(blobs.map((b) => [b.digest, b.size]));
+    const snaps = await this.snapshotter.list();
+    const byName = new Map(snaps.map((s) => [s.name, s]));
+    const snapSize = new Map<string, number>();
+    for (const s of snaps) snapSize.set(s.name, (await this.snapshotter.usage(s.name).catch(() => ({ size: 0 }))).size);
+    let size = 0;
+    for (const b of blobs) size += b.size;
+    for (const s of snaps) if (s.kind === 'committed') size += snapSize.get(s.name) ?? 0;
+    // In use: the content of the images containers were made from, and the layer chains under their snapshots.
+    let active = 0;
+    for (const d of await this.content.reachable([...used].filter((d) => blobSize.has(d)))) active += blobSize.get(d) ?? 0;
+    const chain = new Set<string>();
+    for (const c of containers) for (let p = byName.get(c.snapshotKey)?.parent; p && !chain.has(p); p = byName.get(p)?.parent) chain.add(p);
+    for (const p of chain) active += snapSize.get(p) ?? 0;
+    const digests = new Set(records.map((r) => r.target.digest));
+    const running = (c: (typeof containers)[number]) => c.status === 'running' || c.status === 'paused';
+    let cSize = 0;
+    let cIdle = 0;
+    for (const c of containers) {
+      const n = snapSize.get(c.snapshotKey) ?? 0;
+      cSize += n;
+      if (!running(c)) cIdle += n;
+    }
+    return {
+      images: { total: digests.size, active: [...digests].filter((d) => used.has(d)).length, size, reclaimable: Math.max(0, size - active) },
+      containers: { total: containers.length, active: containers.filter(running).length, size: cSize, reclaimable: cIdle },
+      content: { blobs: blobs.length, bytes: blobs.reduce((a, b) => a + b.size, 0) },
+      snapshots: { committed: snaps.filter((s) => s.kind === 'committed').length, active: snaps.filter((s) => s.kind !== 'committed').length },
+    };
   }
 
   async listContent(): Promise<ContentInfo[]> {
@@ -482,6 +598,27 @@ export class ImageService {
       await this.content.deleteLease(leaseId).catch(() => {});
       await rm(staging, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * Leases kept as files by an older berth (content/leases/<id>.json) move into the metadata database
+ * once, so gc sees them; each file goes only after its row committed.
+ */
+async function adoptLeaseFiles(dir: string, metadata: MetadataStore): Promise<void> {
+  const { readdir, unlink } = await import('node:fs/promises');
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      const l = JSON.parse(await readFile(join(dir, f), 'utf8')) as { id: string; expiresAt?: string; labels?: Record<string, string>; resources?: string[] };
+      if (!metadata.leases.list().some((x) => x.id === l.id)) {
+        metadata.leases.create(l.id, { ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}), labels: l.labels ?? {} });
+        for (const r of l.resources ?? []) metadata.leases.addResource(l.id, r);
+      }
+    } catch {
+      // Unreadable: a lease half-written by a crash protected nothing yet.
+    }
+    await unlink(join(dir, f)).catch(() => {});
   }
 }
 

@@ -1,4 +1,5 @@
-// berthd's metadata: containers, volumes, network attachments and a bounded tail of events, in one
+// berthd's metadata: containers, volumes, network attachments, leases, published-port allocations
+// and a bounded tail of events, in one
 // SQLite database (node:sqlite) at <root>/berthd.db. WAL with synchronous=FULL, so every committed
 // transaction survives a crash of berthd or of the machine; every state change is one statement or
 // one transaction. The schema and its invariants are drawn in docs/metadata.md.
@@ -6,6 +7,7 @@
 // or files, or hold a transaction across an await (node:sqlite is synchronous; keep it that way).
 import { DatabaseSync } from 'node:sqlite';
 import { alreadyExists, failedPrecondition, notFound } from '../errors/errors.ts';
+import { LeaseStore } from './lease-store.ts';
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
 
 /** The OCI runtime-spec status words, plus 'stopped' for a container whose task has exited. */
@@ -39,6 +41,8 @@ export type ContainerRecord = {
 };
 
 export type VolumeRecord = { name: string; driver: string; mountpoint: string; labels: Record<string, string>; createdAt: string };
+/** A host port berthd chose for a `-p CONTAINER_PORT` mapping; kept while the container exists. */
+export type PortAllocation = { containerId: string; containerPort: number; protocol: string; hostIP: string; hostPort: number };
 export type EventRecord = { seq: number; timeNano: string; type: string; action: string; actorId: string; attributes: Record<string, string> };
 
 type Raw = Record<string, string | number | null>;
@@ -118,6 +122,7 @@ export type ContainerWrite = 'insert' | 'update' | 'delete';
 export class MetadataStore {
   readonly path: string;
   readonly db: DatabaseSync;
+  readonly leases: LeaseStore;
   readonly #afterWrite: (op: ContainerWrite) => void;
 
   constructor(path: string, opts: { afterWrite?: (op: ContainerWrite) => void } = {}) {
@@ -129,6 +134,7 @@ export class MetadataStore {
     this.db.exec('PRAGMA foreign_keys = ON');
     this.db.exec('PRAGMA busy_timeout = 5000');
     migrate(this.db);
+    this.leases = new LeaseStore(this.db);
   }
 
   get schemaVersion(): number {
@@ -219,6 +225,37 @@ export class MetadataStore {
 
   removeAttachment(containerId: string, network: string): void {
     this.db.prepare('DELETE FROM network_attachments WHERE container_id = ? AND network = ?').run(containerId, network);
+  }
+
+  // ---- published-port allocations (rows go with their container: ON DELETE CASCADE) ----
+
+  portAllocations(containerId?: string): PortAllocation[] {
+    const rows = (containerId === undefined ? this.db.prepare('SELECT * FROM port_allocations ORDER BY host_port').all() : this.db.prepare('SELECT * FROM port_allocations WHERE container_id = ? ORDER BY host_port').all(containerId)) as Raw[];
+    return rows.map((r) => ({ containerId: String(r.container_id), containerPort: Number(r.container_port), protocol: String(r.protocol), hostIP: String(r.host_ip), hostPort: Number(r.host_port) }));
+  }
+
+  /**
+   * Records `a` in place of any earlier allocation of the same mapping; false when another container
+   * already holds the host port (the UNIQUE constraint decides, so two berthd requests racing for one
+   * port cannot both win).
+   */
+  claimPort(a: PortAllocation): boolean {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const holder = this.db.prepare('SELECT container_id FROM port_allocations WHERE host_port = ? AND protocol = ?').get(a.hostPort, a.protocol) as Raw | undefined;
+      if (holder && String(holder.container_id) !== a.containerId) {
+        this.db.exec('ROLLBACK');
+        return false;
+      }
+      this.db.prepare('DELETE FROM port_allocations WHERE container_id = ? AND container_port = ? AND protocol = ? AND host_ip = ?').run(a.containerId, a.containerPort, a.protocol, a.hostIP);
+      this.db.prepare('DELETE FROM port_allocations WHERE host_port = ? AND protocol = ?').run(a.hostPort, a.protocol);
+      this.db.prepare('INSERT INTO port_allocations (container_id, container_port, protocol, host_ip, host_port) VALUES (?, ?, ?, ?, ?)').run(a.containerId, a.containerPort, a.protocol, a.hostIP, a.hostPort);
+      this.db.exec('COMMIT');
+      return true;
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   // ---- volumes ----

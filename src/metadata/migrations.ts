@@ -68,6 +68,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'leases and published-port allocations',
+    sql: `
+      CREATE TABLE leases (
+        id         TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        labels     TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE lease_resources (
+        lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        PRIMARY KEY (lease_id, kind, key)
+      );
+      CREATE TABLE port_allocations (
+        container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        container_port INTEGER NOT NULL,
+        protocol       TEXT NOT NULL,
+        host_ip        TEXT NOT NULL,
+        host_port      INTEGER NOT NULL,
+        PRIMARY KEY (container_id, container_port, protocol, host_ip),
+        UNIQUE (host_port, protocol)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { MetadataStore } from './metadata-store.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-lease-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const D1 = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+
+test('leases are rows: they survive a reopen (a crash), resources are deduplicated, delete takes the resources', () => {
+  const path = join(dir, 'l.db');
+  let s = new MetadataStore(path);
+  const exp = new Date(Date.now() + 60_000);
+  s.leases.create('pull-1-x', { expiresAt: exp, labels: { ref: 'busybox' } });
+  s.leases.addResource('pull-1-x', D1);
+  s.leases.addResource('pull-1-x', D1);
+  s.leases.addResource('pull-1-x', D2);
+  assert.throws(() => s.leases.create('pull-1-x'), /already exists/);
+  assert.throws(() => s.leases.addResource('nope', D1), /lease nope: not found/);
+  s.close();
+  s = new MetadataStore(path);
+  try {
+    const [l] = s.leases.list();
+    assert.deepEqual({ ...l, createdAt: '' }, { id: 'pull-1-x', createdAt: '', expiresAt: exp.toISOString(), labels: { ref: 'busybox' }, resources: [D1, D2] });
+    s.leases.delete('pull-1-x');
+    assert.deepEqual(s.leases.list(), []);
+    assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM lease_resources').get() as { n: number }).n, 0);
+    assert.throws(() => s.leases.delete('pull-1-x'), /not found/);
+  } finally {
+    s.close();
+  }
+});
+
+test('a host port is claimed by one container at a time and goes with the container row', () => {
+  const s = new MetadataStore(join(dir, 'p.db'));
+  try {
+    const row = (id: string) => s.insertContainer({ id, name: `n${id}`, imageRef: 'b', imageId: 'sha256:aa', config: {}, labels: {}, runtime: 'runc', snapshotKey: `k${id}`, createdAt: new Date().toISOString(), restartPolicy: 'no', restartMax: 0 });
+    row('c1');
+    row('c2');
+    assert.equal(s.claimPort({ containerId: 'c1', containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1', hostPort: 40000 }), true);
+    assert.equal(s.claimPort({ containerId: 'c2', containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1', hostPort: 40000 }), false, 'held by c1');
+    assert.equal(s.claimPort({ containerId: 'c2', containerPort: 80, protocol: 'udp', hostIP: '127.0.0.1', hostPort: 40000 }), true, 'udp is another port');
+    assert.equal(s.claimPort({ containerId: 'c1', containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1', hostPort: 40001 }), true, 're-allocation replaces the old row');
+    assert.deepEqual(s.portAllocations('c1').map((a) => a.hostPort), [40001]);
+    s.deleteContainer('c1');
+    assert.deepEqual(s.portAllocations().map((a) => [a.containerId, a.hostPort, a.protocol]), [['c2', 40000, 'udp']]);
+  } finally {
+    s.close();
+  }
+});

@@ -1,0 +1,57 @@
+// Leases in the metadata database (containerd's model): a lease names resources (content digests)
+// that garbage collection must keep while an operation that needs them is under way (a pull, a
+// load, an import, a container create). Rows commit with synchronous=FULL, so a lease taken before a
+// crash is still there after it; an expired lease protects nothing and gc removes it, and berthd
+// releases the leases of processes that died (their ids carry the pid).
+// Owns: the leases and lease_resources tables. Must never: decide what is collected (src/images
+// does) or touch content files.
+import type { DatabaseSync } from 'node:sqlite';
+import type { Lease, LeaseBackend } from '../content/content-store.ts';
+import { alreadyExists, notFound } from '../errors/errors.ts';
+
+type Raw = Record<string, string | number | null>;
+
+export class LeaseStore implements LeaseBackend {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  create(id: string, opts: { expiresAt?: Date; labels?: Record<string, string> } = {}): Lease {
+    const lease: Lease = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [] };
+    if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
+    const r = this.#db.prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels));
+    if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
+    return lease;
+  }
+
+  addResource(id: string, key: string, kind: 'content' = 'content'): void {
+    // One statement: the lease must exist (a released lease cannot be revived by a late add).
+    const r = this.#db.prepare('INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) SELECT id, ?, ? FROM leases WHERE id = ?').run(kind, key, id);
+    if (Number(r.changes) === 0 && !this.#db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id)) throw notFound(`lease ${id}: not found`);
+  }
+
+  delete(id: string): void {
+    const r = this.#db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+    if (Number(r.changes) === 0) throw notFound(`lease ${id}: not found`);
+  }
+
+  list(): Lease[] {
+    const leases = this.#db.prepare('SELECT * FROM leases ORDER BY created_at, id').all() as Raw[];
+    const res = this.#db.prepare("SELECT lease_id, key FROM lease_resources WHERE kind = 'content' ORDER BY rowid").all() as Raw[];
+    const byLease = new Map<string, string[]>();
+    for (const r of res) {
+      const l = byLease.get(String(r.lease_id)) ?? [];
+      l.push(String(r.key));
+      byLease.set(String(r.lease_id), l);
+    }
+    return leases.map((l) => ({
+      id: String(l.id),
+      createdAt: String(l.created_at),
+      ...(l.expires_at === null ? {} : { expiresAt: String(l.expires_at) }),
+      labels: JSON.parse(String(l.labels)) as Record<string, string>,
+      resources: byLease.get(String(l.id)) ?? [],
+    }));
+  }
+}
