@@ -41,6 +41,8 @@ void ctx_init(struct ctx *c, const struct plan *p, int syncfd)
 	c->procfd = -1;
 	c->fddirfd = -1;
 	c->exec_path = NULL;
+	c->cgroupfd = -1;
+	c->cgroup_path = NULL;
 }
 
 /* ---- PID ------------------------------------------------------------------------------- */
@@ -822,6 +824,14 @@ static void exec_op(struct ctx *c, const struct op *o)
 		if (sys.setns(fd, (int)v[0].i) < 0)
 			fail(c, o, errno, "setns");
 		sys.close(fd);
+		break;
+	case OP_CGROUP_INTO:
+		/* Opened here, in the runtime's mount namespace (a later JOIN_NS may leave it); the
+		 * clone uses it. Not O_PATH: clone3 refuses an O_PATH cgroup fd. */
+		c->cgroupfd = sys.open(v[0].s, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (c->cgroupfd < 0)
+			fail(c, o, errno, NULL);
+		c->cgroup_path = v[0].s;
 		break;
 	case OP_UNSHARE:
 		/* For the time namespace: stage0's children are born in it (its offsets are written

@@ -21,6 +21,8 @@ struct ctx {
 	int fddirfd;       /* without a mount namespace: O_PATH of /proc/self/fd, kept across CHROOT for WAIT_FIFO */
 	const char *exec_path; /* the program RESOLVE_EXEC found: EXEC runs exactly it */
 	int procfd;        /* stage0: O_PATH of the /proc it saw at start (where the clone's pid is valid) */
+	int cgroupfd;      /* stage0: the cgroup2 directory of CGROUP_INTO (clone3 CLONE_INTO_CGROUP), or -1 */
+	const char *cgroup_path; /* its path, for the cgroup.procs fallback */
 };
 
 void ctx_init(struct ctx *c, const struct plan *p, int syncfd);

@@ -22,6 +22,7 @@ static const struct opdef defs[] = {
 	{OP_WRITE_FILE, "WRITE_FILE", "ss", {"path", "content"}},
 	{OP_CLONE, "CLONE", "i", {"flags"}},
 	{OP_UNSHARE, "UNSHARE", "i", {"flags"}},
+	{OP_CGROUP_INTO, "CGROUP_INTO", "s", {"path"}},
 	{OP_SETGROUPS, "SETGROUPS", "s", {"value"}},
 	{OP_UID_MAP, "UID_MAP", "s", {"map"}},
 	{OP_GID_MAP, "GID_MAP", "s", {"map"}},
@@ -429,7 +430,7 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 	p->clone_at = UINT32_MAX;
 
 	/* Grouping: phase 1 pre-clone, 2 parent, 3 child; never backwards. */
-	int phase = 1, have_rootfs = 0, have_fifo = 0, have_mode = 0, have_root_switch = 0;
+	int phase = 1, have_rootfs = 0, have_fifo = 0, have_mode = 0, have_root_switch = 0, have_cgroup_into = 0;
 	uint32_t resolve_at = UINT32_MAX;
 	for (uint32_t i = 0; i < count; i++) {
 		struct op *o = &p->ops[i];
@@ -529,6 +530,8 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 		}
 		if (!order && code == OP_MODE && have_mode++)
 			order = "a second MODE";
+		if (!order && code == OP_CGROUP_INTO && have_cgroup_into++)
+			order = "a second CGROUP_INTO (a process is cloned into one cgroup2 directory)";
 		if (!order && code == OP_MODE)
 			p->mode = (int)o->v[0].i;
 		if (!order && code == OP_ROOTFS && have_rootfs++)

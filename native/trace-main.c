@@ -52,11 +52,13 @@ int main(int argc, char **argv)
 
 	c.procfd = TRACE_PROC_FD;
 	exec_ops(&c, 0, plan.clone_at);
-	fputs("clone(", stdout);
+	fputs(c.cgroupfd >= 0 ? "clone3(" : "clone(", stdout);
 	if (plan.clone_flags) {
 		trace_ns_flags((unsigned long)plan.clone_flags);
 		putchar('|');
 	}
+	if (c.cgroupfd >= 0)
+		printf("CLONE_INTO_CGROUP cgroup=%d, ", c.cgroupfd);
 	printf("SIGCHLD) = %d\n", TRACE_CHILD_PID);
 	c.child = TRACE_CHILD_PID;
 	exec_ops(&c, plan.clone_at + 1, plan.child_at);

@@ -49,14 +49,30 @@ export interface CgroupStats {
   pids?: { current: number; limit: number };
 }
 
+/**
+ * The native stage's way in. v1: stage0 writes "0" into each hierarchy's `tasks`, moving only
+ * itself (it is single-threaded; its children inherit): the kernel skips its global threadgroup
+ * lock for that, where a write to cgroup.procs waits for an RCU grace period (5-15 ms per
+ * container start here). cgroup2: the child is cloned straight into the directory (clone3
+ * CLONE_INTO_CGROUP), for the same reason; stage0 falls back to cgroup.procs on kernels before 5.7.
+ */
+export interface CgroupJoin {
+  /** Files stage0 writes "0" into before the clone. */
+  writeZero: string[];
+  /** The cgroup2 directory the child is cloned into, if any. */
+  cloneInto?: string;
+}
+
 export interface CgroupManager {
   readonly mode: CgroupMode;
   /** controller → absolute directory. v1: one per mounted controller; v2 (and hybrid's cgroup2): key "unified". */
   paths(): Record<string, string>;
   /** Make the directories and apply the limits. Before the clone: the container is born inside. */
   create(resources?: LinuxResources): Promise<void>;
-  /** The cgroup.procs files the native stage writes "0" into before clone. */
+  /** Every directory's cgroup.procs: writing a pid there moves that process in (shells, tests). */
   joinFiles(): string[];
+  /** How the native stage puts the container's init (or an exec'd process) in, before it runs. */
+  join(): CgroupJoin;
   /** Move a running process in (exec, or a runtime without the native join). */
   apply(pid: number): Promise<void>;
   /** Change limits of a live container (`update`). */

@@ -20,7 +20,7 @@ import {
 import { hierarchyDir, type ResolvedCgroupsPath } from './cgroups-path.ts';
 import { type CgroupMode, type CgroupMount, v1Mounts, v2Mount } from './mounts.ts';
 import { type CgroupWrite, planWrites } from './plan-writes.ts';
-import type { CgroupManager, CgroupStats, FreezerState } from './types.ts';
+import type { CgroupJoin, CgroupManager, CgroupStats, FreezerState } from './types.ts';
 import { executeWrites, writeError } from './write-executor.ts';
 
 /** The directory of every mounted v1 controller (and "unified" on hybrid hosts). */
@@ -123,6 +123,16 @@ export class V1CgroupManager implements CgroupManager {
 
   joinFiles(): string[] {
     return this.#dirs().map((d) => `${d}/cgroup.procs`);
+  }
+
+  join(): CgroupJoin {
+    const unified = this.#paths['unified'];
+    return {
+      writeZero: this.#dirs()
+        .filter((d) => d !== unified)
+        .map((d) => `${d}/tasks`),
+      ...(unified !== undefined ? { cloneInto: unified } : {}),
+    };
   }
 
   async apply(pid: number): Promise<void> {

@@ -24,6 +24,7 @@ test('default path /berth/<id>, controllers enabled along the path, limits writt
   assert.equal(m.mode, 'v2');
   assert.deepEqual(m.paths(), { unified: `${fx.root}/berth/c1` });
   assert.deepEqual(m.joinFiles(), [`${fx.root}/berth/c1/cgroup.procs`]);
+  assert.deepEqual(m.join(), { writeZero: [], cloneInto: `${fx.root}/berth/c1` });
   await m.create({
     memory: { limit: 104857600, swap: 209715200, reservation: 1000 },
     cpu: { shares: 1024, quota: 50000, period: 100000, cpus: '0', mems: '0' },

@@ -20,7 +20,7 @@ import {
 } from './common.ts';
 import { deviceFilterProgram } from './device-filter.ts';
 import { planWrites } from './plan-writes.ts';
-import type { CgroupManager, CgroupStats, DeviceFilterLoader, FreezerState } from './types.ts';
+import type { CgroupJoin, CgroupManager, CgroupStats, DeviceFilterLoader, FreezerState } from './types.ts';
 import { executeWrites, writeError } from './write-executor.ts';
 
 export class V2CgroupManager implements CgroupManager {
@@ -131,6 +131,10 @@ export class V2CgroupManager implements CgroupManager {
 
   joinFiles(): string[] {
     return [`${this.#dir}/cgroup.procs`];
+  }
+
+  join(): CgroupJoin {
+    return { writeZero: [], cloneInto: this.#dir };
   }
 
   async apply(pid: number): Promise<void> {

@@ -3,14 +3,14 @@
 // interface; src/cgroups does the work.
 import { rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CgroupManager } from '../cgroups/types.ts';
+import type { CgroupJoin, CgroupManager } from '../cgroups/types.ts';
 import type { ContainerRecord } from './state-store.ts';
 
 export interface CgroupPlacement {
   /** Absolute cgroup directory per hierarchy (v1 controller name, or "unified" for cgroup2). */
   paths: Record<string, string>;
-  /** The cgroup.procs files stage0 writes "0" into before clone. */
-  joinFiles: string[];
+  /** How stage0 puts the init in (see CgroupJoin). */
+  join: CgroupJoin;
 }
 
 export interface CgroupDriver {
@@ -46,7 +46,7 @@ export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord)
 export const noCgroups: CgroupDriver = {
   create: async (_rec, record) => {
     record();
-    return { paths: {}, joinFiles: [] };
+    return { paths: {}, join: { writeZero: [] } };
   },
   load: () => undefined,
 };

@@ -23,7 +23,7 @@ export function cgroupfsDriver(): CgroupDriver {
       const resources = { ...(rec.config.linux?.resources ?? {}) };
       resources.devices = [...(resources.devices ?? []), ...defaultDeviceRules(rec.config.linux?.devices)];
       await m.create(resources);
-      return { paths: m.paths(), joinFiles: m.joinFiles() };
+      return { paths: m.paths(), join: m.join() };
     },
     load(rec) {
       if (!rec.cgroupMode || Object.keys(rec.cgroupPaths).length === 0) return undefined;

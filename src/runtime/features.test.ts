@@ -27,7 +27,7 @@ describe('features document', () => {
       const c = defaultSpec();
       c.process!.terminal = false;
       c.mounts!.push({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', o] });
-      buildCreatePlan(c, { id: 'f', bundle: '/b', mode: 'foreground', preserveFds: 0, noPivot: false, cgroupJoinFiles: [] }, linuxHostFacts());
+      buildCreatePlan(c, { id: 'f', bundle: '/b', mode: 'foreground', preserveFds: 0, noPivot: false, cgroupJoin: { writeZero: [] } }, linuxHostFacts());
     }
   });
 

@@ -25,7 +25,7 @@ const opts: PlanOptions = {
   fifoPath: '/run/x/c1/exec.fifo',
   preserveFds: 0,
   noPivot: false,
-  cgroupJoinFiles: ['/sys/fs/cgroup/memory/berth/c1/cgroup.procs'],
+  cgroupJoin: { writeZero: ['/sys/fs/cgroup/memory/berth/c1/tasks'], cloneInto: '/sys/fs/cgroup/unified/berth/c1' },
 };
 
 function spec(mut: (c: RuntimeConfig) => void = () => {}): RuntimeConfig {
@@ -42,7 +42,7 @@ describe('plan builder', () => {
   it('orders the default container: stage0 ops, clone, parent ops, then the child up to exec', () => {
     const ops = buildCreatePlan(spec(), opts, host);
     const n = names(ops);
-    assert.deepEqual(n.slice(0, 4), ['MODE', 'MKFIFO', 'WRITE_FILE', 'CLONE']);
+    assert.deepEqual(n.slice(0, 5), ['MODE', 'MKFIFO', 'WRITE_FILE', 'CGROUP_INTO', 'CLONE']);
     assert.equal(n.at(-1), 'EXEC');
     const order = ['SETSID', 'ROOTFS', 'MKNOD', 'SYMLINK', 'PIVOT_ROOT', 'HOSTNAME', 'READONLY_PATH', 'MASK_PATH', 'CLOSE_FDS', 'CAP_BOUNDING', 'USER', 'CHDIR', 'CAPS', 'RESOLVE_EXEC', 'READY', 'WAIT_FIFO', 'EXEC'];
     const idx = order.map((o) => n.indexOf(o as PlanOp['op']));
@@ -211,10 +211,11 @@ describe('plan builder', () => {
   it('exec: joins the cgroup first, then every namespace of the init (user first, mount last), forks, and execs with the process credentials', () => {
     const c = spec((c) => c.linux!.namespaces!.push({ type: 'user' }));
     const proc = { ...c.process!, args: ['ls'], user: { uid: 5, gid: 6 }, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] };
-    const ops = buildExecPlan(c, proc, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoinFiles: ['/cg/cgroup.procs'] }, host);
+    const ops = buildExecPlan(c, proc, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoin: { writeZero: ['/cg/tasks'], cloneInto: '/cg2' } }, host);
     const l = lines(ops);
     assert.equal(l[0], 'MODE(1)');
-    assert.equal(l[1], 'WRITE_FILE("/cg/cgroup.procs", "0")');
+    assert.equal(l[1], 'WRITE_FILE("/cg/tasks", "0")');
+    assert.equal(l[2], 'CGROUP_INTO("/cg2")');
     const joins = l.filter((x) => x.startsWith('JOIN_NS'));
     assert.equal(joins[0], 'JOIN_NS(0x10000000, "/proc/77/ns/user")');
     assert.equal(joins.at(-1), 'JOIN_NS(0x20000, "/proc/77/ns/mnt")');
@@ -224,7 +225,7 @@ describe('plan builder', () => {
     assert.ok(!names(ops).includes('MOUNT') && !names(ops).includes('PIVOT_ROOT'));
     assert.deepEqual(names(ops).slice(-3), ['READY', 'UMASK', 'EXEC']);
     assert.ok(names(ops).indexOf('RESOLVE_EXEC') < names(ops).indexOf('READY'));
-    const detached = buildExecPlan(c, proc, { initPid: 77, mode: 'detach', preserveFds: 0, cgroupJoinFiles: [] }, host);
+    const detached = buildExecPlan(c, proc, { initPid: 77, mode: 'detach', preserveFds: 0, cgroupJoin: { writeZero: [] } }, host);
     assert.equal(lines(detached)[0], 'MODE(0)');
   });
 

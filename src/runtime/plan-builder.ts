@@ -60,8 +60,8 @@ export interface PlanOptions {
   consoleSocketFd?: number;
   /** --no-pivot: use MS_MOVE + chroot instead of pivot_root. */
   noPivot: boolean;
-  /** Files that stage0 writes "0" into before clone, so that init is born in its cgroup. */
-  cgroupJoinFiles: string[];
+  /** How stage0 puts the init in its cgroups before it runs (src/cgroups CgroupJoin). */
+  cgroupJoin: CgroupJoinPlan;
   /** Absolute cgroup dirs of the container per v1 hierarchy name, for bind-mounting when there is no cgroup namespace. */
   cgroupPaths?: Record<string, string>;
 }
@@ -186,7 +186,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
 
   if (opts.mode === 'create' && !opts.fifoPath) throw new Error('plan: create mode needs the exec FIFO path');
   if (opts.fifoPath) pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
-  for (const f of opts.cgroupJoinFiles) pre.push(op('WRITE_FILE', str(f), str('0')));
+  pre.push(...cgroupJoinOps(opts.cgroupJoin));
   // clone(2) cannot take CLONE_NEWTIME: stage0 unshares it (its children are born inside) and
   // sets the offsets, which the kernel accepts only before the first child.
   if (cloneFlags & CLONE_NEWTIME) {
@@ -499,6 +499,19 @@ function execOps(proc: Process, where: string): PlanOp[] {
   return [op('UMASK', int(proc.user?.umask ?? 0o022)), op('EXEC', str(args[0]!), strs(args), strs(proc.env ?? []))];
 }
 
+/** The cgroup files and directory of a join, as src/cgroups' CgroupJoin describes them. */
+export interface CgroupJoinPlan {
+  writeZero: string[];
+  cloneInto?: string;
+}
+
+/** WRITE_FILE "0" into each v1 `tasks` file, then CGROUP_INTO the cgroup2 directory the clone enters. */
+function cgroupJoinOps(join: CgroupJoinPlan): PlanOp[] {
+  const ops = join.writeZero.map((f) => op('WRITE_FILE', str(f), str('0')));
+  if (join.cloneInto !== undefined) ops.push(op('CGROUP_INTO', str(join.cloneInto)));
+  return ops;
+}
+
 export interface ExecPlanOptions {
   /** Host pid of the container's init: its /proc/<pid>/ns/* are joined. */
   initPid: number;
@@ -506,8 +519,8 @@ export interface ExecPlanOptions {
   mode: 'foreground' | 'detach';
   preserveFds: number;
   consoleSocketFd?: number;
-  /** cgroup.procs files of the container (written before any namespace is joined, from the host's view). */
-  cgroupJoinFiles: string[];
+  /** How stage0 puts the process in the container's cgroups (before any namespace is joined: host paths). */
+  cgroupJoin: CgroupJoinPlan;
 }
 
 /**
@@ -519,7 +532,7 @@ export function buildExecPlan(config: RuntimeConfig, proc: Process, opts: ExecPl
   const where = 'process';
   refuseUnsupported({ ...config, process: proc });
   const ops: PlanOp[] = [op('MODE', int(opts.mode === 'detach' ? PlanMode.create : PlanMode.foreground))];
-  for (const f of opts.cgroupJoinFiles) ops.push(op('WRITE_FILE', str(f), str('0')));
+  ops.push(...cgroupJoinOps(opts.cgroupJoin));
   const present = new Set((config.linux?.namespaces ?? []).map((n) => n.type));
   for (const type of JOIN_ORDER) {
     if (present.has(type)) ops.push(op('JOIN_NS', int(namespaceCloneFlag(type)), str(`/proc/${opts.initPid}/ns/${namespaceProcName(type)}`)));

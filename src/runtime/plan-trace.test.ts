@@ -33,7 +33,7 @@ const opts: PlanOptions = {
   fifoPath: '/run/r/c1/exec.fifo',
   preserveFds: 0,
   noPivot: false,
-  cgroupJoinFiles: ['/sys/fs/cgroup/memory/berth/c1/cgroup.procs'],
+  cgroupJoin: { writeZero: ['/sys/fs/cgroup/memory/berth/c1/tasks'], cloneInto: '/sys/fs/cgroup/unified/berth/c1' },
   cgroupPaths: { memory: '/sys/fs/cgroup/memory/berth/c1' },
 };
 
@@ -74,8 +74,9 @@ describe('plan builder through berth-init-trace', () => {
     const log = trace(encodePlan(buildCreatePlan(spec(), opts, host)));
     inOrder(log, [
       /^mkfifo\("\/run\/r\/c1\/exec\.fifo", 0622\)/,
-      /^write_file\("\/sys\/fs\/cgroup\/memory\/berth\/c1\/cgroup\.procs", "0"\)/,
-      /^clone\(CLONE_NEWNS\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWPID\|CLONE_NEWNET\|SIGCHLD\)/,
+      /^write_file\("\/sys\/fs\/cgroup\/memory\/berth\/c1\/tasks", "0"\)/,
+      /^open\("\/sys\/fs\/cgroup\/unified\/berth\/c1", O_RDONLY\|O_DIRECTORY\|O_CLOEXEC/,
+      /^clone3\(CLONE_NEWNS\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWPID\|CLONE_NEWNET\|CLONE_INTO_CGROUP cgroup=\d+, SIGCHLD\)/,
       /^send_frame\(3, PID, 4242, "424242"\)/,
       /^mount\(NULL, "\/", NULL, 0x84000, NULL\)/,
       /^mount\("\/b\/rootfs", "\/b\/rootfs", NULL, 0x5000, NULL\)/,
@@ -115,7 +116,7 @@ describe('plan builder through berth-init-trace', () => {
         ),
       ),
     );
-    inOrder(log, [/^clone\(.*CLONE_NEWUSER/, /uid_map", "0 100000 65536\\n"\)/, /gid_map", "0 100000 65536\\n"\)/, /^setresgid\(0/, /^mount\("\/dev\/null", "\/proc\/self\/fd\/\d+", NULL, 0x1000/]);
+    inOrder(log, [/^clone3?\(.*CLONE_NEWUSER/, /uid_map", "0 100000 65536\\n"\)/, /gid_map", "0 100000 65536\\n"\)/, /^setresgid\(0/, /^mount\("\/dev\/null", "\/proc\/self\/fd\/\d+", NULL, 0x1000/]);
     assert.ok(!log.some((l) => l.startsWith('mknodat(')), 'no mknod in a user namespace');
   });
 
@@ -137,7 +138,7 @@ describe('plan builder through berth-init-trace', () => {
 
   it('exec: joins the cgroup, then the namespaces of the init (mount last), forks, and execs', () => {
     const c = spec();
-    const log = trace(encodePlan(buildExecPlan(c, { ...c.process!, args: ['id'] }, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoinFiles: ['/cg/cgroup.procs'] }, host)));
-    inOrder(log, [/^write_file\("\/cg\/cgroup\.procs", "0"\)/, /^open\("\/proc\/77\/ns\/ipc"/, /^setns\(/, /^open\("\/proc\/77\/ns\/mnt"/, /^setns\(/, /^clone\(SIGCHLD\)/, /^execve\("[^"]*\/id", \["id"\]/]);
+    const log = trace(encodePlan(buildExecPlan(c, { ...c.process!, args: ['id'] }, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoin: { writeZero: ['/cg/tasks'], cloneInto: '/cg2' } }, host)));
+    inOrder(log, [/^write_file\("\/cg\/tasks", "0"\)/, /^open\("\/cg2", O_RDONLY\|O_DIRECTORY/, /^open\("\/proc\/77\/ns\/ipc"/, /^setns\(/, /^open\("\/proc\/77\/ns\/mnt"/, /^setns\(/, /^clone3\(CLONE_INTO_CGROUP cgroup=\d+, SIGCHLD\)/, /^execve\("[^"]*\/id", \["id"\]/]);
   });
 });

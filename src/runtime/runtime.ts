@@ -241,7 +241,7 @@ export class Runtime {
           mode: opts.detach ? 'detach' : 'foreground',
           preserveFds,
           consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
-          cgroupJoinFiles: this.cgroups.load(rec)?.joinFiles() ?? [],
+          cgroupJoin: this.cgroups.load(rec)?.join() ?? { writeZero: [] },
         },
         linuxHostFacts(this.debug),
       );
@@ -367,7 +367,7 @@ export class Runtime {
           preserveFds,
           consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
           noPivot: opts.noPivot ?? false,
-          cgroupJoinFiles: cg.joinFiles,
+          cgroupJoin: cg.join,
           cgroupPaths: cg.paths,
         },
         host,

@@ -72,6 +72,16 @@ test('paths: every mounted controller under the given absolute path; joinFiles o
   if (mode === 'hybrid') assert.equal(p['unified'], `/sys/fs/cgroup/unified/${PARENT}/p`);
   assert.equal(new Set(m.joinFiles()).size, new Set(Object.values(p)).size);
   assert.ok(m.joinFiles().every((f) => f.endsWith('/cgroup.procs')));
+  // The native join: `tasks` of every v1 directory, and a clone into the cgroup2 one (hybrid).
+  const j = m.join();
+  const unified = p['unified'];
+  assert.deepEqual(j.cloneInto, unified);
+  assert.deepEqual(
+    new Set(j.writeZero),
+    new Set(
+      [...new Set(Object.values(p))].filter((d) => d !== unified).map((d) => `${d}/tasks`),
+    ),
+  );
 });
 
 test('limits are written and read back; a joined process lands in every hierarchy', opts, async () => {

@@ -138,6 +138,11 @@ describeRuntimes('runtime namespaces', (_rt, it) => {
     const b2 = s.bundle({ args: ['cat', '/proc/self/cgroup'], runtimeSpec: 'minimal' });
     const out2 = await s.runToExit(s.id(), b2);
     assert.ok(out2.includes('/berth-test-'), `without a cgroup namespace the path shows: ${out2}`);
+    // Every hierarchy joined, the cgroup2 one of a hybrid host too (berth clones into it).
+    for (const line of out2.trim().split('\n')) {
+      if (/^\d+:(name=(?!systemd)[^:]*)?:/.test(line) && !line.startsWith('0::')) continue;
+      assert.ok(line.includes('/berth-test-'), `a hierarchy the container was not placed in: ${line}\n${out2}`);
+    }
   });
 
   it('user namespace: uid/gid mappings, root inside, unprivileged outside', async (s) => {

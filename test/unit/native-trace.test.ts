@@ -420,6 +420,11 @@ describe('berth-init-trace', () => {
       [encodePlanRaw([rawOp(OP.CLONE, encodeValue(I(0)), 1)]), 'plan: op 0 (CLONE): reserved field is not 0'],
       [encodePlan([[OP.CLONE, I(0)], [OP.CLONE, I(0)]]), 'plan: op 1 (CLONE): a second CLONE (exactly one per plan)'],
       [encodePlan([[OP.SETSID], [OP.CLONE, I(0)]]), 'plan: op 0 (SETSID): child op before CLONE'],
+      [
+        encodePlan([[OP.CGROUP_INTO, S('/a')], [OP.CGROUP_INTO, S('/b')], [OP.CLONE, I(0)]]),
+        'plan: op 1 (CGROUP_INTO): a second CGROUP_INTO (a process is cloned into one cgroup2 directory)',
+      ],
+      [encodePlan([[OP.CLONE, I(0)], [OP.CGROUP_INTO, S('/a')]]), 'plan: op 1 (CGROUP_INTO): pre-clone op after CLONE'],
       [encodePlan([[OP.CLONE, I(0x100)]]), 'plan: op 0 (CLONE): value 0 (flags): only CLONE_NEW* flags are allowed'],
       [
         encodePlan([[OP.CLONE, I(CLONE_NEWNS | CLONE_NEWTIME)]]),
