@@ -1,9 +1,9 @@
 // ImageService: the one object that owns an image root and wires the image libraries together, so
 // that every front end (the `berth` CLI now, berthd later) is a thin adapter over it.
 //
-//   <root>/content/              LocalContentStore (blobs, ingests)
-//   <root>/berthd.db             the metadata database (src/metadata): leases, and the containers
-//                                whose images and snapshots are gc roots (docs/metadata.md)
+//   <root>/content/              LocalContentStore (blobs, ingests; leases in files unless the
+//                                opener passes `metadata`: berth's is <root>/berthd.db, whose
+//                                containers are gc roots too, docs/metadata.md)
 //   <root>/images/images.json    ImageStore (names → target descriptors)
 //   <root>/snapshots/overlay/    OverlaySnapshotter, or, where overlayfs cannot be mounted there,
 //   <root>/snapshots/native/     NativeSnapshotter (copies). The first choice made in a root sticks.
@@ -21,14 +21,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { applyLayer } from '../archive/apply-layer.ts';
-import type { ContentInfo, GcResult } from '../content/content-store.ts';
+import type { ContentInfo, GcResult, LeaseBackend } from '../content/content-store.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
 import { type Credentials, defaultDockerConfigPath, dockerConfigCredentials, login, logout } from '../distribution/auth-config.ts';
 import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/reference.ts';
 import { RegistryClient } from '../distribution/registry-client.ts';
 import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
-import { MetadataStore } from '../metadata/metadata-store.ts';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
 import { formatPlatform, hostPlatform, parseJSON, parseManifestDocument, parsePlatform, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
@@ -52,7 +51,18 @@ export const DEFAULT_ROOT = '/var/lib/berth';
 
 export type SnapshotterName = 'overlay' | 'native';
 
+/**
+ * What the image service needs of the engine's metadata database (src/metadata's MetadataStore has
+ * it): durable leases, and the containers, whose images and snapshots gc must keep.
+ */
+export type ImageMetadata = {
+  readonly leases: LeaseBackend;
+  listContainers(): { id: string; imageId: string; snapshotKey: string; status: string }[];
+};
+
 export type ImageServiceOptions = {
+  /** Leases and container gc roots; without it, leases are files in the content store and no container is a root. */
+  metadata?: ImageMetadata;
   /** Default: BERTH_ROOT_DIR, else /var/lib/berth. */
   root?: string;
   /** Default: DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
@@ -121,13 +131,13 @@ export class ImageService {
   readonly snapshotterName: SnapshotterName;
   readonly registries: RegistriesConfig;
   readonly dockerConfigPath: string;
-  /** The metadata database: leases live there, and its containers are gc roots. */
-  readonly metadata: MetadataStore;
+  /** The metadata database, when the opener gave one: leases live there, and its containers are gc roots. */
+  readonly metadata: ImageMetadata | undefined;
   #client: RegistryClient | undefined;
 
   private constructor(init: {
     root: string;
-    metadata: MetadataStore;
+    metadata: ImageMetadata | undefined;
     snapshotter: OverlaySnapshotter | NativeSnapshotter;
     snapshotterName: SnapshotterName;
     registries: RegistriesConfig;
@@ -135,7 +145,7 @@ export class ImageService {
   }) {
     this.root = init.root;
     this.metadata = init.metadata;
-    this.content = new LocalContentStore(join(init.root, 'content'), { leases: init.metadata.leases });
+    this.content = new LocalContentStore(join(init.root, 'content'), init.metadata ? { leases: init.metadata.leases } : {});
     this.images = new ImageStore(join(init.root, 'images'));
     this.snapshotter = init.snapshotter;
     this.snapshotterName = init.snapshotterName;
@@ -148,8 +158,8 @@ export class ImageService {
     await mkdir(root, { recursive: true, mode: 0o711 });
     const registries = await loadRegistries(join(root, 'registries.json'));
     const { snapshotter, name } = await chooseSnapshotter(root, opts.snapshotter ?? 'auto', opts.onNotice ?? (() => {}), opts.overlayProbe ?? probeOverlay);
-    const metadata = new MetadataStore(join(root, 'berthd.db'));
-    await adoptLeaseFiles(join(root, 'content', 'leases'), metadata);
+    const metadata = opts.metadata;
+    if (metadata) await adoptLeaseFiles(join(root, 'content', 'leases'), metadata.leases);
     return new ImageService({ root, metadata, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
   }
 
@@ -175,12 +185,15 @@ export class ImageService {
   async close(): Promise<void> {
     await this.#client?.close();
     this.snapshotter.close();
-    this.metadata.close();
+  }
+
+  #containers(): ReturnType<ImageMetadata['listContainers']> {
+    return this.metadata?.listContainers() ?? [];
   }
 
   /** Every container of this root is a gc root, stopped or not: its image's content and its snapshot. */
   readonly containerRoots: ExtraGcRoots = async () => {
-    const rows = this.metadata.listContainers();
+    const rows = this.#containers();
     return { content: rows.map((c) => c.imageId).filter((d) => d.includes(':')), snapshots: rows.map((c) => c.snapshotKey) };
   };
 
@@ -193,7 +206,7 @@ export class ImageService {
     for (const name of doomed) {
       const digest = all.find((r) => r.name === name)?.target.digest;
       if (!digest || remaining.some((r) => r.target.digest === digest)) continue;
-      const user = this.metadata.listContainers().find((c) => c.imageId === digest);
+      const user = this.#containers().find((c) => c.imageId === digest);
       if (!user) continue;
       const state = user.status === 'running' || user.status === 'paused' ? 'running' : 'stopped';
       throw failedPrecondition(`conflict: unable to remove image ${name} (must be forced) - image is being used by ${state} container ${user.id.slice(0, 12)}`);
@@ -402,7 +415,7 @@ export class ImageService {
    * `all` of every image no container was created from, then collects what nothing holds any more.
    */
   async prune(opts: { all?: boolean; deep?: boolean } = {}): Promise<PruneResult> {
-    const used = new Set(this.metadata.listContainers().map((c) => c.imageId));
+    const used = new Set(this.#containers().map((c) => c.imageId));
     const untagged: string[] = [];
     for (const r of await this.images.list()) {
       const dangling = r.name.startsWith(`${UNNAMED_REPOSITORY}@`);
@@ -434,7 +447,7 @@ export class ImageService {
   /** Images and container layers for `system df`. Sizes in bytes: blobs as stored, snapshots as du counts them. */
   async diskUsage(): Promise<ImageDiskUsage> {
     const records = await this.images.list();
-    const containers = this.metadata.listContainers();
+    const containers = this.#containers();
     const used = new Set(containers.map((c) => c.imageId));
     const blobs = await this.content.list();
     const blobSize = new Map(blobs.map((b) => [b.digest, b.size]));
@@ -605,15 +618,15 @@ export class ImageService {
  * Leases kept as files by an older berth (content/leases/<id>.json) move into the metadata database
  * once, so gc sees them; each file goes only after its row committed.
  */
-async function adoptLeaseFiles(dir: string, metadata: MetadataStore): Promise<void> {
+async function adoptLeaseFiles(dir: string, leases: LeaseBackend): Promise<void> {
   const { readdir, unlink } = await import('node:fs/promises');
   for (const f of await readdir(dir).catch(() => [] as string[])) {
     if (!f.endsWith('.json')) continue;
     try {
       const l = JSON.parse(await readFile(join(dir, f), 'utf8')) as { id: string; expiresAt?: string; labels?: Record<string, string>; resources?: string[] };
-      if (!metadata.leases.list().some((x) => x.id === l.id)) {
-        metadata.leases.create(l.id, { ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}), labels: l.labels ?? {} });
-        for (const r of l.resources ?? []) metadata.leases.addResource(l.id, r);
+      if (!leases.list().some((x) => x.id === l.id)) {
+        leases.create(l.id, { ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}), labels: l.labels ?? {} });
+        for (const r of l.resources ?? []) leases.addResource(l.id, r);
       }
     } catch {
       // Unreadable: a lease half-written by a crash protected nothing yet.

@@ -6,20 +6,22 @@
 // Owns: the leases and lease_resources tables. Must never: decide what is collected (src/images
 // does) or touch content files.
 import type { DatabaseSync } from 'node:sqlite';
-import type { Lease, LeaseBackend } from '../content/content-store.ts';
 import { alreadyExists, notFound } from '../errors/errors.ts';
+
+/** The content store's Lease shape (src/content's LeaseBackend is satisfied structurally). */
+export type LeaseRecord = { id: string; createdAt: string; expiresAt?: string; labels: Record<string, string>; resources: string[] };
 
 type Raw = Record<string, string | number | null>;
 
-export class LeaseStore implements LeaseBackend {
+export class LeaseStore {
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
-  create(id: string, opts: { expiresAt?: Date; labels?: Record<string, string> } = {}): Lease {
-    const lease: Lease = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [] };
+  create(id: string, opts: { expiresAt?: Date; labels?: Record<string, string> } = {}): LeaseRecord {
+    const lease: LeaseRecord = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [] };
     if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
     const r = this.#db.prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels));
     if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
@@ -37,7 +39,7 @@ export class LeaseStore implements LeaseBackend {
     if (Number(r.changes) === 0) throw notFound(`lease ${id}: not found`);
   }
 
-  list(): Lease[] {
+  list(): LeaseRecord[] {
     const leases = this.#db.prepare('SELECT * FROM leases ORDER BY created_at, id').all() as Raw[];
     const res = this.#db.prepare("SELECT lease_id, key FROM lease_resources WHERE kind = 'content' ORDER BY rowid").all() as Raw[];
     const byLease = new Map<string, string[]>();
