@@ -112,7 +112,8 @@ export class Engine {
     await mkdir(join(root, 'containers'), { recursive: true, mode: 0o711 });
     await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
     const store = new MetadataStore(join(root, 'berthd.db'), faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {});
-    const images = await ImageService.open({ root, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
+    // Leases live in berthd.db, and every container is a gc root of the image service (docs/metadata.md).
+    const images = await ImageService.open({ root, metadata: store, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
     const events = new EventBus(store);
     const volumes = new VolumeService(root, store, events);
     const runtimes = { ...defaultRuntimes(), ...(o.runtimes ?? {}) };
