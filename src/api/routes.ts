@@ -1,7 +1,7 @@
 // Every route of the native API (prefix /v1), one line each to the engine. docs/engine.md lists them
 // with their bodies. Query flags are "1"/"true" for true.
 import { createReadStream } from 'node:fs';
-import type { Engine } from '../engine/engine.ts';
+import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { type Ctx, jsonLines, Router, readJson, STREAMED } from './server.ts';
 import type { ContainerFilter, CreateRequest, EventFilter, ExecRequest } from './types.ts';
@@ -37,16 +37,6 @@ async function streamLines<T>(c: Ctx, it: AsyncIterable<T>): Promise<typeof STRE
     await write({ error: (e as Error).message, code: (e as { code?: string }).code ?? 'BERTH_ERR_INTERNAL' });
   }
   return STREAMED;
-}
-
-async function checkImageUnused(e: Engine, refs: string[], force: boolean): Promise<void> {
-  if (force) return;
-  for (const r of refs) {
-    const digest = (await e.images.inspect(r).catch(() => undefined))?.target.digest;
-    if (!digest) continue;
-    const users = e.store.listContainers().filter((c) => c.imageId === digest);
-    if (users.length > 0) throw failedPrecondition(`image ${r} is used by container(s) ${users.map((u) => u.name).join(', ')}: remove them first, or use -f`);
-  }
 }
 
 export function apiRouter(): Router {
@@ -109,12 +99,16 @@ export function apiRouter(): Router {
   r.on('DELETE', '/images', async (c) => {
     const refs = c.query.getAll('ref');
     if (refs.length === 0) throw invalidArgument('rmi: at least one query ref is required');
-    await checkImageUnused(c.engine, refs, flag(c.query, 'force'));
+    // ImageService refuses an image a container was made from unless forced (docker's conflict).
     const res = await c.engine.images.remove(refs, { force: flag(c.query, 'force') });
     for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
     return res;
   });
-  r.on('POST', '/images/prune', async (c) => c.engine.images.gc({ deep: flag(c.query, 'deep') }));
+  r.on('POST', '/images/prune', async (c) => c.engine.images.prune({ all: flag(c.query, 'all'), deep: flag(c.query, 'deep') }));
+  r.on('GET', '/system/df', async (c) => systemDf(c.engine));
+  r.on('POST', '/system/prune', async (c) => systemPrune(c.engine, { all: flag(c.query, 'all'), volumes: flag(c.query, 'volumes') }));
+  r.on('POST', '/containers/prune', async (c) => ({ removed: await pruneContainers(c.engine) }));
+  r.on('POST', '/networks/prune', async (c) => ({ removed: await pruneNetworks(c.engine) }));
   r.on('GET', '/images/save', async (c) => {
     const format = (c.query.get('format') ?? 'docker-archive') as 'docker-archive' | 'oci-archive';
     const refs = c.query.getAll('ref');

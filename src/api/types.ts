@@ -28,5 +28,10 @@ export type StreamEnd<T> = { done: T } | { error: string; code: string };
 export const ATTACH_PROTOCOL = 'berth-attach';
 export const API_PREFIX = '/v1';
 
+export type { SystemDf, SystemPruneResult } from '../engine/system-prune.ts';
+
+/** POST /images/prune: names removed, then what gc collected. */
+export type ImagePruneWire = { untagged: string[]; removed: string[]; removedSnapshots: string[]; removedIngests: string[]; removedLeases: string[]; removedDirs: string[]; freedBytes: number };
+
 /** GET /images: one entry per name (ImageService.list's shape). */
 export type ImageSummaryWire = { name: string; repository: string; tag: string; digest: string; mediaType: string; size: number; createdAt: string; updatedAt: string };

@@ -16,10 +16,13 @@ import {
   type EngineEvent,
   type ExecRequest,
   type ExitResult,
+  type ImagePruneWire,
   type LogLine,
   type NetworkInfo,
   type StatsResult,
+  type SystemDf,
   type SystemInfo,
+  type SystemPruneResult,
   type TopResult,
   type VersionInfo,
   type VolumeInfo,
@@ -187,8 +190,20 @@ export class BerthClient {
   rmi(refs: string[], force = false): Promise<{ untagged: string[]; gc: { removed: string[] } }> {
     return this.json('DELETE', '/images', { query: { ref: refs, force } });
   }
-  imagePrune(deep = false): Promise<unknown> {
-    return this.json('POST', '/images/prune', { query: { deep } });
+  imagePrune(o: { all?: boolean; deep?: boolean } = {}): Promise<ImagePruneWire> {
+    return this.json('POST', '/images/prune', { query: { all: o.all, deep: o.deep } });
+  }
+  systemDf(): Promise<SystemDf> {
+    return this.json('GET', '/system/df');
+  }
+  systemPrune(o: { all?: boolean; volumes?: boolean } = {}): Promise<SystemPruneResult> {
+    return this.json('POST', '/system/prune', { query: { all: o.all, volumes: o.volumes } });
+  }
+  containerPrune(): Promise<{ removed: string[] }> {
+    return this.json('POST', '/containers/prune');
+  }
+  networkPrune(): Promise<{ removed: string[] }> {
+    return this.json('POST', '/networks/prune');
   }
   save(refs: string[], format: 'docker-archive' | 'oci-archive' = 'docker-archive'): Promise<IncomingMessage> {
     return this.response('GET', '/images/save', { query: { ref: refs, format } });

@@ -1,0 +1,97 @@
+// `system df` and the prune verbs (docker's shapes): what the engine's stores hold and what could be
+// reclaimed, and removing what nothing uses: stopped containers, user networks without containers,
+// unused volumes (only when asked), unused images, then gc of content and snapshots no root holds
+// (src/images/image-gc.ts says what a root is). Each step is the owning service's own removal, so
+// the usual refusals and crash ordering apply.
+// Must never: remove a running or paused container, the default network, or a volume unasked.
+import { diskUsage } from '../snapshots/disk-usage.ts';
+import type { Engine } from './engine.ts';
+
+export type DfRow = { total: number; active: number; size: number; reclaimable: number };
+export type SystemDf = {
+  images: DfRow;
+  containers: DfRow;
+  volumes: DfRow;
+  /** Raw store counts: blobs in the content store, committed and active snapshots. */
+  content: { blobs: number; bytes: number };
+  snapshots: { committed: number; active: number };
+};
+
+export type SystemPruneResult = {
+  containersDeleted: string[];
+  networksDeleted: string[];
+  volumesDeleted: string[];
+  imagesUntagged: string[];
+  contentDeleted: string[];
+  snapshotsDeleted: string[];
+  spaceReclaimed: number;
+};
+
+export async function systemDf(e: Engine): Promise<SystemDf> {
+  const img = await e.images.diskUsage();
+  const vols = e.volumes.list();
+  let vSize = 0;
+  let vIdle = 0;
+  for (const v of vols) {
+    const n = (await diskUsage(v.mountpoint).catch(() => ({ size: 0 }))).size;
+    vSize += n;
+    if (v.usedBy.length === 0) vIdle += n;
+  }
+  return {
+    images: img.images,
+    containers: img.containers,
+    volumes: { total: vols.length, active: vols.filter((v) => v.usedBy.length > 0).length, size: vSize, reclaimable: vIdle },
+    content: img.content,
+    snapshots: img.snapshots,
+  };
+}
+
+/** Removes every container that is not running (docker's `container prune`); returns their ids. */
+export async function pruneContainers(e: Engine): Promise<string[]> {
+  const out: string[] = [];
+  for (const c of e.containers.list({ all: true })) {
+    if (c.status === 'running' || c.status === 'paused') continue;
+    try {
+      await e.containers.remove(c.id);
+      out.push(c.id);
+    } catch {
+      // Started (or removed) meanwhile: not ours to take.
+    }
+  }
+  return out;
+}
+
+/** Removes user networks no container is attached to (docker's `network prune`). */
+export async function pruneNetworks(e: Engine): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of await e.network.list()) {
+    if (n.name === e.network.defaultNetwork || n.name === 'host' || n.name === 'none' || n.isDefault === true) continue;
+    if (n.containers.length > 0 || e.store.containersOnNetwork(n.name).length > 0) continue;
+    try {
+      await e.network.remove(n.name);
+      e.events.publish('network', 'destroy', n.name, {});
+      out.push(n.name);
+    } catch {
+      // Attached meanwhile.
+    }
+  }
+  return out;
+}
+
+export async function systemPrune(e: Engine, o: { all?: boolean; volumes?: boolean } = {}): Promise<SystemPruneResult> {
+  const containersDeleted = await pruneContainers(e);
+  const networksDeleted = await pruneNetworks(e);
+  const volumesDeleted = o.volumes ? await e.volumes.prune() : [];
+  const before = await e.images.diskUsage();
+  const r = await e.images.prune(o.all ? { all: true } : {});
+  const after = await e.images.diskUsage();
+  return {
+    containersDeleted,
+    networksDeleted,
+    volumesDeleted,
+    imagesUntagged: r.untagged,
+    contentDeleted: r.removed,
+    snapshotsDeleted: r.removedSnapshots,
+    spaceReclaimed: Math.max(0, before.images.size + before.containers.size - after.images.size - after.containers.size),
+  };
+}
