@@ -13,6 +13,7 @@ export type {
   LogOptions,
   MountRequest,
   NetworkInfo,
+  PortBindings,
   PortMapping,
   StatsResult,
   SystemInfo,

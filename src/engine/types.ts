@@ -5,7 +5,11 @@ import type { ContainerStatus, RestartPolicyName } from '../metadata/metadata-st
 
 export type { ContainerStatus, RestartPolicyName };
 
+/** hostPort 0: berthd picks a free port from the ephemeral range at start and keeps it while the container exists (`-p 80`). */
 export type PortMapping = { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; hostIP: string };
+
+/** docker's NetworkSettings.Ports: "80/tcp" → the host bindings, null for a port exposed but not published. */
+export type PortBindings = Record<string, { hostIp: string; hostPort: string }[] | null>;
 
 /** volume: `source` is a volume name (made on first use); bind: a host path; tmpfs: no source. */
 export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[] };
@@ -27,6 +31,8 @@ export type CreateRequest = {
   labels?: Record<string, string>;
   mounts?: MountRequest[];
   ports?: PortMapping[];
+  /** `-P`: publish every port the image's config exposes (ExposedPorts) on a port berthd picks. */
+  publishAll?: boolean;
   /** A network name, 'none' (a private netns with only lo) or 'host'. Default: 'berth'. */
   network?: string;
   /** Bytes. */
@@ -57,6 +63,7 @@ export type ContainerSummary = {
   statusText: string;
   exitCode: number | null;
   labels: Record<string, string>;
+  /** Published ports as they are now (allocated host ports filled in); empty unless the container runs. */
   ports: PortMapping[];
   runtime: string;
 };
@@ -83,6 +90,8 @@ export type ContainerDetails = ContainerSummary & {
   rootfs: string;
   logPath: string;
   networks: Record<string, unknown>;
+  /** Absent from a berthd older than port allocation. */
+  networkSettings?: { ports: PortBindings };
   mounts: { type: string; source: string; destination: string; readOnly: boolean }[];
 };
 
