@@ -54,7 +54,12 @@ images:
   import FILE|- [REF] [--platform P]               a rootfs tarball as a one-layer image
   login [-u USER] [-p PASS | --password-stdin] REGISTRY
   logout REGISTRY
-  image prune, system gc [--format json]           remove unused content and snapshots
+  image prune [-a] [-f], system gc [--format json] remove unused images, content and snapshots
+
+system (through berthd):
+  system df [--format json]                        disk used by images, containers, volumes
+  system prune [-a] [--volumes] [-f]               stopped containers, unused networks and images
+  container prune [-f], network prune [-f]         port CONTAINER [PRIVATE_PORT[/PROTO]]
   content ls [--format table|json] [-q], content get DIGEST [-o FILE]
   snapshot ls [--format table|json] [-q]
 
@@ -95,10 +100,11 @@ function listFormat(f: Record<string, unknown>): 'table' | 'json' {
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
 async function withService<T>(ctx: Ctx, fn: (s: ImageService) => Promise<T>): Promise<T> {
-  const { ImageService } = await import('../../images/image-service.ts');
-  const s = await ImageService.open(ctx.opts);
+  // As berthd wires it: leases in berthd.db, and the root's containers kept by gc and rmi.
+  const { openImageService } = await import('../../engine/open-images.ts');
+  const s = await openImageService(ctx.opts);
   try {
-    return await fn(s);
+    return await fn(s.service);
   } finally {
     await s.close();
   }
@@ -282,8 +288,10 @@ const logout: Command = {
 const prune: Command = {
   flags: [format, { names: ['force', 'f'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
   run: async (ctx, f, args) => {
-    want(args, 0, 0, 'image prune [--format json]');
-    gcReport(ctx, f, await withService(ctx, (s) => s.gc()));
+    want(args, 0, 0, 'image prune [-a] [--format json]');
+    const r = await withService(ctx, (s) => s.prune({ all: f.all === true }));
+    if (listFormat(f) !== 'json') for (const n of r.untagged) ctx.out.write(`Untagged: ${n}\n`);
+    gcReport(ctx, f, r);
   },
 };
 
@@ -387,6 +395,15 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     return (await v.run(vctx, p.flags, p.rest)) ?? 0;
   };
   cliMark('flags parsed, verb found');
+  // Verbs that need berthd: port, system df/prune, image/container/network prune. Loaded only for them.
+  if (verb === 'port' || ((rest[0] === 'prune' || rest[0] === 'df') && ['system', 'image', 'container', 'network'].includes(verb))) {
+    const { SYSTEM_GROUPS, SYSTEM_VERBS } = await import('./system-verbs.ts');
+    if (SYSTEM_VERBS[verb]) return runVerb(SYSTEM_VERBS[verb]!, rest, verb);
+    const systemVerb = SYSTEM_GROUPS[verb]?.[rest[0]!];
+    const daemonUp = async () => host !== undefined || (g.flags.root === undefined && (await new BerthClient(DEFAULT_SOCKET).ping()));
+    // image prune and system prune without a daemon: the in-process gc below (`system gc` always is).
+    if (systemVerb && (verb === 'container' || verb === 'network' || rest[0] === 'df' || (await daemonUp()))) return runVerb(systemVerb, rest.slice(1), `${verb} ${rest[0]}`);
+  }
   const containerGroup = CONTAINER_GROUPS[verb];
   if (CONTAINER_VERBS[verb]) return runVerb(CONTAINER_VERBS[verb]!, rest, verb);
   if (containerGroup) {
