@@ -84,6 +84,8 @@ export class ContainerService {
   readonly #lock = new KeyedMutex();
   readonly #tasks = new Map<string, TaskHandle>();
   readonly #waiters = new Map<string, ((r: ExitResult) => void)[]>();
+  /** `wait --condition removed` callers: settled once the container is wholly gone (or its auto-removal failed). */
+  readonly #removalWaiters = new Map<string, { resolve: (r: ExitResult) => void; reject: (e: unknown) => void }[]>();
   /** Exits of containers already removed (run --rm): a late `wait` still learns the status. */
   readonly #recentExits = new Map<string, ExitResult>();
   readonly #removing = new Set<string>();
@@ -548,25 +550,37 @@ export class ContainerService {
 
   /** Releases the host resources of a task that has exited: runtime state, shim, network, rootfs mount. */
   async #releaseTask(c: ContainerRecord, handle: TaskHandle | undefined, span = timingSpan('release', c.id)): Promise<void> {
+    // Three independent strands at once (each step is one recovery redoes if berthd dies midway,
+    // in any combination: a stopped row's mount, shim state and attachments are each released at
+    // start): the runtime's state then the rootfs (processes first, then their root), the shim,
+    // and the network.
     const rt = this.#runtime(c.runtime);
-    await rt.delete(c.id);
-    faultPoint('exit.runtime-deleted');
-    span.mark('runtime delete');
-    if (handle) await handle.cleanup().catch((e) => this.#log(`shim cleanup of ${c.id}: ${(e as Error).message}`));
-    else await rm(this.#stateDir(c.id), { recursive: true, force: true });
-    faultPoint('exit.shim-stopped');
-    span.mark('shim stopped, its dir removed');
-    const nets = this.#o.store.attachments(c.id).map((a) => a.network);
-    await this.#releaseNetwork(c.id, nets, true);
-    faultPoint('exit.network-released');
-    span.mark('network released');
-    try {
-      unmountAll(join(this.#dir(c.id), 'rootfs'));
-    } catch (e) {
-      this.#log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
-    }
-    faultPoint('exit.unmounted');
-    span.mark('rootfs unmounted');
+    const runtimeAndRootfs = (async () => {
+      await rt.delete(c.id);
+      faultPoint('exit.runtime-deleted');
+      span.mark('runtime delete');
+      try {
+        unmountAll(join(this.#dir(c.id), 'rootfs'));
+      } catch (e) {
+        this.#log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
+      }
+      faultPoint('exit.unmounted');
+      span.mark('rootfs unmounted');
+    })();
+    const shim = (async () => {
+      if (handle) await handle.cleanup().catch((e) => this.#log(`shim cleanup of ${c.id}: ${(e as Error).message}`));
+      else await rm(this.#stateDir(c.id), { recursive: true, force: true });
+      faultPoint('exit.shim-stopped');
+      span.mark('shim stopped, its dir removed');
+    })();
+    const network = (async () => {
+      const nets = this.#o.store.attachments(c.id).map((a) => a.network);
+      await this.#releaseNetwork(c.id, nets, true);
+      faultPoint('exit.network-released');
+      span.mark('network released');
+    })();
+    const failed = (await Promise.allSettled([runtimeAndRootfs, shim, network])).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -651,7 +665,17 @@ export class ContainerService {
   async #autoRemove(id: string): Promise<void> {
     // Let followers of the log (run without -d) read the last lines before the directory goes.
     for (let i = 0; i < 100 && (this.#readers.get(id) ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    await this.remove(id, { force: true }).catch((e) => this.#log(`auto-remove of ${id}: ${(e as Error).message}`));
+    await this.remove(id, { force: true }).catch((e) => {
+      this.#log(`auto-remove of ${id}: ${(e as Error).message}`);
+      // The client waiting for the removal (run --rm) must not wait forever: it learns why.
+      this.#settleRemovalWaiters(id, e);
+    });
+  }
+
+  #settleRemovalWaiters(id: string, outcome: ExitResult | unknown, ok = false): void {
+    const ws = this.#removalWaiters.get(id) ?? [];
+    this.#removalWaiters.delete(id);
+    for (const w of ws) ok ? w.resolve(outcome as ExitResult) : w.reject(outcome);
   }
 
   // ---------------------------------------------------------------- stop, kill, wait
@@ -727,6 +751,27 @@ export class ContainerService {
     });
   }
 
+  /**
+   * Resolves once the container has been removed (its row, snapshot and directory gone), with its
+   * last exit: docker's `wait --condition removed`, which `run --rm` waits on instead of polling.
+   * A container removed already answers from the recent exits (for a minute), else not found.
+   */
+  waitRemoved(word: string): Promise<ExitResult> {
+    let c: ContainerRecord;
+    try {
+      c = this.resolve(word);
+    } catch (e) {
+      const recent = this.#recentExits.get(word) ?? [...this.#recentExits].find(([id]) => id.startsWith(word))?.[1];
+      if (recent) return Promise.resolve(recent);
+      throw e;
+    }
+    return new Promise((resolve, reject) => {
+      const ws = this.#removalWaiters.get(c.id) ?? [];
+      ws.push({ resolve, reject });
+      this.#removalWaiters.set(c.id, ws);
+    });
+  }
+
   // ---------------------------------------------------------------- remove
 
   async remove(word: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
@@ -769,6 +814,11 @@ export class ContainerService {
         // which recovery removes; the other order left a row whose rootfs was gone.
         this.#o.store.deleteContainer(id);
         faultPoint('remove.recorded');
+        // From here `wait` no longer finds the row: it answers from the recent exits (for a minute).
+        if (!this.#recentExits.has(id) && c.status === 'stopped') {
+          this.#recentExits.set(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+          setTimeout(() => this.#recentExits.delete(id), 60_000).unref();
+        }
         span.mark('row deleted');
         await this.#o.images.snapshotter.remove(c.snapshotKey).catch((e) => {
           if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) this.#log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
@@ -778,14 +828,15 @@ export class ContainerService {
         await rm(this.#dir(id), { recursive: true, force: true });
         faultPoint('remove.dir-removed');
         span.mark('dir removed');
-        if (!this.#recentExits.has(id) && c.status === 'stopped') this.#recentExits.set(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
         this.#o.events.publish('container', 'destroy', id, this.#attrs(c));
         const req = (c.config as { request: CreateRequest }).request;
         if (opts.volumes) {
           for (const m of req.mounts ?? []) if (m.type === 'volume' && m.source) await this.#o.volumes.remove(m.source).catch(() => {});
         }
       });
-      this.#resolveWaiters(id, this.#recentExits.get(id) ?? { exitCode: 0, signal: null, oomKilled: false, finishedAt: '' });
+      const last = this.#recentExits.get(id) ?? { exitCode: 0, signal: null, oomKilled: false, finishedAt: '' };
+      this.#resolveWaiters(id, last);
+      this.#settleRemovalWaiters(id, last, true);
     } finally {
       this.#removing.delete(id);
     }

@@ -205,22 +205,13 @@ const run: Verb = {
     cliMark('run: attached and started');
     let code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
     cliMark('run: attach stream ended');
-    code ??= (await c.wait(id)).exitCode;
     if (req.autoRemove) {
-      // As docker's client does: return once the daemon has removed the container.
-      // Polled briskly at first (removal usually takes a few ms), then backing off; 10 s at most.
-      for (let i = 0, waited = 0; waited < 10_000; i++) {
-        const gone = await c.inspect(id).then(
-          () => false,
-          (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'),
-        );
-        if (gone) break;
-        const ms = i < 20 ? 5 : 50;
-        waited += ms;
-        await new Promise((r) => setTimeout(r, ms));
-      }
+      // As docker's client does: return once the daemon has removed the container (one long poll).
+      const r = await c.wait(id, 'removed');
+      code ??= r.exitCode;
       cliMark('run: removed');
     }
+    code ??= (await c.wait(id)).exitCode;
     return code;
   },
 };

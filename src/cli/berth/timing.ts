@@ -22,3 +22,5 @@ function on(): (step: string) => void {
 
 /** Prints the step just done with the time since the process began; a no-op unless BERTH_TRACE_TIMING=1. */
 export const cliMark: (step: string) => void = ON ? on() : () => {};
+
+if (ON) process.on('exit', () => cliMark('exit'));
