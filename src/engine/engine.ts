@@ -46,15 +46,16 @@ export function defaultRuntimes(): Record<string, string> {
 }
 
 /**
- * A pull holds a lease named `pull-<pid>-…` until its image record exists; a berthd (or CLI) killed
- * mid-pull leaves it for hours (its expiry), pinning whatever it fetched. Leases of processes that
+ * A pull holds a lease named `pull-<pid>-…` until its image record exists (loads, imports and creates
+ * likewise); a berthd (or CLI) killed mid-way leaves it for hours (its expiry), pinning what it holds. Leases of processes that
  * are gone are released so the next gc can judge that content; the partial ingest stays, so a pull
  * again resumes it.
  */
 async function releaseDeadPullLeases(images: ImageService): Promise<string[]> {
   const released: string[] = [];
   for (const l of await images.content.listLeases()) {
-    const pid = Number(/^pull-(\d+)-/.exec(l.id)?.[1] ?? 0);
+    // Loads, imports and creates take `<what>-<pid>-…` leases too (src/images/image-service.ts).
+    const pid = Number(/^(?:pull|load|import|create)-(\d+)-/.exec(l.id)?.[1] ?? 0);
     if (!pid || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
     await images.content.deleteLease(l.id);
     released.push(l.id);
