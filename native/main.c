@@ -139,6 +139,24 @@ static void read_plan(struct ctx *c, uint8_t **buf, size_t *len)
 	}
 }
 
+/* Every signal at its default disposition and none blocked, whatever the caller left: a process
+ * ignores what its parent ignored across execve (Node ignores SIGPIPE and SIGXFSZ; posix_spawn from
+ * a multithreaded glibc program leaves glibc's internal signals 32 and 33 ignored), and the
+ * container's process must start as a fresh one would. The raw syscall: glibc refuses 32 and 33. */
+static void reset_signals(void)
+{
+	struct {
+		unsigned long handler, flags, restorer;
+		uint64_t mask;
+	} dfl = {0, 0, 0, 0}; /* the kernel's struct sigaction; handler 0 is SIG_DFL */
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static struct ctx c;
@@ -152,6 +170,7 @@ int main(int argc, char **argv)
 		(void)!write(2, usage, sizeof usage - 1);
 		return 2;
 	}
+	reset_signals();
 	ctx_init(&c, &plan, (int)fd);
 	if (fcntl(c.syncfd, F_GETFD) < 0) {
 		static const char bad[] = "berth-init: the sync fd is not open\n";

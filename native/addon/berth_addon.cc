@@ -9,7 +9,7 @@
 // policy decisions; src/sys/native.ts is its only caller.
 //
 // It must never change the state of the whole process behind Node's back: no setns, unshare,
-// fork, chroot or credential changes. Node runs several threads (V8 workers, libuv's pool) and such
+// fork, chroot or credential changes (spawn.cc's posix_spawn execs at once and shares nothing). Node runs several threads (V8 workers, libuv's pool) and such
 // calls would either fail (EINVAL for setns into a user or mount namespace from a multithreaded
 // process) or apply to one thread only. Those live in native/berth-init, a single-threaded program.
 #include <errno.h>
@@ -38,6 +38,7 @@
 
 #include "bpf_device.h"
 #include "in_root.h"
+#include "spawn.h"
 
 namespace {
 
@@ -830,6 +831,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seccompCompile", Napi::Function::New(env, SeccompCompile, "seccompCompile"));
   exports.Set("bpfAttachDeviceFilter", Napi::Function::New(env, BpfAttachDeviceFilter, "bpfAttachDeviceFilter"));
   exports.Set("bpfDeviceFilters", Napi::Function::New(env, BpfDeviceFilters, "bpfDeviceFilters"));
+  exports.Set("spawnProcess", Napi::Function::New(env, berth::SpawnProcess, "spawnProcess"));
+  exports.Set("watchChild", Napi::Function::New(env, berth::WatchChild, "watchChild"));
   exports.Set("constants", Constants(env));
   return exports;
 }

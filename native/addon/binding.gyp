@@ -4,7 +4,7 @@
   'targets': [
     {
       'target_name': 'berth_addon',
-      'sources': ['berth_addon.cc', 'in_root.cc', 'bpf_device.cc'],
+      'sources': ['berth_addon.cc', 'in_root.cc', 'bpf_device.cc', 'spawn.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # C++ exceptions on: a failed call throws a Napi::Error, and RAII closes any fd on the way out.
       'defines': ['NAPI_CPP_EXCEPTIONS', 'NAPI_VERSION=8'],

@@ -5,7 +5,7 @@
 //    on a private socketpair, receives the master, and relays it to its own stdio (raw mode on a
 //    terminal), so an interactive session works from a real terminal.
 import { closeSync, createReadStream, createWriteStream } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { BerthError, ErrorCode, invalidArgument } from '../errors/errors.ts';
 import * as native from '../sys/native.ts';
 
@@ -85,7 +85,8 @@ export function relayTerminal(master: number, exited: Promise<number>): Promise<
 
 function connectUnix(path: string): Promise<Socket> {
   return new Promise((res, rej) => {
-    const s = connect(path);
+    // node:net is loaded only by the commands that use a console socket (a few ms of start-up).
+    const s = (process.getBuiltinModule('node:net') as typeof import('node:net')).connect(path);
     s.once('connect', () => res(s));
     s.once('error', (e) => rej(invalidArgument(`--console-socket ${path}: ${e.message}`)));
   });

@@ -2,9 +2,12 @@
 // each gets the container's state JSON on stdin, runs with its own args and env, and is killed at
 // its timeout. The hooks that run inside the container (createContainer, startContainer) are
 // executed by berth-init from the plan.
-import { spawn } from 'node:child_process';
+import type { spawn as Spawn } from 'node:child_process';
 import { BerthError, ErrorCode } from '../errors/errors.ts';
 import type { Hook } from '../oci/runtime-spec.ts';
+
+// node:child_process is loaded when a hook runs, not by every runtime command (~3 ms of start-up).
+const childProcess = () => process.getBuiltinModule('node:child_process') as { spawn: typeof Spawn };
 
 export type HostHookName = 'prestart' | 'createRuntime' | 'poststart' | 'poststop';
 
@@ -13,7 +16,7 @@ export function runHook(name: HostHookName, index: number, hook: Hook, stateJson
   const what = `${name} hook #${index} (${hook.path})`;
   return new Promise((resolve, reject) => {
     const args = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
-    const child = spawn(hook.path, args.slice(1), {
+    const child = childProcess().spawn(hook.path, args.slice(1), {
       argv0: args[0],
       env: Object.fromEntries((hook.env ?? []).map((e) => splitEnv(e))),
       stdio: ['pipe', 'ignore', 'pipe'],

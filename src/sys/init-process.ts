@@ -1,10 +1,12 @@
 // Starting native/berth-init and speaking the sync protocol with it (docs/plan-protocol.md).
 // Owns the process plumbing only: which fds the init gets, the frames, and turning an ERROR frame
 // into an error. What the plan says and what the hooks do are the caller's business.
-import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
+// berth-init is started with the addon's posix_spawn and watched by its thread (native.spawnProcess,
+// native.watchChild), not node:child_process: forking Node and loading child_process and net cost
+// ~6 ms of every create, run and exec.
+import { closeSync, writeSync } from 'node:fs';
 import { BerthError, ErrorCode } from '../errors/errors.ts';
+import * as native from './native.ts';
 import { initBinary } from './paths.ts';
 import { encodeFrame, Frame, FrameReader } from './plan.ts';
 
@@ -21,13 +23,20 @@ export interface LaunchOptions {
   stdio?: [number | 'inherit' | 'ignore', number | 'inherit' | 'ignore', number | 'inherit' | 'ignore'];
 }
 
+/** berth-init's first process, which this process spawned and reaps. */
+export interface Stage0 {
+  readonly pid: number;
+  /** Signals it, unless it has been reaped already (its pid may name another process by then). */
+  kill(signal: NodeJS.Signals | number): void;
+}
+
 export interface LaunchedInit {
   /** Host pid of the container's init. */
   pid: number;
   /** Its start time (/proc/<pid>/stat field 22), read by stage0 before the init could run: with the pid, its identity. */
   startTime: string;
   /** berth-init's stage0 process: in foreground mode it lives as long as the container. */
-  stage0: ChildProcess;
+  stage0: Stage0;
   /** stage0's exit status; in foreground mode, the container's (128+n when killed by signal n). */
   exited: Promise<number>;
 }
@@ -42,26 +51,51 @@ export function consoleFdInInit(preserveFds: number): number {
  * init reports READY. On an ERROR frame, or EOF before READY, rejects with the init's message.
  */
 export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
-  const stdio: StdioOptions = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit'])];
-  for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
-  if (opts.consoleSocketFd !== undefined) stdio.push(opts.consoleSocketFd);
-  const syncIndex = stdio.length;
-  stdio.push('pipe');
+  const fds: number[] = (opts.stdio ?? ['inherit', 'inherit', 'inherit']).map((s, i) => (s === 'inherit' ? i : s === 'ignore' ? -1 : s));
+  for (let i = 0; i < opts.preserveFds; i++) fds.push(3 + i);
+  if (opts.consoleSocketFd !== undefined) fds.push(opts.consoleSocketFd);
+  const syncIndex = fds.length;
+  const [sync, theirs] = native.socketpair();
+  fds.push(theirs);
 
   // berth-init starts with umask 0, so that the modes in the plan are the modes made (the exec
   // FIFO must be 0622 for a container user to open it); the child sets the container's own umask.
   const umask = process.umask(0);
-  let stage0: ChildProcess;
+  let pid0: number;
   try {
-    stage0 = spawn(initBinary(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
+    pid0 = native.spawnProcess(initBinary(), ['berth-init', String(syncIndex)], fds);
+  } catch (e) {
+    closeSync(sync);
+    throw new BerthError(ErrorCode.Unavailable, `cannot start ${initBinary()}: ${(e as Error).message} (run scripts/build.sh)`);
   } finally {
     process.umask(umask);
+    closeSync(theirs);
   }
+
+  let reaped = false;
+  const stage0: Stage0 = {
+    pid: pid0,
+    kill(signal) {
+      if (reaped) return;
+      try {
+        process.kill(pid0, signal);
+      } catch {}
+    },
+  };
+  let exitedResolve!: (status: number) => void;
   const exited = new Promise<number>((resolve) => {
-    stage0.on('exit', (code, signal) => resolve(code ?? 128 + signalNumberOf(signal)));
-    stage0.on('error', () => resolve(127));
+    exitedResolve = resolve;
   });
-  const sock = stage0.stdio[syncIndex] as Socket;
+  let syncOpen = true;
+  const send = (frame: Buffer) => {
+    if (!syncOpen) return;
+    let off = 0;
+    try {
+      while (off < frame.length) off += writeSync(sync, frame, off);
+    } catch {
+      // berth-init went away: its EOF and exit status tell the story.
+    }
+  };
 
   return new Promise<LaunchedInit>((resolve, reject) => {
     const reader = new FrameReader();
@@ -73,17 +107,16 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
       if (done) return;
       done = true;
       failure = e;
-      sock.destroy();
+      // Both ends of berth-init go, so that the sync socket reaches EOF and the watch ends.
       if (pid > 0) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {}
       }
+      stage0.kill('SIGKILL');
       reject(e);
     };
-    stage0.on('error', (e) => fail(new BerthError(ErrorCode.Unavailable, `cannot start ${initBinary()}: ${e.message} (run scripts/build.sh)`)));
-    sock.on('error', () => {});
-    sock.on('data', (chunk: Buffer) => {
+    const onFrames = (chunk: Buffer) => {
       let frames: ReturnType<FrameReader['push']>;
       try {
         frames = reader.push(chunk);
@@ -99,13 +132,13 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
             break;
           case Frame.HOOKS:
             if (!opts.onHooks) {
-              sock.write(encodeFrame(Frame.CONTINUE, Buffer.from('{}')));
+              send(encodeFrame(Frame.CONTINUE, Buffer.from('{}')));
               break;
             }
             opts.onHooks(pid).then(
-              (state) => sock.write(encodeFrame(Frame.CONTINUE, Buffer.from(state))),
+              (state) => send(encodeFrame(Frame.CONTINUE, Buffer.from(state))),
               (e: unknown) => {
-                sock.write(encodeFrame(Frame.ABORT));
+                send(encodeFrame(Frame.ABORT));
                 fail(e instanceof BerthError ? e : new BerthError(ErrorCode.FailedPrecondition, String((e as Error)?.message ?? e)));
               },
             );
@@ -119,26 +152,30 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
           case Frame.ERROR: {
             const errno = f.payload.length >= 4 ? f.payload.readInt32LE(0) : 0;
             const msg = f.payload.subarray(4).toString('utf8');
-            const e = new BerthError(ErrorCode.FailedPrecondition, msg, { errno });
-            fail(e);
+            fail(new BerthError(ErrorCode.FailedPrecondition, msg, { errno }));
             break;
           }
           default:
             fail(new BerthError(ErrorCode.Internal, `berth-init: unexpected frame type ${f.type}`));
         }
       }
-    });
-    sock.on('close', () => {
-      if (!done) {
-        exited.then((status) =>
-          fail(failure ?? new BerthError(ErrorCode.FailedPrecondition, `container init exited before it was ready (status ${status})`)),
-        );
+    };
+    native.watchChild(pid0, sync, (e) => {
+      if (e.kind === 'data') {
+        if (!done) onFrames(e.data);
+      } else if (e.kind === 'eof') {
+        syncOpen = false;
+        closeSync(sync);
+        if (!done) {
+          exited.then((status) =>
+            fail(failure ?? new BerthError(ErrorCode.FailedPrecondition, `container init exited before it was ready (status ${status})`)),
+          );
+        }
+      } else {
+        reaped = true;
+        exitedResolve(e.status);
       }
     });
-    sock.write(encodeFrame(Frame.PLAN, opts.plan));
+    send(encodeFrame(Frame.PLAN, opts.plan));
   });
-}
-
-function signalNumberOf(signal: NodeJS.Signals | null): number {
-  return signal ? ((osConstants.signals as Record<string, number>)[signal] ?? 0) : 0;
 }

@@ -42,6 +42,9 @@ import {
   resolveInRoot,
   sendFds,
   socketpair,
+  spawnProcess,
+  watchChild,
+  type ChildEvent,
 } from './native.ts';
 
 const repoRoot = join(import.meta.dirname, '../..');
@@ -503,3 +506,65 @@ describe('bpfAttachDeviceFilter, bpfDeviceFilters', () => {
     assert.equal(e.path, dir);
   });
 });
+
+describe('spawnProcess and watchChild', () => {
+  // Collects a watch's events until the exit; the data joined.
+  function watch(pid: number, fd: number): Promise<{ out: string; order: string[]; status: number }> {
+    return new Promise((resolve) => {
+      let out = '';
+      const order: string[] = [];
+      watchChild(pid, fd, (e: ChildEvent) => {
+        order.push(e.kind);
+        if (e.kind === 'data') out += e.data.toString();
+        if (e.kind === 'eof' && fd >= 0) closeSync(fd);
+        if (e.kind === 'exit') resolve({ out, order: [...new Set(order)], status: e.status });
+      });
+    });
+  }
+
+  test('the child gets exactly the fds it is given, at their positions; data, eof, then the exit code', async () => {
+    const [ours, theirs] = socketpair();
+    const outFile = join(mkdtempSync(join(tmpdir(), 'berth-spawn-')), 'out');
+    const out = openSync(outFile, 'w');
+    let pid: number;
+    try {
+      // fd 0 from /dev/null (-1), 1 a file, 2 inherited, 3 the socket; nothing else may be open.
+      pid = spawnProcess('/bin/sh', ['sh', '-c', 'read x; echo "stdin:[$x]"; ls /proc/self/fd >&3; echo to-three >&3; exit 7'], [-1, out, 2, theirs]);
+    } finally {
+      closeSync(theirs);
+      closeSync(out);
+    }
+    const r = await watch(pid, ours);
+    assert.equal(r.status, 7);
+    assert.deepEqual(r.order, ['data', 'eof', 'exit']);
+    const fds = r.out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    // ls's own directory fd is the one extra (a fresh number above 3).
+    assert.deepEqual(fds.filter((fd) => fd <= 3), [0, 1, 2, 3], `fds in the child: ${fds.join(' ')}`);
+    assert.ok(fds.length <= 5, `an fd leaked into the child: ${fds.join(' ')}`);
+    assert.ok(r.out.includes('to-three'));
+    assert.equal(readFileSync(outFile, 'utf8'), 'stdin:[]\n');
+    rmSync(join(outFile, '..'), { recursive: true, force: true });
+  });
+
+  test('a child killed by a signal reports 128+n; signals are at their defaults in the child', async () => {
+    const pid = spawnProcess('/bin/sh', ['sh', '-c', 'trap - PIPE; kill -TERM $$; sleep 5'], [-1, -1, -1]);
+    const r = await watch(pid, -1);
+    assert.equal(r.status, 128 + osConstants.signals.SIGTERM);
+    assert.deepEqual(r.order, ['exit']);
+    // What Node ignores (SIGPIPE 13, SIGXFSZ 25) is at its default in the child. (glibc's own
+    // signals 32 and 33 stay ignored after posix_spawn from a threaded process: berth-init resets them.)
+    const [ours, theirs] = socketpair();
+    const st = spawnProcess('/bin/sh', ['sh', '-c', 'grep ^SigIgn: /proc/self/status >&3'], [-1, -1, 2, theirs]);
+    closeSync(theirs);
+    const ign = BigInt(`0x${/SigIgn:\s*([0-9a-f]+)/.exec((await watch(st, ours)).out)?.[1] ?? 'ffff'}`);
+    assert.equal(ign & ((1n << 12n) | (1n << 24n)), 0n, `SIGPIPE or SIGXFSZ ignored in the child: ${ign.toString(16)}`);
+  });
+
+  test('a program that cannot be run fails at once with the errno, naming the path', () => {
+    const e = throwsSyscall(() => spawnProcess('/nonexistent/berth-init', ['x'], [-1, -1, -1]), 'ENOENT');
+    assert.ok(e.message.includes('/nonexistent/berth-init'));
+    assert.throws(() => spawnProcess('/bin/true', [], [0, 1, 2]), /argv/);
+    assert.throws(() => spawnProcess('/bin/true', ['true'], [0, 1]), /fds/);
+  });
+});
+

@@ -189,6 +189,8 @@ interface Addon {
   seccompCompile(filter: SeccompFilter): { program: Buffer; skipped: string[] };
   bpfAttachDeviceFilter(cgroupDir: string, program: Uint8Array, license: string): void;
   bpfDeviceFilters(cgroupDir: string): BpfDeviceFilterInfo[];
+  spawnProcess(path: string, argv: readonly string[], fds: readonly number[]): number;
+  watchChild(pid: number, fd: number, callback: (kind: 'data' | 'eof' | 'exit', value: Buffer | number | undefined) => void): void;
   constants: Record<string, number>;
 }
 
@@ -317,6 +319,32 @@ export function pidfdSendSignal(pidfd: number, sig: number): void {
  */
 export function pidfdWait(pidfd: number, timeoutMs: number): boolean {
   return loadAddon().pidfdWait(pidfd, timeoutMs);
+}
+
+/**
+ * posix_spawn(3) of `path` with `argv` (argv[0] included) and this process's environment: the
+ * child's fd i is `fds[i]` (-1: /dev/null) and nothing else is open; its signals are at their
+ * defaults, unblocked. Returns its pid. Far cheaper than node:child_process (no copy of Node's
+ * address space, no module loading); the caller must reap it, with watchChild.
+ */
+export function spawnProcess(path: string, argv: readonly string[], fds: readonly number[]): number {
+  return loadAddon().spawnProcess(path, argv, fds);
+}
+
+/** What watchChild reports, in this order: the fd's data, its end, then the child's exit status (exit code, or 128+signal). */
+export type ChildEvent = { kind: 'data'; data: Buffer } | { kind: 'eof' } | { kind: 'exit'; status: number };
+
+/**
+ * Watches a child of this process from a thread of its own: reads `fd` (-1: none) until EOF,
+ * reporting each chunk, then reaps the child and reports its status. Keeps the event loop alive
+ * until the exit is reported. The fd stays the caller's, to close only after 'eof'.
+ */
+export function watchChild(pid: number, fd: number, onEvent: (e: ChildEvent) => void): void {
+  loadAddon().watchChild(pid, fd, (kind, value) => {
+    if (kind === 'data') onEvent({ kind, data: value as Buffer });
+    else if (kind === 'eof') onEvent({ kind });
+    else onEvent({ kind, status: value as number });
+  });
 }
 
 /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process, not to pid 1. */

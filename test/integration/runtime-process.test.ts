@@ -30,6 +30,12 @@ describeRuntimes('runtime process', (_rt, it) => {
     assert.equal(st['CapAmb'], hex(0n));
   });
 
+  it('signals: the process starts with none ignored and none blocked, whatever the runtime ignored', async (s) => {
+    const out = await s.runToExit(s.id(), s.bundle({ args: ['cat', '/proc/self/status'] }));
+    assert.match(out, /^SigIgn:\s*0+$/m, `ignored signals leaked into the container:\n${out}`);
+    assert.match(out, /^SigBlk:\s*0+$/m, `blocked signals leaked into the container:\n${out}`);
+  });
+
   it('capabilities: every set as configured for a non-root user, ambient included', async (s) => {
     const caps = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_SYS_CHROOT'];
     const b = s.bundle({ args: ['cat', '/proc/self/status'], user: { uid: 1000, gid: 1000 }, capabilities: caps });

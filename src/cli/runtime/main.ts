@@ -10,13 +10,15 @@ import { type LinuxResources, OCI_VERSION, type Process } from '../../oci/runtim
 import { parseRuntimeConfig } from '../../oci/runtime-validate.ts';
 import { featuresDocument } from '../../runtime/features.ts';
 import { parseDuration, resourcesFromFlags } from './update-flags.ts';
-import { spawnSync } from 'node:child_process';
 import { execProcess } from '../../runtime/exec-process.ts';
 import { cgroupfsDriver } from '../../runtime/cgroups.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
 
 const VERSION = '0.1.0';
+// node:child_process only for the verbs that run a program (ps, checkpoint): not loaded by the rest.
+const spawnSyncText = (cmd: string, args: string[], timeout?: number) =>
+  (process.getBuiltinModule('node:child_process') as typeof import('node:child_process')).spawnSync(cmd, args, { encoding: 'utf8', ...(timeout ? { timeout } : {}) });
 // hrtime, not `performance`: the global `performance` loads perf_hooks, a few ms of start-up.
 const t0 = process.hrtime.bigint();
 const timing = process.env.BERTH_TRACE_TIMING === '1';
@@ -257,7 +259,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** runc's ps: the host's `ps` output (default `ps -ef`), keeping the header and the container's processes. */
 function psTable(pids: number[], psArgs: string[]): string {
-  const r = spawnSync('ps', psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8' });
+  const r = spawnSyncText('ps', psArgs.length > 0 ? psArgs : ['-ef']);
   if (r.status !== 0) throw invalidArgument(`ps ${psArgs.join(' ')}: ${r.stderr || r.error?.message}`);
   const [header = '', ...lines] = r.stdout.split('\n');
   const col = header.trim().split(/\s+/).indexOf('PID');
@@ -268,7 +270,7 @@ function psTable(pids: number[], psArgs: string[]): string {
 
 /** Why checkpoint/restore cannot run here: CRIU missing, CRIU refusing this kernel, or berth not driving it yet. */
 function criuStatus(): string {
-  const r = spawnSync('criu', ['check'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSyncText('criu', ['check'], 30_000);
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'checkpoint and restore need CRIU, which is not installed (apt-get install criu)';
   if (r.status !== 0) {
     const why = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.startsWith('Error')).slice(-1)[0] ?? `criu check exited ${r.status}`;
