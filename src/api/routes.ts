@@ -3,8 +3,8 @@
 import { createReadStream } from 'node:fs';
 import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
-import { type Ctx, jsonLines, Router, readJson, STREAMED } from './server.ts';
-import type { ContainerFilter, CreateRequest, EventFilter, ExecRequest } from './types.ts';
+import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
+import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, type CreateRequest, type EventFilter, type ExecRequest } from './types.ts';
 
 const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
 
@@ -127,7 +127,12 @@ export function apiRouter(): Router {
   });
 
   // ---- containers
-  r.on('POST', '/containers', async (c) => c.engine.containers.create(await readJson<CreateRequest>(c.req, 'create')));
+  r.on('POST', '/containers', async (c) => {
+    const req = await readJson<CreateRequest>(c.req, 'create');
+    // start=1: create and start in one request (`run -d`).
+    if (flag(c.query, 'start')) return { ...(await c.engine.containers.run(req, { attach: false })), warnings: [] };
+    return c.engine.containers.create(req);
+  });
   r.on('GET', '/containers', async (c) => c.engine.containers.list({ all: flag(c.query, 'all'), filters: filters(c.query) } satisfies ContainerFilter));
   r.on('GET', '/containers/{id}', async (c) => c.engine.containers.inspect(c.params.id!));
   r.on('POST', '/containers/{id}/start', async (c) => void (await c.engine.containers.start(c.params.id!)));
@@ -169,6 +174,12 @@ export function apiRouter(): Router {
   });
   r.on('POST', '/exec/{id}/wait', async (c) => c.engine.containers.execWait(c.params.id!));
   r.on('POST', '/exec/{id}/resize', async (c) => void (await c.engine.containers.execResize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)));
+  // `run` in one request: the body is a CreateRequest; the 101 names the container made
+  // (X-Berth-Container-Id), and the connection then carries its attach frames from before its start.
+  r.upgrade('/containers/run', async (e, _p, _q, body) => {
+    const { id, name, stream } = await e.containers.run(parseJson<CreateRequest>(await body(), 'run'), { attach: true });
+    return { stream, headers: { [CONTAINER_ID_HEADER]: id, [CONTAINER_NAME_HEADER]: name } };
+  });
   r.upgrade('/containers/{id}/attach', (e, p, q) => (flag(q, 'start') ? e.containers.startAttached(p.id!) : e.containers.attach(p.id!)));
   r.upgrade('/exec/{id}/attach', (e, p) => e.containers.execAttach(p.id!));
 

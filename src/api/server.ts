@@ -17,7 +17,9 @@ import { API_PREFIX, ATTACH_PROTOCOL } from './types.ts';
 
 export type Ctx = { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; query: URLSearchParams; engine: Engine; signal: AbortSignal };
 type Handler = (c: Ctx) => Promise<unknown>;
-type UpgradeHandler = (engine: Engine, params: Record<string, string>, query: URLSearchParams) => Promise<Duplex>;
+/** An upgrade's stream, or the stream and headers for the 101 (a `run` names the container it made). */
+export type UpgradeResult = Duplex | { stream: Duplex; headers: Record<string, string> };
+type UpgradeHandler = (engine: Engine, params: Record<string, string>, query: URLSearchParams, body: () => Promise<Buffer>) => Promise<UpgradeResult>;
 
 /** Marks a handler that wrote its own response (a stream). */
 export const STREAMED = Symbol('streamed');
@@ -72,7 +74,12 @@ export async function readJson<T>(req: IncomingMessage, what: string): Promise<T
     if (size > 16 << 20) throw invalidArgument(`${what}: request body larger than 16 MiB`);
     chunks.push(c);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return parseJson<T>(Buffer.concat(chunks), what);
+}
+
+/** A request body as JSON (an empty body is `{}`). */
+export function parseJson<T>(body: Buffer, what: string): T {
+  const text = body.toString('utf8');
   if (text.trim() === '') return {} as T;
   try {
     return JSON.parse(text) as T;
@@ -102,6 +109,40 @@ export function jsonLines(res: ServerResponse): (v: unknown) => Promise<void> {
       if (res.write(`${JSON.stringify(v)}\n`)) resolve();
       else res.once('drain', resolve);
     });
+}
+
+/**
+ * The body of an upgrade request (Content-Length bytes): node:http hands over the socket right after
+ * the headers, with whatever followed them in `head`. Resolves with the body and any bytes beyond it.
+ */
+function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
+  const raw = req.headers['content-length'] ?? '0';
+  const len = Number(raw);
+  if (!/^\d+$/.test(raw) || len > 16 << 20) return Promise.reject(invalidArgument(`Content-Length ${JSON.stringify(raw)}: expected at most 16 MiB`));
+  if (head.length >= len) return Promise.resolve({ body: head.subarray(0, len), rest: head.subarray(len) });
+  return new Promise((resolve, reject) => {
+    const chunks = [head];
+    let got = head.length;
+    const done = () => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+    };
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got < len) return;
+      done();
+      const all = Buffer.concat(chunks);
+      resolve({ body: all.subarray(0, len), rest: all.subarray(len) });
+    };
+    const onEnd = () => {
+      done();
+      reject(invalidArgument(`request body ended after ${got} of ${len} bytes`));
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+  });
 }
 
 export type ApiServer = { server: Server; close: () => Promise<void> };
@@ -151,11 +192,24 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
       if ((req.headers.upgrade ?? '').toLowerCase() !== ATTACH_PROTOCOL) throw invalidArgument(`Upgrade: expected ${ATTACH_PROTOCOL}`);
       const hit = router.match(router.upgrades, url.pathname);
       if (!hit || hit === 'method') throw notFound(`no such API route: ${req.method} ${url.pathname} (upgrade)`);
-      const stream = await hit.route.fn(engine, hit.params, url.searchParams);
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${ATTACH_PROTOCOL}\r\n\r\n`);
+      let rest = head;
+      const body = async () => {
+        const r = await readUpgradeBody(req, socket, head);
+        rest = r.rest;
+        return r.body;
+      };
+      const out = await hit.route.fn(engine, hit.params, url.searchParams, body);
+      const { stream, headers } = 'stream' in out && !('pipe' in out) ? out : { stream: out as Duplex, headers: {} as Record<string, string> };
+      if (socket.destroyed) {
+        // The client went while we worked (a run's container is then the engine's to finish).
+        stream.destroy();
+        return;
+      }
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${ATTACH_PROTOCOL}\r\n${extra}\r\n`);
       span.mark('switched');
       socket.once('close', () => span.mark('closed'));
-      if (head.length) stream.write(head);
+      if (rest.length) stream.write(rest);
       // Either side closing ends both: the client gone, or the shim said EXIT and closed.
       pipeline(socket, stream).catch(() => {});
       pipeline(stream, socket).catch(() => {});

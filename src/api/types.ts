@@ -28,6 +28,9 @@ export type StreamEnd<T> = { done: T } | { error: string; code: string };
 /** The Upgrade token of attach connections; after the 101, bytes are the shim's attach frames. */
 export const ATTACH_PROTOCOL = 'berth-attach';
 export const API_PREFIX = '/v1';
+/** Headers of the 101 that answers `POST /containers/run`: the container it made. */
+export const CONTAINER_ID_HEADER = 'x-berth-container-id';
+export const CONTAINER_NAME_HEADER = 'x-berth-container-name';
 
 export type { SystemDf, SystemPruneResult } from '../engine/system-prune.ts';
 

@@ -10,6 +10,8 @@ import { codeFromResponse, ERROR_HEADER } from '../api/errors.ts';
 import {
   API_PREFIX,
   ATTACH_PROTOCOL,
+  CONTAINER_ID_HEADER,
+  CONTAINER_NAME_HEADER,
   type ContainerDetails,
   type ContainerSummary,
   type CreateRequest,
@@ -155,16 +157,27 @@ export class BerthClient {
   }
 
   /** Upgrades to the attach protocol; the socket then carries the shim's frames (src/api/attach-frames.ts). */
-  upgrade(path: string, query?: Query): Promise<Socket> {
+  async upgrade(path: string, query?: Query): Promise<Socket> {
+    return (await this.#upgrade(path, query)).socket;
+  }
+
+  #upgrade(path: string, query?: Query, body?: unknown): Promise<{ socket: Socket; headers: IncomingMessage['headers'] }> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ socketPath: this.socketPath, createConnection: this.#connect, method: 'POST', path: `${API_PREFIX}${path}${qs(query)}`, headers: { host: 'berthd', connection: 'Upgrade', upgrade: ATTACH_PROTOCOL } });
-      req.on('upgrade', (_res, socket, head) => {
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = httpRequest({
+        socketPath: this.socketPath,
+        createConnection: this.#connect,
+        method: 'POST',
+        path: `${API_PREFIX}${path}${qs(query)}`,
+        headers: { host: 'berthd', connection: 'Upgrade', upgrade: ATTACH_PROTOCOL, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
+      });
+      req.on('upgrade', (res, socket, head) => {
         if (head.length) socket.unshift(head);
-        resolve(socket);
+        resolve({ socket, headers: res.headers });
       });
       req.on('response', (res) => errorOf(res).then(reject, reject));
       req.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? unavailable(`cannot reach berthd at ${this.socketPath} (${e.code})`, e) : e));
-      req.end();
+      req.end(data);
     });
   }
 
@@ -228,6 +241,20 @@ export class BerthClient {
   // ---- containers
   create(req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
     return this.json('POST', '/containers', { body: req });
+  }
+  /** Create and start in one request (`run -d`). */
+  createAndStart(req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
+    return this.json('POST', '/containers', { body: req, query: { start: true } });
+  }
+  /** `run` in one request: create, then start with this client attached (no output missed). */
+  async run(req: CreateRequest): Promise<{ id: string; name: string; socket: Socket }> {
+    const { socket, headers } = await this.#upgrade('/containers/run', undefined, req);
+    const id = headers[CONTAINER_ID_HEADER];
+    if (typeof id !== 'string' || id === '') {
+      socket.destroy();
+      throw new BerthError(ErrorCode.Internal, `run: berthd's answer named no container (${CONTAINER_ID_HEADER} missing)`);
+    }
+    return { id, name: String(headers[CONTAINER_NAME_HEADER] ?? ''), socket };
   }
   list(o: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ContainerSummary[]> {
     return this.json('GET', '/containers', { query: { all: o.all, filters: o.filters ? JSON.stringify(o.filters) : undefined } });

@@ -388,6 +388,25 @@ export class ContainerService {
     return stream!;
   }
 
+  /**
+   * `run` in one call: create, then start (with a client attached before the process runs, when
+   * `attach`), so the CLI makes one request where it made two. A start that fails leaves the
+   * container created, as docker's run does, except under --rm, which removes it.
+   */
+  async run(req: CreateRequest, o: { attach: true }): Promise<{ id: string; name: string; stream: Duplex }>;
+  async run(req: CreateRequest, o: { attach: false }): Promise<{ id: string; name: string }>;
+  async run(req: CreateRequest, o: { attach: boolean }): Promise<{ id: string; name: string; stream?: Duplex }> {
+    const { id, name } = await this.create(req);
+    try {
+      if (o.attach) return { id, name, stream: await this.startAttached(id) };
+      await this.start(id);
+      return { id, name };
+    } catch (e) {
+      if (req.autoRemove) await this.remove(id, { force: true }).catch((x) => this.#log(`remove ${id} after its failed start: ${(x as Error).message}`));
+      throw e;
+    }
+  }
+
   async #startTask(c: ContainerRecord, beforeStart?: (h: TaskHandle) => Promise<void>): Promise<void> {
     const id = c.id;
     const dir = this.#dir(id);
@@ -757,18 +776,23 @@ export class ContainerService {
    * A container removed already answers from the recent exits (for a minute), else not found.
    */
   waitRemoved(word: string): Promise<ExitResult> {
-    let c: ContainerRecord;
+    let id: string;
     try {
-      c = this.resolve(word);
+      id = this.resolve(word).id;
     } catch (e) {
-      const recent = this.#recentExits.get(word) ?? [...this.#recentExits].find(([id]) => id.startsWith(word))?.[1];
-      if (recent) return Promise.resolve(recent);
-      throw e;
+      // The row goes before the snapshot and the directory: a removal under way is not done yet.
+      const removing = this.#removing.has(word) ? word : [...this.#removing].find((r) => r.startsWith(word));
+      if (removing === undefined) {
+        const recent = this.#recentExits.get(word) ?? [...this.#recentExits].find(([r]) => r.startsWith(word))?.[1];
+        if (recent) return Promise.resolve(recent);
+        throw e;
+      }
+      id = removing;
     }
     return new Promise((resolve, reject) => {
-      const ws = this.#removalWaiters.get(c.id) ?? [];
+      const ws = this.#removalWaiters.get(id) ?? [];
       ws.push({ resolve, reject });
-      this.#removalWaiters.set(c.id, ws);
+      this.#removalWaiters.set(id, ws);
     });
   }
 
@@ -820,14 +844,23 @@ export class ContainerService {
           setTimeout(() => this.#recentExits.delete(id), 60_000).unref();
         }
         span.mark('row deleted');
-        await this.#o.images.snapshotter.remove(c.snapshotKey).catch((e) => {
-          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) this.#log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
+        // The snapshot and the directory are independent (the rootfs is unmounted): both at once,
+        // each an orphan without a row that recovery removes if berthd dies first.
+        const snapshot = this.#o.images.snapshotter
+          .remove(c.snapshotKey)
+          .catch((e) => {
+            if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) this.#log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
+          })
+          .then(() => {
+            faultPoint('remove.snapshot-removed');
+            span.mark('snapshot removed');
+          });
+        const dir = rm(this.#dir(id), { recursive: true, force: true }).then(() => {
+          faultPoint('remove.dir-removed');
+          span.mark('dir removed');
         });
-        faultPoint('remove.snapshot-removed');
-        span.mark('snapshot removed');
-        await rm(this.#dir(id), { recursive: true, force: true });
-        faultPoint('remove.dir-removed');
-        span.mark('dir removed');
+        const [, dirDone] = await Promise.allSettled([snapshot, dir]);
+        if (dirDone.status === 'rejected') throw dirDone.reason;
         this.#o.events.publish('container', 'destroy', id, this.#attrs(c));
         const req = (c.config as { request: CreateRequest }).request;
         if (opts.volumes) {
@@ -837,6 +870,9 @@ export class ContainerService {
       const last = this.#recentExits.get(id) ?? { exitCode: 0, signal: null, oomKilled: false, finishedAt: '' };
       this.#resolveWaiters(id, last);
       this.#settleRemovalWaiters(id, last, true);
+    } catch (e) {
+      this.#settleRemovalWaiters(id, e);
+      throw e;
     } finally {
       this.#removing.delete(id);
     }

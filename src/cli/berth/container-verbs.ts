@@ -118,15 +118,16 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   return req;
 }
 
-async function createWithPull(ctx: VerbCtx, req: CreateRequest): Promise<{ id: string; name: string }> {
+/** `fn` (a create, or a run), after pulling the image once if berthd has no such image. */
+async function withPull<T>(ctx: VerbCtx, req: CreateRequest, fn: (c: BerthClient) => Promise<T>): Promise<T> {
   const c = await ctx.client();
   try {
-    return await c.create(req);
+    return await fn(c);
   } catch (e) {
     if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || !/no such image/.test(e.message)) throw e;
     ctx.err.write(`Unable to find image '${req.image}' locally; pulling\n`);
     await c.pull(req.image);
-    return c.create(req);
+    return fn(c);
   }
 }
 
@@ -136,8 +137,9 @@ async function createWithPull(ctx: VerbCtx, req: CreateRequest): Promise<{ id: s
 export async function streamAttach(ctx: VerbCtx, sock: import('node:net').Socket, o: { stdin: boolean; tty: boolean; onResize?: (rows: number, cols: number) => void }): Promise<number | undefined> {
   const dec = new AttachDecoder();
   let exitCode: number | undefined;
-  const stdin = process.stdin;
-  const rawWas = stdin.isTTY ? stdin.isRaw : false;
+  // process.stdin is made on first access (a ReadStream or a socket: ~3 ms): only when it is used.
+  const stdin = o.stdin ? process.stdin : undefined;
+  const rawWas = stdin?.isTTY ? stdin.isRaw : false;
   const onWinch = () => {
     if (ctx.out.rows && ctx.out.columns) sock.write(resizeFrame(ctx.out.rows, ctx.out.columns));
   };
@@ -151,7 +153,7 @@ export async function streamAttach(ctx: VerbCtx, sock: import('node:net').Socket
   const onStdinEnd = () => {
     if (!sock.destroyed) sock.write(frame(AttachFrame.CloseStdin));
   };
-  if (o.stdin) {
+  if (stdin) {
     if (o.tty && stdin.isTTY) stdin.setRawMode(true);
     stdin.on('data', onStdin);
     stdin.on('end', onStdinEnd);
@@ -174,7 +176,7 @@ export async function streamAttach(ctx: VerbCtx, sock: import('node:net').Socket
     sock.on('error', () => resolve());
     sock.resume();
   });
-  if (o.stdin) {
+  if (stdin) {
     stdin.off('data', onStdin);
     stdin.off('end', onStdinEnd);
     if (o.tty && stdin.isTTY) stdin.setRawMode(rawWas);
@@ -194,15 +196,14 @@ const run: Verb = {
     const req = createRequest(f, args);
     const c = await ctx.client();
     cliMark('run: request built');
-    const { id } = await createWithPull(ctx, req);
-    cliMark('run: created');
     if (f.detach) {
-      await c.start(id);
+      const { id } = await withPull(ctx, req, (x) => x.createAndStart(req));
       ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
       return 0;
     }
-    const sock = await c.attach(id, { start: true });
-    cliMark('run: attached and started');
+    // One request creates, attaches and starts: no output is missed, and no second round trip.
+    const { id, socket: sock } = await withPull(ctx, req, (x) => x.run(req));
+    cliMark('run: created, attached and started');
     let code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
     cliMark('run: attach stream ended');
     if (req.autoRemove) {
@@ -221,7 +222,8 @@ const create: Verb = {
   stopAtPositional: true,
   usage: 'create [OPTIONS] IMAGE [COMMAND [ARG...]]',
   run: async (ctx, f, args) => {
-    const { id } = await createWithPull(ctx, createRequest(f, args));
+    const req = createRequest(f, args);
+    const { id } = await withPull(ctx, req, (c) => c.create(req));
     ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
     return 0;
   },
