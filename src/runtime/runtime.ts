@@ -18,7 +18,7 @@ import { callerWindowSize, ConsoleEndpoint, relayTerminal } from './console.ts';
 import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
 import { buildCreatePlan, buildExecPlan } from './plan-builder.ts';
-import { type ContainerRecord, StateStore, validateId } from './state-store.ts';
+import { type ContainerRecord, StateStore, UnreadableStateError, validateId } from './state-store.ts';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -171,7 +171,9 @@ export class Runtime {
       try {
         out.push(this.stateOf(this.store.load(id)));
       } catch (e) {
-        if (!(e instanceof BerthError && e.code === ErrorCode.NotFound)) throw e;
+        // A torn record is left out, with its story, rather than hiding every other container.
+        if (e instanceof UnreadableStateError) this.warn(e.message);
+        else if (!(e instanceof BerthError && e.code === ErrorCode.NotFound)) throw e;
       }
     }
     return out;
@@ -300,6 +302,12 @@ export class Runtime {
         const existed = existsSync(this.store.dir(id));
         this.store.remove(id);
         if (existed || opts.force) return;
+      }
+      // Nothing can be learnt from a torn record (no pid, no cgroups): --force removes the directory.
+      if (e instanceof UnreadableStateError && opts.force) {
+        this.warn(`${e.message}: removed`);
+        this.store.remove(id);
+        return;
       }
       throw e;
     }

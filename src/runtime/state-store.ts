@@ -1,9 +1,13 @@
-// The runtime's persistent state: one directory per container under --root, holding state.json
-// (written atomically: temp file, fsync, rename, fsync of the directory) and the exec FIFO.
-// Owns the on-disk layout and nothing else: it never decides a container's status.
+// The runtime's state: one directory per container under --root, holding state.json and the exec
+// FIFO. Owns the on-disk layout and nothing else: it never decides a container's status.
+// state.json is written atomically (temp file, rename): a runtime killed at any point leaves the old
+// record or the new one, never a torn one. It is not fsync'd (nor is it by runc or crun): it
+// describes processes, which do not survive a power loss, and lives in /run (tmpfs) on most hosts;
+// two fsyncs per write cost ~1 ms each on a disk, several per create. If a power loss ever leaves
+// a torn file on a disk-backed --root, `delete --force` removes it (see load).
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { alreadyExists, invalidArgument, notFound } from '../errors/errors.ts';
+import { alreadyExists, BerthError, ErrorCode, invalidArgument, notFound } from '../errors/errors.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import { atomicWriteFileSync } from '../sys/atomic-file.ts';
 
@@ -27,6 +31,13 @@ export interface ContainerRecord {
   cgroupPaths: Record<string, string>;
   /** "v1", "hybrid" or "v2": how the paths above are to be driven. */
   cgroupMode?: string;
+}
+
+/** A state.json that cannot be parsed (torn by a power loss on a disk-backed --root, or damaged). */
+export class UnreadableStateError extends BerthError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCode.FailedPrecondition, message, cause === undefined ? undefined : { cause });
+  }
 }
 
 const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
@@ -68,7 +79,7 @@ export class StateStore {
   }
 
   save(rec: ContainerRecord): void {
-    atomicWriteFileSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600);
+    atomicWriteFileSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, { durable: false });
   }
 
   /** The record, or a NotFound error naming the id. A directory without state.json is an aborted create. */
@@ -80,7 +91,16 @@ export class StateStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`container ${id} does not exist`);
       throw e;
     }
-    const rec = JSON.parse(text) as ContainerRecord;
+    let rec: ContainerRecord;
+    try {
+      rec = JSON.parse(text) as ContainerRecord;
+    } catch (e) {
+      throw new UnreadableStateError(
+        `${join(this.dir(id), 'state.json')}: unreadable (${(e as Error).message}); \`delete --force ${id}\` removes the container's directory`,
+        e,
+      );
+    }
+    if (typeof rec !== 'object' || rec === null) throw new UnreadableStateError(`${join(this.dir(id), 'state.json')}: not a JSON object; \`delete --force ${id}\` removes the container's directory`);
     if (rec.version !== 1) throw invalidArgument(`${join(this.dir(id), 'state.json')}: unknown state version ${rec.version}`);
     return rec;
   }

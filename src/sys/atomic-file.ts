@@ -38,14 +38,20 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
   await fsyncDir(dir);
 }
 
-/** The same, synchronously: for short-lived commands (berth-runtime) where there is nothing else to do meanwhile. */
-export function atomicWriteFileSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * The same, synchronously: for short-lived commands (berth-runtime) where there is nothing else to
+ * do meanwhile. `durable: false` leaves out both fsyncs: the write is still atomic for every
+ * process (a reader, or a writer killed at any point, sees the old file or the new one), but not
+ * across a power loss. Only for state that cannot outlive the machine anyway (see StateStore).
+ */
+export function atomicWriteFileSync(path: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const dir = dirname(path);
   const tmp = tempName(dir);
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
@@ -55,6 +61,7 @@ export function atomicWriteFileSync(path: string, data: string | Uint8Array, mod
     rmSync(tmp, { force: true });
     throw e;
   }
+  if (!durable) return;
   const dfd = openSync(dir, 'r');
   try {
     fsyncSync(dfd);

@@ -1,7 +1,7 @@
 // Black-box lifecycle suite for runc-compatible runtimes: create/start/state/kill/delete/run/list/spec,
 // state transitions, exit codes and pid files. Runs once per runtime in BERTH_TEST_RUNTIMES.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeConfig } from '../lib/bundle.ts';
@@ -357,4 +357,17 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assertOk(s.exec(['spec', '--bundle', dir]), 'spec --bundle');
     assert.ok(existsSync(join(dir, 'config.json')));
   });
+
+  it('a torn state.json (a power loss on a disk-backed --root) is named by state, kept by delete, removed by delete --force', (s) => {
+    const id = s.id();
+    mkdirSync(join(s.root, id), { recursive: true });
+    writeFileSync(join(s.root, id, 'state.json'), '{"version":1,"id":"');
+    const st = assertFails(s.exec(['state', id]), 'state of a torn record');
+    assert.match(st.stderr, /state\.json: unreadable .*delete --force/);
+    assertFails(s.exec(['delete', id]), 'delete without --force');
+    assert.ok(existsSync(join(s.root, id)), 'delete without --force removed the directory');
+    assertOk(s.exec(['list']), 'list with a torn record');
+    assertOk(s.exec(['delete', '--force', id]), 'delete --force');
+    assert.ok(!existsSync(join(s.root, id)));
+  }, { skip: { runc: "berth's own recovery of its state.json", crun: "berth's own recovery of its state.json" } });
 });
