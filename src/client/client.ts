@@ -30,12 +30,14 @@ import {
   type VolumeInfo,
 } from '../api/types.ts';
 import { BerthError, ErrorCode, unavailable } from '../errors/errors.ts';
+import { type Headers, type Http1Response, type Http1Upgrade, http1 } from './http1.ts';
 
-// node:http through getBuiltinModule, not `import`: an ESM import of node:http builds its module
-// namespace, which reads http's lazy WebSocket/EventSource getters and so loads undici, crypto, tls,
-// http2, zlib and worker_threads: ~20 ms of every CLI start-up, for a client that speaks HTTP/1.1 on
-// a unix socket.
-const { request: httpRequest } = process.getBuiltinModule('node:http') as typeof import('node:http');
+// Plain requests (a JSON body or none, a whole answer) and upgrades go through http1.ts; node:http is
+// loaded only for streams (logs, events, pull, save, load, import), through getBuiltinModule: an ESM
+// import of node:http builds its namespace, whose lazy WebSocket/EventSource getters load undici,
+// crypto, tls, http2, zlib and worker_threads (~20 ms).
+const httpRequest = (options: import('node:http').RequestOptions, cb?: (res: IncomingMessage) => void): import('node:http').ClientRequest =>
+  (process.getBuiltinModule('node:http') as typeof import('node:http')).request(options, cb);
 const { connect } = process.getBuiltinModule('node:net') as typeof import('node:net');
 
 export const DEFAULT_SOCKET = '/run/berth/berthd.sock';
@@ -59,6 +61,15 @@ function qs(q: Query | undefined): string {
   }
   const s = p.toString();
   return s ? `?${s}` : '';
+}
+
+/** The BerthError an error answer carries (message in the JSON body, category in X-Berth-Error). */
+function errorFrom(status: number, header: string | undefined, text: string): BerthError {
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {}
+  return new BerthError(codeFromResponse(status, header), message || `HTTP ${status}`);
 }
 
 async function errorOf(res: IncomingMessage): Promise<BerthError> {
@@ -87,6 +98,25 @@ export class BerthClient {
    */
   readonly #connect = (): Socket => connect(this.socketPath);
 
+  #unreachable(e: NodeJS.ErrnoException): Error {
+    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return unavailable(`cannot reach berthd at ${this.socketPath} (${e.code}): is it running? (start it with berthd, or set BERTH_HOST)`, e);
+    return e;
+  }
+
+  /** One plain exchange (http1.ts): a JSON body or none; an error answer is thrown as its BerthError. */
+  async #exchange(method: string, path: string, o: { query?: Query; body?: unknown; signal?: AbortSignal; upgrade?: boolean }): Promise<Http1Response | Http1Upgrade> {
+    const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+    const headers: Record<string, string> = {};
+    if (body) headers['Content-Type'] = 'application/json';
+    if (o.upgrade) Object.assign(headers, { Connection: 'Upgrade', Upgrade: ATTACH_PROTOCOL });
+    const r = await http1({ socketPath: this.socketPath, method, path: `${API_PREFIX}${path}${qs(o.query)}`, headers, ...(body ? { body } : {}), ...(o.signal ? { signal: o.signal } : {}) }).catch((e: NodeJS.ErrnoException) => {
+      throw this.#unreachable(e);
+    });
+    if ('body' in r && r.status >= 400) throw errorFrom(r.status, r.headers[ERROR_HEADER], r.body.toString('utf8'));
+    if (o.upgrade && r.status !== 101) throw new BerthError(ErrorCode.Internal, `${method} ${path}: berthd answered ${r.status}, expected 101 Switching Protocols`);
+    return r;
+  }
+
   /** The raw response of a successful request (status < 400). */
   response(method: string, path: string, o: Opts = {}): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
@@ -105,20 +135,22 @@ export class BerthClient {
           else resolve(res);
         },
       );
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(unavailable(`cannot reach berthd at ${this.socketPath} (${e.code}): is it running? (start it with berthd, or set BERTH_HOST)`, e));
-        else reject(e);
-      });
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.#unreachable(e)));
       if (o.raw) o.raw.pipe(req);
       else req.end(body);
     });
   }
 
   async json<T>(method: string, path: string, o: Opts = {}): Promise<T> {
-    const res = await this.response(method, path, o);
-    const chunks: Buffer[] = [];
-    for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
-    const text = Buffer.concat(chunks).toString('utf8');
+    let text: string;
+    if (o.raw) {
+      const res = await this.response(method, path, o);
+      const chunks: Buffer[] = [];
+      for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+      text = Buffer.concat(chunks).toString('utf8');
+    } else {
+      text = ((await this.#exchange(method, path, o)) as Http1Response).body.toString('utf8');
+    }
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -142,18 +174,8 @@ export class BerthClient {
   }
 
   async ping(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const req = httpRequest({ socketPath: this.socketPath, createConnection: this.#connect, path: '/_ping', timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('error', () => resolve(false));
-      req.on('timeout', () => {
-        req.destroy();
-        resolve(false);
-      });
-      req.end();
-    });
+    const r = await http1({ socketPath: this.socketPath, method: 'GET', path: '/_ping', signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    return r?.status === 200;
   }
 
   /** Upgrades to the attach protocol; the socket then carries the shim's frames (src/api/attach-frames.ts). */
@@ -161,24 +183,9 @@ export class BerthClient {
     return (await this.#upgrade(path, query)).socket;
   }
 
-  #upgrade(path: string, query?: Query, body?: unknown): Promise<{ socket: Socket; headers: IncomingMessage['headers'] }> {
-    return new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = httpRequest({
-        socketPath: this.socketPath,
-        createConnection: this.#connect,
-        method: 'POST',
-        path: `${API_PREFIX}${path}${qs(query)}`,
-        headers: { host: 'berthd', connection: 'Upgrade', upgrade: ATTACH_PROTOCOL, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
-      });
-      req.on('upgrade', (res, socket, head) => {
-        if (head.length) socket.unshift(head);
-        resolve({ socket, headers: res.headers });
-      });
-      req.on('response', (res) => errorOf(res).then(reject, reject));
-      req.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? unavailable(`cannot reach berthd at ${this.socketPath} (${e.code})`, e) : e));
-      req.end(data);
-    });
+  async #upgrade(path: string, query?: Query, body?: unknown): Promise<{ socket: Socket; headers: Headers }> {
+    const r = (await this.#exchange('POST', path, { ...(query ? { query } : {}), ...(body !== undefined ? { body } : {}), upgrade: true })) as Http1Upgrade;
+    return { socket: r.socket, headers: r.headers };
   }
 
   // ---- system
