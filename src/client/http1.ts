@@ -28,7 +28,7 @@ function ended(what: string): Error {
   return Object.assign(new Error(`berthd closed the connection ${what}`), { code: 'ECONNRESET' });
 }
 
-/** One request, one response (or, for a 101, the upgraded socket with any bytes after the headers pushed back). */
+/** One request, one response (or, for a 101, the upgraded socket, paused, with any bytes after the headers pushed back). */
 export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> {
   return new Promise((resolve, reject) => {
     const sock = connect(req.socketPath);
