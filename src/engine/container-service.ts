@@ -161,29 +161,41 @@ export class ContainerService {
     try {
       await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
       faultPoint('create.dir-made');
-      const hostname = req.hostname ?? id.slice(0, 12);
-      await writeFile(join(dir, 'hostname'), `${hostname}\n`);
-      // hosts.base is the container's own part; `hosts` (bind-mounted) is it plus its networks' names.
-      const hostsBase = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
-      await writeFile(join(dir, 'hosts.base'), hostsBase);
-      await writeFile(join(dir, 'hosts'), hostsBase);
-      await writeFile(join(dir, 'resolv.conf'), await this.#resolvConf(req.network));
-      const mounts = await this.#resolveMounts(req.mounts ?? []);
-      const spec = buildSpec({
-        id,
-        request: { ...req, name },
-        image: image.config.config ?? {},
-        etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
-        mounts,
-        nofile: hostNofile(),
+      // The bundle's files and the snapshot are independent: made at once (a crash leaves either or
+      // both without a row, which recovery removes).
+      const snapshot = this.#o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } }).then(() => {
+        prepared = true;
+        faultPoint('create.snapshot-prepared');
+        span.mark('snapshot prepared');
       });
-      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-      faultPoint('create.config-written');
-      span.mark('dir, etc files, spec, config.json');
-      await this.#o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } });
-      prepared = true;
-      faultPoint('create.snapshot-prepared');
-      span.mark('snapshot prepared');
+      const bundle = (async () => {
+        const hostname = req.hostname ?? id.slice(0, 12);
+        // hosts.base is the container's own part; `hosts` (bind-mounted) is it plus its networks' names.
+        const hostsBase = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+        await Promise.all([
+          writeFile(join(dir, 'hostname'), `${hostname}\n`),
+          writeFile(join(dir, 'hosts.base'), hostsBase),
+          writeFile(join(dir, 'hosts'), hostsBase),
+          this.#resolvConf(req.network).then((text) => writeFile(join(dir, 'resolv.conf'), text)),
+        ]);
+        const mounts = await this.#resolveMounts(req.mounts ?? []);
+        const spec = buildSpec({
+          id,
+          request: { ...req, name },
+          image: image.config.config ?? {},
+          etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
+          mounts,
+          nofile: hostNofile(),
+        });
+        await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+        faultPoint('create.config-written');
+        span.mark('dir, etc files, spec, config.json');
+        return spec;
+      })();
+      const [snap, made] = await Promise.allSettled([snapshot, bundle]);
+      if (made.status === 'rejected') throw made.reason;
+      if (snap.status === 'rejected') throw snap.reason;
+      const spec = made.value;
       this.#o.store.insertContainer({
         id,
         name,

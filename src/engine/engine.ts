@@ -160,6 +160,7 @@ export class Engine {
   /** Releases the database and timers; containers and their shims keep running. */
   async close(): Promise<void> {
     this.containers.close();
+    this.events.flush();
     await this.images.close();
     this.store.close();
   }

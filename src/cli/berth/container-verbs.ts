@@ -204,11 +204,14 @@ const run: Verb = {
     // One request creates, attaches and starts: no output is missed, and no second round trip.
     const { id, socket: sock } = await withPull(ctx, req, (x) => x.run(req));
     cliMark('run: created, attached and started');
+    // As docker's client does: return once the daemon has removed the container. One long poll, sent
+    // now so that it is waiting in berthd when the exit comes.
+    const removed = req.autoRemove ? c.wait(id, 'removed') : undefined;
+    removed?.catch(() => {}); // awaited below; a failure is reported there
     let code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
     cliMark('run: attach stream ended');
-    if (req.autoRemove) {
-      // As docker's client does: return once the daemon has removed the container (one long poll).
-      const r = await c.wait(id, 'removed');
+    if (removed) {
+      const r = await removed;
       code ??= r.exitCode;
       cliMark('run: removed');
     }
