@@ -4,6 +4,8 @@
  *              --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]
  *              [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]
  *              [--drain-ms N] [--grace-ms N] [--create-timeout-ms N]
+ *   berth-shim --spawner     (started once by berthd: reads requests on stdin, see spawner();
+ *                             the shims it starts get --reply-tag TAG first)
  *
  * Owns: the flags, the fork that detaches the supervisor from its starter (the parent only relays
  * one report and exits), the supervisor's setup (session, subreaper, signals, shim.pid), the
@@ -38,6 +40,7 @@ static struct config cfg = {
 };
 
 static int report_fd = -1; /* the pipe to the starter-facing parent, until the report is sent */
+static const char *reply_tag; /* spawner mode: the request's tag, which starts its report line */
 static char path_buf[4][4096];
 
 void shim_log(const char *fmt, ...)
@@ -480,6 +483,20 @@ static int supervise(void)
 	return loop_run(&s);
 }
 
+/* Writes the report line to stdout, in spawner mode after the request's tag and a space, in one
+ * write(): concurrent relays share the spawner's stdout, and each line must arrive whole. */
+static void reply(const char *line, size_t len)
+{
+	if (!reply_tag) {
+		(void)!write(1, line, len);
+		return;
+	}
+	static char tagged[4400];
+	int n = snprintf(tagged, sizeof tagged, "%s %.*s", reply_tag, (int)len, line);
+	if (n > 0)
+		(void)!write(1, tagged, (size_t)n < sizeof tagged ? (size_t)n : sizeof tagged - 1);
+}
+
 /* The starter-facing parent: relays the supervisor's report as one JSON line. */
 static int relay(pid_t child, int fd)
 {
@@ -511,7 +528,7 @@ static int relay(pid_t child, int fd)
 		rc = 1;
 		waitpid(child, NULL, WNOHANG); /* reap it if it already died; never wait for a live one */
 	}
-	(void)!write(1, out, o);
+	reply(out, o);
 	return rc;
 }
 
@@ -540,11 +557,8 @@ static long long num(const char *flag, const char *v, long long min)
 	return n;
 }
 
-int main(int argc, char **argv)
+static int shim_main(int argc, char **argv)
 {
-	/* Whatever the starter left open without O_CLOEXEC (a pipe of its own caller, say) must not be
-	 * held for the container's lifetime, nor reach the runtime. */
-	syscall(SYS_close_range, 3, ~0U, 0);
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
 		if (!strcmp(f, "--terminal")) {
@@ -560,6 +574,8 @@ int main(int argc, char **argv)
 		const char *v = argv[++i];
 		if (!strcmp(f, "--id"))
 			cfg.id = v;
+		else if (!strcmp(f, "--reply-tag"))
+			reply_tag = v; /* spawner mode: see spawner() */
 		else if (!strcmp(f, "--bundle"))
 			cfg.bundle = v;
 		else if (!strcmp(f, "--runtime"))
@@ -600,13 +616,14 @@ int main(int argc, char **argv)
 		usage("--runtime, --state-dir and --log-path must be absolute paths");
 
 	int p[2];
+	char err[256];
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		dprintf(1, "{\"error\":\"pipe: %s\"}\n", strerror(errno));
+		reply(err, (size_t)snprintf(err, sizeof err, "{\"error\":\"pipe: %s\"}\n", strerror(errno)));
 		return 1;
 	}
 	pid_t child = fork();
 	if (child < 0) {
-		dprintf(1, "{\"error\":\"fork: %s\"}\n", strerror(errno));
+		reply(err, (size_t)snprintf(err, sizeof err, "{\"error\":\"fork: %s\"}\n", strerror(errno)));
 		return 1;
 	}
 	if (child > 0) {
@@ -616,4 +633,90 @@ int main(int argc, char **argv)
 	close(p[0]);
 	report_fd = p[1];
 	_exit(supervise());
+}
+
+/* One request of spawner mode: NUL-terminated strings, the tag first, then the shim's flags. A
+ * child execs this binary with those flags and --reply-tag (so the shim's command line is the one
+ * berthd would have exec'd, visible to ps and to tests); its report line starts with the tag. */
+static void spawn_one(const char *self, char *p, size_t n)
+{
+	char *argv[72];
+	int argc = 0;
+	argv[argc++] = (char *)self;
+	argv[argc++] = "--reply-tag";
+	argv[argc++] = NULL; /* the tag, below */
+	for (size_t off = 0; off < n && argc < 71;) {
+		char *s = p + off;
+		size_t l = strnlen(s, n - off);
+		if (off + l >= n)
+			break; /* not NUL-terminated: the frame is malformed, the rest ignored */
+		if (!argv[2])
+			argv[2] = s;
+		else
+			argv[argc++] = s;
+		off += l + 1;
+	}
+	argv[argc] = NULL;
+	if (!argv[2] || !argv[2][0] || strchr(argv[2], '\n') || strchr(argv[2], ' '))
+		return;
+	pid_t c = fork();
+	if (c == 0) {
+		/* The spawner ignores SIGCHLD (its children are reaped by the kernel); the shim must not. */
+		signal(SIGCHLD, SIG_DFL);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null >= 0)
+			dup2(null, 0);
+		execv("/proc/self/exe", argv);
+	}
+	if (c > 0)
+		return;
+	char err[256]; /* fork failed, or (in the child) execv did */
+	int m = snprintf(err, sizeof err, "%s {\"error\":\"spawning the shim: %s\"}\n", argv[2], strerror(errno));
+	(void)!write(1, err, (size_t)m);
+	if (c == 0)
+		_exit(127);
+}
+
+/* Spawner mode: berthd starts one berth-shim --spawner and asks it for each shim, so that berthd
+ * (a large process, whose every fork copies its page tables: ~4 ms at 120 MB) never forks for a
+ * container; the spawner's fork is cheap, and the exec of this static binary too. Requests on stdin: u32 length (LE), then that many bytes (see spawn_one). Each report
+ * comes back on stdout as "<tag> <the JSON line>". Dies with berthd (PR_SET_PDEATHSIG) or at EOF. */
+static int spawner(const char *self)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+		return 1;
+	signal(SIGCHLD, SIG_IGN);
+	static char buf[1 << 16];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(0, buf + len, sizeof buf - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		len += (size_t)n;
+		for (;;) {
+			if (len < 4)
+				break;
+			uint32_t fl;
+			memcpy(&fl, buf, 4);
+			if (fl > sizeof buf - 4)
+				return 1; /* a protocol error: berthd starts another */
+			if (len < 4 + (size_t)fl)
+				break;
+			spawn_one(self, buf + 4, fl);
+			memmove(buf, buf + 4 + fl, len - 4 - fl);
+			len -= 4 + (size_t)fl;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	/* Whatever the starter left open without O_CLOEXEC (a pipe of its own caller, say) must not be
+	 * held for the container's lifetime, nor reach the runtime. */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	if (argc == 2 && !strcmp(argv[1], "--spawner"))
+		return spawner(argv[0]);
+	return shim_main(argc, argv);
 }

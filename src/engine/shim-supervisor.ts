@@ -9,9 +9,10 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { unavailable } from '../errors/errors.ts';
-import { readContainerPid, readExit, readShimIdentity, shimAlive, startShim, stopShim, waitExit } from '../shim/index.ts';
+import { readContainerPid, readExit, readShimIdentity, type ShimInfo, type StartShimOptions, shimAlive, shimBinary, startShim, stopShim, waitExit } from '../shim/index.ts';
 import type { ExitStatus } from '../shim/shim-state.ts';
 import { faultPoint } from './fault-points.ts';
+import { ShimSpawner, SpawnerUnsupported } from './shim-spawner.ts';
 import type { ExecTaskOptions, StartTaskOptions, TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
@@ -125,13 +126,32 @@ class ShimHandle implements TaskHandle {
 
 export class ShimSupervisor implements TaskSupervisor {
   readonly #shimBinary: string | undefined;
+  readonly #spawner: ShimSpawner;
 
   constructor(opts: { shimBinary?: string } = {}) {
     this.#shimBinary = opts.shimBinary;
+    this.#spawner = new ShimSpawner(opts.shimBinary ?? shimBinary());
+  }
+
+  /** Through the spawner (no fork of berthd), or by exec'ing the shim when its binary has no spawner mode. */
+  async #startShim(o: StartShimOptions): Promise<ShimInfo> {
+    if (!this.#spawner.unsupported) {
+      try {
+        return await this.#spawner.start(o);
+      } catch (e) {
+        if (!(e instanceof SpawnerUnsupported)) throw e;
+      }
+    }
+    return startShim(o);
+  }
+
+  /** Ends the spawner; shims and containers run on. */
+  close(): void {
+    this.#spawner.close();
   }
 
   async start(o: StartTaskOptions): Promise<TaskHandle> {
-    const info = await startShim({
+    const info = await this.#startShim({
       id: o.id,
       bundle: o.bundle,
       runtime: o.runtimeBinary,
@@ -150,7 +170,7 @@ export class ShimSupervisor implements TaskSupervisor {
   }
 
   async exec(o: ExecTaskOptions): Promise<TaskHandle> {
-    const info = await startShim({
+    const info = await this.#startShim({
       id: o.id,
       bundle: o.bundle,
       runtime: o.runtimeBinary,

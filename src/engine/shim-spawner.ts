@@ -1,0 +1,107 @@
+// Starting shims without forking berthd: one `berth-shim --spawner` child, started on first use,
+// forks each shim instead (docs/shim.md, "Spawner mode"). berthd is a large process, and every fork
+// of it copies its page tables (~4 ms at 120 MB, on the path of every container start); the spawner
+// is a small static binary. A request is the shim's flags (shimArgs, as startShim would exec them)
+// tagged with a number; the answer is the shim's one report line with the same tag. If the spawner
+// cannot run or dies, requests under way fail as unavailable and the next start makes a new one.
+// Owns: the spawner process and its framing. Must never: decide anything about the container.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { failedPrecondition, unavailable } from '../errors/errors.ts';
+import type { ShimInfo, StartShimOptions } from '../shim/index.ts';
+import { shimArgs } from '../shim/start-shim.ts';
+
+/** Thrown when the shim binary has no spawner mode (an older build): nothing ran; exec it instead. */
+export class SpawnerUnsupported extends Error {}
+
+type Pending = { resolve: (i: ShimInfo) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout; opts: StartShimOptions };
+
+export class ShimSpawner {
+  readonly #binary: string;
+  #proc: ChildProcess | undefined;
+  /** The binary answered --spawner with a usage error: every start goes through startShim. */
+  unsupported = false;
+  #buf = '';
+  #seq = 0;
+  readonly #pending = new Map<string, Pending>();
+
+  constructor(binary: string) {
+    this.#binary = binary;
+  }
+
+  #ensure(): ChildProcess {
+    if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null) return this.#proc;
+    const p = spawn(this.#binary, ['--spawner'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#buf = '';
+    p.stdout!.setEncoding('utf8');
+    p.stdout!.on('data', (c: string) => this.#onData(c));
+    const gone = (why: string, unsupported = false) => {
+      if (this.#proc === p) this.#proc = undefined;
+      if (unsupported) this.unsupported = true;
+      for (const [tag, w] of this.#pending) {
+        this.#pending.delete(tag);
+        clearTimeout(w.timer);
+        w.reject(unsupported ? new SpawnerUnsupported(why) : unavailable(`berth-shim spawner (${this.#binary}) ${why} while starting the shim of ${w.opts.id}`));
+      }
+    };
+    p.on('error', (e) => gone(`could not run: ${e.message}`));
+    // Exit status 2 is the shim's usage error: a binary without spawner mode, which read no request.
+    p.on('exit', (code, sig) => gone(`exited (${sig ?? code})`, code === 2));
+    p.stdin!.on('error', () => {}); // a dead spawner is reported by 'exit'
+    // berthd must not wait for the spawner to exit (it dies with berthd: PR_SET_PDEATHSIG).
+    p.unref();
+    (p.stdout as unknown as { unref?: () => void }).unref?.();
+    (p.stdin as unknown as { unref?: () => void }).unref?.();
+    this.#proc = p;
+    return p;
+  }
+
+  #onData(c: string): void {
+    this.#buf += c;
+    for (let nl = this.#buf.indexOf('\n'); nl >= 0; nl = this.#buf.indexOf('\n')) {
+      const line = this.#buf.slice(0, nl);
+      this.#buf = this.#buf.slice(nl + 1);
+      const sp = line.indexOf(' ');
+      const w = this.#pending.get(line.slice(0, sp));
+      if (sp < 0 || !w) continue; // a request that already timed out
+      this.#pending.delete(line.slice(0, sp));
+      clearTimeout(w.timer);
+      let r: { pid?: number; containerPid?: number; error?: string } | undefined;
+      try {
+        r = JSON.parse(line.slice(sp + 1));
+      } catch {
+        r = undefined;
+      }
+      if (r?.error !== undefined) w.reject(failedPrecondition(`berth-shim for ${w.opts.id}: ${r.error}`));
+      else if (r && typeof r.pid === 'number' && typeof r.containerPid === 'number') w.resolve({ shimPid: r.pid, containerPid: r.containerPid, stateDir: w.opts.stateDir });
+      else w.reject(unavailable(`berth-shim for ${w.opts.id}: unexpected report ${JSON.stringify(line.slice(sp + 1))}`));
+    }
+  }
+
+  /** As startShim (src/shim/start-shim.ts): resolves once the runtime's create (or exec) succeeded. */
+  start(opts: StartShimOptions): Promise<ShimInfo> {
+    const args = shimArgs(opts);
+    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const p = this.#ensure();
+    const tag = String(++this.#seq);
+    const payload = Buffer.from(`${[tag, ...args].join('\0')}\0`);
+    const frame = Buffer.alloc(4 + payload.length);
+    frame.writeUInt32LE(payload.length, 0);
+    payload.copy(frame, 4);
+    return new Promise<ShimInfo>((resolve, reject) => {
+      const ms = (opts.timeoutMs ?? 60_000) + 10_000;
+      const timer = setTimeout(() => {
+        this.#pending.delete(tag);
+        reject(unavailable(`berth-shim for ${opts.id}: no report after ${ms} ms`));
+      }, ms);
+      this.#pending.set(tag, { resolve, reject, timer, opts });
+      p.stdin!.write(frame);
+    });
+  }
+
+  /** Ends the spawner (berthd's close; shims it started run on). */
+  close(): void {
+    this.#proc?.stdin?.end();
+    this.#proc = undefined;
+  }
+}
