@@ -4,7 +4,9 @@
 // until all 50 run; then memory per running container with those 50 up: the supervisor's PSS
 // (berth-shim, containerd-shim-runc-v2, conmon; /proc/<pid>/smaps_rollup) averaged over the 50, and
 // each daemon's PSS growth divided by 50.
-//   node bench/engine/run.ts [--iterations N] [--parallel N] [--skip-parallel]
+//   node bench/engine/run.ts [--iterations N] [--parallel N] [--skip-parallel] [--trace]
+// --trace: berthd runs with BERTH_TRACE_TIMING=1 (docs/engine.md, "Timing trace"), and after the
+// table one more traced `berth run --rm` prints its breakdown, the CLI's lines and berthd's.
 // Every peer gets no network: berthd --no-network and `run --network none`, dockerd --bridge=none
 // --iptables=false with `--network none`, podman `--network none`, ctr without CNI (its default: a
 // fresh netns with only lo). Peers run runc (docker's and containerd's default; podman is given
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     parallel: { type: 'string', default: '50' },
     'skip-parallel': { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
   },
 });
 const iterations = Number(values.iterations);
@@ -56,6 +59,12 @@ function runSync(c: Cmd, what: string): { ms: number; stdout: string } {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${what}: \`${c.bin} ${c.args.join(' ')}\` → ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-800)}`);
   return { ms, stdout: r.stdout };
+}
+
+function runTraced(c: Cmd): { ms: number; stderr: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(c.bin, c.args, { encoding: 'utf8', env: c.env ?? cleanEnv(), timeout: 120_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, stderr: r.stderr };
 }
 
 function runAsync(c: Cmd): Promise<{ code: number | null; out: string }> {
@@ -111,7 +120,7 @@ class BerthPeer {
   log = '';
 
   async start(): Promise<void> {
-    this.proc = spawn(NODE, [join(REPO, 'src/cli/berthd/main.ts'), '--root', this.root, '--run-root', this.runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
+    this.proc = spawn(NODE, [join(REPO, 'src/cli/berthd/main.ts'), '--root', this.root, '--run-root', this.runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv(values.trace ? { BERTH_TRACE_TIMING: '1' } : {}) });
     this.proc.stderr!.on('data', (b: Buffer) => (this.log += b));
     for (let i = 0; i < 300; i++) {
       if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}: ${this.log}`);
@@ -296,6 +305,18 @@ try {
     lines.push(`| ${label[e]} | ${fmt(m)} | ${fmt(Math.min(...times[e]))} | ${fmt(Math.max(...times[e]))} | ${(m / dockerMed).toFixed(2)}× |`);
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  if (values.trace) {
+    // One more run, traced end to end: the CLI's steps, then berthd's for this run only (spawnSync
+    // blocks this loop, so berthd's stderr of the earlier runs is read in first).
+    await sleep(200);
+    const from = p.berth.log.length;
+    const c = runRmCmd('berth', p);
+    const { ms, stderr } = runTraced({ ...c, env: cleanEnv({ BERTH_TRACE_TIMING: '1' }) });
+    await sleep(200); // berthd's last lines (the removal) follow the CLI's exit by a moment
+    const traced = [...stderr.split('\n'), ...p.berth.log.slice(from).split('\n')].filter((l) => /^(berth|berthd|berth-runtime) timing:/.test(l));
+    process.stdout.write(`### one traced berth run --rm (${fmt(ms)} ms)\n\n\`\`\`\n${traced.join('\n')}\n\`\`\`\n\n`);
+  }
 
   // ---- N at once, then memory with them running
   if (!values['skip-parallel']) {
