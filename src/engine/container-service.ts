@@ -23,11 +23,12 @@ import type { EventBus } from './event-bus.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import { faultPoint } from './fault-points.ts';
+import { allocateHostPort, hostPortFree } from '../network/port-allocator.ts';
 import { timingOn, timingSpan } from './timing.ts';
 import { RuntimeCli } from './runtime-cli.ts';
 import { buildSpec, numericUser, parseRestartPolicy, resolveUser } from './spec-builder.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
-import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, PortMapping, StatsResult, TopResult } from './types.ts';
+import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, PortBindings, PortMapping, StatsResult, TopResult } from './types.ts';
 import type { VolumeService } from './volume-service.ts';
 
 export type ContainerServiceOptions = {
@@ -134,7 +135,7 @@ export class ContainerService {
     if (!existsSync(rt.binary)) throw failedPrecondition(`runtime ${runtimeName}: binary ${rt.binary} does not exist`);
     if (req.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(req.name)) throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
     if (req.network && req.network !== 'host' && req.network !== 'none') await this.#o.network.inspect(req.network);
-    if (req.ports?.length && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`-p: ports cannot be published on network ${req.network}`);
+    if ((req.ports?.length || req.publishAll) && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`-p/-P: ports cannot be published on network ${req.network}`);
     for (const p of req.ports ?? []) {
       if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536)) throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
     }
@@ -148,6 +149,20 @@ export class ContainerService {
       throw e;
     }
     if (!image.unpacked) throw failedPrecondition(`image ${image.name} is not unpacked; pull it again to unpack its layers`);
+    const ports = [...(req.ports ?? [])];
+    // -P: every port the image exposes, on a host port picked at start (as hostPort 0 always is).
+    if (req.publishAll) {
+      for (const k of Object.keys(image.config.config?.ExposedPorts ?? {})) {
+        const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(k);
+        if (!m) continue;
+        const containerPort = Number(m[1]);
+        const protocol = (m[2] ?? 'tcp') as 'tcp' | 'udp';
+        if (!ports.some((p) => p.containerPort === containerPort && p.protocol === protocol)) ports.push({ hostIP: '127.0.0.1', hostPort: 0, containerPort, protocol });
+      }
+    }
+    // Until the row exists, nothing else holds the image: a lease keeps an rmi -f plus prune from
+    // collecting its content (its layers are kept by the snapshot prepared on them).
+    const release = await this.#o.images.lease('create', [image.target.digest]);
     span.mark('image resolved');
 
     const id = randomBytes(32).toString('hex');
@@ -181,7 +196,7 @@ export class ContainerService {
         const mounts = await this.#resolveMounts(req.mounts ?? []);
         const spec = buildSpec({
           id,
-          request: { ...req, name },
+          request: { ...req, name, ...(ports.length ? { ports } : {}) },
           image: image.config.config ?? {},
           etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
           mounts,
@@ -201,7 +216,7 @@ export class ContainerService {
         name,
         imageRef: req.image,
         imageId: image.target.digest,
-        config: { request: { ...req, name }, spec },
+        config: { request: { ...req, name, ...(ports.length ? { ports } : {}) }, spec },
         labels: req.labels ?? {},
         runtime: runtimeName,
         snapshotKey,
@@ -215,6 +230,7 @@ export class ContainerService {
       throw e;
     } finally {
       this.#namesInFlight.delete(name);
+      await release();
     }
     faultPoint('create.recorded');
     span.mark(`row inserted (id ${id.slice(0, 12)})`);
@@ -270,7 +286,6 @@ export class ContainerService {
   }
 
   #summary(c: ContainerRecord): ContainerSummary {
-    const req = (c.config as { request: CreateRequest }).request;
     const spec = (c.config as { spec: RuntimeConfig }).spec;
     let statusText = 'Created';
     if (c.status === 'running') statusText = `Up ${timeSince(c.startedAt)}`;
@@ -287,7 +302,7 @@ export class ContainerService {
       statusText,
       exitCode: c.exitCode,
       labels: c.labels,
-      ports: req.ports ?? [],
+      ports: c.status === 'running' || c.status === 'paused' ? this.#livePorts(c.id) : [],
       runtime: c.runtime,
     };
   }
@@ -362,8 +377,68 @@ export class ContainerService {
       rootfs: join(this.#dir(c.id), 'rootfs'),
       logPath: this.#logPath(c.id),
       networks,
+      networkSettings: { ports: this.#portBindings(c, req) },
       mounts: (req.mounts ?? []).map((m) => ({ type: m.type, source: m.source ?? '', destination: m.target, readOnly: m.readOnly === true })),
     };
+  }
+
+  /** The mappings the container's attachments published (allocated host ports filled in). */
+  #livePorts(id: string): PortMapping[] {
+    return this.#o.store.attachments(id).flatMap((a) => ((a.result as { portMappings?: PortMapping[] }).portMappings ?? []).map((p) => ({ ...p, hostIP: p.hostIP === '' ? '0.0.0.0' : p.hostIP })));
+  }
+
+  /** docker's NetworkSettings.Ports: every requested port, with its host bindings while the container runs. */
+  #portBindings(c: ContainerRecord, req: CreateRequest): PortBindings {
+    if (c.status !== 'running' && c.status !== 'paused') return {};
+    const out: PortBindings = {};
+    for (const p of req.ports ?? []) out[`${p.containerPort}/${p.protocol}`] ??= null;
+    for (const p of this.#livePorts(c.id)) {
+      const k = `${p.containerPort}/${p.protocol}`;
+      out[k] = [...(out[k] ?? []), { hostIp: p.hostIP, hostPort: String(p.hostPort) }];
+    }
+    return out;
+  }
+
+  /**
+   * The mappings to publish now. Host port 0 (`-p 80`, `-P`) becomes the port this container was
+   * given before, while it is still free on the host (restarts keep their port), else a new one from
+   * the ephemeral range, recorded in the metadata database before it is published (claimPort: one
+   * container per host port, even against a concurrent start). The rows go with the container.
+   */
+  async #publishedPorts(c: ContainerRecord, ports: PortMapping[]): Promise<PortMapping[]> {
+    if (!ports.some((p) => p.hostPort === 0)) return ports;
+    const mine = this.#o.store.portAllocations(c.id);
+    const out: PortMapping[] = [];
+    for (const p of ports) {
+      if (p.hostPort !== 0) {
+        out.push(p);
+        continue;
+      }
+      const prev = mine.find((a) => a.containerPort === p.containerPort && a.protocol === p.protocol && a.hostIP === p.hostIP);
+      if (prev && (await hostPortFree(p.hostIP, prev.hostPort, p.protocol))) {
+        out.push({ ...p, hostPort: prev.hostPort });
+        continue;
+      }
+      for (;;) {
+        const taken = this.#takenPorts(p.protocol, out);
+        const hostPort = await allocateHostPort({ taken: (x) => taken.has(x), free: (x) => hostPortFree(p.hostIP, x, p.protocol) });
+        if (this.#o.store.claimPort({ containerId: c.id, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP, hostPort })) {
+          out.push({ ...p, hostPort });
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Host ports of `protocol` berth already hands out: allocations, and every container's explicit -p H:C. */
+  #takenPorts(protocol: string, alsoThese: PortMapping[]): Set<number> {
+    const taken = new Set(this.#o.store.portAllocations().filter((a) => a.protocol === protocol).map((a) => a.hostPort));
+    for (const c of this.#o.store.listContainers()) {
+      for (const p of (c.config as { request: CreateRequest }).request.ports ?? []) if (p.hostPort !== 0 && p.protocol === protocol) taken.add(p.hostPort);
+    }
+    for (const p of alsoThese) if (p.protocol === protocol) taken.add(p.hostPort);
+    return taken;
   }
 
   // ---------------------------------------------------------------- start
@@ -450,7 +525,7 @@ export class ContainerService {
         netnsMade = true;
         faultPoint('start.netns-created');
         spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: netns } : n));
-        const result = await this.#o.network.attach(id, netns, network, { portMappings: req.ports ?? [], aliases: [c.name] });
+        const result = await this.#o.network.attach(id, netns, network, { portMappings: await this.#publishedPorts(c, req.ports ?? []), aliases: [c.name] });
         attached.push(network);
         this.#o.store.putAttachment(id, network, result);
         faultPoint('start.network-attached');

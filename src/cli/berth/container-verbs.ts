@@ -36,10 +36,11 @@ export function parseBytes(v: string, what: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/** docker's -p forms: C, H:C, IP:H:C, IP::C (an empty or missing host port: berthd picks one), each [/tcp|udp]. */
 export function parsePort(v: string): PortMapping {
-  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(v);
-  if (!m) throw invalidArgument(`-p ${JSON.stringify(v)}: expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`);
-  return { hostIP: m[1] ?? '127.0.0.1', hostPort: Number(m[2]), containerPort: Number(m[3]), protocol: (m[4] ?? 'tcp') as 'tcp' | 'udp' };
+  const m = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(v);
+  if (!m) throw invalidArgument(`-p ${JSON.stringify(v)}: expected [[HOST_IP:][HOST_PORT]:]CONTAINER_PORT[/tcp|udp]`);
+  return { hostIP: m[1] ?? '127.0.0.1', hostPort: m[2] ? Number(m[2]) : 0, containerPort: Number(m[3]), protocol: (m[4] ?? 'tcp') as 'tcp' | 'udp' };
 }
 
 export function parseVolume(v: string): MountRequest {
@@ -56,6 +57,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['volume', 'v'], kind: 'strings' },
   { names: ['tmpfs'], kind: 'strings' },
   { names: ['publish', 'p'], kind: 'strings' },
+  { names: ['publish-all', 'P'], kind: 'bool' },
   { names: ['network', 'net'], kind: 'string' },
   { names: ['workdir', 'w'], kind: 'string' },
   { names: ['user', 'u'], kind: 'string' },
@@ -89,6 +91,7 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (mounts.length) req.mounts = mounts;
   const ports = strings(f.publish).map(parsePort);
   if (ports.length) req.ports = ports;
+  if (f['publish-all']) req.publishAll = true;
   if (f.network !== undefined) req.network = f.network as string;
   if (f.workdir !== undefined) req.workdir = f.workdir as string;
   if (f.user !== undefined) req.user = f.user as string;
