@@ -42,7 +42,7 @@ export type Lease = {
  * atomic with its decisions inside the store's lock.
  */
 export interface LeaseBackend {
-  create(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string> }): Lease;
+  create(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] }): Lease;
   addResource(id: string, digest: string): void;
   delete(id: string): void;
   list(): Lease[];
@@ -75,7 +75,8 @@ export interface ContentStore {
   /** Every digest reachable from the roots (manifests, indexes, configs, layers present in the store). */
   reachable(roots: GcRoot[]): Promise<Set<string>>;
 
-  createLease(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string> }): Promise<Lease>;
+  /** `resources` are added with the lease, in one durable write. */
+  createLease(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] }): Promise<Lease>;
   addResource(leaseId: string, digest: string): Promise<void>;
   deleteLease(id: string): Promise<void>;
   listLeases(): Promise<Lease[]>;

@@ -305,14 +305,15 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  async createLease(id: string, opts: { expiresAt?: Date; labels?: Record<string, string> } = {}): Promise<Lease> {
+  async createLease(id: string, opts: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] } = {}): Promise<Lease> {
     const p = this.#leasePath(id);
+    for (const r of opts.resources ?? []) parseDigest(r, `lease ${id}: resource`);
     const backend = this.#leases;
     if (backend) return this.#lock.shared(async () => backend.create(id, opts));
     return this.#lock.shared(async () => {
       await mkdir(join(this.root, 'leases'), { recursive: true });
       if (await stat(p).catch(() => undefined)) throw alreadyExists(`lease ${id}: already exists in ${this.root}`);
-      const lease: Lease = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [] };
+      const lease: Lease = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [...new Set(opts.resources ?? [])] };
       if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
       await atomicWriteFile(p, JSON.stringify(lease));
       return lease;

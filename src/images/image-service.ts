@@ -434,13 +434,7 @@ export class ImageService {
    */
   async lease(what: string, digests: string[], ttlMs = 3600_000): Promise<() => Promise<void>> {
     const id = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
-    await this.content.createLease(id, { expiresAt: new Date(Date.now() + ttlMs), labels: { what } });
-    try {
-      for (const d of digests) await this.content.addResource(id, d);
-    } catch (e) {
-      await this.content.deleteLease(id).catch(() => {});
-      throw e;
-    }
+    await this.content.createLease(id, { expiresAt: new Date(Date.now() + ttlMs), labels: { what }, resources: digests });
     return () => this.content.deleteLease(id).catch(() => {});
   }
 

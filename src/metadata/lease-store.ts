@@ -20,11 +20,21 @@ export class LeaseStore {
     this.#db = db;
   }
 
-  create(id: string, opts: { expiresAt?: Date; labels?: Record<string, string> } = {}): LeaseRecord {
-    const lease: LeaseRecord = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [] };
+  /** The lease and its first resources in one transaction: one durable write. */
+  create(id: string, opts: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] } = {}): LeaseRecord {
+    const lease: LeaseRecord = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [...new Set(opts.resources ?? [])] };
     if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
-    const r = this.#db.prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels));
-    if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = this.#db.prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels));
+      if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
+      const add = this.#db.prepare("INSERT INTO lease_resources (lease_id, kind, key) VALUES (?, 'content', ?)");
+      for (const k of lease.resources) add.run(id, k);
+      this.#db.exec('COMMIT');
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw e;
+    }
     return lease;
   }
 
