@@ -30,6 +30,10 @@ test('leases are rows: they survive a reopen (a crash), resources are deduplicat
     assert.deepEqual(s.leases.list(), []);
     assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM lease_resources').get() as { n: number }).n, 0);
     assert.throws(() => s.leases.delete('pull-1-x'), /not found/);
+    s.leases.create('create-1-y', { resources: [D2, D2] });
+    assert.deepEqual(s.leases.list().map((l) => [l.id, l.resources]), [['create-1-y', [D2]]], 'first resources come with the lease');
+    assert.throws(() => s.leases.create('create-1-y', { resources: [D1] }), /already exists/);
+    assert.deepEqual(s.leases.list()[0]!.resources, [D2], 'a refused create added nothing');
   } finally {
     s.close();
   }
