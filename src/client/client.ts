@@ -32,10 +32,10 @@ import {
 import { BerthError, ErrorCode, unavailable } from '../errors/errors.ts';
 import { type Headers, type Http1Response, type Http1Upgrade, http1 } from './http1.ts';
 
-// Plain requests (a JSON body or none, a whole answer) and upgrades go through http1.ts; node:http is
-// loaded only for streams (logs, events, pull, save, load, import), through getBuiltinModule: an ESM
-// import of node:http builds its namespace, whose lazy WebSocket/EventSource getters load undici,
-// crypto, tls, http2, zlib and worker_threads (~20 ms).
+// Plain requests (a JSON body or none, a whole answer) and upgrades go through http1.ts, streams
+// (logs, events, pull, save, load, import) through response(); both over node:http, taken through
+// getBuiltinModule when a request is made: an ESM import of node:http builds its namespace, whose
+// lazy WebSocket/EventSource getters load undici, crypto, tls, http2, zlib and worker_threads (~20 ms).
 const httpRequest = (options: import('node:http').RequestOptions, cb?: (res: IncomingMessage) => void): import('node:http').ClientRequest =>
   (process.getBuiltinModule('node:http') as typeof import('node:http')).request(options, cb);
 const { connect } = process.getBuiltinModule('node:net') as typeof import('node:net');

@@ -1,13 +1,12 @@
-// A minimal HTTP/1.1 exchange over berthd's unix socket, for the client's plain requests: one
-// request (a JSON body or none) on its own connection (`Connection: close`), one response read whole
-// (Content-Length, chunked, or up to EOF), or the socket itself after a 101 (attach, run).
-// Why not node:http: loading it (its agent, client and parser modules) and its first request cost
-// ~7 ms of every CLI start-up, on the path of every `berth run`. Streaming responses (logs, events,
-// pull, save) and streamed request bodies (load, import) still use node:http (client.ts).
-// Owns: request framing and response parsing. Must never: interpret a status (client.ts does).
+// One plain exchange with berthd over its unix socket, for the client's requests that are not
+// streams: one request (a JSON body or none) on its own connection, one response read whole, or the
+// socket itself after a 101 (attach, run). Over node:http (its parser, its framing): loaded through
+// getBuiltinModule when the first request is made, never through an ESM import, whose namespace
+// would load undici, crypto, tls, http2 and zlib too (~20 ms of every CLI start-up). No Agent: a
+// CLI makes one to three requests, and the Agent's first one costs ~4 ms of set-up.
+// Owns: the exchange. Must never: interpret a status (client.ts does).
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-
-const { connect } = process.getBuiltinModule('node:net') as typeof import('node:net');
 
 /** Response headers, names lower-cased (as node:http gives them). */
 export type Headers = Record<string, string>;
@@ -23,125 +22,61 @@ export type Http1Request = {
   signal?: AbortSignal;
 };
 
-/** The reason an exchange failed before a response came: the socket's error (code ENOENT, ECONNREFUSED, …). */
-function ended(what: string): Error {
-  return Object.assign(new Error(`berthd closed the connection ${what}`), { code: 'ECONNRESET' });
+function headersOf(res: IncomingMessage): Headers {
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
 }
 
 /** One request, one response (or, for a 101, the upgraded socket, paused, with any bytes after the headers pushed back). */
 export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> {
+  const http = process.getBuiltinModule('node:http') as typeof import('node:http');
+  const net = process.getBuiltinModule('node:net') as typeof import('node:net');
   return new Promise((resolve, reject) => {
-    const sock = connect(req.socketPath);
-    let buf: Buffer = Buffer.alloc(0);
-    let head: { status: number; headers: Headers } | undefined;
+    if (req.signal?.aborted) {
+      reject(req.signal.reason ?? new Error('request aborted'));
+      return;
+    }
+    const headers: Record<string, string | number> = { host: 'berthd', ...(req.headers ?? {}) };
+    if (req.body) headers['content-length'] = req.body.length;
+    const r: ClientRequest = http.request({
+      socketPath: req.socketPath,
+      createConnection: () => net.connect(req.socketPath),
+      method: req.method,
+      path: req.path,
+      headers,
+    });
     let settled = false;
-    const done = (err: unknown, v?: Http1Response | Http1Upgrade) => {
+    const settle = (f: () => void) => {
       if (settled) return;
       settled = true;
       req.signal?.removeEventListener('abort', onAbort);
-      sock.off('data', onData);
-      sock.off('end', onEnd);
-      sock.off('error', onError);
-      if (err) {
-        sock.destroy();
-        reject(err);
-      } else resolve(v!);
+      f();
     };
-    const onAbort = () => done(req.signal!.reason ?? new Error('request aborted'));
-    const onError = (e: Error) => done(e);
-    const bodyOf = (final: boolean): Buffer | undefined => {
-      const h = head!.headers;
-      if (h['content-length'] !== undefined) {
-        const n = Number(h['content-length']);
-        return buf.length >= n ? buf.subarray(0, n) : undefined;
-      }
-      if ((h['transfer-encoding'] ?? '').toLowerCase() === 'chunked') return dechunk(buf);
-      return final ? buf : undefined; // delimited by the end of the connection
+    const onAbort = () => {
+      settle(() => reject(req.signal!.reason ?? new Error('request aborted')));
+      r.destroy();
     };
-    const onData = (c: Buffer) => {
-      try {
-        take(c);
-      } catch (e) {
-        done(e);
-      }
-    };
-    const take = (c: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, c]) : c;
-      if (!head) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (buf.length > 64 << 10) done(new Error('berthd sent response headers larger than 64 KiB'));
-          return;
-        }
-        head = parseHead(buf.subarray(0, end).toString('latin1'));
-        buf = buf.subarray(end + 4);
-        if (head.status === 101) {
-          done(undefined, { status: 101, headers: head.headers, socket: sock });
-          sock.pause();
-          if (buf.length) sock.unshift(buf);
-          return;
-        }
-      }
-      const body = bodyOf(false);
-      if (body) {
-        done(undefined, { ...head, body });
-        sock.destroy();
-      }
-    };
-    const onEnd = () => {
-      if (!head) return done(ended('before its answer'));
-      let body: Buffer | undefined;
-      try {
-        body = bodyOf(true);
-      } catch (e) {
-        return done(e);
-      }
-      if (!body) return done(ended('in the middle of its answer'));
-      done(undefined, { ...head, body });
-      sock.destroy();
-    };
-    if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    sock.on('data', onData);
-    sock.on('end', onEnd);
-    sock.on('error', onError);
-    const lines = [`${req.method} ${req.path} HTTP/1.1`, 'Host: berthd'];
-    let connection = false;
-    for (const [k, v] of Object.entries(req.headers ?? {})) {
-      if (k.toLowerCase() === 'connection') connection = true;
-      lines.push(`${k}: ${v}`);
-    }
-    if (!connection) lines.push('Connection: close');
-    if (req.body) lines.push(`Content-Length: ${req.body.length}`);
-    const headBytes = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
-    sock.write(req.body ? Buffer.concat([headBytes, req.body]) : headBytes);
+    r.on('error', (e: NodeJS.ErrnoException) =>
+      // node:http's "socket hang up": berthd closed the connection without a whole answer.
+      settle(() => reject(e.code === 'ECONNRESET' ? Object.assign(new Error('berthd closed the connection before its answer'), { code: 'ECONNRESET' }) : e)),
+    );
+    r.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.pause();
+      if (head.length) socket.unshift(head);
+      settle(() => resolve({ status: 101, headers: headersOf(res), socket }));
+    });
+    r.on('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (e: Error) => settle(() => reject(e)));
+      res.on('aborted', () => settle(() => reject(Object.assign(new Error('berthd closed the connection in the middle of its answer'), { code: 'ECONNRESET' }))));
+      res.on('end', () => {
+        settle(() => resolve({ status: res.statusCode ?? 500, headers: headersOf(res), body: Buffer.concat(chunks) }));
+        r.destroy();
+      });
+    });
+    r.end(req.body);
   });
-}
-
-function parseHead(text: string): { status: number; headers: Headers } {
-  const [statusLine = '', ...rest] = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-  if (!m) throw new Error(`berthd sent a malformed status line ${JSON.stringify(statusLine.slice(0, 80))}`);
-  const headers: Headers = {};
-  for (const l of rest) {
-    const i = l.indexOf(':');
-    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-  }
-  return { status: Number(m[1]), headers };
-}
-
-/** A whole chunked body, or undefined while its last chunk has not arrived. */
-function dechunk(buf: Buffer): Buffer | undefined {
-  const parts: Buffer[] = [];
-  let off = 0;
-  for (;;) {
-    const eol = buf.indexOf('\r\n', off);
-    if (eol < 0) return undefined;
-    const size = Number.parseInt(buf.subarray(off, eol).toString('latin1'), 16);
-    if (!Number.isFinite(size)) throw new Error('berthd sent a malformed chunk size');
-    if (size === 0) return Buffer.concat(parts);
-    if (buf.length < eol + 2 + size + 2) return undefined;
-    parts.push(buf.subarray(eol + 2, eol + 2 + size));
-    off = eol + 2 + size + 2;
-  }
 }
