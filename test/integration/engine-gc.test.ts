@@ -16,7 +16,7 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
 import { startFaultProxy, startRegistry } from '../lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, leftovers, NODE, REPO, removeRoots, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -27,18 +27,7 @@ before(async () => {
   d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
 });
 
-after(async () => {
-  try {
-    if (d) {
-      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
-      await d.stop();
-    }
-    const left = leftovers(root, runRoot);
-    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
-  } finally {
-    await removeRoots(root, runRoot);
-  }
-});
+after(() => finish(d, root, runRoot));
 
 const ls = (p: string) => (existsSync(p) ? readdirSync(p) : []);
 const blobs = () => ['sha256', 'sha512'].flatMap((a) => ls(join(root, 'content', 'blobs', a)).map((h) => `${a}:${h}`));

@@ -5,7 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import { BerthClient } from '../../src/client/client.ts';
+import { NetworkManager } from '../../src/network/network-manager.ts';
 import { tarOf } from '../lib/test-images.ts';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -112,4 +114,44 @@ export async function until(what: string, fn: () => Promise<boolean> | boolean, 
 
 export async function removeRoots(...dirs: string[]): Promise<void> {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
+}
+
+/**
+ * The end of an engine test file: every container force-removed (and whatever `beforeStop` does
+ * with the daemon still up), berthd stopped, then with `network` no CNI attachment and no netns
+ * left, and nothing under the roots left on the host; the roots are removed whatever happened.
+ */
+export async function finish(d: Daemon | undefined, root: string, runRoot: string, o: { network?: boolean; beforeStop?: (d: Daemon) => Promise<void> } = {}): Promise<void> {
+  try {
+    if (d) {
+      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
+      await o.beforeStop?.(d);
+      await d.stop();
+    }
+    if (o.network) {
+      const m = await NetworkManager.open({ root: join(root, 'network'), runDir: runRoot, defaultNetwork: false });
+      assert.deepEqual((await m.listAttachments()).map((a) => a.containerId), [], 'every attachment was detached with its container');
+      assert.deepEqual(existsSync(join(runRoot, 'netns')) ? readdirSync(join(runRoot, 'netns')) : [], [], 'every netns was removed with its container');
+      await m.destroy();
+    }
+    const left = leftovers(root, runRoot);
+    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
+  } finally {
+    await removeRoots(root, runRoot);
+  }
+}
+
+/** GETs `url` until it answers (a server in a container may still be starting): its body. */
+export async function fetchText(url: string, tries = 50): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      return await r.text();
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${url}: ${(last as Error).message}`);
 }

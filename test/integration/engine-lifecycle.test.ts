@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { isBerthError } from '../../src/errors/errors.ts';
-import { busyboxRootfsTar, type Daemon, leftovers, NODE, REPO, removeRoots, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const exec = promisify(execFile);
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -39,18 +39,7 @@ before(async () => {
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(async () => {
-  try {
-    if (d) {
-      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
-      await d.stop();
-    }
-    const left = leftovers(root, runRoot);
-    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
-  } finally {
-    await removeRoots(root, runRoot);
-  }
-});
+after(() => finish(d, root, runRoot));
 
 test('run --rm prints from inside and exits with the container status', async () => {
   const r = await berth('run', '--rm', 'busybox', 'sh', '-c', 'echo "hello from $(hostname)"; echo oops >&2; exit 3');

@@ -3,12 +3,10 @@
 // and attachment gone afterwards. Uses its own bridge names and subnets so as not to meet a real
 // berthd's.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { NetworkManager } from '../../src/network/network-manager.ts';
-import { busyboxRootfsTar, type Daemon, leftovers, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, fetchText, finish, startBerthd, tempRoots } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -22,37 +20,14 @@ before(async () => {
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(async () => {
-  try {
-    if (d) {
-      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
+after(() =>
+  finish(d, root, runRoot, {
+    network: true,
+    beforeStop: async (d) => {
       for (const n of await d.client.networks().catch(() => [])) if (n.name !== 'berth') await d.client.networkRemove(n.name).catch(() => {});
-      await d.stop();
-    }
-    const m = await NetworkManager.open({ root: join(root, 'network'), runDir: runRoot, defaultNetwork: false });
-    assert.deepEqual((await m.listAttachments()).map((a) => a.containerId), [], 'every attachment was detached with its container');
-    assert.deepEqual(existsSync(join(runRoot, 'netns')) ? readdirSync(join(runRoot, 'netns')) : [], [], 'every netns was removed with its container');
-    await m.destroy();
-    const left = leftovers(root, runRoot);
-    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
-  } finally {
-    await removeRoots(root, runRoot);
-  }
-});
-
-async function fetchText(url: string, tries = 50): Promise<string> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      return await r.text();
-    } catch (e) {
-      last = e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`${url}: ${(last as Error).message}`);
-}
+    },
+  }),
+);
 
 test('default network: an address on the bridge, and -p reachable from the host on 127.0.0.1', async () => {
   const port = 20000 + (process.pid % 10000);

@@ -4,14 +4,13 @@
 // keeps it across a stop and start, and releases it with the container.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { NetworkManager } from '../../src/network/network-manager.ts';
 import { ephemeralPortRange, hostPortFree } from '../../src/network/port-allocator.ts';
-import { busyboxRootfsTar, type Daemon, leftovers, NODE, REPO, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -27,40 +26,11 @@ before(async () => {
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(async () => {
-  try {
-    if (d) {
-      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
-      await d.stop();
-    }
-    const m = await NetworkManager.open({ root: join(root, 'network'), runDir: runRoot, defaultNetwork: false });
-    assert.deepEqual((await m.listAttachments()).map((a) => a.containerId), [], 'every attachment was detached with its container');
-    assert.deepEqual(existsSync(join(runRoot, 'netns')) ? readdirSync(join(runRoot, 'netns')) : [], []);
-    await m.destroy();
-    const left = leftovers(root, runRoot);
-    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
-  } finally {
-    await removeRoots(root, runRoot);
-  }
-});
+after(() => finish(d, root, runRoot, { network: true }));
 
 function berth(...args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-
-async function fetchText(url: string, tries = 50): Promise<string> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      return await r.text();
-    } catch (e) {
-      last = e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`${url}: ${(last as Error).message}`);
 }
 
 const httpd = (text: string) => ['sh', '-c', `mkdir -p /w && echo ${text} > /w/index.html && exec httpd -f -p 80 -h /w`];

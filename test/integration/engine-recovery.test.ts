@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { busyboxRootfsTar, type Daemon, leftovers, REPO, removeRoots, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -21,18 +21,7 @@ before(async () => {
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(async () => {
-  try {
-    if (d) {
-      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
-      await d.stop();
-    }
-    const left = leftovers(root, runRoot);
-    assert.deepEqual(left, [], `left behind: ${left.join('; ')}`);
-  } finally {
-    await removeRoots(root, runRoot);
-  }
-});
+after(() => finish(d, root, runRoot));
 
 test('kill -9 of berthd: containers outlive it; exits while down are recorded; policies apply after restart', async () => {
   const c = d.client;
