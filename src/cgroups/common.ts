@@ -95,28 +95,39 @@ export async function removeSubtrees(fs: CgroupFs, dirs: string[]): Promise<void
 /** mkdir -p within a hierarchy; returns the directories it made, outermost first. */
 export function mkdirs(fs: CgroupFs, dir: string, onCreated?: (made: string) => void): string[] {
   const made: string[] = [];
-  const missing: string[] = [];
-  let d = dir;
-  while (!fs.exists(d)) {
-    missing.unshift(d);
-    const parent = d.slice(0, d.lastIndexOf('/'));
-    if (parent === '' || parent === d) break;
-    d = parent;
-  }
-  for (const m of missing) {
-    try {
-      fs.mkdir(m);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new BerthError(ErrorCode.FailedPrecondition, `cannot create cgroup ${m}: mkdir failed with ${(err as NodeJS.ErrnoException).code}`, { cause: err });
-      }
-      continue;
+  // A shared parent (/berth) is removed by the delete of its last container: it can vanish between
+  // the walk and the mkdir below it (ENOENT), and is then made again. Bounded: each round makes
+  // progress unless deletes keep winning the race.
+  for (let round = 0; ; round++) {
+    const missing: string[] = [];
+    let d = dir;
+    while (!fs.exists(d)) {
+      missing.unshift(d);
+      const parent = d.slice(0, d.lastIndexOf('/'));
+      if (parent === '' || parent === d) break;
+      d = parent;
     }
-    made.push(m);
-    onCreated?.(m);
+    let vanished = false;
+    for (const m of missing) {
+      try {
+        fs.mkdir(m);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') continue;
+        if (code === 'ENOENT' && round < MKDIR_ROUNDS) {
+          vanished = true;
+          break;
+        }
+        throw new BerthError(ErrorCode.FailedPrecondition, `cannot create cgroup ${m}: mkdir failed with ${code}`, { cause: err });
+      }
+      made.push(m);
+      onCreated?.(m);
+    }
+    if (!vanished) return made;
   }
-  return made;
 }
+
+const MKDIR_ROUNDS = 20;
 
 export function readNumber(fs: CgroupFs, path: string): number | undefined {
   try {

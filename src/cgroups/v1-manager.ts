@@ -111,7 +111,13 @@ export class V1CgroupManager implements CgroupManager {
     const parent = dir.slice(0, dir.lastIndexOf('/'));
     for (const file of ['cpuset.cpus', 'cpuset.mems']) {
       if (this.#fs.read(`${dir}/${file}`).trim() !== '') continue;
-      const value = this.#fs.read(`${parent}/${file}`).trim();
+      let value = this.#fs.read(`${parent}/${file}`).trim();
+      if (value === '') {
+        // The parent is new too, made by another create at the same moment (two containers under
+        // /berth) that has not seeded it yet: seed it here. The hierarchy's root is never empty.
+        this.#seedCpuset(parent);
+        value = this.#fs.read(`${parent}/${file}`).trim();
+      }
       const w: CgroupWrite = { controller: 'cpuset', file, value, field: `cpuset seeding of ${dir}` };
       try {
         this.#fs.write(`${dir}/${file}`, value);

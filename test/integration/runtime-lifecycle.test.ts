@@ -370,4 +370,18 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assertOk(s.exec(['delete', '--force', id]), 'delete --force');
     assert.ok(!existsSync(join(s.root, id)));
   }, { skip: { runc: "berth's own recovery of its state.json", crun: "berth's own recovery of its state.json" } });
+
+  it('containers made and deleted side by side under the default cgroup parent all start (two at once, 12 rounds)', async (s) => {
+    // No cgroupsPath: berth puts both under /berth, which the delete of the last container removes,
+    // while the other container's create makes (and seeds, for cpuset) its own directory below it.
+    const b = s.bundle({ args: ['true'], cgroupsPath: undefined });
+    const lane = async (name: string) => {
+      for (let i = 0; i < 12; i++) {
+        const r = await s.spawn(['run', '--bundle', b.dir, `${s.id()}-${name}${i}`]).done;
+        assert.equal(r.status, 0, `${r.command}: ${r.stderr}`);
+      }
+    };
+    await Promise.all([lane('a'), lane('b')]);
+  });
 });
+
