@@ -3,6 +3,7 @@
 // interface; src/cgroups does the work.
 import { rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DEFAULT_CGROUP_PARENT } from '../cgroups/cgroups-path.ts';
 import type { CgroupJoin, CgroupManager } from '../cgroups/types.ts';
 import type { ContainerRecord } from './state-store.ts';
 
@@ -29,9 +30,12 @@ export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord)
   if (!m) return;
   await m.killAll('SIGKILL');
   await m.destroy();
-  // The default parent (/berth) is berth's own: removed when its last container goes, so that an
-  // idle host keeps no berth cgroups. A parent the config named belongs to whoever named it.
-  if (!rec.config.linux?.cgroupsPath) {
+  // The default parent (/berth) is berth's own, whether the config left cgroupsPath out or named
+  // /berth/<id> (berthd does): removed when its last container goes, so that an idle host keeps no
+  // berth cgroups. Any other parent the config named belongs to whoever named it.
+  const named = rec.config.linux?.cgroupsPath;
+  // (A relative cgroupsPath lives under the runtime's own cgroup: never the default parent.)
+  if (!named || (named.startsWith('/') && dirname(named.replace(/\/+/g, '/')) === DEFAULT_CGROUP_PARENT)) {
     for (const dir of Object.values(m.paths())) {
       try {
         rmdirSync(dirname(dir));
