@@ -12,7 +12,7 @@ import { signalNumber } from '../oci/runtime-linux-tables.ts';
 import * as native from '../sys/native.ts';
 import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
 import { encodePlan, formatPlan } from '../sys/plan.ts';
-import { isSameLiveProcess } from '../sys/procfs.ts';
+import { isSameLiveProcess, procStat } from '../sys/procfs.ts';
 import { type CgroupDriver, destroyCgroups, noCgroups } from './cgroup-driver.ts';
 import { callerWindowSize, ConsoleEndpoint, relayTerminal } from './console.ts';
 import { linuxHostFacts } from './host-facts.ts';
@@ -434,10 +434,14 @@ export class Runtime {
     };
     try {
       for (let i = 0; !readByte(); i++) {
-        // The init may write its byte, exec and exit between our read and this check: read once more
-        // before calling it dead.
-        if (!isSameLiveProcess(rec.pid, rec.initStartTime) && !readByte()) {
-          throw failedPrecondition(`container ${rec.id}: init exited before start`);
+        if (!isSameLiveProcess(rec.pid, rec.initStartTime)) {
+          // The init may write its byte, exec, and its program exit, all between our read and this
+          // check: read once more before calling it dead. That read, if it gets the byte, is the
+          // release (reading again would find only the EOF of a writer that has gone).
+          if (readByte()) break;
+          const st = procStat(rec.pid);
+          const seen = st ? `state ${st.state}, start time ${st.startTime} (recorded ${rec.initStartTime})` : 'gone';
+          throw failedPrecondition(`container ${rec.id}: init exited before start (pid ${rec.pid}: ${seen})`);
         }
         await sleep(i < 100 ? 1 : 10);
       }
