@@ -43,3 +43,29 @@ export function table(headers: string[], rows: string[][]): string {
       .trimEnd();
   return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
 }
+
+/** A digest's first 12 hex digits, as docker shows image ids. */
+export const shortDigest = (d: string) => d.replace(/^[a-z0-9]+:/, '').slice(0, 12);
+
+/** What `images` shows of an image (the daemon's and the in-process image service's summaries). */
+export interface ImageRow {
+  repository: string;
+  tag: string;
+  name: string;
+  digest: string;
+  createdAt: string;
+  size: number;
+}
+
+/** `images REPOSITORY`: the images the word names (a repository, a name, or a name:tag prefix); all without it. */
+export function imagesNamed<T extends ImageRow>(list: T[], word: string | undefined): T[] {
+  if (word === undefined) return list;
+  return list.filter((i) => i.repository === word || i.name.startsWith(`${word}:`) || i.name === word || i.repository.startsWith(`${word}:`));
+}
+
+/** `images` as text: with `quiet` each short id once, a line each; otherwise docker's table. */
+export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boolean }): string {
+  if (o.quiet) return [...new Set(list.map((i) => shortDigest(i.digest)))].map((id) => `${id}\n`).join('');
+  const headers = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+  return table(headers, list.map((i) => [i.repository, i.tag, ...(o.digests ? [i.digest] : []), shortDigest(i.digest), timeAgo(i.createdAt), formatBytes(i.size)]));
+}

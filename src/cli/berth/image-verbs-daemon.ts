@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
 import type { Verb } from './container-verbs.ts';
-import { formatBytes, table, timeAgo } from './format.ts';
-import { ProgressRenderer, shortDigest } from './progress.ts';
+import { imagesNamed, imagesText } from './format.ts';
+import { ProgressRenderer } from './progress.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 const format: FlagSpec = { names: ['format'], kind: 'string' };
@@ -41,26 +41,12 @@ const images: Verb = {
   usage: 'images [--format table|json] [-q] [--digests] [REPOSITORY]',
   run: async (ctx, f, args) => {
     want(args, 0, 1, 'images [--format table|json] [-q] [--digests] [REPOSITORY]');
-    let list = await (await ctx.client()).images();
-    if (args.length) {
-      const w = args[0]!;
-      list = list.filter((i) => i.repository === w || i.name.startsWith(`${w}:`) || i.name === w || i.repository.startsWith(`${w}:`));
-    }
+    const list = imagesNamed(await (await ctx.client()).images(), args[0]);
     if (f.format === 'json') {
       ctx.out.write(json(list));
       return 0;
     }
-    if (f.quiet) {
-      const seen = new Set<string>();
-      for (const i of list) {
-        const id = shortDigest(i.digest);
-        if (!seen.has(id)) ctx.out.write(`${id}\n`);
-        seen.add(id);
-      }
-      return 0;
-    }
-    const headers = ['REPOSITORY', 'TAG', ...(f.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-    ctx.out.write(table(headers, list.map((i) => [i.repository, i.tag, ...(f.digests ? [i.digest] : []), shortDigest(i.digest), timeAgo(i.createdAt), formatBytes(i.size)])));
+    ctx.out.write(imagesText(list, { quiet: f.quiet === true, digests: f.digests === true }));
     return 0;
   },
 };

@@ -11,8 +11,8 @@ import { errorMessage, invalidArgument } from '../../errors/errors.ts';
 // verbs that run without a daemon: a container verb through berthd never pays for it.
 import type { ArchiveFormat, ImageService, ImageServiceOptions } from '../../images/image-service.ts';
 import { type FlagSpec, parseFlags } from '../runtime/args.ts';
-import { formatBytes, table, timeAgo } from './format.ts';
-import { ProgressRenderer, shortDigest } from './progress.ts';
+import { formatBytes, imagesNamed, imagesText, table, timeAgo } from './format.ts';
+import { ProgressRenderer } from './progress.ts';
 import { BerthClient, DEFAULT_SOCKET } from '../../client/client.ts';
 import { CONTAINER_GROUPS, CONTAINER_VERBS, expandShortFlags, type Verb, type VerbCtx } from './container-verbs.ts';
 import { cliMark } from './timing.ts';
@@ -163,24 +163,9 @@ const images: Command = {
   run: async (ctx, f, args) => {
     want(args, 0, 1, 'images [--format table|json] [-q] [--digests] [REPOSITORY]');
     const fmt = listFormat(f);
-    const list = await withService(ctx, async (s) => {
-      const all = await s.list();
-      if (args.length === 0) return all;
-      const word = args[0]!;
-      return all.filter((i) => i.repository === word || i.name.startsWith(`${word}:`) || i.name === word || i.repository.startsWith(`${word}:`));
-    });
+    const list = imagesNamed(await withService(ctx, (s) => s.list()), args[0]);
     if (fmt === 'json') return void ctx.out.write(json(list));
-    if (f.quiet) {
-      const seen = new Set<string>();
-      for (const i of list) {
-        const id = shortDigest(i.digest);
-        if (!seen.has(id)) ctx.out.write(`${id}\n`);
-        seen.add(id);
-      }
-      return;
-    }
-    const headers = ['REPOSITORY', 'TAG', ...(f.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-    ctx.out.write(table(headers, list.map((i) => [i.repository, i.tag, ...(f.digests ? [i.digest] : []), shortDigest(i.digest), timeAgo(i.createdAt), formatBytes(i.size)])));
+    ctx.out.write(imagesText(list, { quiet: f.quiet === true, digests: f.digests === true }));
   },
 };
 

@@ -5,7 +5,7 @@
 // anything about the pull or push itself.
 import type { PullEvent, PushEvent } from '../../images/image-service.ts';
 import type { Descriptor } from '../../oci/image-spec.ts';
-import { formatBytes } from './format.ts';
+import { formatBytes, shortDigest } from './format.ts';
 
 export type LayerState = 'waiting' | 'downloading' | 'verifying' | 'downloaded' | 'extracting' | 'uploading' | 'mounted' | 'exists' | 'done';
 
@@ -24,7 +24,6 @@ type Row = {
   sampleBytes: number;
 };
 
-export const shortDigest = (d: string) => d.replace(/^[a-z0-9]+:/, '').slice(0, 12);
 
 export class ProgressRenderer {
   readonly #out: ProgressOutput;
