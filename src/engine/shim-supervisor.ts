@@ -150,8 +150,9 @@ export class ShimSupervisor implements TaskSupervisor {
     this.#spawner.close();
   }
 
-  async start(o: StartTaskOptions): Promise<TaskHandle> {
-    const info = await this.#startShim({
+  /** What a container's shim and an exec's shim are started with alike. */
+  #shimOptions(o: StartTaskOptions | ExecTaskOptions) {
+    return {
       id: o.id,
       bundle: o.bundle,
       runtime: o.runtimeBinary,
@@ -160,29 +161,19 @@ export class ShimSupervisor implements TaskSupervisor {
       terminal: o.terminal,
       stdin: o.openStdin,
       logPath: o.logPath,
-      logFormat: 'json-file',
-      logMaxSize: 10 << 20,
-      logMaxFiles: 3,
+      logFormat: 'json-file' as const,
       ...(this.#shimBinary ? { shimBinary: this.#shimBinary } : {}),
-    });
+    };
+  }
+
+  async start(o: StartTaskOptions): Promise<TaskHandle> {
+    const info = await this.#startShim({ ...this.#shimOptions(o), logMaxSize: 10 << 20, logMaxFiles: 3 });
     faultPoint('shim.started');
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 
   async exec(o: ExecTaskOptions): Promise<TaskHandle> {
-    const info = await this.#startShim({
-      id: o.id,
-      bundle: o.bundle,
-      runtime: o.runtimeBinary,
-      runtimeRoot: o.runtimeRoot,
-      stateDir: o.stateDir,
-      terminal: o.terminal,
-      stdin: o.openStdin,
-      logPath: o.logPath,
-      logFormat: 'json-file',
-      exec: { processJson: o.processPath },
-      ...(this.#shimBinary ? { shimBinary: this.#shimBinary } : {}),
-    });
+    const info = await this.#startShim({ ...this.#shimOptions(o), exec: { processJson: o.processPath } });
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 
