@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { isBerthError } from '../../src/errors/errors.ts';
 import type { LinuxResources } from '../../src/oci/runtime-spec.ts';
 import { type CgroupManager, defaultDeviceRules, detectCgroupMode, newCgroupManager } from '../../src/cgroups/index.ts';
+import { cgroupV1Dir, wholeDisks } from '../lib/host.ts';
 
 const mode = detectCgroupMode();
 const usable = process.getuid?.() === 0 && (mode === 'v1' || mode === 'hybrid');
@@ -66,9 +67,8 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
 test('paths: every mounted controller under the given absolute path; joinFiles one per directory', opts, () => {
   const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/p` });
   const p = m.paths();
-  assert.equal(p['memory'], `/sys/fs/cgroup/memory/${PARENT}/p`);
-  assert.equal(p['pids'], `/sys/fs/cgroup/pids/${PARENT}/p`);
-  assert.equal(p['freezer'], `/sys/fs/cgroup/freezer/${PARENT}/p`);
+  // Where each controller is mounted is the host's choice: asked, not assumed to be /sys/fs/cgroup/<name>.
+  for (const c of ['memory', 'pids', 'freezer']) assert.equal(p[c], `${cgroupV1Dir(c)}/${PARENT}/p`);
   if (mode === 'hybrid') assert.equal(p['unified'], `/sys/fs/cgroup/unified/${PARENT}/p`);
   assert.equal(new Set(m.joinFiles()).size, new Set(Object.values(p)).size);
   assert.ok(m.joinFiles().every((f) => f.endsWith('/cgroup.procs')));
@@ -84,29 +84,39 @@ test('paths: every mounted controller under the given absolute path; joinFiles o
   );
 });
 
+// What the host offers, asked rather than assumed: its disks, and whether swap accounting is on.
+const disk = wholeDisks()[0];
+const memsw = existsSync(`${cgroupV1Dir('memory') ?? '/sys/fs/cgroup/memory'}/memory.memsw.limit_in_bytes`);
+
 test('limits are written and read back; a joined process lands in every hierarchy', opts, async () => {
   const resources: LinuxResources = {
-    memory: { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20, swappiness: 10, kernel: 1 << 20 },
+    memory: { limit: 64 << 20, reservation: 32 << 20, ...(memsw ? { swap: 128 << 20 } : {}), swappiness: 10, kernel: 1 << 20 },
     cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
     pids: { limit: 16 },
-    blockIO: { weight: 300, throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }], throttleWriteIOPSDevice: [{ major: 254, minor: 0, rate: 100 }] },
+    ...(disk
+      ? {
+          blockIO: {
+            throttleReadBpsDevice: [{ major: disk.major, minor: disk.minor, rate: 1048576 }],
+            throttleWriteIOPSDevice: [{ major: disk.major, minor: disk.minor, rate: 100 }],
+          },
+        }
+      : {}),
     devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()],
   };
   await withCgroup(resources, async (m) => {
     assert.equal(file(m, 'memory', 'memory.limit_in_bytes'), String(64 << 20));
     assert.equal(file(m, 'memory', 'memory.soft_limit_in_bytes'), String(32 << 20));
-    assert.equal(file(m, 'memory', 'memory.memsw.limit_in_bytes'), String(128 << 20));
+    if (memsw) assert.equal(file(m, 'memory', 'memory.memsw.limit_in_bytes'), String(128 << 20));
     assert.equal(file(m, 'memory', 'memory.swappiness'), '10');
     assert.equal(file(m, 'cpu', 'cpu.shares'), '512');
     assert.equal(file(m, 'cpu', 'cpu.cfs_quota_us'), '50000');
     assert.equal(file(m, 'cpu', 'cpu.cfs_period_us'), '100000');
     assert.equal(file(m, 'cpuset', 'cpuset.cpus'), '0');
     assert.equal(file(m, 'pids', 'pids.max'), '16');
-    assert.equal(file(m, 'blkio', 'blkio.throttle.read_bps_device'), '254:0 1048576');
-    // Kernels without CFQ have only BFQ's weight (and only below the root).
-    const weightFile = existsSync(`${m.paths()['blkio']}/blkio.weight`) ? 'blkio.weight' : 'blkio.bfq.weight';
-    assert.match(file(m, 'blkio', weightFile), /(^|\s)300$/m);
-    assert.equal(file(m, 'blkio', 'blkio.throttle.write_iops_device'), '254:0 100');
+    if (disk) {
+      assert.equal(file(m, 'blkio', 'blkio.throttle.read_bps_device'), `${disk.major}:${disk.minor} 1048576`);
+      assert.equal(file(m, 'blkio', 'blkio.throttle.write_iops_device'), `${disk.major}:${disk.minor} 100`);
+    }
     const list = file(m, 'devices', 'devices.list').split('\n');
     assert.ok(list.includes('c 1:3 rwm') && list.includes('c 136:* rwm') && list.includes('b *:* m'), list.join('|'));
     assert.ok(!list.includes('a *:* rwm'), 'deny-all took effect');
@@ -124,6 +134,49 @@ test('limits are written and read back; a joined process lands in every hierarch
     assert.deepEqual(s.pids, { current: 1, limit: 16 });
     assert.ok(s.cpu !== undefined);
   });
+});
+
+test('swap limit: written where swap accounting is on, else Unsupported naming the field and why', opts, async () => {
+  if (memsw) {
+    await withCgroup({ memory: { limit: 64 << 20, swap: 128 << 20 } }, async (m) => {
+      assert.equal(file(m, 'memory', 'memory.memsw.limit_in_bytes'), String(128 << 20));
+    });
+    return;
+  }
+  const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/noswap` });
+  await assert.rejects(
+    m.create({ memory: { limit: 64 << 20, swap: 128 << 20 } }),
+    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('linux.resources.memory.swap') && e.message.includes('swapaccount'),
+  );
+  for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
+  for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));
+});
+
+test('blockIO.weight: written where a proportional-weight I/O scheduler offers it, else Unsupported naming the field and file', opts, async () => {
+  // CFQ's blkio.weight, or BFQ's blkio.bfq.weight (only below the root): which one, if any, the host
+  // has depends on the scheduler of its disks, so a cgroup of our own is asked.
+  let weightFile: string | undefined;
+  await withCgroup({}, async (m) => {
+    weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) => existsSync(`${m.paths()['blkio']}/${f}`));
+  });
+  if (weightFile !== undefined) {
+    const f = weightFile;
+    await withCgroup({ blockIO: { weight: 300 } }, async (m) => {
+      assert.match(file(m, 'blkio', f), /(^|\s)300$/m);
+    });
+    return;
+  }
+  const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/noweight` });
+  await assert.rejects(
+    m.create({ blockIO: { weight: 300 } }),
+    (e) =>
+      isBerthError(e, 'BERTH_ERR_UNSUPPORTED') &&
+      e.message.includes('linux.resources.blockIO.weight') &&
+      e.message.includes('blkio.weight') &&
+      e.message.includes('proportional-weight I/O scheduler'),
+  );
+  for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
+  for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));
 });
 
 test('devices: deny-all plus the defaults blocks /dev/zero and allows /dev/null', opts, async () => {
@@ -172,7 +225,8 @@ test('freeze and thaw; killAll empties the cgroup; destroy removes it', opts, as
   });
 });
 
-test('update raises memory and memsw together (memsw first) and lowers them (limit first)', opts, async () => {
+const memswOpts = memsw || !usable ? opts : { skip: 'no swap accounting here (memory.memsw.* absent): "swap limit" asserts the Unsupported error' };
+test('update raises memory and memsw together (memsw first) and lowers them (limit first)', memswOpts, async () => {
   await withCgroup({ memory: { limit: 64 << 20, swap: 64 << 20 } }, async (m) => {
     await m.update({ memory: { limit: 256 << 20, swap: 512 << 20 } });
     assert.equal(file(m, 'memory', 'memory.limit_in_bytes'), String(256 << 20));
