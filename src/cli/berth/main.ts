@@ -5,7 +5,8 @@
 // the default socket (/run/berth/berthd.sock) answers. push, login, logout, content, snapshot and
 // gc always run in-process (the stores are safe to share: SQLite and atomic renames).
 // Errors: one line `berth: <message>` on stderr and exit status 1 (--debug adds the stack); a
-// container's own exit status is berth's for run, wait-like verbs and exec.
+// container's own exit status is berth's for run, wait-like verbs and exec. A reader that closes
+// stdout early (`berth stats | head`) ends berth silently with status 141, as SIGPIPE would.
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
 // The in-process image service (content store, snapshots, registry client) is loaded only by the
 // verbs that run without a daemon: a container verb through berthd never pays for it.
@@ -425,13 +426,30 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
   return 0;
 }
 
+/**
+ * A reader that went away (`berth stats | head`) is the end of the output, not an error: berth
+ * exits at once, silently, with the status a shell reports for a process SIGPIPE killed (128 + 13),
+ * as docker or git end in that case. Node ignores SIGPIPE, so the closed pipe shows up as EPIPE:
+ * an 'error' event on the stream (unhandled, a stack trace) or a rejected write inside a verb.
+ */
+const EXIT_SIGPIPE = 141;
+const isEpipe = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+
 if (import.meta.main) {
   const debug = process.argv.includes('--debug') || process.argv.includes('-D');
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e) => {
+      if (isEpipe(e)) process.exit(EXIT_SIGPIPE);
+      throw e;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
     (e: unknown) => {
+      // Only stdout's own EPIPE: one from berthd's socket is a real error.
+      if (isEpipe(e) && isEpipe(process.stdout.errored)) process.exit(EXIT_SIGPIPE);
       process.stderr.write(`berth: ${errorMessage(e).replace(/\s*\n\s*/g, ' ')}\n`);
       if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
       process.exitCode = 1;
