@@ -61,7 +61,9 @@ void exec_send_pid(struct ctx *c)
 		exec_die(c, errno, "reading the start time of the container's init from /proc/<pid>/stat");
 	stat[n] = 0;
 	/* comm (field 2) may hold spaces and parentheses: the fields start after the LAST ')'.
-	 * There the state is field 3; field 22 is the start time. */
+	 * There the state is field 3; field 22 is the start time. The TypeScript side's parser is
+	 * src/sys/procfs.ts; this one stays in C because it runs in berth-init after fork, before the
+	 * init may run, where no Node exists. */
 	const char *p = strrchr(stat, ')');
 	for (int field = 2; p && field < 22; field++) {
 		p = strchr(p, ' ');

@@ -187,7 +187,9 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
-/* Field 22 of /proc/self/stat: with the pid, the process's identity (a reused pid has another). */
+/* Field 22 of /proc/self/stat: with the pid, the process's identity (a reused pid has another).
+ * berth-shim is a C process with no Node, so it parses stat itself, by the rules of src/sys/procfs.ts
+ * (the fields start after the LAST ')': comm may hold spaces and parentheses). */
 static void start_time(char *out, size_t cap)
 {
 	char buf[1024];

@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { unavailable } from '../errors/errors.ts';
+import { parseMountInfo } from '../sys/mountinfo.ts';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
 
@@ -21,34 +22,17 @@ export interface CgroupMount {
   controllers: string[];
 }
 
-// mountinfo escapes space, tab, newline and backslash in paths as \ooo.
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-}
-
 /** The cgroup and cgroup2 mounts in a mountinfo text, in file order. */
 export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
   const mounts: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    if (line.trim() === '') continue;
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(' ');
-    const post = line.slice(sep + 3).split(' ');
-    const fstype = post[0];
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const root = unescapeMountPath(pre[3] ?? '/');
-    const mountpoint = unescapeMountPath(pre[4] ?? '');
-    if (fstype === 'cgroup2') {
-      mounts.push({ mountpoint, root, version: 2, controllers: [] });
-      continue;
+  const known = new Set<string>(V1_CONTROLLERS);
+  for (const m of parseMountInfo(mountinfo)) {
+    if (m.fsType === 'cgroup2') mounts.push({ mountpoint: m.mountPoint, root: m.root, version: 2, controllers: [] });
+    else if (m.fsType === 'cgroup') {
+      // The super options name the controllers: "rw,cpu,cpuacct" or "rw,name=systemd" or "rw,xattr,memory".
+      const controllers = m.superOptions.split(',').filter((o) => known.has(o) || o.startsWith('name='));
+      mounts.push({ mountpoint: m.mountPoint, root: m.root, version: 1, controllers });
     }
-    // The super options name the controllers: "rw,cpu,cpuacct" or "rw,name=systemd" or "rw,xattr,memory".
-    const known = new Set<string>(V1_CONTROLLERS);
-    const controllers = (post[2] ?? '')
-      .split(',')
-      .filter((o) => known.has(o) || o.startsWith('name='));
-    mounts.push({ mountpoint, root, version: 1, controllers });
   }
   return mounts;
 }

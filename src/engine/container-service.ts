@@ -18,6 +18,8 @@ import type { ImageService } from '../images/image-service.ts';
 import type { ContainerRecord, MetadataStore } from '../metadata/metadata-store.ts';
 import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
+import { isMountPoint } from '../sys/mountinfo.ts';
+import { procStat } from '../sys/procfs.ts';
 import { readLogs } from './container-logs.ts';
 import type { EventBus } from './event-bus.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
@@ -59,14 +61,6 @@ function hostNofile(): number {
     return m?.[1] === 'unlimited' || !m ? 1048576 : Math.min(1048576, Number(m[1]));
   } catch {
     return 1048576;
-  }
-}
-
-function isMountPoint(path: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
-  } catch {
-    return false;
   }
 }
 
@@ -1001,12 +995,12 @@ export class ContainerService {
     const processes: string[][] = [];
     for (const pid of pids) {
       try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const stat = procStat(pid);
+        if (stat === undefined) continue;
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
         const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1] ?? '?';
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        processes.push([uid, String(pid), rest[1] ?? '?', rest[0] ?? '?', cmd]);
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || stat.comm;
+        processes.push([uid, String(pid), String(stat.ppid), stat.state, cmd]);
       } catch {
         // The process exited between ps and the read.
       }

@@ -12,6 +12,7 @@
 import { mkdir, open, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, invalidArgument } from '../errors/errors.ts';
+import { isMountPoint as isMountPointIn, parseMountInfo } from '../sys/mountinfo.ts';
 import { constants, isSyscallError, mount, umount2 } from '../sys/native.ts';
 import { describeFailure, runCommand } from './run-command.ts';
 
@@ -24,18 +25,8 @@ export function validateContainerId(id: string): void {
   }
 }
 
-/** Mount points listed in /proc/self/mountinfo (field 5, octal escapes undone). */
-export function mountPoints(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4) out.push(f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
-  }
-  return out;
-}
-
 async function isMountPoint(path: string): Promise<boolean> {
-  return mountPoints(await readFile('/proc/self/mountinfo', 'utf8')).includes(path);
+  return isMountPointIn(path, parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')));
 }
 
 /** True when `path` has a network namespace (nsfs) mounted on it. */

@@ -1,27 +1,22 @@
 // The live host's answers to the plan builder's questions (see HostFacts in plan-builder.ts).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { seccompOp } from '../seccomp/seccomp-op.ts';
+import { parseMountInfo } from '../sys/mountinfo.ts';
 import type { HostFacts } from './plan-builder.ts';
 
 let lastCap: number | undefined;
 let hierarchies: ReturnType<HostFacts['cgroupHierarchies']> | undefined;
 
-/** Parses /proc/self/mountinfo for the cgroup hierarchies mounted under /sys/fs/cgroup. */
+/** The cgroup hierarchies mounted directly under /sys/fs/cgroup, from mountinfo text. */
 export function parseCgroupHierarchies(mountinfo: string): ReturnType<HostFacts['cgroupHierarchies']> {
   const out: ReturnType<HostFacts['cgroupHierarchies']> = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    const fstype = right[0];
-    const mountPoint = left[4] ?? '';
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    if (!mountPoint.startsWith('/sys/fs/cgroup')) continue;
-    const name = mountPoint === '/sys/fs/cgroup' ? '' : mountPoint.slice('/sys/fs/cgroup/'.length);
+  for (const m of parseMountInfo(mountinfo)) {
+    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
+    if (m.mountPoint !== '/sys/fs/cgroup' && !m.mountPoint.startsWith('/sys/fs/cgroup/')) continue;
+    const name = m.mountPoint === '/sys/fs/cgroup' ? '' : m.mountPoint.slice('/sys/fs/cgroup/'.length);
     if (name.includes('/')) continue;
-    const superOpts = (right[2] ?? '').split(',').filter((o) => o !== 'rw' && o !== 'ro');
-    out.push({ name, options: superOpts.join(','), fstype });
+    const superOpts = m.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro');
+    out.push({ name, options: superOpts.join(','), fstype: m.fsType });
   }
   return out;
 }

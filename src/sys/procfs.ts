@@ -1,9 +1,14 @@
 // Reading /proc: process start times and states, the facts that tell a live container's init from a
-// process that merely reuses its pid. Plain file reads; no native code.
+// process that merely reuses its pid. Plain file reads; no native code. The one parser of
+// /proc/<pid>/stat in TypeScript; the C side parses field 22 itself where Node cannot run (berth-init
+// after fork in native/exec.c, berth-shim in native/shim/main.c).
 import { readFileSync } from 'node:fs';
+import { invalidArgument } from '../errors/errors.ts';
 
 export interface ProcStat {
   pid: number;
+  /** Field 2 without its parentheses: the executable's name, truncated by the kernel to 15 bytes. */
+  comm: string;
   /** Single-letter state: R, S, D, Z, T, t, X, I … */
   state: string;
   ppid: number;
@@ -15,15 +20,16 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(')');
   const open = text.indexOf('(');
-  if (open < 0 || close < open) throw new Error(`malformed /proc stat: ${text.slice(0, 80)}`);
+  const malformed = () => invalidArgument(`malformed /proc/<pid>/stat ${JSON.stringify(text.slice(0, 80))}: expected "pid (comm) state ppid …" with 22 or more fields`);
+  if (open < 0 || close < open) throw malformed();
   const pid = Number(text.slice(0, open).trim());
   const rest = text.slice(close + 2).split(' ');
   // rest[0] is field 3 (state); field n is rest[n-3].
   const state = rest[0] ?? '';
   const ppid = Number(rest[1]);
   const startTime = rest[19] ?? '';
-  if (!state || !startTime) throw new Error(`malformed /proc stat: ${text.slice(0, 80)}`);
-  return { pid, state, ppid, startTime };
+  if (!state || !startTime) throw malformed();
+  return { pid, comm: text.slice(open + 1, close), state, ppid, startTime };
 }
 
 /** The stat of a process, or undefined when it does not exist. */

@@ -13,6 +13,7 @@ import { parseDuration, resourcesFromFlags } from './update-flags.ts';
 import { execProcess } from '../../runtime/exec-process.ts';
 import { cgroupfsDriver } from '../../runtime/cgroups.ts';
 import { Runtime } from '../../runtime/runtime.ts';
+import { readMountInfo } from '../../sys/mountinfo.ts';
 import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
 
 const VERSION = '0.1.0';
@@ -280,8 +281,8 @@ function criuStatus(): string {
 }
 
 function hostCgroupVersions(): { v1: boolean; v2: boolean } {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-  return { v1: / - cgroup /.test(mounts), v2: / - cgroup2 /.test(mounts) };
+  const mounts = readMountInfo();
+  return { v1: mounts.some((m) => m.fsType === 'cgroup'), v2: mounts.some((m) => m.fsType === 'cgroup2') };
 }
 
 function readProcessFile(path: string): Process {
