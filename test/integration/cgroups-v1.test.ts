@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { isBerthError } from '../../src/errors/errors.ts';
 import type { LinuxResources } from '../../src/oci/runtime-spec.ts';
 import { type CgroupManager, defaultDeviceRules, detectCgroupMode, newCgroupManager } from '../../src/cgroups/index.ts';
-import { cgroupV1Dir, wholeDisks } from '../lib/host.ts';
+import { cgroupV1Dir, memswAccounted, wholeDisks } from '../lib/host.ts';
 
 const mode = detectCgroupMode();
 const usable = process.getuid?.() === 0 && (mode === 'v1' || mode === 'hybrid');
@@ -86,12 +86,19 @@ test('paths: every mounted controller under the given absolute path; joinFiles o
 
 // What the host offers, asked rather than assumed: its disks, and whether swap accounting is on.
 const disk = wholeDisks()[0];
-const memsw = existsSync(`${cgroupV1Dir('memory') ?? '/sys/fs/cgroup/memory'}/memory.memsw.limit_in_bytes`);
+const memsw = memswAccounted();
+// The first CPU and memory node this host's cpuset offers (CPU 0 may be offline), and a CPU it has not.
+const cpusetRoot = cgroupV1Dir('cpuset') ?? '/sys/fs/cgroup/cpuset';
+const firstOf = (list: string) => /^\d+/.exec(list)?.[0] ?? '0';
+const readOr = (path: string, dflt: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim() : dflt);
+const cpu = firstOf(readOr(`${cpusetRoot}/cpuset.effective_cpus`, '0'));
+const mem = firstOf(readOr(`${cpusetRoot}/cpuset.effective_mems`, '0'));
+const absentCpu = String(Math.max(...readOr(`${cpusetRoot}/cpuset.effective_cpus`, '0').split(/[,-]/).map(Number)) + 1);
 
 test('limits are written and read back; a joined process lands in every hierarchy', opts, async () => {
   const resources: LinuxResources = {
     memory: { limit: 64 << 20, reservation: 32 << 20, ...(memsw ? { swap: 128 << 20 } : {}), swappiness: 10, kernel: 1 << 20 },
-    cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
+    cpu: { shares: 512, quota: 50000, period: 100000, cpus: cpu, mems: mem },
     pids: { limit: 16 },
     ...(disk
       ? {
@@ -111,7 +118,7 @@ test('limits are written and read back; a joined process lands in every hierarch
     assert.equal(file(m, 'cpu', 'cpu.shares'), '512');
     assert.equal(file(m, 'cpu', 'cpu.cfs_quota_us'), '50000');
     assert.equal(file(m, 'cpu', 'cpu.cfs_period_us'), '100000');
-    assert.equal(file(m, 'cpuset', 'cpuset.cpus'), '0');
+    assert.equal(file(m, 'cpuset', 'cpuset.cpus'), cpu);
     assert.equal(file(m, 'pids', 'pids.max'), '16');
     if (disk) {
       assert.equal(file(m, 'blkio', 'blkio.throttle.read_bps_device'), `${disk.major}:${disk.minor} 1048576`);
@@ -242,8 +249,8 @@ test('update raises memory and memsw together (memsw first) and lowers them (lim
 test('kernel errors name the field, file and value; nothing is left behind', opts, async () => {
   const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/bad` });
   await assert.rejects(
-    m.create({ cpu: { cpus: '99' } }),
-    (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT') && e.message.includes('linux.resources.cpu.cpus') && e.message.includes('cpuset.cpus') && e.message.includes('"99"'),
+    m.create({ cpu: { cpus: absentCpu } }),
+    (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT') && e.message.includes('linux.resources.cpu.cpus') && e.message.includes('cpuset.cpus') && e.message.includes(`"${absentCpu}"`),
   );
   for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
   for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));

@@ -146,7 +146,8 @@ test('networks: create, list, inspect; a duplicate name, an overlapping or publi
   await assert.rejects(m.createNetwork(NET), (e) => isBerthError(e, ErrorCode.AlreadyExists));
   await assert.rejects(m.createNetwork(`${tag}-x`, { subnet: net.subnet.replace(/\/\d+$/, '/24') }), (e) => isBerthError(e, ErrorCode.FailedPrecondition) && e.message.includes('overlaps'));
   await assert.rejects(m.createNetwork(`${tag}-x`, { subnet: '8.8.8.0/24' }), (e) => isBerthError(e, ErrorCode.InvalidArgument));
-  await assert.rejects(m.createNetwork(`${tag}-x`, { bridge: 'eth0' }), (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes('eth0'));
+  // An interface that is not berth's: lo is on every host (eth0 is not: ens3, enp0s1 …).
+  await assert.rejects(m.createNetwork(`${tag}-x`, { bridge: 'lo' }), (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes('interface lo '));
   await assert.rejects(m.inspectNetwork(`${tag}-nope`), (e) => isBerthError(e, ErrorCode.NotFound));
 });
 

@@ -162,7 +162,9 @@ describeRuntimes('runtime security', (rt, it) => {
     assert.equal(s.state(id).status, 'stopped', 'a container whose init was killed must be stopped');
     // Try to get a new process with the same pid (ns_last_pid), then ask the runtime again.
     let impostor: ReturnType<typeof spawn> | undefined;
-    for (let i = 0; i < 50 && impostor === undefined; i++) {
+    // ns_last_pid exists only with CONFIG_CHECKPOINT_RESTORE; without it only the dead init is checked.
+    const canPickPid = existsSync('/proc/sys/kernel/ns_last_pid');
+    for (let i = 0; i < 50 && impostor === undefined && canPickPid; i++) {
       while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(10);
       writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
       const child = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
@@ -170,7 +172,7 @@ describeRuntimes('runtime security', (rt, it) => {
       else child.kill('SIGKILL');
     }
     if (!impostor) {
-      t.diagnostic(`could not get pid ${pid} again (the host is busy); checked the dead init only`);
+      t.diagnostic(`could not get pid ${pid} again (${canPickPid ? 'the host is busy' : 'no /proc/sys/kernel/ns_last_pid here'}); checked the dead init only`);
       return;
     }
     try {

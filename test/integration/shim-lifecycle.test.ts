@@ -20,6 +20,7 @@ import {
 } from '../../src/shim/index.ts';
 import { shimArgs, shimBinary } from '../../src/shim/start-shim.ts';
 import { procStat } from '../../src/sys/procfs.ts';
+import { cgroupV1Dir, memswAccounted } from '../lib/host.ts';
 import { cgroupDirs, removeCgroups } from '../lib/runtime.ts';
 import { RUNTIME, shimTest } from './shim-harness.ts';
 
@@ -375,7 +376,10 @@ shimTest('oomKilled: a container killed by its memory limit says so', async (s) 
     args: sh('tail /dev/zero'), // one endless line: memory grows until the limit
     cgroupsPath,
     edit: (spec) => {
-      spec.linux.resources = { ...spec.linux.resources, memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+      // Swap is capped where the host accounts it (always on v2); elsewhere swappiness 0 keeps the
+      // cgroup from swapping, so that it is killed rather than swapping until the host's swap is full.
+      const memory = memswAccounted() || cgroupV1Dir('memory') === undefined ? { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } : { limit: 16 * 1024 * 1024, swappiness: 0 };
+      spec.linux.resources = { ...spec.linux.resources, memory };
     },
   });
   try {

@@ -44,6 +44,21 @@ export function cgroupV1Dir(controller: string): string | undefined {
   return undefined;
 }
 
+/** Whether cgroup v1 accounts swap (memory.memsw.*: a kernel option and the swapaccount boot flag). */
+export function memswAccounted(): boolean {
+  return existsSync(`${cgroupV1Dir('memory') ?? '/sys/fs/cgroup/memory'}/memory.memsw.limit_in_bytes`);
+}
+
+/**
+ * Why this host cannot make a `time` or `user` namespace (undefined when it can): the kernel may be
+ * built without it (no /proc/self/ns/<name>), or user namespaces may be switched off by sysctl.
+ */
+export function namespaceMissing(type: 'time' | 'user'): string | undefined {
+  if (!existsSync(`/proc/self/ns/${type}`)) return `this kernel has no ${type} namespaces (/proc/self/ns/${type} is missing)`;
+  if (type === 'user' && readText('/proc/sys/user/max_user_namespaces') === '0') return 'user namespaces are off (user.max_user_namespaces is 0)';
+  return undefined;
+}
+
 /** An executable named `name` on PATH (or the standard sbin directories), or undefined. */
 export function findCommand(name: string): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
