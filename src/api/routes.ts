@@ -1,10 +1,11 @@
 // Every route of the native API (prefix /v1), one line each to the engine. docs/engine.md lists them
 // with their bodies. Query flags are "1"/"true" for true.
 import { createReadStream } from 'node:fs';
+import { parseEventFilter } from '../engine/event-filter.ts';
 import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
-import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, type CreateRequest, type EventFilter, type ExecRequest } from './types.ts';
+import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, type CreateRequest, type ExecRequest } from './types.ts';
 
 const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
 
@@ -45,31 +46,10 @@ export function apiRouter(): Router {
   r.on('GET', '/version', async (c) => c.engine.version());
   r.on('GET', '/info', async (c) => c.engine.info());
   r.on('GET', '/events', async (c) => {
-    const f = filters(c.query) as EventFilter;
     const since = c.query.get('since');
     const until = c.query.get('until');
-    const write = jsonLines(c.res);
-    if (since) for (const e of c.engine.events.history(since, f)) await write(e);
-    if (until) return STREAMED;
-    const queue: unknown[] = [];
-    let wake: (() => void) | undefined;
-    const unsub = c.engine.events.subscribe(f, (e) => {
-      queue.push(e);
-      wake?.();
-    });
-    try {
-      while (!c.signal.aborted) {
-        if (queue.length === 0) await new Promise<void>((res) => {
-          wake = res;
-          c.signal.addEventListener('abort', () => res(), { once: true });
-        });
-        wake = undefined;
-        while (queue.length > 0) await write(queue.shift());
-      }
-    } finally {
-      unsub();
-    }
-    return STREAMED;
+    const events = c.engine.events.stream(parseEventFilter(filters(c.query)), { ...(since ? { sinceNano: since } : {}), ...(until ? { untilNano: until } : {}) }, c.signal);
+    return streamLines(c, events);
   });
 
   // ---- images

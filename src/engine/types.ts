@@ -111,7 +111,8 @@ export type EngineEvent = {
   time: number;
   timeNano: string;
 };
-export type EventFilter = { type?: string[]; action?: string[]; container?: string[]; label?: string[] };
+/** Values of one key are alternatives; keys are all required (docker's event filters). See event-filter.ts. */
+export type EventFilter = { type?: string[]; event?: string[]; container?: string[]; image?: string[]; label?: string[]; network?: string[]; volume?: string[] };
 
 export type VolumeInfo = { name: string; driver: string; mountpoint: string; labels: Record<string, string>; createdAt: string; usedBy: string[] };
 

@@ -152,7 +152,7 @@ test('events stream with filters', async () => {
   const seen: string[] = [];
   const done = (async () => {
     try {
-      for await (const e of d.client.events({ filters: { type: ['container'], action: ['create', 'start', 'die', 'destroy'] } }, ac.signal)) {
+      for await (const e of d.client.events({ filters: { type: ['container'], event: ['create', 'start', 'die', 'destroy'] } }, ac.signal)) {
         seen.push(e.action);
         if (e.action === 'destroy') break;
       }

@@ -486,7 +486,6 @@ const events: Verb = {
     process.once('SIGINT', onInt);
     try {
       for await (const e of (await ctx.client()).events({ ...(since ? { since } : until ? { since: '0' } : {}), ...(until ? { until } : {}), ...(filters ? { filters } : {}) }, ac.signal)) {
-        if (until && BigInt(e.timeNano) > BigInt(until)) continue;
         if (isJson(f)) ctx.out.write(`${JSON.stringify(e)}\n`);
         else {
           const attrs = Object.entries(e.actor.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
