@@ -207,6 +207,16 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
       assert.deepEqual(await store.list(), []);
     });
 
+    it('keeps a lease\'s kind and owner as given, and none when none is given', async () => {
+      await store.createLease('typed', { kind: 'import', owner: { pid: 4242, startTime: '987654' } });
+      await store.createLease('plain');
+      const got = Object.fromEntries((await store.listLeases()).map((l) => [l.id, [l.kind, l.owner]]));
+      assert.deepEqual(got.typed, ['import', { pid: 4242, startTime: '987654' }]);
+      assert.deepEqual(got.plain, [undefined, undefined]);
+      await store.deleteLease('typed');
+      await store.deleteLease('plain');
+    });
+
     it('never collects content leased while gc runs', async () => {
       await store.createLease('race');
       const data = Buffer.from('racing pull');

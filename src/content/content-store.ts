@@ -27,13 +27,25 @@ export interface ContentWriter {
   abort(): Promise<void>;
 }
 
+/** The operation that holds a lease (src/images takes them): gc and recovery ask this, never the id. */
+export type LeaseKind = 'pull' | 'load' | 'import' | 'create';
+
+/** The process that holds a lease: a pid and its start time (/proc/<pid>/stat field 22), so a reused pid is not taken for it. */
+export type LeaseOwner = { pid: number; startTime: string };
+
 export type Lease = {
   id: string;
   createdAt: string;
   expiresAt?: string;
   labels: Record<string, string>;
   resources: string[];
+  kind?: LeaseKind;
+  /** Absent for a lease that no process owns (or one an older berth took, before owners were recorded). */
+  owner?: LeaseOwner;
 };
+
+/** What a lease is created with besides its id. */
+export type LeaseOptions = { expiresAt?: Date; labels?: Record<string, string>; resources?: string[]; kind?: LeaseKind; owner?: LeaseOwner };
 
 /**
  * Where a store keeps its leases when not in its own files: berth passes the metadata database's
@@ -42,7 +54,7 @@ export type Lease = {
  * atomic with its decisions inside the store's lock.
  */
 export interface LeaseBackend {
-  create(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] }): Lease;
+  create(id: string, opts?: LeaseOptions): Lease;
   addResource(id: string, digest: string): void;
   delete(id: string): void;
   list(): Lease[];
@@ -76,7 +88,7 @@ export interface ContentStore {
   reachable(roots: GcRoot[]): Promise<Set<string>>;
 
   /** `resources` are added with the lease, in one durable write. */
-  createLease(id: string, opts?: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] }): Promise<Lease>;
+  createLease(id: string, opts?: LeaseOptions): Promise<Lease>;
   addResource(leaseId: string, digest: string): Promise<void>;
   deleteLease(id: string): Promise<void>;
   listLeases(): Promise<Lease[]>;

@@ -28,6 +28,7 @@ import type {
   IngestStatus,
   Lease,
   LeaseBackend,
+  LeaseOptions,
 } from './content-store.ts';
 import { RWLock } from './rw-lock.ts';
 
@@ -305,7 +306,7 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  async createLease(id: string, opts: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] } = {}): Promise<Lease> {
+  async createLease(id: string, opts: LeaseOptions = {}): Promise<Lease> {
     const p = this.#leasePath(id);
     for (const r of opts.resources ?? []) parseDigest(r, `lease ${id}: resource`);
     const backend = this.#leases;
@@ -315,6 +316,8 @@ export class LocalContentStore implements ContentStore {
       if (await stat(p).catch(() => undefined)) throw alreadyExists(`lease ${id}: already exists in ${this.root}`);
       const lease: Lease = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [...new Set(opts.resources ?? [])] };
       if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
+      if (opts.kind) lease.kind = opts.kind;
+      if (opts.owner) lease.owner = opts.owner;
       await atomicWriteFile(p, JSON.stringify(lease));
       return lease;
     });

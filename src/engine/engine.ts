@@ -11,6 +11,7 @@ import { berthRoot } from '../sys/paths.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
 import { faultPoint, faultPointsArmed } from './fault-points.ts';
+import { releaseLeasesOfDeadOwners } from './lease-recovery.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
 import type { SystemInfo, VersionInfo } from './types.ts';
@@ -43,24 +44,6 @@ export function defaultRuntimes(): Record<string, string> {
     runc: which(['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc']),
     crun: which(['/usr/bin/crun', '/usr/local/bin/crun']),
   };
-}
-
-/**
- * A pull holds a lease named `pull-<pid>-…` until its image record exists (loads, imports and creates
- * likewise); a berthd (or CLI) killed mid-way leaves it for hours (its expiry), pinning what it holds. Leases of processes that
- * are gone are released so the next gc can judge that content; the partial ingest stays, so a pull
- * again resumes it.
- */
-async function releaseDeadPullLeases(images: ImageService): Promise<string[]> {
-  const released: string[] = [];
-  for (const l of await images.content.listLeases()) {
-    // Loads, imports and creates take `<what>-<pid>-…` leases too (src/images/image-service.ts).
-    const pid = Number(/^(?:pull|load|import|create)-(\d+)-/.exec(l.id)?.[1] ?? 0);
-    if (!pid || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
-    await images.content.deleteLease(l.id);
-    released.push(l.id);
-  }
-  return released;
 }
 
 /**
@@ -123,7 +106,7 @@ export class Engine {
     const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
     const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, runtimes, defaultRuntime });
     const r = await containers.recover();
-    const leases = await releaseDeadPullLeases(images).catch((e: Error) => {
+    const leases = await releaseLeasesOfDeadOwners(images.content).catch((e: Error) => {
       o.log?.(`pull lease recovery: ${e.message}`);
       return [] as string[];
     });

@@ -21,8 +21,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { applyLayer } from '../archive/apply-layer.ts';
-import type { ContentInfo, GcResult, LeaseBackend } from '../content/content-store.ts';
+import type { ContentInfo, GcResult, Lease, LeaseBackend, LeaseKind } from '../content/content-store.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
+import { selfIdentity } from '../sys/procfs.ts';
 import { type Credentials, defaultDockerConfigPath, dockerConfigCredentials, login, logout } from '../distribution/auth-config.ts';
 import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/reference.ts';
 import { RegistryClient } from '../distribution/registry-client.ts';
@@ -401,7 +402,7 @@ export class ImageService {
       removedDirs.push(...(await this.snapshotter.cleanup()).map((d) => `snapshots/${this.snapshotterName}/snapshots/${d}`));
       const tmp = join(this.root, 'tmp');
       // A load or import under way stages there (and holds a lease while it does).
-      const staging = (await this.content.listLeases()).some((l) => /^(load|import)-/.test(l.id) && (!l.expiresAt || Date.parse(l.expiresAt) > Date.now()));
+      const staging = (await this.content.listLeases()).some((l) => (l.kind === 'load' || l.kind === 'import') && (!l.expiresAt || Date.parse(l.expiresAt) > Date.now()));
       if (existsSync(tmp) && !staging) {
         await rm(tmp, { recursive: true, force: true });
         removedDirs.push('tmp');
@@ -432,9 +433,9 @@ export class ImageService {
    * The lease is a row in the metadata database; one left by a crash expires (and berthd releases the
    * leases of dead processes at start).
    */
-  async lease(what: string, digests: string[], ttlMs = 3600_000): Promise<() => Promise<void>> {
+  async lease(what: LeaseKind, digests: string[], ttlMs = 3600_000): Promise<() => Promise<void>> {
     const id = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
-    await this.content.createLease(id, { expiresAt: new Date(Date.now() + ttlMs), labels: { what }, resources: digests });
+    await this.content.createLease(id, { expiresAt: new Date(Date.now() + ttlMs), labels: { what }, resources: digests, kind: what, owner: selfIdentity() });
     return () => this.content.deleteLease(id).catch(() => {});
   }
 
@@ -593,12 +594,12 @@ export class ImageService {
     await unpackStored(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, { snapshotter: this.snapshotter, applyLayer });
   }
 
-  async #withStaging<T>(what: string, fn: (staging: string, leaseId: string) => Promise<T>): Promise<T> {
+  async #withStaging<T>(what: 'load' | 'import', fn: (staging: string, leaseId: string) => Promise<T>): Promise<T> {
     const tmp = join(this.root, 'tmp');
     await mkdir(tmp, { recursive: true, mode: 0o700 });
     const staging = await mkdtemp(join(tmp, `${what}-`));
     const leaseId = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
-    await this.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { what } });
+    await this.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { what }, kind: what, owner: selfIdentity() });
     try {
       return await fn(staging, leaseId);
     } finally {
@@ -617,9 +618,9 @@ async function adoptLeaseFiles(dir: string, leases: LeaseBackend): Promise<void>
   for (const f of await readdir(dir).catch(() => [] as string[])) {
     if (!f.endsWith('.json')) continue;
     try {
-      const l = JSON.parse(await readFile(join(dir, f), 'utf8')) as { id: string; expiresAt?: string; labels?: Record<string, string>; resources?: string[] };
+      const l = JSON.parse(await readFile(join(dir, f), 'utf8')) as Lease;
       if (!leases.list().some((x) => x.id === l.id)) {
-        leases.create(l.id, { ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}), labels: l.labels ?? {} });
+        leases.create(l.id, { ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}), labels: l.labels ?? {}, ...(l.kind ? { kind: l.kind } : {}), ...(l.owner ? { owner: l.owner } : {}) });
         for (const r of l.resources ?? []) leases.addResource(l.id, r);
       }
     } catch {

@@ -16,7 +16,7 @@
 // snapshots (extract-<pid>-*, swept by the next pull once that pid is gone), never a committed
 // snapshot that was not verified; pulling again completes the job.
 // It must never mount anything: the snapshotter returns mounts, the applier writes into upperDir.
-import { pidAlive } from '../sys/procfs.ts';
+import { pidAlive, selfIdentity } from '../sys/procfs.ts';
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
 import { writeBlob } from '../content/write-blob.ts';
@@ -75,7 +75,7 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
   const { client, content } = opts;
   const want = opts.platform ?? hostPlatform();
   const leaseId = `pull-${process.pid}-${randomBytes(6).toString('hex')}`;
-  await content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { ref: name } });
+  await content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { ref: name }, kind: 'pull', owner: selfIdentity() });
   try {
     const target = await client.resolve(ref);
     opts.progress?.({ kind: 'resolved', ref: name, digest: target.digest });

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MetadataStore } from './metadata-store.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { MetadataStore, migrate } from './metadata-store.ts';
+import { MIGRATIONS } from './migrations.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-lease-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +54,46 @@ test('a host port is claimed by one container at a time and goes with the contai
     assert.deepEqual(s.portAllocations('c1').map((a) => a.hostPort), [40001]);
     s.deleteContainer('c1');
     assert.deepEqual(s.portAllocations().map((a) => [a.containerId, a.hostPort, a.protocol]), [['c2', 40000, 'udp']]);
+  } finally {
+    s.close();
+  }
+});
+
+test('a lease\'s kind and owner are columns that round-trip; a lease may have neither', () => {
+  const s = new MetadataStore(join(dir, 'k.db'));
+  try {
+    s.leases.create('x', { kind: 'load', owner: { pid: 4242, startTime: '987654' }, resources: [D1] });
+    s.leases.create('y');
+    const [x, y] = s.leases.list();
+    assert.equal(x?.kind, 'load');
+    assert.deepEqual(x?.owner, { pid: 4242, startTime: '987654' });
+    assert.equal(y?.kind, undefined);
+    assert.equal(y?.owner, undefined);
+  } finally {
+    s.close();
+  }
+});
+
+test('migration 5 reads kind and owner out of the ids of leases taken before it, once', () => {
+  const path = join(dir, 'v4.db');
+  const old = new DatabaseSync(path);
+  assert.deepEqual(migrate(old, MIGRATIONS.filter((m) => m.version <= 4)), [1, 2, 3, 4]);
+  const ins = old.prepare("INSERT INTO leases (id, created_at, labels) VALUES (?, '2020-01-01T00:00:00Z', '{}')");
+  for (const id of ['pull-123-abc', 'create-9-f00', 'load-77-a-b', 'import-5-z', 'pull-x1-y', 'gc-1-z', 'mine', 'pull--z']) ins.run(id);
+  old.close();
+  const s = new MetadataStore(path);
+  try {
+    const got = Object.fromEntries(s.leases.list().map((l) => [l.id, [l.kind, l.owner]]));
+    assert.deepEqual(got, {
+      'pull-123-abc': ['pull', { pid: 123, startTime: '' }],
+      'create-9-f00': ['create', { pid: 9, startTime: '' }],
+      'load-77-a-b': ['load', { pid: 77, startTime: '' }],
+      'import-5-z': ['import', { pid: 5, startTime: '' }],
+      'pull-x1-y': [undefined, undefined],
+      'gc-1-z': [undefined, undefined],
+      mine: [undefined, undefined],
+      'pull--z': [undefined, undefined],
+    });
   } finally {
     s.close();
   }

@@ -2,14 +2,27 @@
 // that garbage collection must keep while an operation that needs them is under way (a pull, a
 // load, an import, a container create). Rows commit with synchronous=FULL, so a lease taken before a
 // crash is still there after it; an expired lease protects nothing and gc removes it, and berthd
-// releases the leases of processes that died (their ids carry the pid).
+// releases the leases whose owner process died (kind and owner are columns, never read from the id).
 // Owns: the leases and lease_resources tables. Must never: decide what is collected (src/images
 // does) or touch content files.
 import type { DatabaseSync } from 'node:sqlite';
 import { alreadyExists, notFound } from '../errors/errors.ts';
 
+/** The kinds of operation that take leases (src/content's LeaseKind, which the store satisfies structurally). */
+export type LeaseRecordKind = 'pull' | 'load' | 'import' | 'create';
+
 /** The content store's Lease shape (src/content's LeaseBackend is satisfied structurally). */
-export type LeaseRecord = { id: string; createdAt: string; expiresAt?: string; labels: Record<string, string>; resources: string[] };
+export type LeaseRecord = {
+  id: string;
+  createdAt: string;
+  expiresAt?: string;
+  labels: Record<string, string>;
+  resources: string[];
+  kind?: LeaseRecordKind;
+  owner?: { pid: number; startTime: string };
+};
+
+export type LeaseCreateOptions = { expiresAt?: Date; labels?: Record<string, string>; resources?: string[]; kind?: LeaseRecordKind; owner?: { pid: number; startTime: string } };
 
 type Raw = Record<string, string | number | null>;
 
@@ -21,12 +34,16 @@ export class LeaseStore {
   }
 
   /** The lease and its first resources in one transaction: one durable write. */
-  create(id: string, opts: { expiresAt?: Date; labels?: Record<string, string>; resources?: string[] } = {}): LeaseRecord {
+  create(id: string, opts: LeaseCreateOptions = {}): LeaseRecord {
     const lease: LeaseRecord = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [...new Set(opts.resources ?? [])] };
     if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
+    if (opts.kind) lease.kind = opts.kind;
+    if (opts.owner) lease.owner = { pid: opts.owner.pid, startTime: opts.owner.startTime };
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      const r = this.#db.prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels));
+      const r = this.#db
+        .prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels, kind, owner_pid, owner_start_time) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels), lease.kind ?? '', lease.owner?.pid ?? 0, lease.owner?.startTime ?? '');
       if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
       const add = this.#db.prepare("INSERT INTO lease_resources (lease_id, kind, key) VALUES (?, 'content', ?)");
       for (const k of lease.resources) add.run(id, k);
@@ -64,6 +81,8 @@ export class LeaseStore {
       ...(l.expires_at === null ? {} : { expiresAt: String(l.expires_at) }),
       labels: JSON.parse(String(l.labels)) as Record<string, string>,
       resources: byLease.get(String(l.id)) ?? [],
+      ...(l.kind === '' ? {} : { kind: String(l.kind) as LeaseRecordKind }),
+      ...(Number(l.owner_pid) > 0 ? { owner: { pid: Number(l.owner_pid), startTime: String(l.owner_start_time) } } : {}),
     }));
   }
 }

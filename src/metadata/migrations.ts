@@ -95,6 +95,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'lease kind and owner as data',
+    // Leases taken before v5 carried both only in their id, "<kind>-<pid>-<random>": read them out
+    // once, here, so nothing parses ids any more. Their owner's start time was never recorded ('').
+    sql: `
+      ALTER TABLE leases ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+      ALTER TABLE leases ADD COLUMN owner_pid INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE leases ADD COLUMN owner_start_time TEXT NOT NULL DEFAULT '';
+      CREATE TEMP VIEW v5_lease_ids AS
+        SELECT id, substr(id, 1, instr(id, '-') - 1) AS kind,
+               substr(substr(id, instr(id, '-') + 1), 1, instr(substr(id, instr(id, '-') + 1), '-') - 1) AS pid
+        FROM leases;
+      UPDATE leases SET
+        kind = (SELECT kind FROM v5_lease_ids v WHERE v.id = leases.id),
+        owner_pid = (SELECT CAST(pid AS INTEGER) FROM v5_lease_ids v WHERE v.id = leases.id)
+      WHERE id IN (SELECT id FROM v5_lease_ids WHERE kind IN ('pull', 'load', 'import', 'create') AND pid <> '' AND pid NOT GLOB '*[^0-9]*');
+      DROP VIEW v5_lease_ids;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -58,3 +58,11 @@ export function isSameLiveProcess(pid: number, startTime: string): boolean {
   const st = procStat(pid);
   return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
 }
+
+let self: { pid: number; startTime: string } | undefined;
+
+/** This process's identity (pid and start time), to record as the owner of what it holds. */
+export function selfIdentity(): { pid: number; startTime: string } {
+  self ??= { pid: process.pid, startTime: procStat(process.pid)?.startTime ?? '' };
+  return self;
+}
