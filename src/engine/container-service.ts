@@ -28,7 +28,8 @@ import { faultPoint } from './fault-points.ts';
 import { allocateHostPort, hostPortFree } from '../network/port-allocator.ts';
 import { timingOn, timingSpan } from './timing.ts';
 import { RuntimeCli } from './runtime-cli.ts';
-import { buildSpec, numericUser, parseRestartPolicy, resolveUser } from './spec-builder.ts';
+import { prepareProcess } from './process-setup.ts';
+import { buildSpec, parseRestartPolicy } from './spec-builder.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, PortBindings, PortMapping, StatsResult, TopResult } from './types.ts';
 import type { VolumeService } from './volume-service.ts';
@@ -507,13 +508,7 @@ export class ContainerService {
       if (!isMountPoint(rootfs)) await mountAll(await this.#o.images.snapshotter.mounts(c.snapshotKey), rootfs);
       faultPoint('start.rootfs-mounted');
       span.mark('rootfs mounted');
-      const user = req.user;
-      if (user && numericUser(user) === undefined) {
-        const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
-        const group = await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => '');
-        const u = resolveUser(user, passwd, group);
-        spec.process!.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length ? { additionalGids: u.additionalGids } : {}) };
-      }
+      prepareProcess(rootfs, spec.process!, req.user);
       if (useNetns) {
         const netns = await this.#o.network.createNetns(id);
         netnsMade = true;
@@ -1053,23 +1048,22 @@ export class ContainerService {
     const execId = randomBytes(16).toString('hex');
     // Its own short directory: the attach socket's path must fit in sun_path.
     const dir = join(this.#o.runRoot, 'execs', execId);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    let user = spec.process!.user;
-    if (r.user) {
-      const n = numericUser(r.user);
-      if (n) user = n;
-      else {
-        const root = join(this.#dir(c.id), 'rootfs');
-        const u = resolveUser(r.user, await readFile(join(root, 'etc/passwd'), 'utf8').catch(() => ''), await readFile(join(root, 'etc/group'), 'utf8').catch(() => ''));
-        user = { uid: u.uid, gid: u.gid };
-      }
-    }
-    const proc = { ...spec.process!, args: r.cmd, terminal: r.tty === true, env: [...(spec.process!.env ?? []), ...(r.env ?? [])], cwd: r.workdir ?? spec.process!.cwd, user };
-    const processPath = join(dir, 'process.json');
-    await writeFile(processPath, JSON.stringify(proc));
     const rt = this.#runtime(c.runtime);
     const logPath = join(dir, 'exec-json.log');
-    const handle = await this.#o.supervisor.exec({ id: c.id, execId, bundle: this.#dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let handle: TaskHandle;
+    try {
+      const proc = { ...spec.process!, args: r.cmd, terminal: r.tty === true, env: [...(spec.process!.env ?? []), ...(r.env ?? [])], cwd: r.workdir ?? spec.process!.cwd };
+      // The exec's user is the container's unless it names its own (docker's rule).
+      prepareProcess(join(this.#dir(c.id), 'rootfs'), proc, r.user || (c.config as { request: CreateRequest }).request.user, { makeCwd: false });
+      const processPath = join(dir, 'process.json');
+      await writeFile(processPath, JSON.stringify(proc));
+      handle = await this.#o.supervisor.exec({ id: c.id, execId, bundle: this.#dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath });
+    } catch (e) {
+      // Exec records live in memory only: a directory left here would never be removed.
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     const entry: ExecEntry = { id: execId, containerId: c.id, handle, logPath, tty: r.tty === true };
     this.#execs.set(execId, entry);
     handle.waitExit().then(
@@ -1084,6 +1078,10 @@ export class ContainerService {
       },
       () => {
         entry.exit = { exitCode: 255, signal: null, exitedAt: new Date().toISOString(), oomKilled: false };
+        setTimeout(() => {
+          this.#execs.delete(execId);
+          void handle.cleanup().catch(() => {});
+        }, 60_000).unref();
       },
     );
     this.#o.events.publish('container', 'exec_start', c.id, this.#attrs(c, { execID: execId, command: r.cmd.join(' ') }));

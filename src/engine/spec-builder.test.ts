@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildSpec, mergeEnv, numericUser, parseRestartPolicy, processArgs, resolveUser } from './spec-builder.ts';
+import { buildSpec, mergeEnv, numericUser, parseRestartPolicy, processArgs, resolveUser, withHome } from './spec-builder.ts';
 
 test('Entrypoint/Cmd: Docker rules', () => {
   const img = { Entrypoint: ['/ep'], Cmd: ['a', 'b'] };
@@ -60,4 +60,15 @@ test('buildSpec: process, resources, mounts, readonly root, host network', () =>
   assert.ok(!h.linux!.namespaces!.some((n) => n.type === 'network'));
   assert.throws(() => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], memory: 10 }, image: {} }), /at least 6 MiB/);
   assert.throws(() => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], workdir: 'rel' }, image: {} }), /absolute/);
+});
+
+test('HOME: the passwd home of the uid, "/" without one; a non-empty HOME given wins', () => {
+  const passwd = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\nnohome:x:7:7:::\nbroken\n';
+  assert.deepEqual(withHome(['PATH=/bin'], 0, passwd), ['PATH=/bin', 'HOME=/root']);
+  assert.deepEqual(withHome([], 65534, passwd), ['HOME=/nonexistent']);
+  assert.deepEqual(withHome([], 7, passwd), ['HOME=/'], 'an empty home field');
+  assert.deepEqual(withHome([], 1000, passwd), ['HOME=/']);
+  assert.deepEqual(withHome([], 0, ''), ['HOME=/'], 'no /etc/passwd');
+  assert.deepEqual(withHome(['HOME=/x'], 0, passwd), ['HOME=/x']);
+  assert.deepEqual(withHome(['HOME=', 'A=1'], 0, passwd), ['A=1', 'HOME=/root'], 'an empty HOME is unset, as runc reads it');
 });

@@ -109,6 +109,20 @@ export function resolveUser(user: string, passwd: string, group: string): { uid:
   return { uid, gid, additionalGids };
 }
 
+/**
+ * The environment with HOME set as runc sets it for docker: the home of the process's uid in the
+ * image's /etc/passwd, or "/" when it has none; a HOME the image or the request gave (non-empty) wins.
+ */
+export function withHome(env: string[], uid: number, passwd: string): string[] {
+  if (env.some((e) => e.startsWith('HOME=') && e.length > 5)) return env;
+  const row = passwd
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((f) => f.length >= 6 && f[2] !== '' && Number(f[2]) === uid);
+  const home = row?.[5] || '/';
+  return [...env.filter((e) => !e.startsWith('HOME=')), `HOME=${home}`];
+}
+
 export function parseRestartPolicy(word: string | undefined): { name: RestartPolicyName; max: number } {
   const w = word ?? 'no';
   if (w === '' || w === 'no') return { name: 'no', max: 0 };

@@ -1,21 +1,23 @@
 // Shared by the engine integration tests: a busybox rootfs tar (Debian's busybox-static with the
 // applets the tests use as symlinks, and an /etc/passwd), a berthd under temporary roots, and a
 // check that nothing was left behind.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { promisify } from 'node:util';
 import { BerthClient } from '../../src/client/client.ts';
 import { NetworkManager } from '../../src/network/network-manager.ts';
-import { tarOf } from '../lib/test-images.ts';
+import { type TarEntry, tarOf } from '../lib/test-images.ts';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const NODE = process.execPath;
 
 const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'ls', 'id', 'hostname', 'true', 'false', 'ps', 'env', 'pwd', 'touch', 'mkdir', 'printf', 'seq', 'kill', 'head', 'tr', 'date', 'uname', 'whoami', 'nc', 'ip', 'wget', 'test', 'grep', 'wc', 'ifconfig', 'httpd', 'trap'];
 
-export async function busyboxRootfsTar(): Promise<Buffer> {
+/** `extra` entries are added at the end (a symlink for a test, say). */
+export async function busyboxRootfsTar(extra: TarEntry[] = []): Promise<Buffer> {
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: install the Debian package busybox-static');
   const bin = readFileSync('/bin/busybox');
   return tarOf([
@@ -27,6 +29,7 @@ export async function busyboxRootfsTar(): Promise<Buffer> {
     { name: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
     { name: 'tmp/', mode: 0o1777 },
     { name: 'root/' },
+    ...extra,
   ]);
 }
 
@@ -154,4 +157,15 @@ export async function fetchText(url: string, tries = 50): Promise<string> {
     }
   }
   throw new Error(`${url}: ${(last as Error).message}`);
+}
+
+/** The real berth CLI against the berthd at `socket`: its status and output (never throws). */
+export async function berthCli(socket: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout, stderr: x.stderr };
+  }
 }

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { isBerthError } from '../../src/errors/errors.ts';
-import { busyboxRootfsTar, type Daemon, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { berthCli, busyboxRootfsTar, type Daemon, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const exec = promisify(execFile);
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -22,15 +22,7 @@ function needs(): void {
   for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
 }
 
-async function berth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const berth = (...args: string[]) => berthCli(d.socket, ...args);
 
 
 before(async () => {

@@ -1,0 +1,42 @@
+// What a container's (or an exec's) process needs from the image's root before it runs, as docker
+// (with runc) provides it: a user name resolved in /etc/passwd and /etc/group, HOME from the user's
+// passwd entry, and the working directory made when it is missing (owned by the process's user).
+// The rootfs is read and written only through openInRoot (src/sys/in-root.ts): an image's symlinks
+// stay inside it.
+// Must never: follow a path of the image out of its root, or touch a directory that exists.
+import { invalidArgument } from '../errors/errors.ts';
+import type { Process } from '../oci/runtime-spec.ts';
+import { mkdirAllInRoot, readFileInRoot } from '../sys/in-root.ts';
+import { numericUser, resolveUser, withHome } from './spec-builder.ts';
+
+function readOrEmpty(rootfs: string, path: string): string {
+  try {
+    return readFileInRoot(rootfs, path) ?? '';
+  } catch {
+    // A /etc/passwd that cannot be read (a directory, a dangling link) is an image without one.
+    return '';
+  }
+}
+
+/**
+ * Completes `proc` in place for the mounted `rootfs`: `user` (uid[:gid] or name[:group]; undefined
+ * keeps proc.user), HOME, and with `makeCwd` the working directory.
+ */
+export function prepareProcess(rootfs: string, proc: Process, user: string | undefined, o: { makeCwd: boolean } = { makeCwd: true }): void {
+  const passwd = readOrEmpty(rootfs, 'etc/passwd');
+  if (user) {
+    const n = numericUser(user);
+    if (n) proc.user = n;
+    else {
+      const u = resolveUser(user, passwd, readOrEmpty(rootfs, 'etc/group'));
+      proc.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length ? { additionalGids: u.additionalGids } : {}) };
+    }
+  }
+  proc.env = withHome(proc.env ?? [], proc.user.uid, passwd);
+  if (!o.makeCwd || proc.cwd === '/') return;
+  try {
+    mkdirAllInRoot(rootfs, proc.cwd, 0o755, proc.user);
+  } catch (e) {
+    throw invalidArgument(`workdir ${proc.cwd}: cannot create it in the image's root: ${(e as Error).message} (expected a path whose existing parts are directories)`, e);
+  }
+}
