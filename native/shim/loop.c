@@ -6,7 +6,12 @@
  *
  * Phases: RUNNING until the init is reaped; DRAINING until its stdout/stderr reach EOF (or
  * --drain-ms passes: a daemonized grandchild may hold them forever); then exit.json is written
- * and CLOSING lasts until the attach clients hang up (or --grace-ms passes). */
+ * and CLOSING lasts until the attach clients hang up (or --grace-ms passes).
+ *
+ * HOLDING (--await-attach-ms, for an exec whose client attaches after the process started): the
+ * output is left unread in the pipes or the pty (the process blocks once they are full) and an
+ * exit is not closed, until the first client has its ATTACHED or the time is up; that client then
+ * gets every byte, and the status, of a command that exited at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -53,6 +58,8 @@ static int exit_status;
 static char exited_at[48];
 static char oom_file[4200]; /* the memory cgroup's OOM counter file, "" when unknown */
 static long long oom_before = -1;
+static int holding;              /* output unread until the first client (--await-attach-ms) */
+static long long hold_deadline;  /* monotonic ms */
 
 static long long now_ms(void)
 {
@@ -310,6 +317,18 @@ static void client_writable(struct client *c)
 	client_events(c);
 }
 
+/* Starts reading the output; a drain that waited on the hold starts its time now. */
+static void release_hold(void)
+{
+	holding = 0;
+	if (S->out_fd >= 0)
+		ep(EPOLL_CTL_ADD, S->out_fd, T_OUT, EPOLLIN);
+	if (S->err_fd >= 0)
+		ep(EPOLL_CTL_ADD, S->err_fd, T_ERR, EPOLLIN);
+	if (phase == DRAINING)
+		deadline = now_ms() + S->cfg->drain_ms;
+}
+
 static void accept_client(void)
 {
 	int fd = accept4(S->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -331,6 +350,8 @@ static void accept_client(void)
 	ep(EPOLL_CTL_ADD, fd, T_CLIENT + (uint32_t)(c - clients), 0);
 	client_events(c);
 	client_send(c, FRAME_ATTACHED, NULL, 0);
+	if (holding)
+		release_hold();
 	if (c->fd >= 0 && phase == CLOSING) {
 		/* late: the container is gone; the client learns how it ended, then EOF */
 		c->closing = 1;
@@ -467,20 +488,32 @@ int loop_run(struct shim *s)
 	find_oom_file();
 	ep(EPOLL_CTL_ADD, s->sig_fd, T_SIGNAL, EPOLLIN);
 	ep(EPOLL_CTL_ADD, s->listen_fd, T_LISTEN, EPOLLIN);
-	if (s->out_fd >= 0)
-		ep(EPOLL_CTL_ADD, s->out_fd, T_OUT, EPOLLIN);
-	if (s->err_fd >= 0)
-		ep(EPOLL_CTL_ADD, s->err_fd, T_ERR, EPOLLIN);
+	if (s->cfg->await_attach_ms > 0) {
+		holding = 1;
+		hold_deadline = now_ms() + s->cfg->await_attach_ms;
+	} else {
+		if (s->out_fd >= 0)
+			ep(EPOLL_CTL_ADD, s->out_fd, T_OUT, EPOLLIN);
+		if (s->err_fd >= 0)
+			ep(EPOLL_CTL_ADD, s->err_fd, T_ERR, EPOLLIN);
+	}
 	reap(); /* an exec'd process may have exited before we got here: it waits as a zombie */
 
 	int quit = 0;
 	while (!quit) {
-		if (phase == DRAINING && ((s->out_fd < 0 && s->err_fd < 0) || now_ms() >= deadline))
+		if (holding && now_ms() >= hold_deadline) {
+			shim_log("no attach client within %d ms: reading the output", s->cfg->await_attach_ms);
+			release_hold();
+		}
+		if (!holding && phase == DRAINING && ((s->out_fd < 0 && s->err_fd < 0) || now_ms() >= deadline))
 			finish();
 		if (phase == CLOSING && (nclients == 0 || now_ms() >= deadline))
 			break;
 		int timeout = -1;
-		if (phase != RUNNING) {
+		if (holding) {
+			long long left = hold_deadline - now_ms();
+			timeout = left < 0 ? 0 : (int)left;
+		} else if (phase != RUNNING) {
 			long long left = deadline - now_ms();
 			timeout = left < 0 ? 0 : (int)left;
 		}

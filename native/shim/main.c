@@ -3,7 +3,7 @@
  *   berth-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR
  *              --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]
  *              [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]
- *              [--drain-ms N] [--grace-ms N] [--create-timeout-ms N]
+ *              [--drain-ms N] [--grace-ms N] [--create-timeout-ms N] [--await-attach-ms N]
  *   berth-shim --spawner     (started once by berthd: reads requests on stdin, see spawner();
  *                             the shims it starts get --reply-tag TAG first)
  *
@@ -541,7 +541,7 @@ static void usage(const char *why)
 		"usage: berth-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR\n"
 		"                  --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]\n"
 		"                  [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]\n"
-		"                  [--drain-ms N] [--grace-ms N] [--create-timeout-ms N]\n"
+		"                  [--drain-ms N] [--grace-ms N] [--create-timeout-ms N] [--await-attach-ms N]\n"
 		"(started by berthd; see docs/shim.md)\n",
 		why);
 	exit(2);
@@ -605,6 +605,8 @@ static int shim_main(int argc, char **argv)
 			cfg.drain_ms = (int)num(f, v, 0);
 		else if (!strcmp(f, "--grace-ms"))
 			cfg.grace_ms = (int)num(f, v, 0);
+		else if (!strcmp(f, "--await-attach-ms"))
+			cfg.await_attach_ms = (int)num(f, v, 0);
 		else if (!strcmp(f, "--create-timeout-ms"))
 			cfg.create_timeout_ms = (int)num(f, v, 1);
 		else

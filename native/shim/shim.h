@@ -45,6 +45,7 @@ struct config {
 	int drain_ms;             /* after the init's exit, how long to wait for the pipes' EOF */
 	int grace_ms;             /* after exit.json, how long attach clients may stay */
 	int create_timeout_ms;    /* the runtime's create/exec must finish within this */
+	int await_attach_ms;      /* --exec: hold the output (unread) until the first attach client, at most this; 0: no hold */
 };
 
 /* What the loop holds: fds the supervisor owns once the container exists. */

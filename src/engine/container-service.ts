@@ -52,6 +52,8 @@ export type ContainerServiceOptions = {
 type ExecEntry = { id: string; containerId: string; handle: TaskHandle; logPath: string; exit?: TaskExit; tty: boolean };
 
 const SNAPSHOT_PREFIX = 'berth-container-';
+/** How long an exec's output waits for the client that said it attaches (one that died must not block the process for long). */
+const EXEC_ATTACH_WAIT_MS = 10_000;
 const ADJ = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'sharp', 'swift', 'witty', 'bold', 'clever', 'gentle', 'happy'];
 const NOUN = ['otter', 'heron', 'lynx', 'puffin', 'marten', 'ibis', 'wren', 'gecko', 'tern', 'vole', 'kestrel', 'newt', 'stoat', 'plover', 'dunlin', 'skua'];
 
@@ -1058,7 +1060,7 @@ export class ContainerService {
       prepareProcess(join(this.#dir(c.id), 'rootfs'), proc, r.user || (c.config as { request: CreateRequest }).request.user, { makeCwd: false });
       const processPath = join(dir, 'process.json');
       await writeFile(processPath, JSON.stringify(proc));
-      handle = await this.#o.supervisor.exec({ id: c.id, execId, bundle: this.#dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath });
+      handle = await this.#o.supervisor.exec({ id: c.id, execId, bundle: this.#dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath, ...(r.attach ? { awaitAttachMs: EXEC_ATTACH_WAIT_MS } : {}) });
     } catch (e) {
       // Exec records live in memory only: a directory left here would never be removed.
       await rm(dir, { recursive: true, force: true });

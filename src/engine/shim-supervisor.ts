@@ -173,7 +173,7 @@ export class ShimSupervisor implements TaskSupervisor {
   }
 
   async exec(o: ExecTaskOptions): Promise<TaskHandle> {
-    const info = await this.#startShim({ ...this.#shimOptions(o), exec: { processJson: o.processPath } });
+    const info = await this.#startShim({ ...this.#shimOptions(o), exec: { processJson: o.processPath }, ...(o.awaitAttachMs ? { awaitAttachMs: o.awaitAttachMs } : {}) });
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 

@@ -18,7 +18,12 @@ export type StartTaskOptions = {
   openStdin: boolean;
 };
 
-export type ExecTaskOptions = StartTaskOptions & { execId: string; processPath: string };
+export type ExecTaskOptions = StartTaskOptions & {
+  execId: string;
+  processPath: string;
+  /** A client attaches once this resolves: the supervisor holds the output (at most this long, ms) until it has. */
+  awaitAttachMs?: number;
+};
 
 export interface TaskHandle {
   /** The supervisor's pid (0 if it is gone). */

@@ -97,7 +97,16 @@ export type ContainerDetails = ContainerSummary & {
 
 export type ExitResult = { exitCode: number; signal: string | null; oomKilled: boolean; finishedAt: string };
 
-export type ExecRequest = { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; openStdin?: boolean };
+export type ExecRequest = {
+  cmd: string[];
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  tty?: boolean;
+  openStdin?: boolean;
+  /** The client attaches next (exec/{id}/attach): the output waits for it, so a command that exits at once is not missed. */
+  attach?: boolean;
+};
 
 export type ContainerFilter = { all?: boolean; filters?: Record<string, string[]> };
 

@@ -39,6 +39,12 @@ export interface StartShimOptions {
   drainMs?: number;
   /** The shim binary (default: native/build/berth-shim of this checkout; env BERTH_SHIM overrides). */
   shimBinary?: string;
+  /**
+   * Exec mode: leave the output unread, and the exit unclosed, until the first attach client (at
+   * most this long, ms; default 0: no hold), so a client that attaches after the process started
+   * still gets all of its output and its status.
+   */
+  awaitAttachMs?: number;
   /** Kills a runtime create/exec that has not finished by then (ms, default 60000). */
   timeoutMs?: number;
 }
@@ -85,6 +91,7 @@ export function shimArgs(opts: StartShimOptions): string[] {
   num('grace-ms', opts.graceMs, 0);
   num('drain-ms', opts.drainMs, 0);
   num('create-timeout-ms', opts.timeoutMs, 1);
+  if (opts.awaitAttachMs) num('await-attach-ms', opts.awaitAttachMs, 0);
   if (opts.terminal) a.push('--terminal');
   if (opts.stdin) a.push('--stdin');
   return a;

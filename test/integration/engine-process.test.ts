@@ -79,6 +79,22 @@ test('-w makes a missing working directory, owned by the container user, never o
   assert.equal((await d.client.list({ all: true })).length, 0);
 });
 
+test('exec -t and run -t of a command that exits at once: its output arrives, and the status', async () => {
+  assert.equal((await berth('run', '-d', '--name', 'tty', 'busybox', 'sleep', '60')).code, 0);
+  for (let i = 0; i < 5; i++) {
+    const r = await berth('exec', '-t', 'tty', 'sh', '-c', 'echo quick; exit 4');
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout, 'quick\r\n');
+    const ri = await berth('exec', '-i', 'tty', 'echo', 'in');
+    assert.equal(ri.code, 0, ri.stderr);
+    assert.equal(ri.stdout, 'in\n');
+  }
+  const run = await berth('run', '--rm', '-t', 'busybox', 'sh', '-c', 'echo fast; exit 3');
+  assert.equal(run.code, 3, run.stderr);
+  assert.equal(run.stdout, 'fast\r\n');
+  assert.equal((await berth('rm', '-f', 'tty')).code, 0);
+});
+
 test('a failed exec (no such binary) leaves no exec directory behind', async () => {
   assert.equal((await berth('run', '-d', '--name', 'fail', 'busybox', 'sleep', '60')).code, 0);
   const execs = join(runRoot, 'execs');

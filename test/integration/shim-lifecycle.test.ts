@@ -350,6 +350,32 @@ shimTest('exec with a terminal: the exec\'d process gets a pty of its own, resiz
   await waitExit(main.stateDir);
 });
 
+shimTest('--await-attach-ms: an exec that exits before its client attaches keeps its output and status for it', async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({ args: ['sleep', '100'] });
+  const main = await s.start(id, { bundle });
+  s.runtime('start', id);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  const processJson = s.writeFile('process-held.json', JSON.stringify({ ...spec.process, terminal: true, args: sh('echo held; exit 6') }));
+  const ex = await s.start(id, { exec: { processJson }, terminal: true, awaitAttachMs: 60_000 });
+  // The process is gone (reaped by the shim) before anyone attached.
+  for (let i = 0; i < 500 && existsSync(`/proc/${ex.containerPid}`); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(existsSync(`/proc/${ex.containerPid}`), false, 'the exec\'d process exited and was reaped');
+  assert.equal(readExit(ex.stateDir), undefined, 'the exit waits for the first client');
+  const out = new Collector();
+  const a = attach(ex.stateDir, { stdout: out });
+  await a.done;
+  assert.equal(out.text, 'held\r\n');
+  assert.equal(a.exit?.exitCode, 6);
+  // Nobody attaches: after the time the output is read (to the log) and the exit recorded as usual.
+  const processJson2 = s.writeFile('process-unheld.json', JSON.stringify({ ...spec.process, args: sh('echo nobody; exit 2') }));
+  const ex2 = await s.start(id, { exec: { processJson: processJson2 }, logFormat: 'cri', awaitAttachMs: 100 });
+  assert.equal((await waitExit(ex2.stateDir)).exitCode, 2);
+  assert.deepEqual(await lines(ex2.logPath, 'cri'), ['stdout:nobody']);
+  s.runtime('kill', id, 'KILL');
+  await waitExit(main.stateDir);
+});
+
 shimTest('an orphan holding stdout (no pid namespace) delays exit.json only by --drain-ms', async (s) => {
   const id = s.id();
   const bundle = s.bundle({

@@ -356,6 +356,8 @@ const execVerb: Verb = {
       ...(strings(f.env).length ? { env: strings(f.env) } : {}),
       ...(f.workdir ? { workdir: f.workdir as string } : {}),
       ...(f.user ? { user: f.user as string } : {}),
+      // The process may exit before the attach below: the shim keeps its output (and status) for it.
+      ...((f.interactive || f.tty) && !f.detach ? { attach: true } : {}),
     });
     if (f.detach) {
       ctx.out.write(isJson(f) ? json({ execId }) : `${execId}\n`);
