@@ -30,6 +30,7 @@ import { timingOn, timingSpan } from './timing.ts';
 import { RuntimeCli } from './runtime-cli.ts';
 import { prepareProcess } from './process-setup.ts';
 import { buildSpec, parseRestartPolicy } from './spec-builder.ts';
+import type { RuntimeClass } from './runtime-classes.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, PortBindings, PortMapping, StatsResult, TopResult } from './types.ts';
 import type { VolumeService } from './volume-service.ts';
@@ -44,7 +45,7 @@ export type ContainerServiceOptions = {
   network: NetworkBackend;
   supervisor: TaskSupervisor;
   /** Runtime class name → binary path. */
-  runtimes: Record<string, string>;
+  runtimes: Record<string, RuntimeClass>;
   defaultRuntime: string;
   log?: (msg: string) => void;
 };
@@ -110,9 +111,9 @@ export class ContainerService {
     return join(this.#dir(id), `${id}-json.log`);
   }
   #runtime(name: string): RuntimeCli {
-    const bin = this.#o.runtimes[name];
-    if (!bin) throw invalidArgument(`runtime ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(this.#o.runtimes).join(', ')}`);
-    return new RuntimeCli(bin, join(this.#o.runRoot, 'runtime', name));
+    const cls = this.#o.runtimes[name];
+    if (!cls) throw invalidArgument(`runtime ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(this.#o.runtimes).join(', ')}`);
+    return new RuntimeCli(cls.path, join(this.#o.runRoot, 'runtime', name), { inProcess: cls.inProcess });
   }
   #log(msg: string): void {
     this.#o.log?.(msg);

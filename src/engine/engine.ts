@@ -2,16 +2,15 @@
 // networks, over one metadata store. Each service is its own class behind its own file; this module
 // only builds them in order, runs recovery, and closes them. The wire (src/api) calls them.
 // Must never: serve a socket, parse flags, or stop containers on close (they outlive berthd).
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
-import { berthRoot } from '../sys/paths.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
 import { faultPoint, faultPointsArmed } from './fault-points.ts';
 import { releaseLeasesOfDeadOwners } from './lease-recovery.ts';
+import { type RuntimeClass, type RuntimeClassConfig, resolveRuntimeClasses } from './runtime-classes.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
 import type { SystemInfo, VersionInfo } from './types.ts';
@@ -25,26 +24,12 @@ export type EngineOptions = {
   runRoot: string;
   supervisor: TaskSupervisor;
   network: NetworkBackend;
-  /** Runtime class name → binary; merged over the defaults (berth-runtime, runc, crun). */
-  runtimes?: Record<string, string>;
+  /** Runtime classes from berthd's config, over the built-in ones (src/engine/runtime-classes.ts). */
+  runtimes?: Record<string, RuntimeClassConfig>;
   defaultRuntime?: string;
   snapshotter?: 'auto' | SnapshotterName;
   log?: (msg: string) => void;
 };
-
-/** Where the berth binaries are: the checkout's dist/bin (the bundles and the sources agree on it). */
-export function berthBinDir(): string {
-  return join(berthRoot(), 'dist/bin');
-}
-
-export function defaultRuntimes(): Record<string, string> {
-  const which = (names: string[]) => names.find((p) => existsSync(p)) ?? names[0]!;
-  return {
-    'berth-runtime': process.env.BERTH_RUNTIME_BIN ?? join(berthBinDir(), 'berth-runtime'),
-    runc: which(['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc']),
-    crun: which(['/usr/bin/crun', '/usr/local/bin/crun']),
-  };
-}
 
 /**
  * A kill between a blob's commit (the rename into blobs/) and the end of its ingest directory's
@@ -74,7 +59,7 @@ export class Engine {
   readonly volumes: VolumeService;
   readonly network: NetworkBackend;
   readonly containers: ContainerService;
-  readonly runtimes: Record<string, string>;
+  readonly runtimes: Record<string, RuntimeClass>;
   readonly defaultRuntime: string;
 
   private constructor(init: Omit<Engine, 'close' | 'info' | 'version'>) {
@@ -100,7 +85,7 @@ export class Engine {
     const images = await ImageService.open({ root, metadata: store, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
     const events = new EventBus(store);
     const volumes = new VolumeService(root, store, events);
-    const runtimes = { ...defaultRuntimes(), ...(o.runtimes ?? {}) };
+    const runtimes = resolveRuntimeClasses(o.runtimes);
     const defaultRuntime = o.defaultRuntime ?? process.env.BERTH_DEFAULT_RUNTIME ?? 'berth-runtime';
     await o.network.init();
     const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
@@ -134,7 +119,7 @@ export class Engine {
       stopped: all.filter((c) => c.status === 'stopped' || c.status === 'created').length,
       images: (await this.images.list()).length,
       snapshotter: this.images.snapshotterName,
-      runtimes: this.runtimes,
+      runtimes: Object.fromEntries(Object.entries(this.runtimes).map(([name, c]) => [name, c.path])),
       defaultRuntime: this.defaultRuntime,
       networking: this.network.name,
     };

@@ -1,12 +1,12 @@
 // Runs an OCI runtime's CLI (berth-runtime, runc, crun: the same verbs and flags) for the task
 // operations the shim does not do itself: start, kill, pause, resume, ps, stats (events --stats),
-// state, delete. One exec per operation, as containerd's runc shim does; for berth-runtime, start,
-// kill, pause, resume and delete call its library in-process instead (the shim still execs its
-// create, so the container's init is the shim's child).
+// state, delete. One exec per operation, as containerd's runc shim does; for a class marked
+// in-process (berth-runtime), start, kill, pause, resume and delete call its library in-process
+// instead (the shim still execs its create, so the container's init is the shim's child).
 // Must never: decide policy; it reports errors with the runtime's own message.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, notFound } from '../errors/errors.ts';
 import { cgroupfsDriver } from '../runtime/cgroups.ts';
 import { Runtime } from '../runtime/runtime.ts';
@@ -16,10 +16,13 @@ export type RuntimeState = { id: string; pid: number; status: string; bundle: st
 export class RuntimeCli {
   readonly binary: string;
   readonly root: string;
+  /** The runtime class's `inProcess` (src/engine/runtime-classes.ts): the binary is berth-runtime, so its library may stand in for it. */
+  readonly inProcess: boolean;
 
-  constructor(binary: string, root: string) {
+  constructor(binary: string, root: string, opts: { inProcess?: boolean } = {}) {
     this.binary = binary;
     this.root = root;
+    this.inProcess = opts.inProcess ?? false;
   }
 
   run(args: string[], timeoutMs = 30000): Promise<string> {
@@ -44,13 +47,13 @@ export class RuntimeCli {
   }
 
   /**
-   * berth-runtime's start, kill, pause, resume and delete run in-process through its library (the
+   * For an in-process class (berth-runtime), start, kill, pause, resume and delete run in-process through its library (the
    * code its CLI runs for those verbs, with the cgroupfs driver it uses), which saves a Node start-up
    * per call on every container's start and exit; runc and crun are exec'd. Errors carry the CLI's
    * wording and categories, so callers see one kind of message whichever way the call went.
    */
   get #lib(): Runtime | undefined {
-    if (basename(this.binary) !== 'berth-runtime') return undefined;
+    if (!this.inProcess) return undefined;
     this.#runtime ??= new Runtime({ root: this.root, warn: () => {}, cgroups: cgroupfsDriver() });
     return this.#runtime;
   }

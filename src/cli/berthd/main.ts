@@ -11,6 +11,7 @@ import { serveApi } from '../../api/server.ts';
 import { Engine } from '../../engine/engine.ts';
 import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.ts';
 import { CniNetworking } from '../../engine/network-cni.ts';
+import type { RuntimeClassConfig } from '../../engine/runtime-classes.ts';
 import { ShimSupervisor } from '../../engine/shim-supervisor.ts';
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
 import { type FlagSpec, parseFlags } from '../runtime/args.ts';
@@ -21,7 +22,8 @@ export type BerthdConfig = {
   socket?: string;
   debug?: boolean;
   defaultRuntime?: string;
-  runtimes?: Record<string, string>;
+  /** name → path, or {path, inProcess} (src/engine/runtime-classes.ts). */
+  runtimes?: Record<string, RuntimeClassConfig>;
   snapshotter?: 'auto' | 'overlay' | 'native';
   shimBinary?: string;
   network?: { enabled?: boolean; pluginDirs?: string[]; defaultNetwork?: { name?: string; bridge?: string; subnet?: string } };
