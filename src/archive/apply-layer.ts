@@ -2,7 +2,7 @@
 // returns its DiffID (the sha256 of the uncompressed tar).
 //
 // Owns: the public entry point and where the work runs. The caller's thread reads the source,
-// chooses the decompressor from the first bytes (decompress.ts) and hands the blob's bytes to an
+// takes the decompressor from the declared media type, checked against the first bytes (decompress.ts), and hands the blob's bytes to an
 // apply worker (apply-layer-worker.ts), which decompresses, hashes, parses and writes with
 // synchronous system calls (extract-layer.ts, layer-applier.ts: the formats, the safety model and
 // the hostile-input rules are described there). Workers are pooled, at most one per core: started
@@ -30,7 +30,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BerthError, ErrorCode, internal, invalidArgument } from '../errors/errors.ts';
 import type { FromWorker, SerializedError, ToWorker } from './apply-layer-worker.ts';
-import { type Compression, detectCompression } from './decompress.ts';
+import { type Compression, layerCompression } from './decompress.ts';
 import { type ApplyResult, extractLayer, wrapApplyError } from './extract-layer.ts';
 import { type ApplierOptions, type ApplyFormat, type ApplyLimits, DEFAULT_LIMITS } from './layer-applier.ts';
 
@@ -297,7 +297,7 @@ export async function applyLayer(input: AsyncIterable<Uint8Array> | NodeJS.Reada
   const { head, done } = await peek(it);
   let compression: Compression;
   try {
-    compression = detectCompression(head, opts.mediaType, context);
+    compression = layerCompression(head, opts.mediaType, context);
   } catch (e) {
     if (!done) await it.return?.();
     throw e;

@@ -22,7 +22,6 @@ import type { Readable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 import type { ContentStore } from '../content/content-store.ts';
 import { type BerthError, ErrorCode, invalidArgument, isBerthError, notFound } from '../errors/errors.ts';
-import { MediaType } from '../oci/image-spec.ts';
 import { isDigest } from '../oci/image-validate.ts';
 import { decompressed, digestStream } from './layer-stream.ts';
 
@@ -84,7 +83,7 @@ export class ArchiveSource {
   async #readTar(raw: NodeJS.ReadableStream | Readable): Promise<void> {
     let stream: Readable;
     try {
-      ({ stream } = await decompressed(raw, MediaType.Layer, `load ${this.label}`));
+      ({ stream } = await decompressed(raw, undefined, `load ${this.label}`));
     } catch (e) {
       throw invalidArgument(`load ${this.label}: ${(e as Error).message}`, e);
     }

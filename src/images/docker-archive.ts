@@ -103,7 +103,7 @@ export async function readDockerArchive(src: ArchiveSource, content: ContentStor
     for (const [j, path] of e.Layers.entries()) {
       const role = `${at}.Layers[${j}]`;
       const blob = await src.digest(path, role);
-      const un = await decompressed(await src.open(path, role), MediaType.DockerLayer, `${what}: ${path}`);
+      const un = await decompressed(await src.open(path, role), undefined, `${what}: ${path}`);
       let diff = blob.digest;
       if (un.compression === 'none') un.stream.destroy();
       else diff = (await digestStream(un.stream)).digest;

@@ -27,6 +27,11 @@ export async function fetchBlobToStore(
      * the partial ingest. Not called when the blob is already stored.
      */
     onBytes?: (chunk: Buffer, offset: number) => Promise<void> | void;
+    /**
+     * Which blob this is, for the user ("pull x: layer 2 of 3 (sha256:…)"): a store error about
+     * the content names it instead of the internal ingest.
+     */
+    what?: string;
   } = {},
 ): Promise<void> {
   const { algorithm, encoded } = parseDigest(desc.digest);
@@ -35,8 +40,9 @@ export async function fetchBlobToStore(
     opts.progress?.({ digest: desc.digest, state, current, total: desc.size });
   if (await content.exists(desc.digest)) return report('exists', desc.size);
   let w: ContentWriter;
+  const ingest = `fetch-${algorithm}-${encoded}`;
   try {
-    w = await content.writer(`fetch-${algorithm}-${encoded}`, { digest: desc.digest, size: desc.size });
+    w = await content.writer(ingest, { digest: desc.digest, size: desc.size });
   } catch (e) {
     // Another pull committed it while we waited for the ingest.
     if (isBerthError(e, ErrorCode.AlreadyExists)) return report('exists', desc.size);
@@ -69,6 +75,22 @@ export async function fetchBlobToStore(
     report('done', desc.size);
   } catch (e) {
     await w.close().catch(() => {});
-    throw e;
+    throw opts.what === undefined ? e : namingBlob(e, ingest, opts.what);
   }
+}
+
+/**
+ * The store names a blob by its ingest ("ingest fetch-sha256-…: content does not match …"), which
+ * means nothing to whoever pulled: the same error, naming the blob as the caller knows it.
+ */
+function namingBlob(e: unknown, ingest: string, what: string): unknown {
+  const prefix = `ingest ${ingest}: `;
+  if (!(e instanceof BerthError) || !e.message.startsWith(prefix)) return e;
+  const rest = e.message.slice(prefix.length);
+  const mismatch = 'content does not match: ';
+  const message = rest.startsWith(mismatch) ? `the content the registry sent does not match the digest: ${rest.slice(mismatch.length)}` : rest;
+  return new BerthError(e.code, `${what}: ${message}`, {
+    cause: e,
+    ...(e.errno === undefined ? {} : { errno: e.errno }),
+  });
 }

@@ -1,10 +1,10 @@
 // Streams over blobs for the archive formats: the uncompressed tar of a layer (gzip, zstd or plain,
-// decided by its first bytes as apply-layer does) and a digest computed while reading. Must never
+// decided by its declared type as apply-layer does, or by its first bytes where none is declared) and a digest computed while reading. Must never
 // hold a layer in memory.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { type Compression, detectCompression } from '../archive/decompress.ts';
+import { type Compression, layerCompression, sniffCompression } from '../archive/decompress.ts';
 
 /** Splits off the first bytes of a stream without losing them. */
 async function withHead(input: NodeJS.ReadableStream | Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
@@ -34,10 +34,13 @@ async function withHead(input: NodeJS.ReadableStream | Readable, n: number): Pro
   return { head: Buffer.concat(chunks).subarray(0, n), stream: Readable.from(all(), { objectMode: false }) };
 }
 
-/** The uncompressed bytes of a layer (or of any tar that may be gzip'd or zstd'd) and what it was. */
-export async function decompressed(input: NodeJS.ReadableStream | Readable, mediaType: string, context: string): Promise<{ stream: Readable; compression: Compression }> {
+/**
+ * The uncompressed bytes of a layer declared as `mediaType` (the type decides, checked against the
+ * bytes), or of a tar given without a type (undefined: its first bytes decide), and what it was.
+ */
+export async function decompressed(input: NodeJS.ReadableStream | Readable, mediaType: string | undefined, context: string): Promise<{ stream: Readable; compression: Compression }> {
   const { head, stream } = await withHead(input, 6);
-  const compression = detectCompression(head, mediaType, context);
+  const compression = mediaType === undefined ? sniffCompression(head, context) : layerCompression(head, mediaType, context);
   if (compression === 'none') return { stream, compression };
   const d = compression === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
   stream.on('error', (e) => d.destroy(e));

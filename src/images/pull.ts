@@ -16,6 +16,7 @@
 // snapshots (extract-<pid>-*, swept by the next pull once that pid is gone), never a committed
 // snapshot that was not verified; pulling again completes the job.
 // It must never mount anything: the snapshotter returns mounts, the applier writes into upperDir.
+import { checkLayerTypes } from '../archive/decompress.ts';
 import { pidAlive, selfIdentity } from '../sys/procfs.ts';
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
@@ -94,7 +95,9 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
     const manifest = (fetched.document as { manifest: ImageManifest }).manifest;
     opts.progress?.({ kind: 'manifest', digest: manifestDesc.digest, config: manifest.config, layers: manifest.layers });
     const blobEvents = (role: 'config' | 'layer'): BlobProgress => (ev) => opts.progress?.({ kind: 'blob', role, ...ev });
-    await fetchBlobToStore(client, content, ref, manifest.config, { leaseId, progress: blobEvents('config') });
+    await fetchBlobToStore(client, content, ref, manifest.config, { leaseId, progress: blobEvents('config'), what: `pull ${name}: the config ${manifest.config.digest}` });
+    // Refused before any layer is fetched or unpacked: the declared type decides how a layer is read.
+    if (opts.unpack) checkLayerTypes(name, manifest.layers);
     const config = validateImageConfig(parseJSON(await content.readAll(manifest.config.digest), `pull ${name}: config`), `pull ${name}: config`);
     if (opts.platform && !platformMatches(want, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }))
       throw notFound(`pull ${name}: image is ${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}, not ${formatPlatform(want)}`);
@@ -103,11 +106,15 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
       throw invalidArgument(`pull ${name}: manifest has ${manifest.layers.length} layers but config.rootfs.diff_ids has ${diffIds.length}`);
 
     const concurrency = opts.concurrency ?? 3;
-    const fetchLayer = (layer: Descriptor, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) =>
-      fetchBlobToStore(client, content, ref, layer, { leaseId, progress: blobEvents('layer'), ...(onBytes ? { onBytes } : {}) });
+    const n = manifest.layers.length;
+    const fetchLayer = (i: number, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) => {
+      const layer = manifest.layers[i]!;
+      const what = `pull ${name}: layer ${i + 1} of ${n} (${layer.digest})`;
+      return fetchBlobToStore(client, content, ref, layer, { leaseId, progress: blobEvents('layer'), what, ...(onBytes ? { onBytes } : {}) });
+    };
     let chainId: string | undefined;
     if (!opts.unpack || manifest.layers.length === 0) {
-      await mapLimit(manifest.layers, concurrency, (layer) => fetchLayer(layer));
+      await mapLimit(manifest.layers, concurrency, (_layer, i) => fetchLayer(i));
     } else {
       const job: UnpackJob = { name, layers: manifest.layers, diffIds, content, unpack: opts.unpack, concurrency, fetchLayer };
       if (opts.progress) job.progress = opts.progress;
@@ -137,7 +144,7 @@ type UnpackJob = {
   content: ContentStore;
   unpack: { snapshotter: UnpackSnapshotter; applyLayer: ApplyLayerFn };
   concurrency: number;
-  fetchLayer: (layer: Descriptor, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) => Promise<void>;
+  fetchLayer: (i: number, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) => Promise<void>;
   progress?: (ev: PullEvent) => void;
 };
 
@@ -166,7 +173,7 @@ function applyOptions(job: UnpackJob, i: number, targetDir: string) {
 async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Promise<void> {
   const layer = job.layers[i]!;
   const tee = new LayerTee();
-  const fetching = job.fetchLayer(layer, (chunk, offset) => tee.offer(chunk, offset)).then(
+  const fetching = job.fetchLayer(i, (chunk, offset) => tee.offer(chunk, offset)).then(
     () => tee.end(),
     (e: unknown) => {
       tee.fail(e);
@@ -227,7 +234,7 @@ async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
   const work = mapLimit(job.layers, job.concurrency, async (layer, i) => {
     try {
       if (i < have) {
-        await job.fetchLayer(layer);
+        await job.fetchLayer(i);
         return ready[i]!.resolve(undefined);
       }
       job.progress?.({ kind: 'unpack', digest: layer.digest, chainId: chain[i]!, state: 'unpacking' });
@@ -282,8 +289,8 @@ async function unpackInOrder(job: UnpackJob): Promise<string | undefined> {
   const chain = chainIdsOf(job.diffIds);
   await sweepDeadExtracts(snapshotter);
   const fetched = job.layers.map(() => deferred<void>());
-  const work = mapLimit(job.layers, job.concurrency, (layer, i) =>
-    job.fetchLayer(layer).then(
+  const work = mapLimit(job.layers, job.concurrency, (_layer, i) =>
+    job.fetchLayer(i).then(
       () => fetched[i]!.resolve(),
       (e: unknown) => {
         fetched[i]!.reject(e);

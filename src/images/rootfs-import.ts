@@ -30,7 +30,7 @@ export async function importRootfs(input: string | Readable, opts: ImportOptions
       throw notFound(`import ${label}: ${(e as Error).message}`, e);
     }
   }
-  const { stream } = await decompressed(raw, MediaType.Layer, `import ${label}`).catch((e: Error) => {
+  const { stream } = await decompressed(raw, undefined, `import ${label}`).catch((e: Error) => {
     throw invalidArgument(`import ${label}: ${e.message}`, e);
   });
   const staged = join(opts.stagingDir, 'layer.tar');

@@ -3,6 +3,7 @@
 // after its DiffID matches config.rootfs.diff_ids[i]; a refused layer leaves no snapshot behind.
 // (pull has its own unpacker that works while downloading.) Must never mount anything.
 import { randomBytes } from 'node:crypto';
+import { checkLayerTypes } from '../archive/decompress.ts';
 import type { ContentStore } from '../content/content-store.ts';
 import { failedPrecondition } from '../errors/errors.ts';
 import type { Descriptor } from '../oci/image-spec.ts';
@@ -17,6 +18,7 @@ export async function unpackStored(
   unpack: { snapshotter: UnpackSnapshotter; applyLayer: ApplyLayerFn },
 ): Promise<string | undefined> {
   const { snapshotter, applyLayer } = unpack;
+  checkLayerTypes(name, layers);
   const chain = chainIds(diffIds);
   const exists = (k: string) => snapshotter.stat(k).then(() => true, () => false);
   for (let i = 0; i < layers.length; i++) {

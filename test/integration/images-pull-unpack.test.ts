@@ -54,10 +54,13 @@ async function env(): Promise<Env> {
   return { root, content: new LocalContentStore(join(root, 'content')), images: new ImageStore(root) };
 }
 
-/** An image of gzip'd layers; `diffIds` overrides the config's (to lie about a layer). */
-async function image(content: ContentStore, images: ImageStore, name: string, tars: Buffer[], diffIds?: string[]) {
+/**
+ * An image of gzip'd layers; `diffIds` overrides the config's (to lie about a layer), `mediaTypes`
+ * the layers' declared types.
+ */
+async function image(content: ContentStore, images: ImageStore, name: string, tars: Buffer[], diffIds?: string[], mediaTypes?: string[]) {
   const layers = [];
-  for (const t of tars) layers.push({ mediaType: MediaType.LayerGzip, ...(await writeBlob(content, gzip(t))) });
+  for (const [i, t] of tars.entries()) layers.push({ mediaType: mediaTypes?.[i] ?? MediaType.LayerGzip, ...(await writeBlob(content, gzip(t))) });
   const real = tars.map(sha256);
   const cfg: ImageConfig = { architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds ?? real } };
   const config = { mediaType: MediaType.ImageConfig, ...(await writeBlob(content, JSON.stringify(cfg))) };
@@ -214,7 +217,12 @@ if (process.getuid?.() !== 0) {
       const dst = await env();
       const sn = new OverlaySnapshotter(join(dst.root, 'snapshots'));
       try {
-        await assert.rejects(pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument));
+        // The message names the image and which blob, not the content store's internal ingest.
+        const layer3 = built.layers[2]!.digest;
+        await assert.rejects(
+          pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }),
+          errCode(ErrorCode.InvalidArgument, new RegExp(`^pull ${name}: layer 3 of 3 \\(${layer3}\\): the content the registry sent does not match the digest: expected ${layer3}`)),
+        );
         const chain = chainIds(built.diffIds);
         const left = (await sn.list()).map((s) => s.name);
         assert.ok(!left.includes(chain[2]!), 'the corrupt layer is not committed');
@@ -223,6 +231,34 @@ if (process.getuid?.() !== 0) {
         await blobsSound(dst.content);
       } finally {
         sn.close();
+      }
+    });
+
+    it('a layer of a media type berth does not know is refused before any layer is fetched or unpacked, naming the image, layer and type', async () => {
+      const src = await env();
+      const name = `${reg.host}/unpack/unknown-type:1`;
+      const own = await buildTar([{ name: 'etc/unknown-type', content: 'x\n' }]);
+      // gzip bytes: they used to decide, whatever the declared type said.
+      const odd = 'application/vnd.example.layer.v1.tar+gzip';
+      const built = await image(src.content, src.images, name, [tars[0]!, own, tars[2]!], undefined, [MediaType.LayerGzip, odd, MediaType.LayerGzip]);
+      await push(name, { ...src, client });
+      for (const make of [(r: string) => new OverlaySnapshotter(r), (r: string) => new NativeSnapshotter(r)]) {
+        const dst = await env();
+        const sn: Snapshotter = make(join(dst.root, 'snapshots'));
+        try {
+          await assert.rejects(
+            pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }),
+            errCode(
+              ErrorCode.InvalidArgument,
+              new RegExp(`^image ${name}: layer 2 of 3 \\(${built.layers[1]!.digest}\\) has media type "application/vnd\\.example\\.layer\\.v1\\.tar\\+gzip", which is not a layer type berth can unpack`),
+            ),
+          );
+          assert.deepEqual(await sn.list(), [], 'no snapshot was prepared');
+          for (const l of built.layers) assert.equal(await dst.content.exists(l.digest), false, `layer ${l.digest} was not fetched`);
+          await assert.rejects(dst.images.get(name), errCode(ErrorCode.NotFound));
+        } finally {
+          sn.close();
+        }
       }
     });
 
