@@ -3,13 +3,15 @@
 // state, delete. One exec per operation, as containerd's runc shim does; for a class marked
 // in-process (berth-runtime), start, kill, pause, resume and delete call its library in-process
 // instead (the shim still execs its create, so the container's init is the shim's child).
-// Must never: decide policy; it reports errors with the runtime's own message.
+// Must never: decide policy; it reports errors with the runtime's own message, categorised in
+// src/engine/runtime-errors.ts (the one place that reads a runtime's words).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, failedPrecondition, internal, notFound } from '../errors/errors.ts';
+import { BerthError, ErrorCode } from '../errors/errors.ts';
 import { cgroupfsDriver } from '../runtime/cgroups.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { runtimeFailure, runtimeMessage } from './runtime-errors.ts';
 
 export type RuntimeState = { id: string; pid: number; status: string; bundle: string };
 
@@ -29,11 +31,7 @@ export class RuntimeCli {
     return new Promise((resolve, reject) => {
       execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
-        const msg = (stderr || stdout || err.message).trim().split('\n').slice(-3).join(' ');
-        const text = `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`;
-        if (/does not exist|not exist|no such|not found/i.test(msg)) reject(notFound(text, err));
-        else if (/not running|not paused|is stopped|cannot|already/i.test(msg)) reject(failedPrecondition(text, err));
-        else reject(internal(text, err));
+        reject(runtimeFailure(this.binary, args, runtimeMessage(stderr, stdout, err.message), err));
       });
     });
   }
@@ -66,11 +64,10 @@ export class RuntimeCli {
       await fn(rt);
       return '';
     } catch (e) {
+      // The library's own category, never its words; the message reads as the CLI's would.
       const msg = e instanceof Error ? e.message : String(e);
-      const text = `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`;
-      if (e instanceof BerthError && e.code === 'BERTH_ERR_NOT_FOUND') throw notFound(text, e);
-      if (e instanceof BerthError && e.code === 'BERTH_ERR_FAILED_PRECONDITION') throw failedPrecondition(text, e);
-      throw internal(text, e);
+      const code = e instanceof BerthError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition || e.code === ErrorCode.AlreadyExists) ? e.code : ErrorCode.Internal;
+      throw new BerthError(code, `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`, { cause: e });
     }
   }
 

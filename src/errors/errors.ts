@@ -1,6 +1,10 @@
 // berth's error convention: one class, a small set of categories with stable codes, and a message
 // that says what was wrong, where (field, file, id) and what was expected. Wire adapters (CLI exit
-// codes, gRPC status, HTTP status) map categories in one place each; nothing else inspects messages.
+// codes, gRPC status, HTTP status) map categories in one place each; nothing inspects a BerthError's
+// message to decide anything. Other programs' words are read only where they report a failure in
+// nothing else, each in one documented place: the OCI runtime CLIs' stderr
+// (src/engine/runtime-errors.ts), ip(8)'s "Cannot find device" (src/network/link.ts), and the
+// decompressors' and tar parser's messages (wrapApplyError in src/archive/extract-layer.ts).
 // Leaf module: imports nothing of berth.
 
 /** The categories. Stable: tests and wire mappings depend on these strings. */

@@ -176,3 +176,33 @@ test('prunes while a pull is under way remove none of its blobs or layers; the p
     await reg.stop();
   }
 });
+
+test('berth create of an image berthd lacks pulls it once and creates; a not-found about anything else is reported, not answered with a pull', async () => {
+  const reg = await startRegistry();
+  try {
+    const src = join(root, 'auto-src');
+    const content = new LocalContentStore(join(src, 'content'));
+    const images = new ImageStore(src);
+    const built = await buildImage(content, [await busyboxTar()], { cmd: ['/bin/sh', '-c', 'echo auto'] });
+    const ref = `${reg.host}/berth/auto:1`;
+    await images.put(ref, built.manifest);
+    const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } } });
+    await push(ref, { content, images, client });
+    await client.close();
+
+    const made = berth('create', ref);
+    assert.equal(made.code, 0, made.err);
+    assert.match(made.err, new RegExp(`Unable to find image '${ref}' locally; pulling`));
+    const id = made.out.trim();
+    assert.equal(await runToExit(id), 0);
+    await d.client.remove(id);
+
+    const other = berth('create', '--network', 'no-such-net', ref);
+    assert.notEqual(other.code, 0);
+    assert.doesNotMatch(other.err, /Unable to find image/, 'the image is local: the not-found is about the network');
+    assert.match(other.err, /no-such-net/);
+    await d.client.rmi([ref]);
+  } finally {
+    await reg.stop();
+  }
+});

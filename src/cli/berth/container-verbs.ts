@@ -127,10 +127,22 @@ async function withPull<T>(ctx: VerbCtx, req: CreateRequest, fn: (c: BerthClient
   try {
     return await fn(c);
   } catch (e) {
-    if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || !/no such image/.test(e.message)) throw e;
+    // Not found may be the image or something else the request names (a network, a volume): ask
+    // the daemon about the image itself rather than read the message.
+    if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || (await imageIsLocal(c, req.image))) throw e;
     ctx.err.write(`Unable to find image '${req.image}' locally; pulling\n`);
     await c.pull(req.image);
     return fn(c);
+  }
+}
+
+async function imageIsLocal(c: BerthClient, ref: string): Promise<boolean> {
+  try {
+    await c.imageInspect(ref);
+    return true;
+  } catch (e) {
+    if (isBerthError(e, 'BERTH_ERR_NOT_FOUND')) return false;
+    throw e;
   }
 }
 
