@@ -30,7 +30,7 @@ import { RegistryClient } from '../distribution/registry-client.ts';
 import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
-import { formatPlatform, hostPlatform, parseJSON, parseManifestDocument, parsePlatform, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
+import { formatPlatform, hostPlatform, parseJSON, parseManifestDocument, parsePlatform, validateImageConfig } from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { NativeSnapshotter } from '../snapshots/native-snapshotter.ts';
@@ -42,6 +42,7 @@ import { type ExtraGcRoots, gcImages, type ImageGcResult } from './image-gc.ts';
 import { type ImageRecord, ImageStore } from './image-store.ts';
 import { isOciLayout, readOciLayout, writeOciLayout } from './oci-layout.ts';
 import { type PullEvent, type PullResult, pull } from './pull.ts';
+import { platformManifest } from './platform-manifest.ts';
 import { unpackStored } from './unpack-stored.ts';
 import { type PushEvent, push } from './push.ts';
 import { importRootfs } from './rootfs-import.ts';
@@ -321,20 +322,20 @@ export class ImageService {
   /** The image manifest of `target` for `platform` (default: this host's), from the content store. */
   async resolveManifest(name: string, target: Descriptor, platform: Platform = hostPlatform()): Promise<{ index?: ImageIndex; manifestDescriptor: Descriptor; manifest: ImageManifest; config: ImageConfig }> {
     const what = `image ${name}`;
-    let desc = target;
-    let doc = parseManifestDocument(await this.#mustRead(desc.digest, what), desc.mediaType, `${what}: ${desc.digest}`);
+    const open = async (d: Descriptor) => parseManifestDocument(await this.#mustRead(d.digest, what), d.mediaType, `${what}: ${d.digest}`);
+    const doc = await open(target);
     let index: ImageIndex | undefined;
+    let desc = target;
+    let manifest: ImageManifest;
     if (doc.kind === 'index') {
       index = doc.index;
-      const present: Descriptor[] = [];
-      for (const m of doc.index.manifests) if (await this.content.exists(m.digest)) present.push(m);
-      const chosen = selectPlatform(present, platform);
-      if (!chosen) throw notFound(`${what}: no local manifest for platform ${formatPlatform(platform)} in index ${desc.digest}`);
-      desc = chosen;
-      doc = parseManifestDocument(await this.#mustRead(desc.digest, what), desc.mediaType, `${what}: ${desc.digest}`);
-      if (doc.kind !== 'manifest') throw invalidArgument(`${what}: ${desc.digest} is a nested index; expected an image manifest`);
+      // Only what is stored: an index keeps naming the platforms that were not pulled.
+      const chosen = await platformManifest(doc.index, target.digest, platform, what, { open, available: (d) => this.content.exists(d.digest) });
+      desc = chosen.descriptor;
+      manifest = chosen.manifest;
+    } else {
+      manifest = doc.manifest;
     }
-    const manifest = doc.manifest;
     const config = validateImageConfig(parseJSON(await this.#mustRead(manifest.config.digest, what), `${what}: config`), `${what}: config`);
     return { ...(index ? { index } : {}), manifestDescriptor: desc, manifest, config };
   }

@@ -23,7 +23,7 @@ import type { ContentStore } from '../content/content-store.ts';
 import { writeBlob } from '../content/write-blob.ts';
 import { failedPrecondition, invalidArgument, isBerthError, ErrorCode, notFound } from '../errors/errors.ts';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/image-spec.ts';
-import { type DigestAlgorithm, formatPlatform, hostPlatform, parseDigest, parseJSON, platformMatches, selectPlatform, validateImageConfig } from '../oci/image-validate.ts';
+import { type DigestAlgorithm, formatPlatform, hostPlatform, parseDigest, parseJSON, platformMatches, validateImageConfig } from '../oci/image-validate.ts';
 import { formatReference, parseReference, type Reference } from '../distribution/reference.ts';
 import type { RegistryClient } from '../distribution/registry-client.ts';
 import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
@@ -31,6 +31,7 @@ import { type BlobProgress, fetchBlobToStore } from './fetch-blob.ts';
 import type { ImageStore } from './image-store.ts';
 import { LayerTee, deferred } from './layer-tee.ts';
 import { mapLimit } from './limit.ts';
+import { platformManifest } from './platform-manifest.ts';
 
 /** The part of the unpack helper's Snapshotter that pull uses (src/snapshots/snapshotter.ts). */
 export type UnpackSnapshotter = {
@@ -81,18 +82,16 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
     const target = await client.resolve(ref);
     opts.progress?.({ kind: 'resolved', ref: name, digest: target.digest });
     let manifestDesc = target;
-    let fetched = await storeManifest(client, content, ref, target, leaseId);
-    if (fetched.document.kind === 'index') {
-      const chosen = selectPlatform(fetched.document.index.manifests, want);
-      if (!chosen) {
-        const have = fetched.document.index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : '?')).join(', ');
-        throw notFound(`pull ${name}: no manifest for platform ${formatPlatform(want)} (the index has: ${have || 'none'})`);
-      }
-      manifestDesc = chosen;
-      fetched = await storeManifest(client, content, ref, chosen, leaseId);
-      if (fetched.document.kind !== 'manifest') throw invalidArgument(`pull ${name}: ${chosen.digest} is a nested index; expected an image manifest`);
+    const top = (await storeManifest(client, content, ref, target, leaseId)).document;
+    let manifest: ImageManifest;
+    if (top.kind === 'index') {
+      const open = async (d: Descriptor) => (await storeManifest(client, content, ref, d, leaseId)).document;
+      const chosen = await platformManifest(top.index, target.digest, want, `pull ${name}`, { open });
+      manifestDesc = chosen.descriptor;
+      manifest = chosen.manifest;
+    } else {
+      manifest = top.manifest;
     }
-    const manifest = (fetched.document as { manifest: ImageManifest }).manifest;
     opts.progress?.({ kind: 'manifest', digest: manifestDesc.digest, config: manifest.config, layers: manifest.layers });
     const blobEvents = (role: 'config' | 'layer'): BlobProgress => (ev) => opts.progress?.({ kind: 'blob', role, ...ev });
     await fetchBlobToStore(client, content, ref, manifest.config, { leaseId, progress: blobEvents('config'), what: `pull ${name}: the config ${manifest.config.digest}` });

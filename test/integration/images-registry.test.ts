@@ -21,7 +21,8 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { pull } from '../../src/images/pull.ts';
 import { type PushEvent, push } from '../../src/images/push.ts';
 import { removeImage } from '../../src/images/remove-image.ts';
-import { MediaType } from '../../src/oci/image-spec.ts';
+import { writeBlob } from '../../src/content/write-blob.ts';
+import { type Descriptor, MediaType } from '../../src/oci/image-spec.ts';
 import { parsePlatform } from '../../src/oci/image-validate.ts';
 import { chainIds } from '../../src/snapshots/chain-id.ts';
 import { NativeSnapshotter } from '../../src/snapshots/native-snapshotter.ts';
@@ -137,7 +138,52 @@ describe('anonymous registry', () => {
       // The other platforms' manifests were not fetched.
       assert.equal(await dst.content.exists(images[(i + 1) % 3]!.manifest.digest), false);
     }
-    await assert.rejects(pull(name, { ...(await env()), client, platform: parsePlatform('linux/s390x') }), errCode(ErrorCode.NotFound, /no manifest for platform linux\/s390x.*linux\/amd64/));
+    await assert.rejects(pull(name, { ...(await env()), client, platform: parsePlatform('linux/s390x') }), errCode(ErrorCode.NotFound, /no image manifest for platform linux\/s390x in index sha256:[0-9a-f]{64} \(it has: linux\/amd64, linux\/arm64, linux\/arm\/v7\)$/));
+  });
+
+  it('follows a nested index one level deep, says so when a platform is missing, and refuses deeper nesting', async () => {
+    const src = await env();
+    const platforms = [parsePlatform('linux/amd64'), parsePlatform('linux/arm64'), parsePlatform('linux/arm/v7')];
+    // inner: amd64 and arm64; outer: the inner index (declared linux/amd64, as tools that nest write it) and arm/v7.
+    const { index: inner, images } = await multiArchImage(src.content, src.images, `${reg.host}/berth/inner:1`, platforms.slice(0, 2));
+    const v7 = (await multiArchImage(src.content, src.images, `${reg.host}/berth/v7:1`, [platforms[2]!])).images[0]!;
+    const indexOf = async (name: string, manifests: Descriptor[]) => {
+      const d = { mediaType: MediaType.ImageIndex, ...(await writeBlob(src.content, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests }))) };
+      await src.images.put(name, d);
+      await push(name, { ...src, client });
+      return d;
+    };
+    const name = `${reg.host}/berth/nested:1`;
+    const outer = await indexOf(name, [{ ...inner, platform: platforms[0]! }, { ...v7.manifest, platform: platforms[2]! }]);
+    for (const [i, want, manifest] of [
+      [0, 'linux/amd64', images[0]!.manifest],
+      [2, 'linux/arm/v7', v7.manifest],
+    ] as const) {
+      const r = await pull(name, { ...(await env()), client, platform: parsePlatform(want) });
+      assert.equal(r.target.digest, outer.digest);
+      assert.equal(r.manifest.digest, manifest.digest, want);
+      assert.equal(r.config.architecture, platforms[i]!.architecture);
+    }
+    // arm64 is in the inner index, but the outer one says that index is for linux/amd64: not followed.
+    await assert.rejects(
+      pull(name, { ...(await env()), client, platform: parsePlatform('linux/s390x') }),
+      errCode(ErrorCode.NotFound, /no image manifest for platform linux\/s390x in index sha256:[0-9a-f]{64} \(it has: linux\/amd64 \(a nested index\), linux\/arm\/v7\)$/),
+    );
+    // A nested index without a platform may hold any: followed, and what it has is listed.
+    const open = `${reg.host}/berth/nested-open:1`;
+    await indexOf(open, [inner]);
+    assert.equal((await pull(open, { ...(await env()), client, platform: parsePlatform('linux/arm64') })).manifest.digest, images[1]!.manifest.digest);
+    await assert.rejects(
+      pull(open, { ...(await env()), client, platform: parsePlatform('linux/s390x') }),
+      errCode(ErrorCode.NotFound, /\(it has: no platform \(a nested index with: linux\/amd64, linux\/arm64\)\)$/),
+    );
+    // Two levels of nesting: refused, naming the index that nests too deep.
+    const deep = `${reg.host}/berth/nested-deep:1`;
+    await indexOf(deep, [outer]);
+    await assert.rejects(
+      pull(deep, { ...(await env()), client, platform: parsePlatform('linux/amd64') }),
+      errCode(ErrorCode.InvalidArgument, new RegExp(`index ${outer.digest} lists the nested index ${inner.digest} for linux/amd64, which is itself nested; berth follows nested indexes 1 level deep`)),
+    );
   });
 
   it('retries transient 5xx answers and resumes a blob cut mid-download with Range', async () => {
