@@ -155,7 +155,8 @@ export class LayerApplier {
 
   parse(name: string, what: string): string[] {
     const r = normalizeEntryPath(name, this.limits.maxPathLength);
-    if (!r.ok) throw this.refuse(`${what} ${JSON.stringify(name)} is refused: ${r.reason}`);
+    // The entry's own name is in every refusal already: a long one is printed once.
+    if (!r.ok) throw this.refuse(name === this.entry ? r.reason : `${what} ${JSON.stringify(name)} is refused: ${r.reason}`);
     return r.parts;
   }
 

@@ -151,6 +151,42 @@ if (process.getuid?.() !== 0) {
       );
     });
 
+    test("the tar reader's own message is wrapped in what it means for the layer (a pax header over 4 MiB)", async () => {
+      const target = await fs.mkdtemp(join(base, 'bigpax-'));
+      const layer = await buildTar([{ name: 'a', content: 'a' }, { name: 'b', content: 'b', pax: { 'SCHILY.xattr.user.big': 'y'.repeat(5 << 20) } }]);
+      await assert.rejects(
+        applyLayer(chunked(layer, 1 << 20), { mediaType: 'application/vnd.oci.image.layer.v1.tar', targetDir: target, format: 'overlay', context: 'bigpax' }),
+        (e: unknown) =>
+          isBerthError(e, ErrorCode.InvalidArgument) &&
+          e.message ===
+            `bigpax: the layer is not a valid tar (after entry "a"): an entry's pax extended header or GNU long name is larger than 4 MiB, the most read for one entry's metadata (tar reader: "Header exceeds max size")`,
+      );
+    });
+
+    test('a long entry name is printed once in an error, whether refused or failed in the kernel', async () => {
+      const long = `${'d/'.repeat(2100)}x`;
+      const count = (msg: string) => msg.split(long).length - 1;
+      for (const maxPathLength of [4096, 10_000]) {
+        const target = await fs.mkdtemp(join(base, 'long-'));
+        // 4096: berth's own limit refuses it; 10,000: the kernel does (ENAMETOOLONG, a path over PATH_MAX).
+        await assert.rejects(
+          applyLayer(chunked(await buildTar([{ name: long, content: 'x' }])), {
+            mediaType: 'application/vnd.oci.image.layer.v1.tar',
+            targetDir: target,
+            format: 'overlay',
+            context: 'long',
+            limits: { maxPathLength },
+          }),
+          (e: unknown) => {
+            assert.ok(isBerthError(e), String(e));
+            assert.equal(count(e.message), 1, `${maxPathLength}: ${e.message.replaceAll(long, '<long>')}`);
+            assert.match(e.message.replaceAll(long, '<long>'), maxPathLength === 4096 ? /^long: entry "<long>": the name is longer than 4096 bytes$/ : /^long: applying entry "<long>": [a-z]+: ENAMETOOLONG: name too long$/);
+            return true;
+          },
+        );
+      }
+    });
+
     test('garbage is refused as not a tar', async () => {
       const target = await fs.mkdtemp(join(base, 'garbage-'));
       await assert.rejects(
