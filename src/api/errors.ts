@@ -19,8 +19,14 @@ export function httpStatusOf(e: unknown): number {
   return e instanceof BerthError ? STATUS[e.code] : 500;
 }
 
+/** The category of anything thrown: a BerthError's own, else Internal (never an errno name such as ENOENT). */
 export function errorCodeOf(e: unknown): ErrorCode {
   return e instanceof BerthError ? e.code : ErrorCode.Internal;
+}
+
+/** The line that ends a JSON-lines stream (logs, events, pull progress) when it fails. */
+export function streamErrorLine(e: unknown): { error: string; code: ErrorCode } {
+  return { error: e instanceof Error ? e.message : String(e), code: errorCodeOf(e) };
 }
 
 /** For the client: the category of an error response (header first, status as a fallback). */

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { parseEventFilter } from '../engine/event-filter.ts';
 import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { streamErrorLine } from './errors.ts';
 import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
 import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, type CreateRequest, type ExecRequest } from './types.ts';
 
@@ -35,7 +36,7 @@ async function streamLines<T>(c: Ctx, it: AsyncIterable<T>): Promise<typeof STRE
       await write(v);
     }
   } catch (e) {
-    await write({ error: (e as Error).message, code: (e as { code?: string }).code ?? 'BERTH_ERR_INTERNAL' });
+    await write(streamErrorLine(e));
   }
   return STREAMED;
 }
@@ -67,7 +68,7 @@ export function apiRouter(): Router {
       c.engine.events.publish('image', 'pull', res.name, { digest: res.target.digest });
       await write({ done: { name: res.name, digest: res.target.digest } });
     } catch (e) {
-      await write({ error: (e as Error).message, code: (e as { code?: string }).code ?? 'BERTH_ERR_INTERNAL' });
+      await write(streamErrorLine(e));
     }
     return STREAMED;
   });

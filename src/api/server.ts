@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
 import { errorMessage, invalidArgument, notFound } from '../errors/errors.ts';
-import { ERROR_HEADER, errorCodeOf, httpStatusOf } from './errors.ts';
+import { ERROR_HEADER, errorCodeOf, httpStatusOf, streamErrorLine } from './errors.ts';
 import { API_PREFIX, ATTACH_PROTOCOL } from './types.ts';
 
 export type Ctx = { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; query: URLSearchParams; engine: Engine; signal: AbortSignal };
@@ -91,7 +91,7 @@ export function parseJson<T>(body: Buffer, what: string): T {
 function sendError(res: ServerResponse, e: unknown): void {
   if (res.headersSent) {
     // A stream already under way: its last line says what went wrong.
-    if (!res.writableEnded) res.end(`${JSON.stringify({ error: errorMessage(e), code: errorCodeOf(e) })}\n`);
+    if (!res.writableEnded) res.end(`${JSON.stringify(streamErrorLine(e))}\n`);
     return;
   }
   const body = JSON.stringify({ message: errorMessage(e) });

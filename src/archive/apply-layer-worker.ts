@@ -17,7 +17,7 @@
 // Must never: let one job's failure touch another's, or outlive its parent's interest (the parent
 // unrefs it when idle).
 import { parentPort } from 'node:worker_threads';
-import { BerthError } from '../errors/errors.ts';
+import { BerthError, internal } from '../errors/errors.ts';
 import type { Compression } from './decompress.ts';
 import { extractLayer } from './extract-layer.ts';
 import type { ApplierOptions } from './layer-applier.ts';
@@ -72,7 +72,7 @@ function serialize(e: unknown): SerializedError {
 }
 
 const port = parentPort;
-if (port === null) throw new Error('apply-layer-worker.ts runs as a worker thread (apply-layer.ts starts it)');
+if (port === null) throw internal('apply-layer-worker.ts runs as a worker thread (apply-layer.ts starts it), not as a main module');
 const post = (m: FromWorker) => port.postMessage(m);
 const jobs = new Map<number, ChunkQueue>();
 
@@ -96,6 +96,8 @@ port.on('message', (m: ToWorker) => {
   if (queue === undefined) return;
   if (m.t === 'data') queue.items.push(m.chunk);
   else if (m.t === 'end') queue.ended = true;
+  // The source's own failure (a socket's errno, zlib's Z_* code), rebuilt as Node made it, not as a
+  // BerthError: wrapApplyError classifies it by that code on this side.
   else queue.failure = Object.assign(new Error(m.reason.message), m.reason.code === undefined ? {} : { code: m.reason.code });
   queue.wake();
 });

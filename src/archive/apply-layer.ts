@@ -138,7 +138,7 @@ function startWorker(file: URL): PooledWorker {
   };
   worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.onMessage(m));
   worker.on('error', die);
-  worker.on('exit', (code) => die(new Error(`the apply worker exited with code ${code}`)));
+  worker.on('exit', (code) => die(internal(`the layer apply worker exited with code ${code} while applying`)));
   pool.push(pw);
   return pw;
 }

@@ -14,6 +14,7 @@
 // parses; the instance in hand is always the right one.
 // Must never: change how any non-xattr record is decoded, or touch extractors it was not given.
 import type * as tar from 'tar-stream';
+import { internal } from '../errors/errors.ts';
 
 export const XATTR_PAX_PREFIX = 'SCHILY.xattr.';
 
@@ -52,7 +53,7 @@ export function keepBinaryXattrs(extract: tar.Extract): void {
   const decode = x._decodeLongHeader;
   if (typeof decode !== 'function') {
     // A tar-stream without this step would silently corrupt binary xattrs: refuse to run instead.
-    throw new Error("tar-stream's Extract has no _decodeLongHeader (tar-stream changed?): src/archive/pax-xattrs.ts must be updated");
+    throw internal("tar-stream's Extract has no _decodeLongHeader (tar-stream changed?): src/archive/pax-xattrs.ts must be updated");
   }
   x._decodeLongHeader = function (buf: Buffer): void {
     decode.call(this, buf);

@@ -29,6 +29,7 @@ export const nodeCgroupFs: CgroupFs = {
     try {
       const buf = Buffer.from(value);
       const n = writeSync(fd, buf, 0, buf.length);
+      // Shaped as node:fs's own errors (CgroupFs's contract): write-executor turns the errno into a BerthError naming the field.
       if (n !== buf.length) throw Object.assign(new Error(`short write to ${p}`), { code: 'EIO' });
     } finally {
       closeSync(fd);

@@ -30,6 +30,7 @@ const CONTROLLER_FILES: Record<string, Record<string, string>> = {
 
 const NUMERIC = /^(max|[0-9]+)( [0-9]+)?$/;
 
+/** As node:fs fails (CgroupFs's contract), so the code under test maps the errno exactly as on a real host. */
 function errno(code: string, path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${path}`), { code });
 }

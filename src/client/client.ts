@@ -164,7 +164,7 @@ export class BerthClient {
       for await (const line of rl) {
         if (!line) continue;
         const v = JSON.parse(line) as T & { error?: string; code?: string };
-        if (v && typeof v === 'object' && typeof v.error === 'string') throw new BerthError((v.code as ErrorCode) ?? ErrorCode.Internal, v.error);
+        if (v && typeof v === 'object' && typeof v.error === 'string') throw new BerthError(codeFromResponse(500, v.code), v.error);
         yield v as Awaited<T>;
       }
     } finally {

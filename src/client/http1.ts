@@ -7,6 +7,7 @@
 // Owns: the exchange. Must never: interpret a status (client.ts does).
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { unavailable } from '../errors/errors.ts';
 
 /** Response headers, names lower-cased (as node:http gives them). */
 export type Headers = Record<string, string>;
@@ -34,7 +35,7 @@ export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> 
   const net = process.getBuiltinModule('node:net') as typeof import('node:net');
   return new Promise((resolve, reject) => {
     if (req.signal?.aborted) {
-      reject(req.signal.reason ?? new Error('request aborted'));
+      reject(req.signal.reason ?? new DOMException('request aborted', 'AbortError'));
       return;
     }
     const headers: Record<string, string | number> = { host: 'berthd', ...(req.headers ?? {}) };
@@ -54,13 +55,13 @@ export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> 
       f();
     };
     const onAbort = () => {
-      settle(() => reject(req.signal!.reason ?? new Error('request aborted')));
+      settle(() => reject(req.signal!.reason ?? new DOMException('request aborted', 'AbortError')));
       r.destroy();
     };
     req.signal?.addEventListener('abort', onAbort, { once: true });
     r.on('error', (e: NodeJS.ErrnoException) =>
       // node:http's "socket hang up": berthd closed the connection without a whole answer.
-      settle(() => reject(e.code === 'ECONNRESET' ? Object.assign(new Error('berthd closed the connection before its answer'), { code: 'ECONNRESET' }) : e)),
+      settle(() => reject(e.code === 'ECONNRESET' ? unavailable(`berthd closed the connection before its answer (${req.method} ${req.path})`, e) : e)),
     );
     r.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.pause();
@@ -71,7 +72,7 @@ export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> 
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (e: Error) => settle(() => reject(e)));
-      res.on('aborted', () => settle(() => reject(Object.assign(new Error('berthd closed the connection in the middle of its answer'), { code: 'ECONNRESET' }))));
+      res.on('aborted', () => settle(() => reject(unavailable(`berthd closed the connection in the middle of its answer (${req.method} ${req.path})`))));
       res.on('end', () => {
         settle(() => resolve({ status: res.statusCode ?? 500, headers: headersOf(res), body: Buffer.concat(chunks) }));
         r.destroy();

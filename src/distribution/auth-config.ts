@@ -35,7 +35,7 @@ async function load(path: string): Promise<DockerConfig> {
   }
   try {
     const v = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument('expected a JSON object');
     return v as DockerConfig;
   } catch (e) {
     throw invalidArgument(`${path}: not a docker config.json (${(e as Error).message})`);

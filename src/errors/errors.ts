@@ -5,6 +5,7 @@
 // nothing else, each in one documented place: the OCI runtime CLIs' stderr
 // (src/engine/runtime-errors.ts), ip(8)'s "Cannot find device" (src/network/link.ts), and the
 // decompressors' and tar parser's messages (wrapApplyError in src/archive/extract-layer.ts).
+// Every code is documented in docs/errors.md (src/errors/errors.test.ts compares the two both ways).
 // Leaf module: imports nothing of berth.
 
 /** The categories. Stable: tests and wire mappings depend on these strings. */

@@ -4,7 +4,7 @@
 // It is a pure function of its inputs; everything it needs to know about the host comes through
 // `HostFacts`, so it is unit-tested without root. It must never touch the file system itself.
 
-import { invalidArgument, unsupported } from '../errors/errors.ts';
+import { internal, invalidArgument, unsupported } from '../errors/errors.ts';
 import type { Hook, LinuxDevice, LinuxSeccomp, Mount as OciMount, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
 import { capabilityNumber, isKnownCapability, mountOptionFlags, namespaceCloneFlag, namespaceProcName, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
 import { int, ints, MountHow, op, type PlanOp, PlanMode, str, strs } from '../sys/plan.ts';
@@ -184,7 +184,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     throw invalidArgument('config.json: domainname: set, but there is no uts namespace to set it in');
   }
 
-  if (opts.mode === 'create' && !opts.fifoPath) throw new Error('plan: create mode needs the exec FIFO path');
+  if (opts.mode === 'create' && !opts.fifoPath) throw internal('plan: create mode needs the exec FIFO path (opts.fifoPath), none was given');
   if (opts.fifoPath) pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
   pre.push(...cgroupJoinOps(opts.cgroupJoin));
   // clone(2) cannot take CLONE_NEWTIME: stage0 unshares it (its children are born inside) and

@@ -25,7 +25,7 @@ export function waitExit(stateDir: string, signal?: AbortSignal): Promise<ExitSt
       if (err) reject(err);
       else resolve(v!);
     };
-    const onAbort = () => finish(signal!.reason ?? new Error('waitExit aborted'));
+    const onAbort = () => finish(signal!.reason ?? new DOMException('waitExit aborted', 'AbortError'));
     const check = (poll: boolean) => {
       try {
         const st = readExit(stateDir);

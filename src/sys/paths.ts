@@ -2,6 +2,7 @@
 // run from src/ (type stripping) and from a bundled binary in dist/bin/. Never depends on the cwd.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { unavailable } from '../errors/errors.ts';
 
 /** The nearest directory at or above `startDir` that holds native/addon or native/Makefile: a berth checkout. */
 export function findBerthRoot(startDir: string): string | undefined {
@@ -21,7 +22,7 @@ export function berthRoot(): string {
   if (cached === undefined) {
     const env = process.env.BERTH_ROOT;
     const found = env && existsSync(join(env, 'native')) ? env : findBerthRoot(import.meta.dirname);
-    if (!found) throw new Error(`cannot find the berth checkout above ${import.meta.dirname} (set BERTH_ROOT)`);
+    if (!found) throw unavailable(`cannot find the berth checkout (a directory with native/) above ${import.meta.dirname}: set BERTH_ROOT`);
     cached = found;
   }
   return cached;

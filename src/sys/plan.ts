@@ -3,6 +3,8 @@
 // step with native/plan.c. It encodes only: every decision (which op, which path, which flags)
 // is made by the plan builder in src/runtime.
 
+import { internal, invalidArgument } from '../errors/errors.ts';
+
 export const PLAN_MAGIC = 'BRTHPLAN';
 export const PLAN_VERSION = 1;
 
@@ -143,7 +145,7 @@ class Writer {
   }
   cstr(s: string, where: string): void {
     const b = Buffer.from(s, 'utf8');
-    if (b.includes(0)) throw new Error(`plan: ${where}: string contains a NUL byte`);
+    if (b.includes(0)) throw invalidArgument(`plan: ${where}: string contains a NUL byte; expected a C string`);
     this.u32(b.length);
     this.raw(b);
     this.u8(0);
@@ -225,7 +227,7 @@ export class FrameReader {
     while (this.pending.length >= 8) {
       const type = this.pending.readUInt32LE(0);
       const len = this.pending.readUInt32LE(4);
-      if (len > MAX_FRAME) throw new Error(`sync socket: frame of ${len} bytes exceeds ${MAX_FRAME}`);
+      if (len > MAX_FRAME) throw internal(`sync socket: frame of ${len} bytes from berth-init exceeds ${MAX_FRAME}: the stream is out of step`);
       if (this.pending.length < 8 + len) break;
       out.push({ type, payload: this.pending.subarray(8, 8 + len) });
       this.pending = this.pending.subarray(8 + len);
