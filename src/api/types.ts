@@ -38,4 +38,4 @@ export type { SystemDf, SystemPruneResult } from '../engine/system-prune.ts';
 export type ImagePruneWire = { untagged: string[]; removed: string[]; removedSnapshots: string[]; removedIngests: string[]; removedLeases: string[]; removedDirs: string[]; freedBytes: number };
 
 /** GET /images: one entry per name (ImageService.list's shape). */
-export type ImageSummaryWire = { name: string; repository: string; tag: string; digest: string; mediaType: string; size: number; createdAt: string; updatedAt: string };
+export type ImageSummaryWire = { name: string; repository: string; tag: string; digest: string; mediaType: string; size: number; created?: string; createdAt: string; updatedAt: string };

@@ -86,6 +86,9 @@ export type ImageSummary = {
   mediaType: string;
   /** Bytes of content reachable from the target (compressed layers, configs, manifests). */
   size: number;
+  /** The image config's `created` (of this host's platform), when it says: what CREATED shows. */
+  created?: string;
+  /** When the name was stored here (pulled, loaded, tagged). */
   createdAt: string;
   updatedAt: string;
 };
@@ -255,9 +258,27 @@ export class ImageService {
       const usage = await this.content.usage([r.target]).catch(() => ({ size: 0, count: 0 }));
       const ref = parseReference(r.name);
       const fam = familiarReference({ registry: ref.registry, repository: ref.repository });
-      out.push({ name: r.name, repository: fam, tag: ref.tag ?? '<none>', digest: r.target.digest, mediaType: r.target.mediaType, size: usage.size, createdAt: r.createdAt, updatedAt: r.updatedAt });
+      const created = await this.#configCreated(r);
+      out.push({
+        name: r.name,
+        repository: fam,
+        tag: ref.tag ?? '<none>',
+        digest: r.target.digest,
+        mediaType: r.target.mediaType,
+        size: usage.size,
+        ...(created === undefined ? {} : { created }),
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      });
     }
     return out;
+  }
+
+  /** The config's `created`, if this host's platform is stored and it has a valid one. */
+  async #configCreated(r: ImageRecord): Promise<string | undefined> {
+    const resolved = await this.resolveManifest(r.name, r.target).catch(() => undefined);
+    const created = resolved?.config.created;
+    return typeof created === 'string' && Number.isFinite(Date.parse(created)) ? created : undefined;
   }
 
   /**

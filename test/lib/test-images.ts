@@ -32,8 +32,8 @@ export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
 
 export type BuiltImage = { manifest: Descriptor; config: Descriptor; layers: Descriptor[]; diffIds: string[] };
 
-/** Layers given as uncompressed tars; `gzip` compresses them (OCI tar+gzip), else plain tar. */
-export async function buildImage(content: ContentStore, tars: Buffer[], opts: { platform?: Platform; gzip?: boolean; cmd?: string[] } = {}): Promise<BuiltImage> {
+/** Layers given as uncompressed tars; `gzip` compresses them (OCI tar+gzip), else plain tar; `created` goes in the config. */
+export async function buildImage(content: ContentStore, tars: Buffer[], opts: { platform?: Platform; gzip?: boolean; cmd?: string[]; created?: string } = {}): Promise<BuiltImage> {
   const platform = opts.platform ?? { os: 'linux', architecture: 'amd64' };
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
@@ -44,6 +44,7 @@ export async function buildImage(content: ContentStore, tars: Buffer[], opts: { 
     layers.push({ mediaType: opts.gzip === false ? MediaType.Layer : MediaType.LayerGzip, digest, size });
   }
   const cfg: ImageConfig = {
+    ...(opts.created ? { created: opts.created } : {}),
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),

@@ -53,7 +53,8 @@ export interface ImageRow {
   tag: string;
   name: string;
   digest: string;
-  createdAt: string;
+  /** The image config's `created`: what CREATED shows (docker says N/A without one). */
+  created?: string;
   size: number;
 }
 
@@ -67,5 +68,5 @@ export function imagesNamed<T extends ImageRow>(list: T[], word: string | undefi
 export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boolean }): string {
   if (o.quiet) return [...new Set(list.map((i) => shortDigest(i.digest)))].map((id) => `${id}\n`).join('');
   const headers = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-  return table(headers, list.map((i) => [i.repository, i.tag, ...(o.digests ? [i.digest] : []), shortDigest(i.digest), timeAgo(i.createdAt), formatBytes(i.size)]));
+  return table(headers, list.map((i) => [i.repository, i.tag, ...(o.digests ? [i.digest] : []), shortDigest(i.digest), i.created === undefined ? 'N/A' : timeAgo(i.created), formatBytes(i.size)]));
 }
