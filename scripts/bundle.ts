@@ -2,12 +2,14 @@
 // so that a berth binary starts without module resolution (berth-runtime is exec'd once per
 // container operation: its start-up is on every container's critical path).
 import { build, type Plugin } from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const entries: Record<string, string> = {
-  'berth-runtime': 'src/cli/runtime/main.ts',
+  // berth-runtime itself is the native front (native/front, docs/native.md), installed below: it
+  // runs the plan-free verbs and execs this bundle, beside it, for the others.
+  'berth-runtime-node': 'src/cli/runtime/main.ts',
   'berth': 'src/cli/berth/main.ts',
   'berthd': 'src/cli/berthd/main.ts',
 };
@@ -108,3 +110,12 @@ for (const name of Object.keys(present)) {
   chmodSync(out, 0o755);
   rmSync(built);
 }
+// The native front (built by `make -C native`, which scripts/build.sh runs first) becomes
+// dist/bin/berth-runtime; copied and renamed into place, so that a running berth-runtime is never
+// overwritten in place (ETXTBSY) and a reader never sees half a binary.
+const front = join(root, 'native/build/berth-runtime');
+if (!existsSync(front)) throw new Error(`${front} does not exist: run make -C native first (scripts/build.sh does)`);
+const frontTmp = join(bin, '.berth-runtime.tmp');
+copyFileSync(front, frontTmp);
+chmodSync(frontTmp, 0o755);
+renameSync(frontTmp, join(bin, 'berth-runtime'));

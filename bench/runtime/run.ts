@@ -1,6 +1,7 @@
 // The runtime benchmark: create, start, delete and `run` of /bin/true, `run` of /bin/true with a
 // memory (64 MiB) and pids (100) limit, and `exec <id> true` into a running container, with
-// berth-runtime, runc and crun, interleaved round-robin in one process so that all see the same
+// berth-runtime, runc and crun, `state` of and `kill … CONT` to that running container (harmless to
+// it: the verbs' own cost, status derivation and signalling), interleaved round-robin in one process so that all see the same
 // machine, then medians, p90, ratios vs runc and each runtime's peak RSS, as a markdown table.
 //   node bench/runtime/run.ts [--iterations N] [--runtimes berth,runc,crun] [--breakdown]
 // --breakdown adds where berth's time goes: Node start-up, module loading, `state` of a running
@@ -29,7 +30,7 @@ const warmup = Number(values.warmup);
 if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
 
 const GNU_TIME = '/usr/bin/time';
-const OPS = ['create', 'start', 'delete', 'run', 'run-limits', 'exec'] as const;
+const OPS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'run-limits', 'exec'] as const;
 type Op = (typeof OPS)[number];
 
 interface Bench {
@@ -65,8 +66,8 @@ const benches: Bench[] = values.runtimes
   .map((name) => ({
     rt: resolveRuntime(name),
     root: mkdtempSync(join(work, `root-${name.replace(/\W/g, '_')}-`)),
-    times: { create: [], start: [], delete: [], run: [], 'run-limits': [], exec: [] },
-    rssKiB: { create: [], start: [], delete: [], run: [], 'run-limits': [], exec: [] },
+    times: { create: [], start: [], state: [], kill: [], delete: [], run: [], 'run-limits': [], exec: [] },
+    rssKiB: { create: [], start: [], state: [], kill: [], delete: [], run: [], 'run-limits': [], exec: [] },
     failures: [],
     ids: new Set<string>(),
   }));
@@ -170,7 +171,12 @@ function cycle(b: Bench, n: number, record: boolean, rss: boolean): void {
   const limitsId = `${id}-lim`;
   b.ids.add(limitsId);
   note('run-limits', invoke(b, ['run', '--bundle', limitsBundle.dir, limitsId], rss));
-  if (b.execId) note('exec', invoke(b, ['exec', b.execId, 'true'], rss));
+  if (b.execId) {
+    note('exec', invoke(b, ['exec', b.execId, 'true'], rss));
+    note('state', invoke(b, ['state', b.execId], rss));
+    // SIGCONT: a running process ignores it, so the target runs on for the next cycle.
+    note('kill', invoke(b, ['kill', b.execId, 'CONT'], rss));
+  }
 }
 
 function quantile(xs: number[], q: number): number {
@@ -258,7 +264,7 @@ try {
   lines.push(`### berth runtime benchmark (${iterations} iterations, interleaved; /bin/true in a busybox bundle)`);
   lines.push('');
   lines.push(
-    `\`run-limits\`: \`run\` with linux.resources.memory.limit ${MEMORY_LIMIT / 1024 / 1024} MiB and pids.limit ${PIDS_LIMIT}; \`exec\`: \`exec <id> true\` into a running container (busybox sleep).`,
+    `\`run-limits\`: \`run\` with linux.resources.memory.limit ${MEMORY_LIMIT / 1024 / 1024} MiB and pids.limit ${PIDS_LIMIT}; \`exec\`: \`exec <id> true\` into a running container (busybox sleep); \`state\` and \`kill <id> CONT\`: of that running container.`,
   );
   lines.push('');
   lines.push('| op | runtime | median ms | p90 ms | vs runc (median) | peak RSS MiB |');

@@ -63,6 +63,19 @@ export interface CgroupJoin {
   cloneInto?: string;
 }
 
+/**
+ * How the container's processes are found, frozen, killed and its directories removed: what
+ * berth-runtime's native front (docs/native.md) needs to do that without this code.
+ */
+export interface CgroupMechanism {
+  /** Each directory once: the cgroup.procs of their subtrees are the container's processes; removed deepest first. */
+  dirs: string[];
+  /** v1: freezer.state in `dir` (no dir: the freezer is not mounted); v2: cgroup.freeze and cgroup.events in `dir`. */
+  freezer: { version: 1 | 2; dir?: string };
+  /** v2: cgroup.kill, where writing "1" SIGKILLs the whole subtree (Linux 5.14+, when the file exists). */
+  killFile?: string;
+}
+
 export interface CgroupManager {
   readonly mode: CgroupMode;
   /** controller → absolute directory. v1: one per mounted controller; v2 (and hybrid's cgroup2): key "unified". */
@@ -87,4 +100,6 @@ export interface CgroupManager {
   killAll(signal?: NodeJS.Signals | number): Promise<void>;
   /** Remove the container's directories (and any sub-cgroups it made), retrying while busy, bounded. */
   destroy(): Promise<void>;
+  /** The files behind killAll, freeze, thaw, pids and destroy (for the native front). */
+  mechanism(): CgroupMechanism;
 }

@@ -20,7 +20,7 @@ import {
 import { hierarchyDir, type ResolvedCgroupsPath } from './cgroups-path.ts';
 import { type CgroupMode, type CgroupMount, v1Mounts, v2Mount } from './mounts.ts';
 import { type CgroupWrite, planWrites } from './plan-writes.ts';
-import type { CgroupJoin, CgroupManager, CgroupStats, FreezerState } from './types.ts';
+import type { CgroupJoin, CgroupManager, CgroupMechanism, CgroupStats, FreezerState } from './types.ts';
 import { executeWrites, writeError } from './write-executor.ts';
 
 /** The directory of every mounted v1 controller (and "unified" on hybrid hosts). */
@@ -275,5 +275,10 @@ export class V1CgroupManager implements CgroupManager {
 
   async destroy(): Promise<void> {
     await removeSubtrees(this.#fs, this.#dirs());
+  }
+
+  mechanism(): CgroupMechanism {
+    const freezer = this.#paths['freezer'];
+    return { dirs: this.#dirs(), freezer: freezer === undefined ? { version: 1 } : { version: 1, dir: freezer } };
   }
 }

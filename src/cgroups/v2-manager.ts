@@ -20,7 +20,7 @@ import {
 } from './common.ts';
 import { deviceFilterProgram } from './device-filter.ts';
 import { planWrites } from './plan-writes.ts';
-import type { CgroupJoin, CgroupManager, CgroupStats, DeviceFilterLoader, FreezerState } from './types.ts';
+import type { CgroupJoin, CgroupManager, CgroupMechanism, CgroupStats, DeviceFilterLoader, FreezerState } from './types.ts';
 import { executeWrites, writeError } from './write-executor.ts';
 
 export class V2CgroupManager implements CgroupManager {
@@ -258,6 +258,10 @@ export class V2CgroupManager implements CgroupManager {
 
   async destroy(): Promise<void> {
     await removeSubtrees(this.#fs, [this.#dir]);
+  }
+
+  mechanism(): CgroupMechanism {
+    return { dirs: [this.#dir], freezer: { version: 2, dir: this.#dir }, killFile: `${this.#dir}/cgroup.kill` };
   }
 }
 

@@ -30,20 +30,26 @@ export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord)
   if (!m) return;
   await m.killAll('SIGKILL');
   await m.destroy();
-  // The default parent (/berth) is berth's own, whether the config left cgroupsPath out or named
-  // /berth/<id> (berthd does): removed when its last container goes, so that an idle host keeps no
-  // berth cgroups. Any other parent the config named belongs to whoever named it.
-  const named = rec.config.linux?.cgroupsPath;
-  // (A relative cgroupsPath lives under the runtime's own cgroup: never the default parent.)
-  if (!named || (named.startsWith('/') && dirname(named.replace(/\/+/g, '/')) === DEFAULT_CGROUP_PARENT)) {
-    for (const dir of Object.values(m.paths())) {
-      try {
-        rmdirSync(dirname(dir));
-      } catch {
-        // Not empty (another container), or already gone.
-      }
+  for (const dir of parentsToPrune(rec, m.paths())) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Not empty (another container), or already gone.
     }
   }
+}
+
+/**
+ * The parent directories that delete tries to remove once the container's own are gone. The
+ * default parent (/berth) is berth's own, whether the config left cgroupsPath out or named
+ * /berth/<id> (berthd does): removed when its last container goes, so that an idle host keeps no
+ * berth cgroups. Any other parent the config named belongs to whoever named it.
+ */
+export function parentsToPrune(rec: ContainerRecord, paths: Record<string, string>): string[] {
+  const named = rec.config.linux?.cgroupsPath;
+  // (A relative cgroupsPath lives under the runtime's own cgroup: never the default parent.)
+  if (named && !(named.startsWith('/') && dirname(named.replace(/\/+/g, '/')) === DEFAULT_CGROUP_PARENT)) return [];
+  return [...new Set(Object.values(paths).map((dir) => dirname(dir)))];
 }
 
 /** For tests of the lifecycle without cgroups: places nothing. */

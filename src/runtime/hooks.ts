@@ -18,7 +18,7 @@ export function runHook(name: HostHookName, index: number, hook: Hook, stateJson
     const args = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
     const child = childProcess().spawn(hook.path, args.slice(1), {
       argv0: args[0],
-      env: Object.fromEntries((hook.env ?? []).map((e) => splitEnv(e))),
+      env: hookEnv(hook),
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -67,6 +67,11 @@ export async function runHooksWarn(name: HostHookName, hooks: readonly Hook[] | 
     }
   }
   return errors;
+}
+
+/** The hook's environment, exactly its `env` (a later NAME wins; an entry without "=" is NAME=""). */
+export function hookEnv(hook: Hook): Record<string, string> {
+  return Object.fromEntries((hook.env ?? []).map((e) => splitEnv(e)));
 }
 
 function splitEnv(e: string): [string, string] {

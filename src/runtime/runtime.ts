@@ -19,6 +19,7 @@ import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
 import { buildCreatePlan, buildExecPlan } from './plan-builder.ts';
 import { type ContainerRecord, StateStore, UnreadableStateError, validateId } from './state-store.ts';
+import { encodeVerbsFile } from './verbs-file.ts';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -402,6 +403,8 @@ export class Runtime {
       rec.pid = launched.pid;
       rec.initStartTime = launched.startTime;
       this.mark('init ready (native stage)');
+      // Before state.json gets the pid: a state.json naming an init always has its verbs file.
+      this.store.saveVerbs(id, encodeVerbsFile(rec, this.cgroups.load(rec)));
       this.store.save(rec);
       if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       return { rec, launched, master };

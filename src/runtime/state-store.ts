@@ -78,6 +78,11 @@ export class StateStore {
     return d;
   }
 
+  /** The verbs file of berth-runtime's native front (verbs-file.ts), made once at create. */
+  saveVerbs(id: string, data: Uint8Array): void {
+    atomicWriteFileSync(join(this.dir(id), 'verbs'), data, 0o600, { durable: false });
+  }
+
   save(rec: ContainerRecord): void {
     atomicWriteFileSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, { durable: false });
   }

@@ -1,0 +1,210 @@
+/* Buffers, file reading, JSON string escaping, errno names, time. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "front.h"
+
+static void grow(struct buf *b, size_t n)
+{
+	if (b->len + n + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		static const char oom[] = "berth-runtime: out of memory\n";
+		(void)!write(2, oom, sizeof oom - 1);
+		_exit(1);
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+void buf_add(struct buf *b, const char *s, size_t n)
+{
+	grow(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void buf_fmt(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	grow(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void buf_json(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	buf_add(b, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		char e[7] = {'\\', 0};
+		switch (*c) {
+		case '"': e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		default:
+			if (*c < 0x20) {
+				memcpy(e + 1, "u00", 3);
+				e[4] = hex[*c >> 4];
+				e[5] = hex[*c & 15];
+				buf_add(b, e, 6);
+			} else
+				buf_add(b, (const char *)c, 1);
+			continue;
+		}
+		buf_add(b, e, 2);
+	}
+	buf_add(b, "\"", 1);
+}
+
+int read_file(const char *path, struct buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	b->len = 0;
+	grow(b, 4096);
+	for (;;) {
+		grow(b, 4096);
+		ssize_t n = read(fd, b->p + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->p[b->len] = 0;
+	close(fd);
+	return 0;
+}
+
+const char *errno_name(int e)
+{
+	switch (e) {
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case ESRCH: return "ESRCH";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case E2BIG: return "E2BIG";
+	case ENOEXEC: return "ENOEXEC";
+	case EBADF: return "EBADF";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EBUSY: return "EBUSY";
+	case EEXIST: return "EEXIST";
+	case ENOTDIR: return "ENOTDIR";
+	case EISDIR: return "EISDIR";
+	case EINVAL: return "EINVAL";
+	case ENOSPC: return "ENOSPC";
+	case EROFS: return "EROFS";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOTEMPTY: return "ENOTEMPTY";
+	case ELOOP: return "ELOOP";
+	case ENOSYS: return "ENOSYS";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ETXTBSY: return "ETXTBSY";
+	default: {
+		static char other[16];
+		snprintf(other, sizeof other, "errno %d", e);
+		return other;
+	}
+	}
+}
+
+void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+pid_t spawn(const char *path, char *const argv[], char *const envp[], int fd0, int fd1, int fd2, int *exec_errno)
+{
+	int ex[2];
+	*exec_errno = 0;
+	if (pipe2(ex, O_CLOEXEC) < 0) {
+		*exec_errno = errno;
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		*exec_errno = errno;
+		close(ex[0]);
+		close(ex[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int fds[3] = {fd0, fd1, fd2};
+		for (int i = 0; i < 3; i++)
+			if (dup2(fds[i], i) < 0)
+				_exit(127);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (envp)
+			execve(path, argv, envp);
+		else
+			execvp(path, argv);
+		int e = errno;
+		(void)!write(ex[1], &e, sizeof e);
+		_exit(127);
+	}
+	close(ex[1]);
+	int e = 0;
+	ssize_t got;
+	while ((got = read(ex[0], &e, sizeof e)) < 0 && errno == EINTR)
+		;
+	close(ex[0]);
+	if (got == (ssize_t)sizeof e) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		*exec_errno = e;
+		return -1;
+	}
+	return pid;
+}
