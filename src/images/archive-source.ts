@@ -48,6 +48,11 @@ export function normalizeArchivePath(name: string): { ok: true; path: string } |
   return { ok: true, path: parts.join('/') };
 }
 
+/** "./", ".", "./." …: a relative name of the archive root itself. */
+function isArchiveRoot(name: string): boolean {
+  return name !== '' && !name.startsWith('/') && name.split('/').every((p) => p === '' || p === '.');
+}
+
 export class ArchiveSource {
   readonly label: string;
   readonly #opts: ArchiveSourceOptions;
@@ -118,7 +123,15 @@ export class ArchiveSource {
   async #onEntry(header: Header, body: EntryBody, n: number): Promise<void> {
     if (n > MAX_ENTRIES) throw invalidArgument(`load ${this.label}: more than ${MAX_ENTRIES} entries`);
     const norm = normalizeArchivePath(header.name);
-    if (!norm.ok) throw this.#fail(header.name, `${norm.reason}; archive paths must stay inside the archive`);
+    if (!norm.ok) {
+      // `tar -C dir -cf x.tar .` writes the root itself first ("./"): a directory that names
+      // nothing inside the archive, ignored as docker does. Any other entry there is refused.
+      if (header.type === 'directory' && isArchiveRoot(header.name)) {
+        body.resume();
+        return;
+      }
+      throw this.#fail(header.name, `${norm.reason}; archive paths must stay inside the archive`);
+    }
     const name = norm.path;
     if (header.type === 'directory') {
       body.resume();

@@ -193,6 +193,32 @@ describe('image archives with skopeo and umoci', () => {
     assert.equal(info.unpacked, true);
   });
 
+  it("loads a docker-archive re-packed with `tar -C dir -cf x.tar .` (a './' root entry), still refusing what leaves the archive", async () => {
+    const work = await temp();
+    const saved = await save(svc, [name], 'docker-archive');
+    await run('mkdir', [join(work, 'dir')]);
+    await run('tar', ['-C', join(work, 'dir'), '-xf', saved]);
+    const repacked = join(work, 'repacked.tar');
+    await run('tar', ['-C', join(work, 'dir'), '-cf', repacked, '.']);
+    // GNU tar names every entry "./…" and writes the root "./" first.
+    const { stdout } = await run('tar', ['-tf', repacked]);
+    assert.equal(stdout.split('\n')[0], './');
+    const s = await service();
+    const r = await s.load(repacked);
+    assert.equal(r.format, 'docker-archive');
+    assert.deepEqual(r.images.map((i) => i.name), [name]);
+    assert.equal((await s.inspect(name)).unpacked, true);
+    // The root as a file, and a root that leaves the archive, are still refused.
+    for (const [label, entries, re] of [
+      ['root-file', [{ name: './', data: 'x' }], /root-file\.tar: entry "\.\/": the path names the archive root/],
+      ['root-up', [{ name: './../', type: 'directory' }], /root-up\.tar: entry "\.\/\.\.\/": the path contains '\.\.'/],
+    ] as const) {
+      const file = join(work, `${label}.tar`);
+      await writeTar(file, entries as unknown as E[]);
+      await assert.rejects(s.load(file), refused(re), label);
+    }
+  });
+
   it('refuses hostile archives, naming the archive and entry, with everything already stored intact', async () => {
     const s = await service();
     await s.load(await save(svc, [name], 'docker-archive'));
