@@ -1,8 +1,9 @@
 // The runtime benchmark: create, start, delete and `run` of /bin/true, `run` of /bin/true with a
-// memory (64 MiB) and pids (100) limit, and `exec <id> true` into a running container, with
-// berth-runtime, runc and crun, `state` of and `kill … CONT` to that running container (harmless to
-// it: the verbs' own cost, status derivation and signalling), interleaved round-robin in one process so that all see the same
-// machine, then medians, p90, ratios vs runc and each runtime's peak RSS, as a markdown table.
+// memory (64 MiB) and pids (100) limit, `exec <id> true` into a running container, and `state` of
+// and `kill <id> CONT` to that container (harmless to it: the verbs' own cost, status derivation
+// and signalling), with berth-runtime, runc and crun, interleaved round-robin in one process so
+// that all see the same machine, then medians, p90, ratios vs runc and each runtime's peak RSS,
+// as a markdown table.
 //   node bench/runtime/run.ts [--iterations N] [--runtimes berth,runc,crun] [--breakdown]
 // --breakdown adds where berth's time goes: Node start-up, module loading, `state` of a running
 // container, berth-init on its own (a foreground plan CLONE 0 + EXEC /bin/true, fed as a file on
@@ -11,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeFrame, encodePlan, Frame, int, op, PlanMode, str, strs } from '../../src/sys/plan.ts';
 import { makeBundle } from '../../test/lib/bundle.ts';
@@ -301,11 +302,13 @@ try {
       out.push(`berth-runtime missing: ${berth?.rt.missing ?? 'not in --runtimes'}`);
     } else {
       const bin = berth.rt.binary;
-      const shebang = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+      // berth-runtime is the native front; the verbs that need Node run the bundle beside it.
+      const nodeBin = join(dirname(bin), 'berth-runtime-node');
+      const shebang = existsSync(nodeBin) ? (readFileSync(nodeBin, 'utf8').split('\n', 1)[0] ?? '') : '';
       const node = shebang.startsWith('#!') ? (shebang.slice(2).trim().split(/\s+/)[0] ?? process.execPath) : process.execPath;
       const n = Math.max(10, iterations);
       const nodeStart = median(timeTrivial([node, '-e', '0'], n));
-      const loadOnly = median(timeTrivial([node, bin, '--version'], n));
+      const loadOnly = median(timeTrivial([node, nodeBin, '--version'], n));
       const stateMissing = median(timeTrivial([bin, '--root', berth.root, 'state', 'berth-bench-no-such-id'], n));
       const stateRunning = berth.execId ? median(timeTrivial([bin, '--root', berth.root, 'state', berth.execId], n)) : Number.NaN;
       const trueAlone = median(timeTrivial(['/bin/true'], n));
@@ -315,7 +318,7 @@ try {
       out.push(`| \`/bin/true\` spawned directly | ${fmt(trueAlone)} |`);
       out.push(`| \`berth-init\` alone: foreground plan MODE 1, CLONE 0, EXEC /bin/true (memfd re-exec, decode, fork, exec, wait) | ${init.error ? `failed: ${init.error}` : fmt(initMs)} |`);
       out.push(`| \`node -e 0\` (${node}) | ${fmt(nodeStart)} |`);
-      out.push(`| \`berth-runtime --version\` (start-up + module loading) | ${fmt(loadOnly)} |`);
+      out.push(`| \`berth-runtime-node --version\` (the Node part: start-up + module loading) | ${fmt(loadOnly)} |`);
       out.push(`| \`berth-runtime state <missing id>\` (+ argument parsing, state lookup) | ${fmt(stateMissing)} |`);
       out.push(`| \`berth-runtime state <running id>\` (+ reading state.json, checking the init's pid and start time) | ${berth.execId ? fmt(stateRunning) : 'n/a (no running container)'} |`);
       for (const o of OPS) out.push(`| \`${o}\` (from the table above) | ${fmt(median(berth.times[o]))} |`);
