@@ -467,6 +467,18 @@ static void op_mount(struct ctx *c, const struct op *o)
 			fail(c, o, errno, "resolving the source in root");
 		src = fd_path(sfd);
 	}
+	if (how & HOW_NO_SYMLINK) {
+		/* proc or sysfs through an image's symlink (/proc -> /) would cover the container's root. */
+		const char *base;
+		struct stat st;
+		int dfd = parent_in_root(c, target, &base);
+		if (dfd >= 0) {
+			int is_link = sys.fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+			sys.close(dfd);
+			if (is_link)
+				fail(c, o, ELOOP, "must be mounted on an ordinary directory, not a symlink");
+		}
+	}
 	if (how & HOW_IN_ROOT) {
 		if (how & HOW_MKDIR)
 			tfd = mkdir_in_root(c, target, 0755);

@@ -315,8 +315,10 @@ static int check_values(const struct op *o, const char **why)
 		break;
 	case OP_MOUNT: {
 		int64_t how = v[5].i;
-		if (how & ~(int64_t)0x1f)
-			return *why = "unknown bits (known: 0x1f)", 5;
+		if (how & ~(int64_t)0x3f)
+			return *why = "unknown bits (known: 0x3f)", 5;
+		if ((how & HOW_NO_SYMLINK) && !(how & HOW_IN_ROOT))
+			return *why = "0x20 (no symlink) needs 0x1 (in-root)", 5;
 		if ((how & HOW_MKDIR) && (how & HOW_MKFILE))
 			return *why = "0x2 (mkdir) and 0x4 (mkfile) exclude each other", 5;
 		if ((how & (HOW_MKDIR | HOW_MKFILE | HOW_VIA_FD)) && !(how & HOW_IN_ROOT))

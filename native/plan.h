@@ -30,6 +30,7 @@ enum {
 /* MOUNT `how` bits. */
 enum {
 	HOW_IN_ROOT = 0x1, HOW_MKDIR = 0x2, HOW_MKFILE = 0x4, HOW_VIA_FD = 0x8, HOW_SOURCE_IN_ROOT = 0x10,
+	HOW_NO_SYMLINK = 0x20,
 };
 
 /* Value tags on the wire. */

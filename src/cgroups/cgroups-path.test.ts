@@ -6,10 +6,11 @@ import type { CgroupMount } from './mounts.ts';
 
 const mem: CgroupMount = { mountpoint: '/sys/fs/cgroup/memory', root: '/', version: 1, controllers: ['memory'] };
 
-test('absent cgroupsPath: /berth/<id>', () => {
+test('absent cgroupsPath: <id> below the runtime own cgroup, as runc does', () => {
   const r = resolveCgroupsPath(undefined, 'c1');
-  assert.deepEqual(r, { absolute: true, path: '/berth/c1' });
-  assert.equal(hierarchyDir(mem, r, '/somewhere/else'), '/sys/fs/cgroup/memory/berth/c1');
+  assert.deepEqual(r, { absolute: false, path: 'c1' });
+  assert.equal(hierarchyDir(mem, r, '/somewhere/else'), '/sys/fs/cgroup/memory/somewhere/else/c1');
+  assert.equal(hierarchyDir(mem, r, '/'), '/sys/fs/cgroup/memory/c1');
 });
 
 test('absolute cgroupsPath: relative to the mount point, cleaned', () => {

@@ -4,14 +4,16 @@
 //     (a mount whose root is not "/", as inside a cgroup namespace, still counts from the mountpoint);
 //   - relative ("a/b"): the spec leaves the base to the runtime; like runc, berth takes it relative
 //     to the cgroup the runtime itself is in, per hierarchy (/proc/self/cgroup);
-//   - absent: berth's default is "/berth/<id>" (absolute), so every berth container lives under one
-//     parent that is easy to find and clean, wherever berth-runtime was started from.
+//   - absent: "<id>" relative, as runc does: the container nests under the cgroup the runtime was
+//     started in, so a runtime run inside a constrained cgroup cannot put a container beyond its
+//     limits. berthd names its own parent explicitly ("/berth/<id>", DEFAULT_CGROUP_PARENT).
 // The systemd driver ("--systemd-cgroup", or a "slice:prefix:name" cgroupsPath) is refused.
 // Never: creates anything.
 
 import { invalidArgument, unsupported } from '../errors/errors.ts';
 import type { CgroupMount } from './mounts.ts';
 
+/** The parent berthd names for its containers ("/berth/<id>"); removed with its last container. */
 export const DEFAULT_CGROUP_PARENT = '/berth';
 
 export interface ResolvedCgroupsPath {
@@ -37,7 +39,7 @@ export function resolveCgroupsPath(
     if (id === '' || id.includes('/') || id === '.' || id === '..') {
       throw invalidArgument(`container id ${JSON.stringify(id)} cannot name a cgroup: expected a non-empty name without "/"`);
     }
-    return { absolute: true, path: `${DEFAULT_CGROUP_PARENT}/${id}` };
+    return { absolute: false, path: id };
   }
   if (SYSTEMD_FORM.test(cgroupsPath)) {
     throw unsupported(

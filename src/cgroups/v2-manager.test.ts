@@ -16,10 +16,11 @@ beforeEach(() => {
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 const read = (rel: string) => readFileSync(`${fx.root}${rel}`, 'utf8').trim();
+// berthd's path for its containers: /berth/<id>.
 const mgr = (extra: Record<string, unknown> = {}) =>
-  newCgroupManager({ id: 'c1', mountinfo: fx.mountinfo, procSelfCgroup: '0::/user.slice/x\n', fs: fx.fs, ...extra });
+  newCgroupManager({ id: 'c1', cgroupsPath: '/berth/c1', mountinfo: fx.mountinfo, procSelfCgroup: '0::/user.slice/x\n', fs: fx.fs, ...extra });
 
-test('default path /berth/<id>, controllers enabled along the path, limits written', async () => {
+test('/berth/<id>: controllers enabled along the path, limits written', async () => {
   const m = mgr();
   assert.equal(m.mode, 'v2');
   assert.deepEqual(m.paths(), { unified: `${fx.root}/berth/c1` });
@@ -56,6 +57,8 @@ test('default path /berth/<id>, controllers enabled along the path, limits writt
 test('relative cgroupsPath is below the runtime own v2 cgroup', () => {
   const m = mgr({ cgroupsPath: 'pod1/c1' });
   assert.deepEqual(m.paths(), { unified: `${fx.root}/user.slice/x/pod1/c1` });
+  // No cgroupsPath: <id> below it, as runc does.
+  assert.deepEqual(mgr({ cgroupsPath: undefined }).paths(), { unified: `${fx.root}/user.slice/x/c1` });
 });
 
 test('a controller the host lacks is an Unsupported error naming field and file; nothing left behind', async () => {

@@ -40,15 +40,14 @@ export async function destroyCgroups(driver: CgroupDriver, rec: ContainerRecord)
 }
 
 /**
- * The parent directories that delete tries to remove once the container's own are gone. The
- * default parent (/berth) is berth's own, whether the config left cgroupsPath out or named
- * /berth/<id> (berthd does): removed when its last container goes, so that an idle host keeps no
- * berth cgroups. Any other parent the config named belongs to whoever named it.
+ * The parent directories that delete tries to remove once the container's own are gone. berth's
+ * parent (/berth, which berthd names as /berth/<id>) is removed when its last container goes, so
+ * that an idle host keeps no berth cgroups. Any other parent belongs to whoever named it, and
+ * without a cgroupsPath the parent is the cgroup the runtime was started in: the caller's.
  */
 export function parentsToPrune(rec: ContainerRecord, paths: Record<string, string>): string[] {
   const named = rec.config.linux?.cgroupsPath;
-  // (A relative cgroupsPath lives under the runtime's own cgroup: never the default parent.)
-  if (named && !(named.startsWith('/') && dirname(named.replace(/\/+/g, '/')) === DEFAULT_CGROUP_PARENT)) return [];
+  if (!named?.startsWith('/') || dirname(named.replace(/\/+/g, '/')) !== DEFAULT_CGROUP_PARENT) return [];
   return [...new Set(Object.values(paths).map((dir) => dirname(dir)))];
 }
 

@@ -1,5 +1,5 @@
 // The live host's answers to the plan builder's questions (see HostFacts in plan-builder.ts).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { seccompOp } from '../seccomp/seccomp-op.ts';
 import { parseMountInfo } from '../sys/mountinfo.ts';
 import type { HostFacts } from './plan-builder.ts';
@@ -29,6 +29,13 @@ export function linuxHostFacts(warn: (m: string) => void = () => {}): HostFacts 
         return statSync(path).isDirectory() ? 'dir' : 'file';
       } catch {
         return 'missing';
+      }
+    },
+    isSymlink(path) {
+      try {
+        return lstatSync(path).isSymbolicLink();
+      } catch {
+        return false;
       }
     },
     cgroupHierarchies() {

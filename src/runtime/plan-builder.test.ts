@@ -6,6 +6,7 @@ import { bytes, formatPlan, int, op, type PlanOp } from '../sys/plan.ts';
 import { buildCreatePlan, buildExecPlan, type HostFacts, type PlanOptions } from './plan-builder.ts';
 
 const host: HostFacts = {
+  isSymlink: () => false,
   pathKind: (p) => (p.endsWith('.conf') ? 'file' : p.includes('missing') ? 'missing' : 'dir'),
   cgroupHierarchies: () => [
     { name: 'memory', options: 'memory', fstype: 'cgroup' },
@@ -55,7 +56,11 @@ describe('plan builder', () => {
     assert.equal(flags & 0x20000000, 0x20000000);
     assert.equal(flags & 0x10000000, 0, 'no user namespace by default');
     // Every mount into the rootfs is resolved in root through an fd.
-    for (const l of lines(ops).filter((l) => l.startsWith('MOUNT(') && l.includes('"/proc"'))) assert.match(l, /, 1[0-9]\)$/);
+    for (const l of lines(ops).filter((l) => l.startsWith('MOUNT(') && l.includes('"/proc"'))) {
+      const how = Number(/, (\d+)\)$/.exec(l)?.[1]);
+      assert.equal(how & 0x9, 0x9, l);
+      assert.equal(how & 0x20, 0x20, `proc never through a symlink: ${l}`);
+    }
   });
 
   it('resolves mounts inside the rootfs and makes bind targets by source type', () => {
@@ -179,6 +184,29 @@ describe('plan builder', () => {
     assert.ok(noNs.some((x) => x.startsWith('MOUNT("/sys/fs/cgroup/memory/berth/c1", "/sys/fs/cgroup/memory", "", 0x1000')));
     assert.ok(!noNs.some((x) => x.startsWith('MOUNT("cgroup"')), 'never the host\'s whole tree');
     assert.ok(!noNs.some((x) => x.includes('/sys/fs/cgroup/systemd')), 'a hierarchy without a directory of its own is left out');
+  });
+
+  it('cgroup mounts on a hybrid host: only the v1 hierarchies (as runc and crun); on a unified host cgroup2', () => {
+    const hybrid: HostFacts = { ...host, cgroupHierarchies: () => [...host.cgroupHierarchies(), { name: 'unified', options: '', fstype: 'cgroup2' }] };
+    const own = { memory: '/sys/fs/cgroup/memory/berth/c1', unified: '/sys/fs/cgroup/unified/berth/c1' };
+    for (const withNs of [true, false]) {
+      const ls = lines(buildCreatePlan(spec((c) => withNs && c.linux!.namespaces!.push({ type: 'cgroup' })), { ...opts, cgroupPaths: own }, hybrid));
+      assert.ok(ls.some((x) => x.includes('"/sys/fs/cgroup/memory"')), `v1 mounted (cgroup ns ${withNs})`);
+      assert.deepEqual(ls.filter((x) => x.startsWith('MOUNT(') && (x.includes('unified') || x.includes('cgroup2'))), [], `no cgroup2 in the container (cgroup ns ${withNs})`);
+    }
+    const v2: HostFacts = { ...host, cgroupHierarchies: () => [{ name: 'unified', options: '', fstype: 'cgroup2' }] };
+    const ls = lines(buildCreatePlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), opts, v2));
+    assert.ok(ls.some((x) => x.startsWith('MOUNT("cgroup2", "/sys/fs/cgroup", "cgroup2"')), ls.join('\n'));
+  });
+
+  it('refuses a rootfs whose /proc or /sys is a symlink, naming the path, before any op', () => {
+    for (const p of ['/proc', '/sys']) {
+      const linked: HostFacts = { ...host, isSymlink: (x) => x === `/b/rootfs${p}` };
+      assert.throws(
+        () => buildCreatePlan(spec(), opts, linked),
+        (e: Error) => e.message.includes(`${p} in the rootfs (/b/rootfs${p}) is a symlink`) && /must be mounted on an ordinary directory/.test(e.message),
+      );
+    }
   });
 
   const bad: Array<[string, (c: RuntimeConfig) => void, RegExp]> = [

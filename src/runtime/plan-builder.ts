@@ -33,6 +33,8 @@ const CLONE_NEWTIME = 0x00000080;
 export interface HostFacts {
   /** Type of a host path (bind-mount sources): decides whether a target is made as a dir or a file. */
   pathKind(path: string): 'dir' | 'file' | 'missing';
+  /** Whether a path in the bundle's rootfs is itself a symlink (lstat; the checks of proc and sysfs targets). */
+  isSymlink(path: string): boolean;
   /** cgroup v1 hierarchies mounted on the host, e.g. [{ name: 'memory', options: 'memory' }, { name: 'systemd', options: 'name=systemd' }]. */
   cgroupHierarchies(): Array<{ name: string; options: string; fstype: 'cgroup' | 'cgroup2' }>;
   /** Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap). */
@@ -146,6 +148,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   if (!config.root?.path) throw invalidArgument('config.json: root.path: required');
   const rootfs = resolveBundlePath(opts.bundle, config.root.path);
   refuseUnsupported(config);
+  refuseSymlinkedKernelFs(config, rootfs, host);
 
   pre.push(op('MODE', int(opts.mode === 'create' ? PlanMode.create : PlanMode.foreground)));
 
@@ -326,6 +329,24 @@ function deviceOf(d: LinuxDevice) {
   };
 }
 
+/**
+ * proc and sysfs are never mounted through a symlink of the image (runc: "must be mounted on
+ * ordinary directory"): with `/proc -> /` the kernel's proc would land on the container's root. This
+ * refuses the rootfs before anything is mounted; berth-init checks again at the mount itself
+ * (MountHow.NO_SYMLINK), where a symlink below another link or made by an earlier mount is seen too.
+ */
+function refuseSymlinkedKernelFs(config: RuntimeConfig, rootfs: string, host: HostFacts): void {
+  for (const [i, m] of (config.mounts ?? []).entries()) {
+    if (m.type !== 'proc' && m.type !== 'sysfs') continue;
+    const dest = normalizeDest(m.destination);
+    if (host.isSymlink(`${rootfs}${dest}`)) {
+      throw invalidArgument(
+        `config.json: mounts[${i}]: ${m.type} must be mounted on an ordinary directory, but ${dest} in the rootfs (${rootfs}${dest}) is a symlink: expected the image to have a directory there`,
+      );
+    }
+  }
+}
+
 /** The ops for one entry of config.mounts. */
 function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, host: HostFacts, cgroupMode: 'ns' | 'host'): PlanOp[] {
   const where = `config.json: mounts[${index}]`;
@@ -361,7 +382,8 @@ function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, h
     out.push(...cgroupMountOps(dest, parsed.flags, opts, host, cgroupMode));
   } else {
     const flags = parsed.flags & ~MS_REMOUNT;
-    out.push(op('MOUNT', str(m.source ?? m.type ?? ''), str(dest), str(m.type ?? ''), int(flags), str(data), int(inRoot | MountHow.MKDIR)));
+    const noSymlink = m.type === 'proc' || m.type === 'sysfs' ? MountHow.NO_SYMLINK : 0;
+    out.push(op('MOUNT', str(m.source ?? m.type ?? ''), str(dest), str(m.type ?? ''), int(flags), str(data), int(inRoot | MountHow.MKDIR | noSymlink)));
   }
   for (const p of parsed.propagation) out.push(op('MOUNT', str(''), str(dest), str(''), int(p), str(''), int(inRoot)));
   return out;
@@ -389,6 +411,9 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
   }
   out.push(op('MOUNT', str('tmpfs'), str(dest), str('tmpfs'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot | MountHow.MKDIR)));
   for (const h of hier) {
+    // A hybrid host's cgroup2 (/sys/fs/cgroup/unified) carries no controllers: runc and crun mount
+    // only the v1 hierarchies in the container, and so does berth (the container is still placed in it).
+    if (h.fstype === 'cgroup2') continue;
     const sub = `${dest}/${h.name}`;
     // src/cgroups names hierarchies by controller ("memory", "name=systemd", "unified" for a hybrid's cgroup2).
     const own = opts.cgroupPaths?.[h.name] ?? opts.cgroupPaths?.[`name=${h.name}`];
@@ -396,7 +421,7 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
     // container's own directory is bound, and a hierarchy it has none in is left out.
     if (mode === 'host' && !own) continue;
     if (mode === 'ns') {
-      out.push(op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.fstype === 'cgroup2' ? '' : h.options), int(inRoot | MountHow.MKDIR)));
+      out.push(op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.options), int(inRoot | MountHow.MKDIR)));
     } else if (own) {
       out.push(op('MOUNT', str(own), str(sub), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
       out.push(op('MOUNT', str(''), str(sub), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));

@@ -18,6 +18,7 @@ const TRACE = join(berthRoot(), 'native/build/berth-init-trace');
 let dir: string;
 
 const host: HostFacts = {
+  isSymlink: () => false,
   pathKind: (p) => (p.endsWith('.conf') ? 'file' : 'dir'),
   cgroupHierarchies: () => [{ name: 'memory', options: 'memory', fstype: 'cgroup' }],
   capLastCap: () => 40,

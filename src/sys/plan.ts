@@ -75,6 +75,8 @@ export const MountHow = {
   MKFILE: 0x4,
   VIA_FD: 0x8,
   SOURCE_IN_ROOT: 0x10,
+  /** The target's last component must not be a symlink (proc, sysfs): ELOOP otherwise. */
+  NO_SYMLINK: 0x20,
 } as const;
 
 /** Plan mode (MODE op). */

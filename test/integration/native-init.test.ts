@@ -28,6 +28,7 @@ import {
   IN_ROOT,
   HOW_MKDIR,
   HOW_MKFILE,
+  HOW_NO_SYMLINK,
   II,
   MS_BIND,
   MS_NODEV,
@@ -420,6 +421,25 @@ describe('berth-init (root)', () => {
     assert.ok(e, JSON.stringify(r));
     assert.equal(e.errno, 19); // ENODEV
     assert.equal(e.message, `MOUNT nothing on /proc (in root ${rootfs}): No such device`);
+  });
+
+  it('MOUNT with no-symlink (proc, sysfs): a target that is a symlink, even reached through another, fails before mounting', async () => {
+    const linked = join(work, 'proc-link-rootfs');
+    mkdirSync(join(linked, 'x'), { recursive: true });
+    symlinkSync('/x', join(linked, 'deep'));
+    symlinkSync('/', join(linked, 'x/proc'));
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
+        [OP.ROOTFS, S(linked)],
+        [OP.MOUNT, S('proc'), S('/deep/proc'), S('proc'), I(MS_NOSUID | MS_NODEV | MS_NOEXEC), S(''), I(IN_ROOT | HOW_MKDIR | HOW_NO_SYMLINK)],
+        shell('true'),
+      ]),
+    );
+    assert.equal(r.code, 1, JSON.stringify(r));
+    assert.deepEqual(errorOf(r), { errno: 40, message: `MOUNT proc on /deep/proc (in root ${linked}): must be mounted on an ordinary directory, not a symlink: Too many levels of symbolic links` });
   });
 
   it('resolves mount targets inside the rootfs: rootfs/evil -> /etc never reaches the host /etc', async () => {

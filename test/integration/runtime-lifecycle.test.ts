@@ -371,17 +371,18 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assert.ok(!existsSync(join(s.root, id)));
   }, { skip: { runc: "berth's own recovery of its state.json", crun: "berth's own recovery of its state.json" } });
 
-  it('containers made and deleted side by side under the default cgroup parent all start (two at once, 12 rounds)', async (s) => {
-    // No cgroupsPath: berth puts both under /berth, which the delete of the last container removes,
-    // while the other container's create makes (and seeds, for cpuset) its own directory below it.
-    const b = s.bundle({ args: ['true'], cgroupsPath: undefined });
+  it('containers made and deleted side by side under berth\'s parent /berth (as berthd names it) all start (two at once, 12 rounds)', async (s) => {
+    // Both under /berth, which the delete of the last container removes, while the other
+    // container's create makes (and seeds, for cpuset) its own directory below it.
     const lane = async (name: string) => {
       for (let i = 0; i < 12; i++) {
-        const r = await s.spawn(['run', '--bundle', b.dir, `${s.id()}-${name}${i}`]).done;
+        const id = `${s.id()}-${name}${i}`;
+        const b = s.bundle({ args: ['true'], cgroupsPath: `/berth/${id}` });
+        const r = await s.spawn(['run', '--bundle', b.dir, id]).done;
         assert.equal(r.status, 0, `${r.command}: ${r.stderr}`);
       }
     };
     await Promise.all([lane('a'), lane('b')]);
-  });
+  }, { skip: { runc: 'removing /berth with its last container is berth\'s own', crun: 'removing /berth with its last container is berth\'s own' } });
 });
 

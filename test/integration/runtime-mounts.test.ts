@@ -243,4 +243,20 @@ describeRuntimes('runtime mounts', (rt, it) => {
     });
     assert.equal(assertOk(s.run(s.id(), b), 'run').stdout, 'second\n');
   });
+  it('a rootfs whose /proc or /sys is a symlink is refused, naming the path, and nothing lands over the root', (s) => {
+    for (const [dir, target] of [['proc', '/'], ['sys', '/'], ['proc', '../tmp']] as const) {
+      const b = s.bundle({ args: ['true'] });
+      rmSync(join(b.rootfs, dir), { recursive: true, force: true });
+      symlinkSync(target, join(b.rootfs, dir));
+      const id = s.id();
+      const r = s.create(id, b);
+      assert.notEqual(r.status, 0, `create with /${dir} -> ${target} must fail`);
+      // runc: "must be mounted on ordinary directory"; berth names the path in the rootfs too.
+      assert.match(r.stderr, /ordinary directory/, r.stderr);
+      if (s.rt.kind === 'berth') assert.match(r.stderr, new RegExp(`/${dir} in the rootfs \\(${b.rootfs}/${dir}\\) is a symlink`), r.stderr);
+      assert.notEqual(s.exec(['state', id]).status, 0, 'no container was left');
+      assert.ok(existsSync(join(b.rootfs, 'ROOTFS_MARKER')), 'the rootfs is intact');
+    }
+    s.control({}, 'an ordinary /proc and /sys');
+  });
 });

@@ -84,6 +84,7 @@ export const MS_SLAVE = 0x80000;
 export const IN_ROOT = 0x1 | 0x8;
 export const HOW_MKDIR = 0x2;
 export const HOW_MKFILE = 0x4;
+export const HOW_NO_SYMLINK = 0x20;
 
 export type WireOp = [code: number, ...values: WireValue[]];
 
