@@ -6,21 +6,11 @@
 
 import { internal, invalidArgument, unsupported } from '../errors/errors.ts';
 import type { Hook, LinuxDevice, LinuxSeccomp, Mount as OciMount, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
-import { capabilityNumber, isKnownCapability, mountOptionFlags, namespaceCloneFlag, namespaceProcName, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
+import { capabilityNumber, isKnownCapability, MS, mountOptionFlags, namespaceCloneFlag, namespaceProcName, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
 import { int, ints, MountHow, op, type PlanOp, PlanMode, str, strs } from '../sys/plan.ts';
 
-// mount(2) flags used by the policy below.
-const MS_RDONLY = 0x1;
-const MS_NOSUID = 0x2;
-const MS_NODEV = 0x4;
-const MS_NOEXEC = 0x8;
-const MS_REMOUNT = 0x20;
-const MS_BIND = 0x1000;
-const MS_REC = 0x4000;
-const MS_PRIVATE = 0x40000;
-const MS_SLAVE = 0x80000;
-const MS_SHARED = 0x100000;
-const MS_UNBINDABLE = 0x20000;
+// mount(2) flags used by the policy below, from the one table (src/oci/runtime-linux-tables.ts).
+const { RDONLY: MS_RDONLY, NOSUID: MS_NOSUID, NODEV: MS_NODEV, NOEXEC: MS_NOEXEC, REMOUNT: MS_REMOUNT, BIND: MS_BIND, REC: MS_REC, PRIVATE: MS_PRIVATE, SLAVE: MS_SLAVE, SHARED: MS_SHARED, UNBINDABLE: MS_UNBINDABLE } = MS;
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;

@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { dirname, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { internal, invalidArgument } from '../errors/errors.ts';
+import { mountOptionFlags } from '../oci/runtime-linux-tables.ts';
 import { isSyscallError, mount, constants as sysc, umount2 } from '../sys/native.ts';
 import type { Mount } from './snapshotter.ts';
 
@@ -23,37 +24,18 @@ const MOUNT_BIN = '/usr/bin/mount';
 /** One page minus the terminating NUL: the most option data legacy mount(2) passes on. */
 export const MAX_MOUNT_DATA = 4095;
 
-const FLAGS: Record<string, { set?: number; clear?: number }> = {
-  ro: { set: sysc.MS_RDONLY },
-  rw: { clear: sysc.MS_RDONLY },
-  nosuid: { set: sysc.MS_NOSUID },
-  suid: { clear: sysc.MS_NOSUID },
-  nodev: { set: sysc.MS_NODEV },
-  dev: { clear: sysc.MS_NODEV },
-  noexec: { set: sysc.MS_NOEXEC },
-  exec: { clear: sysc.MS_NOEXEC },
-  noatime: { set: sysc.MS_NOATIME },
-  relatime: { set: sysc.MS_RELATIME },
-  strictatime: { set: sysc.MS_STRICTATIME },
-  sync: { set: sysc.MS_SYNCHRONOUS },
-  bind: { set: sysc.MS_BIND },
-  rbind: { set: sysc.MS_BIND | sysc.MS_REC },
-};
-
-/** Splits mount options into mount(2) flags and the data string. */
+/**
+ * Splits mount options into mount(2) flags and the data string, by the one option table
+ * (mountOptionFlags, src/oci/runtime-linux-tables.ts). A snapshotter describes plain mounts: an option
+ * that needs more than one mount(2) call (propagation, recursive attributes, idmap, tmpcopyup) is
+ * refused rather than dropped.
+ */
 export function parseOptions(options: string[]): { flags: number; data: string[] } {
-  let flags = 0;
-  const data: string[] = [];
-  for (const o of options) {
-    const f = FLAGS[o];
-    if (f === undefined) {
-      data.push(o);
-      continue;
-    }
-    if (f.set !== undefined) flags |= f.set;
-    if (f.clear !== undefined) flags &= ~f.clear;
+  const f = mountOptionFlags(options);
+  if (f.propagation.length > 0 || f.recAttrSet !== 0 || f.recAttrClr !== 0 || f.idmap !== undefined || f.tmpcopyup) {
+    throw invalidArgument(`mount options ${JSON.stringify(options)}: propagation, recursive attributes, idmap and tmpcopyup are not for a snapshot's mounts; expected mount(2) flags and filesystem data`);
   }
-  return { flags, data };
+  return { flags: f.flags, data: f.data };
 }
 
 const PATH_OPTIONS = ['lowerdir=', 'upperdir=', 'workdir='];

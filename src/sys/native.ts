@@ -20,6 +20,7 @@ import { closeSync, existsSync, constants as fsConstants, openSync, readlinkSync
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { unavailable } from '../errors/errors.ts';
+import { MS } from '../oci/runtime-linux-tables.ts';
 import { findBerthRoot } from './paths.ts';
 
 /** The error every addon call throws when the kernel refuses it. */
@@ -40,34 +41,16 @@ export function isSyscallError(e: unknown, code?: string): e is SyscallError {
   );
 }
 
+type MsConstants = { readonly [K in keyof typeof MS as `MS_${K}`]: (typeof MS)[K] };
+const MS_CONSTANTS = Object.fromEntries(Object.entries(MS).map(([k, v]) => [`MS_${k}`, v])) as MsConstants;
+
 /**
  * Kernel constants for the calls below. MS_, MNT_, MFD_, F_SEAL_ and S_IF values are the same on
  * every Linux architecture; O_ values come from Node where it has them (they differ on arm64).
  */
 export const constants = {
-  MS_RDONLY: 0x1,
-  MS_NOSUID: 0x2,
-  MS_NODEV: 0x4,
-  MS_NOEXEC: 0x8,
-  MS_SYNCHRONOUS: 0x10,
-  MS_REMOUNT: 0x20,
-  MS_MANDLOCK: 0x40,
-  MS_DIRSYNC: 0x80,
-  MS_NOSYMFOLLOW: 0x100,
-  MS_NOATIME: 0x400,
-  MS_NODIRATIME: 0x800,
-  MS_BIND: 0x1000,
-  MS_MOVE: 0x2000,
-  MS_REC: 0x4000,
-  MS_SILENT: 0x8000,
-  MS_POSIXACL: 0x10000,
-  MS_UNBINDABLE: 0x20000,
-  MS_PRIVATE: 0x40000,
-  MS_SLAVE: 0x80000,
-  MS_SHARED: 0x100000,
-  MS_RELATIME: 0x200000,
-  MS_STRICTATIME: 0x1000000,
-  MS_LAZYTIME: 0x2000000,
+  // mount(2) flags: the one table is MS in src/oci/runtime-linux-tables.ts (native.test.ts checks it against the addon's headers).
+  ...MS_CONSTANTS,
   MNT_FORCE: 0x1,
   MNT_DETACH: 0x2,
   MNT_EXPIRE: 0x4,
