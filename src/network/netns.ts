@@ -11,20 +11,13 @@
 // It owns the files and mounts under <runDir>/netns and nothing else; it never enters a namespace.
 import { mkdir, open, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { alreadyExists, BerthError, ErrorCode, invalidArgument } from '../errors/errors.ts';
+import { alreadyExists, BerthError, ErrorCode } from '../errors/errors.ts';
+import { isValidContainerId, validateContainerId } from '../oci/container-id.ts';
 import { isMountPoint as isMountPointIn, parseMountInfo } from '../sys/mountinfo.ts';
 import { constants, isSyscallError, mount, umount2 } from '../sys/native.ts';
 import { describeFailure, runCommand } from './run-command.ts';
 
 const NSFS_MAGIC = 0x6e736673;
-const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-
-export function validateContainerId(id: string): void {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw invalidArgument(`container id "${id}": expected 1-128 characters, alphanumeric first, then alphanumerics, "_", "." or "-"`);
-  }
-}
-
 async function isMountPoint(path: string): Promise<boolean> {
   return isMountPointIn(path, parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')));
 }
@@ -88,7 +81,7 @@ export class NetnsDir {
   /** The ids that have a file here (mounted or left half-made by a crash). */
   async list(): Promise<string[]> {
     try {
-      return (await readdir(this.dir)).filter((n) => ID_RE.test(n)).sort();
+      return (await readdir(this.dir)).filter((n) => isValidContainerId(n)).sort();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;

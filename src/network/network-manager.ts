@@ -19,7 +19,8 @@ import { resultFromLeases } from './ipam-leases.ts';
 import { formatHosts, type HostsEntry, hostsEntriesOf } from './hosts.ts';
 import { missingPortmapRules, pruneSharedChains, removeMasqRules } from './iptables.ts';
 import { deleteBridge, linkInfo } from './link.ts';
-import { isNetnsMounted, NetnsDir, validateContainerId } from './netns.ts';
+import { validateContainerId } from '../oci/container-id.ts';
+import { isNetnsMounted, NetnsDir } from './netns.ts';
 import { type BerthNetworkMeta, NetworkStore, type StoredNetwork } from './network-store.ts';
 import { firstHost, formatCidr, type Ipv4Prefix, isPrivate, overlaps, parseCidr, parseIpv4, pickFree, contains } from './subnet.ts';
 

@@ -8,6 +8,7 @@ import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgume
 import type { LinuxResources, Process } from '../oci/runtime-spec.ts';
 import { OCI_VERSION } from '../oci/runtime-spec.ts';
 import { checkHostSupport, parseRuntimeConfig, parseRuntimeConfigFile } from '../oci/runtime-validate.ts';
+import { validateContainerId } from '../oci/container-id.ts';
 import { signalNumber } from '../oci/runtime-linux-tables.ts';
 import * as native from '../sys/native.ts';
 import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
@@ -18,7 +19,7 @@ import { callerWindowSize, ConsoleEndpoint, relayTerminal } from './console.ts';
 import { linuxHostFacts } from './host-facts.ts';
 import { runHooks, runHooksWarn } from './hooks.ts';
 import { buildCreatePlan, buildExecPlan } from './plan-builder.ts';
-import { type ContainerRecord, StateStore, UnreadableStateError, validateId } from './state-store.ts';
+import { type ContainerRecord, StateStore, UnreadableStateError } from './state-store.ts';
 import { encodeVerbsFile } from './verbs-file.ts';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -293,7 +294,7 @@ export class Runtime {
   }
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
-    validateId(id);
+    validateContainerId(id);
     let rec: ContainerRecord;
     try {
       rec = this.store.load(id);
@@ -329,7 +330,7 @@ export class Runtime {
   }
 
   private async launch(id: string, opts: CreateOptions, mode: 'create' | 'foreground') {
-    validateId(id);
+    validateContainerId(id);
     const bundle = resolve(opts.bundle);
     const config = parseRuntimeConfigFile(join(bundle, 'config.json'), { onWarning: (line) => this.warn(line) });
     this.mark('config parsed');

@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, invalidArgument, notFound } from '../errors/errors.ts';
+import { isValidContainerId, validateContainerId } from '../oci/container-id.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import { atomicWriteFileSync } from '../sys/atomic-file.ts';
 
@@ -40,15 +41,6 @@ export class UnreadableStateError extends BerthError {
   }
 }
 
-const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
-
-export function validateId(id: string): void {
-  if (!id) throw invalidArgument('container id cannot be empty');
-  if (!ID_RE.test(id) || id === '.' || id === '..' || id.length > 1024) {
-    throw invalidArgument(`invalid container id ${JSON.stringify(id)}: expected letters, digits and _ + - . only`);
-  }
-}
-
 export class StateStore {
   readonly root: string;
 
@@ -57,7 +49,7 @@ export class StateStore {
   }
 
   dir(id: string): string {
-    validateId(id);
+    validateContainerId(id);
     return join(this.root, id);
   }
 
@@ -114,7 +106,7 @@ export class StateStore {
   ids(): string[] {
     try {
       return readdirSync(this.root, { withFileTypes: true })
-        .filter((e) => e.isDirectory() && ID_RE.test(e.name))
+        .filter((e) => e.isDirectory() && isValidContainerId(e.name))
         .map((e) => e.name)
         .sort();
     } catch (e) {
