@@ -8,6 +8,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { alreadyExists, failedPrecondition, notFound } from '../errors/errors.ts';
 import { LeaseStore } from './lease-store.ts';
+import { PodStore } from './pod-store.ts';
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
 
 /** The OCI runtime-spec status words, plus 'stopped' for a container whose task has exited. */
@@ -123,6 +124,7 @@ export class MetadataStore {
   readonly path: string;
   readonly db: DatabaseSync;
   readonly leases: LeaseStore;
+  readonly pods: PodStore;
   readonly #afterWrite: (op: ContainerWrite) => void;
 
   constructor(path: string, opts: { afterWrite?: (op: ContainerWrite) => void } = {}) {
@@ -135,6 +137,7 @@ export class MetadataStore {
     this.db.exec('PRAGMA busy_timeout = 5000');
     migrate(this.db);
     this.leases = new LeaseStore(this.db);
+    this.pods = new PodStore(this.db);
   }
 
   get schemaVersion(): number {

@@ -115,6 +115,26 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP VIEW v5_lease_ids;
     `,
   },
+  {
+    version: 6,
+    name: 'pod sandboxes',
+    sql: `
+      CREATE TABLE pods (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        config     TEXT NOT NULL,
+        labels     TEXT NOT NULL DEFAULT '{}',
+        runtime    TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'notready',
+        pid        INTEGER NOT NULL DEFAULT 0,
+        shim_pid   INTEGER NOT NULL DEFAULT 0,
+        netns      TEXT NOT NULL DEFAULT '',
+        network    TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        error      TEXT NOT NULL DEFAULT ''
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
