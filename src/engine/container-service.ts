@@ -500,7 +500,8 @@ export class ContainerService {
     const spec = structuredClone((c.config as { spec: RuntimeConfig }).spec);
     const rt = this.#runtime(c.runtime);
     const network = req.network ?? this.#o.network.defaultNetwork;
-    const useNetns = network !== 'host' && network !== 'none' && this.#o.network.name !== 'none';
+    // A pod's container joins the pod's network namespace (req.sandbox): the pod service wired it.
+    const useNetns = !req.sandbox && network !== 'host' && network !== 'none' && this.#o.network.name !== 'none';
     let handle: TaskHandle | undefined;
     let netnsMade = false;
     const attached: string[] = [];
@@ -1121,9 +1122,10 @@ export class ContainerService {
   /**
    * After berthd (re)starts: reconnect to every shim, record exits that happened while it was down,
    * apply restart policies, and release what crashed operations left (mounts, netns, snapshots,
-   * directories, shim state of containers that no longer exist).
+   * directories, shim state of containers that no longer exist). `otherNetnsOwners`: ids (pods) whose
+   * network namespaces and attachments are not leftovers.
    */
-  async recover(): Promise<{ reconnected: string[]; exited: string[]; restarted: string[]; cleaned: string[] }> {
+  async recover(otherNetnsOwners: Iterable<string> = []): Promise<{ reconnected: string[]; exited: string[]; restarted: string[]; cleaned: string[] }> {
     const out = { reconnected: [] as string[], exited: [] as string[], restarted: [] as string[], cleaned: [] as string[] };
     const rows = this.#o.store.listContainers();
     const ids = new Set(rows.map((r) => r.id));
@@ -1203,7 +1205,8 @@ export class ContainerService {
       if (h) await h.cleanup().catch(() => {});
       await rm(join(this.#o.runRoot, 'execs', d), { recursive: true, force: true });
     }
-    const live = new Set(this.#o.store.listContainers().filter((c) => c.status === 'running' || c.status === 'paused').map((c) => c.id));
+    // Pods own network namespaces and attachments too (the pod service recovered them first).
+    const live = new Set([...this.#o.store.listContainers().filter((c) => c.status === 'running' || c.status === 'paused').map((c) => c.id), ...otherNetnsOwners]);
     await this.#o.network.recover(live).catch((e) => this.#log(`network recovery: ${(e as Error).message}`));
     return out;
   }

@@ -1,5 +1,5 @@
-// berthd's services, wired at start: images (ImageService), containers and tasks, events, volumes,
-// networks, over one metadata store. Each service is its own class behind its own file; this module
+// berthd's services, wired at start: images (ImageService), containers and tasks, pod sandboxes,
+// events, volumes, networks, over one metadata store. Each service is its own class behind its own file; this module
 // only builds them in order, runs recovery, and closes them. The wire (src/api) calls them.
 // Must never: serve a socket, parse flags, or stop containers on close (they outlive berthd).
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
 import { faultPoint, faultPointsArmed } from './fault-points.ts';
 import { releaseLeasesOfDeadOwners } from './lease-recovery.ts';
+import { PodService } from './pod-service.ts';
 import { type RuntimeClass, type RuntimeClassConfig, resolveRuntimeClasses } from './runtime-classes.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
@@ -28,6 +29,8 @@ export type EngineOptions = {
   runtimes?: Record<string, RuntimeClassConfig>;
   defaultRuntime?: string;
   snapshotter?: 'auto' | SnapshotterName;
+  /** berth-pause, the init of pod sandboxes (default: native/build/berth-pause). */
+  pauseBinary?: string;
   log?: (msg: string) => void;
 };
 
@@ -59,6 +62,7 @@ export class Engine {
   readonly volumes: VolumeService;
   readonly network: NetworkBackend;
   readonly containers: ContainerService;
+  readonly pods: PodService;
   readonly runtimes: Record<string, RuntimeClass>;
   readonly defaultRuntime: string;
 
@@ -71,6 +75,7 @@ export class Engine {
     this.volumes = init.volumes;
     this.network = init.network;
     this.containers = init.containers;
+    this.pods = init.pods;
     this.runtimes = init.runtimes;
     this.defaultRuntime = init.defaultRuntime;
   }
@@ -89,8 +94,11 @@ export class Engine {
     const defaultRuntime = o.defaultRuntime ?? process.env.BERTH_DEFAULT_RUNTIME ?? 'berth-runtime';
     await o.network.init();
     const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
-    const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, runtimes, defaultRuntime });
-    const r = await containers.recover();
+    const pods = new PodService({ root, runRoot, store, events, network: o.network, supervisor: o.supervisor, containers, runtimes, defaultRuntime, ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}), ...(o.log ? { log: o.log } : {}) });
+    const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, pods, runtimes, defaultRuntime });
+    // Pods first: the network namespaces of the ready ones are not the containers' leftovers.
+    const podsHolding = await pods.recover();
+    const r = await containers.recover(podsHolding);
     const leases = await releaseLeasesOfDeadOwners(images.content).catch((e: Error) => {
       o.log?.(`pull lease recovery: ${e.message}`);
       return [] as string[];
@@ -127,6 +135,7 @@ export class Engine {
 
   /** Releases the database and timers; containers and their shims keep running. */
   async close(): Promise<void> {
+    this.pods.close();
     this.containers.close();
     this.events.flush();
     await this.images.close();

@@ -153,7 +153,7 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
   spec.hostname = hostname;
   spec.root = { path: 'rootfs', readonly: req.readOnly === true };
   const mounts: Mount[] = [...(spec.mounts ?? [])];
-  const etc = inp.etcFiles ?? {};
+  const etc = req.sandbox?.etcFiles ?? inp.etcFiles ?? {};
   if (etc.hosts) mounts.push({ destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] });
   if (etc.hostname) mounts.push({ destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] });
   if (etc.resolvConf) mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: etc.resolvConf, options: ['rbind', 'rprivate'] });
@@ -164,7 +164,7 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
   }
   spec.mounts = mounts;
   const linux = spec.linux!;
-  linux.cgroupsPath = `${inp.cgroupsParent ?? '/berth'}/${inp.id}`;
+  linux.cgroupsPath = `${req.sandbox?.cgroupsParent ?? inp.cgroupsParent ?? '/berth'}/${inp.id}`;
   const resources = linux.resources ?? {};
   if (req.memory !== undefined) {
     if (!Number.isInteger(req.memory) || req.memory < 6 * 1024 * 1024) throw invalidArgument(`memory ${req.memory}: expected at least 6 MiB (6291456 bytes)`);
@@ -179,11 +179,19 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     resources.pids = { limit: req.pidsLimit };
   }
   linux.resources = resources;
-  if (req.network === 'host') {
+  const sb = req.sandbox;
+  if (sb) {
+    const joined = new Map(sb.join.map((j) => [j.type as string, j.path]));
+    linux.namespaces = (linux.namespaces ?? []).filter((n) => !(sb.host as string[]).includes(n.type)).map((n) => (joined.has(n.type) ? { type: n.type, path: joined.get(n.type)! } : n));
+    for (const [type, path] of joined) if (!linux.namespaces.some((n) => n.type === type)) linux.namespaces.push({ type: type as 'pid', path });
+    // The pod's UTS namespace already has the pod's hostname (or is the host's): never set it from here.
+    if (joined.has('uts') || sb.host.includes('uts')) delete spec.hostname;
+  }
+  if (req.network === 'host' || sb?.host.includes('network')) {
     linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
     // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own.
     spec.mounts = spec.mounts.map((m) => (m.destination === '/sys' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
   }
-  spec.annotations = { 'org.berth.container.name': req.name ?? '', ...(req.labels ?? {}) };
+  spec.annotations = { 'org.berth.container.name': req.name ?? '', ...(req.labels ?? {}), ...(req.annotations ?? {}), ...(sb ? { 'org.berth.pod.id': sb.podId } : {}) };
   return spec;
 }

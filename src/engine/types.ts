@@ -49,6 +49,29 @@ export type CreateRequest = {
   stopSignal?: string;
   /** Seconds between the stop signal and SIGKILL. Default 10. */
   stopTimeout?: number;
+  /** Added to the OCI config's annotations (the CRI's container annotations). */
+  annotations?: Record<string, string>;
+  /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
+  sandbox?: SandboxMembership;
+};
+
+/**
+ * What a container of a pod shares with its sandbox (src/engine/pod-service.ts): it joins the pod's
+ * namespaces by path (or the host's, for NODE), its cgroup sits under the pod's parent, and its
+ * /etc/hosts, /etc/hostname and /etc/resolv.conf are the pod's.
+ */
+export type SandboxMembership = {
+  podId: string;
+  /** The container's name within the pod, and which attempt of it this is (the CRI's metadata). */
+  name: string;
+  attempt: number;
+  /** Namespaces joined by path; `host` ones are left out of the config (the host's are used). */
+  join: { type: 'network' | 'ipc' | 'uts' | 'pid'; path: string }[];
+  host: ('network' | 'ipc' | 'pid' | 'uts')[];
+  cgroupsParent: string;
+  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** Where the kubelet reads the container's log (the pod's log directory + the CRI's log_path); '' for none. */
+  logPath?: string;
 };
 
 export type ContainerSummary = {
@@ -114,7 +137,7 @@ export type LogOptions = { follow?: boolean; tail?: number; timestamps?: boolean
 export type LogLine = { stream: 'stdout' | 'stderr'; time: string; log: string };
 
 export type EngineEvent = {
-  type: 'container' | 'image' | 'volume' | 'network' | 'daemon';
+  type: 'container' | 'image' | 'volume' | 'network' | 'daemon' | 'pod';
   action: string;
   actor: { id: string; attributes: Record<string, string> };
   time: number;

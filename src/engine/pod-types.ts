@@ -1,0 +1,55 @@
+// The pod service's request and result shapes (src/engine/pod-service.ts): plain data, as the CRI
+// adapter and the native API carry them. Must never: contain behaviour.
+import type { PodState } from '../metadata/pod-store.ts';
+import type { PortMapping } from './types.ts';
+
+export type { PodState };
+
+/** Which namespaces a pod's containers share: `pod` (the pod's own), `container` (each its own, pid only) or `node` (the host's). */
+export type PodNamespaces = { network: 'pod' | 'node'; pid: 'pod' | 'container' | 'node'; ipc: 'pod' | 'node' };
+
+export type PodRequest = {
+  /** name, namespace, uid and attempt together name the pod uniquely (the CRI's PodSandboxMetadata). */
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt?: number;
+  /** Default: the name (the host's hostname for a host-network pod). */
+  hostname?: string;
+  logDirectory?: string;
+  dns?: { servers: string[]; searches: string[]; options: string[] };
+  /** Published through the CNI portmap plugin (hostPort 0 publishes nothing). */
+  ports?: PortMapping[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** cgroupfs path under which the pod's processes go; default /berth-pods/<id>. */
+  cgroupParent?: string;
+  namespaces?: PodNamespaces;
+  /** A runtime class of berthd's configuration (the CRI's runtime handler); default berthd's. */
+  runtime?: string;
+};
+
+export type PodInfo = {
+  id: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt: number;
+  state: PodState;
+  createdAt: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  hostname: string;
+  /** The pod's addresses on its network ([] for a host-network pod, or once stopped). */
+  ips: string[];
+  namespaces: PodNamespaces;
+  runtime: string;
+  cgroupParent: string;
+  /** The pause process's host pid (0 when not ready). */
+  pid: number;
+  netns: string;
+  logDirectory: string;
+  containers: string[];
+  /** Why the pod is not ready, when something ended it. */
+  error: string;
+};
