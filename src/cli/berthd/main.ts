@@ -1,6 +1,6 @@
 // berthd: the engine daemon's entry. Parses flags and the JSON config, opens the engine (which
-// recovers every container and shim), serves the native API on a unix socket, and writes a pid
-// file. On SIGTERM or SIGINT it stops serving and exits; containers and their shims run on, and the
+// recovers every pod, container and shim), serves the native API and the CRI on unix sockets, and
+// writes a pid file. On SIGTERM or SIGINT it stops serving and exits; containers and their shims run on, and the
 // next berthd finds them again.
 // Must never: stop containers on exit, or hold logic beyond wiring.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { apiRouter } from '../../api/routes.ts';
 import { serveApi } from '../../api/server.ts';
+import { serveCriSocket } from '../../cri/cri-socket.ts';
 import { Engine } from '../../engine/engine.ts';
 import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.ts';
 import { CniNetworking } from '../../engine/network-cni.ts';
@@ -20,6 +21,8 @@ export type BerthdConfig = {
   root?: string;
   runRoot?: string;
   socket?: string;
+  /** The CRI's gRPC socket; '' serves no CRI. */
+  criSocket?: string;
   debug?: boolean;
   defaultRuntime?: string;
   /** name → path, or {path, inProcess} (src/engine/runtime-classes.ts). */
@@ -31,12 +34,13 @@ export type BerthdConfig = {
 
 const USAGE = `berthd: the berth engine daemon
 
-usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--config FILE] [--debug]
+usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--config FILE] [--debug]
 
   --root DIR         persistent state (default /var/lib/berth)
   --run-root DIR     runtime state: shims, runtime state, netns (default /run/berth)
   --socket PATH      the API socket (default <run-root>/berthd.sock)
-  --config FILE      JSON: {root, runRoot, socket, defaultRuntime, runtimes, snapshotter, shimBinary,
+  --cri-socket PATH  the CRI (Kubernetes) gRPC socket (default <run-root>/cri.sock; '' for none)
+  --config FILE      JSON: {root, runRoot, socket, criSocket, defaultRuntime, runtimes, snapshotter, shimBinary,
                      network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
   --debug            log every API error and recovery step
@@ -46,6 +50,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['root'], kind: 'string' },
   { names: ['run-root'], kind: 'string' },
   { names: ['socket', 'H'], kind: 'string' },
+  { names: ['cri-socket'], kind: 'string' },
   { names: ['config'], kind: 'string' },
   { names: ['no-network'], kind: 'bool' },
   { names: ['debug', 'D'], kind: 'bool' },
@@ -78,6 +83,8 @@ export async function main(argv: string[]): Promise<void> {
   const root = resolve(String(flags.root ?? cfg.root ?? '/var/lib/berth'));
   const runRoot = resolve(String(flags['run-root'] ?? cfg.runRoot ?? '/run/berth'));
   const socket = resolve(String(flags.socket ?? cfg.socket ?? join(runRoot, 'berthd.sock')));
+  const criFlag = flags['cri-socket'] ?? cfg.criSocket;
+  const criSocket = criFlag === '' ? undefined : resolve(String(criFlag ?? join(runRoot, 'cri.sock')));
   const debug = flags.debug === true || cfg.debug === true;
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} berthd[${process.pid}]: ${m}\n`);
   const dlog = debug ? log : () => {};
@@ -106,6 +113,9 @@ export async function main(argv: string[]): Promise<void> {
   });
   const api = await serveApi(engine, apiRouter(), socket, dlog);
   log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
+  // The gRPC server itself loads at the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
+  const cri = criSocket ? await serveCriSocket(engine, criSocket, log) : undefined;
+  if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
 
   let stopping = false;
   const stop = async (sig: string) => {
@@ -113,6 +123,7 @@ export async function main(argv: string[]): Promise<void> {
     stopping = true;
     log(`${sig}: stopping; containers keep running`);
     await api.close().catch(() => {});
+    await cri?.close().catch(() => {});
     await engine.close().catch(() => {});
     rmSync(pidFile, { force: true });
     process.exit(0);

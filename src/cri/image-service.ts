@@ -1,0 +1,101 @@
+// The CRI's ImageService as calls of the engine's image service: one image store shared with the
+// native API and the berth CLI (an image pulled or loaded with berth is the kubelet's too). An
+// image's CRI id is its target digest (what `berth images` abbreviates as IMAGE ID); its repo_tags are
+// every name that points at it. RemoveImage of an image that is not there succeeds, as the CRI asks.
+// Must never: keep image state of its own.
+import type { Engine } from '../engine/engine.ts';
+import { unsupported } from '../errors/errors.ts';
+import { nanos, required } from './convert.ts';
+import { isNotFound } from './status.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: decoded CRI messages; their shapes are proto/cri-api.proto's
+type Msg = Record<string, any>;
+
+export class CriImageService {
+  readonly #e: Engine;
+
+  constructor(engine: Engine) {
+    this.#e = engine;
+  }
+
+  /** The CRI Image of the record `word` names, with every name that shares its digest; undefined if none. */
+  async #image(word: string): Promise<Msg | undefined> {
+    let d: Awaited<ReturnType<Engine['images']['inspect']>>;
+    try {
+      d = await this.#e.images.inspect(word);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    const all = (await this.#e.images.list()).filter((s) => s.digest === d.target.digest);
+    const user = d.config.config?.User ?? '';
+    const uid = /^\d+/.exec(user)?.[0];
+    return {
+      id: d.target.digest,
+      repo_tags: all.map((s) => s.name),
+      repo_digests: [...new Set(all.map((s) => `${s.repository}@${d.target.digest}`))],
+      size: String(d.size),
+      ...(uid !== undefined ? { uid: { value: uid } } : { username: user.split(':')[0] ?? '' }),
+      spec: { image: d.target.digest },
+      pinned: false,
+    };
+  }
+
+  async ListImages(req: Msg): Promise<Msg> {
+    const want: string | undefined = req.filter?.image?.image || undefined;
+    if (want) {
+      const one = await this.#image(want);
+      return { images: one ? [one] : [] };
+    }
+    const byDigest = new Map<string, Msg>();
+    for (const s of await this.#e.images.list()) {
+      const img = byDigest.get(s.digest) ?? { id: s.digest, repo_tags: [], repo_digests: [], size: String(s.size), spec: { image: s.digest }, pinned: false };
+      img.repo_tags.push(s.name);
+      const rd = `${s.repository}@${s.digest}`;
+      if (!img.repo_digests.includes(rd)) img.repo_digests.push(rd);
+      byDigest.set(s.digest, img);
+    }
+    return { images: [...byDigest.values()] };
+  }
+
+  async ImageStatus(req: Msg): Promise<Msg> {
+    const word = required(req.image?.image, 'image.image');
+    const image = await this.#image(word);
+    // A missing image is not an error here: the answer has no image (the kubelet then pulls).
+    if (!image) return { info: {} };
+    return { image, info: req.verbose ? { info: JSON.stringify(await this.#e.images.inspect(word)) } : {} };
+  }
+
+  async PullImage(req: Msg): Promise<Msg> {
+    const ref = required(req.image?.image, 'image.image');
+    const auth = req.auth;
+    if (auth && (auth.username || auth.password || auth.auth || auth.identity_token || auth.registry_token)) {
+      throw unsupported('auth: credentials in PullImage are not supported by berthd yet; log in with `berth login` (docker config.json) instead');
+    }
+    const r = await this.#e.images.pull(ref);
+    return { image_ref: r.target.digest };
+  }
+
+  async RemoveImage(req: Msg): Promise<Msg> {
+    const word = required(req.image?.image, 'image.image');
+    let names: string[];
+    try {
+      const d = await this.#e.images.inspect(word);
+      names = (await this.#e.images.list()).filter((s) => s.digest === d.target.digest).map((s) => s.name);
+    } catch (e) {
+      if (isNotFound(e)) return {};
+      throw e;
+    }
+    await this.#e.images.remove(names);
+    return {};
+  }
+
+  async ImageFsInfo(): Promise<Msg> {
+    const du = await this.#e.images.diskUsage();
+    const now = nanos(new Date().toISOString());
+    // inodes_used is left out: berth's stores do not count inodes yet (an absent value, not a made-up one).
+    const fs = (mountpoint: string, used: number) => ({ timestamp: now, fs_id: { mountpoint }, used_bytes: { value: String(used) } });
+    return { image_filesystems: [fs(this.#e.root, du.images.size)], container_filesystems: [fs(this.#e.root, du.containers.size)] };
+  }
+}
+

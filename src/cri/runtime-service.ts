@@ -1,0 +1,302 @@
+// The CRI's RuntimeService as calls of the engine's services (pods, containers): each method takes a
+// request as protobufjs decodes it and returns the response object; grpc-server.ts does the wire.
+// The idempotent calls (StopPodSandbox, RemovePodSandbox, StopContainer, RemoveContainer) succeed on
+// an id that does not exist, as the CRI asks.
+// Must never: hold state or policy of its own (the engine owns pods and containers), or map an error
+// to a status code (status.ts does).
+import type { Engine } from '../engine/engine.ts';
+import { ENGINE_VERSION } from '../engine/engine.ts';
+import { execSync } from '../engine/exec-sync.ts';
+import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
+import type { ContainerDetails, CreateRequest, MountRequest, PortMapping } from '../engine/types.ts';
+import { invalidArgument, unsupported } from '../errors/errors.ts';
+import { idMatches, int64, labelsMatch, nanos, required } from './convert.ts';
+import type { CriVersion } from './services.ts';
+import { isNotFound } from './status.ts';
+
+// The shapes below are the CRI messages as decoded (fields the adapter reads); see proto/cri-api.proto.
+// biome-ignore lint/suspicious/noExplicitAny: decoded CRI messages; their shapes are proto/cri-api.proto's
+type Msg = Record<string, any>;
+
+const NS_MODE: Record<string, 'pod' | 'container' | 'node'> = { POD: 'pod', CONTAINER: 'container', NODE: 'node' };
+
+async function idempotent(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+}
+
+function nsOption(v: unknown, field: string, allowed: string[]): 'pod' | 'container' | 'node' {
+  const name = typeof v === 'string' ? v : 'POD';
+  const mode = NS_MODE[name];
+  if (!mode || !allowed.includes(mode)) throw invalidArgument(`${field}: ${name} is not supported by berth (expected ${allowed.map((a) => a.toUpperCase()).join(' or ')})`);
+  return mode;
+}
+
+/** PodSandboxConfig → the engine's pod request. */
+export function podRequestOf(config: Msg | undefined, runtimeHandler: string | undefined): PodRequest {
+  if (!config) throw invalidArgument('config: required (expected a PodSandboxConfig)');
+  const md = config.metadata;
+  if (!md) throw invalidArgument('config.metadata: required (expected name, uid, namespace, attempt)');
+  const nsOpts = config.linux?.security_context?.namespace_options ?? {};
+  const namespaces: PodNamespaces = {
+    network: nsOption(nsOpts.network, 'config.linux.security_context.namespace_options.network', ['pod', 'node']) as PodNamespaces['network'],
+    pid: nsOption(nsOpts.pid ?? 'CONTAINER', 'config.linux.security_context.namespace_options.pid', ['pod', 'container', 'node']),
+    ipc: nsOption(nsOpts.ipc, 'config.linux.security_context.namespace_options.ipc', ['pod', 'node']) as PodNamespaces['ipc'],
+  };
+  const ports: PortMapping[] = [];
+  for (const [i, p] of ((config.port_mappings ?? []) as Msg[]).entries()) {
+    const protocol = String(p.protocol ?? 'TCP').toLowerCase();
+    if (protocol !== 'tcp' && protocol !== 'udp') throw invalidArgument(`config.port_mappings[${i}].protocol: ${p.protocol} is not supported (expected TCP or UDP)`);
+    if (!(p.container_port > 0 && p.container_port < 65536)) throw invalidArgument(`config.port_mappings[${i}].container_port: ${p.container_port} (expected 1-65535)`);
+    // hostPort 0 asks for nothing on the host (the kubelet sends the pod's container ports so).
+    if (p.host_port > 0) ports.push({ hostPort: p.host_port, containerPort: p.container_port, protocol, hostIP: p.host_ip || '' });
+  }
+  const dns = config.dns_config;
+  return {
+    name: required(md.name, 'config.metadata.name'),
+    namespace: required(md.namespace, 'config.metadata.namespace'),
+    uid: required(md.uid, 'config.metadata.uid'),
+    attempt: Number(md.attempt ?? 0),
+    ...(config.hostname ? { hostname: config.hostname } : {}),
+    ...(config.log_directory ? { logDirectory: config.log_directory } : {}),
+    ...(dns ? { dns: { servers: dns.servers ?? [], searches: dns.searches ?? [], options: dns.options ?? [] } } : {}),
+    ...(ports.length ? { ports } : {}),
+    labels: config.labels ?? {},
+    annotations: config.annotations ?? {},
+    ...(config.linux?.cgroup_parent ? { cgroupParent: config.linux.cgroup_parent } : {}),
+    namespaces,
+    ...(runtimeHandler ? { runtime: runtimeHandler } : {}),
+  };
+}
+
+function podMetadata(p: PodInfo): Msg {
+  return { name: p.name, uid: p.uid, namespace: p.namespace, attempt: p.attempt };
+}
+
+function podState(p: PodInfo): string {
+  return p.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
+}
+
+function nsOptionsOf(p: PodInfo): Msg {
+  const up = (m: string) => m.toUpperCase();
+  return { network: up(p.namespaces.network), pid: up(p.namespaces.pid), ipc: up(p.namespaces.ipc) };
+}
+
+function containerState(c: ContainerDetails): string {
+  if (c.state.status === 'created') return 'CONTAINER_CREATED';
+  if (c.state.status === 'running' || c.state.status === 'paused') return 'CONTAINER_RUNNING';
+  return 'CONTAINER_EXITED';
+}
+
+export class CriRuntimeService {
+  readonly #e: Engine;
+  readonly #version: CriVersion;
+
+  constructor(engine: Engine, version: CriVersion) {
+    this.#e = engine;
+    this.#version = version;
+  }
+
+  async Version(): Promise<Msg> {
+    // `version` is the kubelet-facing API version of the CRI (0.1.0 in every published release).
+    return { version: '0.1.0', runtime_name: 'berth', runtime_version: ENGINE_VERSION, runtime_api_version: this.#version };
+  }
+
+  async Status(req: Msg): Promise<Msg> {
+    const net = this.#e.network;
+    const networkReady = net.name !== 'none';
+    const conditions = [
+      { type: 'RuntimeReady', status: true, reason: '', message: '' },
+      {
+        type: 'NetworkReady',
+        status: networkReady,
+        reason: networkReady ? '' : 'NetworkPluginNotReady',
+        message: networkReady ? '' : 'berthd runs without CNI networking (--no-network, or network.enabled false): pods get no network but lo',
+      },
+    ];
+    const info: Record<string, string> = {};
+    if (req.verbose) info.config = JSON.stringify({ runtimes: this.#e.runtimes, defaultRuntime: this.#e.defaultRuntime, networking: net.name, defaultNetwork: net.defaultNetwork, root: this.#e.root, runRoot: this.#e.runRoot });
+    return {
+      status: { conditions },
+      info,
+      runtime_handlers: Object.keys(this.#e.runtimes).map((name) => ({ name, features: { recursive_read_only_mounts: false, user_namespaces: false } })),
+    };
+  }
+
+  async RuntimeConfig(): Promise<Msg> {
+    return { linux: { cgroup_driver: 'CGROUPFS' } };
+  }
+
+  // ---------------------------------------------------------------- pods
+
+  async RunPodSandbox(req: Msg): Promise<Msg> {
+    return { pod_sandbox_id: await this.#e.pods.run(podRequestOf(req.config, req.runtime_handler)) };
+  }
+
+  async StopPodSandbox(req: Msg): Promise<Msg> {
+    await idempotent(() => this.#e.pods.stop(required(req.pod_sandbox_id, 'pod_sandbox_id')));
+    return {};
+  }
+
+  async RemovePodSandbox(req: Msg): Promise<Msg> {
+    await idempotent(() => this.#e.pods.remove(required(req.pod_sandbox_id, 'pod_sandbox_id')));
+    return {};
+  }
+
+  async PodSandboxStatus(req: Msg): Promise<Msg> {
+    const p = this.#e.pods.inspect(required(req.pod_sandbox_id, 'pod_sandbox_id'));
+    return {
+      status: {
+        id: p.id,
+        metadata: podMetadata(p),
+        state: podState(p),
+        created_at: nanos(p.createdAt),
+        network: { ip: p.ips[0] ?? '', additional_ips: p.ips.slice(1).map((ip) => ({ ip })) },
+        linux: { namespaces: { options: nsOptionsOf(p) } },
+        labels: p.labels,
+        annotations: p.annotations,
+        runtime_handler: p.runtime,
+      },
+      info: req.verbose ? { info: JSON.stringify(p) } : {},
+      timestamp: nanos(new Date().toISOString()),
+    };
+  }
+
+  async ListPodSandbox(req: Msg): Promise<Msg> {
+    const f = req.filter ?? {};
+    const want = f.state ? f.state.state ?? 'SANDBOX_READY' : undefined;
+    const items = this.#e.pods
+      .list()
+      .filter((p) => idMatches(f.id, p.id) && (!want || podState(p) === want) && labelsMatch(f.label_selector, p.labels))
+      .map((p) => ({ id: p.id, metadata: podMetadata(p), state: podState(p), created_at: nanos(p.createdAt), labels: p.labels, annotations: p.annotations, runtime_handler: p.runtime }));
+    return { items };
+  }
+
+  // ---------------------------------------------------------------- containers
+
+  async CreateContainer(req: Msg): Promise<Msg> {
+    const podId = required(req.pod_sandbox_id, 'pod_sandbox_id');
+    const config: Msg | undefined = req.config;
+    if (!config) throw invalidArgument('config: required (expected a ContainerConfig)');
+    if (!config.metadata) throw invalidArgument('config.metadata: required (expected name and attempt)');
+    const name = required(config.metadata.name, 'config.metadata.name');
+    const image = required(config.image?.image, 'config.image.image');
+    const mounts: MountRequest[] = ((config.mounts ?? []) as Msg[]).map((m, i) => {
+      required(m.container_path, `config.mounts[${i}].container_path`);
+      required(m.host_path, `config.mounts[${i}].host_path`);
+      return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true };
+    });
+    const sc = config.linux?.security_context ?? {};
+    const res = config.linux?.resources ?? {};
+    let user: string | undefined;
+    if (sc.run_as_username) user = sc.run_as_username;
+    else if (sc.run_as_user) user = String(int64(sc.run_as_user.value));
+    if (user !== undefined && sc.run_as_group) user = `${user}:${int64(sc.run_as_group.value)}`;
+    const creq: Omit<CreateRequest, 'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'> = {
+      image,
+      ...((config.command ?? []).length ? { entrypoint: config.command } : {}),
+      ...((config.args ?? []).length ? { cmd: config.args } : {}),
+      ...(config.working_dir ? { workdir: config.working_dir } : {}),
+      env: ((config.envs ?? []) as Msg[]).map((kv) => `${kv.key}=${kv.value ?? ''}`),
+      ...(user !== undefined ? { user } : {}),
+      tty: config.tty === true,
+      openStdin: config.stdin === true,
+      labels: config.labels ?? {},
+      annotations: config.annotations ?? {},
+      mounts,
+      ...(sc.readonly_rootfs ? { readOnly: true } : {}),
+      ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
+      ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0 ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) } : {}),
+    };
+    const pod = this.#e.pods.inspect(podId);
+    const logPath = config.log_path && pod.logDirectory ? `${pod.logDirectory.replace(/\/$/, '')}/${config.log_path}` : '';
+    const made = await this.#e.pods.createContainer(pod.id, { name, attempt: Number(config.metadata.attempt ?? 0), ...(logPath ? { logPath } : {}) }, creq);
+    return { container_id: made.id };
+  }
+
+  async StartContainer(req: Msg): Promise<Msg> {
+    await this.#e.pods.startContainer(required(req.container_id, 'container_id'));
+    return {};
+  }
+
+  async StopContainer(req: Msg): Promise<Msg> {
+    const id = required(req.container_id, 'container_id');
+    await idempotent(() => this.#e.containers.stop(id, int64(req.timeout)));
+    return {};
+  }
+
+  async RemoveContainer(req: Msg): Promise<Msg> {
+    const id = required(req.container_id, 'container_id');
+    await idempotent(() => this.#e.containers.remove(id, { force: true }));
+    return {};
+  }
+
+  /** Containers of pods only: a container made with `berth run` is no kubelet's business. */
+  #criContainers(): ContainerDetails[] {
+    return this.#e.containers
+      .list({ all: true })
+      .map((s) => this.#e.containers.inspect(s.id))
+      .filter((c) => c.request.sandbox);
+  }
+
+  #container(c: ContainerDetails): Msg {
+    const sb = c.request.sandbox;
+    return {
+      id: c.id,
+      pod_sandbox_id: sb?.podId ?? '',
+      metadata: { name: sb?.name ?? c.name, attempt: sb?.attempt ?? 0 },
+      image: { image: c.image },
+      image_ref: c.imageId,
+      image_id: c.imageId,
+      state: containerState(c),
+      created_at: nanos(c.createdAt),
+      labels: c.labels,
+      annotations: c.request.annotations ?? {},
+    };
+  }
+
+  async ListContainers(req: Msg): Promise<Msg> {
+    const f = req.filter ?? {};
+    const want = f.state ? f.state.state ?? 'CONTAINER_CREATED' : undefined;
+    const containers = this.#criContainers()
+      .filter((c) => idMatches(f.id, c.id) && idMatches(f.pod_sandbox_id, c.request.sandbox!.podId) && (!want || containerState(c) === want) && labelsMatch(f.label_selector, c.labels))
+      .map((c) => this.#container(c));
+    return { containers };
+  }
+
+  async ContainerStatus(req: Msg): Promise<Msg> {
+    const c = this.#e.containers.inspect(required(req.container_id, 'container_id'));
+    const state = containerState(c);
+    let reason = '';
+    if (state === 'CONTAINER_EXITED') reason = c.state.oomKilled ? 'OOMKilled' : c.state.exitCode === 0 ? 'Completed' : 'Error';
+    const sb = c.request.sandbox;
+    return {
+      status: {
+        ...this.#container(c),
+        started_at: nanos(c.state.startedAt),
+        finished_at: state === 'CONTAINER_EXITED' ? nanos(c.state.finishedAt) : '0',
+        exit_code: c.state.exitCode ?? 0,
+        reason,
+        message: c.state.error,
+        mounts: c.mounts.map((m) => ({ container_path: m.destination, host_path: m.source, readonly: m.readOnly })),
+        log_path: sb?.logPath ?? '',
+      },
+      info: req.verbose ? { info: JSON.stringify({ pid: c.state.pid, bundle: c.bundle, runtime: c.runtime, spec: c.spec }) } : {},
+    };
+  }
+
+  async ExecSync(req: Msg): Promise<Msg> {
+    const id = required(req.container_id, 'container_id');
+    if (!Array.isArray(req.cmd) || req.cmd.length === 0) throw invalidArgument('cmd: required (expected a non-empty command)');
+    const timeoutSec = int64(req.timeout);
+    const r = await execSync(this.#e.containers, id, req.cmd, timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {});
+    return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+  }
+
+  async CheckpointContainer(): Promise<Msg> {
+    throw unsupported('CheckpointContainer: berth does not checkpoint containers');
+  }
+}

@@ -1,0 +1,283 @@
+// berthd's CRI, as root, through the project's own gRPC client (test/lib/cri-client.ts) on the CRI
+// socket, for runtime.v1 and runtime.v1alpha2: the pod lifecycle with CNI networking, containers
+// that share the pod's namespaces, ExecSync, images from the store berth shares, the error codes
+// and idempotent calls a kubelet relies on, and pods that survive a kill -9 of berthd.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { CriClient, criError, Status } from '../lib/cri-client.ts';
+import { tarOf } from '../lib/test-images.ts';
+import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+
+const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
+const { root, runRoot } = tempRoots();
+const BRIDGE = `btc${process.pid % 100000}`;
+const cfg = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } };
+const criSocket = join(runRoot, 'cri.sock');
+let d: Daemon;
+
+before(async () => {
+  if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
+  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync(join(REPO, 'native/build/berth-pause'))) throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
+  d = await startBerthd(root, runRoot, [], cfg);
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+});
+
+after(() =>
+  finish(d, root, runRoot, {
+    network: true,
+    beforeStop: async () => {
+      const cri = new CriClient(criSocket);
+      for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
+      cri.close();
+    },
+  }),
+);
+
+let podSeq = 0;
+function podConfig(extra: Record<string, unknown> = {}) {
+  podSeq++;
+  return { metadata: { name: `web${podSeq}`, namespace: 'default', uid: `uid-${process.pid}-${podSeq}`, attempt: 0 }, hostname: `web${podSeq}`, labels: { app: 'web', seq: String(podSeq) }, annotations: { note: 'berth' }, ...extra };
+}
+const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox:latest' }, command: ['sh', '-c'], args, labels: { c: name }, annotations: { ca: name }, ...extra });
+
+function cgroupDirsOf(podId: string): string[] {
+  const out: string[] = [];
+  for (const h of readdirSync('/sys/fs/cgroup')) if (existsSync(join('/sys/fs/cgroup', h, 'berth-pods', podId))) out.push(join(h, 'berth-pods', podId));
+  return out;
+}
+
+for (const version of ['v1', 'v1alpha2'] as const) {
+  test(`${version}: Version and Status`, async () => {
+    const cri = new CriClient(criSocket, version);
+    try {
+      const v = await cri.runtime.Version!({ version: '0.1.0' });
+      assert.deepEqual([v.runtime_name, v.runtime_api_version, v.version], ['berth', version, '0.1.0']);
+      const s = await cri.runtime.Status!({ verbose: true });
+      const cond = Object.fromEntries(s.status.conditions.map((c: { type: string; status: boolean }) => [c.type, c.status]));
+      assert.deepEqual(cond, { RuntimeReady: true, NetworkReady: true });
+      assert.ok(JSON.parse(s.info.config).runtimes[RUNTIME], 'the verbose info names the runtimes');
+      assert.ok(s.runtime_handlers.some((h: { name: string }) => h.name === RUNTIME), 'Status lists the runtime handlers');
+      if (version === 'v1') assert.equal((await cri.runtime.RuntimeConfig!({})).linux.cgroup_driver, 'CGROUPFS');
+      else assert.equal((await criError(cri.runtime.RuntimeConfig!({}))).code, Status.Unimplemented, 'v1alpha2 never had RuntimeConfig');
+    } finally {
+      cri.close();
+    }
+  });
+
+  test(`${version}: a pod with two containers sharing its network, UTS and IPC namespaces; stop and remove`, async () => {
+    const cri = new CriClient(criSocket, version);
+    const rt = cri.runtime;
+    try {
+      const config = podConfig();
+      const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+      assert.match(pod, /^[0-9a-f]{64}$/);
+      const st = (await rt.PodSandboxStatus!({ pod_sandbox_id: pod, verbose: true })).status;
+      assert.equal(st.state, 'SANDBOX_READY');
+      assert.deepEqual(st.metadata, config.metadata);
+      assert.match(st.network.ip, /^\d+\.\d+\.\d+\.\d+$/, 'CNI gave the pod an address');
+      assert.deepEqual(st.labels, config.labels);
+      assert.deepEqual(st.annotations, config.annotations);
+      assert.ok(BigInt(st.created_at) > 0n);
+      assert.deepEqual(cgroupDirsOf(pod).length > 0, true, 'the pause process sits under the pod cgroup parent');
+
+      // Listing with each filter.
+      const ids = async (filter: object) => (await rt.ListPodSandbox!({ filter })).items.map((p: { id: string }) => p.id);
+      assert.deepEqual(await ids({ id: pod }), [pod]);
+      assert.deepEqual(await ids({ id: pod.slice(0, 12) }), [pod], 'a truncated id matches');
+      assert.ok((await ids({ state: { state: 'SANDBOX_READY' } })).includes(pod));
+      assert.ok(!(await ids({ state: { state: 'SANDBOX_NOTREADY' } })).includes(pod));
+      assert.deepEqual(await ids({ label_selector: { seq: config.labels.seq } }), [pod]);
+      assert.deepEqual(await ids({ label_selector: { seq: 'none' } }), []);
+
+      // Two containers: a server and a client reaching it over the pod's loopback.
+      const srv = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('srv', ['mkdir -p /w && echo in-pod > /w/index.html && exec httpd -f -p 8080 -h /w']), sandbox_config: config })).container_id;
+      const cli = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('cli', ['exec sleep 300']), sandbox_config: config })).container_id;
+      assert.equal((await rt.ContainerStatus!({ container_id: srv })).status.state, 'CONTAINER_CREATED');
+      await rt.StartContainer!({ container_id: srv });
+      await rt.StartContainer!({ container_id: cli });
+      const again = await criError(rt.StartContainer!({ container_id: cli }));
+      assert.equal(again.code, Status.FailedPrecondition, `a second start: ${again.details}`);
+
+      const cs = (await rt.ContainerStatus!({ container_id: cli })).status;
+      assert.equal(cs.state, 'CONTAINER_RUNNING');
+      assert.deepEqual(cs.metadata, { name: 'cli', attempt: 0 });
+      assert.deepEqual(cs.labels, { c: 'cli' });
+      assert.deepEqual(cs.annotations, { ca: 'cli' });
+      assert.ok(BigInt(cs.started_at) >= BigInt(cs.created_at));
+
+      let body = '';
+      for (let i = 0; i < 50 && !body.includes('in-pod'); i++) {
+        body = (await rt.ExecSync!({ container_id: cli, cmd: ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/'], timeout: 10 })).stdout.toString();
+        if (!body.includes('in-pod')) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(body, 'in-pod\n', 'the client reaches the server on the pod loopback: one network namespace');
+      const host = await rt.ExecSync!({ container_id: cli, cmd: ['hostname'] });
+      assert.equal(host.stdout.toString(), `${config.hostname}\n`, 'the pod hostname (its UTS namespace)');
+      const split = await rt.ExecSync!({ container_id: cli, cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+      assert.deepEqual([split.stdout.toString(), split.stderr.toString(), split.exit_code], ['out\n', 'err\n', 3]);
+      const ns = async (c: string, t: string) => (await rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', `ls -l /proc/self/ns/${t} | sed 's/.*-> //'`] })).stdout.toString();
+      for (const t of ['net', 'ipc', 'uts']) assert.equal(await ns(cli, t), await ns(srv, t), `both containers are in one ${t} namespace`);
+      assert.notEqual(await ns(cli, 'pid'), await ns(srv, 'pid'), 'pid CONTAINER (the default): each container its own');
+
+      const list = async (filter: object) => (await rt.ListContainers!({ filter })).containers.map((c: { id: string }) => c.id).sort();
+      assert.deepEqual(await list({ pod_sandbox_id: pod }), [srv, cli].sort());
+      assert.deepEqual(await list({ label_selector: { c: 'srv' } }), [srv]);
+      assert.deepEqual(await list({ id: cli, state: { state: 'CONTAINER_RUNNING' } }), [cli]);
+
+      await rt.StopContainer!({ container_id: cli, timeout: 1 });
+      const stopped = (await rt.ContainerStatus!({ container_id: cli })).status;
+      assert.equal(stopped.state, 'CONTAINER_EXITED');
+      assert.equal(stopped.exit_code, 137, 'sleep ignores SIGTERM as pid 1: killed after the timeout');
+      assert.equal(stopped.reason, 'Error');
+      assert.deepEqual(await list({ pod_sandbox_id: pod, state: { state: 'CONTAINER_EXITED' } }), [cli]);
+      await rt.RemoveContainer!({ container_id: cli });
+      assert.equal((await criError(rt.ContainerStatus!({ container_id: cli }))).code, Status.NotFound);
+      // The idempotent calls on an id that is gone.
+      await rt.StopContainer!({ container_id: cli, timeout: 1 });
+      await rt.RemoveContainer!({ container_id: cli });
+
+      await rt.StopPodSandbox!({ pod_sandbox_id: pod });
+      assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.state, 'SANDBOX_NOTREADY');
+      assert.equal((await rt.ContainerStatus!({ container_id: srv })).status.state, 'CONTAINER_EXITED', 'stopping the pod stopped its containers');
+      await rt.StopPodSandbox!({ pod_sandbox_id: pod });
+      const late = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('late', ['true']), sandbox_config: config }));
+      assert.equal(late.code, Status.FailedPrecondition, late.details);
+      assert.match(late.details, /not ready/);
+      await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+      assert.equal((await criError(rt.PodSandboxStatus!({ pod_sandbox_id: pod }))).code, Status.NotFound);
+      assert.equal((await criError(rt.ContainerStatus!({ container_id: srv }))).code, Status.NotFound, 'removing the pod removed its containers');
+      await rt.StopPodSandbox!({ pod_sandbox_id: pod });
+      await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+      assert.deepEqual(cgroupDirsOf(pod), [], 'the pod cgroup parent is gone');
+      assert.ok(!existsSync(join(runRoot, 'netns', pod)), 'the pod netns is gone');
+    } finally {
+      cri.close();
+    }
+  });
+}
+
+test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    const config = podConfig({ linux: { security_context: { namespace_options: { pid: 'POD' } } } });
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('main', ['exec sleep 300']), sandbox_config: config })).container_id;
+    await rt.StartContainer!({ container_id: c });
+    const one = await rt.ExecSync!({ container_id: c, cmd: ['cat', '/proc/1/cmdline'] });
+    assert.equal(one.stdout.toString().replace(/\0/g, ' ').trim(), '/pause');
+    assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.linux.namespaces.options.pid, 'POD');
+    const slow = await criError(rt.ExecSync!({ container_id: c, cmd: ['sleep', '30'], timeout: 1 }));
+    assert.match(slow.details, /timed out after 1000 ms/);
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
+
+test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimplemented', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    let e = await criError(rt.RunPodSandbox!({ config: { hostname: 'x' } }));
+    assert.equal(e.code, Status.InvalidArgument);
+    assert.match(e.details, /config\.metadata/);
+    e = await criError(rt.RunPodSandbox!({ config: { metadata: { name: 'n', namespace: 'default' } } }));
+    assert.equal(e.code, Status.InvalidArgument);
+    assert.match(e.details, /config\.metadata\.uid/);
+    e = await criError(rt.RunPodSandbox!({ config: podConfig(), runtime_handler: 'no-such-runtime' }));
+    assert.equal(e.code, Status.InvalidArgument);
+    assert.match(e.details, /no-such-runtime/);
+    assert.deepEqual((await rt.ListPodSandbox!()).items, [], 'a failed run leaves no pod behind');
+
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    e = await criError(rt.RunPodSandbox!({ config }));
+    assert.equal(e.code, Status.AlreadyExists, e.details);
+    e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: { metadata: { name: 'x' } } }));
+    assert.equal(e.code, Status.InvalidArgument);
+    assert.match(e.details, /config\.image\.image/);
+    e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: { image: { image: 'busybox:latest' } } }));
+    assert.match(e.details, /config\.metadata/);
+    e = await criError(rt.CreateContainer!({ pod_sandbox_id: 'f'.repeat(64), config: container('x', ['true']) }));
+    assert.equal(e.code, Status.NotFound, e.details);
+    e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: { ...container('x', ['true']), image: { image: 'no-such-image:1' } } }));
+    assert.equal(e.code, Status.NotFound, e.details);
+    e = await criError(rt.StartContainer!({ container_id: 'f'.repeat(64) }));
+    assert.equal(e.code, Status.NotFound);
+    e = await criError(rt.ContainerStatus!({ container_id: '' }));
+    assert.equal(e.code, Status.InvalidArgument);
+    assert.match(e.details, /container_id/);
+    e = await criError(rt.CheckpointContainer!({ container_id: 'x' }));
+    assert.equal(e.code, Status.Unimplemented);
+    e = await criError(rt.Attach!({ container_id: 'x' }));
+    assert.equal(e.code, Status.Unimplemented);
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
+
+test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a missing image, ImageFsInfo)', async () => {
+  const cri = new CriClient(criSocket, 'v1alpha2');
+  try {
+    const imgs = (await cri.image.ListImages!()).images;
+    const bb = imgs.find((i: { repo_tags: string[] }) => i.repo_tags.some((t) => t.includes('busybox')));
+    assert.ok(bb, `busybox imported with the native API is listed: ${JSON.stringify(imgs)}`);
+    assert.match(bb.id, /^sha256:/);
+    const st = await cri.image.ImageStatus!({ image: { image: 'busybox:latest' } });
+    assert.equal(st.image.id, bb.id);
+    assert.equal((await cri.image.ImageStatus!({ image: { image: bb.id } })).image.id, bb.id, 'by id too');
+    const none = await cri.image.ImageStatus!({ image: { image: 'no-such-image:1' } });
+    assert.equal(none.image, null, 'a missing image is an empty answer, not an error');
+    await cri.image.RemoveImage!({ image: { image: 'no-such-image:1' } });
+    const fs = await cri.image.ImageFsInfo!();
+    assert.equal(fs.image_filesystems[0].fs_id.mountpoint, root);
+    assert.ok(Number(fs.image_filesystems[0].used_bytes.value) > 0);
+    // An image imported with berth, with two names, removed through the CRI by one: gone for berth too (all its names).
+    await d.client.importRootfs(Readable.from([await tarOf([{ name: 'only-file', data: Buffer.from(`doomed ${process.pid}\n`) }])]), 'cri-doomed:1');
+    await d.client.tag('cri-doomed:1', 'cri-doomed:2');
+    const doomed = (await cri.image.ImageStatus!({ image: { image: 'cri-doomed:1' } })).image;
+    assert.notEqual(doomed.id, bb.id);
+    assert.equal(doomed.repo_tags.length, 2, JSON.stringify(doomed.repo_tags));
+    await cri.image.RemoveImage!({ image: { image: 'cri-doomed:2' } });
+    assert.equal((await cri.image.ImageStatus!({ image: { image: doomed.id } })).image, null);
+    assert.ok(!(await d.client.images()).some((i) => JSON.stringify(i).includes('cri-doomed')), 'berth sees it gone');
+    assert.ok((await cri.image.ImageStatus!({ image: { image: 'busybox:latest' } })).image, 'other images stay');
+  } finally {
+    cri.close();
+  }
+});
+
+test('kill -9 of berthd: the pod and its container are still there, ready and running, after a restart', async () => {
+  let cri = new CriClient(criSocket);
+  const config = podConfig();
+  const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+  const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('keeper', ['exec sleep 300']), sandbox_config: config })).container_id;
+  await cri.runtime.StartContainer!({ container_id: c });
+  const before = (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status;
+  const pidBefore = (await d.client.inspect(c)).state.pid;
+  cri.close();
+  await d.stop('SIGKILL');
+  d = await startBerthd(root, runRoot, [], cfg);
+  cri = new CriClient(criSocket);
+  try {
+    const after = (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status;
+    assert.equal(after.state, 'SANDBOX_READY');
+    assert.equal(after.network.ip, before.network.ip, 'the same address: the netns was kept');
+    assert.equal(after.created_at, before.created_at);
+    const cs = (await cri.runtime.ContainerStatus!({ container_id: c })).status;
+    assert.equal(cs.state, 'CONTAINER_RUNNING');
+    assert.equal((await d.client.inspect(c)).state.pid, pidBefore, 'the same process');
+    const r = await cri.runtime.ExecSync!({ container_id: c, cmd: ['hostname'] });
+    assert.equal(r.stdout.toString(), `${config.hostname}\n`);
+    assert.ok(existsSync(join(runRoot, 'netns', pod)), 'the pod netns survived the recovery of containers');
+    await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
