@@ -6,7 +6,14 @@ import { NetworkManager } from '../network/network-manager.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
 import type { NetworkInfo, PortMapping } from './types.ts';
 
-export type CniNetworkOptions = { root: string; runRoot: string; pluginDirs?: string[]; defaultNetwork?: { name?: string; bridge?: string; subnet?: string } };
+export type CniNetworkOptions = {
+  root: string;
+  runRoot: string;
+  pluginDirs?: string[];
+  defaultNetwork?: { name?: string; bridge?: string; subnet?: string };
+  /** Where the user picks the default network's bridge, for errors (NetworkManagerOptions.bridgeConfigKey). */
+  bridgeConfigKey?: string;
+};
 
 export class CniNetworking implements NetworkBackend {
   readonly name = 'cni';
@@ -19,7 +26,13 @@ export class CniNetworking implements NetworkBackend {
   }
 
   static async open(o: CniNetworkOptions): Promise<CniNetworking> {
-    const m = await NetworkManager.open({ root: join(o.root, 'network'), runDir: o.runRoot, ...(o.pluginDirs ? { pluginDirs: o.pluginDirs } : {}), ...(o.defaultNetwork ? { defaultNetwork: o.defaultNetwork } : {}) });
+    const m = await NetworkManager.open({
+      root: join(o.root, 'network'),
+      runDir: o.runRoot,
+      ...(o.pluginDirs ? { pluginDirs: o.pluginDirs } : {}),
+      ...(o.defaultNetwork ? { defaultNetwork: o.defaultNetwork } : {}),
+      ...(o.bridgeConfigKey ? { bridgeConfigKey: o.bridgeConfigKey } : {}),
+    });
     return new CniNetworking(m);
   }
 

@@ -20,21 +20,25 @@ function prefixOf(dst: string, bits?: number): Ipv4Prefix | undefined {
   }
 }
 
-/** Prefixes in `ip -j -4 route show table all` output; default routes are ignored (they match everything). */
-export function routePrefixes(json: string): Ipv4Prefix[] {
+/**
+ * Prefixes in `ip -j -4 route show table all` output; default routes are ignored (they match
+ * everything), and so are routes through `exceptDev` (a bridge berth is taking over).
+ */
+export function routePrefixes(json: string, exceptDev?: string): Ipv4Prefix[] {
   const out: Ipv4Prefix[] = [];
-  for (const r of JSON.parse(json) as Array<{ dst?: string }>) {
-    if (!r.dst || r.dst === 'default') continue;
+  for (const r of JSON.parse(json) as Array<{ dst?: string; dev?: string }>) {
+    if (!r.dst || r.dst === 'default' || (exceptDev !== undefined && r.dev === exceptDev)) continue;
     const p = prefixOf(r.dst);
     if (p && p.bits > 0) out.push(p);
   }
   return out;
 }
 
-/** Prefixes in `ip -j -4 addr` output (the on-link network of each address). */
-export function addressPrefixes(json: string): Ipv4Prefix[] {
+/** Prefixes in `ip -j -4 addr` output (the on-link network of each address), but `exceptDev`'s. */
+export function addressPrefixes(json: string, exceptDev?: string): Ipv4Prefix[] {
   const out: Ipv4Prefix[] = [];
-  for (const link of JSON.parse(json) as Array<{ addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }> }>) {
+  for (const link of JSON.parse(json) as Array<{ ifname?: string; addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }> }>) {
+    if (exceptDev !== undefined && link.ifname === exceptDev) continue;
     for (const a of link.addr_info ?? []) {
       if (a.family !== 'inet' || !a.local) continue;
       const p = prefixOf(a.local, a.prefixlen);
@@ -71,8 +75,9 @@ async function ipJson(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-export async function hostTakenPrefixes(cniConfDirs: readonly string[] = ['/etc/cni/net.d']): Promise<Ipv4Prefix[]> {
-  const taken = [...routePrefixes(await ipJson(['route', 'show', 'table', 'all'])), ...addressPrefixes(await ipJson(['addr']))];
+/** What the host uses; `exceptDev`'s own addresses and routes do not count (a bridge berth takes over). */
+export async function hostTakenPrefixes(cniConfDirs: readonly string[] = ['/etc/cni/net.d'], exceptDev?: string): Promise<Ipv4Prefix[]> {
+  const taken = [...routePrefixes(await ipJson(['route', 'show', 'table', 'all']), exceptDev), ...addressPrefixes(await ipJson(['addr']), exceptDev)];
   for (const dir of cniConfDirs) {
     let names: string[];
     try {

@@ -44,12 +44,13 @@ export function splitRule(line: string): string[] {
   return out;
 }
 
-async function ipt(args: string[]): Promise<{ ok: boolean; out: string }> {
+export async function ipt(args: string[]): Promise<{ ok: boolean; out: string }> {
   const r = await runCommand('iptables', ['-w', '5', ...args]);
   return { ok: r.code === 0, out: r.code === 0 ? r.stdout : describeFailure('iptables', args, r) };
 }
 
-async function rules(table: string): Promise<string[]> {
+/** `iptables -t <table> -S`: every chain (`-N`, `-P`) and rule (`-A`) line. */
+export async function rules(table: string): Promise<string[]> {
   const r = await ipt(['-t', table, '-S']);
   if (!r.ok) throw unavailable(`listing iptables table ${table}: ${r.out}`);
   return r.out.split('\n').filter((l) => l !== '');

@@ -5,8 +5,10 @@
 //
 // Layout: <root>/networks/<name>.conflist, <root>/results/<net>-<id>.json, <root>/ipam/<name>/
 // (host-local's leases), <runDir>/netns/<id>. It creates and deletes only its own networks'
-// bridges, the namespaces under its run dir and the rules its attachments made; it never touches an
-// interface or rule it did not create, and it never enters a container's namespace itself.
+// bridges (marked as berth's: a bridge with the mark that a stopped berthd left is taken over), the
+// namespaces under its run dir, the rules its attachments made and its bridges' isolation rules
+// (isolation.ts); it never touches an interface or rule that is not berth's, and it never enters a
+// container's namespace itself.
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
@@ -18,7 +20,8 @@ import { hostTakenPrefixes } from './host-routes.ts';
 import { resultFromLeases } from './ipam-leases.ts';
 import { formatHosts, type HostsEntry, hostsEntriesOf } from './hosts.ts';
 import { missingPortmapRules, pruneSharedChains, removeMasqRules } from './iptables.ts';
-import { deleteBridge, linkInfo } from './link.ts';
+import { createBridge, deleteBridge, flushIpv4, isBerthBridge, type LinkInfo, linkInfo, markBridge } from './link.ts';
+import { isolateBridge, jumpFirst, unisolateBridge } from './isolation.ts';
 import { validateContainerId } from '../oci/container-id.ts';
 import { isNetnsMounted, NetnsDir } from './netns.ts';
 import { type BerthNetworkMeta, NetworkStore, type StoredNetwork } from './network-store.ts';
@@ -38,6 +41,11 @@ export interface NetworkManagerOptions {
   defaultNetwork?: { name?: string; bridge?: string; subnet?: string } | false;
   /** Other CNI users' configs whose subnets count as taken. Default: /etc/cni/net.d. */
   cniConfDirs?: string[];
+  /**
+   * Where the caller's user sets the default network's bridge, named in the error when that bridge
+   * is someone else's interface. Default: "defaultNetwork.bridge" (this option).
+   */
+  bridgeConfigKey?: string;
 }
 
 export interface CreateNetworkOptions {
@@ -120,6 +128,7 @@ export class NetworkManager {
   readonly cni: CniExecutor;
   private readonly ipamDir: string;
   private readonly cniConfDirs: string[];
+  private readonly bridgeConfigKey: string;
   private lock: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: NetworkManagerOptions) {
@@ -131,6 +140,7 @@ export class NetworkManager {
     this.netns = new NetnsDir(this.runDir);
     this.cni = new CniExecutor(opts.pluginDirs ?? ['/usr/lib/cni']);
     this.cniConfDirs = opts.cniConfDirs ?? ['/etc/cni/net.d'];
+    this.bridgeConfigKey = opts.bridgeConfigKey ?? 'defaultNetwork.bridge';
     this.defaultNetworkName = opts.defaultNetwork === false ? undefined : (opts.defaultNetwork?.name ?? DEFAULT_NAME);
   }
 
@@ -141,6 +151,9 @@ export class NetworkManager {
     await m.store.init();
     await m.attachments.init();
     await mkdir(m.ipamDir, { recursive: true, mode: 0o700 });
+    // Bridges and isolation rules of the stored networks: gone after a reboot, unmarked if an older
+    // berth (or the bridge plugin, after someone deleted the bridge) made them.
+    for (const n of await m.store.list()) await m.ensureBridge(n);
     const d = opts.defaultNetwork;
     if (d !== false && m.defaultNetworkName && !(await m.store.get(m.defaultNetworkName))) {
       await m.createNetwork(m.defaultNetworkName, { bridge: d?.bridge ?? DEFAULT_BRIDGE, ...(d?.subnet ? { subnet: d.subnet } : {}) });
@@ -167,10 +180,17 @@ export class NetworkManager {
       const others = await this.store.list();
       const clash = others.find((n) => n.meta.bridge === bridge);
       if (clash) throw alreadyExists(`network ${name}: bridge ${bridge} already belongs to network ${clash.name}`);
-      if (await linkInfo(bridge)) throw alreadyExists(`network ${name}: interface ${bridge} already exists on this host (not berth's to take over)`);
-      const taken = [...(await hostTakenPrefixes(this.cniConfDirs)), ...others.map((n) => parseCidr(n.meta.subnet))];
+      // A bridge with berth's mark is one a berthd left behind (as dockerd leaves docker0), under
+      // this root or a wiped or another one: taken over. Any other interface is not berth's.
+      const link = await linkInfo(bridge);
+      if (link && !isBerthBridge(link)) {
+        throw alreadyExists(`network ${name}: interface ${bridge} already exists on this host and berth did not make it (no berth mark in its alias); ${this.otherBridgeHint(name, opts)}`);
+      }
+      const taken = [...(await hostTakenPrefixes(this.cniConfDirs, link?.name)), ...others.map((n) => parseCidr(n.meta.subnet))];
+      const kept = link && opts.subnet === undefined ? keptAddress(link, taken) : undefined;
       let subnet: Ipv4Prefix;
-      if (opts.subnet !== undefined) {
+      if (kept) subnet = kept.subnet;
+      else if (opts.subnet !== undefined) {
         subnet = parseCidr(opts.subnet, `network ${name}: subnet`);
         if (!isPrivate(subnet)) throw invalidArgument(`network ${name}: subnet ${opts.subnet} is not in a private range (10/8, 172.16/12, 192.168/16)`);
         const hit = taken.find((t) => overlaps(t, subnet));
@@ -180,7 +200,7 @@ export class NetworkManager {
         if (!free) throw failedPrecondition(`network ${name}: no free /16 left in 10.89.0.0-10.254.255.255; give a subnet`);
         subnet = free;
       }
-      const gateway = opts.gateway ?? firstHost(subnet);
+      const gateway = opts.gateway ?? kept?.gateway ?? firstHost(subnet);
       if (!contains(subnet, parseIpv4(gateway, `network ${name}: gateway`))) {
         throw invalidArgument(`network ${name}: gateway ${gateway} is not in subnet ${formatCidr(subnet)}`);
       }
@@ -193,8 +213,36 @@ export class NetworkManager {
         labels: { ...(opts.labels ?? {}) },
       };
       const conflist = bridgeConfList({ name, bridge, subnet: meta.subnet, gateway, ipamDataDir: this.ipamDir });
-      return this.info(await this.store.put(conflist, meta));
+      if (link) {
+        // The bridge plugin refuses a bridge with another IPv4 address than the gateway's.
+        if (link.ipv4.some((a) => a !== `${gateway}/${subnet.bits}`)) await flushIpv4(bridge);
+        await markBridge(bridge, name);
+      } else await createBridge(bridge, name);
+      try {
+        await isolateBridge(bridge);
+        return this.info(await this.store.put(conflist, meta));
+      } catch (e) {
+        if (!link) await deleteBridge(bridge).catch(() => {});
+        await unisolateBridge(bridge).catch(() => {});
+        throw e;
+      }
     });
+  }
+
+  /** What to do instead of taking over someone else's interface. */
+  private otherBridgeHint(name: string, opts: CreateNetworkOptions): string {
+    if (name === this.defaultNetworkName) return `pick another bridge for the default network with ${this.bridgeConfigKey}`;
+    if (opts.bridge !== undefined) return 'give another bridge name';
+    return `its name comes from the network's (${bridgeNameFor(name)}): pick another network name`;
+  }
+
+  /** A stored network's bridge exists, marked, and isolated from the other networks. */
+  private async ensureBridge(n: StoredNetwork): Promise<void> {
+    const link = await linkInfo(n.meta.bridge);
+    if (!link) await createBridge(n.meta.bridge, n.name);
+    else if (link.kind === 'bridge' && !isBerthBridge(link)) await markBridge(n.meta.bridge, n.name);
+    // Another kind of interface by that name is left alone: attaching reports it.
+    await isolateBridge(n.meta.bridge);
   }
 
   async listNetworks(): Promise<NetworkInfo[]> {
@@ -219,6 +267,7 @@ export class NetworkManager {
       const users = (await this.attachments.list()).filter((r) => r.network === name).map((r) => r.containerId);
       if (users.length > 0) throw failedPrecondition(`network ${name}: still attached to container(s) ${users.join(', ')}; detach them first`);
       await deleteBridge(n.meta.bridge);
+      await unisolateBridge(n.meta.bridge);
       await rm(join(this.ipamDir, name), { recursive: true, force: true });
       await this.store.remove(name);
     });
@@ -261,8 +310,10 @@ export class NetworkManager {
     for (const a of aliases) {
       if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/.test(a)) throw invalidArgument(`attach ${containerId}: alias "${a}": expected a host name`);
     }
+    let bridge = '';
     const rec = await this.exclusive(async () => {
       const n = await this.requireNetwork(network);
+      bridge = n.meta.bridge;
       const existing = await this.attachments.get(network, containerId);
       if (existing?.result) throw alreadyExists(`container ${containerId}: already attached to network ${network}`);
       const all = await this.attachments.list();
@@ -288,6 +339,9 @@ export class NetworkManager {
     let result: CniResult;
     try {
       result = await this.cni.addList(rec.config, runtimeConf(rec));
+      // The firewall plugin puts its jump (which accepts the container's packets) first in FORWARD
+      // when it is missing: isolation must come before it.
+      if (!(await jumpFirst())) await isolateBridge(bridge);
     } catch (e) {
       // CNI spec: after a failed ADD, DEL every plugin of the list, even those not reached.
       try {
@@ -427,6 +481,21 @@ export class NetworkManager {
       configPath: this.store.path(n.name),
     };
   }
+}
+
+/**
+ * The subnet and gateway of a bridge berth takes over, when it has one IPv4 address in a private
+ * range that nothing else uses: kept, so that containers a previous berthd left running stay on
+ * the bridge's network.
+ */
+function keptAddress(link: LinkInfo, taken: Ipv4Prefix[]): { subnet: Ipv4Prefix; gateway: string } | undefined {
+  if (link.ipv4.length !== 1) return undefined;
+  const [addr, len] = link.ipv4[0]!.split('/') as [string, string];
+  const bits = Number(len);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const subnet = { base: (parseIpv4(addr) & mask) >>> 0, bits };
+  if (bits < 8 || bits > 30 || !isPrivate(subnet) || taken.some((t) => overlaps(t, subnet))) return undefined;
+  return { subnet, gateway: addr };
 }
 
 function runtimeConf(rec: AttachmentRecord): CniRuntimeConf {

@@ -41,6 +41,10 @@ test('host routes, addresses and other CNI configs are read as taken prefixes', 
   assert.deepEqual(routePrefixes(routes).map(formatCidr), ['192.0.2.0/24', '192.0.2.2/32']);
   const addrs = JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '10.91.3.7', prefixlen: 16 }, { family: 'inet6', local: 'fd00::2', prefixlen: 64 }] }]);
   assert.deepEqual(addressPrefixes(addrs).map(formatCidr), ['10.91.0.0/16']);
+  // A bridge berth takes over: its own routes and addresses do not count.
+  const bridged = JSON.stringify([{ dst: '10.89.0.0/16', dev: 'berth0' }, { type: 'local', dst: '10.89.0.1', dev: 'berth0', table: 'local' }, { dst: '192.0.2.0/24', dev: 'eth0' }]);
+  assert.deepEqual(routePrefixes(bridged, 'berth0').map(formatCidr), ['192.0.2.0/24']);
+  assert.deepEqual(addressPrefixes(JSON.stringify([{ ifname: 'berth0', addr_info: [{ family: 'inet', local: '10.89.0.1', prefixlen: 16 }] }]), 'berth0'), []);
   const podman = { plugins: [{ type: 'bridge', ipam: { ranges: [[{ subnet: '10.88.0.0/16' }], [{ subnet: 'fd00::/64' }]] } }] };
   assert.deepEqual(configSubnets(podman).map(formatCidr), ['10.88.0.0/16']);
 });

@@ -14,7 +14,7 @@ import { type TarEntry, tarOf } from '../lib/test-images.ts';
 export const REPO = join(import.meta.dirname, '../..');
 export const NODE = process.execPath;
 
-const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'ls', 'id', 'hostname', 'true', 'false', 'ps', 'env', 'pwd', 'touch', 'mkdir', 'printf', 'seq', 'kill', 'head', 'tr', 'date', 'uname', 'whoami', 'nc', 'ip', 'wget', 'test', 'grep', 'wc', 'ifconfig', 'httpd', 'trap'];
+const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'ls', 'id', 'hostname', 'true', 'false', 'ps', 'env', 'pwd', 'touch', 'mkdir', 'printf', 'seq', 'kill', 'head', 'tr', 'date', 'uname', 'whoami', 'nc', 'ip', 'wget', 'test', 'grep', 'wc', 'ifconfig', 'httpd', 'ping', 'trap'];
 
 /** `extra` entries are added at the end (a symlink for a test, say). */
 export async function busyboxRootfsTar(extra: TarEntry[] = []): Promise<Buffer> {

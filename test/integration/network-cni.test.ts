@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ErrorCode, isBerthError } from '../../src/errors/errors.ts';
 import { cniChainName } from '../../src/network/iptables.ts';
+import { unisolateBridge } from '../../src/network/isolation.ts';
 import { type Attachment, NetworkManager } from '../../src/network/network-manager.ts';
 import { overlaps, parseCidr } from '../../src/network/subnet.ts';
 import { routePrefixes } from '../../src/network/host-routes.ts';
@@ -107,7 +108,10 @@ after(async () => {
   try {
     await m?.destroy();
   } finally {
-    for (const b of bridges) if (sh('ip', ['link', 'show', 'dev', b]).status === 0) sh('ip', ['link', 'del', 'dev', b]);
+    for (const b of bridges) {
+      if (sh('ip', ['link', 'show', 'dev', b]).status === 0) sh('ip', ['link', 'del', 'dev', b]);
+      await unisolateBridge(b);
+    }
     // The plugins' shared chains are removed only if these tests brought them (none existed before).
     if (!sharedBefore) await m?.pruneSharedChains();
     // iptables-nft creates tables on first use; drop those these tests brought if they hold no rule.

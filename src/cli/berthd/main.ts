@@ -99,7 +99,13 @@ export async function main(argv: string[]): Promise<void> {
 
   let network: NetworkBackend = new NoNetworking();
   if (!flags['no-network'] && cfg.network?.enabled !== false) {
-    network = await CniNetworking.open({ root, runRoot, ...(cfg.network?.pluginDirs ? { pluginDirs: cfg.network.pluginDirs } : {}), ...(cfg.network?.defaultNetwork ? { defaultNetwork: cfg.network.defaultNetwork } : {}) });
+    network = await CniNetworking.open({
+      root,
+      runRoot,
+      ...(cfg.network?.pluginDirs ? { pluginDirs: cfg.network.pluginDirs } : {}),
+      ...(cfg.network?.defaultNetwork ? { defaultNetwork: cfg.network.defaultNetwork } : {}),
+      bridgeConfigKey: 'network.defaultNetwork.bridge in the --config file',
+    });
   }
   const engine = await Engine.open({
     root,
