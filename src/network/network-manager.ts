@@ -239,9 +239,10 @@ export class NetworkManager {
   /** A stored network's bridge exists, marked, and isolated from the other networks. */
   private async ensureBridge(n: StoredNetwork): Promise<void> {
     const link = await linkInfo(n.meta.bridge);
+    // Another kind of interface by that name is left alone, and its traffic too: attaching reports it.
+    if (link && link.kind !== 'bridge') return;
     if (!link) await createBridge(n.meta.bridge, n.name);
-    else if (link.kind === 'bridge' && !isBerthBridge(link)) await markBridge(n.meta.bridge, n.name);
-    // Another kind of interface by that name is left alone: attaching reports it.
+    else if (!isBerthBridge(link)) await markBridge(n.meta.bridge, n.name);
     await isolateBridge(n.meta.bridge);
   }
 
