@@ -46,7 +46,7 @@ import { platformManifest } from './platform-manifest.ts';
 import { unpackStored } from './unpack-stored.ts';
 import { type PushEvent, push } from './push.ts';
 import { importRootfs } from './rootfs-import.ts';
-import { resolveName } from './tag-image.ts';
+import { resolveName } from './image-name.ts';
 import { TarWriter } from './tar-writer.ts';
 
 export const DEFAULT_ROOT = '/var/lib/berth';

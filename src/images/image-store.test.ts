@@ -8,7 +8,7 @@ import { MediaType } from '../oci/image-spec.ts';
 import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
 import { ImageStore } from './image-store.ts';
 import { mapLimit } from './limit.ts';
-import { tagImage } from './tag-image.ts';
+import { resolveName } from './image-name.ts';
 
 const desc = (c: string) => ({ mediaType: MediaType.ImageManifest, digest: `sha256:${c.repeat(64)}`, size: 10 });
 
@@ -22,7 +22,7 @@ describe('ImageStore', () => {
     const a2 = await s.put('docker.io/library/busybox:latest', desc('b'));
     assert.equal(a2.createdAt, a.createdAt);
     assert.notEqual(a2.updatedAt, a.updatedAt);
-    await tagImage(s, 'busybox', 'localhost:5000/mine:1');
+    await s.put(resolveName('localhost:5000/mine:1'), (await s.get(resolveName('busybox'))).target);
     assert.equal((await s.get('localhost:5000/mine:1')).target.digest, desc('b').digest);
     await Promise.all(Array.from({ length: 20 }, (_, i) => s.put(`x/${i}`, desc('c'))));
     assert.equal((await s.list()).length, 22);

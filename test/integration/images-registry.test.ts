@@ -20,7 +20,6 @@ import { gcImages } from '../../src/images/image-gc.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { pull } from '../../src/images/pull.ts';
 import { type PushEvent, push } from '../../src/images/push.ts';
-import { removeImage } from '../../src/images/remove-image.ts';
 import { writeBlob } from '../../src/content/write-blob.ts';
 import { type Descriptor, MediaType } from '../../src/oci/image-spec.ts';
 import { parsePlatform } from '../../src/oci/image-validate.ts';
@@ -419,7 +418,7 @@ describe('pull with unpack (the unpack helper’s applyLayer and NativeSnapshott
       const kept = await gcImages({ ...dst, snapshotter });
       assert.deepEqual(kept.removed, []);
       assert.deepEqual(kept.removedSnapshots, []);
-      await removeImage(dst.images, name);
+      await dst.images.delete(name);
       const gone = await gcImages({ ...dst, snapshotter });
       assert.equal(gone.removed.length, 5, 'index, manifest, config and two layers');
       assert.deepEqual(gone.removedSnapshots.sort(), [...chain].sort());
