@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { unisolateBridge } from '../../src/network/isolation.ts';
-import { busyboxRootfsTar, type Daemon, fetchText, finish, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, fetchText, finish, leftovers, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -53,6 +53,8 @@ after(async () => {
       if (linkExists(b)) sh('ip', ['link', 'del', 'dev', b]);
       await unisolateBridge(b);
     }
+    // A run root whose berthd failed midway keeps its netns directory's self bind mount.
+    for (const dir of extraRoots) if (leftovers(dir, dir).includes(`mount ${dir}/netns`)) sh('umount', ['-l', `${dir}/netns`]);
     await removeRoots(...extraRoots);
   }
 });
