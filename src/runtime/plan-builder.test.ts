@@ -302,6 +302,13 @@ describe('plan builder', () => {
     assert.deepEqual(at('private'), { first: 'MOUNT("", "/", "", 0x40000, "", 0)', after: undefined });
   });
 
+  it('a cwd other than / is made (0755, in root) after the mounts and before the root switch', () => {
+    const l = lines(buildCreatePlan(spec((c) => (c.process!.cwd = '/work/dir/')), opts, host));
+    const mk = l.indexOf('MKDIR("/work/dir", 0x1ed)');
+    assert.ok(mk > l.findLastIndex((x) => x.startsWith('MOUNT(')) && mk < l.indexOf('PIVOT_ROOT()'), l.join('\n'));
+    assert.ok(!lines(buildCreatePlan(spec(), opts, host)).some((x) => x.startsWith('MKDIR("/"')), 'not for /');
+  });
+
   it('the cwd is checked before an early seccomp filter (which may deny getcwd), and chdir is repeated as the user', () => {
     const l = lines(
       buildCreatePlan(

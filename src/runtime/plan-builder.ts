@@ -219,6 +219,9 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   }
   child.push(op('ROOTFS', str(rootfs)));
   if (hasMountNs) child.push(...rootfsOps(config, opts, host, inUserNs, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'));
+  // A missing cwd is made (0755, as the container's root), after the mounts since it may lie in one:
+  // runc does the same, and docker and kubelet rely on it for a WORKDIR or workingDir not in the image.
+  if (hasMountNs && proc.cwd && normalizeDest(proc.cwd) !== '/') child.push(op('MKDIR', str(normalizeDest(proc.cwd)), int(0o755)));
 
   // Hooks that run while the container is being created (prestart and createRuntime in Node, in the
   // runtime's namespaces; createContainer here, in the container's) need the state JSON with the pid.

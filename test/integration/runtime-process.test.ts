@@ -1,6 +1,8 @@
 // Black-box suite for process settings: capabilities (read from /proc/self/status inside),
 // rlimits, user and additional groups, env, cwd, noNewPrivileges, umask. Runs per runtime.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { assertFails, describeRuntimes } from '../lib/runtime.ts';
 import { capMask, DEFAULT_CAPS } from '../lib/spec.ts';
 
@@ -138,6 +140,13 @@ describeRuntimes('runtime process', (_rt, it) => {
   it('cwd: the process starts in the configured directory, created if missing', async (s) => {
     const b = s.bundle({ args: ['pwd'], cwd: '/home/test' });
     assert.equal(await s.runToExit(s.id(), b), '/home/test\n');
+    // Missing: made 0755 by the container's root (the process runs as 1000), also inside a mount.
+    const made = s.bundle({ args: sh('pwd; stat -c "%A %u:%g %n" /made/by/runtime /made'), cwd: '/made/by/runtime', user: { uid: 1000, gid: 1000 } });
+    assert.equal(await s.runToExit(s.id(), made), '/made/by/runtime\ndrwxr-xr-x 0:0 /made/by/runtime\ndrwxr-xr-x 0:0 /made\n');
+    const tmp = s.path('cwd-mount', true);
+    const inMount = s.bundle({ args: ['pwd'], cwd: '/mnt/t/sub', extraMounts: [{ destination: '/mnt/t', type: 'bind', source: tmp, options: ['bind'] }] });
+    assert.equal(await s.runToExit(s.id(), inMount), '/mnt/t/sub\n');
+    assert.ok(existsSync(join(tmp, 'sub')), 'made in the mount, after it was mounted');
   });
 
   it('cwd: a relative cwd is rejected', (s) => {
