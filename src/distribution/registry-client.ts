@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { BerthError, ErrorCode, failedPrecondition, invalidArgument, notFound, unavailable } from '../errors/errors.ts';
 import { type Descriptor, ManifestMediaTypes, type ManifestDocument } from '../oci/image-spec.ts';
 import { digestOf, parseDigest, parseManifestDocument } from '../oci/image-validate.ts';
 import type { Credentials, CredentialsFn } from './auth-config.ts';
 import { formatReference, type Reference } from './reference.ts';
 import { type Endpoint, type RegistriesConfig, RegistryHosts } from './registry-hosts.ts';
+import type { Dispatcher } from 'undici';
+import { loadUndici } from './undici.ts';
 import { type Challenge, parseWwwAuthenticate } from './www-authenticate.ts';
 
 export type RegistryClientOptions = {
@@ -339,7 +340,7 @@ export class RegistryClient {
       }
       let res: Res;
       try {
-        const r = await request(url, { method: req.method, headers, body: await req.body?.(), dispatcher: ep.dispatcher });
+        const r = await (await loadUndici()).request(url, { method: req.method, headers, body: await req.body?.(), dispatcher: await ep.dispatcher() });
         res = { status: r.statusCode, headers: r.headers, body: r.body as unknown as Res['body'], url };
       } catch (e) {
         if (isTransient(e) && attempt < this.#retries) {
@@ -394,9 +395,9 @@ export class RegistryClient {
     for (const s of scopes) u.searchParams.append('scope', s);
     const headers: Record<string, string> = { 'user-agent': this.#userAgent };
     if (creds) headers.authorization = basic(creds);
-    let r: Awaited<ReturnType<typeof request>>;
+    let r: Dispatcher.ResponseData;
     try {
-      r = await request(u, { method: 'GET', headers, dispatcher: ep.dispatcher });
+      r = await (await loadUndici()).request(u, { method: 'GET', headers, dispatcher: await ep.dispatcher() });
     } catch (e) {
       throw unavailable(`${what}: cannot reach the token server ${u.origin} of ${ep.host}: ${(e as Error).message}`, e);
     }

@@ -1,8 +1,9 @@
 // Registry host configuration: mirrors (tried first for pulls), insecure registries (plain HTTP)
 // and custom CAs, resolved into the endpoints a request is sent to. Must never send credentials of
 // one registry to another host.
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { DOCKER_HUB } from './reference.ts';
+import { loadUndici } from './undici.ts';
 
 export type RegistryHostConfig = {
   /** Pull-through mirrors, as URLs (http://127.0.0.1:5001) or host[:port] (https assumed). */
@@ -20,7 +21,8 @@ export type Endpoint = {
   /** https://host or http://host, without a trailing slash. */
   baseUrl: string;
   isMirror: boolean;
-  dispatcher: Agent;
+  /** The connection pool for this host (undici is loaded by the first request, not before). */
+  dispatcher: () => Promise<Agent>;
 };
 
 export class RegistryHosts {
@@ -33,14 +35,17 @@ export class RegistryHosts {
     this.#connect = agentOptions;
   }
 
-  #agent(host: string, ca?: string): Agent {
+  #agent(host: string, ca?: string): () => Promise<Agent> {
     const key = `${host}\0${ca ?? ''}`;
-    let a = this.#agents.get(key);
-    if (!a) {
-      a = new Agent(ca ? { ...this.#connect, connect: { ca } } : this.#connect);
-      this.#agents.set(key, a);
-    }
-    return a;
+    return async () => {
+      const { Agent } = await loadUndici();
+      let a = this.#agents.get(key);
+      if (!a) {
+        a = new Agent(ca ? { ...this.#connect, connect: { ca } } : this.#connect);
+        this.#agents.set(key, a);
+      }
+      return a;
+    };
   }
 
   #endpoint(hostOrUrl: string, isMirror: boolean): Endpoint {

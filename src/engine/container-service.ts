@@ -1022,7 +1022,10 @@ export class ContainerService {
       };
       yield* readLogs(this.#logPath(id), opts, running, signal);
     } finally {
-      this.#readers.set(id, (this.#readers.get(id) ?? 1) - 1);
+      const left = (this.#readers.get(id) ?? 1) - 1;
+      // No entry per container that was ever read: the map holds only readers under way.
+      if (left > 0) this.#readers.set(id, left);
+      else this.#readers.delete(id);
     }
   }
 

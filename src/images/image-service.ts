@@ -20,13 +20,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { applyLayer } from '../archive/apply-layer.ts';
 import type { ContentInfo, GcResult, Lease, LeaseBackend, LeaseKind } from '../content/content-store.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
 import { selfIdentity } from '../sys/procfs.ts';
 import { type Credentials, defaultDockerConfigPath, dockerConfigCredentials, login, logout } from '../distribution/auth-config.ts';
 import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/reference.ts';
-import { RegistryClient } from '../distribution/registry-client.ts';
+import type { RegistryClient } from '../distribution/registry-client.ts';
 import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
@@ -36,18 +35,12 @@ import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { NativeSnapshotter } from '../snapshots/native-snapshotter.ts';
 import { OverlaySnapshotter } from '../snapshots/overlay-snapshotter.ts';
 import type { SnapshotInfo } from '../snapshots/snapshotter.ts';
-import { ArchiveSource } from './archive-source.ts';
-import { readDockerArchive, writeDockerArchive } from './docker-archive.ts';
 import { type ExtraGcRoots, gcImages, type ImageGcResult } from './image-gc.ts';
 import { type ImageRecord, ImageStore } from './image-store.ts';
-import { isOciLayout, readOciLayout, writeOciLayout } from './oci-layout.ts';
-import { type PullEvent, type PullResult, pull } from './pull.ts';
+import type { PullEvent, PullResult } from './pull.ts';
 import { platformManifest } from './platform-manifest.ts';
-import { unpackStored } from './unpack-stored.ts';
-import { type PushEvent, push } from './push.ts';
-import { importRootfs } from './rootfs-import.ts';
+import type { PushEvent } from './push.ts';
 import { resolveName } from './image-name.ts';
-import { TarWriter } from './tar-writer.ts';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -168,9 +161,17 @@ export class ImageService {
     return new ImageService({ root, metadata, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
   }
 
-  /** The registry client, made on first use (commands that stay local never build one). */
-  get client(): RegistryClient {
-    this.#client ??= new RegistryClient({ hosts: this.#hostsWithLoopbackDefaults(), credentials: dockerConfigCredentials(this.dockerConfigPath) });
+  /**
+   * The registry client, made (and its code loaded) on first use: commands that stay local never
+   * build one. The code that moves images in and out (registry client and undici, tar reading and
+   * writing, layer unpacking in a worker) is imported by the verb that needs it, so that a daemon
+   * that only runs containers never loads it (berthd's idle memory, issue 12).
+   */
+  async client(): Promise<RegistryClient> {
+    if (!this.#client) {
+      const { RegistryClient } = await import('../distribution/registry-client.ts');
+      this.#client ??= new RegistryClient({ hosts: this.#hostsWithLoopbackDefaults(), credentials: dockerConfigCredentials(this.dockerConfigPath) });
+    }
     return this.#client;
   }
 
@@ -222,8 +223,9 @@ export class ImageService {
 
   async pull(reference: string, opts: { platform?: string; progress?: (ev: PullEvent) => void } = {}): Promise<PullResult> {
     const ref = parseReference(reference);
+    const [{ pull }, { applyLayer }] = await Promise.all([import('./pull.ts'), import('../archive/apply-layer.ts')]);
     return pull(ref, {
-      client: this.client,
+      client: await this.client(),
       content: this.content,
       images: this.images,
       ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
@@ -237,13 +239,14 @@ export class ImageService {
     const name = resolveName(reference);
     const record = await this.images.get(name);
     if (opts.progress) opts.progress({ kind: 'plan', blobs: await this.#blobsOf(record.target) });
-    const target = await push(parseReference(name), { client: this.client, content: this.content, images: this.images, ...(opts.progress ? { progress: opts.progress } : {}) });
+    const { push } = await import('./push.ts');
+    const target = await push(parseReference(name), { client: await this.client(), content: this.content, images: this.images, ...(opts.progress ? { progress: opts.progress } : {}) });
     return { name, target };
   }
 
   async login(registry: string, creds: Credentials): Promise<void> {
     const host = normalizeRegistry(registry);
-    await login(host, creds, { configPath: this.dockerConfigPath, verify: (c) => this.client.ping(host, c) });
+    await login(host, creds, { configPath: this.dockerConfigPath, verify: async (c) => (await this.client()).ping(host, c) });
   }
 
   async logout(registry: string): Promise<void> {
@@ -520,6 +523,11 @@ export class ImageService {
       const r = await this.#one(w);
       items.push({ name: r.name, target: r.target });
     }
+    const [{ TarWriter }, { writeDockerArchive }, { writeOciLayout }] = await Promise.all([
+      import('./tar-writer.ts'),
+      import('./docker-archive.ts'),
+      import('./oci-layout.ts'),
+    ]);
     const tar = new TarWriter(out);
     try {
       if ((opts.format ?? 'docker-archive') === 'docker-archive') {
@@ -563,6 +571,11 @@ export class ImageService {
    */
   async load(input: string | Readable, opts: { label?: string } = {}): Promise<LoadResult> {
     const label = opts.label ?? (typeof input === 'string' ? input : 'stdin');
+    const [{ ArchiveSource }, { readDockerArchive }, { isOciLayout, readOciLayout }] = await Promise.all([
+      import('./archive-source.ts'),
+      import('./docker-archive.ts'),
+      import('./oci-layout.ts'),
+    ]);
     return this.#withStaging('load', async (staging, leaseId) => {
       const src = await ArchiveSource.open(input, { label, content: this.content, stagingDir: staging, leaseId });
       let loaded: { names: string[]; target: Descriptor }[];
@@ -595,6 +608,7 @@ export class ImageService {
     const label = typeof input === 'string' ? input : 'stdin';
     return this.#withStaging('import', async (staging, leaseId) => {
       const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+      const { importRootfs } = await import('./rootfs-import.ts');
       const { target } = await importRootfs(input, { content: this.content, stagingDir: staging, leaseId, label, platform });
       await this.#unpackForHost(name ?? label, target, platform);
       const finalName = name ?? `${UNNAMED_REPOSITORY}@${target.digest}`;
@@ -613,6 +627,7 @@ export class ImageService {
     }
     if (m.config.rootfs.diff_ids.length !== m.manifest.layers.length)
       throw invalidArgument(`image ${name}: manifest has ${m.manifest.layers.length} layers but config.rootfs.diff_ids has ${m.config.rootfs.diff_ids.length}`);
+    const [{ unpackStored }, { applyLayer }] = await Promise.all([import('./unpack-stored.ts'), import('../archive/apply-layer.ts')]);
     await unpackStored(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, { snapshotter: this.snapshotter, applyLayer });
   }
 
