@@ -19,7 +19,7 @@
 import { parentPort } from 'node:worker_threads';
 import { BerthError, internal } from '../errors/errors.ts';
 import type { Compression } from './decompress.ts';
-import { extractLayer } from './extract-layer.ts';
+import { type ApplyResult, extractLayer } from './extract-layer.ts';
 import type { ApplierOptions } from './layer-applier.ts';
 
 export type SerializedError = { code?: string; message: string; errno?: number };
@@ -33,7 +33,7 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ack'; id: number; bytes: number }
   | { t: 'warn'; id: number; message: string }
-  | { t: 'done'; id: number; result: { diffId: string; size: number } }
+  | { t: 'done'; id: number; result: ApplyResult }
   | { t: 'error'; id: number; error: SerializedError };
 
 /** The chunks of the current job, handed to the decompressor one at a time. */

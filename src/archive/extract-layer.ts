@@ -16,7 +16,15 @@ import type { Compression } from './decompress.ts';
 import { type ApplierOptions, type EntryHeader, LayerApplier } from './layer-applier.ts';
 import { keepBinaryXattrs } from './pax-xattrs.ts';
 
-export type ApplyResult = { diffId: string; size: number };
+export type ApplyResult = {
+  diffId: string;
+  size: number;
+  /**
+   * Overlay format: directories the layer made only as parents of its entries. Where a lower layer
+   * has a symlink at such a path, relocateImplicitDirs (lower-symlinks.ts) moves them before commit.
+   */
+  implicitDirs?: string[];
+};
 
 /**
  * Output chunks of the decompressor. zlib's default (16 KiB) means one threadpool round trip per
@@ -137,7 +145,8 @@ export async function extractLayer(
     const first = isFinal(e) || !feederFirst ? e : fed;
     throw wrapApplyError(first, context, applier.entry, feederFirst ? fed : undefined);
   }
-  return { diffId: `sha256:${hash.digest('hex')}`, size };
+  const implicitDirs = opts.format === 'overlay' ? [...applier.implicitDirs] : [];
+  return { diffId: `sha256:${hash.digest('hex')}`, size, ...(implicitDirs.length > 0 ? { implicitDirs } : {}) };
 }
 
 /** Turns any failure into a BerthError naming the context (and entry); BerthErrors pass unchanged. */

@@ -14,18 +14,24 @@
 //   an opaque marker deletes everything in its directory that this layer did not write.
 //
 // Safety model: every entry name is normalised (entry-path.ts) and its parents are resolved
-// component by component with lstat. A component that is a symlink is refused, never followed, so
-// no entry is ever written through a symlink, whoever made it (this layer or a lower one). Parents
+// component by component with lstat inside targetDir. A parent that is a symlink is resolved the way
+// containerd and docker resolve it in the image's root: its target is read as text and walked from
+// the root (an absolute target starts there, '..' stops there), so `lib/x` under `lib -> usr/lib`
+// is written at `usr/lib/x` and `lib` stays a symlink (merged-/usr images). The directory written
+// into is thus always a chain of real directories inside targetDir, and no system call is ever
+// given a path through a symlink, whoever made it (this layer or a lower one). In the overlay
+// format the lower layers are not in targetDir: parents this layer made in passing are listed
+// (implicitDirs), and lower-symlinks.ts moves them once the lower layers are known. Parents
 // already verified (or made) in this apply are remembered in `safeDirs`; anything removed or
 // replaced is forgotten there with everything below it, so a directory later replaced by a symlink
-// is checked again. Final components are created with O_EXCL|O_NOFOLLOW / mkdir / symlink / link /
+// is resolved again. Final components are created with O_EXCL|O_NOFOLLOW / mkdir / symlink / link /
 // mknod, which never follow a symlink either: creation is tried first, and only when the name is
 // taken (EEXIST) is the old entry looked at and removed (later entries win, as in tar). The walk is
 // race-free because berth is the only writer in targetDir while a layer is applied (the snapshot is
 // not mounted by anyone). Refusals throw BerthError(InvalidArgument) naming `context` and the entry.
 //
-// Must never: write, chmod, chown or delete anything outside targetDir; follow a symlink while
-// writing; mount anything.
+// Must never: write, chmod, chown or delete anything outside targetDir; let a system call follow a
+// symlink while writing; mount anything.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { BerthError } from '../errors/errors.ts';
@@ -77,6 +83,8 @@ export type EntryHeader = {
 
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const DIR_MODE_IMPLICIT = 0o755;
+/** As Linux's ELOOP limit (MAXSYMLINKS). */
+const MAX_SYMLINK_HOPS = 40;
 const WRITE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 
 /** What a path in targetDir is, by lstat, without following a symlink. */
@@ -130,6 +138,11 @@ export class LayerApplier {
   readonly safeDirs = new Set<string>(['']);
   /** Relative paths this layer created (plain format: what an opaque marker keeps). */
   readonly created = new Set<string>();
+  /**
+   * Directories made only because an entry needed them as a parent (no entry of their own). In the
+   * overlay format a lower layer may have a symlink there: relocateImplicitDirs() moves them then.
+   */
+  readonly implicitDirs = new Set<string>();
   /** Directories this layer wrote into or merged with: an opaque marker recurses into them. */
   readonly touched = new Set<string>(['']);
   /** Directory times, set at the end because creating children changes them. */
@@ -161,28 +174,45 @@ export class LayerApplier {
   }
 
   /**
-   * Makes sure every parent of `parts` is a real directory, creating missing ones when `create`.
-   * Returns false if a parent is missing and `create` is false. Refuses symlinks and non-directories.
+   * The real directory that holds the last component of `parts`: each parent is resolved inside the
+   * root as the tree defines it, following symlinks (a target is read as text and resolved
+   * lexically from the root: an absolute one starts there, '..' stops there), so an entry under a
+   * symlinked directory (`lib/x` with `lib -> usr/lib`) lands at the resolved path (`usr/lib/x`)
+   * and the symlink stays, as containerd and docker do. Missing directories are made when `create`;
+   * undefined when one is missing and `create` is false. Nothing is ever written through a symlink:
+   * the path returned consists of real directories, each checked with lstat or made here.
    */
-  walkParents(parts: string[], create: boolean): boolean {
-    if (parts.length < 2) return true;
-    // A directory in safeDirs has all its ancestors in safeDirs and touched (forget() drops a
-    // removed directory's descendants with it), so the common case is one lookup.
+  resolveParent(parts: string[], create: boolean): string | undefined {
+    if (parts.length < 2) return '';
+    // A directory in safeDirs is a real directory whose ancestors are all in safeDirs and touched
+    // (forget() drops a removed directory's descendants with it), so the common case is one lookup.
     const parent = parts.length === 2 ? parts[0]! : parts.slice(0, -1).join('/');
-    if (this.safeDirs.has(parent) && this.touched.has(parent)) return true;
-    let rel = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      rel = rel === '' ? parts[i]! : `${rel}/${parts[i]}`;
-      this.touched.add(rel);
-      if (this.safeDirs.has(rel)) continue;
+    if (this.safeDirs.has(parent) && this.touched.has(parent)) return parent;
+    const todo = parts.slice(0, -1).reverse();
+    const cur: string[] = [];
+    let hops = 0;
+    while (todo.length > 0) {
+      const c = todo.pop()!;
+      if (c === '' || c === '.') continue;
+      if (c === '..') {
+        cur.pop();
+        continue;
+      }
+      const rel = cur.length === 0 ? c : `${cur.join('/')}/${c}`;
+      if (this.safeDirs.has(rel)) {
+        this.touched.add(rel);
+        cur.push(c);
+        continue;
+      }
       const abs = this.abs(rel);
       let kind = kindOf(abs);
       if (kind === 'missing') {
-        if (!create) return false;
+        if (!create) return undefined;
         try {
           fs.mkdirSync(abs, { mode: DIR_MODE_IMPLICIT });
           fs.chmodSync(abs, DIR_MODE_IMPLICIT);
           this.created.add(rel);
+          this.implicitDirs.add(rel);
           kind = 'dir';
         } catch (e) {
           if (!isExists(e)) throw e;
@@ -190,17 +220,31 @@ export class LayerApplier {
         }
       }
       if (kind === 'symlink') {
-        throw this.refuse(`its parent ${JSON.stringify(rel)} is a symlink; berth never writes through a symlink`);
+        if (++hops > MAX_SYMLINK_HOPS) throw this.refuse(`resolving its parent ${JSON.stringify(rel)} followed more than ${MAX_SYMLINK_HOPS} symlinks`);
+        const target = fs.readlinkSync(abs);
+        if (target.startsWith('/')) cur.length = 0;
+        todo.push(...target.split('/').reverse());
+        continue;
       }
       if (kind !== 'dir') throw this.refuse(`its parent ${JSON.stringify(rel)} is not a directory`);
+      this.touched.add(rel);
       this.safeDirs.add(rel);
+      cur.push(c);
     }
-    return true;
+    return cur.join('/');
+  }
+
+  /** `parts` with its parent resolved (see resolveParent); undefined when a parent is missing and not made. */
+  resolve(parts: string[], create: boolean): string | undefined {
+    const dir = this.resolveParent(parts, create);
+    if (dir === undefined) return undefined;
+    const base = parts[parts.length - 1]!;
+    return dir === '' ? base : `${dir}/${base}`;
   }
 
   /** Drops what this apply knew about `rel` (and, for a directory, everything below it). */
   forget(rel: string, wasDir: boolean): void {
-    const sets = [this.safeDirs, this.created, this.touched];
+    const sets = [this.safeDirs, this.created, this.touched, this.implicitDirs];
     for (const set of sets) set.delete(rel);
     this.dirTimes.delete(rel);
     // Only a removed directory has descendants to forget; replacing a file (the common case in a
@@ -296,8 +340,7 @@ export class LayerApplier {
       if (header.type !== 'directory') throw this.refuse('only a directory may name the layer root');
       return undefined;
     }
-    const rel = parts.length === 1 ? parts[0]! : parts.join('/');
-    this.walkParents(parts, true);
+    const rel = this.resolve(parts, true)!;
     const abs = this.abs(rel);
 
     switch (header.type) {
@@ -344,6 +387,8 @@ export class LayerApplier {
           }
         }
         if (made) this.created.add(rel);
+        // A parent made earlier for another entry now has an entry of its own.
+        this.implicitDirs.delete(rel);
         this.safeDirs.add(rel);
         this.touched.add(rel);
         if (this.isRoot) fs.lchownSync(abs, uid, gid);
@@ -371,11 +416,11 @@ export class LayerApplier {
         const linkname = header.linkname ?? '';
         const tparts = this.parse(linkname, 'the hardlink target');
         if (tparts.length === 0) throw this.refuse('the hardlink target is the layer root');
-        const trel = tparts.join('/');
-        if (trel === rel) throw this.refuse('the hardlink points to itself');
         const missing = () =>
           this.refuse(`the hardlink target ${JSON.stringify(linkname)} does not exist (it must come earlier in the layer${this.format === 'plain' ? ' or in a lower layer' : ''})`);
-        if (!this.walkParents(tparts, false)) throw missing();
+        const trel = this.resolve(tparts, false);
+        if (trel === undefined) throw missing();
+        if (trel === rel) throw this.refuse('the hardlink points to itself');
         const tkind = kindOf(this.abs(trel));
         if (tkind === 'missing') throw missing();
         if (tkind === 'dir') throw this.refuse(`the hardlink target ${JSON.stringify(linkname)} is a directory`);
@@ -403,23 +448,28 @@ export class LayerApplier {
   }
 
   whiteout(parts: string[]): void {
-    const rel = parts.join('/');
     if (this.format === 'overlay') {
-      this.walkParents(parts, true);
+      const rel = this.resolve(parts, true)!;
       this.create(rel, () => mknod(this.abs(rel), sysc.S_IFCHR | 0o000, 0, 0));
       this.created.add(rel);
       return;
     }
-    if (!this.walkParents(parts, false)) return;
+    const rel = this.resolve(parts, false);
+    if (rel === undefined) return;
     // The whiteout hides lower layers only; what this layer wrote stays.
     if (this.created.has(rel)) return;
     this.clearFor(rel);
   }
 
   opaque(dirParts: string[]): void {
-    const rel = dirParts.join('/');
+    let rel = '';
     if (dirParts.length > 0) {
-      this.walkParents([...dirParts, '.wh..wh..opq'], this.format === 'overlay');
+      // The marked directory is the marker's parent, resolved like any other.
+      const dir = this.resolveParent([...dirParts, '.wh..wh..opq'], this.format === 'overlay');
+      if (dir === undefined) return;
+      rel = dir;
+      // Made for the marker, it is this layer's directory (opaque), not a parent made in passing.
+      this.implicitDirs.delete(rel);
       const kind = kindOf(this.abs(rel));
       if (kind === 'symlink') throw this.refuse(`the opaque directory ${JSON.stringify(rel)} is a symlink`);
       if (kind === 'other') throw this.refuse(`the opaque directory ${JSON.stringify(rel)} is not a directory`);

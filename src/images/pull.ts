@@ -17,6 +17,7 @@
 // snapshot that was not verified; pulling again completes the job.
 // It must never mount anything: the snapshotter returns mounts, the applier writes into upperDir.
 import { checkLayerTypes } from '../archive/decompress.ts';
+import { relocateImplicitDirs } from '../archive/lower-symlinks.ts';
 import { pidAlive, selfIdentity } from '../sys/procfs.ts';
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
@@ -43,6 +44,11 @@ export type UnpackSnapshotter = {
   remove(key: string): Promise<void>;
   stat(key: string): Promise<unknown>;
   upperDir(key: string): Promise<string>;
+  /**
+   * Overlay format: the layer directories of committed `name` and its ancestors, nearest first, so
+   * that a layer's directories over a lower symlink can be moved where it points (lower-symlinks.ts).
+   */
+  lowerDirs?(name: string): Promise<string[]>;
   /** When present, pull removes the extract snapshots of pulls that were killed. */
   list?(): Promise<{ name: string; kind: string }[]>;
 };
@@ -50,7 +56,7 @@ export type UnpackSnapshotter = {
 export type ApplyLayerFn = (
   input: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   opts: { mediaType: string; targetDir: string; format: 'overlay' | 'plain'; context: string },
-) => Promise<{ diffId: string; size: number }>;
+) => Promise<{ diffId: string; size: number; implicitDirs?: string[] }>;
 
 export type PullEvent =
   | { kind: 'resolved'; ref: string; digest: string }
@@ -167,9 +173,10 @@ function applyOptions(job: UnpackJob, i: number, targetDir: string) {
 
 /**
  * Downloads layer i into the store and applies it into `targetDir` at the same time; resolves once
- * the blob is committed (digest verified) and the DiffID matches.
+ * the blob is committed (digest verified) and the DiffID matches. Returns the directories the
+ * layer made only as parents (see relocateImplicitDirs).
  */
-async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Promise<void> {
+async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Promise<string[]> {
   const layer = job.layers[i]!;
   const tee = new LayerTee();
   const fetching = job.fetchLayer(i, (chunk, offset) => tee.offer(chunk, offset)).then(
@@ -188,6 +195,17 @@ async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Prom
   if (applied.status === 'rejected') throw applied.reason;
   if (fetched.status === 'rejected') throw fetched.reason;
   checkDiffId(job, i, applied.value.diffId);
+  return applied.value.implicitDirs ?? [];
+}
+
+/**
+ * Overlay format, before layer i is committed onto chain[i-1]: its directories made in passing
+ * where a lower layer has a symlink move to where the symlink points (lower-symlinks.ts).
+ */
+async function relocateOverLowers(job: UnpackJob, chain: string[], i: number, key: string, implicitDirs: string[]): Promise<void> {
+  const { snapshotter } = job.unpack;
+  if (i === 0 || implicitDirs.length === 0 || !snapshotter.lowerDirs) return;
+  await relocateImplicitDirs(await snapshotter.upperDir(key), implicitDirs, await snapshotter.lowerDirs(chain[i - 1]!), applyOptions(job, i, '').context);
 }
 
 /** Commits `key` as chain[i]; a chain ID another pull committed meanwhile is as good. */
@@ -227,7 +245,7 @@ async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
   await sweepDeadExtracts(snapshotter);
   const have = await unpackedPrefix(snapshotter, chain);
   const n = job.layers.length;
-  const ready = job.layers.map(() => deferred<string | undefined>());
+  const ready = job.layers.map(() => deferred<{ key: string; implicitDirs: string[] } | undefined>());
   // Keys extracted and verified but not yet committed: removed if the pull fails.
   const uncommitted = new Set<string>();
   const work = mapLimit(job.layers, job.concurrency, async (layer, i) => {
@@ -239,14 +257,15 @@ async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
       job.progress?.({ kind: 'unpack', digest: layer.digest, chainId: chain[i]!, state: 'unpacking' });
       const key = extractKey(chain[i]!);
       await snapshotter.prepare(key, undefined, { labels: { 'berth.io/layer': layer.digest } });
+      let implicitDirs: string[];
       try {
-        await fetchAndApply(job, i, await snapshotter.upperDir(key));
+        implicitDirs = await fetchAndApply(job, i, await snapshotter.upperDir(key));
       } catch (e) {
         await snapshotter.remove(key).catch(() => {});
         throw e;
       }
       uncommitted.add(key);
-      ready[i]!.resolve(key);
+      ready[i]!.resolve({ key, implicitDirs });
     } catch (e) {
       ready[i]!.reject(e);
       throw e;
@@ -254,11 +273,14 @@ async function unpackSideBySide(job: UnpackJob): Promise<string | undefined> {
   });
   const committing = (async () => {
     for (let i = 0; i < n; i++) {
-      const key = await ready[i]!.promise;
-      if (key === undefined) {
+      const extracted = await ready[i]!.promise;
+      if (extracted === undefined) {
         job.progress?.({ kind: 'unpack', digest: job.layers[i]!.digest, chainId: chain[i]!, state: 'exists' });
         continue;
       }
+      const { key } = extracted;
+      // The lower layers are all committed now: what this layer put under their symlinks can move.
+      await relocateOverLowers(job, chain, i, key, extracted.implicitDirs);
       uncommitted.delete(key);
       await commitLayer(job, chain, i, key, i > 0 ? chain[i - 1] : undefined);
     }

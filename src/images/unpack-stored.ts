@@ -4,6 +4,7 @@
 // (pull has its own unpacker that works while downloading.) Must never mount anything.
 import { randomBytes } from 'node:crypto';
 import { checkLayerTypes } from '../archive/decompress.ts';
+import { relocateImplicitDirs } from '../archive/lower-symlinks.ts';
 import type { ContentStore } from '../content/content-store.ts';
 import { failedPrecondition } from '../errors/errors.ts';
 import type { Descriptor } from '../oci/image-spec.ts';
@@ -28,14 +29,18 @@ export async function unpackStored(
     const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
     await snapshotter.prepare(key, i > 0 ? chain[i - 1] : undefined, { labels: { 'berth.io/layer': layer.digest } });
     try {
-      const { diffId } = await applyLayer(await content.read(layer.digest), {
+      const context = `image ${name} layer ${layer.digest}`;
+      const targetDir = await snapshotter.upperDir(key);
+      const { diffId, implicitDirs } = await applyLayer(await content.read(layer.digest), {
         mediaType: layer.mediaType,
-        targetDir: await snapshotter.upperDir(key),
+        targetDir,
         format: snapshotter.applyFormat ?? 'overlay',
-        context: `image ${name} layer ${layer.digest}`,
+        context,
       });
       if (diffId !== diffIds[i])
-        throw failedPrecondition(`image ${name} layer ${layer.digest}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`);
+        throw failedPrecondition(`${context}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`);
+      // Overlay format: directories made in passing where a lower layer has a symlink move to its target.
+      if (i > 0 && implicitDirs && snapshotter.lowerDirs) await relocateImplicitDirs(targetDir, implicitDirs, await snapshotter.lowerDirs(chain[i - 1]!), context);
       await snapshotter.commit(chainId, key, { labels: { 'berth.io/layer': layer.digest } });
     } catch (e) {
       await snapshotter.remove(key).catch(() => {});

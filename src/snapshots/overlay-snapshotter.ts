@@ -11,6 +11,7 @@
 // Must never: mount (see mount.ts), or write into a committed snapshot.
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
+import { failedPrecondition } from '../errors/errors.ts';
 import type { SnapshotRow } from './metadata-store.ts';
 import { SnapshotterBase } from './snapshotter-base.ts';
 import type { Mount, SnapshotKind } from './snapshotter.ts';
@@ -21,6 +22,16 @@ export class OverlaySnapshotter extends SnapshotterBase {
   protected async populate(dir: string, _kind: SnapshotKind, _ancestors: SnapshotRow[]): Promise<void> {
     await fsp.mkdir(join(dir, 'fs'), { mode: 0o755 });
     await fsp.mkdir(join(dir, 'work'), { mode: 0o700 });
+  }
+
+  /**
+   * The layer directories of committed snapshot `name` and its ancestors, nearest first: the
+   * lowerdirs a snapshot committed onto it will have (for an applier that must read them).
+   */
+  async lowerDirs(name: string): Promise<string[]> {
+    const row = this.mustGet(name);
+    if (row.kind !== 'committed') throw failedPrecondition(`snapshot ${JSON.stringify(name)} is ${row.kind}; only a committed snapshot is a lower layer`);
+    return [row, ...this.meta.ancestors(row)].map((r) => this.fsDir(r.id));
   }
 
   protected mountsFor(row: SnapshotRow, ancestors: SnapshotRow[]): Mount[] {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
@@ -20,6 +20,7 @@ import { ErrorCode, isBerthError } from '../../src/errors/errors.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { type PullEvent, pull } from '../../src/images/pull.ts';
 import { push } from '../../src/images/push.ts';
+import { unpackStored } from '../../src/images/unpack-stored.ts';
 import { type ImageConfig, type ImageManifest, MediaType } from '../../src/oci/image-spec.ts';
 import { chainIds } from '../../src/snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../../src/snapshots/mount.ts';
@@ -231,6 +232,121 @@ if (process.getuid?.() !== 0) {
         await blobsSound(dst.content);
       } finally {
         sn.close();
+      }
+    });
+
+    // Merged /usr (current Debian and Ubuntu): lib and bin are symlinks into usr in the base layer.
+    const MERGED_USR: TarEntry[][] = [
+      [
+        { name: 'usr/', type: 'directory', mode: 0o755 },
+        { name: 'usr/lib/', type: 'directory', mode: 0o755 },
+        { name: 'usr/lib/libc.so', content: 'libc\n' },
+        { name: 'usr/lib/x86_64/', type: 'directory', mode: 0o711 },
+        { name: 'usr/bin/', type: 'directory', mode: 0o755 },
+        { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+        { name: 'bin', type: 'symlink', linkname: '/usr/bin' },
+      ],
+      // Entries under the symlinks, with no entry for lib/ or bin/ themselves (parents made in passing).
+      [
+        { name: 'lib/added.txt', content: 'added\n' },
+        { name: 'lib/x86_64/libnew.so', content: 'new\n' },
+        { name: 'lib/fresh/deep.txt', content: 'deep\n' },
+        { name: 'bin/tool', content: 'tool\n', mode: 0o755 },
+      ],
+      // An entry that is itself a directory replaces the symlink, as a tar extraction does.
+      [
+        { name: 'lib/', type: 'directory', mode: 0o755 },
+        { name: 'lib/own.txt', content: 'own\n' },
+      ],
+    ];
+    for (const [kind, make] of [
+      ['overlay', (r: string) => new OverlaySnapshotter(r)],
+      ['plain', (r: string) => new NativeSnapshotter(r)],
+    ] as const) {
+      it(`${kind}: an entry under a lower layer's symlinked directory lands where the symlink points, and the symlink stays`, async () => {
+        const src = await env();
+        const name = `${reg.host}/unpack/merged-usr-${kind}:1`;
+        const mtars = await Promise.all(MERGED_USR.map((l) => buildTar(l)));
+        const built = await image(src.content, src.images, name, mtars);
+        await push(name, { ...src, client });
+        const dst = await env();
+        const sn = make(join(dst.root, 'snapshots'));
+        const mnt = await mkdtemp(join(dst.root, 'mnt-'));
+        const chain = chainIds(built.diffIds);
+        const look = async (k: number, fn: () => Promise<void>) => {
+          await sn.view(`look-${k}`, chain[k]);
+          await mountAll(await sn.mounts(`look-${k}`), mnt);
+          try {
+            await fn();
+          } finally {
+            unmountAll(mnt);
+            await sn.remove(`look-${k}`);
+          }
+        };
+        try {
+          await pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } });
+          await look(1, async () => {
+            assert.equal(await readlink(join(mnt, 'lib')), 'usr/lib', 'lib is still the symlink');
+            assert.equal(await readlink(join(mnt, 'bin')), '/usr/bin', 'bin is still the symlink');
+            assert.equal(await readFile(join(mnt, 'usr/lib/added.txt'), 'utf8'), 'added\n');
+            assert.equal(await readFile(join(mnt, 'usr/lib/x86_64/libnew.so'), 'utf8'), 'new\n');
+            assert.equal(await readFile(join(mnt, 'usr/lib/fresh/deep.txt'), 'utf8'), 'deep\n');
+            assert.equal(await readFile(join(mnt, 'usr/bin/tool'), 'utf8'), 'tool\n');
+            assert.equal(await readFile(join(mnt, 'usr/lib/libc.so'), 'utf8'), 'libc\n', "the lower layer's files are not hidden");
+            assert.equal((await stat(join(mnt, 'usr/lib/x86_64'))).mode & 0o7777, 0o711, "a lower directory keeps its mode");
+          });
+          if (sn instanceof OverlaySnapshotter) {
+            // The layer's own diff has no lib/ directory left to hide the symlink.
+            const [own] = await sn.lowerDirs(chain[1]!);
+            assert.deepEqual((await readdir(own!)).sort(), ['usr']);
+          }
+          await look(2, async () => {
+            assert.ok((await stat(join(mnt, 'lib'))).isDirectory());
+            assert.deepEqual(await readdir(join(mnt, 'lib')), ['own.txt']);
+            assert.equal(await readFile(join(mnt, 'usr/lib/added.txt'), 'utf8'), 'added\n');
+          });
+          // load (unpacking what is stored) does the same.
+          if (sn instanceof OverlaySnapshotter) {
+            const sn2 = new OverlaySnapshotter(join(dst.root, 'snapshots-load'));
+            try {
+              const m = JSON.parse((await dst.content.readAll(built.manifest.digest)).toString()) as ImageManifest;
+              await unpackStored(name, m.layers, built.diffIds, dst.content, { snapshotter: sn2, applyLayer });
+              const [own] = await sn2.lowerDirs(chain[1]!);
+              assert.deepEqual((await readdir(own!)).sort(), ['usr']);
+              assert.deepEqual((await readdir(join(own!, 'usr/lib'))).sort(), ['added.txt', 'fresh', 'x86_64']);
+            } finally {
+              sn2.close();
+            }
+          }
+        } finally {
+          sn.close();
+        }
+      });
+    }
+
+    it('overlay: a lower symlink that resolves to a file or into the directory itself is refused, naming the layer and directory', async () => {
+      const src = await env();
+      const cases: [string, TarEntry[], RegExp][] = [
+        ['to-file', [{ name: 'etc/', type: 'directory' }, { name: 'etc/conf', content: 'c' }, { name: 'lib', type: 'symlink', linkname: 'etc/conf' }], /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: "etc\/conf" is not a directory/],
+        [
+          'cycle',
+          [{ name: 'lib', type: 'symlink', linkname: 'x' }, { name: 'x', type: 'symlink', linkname: 'y' }, { name: 'y', type: 'symlink', linkname: '/x' }],
+          /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: resolving it followed more than 40 symlinks/,
+        ],
+        ['loop', [{ name: 'lib', type: 'symlink', linkname: 'lib' }], /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: it points to "lib", inside itself/],
+      ];
+      for (const [label, lower, re] of cases) {
+        const name = `${reg.host}/unpack/lower-bad-${label}:1`;
+        const built = await image(src.content, src.images, name, [await buildTar(lower), await buildTar([{ name: 'lib/x', content: 'x' }])]);
+        await push(name, { ...src, client });
+        const dst = await env();
+        const sn = new OverlaySnapshotter(join(dst.root, 'snapshots'));
+        try {
+          await assert.rejects(pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }), errCode(ErrorCode.InvalidArgument, new RegExp(`^image ${name} layer ${built.layers[1]!.digest}: ${re.source}`)));
+          assert.deepEqual((await sn.list()).map((s) => s.name), [chainIds(built.diffIds)[0]], `${label}: only the lower layer is committed`);
+        } finally {
+          sn.close();
+        }
       }
     });
 
