@@ -180,7 +180,8 @@ int proc_stat(long pid, char *state, char *start, size_t startsz)
 	free(path.p);
 	if (!ok)
 		return 0;
-	/* The comm field may hold spaces and parentheses: the fields start after the last ')'. */
+	/* The comm field may hold spaces and parentheses: the fields start after the last ')'. The
+	 * rules of src/sys/procfs.ts, TypeScript's one parser; here in C because the front runs without Node. */
 	char *close = strrchr(text.p, ')');
 	ok = 0;
 	if (close && close[1] == ' ') {

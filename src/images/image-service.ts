@@ -1,5 +1,6 @@
 // ImageService: the one object that owns an image root and wires the image libraries together, so
-// that every front end (the `berth` CLI now, berthd later) is a thin adapter over it.
+// that every front end (berthd, and the `berth` CLI's image verbs when they run in-process) is a
+// thin adapter over it.
 //
 //   <root>/content/              LocalContentStore (blobs, ingests; leases in files unless the
 //                                opener passes `metadata`: berth's is <root>/berthd.db, whose

@@ -1,7 +1,8 @@
 // Reading /proc: process start times and states, the facts that tell a live container's init from a
 // process that merely reuses its pid. Plain file reads; no native code. The one parser of
-// /proc/<pid>/stat in TypeScript; the C side parses field 22 itself where Node cannot run (berth-init
-// after fork in native/exec.c, berth-shim in native/shim/main.c).
+// /proc/<pid>/stat in TypeScript; the C side parses it itself where Node does not run (berth-init
+// after fork in native/exec.c, berth-shim in native/shim/main.c, berth-runtime's native front in
+// native/front/record.c).
 import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../errors/errors.ts';
 
