@@ -101,3 +101,15 @@ export interface ContentStore {
    */
   gc(roots: GcRoot[] | (() => Promise<GcRoot[]>), opts?: { ingestMaxAgeMs?: number }): Promise<GcResult>;
 }
+
+/**
+ * A writer's error message without its "ingest <ref>: " prefix, and a digest mismatch's "content
+ * does not match: " too: the ingest is the store's own name, and a caller that knows which blob it
+ * is (pull's "layer 2 of 3", load's archive entry) names it instead.
+ */
+export function writerErrorDetail(message: string, ref: string): string {
+  const prefix = `ingest ${ref}: `;
+  const rest = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  const mismatch = 'content does not match: ';
+  return rest.startsWith(mismatch) ? rest.slice(mismatch.length) : rest;
+}

@@ -20,7 +20,7 @@ import { lstat, open, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
-import type { ContentStore } from '../content/content-store.ts';
+import { type ContentStore, writerErrorDetail } from '../content/content-store.ts';
 import { type BerthError, ErrorCode, invalidArgument, isBerthError, notFound } from '../errors/errors.ts';
 import { isDigest } from '../oci/image-validate.ts';
 import { decompressed, digestStream } from './layer-stream.ts';
@@ -184,8 +184,9 @@ export class ArchiveSource {
       return;
     }
     let w: Awaited<ReturnType<ContentStore['writer']>>;
+    const ingest = `load-${expected.digest.replace(':', '-')}`;
     try {
-      w = await content.writer(`load-${expected.digest.replace(':', '-')}`, expected);
+      w = await content.writer(ingest, expected);
     } catch (e) {
       if (isBerthError(e, ErrorCode.AlreadyExists)) {
         body.resume();
@@ -199,7 +200,7 @@ export class ArchiveSource {
       await w.commit();
     } catch (e) {
       await w.abort().catch(() => {});
-      if (isBerthError(e, ErrorCode.InvalidArgument)) throw this.#fail(name, `does not match its digest ${expected.digest}: ${e.message}`);
+      if (isBerthError(e, ErrorCode.InvalidArgument)) throw this.#fail(name, `does not match its digest: ${writerErrorDetail(e.message, ingest)}`);
       throw e;
     }
   }

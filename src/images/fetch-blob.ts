@@ -3,7 +3,7 @@
 // when the connection drops mid-body, verified by the store's writer while streaming. A failed
 // fetch keeps its partial data for the next pull. Must never write outside the content store.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContentStore, ContentWriter } from '../content/content-store.ts';
+import { type ContentStore, type ContentWriter, writerErrorDetail } from '../content/content-store.ts';
 import { BerthError, ErrorCode, isBerthError, unavailable } from '../errors/errors.ts';
 import type { Descriptor } from '../oci/image-spec.ts';
 import { parseDigest } from '../oci/image-validate.ts';
@@ -84,11 +84,9 @@ export async function fetchBlobToStore(
  * means nothing to whoever pulled: the same error, naming the blob as the caller knows it.
  */
 function namingBlob(e: unknown, ingest: string, what: string): unknown {
-  const prefix = `ingest ${ingest}: `;
-  if (!(e instanceof BerthError) || !e.message.startsWith(prefix)) return e;
-  const rest = e.message.slice(prefix.length);
-  const mismatch = 'content does not match: ';
-  const message = rest.startsWith(mismatch) ? `the content the registry sent does not match the digest: ${rest.slice(mismatch.length)}` : rest;
+  if (!(e instanceof BerthError) || !e.message.startsWith(`ingest ${ingest}: `)) return e;
+  const detail = writerErrorDetail(e.message, ingest);
+  const message = e.message.includes(': content does not match: ') ? `the content the registry sent does not match the digest: ${detail}` : detail;
   return new BerthError(e.code, `${what}: ${message}`, {
     cause: e,
     ...(e.errno === undefined ? {} : { errno: e.errno }),

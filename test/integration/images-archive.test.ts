@@ -261,7 +261,7 @@ describe('image archives with skopeo and umoci', () => {
           { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: `sha256:${'1'.repeat(64)}`, size: 2 }] }) },
           { name: `blobs/sha256/${'1'.repeat(64)}`, data: '{}' },
         ],
-        /oci-blob\.tar: entry "blobs\/sha256\/1{64}": does not match its digest/,
+        /oci-blob\.tar: entry "blobs\/sha256\/1{64}": does not match its digest: expected sha256:1{64} \(2 bytes\), got sha256:[0-9a-f]{64} \(2 bytes\)$/,
       ],
       [
         'oci-missing',
