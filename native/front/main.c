@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	if (!strcmp(verb, "list"))
 		return verb_list(root, format, quiet);
 	if (npos == 0 || !valid_id(pos[0]))
-		exec_node(); /* "requires a container id", "invalid container id" */
+		exec_node(); /* Node words the error: "requires a container id", "container id \"x\": expected …" */
 	const char *id = pos[0];
 	if (!strcmp(verb, "state"))
 		return verb_state(root, id);
