@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { ErrorCode, isBerthError, unavailable } from '../errors/errors.ts';
-import { applyLayer } from './apply-layer.ts';
+import { applyLayer, applyWorkers } from './apply-layer.ts';
 
 async function smallTar(): Promise<Buffer> {
   const pack = tar.pack();
@@ -223,5 +223,30 @@ test('a throwing onWarning fails the apply, in a worker as on the calling thread
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  }
+});
+
+test('an apply worker left idle stops after workerIdleMs (a daemon that pulled once keeps no isolate)', async () => {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'berth-apply-'));
+  try {
+    const gz = gzipSync(await smallTar());
+    // As many layers at once as there are workers (earlier tests' ones idle for the default time), so each gets one.
+    const n = Math.max(1, applyWorkers());
+    await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const target = join(dir, String(i));
+        await fs.mkdir(target);
+        const layer = (async function* () {
+          yield gz;
+        })();
+        await applyLayer(layer, { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: target, format: 'overlay', context: 'unit', workerIdleMs: 50 });
+      }),
+    );
+    assert.ok(applyWorkers() >= 1, 'the layers were applied in workers');
+    const deadline = Date.now() + 10_000;
+    while (applyWorkers() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(applyWorkers(), 0, 'the idle worker is still running');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });

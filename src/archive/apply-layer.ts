@@ -6,7 +6,9 @@
 // apply worker (apply-layer-worker.ts), which decompresses, hashes, parses and writes with
 // synchronous system calls (extract-layer.ts, layer-applier.ts: the formats, the safety model and
 // the hostile-input rules are described there). Workers are pooled, at most one per core: started
-// on first use, kept idle (unref'd, so they never hold the process open) for the next layer.
+// on first use, kept idle (unref'd, so they never hold the process open) for the next layer, and
+// stopped after `workerIdleMs` without one (a worker is a whole V8 isolate, ~15 MB resident: a
+// daemon that pulled once must not keep it for ever).
 // Layers applied at the same time spread over the workers, and share one when there are more
 // layers than cores.
 //
@@ -49,7 +51,11 @@ export type ApplyOptions = {
   onWarning?: (message: string) => void;
   /** Apply on the calling thread, not in an apply worker (blocks its event loop while writing). Default false. */
   inline?: boolean;
+  /** How long the worker stays once idle, for the next layer, before it stops. Default 30 s. */
+  workerIdleMs?: number;
 };
+
+const WORKER_IDLE_MS = 30_000;
 
 /** Bytes of the blob sent to a worker and not yet taken by its decompressor. */
 const IN_FLIGHT = 512 * 1024;
@@ -95,7 +101,7 @@ async function applyInline(it: Source, head: Buffer, done: boolean, compression:
 
 type Job = { onMessage(m: FromWorker): void; onDeath(e: Error): void };
 
-type PooledWorker = { worker: Worker; jobs: Map<number, Job>; dead: boolean };
+type PooledWorker = { worker: Worker; jobs: Map<number, Job>; dead: boolean; idle?: NodeJS.Timeout };
 
 /**
  * At most one worker per core: extraction is CPU work (the kernel's, mostly), so more threads than
@@ -148,14 +154,29 @@ function acquire(file: URL, id: number, job: Job): PooledWorker {
   let pw = pool.reduce<PooledWorker | undefined>((a, w) => (a === undefined || w.jobs.size < a.jobs.size ? w : a), undefined);
   if (pw === undefined || (pw.jobs.size > 0 && pool.length < MAX_WORKERS)) pw = startWorker(file);
   if (pw.jobs.size === 0) pw.worker.ref();
+  clearTimeout(pw.idle);
   pw.jobs.set(id, job);
   return pw;
 }
 
-function release(pw: PooledWorker, id: number): void {
+function release(pw: PooledWorker, id: number, idleMs: number): void {
   pw.jobs.delete(id);
-  // An idle worker must not keep the process alive.
-  if (pw.jobs.size === 0 && !pw.dead) pw.worker.unref();
+  if (pw.jobs.size > 0 || pw.dead) return;
+  // An idle worker must not keep the process alive, nor stay for ever.
+  pw.worker.unref();
+  clearTimeout(pw.idle);
+  pw.idle = setTimeout(() => {
+    if (pw.jobs.size > 0 || pw.dead) return;
+    pw.dead = true;
+    pool.splice(pool.indexOf(pw), 1);
+    void pw.worker.terminate();
+  }, idleMs);
+  pw.idle.unref();
+}
+
+/** How many apply workers run now (idle ones included): for tests and diagnostics. */
+export function applyWorkers(): number {
+  return pool.length;
 }
 
 function revive(e: SerializedError): BerthError {
@@ -172,6 +193,7 @@ async function applyInWorker(
   compression: Compression,
   opts: ApplierOptions,
   warn: (m: string) => void,
+  idleMs: number,
 ): Promise<ApplyResult> {
   const id = ++jobs;
   let inFlight = 0;
@@ -187,7 +209,7 @@ async function applyInWorker(
   result.catch(() => {});
   const finish = () => {
     settled = true;
-    release(pw, id);
+    release(pw, id, idleMs);
     wake?.();
   };
   const pw = acquire(file, id, {
@@ -304,5 +326,5 @@ export async function applyLayer(input: AsyncIterable<Uint8Array> | NodeJS.Reada
   }
   const file = opts.inline ? null : findWorkerFile();
   if (file === null) return applyInline(it, head, done, compression, applier, warn);
-  return applyInWorker(file, it, head, done, compression, applier, warn);
+  return applyInWorker(file, it, head, done, compression, applier, warn, opts.workerIdleMs ?? WORKER_IDLE_MS);
 }
