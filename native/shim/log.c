@@ -111,6 +111,14 @@ void log_write(int stream, const char *data, size_t len)
 	}
 }
 
+/* The kubelet renames the CRI log and asks for a reopen (ReopenContainerLog): entries go to a new
+ * file at the same path from here on; the old one is complete (fsync'd) when this returns. */
+int log_reopen(void)
+{
+	log_close();
+	return open_current(0);
+}
+
 void log_close(void)
 {
 	if (log_fd < 0)

@@ -215,8 +215,15 @@ static void stdin_flush(void)
 
 static void frame(struct client *c, int type, const unsigned char *p, size_t len)
 {
-	(void)c;
 	switch (type) {
+	case FRAME_REOPEN_LOG: {
+		int r = log_reopen();
+		const char *why = r < 0 ? strerror(-r) : "";
+		if (r < 0)
+			shim_log("reopening the log %s: %s", S->cfg->log_path, why);
+		client_send(c, FRAME_LOG_REOPENED, why, strlen(why));
+		break;
+	}
 	case FRAME_STDIN:
 		stdin_write(p, len);
 		break;

@@ -21,6 +21,8 @@ enum frame_type {
 	FRAME_CLOSE_STDIN = 4, /* client → shim: empty; closes the container's stdin */
 	FRAME_EXIT = 5,        /* shim → client: the exit.json text; nothing follows */
 	FRAME_ATTACHED = 6,    /* shim → client: empty; sent on accept, output from here on is yours */
+	FRAME_REOPEN_LOG = 7,  /* client → shim: empty; reopen the log by its path (the kubelet rotated it) */
+	FRAME_LOG_REOPENED = 8, /* shim → that client: "" once reopened, else the error text */
 };
 
 #define FRAME_HEADER 5          /* u8 type, u32 little-endian length */
@@ -64,6 +66,7 @@ struct shim {
 int log_open(const struct config *cfg);              /* 0, or -errno */
 void log_write(int stream, const char *data, size_t len);
 void log_close(void);                                 /* fsync and close */
+int log_reopen(void);                                 /* 0, or -errno: the path again (after a rename) */
 
 /* loop.c: runs until the shim should exit; returns the process exit status. */
 int loop_run(struct shim *s);

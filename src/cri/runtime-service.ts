@@ -7,9 +7,10 @@
 import type { Engine } from '../engine/engine.ts';
 import { ENGINE_VERSION } from '../engine/engine.ts';
 import { execSync } from '../engine/exec-sync.ts';
+import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
 import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
 import type { ContainerDetails, CreateRequest, MountRequest, PortMapping } from '../engine/types.ts';
-import { invalidArgument, unsupported } from '../errors/errors.ts';
+import { invalidArgument, isBerthError, unsupported } from '../errors/errors.ts';
 import { idMatches, int64, labelsMatch, nanos, required } from './convert.ts';
 import type { CriVersion } from './services.ts';
 import { isNotFound } from './status.ts';
@@ -294,6 +295,72 @@ export class CriRuntimeService {
     const timeoutSec = int64(req.timeout);
     const r = await execSync(this.#e.containers, id, req.cmd, timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {});
     return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+  }
+
+  async ReopenContainerLog(req: Msg): Promise<Msg> {
+    await this.#e.pods.reopenContainerLog(required(req.container_id, 'container_id'));
+    return {};
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  /** One container's CRI stats: attributes always; usage while it runs (a stopped one has no cgroup). */
+  async #containerStats(c: ContainerDetails): Promise<Msg> {
+    const sb = c.request.sandbox;
+    const out: Msg = { attributes: { id: c.id, metadata: { name: sb?.name ?? c.name, attempt: sb?.attempt ?? 0 }, labels: c.labels, annotations: c.request.annotations ?? {} } };
+    if (!c.state.running) return out;
+    let u: ContainerUsage;
+    try {
+      u = containerUsage(await this.#e.containers.stats(c.id));
+    } catch (e) {
+      // It stopped between the listing and the read: no usage, as for any stopped container.
+      if (isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') || isNotFound(e)) return out;
+      throw e;
+    }
+    const now = nanos(new Date().toISOString());
+    const v = (n: number | undefined) => (n === undefined ? undefined : { value: String(n) });
+    out.cpu = { timestamp: now, usage_core_nano_seconds: v(u.cpuNs) };
+    out.memory = { timestamp: now, usage_bytes: v(u.memoryUsage), working_set_bytes: v(u.workingSet), rss_bytes: v(u.rss), page_faults: v(u.pageFaults), major_page_faults: v(u.majorPageFaults) };
+    return out;
+  }
+
+  async ContainerStats(req: Msg): Promise<Msg> {
+    return { stats: await this.#containerStats(this.#e.containers.inspect(required(req.container_id, 'container_id'))) };
+  }
+
+  async ListContainerStats(req: Msg): Promise<Msg> {
+    const f = req.filter ?? {};
+    const cs = this.#criContainers().filter((c) => c.state.running && idMatches(f.id, c.id) && idMatches(f.pod_sandbox_id, c.request.sandbox!.podId) && labelsMatch(f.label_selector, c.labels));
+    return { stats: await Promise.all(cs.map((c) => this.#containerStats(c))) };
+  }
+
+  /** A pod's stats: its containers', their sums, its process count and its network namespace's interfaces. */
+  async #podStats(p: PodInfo): Promise<Msg> {
+    const containers = await Promise.all(p.containers.map((id) => this.#containerStats(this.#e.containers.inspect(id))));
+    const out: Msg = { attributes: { id: p.id, metadata: podMetadata(p), labels: p.labels, annotations: p.annotations } };
+    if (p.state !== 'ready') return out;
+    const now = nanos(new Date().toISOString());
+    const sum = (pick: (c: Msg) => { value: string } | undefined) => ({ value: String(containers.reduce((a, c) => a + Number(pick(c)?.value ?? 0), 0)) });
+    const ifaces = p.namespaces.network === 'node' ? [] : await netnsInterfaces(p.pid);
+    const wire = (i: InterfaceUsage) => ({ name: i.name, rx_bytes: { value: String(i.rxBytes) }, rx_errors: { value: String(i.rxErrors) }, tx_bytes: { value: String(i.txBytes) }, tx_errors: { value: String(i.txErrors) } });
+    const eth0 = ifaces.find((i) => i.name === 'eth0') ?? ifaces[0];
+    out.linux = {
+      cpu: { timestamp: now, usage_core_nano_seconds: sum((c) => c.cpu?.usage_core_nano_seconds) },
+      memory: { timestamp: now, usage_bytes: sum((c) => c.memory?.usage_bytes), working_set_bytes: sum((c) => c.memory?.working_set_bytes) },
+      network: { timestamp: now, ...(eth0 ? { default_interface: wire(eth0) } : {}), interfaces: ifaces.map(wire) },
+      containers,
+    };
+    return out;
+  }
+
+  async PodSandboxStats(req: Msg): Promise<Msg> {
+    return { stats: await this.#podStats(this.#e.pods.inspect(required(req.pod_sandbox_id, 'pod_sandbox_id'))) };
+  }
+
+  async ListPodSandboxStats(req: Msg): Promise<Msg> {
+    const f = req.filter ?? {};
+    const pods = this.#e.pods.list().filter((p) => p.state === 'ready' && idMatches(f.id, p.id) && labelsMatch(f.label_selector, p.labels));
+    return { stats: await Promise.all(pods.map((p) => this.#podStats(p))) };
   }
 
   async CheckpointContainer(): Promise<Msg> {

@@ -1,14 +1,23 @@
 // Reads a container's json-file log (Docker's format, written by the shim: one JSON object per line
 // {"log","stream","time"}; rotated files <log>.1 … <log>.N, oldest last) for `logs`, with --tail,
 // stream selection and follow. Follow polls the file: the writer is another process (the shim), and
-// polling survives rotation where an inotify watch on one inode would not.
+// polling survives rotation where an inotify watch on one inode would not. A pod's container logs in
+// the CRI format where its kubelet reads (docs/cri.md); its lines are read as the same entries.
 // Must never: write to the log.
 import { open, readFile, stat } from 'node:fs/promises';
 import type { LogLine, LogOptions } from './types.ts';
 
+/** A CRI-format line (`<time> <stream> <P|F> <content>`, a pod's container log) as a json-file entry. */
+const CRI_LINE = /^(\S+) (stdout|stderr) ([PF])(?::\S*)? (.*)$/s;
+
 function parseLines(text: string, out: LogLine[]): void {
   for (const l of text.split('\n')) {
     if (!l) continue;
+    const cri = l.startsWith('{') ? null : CRI_LINE.exec(l);
+    if (cri) {
+      out.push({ stream: cri[2] as 'stdout' | 'stderr', time: cri[1]!, log: cri[3] === 'F' ? `${cri[4]}\n` : cri[4]! });
+      continue;
+    }
     try {
       const o = JSON.parse(l) as LogLine;
       if (typeof o.log === 'string') out.push({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', time: o.time, log: o.log });

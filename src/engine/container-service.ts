@@ -108,7 +108,9 @@ export class ContainerService {
     return join(this.#o.runRoot, 'shims', id.slice(0, 32));
   }
   #logPath(id: string): string {
-    return join(this.#dir(id), `${id}-json.log`);
+    // A pod's container logs where its kubelet reads, in the CRI format (CreateRequest.sandbox.logPath).
+    const cri = (this.#o.store.getContainer(id).config as { request: CreateRequest }).request.sandbox?.logPath;
+    return cri || join(this.#dir(id), `${id}-json.log`);
   }
   #runtime(name: string): RuntimeCli {
     const cls = this.#o.runtimes[name];
@@ -539,6 +541,7 @@ export class ContainerService {
         runtimeRoot: rt.root,
         stateDir,
         logPath: this.#logPath(id),
+        ...(req.sandbox?.logPath ? { logFormat: 'cri' as const } : {}),
         terminal: req.tty === true,
         openStdin: req.openStdin === true,
       });

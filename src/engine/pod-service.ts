@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import type { MetadataStore } from '../metadata/metadata-store.ts';
 import type { PodRecord } from '../metadata/pod-store.ts';
@@ -340,6 +340,8 @@ export class PodService {
     if (ns.pid === 'node') sandbox.host.push('pid');
     else if (ns.pid === 'pod') sandbox.join.push({ type: 'pid', path: proc('pid') });
     const name = `${member.name}_${p.name}_${member.attempt}`.slice(0, 250);
+    // The kubelet makes the pod's log directory; the container's subdirectory may be the runtime's to make.
+    if (member.logPath) await mkdir(dirname(member.logPath), { recursive: true, mode: 0o755 });
     const made = await this.#o.containers.create({ ...req, name, hostname: cfg.hostname, ...(ns.network === 'node' ? { network: 'host' } : {}), sandbox });
     return { id: made.id, name: made.name };
   }
@@ -353,6 +355,19 @@ export class PodService {
       if (p.state !== 'ready') throw failedPrecondition(`container ${c.id}: its pod sandbox ${p.id} is not ready (stopped, or its pause process ended); expected a ready pod`);
     }
     await this.#o.containers.start(c.id);
+  }
+
+  /**
+   * Has the shim of a running container of a pod reopen its CRI log (the kubelet renamed the file to
+   * rotate it). The shim's directory is the container service's layout (<run-root>/shims/<id[:32]>).
+   */
+  async reopenContainerLog(word: string): Promise<void> {
+    const c = this.#o.containers.resolve(word);
+    if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's log can be reopened`);
+    if (!(c.config as { request: CreateRequest }).request.sandbox?.logPath) throw failedPrecondition(`container ${c.id} has no CRI log (it was created without a log_path)`);
+    const h = await this.#o.supervisor.reconnect(join(this.#o.runRoot, 'shims', c.id.slice(0, 32)));
+    if (!h) throw failedPrecondition(`container ${c.id}: its shim is gone`);
+    await h.reopenLog();
   }
 
   // ---------------------------------------------------------------- recovery

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { unavailable } from '../errors/errors.ts';
-import { readContainerPid, readExit, readShimIdentity, type ShimInfo, type StartShimOptions, shimAlive, shimBinary, startShim, stopShim, waitExit } from '../shim/index.ts';
+import { readContainerPid, readExit, readShimIdentity, reopenLog, type ShimInfo, type StartShimOptions, shimAlive, shimBinary, startShim, stopShim, waitExit } from '../shim/index.ts';
 import type { ExitStatus } from '../shim/shim-state.ts';
 import { faultPoint } from './fault-points.ts';
 import { ShimSpawner, SpawnerUnsupported } from './shim-spawner.ts';
@@ -118,6 +118,10 @@ class ShimHandle implements TaskHandle {
     sock.destroy();
   }
 
+  reopenLog(): Promise<void> {
+    return reopenLog(this.stateDir);
+  }
+
   async cleanup(): Promise<void> {
     await endShim(this.stateDir, 3000);
     await rm(this.stateDir, { recursive: true, force: true });
@@ -161,13 +165,14 @@ export class ShimSupervisor implements TaskSupervisor {
       terminal: o.terminal,
       stdin: o.openStdin,
       logPath: o.logPath,
-      logFormat: 'json-file' as const,
+      logFormat: o.logFormat ?? ('json-file' as const),
       ...(this.#shimBinary ? { shimBinary: this.#shimBinary } : {}),
     };
   }
 
   async start(o: StartTaskOptions): Promise<TaskHandle> {
-    const info = await this.#startShim({ ...this.#shimOptions(o), logMaxSize: 10 << 20, logMaxFiles: 3 });
+    // A CRI log is rotated by the kubelet (ReopenContainerLog), never by the shim.
+    const info = await this.#startShim({ ...this.#shimOptions(o), ...(o.logFormat === 'cri' ? {} : { logMaxSize: 10 << 20, logMaxFiles: 3 }) });
     faultPoint('shim.started');
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }

@@ -14,6 +14,8 @@ export type StartTaskOptions = {
   /** The shim's own directory: pid file, attach socket, exit.json. */
   stateDir: string;
   logPath: string;
+  /** json-file (default, rotated by the shim) or cri (the kubelet's format; the kubelet rotates it and asks for a reopen). */
+  logFormat?: 'json-file' | 'cri';
   terminal: boolean;
   openStdin: boolean;
 };
@@ -38,6 +40,8 @@ export interface TaskHandle {
   /** A stream of the process's output (framed as the shim frames it) and a way to send stdin. */
   attach(): Promise<Duplex>;
   resize(rows: number, cols: number): Promise<void>;
+  /** Closes the log and opens its path again (the kubelet renamed it: CRI ReopenContainerLog). */
+  reopenLog(): Promise<void>;
   /** Tells the supervisor to quit and removes its state directory. */
   cleanup(): Promise<void>;
 }

@@ -9,6 +9,8 @@ export const FrameType = {
   CloseStdin: 4,
   Exit: 5,
   Attached: 6,
+  ReopenLog: 7,
+  LogReopened: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 

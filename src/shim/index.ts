@@ -11,6 +11,7 @@ export {
   type ShimIdentity,
   shimAlive,
 } from './shim-state.ts';
+export { reopenLog } from './reopen-log.ts';
 export { type LogFormat, type ShimInfo, type StartShimOptions, shimBinary, startShim } from './start-shim.ts';
 export { type StopShimOptions, stopShim } from './stop-shim.ts';
 export { waitExit } from './wait-exit.ts';

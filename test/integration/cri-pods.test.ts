@@ -3,13 +3,13 @@
 // that share the pod's namespaces, ExecSync, images from the store berth shares, the error codes
 // and idempotent calls a kubelet relies on, and pods that survive a kill -9 of berthd.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { CriClient, criError, Status } from '../lib/cri-client.ts';
 import { tarOf } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -250,6 +250,51 @@ test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a mi
     assert.ok((await cri.image.ImageStatus!({ image: { image: 'busybox:latest' } })).image, 'other images stay');
   } finally {
     cri.close();
+  }
+});
+
+test('logs and stats: CRI format at the kubelet path, written by the shim; ReopenContainerLog after a rename; berth logs reads them; container and pod stats', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  const logDir = mkdtempSync('/tmp/btc-logs-');
+  try {
+    const config = podConfig({ log_directory: logDir });
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('talker', ['echo one; echo two >&2; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done'], { log_path: 'talker/0.log' }), sandbox_config: config })).container_id;
+    const logPath = join(logDir, 'talker/0.log');
+    assert.equal((await rt.ContainerStatus!({ container_id: c })).status.log_path, logPath);
+    const e = await criError(rt.ReopenContainerLog!({ container_id: c }));
+    assert.equal(e.code, Status.FailedPrecondition, `not running yet: ${e.details}`);
+    await rt.StartContainer!({ container_id: c });
+    await until('the first ticks in the log', () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick 2'));
+    const lines = readFileSync(logPath, 'utf8').split('\n');
+    assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F one$/);
+    assert.ok(lines.some((l) => / stderr F two$/.test(l)), lines.join('\n'));
+    const seen: string[] = [];
+    for await (const l of d.client.logs(c)) seen.push(`${l.stream}:${l.log}`);
+    assert.ok(seen.includes('stdout:one\n') && seen.includes('stderr:two\n'), `berth logs reads the CRI log: ${seen.slice(0, 4)}`);
+
+    renameSync(logPath, `${logPath}.1`);
+    await rt.ReopenContainerLog!({ container_id: c });
+    await until('ticks in the new file', () => existsSync(logPath) && / stdout F tick \d+/.test(readFileSync(logPath, 'utf8')));
+    const before = readFileSync(`${logPath}.1`, 'utf8');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(readFileSync(`${logPath}.1`, 'utf8'), before, 'nothing more goes to the renamed file');
+    // Stats of the running talker and its pod.
+    const cs = (await rt.ContainerStats!({ container_id: c })).stats;
+    assert.equal(cs.attributes.id, c);
+    assert.ok(BigInt(cs.cpu.usage_core_nano_seconds.value) > 0n, 'CPU time used');
+    assert.ok(Number(cs.memory.working_set_bytes.value) > 0 && Number(cs.memory.working_set_bytes.value) <= Number(cs.memory.usage_bytes.value));
+    assert.deepEqual((await rt.ListContainerStats!({ filter: { pod_sandbox_id: pod } })).stats.map((x: { attributes: { id: string } }) => x.attributes.id), [c]);
+    const ps = (await rt.PodSandboxStats!({ pod_sandbox_id: pod })).stats;
+    assert.equal(ps.linux.containers.length, 1);
+    assert.equal(ps.linux.network.default_interface.name, 'eth0', 'the pod netns counters');
+    assert.ok(Number(ps.linux.network.default_interface.tx_bytes.value) >= 0);
+    assert.ok((await rt.ListPodSandboxStats!({})).stats.some((x: { attributes: { id: string } }) => x.attributes.id === pod));
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+    rmSync(logDir, { recursive: true, force: true });
   }
 });
 
