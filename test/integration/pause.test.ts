@@ -42,11 +42,19 @@ test('berth-pause reaps orphans as pid 1 and exits 0 on SIGTERM and SIGINT', asy
   });
   const a = await pauseInPidns();
   started.push(a.pause);
-  // A shell in pause's PID namespace starts a short sleep and exits: the sleep is orphaned to pause.
-  const r = spawnSync('nsenter', ['-t', String(a.pause), '-p', '--', 'sh', '-c', 'sleep 0.3 & exit 0']);
-  assert.equal(r.status, 0, String(r.stderr));
-  await until('the orphan reparented to pause', () => children(a.pause).length > 0, 5000, 20);
-  await until('the orphan reaped once it exited', () => children(a.pause).length === 0, 5000, 50);
+  // A shell in pause's PID namespace starts a sleep and exits: the sleep is orphaned to pause. It
+  // lives until killed here, so its reparenting is seen whatever the load.
+  const r = spawnSync('nsenter', ['-t', String(a.pause), '-p', '--', 'sh', '-c', 'sleep 1000 & exit 0'], { stdio: 'ignore' });
+  assert.equal(r.status, 0, 'nsenter ran the shell');
+  let orphan = 0;
+  await until('the orphan reparented to pause', () => {
+    orphan = children(a.pause)[0] ?? 0;
+    return orphan > 0;
+  });
+  started.push(orphan);
+  process.kill(orphan, 'SIGKILL');
+  // Unreaped, it would stay listed as pause's child (a zombie).
+  await until('the orphan reaped once it exited', () => children(a.pause).length === 0);
   process.kill(a.pause, 'SIGTERM');
   assert.equal(await a.exited, 0, 'pause exited 0 on SIGTERM (so did unshare, which passes its status on)');
 
