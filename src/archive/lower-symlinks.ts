@@ -70,18 +70,20 @@ async function resolveIn(layers: string[], parts: string[], refuse: (why: string
   const w: Walk = { path: [], layers: [layers] };
   const todo = [...parts].reverse();
   let hops = 0;
-  let missing = false;
+  // The depth at which a component was missing: below it the walk is lexical, above it real again.
+  let missingAt = -1;
   while (todo.length > 0) {
     const c = todo.pop()!;
     if (c === '' || c === '.') continue;
     if (c === '..') {
       if (w.path.length > 0) {
         w.path.pop();
-        if (!missing) w.layers.pop();
+        if (missingAt < 0) w.layers.pop();
+        else if (w.path.length <= missingAt) missingAt = -1;
       }
       continue;
     }
-    if (missing) {
+    if (missingAt >= 0) {
       w.path.push(c);
       continue;
     }
@@ -96,9 +98,9 @@ async function resolveIn(layers: string[], parts: string[], refuse: (why: string
       continue;
     }
     if (found.kind === 'other') throw refuse(`${JSON.stringify([...w.path, c].join('/'))} is not a directory`);
-    w.path.push(c);
-    if (found.kind === 'missing') missing = true;
+    if (found.kind === 'missing') missingAt = w.path.length;
     else w.layers.push(found.layers);
+    w.path.push(c);
   }
   return w.path;
 }
