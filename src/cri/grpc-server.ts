@@ -6,6 +6,7 @@
 // in status.ts only. A method berth does not implement answers Unimplemented, naming it.
 import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
+import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { errorMessage } from '../errors/errors.ts';
@@ -37,9 +38,34 @@ function handlers(def: grpc.ServiceDefinition, impl: Impl, service: string, log:
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(def)) {
     const fn = impl[name];
-    if (m.responseStream || m.requestStream) {
-      // Streaming calls (GetContainerEvents) are not served yet: say so rather than hang.
-      out[name] = (call: grpc.ServerWritableStream<unknown, unknown>) => call.destroy(Object.assign(new Error(`${service}/${name} is not implemented by berthd`), { code: GrpcStatus.Unimplemented }));
+    if (m.responseStream) {
+      // A server stream (GetContainerEvents): the implementation is an async generator, ended by the client going away.
+      out[name] = (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+        const gen = fn as unknown as ((req: Record<string, unknown>, signal: AbortSignal) => AsyncGenerator<unknown>) | undefined;
+        if (!gen) {
+          call.destroy(Object.assign(new Error(`${service}/${name} is not implemented by berthd`), { code: GrpcStatus.Unimplemented }));
+          return;
+        }
+        const ac = new AbortController();
+        call.on('cancelled', () => ac.abort());
+        call.on('close', () => ac.abort());
+        const it = gen.call(impl, call.request, ac.signal);
+        // The generator's first step subscribes synchronously: from the headers on, the client
+        // misses nothing (a test, or a kubelet, may wait for them before acting).
+        let step = it.next();
+        call.sendMetadata(new grpc.Metadata());
+        (async () => {
+          for (let r = await step; !r.done; r = await step) {
+            if (!call.write(r.value)) await once(call, 'drain', { signal: ac.signal });
+            step = it.next();
+          }
+          call.end();
+        })().catch((e: unknown) => {
+          if (ac.signal.aborted) return;
+          log(`CRI ${service}/${name}: ${errorMessage(e)}`);
+          call.destroy(Object.assign(new Error(grpcErrorOf(e).details), { code: grpcErrorOf(e).code }));
+        });
+      };
       continue;
     }
     out[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {

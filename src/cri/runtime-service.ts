@@ -302,6 +302,40 @@ export class CriRuntimeService {
     return {};
   }
 
+  // ---------------------------------------------------------------- events
+
+  /**
+   * The kubelet's evented PLEG: every create, start, exit and removal of a pod's container, with the
+   * pod's status and its containers' statuses at that moment. Live events only, until the caller
+   * goes away.
+   */
+  async *GetContainerEvents(_req: Msg, signal: AbortSignal): AsyncGenerator<Msg> {
+    const types: Record<string, string> = { create: 'CONTAINER_CREATED_EVENT', start: 'CONTAINER_STARTED_EVENT', die: 'CONTAINER_STOPPED_EVENT', destroy: 'CONTAINER_DELETED_EVENT' };
+    // A removed container cannot be asked which pod it was in: remember it while it exists.
+    const podOf = new Map(this.#criContainers().map((c) => [c.id, c.request.sandbox!.podId]));
+    for await (const ev of this.#e.events.stream({ type: ['container'], event: Object.keys(types) }, {}, signal)) {
+      const id = ev.actor.id;
+      if (ev.action !== 'destroy' && !podOf.has(id)) {
+        try {
+          const sb = this.#e.containers.inspect(id).request.sandbox;
+          if (sb) podOf.set(id, sb.podId);
+        } catch {}
+      }
+      const podId = podOf.get(id);
+      if (!podId) continue;
+      if (ev.action === 'destroy') podOf.delete(id);
+      const out: Msg = { container_id: id, container_event_type: types[ev.action], created_at: ev.timeNano, containers_statuses: [] };
+      try {
+        out.pod_sandbox_status = (await this.PodSandboxStatus({ pod_sandbox_id: podId })).status;
+        for (const cid of this.#e.pods.inspect(podId).containers) out.containers_statuses.push((await this.ContainerStatus({ container_id: cid })).status);
+      } catch (e) {
+        // The pod (or a container) went meanwhile: the event still goes, with what is left.
+        if (!isNotFound(e)) throw e;
+      }
+      yield out;
+    }
+  }
+
   // ---------------------------------------------------------------- stats
 
   /** One container's CRI stats: attributes always; usage while it runs (a stopped one has no cgroup). */

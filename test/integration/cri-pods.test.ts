@@ -160,6 +160,35 @@ for (const version of ['v1', 'v1alpha2'] as const) {
   });
 }
 
+test('GetContainerEvents: created, started, stopped, deleted for a pod container, with the pod status', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  const got: { container_id: string; container_event_type: string; pod_sandbox_status: { id: string } | null; containers_statuses: { id: string; state: string }[] }[] = [];
+  const stream = cri.streams.GetContainerEvents!({});
+  stream.on('data', (m) => got.push(m));
+  stream.on('error', () => {});
+  // berthd sends the headers once it is subscribed: nothing after them is missed.
+  await new Promise((r) => stream.once('metadata', r));
+  try {
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('ev', ['exit 0']), sandbox_config: config })).container_id;
+    await rt.StartContainer!({ container_id: c });
+    await until('the container exited', async () => (await rt.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED');
+    await rt.RemoveContainer!({ container_id: c });
+    await until('four events', () => got.filter((e) => e.container_id === c).length >= 4);
+    const mine = got.filter((e) => e.container_id === c);
+    assert.deepEqual(mine.map((e) => e.container_event_type), ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+    assert.ok(mine.every((e) => e.pod_sandbox_status?.id === pod), 'each carries the pod status');
+    assert.equal(mine[1]!.containers_statuses.find((s) => s.id === c)?.state !== undefined, true);
+    assert.deepEqual(mine[3]!.containers_statuses, [], 'after the removal the pod has no containers');
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    stream.cancel();
+    cri.close();
+  }
+});
+
 test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;

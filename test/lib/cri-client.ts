@@ -31,6 +31,8 @@ export class CriClient {
   readonly runtime: Record<string, CriCall>;
   readonly image: Record<string, CriCall>;
   readonly #clients: grpc.Client[] = [];
+  /** Server-streaming methods (GetContainerEvents): the stream of answers; cancel() ends it. */
+  readonly streams: Record<string, (req?: Msg) => grpc.ClientReadableStream<Msg>> = {};
 
   constructor(socket: string, version: 'v1' | 'v1alpha2' = 'v1') {
     const d = definitions();
@@ -44,6 +46,10 @@ export class CriClient {
     this.#clients.push(client);
     const out: Record<string, CriCall> = {};
     for (const name of Object.keys(def)) {
+      if (def[name]!.responseStream) {
+        this.streams[name] = (req = {}) => (client as unknown as Record<string, (r: Msg) => grpc.ClientReadableStream<Msg>>)[name]!.call(client, req);
+        continue;
+      }
       out[name] = (req = {}, opts = {}) =>
         new Promise((resolve, reject) => {
           const deadline = new Date(Date.now() + (opts.deadlineMs ?? 60_000));
