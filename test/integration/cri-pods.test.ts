@@ -3,13 +3,19 @@
 // that share the pod's namespaces, ExecSync, images from the store berth shares, the error codes
 // and idempotent calls a kubelet relies on, and pods that survive a kill -9 of berthd.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { CriClient, criError, Status } from '../lib/cri-client.ts';
-import { tarOf } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { LocalContentStore } from '../../src/content/local-content-store.ts';
+import { RegistryClient } from '../../src/distribution/registry-client.ts';
+import { ImageStore } from '../../src/images/image-store.ts';
+import { push } from '../../src/images/push.ts';
+import { startRegistry } from '../lib/registry.ts';
+import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
+import { busyboxRootfsTar, type Daemon, fetchText, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -189,6 +195,34 @@ test('GetContainerEvents: created, started, stopped, deleted for a pod container
   }
 });
 
+test('hostPort through portmap reaches a pod container; a NODE-network pod uses the host network and hostname', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    const port = 21000 + (process.pid % 9000);
+    const config = podConfig({ port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: port, host_ip: '127.0.0.1' }] });
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('web', ['mkdir -p /w && echo via-hostport > /w/index.html && exec httpd -f -p 8080 -h /w']), sandbox_config: config })).container_id;
+    await rt.StartContainer!({ container_id: c });
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'via-hostport\n');
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+
+    const hostCfg = podConfig({ hostname: '', linux: { security_context: { namespace_options: { network: 'NODE' } } } });
+    const { pod_sandbox_id: hpod } = await rt.RunPodSandbox!({ config: hostCfg });
+    const st = (await rt.PodSandboxStatus!({ pod_sandbox_id: hpod })).status;
+    assert.equal(st.network.ip, '', 'no pod address: the host network');
+    assert.equal(st.linux.namespaces.options.network, 'NODE');
+    const h = (await rt.CreateContainer!({ pod_sandbox_id: hpod, config: container('h', ['exec sleep 300']), sandbox_config: hostCfg })).container_id;
+    await rt.StartContainer!({ container_id: h });
+    const ns = (await rt.ExecSync!({ container_id: h, cmd: ['sh', '-c', "ls -l /proc/self/ns/net | sed 's/.*-> //'"] })).stdout.toString().trim();
+    assert.equal(ns, readlinkSync('/proc/self/ns/net'), 'the host network namespace');
+    assert.equal((await rt.ExecSync!({ container_id: h, cmd: ['hostname'] })).stdout.toString().trim(), hostname(), 'and the host UTS namespace');
+    await rt.RemovePodSandbox!({ pod_sandbox_id: hpod });
+  } finally {
+    cri.close();
+  }
+});
+
 test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
@@ -324,6 +358,47 @@ test('logs and stats: CRI format at the kubelet path, written by the shim; Reope
   } finally {
     cri.close();
     rmSync(logDir, { recursive: true, force: true });
+  }
+});
+
+test('PullImage from a registry on loopback; the pulled image runs in a pod and berth sees it', async () => {
+  const reg = await startRegistry();
+  const src = mkdtempSync('/tmp/btc-push-');
+  const cri = new CriClient(criSocket);
+  try {
+    const content = new LocalContentStore(join(src, 'content'));
+    const images = new ImageStore(src);
+    const built = await buildImage(content, [await busyboxTar()], { cmd: ['/bin/sh', '-c', 'echo pulled-by-cri'] });
+    const ref = `${reg.host}/berth/cri:1`;
+    await images.put(ref, built.manifest);
+    const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } } });
+    await push(ref, { content, images, client });
+    await client.close();
+
+    const pulled = await cri.image.PullImage!({ image: { image: ref } });
+    assert.equal(pulled.image_ref, built.manifest.digest);
+    assert.equal((await cri.image.ImageStatus!({ image: { image: ref } })).image.id, built.manifest.digest);
+    assert.ok((await d.client.images()).some((i) => JSON.stringify(i).includes('berth/cri')), 'berth lists the image the kubelet pulled');
+    const e = await criError(cri.image.PullImage!({ image: { image: ref }, auth: { username: 'u', password: 'p' } }));
+    assert.equal(e.code, Status.Unimplemented);
+    assert.match(e.details, /auth/);
+    const bad = await criError(cri.image.PullImage!({ image: { image: `${reg.host}/berth/none:1` } }));
+    assert.equal(bad.code, Status.NotFound, bad.details);
+
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+    const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: { metadata: { name: 'pulled' }, image: { image: ref } }, sandbox_config: config })).container_id;
+    await cri.runtime.StartContainer!({ container_id: c });
+    await until('the image command ran', async () => (await cri.runtime.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED');
+    const out: string[] = [];
+    for await (const l of d.client.logs(c)) out.push(l.log);
+    assert.deepEqual(out, ['pulled-by-cri\n'], 'the image config Cmd, run as the CRI container');
+    await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod });
+    await cri.image.RemoveImage!({ image: { image: ref } });
+  } finally {
+    cri.close();
+    await reg.stop();
+    rmSync(src, { recursive: true, force: true });
   }
 });
 
