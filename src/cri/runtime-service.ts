@@ -88,7 +88,7 @@ function nsOptionsOf(p: PodInfo): Msg {
 
 function containerState(c: ContainerDetails): string {
   if (c.state.status === 'created') return 'CONTAINER_CREATED';
-  if (c.state.status === 'running' || c.state.status === 'paused') return 'CONTAINER_RUNNING';
+  if (c.state.running) return 'CONTAINER_RUNNING';
   return 'CONTAINER_EXITED';
 }
 

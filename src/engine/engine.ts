@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
+import { isLive } from '../metadata/container-status.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
@@ -14,7 +15,7 @@ import { PodService } from './pod-service.ts';
 import { type RuntimeClass, type RuntimeClassConfig, resolveRuntimeClasses } from './runtime-classes.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
-import type { SystemInfo, VersionInfo } from './types.ts';
+import type { ContainerConfig, SystemInfo, VersionInfo } from './types.ts';
 import { VolumeService } from './volume-service.ts';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -56,7 +57,7 @@ async function abortCommittedIngests(images: ImageService): Promise<string[]> {
 export class Engine {
   readonly root: string;
   readonly runRoot: string;
-  readonly store: MetadataStore;
+  readonly store: MetadataStore<ContainerConfig>;
   readonly images: ImageService;
   readonly events: EventBus;
   readonly volumes: VolumeService;
@@ -85,7 +86,7 @@ export class Engine {
     const runRoot = resolve(o.runRoot);
     await mkdir(join(root, 'containers'), { recursive: true, mode: 0o711 });
     await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
-    const store = new MetadataStore(join(root, 'berthd.db'), faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {});
+    const store = new MetadataStore<ContainerConfig>(join(root, 'berthd.db'), faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {});
     // Leases live in berthd.db, and every container is a gc root of the image service (docs/metadata.md).
     const images = await ImageService.open({ root, metadata: store, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
     const events = new EventBus(store);
@@ -124,7 +125,7 @@ export class Engine {
       containers: all.length,
       running: all.filter((c) => c.status === 'running').length,
       paused: all.filter((c) => c.status === 'paused').length,
-      stopped: all.filter((c) => c.status === 'stopped' || c.status === 'created').length,
+      stopped: all.filter((c) => !isLive(c.status)).length,
       images: (await this.images.list()).length,
       snapshotter: this.images.snapshotterName,
       runtimes: Object.fromEntries(Object.entries(this.runtimes).map(([name, c]) => [name, c.path])),

@@ -16,6 +16,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
+import { isLive } from '../metadata/container-status.ts';
 import type { MetadataStore } from '../metadata/metadata-store.ts';
 import type { PodRecord } from '../metadata/pod-store.ts';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
@@ -29,12 +30,12 @@ import type { PodInfo, PodRequest } from './pod-types.ts';
 import { RuntimeCli } from './runtime-cli.ts';
 import type { RuntimeClass } from './runtime-classes.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
-import type { CreateRequest, SandboxMembership } from './types.ts';
+import type { ContainerConfig, CreateRequest, SandboxMembership } from './types.ts';
 
 export type PodServiceOptions = {
   root: string;
   runRoot: string;
-  store: MetadataStore;
+  store: MetadataStore<ContainerConfig>;
   events: EventBus;
   network: NetworkBackend;
   supervisor: TaskSupervisor;
@@ -242,7 +243,7 @@ export class PodService {
   async stop(word: string, timeoutSec = 0): Promise<void> {
     const p0 = this.#o.store.pods.find(word);
     for (const c of this.containersOf(p0.id)) {
-      if (c.status === 'running' || c.status === 'paused') await this.#o.containers.stop(c.id, timeoutSec).catch((e) => { if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e; });
+      if (isLive(c.status)) await this.#o.containers.stop(c.id, timeoutSec).catch((e) => { if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e; });
     }
     await this.#lock.run(p0.id, async () => {
       const p = this.#o.store.pods.get(p0.id);
@@ -270,7 +271,7 @@ export class PodService {
 
   /** The container rows of a pod, newest first. */
   containersOf(podId: string) {
-    return this.#o.store.listContainers().filter((c) => (c.config as { request: CreateRequest }).request.sandbox?.podId === podId);
+    return this.#o.store.listContainers().filter((c) => c.config.request.sandbox?.podId === podId);
   }
 
   inspect(word: string): PodInfo {
@@ -349,7 +350,7 @@ export class PodService {
   /** Starts a container; one of a pod only while the pod is ready (its namespaces are the pause process's). */
   async startContainer(word: string): Promise<void> {
     const c = this.#o.containers.resolve(word);
-    const sb = (c.config as { request: CreateRequest }).request.sandbox;
+    const sb = c.config.request.sandbox;
     if (sb) {
       const p = this.#o.store.pods.get(sb.podId);
       if (p.state !== 'ready') throw failedPrecondition(`container ${c.id}: its pod sandbox ${p.id} is not ready (stopped, or its pause process ended); expected a ready pod`);

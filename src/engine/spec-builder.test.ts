@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildSpec, mergeEnv, numericUser, parseRestartPolicy, processArgs, resolveUser, withHome } from './spec-builder.ts';
+import { buildSpec, mergeEnv, numericUser, processArgs, resolveUser, withHome } from './spec-builder.ts';
 
 test('Entrypoint/Cmd: Docker rules', () => {
   const img = { Entrypoint: ['/ep'], Cmd: ['a', 'b'] };
@@ -26,13 +26,6 @@ test('users: numeric and by name', () => {
   assert.deepEqual(resolveUser('nobody', passwd, group), { uid: 65534, gid: 65534, additionalGids: [100] });
   assert.deepEqual(resolveUser('nobody:users', passwd, group), { uid: 65534, gid: 100, additionalGids: [] });
   assert.throws(() => resolveUser('alice', passwd, group), /alice.*\/etc\/passwd/);
-});
-
-test('restart policies', () => {
-  assert.deepEqual(parseRestartPolicy(undefined), { name: 'no', max: 0 });
-  assert.deepEqual(parseRestartPolicy('on-failure:3'), { name: 'on-failure', max: 3 });
-  assert.deepEqual(parseRestartPolicy('unless-stopped'), { name: 'unless-stopped', max: 0 });
-  assert.throws(() => parseRestartPolicy('sometimes'), /expected no, always/);
 });
 
 test('buildSpec: process, resources, mounts, readonly root, host network', () => {

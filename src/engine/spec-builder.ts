@@ -3,7 +3,6 @@
 // parses the restart policy words. Pure: no files, no processes, so every rule is unit-tested.
 // Must never: read the rootfs (user names are resolved at start, by resolveUser) or mount anything.
 import { invalidArgument } from '../errors/errors.ts';
-import type { RestartPolicyName } from '../metadata/metadata-store.ts';
 import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
 import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
@@ -121,15 +120,6 @@ export function withHome(env: string[], uid: number, passwd: string): string[] {
     .find((f) => f.length >= 6 && f[2] !== '' && Number(f[2]) === uid);
   const home = row?.[5] || '/';
   return [...env.filter((e) => !e.startsWith('HOME=')), `HOME=${home}`];
-}
-
-export function parseRestartPolicy(word: string | undefined): { name: RestartPolicyName; max: number } {
-  const w = word ?? 'no';
-  if (w === '' || w === 'no') return { name: 'no', max: 0 };
-  if (w === 'always' || w === 'unless-stopped') return { name: w, max: 0 };
-  const m = /^on-failure(?::(\d+))?$/.exec(w);
-  if (m) return { name: 'on-failure', max: m[1] === undefined ? 0 : Number(m[1]) };
-  throw invalidArgument(`restart policy ${JSON.stringify(w)}: expected no, always, unless-stopped or on-failure[:max-retries]`);
 }
 
 export function buildSpec(inp: SpecInputs): RuntimeConfig {

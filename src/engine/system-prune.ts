@@ -5,6 +5,7 @@
 // the usual refusals and crash ordering apply.
 // Must never: remove a running or paused container, the default network, or a volume unasked.
 import { diskUsage } from '../snapshots/disk-usage.ts';
+import { isLive } from '../metadata/container-status.ts';
 import type { Engine } from './engine.ts';
 
 export type DfRow = { total: number; active: number; size: number; reclaimable: number };
@@ -50,7 +51,7 @@ export async function systemDf(e: Engine): Promise<SystemDf> {
 export async function pruneContainers(e: Engine): Promise<string[]> {
   const out: string[] = [];
   for (const c of e.containers.list({ all: true })) {
-    if (c.status === 'running' || c.status === 'paused') continue;
+    if (isLive(c.status)) continue;
     try {
       await e.containers.remove(c.id);
       out.push(c.id);

@@ -2,6 +2,7 @@
 // native API carries as JSON (src/api re-exports them; src/client imports them as types only).
 // Owns: plain data types. Must never: contain behaviour.
 import type { ContainerStatus, RestartPolicyName } from '../metadata/metadata-store.ts';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 
 export type { ContainerStatus, RestartPolicyName };
 
@@ -74,6 +75,9 @@ export type SandboxMembership = {
   logPath?: string;
 };
 
+/** The document a container's metadata row keeps: the create request and the OCI spec built from it. */
+export type ContainerConfig = { request: CreateRequest; spec: RuntimeConfig };
+
 export type ContainerSummary = {
   id: string;
   name: string;
@@ -82,8 +86,10 @@ export type ContainerSummary = {
   command: string;
   createdAt: string;
   status: ContainerStatus;
-  /** Docker's words for `ps`: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
-  statusText: string;
+  /** Stopped, with a restart (its policy's) pending. */
+  restarting: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
   exitCode: number | null;
   labels: Record<string, string>;
   /** Published ports as they are now (allocated host ports filled in); empty unless the container runs. */

@@ -7,16 +7,16 @@ import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, isBerthError, notFound } from '../errors/errors.ts';
 import type { MetadataStore, VolumeRecord } from '../metadata/metadata-store.ts';
 import type { EventBus } from './event-bus.ts';
-import type { VolumeInfo } from './types.ts';
+import type { ContainerConfig, VolumeInfo } from './types.ts';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export class VolumeService {
   readonly #dir: string;
-  readonly #store: MetadataStore;
+  readonly #store: MetadataStore<ContainerConfig>;
   readonly #events: EventBus;
 
-  constructor(root: string, store: MetadataStore, events: EventBus) {
+  constructor(root: string, store: MetadataStore<ContainerConfig>, events: EventBus) {
     this.#dir = join(root, 'volumes');
     this.#store = store;
     this.#events = events;
@@ -25,8 +25,7 @@ export class VolumeService {
   #usedBy(name: string): string[] {
     const out: string[] = [];
     for (const c of this.#store.listContainers()) {
-      const req = (c.config as { request?: { mounts?: { type: string; source?: string }[] } }).request;
-      if (req?.mounts?.some((m) => m.type === 'volume' && m.source === name)) out.push(c.id);
+      if (c.config.request.mounts?.some((m) => m.type === 'volume' && m.source === name)) out.push(c.id);
     }
     return out;
   }

@@ -7,21 +7,24 @@
 // or files, or hold a transaction across an await (node:sqlite is synchronous; keep it that way).
 import { DatabaseSync } from 'node:sqlite';
 import { alreadyExists, failedPrecondition, notFound } from '../errors/errors.ts';
+import type { ContainerStatus } from './container-status.ts';
 import { LeaseStore } from './lease-store.ts';
 import { PodStore } from './pod-store.ts';
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
 
-/** The OCI runtime-spec status words, plus 'stopped' for a container whose task has exited. */
-export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
+export type { ContainerStatus };
 export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
 
-export type ContainerRecord = {
+/**
+ * `Config` is the engine's document (its create request and the OCI spec built from it): the store
+ * keeps it as JSON and gives it back as the engine wrote it, typed by the engine's instance.
+ */
+export type ContainerRecord<Config = unknown> = {
   id: string;
   name: string;
   imageRef: string;
   imageId: string;
-  /** JSON document: { request, spec } (the create request and the OCI spec built from it). */
-  config: unknown;
+  config: Config;
   labels: Record<string, string>;
   runtime: string;
   snapshotKey: string;
@@ -50,13 +53,13 @@ type Raw = Record<string, string | number | null>;
 
 const EVENTS_KEPT = 1000;
 
-function toContainer(r: Raw): ContainerRecord {
+function toContainer<Config>(r: Raw): ContainerRecord<Config> {
   return {
     id: String(r.id),
     name: String(r.name),
     imageRef: String(r.image_ref),
     imageId: String(r.image_id),
-    config: JSON.parse(String(r.config)),
+    config: JSON.parse(String(r.config)) as Config,
     labels: JSON.parse(String(r.labels)) as Record<string, string>,
     runtime: String(r.runtime),
     snapshotKey: String(r.snapshot_key),
@@ -120,7 +123,7 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIG
 /** What a container row write was, for a caller's hook after it committed (berthd's test-only fault points). */
 export type ContainerWrite = 'insert' | 'update' | 'delete';
 
-export class MetadataStore {
+export class MetadataStore<Config = unknown> {
   readonly path: string;
   readonly db: DatabaseSync;
   readonly leases: LeaseStore;
@@ -153,7 +156,7 @@ export class MetadataStore {
 
   // ---- containers ----
 
-  insertContainer(c: Omit<ContainerRecord, keyof ContainerState> & Partial<ContainerState>): ContainerRecord {
+  insertContainer(c: Omit<ContainerRecord<Config>, keyof ContainerState> & Partial<ContainerState>): ContainerRecord<Config> {
     const byName = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(c.name) as Raw | undefined;
     if (byName) throw alreadyExists(`container name ${JSON.stringify(c.name)} is already in use by container ${String(byName.id)}; remove it or choose another --name`);
     this.db
@@ -166,30 +169,30 @@ export class MetadataStore {
     return this.getContainer(c.id);
   }
 
-  getContainer(id: string): ContainerRecord {
+  getContainer(id: string): ContainerRecord<Config> {
     const r = this.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as Raw | undefined;
     if (!r) throw notFound(`no such container: ${id}`);
-    return toContainer(r);
+    return toContainer<Config>(r);
   }
 
   /** By full id, exact name, or unique id prefix (as docker resolves). */
-  findContainer(word: string): ContainerRecord {
+  findContainer(word: string): ContainerRecord<Config> {
     const w = word.startsWith('/') ? word.slice(1) : word;
     const exact = this.db.prepare('SELECT * FROM containers WHERE id = ? OR name = ?').get(w, w) as Raw | undefined;
-    if (exact) return toContainer(exact);
+    if (exact) return toContainer<Config>(exact);
     if (/^[0-9a-f]+$/.test(w)) {
       const hits = this.db.prepare("SELECT * FROM containers WHERE id LIKE ? || '%'").all(w) as Raw[];
-      if (hits.length === 1) return toContainer(hits[0]!);
+      if (hits.length === 1) return toContainer<Config>(hits[0]!);
       if (hits.length > 1) throw failedPrecondition(`container ID prefix ${JSON.stringify(w)} is ambiguous: it matches ${hits.map((h) => String(h.id).slice(0, 12)).join(', ')}`);
     }
     throw notFound(`no such container: ${word} (expected a container name, ID or unique ID prefix)`);
   }
 
-  listContainers(): ContainerRecord[] {
-    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, id').all() as Raw[]).map(toContainer);
+  listContainers(): ContainerRecord<Config>[] {
+    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, id').all() as Raw[]).map((r) => toContainer<Config>(r));
   }
 
-  updateState(id: string, patch: Partial<ContainerState>): ContainerRecord {
+  updateState(id: string, patch: Partial<ContainerState>): ContainerRecord<Config> {
     const sets: string[] = [];
     const vals: (string | number | null)[] = [];
     for (const [k, v] of Object.entries(patch)) {

@@ -7,7 +7,7 @@ import type { CreateRequest, MountRequest, PortMapping } from '../../api/types.t
 import type { BerthClient } from '../../client/client.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import { table, timeAgo } from './format.ts';
+import { containerStatusText, table, timeAgo } from './format.ts';
 import { cliMark } from './timing.ts';
 
 export type VerbCtx = { client: () => Promise<BerthClient>; out: NodeJS.WriteStream; err: NodeJS.WriteStream };
@@ -324,7 +324,7 @@ const ps: Verb = {
     }
     const ports = (p: PortMapping[]) => p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
     const cmd = (s: string) => (f['no-trunc'] || s.length <= 22 ? `"${s}"` : `"${s.slice(0, 20)}…"`);
-    ctx.out.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], list.map((c) => [id(c.id), c.image, cmd(c.command), timeAgo(c.createdAt), c.statusText, ports(c.ports), c.name])));
+    ctx.out.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], list.map((c) => [id(c.id), c.image, cmd(c.command), timeAgo(c.createdAt), containerStatusText(c), ports(c.ports), c.name])));
     return 0;
   },
 };

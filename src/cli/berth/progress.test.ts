@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatBytes, table, timeAgo } from './format.ts';
+import { containerStatusText, formatBytes, table, timeAgo } from './format.ts';
 import { ProgressRenderer } from './progress.ts';
 
 const L1 = `sha256:${'a'.repeat(64)}`;
@@ -67,5 +67,17 @@ describe('format', () => {
     assert.equal(formatBytes(45_600_000), '45.6MB');
     assert.equal(timeAgo(new Date(10_000).toISOString(), 10_000 + 3 * 3600_000), '3 hours ago');
     assert.equal(table(['A', 'BB'], [['xyz', '1']]), 'A     BB\nxyz   1\n');
+  });
+
+  it("prints a container's status as docker's ps does, from its recorded state", () => {
+    const now = Date.parse('2026-01-01T01:00:00Z');
+    const c = { status: 'running', restarting: false, startedAt: '2026-01-01T00:57:00Z', finishedAt: null, exitCode: null };
+    assert.equal(containerStatusText(c, now), 'Up 3 minutes');
+    assert.equal(containerStatusText({ ...c, status: 'paused' }, now), 'Up 3 minutes (Paused)');
+    assert.equal(containerStatusText({ ...c, startedAt: '2026-01-01T00:59:59.500Z' }, now), 'Up Less than a second');
+    const stopped = { ...c, status: 'stopped', finishedAt: '2026-01-01T00:58:00Z', exitCode: 3 };
+    assert.equal(containerStatusText(stopped, now), 'Exited (3) 2 minutes ago');
+    assert.equal(containerStatusText({ ...stopped, restarting: true }, now), 'Restarting (3) 2 minutes ago');
+    assert.equal(containerStatusText({ ...c, status: 'created', startedAt: null }, now), 'Created');
   });
 });

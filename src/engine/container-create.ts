@@ -1,0 +1,118 @@
+// Creating a container: a create request becomes an overlay snapshot of its image, a bundle
+// directory (config.json, the /etc files) and a row. Nothing runs yet (container-start.ts).
+// Must never: leave a snapshot or a directory without a row (on failure both go; a crash leaves
+// orphans recovery removes).
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { failedPrecondition, isBerthError, notFound } from '../errors/errors.ts';
+import type { ImageService } from '../images/image-service.ts';
+import { type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
+import { resolveMounts } from './container-mounts.ts';
+import { generateName } from './container-names.ts';
+import { checkCreateRequest, publishedPorts } from './container-request.ts';
+import { writeEtcFiles } from './etc-files.ts';
+import { faultPoint } from './fault-points.ts';
+import { buildSpec } from './spec-builder.ts';
+import { timingSpan } from './timing.ts';
+import type { CreateRequest } from './types.ts';
+
+/** berthd's own hard RLIMIT_NOFILE: raising a container above it needs CAP_SYS_RESOURCE, which berthd may lack. */
+function hostNofile(): number {
+  try {
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m?.[1] === 'unlimited' || !m ? 1048576 : Math.min(1048576, Number(m[1]));
+  } catch {
+    return 1048576;
+  }
+}
+
+export async function createContainer(ctx: ContainerContext, req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
+  const restart = checkCreateRequest(req);
+  const runtimeName = req.runtime ?? ctx.o.defaultRuntime;
+  const rt = ctx.runtime(runtimeName);
+  if (!existsSync(rt.binary)) throw failedPrecondition(`runtime ${runtimeName}: binary ${rt.binary} does not exist`);
+  if (req.network && req.network !== 'host' && req.network !== 'none') await ctx.o.network.inspect(req.network);
+
+  const span = timingSpan('create', req.name ?? req.image);
+  let image: Awaited<ReturnType<ImageService['inspect']>>;
+  try {
+    image = await ctx.o.images.inspect(req.image);
+  } catch (e) {
+    if (isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw notFound(`no such image: ${req.image} (pull or load it first)`, e);
+    throw e;
+  }
+  if (!image.unpacked) throw failedPrecondition(`image ${image.name} is not unpacked; pull it again to unpack its layers`);
+  const ports = publishedPorts(req, image.config.config?.ExposedPorts);
+  // Until the row exists, nothing else holds the image: a lease keeps an rmi -f plus prune from
+  // collecting its content (its layers are kept by the snapshot prepared on them).
+  const release = await ctx.o.images.lease('create', [image.target.digest]);
+  span.mark('image resolved');
+
+  const id = randomBytes(32).toString('hex');
+  const name = req.name ?? generateName((n) => ctx.namesInFlight.has(n) || nameTaken(ctx, n));
+  // A generated name is free in the store but not yet in it: other creates under way must not
+  // draw it too.
+  ctx.namesInFlight.add(name);
+  const dir = ctx.dir(id);
+  const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
+  const request: CreateRequest = { ...req, name, ...(ports.length ? { ports } : {}) };
+  let prepared = false;
+  try {
+    await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
+    faultPoint('create.dir-made');
+    // The bundle's files and the snapshot are independent: made at once (a crash leaves either or
+    // both without a row, which recovery removes).
+    const snapshot = ctx.o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } }).then(() => {
+      prepared = true;
+      faultPoint('create.snapshot-prepared');
+      span.mark('snapshot prepared');
+    });
+    const bundle = (async () => {
+      const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network);
+      const mounts = await resolveMounts(req.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
+      const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts, nofile: hostNofile() });
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+      faultPoint('create.config-written');
+      span.mark('dir, etc files, spec, config.json');
+      return spec;
+    })();
+    const [snap, made] = await Promise.allSettled([snapshot, bundle]);
+    if (made.status === 'rejected') throw made.reason;
+    if (snap.status === 'rejected') throw snap.reason;
+    ctx.store.insertContainer({
+      id,
+      name,
+      imageRef: req.image,
+      imageId: image.target.digest,
+      config: { request, spec: made.value },
+      labels: req.labels ?? {},
+      runtime: runtimeName,
+      snapshotKey,
+      createdAt: new Date().toISOString(),
+      restartPolicy: restart.name,
+      restartMax: restart.max,
+    });
+  } catch (e) {
+    if (prepared) await ctx.o.images.snapshotter.remove(snapshotKey).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    ctx.namesInFlight.delete(name);
+    await release();
+  }
+  faultPoint('create.recorded');
+  span.mark(`row inserted (id ${id.slice(0, 12)})`);
+  ctx.o.events.publish('container', 'create', id, { name, image: req.image, ...(req.labels ?? {}) });
+  return { id, name, warnings: [] };
+}
+
+function nameTaken(ctx: ContainerContext, name: string): boolean {
+  try {
+    ctx.store.findContainer(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,40 @@
+// `ps --filter`: docker's keys for containers, over a row. Pure.
+import { invalidArgument } from '../errors/errors.ts';
+import type { Container } from './container-context.ts';
+
+export const FILTER_KEYS = ['id', 'name', 'status', 'label', 'ancestor', 'exited', 'runtime'] as const;
+
+type Row = Pick<Container, 'id' | 'name' | 'status' | 'labels' | 'imageRef' | 'imageId' | 'exitCode' | 'runtime'>;
+
+/** Each key's values are alternatives; keys must all hold. An unknown key is an error. */
+export function matchesFilters(c: Row, filters: Record<string, string[]>): boolean {
+  for (const [k, vals] of Object.entries(filters)) {
+    if (vals.length === 0) continue;
+    if (!vals.some((v) => matchesOne(c, k, v))) return false;
+  }
+  return true;
+}
+
+function matchesOne(c: Row, key: string, v: string): boolean {
+  switch (key) {
+    case 'id':
+      return c.id.startsWith(v);
+    case 'name':
+      return c.name.includes(v);
+    case 'status':
+      // docker's word for a stopped container.
+      return v === c.status || (v === 'exited' && c.status === 'stopped');
+    case 'label': {
+      const eq = v.indexOf('=');
+      return eq < 0 ? v in c.labels : c.labels[v.slice(0, eq)] === v.slice(eq + 1);
+    }
+    case 'ancestor':
+      return c.imageRef === v || c.imageId.startsWith(v) || c.imageId === `sha256:${v}`;
+    case 'exited':
+      return c.status === 'stopped' && String(c.exitCode) === v;
+    case 'runtime':
+      return c.runtime === v;
+    default:
+      throw invalidArgument(`filter ${JSON.stringify(key)}: expected one of ${FILTER_KEYS.join(', ')}`);
+  }
+}

@@ -1,0 +1,43 @@
+// A container's place on its networks beyond the attach itself: leaving them (detach, attachment
+// rows, the netns) and the hosts file every container on a user network shares names through.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerContext } from './container-context.ts';
+
+/**
+ * Name resolution on a user network: every container attached to it gets, in its bind-mounted
+ * hosts file, the names of all of them. The file is rewritten in place (same inode), so running
+ * containers see a newcomer at once; a container without hosts.base (made before) is left alone.
+ */
+export async function refreshHosts(ctx: ContainerContext, network: string): Promise<void> {
+  try {
+    const names = await ctx.o.network.hostsFile(network);
+    for (const cid of ctx.store.containersOnNetwork(network)) {
+      const base = await readFile(join(ctx.dir(cid), 'hosts.base'), 'utf8').catch(() => undefined);
+      if (base !== undefined) await writeFile(join(ctx.dir(cid), 'hosts'), `${base}${names}`);
+    }
+  } catch (e) {
+    ctx.log(`hosts of network ${network}: ${(e as Error).message}`);
+  }
+}
+
+/** Detaches the container from `networks` (each logged, never thrown) and removes its netns with `netns`. */
+export async function releaseNetwork(ctx: ContainerContext, id: string, networks: string[], netns: boolean): Promise<void> {
+  const nsPath = join(ctx.o.runRoot, 'netns', id);
+  for (const n of networks) {
+    await ctx.o.network.detach(id, nsPath, n).catch((e) => ctx.log(`detach ${id} from ${n}: ${(e as Error).message}`));
+    ctx.store.removeAttachment(id, n);
+    await refreshHosts(ctx, n);
+  }
+  if (netns) await ctx.o.network.removeNetns(id).catch((e) => ctx.log(`remove netns of ${id}: ${(e as Error).message}`));
+}
+
+/** Every network the container is recorded on, left, and its netns removed. */
+export function releaseAllNetworks(ctx: ContainerContext, id: string): Promise<void> {
+  return releaseNetwork(
+    ctx,
+    id,
+    ctx.store.attachments(id).map((a) => a.network),
+    true,
+  );
+}

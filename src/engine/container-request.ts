@@ -1,0 +1,39 @@
+// A create request checked before anything is made: every field the engine itself reads (the spec
+// builder checks the rest), with an error naming the field and what was expected; and the ports it
+// publishes once `-P` has added the image's exposed ports. Pure.
+import { invalidArgument } from '../errors/errors.ts';
+import type { RestartPolicyName } from '../metadata/metadata-store.ts';
+import { CONTAINER_NAME } from './container-names.ts';
+import { parseRestartPolicy } from './restart-policy.ts';
+import type { CreateRequest, PortMapping } from './types.ts';
+
+/** Throws on the first field that is wrong; returns the parsed restart policy. */
+export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyName; max: number } {
+  if (!req || typeof req.image !== 'string' || req.image === '') throw invalidArgument('create: "image" is required (expected an image reference)');
+  const restart = parseRestartPolicy(req.restart);
+  if (req.autoRemove && restart.name !== 'no') throw invalidArgument(`--rm and --restart ${req.restart} conflict: a removed container cannot be restarted`);
+  if (req.name !== undefined && !CONTAINER_NAME.test(req.name)) throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+  if ((req.ports?.length || req.publishAll) && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`-p/-P: ports cannot be published on network ${req.network}`);
+  for (const p of req.ports ?? []) {
+    if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536)) throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
+  }
+  return restart;
+}
+
+/**
+ * The request's ports, and with `-P` every port the image exposes ("80", "53/udp") not already
+ * mapped, on a host port picked at start (as hostPort 0 always is). Keys that are not a port are
+ * skipped, as docker does.
+ */
+export function publishedPorts(req: Pick<CreateRequest, 'ports' | 'publishAll'>, exposedPorts: Record<string, unknown> | undefined): PortMapping[] {
+  const ports = [...(req.ports ?? [])];
+  if (!req.publishAll) return ports;
+  for (const k of Object.keys(exposedPorts ?? {})) {
+    const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(k);
+    if (!m) continue;
+    const containerPort = Number(m[1]);
+    const protocol = (m[2] ?? 'tcp') as 'tcp' | 'udp';
+    if (!ports.some((p) => p.containerPort === containerPort && p.protocol === protocol)) ports.push({ hostIP: '127.0.0.1', hostPort: 0, containerPort, protocol });
+  }
+  return ports;
+}

@@ -1,0 +1,43 @@
+// stats and top: read from a live task through its runtime (cgroup counters, the container's pids)
+// and /proc.
+import { readFileSync } from 'node:fs';
+import { failedPrecondition } from '../errors/errors.ts';
+import { canSignal } from '../metadata/container-status.ts';
+import { procStat } from '../sys/procfs.ts';
+import type { Container, ContainerContext } from './container-context.ts';
+import type { StatsResult, TopResult } from './types.ts';
+
+function live(ctx: ContainerContext, id: string): Container {
+  const c = ctx.store.getContainer(id);
+  if (!canSignal(c.status)) throw failedPrecondition(`container ${c.name} is not running`);
+  return c;
+}
+
+export async function containerStats(ctx: ContainerContext, id: string): Promise<StatsResult> {
+  const c = live(ctx, id);
+  const raw = (await ctx.runtime(c.runtime).stats(c.id)) as {
+    cpu?: { usage?: { total?: number } };
+    memory?: { usage?: { usage?: number; limit?: number } };
+    pids?: { current?: number };
+  };
+  return { id: c.id, name: c.name, cpuUsageNs: raw?.cpu?.usage?.total ?? 0, memoryUsage: raw?.memory?.usage?.usage ?? 0, memoryLimit: raw?.memory?.usage?.limit ?? 0, pids: raw?.pids?.current ?? 0, raw };
+}
+
+export async function containerTop(ctx: ContainerContext, id: string): Promise<TopResult> {
+  const c = live(ctx, id);
+  const pids = await ctx.runtime(c.runtime).pids(c.id);
+  const processes: string[][] = [];
+  for (const pid of pids) {
+    try {
+      const stat = procStat(pid);
+      if (stat === undefined) continue;
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1] ?? '?';
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || stat.comm;
+      processes.push([uid, String(pid), String(stat.ppid), stat.state, cmd]);
+    } catch {
+      // The process exited between ps and the read.
+    }
+  }
+  return { titles: ['UID', 'PID', 'PPID', 'STAT', 'CMD'], processes };
+}

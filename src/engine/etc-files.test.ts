@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { containerResolvConf, hostsBase, writeEtcFiles } from './etc-files.ts';
+
+test("hosts names localhost and the container's hostname", () => {
+  assert.equal(hostsBase('web'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tweb\n');
+});
+
+test("resolv.conf: the host's loopback resolvers go (unreachable from a netns), a public one stands in when none is left", () => {
+  const host = 'search lan\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\n';
+  assert.equal(containerResolvConf(host, undefined), 'search lan\noptions edns0\nnameserver 8.8.8.8\n');
+  assert.equal(containerResolvConf('nameserver 10.0.0.2\nnameserver 127.0.0.1\n', 'berth'), 'nameserver 10.0.0.2\n');
+  assert.equal(containerResolvConf(host, 'host'), 'search lan\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\n', 'the host network keeps the host resolvers');
+  assert.equal(containerResolvConf('', undefined), 'nameserver 8.8.8.8\n');
+});
+
+test('the files are written into the bundle, hosts equal to hosts.base at first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-etc-'));
+  try {
+    const p = await writeEtcFiles(dir, 'abc123', 'none');
+    assert.deepEqual(p, { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') });
+    assert.equal(readFileSync(p.hostname, 'utf8'), 'abc123\n');
+    assert.equal(readFileSync(p.hosts, 'utf8'), hostsBase('abc123'));
+    assert.equal(readFileSync(join(dir, 'hosts.base'), 'utf8'), hostsBase('abc123'));
+    assert.match(readFileSync(p.resolvConf, 'utf8'), /nameserver/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

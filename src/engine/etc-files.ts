@@ -1,0 +1,35 @@
+// The /etc files berthd gives a container (bind-mounted by its spec): hostname, hosts and
+// resolv.conf, in the bundle directory. `hosts.base` is the container's own part of hosts; on a user
+// network berthd rewrites `hosts` as that plus every attached container's name (container-network.ts).
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export function hostsBase(hostname: string): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+}
+
+/**
+ * The host's resolv.conf for a container on `network`: a loopback resolver of the host
+ * (systemd-resolved, dnsmasq) is unreachable from a container's netns, so it goes, and a public
+ * one stands in when none is left. On the host network the host's file is kept as it is.
+ */
+export function containerResolvConf(host: string, network: string | undefined): string {
+  const lines = host.split('\n').filter((l) => l.trim() !== '' && !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
+  if (!lines.some((l) => /^\s*nameserver/.test(l)) && network !== 'host') lines.push('nameserver 8.8.8.8');
+  return `${lines.join('\n').trim()}\n`;
+}
+
+/** Writes the files into the bundle `dir`; returns their paths, for the spec's mounts. */
+export async function writeEtcFiles(dir: string, hostname: string, network: string | undefined): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+  const base = hostsBase(hostname);
+  const paths = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
+  await Promise.all([
+    writeFile(paths.hostname, `${hostname}\n`),
+    writeFile(join(dir, 'hosts.base'), base),
+    writeFile(paths.hosts, base),
+    readFile('/etc/resolv.conf', 'utf8')
+      .catch(() => '')
+      .then((text) => writeFile(paths.resolvConf, containerResolvConf(text, network))),
+  ]);
+  return paths;
+}
