@@ -365,7 +365,7 @@ export class PodService {
   async reopenContainerLog(word: string): Promise<void> {
     const c = this.#o.containers.resolve(word);
     if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's log can be reopened`);
-    if (!(c.config as { request: CreateRequest }).request.sandbox?.logPath) throw failedPrecondition(`container ${c.id} has no CRI log (it was created without a log_path)`);
+    if (!c.config.request.sandbox?.logPath) throw failedPrecondition(`container ${c.id} has no CRI log (it was created without a log_path)`);
     const h = await this.#o.supervisor.reconnect(join(this.#o.runRoot, 'shims', c.id.slice(0, 32)));
     if (!h) throw failedPrecondition(`container ${c.id}: its shim is gone`);
     await h.reopenLog();
