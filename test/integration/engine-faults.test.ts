@@ -28,7 +28,8 @@ import { busyboxRootfsTar, type Daemon, leftovers, removeRoots, startBerthd, tem
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
 const BRIDGE = `btf${process.pid % 100000}`;
-const CFG = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: '10.231.7.0/24' } } };
+// Derived from the pid like the bridge: two runs of this file (or a bridge a crashed run left) must not collide.
+const CFG = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: `10.${160 + (process.pid % 40)}.${process.pid % 250}.0/24` } } };
 const LOOP_CMD = ['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done'];
 
 /**

@@ -61,7 +61,7 @@ after(async () => {
 
 /** Whether a container on `network` gets an answer to one ping of `ip`. */
 async function pings(network: string, ip: string): Promise<boolean> {
-  const { id } = await d.client.create({ image: 'busybox', network, cmd: ['ping', '-c', '1', '-W', '2', ip] });
+  const { id } = await d.client.create({ image: 'busybox', network, cmd: ['ping', '-c', '1', '-w', '5', ip] });
   await d.client.start(id);
   const { exitCode } = await d.client.wait(id);
   await d.client.remove(id);
