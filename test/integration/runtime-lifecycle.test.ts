@@ -190,11 +190,16 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assertOk(s.start(id), 'start');
     await s.waitFile(s.outputPaths(id).out, (o) => o.includes('ready'));
     const init = s.state(id).pid!;
-    const children = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number)
-      .filter((p) => p > 0 && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\u000060'));
+    // A forked child shows the shell's cmdline until it has exec'd sleep, which on a loaded host
+    // can come after "ready": look again until both have.
+    const sleepChildren = () =>
+      readFileSync(`/proc/${init}/task/${init}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number)
+        .filter((p) => p > 0 && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\u000060'));
+    let children = sleepChildren();
+    for (const end = Date.now() + 5000; children.length < 2 && Date.now() < end; children = sleepChildren()) await sleep(20);
     assert.equal(children.length, 2, 'the two sleep 60 children');
     const starts = children.map((p) => processStartTime(p));
     assertOk(s.kill(id, 'TERM', ['--all']), 'kill --all TERM');
