@@ -114,6 +114,9 @@ export function apiRouter(): Router {
     if (flag(c.query, 'start')) return { ...(await c.engine.containers.run(req, { attach: false })), warnings: [] };
     return c.engine.containers.create(req);
   });
+  // Pod sandboxes (made through the CRI, docs/cri.md): shown to berth's users as well.
+  r.on('GET', '/pods', async (c) => c.engine.pods.list());
+  r.on('GET', '/pods/{id}', async (c) => c.engine.pods.inspect(c.params.id!));
   r.on('GET', '/containers', async (c) => c.engine.containers.list({ all: flag(c.query, 'all'), filters: filters(c.query) } satisfies ContainerFilter));
   r.on('GET', '/containers/{id}', async (c) => c.engine.containers.inspect(c.params.id!));
   r.on('POST', '/containers/{id}/start', async (c) => void (await c.engine.containers.start(c.params.id!)));

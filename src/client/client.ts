@@ -21,6 +21,7 @@ import {
   type ImagePruneWire,
   type LogLine,
   type NetworkInfo,
+  type PodInfo,
   type StatsResult,
   type SystemDf,
   type SystemInfo,
@@ -265,6 +266,12 @@ export class BerthClient {
   }
   list(o: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ContainerSummary[]> {
     return this.json('GET', '/containers', { query: { all: o.all, filters: o.filters ? JSON.stringify(o.filters) : undefined } });
+  }
+  pods(): Promise<PodInfo[]> {
+    return this.json('GET', '/pods');
+  }
+  podInspect(id: string): Promise<PodInfo> {
+    return this.json('GET', `/pods/${encodeURIComponent(id)}`);
   }
   inspect(id: string): Promise<ContainerDetails> {
     return this.json('GET', `/containers/${encodeURIComponent(id)}`);

@@ -28,6 +28,7 @@ function summary(ctx: ContainerContext, c: Container): ContainerSummary {
     labels: c.labels,
     ports: isLive(c.status) ? livePorts(ctx, c.id) : [],
     runtime: c.runtime,
+    ...(c.config.request.sandbox ? { pod: c.config.request.sandbox.podId } : {}),
   };
 }
 

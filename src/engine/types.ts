@@ -95,6 +95,8 @@ export type ContainerSummary = {
   /** Published ports as they are now (allocated host ports filled in); empty unless the container runs. */
   ports: PortMapping[];
   runtime: string;
+  /** The pod sandbox the container belongs to (containers made through the CRI); absent otherwise. */
+  pod?: string;
 };
 
 export type ContainerDetails = ContainerSummary & {

@@ -3,6 +3,7 @@
 // that share the pod's namespaces, ExecSync, images from the store berth shares, the error codes
 // and idempotent calls a kubelet relies on, and pods that survive a kill -9 of berthd.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
 import { startRegistry } from '../lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, fetchText, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -399,6 +400,32 @@ test('PullImage from a registry on loopback; the pulled image runs in a pod and 
     cri.close();
     await reg.stop();
     rmSync(src, { recursive: true, force: true });
+  }
+});
+
+test('berth pods and berth ps show the pods and which pod a container is in', async () => {
+  const cri = new CriClient(criSocket);
+  try {
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+    const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('shown', ['exec sleep 300']), sandbox_config: config })).container_id;
+    await cri.runtime.StartContainer!({ container_id: c });
+    const berth = (...args: string[]) => spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const pods = berth('pods');
+    assert.equal(pods.status, 0, pods.stderr);
+    const row = pods.stdout.split('\n').find((l) => l.startsWith(pod.slice(0, 12)));
+    assert.ok(row, pods.stdout);
+    assert.match(row, new RegExp(`^${pod.slice(0, 12)}\\s+${config.metadata.name}\\s+default\\s+Ready\\s+.*\\s1$`));
+    assert.match(pods.stdout.split('\n')[0]!, /^POD ID\s+NAME\s+NAMESPACE\s+STATE\s+CREATED\s+IP\s+CONTAINERS$/);
+    const ps = berth('ps');
+    assert.equal(ps.status, 0, ps.stderr);
+    assert.match(ps.stdout.split('\n')[0]!, /\sPOD\s+NAMES$/);
+    assert.match(ps.stdout.split('\n').find((l) => l.startsWith(c.slice(0, 12))) ?? '', new RegExp(`\\s${pod.slice(0, 12)}\\s+shown_`));
+    assert.equal((await d.client.podInspect(pod)).containers[0], c);
+    await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod });
+    assert.equal((await d.client.pods()).some((p) => p.id === pod), false);
+  } finally {
+    cri.close();
   }
 });
 

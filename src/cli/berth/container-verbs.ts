@@ -324,7 +324,31 @@ const ps: Verb = {
     }
     const ports = (p: PortMapping[]) => p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
     const cmd = (s: string) => (f['no-trunc'] || s.length <= 22 ? `"${s}"` : `"${s.slice(0, 20)}…"`);
-    ctx.out.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], list.map((c) => [id(c.id), c.image, cmd(c.command), timeAgo(c.createdAt), containerStatusText(c), ports(c.ports), c.name])));
+    // A POD column only where some container belongs to a pod: docker's columns otherwise.
+    const pods = list.some((c) => c.pod);
+    const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', ...(pods ? ['POD'] : []), 'NAMES'];
+    ctx.out.write(table(head, list.map((c) => [id(c.id), c.image, cmd(c.command), timeAgo(c.createdAt), containerStatusText(c), ports(c.ports), ...(pods ? [c.pod ? id(c.pod) : ''] : []), c.name])));
+    return 0;
+  },
+};
+
+/** Pod sandboxes (made by a kubelet through the CRI): `berth pods`. */
+const podsVerb: Verb = {
+  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['no-trunc'], kind: 'bool' }, format, help],
+  usage: 'pods [-q] [--no-trunc] [--format table|json]',
+  run: async (ctx, f, args) => {
+    want(args, 0, 0, 'pods [-q] [--no-trunc] [--format table|json]');
+    const list = await (await ctx.client()).pods();
+    if (isJson(f)) {
+      ctx.out.write(json(list));
+      return 0;
+    }
+    const id = (s: string) => (f['no-trunc'] ? s : s.slice(0, 12));
+    if (f.quiet) {
+      ctx.out.write(list.map((p) => `${id(p.id)}\n`).join(''));
+      return 0;
+    }
+    ctx.out.write(table(['POD ID', 'NAME', 'NAMESPACE', 'STATE', 'CREATED', 'IP', 'CONTAINERS'], list.map((p) => [id(p.id), p.name, p.namespace, p.state === 'ready' ? 'Ready' : 'NotReady', timeAgo(p.createdAt), p.ips[0] ?? '', String(p.containers.length)])));
     return 0;
   },
 };
@@ -613,7 +637,7 @@ const networkInspect: Verb = {
 };
 const networkRm = each('network rm NAME...', [], (c, n) => c.networkRemove(n));
 
-export const CONTAINER_VERBS: Record<string, Verb> = { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ps, logs, exec: execVerb, attach: attachVerb, inspect, top, stats, events, info };
+export const CONTAINER_VERBS: Record<string, Verb> = { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ps, pods: podsVerb, logs, exec: execVerb, attach: attachVerb, inspect, top, stats, events, info };
 export const CONTAINER_GROUPS: Record<string, Record<string, Verb>> = {
   container: { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ls: ps, ps, list: ps, logs, exec: execVerb, attach: attachVerb, inspect, top, stats },
   volume: { create: volumeCreate, ls: volumeLs, list: volumeLs, inspect: volumeInspect, rm: volumeRm, remove: volumeRm, prune: volumePrune },
