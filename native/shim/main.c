@@ -116,7 +116,7 @@ int write_atomic(const char *dir, const char *name, const char *data, size_t len
 	char tmp[4200], dst[4200];
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	for (size_t off = 0; off < len;) {
@@ -323,7 +323,7 @@ static int supervise(void)
 	s.cfg = &cfg;
 	setsid();
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int logfd = open(state_path(0, "shim.log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int logfd = open(state_path(0, "shim.log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	/* The starter's stdout/stderr must not stay open here: it reads them until EOF. */
 	dup2(null, 0);
 	dup2(null, 1);

@@ -3,12 +3,12 @@
 // (pull progress, logs, events); attach and interactive exec upgrade the connection and then carry
 // the shim's attach frames unchanged. A thin adapter: parse, call one engine method, write.
 // Must never: hold policy, or map an error to a status anywhere but errors.ts.
-import { chmodSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { bindApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
 import { errorMessage, invalidArgument, notFound } from '../errors/errors.ts';
@@ -147,7 +147,8 @@ function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffer): Pr
 
 export type ApiServer = { server: Server; close: () => Promise<void> };
 
-export async function serveApi(engine: Engine, router: Router, socketPath: string, log: (m: string) => void = () => {}): Promise<ApiServer> {
+/** Serves `router` on a unix socket at `socketPath`, mode 0660 and group `gid` (src/engine/api-socket.ts). */
+export async function serveApi(engine: Engine, router: Router, socketPath: string, log: (m: string) => void = () => {}, gid = 0): Promise<ApiServer> {
   const sockets = new Set<Socket>();
   const server = createServer(async (req, res) => {
     const ac = new AbortController();
@@ -218,12 +219,15 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
       socket.end(`HTTP/1.1 ${httpStatusOf(e)} Error\r\ncontent-type: application/json\r\n${ERROR_HEADER}: ${errorCodeOf(e)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     }
   });
-  await rm(socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  chmodSync(socketPath, 0o660);
+  await bindApiSocket(
+    socketPath,
+    gid,
+    (path) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      }),
+  );
   return {
     server,
     close: async () => {

@@ -3,15 +3,16 @@
 // that no kubelet or crictl talks to pays nothing for the CRI. Connections that arrive while it
 // loads wait, paused, and are handed to it in order.
 // Must never: answer a request itself (src/cri/grpc-server.ts does), or load grpc-js eagerly.
-import { chmodSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
+import { bindApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { CriServer } from './grpc-server.ts';
 
 export type CriSocket = { close(): Promise<void>; /** Whether the gRPC server has been loaded (tests, measurements). */ loaded(): boolean };
 
-export async function serveCriSocket(engine: Engine, socketPath: string, log: (m: string) => void): Promise<CriSocket> {
+/** Listens at `socketPath` (mode 0660, group `gid`: src/engine/api-socket.ts, docs/security.md). */
+export async function serveCriSocket(engine: Engine, socketPath: string, log: (m: string) => void, gid = 0): Promise<CriSocket> {
   let grpc: CriServer | undefined;
   let loading: Promise<CriServer> | undefined;
   const sockets = new Set<Socket>();
@@ -43,12 +44,15 @@ export async function serveCriSocket(engine: Engine, socketPath: string, log: (m
       },
     );
   });
-  await rm(socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  chmodSync(socketPath, 0o660);
+  await bindApiSocket(
+    socketPath,
+    gid,
+    (path) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      }),
+  );
   return {
     loaded: () => grpc !== undefined,
     close: async () => {

@@ -14,6 +14,7 @@ import { generateName } from './container-names.ts';
 import { checkCreateRequest, publishedPorts } from './container-request.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { faultPoint } from './fault-points.ts';
+import { MODES } from './owned-modes.ts';
 import { buildSpec } from './spec-builder.ts';
 import { timingSpan } from './timing.ts';
 import type { CreateRequest } from './types.ts';
@@ -60,7 +61,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   const request: CreateRequest = { ...req, name, ...(ports.length ? { ports } : {}) };
   let prepared = false;
   try {
-    await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o711 });
+    await mkdir(join(dir, 'rootfs'), { recursive: true, mode: MODES.containerDir });
     faultPoint('create.dir-made');
     // The bundle's files and the snapshot are independent: made at once (a crash leaves either or
     // both without a row, which recovery removes).
@@ -73,7 +74,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
       const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network);
       const mounts = await resolveMounts(req.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
       const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts, nofile: hostNofile() });
-      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
       faultPoint('create.config-written');
       span.mark('dir, etc files, spec, config.json');
       return spec;

@@ -13,6 +13,7 @@ import { isMountPoint } from '../sys/mountinfo.ts';
 import type { Container, ContainerContext } from './container-context.ts';
 import { refreshHosts, releaseNetwork } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
+import { MODES } from './owned-modes.ts';
 import { allocatePorts } from './port-publishing.ts';
 import { prepareProcess } from './process-setup.ts';
 import type { TaskHandle } from './task-supervisor.ts';
@@ -76,7 +77,7 @@ export async function startTask(ctx: ContainerContext, c: Container, beforeStart
       faultPoint('start.network-attached');
       await refreshHosts(ctx, network);
     }
-    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
     faultPoint('start.config-written');
     span.mark('user, network, config.json');
     await rt.delete(id);

@@ -14,6 +14,7 @@ import { releaseLeasesOfDeadOwners } from './lease-recovery.ts';
 import { PodService } from './pod-service.ts';
 import { type RuntimeClass, type RuntimeClassConfig, resolveRuntimeClasses } from './runtime-classes.ts';
 import type { NetworkBackend } from './network-backend.ts';
+import { MODES } from './owned-modes.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
 import type { ContainerConfig, SystemInfo, VersionInfo } from './types.ts';
 import { VolumeService } from './volume-service.ts';
@@ -84,7 +85,7 @@ export class Engine {
   static async open(o: EngineOptions): Promise<Engine> {
     const root = resolve(o.root);
     const runRoot = resolve(o.runRoot);
-    await mkdir(join(root, 'containers'), { recursive: true, mode: 0o711 });
+    await mkdir(join(root, 'containers'), { recursive: true, mode: MODES.containers });
     await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
     const store = new MetadataStore<ContainerConfig>(join(root, 'berthd.db'), faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {});
     // Leases live in berthd.db, and every container is a gc root of the image service (docs/metadata.md).

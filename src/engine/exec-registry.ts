@@ -10,6 +10,7 @@ import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.
 import { canExec } from '../metadata/container-status.ts';
 import type { ContainerContext } from './container-context.ts';
 import { readLogs } from './container-logs.ts';
+import { MODES } from './owned-modes.ts';
 import { prepareProcess } from './process-setup.ts';
 import type { TaskExit, TaskHandle } from './task-supervisor.ts';
 import type { ExecRequest, ExitResult, LogLine } from './types.ts';
@@ -46,7 +47,7 @@ export class ExecRegistry {
       // The exec's user is the container's unless it names its own (docker's rule).
       prepareProcess(ctx.rootfs(c.id), proc, r.user || c.config.request.user, { makeCwd: false });
       const processPath = join(dir, 'process.json');
-      await writeFile(processPath, JSON.stringify(proc));
+      await writeFile(processPath, JSON.stringify(proc), { mode: MODES.spec });
       handle = await ctx.o.supervisor.exec({ id: c.id, execId, bundle: ctx.dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath, ...(r.attach ? { awaitAttachMs: EXEC_ATTACH_WAIT_MS } : {}) });
     } catch (e) {
       // Exec records live in memory only: a directory left here would never be removed.

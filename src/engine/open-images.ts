@@ -5,11 +5,12 @@
 import { join, resolve } from 'node:path';
 import { DEFAULT_ROOT, ImageService, type ImageServiceOptions } from '../images/image-service.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
+import { MODES } from './owned-modes.ts';
 
 export async function openImageService(opts: Omit<ImageServiceOptions, 'metadata'> = {}): Promise<{ service: ImageService; close: () => Promise<void> }> {
   const root = resolve(opts.root ?? process.env.BERTH_ROOT_DIR ?? DEFAULT_ROOT);
   const { mkdirSync } = await import('node:fs');
-  mkdirSync(root, { recursive: true, mode: 0o711 });
+  mkdirSync(root, { recursive: true, mode: MODES.root });
   const metadata = new MetadataStore(join(root, 'berthd.db'));
   try {
     const service = await ImageService.open({ ...opts, root, metadata });

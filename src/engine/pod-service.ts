@@ -26,6 +26,7 @@ import type { ContainerService } from './container-service.ts';
 import type { EventBus } from './event-bus.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
+import { MODES } from './owned-modes.ts';
 import type { PodInfo, PodRequest } from './pod-types.ts';
 import { RuntimeCli } from './runtime-cli.ts';
 import type { RuntimeClass } from './runtime-classes.ts';
@@ -151,7 +152,7 @@ export class PodService {
     }
 
     const spec = pauseSpec(id, cfg, netnsPath, pause);
-    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
     await rt.delete(id);
     const stateDir = this.#stateDir(id);
     await rm(stateDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -14,9 +14,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const base = (id: string, name: string) =>
   ({ id, name, imageRef: 'busybox:latest', imageId: 'sha256:aa', config: { request: { cmd: ['true'] } }, labels: { a: 'b' }, runtime: 'berth-runtime', snapshotKey: `container-${id}`, createdAt: new Date().toISOString(), restartPolicy: 'no', restartMax: 0 }) as const;
 
-test('a fresh database is at the latest version, in WAL mode with synchronous=FULL', () => {
+test('a fresh database is at the latest version, in WAL mode with synchronous=FULL, and only its owner reads it', () => {
   const s = new MetadataStore(join(dir, 'fresh.db'));
   try {
+    s.db.exec('CREATE TABLE IF NOT EXISTS probe (v TEXT); INSERT INTO probe VALUES (1)');
+    for (const f of ['fresh.db', 'fresh.db-wal', 'fresh.db-shm']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     assert.equal(s.schemaVersion, MetadataStore.latestVersion);
     assert.equal((s.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
     assert.equal((s.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous, 2);

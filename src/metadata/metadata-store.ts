@@ -8,6 +8,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { alreadyExists, failedPrecondition, notFound } from '../errors/errors.ts';
 import type { ContainerStatus } from './container-status.ts';
+import { makeDatabaseFilePrivate } from '../sys/private-file.ts';
 import { LeaseStore } from './lease-store.ts';
 import { PodStore } from './pod-store.ts';
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
@@ -133,6 +134,7 @@ export class MetadataStore<Config = unknown> {
   constructor(path: string, opts: { afterWrite?: (op: ContainerWrite) => void } = {}) {
     this.path = path;
     this.#afterWrite = opts.afterWrite ?? (() => {});
+    makeDatabaseFilePrivate(path);
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = FULL');

@@ -45,7 +45,7 @@ export class NetnsDir {
 
   /** Makes the directory a private bind mount of itself (idempotent). */
   async prepare(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     if (!(await isMountPoint(this.dir))) mount(this.dir, this.dir, null, constants.MS_BIND | constants.MS_REC);
     // Also when it was already a mount point: whoever left it may have left it shared.
     mount(null, this.dir, null, constants.MS_PRIVATE);

@@ -60,9 +60,9 @@ export class StateStore {
   /** Makes the container's directory; fails if the id is taken. */
   reserve(id: string): string {
     const d = this.dir(id);
-    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
     try {
-      mkdirSync(d, { mode: 0o711 });
+      mkdirSync(d, { mode: 0o700 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`container with id ${id} already exists`);
       throw e;

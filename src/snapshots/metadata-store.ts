@@ -21,6 +21,7 @@
 // Must never: touch snapshot directories itself, or hold a transaction across an await.
 import { DatabaseSync } from 'node:sqlite';
 import { failedPrecondition } from '../errors/errors.ts';
+import { makeDatabaseFilePrivate } from '../sys/private-file.ts';
 import type { SnapshotInfo, SnapshotKind } from './snapshotter.ts';
 
 export const SCHEMA_VERSION = 1;
@@ -69,6 +70,7 @@ export class MetadataStore {
 
   constructor(path: string) {
     this.path = path;
+    makeDatabaseFilePrivate(path);
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
     this.migrate();

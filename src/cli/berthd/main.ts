@@ -4,14 +4,15 @@
 // next berthd finds them again.
 // Must never: stop containers on exit, or hold logic beyond wiring.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { apiRouter } from '../../api/routes.ts';
 import { serveApi } from '../../api/server.ts';
 import { serveCriSocket } from '../../cri/cri-socket.ts';
+import { apiSocketPath, resolveGroup } from '../../engine/api-socket.ts';
 import { Engine } from '../../engine/engine.ts';
 import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.ts';
 import { CniNetworking } from '../../engine/network-cni.ts';
+import { secureOwnedPaths } from '../../engine/owned-modes.ts';
 import type { RuntimeClassConfig } from '../../engine/runtime-classes.ts';
 import { ShimSupervisor } from '../../engine/shim-supervisor.ts';
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
@@ -23,6 +24,8 @@ export type BerthdConfig = {
   socket?: string;
   /** The CRI's gRPC socket; '' serves no CRI. */
   criSocket?: string;
+  /** Owns the API sockets (mode 0660) and may read container logs: a group name or gid (default root's). */
+  group?: string | number;
   debug?: boolean;
   defaultRuntime?: string;
   /** name → path, or {path, inProcess} (src/engine/runtime-classes.ts). */
@@ -34,13 +37,15 @@ export type BerthdConfig = {
 
 const USAGE = `berthd: the berth engine daemon
 
-usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--config FILE] [--debug]
+usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--group GROUP] [--config FILE] [--debug]
 
   --root DIR         persistent state (default /var/lib/berth)
   --run-root DIR     runtime state: shims, runtime state, netns (default /run/berth)
-  --socket PATH      the API socket (default <run-root>/berthd.sock)
+  --socket PATH      the API socket (default <run-root>/berthd.sock); unix sockets only
   --cri-socket PATH  the CRI (Kubernetes) gRPC socket (default <run-root>/cri.sock; '' for none)
-  --config FILE      JSON: {root, runRoot, socket, criSocket, defaultRuntime, runtimes, snapshotter, shimBinary,
+  -G, --group GROUP  the group that owns the API sockets (0660) and may read container logs
+                     (a name or gid; default root's): its members can run containers as root
+  --config FILE      JSON: {root, runRoot, socket, criSocket, group, defaultRuntime, runtimes, snapshotter, shimBinary,
                      network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
   --debug            log every API error and recovery step
@@ -51,6 +56,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['run-root'], kind: 'string' },
   { names: ['socket', 'H'], kind: 'string' },
   { names: ['cri-socket'], kind: 'string' },
+  { names: ['group', 'G'], kind: 'string' },
   { names: ['config'], kind: 'string' },
   { names: ['no-network'], kind: 'bool' },
   { names: ['debug', 'D'], kind: 'bool' },
@@ -82,14 +88,20 @@ export async function main(argv: string[]): Promise<void> {
   }
   const root = resolve(String(flags.root ?? cfg.root ?? '/var/lib/berth'));
   const runRoot = resolve(String(flags['run-root'] ?? cfg.runRoot ?? '/run/berth'));
-  const socket = resolve(String(flags.socket ?? cfg.socket ?? join(runRoot, 'berthd.sock')));
+  const socket = apiSocketPath(String(flags.socket ?? cfg.socket ?? join(runRoot, 'berthd.sock')));
   const criFlag = flags['cri-socket'] ?? cfg.criSocket;
-  const criSocket = criFlag === '' ? undefined : resolve(String(criFlag ?? join(runRoot, 'cri.sock')));
+  const criSocket = criFlag === '' ? undefined : apiSocketPath(String(criFlag ?? join(runRoot, 'cri.sock')));
+  const gid = resolveGroup(flags.group === undefined ? cfg.group : String(flags.group));
   const debug = flags.debug === true || cfg.debug === true;
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} berthd[${process.pid}]: ${m}\n`);
   const dlog = debug ? log : () => {};
 
-  await mkdir(runRoot, { recursive: true, mode: 0o711 });
+  // The modes berthd makes are the ones in its table (docs/security.md), whatever umask it was
+  // started with: a wider one would open files up, a narrower one would hide /etc/hosts and the
+  // like from a container's non-root users.
+  process.umask(0o022);
+  const repaired = secureOwnedPaths({ root, runRoot, gid });
+  if (repaired.length) log(`modes repaired (docs/security.md): ${repaired.length} paths, ${repaired.slice(0, 5).join(', ')}${repaired.length > 5 ? ', …' : ''}`);
   const pidFile = join(runRoot, 'berthd.pid');
   if (existsSync(pidFile)) {
     const old = Number(readFileSync(pidFile, 'utf8').trim());
@@ -117,10 +129,10 @@ export async function main(argv: string[]): Promise<void> {
     ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
     log,
   });
-  const api = await serveApi(engine, apiRouter(), socket, dlog);
+  const api = await serveApi(engine, apiRouter(), socket, dlog, gid);
   log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
   // The gRPC server itself loads at the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
-  const cri = criSocket ? await serveCriSocket(engine, criSocket, log) : undefined;
+  const cri = criSocket ? await serveCriSocket(engine, criSocket, log, gid) : undefined;
   if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
 
   let stopping = false;

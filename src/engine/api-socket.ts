@@ -1,0 +1,65 @@
+// The one policy for every API socket berthd serves: the native API today, the Docker Engine API
+// and the CRI when they come (each binds through bindApiSocket). A unix socket, mode 0660, owned by
+// berthd's user and the group the configuration names (`--group`, as dockerd's -G; root's group by
+// default): whoever may connect may run containers as root, so the group is the whole list of who
+// may. berthd has no TCP listener: a TCP address is refused here (docs/security.md says what one
+// would need: TLS with client certificates).
+// Must never: leave a socket reachable with another mode or group, even for a moment.
+import { readFileSync } from 'node:fs';
+import { chmod, chown, mkdtemp, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { invalidArgument } from '../errors/errors.ts';
+
+export const API_SOCKET_MODE = 0o660;
+
+/** The gid of `group`: a numeric gid, or a name looked up in /etc/group; root's group (0) when unset. */
+export function resolveGroup(group: string | number | undefined, groupFile = '/etc/group'): number {
+  if (group === undefined || group === '') return 0;
+  const text = String(group);
+  if (/^\d+$/.test(text)) {
+    const gid = Number(text);
+    if (gid > 0xfffffffe) throw invalidArgument(`--group ${text}: expected a gid below 4294967295`);
+    return gid;
+  }
+  // Node has no getgrnam; /etc/group is what it would read on a host without NSS modules for groups.
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(groupFile, 'utf8').split('\n');
+  } catch {}
+  for (const l of lines) {
+    const f = l.split(':');
+    if (f[0] === text && f.length >= 3 && /^\d+$/.test(f[2]!)) return Number(f[2]);
+  }
+  throw invalidArgument(`--group ${JSON.stringify(text)}: no such group in ${groupFile} (expected a group name or a numeric gid)`);
+}
+
+/**
+ * The path of an API socket address: a path, or `unix://<path>`. Anything else (`tcp://`, `fd://`)
+ * is refused: a TCP listener would hand root to whoever reaches the port.
+ */
+export function apiSocketPath(address: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(address);
+  if (!m) return resolve(address);
+  if (m[1]!.toLowerCase() === 'unix' && m[2]) return resolve(m[2]);
+  throw invalidArgument(`socket address ${JSON.stringify(address)}: berthd serves its APIs on unix sockets only (expected a path or unix://<path>); a TCP listener would need TLS with client certificates, see docs/security.md`);
+}
+
+/**
+ * Binds an API socket at `path`: `bind` binds the server at the path it is given (node:http's
+ * listen, grpc-js's bindAsync). That path is in a new private (0700) directory beside `path`; the
+ * socket gets API_SOCKET_MODE and `gid` there and is then renamed over `path`, so no client ever
+ * finds it with the umask's mode or root's group. Connections go to the socket's inode, so the
+ * rename keeps the listener.
+ */
+export async function bindApiSocket(path: string, gid: number, bind: (tempPath: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(dirname(path), '.s'));
+  const temp = join(dir, 's');
+  try {
+    await bind(temp);
+    await chown(temp, process.getuid?.() ?? 0, gid);
+    await chmod(temp, API_SOCKET_MODE);
+    await rename(temp, path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

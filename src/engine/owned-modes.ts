@@ -1,0 +1,198 @@
+// The modes of everything berthd keeps under its root and run root (the table in docs/security.md),
+// checked and repaired at every start, before the engine opens anything there. Containers carry
+// secrets (env, labels, bind-mount paths, what they log): no user but root, and the configured
+// group for the container logs, reads any of it.
+// - A directory berthd owns that another user could write (group- or world-writable, owned by
+//   someone else, or a symbolic link) may hold anything that user planted: berthd refuses to start
+//   and names it, rather than repair it and trust what is inside.
+// - Everything else is set to the table's mode, so an upgrade from older modes (0644 files, 0711
+//   directories) leaves nothing readable. Modes are set through O_NOFOLLOW descriptors.
+// Must never: follow a symbolic link, touch what containers see and may change themselves (the
+// mounted rootfs, a volume's _data, snapshot contents), or run after the engine has opened its stores.
+import { lstatSync, mkdirSync, readdirSync, realpathSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { failedPrecondition } from '../errors/errors.ts';
+import { setModeNoFollow } from '../sys/private-file.ts';
+
+/**
+ * The modes berthd makes its files with. Directories that lead to container logs are owned by the
+ * configured group (logs are readable by it; nothing else is), with the setgid bit so that files
+ * made in them later (a log the shim makes again after a rotation) get that group too.
+ */
+export const MODES = {
+  /** <root> and <run-root>: the group may reach the logs and the API socket; no one else may enter. */
+  root: 0o710,
+  runRoot: 0o710,
+  /** <root>/containers and each container's directory. */
+  containers: 0o2710,
+  containerDir: 0o2710,
+  /** config.json (the spec: env, labels, mounts, hooks) and any file not named below. */
+  spec: 0o600,
+  /** <id>-json.log and its rotated files. */
+  log: 0o640,
+  /** hosts, hostname, resolv.conf: bind-mounted into the container, read by its non-root users. */
+  containerVisible: 0o644,
+  /** Every other directory: stores, shim and exec state, the runtimes' roots. */
+  privateDir: 0o700,
+  /** The metadata databases and their -wal and -shm files. */
+  database: 0o600,
+} as const;
+
+/** Directories under <root> whose contents the engine reads and writes; each 0700. */
+const ROOT_DIRS = ['content', 'images', 'snapshots', 'volumes', 'network', 'pods', 'tmp'];
+/** Directories under <run-root>; each 0700, and so is every directory in them. */
+const RUN_DIRS = ['shims', 'pod-shims', 'execs', 'runtime', 'netns'];
+const CONTAINER_VISIBLE = new Set(['hosts', 'hosts.base', 'hostname', 'resolv.conf']);
+const DB_FILE = /\.db(-wal|-shm)?$/;
+
+export type OwnedModesOptions = {
+  root: string;
+  runRoot: string;
+  /** The configured group (`--group`): owns the roots, the container directories and the logs. */
+  gid: number;
+};
+
+type Entry = { path: string; mode: number; gid?: number; dir: boolean };
+
+const oct = (m: number) => `0${(m & 0o7777).toString(8)}`;
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function names(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw e;
+  }
+}
+
+/** Every path of the table that exists, with its mode; directories first, parents before children. */
+function ownedEntries(root: string, runRoot: string, gid: number): Entry[] {
+  const out: Entry[] = [];
+  const dir = (path: string, mode: number, g?: number) => out.push({ path, mode, dir: true, ...(g === undefined ? {} : { gid: g }) });
+  const file = (path: string, mode: number, g?: number) => out.push({ path, mode, dir: false, ...(g === undefined ? {} : { gid: g }) });
+  const isDir = (p: string) => lstatOrUndefined(p)?.isDirectory() === true;
+  const isFile = (p: string) => lstatOrUndefined(p)?.isFile() === true;
+
+  dir(root, MODES.root, gid);
+  for (const n of names(root)) {
+    const p = join(root, n);
+    const st = lstatOrUndefined(p);
+    if (!st) continue;
+    if (n === 'containers') {
+      dir(p, MODES.containers, gid);
+      for (const id of names(p)) {
+        const c = join(p, id);
+        if (lstatOrUndefined(c)?.isSymbolicLink()) dir(c, MODES.containerDir, gid);
+        if (!isDir(c)) continue;
+        dir(c, MODES.containerDir, gid);
+        for (const f of names(c)) {
+          const fp = join(c, f);
+          // rootfs is the container's mount point: what is mounted there is the container's to change.
+          if (f === 'rootfs' || !isFile(fp)) continue;
+          if (f === 'config.json') file(fp, MODES.spec);
+          else if (f.startsWith(`${id}-json.log`)) file(fp, MODES.log, gid);
+          else if (CONTAINER_VISIBLE.has(f)) file(fp, MODES.containerVisible);
+          else file(fp, MODES.spec);
+        }
+      }
+    } else if (st.isDirectory() || st.isSymbolicLink()) {
+      dir(p, MODES.privateDir);
+      // One level more where berth keeps a directory per thing (a snapshotter, a volume): their
+      // contents (layers, a volume's _data) are containers' to change.
+      if ((n === 'snapshots' || n === 'volumes') && st.isDirectory()) {
+        for (const s of names(p)) {
+          const sp = join(p, s);
+          if (!isDir(sp) && !lstatOrUndefined(sp)?.isSymbolicLink()) continue;
+          dir(sp, MODES.privateDir);
+          if (n === 'snapshots') for (const f of names(sp)) if (DB_FILE.test(f) && isFile(join(sp, f))) file(join(sp, f), MODES.database);
+        }
+      }
+    } else if (st.isFile()) {
+      file(p, DB_FILE.test(n) ? MODES.database : MODES.spec);
+    }
+  }
+
+  dir(runRoot, MODES.runRoot, gid);
+  for (const n of names(runRoot)) {
+    const p = join(runRoot, n);
+    const st = lstatOrUndefined(p);
+    if (!st || !(st.isDirectory() || st.isSymbolicLink())) continue;
+    dir(p, MODES.privateDir);
+    if (!RUN_DIRS.includes(n) || !st.isDirectory()) continue;
+    for (const s of names(p)) {
+      const sp = join(p, s);
+      const sst = lstatOrUndefined(sp);
+      if (sst?.isDirectory() || sst?.isSymbolicLink()) dir(sp, MODES.privateDir);
+      // An exec's process.json holds the container's env.
+      if (n === 'execs' && sst?.isDirectory() && isFile(join(sp, 'process.json'))) file(join(sp, 'process.json'), MODES.spec);
+    }
+  }
+  return out;
+}
+
+/** Why a directory berthd owns cannot be trusted, or undefined. */
+function untrusted(e: Entry, uid: number): string | undefined {
+  const st = lstatOrUndefined(e.path);
+  if (!st) return undefined;
+  if (st.isSymbolicLink()) return 'is a symbolic link';
+  if (!st.isDirectory()) return 'is not a directory';
+  if (st.uid !== uid) return `is owned by uid ${st.uid}`;
+  if (st.mode & 0o022) return `is ${st.mode & 0o020 ? 'group' : 'world'}-writable (mode ${oct(st.mode)})`;
+  return undefined;
+}
+
+/**
+ * Makes <root> and <run-root> (when missing), refuses to go on where a directory berthd owns could
+ * have been written by another user, and sets every owned path to its mode in the table. Returns the
+ * paths whose mode or group it changed.
+ */
+export function secureOwnedPaths(o: OwnedModesOptions): string[] {
+  const made = new Set<string>();
+  for (const [path, mode] of [
+    [o.root, MODES.root],
+    [o.runRoot, MODES.runRoot],
+  ] as const) {
+    if (lstatOrUndefined(path)) continue;
+    mkdirSync(path, { recursive: true, mode });
+    made.add(realpathSync(path));
+  }
+  // The roots may be symbolic links an administrator made (to another disk): their targets are owned.
+  const root = realpathSync(o.root);
+  const runRoot = realpathSync(o.runRoot);
+  const uid = process.geteuid?.() ?? 0;
+  const bad = ownedEntries(root, runRoot, o.gid).filter((e) => e.dir).flatMap((e) => {
+    const why = untrusted(e, uid);
+    return why ? [`${e.path} ${why}`] : [];
+  });
+  if (bad.length) {
+    throw failedPrecondition(
+      `refusing to start: ${bad.join('; ')}. berthd keeps containers' secrets there and expects each directory it owns to be owned by uid ${uid} and writable by it alone (docs/security.md); fix the mode and owner, after checking what another user may have put there`,
+    );
+  }
+  // Made here rather than by each store, so that they have their modes from the first start on.
+  for (const [path, sub] of [
+    [root, ['containers', ...ROOT_DIRS]],
+    [runRoot, RUN_DIRS],
+  ] as const) {
+    for (const s of sub) {
+      if (lstatOrUndefined(join(path, s))) continue;
+      mkdirSync(join(path, s), { mode: s === 'containers' ? MODES.containers : MODES.privateDir });
+      made.add(join(path, s));
+    }
+  }
+  const changed: string[] = [];
+  for (const e of ownedEntries(root, runRoot, o.gid)) {
+    const before = setModeNoFollow(e.path, e.mode, e.gid);
+    if (before && !made.has(e.path) && ((before.mode & 0o7777) !== e.mode || (e.gid !== undefined && before.gid !== e.gid))) changed.push(e.path);
+  }
+  return changed;
+}
