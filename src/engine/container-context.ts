@@ -9,7 +9,6 @@
 // the exit (stop, remove) waits outside the lock, since the exit is recorded under it.
 // Must never: hold a verb's logic; hold state that belongs in the metadata store.
 import { join } from 'node:path';
-import { invalidArgument } from '../errors/errors.ts';
 import type { ImageService } from '../images/image-service.ts';
 import { checkTransition, isLive } from '../metadata/container-status.ts';
 import type { ContainerRecord, ContainerState, MetadataStore } from '../metadata/metadata-store.ts';
@@ -17,8 +16,8 @@ import type { EventBus } from './event-bus.ts';
 import { ExitWaiters } from './exit-waiters.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { NetworkBackend } from './network-backend.ts';
-import type { RuntimeClass } from './runtime-classes.ts';
-import { RuntimeCli } from './runtime-cli.ts';
+import { type RuntimeClass, runtimeOfClass } from './runtime-classes.ts';
+import type { RuntimeCli } from './runtime-cli.ts';
 import { TaskMonitor } from './task-monitor.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
 import type { ContainerConfig } from './types.ts';
@@ -91,9 +90,7 @@ export class ContainerContext {
   }
 
   runtime(name: string): RuntimeCli {
-    const cls = this.o.runtimes[name];
-    if (!cls) throw invalidArgument(`runtime ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(this.o.runtimes).join(', ')}`);
-    return new RuntimeCli(cls.path, join(this.o.runRoot, 'runtime', name), { inProcess: cls.inProcess });
+    return runtimeOfClass(this.o.runtimes, this.o.runRoot, name);
   }
 
   log(msg: string): void {

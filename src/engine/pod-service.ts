@@ -11,7 +11,7 @@
 // Must never: stop or remove a pod's containers other than through the container service, or leave a
 // netns, attachment, shim or cgroup behind when a pod is stopped or removed.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,12 +24,13 @@ import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import { berthRoot } from '../sys/paths.ts';
 import type { ContainerService } from './container-service.ts';
 import type { EventBus } from './event-bus.ts';
+import { removeEmptyCgroups } from './cgroup-parent.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
 import { MODES } from './owned-modes.ts';
 import type { PodInfo, PodRequest } from './pod-types.ts';
-import { RuntimeCli } from './runtime-cli.ts';
-import type { RuntimeClass } from './runtime-classes.ts';
+import type { RuntimeCli } from './runtime-cli.ts';
+import { type RuntimeClass, runtimeOfClass } from './runtime-classes.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 import type { ContainerConfig, CreateRequest, SandboxMembership } from './types.ts';
 
@@ -81,9 +82,7 @@ export class PodService {
     return join(this.#o.runRoot, 'pod-shims', id.slice(0, 32));
   }
   #runtime(name: string): RuntimeCli {
-    const cls = this.#o.runtimes[name];
-    if (!cls) throw invalidArgument(`runtime handler ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(this.#o.runtimes).join(', ')}`);
-    return new RuntimeCli(cls.path, join(this.#o.runRoot, 'runtime', name), { inProcess: cls.inProcess });
+    return runtimeOfClass(this.#o.runtimes, this.#o.runRoot, name, 'runtime handler');
   }
   #log(m: string): void {
     this.#o.log?.(m);
@@ -223,19 +222,7 @@ export class PodService {
   }
 
   #removeCgroupParent(cfg: PodConfig): void {
-    if (!cfg.ownCgroupParent) return;
-    const dirs: string[] = [];
-    try {
-      for (const h of readdirSync('/sys/fs/cgroup')) dirs.push(join('/sys/fs/cgroup', h, cfg.cgroupParent), join('/sys/fs/cgroup', h, DEFAULT_CGROUP_ROOT));
-    } catch {}
-    dirs.push(join('/sys/fs/cgroup', cfg.cgroupParent), join('/sys/fs/cgroup', DEFAULT_CGROUP_ROOT));
-    for (const d of dirs) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // Missing, or in use by another pod: both fine.
-      }
-    }
+    if (cfg.ownCgroupParent) removeEmptyCgroups([cfg.cgroupParent, DEFAULT_CGROUP_ROOT]);
   }
 
   // ---------------------------------------------------------------- stop, remove

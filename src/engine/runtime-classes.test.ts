@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { RuntimeCli } from './runtime-cli.ts';
-import { defaultRuntimeClasses, resolveRuntimeClasses } from './runtime-classes.ts';
+import { defaultRuntimeClasses, resolveRuntimeClasses, runtimeOfClass } from './runtime-classes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-runtime-classes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,4 +50,15 @@ test('RuntimeCli goes in-process by the class\'s switch, not by the binary\'s na
   await assert.rejects(new RuntimeCli(join(dir, 'nowhere', 'berth-runtime'), root, { inProcess: false }).start('c1'), (e) => isBerthError(e) && /ENOENT|not found/i.test(e.message) && !/does not exist/.test(e.message));
   // Any name, in-process: the library answers that there is no such container, without an exec.
   await assert.rejects(new RuntimeCli(join(dir, 'nowhere', 'some-runtime'), root, { inProcess: true }).start('c1'), (e) => isBerthError(e, ErrorCode.NotFound) && /c1/.test(e.message));
+});
+
+test("a class's CLI keeps its state under the run root by class name; an unknown class is refused naming those there are", () => {
+  const classes = resolveRuntimeClasses({ mine: { path: '/opt/mine', inProcess: true } });
+  const rt = runtimeOfClass(classes, '/run/x', 'mine');
+  assert.deepEqual([rt.binary, rt.root, rt.inProcess], ['/opt/mine', '/run/x/runtime/mine', true]);
+  assert.equal(runtimeOfClass(classes, '/run/x', 'runc').inProcess, false);
+  assert.throws(
+    () => runtimeOfClass(classes, '/run/x', 'kata', 'runtime handler'),
+    (e) => isBerthError(e, ErrorCode.InvalidArgument) && /^runtime handler "kata": unknown; expected one of berth-runtime, runc, crun, mine$/.test(e.message),
+  );
 });

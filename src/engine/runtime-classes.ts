@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
 import { berthRoot } from '../sys/paths.ts';
+import { RuntimeCli } from './runtime-cli.ts';
 
 export type RuntimeClass = {
   /** The runtime's CLI (runc-compatible verbs and flags); the shim execs its create and exec. */
@@ -54,4 +55,15 @@ export function resolveRuntimeClasses(config: Record<string, RuntimeClassConfig>
     out[name] = { path: entry.path, inProcess: entry.inProcess ?? out[name]?.inProcess ?? false };
   }
   return out;
+}
+
+/**
+ * The CLI of class `name`, keeping its state under <run root>/runtime/<name>. An unknown name is
+ * refused naming the classes there are; `word` is what the caller's client calls a class (the CRI
+ * says "runtime handler").
+ */
+export function runtimeOfClass(classes: Record<string, RuntimeClass>, runRoot: string, name: string, word = 'runtime'): RuntimeCli {
+  const cls = classes[name];
+  if (!cls) throw invalidArgument(`${word} ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(classes).join(', ')}`);
+  return new RuntimeCli(cls.path, join(runRoot, 'runtime', name), { inProcess: cls.inProcess });
 }
