@@ -5,6 +5,7 @@
  * (berth-runtime-node), which parses runc's command line in full and words every error. So this
  * front parses only what it can act on, and never words a usage error itself. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,12 @@ static const char *string_value(const struct flag *f, int argc, int *i)
 int main(int argc, char **argv)
 {
 	args = argv;
+	/* A caller may start us with stdin, stdout or stderr closed: the first file we open must not
+	 * become one of them (a log line or the state JSON written into a cgroup file). Node does the
+	 * same at start-up. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			_exit(1);
 	const char *root = "/run/berth-runtime", *log = NULL, *log_format = "text";
 	int debug = 0, i = 1;
 	for (; i < argc && is_flag(argv[i]); i++) {

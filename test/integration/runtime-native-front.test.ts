@@ -115,6 +115,20 @@ describe('berth-runtime native front', () => {
     assert.equal(warnings[0], warnings[1]);
   });
 
+  runtimeTest(berth, 'started with stdout or stderr closed, the front neither loses its output nor writes it into a file it opened', (s) => {
+    const lone = loneFront(s);
+    const id = s.id();
+    assertOk(s.create(id, s.bundle({ args: ['sleep', '60'] })), 'create');
+    const closed = (redirect: string, args: string[]) =>
+      spawnSync('sh', ['-c', `exec ${redirect}; exec "$0" "$@"`, lone, '--root', s.root, ...args], { encoding: 'utf8', timeout: 30_000, env: runtimeEnv() });
+    const st = closed('>&-', ['state', id]);
+    assert.equal(st.status, 0, `state with stdout closed: ${st.stderr}`);
+    const log = s.path('closed-stderr.log');
+    const missing = closed('2>&-', ['--log', log, '--log-format', 'json', 'state', s.id('missing')]);
+    assert.equal(missing.status, 1);
+    for (const line of readFileSync(log, 'utf8').trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), `a log line that is not JSON: ${line}`);
+  });
+
   runtimeTest(berth, 'what the front does not handle goes to the Node bundle beside it', (s) => {
     const lone = loneFront(s);
     const id = s.id();
