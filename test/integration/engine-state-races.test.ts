@@ -6,12 +6,12 @@
 // neither stop nor wait could ever end). At the end every container's row must say what is true:
 // stopped, no pid, no shim; `wait` answers; `rm` succeeds.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import type { BerthClient } from '../../src/client/client.ts';
-import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, finish, REPO, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -24,7 +24,9 @@ const RUNTIMES = [RUNTIME, ...(existsSync(RUNC) && RUNTIME !== 'runc' ? ['runc']
  * is frozen or thawed when runc is done, and the exit it then makes is reported while the verb that
  * caused it has not returned yet.
  */
-const SLOW_RUNC = join(root, 'slow-runc');
+// Outside berthd's root: berthd sets the modes of what is there (0600 for a file it does not know).
+const binDir = mkdtempSync('/tmp/bts-');
+const SLOW_RUNC = join(binDir, 'slow-runc');
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
@@ -34,7 +36,7 @@ before(async () => {
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(() => finish(d, root, runRoot));
+after(() => finish(d, root, runRoot).finally(() => removeRoots(binDir)));
 
 const settle = <T>(p: Promise<T>) => p.then(
   () => undefined,
