@@ -1,5 +1,6 @@
-// One operation at a time per key (a container id): start, stop, remove and exit handling of the
-// same container never interleave, while different containers proceed in parallel.
+// One operation at a time per key (a container or pod id): the verbs that read a container's status,
+// act on its task and record the outcome (container-context.ts has the list) never interleave for
+// the same container, while different containers proceed in parallel.
 export class KeyedMutex {
   readonly #tails = new Map<string, Promise<unknown>>();
 
