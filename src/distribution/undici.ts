@@ -6,6 +6,8 @@ import type * as Undici from 'undici';
 let loading: Promise<typeof Undici> | undefined;
 
 export function loadUndici(): Promise<typeof Undici> {
-  loading ??= import('undici');
+  // undici is CommonJS: from source Node's ESM wrapper names its exports, but in the bundle its
+  // chunk exports only `default` (module.exports), so take that where it is there.
+  loading ??= import('undici').then((m) => (m as unknown as { default?: typeof Undici }).default ?? m);
   return loading;
 }
