@@ -61,6 +61,12 @@ test('a symbolic link where a directory berthd owns should be is refused, naming
   assert.equal(modeOf(target), 0o755);
 });
 
+test('a system directory as the root or run root is refused before anything is changed', () => {
+  assert.throws(() => secureOwnedPaths({ root: '/run', runRoot: join(base, 'never'), gid }), (e: unknown) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.startsWith('--root /run: a system directory'));
+  assert.throws(() => secureOwnedPaths({ root: join(base, 'never2'), runRoot: '/', gid }), /--run-root \/: a system directory/);
+  assert.notEqual(statSync('/run').mode & 0o777, MODES.root);
+});
+
 test('a directory owned by another user is refused, naming it and its owner', { skip: process.getuid?.() !== 0 ? 'needs root (chown)' : false }, () => {
   const o = roots();
   secureOwnedPaths(o);

@@ -44,6 +44,8 @@ const ROOT_DIRS = ['content', 'images', 'snapshots', 'volumes', 'network', 'pods
 const RUN_DIRS = ['shims', 'pod-shims', 'execs', 'runtime', 'netns'];
 const CONTAINER_VISIBLE = new Set(['hosts', 'hosts.base', 'hostname', 'resolv.conf']);
 const DB_FILE = /\.db(-wal|-shm)?$/;
+/** Directories that are never berth's own: made 0710, they would lock the host's users out. */
+const SYSTEM_DIRS = new Set(['/', '/run', '/var/run', '/var', '/var/lib', '/var/tmp', '/tmp', '/home', '/root', '/etc', '/usr', '/opt', '/srv', '/mnt', '/media', '/dev', '/proc', '/sys', '/boot']);
 
 export type OwnedModesOptions = {
   root: string;
@@ -168,6 +170,12 @@ export function secureOwnedPaths(o: OwnedModesOptions): string[] {
   // The roots may be symbolic links an administrator made (to another disk): their targets are owned.
   const root = realpathSync(o.root);
   const runRoot = realpathSync(o.runRoot);
+  for (const [flag, p] of [
+    ['--root', root],
+    ['--run-root', runRoot],
+  ] as const) {
+    if (SYSTEM_DIRS.has(p)) throw failedPrecondition(`${flag} ${p}: a system directory; berthd sets the modes of its root and run root (0${MODES.root.toString(8)}), so each must be a directory of its own, such as /var/lib/berth and /run/berth`);
+  }
   const uid = process.geteuid?.() ?? 0;
   const bad = ownedEntries(root, runRoot, o.gid).filter((e) => e.dir).flatMap((e) => {
     const why = untrusted(e, uid);
