@@ -9,7 +9,7 @@ import { ENGINE_VERSION } from '../engine/engine.ts';
 import { execSync } from '../engine/exec-sync.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
 import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
-import type { ContainerDetails, CreateRequest, MountRequest, PortMapping } from '../engine/types.ts';
+import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, SecurityOptions } from '../engine/types.ts';
 import { invalidArgument, isBerthError, unsupported } from '../errors/errors.ts';
 import { idMatches, int64, labelsMatch, nanos, required } from './convert.ts';
 import type { CriVersion } from './services.ts';
@@ -42,6 +42,8 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
   const md = config.metadata;
   if (!md) throw invalidArgument('config.metadata: required (expected name, uid, namespace, attempt)');
   const nsOpts = config.linux?.security_context?.namespace_options ?? {};
+  const se = config.linux?.security_context?.selinux_options;
+  if (se && (se.user || se.role || se.type || se.level)) throw unsupported('config.linux.security_context.selinux_options: SELinux is not supported by berth (expected none)');
   const namespaces: PodNamespaces = {
     network: nsOption(nsOpts.network, 'config.linux.security_context.namespace_options.network', ['pod', 'node']) as PodNamespaces['network'],
     pid: nsOption(nsOpts.pid ?? 'CONTAINER', 'config.linux.security_context.namespace_options.pid', ['pod', 'container', 'node']),
@@ -68,8 +70,52 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
     labels: config.labels ?? {},
     annotations: config.annotations ?? {},
     ...(config.linux?.cgroup_parent ? { cgroupParent: config.linux.cgroup_parent } : {}),
+    ...(Object.keys(config.linux?.sysctls ?? {}).length ? { sysctls: config.linux.sysctls } : {}),
     namespaces,
     ...(runtimeHandler ? { runtime: runtimeHandler } : {}),
+  };
+}
+
+/** A SecurityProfile (or the deprecated path word) that berth cannot apply is refused naming the field; unconfined passes. */
+function checkProfile(profile: Msg | null | undefined, legacy: string | undefined, field: string, what: string): void {
+  if (profile) {
+    if (profile.profile_type !== 'Unconfined') throw unsupported(`${field}.${what}: ${profile.profile_type}${profile.localhost_ref ? ` ${profile.localhost_ref}` : ''} is not supported by berth yet (expected Unconfined)`);
+    return;
+  }
+  if (legacy && legacy !== 'unconfined') throw unsupported(`${field}.${what === 'seccomp' ? 'seccomp_profile_path' : 'apparmor_profile'}: ${JSON.stringify(legacy)} is not supported by berth yet (expected "" or "unconfined")`);
+}
+
+/** LinuxContainerSecurityContext → the engine's security options; what berth cannot honour is refused naming the field. */
+export function securityOf(sc: Msg, field: string): SecurityOptions {
+  checkProfile(sc.seccomp, sc.seccomp_profile_path, field, 'seccomp');
+  checkProfile(sc.apparmor, sc.apparmor_profile, field, 'apparmor');
+  const se = sc.selinux_options;
+  if (se && (se.user || se.role || se.type || se.level)) throw unsupported(`${field}.selinux_options: SELinux is not supported by berth (expected none)`);
+  const caps = sc.capabilities ?? {};
+  const out: SecurityOptions = {};
+  if (sc.privileged) out.privileged = true;
+  if (caps.add_capabilities?.length) out.capAdd = caps.add_capabilities;
+  if (caps.drop_capabilities?.length) out.capDrop = caps.drop_capabilities;
+  if (caps.add_ambient_capabilities?.length) out.ambientCaps = caps.add_ambient_capabilities;
+  if (sc.no_new_privs) out.noNewPrivileges = true;
+  // An empty list keeps berth's defaults: proto3 cannot tell "none given" from "none".
+  if (sc.masked_paths?.length) out.maskedPaths = sc.masked_paths;
+  if (sc.readonly_paths?.length) out.readonlyPaths = sc.readonly_paths;
+  if (sc.supplemental_groups?.length) out.groups = (sc.supplemental_groups as unknown[]).map((g) => int64(g));
+  return out;
+}
+
+/** LinuxContainerResources beyond memory and CPU quota: shares, cpuset, OOM score; hugepages and unified refused when set. */
+function resourcesOf(res: Msg, field: string): Pick<CreateRequest, 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'oomScoreAdj'> {
+  for (const [i, h] of ((res.hugepage_limits ?? []) as Msg[]).entries()) {
+    if (int64(h.limit) > 0) throw unsupported(`${field}.hugepage_limits[${i}]: hugepage limits are not supported by berth yet (expected 0)`);
+  }
+  if (Object.keys(res.unified ?? {}).length) throw unsupported(`${field}.unified: cgroup v2 parameters are not supported by berth yet`);
+  return {
+    ...(int64(res.cpu_shares) > 0 ? { cpuShares: Math.max(2, int64(res.cpu_shares)) } : {}),
+    ...(res.cpuset_cpus ? { cpusetCpus: res.cpuset_cpus } : {}),
+    ...(res.cpuset_mems ? { cpusetMems: res.cpuset_mems } : {}),
+    ...(res.oom_score_adj !== undefined && res.oom_score_adj !== null && res.oom_score_adj !== '0' && int64(res.oom_score_adj) !== 0 ? { oomScoreAdj: int64(res.oom_score_adj) } : {}),
   };
 }
 
@@ -188,6 +234,8 @@ export class CriRuntimeService {
     const mounts: MountRequest[] = ((config.mounts ?? []) as Msg[]).map((m, i) => {
       required(m.container_path, `config.mounts[${i}].container_path`);
       required(m.host_path, `config.mounts[${i}].host_path`);
+      if (m.propagation && m.propagation !== 'PROPAGATION_PRIVATE') throw unsupported(`config.mounts[${i}].propagation: ${m.propagation} is not supported by berth yet (expected PROPAGATION_PRIVATE)`);
+      if (m.selinux_relabel) throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
       return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true };
     });
     const sc = config.linux?.security_context ?? {};
@@ -211,6 +259,8 @@ export class CriRuntimeService {
       ...(sc.readonly_rootfs ? { readOnly: true } : {}),
       ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
       ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0 ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) } : {}),
+      ...resourcesOf(res, 'config.linux.resources'),
+      security: securityOf(sc, 'config.linux.security_context'),
     };
     const pod = this.#e.pods.inspect(podId);
     const logPath = config.log_path && pod.logDirectory ? `${pod.logDirectory.replace(/\/$/, '')}/${config.log_path}` : '';

@@ -15,6 +15,7 @@ import { checkCreateRequest, publishedPorts } from './container-request.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { faultPoint } from './fault-points.ts';
 import { MODES } from './owned-modes.ts';
+import { ownBoundingCaps } from './security-options.ts';
 import { buildSpec } from './spec-builder.ts';
 import { timingSpan } from './timing.ts';
 import type { CreateRequest } from './types.ts';
@@ -73,7 +74,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     const bundle = (async () => {
       const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network);
       const mounts = await resolveMounts(req.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
-      const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts, nofile: hostNofile() });
+      const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts, nofile: hostNofile(), boundingCaps: ownBoundingCaps() });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
       faultPoint('create.config-written');
       span.mark('dir, etc files, spec, config.json');

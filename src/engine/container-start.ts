@@ -16,6 +16,7 @@ import { faultPoint } from './fault-points.ts';
 import { MODES } from './owned-modes.ts';
 import { allocatePorts } from './port-publishing.ts';
 import { prepareProcess } from './process-setup.ts';
+import { withGroups } from './security-options.ts';
 import type { TaskHandle } from './task-supervisor.ts';
 import { timingSpan } from './timing.ts';
 
@@ -66,6 +67,8 @@ export async function startTask(ctx: ContainerContext, c: Container, beforeStart
     faultPoint('start.rootfs-mounted');
     span.mark('rootfs mounted');
     prepareProcess(rootfs, spec.process!, req.user);
+    const groups = withGroups(spec.process!.user.additionalGids, req.security?.groups);
+    if (groups) spec.process!.user.additionalGids = groups;
     if (useNetns) {
       const netns = await ctx.o.network.createNetns(id);
       netnsMade = true;

@@ -11,7 +11,7 @@
 // Must never: stop or remove a pod's containers other than through the container service, or leave a
 // netns, attachment, shim or cgroup behind when a pod is stopped or removed.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -100,6 +100,12 @@ export class PodService {
     if (!['pod', 'node'].includes(ns.network)) throw invalidArgument(`pod namespaces.network ${JSON.stringify(ns.network)}: expected pod or node`);
     if (!['pod', 'node'].includes(ns.ipc)) throw invalidArgument(`pod namespaces.ipc ${JSON.stringify(ns.ipc)}: expected pod or node`);
     if (!['pod', 'container', 'node'].includes(ns.pid)) throw invalidArgument(`pod namespaces.pid ${JSON.stringify(ns.pid)}: expected pod, container or node`);
+    for (const k of Object.keys(req.sysctls ?? {})) {
+      // Set in a namespace the host shares, it would change the host itself.
+      if (ns.network === 'node' && k.startsWith('net.')) throw invalidArgument(`pod sysctls: ${k} with the host network (namespaces.network node) would change the host's (expected none of net.*)`);
+      if (ns.ipc === 'node' && /^(kernel\.(shm|msg|sem)|fs\.mqueue\.)/.test(k)) throw invalidArgument(`pod sysctls: ${k} with the host IPC namespace (namespaces.ipc node) would change the host's`);
+      if (!/^(net\.|kernel\.(shm|msg|sem)|fs\.mqueue\.)/.test(k)) throw invalidArgument(`pod sysctls: ${k} is not a namespaced parameter a pod may set (expected net.*, kernel.shm*, kernel.msg*, kernel.sem or fs.mqueue.*)`);
+    }
     const request: PodRequest = { ...req, attempt: req.attempt ?? 0, namespaces: ns as PodRequest['namespaces'] };
     const runtimeName = req.runtime || this.#o.defaultRuntime;
     const rt = this.#runtime(runtimeName);
@@ -328,6 +334,10 @@ export class PodService {
     else sandbox.join.push({ type: 'uts', path: proc('uts') });
     if (ns.pid === 'node') sandbox.host.push('pid');
     else if (ns.pid === 'pod') sandbox.join.push({ type: 'pid', path: proc('pid') });
+    // Without CAP_SYS_RESOURCE berthd cannot lower a process's OOM score below its own (containerd's
+    // restrict_oom_score_adj): a kubelet's guaranteed pods ask for -997.
+    const own = ownOomScore();
+    if (req.oomScoreAdj !== undefined && own !== undefined && req.oomScoreAdj < own) req = { ...req, oomScoreAdj: own };
     const name = `${member.name}_${p.name}_${member.attempt}`.slice(0, 250);
     // The kubelet makes the pod's log directory; the container's subdirectory may be the runtime's to make.
     if (member.logPath) await mkdir(dirname(member.logPath), { recursive: true, mode: 0o755 });
@@ -391,6 +401,17 @@ export class PodService {
   }
 }
 
+/** berthd's own oom_score_adj when it lacks CAP_SYS_RESOURCE (the floor for its containers); undefined when it may go lower. */
+function ownOomScore(): number | undefined {
+  try {
+    const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (capEff && (BigInt(`0x${capEff}`) >> 24n) & 1n) return undefined;
+    return Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
 function hostsText(hostname: string, ip: string | undefined): string {
   return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip ? `${ip}\t${hostname}` : `127.0.1.1\t${hostname}`}\n`;
 }
@@ -409,6 +430,7 @@ function pauseSpec(id: string, cfg: PodConfig, netnsPath: string, pause: string)
   spec.mounts.push({ destination: '/pause', type: 'bind', source: pause, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
   const linux = spec.linux!;
   linux.cgroupsPath = `${cfg.cgroupParent}/${id}`;
+  if (cfg.request.sysctls && Object.keys(cfg.request.sysctls).length) linux.sysctl = { ...cfg.request.sysctls };
   linux.namespaces = (linux.namespaces ?? [])
     .filter((n) => !(n.type === 'network' && ns.network === 'node') && !(n.type === 'ipc' && ns.ipc === 'node') && !(n.type === 'pid' && ns.pid === 'node') && !(n.type === 'uts' && ns.network === 'node'))
     .map((n) => (n.type === 'network' && netnsPath ? { type: 'network', path: netnsPath } : n));

@@ -25,6 +25,8 @@ export type PodRequest = {
   /** cgroupfs path under which the pod's processes go; default /berth-pods/<id>. */
   cgroupParent?: string;
   namespaces?: PodNamespaces;
+  /** Namespaced kernel parameters of the pod: net.* in its network namespace; kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* in its IPC one. */
+  sysctls?: Record<string, string>;
   /** A runtime class of berthd's configuration (the CRI's runtime handler); default berthd's. */
   runtime?: string;
 };

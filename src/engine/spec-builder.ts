@@ -6,6 +6,7 @@ import { invalidArgument } from '../errors/errors.ts';
 import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
 import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
+import { applySecurity } from './security-options.ts';
 import type { CreateRequest } from './types.ts';
 
 /** Docker's default capabilities: what a `docker run` process holds unless told otherwise. */
@@ -39,6 +40,8 @@ export type SpecInputs = {
   cgroupsParent?: string;
   /** RLIMIT_NOFILE for the process; default 1048576 (Docker's). berthd passes its own hard limit when lower. */
   nofile?: number;
+  /** The capabilities berthd itself may grant (its bounding set): what `privileged` gives. Default: every one berth knows. */
+  boundingCaps?: readonly string[];
 };
 
 /** The process args: Docker's rules for combining Entrypoint and Cmd. */
@@ -182,6 +185,7 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own.
     spec.mounts = spec.mounts.map((m) => (m.destination === '/sys' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
   }
+  applySecurity(spec, req, DEFAULT_CAPABILITIES, inp.boundingCaps);
   spec.annotations = { 'org.berth.container.name': req.name ?? '', ...(req.labels ?? {}), ...(req.annotations ?? {}), ...(sb ? { 'org.berth.pod.id': sb.podId } : {}) };
   return spec;
 }

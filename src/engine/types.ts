@@ -50,10 +50,38 @@ export type CreateRequest = {
   stopSignal?: string;
   /** Seconds between the stop signal and SIGKILL. Default 10. */
   stopTimeout?: number;
+  /** The process's Linux security (docker's --privileged, --cap-add/--cap-drop, no-new-privileges, --sysctl, --group-add; the CRI's security context). */
+  security?: SecurityOptions;
+  /** CFS shares: the container's CPU weight against others (docker's --cpu-shares, 2-262144). */
+  cpuShares?: number;
+  /** The CPUs and memory nodes the container may use (cpuset syntax: "0-2,4"). */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  /** The OOM killer's score adjustment of the process, -1000…1000 (lowering it below berthd's own needs CAP_SYS_RESOURCE). */
+  oomScoreAdj?: number;
   /** Added to the OCI config's annotations (the CRI's container annotations). */
   annotations?: Record<string, string>;
   /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
   sandbox?: SandboxMembership;
+};
+
+/** A container process's Linux security settings (src/engine/security-options.ts applies them). */
+export type SecurityOptions = {
+  /** Every capability, no masked or read-only /proc paths, /sys writable (devices are not added). */
+  privileged?: boolean;
+  /** Capability names (CAP_ prefix optional, any case) or ALL, added to / dropped from docker's default set. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Raised into the ambient set (kept across execve for a non-root user). */
+  ambientCaps?: string[];
+  noNewPrivileges?: boolean;
+  /** Replace the default masked and read-only /proc paths when given ([] for none). */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  /** Namespaced kernel parameters (net.*, kernel.shm*, …), set by the runtime in the container's namespaces. */
+  sysctls?: Record<string, string>;
+  /** Supplementary group ids of the process, beside those of its user in /etc/group. */
+  groups?: number[];
 };
 
 /**

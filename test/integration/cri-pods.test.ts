@@ -224,6 +224,70 @@ test('hostPort through portmap reaches a pod container; a NODE-network pod uses 
   }
 });
 
+test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls; what berth cannot do is refused naming the field', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    const config = podConfig({ linux: { sysctls: { 'net.ipv4.ping_group_range': '0 2147483647' } } });
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const make = async (name: string, linux: object) => {
+      const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, ['exec sleep 300'], { linux }), sandbox_config: config })).container_id;
+      await rt.StartContainer!({ container_id: id });
+      return async (cmd: string) => (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
+    };
+    const capBits = (hex: string) => BigInt(`0x${hex}`);
+    const NET_ADMIN = 1n << 12n;
+    const KILL = 1n << 5n;
+    const plain = await make('plain', {});
+    const plainEff = capBits((await plain("grep CapEff /proc/self/status | cut -f2")));
+    assert.equal(plainEff & NET_ADMIN, 0n);
+    assert.notEqual(plainEff & KILL, 0n);
+    assert.equal(await plain('cat /proc/sys/net/ipv4/ping_group_range'), '0\t2147483647', 'the pod sysctl, set in its network namespace');
+    assert.equal(await plain('cat /proc/kcore 2>/dev/null | wc -c'), '0', 'masked by default');
+
+    const tuned = await make('tuned', {
+      security_context: { capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['KILL'] }, no_new_privs: true, supplemental_groups: [1234], masked_paths: ['/proc/cpuinfo'] },
+      resources: { oom_score_adj: 500, cpu_shares: 512 },
+    });
+    const eff = capBits(await tuned("grep CapEff /proc/self/status | cut -f2"));
+    assert.notEqual(eff & NET_ADMIN, 0n, 'NET_ADMIN added');
+    assert.equal(eff & KILL, 0n, 'KILL dropped');
+    assert.equal(await tuned("grep NoNewPrivs /proc/self/status | cut -f2"), '1');
+    assert.match(await tuned('id -G'), /\b1234\b/);
+    assert.equal(await tuned('cat /proc/1/oom_score_adj'), '500', 'the init process (its own PID namespace)');
+    assert.equal(await tuned('cat /proc/cpuinfo | wc -c'), '0', 'the given masked paths');
+
+    // Lower than berthd's own: without CAP_SYS_RESOURCE berthd gives its own score instead (restricted).
+    const low = await make('low', { resources: { oom_score_adj: -500 } });
+    const status = readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
+    const canLower = (BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)![1]}`) >> 24n) & 1n;
+    const own = Number(readFileSync(`/proc/${d.proc.pid}/oom_score_adj`, 'utf8'));
+    assert.equal(Number(await low('cat /proc/1/oom_score_adj')), canLower ? -500 : Math.max(-500, own));
+    const priv = await make('priv', { security_context: { privileged: true } });
+    assert.equal(await priv("grep CapEff /proc/self/status | cut -f2").then((h) => capBits(h) & NET_ADMIN), NET_ADMIN);
+
+    const refused = async (linux: object, field: RegExp) => {
+      const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('refused', ['true'], { linux }), sandbox_config: config }));
+      assert.equal(e.code, Status.Unimplemented, e.details);
+      assert.match(e.details, field);
+    };
+    await refused({ security_context: { seccomp: { profile_type: 'RuntimeDefault' } } }, /config\.linux\.security_context\.seccomp: RuntimeDefault/);
+    await refused({ security_context: { seccomp_profile_path: 'localhost/x.json' } }, /seccomp_profile_path/);
+    await refused({ security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: 'p' } } }, /apparmor: Localhost p/);
+    await refused({ security_context: { selinux_options: { type: 't' } } }, /selinux_options/);
+    await refused({ resources: { hugepage_limits: [{ page_size: '2MB', limit: 2097152 }] } }, /hugepage_limits\[0\]/);
+    const badCap = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('badcap', ['true'], { linux: { security_context: { capabilities: { add_capabilities: ['NOPE'] } } } }), sandbox_config: config }));
+    assert.equal(badCap.code, Status.InvalidArgument);
+    assert.match(badCap.details, /NOPE/);
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+    const hostSysctl = await criError(rt.RunPodSandbox!({ config: podConfig({ linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, security_context: { namespace_options: { network: 'NODE' } } } }) }));
+    assert.equal(hostSysctl.code, Status.InvalidArgument);
+    assert.match(hostSysctl.details, /net\.ipv4\.ip_forward with the host network/);
+  } finally {
+    cri.close();
+  }
+});
+
 test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;

@@ -1,0 +1,95 @@
+// Applies a container's security options and CPU/OOM settings (CreateRequest.security, cpuShares,
+// cpuset, oomScoreAdj) to its OCI config, as docker and the CRI runtimes do: capabilities from
+// docker's default set with additions and drops, privileged (every capability, nothing masked, /sys
+// writable), no_new_privileges, masked and read-only paths, sysctls, supplementary groups.
+// Pure but for ownBoundingCaps (what berthd itself holds): every rule is unit-tested. Must never: read
+// the rootfs.
+import { readFileSync } from 'node:fs';
+import { invalidArgument } from '../errors/errors.ts';
+import { CAPABILITIES } from '../oci/runtime-linux-tables.ts';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
+import type { CreateRequest } from './types.ts';
+
+/** `net_admin`, `NET_ADMIN` and `CAP_NET_ADMIN` alike; ALL stays ALL; an unknown name is refused naming `field`. */
+function capName(word: string, field: string): string {
+  const up = word.toUpperCase();
+  if (up === 'ALL') return 'ALL';
+  const name = up.startsWith('CAP_') ? up : `CAP_${up}`;
+  if (!CAPABILITIES.includes(name)) throw invalidArgument(`${field}: unknown capability ${JSON.stringify(word)} (expected a name from capabilities(7), e.g. NET_ADMIN, or ALL)`);
+  return name;
+}
+
+export function applySecurity(spec: RuntimeConfig, req: CreateRequest, defaults: readonly string[], bounding: readonly string[] = CAPABILITIES): void {
+  const sec = req.security ?? {};
+  const proc = spec.process!;
+  const linux = spec.linux!;
+  // Privileged is every capability berthd holds: one it lacks cannot be granted (capset fails).
+  let caps: string[] = sec.privileged ? [...bounding] : [...defaults];
+  const drop = (sec.capDrop ?? []).map((c) => capName(c, 'capDrop'));
+  const add = (sec.capAdd ?? []).map((c) => capName(c, 'capAdd'));
+  if (drop.includes('ALL')) caps = [];
+  else caps = caps.filter((c) => !drop.includes(c));
+  if (add.includes('ALL')) caps = [...bounding];
+  else for (const c of add) if (!caps.includes(c)) caps.push(c);
+  const ambient = (sec.ambientCaps ?? []).map((c) => capName(c, 'ambientCaps'));
+  if (ambient.includes('ALL')) throw invalidArgument('ambientCaps: ALL is not accepted (expected capability names)');
+  for (const c of ambient) if (!caps.includes(c)) caps.push(c);
+  proc.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps], ...(ambient.length ? { inheritable: [...ambient], ambient: [...ambient] } : {}) };
+  if (sec.noNewPrivileges !== undefined) proc.noNewPrivileges = sec.noNewPrivileges;
+  if (sec.privileged) {
+    linux.maskedPaths = [];
+    linux.readonlyPaths = [];
+    spec.mounts = (spec.mounts ?? []).map((m) => (m.destination === '/sys' ? { ...m, options: (m.options ?? []).filter((o) => o !== 'ro') } : m));
+  } else {
+    for (const [k, v] of [['maskedPaths', sec.maskedPaths], ['readonlyPaths', sec.readonlyPaths]] as const) {
+      if (v === undefined) continue;
+      for (const [i, p] of v.entries()) if (typeof p !== 'string' || !p.startsWith('/')) throw invalidArgument(`${k}[${i}]: ${JSON.stringify(p)} (expected an absolute path)`);
+      linux[k] = [...v];
+    }
+  }
+  if (sec.sysctls && Object.keys(sec.sysctls).length) {
+    for (const [k, v] of Object.entries(sec.sysctls)) {
+      if (!/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(k) || typeof v !== 'string') throw invalidArgument(`sysctls: ${JSON.stringify(k)}=${JSON.stringify(v)} (expected a dotted kernel parameter name and a string value)`);
+    }
+    linux.sysctl = { ...sec.sysctls };
+  }
+  if (sec.groups?.length) {
+    for (const g of sec.groups) if (!Number.isInteger(g) || g < 0 || g > 0xffffffff) throw invalidArgument(`groups: ${g} (expected group ids 0-4294967295)`);
+    // Here for exec'd processes (which start from this config), and again at start after the user's
+    // own groups are read from the image (withGroups).
+    proc.user.additionalGids = withGroups(proc.user.additionalGids, sec.groups);
+  }
+  linux.resources ??= {};
+  const res = linux.resources;
+  if (req.cpuShares !== undefined) {
+    if (!Number.isInteger(req.cpuShares) || req.cpuShares < 2 || req.cpuShares > 262144) throw invalidArgument(`cpuShares ${req.cpuShares}: expected an integer in 2-262144`);
+    res.cpu = { ...(res.cpu ?? {}), shares: req.cpuShares };
+  }
+  for (const [k, v] of [['cpus', req.cpusetCpus], ['mems', req.cpusetMems]] as const) {
+    if (v === undefined || v === '') continue;
+    if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) throw invalidArgument(`cpuset${k === 'cpus' ? 'Cpus' : 'Mems'} ${JSON.stringify(v)}: expected a list like 0-2,4`);
+    res.cpu = { ...(res.cpu ?? {}), [k]: v };
+  }
+  if (req.oomScoreAdj !== undefined) {
+    if (!Number.isInteger(req.oomScoreAdj) || req.oomScoreAdj < -1000 || req.oomScoreAdj > 1000) throw invalidArgument(`oomScoreAdj ${req.oomScoreAdj}: expected an integer in -1000…1000`);
+    proc.oomScoreAdj = req.oomScoreAdj;
+  }
+}
+
+/** The capabilities in this process's bounding set (/proc/self/status CapBnd), by name; every known one if unreadable. */
+export function ownBoundingCaps(): string[] {
+  try {
+    const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (!hex) return [...CAPABILITIES];
+    const bits = BigInt(`0x${hex}`);
+    return CAPABILITIES.filter((_, i) => (bits >> BigInt(i)) & 1n);
+  } catch {
+    return [...CAPABILITIES];
+  }
+}
+
+/** The supplementary groups a process gets: its user's (from /etc/group) and the requested ones. */
+export function withGroups(additional: number[] | undefined, groups: number[] | undefined): number[] | undefined {
+  if (!groups?.length) return additional;
+  return [...new Set([...(additional ?? []), ...groups])];
+}
