@@ -9,7 +9,7 @@
 //   directories) leaves nothing readable. Modes are set through O_NOFOLLOW descriptors.
 // Must never: follow a symbolic link, touch what containers see and may change themselves (the
 // mounted rootfs, a volume's _data, snapshot contents), or run after the engine has opened its stores.
-import { lstatSync, mkdirSync, readdirSync, realpathSync, type Stats } from 'node:fs';
+import { type Dirent, lstatSync, mkdirSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { failedPrecondition } from '../errors/errors.ts';
 import { setModeNoFollow } from '../sys/private-file.ts';
@@ -54,7 +54,8 @@ export type OwnedModesOptions = {
   gid: number;
 };
 
-type Entry = { path: string; mode: number; gid?: number; dir: boolean };
+/** A path of the table, as found (one lstat each: the check and the repair both read it). */
+type Entry = { path: string; mode: number; gid?: number; st: Stats };
 
 const oct = (m: number) => `0${(m & 0o7777).toString(8)}`;
 
@@ -67,86 +68,83 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
-function names(dir: string): string[] {
+/** A directory's entries with their types (from getdents: no stat each). */
+function entries(dir: string): Dirent[] {
   try {
-    return readdirSync(dir);
+    return readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
     throw e;
   }
 }
 
-/** Every path of the table that exists, with its mode; directories first, parents before children. */
+/** Every path of the table that exists, with its mode; parents before children. */
 function ownedEntries(root: string, runRoot: string, gid: number): Entry[] {
   const out: Entry[] = [];
-  const dir = (path: string, mode: number, g?: number) => out.push({ path, mode, dir: true, ...(g === undefined ? {} : { gid: g }) });
-  const file = (path: string, mode: number, g?: number) => out.push({ path, mode, dir: false, ...(g === undefined ? {} : { gid: g }) });
-  const isDir = (p: string) => lstatOrUndefined(p)?.isDirectory() === true;
-  const isFile = (p: string) => lstatOrUndefined(p)?.isFile() === true;
+  const add = (path: string, mode: number, g?: number) => {
+    const st = lstatOrUndefined(path);
+    if (st) out.push({ path, mode, st, ...(g === undefined ? {} : { gid: g }) });
+  };
+  // A symbolic link where a directory should be is listed too, for the check to refuse.
+  const dirLike = (d: Dirent) => d.isDirectory() || d.isSymbolicLink();
 
-  dir(root, MODES.root, gid);
-  for (const n of names(root)) {
-    const p = join(root, n);
-    const st = lstatOrUndefined(p);
-    if (!st) continue;
-    if (n === 'containers') {
-      dir(p, MODES.containers, gid);
-      for (const id of names(p)) {
-        const c = join(p, id);
-        if (lstatOrUndefined(c)?.isSymbolicLink()) dir(c, MODES.containerDir, gid);
-        if (!isDir(c)) continue;
-        dir(c, MODES.containerDir, gid);
-        for (const f of names(c)) {
-          const fp = join(c, f);
+  add(root, MODES.root, gid);
+  for (const e of entries(root)) {
+    const p = join(root, e.name);
+    if (e.name === 'containers' && e.isDirectory()) {
+      add(p, MODES.containers, gid);
+      for (const c of entries(p)) {
+        if (!dirLike(c)) continue;
+        const cp = join(p, c.name);
+        add(cp, MODES.containerDir, gid);
+        if (!c.isDirectory()) continue;
+        for (const f of entries(cp)) {
           // rootfs is the container's mount point: what is mounted there is the container's to change.
-          if (f === 'rootfs' || !isFile(fp)) continue;
-          if (f === 'config.json') file(fp, MODES.spec);
-          else if (f.startsWith(`${id}-json.log`)) file(fp, MODES.log, gid);
-          else if (CONTAINER_VISIBLE.has(f)) file(fp, MODES.containerVisible);
-          else file(fp, MODES.spec);
+          if (!f.isFile()) continue;
+          const fp = join(cp, f.name);
+          if (f.name === 'config.json') add(fp, MODES.spec);
+          else if (f.name.startsWith(`${c.name}-json.log`)) add(fp, MODES.log, gid);
+          else if (CONTAINER_VISIBLE.has(f.name)) add(fp, MODES.containerVisible);
+          else add(fp, MODES.spec);
         }
       }
-    } else if (st.isDirectory() || st.isSymbolicLink()) {
-      dir(p, MODES.privateDir);
+    } else if (dirLike(e)) {
+      add(p, MODES.privateDir);
       // One level more where berth keeps a directory per thing (a snapshotter, a volume): their
       // contents (layers, a volume's _data) are containers' to change.
-      if ((n === 'snapshots' || n === 'volumes') && st.isDirectory()) {
-        for (const s of names(p)) {
-          const sp = join(p, s);
-          if (!isDir(sp) && !lstatOrUndefined(sp)?.isSymbolicLink()) continue;
-          dir(sp, MODES.privateDir);
-          if (n === 'snapshots') for (const f of names(sp)) if (DB_FILE.test(f) && isFile(join(sp, f))) file(join(sp, f), MODES.database);
+      if ((e.name === 'snapshots' || e.name === 'volumes') && e.isDirectory()) {
+        for (const s of entries(p)) {
+          if (!dirLike(s)) continue;
+          const sp = join(p, s.name);
+          add(sp, MODES.privateDir);
+          if (e.name === 'snapshots' && s.isDirectory()) for (const f of entries(sp)) if (f.isFile() && DB_FILE.test(f.name)) add(join(sp, f.name), MODES.database);
         }
       }
-    } else if (st.isFile()) {
-      file(p, DB_FILE.test(n) ? MODES.database : MODES.spec);
+    } else if (e.isFile()) {
+      add(p, DB_FILE.test(e.name) ? MODES.database : MODES.spec);
     }
   }
 
-  dir(runRoot, MODES.runRoot, gid);
-  for (const n of names(runRoot)) {
-    const p = join(runRoot, n);
-    const st = lstatOrUndefined(p);
-    if (!st || !(st.isDirectory() || st.isSymbolicLink())) continue;
-    dir(p, MODES.privateDir);
-    if (!RUN_DIRS.includes(n) || !st.isDirectory()) continue;
-    for (const s of names(p)) {
-      const sp = join(p, s);
-      const sst = lstatOrUndefined(sp);
-      if (sst?.isDirectory() || sst?.isSymbolicLink()) dir(sp, MODES.privateDir);
+  add(runRoot, MODES.runRoot, gid);
+  for (const e of entries(runRoot)) {
+    if (!dirLike(e)) continue;
+    const p = join(runRoot, e.name);
+    add(p, MODES.privateDir);
+    if (!RUN_DIRS.includes(e.name) || !e.isDirectory()) continue;
+    for (const s of entries(p)) {
+      if (!dirLike(s)) continue;
+      const sp = join(p, s.name);
+      add(sp, MODES.privateDir);
       // An exec's process.json holds the container's env.
-      if (n === 'execs' && sst?.isDirectory() && isFile(join(sp, 'process.json'))) file(join(sp, 'process.json'), MODES.spec);
+      if (e.name === 'execs' && s.isDirectory()) add(join(sp, 'process.json'), MODES.spec);
     }
   }
   return out;
 }
 
 /** Why a directory berthd owns cannot be trusted, or undefined. */
-function untrusted(e: Entry, uid: number): string | undefined {
-  const st = lstatOrUndefined(e.path);
-  if (!st) return undefined;
+function untrusted(st: Stats, uid: number): string | undefined {
   if (st.isSymbolicLink()) return 'is a symbolic link';
-  if (!st.isDirectory()) return 'is not a directory';
   if (st.uid !== uid) return `is owned by uid ${st.uid}`;
   if (st.mode & 0o022) return `is ${st.mode & 0o020 ? 'group' : 'world'}-writable (mode ${oct(st.mode)})`;
   return undefined;
@@ -158,14 +156,11 @@ function untrusted(e: Entry, uid: number): string | undefined {
  * paths whose mode or group it changed.
  */
 export function secureOwnedPaths(o: OwnedModesOptions): string[] {
-  const made = new Set<string>();
   for (const [path, mode] of [
     [o.root, MODES.root],
     [o.runRoot, MODES.runRoot],
   ] as const) {
-    if (lstatOrUndefined(path)) continue;
-    mkdirSync(path, { recursive: true, mode });
-    made.add(realpathSync(path));
+    if (!lstatOrUndefined(path)) mkdirSync(path, { recursive: true, mode });
   }
   // The roots may be symbolic links an administrator made (to another disk): their targets are owned.
   const root = realpathSync(o.root);
@@ -177,8 +172,9 @@ export function secureOwnedPaths(o: OwnedModesOptions): string[] {
     if (SYSTEM_DIRS.has(p)) throw failedPrecondition(`${flag} ${p}: a system directory; berthd sets the modes of its root and run root (0${MODES.root.toString(8)}), so each must be a directory of its own, such as /var/lib/berth and /run/berth`);
   }
   const uid = process.geteuid?.() ?? 0;
-  const bad = ownedEntries(root, runRoot, o.gid).filter((e) => e.dir).flatMap((e) => {
-    const why = untrusted(e, uid);
+  const found = ownedEntries(root, runRoot, o.gid);
+  const bad = found.flatMap((e) => {
+    const why = e.st.isFile() ? undefined : untrusted(e.st, uid);
     return why ? [`${e.path} ${why}`] : [];
   });
   if (bad.length) {
@@ -187,20 +183,25 @@ export function secureOwnedPaths(o: OwnedModesOptions): string[] {
     );
   }
   // Made here rather than by each store, so that they have their modes from the first start on.
+  const made: Entry[] = [];
   for (const [path, sub] of [
     [root, ['containers', ...ROOT_DIRS]],
     [runRoot, RUN_DIRS],
   ] as const) {
     for (const s of sub) {
-      if (lstatOrUndefined(join(path, s))) continue;
-      mkdirSync(join(path, s), { mode: s === 'containers' ? MODES.containers : MODES.privateDir });
-      made.add(join(path, s));
+      const p = join(path, s);
+      if (lstatOrUndefined(p)) continue;
+      const mode = s === 'containers' ? MODES.containers : MODES.privateDir;
+      mkdirSync(p, { mode });
+      made.push({ path: p, mode, st: lstatSync(p), ...(s === 'containers' ? { gid: o.gid } : {}) });
     }
   }
   const changed: string[] = [];
-  for (const e of ownedEntries(root, runRoot, o.gid)) {
-    const before = setModeNoFollow(e.path, e.mode, e.gid);
-    if (before && !made.has(e.path) && ((before.mode & 0o7777) !== e.mode || (e.gid !== undefined && before.gid !== e.gid))) changed.push(e.path);
+  for (const e of [...found, ...made]) {
+    if ((e.st.mode & 0o7777) === e.mode && (e.gid === undefined || e.st.gid === e.gid)) continue;
+    // Set through a descriptor, which checks again what is there now (never through a link).
+    setModeNoFollow(e.path, e.mode, e.gid);
+    if (!made.includes(e)) changed.push(e.path);
   }
   return changed;
 }
