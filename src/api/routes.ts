@@ -1,6 +1,8 @@
 // Every route of the native API (prefix /v1), one line each to the engine. docs/engine.md lists them
 // with their bodies. Query flags are "1"/"true" for true.
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parseEventFilter } from '../engine/event-filter.ts';
 import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
@@ -72,6 +74,51 @@ export function apiRouter(): Router {
     }
     return STREAMED;
   });
+  // ---- build: the context is a directory on berthd's host (`context`, from the CLI on the same
+  // host, as import's `path`) or a tar in the body. Progress as JSON lines, then {"done"}.
+  r.on('POST', '/build', async (c) => {
+    const q = c.query;
+    const pairs = (k: string) =>
+      Object.fromEntries(
+        q.getAll(k).map((kv) => {
+          const i = kv.indexOf('=');
+          if (i <= 0) throw invalidArgument(`query ${k}=${JSON.stringify(kv)}: expected KEY=VALUE`);
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+      );
+    const dir = q.get('context');
+    const dockerfile = q.get('dockerfile') ?? undefined;
+    // An absolute -f names a file on berthd's host, outside the context (the CLI on the same host).
+    const dockerfileText = dockerfile?.startsWith('/')
+      ? await readFile(dockerfile, 'utf8').catch((e: Error) => {
+          throw invalidArgument(`dockerfile ${dockerfile}: ${e.message}`);
+        })
+      : undefined;
+    const opts = {
+      tags: q.getAll('t'),
+      buildArgs: pairs('buildarg'),
+      labels: pairs('label'),
+      noCache: flag(q, 'nocache'),
+      pull: flag(q, 'pull'),
+      ...(dockerfileText !== undefined ? { dockerfileText, dockerfile: basename(dockerfile!) } : dockerfile ? { dockerfile } : {}),
+      ...(q.get('target') ? { target: q.get('target')! } : {}),
+    };
+    const write = jsonLines(c.res);
+    let pending: Promise<void> = Promise.resolve();
+    try {
+      const res = await c.engine.builder.build(dir ? { dir } : { tar: c.req }, opts, (ev) => {
+        pending = pending.then(() => write({ progress: ev }));
+      });
+      await pending;
+      c.engine.events.publish('image', 'build', res.names[0] ?? res.id, { id: res.id });
+      await write({ done: { id: res.id, names: res.names } });
+    } catch (e) {
+      await pending.catch(() => {});
+      await write(streamErrorLine(e));
+    }
+    return STREAMED;
+  });
+  r.on('POST', '/build/prune', async (c) => c.engine.builder.prune());
   r.on('POST', '/images/tag', async (c) => {
     const rec = await c.engine.images.tag(c.query.get('source') ?? '', c.query.get('target') ?? '');
     c.engine.events.publish('image', 'tag', rec.name, {});

@@ -34,6 +34,7 @@ export const CONTAINER_NAME_HEADER = 'x-berth-container-name';
 
 export type { SystemDf, SystemPruneResult } from '../engine/system-prune.ts';
 export type { PodInfo } from '../engine/pod-types.ts';
+export type { BuildEvent as BuildEventWire } from '../engine/build-runner.ts';
 
 /** POST /images/prune: names removed, then what gc collected. */
 export type ImagePruneWire = { untagged: string[]; removed: string[]; removedSnapshots: string[]; removedIngests: string[]; removedLeases: string[]; removedDirs: string[]; freedBytes: number };

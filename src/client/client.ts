@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { codeFromResponse, ERROR_HEADER } from '../api/errors.ts';
 import {
+  type BuildEventWire,
   API_PREFIX,
   ATTACH_PROTOCOL,
   CONTAINER_ID_HEADER,
@@ -213,6 +214,18 @@ export class BerthClient {
       if (l.done) return l.done;
     }
     throw new BerthError(ErrorCode.Internal, `pull ${ref}: the stream ended without a result`);
+  }
+  /** `berth build`: `context` is a directory on berthd's host; events are the builder's BuildEvents. */
+  async build(o: { context: string; tags?: string[]; dockerfile?: string; buildArgs?: string[]; labels?: string[]; target?: string; noCache?: boolean; pull?: boolean; onEvent?: (ev: BuildEventWire) => void }): Promise<{ id: string; names: string[] }> {
+    const query = { context: o.context, t: o.tags, dockerfile: o.dockerfile, buildarg: o.buildArgs, label: o.labels, target: o.target, nocache: o.noCache, pull: o.pull };
+    for await (const l of this.lines<{ progress?: BuildEventWire; done?: { id: string; names: string[] } }>('POST', '/build', { query })) {
+      if (l.progress !== undefined) o.onEvent?.(l.progress);
+      if (l.done) return l.done;
+    }
+    throw new BerthError(ErrorCode.Internal, 'build: the stream ended without a result');
+  }
+  builderPrune(): Promise<{ entries: number }> {
+    return this.json('POST', '/build/prune');
   }
   tag(source: string, target: string): Promise<{ name: string }> {
     return this.json('POST', '/images/tag', { query: { source, target } });

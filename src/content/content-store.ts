@@ -28,7 +28,7 @@ export interface ContentWriter {
 }
 
 /** The operation that holds a lease (src/images takes them): gc and recovery ask this, never the id. */
-export type LeaseKind = 'pull' | 'load' | 'import' | 'create';
+export type LeaseKind = 'pull' | 'load' | 'import' | 'create' | 'build';
 
 /** The process that holds a lease: a pid and its start time (/proc/<pid>/stat field 22), so a reused pid is not taken for it. */
 export type LeaseOwner = { pid: number; startTime: string };

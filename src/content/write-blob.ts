@@ -1,5 +1,7 @@
-// Writes a whole in-memory blob (a manifest, a config, a test layer) into a content store;
-// a blob already committed is not an error. Must never be used for large streams.
+// Writes a whole in-memory blob (a manifest, a config, a test layer) into a content store, or a
+// file staged on disk whose digest is known (an imported or built layer); a blob already committed
+// is not an error. Must never hold a large blob in memory (writeBlobFile streams it).
+import { createReadStream } from 'node:fs';
 import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { type DigestAlgorithm, digestOf } from '../oci/image-validate.ts';
 import type { ContentStore } from './content-store.ts';
@@ -22,4 +24,18 @@ export async function writeBlob(store: ContentStore, data: Uint8Array | string, 
     if (!isBerthError(e, ErrorCode.AlreadyExists)) throw e;
   }
   return { digest, size: bytes.length };
+}
+
+/** Streams the staged file `path` (its digest and size already computed) into the store, unless it is there. */
+export async function writeBlobFile(store: ContentStore, path: string, digest: string, size: number, refPrefix: string): Promise<void> {
+  if (await store.exists(digest)) return;
+  const w = await store.writer(`${refPrefix}-${digest.replace(':', '-')}`, { digest, size });
+  try {
+    if (w.offset > 0) await w.truncate();
+    for await (const c of createReadStream(path) as AsyncIterable<Buffer>) await w.write(c);
+    await w.commit();
+  } catch (e) {
+    await w.abort().catch(() => {});
+    throw e;
+  }
 }

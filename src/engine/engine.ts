@@ -4,8 +4,10 @@
 // Must never: serve a socket, parse flags, or stop containers on close (they outlive berthd).
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { Builder } from '../build/builder.ts';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { isLive } from '../metadata/container-status.ts';
+import { ContainerStepRunner } from './build-runner.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
@@ -65,6 +67,8 @@ export class Engine {
   readonly network: NetworkBackend;
   readonly containers: ContainerService;
   readonly pods: PodService;
+  /** `berth build` (src/build), its RUN steps run as containers of this engine. */
+  readonly builder: Builder;
   readonly runtimes: Record<string, RuntimeClass>;
   readonly defaultRuntime: string;
 
@@ -78,6 +82,7 @@ export class Engine {
     this.network = init.network;
     this.containers = init.containers;
     this.pods = init.pods;
+    this.builder = init.builder;
     this.runtimes = init.runtimes;
     this.defaultRuntime = init.defaultRuntime;
   }
@@ -97,7 +102,8 @@ export class Engine {
     await o.network.init();
     const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
     const pods = new PodService({ root, runRoot, store, events, network: o.network, supervisor: o.supervisor, containers, runtimes, defaultRuntime, ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}), ...(o.log ? { log: o.log } : {}) });
-    const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, pods, runtimes, defaultRuntime });
+    const builder = new Builder({ images, runner: new ContainerStepRunner(containers, store, images), root });
+    const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, pods, builder, runtimes, defaultRuntime });
     // Pods first: the network namespaces of the ready ones are not the containers' leftovers.
     const podsHolding = await pods.recover();
     const r = await containers.recover(podsHolding);

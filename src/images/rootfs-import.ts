@@ -2,7 +2,7 @@
 // image with a generated config, as `docker import` does. The layer is stored uncompressed (its
 // digest is its DiffID); it is staged on disk while its digest is computed, since the content
 // store must be told the digest before it accepts a blob. Must never hold the layer in memory.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { ContentStore } from '../content/content-store.ts';
-import { writeBlob } from '../content/write-blob.ts';
+import { writeBlob, writeBlobFile } from '../content/write-blob.ts';
 import { invalidArgument, notFound } from '../errors/errors.ts';
 import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from '../oci/image-spec.ts';
 import { digestOf } from '../oci/image-validate.ts';
@@ -48,17 +48,7 @@ export async function importRootfs(input: string | Readable, opts: ImportOptions
   if (size < 1024 || size % 512 !== 0) throw invalidArgument(`import ${label}: not a tar archive (${size} bytes; expected a multiple of 512, at least 1024)`);
   const digest = `sha256:${hash.digest('hex')}`;
   await content.addResource(leaseId, digest);
-  if (!(await content.exists(digest))) {
-    const w = await content.writer(`import-${digest.replace(':', '-')}`, { digest, size });
-    try {
-      if (w.offset > 0) await w.truncate();
-      for await (const c of createReadStream(staged) as AsyncIterable<Buffer>) await w.write(c);
-      await w.commit();
-    } catch (e) {
-      await w.abort().catch(() => {});
-      throw e;
-    }
-  }
+  await writeBlobFile(content, staged, digest, size, 'import');
   const created = new Date().toISOString();
   const config: ImageConfig = {
     created,

@@ -53,6 +53,9 @@ images:
   save [-o FILE] [--format docker-archive|oci-archive] REF...
   load [-i FILE] [-q]                              docker-archive or OCI layout (tar, tar.gz, dir)
   import FILE|- [REF] [--platform P]               a rootfs tarball as a one-layer image
+  build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache]
+      [--pull] [-q] CONTEXT                        a Dockerfile into an image (through berthd)
+  builder prune                                    forget the build cache
   login [-u USER] [-p PASS | --password-stdin] REGISTRY
   logout REGISTRY
   image prune [-a] [-f], system gc [--format json] remove unused images, content and snapshots
@@ -389,6 +392,10 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     const daemonUp = async () => host !== undefined || (g.flags.root === undefined && (await new BerthClient(DEFAULT_SOCKET).ping()));
     // image prune and system prune without a daemon: the in-process gc below (`system gc` always is).
     if (systemVerb && (verb === 'container' || verb === 'network' || rest[0] === 'df' || (await daemonUp()))) return runVerb(systemVerb, rest.slice(1), `${verb} ${rest[0]}`);
+  }
+  if (verb === 'build' || (verb === 'builder' && rest[0] === 'prune') || (verb === 'image' && rest[0] === 'build')) {
+    const { build, builderPrune } = await import('./build-verb.ts');
+    return verb === 'builder' ? runVerb(builderPrune, rest.slice(1), 'builder prune') : runVerb(build, verb === 'image' ? rest.slice(1) : rest, 'build');
   }
   const containerGroup = CONTAINER_GROUPS[verb];
   if (CONTAINER_VERBS[verb]) return runVerb(CONTAINER_VERBS[verb]!, rest, verb);

@@ -1,0 +1,826 @@
+// The builder: a Dockerfile and a context into an OCI image in berth's store (docs/build.md).
+// Each step's result is an image state (config + layers); metadata steps change the config (an
+// empty_layer history entry), COPY/ADD write a layer from the sources, RUN runs in a container the
+// engine makes (through StepRunner) and commits its overlay diff. Every step is cached by a key of
+// its parent's key, the instruction as it ran and its inputs (build-cache.ts).
+// Crash and failure: every blob is written under the build's lease; a RUN's temporary image name
+// and container are removed whatever happens; names (-t) are written last. A failed build leaves
+// only leased blobs, which gc takes once the lease is gone.
+// Must never: parse a wire format or print (callers get BuildEvents); reach the engine other than
+// through StepRunner.
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { writeBlob } from '../content/write-blob.ts';
+import { BerthError, failedPrecondition, invalidArgument, isBerthError, notFound, unsupported } from '../errors/errors.ts';
+import { resolveName } from '../images/image-name.ts';
+import { type ImageService, UNNAMED_REPOSITORY } from '../images/image-service.ts';
+import { type Descriptor, type History, type ImageConfig, type ImageManifest, type ImageRuntimeConfig, MediaType } from '../oci/image-spec.ts';
+import { hostPlatform } from '../oci/image-validate.ts';
+import { mountAll, unmountAll } from '../snapshots/mount.ts';
+import { selfIdentity } from '../sys/procfs.ts';
+import { BuildCache, type CachedState, cacheKey } from './build-cache.ts';
+import { dockerfileError, heredocBody } from './dockerfile-parser.ts';
+import { DockerIgnore } from './dockerignore.ts';
+import { type Dockerfile, type Instruction, parseInstructions, type Stage } from './instructions.ts';
+import { entryOf, type LayerEntry, overlayDiffEntries, storeLayer } from './layer-tar.ts';
+import { LexError, processWord, processWords } from './shell-lex.ts';
+import { SourceTree } from './source-tree.ts';
+
+/** Docker's config plus the fields berth's OCI type leaves out (Docker's image config has them). */
+export type RuntimeConfig = ImageRuntimeConfig & {
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
+  OnBuild?: string[] | null;
+  Shell?: string[];
+};
+
+export type BuildOptions = {
+  /** The Dockerfile's path in the context (default "Dockerfile"), unless `dockerfileText` is given. */
+  dockerfile?: string;
+  /** The Dockerfile's text, when it is not in the context (`-f` elsewhere, stdin). */
+  dockerfileText?: string;
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  /** Pull every FROM image, even one stored here. */
+  pull?: boolean;
+  labels?: Record<string, string>;
+};
+
+export type BuildEvent =
+  | { kind: 'step'; stage: string; step: number; total: number; instruction: string; line: number; cached: boolean }
+  | { kind: 'output'; text: string }
+  | { kind: 'warning'; text: string }
+  | { kind: 'done'; id: string; names: string[] };
+
+export type BuildResult = { id: string; names: string[]; target: Descriptor; config: ImageConfig };
+
+/** The directory of a context, or a tar stream of one (the API's request body). */
+export type ContextSource = { dir: string } | { tar: Readable | AsyncIterable<Uint8Array> };
+
+export type RunStepRequest = {
+  /** A name in the image store: the state the step runs on. */
+  image: string;
+  argv: string[];
+  /** Added to the image's Env (the build args the step sees). */
+  env: string[];
+  network: 'default' | 'none' | 'host';
+  /** The stage's USER (a name is resolved in the step's root filesystem when it starts). */
+  user?: string;
+  onOutput: (chunk: Buffer) => void;
+};
+
+/**
+ * What the builder needs of the engine: run `argv` in a container on `image`, and, if it exits 0,
+ * hand its filesystem diff (an overlay upper directory, and the paths in it that are the runtime's
+ * mount points) to `collect` before the container goes. The container is removed in every case.
+ */
+export interface StepRunner {
+  run<T>(req: RunStepRequest, collect: (diff: { upperDir: string; skip: Set<string> }) => Promise<T>): Promise<{ exitCode: number; result?: T }>;
+}
+
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Docker's predefined ARGs: usable without a declaration, and kept out of history and cache keys. */
+const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+const TMP_REPOSITORY = 'localhost/berth-build-tmp';
+
+type State = CachedState & { key: string };
+
+/** One stage under way: its state, its ARGs, the shell. */
+type StageRun = {
+  stage: Stage;
+  label: string;
+  state: State;
+  args: Map<string, string | undefined>;
+};
+
+class Build {
+  readonly #b: Builder;
+  readonly #o: BuildOptions;
+  readonly #progress: (ev: BuildEvent) => void;
+  readonly #df: Dockerfile;
+  readonly #context: SourceTree;
+  readonly leaseId: string;
+  readonly staging: string;
+  readonly #id = randomBytes(6).toString('hex');
+  #tmpCount = 0;
+  readonly #stageResults = new Map<number, State>();
+  readonly #usedArgs = new Set<string>();
+  readonly #globalArgs = new Map<string, string | undefined>();
+  #step = 0;
+  readonly #total: number;
+  readonly #epoch: Date | undefined;
+
+  constructor(b: Builder, df: Dockerfile, context: SourceTree, o: BuildOptions, progress: (ev: BuildEvent) => void, leaseId: string, staging: string, total: number) {
+    this.#b = b;
+    this.#df = df;
+    this.#context = context;
+    this.#o = o;
+    this.#progress = progress;
+    this.leaseId = leaseId;
+    this.staging = staging;
+    this.#total = total;
+    const sde = o.buildArgs?.SOURCE_DATE_EPOCH;
+    this.#epoch = sde !== undefined && /^\d+$/.test(sde) ? new Date(Number(sde) * 1000) : undefined;
+    for (const a of df.globalArgs) {
+      const given = o.buildArgs?.[a.name];
+      if (given !== undefined) this.#usedArgs.add(a.name);
+      this.#globalArgs.set(a.name, given ?? (a.value === undefined ? undefined : this.#expand(a.value, this.#globalEnv(), a.line)));
+    }
+  }
+
+  #err(line: number, msg: string): Error {
+    return dockerfileError(this.#df.file, line, msg);
+  }
+
+  #globalEnv(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, v] of this.#globalArgs) if (v !== undefined) m.set(k, v);
+    return m;
+  }
+
+  #expand(word: string, env: Map<string, string>, line: number): string {
+    try {
+      return processWord(word, env, this.#df.escape);
+    } catch (e) {
+      if (e instanceof LexError) throw this.#err(line, e.message);
+      throw e;
+    }
+  }
+
+  #expandWords(text: string, env: Map<string, string>, line: number): string[] {
+    try {
+      return processWords(text, env, this.#df.escape);
+    } catch (e) {
+      if (e instanceof LexError) throw this.#err(line, e.message);
+      throw e;
+    }
+  }
+
+  /** The environment words are expanded with: the stage's ARGs, then ENV over them. */
+  #env(s: StageRun): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, v] of s.args) if (v !== undefined) m.set(k, v);
+    for (const e of rc(s.state).Env ?? []) {
+      const i = e.indexOf('=');
+      if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
+    }
+    return m;
+  }
+
+  /** The build args a RUN sees as environment: declared ones not shadowed by ENV, and the proxy args given. */
+  #runArgs(s: StageRun): string[] {
+    const envNames = new Set((rc(s.state).Env ?? []).map((e) => e.slice(0, e.indexOf('='))));
+    const out: string[] = [];
+    for (const [k, v] of s.args) if (v !== undefined && !envNames.has(k)) out.push(`${k}=${v}`);
+    for (const [k, v] of Object.entries(this.#o.buildArgs ?? {})) if (PROXY_ARGS.has(k) && !s.args.has(k) && !envNames.has(k)) out.push(`${k}=${v}`);
+    return out;
+  }
+
+  async run(): Promise<BuildResult> {
+    const target = this.#targetStage();
+    const needed = this.#neededStages(target);
+    for (const stage of this.#df.stages) {
+      if (!needed.has(stage.index)) continue;
+      this.#stageResults.set(stage.index, await this.#runStage(stage));
+    }
+    const unused = Object.keys(this.#o.buildArgs ?? {}).filter((k) => !this.#usedArgs.has(k) && !PROXY_ARGS.has(k) && k !== 'SOURCE_DATE_EPOCH');
+    if (unused.length > 0) this.#progress({ kind: 'warning', text: `one or more build args were not consumed: ${unused.sort().join(', ')}` });
+    let state = this.#stageResults.get(target.index)!;
+    if (this.#o.labels && Object.keys(this.#o.labels).length > 0) {
+      state = await this.#metaStep(state, ['label', this.#o.labels], (c) => {
+        c.Labels = { ...(c.Labels ?? {}), ...this.#o.labels };
+      }, `LABEL ${Object.entries(this.#o.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    }
+    return this.#commit(state);
+  }
+
+  #targetStage(): Stage {
+    const stages = this.#df.stages;
+    if (this.#o.target === undefined) return stages.at(-1)!;
+    const t = this.#o.target.toLowerCase();
+    const s = stages.find((x) => x.name === t);
+    if (!s) throw invalidArgument(`--target ${this.#o.target}: no such stage in ${this.#df.file} (stages: ${stages.map((x) => x.name ?? String(x.index)).join(', ')})`);
+    return s;
+  }
+
+  #stageByRef(ref: string, before: number): Stage | undefined {
+    const r = ref.toLowerCase();
+    const named = this.#df.stages.find((s) => s.name === r && s.index < before);
+    if (named) return named;
+    if (/^\d+$/.test(ref) && Number(ref) < before) return this.#df.stages[Number(ref)];
+    return undefined;
+  }
+
+  /** The stages `target` needs (FROM an earlier stage, COPY --from one); others are skipped. */
+  #neededStages(target: Stage): Set<number> {
+    const needed = new Set<number>();
+    const visit = (s: Stage) => {
+      if (needed.has(s.index)) return;
+      needed.add(s.index);
+      const base = this.#stageByRef(this.#expand(s.base, this.#globalEnv(), s.line), s.index);
+      if (base) visit(base);
+      for (const i of s.instructions) {
+        if ((i.kind === 'copy' || i.kind === 'add') && i.from !== undefined) {
+          const dep = this.#stageByRef(i.from, s.index);
+          if (dep) visit(dep);
+        }
+      }
+    };
+    visit(target);
+    return needed;
+  }
+
+  #announce(s: StageRun, ins: { original: string; line: number }, cached: boolean): void {
+    this.#progress({ kind: 'step', stage: s.label, step: ++this.#step, total: this.#total, instruction: ins.original, line: ins.line, cached });
+  }
+
+  async #runStage(stage: Stage): Promise<State> {
+    const label = stage.name ?? String(stage.index);
+    const baseRef = this.#expand(stage.base, this.#globalEnv(), stage.line);
+    const s: StageRun = { stage, label, state: await this.#from(stage, baseRef), args: new Map() };
+    this.#announce(s, stage, false);
+    // ONBUILD triggers of the base image run first, as Docker does, and are not inherited further.
+    const triggers = rc(s.state).OnBuild ?? [];
+    if (triggers.length > 0) {
+      const cfg = structuredClone(s.state.config);
+      delete (cfg.config as RuntimeConfig).OnBuild;
+      s.state = { ...s.state, config: cfg };
+      for (const t of triggers) {
+        let parsed: Instruction[];
+        try {
+          parsed = parseInstructions(`FROM scratch\n${t}`, `${baseRef} ONBUILD`).stages[0]!.instructions;
+        } catch (e) {
+          throw this.#err(stage.line, `ONBUILD trigger of ${baseRef}: ${(e as Error).message}`);
+        }
+        for (const ins of parsed) await this.#instruction(s, { ...ins, line: stage.line, endLine: stage.line, original: `ONBUILD ${ins.original}` });
+      }
+    }
+    for (const ins of stage.instructions) await this.#instruction(s, ins);
+    return s.state;
+  }
+
+  async #from(stage: Stage, ref: string): Promise<State> {
+    if (ref === '') throw this.#err(stage.line, `FROM ${stage.base}: the image name is empty after substitution`);
+    if (ref.toLowerCase() === 'scratch') {
+      const p = hostPlatform();
+      const config: ImageConfig = { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      return { config, layers: [], key: cacheKey('scratch', p) };
+    }
+    const earlier = this.#stageByRef(ref, stage.index);
+    if (earlier) {
+      const st = this.#stageResults.get(earlier.index);
+      if (!st) throw this.#err(stage.line, `FROM ${ref}: stage ${ref} was not built`);
+      return st;
+    }
+    const images = this.#b.images;
+    let name: string;
+    try {
+      name = resolveName(ref);
+    } catch (e) {
+      throw this.#err(stage.line, `FROM ${ref}: ${(e as Error).message}`);
+    }
+    const pullIt = async () => {
+      this.#progress({ kind: 'output', text: `pulling ${name}\n` });
+      await images.pull(name, stage.platform ? { platform: stage.platform } : {});
+    };
+    let details: Awaited<ReturnType<ImageService['inspect']>>;
+    try {
+      if (this.#o.pull) await pullIt();
+      details = await images.inspect(name);
+    } catch (e) {
+      if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || this.#o.pull) throw this.#err(stage.line, `FROM ${ref}: ${(e as Error).message}`);
+      try {
+        await pullIt();
+        details = await images.inspect(name);
+      } catch (e2) {
+        throw this.#err(stage.line, `FROM ${ref}: not stored here, and pulling it failed: ${(e2 as Error).message}`);
+      }
+    }
+    await this.#b.images.content.addResource(this.leaseId, details.target.digest);
+    const config = structuredClone(details.config);
+    config.history ??= [];
+    return { config, layers: details.manifest.layers, key: cacheKey('image', details.manifestDescriptor.digest) };
+  }
+
+  /** A config-only step: cached like every step, so a rebuild gives the same image. */
+  async #metaStep(state: State, keyParts: unknown, change: (c: RuntimeConfig, config: ImageConfig) => void, createdBy: string): Promise<State & { hit?: boolean }> {
+    const key = cacheKey(state.key, keyParts);
+    const hit = this.#o.noCache ? undefined : await this.#cacheGet(key);
+    if (hit) return { ...hit, key, hit: true };
+    const config = structuredClone(state.config);
+    config.config ??= {};
+    change(config.config as RuntimeConfig, config);
+    const created = this.#now();
+    config.created = created;
+    config.history = [...(config.history ?? []), { created, created_by: createdBy, comment: 'berth build', empty_layer: true }];
+    const next: State = { config, layers: state.layers, key };
+    await this.#b.cache.put(key, { config, layers: next.layers });
+    return next;
+  }
+
+  #now(): string {
+    return (this.#epoch ?? new Date()).toISOString();
+  }
+
+  async #cacheGet(key: string): Promise<CachedState | undefined> {
+    const hit = await this.#b.cache.get(key, (d) => this.#b.images.content.exists(d));
+    if (hit) for (const l of hit.layers) await this.#b.images.content.addResource(this.leaseId, l.digest);
+    return hit;
+  }
+
+  async #instruction(s: StageRun, ins: Instruction): Promise<void> {
+    const env = this.#env(s);
+    const x = (w: string) => this.#expand(w, env, ins.line);
+    const meta = async (parts: unknown, change: (c: RuntimeConfig, config: ImageConfig) => void, createdBy = ins.original) => {
+      const { hit, ...next } = await this.#metaStep(s.state, parts, change, createdBy);
+      s.state = next;
+      this.#announce(s, ins, hit === true);
+    };
+    switch (ins.kind) {
+      case 'arg': {
+        for (const a of ins.args) {
+          const given = this.#o.buildArgs?.[a.name];
+          if (given !== undefined) this.#usedArgs.add(a.name);
+          const value = given ?? (a.value !== undefined ? x(a.value) : this.#globalArgs.get(a.name));
+          s.args.set(a.name, value);
+        }
+        // As Docker: declaring an ARG is no cache miss, its first use is (a RUN's key has the args it
+        // sees; other steps' keys have their words after substitution).
+        s.state = { ...s.state, key: cacheKey(s.state.key, 'arg', ins.args.map((a) => a.name)) };
+        this.#announce(s, ins, false);
+        return;
+      }
+      case 'env': {
+        const pairs = ins.pairs.map((p) => [x(p.key), x(p.value)] as const);
+        return meta(['env', pairs], (c) => {
+          const list = [...(c.Env ?? [])];
+          for (const [k, v] of pairs) {
+            const i = list.findIndex((e) => e.startsWith(`${k}=`));
+            if (i >= 0) list[i] = `${k}=${v}`;
+            else list.push(`${k}=${v}`);
+          }
+          c.Env = list;
+        }, `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      }
+      case 'label': {
+        const pairs = ins.pairs.map((p) => [x(p.key), x(p.value)] as const);
+        return meta(['label', pairs], (c) => {
+          c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) };
+        }, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      }
+      case 'cmd':
+      case 'entrypoint': {
+        const argv = 'exec' in ins.command ? ins.command.exec : [...(rc(s.state).Shell ?? DEFAULT_SHELL), ins.command.shell];
+        return meta([ins.kind, argv], (c) => {
+          if (ins.kind === 'cmd') c.Cmd = argv;
+          else {
+            c.Entrypoint = argv;
+            // Docker: an ENTRYPOINT resets the Cmd inherited from the base image.
+            if (!s.stage.instructions.some((i) => i.kind === 'cmd' && i.line < ins.line)) c.Cmd = null;
+          }
+        }, `${ins.kind.toUpperCase()} ${JSON.stringify(argv)}`);
+      }
+      case 'shell':
+        return meta(['shell', ins.shell], (c) => {
+          c.Shell = ins.shell;
+        }, `SHELL ${JSON.stringify(ins.shell)}`);
+      case 'workdir': {
+        const p = x(ins.path);
+        const abs = posix.resolve(rc(s.state).WorkingDir || '/', p);
+        return meta(['workdir', abs], (c) => {
+          c.WorkingDir = abs;
+        }, `WORKDIR ${abs}`);
+      }
+      case 'user': {
+        const u = x(ins.user);
+        return meta(['user', u], (c) => {
+          c.User = u;
+        }, `USER ${u}`);
+      }
+      case 'stopsignal': {
+        const sig = x(ins.signal);
+        if (!/^(SIG)?[A-Z0-9+-]+$|^\d+$/.test(sig)) throw this.#err(ins.line, `STOPSIGNAL ${sig}: expected a signal name (SIGTERM) or number`);
+        return meta(['stopsignal', sig], (c) => {
+          c.StopSignal = sig;
+        }, `STOPSIGNAL ${sig}`);
+      }
+      case 'maintainer': {
+        const m = x(ins.maintainer);
+        return meta(['maintainer', m], (_c, config) => {
+          config.author = m;
+        });
+      }
+      case 'expose': {
+        const ports = ins.ports.flatMap((p) => this.#expandWords(p, env, ins.line));
+        const keys = ports.map((p) => {
+          const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
+          if (!m) throw this.#err(ins.line, `EXPOSE ${p}: expected <port>[/tcp|udp|sctp] or a range <from>-<to>[/proto]`);
+          const proto = (m[3] ?? 'tcp').toLowerCase();
+          const from = Number(m[1]);
+          const to = m[2] ? Number(m[2]) : from;
+          if (from < 1 || to > 65535 || to < from) throw this.#err(ins.line, `EXPOSE ${p}: ports must be in 1-65535`);
+          return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}/${proto}`);
+        });
+        const all = keys.flat();
+        return meta(['expose', all], (c) => {
+          c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(all.map((k) => [k, {}])) };
+        }, `EXPOSE ${all.join(' ')}`);
+      }
+      case 'volume': {
+        const paths = ins.paths.flatMap((p) => this.#expandWords(p, env, ins.line));
+        for (const p of paths) if (p === '') throw this.#err(ins.line, 'VOLUME: a path is empty after substitution');
+        return meta(['volume', paths], (c) => {
+          c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) };
+        }, `VOLUME ${JSON.stringify(paths)}`);
+      }
+      case 'healthcheck': {
+        const hc: RuntimeConfig['Healthcheck'] = ins.none
+          ? { Test: ['NONE'] }
+          : {
+              Test: ins.test,
+              ...(ins.interval !== undefined ? { Interval: ins.interval } : {}),
+              ...(ins.timeout !== undefined ? { Timeout: ins.timeout } : {}),
+              ...(ins.startPeriod !== undefined ? { StartPeriod: ins.startPeriod } : {}),
+              ...(ins.startInterval !== undefined ? { StartInterval: ins.startInterval } : {}),
+              ...(ins.retries !== undefined ? { Retries: ins.retries } : {}),
+            };
+        return meta(['healthcheck', hc], (c) => {
+          c.Healthcheck = hc;
+        });
+      }
+      case 'onbuild':
+        return meta(['onbuild', ins.trigger], (c) => {
+          c.OnBuild = [...(c.OnBuild ?? []), ins.trigger];
+        });
+      case 'run':
+        return this.#run(s, ins);
+      case 'copy':
+      case 'add':
+        return this.#copy(s, ins);
+    }
+  }
+
+  /** A layer step: the cache, else `make`; the layer added with its history entry. */
+  async #layerStep(s: StageRun, ins: Instruction, keyParts: unknown, createdBy: string, make: () => Promise<{ descriptor: Descriptor; diffId: string }>): Promise<void> {
+    const key = cacheKey(s.state.key, keyParts);
+    const hit = this.#o.noCache ? undefined : await this.#cacheGet(key);
+    if (hit) {
+      s.state = { ...hit, key };
+      this.#announce(s, ins, true);
+      return;
+    }
+    this.#announce(s, ins, false);
+    const layer = await make();
+    const config = structuredClone(s.state.config);
+    const created = this.#now();
+    config.created = created;
+    config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
+    config.history = [...(config.history ?? []), { created, created_by: createdBy, comment: 'berth build' } satisfies History];
+    s.state = { config, layers: [...s.state.layers, layer.descriptor], key };
+    await this.#b.cache.put(key, { config, layers: s.state.layers });
+  }
+
+  async #run(s: StageRun, ins: Instruction & { kind: 'run' }): Promise<void> {
+    const shell = rc(s.state).Shell ?? DEFAULT_SHELL;
+    let argv: string[];
+    if ('exec' in ins.command) argv = ins.command.exec;
+    else {
+      const text = ins.command.shell;
+      const only = ins.heredocs.length === 1 && /^<<-?(["']?)[A-Za-z_][A-Za-z0-9_.-]*\1$/.test(text.trim());
+      if (only) argv = [...shell, heredocBody(ins.heredocs[0]!)];
+      else if (ins.heredocs.length > 0) argv = [...shell, `${text}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
+      else argv = [...shell, text];
+    }
+    const argEnv = this.#runArgs(s);
+    const keyArgs = argEnv.filter((e) => !PROXY_ARGS.has(e.slice(0, e.indexOf('='))));
+    const createdBy = `RUN ${keyArgs.length > 0 ? `|${keyArgs.length} ${keyArgs.join(' ')} ` : ''}${argv.join(' ')}`;
+    await this.#layerStep(s, ins, ['run', argv, keyArgs, ins.network], createdBy, async () => {
+      const tmp = await this.#temporaryImage(s.state);
+      let out = '';
+      try {
+        const r = await this.#b.runner.run(
+          {
+            image: tmp,
+            argv,
+            env: argEnv,
+            network: ins.network,
+            ...(rc(s.state).User ? { user: rc(s.state).User } : {}),
+            onOutput: (c) => {
+              const t = c.toString();
+              out = (out + t).slice(-4096);
+              this.#progress({ kind: 'output', text: t });
+            },
+          },
+          ({ upperDir, skip }) => storeLayer(this.#b.images.content, this.leaseId, this.staging, overlayDiffEntries(upperDir, skip), this.#epoch),
+        );
+        if (r.exitCode !== 0 || !r.result) {
+          const tail = out.trimEnd().split('\n').slice(-10).join('\n');
+          throw failedPrecondition(`${this.#df.file}:${ins.line}: step ${this.#step}/${this.#total} (stage ${s.label}) ${ins.original}: the command returned a non-zero code: ${r.exitCode}${tail ? `\n${tail}` : ''}`);
+        }
+        return r.result;
+      } finally {
+        await this.#b.images.images.delete(tmp).catch(() => {});
+      }
+    });
+  }
+
+  /** The state as an image named in the store (its layers unpacked), for a RUN's container. */
+  async #temporaryImage(state: State): Promise<string> {
+    const target = await this.#writeManifest(state);
+    await this.#unpack(state);
+    const name = `${TMP_REPOSITORY}:${this.#id}-${++this.#tmpCount}`;
+    await this.#b.images.images.put(name, target);
+    return name;
+  }
+
+  async #writeManifest(state: State): Promise<Descriptor> {
+    const content = this.#b.images.content;
+    const cfgBytes = JSON.stringify(state.config);
+    const cfg = await writeBlob(content, cfgBytes);
+    await content.addResource(this.leaseId, cfg.digest);
+    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: MediaType.ImageConfig, ...cfg }, layers: state.layers };
+    const m = await writeBlob(content, JSON.stringify(manifest));
+    await content.addResource(this.leaseId, m.digest);
+    return { mediaType: MediaType.ImageManifest, ...m };
+  }
+
+  async #unpack(state: State): Promise<string | undefined> {
+    if (state.layers.length === 0) return undefined;
+    const [{ unpackStored }, { applyLayer }] = await Promise.all([import('../images/unpack-stored.ts'), import('../archive/apply-layer.ts')]);
+    return unpackStored('build', state.layers, state.config.rootfs.diff_ids, this.#b.images.content, { snapshotter: this.#b.images.snapshotter, applyLayer });
+  }
+
+  /** A read-only view of the state's root filesystem for `fn`; undefined for an empty one. */
+  async #withRootfs<T>(state: State, label: string, fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> {
+    const chain = await this.#unpack(state);
+    if (!chain) return fn(undefined);
+    const snap = this.#b.images.snapshotter;
+    const key = `build-view-${this.#id}-${randomBytes(4).toString('hex')}`;
+    const dir = await mkdtemp(join(this.staging, 'view-'));
+    const mounts = await snap.view(key, chain, { labels: { 'berth.build': this.#id } });
+    try {
+      await mountAll(mounts, dir);
+      try {
+        return await fn(new SourceTree(dir, label));
+      } finally {
+        unmountAll(dir, { detach: true });
+      }
+    } finally {
+      await snap.remove(key).catch(() => {});
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  async #copy(s: StageRun, ins: Instruction & { kind: 'copy' | 'add' }): Promise<void> {
+    const env = this.#env(s);
+    const x = (w: string) => this.#expand(w, env, ins.line);
+    const K = ins.kind.toUpperCase();
+    const where = `${this.#df.file}:${ins.line}: ${K}`;
+    const dest0 = x(ins.dest);
+    const workdir = rc(s.state).WorkingDir || '/';
+    const destIsDirSyntax = dest0.endsWith('/') || dest0 === '.' || dest0.endsWith('/.');
+    const dest = posix.resolve(workdir, dest0).replace(/^\/+/, '');
+    const sources = ins.sources.map((src) => (src.startsWith('<<') ? src : x(src)));
+    for (const src of sources) {
+      if (ins.kind === 'add' && /^(https?|git|ssh):\/\/|^git@/i.test(src))
+        throw unsupported(`${where} ${src}: fetching URLs is not supported (berth builds without network access to the source); download the file into the build context and COPY it`);
+    }
+    // Where the files come from: the context, an earlier stage, or an image.
+    const withSource = async <T>(fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> => {
+      if (ins.from === undefined) return fn(this.#context);
+      const from = x(ins.from);
+      const st = this.#stageByRef(from, s.stage.index);
+      if (st) return this.#withRootfs(this.#stageResults.get(st.index)!, `stage ${st.name ?? st.index}`, fn);
+      const img: Stage = { ...s.stage, base: from, platform: undefined as unknown as string };
+      const state = await this.#from(img, from);
+      return this.#withRootfs(state, `image ${from}`, fn);
+    };
+    const chown = ins.chown === undefined ? undefined : x(ins.chown);
+    const chmod = ins.chmod === undefined ? undefined : Number.parseInt(ins.chmod, 8);
+    await withSource(async (tree) =>
+      this.#withRootfs(s.state, `stage ${s.label}`, async (rootfs) => {
+        const owner = chown === undefined ? { uid: 0, gid: 0 } : await resolveOwner(chown, rootfs, where);
+        type Item = { src: string; rel: string; isDir: boolean; heredoc?: Buffer };
+        const items: Item[] = [];
+        for (const src of sources) {
+          if (src.startsWith('<<')) {
+            const h = ins.heredocs.find((d) => d.name === src.slice(2))!;
+            const body = heredocBody(h);
+            items.push({ src, rel: h.name, isDir: false, heredoc: Buffer.from(h.expand ? x(body) : body) });
+            continue;
+          }
+          if (!tree) throw invalidArgument(`${where} ${src}: not found (the source's root filesystem is empty)`);
+          for (const rel of await tree.sources(src, `${where} ${src}`)) items.push({ src, rel, isDir: rel === '' || (await tree.stat(rel)).isDirectory() });
+        }
+        const multiple = items.length > 1 || sources.some((x2) => /[*?[]/.test(x2));
+        if (items.length > 1 && !destIsDirSyntax) throw invalidArgument(`${where}: with more than one source file, the destination must be a directory and end with a / (got ${JSON.stringify(dest0)})`);
+        const destExistingDir = rootfs ? await rootfs.resolve(dest).then(async (r) => r !== undefined && (await rootfs.stat(r)).isDirectory()) : false;
+        const destDir = destIsDirSyntax || multiple || destExistingDir || (items.length === 1 && items[0]!.isDir);
+        const entries: LayerEntry[] = [];
+        const keyParts: unknown[] = [ins.kind, dest, destDir, chown ?? null, chmod ?? null];
+        const made = new Set<string>();
+        const mkdirs = async (path: string) => {
+          const parts = path.split('/').filter((p) => p !== '');
+          for (let i = 1; i <= parts.length; i++) {
+            const p = parts.slice(0, i).join('/');
+            if (made.has(p)) continue;
+            made.add(p);
+            if (rootfs && (await rootfs.resolve(p)) !== undefined) continue;
+            entries.push({ name: p, type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0) });
+          }
+        };
+        const mode = (m: number) => (chmod === undefined ? m : (m & ~0o7777) | chmod);
+        for (const it of items) {
+          if (it.heredoc) {
+            const name = destDir ? posix.join(dest, it.rel) : dest;
+            await mkdirs(posix.dirname(name));
+            entries.push({ name, type: 'file', mode: mode(0o644), uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0), data: it.heredoc, size: it.heredoc.length });
+            keyParts.push(['heredoc', name, it.heredoc.toString()]);
+            continue;
+          }
+          const t = tree!;
+          if (it.isDir) {
+            await mkdirs(dest);
+            for (const e of await t.walk(it.rel)) {
+              const rel = it.rel === '' ? e.rel : e.rel.slice(it.rel.length + 1);
+              const name = posix.join(dest, rel);
+              const le = { ...entryOf(name, e.stat, e.abs, e.link), uid: owner.uid, gid: owner.gid };
+              if (le.type !== 'symlink') le.mode = mode(le.mode);
+              made.add(name);
+              entries.push(le);
+              keyParts.push([name, le.type, le.mode, le.type === 'file' ? await t.digest(e.rel) : (le.linkname ?? null)]);
+            }
+            continue;
+          }
+          const st = await t.stat(it.rel);
+          const base = posix.basename(it.rel);
+          const name = destDir ? posix.join(dest, base) : dest;
+          if (ins.kind === 'add' && st.isFile() && (await isArchive(join(t.root, it.rel)))) {
+            await mkdirs(destDir ? dest : posix.dirname(dest));
+            const added = await this.#extractArchive(join(t.root, it.rel), `${where} ${it.src}`);
+            for (const e of await added.walk('')) {
+              const n = posix.join(destDir ? dest : posix.dirname(dest), e.rel);
+              entries.push(entryOf(n, e.stat, e.abs, e.link));
+              keyParts.push([n, e.stat.mode, e.stat.isFile() ? await added.digest(e.rel) : (e.link ?? null)]);
+            }
+            continue;
+          }
+          await mkdirs(posix.dirname(name));
+          const link = st.isSymbolicLink() ? await (await import('node:fs/promises')).readlink(join(t.root, it.rel)) : undefined;
+          const le = { ...entryOf(name, st, join(t.root, it.rel), link), uid: owner.uid, gid: owner.gid };
+          if (le.type !== 'symlink') le.mode = mode(le.mode);
+          entries.push(le);
+          keyParts.push([name, le.type, le.mode, le.type === 'file' ? await t.digest(it.rel) : (le.linkname ?? null)]);
+        }
+        const createdBy = `${K} ${[...(ins.from ? [`--from=${ins.from}`] : []), ...(chown ? [`--chown=${chown}`] : []), ...(ins.chmod ? [`--chmod=${ins.chmod}`] : []), ...sources, dest0].join(' ')}`;
+        await this.#layerStep(s, ins, keyParts, createdBy, () => storeLayer(this.#b.images.content, this.leaseId, this.staging, entries, this.#epoch));
+      }),
+    );
+  }
+
+  /** A local archive ADD extracts: unpacked (hardened, as a layer is) into a staging directory. */
+  async #extractArchive(path: string, what: string): Promise<SourceTree> {
+    const dir = await mkdtemp(join(this.staging, 'add-'));
+    const { applyLayer } = await import('../archive/apply-layer.ts');
+    const { createReadStream } = await import('node:fs');
+    const head = Buffer.alloc(4);
+    const fh = await (await import('node:fs/promises')).open(path, 'r');
+    try {
+      await fh.read(head, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+    const mediaType = head[0] === 0x1f && head[1] === 0x8b ? MediaType.LayerGzip : head.readUInt32LE(0) === 0xfd2fb528 ? MediaType.LayerZstd : MediaType.Layer;
+    await applyLayer(createReadStream(path), { mediaType, targetDir: dir, format: 'plain', context: what });
+    return new SourceTree(dir, what);
+  }
+
+  async #commit(state: State): Promise<BuildResult> {
+    const target = await this.#writeManifest(state);
+    await this.#unpack(state);
+    const names = (this.#o.tags ?? []).map((t) => resolveName(t));
+    if (names.length === 0) names.push(`${UNNAMED_REPOSITORY}@${target.digest}`);
+    for (const n of names) await this.#b.images.images.put(n, target);
+    this.#progress({ kind: 'done', id: target.digest, names });
+    return { id: target.digest, names, target, config: state.config };
+  }
+}
+
+const rc = (s: CachedState): RuntimeConfig => (s.config.config ?? {}) as RuntimeConfig;
+
+/** gzip, zstd, or a tar's ustar magic: what ADD extracts (bzip2 and xz are refused by the applier's checks). */
+async function isArchive(path: string): Promise<boolean> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(b, 0, 512, 0);
+    if (bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
+    if (bytesRead >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return true;
+    return bytesRead >= 262 && b.subarray(257, 262).toString() === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `--chown=user[:group]`: numbers as given, names from the stage's /etc/passwd and /etc/group. */
+async function resolveOwner(spec: string, rootfs: SourceTree | undefined, where: string): Promise<{ uid: number; gid: number }> {
+  const [u = '', g] = spec.split(':');
+  const read = async (file: string): Promise<string[][]> => {
+    if (!rootfs) return [];
+    const r = await rootfs.resolve(file);
+    if (r === undefined) return [];
+    return (await readFile(join(rootfs.root, r), 'utf8')).split('\n').map((l) => l.split(':'));
+  };
+  let uid: number;
+  let primary: number | undefined;
+  if (/^\d+$/.test(u)) uid = Number(u);
+  else {
+    const row = (await read('etc/passwd')).find((r) => r[0] === u);
+    if (!row) throw invalidArgument(`${where} --chown=${spec}: no user ${JSON.stringify(u)} in the image's /etc/passwd`);
+    uid = Number(row[2]);
+    primary = Number(row[3]);
+  }
+  let gid: number;
+  if (g === undefined) gid = primary ?? uid;
+  else if (/^\d+$/.test(g)) gid = Number(g);
+  else {
+    const row = (await read('etc/group')).find((r) => r[0] === g);
+    if (!row) throw invalidArgument(`${where} --chown=${spec}: no group ${JSON.stringify(g)} in the image's /etc/group`);
+    gid = Number(row[2]);
+  }
+  return { uid, gid };
+}
+
+export class Builder {
+  readonly images: ImageService;
+  readonly runner: StepRunner;
+  readonly cache: BuildCache;
+  readonly #root: string;
+
+  constructor(o: { images: ImageService; runner: StepRunner; root: string }) {
+    this.images = o.images;
+    this.runner = o.runner;
+    this.#root = o.root;
+    this.cache = new BuildCache(join(o.root, 'build'));
+  }
+
+  /** Builds the image; `progress` hears each step, RUN output and the result. */
+  async build(source: ContextSource, opts: BuildOptions = {}, progress: (ev: BuildEvent) => void = () => {}): Promise<BuildResult> {
+    for (const t of opts.tags ?? []) resolveName(t);
+    const tmp = join(this.#root, 'tmp');
+    await mkdir(tmp, { recursive: true, mode: 0o700 });
+    const staging = await mkdtemp(join(tmp, 'build-'));
+    const leaseId = `build-${process.pid}-${randomBytes(6).toString('hex')}`;
+    await this.images.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 24 * 3600 * 1000), labels: { what: 'build' }, kind: 'build', owner: selfIdentity() });
+    try {
+      let dir: string;
+      if ('dir' in source) dir = source.dir;
+      else {
+        dir = join(staging, 'context');
+        await mkdir(dir);
+        const { applyLayer } = await import('../archive/apply-layer.ts');
+        await applyLayer(source.tar, { mediaType: MediaType.Layer, targetDir: dir, format: 'plain', context: 'build context' }).catch((e: Error) => {
+          throw invalidArgument(`build context: not a tar archive: ${e.message}`, e);
+        });
+      }
+      const dfName = opts.dockerfile ?? 'Dockerfile';
+      const contextTree = new SourceTree(dir, 'build context');
+      let text = opts.dockerfileText;
+      if (text === undefined) {
+        const r = await contextTree.resolve(dfName);
+        if (r === undefined) throw notFound(`${dfName}: no such file in the build context ${'dir' in source ? source.dir : ''}`.trim());
+        text = await readFile(join(dir, r), 'utf8');
+      }
+      // <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore (BuildKit's rule).
+      let ignoreText: string | undefined;
+      for (const name of [`${dfName}.dockerignore`, '.dockerignore']) {
+        const r = await contextTree.resolve(name);
+        if (r !== undefined) {
+          ignoreText = await readFile(join(dir, r), 'utf8').catch(() => undefined);
+          if (ignoreText !== undefined) break;
+        }
+      }
+      const df = parseInstructions(text, posix.basename(dfName));
+      const context = new SourceTree(dir, 'build context', ignoreText ? DockerIgnore.parse(ignoreText) : undefined);
+      const total = df.stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
+      return await new Build(this, df, context, opts, progress, leaseId, staging, total).run();
+    } catch (e) {
+      if (e instanceof BerthError) throw e;
+      throw failedPrecondition(`build: ${(e as Error).message}`, e);
+    } finally {
+      await this.images.content.deleteLease(leaseId).catch(() => {});
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  /** `builder prune`: forgets the cache (the layers go with the next gc unless an image uses them). */
+  async prune(): Promise<{ entries: number }> {
+    return { entries: await this.cache.clear() };
+  }
+}
+

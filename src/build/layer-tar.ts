@@ -1,0 +1,165 @@
+// A build step's layer: entries written as an uncompressed tar (so its digest is its DiffID), staged
+// on disk while hashed, then stored in the content store under the build's lease. And the entries of
+// an overlay upper directory (a RUN's filesystem diff): whiteouts (0/0 character devices) become
+// `.wh.<name>`, an opaque directory (trusted.overlay.opaque=y) gets `.wh..wh..opq`, hard links
+// within the diff become link entries; names in byte order, parents first, so the same diff gives
+// the same tar. mtimes are kept, or clamped to SOURCE_DATE_EPOCH when the build gives one.
+// Must never: hold a layer in memory, or follow a symlink of the diff.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { lstat, readdir, readlink, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { pack } from 'tar-stream';
+import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from '../archive/entry-path.ts';
+import { lgetxattr } from '../archive/xattrs.ts';
+import type { ContentStore } from '../content/content-store.ts';
+import { writeBlobFile } from '../content/write-blob.ts';
+import { type Descriptor, MediaType } from '../oci/image-spec.ts';
+
+export type LayerEntry = {
+  /** Path in the image, relative, no trailing '/'. */
+  name: string;
+  type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  /** file: the host path of the body. */
+  source?: string;
+  /** file: bytes of a here-document's body instead. */
+  data?: Buffer;
+  size?: number;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+};
+
+export type StoredLayer = { descriptor: Descriptor; diffId: string };
+
+/** Writes `entries` as a layer blob into `content`, holding it under `leaseId`. */
+export async function storeLayer(content: ContentStore, leaseId: string, staging: string, entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>, clampMtime?: Date): Promise<StoredLayer> {
+  const staged = join(staging, `layer-${process.hrtime.bigint()}.tar`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const p = pack();
+  const out = createWriteStream(staged, { flags: 'wx', mode: 0o600 });
+  // tar-stream's packer is a streamx stream: read by iteration, not joined by stream.pipeline.
+  const written = (async () => {
+    for await (const c of p as AsyncIterable<Buffer>) {
+      hash.update(c);
+      size += c.length;
+      if (!out.write(c)) await once(out, 'drain');
+    }
+    out.end();
+    await finished(out);
+  })();
+  written.catch(() => {});
+  try {
+    for await (const e of entries) {
+      const mtime = clampMtime && e.mtime > clampMtime ? clampMtime : e.mtime;
+      const header = { name: e.type === 'directory' ? `${e.name}/` : e.name, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime, type: e.type };
+      if (e.type === 'file') {
+        const body = e.data ?? (e.source ? undefined : Buffer.alloc(0));
+        if (body) await entry(p, { ...header, size: body.length }, body);
+        else await streamEntry(p, { ...header, size: e.size ?? 0 }, e.source!);
+      } else if (e.type === 'symlink' || e.type === 'link') await entry(p, { ...header, size: 0, linkname: e.linkname ?? '' });
+      else if (e.type === 'character-device' || e.type === 'block-device') await entry(p, { ...header, size: 0, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 });
+      else await entry(p, { ...header, size: 0 });
+    }
+    p.finalize();
+    await written;
+    const digest = `sha256:${hash.digest('hex')}`;
+    await content.addResource(leaseId, digest);
+    await writeBlobFile(content, staged, digest, size, 'build');
+    return { descriptor: { mediaType: MediaType.Layer, digest, size }, diffId: digest };
+  } catch (e) {
+    p.destroy(e as Error);
+    throw e;
+  } finally {
+    await rm(staged, { force: true });
+  }
+}
+
+type Header = Parameters<ReturnType<typeof pack>['entry']>[0];
+
+function entry(p: ReturnType<typeof pack>, h: Header, body?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (body) p.entry(h, body, (err) => (err ? reject(err) : resolve()));
+    else p.entry(h, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+async function streamEntry(p: ReturnType<typeof pack>, h: Header, source: string): Promise<void> {
+  let settle!: (err?: Error | null) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err) : resolve());
+  });
+  const e = p.entry(h, (err) => settle(err));
+  try {
+    for await (const chunk of createReadStream(source) as AsyncIterable<Buffer>) {
+      if (!e.write(chunk)) await new Promise<void>((r) => e.once('drain', () => r()));
+    }
+  } catch (err) {
+    e.destroy(err as Error);
+    await done.catch(() => {});
+    throw err;
+  }
+  (e as unknown as { end(): void }).end();
+  await done;
+}
+
+/** The entry of one host file, by its lstat. */
+export function entryOf(name: string, st: Stats, abs: string, link?: string): LayerEntry {
+  const base = { name, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
+  if (st.isDirectory()) return { ...base, type: 'directory' };
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: link ?? '' };
+  if (st.isCharacterDevice()) return { ...base, type: 'character-device', devmajor: major(st.rdev), devminor: minor(st.rdev) };
+  if (st.isBlockDevice()) return { ...base, type: 'block-device', devmajor: major(st.rdev), devminor: minor(st.rdev) };
+  if (st.isFIFO()) return { ...base, type: 'fifo' };
+  return { ...base, type: 'file', source: abs, size: st.size };
+}
+
+const major = (dev: number) => ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff);
+const minor = (dev: number) => (dev & 0xff) | ((dev >> 12) & ~0xff);
+
+/**
+ * The entries of an overlay upper directory. `skip`: paths (relative) that are not the container's
+ * own changes (the mount points the runtime made for /proc, /dev, /etc/hosts…): left out with what
+ * is below them.
+ */
+export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<string> = new Set()): AsyncGenerator<LayerEntry> {
+  const seen = new Map<string, string>();
+  async function* visit(dir: string): AsyncGenerator<LayerEntry> {
+    const names = (await readdir(join(upper, dir))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const n of names) {
+      const rel = dir === '' ? n : `${dir}/${n}`;
+      if (skip.has(rel)) continue;
+      const abs = join(upper, rel);
+      const st = await lstat(abs);
+      if (st.isCharacterDevice() && st.rdev === 0) {
+        yield { name: dir === '' ? `${WHITEOUT_PREFIX}${n}` : `${dir}/${WHITEOUT_PREFIX}${n}`, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: st.mtime, data: Buffer.alloc(0) };
+        continue;
+      }
+      if (st.isDirectory()) {
+        yield entryOf(rel, st, abs);
+        const opaque = await lgetxattr(abs, 'trusted.overlay.opaque').catch(() => undefined);
+        if (opaque?.toString() === 'y') yield { name: `${rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: st.mtime, data: Buffer.alloc(0) };
+        yield* visit(rel);
+        continue;
+      }
+      if (st.isFile() && st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = seen.get(key);
+        if (first !== undefined) {
+          yield { name: rel, type: 'link', mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime, linkname: first };
+          continue;
+        }
+        seen.set(key, rel);
+      }
+      yield entryOf(rel, st, abs, st.isSymbolicLink() ? await readlink(abs) : undefined);
+    }
+  }
+  yield* visit('');
+}

@@ -1,0 +1,80 @@
+// `berth build` and `berth builder prune`, through berthd (the builder runs in the engine). Off a
+// terminal or on one, plain lines: one per step ("#3 [stage 0] 2/5 RUN …", CACHED when the cache
+// served it), RUN output as it comes, then the image id; `-q` prints only the id.
+// Must never: read the context itself (berthd reads the directory it is given).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { invalidArgument } from '../../errors/errors.ts';
+import type { FlagSpec } from '../runtime/args.ts';
+import type { Verb } from './container-verbs.ts';
+
+const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
+
+export const BUILD_USAGE = 'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [-q] CONTEXT';
+
+export const build: Verb = {
+  flags: [
+    { names: ['tag', 't'], kind: 'strings' },
+    { names: ['file', 'f'], kind: 'string' },
+    { names: ['build-arg'], kind: 'strings' },
+    { names: ['label'], kind: 'strings' },
+    { names: ['target'], kind: 'string' },
+    { names: ['no-cache'], kind: 'bool' },
+    { names: ['pull'], kind: 'bool' },
+    { names: ['quiet', 'q'], kind: 'bool' },
+    { names: ['progress'], kind: 'string' },
+    help,
+  ],
+  usage: BUILD_USAGE,
+  run: async (ctx, f, args) => {
+    if (args.length !== 1) throw invalidArgument(`usage: berth ${BUILD_USAGE}`);
+    if (args[0] === '-' || /^[a-z]+:\/\//i.test(args[0]!)) throw invalidArgument(`build ${args[0]}: the context must be a local directory`);
+    const context = resolve(args[0]!);
+    if (!existsSync(context)) throw invalidArgument(`build: context directory ${context} does not exist`);
+    let dockerfile = f.file as string | undefined;
+    // -f is relative to the working directory, as docker's; inside the context it is passed as a path in it.
+    if (dockerfile !== undefined && dockerfile !== '') {
+      const abs = resolve(dockerfile);
+      dockerfile = abs.startsWith(`${context}/`) ? abs.slice(context.length + 1) : abs;
+    }
+    // Docker's --build-arg K without a value takes K from the environment.
+    const buildArgs = ((f['build-arg'] as string[] | undefined) ?? []).flatMap((kv) => {
+      if (kv.includes('=')) return [kv];
+      const v = process.env[kv];
+      return v === undefined ? [] : [`${kv}=${v}`];
+    });
+    const quiet = f.quiet === true;
+    const r = await (await ctx.client()).build({
+      context,
+      ...(f.tag ? { tags: f.tag as string[] } : {}),
+      ...(dockerfile ? { dockerfile } : {}),
+      buildArgs,
+      ...(f.label ? { labels: f.label as string[] } : {}),
+      ...(f.target ? { target: f.target as string } : {}),
+      noCache: f['no-cache'] === true,
+      pull: f.pull === true,
+      onEvent: (ev) => {
+        if (quiet) return;
+        if (ev.kind === 'step') ctx.out.write(`#${ev.step} [${ev.stage}] ${ev.instruction}${ev.cached ? ' CACHED' : ''}\n`);
+        else if (ev.kind === 'output') ctx.out.write(ev.text);
+        else if (ev.kind === 'warning') ctx.err.write(`warning: ${ev.text}\n`);
+      },
+    });
+    if (quiet) ctx.out.write(`${r.id}\n`);
+    else {
+      for (const n of r.names) ctx.out.write(`naming to ${n}\n`);
+      ctx.out.write(`${r.id}\n`);
+    }
+    return 0;
+  },
+};
+
+export const builderPrune: Verb = {
+  flags: [{ names: ['force', 'f'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
+  usage: 'builder prune [-f]',
+  run: async (ctx) => {
+    const r = await (await ctx.client()).builderPrune();
+    ctx.out.write(`Removed ${r.entries} build cache entries\n`);
+    return 0;
+  },
+};
