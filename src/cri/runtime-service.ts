@@ -238,6 +238,8 @@ export class CriRuntimeService {
       if (m.selinux_relabel) throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
       return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true };
     });
+    if ((config.devices ?? []).length) throw unsupported('config.devices: host devices in containers are not supported by berth yet');
+    if ((config.CDI_devices ?? []).length) throw unsupported('config.CDI_devices: CDI devices are not supported by berth');
     const sc = config.linux?.security_context ?? {};
     const res = config.linux?.resources ?? {};
     let user: string | undefined;
@@ -445,6 +447,39 @@ export class CriRuntimeService {
     const f = req.filter ?? {};
     const pods = this.#e.pods.list().filter((p) => p.state === 'ready' && idMatches(f.id, p.id) && labelsMatch(f.label_selector, p.labels));
     return { stats: await Promise.all(pods.map((p) => this.#podStats(p))) };
+  }
+
+  async UpdateContainerResources(req: Msg): Promise<Msg> {
+    const id = required(req.container_id, 'container_id');
+    const res: Msg = req.linux ?? {};
+    const { cpuShares, cpusetCpus, cpusetMems, oomScoreAdj } = resourcesOf(res, 'linux');
+    if (oomScoreAdj !== undefined) throw unsupported('linux.oom_score_adj: cannot be changed on a running container by berth (expected 0)');
+    await this.#e.pods.updateContainerResources(id, {
+      ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
+      ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0 ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) } : {}),
+      ...(cpuShares !== undefined ? { cpuShares } : {}),
+      ...(cpusetCpus !== undefined ? { cpusetCpus } : {}),
+      ...(cpusetMems !== undefined ? { cpusetMems } : {}),
+    });
+    return {};
+  }
+
+  /** The pod CIDR of a kubelet with an API server: berth's pod network keeps its own subnet, so only that one (or none) is accepted. */
+  async UpdateRuntimeConfig(req: Msg): Promise<Msg> {
+    const cidr: string = req.runtime_config?.network_config?.pod_cidr ?? '';
+    if (!cidr) return {};
+    const net = this.#e.network;
+    const subnet = net.name === 'none' ? undefined : (await net.inspect(net.defaultNetwork)).subnet;
+    if (subnet === cidr) return {};
+    throw unsupported(`runtime_config.network_config.pod_cidr: ${cidr} differs from the pod network's subnet ${subnet ?? '(no pod network)'}, and berth cannot change it yet; configure berthd's default network with that subnet (network.defaultNetwork.subnet)`);
+  }
+
+  async ListMetricDescriptors(): Promise<Msg> {
+    return { descriptors: [] };
+  }
+
+  async ListPodSandboxMetrics(): Promise<Msg> {
+    return { pod_metrics: [] };
   }
 
   async CheckpointContainer(): Promise<Msg> {

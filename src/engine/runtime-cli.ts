@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, ErrorCode } from '../errors/errors.ts';
+import type { LinuxResources } from '../oci/runtime-spec.ts';
 import { cgroupfsDriver } from '../runtime/cgroups.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { runtimeFailure, runtimeMessage } from './runtime-errors.ts';
@@ -27,12 +28,14 @@ export class RuntimeCli {
     this.inProcess = opts.inProcess ?? false;
   }
 
-  run(args: string[], timeoutMs = 30000): Promise<string> {
+  /** `input` goes to the runtime's stdin (update --resources -). */
+  run(args: string[], timeoutMs = 30000, input?: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const child = execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         reject(runtimeFailure(this.binary, args, runtimeMessage(stderr, stdout, err.message), err));
       });
+      if (input !== undefined) child.stdin?.end(input);
     });
   }
 
@@ -76,6 +79,11 @@ export class RuntimeCli {
   }
   kill(id: string, signal: string, all = false): Promise<string> {
     return this.#inProcess(['kill', ...(all ? ['--all'] : []), id, signal], (rt) => rt.kill(id, signal, all));
+  }
+  /** Changes a running container's cgroup limits (runc's `update --resources`). */
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    if (this.inProcess) await this.#inProcess(['update', id], (rt) => rt.update(id, resources));
+    else await this.run(['update', '--resources', '-', id], 30000, JSON.stringify(resources));
   }
   pause(id: string): Promise<string> {
     return this.#inProcess(['pause', id], (rt) => rt.pause(id));

@@ -288,6 +288,46 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
   }
 });
 
+test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    const port = 22000 + (process.pid % 9000);
+    const portMappings = [{ protocol: 'TCP', container_port: 80, host_port: port, host_ip: '127.0.0.1' }];
+    const config = podConfig({ dns_config: { servers: ['192.0.2.53'], searches: ['svc.example'], options: ['ndots:2'] }, port_mappings: portMappings });
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('res', ['exec sleep 300'], { linux: { resources: { memory_limit_in_bytes: 256 << 20 } } }), sandbox_config: config })).container_id;
+    await rt.StartContainer!({ container_id: c });
+    assert.equal((await d.client.stats(c)).memoryLimit, 256 << 20);
+    await rt.UpdateContainerResources!({ container_id: c, linux: { memory_limit_in_bytes: 64 << 20 } });
+    assert.equal((await d.client.stats(c)).memoryLimit, 64 << 20, 'the new limit is in the cgroup');
+    const badUpdate = await criError(rt.UpdateContainerResources!({ container_id: c, linux: { memory_limit_in_bytes: 1024 } }));
+    assert.equal(badUpdate.code, Status.InvalidArgument, badUpdate.details);
+    const resolv = (await rt.ExecSync!({ container_id: c, cmd: ['cat', '/etc/resolv.conf'] })).stdout.toString();
+    assert.equal(resolv, 'search svc.example\nnameserver 192.0.2.53\noptions ndots:2\n');
+    const dev = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('dev', ['true'], { devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rw' }] }), sandbox_config: config }));
+    assert.equal(dev.code, Status.Unimplemented);
+    assert.match(dev.details, /config\.devices/);
+
+    await rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '' } } });
+    const cidr = await criError(rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '203.0.113.0/24' } } }));
+    assert.equal(cidr.code, Status.Unimplemented);
+    assert.match(cidr.details, /pod_cidr: 203\.0\.113\.0\/24/);
+    assert.deepEqual((await rt.ListMetricDescriptors!({})).descriptors, []);
+    assert.deepEqual((await rt.ListPodSandboxMetrics!({})).pod_metrics, []);
+
+    // The same host port again: CNI's portmap refuses it after the netns was made; nothing stays.
+    const before = readdirSync(join(runRoot, 'netns')).sort();
+    const clash = await criError(rt.RunPodSandbox!({ config: podConfig({ port_mappings: portMappings }) }));
+    assert.notEqual(clash.code, 0);
+    assert.deepEqual((await rt.ListPodSandbox!({})).items.map((p: { id: string }) => p.id), [pod], 'no half-made pod row');
+    assert.deepEqual(readdirSync(join(runRoot, 'netns')).sort(), before, 'no netns left');
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
+
 test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
