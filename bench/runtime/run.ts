@@ -320,7 +320,7 @@ try {
       out.push(`| \`node -e 0\` (${node}) | ${fmt(nodeStart)} |`);
       out.push(`| \`berth-runtime-node --version\` (the Node part: start-up + module loading) | ${fmt(loadOnly)} |`);
       out.push(`| \`berth-runtime state <missing id>\` (+ argument parsing, state lookup) | ${fmt(stateMissing)} |`);
-      out.push(`| \`berth-runtime state <running id>\` (+ reading state.json, checking the init's pid and start time) | ${berth.execId ? fmt(stateRunning) : 'n/a (no running container)'} |`);
+      out.push(`| \`berth-runtime state <running id>\` (the native front: reading the verbs file, checking the init's pid and start time) | ${berth.execId ? fmt(stateRunning) : 'n/a (no running container)'} |`);
       for (const o of OPS) out.push(`| \`${o}\` (from the table above) | ${fmt(median(berth.times[o]))} |`);
       out.push('');
       out.push(
