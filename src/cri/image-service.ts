@@ -4,12 +4,30 @@
 // every name that points at it. RemoveImage of an image that is not there succeeds, as the CRI asks.
 // Must never: keep image state of its own.
 import type { Engine } from '../engine/engine.ts';
-import { unsupported } from '../errors/errors.ts';
+import { invalidArgument, unsupported } from '../errors/errors.ts';
 import { nanos, required } from './convert.ts';
 import { isNotFound } from './status.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: decoded CRI messages; their shapes are proto/cri-api.proto's
 type Msg = Record<string, any>;
+
+/** AuthConfig → credentials for this pull (basic, and bearer-token registries through their token service). */
+function credentialsOf(auth: Msg | null | undefined): { credentials?: { username: string; password: string } } {
+  if (!auth) return {};
+  if (auth.identity_token) throw unsupported('auth.identity_token: OAuth identity tokens are not supported by berth yet (expected username and password, or auth)');
+  if (auth.registry_token) throw unsupported('auth.registry_token: registry tokens are not supported by berth yet (expected username and password, or auth)');
+  if (auth.auth) {
+    const text = Buffer.from(auth.auth, 'base64').toString('utf8');
+    const colon = text.indexOf(':');
+    if (colon <= 0) throw invalidArgument('auth.auth: expected base64 of "username:password"');
+    return { credentials: { username: text.slice(0, colon), password: text.slice(colon + 1) } };
+  }
+  if (auth.username || auth.password) {
+    if (!auth.username) throw invalidArgument('auth.username: required with auth.password');
+    return { credentials: { username: auth.username, password: auth.password ?? '' } };
+  }
+  return {};
+}
 
 export class CriImageService {
   readonly #e: Engine;
@@ -68,11 +86,7 @@ export class CriImageService {
 
   async PullImage(req: Msg): Promise<Msg> {
     const ref = required(req.image?.image, 'image.image');
-    const auth = req.auth;
-    if (auth && (auth.username || auth.password || auth.auth || auth.identity_token || auth.registry_token)) {
-      throw unsupported('auth: credentials in PullImage are not supported by berthd yet; log in with `berth login` (docker config.json) instead');
-    }
-    const r = await this.#e.images.pull(ref);
+    const r = await this.#e.images.pull(ref, credentialsOf(req.auth));
     return { image_ref: r.target.digest };
   }
 

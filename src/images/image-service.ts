@@ -222,11 +222,32 @@ export class ImageService {
 
   // ---------------------------------------------------------------- registry
 
-  async pull(reference: string, opts: { platform?: string; progress?: (ev: PullEvent) => void } = {}): Promise<PullResult> {
+  /**
+   * `credentials`: for this pull only (the CRI's AuthConfig), sent to the reference's registry and
+   * nowhere else (its mirrors and other hosts get the stored credentials, as always).
+   */
+  async pull(reference: string, opts: { platform?: string; progress?: (ev: PullEvent) => void; credentials?: Credentials } = {}): Promise<PullResult> {
     const ref = parseReference(reference);
     const [{ pull }, { applyLayer }] = await Promise.all([import('./pull.ts'), import('../archive/apply-layer.ts')]);
+    let client = await this.client();
+    let own: RegistryClient | undefined;
+    if (opts.credentials) {
+      const { RegistryClient } = await import('../distribution/registry-client.ts');
+      const stored = dockerConfigCredentials(this.dockerConfigPath);
+      const given = opts.credentials;
+      own = new RegistryClient({ hosts: this.#hostsWithLoopbackDefaults(), credentials: async (host) => (host === ref.registry ? given : stored(host)) });
+      client = own;
+    }
+    try {
+      return await this.#pullWith(pull, applyLayer, ref, client, opts);
+    } finally {
+      await own?.close();
+    }
+  }
+
+  async #pullWith(pull: typeof import('./pull.ts').pull, applyLayer: typeof import('../archive/apply-layer.ts').applyLayer, ref: ReturnType<typeof parseReference>, client: RegistryClient, opts: { platform?: string; progress?: (ev: PullEvent) => void }): Promise<PullResult> {
     return pull(ref, {
-      client: await this.client(),
+      client,
       content: this.content,
       images: this.images,
       ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),

@@ -4,7 +4,7 @@
 // and idempotent calls a kubelet relies on, and pods that survive a kill -9 of berthd.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,7 +14,7 @@ import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
-import { startRegistry } from '../lib/registry.ts';
+import { startRegistry, startTokenServer } from '../lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
 import { busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
@@ -466,7 +466,7 @@ test('logs and stats: CRI format at the kubelet path, written by the shim; Reope
   }
 });
 
-test('PullImage from a registry on loopback; the pulled image runs in a pod and berth sees it', async () => {
+test('PullImage from a registry on loopback (anonymous); the pulled image runs in a pod and berth sees it', async () => {
   const reg = await startRegistry();
   const src = mkdtempSync('/tmp/btc-push-');
   const cri = new CriClient(criSocket);
@@ -484,9 +484,9 @@ test('PullImage from a registry on loopback; the pulled image runs in a pod and 
     assert.equal(pulled.image_ref, built.manifest.digest);
     assert.equal((await cri.image.ImageStatus!({ image: { image: ref } })).image.id, built.manifest.digest);
     assert.ok((await d.client.images()).some((i) => JSON.stringify(i).includes('berth/cri')), 'berth lists the image the kubelet pulled');
-    const e = await criError(cri.image.PullImage!({ image: { image: ref }, auth: { username: 'u', password: 'p' } }));
-    assert.equal(e.code, Status.Unimplemented);
-    assert.match(e.details, /auth/);
+    const e = await criError(cri.image.PullImage!({ image: { image: ref }, auth: { password: 'p' } }));
+    assert.equal(e.code, Status.InvalidArgument);
+    assert.match(e.details, /auth\.username/);
     const bad = await criError(cri.image.PullImage!({ image: { image: `${reg.host}/berth/none:1` } }));
     assert.equal(bad.code, Status.NotFound, bad.details);
 
@@ -530,6 +530,78 @@ test('berth pods and berth ps show the pods and which pod a container is in', as
     assert.equal((await d.client.pods()).some((p) => p.id === pod), false);
   } finally {
     cri.close();
+  }
+});
+
+/** Pushes a busybox image named `ref` to a test registry (with `creds` when it asks for them). */
+async function pushBusybox(host: string, ref: string, cmd: string[], creds?: { username: string; password: string }): Promise<string> {
+  const src = mkdtempSync('/tmp/btc-push-');
+  try {
+    const content = new LocalContentStore(join(src, 'content'));
+    const images = new ImageStore(src);
+    const built = await buildImage(content, [await busyboxTar()], { cmd });
+    await images.put(ref, built.manifest);
+    const client = new RegistryClient({ hosts: { [host]: { insecure: true } }, ...(creds ? { credentials: async (h: string) => (h === host ? creds : undefined) } : {}) });
+    await push(ref, { content, images, client });
+    await client.close();
+    return built.manifest.digest;
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
+}
+
+test('PullImage with AuthConfig: basic auth (username/password and auth) and a bearer-token registry; refused token kinds name the field', async () => {
+  const basic = await startRegistry({ htpasswd: { alice: 's3cret' } });
+  const tokens = await startTokenServer({ users: { bob: 'pa55' }, anonymousPull: false });
+  const tokenReg = await startRegistry({ token: tokens });
+  const cri = new CriClient(criSocket);
+  try {
+    const b = `${basic.host}/berth/auth:1`;
+    const bDigest = await pushBusybox(basic.host, b, ['true'], { username: 'alice', password: 's3cret' });
+    const anon = await criError(cri.image.PullImage!({ image: { image: b } }));
+    assert.notEqual(anon.code, 0, 'no credentials: refused by the registry');
+    assert.equal((await cri.image.PullImage!({ image: { image: b }, auth: { username: 'alice', password: 's3cret' } })).image_ref, bDigest);
+    await cri.image.RemoveImage!({ image: { image: b } });
+    assert.equal((await cri.image.PullImage!({ image: { image: b }, auth: { auth: Buffer.from('alice:s3cret').toString('base64') } })).image_ref, bDigest);
+    await cri.image.RemoveImage!({ image: { image: b } });
+
+    const t = `${tokenReg.host}/berth/token:1`;
+    const tDigest = await pushBusybox(tokenReg.host, t, ['true'], { username: 'bob', password: 'pa55' });
+    assert.equal((await cri.image.PullImage!({ image: { image: t }, auth: { username: 'bob', password: 'pa55' } })).image_ref, tDigest);
+    assert.ok(tokens.requests.some((r) => r.user === 'bob' && r.scopes.some((sc) => sc.includes('berth/token') && sc.includes('pull'))), 'bob got a pull token');
+    await cri.image.RemoveImage!({ image: { image: t } });
+    const wrong = await criError(cri.image.PullImage!({ image: { image: t }, auth: { username: 'bob', password: 'nope' } }));
+    assert.notEqual(wrong.code, 0);
+    for (const [k, field] of [['identity_token', /auth\.identity_token/], ['registry_token', /auth\.registry_token/]] as const) {
+      const e = await criError(cri.image.PullImage!({ image: { image: t }, auth: { [k]: 'x' } }));
+      assert.equal(e.code, Status.Unimplemented);
+      assert.match(e.details, field);
+    }
+  } finally {
+    cri.close();
+    await basic.stop();
+    await tokenReg.stop();
+    await tokens.stop();
+  }
+});
+
+test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 resolves through a registry on loopback', async () => {
+  const reg = await startRegistry();
+  let cri: CriClient | undefined;
+  try {
+    const digest = await pushBusybox(reg.host, `${reg.host}/library/busybox:1.36`, ['sh', '-c', 'echo from-the-mirror']);
+    await d.stop();
+    writeFileSync(join(root, 'registries.json'), JSON.stringify({ 'docker.io': { mirrors: [`http://${reg.host}`] } }));
+    d = await startBerthd(root, runRoot, [], cfg);
+    cri = new CriClient(criSocket);
+    const pulled = await cri.image.PullImage!({ image: { image: 'docker.io/library/busybox:1.36' } });
+    assert.equal(pulled.image_ref, digest);
+    assert.equal((await cri.image.ImageStatus!({ image: { image: 'busybox:1.36' } })).image.id, digest, 'by its short name too');
+    await cri.image.RemoveImage!({ image: { image: 'docker.io/library/busybox:1.36' } });
+  } finally {
+    cri?.close();
+    rmSync(join(root, 'registries.json'), { force: true });
+    await reg.stop();
   }
 });
 
