@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { writeBlob } from '../content/write-blob.ts';
 import { BerthError, failedPrecondition, invalidArgument, isBerthError, notFound, unsupported } from '../errors/errors.ts';
 import { resolveName } from '../images/image-name.ts';
+import { mapLimit } from '../images/limit.ts';
 import { type ImageService, UNNAMED_REPOSITORY } from '../images/image-service.ts';
 import { type Descriptor, type History, type ImageConfig, type ImageManifest, type ImageRuntimeConfig, MediaType } from '../oci/image-spec.ts';
 import { hostPlatform } from '../oci/image-validate.ts';
@@ -85,9 +86,13 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Docker's predefined ARGs: usable without a declaration, and kept out of history and cache keys. */
 const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
-const TMP_REPOSITORY = 'localhost/berth-build-tmp';
+/** The temporary names of RUN steps' states; any left after a crash are removed at berthd's start. */
+export const TMP_REPOSITORY = 'localhost/berth-build-tmp';
 
 type State = CachedState & { key: string };
+
+/** Stages built at once, at most (each RUN is a container; the machine may have 2 cores). */
+const MAX_PARALLEL_STAGES = 2;
 
 /** One stage under way: its state, its ARGs, the shell. */
 type StageRun = {
@@ -111,6 +116,8 @@ class Build {
   readonly #usedArgs = new Set<string>();
   readonly #globalArgs = new Map<string, string | undefined>();
   #step = 0;
+  /** The first failure of a stage: the other stages stop at their next step. */
+  #failed: unknown;
   readonly #total: number;
   readonly #epoch: Date | undefined;
 
@@ -183,10 +190,29 @@ class Build {
   async run(): Promise<BuildResult> {
     const target = this.#targetStage();
     const needed = this.#neededStages(target);
-    for (const stage of this.#df.stages) {
-      if (!needed.has(stage.index)) continue;
-      this.#stageResults.set(stage.index, await this.#runStage(stage));
-    }
+    // Independent stages build at once, at most MAX_PARALLEL_STAGES; a stage starts its steps once
+    // the stages it needs are built (they come earlier, so they were taken first and hold their own
+    // slots). A failure stops the others at their next step.
+    const done = new Map<number, Promise<State>>();
+    const resolvers = new Map<number, (s: Promise<State>) => void>();
+    for (const i of needed) done.set(i, new Promise<State>((r) => resolvers.set(i, (p) => r(p))));
+    for (const p of done.values()) p.catch(() => {});
+    const order = this.#df.stages.filter((st) => needed.has(st.index));
+    await mapLimit(order, MAX_PARALLEL_STAGES, async (stage) => {
+      const run = (async () => {
+        await Promise.all([...this.#dependencies(stage)].map((i) => done.get(i)!));
+        const st = await this.#runStage(stage);
+        this.#stageResults.set(stage.index, st);
+        return st;
+      })();
+      resolvers.get(stage.index)!(run);
+      try {
+        return await run;
+      } catch (e) {
+        this.#failed ??= e;
+        throw e;
+      }
+    });
     const unused = Object.keys(this.#o.buildArgs ?? {}).filter((k) => !this.#usedArgs.has(k) && !PROXY_ARGS.has(k) && k !== 'SOURCE_DATE_EPOCH');
     if (unused.length > 0) this.#progress({ kind: 'warning', text: `one or more build args were not consumed: ${unused.sort().join(', ')}` });
     let state = this.#stageResults.get(target.index)!;
@@ -215,20 +241,27 @@ class Build {
     return undefined;
   }
 
+  /** The stages `s` needs built first: its base, and those it copies from. */
+  #dependencies(s: Stage): Set<number> {
+    const deps = new Set<number>();
+    const base = this.#stageByRef(this.#expand(s.base, this.#globalEnv(), s.line), s.index);
+    if (base) deps.add(base.index);
+    for (const i of s.instructions) {
+      if ((i.kind === 'copy' || i.kind === 'add') && i.from !== undefined) {
+        const dep = this.#stageByRef(i.from, s.index);
+        if (dep) deps.add(dep.index);
+      }
+    }
+    return deps;
+  }
+
   /** The stages `target` needs (FROM an earlier stage, COPY --from one); others are skipped. */
   #neededStages(target: Stage): Set<number> {
     const needed = new Set<number>();
     const visit = (s: Stage) => {
       if (needed.has(s.index)) return;
       needed.add(s.index);
-      const base = this.#stageByRef(this.#expand(s.base, this.#globalEnv(), s.line), s.index);
-      if (base) visit(base);
-      for (const i of s.instructions) {
-        if ((i.kind === 'copy' || i.kind === 'add') && i.from !== undefined) {
-          const dep = this.#stageByRef(i.from, s.index);
-          if (dep) visit(dep);
-        }
-      }
+      for (const d of this.#dependencies(s)) visit(this.#df.stages[d]!);
     };
     visit(target);
     return needed;
@@ -333,6 +366,7 @@ class Build {
   }
 
   async #instruction(s: StageRun, ins: Instruction): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed;
     const env = this.#env(s);
     const x = (w: string) => this.#expand(w, env, ins.line);
     const meta = async (parts: unknown, change: (c: RuntimeConfig, config: ImageConfig) => void, createdBy = ins.original) => {

@@ -215,10 +215,10 @@ export class BerthClient {
     }
     throw new BerthError(ErrorCode.Internal, `pull ${ref}: the stream ended without a result`);
   }
-  /** `berth build`: `context` is a directory on berthd's host; events are the builder's BuildEvents. */
-  async build(o: { context: string; tags?: string[]; dockerfile?: string; buildArgs?: string[]; labels?: string[]; target?: string; noCache?: boolean; pull?: boolean; onEvent?: (ev: BuildEventWire) => void }): Promise<{ id: string; names: string[] }> {
-    const query = { context: o.context, t: o.tags, dockerfile: o.dockerfile, buildarg: o.buildArgs, label: o.labels, target: o.target, nocache: o.noCache, pull: o.pull };
-    for await (const l of this.lines<{ progress?: BuildEventWire; done?: { id: string; names: string[] } }>('POST', '/build', { query })) {
+  /** `berth build`: `context` is a directory on berthd's host, or a tar stream of one; events are the builder's BuildEvents. */
+  async build(o: { context: string | Readable; tags?: string[]; dockerfile?: string; buildArgs?: string[]; labels?: string[]; target?: string; noCache?: boolean; pull?: boolean; onEvent?: (ev: BuildEventWire) => void }): Promise<{ id: string; names: string[] }> {
+    const query = { context: typeof o.context === 'string' ? o.context : undefined, t: o.tags, dockerfile: o.dockerfile, buildarg: o.buildArgs, label: o.labels, target: o.target, nocache: o.noCache, pull: o.pull };
+    for await (const l of this.lines<{ progress?: BuildEventWire; done?: { id: string; names: string[] } }>('POST', '/build', { query, ...(typeof o.context === 'string' ? {} : { raw: o.context }) })) {
       if (l.progress !== undefined) o.onEvent?.(l.progress);
       if (l.done) return l.done;
     }

@@ -4,7 +4,7 @@
 // removed in every case, so that a failed build leaves no container and no snapshot.
 // Must never: touch the container service's internals (it is used only through its public methods).
 import type { Duplex } from 'node:stream';
-import type { RunStepRequest, StepRunner } from '../build/builder.ts';
+import { type RunStepRequest, type StepRunner, TMP_REPOSITORY } from '../build/builder.ts';
 
 export type { BuildEvent, BuildOptions, BuildResult } from '../build/builder.ts';
 import { unsupported } from '../errors/errors.ts';
@@ -73,4 +73,23 @@ function drain(stream: Duplex, onOutput: (chunk: Buffer) => void): Promise<void>
     // The supervisor hands the socket over paused (the ATTACHED frame put back): a listener alone does not resume it.
     stream.resume();
   });
+}
+
+/**
+ * What a build under way when berthd died left: its RUN container (labelled berth.build) and its
+ * temporary image names. Its blobs are under a lease of a dead process, which recovery releases.
+ */
+export async function removeBuildLeftovers(containers: ContainerService, images: ImageService): Promise<string[]> {
+  const removed: string[] = [];
+  for (const c of containers.list({ all: true })) {
+    if (c.labels['berth.build'] === undefined) continue;
+    await containers.remove(c.id, { force: true });
+    removed.push(`container ${c.id.slice(0, 12)}`);
+  }
+  for (const r of await images.images.list()) {
+    if (!r.name.startsWith(`${TMP_REPOSITORY}:`)) continue;
+    await images.images.delete(r.name);
+    removed.push(`image name ${r.name}`);
+  }
+  return removed;
 }

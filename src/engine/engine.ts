@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Builder } from '../build/builder.ts';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { isLive } from '../metadata/container-status.ts';
-import { ContainerStepRunner } from './build-runner.ts';
+import { ContainerStepRunner, removeBuildLeftovers } from './build-runner.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
@@ -107,6 +107,11 @@ export class Engine {
     // Pods first: the network namespaces of the ready ones are not the containers' leftovers.
     const podsHolding = await pods.recover();
     const r = await containers.recover(podsHolding);
+    const builds = await removeBuildLeftovers(containers, images).catch((e: Error) => {
+      o.log?.(`build recovery: ${e.message}`);
+      return [] as string[];
+    });
+    if (builds.length > 0) o.log?.(`recovery: removed what interrupted builds left: ${builds.join(', ')}`);
     const leases = await releaseLeasesOfDeadOwners(images.content).catch((e: Error) => {
       o.log?.(`pull lease recovery: ${e.message}`);
       return [] as string[];

@@ -1,7 +1,7 @@
 // berth build end to end, as root: a real berthd under temporary roots, a busybox image imported
 // locally, Dockerfiles built through the real `berth build` CLI, the results inspected and run.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -251,4 +251,95 @@ test('ADD extracts a local tar and refuses a URL; a failing RUN names the step, 
   const q = await build(context({ 'Dockerfile': 'FROM busybox\nENV Q=1\n' }), '-q');
   assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
   await mkdir(join(dir, 'unused'), { recursive: true });
+});
+
+test('a tar stream as the context (the API face); ONBUILD triggers run in the next build; --iidfile and --output', async () => {
+  const { tarOf } = await import('../lib/test-images.ts');
+  const body = await tarOf([
+    { name: 'Dockerfile', data: Buffer.from('FROM busybox\nCOPY . /in/\nONBUILD COPY hello.txt /hello-from-onbuild\nONBUILD RUN echo trigger-ran\n') },
+    { name: '.dockerignore', data: Buffer.from('skip.txt\n') },
+    { name: 'hello.txt', data: Buffer.from('hello\n') },
+    { name: 'skip.txt', data: Buffer.from('skip\n') },
+  ]);
+  const events: string[] = [];
+  const r = await d.client.build({ context: Readable.from([body]), tags: ['onbuild-base:1'], onEvent: (e) => void (e.kind === 'step' && events.push(e.instruction)) });
+  assert.deepEqual(events, ['FROM busybox', 'COPY . /in/', 'ONBUILD COPY hello.txt /hello-from-onbuild', 'ONBUILD RUN echo trigger-ran']);
+  assert.match(r.id, /^sha256:/);
+  const base = await inspect('onbuild-base:1');
+  assert.deepEqual(base.config.config.OnBuild, ['COPY hello.txt /hello-from-onbuild', 'RUN echo trigger-ran']);
+  const ls = await berth('run', '--rm', 'onbuild-base:1', 'ls', '-A', '/in');
+  assert.equal(ls.stdout, '.dockerignore\nDockerfile\nhello.txt\n');
+
+  const dir = context({ 'Dockerfile': 'FROM onbuild-base:1\nRUN cat /hello-from-onbuild\n', 'hello.txt': 'child hello\n' });
+  const iid = join(dir, '..', `${dir.split('/').at(-1)}.iid`);
+  const archive = `${iid}.tar`;
+  contexts.push(iid, archive);
+  const child = await build(dir, '-t', 'onbuild-child:1', '--iidfile', iid, '--output', `type=oci,dest=${archive}`);
+  assert.equal(child.code, 0, child.stderr + child.stdout);
+  assert.match(child.stdout, /trigger-ran/);
+  assert.match(child.stdout, /child hello/);
+  assert.equal(readFileSync(iid, 'utf8'), child.stdout.trim().split('\n').at(-1));
+  assert.equal((await inspect('onbuild-child:1')).config.config.OnBuild ?? null, null, 'triggers are not inherited further');
+  const { execFileSync } = await import('node:child_process');
+  assert.match(execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }), /index\.json/);
+});
+
+test('a context of 2,000 files: built, and rebuilt from the cache', async () => {
+  const files: Record<string, string> = { 'Dockerfile': 'FROM busybox\nCOPY src/ /src/\nRUN ls /src/*/ | wc -l > /count\nCMD ["cat", "/count"]\n' };
+  for (let i = 0; i < 2000; i++) files[`src/d${i % 20}/f${i}.txt`] = `file ${i}\n`;
+  const dir = context(files);
+  const r = await build(dir, '-t', 'many:1');
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const again = await build(dir, '-t', 'many:1');
+  assert.match(again.stdout, /COPY src\/ \/src\/ CACHED/);
+  assert.match(again.stdout, /RUN ls .* CACHED/);
+  const run = await berth('run', '--rm', 'many:1');
+  // `ls dir/ dir/…` prints a header and a blank line per directory besides the names.
+  assert.equal(Number(run.stdout.trim()), 2000 + 20 * 2 - 1, run.stderr);
+});
+
+test('berthd killed in the middle of a RUN: at its next start no build container or temporary image is left', async () => {
+  const dir = context({ 'Dockerfile': 'FROM busybox\nRUN echo started; sleep 1000\n' });
+  let output = '';
+  const building = d.client
+    .build({
+      context: dir,
+      onEvent: (e) => {
+        if (e.kind === 'output') output += e.text;
+      },
+    })
+    .catch((e: Error) => e);
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(output, /started/);
+  assert.equal((await d.client.images()).filter((i) => i.name.startsWith('localhost/berth-build-tmp:')).length, 1);
+  await d.stop('SIGKILL');
+  await building;
+  d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
+  assert.deepEqual((await d.client.list({ all: true })).map((c) => c.name), []);
+  assert.deepEqual((await d.client.images()).filter((i) => i.name.startsWith('localhost/berth-build-tmp:')), []);
+  assert.match(d.stderr(), /removed what interrupted builds left: container [0-9a-f]{12}, image name localhost\/berth-build-tmp:/);
+});
+
+test("independent stages build at once: a stage whose RUN waits for another stage's RUN finishes", async () => {
+  // Both RUNs share the host's network: `a` listens, `b` connects. Built one after the other, `a`
+  // would wait for ever (and the test time out); built at once, each finishes.
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const dir = context({
+    'Dockerfile': [
+      'FROM busybox AS a',
+      `RUN --network=host nc -l -p ${port} > /got`,
+      'FROM busybox AS b',
+      `RUN --network=host sh -c 'until echo hello-from-b | nc 127.0.0.1 ${port}; do sleep 0.2; done'`,
+      'FROM busybox',
+      'COPY --from=a /got /got',
+      'COPY --from=b /bin/busybox /b-was-built',
+      'CMD ["cat", "/got"]',
+      '',
+    ].join('\n'),
+  });
+  const r = await build(dir, '-t', 'parallel:1', '--no-cache');
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const run = await berth('run', '--rm', 'parallel:1');
+  assert.equal(run.stdout, 'hello-from-b\n', run.stderr);
 });

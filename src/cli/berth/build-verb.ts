@@ -2,7 +2,9 @@
 // terminal or on one, plain lines: one per step ("#3 [stage 0] 2/5 RUN …", CACHED when the cache
 // served it), RUN output as it comes, then the image id; `-q` prints only the id.
 // Must never: read the context itself (berthd reads the directory it is given).
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { resolve } from 'node:path';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
@@ -10,7 +12,7 @@ import type { Verb } from './container-verbs.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 
-export const BUILD_USAGE = 'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [-q] CONTEXT';
+export const BUILD_USAGE = 'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [-q] CONTEXT';
 
 export const build: Verb = {
   flags: [
@@ -23,6 +25,9 @@ export const build: Verb = {
     { names: ['pull'], kind: 'bool' },
     { names: ['quiet', 'q'], kind: 'bool' },
     { names: ['progress'], kind: 'string' },
+    { names: ['iidfile'], kind: 'string' },
+    { names: ['output', 'o'], kind: 'string' },
+    { names: ['platform'], kind: 'string' },
     help,
   ],
   usage: BUILD_USAGE,
@@ -44,6 +49,14 @@ export const build: Verb = {
       return v === undefined ? [] : [`${kv}=${v}`];
     });
     const quiet = f.quiet === true;
+    const output = f.output === undefined ? undefined : parseOutput(f.output as string);
+    const progress = f.progress as string | undefined;
+    if (progress !== undefined && !['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`--progress ${progress}: expected auto, plain or tty`);
+    // The result is always for this host: the builder runs RUN steps here (no emulation).
+    if (f.platform !== undefined) {
+      const host = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
+      if (!(f.platform as string).startsWith(host)) throw invalidArgument(`--platform ${f.platform}: berth builds for this host's platform only (${host})`);
+    }
     const r = await (await ctx.client()).build({
       context,
       ...(f.tag ? { tags: f.tag as string[] } : {}),
@@ -60,6 +73,12 @@ export const build: Verb = {
         else if (ev.kind === 'warning') ctx.err.write(`warning: ${ev.text}\n`);
       },
     });
+    if (f.iidfile) await writeFile(f.iidfile as string, r.id);
+    if (output) {
+      const res = await (await ctx.client()).save([r.names[0] ?? r.id], output.type === 'oci' ? 'oci-archive' : 'docker-archive');
+      await pipeline(res, output.dest === '-' ? ctx.out : createWriteStream(output.dest));
+      if (output.dest === '-') return 0;
+    }
     if (quiet) ctx.out.write(`${r.id}\n`);
     else {
       for (const n of r.names) ctx.out.write(`naming to ${n}\n`);
@@ -68,6 +87,16 @@ export const build: Verb = {
     return 0;
   },
 };
+
+/** `--output type=docker|oci,dest=FILE` (or `-o FILE`, a docker archive): where the image is written as an archive too. */
+function parseOutput(v: string): { type: 'docker' | 'oci'; dest: string } {
+  if (!v.includes('=')) return { type: 'docker', dest: v };
+  const kv = Object.fromEntries(v.split(',').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  const type = kv.type ?? 'docker';
+  if (type !== 'docker' && type !== 'oci') throw invalidArgument(`--output type=${type}: expected docker or oci (an archive file)`);
+  if (!kv.dest) throw invalidArgument(`--output ${v}: dest=FILE is required`);
+  return { type, dest: kv.dest };
+}
 
 export const builderPrune: Verb = {
   flags: [{ names: ['force', 'f'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { extract } from 'tar-stream';
+import { lsetxattr } from '../archive/xattrs.ts';
+import { LocalContentStore } from '../content/local-content-store.ts';
+import { BuildCache, cacheKey } from './build-cache.ts';
+import { overlayDiffEntries, storeLayer } from './layer-tar.ts';
+
+async function tarNames(buf: Buffer): Promise<string[]> {
+  const names: string[] = [];
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (h, stream, next) => {
+      names.push(`${h.type}:${h.name}${h.linkname ? `->${h.linkname}` : ''}`);
+      stream.on('end', next);
+      stream.resume();
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  ex.end(buf);
+  await done;
+  return names;
+}
+
+describe('layers of build steps', () => {
+  it("an overlay upper directory's diff: whiteouts, opaque directories, hard links, skipped mount points, byte order; the same diff gives the same blob", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root: whiteouts are 0/0 character devices, opaque marks trusted.* xattrs');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-build-diff-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const upper = join(dir, 'upper');
+    mkdirSync(join(upper, 'etc'), { recursive: true });
+    mkdirSync(join(upper, 'opq'));
+    mkdirSync(join(upper, 'proc'));
+    writeFileSync(join(upper, 'etc/hosts'), '');
+    writeFileSync(join(upper, 'etc/b.conf'), 'b');
+    writeFileSync(join(upper, 'etc/a.conf'), 'a');
+    linkSync(join(upper, 'etc/a.conf'), join(upper, 'etc/z-link.conf'));
+    symlinkSync('a.conf', join(upper, 'etc/sym'));
+    execFileSync('mknod', [join(upper, 'etc/deleted'), 'c', '0', '0']);
+    await lsetxattr(join(upper, 'opq'), 'trusted.overlay.opaque', Buffer.from('y'));
+    writeFileSync(join(upper, 'opq/new'), 'n');
+    const entries = [];
+    for await (const e of overlayDiffEntries(upper, new Set(['proc', 'etc/hosts']))) entries.push(e);
+    const content = new LocalContentStore(join(dir, 'content'));
+    await content.createLease('l', {});
+    const a = await storeLayer(content, 'l', dir, entries);
+    const names = await tarNames(await content.readAll(a.descriptor.digest));
+    assert.deepEqual(names, [
+      'directory:etc/',
+      'file:etc/a.conf',
+      'file:etc/b.conf',
+      'file:etc/.wh.deleted',
+      'symlink:etc/sym->a.conf',
+      'link:etc/z-link.conf->etc/a.conf',
+      'directory:opq/',
+      'file:opq/.wh..wh..opq',
+      'file:opq/new',
+    ]);
+    assert.equal(a.diffId, a.descriptor.digest, 'uncompressed: the digest is the DiffID');
+    const again = [];
+    for await (const e of overlayDiffEntries(upper, new Set(['proc', 'etc/hosts']))) again.push(e);
+    assert.equal((await storeLayer(content, 'l', dir, again)).diffId, a.diffId);
+    // SOURCE_DATE_EPOCH clamps every mtime: the same content from another time is the same blob.
+    const clamp = new Date(1_000_000_000_000);
+    const c1 = await storeLayer(content, 'l', dir, entries, clamp);
+    const c2 = await storeLayer(content, 'l', dir, entries.map((e) => ({ ...e, mtime: new Date() })), clamp);
+    assert.equal(c1.diffId, c2.diffId);
+  });
+
+  it('cache keys change with any part and the cache uses an entry only while its layers exist', async (t) => {
+    assert.equal(cacheKey('p', ['run', ['sh', '-c', 'x']]), cacheKey('p', ['run', ['sh', '-c', 'x']]));
+    assert.notEqual(cacheKey('p', ['run', ['sh', '-c', 'x']]), cacheKey('q', ['run', ['sh', '-c', 'x']]));
+    assert.notEqual(cacheKey('p', ['copy', 'a', 'sha256:1']), cacheKey('p', ['copy', 'a', 'sha256:2']));
+    const dir = mkdtempSync(join(tmpdir(), 'berth-build-cache-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const cache = new BuildCache(dir);
+    const state = { config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' as const, diff_ids: ['sha256:x'] } }, layers: [{ mediaType: 'm', digest: 'sha256:x', size: 1 }] };
+    await cache.put('k', state);
+    assert.deepEqual(await new BuildCache(dir).get('k', async () => true), state, 'kept on disk');
+    assert.equal(await cache.get('k', async () => false), undefined, 'a layer gc took: a miss');
+    assert.equal(await cache.clear(), 1);
+    assert.equal(await new BuildCache(dir).get('k', async () => true), undefined);
+  });
+});
