@@ -407,6 +407,9 @@ export class CriRuntimeService {
     const v = (n: number | undefined) => (n === undefined ? undefined : { value: String(n) });
     out.cpu = { timestamp: now, usage_core_nano_seconds: v(u.cpuNs) };
     out.memory = { timestamp: now, usage_bytes: v(u.memoryUsage), working_set_bytes: v(u.workingSet), rss_bytes: v(u.rss), page_faults: v(u.pageFaults), major_page_faults: v(u.majorPageFaults) };
+    const layer = await this.#e.pods.writableLayerUsage(c.id).catch(() => undefined);
+    if (layer) out.writable_layer = { timestamp: now, fs_id: { mountpoint: this.#e.root }, used_bytes: v(layer.size), inodes_used: v(layer.inodes) };
+    out.pids = u.pids;
     return out;
   }
 
@@ -434,7 +437,8 @@ export class CriRuntimeService {
       cpu: { timestamp: now, usage_core_nano_seconds: sum((c) => c.cpu?.usage_core_nano_seconds) },
       memory: { timestamp: now, usage_bytes: sum((c) => c.memory?.usage_bytes), working_set_bytes: sum((c) => c.memory?.working_set_bytes) },
       network: { timestamp: now, ...(eth0 ? { default_interface: wire(eth0) } : {}), interfaces: ifaces.map(wire) },
-      containers,
+      process: { timestamp: now, process_count: { value: String(containers.reduce((n, c) => n + (c.pids ?? 0), 0)) } },
+      containers: containers.map(({ pids: _, ...c }) => c),
     };
     return out;
   }

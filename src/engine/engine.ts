@@ -101,7 +101,7 @@ export class Engine {
     const defaultRuntime = o.defaultRuntime ?? process.env.BERTH_DEFAULT_RUNTIME ?? 'berth-runtime';
     await o.network.init();
     const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
-    const pods = new PodService({ root, runRoot, store, events, network: o.network, supervisor: o.supervisor, containers, runtimes, defaultRuntime, ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}), ...(o.log ? { log: o.log } : {}) });
+    const pods = new PodService({ root, runRoot, store, events, images, network: o.network, supervisor: o.supervisor, containers, runtimes, defaultRuntime, ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}), ...(o.log ? { log: o.log } : {}) });
     const builder = new Builder({ images, runner: new ContainerStepRunner(containers, store, images), root });
     const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, pods, builder, runtimes, defaultRuntime });
     // Pods first: the network namespaces of the ready ones are not the containers' leftovers.

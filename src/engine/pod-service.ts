@@ -17,6 +17,7 @@ import { hostname as hostHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import { isLive } from '../metadata/container-status.ts';
+import type { ImageService } from '../images/image-service.ts';
 import type { MetadataStore } from '../metadata/metadata-store.ts';
 import type { PodRecord } from '../metadata/pod-store.ts';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
@@ -40,6 +41,8 @@ export type PodServiceOptions = {
   runRoot: string;
   store: MetadataStore<ContainerConfig>;
   events: EventBus;
+  /** For the writable layers of its containers (their snapshots). */
+  images: ImageService;
   network: NetworkBackend;
   supervisor: TaskSupervisor;
   containers: ContainerService;
@@ -342,7 +345,8 @@ export class PodService {
     const name = `${member.name}_${p.name}_${member.attempt}`.slice(0, 250);
     // The kubelet makes the pod's log directory; the container's subdirectory may be the runtime's to make.
     if (member.logPath) await mkdir(dirname(member.logPath), { recursive: true, mode: 0o755 });
-    const made = await this.#o.containers.create({ ...req, name, hostname: cfg.hostname, ...(ns.network === 'node' ? { network: 'host' } : {}), sandbox });
+    // The pod's runtime handler runs all of it: its containers too.
+    const made = await this.#o.containers.create({ ...req, name, hostname: cfg.hostname, runtime: p.runtime, ...(ns.network === 'node' ? { network: 'host' } : {}), sandbox });
     return { id: made.id, name: made.name };
   }
 
@@ -382,6 +386,11 @@ export class PodService {
     const update = { ...(resources.memory ? { memory: resources.memory } : {}), ...(resources.cpu ? { cpu: resources.cpu } : {}) };
     if (Object.keys(update).length === 0) return;
     await this.#runtime(c.runtime).update(c.id, update);
+  }
+
+  /** Bytes and inodes of a container's writable layer (its active snapshot). */
+  writableLayerUsage(word: string): Promise<{ size: number; inodes: number }> {
+    return this.#o.images.snapshotter.usage(this.#o.containers.resolve(word).snapshotKey);
   }
 
   // ---------------------------------------------------------------- recovery

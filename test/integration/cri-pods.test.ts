@@ -328,6 +328,25 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
   }
 });
 
+test('runtime_handler: a pod and its containers run under the named runtime class (runc)', async (t) => {
+  const cri = new CriClient(criSocket);
+  try {
+    const handlers = (await cri.runtime.Status!({})).runtime_handlers.map((h: { name: string }) => h.name);
+    const runc = JSON.parse((await cri.runtime.Status!({ verbose: true })).info.config).runtimes.runc?.path;
+    if (!handlers.includes('runc') || !runc || !existsSync(runc)) return t.skip(`runc is not installed (${runc ?? 'no runc class'})`);
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config, runtime_handler: 'runc' });
+    assert.equal((await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status.runtime_handler, 'runc');
+    const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('r', ['exec sleep 300']), sandbox_config: config })).container_id;
+    await cri.runtime.StartContainer!({ container_id: c });
+    assert.equal((await d.client.inspect(c)).runtime, 'runc', 'the container runs under the pod handler');
+    assert.equal((await cri.runtime.ExecSync!({ container_id: c, cmd: ['hostname'] })).stdout.toString(), `${config.hostname}\n`);
+    await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
+
 test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
@@ -459,6 +478,8 @@ test('logs and stats: CRI format at the kubelet path, written by the shim; Reope
     assert.equal(ps.linux.network.default_interface.name, 'eth0', 'the pod netns counters');
     assert.ok(Number(ps.linux.network.default_interface.tx_bytes.value) >= 0);
     assert.ok((await rt.ListPodSandboxStats!({})).stats.some((x: { attributes: { id: string } }) => x.attributes.id === pod));
+    assert.ok(Number(cs.writable_layer.used_bytes.value) >= 0 && Number(cs.writable_layer.inodes_used.value) >= 0, 'the writable layer (its snapshot)');
+    assert.ok(Number(ps.linux.process.process_count.value) >= 1, 'the pod processes counted');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();
