@@ -3,11 +3,14 @@
 // or JSON with --format json). Errors are BerthErrors from the daemon, printed by main.ts.
 // Must never: import engine code or reach the daemon other than through the client.
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
-import type { CreateRequest, MountRequest, PortMapping } from '../../api/types.ts';
+import type { ContainerDetails, CreateRequest, MountRequest, PortMapping } from '../../api/types.ts';
 import type { BerthClient } from '../../client/client.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
+import { containerInspectContext, eventContext, imageInspectContext, infoContext, NETWORK_HEADERS, networkContext, PS_HEADERS, psContext, STATS_HEADERS, statsContext, VOLUME_HEADERS, volumeContext } from './docker-contexts.ts';
 import { containerStatusText, table, timeAgo } from './format.ts';
+import { formatChoice, inspectOutput, listOutput, renderTemplate } from './template-format.ts';
+import { goMap } from './go-template.ts';
 import { cliMark } from './timing.ts';
 
 export type VerbCtx = { client: () => Promise<BerthClient>; out: NodeJS.WriteStream; err: NodeJS.WriteStream };
@@ -15,6 +18,8 @@ export type Verb = { flags: FlagSpec[]; stopAtPositional?: boolean; usage: strin
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 const format: FlagSpec = { names: ['format'], kind: 'string' };
+/** docker's inspect verbs take -f for --format. */
+export const inspectFormat: FlagSpec = { names: ['format', 'f'], kind: 'string' };
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 const isJson = (f: Record<string, unknown>) => {
   const v = f.format as string | undefined;
@@ -295,7 +300,7 @@ const wait: Verb = {
   },
 };
 
-function filtersOf(f: Record<string, unknown>): Record<string, string[]> | undefined {
+export function filtersOf(f: Record<string, unknown>): Record<string, string[]> | undefined {
   const out: Record<string, string[]> = {};
   for (const kv of strings(f.filter)) {
     const eq = kv.indexOf('=');
@@ -306,20 +311,61 @@ function filtersOf(f: Record<string, unknown>): Record<string, string[]> | undef
   return Object.keys(out).length ? out : undefined;
 }
 
+/** Every key must match (values of one key are alternatives), as docker's list filters. */
+function matchAll<T>(list: T[], filters: Record<string, string[]> | undefined, keys: Record<string, (item: T, value: string) => boolean>): T[] {
+  if (!filters) return list;
+  for (const k of Object.keys(filters)) if (!keys[k]) throw invalidArgument(`invalid filter '${k}': expected one of ${Object.keys(keys).join(', ')}`);
+  return list.filter((item) => Object.entries(filters).every(([k, vs]) => vs.some((v) => keys[k]!(item, v))));
+}
+
+/** `label=K` or `label=K=V` against a label map. */
+const labelMatch = (labels: Record<string, string> | undefined, v: string) => {
+  const eq = v.indexOf('=');
+  return eq < 0 ? Object.hasOwn(labels ?? {}, v) : labels?.[v.slice(0, eq)] === v.slice(eq + 1);
+};
+const boolFilter = (v: string, what: string) => {
+  if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') throw invalidArgument(`--filter ${what}=${JSON.stringify(v)}: expected true or false`);
+  return v === 'true' || v === '1';
+};
+
+export function volumeFilter<T extends { name: string; driver: string; labels: Record<string, string>; usedBy: string[] }>(list: T[], filters: Record<string, string[]> | undefined): T[] {
+  return matchAll(list, filters, {
+    name: (v, x) => v.name.includes(x),
+    driver: (v, x) => v.driver === x,
+    label: (v, x) => labelMatch(v.labels, x),
+    dangling: (v, x) => (v.usedBy.length === 0) === boolFilter(x, 'dangling'),
+  });
+}
+
+export function networkFilter<T extends { name: string; driver: string; [k: string]: unknown }>(list: T[], filters: Record<string, string[]> | undefined): T[] {
+  return matchAll(list, filters, {
+    name: (n, x) => n.name.includes(x),
+    driver: (n, x) => n.driver === x,
+    id: (n, x) => (typeof n.id === 'string' ? n.id : n.name).startsWith(x),
+    label: (n, x) => labelMatch(n.labels as Record<string, string> | undefined, x),
+    type: (n, x) => {
+      if (x !== 'custom' && x !== 'builtin') throw invalidArgument(`--filter type=${JSON.stringify(x)}: expected custom or builtin`);
+      return (n.name === 'berth') === (x === 'builtin');
+    },
+  });
+}
+
 const ps: Verb = {
   flags: [{ names: ['all', 'a'], kind: 'bool' }, { names: ['quiet', 'q'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, { names: ['no-trunc'], kind: 'bool' }, format, help],
-  usage: 'ps [-a] [-q] [--filter KEY=VALUE] [--format table|json]',
+  usage: 'ps [-a] [-q] [--no-trunc] [--filter KEY=VALUE] [--format table|json|TEMPLATE]',
   run: async (ctx, f, args) => {
-    want(args, 0, 0, 'ps [-a] [-q] [--filter KEY=VALUE] [--format table|json]');
+    want(args, 0, 0, 'ps [-a] [-q] [--no-trunc] [--filter KEY=VALUE] [--format table|json|TEMPLATE]');
     const filters = filtersOf(f);
+    formatChoice(f.format as string | undefined); // a bad template fails before the request
     const list = await (await ctx.client()).list({ all: f.all === true, ...(filters ? { filters } : {}) });
-    if (isJson(f)) {
-      ctx.out.write(json(list));
-      return 0;
-    }
     const id = (s: string) => (f['no-trunc'] ? s : s.slice(0, 12));
     if (f.quiet) {
       ctx.out.write(list.map((c) => `${id(c.id)}\n`).join(''));
+      return 0;
+    }
+    const choice = formatChoice(f.format as string | undefined);
+    if (choice.kind !== 'table') {
+      ctx.out.write(listOutput(f.format, list, () => list.map((c) => psContext(c, { noTrunc: f['no-trunc'] === true })), PS_HEADERS, () => ''));
       return 0;
     }
     const ports = (p: PortMapping[]) => p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
@@ -422,24 +468,29 @@ const attachVerb: Verb = {
 };
 
 const inspect: Verb = {
-  flags: [{ names: ['type'], kind: 'string' }, format, help],
-  usage: 'inspect [--type container|image] NAME...',
+  flags: [{ names: ['type'], kind: 'string' }, inspectFormat, help],
+  usage: 'inspect [--type container|image] [--format TEMPLATE] NAME...',
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'inspect NAME...');
+    if (f.type !== undefined && f.type !== 'container' && f.type !== 'image') throw invalidArgument(`--type: expected container or image, got ${JSON.stringify(f.type)}`);
+    formatChoice(f.format as string | undefined);
     const c = await ctx.client();
-    const out: unknown[] = [];
+    const out: { kind: 'container' | 'image'; v: unknown }[] = [];
     for (const a of args) {
       if (f.type !== 'image') {
         try {
-          out.push(await c.inspect(a));
+          out.push({ kind: 'container', v: await c.inspect(a) });
           continue;
         } catch (e) {
           if (f.type === 'container' || !isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e;
         }
       }
-      out.push(await c.imageInspect(a));
+      out.push({ kind: 'image', v: await c.imageInspect(a) });
     }
-    ctx.out.write(json(out));
+    const shape = (x: (typeof out)[number]) => (x.kind === 'container' ? containerInspectContext(x.v as ContainerDetails) : imageInspectContext(x.v as Parameters<typeof imageInspectContext>[0]));
+    const text = inspectOutput(f.format, out, shape);
+    // Without a template: berth's JSON of each item, not the wrapper.
+    ctx.out.write(formatChoice(f.format as string | undefined).kind === 'template' ? text : json(out.map((x) => x.v)));
     return 0;
   },
 };
@@ -457,7 +508,7 @@ const top: Verb = {
 
 const stats: Verb = {
   flags: [{ names: ['no-stream'], kind: 'bool' }, format, help],
-  usage: 'stats [--no-stream] [--format json] CONTAINER...',
+  usage: 'stats [--no-stream] [--format json|TEMPLATE] CONTAINER...',
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'stats CONTAINER...');
     const c = await ctx.client();
@@ -467,9 +518,20 @@ const stats: Verb = {
       return { at: process.hrtime.bigint(), all };
     };
     const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)}MiB`;
+    const choice = formatChoice(f.format as string | undefined);
     const render = (cur: Awaited<ReturnType<typeof sample>>, prev?: Awaited<ReturnType<typeof sample>>) => {
-      if (isJson(f)) return json(cur.all);
+      if (choice.kind === 'json') return json(cur.all);
       const wallNs = prev ? Number(cur.at - prev.at) : 0;
+      if (choice.kind === 'template') {
+        return renderTemplate(
+          choice,
+          cur.all.map((s, i) => {
+            const before = prev?.all[i];
+            return statsContext(args[i]!, s, before && wallNs > 0 ? `${(((s.cpuUsageNs - before.cpuUsageNs) / wallNs) * 100).toFixed(2)}%` : '--');
+          }),
+          STATS_HEADERS,
+        );
+      }
       return table(
         ['CONTAINER ID', 'NAME', 'CPU %', 'CPU TIME', 'MEM USAGE / LIMIT', 'PIDS'],
         cur.all.map((s, i) => {
@@ -487,7 +549,7 @@ const stats: Verb = {
       return 0;
     }
     // Streams until interrupted or a container is gone, as docker stats does; one sample a second.
-    const tty = (ctx.out as NodeJS.WriteStream).isTTY === true && !isJson(f);
+    const tty = (ctx.out as NodeJS.WriteStream).isTTY === true && choice.kind !== 'json';
     ctx.out.write(render(prev));
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
@@ -506,7 +568,7 @@ const stats: Verb = {
 
 const events: Verb = {
   flags: [{ names: ['since'], kind: 'string' }, { names: ['until'], kind: 'string' }, { names: ['filter', 'f'], kind: 'strings' }, format, help],
-  usage: 'events [--since TIME] [--until TIME] [--filter KEY=VALUE] [--format json]',
+  usage: 'events [--since TIME] [--until TIME] [--filter KEY=VALUE] [--format json|TEMPLATE]',
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'events [--since TIME] [--until TIME] [--filter KEY=VALUE]');
     const toNano = (v: string | undefined) => {
@@ -518,13 +580,15 @@ const events: Verb = {
     };
     const since = toNano(f.since as string | undefined);
     const until = toNano(f.until as string | undefined);
+    const choice = formatChoice(f.format as string | undefined);
     const filters = filtersOf(f);
     const ac = new AbortController();
     const onInt = () => ac.abort();
     process.once('SIGINT', onInt);
     try {
       for await (const e of (await ctx.client()).events({ ...(since ? { since } : until ? { since: '0' } : {}), ...(until ? { until } : {}), ...(filters ? { filters } : {}) }, ac.signal)) {
-        if (isJson(f)) ctx.out.write(`${JSON.stringify(e)}\n`);
+        if (choice.kind === 'json') ctx.out.write(`${JSON.stringify(e)}\n`);
+        else if (choice.kind === 'template') ctx.out.write(`${choice.tpl.execute(eventContext(e))}\n`);
         else {
           const attrs = Object.entries(e.actor.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
           ctx.out.write(`${new Date(Number(BigInt(e.timeNano) / 1000000n)).toISOString()} ${e.type} ${e.action} ${e.actor.id}${attrs ? ` (${attrs})` : ''}\n`);
@@ -541,12 +605,17 @@ const events: Verb = {
 
 const info: Verb = {
   flags: [format, help],
-  usage: 'info [--format json]',
+  usage: 'info [--format json|TEMPLATE]',
   run: async (ctx, f) => {
+    const choice = formatChoice(f.format as string | undefined);
     const c = await ctx.client();
     const [v, i] = [await c.version(), await c.info()];
-    if (isJson(f)) {
+    if (choice.kind === 'json') {
       ctx.out.write(json({ version: v, info: i }));
+      return 0;
+    }
+    if (choice.kind === 'template') {
+      ctx.out.write(`${choice.tpl.execute(infoContext(v, i))}\n`);
       return 0;
     }
     ctx.out.write(`Server version: ${v.version} (API ${v.apiVersion}, Node ${v.node})\nContainers: ${i.containers} (running ${i.running}, paused ${i.paused}, stopped ${i.stopped})\nImages: ${i.images}\nSnapshotter: ${i.snapshotter}\nDefault runtime: ${i.defaultRuntime}\nRuntimes: ${Object.keys(i.runtimes).join(', ')}\nNetworking: ${i.networking}\nRoot: ${i.root}\nRun root: ${i.runRoot}\n`);
@@ -568,25 +637,26 @@ const volumeCreate: Verb = {
   },
 };
 const volumeLs: Verb = {
-  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, format, help],
-  usage: 'volume ls [-q] [--format json]',
+  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, format, help],
+  usage: 'volume ls [-q] [--filter name=N|label=K[=V]|dangling=true|driver=D] [--format json|TEMPLATE]',
   run: async (ctx, f) => {
-    const list = await (await ctx.client()).volumes();
-    if (isJson(f)) ctx.out.write(json(list));
-    else if (f.quiet) ctx.out.write(list.map((v) => `${v.name}\n`).join(''));
-    else ctx.out.write(table(['DRIVER', 'VOLUME NAME', 'USED BY'], list.map((v) => [v.driver, v.name, String(v.usedBy.length)])));
+    formatChoice(f.format as string | undefined);
+    const list = volumeFilter(await (await ctx.client()).volumes(), filtersOf(f));
+    if (f.quiet) ctx.out.write(list.map((v) => `${v.name}\n`).join(''));
+    else ctx.out.write(listOutput(f.format, list, () => list.map(volumeContext), VOLUME_HEADERS, () => table(['DRIVER', 'VOLUME NAME', 'USED BY'], list.map((v) => [v.driver, v.name, String(v.usedBy.length)]))));
     return 0;
   },
 };
 const volumeInspect: Verb = {
-  flags: [format, help],
-  usage: 'volume inspect NAME...',
-  run: async (ctx, _f, args) => {
+  flags: [inspectFormat, help],
+  usage: 'volume inspect [--format TEMPLATE] NAME...',
+  run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'volume inspect NAME...');
+    formatChoice(f.format as string | undefined);
     const c = await ctx.client();
     const out = [];
     for (const a of args) out.push(await c.volumeInspect(a));
-    ctx.out.write(json(out));
+    ctx.out.write(inspectOutput(f.format, out, (v) => ({ Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, Labels: goMap({ ...v.labels }), Scope: 'local', CreatedAt: v.createdAt, Options: null })));
     return 0;
   },
 };
@@ -613,25 +683,26 @@ const networkCreate: Verb = {
   },
 };
 const networkLs: Verb = {
-  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, format, help],
-  usage: 'network ls [-q] [--format json]',
+  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, { names: ['no-trunc'], kind: 'bool' }, format, help],
+  usage: 'network ls [-q] [--filter name=N|driver=D|label=K[=V]|id=ID] [--format json|TEMPLATE]',
   run: async (ctx, f) => {
-    const list = await (await ctx.client()).networks();
-    if (isJson(f)) ctx.out.write(json(list));
-    else if (f.quiet) ctx.out.write(list.map((n) => `${n.name}\n`).join(''));
-    else ctx.out.write(table(['NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'CONTAINERS'], list.map((n) => [n.name, n.driver, n.subnet ?? '', n.gateway ?? '', String(n.containers.length)])));
+    formatChoice(f.format as string | undefined);
+    const list = networkFilter(await (await ctx.client()).networks(), filtersOf(f));
+    if (f.quiet) ctx.out.write(list.map((n) => `${n.name}\n`).join(''));
+    else ctx.out.write(listOutput(f.format, list, () => list.map((n) => networkContext(n, { noTrunc: f['no-trunc'] === true })), NETWORK_HEADERS, () => table(['NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'CONTAINERS'], list.map((n) => [n.name, n.driver, n.subnet ?? '', n.gateway ?? '', String(n.containers.length)]))));
     return 0;
   },
 };
 const networkInspect: Verb = {
-  flags: [format, help],
-  usage: 'network inspect NAME...',
-  run: async (ctx, _f, args) => {
+  flags: [inspectFormat, help],
+  usage: 'network inspect [--format TEMPLATE] NAME...',
+  run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'network inspect NAME...');
+    formatChoice(f.format as string | undefined);
     const c = await ctx.client();
     const out = [];
     for (const a of args) out.push(await c.networkInspect(a));
-    ctx.out.write(json(out));
+    ctx.out.write(inspectOutput(f.format, out, (n) => ({ Name: n.name, Id: typeof n.id === 'string' ? n.id : n.name, Driver: n.driver, Scope: 'local', Internal: n.internal === true, Labels: goMap({ ...((n.labels ?? {}) as Record<string, string>) }), IPAM: { Driver: 'default', Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway ?? '' }] : [] }, Containers: goMap(Object.fromEntries(n.containers.map((c) => [c, {}]))) })));
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 // Output helpers for the berth CLI: sizes in SI units as docker prints them, relative times, a
 // container's status in docker's words, and aligned tables. Pure functions; must never write anything themselves.
+import { invalidArgument, notFound } from '../../errors/errors.ts';
 
 /** 1234567 → "1.23MB" (SI, three significant digits), as docker prints sizes. */
 export function formatBytes(n: number): string {
@@ -79,15 +80,67 @@ export interface ImageRow {
   size: number;
 }
 
-/** `images REPOSITORY`: the images the word names (a repository, a name, or a name:tag prefix); all without it. */
+/** `images REPOSITORY[:TAG]`: the images the word names (a repository, repository:tag, a name, or a name:tag prefix); all without it. */
 export function imagesNamed<T extends ImageRow>(list: T[], word: string | undefined): T[] {
   if (word === undefined) return list;
-  return list.filter((i) => i.repository === word || i.name.startsWith(`${word}:`) || i.name === word || i.repository.startsWith(`${word}:`));
+  return list.filter((i) => i.repository === word || `${i.repository}:${i.tag}` === word || i.name.startsWith(`${word}:`) || i.name === word || i.repository.startsWith(`${word}:`));
 }
 
-/** `images` as text: with `quiet` each short id once, a line each; otherwise docker's table. */
-export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boolean }): string {
-  if (o.quiet) return [...new Set(list.map((i) => shortDigest(i.digest)))].map((id) => `${id}\n`).join('');
+/** A shell-style pattern (`*`, `?`) as docker's `reference` filter matches it, against the whole string. */
+function globMatch(pattern: string, s: string): boolean {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${re}$`).test(s);
+}
+
+/**
+ * docker's `images --filter`: reference (a pattern of repository or repository:tag), dangling
+ * (untagged), before / since (images created before or after the one named), label (K or K=V of the
+ * image config's labels, through `labelsOf`). Every key must match; values of one key are alternatives.
+ */
+export async function imagesFiltered<T extends ImageRow>(list: T[], filters: Record<string, string[]> | undefined, labelsOf: (i: T) => Promise<Record<string, string>>): Promise<T[]> {
+  if (!filters) return list;
+  const createdOf = (word: string) => {
+    const ref = imagesNamed(list, word)[0] ?? list.find((i) => shortDigest(i.digest).startsWith(shortDigest(word)));
+    if (!ref) throw notFound(`--filter: no such image: ${word}`);
+    return Date.parse(ref.created ?? '') || 0;
+  };
+  const keys = ['reference', 'dangling', 'before', 'since', 'label'];
+  for (const k of Object.keys(filters)) if (!keys.includes(k)) throw invalidArgument(`invalid filter '${k}': expected one of ${keys.join(', ')}`);
+  const out: T[] = [];
+  for (const i of list) {
+    let ok = true;
+    for (const [k, vs] of Object.entries(filters)) {
+      const one = async (v: string): Promise<boolean> => {
+        switch (k) {
+          case 'reference':
+            return globMatch(v, i.repository) || globMatch(v, `${i.repository}:${i.tag}`);
+          case 'dangling':
+            if (v !== 'true' && v !== 'false') throw invalidArgument(`--filter dangling=${JSON.stringify(v)}: expected true or false`);
+            return (i.tag === '<none>') === (v === 'true');
+          case 'before':
+            return (Date.parse(i.created ?? '') || 0) < createdOf(v);
+          case 'since':
+            return (Date.parse(i.created ?? '') || 0) > createdOf(v);
+          default: {
+            const labels = await labelsOf(i);
+            const eq = v.indexOf('=');
+            return eq < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, eq)] === v.slice(eq + 1);
+          }
+        }
+      };
+      let any = false;
+      for (const v of vs) if (await one(v)) any = true;
+      if (!any) ok = false;
+    }
+    if (ok) out.push(i);
+  }
+  return out;
+}
+
+/** `images` as text: with `quiet` each short id once, a line each; otherwise docker's table. `noTrunc`: whole ids. */
+export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boolean; noTrunc?: boolean }): string {
+  const id = (d: string) => (o.noTrunc ? d : shortDigest(d));
+  if (o.quiet) return [...new Set(list.map((i) => id(i.digest)))].map((x) => `${x}\n`).join('');
   const headers = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-  return table(headers, list.map((i) => [i.repository, i.tag, ...(o.digests ? [i.digest] : []), shortDigest(i.digest), i.created === undefined ? 'N/A' : timeAgo(i.created), formatBytes(i.size)]));
+  return table(headers, list.map((i) => [i.repository, i.tag, ...(o.digests ? [i.digest] : []), id(i.digest), i.created === undefined ? 'N/A' : timeAgo(i.created), formatBytes(i.size)]));
 }

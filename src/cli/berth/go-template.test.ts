@@ -127,6 +127,7 @@ test('--format: table, json, table TEMPLATE with a header row, and a plain templ
   const p = formatChoice('{{.ID}}:{{.Names}}');
   assert.equal(renderTemplate(p as Extract<typeof p, { kind: 'template' }>, rows), 'a1:web\nb2222222222222:db\n');
   assert.throws(() => formatChoice('{{.ID'), /unclosed action/);
+  assert.throws(() => formatChoice('yaml'), /--format: expected table or json or a Go template/);
 });
 
 test('tabwrite pads tab-ended cells to the column (at least 10 wide, 3 apart), not the last cell', () => {

@@ -246,7 +246,7 @@ class Parser {
       } else {
         if (t.length) fail(body.end!.pos, 'unexpected token after else');
         const e = this.list();
-        if (!e.end || e.end.word !== 'end') fail(pos, `expected {{end}} of {{${word}}}`);
+        if (e.end?.word !== 'end') fail(pos, `expected {{end}} of {{${word}}}`);
         elseList = e.list;
       }
     }

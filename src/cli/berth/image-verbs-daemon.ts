@@ -7,8 +7,10 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import type { Verb } from './container-verbs.ts';
-import { imagesNamed, imagesText } from './format.ts';
+import { filtersOf, inspectFormat, type Verb } from './container-verbs.ts';
+import { IMAGES_HEADERS, imageContext, imageInspectContext } from './docker-contexts.ts';
+import { imagesFiltered, imagesNamed, imagesText } from './format.ts';
+import { formatChoice, inspectOutput, listOutput } from './template-format.ts';
 import { ProgressRenderer } from './progress.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
@@ -37,29 +39,31 @@ const pull: Verb = {
 };
 
 const images: Verb = {
-  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
-  usage: 'images [--format table|json] [-q] [--digests] [REPOSITORY]',
+  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, { names: ['no-trunc'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, help],
+  usage: 'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]',
   run: async (ctx, f, args) => {
-    want(args, 0, 1, 'images [--format table|json] [-q] [--digests] [REPOSITORY]');
-    const list = imagesNamed(await (await ctx.client()).images(), args[0]);
-    if (f.format === 'json') {
-      ctx.out.write(json(list));
-      return 0;
-    }
-    ctx.out.write(imagesText(list, { quiet: f.quiet === true, digests: f.digests === true }));
+    want(args, 0, 1, 'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]');
+    formatChoice(f.format as string | undefined);
+    const c = await ctx.client();
+    const labelsOf = async (i: { name: string }) => ((((await c.imageInspect(i.name)) as { config: { config?: { Labels?: Record<string, string> } } }).config.config?.Labels ?? {}) as Record<string, string>);
+    const list = await imagesFiltered(imagesNamed(await c.images(), args[0]), filtersOf(f), labelsOf);
+    const noTrunc = f['no-trunc'] === true;
+    if (f.quiet) ctx.out.write(imagesText(list, { quiet: true, noTrunc }));
+    else ctx.out.write(listOutput(f.format, list, () => list.map((i) => imageContext(i, { noTrunc })), IMAGES_HEADERS, () => imagesText(list, { digests: f.digests === true, noTrunc })));
     return 0;
   },
 };
 
 const inspect: Verb = {
-  flags: [format, help],
-  usage: 'image inspect REF...',
-  run: async (ctx, _f, args) => {
+  flags: [inspectFormat, help],
+  usage: 'image inspect [--format TEMPLATE] REF...',
+  run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'image inspect REF...');
+    formatChoice(f.format as string | undefined);
     const c = await ctx.client();
     const out = [];
     for (const a of args) out.push(await c.imageInspect(a));
-    ctx.out.write(json(out));
+    ctx.out.write(inspectOutput(f.format, out as Parameters<typeof imageInspectContext>[0][], imageInspectContext));
     return 0;
   },
 };

@@ -12,10 +12,12 @@ import { errorMessage, invalidArgument } from '../../errors/errors.ts';
 // verbs that run without a daemon: a container verb through berthd never pays for it.
 import type { ArchiveFormat, ImageService, ImageServiceOptions } from '../../images/image-service.ts';
 import { type FlagSpec, parseFlags } from '../runtime/args.ts';
-import { formatBytes, imagesNamed, imagesText, table, timeAgo } from './format.ts';
+import { formatBytes, imagesFiltered, imagesNamed, imagesText, table, timeAgo } from './format.ts';
+import { IMAGES_HEADERS, imageContext, imageInspectContext } from './docker-contexts.ts';
+import { formatChoice, inspectOutput, listOutput } from './template-format.ts';
 import { ProgressRenderer } from './progress.ts';
 import { BerthClient, DEFAULT_SOCKET } from '../../client/client.ts';
-import { CONTAINER_GROUPS, CONTAINER_VERBS, expandShortFlags, type Verb, type VerbCtx } from './container-verbs.ts';
+import { CONTAINER_GROUPS, CONTAINER_VERBS, expandShortFlags, filtersOf, type Verb, type VerbCtx } from './container-verbs.ts';
 import { cliMark } from './timing.ts';
 
 // Built-ins that only image verbs use come through getBuiltinModule when they run: an ESM import
@@ -163,26 +165,32 @@ const push: Command = {
 };
 
 const images: Command = {
-  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, help],
+  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, { names: ['no-trunc'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, help],
   run: async (ctx, f, args) => {
-    want(args, 0, 1, 'images [--format table|json] [-q] [--digests] [REPOSITORY]');
-    const fmt = listFormat(f);
-    const list = imagesNamed(await withService(ctx, (s) => s.list()), args[0]);
-    if (fmt === 'json') return void ctx.out.write(json(list));
-    ctx.out.write(imagesText(list, { quiet: f.quiet === true, digests: f.digests === true }));
+    want(args, 0, 1, 'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]');
+    formatChoice(f.format as string | undefined);
+    const noTrunc = f['no-trunc'] === true;
+    const text = await withService(ctx, async (s) => {
+      const labelsOf = async (i: { name: string }) => ((await s.inspect(i.name)).config.config?.Labels ?? {}) as Record<string, string>;
+      const list = await imagesFiltered(imagesNamed(await s.list(), args[0]), filtersOf(f), labelsOf);
+      if (f.quiet) return imagesText(list, { quiet: true, noTrunc });
+      return listOutput(f.format, list, () => list.map((i) => imageContext(i, { noTrunc })), IMAGES_HEADERS, () => imagesText(list, { digests: f.digests === true, noTrunc }));
+    });
+    ctx.out.write(text);
   },
 };
 
 const inspect: Command = {
-  flags: [format, help],
-  run: async (ctx, _f, args) => {
-    want(args, 1, Number.POSITIVE_INFINITY, 'image inspect REF...');
+  flags: [{ names: ['format', 'f'], kind: 'string' }, help],
+  run: async (ctx, f, args) => {
+    want(args, 1, Number.POSITIVE_INFINITY, 'image inspect [--format TEMPLATE] REF...');
+    formatChoice(f.format as string | undefined);
     const details = await withService(ctx, async (s) => {
       const out = [];
       for (const a of args) out.push(await s.inspect(a));
       return out;
     });
-    ctx.out.write(json(details));
+    ctx.out.write(inspectOutput(f.format, details, imageInspectContext));
   },
 };
 

@@ -2,6 +2,7 @@
 // `table TEMPLATE` (a header row from the verb's column names, then a row per item, aligned as
 // docker's tabwriter aligns `\t`-separated cells), or any other Go template (one line per item).
 // Pure: returns the text; must never print.
+import { invalidArgument } from '../../errors/errors.ts';
 import { GoTemplate, goMap } from './go-template.ts';
 
 export type FormatChoice = { kind: 'table' } | { kind: 'json' } | { kind: 'template'; table: boolean; tpl: GoTemplate };
@@ -10,6 +11,9 @@ export type FormatChoice = { kind: 'table' } | { kind: 'json' } | { kind: 'templ
 export function formatChoice(v: string | undefined): FormatChoice {
   if (v === undefined || v === '' || v === 'table') return { kind: 'table' };
   if (v === 'json') return { kind: 'json' };
+  // A word without any action is almost surely a mistyped format name (`--format yaml`), not a
+  // template meant to print itself on every line: refused, naming what is expected.
+  if (!v.includes('{{')) throw invalidArgument(`--format: expected table or json or a Go template such as '{{.ID}}', got ${JSON.stringify(v)}`);
   const m = /^table\s+([\s\S]*)$/.exec(v);
   if (m) return { kind: 'template', table: true, tpl: GoTemplate.parse(m[1]!) };
   return { kind: 'template', table: false, tpl: GoTemplate.parse(v) };
@@ -55,3 +59,24 @@ export const labelsText = (labels: Record<string, string> | undefined) =>
     .sort()
     .map((k) => `${k}=${labels![k]}`)
     .join(',');
+
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+
+/**
+ * A listing verb's output by `--format`: berth's JSON of `native`, a template over docker's fields
+ * (`rows`, with the verb's column names as `headers`), or the verb's own table.
+ */
+export function listOutput(format: unknown, native: unknown, rows: () => unknown[], headers: Record<string, string>, table: () => string): string {
+  const c = formatChoice(format as string | undefined);
+  if (c.kind === 'json') return json(native);
+  if (c.kind === 'template') return renderTemplate(c, rows(), headers);
+  return table();
+}
+
+/** An inspecting verb's output: the JSON array of `items`, or the template once per item (docker's shape, from `shape`). */
+export function inspectOutput<T>(format: unknown, items: T[], shape: (item: T) => unknown): string {
+  const c = formatChoice(format as string | undefined);
+  if (c.kind !== 'template') return json(items);
+  if (c.table) return renderTemplate(c, items.map(shape));
+  return items.map((i) => `${c.tpl.execute(shape(i))}\n`).join('');
+}
