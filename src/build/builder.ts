@@ -61,7 +61,11 @@ export type BuildResult = { id: string; names: string[]; target: Descriptor; con
 /** The directory of a context, or a tar stream of one (the API's request body). */
 export type ContextSource = { dir: string } | { tar: Readable | AsyncIterable<Uint8Array> };
 
+/** A mount of a RUN step: a host directory (cache, context) bound in, or a tmpfs. */
+export type RunMount = { type: 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[] };
+
 export type RunStepRequest = {
+  mounts?: RunMount[];
   /** A name in the image store: the state the step runs on. */
   image: string;
   argv: string[];
@@ -532,7 +536,8 @@ class Build {
     const argEnv = this.#runArgs(s);
     const keyArgs = argEnv.filter((e) => !PROXY_ARGS.has(e.slice(0, e.indexOf('='))));
     const createdBy = `RUN ${keyArgs.length > 0 ? `|${keyArgs.length} ${keyArgs.join(' ')} ` : ''}${argv.join(' ')}`;
-    await this.#layerStep(s, ins, ['run', argv, keyArgs, ins.network], createdBy, async () => {
+    const { mounts, key: mountKey } = await this.#runMounts(s, ins);
+    await this.#layerStep(s, ins, ['run', argv, keyArgs, ins.network, ...(mounts.length > 0 ? [mountKey] : [])], createdBy, async () => {
       const tmp = await this.#temporaryImage(s.state);
       let out = '';
       try {
@@ -542,6 +547,7 @@ class Build {
             argv,
             env: argEnv,
             network: ins.network,
+            mounts,
             ...(rc(s.state).User ? { user: rc(s.state).User } : {}),
             onOutput: (c) => {
               const t = c.toString();
@@ -560,6 +566,59 @@ class Build {
         await this.#b.images.images.delete(tmp).catch(() => {});
       }
     });
+  }
+
+  /**
+   * `RUN --mount=…`: type=cache (a directory of the builder's that outlives builds, by id, default
+   * the target), type=bind (a read-only path of the context, resolved inside it), type=tmpfs.
+   * secret and ssh mounts need a credential store berth does not have: refused. What is mounted is
+   * never part of the layer (the runner leaves mount points out of the diff). The key has the mounts
+   * and, for a bind, the content digests of what it shows, as a COPY's has.
+   */
+  async #runMounts(s: StageRun, ins: Instruction & { kind: 'run' }): Promise<{ mounts: RunMount[]; key: unknown[] }> {
+    const mounts: RunMount[] = [];
+    const key: unknown[] = [];
+    const where = `${this.#df.file}:${ins.line}: RUN --mount`;
+    const env = this.#env(s);
+    for (const spec of ins.mounts) {
+      const o: Record<string, string> = {};
+      for (const part of spec.split(',')) {
+        const i = part.indexOf('=');
+        const k = (i < 0 ? part : part.slice(0, i)).trim().toLowerCase();
+        o[k] = i < 0 ? 'true' : this.#expand(part.slice(i + 1), env, ins.line);
+      }
+      const type = o.type ?? 'bind';
+      if (type === 'secret' || type === 'ssh') throw unsupported(`${where}=${spec}: ${type} mounts are not supported (berth has no build secrets store)`);
+      const target0 = o.target ?? o.dst ?? o.destination;
+      if (!target0) throw this.#err(ins.line, `RUN --mount=${spec}: target= is required`);
+      const target = posix.resolve(rc(s.state).WorkingDir || '/', target0);
+      if (type === 'cache') {
+        const id = o.id ?? target;
+        const dir = join(this.#b.root, 'build', 'cache-mounts', cacheKey(id).slice('sha256:'.length, 'sha256:'.length + 32));
+        await mkdir(dir, { recursive: true, mode: o.mode ? Number.parseInt(o.mode, 8) : 0o755 });
+        if (o.uid !== undefined || o.gid !== undefined) {
+          const { chown } = await import('node:fs/promises');
+          await chown(dir, Number(o.uid ?? 0), Number(o.gid ?? 0));
+        }
+        mounts.push({ type: 'bind', source: dir, target, readOnly: o.readonly === 'true' || o.ro === 'true' });
+        key.push(['cache', id, target]);
+      } else if (type === 'bind') {
+        if (o.from !== undefined) throw unsupported(`${where}=${spec}: from= is not supported (bind mounts show the build context; COPY --from a stage instead)`);
+        if (o.rw === 'true' || o.readwrite === 'true') throw unsupported(`${where}=${spec}: a writable bind mount of the context is not supported (it would write into the context)`);
+        const src = await this.#context.sources(o.source ?? o.src ?? '.', `${where}=${spec}`);
+        const rel = src[0]!;
+        const digests: unknown[] = [];
+        const st = rel === '' ? undefined : await this.#context.stat(rel);
+        if (st?.isFile()) digests.push(await this.#context.digest(rel));
+        else for (const e of await this.#context.walk(rel)) digests.push([e.rel, e.stat.isFile() ? await this.#context.digest(e.rel) : (e.link ?? e.stat.mode)]);
+        mounts.push({ type: 'bind', source: join(this.#context.root, rel), target, readOnly: true });
+        key.push(['bind', rel, target, digests]);
+      } else if (type === 'tmpfs') {
+        mounts.push({ type: 'tmpfs', target, ...(o.size ? { options: [`size=${o.size}`] } : {}) });
+        key.push(['tmpfs', target, o.size ?? null]);
+      } else throw this.#err(ins.line, `RUN --mount=${spec}: type ${type}: expected cache, bind or tmpfs`);
+    }
+    return { mounts, key };
   }
 
   /** The state as an image named in the store (its layers unpacked), for a RUN's container. */
@@ -794,19 +853,20 @@ export class Builder {
   readonly images: ImageService;
   readonly runner: StepRunner;
   readonly cache: BuildCache;
-  readonly #root: string;
+  /** berthd's root: build/cache.json, build/cache-mounts/, tmp/. */
+  readonly root: string;
 
   constructor(o: { images: ImageService; runner: StepRunner; root: string }) {
     this.images = o.images;
     this.runner = o.runner;
-    this.#root = o.root;
+    this.root = o.root;
     this.cache = new BuildCache(join(o.root, 'build'));
   }
 
   /** Builds the image; `progress` hears each step, RUN output and the result. */
   async build(source: ContextSource, opts: BuildOptions = {}, progress: (ev: BuildEvent) => void = () => {}): Promise<BuildResult> {
     for (const t of opts.tags ?? []) resolveName(t);
-    const tmp = join(this.#root, 'tmp');
+    const tmp = join(this.root, 'tmp');
     await mkdir(tmp, { recursive: true, mode: 0o700 });
     const staging = await mkdtemp(join(tmp, 'build-'));
     const leaseId = `build-${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -852,8 +912,10 @@ export class Builder {
     }
   }
 
-  /** `builder prune`: forgets the cache (the layers go with the next gc unless an image uses them). */
+  /** `builder prune`: forgets the cache and the cache mounts (the layers go with the next gc unless an image uses them). */
   async prune(): Promise<{ entries: number }> {
+    // RUN --mount=type=cache directories are build cache too (docker's builder prune removes them).
+    await rm(join(this.root, 'build', 'cache-mounts'), { recursive: true, force: true });
     return { entries: await this.cache.clear() };
   }
 }

@@ -33,6 +33,7 @@ export class ContainerStepRunner implements StepRunner {
       entrypoint: [],
       env: req.env,
       labels: { 'berth.build': 'run' },
+      ...(req.mounts && req.mounts.length > 0 ? { mounts: req.mounts } : {}),
       // Given explicitly: the engine resolves a user name of the request at start (and only a numeric one of the image's config).
       ...(req.user ? { user: req.user } : {}),
       ...(req.network === 'default' ? {} : { network: req.network }),

@@ -343,3 +343,31 @@ test("independent stages build at once: a stage whose RUN waits for another stag
   const run = await berth('run', '--rm', 'parallel:1');
   assert.equal(run.stdout, 'hello-from-b\n', run.stderr);
 });
+
+test('RUN --mount: a cache directory outlives builds, a bind shows the context read-only, a tmpfs; none is in the layer', async () => {
+  const dir = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'RUN --mount=type=cache,target=/cache sh -c "echo run >> /cache/runs; wc -l < /cache/runs > /count"',
+      'RUN --mount=type=bind,source=data,target=/ctx sh -c "cat /ctx/d.txt > /copied; touch /ctx/x 2>/dev/null || echo read-only > /bind-ro"',
+      'RUN --mount=type=tmpfs,target=/scratch sh -c "grep -q \' /scratch tmpfs \' /proc/mounts && echo tmpfs > /tmpfs-ok"',
+      'CMD ["sh", "-c", "cat /count /copied /bind-ro /tmpfs-ok; ls -A /cache /ctx /scratch 2>/dev/null | wc -w"]',
+      '',
+    ].join('\n'),
+    'data/d.txt': 'from-context\n',
+  });
+  const first = await build(dir, '-t', 'mounts:1');
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  const second = await build(dir, '-t', 'mounts:2', '--no-cache');
+  assert.equal(second.code, 0, second.stderr + second.stdout);
+  const run = await berth('run', '--rm', 'mounts:2');
+  assert.equal(run.stdout, '2\nfrom-context\nread-only\ntmpfs\n0\n', run.stderr);
+  // A changed file under the bind's source misses the step that binds it.
+  writeFileSync(join(dir, 'data/d.txt'), 'changed\n');
+  const changed = await build(dir);
+  assert.match(changed.stdout, /RUN --mount=type=cache.* CACHED/);
+  assert.doesNotMatch(changed.stdout, /RUN --mount=type=bind.* CACHED/);
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nRUN --mount=type=secret,id=x true\n');
+  const secret = await build(dir);
+  assert.match(secret.stderr, /secret mounts are not supported/);
+});
