@@ -116,8 +116,9 @@ export class PodService {
     if (!existsSync(rt.binary)) throw failedPrecondition(`runtime handler ${runtimeName}: binary ${rt.binary} does not exist`);
     const pause = this.#o.pauseBinary ?? pauseBinary();
     if (!existsSync(pause)) throw failedPrecondition(`pause binary ${pause} does not exist (build it: scripts/build.sh)`);
-    const hostNet = ns.network === 'node';
-    const hostname = req.hostname || (hostNet ? hostHostname() : req.name);
+    // Without one, the host's hostname, as containerd does: a pod's name may be longer than the
+    // 64 bytes a hostname can have (critest's are 68), and a kubelet always gives one.
+    const hostname = req.hostname || hostHostname();
     const id = randomBytes(32).toString('hex');
     const ownCgroupParent = !req.cgroupParent;
     const cgroupParent = req.cgroupParent || `${DEFAULT_CGROUP_ROOT}/${id}`;

@@ -14,7 +14,7 @@ export type PodRequest = {
   namespace: string;
   uid: string;
   attempt?: number;
-  /** Default: the name (the host's hostname for a host-network pod). */
+  /** Default: the host's hostname (as containerd; a pod name may exceed a hostname's 64 bytes). */
   hostname?: string;
   logDirectory?: string;
   dns?: { servers: string[]; searches: string[]; options: string[] };

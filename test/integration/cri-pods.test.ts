@@ -196,7 +196,7 @@ test('GetContainerEvents: created, started, stopped, deleted for a pod container
   }
 });
 
-test('hostPort through portmap reaches a pod container; a NODE-network pod uses the host network and hostname', async () => {
+test('hostPort through portmap reaches a pod container; a NODE-network pod uses the host network and hostname; a pod without a hostname gets the host\'s', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -219,6 +219,14 @@ test('hostPort through portmap reaches a pod container; a NODE-network pod uses 
     assert.equal(ns, readlinkSync('/proc/self/ns/net'), 'the host network namespace');
     assert.equal((await rt.ExecSync!({ container_id: h, cmd: ['hostname'] })).stdout.toString().trim(), hostname(), 'and the host UTS namespace');
     await rt.RemovePodSandbox!({ pod_sandbox_id: hpod });
+
+    // No hostname and a name longer than a hostname may be (critest's pods): the host's, as containerd.
+    const longCfg = podConfig({ hostname: '', metadata: { name: `PodSandbox-for-create-container-${'x'.repeat(36)}-${podSeq}`, namespace: 'default', uid: `uid-long-${process.pid}`, attempt: 0 } });
+    const { pod_sandbox_id: lpod } = await rt.RunPodSandbox!({ config: longCfg });
+    const l = (await rt.CreateContainer!({ pod_sandbox_id: lpod, config: container('l', ['exec sleep 300']), sandbox_config: longCfg })).container_id;
+    await rt.StartContainer!({ container_id: l });
+    assert.equal((await rt.ExecSync!({ container_id: l, cmd: ['hostname'] })).stdout.toString().trim(), hostname(), 'the host\'s hostname, in the pod\'s UTS namespace');
+    await rt.RemovePodSandbox!({ pod_sandbox_id: lpod });
   } finally {
     cri.close();
   }
