@@ -322,15 +322,16 @@ test('berthd killed in the middle of a RUN: at its next start no build container
 });
 
 test("independent stages build at once: a stage whose RUN waits for another stage's RUN finishes", async () => {
-  // Both RUNs share the host's network: `a` listens, `b` connects. Built one after the other, `a`
-  // would wait for ever (and the test time out); built at once, each finishes.
+  // Both RUNs share the host's network: `b` serves a line once, `a` connects until it gets it.
+  // Built one after the other, `a` would retry for ever (and the test time out); built at once,
+  // each finishes. (The client's stdin stays open a moment: busybox nc ends at its stdin's end.)
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dir = context({
     'Dockerfile': [
       'FROM busybox AS a',
-      `RUN --network=host nc -l -p ${port} > /got`,
+      `RUN --network=host sh -c 'until sleep 1 | nc 127.0.0.1 ${port} > /got && test -s /got; do sleep 0.2; done'`,
       'FROM busybox AS b',
-      `RUN --network=host sh -c 'until echo hello-from-b | nc 127.0.0.1 ${port}; do sleep 0.2; done'`,
+      `RUN --network=host sh -c 'echo hello-from-b | nc -l -p ${port}'`,
       'FROM busybox',
       'COPY --from=a /got /got',
       'COPY --from=b /bin/busybox /b-was-built',
