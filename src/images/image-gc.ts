@@ -11,6 +11,7 @@
 // are listed before the roots that decide their fate (a pull leases its manifest before it unpacks).
 // Must never remove a snapshot with children, an active snapshot, or content a lease names.
 import type { ContentStore, GcResult, GcRoot } from '../content/content-store.ts';
+import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { parseJSON, parseManifestDocument, validateImageConfig } from '../oci/image-validate.ts';
 import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
 import type { ImageStore } from './image-store.ts';
@@ -42,8 +43,13 @@ export async function gcImages(opts: { images: ImageStore; content: ContentStore
       const victims = snaps.filter((s) => s.kind === 'committed' && s.name.startsWith('sha256:') && !keep.has(s.name) && !parents.has(s.name));
       if (victims.length === 0) break;
       for (const v of victims) {
-        await opts.snapshotter.remove(v.name);
-        removedSnapshots.push(v.name);
+        try {
+          await opts.snapshotter.remove(v.name);
+          removedSnapshots.push(v.name);
+        } catch (e) {
+          // Another gc at the same time (crictl rmi removes images in parallel) took it first.
+          if (!isBerthError(e, ErrorCode.NotFound)) throw e;
+        }
       }
     }
   }
