@@ -645,6 +645,12 @@ test('kill -9 of berthd: the pod and its container are still there, ready and ru
   cri.close();
   await d.stop('SIGKILL');
   d = await startBerthd(root, runRoot, [], cfg);
+  // The CRI socket is bound before the native API answers (startBerthd waits for the latter): a
+  // stale cri.sock of the killed berthd must not be what a client finds.
+  const daemon = d;
+  await until('berthd logged its sockets', () => daemon.stderr().includes('serving the native API'));
+  const log = d.stderr();
+  assert.ok(log.indexOf('serving the CRI') >= 0 && log.indexOf('serving the CRI') < log.indexOf('serving the native API'), log);
   cri = new CriClient(criSocket);
   try {
     const after = (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status;

@@ -129,11 +129,13 @@ export async function main(argv: string[]): Promise<void> {
     ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
     log,
   });
-  const api = await serveApi(engine, apiRouter(), socket, dlog, gid);
-  log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
-  // The gRPC server itself loads at the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
+  // Bound before the native API: a client that waits for berthd's API finds the CRI socket ready too
+  // (a stale cri.sock of a killed berthd would refuse it meanwhile). The gRPC server itself loads at
+  // the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
   const cri = criSocket ? await serveCriSocket(engine, criSocket, log, gid) : undefined;
   if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
+  const api = await serveApi(engine, apiRouter(), socket, dlog, gid);
+  log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
 
   let stopping = false;
   const stop = async (sig: string) => {
