@@ -4,11 +4,12 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseEventFilter } from '../engine/event-filter.ts';
+import { imageHistory } from '../engine/image-history.ts';
 import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { streamErrorLine } from './errors.ts';
 import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
-import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, type CreateRequest, type ExecRequest } from './types.ts';
+import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, PATH_STAT_HEADER, type CreateRequest, type ExecRequest } from './types.ts';
 
 const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
 
@@ -183,6 +184,23 @@ export function apiRouter(): Router {
   });
   r.on('POST', '/containers/{id}/pause', async (c) => void (await c.engine.containers.pause(c.params.id!)));
   r.on('POST', '/containers/{id}/unpause', async (c) => void (await c.engine.containers.unpause(c.params.id!)));
+  r.on('POST', '/containers/{id}/rename', async (c) => void (await c.engine.containers.rename(c.params.id!, c.query.get('name') ?? '')));
+  r.on('GET', '/containers/{id}/changes', async (c) => c.engine.containers.changes(c.params.id!));
+  r.on('POST', '/containers/{id}/commit', async (c) => {
+    const body = await readJson<{ ref?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean }>(c.req, 'commit');
+    return c.engine.containers.commit(c.params.id!, body ?? {});
+  });
+  r.on('GET', '/containers/{id}/archive/stat', async (c) => c.engine.containers.statPath(c.params.id!, c.query.get('path') ?? ''));
+  // The tar of a path (export: path=/); the path's stat in X-Berth-Path-Stat (base64 JSON) with the 200.
+  r.on('GET', '/containers/{id}/archive', async (c) => {
+    const path = c.query.get('path') ?? '';
+    await c.engine.containers.archive(c.params.id!, path, c.res, (st) => {
+      c.res.writeHead(200, { 'content-type': 'application/x-tar', [PATH_STAT_HEADER]: Buffer.from(JSON.stringify(st)).toString('base64') });
+    });
+    return STREAMED;
+  });
+  r.on('PUT', '/containers/{id}/archive', async (c) => void (await c.engine.containers.extract(c.params.id!, c.query.get('path') ?? '', c.req)));
+  r.on('GET', '/images/history', async (c) => imageHistory(c.engine.images, c.query.get('ref') ?? ''));
   r.on('GET', '/containers/{id}/top', async (c) => c.engine.containers.top(c.params.id!));
   r.on('GET', '/containers/{id}/stats', async (c) => c.engine.containers.stats(c.params.id!));
   r.on('POST', '/containers/{id}/resize', async (c) => void (await c.engine.containers.resize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)));

@@ -31,6 +31,12 @@ export const API_PREFIX = '/v1';
 /** Headers of the 101 that answers `POST /containers/run`: the container it made. */
 export const CONTAINER_ID_HEADER = 'x-berth-container-id';
 export const CONTAINER_NAME_HEADER = 'x-berth-container-name';
+/** Header of `GET /containers/{id}/archive`: the path's stat (PathStat) as base64 JSON. */
+export const PATH_STAT_HEADER = 'x-berth-path-stat';
+export type { PathStat } from '../engine/container-archive.ts';
+export type { Change } from '../engine/container-changes.ts';
+export type { CommitRequest, CommitResult } from '../engine/container-commit.ts';
+export type { HistoryEntry } from '../engine/image-history.ts';
 
 export type { SystemDf, SystemPruneResult } from '../engine/system-prune.ts';
 export type { PodInfo } from '../engine/pod-types.ts';

@@ -13,15 +13,21 @@ import {
   ATTACH_PROTOCOL,
   CONTAINER_ID_HEADER,
   CONTAINER_NAME_HEADER,
+  type Change,
+  type CommitRequest,
+  type CommitResult,
   type ContainerDetails,
   type ContainerSummary,
   type CreateRequest,
   type EngineEvent,
   type ExecRequest,
   type ExitResult,
+  type HistoryEntry,
   type ImagePruneWire,
   type LogLine,
   type NetworkInfo,
+  PATH_STAT_HEADER,
+  type PathStat,
   type PodInfo,
   type StatsResult,
   type SystemDf,
@@ -259,7 +265,34 @@ export class BerthClient {
     return this.json('POST', '/images/import', { query: { ref, platform }, raw: input as Readable });
   }
 
+  history(ref: string): Promise<HistoryEntry[]> {
+    return this.json('GET', '/images/history', { query: { ref } });
+  }
+
   // ---- containers
+  rename(id: string, name: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } });
+  }
+  changes(id: string): Promise<Change[]> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/changes`);
+  }
+  commit(id: string, req: CommitRequest): Promise<CommitResult> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/commit`, { body: req });
+  }
+  statPath(id: string, path: string): Promise<PathStat> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/archive/stat`, { query: { path } });
+  }
+  /** A path of the container's filesystem as a tar stream ('/' for export), and the path's stat. */
+  async archive(id: string, path: string): Promise<{ stat: PathStat; tar: IncomingMessage }> {
+    const tar = await this.response('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
+    const h = tar.headers[PATH_STAT_HEADER];
+    const stat = JSON.parse(Buffer.from(String(Array.isArray(h) ? h[0] : h ?? ''), 'base64').toString('utf8') || '{}') as PathStat;
+    return { stat, tar };
+  }
+  /** A tar extracted into the container's directory `path`. */
+  async extract(id: string, path: string, tar: Readable): Promise<void> {
+    await this.json('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query: { path }, raw: tar });
+  }
   create(req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
     return this.json('POST', '/containers', { body: req });
   }

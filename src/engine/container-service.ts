@@ -8,6 +8,9 @@
 //   exec              exec-registry.ts      logs, attach    container-io.ts
 //   ps, inspect       container-queries.ts  stats, top      container-stats.ts
 //   recover           container-recovery.ts
+//   cp, export        container-archive.ts  (through container-rootfs.ts, also of a stopped container)
+//   diff              container-changes.ts  commit          container-commit.ts
+//   rename            container-rename.ts
 // What they share (paths, the lock, the tasks, the waiters, recording a status) is
 // container-context.ts. The metadata row is the record; the shim's exit.json is the truth about the
 // process (docs/engine.md).
@@ -29,7 +32,12 @@ import { startAttached, startContainer } from './container-start.ts';
 import { containerStats, containerTop } from './container-stats.ts';
 import { killContainer, stopContainer } from './container-stop.ts';
 import { waitExit, waitRemoved } from './container-wait.ts';
+import { archivePath, extractInto, type PathStat, statPath } from './container-archive.ts';
+import { type Change, containerChanges } from './container-changes.ts';
+import { type CommitRequest, type CommitResult, commitContainer } from './container-commit.ts';
+import { renameContainer } from './container-rename.ts';
 import { ExecRegistry } from './exec-registry.ts';
+import type { Readable, Writable } from 'node:stream';
 import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, StatsResult, TopResult } from './types.ts';
 
 export type { ContainerServiceOptions };
@@ -158,6 +166,35 @@ export class ContainerService {
 
   execResize(execId: string, rows: number, cols: number): Promise<void> {
     return this.#execs.resize(execId, rows, cols);
+  }
+
+  rename(word: string, newName: string): Promise<void> {
+    return renameContainer(this.#ctx, this.resolve(word).id, newName);
+  }
+
+  /** docker's diff: what the container changed in its filesystem (overlay snapshotter). */
+  changes(word: string): Promise<Change[]> {
+    return containerChanges(this.#ctx, this.resolve(word).id);
+  }
+
+  /** The stat of a path in the container's filesystem (cp's HEAD). */
+  statPath(word: string, path: string): Promise<PathStat> {
+    return statPath(this.#ctx, this.resolve(word).id, path);
+  }
+
+  /** A path of the container's filesystem as a tar on `out` ('/' is export); `onStat` before the first byte. */
+  archive(word: string, path: string, out: Writable, onStat?: (s: PathStat) => void): Promise<void> {
+    return archivePath(this.#ctx, this.resolve(word).id, path, out, onStat);
+  }
+
+  /** A tar extracted into the container's directory `path` (cp into a container). */
+  extract(word: string, path: string, input: Readable): Promise<void> {
+    return extractInto(this.#ctx, this.resolve(word).id, path, input);
+  }
+
+  /** The container's writable layer as a new image. */
+  commit(word: string, req: CommitRequest): Promise<CommitResult> {
+    return commitContainer(this.#ctx, this.resolve(word).id, req);
   }
 
   /**

@@ -211,6 +211,16 @@ export class MetadataStore<Config = unknown> {
     return this.getContainer(id);
   }
 
+  /** A new name for a container (docker's rename); refused when another container has it. */
+  renameContainer(id: string, name: string): ContainerRecord<Config> {
+    const byName = this.db.prepare('SELECT id FROM containers WHERE name = ? AND id != ?').get(name, id) as Raw | undefined;
+    if (byName) throw alreadyExists(`container name ${JSON.stringify(name)} is already in use by container ${String(byName.id)}; remove it or choose another name`);
+    const r = this.db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
+    if (Number(r.changes) === 0) throw notFound(`no such container: ${id}`);
+    this.#afterWrite('update');
+    return this.getContainer(id);
+  }
+
   deleteContainer(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.#afterWrite('delete');

@@ -111,3 +111,126 @@ test('images REPO:TAG, -q, --no-trunc, --filter; volume ls and network ls --filt
   assert.equal(nl.code, 0, nl.stderr);
   assert.equal(nl.stdout, '');
 });
+
+test('version prints the client and berthd; history shows the image config; rename', async () => {
+  const v = await berth('version', '--format', '{{.Client.Version}} {{.Server.ApiVersion}}');
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^\S+ \S+\n$/);
+  assert.match((await berth('version')).stdout, /Client:[\s\S]*Server: berthd/);
+
+  const h = await berth('history', '--format', '{{.ID}}|{{.Size}}', 'busybox');
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /^[0-9a-f]{12}\|\S+\n$/);
+  assert.match((await berth('image', 'history', 'busybox')).stdout, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[0-9a-f]{12}/);
+  assert.match((await berth('history', 'nosuch:image')).stderr, /nosuch/);
+
+  assert.equal((await berth('create', '--name', 'ren1', 'busybox', 'true')).code, 0);
+  const r = await berth('rename', 'ren1', 'ren2');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await berth('ps', '-a', '--filter', 'name=ren2', '--format', '{{.Names}}')).stdout, 'ren2\n');
+  assert.equal((await berth('create', '--name', 'ren3', 'busybox', 'true')).code, 0);
+  const taken = await berth('rename', 'ren3', 'ren2');
+  assert.notEqual(taken.code, 0);
+  assert.match(taken.stderr, /already in use/);
+  assert.match((await berth('rename', 'ren3', 'bad/name')).stderr, /invalid container name/);
+  await berth('rm', 'ren2', 'ren3');
+});
+
+test('cp both ways, with a running and with a stopped container; a symlink never leads out of the root', async () => {
+  const { mkdtempSync, writeFileSync, readFileSync, mkdirSync, existsSync: exists } = await import('node:fs');
+  const host = mkdtempSync('/tmp/berth-cp-');
+  try {
+    writeFileSync(join(host, 'a.txt'), 'alpha\n');
+    mkdirSync(join(host, 'dir'));
+    writeFileSync(join(host, 'dir', 'b.txt'), 'beta\n');
+    assert.equal((await berth('run', '-d', '--name', 'cp1', 'busybox', 'sh', '-c', 'ln -s / /tmp/escape; ln -s /etc /tmp/etclink; sleep 300')).code, 0);
+    // Into a running container: a file into a directory, a directory, a file to a new name.
+    for (const [s, d] of [[join(host, 'a.txt'), 'cp1:/tmp/'], [join(host, 'dir'), 'cp1:/tmp'], [join(host, 'a.txt'), 'cp1:/tmp/renamed.txt']] as const) {
+      const r = await berth('cp', s, d);
+      assert.equal(r.code, 0, `${s} ${d}: ${r.stderr}`);
+    }
+    const ex = await berth('exec', 'cp1', 'cat', '/tmp/a.txt', '/tmp/dir/b.txt', '/tmp/renamed.txt');
+    assert.equal(ex.stdout, 'alpha\nbeta\nalpha\n');
+    // Out of it: a file to a new host name, a directory into a host directory, its contents (/.).
+    assert.equal((await berth('cp', 'cp1:/tmp/dir/b.txt', join(host, 'b-copy'))).code, 0);
+    assert.equal(readFileSync(join(host, 'b-copy'), 'utf8'), 'beta\n');
+    mkdirSync(join(host, 'out'));
+    assert.equal((await berth('cp', 'cp1:/tmp/dir', join(host, 'out'))).code, 0);
+    assert.equal(readFileSync(join(host, 'out', 'dir', 'b.txt'), 'utf8'), 'beta\n');
+    assert.equal((await berth('cp', 'cp1:/tmp/dir/.', join(host, 'flat'))).code, 0);
+    assert.equal(readFileSync(join(host, 'flat', 'b.txt'), 'utf8'), 'beta\n');
+    // A symlink to / in the container is the container's /, not the host's.
+    const hostname = await berth('cp', 'cp1:/tmp/escape/etc/passwd', join(host, 'passwd'));
+    assert.equal(hostname.code, 0, hostname.stderr);
+    assert.match(readFileSync(join(host, 'passwd'), 'utf8'), /^root:x:0:0:root:\/root:\/bin\/sh\nnobody/);
+    // Writing through the container's /etc symlink lands in the container's /etc.
+    assert.equal((await berth('cp', join(host, 'a.txt'), 'cp1:/tmp/etclink')).code, 0);
+    assert.equal((await berth('exec', 'cp1', 'cat', '/etc/a.txt')).stdout, 'alpha\n');
+    assert.equal(exists('/etc/a.txt') && readFileSync('/etc/a.txt', 'utf8') === 'alpha\n', false);
+    // A missing source: not found, nothing written.
+    const miss = await berth('cp', 'cp1:/no/such', join(host, 'x'));
+    assert.notEqual(miss.code, 0);
+    assert.match(miss.stderr, /no such file or directory in the container: \/no\/such/);
+
+    // A stopped container: its snapshot is mounted for the copy, and unmounted after.
+    assert.equal((await berth('stop', '-t', '1', 'cp1')).code, 0);
+    assert.equal((await berth('cp', join(host, 'dir', 'b.txt'), 'cp1:/root/')).code, 0);
+    assert.equal((await berth('cp', 'cp1:/root/b.txt', join(host, 'from-stopped'))).code, 0);
+    assert.equal(readFileSync(join(host, 'from-stopped'), 'utf8'), 'beta\n');
+    const tar = await berth('cp', 'cp1:/tmp/a.txt', '-');
+    assert.match(tar.stdout, /^a\.txt\0/);
+    assert.equal((await berth('start', 'cp1')).code, 0);
+    assert.equal((await berth('exec', 'cp1', 'cat', '/root/b.txt')).stdout, 'beta\n');
+  } finally {
+    await berth('rm', '-f', 'cp1');
+    const { rmSync } = await import('node:fs');
+    rmSync(host, { recursive: true, force: true });
+  }
+});
+
+test('diff lists the changes against the image; export is the filesystem as a tar; commit makes a runnable image', async () => {
+  assert.equal((await berth('run', '--name', 'dc1', 'busybox', 'sh', '-c', 'echo new > /root/new.txt; rm /bin/wc; echo changed >> /etc/group; mkdir -p /opt/x')).code, 0);
+  const diff = await berth('diff', 'dc1');
+  assert.equal(diff.code, 0, diff.stderr);
+  const lines = diff.stdout.trim().split('\n');
+  for (const want of ['C /root', 'A /root/new.txt', 'C /bin', 'D /bin/wc', 'C /etc', 'C /etc/group', 'A /opt', 'A /opt/x']) assert.ok(lines.includes(want), `${want} in ${diff.stdout}`);
+  assert.ok(!lines.some((l) => /\/(proc|dev|sys)$|\/etc\/(hosts|hostname|resolv\.conf)$/.test(l)), `no runtime mount point in ${diff.stdout}`);
+  assert.equal((await berth('diff', '--format', '{{.Type}}:{{.Path}}', 'dc1')).stdout.includes('A:/root/new.txt\n'), true);
+
+  const { mkdtempSync, readFileSync: read } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/berth-export-');
+  try {
+    const file = join(dir, 'fs.tar');
+    const ex = await berth('export', '-o', file, 'dc1');
+    assert.equal(ex.code, 0, ex.stderr);
+    const listing = (await import('node:child_process')).execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n');
+    for (const want of ['root/new.txt', 'bin/busybox', 'etc/group', 'opt/x/']) assert.ok(listing.includes(want), `${want} in the export`);
+    assert.ok(!listing.includes('bin/wc'), 'a deleted file is not exported');
+    assert.ok(read(file).length > 512);
+  } finally {
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const cm = await berth('commit', '-a', 'tester', '-m', 'a message', '-c', 'ENV COMMITTED=yes', '-c', 'CMD ["cat", "/root/new.txt"]', 'dc1', 'committed:1');
+  assert.equal(cm.code, 0, cm.stderr);
+  assert.match(cm.stdout, /^sha256:[0-9a-f]{64}\n$/);
+  const run = await berth('run', '--rm', 'committed:1');
+  assert.equal(run.stdout, 'new\n');
+  assert.equal((await berth('run', '--rm', 'committed:1', 'sh', '-c', 'echo $COMMITTED; ls /bin/wc 2>&1 || true')).stdout.split('\n')[0], 'yes');
+  const hist = await berth('history', '--format', '{{.CreatedBy}}|{{.Comment}}', 'committed:1');
+  assert.match(hist.stdout.split('\n')[0]!, /echo new.*\|a message$/);
+  const img = await berth('image', 'inspect', '--format', '{{.Author}} {{json .Config.Env}}', 'committed:1');
+  assert.match(img.stdout, /^tester .*"COMMITTED=yes"/);
+  const bad = await berth('commit', '-c', 'RUN echo no', 'dc1', 'committed:2');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /RUN cannot be applied by commit/);
+
+  // A running container is paused for the commit, and running again after it.
+  assert.equal((await berth('run', '-d', '--name', 'dc2', 'busybox', 'sh', '-c', 'echo live > /tmp/live; sleep 300')).code, 0);
+  assert.equal((await berth('commit', 'dc2', 'committed:live')).code, 0);
+  assert.equal((await berth('inspect', '-f', '{{.State.Status}}', 'dc2')).stdout, 'running\n');
+  assert.equal((await berth('run', '--rm', 'committed:live', 'cat', '/tmp/live')).stdout, 'live\n');
+  await berth('rm', '-f', 'dc1', 'dc2');
+  await berth('rmi', 'committed:1', 'committed:live');
+});

@@ -405,6 +405,12 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     const { build, builderPrune } = await import('./build-verb.ts');
     return verb === 'builder' ? runVerb(builderPrune, rest.slice(1), 'builder prune') : runVerb(build, verb === 'image' ? rest.slice(1) : rest, 'build');
   }
+  // docker's verbs that berth's first CLI lacked (docker-verbs.ts), loaded only for them.
+  if (['version', 'history', 'rename', 'cp', 'diff', 'commit', 'export'].includes(verb) || (verb === 'container' && ['rename', 'cp', 'diff', 'commit', 'export'].includes(rest[0] ?? '')) || (verb === 'image' && rest[0] === 'history')) {
+    const { DOCKER_GROUP_VERBS, DOCKER_VERBS } = await import('./docker-verbs.ts');
+    const v = DOCKER_GROUP_VERBS[verb]?.[rest[0]!];
+    return v ? runVerb(v, rest.slice(1), `${verb} ${rest[0]}`) : runVerb(DOCKER_VERBS[verb]!, rest, verb);
+  }
   const containerGroup = CONTAINER_GROUPS[verb];
   if (CONTAINER_VERBS[verb]) return runVerb(CONTAINER_VERBS[verb]!, rest, verb);
   if (containerGroup) {
