@@ -4,6 +4,7 @@
 // an id that does not exist, as the CRI asks.
 // Must never: hold state or policy of its own (the engine owns pods and containers), or map an error
 // to a status code (status.ts does).
+import { existsSync } from 'node:fs';
 import type { Engine } from '../engine/engine.ts';
 import { ENGINE_VERSION } from '../engine/engine.ts';
 import { execSync } from '../engine/exec-sync.ts';
@@ -235,7 +236,9 @@ export class CriRuntimeService {
       required(m.container_path, `config.mounts[${i}].container_path`);
       required(m.host_path, `config.mounts[${i}].host_path`);
       if (m.propagation && m.propagation !== 'PROPAGATION_PRIVATE') throw unsupported(`config.mounts[${i}].propagation: ${m.propagation} is not supported by berth yet (expected PROPAGATION_PRIVATE)`);
-      if (m.selinux_relabel) throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
+      // Where SELinux is not enabled relabelling is nothing to do (containerd's is a no-op there too;
+      // critest always asks); where it is, berth cannot label and says so.
+      if (m.selinux_relabel && existsSync('/sys/fs/selinux/enforce')) throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
       return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true };
     });
     if ((config.devices ?? []).length) throw unsupported('config.devices: host devices in containers are not supported by berth yet');
@@ -245,6 +248,7 @@ export class CriRuntimeService {
     let user: string | undefined;
     if (sc.run_as_username) user = sc.run_as_username;
     else if (sc.run_as_user) user = String(int64(sc.run_as_user.value));
+    if (sc.run_as_group && user === undefined) throw invalidArgument('config.linux.security_context.run_as_group: set without run_as_user or run_as_username (expected a user with the group)');
     if (user !== undefined && sc.run_as_group) user = `${user}:${int64(sc.run_as_group.value)}`;
     const creq: Omit<CreateRequest, 'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'> = {
       image,

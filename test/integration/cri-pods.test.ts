@@ -232,7 +232,7 @@ test('hostPort through portmap reaches a pod container; a NODE-network pod uses 
   }
 });
 
-test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls; what berth cannot do is refused naming the field', async () => {
+test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls, selinux_relabel where SELinux is off; what berth cannot do is refused naming the field', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -284,6 +284,21 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
     await refused({ security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: 'p' } } }, /apparmor: Localhost p/);
     await refused({ security_context: { selinux_options: { type: 't' } } }, /selinux_options/);
     await refused({ resources: { hugepage_limits: [{ page_size: '2MB', limit: 2097152 }] } }, /hugepage_limits\[0\]/);
+    // A group without a user is refused (containerd too); berth dropped the group and ran as root.
+    const groupOnly = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('grouponly', ['true'], { linux: { security_context: { run_as_group: { value: 1000 } } } }), sandbox_config: config }));
+    assert.equal(groupOnly.code, Status.InvalidArgument, groupOnly.details);
+    assert.match(groupOnly.details, /config\.linux\.security_context\.run_as_group/);
+    // selinux_relabel of a mount: nothing to do where SELinux is not enabled (as containerd), refused where it is.
+    const relabelCfg = container('relabel', ['exec sleep 300'], { mounts: [{ container_path: '/relabel', host_path: '/etc', readonly: true, selinux_relabel: true }] });
+    if (existsSync('/sys/fs/selinux/enforce')) {
+      const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: relabelCfg, sandbox_config: config }));
+      assert.equal(e.code, Status.Unimplemented, e.details);
+      assert.match(e.details, /config\.mounts\[0\]\.selinux_relabel/);
+    } else {
+      const r = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: relabelCfg, sandbox_config: config })).container_id;
+      await rt.StartContainer!({ container_id: r });
+      assert.equal((await rt.ExecSync!({ container_id: r, cmd: ['cat', '/relabel/hostname'] })).stdout.toString(), readFileSync('/etc/hostname', 'utf8'));
+    }
     const badCap = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('badcap', ['true'], { linux: { security_context: { capabilities: { add_capabilities: ['NOPE'] } } } }), sandbox_config: config }));
     assert.equal(badCap.code, Status.InvalidArgument);
     assert.match(badCap.details, /NOPE/);
