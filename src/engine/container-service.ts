@@ -164,6 +164,10 @@ export class ContainerService {
     return this.#execs.attach(execId);
   }
 
+  execKill(execId: string, signal?: NodeJS.Signals): Promise<void> {
+    return this.#execs.kill(execId, signal);
+  }
+
   execResize(execId: string, rows: number, cols: number): Promise<void> {
     return this.#execs.resize(execId, rows, cols);
   }

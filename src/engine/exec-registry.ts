@@ -98,6 +98,20 @@ export class ExecRegistry {
     return this.#get(execId).handle.attach();
   }
 
+  /** Signals an exec'd process that has not exited (its pid is not reused before its exit is recorded). */
+  async kill(execId: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const e = this.#get(execId);
+    if (e.exit) return;
+    const pid = await e.handle.processPid();
+    if (!pid || e.exit) return;
+    try {
+      process.kill(pid, signal);
+    } catch (x) {
+      // Gone between the check and the signal: it exited, which is what was wanted.
+      if ((x as NodeJS.ErrnoException).code !== 'ESRCH') throw x;
+    }
+  }
+
   resize(execId: string, rows: number, cols: number): Promise<void> {
     return this.#get(execId).handle.resize(rows, cols);
   }

@@ -36,8 +36,15 @@ export async function execSync(containers: ContainerService, id: string, cmd: st
       await collect;
       return x;
     });
-    const exit = await Promise.race([finished, ...(deadline ? [deadline] : [])]);
+    // An output overflow ends the wait at once (the command may run on, writing).
+    const overflow = collect.then(() => new Promise<never>(() => {}));
+    const exit = await Promise.race([finished, overflow, ...(deadline ? [deadline] : [])]);
     return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode: exit.exitCode };
+  } catch (e) {
+    // A command past its deadline (or whose output overflowed) must not run on: a kubelet's probes
+    // would pile up in the container.
+    await containers.execKill(execId, 'SIGKILL').catch(() => {});
+    throw e;
   } finally {
     clearTimeout(timer);
     abort.abort();

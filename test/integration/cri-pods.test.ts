@@ -383,6 +383,11 @@ test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause 
     assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.linux.namespaces.options.pid, 'POD');
     const slow = await criError(rt.ExecSync!({ container_id: c, cmd: ['sleep', '30'], timeout: 1 }));
     assert.match(slow.details, /timed out after 1000 ms/);
+    await until('the timed-out command killed', async () => !/ sleep 30$/m.test((await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString()));
+    // Output past the cap ends the call with an error naming the cap, and the command is killed too.
+    const flood = await criError(rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', 'while true; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; done'] }));
+    assert.match(flood.details, /output exceeded 16777216 bytes/);
+    await until('the flooding command killed', async () => !(await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString().includes('while true'));
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();
