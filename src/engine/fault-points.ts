@@ -34,7 +34,12 @@ export type FaultPointName =
   | 'metadata.update'
   | 'metadata.delete'
   | 'network.attached'
-  | 'network.detached';
+  | 'network.detached'
+  | 'pod.recorded'
+  | 'pod.netns-created'
+  | 'pod.network-attached'
+  | 'pod.pause-started'
+  | 'pod.ready';
 
 function parse(spec: string): { name: string; at: number } {
   const m = /^(.+?)(?:@(\d+))?$/.exec(spec.trim());

@@ -25,6 +25,7 @@ import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import { berthRoot } from '../sys/paths.ts';
 import type { ContainerService } from './container-service.ts';
 import type { EventBus } from './event-bus.ts';
+import { faultPoint } from './fault-points.ts';
 import { removeEmptyCgroups } from './cgroup-parent.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
@@ -126,6 +127,7 @@ export class PodService {
     const config: PodConfig = { request, hostname, cgroupParent, ownCgroupParent };
     // The row first: whatever is made below, a crash leaves a row that recovery releases from.
     this.#o.store.pods.insert({ id, name: key, config, labels: req.labels ?? {}, runtime: runtimeName, createdAt: new Date().toISOString() });
+    faultPoint('pod.recorded');
     try {
       await this.#lock.run(id, () => this.#start(id, rt, pause));
     } catch (e) {
@@ -156,8 +158,10 @@ export class PodService {
     if (!hostNet && this.#o.network.name !== 'none') {
       netnsPath = await this.#o.network.createNetns(id);
       this.#o.store.pods.update(id, { netns: netnsPath });
+      faultPoint('pod.netns-created');
       const result: AttachResult = await this.#o.network.attach(id, netnsPath, this.#o.network.defaultNetwork, { portMappings: req.ports ?? [], aliases: [] });
       this.#o.store.pods.update(id, { network: { name: this.#o.network.defaultNetwork, ...result } });
+      faultPoint('pod.network-attached');
       await writeFile(join(dir, 'hosts'), hostsText(cfg.hostname, result.ips[0]));
     }
 
@@ -170,8 +174,10 @@ export class PodService {
     const handle = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false });
     this.#tasks.set(id, handle);
     await rt.start(id);
+    faultPoint('pod.pause-started');
     const pid = await handle.processPid();
     this.#o.store.pods.update(id, { state: 'ready', pid, shimPid: handle.shimPid, error: '' });
+    faultPoint('pod.ready');
     this.#watch(id, handle);
   }
 
