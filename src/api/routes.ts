@@ -136,7 +136,7 @@ export function apiRouter(): Router {
   r.on('POST', '/images/prune', async (c) => c.engine.images.prune({ all: flag(c.query, 'all'), deep: flag(c.query, 'deep') }));
   r.on('GET', '/system/df', async (c) => systemDf(c.engine));
   r.on('POST', '/system/prune', async (c) => systemPrune(c.engine, { all: flag(c.query, 'all'), volumes: flag(c.query, 'volumes') }));
-  r.on('POST', '/containers/prune', async (c) => ({ removed: await pruneContainers(c.engine) }));
+  r.on('POST', '/containers/prune', async (c) => ({ removed: await pruneContainers(c.engine, filters(c.query)) }));
   r.on('POST', '/networks/prune', async (c) => ({ removed: await pruneNetworks(c.engine) }));
   r.on('GET', '/images/save', async (c) => {
     const format = (c.query.get('format') ?? 'docker-archive') as 'docker-archive' | 'oci-archive';

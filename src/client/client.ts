@@ -248,8 +248,8 @@ export class BerthClient {
   systemPrune(o: { all?: boolean; volumes?: boolean } = {}): Promise<SystemPruneResult> {
     return this.json('POST', '/system/prune', { query: { all: o.all, volumes: o.volumes } });
   }
-  containerPrune(): Promise<{ removed: string[] }> {
-    return this.json('POST', '/containers/prune');
+  containerPrune(filters?: Record<string, string[]>): Promise<{ removed: string[] }> {
+    return this.json('POST', '/containers/prune', filters ? { query: { filters: JSON.stringify(filters) } } : {});
   }
   networkPrune(): Promise<{ removed: string[] }> {
     return this.json('POST', '/networks/prune');

@@ -4,6 +4,7 @@
 // (src/images/image-gc.ts says what a root is). Each step is the owning service's own removal, so
 // the usual refusals and crash ordering apply.
 // Must never: remove a running or paused container, the default network, or a volume unasked.
+import { invalidArgument } from '../errors/errors.ts';
 import { diskUsage } from '../snapshots/disk-usage.ts';
 import { isLive } from '../metadata/container-status.ts';
 import type { Engine } from './engine.ts';
@@ -48,10 +49,39 @@ export async function systemDf(e: Engine): Promise<SystemDf> {
 }
 
 /** Removes every container that is not running (docker's `container prune`); returns their ids. */
-export async function pruneContainers(e: Engine): Promise<string[]> {
+/**
+ * Which stopped containers a prune takes, by docker's prune filters: `until` (created before a time:
+ * RFC 3339, seconds since the epoch, or a duration ago such as 10m or 24h), `label` (K or K=V) and
+ * `label!` (not K, or not K=V). Keys are all required; values of one key are alternatives (`label!`:
+ * none may match).
+ */
+export function pruneFilter(filters: Record<string, string[]> = {}, now = Date.now()): (c: { createdAt: string; labels: Record<string, string> }) => boolean {
+  for (const k of Object.keys(filters)) if (k !== 'until' && k !== 'label' && k !== 'label!') throw invalidArgument(`invalid filter '${k}': prune takes until, label and label!`);
+  const label = (labels: Record<string, string>, v: string) => {
+    const eq = v.indexOf('=');
+    return eq < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, eq)] === v.slice(eq + 1);
+  };
+  const untils = (filters.until ?? []).map((v) => untilTime(v, now));
+  return (c) =>
+    untils.every((t) => Date.parse(c.createdAt) < t) &&
+    (!filters.label?.length || filters.label.some((v) => label(c.labels, v))) &&
+    !(filters['label!'] ?? []).some((v) => label(c.labels, v));
+}
+
+function untilTime(v: string, now: number): number {
+  const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
+  if (d) return now - Number(d[1]) * { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ns' | 'us' | 'ms' | 's' | 'm' | 'h'];
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidArgument(`filter until=${JSON.stringify(v)}: expected an RFC 3339 time, seconds since the epoch, or a duration such as 10m or 24h`);
+  return t;
+}
+
+export async function pruneContainers(e: Engine, filters: Record<string, string[]> = {}): Promise<string[]> {
   const out: string[] = [];
+  const take = pruneFilter(filters);
   for (const c of e.containers.list({ all: true })) {
-    if (isLive(c.status)) continue;
+    if (isLive(c.status) || !take(c)) continue;
     try {
       await e.containers.remove(c.id);
       out.push(c.id);

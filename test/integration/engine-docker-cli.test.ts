@@ -234,3 +234,42 @@ test('diff lists the changes against the image; export is the filesystem as a ta
   await berth('rm', '-f', 'dc1', 'dc2');
   await berth('rmi', 'committed:1', 'committed:live');
 });
+
+test("docker's exit codes: 125 for a flag or daemon error of run, 126 not executable, 127 not found, the container's own otherwise", async () => {
+  const unknown = await berth('run', '--no-such-flag', 'busybox', 'true');
+  assert.equal(unknown.code, 125, unknown.stderr);
+  assert.equal(unknown.stderr, "berth: unknown flag: --no-such-flag\nSee 'berth run --help'.\n");
+  const short = await berth('ps', '-Z');
+  assert.equal(short.code, 125);
+  assert.match(short.stderr, /unknown shorthand flag: 'Z' in -Z/);
+  for (const detach of [[], ['-d']]) {
+    const nf = await berth('run', '--rm', ...detach, 'busybox', 'no-such-command');
+    assert.equal(nf.code, 127, `${detach}: ${nf.stderr}`);
+    const nx = await berth('run', '--rm', ...detach, 'busybox', '/etc/passwd');
+    assert.equal(nx.code, 126, `${detach}: ${nx.stderr}`);
+  }
+  const noImage = await berth('run', '--rm', 'no-such-image-here.invalid/x:1', 'true');
+  assert.equal(noImage.code, 125, noImage.stderr);
+  const bad = await berth('create', '--memory', 'lots', 'busybox');
+  assert.equal(bad.code, 125);
+  assert.equal((await berth('run', '--rm', 'busybox', 'sh', '-c', 'exit 7')).code, 7);
+  // A verb other than run keeps status 1 for a daemon error, as docker's.
+  assert.equal((await berth('stop', 'no-such-container')).code, 1);
+});
+
+test('start -a attaches and exits with the container status; container prune --filter', async () => {
+  assert.equal((await berth('create', '--name', 'sa1', '--label', 'keep=yes', 'busybox', 'sh', '-c', 'echo attached; exit 4')).code, 0);
+  const s = await berth('start', '-a', 'sa1');
+  assert.equal(s.code, 4, s.stderr);
+  assert.equal(s.stdout, 'attached\n');
+  assert.equal((await berth('create', '--name', 'sa2', 'busybox', 'true')).code, 0);
+  const p = await berth('container', 'prune', '-f', '--filter', 'label!=keep=yes');
+  assert.equal(p.code, 0, p.stderr);
+  const left = (await berth('ps', '-a', '--format', '{{.Names}}')).stdout.split('\n').filter(Boolean).sort();
+  assert.ok(left.includes('sa1') && !left.includes('sa2'), left.join(','));
+  assert.equal((await berth('container', 'prune', '-f', '--filter', 'until=1h')).code, 0);
+  assert.ok((await berth('ps', '-a', '--format', '{{.Names}}')).stdout.includes('sa1'), 'created under an hour ago: kept');
+  assert.match((await berth('container', 'prune', '-f', '--filter', 'colour=red')).stderr, /invalid filter 'colour'/);
+  assert.equal((await berth('container', 'prune', '-f', '--filter', 'label=keep=yes')).code, 0);
+  assert.ok(!(await berth('ps', '-a', '--format', '{{.Names}}')).stdout.includes('sa1'));
+});

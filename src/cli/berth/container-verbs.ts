@@ -32,6 +32,48 @@ function want(args: string[], min: number, max: number, usage: string): void {
   if (args.length < min || args.length > max) throw invalidArgument(`usage: berth ${usage}`);
 }
 
+// ------------------------------------------------------------------ exit statuses (docker's)
+
+/** docker's status for an error of the CLI or of the daemon while running a container. */
+export const EXIT_CLI_ERROR = 125;
+/** The container's command exists but cannot be executed (permission denied, a directory). */
+export const EXIT_CANNOT_EXECUTE = 126;
+/** The container's command was not found. */
+export const EXIT_NOT_FOUND = 127;
+
+const STATUS = Symbol('berth exit status');
+
+/** `e`, carrying the status berth exits with when it reaches main (1 otherwise). */
+export function withExitStatus<E>(e: E, status: number): E {
+  if (typeof e === 'object' && e !== null) (e as Record<symbol, number>)[STATUS] = status;
+  return e;
+}
+
+export function exitStatusOf(e: unknown): number | undefined {
+  return typeof e === 'object' && e !== null ? (e as Record<symbol, number | undefined>)[STATUS] : undefined;
+}
+
+/**
+ * The status of a failed run/create/start, as docker's CLI decides it (cli/command/container/run.go
+ * reads the daemon's words too, since the runtime reports an exec failure only in words): 127 when
+ * the command was not found, 126 when it cannot be executed, 125 for any other failure.
+ */
+export function runFailureStatus(e: unknown): number {
+  const m = e instanceof Error ? e.message : String(e);
+  if (/executable file not found|no such file or directory/i.test(m)) return EXIT_NOT_FOUND;
+  if (/permission denied|is a directory/i.test(m)) return EXIT_CANNOT_EXECUTE;
+  return EXIT_CLI_ERROR;
+}
+
+/** `fn`, its failure carrying docker's run status. */
+async function asRun<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw withExitStatus(e, runFailureStatus(e));
+  }
+}
+
 // ------------------------------------------------------------------ flag parsing helpers
 
 export function parseBytes(v: string, what: string): number {
@@ -213,16 +255,16 @@ const run: Verb = {
   stopAtPositional: true,
   usage: 'run [OPTIONS] IMAGE [COMMAND [ARG...]]',
   run: async (ctx, f, args) => {
-    const req = createRequest(f, args);
+    const req = await asRun(async () => createRequest(f, args));
     const c = await ctx.client();
     cliMark('run: request built');
     if (f.detach) {
-      const { id } = await withPull(ctx, req, (x) => x.createAndStart(req));
+      const { id } = await asRun(() => withPull(ctx, req, (x) => x.createAndStart(req)));
       ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
       return 0;
     }
     // One request creates, attaches and starts: no output is missed, and no second round trip.
-    const { id, socket: sock } = await withPull(ctx, req, (x) => x.run(req));
+    const { id, socket: sock } = await asRun(() => withPull(ctx, req, (x) => x.run(req)));
     cliMark('run: created, attached and started');
     // As docker's client does: return once the daemon has removed the container. One long poll, sent
     // now so that it is waiting in berthd when the exit comes.
@@ -245,8 +287,8 @@ const create: Verb = {
   stopAtPositional: true,
   usage: 'create [OPTIONS] IMAGE [COMMAND [ARG...]]',
   run: async (ctx, f, args) => {
-    const req = createRequest(f, args);
-    const { id } = await withPull(ctx, req, (c) => c.create(req));
+    const req = await asRun(async () => createRequest(f, args));
+    const { id } = await asRun(() => withPull(ctx, req, (c) => c.create(req)));
     ctx.out.write(isJson(f) ? json({ id }) : `${id}\n`);
     return 0;
   },
@@ -279,7 +321,20 @@ function each(usage: string, flags: FlagSpec[], fn: (c: BerthClient, id: string,
   };
 }
 
-const start = each('start CONTAINER...', [], (c, id) => c.start(id));
+const startEach = each('start [-a] [-i] CONTAINER...', [{ names: ['attach', 'a'], kind: 'bool' }, { names: ['interactive', 'i'], kind: 'bool' }], (c, id) => c.start(id));
+/** docker's `start -a`: attached before the process runs (no output missed); the container's status is berth's. */
+const start: Verb = {
+  ...startEach,
+  run: async (ctx, f, args) => {
+    if (!f.attach && !f.interactive) return startEach.run(ctx, f, args);
+    want(args, 1, 1, 'start -a [-i] CONTAINER (one container when attaching)');
+    const c = await ctx.client();
+    const d = await c.inspect(args[0]!);
+    const sock = await asRun(() => c.attach(d.id, { start: true }));
+    const code = await streamAttach(ctx, sock, { stdin: f.interactive === true && d.request.openStdin === true, tty: d.request.tty === true });
+    return code ?? (await c.wait(d.id)).exitCode;
+  },
+};
 const stop = each('stop [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) => c.stop(id, f.time as number | undefined));
 const restart = each('restart [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) => c.restart(id, f.time as number | undefined));
 const kill = each('kill [-s SIGNAL] CONTAINER...', [{ names: ['signal', 's'], kind: 'string' }], (c, id, f) => c.kill(id, f.signal as string | undefined));

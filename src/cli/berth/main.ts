@@ -17,7 +17,7 @@ import { IMAGES_HEADERS, imageContext, imageInspectContext } from './docker-cont
 import { formatChoice, inspectOutput, listOutput } from './template-format.ts';
 import { ProgressRenderer } from './progress.ts';
 import { BerthClient, DEFAULT_SOCKET } from '../../client/client.ts';
-import { CONTAINER_GROUPS, CONTAINER_VERBS, expandShortFlags, filtersOf, type Verb, type VerbCtx } from './container-verbs.ts';
+import { CONTAINER_GROUPS, CONTAINER_VERBS, EXIT_CLI_ERROR, exitStatusOf, expandShortFlags, filtersOf, type Verb, type VerbCtx, withExitStatus } from './container-verbs.ts';
 import { cliMark } from './timing.ts';
 
 // Built-ins that only image verbs use come through getBuiltinModule when they run: an ESM import
@@ -357,7 +357,7 @@ const GROUPS: Record<string, Record<string, Command>> = {
 };
 
 export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { out: process.stdout, err: process.stderr }): Promise<number> {
-  const g = parseFlags(argv, GLOBAL, true);
+  const g = cliFlags(() => parseFlags(argv, GLOBAL, true), '');
   const debug = g.flags.debug === true;
   const full: Ctx = { ...ctx, debug, opts: {} };
   if (g.flags.root !== undefined) full.opts.root = g.flags.root as string;
@@ -383,8 +383,8 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     return client;
   };
   const vctx: VerbCtx = { client: getClient, out: ctx.out, err: ctx.err };
-  const runVerb = async (v: Verb, args: string[], _name: string) => {
-    const p = parseFlags(expandShortFlags(args, v.flags), v.flags, v.stopAtPositional === true);
+  const runVerb = async (v: Verb, args: string[], name: string) => {
+    const p = cliFlags(() => parseFlags(expandShortFlags(args, v.flags), v.flags, v.stopAtPositional === true), name);
     if (p.flags.help) {
       ctx.out.write(`usage: berth ${v.usage}\n`);
       return 0;
@@ -438,13 +438,28 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     name = `${verb} ${sub}`;
   }
   if (!cmd) throw invalidArgument(`unknown command ${JSON.stringify(verb)} (see berth --help)`);
-  const p = parseFlags(args, cmd.flags, false);
+  const p = cliFlags(() => parseFlags(args, cmd.flags, false), name);
   if (p.flags.help) {
     ctx.out.write(`usage: berth ${name} …\n\n${USAGE}`);
     return 0;
   }
   await cmd.run(full, p.flags, p.rest);
   return 0;
+}
+
+/**
+ * A flag error in docker's words and with its status (125, as docker's CLI exits for any flag
+ * error): `unknown flag: --x` for a long flag, `unknown shorthand flag: 'x' in -x` for a short one,
+ * and where to look.
+ */
+function cliFlags<T>(parse: () => T, verb: string): T {
+  try {
+    return parse();
+  } catch (e) {
+    const m = /^flag provided but not defined: -(.+)$/.exec(errorMessage(e));
+    const what = m ? (m[1]!.length === 1 ? `unknown shorthand flag: '${m[1]}' in -${m[1]}` : `unknown flag: --${m[1]}`) : errorMessage(e);
+    throw withExitStatus(invalidArgument(`${what}\nSee 'berth ${verb ? `${verb} ` : ''}--help'.`, e), EXIT_CLI_ERROR);
+  }
 }
 
 /**
@@ -471,9 +486,11 @@ if (import.meta.main) {
     (e: unknown) => {
       // Only stdout's own EPIPE: one from berthd's socket is a real error.
       if (isEpipe(e) && isEpipe(process.stdout.errored)) process.exit(EXIT_SIGPIPE);
-      process.stderr.write(`berth: ${errorMessage(e).replace(/\s*\n\s*/g, ' ')}\n`);
+      // A flag error keeps docker's two lines (the error, then where to look).
+      const msg = errorMessage(e);
+      process.stderr.write(`berth: ${/^unknown (shorthand )?flag: /.test(msg) ? msg : msg.replace(/\s*\n\s*/g, ' ')}\n`);
       if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-      process.exitCode = 1;
+      process.exitCode = exitStatusOf(e) ?? 1;
     },
   );
 }

@@ -8,7 +8,7 @@
 import type { ContainerDetails } from '../../api/types.ts';
 import { invalidArgument, notFound } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import type { Verb, VerbCtx } from './container-verbs.ts';
+import { filtersOf, type Verb, type VerbCtx } from './container-verbs.ts';
 import { formatBytes, table } from './format.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
@@ -94,14 +94,16 @@ const imagePrune: Verb = {
   },
 };
 
-function simplePrune(what: string, word: string, call: (c: Awaited<ReturnType<VerbCtx['client']>>) => Promise<{ removed: string[] }>): Verb {
+function simplePrune(what: string, word: string, call: (c: Awaited<ReturnType<VerbCtx['client']>>, filters?: Record<string, string[]>) => Promise<{ removed: string[] }>, o: { filters?: boolean } = {}): Verb {
+  const usage = `${word} prune [-f]${o.filters ? ' [--filter until=T|label=K[=V]|label!=K[=V]]' : ''}`;
   return {
-    flags: [force, format, help],
-    usage: `${word} prune [-f]`,
+    flags: [force, format, help, ...(o.filters ? [{ names: ['filter'], kind: 'strings' as const }] : [])],
+    usage,
     run: async (ctx, f, args) => {
-      want(args, 0, 0, `${word} prune [-f]`);
+      want(args, 0, 0, usage);
+      const filters = filtersOf(f);
       if (!(await confirm(ctx, f, [what]))) return 0;
-      const r = await call(await ctx.client());
+      const r = await call(await ctx.client(), filters);
       ctx.out.write(f.format === 'json' ? json(r) : r.removed.length ? `Deleted ${word === 'container' ? 'Containers' : 'Networks'}:\n${r.removed.join('\n')}\n` : '');
       return 0;
     },
@@ -143,6 +145,6 @@ export const SYSTEM_VERBS: Record<string, Verb> = { port };
 export const SYSTEM_GROUPS: Record<string, Record<string, Verb>> = {
   system: { df: systemDf, prune: systemPrune },
   image: { prune: imagePrune },
-  container: { prune: simplePrune('all stopped containers', 'container', (c) => c.containerPrune()) },
+  container: { prune: simplePrune('all stopped containers', 'container', (c, filters) => c.containerPrune(filters), { filters: true }) },
   network: { prune: simplePrune('all networks not used by at least one container', 'network', (c) => c.networkPrune()) },
 };
