@@ -322,6 +322,17 @@ export class ImageService {
     if (parsedName) {
       const r = all.find((x) => x.name === parsedName);
       if (r) return [r];
+      // repository@digest also names an image pulled by tag (docker's RepoDigests, the CRI's
+      // repo_digests: a kubelet asks for the image by what ImageStatus answered).
+      const ref = parseReference(parsedName);
+      if (ref.digest) {
+        const sameRepo = (n: string) => {
+          const o = parseReference(n);
+          return o.registry === ref.registry && o.repository === ref.repository;
+        };
+        const hits = all.filter((x) => x.target.digest === ref.digest && sameRepo(x.name));
+        if (hits.length > 0) return hits;
+      }
     }
     const id = ID.exec(word);
     if (id) {

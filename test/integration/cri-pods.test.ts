@@ -447,6 +447,8 @@ test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a mi
     const st = await cri.image.ImageStatus!({ image: { image: 'busybox:latest' } });
     assert.equal(st.image.id, bb.id);
     assert.equal((await cri.image.ImageStatus!({ image: { image: bb.id } })).image.id, bb.id, 'by id too');
+    for (const rd of st.image.repo_digests) assert.equal((await cri.image.ImageStatus!({ image: { image: rd } })).image?.id, bb.id, `by its repo digest ${rd} too (critest asks so)`);
+    assert.ok(st.image.repo_digests.length > 0, 'a repo digest');
     const none = await cri.image.ImageStatus!({ image: { image: 'no-such-image:1' } });
     assert.equal(none.image, null, 'a missing image is an empty answer, not an error');
     await cri.image.RemoveImage!({ image: { image: 'no-such-image:1' } });
