@@ -26,6 +26,7 @@ import { berthRoot } from '../sys/paths.ts';
 import type { ContainerService } from './container-service.ts';
 import type { EventBus } from './event-bus.ts';
 import { faultPoint } from './fault-points.ts';
+import { timingSpan } from './timing.ts';
 import { removeEmptyCgroups } from './cgroup-parent.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
@@ -142,6 +143,7 @@ export class PodService {
   }
 
   async #start(id: string, rt: RuntimeCli, pause: string): Promise<void> {
+    const span = timingSpan('pod run', id);
     const p = this.#o.store.pods.get(id);
     const cfg = configOf(p);
     const req = cfg.request;
@@ -153,15 +155,18 @@ export class PodService {
     await writeFile(join(dir, 'hostname'), `${cfg.hostname}\n`);
     await writeFile(join(dir, 'resolv.conf'), await this.#resolvConf(req, hostNet));
     await writeFile(join(dir, 'hosts'), hostsText(cfg.hostname, undefined));
+    span.mark('dir, etc files');
 
     let netnsPath = '';
     if (!hostNet && this.#o.network.name !== 'none') {
       netnsPath = await this.#o.network.createNetns(id);
       this.#o.store.pods.update(id, { netns: netnsPath });
       faultPoint('pod.netns-created');
+      span.mark('netns created');
       const result: AttachResult = await this.#o.network.attach(id, netnsPath, this.#o.network.defaultNetwork, { portMappings: req.ports ?? [], aliases: [] });
       this.#o.store.pods.update(id, { network: { name: this.#o.network.defaultNetwork, ...result } });
       faultPoint('pod.network-attached');
+      span.mark('CNI attached');
       await writeFile(join(dir, 'hosts'), hostsText(cfg.hostname, result.ips[0]));
     }
 
@@ -171,13 +176,17 @@ export class PodService {
     const stateDir = this.#stateDir(id);
     await rm(stateDir, { recursive: true, force: true });
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    span.mark('config.json, stale state');
     const handle = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false });
     this.#tasks.set(id, handle);
+    span.mark('shim started (runtime create)');
     await rt.start(id);
     faultPoint('pod.pause-started');
+    span.mark('runtime start');
     const pid = await handle.processPid();
     this.#o.store.pods.update(id, { state: 'ready', pid, shimPid: handle.shimPid, error: '' });
     faultPoint('pod.ready');
+    span.mark('recorded ready');
     this.#watch(id, handle);
   }
 
