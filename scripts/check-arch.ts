@@ -29,7 +29,7 @@ export const ALLOWED: Record<string, string[]> = {
   cri: ['errors', 'oci', 'engine'],
   'docker-api': ['errors', 'oci', 'engine'],
   client: ['errors', 'oci', 'api'],
-  cli: ['errors', 'oci', 'sys', 'runtime', 'cgroups', 'content', 'archive', 'snapshots', 'distribution', 'images', 'client', 'api', 'cri', 'engine'],
+  cli: ['errors', 'oci', 'sys', 'runtime', 'cgroups', 'content', 'archive', 'snapshots', 'distribution', 'images', 'client', 'api', 'cri', 'docker-api', 'engine'],
 };
 
 function walk(dir: string, out: string[] = []): string[] {

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { bindApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
+import { readUpgradeBody } from '../engine/upgrade-body.ts';
 import { errorMessage, invalidArgument, notFound } from '../errors/errors.ts';
 import { ERROR_HEADER, errorCodeOf, httpStatusOf, streamErrorLine } from './errors.ts';
 import { API_PREFIX, ATTACH_PROTOCOL } from './types.ts';
@@ -109,40 +110,6 @@ export function jsonLines(res: ServerResponse): (v: unknown) => Promise<void> {
       if (res.write(`${JSON.stringify(v)}\n`)) resolve();
       else res.once('drain', resolve);
     });
-}
-
-/**
- * The body of an upgrade request (Content-Length bytes): node:http hands over the socket right after
- * the headers, with whatever followed them in `head`. Resolves with the body and any bytes beyond it.
- */
-function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
-  const raw = req.headers['content-length'] ?? '0';
-  const len = Number(raw);
-  if (!/^\d+$/.test(raw) || len > 16 << 20) return Promise.reject(invalidArgument(`Content-Length ${JSON.stringify(raw)}: expected at most 16 MiB`));
-  if (head.length >= len) return Promise.resolve({ body: head.subarray(0, len), rest: head.subarray(len) });
-  return new Promise((resolve, reject) => {
-    const chunks = [head];
-    let got = head.length;
-    const done = () => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.pause();
-    };
-    const onData = (c: Buffer) => {
-      chunks.push(c);
-      got += c.length;
-      if (got < len) return;
-      done();
-      const all = Buffer.concat(chunks);
-      resolve({ body: all.subarray(0, len), rest: all.subarray(len) });
-    };
-    const onEnd = () => {
-      done();
-      reject(invalidArgument(`request body ended after ${got} of ${len} bytes`));
-    };
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-  });
 }
 
 export type ApiServer = { server: Server; close: () => Promise<void> };

@@ -2,9 +2,12 @@
 // events, volumes, networks, over one metadata store. Each service is its own class behind its own file; this module
 // only builds them in order, runs recovery, and closes them. The wire (src/api) calls them.
 // Must never: serve a socket, parse flags, or stop containers on close (they outlive berthd).
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { cpus, hostname, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Builder } from '../build/builder.ts';
+import { detectCgroupMode } from '../cgroups/mounts.ts';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { isLive } from '../metadata/container-status.ts';
 import { ContainerStepRunner, removeBuildLeftovers } from './build-runner.ts';
@@ -55,6 +58,36 @@ async function abortCommittedIngests(images: ImageService): Promise<string[]> {
     aborted.push(i.ref);
   }
   return aborted;
+}
+
+/** The host facts `info` reports (the Docker API's /info shows them): what berthd runs on and how it places cgroups. */
+function hostInfo(): Pick<SystemInfo, 'hostname' | 'kernelVersion' | 'operatingSystem' | 'osVersion' | 'cgroupVersion' | 'cgroupDriver' | 'ncpu' | 'memTotal'> {
+  let os = { name: 'Linux', version: '' };
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    const get = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm').exec(text)?.[1];
+    os = { name: get('PRETTY_NAME') ?? get('NAME') ?? 'Linux', version: get('VERSION_ID') ?? '' };
+  } catch {
+    // No os-release: the kernel's name stands.
+  }
+  let mode: string;
+  try {
+    mode = detectCgroupMode();
+  } catch {
+    mode = 'none';
+  }
+  return {
+    hostname: hostname(),
+    kernelVersion: release(),
+    operatingSystem: os.name,
+    osVersion: os.version,
+    // Hybrid hosts put containers in the v1 hierarchies (src/cgroups), so they count as v1.
+    cgroupVersion: mode === 'v2' ? '2' : mode === 'none' ? '' : '1',
+    // berth writes the cgroup filesystem itself under /berth (no systemd slices).
+    cgroupDriver: 'cgroupfs',
+    ncpu: cpus().length,
+    memTotal: totalmem(),
+  };
 }
 
 export class Engine {
@@ -143,6 +176,7 @@ export class Engine {
       runtimes: Object.fromEntries(Object.entries(this.runtimes).map(([name, c]) => [name, c.path])),
       defaultRuntime: this.defaultRuntime,
       networking: this.network.name,
+      ...hostInfo(),
     };
   }
 

@@ -202,4 +202,13 @@ export type SystemInfo = {
   runtimes: Record<string, string>;
   defaultRuntime: string;
   networking: string;
+  hostname: string;
+  kernelVersion: string;
+  operatingSystem: string;
+  osVersion: string;
+  /** '1' or '2' ('' when no cgroup filesystem is mounted). */
+  cgroupVersion: string;
+  cgroupDriver: 'cgroupfs';
+  ncpu: number;
+  memTotal: number;
 };

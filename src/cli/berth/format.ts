@@ -1,6 +1,9 @@
 // Output helpers for the berth CLI: sizes in SI units as docker prints them, relative times, a
 // container's status in docker's words, and aligned tables. Pure functions; must never write anything themselves.
+import { durationSince } from '../../engine/status-text.ts';
 import { invalidArgument, notFound } from '../../errors/errors.ts';
+
+export { containerStatusText, durationSince } from '../../engine/status-text.ts';
 
 /** 1234567 → "1.23MB" (SI, three significant digits), as docker prints sizes. */
 export function formatBytes(n: number): string {
@@ -15,44 +18,10 @@ export function formatBytes(n: number): string {
   return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}${units[u]}`;
 }
 
-/** How long since an ISO time, in docker's words: "Less than a second", "5 seconds", "3 minutes", "2 days". */
-export function durationSince(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (!Number.isFinite(s)) return 'unknown';
-  const steps: [number, string][] = [
-    [365 * 86400, 'year'],
-    [30 * 86400, 'month'],
-    [7 * 86400, 'week'],
-    [86400, 'day'],
-    [3600, 'hour'],
-    [60, 'minute'],
-  ];
-  for (const [size, name] of steps) {
-    const k = Math.floor(s / size);
-    if (k >= 1) return `${k} ${name}${k > 1 ? 's' : ''}`;
-  }
-  return s < 2 ? 'Less than a second' : `${s} seconds`;
-}
-
 /** An ISO time → "3 minutes ago". */
 export function timeAgo(iso: string, now = Date.now()): string {
   const d = durationSince(iso, now);
   return d === 'unknown' ? d : `${d} ago`;
-}
-
-/** What `ps` shows in STATUS, from a container's recorded state (docker's words). */
-export function containerStatusText(c: { status: string; restarting: boolean; startedAt: string | null; finishedAt: string | null; exitCode: number | null }, now = Date.now()): string {
-  const since = (iso: string | null) => (iso ? durationSince(iso, now) : '');
-  switch (c.status) {
-    case 'running':
-      return `Up ${since(c.startedAt)}`;
-    case 'paused':
-      return `Up ${since(c.startedAt)} (Paused)`;
-    case 'stopped':
-      return `${c.restarting ? 'Restarting' : 'Exited'} (${c.exitCode ?? 0}) ${since(c.finishedAt)} ago`;
-    default:
-      return 'Created';
-  }
 }
 
 /** Rows padded into columns three spaces apart; the last column is not padded. */

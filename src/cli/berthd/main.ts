@@ -9,6 +9,8 @@ import { apiRouter } from '../../api/routes.ts';
 import { serveApi } from '../../api/server.ts';
 import { serveCriSocket } from '../../cri/cri-socket.ts';
 import { apiSocketPath, resolveGroup } from '../../engine/api-socket.ts';
+import { dockerRouter } from '../../docker-api/routes.ts';
+import { serveDockerApi } from '../../docker-api/server.ts';
 import { Engine } from '../../engine/engine.ts';
 import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.ts';
 import { CniNetworking } from '../../engine/network-cni.ts';
@@ -26,6 +28,8 @@ export type BerthdConfig = {
   criSocket?: string;
   /** Owns the API sockets (mode 0660) and may read container logs: a group name or gid (default root's). */
   group?: string | number;
+  /** The Docker Engine API's socket; '' serves no Docker API. */
+  dockerSocket?: string;
   debug?: boolean;
   defaultRuntime?: string;
   /** name → path, or {path, inProcess} (src/engine/runtime-classes.ts). */
@@ -37,15 +41,16 @@ export type BerthdConfig = {
 
 const USAGE = `berthd: the berth engine daemon
 
-usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--group GROUP] [--config FILE] [--debug]
+usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--docker-socket PATH] [--group GROUP] [--config FILE] [--debug]
 
   --root DIR         persistent state (default /var/lib/berth)
   --run-root DIR     runtime state: shims, runtime state, netns (default /run/berth)
   --socket PATH      the API socket (default <run-root>/berthd.sock); unix sockets only
   --cri-socket PATH  the CRI (Kubernetes) gRPC socket (default <run-root>/cri.sock; '' for none)
+  --docker-socket PATH  the Docker Engine API socket (default <run-root>/docker.sock; '' for none)
   -G, --group GROUP  the group that owns the API sockets (0660) and may read container logs
                      (a name or gid; default root's): its members can run containers as root
-  --config FILE      JSON: {root, runRoot, socket, criSocket, group, defaultRuntime, runtimes, snapshotter, shimBinary,
+  --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, group, defaultRuntime, runtimes, snapshotter, shimBinary,
                      network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
   --debug            log every API error and recovery step
@@ -57,6 +62,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['socket', 'H'], kind: 'string' },
   { names: ['cri-socket'], kind: 'string' },
   { names: ['group', 'G'], kind: 'string' },
+  { names: ['docker-socket'], kind: 'string' },
   { names: ['config'], kind: 'string' },
   { names: ['no-network'], kind: 'bool' },
   { names: ['debug', 'D'], kind: 'bool' },
@@ -92,6 +98,8 @@ export async function main(argv: string[]): Promise<void> {
   const criFlag = flags['cri-socket'] ?? cfg.criSocket;
   const criSocket = criFlag === '' ? undefined : apiSocketPath(String(criFlag ?? join(runRoot, 'cri.sock')));
   const gid = resolveGroup(flags.group === undefined ? cfg.group : String(flags.group));
+  const dockerFlag = flags['docker-socket'] ?? cfg.dockerSocket;
+  const dockerSocket = dockerFlag === '' ? undefined : apiSocketPath(String(dockerFlag ?? join(runRoot, 'docker.sock')));
   const debug = flags.debug === true || cfg.debug === true;
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} berthd[${process.pid}]: ${m}\n`);
   const dlog = debug ? log : () => {};
@@ -134,6 +142,8 @@ export async function main(argv: string[]): Promise<void> {
   // the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
   const cri = criSocket ? await serveCriSocket(engine, criSocket, log, gid) : undefined;
   if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
+  const docker = dockerSocket ? await serveDockerApi(engine, dockerRouter(), dockerSocket, dlog, gid) : undefined;
+  if (dockerSocket) log(`serving the Docker Engine API on ${dockerSocket}`);
   const api = await serveApi(engine, apiRouter(), socket, dlog, gid);
   log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
 
@@ -144,6 +154,7 @@ export async function main(argv: string[]): Promise<void> {
     log(`${sig}: stopping; containers keep running`);
     await api.close().catch(() => {});
     await cri?.close().catch(() => {});
+    await docker?.close().catch(() => {});
     await engine.close().catch(() => {});
     rmSync(pidFile, { force: true });
     process.exit(0);

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isBerthError } from '../errors/errors.ts';
+import { toCreateRequest } from './container-create.ts';
+import { dockerStatusOf, noSuch } from './errors.ts';
+import { muxFrame } from './streams.ts';
+import { splitVersion } from './versions.ts';
+
+test('paths with and without a version prefix; versions outside 1.41-1.50 are refused as docker words it', () => {
+  assert.deepEqual(splitVersion('/v1.41/containers/json'), { version: '1.41', path: '/containers/json' });
+  assert.deepEqual(splitVersion('/containers/json'), { version: '1.50', path: '/containers/json' });
+  assert.throws(() => splitVersion('/v1.51/info'), /client version 1.51 is too new. Maximum supported API version is 1.50/);
+  assert.throws(() => splitVersion('/v1.40/info'), /client version 1.40 is too old. Minimum supported API version is 1.41/);
+  try {
+    splitVersion('/v1.9/info');
+  } catch (e) {
+    assert.equal(dockerStatusOf(e), 400);
+  }
+});
+
+test('errors: docker statuses and words', () => {
+  assert.equal(noSuch('container', 'web').message, 'No such container: web');
+  assert.equal(dockerStatusOf(noSuch('image', 'x')), 404);
+  assert.equal(dockerStatusOf(new Error('boom')), 500);
+});
+
+test('multiplexed stream frames: type, three zero bytes, big-endian length', () => {
+  assert.deepEqual([...muxFrame(2, Buffer.from('err\n'))], [2, 0, 0, 0, 0, 0, 0, 4, 101, 114, 114, 10]);
+});
+
+test('create: the docker CLI zero values are not "set"; what the engine honours is converted', () => {
+  const req = toCreateRequest(
+    {
+      Image: 'busybox',
+      Cmd: ['sh'],
+      Entrypoint: null,
+      Env: ['A=1'],
+      Tty: true,
+      OpenStdin: true,
+      Labels: { a: 'b' },
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: {
+        Binds: ['/srv:/data:ro', 'vol:/v'],
+        Mounts: [{ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024 } }],
+        Tmpfs: { '/run': 'size=64m' },
+        PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '53/udp': [{ HostIp: '', HostPort: '' }] },
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+        NetworkMode: 'bridge',
+        Memory: 1 << 20,
+        NanoCpus: 1.5e9,
+        PidsLimit: 0,
+        MemorySwappiness: -1,
+        CapAdd: null,
+        Privileged: false,
+        Dns: [],
+        LogConfig: { Type: '', Config: {} },
+        ReadonlyRootfs: true,
+        AutoRemove: false,
+      },
+    },
+    'web',
+    'berth',
+  );
+  assert.deepEqual(req, {
+    image: 'busybox',
+    name: 'web',
+    cmd: ['sh'],
+    env: ['A=1'],
+    tty: true,
+    openStdin: true,
+    labels: { a: 'b' },
+    mounts: [
+      { type: 'bind', source: '/srv', target: '/data', readOnly: true },
+      { type: 'volume', source: 'vol', target: '/v', readOnly: false },
+      { type: 'tmpfs', target: '/t', readOnly: false, options: ['size=1024', 'mode=1777'] },
+      { type: 'tmpfs', target: '/run', options: ['size=64m'] },
+    ],
+    ports: [
+      { hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+      { hostIP: '0.0.0.0', hostPort: 0, containerPort: 53, protocol: 'udp' },
+    ],
+    memory: 1 << 20,
+    cpus: 1.5,
+    readOnly: true,
+    restart: 'on-failure:3',
+  });
+  assert.deepEqual(toCreateRequest({ Image: 'x', Entrypoint: [''] }, undefined, 'berth').entrypoint, [], '--entrypoint "" clears it');
+});
+
+test('create: what the engine does not honour is refused naming the flag, never ignored', () => {
+  for (const [hc, re] of [
+    [{ CapAdd: ['NET_ADMIN'] }, /--cap-add \(HostConfig.CapAdd\): not supported by berthd/],
+    [{ Privileged: true }, /--privileged/],
+    [{ Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 1 }] }, /--ulimit/],
+    [{ LogConfig: { Type: 'syslog' } }, /--log-driver syslog/],
+    [{ NetworkMode: 'container:x' }, /--network container:x/],
+    [{ Binds: ['/a:/b:shared'] }, /volume option 'shared'/],
+  ] as const) {
+    assert.throws(
+      () => toCreateRequest({ Image: 'x', HostConfig: hc as never }, undefined, 'berth'),
+      (e: unknown) => isBerthError(e) && dockerStatusOf(e) === 400 && re.test(e.message),
+    );
+  }
+  assert.throws(() => toCreateRequest({ Image: '' }, undefined, 'berth'), /No image was specified/);
+});

@@ -1,0 +1,273 @@
+// POST /containers/create's body (Config, HostConfig, NetworkingConfig) as the engine's
+// CreateRequest. What the engine honours is converted; a field it does not honour is refused with
+// a 400 naming it when the client set it (the docker CLI sends most fields at their zero value on
+// every create, so a zero value is not "set"). Pure: no engine calls.
+import type { CreateRequest, MountRequest, PortMapping } from '../engine/types.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import { refused } from './errors.ts';
+
+export type DockerMount = {
+  Type?: string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> }; Subpath?: string };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
+};
+
+export type DockerHostConfig = Record<string, unknown> & {
+  Binds?: string[] | null;
+  Mounts?: DockerMount[] | null;
+  Tmpfs?: Record<string, string> | null;
+  PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
+  PublishAllPorts?: boolean;
+  RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
+  AutoRemove?: boolean;
+  NetworkMode?: string;
+  Memory?: number;
+  NanoCpus?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  PidsLimit?: number | null;
+  ReadonlyRootfs?: boolean;
+  Runtime?: string;
+  LogConfig?: { Type?: string; Config?: Record<string, string> } | null;
+};
+
+export type DockerConfig = Record<string, unknown> & {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  Env?: string[] | null;
+  Cmd?: string[] | string | null;
+  Entrypoint?: string[] | string | null;
+  Image?: string;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  ExposedPorts?: Record<string, unknown> | null;
+  HostConfig?: DockerHostConfig | null;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: unknown; Links?: string[] | null; [k: string]: unknown } | null> | null } | null;
+};
+
+/** A value the docker CLI sends when the user did not set the field. */
+function unset(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.values(v as object).every(unset);
+  return false;
+}
+
+/** HostConfig fields the engine does not honour (yet), with what the user typed to set them. */
+const UNSUPPORTED_HOST: Record<string, string> = {
+  CapAdd: '--cap-add',
+  CapDrop: '--cap-drop',
+  Privileged: '--privileged',
+  Ulimits: '--ulimit',
+  ExtraHosts: '--add-host',
+  Dns: '--dns',
+  DnsOptions: '--dns-option',
+  DnsSearch: '--dns-search',
+  Init: '--init',
+  Devices: '--device',
+  DeviceCgroupRules: '--device-cgroup-rule',
+  DeviceRequests: '--gpus',
+  VolumesFrom: '--volumes-from',
+  Links: '--link',
+  GroupAdd: '--group-add',
+  SecurityOpt: '--security-opt',
+  IpcMode: '--ipc',
+  PidMode: '--pid',
+  UTSMode: '--uts',
+  UsernsMode: '--userns',
+  CgroupnsMode: '--cgroupns',
+  Cgroup: '--cgroup',
+  CgroupParent: '--cgroup-parent',
+  OomScoreAdj: '--oom-score-adj',
+  OomKillDisable: '--oom-kill-disable',
+  ShmSize: '--shm-size',
+  Sysctls: '--sysctl',
+  StorageOpt: '--storage-opt',
+  CpuShares: '--cpu-shares',
+  CpusetCpus: '--cpuset-cpus',
+  CpusetMems: '--cpuset-mems',
+  CpuRealtimePeriod: '--cpu-rt-period',
+  CpuRealtimeRuntime: '--cpu-rt-runtime',
+  BlkioWeight: '--blkio-weight',
+  BlkioWeightDevice: '--blkio-weight-device',
+  BlkioDeviceReadBps: '--device-read-bps',
+  BlkioDeviceWriteBps: '--device-write-bps',
+  BlkioDeviceReadIOps: '--device-read-iops',
+  BlkioDeviceWriteIOps: '--device-write-iops',
+  MemoryReservation: '--memory-reservation',
+  MemorySwap: '--memory-swap',
+  KernelMemory: '--kernel-memory',
+  VolumeDriver: '--volume-driver',
+  MaskedPaths: 'MaskedPaths',
+  ReadonlyPaths: 'ReadonlyPaths',
+  Isolation: '--isolation',
+};
+const UNSUPPORTED_CONFIG: Record<string, string> = {
+  Domainname: '--domainname',
+  Healthcheck: '--health-cmd',
+  Volumes: 'anonymous volumes (-v /path)',
+  MacAddress: '--mac-address',
+  OnBuild: 'OnBuild',
+  Shell: 'Shell',
+};
+
+const strings = (v: string[] | string | null | undefined): string[] | undefined => (v === null || v === undefined ? undefined : typeof v === 'string' ? [v] : v);
+
+function parsePortKey(key: string): { port: number; protocol: 'tcp' | 'udp' } {
+  const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(key);
+  if (!m) {
+    if (/^\d+\/sctp$/.test(key)) throw refused(`port ${key}`, 'sctp ports are not published by berth');
+    throw invalidArgument(`invalid port specification: "${key}"`);
+  }
+  return { port: Number(m[1]), protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
+}
+
+function portBindings(pb: DockerHostConfig['PortBindings']): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const [key, list] of Object.entries(pb ?? {})) {
+    const { port, protocol } = parsePortKey(key);
+    for (const b of list ?? [{}]) {
+      const hp = b.HostPort ?? '';
+      if (hp !== '' && !/^\d+$/.test(hp)) {
+        if (/^\d+-\d+$/.test(hp)) throw refused(`port binding ${key} -> ${hp}`, 'host port ranges are not published by berth; give one port');
+        throw invalidArgument(`invalid port specification: "${hp}"`);
+      }
+      // docker's empty HostIp is every address.
+      out.push({ hostIP: b.HostIp || '0.0.0.0', hostPort: hp === '' ? 0 : Number(hp), containerPort: port, protocol });
+    }
+  }
+  return out;
+}
+
+function bindMount(spec: string): MountRequest {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw invalidArgument(`invalid volume specification: '${spec}'`);
+  const [src, dst, opts = ''] = parts as [string, string, string?];
+  let readOnly = false;
+  for (const o of opts.split(',').filter(Boolean)) {
+    if (o === 'ro') readOnly = true;
+    else if (o === 'rw' || o === 'z' || o === 'Z' || o === 'rprivate' || o === 'private') continue;
+    else if (o === 'nocopy' && !src.startsWith('/')) continue;
+    else throw refused(`volume option '${o}' in '${spec}'`, 'berth honours ro and rw');
+  }
+  if (!dst.startsWith('/')) throw invalidArgument(`invalid volume specification: '${spec}': invalid mount config: mount path must be absolute`);
+  return src.startsWith('/') ? { type: 'bind', source: src, target: dst, readOnly } : { type: 'volume', source: src, target: dst, readOnly };
+}
+
+function mountOf(m: DockerMount, i: number): MountRequest {
+  const where = `HostConfig.Mounts[${i}]`;
+  if (!m.Target) throw invalidArgument(`${where}: Target must not be empty`);
+  if (m.BindOptions && !unset({ ...m.BindOptions, Propagation: m.BindOptions.Propagation === 'rprivate' ? '' : m.BindOptions.Propagation })) throw refused(`${where}.BindOptions`, 'berth binds rprivate and recursive');
+  if (m.VolumeOptions && !unset({ ...m.VolumeOptions, NoCopy: false, Labels: undefined })) throw refused(`${where}.VolumeOptions`, 'berth volumes are local directories');
+  switch (m.Type) {
+    case 'bind':
+      if (!m.Source) throw invalidArgument(`${where}: Source must not be empty for a bind mount`);
+      return { type: 'bind', source: m.Source, target: m.Target, readOnly: m.ReadOnly === true };
+    case 'volume':
+      if (!m.Source) throw refused(`${where}`, 'anonymous volumes are not made by berth; name the volume');
+      return { type: 'volume', source: m.Source, target: m.Target, readOnly: m.ReadOnly === true };
+    case 'tmpfs': {
+      const opts: string[] = [];
+      const t = m.TmpfsOptions ?? {};
+      if (t.SizeBytes) opts.push(`size=${t.SizeBytes}`);
+      opts.push(`mode=${(t.Mode ?? 0o1777).toString(8)}`);
+      for (const o of t.Options ?? []) opts.push(o.join('='));
+      return { type: 'tmpfs', target: m.Target, readOnly: m.ReadOnly === true, options: opts };
+    }
+    default:
+      throw refused(`${where}.Type ${JSON.stringify(m.Type)}`, 'expected bind, volume or tmpfs');
+  }
+}
+
+function restartOf(p: DockerHostConfig['RestartPolicy']): string | undefined {
+  if (!p?.Name || p.Name === 'no') return undefined;
+  if (p.Name === 'on-failure') return p.MaximumRetryCount ? `on-failure:${p.MaximumRetryCount}` : 'on-failure';
+  if (p.Name === 'always' || p.Name === 'unless-stopped') return p.Name;
+  throw invalidArgument(`invalid restart policy '${p.Name}'`);
+}
+
+/** The network a container joins: docker's 'default' and 'bridge' are the engine's default network. */
+export function networkOf(mode: string | undefined, defaultNetwork: string): string | undefined {
+  if (!mode || mode === 'default' || mode === 'bridge' || mode === defaultNetwork) return undefined;
+  if (mode.startsWith('container:')) throw refused(`--network ${mode}`, 'joining another container\'s network namespace is not supported');
+  return mode;
+}
+
+export function toCreateRequest(body: DockerConfig, name: string | undefined, defaultNetwork: string): CreateRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidArgument('container create: the body must be a JSON object (Config with HostConfig)');
+  if (!body.Image) throw invalidArgument('No image was specified');
+  const hc: DockerHostConfig = body.HostConfig ?? {};
+  for (const [k, flag] of Object.entries(UNSUPPORTED_HOST)) if (!unset(hc[k])) throw refused(`${flag} (HostConfig.${k})`, 'the berth engine does not honour it yet');
+  for (const [k, flag] of Object.entries(UNSUPPORTED_CONFIG)) if (!unset(body[k])) throw refused(`${flag} (Config.${k})`, 'the berth engine does not honour it yet');
+  if (hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== null && hc.MemorySwappiness !== -1) throw refused('--memory-swappiness (HostConfig.MemorySwappiness)', 'the berth engine does not honour it yet');
+  const log = hc.LogConfig?.Type;
+  if (log && log !== 'json-file') throw refused(`--log-driver ${log}`, 'berth logs to json-file');
+  if (hc.LogConfig?.Config && Object.keys(hc.LogConfig.Config).length) throw refused('--log-opt', 'berth keeps its own json-file rotation');
+
+  const mounts: MountRequest[] = [...(hc.Binds ?? []).map(bindMount), ...(hc.Mounts ?? []).map(mountOf)];
+  for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) mounts.push({ type: 'tmpfs', target, options: opts ? opts.split(',') : ['mode=1777'] });
+
+  const ports = portBindings(hc.PortBindings);
+  if (hc.PublishAllPorts) {
+    // -P publishes the Config's exposed ports too (the engine adds the image's).
+    for (const key of Object.keys(body.ExposedPorts ?? {})) {
+      const { port, protocol } = parsePortKey(key);
+      if (!ports.some((p) => p.containerPort === port && p.protocol === protocol)) ports.push({ hostIP: '0.0.0.0', hostPort: 0, containerPort: port, protocol });
+    }
+  }
+
+  const nets = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
+  if (nets.length > 1) throw refused('NetworkingConfig.EndpointsConfig', 'a container joins one network at create');
+  for (const [n, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
+    if (ep && !unset({ ...ep, NetworkID: '', EndpointID: '', Aliases: null })) throw refused(`NetworkingConfig.EndpointsConfig.${n}`, 'berth gives addresses from the network\'s range');
+    if (ep?.Aliases?.length) throw refused(`--network-alias (NetworkingConfig.EndpointsConfig.${n}.Aliases)`, 'a container is known by its name on its networks');
+  }
+  const network = networkOf(hc.NetworkMode || nets[0], defaultNetwork);
+
+  let cpus: number | undefined;
+  if (hc.NanoCpus) cpus = hc.NanoCpus / 1e9;
+  else if (hc.CpuQuota && hc.CpuQuota > 0) cpus = hc.CpuQuota / (hc.CpuPeriod || 100_000);
+  else if (hc.CpuPeriod) throw refused('--cpu-period without --cpu-quota', 'give --cpus');
+
+  const cmd = strings(body.Cmd);
+  const entrypoint = strings(body.Entrypoint);
+  const req: CreateRequest = { image: body.Image };
+  if (name) req.name = name;
+  if (cmd) req.cmd = cmd;
+  // The CLI's `--entrypoint ""` is [""]: clear the image's entrypoint.
+  if (entrypoint) req.entrypoint = entrypoint.length === 1 && entrypoint[0] === '' ? [] : entrypoint;
+  if (body.Env?.length) req.env = body.Env;
+  if (body.WorkingDir) req.workdir = body.WorkingDir;
+  if (body.User) req.user = body.User;
+  if (body.Hostname) req.hostname = body.Hostname;
+  if (body.Tty) req.tty = true;
+  if (body.OpenStdin) req.openStdin = true;
+  if (body.Labels && Object.keys(body.Labels).length) req.labels = body.Labels;
+  if (mounts.length) req.mounts = mounts;
+  if (ports.length) req.ports = ports;
+  if (hc.PublishAllPorts) req.publishAll = true;
+  if (network) req.network = network;
+  if (hc.Memory) req.memory = hc.Memory;
+  if (cpus) req.cpus = cpus;
+  if (hc.PidsLimit && hc.PidsLimit > 0) req.pidsLimit = hc.PidsLimit;
+  if (hc.ReadonlyRootfs) req.readOnly = true;
+  const restart = restartOf(hc.RestartPolicy);
+  if (restart) req.restart = restart;
+  if (hc.Runtime) req.runtime = hc.Runtime;
+  if (hc.AutoRemove) req.autoRemove = true;
+  const ann = hc.Annotations as Record<string, string> | undefined | null;
+  if (ann && Object.keys(ann).length) req.annotations = ann;
+  if (body.StopSignal) req.stopSignal = body.StopSignal;
+  if (typeof body.StopTimeout === 'number') req.stopTimeout = body.StopTimeout;
+  return req;
+}

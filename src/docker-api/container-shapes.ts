@@ -1,0 +1,230 @@
+// The engine's container records in Docker's shapes: the list entry (GET /containers/json) and the
+// inspect document (GET /containers/{id}/json). Naming differences are converted here: Docker's
+// state `exited` is berth's `stopped`, names carry a leading `/`, the engine's default network is
+// `bridge`, image IDs are config digests.
+import type { ContainerDetails, ContainerSummary, MountRequest, PortBindings, PortMapping } from '../engine/types.ts';
+import { containerStatusText } from '../engine/status-text.ts';
+import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
+import { atLeast } from './versions.ts';
+
+/** Docker's State.Status for a berth container. */
+export function dockerState(status: string, restarting = false): string {
+  if (restarting) return 'restarting';
+  return status === 'stopped' ? 'exited' : status;
+}
+
+export function dockerNetworkName(name: string, defaultNetwork: string): string {
+  return name === defaultNetwork ? 'bridge' : name;
+}
+
+const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+type Attach = { ips?: string[]; gateway?: string; mac?: string };
+
+function endpoint(id: string, name: string, a: Attach) {
+  const cidr = a.ips?.find((ip) => ip.includes('.')) ?? '';
+  const [ip = '', len = '0'] = cidr.split('/');
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    MacAddress: a.mac ?? '',
+    NetworkID: name,
+    EndpointID: ip ? `${id.slice(0, 32)}${name}`.slice(0, 64) : '',
+    Gateway: a.gateway ?? '',
+    IPAddress: ip,
+    IPPrefixLen: Number(len),
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    DNSNames: null,
+  };
+}
+
+export function networksOf(c: { id: string; networks: Record<string, unknown> }, defaultNetwork: string): Record<string, ReturnType<typeof endpoint>> {
+  const out: Record<string, ReturnType<typeof endpoint>> = {};
+  for (const [n, r] of Object.entries(c.networks)) out[dockerNetworkName(n, defaultNetwork)] = endpoint(c.id, n, (r ?? {}) as Attach);
+  return out;
+}
+
+export function networkMode(req: { network?: string | undefined }): string {
+  return req.network ?? 'bridge';
+}
+
+function dockerPorts(p: PortBindings | undefined): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const [k, v] of Object.entries(p ?? {})) out[k] = v === null ? null : v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }));
+  return out;
+}
+
+function mountsOf(ms: MountRequest[], volumeMountpoint: (name: string) => string) {
+  return ms.map((m) => {
+    const rw = m.readOnly !== true;
+    if (m.type === 'volume') return { Type: 'volume', Name: m.source ?? '', Source: volumeMountpoint(m.source ?? ''), Destination: m.target, Driver: 'local', Mode: rw ? 'z' : 'ro', RW: rw, Propagation: '' };
+    if (m.type === 'bind') return { Type: 'bind', Source: m.source ?? '', Destination: m.target, Mode: rw ? '' : 'ro', RW: rw, Propagation: 'rprivate' };
+    return { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: rw, Propagation: '' };
+  });
+}
+
+export type ListExtras = { imageId: string | undefined; defaultNetwork: string; networks: Record<string, unknown>; mounts: MountRequest[]; volumeMountpoint: (n: string) => string };
+
+export function toListEntry(s: ContainerSummary, x: ListExtras) {
+  const d = { id: s.id, networks: x.networks };
+  const entry: Record<string, unknown> = {
+    Id: s.id,
+    Names: [`/${s.name}`],
+    Image: s.image,
+    ImageID: x.imageId ?? s.imageId,
+    Command: s.command,
+    Created: unixSeconds(s.createdAt),
+    Ports: s.ports.map((p) => ({ IP: p.hostIP, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
+    Labels: s.labels,
+    State: dockerState(s.status, s.restarting),
+    Status: containerStatusText(s),
+    HostConfig: { NetworkMode: 'default' },
+    NetworkSettings: { Networks: networksOf(d, x.defaultNetwork) },
+    Mounts: mountsOf(x.mounts, x.volumeMountpoint),
+  };
+  return entry;
+}
+
+function requestedBindings(ports: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of ports) {
+    const k = `${p.containerPort}/${p.protocol}`;
+    const list = out[k] ?? [];
+    list.push({ HostIp: p.hostIP === '0.0.0.0' ? '' : p.hostIP, HostPort: p.hostPort ? String(p.hostPort) : '' });
+    out[k] = list;
+  }
+  return out;
+}
+
+export type InspectExtras = { imageId: string | undefined; imageConfig: ImageRuntimeConfig | undefined; defaultNetwork: string; driver: string; volumeMountpoint: (n: string) => string };
+
+export function toInspect(c: ContainerDetails, x: InspectExtras, version: string) {
+  const req = c.request;
+  const spec = c.spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: unknown; terminal?: boolean }; hostname?: string };
+  const args = spec.process?.args ?? [];
+  const networks = networksOf(c, x.defaultNetwork);
+  const primary = Object.values(networks)[0];
+  const exposed: Record<string, object> = { ...(x.imageConfig?.ExposedPorts ?? {}) };
+  for (const p of req.ports ?? []) exposed[`${p.containerPort}/${p.protocol}`] = {};
+  const restarting = c.state.restarting;
+  const networkSettings: Record<string, unknown> = {
+    Bridge: '',
+    SandboxID: c.state.pid ? c.id : '',
+    SandboxKey: '',
+    Ports: dockerPorts(c.networkSettings?.ports),
+    Gateway: primary?.Gateway ?? '',
+    IPAddress: primary?.IPAddress ?? '',
+    IPPrefixLen: primary?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: primary?.MacAddress ?? '',
+    EndpointID: primary?.EndpointID ?? '',
+    Networks: networks,
+  };
+  // 1.44 dropped the fields dockerd had kept for the legacy links network.
+  if (!atLeast(version, '1.44')) Object.assign(networkSettings, { HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null });
+  const hostConfig = {
+    Binds: (req.mounts ?? []).filter((m) => m.type !== 'tmpfs').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+    ContainerIDFile: '',
+    LogConfig: { Type: 'json-file', Config: {} },
+    NetworkMode: networkMode(req),
+    PortBindings: requestedBindings(req.ports ?? []),
+    RestartPolicy: { Name: c.restartPolicy.name, MaximumRetryCount: c.restartPolicy.maximumRetryCount },
+    AutoRemove: req.autoRemove === true,
+    VolumeDriver: '',
+    VolumesFrom: null,
+    CapAdd: null,
+    CapDrop: null,
+    Dns: [],
+    DnsOptions: [],
+    DnsSearch: [],
+    ExtraHosts: null,
+    GroupAdd: null,
+    IpcMode: 'private',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: 0,
+    PidMode: '',
+    Privileged: false,
+    PublishAllPorts: req.publishAll === true,
+    ReadonlyRootfs: req.readOnly === true,
+    SecurityOpt: null,
+    Tmpfs: Object.fromEntries((req.mounts ?? []).filter((m) => m.type === 'tmpfs').map((m) => [m.target, (m.options ?? []).join(',')])),
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: 67108864,
+    Runtime: c.runtime,
+    Isolation: '',
+    CpuShares: 0,
+    Memory: req.memory ?? 0,
+    NanoCpus: req.cpus ? Math.round(req.cpus * 1e9) : 0,
+    CgroupParent: '',
+    PidsLimit: req.pidsLimit ?? null,
+    Ulimits: null,
+    Init: null,
+  };
+  return {
+    Id: c.id,
+    Created: c.createdAt,
+    Path: args[0] ?? '',
+    Args: args.slice(1),
+    State: {
+      Status: dockerState(c.state.status, restarting),
+      Running: c.state.running,
+      Paused: c.state.paused,
+      Restarting: restarting,
+      OOMKilled: c.state.oomKilled,
+      Dead: false,
+      Pid: c.state.running ? c.state.pid : 0,
+      ExitCode: c.state.exitCode ?? 0,
+      Error: c.state.error,
+      StartedAt: c.state.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: c.state.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Image: x.imageId ?? c.imageId,
+    ResolvConfPath: `${c.bundle}/resolv.conf`,
+    HostnamePath: `${c.bundle}/hostname`,
+    HostsPath: `${c.bundle}/hosts`,
+    LogPath: c.logPath,
+    Name: `/${c.name}`,
+    RestartCount: c.restartCount,
+    Driver: x.driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: hostConfig,
+    GraphDriver: { Name: x.driver, Data: { MergedDir: c.rootfs } },
+    Mounts: mountsOf(req.mounts ?? [], x.volumeMountpoint),
+    Config: {
+      Hostname: spec.hostname ?? req.hostname ?? c.id.slice(0, 12),
+      Domainname: '',
+      User: req.user ?? '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: Object.keys(exposed).length ? exposed : undefined,
+      Tty: req.tty === true,
+      OpenStdin: req.openStdin === true,
+      StdinOnce: false,
+      Env: spec.process?.env ?? req.env ?? [],
+      // An entrypoint given at create drops the image's Cmd (the engine's rule, and docker's).
+      Cmd: req.cmd ?? (req.entrypoint ? null : (x.imageConfig?.Cmd ?? null)),
+      Image: c.image,
+      Volumes: x.imageConfig?.Volumes ?? null,
+      WorkingDir: req.workdir ?? spec.process?.cwd ?? '',
+      Entrypoint: req.entrypoint ?? x.imageConfig?.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: c.labels,
+      ...(req.stopSignal ? { StopSignal: req.stopSignal } : {}),
+      ...(req.stopTimeout !== undefined ? { StopTimeout: req.stopTimeout } : {}),
+    },
+    NetworkSettings: networkSettings,
+  };
+}

@@ -1,0 +1,259 @@
+// Container routes of the Docker API: create, list, inspect, start/stop/restart/kill, wait, remove,
+// pause/unpause, top, resize, logs, attach. Each converts Docker's request to engine calls and the
+// result to Docker's shape (container-create.ts, container-shapes.ts).
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Engine } from '../engine/engine.ts';
+import type { ContainerDetails, LogLine } from '../engine/types.ts';
+import { ErrorCode, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
+import { type DockerConfig, toCreateRequest } from './container-create.ts';
+import { toInspect, toListEntry } from './container-shapes.ts';
+import { orNoSuch, refused } from './errors.ts';
+import { engineImageWord, imageIdOf } from './image-ids.ts';
+import { filters, flag, int, timeParam } from './query.ts';
+import { Created, type Ctx, type DockerRouter, NO_CONTENT, readJsonBody, STREAMED } from './server.ts';
+import type { DockerState } from './state.ts';
+import { bridge, muxFrame, STDERR, STDOUT, streamContentType } from './streams.ts';
+
+
+function notModified(c: Ctx): typeof STREAMED {
+  c.res.writeHead(304);
+  c.res.end();
+  return STREAMED;
+}
+
+const resolve = (e: Engine, word: string) => orNoSuch('container', word, () => e.containers.resolve(word));
+const inspect = (e: Engine, word: string) => orNoSuch('container', word, () => e.containers.inspect(word));
+
+async function imageConfigOf(e: Engine, ref: string) {
+  try {
+    return (await e.images.inspect(ref)).config.config;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function dockerInspect(e: Engine, word: string, version: string) {
+  const d = await inspect(e, word);
+  const vols = new Map(e.volumes.list().map((v) => [v.name, v.mountpoint]));
+  return toInspect(d, { imageId: await imageIdOf(e, d.image, d.imageId), imageConfig: await imageConfigOf(e, d.image), defaultNetwork: e.network.defaultNetwork, driver: e.images.snapshotterName, volumeMountpoint: (n) => vols.get(n) ?? '' }, version);
+}
+
+/** Renders engine log lines in Docker's framing (raw with a TTY, multiplexed without), with timestamps if asked. */
+function logChunk(l: LogLine, tty: boolean, timestamps: boolean): Buffer {
+  const text = timestamps ? `${l.time} ${l.log}` : l.log;
+  return tty ? Buffer.from(text) : muxFrame(l.stream === 'stderr' ? STDERR : STDOUT, Buffer.from(text));
+}
+
+async function startWithAttaches(e: Engine, state: DockerState, id: string, autoRemove: boolean): Promise<void> {
+  const pending = state.takePendingAttaches(id);
+  let first: Duplex | undefined;
+  try {
+    // The first attach sees the process from its first byte; others join once it runs.
+    if (pending.length === 0) await e.containers.start(id);
+    else first = await e.containers.startAttached(id);
+  } catch (err) {
+    for (const p of pending) p.socket.end();
+    // dockerd removes an auto-remove container whose start failed (the CLI waits for that), as the engine's run does.
+    if (autoRemove) await e.containers.remove(id, { force: true }).catch(() => {});
+    throw err;
+  }
+  if (!first) return;
+  pending[0]!.take(first);
+  for (const p of pending.slice(1)) {
+    e.containers.attach(id).then(
+      (s) => p.take(s),
+      () => p.socket.end(),
+    );
+  }
+}
+
+export function containerRoutes(r: DockerRouter): void {
+  r.on('POST', '/containers/create', async (c) => {
+    const body = await readJsonBody<DockerConfig>(c.req, 'container create');
+    const platform = c.query.get('platform');
+    if (platform && !/^linux(\/|$)/.test(platform)) throw refused(`platform ${platform}`, 'berthd runs linux containers');
+    const req = toCreateRequest(body, c.query.get('name') || undefined, c.engine.network.defaultNetwork);
+    if (req.network && req.network !== 'host' && req.network !== 'none') await orNoSuch('network', req.network, () => c.engine.network.inspect(req.network!));
+    req.image = await engineImageWord(c.engine, req.image);
+    const res = await orNoSuch('image', body.Image!, () => c.engine.containers.create(req));
+    return new Created({ Id: res.id, Warnings: res.warnings });
+  });
+
+  r.on('GET', '/containers/json', async (c) => {
+    const limit = int(c.query, 'limit');
+    const f = filters(c.query);
+    const all = flag(c.query, 'all') || (limit !== undefined && limit > 0);
+    let list = c.engine.containers.list({ all, filters: f }).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    if (limit !== undefined && limit > 0) list = list.slice(0, limit);
+    const vols = new Map(c.engine.volumes.list().map((v) => [v.name, v.mountpoint]));
+    const out = [];
+    for (const s of list) {
+      const d = c.engine.containers.inspect(s.id);
+      out.push(toListEntry(s, { imageId: await imageIdOf(c.engine, s.image, s.imageId), defaultNetwork: c.engine.network.defaultNetwork, networks: d.networks, mounts: d.request.mounts ?? [], volumeMountpoint: (n) => vols.get(n) ?? '' }));
+    }
+    return out;
+  });
+
+  r.on('GET', '/containers/{id}/json', async (c) => dockerInspect(c.engine, c.params.id!, c.version));
+
+  r.on('POST', '/containers/{id}/start', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (rec.status === 'running' || rec.status === 'paused') return notModified(c);
+    const autoRemove = c.engine.containers.inspect(rec.id).request.autoRemove === true;
+    await startWithAttaches(c.engine, c.state, rec.id, autoRemove);
+    return NO_CONTENT;
+  });
+
+  r.on('POST', '/containers/{id}/stop', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (c.query.get('signal')) throw refused('stop --signal', 'berthd stops with the container\'s stop signal');
+    if (rec.status !== 'running' && rec.status !== 'paused') return notModified(c);
+    await c.engine.containers.stop(rec.id, int(c.query, 't'));
+    return NO_CONTENT;
+  });
+
+  r.on('POST', '/containers/{id}/restart', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (c.query.get('signal')) throw refused('restart --signal', 'berthd stops with the container\'s stop signal');
+    await c.engine.containers.stop(rec.id, int(c.query, 't'));
+    await c.engine.containers.start(rec.id);
+    return NO_CONTENT;
+  });
+
+  r.on('POST', '/containers/{id}/kill', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`Cannot kill container: ${c.params.id}: Container ${rec.id} is not running`);
+    const sig = c.query.get('signal') || 'SIGKILL';
+    await c.engine.containers.kill(rec.id, /^\d+$/.test(sig) || sig.startsWith('SIG') ? sig : `SIG${sig.toUpperCase()}`);
+    return NO_CONTENT;
+  });
+
+  r.on('DELETE', '/containers/{id}', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (flag(c.query, 'link')) throw refused('rm --link', 'berth has no legacy links');
+    const force = flag(c.query, 'force');
+    if ((rec.status === 'running' || rec.status === 'paused') && !force) {
+      throw failedPrecondition(`cannot remove container "/${rec.name}": container is ${rec.status}: stop the container before removing or force remove`);
+    }
+    await c.engine.containers.remove(rec.id, { force, volumes: flag(c.query, 'v') });
+    return NO_CONTENT;
+  });
+
+  r.on('POST', '/containers/{id}/wait', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    const condition = c.query.get('condition') || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidArgument(`invalid condition: ${JSON.stringify(condition)}`);
+    // The headers go at once: the docker CLI starts the container only once its wait is answered.
+    c.res.writeHead(200, { 'content-type': 'application/json' });
+    c.res.flushHeaders();
+    let code = 0;
+    let error: string | undefined;
+    try {
+      if (condition === 'not-running' && rec.status === 'created') code = 0;
+      else if (condition === 'removed') code = (await c.engine.containers.waitRemoved(rec.id)).exitCode;
+      else code = (await c.engine.containers.wait(rec.id)).exitCode;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+      code = -1;
+    }
+    c.res.end(JSON.stringify({ StatusCode: code, ...(error ? { Error: { Message: error } } : {}) }));
+    return STREAMED;
+  });
+
+  r.on('POST', '/containers/{id}/pause', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (rec.status !== 'running') throw failedPrecondition(rec.status === 'paused' ? `container ${rec.id} is already paused` : `container ${rec.id} is not running`);
+    await c.engine.containers.pause(rec.id);
+    return NO_CONTENT;
+  });
+  r.on('POST', '/containers/{id}/unpause', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    if (rec.status !== 'paused') throw failedPrecondition(`container ${rec.id} is not paused`);
+    await c.engine.containers.unpause(rec.id);
+    return NO_CONTENT;
+  });
+
+  r.on('GET', '/containers/{id}/top', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    const psArgs = c.query.get('ps_args');
+    if (psArgs && psArgs !== '-ef') throw refused(`top ps_args ${JSON.stringify(psArgs)}`, 'berthd lists the processes itself');
+    if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`container ${rec.id} is not running`);
+    const t = await c.engine.containers.top(rec.id);
+    return { Titles: t.titles, Processes: t.processes };
+  });
+
+  r.on('POST', '/containers/{id}/resize', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    const h = int(c.query, 'h') ?? 0;
+    const w = int(c.query, 'w') ?? 0;
+    if (h < 0 || w < 0 || h > 0xffff || w > 0xffff) throw invalidArgument(`invalid size: h=${h} w=${w}`);
+    if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`Container ${rec.id} is not running`);
+    await c.engine.containers.resize(rec.id, h, w);
+    return NO_CONTENT;
+  });
+
+  r.on('POST', '/containers/{id}/rename', async (c) => {
+    await resolve(c.engine, c.params.id!);
+    throw refused('rename', 'the berth engine cannot rename a container yet');
+  });
+
+  r.on('GET', '/containers/{id}/logs', async (c) => {
+    const d: ContainerDetails = await inspect(c.engine, c.params.id!);
+    const stdout = flag(c.query, 'stdout');
+    const stderr = flag(c.query, 'stderr');
+    if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    const tty = d.request.tty === true;
+    const rawTail = c.query.get('tail');
+    const tail = rawTail === null || rawTail === '' || rawTail === 'all' ? undefined : int(c.query, 'tail');
+    const since = timeParam(c.query, 'since');
+    const until = timeParam(c.query, 'until');
+    const timestamps = flag(c.query, 'timestamps');
+    const follow = flag(c.query, 'follow');
+    c.res.writeHead(200, { 'content-type': streamContentType(c.version, tty) });
+    c.res.flushHeaders();
+    const it = c.engine.containers.logs(d.id, { follow, stdout, stderr, ...(tail !== undefined && tail >= 0 ? { tail } : {}), ...(since ? { since } : {}) }, c.signal);
+    for await (const l of it) {
+      if (c.signal.aborted) break;
+      if (until && l.time > until) break;
+      if (!c.res.write(logChunk(l, tty, timestamps))) await new Promise((res) => c.res.once('drain', res));
+    }
+    return STREAMED;
+  });
+
+  r.hijack('POST', '/containers/{id}/attach', async (c) => {
+    const d = await inspect(c.engine, c.params.id!);
+    const tty = d.request.tty === true;
+    if (c.query.get('detachKeys')) throw refused('--detach-keys', 'berthd does not watch stdin for a detach sequence');
+    const o = { tty, stdin: flag(c.query, 'stdin'), stdout: flag(c.query, 'stdout'), stderr: flag(c.query, 'stderr') };
+    const stream = flag(c.query, 'stream');
+    const logs = flag(c.query, 'logs');
+    const replay = async (socket: Socket) => {
+      if (!logs) return;
+      for await (const l of c.engine.containers.logs(d.id, { stdout: o.stdout, stderr: o.stderr })) socket.write(logChunk(l, tty, false));
+    };
+    return {
+      contentType: streamContentType(c.version, tty),
+      run: (socket, rest) => {
+        void (async () => {
+          try {
+            await replay(socket);
+            if (!stream) return socket.end();
+            const now = c.engine.containers.resolve(d.id);
+            if (now.status === 'created') {
+              // `docker run` attaches before it starts: the start hands this connection the process's stream.
+              c.state.addPendingAttach(d.id, { socket, take: (s: Duplex) => bridge(socket, s, o, rest) });
+              return;
+            }
+            if (now.status !== 'running' && now.status !== 'paused') return socket.end();
+            bridge(socket, await c.engine.containers.attach(d.id), o, rest);
+          } catch (e) {
+            if (!isBerthError(e, ErrorCode.NotFound)) socket.end();
+            else socket.destroy();
+          }
+        })();
+      },
+    };
+  });
+}
+

@@ -1,0 +1,16 @@
+// Every route of berthd's Docker Engine API, by area. docs/docker-api.md lists what is served and
+// what is refused.
+import { containerRoutes } from './containers.ts';
+import { execRoutes } from './exec.ts';
+import { imageRoutes } from './images.ts';
+import { DockerRouter } from './server.ts';
+import { systemRoutes } from './system.ts';
+
+export function dockerRouter(): DockerRouter {
+  const r = new DockerRouter();
+  systemRoutes(r);
+  containerRoutes(r);
+  execRoutes(r);
+  imageRoutes(r);
+  return r;
+}

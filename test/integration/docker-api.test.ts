@@ -1,0 +1,179 @@
+// berthd's Docker Engine API driven by the real docker clients: the docker CLI 28 at
+// /usr/local/bin/docker (API 1.50) and Debian's docker.io 20.10 client at /usr/bin/docker (API
+// 1.41), against a real berthd under temporary roots (its --docker-socket), with busybox imported
+// through the native API and Debian's docker-registry on loopback for pull. A missing client fails
+// the test naming it (scripts/setup.sh installs both).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { LocalContentStore } from '../../src/content/local-content-store.ts';
+import { RegistryClient } from '../../src/distribution/registry-client.ts';
+import { ImageStore } from '../../src/images/image-store.ts';
+import { push } from '../../src/images/push.ts';
+import { startRegistry, type TestRegistry } from '../lib/registry.ts';
+import { busyboxImage } from '../lib/test-images.ts';
+import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+
+const CLIENTS = [
+  { name: 'docker 28', bin: '/usr/local/bin/docker', api: '1.50', pkg: 'the docker CLI 28 (docker-ce-cli)' },
+  { name: 'docker.io 20.10', bin: '/usr/bin/docker', api: '1.41', pkg: "Debian's docker.io (scripts/setup.sh)" },
+] as const;
+
+const { root, runRoot } = tempRoots();
+let d: Daemon;
+let dockerSocket: string;
+let reg: TestRegistry | undefined;
+
+type Run = { code: number; stdout: string; stderr: string };
+
+function docker(bin: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(bin, ['-H', `unix://${dockerSocket}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+before(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root (mounts, namespaces, cgroups)');
+  for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  d = await startBerthd(root, runRoot, ['--no-network']);
+  dockerSocket = join(runRoot, 'docker.sock');
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+});
+
+after(async () => {
+  await reg?.stop();
+  await finish(d, root, runRoot);
+});
+
+test('the Docker API socket is made at <run-root>/docker.sock, mode 0660', async () => {
+  const { statSync } = await import('node:fs');
+  const st = statSync(dockerSocket);
+  assert.ok(st.isSocket());
+  assert.equal(st.mode & 0o777, 0o660);
+});
+
+for (const c of CLIENTS) {
+  test(`${c.name}: version negotiates the API and names the server's min and max`, async () => {
+    const r = await docker(c.bin, 'version', '--format', '{{.Client.APIVersion}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `${c.api} 1.50 1.41 linux`);
+    const info = await docker(c.bin, 'info', '--format', '{{.OSType}} {{.CgroupDriver}} {{.DefaultRuntime}} {{.Images}} {{.DockerRootDir}}');
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal(info.stdout.trim(), `linux cgroupfs berth-runtime ${(await d.client.images()).length} ${root}`);
+  });
+
+  test(`${c.name}: run --rm prints stdout and stderr apart and exits with the container's code`, async () => {
+    const r = await docker(c.bin, 'run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    const ok = await docker(c.bin, 'run', '--rm', 'busybox', 'echo', 'hello');
+    assert.deepEqual([ok.code, ok.stdout], [0, 'hello\n'], ok.stderr);
+    assert.deepEqual(await d.client.list({ all: true }), [], '--rm removed the containers');
+  });
+
+  test(`${c.name}: run -d, ps --filter --format, logs, inspect --format, exec, top, stop, rm`, async () => {
+    const name = `web-${c.api.replace('.', '')}`;
+    const r = await docker(c.bin, 'run', '-d', '--name', name, '-l', 'tier=test', '-e', 'GREETING=hi', busyboxArg(), 'sh', '-c', 'echo "$GREETING"; trap "exit 0" TERM; while true; do sleep 0.1; done');
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const ps = await docker(c.bin, 'ps', '--filter', 'label=tier=test', '--format', '{{.ID}} {{.Names}} {{.Image}} {{.State}}');
+    assert.equal(ps.stdout.trim(), `${id.slice(0, 12)} ${name} busybox running`, ps.stderr);
+    await until('the first log line', async () => (await docker(c.bin, 'logs', name)).stdout === 'hi\n');
+    const ins = await docker(c.bin, 'inspect', '--format', '{{.Name}} {{.State.Status}} {{.State.Running}} {{.Config.Image}} {{index .Config.Labels "tier"}}', name);
+    assert.equal(ins.stdout.trim(), `/${name} running true busybox test`, ins.stderr);
+    const ex = await docker(c.bin, 'exec', name, 'sh', '-c', 'echo in-exec $GREETING; exit 5');
+    assert.deepEqual([ex.code, ex.stdout], [5, 'in-exec hi\n'], ex.stderr);
+    const top = await docker(c.bin, 'top', name);
+    assert.match(top.stdout, /sh -c echo/);
+    const stop = await docker(c.bin, 'stop', '-t', '5', name);
+    assert.equal(stop.code, 0, stop.stderr);
+    const after = await docker(c.bin, 'ps', '-a', '--filter', `name=${name}`, '--filter', 'status=exited', '--format', '{{.Names}} {{.State}} {{.Status}}');
+    assert.match(after.stdout.trim(), new RegExp(`^${name} exited Exited \\(0\\) `));
+    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.State.ExitCode}}', name)).stdout.trim(), '0', 'the TERM trap ran');
+    const rm = await docker(c.bin, 'rm', name);
+    assert.deepEqual([rm.code, rm.stdout.trim()], [0, name], rm.stderr);
+    const again = await docker(c.bin, 'rm', name);
+    assert.equal(again.code, 1);
+    // 20.10 prints "Error: ...", 28 "Error response from daemon: ...": the daemon's words are the same.
+    assert.match(again.stderr, new RegExp(`No such container: ${name}\n`));
+  });
+
+  test(`${c.name}: exit codes: 127 for a command not found, 125 for a daemon error, the container's own otherwise`, async () => {
+    const notFound = await docker(c.bin, 'run', '--rm', 'busybox', 'no-such-command');
+    assert.equal(notFound.code, 127, notFound.stderr);
+    assert.match(notFound.stderr, /executable file not found/);
+    const badRef = await docker(c.bin, 'run', '--rm', 'busybox', 'sh', '-c', 'exit 42');
+    assert.equal(badRef.code, 42);
+    const refused = await docker(c.bin, 'run', '--rm', '--cap-add', 'NET_ADMIN', 'busybox', 'true');
+    assert.equal(refused.code, 125, refused.stderr);
+    assert.match(refused.stderr, /--cap-add \(HostConfig\.CapAdd\): not supported by berthd/);
+    assert.deepEqual(await d.client.list({ all: true }), [], 'an auto-remove container whose start failed was removed');
+  });
+}
+
+/** Pushes a busybox image named `name` to the registry from a store of the test's own. */
+async function seed(r: TestRegistry, name: string): Promise<void> {
+  const dir = await mkdtemp('/tmp/bdk-seed-');
+  try {
+    const content = new LocalContentStore(join(dir, 'content'));
+    const images = new ImageStore(dir);
+    await busyboxImage(content, images, name);
+    const client = new RegistryClient({ hosts: { [r.host]: { insecure: true } } });
+    await push(name, { client, content, images });
+    await client.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** busybox by its image ID (docker's: the config digest), which every verb must take as docker does. */
+function busyboxArg(): string {
+  return 'busybox';
+}
+
+test('docker 28: images, image inspect, tag, rmi show docker image IDs (config digests) and RepoTags', async () => {
+  const bin = CLIENTS[0].bin;
+  const ins = await docker(bin, 'image', 'inspect', '--format', '{{.Id}} {{json .RepoTags}} {{.Os}}', 'busybox');
+  assert.equal(ins.code, 0, ins.stderr);
+  const configDigest = (await (d.client.imageInspect('busybox') as Promise<{ configDescriptor: { digest: string } }>)).configDescriptor.digest;
+  assert.equal(ins.stdout.trim(), `${configDigest} ["busybox:latest"] linux`);
+  const tag = await docker(bin, 'tag', 'busybox', 'mybox:1');
+  assert.equal(tag.code, 0, tag.stderr);
+  const ls = await docker(bin, 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}');
+  const shortId = configDigest.slice(7, 19);
+  assert.deepEqual(ls.stdout.trim().split('\n').sort(), [`busybox:latest ${shortId}`, `mybox:1 ${shortId}`]);
+  const byId = await docker(bin, 'run', '--rm', shortId, 'echo', 'by-id');
+  assert.deepEqual([byId.code, byId.stdout], [0, 'by-id\n'], byId.stderr);
+  const rmi = await docker(bin, 'rmi', 'mybox:1');
+  assert.equal(rmi.code, 0, rmi.stderr);
+  assert.match(rmi.stdout, /Untagged: mybox:1/);
+  const missing = await docker(bin, 'image', 'inspect', 'mybox:1');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /No such image: mybox:1/);
+});
+
+for (const c of CLIENTS) {
+  test(`${c.name}: pull from a registry on loopback, with the progress stream`, async () => {
+    reg ??= await startRegistry();
+    const ref = `${reg.host}/pulled/busybox:${c.api}`;
+    await seed(reg, ref);
+    const pull = await docker(c.bin, 'pull', ref);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.match(pull.stdout, /Pull complete|Already exists/);
+    assert.match(pull.stdout, /Digest: sha256:[0-9a-f]{64}/);
+    const run = await docker(c.bin, 'run', '--rm', ref, '/bin/sh', '-c', 'echo pulled');
+    assert.deepEqual([run.code, run.stdout], [0, 'pulled\n'], run.stderr);
+    const rmi = await docker(c.bin, 'rmi', ref);
+    assert.equal(rmi.code, 0, rmi.stderr);
+  });
+}
