@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { failedPrecondition, isBerthError, notFound } from '../errors/errors.ts';
+import { failedPrecondition, isBerthError, notFound, unsupported } from '../errors/errors.ts';
 import type { ImageService } from '../images/image-service.ts';
 import { type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
 import { resolveMounts } from './container-mounts.ts';
@@ -27,6 +27,35 @@ function hostNofile(): number {
     return m?.[1] === 'unlimited' || !m ? 1048576 : Math.min(1048576, Number(m[1]));
   } catch {
     return 1048576;
+  }
+}
+
+/** Where docker's packages put their static tini (docker-init), then tini-static; BERTH_INIT_BINARY first. */
+const INIT_CANDIDATES = ['/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/local/bin/docker-init', '/usr/bin/tini-static', '/usr/local/bin/tini-static'];
+
+/**
+ * The init `--init` bind-mounts into the container: statically linked, since the image may have no
+ * libc (a dynamic tini would fail to start in busybox). Unsupported, naming what was looked for,
+ * when berthd's host has none.
+ */
+function initBinary(): string {
+  const candidates = [...(process.env.BERTH_INIT_BINARY ? [process.env.BERTH_INIT_BINARY] : []), ...INIT_CANDIDATES];
+  for (const p of candidates) if (existsSync(p) && isStaticElf(p)) return p;
+  throw unsupported(`--init: no statically linked init on berthd's host (looked for ${candidates.join(', ')}; install tini-static, or set BERTH_INIT_BINARY)`);
+}
+
+/** An ELF executable without a PT_INTERP program header (no dynamic loader needed). */
+function isStaticElf(path: string): boolean {
+  try {
+    const b = readFileSync(path);
+    if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2) return false;
+    const phoff = Number(b.readBigUInt64LE(32));
+    const phentsize = b.readUInt16LE(54);
+    const phnum = b.readUInt16LE(56);
+    for (let i = 0; i < phnum; i++) if (b.readUInt32LE(phoff + i * phentsize) === 3) return false;
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -59,7 +88,9 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   ctx.namesInFlight.add(name);
   const dir = ctx.dir(id);
   const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
-  const request: CreateRequest = { ...req, name, ...(ports.length ? { ports } : {}) };
+  // An anonymous volume (-v /path) gets its name now, so that the row says which volume it is.
+  const mounts = req.mounts?.map((m) => (m.type === 'volume' && !m.source ? { ...m, source: randomBytes(32).toString('hex'), anonymous: true } : m));
+  const request: CreateRequest = { ...req, name, ...(ports.length ? { ports } : {}), ...(mounts ? { mounts } : {}) };
   let prepared = false;
   try {
     await mkdir(join(dir, 'rootfs'), { recursive: true, mode: MODES.containerDir });
@@ -72,9 +103,9 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
       span.mark('snapshot prepared');
     });
     const bundle = (async () => {
-      const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network);
-      const mounts = await resolveMounts(req.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
-      const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts, nofile: hostNofile(), boundingCaps: ownBoundingCaps() });
+      const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network, req.extraHosts ?? []);
+      const resolved = await resolveMounts(request.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
+      const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts: resolved, nofile: hostNofile(), boundingCaps: ownBoundingCaps(), ...(req.init ? { initBinary: initBinary() } : {}) });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
       faultPoint('create.config-written');
       span.mark('dir, etc files, spec, config.json');

@@ -60,7 +60,7 @@ export function handleExit(ctx: ContainerContext, id: string, handle: TaskHandle
 async function autoRemove(ctx: ContainerContext, id: string): Promise<void> {
   // Let followers of the log (run without -d) read the last lines before the directory goes.
   for (let i = 0; i < 100 && (ctx.readers.get(id) ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  await removeContainer(ctx, id, { force: true }).catch((e) => {
+  await removeContainer(ctx, id, { force: true, anonymousVolumes: true }).catch((e) => {
     ctx.log(`auto-remove of ${id}: ${(e as Error).message}`);
     // The client waiting for the removal (run --rm) must not wait forever: it learns why.
     ctx.waiters.removalFailed(id, e);

@@ -11,7 +11,7 @@ import { faultPoint } from './fault-points.ts';
 import { releaseTask } from './task-release.ts';
 import { timingSpan } from './timing.ts';
 
-export async function removeContainer(ctx: ContainerContext, id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+export async function removeContainer(ctx: ContainerContext, id: string, opts: { force?: boolean; volumes?: boolean; anonymousVolumes?: boolean } = {}): Promise<void> {
   const c0 = ctx.store.getContainer(id);
   if (!canRemove(c0.status, opts.force === true)) throw failedPrecondition(`container ${c0.name} is ${c0.status}: stop it first, or remove it with -f`);
   ctx.removing.add(id);
@@ -62,9 +62,8 @@ export async function removeContainer(ctx: ContainerContext, id: string, opts: {
       const [, dirDone] = await Promise.allSettled([snapshot, dir]);
       if (dirDone.status === 'rejected') throw dirDone.reason;
       ctx.o.events.publish('container', 'destroy', id, ctx.attrs(c));
-      if (opts.volumes) {
-        for (const m of c.config.request.mounts ?? []) if (m.type === 'volume' && m.source) await ctx.o.volumes.remove(m.source).catch(() => {});
-      }
+      // rm -v removes the container's volumes; an auto-removal (--rm) its anonymous ones, as docker's.
+      for (const m of c.config.request.mounts ?? []) if (m.type === 'volume' && m.source && (opts.volumes || (opts.anonymousVolumes && m.anonymous))) await ctx.o.volumes.remove(m.source).catch(() => {});
     });
     const last = ctx.waiters.recent(id) ?? { exitCode: 0, signal: null, oomKilled: false, finishedAt: '' };
     ctx.waiters.exited(id, last);

@@ -85,7 +85,7 @@ export class ContainerService {
       await startContainer(this.#ctx, id);
       return { id, name };
     } catch (e) {
-      if (req.autoRemove) await removeContainer(this.#ctx, id, { force: true }).catch((x) => this.#ctx.log(`remove ${id} after its failed start: ${(x as Error).message}`));
+      if (req.autoRemove) await removeContainer(this.#ctx, id, { force: true, anonymousVolumes: true }).catch((x) => this.#ctx.log(`remove ${id} after its failed start: ${(x as Error).message}`));
       throw e;
     }
   }

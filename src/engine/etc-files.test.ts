@@ -30,3 +30,9 @@ test('the files are written into the bundle, hosts equal to hosts.base at first'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--add-host lines follow the container\'s own; a bad entry is refused naming it', () => {
+  assert.match(hostsBase('h', ['db:10.0.0.5', 'v6:[fd00::1]', 'v6b:::1']), /127\.0\.1\.1\th\n10\.0\.0\.5\tdb\nfd00::1\tv6\n::1\tv6b\n$/);
+  assert.throws(() => hostsBase('h', ['db']), /extra host "db": expected HOST:IP/);
+  assert.throws(() => hostsBase('h', ['db:not-an-ip']), /extra host "db:not-an-ip"/);
+});

@@ -2,10 +2,21 @@
 // resolv.conf, in the bundle directory. `hosts.base` is the container's own part of hosts; on a user
 // network berthd rewrites `hosts` as that plus every attached container's name (container-network.ts).
 import { readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { invalidArgument } from '../errors/errors.ts';
 
-export function hostsBase(hostname: string): string {
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+export function hostsBase(hostname: string, extraHosts: readonly string[] = []): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n${extraHosts.map(extraHostLine).join('')}`;
+}
+
+/** docker's --add-host `HOST:IP` (an IPv6 address after the first colon, bracketed or not) as a hosts line. */
+export function extraHostLine(entry: string): string {
+  const i = entry.indexOf(':');
+  const host = i > 0 ? entry.slice(0, i) : '';
+  const ip = i > 0 ? entry.slice(i + 1).replace(/^\[(.*)\]$/, '$1') : '';
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host) || isIP(ip) === 0) throw invalidArgument(`extra host ${JSON.stringify(entry)}: expected HOST:IP, such as db:10.0.0.5`);
+  return `${ip}\t${host}\n`;
 }
 
 /**
@@ -20,8 +31,8 @@ export function containerResolvConf(host: string, network: string | undefined): 
 }
 
 /** Writes the files into the bundle `dir`; returns their paths, for the spec's mounts. */
-export async function writeEtcFiles(dir: string, hostname: string, network: string | undefined): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
-  const base = hostsBase(hostname);
+export async function writeEtcFiles(dir: string, hostname: string, network: string | undefined, extraHosts: readonly string[] = []): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+  const base = hostsBase(hostname, extraHosts);
   const paths = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
   await Promise.all([
     writeFile(paths.hostname, `${hostname}\n`),

@@ -65,3 +65,21 @@ test('HOME: the passwd home of the uid, "/" without one; a non-empty HOME given 
   assert.deepEqual(withHome(['HOME=/x'], 0, passwd), ['HOME=/x']);
   assert.deepEqual(withHome(['HOME=', 'A=1'], 0, passwd), ['A=1', 'HOME=/root'], 'an empty HOME is unset, as runc reads it');
 });
+
+test('--ulimit entries become rlimits over the default nofile; bad ones are refused naming them', () => {
+  const s = buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], ulimits: [{ name: 'nproc', soft: 10, hard: 20 }, { name: 'nofile', soft: 100, hard: 100 }, { name: 'core', soft: -1, hard: -1 }] }, image: {}, nofile: 4096 });
+  assert.deepEqual(s.process!.rlimits, [
+    { type: 'RLIMIT_NOFILE', soft: 100, hard: 100 },
+    { type: 'RLIMIT_NPROC', soft: 10, hard: 20 },
+    { type: 'RLIMIT_CORE', soft: Number.MAX_SAFE_INTEGER, hard: Number.MAX_SAFE_INTEGER },
+  ]);
+  assert.throws(() => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], ulimits: [{ name: 'files', soft: 1, hard: 1 }] }, image: {} }), /ulimit "files": expected one of/);
+  assert.throws(() => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], ulimits: [{ name: 'nproc', soft: 5, hard: 1 }] }, image: {} }), /soft limit 5 is above the hard limit 1/);
+});
+
+test('--init runs the host init read-only at /sbin/docker-init before the command', () => {
+  const s = buildSpec({ id: 'x', request: { image: 'x', cmd: ['sleep', '1'], init: true }, image: {}, initBinary: '/usr/bin/docker-init' });
+  assert.deepEqual(s.process!.args, ['/sbin/docker-init', '--', 'sleep', '1']);
+  assert.deepEqual(s.mounts!.find((m) => m.destination === '/sbin/docker-init'), { destination: '/sbin/docker-init', type: 'bind', source: '/usr/bin/docker-init', options: ['rbind', 'ro', 'rprivate'] });
+  assert.throws(() => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], init: true }, image: {} }), /no init binary/);
+});

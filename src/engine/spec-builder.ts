@@ -42,7 +42,26 @@ export type SpecInputs = {
   nofile?: number;
   /** The capabilities berthd itself may grant (its bounding set): what `privileged` gives. Default: every one berth knows. */
   boundingCaps?: readonly string[];
+  /** With `request.init`: the host path of the static init bind-mounted at /sbin/docker-init. */
+  initBinary?: string;
 };
+
+const RLIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** docker's --ulimit entries as OCI rlimits, over the default RLIMIT_NOFILE; each checked, naming it. */
+export function rlimitsOf(ulimits: CreateRequest['ulimits'], nofile: number): { type: string; soft: number; hard: number }[] {
+  const out = new Map<string, { type: string; soft: number; hard: number }>([['nofile', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }]]);
+  for (const u of ulimits ?? []) {
+    const name = String(u.name).toLowerCase();
+    if (!RLIMITS.includes(name)) throw invalidArgument(`ulimit ${JSON.stringify(u.name)}: expected one of ${RLIMITS.join(', ')}`);
+    for (const [k, v] of [['soft', u.soft], ['hard', u.hard]] as const) if (!Number.isInteger(v) || v < -1) throw invalidArgument(`ulimit ${name}: ${k} ${JSON.stringify(v)}: expected a non-negative integer or -1 (unlimited)`);
+    const unl = (v: number) => (v === -1 ? Number.MAX_SAFE_INTEGER : v);
+    if (unl(u.soft) > unl(u.hard)) throw invalidArgument(`ulimit ${name}: soft limit ${u.soft} is above the hard limit ${u.hard}`);
+    // -1 (unlimited): the largest value JSON carries exactly; setrlimit treats it as no limit in practice.
+    out.set(name, { type: `RLIMIT_${name.toUpperCase()}`, soft: unl(u.soft), hard: unl(u.hard) });
+  }
+  return [...out.values()];
+}
 
 /** The process args: Docker's rules for combining Entrypoint and Cmd. */
 export function processArgs(req: Pick<CreateRequest, 'cmd' | 'entrypoint'>, image: ImageRuntimeConfig): string[] {
@@ -135,11 +154,11 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     ...spec.process!,
     terminal: tty,
     user: user ?? { uid: 0, gid: 0 },
-    args: processArgs(req, image),
+    args: req.init ? ['/sbin/docker-init', '--', ...processArgs(req, image)] : processArgs(req, image),
     env: mergeEnv(image.Env, req.env, [`HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])]),
     cwd: req.workdir || image.WorkingDir || '/',
     capabilities: { bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES] },
-    rlimits: [{ type: 'RLIMIT_NOFILE', hard: inp.nofile ?? 1048576, soft: inp.nofile ?? 1048576 }],
+    rlimits: rlimitsOf(req.ulimits, inp.nofile ?? 1048576),
     noNewPrivileges: false,
   };
   if (!spec.process.cwd.startsWith('/')) throw invalidArgument(`workdir ${JSON.stringify(spec.process.cwd)}: expected an absolute path`);
@@ -150,6 +169,10 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
   if (etc.hosts) mounts.push({ destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] });
   if (etc.hostname) mounts.push({ destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] });
   if (etc.resolvConf) mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: etc.resolvConf, options: ['rbind', 'rprivate'] });
+  if (req.init) {
+    if (!inp.initBinary) throw invalidArgument('init: no init binary was given for the container');
+    mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: inp.initBinary, options: ['rbind', 'ro', 'rprivate'] });
+  }
   for (const m of inp.mounts ?? []) {
     const i = mounts.findIndex((x) => x.destination === m.destination);
     if (i >= 0) mounts.splice(i, 1);

@@ -13,7 +13,8 @@ export type PortMapping = { hostPort: number; containerPort: number; protocol: '
 export type PortBindings = Record<string, { hostIp: string; hostPort: string }[] | null>;
 
 /** volume: `source` is a volume name (made on first use); bind: a host path; tmpfs: no source. */
-export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[] };
+/** A volume mount without a source is anonymous: berthd names it at create (`anonymous` is then set), and removes it with the container under --rm or rm -v. */
+export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[]; anonymous?: boolean };
 
 export type CreateRequest = {
   image: string;
@@ -61,6 +62,12 @@ export type CreateRequest = {
   oomScoreAdj?: number;
   /** Added to the OCI config's annotations (the CRI's container annotations). */
   annotations?: Record<string, string>;
+  /** Lines added to /etc/hosts, each `HOST:IP` (docker's --add-host). */
+  extraHosts?: string[];
+  /** Resource limits of the process (docker's --ulimit): `name` as in RLIMIT_<NAME> (nofile, nproc, core…), lower-case. */
+  ulimits?: { name: string; soft: number; hard: number }[];
+  /** Run an init (tini, from berthd's host) as PID 1 that reaps zombies and forwards signals (docker's --init). */
+  init?: boolean;
   /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
   sandbox?: SandboxMembership;
 };

@@ -273,3 +273,62 @@ test('start -a attaches and exits with the container status; container prune --f
   assert.equal((await berth('container', 'prune', '-f', '--filter', 'label=keep=yes')).code, 0);
   assert.ok(!(await berth('ps', '-a', '--format', '{{.Names}}')).stdout.includes('sa1'));
 });
+
+test('run flags: --add-host, --hostname, --cap-add/--cap-drop, --privileged, --ulimit, --mount, -v /path, --env-file, --init', async () => {
+  const { mkdtempSync, writeFileSync, rmSync, existsSync: exists } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/berth-runflags-');
+  try {
+    writeFileSync(join(dir, 'envs'), '# a comment\nFROM_FILE=yes\nBOTH=file\n');
+    writeFileSync(join(dir, 'bound.txt'), 'bound\n');
+    const r = await berth(
+      'run', '--rm', '--add-host', 'db.example:10.1.2.3', '--hostname', 'myhost', '--ulimit', 'nofile=321:654', '--env-file', join(dir, 'envs'), '-e', 'BOTH=flag',
+      '--mount', `type=bind,source=${dir},target=/hostdir,readonly`, '--mount', 'type=tmpfs,target=/scratch,tmpfs-size=1m',
+      'busybox', 'sh', '-c', 'grep db.example /etc/hosts; hostname; ulimit -n; ulimit -Hn; echo $FROM_FILE $BOTH; cat /hostdir/bound.txt; touch /hostdir/x 2>/dev/null || echo ro; grep " /scratch " /proc/mounts | grep -c size=1024k',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '10.1.2.3\tdb.example\nmyhost\n321\n654\nyes flag\nbound\nro\n1\n');
+
+    // Capabilities: docker's default set has CHOWN and not NET_ADMIN; --privileged has them all.
+    const caps = async (...flags: string[]) => (await berth('run', '--rm', ...flags, 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status')).stdout.trim().split(/\s+/)[1]!;
+    const def = BigInt(`0x${await caps()}`);
+    const CHOWN = 1n << 0n;
+    const NET_ADMIN = 1n << 12n;
+    assert.equal(def & CHOWN, CHOWN);
+    assert.equal(def & NET_ADMIN, 0n);
+    const changed = BigInt(`0x${await caps('--cap-add', 'NET_ADMIN', '--cap-drop', 'CHOWN')}`);
+    assert.equal(changed & NET_ADMIN, NET_ADMIN);
+    assert.equal(changed & CHOWN, 0n);
+    const priv = BigInt(`0x${await caps('--privileged')}`);
+    assert.ok(priv > def && (priv & NET_ADMIN) === NET_ADMIN);
+
+    // -v /path: an anonymous volume, listed while the container exists, removed with it under --rm.
+    assert.equal((await berth('run', '-d', '--name', 'anon1', '-v', '/data', 'busybox', 'sleep', '300')).code, 0);
+    const vols = (await berth('inspect', '-f', '{{range .Mounts}}{{.Name}} {{.Destination}}{{end}}', 'anon1')).stdout.trim().split(' ');
+    assert.equal(vols[1], '/data');
+    assert.match(vols[0]!, /^[0-9a-f]{64}$/);
+    assert.equal((await berth('volume', 'ls', '-q', '--filter', `name=${vols[0]}`)).stdout, `${vols[0]}\n`);
+    assert.equal((await berth('rm', '-f', '-v', 'anon1')).code, 0);
+    assert.equal((await berth('volume', 'ls', '-q', '--filter', `name=${vols[0]}`)).stdout, '');
+    const once = await berth('run', '--rm', '-v', '/data', '--label', 'anon=rm', 'busybox', 'sh', '-c', 'echo hi > /data/f; cat /data/f');
+    assert.equal(once.stdout, 'hi\n');
+    const lsAfter = (await berth('volume', 'ls', '--format', '{{.Name}}')).stdout.split('\n').filter((n) => /^[0-9a-f]{64}$/.test(n));
+    assert.deepEqual(lsAfter, [], '--rm removed its anonymous volume');
+
+    // --init: a static tini from berthd's host as PID 1, when the host has one; berth's clear error otherwise.
+    const init = await berth('run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "');
+    if (['/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/local/bin/docker-init', '/usr/bin/tini-static', '/usr/local/bin/tini-static'].some((p) => exists(p))) {
+      assert.equal(init.code, 0, init.stderr);
+      assert.equal(init.stdout, '/sbin/docker-init -- sh -c cat /proc/1/cmdline | tr "\\0" " " ');
+    } else {
+      assert.equal(init.code, 125);
+      assert.match(init.stderr, /--init: no statically linked init on berthd's host/);
+    }
+
+    const bad = await berth('run', '--rm', '--add-host', 'nocolon', 'busybox', 'true');
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /extra host "nocolon": expected HOST:IP/);
+    assert.match((await berth('run', '--rm', '--ulimit', 'bogus=1', 'busybox', 'true')).stderr, /ulimit "bogus": expected one of/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

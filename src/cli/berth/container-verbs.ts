@@ -2,6 +2,7 @@
 // typed client. Each verb parses its flags, calls one or two client methods, and prints (a table,
 // or JSON with --format json). Errors are BerthErrors from the daemon, printed by main.ts.
 // Must never: import engine code or reach the daemon other than through the client.
+import { readFileSync } from 'node:fs';
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
 import type { ContainerDetails, CreateRequest, MountRequest, PortMapping } from '../../api/types.ts';
 import type { BerthClient } from '../../client/client.ts';
@@ -91,11 +92,67 @@ export function parsePort(v: string): PortMapping {
 }
 
 export function parseVolume(v: string): MountRequest {
+  // `-v /path`: an anonymous volume (berthd names it; --rm and rm -v remove it).
+  if (v.startsWith('/') && !v.includes(':')) return { type: 'volume', target: v };
   const parts = v.split(':');
   if (parts.length < 2 || parts.length > 3) throw invalidArgument(`-v ${JSON.stringify(v)}: expected NAME:/PATH[:ro] or /HOST/PATH:/PATH[:ro]`);
   const [src, target, mode] = parts as [string, string, string | undefined];
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalidArgument(`-v ${JSON.stringify(v)}: mode ${JSON.stringify(mode)}: expected ro or rw`);
   return { type: src.startsWith('/') ? 'bind' : 'volume', source: src, target, readOnly: mode === 'ro' };
+}
+
+/** docker's --mount: comma-separated KEY[=VALUE] (type, source|src, target|destination|dst, readonly|ro, tmpfs-size, tmpfs-mode). */
+export function parseMount(v: string): MountRequest {
+  const fields = new Map<string, string>();
+  for (const part of v.split(',')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const k = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    fields.set(k, eq < 0 ? 'true' : part.slice(eq + 1));
+  }
+  const type = fields.get('type') ?? 'volume';
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') throw invalidArgument(`--mount ${JSON.stringify(v)}: type ${JSON.stringify(type)}: expected bind, volume or tmpfs`);
+  const source = fields.get('source') ?? fields.get('src');
+  const target = fields.get('target') ?? fields.get('destination') ?? fields.get('dst');
+  if (!target) throw invalidArgument(`--mount ${JSON.stringify(v)}: target is required (target=/path)`);
+  const ro = fields.get('readonly') ?? fields.get('ro');
+  if (ro !== undefined && ro !== 'true' && ro !== 'false' && ro !== '1' && ro !== '0') throw invalidArgument(`--mount ${JSON.stringify(v)}: readonly=${JSON.stringify(ro)}: expected true or false`);
+  const known = ['type', 'source', 'src', 'target', 'destination', 'dst', 'readonly', 'ro', 'tmpfs-size', 'tmpfs-mode'];
+  for (const k of fields.keys()) if (!known.includes(k)) throw invalidArgument(`--mount ${JSON.stringify(v)}: unsupported key ${JSON.stringify(k)} (expected ${known.join(', ')})`);
+  if (type === 'bind' && !source) throw invalidArgument(`--mount ${JSON.stringify(v)}: a bind mount needs source=/host/path`);
+  if (type === 'tmpfs' && source) throw invalidArgument(`--mount ${JSON.stringify(v)}: a tmpfs mount takes no source`);
+  const options: string[] = [];
+  const size = fields.get('tmpfs-size');
+  if (size !== undefined) options.push(`size=${parseBytes(size, '--mount tmpfs-size')}`);
+  const mode = fields.get('tmpfs-mode');
+  if (mode !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(mode)) throw invalidArgument(`--mount ${JSON.stringify(v)}: tmpfs-mode ${JSON.stringify(mode)}: expected an octal mode such as 1777`);
+    options.push(`mode=${mode}`);
+  }
+  if (options.length && type !== 'tmpfs') throw invalidArgument(`--mount ${JSON.stringify(v)}: tmpfs-size and tmpfs-mode are for type=tmpfs`);
+  return { type, ...(source ? { source } : {}), target, readOnly: ro === 'true' || ro === '1', ...(options.length ? { options } : {}) };
+}
+
+/** docker's --ulimit NAME=SOFT[:HARD] (-1 for unlimited). */
+export function parseUlimit(v: string): { name: string; soft: number; hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
+  if (!m) throw invalidArgument(`--ulimit ${JSON.stringify(v)}: expected NAME=SOFT[:HARD], such as nofile=1024:2048`);
+  return { name: m[1]!, soft: Number(m[2]), hard: Number(m[3] ?? m[2]) };
+}
+
+/** docker's --env-file: KEY=VALUE lines; blank lines and # comments skipped; a bare KEY takes this process's value. */
+export function parseEnvFile(text: string, file: string): string[] {
+  const out: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? line.trimEnd() : line.slice(0, eq);
+    if (key === '' || /\s/.test(key)) throw invalidArgument(`--env-file ${file}:${i + 1}: variable ${JSON.stringify(key)} has white space or is empty (expected KEY=VALUE)`);
+    if (eq >= 0) out.push(line);
+    else if (process.env[key] !== undefined) out.push(`${key}=${process.env[key]}`);
+  });
+  return out;
 }
 
 const CREATE_FLAGS: FlagSpec[] = [
@@ -122,6 +179,14 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['rm'], kind: 'bool' },
   { names: ['stop-signal'], kind: 'string' },
   { names: ['stop-timeout'], kind: 'int' },
+  { names: ['add-host'], kind: 'strings' },
+  { names: ['cap-add'], kind: 'strings' },
+  { names: ['cap-drop'], kind: 'strings' },
+  { names: ['privileged'], kind: 'bool' },
+  { names: ['ulimit'], kind: 'strings' },
+  { names: ['mount'], kind: 'strings' },
+  { names: ['env-file'], kind: 'strings' },
+  { names: ['init'], kind: 'bool' },
   format,
   help,
 ];
@@ -132,9 +197,19 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   const req: CreateRequest = { image };
   if (cmd.length) req.cmd = cmd;
   if (f.name !== undefined) req.name = f.name as string;
-  const env = strings(f.env).map((e) => (e.includes('=') ? e : process.env[e] === undefined ? e : `${e}=${process.env[e]}`));
+  // --env-file first, -e after it: a later value wins, as docker's.
+  const fromFiles = strings(f['env-file']).flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw invalidArgument(`--env-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    return parseEnvFile(text, file);
+  });
+  const env = [...fromFiles, ...strings(f.env).map((e) => (e.includes('=') ? e : process.env[e] === undefined ? e : `${e}=${process.env[e]}`))];
   if (env.length) req.env = env;
-  const mounts: MountRequest[] = [...strings(f.volume).map(parseVolume), ...strings(f.tmpfs).map((t) => ({ type: 'tmpfs' as const, target: t.split(':')[0]!, ...(t.includes(':') ? { options: t.split(':')[1]!.split(',') } : {}) }))];
+  const mounts: MountRequest[] = [...strings(f.volume).map(parseVolume), ...strings(f.mount).map(parseMount), ...strings(f.tmpfs).map((t) => ({ type: 'tmpfs' as const, target: t.split(':')[0]!, ...(t.includes(':') ? { options: t.split(':')[1]!.split(',') } : {}) }))];
   if (mounts.length) req.mounts = mounts;
   const ports = strings(f.publish).map(parsePort);
   if (ports.length) req.ports = ports;
@@ -165,6 +240,11 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (f.rm) req.autoRemove = true;
   if (f['stop-signal'] !== undefined) req.stopSignal = f['stop-signal'] as string;
   if (f['stop-timeout'] !== undefined) req.stopTimeout = f['stop-timeout'] as number;
+  if (strings(f['add-host']).length) req.extraHosts = strings(f['add-host']);
+  if (strings(f.ulimit).length) req.ulimits = strings(f.ulimit).map(parseUlimit);
+  if (f.init) req.init = true;
+  const security = { ...(f.privileged ? { privileged: true } : {}), ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}), ...(strings(f['cap-drop']).length ? { capDrop: strings(f['cap-drop']) } : {}) };
+  if (Object.keys(security).length) req.security = security;
   return req;
 }
 

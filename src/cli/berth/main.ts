@@ -33,12 +33,17 @@ const USAGE = `berth: images for containers (pull, push, store, save, load)
 usage: berth [--host SOCKET] [--root DIR] [--debug] COMMAND [OPTIONS] [ARGS]
 
 containers (through berthd):
-  run [-d] [-i] [-t] [--rm] [--name N] [-e K=V] [-v SRC:DST[:ro]] [--tmpfs DST] [-p [IP:]H:C[/udp]]
-      [--network NET] [-w DIR] [-u USER] [--entrypoint CMD] [--memory 64m] [--cpus 0.5]
-      [--pids-limit N] [--restart no|always|unless-stopped|on-failure[:N]] [--runtime NAME]
-      [--read-only] [--label K=V] IMAGE [COMMAND...]
-  create (as run, without -d)          start|stop [-t S]|restart|kill [-s SIG]|rm [-f] [-v] CONTAINER...
-  ps [-a] [-q] [--filter K=V] [--format table|json]   pods [-q] (pod sandboxes made through the CRI)
+  run [-d] [-i] [-t] [--rm] [--name N] [-e K=V] [--env-file F] [-v SRC:DST[:ro] | -v /DST]
+      [--mount type=bind|volume|tmpfs,source=S,target=T[,readonly]] [--tmpfs DST] [-p [IP:]H:C[/udp]]
+      [--network NET] [-w DIR] [-u USER] [--hostname H] [--add-host HOST:IP] [--entrypoint CMD]
+      [--memory 64m] [--cpus 0.5] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]] [--init]
+      [--privileged] [--cap-add CAP] [--cap-drop CAP] [--restart no|always|unless-stopped|on-failure[:N]]
+      [--runtime NAME] [--read-only] [--label K=V] IMAGE [COMMAND...]
+  create (as run, without -d)          start [-a] [-i]|stop [-t S]|restart|kill [-s SIG]|rm [-f] [-v] CONTAINER...
+  ps [-a] [-q] [--no-trunc] [--filter K=V] [--format table|json|TEMPLATE]   pods [-q] (CRI pod sandboxes)
+  cp CONTAINER:SRC DEST|-, cp SRC|- CONTAINER:DEST   diff CONTAINER   export [-o FILE] CONTAINER
+  commit [-a AUTHOR] [-m MSG] [-c CHANGE] CONTAINER [REPO[:TAG]]   rename CONTAINER NAME   version
+  (--format takes docker's Go templates: '{{.ID}} {{.Names}}', 'table {{.Name}}\t{{.Image}}', '{{json .}}')
   logs [-f] [--tail N] [-t] CONTAINER  exec [-i] [-t] [-d] [-e] [-w] [-u] CONTAINER CMD...
   attach CONTAINER   inspect NAME...   wait CONTAINER...   top CONTAINER   stats CONTAINER...
   pause|unpause CONTAINER...           events [--since T] [--until T] [--filter K=V]   info
@@ -48,8 +53,9 @@ containers (through berthd):
 images:
   pull [--platform os/arch[/variant]] [-q] REF     fetch and unpack an image
   push [-q] REF                                    upload a local image
-  images, image ls [--format table|json] [-q] [--digests] [REPOSITORY]
-  image inspect REF...                             JSON details of images
+  images, image ls [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPO[:TAG]]
+  image inspect [-f TEMPLATE] REF...               JSON details of images
+  history, image history [--no-trunc] [-q] IMAGE   the layers and config steps of an image
   tag SRC DST                                      give an image another name
   rmi [-f] REF...                                  remove names, then unused content
   save [-o FILE] [--format docker-archive|oci-archive] REF...
@@ -65,7 +71,7 @@ images:
 system (through berthd):
   system df [--format json]                        disk used by images, containers, volumes
   system prune [-a] [--volumes] [-f]               stopped containers, unused networks and images
-  container prune [-f], network prune [-f]         port CONTAINER [PRIVATE_PORT[/PROTO]]
+  container prune [-f] [--filter until=T|label=K[=V]|label!=K], network prune [-f]   port CONTAINER [PORT]
   content ls [--format table|json] [-q], content get DIGEST [-o FILE]
   snapshot ls [--format table|json] [-q]
 
