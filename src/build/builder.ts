@@ -9,7 +9,7 @@
 // Must never: parse a wire format or print (callers get BuildEvents); reach the engine other than
 // through StepRunner.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeBlob } from '../content/write-blob.ts';
@@ -649,6 +649,9 @@ class Build {
 
   /** A read-only view of the state's root filesystem for `fn`; undefined for an empty one. */
   async #withRootfs<T>(state: State, label: string, fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> {
+    // A manifest under the build's lease keeps its layer chain from gc (image-gc keeps the chains of
+    // leased manifests) between the unpack and the view: a concurrent rmi cannot take it.
+    if (state.layers.length > 0) await this.#writeManifest(state);
     const chain = await this.#unpack(state);
     if (!chain) return fn(undefined);
     const snap = this.#b.images.snapshotter;
@@ -682,96 +685,105 @@ class Build {
       if (ins.kind === 'add' && /^(https?|git|ssh):\/\/|^git@/i.test(src))
         throw unsupported(`${where} ${src}: fetching URLs is not supported (berth builds without network access to the source); download the file into the build context and COPY it`);
     }
-    // Where the files come from: the context, an earlier stage, or an image.
-    const withSource = async <T>(fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> => {
-      if (ins.from === undefined) return fn(this.#context);
-      const from = x(ins.from);
-      const st = this.#stageByRef(from, s.stage.index);
-      if (st) return this.#withRootfs(this.#stageResults.get(st.index)!, `stage ${st.name ?? st.index}`, fn);
-      const img: Stage = { ...s.stage, base: from, platform: undefined as unknown as string };
-      const state = await this.#from(img, from);
-      return this.#withRootfs(state, `image ${from}`, fn);
-    };
     const chown = ins.chown === undefined ? undefined : x(ins.chown);
     const chmod = ins.chmod === undefined ? undefined : Number.parseInt(ins.chmod, 8);
-    await withSource(async (tree) =>
-      this.#withRootfs(s.state, `stage ${s.label}`, async (rootfs) => {
-        const owner = chown === undefined ? { uid: 0, gid: 0 } : await resolveOwner(chown, rootfs, where);
-        type Item = { src: string; rel: string; isDir: boolean; heredoc?: Buffer };
-        const items: Item[] = [];
-        for (const src of sources) {
-          if (src.startsWith('<<')) {
-            const h = ins.heredocs.find((d) => d.name === src.slice(2))!;
-            const body = heredocBody(h);
-            items.push({ src, rel: h.name, isDir: false, heredoc: Buffer.from(h.expand ? x(body) : body) });
-            continue;
+    const heredocs = new Map<string, Buffer>();
+    for (const h of ins.heredocs) {
+      const body = heredocBody(h);
+      heredocs.set(h.name, Buffer.from(h.expand ? x(body) : body));
+    }
+    // The key first, with nothing mounted (a hit then costs only reading the context): the parent's
+    // key, the instruction as it runs, and what the sources are: for the context their content
+    // (never mtimes), for a stage or an image its key, from which its content follows.
+    let from: { state: State; label: string } | undefined;
+    const keyParts: unknown[] = [ins.kind, dest0, workdir, chown ?? null, chmod ?? null];
+    if (ins.from !== undefined) {
+      const ref = x(ins.from);
+      const st = this.#stageByRef(ref, s.stage.index);
+      if (st) from = { state: this.#stageResults.get(st.index)!, label: `stage ${st.name ?? st.index}` };
+      else {
+        const { platform: _platform, ...rest } = s.stage;
+        from = { state: await this.#from({ ...rest, base: ref }, ref), label: `image ${ref}` };
+      }
+      keyParts.push(['from', from.state.key, sources.filter((src) => !src.startsWith('<<'))]);
+    } else {
+      for (const src of sources) {
+        if (src.startsWith('<<')) continue;
+        for (const rel of await this.#context.sources(src, `${where} ${src}`)) keyParts.push(await treeKey(this.#context, rel));
+      }
+    }
+    for (const [name, body] of heredocs) keyParts.push(['heredoc', name, body.toString()]);
+    const createdBy = `${K} ${[...(ins.from ? [`--from=${ins.from}`] : []), ...(chown ? [`--chown=${chown}`] : []), ...(ins.chmod ? [`--chmod=${ins.chmod}`] : []), ...sources, dest0].join(' ')}`;
+    const withSource = <T>(fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> => (from ? this.#withRootfs(from.state, from.label, fn) : fn(this.#context));
+    await this.#layerStep(s, ins, keyParts, createdBy, () =>
+      withSource(async (tree) =>
+        this.#withRootfs(s.state, `stage ${s.label}`, async (rootfs) => {
+          const owner = chown === undefined ? { uid: 0, gid: 0 } : await resolveOwner(chown, rootfs, where);
+          type Item = { src: string; rel: string; isDir: boolean; heredoc?: Buffer };
+          const items: Item[] = [];
+          for (const src of sources) {
+            if (src.startsWith('<<')) {
+              items.push({ src, rel: src.slice(2), isDir: false, heredoc: heredocs.get(src.slice(2))! });
+              continue;
+            }
+            if (!tree) throw invalidArgument(`${where} ${src}: not found (the source's root filesystem is empty)`);
+            for (const rel of await tree.sources(src, `${where} ${src}`)) items.push({ src, rel, isDir: rel === '' || (await tree.stat(rel)).isDirectory() });
           }
-          if (!tree) throw invalidArgument(`${where} ${src}: not found (the source's root filesystem is empty)`);
-          for (const rel of await tree.sources(src, `${where} ${src}`)) items.push({ src, rel, isDir: rel === '' || (await tree.stat(rel)).isDirectory() });
-        }
-        const multiple = items.length > 1 || sources.some((x2) => /[*?[]/.test(x2));
-        if (items.length > 1 && !destIsDirSyntax) throw invalidArgument(`${where}: with more than one source file, the destination must be a directory and end with a / (got ${JSON.stringify(dest0)})`);
-        const destExistingDir = rootfs ? await rootfs.resolve(dest).then(async (r) => r !== undefined && (await rootfs.stat(r)).isDirectory()) : false;
-        const destDir = destIsDirSyntax || multiple || destExistingDir || (items.length === 1 && items[0]!.isDir);
-        const entries: LayerEntry[] = [];
-        const keyParts: unknown[] = [ins.kind, dest, destDir, chown ?? null, chmod ?? null];
-        const made = new Set<string>();
-        const mkdirs = async (path: string) => {
-          const parts = path.split('/').filter((p) => p !== '');
-          for (let i = 1; i <= parts.length; i++) {
-            const p = parts.slice(0, i).join('/');
-            if (made.has(p)) continue;
-            made.add(p);
-            if (rootfs && (await rootfs.resolve(p)) !== undefined) continue;
-            entries.push({ name: p, type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0) });
-          }
-        };
-        const mode = (m: number) => (chmod === undefined ? m : (m & ~0o7777) | chmod);
-        for (const it of items) {
-          if (it.heredoc) {
-            const name = destDir ? posix.join(dest, it.rel) : dest;
+          const multiple = items.length > 1 || sources.some((x2) => /[*?[]/.test(x2));
+          if (items.length > 1 && !destIsDirSyntax) throw invalidArgument(`${where}: with more than one source file, the destination must be a directory and end with a / (got ${JSON.stringify(dest0)})`);
+          const destExistingDir = rootfs ? await rootfs.resolve(dest).then(async (r) => r !== undefined && (await rootfs.stat(r)).isDirectory()) : false;
+          const destDir = destIsDirSyntax || multiple || destExistingDir || (items.length === 1 && items[0]!.isDir);
+          const entries: LayerEntry[] = [];
+          const made = new Set<string>();
+          const mkdirs = async (path: string) => {
+            const parts = path.split('/').filter((p) => p !== '');
+            for (let i = 1; i <= parts.length; i++) {
+              const p = parts.slice(0, i).join('/');
+              if (made.has(p)) continue;
+              made.add(p);
+              if (rootfs && (await rootfs.resolve(p)) !== undefined) continue;
+              entries.push({ name: p, type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0) });
+            }
+          };
+          const mode = (m: number) => (chmod === undefined ? m : (m & ~0o7777) | chmod);
+          for (const it of items) {
+            if (it.heredoc) {
+              const name = destDir ? posix.join(dest, it.rel) : dest;
+              await mkdirs(posix.dirname(name));
+              entries.push({ name, type: 'file', mode: mode(0o644), uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0), data: it.heredoc, size: it.heredoc.length });
+              continue;
+            }
+            const t = tree!;
+            if (it.isDir) {
+              await mkdirs(dest);
+              for (const e of await t.walk(it.rel)) {
+                const rel = it.rel === '' ? e.rel : e.rel.slice(it.rel.length + 1);
+                const name = posix.join(dest, rel);
+                const le = { ...entryOf(name, e.stat, e.abs, e.link), uid: owner.uid, gid: owner.gid };
+                if (le.type !== 'symlink') le.mode = mode(le.mode);
+                made.add(name);
+                entries.push(le);
+              }
+              continue;
+            }
+            const st = await t.stat(it.rel);
+            const name = destDir ? posix.join(dest, posix.basename(it.rel)) : dest;
+            if (ins.kind === 'add' && st.isFile() && (await isArchive(join(t.root, it.rel)))) {
+              const into = destDir ? dest : posix.dirname(dest);
+              await mkdirs(into);
+              const added = await this.#extractArchive(join(t.root, it.rel), `${where} ${it.src}`);
+              for (const e of await added.walk('')) entries.push(entryOf(posix.join(into, e.rel), e.stat, e.abs, e.link));
+              continue;
+            }
             await mkdirs(posix.dirname(name));
-            entries.push({ name, type: 'file', mode: mode(0o644), uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0), data: it.heredoc, size: it.heredoc.length });
-            keyParts.push(['heredoc', name, it.heredoc.toString()]);
-            continue;
+            const link = st.isSymbolicLink() ? await readlink(join(t.root, it.rel)) : undefined;
+            const le = { ...entryOf(name, st, join(t.root, it.rel), link), uid: owner.uid, gid: owner.gid };
+            if (le.type !== 'symlink') le.mode = mode(le.mode);
+            entries.push(le);
           }
-          const t = tree!;
-          if (it.isDir) {
-            await mkdirs(dest);
-            for (const e of await t.walk(it.rel)) {
-              const rel = it.rel === '' ? e.rel : e.rel.slice(it.rel.length + 1);
-              const name = posix.join(dest, rel);
-              const le = { ...entryOf(name, e.stat, e.abs, e.link), uid: owner.uid, gid: owner.gid };
-              if (le.type !== 'symlink') le.mode = mode(le.mode);
-              made.add(name);
-              entries.push(le);
-              keyParts.push([name, le.type, le.mode, le.type === 'file' ? await t.digest(e.rel) : (le.linkname ?? null)]);
-            }
-            continue;
-          }
-          const st = await t.stat(it.rel);
-          const base = posix.basename(it.rel);
-          const name = destDir ? posix.join(dest, base) : dest;
-          if (ins.kind === 'add' && st.isFile() && (await isArchive(join(t.root, it.rel)))) {
-            await mkdirs(destDir ? dest : posix.dirname(dest));
-            const added = await this.#extractArchive(join(t.root, it.rel), `${where} ${it.src}`);
-            for (const e of await added.walk('')) {
-              const n = posix.join(destDir ? dest : posix.dirname(dest), e.rel);
-              entries.push(entryOf(n, e.stat, e.abs, e.link));
-              keyParts.push([n, e.stat.mode, e.stat.isFile() ? await added.digest(e.rel) : (e.link ?? null)]);
-            }
-            continue;
-          }
-          await mkdirs(posix.dirname(name));
-          const link = st.isSymbolicLink() ? await (await import('node:fs/promises')).readlink(join(t.root, it.rel)) : undefined;
-          const le = { ...entryOf(name, st, join(t.root, it.rel), link), uid: owner.uid, gid: owner.gid };
-          if (le.type !== 'symlink') le.mode = mode(le.mode);
-          entries.push(le);
-          keyParts.push([name, le.type, le.mode, le.type === 'file' ? await t.digest(it.rel) : (le.linkname ?? null)]);
-        }
-        const createdBy = `${K} ${[...(ins.from ? [`--from=${ins.from}`] : []), ...(chown ? [`--chown=${chown}`] : []), ...(ins.chmod ? [`--chmod=${ins.chmod}`] : []), ...sources, dest0].join(' ')}`;
-        await this.#layerStep(s, ins, keyParts, createdBy, () => storeLayer(this.#b.images.content, this.leaseId, this.staging, entries, this.#epoch));
-      }),
+          return storeLayer(this.#b.images.content, this.leaseId, this.staging, entries, this.#epoch);
+        }),
+      ),
     );
   }
 
@@ -804,6 +816,16 @@ class Build {
 }
 
 const rc = (s: CachedState): RuntimeConfig => (s.config.config ?? {}) as RuntimeConfig;
+
+/** A context path's part of a COPY key: its type, mode and content digest, and those of everything below it. */
+async function treeKey(tree: SourceTree, rel: string): Promise<unknown[]> {
+  const one = async (r: string, st: import('node:fs').Stats, link?: string) => [r, st.mode, st.isFile() ? await tree.digest(r) : (link ?? (st.isSymbolicLink() ? await readlink(join(tree.root, r)) : null))];
+  const st = await tree.stat(rel);
+  if (!st.isDirectory()) return [await one(rel, st)];
+  const out: unknown[] = [[rel, st.mode]];
+  for (const e of await tree.walk(rel)) out.push(await one(e.rel, e.stat, e.link));
+  return out;
+}
 
 /** gzip, zstd, or a tar's ustar magic: what ADD extracts (bzip2 and xz are refused by the applier's checks). */
 async function isArchive(path: string): Promise<boolean> {

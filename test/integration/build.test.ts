@@ -372,3 +372,23 @@ test('RUN --mount: a cache directory outlives builds, a bind shows the context r
   const secret = await build(dir);
   assert.match(secret.stderr, /secret mounts are not supported/);
 });
+
+test('-f - (the Dockerfile on stdin), -f outside the context, --label, and a build arg not consumed warns', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const dir = context({ 'data.txt': 'data\n', 'other.Dockerfile.dockerignore': 'data.txt\n' });
+  const r = spawnSync(process.execPath, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'build', '-f', '-', '-t', 'stdin:1', '--label', 'made.by=test', '--build-arg', 'UNUSED=1', dir], {
+    input: 'FROM busybox\nCOPY data.txt /\n',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stderr, /build args were not consumed: UNUSED/);
+  assert.deepEqual((await inspect('stdin:1')).config.config.Labels, { 'made.by': 'test' });
+  // A Dockerfile outside the context; <name>.dockerignore beside it in the context wins over .dockerignore.
+  const outside = join(mkdtempSync('/tmp/btb-df-'), 'other.Dockerfile');
+  contexts.push(join(outside, '..'));
+  writeFileSync(outside, 'FROM busybox\nCOPY data.txt /\n');
+  const o = await build(dir, '-f', outside);
+  assert.notEqual(o.code, 0);
+  assert.match(o.stderr, /other\.Dockerfile:2: COPY data\.txt: "data\.txt" not found in the build context \(or excluded by \.dockerignore\)/);
+});

@@ -3,9 +3,10 @@
 // served it), RUN output as it comes, then the image id; `-q` prints only the id.
 // Must never: read the context itself (berthd reads the directory it is given).
 import { createWriteStream, existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
 import type { Verb } from './container-verbs.ts';
@@ -37,8 +38,16 @@ export const build: Verb = {
     const context = resolve(args[0]!);
     if (!existsSync(context)) throw invalidArgument(`build: context directory ${context} does not exist`);
     let dockerfile = f.file as string | undefined;
-    // -f is relative to the working directory, as docker's; inside the context it is passed as a path in it.
-    if (dockerfile !== undefined && dockerfile !== '') {
+    let stdinDir: string | undefined;
+    if (dockerfile === '-') {
+      // The Dockerfile on stdin: handed to berthd (same host) as a file outside the context.
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+      stdinDir = await mkdtemp(join(tmpdir(), 'berth-build-'));
+      dockerfile = join(stdinDir, 'Dockerfile');
+      await writeFile(dockerfile, Buffer.concat(chunks), { mode: 0o600 });
+    } else if (dockerfile !== undefined && dockerfile !== '') {
+      // -f is relative to the working directory, as docker's; inside the context it is passed as a path in it.
       const abs = resolve(dockerfile);
       dockerfile = abs.startsWith(`${context}/`) ? abs.slice(context.length + 1) : abs;
     }
@@ -57,7 +66,8 @@ export const build: Verb = {
       const host = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
       if (!(f.platform as string).startsWith(host)) throw invalidArgument(`--platform ${f.platform}: berth builds for this host's platform only (${host})`);
     }
-    const r = await (await ctx.client()).build({
+    const r = await (await ctx.client())
+      .build({
       context,
       ...(f.tag ? { tags: f.tag as string[] } : {}),
       ...(dockerfile ? { dockerfile } : {}),
@@ -72,7 +82,8 @@ export const build: Verb = {
         else if (ev.kind === 'output') ctx.out.write(ev.text);
         else if (ev.kind === 'warning') ctx.err.write(`warning: ${ev.text}\n`);
       },
-    });
+      })
+      .finally(() => (stdinDir ? rm(stdinDir, { recursive: true, force: true }) : undefined));
     if (f.iidfile) await writeFile(f.iidfile as string, r.id);
     if (output) {
       const res = await (await ctx.client()).save([r.names[0] ?? r.id], output.type === 'oci' ? 'oci-archive' : 'docker-archive');
