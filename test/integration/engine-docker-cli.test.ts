@@ -67,6 +67,14 @@ test('--format Go templates on ps, inspect, images, image inspect, volume and ne
   assert.equal(ev.code, 0, ev.stderr);
   assert.match(ev.stdout, /^container start fmt1$/m);
 
+  const df = await berth('system', 'df', '--format', 'table {{.Type}}\t{{.TotalCount}}');
+  assert.equal(df.code, 0, df.stderr);
+  assert.match(df.stdout, /^TYPE\s+TOTAL\nImages\s+1\nContainers\s+1\nLocal Volumes\s+1\n$/);
+  // A verb that prints no list refuses a template rather than ignore it.
+  const top = await berth('top', 'fmt1', '--format', '{{.PID}}');
+  assert.notEqual(top.code, 0);
+  assert.match(top.stderr, /this verb takes no template/);
+
   assert.equal((await berth('rm', '-f', 'fmt1')).code, 0);
   assert.equal((await berth('volume', 'rm', 'fmtvol')).code, 0);
 });

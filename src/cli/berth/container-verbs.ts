@@ -22,9 +22,10 @@ const format: FlagSpec = { names: ['format'], kind: 'string' };
 /** docker's inspect verbs take -f for --format. */
 export const inspectFormat: FlagSpec = { names: ['format', 'f'], kind: 'string' };
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
-const isJson = (f: Record<string, unknown>) => {
+/** For verbs that print no list: --format json or the default; a template is refused (never ignored). */
+export const isJson = (f: Record<string, unknown>) => {
   const v = f.format as string | undefined;
-  if (v !== undefined && v !== 'json' && v !== 'table') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}`);
+  if (v !== undefined && v !== 'json' && v !== 'table') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}${v.includes('{{') ? ' (this verb takes no template)' : ''}`);
   return v === 'json';
 };
 const strings = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);

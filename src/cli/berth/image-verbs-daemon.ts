@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import { filtersOf, inspectFormat, type Verb } from './container-verbs.ts';
+import { filtersOf, inspectFormat, isJson, type Verb } from './container-verbs.ts';
 import { IMAGES_HEADERS, imageContext, imageInspectContext } from './docker-contexts.ts';
 import { imagesFiltered, imagesNamed, imagesText } from './format.ts';
 import { formatChoice, inspectOutput, listOutput } from './template-format.ts';
@@ -84,7 +84,7 @@ const rmi: Verb = {
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'rmi [-f] REF...');
     const r = await (await ctx.client()).rmi(args, f.force === true);
-    if (f.format === 'json') {
+    if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
     }
@@ -102,7 +102,7 @@ const load: Verb = {
     const input = (f.input as string | undefined) ?? '-';
     if (input === '-' && process.stdin.isTTY) throw invalidArgument('load: no archive: use -i FILE or redirect stdin');
     const r = await (await ctx.client()).load(input === '-' ? process.stdin : createReadStream(input));
-    if (f.format === 'json') {
+    if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
     }
@@ -119,7 +119,7 @@ const importCmd: Verb = {
     const c = await ctx.client();
     const src = args[0] === '-' ? process.stdin : createReadStream(resolve(args[0]!));
     const r = await c.importRootfs(src, args[1], f.platform as string | undefined);
-    ctx.out.write(f.format === 'json' ? json(r) : `${r.target.digest}\n`);
+    ctx.out.write(isJson(f) ? json(r) : `${r.target.digest}\n`);
     return 0;
   },
 };

@@ -8,7 +8,8 @@
 import type { ContainerDetails } from '../../api/types.ts';
 import { invalidArgument, notFound } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import { filtersOf, type Verb, type VerbCtx } from './container-verbs.ts';
+import { filtersOf, isJson, type Verb, type VerbCtx } from './container-verbs.ts';
+import { formatChoice, listOutput } from './template-format.ts';
 import { formatBytes, table } from './format.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
@@ -39,16 +40,16 @@ const pct = (part: number, whole: number) => (whole > 0 ? Math.round((part / who
 
 const systemDf: Verb = {
   flags: [format, help],
-  usage: 'system df [--format json]',
+  usage: 'system df [--format json|TEMPLATE]',
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'system df [--format json]');
+    formatChoice(f.format as string | undefined);
     const df = await (await ctx.client()).systemDf();
-    if (f.format === 'json') {
-      ctx.out.write(json(df));
-      return 0;
-    }
     const row = (type: string, r: { total: number; active: number; size: number; reclaimable: number }) => [type, String(r.total), String(r.active), formatBytes(r.size), `${formatBytes(r.reclaimable)} (${pct(r.reclaimable, r.size)}%)`];
-    ctx.out.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], [row('Images', df.images), row('Containers', df.containers), row('Local Volumes', df.volumes)]));
+    const rows = [row('Images', df.images), row('Containers', df.containers), row('Local Volumes', df.volumes)];
+    // docker's df fields: Type, TotalCount, Active, Size, Reclaimable.
+    const contexts = () => rows.map(([Type, TotalCount, Active, Size, Reclaimable]) => ({ Type, TotalCount, Active, Size, Reclaimable }));
+    ctx.out.write(listOutput(f.format, df, contexts, { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' }, () => table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows)));
     return 0;
   },
 };
@@ -61,7 +62,7 @@ const systemPrune: Verb = {
     const what = ['all stopped containers', 'all networks not used by at least one container', ...(f.volumes ? ['all anonymous volumes not used by at least one container'] : []), f.all ? 'all images without at least one container associated to them' : 'all dangling images'];
     if (!(await confirm(ctx, f, what))) return 0;
     const r = await (await ctx.client()).systemPrune({ all: f.all === true, volumes: f.volumes === true });
-    if (f.format === 'json') {
+    if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
     }
@@ -84,7 +85,7 @@ const imagePrune: Verb = {
     want(args, 0, 0, 'image prune [-a] [-f]');
     if (!(await confirm(ctx, f, [f.all ? 'all images without at least one container associated to them' : 'all dangling images']))) return 0;
     const r = await (await ctx.client()).imagePrune({ all: f.all === true });
-    if (f.format === 'json') {
+    if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
     }
@@ -104,7 +105,7 @@ function simplePrune(what: string, word: string, call: (c: Awaited<ReturnType<Ve
       const filters = filtersOf(f);
       if (!(await confirm(ctx, f, [what]))) return 0;
       const r = await call(await ctx.client(), filters);
-      ctx.out.write(f.format === 'json' ? json(r) : r.removed.length ? `Deleted ${word === 'container' ? 'Containers' : 'Networks'}:\n${r.removed.join('\n')}\n` : '');
+      ctx.out.write(isJson(f) ? json(r) : r.removed.length ? `Deleted ${word === 'container' ? 'Containers' : 'Networks'}:\n${r.removed.join('\n')}\n` : '');
       return 0;
     },
   };
@@ -131,7 +132,7 @@ const port: Verb = {
   run: async (ctx, f, args) => {
     want(args, 1, 2, 'port CONTAINER [PRIVATE_PORT[/PROTO]]');
     const d = await (await ctx.client()).inspect(args[0]!);
-    if (f.format === 'json') {
+    if (isJson(f)) {
       ctx.out.write(json(d.networkSettings?.ports ?? {}));
       return 0;
     }
