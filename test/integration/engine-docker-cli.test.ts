@@ -42,6 +42,12 @@ test('--format Go templates on ps, inspect, images, image inspect, volume and ne
   assert.equal(ins.stdout, 'running /fmt1 busybox web false\n');
   const rng = await berth('inspect', '-f', '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}', 'fmt1');
   assert.equal(rng.stdout, 'tier=web\n');
+  // Without a template, docker's shape as JSON; --format json, berth's own details.
+  const [docker] = JSON.parse((await berth('inspect', 'fmt1')).stdout) as { Id: string; Name: string; State: { Status: string; Pid: number }; HostConfig: { NetworkMode: string }; Config: { Cmd: string[] } }[];
+  assert.deepEqual([docker!.Id, docker!.Name, docker!.State.Status, docker!.Config.Cmd], [id, '/fmt1', 'running', ['sleep', '300']]);
+  assert.ok(docker!.State.Pid > 0);
+  const [native] = JSON.parse((await berth('inspect', '--format', 'json', 'fmt1')).stdout) as { id: string; state: { status: string } }[];
+  assert.deepEqual([native!.id, native!.state.status], [id, 'running']);
 
   const img = await berth('images', '--format', '{{.Repository}}:{{.Tag}} {{len .ID}}');
   assert.equal(img.stdout, 'busybox:latest 12\n');

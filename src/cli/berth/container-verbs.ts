@@ -605,7 +605,7 @@ const attachVerb: Verb = {
 
 const inspect: Verb = {
   flags: [{ names: ['type'], kind: 'string' }, inspectFormat, help],
-  usage: 'inspect [--type container|image] [--format TEMPLATE] NAME...',
+  usage: 'inspect [--type container|image] [-f TEMPLATE | --format json] NAME...',
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'inspect NAME...');
     if (f.type !== undefined && f.type !== 'container' && f.type !== 'image') throw invalidArgument(`--type: expected container or image, got ${JSON.stringify(f.type)}`);
@@ -624,9 +624,10 @@ const inspect: Verb = {
       out.push({ kind: 'image', v: await c.imageInspect(a) });
     }
     const shape = (x: (typeof out)[number]) => (x.kind === 'container' ? containerInspectContext(x.v as ContainerDetails) : imageInspectContext(x.v as Parameters<typeof imageInspectContext>[0]));
-    const text = inspectOutput(f.format, out, shape);
-    // Without a template: berth's JSON of each item, not the wrapper.
-    ctx.out.write(formatChoice(f.format as string | undefined).kind === 'template' ? text : json(out.map((x) => x.v)));
+    // As docker's: the docker-shaped JSON (State, Config, HostConfig, NetworkSettings, Mounts), or a
+    // template over it; `--format json` gives berth's own details (request, spec, bundle, shim pid).
+    const choice = formatChoice(f.format as string | undefined);
+    ctx.out.write(choice.kind === 'template' ? inspectOutput(f.format, out, shape) : json(choice.kind === 'json' ? out.map((x) => x.v) : out.map(shape)));
     return 0;
   },
 };
