@@ -8,13 +8,16 @@
 // name, errno, syscall, path or fd, and a message naming them). It holds no state and makes no
 // policy decisions; src/sys/native.ts is its only caller.
 //
-// It must never change the state of the whole process behind Node's back: no setns, unshare,
+// It must never change the state of the whole process behind Node's back: no setns (but the one
+// bounded, thread-local use in netnsSocket, which says why it is safe), unshare,
 // fork, chroot or credential changes (spawn.cc's posix_spawn execs at once and shares nothing). Node runs several threads (V8 workers, libuv's pool) and such
 // calls would either fail (EINVAL for setns into a user or mount namespace from a multithreaded
 // process) or apply to one thread only. Those live in native/berth-init, a single-threaded program.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,6 +120,52 @@ bool ArgOptString(const Napi::CallbackInfo &info, size_t i, const char *fn, cons
   if (!info[i].IsString()) ThrowArg(info.Env(), fn, arg, "a string or null");
   out = ArgString(info, i, fn, arg);
   return true;
+}
+
+// ---- a socket in another network namespace --------------------------------------------------------
+
+// netnsSocket(netnsPath): fd of a new AF_INET SOCK_STREAM socket (non-blocking, close-on-exec, not
+// connected) that belongs to the network namespace at `netnsPath`; the caller connects it. CRI
+// port-forward reaches 127.0.0.1:PORT inside a pod this way, with no helper process (socat, nsenter)
+// to spawn or leave behind. A socket keeps the namespace it was made in for its whole life, so only
+// its creation must happen inside.
+//
+// Why this setns is safe in Node's multithreaded process, unlike the ones the header forbids: a
+// network namespace is per thread (task), and setns(CLONE_NEWNET) moves the calling thread only; the
+// kernel allows it in a multithreaded process (only user and mount namespaces refuse). The call runs
+// synchronously on the event-loop thread, which runs nothing else between entering and leaving:
+// three system calls (setns, socket, setns) with no allocation, no callback and no JavaScript. libuv's
+// pool and V8's threads are never moved. If returning fails the thread would make later sockets in
+// the pod's namespace, which must never happen: the process aborts instead (it cannot fail for a
+// namespace fd of our own, opened from /proc/thread-self before leaving).
+Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "netnsSocket";
+  std::string path = ArgString(info, 0, fn, "netnsPath");
+  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0) ThrowPath(env, errno, "open", path);
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    int err = errno;
+    close(target);
+    ThrowPath(env, err, "open", "/proc/thread-self/ns/net");
+  }
+  if (setns(target, CLONE_NEWNET) < 0) {
+    int err = errno;
+    close(home);
+    close(target);
+    ThrowPath(env, err, "setns", path);
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int socket_err = errno;
+  if (setns(home, CLONE_NEWNET) < 0) {
+    fprintf(stderr, "berth_addon: netnsSocket could not return the thread to its network namespace: %s\n", strerror(errno));
+    abort();
+  }
+  close(home);
+  close(target);
+  if (fd < 0) ThrowPath(env, socket_err, "socket", path);
+  return Napi::Number::New(env, fd);
 }
 
 // ---- fd passing ---------------------------------------------------------------------------------
@@ -812,6 +861,7 @@ Napi::Object Constants(Napi::Env env) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
+  exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket, "netnsSocket"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));

@@ -7,18 +7,18 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { bindApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { CriServer } from './grpc-server.ts';
+import type { CriServer, CriServerOptions } from './grpc-server.ts';
 
 export type CriSocket = { close(): Promise<void>; /** Whether the gRPC server has been loaded (tests, measurements). */ loaded(): boolean };
 
 /** Listens at `socketPath` (mode 0660, group `gid`: src/engine/api-socket.ts, docs/security.md). */
-export async function serveCriSocket(engine: Engine, socketPath: string, log: (m: string) => void, gid = 0): Promise<CriSocket> {
+export async function serveCriSocket(engine: Engine, socketPath: string, log: (m: string) => void, gid = 0, o: CriServerOptions = {}): Promise<CriSocket> {
   let grpc: CriServer | undefined;
   let loading: Promise<CriServer> | undefined;
   const sockets = new Set<Socket>();
   const load = (): Promise<CriServer> => {
     loading ??= import('./grpc-server.ts').then((m) => {
-      grpc = m.createCriServer(engine, log);
+      grpc = m.createCriServer(engine, log, o);
       return grpc;
     });
     return loading;
@@ -60,7 +60,7 @@ export async function serveCriSocket(engine: Engine, socketPath: string, log: (m
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
-      grpc?.close();
+      await grpc?.close();
       await rm(socketPath, { force: true });
     },
   };

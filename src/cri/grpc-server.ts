@@ -15,8 +15,12 @@ import { CriImageService } from './image-service.ts';
 import { CriRuntimeService } from './runtime-service.ts';
 import { CRI_VERSIONS, type CriVersion, offeredIn, pathIn } from './services.ts';
 import { GrpcStatus, grpcErrorOf } from './status.ts';
+import { DEFAULT_STREAM_ADDRESS, type StreamAddress } from './stream-requests.ts';
+import { CriStreaming } from './streaming.ts';
 
-export type CriServer = { inject(socket: Duplex): void; close(): void };
+export type CriServer = { inject(socket: Duplex): void; close(): Promise<void>; /** Exec, Attach and PortForward's streaming server (tests). */ streaming: CriStreaming };
+
+export type CriServerOptions = { streamAddress?: StreamAddress };
 
 type Impl = Record<string, (req: Record<string, unknown>) => Promise<unknown>>;
 
@@ -86,22 +90,25 @@ function handlers(def: grpc.ServiceDefinition, impl: Impl, service: string, log:
   return out;
 }
 
-export function createCriServer(engine: Engine, log: (m: string) => void): CriServer {
+export function createCriServer(engine: Engine, log: (m: string) => void, o: CriServerOptions = {}): CriServer {
   const defs = loadDefinitions();
   // Channelz keeps per-call statistics for a debugging service berthd does not offer.
   const server = new grpc.Server({ 'grpc.enable_channelz': 0, 'grpc.max_receive_message_length': 16 << 20 });
   const images = new CriImageService(engine);
+  const streaming = new CriStreaming(engine, o.streamAddress ?? DEFAULT_STREAM_ADDRESS, log);
   for (const version of CRI_VERSIONS) {
-    const runtime = new CriRuntimeService(engine, version);
+    const runtime = new CriRuntimeService(engine, version, streaming);
     server.addService(definitionFor(defs.runtime, version), handlers(definitionFor(defs.runtime, version), runtime as unknown as Impl, `runtime.${version}.RuntimeService`, log));
     server.addService(definitionFor(defs.image, version), handlers(definitionFor(defs.image, version), images as unknown as Impl, `runtime.${version}.ImageService`, log));
   }
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {
     inject: (socket) => injector.injectConnection(socket),
-    close: () => {
+    close: async () => {
       injector.destroy();
       server.forceShutdown();
+      await streaming.close();
     },
+    streaming,
   };
 }

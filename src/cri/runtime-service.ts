@@ -11,10 +11,11 @@ import { execSync } from '../engine/exec-sync.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
 import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
 import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, SecurityOptions } from '../engine/types.ts';
-import { invalidArgument, isBerthError, unsupported } from '../errors/errors.ts';
+import { failedPrecondition, invalidArgument, isBerthError, unsupported } from '../errors/errors.ts';
 import { idMatches, int64, labelsMatch, nanos, required } from './convert.ts';
 import type { CriVersion } from './services.ts';
 import { isNotFound } from './status.ts';
+import type { CriStreaming } from './streaming.ts';
 
 // The shapes below are the CRI messages as decoded (fields the adapter reads); see proto/cri-api.proto.
 // biome-ignore lint/suspicious/noExplicitAny: decoded CRI messages; their shapes are proto/cri-api.proto's
@@ -142,10 +143,12 @@ function containerState(c: ContainerDetails): string {
 export class CriRuntimeService {
   readonly #e: Engine;
   readonly #version: CriVersion;
+  readonly #streaming: CriStreaming | undefined;
 
-  constructor(engine: Engine, version: CriVersion) {
+  constructor(engine: Engine, version: CriVersion, streaming?: CriStreaming) {
     this.#e = engine;
     this.#version = version;
+    this.#streaming = streaming;
   }
 
   async Version(): Promise<Msg> {
@@ -351,6 +354,47 @@ export class CriRuntimeService {
     const timeoutSec = int64(req.timeout);
     const r = await execSync(this.#e.containers, id, req.cmd, timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {});
     return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+  }
+
+  // ---------------------------------------------------------------- streaming (streaming.ts)
+
+  #streamer(): CriStreaming {
+    if (!this.#streaming) throw unsupported('streaming: this CRI server has no streaming server');
+    return this.#streaming;
+  }
+
+  /** A running container of a pod, for exec and attach. */
+  #runningPodContainer(field: string, id: string): ContainerDetails {
+    const c = this.#e.containers.inspect(required(id, field));
+    if (!c.state.running) throw failedPrecondition(`container ${c.id} is not running (${containerState(c)}): exec and attach need a running container`);
+    return c;
+  }
+
+  /** Which streams: at least one, and stderr never with a tty (a terminal has one output). */
+  #streamsOf(req: Msg, what: string): { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean } {
+    const o = { tty: req.tty === true, stdin: req.stdin === true, stdout: req.stdout === true, stderr: req.stderr === true };
+    if (o.tty && o.stderr) throw invalidArgument(`${what}: tty and stderr cannot both be true (a terminal has one output stream)`);
+    if (!o.stdin && !o.stdout && !o.stderr) throw invalidArgument(`${what}: one of stdin, stdout, or stderr must be set`);
+    return o;
+  }
+
+  async Exec(req: Msg): Promise<Msg> {
+    if (!Array.isArray(req.cmd) || req.cmd.length === 0) throw invalidArgument('cmd: required (expected a non-empty command)');
+    const c = this.#runningPodContainer('container_id', req.container_id);
+    return { url: await this.#streamer().url({ kind: 'exec', containerId: c.id, cmd: req.cmd, ...this.#streamsOf(req, 'exec') }) };
+  }
+
+  async Attach(req: Msg): Promise<Msg> {
+    const c = this.#runningPodContainer('container_id', req.container_id);
+    return { url: await this.#streamer().url({ kind: 'attach', containerId: c.id, ...this.#streamsOf(req, 'attach') }) };
+  }
+
+  async PortForward(req: Msg): Promise<Msg> {
+    const p = this.#e.pods.inspect(required(req.pod_sandbox_id, 'pod_sandbox_id'));
+    if (p.state !== 'ready') throw failedPrecondition(`pod ${p.id} is not ready: port-forward needs a running pod`);
+    const ports = ((req.port ?? []) as number[]).map(Number);
+    for (const [i, port] of ports.entries()) if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port[${i}]: ${port} (expected 1-65535)`);
+    return { url: await this.#streamer().url({ kind: 'portforward', podId: p.id, ports }) };
   }
 
   async ReopenContainerLog(req: Msg): Promise<Msg> {

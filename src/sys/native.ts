@@ -152,6 +152,7 @@ export interface BpfError extends SyscallError {
 /** The addon's exports, as berth_addon.cc defines them. */
 interface Addon {
   socketpair(): [number, number];
+  netnsSocket(netnsPath: string): number;
   sendFds(sockFd: number, fds: readonly number[], data: Buffer | undefined): number;
   recvFds(sockFd: number, maxFds: number, maxData: number): { fds: number[]; data: Buffer };
   openInRoot(rootFd: number, path: string, flags: number, mode: number, forceWalk: boolean): number;
@@ -210,6 +211,16 @@ export function loadAddon(): Addon {
 /** A connected AF_UNIX SOCK_STREAM pair, both ends close-on-exec. */
 export function socketpair(): [number, number] {
   return loadAddon().socketpair();
+}
+
+/**
+ * A new TCP (AF_INET) socket, non-blocking and close-on-exec, not connected, that belongs to the
+ * network namespace at `netnsPath` (a bind-mounted netns file or /proc/PID/ns/net): connect it with
+ * `new net.Socket({ fd }).connect(…)`. Only the event-loop thread enters the namespace, for the
+ * socket call alone (docs/native-addon.md says why that is safe).
+ */
+export function netnsSocket(netnsPath: string): number {
+  return loadAddon().netnsSocket(netnsPath);
 }
 
 /**

@@ -429,8 +429,8 @@ test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimple
     assert.match(e.details, /container_id/);
     e = await criError(rt.CheckpointContainer!({ container_id: 'x' }));
     assert.equal(e.code, Status.Unimplemented);
-    e = await criError(rt.Attach!({ container_id: 'x' }));
-    assert.equal(e.code, Status.Unimplemented);
+    e = await criError(rt.Attach!({ container_id: 'f'.repeat(64), stdout: true }));
+    assert.equal(e.code, Status.NotFound, 'Attach is served (cri-streaming.test.ts): a missing container is NotFound');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { apiRouter } from '../../api/routes.ts';
 import { serveApi } from '../../api/server.ts';
 import { serveCriSocket } from '../../cri/cri-socket.ts';
+import { parseStreamAddress } from '../../cri/stream-requests.ts';
 import { apiSocketPath, resolveGroup } from '../../engine/api-socket.ts';
 import { dockerRouter } from '../../docker-api/routes.ts';
 import { serveDockerApi } from '../../docker-api/server.ts';
@@ -30,6 +31,8 @@ export type BerthdConfig = {
   group?: string | number;
   /** The Docker Engine API's socket; '' serves no Docker API. */
   dockerSocket?: string;
+  /** HOST:PORT of the CRI streaming server (exec, attach, port-forward URLs); default 127.0.0.1:0. */
+  streamAddress?: string;
   debug?: boolean;
   defaultRuntime?: string;
   /** name → path, or {path, inProcess} (src/engine/runtime-classes.ts). */
@@ -41,16 +44,19 @@ export type BerthdConfig = {
 
 const USAGE = `berthd: the berth engine daemon
 
-usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--docker-socket PATH] [--group GROUP] [--config FILE] [--debug]
+usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] [--docker-socket PATH] [--stream-address HOST:PORT] [--group GROUP] [--config FILE] [--debug]
 
   --root DIR         persistent state (default /var/lib/berth)
   --run-root DIR     runtime state: shims, runtime state, netns (default /run/berth)
   --socket PATH      the API socket (default <run-root>/berthd.sock); unix sockets only
   --cri-socket PATH  the CRI (Kubernetes) gRPC socket (default <run-root>/cri.sock; '' for none)
   --docker-socket PATH  the Docker Engine API socket (default <run-root>/docker.sock; '' for none)
+  --stream-address HOST:PORT
+                     where the CRI streaming server (exec, attach, port-forward) listens once first
+                     used (default 127.0.0.1:0, an ephemeral port on loopback)
   -G, --group GROUP  the group that owns the API sockets (0660) and may read container logs
                      (a name or gid; default root's): its members can run containers as root
-  --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, group, defaultRuntime, runtimes, snapshotter, shimBinary,
+  --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, streamAddress, group, defaultRuntime, runtimes, snapshotter, shimBinary,
                      network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
   --debug            log every API error and recovery step
@@ -63,6 +69,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['cri-socket'], kind: 'string' },
   { names: ['group', 'G'], kind: 'string' },
   { names: ['docker-socket'], kind: 'string' },
+  { names: ['stream-address'], kind: 'string' },
   { names: ['config'], kind: 'string' },
   { names: ['no-network'], kind: 'bool' },
   { names: ['debug', 'D'], kind: 'bool' },
@@ -100,6 +107,8 @@ export async function main(argv: string[]): Promise<void> {
   const gid = resolveGroup(flags.group === undefined ? cfg.group : String(flags.group));
   const dockerFlag = flags['docker-socket'] ?? cfg.dockerSocket;
   const dockerSocket = dockerFlag === '' ? undefined : apiSocketPath(String(dockerFlag ?? join(runRoot, 'docker.sock')));
+  const streamFlag = flags['stream-address'] ?? cfg.streamAddress;
+  const streamAddress = streamFlag === undefined ? undefined : parseStreamAddress(String(streamFlag), flags['stream-address'] !== undefined ? '--stream-address' : 'streamAddress in the --config file');
   const debug = flags.debug === true || cfg.debug === true;
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} berthd[${process.pid}]: ${m}\n`);
   const dlog = debug ? log : () => {};
@@ -140,7 +149,7 @@ export async function main(argv: string[]): Promise<void> {
   // Bound before the native API: a client that waits for berthd's API finds the CRI socket ready too
   // (a stale cri.sock of a killed berthd would refuse it meanwhile). The gRPC server itself loads at
   // the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
-  const cri = criSocket ? await serveCriSocket(engine, criSocket, log, gid) : undefined;
+  const cri = criSocket ? await serveCriSocket(engine, criSocket, log, gid, streamAddress ? { streamAddress } : {}) : undefined;
   if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
   const docker = dockerSocket ? await serveDockerApi(engine, dockerRouter(), dockerSocket, dlog, gid) : undefined;
   if (dockerSocket) log(`serving the Docker Engine API on ${dockerSocket}`);
