@@ -13,8 +13,14 @@ export function dockerState(status: string, restarting = false): string {
   return status === 'stopped' ? 'exited' : status;
 }
 
+/** Docker calls the default network `bridge`; berthd without networking has none to rename (its default is `none`). */
 export function dockerNetworkName(name: string, defaultNetwork: string): string {
-  return name === defaultNetwork ? 'bridge' : name;
+  return name === defaultNetwork && defaultNetwork !== 'none' && defaultNetwork !== 'host' ? 'bridge' : name;
+}
+
+/** The engine's name for a network docker names (`bridge` is the default network). */
+export function engineNetworkName(name: string, defaultNetwork: string): string {
+  return name === 'bridge' && defaultNetwork !== 'none' && defaultNetwork !== 'host' ? defaultNetwork : name;
 }
 
 const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);

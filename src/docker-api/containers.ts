@@ -194,8 +194,11 @@ export function containerRoutes(r: DockerRouter): void {
   });
 
   r.on('POST', '/containers/{id}/rename', async (c) => {
-    await resolve(c.engine, c.params.id!);
-    throw refused('rename', 'the berth engine cannot rename a container yet');
+    const rec = await resolve(c.engine, c.params.id!);
+    const name = (c.query.get('name') ?? '').replace(/^\//, '');
+    if (!name) throw invalidArgument('Neither old nor new names may be empty');
+    await c.engine.containers.rename(rec.id, name);
+    return NO_CONTENT;
   });
 
   r.on('GET', '/containers/{id}/logs', async (c) => {

@@ -5,6 +5,7 @@ import { execRoutes } from './exec.ts';
 import { imageRoutes } from './images.ts';
 import { DockerRouter } from './server.ts';
 import { systemRoutes } from './system.ts';
+import { volumeNetworkRoutes } from './volumes-networks.ts';
 
 export function dockerRouter(): DockerRouter {
   const r = new DockerRouter();
@@ -12,5 +13,6 @@ export function dockerRouter(): DockerRouter {
   containerRoutes(r);
   execRoutes(r);
   imageRoutes(r);
+  volumeNetworkRoutes(r);
   return r;
 }

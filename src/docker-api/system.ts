@@ -2,6 +2,11 @@
 // (its storage driver is the snapshotter, its runtimes the OCI runtimes it has), never dockerd's
 // defaults: scripts read it to decide what the host offers.
 import { ENGINE_VERSION } from '../engine/engine.ts';
+import { parseEventFilter } from '../engine/event-filter.ts';
+import type { EngineEvent } from '../engine/types.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import { dockerNetworkName } from './container-shapes.ts';
+import { filters } from './query.ts';
 import type { DockerRouter } from './server.ts';
 import { STREAMED } from './server.ts';
 import { MAX_API_VERSION, MIN_API_VERSION } from './versions.ts';
@@ -11,7 +16,49 @@ export function goArch(arch: string = process.arch): string {
   return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[arch] ?? arch;
 }
 
+/** Docker's since/until for events: unix seconds (with a fraction) or RFC 3339, as nanoseconds. */
+function eventTime(q: URLSearchParams, k: string): string | undefined {
+  const v = q.get(k);
+  if (v === null || v === '') return undefined;
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
+  if (m) return `${m[1]}${(m[2] ?? '').padEnd(9, '0')}`;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidArgument(`invalid value for ${k}: ${JSON.stringify(v)}: expected unix seconds or an RFC 3339 time`);
+  return `${BigInt(t) * 1_000_000n}`;
+}
+
+function dockerEvent(ev: EngineEvent, defaultNetwork: string) {
+  const id = ev.type === 'network' ? dockerNetworkName(ev.actor.id, defaultNetwork) : ev.actor.id;
+  return {
+    // The fields before Type are the ones API clients before 1.22 read; docker still sends them for containers.
+    ...(ev.type === 'container' ? { status: ev.action, id, from: ev.actor.attributes.image ?? '' } : {}),
+    Type: ev.type,
+    Action: ev.action,
+    Actor: { ID: id, Attributes: ev.actor.attributes },
+    scope: 'local',
+    time: ev.time,
+    timeNano: Number(ev.timeNano),
+  };
+}
+
 export function systemRoutes(r: DockerRouter): void {
+  r.on('GET', '/events', async (c) => {
+    const since = eventTime(c.query, 'since');
+    const until = eventTime(c.query, 'until');
+    const f = parseEventFilter(filters(c.query));
+    const events = c.engine.events.stream(f, { ...(since ? { sinceNano: since } : {}), ...(until ? { untilNano: until } : {}) }, c.signal);
+    // The headers go at once: clients wait for them before they do what they want to see.
+    c.res.writeHead(200, { 'content-type': 'application/json' });
+    c.res.flushHeaders();
+    for await (const ev of events) {
+      if (c.signal.aborted) break;
+      // Pod sandboxes (the CRI's) have no Docker event type.
+      if (ev.type === 'pod') continue;
+      c.res.write(`${JSON.stringify(dockerEvent(ev, c.engine.network.defaultNetwork))}\n`);
+    }
+    return STREAMED;
+  });
+
   const ping = async (c: Parameters<Parameters<DockerRouter['on']>[2]>[0]) => {
     c.res.writeHead(200, {
       'api-version': MAX_API_VERSION,

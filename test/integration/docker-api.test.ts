@@ -177,3 +177,38 @@ for (const c of CLIENTS) {
     assert.equal(rmi.code, 0, rmi.stderr);
   });
 }
+
+for (const c of CLIENTS) {
+  test(`${c.name}: volume create/ls/inspect/rm, a named volume shared by two runs, rename, events`, async () => {
+    const since = Math.floor(Date.now() / 1000);
+    const vol = `vol${c.api.replace('.', '')}`;
+    assert.equal((await docker(c.bin, 'volume', 'create', vol)).stdout.trim(), vol);
+    const ls = await docker(c.bin, 'volume', 'ls', '--format', '{{.Driver}} {{.Name}}');
+    assert.ok(ls.stdout.split('\n').includes(`local ${vol}`), ls.stdout);
+    const mp = await docker(c.bin, 'volume', 'inspect', '--format', '{{.Mountpoint}}', vol);
+    assert.ok(mp.stdout.trim().startsWith(root), mp.stdout);
+    assert.equal((await docker(c.bin, 'run', '--rm', '-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'echo kept > /data/f')).code, 0);
+    const read = await docker(c.bin, 'run', '--rm', '--mount', `type=volume,source=${vol},target=/data,readonly`, 'busybox', 'sh', '-c', 'cat /data/f; touch /data/g');
+    assert.equal(read.stdout, 'kept\n');
+    assert.notEqual(read.code, 0, 'the read-only mount refused the write');
+    assert.equal((await docker(c.bin, 'volume', 'rm', vol)).code, 0);
+    const gone = await docker(c.bin, 'volume', 'inspect', vol);
+    // 28 prints the daemon's words (get x: no such volume), 20.10 its own (No such volume: x).
+    assert.match(gone.stderr, new RegExp(`get ${vol}: no such volume|No such volume: ${vol}`));
+
+    const name = `ren${c.api.replace('.', '')}`;
+    const run = await docker(c.bin, 'run', '-d', '--name', name, 'busybox', 'sleep', '100');
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    const ren = await docker(c.bin, 'rename', name, `${name}-new`);
+    assert.equal(ren.code, 0, ren.stderr);
+    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.Name}}', `${name}-new`)).stdout.trim(), `/${name}-new`);
+    assert.equal((await docker(c.bin, 'rm', '-f', `${name}-new`)).code, 0);
+    const until = Math.floor(Date.now() / 1000) + 1;
+    await new Promise((r) => setTimeout(r, 1100));
+    const ev = await docker(c.bin, 'events', '--since', String(since), '--until', String(until), '--filter', 'type=container', '--filter', `container=${id}`, '--format', '{{.Type}} {{.Action}}');
+    assert.equal(ev.code, 0, ev.stderr);
+    const actions = ev.stdout.trim().split('\n');
+    for (const a of ['container create', 'container start', 'container rename', 'container destroy']) assert.ok(actions.includes(a), `${a} in ${JSON.stringify(actions)}`);
+  });
+}

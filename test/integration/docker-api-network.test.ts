@@ -1,0 +1,86 @@
+// berthd's Docker Engine API with CNI networking, driven by the docker CLI 28 and Debian's
+// docker.io 20.10 client: the default network is docker's `bridge` (network ls, inspect's
+// NetworkSettings.IPAddress and Networks), -p publishes on loopback and shows in ps and port, a
+// user network is made, used by name and removed. Bridge and subnets are this test's own.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { busyboxRootfsTar, type Daemon, fetchText, finish, startBerthd, tempRoots } from './engine-harness.ts';
+
+const CLIENTS = [
+  { name: 'docker 28', bin: '/usr/local/bin/docker' },
+  { name: 'docker.io 20.10', bin: '/usr/bin/docker' },
+] as const;
+const { root, runRoot } = tempRoots();
+let d: Daemon;
+const BRIDGE = `bdk${process.pid % 100000}`;
+// Explicit, so that a berthd of another test file starting at the same moment never picks the same subnet.
+const SUBNET = `10.${160 + (process.pid % 30)}.${process.pid % 250}.0/24`;
+
+type Run = { code: number; stdout: string; stderr: string };
+function docker(bin: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(bin, ['-H', `unix://${join(runRoot, 'docker.sock')}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+before(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root');
+  for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
+  if (!existsSync('/usr/lib/cni/portmap')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  d = await startBerthd(root, runRoot, [], { network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } } });
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+});
+
+after(() => finish(d, root, runRoot, { network: true }));
+
+for (const c of CLIENTS) {
+  test(`${c.name}: the default network is bridge; -p publishes; IPAddress is the container's`, async () => {
+    const ls = await docker(c.bin, 'network', 'ls', '--format', '{{.Name}} {{.Driver}}');
+    assert.ok(ls.stdout.split('\n').includes('bridge bridge'), ls.stdout + ls.stderr);
+    const ins = await docker(c.bin, 'network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', 'bridge');
+    assert.equal(ins.stdout.trim(), SUBNET, ins.stderr);
+    const name = `web${c.bin.length}`;
+    const r = await docker(c.bin, 'run', '-d', '--name', name, '-p', '127.0.0.1::80', 'busybox', 'sh', '-c', 'mkdir -p /w && echo served > /w/index.html && exec httpd -f -p 80 -h /w');
+    assert.equal(r.code, 0, r.stderr);
+    const ip = (await docker(c.bin, 'inspect', '--format', '{{.NetworkSettings.IPAddress}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}', name)).stdout.trim();
+    const [addr, net] = ip.split(' ');
+    assert.match(addr!, /^10\.\d+\.\d+\.\d+$/);
+    assert.equal(net, 'bridge');
+    const port = await docker(c.bin, 'port', name, '80/tcp');
+    const m = /^127\.0\.0\.1:(\d+)$/m.exec(port.stdout);
+    assert.ok(m, port.stdout + port.stderr);
+    assert.equal((await fetchText(`http://127.0.0.1:${m[1]}/`)).trim(), 'served');
+    const ps = await docker(c.bin, 'ps', '--filter', `name=${name}`, '--format', '{{.Ports}}');
+    assert.equal(ps.stdout.trim(), `127.0.0.1:${m[1]}->80/tcp`);
+    assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
+  });
+}
+
+test('docker 28: network create, run on it by name, network rm (refused while in use)', async () => {
+  const bin = CLIENTS[0].bin;
+  const subnet = `10.${190 + (process.pid % 30)}.${process.pid % 250}.0/24`;
+  const net = `dnet${process.pid % 100000}`;
+  const mk = await docker(bin, 'network', 'create', '--subnet', subnet, net);
+  assert.equal(mk.code, 0, mk.stderr);
+  try {
+    const r = await docker(bin, 'run', '-d', '--name', 'onnet', '--network', net, 'busybox', 'sleep', '100');
+    assert.equal(r.code, 0, r.stderr);
+    const ip = (await docker(bin, 'inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'onnet')).stdout.trim();
+    assert.ok(ip.startsWith(subnet.split('.').slice(0, 3).join('.')), ip);
+    const busy = await docker(bin, 'network', 'rm', net);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /has active endpoints/);
+    assert.equal((await docker(bin, 'rm', '-f', 'onnet')).code, 0);
+  } finally {
+    const rm = await docker(bin, 'network', 'rm', net);
+    assert.equal(rm.code, 0, rm.stderr);
+  }
+  const gone = await docker(bin, 'network', 'inspect', net);
+  assert.match(gone.stderr, new RegExp(`network ${net} not found`));
+});
