@@ -11,6 +11,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.AlreadyExists]: 409,
   [ErrorCode.FailedPrecondition]: 409,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.DeadlineExceeded]: 504,
   [ErrorCode.Unsupported]: 501,
   [ErrorCode.Internal]: 500,
 };

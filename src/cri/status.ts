@@ -24,6 +24,7 @@ const BY_CATEGORY: Record<ErrorCode, number> = {
   [ErrorCode.AlreadyExists]: GrpcStatus.AlreadyExists,
   [ErrorCode.FailedPrecondition]: GrpcStatus.FailedPrecondition,
   [ErrorCode.Unavailable]: GrpcStatus.Unavailable,
+  [ErrorCode.DeadlineExceeded]: GrpcStatus.DeadlineExceeded,
   [ErrorCode.Unsupported]: GrpcStatus.Unimplemented,
   [ErrorCode.Internal]: GrpcStatus.Internal,
 };

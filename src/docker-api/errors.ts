@@ -12,6 +12,8 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.AlreadyExists]: 409,
   [ErrorCode.FailedPrecondition]: 409,
   [ErrorCode.Unavailable]: 500,
+  // dockerd has no status of its own for a deadline: its 500.
+  [ErrorCode.DeadlineExceeded]: 500,
   [ErrorCode.Internal]: 500,
 };
 

@@ -2,7 +2,7 @@
 // ExecSync and a kubelet's exec probes need. stdout and stderr are kept apart; the output is capped
 // (a runaway command cannot fill berthd's memory) and a deadline bounds the wait.
 // Must never: hold the output of more than `maxBytes` in memory.
-import { BerthError, ErrorCode, failedPrecondition } from '../errors/errors.ts';
+import { deadlineExceeded, failedPrecondition } from '../errors/errors.ts';
 import type { ContainerService } from './container-service.ts';
 
 export type ExecSyncResult = { stdout: Buffer; stderr: Buffer; exitCode: number };
@@ -28,7 +28,7 @@ export async function execSync(containers: ContainerService, id: string, cmd: st
   let timer: NodeJS.Timeout | undefined;
   const deadline = o.timeoutMs
     ? new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new BerthError(ErrorCode.Unavailable, `exec in container ${id}: command ${JSON.stringify(cmd)} timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
+        timer = setTimeout(() => reject(deadlineExceeded(`exec in container ${id}: command ${JSON.stringify(cmd)} timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
       })
     : undefined;
   try {

@@ -15,6 +15,7 @@ export const ErrorCode = {
   AlreadyExists: 'BERTH_ERR_ALREADY_EXISTS',
   FailedPrecondition: 'BERTH_ERR_FAILED_PRECONDITION',
   Unavailable: 'BERTH_ERR_UNAVAILABLE',
+  DeadlineExceeded: 'BERTH_ERR_DEADLINE_EXCEEDED',
   Unsupported: 'BERTH_ERR_UNSUPPORTED',
   Internal: 'BERTH_ERR_INTERNAL',
 } as const;
@@ -41,6 +42,7 @@ export const alreadyExists = (msg: string, cause?: unknown) =>
 export const failedPrecondition = (msg: string, cause?: unknown) =>
   new BerthError(ErrorCode.FailedPrecondition, msg, { cause });
 export const unavailable = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Unavailable, msg, { cause });
+export const deadlineExceeded = (msg: string, cause?: unknown) => new BerthError(ErrorCode.DeadlineExceeded, msg, { cause });
 export const unsupported = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Unsupported, msg, { cause });
 export const internal = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Internal, msg, { cause });
 

@@ -382,6 +382,7 @@ test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause 
     assert.equal(one.stdout.toString().replace(/\0/g, ' ').trim(), '/pause');
     assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.linux.namespaces.options.pid, 'POD');
     const slow = await criError(rt.ExecSync!({ container_id: c, cmd: ['sleep', '30'], timeout: 1 }));
+    assert.equal(slow.code, Status.DeadlineExceeded, 'a kubelet tells a probe timeout by this code');
     assert.match(slow.details, /timed out after 1000 ms/);
     await until('the timed-out command killed', async () => !/ sleep 30$/m.test((await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString()));
     // Output past the cap ends the call with an error naming the cap, and the command is killed too.
