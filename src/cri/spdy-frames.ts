@@ -9,8 +9,9 @@
 // Header compression: each direction of a session is ONE zlib stream (with the dictionary below),
 // each header block ending at a sync flush. Node's zlib has no synchronous streaming context, so:
 //  - outgoing blocks are written as stored (uncompressed) deflate blocks after a zlib header that
-//    names the dictionary: a valid continuation of one zlib stream for any peer, and header blocks
-//    of a few hundred bytes gain nothing worth an asynchronous compressor;
+//    names the dictionary, each ended by a sync flush's empty stored block: a valid continuation of
+//    one zlib stream for any peer, and header blocks of a few hundred bytes gain nothing worth an
+//    asynchronous compressor;
 //  - incoming blocks are inflated raw with the last 32 KiB of the stream's history (dictionary, then
 //    everything inflated so far) as the preset dictionary: exactly the window a streaming inflater
 //    would hold, since every block starts at a byte boundary after the peer's sync flush.
@@ -91,6 +92,8 @@ function adler32(b: Buffer): number {
 }
 
 const WINDOW = 32 * 1024;
+/** An empty non-final stored block: what zlib's Z_SYNC_FLUSH ends with, byte-aligned. */
+export const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 /** A header block may not inflate to more than this (a peer cannot make berthd hold more). */
 export const MAX_HEADER_BLOCK = 256 * 1024;
 /** The largest frame payload accepted (DATA frames are split below this when sent). */
@@ -155,7 +158,10 @@ export class HeaderCompressor {
       parts.push(hdr);
       this.#started = true;
     }
-    // Stored blocks (BFINAL 0, BTYPE 00) of at most 65535 bytes: what a sync flush of uncompressed data is.
+    // Stored blocks (BFINAL 0, BTYPE 00) of at most 65535 bytes, then the empty stored block that ends
+    // every sync flush (00 00 00 FF FF). The marker is not optional: Go's inflater (under every
+    // Kubernetes client) hands out a stored block's bytes only when it reads the next block header,
+    // so without it the peer waits for the next frame before it sees this header block.
     for (let off = 0; off < raw.length; off += 0xffff) {
       const chunk = raw.subarray(off, off + 0xffff);
       const h5 = Buffer.alloc(5);
@@ -163,6 +169,7 @@ export class HeaderCompressor {
       h5.writeUInt16LE(~chunk.length & 0xffff, 3);
       parts.push(h5, chunk);
     }
+    parts.push(SYNC_FLUSH_MARKER);
     return Buffer.concat(parts);
   }
 }
