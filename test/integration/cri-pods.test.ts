@@ -657,6 +657,34 @@ test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 r
   }
 });
 
+test('the pause process killed, with berthd up and while it is down: the pod becomes NOTREADY and its network is released', async () => {
+  let cri = new CriClient(criSocket);
+  try {
+    const pausePid = async (pod: string) => (await d.client.podInspect(pod)).pid;
+    const up = podConfig();
+    const { pod_sandbox_id: a } = await cri.runtime.RunPodSandbox!({ config: up });
+    process.kill(await pausePid(a), 'SIGKILL');
+    await until('pod a not ready', async () => (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: a })).status.state === 'SANDBOX_NOTREADY');
+    await until('pod a netns released', () => !existsSync(join(runRoot, 'netns', a)));
+    assert.match((await d.client.podInspect(a)).error, /pause process exited/);
+
+    const down = podConfig();
+    const { pod_sandbox_id: b } = await cri.runtime.RunPodSandbox!({ config: down });
+    const pid = await pausePid(b);
+    cri.close();
+    await d.stop('SIGKILL');
+    process.kill(pid, 'SIGKILL');
+    d = await startBerthd(root, runRoot, [], cfg);
+    cri = new CriClient(criSocket);
+    assert.equal((await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: b })).status.state, 'SANDBOX_NOTREADY');
+    assert.ok(!existsSync(join(runRoot, 'netns', b)), 'released at recovery');
+    assert.match((await d.client.podInspect(b)).error, /while berthd was down/);
+    for (const p of [a, b]) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p });
+  } finally {
+    cri.close();
+  }
+});
+
 test('kill -9 of berthd: the pod and its container are still there, ready and running, after a restart', async () => {
   let cri = new CriClient(criSocket);
   const config = podConfig();
