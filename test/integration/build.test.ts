@@ -392,3 +392,38 @@ test('-f - (the Dockerfile on stdin), -f outside the context, --label, and a bui
   assert.notEqual(o.code, 0);
   assert.match(o.stderr, /other\.Dockerfile:2: COPY data\.txt: "data\.txt" not found in the build context \(or excluded by \.dockerignore\)/);
 });
+
+test('SHELL changes how later RUN and shell-form CMD run; globs, relative WORKDIRs, ENV in COPY, a global ARG redeclared, MAINTAINER', async () => {
+  const dir = context({
+    'Dockerfile': [
+      'ARG WHERE=/opt',
+      'FROM busybox',
+      'ARG WHERE',
+      'MAINTAINER someone@example.com',
+      'ENV SUB sub dir',
+      'WORKDIR $WHERE',
+      'WORKDIR app',
+      'COPY *.txt ./texts/',
+      'ADD plain.bin "./${SUB}/"',
+      'SHELL ["/bin/sh", "-xc"]',
+      'RUN echo traced',
+      'CMD echo "cmd via $0"',
+      '',
+    ].join('\n'),
+    'a.txt': 'a',
+    'b.txt': 'b',
+    'c.md': 'c',
+    'plain.bin': 'p',
+  });
+  const r = await build(dir, '-t', 'shell:1');
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /\+ echo traced\ntraced\n/);
+  const img = await inspect('shell:1');
+  assert.equal(img.config.config.WorkingDir, '/opt/app');
+  assert.deepEqual(img.config.config.Cmd, ['/bin/sh', '-xc', 'echo "cmd via $0"']);
+  assert.equal((img.config as unknown as { author: string }).author, 'someone@example.com');
+  const ls = await berth('run', '--rm', 'shell:1', 'sh', '-c', 'ls texts "sub dir"');
+  assert.equal(ls.stdout, 'sub dir:\nplain.bin\n\ntexts:\na.txt\nb.txt\n', ls.stderr);
+  const run = await berth('run', '--rm', 'shell:1');
+  assert.equal(run.stdout, 'cmd via /bin/sh\n');
+});
