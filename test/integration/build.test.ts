@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile text, whose ${VAR} is the subject
 // berth build end to end, as root: a real berthd under temporary roots, a busybox image imported
 // locally, Dockerfiles built through the real `berth build` CLI, the results inspected and run.
 import assert from 'node:assert/strict';
