@@ -84,14 +84,18 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
     readOnly: true,
     restart: 'on-failure:3',
   });
+  assert.deepEqual(
+    toCreateRequest({ Image: 'x', HostConfig: { Privileged: true, CapAdd: ['NET_ADMIN'], CapDrop: ['CHOWN'], SecurityOpt: ['no-new-privileges'], Ulimits: [{ Name: 'NOFILE', Soft: 10, Hard: 20 }], ExtraHosts: ['a:10.0.0.1', 'b=10.0.0.2'], Init: true, CpuShares: 512 } }, undefined, 'berth'),
+    { image: 'x', security: { privileged: true, capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], noNewPrivileges: true }, ulimits: [{ name: 'nofile', soft: 10, hard: 20 }], extraHosts: ['a:10.0.0.1', 'b:10.0.0.2'], init: true, cpuShares: 512 },
+  );
   assert.deepEqual(toCreateRequest({ Image: 'x', Entrypoint: [''] }, undefined, 'berth').entrypoint, [], '--entrypoint "" clears it');
 });
 
 test('create: what the engine does not honour is refused naming the flag, never ignored', () => {
   for (const [hc, re] of [
-    [{ CapAdd: ['NET_ADMIN'] }, /--cap-add \(HostConfig.CapAdd\): not supported by berthd/],
-    [{ Privileged: true }, /--privileged/],
-    [{ Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 1 }] }, /--ulimit/],
+    [{ Dns: ['1.1.1.1'] }, /--dns \(HostConfig.Dns\): not supported by berthd/],
+    [{ Devices: [{ PathOnHost: '/dev/fuse' }] }, /--device/],
+    [{ SecurityOpt: ['seccomp=unconfined'] }, /--security-opt seccomp=unconfined/],
     [{ LogConfig: { Type: 'syslog' } }, /--log-driver syslog/],
     [{ NetworkMode: 'container:x' }, /--network container:x/],
     [{ Binds: ['/a:/b:shared'] }, /volume option 'shared'/],

@@ -2,7 +2,7 @@
 // CreateRequest. What the engine honours is converted; a field it does not honour is refused with
 // a 400 naming it when the client set it (the docker CLI sends most fields at their zero value on
 // every create, so a zero value is not "set"). Pure: no engine calls.
-import type { CreateRequest, MountRequest, PortMapping } from '../engine/types.ts';
+import type { CreateRequest, MountRequest, PortMapping, SecurityOptions } from '../engine/types.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { refused } from './errors.ts';
 
@@ -18,6 +18,21 @@ export type DockerMount = {
 };
 
 export type DockerHostConfig = Record<string, unknown> & {
+  Privileged?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  SecurityOpt?: string[] | null;
+  Sysctls?: Record<string, string> | null;
+  GroupAdd?: string[] | null;
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+  CpuShares?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  OomScoreAdj?: number;
+  ExtraHosts?: string[] | null;
+  Ulimits?: { Name?: string; Soft?: number; Hard?: number }[] | null;
+  Init?: boolean | null;
   Binds?: string[] | null;
   Mounts?: DockerMount[] | null;
   Tmpfs?: Record<string, string> | null;
@@ -65,22 +80,14 @@ function unset(v: unknown): boolean {
 
 /** HostConfig fields the engine does not honour (yet), with what the user typed to set them. */
 const UNSUPPORTED_HOST: Record<string, string> = {
-  CapAdd: '--cap-add',
-  CapDrop: '--cap-drop',
-  Privileged: '--privileged',
-  Ulimits: '--ulimit',
-  ExtraHosts: '--add-host',
   Dns: '--dns',
   DnsOptions: '--dns-option',
   DnsSearch: '--dns-search',
-  Init: '--init',
   Devices: '--device',
   DeviceCgroupRules: '--device-cgroup-rule',
   DeviceRequests: '--gpus',
   VolumesFrom: '--volumes-from',
   Links: '--link',
-  GroupAdd: '--group-add',
-  SecurityOpt: '--security-opt',
   IpcMode: '--ipc',
   PidMode: '--pid',
   UTSMode: '--uts',
@@ -88,14 +95,9 @@ const UNSUPPORTED_HOST: Record<string, string> = {
   CgroupnsMode: '--cgroupns',
   Cgroup: '--cgroup',
   CgroupParent: '--cgroup-parent',
-  OomScoreAdj: '--oom-score-adj',
   OomKillDisable: '--oom-kill-disable',
   ShmSize: '--shm-size',
-  Sysctls: '--sysctl',
   StorageOpt: '--storage-opt',
-  CpuShares: '--cpu-shares',
-  CpusetCpus: '--cpuset-cpus',
-  CpusetMems: '--cpuset-mems',
   CpuRealtimePeriod: '--cpu-rt-period',
   CpuRealtimeRuntime: '--cpu-rt-runtime',
   BlkioWeight: '--blkio-weight',
@@ -108,8 +110,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
   MemorySwap: '--memory-swap',
   KernelMemory: '--kernel-memory',
   VolumeDriver: '--volume-driver',
-  MaskedPaths: 'MaskedPaths',
-  ReadonlyPaths: 'ReadonlyPaths',
   Isolation: '--isolation',
 };
 const UNSUPPORTED_CONFIG: Record<string, string> = {
@@ -189,6 +189,28 @@ function mountOf(m: DockerMount, i: number): MountRequest {
   }
 }
 
+/** HostConfig's security fields as the engine's SecurityOptions (undefined when none is set). */
+function securityOf(hc: DockerHostConfig): SecurityOptions | undefined {
+  const sec: SecurityOptions = {};
+  if (hc.Privileged) sec.privileged = true;
+  if (hc.CapAdd?.length) sec.capAdd = hc.CapAdd;
+  if (hc.CapDrop?.length) sec.capDrop = hc.CapDrop;
+  for (const o of hc.SecurityOpt ?? []) {
+    const [k, v = 'true'] = o.split(/[=:]/, 2) as [string, string?];
+    if (k === 'no-new-privileges' && (v === 'true' || v === 'false')) sec.noNewPrivileges = v === 'true';
+    else throw refused(`--security-opt ${o}`, 'berth takes no-new-privileges; no seccomp profile, AppArmor or SELinux label is set by it');
+  }
+  if (hc.Sysctls && Object.keys(hc.Sysctls).length) sec.sysctls = hc.Sysctls;
+  if (hc.GroupAdd?.length) {
+    const bad = hc.GroupAdd.find((g) => !/^\d+$/.test(g));
+    if (bad !== undefined) throw refused(`--group-add ${bad}`, 'give a numeric gid');
+    sec.groups = hc.GroupAdd.map(Number);
+  }
+  if (hc.MaskedPaths?.length) sec.maskedPaths = hc.MaskedPaths;
+  if (hc.ReadonlyPaths?.length) sec.readonlyPaths = hc.ReadonlyPaths;
+  return Object.keys(sec).length ? sec : undefined;
+}
+
 function restartOf(p: DockerHostConfig['RestartPolicy']): string | undefined {
   if (!p?.Name || p.Name === 'no') return undefined;
   if (p.Name === 'on-failure') return p.MaximumRetryCount ? `on-failure:${p.MaximumRetryCount}` : 'on-failure';
@@ -265,6 +287,21 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (restart) req.restart = restart;
   if (hc.Runtime) req.runtime = hc.Runtime;
   if (hc.AutoRemove) req.autoRemove = true;
+  const security = securityOf(hc);
+  if (security) req.security = security;
+  if (hc.CpuShares) req.cpuShares = hc.CpuShares;
+  if (hc.CpusetCpus) req.cpusetCpus = hc.CpusetCpus;
+  if (hc.CpusetMems) req.cpusetMems = hc.CpusetMems;
+  if (hc.OomScoreAdj) req.oomScoreAdj = hc.OomScoreAdj;
+  // docker 1.44+ clients may write host=ip; the engine takes docker's older host:ip.
+  if (hc.ExtraHosts?.length) req.extraHosts = hc.ExtraHosts.map((h) => (/^[^:=]+=/.test(h) ? h.replace('=', ':') : h));
+  if (hc.Ulimits?.length) {
+    req.ulimits = hc.Ulimits.map((u, i) => {
+      if (!u.Name || typeof u.Soft !== 'number' || typeof u.Hard !== 'number') throw invalidArgument(`HostConfig.Ulimits[${i}]: expected Name, Soft and Hard`);
+      return { name: u.Name.toLowerCase(), soft: u.Soft, hard: u.Hard };
+    });
+  }
+  if (hc.Init) req.init = true;
   const ann = hc.Annotations as Record<string, string> | undefined | null;
   if (ann && Object.keys(ann).length) req.annotations = ann;
   if (body.StopSignal) req.stopSignal = body.StopSignal;
