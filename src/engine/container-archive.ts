@@ -82,20 +82,44 @@ export async function archivePath(ctx: ContainerContext, id: string, path: strin
     const top = statIn(rootFd, p);
     onStat?.({ name: posix.basename(p) || '/', size: top.size, mode: top.mode, mtime: top.mtime.toISOString(), linkTarget: top.isSymbolicLink() ? linkIn(rootFd, p) : '', type: kind(top) });
     const tar = pack();
+    let finished = false;
+    // A reader that goes away mid-tar (the client closed the connection) ends the walk: without this
+    // a write would wait for a drain that never comes, holding a stopped container's lock and mount.
+    let gone: Error | undefined;
     const done = new Promise<void>((resolve, reject) => {
       tar.on('error', reject);
       out.on('error', reject);
       out.on('finish', resolve);
-      out.on('close', resolve);
+      out.on('close', () => {
+        if (!finished) {
+          gone = new Error(`archive of ${p}: the reader closed the stream before its end`);
+          reject(gone);
+        } else resolve();
+      });
     });
     done.catch(() => {});
-    tar.pipe(out);
+    // Every wait on the archive also ends when the reader is gone: an abandoned archive is left
+    // unread, never destroyed (streamx would emit the error on an entry's sink, where no one hears it).
+    const until = <T>(p: Promise<T>) => Promise.race([p, done.then(() => undefined as T)]).then((v) => {
+      if (gone) throw gone;
+      return v;
+    });
+    // Read by iteration, not tar.pipe(out): streamx's pipe destroys the pack when the reader goes
+    // away, and the error then surfaces on an entry's sink as an uncaught exception.
+    const pump = (async () => {
+      for await (const chunk of tar as AsyncIterable<Buffer>) {
+        if (gone) return;
+        if (!out.write(chunk)) await until(new Promise<void>((r) => out.once('drain', () => r())));
+      }
+      out.end();
+    })();
+    pump.catch(() => {});
     const dev = top.dev;
     const hardlinks = new Map<string, string>();
     const add = async (cpath: string, name: string, st: Stats): Promise<void> => {
       const header = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
       if (st.isDirectory()) {
-        if (name !== '') await entry(tar, { ...header, name: `${name}/`, type: 'directory' });
+        if (name !== '') await until(entry(tar, { ...header, name: `${name}/`, type: 'directory' }));
         if (st.dev !== dev) return; // a mount point: the directory, not what is mounted on it
         const dirFd = openIn(rootFd, cpath, constants.O_RDONLY | constants.O_DIRECTORY, cpath);
         try {
@@ -115,26 +139,29 @@ export async function archivePath(ctx: ContainerContext, id: string, path: strin
         }
         return;
       }
-      if (st.isSymbolicLink()) return entry(tar, { ...header, type: 'symlink', linkname: linkIn(rootFd, cpath) });
-      if (st.isFIFO()) return entry(tar, { ...header, type: 'fifo' });
-      if (st.isCharacterDevice() || st.isBlockDevice()) return entry(tar, { ...header, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & ~0xff) });
+      if (st.isSymbolicLink()) return until(entry(tar, { ...header, type: 'symlink', linkname: linkIn(rootFd, cpath) }));
+      if (st.isFIFO()) return until(entry(tar, { ...header, type: 'fifo' }));
+      if (st.isCharacterDevice() || st.isBlockDevice()) return until(entry(tar, { ...header, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & ~0xff) }));
       if (st.isSocket()) return; // as tar does: a socket has no archive form
       if (st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;
         const first = hardlinks.get(key);
-        if (first !== undefined) return entry(tar, { ...header, type: 'link', linkname: first });
+        if (first !== undefined) return until(entry(tar, { ...header, type: 'link', linkname: first }));
         hardlinks.set(key, name);
       }
       const fd = openIn(rootFd, cpath, constants.O_RDONLY | constants.O_NOFOLLOW, cpath);
       const size = fstatSync(fd).size;
-      await streamEntry(tar, { ...header, size }, createReadStream('', { fd, start: 0, end: Math.max(0, size - 1), autoClose: true }), size);
+      await streamEntry(tar, { ...header, size }, createReadStream('', { fd, start: 0, end: Math.max(0, size - 1), autoClose: true }), size, done);
     };
     try {
-      await add(p, p === '/' ? '' : posix.basename(p), top);
+      await Promise.race([add(p, p === '/' ? '' : posix.basename(p), top), done.then(() => {})]);
+      if (gone) throw gone;
+      finished = true;
       tar.finalize();
+      await pump;
       await done;
     } catch (e) {
-      tar.destroy(e as Error);
+      if (!gone) out.destroy(e as Error);
       throw e;
     }
   });
@@ -142,40 +169,58 @@ export async function archivePath(ctx: ContainerContext, id: string, path: strin
 
 type Header = Parameters<ReturnType<typeof pack>['entry']>[0];
 
+const quiet = (s: unknown) => (s as { on?: (ev: string, fn: () => void) => void } | undefined)?.on?.('error', () => {});
+
+/** An entry without a body; its sink's error (a destroyed archive) comes through the callback only. */
 function entry(tar: ReturnType<typeof pack>, h: Header): Promise<void> {
-  return new Promise((resolve, reject) => tar.entry({ ...h, size: 0 }, (err) => (err ? reject(err) : resolve())));
+  const p = new Promise<void>((resolve, reject) => quiet(tar.entry({ ...h, size: 0 }, (err) => (err ? reject(err) : resolve()))));
+  p.catch(() => {});
+  return p;
 }
 
-async function streamEntry(tar: ReturnType<typeof pack>, h: Header, body: Readable, size: number): Promise<void> {
+async function streamEntry(tar: ReturnType<typeof pack>, h: Header, body: Readable, size: number, abort: Promise<void>): Promise<void> {
+  let aborted = false;
+  abort.catch(() => {
+    aborted = true;
+  });
   if (size === 0) {
     body.destroy();
-    return new Promise((resolve, reject) => tar.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => quiet(tar.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()))));
   }
   let settle!: (err?: Error | null) => void;
   const done = new Promise<void>((resolve, reject) => {
     settle = (err) => (err ? reject(err) : resolve());
   });
+  // Observed below, or abandoned with the archive (its reader gone): never an unhandled rejection.
+  done.catch(() => {});
   const e = tar.entry(h, (err) => settle(err));
+  quiet(e);
   let sent = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       // A file that grew while read (a running container writes it): only the size in the header.
       const part = sent + chunk.length > size ? chunk.subarray(0, size - sent) : chunk;
       sent += part.length;
-      if (part.length && !e.write(part)) await new Promise<void>((r) => e.once('drain', () => r()));
+      if (part.length && !e.write(part)) {
+        await Promise.race([new Promise<void>((r) => e.once('drain', () => r())), abort.catch(() => {})]);
+        if (aborted) throw new Error('the archive stream was closed');
+      }
       if (sent >= size) break;
     }
     // A file that shrank: padded with zeros to the size the header promised.
     if (sent < size) e.write(Buffer.alloc(size - sent));
   } catch (err) {
-    e.destroy(err as Error);
-    await done.catch(() => {});
+    // Left unfinished when the reader is gone (see archivePath); a read error fails the archive.
+    if (!aborted) {
+      e.destroy(err as Error);
+      await done.catch(() => {});
+    }
     throw err;
   } finally {
     body.destroy();
   }
   (e as unknown as { end(): void }).end();
-  await done;
+  await Promise.race([done, abort]);
 }
 
 /**

@@ -44,7 +44,8 @@ export async function withContainerRoot<T>(ctx: ContainerContext, id: string, fn
         closeSync(fd);
       }
     } finally {
-      if (ours) unmountAll(rootfs);
+      // Detached: a walk that a reader abandoned may still hold an fd below it for a moment.
+      if (ours) unmountAll(rootfs, { detach: true });
     }
   });
 }

@@ -346,3 +346,22 @@ test('run flags: --add-host, --hostname, --cap-add/--cap-drop, --privileged, --u
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reader that abandons a copy from a stopped container leaves it startable and unmounted', async () => {
+  assert.equal((await berth('run', '--name', 'ab1', 'busybox', 'sh', '-c', 'head -c 50000000 /dev/zero > /root/big; echo done')).code, 0);
+  const { tar } = await d.client.archive('ab1', '/root');
+  await new Promise<void>((resolve) => {
+    tar.once('data', () => {
+      tar.destroy();
+      resolve();
+    });
+  });
+  // The copy held the container's lock and mounted its snapshot: both must be released.
+  const s = await berth('start', '-a', 'ab1');
+  assert.equal(s.code, 0, `${s.stderr}\nberthd: ${d.stderr().slice(-2000)}`);
+  assert.equal(s.stdout, 'done\n');
+  const { readFileSync } = await import('node:fs');
+  const info = await d.client.inspect('ab1');
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${info.rootfs} `), 'the rootfs of the stopped container is not mounted');
+  assert.equal((await berth('rm', 'ab1')).code, 0);
+});
