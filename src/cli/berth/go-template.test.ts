@@ -128,6 +128,11 @@ test('--format: table, json, table TEMPLATE with a header row, and a plain templ
   assert.equal(renderTemplate(p as Extract<typeof p, { kind: 'template' }>, rows), 'a1:web\nb2222222222222:db\n');
   assert.throws(() => formatChoice('{{.ID'), /unclosed action/);
   assert.throws(() => formatChoice('yaml'), /--format: expected table or json or a Go template/);
+  // docker's: a typed backslash-t is a tab, backslash-n a newline; surrounding spaces go.
+  const typed = formatChoice('table {{.ID}}\\t{{.Names}}  ');
+  assert.equal(renderTemplate(typed as Extract<typeof typed, { kind: 'template' }>, rows, { ID: 'CONTAINER ID', Names: 'NAMES' }), 'CONTAINER ID     NAMES\na1               web\nb2222222222222   db\n');
+  const q = formatChoice('{{printf "%s\\t%s" .ID .Names}}\\n');
+  assert.equal(renderTemplate(q as Extract<typeof q, { kind: 'template' }>, rows.slice(0, 1)), 'a1\tweb\n\n');
 });
 
 test('tabwrite pads tab-ended cells to the column (at least 10 wide, 3 apart), not the last cell', () => {

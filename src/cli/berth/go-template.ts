@@ -139,7 +139,9 @@ function lexAction(src: string, start: number, pos: Pos): { toks: Tok[]; end: nu
       const raw = src.slice(i, j + 1);
       let v: string;
       try {
-        v = JSON.parse(raw.replace(/\\'/g, "'").replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1')) as string;
+        // Go takes a raw tab (or other control character but newline) inside quotes; JSON does not.
+        const esc = raw.replace(/\\'/g, "'").replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+        v = JSON.parse(esc) as string;
       } catch {
         v = fail(p, `bad quoted string ${raw}`);
       }

@@ -14,9 +14,12 @@ export function formatChoice(v: string | undefined): FormatChoice {
   // A word without any action is almost surely a mistyped format name (`--format yaml`), not a
   // template meant to print itself on every line: refused, naming what is expected.
   if (!v.includes('{{')) throw invalidArgument(`--format: expected table or json or a Go template such as '{{.ID}}', got ${JSON.stringify(v)}`);
+  // As docker's formatter: the words `\t` and `\n` typed in a shell's double quotes are a tab and a
+  // newline (`--format "table {{.ID}}\t{{.Names}}"`), and the spaces around the template go.
+  const prep = (t: string) => t.replace(/^ +| +$/g, '').replaceAll('\\t', '\t').replaceAll('\\n', '\n');
   const m = /^table\s+([\s\S]*)$/.exec(v);
-  if (m) return { kind: 'template', table: true, tpl: GoTemplate.parse(m[1]!) };
-  return { kind: 'template', table: false, tpl: GoTemplate.parse(v) };
+  if (m) return { kind: 'template', table: true, tpl: GoTemplate.parse(prep(m[1]!)) };
+  return { kind: 'template', table: false, tpl: GoTemplate.parse(prep(v)) };
 }
 
 /** Rows through a template choice: a header line from `headers` (a field's column name) for `table`. */
