@@ -25,6 +25,9 @@ import type { AttachStreamRequest, ExecStreamRequest } from './stream-requests.t
 export const SPDY_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 export const WS_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
 
+/** How long an exec with a tty waits for the client's first terminal size before it starts anyway. */
+export const FIRST_SIZE_WAIT_MS = 1000;
+
 /** How long a SPDY client has to open its streams (the kubelet's default stream creation timeout). */
 export const STREAM_CREATION_TIMEOUT_MS = 30_000;
 
@@ -76,9 +79,27 @@ export async function runRemoteCommand(engine: Engine, req: ExecStreamRequest | 
   const c = engine.containers;
   let execId: string | undefined;
   let conn: import('node:stream').Duplex;
+  // Sizes the client sends; with a tty, an exec waits briefly for the first so that its terminal has
+  // the client's size from the start (a command like `stty size` runs before any later resize).
+  const sizes: { width: number; height: number }[] = [];
+  let onSize: ((w: number, h: number) => void) | undefined;
+  let firstSize: Promise<void> = Promise.resolve();
+  if (ch.resize) {
+    firstSize = new Promise<void>((resolve) => {
+      onSize = (width, height) => {
+        sizes.push({ width, height });
+        resolve();
+      };
+      setTimeout(resolve, FIRST_SIZE_WAIT_MS).unref();
+    });
+    readResizes(ch.resize, (w, h) => onSize?.(w, h));
+  }
   try {
     if (req.kind === 'exec') {
-      execId = (await c.exec(req.containerId, { cmd: req.cmd, tty: req.tty, openStdin: req.stdin, attach: true })).execId;
+      if (req.tty) await firstSize;
+      const first = sizes.shift();
+      const consoleSize = first ? { height: first.height, width: first.width } : undefined;
+      execId = (await c.exec(req.containerId, { cmd: req.cmd, tty: req.tty, openStdin: req.stdin, attach: true, ...(consoleSize ? { consoleSize } : {}) })).execId;
       conn = await c.execAttach(execId);
     } else {
       conn = await c.attach(req.containerId);
@@ -95,7 +116,8 @@ export async function runRemoteCommand(engine: Engine, req: ExecStreamRequest | 
     if (req.kind === 'exec') ch.stdin.on('end', () => ps.closeStdin());
     ch.stdin.on('error', () => {});
   }
-  if (ch.resize) readResizes(ch.resize, (w, h) => ps.resize(h, w));
+  for (const s of sizes.splice(0)) ps.resize(s.height, s.width);
+  onSize = (w, h) => ps.resize(h, w);
   const outcome = await Promise.race([ps.done.then((exit) => ({ exit })), ch.gone.then(() => 'gone' as const)]);
   if (outcome === 'gone') {
     ps.detach();

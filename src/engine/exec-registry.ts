@@ -43,7 +43,7 @@ export class ExecRegistry {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let handle: TaskHandle;
     try {
-      const proc = { ...spec.process!, args: r.cmd, terminal: r.tty === true, env: [...(spec.process!.env ?? []), ...(r.env ?? [])], cwd: r.workdir ?? spec.process!.cwd };
+      const proc = { ...spec.process!, args: r.cmd, terminal: r.tty === true, env: [...(spec.process!.env ?? []), ...(r.env ?? [])], cwd: r.workdir ?? spec.process!.cwd, ...(r.tty && r.consoleSize ? { consoleSize: r.consoleSize } : {}) };
       // The exec's user is the container's unless it names its own (docker's rule).
       prepareProcess(ctx.rootfs(c.id), proc, r.user || c.config.request.user, { makeCwd: false });
       const processPath = join(dir, 'process.json');

@@ -172,6 +172,8 @@ export type ExecRequest = {
   openStdin?: boolean;
   /** The client attaches next (exec/{id}/attach): the output waits for it, so a command that exits at once is not missed. */
   attach?: boolean;
+  /** With tty: the terminal's size from its start (the runtime sets it before the process runs; docker's ConsoleSize). */
+  consoleSize?: { height: number; width: number };
 };
 
 export type ContainerFilter = { all?: boolean; filters?: Record<string, string[]> };

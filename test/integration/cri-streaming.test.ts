@@ -108,6 +108,13 @@ test('Exec with a tty: the resize reaches the terminal (stty size), and v3/v2/v1
   assert.equal(r.error, exitStatus(['sh'], 7));
   c.up.socket.destroy();
 
+  // The first size is the terminal's from its start: a command that asks at once sees it.
+  const at = await spdyCommand(await execUrl('v1', { cmd: ['sh', '-c', 'stty size'], stdin: true, tty: true }), { stdin: true, stdout: true, tty: true });
+  at.streams.resize!.write(JSON.stringify({ Width: 101, Height: 27 }));
+  const atr = await at.result;
+  assert.match(atr.stdout, /^27 101\r?\n$/, JSON.stringify(atr));
+  at.up.socket.destroy();
+
   // v3: plain-text errors, resize still there.
   const v3 = await spdyCommand(await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }), { stdin: true, stdout: true, tty: true }, ['v3.channel.k8s.io']);
   assert.ok(v3.streams.resize);
