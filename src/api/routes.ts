@@ -176,10 +176,11 @@ export function apiRouter(): Router {
   r.on('POST', '/containers/{id}/kill', async (c) => void (await c.engine.containers.kill(c.params.id!, c.query.get('signal') ?? 'SIGKILL')));
   r.on('DELETE', '/containers/{id}', async (c) => void (await c.engine.containers.remove(c.params.id!, { force: flag(c.query, 'force'), volumes: flag(c.query, 'volumes') })));
   r.on('POST', '/containers/{id}/wait', async (c) => {
-    // Docker's conditions: not-running (the default) or removed (what `run --rm` waits for).
+    // Docker's conditions: not-running (the default), next-exit, or removed (what `run --rm` waits for).
     const condition = c.query.get('condition') ?? 'not-running';
     if (condition === 'removed') return c.engine.containers.waitRemoved(c.params.id!);
-    if (condition !== 'not-running') throw invalidArgument(`query condition=${JSON.stringify(condition)}: expected not-running or removed`);
+    if (condition === 'next-exit') return c.engine.containers.waitNextExit(c.params.id!);
+    if (condition !== 'not-running') throw invalidArgument(`query condition=${JSON.stringify(condition)}: expected not-running, next-exit or removed`);
     return c.engine.containers.wait(c.params.id!);
   });
   r.on('POST', '/containers/{id}/pause', async (c) => void (await c.engine.containers.pause(c.params.id!)));

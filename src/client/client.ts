@@ -338,8 +338,8 @@ export class BerthClient {
     return this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: o.force, volumes: o.volumes } });
   }
   /** The container's exit once it is not running (default), or once it has been removed. */
-  wait(id: string, condition: 'not-running' | 'removed' = 'not-running'): Promise<ExitResult> {
-    return this.json('POST', `/containers/${encodeURIComponent(id)}/wait`, condition === 'removed' ? { query: { condition } } : {});
+  wait(id: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<ExitResult> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/wait`, condition === 'not-running' ? {} : { query: { condition } });
   }
   pause(id: string): Promise<void> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/pause`);

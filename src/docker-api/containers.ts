@@ -152,6 +152,7 @@ export function containerRoutes(r: DockerRouter): void {
     try {
       if (condition === 'not-running' && rec.status === 'created') code = 0;
       else if (condition === 'removed') code = (await c.engine.containers.waitRemoved(rec.id)).exitCode;
+      else if (condition === 'next-exit') code = (await c.engine.containers.waitNextExit(rec.id)).exitCode;
       else code = (await c.engine.containers.wait(rec.id)).exitCode;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);

@@ -31,7 +31,7 @@ import { removeContainer } from './container-remove.ts';
 import { startAttached, startContainer } from './container-start.ts';
 import { containerStats, containerTop } from './container-stats.ts';
 import { killContainer, stopContainer } from './container-stop.ts';
-import { waitExit, waitRemoved } from './container-wait.ts';
+import { waitExit, waitNextExit, waitRemoved } from './container-wait.ts';
 import { archivePath, extractInto, type PathStat, statPath } from './container-archive.ts';
 import { type Change, containerChanges } from './container-changes.ts';
 import { type CommitRequest, type CommitResult, commitContainer } from './container-commit.ts';
@@ -117,6 +117,11 @@ export class ContainerService {
   /** Resolves when the container is not running: its last exit, or the next one. */
   wait(word: string): Promise<ExitResult> {
     return waitExit(this.#ctx, word);
+  }
+
+  /** docker's `wait --condition next-exit`: the next exit, even of a container stopped now. */
+  waitNextExit(word: string): Promise<ExitResult> {
+    return waitNextExit(this.#ctx, word);
   }
 
   /** docker's `wait --condition removed`: resolves once the container is wholly gone. */

@@ -19,6 +19,14 @@ export function waitExit(ctx: ContainerContext, word: string): Promise<ExitResul
 }
 
 /**
+ * docker's `wait --condition next-exit`: the container's next exit even when it is stopped now
+ * (a client that waits and then starts a stopped container must not get the previous exit).
+ */
+export function waitNextExit(ctx: ContainerContext, word: string): Promise<ExitResult> {
+  return ctx.waiters.nextExit(ctx.store.findContainer(word).id);
+}
+
+/**
  * Resolves once the container has been removed (its row, snapshot and directory gone), with its
  * last exit: docker's `wait --condition removed`, which `run --rm` waits on instead of polling.
  * A container removed already answers from the recent exits (for a minute), else not found.

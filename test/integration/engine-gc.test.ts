@@ -38,7 +38,8 @@ function berth(...args: string[]): { code: number; out: string; err: string } {
 }
 
 async function runToExit(id: string): Promise<number> {
-  const w = d.client.wait(id);
+  // next-exit: a stopped container's plain wait answers at once with its previous exit.
+  const w = d.client.wait(id, 'next-exit');
   await d.client.start(id);
   return (await w).exitCode;
 }

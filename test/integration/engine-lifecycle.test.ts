@@ -156,3 +156,22 @@ test('events stream with filters', async () => {
   ac.abort();
   assert.deepEqual(seen, ['create', 'start', 'die', 'destroy']);
 });
+
+test('wait: not-running answers a stopped container with its last exit; next-exit waits for the next one', async () => {
+  const { id } = await d.client.create({ image: 'busybox', cmd: ['sh', '-c', 'test -f /ran && exec sleep 60; touch /ran; exit 3'] });
+  const first = d.client.wait(id, 'next-exit');
+  await d.client.start(id);
+  assert.equal((await first).exitCode, 3);
+  assert.equal((await d.client.wait(id)).exitCode, 3, 'a stopped container answers not-running with its last exit');
+  const next = d.client.wait(id, 'next-exit');
+  let settled: number | undefined;
+  void next.then((r) => {
+    settled = r.exitCode;
+  });
+  await d.client.start(id);
+  await until('the second run', async () => (await d.client.inspect(id)).status === 'running');
+  assert.equal(settled, undefined, 'next-exit did not answer with the previous exit');
+  await d.client.kill(id, 'KILL');
+  assert.equal((await next).exitCode, 137);
+  await d.client.remove(id);
+});
