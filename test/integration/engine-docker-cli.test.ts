@@ -62,6 +62,8 @@ test('--format Go templates on ps, inspect, images, image inspect, volume and ne
   assert.equal((await berth('volume', 'inspect', '--format', '{{.Name}} {{.Labels.k}}', 'fmtvol')).stdout, 'fmtvol v\n');
   const nets = await berth('network', 'ls', '--format', '{{.Name}}|{{.Driver}}');
   assert.equal(nets.code, 0, nets.stderr);
+  const netNames = (await berth('network', 'ls', '-q')).stdout;
+  assert.equal(nets.stdout.split('\n').map((l) => l.split('|')[0]).join('\n'), netNames);
 
   const info = await berth('info', '--format', '{{.ContainersRunning}} {{.Images}} {{.DefaultRuntime}}');
   assert.equal(info.stdout, `1 1 ${RUNTIME}\n`);
@@ -226,7 +228,7 @@ test('diff lists the changes against the image; export is the filesystem as a ta
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const cm = await berth('commit', '-a', 'tester', '-m', 'a message', '-c', 'ENV COMMITTED=yes', '-c', 'CMD ["cat", "/root/new.txt"]', 'dc1', 'committed:1');
+  const cm = await berth('commit', '-a', 'tester', '-m', 'a message', '-c', 'ENV COMMITTED=yes', '-c', 'LABEL team=core', '-c', 'CMD ["cat", "/root/new.txt"]', 'dc1', 'committed:1');
   assert.equal(cm.code, 0, cm.stderr);
   assert.match(cm.stdout, /^sha256:[0-9a-f]{64}\n$/);
   const run = await berth('run', '--rm', 'committed:1');
@@ -236,6 +238,8 @@ test('diff lists the changes against the image; export is the filesystem as a ta
   assert.match(hist.stdout.split('\n')[0]!, /echo new.*\|a message$/);
   const img = await berth('image', 'inspect', '--format', '{{.Author}} {{json .Config.Env}}', 'committed:1');
   assert.match(img.stdout, /^tester .*"COMMITTED=yes"/);
+  assert.equal((await berth('images', '--filter', 'label=team=core', '--format', '{{.Repository}}:{{.Tag}}')).stdout, 'committed:1\n');
+  assert.equal((await berth('images', '--filter', 'label=team', '--filter', 'reference=busy*', '-q')).stdout, '');
   const bad = await berth('commit', '-c', 'RUN echo no', 'dc1', 'committed:2');
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /RUN cannot be applied by commit/);
