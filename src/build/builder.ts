@@ -19,13 +19,14 @@ import { mapLimit } from '../images/limit.ts';
 import { type ImageService, UNNAMED_REPOSITORY } from '../images/image-service.ts';
 import { type Descriptor, type History, type ImageConfig, type ImageManifest, type ImageRuntimeConfig, MediaType } from '../oci/image-spec.ts';
 import { hostPlatform } from '../oci/image-validate.ts';
+import { chainIds } from '../snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { selfIdentity } from '../sys/procfs.ts';
 import { BuildCache, type CachedState, cacheKey } from './build-cache.ts';
 import { dockerfileError, heredocBody } from './dockerfile-parser.ts';
 import { DockerIgnore } from './dockerignore.ts';
 import { type Dockerfile, type Instruction, parseInstructions, type Stage } from './instructions.ts';
-import { entryOf, type LayerEntry, overlayDiffEntries, storeLayer } from './layer-tar.ts';
+import { cloneOverlayDiff, entryOf, type LayerEntry, overlayDiffEntries, storeLayer } from './layer-tar.ts';
 import { LexError, processWord, processWords } from './shell-lex.ts';
 import { SourceTree } from './source-tree.ts';
 
@@ -555,7 +556,11 @@ class Build {
               this.#progress({ kind: 'output', text: t });
             },
           },
-          ({ upperDir, skip }) => storeLayer(this.#b.images.content, this.leaseId, this.staging, overlayDiffEntries(upperDir, skip), this.#epoch),
+          async ({ upperDir, skip }) => {
+            const layer = await storeLayer(this.#b.images.content, this.leaseId, this.staging, overlayDiffEntries(upperDir, skip), this.#epoch);
+            await this.#commitDiff(s.state, layer, upperDir, skip);
+            return layer;
+          },
         );
         if (r.exitCode !== 0 || !r.result) {
           const tail = out.trimEnd().split('\n').slice(-10).join('\n');
@@ -619,6 +624,31 @@ class Build {
       } else throw this.#err(ins.line, `RUN --mount=${spec}: type ${type}: expected cache, bind or tmpfs`);
     }
     return { mounts, key };
+  }
+
+  /**
+   * The snapshot of a RUN's layer, made from the container's upper directory by hard links
+   * (cloneOverlayDiff) rather than by extracting the tar again: the next step, or the result, finds
+   * its chain unpacked. Where that cannot be done, unpackStored extracts the tar later, as for any layer.
+   */
+  async #commitDiff(state: State, layer: { descriptor: Descriptor; diffId: string }, upperDir: string, skip: ReadonlySet<string>): Promise<void> {
+    const snap = this.#b.images.snapshotter;
+    if (snap.applyFormat !== 'overlay') return;
+    const chain = chainIds([...state.config.rootfs.diff_ids, layer.diffId]);
+    const name = chain.at(-1)!;
+    const exists = () => snap.stat(name).then(() => true, () => false);
+    if (await exists()) return;
+    const key = `build-commit-${this.#id}-${randomBytes(4).toString('hex')}`;
+    const labels = { 'berth.io/layer': layer.descriptor.digest };
+    await snap.prepare(key, chain.at(-2), { labels });
+    try {
+      await cloneOverlayDiff(upperDir, await snap.upperDir(key), skip);
+      await snap.commit(name, key, { labels });
+    } catch (e) {
+      await snap.remove(key).catch(() => {});
+      // Another build may have committed the same chain meanwhile; else the tar is extracted later.
+      if (!(await exists())) this.#progress({ kind: 'warning', text: `the snapshot of ${layer.diffId} will be extracted from its tar: ${(e as Error).message}` });
+    }
   }
 
   /** The state as an image named in the store (its layers unpacked), for a RUN's container. */

@@ -8,7 +8,7 @@ import { extract } from 'tar-stream';
 import { lsetxattr } from '../archive/xattrs.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
 import { BuildCache, cacheKey } from './build-cache.ts';
-import { overlayDiffEntries, storeLayer } from './layer-tar.ts';
+import { cloneOverlayDiff, overlayDiffEntries, storeLayer } from './layer-tar.ts';
 
 async function tarNames(buf: Buffer): Promise<string[]> {
   const names: string[] = [];
@@ -28,7 +28,7 @@ async function tarNames(buf: Buffer): Promise<string[]> {
 }
 
 describe('layers of build steps', () => {
-  it("an overlay upper directory's diff: whiteouts, opaque directories, hard links, skipped mount points, byte order; the same diff gives the same blob", async (t) => {
+  it("an overlay upper directory's diff: whiteouts, opaque directories, hard links, skipped mount points, byte order; the same diff (and its hard-linked clone) gives the same blob", async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root: whiteouts are 0/0 character devices, opaque marks trusted.* xattrs');
     const dir = mkdtempSync(join(tmpdir(), 'berth-build-diff-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +65,13 @@ describe('layers of build steps', () => {
     const again = [];
     for await (const e of overlayDiffEntries(upper, new Set(['proc', 'etc/hosts']))) again.push(e);
     assert.equal((await storeLayer(content, 'l', dir, again)).diffId, a.diffId);
+    // The snapshot made from the diff by hard links is the same diff: its tar is the same blob.
+    const clone = join(dir, 'clone');
+    mkdirSync(clone);
+    await cloneOverlayDiff(upper, clone, new Set(['proc', 'etc/hosts']));
+    const cloned = [];
+    for await (const e of overlayDiffEntries(clone)) cloned.push(e);
+    assert.equal((await storeLayer(content, 'l', dir, cloned)).diffId, a.diffId);
     // SOURCE_DATE_EPOCH clamps every mtime: the same content from another time is the same blob.
     const clamp = new Date(1_000_000_000_000);
     const c1 = await storeLayer(content, 'l', dir, entries, clamp);

@@ -7,13 +7,13 @@
 // Must never: hold a layer in memory, or follow a symlink of the diff.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { lstat, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from '../archive/entry-path.ts';
-import { lgetxattr } from '../archive/xattrs.ts';
+import { lgetxattr, llistxattr, lsetxattr } from '../archive/xattrs.ts';
 import type { ContentStore } from '../content/content-store.ts';
 import { writeBlobFile } from '../content/write-blob.ts';
 import { type Descriptor, MediaType } from '../oci/image-spec.ts';
@@ -165,4 +165,43 @@ export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<strin
     }
   }
   yield* visit('');
+}
+
+/**
+ * Makes `dst` (an empty overlay upper directory of a snapshot prepared on the step's parent) the
+ * same diff as `src` (the RUN container's upper directory) without copying data: directories are
+ * made with their owner, mode, mtime and opaque mark; everything else (files, symlinks, whiteouts)
+ * is hard-linked, so the step's snapshot exists without extracting the layer tar again. The tar is
+ * written from the same files first, so snapshot and blob agree. `skip` as overlayDiffEntries.
+ * Only the opaque mark and non-overlay xattrs of directories are copied: overlay's own bookkeeping
+ * (origin, impure) describes the container's mount, not a lower layer.
+ */
+export async function cloneOverlayDiff(src: string, dst: string, skip: ReadonlySet<string> = new Set()): Promise<void> {
+  const dirs: { to: string; st: Stats }[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    for (const name of (await readdir(join(src, rel))).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      if (skip.has(r)) continue;
+      const from = join(src, r);
+      const to = join(dst, r);
+      const st = await lstat(from);
+      if (!st.isDirectory()) {
+        await link(from, to);
+        continue;
+      }
+      await mkdir(to);
+      await lchown(to, st.uid, st.gid);
+      await chmod(to, st.mode & 0o7777);
+      for (const x of await llistxattr(from).catch(() => [] as string[])) {
+        if (x.startsWith('trusted.overlay.') && x !== 'trusted.overlay.opaque') continue;
+        const v = await lgetxattr(from, x).catch(() => undefined);
+        if (v !== undefined) await lsetxattr(to, x, v);
+      }
+      await visit(r);
+      dirs.push({ to, st });
+    }
+  };
+  await visit('');
+  // Last, children before parents: making entries inside a directory changes its mtime.
+  for (const { to, st } of dirs) await lutimes(to, st.atime, st.mtime);
 }
