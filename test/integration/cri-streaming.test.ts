@@ -249,6 +249,61 @@ test('PortForward over WebSocket (v4 channels, ports in the query) and tunnelled
   t.socket.destroy();
 });
 
+/** Raw bytes to the streaming server; everything it answers until it closes. */
+function rawExchange(url: string, bytes: (string | Buffer)[]): Promise<Buffer> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const s = connect(Number(u.port), u.hostname);
+    const got: Buffer[] = [];
+    s.on('data', (b: Buffer) => got.push(b));
+    s.on('error', () => {});
+    s.once('close', () => resolve(Buffer.concat(got)));
+    s.once('connect', () => {
+      for (const b of bytes) s.write(b);
+    });
+  });
+}
+
+test('hostile clients get clear refusals and berthd serves on', async () => {
+  const url = () => execUrl('v1', { cmd: ['true'] });
+  const path = async () => new URL(await url()).pathname;
+  // A plain request (no upgrade): 400 saying how to connect.
+  const plain = (await rawExchange(await url(), [`GET ${await path()} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`])).toString();
+  assert.match(plain, /^HTTP\/1\.1 400/);
+  assert.match(plain, /upgrade to SPDY\/3\.1 or websocket/);
+  // An upgrade to something else.
+  const other = (await rawExchange(await url(), [`GET ${await path()} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`])).toString();
+  assert.match(other, /^HTTP\/1\.1 400[\s\S]*unsupported upgrade "h2c"/);
+  // A protocol the server does not speak.
+  const proto = await spdyUpgrade(await url(), ['v9.channel.k8s.io']);
+  assert.ok(isRefusal(proto) && proto.status === 403 && /unable to negotiate protocol/.test(proto.body));
+  const ws = await wsOpen(await url(), ['v9.channel.k8s.io']);
+  assert.ok('status' in ws && ws.status === 400);
+  // Garbage after a good upgrade: a GOAWAY with PROTOCOL_ERROR, then the connection ends.
+  const g = await spdyUpgrade(await url(), ['v4.channel.k8s.io']);
+  assert.ok(!isRefusal(g));
+  const closed = new Promise<Buffer>((resolve) => {
+    const got: Buffer[] = [];
+    g.socket.removeAllListeners('data');
+    g.socket.on('data', (b: Buffer) => got.push(b));
+    g.socket.once('close', () => resolve(Buffer.concat(got)));
+  });
+  g.socket.write(Buffer.from([0x80, 0x02, 0x00, 0x01, 0, 0, 0, 0]));
+  const bytes = await closed;
+  // GOAWAY (type 7) with status 1 (PROTOCOL_ERROR).
+  const at = bytes.indexOf(Buffer.from([0x80, 0x03, 0x00, 0x07]));
+  assert.ok(at >= 0, `a GOAWAY came back: ${bytes.toString('hex')}`);
+  assert.equal(bytes.readUInt32BE(at + 12), 1);
+  // An unknown stream type is reset; the session and berthd go on.
+  const c = await spdyUpgrade(await url(), ['v4.channel.k8s.io']);
+  assert.ok(!isRefusal(c));
+  const odd = c.session.openStream({ streamtype: 'video' });
+  await new Promise((resolve) => odd.once('close', resolve));
+  assert.equal(odd.resetByPeer, true);
+  c.socket.destroy();
+  assert.equal((await spdyRun(await url(), { stdout: true })).error, '{"metadata":{},"status":"Success"}');
+});
+
 function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
