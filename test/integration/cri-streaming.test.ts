@@ -141,6 +141,9 @@ test('Exec over WebSocket: v5 and v4 channel framing, stdout/stderr apart, stdin
   assert.equal(r.error, exitStatus(cmd, 5));
   const r4 = await wsRun(await execUrl('v1alpha2', { cmd: ['sh', '-c', 'echo four'] }), ['v4.channel.k8s.io']);
   assert.deepEqual([r4.protocol, r4.stdout, r4.error], ['v4.channel.k8s.io', 'four\n', '{"metadata":{},"status":"Success"}']);
+  // The base64 variant: text messages, the channel as a digit.
+  const b64 = await wsRun(await execUrl('v1', { cmd: ['sh', '-c', 'echo b64; exit 2'] }), ['v4.base64.channel.k8s.io']);
+  assert.deepEqual([b64.protocol, b64.stdout, b64.error], ['v4.base64.channel.k8s.io', 'b64\n', exitStatus(['sh', '-c', 'echo b64; exit 2'], 2)]);
   // A tty and resize over WebSocket (channel 4).
   const s = await wsOpen(await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }), ['v5.channel.k8s.io']);
   assert.ok(!('status' in s));

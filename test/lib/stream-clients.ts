@@ -125,10 +125,11 @@ export async function wsOpen(url: string, protocols: string[]): Promise<WsSessio
   const ws = new WebSocket(wsUrl(url), protocols);
   const channels = new Map<number, Buffer[]>();
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!isBinary) return;
-    const ch = data[0]!;
+    // Binary: the channel byte, then data; text (the base64 protocols): the channel as a digit, then base64.
+    const ch = isBinary ? data[0]! : data[0]! - 48;
+    const payload = isBinary ? Buffer.from(data.subarray(1)) : Buffer.from(data.subarray(1).toString('utf8'), 'base64');
     if (!channels.has(ch)) channels.set(ch, []);
-    channels.get(ch)!.push(Buffer.from(data.subarray(1)));
+    channels.get(ch)!.push(payload);
   });
   const closed = new Promise<{ code: number }>((resolve) => ws.once('close', (code) => resolve({ code })));
   const opened = await new Promise<true | HttpRefusal>((resolve) => {
