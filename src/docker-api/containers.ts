@@ -68,6 +68,18 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
   }
 }
 
+/** Docker's container list entries, newest first. */
+export async function containerListEntries(e: Engine, f: { all: boolean; filters: Record<string, string[]> }) {
+  const list = e.containers.list(f).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  const vols = new Map(e.volumes.list().map((v) => [v.name, v.mountpoint]));
+  const out = [];
+  for (const s of list) {
+    const d = e.containers.inspect(s.id);
+    out.push(toListEntry(s, { imageId: await imageIdOf(e, s.image, s.imageId), defaultNetwork: e.network.defaultNetwork, networks: d.networks, mounts: d.request.mounts ?? [], volumeMountpoint: (n) => vols.get(n) ?? '' }));
+  }
+  return out;
+}
+
 export function containerRoutes(r: DockerRouter): void {
   r.on('POST', '/containers/create', async (c) => {
     const body = await readJsonBody<DockerConfig>(c.req, 'container create');
@@ -82,17 +94,9 @@ export function containerRoutes(r: DockerRouter): void {
 
   r.on('GET', '/containers/json', async (c) => {
     const limit = int(c.query, 'limit');
-    const f = filters(c.query);
     const all = flag(c.query, 'all') || (limit !== undefined && limit > 0);
-    let list = c.engine.containers.list({ all, filters: f }).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    if (limit !== undefined && limit > 0) list = list.slice(0, limit);
-    const vols = new Map(c.engine.volumes.list().map((v) => [v.name, v.mountpoint]));
-    const out = [];
-    for (const s of list) {
-      const d = c.engine.containers.inspect(s.id);
-      out.push(toListEntry(s, { imageId: await imageIdOf(c.engine, s.image, s.imageId), defaultNetwork: c.engine.network.defaultNetwork, networks: d.networks, mounts: d.request.mounts ?? [], volumeMountpoint: (n) => vols.get(n) ?? '' }));
-    }
-    return out;
+    const list = await containerListEntries(c.engine, { all, filters: filters(c.query) });
+    return limit !== undefined && limit > 0 ? list.slice(0, limit) : list;
   });
 
   r.on('GET', '/containers/{id}/json', async (c) => dockerInspect(c.engine, c.params.id!, c.version));

@@ -12,7 +12,7 @@ import { atLeast } from './versions.ts';
 const unix = (iso: string | undefined) => (iso ? Math.floor(Date.parse(iso) / 1000) : 0);
 
 /** `docker.io/library/busybox:latest` → busybox:latest, as docker shows names. */
-function familiar(name: string): string {
+export function familiar(name: string): string {
   return name.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
 }
 function repoOf(name: string): string {
@@ -46,20 +46,22 @@ function progressBar(current: number, total: number): string {
   return `[${'='.repeat(Math.max(0, done - 1))}${done > 0 ? '>' : ''}${' '.repeat(width - done)}] ${fmt(current)}/${fmt(total)}`;
 }
 
+/** Docker's image list entries: one per image ID (config digest), with its names and digests. */
+export async function imageListEntries(e: Engine, version: string, f: Record<string, string[]>): Promise<Record<string, unknown>[]> {
+  for (const k of Object.keys(f)) if (k !== 'reference' && k !== 'dangling' && k !== 'label') throw invalidArgument(`invalid filter '${k}'`);
+  const out: Record<string, unknown>[] = [];
+  for (const g of await grouped(e)) {
+    if (f.reference?.length && !g.names.some((n) => f.reference!.some((ref) => n === ref || repoOf(n) === ref || n.startsWith(`${ref}:`)))) continue;
+    if (f.dangling?.includes('true') && g.names.length > 0) continue;
+    const entry: Record<string, unknown> = { Id: g.id, ParentId: '', RepoTags: g.names, RepoDigests: g.digests, Created: unix(g.created), Size: g.size, SharedSize: -1, Labels: {}, Containers: -1 };
+    if (!atLeast(version, '1.44')) entry.VirtualSize = g.size;
+    out.push(entry);
+  }
+  return out;
+}
+
 export function imageRoutes(r: DockerRouter): void {
-  r.on('GET', '/images/json', async (c) => {
-    const f = filters(c.query);
-    for (const k of Object.keys(f)) if (k !== 'reference' && k !== 'dangling' && k !== 'label') throw invalidArgument(`invalid filter '${k}'`);
-    const out = [];
-    for (const g of await grouped(c.engine)) {
-      if (f.reference?.length && !g.names.some((n) => f.reference!.some((ref) => n === ref || repoOf(n) === ref || n.startsWith(`${ref}:`)))) continue;
-      if (f.dangling?.includes('true') && g.names.length > 0) continue;
-      const entry: Record<string, unknown> = { Id: g.id, ParentId: '', RepoTags: g.names, RepoDigests: g.digests, Created: unix(g.created), Size: g.size, SharedSize: -1, Labels: {}, Containers: -1 };
-      if (!atLeast(c.version, '1.44')) entry.VirtualSize = g.size;
-      out.push(entry);
-    }
-    return out;
-  });
+  r.on('GET', '/images/json', async (c) => imageListEntries(c.engine, c.version, filters(c.query)));
 
   r.on('GET', '/images/{name*}/json', async (c) => {
     const word = await engineImageWord(c.engine, c.params.name!);

@@ -1,6 +1,7 @@
 // stats and top: read from a live task through its runtime (cgroup counters, the container's pids)
 // and /proc.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { failedPrecondition } from '../errors/errors.ts';
 import { canSignal } from '../metadata/container-status.ts';
 import { procStat } from '../sys/procfs.ts';
@@ -13,6 +14,16 @@ function live(ctx: ContainerContext, id: string): Container {
   return c;
 }
 
+/** The host's CPU time in nanoseconds (/proc/stat's first line, USER_HZ 100): what a container's CPU share is measured against. */
+function systemCpuNs(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return f.reduce((a, b) => a + b, 0) * 1e7;
+  } catch {
+    return 0;
+  }
+}
+
 export async function containerStats(ctx: ContainerContext, id: string): Promise<StatsResult> {
   const c = live(ctx, id);
   const raw = (await ctx.runtime(c.runtime).stats(c.id)) as {
@@ -20,7 +31,7 @@ export async function containerStats(ctx: ContainerContext, id: string): Promise
     memory?: { usage?: { usage?: number; limit?: number } };
     pids?: { current?: number };
   };
-  return { id: c.id, name: c.name, cpuUsageNs: raw?.cpu?.usage?.total ?? 0, memoryUsage: raw?.memory?.usage?.usage ?? 0, memoryLimit: raw?.memory?.usage?.limit ?? 0, pids: raw?.pids?.current ?? 0, raw };
+  return { id: c.id, name: c.name, read: new Date().toISOString(), cpuUsageNs: raw?.cpu?.usage?.total ?? 0, systemCpuNs: systemCpuNs(), onlineCpus: availableParallelism(), memoryUsage: raw?.memory?.usage?.usage ?? 0, memoryLimit: raw?.memory?.usage?.limit ?? 0, pids: raw?.pids?.current ?? 0, raw };
 }
 
 export async function containerTop(ctx: ContainerContext, id: string): Promise<TopResult> {

@@ -195,7 +195,20 @@ export type VolumeInfo = { name: string; driver: string; mountpoint: string; lab
 
 export type NetworkInfo = { name: string; driver: string; subnet?: string; gateway?: string; containers: string[]; [k: string]: unknown };
 
-export type StatsResult = { id: string; name: string; cpuUsageNs: number; memoryUsage: number; memoryLimit: number; pids: number; raw: unknown };
+export type StatsResult = {
+  id: string;
+  name: string;
+  /** When the sample was read (ISO). */
+  read: string;
+  cpuUsageNs: number;
+  /** The host's CPU time (all CPUs) at the same moment, ns: the container's share is the ratio of the two deltas. */
+  systemCpuNs: number;
+  onlineCpus: number;
+  memoryUsage: number;
+  memoryLimit: number;
+  pids: number;
+  raw: unknown;
+};
 export type TopResult = { titles: string[]; processes: string[][] };
 
 export type VersionInfo = { version: string; apiVersion: string; os: string; arch: string; node: string; gitCommit?: string };

@@ -227,3 +227,68 @@ for (const c of CLIENTS) {
     for (const a of ['container create', 'container start', 'container rename', 'container destroy']) assert.ok(actions.includes(a), `${a} in ${JSON.stringify(actions)}`);
   });
 }
+
+for (const c of CLIENTS) {
+  test(`${c.name}: cp both ways (running and stopped), diff, commit --change, export, stats --no-stream, system df`, async () => {
+    const name = `files${c.api.replace('.', '')}`;
+    const run = await docker(c.bin, 'run', '-d', '--name', name, 'busybox', 'sh', '-c', 'echo inside > /tmp/in.txt; mkdir /tmp/d; echo y > /tmp/d/y; sleep 1000');
+    assert.equal(run.code, 0, run.stderr);
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/bdk-cp-');
+    try {
+      await until('the files', async () => (await docker(c.bin, 'exec', name, 'cat', '/tmp/d/y')).stdout === 'y\n');
+      assert.equal((await docker(c.bin, 'cp', `${name}:/tmp/in.txt`, dir)).code, 0);
+      assert.equal(readFileSync(join(dir, 'in.txt'), 'utf8'), 'inside\n');
+      assert.equal((await docker(c.bin, 'cp', `${name}:/tmp/d`, join(dir, 'dd'))).code, 0);
+      assert.equal(readFileSync(join(dir, 'dd', 'y'), 'utf8'), 'y\n');
+      writeFileSync(join(dir, 'h.txt'), 'from host\n');
+      assert.equal((await docker(c.bin, 'cp', join(dir, 'h.txt'), `${name}:/tmp/renamed.txt`)).code, 0);
+      assert.equal((await docker(c.bin, 'exec', name, 'cat', '/tmp/renamed.txt')).stdout, 'from host\n');
+      const missing = await docker(c.bin, 'cp', `${name}:/no-such-path`, dir);
+      assert.equal(missing.code, 1);
+      // 28 prints the daemon's words; 20.10 says its own for any 404 of a copy.
+      assert.match(missing.stderr, /Could not find the file \/no-such-path in container|No such container:path: \w+:\/no-such-path/);
+      const diff = await docker(c.bin, 'diff', name);
+      assert.ok(diff.stdout.split('\n').includes('A /tmp/renamed.txt'), diff.stdout);
+      const stats = await docker(c.bin, 'stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', name);
+      assert.equal(stats.stdout.trim(), `${name} 1`, stats.stderr);
+      const commit = await docker(c.bin, 'commit', '-c', 'CMD ["cat", "/tmp/in.txt"]', name, `committed${c.api.replace('.', '')}:1`);
+      assert.equal(commit.code, 0, commit.stderr);
+      assert.match(commit.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+      const fromCommit = await docker(c.bin, 'run', '--rm', `committed${c.api.replace('.', '')}:1`);
+      assert.equal(fromCommit.stdout, 'inside\n', fromCommit.stderr);
+      assert.equal((await docker(c.bin, 'stop', '-t', '0', name)).code, 0);
+      const stopped = await docker(c.bin, 'cp', `${name}:/tmp/in.txt`, join(dir, 'after-stop.txt'));
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.equal(readFileSync(join(dir, 'after-stop.txt'), 'utf8'), 'inside\n');
+      const exp = await docker(c.bin, 'export', '-o', join(dir, 'root.tar'), name);
+      assert.equal(exp.code, 0, exp.stderr);
+      const { execFileSync } = await import('node:child_process');
+      const entries = execFileSync('tar', ['tf', join(dir, 'root.tar')], { encoding: 'utf8' }).split('\n');
+      assert.ok(entries.includes('tmp/in.txt') && entries.includes('bin/busybox'), entries.slice(0, 20).join(' '));
+      const df = await docker(c.bin, 'system', 'df', '--format', '{{.Type}} {{.TotalCount}}');
+      assert.match(df.stdout, /^Images \d+$/m, df.stderr);
+      assert.match(df.stdout, /^Containers \d+$/m);
+      assert.equal((await docker(c.bin, 'rm', name)).code, 0);
+      assert.equal((await docker(c.bin, 'rmi', `committed${c.api.replace('.', '')}:1`)).code, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('docker 28: container prune takes stopped containers only; image prune -a keeps images in use', async () => {
+  const bin = CLIENTS[0].bin;
+  const keep = await docker(bin, 'run', '-d', '--name', 'prune-keep', 'busybox', 'sleep', '100');
+  assert.equal(keep.code, 0, keep.stderr);
+  const gone = await docker(bin, 'run', '--name', 'prune-gone', 'busybox', 'true');
+  assert.equal(gone.code, 0, gone.stderr);
+  const pr = await docker(bin, 'container', 'prune', '-f');
+  assert.equal(pr.code, 0, pr.stderr);
+  const names = (await docker(bin, 'ps', '-a', '--format', '{{.Names}}')).stdout.trim().split('\n');
+  assert.ok(names.includes('prune-keep') && !names.includes('prune-gone'), names.join(' '));
+  const ip = await docker(bin, 'image', 'prune', '-af');
+  assert.equal(ip.code, 0, ip.stderr);
+  assert.equal((await docker(bin, 'image', 'inspect', '--format', '{{.Id}}', 'busybox')).code, 0, 'busybox is used by a container: kept');
+  assert.equal((await docker(bin, 'rm', '-f', 'prune-keep')).code, 0);
+});

@@ -1,0 +1,46 @@
+// `docker system df` and the prunes: GET /system/df (docker's lists, which the CLI sums), and
+// POST /containers/prune, /images/prune, /build/prune (what `docker system prune` calls besides the
+// network and volume prunes). Each prune is the engine's own removal.
+import { pruneContainers } from '../engine/system-prune.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import { containerListEntries } from './containers.ts';
+import { refused } from './errors.ts';
+import { familiar, imageListEntries } from './images.ts';
+import { filters } from './query.ts';
+import type { DockerRouter } from './server.ts';
+
+export function systemDfRoutes(r: DockerRouter): void {
+  r.on('GET', '/system/df', async (c) => {
+    const images = await imageListEntries(c.engine, c.version, {});
+    const containers = await containerListEntries(c.engine, { all: true, filters: {} });
+    for (const img of images) img.Containers = containers.filter((x) => x.ImageID === img.Id).length;
+    const usage = await c.engine.images.diskUsage();
+    return {
+      LayersSize: usage.content.bytes,
+      Images: images,
+      Containers: containers.map((x) => ({ ...x, SizeRw: 0, SizeRootFs: 0 })),
+      // A volume's size is not walked here (-1: docker's "not computed"); `berth system df` sums them.
+      Volumes: c.engine.volumes.list().map((v) => ({ Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: {}, UsageData: { Size: -1, RefCount: v.usedBy.length } })),
+      BuildCache: [],
+    };
+  });
+
+  r.on('POST', '/containers/prune', async (c) => ({ ContainersDeleted: await pruneContainers(c.engine, filters(c.query)), SpaceReclaimed: 0 }));
+
+  r.on('POST', '/images/prune', async (c) => {
+    const f = filters(c.query);
+    for (const k of Object.keys(f)) if (k !== 'dangling') throw refused(`image prune --filter ${k}`, 'berthd prunes by dangling only');
+    const dangling = f.dangling?.[0] ?? 'true';
+    if (dangling !== 'true' && dangling !== 'false' && dangling !== '1' && dangling !== '0') throw invalidArgument(`invalid filter 'dangling=${dangling}'`);
+    const res = await c.engine.images.prune({ all: dangling === 'false' || dangling === '0' });
+    for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
+    return { ImagesDeleted: [...res.untagged.map((n) => ({ Untagged: familiar(n) })), ...res.removed.map((d) => ({ Deleted: d }))], SpaceReclaimed: res.freedBytes };
+  });
+
+  r.on('POST', '/build/prune', async (c) => {
+    const f = filters(c.query);
+    if (Object.keys(f).length) throw refused('builder prune --filter', 'berthd forgets the whole build cache');
+    const res = await c.engine.builder.prune();
+    return { CachesDeleted: res.entries ? [`${res.entries} cache entries`] : [], SpaceReclaimed: 0 };
+  });
+}
