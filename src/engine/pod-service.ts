@@ -158,31 +158,45 @@ export class PodService {
     span.mark('dir, etc files');
 
     let netnsPath = '';
-    if (!hostNet && this.#o.network.name !== 'none') {
+    const wired = !hostNet && this.#o.network.name !== 'none';
+    if (wired) {
       netnsPath = await this.#o.network.createNetns(id);
       this.#o.store.pods.update(id, { netns: netnsPath });
       faultPoint('pod.netns-created');
       span.mark('netns created');
+    }
+    // The CNI ADD and the pause process's create are independent (the pause process only holds the
+    // namespace, it never looks at the network), and each takes a few hundred ms: run at once. A
+    // failure of either is released by run()'s cleanup; a crash leaves a not-ready row recovery
+    // releases, whichever of the two got further.
+    const network = (async () => {
+      if (!wired) return;
       const result: AttachResult = await this.#o.network.attach(id, netnsPath, this.#o.network.defaultNetwork, { portMappings: req.ports ?? [], aliases: [] });
       this.#o.store.pods.update(id, { network: { name: this.#o.network.defaultNetwork, ...result } });
       faultPoint('pod.network-attached');
       span.mark('CNI attached');
       await writeFile(join(dir, 'hosts'), hostsText(cfg.hostname, result.ips[0]));
-    }
-
-    const spec = pauseSpec(id, cfg, netnsPath, pause);
-    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
-    await rt.delete(id);
-    const stateDir = this.#stateDir(id);
-    await rm(stateDir, { recursive: true, force: true });
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    span.mark('config.json, stale state');
-    const handle = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false });
-    this.#tasks.set(id, handle);
-    span.mark('shim started (runtime create)');
-    await rt.start(id);
-    faultPoint('pod.pause-started');
-    span.mark('runtime start');
+    })();
+    const pauseProcess = (async () => {
+      const spec = pauseSpec(id, cfg, netnsPath, pause);
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
+      await rt.delete(id);
+      const stateDir = this.#stateDir(id);
+      await rm(stateDir, { recursive: true, force: true });
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      span.mark('config.json, stale state');
+      const h = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false });
+      this.#tasks.set(id, h);
+      span.mark('shim started (runtime create)');
+      await rt.start(id);
+      faultPoint('pod.pause-started');
+      span.mark('runtime start');
+      return h;
+    })();
+    const [net, started] = await Promise.allSettled([network, pauseProcess]);
+    if (net.status === 'rejected') throw net.reason;
+    if (started.status === 'rejected') throw started.reason;
+    const handle = started.value;
     const pid = await handle.processPid();
     this.#o.store.pods.update(id, { state: 'ready', pid, shimPid: handle.shimPid, error: '' });
     faultPoint('pod.ready');
