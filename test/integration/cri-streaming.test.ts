@@ -323,7 +323,7 @@ function execShims(containerId: string): number[] {
   return out;
 }
 
-test('50 exec streams opened and dropped mid-stream: their processes and shims end, berthd keeps no fd, the container runs on', async () => {
+test('50 exec streams and a port-forward session of 10 connections dropped mid-stream: processes and shims end, berthd keeps no fd or socket, the container runs on', async () => {
   const pid = d.proc.pid!;
   // Warm: the streaming server and everything it loads exist before counting.
   await spdyRun(await execUrl('v1', { cmd: ['true'] }), { stdout: true });
@@ -337,6 +337,14 @@ test('50 exec streams opened and dropped mid-stream: their processes and shims e
     }),
   );
   assert.equal(execShims(sleeper).length, 50, 'each exec has its shim while streaming');
+  // And a port-forward session with ten idle connections open to the pod's httpd (which waits for a
+  // request), dropped with them: berthd holds one socket per connection until then.
+  const beforePf = fdCount(pid);
+  const pf = await spdyUpgrade((await cri.runtime.PortForward!({ pod_sandbox_id: pod, port: [8080] })).url, ['portforward.k8s.io']);
+  assert.ok(!isRefusal(pf));
+  await Promise.all(Array.from({ length: 10 }, () => spdyForward(pf.session, 8080)));
+  await until('the ten pod connections are open', () => fdCount(pid) >= beforePf + 10);
+  pf.socket.destroy();
   for (const c of sessions) c.up.socket.destroy();
   await until('every dropped exec ended with its shim', () => execShims(sleeper).length === 0, 60_000);
   await until('berthd holds no more fds than before', () => fdCount(pid) <= before, 30_000);
