@@ -292,3 +292,65 @@ test('docker 28: container prune takes stopped containers only; image prune -a k
   assert.equal((await docker(bin, 'image', 'inspect', '--format', '{{.Id}}', 'busybox')).code, 0, 'busybox is used by a container: kept');
   assert.equal((await docker(bin, 'rm', '-f', 'prune-keep')).code, 0);
 });
+
+for (const c of CLIENTS) {
+  test(`${c.name}: run -i with piped stdin, logs -f/--tail/-t, wait, kill, restart, pause/unpause, inspect of a stopped container`, async () => {
+    const piped = await new Promise<Run>((resolve) => {
+      const p = execFile(c.bin, ['-H', `unix://${dockerSocket}`, 'run', '--rm', '-i', 'busybox', 'sh', '-c', 'tr a-z A-Z'], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+      p.stdin!.end('hello stdin\n');
+    });
+    assert.deepEqual([piped.code, piped.stdout], [0, 'HELLO STDIN\n'], piped.stderr);
+
+    const name = `life${c.api.replace('.', '')}`;
+    const run = await docker(c.bin, 'run', '-d', '--name', name, 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line$i; done; echo err >&2; while true; do sleep 0.1; done');
+    assert.equal(run.code, 0, run.stderr);
+    await until('three lines', async () => (await docker(c.bin, 'logs', name)).stdout === 'line1\nline2\nline3\n');
+    // --tail counts the lines of both streams together, as docker's.
+    const tail = await docker(c.bin, 'logs', '--tail', '2', name);
+    assert.deepEqual([tail.stdout, tail.stderr], ['line3\n', 'err\n']);
+    const ts = await docker(c.bin, 'logs', '-t', '--tail', '2', name);
+    assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line3\n$/);
+    // -f follows until the container stops: the kill ends it.
+    const follow = new Promise<Run>((resolve) => execFile(c.bin, ['-H', `unix://${dockerSocket}`, 'logs', '-f', name], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })));
+    assert.equal((await docker(c.bin, 'pause', name)).code, 0);
+    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.State.Status}} {{.State.Paused}}', name)).stdout.trim(), 'paused true');
+    assert.equal((await docker(c.bin, 'unpause', name)).code, 0);
+    const waiter = docker(c.bin, 'wait', name);
+    const kill = await docker(c.bin, 'kill', '-s', 'KILL', name);
+    assert.equal(kill.code, 0, kill.stderr);
+    assert.equal((await waiter).stdout.trim(), '137');
+    assert.equal((await follow).stdout, 'line1\nline2\nline3\n');
+    const st = await docker(c.bin, 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Pid}}', name);
+    assert.equal(st.stdout.trim(), 'exited 137 false 0');
+    const again = await docker(c.bin, 'kill', name);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is not running/);
+    assert.equal((await docker(c.bin, 'restart', '-t', '1', name)).code, 0);
+    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.State.Status}}', name)).stdout.trim(), 'running');
+    const rmRunning = await docker(c.bin, 'rm', name);
+    assert.equal(rmRunning.code, 1);
+    assert.match(rmRunning.stderr, /stop the container before removing or force remove/);
+    assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
+  });
+}
+
+for (const c of CLIENTS) {
+  test(`${c.name}: run -it and exec -it on a terminal (script(1)'s pty): a tty inside, raw output, the exit code`, async () => {
+    if (!existsSync('/usr/bin/script')) throw new Error('/usr/bin/script is missing: install the Debian package bsdutils');
+    const onTty = (cmd: string) =>
+      new Promise<Run>((resolve) => {
+        execFile('/usr/bin/script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+        });
+      });
+    const run = await onTty(`${c.bin} -H unix://${dockerSocket} run -it --rm busybox sh -c 'tty; echo out; exit 4'`);
+    assert.equal(run.code, 4, run.stdout + run.stderr);
+    assert.equal(run.stdout, '/dev/pts/0\r\nout\r\n');
+    const name = `tty${c.api.replace('.', '')}`;
+    assert.equal((await docker(c.bin, 'run', '-d', '--name', name, 'busybox', 'sleep', '100')).code, 0);
+    const ex = await onTty(`${c.bin} -H unix://${dockerSocket} exec -it ${name} sh -c 'tty; exit 6'`);
+    assert.equal(ex.code, 6, ex.stdout + ex.stderr);
+    assert.match(ex.stdout, /^\/dev\/pts\/\d+\r\n$/);
+    assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
+  });
+}
