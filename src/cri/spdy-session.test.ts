@@ -8,7 +8,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { SpdySession, type SpdyStream } from './spdy-session.ts';
 
-async function pair(): Promise<{ client: SpdySession; server: SpdySession; close(): void }> {
+async function pair(maxStreams?: number): Promise<{ client: SpdySession; server: SpdySession; close(): void }> {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
@@ -16,7 +16,7 @@ async function pair(): Promise<{ client: SpdySession; server: SpdySession; close
   const c = connect(port, '127.0.0.1');
   const [s] = (await once(srv, 'connection')) as [Socket];
   srv.close();
-  return { client: new SpdySession(c, { server: false }), server: new SpdySession(s, { server: true }), close: () => c.destroy() };
+  return { client: new SpdySession(c, { server: false }), server: new SpdySession(s, { server: true, ...(maxStreams ? { maxStreams } : {}) }), close: () => c.destroy() };
 }
 
 function readAll(s: SpdyStream): Promise<Buffer> {
@@ -67,4 +67,17 @@ test('a reset ends the stream on both sides; GOAWAY ends the connection when str
   b.resume();
   await ended;
   assert.equal(server.streamCount, 0);
+});
+
+test('a peer cannot hold more streams open than the session allows: the extra one is refused', async () => {
+  const { client, server, close } = await pair(2);
+  server.on('stream', (s: SpdyStream) => s.reply());
+  const a = client.openStream({ n: '1' });
+  const b = client.openStream({ n: '2' });
+  await Promise.all([a.replied(), b.replied()]);
+  const c = client.openStream({ n: '3' });
+  await once(c, 'close');
+  assert.equal(c.resetByPeer, true);
+  assert.equal(server.streamCount, 2);
+  close();
 });

@@ -157,7 +157,10 @@ export class SpdyStream extends Duplex {
   }
 }
 
-export type SpdySessionOptions = { server: boolean; log?: (m: string) => void };
+export type SpdySessionOptions = { server: boolean; log?: (m: string) => void; /** Streams the peer may hold open at once; more are refused (RST_STREAM REFUSED_STREAM). */ maxStreams?: number };
+
+/** A peer's open streams are bounded: each costs memory here (and, for port-forward, a connection). */
+export const DEFAULT_MAX_STREAMS = 1000;
 
 /**
  * Events: 'stream' (a SpdyStream the peer opened; answer it with reply() or reset()), 'close'
@@ -177,6 +180,7 @@ export class SpdySession extends EventEmitter {
   #goneAway = false;
   #closed = false;
   #log: (m: string) => void;
+  readonly #maxStreams: number;
 
   constructor(socket: Duplex, o: SpdySessionOptions) {
     super();
@@ -185,6 +189,7 @@ export class SpdySession extends EventEmitter {
     this.#nextId = o.server ? 2 : 1;
     this.#nextPing = o.server ? 2 : 1;
     this.#log = o.log ?? (() => {});
+    this.#maxStreams = o.maxStreams ?? DEFAULT_MAX_STREAMS;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {});
     socket.on('close', () => this.#onClose());
@@ -320,7 +325,7 @@ export class SpdySession extends EventEmitter {
           return;
         }
         this.#lastPeerId = f.streamId;
-        if (this.#goneAway) {
+        if (this.#goneAway || this.#streams.size >= this.#maxStreams) {
           this.send({ type: 'rst_stream', streamId: f.streamId, status: RstStatus.RefusedStream });
           return;
         }
