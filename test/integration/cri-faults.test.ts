@@ -12,7 +12,7 @@ import { type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engi
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
-const BRIDGE = `btf${process.pid % 100000}`;
+const BRIDGE = `bcf${process.pid % 100000}`;
 const cfg = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } };
 const criSocket = join(runRoot, 'cri.sock');
 let d: Daemon | undefined;
