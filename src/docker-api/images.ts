@@ -6,7 +6,7 @@ import { invalidArgument } from '../errors/errors.ts';
 import { orNoSuch, refused } from './errors.ts';
 import { engineImageWord, imageIdOf } from './image-ids.ts';
 import { filters, flag } from './query.ts';
-import { Created, type DockerRouter, STREAMED } from './server.ts';
+import { Created, type Ctx, type DockerRouter, STREAMED } from './server.ts';
 import { atLeast } from './versions.ts';
 
 const unix = (iso: string | undefined) => (iso ? Math.floor(Date.parse(iso) / 1000) : 0);
@@ -60,6 +60,53 @@ export async function imageListEntries(e: Engine, version: string, f: Record<str
   return out;
 }
 
+/** POST /images/create?fromImage: a pull, with docker's JSON progress per layer. */
+export async function pullRoute(c: Ctx): Promise<typeof STREAMED> {
+  const from = c.query.get('fromImage');
+  if (!from) throw invalidArgument('fromImage is required');
+  const tag = c.query.get('tag');
+  const ref = tag ? (tag.includes(':') && tag.startsWith('sha256') ? `${from}@${tag}` : `${from}:${tag}`) : from;
+  const platform = c.query.get('platform');
+  c.res.writeHead(200, { 'content-type': 'application/json' });
+  c.res.flushHeaders();
+  const write = (v: unknown) => {
+    if (!c.res.writableEnded) c.res.write(`${JSON.stringify(v)}\r\n`);
+  };
+  const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
+  const layers = new Set<string>();
+  write({ status: `Pulling from ${familiar(repoOf(ref))}`, id: tag ?? 'latest' });
+  try {
+    const res = await c.engine.images.pull(ref, {
+      ...(platform ? { platform } : {}),
+      progress: (ev) => {
+        if (ev.kind === 'manifest') {
+          for (const l of ev.layers) {
+            layers.add(l.digest);
+            write({ status: 'Pulling fs layer', progressDetail: {}, id: short(l.digest) });
+          }
+        } else if (ev.kind === 'blob' && layers.has(ev.digest)) {
+          const id = short(ev.digest);
+          if (ev.state === 'exists') write({ status: 'Already exists', progressDetail: {}, id });
+          else if (ev.state === 'downloading' || ev.state === 'resuming') write({ status: 'Downloading', progressDetail: { current: ev.current, total: ev.total }, progress: progressBar(ev.current, ev.total), id });
+          else if (ev.state === 'verifying') write({ status: 'Verifying Checksum', progressDetail: {}, id });
+          else if (ev.state === 'done') write({ status: 'Download complete', progressDetail: {}, id });
+        } else if (ev.kind === 'unpack') {
+          const id = short(ev.digest);
+          if (ev.state === 'unpacking') write({ status: 'Extracting', progressDetail: {}, id });
+          else if (ev.state === 'done') write({ status: 'Pull complete', progressDetail: {}, id });
+        }
+      },
+    });
+    c.engine.events.publish('image', 'pull', res.name, { digest: res.target.digest });
+    write({ status: `Digest: ${res.target.digest}` });
+    write({ status: `Status: Downloaded newer image for ${familiar(res.name)}` });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    write({ errorDetail: { message }, error: message });
+  }
+  return STREAMED;
+}
+
 export function imageRoutes(r: DockerRouter): void {
   r.on('GET', '/images/json', async (c) => imageListEntries(c.engine, c.version, filters(c.query)));
 
@@ -108,53 +155,6 @@ export function imageRoutes(r: DockerRouter): void {
       rows[0].Tags = (await grouped(c.engine)).find((g) => g.id === d.configDescriptor.digest)?.names ?? [];
     }
     return rows;
-  });
-
-  r.on('POST', '/images/create', async (c) => {
-    if (c.query.get('fromSrc')) throw refused('import (fromSrc)', 'the Docker API\'s import is not served yet; use `berth import`');
-    const from = c.query.get('fromImage');
-    if (!from) throw invalidArgument('fromImage is required');
-    const tag = c.query.get('tag');
-    const ref = tag ? (tag.includes(':') && tag.startsWith('sha256') ? `${from}@${tag}` : `${from}:${tag}`) : from;
-    const platform = c.query.get('platform');
-    c.res.writeHead(200, { 'content-type': 'application/json' });
-    c.res.flushHeaders();
-    const write = (v: unknown) => {
-      if (!c.res.writableEnded) c.res.write(`${JSON.stringify(v)}\r\n`);
-    };
-    const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
-    const layers = new Set<string>();
-    write({ status: `Pulling from ${familiar(repoOf(ref))}`, id: tag ?? 'latest' });
-    try {
-      const res = await c.engine.images.pull(ref, {
-        ...(platform ? { platform } : {}),
-        progress: (ev) => {
-          if (ev.kind === 'manifest') {
-            for (const l of ev.layers) {
-              layers.add(l.digest);
-              write({ status: 'Pulling fs layer', progressDetail: {}, id: short(l.digest) });
-            }
-          } else if (ev.kind === 'blob' && layers.has(ev.digest)) {
-            const id = short(ev.digest);
-            if (ev.state === 'exists') write({ status: 'Already exists', progressDetail: {}, id });
-            else if (ev.state === 'downloading' || ev.state === 'resuming') write({ status: 'Downloading', progressDetail: { current: ev.current, total: ev.total }, progress: progressBar(ev.current, ev.total), id });
-            else if (ev.state === 'verifying') write({ status: 'Verifying Checksum', progressDetail: {}, id });
-            else if (ev.state === 'done') write({ status: 'Download complete', progressDetail: {}, id });
-          } else if (ev.kind === 'unpack') {
-            const id = short(ev.digest);
-            if (ev.state === 'unpacking') write({ status: 'Extracting', progressDetail: {}, id });
-            else if (ev.state === 'done') write({ status: 'Pull complete', progressDetail: {}, id });
-          }
-        },
-      });
-      c.engine.events.publish('image', 'pull', res.name, { digest: res.target.digest });
-      write({ status: `Digest: ${res.target.digest}` });
-      write({ status: `Status: Downloaded newer image for ${familiar(res.name)}` });
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      write({ errorDetail: { message }, error: message });
-    }
-    return STREAMED;
   });
 
   r.on('POST', '/images/{name*}/tag', async (c) => {

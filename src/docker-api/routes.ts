@@ -3,6 +3,7 @@
 import { containerFileRoutes } from './container-files.ts';
 import { containerRoutes } from './containers.ts';
 import { execRoutes } from './exec.ts';
+import { imageTransferRoutes } from './image-transfer.ts';
 import { imageRoutes } from './images.ts';
 import { DockerRouter } from './server.ts';
 import { statsRoutes } from './stats.ts';
@@ -18,6 +19,7 @@ export function dockerRouter(): DockerRouter {
   statsRoutes(r);
   execRoutes(r);
   imageRoutes(r);
+  imageTransferRoutes(r);
   volumeNetworkRoutes(r);
   systemDfRoutes(r);
   return r;

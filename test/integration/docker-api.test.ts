@@ -354,3 +354,55 @@ for (const c of CLIENTS) {
     assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
   });
 }
+
+for (const c of CLIENTS) {
+  test(`${c.name}: import a rootfs, save, rmi, load, push to a loopback registry and pull it back`, async () => {
+    reg ??= await startRegistry();
+    const v = c.api.replace('.', '');
+    const dir = await mkdtemp('/tmp/bdk-img-');
+    try {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(dir, 'rootfs.tar'), await busyboxRootfsTar());
+      const imp = await docker(c.bin, 'import', join(dir, 'rootfs.tar'), `imported${v}:1`);
+      assert.equal(imp.code, 0, imp.stderr);
+      assert.match(imp.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+      const id = imp.stdout.trim();
+      assert.equal((await docker(c.bin, 'image', 'inspect', '--format', '{{.Id}}', `imported${v}:1`)).stdout.trim(), id, 'import prints the image ID');
+      const ran = await docker(c.bin, 'run', '--rm', `imported${v}:1`, '/bin/echo', 'from-import');
+      assert.equal(ran.stdout, 'from-import\n', ran.stderr);
+      assert.equal((await docker(c.bin, 'save', '-o', join(dir, 'saved.tar'), `imported${v}:1`)).code, 0);
+      const rmi = await docker(c.bin, 'rmi', `imported${v}:1`);
+      assert.match(rmi.stdout, new RegExp(`Untagged: imported${v}:1\\nDeleted: ${id}`));
+      const load = await docker(c.bin, 'load', '-i', join(dir, 'saved.tar'));
+      assert.equal(load.stdout.trim(), `Loaded image: imported${v}:1`, load.stderr);
+      const remote = `${reg.host}/pushed/imported:${v}`;
+      assert.equal((await docker(c.bin, 'tag', `imported${v}:1`, remote)).code, 0);
+      const push = await docker(c.bin, 'push', remote);
+      assert.equal(push.code, 0, push.stderr);
+      assert.match(push.stdout, /Pushed/);
+      assert.match(push.stdout, new RegExp(`${v}: digest: sha256:[0-9a-f]{64} size: \\d+`));
+      assert.equal((await docker(c.bin, 'rmi', remote, `imported${v}:1`)).code, 0);
+      const pull = await docker(c.bin, 'pull', remote);
+      assert.equal(pull.code, 0, pull.stderr);
+      assert.equal((await docker(c.bin, 'image', 'inspect', '--format', '{{.Id}}', remote)).stdout.trim(), id, 'the same image came back');
+      assert.equal((await docker(c.bin, 'rmi', remote)).code, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('docker 28: login checks the credentials against the registry (POST /auth)', async () => {
+  const bin = CLIENTS[0].bin;
+  const authReg = await startRegistry({ htpasswd: { alice: 's3cret' } });
+  try {
+    const bad = await docker(bin, 'login', '-u', 'alice', '-p', 'wrong', authReg.host);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Error response from daemon: .*(401|unauthorized|credentials)/i);
+    const ok = await docker(bin, 'login', '-u', 'alice', '-p', 's3cret', authReg.host);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Login Succeeded/);
+  } finally {
+    await authReg.stop();
+  }
+});
