@@ -271,6 +271,13 @@ test("docker's exit codes: 125 for a flag or daemon error of run, 126 not execut
   const bad = await berth('create', '--memory', 'lots', 'busybox');
   assert.equal(bad.code, 125);
   assert.equal((await berth('run', '--rm', 'busybox', 'sh', '-c', 'exit 7')).code, 7);
+  // exec: 127 and 126 as well; another failure (no such container) stays 1.
+  assert.equal((await berth('run', '-d', '--name', 'ex1', 'busybox', 'sleep', '300')).code, 0);
+  assert.equal((await berth('exec', 'ex1', 'no-such-command')).code, 127);
+  assert.equal((await berth('exec', 'ex1', '/etc/passwd')).code, 126);
+  assert.equal((await berth('exec', 'ex1', 'sh', '-c', 'exit 9')).code, 9);
+  assert.equal((await berth('exec', 'no-such-container', 'true')).code, 1);
+  await berth('rm', '-f', 'ex1');
   // A verb other than run keeps status 1 for a daemon error, as docker's.
   assert.equal((await berth('stop', 'no-such-container')).code, 1);
 });

@@ -67,6 +67,16 @@ export function runFailureStatus(e: unknown): number {
   return EXIT_CLI_ERROR;
 }
 
+/** An exec that could not start its command: 127 or 126 as docker's; any other failure stays 1. */
+async function execStatus<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const status = runFailureStatus(e);
+    throw status === EXIT_CLI_ERROR ? e : withExitStatus(e, status);
+  }
+}
+
 /** `fn`, its failure carrying docker's run status. */
 async function asRun<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -567,7 +577,7 @@ const execVerb: Verb = {
   run: async (ctx, f, args) => {
     want(args, 2, Number.POSITIVE_INFINITY, 'exec [-i] [-t] [-d] CONTAINER COMMAND [ARG...]');
     const c = await ctx.client();
-    const { execId } = await c.exec(args[0]!, {
+    const { execId } = await execStatus(() => c.exec(args[0]!, {
       cmd: args.slice(1),
       tty: f.tty === true,
       openStdin: f.interactive === true,
@@ -576,7 +586,7 @@ const execVerb: Verb = {
       ...(f.user ? { user: f.user as string } : {}),
       // The process may exit before the attach below: the shim keeps its output (and status) for it.
       ...((f.interactive || f.tty) && !f.detach ? { attach: true } : {}),
-    });
+    }));
     if (f.detach) {
       ctx.out.write(isJson(f) ? json({ execId }) : `${execId}\n`);
       return 0;
