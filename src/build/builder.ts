@@ -28,7 +28,7 @@ import { DockerIgnore } from './dockerignore.ts';
 import { type Dockerfile, type Instruction, parseInstructions, type Stage } from './instructions.ts';
 import { cloneOverlayDiff, entryOf, type LayerEntry, overlayDiffEntries, storeLayer } from './layer-tar.ts';
 import { LexError, processWord, processWords } from './shell-lex.ts';
-import { SourceTree } from './source-tree.ts';
+import { DigestMemo, SourceTree } from './source-tree.ts';
 
 /** Docker's config plus the fields berth's OCI type leaves out (Docker's image config has them). */
 export type RuntimeConfig = ImageRuntimeConfig & {
@@ -907,6 +907,7 @@ export class Builder {
   readonly cache: BuildCache;
   /** berthd's root: build/cache.json, build/cache-mounts/, tmp/. */
   readonly root: string;
+  readonly #digests = new DigestMemo();
 
   constructor(o: { images: ImageService; runner: StepRunner; root: string }) {
     this.images = o.images;
@@ -952,7 +953,8 @@ export class Builder {
         }
       }
       const df = parseInstructions(text, posix.basename(dfName));
-      const context = new SourceTree(dir, 'build context', ignoreText ? DockerIgnore.parse(ignoreText) : undefined);
+      // Only a directory context is remembered across builds: a tar's staging directory is new each time.
+      const context = new SourceTree(dir, 'build context', ignoreText ? DockerIgnore.parse(ignoreText) : undefined, 'dir' in source ? this.#digests : undefined);
       const total = df.stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
       return await new Build(this, df, context, opts, progress, leaseId, staging, total).run();
     } catch (e) {

@@ -23,10 +23,13 @@ export class SourceTree {
   #all: TreeEntry[] | undefined;
   readonly #digests = new Map<string, string>();
 
-  constructor(root: string, label: string, ignore?: DockerIgnore) {
+  readonly memo: DigestMemo | undefined;
+
+  constructor(root: string, label: string, ignore?: DockerIgnore, memo?: DigestMemo) {
     this.root = root;
     this.label = label;
     this.ignore = ignore;
+    this.memo = memo;
   }
 
   #ignored(rel: string): boolean {
@@ -117,14 +120,49 @@ export class SourceTree {
     return [r];
   }
 
-  /** sha256 of a regular file's content (cached): what a COPY's cache key takes, never mtimes. */
+  /**
+   * sha256 of a regular file's content: what a COPY's cache key takes, never mtimes. With a
+   * `memo` (the builder's, across builds), a file whose inode, size, mtime and ctime (ns) are
+   * unchanged is not read again, as BuildKit's content hashes do: any write changes the ctime.
+   */
   async digest(rel: string): Promise<string> {
     const hit = this.#digests.get(rel);
     if (hit) return hit;
+    const abs = join(this.root, rel);
+    const st = this.memo ? await lstat(abs, { bigint: true }) : undefined;
+    const stamp = st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
+    const known = st ? this.memo?.get(abs) : undefined;
+    if (known && known.stamp === stamp) {
+      this.#digests.set(rel, known.digest);
+      return known.digest;
+    }
     const h = createHash('sha256');
-    for await (const c of createReadStream(join(this.root, rel)) as AsyncIterable<Buffer>) h.update(c);
+    for await (const c of createReadStream(abs) as AsyncIterable<Buffer>) h.update(c);
     const d = `sha256:${h.digest('hex')}`;
     this.#digests.set(rel, d);
+    if (st) {
+      // Read again after hashing: a file written meanwhile must not be remembered with the old content.
+      const after = await lstat(abs, { bigint: true });
+      if (`${after.dev}:${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` === stamp) this.memo?.set(abs, { stamp, digest: d });
+    }
     return d;
+  }
+}
+
+/** Content digests of context files by path, with the stat stamp they were taken at (bounded). */
+export class DigestMemo {
+  readonly #m = new Map<string, { stamp: string; digest: string }>();
+  readonly #max: number;
+  constructor(max = 200_000) {
+    this.#max = max;
+  }
+  get(path: string): { stamp: string; digest: string } | undefined {
+    return this.#m.get(path);
+  }
+  set(path: string, v: { stamp: string; digest: string }): void {
+    this.#m.delete(path);
+    this.#m.set(path, v);
+    // Oldest first out: Map keeps insertion order.
+    if (this.#m.size > this.#max) this.#m.delete(this.#m.keys().next().value!);
   }
 }
