@@ -183,6 +183,16 @@ test('cp both ways, with a running and with a stopped container; a symlink never
     assert.equal((await berth('cp', join(host, 'a.txt'), 'cp1:/tmp/etclink')).code, 0);
     assert.equal((await berth('exec', 'cp1', 'cat', '/etc/a.txt')).stdout, 'alpha\n');
     assert.equal(exists('/etc/a.txt') && readFileSync('/etc/a.txt', 'utf8') === 'alpha\n', false);
+    // Owners as docker's cp: root's in the container, the caller's on the host; -a keeps them.
+    const { chownSync, statSync } = await import('node:fs');
+    writeFileSync(join(host, 'owned'), 'o\n');
+    chownSync(join(host, 'owned'), 1234, 1234);
+    assert.equal((await berth('cp', join(host, 'owned'), 'cp1:/tmp/owned-root')).code, 0);
+    assert.equal((await berth('cp', '-a', join(host, 'owned'), 'cp1:/tmp/owned-kept')).code, 0);
+    assert.equal((await berth('exec', 'cp1', 'sh', '-c', 'stat -c %u /tmp/owned-root /tmp/owned-kept; chown 4321 /tmp/owned-kept')).stdout, '0\n1234\n');
+    assert.equal((await berth('cp', 'cp1:/tmp/owned-kept', join(host, 'out-mine'))).code, 0);
+    assert.equal((await berth('cp', '-a', 'cp1:/tmp/owned-kept', join(host, 'out-kept'))).code, 0);
+    assert.deepEqual([statSync(join(host, 'out-mine')).uid, statSync(join(host, 'out-kept')).uid], [process.getuid!(), 4321]);
     // A missing source: not found, nothing written.
     const miss = await berth('cp', 'cp1:/no/such', join(host, 'x'));
     assert.notEqual(miss.code, 0);

@@ -158,7 +158,7 @@ const contentsOnly = (p: string) => p === '.' || p.endsWith('/.');
  * A tar whose entries under `from` (a top component) are renamed under `to` ('' strips it): what
  * docker's CLI calls rebasing, for copying to a name other than the source's.
  */
-export function rebaseTar(input: Readable, from: string, to: string): Readable {
+export function rebaseTar(input: Readable, from: string, to: string, owner?: { uid: number; gid: number }): Readable {
   const ex = extract();
   const out = pack();
   const rename = (n: string) => {
@@ -175,7 +175,7 @@ export function rebaseTar(input: Readable, from: string, to: string): Readable {
       return;
     }
     const linkname = h.type === 'link' && h.linkname ? (rename(h.linkname) ?? h.linkname) : h.linkname;
-    const e = out.entry({ ...h, name, ...(linkname !== undefined ? { linkname } : {}) }, (err) => (err ? out.destroy(err) : next()));
+    const e = out.entry({ ...h, name, ...(linkname !== undefined ? { linkname } : {}), ...(owner ?? {}) }, (err) => (err ? out.destroy(err) : next()));
     stream.pipe(e as unknown as NodeJS.WritableStream);
   });
   ex.on('finish', () => out.finalize());
@@ -189,12 +189,12 @@ export function rebaseTar(input: Readable, from: string, to: string): Readable {
 }
 
 /** A host path as a tar whose top entry is named `top` (symlinks archived as links, never followed). */
-export function packHostPath(path: string, top: string): Readable {
+export function packHostPath(path: string, top: string, owner?: { uid: number; gid: number }): Readable {
   const p = pack();
   const pt = new PassThrough();
   p.pipe(pt);
   const add = async (abs: string, name: string, st: Stats): Promise<void> => {
-    const header = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    const header = { name, mode: st.mode & 0o7777, uid: owner?.uid ?? st.uid, gid: owner?.gid ?? st.gid, mtime: st.mtime };
     const entry = (h: Parameters<typeof p.entry>[0], body?: Buffer) => new Promise<void>((res, rej) => (body ? p.entry(h, body, (e) => (e ? rej(e) : res())) : p.entry(h, (e) => (e ? rej(e) : res()))));
     if (st.isDirectory()) {
       await entry({ ...header, name: `${name}/`, type: 'directory' });
@@ -222,8 +222,8 @@ async function hostExtract(tar: Readable, dir: string): Promise<void> {
 
 const cp: Verb = {
   flags: [{ names: ['archive', 'a'], kind: 'bool' }, { names: ['follow-link', 'L'], kind: 'bool' }, { names: ['quiet', 'q'], kind: 'bool' }, help],
-  usage: 'cp CONTAINER:SRC_PATH DEST_PATH|-  or  cp SRC_PATH|- CONTAINER:DEST_PATH',
-  run: async (ctx, _f, args) => {
+  usage: 'cp [-a] CONTAINER:SRC_PATH DEST_PATH|-  or  cp [-a] SRC_PATH|- CONTAINER:DEST_PATH',
+  run: async (ctx, f, args) => {
     want(args, 2, 2, 'cp CONTAINER:SRC_PATH DEST_PATH|-  or  cp SRC_PATH|- CONTAINER:DEST_PATH');
     const [src, dst] = [splitCpArg(args[0]!), splitCpArg(args[1]!)];
     if (src && dst) throw invalidArgument('cp: copying between containers is not supported: one side must be a local path');
@@ -239,15 +239,17 @@ const cp: Verb = {
       }
       const dest = resolve(args[1]!);
       const base = st.name === '/' ? '' : st.name;
+      // docker's rule: what is copied out belongs to the user who ran cp (-a keeps the container's owners).
+      const me = f.archive ? undefined : { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
       const d = await stat(dest).catch(() => undefined);
       if (d?.isDirectory()) {
-        await hostExtract(contentsOnly(src.path) ? rebaseTar(tar, base, '') : tar, dest);
+        await hostExtract(contentsOnly(src.path) ? rebaseTar(tar, base, '', me) : rebaseTar(tar, base, base, me), dest);
       } else {
         if (d && st.type === 'directory') throw invalidArgument(`cp: cannot copy a directory onto the file ${dest}`);
         if (args[1]!.endsWith('/') && !d) throw notFound(`cp: destination directory ${dest} does not exist`);
         const parent = await stat(dirname(dest)).catch(() => undefined);
         if (!parent?.isDirectory()) throw notFound(`cp: destination directory ${dirname(dest)} does not exist`);
-        await hostExtract(rebaseTar(tar, base, basename(dest)), dirname(dest));
+        await hostExtract(rebaseTar(tar, base, basename(dest), me), dirname(dest));
       }
       return 0;
     }
@@ -259,6 +261,8 @@ const cp: Verb = {
       return 0;
     }
     const local = resolve(args[0]!);
+    // docker's rule: what is copied in belongs to root in the container (-a keeps the host's owners).
+    const root = f.archive ? undefined : { uid: 0, gid: 0 };
     const lst = await stat(local).catch(() => undefined);
     if (!lst) throw notFound(`cp: no such file or directory: ${local}`);
     let target: Awaited<ReturnType<typeof c.statPath>> | undefined;
@@ -269,13 +273,13 @@ const cp: Verb = {
     }
     // A symlink in the container is followed there (inside its root): into it when it names a directory.
     if (target?.type === 'directory' || target?.type === 'symlink') {
-      const body = contentsOnly(args[0]!) ? rebaseTar(packHostPath(local, basename(local)), basename(local), '') : packHostPath(local, basename(local));
+      const body = contentsOnly(args[0]!) ? rebaseTar(packHostPath(local, basename(local), root), basename(local), '') : packHostPath(local, basename(local), root);
       await c.extract(to.container, to.path, body);
     } else {
       if (target && lst.isDirectory()) throw invalidArgument(`cp: cannot copy a directory onto the file ${to.path} in the container`);
       if (to.path.endsWith('/')) throw notFound(`cp: destination directory ${to.path} does not exist in the container`);
       const parent = to.path.replace(/\/[^/]*$/, '') || '/';
-      await c.extract(to.container, parent, packHostPath(local, to.path.slice(parent.length).replace(/^\//, '')));
+      await c.extract(to.container, parent, packHostPath(local, to.path.slice(parent.length).replace(/^\//, ''), root));
     }
     return 0;
   },
