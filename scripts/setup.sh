@@ -10,6 +10,7 @@ APT_PACKAGES=(
   busybox-static                              # test and demo bundles
   runc crun                                   # peers: the oracle for the black-box suite, and the benchmark
   podman conmon containerd docker.io tmux     # peers that drive berth-runtime in the interop tests
+  docker-compose                              # a real client of berthd's Docker API (its tests)
   docker-registry apache2-utils openssl       # a real registry on loopback, htpasswd, test CAs
   skopeo umoci                                # peers for image round-trip tests
   bsdutils                                    # script(1): tests of programs on a real terminal

@@ -115,7 +115,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
 const UNSUPPORTED_CONFIG: Record<string, string> = {
   Domainname: '--domainname',
   Healthcheck: '--health-cmd',
-  Volumes: 'anonymous volumes (-v /path)',
   MacAddress: '--mac-address',
   OnBuild: 'OnBuild',
   Shell: 'Shell',
@@ -174,8 +173,8 @@ function mountOf(m: DockerMount, i: number): MountRequest {
       if (!m.Source) throw invalidArgument(`${where}: Source must not be empty for a bind mount`);
       return { type: 'bind', source: m.Source, target: m.Target, readOnly: m.ReadOnly === true };
     case 'volume':
-      if (!m.Source) throw refused(`${where}`, 'anonymous volumes are not made by berth; name the volume');
-      return { type: 'volume', source: m.Source, target: m.Target, readOnly: m.ReadOnly === true };
+      // Without a Source the volume is anonymous: the engine names it at create.
+      return { type: 'volume', ...(m.Source ? { source: m.Source } : {}), target: m.Target, readOnly: m.ReadOnly === true };
     case 'tmpfs': {
       const opts: string[] = [];
       const t = m.TmpfsOptions ?? {};
@@ -238,6 +237,11 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
 
   const mounts: MountRequest[] = [...(hc.Binds ?? []).map(bindMount), ...(hc.Mounts ?? []).map(mountOf)];
   for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) mounts.push({ type: 'tmpfs', target, options: opts ? opts.split(',') : ['mode=1777'] });
+  // Config.Volumes (`-v /path`, an image's VOLUME named again): an anonymous volume where nothing else is mounted.
+  for (const target of Object.keys((body.Volumes as Record<string, unknown> | null | undefined) ?? {})) {
+    if (!target.startsWith('/')) throw invalidArgument(`invalid volume specification: '${target}': mount path must be absolute`);
+    if (!mounts.some((m) => m.target === target)) mounts.push({ type: 'volume', target });
+  }
 
   const ports = portBindings(hc.PortBindings);
   if (hc.PublishAllPorts) {
@@ -250,11 +254,14 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
 
   const nets = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
   if (nets.length > 1) throw refused('NetworkingConfig.EndpointsConfig', 'a container joins one network at create');
+  const aliases: string[] = [];
   for (const [n, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    if (ep && !unset({ ...ep, NetworkID: '', EndpointID: '', Aliases: null })) throw refused(`NetworkingConfig.EndpointsConfig.${n}`, 'berth gives addresses from the network\'s range');
-    if (ep?.Aliases?.length) throw refused(`--network-alias (NetworkingConfig.EndpointsConfig.${n}.Aliases)`, 'a container is known by its name on its networks');
+    if (ep && !unset({ ...ep, NetworkID: '', EndpointID: '', Aliases: null, DNSNames: null })) throw refused(`NetworkingConfig.EndpointsConfig.${n}`, 'berth gives addresses from the network\'s range');
+    aliases.push(...(ep?.Aliases ?? []));
   }
   const network = networkOf(hc.NetworkMode || nets[0], defaultNetwork);
+  // dockerd's rule: the default network resolves no names but the container's own.
+  if (aliases.length && !network) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
 
   let cpus: number | undefined;
   if (hc.NanoCpus) cpus = hc.NanoCpus / 1e9;
@@ -279,6 +286,7 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (ports.length) req.ports = ports;
   if (hc.PublishAllPorts) req.publishAll = true;
   if (network) req.network = network;
+  if (aliases.length) req.aliases = [...new Set(aliases)];
   if (hc.Memory) req.memory = hc.Memory;
   if (cpus) req.cpus = cpus;
   if (hc.PidsLimit && hc.PidsLimit > 0) req.pidsLimit = hc.PidsLimit;

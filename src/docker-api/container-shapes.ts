@@ -27,13 +27,13 @@ const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 type Attach = { ips?: string[]; gateway?: string; mac?: string };
 
-function endpoint(id: string, name: string, a: Attach) {
+function endpoint(id: string, name: string, a: Attach, aliases: string[] | null) {
   const cidr = a.ips?.find((ip) => ip.includes('.')) ?? '';
   const [ip = '', len = '0'] = cidr.split('/');
   return {
     IPAMConfig: null,
     Links: null,
-    Aliases: null,
+    Aliases: aliases,
     MacAddress: a.mac ?? '',
     NetworkID: name,
     EndpointID: ip ? `${id.slice(0, 32)}${name}`.slice(0, 64) : '',
@@ -44,13 +44,24 @@ function endpoint(id: string, name: string, a: Attach) {
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
     DriverOpts: null,
-    DNSNames: null,
+    DNSNames: aliases ? [...aliases] : null,
   };
 }
 
-export function networksOf(c: { id: string; networks: Record<string, unknown> }, defaultNetwork: string): Record<string, ReturnType<typeof endpoint>> {
+/**
+ * NetworkSettings.Networks: the networks the container is attached to, or before its start the one
+ * it will join (docker shows it, without an address). On a user network the container is known by
+ * its short ID and its aliases too, as dockerd reports; compose reads that to leave it be.
+ */
+export function networksOf(c: { id: string; networks: Record<string, unknown>; request: { network?: string | undefined; aliases?: string[] | undefined } }, defaultNetwork: string): Record<string, ReturnType<typeof endpoint>> {
   const out: Record<string, ReturnType<typeof endpoint>> = {};
-  for (const [n, r] of Object.entries(c.networks)) out[dockerNetworkName(n, defaultNetwork)] = endpoint(c.id, n, (r ?? {}) as Attach);
+  const attached = Object.entries(c.networks);
+  const want = c.request.network ?? defaultNetwork;
+  const list: [string, unknown][] = attached.length || want === 'host' || want === 'none' ? attached : [[want, {}]];
+  for (const [n, r] of list) {
+    const user = n !== defaultNetwork && n !== 'host' && n !== 'none';
+    out[dockerNetworkName(n, defaultNetwork)] = endpoint(c.id, n, (r ?? {}) as Attach, user ? [c.id.slice(0, 12), ...(c.request.aliases ?? [])] : null);
+  }
   return out;
 }
 
@@ -73,10 +84,10 @@ function mountsOf(ms: MountRequest[], volumeMountpoint: (name: string) => string
   });
 }
 
-export type ListExtras = { imageId: string | undefined; defaultNetwork: string; networks: Record<string, unknown>; mounts: MountRequest[]; volumeMountpoint: (n: string) => string };
+export type ListExtras = { imageId: string | undefined; defaultNetwork: string; networks: Record<string, unknown>; request: { network?: string | undefined; aliases?: string[] | undefined }; mounts: MountRequest[]; volumeMountpoint: (n: string) => string };
 
 export function toListEntry(s: ContainerSummary, x: ListExtras) {
-  const d = { id: s.id, networks: x.networks };
+  const d = { id: s.id, networks: x.networks, request: x.request };
   const entry: Record<string, unknown> = {
     Id: s.id,
     Names: [`/${s.name}`],
@@ -112,7 +123,7 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
   const req = c.request;
   const spec = c.spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: unknown; terminal?: boolean }; hostname?: string };
   const args = spec.process?.args ?? [];
-  const networks = networksOf(c, x.defaultNetwork);
+  const networks = networksOf({ id: c.id, networks: c.networks, request: c.request }, x.defaultNetwork);
   const primary = Object.values(networks)[0];
   const exposed: Record<string, object> = { ...(x.imageConfig?.ExposedPorts ?? {}) };
   for (const p of req.ports ?? []) exposed[`${p.containerPort}/${p.protocol}`] = {};

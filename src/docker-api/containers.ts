@@ -55,7 +55,7 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
   } catch (err) {
     for (const p of pending) p.socket.end();
     // dockerd removes an auto-remove container whose start failed (the CLI waits for that), as the engine's run does.
-    if (autoRemove) await e.containers.remove(id, { force: true }).catch(() => {});
+    if (autoRemove) await e.containers.remove(id, { force: true, anonymousVolumes: true }).catch(() => {});
     throw err;
   }
   if (!first) return;
@@ -70,12 +70,21 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
 
 /** Docker's container list entries, newest first. */
 export async function containerListEntries(e: Engine, f: { all: boolean; filters: Record<string, string[]> }) {
-  const list = e.containers.list(f).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  // docker's label filters must all match (the engine's values of one key are alternatives): one at a time.
+  const { label = [], ...rest } = f.filters;
+  const hasLabel = (labels: Record<string, string>, l: string) => {
+    const eq = l.indexOf('=');
+    return eq < 0 ? Object.hasOwn(labels, l) : labels[l.slice(0, eq)] === l.slice(eq + 1);
+  };
+  const list = e.containers
+    .list({ all: f.all, filters: rest })
+    .filter((c) => label.every((l) => hasLabel(c.labels, l)))
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   const vols = new Map(e.volumes.list().map((v) => [v.name, v.mountpoint]));
   const out = [];
   for (const s of list) {
     const d = e.containers.inspect(s.id);
-    out.push(toListEntry(s, { imageId: await imageIdOf(e, s.image, s.imageId), defaultNetwork: e.network.defaultNetwork, networks: d.networks, mounts: d.request.mounts ?? [], volumeMountpoint: (n) => vols.get(n) ?? '' }));
+    out.push(toListEntry(s, { imageId: await imageIdOf(e, s.image, s.imageId), defaultNetwork: e.network.defaultNetwork, networks: d.networks, request: d.request, mounts: d.request.mounts ?? [], volumeMountpoint: (n) => vols.get(n) ?? '' }));
   }
   return out;
 }
@@ -140,7 +149,8 @@ export function containerRoutes(r: DockerRouter): void {
     if ((rec.status === 'running' || rec.status === 'paused') && !force) {
       throw failedPrecondition(`cannot remove container "/${rec.name}": container is ${rec.status}: stop the container before removing or force remove`);
     }
-    await c.engine.containers.remove(rec.id, { force, volumes: flag(c.query, 'v') });
+    // docker's rm -v removes the container's anonymous volumes, never a named one.
+    await c.engine.containers.remove(rec.id, { force, anonymousVolumes: flag(c.query, 'v') });
     return NO_CONTENT;
   });
 

@@ -31,3 +31,9 @@ test('-P adds every exposed port not mapped already, on a host port picked at st
   ]);
   assert.deepEqual(publishedPorts({ publishAll: true }, undefined), []);
 });
+
+test('network aliases: names as container names are, and only where names resolve', () => {
+  checkCreateRequest({ image: 'b', network: 'app', aliases: ['web', 'db.internal'] });
+  assert.throws(() => checkCreateRequest({ image: 'b', network: 'app', aliases: ['-bad'] }), /network alias "-bad": expected/);
+  assert.throws(() => checkCreateRequest({ image: 'b', network: 'none', aliases: ['web'] }), /network aliases: network none has no names to resolve/);
+});

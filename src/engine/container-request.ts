@@ -14,6 +14,8 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
   if (req.autoRemove && restart.name !== 'no') throw invalidArgument(`--rm and --restart ${req.restart} conflict: a removed container cannot be restarted`);
   if (req.name !== undefined && !CONTAINER_NAME.test(req.name)) throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
   if ((req.ports?.length || req.publishAll) && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`-p/-P: ports cannot be published on network ${req.network}`);
+  for (const a of req.aliases ?? []) if (typeof a !== 'string' || !CONTAINER_NAME.test(a)) throw invalidArgument(`network alias ${JSON.stringify(a)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+  if (req.aliases?.length && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
   for (const p of req.ports ?? []) {
     if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536)) throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
   }

@@ -129,7 +129,7 @@ export class ContainerService {
     return waitRemoved(this.#ctx, word);
   }
 
-  remove(word: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+  remove(word: string, opts: { force?: boolean; volumes?: boolean; anonymousVolumes?: boolean } = {}): Promise<void> {
     return removeContainer(this.#ctx, this.resolve(word).id, opts);
   }
 

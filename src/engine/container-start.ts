@@ -74,7 +74,7 @@ export async function startTask(ctx: ContainerContext, c: Container, beforeStart
       netnsMade = true;
       faultPoint('start.netns-created');
       spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: netns } : n));
-      const result = await ctx.o.network.attach(id, netns, network, { portMappings: await allocatePorts(ctx, c, req.ports ?? []), aliases: [c.name] });
+      const result = await ctx.o.network.attach(id, netns, network, { portMappings: await allocatePorts(ctx, c, req.ports ?? []), aliases: [c.name, ...(req.aliases ?? [])] });
       attached.push(network);
       ctx.store.putAttachment(id, network, result);
       faultPoint('start.network-attached');

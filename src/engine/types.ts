@@ -37,6 +37,8 @@ export type CreateRequest = {
   publishAll?: boolean;
   /** A network name, 'none' (a private netns with only lo) or 'host'. Default: 'berth'. */
   network?: string;
+  /** Other names the container is known by on its network, beside its own (docker's --network-alias; compose's service name). */
+  aliases?: string[];
   /** Bytes. */
   memory?: number;
   cpus?: number;

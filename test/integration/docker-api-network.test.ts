@@ -84,3 +84,59 @@ test('docker 28: network create, run on it by name, network rm (refused while in
   const gone = await docker(bin, 'network', 'inspect', net);
   assert.match(gone.stderr, new RegExp(`network ${net} not found`));
 });
+
+test("Debian's docker-compose 1.29: up -d of a web service (published port, named volume) and a client that reaches it by service name; ps, logs, exec, down -v leaves nothing", async () => {
+  const COMPOSE = '/usr/bin/docker-compose';
+  if (!existsSync(COMPOSE)) throw new Error(`${COMPOSE} is missing: install the Debian package docker-compose (scripts/setup.sh)`);
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { rm } = await import('node:fs/promises');
+  const dir = mkdtempSync('/tmp/bdk-compose-');
+  const project = `bdk${process.pid % 100000}`;
+  writeFileSync(
+    join(dir, 'docker-compose.yml'),
+    `version: "2.4"
+services:
+  web:
+    image: busybox
+    command: sh -c 'mkdir -p /w && echo hello-compose > /w/index.html && echo kept > /data/f && exec httpd -f -p 80 -h /w'
+    ports:
+      - "127.0.0.1::80"
+    volumes:
+      - webdata:/data
+  client:
+    image: busybox
+    command: sh -c 'until wget -qO- http://web/; do sleep 0.2; done; exec sleep 1000'
+    depends_on:
+      - web
+volumes:
+  webdata:
+`,
+  );
+  const compose = (...args: string[]) =>
+    new Promise<Run>((resolve) => {
+      execFile(COMPOSE, ['-p', project, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DOCKER_HOST: `unix://${join(runRoot, 'docker.sock')}`, DOCKER_CONFIG: join(root, 'docker-config') } }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+      });
+    });
+  try {
+    const up = await compose('up', '-d');
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    const ps = await compose('ps');
+    assert.match(ps.stdout, new RegExp(`${project}_web_1 .* Up +127\\.0\\.0\\.1:\\d+->80/tcp`));
+    assert.equal(ps.stdout.split('\n').filter((l) => l.startsWith(`${project}_`)).length, 2, ps.stdout);
+    const { until } = await import('./engine-harness.ts');
+    await until('the client reached web by its service name', async () => (await compose('logs', 'client')).stdout.includes('hello-compose'), 30_000);
+    const ex = await compose('exec', '-T', 'web', 'cat', '/data/f');
+    assert.deepEqual([ex.code, ex.stdout], [0, 'kept\n'], ex.stderr);
+    const down = await compose('down', '-v');
+    assert.equal(down.code, 0, down.stdout + down.stderr);
+    assert.doesNotMatch(down.stderr, /not found/);
+    const bin = CLIENTS[0].bin;
+    assert.equal((await docker(bin, 'ps', '-aq')).stdout, '');
+    assert.equal((await docker(bin, 'volume', 'ls', '-q')).stdout, '');
+    assert.deepEqual((await docker(bin, 'network', 'ls', '--format', '{{.Name}}')).stdout.trim().split('\n').sort(), ['bridge']);
+  } finally {
+    await compose('down', '-v');
+    await rm(dir, { recursive: true, force: true });
+  }
+});

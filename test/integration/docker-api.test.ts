@@ -406,3 +406,20 @@ test('docker 28: login checks the credentials against the registry (POST /auth)'
     await authReg.stop();
   }
 });
+
+test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps a named one; label filters must all match', async () => {
+  const bin = CLIENTS[0].bin;
+  const before = new Set((await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n').filter(Boolean));
+  const r = await docker(bin, 'run', '-d', '--name', 'anon', '-l', 'a=1', '-l', 'b=2', '-v', '/anon', '-v', 'keepme:/named', 'busybox', 'sleep', '100');
+  assert.equal(r.code, 0, r.stderr);
+  const made = (await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n').filter((v) => v && !before.has(v));
+  assert.equal(made.length, 2, made.join(' '));
+  const anon = made.find((v) => v !== 'keepme')!;
+  assert.match(anon, /^[0-9a-f]{64}$/);
+  assert.equal((await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=2', '--format', '{{.Names}}')).stdout.trim(), 'anon');
+  assert.equal((await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=3', '--format', '{{.Names}}')).stdout.trim(), '', 'both labels must match');
+  assert.equal((await docker(bin, 'rm', '-f', '-v', 'anon')).code, 0);
+  const left = (await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n');
+  assert.ok(left.includes('keepme') && !left.includes(anon), left.join(' '));
+  assert.equal((await docker(bin, 'volume', 'rm', 'keepme')).code, 0);
+});
