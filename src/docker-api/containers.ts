@@ -7,7 +7,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { ContainerDetails, LogLine } from '../engine/types.ts';
 import { ErrorCode, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import { type DockerConfig, toCreateRequest } from './container-create.ts';
-import { toInspect, toListEntry } from './container-shapes.ts';
+import { engineNetworkName, toInspect, toListEntry } from './container-shapes.ts';
 import { orNoSuch, refused } from './errors.ts';
 import { engineImageWord, imageIdOf } from './image-ids.ts';
 import { filters, flag, int, timeParam } from './query.ts';
@@ -68,23 +68,52 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
   }
 }
 
-/** Docker's container list entries, newest first. */
+/** Does `l` (K or K=V) match `labels`? */
+function hasLabel(labels: Record<string, string>, l: string): boolean {
+  const eq = l.indexOf('=');
+  return eq < 0 ? Object.hasOwn(labels, l) : labels[l.slice(0, eq)] === l.slice(eq + 1);
+}
+
+/** `80`, `80/tcp`, `8080-8090/udp` as a test of a port and protocol. */
+function portTest(spec: string): (port: number, proto: string) => boolean {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(spec);
+  if (!m) throw invalidArgument(`invalid filter: port ${JSON.stringify(spec)}: expected PORT[/PROTO] or a range`);
+  const lo = Number(m[1]);
+  const hi = m[2] ? Number(m[2]) : lo;
+  return (port, proto) => port >= lo && port <= hi && proto === (m[3] ?? 'tcp');
+}
+
+/**
+ * Docker's container list entries, newest first. The engine filters by id, name, status, ancestor,
+ * exited and runtime; the filters only docker has are applied here from each container's record:
+ * label (every one must match, where the engine takes alternatives), network, volume, before,
+ * since, publish and expose.
+ */
 export async function containerListEntries(e: Engine, f: { all: boolean; filters: Record<string, string[]> }) {
-  // docker's label filters must all match (the engine's values of one key are alternatives): one at a time.
-  const { label = [], ...rest } = f.filters;
-  const hasLabel = (labels: Record<string, string>, l: string) => {
-    const eq = l.indexOf('=');
-    return eq < 0 ? Object.hasOwn(labels, l) : labels[l.slice(0, eq)] === l.slice(eq + 1);
-  };
+  const { label = [], network = [], volume = [], before = [], since = [], publish = [], expose = [], ...rest } = f.filters;
+  const createdOf = (word: string) => orNoSuch('container', word, () => e.containers.resolve(word).createdAt);
+  const beforeT = before.length ? await createdOf(before[0]!) : undefined;
+  const sinceT = since.length ? await createdOf(since[0]!) : undefined;
+  const publishT = publish.map(portTest);
+  const exposeT = expose.map(portTest);
+  const all = f.all || beforeT !== undefined || sinceT !== undefined;
   const list = e.containers
-    .list({ all: f.all, filters: rest })
-    .filter((c) => label.every((l) => hasLabel(c.labels, l)))
+    .list({ all, filters: rest })
+    .filter((c) => label.every((l) => hasLabel(c.labels, l)) && (beforeT === undefined || c.createdAt < beforeT) && (sinceT === undefined || c.createdAt > sinceT))
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   const vols = new Map(e.volumes.list().map((v) => [v.name, v.mountpoint]));
+  const def = e.network.defaultNetwork;
   const out = [];
   for (const s of list) {
     const d = e.containers.inspect(s.id);
-    out.push(toListEntry(s, { imageId: await imageIdOf(e, s.image, s.imageId), defaultNetwork: e.network.defaultNetwork, networks: d.networks, request: d.request, mounts: d.request.mounts ?? [], volumeMountpoint: (n) => vols.get(n) ?? '' }));
+    const net = d.request.network ?? def;
+    if (network.length && !network.some((n) => n === net || engineNetworkName(n, def) === net)) continue;
+    const mounts = d.request.mounts ?? [];
+    if (volume.length && !volume.some((v) => mounts.some((m) => m.source === v || m.target === v))) continue;
+    const ports = d.request.ports ?? [];
+    if (publishT.length && !publishT.some((t) => s.ports.some((p) => t(p.hostPort, p.protocol)))) continue;
+    if (exposeT.length && !exposeT.some((t) => ports.some((p) => t(p.containerPort, p.protocol)))) continue;
+    out.push(toListEntry(s, { imageId: await imageIdOf(e, s.image, s.imageId), defaultNetwork: def, networks: d.networks, request: d.request, mounts, volumeMountpoint: (n) => vols.get(n) ?? '' }));
   }
   return out;
 }

@@ -58,6 +58,8 @@ for (const c of CLIENTS) {
     assert.equal((await fetchText(`http://127.0.0.1:${m[1]}/`)).trim(), 'served');
     const ps = await docker(c.bin, 'ps', '--filter', `name=${name}`, '--format', '{{.Ports}}');
     assert.equal(ps.stdout.trim(), `127.0.0.1:${m[1]}->80/tcp`);
+    assert.equal((await docker(c.bin, 'ps', '--filter', 'network=bridge', '--filter', `publish=${m[1]}`, '--filter', 'expose=80/tcp', '--format', '{{.Names}}')).stdout.trim(), name);
+    assert.equal((await docker(c.bin, 'ps', '--filter', 'network=no-such-net', '--format', '{{.Names}}')).stdout.trim(), '');
     assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
   });
 }

@@ -407,7 +407,7 @@ test('docker 28: login checks the credentials against the registry (POST /auth)'
   }
 });
 
-test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps a named one; label filters must all match', async () => {
+test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps a named one; ps filters label (all must match), volume, since, before', async () => {
   const bin = CLIENTS[0].bin;
   const before = new Set((await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n').filter(Boolean));
   const r = await docker(bin, 'run', '-d', '--name', 'anon', '-l', 'a=1', '-l', 'b=2', '-v', '/anon', '-v', 'keepme:/named', 'busybox', 'sleep', '100');
@@ -418,6 +418,13 @@ test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps 
   assert.match(anon, /^[0-9a-f]{64}$/);
   assert.equal((await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=2', '--format', '{{.Names}}')).stdout.trim(), 'anon');
   assert.equal((await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=3', '--format', '{{.Names}}')).stdout.trim(), '', 'both labels must match');
+  assert.equal((await docker(bin, 'ps', '--filter', 'volume=keepme', '--format', '{{.Names}}')).stdout.trim(), 'anon');
+  assert.equal((await docker(bin, 'ps', '--filter', 'volume=/anon', '--format', '{{.Names}}')).stdout.trim(), 'anon');
+  assert.equal((await docker(bin, 'run', '-d', '--name', 'anon2', 'busybox', 'sleep', '100')).code, 0);
+  assert.equal((await docker(bin, 'ps', '--filter', 'since=anon', '--format', '{{.Names}}')).stdout.trim(), 'anon2');
+  assert.ok((await docker(bin, 'ps', '--filter', 'before=anon2', '--format', '{{.Names}}')).stdout.split('\n').includes('anon'));
+  assert.equal((await docker(bin, 'ps', '--filter', 'volume=nothing-mounted', '--format', '{{.Names}}')).stdout.trim(), '');
+  assert.equal((await docker(bin, 'rm', '-f', 'anon2')).code, 0);
   assert.equal((await docker(bin, 'rm', '-f', '-v', 'anon')).code, 0);
   const left = (await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n');
   assert.ok(left.includes('keepme') && !left.includes(anon), left.join(' '));
