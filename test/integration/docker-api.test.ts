@@ -430,3 +430,22 @@ test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps 
   assert.ok(left.includes('keepme') && !left.includes(anon), left.join(' '));
   assert.equal((await docker(bin, 'volume', 'rm', 'keepme')).code, 0);
 });
+
+test('docker 28: exec -u/-w/-e, --restart on-failure restarts, --memory/--cpus/--pids-limit reach inspect and stats, update refused naming why', async () => {
+  const bin = CLIENTS[0].bin;
+  assert.equal((await docker(bin, 'run', '-d', '--name', 'res', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '50', 'busybox', 'sleep', '100')).code, 0);
+  const hc = await docker(bin, 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}', 'res');
+  assert.equal(hc.stdout.trim(), `${64 * 1024 * 1024} 500000000 50`);
+  const st = await docker(bin, 'stats', '--no-stream', '--format', '{{.MemUsage}}', 'res');
+  assert.match(st.stdout, /\/ 64MiB$/m, 'the cgroup limit the engine reads back');
+  const ex = await docker(bin, 'exec', '-u', '65534', '-w', '/tmp', '-e', 'X=1', 'res', 'sh', '-c', 'echo $(id -u) $(pwd) $X');
+  assert.equal(ex.stdout, '65534 /tmp 1\n', ex.stderr);
+  const up = await docker(bin, 'update', '--memory', '128m', 'res');
+  assert.equal(up.code, 1);
+  assert.match(up.stderr, /docker update: not supported by berthd/);
+  assert.equal((await docker(bin, 'rm', '-f', 'res')).code, 0);
+  assert.equal((await docker(bin, 'run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3')).code, 0);
+  await until('two restarts', async () => (await docker(bin, 'inspect', '--format', '{{.RestartCount}} {{.State.Status}}', 'flaky')).stdout.trim() === '2 exited', 30_000);
+  assert.equal((await docker(bin, 'inspect', '--format', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}', 'flaky')).stdout.trim(), 'on-failure:2 3');
+  assert.equal((await docker(bin, 'rm', '-f', 'flaky')).code, 0);
+});
