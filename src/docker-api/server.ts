@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { bindApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
+import { timingSpan } from '../engine/timing.ts';
 import { readUpgradeBody } from '../engine/upgrade-body.ts';
 import { errorMessage, invalidArgument, notFound } from '../errors/errors.ts';
 import { dockerErrorBody, dockerStatusOf } from './errors.ts';
@@ -132,6 +133,8 @@ export function dockerRequestListener(engine: Engine, router: DockerRouter, stat
     res.setHeader('api-version', MAX_API_VERSION);
     res.setHeader('server', `berthd (linux)`);
     const url = new URL(req.url ?? '/', 'http://berthd');
+    const span = timingSpan('docker-api', `${req.method} ${url.pathname}`);
+    res.on('finish', () => span.mark('replied'));
     try {
       const { version, path } = splitVersion(url.pathname);
       const hit = match(router.routes, req.method ?? 'GET', path);
@@ -169,6 +172,7 @@ export async function serveDockerApi(engine: Engine, router: DockerRouter, socke
   });
   server.on('upgrade', async (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berthd');
+    const span = timingSpan('docker-api', `upgrade ${url.pathname}`);
     try {
       const { version, path } = splitVersion(url.pathname);
       const hit = match(router.hijacks, req.method ?? 'POST', path);
@@ -181,6 +185,8 @@ export async function serveDockerApi(engine: Engine, router: DockerRouter, socke
       };
       const out = await hit.route.fn({ req, params: hit.params, query: url.searchParams, version, engine, state, body });
       if (socket.destroyed) return;
+      span.mark('switched');
+      socket.once('close', () => span.mark('closed'));
       socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${out.contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${MAX_API_VERSION}\r\n\r\n`);
       out.run(socket, rest);
     } catch (e) {
