@@ -449,3 +449,59 @@ test('docker 28: exec -u/-w/-e, --restart on-failure restarts, --memory/--cpus/-
   assert.equal((await docker(bin, 'inspect', '--format', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}', 'flaky')).stdout.trim(), 'on-failure:2 3');
   assert.equal((await docker(bin, 'rm', '-f', 'flaky')).code, 0);
 });
+
+test('the wire: /_ping GET and HEAD headers, versions outside 1.41-1.50 refused, errors as {"message"}', async () => {
+  const { request } = await import('node:http');
+  const call = (method: string, path: string) =>
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+      const r = request({ socketPath: dockerSocket, method, path }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      r.on('error', reject);
+      r.end();
+    });
+  for (const method of ['GET', 'HEAD']) {
+    const p = await call(method, '/_ping');
+    assert.equal(p.status, 200);
+    assert.equal(p.headers['api-version'], '1.50');
+    assert.equal(p.headers['docker-experimental'], 'false');
+    assert.equal(p.headers.ostype, 'linux');
+    assert.equal(p.body, method === 'GET' ? 'OK' : '');
+  }
+  assert.equal((await call('GET', '/v1.41/_ping')).body, 'OK');
+  const old = await call('GET', '/v1.40/version');
+  assert.equal(old.status, 400);
+  assert.deepEqual(JSON.parse(old.body), { message: 'client version 1.40 is too old. Minimum supported API version is 1.41, please upgrade your client to a newer version' });
+  const newer = await call('GET', '/v1.51/version');
+  assert.equal(newer.status, 400);
+  const missing = await call('GET', '/v1.45/containers/no-such-container/json');
+  assert.equal(missing.status, 404);
+  assert.deepEqual(JSON.parse(missing.body), { message: 'No such container: no-such-container' });
+  const img = await call('GET', '/images/no-such-image:1/json');
+  assert.deepEqual([img.status, JSON.parse(img.body)], [404, { message: 'No such image: no-such-image:1' }]);
+  // A shape that changed with the version: VirtualSize went in 1.44.
+  const v43 = JSON.parse((await call('GET', '/v1.43/images/json')).body) as Record<string, unknown>[];
+  const v44 = JSON.parse((await call('GET', '/v1.44/images/json')).body) as Record<string, unknown>[];
+  assert.ok(v43.length > 0 && v43.every((i) => typeof i.VirtualSize === 'number') && v44.every((i) => !('VirtualSize' in i)));
+});
+
+test('docker 28: events streams as containers come and go; start -a runs a created container attached', async () => {
+  const bin = CLIENTS[0].bin;
+  const { spawn } = await import('node:child_process');
+  const ev = spawn(bin, ['-H', `unix://${dockerSocket}`, 'events', '--filter', 'type=container', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+  let out = '';
+  ev.stdout.on('data', (b: Buffer) => (out += b));
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const made = await docker(bin, 'create', '--name', 'evs', 'busybox', 'sh', '-c', 'echo attached; exit 7');
+    assert.equal(made.code, 0, made.stderr);
+    const start = await docker(bin, 'start', '-a', 'evs');
+    assert.deepEqual([start.code, start.stdout], [7, 'attached\n'], start.stderr);
+    await until('start and die streamed', () => out.includes('start evs\n') && out.includes('die evs\n'));
+  } finally {
+    ev.kill();
+    await docker(bin, 'rm', '-f', 'evs');
+  }
+});
