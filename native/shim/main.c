@@ -11,6 +11,7 @@
  * one report and exits), the supervisor's setup (session, subreaper, signals, shim.pid), the
  * runtime's `create` or `exec -d` with the container's stdio, and receiving the pty master. The
  * container's life after that is loop.c's; the log format is log.c's. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -216,12 +217,9 @@ static void start_time(char *out, size_t cap)
 	out[i] = 0;
 }
 
-/* Receives the pty master the runtime sent to the console socket (SCM_RIGHTS). */
-static int recv_master(int listen_fd)
+/* Receives the pty master sent over the connected console socket `c` (SCM_RIGHTS), and closes `c`. */
+static int recv_master_on(int c)
 {
-	int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		fail("the runtime did not connect to the console socket: %s", strerror(errno));
 	char data[4096];
 	union {
 		struct cmsghdr h;
@@ -240,6 +238,15 @@ static int recv_master(int listen_fd)
 	int fd;
 	memcpy(&fd, CMSG_DATA(h), sizeof fd);
 	return fd;
+}
+
+/* Receives the pty master the runtime sent to the console socket (SCM_RIGHTS). */
+static int recv_master(int listen_fd)
+{
+	int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		fail("the runtime did not connect to the console socket: %s", strerror(errno));
+	return recv_master_on(c);
 }
 
 static void set_nonblock(int fd)
@@ -316,6 +323,138 @@ static long long read_pid_file(const char *path)
 	return v > 0 && (*end == 0 || *end == '\n') ? v : -1;
 }
 
+/* SIGKILLs every child of the shim: after a failed create in --init mode, the container's init (an
+ * orphan of stage0, so ours as the subreaper) must not live on waiting on its exec FIFO. */
+static void kill_children(void)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long long pid = strtoll(e->d_name, &end, 10);
+		if (pid > 0 && !*end && parent_of((pid_t)pid) == getpid())
+			kill((pid_t)pid, SIGKILL);
+	}
+	closedir(d);
+}
+
+/* --init: reads berthd's verdict on the control socket: "P<pid>\n" (the init is ready and recorded),
+ * "E<message>\n", or EOF (berthd went away). Returns the pid, or fails with the reason after
+ * killing what was started. */
+static long long read_verdict(pid_t stage0)
+{
+	static char v[2048];
+	size_t len = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const char *why = NULL;
+	while (!why && (len == 0 || v[len - 1] != '\n')) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long long left = cfg.create_timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = {.fd = CTL_FD, .events = POLLIN};
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			why = "timed out";
+			break;
+		}
+		ssize_t n = read(CTL_FD, v + len, sizeof v - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || len + (size_t)n >= sizeof v - 1)
+			why = "closed";
+		else
+			len += (size_t)n;
+	}
+	v[len] = 0;
+	if (!why && v[0] == 'P') {
+		char *end;
+		long long pid = strtoll(v + 1, &end, 10);
+		if (pid > 0 && *end == '\n') {
+			int status = wait_runtime(stage0); /* stage0 exits right after GO, before READY */
+			if (status == 0)
+				return pid;
+			kill(stage0, SIGKILL);
+			kill_children();
+			fail("berth-init stage0 of %s exited with status %d", cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		}
+		why = "malformed";
+	}
+	kill(stage0, SIGKILL);
+	waitpid(stage0, NULL, 0);
+	kill_children();
+	if (!why && v[0] == 'E') {
+		if (len && v[len - 1] == '\n')
+			v[len - 1] = 0;
+		fail("%s", v + 1);
+	}
+	if (why && !strcmp(why, "timed out"))
+		fail("create of %s through %s timed out after %d ms (no word from berthd)", cfg.id, cfg.init, cfg.create_timeout_ms);
+	fail("create of %s through %s: the control socket was %s before berthd's verdict", cfg.id, cfg.init, why ? why : "malformed");
+}
+
+/* --init: spawns berth-init as stage0 with the sync socket berthd holds the other end of (fd 3 of
+ * the shim), the container's stdio and, for a terminal, one end of a socket pair for the pty master
+ * (at fd 3, where berthd's plan names it; the sync socket is then fd 4). berthd drives the plan
+ * and the sync protocol; the shim only waits for its verdict. Returns the init's pid. */
+static long long create_via_init(struct shim *s, int child_in, int child_out, int child_err, const sigset_t *old)
+{
+	int cp[2] = {-1, -1};
+	if (cfg.terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp) < 0)
+		fail("socketpair: %s", strerror(errno));
+	pid_t stage0 = fork();
+	if (stage0 < 0)
+		fail("fork: %s", strerror(errno));
+	if (stage0 == 0) {
+		dup2(child_in, 0);
+		dup2(child_out, 1);
+		dup2(child_err, 2);
+		int sync = fcntl(SYNC_FD, F_DUPFD, 10);
+		int con = cp[1] >= 0 ? fcntl(cp[1], F_DUPFD, 10) : -1;
+		int at = 3;
+		if (con >= 0)
+			dup2(con, at++);
+		dup2(sync, at);
+		syscall(SYS_close_range, at + 1, ~0U, 0);
+		char n[8];
+		snprintf(n, sizeof n, "%d", at);
+		char *argv[] = {"berth-init", n, NULL};
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		sigprocmask(SIG_SETMASK, old, NULL);
+		/* The modes in the plan are the modes made (docs/plan-protocol.md): berth-init starts with umask 0. */
+		umask(0);
+		execv(cfg.init, argv);
+		dprintf(2, "exec %s: %s\n", cfg.init, strerror(errno));
+		_exit(127);
+	}
+	/* Only berthd and berth-init may hold the sync socket: berthd's EOF then means berth-init is gone. */
+	close(SYNC_FD);
+	if (cp[1] >= 0)
+		close(cp[1]);
+	/* The container's ends of its stdio are the caller's to close (it gets them back with the pid). */
+	long long pid = read_verdict(stage0);
+	close(CTL_FD);
+	if (cfg.terminal) {
+		s->master_fd = recv_master_on(cp[0]);
+		set_nonblock(s->master_fd);
+		s->out_fd = s->master_fd;
+		if (cfg.stdin_open)
+			s->stdin_fd = s->master_fd;
+	}
+	char line[32];
+	int n = snprintf(line, sizeof line, "%lld\n", pid);
+	int r = write_atomic(cfg.state_dir, "container.pid", line, (size_t)n);
+	if (r < 0) {
+		kill_children();
+		fail("writing %s/container.pid: %s", cfg.state_dir, strerror(-r));
+	}
+	return pid;
+}
+
 /* The supervisor: everything after the detaching fork. */
 static int supervise(void)
 {
@@ -370,7 +509,8 @@ static int supervise(void)
 	}
 	if (cfg.terminal) {
 		/* The container gets the pty slave; the runtime's own output (errors) comes here. */
-		console_fd = listen_unix(state_path(2, "console.sock"));
+		if (!cfg.init)
+			console_fd = listen_unix(state_path(2, "console.sock"));
 		if (pipe2(p, O_CLOEXEC) < 0)
 			fail("pipe: %s", strerror(errno));
 		child_out = child_err = p[1];
@@ -389,6 +529,19 @@ static int supervise(void)
 
 	const char *pid_file = state_path(3, cfg.exec_process ? "exec.pid" : "container.pid");
 	unlink(pid_file);
+	const char *verb = cfg.exec_process ? "exec" : "create";
+	long long pid;
+	if (cfg.init) {
+		if (cfg.terminal)
+			close(err_text_fd); /* berth-init's errors come to berthd as ERROR frames */
+		pid = create_via_init(&s, child_in, child_out, child_err, &old);
+		if (child_in != null)
+			close(child_in);
+		close(child_out);
+		if (child_err != child_out)
+			close(child_err);
+		goto created;
+	}
 	const char *argv[24];
 	int a = 0;
 	argv[a++] = cfg.runtime;
@@ -439,7 +592,6 @@ static int supervise(void)
 		close(child_err);
 
 	int status = wait_runtime(rt);
-	const char *verb = cfg.exec_process ? "exec" : "create";
 	if (status != 0) {
 		char text[1024];
 		read_error_text(err_text_fd, text, sizeof text);
@@ -459,17 +611,21 @@ static int supervise(void)
 		if (cfg.stdin_open)
 			s.stdin_fd = s.master_fd;
 	}
-	long long pid = read_pid_file(pid_file);
+	pid = read_pid_file(pid_file);
 	if (pid <= 0)
 		fail("%s %s succeeded but wrote no pid to %s", cfg.runtime, verb, pid_file);
+created:
 	s.init_pid = (pid_t)pid;
 	/* Its exit reaches us only if it is our child (the runtime left it as an orphan, and we are the
 	 * subreaper; a zombie counts). A runtime that reaped it itself, or a pid from elsewhere, would
 	 * leave us waiting forever: refuse now, while the starter is listening. */
 	long long ppid = parent_of(s.init_pid);
-	if (ppid != getpid())
+	if (ppid != getpid()) {
+		if (cfg.init)
+			kill_children();
 		fail("%s %s: process %lld from %s is %s, not a child of the shim: its exit could not be recorded",
-		     cfg.runtime, verb, pid, pid_file, ppid < 0 ? "gone" : "elsewhere");
+		     cfg.init ? cfg.init : cfg.runtime, verb, pid, pid_file, ppid < 0 ? "gone" : "elsewhere");
+	}
 	if (s.out_fd >= 0)
 		set_nonblock(s.out_fd);
 	if (s.err_fd >= 0)
@@ -542,6 +698,7 @@ static void usage(const char *why)
 		"                  --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]\n"
 		"                  [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]\n"
 		"                  [--drain-ms N] [--grace-ms N] [--create-timeout-ms N] [--await-attach-ms N]\n"
+		"                  [--init BERTH_INIT   (fd 3: the init's sync socket, fd 4: berthd's control socket)]\n"
 		"(started by berthd; see docs/shim.md)\n",
 		why);
 	exit(2);
@@ -601,6 +758,8 @@ static int shim_main(int argc, char **argv)
 			cfg.log_max_files = (int)num(f, v, 1);
 		else if (!strcmp(f, "--exec"))
 			cfg.exec_process = v;
+		else if (!strcmp(f, "--init"))
+			cfg.init = v;
 		else if (!strcmp(f, "--drain-ms"))
 			cfg.drain_ms = (int)num(f, v, 0);
 		else if (!strcmp(f, "--grace-ms"))
@@ -618,6 +777,17 @@ static int shim_main(int argc, char **argv)
 		usage("--bundle is required (except with --exec)");
 	if (cfg.runtime[0] != '/' || cfg.state_dir[0] != '/' || cfg.log_path[0] != '/')
 		usage("--runtime, --state-dir and --log-path must be absolute paths");
+	if (cfg.init) {
+		int type = 0;
+		socklen_t tl = sizeof type;
+		if (cfg.init[0] != '/')
+			usage("--init must be an absolute path");
+		if (cfg.exec_process)
+			usage("--init creates a container: it does not go with --exec");
+		for (int fd = SYNC_FD; fd <= CTL_FD; fd++)
+			if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+				usage("--init needs the sync socket at fd 3 and the control socket at fd 4 (unix stream sockets)");
+	}
 
 	int p[2];
 	char err[256];
@@ -632,6 +802,10 @@ static int shim_main(int argc, char **argv)
 	}
 	if (child > 0) {
 		close(p[1]);
+		if (cfg.init) {
+			close(SYNC_FD);
+			close(CTL_FD);
+		}
 		return relay(child, p[0]);
 	}
 	close(p[0]);
@@ -639,13 +813,20 @@ static int shim_main(int argc, char **argv)
 	_exit(supervise());
 }
 
+/* fds received with requests (SCM_RIGHTS), oldest first: a request takes its own from the front. */
+static int fd_queue[64];
+static int fd_queued;
+
 /* One request of spawner mode: NUL-terminated strings, the tag first, then the shim's flags. A
  * child execs this binary with those flags and --reply-tag (so the shim's command line is the one
- * berthd would have exec'd, visible to ps and to tests); its report line starts with the tag. */
+ * berthd would have exec'd, visible to ps and to tests); its report line starts with the tag. A
+ * request with --init came with two fds (its sync and control sockets, sent with its first byte):
+ * the child gets them at SYNC_FD and CTL_FD. */
 static void spawn_one(const char *self, char *p, size_t n)
 {
 	char *argv[72];
 	int argc = 0;
+	int want = 0;
 	argv[argc++] = (char *)self;
 	argv[argc++] = "--reply-tag";
 	argv[argc++] = NULL; /* the tag, below */
@@ -658,11 +839,27 @@ static void spawn_one(const char *self, char *p, size_t n)
 			argv[2] = s;
 		else
 			argv[argc++] = s;
+		if (!strcmp(s, "--init"))
+			want = 2;
 		off += l + 1;
 	}
 	argv[argc] = NULL;
-	if (!argv[2] || !argv[2][0] || strchr(argv[2], '\n') || strchr(argv[2], ' '))
+	int fds[2] = {-1, -1};
+	if (want > fd_queued) {
+		char err[256];
+		int m = snprintf(err, sizeof err, "%s {\"error\":\"spawning the shim: the request came without its %d fds\"}\n", argv[2] ? argv[2] : "?", want);
+		(void)!write(1, err, (size_t)m);
 		return;
+	}
+	for (int i = 0; i < want; i++)
+		fds[i] = fd_queue[i];
+	memmove(fd_queue, fd_queue + want, (size_t)(fd_queued - want) * sizeof(int));
+	fd_queued -= want;
+	if (!argv[2] || !argv[2][0] || strchr(argv[2], '\n') || strchr(argv[2], ' ')) {
+		for (int i = 0; i < want; i++)
+			close(fds[i]);
+		return;
+	}
 	pid_t c = fork();
 	if (c == 0) {
 		/* The spawner ignores SIGCHLD (its children are reaped by the kernel); the shim must not. */
@@ -670,8 +867,16 @@ static void spawn_one(const char *self, char *p, size_t n)
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null >= 0)
 			dup2(null, 0);
+		if (want) {
+			/* Out of the way first: a received fd may already sit at 3 or 4. */
+			int hi0 = fcntl(fds[0], F_DUPFD_CLOEXEC, 10), hi1 = fcntl(fds[1], F_DUPFD_CLOEXEC, 10);
+			dup2(hi0, SYNC_FD);
+			dup2(hi1, CTL_FD);
+		}
 		execv("/proc/self/exe", argv);
 	}
+	for (int i = 0; i < want; i++)
+		close(fds[i]);
 	if (c > 0)
 		return;
 	char err[256]; /* fork failed, or (in the child) execv did */
@@ -681,9 +886,38 @@ static void spawn_one(const char *self, char *p, size_t n)
 		_exit(127);
 }
 
+/* One read of requests from stdin: recvmsg, so that fds sent with them are queued (a stdin that is
+ * a pipe, not a socket, carries none: then read). */
+static ssize_t read_requests(char *buf, size_t cap)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} u;
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+	ssize_t n = recvmsg(0, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno == ENOTSOCK)
+		return read(0, buf, cap);
+	for (struct cmsghdr *h = n < 0 ? NULL : CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+			if (fd_queued < (int)(sizeof fd_queue / sizeof fd_queue[0]))
+				fd_queue[fd_queued++] = fd;
+			else
+				close(fd); /* its request will be answered with an error */
+		}
+	}
+	return n;
+}
+
 /* Spawner mode: berthd starts one berth-shim --spawner and asks it for each shim, so that berthd
  * (a large process, whose every fork copies its page tables: ~4 ms at 120 MB) never forks for a
- * container; the spawner's fork is cheap, and the exec of this static binary too. Requests on stdin: u32 length (LE), then that many bytes (see spawn_one). Each report
+ * container; the spawner's fork is cheap, and the exec of this static binary too. Requests on stdin: u32 length (LE), then that many bytes (see spawn_one), with the fds of the request (SCM_RIGHTS) on its first byte. Each report
  * comes back on stdout as "<tag> <the JSON line>". Dies with berthd (PR_SET_PDEATHSIG) or at EOF. */
 static int spawner(const char *self)
 {
@@ -693,7 +927,7 @@ static int spawner(const char *self)
 	static char buf[1 << 16];
 	size_t len = 0;
 	for (;;) {
-		ssize_t n = read(0, buf + len, sizeof buf - len);
+		ssize_t n = read_requests(buf + len, sizeof buf - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -719,7 +953,11 @@ int main(int argc, char **argv)
 {
 	/* Whatever the starter left open without O_CLOEXEC (a pipe of its own caller, say) must not be
 	 * held for the container's lifetime, nor reach the runtime. */
-	syscall(SYS_close_range, 3, ~0U, 0);
+	int keep = 2;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--init"))
+			keep = CTL_FD; /* SYNC_FD and CTL_FD are berthd's, handed over on purpose */
+	syscall(SYS_close_range, keep + 1, ~0U, 0);
 	if (argc == 2 && !strcmp(argv[1], "--spawner"))
 		return spawner(argv[0]);
 	return shim_main(argc, argv);

@@ -48,7 +48,13 @@ struct config {
 	int grace_ms;             /* after exit.json, how long attach clients may stay */
 	int create_timeout_ms;    /* the runtime's create/exec must finish within this */
 	int await_attach_ms;      /* --exec: hold the output (unread) until the first attach client, at most this; 0: no hold */
+	const char *init;         /* --init: berth-init's path; berthd drives the create over SYNC_FD and CTL_FD; NULL: run the runtime */
 };
+
+/* --init: the fds berthd hands the shim (through the spawner): the sync socket berth-init gets, and
+ * the control socket on which berthd sends its verdict (docs/shim.md, "Create through berth-init"). */
+#define SYNC_FD 3
+#define CTL_FD 4
 
 /* What the loop holds: fds the supervisor owns once the container exists. */
 struct shim {

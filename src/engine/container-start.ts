@@ -98,6 +98,7 @@ export async function startTask(ctx: ContainerContext, c: Container, beforeStart
       ...(req.sandbox?.logPath ? { logFormat: 'cri' as const } : {}),
       terminal: req.tty === true,
       openStdin: req.openStdin === true,
+      driveCreate: rt.createDriver(id, dir),
     });
     span.mark('shim started (runtime create)');
     if (beforeStart) await beforeStart(handle);

@@ -185,7 +185,7 @@ export class PodService {
       await rm(stateDir, { recursive: true, force: true });
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       span.mark('config.json, stale state');
-      const h = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false });
+      const h = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false, driveCreate: rt.createDriver(id, dir) });
       this.#tasks.set(id, h);
       span.mark('shim started (runtime create)');
       await rt.start(id);

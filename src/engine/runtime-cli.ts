@@ -2,7 +2,8 @@
 // operations the shim does not do itself: start, kill, pause, resume, ps, stats (events --stats),
 // state, delete. One exec per operation, as containerd's runc shim does; for a class marked
 // in-process (berth-runtime), start, kill, pause, resume and delete call its library in-process
-// instead (the shim still execs its create, so the container's init is the shim's child).
+// instead; its create too: berthd builds the plan and drives berth-init, which the shim spawns, so
+// the container's init is still the shim's child (createDriver, docs/shim.md).
 // Must never: decide policy; it reports errors with the runtime's own message, categorised in
 // src/engine/runtime-errors.ts (the one place that reads a runtime's words).
 import { execFile } from 'node:child_process';
@@ -12,7 +13,15 @@ import { BerthError, ErrorCode } from '../errors/errors.ts';
 import type { LinuxResources } from '../oci/runtime-spec.ts';
 import { cgroupfsDriver } from '../runtime/cgroups.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { faultPoint, type FaultPointName } from './fault-points.ts';
 import { runtimeFailure, runtimeMessage } from './runtime-errors.ts';
+
+/** The library's marks of a create, as fault points (test/integration/engine-faults.test.ts). */
+const CREATE_POINTS: Record<string, FaultPointName> = {
+  'cgroups made': 'runtime.cgroups-made',
+  'init ready (native stage)': 'runtime.init-ready',
+  'state recorded': 'runtime.state-recorded',
+};
 
 export type RuntimeState = { id: string; pid: number; status: string; bundle: string };
 
@@ -55,7 +64,15 @@ export class RuntimeCli {
    */
   get #lib(): Runtime | undefined {
     if (!this.inProcess) return undefined;
-    this.#runtime ??= new Runtime({ root: this.root, warn: () => {}, cgroups: cgroupfsDriver() });
+    this.#runtime ??= new Runtime({
+      root: this.root,
+      warn: () => {},
+      cgroups: cgroupfsDriver(),
+      mark: (what) => {
+        const point = CREATE_POINTS[what];
+        if (point) faultPoint(point);
+      },
+    });
     return this.#runtime;
   }
   #runtime: Runtime | undefined;
@@ -72,6 +89,22 @@ export class RuntimeCli {
       const code = e instanceof BerthError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition || e.code === ErrorCode.AlreadyExists) ? e.code : ErrorCode.Internal;
       throw new BerthError(code, `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`, { cause: e });
     }
+  }
+
+  /**
+   * For an in-process class: the create of `id` from `bundle`, run in berthd over the sync socket
+   * of a berth-init that the shim spawned (StartTaskOptions.driveCreate); resolves with the init's
+   * pid once state.json records it. Undefined for an exec'd class: the shim runs its create.
+   */
+  createDriver(id: string, bundle: string): ((sync: { fd: number; console: boolean }) => Promise<number>) | undefined {
+    if (!this.inProcess) return undefined;
+    return async (sync) => {
+      let pid = 0;
+      await this.#inProcess(['create', id], async (rt) => {
+        pid = (await rt.create(id, { bundle, initSync: sync })).pid;
+      });
+      return pid;
+    };
   }
 
   start(id: string): Promise<string> {

@@ -6,10 +6,11 @@
 // cannot run or dies, requests under way fail as unavailable and the next start makes a new one.
 // Owns: the spawner process and its framing. Must never: decide anything about the container.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, writeSync } from 'node:fs';
 import { failedPrecondition, unavailable } from '../errors/errors.ts';
 import type { ShimInfo, StartShimOptions } from '../shim/index.ts';
 import { shimArgs } from '../shim/start-shim.ts';
+import * as native from '../sys/native.ts';
 
 /** Thrown when the shim binary has no spawner mode (an older build): nothing ran; exec it instead. */
 export class SpawnerUnsupported extends Error {}
@@ -29,14 +30,33 @@ export class ShimSpawner {
     this.#binary = binary;
   }
 
+  /** berthd's end of the spawner's stdin: a unix socket, so that a request can carry fds (SCM_RIGHTS). */
+  #requests = -1;
+
+  #closeRequests(): void {
+    if (this.#requests >= 0) closeSync(this.#requests);
+    this.#requests = -1;
+  }
+
   #ensure(): ChildProcess {
     if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null) return this.#proc;
-    const p = spawn(this.#binary, ['--spawner'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#closeRequests();
+    const [mine, theirs] = native.socketpair();
+    let p: ChildProcess;
+    try {
+      p = spawn(this.#binary, ['--spawner'], { stdio: [theirs, 'pipe', 'inherit'] });
+    } finally {
+      closeSync(theirs);
+    }
+    this.#requests = mine;
     this.#buf = '';
     p.stdout!.setEncoding('utf8');
     p.stdout!.on('data', (c: string) => this.#onData(c));
     const gone = (why: string, unsupported = false) => {
-      if (this.#proc === p) this.#proc = undefined;
+      if (this.#proc === p) {
+        this.#proc = undefined;
+        this.#closeRequests();
+      }
       if (unsupported) this.unsupported = true;
       for (const [tag, w] of this.#pending) {
         this.#pending.delete(tag);
@@ -47,11 +67,9 @@ export class ShimSpawner {
     p.on('error', (e) => gone(`could not run: ${e.message}`));
     // Exit status 2 is the shim's usage error: a binary without spawner mode, which read no request.
     p.on('exit', (code, sig) => gone(`exited (${sig ?? code})`, code === 2));
-    p.stdin!.on('error', () => {}); // a dead spawner is reported by 'exit'
     // berthd must not wait for the spawner to exit (it dies with berthd: PR_SET_PDEATHSIG).
     p.unref();
     (p.stdout as unknown as { unref?: () => void }).unref?.();
-    (p.stdin as unknown as { unref?: () => void }).unref?.();
     this.#proc = p;
     return p;
   }
@@ -78,11 +96,15 @@ export class ShimSpawner {
     }
   }
 
-  /** As startShim (src/shim/start-shim.ts): resolves once the runtime's create (or exec) succeeded. */
-  start(opts: StartShimOptions): Promise<ShimInfo> {
+  /**
+   * As startShim (src/shim/start-shim.ts): resolves once the runtime's create (or exec) succeeded.
+   * `fds` go with the request (the shim gets them at 3, 4, …: opts.init's sync and control
+   * sockets); they stay open here, for the caller to close.
+   */
+  start(opts: StartShimOptions, fds: readonly number[] = []): Promise<ShimInfo> {
     const args = shimArgs(opts);
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-    const p = this.#ensure();
+    this.#ensure();
     const tag = String(++this.#seq);
     const payload = Buffer.from(`${[tag, ...args].join('\0')}\0`);
     const frame = Buffer.alloc(4 + payload.length);
@@ -95,13 +117,21 @@ export class ShimSpawner {
         reject(unavailable(`berth-shim for ${opts.id}: no report after ${ms} ms`));
       }, ms);
       this.#pending.set(tag, { resolve, reject, timer, opts });
-      p.stdin!.write(frame);
+      try {
+        // Blocking, and small: the spawner reads requests as they come.
+        if (fds.length > 0) native.sendFds(this.#requests, fds, frame);
+        else for (let off = 0; off < frame.length; ) off += writeSync(this.#requests, frame, off);
+      } catch (e) {
+        this.#pending.delete(tag);
+        clearTimeout(timer);
+        reject(unavailable(`berth-shim spawner (${this.#binary}): sending the request for ${opts.id}: ${(e as Error).message}`, e));
+      }
     });
   }
 
   /** Ends the spawner (berthd's close; shims it started run on). */
   close(): void {
-    this.#proc?.stdin?.end();
+    this.#closeRequests();
     this.#proc = undefined;
   }
 }

@@ -3,7 +3,7 @@
 // exit.json, attach.sock). The attach stream handed out is the raw attach socket: the API passes the
 // shim's frames through unchanged.
 // Must never: decide what an exit means (the container service does).
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import type { Duplex } from 'node:stream';
 import { unavailable } from '../errors/errors.ts';
 import { readContainerPid, readExit, readShimIdentity, reopenLog, type ShimInfo, type StartShimOptions, shimAlive, shimBinary, startShim, stopShim, waitExit } from '../shim/index.ts';
 import type { ExitStatus } from '../shim/shim-state.ts';
+import * as native from '../sys/native.ts';
+import { initBinary } from '../sys/paths.ts';
 import { faultPoint } from './fault-points.ts';
 import { ShimSpawner, SpawnerUnsupported } from './shim-spawner.ts';
 import type { ExecTaskOptions, StartTaskOptions, TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
@@ -170,9 +172,60 @@ export class ShimSupervisor implements TaskSupervisor {
     };
   }
 
+  /**
+   * The create of an in-process class (docs/shim.md, "Create through berth-init"): the spawner gets
+   * the request with two sockets, the shim spawns berth-init with the first (sync) and waits on the
+   * second (control); berthd drives the plan over its end of the sync socket, then sends the shim
+   * its verdict ("P<pid>" once state.json has the init, or "E<why>"). A shim binary without spawner
+   * mode cannot be handed the sockets: the runtime's create runs as before.
+   */
+  async #createThroughInit(o: StartShimOptions, drive: NonNullable<StartTaskOptions['driveCreate']>): Promise<ShimInfo> {
+    const [sync, syncShim] = native.socketpair();
+    const [ctl, ctlShim] = native.socketpair();
+    let report: Promise<ShimInfo>;
+    try {
+      report = this.#spawner.start({ ...o, init: initBinary() }, [syncShim, ctlShim]);
+    } catch (e) {
+      closeSync(sync);
+      closeSync(ctl);
+      throw e;
+    } finally {
+      closeSync(syncShim);
+      closeSync(ctlShim);
+    }
+    const reportError = report.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const verdict = (line: string) => {
+      try {
+        writeSync(ctl, `${line.replace(/\n/g, ' ')}\n`);
+      } catch {
+        // The shim is gone: its report says why.
+      } finally {
+        closeSync(ctl);
+      }
+    };
+    let pid: number;
+    try {
+      pid = await drive({ fd: sync, console: o.terminal === true });
+    } catch (e) {
+      verdict(`E${(e as Error).message}`);
+      const shimError = await reportError;
+      if (shimError instanceof SpawnerUnsupported) return startShim(o);
+      // berth-init gone before it spoke (the shim could not spawn it, say): the shim knows why.
+      if (shimError && /exited before it was ready/.test((e as Error).message)) throw shimError;
+      throw e;
+    }
+    faultPoint('shim.init-recorded');
+    verdict(`P${pid}`);
+    return report;
+  }
+
   async start(o: StartTaskOptions): Promise<TaskHandle> {
     // A CRI log is rotated by the kubelet (ReopenContainerLog), never by the shim.
-    const info = await this.#startShim({ ...this.#shimOptions(o), ...(o.logFormat === 'cri' ? {} : { logMaxSize: 10 << 20, logMaxFiles: 3 }) });
+    const opts = { ...this.#shimOptions(o), ...(o.logFormat === 'cri' ? {} : { logMaxSize: 10 << 20, logMaxFiles: 3 }) };
+    const info = o.driveCreate && !this.#spawner.unsupported ? await this.#createThroughInit(opts, o.driveCreate) : await this.#startShim(opts);
     faultPoint('shim.started');
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }

@@ -18,6 +18,13 @@ export type StartTaskOptions = {
   logFormat?: 'json-file' | 'cri';
   terminal: boolean;
   openStdin: boolean;
+  /**
+   * For an in-process runtime class (berth-runtime): the shim spawns berth-init itself, and this
+   * builds the plan and drives the create over its sync socket in berthd (the runtime library's
+   * create with `initSync`; `console`: the shim gave berth-init a console socket at fd 3), resolving
+   * with the init's pid once state.json records it. Without it the shim execs `<runtime> create`.
+   */
+  driveCreate?: (sync: { fd: number; console: boolean }) => Promise<number>;
 };
 
 export type ExecTaskOptions = StartTaskOptions & {

@@ -11,7 +11,7 @@ import { checkHostSupport, parseRuntimeConfig, parseRuntimeConfigFile } from '..
 import { validateContainerId } from '../oci/container-id.ts';
 import { signalNumber } from '../oci/runtime-linux-tables.ts';
 import * as native from '../sys/native.ts';
-import { consoleFdInInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
+import { consoleFdInInit, driveInit, type LaunchedInit, launchInit } from '../sys/init-process.ts';
 import { encodePlan, formatPlan } from '../sys/plan.ts';
 import { isSameLiveProcess, procStat } from '../sys/procfs.ts';
 import { type CgroupDriver, destroyCgroups, noCgroups } from './cgroup-driver.ts';
@@ -30,6 +30,12 @@ export interface CreateOptions {
   consoleSocket?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  /**
+   * berth-init was spawned by another process, its parent for good (berth-shim --init, docs/shim.md):
+   * `fd` is this end of its sync socket (closed here), and with `console` its fd 3 is the console
+   * socket on which it sends the pty master (to that process). No pid file, no --console-socket.
+   */
+  initSync?: { fd: number; console: boolean };
 }
 
 /** The state document of the runtime spec, with runc's additions (rootfs, created, owner, the "paused" status). */
@@ -184,6 +190,8 @@ export class Runtime {
   /** create: everything up to the user program, which waits on the exec FIFO. */
   async create(id: string, opts: CreateOptions): Promise<ContainerRecord> {
     const { rec, launched } = await this.launch(id, opts, 'create');
+    // stage0 is the spawning process's child: its status is that process's to judge.
+    if (opts.initSync) return rec;
     const status = await launched.exited;
     if (status !== 0) this.warn(`berth-init stage0 exited with status ${status}`);
     return rec;
@@ -329,7 +337,17 @@ export class Runtime {
     for (const e of errors) this.warn(e.message);
   }
 
+  /** With initSync, its fd is closed here whatever happens: by driveInit once handed over, else at the end. */
   private async launch(id: string, opts: CreateOptions, mode: 'create' | 'foreground') {
+    const handedOver = { sync: false };
+    try {
+      return await this.launchWith(id, opts, mode, handedOver);
+    } finally {
+      if (opts.initSync && !handedOver.sync) closeSync(opts.initSync.fd);
+    }
+  }
+
+  private async launchWith(id: string, opts: CreateOptions, mode: 'create' | 'foreground', handedOver: { sync: boolean }) {
     validateContainerId(id);
     const bundle = resolve(opts.bundle);
     const config = parseRuntimeConfigFile(join(bundle, 'config.json'), { onWarning: (line) => this.warn(line) });
@@ -338,9 +356,14 @@ export class Runtime {
     if (existsSync(this.store.dir(id))) throw alreadyExists(`container with id ${id} already exists`);
     const preserveFds = opts.preserveFds ?? 0;
     if (!Number.isInteger(preserveFds) || preserveFds < 0) throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
+    const sync = opts.initSync;
+    if (sync && sync.console !== (config.process?.terminal === true)) {
+      throw invalidArgument(`process.terminal is ${config.process?.terminal === true}, but berth-init's spawner ${sync.console ? 'gave' : 'did not give'} it a console socket`);
+    }
 
-    const term = await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
+    const term = sync ? undefined : await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
     if (term && !opts.consoleSocket && config.process) config.process.consoleSize ??= callerWindowSize();
+    const consoleSocketFd = sync?.console ? consoleFdInInit(0) : term ? consoleFdInInit(preserveFds) : undefined;
     try {
       this.store.reserve(id);
     } catch (e) {
@@ -375,7 +398,7 @@ export class Runtime {
           mode,
           fifoPath: this.store.fifoPath(id),
           preserveFds,
-          consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
+          consoleSocketFd,
           noPivot: opts.noPivot ?? false,
           cgroupJoin: cg.join,
           cgroupPaths: cg.paths,
@@ -388,17 +411,15 @@ export class Runtime {
         // "created", as crun and the runtime-tools suite have it: the hooks run once the
         // environment exists, which is what "created" describes.
         JSON.stringify({ ociVersion: OCI_VERSION, id, status: 'created', pid, bundle, annotations: rec.annotations });
-      launched = await launchInit({
-        plan: encodePlan(ops),
-        preserveFds,
-        consoleSocketFd: term?.fd,
-        onHooks: async (pid) => {
-          const state = hooksState(pid);
-          await runHooks('prestart', config.hooks?.prestart, state);
-          await runHooks('createRuntime', config.hooks?.createRuntime, state);
-          return state;
-        },
-      });
+      const onHooks = async (pid: number) => {
+        const state = hooksState(pid);
+        await runHooks('prestart', config.hooks?.prestart, state);
+        await runHooks('createRuntime', config.hooks?.createRuntime, state);
+        return state;
+      };
+      const plan = encodePlan(ops);
+      handedOver.sync = sync !== undefined;
+      launched = await (sync ? driveInit(sync.fd, { plan, onHooks }) : launchInit({ plan, preserveFds, consoleSocketFd: term?.fd, onHooks }));
       const master = term?.receiveMaster();
       term?.close();
       rec.pid = launched.pid;
@@ -407,6 +428,7 @@ export class Runtime {
       // Before state.json gets the pid: a state.json naming an init always has its verbs file.
       this.store.saveVerbs(id, encodeVerbsFile(rec, this.cgroups.load(rec)));
       this.store.save(rec);
+      this.mark('state recorded');
       if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       return { rec, launched, master };
     } catch (e) {

@@ -47,6 +47,13 @@ export interface StartShimOptions {
   awaitAttachMs?: number;
   /** Kills a runtime create/exec that has not finished by then (ms, default 60000). */
   timeoutMs?: number;
+  /**
+   * Create through berth-init (docs/shim.md, "Create through berth-init"): the shim spawns this
+   * berth-init itself with the sync socket it was handed at fd 3, and waits for the verdict of the
+   * caller (who drives the plan) on the control socket at fd 4; it runs no runtime. Only through
+   * the spawner, which hands the two fds over.
+   */
+  init?: string;
 }
 
 export interface ShimInfo {
@@ -81,6 +88,11 @@ export function shimArgs(opts: StartShimOptions): string[] {
   a.push('--state-dir', opts.stateDir, '--log-path', opts.logPath, '--log-format', opts.logFormat);
   if (opts.exec) a.push('--exec', opts.exec.processJson);
   else a.push('--bundle', opts.bundle);
+  if (opts.init !== undefined) {
+    if (!isAbsolute(opts.init)) throw invalidArgument(`startShim: init must be an absolute path, got "${opts.init}"`);
+    if (opts.exec) throw invalidArgument('startShim: init creates a container: it does not go with exec');
+    a.push('--init', opts.init);
+  }
   const num = (flag: string, v: number | undefined, min: number) => {
     if (v === undefined) return;
     if (!Number.isInteger(v) || v < min) throw invalidArgument(`startShim: ${flag} must be an integer ≥ ${min}, got ${v}`);
@@ -103,6 +115,7 @@ export function shimArgs(opts: StartShimOptions): string[] {
  * (create mode), after attaching if it wants every byte of output live.
  */
 export function startShim(opts: StartShimOptions): Promise<ShimInfo> {
+  if (opts.init !== undefined) return Promise.reject(invalidArgument(`startShim: init needs its sync and control sockets at fds 3 and 4: start the shim through the spawner (src/engine/shim-spawner.ts)`));
   const args = shimArgs(opts);
   const bin = opts.shimBinary ?? shimBinary();
   if (!existsSync(bin)) return Promise.reject(unavailable(`berth-shim not found at ${bin}: build it with \`make -C native\``));

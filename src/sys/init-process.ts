@@ -87,7 +87,7 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
     exitedResolve = resolve;
   });
   let syncOpen = true;
-  const send = (frame: Buffer) => {
+  const conv = converse(opts, stage0, exited, (frame) => {
     if (!syncOpen) return;
     let off = 0;
     try {
@@ -95,9 +95,56 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
     } catch {
       // berth-init went away: its EOF and exit status tell the story.
     }
-  };
+  });
+  native.watchChild(pid0, sync, (e) => {
+    if (e.kind === 'data') conv.data(e.data);
+    else if (e.kind === 'eof') {
+      syncOpen = false;
+      closeSync(sync);
+      conv.eof();
+    } else {
+      reaped = true;
+      exitedResolve(e.status);
+    }
+  });
+  return conv.launched;
+}
 
-  return new Promise<LaunchedInit>((resolve, reject) => {
+/**
+ * The parent side of the sync protocol over `sync`, a socket whose other end berth-init got from
+ * another process (berth-shim --init, docs/shim.md): sends the plan, runs the hook callback, and
+ * resolves once the init reports READY. stage0 is that process's child, not ours: `stage0.kill`
+ * does nothing and `exited` resolves 0 at the socket's EOF. On an ERROR frame, or EOF before
+ * READY, the init is SIGKILLed and the promise rejects with its message. `sync` is closed here.
+ */
+export function driveInit(sync: number, opts: Pick<LaunchOptions, 'plan' | 'onHooks'>): Promise<LaunchedInit> {
+  // node:net only here (berthd has it loaded): the CLI's create and exec never pay for loading it.
+  const { Socket } = process.getBuiltinModule('node:net') as typeof import('node:net');
+  const sock = new Socket({ fd: sync, readable: true, writable: true });
+  let exitedResolve!: (status: number) => void;
+  const exited = new Promise<number>((resolve) => {
+    exitedResolve = resolve;
+  });
+  const stage0: Stage0 = { pid: 0, kill() {} };
+  const conv = converse(opts, stage0, exited, (frame) => {
+    if (!sock.destroyed) sock.write(frame);
+  });
+  sock.on('data', (d: Buffer) => conv.data(d));
+  sock.on('error', () => sock.destroy());
+  sock.on('close', () => {
+    exitedResolve(0);
+    conv.eof();
+  });
+  // EOF from the init: the socket is done both ways (the init no longer reads).
+  sock.on('end', () => sock.destroy());
+  return conv.launched;
+}
+
+/** The frames of one create or exec: what to do with what berth-init sends, whoever spawned it. */
+function converse(opts: Pick<LaunchOptions, 'plan' | 'onHooks'>, stage0: Stage0, exited: Promise<number>, send: (frame: Buffer) => void) {
+  let onData!: (chunk: Buffer) => void;
+  let onEof!: () => void;
+  const launched = new Promise<LaunchedInit>((resolve, reject) => {
     const reader = new FrameReader();
     let pid = 0;
     let startTime = '';
@@ -116,7 +163,8 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
       stage0.kill('SIGKILL');
       reject(e);
     };
-    const onFrames = (chunk: Buffer) => {
+    onData = (chunk: Buffer) => {
+      if (done) return;
       let frames: ReturnType<FrameReader['push']>;
       try {
         frames = reader.push(chunk);
@@ -160,22 +208,11 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
         }
       }
     };
-    native.watchChild(pid0, sync, (e) => {
-      if (e.kind === 'data') {
-        if (!done) onFrames(e.data);
-      } else if (e.kind === 'eof') {
-        syncOpen = false;
-        closeSync(sync);
-        if (!done) {
-          exited.then((status) =>
-            fail(failure ?? new BerthError(ErrorCode.FailedPrecondition, `container init exited before it was ready (status ${status})`)),
-          );
-        }
-      } else {
-        reaped = true;
-        exitedResolve(e.status);
-      }
-    });
-    send(encodeFrame(Frame.PLAN, opts.plan));
+    onEof = () => {
+      if (done) return;
+      exited.then((status) => fail(failure ?? new BerthError(ErrorCode.FailedPrecondition, `container init exited before it was ready (status ${status})`)));
+    };
   });
+  send(encodeFrame(Frame.PLAN, opts.plan));
+  return { launched, data: (c: Buffer) => onData(c), eof: () => onEof() };
 }

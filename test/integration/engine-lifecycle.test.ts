@@ -83,6 +83,31 @@ test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
   await assert.rejects(d.client.inspect('web'), (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'));
 });
 
+test('berth-runtime class: berthd drives the create itself, the shim spawns berth-init, and the runtime CLI sees the container', async (t) => {
+  if (RUNTIME !== 'berth-runtime') return t.skip(`BERTH_TEST_RUNTIME=${RUNTIME}: the runtime's create is exec'd by the shim`);
+  const r = await berth('run', '-d', '-t', 'busybox', 'sh', '-c', 'tty; sleep 1000');
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  try {
+    const pid = (await d.client.inspect(id)).state.pid;
+    const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    const shim = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0');
+    assert.ok(shim[0]!.endsWith('berth-shim'), `the init's parent is its shim: ${shim.join(' ')}`);
+    assert.equal(shim[shim.indexOf('--init') + 1], join(REPO, 'native/build/berth-init'), 'the shim spawned berth-init (no berth-runtime create)');
+    const rtRoot = join(runRoot, 'runtime', 'berth-runtime');
+    const rtCli = (...a: string[]) => exec(join(REPO, 'dist/bin/berth-runtime'), ['--root', rtRoot, ...a]);
+    const state = JSON.parse((await rtCli('state', id)).stdout) as { status: string; pid: number };
+    assert.deepEqual([state.status, state.pid], ['running', pid], "berth-runtime's CLI reads the state.json berthd wrote");
+    assert.ok(JSON.parse((await rtCli('list', '--format', 'json')).stdout).some((c: { id: string }) => c.id === id));
+    await until('the tty line', async () => {
+      for await (const l of d.client.logs(id)) if (/^\/dev\/pts\/\d+/.test(l.log)) return true;
+      return false;
+    });
+  } finally {
+    await d.client.remove(id, { force: true });
+  }
+});
+
 test('errors name what was wrong: unknown image, name in use, rm of a running container', async () => {
   const miss = await berth('create', 'nosuchimage:1', 'true');
   assert.notEqual(miss.code, 0);
