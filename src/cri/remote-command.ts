@@ -112,8 +112,9 @@ export async function runRemoteCommand(engine: Engine, req: ExecStreamRequest | 
   const ps = processStreams(conn, { ...(ch.stdout ? { stdout: ch.stdout } : {}), ...(ch.stderr ? { stderr: ch.stderr } : { stderr: ch.stdout }) });
   if (ch.stdin) {
     ch.stdin.on('data', (b: Buffer) => ps.write(b));
-    // The client closed its stdin: an exec's process reads EOF. An attach leaves the container's stdin open.
-    if (req.kind === 'exec') ch.stdin.on('end', () => ps.closeStdin());
+    // The client closed its stdin: an exec's process reads EOF; an attach closes the container's
+    // stdin only when it was made with stdin_once (the engine decides), else leaves it open.
+    if (req.kind === 'exec' || c.stdinEndsWithClient(req.containerId)) ch.stdin.on('end', () => ps.closeStdin());
     ch.stdin.on('error', () => {});
   }
   for (const s of sizes.splice(0)) ps.resize(s.height, s.width);

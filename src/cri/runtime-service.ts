@@ -262,6 +262,7 @@ export class CriRuntimeService {
       ...(user !== undefined ? { user } : {}),
       tty: config.tty === true,
       openStdin: config.stdin === true,
+      ...(config.stdin_once === true ? { stdinOnce: true } : {}),
       labels: config.labels ?? {},
       annotations: config.annotations ?? {},
       mounts,

@@ -38,6 +38,16 @@ export function attachContainer(ctx: ContainerContext, id: string): Promise<Dupl
   return liveTask(ctx, id).attach();
 }
 
+/**
+ * Whether an attached client's end of input is to close the container's stdin: with stdinOnce, as
+ * containerd's CRI does; never with a terminal (kubectl#1077: a terminal's client ends its input
+ * with ^D, and its stdin stream may end early). Once closed, later attaches' input goes nowhere.
+ */
+export function stdinEndsWithClient(ctx: ContainerContext, id: string): boolean {
+  const req = ctx.store.getContainer(id).config.request;
+  return req.openStdin === true && req.stdinOnce === true && req.tty !== true;
+}
+
 export function resizeContainer(ctx: ContainerContext, id: string, rows: number, cols: number): Promise<void> {
   return liveTask(ctx, id).resize(rows, cols);
 }

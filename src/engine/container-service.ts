@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import { type Container, ContainerContext, type ContainerServiceOptions } from './container-context.ts';
 import { createContainer } from './container-create.ts';
 import { handleExit } from './container-exit.ts';
-import { attachContainer, containerLogs, resizeContainer } from './container-io.ts';
+import { attachContainer, containerLogs, resizeContainer, stdinEndsWithClient } from './container-io.ts';
 import { pauseContainer, unpauseContainer } from './container-pause.ts';
 import { inspectContainer, listContainers } from './container-queries.ts';
 import { type RecoveryReport, recoverContainers } from './container-recovery.ts';
@@ -147,6 +147,11 @@ export class ContainerService {
 
   async attach(word: string): Promise<Duplex> {
     return attachContainer(this.#ctx, this.resolve(word).id);
+  }
+
+  /** Whether the end of an attached client's input closes the container's stdin (stdinOnce). */
+  stdinEndsWithClient(word: string): boolean {
+    return stdinEndsWithClient(this.#ctx, this.resolve(word).id);
   }
 
   async resize(word: string, rows: number, cols: number): Promise<void> {

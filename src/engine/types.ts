@@ -30,6 +30,8 @@ export type CreateRequest = {
   hostname?: string;
   tty?: boolean;
   openStdin?: boolean;
+  /** With openStdin and no tty: the first attached client's end of input closes the container's stdin for good (the CRI's stdin_once, docker's StdinOnce). */
+  stdinOnce?: boolean;
   labels?: Record<string, string>;
   mounts?: MountRequest[];
   ports?: PortMapping[];

@@ -208,6 +208,38 @@ test('Attach over SPDY and WebSocket: stdin reaches the container, output comes 
   assert.equal((await cri.runtime.ContainerStatus!({ container_id: reader })).status.state, 'CONTAINER_RUNNING');
 });
 
+test('Attach with stdin_once: the client closing its stdin closes the container\'s (sh sees EOF and exits), and the attach ends with the status', async () => {
+  const args = ['while read l; do echo got:$l; done; echo eof; exit 3'];
+  const once = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('once', args, { stdin: true, stdin_once: true }) })).container_id;
+  await cri.runtime.StartContainer!({ container_id: once });
+  const c = await spdyCommand((await cri.runtime.Attach!({ container_id: once, stdin: true, stdout: true })).url, { stdin: true, stdout: true });
+  c.streams.stdin!.write('one\n');
+  c.streams.stdin!.end();
+  const r = await c.result;
+  assert.equal(r.stdout, 'got:one\neof\n');
+  assert.equal(r.error, '{"metadata":{},"status":"Success"}');
+  c.up.socket.destroy();
+  await until('the stdin_once container exited', async () => (await cri.runtime.ContainerStatus!({ container_id: once })).status.state === 'CONTAINER_EXITED');
+  assert.equal((await cri.runtime.ContainerStatus!({ container_id: once })).status.exit_code, 3);
+  await cri.runtime.RemoveContainer!({ container_id: once });
+});
+
+test('Attach without stdin_once: the client closing its stdin leaves the container\'s open for the next attach', async () => {
+  const c = await spdyCommand((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, { stdin: true, stdout: true });
+  let out = '';
+  c.streams.stdout!.on('data', (b: Buffer) => (out += b));
+  c.streams.stdin!.write('first\n');
+  c.streams.stdin!.end();
+  await until('the first attach\'s output', () => out.includes('got:first'));
+  c.up.socket.destroy();
+  const w = await wsOpen((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, ['v5.channel.k8s.io']);
+  assert.ok(!('status' in w));
+  w.send(0, 'second\n');
+  await until('the second attach\'s output', () => channelText(w, 1).includes('got:second'));
+  w.ws.terminate();
+  assert.equal((await cri.runtime.ContainerStatus!({ container_id: reader })).status.state, 'CONTAINER_RUNNING');
+});
+
 test('PortForward over SPDY: two ports, several connections at once, an error for a closed port', async () => {
   const url = (await cri.runtime.PortForward!({ pod_sandbox_id: pod, port: [8080, 8081] })).url;
   const up = await spdyUpgrade(url, ['portforward.k8s.io']);
