@@ -22,6 +22,12 @@ function notModified(c: Ctx): typeof STREAMED {
   return STREAMED;
 }
 
+/** docker's signal words (KILL, SIGKILL, 9) as the engine's (SIGKILL or a number); undefined when none is given. */
+function signalName(sig: string | null): string | undefined {
+  if (!sig) return undefined;
+  return /^\d+$/.test(sig) || sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+}
+
 const resolve = (e: Engine, word: string) => orNoSuch('container', word, () => e.containers.resolve(word));
 const inspect = (e: Engine, word: string) => orNoSuch('container', word, () => e.containers.inspect(word));
 
@@ -149,16 +155,14 @@ export function containerRoutes(r: DockerRouter): void {
 
   r.on('POST', '/containers/{id}/stop', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
-    if (c.query.get('signal')) throw refused('stop --signal', 'berthd stops with the container\'s stop signal');
     if (rec.status !== 'running' && rec.status !== 'paused') return notModified(c);
-    await c.engine.containers.stop(rec.id, int(c.query, 't'));
+    await c.engine.containers.stop(rec.id, int(c.query, 't'), signalName(c.query.get('signal')));
     return NO_CONTENT;
   });
 
   r.on('POST', '/containers/{id}/restart', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
-    if (c.query.get('signal')) throw refused('restart --signal', 'berthd stops with the container\'s stop signal');
-    await c.engine.containers.stop(rec.id, int(c.query, 't'));
+    await c.engine.containers.stop(rec.id, int(c.query, 't'), signalName(c.query.get('signal')));
     await c.engine.containers.start(rec.id);
     return NO_CONTENT;
   });
@@ -166,8 +170,7 @@ export function containerRoutes(r: DockerRouter): void {
   r.on('POST', '/containers/{id}/kill', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
     if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`Cannot kill container: ${c.params.id}: Container ${rec.id} is not running`);
-    const sig = c.query.get('signal') || 'SIGKILL';
-    await c.engine.containers.kill(rec.id, /^\d+$/.test(sig) || sig.startsWith('SIG') ? sig : `SIG${sig.toUpperCase()}`);
+    await c.engine.containers.kill(rec.id, signalName(c.query.get('signal')) ?? 'SIGKILL');
     return NO_CONTENT;
   });
 

@@ -98,8 +98,8 @@ export class ContainerService {
     return inspectContainer(this.#ctx, word);
   }
 
-  stop(word: string, timeoutSec?: number): Promise<void> {
-    return stopContainer(this.#ctx, this.resolve(word).id, timeoutSec);
+  stop(word: string, timeoutSec?: number, signal?: string): Promise<void> {
+    return stopContainer(this.#ctx, this.resolve(word).id, timeoutSec, signal);
   }
 
   kill(word: string, signal = 'SIGKILL'): Promise<void> {

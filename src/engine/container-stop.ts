@@ -6,7 +6,8 @@ import { canSignal } from '../metadata/container-status.ts';
 import type { ContainerContext } from './container-context.ts';
 import { faultPoint } from './fault-points.ts';
 
-export async function stopContainer(ctx: ContainerContext, id: string, timeoutSec?: number): Promise<void> {
+/** `signal`: the stop signal for this stop only (docker's stop --signal), else the container's own (its --stop-signal, or SIGTERM). */
+export async function stopContainer(ctx: ContainerContext, id: string, timeoutSec?: number, signal?: string): Promise<void> {
   const signalled = await ctx.lock.run(id, async () => {
     const c = ctx.record(id, { manuallyStopped: true });
     faultPoint('stop.marked');
@@ -20,7 +21,7 @@ export async function stopContainer(ctx: ContainerContext, id: string, timeoutSe
     const rt = ctx.runtime(c.runtime);
     const exited = ctx.tasks.get(id) ? ctx.exitRecorded(id) : Promise.resolve();
     if (c.status === 'paused') await rt.resume(id).catch(() => {});
-    await rt.kill(id, req.stopSignal ?? 'SIGTERM').catch(() => {});
+    await rt.kill(id, signal ?? req.stopSignal ?? 'SIGTERM').catch(() => {});
     faultPoint('stop.signalled');
     return { c, rt, exited, timeoutMs: (timeoutSec ?? req.stopTimeout ?? 10) * 1000 };
   });

@@ -505,3 +505,18 @@ test('docker 28: events streams as containers come and go; start -a runs a creat
     await docker(bin, 'rm', '-f', 'evs');
   }
 });
+
+test('docker 28: stop --signal sends that signal first (the container\'s trap runs), kill -s takes names without SIG', async () => {
+  const bin = CLIENTS[0].bin;
+  assert.equal((await docker(bin, 'run', '-d', '--name', 'sig', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 0" USR1; echo ready; while true; do sleep 0.1; done')).code, 0);
+  await until('ready', async () => (await docker(bin, 'logs', 'sig')).stdout === 'ready\n');
+  const stop = await docker(bin, 'stop', '-s', 'USR1', '-t', '5', 'sig');
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal((await docker(bin, 'logs', 'sig')).stdout, 'ready\ngot-usr1\n');
+  assert.equal((await docker(bin, 'inspect', '--format', '{{.State.ExitCode}}', 'sig')).stdout.trim(), '0');
+  assert.equal((await docker(bin, 'start', 'sig')).code, 0);
+  await until('ready again', async () => (await docker(bin, 'logs', 'sig')).stdout.endsWith('ready\n'));
+  assert.equal((await docker(bin, 'kill', '-s', 'USR1', 'sig')).code, 0);
+  await until('the trap ran on kill', async () => (await docker(bin, 'inspect', '--format', '{{.State.Status}}', 'sig')).stdout.trim() === 'exited');
+  assert.equal((await docker(bin, 'rm', 'sig')).code, 0);
+});
