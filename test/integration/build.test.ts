@@ -428,3 +428,36 @@ test('SHELL changes how later RUN and shell-form CMD run; globs, relative WORKDI
   const run = await berth('run', '--rm', 'shell:1');
   assert.equal(run.stdout, 'cmd via /bin/sh\n');
 });
+
+test('FROM an image not stored here pulls it (from a registry on loopback); --pull pulls again', async () => {
+  const { startRegistry } = await import('../lib/registry.ts');
+  const reg = await startRegistry();
+  try {
+    const ref = `${reg.host}/build-base:1`;
+    // Pushed from an image store of its own, so that berthd has never seen it.
+    const { ImageService } = await import('../../src/images/image-service.ts');
+    const pusherRoot = mkdtempSync('/tmp/btb-push-');
+    contexts.push(pusherRoot);
+    const pusher = await ImageService.open({ root: pusherRoot, snapshotter: 'native' });
+    try {
+      await pusher.importRootfs(Readable.from([await busyboxRootfsTar()]), ref);
+      await pusher.push(ref);
+    } finally {
+      await pusher.close();
+    }
+    const dir = context({ 'Dockerfile': `FROM ${ref}\nRUN echo on-pulled-base\n` });
+    const r = await build(dir, '-t', 'from-registry:1');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`pulling ${ref.replace(/[.]/g, '\\.')}\\n`));
+    assert.match(r.stdout, /on-pulled-base/);
+    assert.ok((await d.client.images()).some((i) => i.name === ref), 'the base is stored under its name');
+    const again = await build(dir, '--pull');
+    assert.match(again.stdout, /pulling /);
+    assert.match(again.stdout, /RUN echo on-pulled-base CACHED/, 'the same base digest: the cache still serves');
+    const missing = await build(context({ 'Dockerfile': `FROM ${reg.host}/nothing:here\n` }));
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /Dockerfile:1: FROM .*nothing:here: not stored here, and pulling it failed/);
+  } finally {
+    await reg.stop();
+  }
+});
