@@ -10,7 +10,7 @@ import { ENGINE_VERSION } from '../engine/engine.ts';
 import { execSync } from '../engine/exec-sync.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
 import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
-import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, SecurityOptions } from '../engine/types.ts';
+import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, SeccompChoice, SecurityOptions } from '../engine/types.ts';
 import { failedPrecondition, invalidArgument, isBerthError, unsupported } from '../errors/errors.ts';
 import { idMatches, int64, labelsMatch, nanos, required } from './convert.ts';
 import type { CriVersion } from './services.ts';
@@ -78,23 +78,48 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
   };
 }
 
-/** A SecurityProfile (or the deprecated path word) that berth cannot apply is refused naming the field; unconfined passes. */
-function checkProfile(profile: Msg | null | undefined, legacy: string | undefined, field: string, what: string): void {
+/** An AppArmor profile (or the deprecated profile word) is refused naming the field; unconfined passes. */
+function checkAppArmor(profile: Msg | null | undefined, legacy: string | undefined, field: string): void {
   if (profile) {
-    if (profile.profile_type !== 'Unconfined') throw unsupported(`${field}.${what}: ${profile.profile_type}${profile.localhost_ref ? ` ${profile.localhost_ref}` : ''} is not supported by berth yet (expected Unconfined)`);
+    if (profile.profile_type !== 'Unconfined') throw unsupported(`${field}.apparmor: ${profile.profile_type}${profile.localhost_ref ? ` ${profile.localhost_ref}` : ''} is not supported by berth yet (expected Unconfined)`);
     return;
   }
-  if (legacy && legacy !== 'unconfined') throw unsupported(`${field}.${what === 'seccomp' ? 'seccomp_profile_path' : 'apparmor_profile'}: ${JSON.stringify(legacy)} is not supported by berth yet (expected "" or "unconfined")`);
+  if (legacy && legacy !== 'unconfined') throw unsupported(`${field}.apparmor_profile: ${JSON.stringify(legacy)} is not supported by berth yet (expected "" or "unconfined")`);
 }
 
-/** LinuxContainerSecurityContext → the engine's security options; what berth cannot honour is refused naming the field. */
+/**
+ * The CRI's seccomp choice as the engine's: RuntimeDefault is berth's default profile, Localhost a
+ * profile file on the node, and nothing at all Unconfined (as containerd; a kubelet sends Unconfined
+ * or RuntimeDefault explicitly). The deprecated path words are those kubelets up to 1.22 send.
+ */
+export function seccompOf(sc: Msg, field: string): SeccompChoice {
+  const profile = sc.seccomp as Msg | null | undefined;
+  if (profile) {
+    switch (profile.profile_type) {
+      case 'RuntimeDefault':
+        return { kind: 'default' };
+      case 'Unconfined':
+        return { kind: 'unconfined' };
+      case 'Localhost':
+        if (!profile.localhost_ref) throw invalidArgument(`${field}.seccomp.localhost_ref: empty (expected the absolute path of a seccomp profile on the node)`);
+        return { kind: 'localhost', path: profile.localhost_ref, field: `${field}.seccomp.localhost_ref` };
+      default:
+        throw invalidArgument(`${field}.seccomp.profile_type: ${JSON.stringify(profile.profile_type)} (expected RuntimeDefault, Unconfined or Localhost)`);
+    }
+  }
+  const legacy = (sc.seccomp_profile_path as string | undefined) ?? '';
+  if (legacy === '' || legacy === 'unconfined') return { kind: 'unconfined' };
+  if (legacy === 'runtime/default' || legacy === 'docker/default') return { kind: 'default' };
+  if (legacy.startsWith('localhost/')) return { kind: 'localhost', path: legacy.slice('localhost/'.length), field: `${field}.seccomp_profile_path` };
+  throw invalidArgument(`${field}.seccomp_profile_path: ${JSON.stringify(legacy)} (expected "", "unconfined", "runtime/default", "docker/default" or "localhost/<path>")`);
+}
+
 export function securityOf(sc: Msg, field: string): SecurityOptions {
-  checkProfile(sc.seccomp, sc.seccomp_profile_path, field, 'seccomp');
-  checkProfile(sc.apparmor, sc.apparmor_profile, field, 'apparmor');
+  checkAppArmor(sc.apparmor, sc.apparmor_profile, field);
   const se = sc.selinux_options;
   if (se && (se.user || se.role || se.type || se.level)) throw unsupported(`${field}.selinux_options: SELinux is not supported by berth (expected none)`);
   const caps = sc.capabilities ?? {};
-  const out: SecurityOptions = {};
+  const out: SecurityOptions = { seccomp: seccompOf(sc, field) };
   if (sc.privileged) out.privileged = true;
   if (caps.add_capabilities?.length) out.capAdd = caps.add_capabilities;
   if (caps.drop_capabilities?.length) out.capDrop = caps.drop_capabilities;

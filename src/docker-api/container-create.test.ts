@@ -89,13 +89,18 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
     { image: 'x', security: { privileged: true, capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], noNewPrivileges: true }, ulimits: [{ name: 'nofile', soft: 10, hard: 20 }], extraHosts: ['a:10.0.0.1', 'b:10.0.0.2'], init: true, cpuShares: 512 },
   );
   assert.deepEqual(toCreateRequest({ Image: 'x', Entrypoint: [''] }, undefined, 'berth').entrypoint, [], '--entrypoint "" clears it');
+  // docker's CLI reads --security-opt seccomp=FILE and sends the profile itself.
+  const profile = '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}';
+  assert.deepEqual(toCreateRequest({ Image: 'x', HostConfig: { SecurityOpt: [`seccomp=${profile}`] } }, undefined, 'berth').security, { seccomp: { kind: 'inline', json: profile } });
+  assert.deepEqual(toCreateRequest({ Image: 'x', HostConfig: { SecurityOpt: ['seccomp=unconfined', 'no-new-privileges:true'] } }, undefined, 'berth').security, { seccomp: { kind: 'unconfined' }, noNewPrivileges: true });
 });
 
 test('create: what the engine does not honour is refused naming the flag, never ignored', () => {
   for (const [hc, re] of [
     [{ Dns: ['1.1.1.1'] }, /--dns \(HostConfig.Dns\): not supported by berthd/],
     [{ Devices: [{ PathOnHost: '/dev/fuse' }] }, /--device/],
-    [{ SecurityOpt: ['seccomp=unconfined'] }, /--security-opt seccomp=unconfined/],
+    [{ SecurityOpt: ['apparmor=unconfined'] }, /--security-opt apparmor=unconfined/],
+    [{ SecurityOpt: ['seccomp=/not/read/by/berthd.json'] }, /--security-opt seccomp=\/not/],
     [{ LogConfig: { Type: 'syslog' } }, /--log-driver syslog/],
     [{ NetworkMode: 'container:x' }, /--network container:x/],
     [{ Binds: ['/a:/b:shared'] }, /volume option 'shared'/],

@@ -195,9 +195,13 @@ function securityOf(hc: DockerHostConfig): SecurityOptions | undefined {
   if (hc.CapAdd?.length) sec.capAdd = hc.CapAdd;
   if (hc.CapDrop?.length) sec.capDrop = hc.CapDrop;
   for (const o of hc.SecurityOpt ?? []) {
-    const [k, v = 'true'] = o.split(/[=:]/, 2) as [string, string?];
-    if (k === 'no-new-privileges' && (v === 'true' || v === 'false')) sec.noNewPrivileges = v === 'true';
-    else throw refused(`--security-opt ${o}`, 'berth takes no-new-privileges; no seccomp profile, AppArmor or SELinux label is set by it');
+    // docker's CLI sends seccomp=<the profile's JSON>, which has its own '=' and ':'.
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(o);
+    const [k, v = 'true'] = [m?.[1], m?.[2]];
+    if (k === 'seccomp' && v === 'unconfined') sec.seccomp = { kind: 'unconfined' };
+    else if (k === 'seccomp' && v.startsWith('{')) sec.seccomp = { kind: 'inline', json: v };
+    else if (k === 'no-new-privileges' && (v === 'true' || v === 'false')) sec.noNewPrivileges = v === 'true';
+    else throw refused(`--security-opt ${o.length > 80 ? `${o.slice(0, 80)}…` : o}`, 'berth takes seccomp=unconfined, seccomp=<profile JSON> and no-new-privileges; no AppArmor or SELinux label');
   }
   if (hc.Sysctls && Object.keys(hc.Sysctls).length) sec.sysctls = hc.Sysctls;
   if (hc.GroupAdd?.length) {

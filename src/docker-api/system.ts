@@ -143,8 +143,8 @@ export function systemRoutes(r: DockerRouter): void {
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: '' },
       InitCommit: { ID: '' },
-      // berth puts no seccomp profile, AppArmor or SELinux label on a container unless asked.
-      SecurityOptions: [],
+      // berth's default seccomp profile is docker's; no AppArmor or SELinux label.
+      SecurityOptions: ['name=seccomp,profile=builtin'],
       Warnings: [],
     };
   });

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { CAPABILITIES } from '../oci/runtime-linux-tables.ts';
 import { buildSpec, DEFAULT_CAPABILITIES } from './spec-builder.ts';
 import { ownBoundingCaps, withGroups } from './security-options.ts';
@@ -54,4 +58,34 @@ test('supplementary groups join the user\'s', () => {
   assert.deepEqual(withGroups([10], [20, 10]), [10, 20]);
   assert.equal(withGroups(undefined, undefined), undefined);
   assert.deepEqual(withGroups(undefined, [5]), [5]);
+});
+
+test("seccomp: berth's default (docker's) for the container's capabilities; none when privileged or unconfined; a profile document from a file or inline", () => {
+  const names = (s: ReturnType<typeof spec>) => new Set((s.linux!.seccomp?.syscalls ?? []).filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names));
+  const d = spec({});
+  assert.equal(d.linux!.seccomp!.defaultAction, 'SCMP_ACT_ERRNO');
+  assert.ok(names(d).has('read') && !names(d).has('mount') && !names(d).has('unshare'));
+  const admin = spec({ security: { capAdd: ['SYS_ADMIN'] } });
+  assert.ok(names(admin).has('mount') && names(admin).has('unshare'));
+  assert.ok(!names(spec({ security: { capDrop: ['SYS_CHROOT'] } })).has('chroot') && names(d).has('chroot'));
+  assert.equal(spec({ security: { privileged: true } }).linux!.seccomp, undefined);
+  assert.equal(spec({ security: { privileged: true, seccomp: { kind: 'default' } } }).linux!.seccomp, undefined);
+  assert.equal(spec({ security: { seccomp: { kind: 'unconfined' } } }).linux!.seccomp, undefined);
+  const doc = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', includes: { caps: ['CAP_CHOWN'] } }] };
+  assert.deepEqual(spec({ security: { seccomp: { kind: 'inline', json: JSON.stringify(doc) } } }).linux!.seccomp, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] });
+  const dir = mkdtempSync(join(tmpdir(), 'berth-seccomp-'));
+  try {
+    writeFileSync(join(dir, 'p.json'), JSON.stringify(doc));
+    writeFileSync(join(dir, 'bad.json'), '{"defaultAction": 1');
+    assert.equal(spec({ security: { seccomp: { kind: 'localhost', path: join(dir, 'p.json') } } }).linux!.seccomp!.syscalls![0]!.names[0], 'mkdir');
+    const field = 'config.linux.security_context.seccomp.localhost_ref';
+    for (const [path, re] of [[join(dir, 'none.json'), /no such file/], [join(dir, 'bad.json'), /invalid JSON/], [dir, /not a regular file/], ['rel.json', /expected the absolute path/]] as const) {
+      assert.throws(
+        () => spec({ security: { seccomp: { kind: 'localhost', path, field } } }),
+        (e: unknown) => isBerthError(e) && e.code === ErrorCode.InvalidArgument && re.test(e.message) && e.message.includes(field) && e.message.includes(path),
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,14 +1,58 @@
 // Applies a container's security options and CPU/OOM settings (CreateRequest.security, cpuShares,
 // cpuset, oomScoreAdj) to its OCI config, as docker and the CRI runtimes do: capabilities from
 // docker's default set with additions and drops, privileged (every capability, nothing masked, /sys
-// writable), no_new_privileges, masked and read-only paths, sysctls, supplementary groups.
-// Pure but for ownBoundingCaps (what berthd itself holds): every rule is unit-tested. Must never: read
-// the rootfs.
-import { readFileSync } from 'node:fs';
+// writable), no_new_privileges, masked and read-only paths, sysctls, supplementary groups, and the
+// seccomp profile (berth's default, docker's, for the container's capabilities; none when privileged
+// or unconfined; or a profile document).
+// Pure but for ownBoundingCaps (what berthd itself holds) and the reading of a seccomp profile file
+// the request names: every rule is unit-tested. Must never: read the rootfs.
+import { readFileSync, statSync } from 'node:fs';
 import { invalidArgument } from '../errors/errors.ts';
 import { CAPABILITIES } from '../oci/runtime-linux-tables.ts';
-import type { RuntimeConfig } from '../oci/runtime-spec.ts';
-import type { CreateRequest } from './types.ts';
+import type { LinuxSeccomp, RuntimeConfig } from '../oci/runtime-spec.ts';
+import { defaultSeccomp } from '../seccomp/default-profile.ts';
+import { hostFacts, parseSeccompProfile, renderSeccompProfile } from '../seccomp/seccomp-profile.ts';
+import type { CreateRequest, SeccompChoice } from './types.ts';
+
+/** A profile file larger than this is not a profile (moby's whole default is 20 KiB). */
+const MAX_PROFILE_BYTES = 1 << 20;
+
+/** The container's linux.seccomp (undefined: none), for its effective capabilities. */
+export function seccompFor(choice: SeccompChoice | undefined, privileged: boolean, caps: readonly string[]): LinuxSeccomp | undefined {
+  // docker and containerd give a privileged container no filter, whatever profile is asked for.
+  if (privileged) return undefined;
+  const c = choice ?? { kind: 'default' };
+  switch (c.kind) {
+    case 'default':
+      return defaultSeccomp(caps);
+    case 'unconfined':
+      return undefined;
+    case 'inline': {
+      if (typeof c.json !== 'string') throw invalidArgument('security.seccomp.json: expected the profile document as a string');
+      if (c.json.length > MAX_PROFILE_BYTES) throw invalidArgument(`security.seccomp.json: ${c.json.length} bytes (expected a profile of at most ${MAX_PROFILE_BYTES})`);
+      return renderSeccompProfile(parseSeccompProfile(c.json, 'security.seccomp.json'), hostFacts(caps), 'security.seccomp.json');
+    }
+    case 'localhost': {
+      const field = c.field ?? 'security.seccomp.path';
+      if (typeof c.path !== 'string' || !c.path.startsWith('/')) throw invalidArgument(`${field}: ${JSON.stringify(c.path)} (expected the absolute path of a seccomp profile file on the node)`);
+      const source = `${field} ${c.path}`;
+      let text: string;
+      try {
+        const st = statSync(c.path);
+        if (!st.isFile()) throw invalidArgument(`${source}: not a regular file (expected a seccomp profile JSON file)`);
+        if (st.size > MAX_PROFILE_BYTES) throw invalidArgument(`${source}: ${st.size} bytes (expected a profile of at most ${MAX_PROFILE_BYTES})`);
+        text = readFileSync(c.path, 'utf8');
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') throw invalidArgument(`${source}: no such file (expected a seccomp profile JSON file)`, e);
+        if ((e as { code?: string }).code) throw invalidArgument(`${source}: cannot read: ${(e as Error).message}`, e);
+        throw e;
+      }
+      return renderSeccompProfile(parseSeccompProfile(text, source), hostFacts(caps), source);
+    }
+    default:
+      throw invalidArgument(`security.seccomp.kind: ${JSON.stringify((c as { kind: unknown }).kind)} (expected default, unconfined, localhost or inline)`);
+  }
+}
 
 /** `net_admin`, `NET_ADMIN` and `CAP_NET_ADMIN` alike; ALL stays ALL; an unknown name is refused naming `field`. */
 function capName(word: string, field: string): string {
@@ -36,6 +80,9 @@ export function applySecurity(spec: RuntimeConfig, req: CreateRequest, defaults:
   for (const c of ambient) if (!caps.includes(c)) caps.push(c);
   proc.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps], ...(ambient.length ? { inheritable: [...ambient], ambient: [...ambient] } : {}) };
   if (sec.noNewPrivileges !== undefined) proc.noNewPrivileges = sec.noNewPrivileges;
+  const seccomp = seccompFor(sec.seccomp, sec.privileged === true, caps);
+  if (seccomp) linux.seccomp = seccomp;
+  else delete linux.seccomp;
   if (sec.privileged) {
     linux.maskedPaths = [];
     linux.readonlyPaths = [];

@@ -93,7 +93,16 @@ export type SecurityOptions = {
   sysctls?: Record<string, string>;
   /** Supplementary group ids of the process, beside those of its user in /etc/group. */
   groups?: number[];
+  /** The seccomp profile; berth's default (docker's) when absent. A privileged container gets none. */
+  seccomp?: SeccompChoice;
 };
+
+/**
+ * berth's default profile; none; a profile document (docker's format or OCI linux.seccomp) in a file
+ * on berthd's host (`field` names the request field in errors); or the document itself (what
+ * `--security-opt seccomp=<file>` sends: clients read the file, as docker's CLI does).
+ */
+export type SeccompChoice = { kind: 'default' } | { kind: 'unconfined' } | { kind: 'localhost'; path: string; field?: string } | { kind: 'inline'; json: string };
 
 /**
  * What a container of a pod shares with its sandbox (src/engine/pod-service.ts): it joins the pod's

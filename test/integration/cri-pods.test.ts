@@ -279,8 +279,7 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
       assert.equal(e.code, Status.Unimplemented, e.details);
       assert.match(e.details, field);
     };
-    await refused({ security_context: { seccomp: { profile_type: 'RuntimeDefault' } } }, /config\.linux\.security_context\.seccomp: RuntimeDefault/);
-    await refused({ security_context: { seccomp_profile_path: 'localhost/x.json' } }, /seccomp_profile_path/);
+    // seccomp: RuntimeDefault, Localhost and the path words are honoured (test/integration/seccomp-default.test.ts).
     await refused({ security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: 'p' } } }, /apparmor: Localhost p/);
     await refused({ security_context: { selinux_options: { type: 't' } } }, /selinux_options/);
     await refused({ resources: { hugepage_limits: [{ page_size: '2MB', limit: 2097152 }] } }, /hugepage_limits\[0\]/);

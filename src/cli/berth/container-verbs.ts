@@ -194,6 +194,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['cap-add'], kind: 'strings' },
   { names: ['cap-drop'], kind: 'strings' },
   { names: ['privileged'], kind: 'bool' },
+  { names: ['security-opt'], kind: 'strings' },
   { names: ['ulimit'], kind: 'strings' },
   { names: ['mount'], kind: 'strings' },
   { names: ['env-file'], kind: 'strings' },
@@ -254,9 +255,30 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (strings(f['add-host']).length) req.extraHosts = strings(f['add-host']);
   if (strings(f.ulimit).length) req.ulimits = strings(f.ulimit).map(parseUlimit);
   if (f.init) req.init = true;
-  const security = { ...(f.privileged ? { privileged: true } : {}), ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}), ...(strings(f['cap-drop']).length ? { capDrop: strings(f['cap-drop']) } : {}) };
+  const security = { ...(f.privileged ? { privileged: true } : {}), ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}), ...(strings(f['cap-drop']).length ? { capDrop: strings(f['cap-drop']) } : {}), ...securityOpts(strings(f['security-opt'])) };
   if (Object.keys(security).length) req.security = security;
   return req;
+}
+
+/** docker's `--security-opt` words berth takes: seccomp=unconfined, seccomp=FILE (read here, as docker's CLI does), no-new-privileges. */
+function securityOpts(opts: string[]): NonNullable<CreateRequest['security']> {
+  const out: NonNullable<CreateRequest['security']> = {};
+  for (const o of opts) {
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(o);
+    const [k, v] = [m?.[1], m?.[2]];
+    if (k === 'seccomp' && v === 'unconfined') out.seccomp = { kind: 'unconfined' };
+    else if (k === 'seccomp' && v) {
+      let json: string;
+      try {
+        json = readFileSync(v, 'utf8');
+      } catch (e) {
+        throw invalidArgument(`--security-opt seccomp=${v}: cannot read the profile: ${(e as Error).message}`, e);
+      }
+      out.seccomp = { kind: 'inline', json };
+    } else if (k === 'no-new-privileges' && (v === undefined || v === 'true' || v === 'false')) out.noNewPrivileges = v !== 'false';
+    else throw invalidArgument(`--security-opt ${o}: not supported (expected seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges)`);
+  }
+  return out;
 }
 
 /** `fn` (a create, or a run), after pulling the image once if berthd has no such image. */
