@@ -4,7 +4,7 @@
 // polling survives rotation where an inotify watch on one inode would not. A pod's container logs in
 // the CRI format where its kubelet reads (docs/cri.md); its lines are read as the same entries.
 // Must never: write to the log.
-import { open, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import type { LogLine, LogOptions } from './types.ts';
 
 /** A CRI-format line (`<time> <stream> <P|F> <content>`, a pod's container log) as a json-file entry. */
@@ -27,54 +27,63 @@ function parseLines(text: string, out: LogLine[]): void {
   }
 }
 
-async function readAll(path: string): Promise<{ lines: LogLine[]; size: number }> {
+/** The whole lines of `fh` from `pos` on, and the position after the last of them. */
+async function readFrom(fh: FileHandle, pos: number): Promise<{ lines: LogLine[]; pos: number }> {
+  const { size } = await fh.stat();
+  if (size <= pos) return { lines: [], pos };
+  const buf = Buffer.alloc(size - pos);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+  // Only whole lines: the follow loop continues from the last newline.
+  const end = buf.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+  const lines: LogLine[] = [];
+  parseLines(buf.subarray(0, end).toString('utf8'), lines);
+  return { lines, pos: pos + end };
+}
+
+export async function* readLogs(path: string, opts: LogOptions, isRunning: () => boolean, signal?: AbortSignal): AsyncGenerator<LogLine> {
+  const want = (l: LogLine) => (l.stream === 'stdout' ? opts.stdout !== false : opts.stderr !== false) && (opts.since === undefined || l.time >= opts.since);
   const lines: LogLine[] = [];
   for (let i = 5; i >= 1; i--) {
     const t = await readFile(`${path}.${i}`, 'utf8').catch(() => undefined);
     if (t !== undefined) parseLines(t, lines);
   }
-  const buf = await readFile(path).catch(() => Buffer.alloc(0));
-  // Only whole lines: the follow loop continues from the last newline.
-  const end = buf.lastIndexOf(0x0a) + 1;
-  parseLines(buf.subarray(0, end).toString('utf8'), lines);
-  return { lines, size: end };
-}
-
-export async function* readLogs(path: string, opts: LogOptions, isRunning: () => boolean, signal?: AbortSignal): AsyncGenerator<LogLine> {
-  const want = (l: LogLine) => (l.stream === 'stdout' ? opts.stdout !== false : opts.stderr !== false) && (opts.since === undefined || l.time >= opts.since);
-  const { lines, size } = await readAll(path);
-  let selected = lines.filter(want);
-  if (opts.tail !== undefined && opts.tail >= 0) selected = opts.tail === 0 ? [] : selected.slice(-opts.tail);
-  yield* selected;
-  if (!opts.follow) return;
-  let pos = size;
-  let ino = (await stat(path).catch(() => undefined))?.ino;
-  for (;;) {
-    if (signal?.aborted) return;
-    const running = isRunning();
-    const st = await stat(path).catch(() => undefined);
-    if (st && st.ino !== ino) {
-      ino = st.ino;
-      pos = 0;
-    }
-    if (st && st.size > pos) {
-      const fh = await open(path, 'r');
-      try {
-        const buf = Buffer.alloc(st.size - pos);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        const chunk = buf.subarray(0, bytesRead);
-        const end = chunk.lastIndexOf(0x0a) + 1;
-        const out: LogLine[] = [];
-        parseLines(chunk.subarray(0, end).toString('utf8'), out);
-        pos += end;
-        for (const l of out) if (want(l)) yield l;
-      } finally {
-        await fh.close();
+  // The follower holds the file it read, not its name: when the name moves to a new file (a
+  // rotation: the shim's, or the kubelet's rename and ReopenContainerLog) the lines written to the
+  // old one after the last read are still read from it before the follower goes on in the new one.
+  let fh = await open(path, 'r').catch(() => undefined);
+  let pos = 0;
+  if (fh) {
+    const first = await readFrom(fh, 0);
+    lines.push(...first.lines);
+    pos = first.pos;
+  }
+  try {
+    let selected = lines.filter(want);
+    if (opts.tail !== undefined && opts.tail >= 0) selected = opts.tail === 0 ? [] : selected.slice(-opts.tail);
+    yield* selected;
+    if (!opts.follow) return;
+    for (;;) {
+      if (signal?.aborted) return;
+      const running = isRunning();
+      if (fh) {
+        const r = await readFrom(fh, pos);
+        pos = r.pos;
+        for (const l of r.lines) if (want(l)) yield l;
+        if (r.lines.length) continue;
       }
-      continue;
+      const st = await stat(path).catch(() => undefined);
+      if (st && (!fh || st.ino !== (await fh.stat()).ino)) {
+        // The old file was read to its end above: the writer has moved to the new one.
+        await fh?.close();
+        fh = await open(path, 'r').catch(() => undefined);
+        pos = 0;
+        continue;
+      }
+      // The last read happened after the exit was seen: nothing more will come.
+      if (!running) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
-    // The last read happened after the exit was seen: nothing more will come.
-    if (!running) return;
-    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await fh?.close();
   }
 }

@@ -5,7 +5,7 @@
 // Then berth as one engine for docker and Kubernetes: the pod's containers through the real berth
 // CLI, and an image built with `berth build` running in a pod without being pushed anywhere.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,7 +17,7 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
 import { startRegistry, type TestRegistry } from '../lib/registry.ts';
 import { buildImage, busyboxTar } from '../lib/test-images.ts';
-import { berthCli, busyboxRootfsTar, type Daemon, fetchText, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { berthCli, busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -294,6 +294,14 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       // ReopenContainerLog; the new lines land in the new file and none is lost across the rename.
       const logPath = join(p.logDir, 'logger/0.log');
       await until('the logger has written', () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('err 10'));
+      // And `berth logs -f` follows the container through the rotation.
+      const follower = spawn(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'logs', '-f', logger], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let followed = '';
+      follower.stdout.on('data', (b: Buffer) => {
+        followed += b.toString();
+      });
+      const followerExit = new Promise<number | null>((r) => follower.once('exit', r));
+      await until('berth logs -f has begun', () => followed.includes('line 3\n'));
       const rotated = `${logPath}.20261207-050000`;
       renameSync(logPath, rotated);
       await rt.ReopenContainerLog!({ container_id: logger });
@@ -310,6 +318,12 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.ok(nums.length > 10);
       assert.deepEqual(nums, nums.map((_, i) => i + 1), 'every line once, in order, across the rotation');
       assert.ok(lines.every((l) => l.tag === 'F'));
+      assert.equal(await followerExit, 0, 'berth logs -f ends with the container');
+      assert.deepEqual(
+        followed.split('\n').filter((l) => l.startsWith('line ')),
+        nums.map((n) => `line ${n}`),
+        'berth logs -f lost no line across the rotation',
+      );
       assert.ok(lines.some((l) => l.stream === 'stderr' && l.text === 'err 10'));
       assert.deepEqual(criLines([join(p.logDir, 'web/1.log')]), [], 'httpd -f logs nothing');
 
