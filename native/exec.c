@@ -538,12 +538,21 @@ static void op_symlink(struct ctx *c, const struct op *o)
 
 static void op_pivot_root(struct ctx *c, const struct op *o)
 {
+	/* After pivot_root(".", ".") the old root is stacked on the new one, but "." from a cwd on the
+	 * new root still names the new root: without moving to the old root first, the rslave below
+	 * would hit the new root's tree and cut every shared bind in it off from the host (runc
+	 * fchdirs to the old root too). */
+	int oldroot = sys.open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC, 0);
+	if (oldroot < 0)
+		fail(c, o, errno, "opening the old root");
 	if (sys.fchdir(c->rootfd) < 0)
 		fail(c, o, errno, "fchdir to the rootfs");
 	if (sys.pivot_root(".", ".") < 0)
 		fail(c, o, errno, "pivot_root");
-	/* The old root is now stacked under ".": make it a slave so that detaching it can never
-	 * propagate an unmount to the host. */
+	if (sys.fchdir(oldroot) < 0)
+		fail(c, o, errno, "fchdir to the old root");
+	sys.close(oldroot);
+	/* The old root: make it a slave so that detaching it can never propagate an unmount to the host. */
 	if (sys.mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		fail(c, o, errno, "making the old root rslave");
 	if (sys.umount2(".", MNT_DETACH) < 0)

@@ -22,6 +22,7 @@ import type { CriStreaming } from './streaming.ts';
 type Msg = Record<string, any>;
 
 const NS_MODE: Record<string, 'pod' | 'container' | 'node'> = { POD: 'pod', CONTAINER: 'container', NODE: 'node' };
+const CRI_PROPAGATION: Record<string, MountRequest['propagation']> = { PROPAGATION_PRIVATE: 'rprivate', PROPAGATION_HOST_TO_CONTAINER: 'rslave', PROPAGATION_BIDIRECTIONAL: 'rshared' };
 
 async function idempotent(fn: () => Promise<unknown>): Promise<void> {
   try {
@@ -263,11 +264,13 @@ export class CriRuntimeService {
     const mounts: MountRequest[] = ((config.mounts ?? []) as Msg[]).map((m, i) => {
       required(m.container_path, `config.mounts[${i}].container_path`);
       required(m.host_path, `config.mounts[${i}].host_path`);
-      if (m.propagation && m.propagation !== 'PROPAGATION_PRIVATE') throw unsupported(`config.mounts[${i}].propagation: ${m.propagation} is not supported by berth yet (expected PROPAGATION_PRIVATE)`);
+      const key = String(m.propagation ?? 'PROPAGATION_PRIVATE');
+      const propagation = Object.hasOwn(CRI_PROPAGATION, key) ? CRI_PROPAGATION[key] : undefined;
+      if (!propagation) throw invalidArgument(`config.mounts[${i}].propagation: ${m.propagation}: expected PROPAGATION_PRIVATE, PROPAGATION_HOST_TO_CONTAINER or PROPAGATION_BIDIRECTIONAL`);
       // Where SELinux is not enabled relabelling is nothing to do (containerd's is a no-op there too;
       // critest always asks); where it is, berth cannot label and says so.
       if (m.selinux_relabel && existsSync('/sys/fs/selinux/enforce')) throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
-      return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true };
+      return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true, propagation };
     });
     if ((config.devices ?? []).length) throw unsupported('config.devices: host devices in containers are not supported by berth yet');
     if ((config.CDI_devices ?? []).length) throw unsupported('config.CDI_devices: CDI devices are not supported by berth');

@@ -1,8 +1,9 @@
 // A create request's mounts (-v NAME:/path, -v /host:/path, --tmpfs) as OCI mounts: a named volume
 // is made on first use and bound from its directory. Every entry is checked, naming its target.
-import { existsSync } from 'node:fs';
-import { invalidArgument } from '../errors/errors.ts';
+import { existsSync, realpathSync } from 'node:fs';
+import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import type { Mount } from '../oci/runtime-spec.ts';
+import { type MountInfoEntry, readMountInfo } from '../sys/mountinfo.ts';
 import type { MountRequest } from './types.ts';
 
 /** `volume(name)`: the named volume's host directory (made when missing). */
@@ -17,10 +18,31 @@ export async function resolveMounts(reqs: readonly MountRequest[], volume: (name
     } else if (m.type === 'bind') {
       if (!m.source?.startsWith('/')) throw invalidArgument(`bind mount on ${m.target}: source ${JSON.stringify(m.source)} must be an absolute host path`);
       if (!existsSync(m.source)) throw invalidArgument(`bind mount on ${m.target}: source ${m.source} does not exist on the host`);
-      out.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
+      const prop = m.propagation ?? 'rprivate';
+      if (prop !== 'rprivate' && prop !== 'rslave' && prop !== 'rshared') throw invalidArgument(`bind mount on ${m.target}: propagation ${JSON.stringify(prop)}: expected rprivate, rslave or rshared`);
+      if (prop !== 'rprivate') sourcePropagates(m.source, m.target, prop);
+      out.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', prop, ...ro] });
     } else if (m.type === 'tmpfs') {
       out.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.options ?? ['mode=1777']), ...ro] });
     } else throw invalidArgument(`mount type ${JSON.stringify((m as { type: string }).type)}: expected volume, bind or tmpfs`);
   }
   return out;
+}
+
+/**
+ * The container's bind only gets what its host mount propagates: rslave needs the source's mount
+ * shared or a slave, rshared needs it shared (containerd's ensureSharedOrSlave / ensureShared).
+ * Refused here, at create, rather than a container that silently never sees the mounts.
+ */
+function sourcePropagates(source: string, target: string, prop: 'rslave' | 'rshared', mounts: MountInfoEntry[] = readMountInfo()): void {
+  const path = realpathSync(source);
+  const within = (mp: string) => mp === '/' || path === mp || path.startsWith(`${mp}/`);
+  // The last of the longest: a later mount on the same point covers the earlier ones.
+  let at: MountInfoEntry | undefined;
+  for (const e of mounts) if (within(e.mountPoint) && (!at || e.mountPoint.length >= at.mountPoint.length)) at = e;
+  if (!at) throw failedPrecondition(`bind mount on ${target}: no mount holds the source ${path}`);
+  const shared = at.optionalFields.some((f) => f.startsWith('shared:'));
+  const slave = at.optionalFields.some((f) => f.startsWith('master:'));
+  if (prop === 'rshared' && !shared) throw failedPrecondition(`bind mount on ${target}: propagation rshared needs the source ${path} on a shared mount, but ${at.mountPoint} is not shared (make it so with mount --make-shared ${at.mountPoint})`);
+  if (prop === 'rslave' && !shared && !slave) throw failedPrecondition(`bind mount on ${target}: propagation rslave needs the source ${path} on a shared or slave mount, but ${at.mountPoint} is neither (make it shared with mount --make-shared ${at.mountPoint})`);
 }

@@ -55,6 +55,13 @@ test('buildSpec: process, resources, mounts, readonly root, host network', () =>
   assert.throws(() => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'], workdir: 'rel' }, image: {} }), /absolute/);
 });
 
+test('a propagating bind makes the root propagate too: rshared wins over rslave; private binds leave the default', () => {
+  const root = (...opts: string[][]) => buildSpec({ id: 'x', request: { image: 'x', cmd: ['true'] }, image: {}, mounts: opts.map((o, i) => ({ destination: `/m${i}`, type: 'bind', source: '/s', options: ['rbind', ...o] })) }).linux!.rootfsPropagation;
+  assert.equal(root(['rprivate']), undefined);
+  assert.equal(root(['rprivate'], ['rslave']), 'rslave');
+  assert.equal(root(['rslave'], ['rshared', 'ro']), 'rshared');
+});
+
 test('HOME: the passwd home of the uid, "/" without one; a non-empty HOME given wins', () => {
   const passwd = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\nnohome:x:7:7:::\nbroken\n';
   assert.deepEqual(withHome(['PATH=/bin'], 0, passwd), ['PATH=/bin', 'HOME=/root']);

@@ -180,6 +180,11 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
   }
   spec.mounts = mounts;
   const linux = spec.linux!;
+  // A bind that propagates needs a root that does too, else its mounts stop at the container's
+  // root: rshared for any rshared bind, else rslave (containerd's rule for the CRI's propagation).
+  const props = (inp.mounts ?? []).flatMap((m) => (m.type === 'bind' ? (m.options ?? []) : []));
+  if (props.includes('rshared')) linux.rootfsPropagation = 'rshared';
+  else if (props.includes('rslave') && linux.rootfsPropagation !== 'rshared') linux.rootfsPropagation = 'rslave';
   linux.cgroupsPath = `${req.sandbox?.cgroupsParent ?? inp.cgroupsParent ?? '/berth'}/${inp.id}`;
   const resources = linux.resources ?? {};
   if (req.memory !== undefined) {

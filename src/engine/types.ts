@@ -14,7 +14,13 @@ export type PortBindings = Record<string, { hostIp: string; hostPort: string }[]
 
 /** volume: `source` is a volume name (made on first use); bind: a host path; tmpfs: no source. */
 /** A volume mount without a source is anonymous: berthd names it at create (`anonymous` is then set), and removes it with the container under --rm or rm -v. */
-export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[]; anonymous?: boolean };
+/**
+ * `propagation` (bind only; default rprivate): rslave receives mounts made on the host under the
+ * source later (its host mount must be shared or a slave); rshared also sends the container's own
+ * mounts back to the host (its host mount must be shared). The CRI's PROPAGATION_HOST_TO_CONTAINER
+ * and PROPAGATION_BIDIRECTIONAL.
+ */
+export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[]; anonymous?: boolean; propagation?: 'rprivate' | 'rslave' | 'rshared' };
 
 export type CreateRequest = {
   image: string;

@@ -42,6 +42,13 @@ export function linuxHostFacts(warn: (m: string) => void = () => {}): HostFacts 
       hierarchies ??= parseCgroupHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
       return hierarchies;
     },
+    mountPointOf(path) {
+      let at = '/';
+      for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+        if ((path === m.mountPoint || path.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) && m.mountPoint.length > at.length) at = m.mountPoint;
+      }
+      return at;
+    },
     selinuxEnabled() {
       return existsSync('/sys/fs/selinux/enforce');
     },

@@ -13,6 +13,7 @@ const host: HostFacts = {
     { name: 'systemd', options: 'name=systemd', fstype: 'cgroup' },
   ],
   capLastCap: () => 40,
+  mountPointOf: () => '/srv',
   seccompOp: (s) => op('SECCOMP', int(0), bytes(new Uint8Array(8 * (s.syscalls?.length ?? 1)))),
   selinuxEnabled: () => false,
   warn: (m) => warnings.push(m),
@@ -293,13 +294,16 @@ describe('plan builder', () => {
     assert.match(warnings.join('\n'), /mounts skipped: there is no mount namespace/);
   });
 
-  it('shared or unbindable root propagation is applied after the root switch; private or slave before', () => {
+  it('shared root propagation is applied before the root switch (the rootfs\'s own mount made private) and after; unbindable after; private or slave before', () => {
     const at = (p: NonNullable<NonNullable<RuntimeConfig['linux']>['rootfsPropagation']>) => {
       const l = lines(buildCreatePlan(spec((c) => (c.linux!.rootfsPropagation = p)), opts, host));
-      return { first: l.find((x) => x.startsWith('MOUNT("", "/"')), after: l.slice(l.indexOf('PIVOT_ROOT()') + 1).find((x) => x.startsWith('MOUNT("", "/"')) };
+      const first = l.findIndex((x) => x.startsWith('MOUNT("", "/"'));
+      return { first: l[first], next: l[first + 1]?.startsWith('MOUNT("", "/srv"') ? l[first + 1] : undefined, after: l.slice(l.indexOf('PIVOT_ROOT()') + 1).find((x) => x.startsWith('MOUNT("", "/"')) };
     };
-    assert.deepEqual(at('rshared'), { first: 'MOUNT("", "/", "", 0x84000, "", 0)', after: 'MOUNT("", "/", "", 0x104000, "", 0)' });
-    assert.deepEqual(at('private'), { first: 'MOUNT("", "/", "", 0x40000, "", 0)', after: undefined });
+    // A bind of the host's shared mount stays in the host's peer group only if / was never made a slave.
+    assert.deepEqual(at('rshared'), { first: 'MOUNT("", "/", "", 0x104000, "", 0)', next: 'MOUNT("", "/srv", "", 0x40000, "", 0)', after: 'MOUNT("", "/", "", 0x104000, "", 0)' });
+    assert.deepEqual(at('runbindable'), { first: 'MOUNT("", "/", "", 0x84000, "", 0)', next: undefined, after: 'MOUNT("", "/", "", 0x24000, "", 0)' });
+    assert.deepEqual(at('private'), { first: 'MOUNT("", "/", "", 0x40000, "", 0)', next: undefined, after: undefined });
   });
 
   it('a cwd other than / is made (0755, in root) after the mounts and before the root switch', () => {

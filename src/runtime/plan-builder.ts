@@ -31,6 +31,8 @@ export interface HostFacts {
   capLastCap(): number;
   /** The SECCOMP op for a profile (compiled by libseccomp through the addon). */
   seccompOp(seccomp: LinuxSeccomp): PlanOp;
+  /** Mount point of the mount holding `path` (the longest one above or at it, in this mount namespace). */
+  mountPointOf(path: string): string;
   /** Whether SELinux is enabled (a mountLabel means nothing without it). */
   selinuxEnabled(): boolean;
   /** Where the builder reports what it deliberately leaves out. */
@@ -212,9 +214,15 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   // pivot_root. Shared or unbindable would break both (pivot_root refuses a shared parent, a bind
   // of an unbindable mount fails): those are applied to the new root after the switch.
   const wantedProp = propagationFlag(linux.rootfsPropagation);
-  const earlyProp = wantedProp !== undefined && wantedProp & (MS_PRIVATE | MS_SLAVE) ? wantedProp : MS_SLAVE | MS_REC;
+  // Shared is applied early too (as runc): a slave copy of a host mount bound into the container
+  // would otherwise start a peer group of its own, and the container's mounts under an rshared bind
+  // would never reach the host. Then the mount holding the rootfs is made private (runc's
+  // rootfsParentMountPrivate): its bind onto itself must not propagate, and pivot_root refuses a shared parent.
+  const sharedRoot = wantedProp !== undefined && (wantedProp & MS_SHARED) !== 0;
+  const earlyProp = wantedProp !== undefined && wantedProp & (MS_PRIVATE | MS_SLAVE | MS_SHARED) ? wantedProp : MS_SLAVE | MS_REC;
   if (hasMountNs) {
     child.push(op('MOUNT', str(''), str('/'), str(''), int(earlyProp), str(''), int(0)));
+    if (sharedRoot) child.push(op('MOUNT', str(''), str(host.mountPointOf(rootfs)), str(''), int(MS_PRIVATE), str(''), int(0)));
     child.push(op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)));
   }
   child.push(op('ROOTFS', str(rootfs)));

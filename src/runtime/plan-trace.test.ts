@@ -22,6 +22,7 @@ const host: HostFacts = {
   pathKind: (p) => (p.endsWith('.conf') ? 'file' : 'dir'),
   cgroupHierarchies: () => [{ name: 'memory', options: 'memory', fstype: 'cgroup' }],
   capLastCap: () => 40,
+  mountPointOf: () => '/',
   seccompOp: () => op('SECCOMP', int(1), bytes(new Uint8Array(16))),
   selinuxEnabled: () => false,
   warn: () => {},

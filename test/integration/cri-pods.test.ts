@@ -310,6 +310,51 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
   }
 });
 
+test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later, BIDIRECTIONAL (rshared, privileged) shows the container\'s mount on the host, PRIVATE neither; a source on an unshared mount is refused', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  const dir = mkdtempSync('/tmp/berth-cri-prop-');
+  const shared = join(dir, 'shared');
+  const unshared = join(dir, 'unshared');
+  const sh = (cmd: string) => {
+    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+  };
+  // Mounts of its own, unmounted innermost first whatever happens (both ends of a bidirectional mount).
+  const cleanup = () => spawnSync('sh', ['-c', `for m in $(awk '{print $5}' /proc/self/mountinfo | grep '^${dir}/' | sort -r); do umount -l "$m"; done`]);
+  try {
+    sh(`mkdir -p ${shared} ${unshared} && mount -t tmpfs berth-prop ${shared} && mount --make-private ${shared} && mount --make-shared ${shared} && mount -t tmpfs berth-prop ${unshared} && mount --make-private ${unshared}`);
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const make = async (name: string, propagation: string, linux: object = {}) => {
+      const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, ['exec sleep 300'], { mounts: [{ container_path: '/prop', host_path: shared, propagation }], linux }), sandbox_config: config })).container_id;
+      await rt.StartContainer!({ container_id: id });
+      return async (cmd: string) => (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
+    };
+    const slave = await make('slave', 'PROPAGATION_HOST_TO_CONTAINER');
+    const bidi = await make('bidi', 'PROPAGATION_BIDIRECTIONAL', { security_context: { privileged: true } });
+    const priv = await make('private', 'PROPAGATION_PRIVATE');
+    sh(`mkdir ${shared}/fromhost && mount -t tmpfs berth-prop ${shared}/fromhost && echo host-side > ${shared}/fromhost/marker`);
+    assert.equal(await slave('cat /prop/fromhost/marker'), 'host-side', 'a host mount made after start reaches an rslave bind');
+    assert.equal(await bidi('cat /prop/fromhost/marker'), 'host-side', 'and an rshared one');
+    assert.equal(await priv('cat /prop/fromhost/marker 2>/dev/null || echo absent'), 'absent', 'but not a private one');
+    assert.equal(await bidi('mkdir /prop/fromcontainer && mount -t tmpfs berth-prop /prop/fromcontainer && echo container-side > /prop/fromcontainer/marker && echo ok'), 'ok');
+    assert.equal(readFileSync(join(shared, 'fromcontainer/marker'), 'utf8'), 'container-side\n', 'the container\'s mount reaches the host through the rshared bind');
+    assert.equal(await slave('cat /prop/fromcontainer/marker'), 'container-side', 'and from the host on to an rslave bind');
+    // containerd refuses these too: the bind could not propagate from a private host mount.
+    for (const [propagation, want] of [['PROPAGATION_HOST_TO_CONTAINER', /rslave needs the source .* on a shared or slave mount/], ['PROPAGATION_BIDIRECTIONAL', /rshared needs the source .* on a shared mount/]] as const) {
+      const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('unshared', ['true'], { mounts: [{ container_path: '/prop', host_path: unshared, propagation }] }), sandbox_config: config }));
+      assert.equal(e.code, Status.FailedPrecondition, e.details);
+      assert.match(e.details, want);
+    }
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+    cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
