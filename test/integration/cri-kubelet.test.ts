@@ -248,6 +248,8 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       await rt.StartContainer!({ container_id: logger });
       await pleg.until(`ContainerStarted ${web}`);
       await pleg.until(`ContainerStarted ${logger}`);
+      const byUid = (await rt.ListContainers!({ filter: { label_selector: { 'io.kubernetes.pod.uid': p.uid } } })).containers.map((c: Msg) => c.id);
+      assert.deepEqual(byUid.sort(), [web, logger].sort(), 'the kubelet\'s label selector on the pod uid');
       const listed = (await pleg.relist()).containers.find((c) => c.id === web)!;
       assert.equal(listed.pod_sandbox_id, pod);
       assert.deepEqual(listed.metadata, { name: 'web', attempt: 0 });
@@ -393,11 +395,14 @@ test('one engine: a pod\'s containers in berth ps (with their pod), berth logs a
     ok(await berth('rmi', 'kube-loaded:2'), 'berth rmi');
     assert.equal((await cri.image.ImageStatus!({ image: { image: 'kube-loaded:2' } })).image, null);
     assert.match(ok(await berth('load', '-i', tar), 'berth load'), /kube-loaded:2/);
-    const spec2 = containerConfig(p, 'loaded', 0, 'kube-loaded:2', 'cat /greeting');
+    const spec2 = containerConfig(p, 'loaded', 0, 'kube-loaded:2', 'cat /greeting; echo all-done > /dev/termination-log');
     const l = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: spec2, sandbox_config: config })).container_id;
     await rt.StartContainer!({ container_id: l });
     await until('the loaded image ran', async () => (await rt.ContainerStatus!({ container_id: l })).status.state === 'CONTAINER_EXITED');
-    assert.equal((await rt.ContainerStatus!({ container_id: l })).status.exit_code, 0);
+    const ls = (await rt.ContainerStatus!({ container_id: l })).status;
+    assert.deepEqual([ls.exit_code, ls.reason], [0, 'Completed']);
+    // The kubelet reads the termination message from its host file after the exit.
+    assert.equal(readFileSync(join(p.podDir, 'containers/loaded/term-0'), 'utf8'), 'all-done\n');
     assert.deepEqual(criLines([join(p.logDir, 'loaded/0.log')]).map((x) => x.text), ['built-by-berth']);
     await rt.StopPodSandbox!({ pod_sandbox_id: pod });
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
