@@ -23,6 +23,7 @@ type Msg = Record<string, any>;
 
 const NS_MODE: Record<string, 'pod' | 'container' | 'node'> = { POD: 'pod', CONTAINER: 'container', NODE: 'node' };
 const CRI_PROPAGATION: Record<string, MountRequest['propagation']> = { PROPAGATION_PRIVATE: 'rprivate', PROPAGATION_HOST_TO_CONTAINER: 'rslave', PROPAGATION_BIDIRECTIONAL: 'rshared' };
+const propagationName = (p: MountRequest['propagation']): string => Object.keys(CRI_PROPAGATION).find((k) => CRI_PROPAGATION[k] === p) ?? 'PROPAGATION_PRIVATE';
 
 async function idempotent(fn: () => Promise<unknown>): Promise<void> {
   try {
@@ -370,7 +371,7 @@ export class CriRuntimeService {
         exit_code: c.state.exitCode ?? 0,
         reason,
         message: c.state.error,
-        mounts: c.mounts.map((m) => ({ container_path: m.destination, host_path: m.source, readonly: m.readOnly })),
+        mounts: c.mounts.map((m) => ({ container_path: m.destination, host_path: m.source, readonly: m.readOnly, propagation: propagationName(m.propagation) })),
         log_path: sb?.logPath ?? '',
       },
       info: req.verbose ? { info: JSON.stringify({ pid: c.state.pid, bundle: c.bundle, runtime: c.runtime, spec: c.spec }) } : {},

@@ -177,7 +177,7 @@ export type ContainerDetails = ContainerSummary & {
   networks: Record<string, unknown>;
   /** Absent from a berthd older than port allocation. */
   networkSettings?: { ports: PortBindings };
-  mounts: { type: string; source: string; destination: string; readOnly: boolean }[];
+  mounts: { type: string; source: string; destination: string; readOnly: boolean; propagation?: MountRequest['propagation'] }[];
 };
 
 export type ExitResult = { exitCode: number; signal: string | null; oomKilled: boolean; finishedAt: string };

@@ -329,6 +329,8 @@ test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
     const make = async (name: string, propagation: string, linux: object = {}) => {
       const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, ['exec sleep 300'], { mounts: [{ container_path: '/prop', host_path: shared, propagation }], linux }), sandbox_config: config })).container_id;
       await rt.StartContainer!({ container_id: id });
+      // critest reads the propagation back from the status.
+      assert.equal((await rt.ContainerStatus!({ container_id: id })).status.mounts.find((m: { container_path: string }) => m.container_path === '/prop')?.propagation, propagation);
       return async (cmd: string) => (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
     };
     const slave = await make('slave', 'PROPAGATION_HOST_TO_CONTAINER');
