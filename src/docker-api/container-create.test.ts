@@ -97,7 +97,7 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
 
 test('create: what the engine does not honour is refused naming the flag, never ignored', () => {
   for (const [hc, re] of [
-    [{ Dns: ['1.1.1.1'] }, /--dns \(HostConfig.Dns\): not supported by berthd/],
+    [{ IpcMode: 'host' }, /--ipc \(HostConfig.IpcMode\): not supported by berthd/],
     [{ Devices: [{ PathOnHost: '/dev/fuse' }] }, /--device/],
     [{ SecurityOpt: ['apparmor=unconfined'] }, /--security-opt apparmor=unconfined/],
     [{ SecurityOpt: ['seccomp=/not/read/by/berthd.json'] }, /--security-opt seccomp=\/not/],

@@ -33,6 +33,9 @@ export type DockerHostConfig = Record<string, unknown> & {
   ExtraHosts?: string[] | null;
   Ulimits?: { Name?: string; Soft?: number; Hard?: number }[] | null;
   Init?: boolean | null;
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
   Binds?: string[] | null;
   Mounts?: DockerMount[] | null;
   Tmpfs?: Record<string, string> | null;
@@ -80,9 +83,6 @@ function unset(v: unknown): boolean {
 
 /** HostConfig fields the engine does not honour (yet), with what the user typed to set them. */
 const UNSUPPORTED_HOST: Record<string, string> = {
-  Dns: '--dns',
-  DnsOptions: '--dns-option',
-  DnsSearch: '--dns-search',
   Devices: '--device',
   DeviceCgroupRules: '--device-cgroup-rule',
   DeviceRequests: '--gpus',
@@ -314,6 +314,8 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
     });
   }
   if (hc.Init) req.init = true;
+  const dns = { ...(hc.Dns?.length ? { servers: hc.Dns } : {}), ...(hc.DnsSearch?.length ? { search: hc.DnsSearch } : {}), ...(hc.DnsOptions?.length ? { options: hc.DnsOptions } : {}) };
+  if (Object.keys(dns).length) req.dns = dns;
   const ann = hc.Annotations as Record<string, string> | undefined | null;
   if (ann && Object.keys(ann).length) req.annotations = ann;
   if (body.StopSignal) req.stopSignal = body.StopSignal;

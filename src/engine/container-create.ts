@@ -103,7 +103,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
       span.mark('snapshot prepared');
     });
     const bundle = (async () => {
-      const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network, req.extraHosts ?? []);
+      const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network, req.extraHosts ?? [], req.dns ?? {});
       const resolved = await resolveMounts(request.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
       const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts: resolved, nofile: hostNofile(), boundingCaps: ownBoundingCaps(), ...(req.init ? { initBinary: initBinary() } : {}) });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });

@@ -36,3 +36,11 @@ test('--add-host lines follow the container\'s own; a bad entry is refused namin
   assert.throws(() => hostsBase('h', ['db']), /extra host "db": expected HOST:IP/);
   assert.throws(() => hostsBase('h', ['db:not-an-ip']), /extra host "db:not-an-ip"/);
 });
+
+test('--dns, --dns-search, --dns-option replace the host\'s parts; bad values are refused naming them', () => {
+  const host = 'search lan\noptions edns0\nnameserver 10.0.0.2\n';
+  assert.equal(containerResolvConf(host, undefined, { servers: ['192.0.2.53'] }), 'search lan\noptions edns0\nnameserver 192.0.2.53\n');
+  assert.equal(containerResolvConf(host, undefined, { search: ['a.example', 'b.example'], options: ['ndots:2'] }), 'nameserver 10.0.0.2\nsearch a.example b.example\noptions ndots:2\n');
+  assert.throws(() => containerResolvConf(host, undefined, { servers: ['not-an-ip'] }), /dns server "not-an-ip": expected an IP address/);
+  assert.throws(() => containerResolvConf(host, undefined, { options: ['x y'] }), /dns option "x y"/);
+});

@@ -19,19 +19,35 @@ export function extraHostLine(entry: string): string {
   return `${ip}\t${host}\n`;
 }
 
+/** A container's own resolver settings (docker's --dns, --dns-search, --dns-option): each given part replaces the host's. */
+export type DnsConfig = { servers?: string[]; search?: string[]; options?: string[] };
+
 /**
  * The host's resolv.conf for a container on `network`: a loopback resolver of the host
  * (systemd-resolved, dnsmasq) is unreachable from a container's netns, so it goes, and a public
- * one stands in when none is left. On the host network the host's file is kept as it is.
+ * one stands in when none is left. On the host network the host's file is kept as it is. What
+ * `dns` gives replaces the host's nameservers, search list or options, as docker's flags do.
  */
-export function containerResolvConf(host: string, network: string | undefined): string {
-  const lines = host.split('\n').filter((l) => l.trim() !== '' && !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
+export function containerResolvConf(host: string, network: string | undefined, dns: DnsConfig = {}): string {
+  let lines = host.split('\n').filter((l) => l.trim() !== '' && !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
+  if (dns.servers?.length) {
+    for (const s of dns.servers) if (isIP(s) === 0) throw invalidArgument(`dns server ${JSON.stringify(s)}: expected an IP address`);
+    lines = [...lines.filter((l) => !/^\s*nameserver\b/.test(l)), ...dns.servers.map((s) => `nameserver ${s}`)];
+  }
+  if (dns.search?.length) {
+    for (const d of dns.search) if (!/^[A-Za-z0-9.-]+$/.test(d)) throw invalidArgument(`dns search domain ${JSON.stringify(d)}: expected a domain name`);
+    lines = [...lines.filter((l) => !/^\s*(search|domain)\b/.test(l)), `search ${dns.search.join(' ')}`];
+  }
+  if (dns.options?.length) {
+    for (const o of dns.options) if (!/^[A-Za-z0-9_:.-]+$/.test(o)) throw invalidArgument(`dns option ${JSON.stringify(o)}: expected a resolv.conf option such as ndots:2`);
+    lines = [...lines.filter((l) => !/^\s*options\b/.test(l)), `options ${dns.options.join(' ')}`];
+  }
   if (!lines.some((l) => /^\s*nameserver/.test(l)) && network !== 'host') lines.push('nameserver 8.8.8.8');
   return `${lines.join('\n').trim()}\n`;
 }
 
 /** Writes the files into the bundle `dir`; returns their paths, for the spec's mounts. */
-export async function writeEtcFiles(dir: string, hostname: string, network: string | undefined, extraHosts: readonly string[] = []): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+export async function writeEtcFiles(dir: string, hostname: string, network: string | undefined, extraHosts: readonly string[] = [], dns: DnsConfig = {}): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
   const base = hostsBase(hostname, extraHosts);
   const paths = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
   await Promise.all([
@@ -40,7 +56,7 @@ export async function writeEtcFiles(dir: string, hostname: string, network: stri
     writeFile(paths.hosts, base),
     readFile('/etc/resolv.conf', 'utf8')
       .catch(() => '')
-      .then((text) => writeFile(paths.resolvConf, containerResolvConf(text, network))),
+      .then((text) => writeFile(paths.resolvConf, containerResolvConf(text, network, dns))),
   ]);
   return paths;
 }

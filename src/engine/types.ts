@@ -72,6 +72,8 @@ export type CreateRequest = {
   oomScoreAdj?: number;
   /** Added to the OCI config's annotations (the CRI's container annotations). */
   annotations?: Record<string, string>;
+  /** The container's resolver (docker's --dns, --dns-search, --dns-option): each given part replaces the host's in its resolv.conf. */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /** Lines added to /etc/hosts, each `HOST:IP` (docker's --add-host). */
   extraHosts?: string[];
   /** Resource limits of the process (docker's --ulimit): `name` as in RLIMIT_<NAME> (nofile, nproc, core…), lower-case. */

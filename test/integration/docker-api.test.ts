@@ -114,15 +114,15 @@ for (const c of CLIENTS) {
     assert.match(notFound.stderr, /executable file not found/);
     const badRef = await docker(c.bin, 'run', '--rm', 'busybox', 'sh', '-c', 'exit 42');
     assert.equal(badRef.code, 42);
-    const refused = await docker(c.bin, 'run', '--rm', '--dns', '192.0.2.53', 'busybox', 'true');
+    const refused = await docker(c.bin, 'run', '--rm', '--ipc', 'host', 'busybox', 'true');
     assert.equal(refused.code, 125, refused.stderr);
-    assert.match(refused.stderr, /--dns \(HostConfig\.Dns\): not supported by berthd/);
+    assert.match(refused.stderr, /--ipc \(HostConfig\.IpcMode\): not supported by berthd/);
     assert.deepEqual(await d.client.list({ all: true }), [], 'an auto-remove container whose start failed was removed');
   });
 }
 
 for (const c of CLIENTS) {
-  test(`${c.name}: run --cap-drop, --cap-add, --ulimit, --add-host, --init, --read-only, --tmpfs, -w, -u, --entrypoint reach the container`, async () => {
+  test(`${c.name}: run --cap-drop, --cap-add, --ulimit, --add-host, --dns, --init, --read-only, --tmpfs, -w, -u, --entrypoint reach the container`, async () => {
     const r = await docker(c.bin, 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'KILL', '--ulimit', 'nofile=512:1024', '--add-host', 'db.example:192.0.2.7', '--init', '--read-only', '--tmpfs', '/scratch', '-w', '/scratch', '-u', '65534', '--entrypoint', 'sh', 'busybox', '-c', 'grep CapEff /proc/self/status; ulimit -n; ulimit -Hn; grep db.example /etc/hosts; cat /proc/1/comm; pwd; id -u; touch /scratch/ok && echo tmpfs-rw; touch /x 2>/dev/null || echo root-ro');
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
@@ -131,6 +131,8 @@ for (const c of CLIENTS) {
     // PID 1 is the init berthd found on its host (tini, or Debian's docker-init link to it), not sh.
     assert.match(lines[4]!, /^(tini|docker-init)$/);
     assert.deepEqual([...lines.slice(1, 4), ...lines.slice(5)], ['512', '1024', '192.0.2.7\tdb.example', '/scratch', '65534', 'tmpfs-rw', 'root-ro']);
+    const dns = await docker(c.bin, 'run', '--rm', '--dns', '192.0.2.53', '--dns-search', 'corp.example', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf');
+    assert.deepEqual(dns.stdout.split('\n').filter((l) => /^(nameserver|search|options)/.test(l)).sort(), ['nameserver 192.0.2.53', 'options ndots:3', 'search corp.example'], dns.stderr);
     const ins = await docker(c.bin, 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'KILL', 'busybox', 'grep', 'CapBnd', '/proc/self/status');
     assert.match(ins.stdout, /^CapBnd:\s+0000000000000020$/m, ins.stderr);
   });
