@@ -312,6 +312,11 @@ for (const c of CLIENTS) {
     assert.deepEqual([tail.stdout, tail.stderr], ['line3\n', 'err\n']);
     const ts = await docker(c.bin, 'logs', '-t', '--tail', '2', name);
     assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line3\n$/);
+    // --since and --until cut by the lines' times (unix seconds or RFC 3339).
+    const stamps = (await docker(c.bin, 'logs', '-t', name)).stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
+    assert.equal((await docker(c.bin, 'logs', '--until', '2000-01-01T00:00:00Z', name)).stdout, '');
+    assert.equal((await docker(c.bin, 'logs', '--since', String(Math.floor(Date.parse(stamps[0]!) / 1000) - 1), name)).stdout, 'line1\nline2\nline3\n');
+    assert.equal((await docker(c.bin, 'logs', '--since', '2999-01-01T00:00:00Z', name)).stdout, '');
     // -f follows until the container stops: the kill ends it.
     const follow = new Promise<Run>((resolve) => execFile(c.bin, ['-H', `unix://${dockerSocket}`, 'logs', '-f', name], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })));
     assert.equal((await docker(c.bin, 'pause', name)).code, 0);
