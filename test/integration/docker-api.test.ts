@@ -527,3 +527,16 @@ test('docker 28: stop --signal sends that signal first (the container\'s trap ru
   await until('the trap ran on kill', async () => (await docker(bin, 'inspect', '--format', '{{.State.Status}}', 'sig')).stdout.trim() === 'exited');
   assert.equal((await docker(bin, 'rm', 'sig')).code, 0);
 });
+
+test('one engine behind both APIs: a container made by berth is seen and removed by docker, one made by docker by berth', async () => {
+  const bin = CLIENTS[0].bin;
+  const { berthCli } = await import('./engine-harness.ts');
+  const b = await berthCli(d.socket, 'run', '-d', '--name', 'from-berth', 'busybox', 'sleep', '100');
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal((await docker(bin, 'ps', '--filter', 'name=from-berth', '--format', '{{.Names}} {{.State}}')).stdout.trim(), 'from-berth running');
+  assert.equal((await docker(bin, 'run', '-d', '--name', 'from-docker', 'busybox', 'sleep', '100')).code, 0);
+  assert.equal((await d.client.inspect('from-docker')).state.status, 'running');
+  assert.equal((await docker(bin, 'rm', '-f', 'from-berth')).code, 0);
+  assert.equal((await berthCli(d.socket, 'rm', '-f', 'from-docker')).code, 0);
+  assert.deepEqual((await d.client.list({ all: true })).map((c) => c.name), []);
+});
