@@ -341,6 +341,9 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.ok(existsSync(rotated) && existsSync(logPath), 'the logs stay: they are the kubelet\'s');
       await cri.image.RemoveImage!({ image: { image: imageRef } });
     } finally {
+      // A failure above leaves neither its pod nor the image to the next test.
+      for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items) await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
+      await cri.image.RemoveImage!({ image: { image: imageRef } }).catch(() => {});
       stream.cancel();
       cri.close();
     }
@@ -408,6 +411,7 @@ test('one engine: a pod\'s containers in berth ps (with their pod), berth logs a
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
     assert.equal(ok(await berth('ps', '-a', '-q', '--no-trunc'), 'berth ps -a').split('\n').filter((x) => x === c || x === l).length, 0, 'gone for berth too');
   } finally {
+    for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items) await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
     cri.close();
   }
 });
