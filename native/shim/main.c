@@ -345,6 +345,7 @@ static void kill_children(void)
  * killing what was started. */
 static long long read_verdict(pid_t stage0)
 {
+	const char *verb = cfg.exec_process ? "exec" : "create";
 	static char v[2048];
 	size_t len = 0;
 	struct timespec t0, t1;
@@ -392,8 +393,8 @@ static long long read_verdict(pid_t stage0)
 		fail("%s", v + 1);
 	}
 	if (why && !strcmp(why, "timed out"))
-		fail("create of %s through %s timed out after %d ms (no word from berthd)", cfg.id, cfg.init, cfg.create_timeout_ms);
-	fail("create of %s through %s: the control socket was %s before berthd's verdict", cfg.id, cfg.init, why ? why : "malformed");
+		fail("%s in %s through %s timed out after %d ms (no word from berthd)", verb, cfg.id, cfg.init, cfg.create_timeout_ms);
+	fail("%s in %s through %s: the control socket was %s before berthd's verdict", verb, cfg.id, cfg.init, why ? why : "malformed");
 }
 
 /* --init: spawns berth-init as stage0 with the sync socket berthd holds the other end of (fd 3 of
@@ -447,10 +448,11 @@ static long long create_via_init(struct shim *s, int child_in, int child_out, in
 	}
 	char line[32];
 	int n = snprintf(line, sizeof line, "%lld\n", pid);
-	int r = write_atomic(cfg.state_dir, "container.pid", line, (size_t)n);
+	const char *name = cfg.exec_process ? "exec.pid" : "container.pid";
+	int r = write_atomic(cfg.state_dir, name, line, (size_t)n);
 	if (r < 0) {
 		kill_children();
-		fail("writing %s/container.pid: %s", cfg.state_dir, strerror(-r));
+		fail("writing %s/%s: %s", cfg.state_dir, name, strerror(-r));
 	}
 	return pid;
 }
@@ -698,7 +700,7 @@ static void usage(const char *why)
 		"                  --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]\n"
 		"                  [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]\n"
 		"                  [--drain-ms N] [--grace-ms N] [--create-timeout-ms N] [--await-attach-ms N]\n"
-		"                  [--init BERTH_INIT   (fd 3: the init's sync socket, fd 4: berthd's control socket)]\n"
+		"                  [--init BERTH_INIT   (fd 3: berth-init's sync socket, fd 4: berthd's control socket)]\n"
 		"(started by berthd; see docs/shim.md)\n",
 		why);
 	exit(2);
@@ -782,8 +784,6 @@ static int shim_main(int argc, char **argv)
 		socklen_t tl = sizeof type;
 		if (cfg.init[0] != '/')
 			usage("--init must be an absolute path");
-		if (cfg.exec_process)
-			usage("--init creates a container: it does not go with --exec");
 		for (int fd = SYNC_FD; fd <= CTL_FD; fd++)
 			if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
 				usage("--init needs the sync socket at fd 3 and the control socket at fd 4 (unix stream sockets)");

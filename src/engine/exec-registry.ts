@@ -48,7 +48,7 @@ export class ExecRegistry {
       prepareProcess(ctx.rootfs(c.id), proc, r.user || c.config.request.user, { makeCwd: false });
       const processPath = join(dir, 'process.json');
       await writeFile(processPath, JSON.stringify(proc), { mode: MODES.spec });
-      handle = await ctx.o.supervisor.exec({ id: c.id, execId, bundle: ctx.dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath, ...(r.attach ? { awaitAttachMs: EXEC_ATTACH_WAIT_MS } : {}) });
+      handle = await ctx.o.supervisor.exec({ id: c.id, execId, bundle: ctx.dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath, driveCreate: rt.execDriver(c.id, processPath), ...(r.attach ? { awaitAttachMs: EXEC_ATTACH_WAIT_MS } : {}) });
     } catch (e) {
       // Exec records live in memory only: a directory left here would never be removed.
       await rm(dir, { recursive: true, force: true });

@@ -7,10 +7,10 @@
 // Must never: decide policy; it reports errors with the runtime's own message, categorised in
 // src/engine/runtime-errors.ts (the one place that reads a runtime's words).
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, ErrorCode } from '../errors/errors.ts';
-import type { LinuxResources } from '../oci/runtime-spec.ts';
+import type { LinuxResources, Process } from '../oci/runtime-spec.ts';
 import { cgroupfsDriver } from '../runtime/cgroups.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { faultPoint, type FaultPointName } from './fault-points.ts';
@@ -102,6 +102,29 @@ export class RuntimeCli {
       let pid = 0;
       await this.#inProcess(['create', id], async (rt) => {
         pid = (await rt.create(id, { bundle, initSync: sync })).pid;
+      });
+      return pid;
+    };
+  }
+
+  /**
+   * For an in-process class: `exec --detach` of the process in `processPath` (process.json) in
+   * container `id`, run in berthd over the sync socket of a berth-init that the exec's shim spawned;
+   * resolves with the process's pid once it runs. Undefined for an exec'd class.
+   */
+  execDriver(id: string, processPath: string): ((sync: { fd: number; console: boolean }) => Promise<number>) | undefined {
+    if (!this.inProcess) return undefined;
+    return async (sync) => {
+      let pid = 0;
+      await this.#inProcess(['exec', id], async (rt) => {
+        let proc: Process;
+        try {
+          proc = JSON.parse(readFileSync(processPath, 'utf8')) as Process;
+        } catch (e) {
+          closeSync(sync.fd);
+          throw e;
+        }
+        pid = await rt.execIn(id, proc, sync);
       });
       return pid;
     };

@@ -217,7 +217,7 @@ export class ShimSupervisor implements TaskSupervisor {
       if (shimError && /exited before it was ready/.test((e as Error).message)) throw shimError;
       throw e;
     }
-    faultPoint('shim.init-recorded');
+    if (!o.exec) faultPoint('shim.init-recorded');
     verdict(`P${pid}`);
     return report;
   }
@@ -231,7 +231,8 @@ export class ShimSupervisor implements TaskSupervisor {
   }
 
   async exec(o: ExecTaskOptions): Promise<TaskHandle> {
-    const info = await this.#startShim({ ...this.#shimOptions(o), exec: { processJson: o.processPath }, ...(o.awaitAttachMs ? { awaitAttachMs: o.awaitAttachMs } : {}) });
+    const opts = { ...this.#shimOptions(o), exec: { processJson: o.processPath }, ...(o.awaitAttachMs ? { awaitAttachMs: o.awaitAttachMs } : {}) };
+    const info = o.driveCreate && !this.#spawner.unsupported ? await this.#createThroughInit(opts, o.driveCreate) : await this.#startShim(opts);
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 

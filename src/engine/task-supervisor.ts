@@ -23,6 +23,8 @@ export type StartTaskOptions = {
    * builds the plan and drives the create over its sync socket in berthd (the runtime library's
    * create with `initSync`; `console`: the shim gave berth-init a console socket at fd 3), resolving
    * with the init's pid once state.json records it. Without it the shim execs `<runtime> create`.
+   * For an exec (ExecTaskOptions), the same for the exec'd process (the library's execIn): resolves
+   * with its pid once it runs; without it the shim execs `<runtime> exec --detach`.
    */
   driveCreate?: (sync: { fd: number; console: boolean }) => Promise<number>;
 };

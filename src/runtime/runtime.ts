@@ -235,29 +235,13 @@ export class Runtime {
    * process's exit status; with `detach` it returns 0 once the process runs.
    */
   async exec(id: string, proc: Process, opts: ExecOptions): Promise<number> {
-    const rec = this.store.load(id);
-    const status = this.status(rec);
-    if (status !== 'running' && status !== 'created') throw failedPrecondition(`cannot exec in a ${status} container`);
-    // The process is validated as part of the container's config: the same rules, the same messages.
-    const config = parseRuntimeConfig({ ...rec.config, process: proc }, 'process');
+    const { rec, config } = this.execTarget(id, proc);
     const preserveFds = opts.preserveFds ?? 0;
     const term = await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, !opts.detach);
     try {
       const proc = { ...config.process! };
       if (term && !opts.consoleSocket) proc.consoleSize ??= callerWindowSize();
-      const ops = buildExecPlan(
-        config,
-        proc,
-        {
-          initPid: rec.pid,
-          mode: opts.detach ? 'detach' : 'foreground',
-          preserveFds,
-          consoleSocketFd: term ? consoleFdInInit(preserveFds) : undefined,
-          cgroupJoin: this.cgroups.load(rec)?.join() ?? { writeZero: [] },
-        },
-        linuxHostFacts(this.debug),
-      );
-      this.debug(`exec plan for ${id}:\n${formatPlan(ops)}`);
+      const ops = this.execOps(rec, config, proc, opts.detach ? 'detach' : 'foreground', preserveFds, term ? consoleFdInInit(preserveFds) : undefined);
       const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: term?.fd });
       const master = term?.receiveMaster();
       term?.close();
@@ -278,6 +262,38 @@ export class Runtime {
     } finally {
       term?.close();
     }
+  }
+
+  /**
+   * exec --detach of `proc` through a berth-init another process spawned and is the parent of
+   * (berth-shim --init; `sync` as CreateOptions.initSync, its fd closed here); resolves with the
+   * process's host pid once it runs.
+   */
+  async execIn(id: string, proc: Process, sync: { fd: number; console: boolean }): Promise<number> {
+    let handedOver = false;
+    try {
+      const { rec, config } = this.execTarget(id, proc);
+      checkSpawnerConsole(sync, config.process?.terminal === true);
+      const ops = this.execOps(rec, config, { ...config.process! }, 'detach', 0, sync.console ? consoleFdInInit(0) : undefined);
+      handedOver = true;
+      return (await driveInit(sync.fd, { plan: encodePlan(ops) })).pid;
+    } finally {
+      if (!handedOver) closeSync(sync.fd);
+    }
+  }
+
+  /** The container an exec goes into, and its config with `proc` as the process (validated by the config's rules, with the same messages). */
+  private execTarget(id: string, proc: Process) {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'running' && status !== 'created') throw failedPrecondition(`cannot exec in a ${status} container`);
+    return { rec, config: parseRuntimeConfig({ ...rec.config, process: proc }, 'process') };
+  }
+
+  private execOps(rec: ContainerRecord, config: ReturnType<typeof parseRuntimeConfig>, proc: Process, mode: 'detach' | 'foreground', preserveFds: number, consoleSocketFd: number | undefined) {
+    const ops = buildExecPlan(config, proc, { initPid: rec.pid, mode, preserveFds, consoleSocketFd, cgroupJoin: this.cgroups.load(rec)?.join() ?? { writeZero: [] } }, linuxHostFacts(this.debug));
+    this.debug(`exec plan for ${rec.id}:\n${formatPlan(ops)}`);
+    return ops;
   }
 
   /** run --detach: create, then start. */
@@ -357,9 +373,7 @@ export class Runtime {
     const preserveFds = opts.preserveFds ?? 0;
     if (!Number.isInteger(preserveFds) || preserveFds < 0) throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
     const sync = opts.initSync;
-    if (sync && sync.console !== (config.process?.terminal === true)) {
-      throw invalidArgument(`process.terminal is ${config.process?.terminal === true}, but berth-init's spawner ${sync.console ? 'gave' : 'did not give'} it a console socket`);
-    }
+    if (sync) checkSpawnerConsole(sync, config.process?.terminal === true);
 
     const term = sync ? undefined : await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
     if (term && !opts.consoleSocket && config.process) config.process.consoleSize ??= callerWindowSize();
@@ -488,6 +502,11 @@ export class Runtime {
     }
     unlinkSync(fifo);
   }
+}
+
+/** berth-init's console socket (fd 3) is there exactly when the process has a terminal: else the CONSOLE op would send the pty master over the sync socket. */
+function checkSpawnerConsole(sync: { console: boolean }, terminal: boolean): void {
+  if (sync.console !== terminal) throw invalidArgument(`process.terminal is ${terminal}, but berth-init's spawner ${sync.console ? 'gave' : 'did not give'} it a console socket`);
 }
 
 /** Signals a process only if it is still the one with `startTime`: through a pidfd, so that the identity check and the signal are about the same process even if the pid is reused in between. */

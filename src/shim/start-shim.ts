@@ -48,10 +48,10 @@ export interface StartShimOptions {
   /** Kills a runtime create/exec that has not finished by then (ms, default 60000). */
   timeoutMs?: number;
   /**
-   * Create through berth-init (docs/shim.md, "Create through berth-init"): the shim spawns this
-   * berth-init itself with the sync socket it was handed at fd 3, and waits for the verdict of the
-   * caller (who drives the plan) on the control socket at fd 4; it runs no runtime. Only through
-   * the spawner, which hands the two fds over.
+   * Create (or exec) through berth-init (docs/shim.md, "Create through berth-init"): the shim
+   * spawns this berth-init itself with the sync socket it was handed at fd 3, and waits for the
+   * verdict of the caller (who drives the plan) on the control socket at fd 4; it runs no runtime.
+   * Only through the spawner, which hands the two fds over.
    */
   init?: string;
 }
@@ -90,7 +90,6 @@ export function shimArgs(opts: StartShimOptions): string[] {
   else a.push('--bundle', opts.bundle);
   if (opts.init !== undefined) {
     if (!isAbsolute(opts.init)) throw invalidArgument(`startShim: init must be an absolute path, got "${opts.init}"`);
-    if (opts.exec) throw invalidArgument('startShim: init creates a container: it does not go with exec');
     a.push('--init', opts.init);
   }
   const num = (flag: string, v: number | undefined, min: number) => {

@@ -4,7 +4,7 @@
 // (mounts, shims, daemons) is left under the test's roots.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -103,6 +103,24 @@ test('berth-runtime class: berthd drives the create itself, the shim spawns bert
       for await (const l of d.client.logs(id)) if (/^\/dev\/pts\/\d+/.test(l.log)) return true;
       return false;
     });
+    // An exec goes the same way: its shim spawns berth-init, berthd drives the exec plan.
+    const ex = berth('exec', id, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; echo "exec as $(id -u) in $(cat /proc/1/comm)"');
+    let execShim: string[] | undefined;
+    await until("the exec's shim", () => {
+      for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+        try {
+          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+          if (argv[0]!.endsWith('berth-shim') && argv.includes('--exec') && argv.includes(id)) execShim = argv;
+        } catch {}
+      }
+      return execShim !== undefined;
+    });
+    assert.equal(execShim![execShim!.indexOf('--init') + 1], join(REPO, 'native/build/berth-init'), "the exec's shim spawned berth-init");
+    const go = await berth('exec', id, 'sh', '-c', ': > /tmp/go');
+    assert.equal(go.code, 0, go.stderr);
+    const done = await ex;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(done.stdout, 'exec as 0 in sleep\n', "in the container's pid namespace: its pid 1 is the init (sh exec'd sleep)");
   } finally {
     await d.client.remove(id, { force: true });
   }
