@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** code → its cells after the first (category, means, native API status), in table order. */
+/** code → its cells after the first (category, means, CRI status, native API status, Docker API status), in table order. */
 export function documentedErrorCodes(): Map<string, string[]> {
   const text = readFileSync(join(import.meta.dirname, '../../docs/errors.md'), 'utf8');
   const rows = new Map<string, string[]>();
