@@ -192,6 +192,11 @@ for (const c of CLIENTS) {
     assert.deepEqual([run.code, run.stdout], [0, 'pulled\n'], run.stderr);
     const rmi = await docker(c.bin, 'rmi', ref);
     assert.equal(rmi.code, 0, rmi.stderr);
+    // run of an image not here: create answers 404 No such image, the client pulls and creates again.
+    const auto = await docker(c.bin, 'run', '--rm', ref, '/bin/sh', '-c', 'echo auto-pulled');
+    assert.deepEqual([auto.code, auto.stdout.split('\n').at(-2)], [0, 'auto-pulled'], auto.stderr);
+    assert.match(auto.stderr, new RegExp(`Unable to find image '${ref.replace(/[.]/g, '\\.')}' locally`));
+    assert.equal((await docker(c.bin, 'rmi', ref)).code, 0);
   });
 }
 
