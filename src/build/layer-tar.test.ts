@@ -93,4 +93,29 @@ describe('layers of build steps', () => {
     assert.equal(await cache.clear(), 1);
     assert.equal(await new BuildCache(dir).get('k', async () => true), undefined);
   });
+
+  it('file capabilities and user xattrs of a RUN diff travel in the layer tar (PAX SCHILY.xattr, bytes kept) and come back on extraction', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root: security.capability');
+    const { existsSync } = await import('node:fs');
+    if (!existsSync('/usr/sbin/setcap') || !existsSync('/usr/sbin/getcap')) return t.skip('setcap/getcap (libcap2-bin) are not installed');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-build-xattr-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const upper = join(dir, 'upper');
+    mkdirSync(upper);
+    writeFileSync(join(upper, 'ping'), 'binary');
+    execFileSync('/usr/sbin/setcap', ['cap_net_raw+ep', join(upper, 'ping')]);
+    await lsetxattr(join(upper, 'ping'), 'user.note', Buffer.from([0xff, 0x00, 0x80]));
+    const entries = [];
+    for await (const e of overlayDiffEntries(upper)) entries.push(e);
+    const content = new LocalContentStore(join(dir, 'content'));
+    await content.createLease('l', {});
+    const layer = await storeLayer(content, 'l', dir, entries);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const { applyLayer } = await import('../archive/apply-layer.ts');
+    await applyLayer(await content.read(layer.descriptor.digest), { mediaType: layer.descriptor.mediaType, targetDir: out, format: 'overlay', context: 'test', inline: true });
+    assert.match(execFileSync('/usr/sbin/getcap', [join(out, 'ping')], { encoding: 'utf8' }), /cap_net_raw[=+]ep/);
+    const { lgetxattr } = await import('../archive/xattrs.ts');
+    assert.deepEqual(await lgetxattr(join(out, 'ping'), 'user.note'), Buffer.from([0xff, 0x00, 0x80]));
+  });
 });

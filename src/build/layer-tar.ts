@@ -34,6 +34,8 @@ export type LayerEntry = {
   linkname?: string;
   devmajor?: number;
   devminor?: number;
+  /** Extended attributes (security.capability, user.*), carried as PAX SCHILY.xattr.* records. */
+  xattrs?: Record<string, Buffer>;
 };
 
 const SMALL_FILE = 256 * 1024;
@@ -62,6 +64,15 @@ export async function storeLayer(content: ContentStore, leaseId: string, staging
     for await (const e of entries) {
       const mtime = clampMtime && e.mtime > clampMtime ? clampMtime : e.mtime;
       const header = { name: e.type === 'directory' ? `${e.name}/` : e.name, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime, type: e.type };
+      if (e.xattrs && Object.keys(e.xattrs).length > 0) {
+        // Written by hand: tar-stream encodes PAX values as UTF-8 and counts characters, but an
+        // xattr value is bytes (a file capability), and a record's length counts bytes.
+        // tar-stream takes no body for a PAX entry either: its header block and body go in raw,
+        // between two whole entries (each entry() above has been written when it resolved).
+        const body = paxXattrs(e.xattrs);
+        p.push(paxHeaderBlock(`PaxHeaders/${e.name.split('/').pop()!.slice(0, 80)}`, body.length, mtime));
+        p.push(Buffer.concat([body, Buffer.alloc((512 - (body.length % 512)) % 512)]));
+      }
       if (e.type === 'file') {
         // Small files are read whole: a stream per file costs more than its bytes (5,000 small files a RUN wrote).
         const body = e.data ?? (!e.source ? Buffer.alloc(0) : (e.size ?? 0) <= SMALL_FILE ? await readFile(e.source) : undefined);
@@ -86,6 +97,50 @@ export async function storeLayer(content: ContentStore, leaseId: string, staging
 }
 
 type Header = Parameters<ReturnType<typeof pack>['entry']>[0];
+
+/** PAX records "<len> SCHILY.xattr.<name>=<bytes>\n", the length in bytes including itself. */
+function paxXattrs(xattrs: Record<string, Buffer>): Buffer {
+  const records: Buffer[] = [];
+  for (const [k, v] of Object.entries(xattrs).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const rest = Buffer.concat([Buffer.from(` SCHILY.xattr.${k}=`), v, Buffer.from('\n')]);
+    let len = rest.length + 1;
+    while (String(len).length + rest.length !== len) len = String(len).length + rest.length;
+    records.push(Buffer.concat([Buffer.from(String(len)), rest]));
+  }
+  return Buffer.concat(records);
+}
+
+/** A ustar header block of type 'x' (a PAX extended header for the next entry) of `size` bytes. */
+function paxHeaderBlock(name: string, size: number, mtime: Date): Buffer {
+  const b = Buffer.alloc(512);
+  const octal = (v: number, len: number, at: number) => b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
+  b.write(name, 0, 100, 'utf8');
+  octal(0o644, 8, 100);
+  octal(0, 8, 108);
+  octal(0, 8, 116);
+  octal(size, 12, 124);
+  octal(Math.floor(mtime.getTime() / 1000), 12, 136);
+  b.write('x', 156, 'latin1');
+  b.write('ustar\0', 257, 'latin1');
+  b.write('00', 263, 'latin1');
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const x of b) sum += x;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return b;
+}
+
+/** The xattrs a layer carries of a diff's entry: not overlayfs' own bookkeeping. */
+async function entryXattrs(path: string): Promise<Record<string, Buffer> | undefined> {
+  const names = (await llistxattr(path).catch(() => [] as string[])).filter((n) => !n.startsWith('trusted.overlay.'));
+  if (names.length === 0) return undefined;
+  const out: Record<string, Buffer> = {};
+  for (const n of names) {
+    const v = await lgetxattr(path, n).catch(() => undefined);
+    if (v !== undefined) out[n] = v;
+  }
+  return out;
+}
 
 function entry(p: ReturnType<typeof pack>, h: Header, body?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -146,7 +201,8 @@ export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<strin
         continue;
       }
       if (st.isDirectory()) {
-        yield entryOf(rel, st, abs);
+        const xattrs = await entryXattrs(abs);
+        yield { ...entryOf(rel, st, abs), ...(xattrs ? { xattrs } : {}) };
         const opaque = await lgetxattr(abs, 'trusted.overlay.opaque').catch(() => undefined);
         if (opaque?.toString() === 'y') yield { name: `${rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: st.mtime, data: Buffer.alloc(0) };
         yield* visit(rel);
@@ -161,7 +217,8 @@ export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<strin
         }
         seen.set(key, rel);
       }
-      yield entryOf(rel, st, abs, st.isSymbolicLink() ? await readlink(abs) : undefined);
+      const xattrs = st.isFile() ? await entryXattrs(abs) : undefined;
+      yield { ...entryOf(rel, st, abs, st.isSymbolicLink() ? await readlink(abs) : undefined), ...(xattrs ? { xattrs } : {}) };
     }
   }
   yield* visit('');
