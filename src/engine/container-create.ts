@@ -90,7 +90,11 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
   // An anonymous volume (-v /path) gets its name now, so that the row says which volume it is.
   const mounts = req.mounts?.map((m) => (m.type === 'volume' && !m.source ? { ...m, source: randomBytes(32).toString('hex'), anonymous: true } : m));
-  const request: CreateRequest = { ...req, name, ...(ports.length ? { ports } : {}), ...(mounts ? { mounts } : {}) };
+  // The image's USER, when it names a user, is resolved in the rootfs at start like -u: the
+  // request carries it so that start and exec see it (as docker's Config.User shows it).
+  const imageUser = image.config.config?.User;
+  const user = req.user === undefined && imageUser ? { user: imageUser } : {};
+  const request: CreateRequest = { ...req, name, ...user, ...(ports.length ? { ports } : {}), ...(mounts ? { mounts } : {}) };
   let prepared = false;
   try {
     await mkdir(join(dir, 'rootfs'), { recursive: true, mode: MODES.containerDir });

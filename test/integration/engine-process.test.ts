@@ -3,7 +3,7 @@
 // its symlinks say), `exec -t` / `run -t` of a command that exits at once still showing its output,
 // and a failed exec leaving nothing behind. A real berthd under temp roots, the real berth CLI.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -105,4 +105,26 @@ test('a failed exec (no such binary) leaves no exec directory behind', async () 
   }
   await until('the failed execs are cleaned up', () => (existsSync(execs) ? readdirSync(execs) : []).every((x) => before.has(x)), 5000);
   assert.equal((await berth('rm', '-f', 'fail')).code, 0);
+});
+
+test("the image's USER by name is the container's user, for run and exec, unless -u says otherwise", async () => {
+  const ctx = mkdtempSync('/tmp/bte-user-');
+  try {
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nUSER nobody:nogroup\n');
+    const b = await berth('build', '-q', '-t', 'busybox:nobody', ctx);
+    assert.equal(b.code, 0, b.stderr);
+    const id = async (...a: string[]) => {
+      const r = await berth('run', '--rm', ...a, 'busybox:nobody', 'id');
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    assert.match(await id(), /^uid=65534\(nobody\) gid=65534\(nogroup\)/);
+    assert.match(await id('-u', '0'), /^uid=0\(root\) gid=0\(root\)/);
+    assert.equal((await berth('run', '-d', '--name', 'imageuser', 'busybox:nobody', 'sleep', '60')).code, 0);
+    const ex = await berth('exec', 'imageuser', 'id');
+    assert.match(ex.stdout, /^uid=65534\(nobody\)/, ex.stderr);
+    assert.equal((await berth('rm', '-f', 'imageuser')).code, 0);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
 });
