@@ -117,7 +117,6 @@ export class LocalContentStore implements ContentStore {
     if (expected.size !== undefined && (!Number.isSafeInteger(expected.size) || expected.size < 0))
       throw invalidArgument(`ingest ${ref}: expected size ${expected.size} is not a non-negative integer`);
     const dir = join(this.root, 'ingest', ref);
-    await mkdir(dir, { recursive: true });
     await this.#acquireIngest(dir);
     try {
       if (await this.exists(expected.digest)) {
@@ -148,7 +147,7 @@ export class LocalContentStore implements ContentStore {
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-          await mkdir(dir, { recursive: true });
+          await makeIngestDir(dir);
           continue;
         }
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -424,6 +423,23 @@ export class LocalContentStore implements ContentStore {
 async function releaseIngest(dir: string): Promise<void> {
   heldRefs.delete(dir);
   await rm(join(dir, 'lock'), { force: true });
+}
+
+/**
+ * mkdir -p of an ingest directory that a writer discarding the same ref may rmdir at any moment:
+ * Node's recursive mkdir meets EEXIST, then stats the directory to check it, and reports ENOENT
+ * when the rmdir came in between. Such an ENOENT is tried again (bounded: a store root that is
+ * really gone still fails).
+ */
+async function makeIngestDir(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      return;
+    } catch (e) {
+      if (!isENOENT(e) || attempt >= 100) throw e;
+    }
+  }
 }
 
 /**
