@@ -49,6 +49,8 @@ export type BuildOptions = {
   /** Pull every FROM image, even one stored here. */
   pull?: boolean;
   labels?: Record<string, string>;
+  /** The network of a RUN step without `--network` (docker build's --network); default: the engine's default network. */
+  network?: 'default' | 'none' | 'host';
 };
 
 export type BuildEvent =
@@ -538,7 +540,8 @@ class Build {
     const keyArgs = argEnv.filter((e) => !PROXY_ARGS.has(e.slice(0, e.indexOf('='))));
     const createdBy = `RUN ${keyArgs.length > 0 ? `|${keyArgs.length} ${keyArgs.join(' ')} ` : ''}${argv.join(' ')}`;
     const { mounts, key: mountKey } = await this.#runMounts(s, ins);
-    await this.#layerStep(s, ins, ['run', argv, keyArgs, ins.network, ...(mounts.length > 0 ? [mountKey] : [])], createdBy, async () => {
+    const network = ins.network === 'default' ? (this.#o.network ?? 'default') : ins.network;
+    await this.#layerStep(s, ins, ['run', argv, keyArgs, network, ...(mounts.length > 0 ? [mountKey] : [])], createdBy, async () => {
       const tmp = await this.#temporaryImage(s.state);
       let out = '';
       try {
@@ -547,7 +550,7 @@ class Build {
             image: tmp,
             argv,
             env: argEnv,
-            network: ins.network,
+            network,
             mounts,
             ...(rc(s.state).User ? { user: rc(s.state).User } : {}),
             onOutput: (c) => {
@@ -930,8 +933,10 @@ export class Builder {
       else {
         dir = join(staging, 'context');
         await mkdir(dir);
-        const { applyLayer } = await import('../archive/apply-layer.ts');
-        await applyLayer(source.tar, { mediaType: MediaType.Layer, targetDir: dir, format: 'plain', context: 'build context' }).catch((e: Error) => {
+        const [{ applyLayer }, { decompressed }] = await Promise.all([import('../archive/apply-layer.ts'), import('../images/layer-stream.ts')]);
+        // Clients may compress the context (docker build --compress sends gzip): its first bytes say how.
+        const { stream } = await decompressed(source.tar as Readable, undefined, 'build context');
+        await applyLayer(stream, { mediaType: MediaType.Layer, targetDir: dir, format: 'plain', context: 'build context' }).catch((e: Error) => {
           throw invalidArgument(`build context: not a tar archive: ${e.message}`, e);
         });
       }

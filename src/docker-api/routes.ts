@@ -1,5 +1,6 @@
 // Every route of berthd's Docker Engine API, by area. docs/docker-api.md lists what is served and
 // what is refused.
+import { buildRoutes } from './build.ts';
 import { containerFileRoutes } from './container-files.ts';
 import { refused } from './errors.ts';
 import { containerRoutes } from './containers.ts';
@@ -15,7 +16,6 @@ import { volumeNetworkRoutes } from './volumes-networks.ts';
 /** Endpoints berthd knows and does not serve: refused naming why, rather than a bare 404. */
 const REFUSED: [string, string, string, string][] = [
   ['POST', '/containers/{id}/update', 'docker update', 'the berth engine cannot change a created container\'s resources yet'],
-  ['POST', '/build', 'docker build through the Docker API', 'build is served by `berth build` (the Docker API\'s build is the next issue)'],
   ['POST', '/swarm/init', 'swarm', 'berth has no swarm'],
   ['GET', '/swarm', 'swarm', 'berth has no swarm'],
   ['GET', '/services', 'swarm services', 'berth has no swarm'],
@@ -42,5 +42,6 @@ export function dockerRouter(): DockerRouter {
   imageTransferRoutes(r);
   volumeNetworkRoutes(r);
   systemDfRoutes(r);
+  buildRoutes(r);
   return r;
 }
