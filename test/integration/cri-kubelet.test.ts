@@ -336,6 +336,9 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual(last.containers.filter((c) => [...ids, web].includes(c.id)), []);
       assert.ok(!existsSync(join(runRoot, 'netns', pod)), 'the pod netns is gone');
       assert.deepEqual(cgroupDirsOf(pod), [], 'the pod cgroups are gone');
+      // A shim may still be on its way out when RemoveContainer has answered (it exits on its own
+      // once its record is written): nothing may be left once it is.
+      await until('no trace of the pod', () => hostTraces([pod, web, ...ids]).length === 0).catch(() => {});
       assert.deepEqual(hostTraces([pod, web, ...ids]), [], 'no mount, shim or process names the pod or its containers');
       assert.deepEqual(iptablesNaming(pod, `--dport ${p.hostPort}`), [], 'the portmap rules are gone');
       assert.ok(existsSync(rotated) && existsSync(logPath), 'the logs stay: they are the kubelet\'s');
