@@ -51,6 +51,8 @@ export type BuildOptions = {
   labels?: Record<string, string>;
   /** The network of a RUN step without `--network` (docker build's --network); default: the engine's default network. */
   network?: 'default' | 'none' | 'host';
+  /** Credentials for FROM pulls by registry host (docker build's X-Registry-Config); berthd's stored logins otherwise. */
+  registryAuth?: Record<string, { username: string; password: string }>;
 };
 
 export type BuildEvent =
@@ -325,7 +327,9 @@ class Build {
     }
     const pullIt = async () => {
       this.#progress({ kind: 'output', text: `pulling ${name}\n` });
-      await images.pull(name, stage.platform ? { platform: stage.platform } : {});
+      // A resolved name always starts with its registry host.
+      const credentials = this.#o.registryAuth?.[name.slice(0, name.indexOf('/'))];
+      await images.pull(name, { ...(stage.platform ? { platform: stage.platform } : {}), ...(credentials ? { credentials } : {}) });
     };
     let details: Awaited<ReturnType<ImageService['inspect']>>;
     try {

@@ -5,11 +5,17 @@
 // missing client fails the test naming it (scripts/setup.sh installs them).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { LocalContentStore } from '../../src/content/local-content-store.ts';
+import { RegistryClient } from '../../src/distribution/registry-client.ts';
+import { ImageStore } from '../../src/images/image-store.ts';
+import { push } from '../../src/images/push.ts';
+import { startRegistry } from '../lib/registry.ts';
+import { busyboxImage } from '../lib/test-images.ts';
 import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
 
 const CLIENTS = [
@@ -46,7 +52,8 @@ before(async () => {
   if (process.getuid?.() !== 0) throw new Error('the Docker API build tests need root (mounts, namespaces, cgroups)');
   for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
   for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
-  d = await startBerthd(root, runRoot, ['--no-network']);
+  // berthd's own logins (its docker config) are kept apart from the clients', so a pull that works used the client's.
+  d = await startBerthd(root, runRoot, ['--no-network'], undefined, { DOCKER_CONFIG: join(root, 'berthd-docker-config') });
   dockerSocket = join(runRoot, 'docker.sock');
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -157,5 +164,41 @@ test("Debian's docker-compose 1.29: build of a service's build: context (with ar
     assert.deepEqual([r.code, r.stdout], [0, 'hello-compose\n'], r.stderr);
   } finally {
     await run(CLIENTS[0].bin, ['rmi', `${project}-app`]);
+  }
+});
+
+test('both clients: FROM an image of a registry that needs a login pulls with the client\'s credentials (X-Registry-Config); without them the pull is refused', async () => {
+  const creds = { username: 'alice', password: 's3cret' };
+  const reg = await startRegistry({ htpasswd: { [creds.username]: creds.password } });
+  const clientConfig = join(root, 'docker-config', 'config.json');
+  try {
+    const ref = `${reg.host}/private/busybox:1`;
+    const seedDir = await mkdtemp('/tmp/bdk-seed-');
+    try {
+      const content = new LocalContentStore(join(seedDir, 'content'));
+      const images = new ImageStore(seedDir);
+      await busyboxImage(content, images, ref);
+      const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: async () => creds });
+      await push(ref, { client, content, images });
+      await client.close();
+    } finally {
+      await rm(seedDir, { recursive: true, force: true });
+    }
+    const ctx = context({ Dockerfile: `FROM ${ref}\nRUN echo from-private\n` });
+    const anon = await run(CLIENTS[0].bin, ['build', ctx]);
+    assert.notEqual(anon.code, 0, anon.stdout);
+    assert.match(anon.stderr, /401|unauthorized|authentication/i);
+
+    mkdirSync(join(root, 'docker-config'), { recursive: true });
+    writeFileSync(clientConfig, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') } } }));
+    for (const c of CLIENTS) {
+      // --pull: each client's build pulls again, with the credentials it sends.
+      const b = await run(c.bin, ['build', '--pull', ctx]);
+      assert.equal(b.code, 0, `${c.name}: ${b.stderr}${b.stdout}`);
+      assert.match(b.stdout, /Successfully built /);
+    }
+  } finally {
+    await rm(clientConfig, { force: true });
+    await reg.stop();
   }
 });
