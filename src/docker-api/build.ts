@@ -121,7 +121,7 @@ export function buildRoutes(r: DockerRouter): void {
     c.res.writeHead(200, { 'content-type': 'application/json' });
     c.res.flushHeaders();
     const send = (v: unknown) => {
-      if (!c.res.writableEnded) c.res.write(`${JSON.stringify(v)}\r\n`);
+      if (!c.res.writableEnded && !c.res.destroyed) c.res.write(`${JSON.stringify(v)}\r\n`);
     };
     // Quiet: held back, sent only before an error (dockerd's notVerboseBuffer).
     const held: unknown[] = [];

@@ -31,13 +31,15 @@ const dirs: string[] = [];
 
 type Run = { code: number; stdout: string; stderr: string };
 
-function run(bin: string, args: string[], cwd?: string): Promise<Run> {
+function run(bin: string, args: string[], cwd?: string, o: { stdin?: string; buildkitEnv?: false } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const env = { ...process.env, DOCKER_HOST: `unix://${dockerSocket}`, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: join(root, 'docker-config') };
-    execFile(bin, args, { encoding: 'utf8', timeout: 180_000, env, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${dockerSocket}`, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: join(root, 'docker-config') };
+    if (o.buildkitEnv === false) delete env.DOCKER_BUILDKIT;
+    const child = execFile(bin, args, { encoding: 'utf8', timeout: 180_000, env, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(o.stdin ?? '');
   });
 }
 
@@ -110,6 +112,11 @@ for (const [i, c] of CLIENTS.entries()) {
     assert.notEqual(b.code, 0);
     assert.match(b.stdout, /^about-to-fail$/m);
     assert.match(b.stderr, /Dockerfile:2: step 2\/2 .*the command returned a non-zero code: 7/);
+    // Quiet: the held-back steps and output come before the error, so the failure is still explained.
+    const q = await run(c.bin, ['build', '-q', ctx]);
+    assert.notEqual(q.code, 0);
+    assert.equal(q.stdout, '');
+    assert.match(q.stderr, /Step 2\/2 : RUN echo about-to-fail && exit 7\n[^]*about-to-fail\n[^]*non-zero code: 7/);
     const none = await run(c.bin, ['image', 'inspect', `${tag}-bad`]);
     assert.notEqual(none.code, 0, 'no image was tagged');
 
@@ -130,6 +137,44 @@ for (const [i, c] of CLIENTS.entries()) {
     assert.doesNotMatch(b.stdout, /Using cache/);
   });
 }
+
+test('docker.io 20.10 without DOCKER_BUILDKIT (the daemon names no BuildKit) builds a Dockerfile from stdin; --iidfile gets the aux ID', async () => {
+  const dir = context({});
+  const iid = join(dir, 'iid');
+  const b = await run(CLIENTS[1].bin, ['build', '--iidfile', iid, '-t', 'bdk-build-stdin', '-'], dir, { stdin: 'FROM busybox\nENV FROM_STDIN=yes\nCMD ["sh", "-c", "echo $FROM_STDIN"]\n', buildkitEnv: false });
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /Step 1\/3 : FROM busybox\n/);
+  const { readFileSync } = await import('node:fs');
+  const inspect = await run(CLIENTS[1].bin, ['image', 'inspect', '-f', '{{.Id}}', 'bdk-build-stdin']);
+  assert.equal(readFileSync(iid, 'utf8'), inspect.stdout.trim());
+  const r = await run(CLIENTS[1].bin, ['run', '--rm', 'bdk-build-stdin']);
+  assert.deepEqual([r.code, r.stdout], [0, 'yes\n'], r.stderr);
+});
+
+test('a client that goes away mid-build does not take berthd with it: the build goes on, and the next one is served', async () => {
+  const { request } = await import('node:http');
+  const { execFileSync } = await import('node:child_process');
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8 9 10; do echo tick-$i; sleep 0.2; done\n' });
+  const tar = execFileSync('tar', ['-C', ctx, '-c', '.']);
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ socketPath: dockerSocket, method: 'POST', path: '/v1.41/build?t=bdk-build-gone', headers: { 'content-type': 'application/x-tar' } }, (res) => {
+      res.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('tick-1')) {
+          req.destroy();
+          resolve();
+        }
+      });
+      res.on('end', () => reject(new Error('the build ended before the client went away')));
+    });
+    req.on('error', () => {});
+    req.end(tar);
+  });
+  const b = await run(CLIENTS[0].bin, ['build', '-t', 'bdk-build-gone2', ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /Successfully tagged bdk-build-gone2:latest/);
+  const v = await run(CLIENTS[0].bin, ['version', '--format', '{{.Server.APIVersion}}']);
+  assert.equal(v.stdout.trim(), '1.50', v.stderr);
+});
 
 test('docker 28: build --network host runs RUN steps in the host network namespace, the default does not; other modes are refused', async () => {
   const { readlinkSync } = await import('node:fs');
