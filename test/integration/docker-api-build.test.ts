@@ -116,7 +116,7 @@ for (const [i, c] of CLIENTS.entries()) {
     const q = await run(c.bin, ['build', '-q', ctx]);
     assert.notEqual(q.code, 0);
     assert.equal(q.stdout, '');
-    assert.match(q.stderr, /Step 2\/2 : RUN echo about-to-fail && exit 7\n[^]*about-to-fail\n[^]*non-zero code: 7/);
+    assert.match(q.stderr, /Step 2\/2 : RUN echo about-to-fail && exit 7\n[\s\S]*about-to-fail\n[\s\S]*non-zero code: 7/);
     const none = await run(c.bin, ['image', 'inspect', `${tag}-bad`]);
     assert.notEqual(none.code, 0, 'no image was tagged');
 
