@@ -151,6 +151,16 @@ test('docker.io 20.10 without DOCKER_BUILDKIT (the daemon names no BuildKit) bui
   assert.deepEqual([r.code, r.stdout], [0, 'yes\n'], r.stderr);
 });
 
+test('docker 28: --target, --build-arg and --label reach the builder (a multi-stage Dockerfile built to its first stage)', async () => {
+  const ctx = context({ Dockerfile: 'FROM busybox AS base\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\nCMD ["cat", "/who"]\nFROM base AS final\nRUN false\n' });
+  const b = await run(CLIENTS[0].bin, ['build', '--target', 'base', '--build-arg', 'WHO=target', '--label', 'made.by=bdk', '-t', 'bdk-build-target', ctx]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  const r = await run(CLIENTS[0].bin, ['run', '--rm', 'bdk-build-target']);
+  assert.deepEqual([r.code, r.stdout], [0, 'hi target\n'], r.stderr);
+  const l = await run(CLIENTS[0].bin, ['image', 'inspect', '-f', '{{index .Config.Labels "made.by"}}', 'bdk-build-target']);
+  assert.equal(l.stdout, 'bdk\n', l.stderr);
+});
+
 test('a client that goes away mid-build does not take berthd with it: the build goes on, and the next one is served', async () => {
   const { request } = await import('node:http');
   const { execFileSync } = await import('node:child_process');
