@@ -29,7 +29,14 @@ export async function writeBlob(store: ContentStore, data: Uint8Array | string, 
 /** Streams the staged file `path` (its digest and size already computed) into the store, unless it is there. */
 export async function writeBlobFile(store: ContentStore, path: string, digest: string, size: number, refPrefix: string): Promise<void> {
   if (await store.exists(digest)) return;
-  const w = await store.writer(`${refPrefix}-${digest.replace(':', '-')}`, { digest, size });
+  let w: Awaited<ReturnType<ContentStore['writer']>>;
+  try {
+    w = await store.writer(`${refPrefix}-${digest.replace(':', '-')}`, { digest, size });
+  } catch (e) {
+    // Another writer of the same blob (two builds making one layer) committed it while this one waited for the ingest.
+    if (isBerthError(e, ErrorCode.AlreadyExists)) return;
+    throw e;
+  }
   try {
     if (w.offset > 0) await w.truncate();
     for await (const c of createReadStream(path) as AsyncIterable<Buffer>) await w.write(c);
