@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { bindApiSocket } from '../engine/api-socket.ts';
+import { listenApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
 import { readUpgradeBody } from '../engine/upgrade-body.ts';
@@ -186,15 +186,7 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
       socket.end(`HTTP/1.1 ${httpStatusOf(e)} Error\r\ncontent-type: application/json\r\n${ERROR_HEADER}: ${errorCodeOf(e)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     }
   });
-  await bindApiSocket(
-    socketPath,
-    gid,
-    (path) =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      }),
-  );
+  await listenApiSocket(server, socketPath, gid);
   return {
     server,
     close: async () => {

@@ -5,7 +5,7 @@
 // Must never: answer a request itself (src/cri/grpc-server.ts does), or load grpc-js eagerly.
 import { rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
-import { bindApiSocket } from '../engine/api-socket.ts';
+import { listenApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { CriServer, CriServerOptions } from './grpc-server.ts';
 
@@ -44,15 +44,7 @@ export async function serveCriSocket(engine: Engine, socketPath: string, log: (m
       },
     );
   });
-  await bindApiSocket(
-    socketPath,
-    gid,
-    (path) =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      }),
-  );
+  await listenApiSocket(server, socketPath, gid);
   return {
     loaded: () => grpc !== undefined,
     close: async () => {

@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { bindApiSocket } from '../engine/api-socket.ts';
+import { listenApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
 import { readUpgradeBody } from '../engine/upgrade-body.ts';
@@ -195,15 +195,7 @@ export async function serveDockerApi(engine: Engine, router: DockerRouter, socke
       socket.end(`HTTP/1.1 ${dockerStatusOf(e)} Error\r\nContent-Type: application/json\r\nApi-Version: ${MAX_API_VERSION}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     }
   });
-  await bindApiSocket(
-    socketPath,
-    gid,
-    (path) =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      }),
-  );
+  await listenApiSocket(server, socketPath, gid);
   return {
     server,
     close: async () => {

@@ -1,11 +1,12 @@
-// The one policy for every API socket berthd serves: the native API today, the Docker Engine API
-// and the CRI when they come (each binds through bindApiSocket). A unix socket, mode 0660, owned by
+// The one policy for every API socket berthd serves: the native API, the Docker Engine API and
+// the CRI (each binds through bindApiSocket, the node:net servers through listenApiSocket). A unix socket, mode 0660, owned by
 // berthd's user and the group the configuration names (`--group`, as dockerd's -G; root's group by
 // default): whoever may connect may run containers as root, so the group is the whole list of who
 // may. berthd has no TCP listener: a TCP address is refused here (docs/security.md says what one
 // would need: TLS with client certificates).
 // Must never: leave a socket reachable with another mode or group, even for a moment.
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { chmod, chown, mkdtemp, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
@@ -62,4 +63,17 @@ export async function bindApiSocket(path: string, gid: number, bind: (tempPath: 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** bindApiSocket for a node:net (or node:http) server: listens at the private path, then renames. */
+export function listenApiSocket(server: Server, path: string, gid: number): Promise<void> {
+  return bindApiSocket(
+    path,
+    gid,
+    (temp) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(temp, () => resolve());
+      }),
+  );
 }
