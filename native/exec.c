@@ -82,7 +82,7 @@ void exec_send_pid(struct ctx *c)
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-void exec_report(struct ctx *c, int err, const char *s)
+static void report_as(struct ctx *c, uint32_t type, int err, const char *s)
 {
 	static uint8_t frame[4 + MSG_MAX];
 	size_t n = strlen(s);
@@ -90,13 +90,18 @@ void exec_report(struct ctx *c, int err, const char *s)
 	if (c->syncfd >= 0) {
 		memcpy(frame, &e, 4); /* little-endian hosts only (x86_64, arm64), as the doc says */
 		memcpy(frame + 4, s, n);
-		if (sys.send_frame(c->syncfd, FRAME_ERROR, frame, (uint32_t)(4 + n)) == 0)
+		if (sys.send_frame(c->syncfd, type, frame, (uint32_t)(4 + n)) == 0)
 			return;
 	}
 	/* After READY nobody reads the sync socket: the container's stderr is the only witness. */
 	sys.write(2, "berth-init: ", 12);
 	sys.write(2, s, n);
 	sys.write(2, "\n", 1);
+}
+
+void exec_report(struct ctx *c, int err, const char *s)
+{
+	report_as(c, FRAME_ERROR, err, s);
 }
 
 __attribute__((noreturn)) void exec_die(struct ctx *c, int err, const char *what)
@@ -210,7 +215,8 @@ __attribute__((noreturn)) static void fail_as(struct ctx *c, const struct op *o,
 		msg_str(&text, ": ");
 		msg_str(&text, errno_text(err));
 	}
-	exec_report(c, err, msg_cstr(&text));
+	int command = o->def->code == OP_EXEC || o->def->code == OP_RESOLVE_EXEC;
+	report_as(c, command ? FRAME_EXEC_ERROR : FRAME_ERROR, err, msg_cstr(&text));
 	if (c->child > 0)
 		sys.kill(c->child, SIGKILL);
 	sys.exit(1);

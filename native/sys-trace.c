@@ -646,6 +646,7 @@ static const char *frame_name(uint32_t type)
 	case FRAME_HOOKS: return "HOOKS";
 	case FRAME_READY: return "READY";
 	case FRAME_ERROR: return "ERROR";
+	case FRAME_EXEC_ERROR: return "EXEC_ERROR";
 	}
 	return "?";
 }
@@ -654,11 +655,11 @@ static int t_send_frame(int fd, uint32_t type, const void *payload, uint32_t len
 {
 	printf("send_frame(%d, %s", fd, frame_name(type));
 	int32_t n;
-	if ((type == FRAME_PID || type == FRAME_ERROR) && len >= 4) {
+	if ((type == FRAME_PID || type == FRAME_ERROR || type == FRAME_EXEC_ERROR) && len >= 4) {
 		memcpy(&n, payload, 4);
 		printf(", %d", n);
 	}
-	if (type == FRAME_PID || type == FRAME_ERROR) {
+	if (type == FRAME_PID || type == FRAME_ERROR || type == FRAME_EXEC_ERROR) {
 		fputs(", ", stdout);
 		qn((const char *)payload + 4, len - 4);
 	}

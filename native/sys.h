@@ -23,6 +23,9 @@
 enum {
 	FRAME_PLAN = 1, FRAME_CONTINUE = 2, FRAME_ABORT = 3,
 	FRAME_PID = 100, FRAME_HOOKS = 101, FRAME_READY = 102, FRAME_ERROR = 103,
+	/* An ERROR of the container's command itself (RESOLVE_EXEC or EXEC): the engine reports it as
+	 * "cannot execute" / "not found" (docker's 126 / 127) from the errno, never from the words. */
+	FRAME_EXEC_ERROR = 104,
 };
 
 struct sys_layer {

@@ -8,7 +8,7 @@ import type { ContainerDetails, LogLine } from '../engine/types.ts';
 import { ErrorCode, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import { type DockerConfig, toCreateRequest } from './container-create.ts';
 import { engineNetworkName, toInspect, toListEntry } from './container-shapes.ts';
-import { orNoSuch, refused } from './errors.ts';
+import { dockerStartFailure, orNoSuch, refused } from './errors.ts';
 import { engineImageWord, imageIdOf } from './image-ids.ts';
 import { filters, flag, int, timeParam } from './query.ts';
 import { Created, type Ctx, type DockerRouter, NO_CONTENT, readJsonBody, STREAMED } from './server.ts';
@@ -60,9 +60,10 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
     else first = await e.containers.startAttached(id);
   } catch (err) {
     for (const p of pending) p.socket.end();
+    const failure = dockerStartFailure(err, commandOf(e, id));
     // dockerd removes an auto-remove container whose start failed (the CLI waits for that), as the engine's run does.
     if (autoRemove) await e.containers.remove(id, { force: true, anonymousVolumes: true }).catch(() => {});
-    throw err;
+    throw failure;
   }
   if (!first) return;
   pending[0]!.take(first);
@@ -71,6 +72,15 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
       (s) => p.take(s),
       () => p.socket.end(),
     );
+  }
+}
+
+/** The program the container runs (its spec's args[0]), '' when the container is gone. */
+function commandOf(e: Engine, id: string): string {
+  try {
+    return (e.containers.inspect(id).spec as { process?: { args?: string[] } }).process?.args?.[0] ?? '';
+  } catch {
+    return '';
   }
 }
 

@@ -87,7 +87,8 @@ export class RuntimeCli {
       // The library's own category, never its words; the message reads as the CLI's would.
       const msg = e instanceof Error ? e.message : String(e);
       const code = e instanceof BerthError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition || e.code === ErrorCode.AlreadyExists) ? e.code : ErrorCode.Internal;
-      throw new BerthError(code, `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`, { cause: e });
+      const carried = e instanceof BerthError ? { errno: e.errno, execFailed: e.execFailed } : {};
+      throw new BerthError(code, `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`, { cause: e, ...carried });
     }
   }
 

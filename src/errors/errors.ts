@@ -25,13 +25,24 @@ export class BerthError extends Error {
   readonly code: ErrorCode;
   /** errno from a failed system call, when there was one. */
   readonly errno: number | undefined;
+  /** The container's command itself could not be executed (its search or its exec failed; `errno` says why). */
+  readonly execFailed: boolean;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errno?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errno?: number; execFailed?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BerthError';
     this.code = code;
     this.errno = options?.errno;
+    this.execFailed = options?.execFailed ?? false;
   }
+}
+
+/** The first BerthError in `e`'s cause chain whose command could not be executed (with its errno). */
+export function execFailure(e: unknown): (BerthError & { errno: number }) | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    if (c instanceof BerthError && c.execFailed && c.errno !== undefined) return c as BerthError & { errno: number };
+  }
+  return undefined;
 }
 
 export const invalidArgument = (msg: string, cause?: unknown) =>

@@ -197,10 +197,11 @@ function converse(opts: Pick<LaunchOptions, 'plan' | 'onHooks'>, stage0: Stage0,
               resolve({ pid, startTime, stage0, exited });
             }
             break;
-          case Frame.ERROR: {
+          case Frame.ERROR:
+          case Frame.EXEC_ERROR: {
             const errno = f.payload.length >= 4 ? f.payload.readInt32LE(0) : 0;
             const msg = f.payload.subarray(4).toString('utf8');
-            fail(new BerthError(ErrorCode.FailedPrecondition, msg, { errno }));
+            fail(new BerthError(ErrorCode.FailedPrecondition, msg, { errno, execFailed: f.type === Frame.EXEC_ERROR }));
             break;
           }
           default:

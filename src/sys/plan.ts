@@ -66,6 +66,8 @@ export const Frame = {
   HOOKS: 101,
   READY: 102,
   ERROR: 103,
+  /** An ERROR of the container's command itself (its RESOLVE_EXEC or EXEC op). */
+  EXEC_ERROR: 104,
 } as const;
 
 /** MOUNT `how` bits. */

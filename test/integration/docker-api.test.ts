@@ -112,6 +112,16 @@ for (const c of CLIENTS) {
     const notFound = await docker(c.bin, 'run', '--rm', 'busybox', 'no-such-command');
     assert.equal(notFound.code, 127, notFound.stderr);
     assert.match(notFound.stderr, /executable file not found/);
+    // The CLI reads dockerd's lowercase Go wording ("is a directory", "permission denied") for 126.
+    const dir = await docker(c.bin, 'run', '--rm', 'busybox', '/etc');
+    assert.equal(dir.code, 126, dir.stderr);
+    assert.match(dir.stderr, /exec: "\/etc": (is a directory|permission denied): unknown/);
+    const notExecutable = await docker(c.bin, 'run', '--rm', 'busybox', '/etc/passwd');
+    assert.equal(notExecutable.code, 126, notExecutable.stderr);
+    assert.match(notExecutable.stderr, /exec: "\/etc\/passwd": permission denied/);
+    const missing = await docker(c.bin, 'run', '--rm', 'busybox', '/no/such/file');
+    assert.equal(missing.code, 127, missing.stderr);
+    assert.match(missing.stderr, /exec: "\/no\/such\/file": no such file or directory: unknown/);
     const badRef = await docker(c.bin, 'run', '--rm', 'busybox', 'sh', '-c', 'exit 42');
     assert.equal(badRef.code, 42);
     const refused = await docker(c.bin, 'run', '--rm', '--ipc', 'host', 'busybox', 'true');

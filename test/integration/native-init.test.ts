@@ -115,7 +115,7 @@ function runInit(plan: Buffer, opts: RunOptions = {}): Promise<Result> {
 }
 
 function errorOf(r: Result): { errno: number; message: string } | undefined {
-  const f = r.frames.find((x) => x.type === FRAME.ERROR);
+  const f = r.frames.find((x) => x.type === FRAME.ERROR || x.type === FRAME.EXEC_ERROR);
   return f && { errno: f.payload.readInt32LE(0), message: f.payload.subarray(4).toString() };
 }
 
@@ -333,11 +333,12 @@ describe('berth-init (root)', () => {
     rmSync(fifo);
     assert.deepEqual(
       missing.frames.map((f) => f.type),
-      [FRAME.PID, FRAME.ERROR],
+      [FRAME.PID, FRAME.EXEC_ERROR],
     );
     assert.deepEqual(errorOf(missing), { errno: 2, message: 'RESOLVE_EXEC "no-such-program": executable file not found in $PATH' });
     const denied = await create('not-executable');
     rmSync(fifo);
+    assert.equal(denied.frames.at(-1)?.type, FRAME.EXEC_ERROR, 'the command\'s own failure is told apart from any other op\'s');
     assert.deepEqual(errorOf(denied), { errno: 13, message: 'RESOLVE_EXEC "not-executable": /tmp/not-executable: Permission denied' });
     const ok = await runInit(
       encodePlan([

@@ -385,15 +385,15 @@ describe('berth-init-trace', () => {
     // Missing everywhere: create fails, before READY.
     const missing = trace(plan('nope'), '-/usr/local/bin/nope;-/bin/nope');
     assert.equal(missing.status, 1);
-    assert.match(missing.log, /faccessat\(AT_FDCWD, "\/bin\/nope", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, ERROR, 2, "RESOLVE_EXEC \\"nope\\": executable file not found in \$PATH"\) = 0\nexit\(1\)\n$/);
+    assert.match(missing.log, /faccessat\(AT_FDCWD, "\/bin\/nope", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, EXEC_ERROR, 2, "RESOLVE_EXEC \\"nope\\": executable file not found in \$PATH"\) = 0\nexit\(1\)\n$/);
     // Found but not executable, and nothing better later: EACCES naming it.
     const denied = trace(plan('tool'), '!/usr/local/bin/tool;-/bin/tool');
     assert.equal(denied.status, 1);
-    assert.match(denied.log, /send_frame\(3, ERROR, 13, "RESOLVE_EXEC \\"tool\\": \/usr\/local\/bin\/tool: Permission denied"\) = 0\nexit\(1\)\n$/);
+    assert.match(denied.log, /send_frame\(3, EXEC_ERROR, 13, "RESOLVE_EXEC \\"tool\\": \/usr\/local\/bin\/tool: Permission denied"\) = 0\nexit\(1\)\n$/);
     // A path with a slash is checked as it is, never searched.
     const direct = trace(plan('./bin/x'), '-./bin/x');
     assert.equal(direct.status, 1);
-    assert.match(direct.log, /faccessat\(AT_FDCWD, ".\/bin\/x", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, ERROR, 2, "RESOLVE_EXEC \\".\/bin\/x\\": No such file or directory"\) = 0\n/);
+    assert.match(direct.log, /faccessat\(AT_FDCWD, ".\/bin\/x", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, EXEC_ERROR, 2, "RESOLVE_EXEC \\".\/bin\/x\\": No such file or directory"\) = 0\n/);
   });
 
   it('UNSHARE(CLONE_NEWTIME) in stage0, then the offsets, then CLONE: the child is born in the time namespace', () => {
