@@ -50,7 +50,9 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
   if (se && (se.user || se.role || se.type || se.level)) throw unsupported('config.linux.security_context.selinux_options: SELinux is not supported by berth (expected none)');
   const namespaces: PodNamespaces = {
     network: nsOption(nsOpts.network, 'config.linux.security_context.namespace_options.network', ['pod', 'node']) as PodNamespaces['network'],
-    pid: nsOption(nsOpts.pid ?? 'CONTAINER', 'config.linux.security_context.namespace_options.pid', ['pod', 'container', 'node']),
+    // No namespace_options at all is the proto3 zero value, POD (as containerd): a kubelet always
+    // sends CONTAINER explicitly unless the pod shares its process namespace.
+    pid: nsOption(nsOpts.pid, 'config.linux.security_context.namespace_options.pid', ['pod', 'container', 'node']),
     ipc: nsOption(nsOpts.ipc, 'config.linux.security_context.namespace_options.ipc', ['pod', 'node']) as PodNamespaces['ipc'],
   };
   const ports: PortMapping[] = [];

@@ -45,9 +45,11 @@ after(() =>
 );
 
 let podSeq = 0;
-function podConfig(extra: Record<string, unknown> = {}) {
+/** A pod as a kubelet sends it: PID namespace CONTAINER named explicitly unless `extra` names another. */
+function podConfig(extra: { linux?: { security_context?: object } & Record<string, unknown> } & Record<string, unknown> = {}) {
   podSeq++;
-  return { metadata: { name: `web${podSeq}`, namespace: 'default', uid: `uid-${process.pid}-${podSeq}`, attempt: 0 }, hostname: `web${podSeq}`, labels: { app: 'web', seq: String(podSeq) }, annotations: { note: 'berth' }, ...extra };
+  const linux = { ...extra.linux, security_context: { namespace_options: { pid: 'CONTAINER' }, ...extra.linux?.security_context } };
+  return { metadata: { name: `web${podSeq}`, namespace: 'default', uid: `uid-${process.pid}-${podSeq}`, attempt: 0 }, hostname: `web${podSeq}`, labels: { app: 'web', seq: String(podSeq) }, annotations: { note: 'berth' }, ...extra, linux };
 }
 const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox:latest' }, command: ['sh', '-c'], args, labels: { c: name }, annotations: { ca: name }, ...extra });
 
@@ -128,7 +130,7 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual([split.stdout.toString(), split.stderr.toString(), split.exit_code], ['out\n', 'err\n', 3]);
       const ns = async (c: string, t: string) => (await rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', `ls -l /proc/self/ns/${t} | sed 's/.*-> //'`] })).stdout.toString();
       for (const t of ['net', 'ipc', 'uts']) assert.equal(await ns(cli, t), await ns(srv, t), `both containers are in one ${t} namespace`);
-      assert.notEqual(await ns(cli, 'pid'), await ns(srv, 'pid'), 'pid CONTAINER (the default): each container its own');
+      assert.notEqual(await ns(cli, 'pid'), await ns(srv, 'pid'), 'pid CONTAINER: each container its own');
 
       const list = async (filter: object) => (await rt.ListContainers!({ filter })).containers.map((c: { id: string }) => c.id).sort();
       assert.deepEqual(await list({ pod_sandbox_id: pod }), [srv, cli].sort());
@@ -435,6 +437,24 @@ test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause 
     const flood = await criError(rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', 'while true; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; done'] }));
     assert.match(flood.details, /output exceeded 16777216 bytes/);
     await until('the flooding command killed', async () => !(await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString().includes('while true'));
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
+
+test('a pod without namespace_options gets the CRI\'s zero value: PID namespace POD, shared by its containers with the pause process', async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    const config = podConfig();
+    delete (config as { linux?: unknown }).linux;
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.linux.namespaces.options.pid, 'POD');
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('main', ['exec sleep 300']), sandbox_config: config })).container_id;
+    await rt.StartContainer!({ container_id: c });
+    const one = await rt.ExecSync!({ container_id: c, cmd: ['cat', '/proc/1/cmdline'] });
+    assert.equal(one.stdout.toString().replace(/\0/g, ' ').trim(), '/pause');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();
