@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { CriClient, criError, Status } from '../lib/cri-client.ts';
+import { CriClient, criError, criUnderTest, Status } from '../lib/cri-client.ts';
+import { ContainerdCri } from '../lib/interop/containerd-cri.ts';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
@@ -22,33 +23,49 @@ const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
 const BRIDGE = `btc${process.pid % 100000}`;
 const cfg = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } };
-const criSocket = join(runRoot, 'cri.sock');
+// BERTH_TEST_CRI=containerd runs the suite against containerd 1.6's CRI plugin as the oracle.
+const CRI = criUnderTest();
+/** Under containerd: the skip naming why a test checks berthd alone. */
+const berthOnly = (why: string) => (CRI === 'containerd' ? `berthd only: ${why}` : false);
+let criSocket = join(runRoot, 'cri.sock');
 let d: Daemon;
+let oracle: ContainerdCri | undefined;
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
   if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (CRI === 'containerd') {
+    oracle = await ContainerdCri.start('docker.io/library/busybox:latest');
+    criSocket = oracle.socket;
+    return;
+  }
   if (!existsSync(join(REPO, 'native/build/berth-pause'))) throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
   d = await startBerthd(root, runRoot, [], cfg);
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(() =>
-  finish(d, root, runRoot, {
+after(async () => {
+  if (oracle) {
+    const notes = await oracle.stop();
+    for (const dir of [root, runRoot]) rmSync(dir, { recursive: true, force: true });
+    if (notes.length) console.log(`containerd cleanup:\n${notes.join('\n')}`);
+    return;
+  }
+  await finish(d, root, runRoot, {
     network: true,
     beforeStop: async () => {
       const cri = new CriClient(criSocket);
       for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
       cri.close();
     },
-  }),
-);
+  });
+});
 
 let podSeq = 0;
 /** A pod as a kubelet sends it: PID namespace CONTAINER named explicitly unless `extra` names another. */
 function podConfig(extra: { linux?: { security_context?: object } & Record<string, unknown> } & Record<string, unknown> = {}) {
   podSeq++;
-  const linux = { ...extra.linux, security_context: { namespace_options: { pid: 'CONTAINER' }, ...extra.linux?.security_context } };
+  const linux = { ...(oracle ? { cgroup_parent: oracle.cgroupParent } : {}), ...extra.linux, security_context: { namespace_options: { pid: 'CONTAINER' }, ...extra.linux?.security_context } };
   return { metadata: { name: `web${podSeq}`, namespace: 'default', uid: `uid-${process.pid}-${podSeq}`, attempt: 0 }, hostname: `web${podSeq}`, labels: { app: 'web', seq: String(podSeq) }, annotations: { note: 'berth' }, ...extra, linux };
 }
 const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox:latest' }, command: ['sh', '-c'], args, labels: { c: name }, annotations: { ca: name }, ...extra });
@@ -60,7 +77,7 @@ function cgroupDirsOf(podId: string): string[] {
 }
 
 for (const version of ['v1', 'v1alpha2'] as const) {
-  test(`${version}: Version and Status`, async () => {
+  test(`${version}: Version and Status`, { skip: berthOnly("berth's name and verbose config in Version and Status") }, async () => {
     const cri = new CriClient(criSocket, version);
     try {
       const v = await cri.runtime.Version!({ version: '0.1.0' });
@@ -91,7 +108,7 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual(st.labels, config.labels);
       assert.deepEqual(st.annotations, config.annotations);
       assert.ok(BigInt(st.created_at) > 0n);
-      assert.deepEqual(cgroupDirsOf(pod).length > 0, true, 'the pause process sits under the pod cgroup parent');
+      if (CRI === 'berthd') assert.deepEqual(cgroupDirsOf(pod).length > 0, true, 'the pause process sits under the pod cgroup parent');
 
       // Listing with each filter.
       const ids = async (filter: object) => (await rt.ListPodSandbox!({ filter })).items.map((p: { id: string }) => p.id);
@@ -103,13 +120,17 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual(await ids({ label_selector: { seq: 'none' } }), []);
 
       // Two containers: a server and a client reaching it over the pod's loopback.
-      const srv = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('srv', ['mkdir -p /w && echo in-pod > /w/index.html && exec httpd -f -p 8080 -h /w']), sandbox_config: config })).container_id;
-      const cli = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('cli', ['exec sleep 300']), sandbox_config: config })).container_id;
+      // A kubelet sends the pod's namespace options in each container's config too: containerd takes
+      // a container's PID mode from there, berth from the pod's.
+      const own = { linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } } };
+      const srv = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('srv', ['mkdir -p /w && echo in-pod > /w/index.html && exec httpd -f -p 8080 -h /w'], own), sandbox_config: config })).container_id;
+      const cli = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('cli', ['exec sleep 300'], own), sandbox_config: config })).container_id;
       assert.equal((await rt.ContainerStatus!({ container_id: srv })).status.state, 'CONTAINER_CREATED');
       await rt.StartContainer!({ container_id: srv });
       await rt.StartContainer!({ container_id: cli });
       const again = await criError(rt.StartContainer!({ container_id: cli }));
-      assert.equal(again.code, Status.FailedPrecondition, `a second start: ${again.details}`);
+      // The CRI names no code for a second start: berthd's is its own (containerd answers Unknown).
+      if (CRI === 'berthd') assert.equal(again.code, Status.FailedPrecondition, `a second start: ${again.details}`);
 
       const cs = (await rt.ContainerStatus!({ container_id: cli })).status;
       assert.equal(cs.state, 'CONTAINER_RUNNING');
@@ -145,8 +166,6 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual(await list({ pod_sandbox_id: pod, state: { state: 'CONTAINER_EXITED' } }), [cli]);
       await rt.RemoveContainer!({ container_id: cli });
       assert.equal((await criError(rt.ContainerStatus!({ container_id: cli }))).code, Status.NotFound);
-      // The idempotent calls on an id that is gone.
-      await rt.StopContainer!({ container_id: cli, timeout: 1 });
       await rt.RemoveContainer!({ container_id: cli });
 
       await rt.StopPodSandbox!({ pod_sandbox_id: pod });
@@ -154,22 +173,26 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.equal((await rt.ContainerStatus!({ container_id: srv })).status.state, 'CONTAINER_EXITED', 'stopping the pod stopped its containers');
       await rt.StopPodSandbox!({ pod_sandbox_id: pod });
       const late = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('late', ['true']), sandbox_config: config }));
-      assert.equal(late.code, Status.FailedPrecondition, late.details);
-      assert.match(late.details, /not ready/);
+      // The CRI names no code for this; berthd's (FailedPrecondition) and wording are its own.
+      if (CRI === 'berthd') {
+        assert.equal(late.code, Status.FailedPrecondition, late.details);
+        assert.match(late.details, /not ready/);
+      }
       await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
       assert.equal((await criError(rt.PodSandboxStatus!({ pod_sandbox_id: pod }))).code, Status.NotFound);
       assert.equal((await criError(rt.ContainerStatus!({ container_id: srv }))).code, Status.NotFound, 'removing the pod removed its containers');
-      await rt.StopPodSandbox!({ pod_sandbox_id: pod });
       await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
-      assert.deepEqual(cgroupDirsOf(pod), [], 'the pod cgroup parent is gone');
-      assert.ok(!existsSync(join(runRoot, 'netns', pod)), 'the pod netns is gone');
+      if (CRI === 'berthd') {
+        assert.deepEqual(cgroupDirsOf(pod), [], 'the pod cgroup parent is gone');
+        assert.ok(!existsSync(join(runRoot, 'netns', pod)), 'the pod netns is gone');
+      }
     } finally {
       cri.close();
     }
   });
 }
 
-test('GetContainerEvents: created, started, stopped, deleted for a pod container, with the pod status', async () => {
+test('GetContainerEvents: created, started, stopped, deleted for a pod container, with the pod status', { skip: CRI === 'containerd' && 'containerd 1.6 has no GetContainerEvents (it came in 1.7)' }, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   const got: { container_id: string; container_event_type: string; pod_sandbox_status: { id: string } | null; containers_statuses: { id: string; state: string }[] }[] = [];
@@ -234,7 +257,7 @@ test('hostPort through portmap reaches a pod container; a NODE-network pod uses 
   }
 });
 
-test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls, selinux_relabel where SELinux is off; what berth cannot do is refused naming the field', async () => {
+test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls, selinux_relabel where SELinux is off; what berth cannot do is refused naming the field', { skip: berthOnly("berthd's own OOM score and capabilities, and berth's refusal wording") }, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -326,7 +349,8 @@ test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
   const cleanup = () => spawnSync('sh', ['-c', `for m in $(awk '{print $5}' /proc/self/mountinfo | grep '^${dir}/' | sort -r); do umount -l "$m"; done`]);
   try {
     sh(`mkdir -p ${shared} ${unshared} && mount -t tmpfs berth-prop ${shared} && mount --make-private ${shared} && mount --make-shared ${shared} && mount -t tmpfs berth-prop ${unshared} && mount --make-private ${unshared}`);
-    const config = podConfig();
+    // A privileged container needs a privileged pod (the CRI's rule, which containerd enforces).
+    const config = podConfig({ linux: { security_context: { privileged: true } } });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     const make = async (name: string, propagation: string, linux: object = {}) => {
       const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, ['exec sleep 300'], { mounts: [{ container_path: '/prop', host_path: shared, propagation }], linux }), sandbox_config: config })).container_id;
@@ -348,8 +372,11 @@ test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
     // containerd refuses these too: the bind could not propagate from a private host mount.
     for (const [propagation, want] of [['PROPAGATION_HOST_TO_CONTAINER', /rslave needs the source .* on a shared or slave mount/], ['PROPAGATION_BIDIRECTIONAL', /rshared needs the source .* on a shared mount/]] as const) {
       const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('unshared', ['true'], { mounts: [{ container_path: '/prop', host_path: unshared, propagation }] }), sandbox_config: config }));
-      assert.equal(e.code, Status.FailedPrecondition, e.details);
-      assert.match(e.details, want);
+      // The CRI names no code: berthd's and its wording are its own (containerd answers Unknown).
+      if (CRI === 'berthd') {
+        assert.equal(e.code, Status.FailedPrecondition, e.details);
+        assert.match(e.details, want);
+      }
     }
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
@@ -359,7 +386,7 @@ test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
   }
 });
 
-test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', async () => {
+test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', { skip: berthOnly("berth's cgroup layout, its metrics and refusal wording") }, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -399,7 +426,7 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
   }
 });
 
-test('runtime_handler: a pod and its containers run under the named runtime class (runc)', async (t) => {
+test('runtime_handler: a pod and its containers run under the named runtime class (runc)', { skip: berthOnly("berthd's runtime classes (its configuration)") }, async (t) => {
   const cri = new CriClient(criSocket);
   try {
     const handlers = (await cri.runtime.Status!({})).runtime_handlers.map((h: { name: string }) => h.name);
@@ -418,7 +445,7 @@ test('runtime_handler: a pod and its containers run under the named runtime clas
   }
 });
 
-test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', async () => {
+test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', { skip: berthOnly("berth's ExecSync timeout and output-cap wording") }, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -443,12 +470,28 @@ test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause 
   }
 });
 
+test('StopContainer and StopPodSandbox of an id that is gone succeed (the CRI: idempotent, a kubelet retries them)', { todo: CRI === 'containerd' && 'containerd 1.6 answers NotFound' }, async () => {
+  const cri = new CriClient(criSocket);
+  const rt = cri.runtime;
+  try {
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
+    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('gone', ['exec sleep 300']), sandbox_config: config })).container_id;
+    await rt.RemoveContainer!({ container_id: c });
+    await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
+    await rt.StopContainer!({ container_id: c, timeout: 1 });
+    await rt.StopPodSandbox!({ pod_sandbox_id: pod });
+  } finally {
+    cri.close();
+  }
+});
+
 test('a pod without namespace_options gets the CRI\'s zero value: PID namespace POD, shared by its containers with the pause process', async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
     const config = podConfig();
-    delete (config as { linux?: unknown }).linux;
+    delete (config.linux as { security_context?: unknown }).security_context;
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.linux.namespaces.options.pid, 'POD');
     const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('main', ['exec sleep 300']), sandbox_config: config })).container_id;
@@ -461,7 +504,7 @@ test('a pod without namespace_options gets the CRI\'s zero value: PID namespace 
   }
 });
 
-test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimplemented', async () => {
+test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimplemented', { skip: berthOnly("berth's error wording") }, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -504,7 +547,7 @@ test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimple
   }
 });
 
-test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a missing image, ImageFsInfo)', async () => {
+test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a missing image, ImageFsInfo)', { skip: berthOnly('the image store berth shares with the CRI') }, async () => {
   const cri = new CriClient(criSocket, 'v1alpha2');
   try {
     const imgs = (await cri.image.ListImages!()).images;
@@ -537,7 +580,7 @@ test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a mi
   }
 });
 
-test('logs and stats: CRI format at the kubelet path, written by the shim; ReopenContainerLog after a rename; berth logs reads them; container and pod stats', async () => {
+test('logs and stats: CRI format at the kubelet path, written by the shim; ReopenContainerLog after a rename; berth logs reads them; container and pod stats', { skip: berthOnly('berth logs and the shim that writes the CRI log') }, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   const logDir = mkdtempSync('/tmp/btc-logs-');
@@ -584,7 +627,7 @@ test('logs and stats: CRI format at the kubelet path, written by the shim; Reope
   }
 });
 
-test('PullImage from a registry on loopback (anonymous); the pulled image runs in a pod and berth sees it', async () => {
+test('PullImage from a registry on loopback (anonymous); the pulled image runs in a pod and berth sees it', { skip: berthOnly('berth sees the pulled image') }, async () => {
   const reg = await startRegistry();
   const src = mkdtempSync('/tmp/btc-push-');
   const cri = new CriClient(criSocket);
@@ -625,7 +668,7 @@ test('PullImage from a registry on loopback (anonymous); the pulled image runs i
   }
 });
 
-test('berth pods and berth ps show the pods and which pod a container is in', async () => {
+test('berth pods and berth ps show the pods and which pod a container is in', { skip: berthOnly('the berth CLI') }, async () => {
   const cri = new CriClient(criSocket);
   try {
     const config = podConfig();
@@ -668,7 +711,7 @@ async function pushBusybox(host: string, ref: string, cmd: string[], creds?: { u
   }
 }
 
-test('PullImage with AuthConfig: basic auth (username/password and auth) and a bearer-token registry; refused token kinds name the field', async () => {
+test('PullImage with AuthConfig: basic auth (username/password and auth) and a bearer-token registry; refused token kinds name the field', { skip: berthOnly("berth's refusal wording of token kinds") }, async () => {
   const basic = await startRegistry({ htpasswd: { alice: 's3cret' } });
   const tokens = await startTokenServer({ users: { bob: 'pa55' }, anonymousPull: false });
   const tokenReg = await startRegistry({ token: tokens });
@@ -703,7 +746,7 @@ test('PullImage with AuthConfig: basic auth (username/password and auth) and a b
   }
 });
 
-test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 resolves through a registry on loopback', async () => {
+test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 resolves through a registry on loopback', { skip: berthOnly("berthd's registry configuration") }, async () => {
   const reg = await startRegistry();
   let cri: CriClient | undefined;
   try {
@@ -723,7 +766,7 @@ test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 r
   }
 });
 
-test('the pause process killed, with berthd up and while it is down: the pod becomes NOTREADY and its network is released', async () => {
+test('the pause process killed, with berthd up and while it is down: the pod becomes NOTREADY and its network is released', { skip: berthOnly('berthd down and restarted') }, async () => {
   let cri = new CriClient(criSocket);
   try {
     const pausePid = async (pod: string) => (await d.client.podInspect(pod)).pid;
@@ -751,7 +794,7 @@ test('the pause process killed, with berthd up and while it is down: the pod bec
   }
 });
 
-test('kill -9 of berthd: the pod and its container are still there, ready and running, after a restart', async () => {
+test('kill -9 of berthd: the pod and its container are still there, ready and running, after a restart', { skip: berthOnly('berthd restart survival') }, async () => {
   let cri = new CriClient(criSocket);
   const config = podConfig();
   const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });

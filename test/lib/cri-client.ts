@@ -75,3 +75,11 @@ export async function criError(p: Promise<unknown>): Promise<CriError> {
 }
 
 export const Status = { InvalidArgument: 3, DeadlineExceeded: 4, NotFound: 5, AlreadyExists: 6, FailedPrecondition: 9, Unimplemented: 12 } as const;
+
+/** The CRI server the CRI suite drives: BERTH_TEST_CRI=berthd (the default) or containerd (containerd 1.6's CRI plugin, the oracle). */
+export function criUnderTest(): 'berthd' | 'containerd' {
+  const raw = (process.env['BERTH_TEST_CRI'] ?? 'berthd').trim();
+  if (raw === '' || raw === 'berthd') return 'berthd';
+  if (raw === 'containerd') return 'containerd';
+  throw new Error(`BERTH_TEST_CRI=${raw}: expected "berthd" or "containerd"`);
+}

@@ -35,20 +35,24 @@ export async function busyboxLayer(): Promise<Buffer> {
 
 /** Writes the docker-archive of the busybox image to `path`; returns its config digest. */
 export async function writeBusyboxArchive(path: string): Promise<{ configDigest: string }> {
-  const layer = await busyboxLayer();
+  return writeDockerArchive(path, BUSYBOX_REF, await busyboxLayer(), { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], WorkingDir: '/' });
+}
+
+/** Writes a one-layer image named `ref` as a docker-archive to `path`; returns its config digest. */
+export async function writeDockerArchive(path: string, ref: string, layer: Buffer, imageConfig: Record<string, unknown>): Promise<{ configDigest: string }> {
   const diffId = `sha256:${sha256(layer)}`;
   const config = JSON.stringify({
     architecture: 'amd64',
     os: 'linux',
     created: '1970-01-01T00:00:00Z',
-    config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], WorkingDir: '/' },
+    config: imageConfig,
     rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created: '1970-01-01T00:00:00Z', created_by: 'berth interop test: busybox-static' }],
+    history: [{ created: '1970-01-01T00:00:00Z', created_by: `berth test image ${ref}` }],
   });
   const configHex = sha256(config);
   const layerDir = sha256(layer);
-  const manifest = JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [BUSYBOX_REF], Layers: [`${layerDir}/layer.tar`] }]);
-  const [repo, tag] = [BUSYBOX_REF.slice(0, BUSYBOX_REF.lastIndexOf(':')), BUSYBOX_REF.slice(BUSYBOX_REF.lastIndexOf(':') + 1)];
+  const manifest = JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [ref], Layers: [`${layerDir}/layer.tar`] }]);
+  const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
   const repositories = JSON.stringify({ [repo]: { [tag]: layerDir } });
   const archive = await tarOf([
     { name: `${layerDir}/` },
