@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { NetworkManager } from '../../src/network/network-manager.ts';
-import { CriClient, criError } from '../lib/cri-client.ts';
+import { CriClient, criError, removeAllPods } from '../lib/cri-client.ts';
 import { type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -28,11 +28,7 @@ after(async () => {
   d = await startBerthd(root, runRoot, [], cfg).catch(() => undefined);
   await finish(d, root, runRoot, {
     network: true,
-    beforeStop: async () => {
-      const cri = new CriClient(criSocket);
-      for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
-      cri.close();
-    },
+    beforeStop: () => removeAllPods(criSocket),
   });
 });
 

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { CriClient } from '../lib/cri-client.ts';
+import { CriClient, removeAllPods } from '../lib/cri-client.ts';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
@@ -54,11 +54,7 @@ after(async () => {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
   await finish(d, root, runRoot, {
     network: true,
-    beforeStop: async () => {
-      const cri = new CriClient(criSocket);
-      for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
-      cri.close();
-    },
+    beforeStop: () => removeAllPods(criSocket),
   });
 });
 

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { CriClient, criError, criUnderTest, Status } from '../lib/cri-client.ts';
+import { CriClient, criError, criUnderTest, removeAllPods, Status } from '../lib/cri-client.ts';
 import { ContainerdCri } from '../lib/interop/containerd-cri.ts';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
@@ -53,11 +53,7 @@ after(async () => {
   }
   await finish(d, root, runRoot, {
     network: true,
-    beforeStop: async () => {
-      const cri = new CriClient(criSocket);
-      for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
-      cri.close();
-    },
+    beforeStop: () => removeAllPods(criSocket),
   });
 });
 

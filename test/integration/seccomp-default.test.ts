@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { CriClient, criError, Status } from '../lib/cri-client.ts';
+import { CriClient, criError, removeAllPods, Status } from '../lib/cri-client.ts';
 import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -38,11 +38,7 @@ before(async () => {
 after(async () => {
   await finish(d, root, runRoot, {
     network: true,
-    beforeStop: async () => {
-      const cri = new CriClient(criSocket);
-      for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
-      cri.close();
-    },
+    beforeStop: () => removeAllPods(criSocket),
   });
   rmSync(profiles, { recursive: true, force: true });
 });
