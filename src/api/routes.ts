@@ -9,7 +9,7 @@ import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { streamErrorLine } from './errors.ts';
 import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
-import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, PATH_STAT_HEADER, type CreateRequest, type ExecRequest } from './types.ts';
+import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, PATH_STAT_HEADER, type CreateRequest, type ExecRequest, type UpdateRequest } from './types.ts';
 
 const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
 
@@ -186,6 +186,7 @@ export function apiRouter(): Router {
   r.on('POST', '/containers/{id}/pause', async (c) => void (await c.engine.containers.pause(c.params.id!)));
   r.on('POST', '/containers/{id}/unpause', async (c) => void (await c.engine.containers.unpause(c.params.id!)));
   r.on('POST', '/containers/{id}/rename', async (c) => void (await c.engine.containers.rename(c.params.id!, c.query.get('name') ?? '')));
+  r.on('POST', '/containers/{id}/update', async (c) => void (await c.engine.containers.update(c.params.id!, (await readJson<UpdateRequest>(c.req, 'update')) ?? {})));
   r.on('GET', '/containers/{id}/changes', async (c) => c.engine.containers.changes(c.params.id!));
   r.on('POST', '/containers/{id}/commit', async (c) => {
     const body = await readJson<{ ref?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean }>(c.req, 'commit');

@@ -18,6 +18,7 @@ export type {
   StatsResult,
   SystemInfo,
   TopResult,
+  UpdateRequest,
   VersionInfo,
   VolumeInfo,
 } from '../engine/types.ts';

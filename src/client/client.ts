@@ -34,6 +34,7 @@ import {
   type SystemInfo,
   type SystemPruneResult,
   type TopResult,
+  type UpdateRequest,
   type VersionInfo,
   type VolumeInfo,
 } from '../api/types.ts';
@@ -272,6 +273,9 @@ export class BerthClient {
   // ---- containers
   rename(id: string, name: string): Promise<void> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } });
+  }
+  update(id: string, u: UpdateRequest): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/update`, { body: u });
   }
   changes(id: string): Promise<Change[]> {
     return this.json('GET', `/containers/${encodeURIComponent(id)}/changes`);

@@ -2,7 +2,7 @@
 // CreateRequest. What the engine honours is converted; a field it does not honour is refused with
 // a 400 naming it when the client set it (the docker CLI sends most fields at their zero value on
 // every create, so a zero value is not "set"). Pure: no engine calls.
-import type { CreateRequest, MountRequest, PortMapping, SecurityOptions } from '../engine/types.ts';
+import type { CreateRequest, MountRequest, PortMapping, SecurityOptions, UpdateRequest } from '../engine/types.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { refused } from './errors.ts';
 
@@ -221,6 +221,35 @@ function restartOf(p: DockerHostConfig['RestartPolicy']): string | undefined {
   throw invalidArgument(`invalid restart policy '${p.Name}'`);
 }
 
+/** docker's --cpus (NanoCpus) or --cpu-quota/--cpu-period as the engine's CPU count; undefined when none is given. */
+function cpusOf(hc: Pick<DockerHostConfig, 'NanoCpus' | 'CpuQuota' | 'CpuPeriod'>): number | undefined {
+  if (hc.NanoCpus) return hc.NanoCpus / 1e9;
+  if (hc.CpuQuota && hc.CpuQuota > 0) return hc.CpuQuota / (hc.CpuPeriod || 100_000);
+  if (hc.CpuPeriod) throw refused('--cpu-period without --cpu-quota', 'give --cpus');
+  return undefined;
+}
+
+/**
+ * The body of `POST /containers/{id}/update` (docker update: Resources and RestartPolicy) as the
+ * engine's update. The CLI sends every field, zero where a flag was not given: zero keeps the value.
+ */
+export function toUpdateRequest(body: DockerHostConfig): UpdateRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidArgument('container update: the body must be a JSON object (Resources and RestartPolicy)');
+  for (const [k, flag] of Object.entries(UNSUPPORTED_HOST)) if (k in body && !unset(body[k])) throw refused(`${flag} (${k})`, 'the berth engine does not honour it yet');
+  const u: UpdateRequest = {};
+  if (body.Memory) u.memory = body.Memory;
+  const cpus = cpusOf(body);
+  if (cpus) u.cpus = cpus;
+  if (body.CpuShares) u.cpuShares = body.CpuShares;
+  if (body.CpusetCpus) u.cpusetCpus = body.CpusetCpus;
+  if (body.CpusetMems) u.cpusetMems = body.CpusetMems;
+  // dockerd: 0 or less is unlimited; null is no change.
+  if (typeof body.PidsLimit === 'number') u.pidsLimit = body.PidsLimit > 0 ? body.PidsLimit : -1;
+  const p = body.RestartPolicy;
+  if (p?.Name) u.restart = p.Name === 'no' ? 'no' : restartOf(p);
+  return u;
+}
+
 /** The network a container joins: docker's 'default' and 'bridge' are the engine's default network. */
 export function networkOf(mode: string | undefined, defaultNetwork: string): string | undefined {
   if (!mode || mode === 'default' || mode === 'bridge' || mode === defaultNetwork) return undefined;
@@ -267,10 +296,7 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   // dockerd's rule: the default network resolves no names but the container's own.
   if (aliases.length && !network) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
 
-  let cpus: number | undefined;
-  if (hc.NanoCpus) cpus = hc.NanoCpus / 1e9;
-  else if (hc.CpuQuota && hc.CpuQuota > 0) cpus = hc.CpuQuota / (hc.CpuPeriod || 100_000);
-  else if (hc.CpuPeriod) throw refused('--cpu-period without --cpu-quota', 'give --cpus');
+  const cpus = cpusOf(hc);
 
   const cmd = strings(body.Cmd);
   const entrypoint = strings(body.Entrypoint);

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import type { ContainerDetails, LogLine } from '../engine/types.ts';
 import { ErrorCode, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
-import { type DockerConfig, toCreateRequest } from './container-create.ts';
+import { type DockerConfig, type DockerHostConfig, toCreateRequest, toUpdateRequest } from './container-create.ts';
 import { engineNetworkName, toInspect, toListEntry } from './container-shapes.ts';
 import { dockerStartFailure, orNoSuch, refused } from './errors.ts';
 import { engineImageWord, imageIdOf } from './image-ids.ts';
@@ -168,6 +168,12 @@ export function containerRoutes(r: DockerRouter): void {
     if (rec.status !== 'running' && rec.status !== 'paused') return notModified(c);
     await c.engine.containers.stop(rec.id, int(c.query, 't'), signalName(c.query.get('signal')));
     return NO_CONTENT;
+  });
+
+  r.on('POST', '/containers/{id}/update', async (c) => {
+    const rec = await resolve(c.engine, c.params.id!);
+    await c.engine.containers.update(rec.id, toUpdateRequest(await readJsonBody<DockerHostConfig>(c.req, 'container update')));
+    return { Warnings: [] };
   });
 
   r.on('POST', '/containers/{id}/restart', async (c) => {

@@ -15,7 +15,6 @@ import { volumeNetworkRoutes } from './volumes-networks.ts';
 
 /** Endpoints berthd knows and does not serve: refused naming why, rather than a bare 404. */
 const REFUSED: [string, string, string, string][] = [
-  ['POST', '/containers/{id}/update', 'docker update', 'the berth engine cannot change a created container\'s resources yet'],
   ['POST', '/swarm/init', 'swarm', 'berth has no swarm'],
   ['GET', '/swarm', 'swarm', 'berth has no swarm'],
   ['GET', '/services', 'swarm services', 'berth has no swarm'],

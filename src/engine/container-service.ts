@@ -11,6 +11,7 @@
 //   cp, export        container-archive.ts  (through container-rootfs.ts, also of a stopped container)
 //   diff              container-changes.ts  commit          container-commit.ts
 //   rename            container-rename.ts
+//   update            container-update.ts
 // What they share (paths, the lock, the tasks, the waiters, recording a status) is
 // container-context.ts. The metadata row is the record; the shim's exit.json is the truth about the
 // process (docs/engine.md).
@@ -36,9 +37,10 @@ import { archivePath, extractInto, type PathStat, statPath } from './container-a
 import { type Change, containerChanges } from './container-changes.ts';
 import { type CommitRequest, type CommitResult, commitContainer } from './container-commit.ts';
 import { renameContainer } from './container-rename.ts';
+import { updateContainer } from './container-update.ts';
 import { ExecRegistry } from './exec-registry.ts';
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, StatsResult, TopResult } from './types.ts';
+import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, StatsResult, TopResult, UpdateRequest } from './types.ts';
 
 export type { ContainerServiceOptions };
 
@@ -184,6 +186,11 @@ export class ContainerService {
 
   rename(word: string, newName: string): Promise<void> {
     return renameContainer(this.#ctx, this.resolve(word).id, newName);
+  }
+
+  /** New resource limits (applied to a running task's cgroup) and restart policy, recorded for inspect and the next start. */
+  update(word: string, u: UpdateRequest): Promise<void> {
+    return updateContainer(this.#ctx, this.resolve(word).id, u);
   }
 
   /** docker's diff: what the container changed in its filesystem (overlay snapshotter). */

@@ -34,7 +34,6 @@ import { MODES } from './owned-modes.ts';
 import type { PodInfo, PodRequest } from './pod-types.ts';
 import type { RuntimeCli } from './runtime-cli.ts';
 import { type RuntimeClass, runtimeOfClass } from './runtime-classes.ts';
-import { buildSpec } from './spec-builder.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 import type { ContainerConfig, CreateRequest, SandboxMembership } from './types.ts';
 
@@ -406,16 +405,12 @@ export class PodService {
 
   /**
    * Changes a running container's CPU and memory limits in place (the CRI's UpdateContainerResources).
-   * The values are checked as at create (buildSpec's rules); the change lasts while the task runs.
+   * The engine's one update verb (container-update.ts): checked as at create, recorded for the next start.
    */
   async updateContainerResources(word: string, r: Pick<CreateRequest, 'memory' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems'>): Promise<void> {
     const c = this.#o.containers.resolve(word);
     if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's resources can be updated`);
-    // A throwaway config built by the create rules: the same validation and the same OCI shapes.
-    const resources = buildSpec({ id: c.id, request: { image: '-', cmd: ['-'], ...r }, image: {} }).linux!.resources ?? {};
-    const update = { ...(resources.memory ? { memory: resources.memory } : {}), ...(resources.cpu ? { cpu: resources.cpu } : {}) };
-    if (Object.keys(update).length === 0) return;
-    await this.#runtime(c.runtime).update(c.id, update);
+    await this.#o.containers.update(c.id, r);
   }
 
   /** Bytes and inodes of a container's writable layer (its active snapshot). */

@@ -134,6 +134,9 @@ export type SandboxMembership = {
 /** The document a container's metadata row keeps: the create request and the OCI spec built from it. */
 export type ContainerConfig = { request: CreateRequest; spec: RuntimeConfig };
 
+/** What `update` may change (docker update, the CRI's UpdateContainerResources); an absent field keeps its value. */
+export type UpdateRequest = Pick<CreateRequest, 'memory' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'restart'>;
+
 export type ContainerSummary = {
   id: string;
   name: string;

@@ -211,6 +211,16 @@ export class MetadataStore<Config = unknown> {
     return this.getContainer(id);
   }
 
+  /** A container's new config, and restart policy when given (docker's update), in one write. */
+  reconfigureContainer(id: string, config: Config, restart?: { name: RestartPolicyName; max: number }): ContainerRecord<Config> {
+    const r = restart
+      ? this.db.prepare('UPDATE containers SET config = ?, restart_policy = ?, restart_max = ? WHERE id = ?').run(JSON.stringify(config), restart.name, restart.max, id)
+      : this.db.prepare('UPDATE containers SET config = ? WHERE id = ?').run(JSON.stringify(config), id);
+    if (Number(r.changes) === 0) throw notFound(`no such container: ${id}`);
+    this.#afterWrite('update');
+    return this.getContainer(id);
+  }
+
   /** A new name for a container (docker's rename); refused when another container has it. */
   renameContainer(id: string, name: string): ContainerRecord<Config> {
     const byName = this.db.prepare('SELECT id FROM containers WHERE name = ? AND id != ?').get(name, id) as Raw | undefined;

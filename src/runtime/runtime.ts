@@ -526,7 +526,7 @@ function signalProcess(pid: number, startTime: string, sig: number): void {
 }
 
 /** `update` semantics: each given group of limits replaces the recorded one field by field. */
-function mergeResources(base: LinuxResources, change: LinuxResources): LinuxResources {
+export function mergeResources(base: LinuxResources, change: LinuxResources): LinuxResources {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(change)) {
     const prev = out[k];

@@ -5,7 +5,7 @@
 // the test naming it (scripts/setup.sh installs both).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -14,6 +14,7 @@ import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
+import { cgroupV1Dir } from '../lib/host.ts';
 import { startRegistry, type TestRegistry } from '../lib/registry.ts';
 import { busyboxImage } from '../lib/test-images.ts';
 import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
@@ -453,7 +454,7 @@ test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps 
   assert.equal((await docker(bin, 'volume', 'rm', 'keepme')).code, 0);
 });
 
-test('docker 28: exec -u/-w/-e, --restart on-failure restarts, --memory/--cpus/--pids-limit reach inspect and stats, update refused naming why', async () => {
+test('docker 28: exec -u/-w/-e, --restart on-failure restarts, --memory/--cpus/--pids-limit reach inspect and stats, and update changes them', async () => {
   const bin = CLIENTS[0].bin;
   assert.equal((await docker(bin, 'run', '-d', '--name', 'res', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '50', 'busybox', 'sleep', '100')).code, 0);
   const hc = await docker(bin, 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}', 'res');
@@ -463,8 +464,8 @@ test('docker 28: exec -u/-w/-e, --restart on-failure restarts, --memory/--cpus/-
   const ex = await docker(bin, 'exec', '-u', '65534', '-w', '/tmp', '-e', 'X=1', 'res', 'sh', '-c', 'echo $(id -u) $(pwd) $X');
   assert.equal(ex.stdout, '65534 /tmp 1\n', ex.stderr);
   const up = await docker(bin, 'update', '--memory', '128m', 'res');
-  assert.equal(up.code, 1);
-  assert.match(up.stderr, /docker update: not supported by berthd/);
+  assert.equal(up.code, 0, up.stderr);
+  assert.match((await docker(bin, 'stats', '--no-stream', '--format', '{{.MemUsage}}', 'res')).stdout, /\/ 128MiB$/m, 'update changed the limit the engine reads back');
   assert.equal((await docker(bin, 'rm', '-f', 'res')).code, 0);
   assert.equal((await docker(bin, 'run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3')).code, 0);
   await until('two restarts', async () => (await docker(bin, 'inspect', '--format', '{{.RestartCount}} {{.State.Status}}', 'flaky')).stdout.trim() === '2 exited', 30_000);
@@ -554,4 +555,52 @@ test('one engine behind both APIs: a container made by berth is seen and removed
   assert.equal((await docker(bin, 'rm', '-f', 'from-berth')).code, 0);
   assert.equal((await berthCli(d.socket, 'rm', '-f', 'from-docker')).code, 0);
   assert.deepEqual((await d.client.list({ all: true })).map((c) => c.name), []);
+});
+
+/** A limit file of the cgroup v1 `controller` that process `pid` is in, or undefined when the controller is not mounted on its own. */
+function cgroupLimit(pid: number, controller: string, file: string): string | undefined {
+  const root = cgroupV1Dir(controller);
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+  if (!root || !line) return undefined;
+  return readFileSync(join(root, line.split(':').slice(2).join(':'), file), 'utf8').trim();
+}
+
+test('docker 28: update --memory --pids-limit changes the cgroup, inspect shows it, a stop and start keep it; a bad value is a 400 naming the field', async (t) => {
+  if (!cgroupV1Dir('memory') || !cgroupV1Dir('pids')) return t.skip('this host has no cgroup v1 memory and pids hierarchies to read the limits from');
+  const bin = CLIENTS[0].bin;
+  const name = `upd-${process.pid}`;
+  assert.equal((await docker(bin, 'run', '-d', '--name', name, 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done')).code, 0);
+  const limits = async () => {
+    const pid = Number((await docker(bin, 'inspect', '--format', '{{.State.Pid}}', name)).stdout.trim());
+    return [cgroupLimit(pid, 'memory', 'memory.limit_in_bytes'), cgroupLimit(pid, 'pids', 'pids.max')];
+  };
+  const up = await docker(bin, 'update', '--memory', '64m', '--pids-limit', '50', '--restart', 'on-failure:4', name);
+  assert.deepEqual([up.code, up.stdout], [0, `${name}\n`], up.stderr);
+  assert.deepEqual(await limits(), [String(64 << 20), '50'], 'the running task\'s cgroup has the new limits');
+  const shown = () => docker(bin, 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', name);
+  assert.equal((await shown()).stdout.trim(), `${64 << 20} 50 on-failure:4`);
+  assert.equal((await docker(bin, 'stop', '-t', '2', name)).code, 0);
+  assert.equal((await docker(bin, 'start', name)).code, 0);
+  assert.deepEqual(await limits(), [String(64 << 20), '50'], 'a stopped and started container keeps them');
+  assert.equal((await shown()).stdout.trim(), `${64 << 20} 50 on-failure:4`);
+
+  const { request } = await import('node:http');
+  const post = (body: unknown) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const r = request({ socketPath: dockerSocket, method: 'POST', path: `/v1.50/containers/${name}/update`, headers: { 'content-type': 'application/json' } }, (res) => {
+        let b = '';
+        res.on('data', (c: Buffer) => (b += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      });
+      r.on('error', reject);
+      r.end(JSON.stringify(body));
+    });
+  const bad = await post({ Memory: 1024 });
+  assert.equal(bad.status, 400, bad.body);
+  assert.match(JSON.parse(bad.body).message, /memory 1024: expected at least 6 MiB/);
+  const badPids = await post({ MemorySwap: 1 << 30 });
+  assert.equal(badPids.status, 400, badPids.body);
+  assert.match(JSON.parse(badPids.body).message, /--memory-swap \(MemorySwap\)/);
+  assert.deepEqual(await limits(), [String(64 << 20), '50'], 'a refused update changes nothing');
+  assert.equal((await docker(bin, 'rm', '-f', name)).code, 0);
 });

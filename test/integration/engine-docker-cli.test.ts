@@ -3,10 +3,11 @@
 // `--format` Go templates on every listing and inspecting verb, docker's exit codes, and the verbs
 // and flags docker users expect. Checks that nothing is left under the test's roots.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { cgroupV1Dir } from '../lib/host.ts';
 import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -150,6 +151,38 @@ test('version prints the client and berthd; history shows the image config; rena
   assert.match(taken.stderr, /already in use/);
   assert.match((await berth('rename', 'ren3', 'bad/name')).stderr, /invalid container name/);
   await berth('rm', 'ren2', 'ren3');
+});
+
+test('update --memory --pids-limit --restart: a created container starts with them, a running one gets them in its cgroup; inspect shows them; a bad value names the field', async (t) => {
+  const memRoot = cgroupV1Dir('memory');
+  const pidsRoot = cgroupV1Dir('pids');
+  if (!memRoot || !pidsRoot) return t.skip('this host has no cgroup v1 memory and pids hierarchies to read the limits from');
+  const file = (pid: number, controller: string, root: string, name: string) => {
+    const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller))!;
+    return readFileSync(join(root, line.split(':').slice(2).join(':'), name), 'utf8').trim();
+  };
+  const limits = async (c: string) => {
+    const pid = (await d.client.inspect(c)).state.pid;
+    return [file(pid, 'memory', memRoot, 'memory.limit_in_bytes'), file(pid, 'pids', pidsRoot, 'pids.max')];
+  };
+  assert.equal((await berth('create', '--name', 'upd1', 'busybox', 'sleep', '300')).code, 0);
+  const created = await berth('update', '--memory', '64m', '--pids-limit', '50', 'upd1');
+  assert.deepEqual([created.code, created.stdout], [0, 'upd1\n'], created.stderr);
+  assert.equal((await berth('start', 'upd1')).code, 0);
+  assert.deepEqual(await limits('upd1'), [String(64 << 20), '50'], 'the start used the recorded limits');
+  const running = await berth('update', '--memory', '96m', '--pids-limit', '40', '--restart', 'always', 'upd1');
+  assert.equal(running.code, 0, running.stderr);
+  assert.deepEqual(await limits('upd1'), [String(96 << 20), '40']);
+  const req = (await d.client.inspect('upd1')).request;
+  assert.deepEqual([req.memory, req.pidsLimit, req.restart], [96 << 20, 40, 'always']);
+  assert.equal((await d.client.inspect('upd1')).restartPolicy.name, 'always');
+  const bad = await berth('update', '--memory', '1k', 'upd1');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /memory 1024: expected at least 6 MiB/);
+  const none = await berth('update', 'upd1');
+  assert.match(none.stderr, /one or more flags/);
+  assert.deepEqual(await limits('upd1'), [String(96 << 20), '40'], 'a refused update changes nothing');
+  await berth('rm', '-f', 'upd1');
 });
 
 test('cp both ways, with a running and with a stopped container; a symlink never leads out of the root', async () => {

@@ -4,7 +4,7 @@
 // Must never: import engine code or reach the daemon other than through the client.
 import { readFileSync } from 'node:fs';
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
-import type { ContainerDetails, CreateRequest, MountRequest, PortMapping } from '../../api/types.ts';
+import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, UpdateRequest } from '../../api/types.ts';
 import type { BerthClient } from '../../client/client.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
@@ -87,6 +87,30 @@ async function asRun<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 // ------------------------------------------------------------------ flag parsing helpers
+
+/** --memory, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit and --restart (run, create, update), checked as docker's CLI checks them. */
+export function resourceFlags(f: Record<string, unknown>): UpdateRequest {
+  const u: UpdateRequest = {};
+  if (f.memory !== undefined) u.memory = parseBytes(f.memory as string, '--memory');
+  if (f.cpus !== undefined) {
+    const n = Number(f.cpus);
+    if (!(n > 0)) throw invalidArgument(`--cpus ${JSON.stringify(f.cpus)}: expected a positive number such as 0.5`);
+    u.cpus = n;
+  }
+  if (f['cpu-shares'] !== undefined) {
+    const n = Number(f['cpu-shares']);
+    if (!Number.isInteger(n)) throw invalidArgument(`--cpu-shares ${JSON.stringify(f['cpu-shares'])}: expected an integer`);
+    u.cpuShares = n;
+  }
+  if (f['cpuset-cpus'] !== undefined) u.cpusetCpus = f['cpuset-cpus'] as string;
+  if (f['pids-limit'] !== undefined) {
+    const n = Number(f['pids-limit']);
+    if (!Number.isInteger(n)) throw invalidArgument(`--pids-limit ${JSON.stringify(f['pids-limit'])}: expected an integer`);
+    u.pidsLimit = n;
+  }
+  if (f.restart !== undefined) u.restart = f.restart as string;
+  return u;
+}
 
 export function parseBytes(v: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(v.trim());
@@ -230,18 +254,7 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (f.workdir !== undefined) req.workdir = f.workdir as string;
   if (f.user !== undefined) req.user = f.user as string;
   if (f.entrypoint !== undefined) req.entrypoint = (f.entrypoint as string) === '' ? [] : [f.entrypoint as string];
-  if (f.memory !== undefined) req.memory = parseBytes(f.memory as string, '--memory');
-  if (f.cpus !== undefined) {
-    const n = Number(f.cpus);
-    if (!(n > 0)) throw invalidArgument(`--cpus ${JSON.stringify(f.cpus)}: expected a positive number such as 0.5`);
-    req.cpus = n;
-  }
-  if (f['pids-limit'] !== undefined) {
-    const n = Number(f['pids-limit']);
-    if (!Number.isInteger(n)) throw invalidArgument(`--pids-limit ${JSON.stringify(f['pids-limit'])}: expected an integer`);
-    req.pidsLimit = n;
-  }
-  if (f.restart !== undefined) req.restart = f.restart as string;
+  Object.assign(req, resourceFlags(f));
   if (f.runtime !== undefined) req.runtime = f.runtime as string;
   if (f['read-only']) req.readOnly = true;
   const labels = strings(f.label);

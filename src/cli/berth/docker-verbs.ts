@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
 import { invalidArgument, isBerthError, notFound } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import { inspectFormat, type Verb } from './container-verbs.ts';
+import { inspectFormat, resourceFlags, type Verb } from './container-verbs.ts';
 import { formatBytes, table, timeAgo } from './format.ts';
 import { formatChoice, listOutput, renderTemplate } from './template-format.ts';
 
@@ -81,6 +81,33 @@ const renameVerb: Verb = {
   run: async (ctx, _f, args) => {
     want(args, 2, 2, 'rename CONTAINER NEW_NAME');
     await (await ctx.client()).rename(args[0]!, args[1]!);
+    return 0;
+  },
+};
+
+const update: Verb = {
+  flags: [
+    { names: ['memory', 'm'], kind: 'string' },
+    { names: ['memory-swap'], kind: 'string' },
+    { names: ['cpus'], kind: 'string' },
+    { names: ['cpu-shares', 'c'], kind: 'string' },
+    { names: ['cpuset-cpus'], kind: 'string' },
+    { names: ['pids-limit'], kind: 'string' },
+    { names: ['restart'], kind: 'string' },
+    help,
+  ],
+  usage: 'update [--memory B] [--cpus N] [--cpu-shares N] [--cpuset-cpus LIST] [--pids-limit N] [--restart POLICY] CONTAINER...',
+  run: async (ctx, f, args) => {
+    want(args, 1, Infinity, 'update [OPTIONS] CONTAINER...');
+    // The engine keeps no swap limit of its own: refused rather than silently ignored.
+    if (f['memory-swap'] !== undefined && f['memory-swap'] !== '-1') throw invalidArgument(`--memory-swap ${JSON.stringify(f['memory-swap'])}: not supported by berth (only -1, unlimited, is accepted)`);
+    const u = resourceFlags(f);
+    if (Object.keys(u).length === 0) throw invalidArgument('update: you must provide one or more flags when using this command');
+    const client = await ctx.client();
+    for (const id of args) {
+      await client.update(id, u);
+      ctx.out.write(`${id}\n`);
+    }
     return 0;
   },
 };
@@ -285,9 +312,9 @@ const cp: Verb = {
   },
 };
 
-export const DOCKER_VERBS: Record<string, Verb> = { version, history, rename: renameVerb, cp, diff, commit, export: exportVerb };
+export const DOCKER_VERBS: Record<string, Verb> = { version, history, rename: renameVerb, update, cp, diff, commit, export: exportVerb };
 /** Under `container` and `image` (docker's management commands). */
 export const DOCKER_GROUP_VERBS: Record<string, Record<string, Verb>> = {
-  container: { rename: renameVerb, cp, diff, commit, export: exportVerb },
+  container: { rename: renameVerb, update, cp, diff, commit, export: exportVerb },
   image: { history },
 };

@@ -43,6 +43,7 @@ containers (through berthd):
   ps [-a] [-q] [--no-trunc] [--filter K=V] [--format table|json|TEMPLATE]   pods [-q] (CRI pod sandboxes)
   cp CONTAINER:SRC DEST|-, cp SRC|- CONTAINER:DEST   diff CONTAINER   export [-o FILE] CONTAINER
   commit [-a AUTHOR] [-m MSG] [-c CHANGE] CONTAINER [REPO[:TAG]]   rename CONTAINER NAME   version
+  update [--memory B] [--cpus N] [--cpu-shares N] [--cpuset-cpus L] [--pids-limit N] [--restart P] CONTAINER...
   (--format takes docker's Go templates: '{{.ID}} {{.Names}}', 'table {{.Name}}\t{{.Image}}', '{{json .}}')
   logs [-f] [--tail N] [-t] CONTAINER  exec [-i] [-t] [-d] [-e] [-w] [-u] CONTAINER CMD...
   attach CONTAINER   inspect NAME...   wait CONTAINER...   top CONTAINER   stats CONTAINER...
@@ -412,7 +413,7 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     return verb === 'builder' ? runVerb(builderPrune, rest.slice(1), 'builder prune') : runVerb(build, verb === 'image' ? rest.slice(1) : rest, 'build');
   }
   // docker's verbs that berth's first CLI lacked (docker-verbs.ts), loaded only for them.
-  if (['version', 'history', 'rename', 'cp', 'diff', 'commit', 'export'].includes(verb) || (verb === 'container' && ['rename', 'cp', 'diff', 'commit', 'export'].includes(rest[0] ?? '')) || (verb === 'image' && rest[0] === 'history')) {
+  if (['version', 'history', 'rename', 'update', 'cp', 'diff', 'commit', 'export'].includes(verb) || (verb === 'container' && ['rename', 'update', 'cp', 'diff', 'commit', 'export'].includes(rest[0] ?? '')) || (verb === 'image' && rest[0] === 'history')) {
     const { DOCKER_GROUP_VERBS, DOCKER_VERBS } = await import('./docker-verbs.ts');
     const v = DOCKER_GROUP_VERBS[verb]?.[rest[0]!];
     return v ? runVerb(v, rest.slice(1), `${verb} ${rest[0]}`) : runVerb(DOCKER_VERBS[verb]!, rest, verb);
