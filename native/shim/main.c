@@ -692,8 +692,22 @@ static int relay(pid_t child, int fd)
 	return rc;
 }
 
+/* In spawner mode a flag error is also the report: berthd then fails the start with it at once. */
+static void reply_error(const char *prefix, const char *why)
+{
+	if (!reply_tag)
+		return;
+	static char out[1200];
+	size_t o = (size_t)snprintf(out, sizeof out, "{\"error\":\"");
+	o = json_escape(out, sizeof out - 8, o, prefix, strlen(prefix));
+	o = json_escape(out, sizeof out - 8, o, why, strlen(why));
+	memcpy(out + o, "\"}\n", 3);
+	reply(out, o + 3);
+}
+
 static void usage(const char *why)
 {
+	reply_error("berth-shim: ", why);
 	dprintf(2,
 		"berth-shim: %s\n"
 		"usage: berth-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR\n"
@@ -712,6 +726,9 @@ static long long num(const char *flag, const char *v, long long min)
 	errno = 0;
 	long long n = strtoll(v, &end, 10);
 	if (errno || *end || n < min || n > 0x7fffffff) {
+		char why[600];
+		snprintf(why, sizeof why, "%s: expected an integer ≥ %lld, got \"%.400s\"", flag, min, v);
+		reply_error("berth-shim: ", why);
 		dprintf(2, "berth-shim: %s: expected an integer ≥ %lld, got \"%s\"\n", flag, min, v);
 		exit(2);
 	}
@@ -813,6 +830,16 @@ static int shim_main(int argc, char **argv)
 	_exit(supervise());
 }
 
+/* The shims the spawner forked whose exit it has not seen, with their requests' tags: a shim that
+ * exits before it reported (a crash, a kill, a failed exec) would otherwise leave berthd waiting for
+ * a report that never comes. */
+struct spawned {
+	pid_t pid;
+	char tag[64];
+};
+static struct spawned *spawned;
+static size_t n_spawned, cap_spawned;
+
 /* fds received with requests (SCM_RIGHTS), oldest first: a request takes its own from the front. */
 static int fd_queue[64];
 static int fd_queued;
@@ -822,6 +849,8 @@ static int fd_queued;
  * berthd would have exec'd, visible to ps and to tests); its report line starts with the tag. A
  * request with --init came with two fds (its sync and control sockets, sent with its first byte):
  * the child gets them at SYNC_FD and CTL_FD. */
+static char err_line[256];
+
 static void spawn_one(const char *self, char *p, size_t n)
 {
 	char *argv[72];
@@ -855,14 +884,31 @@ static void spawn_one(const char *self, char *p, size_t n)
 		fds[i] = fd_queue[i];
 	memmove(fd_queue, fd_queue + want, (size_t)(fd_queued - want) * sizeof(int));
 	fd_queued -= want;
-	if (!argv[2] || !argv[2][0] || strchr(argv[2], '\n') || strchr(argv[2], ' ')) {
+	if (!argv[2] || !argv[2][0] || strlen(argv[2]) >= sizeof spawned->tag || strchr(argv[2], '\n') || strchr(argv[2], ' ')) {
 		for (int i = 0; i < want; i++)
 			close(fds[i]);
 		return;
 	}
+	if (n_spawned == cap_spawned) {
+		size_t cap = cap_spawned ? cap_spawned * 2 : 16;
+		struct spawned *more = realloc(spawned, cap * sizeof *more);
+		if (!more) {
+			for (int i = 0; i < want; i++)
+				close(fds[i]);
+			int m = snprintf(err_line, sizeof err_line, "%s {\"error\":\"spawning the shim: out of memory\"}\n", argv[2]);
+			(void)!write(1, err_line, (size_t)m);
+			return;
+		}
+		spawned = more;
+		cap_spawned = cap;
+	}
 	pid_t c = fork();
 	if (c == 0) {
-		/* The spawner ignores SIGCHLD (its children are reaped by the kernel); the shim must not. */
+		/* The spawner blocks SIGCHLD (read from a signalfd); the shim must get it as an exec'd one. */
+		sigset_t chld;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_UNBLOCK, &chld, NULL);
 		signal(SIGCHLD, SIG_DFL);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null >= 0)
@@ -877,13 +923,42 @@ static void spawn_one(const char *self, char *p, size_t n)
 	}
 	for (int i = 0; i < want; i++)
 		close(fds[i]);
-	if (c > 0)
+	if (c > 0) {
+		spawned[n_spawned].pid = c;
+		snprintf(spawned[n_spawned].tag, sizeof spawned->tag, "%s", argv[2]);
+		n_spawned++;
 		return;
+	}
 	char err[256]; /* fork failed, or (in the child) execv did */
 	int m = snprintf(err, sizeof err, "%s {\"error\":\"spawning the shim: %s\"}\n", argv[2], strerror(errno));
 	(void)!write(1, err, (size_t)m);
 	if (c == 0)
 		_exit(127);
+}
+
+/* Reaps the spawner's children. Each one that was a shim gets a line for its tag saying how it
+ * ended: after its report (written before it exited, so earlier on the same pipe) berthd ignores
+ * it; without one it is the report, and the start fails at once instead of timing out. */
+static void reap_spawned(void)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (size_t i = 0; i < n_spawned; i++) {
+			if (spawned[i].pid != pid)
+				continue;
+			char how[64];
+			if (WIFSIGNALED(st))
+				snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(st));
+			else
+				snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(st));
+			int m = snprintf(err_line, sizeof err_line, "%s {\"error\":\"berth-shim (pid %d) %s before it reported\",\"exited\":true}\n",
+					 spawned[i].tag, (int)pid, how);
+			(void)!write(1, err_line, (size_t)m);
+			spawned[i] = spawned[--n_spawned];
+			break;
+		}
+	}
 }
 
 /* One read of requests from stdin: recvmsg, so that fds sent with them are queued (a stdin that is
@@ -923,10 +998,30 @@ static int spawner(const char *self)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		return 1;
-	signal(SIGCHLD, SIG_IGN);
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return 1;
 	static char buf[1 << 16];
 	size_t len = 0;
 	for (;;) {
+		struct pollfd pf[2] = {{.fd = 0, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (pf[1].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0)
+				;
+			reap_spawned();
+		}
+		if (!pf[0].revents)
+			continue;
 		ssize_t n = read_requests(buf + len, sizeof buf - len);
 		if (n < 0 && errno == EINTR)
 			continue;

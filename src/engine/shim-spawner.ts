@@ -6,7 +6,8 @@
 // cannot run or dies, requests under way fail as unavailable and the next start makes a new one.
 // Owns: the spawner process and its framing. Must never: decide anything about the container.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors/errors.ts';
 import type { ShimInfo, StartShimOptions } from '../shim/index.ts';
 import { shimArgs } from '../shim/start-shim.ts';
@@ -15,6 +16,18 @@ import * as native from '../sys/native.ts';
 /** Thrown when the shim binary has no spawner mode (an older build): nothing ran; exec it instead. */
 export class SpawnerUnsupported extends Error {}
 
+/** The end of a shim's own log (shim.log in its state dir), for an error about a shim that died. */
+function logTail(stateDir: string): string {
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir, 'shim.log'), 'utf8');
+  } catch {
+    return ' (no shim.log)';
+  }
+  const tail = text.trimEnd().split('\n').slice(-5).join(' | ').slice(-1000);
+  return tail ? `; shim.log ends: ${tail}` : ' (shim.log is empty)';
+}
+
 type Pending = { resolve: (i: ShimInfo) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout; opts: StartShimOptions };
 
 export class ShimSpawner {
@@ -22,7 +35,6 @@ export class ShimSpawner {
   #proc: ChildProcess | undefined;
   /** The binary answered --spawner with a usage error: every start goes through startShim. */
   unsupported = false;
-  #buf = '';
   #seq = 0;
   readonly #pending = new Map<string, Pending>();
 
@@ -49,9 +61,14 @@ export class ShimSpawner {
       closeSync(theirs);
     }
     this.#requests = mine;
-    this.#buf = '';
+    // A buffer per spawner: shims a dead spawner started still hold its stdout and may write there
+    // after a new spawner's output began; one shared buffer could splice their lines together and
+    // lose a report of the new one.
+    let buf = '';
     p.stdout!.setEncoding('utf8');
-    p.stdout!.on('data', (c: string) => this.#onData(c));
+    p.stdout!.on('data', (c: string) => {
+      buf = this.#onData(buf + c);
+    });
     const gone = (why: string, unsupported = false) => {
       if (this.#proc === p) {
         this.#proc = undefined;
@@ -74,26 +91,28 @@ export class ShimSpawner {
     return p;
   }
 
-  #onData(c: string): void {
-    this.#buf += c;
-    for (let nl = this.#buf.indexOf('\n'); nl >= 0; nl = this.#buf.indexOf('\n')) {
-      const line = this.#buf.slice(0, nl);
-      this.#buf = this.#buf.slice(nl + 1);
+  /** Settles the requests whose report lines `buf` holds; returns what follows the last whole line. */
+  #onData(buf: string): string {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
       const sp = line.indexOf(' ');
       const w = this.#pending.get(line.slice(0, sp));
       if (sp < 0 || !w) continue; // a request that already timed out
       this.#pending.delete(line.slice(0, sp));
       clearTimeout(w.timer);
-      let r: { pid?: number; containerPid?: number; error?: string } | undefined;
+      let r: { pid?: number; containerPid?: number; error?: string; exited?: boolean } | undefined;
       try {
         r = JSON.parse(line.slice(sp + 1));
       } catch {
         r = undefined;
       }
-      if (r?.error !== undefined) w.reject(failedPrecondition(`berth-shim for ${w.opts.id}: ${r.error}`));
+      // `exited`: the spawner saw the shim exit with no report before it (native/shim/main.c, reap_spawned).
+      if (r?.error !== undefined) w.reject(failedPrecondition(`berth-shim for ${w.opts.id}: ${r.error}${r.exited ? logTail(w.opts.stateDir) : ''}`));
       else if (r && typeof r.pid === 'number' && typeof r.containerPid === 'number') w.resolve({ shimPid: r.pid, containerPid: r.containerPid, stateDir: w.opts.stateDir });
       else w.reject(unavailable(`berth-shim for ${w.opts.id}: unexpected report ${JSON.stringify(line.slice(sp + 1))}`));
     }
+    return buf;
   }
 
   /**
@@ -122,6 +141,9 @@ export class ShimSpawner {
         if (fds.length > 0) native.sendFds(this.#requests, fds, frame);
         else for (let off = 0; off < frame.length; ) off += writeSync(this.#requests, frame, off);
       } catch (e) {
+        // The spawner is gone (it could not run, or died): its 'error' or 'exit' is still to come and
+        // rejects this request with the reason, which EPIPE does not say.
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
         this.#pending.delete(tag);
         clearTimeout(timer);
         reject(unavailable(`berth-shim spawner (${this.#binary}): sending the request for ${opts.id}: ${(e as Error).message}`, e));

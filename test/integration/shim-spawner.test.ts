@@ -4,7 +4,7 @@
 // shim's error, and a binary without spawner mode is reported so that berthd can exec instead.
 // A fake runtime script stands in for `create` (it leaves an orphan as the "container").
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ShimSpawner, SpawnerUnsupported } from '../../src/engine/shim-spawner.ts';
@@ -24,7 +24,7 @@ writeFileSync(
 grep -E "^SigIgn" /proc/self/status >&2
 pidfile=
 while [ $# -gt 0 ]; do
-  case "$1" in --pid-file) pidfile="$2"; shift;; --bundle) [ -e "$2/fail" ] && { echo "create refused: $2/fail" >&2; exit 1; }; shift;; esac
+  case "$1" in --pid-file) pidfile="$2"; shift;; --bundle) [ -e "$2/fail" ] && { echo "create refused: $2/fail" >&2; exit 1; }; [ -e "$2/hang" ] && { echo $$ > "$2/runtime.pid"; exec sleep 60; }; shift;; esac
   shift
 done
 sleep 30 &
@@ -83,4 +83,110 @@ test('a shim binary without spawner mode is reported as such (berthd then execs 
   const sp = new ShimSpawner(old);
   await assert.rejects(sp.start(opts(30)), SpawnerUnsupported);
   assert.equal(sp.unsupported, true);
+});
+
+function parentOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+}
+
+/** Live processes whose command line matches `want`. */
+function processes(want: (argv: string[]) => boolean): number[] {
+  return readdirSync('/proc').flatMap((d) => {
+    if (!/^\d+$/.test(d)) return [];
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      return want(argv) && !/^State:\s+Z/m.test(readFileSync(`/proc/${d}/status`, 'utf8')) ? [Number(d)] : [];
+    } catch {
+      return []; // gone meanwhile
+    }
+  });
+}
+
+/** A bundle whose fake create blocks (exec sleep) and writes its pid to runtime.pid, once it does. */
+async function hangingBundle(name: string): Promise<string> {
+  const bundle = join(dir, name);
+  mkdirSync(join(bundle, 'hang'), { recursive: true });
+  return bundle;
+}
+
+async function runtimePid(bundle: string): Promise<number> {
+  while (!existsSync(join(bundle, 'runtime.pid')) || !readFileSync(join(bundle, 'runtime.pid'), 'utf8').endsWith('\n')) await new Promise((r) => setTimeout(r, 10));
+  return Number(readFileSync(join(bundle, 'runtime.pid'), 'utf8'));
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {}
+}
+
+// A short timeout: without the spawner's exit line the start would end as "no report after 11000 ms".
+const SHORT = { timeoutMs: 1000 };
+
+test('a shim that exits on a flag error fails the start with that error, not a missing report', async () => {
+  const sp = new ShimSpawner(shimBinary());
+  try {
+    // --init wants unix stream sockets at fds 3 and 4: /dev/null twice is the shim's usage error (status 2).
+    const fds = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
+    try {
+      await assert.rejects(sp.start({ ...opts(40), ...SHORT, init: '/bin/true' }, fds), (e: Error) => /spawned-40/.test(e.message) && /--init needs the sync socket at fd 3/.test(e.message));
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+    // The spawner stays usable.
+    const info = await sp.start(opts(41));
+    kill(info.containerPid);
+    await stopShim(info.stateDir, { timeoutMs: 2000 });
+  } finally {
+    sp.close();
+  }
+});
+
+test('a shim killed before it reported fails the start naming the signal', async () => {
+  const bundle = await hangingBundle('hang-42');
+  const sp = new ShimSpawner(shimBinary());
+  const started = sp.start({ ...opts(42, bundle), ...SHORT, timeoutMs: 30_000 });
+  started.catch(() => {});
+  const rt = await runtimePid(bundle);
+  try {
+    // The shim berthd asked for is the spawner's child (its supervisor, the runtime's parent, is the shim's).
+    const supervisor = parentOf(rt);
+    const shim = parentOf(supervisor);
+    assert.ok(readFileSync(`/proc/${shim}/cmdline`, 'utf8').split('\0').includes('--reply-tag'), 'the process killed is the shim the spawner forked');
+    assert.equal(parentOf(parentOf(shim)), process.pid, 'whose parent is the spawner, our child');
+    kill(shim);
+    await assert.rejects(started, (e: Error) => /spawned-42/.test(e.message) && /killed by signal 9 before it reported/.test(e.message));
+  } finally {
+    kill(rt);
+    await stopShim(join(dir, 's42'), { timeoutMs: 2000 }).catch(() => {});
+    sp.close();
+  }
+});
+
+test('a shim binary that cannot be run fails the start at once', async () => {
+  const sp = new ShimSpawner(join(dir, 'no-such-shim'));
+  await assert.rejects(sp.start({ ...opts(43), ...SHORT }), (e: Error) => /no-such-shim/.test(e.message) && /could not run/.test(e.message) && /spawned-43/.test(e.message));
+});
+
+test('a killed spawner fails the starts under way, and the next start runs a new one', async () => {
+  const bundle = await hangingBundle('hang-44');
+  const sp = new ShimSpawner(shimBinary());
+  const started = sp.start({ ...opts(44, bundle), timeoutMs: 30_000 });
+  started.catch(() => {});
+  const rt = await runtimePid(bundle);
+  try {
+    const spawners = processes((a) => a[1] === '--spawner' && a.length <= 3);
+    const mine = spawners.filter((pid) => parentOf(pid) === process.pid);
+    assert.equal(mine.length, 1, `one spawner is ours: ${spawners.join(' ')}`);
+    kill(mine[0]!);
+    await assert.rejects(started, (e: Error) => /spawner/.test(e.message) && /SIGKILL/.test(e.message) && /spawned-44/.test(e.message));
+    const info = await sp.start(opts(45));
+    assert.equal(Number(readFileSync(join(info.stateDir, 'container.pid'), 'utf8')), info.containerPid);
+    kill(info.containerPid);
+    await stopShim(info.stateDir, { timeoutMs: 2000 });
+  } finally {
+    kill(rt);
+    await stopShim(join(dir, 's44'), { timeoutMs: 2000 }).catch(() => {});
+    sp.close();
+  }
 });
