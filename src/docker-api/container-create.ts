@@ -45,6 +45,7 @@ export type DockerHostConfig = Record<string, unknown> & {
   AutoRemove?: boolean;
   NetworkMode?: string;
   Memory?: number;
+  MemorySwap?: number;
   NanoCpus?: number;
   CpuPeriod?: number;
   CpuQuota?: number;
@@ -107,7 +108,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
   BlkioDeviceReadIOps: '--device-read-iops',
   BlkioDeviceWriteIOps: '--device-write-iops',
   MemoryReservation: '--memory-reservation',
-  MemorySwap: '--memory-swap',
   KernelMemory: '--kernel-memory',
   VolumeDriver: '--volume-driver',
   Isolation: '--isolation',
@@ -238,6 +238,7 @@ export function toUpdateRequest(body: DockerHostConfig): UpdateRequest {
   for (const [k, flag] of Object.entries(UNSUPPORTED_HOST)) if (k in body && !unset(body[k])) throw refused(`${flag} (${k})`, 'the berth engine does not honour it yet');
   const u: UpdateRequest = {};
   if (body.Memory) u.memory = body.Memory;
+  if (body.MemorySwap) u.memorySwap = body.MemorySwap;
   const cpus = cpusOf(body);
   if (cpus) u.cpus = cpus;
   if (body.CpuShares) u.cpuShares = body.CpuShares;
@@ -318,6 +319,7 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (network) req.network = network;
   if (aliases.length) req.aliases = [...new Set(aliases)];
   if (hc.Memory) req.memory = hc.Memory;
+  if (hc.MemorySwap) req.memorySwap = hc.MemorySwap;
   if (cpus) req.cpus = cpus;
   if (hc.PidsLimit && hc.PidsLimit > 0) req.pidsLimit = hc.PidsLimit;
   if (hc.ReadonlyRootfs) req.readOnly = true;

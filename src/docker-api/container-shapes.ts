@@ -182,6 +182,7 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     CpusetMems: req.cpusetMems ?? '',
     Sysctls: req.security?.sysctls,
     Memory: req.memory ?? 0,
+    MemorySwap: req.memorySwap ?? 0,
     NanoCpus: req.cpus ? Math.round(req.cpus * 1e9) : 0,
     CgroupParent: '',
     PidsLimit: req.pidsLimit ?? null,

@@ -12,11 +12,13 @@ import { parseRestartPolicy } from './restart-policy.ts';
 import { buildSpec } from './spec-builder.ts';
 import type { CreateRequest, UpdateRequest } from './types.ts';
 
-const RESOURCE_FIELDS = ['memory', 'cpus', 'cpuShares', 'cpusetCpus', 'cpusetMems', 'pidsLimit'] as const;
+const RESOURCE_FIELDS = ['memory', 'memorySwap', 'cpus', 'cpuShares', 'cpusetCpus', 'cpusetMems', 'pidsLimit'] as const;
 
 export async function updateContainer(ctx: ContainerContext, id: string, u: UpdateRequest): Promise<void> {
   const given: Partial<CreateRequest> = {};
   for (const k of RESOURCE_FIELDS) if (u[k] !== undefined) (given as Record<string, unknown>)[k] = u[k];
+  // A swap limit is checked against the memory limit: the recorded one when this update keeps it.
+  if (given.memorySwap !== undefined && given.memory === undefined) given.memory = ctx.store.getContainer(id).config.request.memory;
   // A throwaway spec built by the create rules: the same validation and the same OCI shapes.
   const change: LinuxResources = Object.keys(given).length ? (buildSpec({ id, request: { image: '-', cmd: ['-'], ...given }, image: {} }).linux!.resources ?? {}) : {};
   const restart = u.restart === undefined ? undefined : parseRestartPolicy(u.restart);

@@ -191,6 +191,13 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     if (!Number.isInteger(req.memory) || req.memory < 6 * 1024 * 1024) throw invalidArgument(`memory ${req.memory}: expected at least 6 MiB (6291456 bytes)`);
     resources.memory = { limit: req.memory };
   }
+  if (req.memorySwap !== undefined) {
+    const swap = req.memorySwap;
+    if (!Number.isInteger(swap) || (swap !== -1 && swap <= 0)) throw invalidArgument(`memory-swap ${swap}: expected bytes (memory plus swap) or -1 for unlimited swap`);
+    if (req.memory === undefined) throw invalidArgument(`memory-swap ${swap}: needs a memory limit (--memory) as well`);
+    if (swap !== -1 && swap < req.memory) throw invalidArgument(`memory-swap ${swap}: expected at least the memory limit ${req.memory} (it counts memory plus swap)`);
+    resources.memory = { ...resources.memory, swap };
+  }
   if (req.cpus !== undefined) {
     if (!(req.cpus > 0)) throw invalidArgument(`cpus ${req.cpus}: expected a positive number`);
     resources.cpu = { period: 100000, quota: Math.round(req.cpus * 100000) };

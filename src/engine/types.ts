@@ -49,6 +49,8 @@ export type CreateRequest = {
   aliases?: string[];
   /** Bytes. */
   memory?: number;
+  /** Memory plus swap in bytes, or -1 for unlimited swap (docker's --memory-swap); needs `memory`. */
+  memorySwap?: number;
   cpus?: number;
   pidsLimit?: number;
   readOnly?: boolean;
@@ -135,7 +137,7 @@ export type SandboxMembership = {
 export type ContainerConfig = { request: CreateRequest; spec: RuntimeConfig };
 
 /** What `update` may change (docker update, the CRI's UpdateContainerResources); an absent field keeps its value. */
-export type UpdateRequest = Pick<CreateRequest, 'memory' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'restart'>;
+export type UpdateRequest = Pick<CreateRequest, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'restart'>;
 
 export type ContainerSummary = {
   id: string;

@@ -92,6 +92,7 @@ async function asRun<T>(fn: () => Promise<T>): Promise<T> {
 export function resourceFlags(f: Record<string, unknown>): UpdateRequest {
   const u: UpdateRequest = {};
   if (f.memory !== undefined) u.memory = parseBytes(f.memory as string, '--memory');
+  if (f['memory-swap'] !== undefined) u.memorySwap = f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'] as string, '--memory-swap');
   if (f.cpus !== undefined) {
     const n = Number(f.cpus);
     if (!(n > 0)) throw invalidArgument(`--cpus ${JSON.stringify(f.cpus)}: expected a positive number such as 0.5`);

@@ -96,11 +96,9 @@ const update: Verb = {
     { names: ['restart'], kind: 'string' },
     help,
   ],
-  usage: 'update [--memory B] [--cpus N] [--cpu-shares N] [--cpuset-cpus LIST] [--pids-limit N] [--restart POLICY] CONTAINER...',
+  usage: 'update [--memory B] [--memory-swap B|-1] [--cpus N] [--cpu-shares N] [--cpuset-cpus LIST] [--pids-limit N] [--restart POLICY] CONTAINER...',
   run: async (ctx, f, args) => {
     want(args, 1, Infinity, 'update [OPTIONS] CONTAINER...');
-    // The engine keeps no swap limit of its own: refused rather than silently ignored.
-    if (f['memory-swap'] !== undefined && f['memory-swap'] !== '-1') throw invalidArgument(`--memory-swap ${JSON.stringify(f['memory-swap'])}: not supported by berth (only -1, unlimited, is accepted)`);
     const u = resourceFlags(f);
     if (Object.keys(u).length === 0) throw invalidArgument('update: you must provide one or more flags when using this command');
     const client = await ctx.client();
