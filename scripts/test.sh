@@ -9,7 +9,8 @@ echo "== architecture (import direction, cycles)"
 node scripts/check-arch.ts
 echo "== typecheck"
 tsc --noEmit -p .
-echo "== lint"
+echo "== format and lint"
+biome format --reporter=summary src test bench scripts
 biome lint --reporter=summary src test bench scripts
 echo "== tests"
 mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/fixtures/*' | sort)

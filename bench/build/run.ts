@@ -35,7 +35,9 @@ const FILES = Number(values.files);
 if (process.getuid?.() !== 0) throw new Error('bench/build needs root');
 
 const REPO = join(import.meta.dirname, '../..');
-const BERTH_CLI = existsSync(join(REPO, 'dist/bin/berth')) ? [join(REPO, 'dist/bin/berth')] : [process.execPath, join(REPO, 'src/cli/berth/main.ts')];
+const BERTH_CLI = existsSync(join(REPO, 'dist/bin/berth'))
+  ? [join(REPO, 'dist/bin/berth')]
+  : [process.execPath, join(REPO, 'src/cli/berth/main.ts')];
 const PEER_RT: InteropRuntime = { name: 'runc', binary: RUNC };
 type Engine = 'berth' | 'docker' | 'podman';
 type Phase = 'cold' | 'warm' | 'changed';
@@ -75,11 +77,62 @@ function command(e: Engine, noCache: boolean): { bin: string; args: string[]; en
   const nc = noCache ? ['--no-cache'] : [];
   switch (e) {
     case 'berth':
-      return { bin: BERTH_CLI[0]!, args: [...BERTH_CLI.slice(1), '--host', berth!.socket, 'build', '-q', ...nc, '--build-arg', 'BASE=busybox', '-t', 'bench:1', ctx], env: cleanEnv() };
+      return {
+        bin: BERTH_CLI[0]!,
+        args: [
+          ...BERTH_CLI.slice(1),
+          '--host',
+          berth!.socket,
+          'build',
+          '-q',
+          ...nc,
+          '--build-arg',
+          'BASE=busybox',
+          '-t',
+          'bench:1',
+          ctx,
+        ],
+        env: cleanEnv(),
+      };
     case 'docker':
-      return { bin: DOCKER, args: ['-H', `unix://${docker!.socket}`, 'build', '-q', ...nc, '--network', 'none', '--build-arg', `BASE=${BUSYBOX_REF}`, '-t', 'bench:1', ctx], env: cleanEnv({ DOCKER_BUILDKIT: '0', DOCKER_CONFIG: docker!.root.path('client', true) }) };
+      return {
+        bin: DOCKER,
+        args: [
+          '-H',
+          `unix://${docker!.socket}`,
+          'build',
+          '-q',
+          ...nc,
+          '--network',
+          'none',
+          '--build-arg',
+          `BASE=${BUSYBOX_REF}`,
+          '-t',
+          'bench:1',
+          ctx,
+        ],
+        env: cleanEnv({ DOCKER_BUILDKIT: '0', DOCKER_CONFIG: docker!.root.path('client', true) }),
+      };
     case 'podman':
-      return { bin: PODMAN, args: [...podmanFlags(podman!), 'build', '-q', ...nc, '--network', 'none', '--pull=never', '--layers', '--build-arg', `BASE=${BUSYBOX_REF}`, '-t', 'bench:1', ctx], env: podman!.env() };
+      return {
+        bin: PODMAN,
+        args: [
+          ...podmanFlags(podman!),
+          'build',
+          '-q',
+          ...nc,
+          '--network',
+          'none',
+          '--pull=never',
+          '--layers',
+          '--build-arg',
+          `BASE=${BUSYBOX_REF}`,
+          '-t',
+          'bench:1',
+          ctx,
+        ],
+        env: podman!.env(),
+      };
   }
 }
 
@@ -88,7 +141,8 @@ function time(e: Engine, noCache: boolean): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(c.bin, c.args, { encoding: 'utf8', env: c.env, timeout: 600_000, killSignal: 'SIGKILL' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${e} build → ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim().slice(-600)}`);
+  if (r.status !== 0)
+    throw new Error(`${e} build → ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim().slice(-600)}`);
   return ms;
 }
 
@@ -98,7 +152,10 @@ const median = (xs: number[]) => {
 };
 
 async function cleanup(): Promise<void> {
-  if (berth) await finish(berth, roots.root, roots.runRoot).catch((e: Error) => process.stderr.write(`berth cleanup: ${e.message}\n`));
+  if (berth)
+    await finish(berth, roots.root, roots.runRoot).catch((e: Error) =>
+      process.stderr.write(`berth cleanup: ${e.message}\n`),
+    );
   for (const n of (await docker?.stop().catch((e: Error) => [e.message])) ?? []) process.stderr.write(`docker: ${n}\n`);
   for (const n of (await podman?.stop().catch((e: Error) => [e.message])) ?? []) process.stderr.write(`podman: ${n}\n`);
   await rm(ctx, { recursive: true, force: true });
@@ -123,7 +180,11 @@ try {
       excluded.push(`${e}: ${(err as Error).message}`);
     }
   }
-  const times: Record<Phase, Record<Engine, number[]>> = { cold: { berth: [], docker: [], podman: [] }, warm: { berth: [], docker: [], podman: [] }, changed: { berth: [], docker: [], podman: [] } };
+  const times: Record<Phase, Record<Engine, number[]>> = {
+    cold: { berth: [], docker: [], podman: [] },
+    warm: { berth: [], docker: [], podman: [] },
+    changed: { berth: [], docker: [], podman: [] },
+  };
   for (let i = 0; i < iterations; i++) {
     for (let k = 0; k < engines.length; k++) {
       const e = engines[(i + k) % engines.length]!;
@@ -134,12 +195,19 @@ try {
     }
     process.stderr.write(`round ${i + 1}/${iterations}\n`);
   }
-  const lines = [`### build: ${FILES} files by RUN, a ${MB} MB COPY, 3 stages (${iterations} interleaved rounds; medians in ms, ratio vs the fastest)`, '', '| phase | ' + engines.join(' | ') + ' | berth ÷ fastest peer |', `|---|${engines.map(() => '---:').join('|')}|---:|`];
+  const lines = [
+    `### build: ${FILES} files by RUN, a ${MB} MB COPY, 3 stages (${iterations} interleaved rounds; medians in ms, ratio vs the fastest)`,
+    '',
+    '| phase | ' + engines.join(' | ') + ' | berth ÷ fastest peer |',
+    `|---|${engines.map(() => '---:').join('|')}|---:|`,
+  ];
   for (const ph of ['cold', 'warm', 'changed'] as const) {
     const meds = engines.map((e) => median(times[ph][e]));
     const peers = engines.filter((e) => e !== 'berth').map((e) => median(times[ph][e]));
     const fastestPeer = Math.min(...peers);
-    lines.push(`| ${ph} | ${meds.map((m) => m.toFixed(0)).join(' | ')} | ${(median(times[ph].berth) / fastestPeer).toFixed(2)}× |`);
+    lines.push(
+      `| ${ph} | ${meds.map((m) => m.toFixed(0)).join(' | ')} | ${(median(times[ph].berth) / fastestPeer).toFixed(2)}× |`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
   process.stdout.write(

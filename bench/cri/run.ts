@@ -26,12 +26,19 @@ import { mountsUnder, stopPid } from '../../test/lib/interop/harness.ts';
 import { startRegistry, type TestRegistry } from '../../test/lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../../test/lib/test-images.ts';
 
-const { values } = parseArgs({ options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '1' } },
+});
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
-if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+if (!Number.isInteger(iterations) || iterations < 1)
+  throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
 if (process.getuid?.() !== 0) throw new Error('bench/cri needs root');
-for (const [p, pkg] of [['/usr/bin/containerd', 'containerd'], ['/usr/lib/cni/bridge', 'containernetworking-plugins'], ['/usr/bin/docker-registry', 'docker-registry']] as const) {
+for (const [p, pkg] of [
+  ['/usr/bin/containerd', 'containerd'],
+  ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+  ['/usr/bin/docker-registry', 'docker-registry'],
+] as const) {
   if (!existsSync(p)) throw new Error(`${p} is missing: install the Debian package ${pkg}`);
 }
 
@@ -73,13 +80,22 @@ async function startBerthd(reg: TestRegistry): Promise<Peer> {
   writeFileSync(join(root, 'registries.json'), JSON.stringify({ 'docker.io': { mirrors: [`http://${reg.host}`] } }));
   const cfg = join(work, 'berthd.json');
   writeFileSync(cfg, JSON.stringify({ network: { defaultNetwork: { name: 'berth', bridge: `bcb${tag}` } } }));
-  const bin = existsSync(join(REPO, 'dist/bin/berthd')) ? [join(REPO, 'dist/bin/berthd')] : [NODE, join(REPO, 'src/cli/berthd/main.ts')];
+  const bin = existsSync(join(REPO, 'dist/bin/berthd'))
+    ? [join(REPO, 'dist/bin/berthd')]
+    : [NODE, join(REPO, 'src/cli/berthd/main.ts')];
   let err = '';
-  const child = spawn(bin[0]!, [...bin.slice(1), '--root', root, '--run-root', run, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin[0]!, [...bin.slice(1), '--root', root, '--run-root', run, '--config', cfg], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const sock = join(run, 'cri.sock');
   await waitSocket(join(run, 'berthd.sock'), child, 'berthd', () => err);
-  return { name: 'berth', cri: new CriClient(sock), logDir: join(work, 'logs-berth'), stop: () => stopPid(child.pid!, 10_000) };
+  return {
+    name: 'berth',
+    cri: new CriClient(sock),
+    logDir: join(work, 'logs-berth'),
+    stop: () => stopPid(child.pid!, 10_000),
+  };
 }
 
 async function startContainerd(reg: TestRegistry): Promise<Peer> {
@@ -91,7 +107,17 @@ async function startContainerd(reg: TestRegistry): Promise<Peer> {
       cniVersion: '0.4.0',
       name: 'bench',
       plugins: [
-        { type: 'bridge', bridge: `bcc${tag}`, isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: `10.${200 + (tag % 50)}.${tag % 250}.0/24` }]], routes: [{ dst: '0.0.0.0/0' }] } },
+        {
+          type: 'bridge',
+          bridge: `bcc${tag}`,
+          isGateway: true,
+          ipMasq: true,
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: `10.${200 + (tag % 50)}.${tag % 250}.0/24` }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+          },
+        },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     }),
@@ -132,7 +158,9 @@ async function startContainerd(reg: TestRegistry): Promise<Peer> {
   ].join('\n');
   writeFileSync(join(dir, 'config.toml'), config);
   let err = '';
-  const child = spawn('/usr/bin/containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/usr/bin/containerd', ['--config', join(dir, 'config.toml')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-20000)));
   const sock = join(dir, 'containerd.sock');
   await waitSocket(sock, child, 'containerd', () => err);
@@ -156,7 +184,12 @@ let seq = 0;
 async function onePod(p: Peer): Promise<Sample> {
   seq++;
   const logDir = join(p.logDir, String(seq));
-  const config = { metadata: { name: `bench${seq}`, namespace: 'bench', uid: `bench-${process.pid}-${seq}`, attempt: 0 }, hostname: `bench${seq}`, log_directory: logDir, linux: {} };
+  const config = {
+    metadata: { name: `bench${seq}`, namespace: 'bench', uid: `bench-${process.pid}-${seq}`, attempt: 0 },
+    hostname: `bench${seq}`,
+    log_directory: logDir,
+    linux: {},
+  };
   const marks: number[] = [];
   const now = () => Number(process.hrtime.bigint()) / 1e6;
   const t0 = now();
@@ -164,7 +197,16 @@ async function onePod(p: Peer): Promise<Sample> {
   marks.push(now());
   await p.cri.image.PullImage!({ image: { image: IMAGE }, sandbox_config: config });
   marks.push(now());
-  const { container_id: c } = await p.cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: { metadata: { name: 'hello', attempt: 0 }, image: { image: IMAGE }, command: ['/bin/busybox', 'echo', 'first-output'], log_path: 'hello/0.log' }, sandbox_config: config });
+  const { container_id: c } = await p.cri.runtime.CreateContainer!({
+    pod_sandbox_id: pod,
+    config: {
+      metadata: { name: 'hello', attempt: 0 },
+      image: { image: IMAGE },
+      command: ['/bin/busybox', 'echo', 'first-output'],
+      log_path: 'hello/0.log',
+    },
+    sandbox_config: config,
+  });
   marks.push(now());
   await p.cri.runtime.StartContainer!({ container_id: c });
   marks.push(now());
@@ -193,7 +235,12 @@ let reg: TestRegistry | undefined;
 try {
   reg = await startRegistry();
   await pushImage(reg, `${reg.host}/library/busybox:1.36`, [await busyboxTar()], ['sh']);
-  await pushImage(reg, `${reg.host}/pause:3.6`, [await tarOf([{ name: 'pause', data: readFileSync(join(REPO, 'native/build/berth-pause')), mode: 0o755 }])], ['/pause']);
+  await pushImage(
+    reg,
+    `${reg.host}/pause:3.6`,
+    [await tarOf([{ name: 'pause', data: readFileSync(join(REPO, 'native/build/berth-pause')), mode: 0o755 }])],
+    ['/pause'],
+  );
   peers.push(await startBerthd(reg), await startContainerd(reg));
   for (const p of peers) await p.cri.image.PullImage!({ image: { image: IMAGE } });
   const samples = new Map<string, Sample[]>(peers.map((p) => [p.name, []]));
@@ -218,14 +265,24 @@ try {
 } finally {
   for (const p of peers) {
     // Pods outlive their daemon by design: a failed iteration's pod is removed before the daemon stops.
-    for (const pod of (await p.cri.runtime.ListPodSandbox!({}).catch(() => ({ items: [] }))).items) await p.cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod.id }).catch(() => {});
+    for (const pod of (await p.cri.runtime.ListPodSandbox!({}).catch(() => ({ items: [] }))).items)
+      await p.cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod.id }).catch(() => {});
     p.cri.close();
     await p.stop().catch(() => {});
   }
   await reg?.stop().catch(() => {});
   // berth's network library removes its bridge and the iptables rules it made; containerd's CNI
   // bridge plugin leaves its bridge.
-  if (existsSync(join(work, 'berth-root/network'))) await (await NetworkManager.open({ root: join(work, 'berth-root/network'), runDir: join(work, 'berth-run'), defaultNetwork: false })).destroy().catch(() => {});
+  if (existsSync(join(work, 'berth-root/network')))
+    await (
+      await NetworkManager.open({
+        root: join(work, 'berth-root/network'),
+        runDir: join(work, 'berth-run'),
+        defaultNetwork: false,
+      })
+    )
+      .destroy()
+      .catch(() => {});
   spawnSync('ip', ['link', 'del', `bcc${tag}`]);
   for (const m of mountsUnder(work).reverse()) spawnSync('umount', ['-l', m]);
   await rm(work, { recursive: true, force: true });

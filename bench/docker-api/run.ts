@@ -16,20 +16,33 @@ import { BUSYBOX_REF, busyboxLayer } from '../../test/lib/interop/busybox-archiv
 import { DOCKER, DockerdPeer } from '../../test/lib/interop/dockerd.ts';
 import { cleanEnv, mountsUnder, processesUnder, RUNC, stopPid } from '../../test/lib/interop/harness.ts';
 
-const { values } = parseArgs({ options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' } },
+});
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
-if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+if (!Number.isInteger(iterations) || iterations < 1)
+  throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
 if (process.getuid?.() !== 0) throw new Error('bench/docker-api needs root');
 
 const REPO = join(import.meta.dirname, '../..');
-const BERTHD = existsSync(join(REPO, 'dist/bin/berthd')) ? [join(REPO, 'dist/bin/berthd')] : [process.execPath, join(REPO, 'src/cli/berthd/main.ts')];
+const BERTHD = existsSync(join(REPO, 'dist/bin/berthd'))
+  ? [join(REPO, 'dist/bin/berthd')]
+  : [process.execPath, join(REPO, 'src/cli/berthd/main.ts')];
 
 function timed(socket: string, args: string[], env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(DOCKER, ['-H', `unix://${socket}`, ...args], { encoding: 'utf8', env, timeout: 120_000, killSignal: 'SIGKILL' });
+  const r = spawnSync(DOCKER, ['-H', `unix://${socket}`, ...args], {
+    encoding: 'utf8',
+    env,
+    timeout: 120_000,
+    killSignal: 'SIGKILL',
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`docker ${args.join(' ')} via ${socket} → ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().slice(-500)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `docker ${args.join(' ')} via ${socket} → ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().slice(-500)}`,
+    );
   return ms;
 }
 
@@ -42,7 +55,10 @@ const median = (xs: number[]) => {
 async function startBerthd(): Promise<{ socket: string; proc: ChildProcess; root: string; runRoot: string }> {
   const root = mkdtempSync('/tmp/bda-');
   const runRoot = mkdtempSync('/tmp/bdr-');
-  const proc = spawn(BERTHD[0]!, [...BERTHD.slice(1), '--root', root, '--run-root', runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
+  const proc = spawn(BERTHD[0]!, [...BERTHD.slice(1), '--root', root, '--run-root', runRoot, '--no-network'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: cleanEnv(),
+  });
   let log = '';
   proc.stderr!.on('data', (b: Buffer) => (log += b));
   const client = new BerthClient(join(runRoot, 'berthd.sock'));
@@ -64,7 +80,8 @@ async function main(): Promise<void> {
   ];
   try {
     await docker.loadBusybox(BUSYBOX_REF);
-    for (const p of peers) timed(p.socket, ['run', '-d', '--name', 'bench-long', '--network', 'none', BUSYBOX_REF, 'sleep', '3600'], env);
+    for (const p of peers)
+      timed(p.socket, ['run', '-d', '--name', 'bench-long', '--network', 'none', BUSYBOX_REF, 'sleep', '3600'], env);
     const ops: Record<string, string[]> = {
       'run --rm busybox true': ['run', '--rm', '--network', 'none', BUSYBOX_REF, 'true'],
       ps: ['ps'],
@@ -80,7 +97,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    process.stdout.write(`bench/docker-api: ${DOCKER} (docker.io 20.10) against berthd (berth-runtime) and dockerd (runc); ${iterations} iterations (+${warmup} warm-up), interleaved; medians in ms\n\n`);
+    process.stdout.write(
+      `bench/docker-api: ${DOCKER} (docker.io 20.10) against berthd (berth-runtime) and dockerd (runc); ${iterations} iterations (+${warmup} warm-up), interleaved; medians in ms\n\n`,
+    );
     process.stdout.write('| operation | berthd | dockerd | berthd/dockerd |\n|---|---|---|---|\n');
     for (const op of Object.keys(ops)) {
       const b = median(samples.get(`${op}|berthd`)!);
@@ -88,7 +107,8 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${op} | ${b.toFixed(0)} | ${d.toFixed(0)} | ${(b / d).toFixed(2)}× |\n`);
     }
   } finally {
-    for (const p of peers) spawnSync(DOCKER, ['-H', `unix://${p.socket}`, 'rm', '-f', 'bench-long'], { env, timeout: 60_000 });
+    for (const p of peers)
+      spawnSync(DOCKER, ['-H', `unix://${p.socket}`, 'rm', '-f', 'bench-long'], { env, timeout: 60_000 });
     const notes = await docker.stop();
     if (berth.proc.pid && berth.proc.exitCode === null) await stopPid(berth.proc.pid, 10_000);
     for (const dir of [berth.root, berth.runRoot]) {

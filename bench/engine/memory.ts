@@ -17,7 +17,8 @@ import { cleanEnv, mountsUnder, processesUnder, stopPid } from '../../test/lib/i
 
 const { values } = parseArgs({ options: { containers: { type: 'string', default: '50' } } });
 const N = Number(values.containers);
-if (!Number.isInteger(N) || N < 1) throw new Error(`--containers: expected a positive integer, got ${values.containers}`);
+if (!Number.isInteger(N) || N < 1)
+  throw new Error(`--containers: expected a positive integer, got ${values.containers}`);
 if (process.getuid?.() !== 0) throw new Error('bench/engine/memory.ts needs root');
 
 const REPO = join(import.meta.dirname, '../..');
@@ -28,7 +29,8 @@ type Sample = { what: string; rss: number; anon: number; pssAnon: number };
 
 /** VmRSS, RssAnon (status) and Pss_Anon (smaps_rollup) of `pid`, in KiB. */
 function sample(pid: number, what: string): Sample {
-  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const field = (text: string, name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   return { what, rss: field(status, 'VmRSS'), anon: field(status, 'RssAnon'), pssAnon: field(rollup, 'Pss_Anon') };
@@ -43,7 +45,8 @@ let log = '';
 
 async function cleanup(): Promise<void> {
   if (proc?.pid && proc.exitCode === null) {
-    for (const c of await client.list({ all: true }).catch(() => [])) await client.remove(c.id, { force: true }).catch(() => {});
+    for (const c of await client.list({ all: true }).catch(() => []))
+      await client.remove(c.id, { force: true }).catch(() => {});
     await stopPid(proc.pid, 10_000);
   }
   for (const dir of [root, runRoot]) {
@@ -55,7 +58,10 @@ async function cleanup(): Promise<void> {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
 
 try {
-  proc = spawn(BERTHD, ['--root', root, '--run-root', runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
+  proc = spawn(BERTHD, ['--root', root, '--run-root', runRoot, '--no-network'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: cleanEnv(),
+  });
   proc.stderr!.on('data', (b: Buffer) => (log += b));
   for (let i = 0; i < 300 && !(existsSync(socket) && (await client.ping())); i++) {
     if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${log}`);
@@ -88,10 +94,18 @@ try {
   await sleep(Math.max(0, imported + 32_000 - Date.now()));
   samples.push(sample(pid, 'idle again, 30 s after the import'));
   const mib = (k: number) => (k / 1024).toFixed(1);
-  const lines = ['### berthd memory (dist/bin/berthd, --no-network)', '', '| state | VmRSS MiB | RssAnon MiB | Pss_Anon MiB |', '|---|---:|---:|---:|'];
+  const lines = [
+    '### berthd memory (dist/bin/berthd, --no-network)',
+    '',
+    '| state | VmRSS MiB | RssAnon MiB | Pss_Anon MiB |',
+    '|---|---:|---:|---:|',
+  ];
   for (const s of samples) lines.push(`| ${s.what} | ${mib(s.rss)} | ${mib(s.anon)} | ${mib(s.pssAnon)} |`);
   const [, before, running] = samples;
-  lines.push('', `Growth per running container: ${((running!.rss - before!.rss) / N).toFixed(0)} KiB RSS, ${((running!.pssAnon - before!.pssAnon) / N).toFixed(0)} KiB Pss_Anon (${N} containers).`);
+  lines.push(
+    '',
+    `Growth per running container: ${((running!.rss - before!.rss) / N).toFixed(0)} KiB RSS, ${((running!.pssAnon - before!.pssAnon) / N).toFixed(0)} KiB Pss_Anon (${N} containers).`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
   await cleanup();

@@ -24,7 +24,14 @@ import { BerthClient } from '../../src/client/client.ts';
 import { BUSYBOX_REF, busyboxLayer } from '../../test/lib/interop/busybox-archive.ts';
 import { ContainerdPeer, CTR } from '../../test/lib/interop/containerd.ts';
 import { DOCKER, DockerdPeer } from '../../test/lib/interop/dockerd.ts';
-import { cleanEnv, type InteropRuntime, mountsUnder, processesUnder, RUNC, stopPid } from '../../test/lib/interop/harness.ts';
+import {
+  cleanEnv,
+  type InteropRuntime,
+  mountsUnder,
+  processesUnder,
+  RUNC,
+  stopPid,
+} from '../../test/lib/interop/harness.ts';
 import { PODMAN, PodmanPeer } from '../../test/lib/interop/podman.ts';
 
 const { values } = parseArgs({
@@ -39,13 +46,17 @@ const { values } = parseArgs({
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
 const PARALLEL = Number(values.parallel);
-if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
-if (!Number.isInteger(PARALLEL) || PARALLEL < 1) throw new Error(`--parallel: expected a positive integer, got ${values.parallel}`);
+if (!Number.isInteger(iterations) || iterations < 1)
+  throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+if (!Number.isInteger(PARALLEL) || PARALLEL < 1)
+  throw new Error(`--parallel: expected a positive integer, got ${values.parallel}`);
 if (process.getuid?.() !== 0) throw new Error('bench/engine needs root');
 
 const REPO = join(import.meta.dirname, '../..');
 const NODE = process.execPath;
-const BERTH_CLI = existsSync(join(REPO, 'dist/bin/berth')) ? [join(REPO, 'dist/bin/berth')] : [NODE, join(REPO, 'src/cli/berth/main.ts')];
+const BERTH_CLI = existsSync(join(REPO, 'dist/bin/berth'))
+  ? [join(REPO, 'dist/bin/berth')]
+  : [NODE, join(REPO, 'src/cli/berth/main.ts')];
 const PEER_RT: InteropRuntime = { name: 'runc', binary: RUNC };
 
 type Engine = 'berth' | 'docker' | 'podman' | 'ctr';
@@ -55,15 +66,30 @@ type Cmd = { bin: string; args: string[]; env?: NodeJS.ProcessEnv };
 
 function runSync(c: Cmd, what: string): { ms: number; stdout: string } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(c.bin, c.args, { encoding: 'utf8', env: c.env ?? cleanEnv(), timeout: 120_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(c.bin, c.args, {
+    encoding: 'utf8',
+    env: c.env ?? cleanEnv(),
+    timeout: 120_000,
+    killSignal: 'SIGKILL',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${what}: \`${c.bin} ${c.args.join(' ')}\` → ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-800)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${what}: \`${c.bin} ${c.args.join(' ')}\` → ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-800)}`,
+    );
   return { ms, stdout: r.stdout };
 }
 
 function runTraced(c: Cmd): { ms: number; stderr: string } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(c.bin, c.args, { encoding: 'utf8', env: c.env ?? cleanEnv(), timeout: 120_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(c.bin, c.args, {
+    encoding: 'utf8',
+    env: c.env ?? cleanEnv(),
+    timeout: 120_000,
+    killSignal: 'SIGKILL',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return { ms: Number(process.hrtime.bigint() - t0) / 1e6, stderr: r.stderr };
 }
 
@@ -86,7 +112,9 @@ function median(xs: number[]): number {
 /** PSS in KiB of one process (smaps_rollup), 0 if it is gone; `anon` counts anonymous memory only. */
 function pssKiB(pid: number, field: 'Pss' | 'Pss_Anon' = 'Pss'): number {
   try {
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    return Number(
+      new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0,
+    );
   } catch {
     return 0;
   }
@@ -120,7 +148,11 @@ class BerthPeer {
   log = '';
 
   async start(): Promise<void> {
-    this.proc = spawn(NODE, [join(REPO, 'src/cli/berthd/main.ts'), '--root', this.root, '--run-root', this.runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv(values.trace ? { BERTH_TRACE_TIMING: '1' } : {}) });
+    this.proc = spawn(
+      NODE,
+      [join(REPO, 'src/cli/berthd/main.ts'), '--root', this.root, '--run-root', this.runRoot, '--no-network'],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv(values.trace ? { BERTH_TRACE_TIMING: '1' } : {}) },
+    );
     this.proc.stderr!.on('data', (b: Buffer) => (this.log += b));
     for (let i = 0; i < 300; i++) {
       if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}: ${this.log}`);
@@ -140,7 +172,8 @@ class BerthPeer {
     const notes: string[] = [];
     try {
       if (this.proc && this.proc.exitCode === null) {
-        for (const c of await this.client.list({ all: true }).catch(() => [])) await this.client.remove(c.id, { force: true }).catch((e: Error) => notes.push(`rm ${c.id}: ${e.message}`));
+        for (const c of await this.client.list({ all: true }).catch(() => []))
+          await this.client.remove(c.id, { force: true }).catch((e: Error) => notes.push(`rm ${c.id}: ${e.message}`));
       }
     } catch (e) {
       notes.push(`berth cleanup: ${(e as Error).message}`);
@@ -180,11 +213,46 @@ function runRmCmd(e: Engine, p: Peers): Cmd {
     case 'berth':
       return p.berth.cli(['run', '--rm', '--network', 'none', 'busybox', 'true']);
     case 'docker':
-      return { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'run', '--rm', '--network', 'none', BUSYBOX_REF, 'true'], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) };
+      return {
+        bin: DOCKER,
+        args: ['-H', `unix://${p.docker.socket}`, 'run', '--rm', '--network', 'none', BUSYBOX_REF, 'true'],
+        env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }),
+      };
     case 'podman':
-      return { bin: PODMAN, args: [...podmanFlags(p.podman), 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', ...p.podman.runFlags(), BUSYBOX_REF, 'true'], env: p.podman.env() };
+      return {
+        bin: PODMAN,
+        args: [
+          ...podmanFlags(p.podman),
+          'run',
+          '--rm',
+          '--network',
+          'none',
+          '--ulimit',
+          'nofile=4096:4096',
+          '--ulimit',
+          'nproc=4096:4096',
+          ...p.podman.runFlags(),
+          BUSYBOX_REF,
+          'true',
+        ],
+        env: p.podman.env(),
+      };
     case 'ctr':
-      return { bin: CTR, args: ['--address', p.ctr.address, '--namespace', p.ctr.namespace, 'run', '--rm', ...p.ctr.fifoFlags(), BUSYBOX_REF, `bench-${process.pid}-${ctrSeq++}`, 'true'] };
+      return {
+        bin: CTR,
+        args: [
+          '--address',
+          p.ctr.address,
+          '--namespace',
+          p.ctr.namespace,
+          'run',
+          '--rm',
+          ...p.ctr.fifoFlags(),
+          BUSYBOX_REF,
+          `bench-${process.pid}-${ctrSeq++}`,
+          'true',
+        ],
+      };
   }
 }
 
@@ -194,9 +262,45 @@ function runDetachedCmd(e: Exclude<Engine, 'ctr'>, p: Peers, i: number): Cmd {
     case 'berth':
       return p.berth.cli(['run', '-d', '--network', 'none', '--name', name, 'busybox', 'sleep', '1000']);
     case 'docker':
-      return { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'run', '-d', '--network', 'none', '--name', name, BUSYBOX_REF, 'sleep', '1000'], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) };
+      return {
+        bin: DOCKER,
+        args: [
+          '-H',
+          `unix://${p.docker.socket}`,
+          'run',
+          '-d',
+          '--network',
+          'none',
+          '--name',
+          name,
+          BUSYBOX_REF,
+          'sleep',
+          '1000',
+        ],
+        env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }),
+      };
     case 'podman':
-      return { bin: PODMAN, args: [...podmanFlags(p.podman), 'run', '-d', '--network', 'none', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', ...p.podman.runFlags(), '--name', name, BUSYBOX_REF, 'sleep', '1000'], env: p.podman.env() };
+      return {
+        bin: PODMAN,
+        args: [
+          ...podmanFlags(p.podman),
+          'run',
+          '-d',
+          '--network',
+          'none',
+          '--ulimit',
+          'nofile=4096:4096',
+          '--ulimit',
+          'nproc=4096:4096',
+          ...p.podman.runFlags(),
+          '--name',
+          name,
+          BUSYBOX_REF,
+          'sleep',
+          '1000',
+        ],
+        env: p.podman.env(),
+      };
   }
 }
 
@@ -204,20 +308,53 @@ async function runningCount(e: Exclude<Engine, 'ctr'>, p: Peers): Promise<number
   if (e === 'berth') return (await p.berth.client.list()).filter((c) => c.status === 'running').length;
   const c: Cmd =
     e === 'docker'
-      ? { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'ps', '-q', '--filter', 'status=running'], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) }
-      : { bin: PODMAN, args: [...podmanFlags(p.podman), 'ps', '-q', '--filter', 'status=running'], env: p.podman.env() };
-  return runSync(c, `${e} ps`).stdout.split('\n').filter((l) => l.trim()).length;
+      ? {
+          bin: DOCKER,
+          args: ['-H', `unix://${p.docker.socket}`, 'ps', '-q', '--filter', 'status=running'],
+          env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }),
+        }
+      : {
+          bin: PODMAN,
+          args: [...podmanFlags(p.podman), 'ps', '-q', '--filter', 'status=running'],
+          env: p.podman.env(),
+        };
+  return runSync(c, `${e} ps`)
+    .stdout.split('\n')
+    .filter((l) => l.trim()).length;
 }
 
 async function removeAll(e: Exclude<Engine, 'ctr'>, p: Peers): Promise<void> {
   if (e === 'berth') {
-    await Promise.all((await p.berth.client.list({ all: true })).map((c) => p.berth.client.remove(c.id, { force: true })));
+    await Promise.all(
+      (await p.berth.client.list({ all: true })).map((c) => p.berth.client.remove(c.id, { force: true })),
+    );
     return;
   }
   const c: Cmd =
     e === 'docker'
-      ? { bin: DOCKER, args: ['-H', `unix://${p.docker.socket}`, 'rm', '-f', ...Array.from({ length: PARALLEL }, (_, i) => `par-${i}`)], env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }) }
-      : { bin: PODMAN, args: [...podmanFlags(p.podman), 'rm', '-f', '-t', '0', ...Array.from({ length: PARALLEL }, (_, i) => `par-${i}`)], env: p.podman.env() };
+      ? {
+          bin: DOCKER,
+          args: [
+            '-H',
+            `unix://${p.docker.socket}`,
+            'rm',
+            '-f',
+            ...Array.from({ length: PARALLEL }, (_, i) => `par-${i}`),
+          ],
+          env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }),
+        }
+      : {
+          bin: PODMAN,
+          args: [
+            ...podmanFlags(p.podman),
+            'rm',
+            '-f',
+            '-t',
+            '0',
+            ...Array.from({ length: PARALLEL }, (_, i) => `par-${i}`),
+          ],
+          env: p.podman.env(),
+        };
   runSync(c, `${e} rm -f`);
 }
 
@@ -225,9 +362,15 @@ async function removeAll(e: Exclude<Engine, 'ctr'>, p: Peers): Promise<void> {
 function memoryPids(e: Exclude<Engine, 'ctr'>, p: Peers): { supervisors: number[]; daemons: number[] } {
   switch (e) {
     case 'berth':
-      return { supervisors: pidsOf('berth-shim', p.berth.runRoot), daemons: p.berth.proc?.pid ? [p.berth.proc.pid] : [] };
+      return {
+        supervisors: pidsOf('berth-shim', p.berth.runRoot),
+        daemons: p.berth.proc?.pid ? [p.berth.proc.pid] : [],
+      };
     case 'docker':
-      return { supervisors: pidsOf('containerd-shim-runc-v2', p.docker.root.dir), daemons: [...pidsOf('dockerd', p.docker.root.dir), ...pidsOf('containerd', p.docker.root.dir)] };
+      return {
+        supervisors: pidsOf('containerd-shim-runc-v2', p.docker.root.dir),
+        daemons: [...pidsOf('dockerd', p.docker.root.dir), ...pidsOf('containerd', p.docker.root.dir)],
+      };
     case 'podman':
       // Podman has no daemon: conmon is all that stays per container.
       return { supervisors: pidsOf('conmon', p.podman.root.dir), daemons: [] };
@@ -266,12 +409,24 @@ try {
   peers.docker = await DockerdPeer.start(PEER_RT);
   await peers.docker.loadBusybox(BUSYBOX_REF);
   peers.podman = await PodmanPeer.start(PEER_RT);
-  runSync({ bin: PODMAN, args: [...podmanFlags(peers.podman), 'load', '-i', await (async () => {
-    const { writeBusyboxArchive } = await import('../../test/lib/interop/busybox-archive.ts');
-    const a = peers.podman!.root.path('busybox.tar');
-    await writeBusyboxArchive(a);
-    return a;
-  })()], env: peers.podman.env() }, 'podman load');
+  runSync(
+    {
+      bin: PODMAN,
+      args: [
+        ...podmanFlags(peers.podman),
+        'load',
+        '-i',
+        await (async () => {
+          const { writeBusyboxArchive } = await import('../../test/lib/interop/busybox-archive.ts');
+          const a = peers.podman!.root.path('busybox.tar');
+          await writeBusyboxArchive(a);
+          return a;
+        })(),
+      ],
+      env: peers.podman.env(),
+    },
+    'podman load',
+  );
   peers.ctr = await ContainerdPeer.start(PEER_RT);
   await peers.ctr.importBusybox(BUSYBOX_REF);
   const p = peers as Peers;
@@ -290,7 +445,9 @@ try {
   }
   const dockerMed = median(times.docker);
   const lines: string[] = [];
-  lines.push(`### run --rm busybox true (${iterations} interleaved iterations after ${warmup} warm-up; no network for every engine)`);
+  lines.push(
+    `### run --rm busybox true (${iterations} interleaved iterations after ${warmup} warm-up; no network for every engine)`,
+  );
   lines.push('');
   lines.push('| engine | median ms | min ms | max ms | ratio vs docker |');
   lines.push('|---|---:|---:|---:|---:|');
@@ -302,7 +459,9 @@ try {
   };
   for (const e of engines) {
     const m = median(times[e]);
-    lines.push(`| ${label[e]} | ${fmt(m)} | ${fmt(Math.min(...times[e]))} | ${fmt(Math.max(...times[e]))} | ${(m / dockerMed).toFixed(2)}× |`);
+    lines.push(
+      `| ${label[e]} | ${fmt(m)} | ${fmt(Math.min(...times[e]))} | ${fmt(Math.max(...times[e]))} | ${(m / dockerMed).toFixed(2)}× |`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
@@ -314,13 +473,20 @@ try {
     const c = runRmCmd('berth', p);
     const { ms, stderr } = runTraced({ ...c, env: cleanEnv({ BERTH_TRACE_TIMING: '1' }) });
     await sleep(200); // berthd's last lines (the removal) follow the CLI's exit by a moment
-    const traced = [...stderr.split('\n'), ...p.berth.log.slice(from).split('\n')].filter((l) => /^(berth|berthd|berth-runtime) timing:/.test(l));
+    const traced = [...stderr.split('\n'), ...p.berth.log.slice(from).split('\n')].filter((l) =>
+      /^(berth|berthd|berth-runtime) timing:/.test(l),
+    );
     process.stdout.write(`### one traced berth run --rm (${fmt(ms)} ms)\n\n\`\`\`\n${traced.join('\n')}\n\`\`\`\n\n`);
   }
 
   // ---- N at once, then memory with them running
   if (!values['skip-parallel']) {
-    const par: string[] = [`### ${PARALLEL} × run -d busybox sleep 1000, all started at once`, '', '| engine | all running after ms | failed starts |', '|---|---:|---:|'];
+    const par: string[] = [
+      `### ${PARALLEL} × run -d busybox sleep 1000, all started at once`,
+      '',
+      '| engine | all running after ms | failed starts |',
+      '|---|---:|---:|',
+    ];
     const mem: string[] = [
       `### memory per running container (${PARALLEL} running)`,
       '',
@@ -336,7 +502,8 @@ try {
       const t0 = Date.now();
       const rs = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => runAsync(runDetachedCmd(e, p, i))));
       const failed = rs.filter((r) => r.code !== 0);
-      if (failed.length) process.stderr.write(`${e}: ${failed.length} starts failed, e.g. ${failed[0]!.out.trim().slice(-300)}\n`);
+      if (failed.length)
+        process.stderr.write(`${e}: ${failed.length} starts failed, e.g. ${failed[0]!.out.trim().slice(-300)}\n`);
       const want = PARALLEL - failed.length;
       while ((await runningCount(e, p)) < want && Date.now() - t0 < 300_000) await sleep(100);
       const ms = Date.now() - t0;
@@ -348,7 +515,9 @@ try {
       const supMean = sup.length ? sup.reduce((a, b) => a + b, 0) / sup.length : Number.NaN;
       const pssAfter = daemons.reduce((s, pid) => s + pssKiB(pid, 'Pss_Anon'), 0);
       const growth = daemons.length ? (pssAfter - pssBefore) / Math.max(1, want) : 0;
-      mem.push(`| ${e} | ${supName[e]} | ${supMean.toFixed(0)} | ${sup.length} | ${daemons.length ? growth.toFixed(0) : 'no daemon'} | ${(supMean + growth).toFixed(0)} |`);
+      mem.push(
+        `| ${e} | ${supName[e]} | ${supMean.toFixed(0)} | ${sup.length} | ${daemons.length ? growth.toFixed(0) : 'no daemon'} | ${(supMean + growth).toFixed(0)} |`,
+      );
       await removeAll(e, p);
     }
     process.stdout.write(`${par.join('\n')}\n\n${mem.join('\n')}\n\n`);

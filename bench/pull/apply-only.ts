@@ -36,7 +36,9 @@ const fmt = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(3) : '–
 function tarExtract(file: string, dir: string): Promise<void> {
   return new Promise((res, rej) => {
     // As root GNU tar keeps owners and modes by default; --xattrs so it sets them too, as berth does.
-    const child = spawn('tar', ['--xattrs', '--xattrs-include=*', '-xzf', file, '-C', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('tar', ['--xattrs', '--xattrs-include=*', '-xzf', file, '-C', dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     child.once('error', rej);
@@ -58,10 +60,15 @@ async function berthApply(layer: Layer, dir: string): Promise<void> {
 async function gunzipHash(layer: Layer): Promise<void> {
   const hash = createHash('sha256');
   // The same chunk size as applyLayer's inflater (extract-layer.ts), so that this is its floor.
-  await pipeline(createReadStream(layer.file), zlib.createGunzip({ chunkSize: 256 * 1024 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const c of source) hash.update(c);
-  });
-  if (`sha256:${hash.digest('hex')}` !== layer.diffId) throw new Error(`layer ${layer.what}: gunzip+sha256 gave another DiffID`);
+  await pipeline(
+    createReadStream(layer.file),
+    zlib.createGunzip({ chunkSize: 256 * 1024 }),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const c of source) hash.update(c);
+    },
+  );
+  if (`sha256:${hash.digest('hex')}` !== layer.diffId)
+    throw new Error(`layer ${layer.what}: gunzip+sha256 gave another DiffID`);
 }
 
 type Row = { label: string; berth: number[]; tar: number[]; floor: number[] };
@@ -70,7 +77,12 @@ export async function applyOnly(iterations: number, log: (m: string) => void): P
   if (process.getuid?.() !== 0) throw new Error('--apply-only must run as root (owners, devices, trusted.* xattrs)');
   const image = await debootstrapImage(log);
   const work = await mkdtemp('/tmp/berth-bench-apply-');
-  const rows: Row[] = image.layers.map((l, i) => ({ label: `${i}: ${l.what} (${(l.uncompressedSize / 1e6).toFixed(1)} MB)`, berth: [], tar: [], floor: [] }));
+  const rows: Row[] = image.layers.map((l, i) => ({
+    label: `${i}: ${l.what} (${(l.uncompressedSize / 1e6).toFixed(1)} MB)`,
+    berth: [],
+    tar: [],
+    floor: [],
+  }));
   const seq: Row = { label: 'all layers, one after the other', berth: [], tar: [], floor: [] };
   const par: Row = { label: 'all layers at once (as pull does)', berth: [], tar: [], floor: [] };
   const load0 = loadavg();
@@ -107,17 +119,25 @@ export async function applyOnly(iterations: number, log: (m: string) => void): P
       if (!berthFirst) sequential.reverse();
       for (const [xs, f] of sequential) {
         const dirs = await Promise.all(image.layers.map(() => fresh()));
-        xs.push(await timed(async () => {
-          for (const [i, l] of image.layers.entries()) await f(dirs[i]!, l);
-        }));
+        xs.push(
+          await timed(async () => {
+            for (const [i, l] of image.layers.entries()) await f(dirs[i]!, l);
+          }),
+        );
         const pdirs = await Promise.all(image.layers.map(() => fresh()));
-        (xs === seq.berth ? par.berth : par.tar).push(await timed(() => Promise.all(image.layers.map((l, i) => f(pdirs[i]!, l)))));
+        (xs === seq.berth ? par.berth : par.tar).push(
+          await timed(() => Promise.all(image.layers.map((l, i) => f(pdirs[i]!, l)))),
+        );
       }
-      seq.floor.push(await timed(async () => {
-        for (const l of image.layers) await gunzipHash(l);
-      }));
+      seq.floor.push(
+        await timed(async () => {
+          for (const l of image.layers) await gunzipHash(l);
+        }),
+      );
       par.floor.push(await timed(() => Promise.all(image.layers.map((l) => gunzipHash(l)))));
-      log(`iteration ${it + 1}/${iterations}: all layers: berth ${fmt(seq.berth.at(-1)!)} s, tar ${fmt(seq.tar.at(-1)!)} s`);
+      log(
+        `iteration ${it + 1}/${iterations}: all layers: berth ${fmt(seq.berth.at(-1)!)} s, tar ${fmt(seq.tar.at(-1)!)} s`,
+      );
     }
   } finally {
     // GNU rm: several times faster than fs.rm's threadpool walk over ~100,000 entries per iteration.

@@ -45,9 +45,14 @@ const { values } = parseArgs({
   },
 });
 const iterations = Number(values.iterations);
-if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
-const wanted = values.peers.split(',').map((s) => s.trim()).filter(Boolean) as PeerName[];
-for (const p of wanted) if (!ALL_PEERS.includes(p)) throw new Error(`--peers: unknown peer ${p}; expected some of ${ALL_PEERS.join(',')}`);
+if (!Number.isInteger(iterations) || iterations < 1)
+  throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+const wanted = values.peers
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as PeerName[];
+for (const p of wanted)
+  if (!ALL_PEERS.includes(p)) throw new Error(`--peers: unknown peer ${p}; expected some of ${ALL_PEERS.join(',')}`);
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const BERTH_CLI = join(REPO_ROOT, 'dist/bin/berth');
@@ -113,9 +118,11 @@ async function stopDaemon(child: ChildProcess, name: string): Promise<void> {
 }
 
 function killDaemonsNow(): void {
-  for (const d of daemons) if (d.pid && d.exitCode === null) try {
-    process.kill(d.pid, 'SIGKILL');
-  } catch {}
+  for (const d of daemons)
+    if (d.pid && d.exitCode === null)
+      try {
+        process.kill(d.pid, 'SIGKILL');
+      } catch {}
 }
 
 let registry: TestRegistry | undefined;
@@ -152,7 +159,9 @@ function log(m: string): void {
  */
 function runAsync(argv: string[], cpuFile: string): Promise<number> {
   return new Promise((res, rej) => {
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, ...argv], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     child.once('error', rej);
@@ -179,7 +188,10 @@ function treeCpuMs(pid: number): number {
     }
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // After "pid (comm) ": state, ppid, …, utime (index 11), stime, cutime, cstime.
-    stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    stats.set(Number(name), {
+      ppid: Number(f[1]),
+      ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+    });
   }
   let total = 0;
   const todo = [pid];
@@ -198,11 +210,19 @@ async function daemonPull(daemon: ChildProcess, argv: string[], cpuFile: string)
   return client + treeCpuMs(daemon.pid!) - before;
 }
 
-async function waitFor(what: string, ok: () => boolean, child: ChildProcess, logFile: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(
+  what: string,
+  ok: () => boolean,
+  child: ChildProcess,
+  logFile: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8').slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms: ${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`${what} exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not ready after ${timeoutMs} ms: ${readFileSync(logFile, 'utf8').slice(-3000)}`);
     await sleep(50);
   }
 }
@@ -217,7 +237,8 @@ function startDaemon(argv: string[], logFile: string, env?: NodeJS.ProcessEnv): 
 }
 
 function socketReady(sock: string, probe: string[]): () => boolean {
-  return () => existsSync(sock) && spawnSync(probe[0]!, probe.slice(1), { stdio: 'ignore', timeout: 5000 }).status === 0;
+  return () =>
+    existsSync(sock) && spawnSync(probe[0]!, probe.slice(1), { stdio: 'ignore', timeout: 5000 }).status === 0;
 }
 
 // ------------------------------------------------------------------ peers
@@ -244,7 +265,8 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
             const c0 = process.cpuUsage();
             const r = await pull(ref, { content, images, client, unpack: { snapshotter, applyLayer } });
             const c = process.cpuUsage(c0);
-            if (r.chainId !== expectedChain) throw new Error(`berth pulled chain ${r.chainId}, expected ${expectedChain}`);
+            if (r.chainId !== expectedChain)
+              throw new Error(`berth pulled chain ${r.chainId}, expected ${expectedChain}`);
             return (c.user + c.system) / 1000;
           },
           async teardown() {
@@ -259,7 +281,8 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
       label: '`berth pull` (CLI, dist/bin/berth)',
       async setup(dir) {
         return {
-          pullOnce: () => runAsync([BERTH_CLI, '--root', dir, '--snapshotter', 'overlay', 'pull', '-q', ref], join(dir, 'cpu')),
+          pullOnce: () =>
+            runAsync([BERTH_CLI, '--root', dir, '--snapshotter', 'overlay', 'pull', '-q', ref], join(dir, 'cpu')),
           async teardown() {},
         };
       },
@@ -270,8 +293,24 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
       async setup(dir) {
         return {
           async pullOnce() {
-            const cpu = await runAsync(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(dir, 'oci')}:bench`], join(dir, 'cpu'));
-            return cpu + (await runAsync(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:bench`, join(dir, 'bundle')], join(dir, 'cpu')));
+            const cpu = await runAsync(
+              [
+                'skopeo',
+                'copy',
+                '--quiet',
+                '--src-tls-verify=false',
+                `docker://${ref}`,
+                `oci:${join(dir, 'oci')}:bench`,
+              ],
+              join(dir, 'cpu'),
+            );
+            return (
+              cpu +
+              (await runAsync(
+                ['umoci', 'unpack', '--image', `${join(dir, 'oci')}:bench`, join(dir, 'bundle')],
+                join(dir, 'cpu'),
+              ))
+            );
           },
           async teardown() {},
         };
@@ -305,7 +344,12 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
         const child = startDaemon(['/usr/bin/containerd', '--config', config, '--log-level', 'warn'], logFile);
         await waitFor('containerd', socketReady(sock, ['ctr', '--address', sock, 'version']), child, logFile);
         return {
-          pullOnce: () => daemonPull(child, ['ctr', '--address', sock, '--namespace', 'bench', 'image', 'pull', '--plain-http', ref], join(dir, 'cpu')),
+          pullOnce: () =>
+            daemonPull(
+              child,
+              ['ctr', '--address', sock, '--namespace', 'bench', 'image', 'pull', '--plain-http', ref],
+              join(dir, 'cpu'),
+            ),
           teardown: () => stopDaemon(child, 'containerd'),
         };
       },
@@ -314,7 +358,21 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
       name: 'podman',
       label: '`podman pull` (podman 4.3, overlay)',
       async setup(dir) {
-        const base = ['podman', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
+        const base = [
+          'podman',
+          '--root',
+          join(dir, 'root'),
+          '--runroot',
+          join(dir, 'runroot'),
+          '--tmpdir',
+          join(dir, 'tmp'),
+          '--cgroup-manager',
+          'cgroupfs',
+          '--events-backend',
+          'file',
+          '--storage-driver',
+          'overlay',
+        ];
         return {
           pullOnce: () => runAsync([...base, 'pull', '--quiet', '--tls-verify=false', ref], join(dir, 'cpu')),
           async teardown() {
@@ -335,23 +393,38 @@ function makePeers(ref: string, host: string, expectedChain: string): Peer[] {
         const child = startDaemon(
           [
             '/usr/sbin/dockerd',
-            '--config-file', daemonJson,
-            '--data-root', join(dir, 'data'),
-            '--exec-root', join(dir, 'exec'),
-            '--pidfile', join(dir, 'docker.pid'),
-            '-H', `unix://${sock}`,
-            '--insecure-registry', host,
+            '--config-file',
+            daemonJson,
+            '--data-root',
+            join(dir, 'data'),
+            '--exec-root',
+            join(dir, 'exec'),
+            '--pidfile',
+            join(dir, 'docker.pid'),
+            '-H',
+            `unix://${sock}`,
+            '--insecure-registry',
+            host,
             '--bridge=none',
             '--iptables=false',
             '--ip-masq=false',
-            '--storage-driver', 'overlay2',
-            '--log-level', 'error',
+            '--storage-driver',
+            'overlay2',
+            '--log-level',
+            'error',
           ],
           logFile,
         );
-        await waitFor('dockerd', socketReady(sock, ['/usr/bin/docker', '-H', `unix://${sock}`, 'version']), child, logFile, 60_000);
+        await waitFor(
+          'dockerd',
+          socketReady(sock, ['/usr/bin/docker', '-H', `unix://${sock}`, 'version']),
+          child,
+          logFile,
+          60_000,
+        );
         return {
-          pullOnce: () => daemonPull(child, ['/usr/bin/docker', '-H', `unix://${sock}`, 'pull', '--quiet', ref], join(dir, 'cpu')),
+          pullOnce: () =>
+            daemonPull(child, ['/usr/bin/docker', '-H', `unix://${sock}`, 'pull', '--quiet', ref], join(dir, 'cpu')),
           teardown: () => stopDaemon(child, 'dockerd'),
         };
       },
@@ -374,7 +447,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench/pull must run as root (overlay mounts, daemons)');
   work = await mkdtemp('/tmp/berth-bench-pull-');
   const missing = new Map<PeerName, string>();
-  for (const p of wanted) for (const [bin, how] of NEEDS[p]) if (!existsSync(bin)) missing.set(p, `${bin} missing (${how})`);
+  for (const p of wanted)
+    for (const [bin, how] of NEEDS[p]) if (!existsSync(bin)) missing.set(p, `${bin} missing (${how})`);
 
   log('building (or reusing) the cached debootstrap image…');
   const image = await debootstrapImage(log);
@@ -401,7 +475,9 @@ async function main(): Promise<void> {
   // meanwhile, a daemon slow to start once).
   const failures = new Map<PeerName, string[]>();
   const load0 = loadavg();
-  log(`image ${ref}: ${image.layers.length} layers, ${(image.layers.reduce((a, l) => a + l.size, 0) / 1e6).toFixed(1)} MB compressed, ${(image.uncompressedSize / 1e6).toFixed(1)} MB uncompressed`);
+  log(
+    `image ${ref}: ${image.layers.length} layers, ${(image.layers.reduce((a, l) => a + l.size, 0) / 1e6).toFixed(1)} MB compressed, ${(image.uncompressedSize / 1e6).toFixed(1)} MB uncompressed`,
+  );
 
   for (let it = 0; it < iterations; it++) {
     // Rotate the order so that no peer always runs first (or right after a daemon's shutdown).
@@ -431,8 +507,13 @@ async function main(): Promise<void> {
   }
 
   const medians = new Map(peers.map((p) => [p.name, median(times.get(p.name)!)] as const));
-  const others = peers.filter((p) => p.name !== 'berth' && p.name !== 'berth-cli' && Number.isFinite(medians.get(p.name)!));
-  const fastest = others.reduce<Peer | undefined>((a, p) => (a === undefined || medians.get(p.name)! < medians.get(a.name)! ? p : a), undefined);
+  const others = peers.filter(
+    (p) => p.name !== 'berth' && p.name !== 'berth-cli' && Number.isFinite(medians.get(p.name)!),
+  );
+  const fastest = others.reduce<Peer | undefined>(
+    (a, p) => (a === undefined || medians.get(p.name)! < medians.get(a.name)! ? p : a),
+    undefined,
+  );
   const fastestMs = fastest ? medians.get(fastest.name)! : Number.NaN;
   const lines: string[] = [];
   lines.push(
@@ -445,16 +526,22 @@ async function main(): Promise<void> {
     const xs = times.get(p.name)!;
     const med = medians.get(p.name)!;
     const ratio = Number.isFinite(med) && Number.isFinite(fastestMs) ? `${(med / fastestMs).toFixed(2)}×` : '–';
-    lines.push(`| ${p.label} | ${xs.length} | ${fmt(med)} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${ratio} | ${fmt(median(cpu.get(p.name)!))} |`);
+    lines.push(
+      `| ${p.label} | ${xs.length} | ${fmt(med)} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${ratio} | ${fmt(median(cpu.get(p.name)!))} |`,
+    );
   }
   const load1 = loadavg();
   for (const [name, why] of missing) lines.push('', `- ${name}: not measured: ${why}`);
-  for (const [name, whys] of failures) lines.push('', `- ${name}: ${whys.length} of ${iterations} pulls failed (not in the times); first: ${whys[0]!.split('\n')[0]!.slice(0, 400)}`);
+  for (const [name, whys] of failures)
+    lines.push(
+      '',
+      `- ${name}: ${whys.length} of ${iterations} pulls failed (not in the times); first: ${whys[0]!.split('\n')[0]!.slice(0, 400)}`,
+    );
   lines.push(
     '',
     '- Every pull starts from an empty root; daemons (containerd, dockerd) are started on it before the clock starts and stopped after it stops.',
     '- berth (library) runs in the bench process, so after the first iteration its code is warm (JIT); the CLI row pays Node start-up each time.',
-    '- CPU: user+system seconds of the pull, all threads: the bench process for berth (library); the command and its children (GNU time) for CLIs; the client plus the daemon\'s process tree (/proc) for ctr and docker.',
+    "- CPU: user+system seconds of the pull, all threads: the bench process for berth (library); the command and its children (GNU time) for CLIs; the client plus the daemon's process tree (/proc) for ctr and docker.",
     `- Machine: ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(1)).join(' ')} at the start, ${load1.map((x) => x.toFixed(1)).join(' ')} at the end (other work on the machine skews the times).`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -15,10 +15,13 @@ import { ContainerdPeer, CTR } from '../../test/lib/interop/containerd.ts';
 import { cleanEnv, type InteropRuntime, RUNC } from '../../test/lib/interop/harness.ts';
 import { PODMAN, PodmanPeer } from '../../test/lib/interop/podman.ts';
 
-const { values } = parseArgs({ options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' } },
+});
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
-if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+if (!Number.isInteger(iterations) || iterations < 1)
+  throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
 if (process.getuid?.() !== 0) throw new Error('bench/runtime/drivers.ts needs root');
 
 const BERTH_RUNTIME = join(import.meta.dirname, '../../dist/bin/berth-runtime');
@@ -28,7 +31,11 @@ const runtimes: InteropRuntime[] = [
   { name: 'runc', binary: RUNC },
 ];
 
-type Case = { driver: 'podman' | 'ctr'; rt: InteropRuntime; argv: () => { bin: string; args: string[]; env: NodeJS.ProcessEnv } };
+type Case = {
+  driver: 'podman' | 'ctr';
+  rt: InteropRuntime;
+  argv: () => { bin: string; args: string[]; env: NodeJS.ProcessEnv };
+};
 
 const podmans = new Map<string, PodmanPeer>();
 let ctrd: ContainerdPeer | undefined;
@@ -37,9 +44,18 @@ let seq = 0;
 function time(c: Case): number {
   const { bin, args, env } = c.argv();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(bin, args, { encoding: 'utf8', env, timeout: 120_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(bin, args, {
+    encoding: 'utf8',
+    env,
+    timeout: 120_000,
+    killSignal: 'SIGKILL',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${c.driver} with ${c.rt.name}: \`${bin} ${args.join(' ')}\` → ${r.status ?? r.signal}: ${(r.stderr || r.error?.message || '').trim().slice(-600)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${c.driver} with ${c.rt.name}: \`${bin} ${args.join(' ')}\` → ${r.status ?? r.signal}: ${(r.stderr || r.error?.message || '').trim().slice(-600)}`,
+    );
   return ms;
 }
 
@@ -70,7 +86,15 @@ try {
     // The peer names its tracing wrapper as the runtime: give podman the binary itself.
     const flags = p.globalFlags();
     flags[flags.indexOf('--runtime') + 1] = rt.binary;
-    cases.push({ driver: 'podman', rt, argv: () => ({ bin: PODMAN, args: [...flags, 'run', '--rm', '--network', 'none', ...p.runFlags(), BUSYBOX_REF, 'true'], env: p.env() }) });
+    cases.push({
+      driver: 'podman',
+      rt,
+      argv: () => ({
+        bin: PODMAN,
+        args: [...flags, 'run', '--rm', '--network', 'none', ...p.runFlags(), BUSYBOX_REF, 'true'],
+        env: p.env(),
+      }),
+    });
   }
   ctrd = await ContainerdPeer.start(runtimes[0]!);
   await ctrd.importBusybox(BUSYBOX_REF);
@@ -82,7 +106,24 @@ try {
       rt,
       argv: () => ({
         bin: CTR,
-        args: ['--address', c.address, '--namespace', c.namespace, 'run', '--rm', ...c.fifoFlags(), '--runtime', 'io.containerd.runc.v2', '--runc-binary', rt.binary, '--runc-root', runcRoot, BUSYBOX_REF, `bench-${rt.name}-${seq++}`, 'true'],
+        args: [
+          '--address',
+          c.address,
+          '--namespace',
+          c.namespace,
+          'run',
+          '--rm',
+          ...c.fifoFlags(),
+          '--runtime',
+          'io.containerd.runc.v2',
+          '--runc-binary',
+          rt.binary,
+          '--runc-root',
+          runcRoot,
+          BUSYBOX_REF,
+          `bench-${rt.name}-${seq++}`,
+          'true',
+        ],
         env: cleanEnv(),
       }),
     });
@@ -107,7 +148,9 @@ try {
     const xs = times.get(k)!;
     const other = cases.find((o) => o.driver === k.driver && o.rt.name === 'runc')!;
     const ratio = k.rt.name === 'berth' ? `${(median(xs) / median(times.get(other)!)).toFixed(2)}×` : '';
-    lines.push(`| ${label[k.driver]} | ${k.rt.name} | ${median(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)} | ${Math.max(...xs).toFixed(1)} | ${ratio} |`);
+    lines.push(
+      `| ${label[k.driver]} | ${k.rt.name} | ${median(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)} | ${Math.max(...xs).toFixed(1)} | ${ratio} |`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {

@@ -16,7 +16,14 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeFrame, encodePlan, Frame, int, op, PlanMode, str, strs } from '../../src/sys/plan.ts';
 import { makeBundle } from '../../test/lib/bundle.ts';
-import { CRUN, REPO_ROOT, removeCgroups, resolveRuntime, type RuntimeUnderTest, runtimeEnv } from '../../test/lib/runtime.ts';
+import {
+  CRUN,
+  REPO_ROOT,
+  removeCgroups,
+  resolveRuntime,
+  type RuntimeUnderTest,
+  runtimeEnv,
+} from '../../test/lib/runtime.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +35,8 @@ const { values } = parseArgs({
 });
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
-if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+if (!Number.isInteger(iterations) || iterations < 1)
+  throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
 
 const GNU_TIME = '/usr/bin/time';
 const OPS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'run-limits', 'exec'] as const;
@@ -91,7 +99,12 @@ function invoke(b: Bench, args: string[], rss = false, env: NodeJS.ProcessEnv = 
   const errFile = join(work, 'stderr');
   const errFd = openSync(errFile, 'w');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, cmdArgs, { stdio: ['ignore', 'ignore', errFd], timeout: 60_000, killSignal: 'SIGKILL', env });
+  const r = spawnSync(cmd, cmdArgs, {
+    stdio: ['ignore', 'ignore', errFd],
+    timeout: 60_000,
+    killSignal: 'SIGKILL',
+    env,
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   closeSync(errFd);
   const stderr = readFileSync(errFile, 'utf8') + (r.error ? String(r.error) : '');
@@ -107,7 +120,10 @@ function invoke(b: Bench, args: string[], rss = false, env: NodeJS.ProcessEnv = 
 function waitStopped(b: Bench, id: string): void {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const r = spawnSync(b.rt.argv[0]!, [...b.rt.argv.slice(1), '--root', b.root, 'state', id], { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(b.rt.argv[0]!, [...b.rt.argv.slice(1), '--root', b.root, 'state', id], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     if (r.status !== 0) throw new Error(`${b.rt.name}: state ${id} failed: ${(r.stderr ?? '').trim()}`);
     if ((JSON.parse(r.stdout) as { status: string }).status === 'stopped') return;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
@@ -220,7 +236,11 @@ for (const [sig, code] of [
 function timeBerthInit(n: number): { ms: number[]; error?: string } {
   const init = join(REPO_ROOT, 'native/build/berth-init');
   if (!existsSync(init)) return { ms: [], error: `${init} does not exist (bash scripts/build.sh)` };
-  const plan = encodePlan([op('MODE', int(PlanMode.foreground)), op('CLONE', int(0)), op('EXEC', str('/bin/true'), strs(['/bin/true']), strs([]))]);
+  const plan = encodePlan([
+    op('MODE', int(PlanMode.foreground)),
+    op('CLONE', int(0)),
+    op('EXEC', str('/bin/true'), strs(['/bin/true']), strs([])),
+  ]);
   const frame = encodeFrame(Frame.PLAN, plan);
   const file = join(work, 'init-sync');
   const ms: number[] = [];
@@ -233,7 +253,10 @@ function timeBerthInit(n: number): { ms: number[]; error?: string } {
     closeSync(fd);
     // A PID frame (8 bytes of header, a pid, the start time) after the plan says the clone happened.
     if (r.status !== 0 || statSync(file).size <= frame.length + 8) {
-      return { ms, error: `berth-init exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim() || String(r.error ?? '')}` };
+      return {
+        ms,
+        error: `berth-init exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim() || String(r.error ?? '')}`,
+      };
     }
     ms.push(t);
   }
@@ -279,20 +302,28 @@ try {
       const med = median(b.times[o]);
       const ratio = runc ? med / median(runc.times[o]) : Number.NaN;
       const rss = b.rssKiB[o].length ? Math.max(...b.rssKiB[o]) / 1024 : Number.NaN;
-      lines.push(`| ${o} | ${b.rt.name} | ${fmt(med)} | ${fmt(quantile(b.times[o], 0.9))} | ${Number.isFinite(ratio) ? `${fmt(ratio, 2)}×` : 'n/a'} | ${fmt(rss)} |`);
+      lines.push(
+        `| ${o} | ${b.rt.name} | ${fmt(med)} | ${fmt(quantile(b.times[o], 0.9))} | ${Number.isFinite(ratio) ? `${fmt(ratio, 2)}×` : 'n/a'} | ${fmt(rss)} |`,
+      );
     }
   }
   lines.push('');
   for (const b of benches) {
     if (b.rt.missing) lines.push(`- ${b.rt.name}: missing (${b.rt.missing})`);
-    else if (b.failures.length) lines.push(`- ${b.rt.name}: ${b.failures.length} failed operations, first: ${b.failures[0]}`);
+    else if (b.failures.length)
+      lines.push(`- ${b.rt.name}: ${b.failures.length} failed operations, first: ${b.failures[0]}`);
   }
   if (benches.some((b) => b.rt.kind === 'crun' && !b.rt.missing)) {
-    const wrap = median(timeTrivial(['unshare', '-m', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec /bin/true'], 10));
-    lines.push(`- crun runs through a wrapper (unshare -m, umount of the cgroup2 mount; ${CRUN} 1.8 refuses the hybrid layout): its times include that wrapper, ${fmt(wrap)} ms median on its own.`);
+    const wrap = median(
+      timeTrivial(['unshare', '-m', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec /bin/true'], 10),
+    );
+    lines.push(
+      `- crun runs through a wrapper (unshare -m, umount of the cgroup2 mount; ${CRUN} 1.8 refuses the hybrid layout): its times include that wrapper, ${fmt(wrap)} ms median on its own.`,
+    );
   }
   if (!haveTime) lines.push(`- peak RSS needs GNU time at ${GNU_TIME} (apt-get install time)`);
-  else lines.push('- peak RSS: the largest maxrss (GNU time %M) over 3 extra cycles, measured apart from the timed ones.');
+  else
+    lines.push('- peak RSS: the largest maxrss (GNU time %M) over 3 extra cycles, measured apart from the timed ones.');
   process.stdout.write(`${lines.join('\n')}\n`);
 
   if (values.breakdown) {
@@ -305,22 +336,30 @@ try {
       // berth-runtime is the native front; the verbs that need Node run the bundle beside it.
       const nodeBin = join(dirname(bin), 'berth-runtime-node');
       const shebang = existsSync(nodeBin) ? (readFileSync(nodeBin, 'utf8').split('\n', 1)[0] ?? '') : '';
-      const node = shebang.startsWith('#!') ? (shebang.slice(2).trim().split(/\s+/)[0] ?? process.execPath) : process.execPath;
+      const node = shebang.startsWith('#!')
+        ? (shebang.slice(2).trim().split(/\s+/)[0] ?? process.execPath)
+        : process.execPath;
       const n = Math.max(10, iterations);
       const nodeStart = median(timeTrivial([node, '-e', '0'], n));
       const loadOnly = median(timeTrivial([node, nodeBin, '--version'], n));
       const stateMissing = median(timeTrivial([bin, '--root', berth.root, 'state', 'berth-bench-no-such-id'], n));
-      const stateRunning = berth.execId ? median(timeTrivial([bin, '--root', berth.root, 'state', berth.execId], n)) : Number.NaN;
+      const stateRunning = berth.execId
+        ? median(timeTrivial([bin, '--root', berth.root, 'state', berth.execId], n))
+        : Number.NaN;
       const trueAlone = median(timeTrivial(['/bin/true'], n));
       const init = timeBerthInit(n);
       const initMs = median(init.ms);
       out.push('| measurement | median ms |', '|---|---:|');
       out.push(`| \`/bin/true\` spawned directly | ${fmt(trueAlone)} |`);
-      out.push(`| \`berth-init\` alone: foreground plan MODE 1, CLONE 0, EXEC /bin/true (memfd re-exec, decode, fork, exec, wait) | ${init.error ? `failed: ${init.error}` : fmt(initMs)} |`);
+      out.push(
+        `| \`berth-init\` alone: foreground plan MODE 1, CLONE 0, EXEC /bin/true (memfd re-exec, decode, fork, exec, wait) | ${init.error ? `failed: ${init.error}` : fmt(initMs)} |`,
+      );
       out.push(`| \`node -e 0\` (${node}) | ${fmt(nodeStart)} |`);
       out.push(`| \`berth-runtime-node --version\` (the Node part: start-up + module loading) | ${fmt(loadOnly)} |`);
       out.push(`| \`berth-runtime state <missing id>\` (+ argument parsing, state lookup) | ${fmt(stateMissing)} |`);
-      out.push(`| \`berth-runtime state <running id>\` (the native front: reading the verbs file, checking the init's pid and start time) | ${berth.execId ? fmt(stateRunning) : 'n/a (no running container)'} |`);
+      out.push(
+        `| \`berth-runtime state <running id>\` (the native front: reading the verbs file, checking the init's pid and start time) | ${berth.execId ? fmt(stateRunning) : 'n/a (no running container)'} |`,
+      );
       for (const o of OPS) out.push(`| \`${o}\` (from the table above) | ${fmt(median(berth.times[o]))} |`);
       out.push('');
       out.push(

@@ -11,9 +11,14 @@ test('each code answers with the native API status docs/errors.md gives it', () 
 });
 
 test('a stream that fails with a raw Node error ends with BERTH_ERR_INTERNAL, never the errno name', () => {
-  const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x/c1-json.log'"), { code: 'ENOENT' });
+  const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x/c1-json.log'"), {
+    code: 'ENOENT',
+  });
   assert.deepEqual(streamErrorLine(enoent), { error: enoent.message, code: ErrorCode.Internal });
-  assert.deepEqual(streamErrorLine(notFound('container c1: not found')), { error: 'container c1: not found', code: ErrorCode.NotFound });
+  assert.deepEqual(streamErrorLine(notFound('container c1: not found')), {
+    error: 'container c1: not found',
+    code: ErrorCode.NotFound,
+  });
   assert.deepEqual(streamErrorLine('plain'), { error: 'plain', code: ErrorCode.Internal });
   assert.equal(errorCodeOf(enoent), ErrorCode.Internal);
 });

@@ -9,7 +9,15 @@ import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { streamErrorLine } from './errors.ts';
 import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
-import { CONTAINER_ID_HEADER, CONTAINER_NAME_HEADER, type ContainerFilter, PATH_STAT_HEADER, type CreateRequest, type ExecRequest, type UpdateRequest } from './types.ts';
+import {
+  CONTAINER_ID_HEADER,
+  CONTAINER_NAME_HEADER,
+  type ContainerFilter,
+  PATH_STAT_HEADER,
+  type CreateRequest,
+  type ExecRequest,
+  type UpdateRequest,
+} from './types.ts';
 
 const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
 
@@ -52,7 +60,11 @@ export function apiRouter(): Router {
   r.on('GET', '/events', async (c) => {
     const since = c.query.get('since');
     const until = c.query.get('until');
-    const events = c.engine.events.stream(parseEventFilter(filters(c.query)), { ...(since ? { sinceNano: since } : {}), ...(until ? { untilNano: until } : {}) }, c.signal);
+    const events = c.engine.events.stream(
+      parseEventFilter(filters(c.query)),
+      { ...(since ? { sinceNano: since } : {}), ...(until ? { untilNano: until } : {}) },
+      c.signal,
+    );
     return streamLines(c, events);
   });
 
@@ -66,7 +78,10 @@ export function apiRouter(): Router {
     const pending: Promise<void>[] = [];
     try {
       const platform = c.query.get('platform');
-      const res = await c.engine.images.pull(ref, { ...(platform ? { platform } : {}), progress: (ev) => void pending.push(write({ progress: ev })) });
+      const res = await c.engine.images.pull(ref, {
+        ...(platform ? { platform } : {}),
+        progress: (ev) => void pending.push(write({ progress: ev })),
+      });
       await Promise.all(pending);
       c.engine.events.publish('image', 'pull', res.name, { digest: res.target.digest });
       await write({ done: { name: res.name, digest: res.target.digest } });
@@ -101,7 +116,11 @@ export function apiRouter(): Router {
       labels: pairs('label'),
       noCache: flag(q, 'nocache'),
       pull: flag(q, 'pull'),
-      ...(dockerfileText !== undefined ? { dockerfileText, dockerfile: basename(dockerfile!) } : dockerfile ? { dockerfile } : {}),
+      ...(dockerfileText !== undefined
+        ? { dockerfileText, dockerfile: basename(dockerfile!) }
+        : dockerfile
+          ? { dockerfile }
+          : {}),
       ...(q.get('target') ? { target: q.get('target')! } : {}),
     };
     const write = jsonLines(c.res);
@@ -133,9 +152,13 @@ export function apiRouter(): Router {
     for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
     return res;
   });
-  r.on('POST', '/images/prune', async (c) => c.engine.images.prune({ all: flag(c.query, 'all'), deep: flag(c.query, 'deep') }));
+  r.on('POST', '/images/prune', async (c) =>
+    c.engine.images.prune({ all: flag(c.query, 'all'), deep: flag(c.query, 'deep') }),
+  );
   r.on('GET', '/system/df', async (c) => systemDf(c.engine));
-  r.on('POST', '/system/prune', async (c) => systemPrune(c.engine, { all: flag(c.query, 'all'), volumes: flag(c.query, 'volumes') }));
+  r.on('POST', '/system/prune', async (c) =>
+    systemPrune(c.engine, { all: flag(c.query, 'all'), volumes: flag(c.query, 'volumes') }),
+  );
   r.on('POST', '/containers/prune', async (c) => ({ removed: await pruneContainers(c.engine, filters(c.query)) }));
   r.on('POST', '/networks/prune', async (c) => ({ removed: await pruneNetworks(c.engine) }));
   r.on('GET', '/images/save', async (c) => {
@@ -165,90 +188,171 @@ export function apiRouter(): Router {
   // Pod sandboxes (made through the CRI, docs/cri.md): shown to berth's users as well.
   r.on('GET', '/pods', async (c) => c.engine.pods.list());
   r.on('GET', '/pods/{id}', async (c) => c.engine.pods.inspect(c.params.id!));
-  r.on('GET', '/containers', async (c) => c.engine.containers.list({ all: flag(c.query, 'all'), filters: filters(c.query) } satisfies ContainerFilter));
+  r.on('GET', '/containers', async (c) =>
+    c.engine.containers.list({ all: flag(c.query, 'all'), filters: filters(c.query) } satisfies ContainerFilter),
+  );
   r.on('GET', '/containers/{id}', async (c) => c.engine.containers.inspect(c.params.id!));
   r.on('POST', '/containers/{id}/start', async (c) => void (await c.engine.containers.start(c.params.id!)));
-  r.on('POST', '/containers/{id}/stop', async (c) => void (await c.engine.containers.stop(c.params.id!, int(c.query, 't'))));
+  r.on(
+    'POST',
+    '/containers/{id}/stop',
+    async (c) => void (await c.engine.containers.stop(c.params.id!, int(c.query, 't'))),
+  );
   r.on('POST', '/containers/{id}/restart', async (c) => {
     await c.engine.containers.stop(c.params.id!, int(c.query, 't'));
     await c.engine.containers.start(c.params.id!);
   });
-  r.on('POST', '/containers/{id}/kill', async (c) => void (await c.engine.containers.kill(c.params.id!, c.query.get('signal') ?? 'SIGKILL')));
-  r.on('DELETE', '/containers/{id}', async (c) => void (await c.engine.containers.remove(c.params.id!, { force: flag(c.query, 'force'), volumes: flag(c.query, 'volumes') })));
+  r.on(
+    'POST',
+    '/containers/{id}/kill',
+    async (c) => void (await c.engine.containers.kill(c.params.id!, c.query.get('signal') ?? 'SIGKILL')),
+  );
+  r.on(
+    'DELETE',
+    '/containers/{id}',
+    async (c) =>
+      void (await c.engine.containers.remove(c.params.id!, {
+        force: flag(c.query, 'force'),
+        volumes: flag(c.query, 'volumes'),
+      })),
+  );
   r.on('POST', '/containers/{id}/wait', async (c) => {
     // Docker's conditions: not-running (the default), next-exit, or removed (what `run --rm` waits for).
     const condition = c.query.get('condition') ?? 'not-running';
     if (condition === 'removed') return c.engine.containers.waitRemoved(c.params.id!);
     if (condition === 'next-exit') return c.engine.containers.waitNextExit(c.params.id!);
-    if (condition !== 'not-running') throw invalidArgument(`query condition=${JSON.stringify(condition)}: expected not-running, next-exit or removed`);
+    if (condition !== 'not-running')
+      throw invalidArgument(`query condition=${JSON.stringify(condition)}: expected not-running, next-exit or removed`);
     return c.engine.containers.wait(c.params.id!);
   });
   r.on('POST', '/containers/{id}/pause', async (c) => void (await c.engine.containers.pause(c.params.id!)));
   r.on('POST', '/containers/{id}/unpause', async (c) => void (await c.engine.containers.unpause(c.params.id!)));
-  r.on('POST', '/containers/{id}/rename', async (c) => void (await c.engine.containers.rename(c.params.id!, c.query.get('name') ?? '')));
-  r.on('POST', '/containers/{id}/update', async (c) => void (await c.engine.containers.update(c.params.id!, (await readJson<UpdateRequest>(c.req, 'update')) ?? {})));
+  r.on(
+    'POST',
+    '/containers/{id}/rename',
+    async (c) => void (await c.engine.containers.rename(c.params.id!, c.query.get('name') ?? '')),
+  );
+  r.on(
+    'POST',
+    '/containers/{id}/update',
+    async (c) =>
+      void (await c.engine.containers.update(c.params.id!, (await readJson<UpdateRequest>(c.req, 'update')) ?? {})),
+  );
   r.on('GET', '/containers/{id}/changes', async (c) => c.engine.containers.changes(c.params.id!));
   r.on('POST', '/containers/{id}/commit', async (c) => {
-    const body = await readJson<{ ref?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean }>(c.req, 'commit');
+    const body = await readJson<{
+      ref?: string;
+      comment?: string;
+      author?: string;
+      changes?: string[];
+      pause?: boolean;
+    }>(c.req, 'commit');
     return c.engine.containers.commit(c.params.id!, body ?? {});
   });
-  r.on('GET', '/containers/{id}/archive/stat', async (c) => c.engine.containers.statPath(c.params.id!, c.query.get('path') ?? ''));
+  r.on('GET', '/containers/{id}/archive/stat', async (c) =>
+    c.engine.containers.statPath(c.params.id!, c.query.get('path') ?? ''),
+  );
   // The tar of a path (export: path=/); the path's stat in X-Berth-Path-Stat (base64 JSON) with the 200.
   r.on('GET', '/containers/{id}/archive', async (c) => {
     const path = c.query.get('path') ?? '';
     await c.engine.containers.archive(c.params.id!, path, c.res, (st) => {
-      c.res.writeHead(200, { 'content-type': 'application/x-tar', [PATH_STAT_HEADER]: Buffer.from(JSON.stringify(st)).toString('base64') });
+      c.res.writeHead(200, {
+        'content-type': 'application/x-tar',
+        [PATH_STAT_HEADER]: Buffer.from(JSON.stringify(st)).toString('base64'),
+      });
     });
     return STREAMED;
   });
-  r.on('PUT', '/containers/{id}/archive', async (c) => void (await c.engine.containers.extract(c.params.id!, c.query.get('path') ?? '', c.req)));
+  r.on(
+    'PUT',
+    '/containers/{id}/archive',
+    async (c) => void (await c.engine.containers.extract(c.params.id!, c.query.get('path') ?? '', c.req)),
+  );
   r.on('GET', '/images/history', async (c) => imageHistory(c.engine.images, c.query.get('ref') ?? ''));
   r.on('GET', '/containers/{id}/top', async (c) => c.engine.containers.top(c.params.id!));
   r.on('GET', '/containers/{id}/stats', async (c) => c.engine.containers.stats(c.params.id!));
-  r.on('POST', '/containers/{id}/resize', async (c) => void (await c.engine.containers.resize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)));
+  r.on(
+    'POST',
+    '/containers/{id}/resize',
+    async (c) =>
+      void (await c.engine.containers.resize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)),
+  );
   r.on('GET', '/containers/{id}/logs', async (c) => {
     const tail = int(c.query, 'tail');
     const since = c.query.get('since');
     const it = c.engine.containers.logs(
       c.params.id!,
-      { follow: flag(c.query, 'follow'), ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), stdout: c.query.get('stdout') !== '0', stderr: c.query.get('stderr') !== '0' },
+      {
+        follow: flag(c.query, 'follow'),
+        ...(tail !== undefined ? { tail } : {}),
+        ...(since ? { since } : {}),
+        stdout: c.query.get('stdout') !== '0',
+        stderr: c.query.get('stderr') !== '0',
+      },
       c.signal,
     );
     // Resolve the container before the 200, so an unknown id is a 404, not a stream with an error.
     c.engine.containers.resolve(c.params.id!);
     return streamLines(c, it);
   });
-  r.on('POST', '/containers/{id}/exec', async (c) => c.engine.containers.exec(c.params.id!, await readJson<ExecRequest>(c.req, 'exec')));
+  r.on('POST', '/containers/{id}/exec', async (c) =>
+    c.engine.containers.exec(c.params.id!, await readJson<ExecRequest>(c.req, 'exec')),
+  );
   r.on('GET', '/exec/{id}/logs', async (c) => {
     const it = c.engine.containers.execLogs(c.params.id!, c.signal);
     return streamLines(c, it);
   });
   r.on('POST', '/exec/{id}/wait', async (c) => c.engine.containers.execWait(c.params.id!));
-  r.on('POST', '/exec/{id}/resize', async (c) => void (await c.engine.containers.execResize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)));
+  r.on(
+    'POST',
+    '/exec/{id}/resize',
+    async (c) =>
+      void (await c.engine.containers.execResize(c.params.id!, int(c.query, 'h') ?? 24, int(c.query, 'w') ?? 80)),
+  );
   // `run` in one request: the body is a CreateRequest; the 101 names the container made
   // (X-Berth-Container-Id), and the connection then carries its attach frames from before its start.
   r.upgrade('/containers/run', async (e, _p, _q, body) => {
-    const { id, name, stream } = await e.containers.run(parseJson<CreateRequest>(await body(), 'run'), { attach: true });
+    const { id, name, stream } = await e.containers.run(parseJson<CreateRequest>(await body(), 'run'), {
+      attach: true,
+    });
     return { stream, headers: { [CONTAINER_ID_HEADER]: id, [CONTAINER_NAME_HEADER]: name } };
   });
-  r.upgrade('/containers/{id}/attach', (e, p, q) => (flag(q, 'start') ? e.containers.startAttached(p.id!) : e.containers.attach(p.id!)));
+  r.upgrade('/containers/{id}/attach', (e, p, q) =>
+    flag(q, 'start') ? e.containers.startAttached(p.id!) : e.containers.attach(p.id!),
+  );
   r.upgrade('/exec/{id}/attach', (e, p) => e.containers.execAttach(p.id!));
 
   // ---- volumes
   r.on('GET', '/volumes', async (c) => c.engine.volumes.list());
   r.on('POST', '/volumes', async (c) => {
-    const b = await readJson<{ name?: string; labels?: Record<string, string>; driver?: string }>(c.req, 'volume create');
+    const b = await readJson<{ name?: string; labels?: Record<string, string>; driver?: string }>(
+      c.req,
+      'volume create',
+    );
     const name = b.name || (await import('node:crypto')).randomBytes(32).toString('hex');
-    return c.engine.volumes.create(name, { ...(b.labels ? { labels: b.labels } : {}), ...(b.driver ? { driver: b.driver } : {}) });
+    return c.engine.volumes.create(name, {
+      ...(b.labels ? { labels: b.labels } : {}),
+      ...(b.driver ? { driver: b.driver } : {}),
+    });
   });
   r.on('POST', '/volumes/prune', async (c) => ({ removed: await c.engine.volumes.prune() }));
   r.on('GET', '/volumes/{name}', async (c) => c.engine.volumes.inspect(c.params.name!));
-  r.on('DELETE', '/volumes/{name}', async (c) => void (await c.engine.volumes.remove(c.params.name!, { force: flag(c.query, 'force') })));
+  r.on(
+    'DELETE',
+    '/volumes/{name}',
+    async (c) => void (await c.engine.volumes.remove(c.params.name!, { force: flag(c.query, 'force') })),
+  );
 
   // ---- networks
   r.on('GET', '/networks', async (c) => c.engine.network.list());
   r.on('POST', '/networks', async (c) => {
-    const b = await readJson<{ name?: string; subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }>(c.req, 'network create');
+    const b = await readJson<{
+      name?: string;
+      subnet?: string;
+      gateway?: string;
+      driver?: string;
+      labels?: Record<string, string>;
+    }>(c.req, 'network create');
     if (!b.name) throw invalidArgument('network create: "name" is required');
     const n = await c.engine.network.create(b.name, b);
     c.engine.events.publish('network', 'create', b.name, {});
@@ -257,7 +361,10 @@ export function apiRouter(): Router {
   r.on('GET', '/networks/{name}', async (c) => c.engine.network.inspect(c.params.name!));
   r.on('DELETE', '/networks/{name}', async (c) => {
     const users = c.engine.store.containersOnNetwork(c.params.name!);
-    if (users.length > 0) throw failedPrecondition(`network ${c.params.name} has containers attached (${users.map((u) => u.slice(0, 12)).join(', ')}): stop them first`);
+    if (users.length > 0)
+      throw failedPrecondition(
+        `network ${c.params.name} has containers attached (${users.map((u) => u.slice(0, 12)).join(', ')}): stop them first`,
+      );
     await c.engine.network.remove(c.params.name!);
     c.engine.events.publish('network', 'destroy', c.params.name!, {});
   });

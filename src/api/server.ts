@@ -16,11 +16,23 @@ import { errorMessage, invalidArgument, notFound } from '../errors/errors.ts';
 import { ERROR_HEADER, errorCodeOf, httpStatusOf, streamErrorLine } from './errors.ts';
 import { API_PREFIX, ATTACH_PROTOCOL } from './types.ts';
 
-export type Ctx = { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; query: URLSearchParams; engine: Engine; signal: AbortSignal };
+export type Ctx = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  engine: Engine;
+  signal: AbortSignal;
+};
 type Handler = (c: Ctx) => Promise<unknown>;
 /** An upgrade's stream, or the stream and headers for the 101 (a `run` names the container it made). */
 export type UpgradeResult = Duplex | { stream: Duplex; headers: Record<string, string> };
-type UpgradeHandler = (engine: Engine, params: Record<string, string>, query: URLSearchParams, body: () => Promise<Buffer>) => Promise<UpgradeResult>;
+type UpgradeHandler = (
+  engine: Engine,
+  params: Record<string, string>,
+  query: URLSearchParams,
+  body: () => Promise<Buffer>,
+) => Promise<UpgradeResult>;
 
 /** Marks a handler that wrote its own response (a stream). */
 export const STREAMED = Symbol('streamed');
@@ -50,7 +62,11 @@ export class Router {
     return this;
   }
 
-  match<T extends { re: RegExp; keys: string[] }>(list: T[], path: string, pred: (r: T) => boolean = () => true): { route: T; params: Record<string, string> } | 'method' | undefined {
+  match<T extends { re: RegExp; keys: string[] }>(
+    list: T[],
+    path: string,
+    pred: (r: T) => boolean = () => true,
+  ): { route: T; params: Record<string, string> } | 'method' | undefined {
     let pathHit = false;
     for (const r of list) {
       const m = r.re.exec(path);
@@ -96,7 +112,11 @@ function sendError(res: ServerResponse, e: unknown): void {
     return;
   }
   const body = JSON.stringify({ message: errorMessage(e) });
-  res.writeHead(httpStatusOf(e), { 'content-type': 'application/json', [ERROR_HEADER]: errorCodeOf(e), 'content-length': Buffer.byteLength(body) });
+  res.writeHead(httpStatusOf(e), {
+    'content-type': 'application/json',
+    [ERROR_HEADER]: errorCodeOf(e),
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -115,7 +135,13 @@ export function jsonLines(res: ServerResponse): (v: unknown) => Promise<void> {
 export type ApiServer = { server: Server; close: () => Promise<void> };
 
 /** Serves `router` on a unix socket at `socketPath`, mode 0660 and group `gid` (src/engine/api-socket.ts). */
-export async function serveApi(engine: Engine, router: Router, socketPath: string, log: (m: string) => void = () => {}, gid = 0): Promise<ApiServer> {
+export async function serveApi(
+  engine: Engine,
+  router: Router,
+  socketPath: string,
+  log: (m: string) => void = () => {},
+  gid = 0,
+): Promise<ApiServer> {
   const sockets = new Set<Socket>();
   const server = createServer(async (req, res) => {
     const ac = new AbortController();
@@ -131,7 +157,14 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
       const hit = router.match(router.routes, url.pathname, (r) => r.method === req.method);
       if (hit === undefined) throw notFound(`no such API route: ${req.method} ${url.pathname}`);
       if (hit === 'method') throw invalidArgument(`${url.pathname}: method ${req.method} is not allowed here`);
-      const out = await hit.route.fn({ req, res, params: hit.params, query: url.searchParams, engine, signal: ac.signal });
+      const out = await hit.route.fn({
+        req,
+        res,
+        params: hit.params,
+        query: url.searchParams,
+        engine,
+        signal: ac.signal,
+      });
       if (out === STREAMED) {
         if (!res.writableEnded) res.end();
         return;
@@ -157,7 +190,8 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
     const url = new URL(req.url ?? '/', 'http://berthd');
     const span = timingSpan('api', `upgrade ${url.pathname}`);
     try {
-      if ((req.headers.upgrade ?? '').toLowerCase() !== ATTACH_PROTOCOL) throw invalidArgument(`Upgrade: expected ${ATTACH_PROTOCOL}`);
+      if ((req.headers.upgrade ?? '').toLowerCase() !== ATTACH_PROTOCOL)
+        throw invalidArgument(`Upgrade: expected ${ATTACH_PROTOCOL}`);
       const hit = router.match(router.upgrades, url.pathname);
       if (!hit || hit === 'method') throw notFound(`no such API route: ${req.method} ${url.pathname} (upgrade)`);
       let rest = head;
@@ -167,14 +201,19 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
         return r.body;
       };
       const out = await hit.route.fn(engine, hit.params, url.searchParams, body);
-      const { stream, headers } = 'stream' in out && !('pipe' in out) ? out : { stream: out as Duplex, headers: {} as Record<string, string> };
+      const { stream, headers } =
+        'stream' in out && !('pipe' in out) ? out : { stream: out as Duplex, headers: {} as Record<string, string> };
       if (socket.destroyed) {
         // The client went while we worked (a run's container is then the engine's to finish).
         stream.destroy();
         return;
       }
-      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${ATTACH_PROTOCOL}\r\n${extra}\r\n`);
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${ATTACH_PROTOCOL}\r\n${extra}\r\n`,
+      );
       span.mark('switched');
       socket.once('close', () => span.mark('closed'));
       if (rest.length) stream.write(rest);
@@ -183,7 +222,9 @@ export async function serveApi(engine: Engine, router: Router, socketPath: strin
       pipeline(stream, socket).catch(() => {});
     } catch (e) {
       const body = JSON.stringify({ message: errorMessage(e) });
-      socket.end(`HTTP/1.1 ${httpStatusOf(e)} Error\r\ncontent-type: application/json\r\n${ERROR_HEADER}: ${errorCodeOf(e)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${httpStatusOf(e)} Error\r\ncontent-type: application/json\r\n${ERROR_HEADER}: ${errorCodeOf(e)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     }
   });
   await listenApiSocket(server, socketPath, gid);

@@ -44,7 +44,25 @@ export type { PodInfo } from '../engine/pod-types.ts';
 export type { BuildEvent as BuildEventWire } from '../engine/build-runner.ts';
 
 /** POST /images/prune: names removed, then what gc collected. */
-export type ImagePruneWire = { untagged: string[]; removed: string[]; removedSnapshots: string[]; removedIngests: string[]; removedLeases: string[]; removedDirs: string[]; freedBytes: number };
+export type ImagePruneWire = {
+  untagged: string[];
+  removed: string[];
+  removedSnapshots: string[];
+  removedIngests: string[];
+  removedLeases: string[];
+  removedDirs: string[];
+  freedBytes: number;
+};
 
 /** GET /images: one entry per name (ImageService.list's shape). */
-export type ImageSummaryWire = { name: string; repository: string; tag: string; digest: string; mediaType: string; size: number; created?: string; createdAt: string; updatedAt: string };
+export type ImageSummaryWire = {
+  name: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  created?: string;
+  createdAt: string;
+  updatedAt: string;
+};

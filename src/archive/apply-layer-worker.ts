@@ -67,12 +67,14 @@ class ChunkQueue {
 }
 
 function serialize(e: unknown): SerializedError {
-  if (e instanceof BerthError) return { code: e.code, message: e.message, ...(e.errno === undefined ? {} : { errno: e.errno }) };
+  if (e instanceof BerthError)
+    return { code: e.code, message: e.message, ...(e.errno === undefined ? {} : { errno: e.errno }) };
   return { message: e instanceof Error ? e.message : String(e) };
 }
 
 const port = parentPort;
-if (port === null) throw internal('apply-layer-worker.ts runs as a worker thread (apply-layer.ts starts it), not as a main module');
+if (port === null)
+  throw internal('apply-layer-worker.ts runs as a worker thread (apply-layer.ts starts it), not as a main module');
 const post = (m: FromWorker) => port.postMessage(m);
 const jobs = new Map<number, ChunkQueue>();
 
@@ -86,10 +88,12 @@ port.on('message', (m: ToWorker) => {
       m.compression,
       m.opts,
       (message) => post({ t: 'warn', id, message }),
-    ).then(
-      (result) => post({ t: 'done', id, result }),
-      (e: unknown) => post({ t: 'error', id, error: serialize(e) }),
-    ).finally(() => jobs.delete(id));
+    )
+      .then(
+        (result) => post({ t: 'done', id, result }),
+        (e: unknown) => post({ t: 'error', id, error: serialize(e) }),
+      )
+      .finally(() => jobs.delete(id));
     return;
   }
   const queue = jobs.get(m.id);
@@ -98,6 +102,10 @@ port.on('message', (m: ToWorker) => {
   else if (m.t === 'end') queue.ended = true;
   // The source's own failure (a socket's errno, zlib's Z_* code), rebuilt as Node made it, not as a
   // BerthError: wrapApplyError classifies it by that code on this side.
-  else queue.failure = Object.assign(new Error(m.reason.message), m.reason.code === undefined ? {} : { code: m.reason.code });
+  else
+    queue.failure = Object.assign(
+      new Error(m.reason.message),
+      m.reason.code === undefined ? {} : { code: m.reason.code },
+    );
   queue.wake();
 });

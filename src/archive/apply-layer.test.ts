@@ -29,14 +29,17 @@ test('the DiffID is the sha256 of the uncompressed tar, trailing padding include
     // Extra zero blocks after the end-of-archive marker are part of the blob and of its DiffID.
     const t = Buffer.concat([await smallTar(), Buffer.alloc(10240)]);
     const gz = gzipSync(t);
-    const r = await applyLayer((async function* () {
-      yield gz;
-    })(), {
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      targetDir: dir,
-      format: 'overlay',
-      context: 'unit',
-    });
+    const r = await applyLayer(
+      (async function* () {
+        yield gz;
+      })(),
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        targetDir: dir,
+        format: 'overlay',
+        context: 'unit',
+      },
+    );
     assert.equal(r.diffId, `sha256:${createHash('sha256').update(t).digest('hex')}`);
     assert.equal(r.size, t.length);
     assert.equal(await fs.readFile(join(dir, 'dir/file'), 'utf8'), 'hello');
@@ -56,7 +59,12 @@ test('an error of the source (a digest mismatch in the content store, say) comes
       throw mismatch;
     }
     await assert.rejects(
-      applyLayer(source(), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: dir, format: 'overlay', context: 'unit' }),
+      applyLayer(source(), {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        targetDir: dir,
+        format: 'overlay',
+        context: 'unit',
+      }),
       (e: unknown) => e === mismatch,
     );
   } finally {
@@ -82,7 +90,8 @@ async function tarOf(files: Record<string, string>): Promise<Buffer> {
   const done = (async () => {
     for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
   })();
-  for (const [name, body] of Object.entries(files)) pack.entry({ name, size: Buffer.byteLength(body), mode: 0o644, mtime: new Date(1_500_000_000_500) }, body);
+  for (const [name, body] of Object.entries(files))
+    pack.entry({ name, size: Buffer.byteLength(body), mode: 0o644, mtime: new Date(1_500_000_000_500) }, body);
   pack.finalize();
   await done;
   return Buffer.concat(chunks);
@@ -125,7 +134,13 @@ for (const inline of [false, true]) {
         throw mismatch;
       }
       await assert.rejects(
-        applyLayer(source(), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: dir, format: 'overlay', context: 'unit', inline }),
+        applyLayer(source(), {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          targetDir: dir,
+          format: 'overlay',
+          context: 'unit',
+          inline,
+        }),
         (e: unknown) => e === mismatch,
       );
     } finally {
@@ -142,8 +157,16 @@ for (const inline of [false, true]) {
         throw new Error('connection reset by peer');
       }
       await assert.rejects(
-        applyLayer(source(), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: dir, format: 'overlay', context: 'unit', inline }),
-        (e: unknown) => isBerthError(e, ErrorCode.Internal) && /^unit: applying entry "[^"]*": connection reset by peer$/.test(e.message),
+        applyLayer(source(), {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          targetDir: dir,
+          format: 'overlay',
+          context: 'unit',
+          inline,
+        }),
+        (e: unknown) =>
+          isBerthError(e, ErrorCode.Internal) &&
+          /^unit: applying entry "[^"]*": connection reset by peer$/.test(e.message),
       );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
@@ -179,7 +202,10 @@ test('more layers at once than workers: each gets its own tree, and one refused 
     for (const [i, r] of results.entries()) {
       if (i === 3) {
         assert.equal(r.status, 'rejected');
-        assert.match(String((r as PromiseRejectedResult).reason.message), /^layer 3: entry "\.\.\/escape": .*climbs above the layer root/);
+        assert.match(
+          String((r as PromiseRejectedResult).reason.message),
+          /^layer 3: entry "\.\.\/escape": .*climbs above the layer root/,
+        );
         continue;
       }
       assert.equal(r.status, 'fulfilled', `layer ${i}: ${String((r as PromiseRejectedResult).reason)}`);
@@ -239,7 +265,13 @@ test('an apply worker left idle stops after workerIdleMs (a daemon that pulled o
         const layer = (async function* () {
           yield gz;
         })();
-        await applyLayer(layer, { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', targetDir: target, format: 'overlay', context: 'unit', workerIdleMs: 50 });
+        await applyLayer(layer, {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          targetDir: target,
+          format: 'overlay',
+          context: 'unit',
+          workerIdleMs: 50,
+        });
       }),
     );
     assert.ok(applyWorkers() >= 1, 'the layers were applied in workers');

@@ -62,7 +62,8 @@ const IN_FLIGHT = 512 * 1024;
 
 type Source = AsyncIterator<Uint8Array | string>;
 
-const toBuffer = (v: Uint8Array | string): Buffer => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+const toBuffer = (v: Uint8Array | string): Buffer =>
+  typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
 /** The first bytes of the source (at least 6 unless it is shorter), to choose a decompressor. */
 async function peek(it: Source): Promise<{ head: Buffer; done: boolean }> {
@@ -80,7 +81,14 @@ async function peek(it: Source): Promise<{ head: Buffer; done: boolean }> {
 
 // ------------------------------------------------------------------ on the caller's thread
 
-async function applyInline(it: Source, head: Buffer, done: boolean, compression: Compression, opts: ApplierOptions, warn: (m: string) => void): Promise<ApplyResult> {
+async function applyInline(
+  it: Source,
+  head: Buffer,
+  done: boolean,
+  compression: Compression,
+  opts: ApplierOptions,
+  warn: (m: string) => void,
+): Promise<ApplyResult> {
   const source = (async function* () {
     if (head.length > 0) yield head;
     if (done) return;
@@ -151,7 +159,10 @@ function startWorker(file: URL): PooledWorker {
 
 /** The least busy worker, or a new one while there are fewer than MAX_WORKERS and none is idle. */
 function acquire(file: URL, id: number, job: Job): PooledWorker {
-  let pw = pool.reduce<PooledWorker | undefined>((a, w) => (a === undefined || w.jobs.size < a.jobs.size ? w : a), undefined);
+  let pw = pool.reduce<PooledWorker | undefined>(
+    (a, w) => (a === undefined || w.jobs.size < a.jobs.size ? w : a),
+    undefined,
+  );
   if (pw === undefined || (pw.jobs.size > 0 && pool.length < MAX_WORKERS)) pw = startWorker(file);
   if (pw.jobs.size === 0) pw.worker.ref();
   clearTimeout(pw.idle);
@@ -180,7 +191,11 @@ export function applyWorkers(): number {
 }
 
 function revive(e: SerializedError): BerthError {
-  return new BerthError((e.code as ErrorCode | undefined) ?? ErrorCode.Internal, e.message, e.errno === undefined ? undefined : { errno: e.errno });
+  return new BerthError(
+    (e.code as ErrorCode | undefined) ?? ErrorCode.Internal,
+    e.message,
+    e.errno === undefined ? undefined : { errno: e.errno },
+  );
 }
 
 const STOP: unique symbol = Symbol('stop');
@@ -276,7 +291,11 @@ async function applyInWorker(
     sourceDone = true;
     if (!settled) {
       const code = (e as { code?: unknown } | null)?.code;
-      post({ t: 'abort', id, reason: { message: e instanceof Error ? e.message : String(e), ...(typeof code === 'string' ? { code } : {}) } });
+      post({
+        t: 'abort',
+        id,
+        reason: { message: e instanceof Error ? e.message : String(e), ...(typeof code === 'string' ? { code } : {}) },
+      });
     }
     // The worker turns the source's failure into its error (naming the entry it was on), as the
     // caller's thread would; a BerthError of the source itself comes out unchanged.
@@ -286,7 +305,10 @@ async function applyInWorker(
     );
     if (e instanceof BerthError) throw e;
     if (fromWorker instanceof BerthError) {
-      throw new BerthError(fromWorker.code, fromWorker.message, { cause: e, ...(fromWorker.errno === undefined ? {} : { errno: fromWorker.errno }) });
+      throw new BerthError(fromWorker.code, fromWorker.message, {
+        cause: e,
+        ...(fromWorker.errno === undefined ? {} : { errno: fromWorker.errno }),
+      });
     }
     throw fromWorker ?? wrapApplyError(e, opts.context, '');
   } finally {
@@ -300,7 +322,10 @@ async function applyInWorker(
 // ------------------------------------------------------------------ entry point
 
 /** Applies a layer to `opts.targetDir`; see layer-applier.ts for the formats and the safety model. */
-export async function applyLayer(input: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: ApplyOptions): Promise<ApplyResult> {
+export async function applyLayer(
+  input: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
   const { context } = opts;
   const st = await fsp.lstat(opts.targetDir).catch((e: unknown) => {
     throw invalidArgument(`${context}: target directory ${opts.targetDir} cannot be used: ${String(e)}`);

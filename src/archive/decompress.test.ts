@@ -28,7 +28,11 @@ test('bytes that do not match the declared type are refused, naming both', () =>
   ] as const) {
     assert.throws(
       () => layerCompression(head, mt, 'image x layer y'),
-      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && e.message.startsWith('image x layer y: ') && e.message.includes(JSON.stringify(mt)) && e.message.includes(found),
+      (e: unknown) =>
+        isBerthError(e, ErrorCode.InvalidArgument) &&
+        e.message.startsWith('image x layer y: ') &&
+        e.message.includes(JSON.stringify(mt)) &&
+        e.message.includes(found),
       `${mt} / ${found}`,
     );
   }
@@ -40,7 +44,9 @@ test('an unknown layer media type is refused whatever its bytes, naming the type
       () => layerCompression(head, 'application/vnd.example.layer+gzip', 'image x layer sha256:ab'),
       (e: unknown) =>
         isBerthError(e, ErrorCode.InvalidArgument) &&
-        e.message.startsWith('image x layer sha256:ab has media type "application/vnd.example.layer+gzip", which is not a layer type'),
+        e.message.startsWith(
+          'image x layer sha256:ab has media type "application/vnd.example.layer+gzip", which is not a layer type',
+        ),
     );
   }
 });
@@ -50,7 +56,10 @@ test('without a declared type the magic bytes decide; bzip2 and xz are refused',
   assert.equal(sniffCompression(zst, 'c'), 'zstd');
   assert.equal(sniffCompression(tar, 'c'), 'none');
   for (const head of [Buffer.from('BZh91AY'), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])]) {
-    assert.throws(() => sniffCompression(head, 'load x'), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && e.message.startsWith('load x: '));
+    assert.throws(
+      () => sniffCompression(head, 'load x'),
+      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && e.message.startsWith('load x: '),
+    );
   }
 });
 

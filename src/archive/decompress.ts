@@ -46,7 +46,9 @@ export function unknownLayerTypeMessage(what: string, mediaType: string): string
 export function checkLayerTypes(image: string, layers: ReadonlyArray<{ mediaType: string; digest: string }>): void {
   layers.forEach((l, i) => {
     if (mediaTypeCompression(l.mediaType) === 'unknown') {
-      throw invalidArgument(unknownLayerTypeMessage(`image ${image}: layer ${i + 1} of ${layers.length} (${l.digest})`, l.mediaType));
+      throw invalidArgument(
+        unknownLayerTypeMessage(`image ${image}: layer ${i + 1} of ${layers.length} (${l.digest})`, l.mediaType),
+      );
     }
   });
 }
@@ -67,7 +69,9 @@ function sniff(head: Uint8Array): Compression | 'bzip2' | 'xz' {
 export function sniffCompression(head: Uint8Array, context: string): Compression {
   const found = sniff(head);
   if (found === 'bzip2' || found === 'xz') {
-    throw invalidArgument(`${context}: the tar is compressed with ${found}; berth reads gzip, zstd and uncompressed tars`);
+    throw invalidArgument(
+      `${context}: the tar is compressed with ${found}; berth reads gzip, zstd and uncompressed tars`,
+    );
   }
   return found;
 }

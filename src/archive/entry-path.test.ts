@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { classifyWhiteout, normalizeEntryPath } from './entry-path.ts';
 
 test('normalizeEntryPath keeps names inside the root', () => {
-  const ok = (name: string, parts: string[]) => assert.deepEqual(normalizeEntryPath(name, 4096), { ok: true, parts }, name);
+  const ok = (name: string, parts: string[]) =>
+    assert.deepEqual(normalizeEntryPath(name, 4096), { ok: true, parts }, name);
   ok('etc/passwd', ['etc', 'passwd']);
   ok('./etc//passwd', ['etc', 'passwd']);
   ok('usr/lib/../bin/sh', ['usr', 'bin', 'sh']);

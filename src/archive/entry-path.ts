@@ -21,7 +21,8 @@ export function normalizeEntryPath(name: string, maxPathLength: number): EntryPa
     return { ok: false, reason: `the name is longer than ${maxPathLength} bytes` };
   }
   if (name.includes('\0')) return { ok: false, reason: 'the name contains a NUL byte' };
-  if (name.startsWith('/')) return { ok: false, reason: 'the name is absolute; layer paths must be relative to the root' };
+  if (name.startsWith('/'))
+    return { ok: false, reason: 'the name is absolute; layer paths must be relative to the root' };
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;

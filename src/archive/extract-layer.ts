@@ -154,21 +154,35 @@ export function wrapApplyError(e: unknown, context: string, entry: string, fed?:
   if (isFinal(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
   const code = errnoCode(e) ?? errnoCode(fed);
-  if (code?.startsWith('Z_') || code?.startsWith('ERR_ZSTD') || code === 'ERR__ZSTD' || /zstd|incorrect header|unexpected end of file|invalid (block|distance|stored)/i.test(msg)) {
+  if (
+    code?.startsWith('Z_') ||
+    code?.startsWith('ERR_ZSTD') ||
+    code === 'ERR__ZSTD' ||
+    /zstd|incorrect header|unexpected end of file|invalid (block|distance|stored)/i.test(msg)
+  ) {
     return invalidArgument(`${context}: the layer is not valid compressed data: ${msg}`, e);
   }
   const tarMeaning = TAR_ERRORS.find(([re]) => re.test(msg))?.[1];
   if (tarMeaning !== undefined) {
-    return invalidArgument(`${context}: the layer is not a valid tar${entry ? ` (after entry ${JSON.stringify(entry)})` : ''}: ${tarMeaning} (tar reader: ${JSON.stringify(msg)})`, e);
+    return invalidArgument(
+      `${context}: the layer is not a valid tar${entry ? ` (after entry ${JSON.stringify(entry)})` : ''}: ${tarMeaning} (tar reader: ${JSON.stringify(msg)})`,
+      e,
+    );
   }
   return internal(`${context}: applying entry ${JSON.stringify(entry)}: ${withoutPaths(e, msg)}`, e);
 }
 
 /** What tar-stream's messages mean for a layer. */
 const TAR_ERRORS: Array<[RegExp, string]> = [
-  [/Header exceeds max size/i, "an entry's pax extended header or GNU long name is larger than 4 MiB, the most read for one entry's metadata"],
+  [
+    /Header exceeds max size/i,
+    "an entry's pax extended header or GNU long name is larger than 4 MiB, the most read for one entry's metadata",
+  ],
   [/Invalid tar header: unknown format/i, 'a header is in none of the tar formats (ustar, pax, GNU, v7)'],
-  [/Invalid tar header/i, "a header's checksum is wrong: the layer is corrupt, or is compressed differently from what its media type says"],
+  [
+    /Invalid tar header/i,
+    "a header's checksum is wrong: the layer is corrupt, or is compressed differently from what its media type says",
+  ],
   [/Unexpected end of data/i, 'the layer ends in the middle of an entry (it is truncated)'],
   [/Invalid header/i, 'a header gives no valid size for its entry'],
 ];

@@ -169,7 +169,8 @@ export class LayerApplier {
   parse(name: string, what: string): string[] {
     const r = normalizeEntryPath(name, this.limits.maxPathLength);
     // The entry's own name is in every refusal already: a long one is printed once.
-    if (!r.ok) throw this.refuse(name === this.entry ? r.reason : `${what} ${JSON.stringify(name)} is refused: ${r.reason}`);
+    if (!r.ok)
+      throw this.refuse(name === this.entry ? r.reason : `${what} ${JSON.stringify(name)} is refused: ${r.reason}`);
     return r.parts;
   }
 
@@ -220,7 +221,10 @@ export class LayerApplier {
         }
       }
       if (kind === 'symlink') {
-        if (++hops > MAX_SYMLINK_HOPS) throw this.refuse(`resolving its parent ${JSON.stringify(rel)} followed more than ${MAX_SYMLINK_HOPS} symlinks`);
+        if (++hops > MAX_SYMLINK_HOPS)
+          throw this.refuse(
+            `resolving its parent ${JSON.stringify(rel)} followed more than ${MAX_SYMLINK_HOPS} symlinks`,
+          );
         const target = fs.readlinkSync(abs);
         if (target.startsWith('/')) cur.length = 0;
         todo.push(...target.split('/').reverse());
@@ -287,11 +291,15 @@ export class LayerApplier {
       if (name.startsWith('trusted.overlay.')) {
         // overlayfs reads these from the upperdir (redirects, origins, metacopy): from a layer they
         // could point overlayfs elsewhere. Opaque directories come as .wh..wh..opq instead.
-        this.warn(`${this.context}: entry ${JSON.stringify(this.entry)}: xattr ${name} ignored (reserved for overlayfs)`);
+        this.warn(
+          `${this.context}: entry ${JSON.stringify(this.entry)}: xattr ${name} ignored (reserved for overlayfs)`,
+        );
         continue;
       }
       if (isSymlink && name.startsWith('user.')) {
-        this.warn(`${this.context}: entry ${JSON.stringify(this.entry)}: xattr ${name} ignored (Linux allows no user.* xattrs on symlinks)`);
+        this.warn(
+          `${this.context}: entry ${JSON.stringify(this.entry)}: xattr ${name} ignored (Linux allows no user.* xattrs on symlinks)`,
+        );
         continue;
       }
       try {
@@ -417,7 +425,9 @@ export class LayerApplier {
         const tparts = this.parse(linkname, 'the hardlink target');
         if (tparts.length === 0) throw this.refuse('the hardlink target is the layer root');
         const missing = () =>
-          this.refuse(`the hardlink target ${JSON.stringify(linkname)} does not exist (it must come earlier in the layer${this.format === 'plain' ? ' or in a lower layer' : ''})`);
+          this.refuse(
+            `the hardlink target ${JSON.stringify(linkname)} does not exist (it must come earlier in the layer${this.format === 'plain' ? ' or in a lower layer' : ''})`,
+          );
         const trel = this.resolve(tparts, false);
         if (trel === undefined) throw missing();
         if (trel === rel) throw this.refuse('the hardlink points to itself');
@@ -432,8 +442,10 @@ export class LayerApplier {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        if (header.type !== 'fifo' && !this.allowDevices) throw this.refuse('device nodes are not allowed in this layer');
-        const ifmt = header.type === 'fifo' ? sysc.S_IFIFO : header.type === 'block-device' ? sysc.S_IFBLK : sysc.S_IFCHR;
+        if (header.type !== 'fifo' && !this.allowDevices)
+          throw this.refuse('device nodes are not allowed in this layer');
+        const ifmt =
+          header.type === 'fifo' ? sysc.S_IFIFO : header.type === 'block-device' ? sysc.S_IFBLK : sysc.S_IFCHR;
         this.create(rel, () => mknod(abs, ifmt | 0o600, header.devmajor ?? 0, header.devminor ?? 0));
         this.created.add(rel);
         if (this.isRoot) fs.lchownSync(abs, uid, gid);
@@ -443,7 +455,9 @@ export class LayerApplier {
         return undefined;
       }
       default:
-        throw this.refuse(`unsupported tar entry type ${JSON.stringify(header.type)} (GNU sparse files and the like are not allowed in images)`);
+        throw this.refuse(
+          `unsupported tar entry type ${JSON.stringify(header.type)} (GNU sparse files and the like are not allowed in images)`,
+        );
     }
   }
 

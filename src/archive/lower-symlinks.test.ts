@@ -50,11 +50,23 @@ test('an implicit directory over a lower symlink moves where it resolves; ".." a
     { 'usr/lib/c': 'c', 'usr/share': 'dir', 'usr/link': '>share' },
   );
   await relocateImplicitDirs(upper!, ['lib', 'lib/sub', 'opt'], [mid!, low!], 'ctx');
-  assert.deepEqual(tree(upper!), ['usr', 'usr/lib', 'usr/lib/a', 'usr/lib/sub', 'usr/lib/sub/b', 'usr/share', 'usr/share/x']);
+  assert.deepEqual(tree(upper!), [
+    'usr',
+    'usr/lib',
+    'usr/lib/a',
+    'usr/lib/sub',
+    'usr/lib/sub/b',
+    'usr/share',
+    'usr/share/x',
+  ]);
 });
 
 test('a lower symlink hidden by a whiteout, or a directory the layer has an entry for, stays put', async () => {
-  const [upper, mid, low] = layers({ 'lib/a': 'a', 'etc/b': 'b' }, { lib: 'whiteout' }, { lib: '>usr/lib', etc: '>usr/etc', 'usr/lib': 'dir', 'usr/etc': 'dir' });
+  const [upper, mid, low] = layers(
+    { 'lib/a': 'a', 'etc/b': 'b' },
+    { lib: 'whiteout' },
+    { lib: '>usr/lib', etc: '>usr/etc', 'usr/lib': 'dir', 'usr/etc': 'dir' },
+  );
   // etc is not implicit: the layer had an entry for it, which replaces the symlink.
   await relocateImplicitDirs(upper!, ['lib'], [mid!, low!], 'ctx');
   assert.deepEqual(tree(upper!), ['etc', 'etc/b', 'lib', 'lib/a']);
@@ -73,7 +85,9 @@ test('an implicit directory over a lower directory takes its mode', async () => 
   assert.equal(fs.statSync(join(upper!, 'srv')).mode & 0o7777, 0o750);
 });
 
-test('an opaque directory in a middle layer hides the lower symlink', { skip: process.getuid?.() === 0 ? false : 'trusted.* xattrs need root' }, async () => {
+test('an opaque directory in a middle layer hides the lower symlink', {
+  skip: process.getuid?.() === 0 ? false : 'trusted.* xattrs need root',
+}, async () => {
   const [upper, mid, low] = layers({ 'd/lib/a': 'a' }, { d: 'dir' }, { 'd/lib': '>../usr/lib' });
   lsetxattrSync(join(mid!, 'd'), 'trusted.overlay.opaque', Buffer.from('y'));
   await relocateImplicitDirs(upper!, ['d', 'd/lib'], [mid!, low!], 'ctx');

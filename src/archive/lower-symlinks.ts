@@ -110,7 +110,12 @@ async function resolveIn(layers: string[], parts: string[], refuse: (why: string
  * is a symlink in `lowers` (the lower layers' directories, nearest first) to where that symlink
  * resolves. `context` names the layer in errors.
  */
-export async function relocateImplicitDirs(upper: string, implicitDirs: Iterable<string>, lowers: string[], context: string): Promise<void> {
+export async function relocateImplicitDirs(
+  upper: string,
+  implicitDirs: Iterable<string>,
+  lowers: string[],
+  context: string,
+): Promise<void> {
   const implicit = new Set(implicitDirs);
   if (implicit.size === 0 || lowers.length === 0) return;
   const all = [upper, ...lowers];
@@ -120,7 +125,10 @@ export async function relocateImplicitDirs(upper: string, implicitDirs: Iterable
     const p = queue.shift()!;
     if (!implicit.has(p)) continue;
     const parts = p.split('/');
-    const refuse = (why: string) => invalidArgument(`${context}: directory ${JSON.stringify(p)} of this layer is a symlink in a lower layer, which cannot be followed: ${why}`);
+    const refuse = (why: string) =>
+      invalidArgument(
+        `${context}: directory ${JSON.stringify(p)} of this layer is a symlink in a lower layer, which cannot be followed: ${why}`,
+      );
     // The parent is a directory of this layer, so it is one in the merged view too.
     const parentParts = parts.slice(0, -1);
     let layers = all;
@@ -143,9 +151,12 @@ export async function relocateImplicitDirs(upper: string, implicitDirs: Iterable
       continue;
     }
     if (below.kind !== 'symlink') continue;
-    const target = below.target.startsWith('/') ? below.target.split('/') : [...parentParts, ...below.target.split('/')];
+    const target = below.target.startsWith('/')
+      ? below.target.split('/')
+      : [...parentParts, ...below.target.split('/')];
     const resolved = (await resolveIn(all, target, refuse)).join('/');
-    if (resolved === p || resolved.startsWith(`${p}/`)) throw refuse(`it points to ${JSON.stringify(resolved)}, inside itself`);
+    if (resolved === p || resolved.startsWith(`${p}/`))
+      throw refuse(`it points to ${JSON.stringify(resolved)}, inside itself`);
     await makeDirs(upper, all, resolved, refuse);
     moveInto(upper, p, resolved);
     implicit.delete(p);

@@ -53,7 +53,9 @@ export function keepBinaryXattrs(extract: tar.Extract): void {
   const decode = x._decodeLongHeader;
   if (typeof decode !== 'function') {
     // A tar-stream without this step would silently corrupt binary xattrs: refuse to run instead.
-    throw internal("tar-stream's Extract has no _decodeLongHeader (tar-stream changed?): src/archive/pax-xattrs.ts must be updated");
+    throw internal(
+      "tar-stream's Extract has no _decodeLongHeader (tar-stream changed?): src/archive/pax-xattrs.ts must be updated",
+    );
   }
   x._decodeLongHeader = function (buf: Buffer): void {
     decode.call(this, buf);

@@ -40,7 +40,10 @@ describe('xattrs', () => {
     assert.equal(await lgetxattr(link, 'user.t'), undefined);
     assert.ok(!(await llistxattr(link)).includes('user.t'));
     // Linux allows no user.* xattrs on a symlink itself.
-    await assert.rejects(lsetxattr(link, 'user.t', Buffer.from('y')), (e: unknown) => e instanceof XattrError && e.code === 'EPERM');
+    await assert.rejects(
+      lsetxattr(link, 'user.t', Buffer.from('y')),
+      (e: unknown) => e instanceof XattrError && e.code === 'EPERM',
+    );
     assert.deepEqual(await lgetxattr(target, 'user.t'), Buffer.from('x'));
   });
 

@@ -7,7 +7,12 @@
 //
 // Must never: follow a symlink (a layer's symlink has its own xattrs, and its target may be
 // outside the layer).
-import { isSyscallError, lgetxattr as nativeGet, llistxattr as nativeList, lsetxattr as nativeSet } from '../sys/native.ts';
+import {
+  isSyscallError,
+  lgetxattr as nativeGet,
+  llistxattr as nativeList,
+  lsetxattr as nativeSet,
+} from '../sys/native.ts';
 
 /** A failure of the underlying call, with the errno name (e.g. 'EOPNOTSUPP'). */
 export class XattrError extends Error {

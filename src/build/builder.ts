@@ -13,11 +13,25 @@ import { mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeBlob } from '../content/write-blob.ts';
-import { BerthError, failedPrecondition, invalidArgument, isBerthError, notFound, unsupported } from '../errors/errors.ts';
+import {
+  BerthError,
+  failedPrecondition,
+  invalidArgument,
+  isBerthError,
+  notFound,
+  unsupported,
+} from '../errors/errors.ts';
 import { resolveName } from '../images/image-name.ts';
 import { mapLimit } from '../images/limit.ts';
 import { type ImageService, UNNAMED_REPOSITORY } from '../images/image-service.ts';
-import { type Descriptor, type History, type ImageConfig, type ImageManifest, type ImageRuntimeConfig, MediaType } from '../oci/image-spec.ts';
+import {
+  type Descriptor,
+  type History,
+  type ImageConfig,
+  type ImageManifest,
+  type ImageRuntimeConfig,
+  MediaType,
+} from '../oci/image-spec.ts';
 import { hostPlatform } from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
@@ -32,7 +46,14 @@ import { DigestMemo, SourceTree } from './source-tree.ts';
 
 /** Docker's config plus the fields berth's OCI type leaves out (Docker's image config has them). */
 export type RuntimeConfig = ImageRuntimeConfig & {
-  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
+  Healthcheck?: {
+    Test: string[];
+    Interval?: number;
+    Timeout?: number;
+    StartPeriod?: number;
+    StartInterval?: number;
+    Retries?: number;
+  };
   OnBuild?: string[] | null;
   Shell?: string[];
 };
@@ -67,7 +88,13 @@ export type BuildResult = { id: string; names: string[]; target: Descriptor; con
 export type ContextSource = { dir: string } | { tar: Readable | AsyncIterable<Uint8Array> };
 
 /** A mount of a RUN step: a host directory (cache, context) bound in, or a tmpfs. */
-export type RunMount = { type: 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[] };
+export type RunMount = {
+  type: 'bind' | 'tmpfs';
+  source?: string;
+  target: string;
+  readOnly?: boolean;
+  options?: string[];
+};
 
 export type RunStepRequest = {
   mounts?: RunMount[];
@@ -88,13 +115,27 @@ export type RunStepRequest = {
  * mount points) to `collect` before the container goes. The container is removed in every case.
  */
 export interface StepRunner {
-  run<T>(req: RunStepRequest, collect: (diff: { upperDir: string; skip: Set<string> }) => Promise<T>): Promise<{ exitCode: number; result?: T }>;
+  run<T>(
+    req: RunStepRequest,
+    collect: (diff: { upperDir: string; skip: Set<string> }) => Promise<T>,
+  ): Promise<{ exitCode: number; result?: T }>;
 }
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Docker's predefined ARGs: usable without a declaration, and kept out of history and cache keys. */
-const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+const PROXY_ARGS = new Set([
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+]);
 /** The temporary names of RUN steps' states; any left after a crash are removed at berthd's start. */
 export const TMP_REPOSITORY = 'localhost/berth-build-tmp';
 
@@ -130,7 +171,16 @@ class Build {
   readonly #total: number;
   readonly #epoch: Date | undefined;
 
-  constructor(b: Builder, df: Dockerfile, context: SourceTree, o: BuildOptions, progress: (ev: BuildEvent) => void, leaseId: string, staging: string, total: number) {
+  constructor(
+    b: Builder,
+    df: Dockerfile,
+    context: SourceTree,
+    o: BuildOptions,
+    progress: (ev: BuildEvent) => void,
+    leaseId: string,
+    staging: string,
+    total: number,
+  ) {
     this.#b = b;
     this.#df = df;
     this.#context = context;
@@ -144,7 +194,10 @@ class Build {
     for (const a of df.globalArgs) {
       const given = o.buildArgs?.[a.name];
       if (given !== undefined) this.#usedArgs.add(a.name);
-      this.#globalArgs.set(a.name, given ?? (a.value === undefined ? undefined : this.#expand(a.value, this.#globalEnv(), a.line)));
+      this.#globalArgs.set(
+        a.name,
+        given ?? (a.value === undefined ? undefined : this.#expand(a.value, this.#globalEnv(), a.line)),
+      );
     }
   }
 
@@ -192,7 +245,8 @@ class Build {
     const envNames = new Set((rc(s.state).Env ?? []).map((e) => e.slice(0, e.indexOf('='))));
     const out: string[] = [];
     for (const [k, v] of s.args) if (v !== undefined && !envNames.has(k)) out.push(`${k}=${v}`);
-    for (const [k, v] of Object.entries(this.#o.buildArgs ?? {})) if (PROXY_ARGS.has(k) && !s.args.has(k) && !envNames.has(k)) out.push(`${k}=${v}`);
+    for (const [k, v] of Object.entries(this.#o.buildArgs ?? {}))
+      if (PROXY_ARGS.has(k) && !s.args.has(k) && !envNames.has(k)) out.push(`${k}=${v}`);
     return out;
   }
 
@@ -222,13 +276,26 @@ class Build {
         throw e;
       }
     });
-    const unused = Object.keys(this.#o.buildArgs ?? {}).filter((k) => !this.#usedArgs.has(k) && !PROXY_ARGS.has(k) && k !== 'SOURCE_DATE_EPOCH');
-    if (unused.length > 0) this.#progress({ kind: 'warning', text: `one or more build args were not consumed: ${unused.sort().join(', ')}` });
+    const unused = Object.keys(this.#o.buildArgs ?? {}).filter(
+      (k) => !this.#usedArgs.has(k) && !PROXY_ARGS.has(k) && k !== 'SOURCE_DATE_EPOCH',
+    );
+    if (unused.length > 0)
+      this.#progress({
+        kind: 'warning',
+        text: `one or more build args were not consumed: ${unused.sort().join(', ')}`,
+      });
     let state = this.#stageResults.get(target.index)!;
     if (this.#o.labels && Object.keys(this.#o.labels).length > 0) {
-      state = await this.#metaStep(state, ['label', this.#o.labels], (c) => {
-        c.Labels = { ...(c.Labels ?? {}), ...this.#o.labels };
-      }, `LABEL ${Object.entries(this.#o.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      state = await this.#metaStep(
+        state,
+        ['label', this.#o.labels],
+        (c) => {
+          c.Labels = { ...(c.Labels ?? {}), ...this.#o.labels };
+        },
+        `LABEL ${Object.entries(this.#o.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
     }
     return this.#commit(state);
   }
@@ -238,7 +305,10 @@ class Build {
     if (this.#o.target === undefined) return stages.at(-1)!;
     const t = this.#o.target.toLowerCase();
     const s = stages.find((x) => x.name === t);
-    if (!s) throw invalidArgument(`--target ${this.#o.target}: no such stage in ${this.#df.file} (stages: ${stages.map((x) => x.name ?? String(x.index)).join(', ')})`);
+    if (!s)
+      throw invalidArgument(
+        `--target ${this.#o.target}: no such stage in ${this.#df.file} (stages: ${stages.map((x) => x.name ?? String(x.index)).join(', ')})`,
+      );
     return s;
   }
 
@@ -277,7 +347,15 @@ class Build {
   }
 
   #announce(s: StageRun, ins: { original: string; line: number }, cached: boolean): void {
-    this.#progress({ kind: 'step', stage: s.label, step: ++this.#step, total: this.#total, instruction: ins.original, line: ins.line, cached });
+    this.#progress({
+      kind: 'step',
+      stage: s.label,
+      step: ++this.#step,
+      total: this.#total,
+      instruction: ins.original,
+      line: ins.line,
+      cached,
+    });
   }
 
   async #runStage(stage: Stage): Promise<State> {
@@ -298,7 +376,13 @@ class Build {
         } catch (e) {
           throw this.#err(stage.line, `ONBUILD trigger of ${baseRef}: ${(e as Error).message}`);
         }
-        for (const ins of parsed) await this.#instruction(s, { ...ins, line: stage.line, endLine: stage.line, original: `ONBUILD ${ins.original}` });
+        for (const ins of parsed)
+          await this.#instruction(s, {
+            ...ins,
+            line: stage.line,
+            endLine: stage.line,
+            original: `ONBUILD ${ins.original}`,
+          });
       }
     }
     for (const ins of stage.instructions) await this.#instruction(s, ins);
@@ -309,7 +393,14 @@ class Build {
     if (ref === '') throw this.#err(stage.line, `FROM ${stage.base}: the image name is empty after substitution`);
     if (ref.toLowerCase() === 'scratch') {
       const p = hostPlatform();
-      const config: ImageConfig = { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      const config: ImageConfig = {
+        architecture: p.architecture,
+        os: p.os,
+        ...(p.variant ? { variant: p.variant } : {}),
+        config: { Env: [DEFAULT_PATH] },
+        rootfs: { type: 'layers', diff_ids: [] },
+        history: [],
+      };
       return { config, layers: [], key: cacheKey('scratch', p) };
     }
     const earlier = this.#stageByRef(ref, stage.index);
@@ -329,14 +420,18 @@ class Build {
       this.#progress({ kind: 'output', text: `pulling ${name}\n` });
       // A resolved name always starts with its registry host.
       const credentials = this.#o.registryAuth?.[name.slice(0, name.indexOf('/'))];
-      await images.pull(name, { ...(stage.platform ? { platform: stage.platform } : {}), ...(credentials ? { credentials } : {}) });
+      await images.pull(name, {
+        ...(stage.platform ? { platform: stage.platform } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
     };
     let details: Awaited<ReturnType<ImageService['inspect']>>;
     try {
       if (this.#o.pull) await pullIt();
       details = await images.inspect(name);
     } catch (e) {
-      if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || this.#o.pull) throw this.#err(stage.line, `FROM ${ref}: ${(e as Error).message}`);
+      if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || this.#o.pull)
+        throw this.#err(stage.line, `FROM ${ref}: ${(e as Error).message}`);
       try {
         await pullIt();
         details = await images.inspect(name);
@@ -351,7 +446,12 @@ class Build {
   }
 
   /** A config-only step: cached like every step, so a rebuild gives the same image. */
-  async #metaStep(state: State, keyParts: unknown, change: (c: RuntimeConfig, config: ImageConfig) => void, createdBy: string): Promise<State & { hit?: boolean }> {
+  async #metaStep(
+    state: State,
+    keyParts: unknown,
+    change: (c: RuntimeConfig, config: ImageConfig) => void,
+    createdBy: string,
+  ): Promise<State & { hit?: boolean }> {
     const key = cacheKey(state.key, keyParts);
     const hit = this.#o.noCache ? undefined : await this.#cacheGet(key);
     if (hit) return { ...hit, key, hit: true };
@@ -360,7 +460,10 @@ class Build {
     change(config.config as RuntimeConfig, config);
     const created = this.#now();
     config.created = created;
-    config.history = [...(config.history ?? []), { created, created_by: createdBy, comment: 'berth build', empty_layer: true }];
+    config.history = [
+      ...(config.history ?? []),
+      { created, created_by: createdBy, comment: 'berth build', empty_layer: true },
+    ];
     const next: State = { config, layers: state.layers, key };
     await this.#b.cache.put(key, { config, layers: next.layers });
     return next;
@@ -380,7 +483,11 @@ class Build {
     if (this.#failed !== undefined) throw this.#failed;
     const env = this.#env(s);
     const x = (w: string) => this.#expand(w, env, ins.line);
-    const meta = async (parts: unknown, change: (c: RuntimeConfig, config: ImageConfig) => void, createdBy = ins.original) => {
+    const meta = async (
+      parts: unknown,
+      change: (c: RuntimeConfig, config: ImageConfig) => void,
+      createdBy = ins.original,
+    ) => {
       const { hit, ...next } = await this.#metaStep(s.state, parts, change, createdBy);
       s.state = next;
       this.#announce(s, ins, hit === true);
@@ -395,63 +502,100 @@ class Build {
         }
         // As Docker: declaring an ARG is no cache miss, its first use is (a RUN's key has the args it
         // sees; other steps' keys have their words after substitution).
-        s.state = { ...s.state, key: cacheKey(s.state.key, 'arg', ins.args.map((a) => a.name)) };
+        s.state = {
+          ...s.state,
+          key: cacheKey(
+            s.state.key,
+            'arg',
+            ins.args.map((a) => a.name),
+          ),
+        };
         this.#announce(s, ins, false);
         return;
       }
       case 'env': {
         const pairs = ins.pairs.map((p) => [x(p.key), x(p.value)] as const);
-        return meta(['env', pairs], (c) => {
-          const list = [...(c.Env ?? [])];
-          for (const [k, v] of pairs) {
-            const i = list.findIndex((e) => e.startsWith(`${k}=`));
-            if (i >= 0) list[i] = `${k}=${v}`;
-            else list.push(`${k}=${v}`);
-          }
-          c.Env = list;
-        }, `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        return meta(
+          ['env', pairs],
+          (c) => {
+            const list = [...(c.Env ?? [])];
+            for (const [k, v] of pairs) {
+              const i = list.findIndex((e) => e.startsWith(`${k}=`));
+              if (i >= 0) list[i] = `${k}=${v}`;
+              else list.push(`${k}=${v}`);
+            }
+            c.Env = list;
+          },
+          `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`,
+        );
       }
       case 'label': {
         const pairs = ins.pairs.map((p) => [x(p.key), x(p.value)] as const);
-        return meta(['label', pairs], (c) => {
-          c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) };
-        }, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        return meta(
+          ['label', pairs],
+          (c) => {
+            c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) };
+          },
+          `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`,
+        );
       }
       case 'cmd':
       case 'entrypoint': {
-        const argv = 'exec' in ins.command ? ins.command.exec : [...(rc(s.state).Shell ?? DEFAULT_SHELL), ins.command.shell];
-        return meta([ins.kind, argv], (c) => {
-          if (ins.kind === 'cmd') c.Cmd = argv;
-          else {
-            c.Entrypoint = argv;
-            // Docker: an ENTRYPOINT resets the Cmd inherited from the base image.
-            if (!s.stage.instructions.some((i) => i.kind === 'cmd' && i.line < ins.line)) c.Cmd = null;
-          }
-        }, `${ins.kind.toUpperCase()} ${JSON.stringify(argv)}`);
+        const argv =
+          'exec' in ins.command ? ins.command.exec : [...(rc(s.state).Shell ?? DEFAULT_SHELL), ins.command.shell];
+        return meta(
+          [ins.kind, argv],
+          (c) => {
+            if (ins.kind === 'cmd') c.Cmd = argv;
+            else {
+              c.Entrypoint = argv;
+              // Docker: an ENTRYPOINT resets the Cmd inherited from the base image.
+              if (!s.stage.instructions.some((i) => i.kind === 'cmd' && i.line < ins.line)) c.Cmd = null;
+            }
+          },
+          `${ins.kind.toUpperCase()} ${JSON.stringify(argv)}`,
+        );
       }
       case 'shell':
-        return meta(['shell', ins.shell], (c) => {
-          c.Shell = ins.shell;
-        }, `SHELL ${JSON.stringify(ins.shell)}`);
+        return meta(
+          ['shell', ins.shell],
+          (c) => {
+            c.Shell = ins.shell;
+          },
+          `SHELL ${JSON.stringify(ins.shell)}`,
+        );
       case 'workdir': {
         const p = x(ins.path);
         const abs = posix.resolve(rc(s.state).WorkingDir || '/', p);
-        return meta(['workdir', abs], (c) => {
-          c.WorkingDir = abs;
-        }, `WORKDIR ${abs}`);
+        return meta(
+          ['workdir', abs],
+          (c) => {
+            c.WorkingDir = abs;
+          },
+          `WORKDIR ${abs}`,
+        );
       }
       case 'user': {
         const u = x(ins.user);
-        return meta(['user', u], (c) => {
-          c.User = u;
-        }, `USER ${u}`);
+        return meta(
+          ['user', u],
+          (c) => {
+            c.User = u;
+          },
+          `USER ${u}`,
+        );
       }
       case 'stopsignal': {
         const sig = x(ins.signal);
-        if (!/^(SIG)?[A-Z0-9+-]+$|^\d+$/.test(sig)) throw this.#err(ins.line, `STOPSIGNAL ${sig}: expected a signal name (SIGTERM) or number`);
-        return meta(['stopsignal', sig], (c) => {
-          c.StopSignal = sig;
-        }, `STOPSIGNAL ${sig}`);
+        if (!/^(SIG)?[A-Z0-9+-]+$|^\d+$/.test(sig))
+          throw this.#err(ins.line, `STOPSIGNAL ${sig}: expected a signal name (SIGTERM) or number`);
+        return meta(
+          ['stopsignal', sig],
+          (c) => {
+            c.StopSignal = sig;
+          },
+          `STOPSIGNAL ${sig}`,
+        );
       }
       case 'maintainer': {
         const m = x(ins.maintainer);
@@ -463,7 +607,8 @@ class Build {
         const ports = ins.ports.flatMap((p) => this.#expandWords(p, env, ins.line));
         const keys = ports.map((p) => {
           const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
-          if (!m) throw this.#err(ins.line, `EXPOSE ${p}: expected <port>[/tcp|udp|sctp] or a range <from>-<to>[/proto]`);
+          if (!m)
+            throw this.#err(ins.line, `EXPOSE ${p}: expected <port>[/tcp|udp|sctp] or a range <from>-<to>[/proto]`);
           const proto = (m[3] ?? 'tcp').toLowerCase();
           const from = Number(m[1]);
           const to = m[2] ? Number(m[2]) : from;
@@ -471,16 +616,24 @@ class Build {
           return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}/${proto}`);
         });
         const all = keys.flat();
-        return meta(['expose', all], (c) => {
-          c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(all.map((k) => [k, {}])) };
-        }, `EXPOSE ${all.join(' ')}`);
+        return meta(
+          ['expose', all],
+          (c) => {
+            c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(all.map((k) => [k, {}])) };
+          },
+          `EXPOSE ${all.join(' ')}`,
+        );
       }
       case 'volume': {
         const paths = ins.paths.flatMap((p) => this.#expandWords(p, env, ins.line));
         for (const p of paths) if (p === '') throw this.#err(ins.line, 'VOLUME: a path is empty after substitution');
-        return meta(['volume', paths], (c) => {
-          c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) };
-        }, `VOLUME ${JSON.stringify(paths)}`);
+        return meta(
+          ['volume', paths],
+          (c) => {
+            c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) };
+          },
+          `VOLUME ${JSON.stringify(paths)}`,
+        );
       }
       case 'healthcheck': {
         const hc: RuntimeConfig['Healthcheck'] = ins.none
@@ -510,7 +663,13 @@ class Build {
   }
 
   /** A layer step: the cache, else `make`; the layer added with its history entry. */
-  async #layerStep(s: StageRun, ins: Instruction, keyParts: unknown, createdBy: string, make: () => Promise<{ descriptor: Descriptor; diffId: string }>): Promise<void> {
+  async #layerStep(
+    s: StageRun,
+    ins: Instruction,
+    keyParts: unknown,
+    createdBy: string,
+    make: () => Promise<{ descriptor: Descriptor; diffId: string }>,
+  ): Promise<void> {
     const key = cacheKey(s.state.key, keyParts);
     const hit = this.#o.noCache ? undefined : await this.#cacheGet(key);
     if (hit) {
@@ -524,7 +683,10 @@ class Build {
     const created = this.#now();
     config.created = created;
     config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
-    config.history = [...(config.history ?? []), { created, created_by: createdBy, comment: 'berth build' } satisfies History];
+    config.history = [
+      ...(config.history ?? []),
+      { created, created_by: createdBy, comment: 'berth build' } satisfies History,
+    ];
     s.state = { config, layers: [...s.state.layers, layer.descriptor], key };
     await this.#b.cache.put(key, { config, layers: s.state.layers });
   }
@@ -537,7 +699,8 @@ class Build {
       const text = ins.command.shell;
       const only = ins.heredocs.length === 1 && /^<<-?(["']?)[A-Za-z_][A-Za-z0-9_.-]*\1$/.test(text.trim());
       if (only) argv = [...shell, heredocBody(ins.heredocs[0]!)];
-      else if (ins.heredocs.length > 0) argv = [...shell, `${text}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
+      else if (ins.heredocs.length > 0)
+        argv = [...shell, `${text}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
       else argv = [...shell, text];
     }
     const argEnv = this.#runArgs(s);
@@ -545,39 +708,53 @@ class Build {
     const createdBy = `RUN ${keyArgs.length > 0 ? `|${keyArgs.length} ${keyArgs.join(' ')} ` : ''}${argv.join(' ')}`;
     const { mounts, key: mountKey } = await this.#runMounts(s, ins);
     const network = ins.network === 'default' ? (this.#o.network ?? 'default') : ins.network;
-    await this.#layerStep(s, ins, ['run', argv, keyArgs, network, ...(mounts.length > 0 ? [mountKey] : [])], createdBy, async () => {
-      const tmp = await this.#temporaryImage(s.state);
-      let out = '';
-      try {
-        const r = await this.#b.runner.run(
-          {
-            image: tmp,
-            argv,
-            env: argEnv,
-            network,
-            mounts,
-            ...(rc(s.state).User ? { user: rc(s.state).User } : {}),
-            onOutput: (c) => {
-              const t = c.toString();
-              out = (out + t).slice(-4096);
-              this.#progress({ kind: 'output', text: t });
+    await this.#layerStep(
+      s,
+      ins,
+      ['run', argv, keyArgs, network, ...(mounts.length > 0 ? [mountKey] : [])],
+      createdBy,
+      async () => {
+        const tmp = await this.#temporaryImage(s.state);
+        let out = '';
+        try {
+          const r = await this.#b.runner.run(
+            {
+              image: tmp,
+              argv,
+              env: argEnv,
+              network,
+              mounts,
+              ...(rc(s.state).User ? { user: rc(s.state).User } : {}),
+              onOutput: (c) => {
+                const t = c.toString();
+                out = (out + t).slice(-4096);
+                this.#progress({ kind: 'output', text: t });
+              },
             },
-          },
-          async ({ upperDir, skip }) => {
-            const layer = await storeLayer(this.#b.images.content, this.leaseId, this.staging, overlayDiffEntries(upperDir, skip), this.#epoch);
-            await this.#commitDiff(s.state, layer, upperDir, skip);
-            return layer;
-          },
-        );
-        if (r.exitCode !== 0 || !r.result) {
-          const tail = out.trimEnd().split('\n').slice(-10).join('\n');
-          throw failedPrecondition(`${this.#df.file}:${ins.line}: step ${this.#step}/${this.#total} (stage ${s.label}) ${ins.original}: the command returned a non-zero code: ${r.exitCode}${tail ? `\n${tail}` : ''}`);
+            async ({ upperDir, skip }) => {
+              const layer = await storeLayer(
+                this.#b.images.content,
+                this.leaseId,
+                this.staging,
+                overlayDiffEntries(upperDir, skip),
+                this.#epoch,
+              );
+              await this.#commitDiff(s.state, layer, upperDir, skip);
+              return layer;
+            },
+          );
+          if (r.exitCode !== 0 || !r.result) {
+            const tail = out.trimEnd().split('\n').slice(-10).join('\n');
+            throw failedPrecondition(
+              `${this.#df.file}:${ins.line}: step ${this.#step}/${this.#total} (stage ${s.label}) ${ins.original}: the command returned a non-zero code: ${r.exitCode}${tail ? `\n${tail}` : ''}`,
+            );
+          }
+          return r.result;
+        } finally {
+          await this.#b.images.images.delete(tmp).catch(() => {});
         }
-        return r.result;
-      } finally {
-        await this.#b.images.images.delete(tmp).catch(() => {});
-      }
-    });
+      },
+    );
   }
 
   /**
@@ -600,13 +777,19 @@ class Build {
         o[k] = i < 0 ? 'true' : this.#expand(part.slice(i + 1), env, ins.line);
       }
       const type = o.type ?? 'bind';
-      if (type === 'secret' || type === 'ssh') throw unsupported(`${where}=${spec}: ${type} mounts are not supported (berth has no build secrets store)`);
+      if (type === 'secret' || type === 'ssh')
+        throw unsupported(`${where}=${spec}: ${type} mounts are not supported (berth has no build secrets store)`);
       const target0 = o.target ?? o.dst ?? o.destination;
       if (!target0) throw this.#err(ins.line, `RUN --mount=${spec}: target= is required`);
       const target = posix.resolve(rc(s.state).WorkingDir || '/', target0);
       if (type === 'cache') {
         const id = o.id ?? target;
-        const dir = join(this.#b.root, 'build', 'cache-mounts', cacheKey(id).slice('sha256:'.length, 'sha256:'.length + 32));
+        const dir = join(
+          this.#b.root,
+          'build',
+          'cache-mounts',
+          cacheKey(id).slice('sha256:'.length, 'sha256:'.length + 32),
+        );
         await mkdir(dir, { recursive: true, mode: o.mode ? Number.parseInt(o.mode, 8) : 0o755 });
         if (o.uid !== undefined || o.gid !== undefined) {
           const { chown } = await import('node:fs/promises');
@@ -615,14 +798,22 @@ class Build {
         mounts.push({ type: 'bind', source: dir, target, readOnly: o.readonly === 'true' || o.ro === 'true' });
         key.push(['cache', id, target]);
       } else if (type === 'bind') {
-        if (o.from !== undefined) throw unsupported(`${where}=${spec}: from= is not supported (bind mounts show the build context; COPY --from a stage instead)`);
-        if (o.rw === 'true' || o.readwrite === 'true') throw unsupported(`${where}=${spec}: a writable bind mount of the context is not supported (it would write into the context)`);
+        if (o.from !== undefined)
+          throw unsupported(
+            `${where}=${spec}: from= is not supported (bind mounts show the build context; COPY --from a stage instead)`,
+          );
+        if (o.rw === 'true' || o.readwrite === 'true')
+          throw unsupported(
+            `${where}=${spec}: a writable bind mount of the context is not supported (it would write into the context)`,
+          );
         const src = await this.#context.sources(o.source ?? o.src ?? '.', `${where}=${spec}`);
         const rel = src[0]!;
         const digests: unknown[] = [];
         const st = rel === '' ? undefined : await this.#context.stat(rel);
         if (st?.isFile()) digests.push(await this.#context.digest(rel));
-        else for (const e of await this.#context.walk(rel)) digests.push([e.rel, e.stat.isFile() ? await this.#context.digest(e.rel) : (e.link ?? e.stat.mode)]);
+        else
+          for (const e of await this.#context.walk(rel))
+            digests.push([e.rel, e.stat.isFile() ? await this.#context.digest(e.rel) : (e.link ?? e.stat.mode)]);
         mounts.push({ type: 'bind', source: join(this.#context.root, rel), target, readOnly: true });
         key.push(['bind', rel, target, digests]);
       } else if (type === 'tmpfs') {
@@ -638,12 +829,21 @@ class Build {
    * (cloneOverlayDiff) rather than by extracting the tar again: the next step, or the result, finds
    * its chain unpacked. Where that cannot be done, unpackStored extracts the tar later, as for any layer.
    */
-  async #commitDiff(state: State, layer: { descriptor: Descriptor; diffId: string }, upperDir: string, skip: ReadonlySet<string>): Promise<void> {
+  async #commitDiff(
+    state: State,
+    layer: { descriptor: Descriptor; diffId: string },
+    upperDir: string,
+    skip: ReadonlySet<string>,
+  ): Promise<void> {
     const snap = this.#b.images.snapshotter;
     if (snap.applyFormat !== 'overlay') return;
     const chain = chainIds([...state.config.rootfs.diff_ids, layer.diffId]);
     const name = chain.at(-1)!;
-    const exists = () => snap.stat(name).then(() => true, () => false);
+    const exists = () =>
+      snap.stat(name).then(
+        () => true,
+        () => false,
+      );
     if (await exists()) return;
     const key = `build-commit-${this.#id}-${randomBytes(4).toString('hex')}`;
     const labels = { 'berth.io/layer': layer.descriptor.digest };
@@ -654,7 +854,11 @@ class Build {
     } catch (e) {
       await snap.remove(key).catch(() => {});
       // Another build may have committed the same chain meanwhile; else the tar is extracted later.
-      if (!(await exists())) this.#progress({ kind: 'warning', text: `the snapshot of ${layer.diffId} will be extracted from its tar: ${(e as Error).message}` });
+      if (!(await exists()))
+        this.#progress({
+          kind: 'warning',
+          text: `the snapshot of ${layer.diffId} will be extracted from its tar: ${(e as Error).message}`,
+        });
     }
   }
 
@@ -672,7 +876,12 @@ class Build {
     const cfgBytes = JSON.stringify(state.config);
     const cfg = await writeBlob(content, cfgBytes);
     await content.addResource(this.leaseId, cfg.digest);
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: MediaType.ImageConfig, ...cfg }, layers: state.layers };
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { mediaType: MediaType.ImageConfig, ...cfg },
+      layers: state.layers,
+    };
     const m = await writeBlob(content, JSON.stringify(manifest));
     await content.addResource(this.leaseId, m.digest);
     return { mediaType: MediaType.ImageManifest, ...m };
@@ -680,8 +889,14 @@ class Build {
 
   async #unpack(state: State): Promise<string | undefined> {
     if (state.layers.length === 0) return undefined;
-    const [{ unpackStored }, { applyLayer }] = await Promise.all([import('../images/unpack-stored.ts'), import('../archive/apply-layer.ts')]);
-    return unpackStored('build', state.layers, state.config.rootfs.diff_ids, this.#b.images.content, { snapshotter: this.#b.images.snapshotter, applyLayer });
+    const [{ unpackStored }, { applyLayer }] = await Promise.all([
+      import('../images/unpack-stored.ts'),
+      import('../archive/apply-layer.ts'),
+    ]);
+    return unpackStored('build', state.layers, state.config.rootfs.diff_ids, this.#b.images.content, {
+      snapshotter: this.#b.images.snapshotter,
+      applyLayer,
+    });
   }
 
   /** A read-only view of the state's root filesystem for `fn`; undefined for an empty one. */
@@ -720,7 +935,9 @@ class Build {
     const sources = ins.sources.map((src) => (src.startsWith('<<') ? src : x(src)));
     for (const src of sources) {
       if (ins.kind === 'add' && /^(https?|git|ssh):\/\/|^git@/i.test(src))
-        throw unsupported(`${where} ${src}: fetching URLs is not supported (berth builds without network access to the source); download the file into the build context and COPY it`);
+        throw unsupported(
+          `${where} ${src}: fetching URLs is not supported (berth builds without network access to the source); download the file into the build context and COPY it`,
+        );
     }
     const chown = ins.chown === undefined ? undefined : x(ins.chown);
     const chmod = ins.chmod === undefined ? undefined : Number.parseInt(ins.chmod, 8);
@@ -746,12 +963,14 @@ class Build {
     } else {
       for (const src of sources) {
         if (src.startsWith('<<')) continue;
-        for (const rel of await this.#context.sources(src, `${where} ${src}`)) keyParts.push(await treeKey(this.#context, rel));
+        for (const rel of await this.#context.sources(src, `${where} ${src}`))
+          keyParts.push(await treeKey(this.#context, rel));
       }
     }
     for (const [name, body] of heredocs) keyParts.push(['heredoc', name, body.toString()]);
     const createdBy = `${K} ${[...(ins.from ? [`--from=${ins.from}`] : []), ...(chown ? [`--chown=${chown}`] : []), ...(ins.chmod ? [`--chmod=${ins.chmod}`] : []), ...sources, dest0].join(' ')}`;
-    const withSource = <T>(fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> => (from ? this.#withRootfs(from.state, from.label, fn) : fn(this.#context));
+    const withSource = <T>(fn: (tree: SourceTree | undefined) => Promise<T>): Promise<T> =>
+      from ? this.#withRootfs(from.state, from.label, fn) : fn(this.#context);
     await this.#layerStep(s, ins, keyParts, createdBy, () =>
       withSource(async (tree) =>
         this.#withRootfs(s.state, `stage ${s.label}`, async (rootfs) => {
@@ -764,11 +983,17 @@ class Build {
               continue;
             }
             if (!tree) throw invalidArgument(`${where} ${src}: not found (the source's root filesystem is empty)`);
-            for (const rel of await tree.sources(src, `${where} ${src}`)) items.push({ src, rel, isDir: rel === '' || (await tree.stat(rel)).isDirectory() });
+            for (const rel of await tree.sources(src, `${where} ${src}`))
+              items.push({ src, rel, isDir: rel === '' || (await tree.stat(rel)).isDirectory() });
           }
           const multiple = items.length > 1 || sources.some((x2) => /[*?[]/.test(x2));
-          if (items.length > 1 && !destIsDirSyntax) throw invalidArgument(`${where}: with more than one source file, the destination must be a directory and end with a / (got ${JSON.stringify(dest0)})`);
-          const destExistingDir = rootfs ? await rootfs.resolve(dest).then(async (r) => r !== undefined && (await rootfs.stat(r)).isDirectory()) : false;
+          if (items.length > 1 && !destIsDirSyntax)
+            throw invalidArgument(
+              `${where}: with more than one source file, the destination must be a directory and end with a / (got ${JSON.stringify(dest0)})`,
+            );
+          const destExistingDir = rootfs
+            ? await rootfs.resolve(dest).then(async (r) => r !== undefined && (await rootfs.stat(r)).isDirectory())
+            : false;
           const destDir = destIsDirSyntax || multiple || destExistingDir || (items.length === 1 && items[0]!.isDir);
           const entries: LayerEntry[] = [];
           const made = new Set<string>();
@@ -779,7 +1004,14 @@ class Build {
               if (made.has(p)) continue;
               made.add(p);
               if (rootfs && (await rootfs.resolve(p)) !== undefined) continue;
-              entries.push({ name: p, type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0) });
+              entries.push({
+                name: p,
+                type: 'directory',
+                mode: 0o755,
+                uid: owner.uid,
+                gid: owner.gid,
+                mtime: this.#epoch ?? new Date(0),
+              });
             }
           };
           const mode = (m: number) => (chmod === undefined ? m : (m & ~0o7777) | chmod);
@@ -787,7 +1019,16 @@ class Build {
             if (it.heredoc) {
               const name = destDir ? posix.join(dest, it.rel) : dest;
               await mkdirs(posix.dirname(name));
-              entries.push({ name, type: 'file', mode: mode(0o644), uid: owner.uid, gid: owner.gid, mtime: this.#epoch ?? new Date(0), data: it.heredoc, size: it.heredoc.length });
+              entries.push({
+                name,
+                type: 'file',
+                mode: mode(0o644),
+                uid: owner.uid,
+                gid: owner.gid,
+                mtime: this.#epoch ?? new Date(0),
+                data: it.heredoc,
+                size: it.heredoc.length,
+              });
               continue;
             }
             const t = tree!;
@@ -809,7 +1050,8 @@ class Build {
               const into = destDir ? dest : posix.dirname(dest);
               await mkdirs(into);
               const added = await this.#extractArchive(join(t.root, it.rel), `${where} ${it.src}`);
-              for (const e of await added.walk('')) entries.push(entryOf(posix.join(into, e.rel), e.stat, e.abs, e.link));
+              for (const e of await added.walk(''))
+                entries.push(entryOf(posix.join(into, e.rel), e.stat, e.abs, e.link));
               continue;
             }
             await mkdirs(posix.dirname(name));
@@ -836,7 +1078,12 @@ class Build {
     } finally {
       await fh.close();
     }
-    const mediaType = head[0] === 0x1f && head[1] === 0x8b ? MediaType.LayerGzip : head.readUInt32LE(0) === 0xfd2fb528 ? MediaType.LayerZstd : MediaType.Layer;
+    const mediaType =
+      head[0] === 0x1f && head[1] === 0x8b
+        ? MediaType.LayerGzip
+        : head.readUInt32LE(0) === 0xfd2fb528
+          ? MediaType.LayerZstd
+          : MediaType.Layer;
     await applyLayer(createReadStream(path), { mediaType, targetDir: dir, format: 'plain', context: what });
     return new SourceTree(dir, what);
   }
@@ -856,7 +1103,11 @@ const rc = (s: CachedState): RuntimeConfig => (s.config.config ?? {}) as Runtime
 
 /** A context path's part of a COPY key: its type, mode and content digest, and those of everything below it. */
 async function treeKey(tree: SourceTree, rel: string): Promise<unknown[]> {
-  const one = async (r: string, st: import('node:fs').Stats, link?: string) => [r, st.mode, st.isFile() ? await tree.digest(r) : (link ?? (st.isSymbolicLink() ? await readlink(join(tree.root, r)) : null))];
+  const one = async (r: string, st: import('node:fs').Stats, link?: string) => [
+    r,
+    st.mode,
+    st.isFile() ? await tree.digest(r) : (link ?? (st.isSymbolicLink() ? await readlink(join(tree.root, r)) : null)),
+  ];
   const st = await tree.stat(rel);
   if (!st.isDirectory()) return [await one(rel, st)];
   const out: unknown[] = [[rel, st.mode]];
@@ -880,7 +1131,11 @@ async function isArchive(path: string): Promise<boolean> {
 }
 
 /** `--chown=user[:group]`: numbers as given, names from the stage's /etc/passwd and /etc/group. */
-async function resolveOwner(spec: string, rootfs: SourceTree | undefined, where: string): Promise<{ uid: number; gid: number }> {
+async function resolveOwner(
+  spec: string,
+  rootfs: SourceTree | undefined,
+  where: string,
+): Promise<{ uid: number; gid: number }> {
   const [u = '', g] = spec.split(':');
   const read = async (file: string): Promise<string[][]> => {
     if (!rootfs) return [];
@@ -893,7 +1148,8 @@ async function resolveOwner(spec: string, rootfs: SourceTree | undefined, where:
   if (/^\d+$/.test(u)) uid = Number(u);
   else {
     const row = (await read('etc/passwd')).find((r) => r[0] === u);
-    if (!row) throw invalidArgument(`${where} --chown=${spec}: no user ${JSON.stringify(u)} in the image's /etc/passwd`);
+    if (!row)
+      throw invalidArgument(`${where} --chown=${spec}: no user ${JSON.stringify(u)} in the image's /etc/passwd`);
     uid = Number(row[2]);
     primary = Number(row[3]);
   }
@@ -902,7 +1158,8 @@ async function resolveOwner(spec: string, rootfs: SourceTree | undefined, where:
   else if (/^\d+$/.test(g)) gid = Number(g);
   else {
     const row = (await read('etc/group')).find((r) => r[0] === g);
-    if (!row) throw invalidArgument(`${where} --chown=${spec}: no group ${JSON.stringify(g)} in the image's /etc/group`);
+    if (!row)
+      throw invalidArgument(`${where} --chown=${spec}: no group ${JSON.stringify(g)} in the image's /etc/group`);
     gid = Number(row[2]);
   }
   return { uid, gid };
@@ -924,23 +1181,40 @@ export class Builder {
   }
 
   /** Builds the image; `progress` hears each step, RUN output and the result. */
-  async build(source: ContextSource, opts: BuildOptions = {}, progress: (ev: BuildEvent) => void = () => {}): Promise<BuildResult> {
+  async build(
+    source: ContextSource,
+    opts: BuildOptions = {},
+    progress: (ev: BuildEvent) => void = () => {},
+  ): Promise<BuildResult> {
     for (const t of opts.tags ?? []) resolveName(t);
     const tmp = join(this.root, 'tmp');
     await mkdir(tmp, { recursive: true, mode: 0o700 });
     const staging = await mkdtemp(join(tmp, 'build-'));
     const leaseId = `build-${process.pid}-${randomBytes(6).toString('hex')}`;
-    await this.images.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 24 * 3600 * 1000), labels: { what: 'build' }, kind: 'build', owner: selfIdentity() });
+    await this.images.content.createLease(leaseId, {
+      expiresAt: new Date(Date.now() + 24 * 3600 * 1000),
+      labels: { what: 'build' },
+      kind: 'build',
+      owner: selfIdentity(),
+    });
     try {
       let dir: string;
       if ('dir' in source) dir = source.dir;
       else {
         dir = join(staging, 'context');
         await mkdir(dir);
-        const [{ applyLayer }, { decompressed }] = await Promise.all([import('../archive/apply-layer.ts'), import('../images/layer-stream.ts')]);
+        const [{ applyLayer }, { decompressed }] = await Promise.all([
+          import('../archive/apply-layer.ts'),
+          import('../images/layer-stream.ts'),
+        ]);
         // Clients may compress the context (docker build --compress sends gzip): its first bytes say how.
         const { stream } = await decompressed(source.tar as Readable, undefined, 'build context');
-        await applyLayer(stream, { mediaType: MediaType.Layer, targetDir: dir, format: 'plain', context: 'build context' }).catch((e: Error) => {
+        await applyLayer(stream, {
+          mediaType: MediaType.Layer,
+          targetDir: dir,
+          format: 'plain',
+          context: 'build context',
+        }).catch((e: Error) => {
           throw invalidArgument(`build context: not a tar archive: ${e.message}`, e);
         });
       }
@@ -949,7 +1223,8 @@ export class Builder {
       let text = opts.dockerfileText;
       if (text === undefined) {
         const r = await contextTree.resolve(dfName);
-        if (r === undefined) throw notFound(`${dfName}: no such file in the build context ${'dir' in source ? source.dir : ''}`.trim());
+        if (r === undefined)
+          throw notFound(`${dfName}: no such file in the build context ${'dir' in source ? source.dir : ''}`.trim());
         text = await readFile(join(dir, r), 'utf8');
       }
       // <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore (BuildKit's rule).
@@ -963,7 +1238,12 @@ export class Builder {
       }
       const df = parseInstructions(text, posix.basename(dfName));
       // Only a directory context is remembered across builds: a tar's staging directory is new each time.
-      const context = new SourceTree(dir, 'build context', ignoreText ? DockerIgnore.parse(ignoreText) : undefined, 'dir' in source ? this.#digests : undefined);
+      const context = new SourceTree(
+        dir,
+        'build context',
+        ignoreText ? DockerIgnore.parse(ignoreText) : undefined,
+        'dir' in source ? this.#digests : undefined,
+      );
       const total = df.stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
       return await new Build(this, df, context, opts, progress, leaseId, staging, total).run();
     } catch (e) {
@@ -982,4 +1262,3 @@ export class Builder {
     return { entries: await this.cache.clear() };
   }
 }
-

@@ -68,7 +68,12 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParsedDocker
     directives[key] = m[2]!;
   }
   const esc = directives.escape ?? '\\';
-  if (esc !== '\\' && esc !== '`') throw dockerfileError(file, Object.keys(directives).indexOf('escape') + 1, `invalid escape token ${JSON.stringify(esc)}: expected \\ or \``);
+  if (esc !== '\\' && esc !== '`')
+    throw dockerfileError(
+      file,
+      Object.keys(directives).indexOf('escape') + 1,
+      `invalid escape token ${JSON.stringify(esc)}: expected \\ or \``,
+    );
   const continues = (l: string): boolean => l.trimEnd().endsWith(esc);
   const stripContinuation = (l: string): string => {
     const t = l.trimEnd();
@@ -102,7 +107,12 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParsedDocker
     const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(logical.trim());
     if (!m) continue;
     const keyword = m[1]!.toLowerCase();
-    if (!/^[a-z]+$/.test(keyword)) throw dockerfileError(file, startLine, `unknown instruction ${JSON.stringify(m[1])}: expected an instruction such as FROM, RUN, COPY`);
+    if (!/^[a-z]+$/.test(keyword))
+      throw dockerfileError(
+        file,
+        startLine,
+        `unknown instruction ${JSON.stringify(m[1])}: expected an instruction such as FROM, RUN, COPY`,
+      );
     const { flags, rest } = extractFlags(m[2] ?? '');
     const heredocs: Heredoc[] = [];
     if (HEREDOC_INSTRUCTIONS.has(keyword)) {
@@ -120,7 +130,12 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParsedDocker
           }
           content += `${l}\n`;
         }
-        if (!closed) throw dockerfileError(file, startLine, `here-document ${name} is not terminated: expected a line "${name}" before the end of the file`);
+        if (!closed)
+          throw dockerfileError(
+            file,
+            startLine,
+            `here-document ${name} is not terminated: expected a line "${name}" before the end of the file`,
+          );
         endLine = i;
         heredocs.push({ name, content, chomp, expand: h[2] === '' });
       }

@@ -26,7 +26,9 @@ describe('.dockerignore', () => {
     ['x/../y', 'y', true],
     ['.git', '.git/HEAD', true],
   ];
-  for (const [pattern, path, want] of cases) it(`${pattern} ${want ? 'ignores' : 'keeps'} ${path}`, () => assert.equal(DockerIgnore.parse(pattern).isIgnored(path), want));
+  for (const [pattern, path, want] of cases)
+    it(`${pattern} ${want ? 'ignores' : 'keeps'} ${path}`, () =>
+      assert.equal(DockerIgnore.parse(pattern).isIgnored(path), want));
 
   it('exceptions, and the last matching line decides', () => {
     const ig = DockerIgnore.parse('*.md\n!README.md\n# again\nREADME*.md\n!README-keep.md\n');

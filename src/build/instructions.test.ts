@@ -46,7 +46,26 @@ describe('Dockerfile parser: good files', () => {
     assert.equal(s.name, 'base');
     assert.equal(s.base, 'busybox');
     const kinds = s.instructions.map((i) => i.kind);
-    assert.deepEqual(kinds, ['run', 'env', 'env', 'label', 'arg', 'expose', 'volume', 'volume', 'cmd', 'entrypoint', 'shell', 'workdir', 'user', 'stopsignal', 'healthcheck', 'onbuild', 'copy', 'add']);
+    assert.deepEqual(kinds, [
+      'run',
+      'env',
+      'env',
+      'label',
+      'arg',
+      'expose',
+      'volume',
+      'volume',
+      'cmd',
+      'entrypoint',
+      'shell',
+      'workdir',
+      'user',
+      'stopsignal',
+      'healthcheck',
+      'onbuild',
+      'copy',
+      'add',
+    ]);
     const run = s.instructions[0]!;
     assert.equal(run.kind, 'run');
     assert.deepEqual(run.kind === 'run' && run.command, { shell: 'echo a   && echo b' });
@@ -68,7 +87,11 @@ describe('Dockerfile parser: good files', () => {
     assert.deepEqual(cmd.kind === 'cmd' && cmd.command, { exec: ['sh', '-c', 'echo hi'] });
     const hc = s.instructions[14]!;
     assert.ok(hc.kind === 'healthcheck' && !hc.none);
-    assert.deepEqual(hc.kind === 'healthcheck' && !hc.none && [hc.test, hc.interval, hc.retries], [['CMD-SHELL', 'wget -q localhost'], 5e9, 3]);
+    assert.deepEqual(hc.kind === 'healthcheck' && !hc.none && [hc.test, hc.interval, hc.retries], [
+      ['CMD-SHELL', 'wget -q localhost'],
+      5e9,
+      3,
+    ]);
     const copy = s.instructions[16]!;
     assert.ok(copy.kind === 'copy');
     assert.deepEqual([copy.sources, copy.dest, copy.chown, copy.chmod], [['a', 'b'], '/dst/', '1:2', '640']);
@@ -77,11 +100,16 @@ describe('Dockerfile parser: good files', () => {
   });
 
   it('global ARGs, several stages, --platform, a CRLF file with a BOM', () => {
-    const df = parseInstructions('\uFEFFARG BASE=busybox\r\nARG V\r\nFROM --platform=linux/amd64 $BASE AS one\r\nFROM one\r\nRUN true\r\n');
-    assert.deepEqual(df.globalArgs.map((a) => [a.name, a.value, a.line]), [
-      ['BASE', 'busybox', 1],
-      ['V', undefined, 2],
-    ]);
+    const df = parseInstructions(
+      '\uFEFFARG BASE=busybox\r\nARG V\r\nFROM --platform=linux/amd64 $BASE AS one\r\nFROM one\r\nRUN true\r\n',
+    );
+    assert.deepEqual(
+      df.globalArgs.map((a) => [a.name, a.value, a.line]),
+      [
+        ['BASE', 'busybox', 1],
+        ['V', undefined, 2],
+      ],
+    );
     assert.equal(df.stages.length, 2);
     assert.equal(df.stages[0]!.platform, 'linux/amd64');
     assert.equal(df.stages[1]!.base, 'one');
@@ -89,7 +117,23 @@ describe('Dockerfile parser: good files', () => {
   });
 
   it('here-documents: RUN and COPY, <<- strips tabs, quoted names, several on one line', () => {
-    const df = parseInstructions(['FROM scratch', 'RUN <<EOF', 'echo $HOME', '# not a comment', 'EOF', 'COPY <<-"A" <<B /dst/', '\tone', '\tA', 'two', 'B', 'RUN cat <<X > /f', 'x', 'X'].join('\n'));
+    const df = parseInstructions(
+      [
+        'FROM scratch',
+        'RUN <<EOF',
+        'echo $HOME',
+        '# not a comment',
+        'EOF',
+        'COPY <<-"A" <<B /dst/',
+        '\tone',
+        '\tA',
+        'two',
+        'B',
+        'RUN cat <<X > /f',
+        'x',
+        'X',
+      ].join('\n'),
+    );
     const [r, c, r2] = df.stages[0]!.instructions;
     assert.ok(r?.kind === 'run' && c?.kind === 'copy' && r2?.kind === 'run');
     assert.equal(r.heredocs[0]!.content, 'echo $HOME\n# not a comment\n');
@@ -174,7 +218,8 @@ describe('word processing and substitution', () => {
     ['${UNSET:-${A}x}', 'ax'],
     ['$SP', 'x y'],
   ];
-  for (const [input, want] of cases) it(`${input} → ${JSON.stringify(want)}`, () => assert.equal(processWord(input, e), want));
+  for (const [input, want] of cases)
+    it(`${input} → ${JSON.stringify(want)}`, () => assert.equal(processWord(input, e), want));
 
   it('splits words outside quotes only; a substituted value is not split again', () => {
     assert.deepEqual(processWords('80 "$SP" 90/udp', e), ['80', 'x y', '90/udp']);

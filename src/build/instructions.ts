@@ -6,7 +6,13 @@
 // LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR, ARG, and ONBUILD's trigger when it runs. RUN, CMD and
 // ENTRYPOINT do not (the shell does, in the shell form).
 // Must never: read files or the environment.
-import { type DockerfileNode, dockerfileError, type Heredoc, type ParsedDockerfile, parseDockerfile } from './dockerfile-parser.ts';
+import {
+  type DockerfileNode,
+  dockerfileError,
+  type Heredoc,
+  type ParsedDockerfile,
+  parseDockerfile,
+} from './dockerfile-parser.ts';
 
 export type Loc = { line: number; endLine: number; original: string };
 /** A command in the shell form (a string for SHELL's shell) or the exec form (argv as written). */
@@ -28,9 +34,28 @@ export type Instruction = Loc &
     | { kind: 'maintainer'; maintainer: string }
     | { kind: 'expose'; ports: string[] }
     | { kind: 'volume'; paths: string[] }
-    | { kind: 'copy' | 'add'; sources: string[]; dest: string; heredocs: Heredoc[]; from?: string; chown?: string; chmod?: string; link: boolean; checksum?: string }
+    | {
+        kind: 'copy' | 'add';
+        sources: string[];
+        dest: string;
+        heredocs: Heredoc[];
+        from?: string;
+        chown?: string;
+        chmod?: string;
+        link: boolean;
+        checksum?: string;
+      }
     | { kind: 'healthcheck'; none: true }
-    | { kind: 'healthcheck'; none: false; test: string[]; interval?: number; timeout?: number; startPeriod?: number; startInterval?: number; retries?: number }
+    | {
+        kind: 'healthcheck';
+        none: false;
+        test: string[];
+        interval?: number;
+        timeout?: number;
+        startPeriod?: number;
+        startInterval?: number;
+        retries?: number;
+      }
     | { kind: 'onbuild'; trigger: string }
   );
 
@@ -61,7 +86,26 @@ const ALLOWED_FLAGS: Record<string, string[]> = {
   healthcheck: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
 };
 
-const KNOWN = new Set(['from', 'arg', 'env', 'label', 'run', 'cmd', 'entrypoint', 'shell', 'workdir', 'user', 'stopsignal', 'maintainer', 'expose', 'volume', 'copy', 'add', 'healthcheck', 'onbuild']);
+const KNOWN = new Set([
+  'from',
+  'arg',
+  'env',
+  'label',
+  'run',
+  'cmd',
+  'entrypoint',
+  'shell',
+  'workdir',
+  'user',
+  'stopsignal',
+  'maintainer',
+  'expose',
+  'volume',
+  'copy',
+  'add',
+  'healthcheck',
+  'onbuild',
+]);
 
 const STAGE_NAME = /^[a-z][a-z0-9_.-]*$/;
 
@@ -76,15 +120,31 @@ export function toInstructions(parsed: ParsedDockerfile): Dockerfile {
   const names = new Set<string>();
   for (const n of parsed.nodes) {
     const err = (msg: string) => dockerfileError(file, n.startLine, msg);
-    if (!KNOWN.has(n.keyword)) throw err(`unknown instruction ${n.keyword.toUpperCase()} (expected one of ${[...KNOWN].map((k) => k.toUpperCase()).join(', ')})`);
+    if (!KNOWN.has(n.keyword))
+      throw err(
+        `unknown instruction ${n.keyword.toUpperCase()} (expected one of ${[...KNOWN].map((k) => k.toUpperCase()).join(', ')})`,
+      );
     if (n.keyword === 'from') {
       const flags = parseFlags(n, file);
       const words = n.rest.split(/\s+/).filter((w) => w !== '');
-      if (!(words.length === 1 || (words.length === 3 && words[1]!.toLowerCase() === 'as'))) throw err(`FROM requires either one argument, or three: FROM <image> AS <name> (got ${JSON.stringify(n.rest)})`);
-      const stage: Stage = { index: stages.length, base: words[0]!, instructions: [], line: n.startLine, endLine: n.endLine, original: n.original };
+      if (!(words.length === 1 || (words.length === 3 && words[1]!.toLowerCase() === 'as')))
+        throw err(
+          `FROM requires either one argument, or three: FROM <image> AS <name> (got ${JSON.stringify(n.rest)})`,
+        );
+      const stage: Stage = {
+        index: stages.length,
+        base: words[0]!,
+        instructions: [],
+        line: n.startLine,
+        endLine: n.endLine,
+        original: n.original,
+      };
       if (words.length === 3) {
         const name = words[2]!.toLowerCase();
-        if (!STAGE_NAME.test(name)) throw err(`invalid stage name ${JSON.stringify(words[2])}: expected a letter then letters, digits, '_', '.' or '-'`);
+        if (!STAGE_NAME.test(name))
+          throw err(
+            `invalid stage name ${JSON.stringify(words[2])}: expected a letter then letters, digits, '_', '.' or '-'`,
+          );
         if (names.has(name)) throw err(`duplicate stage name ${JSON.stringify(name)}`);
         names.add(name);
         stage.name = name;
@@ -96,13 +156,19 @@ export function toInstructions(parsed: ParsedDockerfile): Dockerfile {
     const ins = toInstruction(n, file, esc);
     const stage = stages.at(-1);
     if (!stage) {
-      if (ins.kind !== 'arg') throw err(`${n.keyword.toUpperCase()} before the first FROM: only ARG may come before FROM`);
+      if (ins.kind !== 'arg')
+        throw err(`${n.keyword.toUpperCase()} before the first FROM: only ARG may come before FROM`);
       for (const a of ins.args) globalArgs.push({ ...a, line: n.startLine });
       continue;
     }
     stage.instructions.push(ins);
   }
-  if (stages.length === 0) throw dockerfileError(file, parsed.nodes.at(-1)?.endLine ?? 1, 'the Dockerfile has no FROM instruction: expected at least one build stage');
+  if (stages.length === 0)
+    throw dockerfileError(
+      file,
+      parsed.nodes.at(-1)?.endLine ?? 1,
+      'the Dockerfile has no FROM instruction: expected at least one build stage',
+    );
   return { file, escape: esc, globalArgs, stages };
 }
 
@@ -113,7 +179,11 @@ function parseFlags(n: DockerfileNode, file: string): Record<string, string> {
     const m = /^--([a-z-]+)(?:=([\s\S]*))?$/.exec(f);
     const name = m?.[1];
     if (!m || !name || !allowed.includes(name))
-      throw dockerfileError(file, n.startLine, `unknown flag ${f.split('=')[0]} for ${n.keyword.toUpperCase()}${allowed.length ? ` (expected ${allowed.map((a) => `--${a}`).join(', ')})` : ' (it takes none)'}`);
+      throw dockerfileError(
+        file,
+        n.startLine,
+        `unknown flag ${f.split('=')[0]} for ${n.keyword.toUpperCase()}${allowed.length ? ` (expected ${allowed.map((a) => `--${a}`).join(', ')})` : ' (it takes none)'}`,
+      );
     const value = unquote(m[2] ?? 'true');
     if (name !== 'mount' && name in out) throw dockerfileError(file, n.startLine, `flag --${name} given twice`);
     out[name] = name === 'mount' && out.mount !== undefined ? `${out.mount}\n${value}` : value;
@@ -200,7 +270,8 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
         args: words.map((w) => {
           const eq = w.indexOf('=');
           const name = eq < 0 ? w : w.slice(0, eq);
-          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw err(`ARG name ${JSON.stringify(name)}: expected a letter or '_' then letters, digits or '_'`);
+          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+            throw err(`ARG name ${JSON.stringify(name)}: expected a letter or '_' then letters, digits or '_'`);
           return eq < 0 ? { name } : { name, value: w.slice(eq + 1) };
         }),
       };
@@ -209,10 +280,19 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
     case 'label':
       return { ...loc, kind: n.keyword, pairs: nameValues(rest, K, esc, err) };
     case 'run': {
-      if (rest === '' && n.heredocs.length === 0) throw err('RUN requires a command: RUN <command> or RUN ["executable", "arg", …]');
+      if (rest === '' && n.heredocs.length === 0)
+        throw err('RUN requires a command: RUN <command> or RUN ["executable", "arg", …]');
       const network = flags.network ?? 'default';
-      if (network !== 'default' && network !== 'none' && network !== 'host') throw err(`RUN --network=${network}: expected default, none or host`);
-      return { ...loc, kind: 'run', command: command(), heredocs: n.heredocs, network, mounts: flags.mount ? flags.mount.split('\n') : [] };
+      if (network !== 'default' && network !== 'none' && network !== 'host')
+        throw err(`RUN --network=${network}: expected default, none or host`);
+      return {
+        ...loc,
+        kind: 'run',
+        command: command(),
+        heredocs: n.heredocs,
+        network,
+        mounts: flags.mount ? flags.mount.split('\n') : [],
+      };
     }
     case 'cmd':
     case 'entrypoint':
@@ -220,7 +300,8 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
       return { ...loc, kind: n.keyword, command: command() };
     case 'shell': {
       const exec = parseJsonArray(rest);
-      if (!exec || exec.length === 0) throw err('SHELL requires the arguments to be in JSON form: SHELL ["executable", "parameters"]');
+      if (!exec || exec.length === 0)
+        throw err('SHELL requires the arguments to be in JSON form: SHELL ["executable", "parameters"]');
       return { ...loc, kind: 'shell', shell: exec };
     }
     case 'workdir':
@@ -238,7 +319,8 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
     }
     case 'volume': {
       const paths = list();
-      if (paths.length === 0 || paths.some((p) => p.trim() === '')) throw err('VOLUME requires at least one non-empty path: VOLUME <path>… or VOLUME ["<path>", …]');
+      if (paths.length === 0 || paths.some((p) => p.trim() === ''))
+        throw err('VOLUME requires at least one non-empty path: VOLUME <path>… or VOLUME ["<path>", …]');
       return { ...loc, kind: 'volume', paths };
     }
     case 'copy':
@@ -251,12 +333,21 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
         return m && heredocNames.has(m[2]!) ? `<<${m[2]}` : w;
       });
       if (words.length < 2) throw err(`${K} requires at least two arguments: ${K} <source>… <destination>`);
-      if (n.keyword === 'add' && flags.link === undefined && flags.from !== undefined) throw err('ADD does not take --from (COPY does)');
-      const ins: Instruction = { ...loc, kind: n.keyword, sources, dest: words.at(-1)!, heredocs: n.heredocs, link: flags.link !== undefined && flags.link !== 'false' };
+      if (n.keyword === 'add' && flags.link === undefined && flags.from !== undefined)
+        throw err('ADD does not take --from (COPY does)');
+      const ins: Instruction = {
+        ...loc,
+        kind: n.keyword,
+        sources,
+        dest: words.at(-1)!,
+        heredocs: n.heredocs,
+        link: flags.link !== undefined && flags.link !== 'false',
+      };
       if (flags.from !== undefined) ins.from = flags.from;
       if (flags.chown !== undefined) ins.chown = flags.chown;
       if (flags.chmod !== undefined) {
-        if (!/^[0-7]{3,4}$/.test(flags.chmod)) throw err(`${K} --chmod=${flags.chmod}: expected an octal mode such as 755 or 0644`);
+        if (!/^[0-7]{3,4}$/.test(flags.chmod))
+          throw err(`${K} --chmod=${flags.chmod}: expected an octal mode such as 755 or 0644`);
         ins.chmod = flags.chmod;
       }
       if (flags.checksum !== undefined) ins.checksum = flags.checksum;
@@ -266,14 +357,21 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
       const words = rest.split(/\s+/);
       const type = words[0]?.toUpperCase();
       if (type === 'NONE') {
-        if (rest.trim().toUpperCase() !== 'NONE' || n.flags.length > 0) throw err('HEALTHCHECK NONE takes no other arguments');
+        if (rest.trim().toUpperCase() !== 'NONE' || n.flags.length > 0)
+          throw err('HEALTHCHECK NONE takes no other arguments');
         return { ...loc, kind: 'healthcheck', none: true };
       }
-      if (type !== 'CMD') throw err(`HEALTHCHECK: expected NONE or CMD <command>, got ${JSON.stringify(words[0] ?? '')}`);
+      if (type !== 'CMD')
+        throw err(`HEALTHCHECK: expected NONE or CMD <command>, got ${JSON.stringify(words[0] ?? '')}`);
       const cmdText = rest.slice(3).trim();
       if (cmdText === '') throw err('HEALTHCHECK CMD requires a command');
       const exec = parseJsonArray(cmdText);
-      const ins: Instruction = { ...loc, kind: 'healthcheck', none: false, test: exec ? ['CMD', ...exec] : ['CMD-SHELL', cmdText] };
+      const ins: Instruction = {
+        ...loc,
+        kind: 'healthcheck',
+        none: false,
+        test: exec ? ['CMD', ...exec] : ['CMD-SHELL', cmdText],
+      };
       for (const [flag, key] of [
         ['interval', 'interval'],
         ['timeout', 'timeout'],
@@ -296,7 +394,8 @@ function toInstruction(n: DockerfileNode, file: string, esc: string): Instructio
       const m = /^(\S+)/.exec(rest);
       const inner = m?.[1]?.toLowerCase();
       if (!inner) throw err('ONBUILD requires an instruction: ONBUILD <INSTRUCTION> …');
-      if (inner === 'onbuild' || inner === 'from' || inner === 'maintainer') throw err(`ONBUILD ${inner.toUpperCase()} is not allowed`);
+      if (inner === 'onbuild' || inner === 'from' || inner === 'maintainer')
+        throw err(`ONBUILD ${inner.toUpperCase()} is not allowed`);
       if (!KNOWN.has(inner)) throw err(`ONBUILD: unknown instruction ${inner.toUpperCase()}`);
       // The trigger is checked now, as Docker does, so a bad one fails the build that stores it.
       try {

@@ -29,7 +29,8 @@ async function tarNames(buf: Buffer): Promise<string[]> {
 
 describe('layers of build steps', () => {
   it("an overlay upper directory's diff: whiteouts, opaque directories, hard links, skipped mount points, byte order; the same diff (and its hard-linked clone) gives the same blob", async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root: whiteouts are 0/0 character devices, opaque marks trusted.* xattrs');
+    if (process.getuid?.() !== 0)
+      return t.skip('needs root: whiteouts are 0/0 character devices, opaque marks trusted.* xattrs');
     const dir = mkdtempSync(join(tmpdir(), 'berth-build-diff-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const upper = join(dir, 'upper');
@@ -75,7 +76,13 @@ describe('layers of build steps', () => {
     // SOURCE_DATE_EPOCH clamps every mtime: the same content from another time is the same blob.
     const clamp = new Date(1_000_000_000_000);
     const c1 = await storeLayer(content, 'l', dir, entries, clamp);
-    const c2 = await storeLayer(content, 'l', dir, entries.map((e) => ({ ...e, mtime: new Date() })), clamp);
+    const c2 = await storeLayer(
+      content,
+      'l',
+      dir,
+      entries.map((e) => ({ ...e, mtime: new Date() })),
+      clamp,
+    );
     assert.equal(c1.diffId, c2.diffId);
   });
 
@@ -86,7 +93,10 @@ describe('layers of build steps', () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-build-cache-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const cache = new BuildCache(dir);
-    const state = { config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' as const, diff_ids: ['sha256:x'] } }, layers: [{ mediaType: 'm', digest: 'sha256:x', size: 1 }] };
+    const state = {
+      config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' as const, diff_ids: ['sha256:x'] } },
+      layers: [{ mediaType: 'm', digest: 'sha256:x', size: 1 }],
+    };
     await cache.put('k', state);
     assert.deepEqual(await new BuildCache(dir).get('k', async () => true), state, 'kept on disk');
     assert.equal(await cache.get('k', async () => false), undefined, 'a layer gc took: a miss');
@@ -97,7 +107,8 @@ describe('layers of build steps', () => {
   it('file capabilities and user xattrs of a RUN diff travel in the layer tar (PAX SCHILY.xattr, bytes kept) and come back on extraction', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root: security.capability');
     const { existsSync } = await import('node:fs');
-    if (!existsSync('/usr/sbin/setcap') || !existsSync('/usr/sbin/getcap')) return t.skip('setcap/getcap (libcap2-bin) are not installed');
+    if (!existsSync('/usr/sbin/setcap') || !existsSync('/usr/sbin/getcap'))
+      return t.skip('setcap/getcap (libcap2-bin) are not installed');
     const dir = mkdtempSync(join(tmpdir(), 'berth-build-xattr-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const upper = join(dir, 'upper');
@@ -113,7 +124,13 @@ describe('layers of build steps', () => {
     const out = join(dir, 'out');
     mkdirSync(out);
     const { applyLayer } = await import('../archive/apply-layer.ts');
-    await applyLayer(await content.read(layer.descriptor.digest), { mediaType: layer.descriptor.mediaType, targetDir: out, format: 'overlay', context: 'test', inline: true });
+    await applyLayer(await content.read(layer.descriptor.digest), {
+      mediaType: layer.descriptor.mediaType,
+      targetDir: out,
+      format: 'overlay',
+      context: 'test',
+      inline: true,
+    });
     assert.match(execFileSync('/usr/sbin/getcap', [join(out, 'ping')], { encoding: 'utf8' }), /cap_net_raw[=+]ep/);
     const { lgetxattr } = await import('../archive/xattrs.ts');
     assert.deepEqual(await lgetxattr(join(out, 'ping'), 'user.note'), Buffer.from([0xff, 0x00, 0x80]));

@@ -43,7 +43,13 @@ const SMALL_FILE = 256 * 1024;
 export type StoredLayer = { descriptor: Descriptor; diffId: string };
 
 /** Writes `entries` as a layer blob into `content`, holding it under `leaseId`. */
-export async function storeLayer(content: ContentStore, leaseId: string, staging: string, entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>, clampMtime?: Date): Promise<StoredLayer> {
+export async function storeLayer(
+  content: ContentStore,
+  leaseId: string,
+  staging: string,
+  entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
+  clampMtime?: Date,
+): Promise<StoredLayer> {
   const staged = join(staging, `layer-${process.hrtime.bigint()}.tar`);
   const hash = createHash('sha256');
   let size = 0;
@@ -63,7 +69,14 @@ export async function storeLayer(content: ContentStore, leaseId: string, staging
   try {
     for await (const e of entries) {
       const mtime = clampMtime && e.mtime > clampMtime ? clampMtime : e.mtime;
-      const header = { name: e.type === 'directory' ? `${e.name}/` : e.name, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime, type: e.type };
+      const header = {
+        name: e.type === 'directory' ? `${e.name}/` : e.name,
+        mode: e.mode & 0o7777,
+        uid: e.uid,
+        gid: e.gid,
+        mtime,
+        type: e.type,
+      };
       if (e.xattrs && Object.keys(e.xattrs).length > 0) {
         // Written by hand: tar-stream encodes PAX values as UTF-8 and counts characters, but an
         // xattr value is bytes (a file capability), and a record's length counts bytes.
@@ -75,11 +88,14 @@ export async function storeLayer(content: ContentStore, leaseId: string, staging
       }
       if (e.type === 'file') {
         // Small files are read whole: a stream per file costs more than its bytes (5,000 small files a RUN wrote).
-        const body = e.data ?? (!e.source ? Buffer.alloc(0) : (e.size ?? 0) <= SMALL_FILE ? await readFile(e.source) : undefined);
+        const body =
+          e.data ?? (!e.source ? Buffer.alloc(0) : (e.size ?? 0) <= SMALL_FILE ? await readFile(e.source) : undefined);
         if (body) await entry(p, { ...header, size: body.length }, body);
         else await streamEntry(p, { ...header, size: e.size ?? 0 }, e.source!);
-      } else if (e.type === 'symlink' || e.type === 'link') await entry(p, { ...header, size: 0, linkname: e.linkname ?? '' });
-      else if (e.type === 'character-device' || e.type === 'block-device') await entry(p, { ...header, size: 0, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 });
+      } else if (e.type === 'symlink' || e.type === 'link')
+        await entry(p, { ...header, size: 0, linkname: e.linkname ?? '' });
+      else if (e.type === 'character-device' || e.type === 'block-device')
+        await entry(p, { ...header, size: 0, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 });
       else await entry(p, { ...header, size: 0 });
     }
     p.finalize();
@@ -113,7 +129,8 @@ function paxXattrs(xattrs: Record<string, Buffer>): Buffer {
 /** A ustar header block of type 'x' (a PAX extended header for the next entry) of `size` bytes. */
 function paxHeaderBlock(name: string, size: number, mtime: Date): Buffer {
   const b = Buffer.alloc(512);
-  const octal = (v: number, len: number, at: number) => b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
+  const octal = (v: number, len: number, at: number) =>
+    b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
   b.write(name, 0, 100, 'utf8');
   octal(0o644, 8, 100);
   octal(0, 8, 108);
@@ -173,7 +190,8 @@ export function entryOf(name: string, st: Stats, abs: string, link?: string): La
   const base = { name, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
   if (st.isDirectory()) return { ...base, type: 'directory' };
   if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: link ?? '' };
-  if (st.isCharacterDevice()) return { ...base, type: 'character-device', devmajor: major(st.rdev), devminor: minor(st.rdev) };
+  if (st.isCharacterDevice())
+    return { ...base, type: 'character-device', devmajor: major(st.rdev), devminor: minor(st.rdev) };
   if (st.isBlockDevice()) return { ...base, type: 'block-device', devmajor: major(st.rdev), devminor: minor(st.rdev) };
   if (st.isFIFO()) return { ...base, type: 'fifo' };
   return { ...base, type: 'file', source: abs, size: st.size };
@@ -187,7 +205,10 @@ const minor = (dev: number) => (dev & 0xff) | ((dev >> 12) & ~0xff);
  * own changes (the mount points the runtime made for /proc, /dev, /etc/hosts…): left out with what
  * is below them.
  */
-export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<string> = new Set()): AsyncGenerator<LayerEntry> {
+export async function* overlayDiffEntries(
+  upper: string,
+  skip: ReadonlySet<string> = new Set(),
+): AsyncGenerator<LayerEntry> {
   const seen = new Map<string, string>();
   async function* visit(dir: string): AsyncGenerator<LayerEntry> {
     const names = (await readdir(join(upper, dir))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -197,14 +218,31 @@ export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<strin
       const abs = join(upper, rel);
       const st = await lstat(abs);
       if (st.isCharacterDevice() && st.rdev === 0) {
-        yield { name: dir === '' ? `${WHITEOUT_PREFIX}${n}` : `${dir}/${WHITEOUT_PREFIX}${n}`, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: st.mtime, data: Buffer.alloc(0) };
+        yield {
+          name: dir === '' ? `${WHITEOUT_PREFIX}${n}` : `${dir}/${WHITEOUT_PREFIX}${n}`,
+          type: 'file',
+          mode: 0o600,
+          uid: 0,
+          gid: 0,
+          mtime: st.mtime,
+          data: Buffer.alloc(0),
+        };
         continue;
       }
       if (st.isDirectory()) {
         const xattrs = await entryXattrs(abs);
         yield { ...entryOf(rel, st, abs), ...(xattrs ? { xattrs } : {}) };
         const opaque = await lgetxattr(abs, 'trusted.overlay.opaque').catch(() => undefined);
-        if (opaque?.toString() === 'y') yield { name: `${rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: st.mtime, data: Buffer.alloc(0) };
+        if (opaque?.toString() === 'y')
+          yield {
+            name: `${rel}/${WHITEOUT_OPAQUE}`,
+            type: 'file',
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            mtime: st.mtime,
+            data: Buffer.alloc(0),
+          };
         yield* visit(rel);
         continue;
       }
@@ -218,7 +256,10 @@ export async function* overlayDiffEntries(upper: string, skip: ReadonlySet<strin
         seen.set(key, rel);
       }
       const xattrs = st.isFile() ? await entryXattrs(abs) : undefined;
-      yield { ...entryOf(rel, st, abs, st.isSymbolicLink() ? await readlink(abs) : undefined), ...(xattrs ? { xattrs } : {}) };
+      yield {
+        ...entryOf(rel, st, abs, st.isSymbolicLink() ? await readlink(abs) : undefined),
+        ...(xattrs ? { xattrs } : {}),
+      };
     }
   }
   yield* visit('');

@@ -121,7 +121,10 @@ class Lexer {
     }
     this.#i++;
     const name = this.#name();
-    if (name === '') throw new LexError(`bad substitution: expected a variable name after \${ at "${this.#s.slice(this.#i - 2, this.#i + 8)}"`);
+    if (name === '')
+      throw new LexError(
+        `bad substitution: expected a variable name after \${ at "${this.#s.slice(this.#i - 2, this.#i + 8)}"`,
+      );
     const ch = this.#peek();
     if (ch === '}') {
       this.#i++;
@@ -135,7 +138,10 @@ class Lexer {
       op = this.#peek();
     }
     if (op === undefined) throw new LexError(`missing '}' in substitution of ${name}`);
-    if (op !== '-' && op !== '+' && op !== '?') throw new LexError(`unsupported modifier (${colon ? ':' : ''}${op}) in substitution of ${name}: expected }, -, +, ?, :-, :+ or :?`);
+    if (op !== '-' && op !== '+' && op !== '?')
+      throw new LexError(
+        `unsupported modifier (${colon ? ':' : ''}${op}) in substitution of ${name}: expected }, -, +, ?, :-, :+ or :?`,
+      );
     this.#i++;
     const word = this.process('}', false).join('');
     if (this.#peek() !== '}') throw new LexError(`missing '}' in substitution of ${name}`);

@@ -32,8 +32,14 @@ describe('SourceTree', () => {
     writeFileSync(join(dir, 'docs/keep.md'), 'k');
     writeFileSync(join(dir, 'x.txt'), 'x');
     const tree = new SourceTree(dir, 'build context', DockerIgnore.parse('docs\n!docs/keep.md\n'));
-    assert.deepEqual((await tree.walk('')).map((e) => e.rel), ['docs/keep.md', 'x.txt']);
-    await assert.rejects(tree.sources('docs/a.md', 'COPY'), /not found in the build context \(or excluded by \.dockerignore\)/);
+    assert.deepEqual(
+      (await tree.walk('')).map((e) => e.rel),
+      ['docs/keep.md', 'x.txt'],
+    );
+    await assert.rejects(
+      tree.sources('docs/a.md', 'COPY'),
+      /not found in the build context \(or excluded by \.dockerignore\)/,
+    );
   });
 
   it('remembered digests are used only while the file is unchanged (a same-size rewrite with its mtime put back is seen)', async (t) => {

@@ -41,7 +41,9 @@ export class SourceTree {
    * inside the root; the last one too when `followLast`. Undefined when it does not exist.
    */
   async resolve(path: string, followLast = true): Promise<string | undefined> {
-    let todo = cleanPath(`/${path}`).split('/').filter((p) => p !== '');
+    let todo = cleanPath(`/${path}`)
+      .split('/')
+      .filter((p) => p !== '');
     const done: string[] = [];
     let hops = 0;
     while (todo.length > 0) {
@@ -58,7 +60,8 @@ export class SourceTree {
         return undefined;
       }
       if (st.isSymbolicLink() && (todo.length > 0 || followLast)) {
-        if (++hops > MAX_SYMLINKS) throw invalidArgument(`${this.label}: too many levels of symbolic links resolving ${path}`);
+        if (++hops > MAX_SYMLINKS)
+          throw invalidArgument(`${this.label}: too many levels of symbolic links resolving ${path}`);
         const target = await readlink(join(this.root, rel));
         if (target.startsWith('/')) done.length = 0;
         todo = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...todo];
@@ -86,7 +89,8 @@ export class SourceTree {
         const ignored = this.#ignored(r);
         // An ignored directory is still walked when an exception may bring back something below it.
         if (ignored && !(st.isDirectory() && this.ignore?.hasExceptions)) continue;
-        if (!ignored) out.push({ rel: r, abs, stat: st, ...(st.isSymbolicLink() ? { link: await readlink(abs) } : {}) });
+        if (!ignored)
+          out.push({ rel: r, abs, stat: st, ...(st.isSymbolicLink() ? { link: await readlink(abs) } : {}) });
         if (st.isDirectory()) await visit(r);
       }
     };
@@ -105,7 +109,10 @@ export class SourceTree {
       this.#all ??= await this.walk('');
       const re = compileGlob(pattern);
       const hits = this.#all.filter((e) => re.test(e.rel)).map((e) => e.rel);
-      if (hits.length === 0) throw invalidArgument(`${instruction}: no source files were specified: ${JSON.stringify(src)} matches nothing in the ${this.label}${this.ignore ? ' (or only files excluded by .dockerignore)' : ''}`);
+      if (hits.length === 0)
+        throw invalidArgument(
+          `${instruction}: no source files were specified: ${JSON.stringify(src)} matches nothing in the ${this.label}${this.ignore ? ' (or only files excluded by .dockerignore)' : ''}`,
+        );
       // Symlinks a glob matched are followed, as Docker does with every source.
       const out: string[] = [];
       for (const h of hits) {
@@ -116,7 +123,9 @@ export class SourceTree {
     }
     const r = await this.resolve(pattern);
     if (r === undefined || this.#ignored(pattern) || (r !== '' && this.#ignored(r)))
-      throw invalidArgument(`${instruction}: ${JSON.stringify(src)} not found in the ${this.label}${this.ignore ? ' (or excluded by .dockerignore)' : ''}`);
+      throw invalidArgument(
+        `${instruction}: ${JSON.stringify(src)} not found in the ${this.label}${this.ignore ? ' (or excluded by .dockerignore)' : ''}`,
+      );
     return [r];
   }
 
@@ -143,7 +152,8 @@ export class SourceTree {
     if (st) {
       // Read again after hashing: a file written meanwhile must not be remembered with the old content.
       const after = await lstat(abs, { bigint: true });
-      if (`${after.dev}:${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` === stamp) this.memo?.set(abs, { stamp, digest: d });
+      if (`${after.dev}:${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` === stamp)
+        this.memo?.set(abs, { stamp, digest: d });
     }
     return d;
   }

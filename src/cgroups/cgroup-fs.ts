@@ -5,7 +5,17 @@
 // and some are write-only), one write(2) per value, since the kernel parses each write on its own.
 // Never: policy. Errors are the raw Node errors (with .code); the callers name the field and value.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, constants, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  constants,
+  writeSync,
+} from 'node:fs';
 
 export interface CgroupFs {
   exists(path: string): boolean;

@@ -38,7 +38,10 @@ test('systemd driver is refused, naming the flag', () => {
   );
   assert.throws(
     () => resolveCgroupsPath('system.slice:docker:abc', 'c1'),
-    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('--systemd-cgroup') && e.message.includes('system.slice:docker:abc'),
+    (e) =>
+      isBerthError(e, 'BERTH_ERR_UNSUPPORTED') &&
+      e.message.includes('--systemd-cgroup') &&
+      e.message.includes('system.slice:docker:abc'),
   );
 });
 
@@ -50,5 +53,8 @@ test('invalid cgroupsPaths are InvalidArgument errors naming the field', () => {
       p,
     );
   }
-  assert.throws(() => resolveCgroupsPath(undefined, 'a/b'), (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT'));
+  assert.throws(
+    () => resolveCgroupsPath(undefined, 'a/b'),
+    (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT'),
+  );
 });

@@ -37,7 +37,9 @@ export function resolveCgroupsPath(
   }
   if (cgroupsPath === undefined || cgroupsPath === '') {
     if (id === '' || id.includes('/') || id === '.' || id === '..') {
-      throw invalidArgument(`container id ${JSON.stringify(id)} cannot name a cgroup: expected a non-empty name without "/"`);
+      throw invalidArgument(
+        `container id ${JSON.stringify(id)} cannot name a cgroup: expected a non-empty name without "/"`,
+      );
     }
     return { absolute: false, path: id };
   }

@@ -26,7 +26,10 @@ function memFs(dirs: string[], onMkdir?: (path: string, tree: Set<string>) => vo
 test('mkdirs makes the missing levels, top down, and reports each one made', () => {
   const fs = memFs(['/cg']);
   const seen: string[] = [];
-  assert.deepEqual(mkdirs(fs, '/cg/berth/c1', (m) => seen.push(m)), ['/cg/berth', '/cg/berth/c1']);
+  assert.deepEqual(
+    mkdirs(fs, '/cg/berth/c1', (m) => seen.push(m)),
+    ['/cg/berth', '/cg/berth/c1'],
+  );
   assert.deepEqual(seen, ['/cg/berth', '/cg/berth/c1']);
   assert.deepEqual(mkdirs(fs, '/cg/berth/c2'), ['/cg/berth/c2'], 'an existing parent is not made again');
 });

@@ -81,9 +81,14 @@ export async function removeSubtrees(fs: CgroupFs, dirs: string[]): Promise<void
           if (code !== 'EBUSY' || attempt >= RMDIR_TRIES) {
             const left = readPids(fs, [d]);
             if (left.length > 0) {
-              throw failedPrecondition(`cannot remove cgroup ${d}: processes ${left.join(', ')} are still in it (kill them first: delete --force)`, err);
+              throw failedPrecondition(
+                `cannot remove cgroup ${d}: processes ${left.join(', ')} are still in it (kill them first: delete --force)`,
+                err,
+              );
             }
-            throw new BerthError(ErrorCode.FailedPrecondition, `cannot remove cgroup ${d}: rmdir failed with ${code}`, { cause: err });
+            throw new BerthError(ErrorCode.FailedPrecondition, `cannot remove cgroup ${d}: rmdir failed with ${code}`, {
+              cause: err,
+            });
           }
           await sleep(Math.min(5 * attempt, 50));
         }
@@ -118,7 +123,9 @@ export function mkdirs(fs: CgroupFs, dir: string, onCreated?: (made: string) => 
           vanished = true;
           break;
         }
-        throw new BerthError(ErrorCode.FailedPrecondition, `cannot create cgroup ${m}: mkdir failed with ${code}`, { cause: err });
+        throw new BerthError(ErrorCode.FailedPrecondition, `cannot create cgroup ${m}: mkdir failed with ${code}`, {
+          cause: err,
+        });
       }
       made.push(m);
       onCreated?.(m);

@@ -94,7 +94,10 @@ function agree(rules: LinuxDeviceCgroup[]): void {
   }
 }
 
-const DOCKER_LIKE: LinuxDeviceCgroup[] = [{ allow: false, access: 'rwm' }, ...defaultDeviceRules([{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }])];
+const DOCKER_LIKE: LinuxDeviceCgroup[] = [
+  { allow: false, access: 'rwm' },
+  ...defaultDeviceRules([{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]),
+];
 
 test('reduce: deny-all then allows gives exceptions under deny', () => {
   const s = reduceDeviceRules(DOCKER_LIKE);
@@ -116,7 +119,10 @@ test('reduce: later deny removes access from an earlier allow; allow-all with de
   assert.equal(deviceAllowed(s, 'c', 1, 3, ACC_READ), true);
   assert.equal(deviceAllowed(s, 'c', 1, 3, ACC_WRITE), false);
   assert.equal(deviceAllowed(s, 'c', 1, 3, ACC_READ | ACC_WRITE), false);
-  s = reduceDeviceRules([{ allow: true, type: 'b', major: 8, access: 'rw' }, { allow: false, type: 'b', major: 8, minor: 0, access: 'w' }]);
+  s = reduceDeviceRules([
+    { allow: true, type: 'b', major: 8, access: 'rw' },
+    { allow: false, type: 'b', major: 8, minor: 0, access: 'w' },
+  ]);
   assert.equal(s.defaultAllow, true);
   assert.equal(deviceAllowed(s, 'b', 8, 0, ACC_WRITE), false);
   assert.equal(deviceAllowed(s, 'b', 8, 0, ACC_READ | ACC_WRITE), false, 'any overlap denies');
@@ -130,9 +136,20 @@ test('BPF program agrees with the reference semantics', () => {
   agree(DOCKER_LIKE);
   agree([]);
   agree([{ allow: false, access: 'rwm' }]);
-  agree([{ allow: false, type: 'c', major: 10, access: 'rw' }, { allow: false, type: 'b', minor: 16, access: 'm' }]);
-  agree([{ allow: false }, { allow: true, major: 4026531839, minor: 3000000000, access: 'r' }, { allow: true, type: 'c', major: 1, access: 'rm' }]);
-  agree([{ allow: false }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }]);
+  agree([
+    { allow: false, type: 'c', major: 10, access: 'rw' },
+    { allow: false, type: 'b', minor: 16, access: 'm' },
+  ]);
+  agree([
+    { allow: false },
+    { allow: true, major: 4026531839, minor: 3000000000, access: 'r' },
+    { allow: true, type: 'c', major: 1, access: 'rm' },
+  ]);
+  agree([
+    { allow: false },
+    { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+    { allow: false, type: 'c', major: 1, minor: 3, access: 'w' },
+  ]);
 });
 
 test('BPF program: deny-all is a fixed, minimal program', () => {

@@ -42,7 +42,13 @@ export const OP = {
   EXIT: 0x95, // BPF_JMP | BPF_EXIT
 } as const;
 
-const ins = (code: number, dst: number, src: number, off: number, imm: number): BpfInsn => ({ code, dst, src, off, imm });
+const ins = (code: number, dst: number, src: number, off: number, imm: number): BpfInsn => ({
+  code,
+  dst,
+  src,
+  off,
+  imm,
+});
 
 /** The instructions for a reduced device state. */
 export function deviceFilterInstructions(state: DeviceState): BpfInsn[] {

@@ -75,7 +75,9 @@ function validate(r: LinuxDeviceCgroup, where: string): void {
 const FIELD = 'linux.resources.devices';
 
 /** v1: the lines to write, in order, each to devices.allow or devices.deny. */
-export function v1DeviceWrites(rules: LinuxDeviceCgroup[]): Array<{ file: 'devices.allow' | 'devices.deny'; value: string; field: string }> {
+export function v1DeviceWrites(
+  rules: LinuxDeviceCgroup[],
+): Array<{ file: 'devices.allow' | 'devices.deny'; value: string; field: string }> {
   const out: Array<{ file: 'devices.allow' | 'devices.deny'; value: string; field: string }> = [];
   rules.forEach((r, i) => {
     const where = `${FIELD}[${i}]`;
@@ -128,7 +130,13 @@ export function reduceDeviceRules(rules: LinuxDeviceCgroup[]): DeviceState {
 }
 
 /** Does the state allow `access` to the device? The reference semantics the BPF program must match. */
-export function deviceAllowed(state: DeviceState, type: 'c' | 'b', major: number, minor: number, access: number): boolean {
+export function deviceAllowed(
+  state: DeviceState,
+  type: 'c' | 'b',
+  major: number,
+  minor: number,
+  access: number,
+): boolean {
   const matches = (e: DeviceException) =>
     e.type === type && (e.major === undefined || e.major === major) && (e.minor === undefined || e.minor === minor);
   if (state.defaultAllow) {

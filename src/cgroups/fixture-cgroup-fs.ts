@@ -65,7 +65,8 @@ export function makeV2Fixture(root: string, controllers: string[]): V2Fixture {
 
   const populate = (dir: string) => {
     for (const c of words(`${dir}/cgroup.controllers`)) {
-      for (const [f, v] of Object.entries(CONTROLLER_FILES[c] ?? {})) if (!existsSync(`${dir}/${f}`)) writeFileSync(`${dir}/${f}`, v);
+      for (const [f, v] of Object.entries(CONTROLLER_FILES[c] ?? {}))
+        if (!existsSync(`${dir}/${f}`)) writeFileSync(`${dir}/${f}`, v);
     }
   };
   const clearProcs = (dir: string) => {
@@ -133,22 +134,34 @@ export function makeV2Fixture(root: string, controllers: string[]): V2Fixture {
       } else if (name === 'io.max' || name === 'io.bfq.weight' || name === 'io.weight' || name === 'rdma.max') {
         // Per-device files keep one line per device and merge new keys into it.
         // A bare number in io.weight is the default weight.
-        const [key = '', ...rest] = name === 'io.weight' && /^[0-9]+$/.test(value) ? ['default', value] : value.split(' ');
+        const [key = '', ...rest] =
+          name === 'io.weight' && /^[0-9]+$/.test(value) ? ['default', value] : value.split(' ');
         const lines = readFileSync(p, 'utf8').split('\n').filter(Boolean);
         const i = lines.findIndex((l) => l.split(' ')[0] === key);
-        const merged = new Map((i >= 0 ? lines[i]!.split(' ').slice(1) : []).map((kv) => [kv.includes('=') ? kv.split('=')[0] : '', kv] as const));
+        const merged = new Map(
+          (i >= 0 ? lines[i]!.split(' ').slice(1) : []).map(
+            (kv) => [kv.includes('=') ? kv.split('=')[0] : '', kv] as const,
+          ),
+        );
         for (const kv of rest) merged.set(kv.includes('=') ? kv.split('=')[0] : '', kv);
         const line = [key, ...merged.values()].join(' ');
         if (i >= 0) lines[i] = line;
         else lines.push(line);
         writeFileSync(p, `${lines.join('\n')}\n`);
       } else {
-        const numeric = /^(memory\.(max|low|high|swap\.max)|pids\.max|cpu\.(weight|max|max\.burst|idle)|hugetlb\..*)$/.test(name);
+        const numeric =
+          /^(memory\.(max|low|high|swap\.max)|pids\.max|cpu\.(weight|max|max\.burst|idle)|hugetlb\..*)$/.test(name);
         if (numeric && !NUMERIC.test(value)) throw errno('EINVAL', p);
         writeFileSync(p, value);
       }
       log.push({ path: p.slice(root.length), value });
     },
   };
-  return { root, fs, mountinfo: `30 23 0:26 / ${root} rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n`, log, refuse };
+  return {
+    root,
+    fs,
+    mountinfo: `30 23 0:26 / ${root} rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n`,
+    log,
+    refuse,
+  };
 }

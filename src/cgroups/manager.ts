@@ -44,7 +44,9 @@ export function loadCgroupManager(
   const fs = opts.fs ?? nodeCgroupFs;
   for (const [c, p] of Object.entries(saved.paths)) {
     if (typeof p !== 'string' || !p.startsWith('/') || p.split('/').includes('..')) {
-      throw invalidArgument(`saved cgroup path for "${c}" is ${JSON.stringify(p)}: expected an absolute path without ".."`);
+      throw invalidArgument(
+        `saved cgroup path for "${c}" is ${JSON.stringify(p)}: expected an absolute path without ".."`,
+      );
     }
   }
   if (saved.mode === 'v2') {

@@ -4,11 +4,30 @@ import { isBerthError } from '../errors/errors.ts';
 import type { LinuxResources } from '../oci/runtime-spec.ts';
 import { blkioWeightToIoWeight, planWrites, sharesToWeight, swapToV2 } from './plan-writes.ts';
 
-const brief = (r: LinuxResources, mode: 'v1' | 'v2') => planWrites(r, mode).map((w) => `${w.controller} ${w.file}=${w.value}`);
+const brief = (r: LinuxResources, mode: 'v1' | 'v2') =>
+  planWrites(r, mode).map((w) => `${w.controller} ${w.file}=${w.value}`);
 
 const FULL: LinuxResources = {
-  memory: { limit: 104857600, reservation: 52428800, swap: 209715200, kernel: 1, kernelTCP: 1, swappiness: 10, disableOOMKiller: true },
-  cpu: { shares: 512, quota: 50000, period: 100000, burst: 1000, realtimeRuntime: 950, realtimePeriod: 1000, cpus: '0', mems: '0', idle: 0 },
+  memory: {
+    limit: 104857600,
+    reservation: 52428800,
+    swap: 209715200,
+    kernel: 1,
+    kernelTCP: 1,
+    swappiness: 10,
+    disableOOMKiller: true,
+  },
+  cpu: {
+    shares: 512,
+    quota: 50000,
+    period: 100000,
+    burst: 1000,
+    realtimeRuntime: 950,
+    realtimePeriod: 1000,
+    cpus: '0',
+    mems: '0',
+    idle: 0,
+  },
   pids: { limit: 32 },
   blockIO: {
     weight: 500,
@@ -77,7 +96,14 @@ test('hybrid plans as v1', () => {
 test('v2: translated names and values; devices are not file writes', () => {
   const r: LinuxResources = {
     ...FULL,
-    memory: { limit: 104857600, reservation: 52428800, swap: 209715200, kernel: 1, disableOOMKiller: false, useHierarchy: true },
+    memory: {
+      limit: 104857600,
+      reservation: 52428800,
+      swap: 209715200,
+      kernel: 1,
+      disableOOMKiller: false,
+      useHierarchy: true,
+    },
     cpu: { shares: 1024, quota: 50000, period: 100000, burst: 1000, cpus: '0-1', mems: '0', idle: 1 },
     blockIO: {
       weight: 500,
@@ -110,7 +136,10 @@ test('v2: translated names and values; devices are not file writes', () => {
     'io io.max=254:0 rbps=2097152',
   ]);
   const w = planWrites(r, 'v2');
-  assert.deepEqual(w.find((x) => x.value === '500')?.fallback, { file: 'io.weight', value: String(blkioWeightToIoWeight(500)) });
+  assert.deepEqual(w.find((x) => x.value === '500')?.fallback, {
+    file: 'io.weight',
+    value: String(blkioWeightToIoWeight(500)),
+  });
 });
 
 test('v2 cpu.max: quota alone, period alone, unlimited', () => {
@@ -139,25 +168,57 @@ test('pids: negative is max, 0 leaves it alone', () => {
 });
 
 test('large "unlimited" numbers are printed without an exponent', () => {
-  assert.deepEqual(brief({ memory: { limit: JSON.parse('9223372036854775807') } }, 'v1'), ['memory memory.limit_in_bytes=9223372036854775808']);
+  assert.deepEqual(brief({ memory: { limit: JSON.parse('9223372036854775807') } }, 'v1'), [
+    'memory memory.limit_in_bytes=9223372036854775808',
+  ]);
 });
 
 const errs: Array<[string, LinuxResources, 'v1' | 'v2', string, string]> = [
   ['unified on v1', { unified: { 'memory.high': '1' } }, 'v1', 'BERTH_ERR_UNSUPPORTED', 'linux.resources.unified'],
-  ['swappiness on v2', { memory: { swappiness: 1 } }, 'v2', 'BERTH_ERR_UNSUPPORTED', 'linux.resources.memory.swappiness'],
+  [
+    'swappiness on v2',
+    { memory: { swappiness: 1 } },
+    'v2',
+    'BERTH_ERR_UNSUPPORTED',
+    'linux.resources.memory.swappiness',
+  ],
   ['oom killer on v2', { memory: { disableOOMKiller: true } }, 'v2', 'BERTH_ERR_UNSUPPORTED', 'disableOOMKiller'],
   ['network on v2', { network: { classID: 1 } }, 'v2', 'BERTH_ERR_UNSUPPORTED', 'linux.resources.network'],
   ['realtime on v2', { cpu: { realtimeRuntime: 5 } }, 'v2', 'BERTH_ERR_UNSUPPORTED', 'realtimeRuntime'],
   ['leaf weight on v2', { blockIO: { leafWeight: 100 } }, 'v2', 'BERTH_ERR_UNSUPPORTED', 'leafWeight'],
-  ['swappiness range', { memory: { swappiness: 101 } }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'linux.resources.memory.swappiness'],
+  [
+    'swappiness range',
+    { memory: { swappiness: 101 } },
+    'v1',
+    'BERTH_ERR_INVALID_ARGUMENT',
+    'linux.resources.memory.swappiness',
+  ],
   ['bad limit', { memory: { limit: 1.5 } }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'linux.resources.memory.limit'],
-  ['bad page size', { hugepageLimits: [{ pageSize: '2M', limit: 1 }] }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'hugepageLimits[0].pageSize'],
+  [
+    'bad page size',
+    { hugepageLimits: [{ pageSize: '2M', limit: 1 }] },
+    'v1',
+    'BERTH_ERR_INVALID_ARGUMENT',
+    'hugepageLimits[0].pageSize',
+  ],
   ['blkio weight range', { blockIO: { weight: 5 } }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'blockIO.weight'],
   ['unified with slash', { unified: { '../memory.max': '1' } }, 'v2', 'BERTH_ERR_INVALID_ARGUMENT', 'unified'],
   ['unified with dotdot', { unified: { 'memory..max': '1' } }, 'v2', 'BERTH_ERR_INVALID_ARGUMENT', 'unified'],
   ['unified without dot', { unified: { memory: '1' } }, 'v2', 'BERTH_ERR_INVALID_ARGUMENT', 'unified'],
-  ['device access', { devices: [{ allow: true, access: 'rx' }] }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'linux.resources.devices[0].access'],
-  ['device type', { devices: [{ allow: true, type: 'x' as 'a' }] }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'linux.resources.devices[0].type'],
+  [
+    'device access',
+    { devices: [{ allow: true, access: 'rx' }] },
+    'v1',
+    'BERTH_ERR_INVALID_ARGUMENT',
+    'linux.resources.devices[0].access',
+  ],
+  [
+    'device type',
+    { devices: [{ allow: true, type: 'x' as 'a' }] },
+    'v1',
+    'BERTH_ERR_INVALID_ARGUMENT',
+    'linux.resources.devices[0].type',
+  ],
   ['rdma empty', { rdma: { mlx: {} } }, 'v1', 'BERTH_ERR_INVALID_ARGUMENT', 'rdma'],
   ['swap below limit v2', { memory: { limit: 200, swap: 100 } }, 'v2', 'BERTH_ERR_INVALID_ARGUMENT', 'memory.swap'],
 ];

@@ -100,7 +100,8 @@ function planV1(r: LinuxResources): CgroupWrite[] {
     const f = `${R}.memory`;
     // memory.memsw must never be below memory.limit: on a new cgroup (both unlimited) the limit goes
     // first; the manager reorders for updates that raise the limit.
-    if (m.limit !== undefined) add('memory', 'memory.limit_in_bytes', fmt(int(m.limit, `${f}.limit`, -1)), `${f}.limit`);
+    if (m.limit !== undefined)
+      add('memory', 'memory.limit_in_bytes', fmt(int(m.limit, `${f}.limit`, -1)), `${f}.limit`);
     if (m.swap !== undefined && m.swap !== 0) {
       add('memory', 'memory.memsw.limit_in_bytes', fmt(int(m.swap, `${f}.swap`, -1)), `${f}.swap`);
     }
@@ -111,17 +112,22 @@ function planV1(r: LinuxResources): CgroupWrite[] {
     if (m.swappiness !== undefined) {
       add('memory', 'memory.swappiness', String(int(m.swappiness, `${f}.swappiness`, 0, 100)), `${f}.swappiness`);
     }
-    if (m.disableOOMKiller !== undefined) add('memory', 'memory.oom_control', m.disableOOMKiller ? '1' : '0', `${f}.disableOOMKiller`);
-    if (m.useHierarchy !== undefined) add('memory', 'memory.use_hierarchy', m.useHierarchy ? '1' : '0', `${f}.useHierarchy`);
+    if (m.disableOOMKiller !== undefined)
+      add('memory', 'memory.oom_control', m.disableOOMKiller ? '1' : '0', `${f}.disableOOMKiller`);
+    if (m.useHierarchy !== undefined)
+      add('memory', 'memory.use_hierarchy', m.useHierarchy ? '1' : '0', `${f}.useHierarchy`);
   }
 
   const c = r.cpu;
   if (c) {
     const f = `${R}.cpu`;
-    if (c.shares !== undefined && c.shares !== 0) add('cpu', 'cpu.shares', fmt(int(c.shares, `${f}.shares`, 2)), `${f}.shares`);
+    if (c.shares !== undefined && c.shares !== 0)
+      add('cpu', 'cpu.shares', fmt(int(c.shares, `${f}.shares`, 2)), `${f}.shares`);
     // The period first: the kernel checks quota against the period in force.
-    if (c.period !== undefined && c.period !== 0) add('cpu', 'cpu.cfs_period_us', fmt(int(c.period, `${f}.period`, 1)), `${f}.period`);
-    if (c.quota !== undefined && c.quota !== 0) add('cpu', 'cpu.cfs_quota_us', fmt(int(c.quota, `${f}.quota`, -1)), `${f}.quota`);
+    if (c.period !== undefined && c.period !== 0)
+      add('cpu', 'cpu.cfs_period_us', fmt(int(c.period, `${f}.period`, 1)), `${f}.period`);
+    if (c.quota !== undefined && c.quota !== 0)
+      add('cpu', 'cpu.cfs_quota_us', fmt(int(c.quota, `${f}.quota`, -1)), `${f}.quota`);
     if (c.burst !== undefined) add('cpu', 'cpu.cfs_burst_us', fmt(int(c.burst, `${f}.burst`, 0)), `${f}.burst`);
     if (c.realtimePeriod !== undefined && c.realtimePeriod !== 0) {
       add('cpu', 'cpu.rt_period_us', fmt(int(c.realtimePeriod, `${f}.realtimePeriod`, 1)), `${f}.realtimePeriod`);
@@ -151,13 +157,21 @@ function planV1(r: LinuxResources): CgroupWrite[] {
     }
     (b.weightDevice ?? []).forEach((d, i) => {
       const fd = `${f}.weightDevice[${i}]`;
-      if (d.weight === undefined && d.leafWeight === undefined) throw invalidArgument(`${fd}: expected weight or leafWeight`);
+      if (d.weight === undefined && d.leafWeight === undefined)
+        throw invalidArgument(`${fd}: expected weight or leafWeight`);
       if (d.weight !== undefined) {
         const v = `${dev(d, fd)} ${int(d.weight, `${fd}.weight`, 10, 1000)}`;
-        add('blkio', 'blkio.weight_device', v, `${fd}.weight`, { fallback: { file: 'blkio.bfq.weight_device', value: v } });
+        add('blkio', 'blkio.weight_device', v, `${fd}.weight`, {
+          fallback: { file: 'blkio.bfq.weight_device', value: v },
+        });
       }
       if (d.leafWeight !== undefined) {
-        add('blkio', 'blkio.leaf_weight_device', `${dev(d, fd)} ${int(d.leafWeight, `${fd}.leafWeight`, 10, 1000)}`, `${fd}.leafWeight`);
+        add(
+          'blkio',
+          'blkio.leaf_weight_device',
+          `${dev(d, fd)} ${int(d.leafWeight, `${fd}.leafWeight`, 10, 1000)}`,
+          `${fd}.leafWeight`,
+        );
       }
     });
     for (const [key, file] of THROTTLES) {
@@ -179,7 +193,8 @@ function planV1(r: LinuxResources): CgroupWrite[] {
   const n = r.network;
   if (n) {
     const f = `${R}.network`;
-    if (n.classID !== undefined) add('net_cls', 'net_cls.classid', String(int(n.classID, `${f}.classID`, 0, 0xffffffff)), `${f}.classID`);
+    if (n.classID !== undefined)
+      add('net_cls', 'net_cls.classid', String(int(n.classID, `${f}.classID`, 0, 0xffffffff)), `${f}.classID`);
     (n.priorities ?? []).forEach((p, i) => {
       const fp = `${f}.priorities[${i}]`;
       if (typeof p.name !== 'string' || p.name === '' || /\s/.test(p.name)) {
@@ -226,7 +241,8 @@ function planV2(r: LinuxResources): CgroupWrite[] {
   const w: CgroupWrite[] = [];
   const add = (controller: string, file: string, value: string, field: string, extra?: Partial<CgroupWrite>) =>
     w.push({ controller, file, value, field, ...extra });
-  const none = (field: string, why: string) => unsupported(`${field} has no cgroup v2 equivalent (${why}); remove it on this host`);
+  const none = (field: string, why: string) =>
+    unsupported(`${field} has no cgroup v2 equivalent (${why}); remove it on this host`);
 
   const m = r.memory;
   if (m) {
@@ -236,7 +252,8 @@ function planV2(r: LinuxResources): CgroupWrite[] {
     if (limit !== undefined) add('memory', 'memory.max', v2Limit(limit), `${f}.limit`);
     const swapMax = swapToV2(limit, swap);
     if (swapMax !== undefined) add('memory', 'memory.swap.max', swapMax, `${f}.swap`);
-    if (m.reservation !== undefined) add('memory', 'memory.low', v2Limit(int(m.reservation, `${f}.reservation`, -1)), `${f}.reservation`);
+    if (m.reservation !== undefined)
+      add('memory', 'memory.low', v2Limit(int(m.reservation, `${f}.reservation`, -1)), `${f}.reservation`);
     if (m.swappiness !== undefined) throw none(`${f}.swappiness`, 'v2 has no per-cgroup swappiness');
     if (m.disableOOMKiller === true) throw none(`${f}.disableOOMKiller`, 'v2 cannot disable the OOM killer per cgroup');
     if (m.useHierarchy === false) throw none(`${f}.useHierarchy`, 'v2 accounting is always hierarchical');
@@ -245,11 +262,17 @@ function planV2(r: LinuxResources): CgroupWrite[] {
   const c = r.cpu;
   if (c) {
     const f = `${R}.cpu`;
-    if (c.shares !== undefined && c.shares !== 0) add('cpu', 'cpu.weight', String(sharesToWeight(int(c.shares, `${f}.shares`, 2))), `${f}.shares`);
+    if (c.shares !== undefined && c.shares !== 0)
+      add('cpu', 'cpu.weight', String(sharesToWeight(int(c.shares, `${f}.shares`, 2))), `${f}.shares`);
     const quota = c.quota === undefined ? 0 : int(c.quota, `${f}.quota`, -1);
     const period = c.period === undefined ? 0 : int(c.period, `${f}.period`, 0);
     if (quota !== 0 || period !== 0) {
-      add('cpu', 'cpu.max', (quota > 0 ? fmt(quota) : 'max') + (period !== 0 ? ` ${fmt(period)}` : ''), quota !== 0 ? `${f}.quota` : `${f}.period`);
+      add(
+        'cpu',
+        'cpu.max',
+        (quota > 0 ? fmt(quota) : 'max') + (period !== 0 ? ` ${fmt(period)}` : ''),
+        quota !== 0 ? `${f}.quota` : `${f}.period`,
+      );
     }
     if (c.burst !== undefined) add('cpu', 'cpu.max.burst', fmt(int(c.burst, `${f}.burst`, 0)), `${f}.burst`);
     if (c.idle !== undefined) add('cpu', 'cpu.idle', String(int(c.idle, `${f}.idle`, 0, 1)), `${f}.idle`);
@@ -267,7 +290,9 @@ function planV2(r: LinuxResources): CgroupWrite[] {
     // io.bfq.weight takes the blkio range (10…1000) as is; without BFQ, io.weight (1…10000) is scaled.
     if (b.weight !== undefined && b.weight !== 0) {
       const v = int(b.weight, `${f}.weight`, 10, 1000);
-      add('io', 'io.bfq.weight', String(v), `${f}.weight`, { fallback: { file: 'io.weight', value: String(blkioWeightToIoWeight(v)) } });
+      add('io', 'io.bfq.weight', String(v), `${f}.weight`, {
+        fallback: { file: 'io.weight', value: String(blkioWeightToIoWeight(v)) },
+      });
     }
     if (b.leafWeight !== undefined && b.leafWeight !== 0) throw none(`${f}.leafWeight`, 'v2 has no leaf weights');
     (b.weightDevice ?? []).forEach((d, i) => {

@@ -174,7 +174,8 @@ export class V1CgroupManager implements CgroupManager {
 
   #freezer(what: string): string {
     const dir = this.#paths['freezer'];
-    if (dir === undefined) throw unsupported(`${what} needs the cgroup v1 "freezer" controller, which is not mounted on this host`);
+    if (dir === undefined)
+      throw unsupported(`${what} needs the cgroup v1 "freezer" controller, which is not mounted on this host`);
     return dir;
   }
 
@@ -201,7 +202,12 @@ export class V1CgroupManager implements CgroupManager {
     try {
       this.#fs.write(file, 'THAWED');
     } catch (err) {
-      throw writeError({ controller: 'freezer', file: 'freezer.state', value: 'THAWED', field: 'thaw' }, file, 'THAWED', err);
+      throw writeError(
+        { controller: 'freezer', file: 'freezer.state', value: 'THAWED', field: 'thaw' },
+        file,
+        'THAWED',
+        err,
+      );
     }
   }
 
@@ -225,7 +231,12 @@ export class V1CgroupManager implements CgroupManager {
       const raw = readKeyValues(fs, `${mem}/memory.stat`);
       out.memory = {
         cache: raw['cache'] ?? 0,
-        usage: { limit: n('memory.limit_in_bytes'), usage: n('memory.usage_in_bytes'), max: n('memory.max_usage_in_bytes'), failcnt: n('memory.failcnt') },
+        usage: {
+          limit: n('memory.limit_in_bytes'),
+          usage: n('memory.usage_in_bytes'),
+          max: n('memory.max_usage_in_bytes'),
+          failcnt: n('memory.failcnt'),
+        },
         raw,
       };
       if (fs.exists(`${mem}/memory.memsw.usage_in_bytes`)) {
@@ -244,13 +255,25 @@ export class V1CgroupManager implements CgroupManager {
       const percpu = fs.read(`${acct}/cpuacct.usage_percpu`).trim().split(/\s+/).filter(Boolean).map(Number);
       const thr = cpu !== undefined ? readKeyValues(fs, `${cpu}/cpu.stat`) : {};
       out.cpu = {
-        usage: { total: readNumber(fs, `${acct}/cpuacct.usage`) ?? 0, percpu, kernel: (st['system'] ?? 0) * USER_HZ_NS, user: (st['user'] ?? 0) * USER_HZ_NS },
-        throttling: { periods: thr['nr_periods'] ?? 0, throttledPeriods: thr['nr_throttled'] ?? 0, throttledTime: thr['throttled_time'] ?? 0 },
+        usage: {
+          total: readNumber(fs, `${acct}/cpuacct.usage`) ?? 0,
+          percpu,
+          kernel: (st['system'] ?? 0) * USER_HZ_NS,
+          user: (st['user'] ?? 0) * USER_HZ_NS,
+        },
+        throttling: {
+          periods: thr['nr_periods'] ?? 0,
+          throttledPeriods: thr['nr_throttled'] ?? 0,
+          throttledTime: thr['throttled_time'] ?? 0,
+        },
       };
     }
     const pids = this.#paths['pids'];
     if (pids !== undefined && fs.exists(`${pids}/pids.current`)) {
-      out.pids = { current: readNumber(fs, `${pids}/pids.current`) ?? 0, limit: readNumber(fs, `${pids}/pids.max`) ?? 0 };
+      out.pids = {
+        current: readNumber(fs, `${pids}/pids.current`) ?? 0,
+        limit: readNumber(fs, `${pids}/pids.max`) ?? 0,
+      };
     }
     return out;
   }
@@ -259,7 +282,8 @@ export class V1CgroupManager implements CgroupManager {
     const sig = signalNumber(signal);
     // An empty cgroup (the usual case at delete) needs no freeze/thaw round trip.
     if (this.pids().length === 0) return;
-    const canFreeze = this.#paths['freezer'] !== undefined && this.#fs.exists(`${this.#paths['freezer']}/freezer.state`);
+    const canFreeze =
+      this.#paths['freezer'] !== undefined && this.#fs.exists(`${this.#paths['freezer']}/freezer.state`);
     // Frozen, no process can fork a child that escapes the signal.
     if (canFreeze) await this.freeze();
     try {
@@ -269,7 +293,9 @@ export class V1CgroupManager implements CgroupManager {
     }
     if (sig !== signalNumber('SIGKILL')) return;
     if (!(await pollUntil(() => this.pids().length === 0, KILL_WAIT_MS))) {
-      throw failedPrecondition(`killAll: processes ${this.pids().join(', ')} are still in the cgroup ${KILL_WAIT_MS / 1000} s after SIGKILL`);
+      throw failedPrecondition(
+        `killAll: processes ${this.pids().join(', ')} are still in the cgroup ${KILL_WAIT_MS / 1000} s after SIGKILL`,
+      );
     }
   }
 

@@ -18,7 +18,14 @@ afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 const read = (rel: string) => readFileSync(`${fx.root}${rel}`, 'utf8').trim();
 // berthd's path for its containers: /berth/<id>.
 const mgr = (extra: Record<string, unknown> = {}) =>
-  newCgroupManager({ id: 'c1', cgroupsPath: '/berth/c1', mountinfo: fx.mountinfo, procSelfCgroup: '0::/user.slice/x\n', fs: fx.fs, ...extra });
+  newCgroupManager({
+    id: 'c1',
+    cgroupsPath: '/berth/c1',
+    mountinfo: fx.mountinfo,
+    procSelfCgroup: '0::/user.slice/x\n',
+    fs: fx.fs,
+    ...extra,
+  });
 
 test('/berth/<id>: controllers enabled along the path, limits written', async () => {
   const m = mgr();
@@ -30,8 +37,15 @@ test('/berth/<id>: controllers enabled along the path, limits written', async ()
     memory: { limit: 104857600, swap: 209715200, reservation: 1000 },
     cpu: { shares: 1024, quota: 50000, period: 100000, cpus: '0', mems: '0' },
     pids: { limit: 20 },
-    blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 600 }], throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 700 }] },
-    hugepageLimits: [{ pageSize: '2MB', limit: 4194304 }, { pageSize: '1GB', limit: 1073741824 }],
+    blockIO: {
+      weight: 500,
+      throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 600 }],
+      throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 700 }],
+    },
+    hugepageLimits: [
+      { pageSize: '2MB', limit: 4194304 },
+      { pageSize: '1GB', limit: 1073741824 },
+    ],
     unified: { 'memory.high': '90000000' },
   });
   const all = 'cpuset cpu io memory hugetlb pids rdma';
@@ -65,7 +79,10 @@ test('a controller the host lacks is an Unsupported error naming field and file;
   fx = makeV2Fixture(`${tmp}/small`, ['cpu', 'memory']);
   await assert.rejects(
     mgr().create({ pids: { limit: 5 } }),
-    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('linux.resources.pids.limit') && e.message.includes('cgroup.controllers'),
+    (e) =>
+      isBerthError(e, 'BERTH_ERR_UNSUPPORTED') &&
+      e.message.includes('linux.resources.pids.limit') &&
+      e.message.includes('cgroup.controllers'),
   );
   assert.equal(existsSync(`${fx.root}/berth`), false);
 });
@@ -77,7 +94,10 @@ test('a controller that refuses enabling is tolerated unless needed', async () =
   assert.doesNotMatch(read('/cgroup.subtree_control'), /rdma/);
   await assert.rejects(
     mgr({ id: 'c2' }).create({ rdma: { mlx5_0: { hcaHandles: 1 } } }),
-    (e) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes('cgroup.subtree_control') && e.message.includes('rdma'),
+    (e) =>
+      isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') &&
+      e.message.includes('cgroup.subtree_control') &&
+      e.message.includes('rdma'),
   );
 });
 
@@ -95,12 +115,21 @@ test('EINVAL from the kernel names the field, the file and the value', async () 
 });
 
 test('unified key for a controller that is not available is refused', async () => {
-  await assert.rejects(mgr().create({ unified: { 'misc.max': 'x 1' } }), (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('"misc"'));
+  await assert.rejects(
+    mgr().create({ unified: { 'misc.max': 'x 1' } }),
+    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('"misc"'),
+  );
 });
 
 test('device rules: refused without a loader, handed to the loader as a BPF program', async () => {
-  const rules = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c' as const, major: 1, minor: 3, access: 'rwm' }];
-  await assert.rejects(mgr().create({ devices: rules }), (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('linux.resources.devices'));
+  const rules = [
+    { allow: false, access: 'rwm' },
+    { allow: true, type: 'c' as const, major: 1, minor: 3, access: 'rwm' },
+  ];
+  await assert.rejects(
+    mgr().create({ devices: rules }),
+    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('linux.resources.devices'),
+  );
   const loaded: Array<[string, number]> = [];
   const m = mgr({ loadDeviceFilter: (dir: string, prog: Uint8Array) => void loaded.push([dir, prog.length]) });
   await m.create({ devices: rules });
@@ -121,7 +150,10 @@ test('apply, pids, freeze/thaw, killAll via cgroup.kill, destroy', async () => {
   assert.equal(m.state(), 'frozen');
   await m.thaw();
   assert.equal(m.state(), 'thawed');
-  await assert.rejects(m.destroy(), (e) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes('4343'));
+  await assert.rejects(
+    m.destroy(),
+    (e) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes('4343'),
+  );
   await m.killAll();
   assert.deepEqual(m.pids(), []);
   await m.destroy();
@@ -147,9 +179,15 @@ test('loadCgroupManager finds the same cgroup; update with checkBeforeUpdate', a
   assert.equal(s.memory?.usage.usage, 60000000);
   assert.equal(s.memory?.usage.limit, 50000000);
   assert.equal(s.pids?.limit, 7);
-  assert.throws(() => loadCgroupManager({ mode: 'v2', paths: { unified: '/sys/../etc' } }), (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT'));
+  assert.throws(
+    () => loadCgroupManager({ mode: 'v2', paths: { unified: '/sys/../etc' } }),
+    (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT'),
+  );
 });
 
 test('systemd driver refused through the factory', () => {
-  assert.throws(() => mgr({ systemdCgroup: true }), (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('--systemd-cgroup'));
+  assert.throws(
+    () => mgr({ systemdCgroup: true }),
+    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('--systemd-cgroup'),
+  );
 });

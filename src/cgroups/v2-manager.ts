@@ -20,7 +20,14 @@ import {
 } from './common.ts';
 import { deviceFilterProgram } from './device-filter.ts';
 import { planWrites } from './plan-writes.ts';
-import type { CgroupJoin, CgroupManager, CgroupMechanism, CgroupStats, DeviceFilterLoader, FreezerState } from './types.ts';
+import type {
+  CgroupJoin,
+  CgroupManager,
+  CgroupMechanism,
+  CgroupStats,
+  DeviceFilterLoader,
+  FreezerState,
+} from './types.ts';
 import { executeWrites, writeError } from './write-executor.ts';
 
 export class V2CgroupManager implements CgroupManager {
@@ -76,7 +83,8 @@ export class V2CgroupManager implements CgroupManager {
     const made = mkdirs(this.#fs, this.#dir);
     try {
       const needed = new Map<string, string>();
-      for (const w of writes) if (w.controller !== 'cgroup' && !needed.has(w.controller)) needed.set(w.controller, w.field);
+      for (const w of writes)
+        if (w.controller !== 'cgroup' && !needed.has(w.controller)) needed.set(w.controller, w.field);
       // Every ancestor delegates all it can, as runc does, so that a later `update` or a unified
       // key for another controller finds it enabled.
       const rel = this.#dir.slice(mp.length + 1).split('/');
@@ -88,7 +96,9 @@ export class V2CgroupManager implements CgroupManager {
       const available = new Set(this.#fs.read(`${this.#dir}/cgroup.controllers`).trim().split(/\s+/));
       for (const [c, field] of needed) {
         if (!available.has(c)) {
-          throw unsupported(`${field} needs the cgroup v2 "${c}" controller, which is not available in ${this.#dir}/cgroup.controllers`);
+          throw unsupported(
+            `${field} needs the cgroup v2 "${c}" controller, which is not available in ${this.#dir}/cgroup.controllers`,
+          );
         }
       }
       executeWrites(this.#fs, () => this.#dir, writes);
@@ -123,7 +133,12 @@ export class V2CgroupManager implements CgroupManager {
       } catch (err) {
         const field = needed.get(c);
         if (field !== undefined) {
-          throw writeError({ controller: 'cgroup', file: 'cgroup.subtree_control', value: `+${c}`, field }, file, `+${c}`, err);
+          throw writeError(
+            { controller: 'cgroup', file: 'cgroup.subtree_control', value: `+${c}`, field },
+            file,
+            `+${c}`,
+            err,
+          );
         }
       }
     }
@@ -157,7 +172,9 @@ export class V2CgroupManager implements CgroupManager {
     const available = new Set(this.#fs.read(`${this.#dir}/cgroup.controllers`).trim().split(/\s+/));
     for (const w of writes) {
       if (w.controller !== 'cgroup' && !available.has(w.controller)) {
-        throw unsupported(`${w.field} needs the cgroup v2 "${w.controller}" controller, which is not enabled for ${this.#dir}`);
+        throw unsupported(
+          `${w.field} needs the cgroup v2 "${w.controller}" controller, which is not enabled for ${this.#dir}`,
+        );
       }
     }
     executeWrites(this.#fs, () => this.#dir, writes);
@@ -175,7 +192,9 @@ export class V2CgroupManager implements CgroupManager {
     this.#write('cgroup.freeze', '1', 'freeze');
     if (!(await pollUntil(() => this.state() === 'frozen', 5_000))) {
       await this.thaw();
-      throw failedPrecondition(`freeze: ${this.#dir} did not report "frozen 1" in cgroup.events within 5 s; thawed again`);
+      throw failedPrecondition(
+        `freeze: ${this.#dir} did not report "frozen 1" in cgroup.events within 5 s; thawed again`,
+      );
     }
   }
 
@@ -222,8 +241,16 @@ export class V2CgroupManager implements CgroupManager {
     const cpu = readKeyValues(fs, `${d}/cpu.stat`);
     if (cpu['usage_usec'] !== undefined) {
       out.cpu = {
-        usage: { total: cpu['usage_usec'] * 1000, kernel: (cpu['system_usec'] ?? 0) * 1000, user: (cpu['user_usec'] ?? 0) * 1000 },
-        throttling: { periods: cpu['nr_periods'] ?? 0, throttledPeriods: cpu['nr_throttled'] ?? 0, throttledTime: (cpu['throttled_usec'] ?? 0) * 1000 },
+        usage: {
+          total: cpu['usage_usec'] * 1000,
+          kernel: (cpu['system_usec'] ?? 0) * 1000,
+          user: (cpu['user_usec'] ?? 0) * 1000,
+        },
+        throttling: {
+          periods: cpu['nr_periods'] ?? 0,
+          throttledPeriods: cpu['nr_throttled'] ?? 0,
+          throttledTime: (cpu['throttled_usec'] ?? 0) * 1000,
+        },
       };
     }
     if (fs.exists(`${d}/pids.current`)) {
@@ -264,4 +291,3 @@ export class V2CgroupManager implements CgroupManager {
     return { dirs: [this.#dir], freezer: { version: 2, dir: this.#dir }, killFile: `${this.#dir}/cgroup.kill` };
   }
 }
-

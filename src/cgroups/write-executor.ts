@@ -7,7 +7,16 @@ import { BerthError, ErrorCode } from '../errors/errors.ts';
 import type { CgroupFs } from './cgroup-fs.ts';
 import type { CgroupWrite } from './plan-writes.ts';
 
-const ERRNO: Record<string, number> = { EPERM: 1, ENOENT: 2, EIO: 5, EACCES: 13, EBUSY: 16, EINVAL: 22, ENOSPC: 28, EOPNOTSUPP: 95 };
+const ERRNO: Record<string, number> = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  EACCES: 13,
+  EBUSY: 16,
+  EINVAL: 22,
+  ENOSPC: 28,
+  EOPNOTSUPP: 95,
+};
 
 // Why a file can be missing, for the errors a user is most likely to meet.
 const MISSING_HINTS: Record<string, string> = {

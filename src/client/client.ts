@@ -45,7 +45,10 @@ import { type Headers, type Http1Response, type Http1Upgrade, http1 } from './ht
 // (logs, events, pull, save, load, import) through response(); both over node:http, taken through
 // getBuiltinModule when a request is made: an ESM import of node:http builds its namespace, whose
 // lazy WebSocket/EventSource getters load undici, crypto, tls, http2, zlib and worker_threads (~20 ms).
-const httpRequest = (options: import('node:http').RequestOptions, cb?: (res: IncomingMessage) => void): import('node:http').ClientRequest =>
+const httpRequest = (
+  options: import('node:http').RequestOptions,
+  cb?: (res: IncomingMessage) => void,
+): import('node:http').ClientRequest =>
   (process.getBuiltinModule('node:http') as typeof import('node:http')).request(options, cb);
 const { connect } = process.getBuiltinModule('node:net') as typeof import('node:net');
 
@@ -90,7 +93,10 @@ async function errorOf(res: IncomingMessage): Promise<BerthError> {
     message = (JSON.parse(text) as { message?: string }).message ?? text;
   } catch {}
   const header = res.headers[ERROR_HEADER];
-  return new BerthError(codeFromResponse(res.statusCode ?? 500, Array.isArray(header) ? header[0] : header), message || `HTTP ${res.statusCode}`);
+  return new BerthError(
+    codeFromResponse(res.statusCode ?? 500, Array.isArray(header) ? header[0] : header),
+    message || `HTTP ${res.statusCode}`,
+  );
 }
 
 export class BerthClient {
@@ -108,21 +114,40 @@ export class BerthClient {
   readonly #connect = (): Socket => connect(this.socketPath);
 
   #unreachable(e: NodeJS.ErrnoException): Error {
-    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return unavailable(`cannot reach berthd at ${this.socketPath} (${e.code}): is it running? (start it with berthd, or set BERTH_HOST)`, e);
+    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')
+      return unavailable(
+        `cannot reach berthd at ${this.socketPath} (${e.code}): is it running? (start it with berthd, or set BERTH_HOST)`,
+        e,
+      );
     return e;
   }
 
   /** One plain exchange (http1.ts): a JSON body or none; an error answer is thrown as its BerthError. */
-  async #exchange(method: string, path: string, o: { query?: Query; body?: unknown; signal?: AbortSignal; upgrade?: boolean }): Promise<Http1Response | Http1Upgrade> {
+  async #exchange(
+    method: string,
+    path: string,
+    o: { query?: Query; body?: unknown; signal?: AbortSignal; upgrade?: boolean },
+  ): Promise<Http1Response | Http1Upgrade> {
     const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
     const headers: Record<string, string> = {};
     if (body) headers['Content-Type'] = 'application/json';
     if (o.upgrade) Object.assign(headers, { Connection: 'Upgrade', Upgrade: ATTACH_PROTOCOL });
-    const r = await http1({ socketPath: this.socketPath, method, path: `${API_PREFIX}${path}${qs(o.query)}`, headers, ...(body ? { body } : {}), ...(o.signal ? { signal: o.signal } : {}) }).catch((e: NodeJS.ErrnoException) => {
+    const r = await http1({
+      socketPath: this.socketPath,
+      method,
+      path: `${API_PREFIX}${path}${qs(o.query)}`,
+      headers,
+      ...(body ? { body } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    }).catch((e: NodeJS.ErrnoException) => {
       throw this.#unreachable(e);
     });
     if ('body' in r && r.status >= 400) throw errorFrom(r.status, r.headers[ERROR_HEADER], r.body.toString('utf8'));
-    if (o.upgrade && r.status !== 101) throw new BerthError(ErrorCode.Internal, `${method} ${path}: berthd answered ${r.status}, expected 101 Switching Protocols`);
+    if (o.upgrade && r.status !== 101)
+      throw new BerthError(
+        ErrorCode.Internal,
+        `${method} ${path}: berthd answered ${r.status}, expected 101 Switching Protocols`,
+      );
     return r;
   }
 
@@ -136,7 +161,11 @@ export class BerthClient {
           createConnection: this.#connect,
           method,
           path: `${API_PREFIX}${path}${qs(o.query)}`,
-          headers: { host: 'berthd', ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}), ...(o.raw ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}) },
+          headers: {
+            host: 'berthd',
+            ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}),
+            ...(o.raw ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}),
+          },
           ...(o.signal ? { signal: o.signal } : {}),
         },
         (res) => {
@@ -173,7 +202,8 @@ export class BerthClient {
       for await (const line of rl) {
         if (!line) continue;
         const v = JSON.parse(line) as T & { error?: string; code?: string };
-        if (v && typeof v === 'object' && typeof v.error === 'string') throw new BerthError(codeFromResponse(500, v.code), v.error);
+        if (v && typeof v === 'object' && typeof v.error === 'string')
+          throw new BerthError(codeFromResponse(500, v.code), v.error);
         yield v as Awaited<T>;
       }
     } finally {
@@ -183,7 +213,12 @@ export class BerthClient {
   }
 
   async ping(): Promise<boolean> {
-    const r = await http1({ socketPath: this.socketPath, method: 'GET', path: '/_ping', signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    const r = await http1({
+      socketPath: this.socketPath,
+      method: 'GET',
+      path: '/_ping',
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
     return r?.status === 200;
   }
 
@@ -193,7 +228,11 @@ export class BerthClient {
   }
 
   async #upgrade(path: string, query?: Query, body?: unknown): Promise<{ socket: Socket; headers: Headers }> {
-    const r = (await this.#exchange('POST', path, { ...(query ? { query } : {}), ...(body !== undefined ? { body } : {}), upgrade: true })) as Http1Upgrade;
+    const r = (await this.#exchange('POST', path, {
+      ...(query ? { query } : {}),
+      ...(body !== undefined ? { body } : {}),
+      upgrade: true,
+    })) as Http1Upgrade;
     return { socket: r.socket, headers: r.headers };
   }
 
@@ -204,8 +243,14 @@ export class BerthClient {
   info(): Promise<SystemInfo> {
     return this.json('GET', '/info');
   }
-  events(o: { since?: string; until?: string; filters?: Record<string, string[]> } = {}, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
-    return this.lines('GET', '/events', { query: { since: o.since, until: o.until, filters: o.filters ? JSON.stringify(o.filters) : undefined }, ...(signal ? { signal } : {}) });
+  events(
+    o: { since?: string; until?: string; filters?: Record<string, string[]> } = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<EngineEvent> {
+    return this.lines('GET', '/events', {
+      query: { since: o.since, until: o.until, filters: o.filters ? JSON.stringify(o.filters) : undefined },
+      ...(signal ? { signal } : {}),
+    });
   }
 
   // ---- images
@@ -215,17 +260,47 @@ export class BerthClient {
   imageInspect(ref: string): Promise<unknown> {
     return this.json('GET', '/images/inspect', { query: { ref } });
   }
-  async pull(ref: string, o: { platform?: string; progress?: (ev: unknown) => void } = {}): Promise<{ name: string; digest: string }> {
-    for await (const l of this.lines<{ progress?: unknown; done?: { name: string; digest: string } }>('POST', '/images/pull', { query: { ref, platform: o.platform } })) {
+  async pull(
+    ref: string,
+    o: { platform?: string; progress?: (ev: unknown) => void } = {},
+  ): Promise<{ name: string; digest: string }> {
+    for await (const l of this.lines<{ progress?: unknown; done?: { name: string; digest: string } }>(
+      'POST',
+      '/images/pull',
+      { query: { ref, platform: o.platform } },
+    )) {
       if (l.progress !== undefined) o.progress?.(l.progress);
       if (l.done) return l.done;
     }
     throw new BerthError(ErrorCode.Internal, `pull ${ref}: the stream ended without a result`);
   }
   /** `berth build`: `context` is a directory on berthd's host, or a tar stream of one; events are the builder's BuildEvents. */
-  async build(o: { context: string | Readable; tags?: string[]; dockerfile?: string; buildArgs?: string[]; labels?: string[]; target?: string; noCache?: boolean; pull?: boolean; onEvent?: (ev: BuildEventWire) => void }): Promise<{ id: string; names: string[] }> {
-    const query = { context: typeof o.context === 'string' ? o.context : undefined, t: o.tags, dockerfile: o.dockerfile, buildarg: o.buildArgs, label: o.labels, target: o.target, nocache: o.noCache, pull: o.pull };
-    for await (const l of this.lines<{ progress?: BuildEventWire; done?: { id: string; names: string[] } }>('POST', '/build', { query, ...(typeof o.context === 'string' ? {} : { raw: o.context }) })) {
+  async build(o: {
+    context: string | Readable;
+    tags?: string[];
+    dockerfile?: string;
+    buildArgs?: string[];
+    labels?: string[];
+    target?: string;
+    noCache?: boolean;
+    pull?: boolean;
+    onEvent?: (ev: BuildEventWire) => void;
+  }): Promise<{ id: string; names: string[] }> {
+    const query = {
+      context: typeof o.context === 'string' ? o.context : undefined,
+      t: o.tags,
+      dockerfile: o.dockerfile,
+      buildarg: o.buildArgs,
+      label: o.labels,
+      target: o.target,
+      nocache: o.noCache,
+      pull: o.pull,
+    };
+    for await (const l of this.lines<{ progress?: BuildEventWire; done?: { id: string; names: string[] } }>(
+      'POST',
+      '/build',
+      { query, ...(typeof o.context === 'string' ? {} : { raw: o.context }) },
+    )) {
       if (l.progress !== undefined) o.onEvent?.(l.progress);
       if (l.done) return l.done;
     }
@@ -261,8 +336,13 @@ export class BerthClient {
   load(body: Readable): Promise<{ images: { name: string; digest: string }[]; format: string }> {
     return this.json('POST', '/images/load', { raw: body });
   }
-  importRootfs(input: { path: string } | Readable, ref?: string, platform?: string): Promise<{ name: string; target: { digest: string } }> {
-    if ('path' in input && typeof input.path === 'string' && !('pipe' in input)) return this.json('POST', '/images/import', { query: { path: input.path, ref, platform } });
+  importRootfs(
+    input: { path: string } | Readable,
+    ref?: string,
+    platform?: string,
+  ): Promise<{ name: string; target: { digest: string } }> {
+    if ('path' in input && typeof input.path === 'string' && !('pipe' in input))
+      return this.json('POST', '/images/import', { query: { path: input.path, ref, platform } });
     return this.json('POST', '/images/import', { query: { ref, platform }, raw: input as Readable });
   }
 
@@ -290,7 +370,9 @@ export class BerthClient {
   async archive(id: string, path: string): Promise<{ stat: PathStat; tar: IncomingMessage }> {
     const tar = await this.response('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
     const h = tar.headers[PATH_STAT_HEADER];
-    const stat = JSON.parse(Buffer.from(String(Array.isArray(h) ? h[0] : h ?? ''), 'base64').toString('utf8') || '{}') as PathStat;
+    const stat = JSON.parse(
+      Buffer.from(String(Array.isArray(h) ? h[0] : (h ?? '')), 'base64').toString('utf8') || '{}',
+    ) as PathStat;
     return { stat, tar };
   }
   /** A tar extracted into the container's directory `path`. */
@@ -310,12 +392,17 @@ export class BerthClient {
     const id = headers[CONTAINER_ID_HEADER];
     if (typeof id !== 'string' || id === '') {
       socket.destroy();
-      throw new BerthError(ErrorCode.Internal, `run: berthd's answer named no container (${CONTAINER_ID_HEADER} missing)`);
+      throw new BerthError(
+        ErrorCode.Internal,
+        `run: berthd's answer named no container (${CONTAINER_ID_HEADER} missing)`,
+      );
     }
     return { id, name: String(headers[CONTAINER_NAME_HEADER] ?? ''), socket };
   }
   list(o: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ContainerSummary[]> {
-    return this.json('GET', '/containers', { query: { all: o.all, filters: o.filters ? JSON.stringify(o.filters) : undefined } });
+    return this.json('GET', '/containers', {
+      query: { all: o.all, filters: o.filters ? JSON.stringify(o.filters) : undefined },
+    });
   }
   pods(): Promise<PodInfo[]> {
     return this.json('GET', '/pods');
@@ -339,11 +426,17 @@ export class BerthClient {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal } });
   }
   remove(id: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    return this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: o.force, volumes: o.volumes } });
+    return this.json('DELETE', `/containers/${encodeURIComponent(id)}`, {
+      query: { force: o.force, volumes: o.volumes },
+    });
   }
   /** The container's exit once it is not running (default), or once it has been removed. */
   wait(id: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<ExitResult> {
-    return this.json('POST', `/containers/${encodeURIComponent(id)}/wait`, condition === 'not-running' ? {} : { query: { condition } });
+    return this.json(
+      'POST',
+      `/containers/${encodeURIComponent(id)}/wait`,
+      condition === 'not-running' ? {} : { query: { condition } },
+    );
   }
   pause(id: string): Promise<void> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/pause`);
@@ -360,9 +453,19 @@ export class BerthClient {
   resize(id: string, rows: number, cols: number): Promise<void> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: rows, w: cols } });
   }
-  logs(id: string, o: { follow?: boolean; tail?: number; since?: string; stdout?: boolean; stderr?: boolean } = {}, signal?: AbortSignal): AsyncGenerator<LogLine> {
+  logs(
+    id: string,
+    o: { follow?: boolean; tail?: number; since?: string; stdout?: boolean; stderr?: boolean } = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<LogLine> {
     return this.lines('GET', `/containers/${encodeURIComponent(id)}/logs`, {
-      query: { follow: o.follow, tail: o.tail, since: o.since, stdout: o.stdout === false ? '0' : undefined, stderr: o.stderr === false ? '0' : undefined },
+      query: {
+        follow: o.follow,
+        tail: o.tail,
+        since: o.since,
+        stdout: o.stdout === false ? '0' : undefined,
+        stderr: o.stderr === false ? '0' : undefined,
+      },
       ...(signal ? { signal } : {}),
     });
   }
@@ -407,7 +510,10 @@ export class BerthClient {
   networks(): Promise<NetworkInfo[]> {
     return this.json('GET', '/networks');
   }
-  networkCreate(name: string, o: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> } = {}): Promise<NetworkInfo> {
+  networkCreate(
+    name: string,
+    o: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> } = {},
+  ): Promise<NetworkInfo> {
     return this.json('POST', '/networks', { body: { name, ...o } });
   }
   networkInspect(name: string): Promise<NetworkInfo> {

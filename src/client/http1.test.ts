@@ -18,7 +18,12 @@ before(async () => {
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString();
       if (req.url === '/json') {
-        const out = JSON.stringify({ method: req.method, body, type: req.headers['content-type'], host: req.headers.host });
+        const out = JSON.stringify({
+          method: req.method,
+          body,
+          type: req.headers['content-type'],
+          host: req.headers.host,
+        });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
         res.end(out);
       } else if (req.url === '/none') {
@@ -36,7 +41,9 @@ before(async () => {
   });
   server.on('upgrade', (req, socket, head) => {
     assert.equal(req.headers.upgrade, 'berth-attach');
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: berth-attach\r\nX-Id: abc\r\n\r\nframes-right-after');
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: berth-attach\r\nX-Id: abc\r\n\r\nframes-right-after',
+    );
     socket.on('data', (c: Buffer) => socket.end(`echo:${c}`));
     if (head.length) socket.end(`head:${head}`);
   });
@@ -49,10 +56,21 @@ after(() => {
 });
 
 test('a JSON request and its Content-Length answer', async () => {
-  const r = await http1({ socketPath: sock, method: 'POST', path: '/json', headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"a":1}') });
+  const r = await http1({
+    socketPath: sock,
+    method: 'POST',
+    path: '/json',
+    headers: { 'Content-Type': 'application/json' },
+    body: Buffer.from('{"a":1}'),
+  });
   assert.ok('body' in r);
   assert.equal(r.status, 200);
-  assert.deepEqual(JSON.parse(r.body.toString()), { method: 'POST', body: '{"a":1}', type: 'application/json', host: 'berthd' });
+  assert.deepEqual(JSON.parse(r.body.toString()), {
+    method: 'POST',
+    body: '{"a":1}',
+    type: 'application/json',
+    host: 'berthd',
+  });
 });
 
 test('204 without a body, a chunked answer joined, an error status with its headers', async () => {
@@ -68,7 +86,12 @@ test('204 without a body, a chunked answer joined, an error status with its head
 });
 
 test('101: the socket, with the bytes that followed the headers pushed back', async () => {
-  const r = await http1({ socketPath: sock, method: 'POST', path: '/up', headers: { Connection: 'Upgrade', Upgrade: 'berth-attach' } });
+  const r = await http1({
+    socketPath: sock,
+    method: 'POST',
+    path: '/up',
+    headers: { Connection: 'Upgrade', Upgrade: 'berth-attach' },
+  });
   assert.equal(r.status, 101);
   assert.ok('socket' in r);
   assert.equal(r.headers['x-id'], 'abc');
@@ -81,12 +104,17 @@ test('101: the socket, with the bytes that followed the headers pushed back', as
 });
 
 test('no daemon, or one that closes without answering: the error says so', async () => {
-  await assert.rejects(http1({ socketPath: join(dir, 'absent.sock'), method: 'GET', path: '/json' }), { code: 'ENOENT' });
+  await assert.rejects(http1({ socketPath: join(dir, 'absent.sock'), method: 'GET', path: '/json' }), {
+    code: 'ENOENT',
+  });
   const mute = join(dir, 'mute.sock');
   const m = createNetServer((s) => s.end());
   await new Promise<void>((r) => m.listen(mute, r));
   try {
-    await assert.rejects(http1({ socketPath: mute, method: 'GET', path: '/json' }), /closed the connection before its answer/);
+    await assert.rejects(
+      http1({ socketPath: mute, method: 'GET', path: '/json' }),
+      /closed the connection before its answer/,
+    );
   } finally {
     m.close();
   }
@@ -97,7 +125,9 @@ test('an abort signal ends the exchange', async () => {
   const h = createNetServer(() => {});
   await new Promise<void>((r) => h.listen(hang, r));
   try {
-    await assert.rejects(http1({ socketPath: hang, method: 'GET', path: '/', signal: AbortSignal.timeout(50) }), { name: 'TimeoutError' });
+    await assert.rejects(http1({ socketPath: hang, method: 'GET', path: '/', signal: AbortSignal.timeout(50) }), {
+      name: 'TimeoutError',
+    });
   } finally {
     h.close();
   }

@@ -61,7 +61,13 @@ export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> 
     req.signal?.addEventListener('abort', onAbort, { once: true });
     r.on('error', (e: NodeJS.ErrnoException) =>
       // node:http's "socket hang up": berthd closed the connection without a whole answer.
-      settle(() => reject(e.code === 'ECONNRESET' ? unavailable(`berthd closed the connection before its answer (${req.method} ${req.path})`, e) : e)),
+      settle(() =>
+        reject(
+          e.code === 'ECONNRESET'
+            ? unavailable(`berthd closed the connection before its answer (${req.method} ${req.path})`, e)
+            : e,
+        ),
+      ),
     );
     r.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.pause();
@@ -72,7 +78,11 @@ export function http1(req: Http1Request): Promise<Http1Response | Http1Upgrade> 
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (e: Error) => settle(() => reject(e)));
-      res.on('aborted', () => settle(() => reject(unavailable(`berthd closed the connection in the middle of its answer (${req.method} ${req.path})`))));
+      res.on('aborted', () =>
+        settle(() =>
+          reject(unavailable(`berthd closed the connection in the middle of its answer (${req.method} ${req.path})`)),
+        ),
+      );
       res.on('end', () => {
         settle(() => resolve({ status: res.statusCode ?? 500, headers: headersOf(res), body: Buffer.concat(chunks) }));
         r.destroy();

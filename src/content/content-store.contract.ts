@@ -57,9 +57,15 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
       const digest = digestOf('expected');
       const w = await store.writer('mismatch', { digest });
       await w.write(Buffer.from('something else'));
-      await assert.rejects(w.commit(), (e: unknown) => isCode(ErrorCode.InvalidArgument)(e) && /does not match/.test((e as Error).message));
+      await assert.rejects(
+        w.commit(),
+        (e: unknown) => isCode(ErrorCode.InvalidArgument)(e) && /does not match/.test((e as Error).message),
+      );
       assert.equal(await store.exists(digest), false);
-      assert.equal((await store.ingests()).some((i) => i.ref === 'mismatch'), false);
+      assert.equal(
+        (await store.ingests()).some((i) => i.ref === 'mismatch'),
+        false,
+      );
     });
 
     it('rejects a size mismatch, and content past the expected size while writing', async () => {
@@ -152,7 +158,11 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
         ['committed'],
       );
       assert.deepEqual(await store.readAll(digest), data);
-      assert.equal((await store.ingests()).some((i) => i.ref === 'raced'), false, 'no ingest left behind');
+      assert.equal(
+        (await store.ingests()).some((i) => i.ref === 'raced'),
+        false,
+        'no ingest left behind',
+      );
     });
 
     it('lets writers of one digest under different refs both commit', async () => {
@@ -167,7 +177,11 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
 
     it('collects garbage from roots by walking index, manifest, config and layers', async () => {
       const layer = await put(store, 'gc-layer', 'layer bytes');
-      const config = await put(store, 'gc-config', '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+      const config = await put(
+        store,
+        'gc-config',
+        '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
+      );
       const manifestBytes = JSON.stringify({
         schemaVersion: 2,
         mediaType: MediaType.ImageManifest,
@@ -175,7 +189,14 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
         layers: [{ mediaType: MediaType.LayerGzip, digest: layer, size: 11 }],
       });
       const manifest = await put(store, 'gc-manifest', manifestBytes);
-      const index = await put(store, 'gc-index', JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: manifest, size: manifestBytes.length }] }));
+      const index = await put(
+        store,
+        'gc-index',
+        JSON.stringify({
+          schemaVersion: 2,
+          manifests: [{ mediaType: MediaType.ImageManifest, digest: manifest, size: manifestBytes.length }],
+        }),
+      );
       const orphan = await put(store, 'gc-orphan', 'orphan');
       const leased = await put(store, 'gc-leased', 'leased');
       const expired = await put(store, 'gc-expired', 'expired');
@@ -196,7 +217,8 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
       assert.ok(r.removed.includes(orphan));
       assert.ok(r.removed.includes(expired));
       assert.deepEqual(r.removedLeases, ['old']);
-      for (const d of [index, manifest, config, layer, leased]) assert.ok(await store.exists(d), `${d} must survive gc`);
+      for (const d of [index, manifest, config, layer, leased])
+        assert.ok(await store.exists(d), `${d} must survive gc`);
       assert.equal(await store.exists(orphan), false);
 
       await store.deleteLease('pull-1');
@@ -207,7 +229,7 @@ export function runContentStoreContract(name: string, factory: () => Promise<Con
       assert.deepEqual(await store.list(), []);
     });
 
-    it('keeps a lease\'s kind and owner as given, and none when none is given', async () => {
+    it("keeps a lease's kind and owner as given, and none when none is given", async () => {
       await store.createLease('typed', { kind: 'import', owner: { pid: 4242, startTime: '987654' } });
       await store.createLease('plain');
       const got = Object.fromEntries((await store.listLeases()).map((l) => [l.id, [l.kind, l.owner]]));

@@ -45,7 +45,13 @@ export type Lease = {
 };
 
 /** What a lease is created with besides its id. */
-export type LeaseOptions = { expiresAt?: Date; labels?: Record<string, string>; resources?: string[]; kind?: LeaseKind; owner?: LeaseOwner };
+export type LeaseOptions = {
+  expiresAt?: Date;
+  labels?: Record<string, string>;
+  resources?: string[];
+  kind?: LeaseKind;
+  owner?: LeaseOwner;
+};
 
 /**
  * Where a store keeps its leases when not in its own files: berth passes the metadata database's

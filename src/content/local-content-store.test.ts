@@ -22,7 +22,11 @@ describe('LocalContentStore on disk', () => {
     const digest = digestOf(data);
     const w = await store.writer('layout', { digest, size: data.length });
     await w.write(data.subarray(0, 3));
-    assert.deepEqual(await readdir(join(root, 'ingest', 'layout')).then((n) => n.sort()), ['data', 'expected.json', 'lock']);
+    assert.deepEqual(await readdir(join(root, 'ingest', 'layout')).then((n) => n.sort()), [
+      'data',
+      'expected.json',
+      'lock',
+    ]);
     assert.deepEqual(await readdir(join(root, 'blobs')).catch(() => []), []);
     await w.write(data.subarray(3));
     await w.commit();
@@ -59,7 +63,10 @@ describe('LocalContentStore on disk', () => {
     const active = await store.writer('active', { digest: digestOf('b') });
     const r = await store.gc([], { ingestMaxAgeMs: 0 });
     assert.deepEqual(r.removedIngests, ['stale']);
-    assert.deepEqual((await store.ingests()).map((i) => i.ref), ['active']);
+    assert.deepEqual(
+      (await store.ingests()).map((i) => i.ref),
+      ['active'],
+    );
     await active.abort();
   });
 });

@@ -41,9 +41,10 @@ const MAX_SNIFF = 4 * 1024 * 1024;
 
 function checkName(kind: string, name: string): void {
   if (!NAME.test(name) || name === '.' || name === '..')
-    throw invalidArgument(`${kind} "${name}": expected 1-200 characters of [A-Za-z0-9._:@+=-], starting with a letter or digit`);
+    throw invalidArgument(
+      `${kind} "${name}": expected 1-200 characters of [A-Za-z0-9._:@+=-], starting with a letter or digit`,
+    );
 }
-
 
 const isENOENT = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 
@@ -179,7 +180,11 @@ export class LocalContentStore implements ContentStore {
       const active = Number.isInteger(pid) && pid > 0 && pidAlive(pid);
       const dst = await stat(dir).catch(() => undefined);
       const updatedAt = (st?.mtime ?? dst?.mtime ?? new Date(0)).toISOString();
-      out.push(expected ? { ref, offset: st?.size ?? 0, expected, updatedAt, active } : { ref, offset: st?.size ?? 0, updatedAt, active });
+      out.push(
+        expected
+          ? { ref, offset: st?.size ?? 0, expected, updatedAt, active }
+          : { ref, offset: st?.size ?? 0, updatedAt, active },
+      );
     }
     return out;
   }
@@ -280,7 +285,9 @@ export class LocalContentStore implements ContentStore {
           return;
         }
         const mt = typeof desc.mediaType === 'string' ? desc.mediaType : undefined;
-        out.push(mt && (isConfigMediaType(mt) || !mt.includes('json')) ? { digest: desc.digest, mediaType: mt } : desc.digest);
+        out.push(
+          mt && (isConfigMediaType(mt) || !mt.includes('json')) ? { digest: desc.digest, mediaType: mt } : desc.digest,
+        );
       }
     };
     if (Array.isArray(o.manifests)) o.manifests.forEach(add);
@@ -313,7 +320,12 @@ export class LocalContentStore implements ContentStore {
     return this.#lock.shared(async () => {
       await mkdir(join(this.root, 'leases'), { recursive: true });
       if (await stat(p).catch(() => undefined)) throw alreadyExists(`lease ${id}: already exists in ${this.root}`);
-      const lease: Lease = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [...new Set(opts.resources ?? [])] };
+      const lease: Lease = {
+        id,
+        createdAt: new Date().toISOString(),
+        labels: opts.labels ?? {},
+        resources: [...new Set(opts.resources ?? [])],
+      };
       if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
       if (opts.kind) lease.kind = opts.kind;
       if (opts.owner) lease.owner = opts.owner;
@@ -467,7 +479,15 @@ class IngestWriter implements ContentWriter {
   #offset: number;
   #done = false;
 
-  private constructor(store: LocalContentStore, ref: string, dir: string, expected: Expected, fh: import('node:fs/promises').FileHandle, hash: Hash, offset: number) {
+  private constructor(
+    store: LocalContentStore,
+    ref: string,
+    dir: string,
+    expected: Expected,
+    fh: import('node:fs/promises').FileHandle,
+    hash: Hash,
+    offset: number,
+  ) {
     this.#store = store;
     this.ref = ref;
     this.#dir = dir;
@@ -546,7 +566,8 @@ class IngestWriter implements ContentWriter {
       await this.#fh.sync();
       await this.#fh.close();
       actual = `${parseDigest(this.expected.digest).algorithm}:${this.#hash.digest('hex')}`;
-      matches = (this.expected.size === undefined || this.#offset === this.expected.size) && actual === this.expected.digest;
+      matches =
+        (this.expected.size === undefined || this.#offset === this.expected.size) && actual === this.expected.digest;
       if (matches) await this.#store._publish(join(this.#dir, 'data'), this.expected.digest);
     } catch (e) {
       // The data stays for a later writer to resume (or gc to collect); the lock goes with us.

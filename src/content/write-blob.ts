@@ -6,7 +6,11 @@ import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { type DigestAlgorithm, digestOf } from '../oci/image-validate.ts';
 import type { ContentStore } from './content-store.ts';
 
-export async function writeBlob(store: ContentStore, data: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): Promise<{ digest: string; size: number }> {
+export async function writeBlob(
+  store: ContentStore,
+  data: Uint8Array | string,
+  algorithm: DigestAlgorithm = 'sha256',
+): Promise<{ digest: string; size: number }> {
   const bytes = Buffer.from(data);
   const digest = digestOf(bytes, algorithm);
   if (await store.exists(digest)) return { digest, size: bytes.length };
@@ -27,7 +31,13 @@ export async function writeBlob(store: ContentStore, data: Uint8Array | string, 
 }
 
 /** Streams the staged file `path` (its digest and size already computed) into the store, unless it is there. */
-export async function writeBlobFile(store: ContentStore, path: string, digest: string, size: number, refPrefix: string): Promise<void> {
+export async function writeBlobFile(
+  store: ContentStore,
+  path: string,
+  digest: string,
+  size: number,
+  refPrefix: string,
+): Promise<void> {
   if (await store.exists(digest)) return;
   let w: Awaited<ReturnType<ContentStore['writer']>>;
   try {

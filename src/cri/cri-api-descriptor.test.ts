@@ -18,7 +18,11 @@ test('v1alpha2 offers the methods it was published with; paths move to its packa
 });
 
 test('errors map to the gRPC codes a kubelet expects, with berth message', () => {
-  assert.deepEqual(grpcErrorOf(notFound('no such pod sandbox: x')), { code: GrpcStatus.NotFound, details: 'no such pod sandbox: x', message: 'no such pod sandbox: x' });
+  assert.deepEqual(grpcErrorOf(notFound('no such pod sandbox: x')), {
+    code: GrpcStatus.NotFound,
+    details: 'no such pod sandbox: x',
+    message: 'no such pod sandbox: x',
+  });
   assert.equal(grpcErrorOf(invalidArgument('config.metadata: required')).code, GrpcStatus.InvalidArgument);
   assert.equal(grpcErrorOf(unsupported('CheckpointContainer')).code, GrpcStatus.Unimplemented);
   assert.equal(grpcErrorOf(new Error('boom')).code, GrpcStatus.Unknown);

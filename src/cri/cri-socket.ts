@@ -9,10 +9,19 @@ import { listenApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { CriServer, CriServerOptions } from './grpc-server.ts';
 
-export type CriSocket = { close(): Promise<void>; /** Whether the gRPC server has been loaded (tests, measurements). */ loaded(): boolean };
+export type CriSocket = {
+  close(): Promise<void> /** Whether the gRPC server has been loaded (tests, measurements). */;
+  loaded(): boolean;
+};
 
 /** Listens at `socketPath` (mode 0660, group `gid`: src/engine/api-socket.ts, docs/security.md). */
-export async function serveCriSocket(engine: Engine, socketPath: string, log: (m: string) => void, gid = 0, o: CriServerOptions = {}): Promise<CriSocket> {
+export async function serveCriSocket(
+  engine: Engine,
+  socketPath: string,
+  log: (m: string) => void,
+  gid = 0,
+  o: CriServerOptions = {},
+): Promise<CriSocket> {
   let grpc: CriServer | undefined;
   let loading: Promise<CriServer> | undefined;
   const sockets = new Set<Socket>();
@@ -36,13 +45,10 @@ export async function serveCriSocket(engine: Engine, socketPath: string, log: (m
       hand(grpc);
       return;
     }
-    load().then(
-      hand,
-      (e: Error) => {
-        log(`CRI server failed to load: ${e.message}`);
-        socket.destroy();
-      },
-    );
+    load().then(hand, (e: Error) => {
+      log(`CRI server failed to load: ${e.message}`);
+      socket.destroy();
+    });
   });
   await listenApiSocket(server, socketPath, gid);
   return {

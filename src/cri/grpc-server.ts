@@ -18,7 +18,11 @@ import { GrpcStatus, grpcErrorOf } from './status.ts';
 import { DEFAULT_STREAM_ADDRESS, type StreamAddress } from './stream-requests.ts';
 import { CriStreaming } from './streaming.ts';
 
-export type CriServer = { inject(socket: Duplex): void; close(): Promise<void>; /** Exec, Attach and PortForward's streaming server (tests). */ streaming: CriStreaming };
+export type CriServer = {
+  inject(socket: Duplex): void;
+  close(): Promise<void> /** Exec, Attach and PortForward's streaming server (tests). */;
+  streaming: CriStreaming;
+};
 
 export type CriServerOptions = { streamAddress?: StreamAddress };
 
@@ -35,19 +39,34 @@ function loadDefinitions(): { runtime: grpc.ServiceDefinition; image: grpc.Servi
 
 /** The v1 definition as served under `version`: the same codecs at that version's paths, its methods only. */
 function definitionFor(v1: grpc.ServiceDefinition, version: CriVersion): grpc.ServiceDefinition {
-  return Object.fromEntries(Object.entries(v1).filter(([name]) => offeredIn(version, name)).map(([name, m]) => [name, { ...m, path: pathIn(version, m.path) }]));
+  return Object.fromEntries(
+    Object.entries(v1)
+      .filter(([name]) => offeredIn(version, name))
+      .map(([name, m]) => [name, { ...m, path: pathIn(version, m.path) }]),
+  );
 }
 
-function handlers(def: grpc.ServiceDefinition, impl: Impl, service: string, log: (m: string) => void): grpc.UntypedServiceImplementation {
+function handlers(
+  def: grpc.ServiceDefinition,
+  impl: Impl,
+  service: string,
+  log: (m: string) => void,
+): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(def)) {
     const fn = impl[name];
     if (m.responseStream) {
       // A server stream (GetContainerEvents): the implementation is an async generator, ended by the client going away.
       out[name] = (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
-        const gen = fn as unknown as ((req: Record<string, unknown>, signal: AbortSignal) => AsyncGenerator<unknown>) | undefined;
+        const gen = fn as unknown as
+          | ((req: Record<string, unknown>, signal: AbortSignal) => AsyncGenerator<unknown>)
+          | undefined;
         if (!gen) {
-          call.destroy(Object.assign(new Error(`${service}/${name} is not implemented by berthd`), { code: GrpcStatus.Unimplemented }));
+          call.destroy(
+            Object.assign(new Error(`${service}/${name} is not implemented by berthd`), {
+              code: GrpcStatus.Unimplemented,
+            }),
+          );
           return;
         }
         const ac = new AbortController();
@@ -81,7 +100,8 @@ function handlers(def: grpc.ServiceDefinition, impl: Impl, service: string, log:
         (res) => cb(null, res),
         (e: unknown) => {
           const err = grpcErrorOf(e);
-          if (err.code === GrpcStatus.Unknown || err.code === GrpcStatus.Internal) log(`CRI ${service}/${name}: ${errorMessage(e)}`);
+          if (err.code === GrpcStatus.Unknown || err.code === GrpcStatus.Internal)
+            log(`CRI ${service}/${name}: ${errorMessage(e)}`);
           cb(err);
         },
       );
@@ -98,8 +118,19 @@ export function createCriServer(engine: Engine, log: (m: string) => void, o: Cri
   const streaming = new CriStreaming(engine, o.streamAddress ?? DEFAULT_STREAM_ADDRESS, log);
   for (const version of CRI_VERSIONS) {
     const runtime = new CriRuntimeService(engine, version, streaming);
-    server.addService(definitionFor(defs.runtime, version), handlers(definitionFor(defs.runtime, version), runtime as unknown as Impl, `runtime.${version}.RuntimeService`, log));
-    server.addService(definitionFor(defs.image, version), handlers(definitionFor(defs.image, version), images as unknown as Impl, `runtime.${version}.ImageService`, log));
+    server.addService(
+      definitionFor(defs.runtime, version),
+      handlers(
+        definitionFor(defs.runtime, version),
+        runtime as unknown as Impl,
+        `runtime.${version}.RuntimeService`,
+        log,
+      ),
+    );
+    server.addService(
+      definitionFor(defs.image, version),
+      handlers(definitionFor(defs.image, version), images as unknown as Impl, `runtime.${version}.ImageService`, log),
+    );
   }
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {

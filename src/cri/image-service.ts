@@ -14,8 +14,14 @@ type Msg = Record<string, any>;
 /** AuthConfig → credentials for this pull (basic, and bearer-token registries through their token service). */
 function credentialsOf(auth: Msg | null | undefined): { credentials?: { username: string; password: string } } {
   if (!auth) return {};
-  if (auth.identity_token) throw unsupported('auth.identity_token: OAuth identity tokens are not supported by berth yet (expected username and password, or auth)');
-  if (auth.registry_token) throw unsupported('auth.registry_token: registry tokens are not supported by berth yet (expected username and password, or auth)');
+  if (auth.identity_token)
+    throw unsupported(
+      'auth.identity_token: OAuth identity tokens are not supported by berth yet (expected username and password, or auth)',
+    );
+  if (auth.registry_token)
+    throw unsupported(
+      'auth.registry_token: registry tokens are not supported by berth yet (expected username and password, or auth)',
+    );
   if (auth.auth) {
     const text = Buffer.from(auth.auth, 'base64').toString('utf8');
     const colon = text.indexOf(':');
@@ -67,7 +73,14 @@ export class CriImageService {
     }
     const byDigest = new Map<string, Msg>();
     for (const s of await this.#e.images.list()) {
-      const img = byDigest.get(s.digest) ?? { id: s.digest, repo_tags: [], repo_digests: [], size: String(s.size), spec: { image: s.digest }, pinned: false };
+      const img = byDigest.get(s.digest) ?? {
+        id: s.digest,
+        repo_tags: [],
+        repo_digests: [],
+        size: String(s.size),
+        spec: { image: s.digest },
+        pinned: false,
+      };
       img.repo_tags.push(s.name);
       const rd = `${s.repository}@${s.digest}`;
       if (!img.repo_digests.includes(rd)) img.repo_digests.push(rd);
@@ -108,8 +121,14 @@ export class CriImageService {
     const du = await this.#e.images.diskUsage();
     const now = nanos(new Date().toISOString());
     // inodes_used is left out: berth's stores do not count inodes yet (an absent value, not a made-up one).
-    const fs = (mountpoint: string, used: number) => ({ timestamp: now, fs_id: { mountpoint }, used_bytes: { value: String(used) } });
-    return { image_filesystems: [fs(this.#e.root, du.images.size)], container_filesystems: [fs(this.#e.root, du.containers.size)] };
+    const fs = (mountpoint: string, used: number) => ({
+      timestamp: now,
+      fs_id: { mountpoint },
+      used_bytes: { value: String(used) },
+    });
+    return {
+      image_filesystems: [fs(this.#e.root, du.images.size)],
+      container_filesystems: [fs(this.#e.root, du.containers.size)],
+    };
   }
 }
-

@@ -56,14 +56,21 @@ function splice(client: SpdyStream | import('node:stream').Duplex, pod: Socket):
 }
 
 /** Serves the pairs of streams a SPDY port-forward client opens, until the session ends. */
-export function servePortForwardSpdy(engine: Engine, req: PortForwardStreamRequest, session: SpdySession, log: (m: string) => void): void {
+export function servePortForwardSpdy(
+  engine: Engine,
+  req: PortForwardStreamRequest,
+  session: SpdySession,
+  log: (m: string) => void,
+): void {
   const pending = new Map<string, { error?: SpdyStream; data?: SpdyStream; timer: NodeJS.Timeout }>();
   const open = new Set<Socket>();
   session.on('stream', (s: SpdyStream) => {
     const type = s.headers.streamtype;
     const port = Number(s.headers.port);
     if ((type !== 'error' && type !== 'data') || !Number.isInteger(port) || port < 1 || port > 65535) {
-      log(`streaming: port-forward stream with streamType ${JSON.stringify(type)} and port ${JSON.stringify(s.headers.port)} refused (expected error or data, and a port 1-65535)`);
+      log(
+        `streaming: port-forward stream with streamType ${JSON.stringify(type)} and port ${JSON.stringify(s.headers.port)} refused (expected error or data, and a port 1-65535)`,
+      );
       s.reset();
       return;
     }

@@ -22,8 +22,20 @@ import { errorMessage } from '../errors/errors.ts';
 import type { SpdySession, SpdyStream } from './spdy-session.ts';
 import type { AttachStreamRequest, ExecStreamRequest } from './stream-requests.ts';
 
-export const SPDY_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
-export const WS_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
+export const SPDY_COMMAND_PROTOCOLS = [
+  'v5.channel.k8s.io',
+  'v4.channel.k8s.io',
+  'v3.channel.k8s.io',
+  'v2.channel.k8s.io',
+  'channel.k8s.io',
+];
+export const WS_COMMAND_PROTOCOLS = [
+  'v5.channel.k8s.io',
+  'v4.channel.k8s.io',
+  'v4.base64.channel.k8s.io',
+  'channel.k8s.io',
+  'base64.channel.k8s.io',
+];
 
 /** How long an exec with a tty waits for the client's first terminal size before it starts anyway. */
 export const FIRST_SIZE_WAIT_MS = 1000;
@@ -34,7 +46,13 @@ export const STREAM_CREATION_TIMEOUT_MS = 30_000;
 const Channel = { Stdin: 0, Stdout: 1, Stderr: 2, Error: 3, Resize: 4, Close: 255 } as const;
 
 /** metav1.Status as the kubelet writes it (v4+). */
-export type CommandStatus = { metadata: Record<string, never>; status: 'Success' | 'Failure'; message?: string; reason?: string; details?: { causes: { reason: string; message: string }[] } };
+export type CommandStatus = {
+  metadata: Record<string, never>;
+  status: 'Success' | 'Failure';
+  message?: string;
+  reason?: string;
+  details?: { causes: { reason: string; message: string }[] };
+};
 
 export function successStatus(): CommandStatus {
   return { metadata: {}, status: 'Success' };
@@ -51,7 +69,13 @@ export function exitStatus(cmd: string[], code: number): CommandStatus {
 }
 
 export function internalStatus(message: string): CommandStatus {
-  return { metadata: {}, status: 'Failure', message: `Internal error occurred: ${message}`, reason: 'InternalError', details: { causes: [{ reason: '', message }] } };
+  return {
+    metadata: {},
+    status: 'Failure',
+    message: `Internal error occurred: ${message}`,
+    reason: 'InternalError',
+    details: { causes: [{ reason: '', message }] },
+  };
 }
 
 /** Go's %v of a []string, as containerd's exit error names the command. */
@@ -75,7 +99,12 @@ export interface CommandChannels {
 type Opts = { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean };
 
 /** Bridges `ch` to the exec'd process or the container until it ends or the client goes. */
-export async function runRemoteCommand(engine: Engine, req: ExecStreamRequest | AttachStreamRequest, ch: CommandChannels, log: (m: string) => void): Promise<void> {
+export async function runRemoteCommand(
+  engine: Engine,
+  req: ExecStreamRequest | AttachStreamRequest,
+  ch: CommandChannels,
+  log: (m: string) => void,
+): Promise<void> {
   const c = engine.containers;
   let execId: string | undefined;
   let conn: import('node:stream').Duplex;
@@ -99,17 +128,32 @@ export async function runRemoteCommand(engine: Engine, req: ExecStreamRequest | 
       if (req.tty) await firstSize;
       const first = sizes.shift();
       const consoleSize = first ? { height: first.height, width: first.width } : undefined;
-      execId = (await c.exec(req.containerId, { cmd: req.cmd, tty: req.tty, openStdin: req.stdin, attach: true, ...(consoleSize ? { consoleSize } : {}) })).execId;
+      execId = (
+        await c.exec(req.containerId, {
+          cmd: req.cmd,
+          tty: req.tty,
+          openStdin: req.stdin,
+          attach: true,
+          ...(consoleSize ? { consoleSize } : {}),
+        })
+      ).execId;
       conn = await c.execAttach(execId);
     } else {
       conn = await c.attach(req.containerId);
     }
   } catch (e) {
-    ch.writeStatus(internalStatus(`error ${req.kind === 'exec' ? 'executing command in' : 'attaching to'} container: ${errorMessage(e)}`));
+    ch.writeStatus(
+      internalStatus(
+        `error ${req.kind === 'exec' ? 'executing command in' : 'attaching to'} container: ${errorMessage(e)}`,
+      ),
+    );
     ch.finish();
     return;
   }
-  const ps = processStreams(conn, { ...(ch.stdout ? { stdout: ch.stdout } : {}), ...(ch.stderr ? { stderr: ch.stderr } : { stderr: ch.stdout }) });
+  const ps = processStreams(conn, {
+    ...(ch.stdout ? { stdout: ch.stdout } : {}),
+    ...(ch.stderr ? { stderr: ch.stderr } : { stderr: ch.stdout }),
+  });
   if (ch.stdin) {
     ch.stdin.on('data', (b: Buffer) => ps.write(b));
     // The client closed its stdin: an exec's process reads EOF; an attach closes the container's
@@ -122,14 +166,20 @@ export async function runRemoteCommand(engine: Engine, req: ExecStreamRequest | 
   const outcome = await Promise.race([ps.done.then((exit) => ({ exit })), ch.gone.then(() => 'gone' as const)]);
   if (outcome === 'gone') {
     ps.detach();
-    if (execId) await c.execKill(execId).catch((e: unknown) => log(`streaming: kill exec ${execId}: ${errorMessage(e)}`));
+    if (execId)
+      await c.execKill(execId).catch((e: unknown) => log(`streaming: kill exec ${execId}: ${errorMessage(e)}`));
     return;
   }
   // Every byte of output is queued before the status, then the ends (a client reads the status last).
   await Promise.all([ch.stdout, ch.stderr].map((w) => (w ? flushed(w) : undefined)));
   let code = outcome.exit?.exitCode;
-  if (execId && code === undefined) code = await c.execWait(execId).then((x) => x.exitCode, () => undefined);
-  if (req.kind === 'exec' && code === undefined) ch.writeStatus(internalStatus('error executing command in container: its exit status is unknown'));
+  if (execId && code === undefined)
+    code = await c.execWait(execId).then(
+      (x) => x.exitCode,
+      () => undefined,
+    );
+  if (req.kind === 'exec' && code === undefined)
+    ch.writeStatus(internalStatus('error executing command in container: its exit status is unknown'));
   else if (req.kind === 'exec' && code !== 0) ch.writeStatus(exitStatus(req.cmd, code!));
   else ch.writeStatus(successStatus());
   ch.finish();
@@ -175,7 +225,12 @@ export function readResizes(r: Readable, onSize: (width: number, height: number)
 // ------------------------------------------------------------------------------ SPDY transport
 
 /** Waits for the streams the options call for, replying to each, then hands out the channels. */
-export function spdyCommandChannels(session: SpdySession, protocol: string, o: Opts, log: (m: string) => void): Promise<CommandChannels | undefined> {
+export function spdyCommandChannels(
+  session: SpdySession,
+  protocol: string,
+  o: Opts,
+  log: (m: string) => void,
+): Promise<CommandChannels | undefined> {
   const version = protocol === '' || protocol === 'channel.k8s.io' ? 1 : Number(/^v(\d)\./.exec(protocol)?.[1] ?? 1);
   const expected = 1 + (o.stdin ? 1 : 0) + (o.stdout ? 1 : 0) + (o.stderr ? 1 : 0) + (o.tty && version >= 3 ? 1 : 0);
   const got: Partial<Record<string, SpdyStream>> = {};
@@ -304,5 +359,8 @@ export function wsCommandChannels(ws: WebSocket, o: Opts): CommandChannels {
 /** X-Stream-Protocol-Version values of a request (repeated headers, or comma-joined by Node). */
 export function offeredProtocols(req: IncomingMessage): string[] {
   const raw = req.headersDistinct['x-stream-protocol-version'] ?? [];
-  return raw.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return raw
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }

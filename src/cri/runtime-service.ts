@@ -10,7 +10,14 @@ import { ENGINE_VERSION } from '../engine/engine.ts';
 import { execSync } from '../engine/exec-sync.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
 import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
-import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, SeccompChoice, SecurityOptions } from '../engine/types.ts';
+import type {
+  ContainerDetails,
+  CreateRequest,
+  MountRequest,
+  PortMapping,
+  SeccompChoice,
+  SecurityOptions,
+} from '../engine/types.ts';
 import { failedPrecondition, invalidArgument, isBerthError, unsupported } from '../errors/errors.ts';
 import { idMatches, int64, labelsMatch, nanos, required } from './convert.ts';
 import type { CriVersion } from './services.ts';
@@ -22,8 +29,13 @@ import type { CriStreaming } from './streaming.ts';
 type Msg = Record<string, any>;
 
 const NS_MODE: Record<string, 'pod' | 'container' | 'node'> = { POD: 'pod', CONTAINER: 'container', NODE: 'node' };
-const CRI_PROPAGATION: Record<string, MountRequest['propagation']> = { PROPAGATION_PRIVATE: 'rprivate', PROPAGATION_HOST_TO_CONTAINER: 'rslave', PROPAGATION_BIDIRECTIONAL: 'rshared' };
-const propagationName = (p: MountRequest['propagation']): string => Object.keys(CRI_PROPAGATION).find((k) => CRI_PROPAGATION[k] === p) ?? 'PROPAGATION_PRIVATE';
+const CRI_PROPAGATION: Record<string, MountRequest['propagation']> = {
+  PROPAGATION_PRIVATE: 'rprivate',
+  PROPAGATION_HOST_TO_CONTAINER: 'rslave',
+  PROPAGATION_BIDIRECTIONAL: 'rshared',
+};
+const propagationName = (p: MountRequest['propagation']): string =>
+  Object.keys(CRI_PROPAGATION).find((k) => CRI_PROPAGATION[k] === p) ?? 'PROPAGATION_PRIVATE';
 
 async function idempotent(fn: () => Promise<unknown>): Promise<void> {
   try {
@@ -36,7 +48,10 @@ async function idempotent(fn: () => Promise<unknown>): Promise<void> {
 function nsOption(v: unknown, field: string, allowed: string[]): 'pod' | 'container' | 'node' {
   const name = typeof v === 'string' ? v : 'POD';
   const mode = NS_MODE[name];
-  if (!mode || !allowed.includes(mode)) throw invalidArgument(`${field}: ${name} is not supported by berth (expected ${allowed.map((a) => a.toUpperCase()).join(' or ')})`);
+  if (!mode || !allowed.includes(mode))
+    throw invalidArgument(
+      `${field}: ${name} is not supported by berth (expected ${allowed.map((a) => a.toUpperCase()).join(' or ')})`,
+    );
   return mode;
 }
 
@@ -47,21 +62,35 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
   if (!md) throw invalidArgument('config.metadata: required (expected name, uid, namespace, attempt)');
   const nsOpts = config.linux?.security_context?.namespace_options ?? {};
   const se = config.linux?.security_context?.selinux_options;
-  if (se && (se.user || se.role || se.type || se.level)) throw unsupported('config.linux.security_context.selinux_options: SELinux is not supported by berth (expected none)');
+  if (se && (se.user || se.role || se.type || se.level))
+    throw unsupported(
+      'config.linux.security_context.selinux_options: SELinux is not supported by berth (expected none)',
+    );
   const namespaces: PodNamespaces = {
-    network: nsOption(nsOpts.network, 'config.linux.security_context.namespace_options.network', ['pod', 'node']) as PodNamespaces['network'],
+    network: nsOption(nsOpts.network, 'config.linux.security_context.namespace_options.network', [
+      'pod',
+      'node',
+    ]) as PodNamespaces['network'],
     // No namespace_options at all is the proto3 zero value, POD (as containerd): a kubelet always
     // sends CONTAINER explicitly unless the pod shares its process namespace.
     pid: nsOption(nsOpts.pid, 'config.linux.security_context.namespace_options.pid', ['pod', 'container', 'node']),
-    ipc: nsOption(nsOpts.ipc, 'config.linux.security_context.namespace_options.ipc', ['pod', 'node']) as PodNamespaces['ipc'],
+    ipc: nsOption(nsOpts.ipc, 'config.linux.security_context.namespace_options.ipc', [
+      'pod',
+      'node',
+    ]) as PodNamespaces['ipc'],
   };
   const ports: PortMapping[] = [];
   for (const [i, p] of ((config.port_mappings ?? []) as Msg[]).entries()) {
     const protocol = String(p.protocol ?? 'TCP').toLowerCase();
-    if (protocol !== 'tcp' && protocol !== 'udp') throw invalidArgument(`config.port_mappings[${i}].protocol: ${p.protocol} is not supported (expected TCP or UDP)`);
-    if (!(p.container_port > 0 && p.container_port < 65536)) throw invalidArgument(`config.port_mappings[${i}].container_port: ${p.container_port} (expected 1-65535)`);
+    if (protocol !== 'tcp' && protocol !== 'udp')
+      throw invalidArgument(
+        `config.port_mappings[${i}].protocol: ${p.protocol} is not supported (expected TCP or UDP)`,
+      );
+    if (!(p.container_port > 0 && p.container_port < 65536))
+      throw invalidArgument(`config.port_mappings[${i}].container_port: ${p.container_port} (expected 1-65535)`);
     // hostPort 0 asks for nothing on the host (the kubelet sends the pod's container ports so).
-    if (p.host_port > 0) ports.push({ hostPort: p.host_port, containerPort: p.container_port, protocol, hostIP: p.host_ip || '' });
+    if (p.host_port > 0)
+      ports.push({ hostPort: p.host_port, containerPort: p.container_port, protocol, hostIP: p.host_ip || '' });
   }
   const dns = config.dns_config;
   return {
@@ -85,10 +114,16 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
 /** An AppArmor profile (or the deprecated profile word) is refused naming the field; unconfined passes. */
 function checkAppArmor(profile: Msg | null | undefined, legacy: string | undefined, field: string): void {
   if (profile) {
-    if (profile.profile_type !== 'Unconfined') throw unsupported(`${field}.apparmor: ${profile.profile_type}${profile.localhost_ref ? ` ${profile.localhost_ref}` : ''} is not supported by berth yet (expected Unconfined)`);
+    if (profile.profile_type !== 'Unconfined')
+      throw unsupported(
+        `${field}.apparmor: ${profile.profile_type}${profile.localhost_ref ? ` ${profile.localhost_ref}` : ''} is not supported by berth yet (expected Unconfined)`,
+      );
     return;
   }
-  if (legacy && legacy !== 'unconfined') throw unsupported(`${field}.apparmor_profile: ${JSON.stringify(legacy)} is not supported by berth yet (expected "" or "unconfined")`);
+  if (legacy && legacy !== 'unconfined')
+    throw unsupported(
+      `${field}.apparmor_profile: ${JSON.stringify(legacy)} is not supported by berth yet (expected "" or "unconfined")`,
+    );
 }
 
 /**
@@ -105,23 +140,32 @@ export function seccompOf(sc: Msg, field: string): SeccompChoice {
       case 'Unconfined':
         return { kind: 'unconfined' };
       case 'Localhost':
-        if (!profile.localhost_ref) throw invalidArgument(`${field}.seccomp.localhost_ref: empty (expected the absolute path of a seccomp profile on the node)`);
+        if (!profile.localhost_ref)
+          throw invalidArgument(
+            `${field}.seccomp.localhost_ref: empty (expected the absolute path of a seccomp profile on the node)`,
+          );
         return { kind: 'localhost', path: profile.localhost_ref, field: `${field}.seccomp.localhost_ref` };
       default:
-        throw invalidArgument(`${field}.seccomp.profile_type: ${JSON.stringify(profile.profile_type)} (expected RuntimeDefault, Unconfined or Localhost)`);
+        throw invalidArgument(
+          `${field}.seccomp.profile_type: ${JSON.stringify(profile.profile_type)} (expected RuntimeDefault, Unconfined or Localhost)`,
+        );
     }
   }
   const legacy = (sc.seccomp_profile_path as string | undefined) ?? '';
   if (legacy === '' || legacy === 'unconfined') return { kind: 'unconfined' };
   if (legacy === 'runtime/default' || legacy === 'docker/default') return { kind: 'default' };
-  if (legacy.startsWith('localhost/')) return { kind: 'localhost', path: legacy.slice('localhost/'.length), field: `${field}.seccomp_profile_path` };
-  throw invalidArgument(`${field}.seccomp_profile_path: ${JSON.stringify(legacy)} (expected "", "unconfined", "runtime/default", "docker/default" or "localhost/<path>")`);
+  if (legacy.startsWith('localhost/'))
+    return { kind: 'localhost', path: legacy.slice('localhost/'.length), field: `${field}.seccomp_profile_path` };
+  throw invalidArgument(
+    `${field}.seccomp_profile_path: ${JSON.stringify(legacy)} (expected "", "unconfined", "runtime/default", "docker/default" or "localhost/<path>")`,
+  );
 }
 
 export function securityOf(sc: Msg, field: string): SecurityOptions {
   checkAppArmor(sc.apparmor, sc.apparmor_profile, field);
   const se = sc.selinux_options;
-  if (se && (se.user || se.role || se.type || se.level)) throw unsupported(`${field}.selinux_options: SELinux is not supported by berth (expected none)`);
+  if (se && (se.user || se.role || se.type || se.level))
+    throw unsupported(`${field}.selinux_options: SELinux is not supported by berth (expected none)`);
   const caps = sc.capabilities ?? {};
   const out: SecurityOptions = { seccomp: seccompOf(sc, field) };
   if (sc.privileged) out.privileged = true;
@@ -137,16 +181,26 @@ export function securityOf(sc: Msg, field: string): SecurityOptions {
 }
 
 /** LinuxContainerResources beyond memory and CPU quota: shares, cpuset, OOM score; hugepages and unified refused when set. */
-function resourcesOf(res: Msg, field: string): Pick<CreateRequest, 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'oomScoreAdj'> {
+function resourcesOf(
+  res: Msg,
+  field: string,
+): Pick<CreateRequest, 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'oomScoreAdj'> {
   for (const [i, h] of ((res.hugepage_limits ?? []) as Msg[]).entries()) {
-    if (int64(h.limit) > 0) throw unsupported(`${field}.hugepage_limits[${i}]: hugepage limits are not supported by berth yet (expected 0)`);
+    if (int64(h.limit) > 0)
+      throw unsupported(`${field}.hugepage_limits[${i}]: hugepage limits are not supported by berth yet (expected 0)`);
   }
-  if (Object.keys(res.unified ?? {}).length) throw unsupported(`${field}.unified: cgroup v2 parameters are not supported by berth yet`);
+  if (Object.keys(res.unified ?? {}).length)
+    throw unsupported(`${field}.unified: cgroup v2 parameters are not supported by berth yet`);
   return {
     ...(int64(res.cpu_shares) > 0 ? { cpuShares: Math.max(2, int64(res.cpu_shares)) } : {}),
     ...(res.cpuset_cpus ? { cpusetCpus: res.cpuset_cpus } : {}),
     ...(res.cpuset_mems ? { cpusetMems: res.cpuset_mems } : {}),
-    ...(res.oom_score_adj !== undefined && res.oom_score_adj !== null && res.oom_score_adj !== '0' && int64(res.oom_score_adj) !== 0 ? { oomScoreAdj: int64(res.oom_score_adj) } : {}),
+    ...(res.oom_score_adj !== undefined &&
+    res.oom_score_adj !== null &&
+    res.oom_score_adj !== '0' &&
+    int64(res.oom_score_adj) !== 0
+      ? { oomScoreAdj: int64(res.oom_score_adj) }
+      : {}),
   };
 }
 
@@ -182,7 +236,12 @@ export class CriRuntimeService {
 
   async Version(): Promise<Msg> {
     // `version` is the kubelet-facing API version of the CRI (0.1.0 in every published release).
-    return { version: '0.1.0', runtime_name: 'berth', runtime_version: ENGINE_VERSION, runtime_api_version: this.#version };
+    return {
+      version: '0.1.0',
+      runtime_name: 'berth',
+      runtime_version: ENGINE_VERSION,
+      runtime_api_version: this.#version,
+    };
   }
 
   async Status(req: Msg): Promise<Msg> {
@@ -194,15 +253,28 @@ export class CriRuntimeService {
         type: 'NetworkReady',
         status: networkReady,
         reason: networkReady ? '' : 'NetworkPluginNotReady',
-        message: networkReady ? '' : 'berthd runs without CNI networking (--no-network, or network.enabled false): pods get no network but lo',
+        message: networkReady
+          ? ''
+          : 'berthd runs without CNI networking (--no-network, or network.enabled false): pods get no network but lo',
       },
     ];
     const info: Record<string, string> = {};
-    if (req.verbose) info.config = JSON.stringify({ runtimes: this.#e.runtimes, defaultRuntime: this.#e.defaultRuntime, networking: net.name, defaultNetwork: net.defaultNetwork, root: this.#e.root, runRoot: this.#e.runRoot });
+    if (req.verbose)
+      info.config = JSON.stringify({
+        runtimes: this.#e.runtimes,
+        defaultRuntime: this.#e.defaultRuntime,
+        networking: net.name,
+        defaultNetwork: net.defaultNetwork,
+        root: this.#e.root,
+        runRoot: this.#e.runRoot,
+      });
     return {
       status: { conditions },
       info,
-      runtime_handlers: Object.keys(this.#e.runtimes).map((name) => ({ name, features: { recursive_read_only_mounts: false, user_namespaces: false } })),
+      runtime_handlers: Object.keys(this.#e.runtimes).map((name) => ({
+        name,
+        features: { recursive_read_only_mounts: false, user_namespaces: false },
+      })),
     };
   }
 
@@ -247,11 +319,21 @@ export class CriRuntimeService {
 
   async ListPodSandbox(req: Msg): Promise<Msg> {
     const f = req.filter ?? {};
-    const want = f.state ? f.state.state ?? 'SANDBOX_READY' : undefined;
+    const want = f.state ? (f.state.state ?? 'SANDBOX_READY') : undefined;
     const items = this.#e.pods
       .list()
-      .filter((p) => idMatches(f.id, p.id) && (!want || podState(p) === want) && labelsMatch(f.label_selector, p.labels))
-      .map((p) => ({ id: p.id, metadata: podMetadata(p), state: podState(p), created_at: nanos(p.createdAt), labels: p.labels, annotations: p.annotations, runtime_handler: p.runtime }));
+      .filter(
+        (p) => idMatches(f.id, p.id) && (!want || podState(p) === want) && labelsMatch(f.label_selector, p.labels),
+      )
+      .map((p) => ({
+        id: p.id,
+        metadata: podMetadata(p),
+        state: podState(p),
+        created_at: nanos(p.createdAt),
+        labels: p.labels,
+        annotations: p.annotations,
+        runtime_handler: p.runtime,
+      }));
     return { items };
   }
 
@@ -269,22 +351,40 @@ export class CriRuntimeService {
       required(m.host_path, `config.mounts[${i}].host_path`);
       const key = String(m.propagation ?? 'PROPAGATION_PRIVATE');
       const propagation = Object.hasOwn(CRI_PROPAGATION, key) ? CRI_PROPAGATION[key] : undefined;
-      if (!propagation) throw invalidArgument(`config.mounts[${i}].propagation: ${m.propagation}: expected PROPAGATION_PRIVATE, PROPAGATION_HOST_TO_CONTAINER or PROPAGATION_BIDIRECTIONAL`);
+      if (!propagation)
+        throw invalidArgument(
+          `config.mounts[${i}].propagation: ${m.propagation}: expected PROPAGATION_PRIVATE, PROPAGATION_HOST_TO_CONTAINER or PROPAGATION_BIDIRECTIONAL`,
+        );
       // Where SELinux is not enabled relabelling is nothing to do (containerd's is a no-op there too;
       // critest always asks); where it is, berth cannot label and says so.
-      if (m.selinux_relabel && existsSync('/sys/fs/selinux/enforce')) throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
-      return { type: 'bind', source: m.host_path, target: m.container_path, readOnly: m.readonly === true, propagation };
+      if (m.selinux_relabel && existsSync('/sys/fs/selinux/enforce'))
+        throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
+      return {
+        type: 'bind',
+        source: m.host_path,
+        target: m.container_path,
+        readOnly: m.readonly === true,
+        propagation,
+      };
     });
-    if ((config.devices ?? []).length) throw unsupported('config.devices: host devices in containers are not supported by berth yet');
-    if ((config.CDI_devices ?? []).length) throw unsupported('config.CDI_devices: CDI devices are not supported by berth');
+    if ((config.devices ?? []).length)
+      throw unsupported('config.devices: host devices in containers are not supported by berth yet');
+    if ((config.CDI_devices ?? []).length)
+      throw unsupported('config.CDI_devices: CDI devices are not supported by berth');
     const sc = config.linux?.security_context ?? {};
     const res = config.linux?.resources ?? {};
     let user: string | undefined;
     if (sc.run_as_username) user = sc.run_as_username;
     else if (sc.run_as_user) user = String(int64(sc.run_as_user.value));
-    if (sc.run_as_group && user === undefined) throw invalidArgument('config.linux.security_context.run_as_group: set without run_as_user or run_as_username (expected a user with the group)');
+    if (sc.run_as_group && user === undefined)
+      throw invalidArgument(
+        'config.linux.security_context.run_as_group: set without run_as_user or run_as_username (expected a user with the group)',
+      );
     if (user !== undefined && sc.run_as_group) user = `${user}:${int64(sc.run_as_group.value)}`;
-    const creq: Omit<CreateRequest, 'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'> = {
+    const creq: Omit<
+      CreateRequest,
+      'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'
+    > = {
       image,
       ...((config.command ?? []).length ? { entrypoint: config.command } : {}),
       ...((config.args ?? []).length ? { cmd: config.args } : {}),
@@ -299,13 +399,20 @@ export class CriRuntimeService {
       mounts,
       ...(sc.readonly_rootfs ? { readOnly: true } : {}),
       ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
-      ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0 ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) } : {}),
+      ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0
+        ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) }
+        : {}),
       ...resourcesOf(res, 'config.linux.resources'),
       security: securityOf(sc, 'config.linux.security_context'),
     };
     const pod = this.#e.pods.inspect(podId);
-    const logPath = config.log_path && pod.logDirectory ? `${pod.logDirectory.replace(/\/$/, '')}/${config.log_path}` : '';
-    const made = await this.#e.pods.createContainer(pod.id, { name, attempt: Number(config.metadata.attempt ?? 0), ...(logPath ? { logPath } : {}) }, creq);
+    const logPath =
+      config.log_path && pod.logDirectory ? `${pod.logDirectory.replace(/\/$/, '')}/${config.log_path}` : '';
+    const made = await this.#e.pods.createContainer(
+      pod.id,
+      { name, attempt: Number(config.metadata.attempt ?? 0), ...(logPath ? { logPath } : {}) },
+      creq,
+    );
     return { container_id: made.id };
   }
 
@@ -352,9 +459,15 @@ export class CriRuntimeService {
 
   async ListContainers(req: Msg): Promise<Msg> {
     const f = req.filter ?? {};
-    const want = f.state ? f.state.state ?? 'CONTAINER_CREATED' : undefined;
+    const want = f.state ? (f.state.state ?? 'CONTAINER_CREATED') : undefined;
     const containers = this.#criContainers()
-      .filter((c) => idMatches(f.id, c.id) && idMatches(f.pod_sandbox_id, c.request.sandbox!.podId) && (!want || containerState(c) === want) && labelsMatch(f.label_selector, c.labels))
+      .filter(
+        (c) =>
+          idMatches(f.id, c.id) &&
+          idMatches(f.pod_sandbox_id, c.request.sandbox!.podId) &&
+          (!want || containerState(c) === want) &&
+          labelsMatch(f.label_selector, c.labels),
+      )
       .map((c) => this.#container(c));
     return { containers };
   }
@@ -363,7 +476,8 @@ export class CriRuntimeService {
     const c = this.#e.containers.inspect(required(req.container_id, 'container_id'));
     const state = containerState(c);
     let reason = '';
-    if (state === 'CONTAINER_EXITED') reason = c.state.oomKilled ? 'OOMKilled' : c.state.exitCode === 0 ? 'Completed' : 'Error';
+    if (state === 'CONTAINER_EXITED')
+      reason = c.state.oomKilled ? 'OOMKilled' : c.state.exitCode === 0 ? 'Completed' : 'Error';
     const sb = c.request.sandbox;
     return {
       status: {
@@ -373,16 +487,24 @@ export class CriRuntimeService {
         exit_code: c.state.exitCode ?? 0,
         reason,
         message: c.state.error,
-        mounts: c.mounts.map((m) => ({ container_path: m.destination, host_path: m.source, readonly: m.readOnly, propagation: propagationName(m.propagation) })),
+        mounts: c.mounts.map((m) => ({
+          container_path: m.destination,
+          host_path: m.source,
+          readonly: m.readOnly,
+          propagation: propagationName(m.propagation),
+        })),
         log_path: sb?.logPath ?? '',
       },
-      info: req.verbose ? { info: JSON.stringify({ pid: c.state.pid, bundle: c.bundle, runtime: c.runtime, spec: c.spec }) } : {},
+      info: req.verbose
+        ? { info: JSON.stringify({ pid: c.state.pid, bundle: c.bundle, runtime: c.runtime, spec: c.spec }) }
+        : {},
     };
   }
 
   async ExecSync(req: Msg): Promise<Msg> {
     const id = required(req.container_id, 'container_id');
-    if (!Array.isArray(req.cmd) || req.cmd.length === 0) throw invalidArgument('cmd: required (expected a non-empty command)');
+    if (!Array.isArray(req.cmd) || req.cmd.length === 0)
+      throw invalidArgument('cmd: required (expected a non-empty command)');
     const timeoutSec = int64(req.timeout);
     const r = await execSync(this.#e.containers, id, req.cmd, timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {});
     return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
@@ -398,34 +520,56 @@ export class CriRuntimeService {
   /** A running container of a pod, for exec and attach. */
   #runningPodContainer(field: string, id: string): ContainerDetails {
     const c = this.#e.containers.inspect(required(id, field));
-    if (!c.state.running) throw failedPrecondition(`container ${c.id} is not running (${containerState(c)}): exec and attach need a running container`);
+    if (!c.state.running)
+      throw failedPrecondition(
+        `container ${c.id} is not running (${containerState(c)}): exec and attach need a running container`,
+      );
     return c;
   }
 
   /** Which streams: at least one, and stderr never with a tty (a terminal has one output). */
   #streamsOf(req: Msg, what: string): { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean } {
-    const o = { tty: req.tty === true, stdin: req.stdin === true, stdout: req.stdout === true, stderr: req.stderr === true };
-    if (o.tty && o.stderr) throw invalidArgument(`${what}: tty and stderr cannot both be true (a terminal has one output stream)`);
-    if (!o.stdin && !o.stdout && !o.stderr) throw invalidArgument(`${what}: one of stdin, stdout, or stderr must be set`);
+    const o = {
+      tty: req.tty === true,
+      stdin: req.stdin === true,
+      stdout: req.stdout === true,
+      stderr: req.stderr === true,
+    };
+    if (o.tty && o.stderr)
+      throw invalidArgument(`${what}: tty and stderr cannot both be true (a terminal has one output stream)`);
+    if (!o.stdin && !o.stdout && !o.stderr)
+      throw invalidArgument(`${what}: one of stdin, stdout, or stderr must be set`);
     return o;
   }
 
   async Exec(req: Msg): Promise<Msg> {
-    if (!Array.isArray(req.cmd) || req.cmd.length === 0) throw invalidArgument('cmd: required (expected a non-empty command)');
+    if (!Array.isArray(req.cmd) || req.cmd.length === 0)
+      throw invalidArgument('cmd: required (expected a non-empty command)');
     const c = this.#runningPodContainer('container_id', req.container_id);
-    return { url: await this.#streamer().url({ kind: 'exec', containerId: c.id, cmd: req.cmd, ...this.#streamsOf(req, 'exec') }) };
+    return {
+      url: await this.#streamer().url({
+        kind: 'exec',
+        containerId: c.id,
+        cmd: req.cmd,
+        ...this.#streamsOf(req, 'exec'),
+      }),
+    };
   }
 
   async Attach(req: Msg): Promise<Msg> {
     const c = this.#runningPodContainer('container_id', req.container_id);
-    return { url: await this.#streamer().url({ kind: 'attach', containerId: c.id, ...this.#streamsOf(req, 'attach') }) };
+    return {
+      url: await this.#streamer().url({ kind: 'attach', containerId: c.id, ...this.#streamsOf(req, 'attach') }),
+    };
   }
 
   async PortForward(req: Msg): Promise<Msg> {
     const p = this.#e.pods.inspect(required(req.pod_sandbox_id, 'pod_sandbox_id'));
     if (p.state !== 'ready') throw failedPrecondition(`pod ${p.id} is not ready: port-forward needs a running pod`);
     const ports = ((req.port ?? []) as number[]).map(Number);
-    for (const [i, port] of ports.entries()) if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port[${i}]: ${port} (expected 1-65535)`);
+    for (const [i, port] of ports.entries())
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw invalidArgument(`port[${i}]: ${port} (expected 1-65535)`);
     return { url: await this.#streamer().url({ kind: 'portforward', podId: p.id, ports }) };
   }
 
@@ -442,7 +586,12 @@ export class CriRuntimeService {
    * goes away.
    */
   async *GetContainerEvents(_req: Msg, signal: AbortSignal): AsyncGenerator<Msg> {
-    const types: Record<string, string> = { create: 'CONTAINER_CREATED_EVENT', start: 'CONTAINER_STARTED_EVENT', die: 'CONTAINER_STOPPED_EVENT', destroy: 'CONTAINER_DELETED_EVENT' };
+    const types: Record<string, string> = {
+      create: 'CONTAINER_CREATED_EVENT',
+      start: 'CONTAINER_STARTED_EVENT',
+      die: 'CONTAINER_STOPPED_EVENT',
+      destroy: 'CONTAINER_DELETED_EVENT',
+    };
     // A removed container cannot be asked which pod it was in: remember it while it exists.
     const podOf = new Map(this.#criContainers().map((c) => [c.id, c.request.sandbox!.podId]));
     for await (const ev of this.#e.events.stream({ type: ['container'], event: Object.keys(types) }, {}, signal)) {
@@ -456,10 +605,16 @@ export class CriRuntimeService {
       const podId = podOf.get(id);
       if (!podId) continue;
       if (ev.action === 'destroy') podOf.delete(id);
-      const out: Msg = { container_id: id, container_event_type: types[ev.action], created_at: ev.timeNano, containers_statuses: [] };
+      const out: Msg = {
+        container_id: id,
+        container_event_type: types[ev.action],
+        created_at: ev.timeNano,
+        containers_statuses: [],
+      };
       try {
         out.pod_sandbox_status = (await this.PodSandboxStatus({ pod_sandbox_id: podId })).status;
-        for (const cid of this.#e.pods.inspect(podId).containers) out.containers_statuses.push((await this.ContainerStatus({ container_id: cid })).status);
+        for (const cid of this.#e.pods.inspect(podId).containers)
+          out.containers_statuses.push((await this.ContainerStatus({ container_id: cid })).status);
       } catch (e) {
         // The pod (or a container) went meanwhile: the event still goes, with what is left.
         if (!isNotFound(e)) throw e;
@@ -473,7 +628,14 @@ export class CriRuntimeService {
   /** One container's CRI stats: attributes always; usage while it runs (a stopped one has no cgroup). */
   async #containerStats(c: ContainerDetails): Promise<Msg> {
     const sb = c.request.sandbox;
-    const out: Msg = { attributes: { id: c.id, metadata: { name: sb?.name ?? c.name, attempt: sb?.attempt ?? 0 }, labels: c.labels, annotations: c.request.annotations ?? {} } };
+    const out: Msg = {
+      attributes: {
+        id: c.id,
+        metadata: { name: sb?.name ?? c.name, attempt: sb?.attempt ?? 0 },
+        labels: c.labels,
+        annotations: c.request.annotations ?? {},
+      },
+    };
     if (!c.state.running) return out;
     let u: ContainerUsage;
     try {
@@ -486,36 +648,73 @@ export class CriRuntimeService {
     const now = nanos(new Date().toISOString());
     const v = (n: number | undefined) => (n === undefined ? undefined : { value: String(n) });
     out.cpu = { timestamp: now, usage_core_nano_seconds: v(u.cpuNs) };
-    out.memory = { timestamp: now, usage_bytes: v(u.memoryUsage), working_set_bytes: v(u.workingSet), rss_bytes: v(u.rss), page_faults: v(u.pageFaults), major_page_faults: v(u.majorPageFaults) };
+    out.memory = {
+      timestamp: now,
+      usage_bytes: v(u.memoryUsage),
+      working_set_bytes: v(u.workingSet),
+      rss_bytes: v(u.rss),
+      page_faults: v(u.pageFaults),
+      major_page_faults: v(u.majorPageFaults),
+    };
     const layer = await this.#e.pods.writableLayerUsage(c.id).catch(() => undefined);
-    if (layer) out.writable_layer = { timestamp: now, fs_id: { mountpoint: this.#e.root }, used_bytes: v(layer.size), inodes_used: v(layer.inodes) };
+    if (layer)
+      out.writable_layer = {
+        timestamp: now,
+        fs_id: { mountpoint: this.#e.root },
+        used_bytes: v(layer.size),
+        inodes_used: v(layer.inodes),
+      };
     out.pids = u.pids;
     return out;
   }
 
   async ContainerStats(req: Msg): Promise<Msg> {
-    return { stats: await this.#containerStats(this.#e.containers.inspect(required(req.container_id, 'container_id'))) };
+    return {
+      stats: await this.#containerStats(this.#e.containers.inspect(required(req.container_id, 'container_id'))),
+    };
   }
 
   async ListContainerStats(req: Msg): Promise<Msg> {
     const f = req.filter ?? {};
-    const cs = this.#criContainers().filter((c) => c.state.running && idMatches(f.id, c.id) && idMatches(f.pod_sandbox_id, c.request.sandbox!.podId) && labelsMatch(f.label_selector, c.labels));
+    const cs = this.#criContainers().filter(
+      (c) =>
+        c.state.running &&
+        idMatches(f.id, c.id) &&
+        idMatches(f.pod_sandbox_id, c.request.sandbox!.podId) &&
+        labelsMatch(f.label_selector, c.labels),
+    );
     return { stats: await Promise.all(cs.map((c) => this.#containerStats(c))) };
   }
 
   /** A pod's stats: its containers', their sums, its process count and its network namespace's interfaces. */
   async #podStats(p: PodInfo): Promise<Msg> {
-    const containers = await Promise.all(p.containers.map((id) => this.#containerStats(this.#e.containers.inspect(id))));
-    const out: Msg = { attributes: { id: p.id, metadata: podMetadata(p), labels: p.labels, annotations: p.annotations } };
+    const containers = await Promise.all(
+      p.containers.map((id) => this.#containerStats(this.#e.containers.inspect(id))),
+    );
+    const out: Msg = {
+      attributes: { id: p.id, metadata: podMetadata(p), labels: p.labels, annotations: p.annotations },
+    };
     if (p.state !== 'ready') return out;
     const now = nanos(new Date().toISOString());
-    const sum = (pick: (c: Msg) => { value: string } | undefined) => ({ value: String(containers.reduce((a, c) => a + Number(pick(c)?.value ?? 0), 0)) });
+    const sum = (pick: (c: Msg) => { value: string } | undefined) => ({
+      value: String(containers.reduce((a, c) => a + Number(pick(c)?.value ?? 0), 0)),
+    });
     const ifaces = p.namespaces.network === 'node' ? [] : await netnsInterfaces(p.pid);
-    const wire = (i: InterfaceUsage) => ({ name: i.name, rx_bytes: { value: String(i.rxBytes) }, rx_errors: { value: String(i.rxErrors) }, tx_bytes: { value: String(i.txBytes) }, tx_errors: { value: String(i.txErrors) } });
+    const wire = (i: InterfaceUsage) => ({
+      name: i.name,
+      rx_bytes: { value: String(i.rxBytes) },
+      rx_errors: { value: String(i.rxErrors) },
+      tx_bytes: { value: String(i.txBytes) },
+      tx_errors: { value: String(i.txErrors) },
+    });
     const eth0 = ifaces.find((i) => i.name === 'eth0') ?? ifaces[0];
     out.linux = {
       cpu: { timestamp: now, usage_core_nano_seconds: sum((c) => c.cpu?.usage_core_nano_seconds) },
-      memory: { timestamp: now, usage_bytes: sum((c) => c.memory?.usage_bytes), working_set_bytes: sum((c) => c.memory?.working_set_bytes) },
+      memory: {
+        timestamp: now,
+        usage_bytes: sum((c) => c.memory?.usage_bytes),
+        working_set_bytes: sum((c) => c.memory?.working_set_bytes),
+      },
       network: { timestamp: now, ...(eth0 ? { default_interface: wire(eth0) } : {}), interfaces: ifaces.map(wire) },
       process: { timestamp: now, process_count: { value: String(containers.reduce((n, c) => n + (c.pids ?? 0), 0)) } },
       containers: containers.map(({ pids: _, ...c }) => c),
@@ -529,7 +728,9 @@ export class CriRuntimeService {
 
   async ListPodSandboxStats(req: Msg): Promise<Msg> {
     const f = req.filter ?? {};
-    const pods = this.#e.pods.list().filter((p) => p.state === 'ready' && idMatches(f.id, p.id) && labelsMatch(f.label_selector, p.labels));
+    const pods = this.#e.pods
+      .list()
+      .filter((p) => p.state === 'ready' && idMatches(f.id, p.id) && labelsMatch(f.label_selector, p.labels));
     return { stats: await Promise.all(pods.map((p) => this.#podStats(p))) };
   }
 
@@ -537,10 +738,13 @@ export class CriRuntimeService {
     const id = required(req.container_id, 'container_id');
     const res: Msg = req.linux ?? {};
     const { cpuShares, cpusetCpus, cpusetMems, oomScoreAdj } = resourcesOf(res, 'linux');
-    if (oomScoreAdj !== undefined) throw unsupported('linux.oom_score_adj: cannot be changed on a running container by berth (expected 0)');
+    if (oomScoreAdj !== undefined)
+      throw unsupported('linux.oom_score_adj: cannot be changed on a running container by berth (expected 0)');
     await this.#e.pods.updateContainerResources(id, {
       ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
-      ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0 ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) } : {}),
+      ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0
+        ? { cpus: int64(res.cpu_quota) / int64(res.cpu_period) }
+        : {}),
       ...(cpuShares !== undefined ? { cpuShares } : {}),
       ...(cpusetCpus !== undefined ? { cpusetCpus } : {}),
       ...(cpusetMems !== undefined ? { cpusetMems } : {}),
@@ -555,7 +759,9 @@ export class CriRuntimeService {
     const net = this.#e.network;
     const subnet = net.name === 'none' ? undefined : (await net.inspect(net.defaultNetwork)).subnet;
     if (subnet === cidr) return {};
-    throw unsupported(`runtime_config.network_config.pod_cidr: ${cidr} differs from the pod network's subnet ${subnet ?? '(no pod network)'}, and berth cannot change it yet; configure berthd's default network with that subnet (network.defaultNetwork.subnet)`);
+    throw unsupported(
+      `runtime_config.network_config.pod_cidr: ${cidr} differs from the pod network's subnet ${subnet ?? '(no pod network)'}, and berth cannot change it yet; configure berthd's default network with that subnet (network.defaultNetwork.subnet)`,
+    );
   }
 
   async ListMetricDescriptors(): Promise<Msg> {

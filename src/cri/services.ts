@@ -7,7 +7,13 @@ export const CRI_VERSIONS = ['v1', 'v1alpha2'] as const;
 export type CriVersion = (typeof CRI_VERSIONS)[number];
 
 /** Methods of runtime.v1 that runtime.v1alpha2 never had. */
-const V1_ONLY = new Set(['CheckpointContainer', 'GetContainerEvents', 'ListMetricDescriptors', 'ListPodSandboxMetrics', 'RuntimeConfig']);
+const V1_ONLY = new Set([
+  'CheckpointContainer',
+  'GetContainerEvents',
+  'ListMetricDescriptors',
+  'ListPodSandboxMetrics',
+  'RuntimeConfig',
+]);
 
 export function offeredIn(version: CriVersion, method: string): boolean {
   return version === 'v1' || !V1_ONLY.has(method);

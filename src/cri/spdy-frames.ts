@@ -19,12 +19,32 @@ import { constants, inflateRawSync } from 'node:zlib';
 
 export const SPDY_VERSION = 3;
 
-export const ControlType = { SynStream: 1, SynReply: 2, RstStream: 3, Settings: 4, Ping: 6, GoAway: 7, Headers: 8, WindowUpdate: 9 } as const;
+export const ControlType = {
+  SynStream: 1,
+  SynReply: 2,
+  RstStream: 3,
+  Settings: 4,
+  Ping: 6,
+  GoAway: 7,
+  Headers: 8,
+  WindowUpdate: 9,
+} as const;
 export const FLAG_FIN = 0x01;
 export const FLAG_UNIDIRECTIONAL = 0x02;
 
 /** RST_STREAM status codes. */
-export const RstStatus = { ProtocolError: 1, InvalidStream: 2, RefusedStream: 3, UnsupportedVersion: 4, Cancel: 5, InternalError: 6, FlowControlError: 7, StreamInUse: 8, StreamAlreadyClosed: 9, FrameTooLarge: 11 } as const;
+export const RstStatus = {
+  ProtocolError: 1,
+  InvalidStream: 2,
+  RefusedStream: 3,
+  UnsupportedVersion: 4,
+  Cancel: 5,
+  InternalError: 6,
+  FlowControlError: 7,
+  StreamInUse: 8,
+  StreamAlreadyClosed: 9,
+  FrameTooLarge: 11,
+} as const;
 export const GoAwayStatus = { Ok: 0, ProtocolError: 1, InternalError: 2 } as const;
 export const SettingsId = { MaxConcurrentStreams: 4, InitialWindowSize: 7 } as const;
 
@@ -33,7 +53,14 @@ export type SpdyHeaders = Record<string, string>;
 
 export type SpdyFrame =
   | { type: 'data'; streamId: number; flags: number; data: Buffer }
-  | { type: 'syn_stream'; streamId: number; associatedId: number; priority: number; flags: number; headers: SpdyHeaders }
+  | {
+      type: 'syn_stream';
+      streamId: number;
+      associatedId: number;
+      priority: number;
+      flags: number;
+      headers: SpdyHeaders;
+    }
   | { type: 'syn_reply'; streamId: number; flags: number; headers: SpdyHeaders }
   | { type: 'rst_stream'; streamId: number; status: number }
   | { type: 'settings'; flags: number; entries: { flags: number; id: number; value: number }[] }
@@ -57,12 +84,71 @@ export class SpdyProtocolError extends Error {
 // header names and values, then a run of common status and value text. Built from its parts; the
 // unit test holds the result to the spec's 1423 bytes by their SHA-256.
 const DICTIONARY_WORDS = [
-  'options', 'head', 'post', 'put', 'delete', 'trace', 'accept', 'accept-charset', 'accept-encoding', 'accept-language', 'accept-ranges', 'age', 'allow',
-  'authorization', 'cache-control', 'connection', 'content-base', 'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5',
-  'content-range', 'content-type', 'date', 'etag', 'expect', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
-  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'pragma', 'proxy-authenticate', 'proxy-authorization', 'range', 'referer', 'retry-after',
-  'server', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'vary', 'via', 'warning', 'www-authenticate', 'method', 'get', 'status', '200 OK',
-  'version', 'HTTP/1.1', 'url', 'public', 'set-cookie', 'keep-alive', 'origin',
+  'options',
+  'head',
+  'post',
+  'put',
+  'delete',
+  'trace',
+  'accept',
+  'accept-charset',
+  'accept-encoding',
+  'accept-language',
+  'accept-ranges',
+  'age',
+  'allow',
+  'authorization',
+  'cache-control',
+  'connection',
+  'content-base',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-md5',
+  'content-range',
+  'content-type',
+  'date',
+  'etag',
+  'expect',
+  'expires',
+  'from',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'pragma',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'range',
+  'referer',
+  'retry-after',
+  'server',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'user-agent',
+  'vary',
+  'via',
+  'warning',
+  'www-authenticate',
+  'method',
+  'get',
+  'status',
+  '200 OK',
+  'version',
+  'HTTP/1.1',
+  'url',
+  'public',
+  'set-cookie',
+  'keep-alive',
+  'origin',
 ];
 const DICTIONARY_TAIL =
   '100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505' +
@@ -136,7 +222,8 @@ export function decodeHeaderBlock(b: Buffer, streamId = 0): SpdyHeaders {
   for (let i = 0; i < count; i++) {
     const name = read();
     const value = read();
-    if (name === '' || name !== name.toLowerCase()) throw fail(`header name ${JSON.stringify(name)} (expected non-empty lower case)`);
+    if (name === '' || name !== name.toLowerCase())
+      throw fail(`header name ${JSON.stringify(name)} (expected non-empty lower case)`);
     if (name in out) throw fail(`header ${name} given twice`);
     out[name] = value;
   }
@@ -182,15 +269,21 @@ export class HeaderDecompressor {
   decompress(block: Buffer, streamId = 0): SpdyHeaders {
     let body = block;
     if (!this.#started) {
-      if (block.length < 2 || (block[0]! & 0x0f) !== 8 || ((block[0]! << 8) | block[1]!) % 31 !== 0) throw new SpdyProtocolError('header block: not a zlib stream', streamId);
+      if (block.length < 2 || (block[0]! & 0x0f) !== 8 || ((block[0]! << 8) | block[1]!) % 31 !== 0)
+        throw new SpdyProtocolError('header block: not a zlib stream', streamId);
       const fdict = (block[1]! & 0x20) !== 0;
-      if (fdict && (block.length < 6 || block.readUInt32BE(2) !== adler32(SPDY_DICTIONARY))) throw new SpdyProtocolError('header block: zlib stream names a dictionary other than SPDY/3\'s', streamId);
+      if (fdict && (block.length < 6 || block.readUInt32BE(2) !== adler32(SPDY_DICTIONARY)))
+        throw new SpdyProtocolError("header block: zlib stream names a dictionary other than SPDY/3's", streamId);
       body = block.subarray(fdict ? 6 : 2);
       this.#started = true;
     }
     let out: Buffer;
     try {
-      out = inflateRawSync(body, { dictionary: this.#history, finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: MAX_HEADER_BLOCK });
+      out = inflateRawSync(body, {
+        dictionary: this.#history,
+        finishFlush: constants.Z_SYNC_FLUSH,
+        maxOutputLength: MAX_HEADER_BLOCK,
+      });
     } catch (e) {
       throw new SpdyProtocolError(`header block does not inflate: ${(e as Error).message}`, streamId);
     }
@@ -233,14 +326,22 @@ export class FrameEncoder {
         const hb = this.#compressor.compress(f.headers);
         const p = Buffer.alloc(4);
         p.writeUInt32BE(f.streamId & 0x7fffffff, 0);
-        return Buffer.concat([controlHeader(f.type === 'syn_reply' ? ControlType.SynReply : ControlType.Headers, f.flags, 4 + hb.length), p, hb]);
+        return Buffer.concat([
+          controlHeader(f.type === 'syn_reply' ? ControlType.SynReply : ControlType.Headers, f.flags, 4 + hb.length),
+          p,
+          hb,
+        ]);
       }
       case 'rst_stream':
       case 'goaway':
       case 'window_update': {
         const p = Buffer.alloc(8);
         const [type, a, b] =
-          f.type === 'rst_stream' ? [ControlType.RstStream, f.streamId, f.status] : f.type === 'goaway' ? [ControlType.GoAway, f.lastGoodStreamId, f.status] : [ControlType.WindowUpdate, f.streamId, f.delta];
+          f.type === 'rst_stream'
+            ? [ControlType.RstStream, f.streamId, f.status]
+            : f.type === 'goaway'
+              ? [ControlType.GoAway, f.lastGoodStreamId, f.status]
+              : [ControlType.WindowUpdate, f.streamId, f.delta];
         p.writeUInt32BE(a & 0x7fffffff, 0);
         p.writeUInt32BE(f.type === 'window_update' ? b & 0x7fffffff : b >>> 0, 4);
         return Buffer.concat([controlHeader(type, 0, 8), p]);
@@ -275,7 +376,8 @@ export class FrameDecoder {
     const out: SpdyFrame[] = [];
     while (this.#buf.length >= 8) {
       const len = this.#buf.readUInt32BE(4) & 0xffffff;
-      if (len > MAX_FRAME_PAYLOAD) throw new SpdyProtocolError(`frame of ${len} bytes (at most ${MAX_FRAME_PAYLOAD} accepted)`);
+      if (len > MAX_FRAME_PAYLOAD)
+        throw new SpdyProtocolError(`frame of ${len} bytes (at most ${MAX_FRAME_PAYLOAD} accepted)`);
       if (this.#buf.length < 8 + len) break;
       const head = this.#buf.subarray(0, 8);
       const payload = Buffer.from(this.#buf.subarray(8, 8 + len));
@@ -289,7 +391,8 @@ export class FrameDecoder {
     const flags = head[4]!;
     if ((head[0]! & 0x80) === 0) return { type: 'data', streamId: head.readUInt32BE(0) & 0x7fffffff, flags, data: p };
     const version = head.readUInt16BE(0) & 0x7fff;
-    if (version !== SPDY_VERSION) throw new SpdyProtocolError(`control frame of version ${version} (expected ${SPDY_VERSION})`);
+    if (version !== SPDY_VERSION)
+      throw new SpdyProtocolError(`control frame of version ${version} (expected ${SPDY_VERSION})`);
     const type = head.readUInt16BE(2);
     const need = (n: number, what: string) => {
       if (p.length < n) throw new SpdyProtocolError(`${what} frame of ${p.length} bytes (expected at least ${n})`);
@@ -300,13 +403,25 @@ export class FrameDecoder {
         need(10, 'SYN_STREAM');
         const streamId = id31(0);
         if (streamId === 0) throw new SpdyProtocolError('SYN_STREAM for stream 0');
-        return { type: 'syn_stream', streamId, associatedId: id31(4), priority: p[8]! >> 5, flags, headers: this.#decompressor.decompress(p.subarray(10), streamId) };
+        return {
+          type: 'syn_stream',
+          streamId,
+          associatedId: id31(4),
+          priority: p[8]! >> 5,
+          flags,
+          headers: this.#decompressor.decompress(p.subarray(10), streamId),
+        };
       }
       case ControlType.SynReply:
       case ControlType.Headers: {
         need(4, type === ControlType.SynReply ? 'SYN_REPLY' : 'HEADERS');
         const streamId = id31(0);
-        return { type: type === ControlType.SynReply ? 'syn_reply' : 'headers', streamId, flags, headers: this.#decompressor.decompress(p.subarray(4), streamId) };
+        return {
+          type: type === ControlType.SynReply ? 'syn_reply' : 'headers',
+          streamId,
+          flags,
+          headers: this.#decompressor.decompress(p.subarray(4), streamId),
+        };
       }
       case ControlType.RstStream:
         need(8, 'RST_STREAM');
@@ -316,7 +431,12 @@ export class FrameDecoder {
         const n = p.readUInt32BE(0);
         need(4 + 8 * n, 'SETTINGS');
         const entries = [];
-        for (let i = 0; i < n; i++) entries.push({ flags: p[4 + 8 * i]!, id: p.readUInt32BE(4 + 8 * i) & 0xffffff, value: p.readUInt32BE(8 + 8 * i) });
+        for (let i = 0; i < n; i++)
+          entries.push({
+            flags: p[4 + 8 * i]!,
+            id: p.readUInt32BE(4 + 8 * i) & 0xffffff,
+            value: p.readUInt32BE(8 + 8 * i),
+          });
         return { type: 'settings', flags, entries };
       }
       case ControlType.Ping:
@@ -325,7 +445,11 @@ export class FrameDecoder {
       case ControlType.GoAway:
         // SPDY/3 added the status; a 4-byte GOAWAY (SPDY/2 style) is read as status OK.
         need(4, 'GOAWAY');
-        return { type: 'goaway', lastGoodStreamId: id31(0), status: p.length >= 8 ? p.readUInt32BE(4) : GoAwayStatus.Ok };
+        return {
+          type: 'goaway',
+          lastGoodStreamId: id31(0),
+          status: p.length >= 8 ? p.readUInt32BE(4) : GoAwayStatus.Ok,
+        };
       case ControlType.WindowUpdate:
         need(8, 'WINDOW_UPDATE');
         return { type: 'window_update', streamId: id31(0), delta: p.readUInt32BE(4) & 0x7fffffff };

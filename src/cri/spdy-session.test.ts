@@ -16,7 +16,11 @@ async function pair(maxStreams?: number): Promise<{ client: SpdySession; server:
   const c = connect(port, '127.0.0.1');
   const [s] = (await once(srv, 'connection')) as [Socket];
   srv.close();
-  return { client: new SpdySession(c, { server: false }), server: new SpdySession(s, { server: true, ...(maxStreams ? { maxStreams } : {}) }), close: () => c.destroy() };
+  return {
+    client: new SpdySession(c, { server: false }),
+    server: new SpdySession(s, { server: true, ...(maxStreams ? { maxStreams } : {}) }),
+    close: () => c.destroy(),
+  };
 }
 
 function readAll(s: SpdyStream): Promise<Buffer> {

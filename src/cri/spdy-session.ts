@@ -8,7 +8,18 @@
 // Must never: know what a stream carries (remote-command.ts and port-forward.ts do).
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
-import { DATA_CHUNK, FLAG_FIN, FLAG_UNIDIRECTIONAL, FrameDecoder, FrameEncoder, GoAwayStatus, RstStatus, type SpdyFrame, type SpdyHeaders, SpdyProtocolError } from './spdy-frames.ts';
+import {
+  DATA_CHUNK,
+  FLAG_FIN,
+  FLAG_UNIDIRECTIONAL,
+  FrameDecoder,
+  FrameEncoder,
+  GoAwayStatus,
+  RstStatus,
+  type SpdyFrame,
+  type SpdyHeaders,
+  SpdyProtocolError,
+} from './spdy-frames.ts';
 
 export class SpdyStream extends Duplex {
   readonly id: number;
@@ -123,7 +134,13 @@ export class SpdyStream extends Duplex {
     const go = () => {
       if (this.localFin) return cb(new Error(`SPDY stream ${this.id}: written after it was closed`));
       let ok = true;
-      for (let off = 0; off < chunk.length; off += DATA_CHUNK) ok = this.#session.send({ type: 'data', streamId: this.id, flags: 0, data: chunk.subarray(off, off + DATA_CHUNK) });
+      for (let off = 0; off < chunk.length; off += DATA_CHUNK)
+        ok = this.#session.send({
+          type: 'data',
+          streamId: this.id,
+          flags: 0,
+          data: chunk.subarray(off, off + DATA_CHUNK),
+        });
       // Queued on the connection in order; the next write waits only while the connection is full.
       if (ok) cb();
       else this.#session.whenDrained(() => cb());
@@ -157,7 +174,13 @@ export class SpdyStream extends Duplex {
   }
 }
 
-export type SpdySessionOptions = { server: boolean; log?: (m: string) => void; /** Streams the peer may hold open at once; more are refused (RST_STREAM REFUSED_STREAM). */ maxStreams?: number };
+export type SpdySessionOptions = {
+  server: boolean;
+  log?: (
+    m: string,
+  ) => void /** Streams the peer may hold open at once; more are refused (RST_STREAM REFUSED_STREAM). */;
+  maxStreams?: number;
+};
 
 /** A peer's open streams are bounded: each costs memory here (and, for port-forward, a connection). */
 export const DEFAULT_MAX_STREAMS = 1000;
@@ -341,7 +364,8 @@ export class SpdySession extends EventEmitter {
       case 'rst_stream': {
         const s = this.#streams.get(f.streamId);
         if (s) s.onFrame(f);
-        else if (f.type === 'data' && !(f.flags & FLAG_FIN)) this.send({ type: 'rst_stream', streamId: f.streamId, status: RstStatus.InvalidStream });
+        else if (f.type === 'data' && !(f.flags & FLAG_FIN))
+          this.send({ type: 'rst_stream', streamId: f.streamId, status: RstStatus.InvalidStream });
         return;
       }
       case 'ping': {

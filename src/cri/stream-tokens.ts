@@ -29,7 +29,10 @@ export class StreamTokens<T> {
   /** A fresh token for `value` (144 random bits, URL-safe). */
   issue(value: T): string {
     this.#sweep();
-    if (this.#entries.size >= this.#max) throw unavailable(`streaming: ${this.#max} stream requests are waiting for their client already; try again once some are used or expire (after ${this.#ttlMs / 1000} s)`);
+    if (this.#entries.size >= this.#max)
+      throw unavailable(
+        `streaming: ${this.#max} stream requests are waiting for their client already; try again once some are used or expire (after ${this.#ttlMs / 1000} s)`,
+      );
     const token = randomBytes(18).toString('base64url');
     this.#entries.set(token, { value, expires: this.#now() + this.#ttlMs });
     return token;

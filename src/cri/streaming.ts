@@ -37,7 +37,9 @@ export class CriStreaming {
 
   #start(): Promise<StreamingServer> {
     if (this.#closed) return Promise.reject(invalidArgument('streaming: berthd is shutting down'));
-    this.#server ??= import('./streaming-server.ts').then((m) => m.startStreamingServer(this.#engine, this.tokens, this.#address, this.#log));
+    this.#server ??= import('./streaming-server.ts').then((m) =>
+      m.startStreamingServer(this.#engine, this.tokens, this.#address, this.#log),
+    );
     // A failed start (address in use) is retried by the next call rather than remembered.
     this.#server.catch(() => {
       this.#server = undefined;

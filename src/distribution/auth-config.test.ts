@@ -12,7 +12,13 @@ describe('docker config.json credentials', () => {
     const dir = await mkdtemp(join(tmpdir(), 'berth-auth-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const path = join(dir, 'config.json');
-    await writeFile(path, JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('hub:secret').toString('base64') } }, credsStore: 'x' }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('hub:secret').toString('base64') } },
+        credsStore: 'x',
+      }),
+    );
     await login('localhost:5000', { username: 'u', password: 'p:w' }, { configPath: path });
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     const cfg = JSON.parse(await readFile(path, 'utf8'));
@@ -23,24 +29,51 @@ describe('docker config.json credentials', () => {
     assert.equal(await getCredentials('other:1', path), undefined);
     await logout('localhost:5000', { configPath: path });
     assert.equal(await getCredentials('localhost:5000', path), undefined);
-    await assert.rejects(logout('localhost:5000', { configPath: path }), (e: unknown) => isBerthError(e, ErrorCode.NotFound));
+    await assert.rejects(logout('localhost:5000', { configPath: path }), (e: unknown) =>
+      isBerthError(e, ErrorCode.NotFound),
+    );
   });
 
   it('does not store credentials that fail verification', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'berth-auth-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const path = join(dir, 'config.json');
-    await assert.rejects(login('r:1', { username: 'u', password: 'bad' }, { configPath: path, verify: async () => { throw new Error('denied'); } }), /denied/);
+    await assert.rejects(
+      login(
+        'r:1',
+        { username: 'u', password: 'bad' },
+        {
+          configPath: path,
+          verify: async () => {
+            throw new Error('denied');
+          },
+        },
+      ),
+      /denied/,
+    );
     assert.equal(await getCredentials('r:1', path), undefined);
   });
 });
 
 describe('WWW-Authenticate', () => {
   it('parses bearer and basic challenges', () => {
-    assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull,push"'), [
-      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry', scope: 'repository:a/b:pull,push' } },
+    assert.deepEqual(
+      parseWwwAuthenticate(
+        'Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull,push"',
+      ),
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://auth.example/token', service: 'registry', scope: 'repository:a/b:pull,push' },
+        },
+      ],
+    );
+    assert.deepEqual(parseWwwAuthenticate('Basic realm="Registry Realm"'), [
+      { scheme: 'basic', params: { realm: 'Registry Realm' } },
     ]);
-    assert.deepEqual(parseWwwAuthenticate('Basic realm="Registry Realm"'), [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
-    assert.deepEqual(parseWwwAuthenticate('Basic realm=x, Bearer realm="y"').map((c) => c.scheme), ['basic', 'bearer']);
+    assert.deepEqual(
+      parseWwwAuthenticate('Basic realm=x, Bearer realm="y"').map((c) => c.scheme),
+      ['basic', 'bearer'],
+    );
   });
 });

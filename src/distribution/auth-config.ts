@@ -12,7 +12,10 @@ import { DOCKER_HUB } from './reference.ts';
 export type Credentials = { username: string; password: string };
 export type CredentialsFn = (registry: string) => Promise<Credentials | undefined>;
 
-type DockerConfig = { auths?: Record<string, { auth?: string; username?: string; password?: string }>; [k: string]: unknown };
+type DockerConfig = {
+  auths?: Record<string, { auth?: string; username?: string; password?: string }>;
+  [k: string]: unknown;
+};
 
 export function defaultDockerConfigPath(): string {
   return join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
@@ -48,7 +51,10 @@ async function save(path: string, cfg: DockerConfig): Promise<void> {
   await atomicWriteFile(path, `${JSON.stringify(cfg, null, '\t')}\n`, 0o600);
 }
 
-export async function getCredentials(registry: string, configPath = defaultDockerConfigPath()): Promise<Credentials | undefined> {
+export async function getCredentials(
+  registry: string,
+  configPath = defaultDockerConfigPath(),
+): Promise<Credentials | undefined> {
   const cfg = await load(configPath);
   for (const [key, entry] of Object.entries(cfg.auths ?? {})) {
     if (keyHost(key) !== registry) continue;
@@ -58,7 +64,8 @@ export async function getCredentials(registry: string, configPath = defaultDocke
       if (i < 0) throw invalidArgument(`${configPath}: auths["${key}"].auth: expected base64 of user:password`);
       return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
     }
-    if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password };
+    if (entry.username !== undefined && entry.password !== undefined)
+      return { username: entry.username, password: entry.password };
   }
   return undefined;
 }
@@ -77,7 +84,8 @@ export async function login(
   creds: Credentials,
   opts: { configPath?: string; verify?: (creds: Credentials) => Promise<void> } = {},
 ): Promise<void> {
-  if (!creds.username || creds.username.includes(':')) throw invalidArgument(`login ${registry}: username must be non-empty and contain no ":"`);
+  if (!creds.username || creds.username.includes(':'))
+    throw invalidArgument(`login ${registry}: username must be non-empty and contain no ":"`);
   if (opts.verify) await opts.verify(creds);
   const path = opts.configPath ?? defaultDockerConfigPath();
   const cfg = await load(path);

@@ -19,7 +19,8 @@ describe('parseReference', () => {
     [`ghcr.io/o/r:t@sha256:${hex}`, `ghcr.io/o/r:t@sha256:${hex}`],
     ['quay.io/a.b/c__d-e', 'quay.io/a.b/c__d-e:latest'],
   ];
-  for (const [input, want] of good) it(`parses ${input}`, () => assert.equal(formatReference(parseReference(input)), want));
+  for (const [input, want] of good)
+    it(`parses ${input}`, () => assert.equal(formatReference(parseReference(input)), want));
 
   const bad: [string, RegExp][] = [
     ['', /empty/],
@@ -36,7 +37,13 @@ describe('parseReference', () => {
   ];
   for (const [input, re] of bad)
     it(`rejects "${input}"`, () =>
-      assert.throws(() => parseReference(input), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && re.test((e as Error).message) && (e as Error).message.includes(`"${input}"`)));
+      assert.throws(
+        () => parseReference(input),
+        (e: unknown) =>
+          isBerthError(e, ErrorCode.InvalidArgument) &&
+          re.test((e as Error).message) &&
+          (e as Error).message.includes(`"${input}"`),
+      ));
 
   it('gives the familiar name', () => {
     assert.equal(familiarReference(parseReference('busybox')), 'busybox:latest');

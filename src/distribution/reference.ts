@@ -14,7 +14,8 @@ export type Reference = {
 export const DOCKER_HUB = 'docker.io';
 const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
+const HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
 
 export function parseReference(input: string): Reference {
   const bad = (why: string) => invalidArgument(`image reference "${input}": ${why}`);
@@ -55,7 +56,8 @@ export function parseReference(input: string): Reference {
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   for (const c of repository.split('/')) {
     if (c !== c.toLowerCase()) throw bad(`repository name must be lowercase ("${repository}")`);
-    if (!COMPONENT.test(c)) throw bad(`repository component "${c}" is invalid (expected [a-z0-9] separated by ".", "_", "__" or "-")`);
+    if (!COMPONENT.test(c))
+      throw bad(`repository component "${c}" is invalid (expected [a-z0-9] separated by ".", "_", "__" or "-")`);
   }
   if (registry.length + 1 + repository.length > 255) throw bad('name longer than 255 characters');
   const ref: Reference = { registry, repository };
@@ -73,7 +75,8 @@ export function formatReference(ref: Reference): string {
 /** The name docker users type: `busybox:latest` for docker.io/library/busybox:latest. */
 export function familiarReference(ref: Reference): string {
   let name = `${ref.registry}/${ref.repository}`;
-  if (ref.registry === DOCKER_HUB) name = ref.repository.startsWith('library/') ? ref.repository.slice(8) : ref.repository;
+  if (ref.registry === DOCKER_HUB)
+    name = ref.repository.startsWith('library/') ? ref.repository.slice(8) : ref.repository;
   return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
 

@@ -28,7 +28,10 @@ export type RegistryClientOptions = {
 };
 
 export type FetchedManifest = { bytes: Buffer; descriptor: Descriptor; document: ManifestDocument };
-export type BlobResponse = { body: Readable; /** Offset of the first byte of body (0 when the server ignored Range). */ start: number };
+export type BlobResponse = {
+  body: Readable /** Offset of the first byte of body (0 when the server ignored Range). */;
+  start: number;
+};
 export type PushBlobResult = 'exists' | 'mounted' | 'uploaded';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
@@ -42,10 +45,25 @@ type Req = {
   expect: number[];
   creds?: Credentials;
 };
-type Res = { status: number; headers: Record<string, string | string[] | undefined>; body: Readable & { dump(): Promise<void>; text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer> }; url: string };
+type Res = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { dump(): Promise<void>; text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer> };
+  url: string;
+};
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
-const CONNECTION_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CLOSED']);
+const CONNECTION_ERRORS = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
 
 const header = (h: Res['headers'], name: string): string | undefined => {
   const v = h[name];
@@ -84,7 +102,14 @@ export class RegistryClient {
   /** Checks the registry answers the v2 API and that `creds` (or the stored credentials) are accepted. */
   async ping(registry: string, creds?: Credentials): Promise<void> {
     const ep = this.hosts.pushEndpoint(registry);
-    const res = await this.#send(ep, { method: 'GET', url: `${ep.baseUrl}/v2/`, scopes: [], what: `registry ${registry}`, expect: [200], ...(creds ? { creds } : {}) });
+    const res = await this.#send(ep, {
+      method: 'GET',
+      url: `${ep.baseUrl}/v2/`,
+      scopes: [],
+      what: `registry ${registry}`,
+      expect: [200],
+      ...(creds ? { creds } : {}),
+    });
     await res.body.dump();
   }
 
@@ -95,10 +120,18 @@ export class RegistryClient {
       const what = `resolve ${formatReference(ref)}`;
       let res: Res;
       try {
-        res = await this.#send(ep, { method: 'HEAD', url, headers: { accept: ManifestMediaTypes.join(', ') }, scopes: [pullScope(ref)], what, expect: [200] });
+        res = await this.#send(ep, {
+          method: 'HEAD',
+          url,
+          headers: { accept: ManifestMediaTypes.join(', ') },
+          scopes: [pullScope(ref)],
+          what,
+          expect: [200],
+        });
       } catch (e) {
         // A HEAD answer has no body: GET again so the error carries the registry's own message.
-        if (e instanceof BerthError && e.code !== ErrorCode.Unavailable) return (await this.#getManifest(ep, ref)).descriptor;
+        if (e instanceof BerthError && e.code !== ErrorCode.Unavailable)
+          return (await this.#getManifest(ep, ref)).descriptor;
         throw e;
       }
       await res.body.dump();
@@ -123,27 +156,38 @@ export class RegistryClient {
   async #getManifest(ep: Endpoint, ref: Reference, desc?: Descriptor): Promise<FetchedManifest> {
     const target = desc?.digest ?? ref.digest ?? ref.tag!;
     const what = `manifest ${formatReference(ref)}${desc ? ` (${desc.digest})` : ''}`;
-    const res = await this.#send(ep, { method: 'GET', url: this.#manifestUrl(ep, ref, target), headers: { accept: ManifestMediaTypes.join(', ') }, scopes: [pullScope(ref)], what, expect: [200] });
+    const res = await this.#send(ep, {
+      method: 'GET',
+      url: this.#manifestUrl(ep, ref, target),
+      headers: { accept: ManifestMediaTypes.join(', ') },
+      scopes: [pullScope(ref)],
+      what,
+      expect: [200],
+    });
     const declared = Number(header(res.headers, 'content-length'));
     if (declared > MAX_MANIFEST) {
       res.body.destroy();
       throw invalidArgument(`${what}: ${declared} bytes is larger than the ${MAX_MANIFEST}-byte manifest limit`);
     }
     const bytes = Buffer.from(await res.body.arrayBuffer());
-    if (bytes.length > MAX_MANIFEST) throw invalidArgument(`${what}: larger than the ${MAX_MANIFEST}-byte manifest limit`);
+    if (bytes.length > MAX_MANIFEST)
+      throw invalidArgument(`${what}: larger than the ${MAX_MANIFEST}-byte manifest limit`);
     const expected = desc?.digest ?? ref.digest ?? header(res.headers, 'docker-content-digest');
     let digest: string;
     if (expected) {
       const { algorithm } = parseDigest(expected, `${what}: digest`);
       digest = digestOf(bytes, algorithm);
-      if (digest !== expected) throw invalidArgument(`${what}: digest mismatch from ${ep.host}: expected ${expected}, got ${digest}`);
+      if (digest !== expected)
+        throw invalidArgument(`${what}: digest mismatch from ${ep.host}: expected ${expected}, got ${digest}`);
     } else digest = digestOf(bytes);
-    if (desc && bytes.length !== desc.size) throw invalidArgument(`${what}: size mismatch from ${ep.host}: expected ${desc.size}, got ${bytes.length}`);
+    if (desc && bytes.length !== desc.size)
+      throw invalidArgument(`${what}: size mismatch from ${ep.host}: expected ${desc.size}, got ${bytes.length}`);
     const ct = header(res.headers, 'content-type')?.split(';')[0]?.trim();
     const mediaType = desc?.mediaType ?? ((ManifestMediaTypes as string[]).includes(ct ?? '') ? ct : undefined);
     const document = parseManifestDocument(bytes, mediaType, what);
     const docType = document.kind === 'index' ? document.index.mediaType : document.manifest.mediaType;
-    const finalType = mediaType ?? docType ?? (document.kind === 'index' ? ManifestMediaTypes[0]! : ManifestMediaTypes[1]!);
+    const finalType =
+      mediaType ?? docType ?? (document.kind === 'index' ? ManifestMediaTypes[0]! : ManifestMediaTypes[1]!);
     return { bytes, descriptor: { mediaType: finalType, digest, size: bytes.length }, document };
   }
 
@@ -152,18 +196,31 @@ export class RegistryClient {
    * whole content (the content store's writer does, while streaming). `start` says where the body
    * really begins, since a server may ignore Range and send everything.
    */
-  async fetchBlob(ref: Reference, desc: Pick<Descriptor, 'digest' | 'size'>, opts: { offset?: number } = {}): Promise<BlobResponse> {
+  async fetchBlob(
+    ref: Reference,
+    desc: Pick<Descriptor, 'digest' | 'size'>,
+    opts: { offset?: number } = {},
+  ): Promise<BlobResponse> {
     const offset = opts.offset ?? 0;
     return this.#onPullEndpoints(ref, async (ep) => {
       const what = `blob ${desc.digest} of ${formatReference(ref)}`;
       const headers: Record<string, string> = {};
       if (offset > 0) headers.range = `bytes=${offset}-`;
-      const res = await this.#send(ep, { method: 'GET', url: `${ep.baseUrl}/v2/${ref.repository}/blobs/${desc.digest}`, headers, scopes: [pullScope(ref)], what, expect: [200, 206] });
+      const res = await this.#send(ep, {
+        method: 'GET',
+        url: `${ep.baseUrl}/v2/${ref.repository}/blobs/${desc.digest}`,
+        headers,
+        scopes: [pullScope(ref)],
+        what,
+        expect: [200, 206],
+      });
       if (res.status === 206) {
         const m = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '');
         if (!m || Number(m[1]) !== offset) {
           res.body.destroy();
-          throw unavailable(`${what}: ${ep.host} answered Range ${offset}- with Content-Range "${header(res.headers, 'content-range')}"`);
+          throw unavailable(
+            `${what}: ${ep.host} answered Range ${offset}- with Content-Range "${header(res.headers, 'content-range')}"`,
+          );
         }
         return { body: res.body, start: offset };
       }
@@ -186,7 +243,11 @@ export class RegistryClient {
       flush(cb) {
         const got = `${algorithm}:${hash.digest('hex')}`;
         if (got !== desc.digest || size !== desc.size)
-          cb(invalidArgument(`blob ${desc.digest} of ${formatReference(ref)}: content does not match: got ${got} (${size} bytes, expected ${desc.size})`));
+          cb(
+            invalidArgument(
+              `blob ${desc.digest} of ${formatReference(ref)}: content does not match: got ${got} (${size} bytes, expected ${desc.size})`,
+            ),
+          );
         else cb();
       },
     });
@@ -198,7 +259,13 @@ export class RegistryClient {
 
   async blobExists(ref: Reference, digest: string, opts: { forPush?: boolean } = {}): Promise<boolean> {
     const ep = opts.forPush ? this.hosts.pushEndpoint(ref.registry) : this.hosts.pullEndpoints(ref.registry).at(-1)!;
-    const res = await this.#send(ep, { method: 'HEAD', url: `${ep.baseUrl}/v2/${ref.repository}/blobs/${digest}`, scopes: [opts.forPush ? pushScope(ref) : pullScope(ref)], what: `blob ${digest} of ${formatReference(ref)}`, expect: [200, 404] });
+    const res = await this.#send(ep, {
+      method: 'HEAD',
+      url: `${ep.baseUrl}/v2/${ref.repository}/blobs/${digest}`,
+      scopes: [opts.forPush ? pushScope(ref) : pullScope(ref)],
+      what: `blob ${digest} of ${formatReference(ref)}`,
+      expect: [200, 404],
+    });
     await res.body.dump();
     return res.status === 200;
   }
@@ -220,8 +287,17 @@ export class RegistryClient {
     if (opts.mountFrom) scopes.push(`repository:${opts.mountFrom}:pull`);
     if (await this.blobExists(ref, desc.digest, { forPush: true })) return 'exists';
     const uploads = `${ep.baseUrl}/v2/${ref.repository}/blobs/uploads/`;
-    const start = opts.mountFrom ? `${uploads}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(opts.mountFrom)}` : uploads;
-    const post = await this.#send(ep, { method: 'POST', url: start, headers: { 'content-length': '0' }, scopes, what, expect: [201, 202] });
+    const start = opts.mountFrom
+      ? `${uploads}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(opts.mountFrom)}`
+      : uploads;
+    const post = await this.#send(ep, {
+      method: 'POST',
+      url: start,
+      headers: { 'content-length': '0' },
+      scopes,
+      what,
+      expect: [201, 202],
+    });
     await post.body.dump();
     if (post.status === 201) return 'mounted';
     let location = this.#location(post, what);
@@ -261,7 +337,11 @@ export class RegistryClient {
       const res = await this.#send(ep, {
         method: 'PATCH',
         url: location,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length), 'content-range': `${offset}-${offset + chunk.length - 1}` },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(chunk.length),
+          'content-range': `${offset}-${offset + chunk.length - 1}`,
+        },
         body: () => chunk,
         scopes,
         what: `${what} (chunk at ${offset})`,
@@ -273,7 +353,14 @@ export class RegistryClient {
       opts.onProgress?.(chunk.length);
     }
     if (offset !== desc.size) throw invalidArgument(`${what}: source gave ${offset} bytes, expected ${desc.size}`);
-    const put = await this.#send(ep, { method: 'PUT', url: withDigest(location), headers: { 'content-length': '0' }, scopes, what, expect: [201] });
+    const put = await this.#send(ep, {
+      method: 'PUT',
+      url: withDigest(location),
+      headers: { 'content-length': '0' },
+      scopes,
+      what,
+      expect: [201],
+    });
     await put.body.dump();
     return 'uploaded';
   }
@@ -340,7 +427,12 @@ export class RegistryClient {
       }
       let res: Res;
       try {
-        const r = await (await loadUndici()).request(url, { method: req.method, headers, body: await req.body?.(), dispatcher: await ep.dispatcher() });
+        const r = await (await loadUndici()).request(url, {
+          method: req.method,
+          headers,
+          body: await req.body?.(),
+          dispatcher: await ep.dispatcher(),
+        });
         res = { status: r.statusCode, headers: r.headers, body: r.body as unknown as Res['body'], url };
       } catch (e) {
         if (isTransient(e) && attempt < this.#retries) {
@@ -353,7 +445,10 @@ export class RegistryClient {
         const challenges = parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
         const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
         await res.body.dump();
-        if (!ch) throw failedPrecondition(`${req.what}: ${ep.host} requires authentication but sent no Bearer or Basic challenge`);
+        if (!ch)
+          throw failedPrecondition(
+            `${req.what}: ${ep.host} requires authentication but sent no Bearer or Basic challenge`,
+          );
         this.#challenges.set(ep.host, ch);
         authTried = true;
         continue;
@@ -361,7 +456,8 @@ export class RegistryClient {
       if ([301, 302, 303, 307, 308].includes(res.status) && (req.method === 'GET' || req.method === 'HEAD')) {
         const loc = header(res.headers, 'location');
         await res.body.dump();
-        if (!loc || ++redirects > 5) throw unavailable(`${req.what}: too many redirects or redirect without Location from ${ep.host}`);
+        if (!loc || ++redirects > 5)
+          throw unavailable(`${req.what}: too many redirects or redirect without Location from ${ep.host}`);
         url = new URL(loc, url).toString();
         continue;
       }
@@ -380,7 +476,12 @@ export class RegistryClient {
     await sleep(base / 2 + Math.random() * (base / 2));
   }
 
-  async #authorization(ep: Endpoint, scopes: string[], override: Credentials | undefined, what: string): Promise<string | undefined> {
+  async #authorization(
+    ep: Endpoint,
+    scopes: string[],
+    override: Credentials | undefined,
+    what: string,
+  ): Promise<string | undefined> {
     const ch = this.#challenges.get(ep.host);
     if (!ch) return undefined;
     const creds = override ?? (await this.#credentials(ep.host));
@@ -404,7 +505,9 @@ export class RegistryClient {
     const text = await r.body.text();
     if (r.statusCode !== 200) {
       const msg = registryMessages(text) ?? text.slice(0, 200);
-      throw failedPrecondition(`${what}: token server ${u.origin} of ${ep.host} refused ${creds ? `credentials of ${creds.username}` : 'anonymous access'} (${r.statusCode}${msg ? `: ${msg}` : ''})`);
+      throw failedPrecondition(
+        `${what}: token server ${u.origin} of ${ep.host} refused ${creds ? `credentials of ${creds.username}` : 'anonymous access'} (${r.statusCode}${msg ? `: ${msg}` : ''})`,
+      );
     }
     let body: { token?: string; access_token?: string; expires_in?: number };
     try {

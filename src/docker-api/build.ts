@@ -36,37 +36,66 @@ const isList = (v: unknown): v is unknown[] => Array.isArray(v);
 /** Docker's build query as the builder's options; what berthd cannot honour is refused naming it. */
 export function buildOptionsOf(q: URLSearchParams): BuildOptions {
   const version = q.get('version');
-  if (version && version !== '1') throw refused(`builder version ${version} (BuildKit)`, 'berthd serves the classic builder protocol: run docker build with DOCKER_BUILDKIT=0');
-  if (q.get('remote')) throw refused(`remote context ${q.get('remote')}`, 'berthd builds the context sent as the request body');
+  if (version && version !== '1')
+    throw refused(
+      `builder version ${version} (BuildKit)`,
+      'berthd serves the classic builder protocol: run docker build with DOCKER_BUILDKIT=0',
+    );
+  if (q.get('remote'))
+    throw refused(`remote context ${q.get('remote')}`, 'berthd builds the context sent as the request body');
   if (flag(q, 'squash')) throw refused('squash', 'berthd keeps every layer');
-  if (q.get('rm') !== null && q.get('rm') !== '' && !flag(q, 'rm') && !flag(q, 'forcerm')) throw refused('rm=false', "berthd always removes a step's container (its result stays in the build cache)");
+  if (q.get('rm') !== null && q.get('rm') !== '' && !flag(q, 'rm') && !flag(q, 'forcerm'))
+    throw refused('rm=false', "berthd always removes a step's container (its result stays in the build cache)");
   for (const k of ['memory', 'memswap', 'cpushares', 'cpuquota', 'cpuperiod', 'shmsize']) {
     const v = q.get(k);
-    if (v && v !== '0' && v !== '-1') throw refused(`${k}=${v}`, 'RUN steps run with the engine\'s default resources');
+    if (v && v !== '0' && v !== '-1') throw refused(`${k}=${v}`, "RUN steps run with the engine's default resources");
   }
   for (const k of ['cpusetcpus', 'cpusetmems', 'cgroupparent', 'outputs']) {
-    if (q.get(k)) throw refused(`${k}=${q.get(k)}`, 'RUN steps run with the engine\'s default resources and the result goes to the image store');
+    if (q.get(k))
+      throw refused(
+        `${k}=${q.get(k)}`,
+        "RUN steps run with the engine's default resources and the result goes to the image store",
+      );
   }
   const isolation = q.get('isolation');
-  if (isolation && isolation !== 'default') throw refused(`isolation ${isolation}`, 'berthd isolates with linux namespaces');
+  if (isolation && isolation !== 'default')
+    throw refused(`isolation ${isolation}`, 'berthd isolates with linux namespaces');
   for (const k of ['extrahosts', 'securityopt']) {
     const vs = q.getAll(k).filter(Boolean);
-    if (vs.length > 0) throw refused(`${k}=${vs.join(',')}`, 'RUN steps get the engine\'s default /etc/hosts and security settings');
+    if (vs.length > 0)
+      throw refused(`${k}=${vs.join(',')}`, "RUN steps get the engine's default /etc/hosts and security settings");
   }
-  if ((jsonParam(q, 'ulimits', 'a JSON list of ulimits', isList) ?? []).length > 0) throw refused('ulimits', 'RUN steps run with the engine\'s default limits');
-  if ((jsonParam(q, 'cachefrom', 'a JSON list of image names', isList) ?? []).length > 0) throw refused('cache-from', "berthd's build cache is its own (earlier builds on this daemon)");
+  if ((jsonParam(q, 'ulimits', 'a JSON list of ulimits', isList) ?? []).length > 0)
+    throw refused('ulimits', "RUN steps run with the engine's default limits");
+  if ((jsonParam(q, 'cachefrom', 'a JSON list of image names', isList) ?? []).length > 0)
+    throw refused('cache-from', "berthd's build cache is its own (earlier builds on this daemon)");
 
   const platform = q.get('platform');
-  if (platform && !platformMatches(parsePlatform(platform), hostPlatform())) throw refused(`platform ${platform}`, `berthd builds for its own platform, ${formatPlatform(hostPlatform())}`);
+  if (platform && !platformMatches(parsePlatform(platform), hostPlatform()))
+    throw refused(`platform ${platform}`, `berthd builds for its own platform, ${formatPlatform(hostPlatform())}`);
   const mode = q.get('networkmode');
   let network: 'none' | 'host' | undefined;
   if (mode === 'none' || mode === 'host') network = mode;
-  else if (mode && mode !== 'default' && mode !== 'bridge') throw refused(`networkmode ${mode}`, "RUN steps use the engine's default network, none or host");
+  else if (mode && mode !== 'default' && mode !== 'bridge')
+    throw refused(`networkmode ${mode}`, "RUN steps use the engine's default network, none or host");
 
   // A build arg given as null (`--build-arg X` with X unset in the client's environment) leaves the ARG's default.
-  const args = jsonParam(q, 'buildargs', 'a JSON object of strings (or null)', isObjectOf((x) => typeof x === 'string' || x === null)) ?? {};
-  const buildArgs = Object.fromEntries(Object.entries(args as Record<string, string | null>).filter((e): e is [string, string] => e[1] !== null));
-  const labels = jsonParam(q, 'labels', 'a JSON object of strings', isObjectOf((x) => typeof x === 'string')) as Record<string, string> | undefined;
+  const args =
+    jsonParam(
+      q,
+      'buildargs',
+      'a JSON object of strings (or null)',
+      isObjectOf((x) => typeof x === 'string' || x === null),
+    ) ?? {};
+  const buildArgs = Object.fromEntries(
+    Object.entries(args as Record<string, string | null>).filter((e): e is [string, string] => e[1] !== null),
+  );
+  const labels = jsonParam(
+    q,
+    'labels',
+    'a JSON object of strings',
+    isObjectOf((x) => typeof x === 'string'),
+  ) as Record<string, string> | undefined;
   return {
     tags: q.getAll('t').filter(Boolean),
     buildArgs,
@@ -84,18 +113,24 @@ export function buildOptionsOf(q: URLSearchParams): BuildOptions {
  * a JSON map from registry address to docker's AuthConfig, for FROM pulls. Entries with only an
  * identity token are left out (berthd logs in with a username and password).
  */
-export function registryAuthOf(header: string | string[] | undefined): Record<string, { username: string; password: string }> | undefined {
+export function registryAuthOf(
+  header: string | string[] | undefined,
+): Record<string, { username: string; password: string }> | undefined {
   if (typeof header !== 'string' || header === '') return undefined;
   let map: unknown;
   try {
     map = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
   } catch {
-    throw invalidArgument('X-Registry-Config: not base64 of JSON (expected a map of registry address to {username, password} or {auth})');
+    throw invalidArgument(
+      'X-Registry-Config: not base64 of JSON (expected a map of registry address to {username, password} or {auth})',
+    );
   }
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw invalidArgument('X-Registry-Config: expected a JSON object of registry address to auth config');
+  if (typeof map !== 'object' || map === null || Array.isArray(map))
+    throw invalidArgument('X-Registry-Config: expected a JSON object of registry address to auth config');
   const out: Record<string, { username: string; password: string }> = {};
   for (const [addr, v] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof v !== 'object' || v === null) throw invalidArgument(`X-Registry-Config ${JSON.stringify(addr)}: expected an auth config object`);
+    if (typeof v !== 'object' || v === null)
+      throw invalidArgument(`X-Registry-Config ${JSON.stringify(addr)}: expected an auth config object`);
     const a = v as { username?: unknown; password?: unknown; auth?: unknown };
     let username = typeof a.username === 'string' ? a.username : '';
     let password = typeof a.password === 'string' ? a.password : '';

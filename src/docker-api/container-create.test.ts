@@ -9,8 +9,14 @@ import { splitVersion } from './versions.ts';
 test('paths with and without a version prefix; versions outside 1.41-1.50 are refused as docker words it', () => {
   assert.deepEqual(splitVersion('/v1.41/containers/json'), { version: '1.41', path: '/containers/json' });
   assert.deepEqual(splitVersion('/containers/json'), { version: '1.50', path: '/containers/json' });
-  assert.throws(() => splitVersion('/v1.51/info'), /client version 1.51 is too new. Maximum supported API version is 1.50/);
-  assert.throws(() => splitVersion('/v1.40/info'), /client version 1.40 is too old. Minimum supported API version is 1.41/);
+  assert.throws(
+    () => splitVersion('/v1.51/info'),
+    /client version 1.51 is too new. Maximum supported API version is 1.50/,
+  );
+  assert.throws(
+    () => splitVersion('/v1.40/info'),
+    /client version 1.40 is too old. Minimum supported API version is 1.41/,
+  );
   try {
     splitVersion('/v1.9/info');
   } catch (e) {
@@ -43,7 +49,10 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
         Binds: ['/srv:/data:ro', 'vol:/v'],
         Mounts: [{ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024 } }],
         Tmpfs: { '/run': 'size=64m' },
-        PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '53/udp': [{ HostIp: '', HostPort: '' }] },
+        PortBindings: {
+          '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }],
+          '53/udp': [{ HostIp: '', HostPort: '' }],
+        },
         RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
         NetworkMode: 'bridge',
         Memory: 1 << 20,
@@ -85,14 +94,51 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
     restart: 'on-failure:3',
   });
   assert.deepEqual(
-    toCreateRequest({ Image: 'x', HostConfig: { Privileged: true, CapAdd: ['NET_ADMIN'], CapDrop: ['CHOWN'], SecurityOpt: ['no-new-privileges'], Ulimits: [{ Name: 'NOFILE', Soft: 10, Hard: 20 }], ExtraHosts: ['a:10.0.0.1', 'b=10.0.0.2'], Init: true, CpuShares: 512 } }, undefined, 'berth'),
-    { image: 'x', security: { privileged: true, capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], noNewPrivileges: true }, ulimits: [{ name: 'nofile', soft: 10, hard: 20 }], extraHosts: ['a:10.0.0.1', 'b:10.0.0.2'], init: true, cpuShares: 512 },
+    toCreateRequest(
+      {
+        Image: 'x',
+        HostConfig: {
+          Privileged: true,
+          CapAdd: ['NET_ADMIN'],
+          CapDrop: ['CHOWN'],
+          SecurityOpt: ['no-new-privileges'],
+          Ulimits: [{ Name: 'NOFILE', Soft: 10, Hard: 20 }],
+          ExtraHosts: ['a:10.0.0.1', 'b=10.0.0.2'],
+          Init: true,
+          CpuShares: 512,
+        },
+      },
+      undefined,
+      'berth',
+    ),
+    {
+      image: 'x',
+      security: { privileged: true, capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], noNewPrivileges: true },
+      ulimits: [{ name: 'nofile', soft: 10, hard: 20 }],
+      extraHosts: ['a:10.0.0.1', 'b:10.0.0.2'],
+      init: true,
+      cpuShares: 512,
+    },
   );
-  assert.deepEqual(toCreateRequest({ Image: 'x', Entrypoint: [''] }, undefined, 'berth').entrypoint, [], '--entrypoint "" clears it');
+  assert.deepEqual(
+    toCreateRequest({ Image: 'x', Entrypoint: [''] }, undefined, 'berth').entrypoint,
+    [],
+    '--entrypoint "" clears it',
+  );
   // docker's CLI reads --security-opt seccomp=FILE and sends the profile itself.
   const profile = '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}';
-  assert.deepEqual(toCreateRequest({ Image: 'x', HostConfig: { SecurityOpt: [`seccomp=${profile}`] } }, undefined, 'berth').security, { seccomp: { kind: 'inline', json: profile } });
-  assert.deepEqual(toCreateRequest({ Image: 'x', HostConfig: { SecurityOpt: ['seccomp=unconfined', 'no-new-privileges:true'] } }, undefined, 'berth').security, { seccomp: { kind: 'unconfined' }, noNewPrivileges: true });
+  assert.deepEqual(
+    toCreateRequest({ Image: 'x', HostConfig: { SecurityOpt: [`seccomp=${profile}`] } }, undefined, 'berth').security,
+    { seccomp: { kind: 'inline', json: profile } },
+  );
+  assert.deepEqual(
+    toCreateRequest(
+      { Image: 'x', HostConfig: { SecurityOpt: ['seccomp=unconfined', 'no-new-privileges:true'] } },
+      undefined,
+      'berth',
+    ).security,
+    { seccomp: { kind: 'unconfined' }, noNewPrivileges: true },
+  );
 });
 
 test('create: what the engine does not honour is refused naming the flag, never ignored', () => {

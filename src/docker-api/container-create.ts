@@ -13,7 +13,12 @@ export type DockerMount = {
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean };
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> }; Subpath?: string };
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Record<string, string>;
+    DriverConfig?: { Name?: string; Options?: Record<string, string> };
+    Subpath?: string;
+  };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
 };
 
@@ -71,7 +76,12 @@ export type DockerConfig = Record<string, unknown> & {
   StopTimeout?: number | null;
   ExposedPorts?: Record<string, unknown> | null;
   HostConfig?: DockerHostConfig | null;
-  NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: unknown; Links?: string[] | null; [k: string]: unknown } | null> | null } | null;
+  NetworkingConfig?: {
+    EndpointsConfig?: Record<
+      string,
+      { Aliases?: string[] | null; IPAMConfig?: unknown; Links?: string[] | null; [k: string]: unknown } | null
+    > | null;
+  } | null;
 };
 
 /** A value the docker CLI sends when the user did not set the field. */
@@ -120,7 +130,8 @@ const UNSUPPORTED_CONFIG: Record<string, string> = {
   Shell: 'Shell',
 };
 
-const strings = (v: string[] | string | null | undefined): string[] | undefined => (v === null || v === undefined ? undefined : typeof v === 'string' ? [v] : v);
+const strings = (v: string[] | string | null | undefined): string[] | undefined =>
+  v === null || v === undefined ? undefined : typeof v === 'string' ? [v] : v;
 
 function parsePortKey(key: string): { port: number; protocol: 'tcp' | 'udp' } {
   const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(key);
@@ -138,7 +149,8 @@ function portBindings(pb: DockerHostConfig['PortBindings']): PortMapping[] {
     for (const b of list ?? [{}]) {
       const hp = b.HostPort ?? '';
       if (hp !== '' && !/^\d+$/.test(hp)) {
-        if (/^\d+-\d+$/.test(hp)) throw refused(`port binding ${key} -> ${hp}`, 'host port ranges are not published by berth; give one port');
+        if (/^\d+-\d+$/.test(hp))
+          throw refused(`port binding ${key} -> ${hp}`, 'host port ranges are not published by berth; give one port');
         throw invalidArgument(`invalid port specification: "${hp}"`);
       }
       // docker's empty HostIp is every address.
@@ -150,7 +162,8 @@ function portBindings(pb: DockerHostConfig['PortBindings']): PortMapping[] {
 
 function bindMount(spec: string): MountRequest {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw invalidArgument(`invalid volume specification: '${spec}'`);
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
+    throw invalidArgument(`invalid volume specification: '${spec}'`);
   const [src, dst, opts = ''] = parts as [string, string, string?];
   let readOnly = false;
   for (const o of opts.split(',').filter(Boolean)) {
@@ -159,22 +172,35 @@ function bindMount(spec: string): MountRequest {
     else if (o === 'nocopy' && !src.startsWith('/')) continue;
     else throw refused(`volume option '${o}' in '${spec}'`, 'berth honours ro and rw');
   }
-  if (!dst.startsWith('/')) throw invalidArgument(`invalid volume specification: '${spec}': invalid mount config: mount path must be absolute`);
-  return src.startsWith('/') ? { type: 'bind', source: src, target: dst, readOnly } : { type: 'volume', source: src, target: dst, readOnly };
+  if (!dst.startsWith('/'))
+    throw invalidArgument(`invalid volume specification: '${spec}': invalid mount config: mount path must be absolute`);
+  return src.startsWith('/')
+    ? { type: 'bind', source: src, target: dst, readOnly }
+    : { type: 'volume', source: src, target: dst, readOnly };
 }
 
 function mountOf(m: DockerMount, i: number): MountRequest {
   const where = `HostConfig.Mounts[${i}]`;
   if (!m.Target) throw invalidArgument(`${where}: Target must not be empty`);
-  if (m.BindOptions && !unset({ ...m.BindOptions, Propagation: m.BindOptions.Propagation === 'rprivate' ? '' : m.BindOptions.Propagation })) throw refused(`${where}.BindOptions`, 'berth binds rprivate and recursive');
-  if (m.VolumeOptions && !unset({ ...m.VolumeOptions, NoCopy: false, Labels: undefined })) throw refused(`${where}.VolumeOptions`, 'berth volumes are local directories');
+  if (
+    m.BindOptions &&
+    !unset({ ...m.BindOptions, Propagation: m.BindOptions.Propagation === 'rprivate' ? '' : m.BindOptions.Propagation })
+  )
+    throw refused(`${where}.BindOptions`, 'berth binds rprivate and recursive');
+  if (m.VolumeOptions && !unset({ ...m.VolumeOptions, NoCopy: false, Labels: undefined }))
+    throw refused(`${where}.VolumeOptions`, 'berth volumes are local directories');
   switch (m.Type) {
     case 'bind':
       if (!m.Source) throw invalidArgument(`${where}: Source must not be empty for a bind mount`);
       return { type: 'bind', source: m.Source, target: m.Target, readOnly: m.ReadOnly === true };
     case 'volume':
       // Without a Source the volume is anonymous: the engine names it at create.
-      return { type: 'volume', ...(m.Source ? { source: m.Source } : {}), target: m.Target, readOnly: m.ReadOnly === true };
+      return {
+        type: 'volume',
+        ...(m.Source ? { source: m.Source } : {}),
+        target: m.Target,
+        readOnly: m.ReadOnly === true,
+      };
     case 'tmpfs': {
       const opts: string[] = [];
       const t = m.TmpfsOptions ?? {};
@@ -201,7 +227,11 @@ function securityOf(hc: DockerHostConfig): SecurityOptions | undefined {
     if (k === 'seccomp' && v === 'unconfined') sec.seccomp = { kind: 'unconfined' };
     else if (k === 'seccomp' && v.startsWith('{')) sec.seccomp = { kind: 'inline', json: v };
     else if (k === 'no-new-privileges' && (v === 'true' || v === 'false')) sec.noNewPrivileges = v === 'true';
-    else throw refused(`--security-opt ${o.length > 80 ? `${o.slice(0, 80)}…` : o}`, 'berth takes seccomp=unconfined, seccomp=<profile JSON> and no-new-privileges; no AppArmor or SELinux label');
+    else
+      throw refused(
+        `--security-opt ${o.length > 80 ? `${o.slice(0, 80)}…` : o}`,
+        'berth takes seccomp=unconfined, seccomp=<profile JSON> and no-new-privileges; no AppArmor or SELinux label',
+      );
   }
   if (hc.Sysctls && Object.keys(hc.Sysctls).length) sec.sysctls = hc.Sysctls;
   if (hc.GroupAdd?.length) {
@@ -234,8 +264,10 @@ function cpusOf(hc: Pick<DockerHostConfig, 'NanoCpus' | 'CpuQuota' | 'CpuPeriod'
  * engine's update. The CLI sends every field, zero where a flag was not given: zero keeps the value.
  */
 export function toUpdateRequest(body: DockerHostConfig): UpdateRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidArgument('container update: the body must be a JSON object (Resources and RestartPolicy)');
-  for (const [k, flag] of Object.entries(UNSUPPORTED_HOST)) if (k in body && !unset(body[k])) throw refused(`${flag} (${k})`, 'the berth engine does not honour it yet');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalidArgument('container update: the body must be a JSON object (Resources and RestartPolicy)');
+  for (const [k, flag] of Object.entries(UNSUPPORTED_HOST))
+    if (k in body && !unset(body[k])) throw refused(`${flag} (${k})`, 'the berth engine does not honour it yet');
   const u: UpdateRequest = {};
   if (body.Memory) u.memory = body.Memory;
   if (body.MemorySwap) u.memorySwap = body.MemorySwap;
@@ -254,26 +286,34 @@ export function toUpdateRequest(body: DockerHostConfig): UpdateRequest {
 /** The network a container joins: docker's 'default' and 'bridge' are the engine's default network. */
 export function networkOf(mode: string | undefined, defaultNetwork: string): string | undefined {
   if (!mode || mode === 'default' || mode === 'bridge' || mode === defaultNetwork) return undefined;
-  if (mode.startsWith('container:')) throw refused(`--network ${mode}`, 'joining another container\'s network namespace is not supported');
+  if (mode.startsWith('container:'))
+    throw refused(`--network ${mode}`, "joining another container's network namespace is not supported");
   return mode;
 }
 
 export function toCreateRequest(body: DockerConfig, name: string | undefined, defaultNetwork: string): CreateRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidArgument('container create: the body must be a JSON object (Config with HostConfig)');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalidArgument('container create: the body must be a JSON object (Config with HostConfig)');
   if (!body.Image) throw invalidArgument('No image was specified');
   const hc: DockerHostConfig = body.HostConfig ?? {};
-  for (const [k, flag] of Object.entries(UNSUPPORTED_HOST)) if (!unset(hc[k])) throw refused(`${flag} (HostConfig.${k})`, 'the berth engine does not honour it yet');
-  for (const [k, flag] of Object.entries(UNSUPPORTED_CONFIG)) if (!unset(body[k])) throw refused(`${flag} (Config.${k})`, 'the berth engine does not honour it yet');
-  if (hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== null && hc.MemorySwappiness !== -1) throw refused('--memory-swappiness (HostConfig.MemorySwappiness)', 'the berth engine does not honour it yet');
+  for (const [k, flag] of Object.entries(UNSUPPORTED_HOST))
+    if (!unset(hc[k])) throw refused(`${flag} (HostConfig.${k})`, 'the berth engine does not honour it yet');
+  for (const [k, flag] of Object.entries(UNSUPPORTED_CONFIG))
+    if (!unset(body[k])) throw refused(`${flag} (Config.${k})`, 'the berth engine does not honour it yet');
+  if (hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== null && hc.MemorySwappiness !== -1)
+    throw refused('--memory-swappiness (HostConfig.MemorySwappiness)', 'the berth engine does not honour it yet');
   const log = hc.LogConfig?.Type;
   if (log && log !== 'json-file') throw refused(`--log-driver ${log}`, 'berth logs to json-file');
-  if (hc.LogConfig?.Config && Object.keys(hc.LogConfig.Config).length) throw refused('--log-opt', 'berth keeps its own json-file rotation');
+  if (hc.LogConfig?.Config && Object.keys(hc.LogConfig.Config).length)
+    throw refused('--log-opt', 'berth keeps its own json-file rotation');
 
   const mounts: MountRequest[] = [...(hc.Binds ?? []).map(bindMount), ...(hc.Mounts ?? []).map(mountOf)];
-  for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) mounts.push({ type: 'tmpfs', target, options: opts ? opts.split(',') : ['mode=1777'] });
+  for (const [target, opts] of Object.entries(hc.Tmpfs ?? {}))
+    mounts.push({ type: 'tmpfs', target, options: opts ? opts.split(',') : ['mode=1777'] });
   // Config.Volumes (`-v /path`, an image's VOLUME named again): an anonymous volume where nothing else is mounted.
   for (const target of Object.keys((body.Volumes as Record<string, unknown> | null | undefined) ?? {})) {
-    if (!target.startsWith('/')) throw invalidArgument(`invalid volume specification: '${target}': mount path must be absolute`);
+    if (!target.startsWith('/'))
+      throw invalidArgument(`invalid volume specification: '${target}': mount path must be absolute`);
     if (!mounts.some((m) => m.target === target)) mounts.push({ type: 'volume', target });
   }
 
@@ -282,7 +322,8 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
     // -P publishes the Config's exposed ports too (the engine adds the image's).
     for (const key of Object.keys(body.ExposedPorts ?? {})) {
       const { port, protocol } = parsePortKey(key);
-      if (!ports.some((p) => p.containerPort === port && p.protocol === protocol)) ports.push({ hostIP: '0.0.0.0', hostPort: 0, containerPort: port, protocol });
+      if (!ports.some((p) => p.containerPort === port && p.protocol === protocol))
+        ports.push({ hostIP: '0.0.0.0', hostPort: 0, containerPort: port, protocol });
     }
   }
 
@@ -290,12 +331,14 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (nets.length > 1) throw refused('NetworkingConfig.EndpointsConfig', 'a container joins one network at create');
   const aliases: string[] = [];
   for (const [n, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    if (ep && !unset({ ...ep, NetworkID: '', EndpointID: '', Aliases: null, DNSNames: null })) throw refused(`NetworkingConfig.EndpointsConfig.${n}`, 'berth gives addresses from the network\'s range');
+    if (ep && !unset({ ...ep, NetworkID: '', EndpointID: '', Aliases: null, DNSNames: null }))
+      throw refused(`NetworkingConfig.EndpointsConfig.${n}`, "berth gives addresses from the network's range");
     aliases.push(...(ep?.Aliases ?? []));
   }
   const network = networkOf(hc.NetworkMode || nets[0], defaultNetwork);
   // dockerd's rule: the default network resolves no names but the container's own.
-  if (aliases.length && !network) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+  if (aliases.length && !network)
+    throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
 
   const cpus = cpusOf(hc);
 
@@ -337,12 +380,17 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (hc.ExtraHosts?.length) req.extraHosts = hc.ExtraHosts.map((h) => (/^[^:=]+=/.test(h) ? h.replace('=', ':') : h));
   if (hc.Ulimits?.length) {
     req.ulimits = hc.Ulimits.map((u, i) => {
-      if (!u.Name || typeof u.Soft !== 'number' || typeof u.Hard !== 'number') throw invalidArgument(`HostConfig.Ulimits[${i}]: expected Name, Soft and Hard`);
+      if (!u.Name || typeof u.Soft !== 'number' || typeof u.Hard !== 'number')
+        throw invalidArgument(`HostConfig.Ulimits[${i}]: expected Name, Soft and Hard`);
       return { name: u.Name.toLowerCase(), soft: u.Soft, hard: u.Hard };
     });
   }
   if (hc.Init) req.init = true;
-  const dns = { ...(hc.Dns?.length ? { servers: hc.Dns } : {}), ...(hc.DnsSearch?.length ? { search: hc.DnsSearch } : {}), ...(hc.DnsOptions?.length ? { options: hc.DnsOptions } : {}) };
+  const dns = {
+    ...(hc.Dns?.length ? { servers: hc.Dns } : {}),
+    ...(hc.DnsSearch?.length ? { search: hc.DnsSearch } : {}),
+    ...(hc.DnsOptions?.length ? { options: hc.DnsOptions } : {}),
+  };
   if (Object.keys(dns).length) req.dns = dns;
   const ann = hc.Annotations as Record<string, string> | undefined | null;
   if (ann && Object.keys(ann).length) req.annotations = ann;

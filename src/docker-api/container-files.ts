@@ -29,7 +29,15 @@ export function goFileMode(mode: number, type: PathStat['type']): number {
 }
 
 function statHeader(s: PathStat): string {
-  return Buffer.from(JSON.stringify({ name: s.name, size: s.size, mode: goFileMode(s.mode, s.type), mtime: s.mtime, linkTarget: s.linkTarget })).toString('base64');
+  return Buffer.from(
+    JSON.stringify({
+      name: s.name,
+      size: s.size,
+      mode: goFileMode(s.mode, s.type),
+      mtime: s.mtime,
+      linkTarget: s.linkTarget,
+    }),
+  ).toString('base64');
 }
 
 /** dockerd's words for a missing path: the CLI prints them, and `docker cp` decides on a 404. */
@@ -37,7 +45,8 @@ async function inContainer<T>(word: string, path: string, fn: () => Promise<T>):
   try {
     return await fn();
   } catch (e) {
-    if (isBerthError(e, ErrorCode.NotFound) && /file or directory/.test(e.message)) throw notFound(`Could not find the file ${path} in container ${word}`, e);
+    if (isBerthError(e, ErrorCode.NotFound) && /file or directory/.test(e.message))
+      throw notFound(`Could not find the file ${path} in container ${word}`, e);
     throw e;
   }
 }
@@ -71,7 +80,7 @@ export function containerFileRoutes(r: DockerRouter): void {
     const rec = await orNoSuch('container', c.params.id!, () => c.engine.containers.resolve(c.params.id!));
     const path = c.query.get('path') ?? '';
     if (!path) throw invalidArgument('path must not be empty');
-    if (flag(c.query, 'copyUIDGID')) throw refused('cp --archive (copyUIDGID)', 'berthd keeps the tar\'s owners');
+    if (flag(c.query, 'copyUIDGID')) throw refused('cp --archive (copyUIDGID)', "berthd keeps the tar's owners");
     await inContainer(c.params.id!, path, () => c.engine.containers.extract(rec.id, path, c.req));
     // 200, not 204: the 20.10 client refuses any other status here.
     c.res.writeHead(200, { 'content-length': '0' });
@@ -80,7 +89,9 @@ export function containerFileRoutes(r: DockerRouter): void {
   });
   r.on('GET', '/containers/{id}/export', async (c) => {
     const rec = await orNoSuch('container', c.params.id!, () => c.engine.containers.resolve(c.params.id!));
-    await c.engine.containers.archive(rec.id, '/', c.res, () => c.res.writeHead(200, { 'content-type': 'application/x-tar' }));
+    await c.engine.containers.archive(rec.id, '/', c.res, () =>
+      c.res.writeHead(200, { 'content-type': 'application/x-tar' }),
+    );
     return STREAMED;
   });
   r.on('GET', '/containers/{id}/changes', async (c) => {
@@ -94,7 +105,17 @@ export function containerFileRoutes(r: DockerRouter): void {
     const tag = c.query.get('tag');
     const body = (await readJsonBody<Record<string, unknown> | null>(c.req, 'commit')) ?? {};
     // The body is a container Config that replaces the image's; berth takes changes instead.
-    if (Object.values(body).some((v) => v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && Object.keys(v as object).length === 0) && v !== false))
+    if (
+      Object.values(body).some(
+        (v) =>
+          v !== null &&
+          v !== undefined &&
+          v !== '' &&
+          !(Array.isArray(v) && v.length === 0) &&
+          !(typeof v === 'object' && Object.keys(v as object).length === 0) &&
+          v !== false,
+      )
+    )
       throw refused('commit with a Config body', 'give the config as --change instructions');
     const res = await c.engine.containers.commit(rec.id, {
       ...(repo ? { ref: tag ? `${repo}:${tag}` : repo } : {}),

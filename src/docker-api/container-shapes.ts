@@ -53,14 +53,26 @@ function endpoint(id: string, name: string, a: Attach, aliases: string[] | null)
  * it will join (docker shows it, without an address). On a user network the container is known by
  * its short ID and its aliases too, as dockerd reports; compose reads that to leave it be.
  */
-export function networksOf(c: { id: string; networks: Record<string, unknown>; request: { network?: string | undefined; aliases?: string[] | undefined } }, defaultNetwork: string): Record<string, ReturnType<typeof endpoint>> {
+export function networksOf(
+  c: {
+    id: string;
+    networks: Record<string, unknown>;
+    request: { network?: string | undefined; aliases?: string[] | undefined };
+  },
+  defaultNetwork: string,
+): Record<string, ReturnType<typeof endpoint>> {
   const out: Record<string, ReturnType<typeof endpoint>> = {};
   const attached = Object.entries(c.networks);
   const want = c.request.network ?? defaultNetwork;
   const list: [string, unknown][] = attached.length || want === 'host' || want === 'none' ? attached : [[want, {}]];
   for (const [n, r] of list) {
     const user = n !== defaultNetwork && n !== 'host' && n !== 'none';
-    out[dockerNetworkName(n, defaultNetwork)] = endpoint(c.id, n, (r ?? {}) as Attach, user ? [c.id.slice(0, 12), ...(c.request.aliases ?? [])] : null);
+    out[dockerNetworkName(n, defaultNetwork)] = endpoint(
+      c.id,
+      n,
+      (r ?? {}) as Attach,
+      user ? [c.id.slice(0, 12), ...(c.request.aliases ?? [])] : null,
+    );
   }
   return out;
 }
@@ -71,20 +83,46 @@ export function networkMode(req: { network?: string | undefined }): string {
 
 function dockerPorts(p: PortBindings | undefined): Record<string, { HostIp: string; HostPort: string }[] | null> {
   const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
-  for (const [k, v] of Object.entries(p ?? {})) out[k] = v === null ? null : v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }));
+  for (const [k, v] of Object.entries(p ?? {}))
+    out[k] = v === null ? null : v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }));
   return out;
 }
 
 function mountsOf(ms: MountRequest[], volumeMountpoint: (name: string) => string) {
   return ms.map((m) => {
     const rw = m.readOnly !== true;
-    if (m.type === 'volume') return { Type: 'volume', Name: m.source ?? '', Source: volumeMountpoint(m.source ?? ''), Destination: m.target, Driver: 'local', Mode: rw ? 'z' : 'ro', RW: rw, Propagation: '' };
-    if (m.type === 'bind') return { Type: 'bind', Source: m.source ?? '', Destination: m.target, Mode: rw ? '' : 'ro', RW: rw, Propagation: 'rprivate' };
+    if (m.type === 'volume')
+      return {
+        Type: 'volume',
+        Name: m.source ?? '',
+        Source: volumeMountpoint(m.source ?? ''),
+        Destination: m.target,
+        Driver: 'local',
+        Mode: rw ? 'z' : 'ro',
+        RW: rw,
+        Propagation: '',
+      };
+    if (m.type === 'bind')
+      return {
+        Type: 'bind',
+        Source: m.source ?? '',
+        Destination: m.target,
+        Mode: rw ? '' : 'ro',
+        RW: rw,
+        Propagation: 'rprivate',
+      };
     return { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: rw, Propagation: '' };
   });
 }
 
-export type ListExtras = { imageId: string | undefined; defaultNetwork: string; networks: Record<string, unknown>; request: { network?: string | undefined; aliases?: string[] | undefined }; mounts: MountRequest[]; volumeMountpoint: (n: string) => string };
+export type ListExtras = {
+  imageId: string | undefined;
+  defaultNetwork: string;
+  networks: Record<string, unknown>;
+  request: { network?: string | undefined; aliases?: string[] | undefined };
+  mounts: MountRequest[];
+  volumeMountpoint: (n: string) => string;
+};
 
 export function toListEntry(s: ContainerSummary, x: ListExtras) {
   const d = { id: s.id, networks: x.networks, request: x.request };
@@ -95,7 +133,12 @@ export function toListEntry(s: ContainerSummary, x: ListExtras) {
     ImageID: x.imageId ?? s.imageId,
     Command: s.command,
     Created: unixSeconds(s.createdAt),
-    Ports: s.ports.map((p) => ({ IP: p.hostIP, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
+    Ports: s.ports.map((p) => ({
+      IP: p.hostIP,
+      PrivatePort: p.containerPort,
+      PublicPort: p.hostPort,
+      Type: p.protocol,
+    })),
     Labels: s.labels,
     State: dockerState(s.status, s.restarting),
     Status: containerStatusText(s),
@@ -117,11 +160,20 @@ function requestedBindings(ports: PortMapping[]): Record<string, { HostIp: strin
   return out;
 }
 
-export type InspectExtras = { imageId: string | undefined; imageConfig: ImageRuntimeConfig | undefined; defaultNetwork: string; driver: string; volumeMountpoint: (n: string) => string };
+export type InspectExtras = {
+  imageId: string | undefined;
+  imageConfig: ImageRuntimeConfig | undefined;
+  defaultNetwork: string;
+  driver: string;
+  volumeMountpoint: (n: string) => string;
+};
 
 export function toInspect(c: ContainerDetails, x: InspectExtras, version: string) {
   const req = c.request;
-  const spec = c.spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: unknown; terminal?: boolean }; hostname?: string };
+  const spec = c.spec as {
+    process?: { args?: string[]; env?: string[]; cwd?: string; user?: unknown; terminal?: boolean };
+    hostname?: string;
+  };
   const args = spec.process?.args ?? [];
   const networks = networksOf({ id: c.id, networks: c.networks, request: c.request }, x.defaultNetwork);
   const primary = Object.values(networks)[0];
@@ -144,9 +196,18 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     Networks: networks,
   };
   // 1.44 dropped the fields dockerd had kept for the legacy links network.
-  if (!atLeast(version, '1.44')) Object.assign(networkSettings, { HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null });
+  if (!atLeast(version, '1.44'))
+    Object.assign(networkSettings, {
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+    });
   const hostConfig = {
-    Binds: (req.mounts ?? []).filter((m) => m.type !== 'tmpfs').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+    Binds: (req.mounts ?? [])
+      .filter((m) => m.type !== 'tmpfs')
+      .map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
     ContainerIDFile: '',
     LogConfig: { Type: 'json-file', Config: {} },
     NetworkMode: networkMode(req),
@@ -171,7 +232,9 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     PublishAllPorts: req.publishAll === true,
     ReadonlyRootfs: req.readOnly === true,
     SecurityOpt: req.security?.noNewPrivileges ? ['no-new-privileges'] : null,
-    Tmpfs: Object.fromEntries((req.mounts ?? []).filter((m) => m.type === 'tmpfs').map((m) => [m.target, (m.options ?? []).join(',')])),
+    Tmpfs: Object.fromEntries(
+      (req.mounts ?? []).filter((m) => m.type === 'tmpfs').map((m) => [m.target, (m.options ?? []).join(',')]),
+    ),
     UTSMode: '',
     UsernsMode: '',
     ShmSize: 67108864,

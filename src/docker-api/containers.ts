@@ -15,7 +15,6 @@ import { Created, type Ctx, type DockerRouter, NO_CONTENT, readJsonBody, STREAME
 import type { DockerState } from './state.ts';
 import { bridge, muxFrame, STDERR, STDOUT, streamContentType } from './streams.ts';
 
-
 function notModified(c: Ctx): typeof STREAMED {
   c.res.writeHead(304);
   c.res.end();
@@ -42,7 +41,17 @@ async function imageConfigOf(e: Engine, ref: string) {
 export async function dockerInspect(e: Engine, word: string, version: string) {
   const d = await inspect(e, word);
   const vols = new Map(e.volumes.list().map((v) => [v.name, v.mountpoint]));
-  return toInspect(d, { imageId: await imageIdOf(e, d.image, d.imageId), imageConfig: await imageConfigOf(e, d.image), defaultNetwork: e.network.defaultNetwork, driver: e.images.snapshotterName, volumeMountpoint: (n) => vols.get(n) ?? '' }, version);
+  return toInspect(
+    d,
+    {
+      imageId: await imageIdOf(e, d.image, d.imageId),
+      imageConfig: await imageConfigOf(e, d.image),
+      defaultNetwork: e.network.defaultNetwork,
+      driver: e.images.snapshotterName,
+      volumeMountpoint: (n) => vols.get(n) ?? '',
+    },
+    version,
+  );
 }
 
 /** Renders engine log lines in Docker's framing (raw with a TTY, multiplexed without), with timestamps if asked. */
@@ -106,7 +115,16 @@ function portTest(spec: string): (port: number, proto: string) => boolean {
  * since, publish and expose.
  */
 export async function containerListEntries(e: Engine, f: { all: boolean; filters: Record<string, string[]> }) {
-  const { label = [], network = [], volume = [], before = [], since = [], publish = [], expose = [], ...rest } = f.filters;
+  const {
+    label = [],
+    network = [],
+    volume = [],
+    before = [],
+    since = [],
+    publish = [],
+    expose = [],
+    ...rest
+  } = f.filters;
   const createdOf = (word: string) => orNoSuch('container', word, () => e.containers.resolve(word).createdAt);
   const beforeT = before.length ? await createdOf(before[0]!) : undefined;
   const sinceT = since.length ? await createdOf(since[0]!) : undefined;
@@ -115,7 +133,12 @@ export async function containerListEntries(e: Engine, f: { all: boolean; filters
   const all = f.all || beforeT !== undefined || sinceT !== undefined;
   const list = e.containers
     .list({ all, filters: rest })
-    .filter((c) => label.every((l) => hasLabel(c.labels, l)) && (beforeT === undefined || c.createdAt < beforeT) && (sinceT === undefined || c.createdAt > sinceT))
+    .filter(
+      (c) =>
+        label.every((l) => hasLabel(c.labels, l)) &&
+        (beforeT === undefined || c.createdAt < beforeT) &&
+        (sinceT === undefined || c.createdAt > sinceT),
+    )
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   const vols = new Map(e.volumes.list().map((v) => [v.name, v.mountpoint]));
   const def = e.network.defaultNetwork;
@@ -129,7 +152,16 @@ export async function containerListEntries(e: Engine, f: { all: boolean; filters
     const ports = d.request.ports ?? [];
     if (publishT.length && !publishT.some((t) => s.ports.some((p) => t(p.hostPort, p.protocol)))) continue;
     if (exposeT.length && !exposeT.some((t) => ports.some((p) => t(p.containerPort, p.protocol)))) continue;
-    out.push(toListEntry(s, { imageId: await imageIdOf(e, s.image, s.imageId), defaultNetwork: def, networks: d.networks, request: d.request, mounts, volumeMountpoint: (n) => vols.get(n) ?? '' }));
+    out.push(
+      toListEntry(s, {
+        imageId: await imageIdOf(e, s.image, s.imageId),
+        defaultNetwork: def,
+        networks: d.networks,
+        request: d.request,
+        mounts,
+        volumeMountpoint: (n) => vols.get(n) ?? '',
+      }),
+    );
   }
   return out;
 }
@@ -138,9 +170,11 @@ export function containerRoutes(r: DockerRouter): void {
   r.on('POST', '/containers/create', async (c) => {
     const body = await readJsonBody<DockerConfig>(c.req, 'container create');
     const platform = c.query.get('platform');
-    if (platform && !/^linux(\/|$)/.test(platform)) throw refused(`platform ${platform}`, 'berthd runs linux containers');
+    if (platform && !/^linux(\/|$)/.test(platform))
+      throw refused(`platform ${platform}`, 'berthd runs linux containers');
     const req = toCreateRequest(body, c.query.get('name') || undefined, c.engine.network.defaultNetwork);
-    if (req.network && req.network !== 'host' && req.network !== 'none') await orNoSuch('network', req.network, () => c.engine.network.inspect(req.network!));
+    if (req.network && req.network !== 'host' && req.network !== 'none')
+      await orNoSuch('network', req.network, () => c.engine.network.inspect(req.network!));
     req.image = await engineImageWord(c.engine, req.image);
     const res = await orNoSuch('image', body.Image!, () => c.engine.containers.create(req));
     return new Created({ Id: res.id, Warnings: res.warnings });
@@ -172,7 +206,10 @@ export function containerRoutes(r: DockerRouter): void {
 
   r.on('POST', '/containers/{id}/update', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
-    await c.engine.containers.update(rec.id, toUpdateRequest(await readJsonBody<DockerHostConfig>(c.req, 'container update')));
+    await c.engine.containers.update(
+      rec.id,
+      toUpdateRequest(await readJsonBody<DockerHostConfig>(c.req, 'container update')),
+    );
     return { Warnings: [] };
   });
 
@@ -185,7 +222,8 @@ export function containerRoutes(r: DockerRouter): void {
 
   r.on('POST', '/containers/{id}/kill', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
-    if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`Cannot kill container: ${c.params.id}: Container ${rec.id} is not running`);
+    if (rec.status !== 'running' && rec.status !== 'paused')
+      throw failedPrecondition(`Cannot kill container: ${c.params.id}: Container ${rec.id} is not running`);
     await c.engine.containers.kill(rec.id, signalName(c.query.get('signal')) ?? 'SIGKILL');
     return NO_CONTENT;
   });
@@ -195,7 +233,9 @@ export function containerRoutes(r: DockerRouter): void {
     if (flag(c.query, 'link')) throw refused('rm --link', 'berth has no legacy links');
     const force = flag(c.query, 'force');
     if ((rec.status === 'running' || rec.status === 'paused') && !force) {
-      throw failedPrecondition(`cannot remove container "/${rec.name}": container is ${rec.status}: stop the container before removing or force remove`);
+      throw failedPrecondition(
+        `cannot remove container "/${rec.name}": container is ${rec.status}: stop the container before removing or force remove`,
+      );
     }
     // docker's rm -v removes the container's anonymous volumes, never a named one.
     await c.engine.containers.remove(rec.id, { force, anonymousVolumes: flag(c.query, 'v') });
@@ -205,7 +245,8 @@ export function containerRoutes(r: DockerRouter): void {
   r.on('POST', '/containers/{id}/wait', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
     const condition = c.query.get('condition') || 'not-running';
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidArgument(`invalid condition: ${JSON.stringify(condition)}`);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition))
+      throw invalidArgument(`invalid condition: ${JSON.stringify(condition)}`);
     // The headers go at once: the docker CLI starts the container only once its wait is answered.
     c.res.writeHead(200, { 'content-type': 'application/json' });
     c.res.flushHeaders();
@@ -226,7 +267,10 @@ export function containerRoutes(r: DockerRouter): void {
 
   r.on('POST', '/containers/{id}/pause', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
-    if (rec.status !== 'running') throw failedPrecondition(rec.status === 'paused' ? `container ${rec.id} is already paused` : `container ${rec.id} is not running`);
+    if (rec.status !== 'running')
+      throw failedPrecondition(
+        rec.status === 'paused' ? `container ${rec.id} is already paused` : `container ${rec.id} is not running`,
+      );
     await c.engine.containers.pause(rec.id);
     return NO_CONTENT;
   });
@@ -240,8 +284,10 @@ export function containerRoutes(r: DockerRouter): void {
   r.on('GET', '/containers/{id}/top', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
     const psArgs = c.query.get('ps_args');
-    if (psArgs && psArgs !== '-ef') throw refused(`top ps_args ${JSON.stringify(psArgs)}`, 'berthd lists the processes itself');
-    if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`container ${rec.id} is not running`);
+    if (psArgs && psArgs !== '-ef')
+      throw refused(`top ps_args ${JSON.stringify(psArgs)}`, 'berthd lists the processes itself');
+    if (rec.status !== 'running' && rec.status !== 'paused')
+      throw failedPrecondition(`container ${rec.id} is not running`);
     const t = await c.engine.containers.top(rec.id);
     return { Titles: t.titles, Processes: t.processes };
   });
@@ -251,7 +297,8 @@ export function containerRoutes(r: DockerRouter): void {
     const h = int(c.query, 'h') ?? 0;
     const w = int(c.query, 'w') ?? 0;
     if (h < 0 || w < 0 || h > 0xffff || w > 0xffff) throw invalidArgument(`invalid size: h=${h} w=${w}`);
-    if (rec.status !== 'running' && rec.status !== 'paused') throw failedPrecondition(`Container ${rec.id} is not running`);
+    if (rec.status !== 'running' && rec.status !== 'paused')
+      throw failedPrecondition(`Container ${rec.id} is not running`);
     await c.engine.containers.resize(rec.id, h, w);
     return NO_CONTENT;
   });
@@ -278,7 +325,11 @@ export function containerRoutes(r: DockerRouter): void {
     const follow = flag(c.query, 'follow');
     c.res.writeHead(200, { 'content-type': streamContentType(c.version, tty) });
     c.res.flushHeaders();
-    const it = c.engine.containers.logs(d.id, { follow, stdout, stderr, ...(tail !== undefined && tail >= 0 ? { tail } : {}), ...(since ? { since } : {}) }, c.signal);
+    const it = c.engine.containers.logs(
+      d.id,
+      { follow, stdout, stderr, ...(tail !== undefined && tail >= 0 ? { tail } : {}), ...(since ? { since } : {}) },
+      c.signal,
+    );
     for await (const l of it) {
       if (c.signal.aborted) break;
       if (until && l.time > until) break;
@@ -296,7 +347,8 @@ export function containerRoutes(r: DockerRouter): void {
     const logs = flag(c.query, 'logs');
     const replay = async (socket: Socket) => {
       if (!logs) return;
-      for await (const l of c.engine.containers.logs(d.id, { stdout: o.stdout, stderr: o.stderr })) socket.write(logChunk(l, tty, false));
+      for await (const l of c.engine.containers.logs(d.id, { stdout: o.stdout, stderr: o.stderr }))
+        socket.write(logChunk(l, tty, false));
     };
     return {
       contentType: streamContentType(c.version, tty),
@@ -322,4 +374,3 @@ export function containerRoutes(r: DockerRouter): void {
     };
   });
 }
-

@@ -81,7 +81,14 @@ const GO_ERRNO_TEXT: Record<number, string> = {
 export function dockerStartFailure(e: unknown, program: string): unknown {
   const x = execFailure(e);
   if (!x) return e;
-  const why = x.errno === constants.errno.ENOENT && !program.includes('/') ? 'executable file not found in $PATH' : (GO_ERRNO_TEXT[x.errno] ?? `errno ${x.errno}`);
+  const why =
+    x.errno === constants.errno.ENOENT && !program.includes('/')
+      ? 'executable file not found in $PATH'
+      : (GO_ERRNO_TEXT[x.errno] ?? `errno ${x.errno}`);
   const status = e instanceof BerthError ? e.code : x.code;
-  return new BerthError(status, `failed to create task for container: unable to start container process: exec: ${JSON.stringify(program)}: ${why}: unknown`, { cause: e, errno: x.errno, execFailed: true });
+  return new BerthError(
+    status,
+    `failed to create task for container: unable to start container process: exec: ${JSON.stringify(program)}: ${why}: unknown`,
+    { cause: e, errno: x.errno, execFailed: true },
+  );
 }

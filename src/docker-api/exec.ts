@@ -55,7 +55,8 @@ export function execRoutes(r: DockerRouter): void {
     if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalidArgument('No exec command specified');
     if (body.Privileged) throw refused('exec --privileged', 'the berth engine does not honour it yet');
     if (body.DetachKeys) throw refused('--detach-keys', 'berthd does not watch stdin for a detach sequence');
-    if (rec.status === 'paused') throw failedPrecondition(`Container ${rec.id} is paused, unpause the container before exec`);
+    if (rec.status === 'paused')
+      throw failedPrecondition(`Container ${rec.id} is paused, unpause the container before exec`);
     if (rec.status !== 'running') throw failedPrecondition(`container ${rec.id} is not running`);
     const id = randomBytes(32).toString('hex');
     c.state.execs.set(id, { id, containerId: rec.id, config: body, running: false, exitCode: null });
@@ -69,7 +70,13 @@ export function execRoutes(r: DockerRouter): void {
       ID: x.id,
       Running: x.running,
       ExitCode: x.exitCode,
-      ProcessConfig: { tty: x.config.Tty === true, entrypoint, arguments: args, privileged: false, user: x.config.User ?? '' },
+      ProcessConfig: {
+        tty: x.config.Tty === true,
+        entrypoint,
+        arguments: args,
+        privileged: false,
+        user: x.config.User ?? '',
+      },
       OpenStdin: x.config.AttachStdin === true,
       OpenStderr: x.config.AttachStderr === true,
       OpenStdout: x.config.AttachStdout === true,
@@ -127,20 +134,25 @@ export function execRoutes(r: DockerRouter): void {
           socket.end(tty ? msg : muxFrame(STDERR, msg));
           return;
         }
-        bridge(socket, attach, {
-          tty,
-          stdin: x.config.AttachStdin === true,
-          stdout: x.config.AttachStdout !== false,
-          stderr: x.config.AttachStderr !== false,
-          onExit: (json) => {
-            try {
-              x.exitCode = (JSON.parse(json) as { exitCode: number }).exitCode;
-              x.running = false;
-            } catch {
-              // The engine's wait records it.
-            }
+        bridge(
+          socket,
+          attach,
+          {
+            tty,
+            stdin: x.config.AttachStdin === true,
+            stdout: x.config.AttachStdout !== false,
+            stderr: x.config.AttachStderr !== false,
+            onExit: (json) => {
+              try {
+                x.exitCode = (JSON.parse(json) as { exitCode: number }).exitCode;
+                x.running = false;
+              } catch {
+                // The engine's wait records it.
+              }
+            },
           },
-        }, rest);
+          rest,
+        );
       },
     };
   });

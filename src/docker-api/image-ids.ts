@@ -8,7 +8,11 @@ import { invalidArgument, isBerthError } from '../errors/errors.ts';
 const configIds = new Map<string, string>();
 
 /** The config digest (docker's image ID) of the image a record's target digest names, or undefined if it is gone. */
-export async function imageIdOf(engine: Engine, nameOrTarget: string, targetDigest?: string): Promise<string | undefined> {
+export async function imageIdOf(
+  engine: Engine,
+  nameOrTarget: string,
+  targetDigest?: string,
+): Promise<string | undefined> {
   const known = targetDigest ? configIds.get(targetDigest) : undefined;
   if (known) return known;
   try {

@@ -47,7 +47,9 @@ export function imageTransferRoutes(r: DockerRouter): void {
       c.engine.events.publish('image', 'load', img.name, { digest: img.digest });
       const named = !img.name.startsWith('localhost/unnamed');
       const id = await imageIdOf(c.engine, img.name);
-      c.res.write(`${JSON.stringify({ stream: named ? `Loaded image: ${familiar(img.name)}\n` : `Loaded image ID: ${id ?? img.digest}\n` })}\r\n`);
+      c.res.write(
+        `${JSON.stringify({ stream: named ? `Loaded image: ${familiar(img.name)}\n` : `Loaded image ID: ${id ?? img.digest}\n` })}\r\n`,
+      );
     }
     if (!quiet && res.images.length === 0) c.res.write(`${JSON.stringify({ stream: 'No images were loaded\n' })}\r\n`);
     c.res.end();
@@ -59,14 +61,19 @@ export function imageTransferRoutes(r: DockerRouter): void {
     const src = c.query.get('fromSrc');
     if (!src) return pullRoute(c);
     if (src !== '-') throw refused(`import from ${src}`, 'berthd imports the request body (fromSrc=-)');
-    if (c.query.getAll('changes').some(Boolean)) throw refused('import --change', 'berthd imports the rootfs with an empty config');
+    if (c.query.getAll('changes').some(Boolean))
+      throw refused('import --change', 'berthd imports the rootfs with an empty config');
     if (c.query.get('message')) throw refused('import --message', 'berthd writes no history entry on import');
     const repo = c.query.get('repo');
     const tag = c.query.get('tag');
     const platform = c.query.get('platform');
     const write = jsonMessages(c);
     try {
-      const res = await c.engine.images.importRootfs(c.req, repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined, platform ? { platform } : {});
+      const res = await c.engine.images.importRootfs(
+        c.req,
+        repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined,
+        platform ? { platform } : {},
+      );
       c.engine.events.publish('image', 'import', res.name, { digest: res.target.digest });
       write({ status: (await imageIdOf(c.engine, res.name)) ?? res.target.digest });
     } catch (e) {
@@ -86,15 +93,31 @@ export function imageTransferRoutes(r: DockerRouter): void {
       let manifest: { digest: string } | undefined;
       const res = await c.engine.images.push(ref, {
         progress: (ev) => {
-          if (ev.kind === 'plan') for (const b of ev.blobs) write({ status: 'Preparing', progressDetail: {}, id: short(b.digest) });
+          if (ev.kind === 'plan')
+            for (const b of ev.blobs) write({ status: 'Preparing', progressDetail: {}, id: short(b.digest) });
           else if (ev.kind === 'blob') {
-            if (ev.state === 'pushing') write({ status: 'Pushing', progressDetail: { current: ev.current ?? 0, total: ev.size }, id: short(ev.digest) });
-            else write({ status: ev.state === 'uploaded' ? 'Pushed' : ev.state === 'mounted' ? 'Mounted from another repository' : 'Layer already exists', progressDetail: {}, id: short(ev.digest) });
+            if (ev.state === 'pushing')
+              write({
+                status: 'Pushing',
+                progressDetail: { current: ev.current ?? 0, total: ev.size },
+                id: short(ev.digest),
+              });
+            else
+              write({
+                status:
+                  ev.state === 'uploaded'
+                    ? 'Pushed'
+                    : ev.state === 'mounted'
+                      ? 'Mounted from another repository'
+                      : 'Layer already exists',
+                progressDetail: {},
+                id: short(ev.digest),
+              });
           } else if (ev.kind === 'manifest') manifest = ev;
         },
       });
       c.engine.events.publish('image', 'push', res.name, { digest: res.target.digest });
-      const t = tag ?? (/:([^/:]+)$/.exec(res.name)?.[1] ?? 'latest');
+      const t = tag ?? /:([^/:]+)$/.exec(res.name)?.[1] ?? 'latest';
       write({ status: `${t}: digest: ${manifest?.digest ?? res.target.digest} size: ${res.target.size}` });
       write({ progressDetail: {}, aux: { Tag: t, Digest: res.target.digest, Size: res.target.size } });
     } catch (e) {
@@ -104,7 +127,12 @@ export function imageTransferRoutes(r: DockerRouter): void {
   });
 
   r.on('POST', '/auth', async (c) => {
-    const b = await readJsonBody<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>(c.req, 'auth');
+    const b = await readJsonBody<{
+      username?: string;
+      password?: string;
+      serveraddress?: string;
+      identitytoken?: string;
+    }>(c.req, 'auth');
     if (b.identitytoken) throw refused('login with an identity token', 'berthd logs in with a username and password');
     if (!b.username || !b.password) throw invalidArgument('auth: username and password are required');
     await c.engine.images.login(b.serveraddress || 'docker.io', { username: b.username, password: b.password });

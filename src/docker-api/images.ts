@@ -42,18 +42,38 @@ function progressBar(current: number, total: number): string {
   if (!total) return '';
   const width = 50;
   const done = Math.min(width, Math.floor((current / total) * width));
-  const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(2)}kB` : `${n}B`);
+  const fmt = (n: number) =>
+    n >= 1e6 ? `${(n / 1e6).toFixed(2)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(2)}kB` : `${n}B`;
   return `[${'='.repeat(Math.max(0, done - 1))}${done > 0 ? '>' : ''}${' '.repeat(width - done)}] ${fmt(current)}/${fmt(total)}`;
 }
 
 /** Docker's image list entries: one per image ID (config digest), with its names and digests. */
-export async function imageListEntries(e: Engine, version: string, f: Record<string, string[]>): Promise<Record<string, unknown>[]> {
-  for (const k of Object.keys(f)) if (k !== 'reference' && k !== 'dangling' && k !== 'label') throw invalidArgument(`invalid filter '${k}'`);
+export async function imageListEntries(
+  e: Engine,
+  version: string,
+  f: Record<string, string[]>,
+): Promise<Record<string, unknown>[]> {
+  for (const k of Object.keys(f))
+    if (k !== 'reference' && k !== 'dangling' && k !== 'label') throw invalidArgument(`invalid filter '${k}'`);
   const out: Record<string, unknown>[] = [];
   for (const g of await grouped(e)) {
-    if (f.reference?.length && !g.names.some((n) => f.reference!.some((ref) => n === ref || repoOf(n) === ref || n.startsWith(`${ref}:`)))) continue;
+    if (
+      f.reference?.length &&
+      !g.names.some((n) => f.reference!.some((ref) => n === ref || repoOf(n) === ref || n.startsWith(`${ref}:`)))
+    )
+      continue;
     if (f.dangling?.includes('true') && g.names.length > 0) continue;
-    const entry: Record<string, unknown> = { Id: g.id, ParentId: '', RepoTags: g.names, RepoDigests: g.digests, Created: unix(g.created), Size: g.size, SharedSize: -1, Labels: {}, Containers: -1 };
+    const entry: Record<string, unknown> = {
+      Id: g.id,
+      ParentId: '',
+      RepoTags: g.names,
+      RepoDigests: g.digests,
+      Created: unix(g.created),
+      Size: g.size,
+      SharedSize: -1,
+      Labels: {},
+      Containers: -1,
+    };
     if (!atLeast(version, '1.44')) entry.VirtualSize = g.size;
     out.push(entry);
   }
@@ -87,7 +107,13 @@ export async function pullRoute(c: Ctx): Promise<typeof STREAMED> {
         } else if (ev.kind === 'blob' && layers.has(ev.digest)) {
           const id = short(ev.digest);
           if (ev.state === 'exists') write({ status: 'Already exists', progressDetail: {}, id });
-          else if (ev.state === 'downloading' || ev.state === 'resuming') write({ status: 'Downloading', progressDetail: { current: ev.current, total: ev.total }, progress: progressBar(ev.current, ev.total), id });
+          else if (ev.state === 'downloading' || ev.state === 'resuming')
+            write({
+              status: 'Downloading',
+              progressDetail: { current: ev.current, total: ev.total },
+              progress: progressBar(ev.current, ev.total),
+              id,
+            });
           else if (ev.state === 'verifying') write({ status: 'Verifying Checksum', progressDetail: {}, id });
           else if (ev.state === 'done') write({ status: 'Download complete', progressDetail: {}, id });
         } else if (ev.kind === 'unpack') {
@@ -125,7 +151,26 @@ export function imageRoutes(r: DockerRouter): void {
       Created: cfg.created ?? '0001-01-01T00:00:00Z',
       DockerVersion: '',
       Author: cfg.author ?? '',
-      Config: { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null, ...(cfg.config ?? {}) },
+      Config: {
+        Hostname: '',
+        Domainname: '',
+        User: '',
+        AttachStdin: false,
+        AttachStdout: false,
+        AttachStderr: false,
+        Tty: false,
+        OpenStdin: false,
+        StdinOnce: false,
+        Env: null,
+        Cmd: null,
+        Image: '',
+        Volumes: null,
+        WorkingDir: '',
+        Entrypoint: null,
+        OnBuild: null,
+        Labels: null,
+        ...(cfg.config ?? {}),
+      },
       Architecture: cfg.architecture,
       ...(cfg.variant ? { Variant: cfg.variant } : {}),
       Os: cfg.os,
@@ -146,9 +191,25 @@ export function imageRoutes(r: DockerRouter): void {
     const layers = [...d.layers];
     const rows = history.map((h) => {
       const layer = h.empty_layer ? undefined : layers.shift();
-      return { Id: '<missing>', Created: unix(h.created), CreatedBy: h.created_by ?? '', Tags: null as string[] | null, Size: layer?.size ?? 0, Comment: h.comment ?? '' };
+      return {
+        Id: '<missing>',
+        Created: unix(h.created),
+        CreatedBy: h.created_by ?? '',
+        Tags: null as string[] | null,
+        Size: layer?.size ?? 0,
+        Comment: h.comment ?? '',
+      };
     });
-    if (rows.length === 0) for (const l of d.layers) rows.push({ Id: '<missing>', Created: unix(d.config.created), CreatedBy: '', Tags: null, Size: l.size, Comment: '' });
+    if (rows.length === 0)
+      for (const l of d.layers)
+        rows.push({
+          Id: '<missing>',
+          Created: unix(d.config.created),
+          CreatedBy: '',
+          Tags: null,
+          Size: l.size,
+          Comment: '',
+        });
     rows.reverse();
     if (rows[0]) {
       rows[0].Id = d.configDescriptor.digest;
@@ -171,7 +232,9 @@ export function imageRoutes(r: DockerRouter): void {
     if (flag(c.query, 'noprune')) throw refused('rmi --no-prune', 'berth collects what no name holds');
     const word = await engineImageWord(c.engine, c.params.name!);
     const idBefore = await imageIdOf(c.engine, word);
-    const res = await orNoSuch('image', c.params.name!, () => c.engine.images.remove([word], { force: flag(c.query, 'force') }));
+    const res = await orNoSuch('image', c.params.name!, () =>
+      c.engine.images.remove([word], { force: flag(c.query, 'force') }),
+    );
     for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
     const out: Record<string, string>[] = res.untagged.map((n) => ({ Untagged: familiar(n) }));
     // The image is deleted once no name is left on its config.

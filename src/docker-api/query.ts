@@ -24,11 +24,15 @@ export function filters(q: URLSearchParams): Record<string, string[]> {
   } catch {
     throw invalidArgument(`invalid filter: filters=${JSON.stringify(raw)} is not JSON`);
   }
-  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw invalidArgument(`invalid filter: filters=${JSON.stringify(raw)}: expected a JSON object`);
+  if (typeof f !== 'object' || f === null || Array.isArray(f))
+    throw invalidArgument(`invalid filter: filters=${JSON.stringify(raw)}: expected a JSON object`);
   const out: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(f as Record<string, unknown>)) {
     if (Array.isArray(v)) out[k] = v.map(String);
-    else if (typeof v === 'object' && v !== null) out[k] = Object.entries(v).filter(([, on]) => on === true).map(([x]) => x);
+    else if (typeof v === 'object' && v !== null)
+      out[k] = Object.entries(v)
+        .filter(([, on]) => on === true)
+        .map(([x]) => x);
     else throw invalidArgument(`invalid filter '${k}': expected a list of values`);
   }
   return out;

@@ -58,7 +58,11 @@ function compile(path: string): { re: RegExp; keys: string[] } {
   return { re: new RegExp(`^${src}$`), keys };
 }
 
-function match<T extends { method: string; re: RegExp; keys: string[] }>(list: T[], method: string, path: string): { route: T; params: Record<string, string> } | 'method' | undefined {
+function match<T extends { method: string; re: RegExp; keys: string[] }>(
+  list: T[],
+  method: string,
+  path: string,
+): { route: T; params: Record<string, string> } | 'method' | undefined {
   let pathHit = false;
   for (const r of list) {
     const m = r.re.exec(path);
@@ -116,17 +120,27 @@ export async function readJsonBody<T>(req: IncomingMessage, what: string): Promi
 function sendError(res: ServerResponse, e: unknown): void {
   if (res.headersSent) {
     // A stream under way (pull progress, wait): its last message says what went wrong.
-    if (!res.writableEnded) res.end(`${JSON.stringify({ errorDetail: { message: errorMessage(e) }, error: errorMessage(e) })}\n`);
+    if (!res.writableEnded)
+      res.end(`${JSON.stringify({ errorDetail: { message: errorMessage(e) }, error: errorMessage(e) })}\n`);
     return;
   }
   const body = dockerErrorBody(e);
-  res.writeHead(dockerStatusOf(e), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'api-version': MAX_API_VERSION });
+  res.writeHead(dockerStatusOf(e), {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'api-version': MAX_API_VERSION,
+  });
   res.end(body);
 }
 
 export type DockerServer = { server: Server; close: () => Promise<void> };
 
-export function dockerRequestListener(engine: Engine, router: DockerRouter, state: DockerState, log: (m: string) => void) {
+export function dockerRequestListener(
+  engine: Engine,
+  router: DockerRouter,
+  state: DockerState,
+  log: (m: string) => void,
+) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
@@ -140,7 +154,16 @@ export function dockerRequestListener(engine: Engine, router: DockerRouter, stat
       const hit = match(router.routes, req.method ?? 'GET', path);
       if (hit === undefined) throw notFound(`page not found: ${req.method} ${url.pathname}`);
       if (hit === 'method') throw notFound(`page not found: ${req.method} ${url.pathname} (method not allowed)`);
-      const out = await hit.route.fn({ req, res, params: hit.params, query: url.searchParams, version, engine, state, signal: ac.signal });
+      const out = await hit.route.fn({
+        req,
+        res,
+        params: hit.params,
+        query: url.searchParams,
+        version,
+        engine,
+        state,
+        signal: ac.signal,
+      });
       if (out === STREAMED) {
         if (!res.writableEnded) res.end();
         return;
@@ -162,7 +185,13 @@ export function dockerRequestListener(engine: Engine, router: DockerRouter, stat
 }
 
 /** Serves `router` on a unix socket at `socketPath`, mode 0660 and group `gid` (src/engine/api-socket.ts). */
-export async function serveDockerApi(engine: Engine, router: DockerRouter, socketPath: string, log: (m: string) => void = () => {}, gid = 0): Promise<DockerServer> {
+export async function serveDockerApi(
+  engine: Engine,
+  router: DockerRouter,
+  socketPath: string,
+  log: (m: string) => void = () => {},
+  gid = 0,
+): Promise<DockerServer> {
   const sockets = new Set<Socket>();
   const state = new DockerState();
   const server = createServer(dockerRequestListener(engine, router, state, log));
@@ -183,16 +212,28 @@ export async function serveDockerApi(engine: Engine, router: DockerRouter, socke
         rest = r.rest;
         return r.body;
       };
-      const out = await hit.route.fn({ req, params: hit.params, query: url.searchParams, version, engine, state, body });
+      const out = await hit.route.fn({
+        req,
+        params: hit.params,
+        query: url.searchParams,
+        version,
+        engine,
+        state,
+        body,
+      });
       if (socket.destroyed) return;
       span.mark('switched');
       socket.once('close', () => span.mark('closed'));
-      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${out.contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${MAX_API_VERSION}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${out.contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${MAX_API_VERSION}\r\n\r\n`,
+      );
       out.run(socket, rest);
     } catch (e) {
       if (dockerStatusOf(e) >= 500) log(`docker API upgrade ${req.method} ${url.pathname}: ${errorMessage(e)}`);
       const body = dockerErrorBody(e);
-      socket.end(`HTTP/1.1 ${dockerStatusOf(e)} Error\r\nContent-Type: application/json\r\nApi-Version: ${MAX_API_VERSION}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${dockerStatusOf(e)} Error\r\nContent-Type: application/json\r\nApi-Version: ${MAX_API_VERSION}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     }
   });
   await listenApiSocket(server, socketPath, gid);

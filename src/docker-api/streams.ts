@@ -20,10 +20,18 @@ export function muxFrame(stream: number, payload: Uint8Array): Buffer {
 
 /** The content type of an attach, exec or logs stream (1.42 named the multiplexed one apart). */
 export function streamContentType(version: string, tty: boolean): string {
-  return !tty && atLeast(version, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  return !tty && atLeast(version, '1.42')
+    ? 'application/vnd.docker.multiplexed-stream'
+    : 'application/vnd.docker.raw-stream';
 }
 
-export type BridgeOptions = { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; onExit?: (exitJson: string) => void };
+export type BridgeOptions = {
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  onExit?: (exitJson: string) => void;
+};
 
 /**
  * Carries a hijacked Docker connection over an engine attach stream until either ends: the
@@ -43,7 +51,8 @@ export function bridge(client: Socket, engine: Duplex, o: BridgeOptions, rest: B
     for (const f of dec.push(chunk)) {
       if (f.type === FrameType.Stdout || f.type === FrameType.Stderr) {
         if (f.type === FrameType.Stdout ? !o.stdout : !o.stderr) continue;
-        if (client.writable) client.write(o.tty ? f.payload : muxFrame(f.type === FrameType.Stdout ? STDOUT : STDERR, f.payload));
+        if (client.writable)
+          client.write(o.tty ? f.payload : muxFrame(f.type === FrameType.Stdout ? STDOUT : STDERR, f.payload));
       } else if (f.type === FrameType.Exit) {
         o.onExit?.(f.payload.toString('utf8'));
         end();

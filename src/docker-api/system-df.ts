@@ -20,21 +20,41 @@ export function systemDfRoutes(r: DockerRouter): void {
       Images: images,
       Containers: containers.map((x) => ({ ...x, SizeRw: 0, SizeRootFs: 0 })),
       // A volume's size is not walked here (-1: docker's "not computed"); `berth system df` sums them.
-      Volumes: c.engine.volumes.list().map((v) => ({ Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: {}, UsageData: { Size: -1, RefCount: v.usedBy.length } })),
+      Volumes: c.engine.volumes.list().map((v) => ({
+        Name: v.name,
+        Driver: v.driver,
+        Mountpoint: v.mountpoint,
+        CreatedAt: v.createdAt,
+        Labels: v.labels,
+        Scope: 'local',
+        Options: {},
+        UsageData: { Size: -1, RefCount: v.usedBy.length },
+      })),
       BuildCache: [],
     };
   });
 
-  r.on('POST', '/containers/prune', async (c) => ({ ContainersDeleted: await pruneContainers(c.engine, filters(c.query)), SpaceReclaimed: 0 }));
+  r.on('POST', '/containers/prune', async (c) => ({
+    ContainersDeleted: await pruneContainers(c.engine, filters(c.query)),
+    SpaceReclaimed: 0,
+  }));
 
   r.on('POST', '/images/prune', async (c) => {
     const f = filters(c.query);
-    for (const k of Object.keys(f)) if (k !== 'dangling') throw refused(`image prune --filter ${k}`, 'berthd prunes by dangling only');
+    for (const k of Object.keys(f))
+      if (k !== 'dangling') throw refused(`image prune --filter ${k}`, 'berthd prunes by dangling only');
     const dangling = f.dangling?.[0] ?? 'true';
-    if (dangling !== 'true' && dangling !== 'false' && dangling !== '1' && dangling !== '0') throw invalidArgument(`invalid filter 'dangling=${dangling}'`);
+    if (dangling !== 'true' && dangling !== 'false' && dangling !== '1' && dangling !== '0')
+      throw invalidArgument(`invalid filter 'dangling=${dangling}'`);
     const res = await c.engine.images.prune({ all: dangling === 'false' || dangling === '0' });
     for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
-    return { ImagesDeleted: [...res.untagged.map((n) => ({ Untagged: familiar(n) })), ...res.removed.map((d) => ({ Deleted: d }))], SpaceReclaimed: res.freedBytes };
+    return {
+      ImagesDeleted: [
+        ...res.untagged.map((n) => ({ Untagged: familiar(n) })),
+        ...res.removed.map((d) => ({ Deleted: d })),
+      ],
+      SpaceReclaimed: res.freedBytes,
+    };
   });
 
   r.on('POST', '/build/prune', async (c) => {

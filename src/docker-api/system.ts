@@ -13,7 +13,19 @@ import { MAX_API_VERSION, MIN_API_VERSION } from './versions.ts';
 
 /** Go's names for Node's architectures (docker clients compare them with GOARCH). */
 export function goArch(arch: string = process.arch): string {
-  return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[arch] ?? arch;
+  return (
+    (
+      {
+        x64: 'amd64',
+        ia32: '386',
+        arm64: 'arm64',
+        arm: 'arm',
+        ppc64: 'ppc64le',
+        s390x: 's390x',
+        riscv64: 'riscv64',
+      } as Record<string, string>
+    )[arch] ?? arch
+  );
 }
 
 /** Docker's since/until for events: unix seconds (with a fraction) or RFC 3339, as nanoseconds. */
@@ -23,7 +35,8 @@ function eventTime(q: URLSearchParams, k: string): string | undefined {
   const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
   if (m) return `${m[1]}${(m[2] ?? '').padEnd(9, '0')}`;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalidArgument(`invalid value for ${k}: ${JSON.stringify(v)}: expected unix seconds or an RFC 3339 time`);
+  if (Number.isNaN(t))
+    throw invalidArgument(`invalid value for ${k}: ${JSON.stringify(v)}: expected unix seconds or an RFC 3339 time`);
   return `${BigInt(t) * 1_000_000n}`;
 }
 
@@ -46,7 +59,11 @@ export function systemRoutes(r: DockerRouter): void {
     const since = eventTime(c.query, 'since');
     const until = eventTime(c.query, 'until');
     const f = parseEventFilter(filters(c.query));
-    const events = c.engine.events.stream(f, { ...(since ? { sinceNano: since } : {}), ...(until ? { untilNano: until } : {}) }, c.signal);
+    const events = c.engine.events.stream(
+      f,
+      { ...(since ? { sinceNano: since } : {}), ...(until ? { untilNano: until } : {}) },
+      c.signal,
+    );
     // The headers go at once: clients wait for them before they do what they want to see.
     c.res.writeHead(200, { 'content-type': 'application/json' });
     c.res.flushHeaders();
@@ -77,10 +94,21 @@ export function systemRoutes(r: DockerRouter): void {
 
   r.on('GET', '/version', async (c) => {
     const info = await c.engine.info();
-    const details = { ApiVersion: MAX_API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: info.kernelVersion, GitCommit: '', GoVersion: `node ${process.version}` };
+    const details = {
+      ApiVersion: MAX_API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: info.kernelVersion,
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+    };
     return {
       Platform: { Name: `berth ${ENGINE_VERSION}` },
-      Components: [{ Name: 'Engine', Version: ENGINE_VERSION, Details: { ...details, Experimental: 'false', BuildTime: '' } }, ...Object.entries(info.runtimes).map(([name, path]) => ({ Name: name, Version: '', Details: { Path: path } }))],
+      Components: [
+        { Name: 'Engine', Version: ENGINE_VERSION, Details: { ...details, Experimental: 'false', BuildTime: '' } },
+        ...Object.entries(info.runtimes).map(([name, path]) => ({ Name: name, Version: '', Details: { Path: path } })),
+      ],
       Version: ENGINE_VERSION,
       ...details,
       BuildTime: '',
@@ -136,7 +164,14 @@ export function systemRoutes(r: DockerRouter): void {
       ServerVersion: ENGINE_VERSION,
       Runtimes: Object.fromEntries(Object.entries(i.runtimes).map(([name, path]) => [name, { path }])),
       DefaultRuntime: i.defaultRuntime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: '',

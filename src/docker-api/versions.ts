@@ -26,7 +26,11 @@ export function splitVersion(pathname: string): { version: string; path: string 
   const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(pathname);
   if (!m) return { version: MAX_API_VERSION, path: pathname };
   const version = m[1]!;
-  if (compareVersions(version, MAX_API_VERSION) > 0) throw invalidArgument(`client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}`);
-  if (compareVersions(version, MIN_API_VERSION) < 0) throw invalidArgument(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+  if (compareVersions(version, MAX_API_VERSION) > 0)
+    throw invalidArgument(`client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}`);
+  if (compareVersions(version, MIN_API_VERSION) < 0)
+    throw invalidArgument(
+      `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+    );
   return { version, path: m[2]! };
 }

@@ -31,7 +31,9 @@ export function resolveGroup(group: string | number | undefined, groupFile = '/e
     const f = l.split(':');
     if (f[0] === text && f.length >= 3 && /^\d+$/.test(f[2]!)) return Number(f[2]);
   }
-  throw invalidArgument(`--group ${JSON.stringify(text)}: no such group in ${groupFile} (expected a group name or a numeric gid)`);
+  throw invalidArgument(
+    `--group ${JSON.stringify(text)}: no such group in ${groupFile} (expected a group name or a numeric gid)`,
+  );
 }
 
 /**
@@ -42,7 +44,9 @@ export function apiSocketPath(address: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(address);
   if (!m) return resolve(address);
   if (m[1]!.toLowerCase() === 'unix' && m[2]) return resolve(m[2]);
-  throw invalidArgument(`socket address ${JSON.stringify(address)}: berthd serves its APIs on unix sockets only (expected a path or unix://<path>); a TCP listener would need TLS with client certificates, see docs/security.md`);
+  throw invalidArgument(
+    `socket address ${JSON.stringify(address)}: berthd serves its APIs on unix sockets only (expected a path or unix://<path>); a TCP listener would need TLS with client certificates, see docs/security.md`,
+  );
 }
 
 /**
@@ -52,7 +56,11 @@ export function apiSocketPath(address: string): string {
  * finds it with the umask's mode or root's group. Connections go to the socket's inode, so the
  * rename keeps the listener.
  */
-export async function bindApiSocket(path: string, gid: number, bind: (tempPath: string) => Promise<void>): Promise<void> {
+export async function bindApiSocket(
+  path: string,
+  gid: number,
+  bind: (tempPath: string) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(dirname(path), '.s'));
   const temp = join(dir, 's');
   try {

@@ -24,9 +24,15 @@ export class ContainerStepRunner implements StepRunner {
     this.#images = images;
   }
 
-  async run<T>(req: RunStepRequest, collect: (diff: { upperDir: string; skip: Set<string> }) => Promise<T>): Promise<{ exitCode: number; result?: T }> {
+  async run<T>(
+    req: RunStepRequest,
+    collect: (diff: { upperDir: string; skip: Set<string> }) => Promise<T>,
+  ): Promise<{ exitCode: number; result?: T }> {
     // A copying snapshotter's directory is the whole root filesystem, not a diff: deletions would be lost.
-    if (this.#images.snapshotterName !== 'overlay') throw unsupported(`RUN needs the overlay snapshotter (this root uses ${this.#images.snapshotterName}): its upper directory is the step's filesystem diff`);
+    if (this.#images.snapshotterName !== 'overlay')
+      throw unsupported(
+        `RUN needs the overlay snapshotter (this root uses ${this.#images.snapshotterName}): its upper directory is the step's filesystem diff`,
+      );
     const { id } = await this.#containers.create({
       image: req.image,
       cmd: req.argv,
@@ -49,7 +55,9 @@ export class ContainerStepRunner implements StepRunner {
       const upperDir = await this.#images.snapshotter.upperDir(rec.snapshotKey);
       // The runtime's mount points (/proc, /dev, /etc/hosts…) are not the command's changes.
       const spec = this.#containers.inspect(id).spec as { mounts?: { destination: string }[] };
-      const skip = new Set((spec.mounts ?? []).map((m) => m.destination.replace(/^\/+/, '').replace(/\/+$/, '')).filter((d) => d !== ''));
+      const skip = new Set(
+        (spec.mounts ?? []).map((m) => m.destination.replace(/^\/+/, '').replace(/\/+$/, '')).filter((d) => d !== ''),
+      );
       return { exitCode: 0, result: await collect({ upperDir, skip }) };
     } finally {
       await this.#containers.remove(id, { force: true }).catch(() => {});

@@ -19,11 +19,19 @@ import type { ContainerContext } from './container-context.ts';
 import { withContainerRoot } from './container-rootfs.ts';
 
 /** A path's stat as `cp` needs it (docker's X-Docker-Container-Path-Stat carries the same). */
-export type PathStat = { name: string; size: number; mode: number; mtime: string; linkTarget: string; type: 'file' | 'directory' | 'symlink' | 'other' };
+export type PathStat = {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+};
 
 /** An absolute, normalised container path; a relative one is refused (the client resolves it). */
 export function containerPath(p: string, what = 'path'): string {
-  if (typeof p !== 'string' || !p.startsWith('/')) throw invalidArgument(`${what} ${JSON.stringify(p)}: expected an absolute path in the container`);
+  if (typeof p !== 'string' || !p.startsWith('/'))
+    throw invalidArgument(`${what} ${JSON.stringify(p)}: expected an absolute path in the container`);
   if (p.includes('\0')) throw invalidArgument(`${what}: NUL in the path`);
   return posix.normalize(p);
 }
@@ -32,7 +40,8 @@ function openIn(rootFd: number, path: string, flags: number, word: string): numb
   try {
     return openInRoot(rootFd, path, flags | constants.O_CLOEXEC);
   } catch (e) {
-    if (isSyscallError(e, 'ENOENT') || isSyscallError(e, 'ENOTDIR')) throw notFound(`no such file or directory in the container: ${word}`);
+    if (isSyscallError(e, 'ENOENT') || isSyscallError(e, 'ENOTDIR'))
+      throw notFound(`no such file or directory in the container: ${word}`);
     throw e;
   }
 }
@@ -60,13 +69,21 @@ function linkIn(rootFd: number, path: string): string {
   }
 }
 
-const kind = (st: Stats): PathStat['type'] => (st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other');
+const kind = (st: Stats): PathStat['type'] =>
+  st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
 
 export async function statPath(ctx: ContainerContext, id: string, path: string): Promise<PathStat> {
   const p = containerPath(path);
   return withContainerRoot(ctx, id, async (rootFd) => {
     const st = statIn(rootFd, p);
-    return { name: posix.basename(p) || '/', size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget: st.isSymbolicLink() ? linkIn(rootFd, p) : '', type: kind(st) };
+    return {
+      name: posix.basename(p) || '/',
+      size: st.size,
+      mode: st.mode,
+      mtime: st.mtime.toISOString(),
+      linkTarget: st.isSymbolicLink() ? linkIn(rootFd, p) : '',
+      type: kind(st),
+    };
   });
 }
 
@@ -76,11 +93,24 @@ export async function statPath(ctx: ContainerContext, id: string, path: string):
  * Only the root's own filesystem is walked: mounts below it (a running container's, seen from the
  * host) are other filesystems. `onStat` is called before the first byte (the response's header).
  */
-export async function archivePath(ctx: ContainerContext, id: string, path: string, out: Writable, onStat?: (s: PathStat) => void): Promise<void> {
+export async function archivePath(
+  ctx: ContainerContext,
+  id: string,
+  path: string,
+  out: Writable,
+  onStat?: (s: PathStat) => void,
+): Promise<void> {
   const p = containerPath(path);
   await withContainerRoot(ctx, id, async (rootFd) => {
     const top = statIn(rootFd, p);
-    onStat?.({ name: posix.basename(p) || '/', size: top.size, mode: top.mode, mtime: top.mtime.toISOString(), linkTarget: top.isSymbolicLink() ? linkIn(rootFd, p) : '', type: kind(top) });
+    onStat?.({
+      name: posix.basename(p) || '/',
+      size: top.size,
+      mode: top.mode,
+      mtime: top.mtime.toISOString(),
+      linkTarget: top.isSymbolicLink() ? linkIn(rootFd, p) : '',
+      type: kind(top),
+    });
     const tar = pack();
     let finished = false;
     // A reader that goes away mid-tar (the client closed the connection) ends the walk: without this
@@ -100,10 +130,11 @@ export async function archivePath(ctx: ContainerContext, id: string, path: strin
     done.catch(() => {});
     // Every wait on the archive also ends when the reader is gone: an abandoned archive is left
     // unread, never destroyed (streamx would emit the error on an entry's sink, where no one hears it).
-    const until = <T>(p: Promise<T>) => Promise.race([p, done.then(() => undefined as T)]).then((v) => {
-      if (gone) throw gone;
-      return v;
-    });
+    const until = <T>(p: Promise<T>) =>
+      Promise.race([p, done.then(() => undefined as T)]).then((v) => {
+        if (gone) throw gone;
+        return v;
+      });
     // Read by iteration, not tar.pipe(out): streamx's pipe destroys the pack when the reader goes
     // away, and the error then surfaces on an entry's sink as an uncaught exception.
     const pump = (async () => {
@@ -139,9 +170,18 @@ export async function archivePath(ctx: ContainerContext, id: string, path: strin
         }
         return;
       }
-      if (st.isSymbolicLink()) return until(entry(tar, { ...header, type: 'symlink', linkname: linkIn(rootFd, cpath) }));
+      if (st.isSymbolicLink())
+        return until(entry(tar, { ...header, type: 'symlink', linkname: linkIn(rootFd, cpath) }));
       if (st.isFIFO()) return until(entry(tar, { ...header, type: 'fifo' }));
-      if (st.isCharacterDevice() || st.isBlockDevice()) return until(entry(tar, { ...header, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & ~0xff) }));
+      if (st.isCharacterDevice() || st.isBlockDevice())
+        return until(
+          entry(tar, {
+            ...header,
+            type: st.isCharacterDevice() ? 'character-device' : 'block-device',
+            devmajor: Math.floor(st.rdev / 256) & 0xfff,
+            devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & ~0xff),
+          }),
+        );
       if (st.isSocket()) return; // as tar does: a socket has no archive form
       if (st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;
@@ -151,7 +191,13 @@ export async function archivePath(ctx: ContainerContext, id: string, path: strin
       }
       const fd = openIn(rootFd, cpath, constants.O_RDONLY | constants.O_NOFOLLOW, cpath);
       const size = fstatSync(fd).size;
-      await streamEntry(tar, { ...header, size }, createReadStream('', { fd, start: 0, end: Math.max(0, size - 1), autoClose: true }), size, done);
+      await streamEntry(
+        tar,
+        { ...header, size },
+        createReadStream('', { fd, start: 0, end: Math.max(0, size - 1), autoClose: true }),
+        size,
+        done,
+      );
     };
     try {
       await Promise.race([add(p, p === '/' ? '' : posix.basename(p), top), done.then(() => {})]);
@@ -173,19 +219,29 @@ const quiet = (s: unknown) => (s as { on?: (ev: string, fn: () => void) => void 
 
 /** An entry without a body; its sink's error (a destroyed archive) comes through the callback only. */
 function entry(tar: ReturnType<typeof pack>, h: Header): Promise<void> {
-  const p = new Promise<void>((resolve, reject) => quiet(tar.entry({ ...h, size: 0 }, (err) => (err ? reject(err) : resolve()))));
+  const p = new Promise<void>((resolve, reject) =>
+    quiet(tar.entry({ ...h, size: 0 }, (err) => (err ? reject(err) : resolve()))),
+  );
   p.catch(() => {});
   return p;
 }
 
-async function streamEntry(tar: ReturnType<typeof pack>, h: Header, body: Readable, size: number, abort: Promise<void>): Promise<void> {
+async function streamEntry(
+  tar: ReturnType<typeof pack>,
+  h: Header,
+  body: Readable,
+  size: number,
+  abort: Promise<void>,
+): Promise<void> {
   let aborted = false;
   abort.catch(() => {
     aborted = true;
   });
   if (size === 0) {
     body.destroy();
-    return new Promise((resolve, reject) => quiet(tar.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()))));
+    return new Promise((resolve, reject) =>
+      quiet(tar.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()))),
+    );
   }
   let settle!: (err?: Error | null) => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -246,7 +302,12 @@ export async function extractInto(ctx: ContainerContext, id: string, path: strin
       // following symlinks. A read-only rootfs is refused by the kernel (EROFS), named by the applier.
       const target = readlinkSync(`/proc/self/fd/${dirFd}`);
       const { applyLayer } = await import('../archive/apply-layer.ts');
-      await applyLayer(input, { mediaType: 'application/vnd.oci.image.layer.v1.tar', targetDir: target, format: 'plain', context: `copy into ${p}` });
+      await applyLayer(input, {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        targetDir: target,
+        format: 'plain',
+        context: `copy into ${p}`,
+      });
     } finally {
       closeSync(dirFd);
     }

@@ -13,16 +13,24 @@ import type { ContainerContext } from './container-context.ts';
 export type Change = { path: string; kind: 'A' | 'C' | 'D' };
 
 /** The upper directory and the lower ones of a container's overlay snapshot, and the paths to skip. */
-export async function overlayLayers(ctx: ContainerContext, id: string): Promise<{ upper: string; lowers: string[]; skip: Set<string> }> {
+export async function overlayLayers(
+  ctx: ContainerContext,
+  id: string,
+): Promise<{ upper: string; lowers: string[]; skip: Set<string> }> {
   const snap = ctx.o.images.snapshotter;
-  if (ctx.o.images.snapshotterName !== 'overlay') throw unsupported(`diff and commit need the overlay snapshotter (this root uses ${ctx.o.images.snapshotterName}): its upper directory is the container's filesystem diff`);
+  if (ctx.o.images.snapshotterName !== 'overlay')
+    throw unsupported(
+      `diff and commit need the overlay snapshotter (this root uses ${ctx.o.images.snapshotterName}): its upper directory is the container's filesystem diff`,
+    );
   const c = ctx.store.getContainer(id);
   const upper = await snap.upperDir(c.snapshotKey);
   const mounts = await snap.mounts(c.snapshotKey);
   const lowerOpt = mounts.flatMap((m) => m.options ?? []).find((o) => o.startsWith('lowerdir='));
   const lowers = lowerOpt ? lowerOpt.slice('lowerdir='.length).split(':') : [];
   const spec = c.config.spec as { mounts?: { destination: string }[] };
-  const skip = new Set((spec.mounts ?? []).map((m) => m.destination.replace(/^\/+/, '').replace(/\/+$/, '')).filter((d) => d !== ''));
+  const skip = new Set(
+    (spec.mounts ?? []).map((m) => m.destination.replace(/^\/+/, '').replace(/\/+$/, '')).filter((d) => d !== ''),
+  );
   return { upper, lowers, skip };
 }
 

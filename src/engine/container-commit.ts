@@ -47,7 +47,10 @@ export function applyChanges(config: ImageConfig, changes: string[]): void {
     } catch (e) {
       throw invalidArgument(`change ${JSON.stringify(change)}: ${(e as Error).message}`, e);
     }
-    if (!ins) throw invalidArgument(`change ${JSON.stringify(change)}: expected a Dockerfile instruction such as CMD ["sh"] or ENV K=V`);
+    if (!ins)
+      throw invalidArgument(
+        `change ${JSON.stringify(change)}: expected a Dockerfile instruction such as CMD ["sh"] or ENV K=V`,
+      );
     const shell = (s: string) => [...(((c as { Shell?: string[] }).Shell ?? ['/bin/sh', '-c']) as string[]), s];
     switch (ins.kind) {
       case 'cmd':
@@ -70,7 +73,10 @@ export function applyChanges(config: ImageConfig, changes: string[]): void {
         c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(ins.pairs.map((p) => [p.key, p.value])) };
         break;
       case 'expose':
-        c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(ins.ports.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) };
+        c.ExposedPorts = {
+          ...(c.ExposedPorts ?? {}),
+          ...Object.fromEntries(ins.ports.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])),
+        };
         break;
       case 'user':
         c.User = ins.user;
@@ -88,7 +94,9 @@ export function applyChanges(config: ImageConfig, changes: string[]): void {
         c.OnBuild = [...((c.OnBuild as string[] | undefined) ?? []), ins.trigger];
         break;
       default:
-        throw invalidArgument(`change ${JSON.stringify(change)}: ${ins.kind.toUpperCase()} cannot be applied by commit (expected CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR)`);
+        throw invalidArgument(
+          `change ${JSON.stringify(change)}: ${ins.kind.toUpperCase()} cannot be applied by commit (expected CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR)`,
+        );
     }
   }
 }
@@ -107,7 +115,12 @@ export async function commitContainer(ctx: ContainerContext, id: string, req: Co
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(tmp, 'commit-'));
   const leaseId = `commit-${process.pid}-${randomBytes(6).toString('hex')}`;
-  await images.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { what: 'commit', container: id }, kind: 'build', owner: selfIdentity() });
+  await images.content.createLease(leaseId, {
+    expiresAt: new Date(Date.now() + 6 * 3600 * 1000),
+    labels: { what: 'commit', container: id },
+    kind: 'build',
+    owner: selfIdentity(),
+  });
   try {
     for (const l of base.manifest.layers) await images.content.addResource(leaseId, l.digest);
     const paused = req.pause !== false && ctx.store.getContainer(id).status === 'running';
@@ -116,21 +129,41 @@ export async function commitContainer(ctx: ContainerContext, id: string, req: Co
     try {
       layer = await storeLayer(images.content, leaseId, staging, overlayDiffEntries(upper, skip));
     } finally {
-      if (paused) await unpauseContainer(ctx, id).catch((e: Error) => ctx.log(`unpause ${id} after commit: ${e.message}`));
+      if (paused)
+        await unpauseContainer(ctx, id).catch((e: Error) => ctx.log(`unpause ${id} after commit: ${e.message}`));
     }
     const created = new Date().toISOString();
     config.created = created;
     if (req.author !== undefined) config.author = req.author;
     config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
-    config.history = [...(config.history ?? []), { created, ...(req.author ? { author: req.author } : {}), created_by: containerCommand(c.config.spec), ...(req.comment ? { comment: req.comment } : {}) }];
+    config.history = [
+      ...(config.history ?? []),
+      {
+        created,
+        ...(req.author ? { author: req.author } : {}),
+        created_by: containerCommand(c.config.spec),
+        ...(req.comment ? { comment: req.comment } : {}),
+      },
+    ];
     const cfg = await writeBlob(images.content, JSON.stringify(config));
     await images.content.addResource(leaseId, cfg.digest);
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: MediaType.ImageConfig, ...cfg }, layers: [...base.manifest.layers, layer.descriptor] };
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { mediaType: MediaType.ImageConfig, ...cfg },
+      layers: [...base.manifest.layers, layer.descriptor],
+    };
     const m = await writeBlob(images.content, JSON.stringify(manifest));
     await images.content.addResource(leaseId, m.digest);
     const target = { mediaType: MediaType.ImageManifest, ...m };
-    const [{ unpackStored }, { applyLayer }] = await Promise.all([import('../images/unpack-stored.ts'), import('../archive/apply-layer.ts')]);
-    await unpackStored(`commit of ${id}`, manifest.layers, config.rootfs.diff_ids, images.content, { snapshotter: images.snapshotter, applyLayer });
+    const [{ unpackStored }, { applyLayer }] = await Promise.all([
+      import('../images/unpack-stored.ts'),
+      import('../archive/apply-layer.ts'),
+    ]);
+    await unpackStored(`commit of ${id}`, manifest.layers, config.rootfs.diff_ids, images.content, {
+      snapshotter: images.snapshotter,
+      applyLayer,
+    });
     const finalName = name ?? `${UNNAMED_REPOSITORY}@${target.digest}`;
     await images.images.put(finalName, target);
     ctx.o.events.publish('container', 'commit', id, { name: c.name, image: finalName });

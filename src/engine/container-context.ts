@@ -127,4 +127,3 @@ export class ContainerContext {
     this.restartTimers.delete(id);
   }
 }
-

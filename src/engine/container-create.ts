@@ -31,7 +31,13 @@ function hostNofile(): number {
 }
 
 /** Where docker's packages put their static tini (docker-init), then tini-static; BERTH_INIT_BINARY first. */
-const INIT_CANDIDATES = ['/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/local/bin/docker-init', '/usr/bin/tini-static', '/usr/local/bin/tini-static'];
+const INIT_CANDIDATES = [
+  '/usr/bin/docker-init',
+  '/usr/libexec/docker/docker-init',
+  '/usr/local/bin/docker-init',
+  '/usr/bin/tini-static',
+  '/usr/local/bin/tini-static',
+];
 
 /**
  * The init `--init` bind-mounts into the container: statically linked, since the image may have no
@@ -41,7 +47,9 @@ const INIT_CANDIDATES = ['/usr/bin/docker-init', '/usr/libexec/docker/docker-ini
 function initBinary(): string {
   const candidates = [...(process.env.BERTH_INIT_BINARY ? [process.env.BERTH_INIT_BINARY] : []), ...INIT_CANDIDATES];
   for (const p of candidates) if (existsSync(p) && isStaticElf(p)) return p;
-  throw unsupported(`--init: no statically linked init on berthd's host (looked for ${candidates.join(', ')}; install tini-static, or set BERTH_INIT_BINARY)`);
+  throw unsupported(
+    `--init: no statically linked init on berthd's host (looked for ${candidates.join(', ')}; install tini-static, or set BERTH_INIT_BINARY)`,
+  );
 }
 
 /** An ELF executable without a PT_INTERP program header (no dynamic loader needed). */
@@ -59,7 +67,10 @@ function isStaticElf(path: string): boolean {
   }
 }
 
-export async function createContainer(ctx: ContainerContext, req: CreateRequest): Promise<{ id: string; name: string; warnings: string[] }> {
+export async function createContainer(
+  ctx: ContainerContext,
+  req: CreateRequest,
+): Promise<{ id: string; name: string; warnings: string[] }> {
   const restart = checkCreateRequest(req);
   const runtimeName = req.runtime ?? ctx.o.defaultRuntime;
   const rt = ctx.runtime(runtimeName);
@@ -71,10 +82,12 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   try {
     image = await ctx.o.images.inspect(req.image);
   } catch (e) {
-    if (isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw notFound(`no such image: ${req.image} (pull or load it first)`, e);
+    if (isBerthError(e, 'BERTH_ERR_NOT_FOUND'))
+      throw notFound(`no such image: ${req.image} (pull or load it first)`, e);
     throw e;
   }
-  if (!image.unpacked) throw failedPrecondition(`image ${image.name} is not unpacked; pull it again to unpack its layers`);
+  if (!image.unpacked)
+    throw failedPrecondition(`image ${image.name} is not unpacked; pull it again to unpack its layers`);
   const ports = publishedPorts(req, image.config.config?.ExposedPorts);
   // Until the row exists, nothing else holds the image: a lease keeps an rmi -f plus prune from
   // collecting its content (its layers are kept by the snapshot prepared on them).
@@ -89,27 +102,55 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   const dir = ctx.dir(id);
   const snapshotKey = `${SNAPSHOT_PREFIX}${id}`;
   // An anonymous volume (-v /path) gets its name now, so that the row says which volume it is.
-  const mounts = req.mounts?.map((m) => (m.type === 'volume' && !m.source ? { ...m, source: randomBytes(32).toString('hex'), anonymous: true } : m));
+  const mounts = req.mounts?.map((m) =>
+    m.type === 'volume' && !m.source ? { ...m, source: randomBytes(32).toString('hex'), anonymous: true } : m,
+  );
   // The image's USER, when it names a user, is resolved in the rootfs at start like -u: the
   // request carries it so that start and exec see it (as docker's Config.User shows it).
   const imageUser = image.config.config?.User;
   const user = req.user === undefined && imageUser ? { user: imageUser } : {};
-  const request: CreateRequest = { ...req, name, ...user, ...(ports.length ? { ports } : {}), ...(mounts ? { mounts } : {}) };
+  const request: CreateRequest = {
+    ...req,
+    name,
+    ...user,
+    ...(ports.length ? { ports } : {}),
+    ...(mounts ? { mounts } : {}),
+  };
   let prepared = false;
   try {
     await mkdir(join(dir, 'rootfs'), { recursive: true, mode: MODES.containerDir });
     faultPoint('create.dir-made');
     // The bundle's files and the snapshot are independent: made at once (a crash leaves either or
     // both without a row, which recovery removes).
-    const snapshot = ctx.o.images.snapshotter.prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } }).then(() => {
-      prepared = true;
-      faultPoint('create.snapshot-prepared');
-      span.mark('snapshot prepared');
-    });
+    const snapshot = ctx.o.images.snapshotter
+      .prepare(snapshotKey, image.chainId, { labels: { 'berth.container': id } })
+      .then(() => {
+        prepared = true;
+        faultPoint('create.snapshot-prepared');
+        span.mark('snapshot prepared');
+      });
     const bundle = (async () => {
-      const etcFiles = await writeEtcFiles(dir, req.hostname ?? id.slice(0, 12), req.network, req.extraHosts ?? [], req.dns ?? {});
-      const resolved = await resolveMounts(request.mounts ?? [], async (v) => (await ctx.o.volumes.ensure(v)).mountpoint);
-      const spec = buildSpec({ id, request, image: image.config.config ?? {}, etcFiles, mounts: resolved, nofile: hostNofile(), boundingCaps: ownBoundingCaps(), ...(req.init ? { initBinary: initBinary() } : {}) });
+      const etcFiles = await writeEtcFiles(
+        dir,
+        req.hostname ?? id.slice(0, 12),
+        req.network,
+        req.extraHosts ?? [],
+        req.dns ?? {},
+      );
+      const resolved = await resolveMounts(
+        request.mounts ?? [],
+        async (v) => (await ctx.o.volumes.ensure(v)).mountpoint,
+      );
+      const spec = buildSpec({
+        id,
+        request,
+        image: image.config.config ?? {},
+        etcFiles,
+        mounts: resolved,
+        nofile: hostNofile(),
+        boundingCaps: ownBoundingCaps(),
+        ...(req.init ? { initBinary: initBinary() } : {}),
+      });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
       faultPoint('create.config-written');
       span.mark('dir, etc files, spec, config.json');

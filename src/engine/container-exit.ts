@@ -15,7 +15,13 @@ import { timingOn, timingSpan } from './timing.ts';
 import type { ExitResult } from './types.ts';
 
 /** The task monitor's listener (container-service.ts installs it). */
-export function handleExit(ctx: ContainerContext, id: string, handle: TaskHandle | undefined, exit: TaskExit, error: string): Promise<void> {
+export function handleExit(
+  ctx: ContainerContext,
+  id: string,
+  handle: TaskHandle | undefined,
+  exit: TaskExit,
+  error: string,
+): Promise<void> {
   const span = timingSpan('exit', id);
   if (timingOn) span.mark(`noticed ${(Date.now() - Date.parse(exit.exitedAt)).toFixed(0)}ms after the shim's exitedAt`);
   return ctx.lock.run(id, async () => {
@@ -32,14 +38,27 @@ export function handleExit(ctx: ContainerContext, id: string, handle: TaskHandle
     // Recorded before anything is released: releasing removes the shim's exit.json, and a crash
     // after that but before the record would leave recovery only "lost, 255". A stopped row whose
     // resources are still held is what recovery already releases.
-    c = ctx.record(id, { status: 'stopped', pid: 0, shimPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt, error });
+    c = ctx.record(id, {
+      status: 'stopped',
+      pid: 0,
+      shimPid: 0,
+      exitCode: exit.exitCode,
+      oomKilled: exit.oomKilled,
+      finishedAt: exit.exitedAt,
+      error,
+    });
     faultPoint('exit.recorded');
     span.mark('recorded stopped');
     await releaseTask(ctx, c, handle, span);
     span.mark('released');
     ctx.o.events.publish('container', 'die', id, ctx.attrs(c, { exitCode: String(exit.exitCode) }));
     if (exit.oomKilled) ctx.o.events.publish('container', 'oom', id, ctx.attrs(c));
-    const result: ExitResult = { exitCode: exit.exitCode, signal: exit.signal, oomKilled: exit.oomKilled, finishedAt: exit.exitedAt };
+    const result: ExitResult = {
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      oomKilled: exit.oomKilled,
+      finishedAt: exit.exitedAt,
+    };
     const req = c.config.request;
     const removing = ctx.removing.has(id);
     const willRestart = !removing && !req.autoRemove && shouldRestart(c);

@@ -40,6 +40,8 @@ test("docker's ps filters over a row: values of a key are alternatives, keys mus
 test('an unknown filter key is refused, naming the keys there are', () => {
   assert.throws(
     () => m({ colour: ['red'] }),
-    (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && /filter "colour": expected one of id, name, status, label, ancestor, exited, runtime/.test((e as Error).message),
+    (e: unknown) =>
+      isBerthError(e, ErrorCode.InvalidArgument) &&
+      /filter "colour": expected one of id, name, status, label, ancestor, exited, runtime/.test((e as Error).message),
   );
 });

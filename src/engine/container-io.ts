@@ -8,7 +8,12 @@ import { readLogs } from './container-logs.ts';
 import type { TaskHandle } from './task-supervisor.ts';
 import type { LogLine, LogOptions } from './types.ts';
 
-export async function* containerLogs(ctx: ContainerContext, id: string, opts: LogOptions, signal?: AbortSignal): AsyncGenerator<LogLine> {
+export async function* containerLogs(
+  ctx: ContainerContext,
+  id: string,
+  opts: LogOptions,
+  signal?: AbortSignal,
+): AsyncGenerator<LogLine> {
   ctx.readers.set(id, (ctx.readers.get(id) ?? 0) + 1);
   try {
     const running = () => {

@@ -9,7 +9,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const cri = (n: number) => `2026-12-07T05:00:00.${String(n).padStart(9, '0')}Z stdout F line ${n}\n`;
 
-test('follow across a rotation (the kubelet\'s rename + reopen, or the shim\'s): the lines written to the old file after the last read are not lost', async () => {
+test("follow across a rotation (the kubelet's rename + reopen, or the shim's): the lines written to the old file after the last read are not lost", async () => {
   const path = join(dir, '0.log');
   writeFileSync(path, cri(1));
   let running = true;

@@ -20,7 +20,8 @@ function parseLines(text: string, out: LogLine[]): void {
     }
     try {
       const o = JSON.parse(l) as LogLine;
-      if (typeof o.log === 'string') out.push({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', time: o.time, log: o.log });
+      if (typeof o.log === 'string')
+        out.push({ stream: o.stream === 'stderr' ? 'stderr' : 'stdout', time: o.time, log: o.log });
     } catch {
       // A line being written while read is half a line: the follow loop reads it whole next time.
     }
@@ -40,8 +41,15 @@ async function readFrom(fh: FileHandle, pos: number): Promise<{ lines: LogLine[]
   return { lines, pos: pos + end };
 }
 
-export async function* readLogs(path: string, opts: LogOptions, isRunning: () => boolean, signal?: AbortSignal): AsyncGenerator<LogLine> {
-  const want = (l: LogLine) => (l.stream === 'stdout' ? opts.stdout !== false : opts.stderr !== false) && (opts.since === undefined || l.time >= opts.since);
+export async function* readLogs(
+  path: string,
+  opts: LogOptions,
+  isRunning: () => boolean,
+  signal?: AbortSignal,
+): AsyncGenerator<LogLine> {
+  const want = (l: LogLine) =>
+    (l.stream === 'stdout' ? opts.stdout !== false : opts.stderr !== false) &&
+    (opts.since === undefined || l.time >= opts.since);
   const lines: LogLine[] = [];
   for (let i = 5; i >= 1; i--) {
     const t = await readFile(`${path}.${i}`, 'utf8').catch(() => undefined);

@@ -42,13 +42,29 @@ test('volume, bind and tmpfs requests become OCI mounts; a volume is made on fir
 });
 
 test('each bad mount is refused naming its target and what was expected', async () => {
-  const bad = async (m: MountRequest, re: RegExp) => assert.rejects(resolveMounts([m], volume), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && re.test((e as Error).message));
+  const bad = async (m: MountRequest, re: RegExp) =>
+    assert.rejects(
+      resolveMounts([m], volume),
+      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && re.test((e as Error).message),
+    );
   await bad({ type: 'bind', source: dir, target: 'rel' }, /mount target "rel": expected an absolute path/);
   await bad({ type: 'volume', target: '/v' }, /volume mount on \/v: a volume name is required/);
-  await bad({ type: 'bind', source: 'relative', target: '/b' }, /bind mount on \/b: source "relative" must be an absolute host path/);
-  await bad({ type: 'bind', source: join(dir, 'missing'), target: '/b' }, /bind mount on \/b: source .*missing does not exist on the host/);
-  await bad({ type: 'nfs', target: '/n' } as unknown as MountRequest, /mount type "nfs": expected volume, bind or tmpfs/);
-  await bad({ type: 'bind', source: dir, target: '/b', propagation: 'shared' as 'rshared' }, /bind mount on \/b: propagation "shared": expected rprivate, rslave or rshared/);
+  await bad(
+    { type: 'bind', source: 'relative', target: '/b' },
+    /bind mount on \/b: source "relative" must be an absolute host path/,
+  );
+  await bad(
+    { type: 'bind', source: join(dir, 'missing'), target: '/b' },
+    /bind mount on \/b: source .*missing does not exist on the host/,
+  );
+  await bad(
+    { type: 'nfs', target: '/n' } as unknown as MountRequest,
+    /mount type "nfs": expected volume, bind or tmpfs/,
+  );
+  await bad(
+    { type: 'bind', source: dir, target: '/b', propagation: 'shared' as 'rshared' },
+    /bind mount on \/b: propagation "shared": expected rprivate, rslave or rshared/,
+  );
 });
 
 test('a propagating bind is refused where its host mount does not propagate (the mount holding the source, as containerd)', async (t) => {
@@ -58,10 +74,23 @@ test('a propagating bind is refused where its host mount does not propagate (the
     .at(-1)!;
   const shared = holder.optionalFields.some((f) => f.startsWith('shared:'));
   const slave = holder.optionalFields.some((f) => f.startsWith('master:'));
-  if (shared) return t.skip(`${holder.mountPoint} (holding the temp dir) is shared here: the integration test makes its own mounts`);
+  if (shared)
+    return t.skip(
+      `${holder.mountPoint} (holding the temp dir) is shared here: the integration test makes its own mounts`,
+    );
   const refused = async (propagation: 'rslave' | 'rshared', re: RegExp) =>
-    assert.rejects(resolveMounts([{ type: 'bind', source: dir, target: '/p', propagation }], volume), (e: unknown) => isBerthError(e, ErrorCode.FailedPrecondition) && re.test((e as Error).message));
-  await refused('rshared', /bind mount on \/p: propagation rshared needs the source .* on a shared mount, but .* is not shared/);
-  if (!slave) await refused('rslave', /bind mount on \/p: propagation rslave needs the source .* on a shared or slave mount/);
-  assert.deepEqual(await resolveMounts([{ type: 'bind', source: dir, target: '/p', propagation: 'rprivate' }], volume), [{ destination: '/p', type: 'bind', source: dir, options: ['rbind', 'rprivate'] }]);
+    assert.rejects(
+      resolveMounts([{ type: 'bind', source: dir, target: '/p', propagation }], volume),
+      (e: unknown) => isBerthError(e, ErrorCode.FailedPrecondition) && re.test((e as Error).message),
+    );
+  await refused(
+    'rshared',
+    /bind mount on \/p: propagation rshared needs the source .* on a shared mount, but .* is not shared/,
+  );
+  if (!slave)
+    await refused('rslave', /bind mount on \/p: propagation rslave needs the source .* on a shared or slave mount/);
+  assert.deepEqual(
+    await resolveMounts([{ type: 'bind', source: dir, target: '/p', propagation: 'rprivate' }], volume),
+    [{ destination: '/p', type: 'bind', source: dir, options: ['rbind', 'rprivate'] }],
+  );
 });

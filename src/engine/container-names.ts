@@ -4,8 +4,42 @@ import { randomBytes } from 'node:crypto';
 
 export const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-const ADJ = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'sharp', 'swift', 'witty', 'bold', 'clever', 'gentle', 'happy'];
-const NOUN = ['otter', 'heron', 'lynx', 'puffin', 'marten', 'ibis', 'wren', 'gecko', 'tern', 'vole', 'kestrel', 'newt', 'stoat', 'plover', 'dunlin', 'skua'];
+const ADJ = [
+  'brave',
+  'calm',
+  'eager',
+  'fond',
+  'keen',
+  'lucid',
+  'merry',
+  'nimble',
+  'quiet',
+  'sharp',
+  'swift',
+  'witty',
+  'bold',
+  'clever',
+  'gentle',
+  'happy',
+];
+const NOUN = [
+  'otter',
+  'heron',
+  'lynx',
+  'puffin',
+  'marten',
+  'ibis',
+  'wren',
+  'gecko',
+  'tern',
+  'vole',
+  'kestrel',
+  'newt',
+  'stoat',
+  'plover',
+  'dunlin',
+  'skua',
+];
 
 /**
  * A name `taken` says is free: adjective_noun, with a number after ten tries (16 × 16 names: 50

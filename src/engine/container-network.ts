@@ -22,14 +22,20 @@ export async function refreshHosts(ctx: ContainerContext, network: string): Prom
 }
 
 /** Detaches the container from `networks` (each logged, never thrown) and removes its netns with `netns`. */
-export async function releaseNetwork(ctx: ContainerContext, id: string, networks: string[], netns: boolean): Promise<void> {
+export async function releaseNetwork(
+  ctx: ContainerContext,
+  id: string,
+  networks: string[],
+  netns: boolean,
+): Promise<void> {
   const nsPath = join(ctx.o.runRoot, 'netns', id);
   for (const n of networks) {
     await ctx.o.network.detach(id, nsPath, n).catch((e) => ctx.log(`detach ${id} from ${n}: ${(e as Error).message}`));
     ctx.store.removeAttachment(id, n);
     await refreshHosts(ctx, n);
   }
-  if (netns) await ctx.o.network.removeNetns(id).catch((e) => ctx.log(`remove netns of ${id}: ${(e as Error).message}`));
+  if (netns)
+    await ctx.o.network.removeNetns(id).catch((e) => ctx.log(`remove netns of ${id}: ${(e as Error).message}`));
 }
 
 /** Every network the container is recorded on, left, and its netns removed. */

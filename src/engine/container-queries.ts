@@ -74,7 +74,12 @@ export function inspectContainer(ctx: ContainerContext, word: string): Container
     networks,
     // Bindings only while the container runs (docker shows none for a stopped one).
     networkSettings: { ports: isLive(c.status) ? portBindings(req.ports ?? [], livePorts(ctx, c.id)) : {} },
-    mounts: (req.mounts ?? []).map((m) => ({ type: m.type, source: m.source ?? '', destination: m.target, readOnly: m.readOnly === true, ...(m.propagation ? { propagation: m.propagation } : {}) })),
+    mounts: (req.mounts ?? []).map((m) => ({
+      type: m.type,
+      source: m.source ?? '',
+      destination: m.target,
+      readOnly: m.readOnly === true,
+      ...(m.propagation ? { propagation: m.propagation } : {}),
+    })),
   };
 }
-

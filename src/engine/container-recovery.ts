@@ -16,7 +16,10 @@ import { lostExit } from './task-monitor.ts';
 export type RecoveryReport = { reconnected: string[]; exited: string[]; restarted: string[]; cleaned: string[] };
 
 /** `otherNetnsOwners`: ids (pods) whose network namespaces and attachments are not leftovers. */
-export async function recoverContainers(ctx: ContainerContext, otherNetnsOwners: Iterable<string> = []): Promise<RecoveryReport> {
+export async function recoverContainers(
+  ctx: ContainerContext,
+  otherNetnsOwners: Iterable<string> = [],
+): Promise<RecoveryReport> {
   const out: RecoveryReport = { reconnected: [], exited: [], restarted: [], cleaned: [] };
   const rows = ctx.store.listContainers();
   for (const c of rows) {
@@ -46,9 +49,18 @@ async function recoverLive(ctx: ContainerContext, c: Container, out: RecoveryRep
     return;
   }
   out.exited.push(c.id);
-  if (!handle) await ctx.runtime(c.runtime).kill(c.id, 'SIGKILL', true).catch(() => {});
+  if (!handle)
+    await ctx
+      .runtime(c.runtime)
+      .kill(c.id, 'SIGKILL', true)
+      .catch(() => {});
   if (handle) ctx.tasks.hold(c.id, handle);
-  await ctx.tasks.report(c.id, handle, exit ?? lostExit(), exit ? '' : 'the task was lost while berthd was down (no shim and no exit status)');
+  await ctx.tasks.report(
+    c.id,
+    handle,
+    exit ?? lostExit(),
+    exit ? '' : 'the task was lost while berthd was down (no shim and no exit status)',
+  );
   if (ctx.restartTimers.has(c.id)) out.restarted.push(c.id);
 }
 
@@ -72,7 +84,12 @@ async function recoverStopped(ctx: ContainerContext, c: Container, out: Recovery
     return;
   }
   // The machine rebooted (or the shim died with the host): honour always / unless-stopped.
-  if (c.status === 'stopped' && c.startedAt && (c.restartPolicy === 'always' || c.restartPolicy === 'unless-stopped') && !c.manuallyStopped) {
+  if (
+    c.status === 'stopped' &&
+    c.startedAt &&
+    (c.restartPolicy === 'always' || c.restartPolicy === 'unless-stopped') &&
+    !c.manuallyStopped
+  ) {
     scheduleRestart(ctx, c);
     out.restarted.push(c.id);
   }

@@ -11,9 +11,14 @@ import { faultPoint } from './fault-points.ts';
 import { releaseTask } from './task-release.ts';
 import { timingSpan } from './timing.ts';
 
-export async function removeContainer(ctx: ContainerContext, id: string, opts: { force?: boolean; volumes?: boolean; anonymousVolumes?: boolean } = {}): Promise<void> {
+export async function removeContainer(
+  ctx: ContainerContext,
+  id: string,
+  opts: { force?: boolean; volumes?: boolean; anonymousVolumes?: boolean } = {},
+): Promise<void> {
   const c0 = ctx.store.getContainer(id);
-  if (!canRemove(c0.status, opts.force === true)) throw failedPrecondition(`container ${c0.name} is ${c0.status}: stop it first, or remove it with -f`);
+  if (!canRemove(c0.status, opts.force === true))
+    throw failedPrecondition(`container ${c0.name} is ${c0.status}: stop it first, or remove it with -f`);
   ctx.removing.add(id);
   const span = timingSpan('remove', id);
   try {
@@ -42,14 +47,21 @@ export async function removeContainer(ctx: ContainerContext, id: string, opts: {
       ctx.store.deleteContainer(id);
       faultPoint('remove.recorded');
       // From here `wait` no longer finds the row: it answers from the recent exits (for a minute).
-      if (!ctx.waiters.hasRecent(id) && c.status === 'stopped') ctx.waiters.remember(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+      if (!ctx.waiters.hasRecent(id) && c.status === 'stopped')
+        ctx.waiters.remember(id, {
+          exitCode: c.exitCode ?? 0,
+          signal: null,
+          oomKilled: c.oomKilled,
+          finishedAt: c.finishedAt ?? '',
+        });
       span.mark('row deleted');
       // The snapshot and the directory are independent (the rootfs is unmounted): both at once,
       // each an orphan without a row that recovery removes if berthd dies first.
       const snapshot = ctx.o.images.snapshotter
         .remove(c.snapshotKey)
         .catch((e) => {
-          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) ctx.log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
+          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND'))
+            ctx.log(`remove snapshot ${c.snapshotKey}: ${(e as Error).message}; recovery will retry`);
         })
         .then(() => {
           faultPoint('remove.snapshot-removed');
@@ -63,7 +75,9 @@ export async function removeContainer(ctx: ContainerContext, id: string, opts: {
       if (dirDone.status === 'rejected') throw dirDone.reason;
       ctx.o.events.publish('container', 'destroy', id, ctx.attrs(c));
       // rm -v removes the container's volumes; an auto-removal (--rm) its anonymous ones, as docker's.
-      for (const m of c.config.request.mounts ?? []) if (m.type === 'volume' && m.source && (opts.volumes || (opts.anonymousVolumes && m.anonymous))) await ctx.o.volumes.remove(m.source).catch(() => {});
+      for (const m of c.config.request.mounts ?? [])
+        if (m.type === 'volume' && m.source && (opts.volumes || (opts.anonymousVolumes && m.anonymous)))
+          await ctx.o.volumes.remove(m.source).catch(() => {});
     });
     const last = ctx.waiters.recent(id) ?? { exitCode: 0, signal: null, oomKilled: false, finishedAt: '' };
     ctx.waiters.exited(id, last);
@@ -94,5 +108,11 @@ async function killForRemoval(ctx: ContainerContext, id: string): Promise<void> 
   });
   if (!waited) return;
   if (waited.shim) await Promise.race([waited.exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
-  else await ctx.tasks.report(id, undefined, { exitCode: 137, signal: 'SIGKILL', exitedAt: new Date().toISOString(), oomKilled: false });
+  else
+    await ctx.tasks.report(id, undefined, {
+      exitCode: 137,
+      signal: 'SIGKILL',
+      exitedAt: new Date().toISOString(),
+      oomKilled: false,
+    });
 }

@@ -8,7 +8,10 @@ import { CONTAINER_NAME } from './container-names.ts';
 
 export async function renameContainer(ctx: ContainerContext, id: string, newName: string): Promise<void> {
   const name = newName.startsWith('/') ? newName.slice(1) : newName;
-  if (!CONTAINER_NAME.test(name)) throw invalidArgument(`rename: invalid container name ${JSON.stringify(newName)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+  if (!CONTAINER_NAME.test(name))
+    throw invalidArgument(
+      `rename: invalid container name ${JSON.stringify(newName)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`,
+    );
   await ctx.lock.run(id, async () => {
     const c = ctx.store.getContainer(id);
     if (c.name === name) throw invalidArgument(`rename: the container is already named ${JSON.stringify(name)}`);

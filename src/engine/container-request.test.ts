@@ -4,19 +4,38 @@ import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { checkCreateRequest, publishedPorts } from './container-request.ts';
 import type { CreateRequest } from './types.ts';
 
-const invalid = (re: RegExp) => (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && re.test((e as Error).message);
+const invalid = (re: RegExp) => (e: unknown) =>
+  isBerthError(e, ErrorCode.InvalidArgument) && re.test((e as Error).message);
 
 test('a create request: the image is required, the restart policy parsed, each wrong field named', () => {
   assert.deepEqual(checkCreateRequest({ image: 'busybox', restart: 'on-failure:2' }), { name: 'on-failure', max: 2 });
   assert.throws(() => checkCreateRequest({ image: '' }), invalid(/"image" is required/));
   assert.throws(() => checkCreateRequest(undefined as unknown as CreateRequest), invalid(/"image" is required/));
-  assert.throws(() => checkCreateRequest({ image: 'b', autoRemove: true, restart: 'always' }), invalid(/--rm and --restart always conflict/));
+  assert.throws(
+    () => checkCreateRequest({ image: 'b', autoRemove: true, restart: 'always' }),
+    invalid(/--rm and --restart always conflict/),
+  );
   assert.throws(() => checkCreateRequest({ image: 'b', name: '-web' }), invalid(/container name "-web": expected/));
   assert.throws(() => checkCreateRequest({ image: 'b', name: 'a/b' }), invalid(/container name "a\/b"/));
-  assert.throws(() => checkCreateRequest({ image: 'b', network: 'host', publishAll: true }), invalid(/cannot be published on network host/));
-  assert.throws(() => checkCreateRequest({ image: 'b', ports: [{ hostIP: '', hostPort: 8080, containerPort: 0, protocol: 'tcp' }] }), invalid(/expected ports in 1-65535/));
-  assert.throws(() => checkCreateRequest({ image: 'b', ports: [{ hostIP: '', hostPort: 70000, containerPort: 80, protocol: 'tcp' }] }), invalid(/expected ports in 1-65535/));
-  checkCreateRequest({ image: 'b', name: 'web.1_a-b', ports: [{ hostIP: '', hostPort: 0, containerPort: 80, protocol: 'tcp' }] });
+  assert.throws(
+    () => checkCreateRequest({ image: 'b', network: 'host', publishAll: true }),
+    invalid(/cannot be published on network host/),
+  );
+  assert.throws(
+    () =>
+      checkCreateRequest({ image: 'b', ports: [{ hostIP: '', hostPort: 8080, containerPort: 0, protocol: 'tcp' }] }),
+    invalid(/expected ports in 1-65535/),
+  );
+  assert.throws(
+    () =>
+      checkCreateRequest({ image: 'b', ports: [{ hostIP: '', hostPort: 70000, containerPort: 80, protocol: 'tcp' }] }),
+    invalid(/expected ports in 1-65535/),
+  );
+  checkCreateRequest({
+    image: 'b',
+    name: 'web.1_a-b',
+    ports: [{ hostIP: '', hostPort: 0, containerPort: 80, protocol: 'tcp' }],
+  });
 });
 
 test('-P adds every exposed port not mapped already, on a host port picked at start; other keys are skipped', () => {
@@ -34,6 +53,12 @@ test('-P adds every exposed port not mapped already, on a host port picked at st
 
 test('network aliases: names as container names are, and only where names resolve', () => {
   checkCreateRequest({ image: 'b', network: 'app', aliases: ['web', 'db.internal'] });
-  assert.throws(() => checkCreateRequest({ image: 'b', network: 'app', aliases: ['-bad'] }), /network alias "-bad": expected/);
-  assert.throws(() => checkCreateRequest({ image: 'b', network: 'none', aliases: ['web'] }), /network aliases: network none has no names to resolve/);
+  assert.throws(
+    () => checkCreateRequest({ image: 'b', network: 'app', aliases: ['-bad'] }),
+    /network alias "-bad": expected/,
+  );
+  assert.throws(
+    () => checkCreateRequest({ image: 'b', network: 'none', aliases: ['web'] }),
+    /network aliases: network none has no names to resolve/,
+  );
 });

@@ -9,15 +9,23 @@ import type { CreateRequest, PortMapping } from './types.ts';
 
 /** Throws on the first field that is wrong; returns the parsed restart policy. */
 export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyName; max: number } {
-  if (!req || typeof req.image !== 'string' || req.image === '') throw invalidArgument('create: "image" is required (expected an image reference)');
+  if (!req || typeof req.image !== 'string' || req.image === '')
+    throw invalidArgument('create: "image" is required (expected an image reference)');
   const restart = parseRestartPolicy(req.restart);
-  if (req.autoRemove && restart.name !== 'no') throw invalidArgument(`--rm and --restart ${req.restart} conflict: a removed container cannot be restarted`);
-  if (req.name !== undefined && !CONTAINER_NAME.test(req.name)) throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
-  if ((req.ports?.length || req.publishAll) && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`-p/-P: ports cannot be published on network ${req.network}`);
-  for (const a of req.aliases ?? []) if (typeof a !== 'string' || !CONTAINER_NAME.test(a)) throw invalidArgument(`network alias ${JSON.stringify(a)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
-  if (req.aliases?.length && (req.network === 'host' || req.network === 'none')) throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
+  if (req.autoRemove && restart.name !== 'no')
+    throw invalidArgument(`--rm and --restart ${req.restart} conflict: a removed container cannot be restarted`);
+  if (req.name !== undefined && !CONTAINER_NAME.test(req.name))
+    throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+  if ((req.ports?.length || req.publishAll) && (req.network === 'host' || req.network === 'none'))
+    throw invalidArgument(`-p/-P: ports cannot be published on network ${req.network}`);
+  for (const a of req.aliases ?? [])
+    if (typeof a !== 'string' || !CONTAINER_NAME.test(a))
+      throw invalidArgument(`network alias ${JSON.stringify(a)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+  if (req.aliases?.length && (req.network === 'host' || req.network === 'none'))
+    throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
   for (const p of req.ports ?? []) {
-    if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536)) throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
+    if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536))
+      throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
   }
   return restart;
 }
@@ -27,7 +35,10 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
  * mapped, on a host port picked at start (as hostPort 0 always is). Keys that are not a port are
  * skipped, as docker does.
  */
-export function publishedPorts(req: Pick<CreateRequest, 'ports' | 'publishAll'>, exposedPorts: Record<string, unknown> | undefined): PortMapping[] {
+export function publishedPorts(
+  req: Pick<CreateRequest, 'ports' | 'publishAll'>,
+  exposedPorts: Record<string, unknown> | undefined,
+): PortMapping[] {
   const ports = [...(req.ports ?? [])];
   if (!req.publishAll) return ports;
   for (const k of Object.keys(exposedPorts ?? {})) {
@@ -35,7 +46,8 @@ export function publishedPorts(req: Pick<CreateRequest, 'ports' | 'publishAll'>,
     if (!m) continue;
     const containerPort = Number(m[1]);
     const protocol = (m[2] ?? 'tcp') as 'tcp' | 'udp';
-    if (!ports.some((p) => p.containerPort === containerPort && p.protocol === protocol)) ports.push({ hostIP: '127.0.0.1', hostPort: 0, containerPort, protocol });
+    if (!ports.some((p) => p.containerPort === containerPort && p.protocol === protocol))
+      ports.push({ hostIP: '127.0.0.1', hostPort: 0, containerPort, protocol });
   }
   return ports;
 }

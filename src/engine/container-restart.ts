@@ -30,7 +30,13 @@ export function scheduleRestart(ctx: ContainerContext, c: Container): void {
           }
           if (shouldRestart(cur) && !ctx.removing.has(c.id) && !ctx.closed) {
             scheduleRestart(ctx, ctx.record(c.id, { restartCount: cur.restartCount + 1 }));
-          } else ctx.waiters.exited(c.id, { exitCode: cur.exitCode ?? 255, signal: null, oomKilled: false, finishedAt: cur.finishedAt ?? '' });
+          } else
+            ctx.waiters.exited(c.id, {
+              exitCode: cur.exitCode ?? 255,
+              signal: null,
+              oomKilled: false,
+              finishedAt: cur.finishedAt ?? '',
+            });
         }),
       )
       .catch((e) => ctx.log(`restart of ${c.id}: ${(e as Error).message}`));

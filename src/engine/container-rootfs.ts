@@ -16,7 +16,11 @@ import type { ContainerContext } from './container-context.ts';
  * and the host path of that root. A live container's verb runs outside the lock: its exit may
  * unmount the root under it, which fails the verb rather than stalling the container's stop.
  */
-export async function withContainerRoot<T>(ctx: ContainerContext, id: string, fn: (rootFd: number, rootPath: string, live: boolean) => Promise<T>): Promise<T> {
+export async function withContainerRoot<T>(
+  ctx: ContainerContext,
+  id: string,
+  fn: (rootFd: number, rootPath: string, live: boolean) => Promise<T>,
+): Promise<T> {
   const rootfs = ctx.rootfs(id);
   const open = () => openSync(rootfs, constants.O_PATH | constants.O_DIRECTORY | constants.O_CLOEXEC);
   const mounted = await ctx.lock.run(id, async () => {

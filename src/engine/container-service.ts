@@ -40,7 +40,19 @@ import { renameContainer } from './container-rename.ts';
 import { updateContainer } from './container-update.ts';
 import { ExecRegistry } from './exec-registry.ts';
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerDetails, ContainerFilter, ContainerSummary, CreateRequest, ExecRequest, ExitResult, LogLine, LogOptions, StatsResult, TopResult, UpdateRequest } from './types.ts';
+import type {
+  ContainerDetails,
+  ContainerFilter,
+  ContainerSummary,
+  CreateRequest,
+  ExecRequest,
+  ExitResult,
+  LogLine,
+  LogOptions,
+  StatsResult,
+  TopResult,
+  UpdateRequest,
+} from './types.ts';
 
 export type { ContainerServiceOptions };
 
@@ -87,7 +99,10 @@ export class ContainerService {
       await startContainer(this.#ctx, id);
       return { id, name };
     } catch (e) {
-      if (req.autoRemove) await removeContainer(this.#ctx, id, { force: true, anonymousVolumes: true }).catch((x) => this.#ctx.log(`remove ${id} after its failed start: ${(x as Error).message}`));
+      if (req.autoRemove)
+        await removeContainer(this.#ctx, id, { force: true, anonymousVolumes: true }).catch((x) =>
+          this.#ctx.log(`remove ${id} after its failed start: ${(x as Error).message}`),
+        );
       throw e;
     }
   }

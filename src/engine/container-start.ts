@@ -21,7 +21,11 @@ import type { TaskHandle } from './task-supervisor.ts';
 import { timingSpan } from './timing.ts';
 
 /** start: a created or stopped container, by a user (which clears a stop's "manually stopped"). */
-export async function startContainer(ctx: ContainerContext, id: string, beforeStart?: (h: TaskHandle) => Promise<void>): Promise<void> {
+export async function startContainer(
+  ctx: ContainerContext,
+  id: string,
+  beforeStart?: (h: TaskHandle) => Promise<void>,
+): Promise<void> {
   await ctx.lock.run(id, async () => {
     const c = ctx.store.getContainer(id);
     if (!canStart(c.status)) throw failedPrecondition(`container ${c.name} is already running`);
@@ -46,7 +50,11 @@ export async function startAttached(ctx: ContainerContext, id: string): Promise<
 }
 
 /** Starts the task of `c` (created or stopped); the caller holds the container's lock. */
-export async function startTask(ctx: ContainerContext, c: Container, beforeStart?: (h: TaskHandle) => Promise<void>): Promise<void> {
+export async function startTask(
+  ctx: ContainerContext,
+  c: Container,
+  beforeStart?: (h: TaskHandle) => Promise<void>,
+): Promise<void> {
   const id = c.id;
   const dir = ctx.dir(id);
   const rootfs = ctx.rootfs(id);
@@ -73,8 +81,13 @@ export async function startTask(ctx: ContainerContext, c: Container, beforeStart
       const netns = await ctx.o.network.createNetns(id);
       netnsMade = true;
       faultPoint('start.netns-created');
-      spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: netns } : n));
-      const result = await ctx.o.network.attach(id, netns, network, { portMappings: await allocatePorts(ctx, c, req.ports ?? []), aliases: [c.name, ...(req.aliases ?? [])] });
+      spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) =>
+        n.type === 'network' ? { type: 'network', path: netns } : n,
+      );
+      const result = await ctx.o.network.attach(id, netns, network, {
+        portMappings: await allocatePorts(ctx, c, req.ports ?? []),
+        aliases: [c.name, ...(req.aliases ?? [])],
+      });
       attached.push(network);
       ctx.store.putAttachment(id, network, result);
       faultPoint('start.network-attached');
@@ -108,7 +121,16 @@ export async function startTask(ctx: ContainerContext, c: Container, beforeStart
     span.mark('runtime start');
     const pid = await handle.processPid();
     ctx.tasks.hold(id, handle);
-    ctx.record(id, { status: 'running', pid, shimPid: handle.shimPid, startedAt: new Date().toISOString(), finishedAt: null, exitCode: null, oomKilled: false, error: '' });
+    ctx.record(id, {
+      status: 'running',
+      pid,
+      shimPid: handle.shimPid,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      exitCode: null,
+      oomKilled: false,
+      error: '',
+    });
     faultPoint('start.recorded');
     span.mark('recorded running');
     ctx.tasks.watch(id, handle);

@@ -31,7 +31,18 @@ export async function containerStats(ctx: ContainerContext, id: string): Promise
     memory?: { usage?: { usage?: number; limit?: number } };
     pids?: { current?: number };
   };
-  return { id: c.id, name: c.name, read: new Date().toISOString(), cpuUsageNs: raw?.cpu?.usage?.total ?? 0, systemCpuNs: systemCpuNs(), onlineCpus: availableParallelism(), memoryUsage: raw?.memory?.usage?.usage ?? 0, memoryLimit: raw?.memory?.usage?.limit ?? 0, pids: raw?.pids?.current ?? 0, raw };
+  return {
+    id: c.id,
+    name: c.name,
+    read: new Date().toISOString(),
+    cpuUsageNs: raw?.cpu?.usage?.total ?? 0,
+    systemCpuNs: systemCpuNs(),
+    onlineCpus: availableParallelism(),
+    memoryUsage: raw?.memory?.usage?.usage ?? 0,
+    memoryLimit: raw?.memory?.usage?.limit ?? 0,
+    pids: raw?.pids?.current ?? 0,
+    raw,
+  };
 }
 
 export async function containerTop(ctx: ContainerContext, id: string): Promise<TopResult> {

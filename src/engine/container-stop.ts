@@ -7,14 +7,24 @@ import type { ContainerContext } from './container-context.ts';
 import { faultPoint } from './fault-points.ts';
 
 /** `signal`: the stop signal for this stop only (docker's stop --signal), else the container's own (its --stop-signal, or SIGTERM). */
-export async function stopContainer(ctx: ContainerContext, id: string, timeoutSec?: number, signal?: string): Promise<void> {
+export async function stopContainer(
+  ctx: ContainerContext,
+  id: string,
+  timeoutSec?: number,
+  signal?: string,
+): Promise<void> {
   const signalled = await ctx.lock.run(id, async () => {
     const c = ctx.record(id, { manuallyStopped: true });
     faultPoint('stop.marked');
     ctx.cancelRestart(id);
     if (!canSignal(c.status)) {
       // Nothing runs: whoever waits for this container's exit has it already.
-      ctx.waiters.exited(id, { exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+      ctx.waiters.exited(id, {
+        exitCode: c.exitCode ?? 0,
+        signal: null,
+        oomKilled: c.oomKilled,
+        finishedAt: c.finishedAt ?? '',
+      });
       return undefined;
     }
     const req = c.config.request;

@@ -18,18 +18,29 @@ export async function updateContainer(ctx: ContainerContext, id: string, u: Upda
   const given: Partial<CreateRequest> = {};
   for (const k of RESOURCE_FIELDS) if (u[k] !== undefined) (given as Record<string, unknown>)[k] = u[k];
   // A swap limit is checked against the memory limit: the recorded one when this update keeps it.
-  if (given.memorySwap !== undefined && given.memory === undefined) given.memory = ctx.store.getContainer(id).config.request.memory;
+  if (given.memorySwap !== undefined && given.memory === undefined)
+    given.memory = ctx.store.getContainer(id).config.request.memory;
   // A throwaway spec built by the create rules: the same validation and the same OCI shapes.
-  const change: LinuxResources = Object.keys(given).length ? (buildSpec({ id, request: { image: '-', cmd: ['-'], ...given }, image: {} }).linux!.resources ?? {}) : {};
+  const change: LinuxResources = Object.keys(given).length
+    ? (buildSpec({ id, request: { image: '-', cmd: ['-'], ...given }, image: {} }).linux!.resources ?? {})
+    : {};
   const restart = u.restart === undefined ? undefined : parseRestartPolicy(u.restart);
   await ctx.lock.run(id, async () => {
     const c = ctx.store.getContainer(id);
-    if (restart && restart.name !== 'no' && c.config.request.autoRemove) throw invalidArgument(`update: --restart ${u.restart} conflicts with --rm: a removed container cannot be restarted`);
-    if (Object.keys(change).length && (c.status === 'running' || c.status === 'paused')) await ctx.runtime(c.runtime).update(id, change);
+    if (restart && restart.name !== 'no' && c.config.request.autoRemove)
+      throw invalidArgument(
+        `update: --restart ${u.restart} conflicts with --rm: a removed container cannot be restarted`,
+      );
+    if (Object.keys(change).length && (c.status === 'running' || c.status === 'paused'))
+      await ctx.runtime(c.runtime).update(id, change);
     const spec = structuredClone(c.config.spec);
     if (spec.linux) spec.linux.resources = mergeResources(spec.linux.resources ?? {}, change);
     const request = { ...c.config.request, ...given, ...(u.restart !== undefined ? { restart: u.restart } : {}) };
-    ctx.store.reconfigureContainer(id, { ...c.config, request, spec }, restart ? { name: restart.name, max: restart.max } : undefined);
+    ctx.store.reconfigureContainer(
+      id,
+      { ...c.config, request, spec },
+      restart ? { name: restart.name, max: restart.max } : undefined,
+    );
   });
   ctx.o.events.publish('container', 'update', id, {});
 }

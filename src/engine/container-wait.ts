@@ -14,7 +14,13 @@ export function waitExit(ctx: ContainerContext, word: string): Promise<ExitResul
     if (r) return Promise.resolve(r);
     throw e;
   }
-  if (c.status === 'stopped' && !ctx.restartTimers.has(c.id)) return Promise.resolve({ exitCode: c.exitCode ?? 0, signal: null, oomKilled: c.oomKilled, finishedAt: c.finishedAt ?? '' });
+  if (c.status === 'stopped' && !ctx.restartTimers.has(c.id))
+    return Promise.resolve({
+      exitCode: c.exitCode ?? 0,
+      signal: null,
+      oomKilled: c.oomKilled,
+      finishedAt: c.finishedAt ?? '',
+    });
   return ctx.waiters.nextExit(c.id);
 }
 

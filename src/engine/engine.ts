@@ -61,7 +61,17 @@ async function abortCommittedIngests(images: ImageService): Promise<string[]> {
 }
 
 /** The host facts `info` reports (the Docker API's /info shows them): what berthd runs on and how it places cgroups. */
-function hostInfo(): Pick<SystemInfo, 'hostname' | 'kernelVersion' | 'operatingSystem' | 'osVersion' | 'cgroupVersion' | 'cgroupDriver' | 'ncpu' | 'memTotal'> {
+function hostInfo(): Pick<
+  SystemInfo,
+  | 'hostname'
+  | 'kernelVersion'
+  | 'operatingSystem'
+  | 'osVersion'
+  | 'cgroupVersion'
+  | 'cgroupDriver'
+  | 'ncpu'
+  | 'memTotal'
+> {
   let os = { name: 'Linux', version: '' };
   try {
     const text = readFileSync('/etc/os-release', 'utf8');
@@ -125,18 +135,64 @@ export class Engine {
     const runRoot = resolve(o.runRoot);
     await mkdir(join(root, 'containers'), { recursive: true, mode: MODES.containers });
     await mkdir(join(runRoot, 'shims'), { recursive: true, mode: 0o700 });
-    const store = new MetadataStore<ContainerConfig>(join(root, 'berthd.db'), faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {});
+    const store = new MetadataStore<ContainerConfig>(
+      join(root, 'berthd.db'),
+      faultPointsArmed ? { afterWrite: (op) => faultPoint(`metadata.${op}`) } : {},
+    );
     // Leases live in berthd.db, and every container is a gc root of the image service (docs/metadata.md).
-    const images = await ImageService.open({ root, metadata: store, snapshotter: o.snapshotter ?? 'auto', ...(o.log ? { onNotice: o.log } : {}) });
+    const images = await ImageService.open({
+      root,
+      metadata: store,
+      snapshotter: o.snapshotter ?? 'auto',
+      ...(o.log ? { onNotice: o.log } : {}),
+    });
     const events = new EventBus(store);
     const volumes = new VolumeService(root, store, events);
     const runtimes = resolveRuntimeClasses(o.runtimes);
     const defaultRuntime = o.defaultRuntime ?? process.env.BERTH_DEFAULT_RUNTIME ?? 'berth-runtime';
     await o.network.init();
-    const containers = new ContainerService({ root, runRoot, store, images, events, volumes, network: o.network, supervisor: o.supervisor, runtimes, defaultRuntime, ...(o.log ? { log: o.log } : {}) });
-    const pods = new PodService({ root, runRoot, store, events, images, network: o.network, supervisor: o.supervisor, containers, runtimes, defaultRuntime, ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}), ...(o.log ? { log: o.log } : {}) });
+    const containers = new ContainerService({
+      root,
+      runRoot,
+      store,
+      images,
+      events,
+      volumes,
+      network: o.network,
+      supervisor: o.supervisor,
+      runtimes,
+      defaultRuntime,
+      ...(o.log ? { log: o.log } : {}),
+    });
+    const pods = new PodService({
+      root,
+      runRoot,
+      store,
+      events,
+      images,
+      network: o.network,
+      supervisor: o.supervisor,
+      containers,
+      runtimes,
+      defaultRuntime,
+      ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}),
+      ...(o.log ? { log: o.log } : {}),
+    });
     const builder = new Builder({ images, runner: new ContainerStepRunner(containers, store, images), root });
-    const engine = new Engine({ root, runRoot, store, images, events, volumes, network: o.network, containers, pods, builder, runtimes, defaultRuntime });
+    const engine = new Engine({
+      root,
+      runRoot,
+      store,
+      images,
+      events,
+      volumes,
+      network: o.network,
+      containers,
+      pods,
+      builder,
+      runtimes,
+      defaultRuntime,
+    });
     // Pods first: the network namespaces of the ready ones are not the containers' leftovers.
     const podsHolding = await pods.recover();
     const r = await containers.recover(podsHolding);
@@ -153,13 +209,21 @@ export class Engine {
       o.log?.(`ingest recovery: ${e.message}`);
       return [] as string[];
     });
-    o.log?.(`recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned, ${leases.length} leases of dead pulls released, ${ingests.length} ingests of committed blobs removed`);
+    o.log?.(
+      `recovery: ${r.reconnected.length} reconnected, ${r.exited.length} exited while down, ${r.restarted.length} restarting, ${r.cleaned.length} leftovers cleaned, ${leases.length} leases of dead pulls released, ${ingests.length} ingests of committed blobs removed`,
+    );
     events.publish('daemon', 'start', 'berthd', { root, runRoot });
     return engine;
   }
 
   version(): VersionInfo {
-    return { version: ENGINE_VERSION, apiVersion: API_VERSION, os: process.platform, arch: process.arch, node: process.version };
+    return {
+      version: ENGINE_VERSION,
+      apiVersion: API_VERSION,
+      os: process.platform,
+      arch: process.arch,
+      node: process.version,
+    };
   }
 
   async info(): Promise<SystemInfo> {

@@ -13,7 +13,11 @@ test("resolv.conf: the host's loopback resolvers go (unreachable from a netns), 
   const host = 'search lan\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\n';
   assert.equal(containerResolvConf(host, undefined), 'search lan\noptions edns0\nnameserver 8.8.8.8\n');
   assert.equal(containerResolvConf('nameserver 10.0.0.2\nnameserver 127.0.0.1\n', 'berth'), 'nameserver 10.0.0.2\n');
-  assert.equal(containerResolvConf(host, 'host'), 'search lan\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\n', 'the host network keeps the host resolvers');
+  assert.equal(
+    containerResolvConf(host, 'host'),
+    'search lan\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\n',
+    'the host network keeps the host resolvers',
+  );
   assert.equal(containerResolvConf('', undefined), 'nameserver 8.8.8.8\n');
 });
 
@@ -21,7 +25,11 @@ test('the files are written into the bundle, hosts equal to hosts.base at first'
   const dir = mkdtempSync(join(tmpdir(), 'berth-etc-'));
   try {
     const p = await writeEtcFiles(dir, 'abc123', 'none');
-    assert.deepEqual(p, { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') });
+    assert.deepEqual(p, {
+      hosts: join(dir, 'hosts'),
+      hostname: join(dir, 'hostname'),
+      resolvConf: join(dir, 'resolv.conf'),
+    });
     assert.equal(readFileSync(p.hostname, 'utf8'), 'abc123\n');
     assert.equal(readFileSync(p.hosts, 'utf8'), hostsBase('abc123'));
     assert.equal(readFileSync(join(dir, 'hosts.base'), 'utf8'), hostsBase('abc123'));
@@ -31,16 +39,28 @@ test('the files are written into the bundle, hosts equal to hosts.base at first'
   }
 });
 
-test('--add-host lines follow the container\'s own; a bad entry is refused naming it', () => {
-  assert.match(hostsBase('h', ['db:10.0.0.5', 'v6:[fd00::1]', 'v6b:::1']), /127\.0\.1\.1\th\n10\.0\.0\.5\tdb\nfd00::1\tv6\n::1\tv6b\n$/);
+test("--add-host lines follow the container's own; a bad entry is refused naming it", () => {
+  assert.match(
+    hostsBase('h', ['db:10.0.0.5', 'v6:[fd00::1]', 'v6b:::1']),
+    /127\.0\.1\.1\th\n10\.0\.0\.5\tdb\nfd00::1\tv6\n::1\tv6b\n$/,
+  );
   assert.throws(() => hostsBase('h', ['db']), /extra host "db": expected HOST:IP/);
   assert.throws(() => hostsBase('h', ['db:not-an-ip']), /extra host "db:not-an-ip"/);
 });
 
-test('--dns, --dns-search, --dns-option replace the host\'s parts; bad values are refused naming them', () => {
+test("--dns, --dns-search, --dns-option replace the host's parts; bad values are refused naming them", () => {
   const host = 'search lan\noptions edns0\nnameserver 10.0.0.2\n';
-  assert.equal(containerResolvConf(host, undefined, { servers: ['192.0.2.53'] }), 'search lan\noptions edns0\nnameserver 192.0.2.53\n');
-  assert.equal(containerResolvConf(host, undefined, { search: ['a.example', 'b.example'], options: ['ndots:2'] }), 'nameserver 10.0.0.2\nsearch a.example b.example\noptions ndots:2\n');
-  assert.throws(() => containerResolvConf(host, undefined, { servers: ['not-an-ip'] }), /dns server "not-an-ip": expected an IP address/);
+  assert.equal(
+    containerResolvConf(host, undefined, { servers: ['192.0.2.53'] }),
+    'search lan\noptions edns0\nnameserver 192.0.2.53\n',
+  );
+  assert.equal(
+    containerResolvConf(host, undefined, { search: ['a.example', 'b.example'], options: ['ndots:2'] }),
+    'nameserver 10.0.0.2\nsearch a.example b.example\noptions ndots:2\n',
+  );
+  assert.throws(
+    () => containerResolvConf(host, undefined, { servers: ['not-an-ip'] }),
+    /dns server "not-an-ip": expected an IP address/,
+  );
   assert.throws(() => containerResolvConf(host, undefined, { options: ['x y'] }), /dns option "x y"/);
 });

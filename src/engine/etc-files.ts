@@ -15,7 +15,8 @@ export function extraHostLine(entry: string): string {
   const i = entry.indexOf(':');
   const host = i > 0 ? entry.slice(0, i) : '';
   const ip = i > 0 ? entry.slice(i + 1).replace(/^\[(.*)\]$/, '$1') : '';
-  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host) || isIP(ip) === 0) throw invalidArgument(`extra host ${JSON.stringify(entry)}: expected HOST:IP, such as db:10.0.0.5`);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host) || isIP(ip) === 0)
+    throw invalidArgument(`extra host ${JSON.stringify(entry)}: expected HOST:IP, such as db:10.0.0.5`);
   return `${ip}\t${host}\n`;
 }
 
@@ -29,17 +30,24 @@ export type DnsConfig = { servers?: string[]; search?: string[]; options?: strin
  * `dns` gives replaces the host's nameservers, search list or options, as docker's flags do.
  */
 export function containerResolvConf(host: string, network: string | undefined, dns: DnsConfig = {}): string {
-  let lines = host.split('\n').filter((l) => l.trim() !== '' && !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
+  let lines = host
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
   if (dns.servers?.length) {
-    for (const s of dns.servers) if (isIP(s) === 0) throw invalidArgument(`dns server ${JSON.stringify(s)}: expected an IP address`);
+    for (const s of dns.servers)
+      if (isIP(s) === 0) throw invalidArgument(`dns server ${JSON.stringify(s)}: expected an IP address`);
     lines = [...lines.filter((l) => !/^\s*nameserver\b/.test(l)), ...dns.servers.map((s) => `nameserver ${s}`)];
   }
   if (dns.search?.length) {
-    for (const d of dns.search) if (!/^[A-Za-z0-9.-]+$/.test(d)) throw invalidArgument(`dns search domain ${JSON.stringify(d)}: expected a domain name`);
+    for (const d of dns.search)
+      if (!/^[A-Za-z0-9.-]+$/.test(d))
+        throw invalidArgument(`dns search domain ${JSON.stringify(d)}: expected a domain name`);
     lines = [...lines.filter((l) => !/^\s*(search|domain)\b/.test(l)), `search ${dns.search.join(' ')}`];
   }
   if (dns.options?.length) {
-    for (const o of dns.options) if (!/^[A-Za-z0-9_:.-]+$/.test(o)) throw invalidArgument(`dns option ${JSON.stringify(o)}: expected a resolv.conf option such as ndots:2`);
+    for (const o of dns.options)
+      if (!/^[A-Za-z0-9_:.-]+$/.test(o))
+        throw invalidArgument(`dns option ${JSON.stringify(o)}: expected a resolv.conf option such as ndots:2`);
     lines = [...lines.filter((l) => !/^\s*options\b/.test(l)), `options ${dns.options.join(' ')}`];
   }
   if (!lines.some((l) => /^\s*nameserver/.test(l)) && network !== 'host') lines.push('nameserver 8.8.8.8');
@@ -47,7 +55,13 @@ export function containerResolvConf(host: string, network: string | undefined, d
 }
 
 /** Writes the files into the bundle `dir`; returns their paths, for the spec's mounts. */
-export async function writeEtcFiles(dir: string, hostname: string, network: string | undefined, extraHosts: readonly string[] = [], dns: DnsConfig = {}): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+export async function writeEtcFiles(
+  dir: string,
+  hostname: string,
+  network: string | undefined,
+  extraHosts: readonly string[] = [],
+  dns: DnsConfig = {},
+): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
   const base = hostsBase(hostname, extraHosts);
   const paths = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
   await Promise.all([

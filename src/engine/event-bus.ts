@@ -25,7 +25,13 @@ export class EventBus {
 
   publish(type: EngineEvent['type'], action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
     const nowNs = nowNano();
-    const e: EngineEvent = { type, action, actor: { id, attributes }, time: Number(nowNs / 1_000_000_000n), timeNano: nowNs.toString() };
+    const e: EngineEvent = {
+      type,
+      action,
+      actor: { id, attributes },
+      time: Number(nowNs / 1_000_000_000n),
+      timeNano: nowNs.toString(),
+    };
     if (this.#store) {
       this.#pending.push({ timeNano: e.timeNano, type, action, actorId: id, attributes });
       if (!this.#flushScheduled) {
@@ -70,14 +76,26 @@ export class EventBus {
    * waiting for it when it is in the future, at once when it is past. Without it, it ends only
    * with `signal`. Times are nanoseconds since the epoch, as decimal strings.
    */
-  stream(filter: EventFilter, o: { sinceNano?: string; untilNano?: string } = {}, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
+  stream(
+    filter: EventFilter,
+    o: { sinceNano?: string; untilNano?: string } = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<EngineEvent> {
     for (const [k, v] of Object.entries(o)) {
-      if (v !== undefined && !/^\d{1,30}$/.test(v)) throw invalidArgument(`events: ${k === 'sinceNano' ? 'since' : 'until'} ${JSON.stringify(v)}: expected nanoseconds since the epoch`);
+      if (v !== undefined && !/^\d{1,30}$/.test(v))
+        throw invalidArgument(
+          `events: ${k === 'sinceNano' ? 'since' : 'until'} ${JSON.stringify(v)}: expected nanoseconds since the epoch`,
+        );
     }
     return this.#stream(filter, o.sinceNano, o.untilNano === undefined ? undefined : BigInt(o.untilNano), signal);
   }
 
-  async *#stream(filter: EventFilter, sinceNano: string | undefined, until: bigint | undefined, signal: AbortSignal | undefined): AsyncGenerator<EngineEvent> {
+  async *#stream(
+    filter: EventFilter,
+    sinceNano: string | undefined,
+    until: bigint | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<EngineEvent> {
     // Subscribed before the tail is read, so nothing published in between is lost; what both
     // deliver is told apart by time.
     const queue: EngineEvent[] = [];
@@ -110,7 +128,8 @@ export class EventBus {
         await new Promise<void>((res) => {
           wake = res;
           // setTimeout holds at most 2^31-1 ms; a later time is waited for in steps.
-          if (until !== undefined) timer = setTimeout(res, Math.min(Number((until - nowNano()) / 1_000_000n) + 1, 3_600_000));
+          if (until !== undefined)
+            timer = setTimeout(res, Math.min(Number((until - nowNano()) / 1_000_000n) + 1, 3_600_000));
         });
         wake = undefined;
         clearTimeout(timer);
@@ -127,7 +146,13 @@ export class EventBus {
     this.flush();
     return this.#store
       .eventsSince(sinceNano)
-      .map((r) => ({ type: r.type as EngineEvent['type'], action: r.action, actor: { id: r.actorId, attributes: r.attributes }, time: Number(BigInt(r.timeNano) / 1_000_000_000n), timeNano: r.timeNano }))
+      .map((r) => ({
+        type: r.type as EngineEvent['type'],
+        action: r.action,
+        actor: { id: r.actorId, attributes: r.attributes },
+        time: Number(BigInt(r.timeNano) / 1_000_000_000n),
+        timeNano: r.timeNano,
+      }))
       .filter((e) => matches(e, filter));
   }
 }

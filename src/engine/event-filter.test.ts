@@ -4,12 +4,23 @@ import { EventBus } from './event-bus.ts';
 import { eventMatches, parseEventFilter } from './event-filter.ts';
 import type { EngineEvent } from './types.ts';
 
-const ev = (type: EngineEvent['type'], action: string, id: string, attributes: Record<string, string> = {}): EngineEvent => ({ type, action, actor: { id, attributes }, time: 0, timeNano: '0' });
+const ev = (
+  type: EngineEvent['type'],
+  action: string,
+  id: string,
+  attributes: Record<string, string> = {},
+): EngineEvent => ({ type, action, actor: { id, attributes }, time: 0, timeNano: '0' });
 
 test('unknown filter keys are refused, naming them and the keys berth knows (as docker: invalid filter)', () => {
-  assert.throws(() => parseEventFilter({ bogus: ['1'] }), /invalid filter 'bogus' \(expected container, event, image, label, network, type, volume\)/);
+  assert.throws(
+    () => parseEventFilter({ bogus: ['1'] }),
+    /invalid filter 'bogus' \(expected container, event, image, label, network, type, volume\)/,
+  );
   assert.throws(() => parseEventFilter({ action: ['start'], x: ['1'] }), /invalid filter 'action', 'x'/);
-  assert.throws(() => parseEventFilter({ type: ['containr'] }), /invalid filter 'type=containr': expected one of container, image, volume, network, daemon/);
+  assert.throws(
+    () => parseEventFilter({ type: ['containr'] }),
+    /invalid filter 'type=containr': expected one of container, image, volume, network, daemon/,
+  );
   assert.throws(() => parseEventFilter({ label: [5] }), /invalid filter 'label': value 5: expected a string/);
   assert.deepEqual(parseEventFilter({}), {});
   assert.deepEqual(parseEventFilter({ event: 'start', image: ['busybox'] }), { event: ['start'], image: ['busybox'] });
@@ -73,6 +84,9 @@ test('a stream whose until is past ends at once; one without ends with its signa
   bus.publish('daemon', 'start', 'berthd');
   await done;
   assert.deepEqual(seen, ['start']);
-  assert.throws(() => bus.stream({}, { sinceNano: '10m' }), /events: since "10m": expected nanoseconds since the epoch/);
+  assert.throws(
+    () => bus.stream({}, { sinceNano: '10m' }),
+    /events: since "10m": expected nanoseconds since the epoch/,
+  );
   assert.throws(() => bus.stream({}, { untilNano: '-1' }), /events: until "-1"/);
 });

@@ -14,26 +14,30 @@ const TYPES: ReadonlyArray<EngineEvent['type']> = ['container', 'image', 'volume
  */
 export function parseEventFilter(raw: Record<string, unknown>): EventFilter {
   const unknown = Object.keys(raw).filter((k) => !(KEYS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw invalidArgument(`invalid filter ${unknown.map((k) => `'${k}'`).join(', ')} (expected ${KEYS.join(', ')})`);
+  if (unknown.length > 0)
+    throw invalidArgument(`invalid filter ${unknown.map((k) => `'${k}'`).join(', ')} (expected ${KEYS.join(', ')})`);
   const f: EventFilter = {};
   for (const k of KEYS) {
     const v = raw[k];
     if (v === undefined) continue;
     const values = Array.isArray(v) ? v : [v];
     for (const x of values) {
-      if (typeof x !== 'string') throw invalidArgument(`invalid filter '${k}': value ${JSON.stringify(x)}: expected a string`);
+      if (typeof x !== 'string')
+        throw invalidArgument(`invalid filter '${k}': value ${JSON.stringify(x)}: expected a string`);
     }
     f[k] = values as string[];
   }
   for (const t of f.type ?? []) {
-    if (!(TYPES as readonly string[]).includes(t)) throw invalidArgument(`invalid filter 'type=${t}': expected one of ${TYPES.join(', ')}`);
+    if (!(TYPES as readonly string[]).includes(t))
+      throw invalidArgument(`invalid filter 'type=${t}': expected one of ${TYPES.join(', ')}`);
   }
   return f;
 }
 
 /** An image as docker names it in a filter: `busybox` means `busybox:latest`. */
 const sameImage = (want: string, have: string | undefined): boolean =>
-  have !== undefined && (have === want || (!/[:@]/.test(want.slice(want.lastIndexOf('/') + 1)) && have === `${want}:latest`));
+  have !== undefined &&
+  (have === want || (!/[:@]/.test(want.slice(want.lastIndexOf('/') + 1)) && have === `${want}:latest`));
 
 export function eventMatches(e: EngineEvent, f: EventFilter): boolean {
   if (f.type?.length && !f.type.includes(e.type)) return false;
@@ -41,7 +45,8 @@ export function eventMatches(e: EngineEvent, f: EventFilter): boolean {
   if (f.event?.length && !f.event.some((a) => a === e.action || e.action.startsWith(`${a}:`))) return false;
   if (f.container?.length) {
     if (e.type !== 'container') return false;
-    if (!f.container.some((c) => e.actor.id === c || e.actor.id.startsWith(c) || e.actor.attributes.name === c)) return false;
+    if (!f.container.some((c) => e.actor.id === c || e.actor.id.startsWith(c) || e.actor.attributes.name === c))
+      return false;
   }
   if (f.image?.length) {
     const image = e.type === 'image' ? e.actor.id : e.type === 'container' ? e.actor.attributes.image : undefined;

@@ -15,7 +15,14 @@ import { prepareProcess } from './process-setup.ts';
 import type { TaskExit, TaskHandle } from './task-supervisor.ts';
 import type { ExecRequest, ExitResult, LogLine } from './types.ts';
 
-type ExecEntry = { id: string; containerId: string; handle: TaskHandle; logPath: string; exit?: TaskExit; tty: boolean };
+type ExecEntry = {
+  id: string;
+  containerId: string;
+  handle: TaskHandle;
+  logPath: string;
+  exit?: TaskExit;
+  tty: boolean;
+};
 
 const KEPT_AFTER_EXIT_MS = 60_000;
 /** How long an exec's output waits for the client that said it attaches (one that died must not block the process for long). */
@@ -43,12 +50,32 @@ export class ExecRegistry {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let handle: TaskHandle;
     try {
-      const proc = { ...spec.process!, args: r.cmd, terminal: r.tty === true, env: [...(spec.process!.env ?? []), ...(r.env ?? [])], cwd: r.workdir ?? spec.process!.cwd, ...(r.tty && r.consoleSize ? { consoleSize: r.consoleSize } : {}) };
+      const proc = {
+        ...spec.process!,
+        args: r.cmd,
+        terminal: r.tty === true,
+        env: [...(spec.process!.env ?? []), ...(r.env ?? [])],
+        cwd: r.workdir ?? spec.process!.cwd,
+        ...(r.tty && r.consoleSize ? { consoleSize: r.consoleSize } : {}),
+      };
       // The exec's user is the container's unless it names its own (docker's rule).
       prepareProcess(ctx.rootfs(c.id), proc, r.user || c.config.request.user, { makeCwd: false });
       const processPath = join(dir, 'process.json');
       await writeFile(processPath, JSON.stringify(proc), { mode: MODES.spec });
-      handle = await ctx.o.supervisor.exec({ id: c.id, execId, bundle: ctx.dir(c.id), runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir: dir, logPath, terminal: r.tty === true, openStdin: r.openStdin === true, processPath, driveCreate: rt.execDriver(c.id, processPath), ...(r.attach ? { awaitAttachMs: EXEC_ATTACH_WAIT_MS } : {}) });
+      handle = await ctx.o.supervisor.exec({
+        id: c.id,
+        execId,
+        bundle: ctx.dir(c.id),
+        runtimeBinary: rt.binary,
+        runtimeRoot: rt.root,
+        stateDir: dir,
+        logPath,
+        terminal: r.tty === true,
+        openStdin: r.openStdin === true,
+        processPath,
+        driveCreate: rt.execDriver(c.id, processPath),
+        ...(r.attach ? { awaitAttachMs: EXEC_ATTACH_WAIT_MS } : {}),
+      });
     } catch (e) {
       // Exec records live in memory only: a directory left here would never be removed.
       await rm(dir, { recursive: true, force: true });
@@ -65,7 +92,12 @@ export class ExecRegistry {
     handle.waitExit().then(
       (e) => {
         entry.exit = e;
-        ctx.o.events.publish('container', 'exec_die', c.id, ctx.attrs(c, { execID: execId, exitCode: String(e.exitCode) }));
+        ctx.o.events.publish(
+          'container',
+          'exec_die',
+          c.id,
+          ctx.attrs(c, { execID: execId, exitCode: String(e.exitCode) }),
+        );
         forget();
       },
       () => {

@@ -10,7 +10,12 @@ export type ExecSyncResult = { stdout: Buffer; stderr: Buffer; exitCode: number 
 /** containerd's cap on ExecSync output (16 MiB for both streams together). */
 export const EXEC_SYNC_MAX_BYTES = 16 << 20;
 
-export async function execSync(containers: ContainerService, id: string, cmd: string[], o: { timeoutMs?: number; maxBytes?: number } = {}): Promise<ExecSyncResult> {
+export async function execSync(
+  containers: ContainerService,
+  id: string,
+  cmd: string[],
+  o: { timeoutMs?: number; maxBytes?: number } = {},
+): Promise<ExecSyncResult> {
   const max = o.maxBytes ?? EXEC_SYNC_MAX_BYTES;
   const { execId } = await containers.exec(id, { cmd });
   const abort = new AbortController();
@@ -21,14 +26,25 @@ export async function execSync(containers: ContainerService, id: string, cmd: st
     for await (const l of containers.execLogs(execId, abort.signal)) {
       const b = Buffer.from(l.log, 'utf8');
       total += b.length;
-      if (total > max) throw failedPrecondition(`exec in container ${id}: output exceeded ${max} bytes (stdout and stderr together); expected at most that`);
+      if (total > max)
+        throw failedPrecondition(
+          `exec in container ${id}: output exceeded ${max} bytes (stdout and stderr together); expected at most that`,
+        );
       (l.stream === 'stderr' ? err : out).push(b);
     }
   })();
   let timer: NodeJS.Timeout | undefined;
   const deadline = o.timeoutMs
     ? new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(deadlineExceeded(`exec in container ${id}: command ${JSON.stringify(cmd)} timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              deadlineExceeded(
+                `exec in container ${id}: command ${JSON.stringify(cmd)} timed out after ${o.timeoutMs} ms`,
+              ),
+            ),
+          o.timeoutMs,
+        );
       })
     : undefined;
   try {

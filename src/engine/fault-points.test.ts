@@ -4,7 +4,12 @@ import { test } from 'node:test';
 
 const MODULE = new URL('./fault-points.ts', import.meta.url).href;
 
-function run(env: Record<string, string | undefined>): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+function run(env: Record<string, string | undefined>): {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+} {
   const script = `import { faultPoint } from ${JSON.stringify(MODULE)};
 for (let i = 1; i <= 3; i++) { faultPoint('start.recorded'); console.log('start.recorded ' + i); }
 faultPoint('exit.recorded'); console.log('exit.recorded');`;

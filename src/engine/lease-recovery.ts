@@ -11,7 +11,9 @@ import { isSameLiveProcess } from '../sys/procfs.ts';
  * keep them), so the next gc can judge that content; the partial ingest stays, so a pull again
  * resumes it. Leases without an owner are left to their expiry. Returns the released ids.
  */
-export async function releaseLeasesOfDeadOwners(content: Pick<ContentStore, 'listLeases' | 'deleteLease'>): Promise<string[]> {
+export async function releaseLeasesOfDeadOwners(
+  content: Pick<ContentStore, 'listLeases' | 'deleteLease'>,
+): Promise<string[]> {
   const released: string[] = [];
   for (const l of await content.listLeases()) {
     const owner = l.owner;

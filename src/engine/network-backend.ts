@@ -15,9 +15,17 @@ export interface NetworkBackend {
   init(): Promise<void>;
   createNetns(containerId: string): Promise<string>;
   removeNetns(containerId: string): Promise<void>;
-  attach(containerId: string, netns: string, network: string, opts: { portMappings: PortMapping[]; aliases: string[] }): Promise<AttachResult>;
+  attach(
+    containerId: string,
+    netns: string,
+    network: string,
+    opts: { portMappings: PortMapping[]; aliases: string[] },
+  ): Promise<AttachResult>;
   detach(containerId: string, netns: string, network: string): Promise<void>;
-  create(name: string, opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }): Promise<NetworkInfo>;
+  create(
+    name: string,
+    opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> },
+  ): Promise<NetworkInfo>;
   remove(name: string): Promise<void>;
   list(): Promise<NetworkInfo[]>;
   inspect(name: string): Promise<NetworkInfo>;
@@ -44,13 +52,18 @@ export class NoNetworking implements NetworkBackend {
     return '';
   }
   async create(name: string): Promise<NetworkInfo> {
-    throw failedPrecondition(`network create ${name}: networking is not available on this berthd (no CNI plugins configured)`);
+    throw failedPrecondition(
+      `network create ${name}: networking is not available on this berthd (no CNI plugins configured)`,
+    );
   }
   async remove(name: string): Promise<void> {
     throw notFound(`no such network: ${name}`);
   }
   async list(): Promise<NetworkInfo[]> {
-    return [{ name: 'none', driver: 'null', containers: [] }, { name: 'host', driver: 'host', containers: [] }];
+    return [
+      { name: 'none', driver: 'null', containers: [] },
+      { name: 'host', driver: 'host', containers: [] },
+    ];
   }
   async inspect(name: string): Promise<NetworkInfo> {
     const n = (await this.list()).find((x) => x.name === name);

@@ -44,10 +44,21 @@ export class CniNetworking implements NetworkBackend {
   removeNetns(id: string): Promise<void> {
     return this.manager.removeNetns(id);
   }
-  async attach(id: string, netns: string, network: string, opts: { portMappings: PortMapping[]; aliases: string[] }): Promise<AttachResult> {
+  async attach(
+    id: string,
+    netns: string,
+    network: string,
+    opts: { portMappings: PortMapping[]; aliases: string[] },
+  ): Promise<AttachResult> {
     const a = await this.manager.attach(id, netns, network, { portMappings: opts.portMappings, aliases: opts.aliases });
     faultPoint('network.attached');
-    return { ips: a.ips, ...(a.gateway ? { gateway: a.gateway } : {}), ...(a.mac ? { mac: a.mac } : {}), prefixLength: a.prefixLength, portMappings: a.portMappings };
+    return {
+      ips: a.ips,
+      ...(a.gateway ? { gateway: a.gateway } : {}),
+      ...(a.mac ? { mac: a.mac } : {}),
+      prefixLength: a.prefixLength,
+      portMappings: a.portMappings,
+    };
   }
   async detach(id: string, _netns: string, network: string): Promise<void> {
     await this.manager.detach(id, network);
@@ -56,7 +67,10 @@ export class CniNetworking implements NetworkBackend {
   hostsFile(network: string): Promise<string> {
     return this.manager.hostsFile(network);
   }
-  async create(name: string, opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> }): Promise<NetworkInfo> {
+  async create(
+    name: string,
+    opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> },
+  ): Promise<NetworkInfo> {
     const n = await this.manager.createNetwork(name, {
       ...(opts.subnet ? { subnet: opts.subnet } : {}),
       ...(opts.gateway ? { gateway: opts.gateway } : {}),
@@ -70,7 +84,10 @@ export class CniNetworking implements NetworkBackend {
   }
   async list(): Promise<NetworkInfo[]> {
     const atts = await this.manager.listAttachments();
-    return (await this.manager.listNetworks()).map((n) => ({ ...n, containers: atts.filter((a) => a.network === n.name).map((a) => a.containerId) }));
+    return (await this.manager.listNetworks()).map((n) => ({
+      ...n,
+      containers: atts.filter((a) => a.network === n.name).map((a) => a.containerId),
+    }));
   }
   async inspect(name: string): Promise<NetworkInfo> {
     const n = await this.manager.inspectNetwork(name);

@@ -7,7 +7,9 @@ import { DEFAULT_ROOT, ImageService, type ImageServiceOptions } from '../images/
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { MODES } from './owned-modes.ts';
 
-export async function openImageService(opts: Omit<ImageServiceOptions, 'metadata'> = {}): Promise<{ service: ImageService; close: () => Promise<void> }> {
+export async function openImageService(
+  opts: Omit<ImageServiceOptions, 'metadata'> = {},
+): Promise<{ service: ImageService; close: () => Promise<void> }> {
   const root = resolve(opts.root ?? process.env.BERTH_ROOT_DIR ?? DEFAULT_ROOT);
   const { mkdirSync } = await import('node:fs');
   mkdirSync(root, { recursive: true, mode: MODES.root });

@@ -19,23 +19,40 @@ test('a first start makes the roots and the stores with their modes, and reports
   assert.equal(modeOf(o.root), MODES.root);
   assert.equal(modeOf(o.runRoot), MODES.runRoot);
   assert.equal(modeOf(join(o.root, 'containers')), MODES.containers);
-  for (const d of ['content', 'images', 'snapshots', 'volumes', 'network', 'pods', 'tmp']) assert.equal(modeOf(join(o.root, d)), 0o700, d);
-  for (const d of ['shims', 'pod-shims', 'execs', 'runtime', 'netns']) assert.equal(modeOf(join(o.runRoot, d)), 0o700, d);
+  for (const d of ['content', 'images', 'snapshots', 'volumes', 'network', 'pods', 'tmp'])
+    assert.equal(modeOf(join(o.root, d)), 0o700, d);
+  for (const d of ['shims', 'pod-shims', 'execs', 'runtime', 'netns'])
+    assert.equal(modeOf(join(o.runRoot, d)), 0o700, d);
 });
 
-test('files of older modes are repaired by kind; a mounted rootfs and a volume\'s _data are the containers\' and left alone', () => {
+test("files of older modes are repaired by kind; a mounted rootfs and a volume's _data are the containers' and left alone", () => {
   const o = roots();
   secureOwnedPaths(o);
   const id = 'a'.repeat(64);
   const c = join(o.root, 'containers', id);
   mkdirSync(join(c, 'rootfs'), { recursive: true });
-  const files = { 'config.json': MODES.spec, [`${id}-json.log`]: MODES.log, [`${id}-json.log.1`]: MODES.log, hosts: MODES.containerVisible, 'resolv.conf': MODES.containerVisible, 'other.txt': MODES.spec };
+  const files = {
+    'config.json': MODES.spec,
+    [`${id}-json.log`]: MODES.log,
+    [`${id}-json.log.1`]: MODES.log,
+    hosts: MODES.containerVisible,
+    'resolv.conf': MODES.containerVisible,
+    'other.txt': MODES.spec,
+  };
   for (const f of Object.keys(files)) writeFileSync(join(c, f), 'x');
   writeFileSync(join(o.root, 'berthd.db'), '');
   writeFileSync(join(o.root, 'berthd.db-wal'), '');
   const data = join(o.root, 'volumes', 'v1', '_data');
   mkdirSync(data, { recursive: true });
-  for (const p of [c, join(c, 'rootfs'), join(o.root, 'volumes', 'v1'), ...Object.keys(files).map((f) => join(c, f)), join(o.root, 'berthd.db'), join(o.root, 'berthd.db-wal')]) chmodSync(p, 0o755);
+  for (const p of [
+    c,
+    join(c, 'rootfs'),
+    join(o.root, 'volumes', 'v1'),
+    ...Object.keys(files).map((f) => join(c, f)),
+    join(o.root, 'berthd.db'),
+    join(o.root, 'berthd.db-wal'),
+  ])
+    chmodSync(p, 0o755);
   chmodSync(join(c, 'rootfs'), 0o777); // what a container that made its / 0777 leaves (were it mounted)
   chmodSync(data, 0o777); // a volume a container made writable for all of its users
   const changed = secureOwnedPaths(o);
@@ -57,19 +74,37 @@ test('a symbolic link where a directory berthd owns should be is refused, naming
   chmodSync(target, 0o755);
   const link = join(o.root, 'containers', 'b'.repeat(64));
   symlinkSync(target, link);
-  assert.throws(() => secureOwnedPaths(o), (e: unknown) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes(`${link} is a symbolic link`));
+  assert.throws(
+    () => secureOwnedPaths(o),
+    (e: unknown) =>
+      isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes(`${link} is a symbolic link`),
+  );
   assert.equal(modeOf(target), 0o755);
 });
 
 test('a system directory as the root or run root is refused before anything is changed', () => {
-  assert.throws(() => secureOwnedPaths({ root: '/run', runRoot: join(base, 'never'), gid }), (e: unknown) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.startsWith('--root /run: a system directory'));
-  assert.throws(() => secureOwnedPaths({ root: join(base, 'never2'), runRoot: '/', gid }), /--run-root \/: a system directory/);
+  assert.throws(
+    () => secureOwnedPaths({ root: '/run', runRoot: join(base, 'never'), gid }),
+    (e: unknown) =>
+      isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.startsWith('--root /run: a system directory'),
+  );
+  assert.throws(
+    () => secureOwnedPaths({ root: join(base, 'never2'), runRoot: '/', gid }),
+    /--run-root \/: a system directory/,
+  );
   assert.notEqual(statSync('/run').mode & 0o777, MODES.root);
 });
 
-test('a directory owned by another user is refused, naming it and its owner', { skip: process.getuid?.() !== 0 ? 'needs root (chown)' : false }, () => {
+test('a directory owned by another user is refused, naming it and its owner', {
+  skip: process.getuid?.() !== 0 ? 'needs root (chown)' : false,
+}, () => {
   const o = roots();
   secureOwnedPaths(o);
   chownSync(join(o.runRoot, 'execs'), 65534, 65534);
-  assert.throws(() => secureOwnedPaths(o), (e: unknown) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes(`${join(o.runRoot, 'execs')} is owned by uid 65534`));
+  assert.throws(
+    () => secureOwnedPaths(o),
+    (e: unknown) =>
+      isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') &&
+      e.message.includes(`${join(o.runRoot, 'execs')} is owned by uid 65534`),
+  );
 });

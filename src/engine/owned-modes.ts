@@ -45,7 +45,27 @@ const RUN_DIRS = ['shims', 'pod-shims', 'execs', 'runtime', 'netns'];
 const CONTAINER_VISIBLE = new Set(['hosts', 'hosts.base', 'hostname', 'resolv.conf']);
 const DB_FILE = /\.db(-wal|-shm)?$/;
 /** Directories that are never berth's own: made 0710, they would lock the host's users out. */
-const SYSTEM_DIRS = new Set(['/', '/run', '/var/run', '/var', '/var/lib', '/var/tmp', '/tmp', '/home', '/root', '/etc', '/usr', '/opt', '/srv', '/mnt', '/media', '/dev', '/proc', '/sys', '/boot']);
+const SYSTEM_DIRS = new Set([
+  '/',
+  '/run',
+  '/var/run',
+  '/var',
+  '/var/lib',
+  '/var/tmp',
+  '/tmp',
+  '/home',
+  '/root',
+  '/etc',
+  '/usr',
+  '/opt',
+  '/srv',
+  '/mnt',
+  '/media',
+  '/dev',
+  '/proc',
+  '/sys',
+  '/boot',
+]);
 
 export type OwnedModesOptions = {
   root: string;
@@ -117,7 +137,8 @@ function ownedEntries(root: string, runRoot: string, gid: number): Entry[] {
           if (!dirLike(s)) continue;
           const sp = join(p, s.name);
           add(sp, MODES.privateDir);
-          if (e.name === 'snapshots' && s.isDirectory()) for (const f of entries(sp)) if (f.isFile() && DB_FILE.test(f.name)) add(join(sp, f.name), MODES.database);
+          if (e.name === 'snapshots' && s.isDirectory())
+            for (const f of entries(sp)) if (f.isFile() && DB_FILE.test(f.name)) add(join(sp, f.name), MODES.database);
         }
       }
     } else if (e.isFile()) {
@@ -169,7 +190,10 @@ export function secureOwnedPaths(o: OwnedModesOptions): string[] {
     ['--root', root],
     ['--run-root', runRoot],
   ] as const) {
-    if (SYSTEM_DIRS.has(p)) throw failedPrecondition(`${flag} ${p}: a system directory; berthd sets the modes of its root and run root (0${MODES.root.toString(8)}), so each must be a directory of its own, such as /var/lib/berth and /run/berth`);
+    if (SYSTEM_DIRS.has(p))
+      throw failedPrecondition(
+        `${flag} ${p}: a system directory; berthd sets the modes of its root and run root (0${MODES.root.toString(8)}), so each must be a directory of its own, such as /var/lib/berth and /run/berth`,
+      );
   }
   const uid = process.geteuid?.() ?? 0;
   const found = ownedEntries(root, runRoot, o.gid);

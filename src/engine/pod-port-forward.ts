@@ -11,12 +11,21 @@ import type { PodService } from './pod-service.ts';
 export async function connectInPod(pods: PodService, podId: string, port: number): Promise<Socket> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port: ${port} (expected 1-65535)`);
   const p = pods.inspect(podId);
-  if (p.state !== 'ready') throw failedPrecondition(`pod ${p.name} (${p.id.slice(0, 12)}) is not ready: port-forward needs a running pod`);
-  const sock = p.namespaces.network === 'node' || !p.netns ? new Socket() : new Socket({ fd: netnsSocket(p.netns), readable: true, writable: true });
+  if (p.state !== 'ready')
+    throw failedPrecondition(`pod ${p.name} (${p.id.slice(0, 12)}) is not ready: port-forward needs a running pod`);
+  const sock =
+    p.namespaces.network === 'node' || !p.netns
+      ? new Socket()
+      : new Socket({ fd: netnsSocket(p.netns), readable: true, writable: true });
   await new Promise<void>((resolve, reject) => {
     const fail = (e: Error) => {
       sock.destroy();
-      reject(failedPrecondition(`connect to 127.0.0.1:${port} in pod ${p.name}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, e));
+      reject(
+        failedPrecondition(
+          `connect to 127.0.0.1:${port} in pod ${p.name}: ${(e as NodeJS.ErrnoException).code ?? e.message}`,
+          e,
+        ),
+      );
     };
     sock.once('error', fail);
     sock.connect(port, '127.0.0.1', () => {

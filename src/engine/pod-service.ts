@@ -97,41 +97,71 @@ export class PodService {
 
   async run(req: PodRequest): Promise<string> {
     for (const f of ['name', 'namespace', 'uid'] as const) {
-      if (typeof req[f] !== 'string' || req[f] === '') throw invalidArgument(`pod ${f}: required (expected a non-empty string)`);
+      if (typeof req[f] !== 'string' || req[f] === '')
+        throw invalidArgument(`pod ${f}: required (expected a non-empty string)`);
     }
     const key = `${req.name}_${req.namespace}_${req.uid}_${req.attempt ?? 0}`;
-    if (!NAME_RE.test(key)) throw invalidArgument(`pod name, namespace and uid ${JSON.stringify(key)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]* each`);
+    if (!NAME_RE.test(key))
+      throw invalidArgument(
+        `pod name, namespace and uid ${JSON.stringify(key)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]* each`,
+      );
     const ns = { network: 'pod', pid: 'container', ipc: 'pod', ...(req.namespaces ?? {}) };
-    if (!['pod', 'node'].includes(ns.network)) throw invalidArgument(`pod namespaces.network ${JSON.stringify(ns.network)}: expected pod or node`);
-    if (!['pod', 'node'].includes(ns.ipc)) throw invalidArgument(`pod namespaces.ipc ${JSON.stringify(ns.ipc)}: expected pod or node`);
-    if (!['pod', 'container', 'node'].includes(ns.pid)) throw invalidArgument(`pod namespaces.pid ${JSON.stringify(ns.pid)}: expected pod, container or node`);
+    if (!['pod', 'node'].includes(ns.network))
+      throw invalidArgument(`pod namespaces.network ${JSON.stringify(ns.network)}: expected pod or node`);
+    if (!['pod', 'node'].includes(ns.ipc))
+      throw invalidArgument(`pod namespaces.ipc ${JSON.stringify(ns.ipc)}: expected pod or node`);
+    if (!['pod', 'container', 'node'].includes(ns.pid))
+      throw invalidArgument(`pod namespaces.pid ${JSON.stringify(ns.pid)}: expected pod, container or node`);
     for (const k of Object.keys(req.sysctls ?? {})) {
       // Set in a namespace the host shares, it would change the host itself.
-      if (ns.network === 'node' && k.startsWith('net.')) throw invalidArgument(`pod sysctls: ${k} with the host network (namespaces.network node) would change the host's (expected none of net.*)`);
-      if (ns.ipc === 'node' && /^(kernel\.(shm|msg|sem)|fs\.mqueue\.)/.test(k)) throw invalidArgument(`pod sysctls: ${k} with the host IPC namespace (namespaces.ipc node) would change the host's`);
-      if (!/^(net\.|kernel\.(shm|msg|sem)|fs\.mqueue\.)/.test(k)) throw invalidArgument(`pod sysctls: ${k} is not a namespaced parameter a pod may set (expected net.*, kernel.shm*, kernel.msg*, kernel.sem or fs.mqueue.*)`);
+      if (ns.network === 'node' && k.startsWith('net.'))
+        throw invalidArgument(
+          `pod sysctls: ${k} with the host network (namespaces.network node) would change the host's (expected none of net.*)`,
+        );
+      if (ns.ipc === 'node' && /^(kernel\.(shm|msg|sem)|fs\.mqueue\.)/.test(k))
+        throw invalidArgument(
+          `pod sysctls: ${k} with the host IPC namespace (namespaces.ipc node) would change the host's`,
+        );
+      if (!/^(net\.|kernel\.(shm|msg|sem)|fs\.mqueue\.)/.test(k))
+        throw invalidArgument(
+          `pod sysctls: ${k} is not a namespaced parameter a pod may set (expected net.*, kernel.shm*, kernel.msg*, kernel.sem or fs.mqueue.*)`,
+        );
     }
     const request: PodRequest = { ...req, attempt: req.attempt ?? 0, namespaces: ns as PodRequest['namespaces'] };
     const runtimeName = req.runtime || this.#o.defaultRuntime;
     const rt = this.#runtime(runtimeName);
-    if (!existsSync(rt.binary)) throw failedPrecondition(`runtime handler ${runtimeName}: binary ${rt.binary} does not exist`);
+    if (!existsSync(rt.binary))
+      throw failedPrecondition(`runtime handler ${runtimeName}: binary ${rt.binary} does not exist`);
     const pause = this.#o.pauseBinary ?? pauseBinary();
-    if (!existsSync(pause)) throw failedPrecondition(`pause binary ${pause} does not exist (build it: scripts/build.sh)`);
+    if (!existsSync(pause))
+      throw failedPrecondition(`pause binary ${pause} does not exist (build it: scripts/build.sh)`);
     // Without one, the host's hostname, as containerd does: a pod's name may be longer than the
     // 64 bytes a hostname can have (critest's are 68), and a kubelet always gives one.
     const hostname = req.hostname || hostHostname();
     const id = randomBytes(32).toString('hex');
     const ownCgroupParent = !req.cgroupParent;
     const cgroupParent = req.cgroupParent || `${DEFAULT_CGROUP_ROOT}/${id}`;
-    if (!cgroupParent.startsWith('/')) throw invalidArgument(`pod cgroup parent ${JSON.stringify(cgroupParent)}: expected an absolute cgroup path (cgroupfs driver)`);
+    if (!cgroupParent.startsWith('/'))
+      throw invalidArgument(
+        `pod cgroup parent ${JSON.stringify(cgroupParent)}: expected an absolute cgroup path (cgroupfs driver)`,
+      );
     const config: PodConfig = { request, hostname, cgroupParent, ownCgroupParent };
     // The row first: whatever is made below, a crash leaves a row that recovery releases from.
-    this.#o.store.pods.insert({ id, name: key, config, labels: req.labels ?? {}, runtime: runtimeName, createdAt: new Date().toISOString() });
+    this.#o.store.pods.insert({
+      id,
+      name: key,
+      config,
+      labels: req.labels ?? {},
+      runtime: runtimeName,
+      createdAt: new Date().toISOString(),
+    });
     faultPoint('pod.recorded');
     try {
       await this.#lock.run(id, () => this.#start(id, rt, pause));
     } catch (e) {
-      await this.#lock.run(id, () => this.#release(this.#o.store.pods.get(id))).catch((x: Error) => this.#log(`release of pod ${id} after its failed run: ${x.message}`));
+      await this.#lock
+        .run(id, () => this.#release(this.#o.store.pods.get(id)))
+        .catch((x: Error) => this.#log(`release of pod ${id} after its failed run: ${x.message}`));
       await rm(this.#dir(id), { recursive: true, force: true });
       this.#removeCgroupParent(config);
       this.#o.store.pods.delete(id);
@@ -170,7 +200,10 @@ export class PodService {
     // releases, whichever of the two got further.
     const network = (async () => {
       if (!wired) return;
-      const result: AttachResult = await this.#o.network.attach(id, netnsPath, this.#o.network.defaultNetwork, { portMappings: req.ports ?? [], aliases: [] });
+      const result: AttachResult = await this.#o.network.attach(id, netnsPath, this.#o.network.defaultNetwork, {
+        portMappings: req.ports ?? [],
+        aliases: [],
+      });
       this.#o.store.pods.update(id, { network: { name: this.#o.network.defaultNetwork, ...result } });
       faultPoint('pod.network-attached');
       span.mark('CNI attached');
@@ -184,7 +217,17 @@ export class PodService {
       await rm(stateDir, { recursive: true, force: true });
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       span.mark('config.json, stale state');
-      const h = await this.#o.supervisor.start({ id, bundle: dir, runtimeBinary: rt.binary, runtimeRoot: rt.root, stateDir, logPath: join(dir, 'pause.log'), terminal: false, openStdin: false, driveCreate: rt.createDriver(id, dir) });
+      const h = await this.#o.supervisor.start({
+        id,
+        bundle: dir,
+        runtimeBinary: rt.binary,
+        runtimeRoot: rt.root,
+        stateDir,
+        logPath: join(dir, 'pause.log'),
+        terminal: false,
+        openStdin: false,
+        driveCreate: rt.createDriver(id, dir),
+      });
       this.#tasks.set(id, h);
       span.mark('shim started (runtime create)');
       await rt.start(id);
@@ -206,7 +249,11 @@ export class PodService {
   async #resolvConf(req: PodRequest, hostNet: boolean): Promise<string> {
     const dns = req.dns;
     if (dns && (dns.servers.length || dns.searches.length || dns.options.length)) {
-      const lines = [...(dns.searches.length ? [`search ${dns.searches.join(' ')}`] : []), ...dns.servers.map((s) => `nameserver ${s}`), ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : [])];
+      const lines = [
+        ...(dns.searches.length ? [`search ${dns.searches.join(' ')}`] : []),
+        ...dns.servers.map((s) => `nameserver ${s}`),
+        ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
+      ];
       return `${lines.join('\n')}\n`;
     }
     const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
@@ -234,7 +281,12 @@ export class PodService {
       } catch {
         return;
       }
-      this.#o.store.pods.update(id, { state: 'notready', pid: 0, shimPid: 0, error: error || (exit ? `the pause process exited with ${exit.exitCode}` : '') });
+      this.#o.store.pods.update(id, {
+        state: 'notready',
+        pid: 0,
+        shimPid: 0,
+        error: error || (exit ? `the pause process exited with ${exit.exitCode}` : ''),
+      });
       await this.#release(p, handle);
       this.#o.events.publish('pod', 'die', id, { name: configOf(p).request.name });
     });
@@ -255,8 +307,14 @@ export class PodService {
     await rm(this.#stateDir(p.id), { recursive: true, force: true });
     await rt.delete(p.id);
     const net = p.network as { name?: string };
-    if (net.name) await this.#o.network.detach(p.id, p.netns, net.name).catch((e: Error) => this.#log(`detach pod ${p.id} from ${net.name}: ${e.message}`));
-    if (p.netns) await this.#o.network.removeNetns(p.id).catch((e: Error) => this.#log(`remove netns of pod ${p.id}: ${e.message}`));
+    if (net.name)
+      await this.#o.network
+        .detach(p.id, p.netns, net.name)
+        .catch((e: Error) => this.#log(`detach pod ${p.id} from ${net.name}: ${e.message}`));
+    if (p.netns)
+      await this.#o.network
+        .removeNetns(p.id)
+        .catch((e: Error) => this.#log(`remove netns of pod ${p.id}: ${e.message}`));
     this.#o.store.pods.update(p.id, { state: 'notready', pid: 0, shimPid: 0, netns: '', network: {} });
   }
 
@@ -270,7 +328,10 @@ export class PodService {
   async stop(word: string, timeoutSec = 0): Promise<void> {
     const p0 = this.#o.store.pods.find(word);
     for (const c of this.containersOf(p0.id)) {
-      if (isLive(c.status)) await this.#o.containers.stop(c.id, timeoutSec).catch((e) => { if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e; });
+      if (isLive(c.status))
+        await this.#o.containers.stop(c.id, timeoutSec).catch((e) => {
+          if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e;
+        });
     }
     await this.#lock.run(p0.id, async () => {
       const p = this.#o.store.pods.get(p0.id);
@@ -283,7 +344,10 @@ export class PodService {
   /** Removes the pod's containers (by force), stops it, and removes its directory, cgroup parent and row. */
   async remove(word: string): Promise<void> {
     const p0 = this.#o.store.pods.find(word);
-    for (const c of this.containersOf(p0.id)) await this.#o.containers.remove(c.id, { force: true }).catch((e) => { if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e; });
+    for (const c of this.containersOf(p0.id))
+      await this.#o.containers.remove(c.id, { force: true }).catch((e) => {
+        if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND')) throw e;
+      });
     await this.#lock.run(p0.id, async () => {
       const p = this.#o.store.pods.get(p0.id);
       await this.#release(p);
@@ -341,10 +405,21 @@ export class PodService {
    * Creates a container in the pod: it joins the pod's namespaces, sits under its cgroup parent and
    * shares its /etc files. The pod must be ready (its pause process holds the namespaces).
    */
-  async createContainer(podWord: string, member: { name: string; attempt: number; logPath?: string }, req: Omit<CreateRequest, 'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'>): Promise<{ id: string; name: string }> {
+  async createContainer(
+    podWord: string,
+    member: { name: string; attempt: number; logPath?: string },
+    req: Omit<
+      CreateRequest,
+      'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'
+    >,
+  ): Promise<{ id: string; name: string }> {
     const p = this.#o.store.pods.find(podWord);
-    if (p.state !== 'ready' || !p.pid) throw failedPrecondition(`pod sandbox ${p.id} is not ready (its pause process is not running): a container cannot join it`);
-    if (!NAME_RE.test(member.name)) throw invalidArgument(`container name ${JSON.stringify(member.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    if (p.state !== 'ready' || !p.pid)
+      throw failedPrecondition(
+        `pod sandbox ${p.id} is not ready (its pause process is not running): a container cannot join it`,
+      );
+    if (!NAME_RE.test(member.name))
+      throw invalidArgument(`container name ${JSON.stringify(member.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
     const cfg = configOf(p);
     const ns = cfg.request.namespaces ?? { network: 'pod', pid: 'container', ipc: 'pod' };
     const proc = (t: string) => `/proc/${p.pid}/ns/${t}`;
@@ -355,7 +430,11 @@ export class PodService {
       join: [],
       host: [],
       cgroupsParent: cfg.cgroupParent,
-      etcFiles: { hosts: join(this.#dir(p.id), 'hosts'), hostname: join(this.#dir(p.id), 'hostname'), resolvConf: join(this.#dir(p.id), 'resolv.conf') },
+      etcFiles: {
+        hosts: join(this.#dir(p.id), 'hosts'),
+        hostname: join(this.#dir(p.id), 'hostname'),
+        resolvConf: join(this.#dir(p.id), 'resolv.conf'),
+      },
       ...(member.logPath ? { logPath: member.logPath } : {}),
     };
     if (ns.network === 'node') sandbox.host.push('network');
@@ -375,7 +454,14 @@ export class PodService {
     // The kubelet makes the pod's log directory; the container's subdirectory may be the runtime's to make.
     if (member.logPath) await mkdir(dirname(member.logPath), { recursive: true, mode: 0o755 });
     // The pod's runtime handler runs all of it: its containers too.
-    const made = await this.#o.containers.create({ ...req, name, hostname: cfg.hostname, runtime: p.runtime, ...(ns.network === 'node' ? { network: 'host' } : {}), sandbox });
+    const made = await this.#o.containers.create({
+      ...req,
+      name,
+      hostname: cfg.hostname,
+      runtime: p.runtime,
+      ...(ns.network === 'node' ? { network: 'host' } : {}),
+      sandbox,
+    });
     return { id: made.id, name: made.name };
   }
 
@@ -385,7 +471,10 @@ export class PodService {
     const sb = c.config.request.sandbox;
     if (sb) {
       const p = this.#o.store.pods.get(sb.podId);
-      if (p.state !== 'ready') throw failedPrecondition(`container ${c.id}: its pod sandbox ${p.id} is not ready (stopped, or its pause process ended); expected a ready pod`);
+      if (p.state !== 'ready')
+        throw failedPrecondition(
+          `container ${c.id}: its pod sandbox ${p.id} is not ready (stopped, or its pause process ended); expected a ready pod`,
+        );
     }
     await this.#o.containers.start(c.id);
   }
@@ -396,8 +485,10 @@ export class PodService {
    */
   async reopenContainerLog(word: string): Promise<void> {
     const c = this.#o.containers.resolve(word);
-    if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's log can be reopened`);
-    if (!c.config.request.sandbox?.logPath) throw failedPrecondition(`container ${c.id} has no CRI log (it was created without a log_path)`);
+    if (c.status !== 'running' && c.status !== 'paused')
+      throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's log can be reopened`);
+    if (!c.config.request.sandbox?.logPath)
+      throw failedPrecondition(`container ${c.id} has no CRI log (it was created without a log_path)`);
     const h = await this.#o.supervisor.reconnect(join(this.#o.runRoot, 'shims', c.id.slice(0, 32)));
     if (!h) throw failedPrecondition(`container ${c.id}: its shim is gone`);
     await h.reopenLog();
@@ -407,9 +498,13 @@ export class PodService {
    * Changes a running container's CPU and memory limits in place (the CRI's UpdateContainerResources).
    * The engine's one update verb (container-update.ts): checked as at create, recorded for the next start.
    */
-  async updateContainerResources(word: string, r: Pick<CreateRequest, 'memory' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems'>): Promise<void> {
+  async updateContainerResources(
+    word: string,
+    r: Pick<CreateRequest, 'memory' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems'>,
+  ): Promise<void> {
     const c = this.#o.containers.resolve(word);
-    if (c.status !== 'running' && c.status !== 'paused') throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's resources can be updated`);
+    if (c.status !== 'running' && c.status !== 'paused')
+      throw failedPrecondition(`container ${c.id} is ${c.status}: only a running container's resources can be updated`);
     await this.#o.containers.update(c.id, r);
   }
 
@@ -440,7 +535,9 @@ export class PodService {
         this.#o.store.pods.update(p.id, { error: 'the pause process ended while berthd was down' });
       }
       // Not ready, or no longer: nothing of it may stay on the host (a crash may have left some).
-      await this.#lock.run(p.id, () => this.#release(this.#o.store.pods.get(p.id), undefined)).catch((e: Error) => this.#log(`recovery of pod ${p.id}: ${e.message}`));
+      await this.#lock
+        .run(p.id, () => this.#release(this.#o.store.pods.get(p.id), undefined))
+        .catch((e: Error) => this.#log(`recovery of pod ${p.id}: ${e.message}`));
     }
     return holding;
   }
@@ -469,7 +566,16 @@ function hostsText(hostname: string, ip: string | undefined): string {
 function pauseSpec(id: string, cfg: PodConfig, netnsPath: string, pause: string): RuntimeConfig {
   const ns = cfg.request.namespaces ?? { network: 'pod', pid: 'container', ipc: 'pod' };
   const spec = defaultSpec({ cgroupNamespace: false });
-  spec.process = { ...spec.process!, terminal: false, user: { uid: 0, gid: 0 }, args: ['/pause'], env: ['PATH=/'], cwd: '/', noNewPrivileges: true, capabilities: { bounding: [], effective: [], permitted: [] } };
+  spec.process = {
+    ...spec.process!,
+    terminal: false,
+    user: { uid: 0, gid: 0 },
+    args: ['/pause'],
+    env: ['PATH=/'],
+    cwd: '/',
+    noNewPrivileges: true,
+    capabilities: { bounding: [], effective: [], permitted: [] },
+  };
   spec.root = { path: 'rootfs', readonly: true };
   spec.hostname = cfg.hostname;
   // Only what the runtimes need to start a process; /sys and mqueue are left out (a host-network
@@ -481,7 +587,13 @@ function pauseSpec(id: string, cfg: PodConfig, netnsPath: string, pause: string)
   linux.cgroupsPath = `${cfg.cgroupParent}/${id}`;
   if (cfg.request.sysctls && Object.keys(cfg.request.sysctls).length) linux.sysctl = { ...cfg.request.sysctls };
   linux.namespaces = (linux.namespaces ?? [])
-    .filter((n) => !(n.type === 'network' && ns.network === 'node') && !(n.type === 'ipc' && ns.ipc === 'node') && !(n.type === 'pid' && ns.pid === 'node') && !(n.type === 'uts' && ns.network === 'node'))
+    .filter(
+      (n) =>
+        !(n.type === 'network' && ns.network === 'node') &&
+        !(n.type === 'ipc' && ns.ipc === 'node') &&
+        !(n.type === 'pid' && ns.pid === 'node') &&
+        !(n.type === 'uts' && ns.network === 'node'),
+    )
     .map((n) => (n.type === 'network' && netnsPath ? { type: 'network', path: netnsPath } : n));
   if (ns.network === 'node') delete spec.hostname;
   spec.annotations = { 'org.berth.pod.id': id, 'org.berth.pod.name': cfg.request.name };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { portBindings } from './port-publishing.ts';
 
-test("NetworkSettings.Ports: every requested port, null where nothing is published, the host bindings where they are", () => {
+test('NetworkSettings.Ports: every requested port, null where nothing is published, the host bindings where they are', () => {
   const requested = [
     { hostIP: '', hostPort: 0, containerPort: 80, protocol: 'tcp' },
     { hostIP: '', hostPort: 5353, containerPort: 53, protocol: 'udp' },

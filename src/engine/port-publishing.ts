@@ -19,15 +19,28 @@ export async function allocatePorts(ctx: ContainerContext, c: Container, ports: 
       out.push(p);
       continue;
     }
-    const prev = mine.find((a) => a.containerPort === p.containerPort && a.protocol === p.protocol && a.hostIP === p.hostIP);
+    const prev = mine.find(
+      (a) => a.containerPort === p.containerPort && a.protocol === p.protocol && a.hostIP === p.hostIP,
+    );
     if (prev && (await hostPortFree(p.hostIP, prev.hostPort, p.protocol))) {
       out.push({ ...p, hostPort: prev.hostPort });
       continue;
     }
     for (;;) {
       const taken = takenPorts(ctx, p.protocol, out);
-      const hostPort = await allocateHostPort({ taken: (x) => taken.has(x), free: (x) => hostPortFree(p.hostIP, x, p.protocol) });
-      if (ctx.store.claimPort({ containerId: c.id, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP, hostPort })) {
+      const hostPort = await allocateHostPort({
+        taken: (x) => taken.has(x),
+        free: (x) => hostPortFree(p.hostIP, x, p.protocol),
+      });
+      if (
+        ctx.store.claimPort({
+          containerId: c.id,
+          containerPort: p.containerPort,
+          protocol: p.protocol,
+          hostIP: p.hostIP,
+          hostPort,
+        })
+      ) {
         out.push({ ...p, hostPort });
         break;
       }
@@ -38,9 +51,15 @@ export async function allocatePorts(ctx: ContainerContext, c: Container, ports: 
 
 /** Host ports of `protocol` berth already hands out: allocations, and every container's explicit -p H:C. */
 function takenPorts(ctx: ContainerContext, protocol: string, alsoThese: PortMapping[]): Set<number> {
-  const taken = new Set(ctx.store.portAllocations().filter((a) => a.protocol === protocol).map((a) => a.hostPort));
+  const taken = new Set(
+    ctx.store
+      .portAllocations()
+      .filter((a) => a.protocol === protocol)
+      .map((a) => a.hostPort),
+  );
   for (const c of ctx.store.listContainers()) {
-    for (const p of c.config.request.ports ?? []) if (p.hostPort !== 0 && p.protocol === protocol) taken.add(p.hostPort);
+    for (const p of c.config.request.ports ?? [])
+      if (p.hostPort !== 0 && p.protocol === protocol) taken.add(p.hostPort);
   }
   for (const p of alsoThese) if (p.protocol === protocol) taken.add(p.hostPort);
   return taken;
@@ -48,7 +67,12 @@ function takenPorts(ctx: ContainerContext, protocol: string, alsoThese: PortMapp
 
 /** The mappings the container's attachments published (allocated host ports filled in). */
 export function livePorts(ctx: ContainerContext, id: string): PortMapping[] {
-  return ctx.store.attachments(id).flatMap((a) => ((a.result as { portMappings?: PortMapping[] }).portMappings ?? []).map((p) => ({ ...p, hostIP: p.hostIP === '' ? '0.0.0.0' : p.hostIP })));
+  return ctx.store.attachments(id).flatMap((a) =>
+    ((a.result as { portMappings?: PortMapping[] }).portMappings ?? []).map((p) => ({
+      ...p,
+      hostIP: p.hostIP === '' ? '0.0.0.0' : p.hostIP,
+    })),
+  );
 }
 
 /** docker's NetworkSettings.Ports: every requested port, with its host bindings as published. Pure. */

@@ -22,7 +22,12 @@ function readOrEmpty(rootfs: string, path: string): string {
  * Completes `proc` in place for the mounted `rootfs`: `user` (uid[:gid] or name[:group]; undefined
  * keeps proc.user), HOME, and with `makeCwd` the working directory.
  */
-export function prepareProcess(rootfs: string, proc: Process, user: string | undefined, o: { makeCwd: boolean } = { makeCwd: true }): void {
+export function prepareProcess(
+  rootfs: string,
+  proc: Process,
+  user: string | undefined,
+  o: { makeCwd: boolean } = { makeCwd: true },
+): void {
   const passwd = readOrEmpty(rootfs, 'etc/passwd');
   if (user) {
     const n = numericUser(user);
@@ -37,6 +42,9 @@ export function prepareProcess(rootfs: string, proc: Process, user: string | und
   try {
     mkdirAllInRoot(rootfs, proc.cwd, 0o755, proc.user);
   } catch (e) {
-    throw invalidArgument(`workdir ${proc.cwd}: cannot create it in the image's root: ${(e as Error).message} (expected a path whose existing parts are directories)`, e);
+    throw invalidArgument(
+      `workdir ${proc.cwd}: cannot create it in the image's root: ${(e as Error).message} (expected a path whose existing parts are directories)`,
+      e,
+    );
   }
 }

@@ -43,7 +43,12 @@ export function processStreams(conn: Duplex, sinks: { stdout?: Writable; stderr?
       else if (f.type === FrameType.Exit) {
         try {
           const x = JSON.parse(f.payload.toString('utf8')) as TaskExit;
-          exit = { exitCode: x.exitCode, signal: x.signal === null || x.signal === undefined ? null : String(x.signal), exitedAt: x.exitedAt, oomKilled: x.oomKilled === true };
+          exit = {
+            exitCode: x.exitCode,
+            signal: x.signal === null || x.signal === undefined ? null : String(x.signal),
+            exitedAt: x.exitedAt,
+            oomKilled: x.oomKilled === true,
+          };
         } catch {
           exit = undefined;
         }

@@ -26,7 +26,10 @@ test('which exits restart: never after a stop from the user; on-failure only on 
 test('back-off doubles per consecutive restart up to a minute, and resets after 10 s of running', () => {
   const at = (ms: number) => new Date(1_000_000 + ms).toISOString();
   const quick = { startedAt: at(0), finishedAt: at(500) };
-  assert.deepEqual([0, 1, 2, 5].map((restartCount) => restartDelay({ ...quick, restartCount })), [100, 200, 400, 3200]);
+  assert.deepEqual(
+    [0, 1, 2, 5].map((restartCount) => restartDelay({ ...quick, restartCount })),
+    [100, 200, 400, 3200],
+  );
   assert.equal(restartDelay({ ...quick, restartCount: 50 }), 60_000);
   assert.equal(restartDelay({ startedAt: at(0), finishedAt: at(10_001), restartCount: 7 }), 100);
   assert.equal(restartDelay({ startedAt: null, finishedAt: null, restartCount: 1 }), 200);

@@ -10,7 +10,9 @@ export function parseRestartPolicy(word: string | undefined): { name: RestartPol
   if (w === 'always' || w === 'unless-stopped') return { name: w, max: 0 };
   const m = /^on-failure(?::(\d+))?$/.exec(w);
   if (m) return { name: 'on-failure', max: m[1] === undefined ? 0 : Number(m[1]) };
-  throw invalidArgument(`restart policy ${JSON.stringify(w)}: expected no, always, unless-stopped or on-failure[:max-retries]`);
+  throw invalidArgument(
+    `restart policy ${JSON.stringify(w)}: expected no, always, unless-stopped or on-failure[:max-retries]`,
+  );
 }
 
 type PolicyFields = Pick<Container, 'restartPolicy' | 'restartMax' | 'restartCount' | 'manuallyStopped' | 'exitCode'>;

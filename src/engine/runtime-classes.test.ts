@@ -10,7 +10,7 @@ import { defaultRuntimeClasses, resolveRuntimeClasses, runtimeOfClass } from './
 const dir = mkdtempSync(join(tmpdir(), 'berth-runtime-classes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('built-in classes: berth-runtime in-process, runc and crun exec\'d', () => {
+test("built-in classes: berth-runtime in-process, runc and crun exec'd", () => {
   const d = defaultRuntimeClasses();
   assert.deepEqual(Object.keys(d).sort(), ['berth-runtime', 'crun', 'runc']);
   assert.equal(d['berth-runtime']!.inProcess, true);
@@ -18,13 +18,21 @@ test('built-in classes: berth-runtime in-process, runc and crun exec\'d', () => 
   assert.equal(d.crun!.inProcess, false);
 });
 
-test('config over the built-ins: a path alone keeps a class\'s in-process switch; a new class is exec\'d unless it says so', () => {
-  const r = resolveRuntimeClasses({ 'berth-runtime': '/opt/b/berth-runtime', mine: '/opt/mine', lib: { path: '/opt/x/berth-runtime-v2', inProcess: true }, runc: { path: '/opt/runc' } });
+test("config over the built-ins: a path alone keeps a class's in-process switch; a new class is exec'd unless it says so", () => {
+  const r = resolveRuntimeClasses({
+    'berth-runtime': '/opt/b/berth-runtime',
+    mine: '/opt/mine',
+    lib: { path: '/opt/x/berth-runtime-v2', inProcess: true },
+    runc: { path: '/opt/runc' },
+  });
   assert.deepEqual(r['berth-runtime'], { path: '/opt/b/berth-runtime', inProcess: true });
   assert.deepEqual(r.mine, { path: '/opt/mine', inProcess: false });
   assert.deepEqual(r.lib, { path: '/opt/x/berth-runtime-v2', inProcess: true });
   assert.deepEqual(r.runc, { path: '/opt/runc', inProcess: false });
-  assert.deepEqual(resolveRuntimeClasses({ 'berth-runtime': { path: '/b', inProcess: false } })['berth-runtime'], { path: '/b', inProcess: false });
+  assert.deepEqual(resolveRuntimeClasses({ 'berth-runtime': { path: '/b', inProcess: false } })['berth-runtime'], {
+    path: '/b',
+    inProcess: false,
+  });
 });
 
 test('a malformed runtimes entry is refused naming it and what was expected', () => {
@@ -44,12 +52,18 @@ test('a malformed runtimes entry is refused naming it and what was expected', ()
   }
 });
 
-test('RuntimeCli goes in-process by the class\'s switch, not by the binary\'s name', async () => {
+test("RuntimeCli goes in-process by the class's switch, not by the binary's name", async () => {
   const root = join(dir, 'root');
   // Named berth-runtime but not in-process: exec'd (and the binary is missing, so the exec fails).
-  await assert.rejects(new RuntimeCli(join(dir, 'nowhere', 'berth-runtime'), root, { inProcess: false }).start('c1'), (e) => isBerthError(e) && /ENOENT|not found/i.test(e.message) && !/does not exist/.test(e.message));
+  await assert.rejects(
+    new RuntimeCli(join(dir, 'nowhere', 'berth-runtime'), root, { inProcess: false }).start('c1'),
+    (e) => isBerthError(e) && /ENOENT|not found/i.test(e.message) && !/does not exist/.test(e.message),
+  );
   // Any name, in-process: the library answers that there is no such container, without an exec.
-  await assert.rejects(new RuntimeCli(join(dir, 'nowhere', 'some-runtime'), root, { inProcess: true }).start('c1'), (e) => isBerthError(e, ErrorCode.NotFound) && /c1/.test(e.message));
+  await assert.rejects(
+    new RuntimeCli(join(dir, 'nowhere', 'some-runtime'), root, { inProcess: true }).start('c1'),
+    (e) => isBerthError(e, ErrorCode.NotFound) && /c1/.test(e.message),
+  );
 });
 
 test("a class's CLI keeps its state under the run root by class name; an unknown class is refused naming those there are", () => {
@@ -59,6 +73,8 @@ test("a class's CLI keeps its state under the run root by class name; an unknown
   assert.equal(runtimeOfClass(classes, '/run/x', 'runc').inProcess, false);
   assert.throws(
     () => runtimeOfClass(classes, '/run/x', 'kata', 'runtime handler'),
-    (e) => isBerthError(e, ErrorCode.InvalidArgument) && /^runtime handler "kata": unknown; expected one of berth-runtime, runc, crun, mine$/.test(e.message),
+    (e) =>
+      isBerthError(e, ErrorCode.InvalidArgument) &&
+      /^runtime handler "kata": unknown; expected one of berth-runtime, runc, crun, mine$/.test(e.message),
   );
 });

@@ -45,13 +45,19 @@ export function defaultRuntimeClasses(): Record<string, RuntimeClass> {
  */
 export function resolveRuntimeClasses(config: Record<string, RuntimeClassConfig> = {}): Record<string, RuntimeClass> {
   const out = defaultRuntimeClasses();
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw invalidArgument(`runtimes: expected an object of name → path or {path, inProcess}, got ${JSON.stringify(config)}`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw invalidArgument(
+      `runtimes: expected an object of name → path or {path, inProcess}, got ${JSON.stringify(config)}`,
+    );
   for (const [name, c] of Object.entries(config)) {
     const where = `runtimes.${JSON.stringify(name)}`;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw invalidArgument(`${where}: a class name is letters, digits, "_", "." and "-", first a letter or digit`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+      throw invalidArgument(`${where}: a class name is letters, digits, "_", "." and "-", first a letter or digit`);
     const entry = typeof c === 'string' ? { path: c } : c;
-    if (typeof entry !== 'object' || entry === null || typeof entry.path !== 'string' || entry.path === '') throw invalidArgument(`${where}: expected a path or {path, inProcess}, got ${JSON.stringify(c)}`);
-    if (entry.inProcess !== undefined && typeof entry.inProcess !== 'boolean') throw invalidArgument(`${where}.inProcess: expected true or false, got ${JSON.stringify(entry.inProcess)}`);
+    if (typeof entry !== 'object' || entry === null || typeof entry.path !== 'string' || entry.path === '')
+      throw invalidArgument(`${where}: expected a path or {path, inProcess}, got ${JSON.stringify(c)}`);
+    if (entry.inProcess !== undefined && typeof entry.inProcess !== 'boolean')
+      throw invalidArgument(`${where}.inProcess: expected true or false, got ${JSON.stringify(entry.inProcess)}`);
     out[name] = { path: entry.path, inProcess: entry.inProcess ?? out[name]?.inProcess ?? false };
   }
   return out;
@@ -62,8 +68,16 @@ export function resolveRuntimeClasses(config: Record<string, RuntimeClassConfig>
  * refused naming the classes there are; `word` is what the caller's client calls a class (the CRI
  * says "runtime handler").
  */
-export function runtimeOfClass(classes: Record<string, RuntimeClass>, runRoot: string, name: string, word = 'runtime'): RuntimeCli {
+export function runtimeOfClass(
+  classes: Record<string, RuntimeClass>,
+  runRoot: string,
+  name: string,
+  word = 'runtime',
+): RuntimeCli {
   const cls = classes[name];
-  if (!cls) throw invalidArgument(`${word} ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(classes).join(', ')}`);
+  if (!cls)
+    throw invalidArgument(
+      `${word} ${JSON.stringify(name)}: unknown; expected one of ${Object.keys(classes).join(', ')}`,
+    );
   return new RuntimeCli(cls.path, join(runRoot, 'runtime', name), { inProcess: cls.inProcess });
 }

@@ -40,10 +40,15 @@ export class RuntimeCli {
   /** `input` goes to the runtime's stdin (update --resources -). */
   run(args: string[], timeoutMs = 30000, input?: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const child = execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        reject(runtimeFailure(this.binary, args, runtimeMessage(stderr, stdout, err.message), err));
-      });
+      const child = execFile(
+        this.binary,
+        ['--root', this.root, ...args],
+        { timeout: timeoutMs, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          if (!err) return resolve(stdout);
+          reject(runtimeFailure(this.binary, args, runtimeMessage(stderr, stdout, err.message), err));
+        },
+      );
       if (input !== undefined) child.stdin?.end(input);
     });
   }
@@ -86,7 +91,11 @@ export class RuntimeCli {
     } catch (e) {
       // The library's own category, never its words; the message reads as the CLI's would.
       const msg = e instanceof Error ? e.message : String(e);
-      const code = e instanceof BerthError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition || e.code === ErrorCode.AlreadyExists) ? e.code : ErrorCode.Internal;
+      const code =
+        e instanceof BerthError &&
+        (e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition || e.code === ErrorCode.AlreadyExists)
+          ? e.code
+          : ErrorCode.Internal;
       const carried = e instanceof BerthError ? { errno: e.errno, execFailed: e.execFailed } : {};
       throw new BerthError(code, `${this.binary} ${args[0]} ${args.at(-1)}: ${msg}`, { cause: e, ...carried });
     }
@@ -113,7 +122,10 @@ export class RuntimeCli {
    * container `id`, run in berthd over the sync socket of a berth-init that the exec's shim spawned;
    * resolves with the process's pid once it runs. Undefined for an exec'd class.
    */
-  execDriver(id: string, processPath: string): ((sync: { fd: number; console: boolean }) => Promise<number>) | undefined {
+  execDriver(
+    id: string,
+    processPath: string,
+  ): ((sync: { fd: number; console: boolean }) => Promise<number>) | undefined {
     if (!this.inProcess) return undefined;
     return async (sync) => {
       let pid = 0;

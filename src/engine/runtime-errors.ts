@@ -20,7 +20,10 @@ const RULES: readonly Rule[] = [
   // container`, `cannot start a container that has stopped`, `cannot delete container <id> that is
   // not stopped: running`; berth-runtime: the same words, and `container <id> is not running: stopped`;
   // crun: "the container `<id>` is not in 'created' state".
-  { code: ErrorCode.FailedPrecondition, pattern: /not running|not paused|is stopped|cannot|already running|not in 'created' state/i },
+  {
+    code: ErrorCode.FailedPrecondition,
+    pattern: /not running|not paused|is stopped|cannot|already running|not in 'created' state/i,
+  },
 ];
 
 /** The last lines a runtime wrote (stderr, else stdout, else the exec error's message), as one line. */

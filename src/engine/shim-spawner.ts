@@ -28,7 +28,12 @@ function logTail(stateDir: string): string {
   return tail ? `; shim.log ends: ${tail}` : ' (shim.log is empty)';
 }
 
-type Pending = { resolve: (i: ShimInfo) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout; opts: StartShimOptions };
+type Pending = {
+  resolve: (i: ShimInfo) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+  opts: StartShimOptions;
+};
 
 export class ShimSpawner {
   readonly #binary: string;
@@ -78,7 +83,11 @@ export class ShimSpawner {
       for (const [tag, w] of this.#pending) {
         this.#pending.delete(tag);
         clearTimeout(w.timer);
-        w.reject(unsupported ? new SpawnerUnsupported(why) : unavailable(`berth-shim spawner (${this.#binary}) ${why} while starting the shim of ${w.opts.id}`));
+        w.reject(
+          unsupported
+            ? new SpawnerUnsupported(why)
+            : unavailable(`berth-shim spawner (${this.#binary}) ${why} while starting the shim of ${w.opts.id}`),
+        );
       }
     };
     p.on('error', (e) => gone(`could not run: ${e.message}`));
@@ -108,9 +117,14 @@ export class ShimSpawner {
         r = undefined;
       }
       // `exited`: the spawner saw the shim exit with no report before it (native/shim/main.c, reap_spawned).
-      if (r?.error !== undefined) w.reject(failedPrecondition(`berth-shim for ${w.opts.id}: ${r.error}${r.exited ? logTail(w.opts.stateDir) : ''}`));
-      else if (r && typeof r.pid === 'number' && typeof r.containerPid === 'number') w.resolve({ shimPid: r.pid, containerPid: r.containerPid, stateDir: w.opts.stateDir });
-      else w.reject(unavailable(`berth-shim for ${w.opts.id}: unexpected report ${JSON.stringify(line.slice(sp + 1))}`));
+      if (r?.error !== undefined)
+        w.reject(
+          failedPrecondition(`berth-shim for ${w.opts.id}: ${r.error}${r.exited ? logTail(w.opts.stateDir) : ''}`),
+        );
+      else if (r && typeof r.pid === 'number' && typeof r.containerPid === 'number')
+        w.resolve({ shimPid: r.pid, containerPid: r.containerPid, stateDir: w.opts.stateDir });
+      else
+        w.reject(unavailable(`berth-shim for ${w.opts.id}: unexpected report ${JSON.stringify(line.slice(sp + 1))}`));
     }
     return buf;
   }
@@ -146,7 +160,12 @@ export class ShimSpawner {
         if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
         this.#pending.delete(tag);
         clearTimeout(timer);
-        reject(unavailable(`berth-shim spawner (${this.#binary}): sending the request for ${opts.id}: ${(e as Error).message}`, e));
+        reject(
+          unavailable(
+            `berth-shim spawner (${this.#binary}): sending the request for ${opts.id}: ${(e as Error).message}`,
+            e,
+          ),
+        );
       }
     });
   }

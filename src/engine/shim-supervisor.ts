@@ -9,7 +9,19 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { unavailable } from '../errors/errors.ts';
-import { readContainerPid, readExit, readShimIdentity, reopenLog, type ShimInfo, type StartShimOptions, shimAlive, shimBinary, startShim, stopShim, waitExit } from '../shim/index.ts';
+import {
+  readContainerPid,
+  readExit,
+  readShimIdentity,
+  reopenLog,
+  type ShimInfo,
+  type StartShimOptions,
+  shimAlive,
+  shimBinary,
+  startShim,
+  stopShim,
+  waitExit,
+} from '../shim/index.ts';
 import type { ExitStatus } from '../shim/shim-state.ts';
 import * as native from '../sys/native.ts';
 import { initBinary } from '../sys/paths.ts';
@@ -17,10 +29,22 @@ import { faultPoint } from './fault-points.ts';
 import { ShimSpawner, SpawnerUnsupported } from './shim-spawner.ts';
 import type { ExecTaskOptions, StartTaskOptions, TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 
-const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
+const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  3: 'SIGQUIT',
+  6: 'SIGABRT',
+  9: 'SIGKILL',
+  15: 'SIGTERM',
+};
 
 function toExit(s: ExitStatus): TaskExit {
-  return { exitCode: s.exitCode, signal: s.signal === null ? null : (SIGNALS[s.signal] ?? `signal ${s.signal}`), exitedAt: s.exitedAt, oomKilled: s.oomKilled };
+  return {
+    exitCode: s.exitCode,
+    signal: s.signal === null ? null : (SIGNALS[s.signal] ?? `signal ${s.signal}`),
+    exitedAt: s.exitedAt,
+    oomKilled: s.oomKilled,
+  };
 }
 
 const ATTACHED = 6;
@@ -68,7 +92,9 @@ function connectAttach(stateDir: string): Promise<Socket> {
       resolve(sock);
     };
     sock.on('data', onData);
-    sock.once('error', (e: NodeJS.ErrnoException) => reject(unavailable(`attach to ${stateDir}: ${e.code ?? e.message}: the shim is gone`, e)));
+    sock.once('error', (e: NodeJS.ErrnoException) =>
+      reject(unavailable(`attach to ${stateDir}: ${e.code ?? e.message}: the shim is gone`, e)),
+    );
   });
 }
 
@@ -179,7 +205,10 @@ export class ShimSupervisor implements TaskSupervisor {
    * its verdict ("P<pid>" once state.json has the init, or "E<why>"). A shim binary without spawner
    * mode cannot be handed the sockets: the runtime's create runs as before.
    */
-  async #createThroughInit(o: StartShimOptions, drive: NonNullable<StartTaskOptions['driveCreate']>): Promise<ShimInfo> {
+  async #createThroughInit(
+    o: StartShimOptions,
+    drive: NonNullable<StartTaskOptions['driveCreate']>,
+  ): Promise<ShimInfo> {
     const [sync, syncShim] = native.socketpair();
     const [ctl, ctlShim] = native.socketpair();
     let report: Promise<ShimInfo>;
@@ -224,15 +253,28 @@ export class ShimSupervisor implements TaskSupervisor {
 
   async start(o: StartTaskOptions): Promise<TaskHandle> {
     // A CRI log is rotated by the kubelet (ReopenContainerLog), never by the shim.
-    const opts = { ...this.#shimOptions(o), ...(o.logFormat === 'cri' ? {} : { logMaxSize: 10 << 20, logMaxFiles: 3 }) };
-    const info = o.driveCreate && !this.#spawner.unsupported ? await this.#createThroughInit(opts, o.driveCreate) : await this.#startShim(opts);
+    const opts = {
+      ...this.#shimOptions(o),
+      ...(o.logFormat === 'cri' ? {} : { logMaxSize: 10 << 20, logMaxFiles: 3 }),
+    };
+    const info =
+      o.driveCreate && !this.#spawner.unsupported
+        ? await this.#createThroughInit(opts, o.driveCreate)
+        : await this.#startShim(opts);
     faultPoint('shim.started');
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 
   async exec(o: ExecTaskOptions): Promise<TaskHandle> {
-    const opts = { ...this.#shimOptions(o), exec: { processJson: o.processPath }, ...(o.awaitAttachMs ? { awaitAttachMs: o.awaitAttachMs } : {}) };
-    const info = o.driveCreate && !this.#spawner.unsupported ? await this.#createThroughInit(opts, o.driveCreate) : await this.#startShim(opts);
+    const opts = {
+      ...this.#shimOptions(o),
+      exec: { processJson: o.processPath },
+      ...(o.awaitAttachMs ? { awaitAttachMs: o.awaitAttachMs } : {}),
+    };
+    const info =
+      o.driveCreate && !this.#spawner.unsupported
+        ? await this.#createThroughInit(opts, o.driveCreate)
+        : await this.#startShim(opts);
     return new ShimHandle(o.stateDir, info.shimPid, info.containerPid);
   }
 

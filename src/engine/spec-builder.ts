@@ -46,17 +46,48 @@ export type SpecInputs = {
   initBinary?: string;
 };
 
-const RLIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+const RLIMITS = [
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+];
 
 /** docker's --ulimit entries as OCI rlimits, over the default RLIMIT_NOFILE; each checked, naming it. */
-export function rlimitsOf(ulimits: CreateRequest['ulimits'], nofile: number): { type: string; soft: number; hard: number }[] {
-  const out = new Map<string, { type: string; soft: number; hard: number }>([['nofile', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }]]);
+export function rlimitsOf(
+  ulimits: CreateRequest['ulimits'],
+  nofile: number,
+): { type: string; soft: number; hard: number }[] {
+  const out = new Map<string, { type: string; soft: number; hard: number }>([
+    ['nofile', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+  ]);
   for (const u of ulimits ?? []) {
     const name = String(u.name).toLowerCase();
-    if (!RLIMITS.includes(name)) throw invalidArgument(`ulimit ${JSON.stringify(u.name)}: expected one of ${RLIMITS.join(', ')}`);
-    for (const [k, v] of [['soft', u.soft], ['hard', u.hard]] as const) if (!Number.isInteger(v) || v < -1) throw invalidArgument(`ulimit ${name}: ${k} ${JSON.stringify(v)}: expected a non-negative integer or -1 (unlimited)`);
+    if (!RLIMITS.includes(name))
+      throw invalidArgument(`ulimit ${JSON.stringify(u.name)}: expected one of ${RLIMITS.join(', ')}`);
+    for (const [k, v] of [
+      ['soft', u.soft],
+      ['hard', u.hard],
+    ] as const)
+      if (!Number.isInteger(v) || v < -1)
+        throw invalidArgument(
+          `ulimit ${name}: ${k} ${JSON.stringify(v)}: expected a non-negative integer or -1 (unlimited)`,
+        );
     const unl = (v: number) => (v === -1 ? Number.MAX_SAFE_INTEGER : v);
-    if (unl(u.soft) > unl(u.hard)) throw invalidArgument(`ulimit ${name}: soft limit ${u.soft} is above the hard limit ${u.hard}`);
+    if (unl(u.soft) > unl(u.hard))
+      throw invalidArgument(`ulimit ${name}: soft limit ${u.soft} is above the hard limit ${u.hard}`);
     // -1 (unlimited): the largest value JSON carries exactly; setrlimit treats it as no limit in practice.
     out.set(name, { type: `RLIMIT_${name.toUpperCase()}`, soft: unl(u.soft), hard: unl(u.hard) });
   }
@@ -69,7 +100,10 @@ export function processArgs(req: Pick<CreateRequest, 'cmd' | 'entrypoint'>, imag
   // A new entrypoint resets the image's Cmd: it was written for the old one.
   const cmd = req.cmd ?? (req.entrypoint !== undefined ? [] : (image.Cmd ?? []));
   const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw invalidArgument('no command: the image has no Entrypoint or Cmd and the request gave none (expected a command after the image name)');
+  if (args.length === 0)
+    throw invalidArgument(
+      'no command: the image has no Entrypoint or Cmd and the request gave none (expected a command after the image name)',
+    );
   return args;
 }
 
@@ -95,14 +129,24 @@ export function numericUser(user: string | undefined): { uid: number; gid: numbe
   if (user === undefined || user === '') return { uid: 0, gid: 0 };
   const m = /^(\d+)(?::(\d+))?$/.exec(user);
   if (!m) return undefined;
-  return { uid: Number(m[1]), gid: m[2] === undefined ? Number(m[1]) === 0 ? 0 : Number(m[1]) : Number(m[2]) };
+  return { uid: Number(m[1]), gid: m[2] === undefined ? (Number(m[1]) === 0 ? 0 : Number(m[1])) : Number(m[2]) };
 }
 
 /** Resolves `user[:group]` against the text of the rootfs's /etc/passwd and /etc/group. */
-export function resolveUser(user: string, passwd: string, group: string): { uid: number; gid: number; additionalGids: number[] } {
+export function resolveUser(
+  user: string,
+  passwd: string,
+  group: string,
+): { uid: number; gid: number; additionalGids: number[] } {
   const [u, g] = user.split(':', 2) as [string, string | undefined];
-  const pw = passwd.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 4);
-  const gr = group.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 3);
+  const pw = passwd
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 4);
+  const gr = group
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 3);
   let uid: number;
   let gid: number;
   let name: string | undefined;
@@ -113,7 +157,10 @@ export function resolveUser(user: string, passwd: string, group: string): { uid:
     name = row?.[0];
   } else {
     const row = pw.find((f) => f[0] === u);
-    if (!row) throw invalidArgument(`user ${JSON.stringify(u)}: no matching entry in the image's /etc/passwd (expected a user name from it, or a numeric uid)`);
+    if (!row)
+      throw invalidArgument(
+        `user ${JSON.stringify(u)}: no matching entry in the image's /etc/passwd (expected a user name from it, or a numeric uid)`,
+      );
     uid = Number(row[2]);
     gid = Number(row[3]);
     name = u;
@@ -122,11 +169,20 @@ export function resolveUser(user: string, passwd: string, group: string): { uid:
     if (/^\d+$/.test(g)) gid = Number(g);
     else {
       const row = gr.find((f) => f[0] === g);
-      if (!row) throw invalidArgument(`group ${JSON.stringify(g)}: no matching entry in the image's /etc/group (expected a group name from it, or a numeric gid)`);
+      if (!row)
+        throw invalidArgument(
+          `group ${JSON.stringify(g)}: no matching entry in the image's /etc/group (expected a group name from it, or a numeric gid)`,
+        );
       gid = Number(row[2]);
     }
   }
-  const additionalGids = name === undefined ? [] : gr.filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2])).filter((x) => x !== gid);
+  const additionalGids =
+    name === undefined
+      ? []
+      : gr
+          .filter((f) => (f[3] ?? '').split(',').includes(name))
+          .map((f) => Number(f[2]))
+          .filter((x) => x !== gid);
   return { uid, gid, additionalGids };
 }
 
@@ -157,21 +213,39 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     args: req.init ? ['/sbin/docker-init', '--', ...processArgs(req, image)] : processArgs(req, image),
     env: mergeEnv(image.Env, req.env, [`HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])]),
     cwd: req.workdir || image.WorkingDir || '/',
-    capabilities: { bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES] },
+    capabilities: {
+      bounding: [...DEFAULT_CAPABILITIES],
+      effective: [...DEFAULT_CAPABILITIES],
+      permitted: [...DEFAULT_CAPABILITIES],
+    },
     rlimits: rlimitsOf(req.ulimits, inp.nofile ?? 1048576),
     noNewPrivileges: false,
   };
-  if (!spec.process.cwd.startsWith('/')) throw invalidArgument(`workdir ${JSON.stringify(spec.process.cwd)}: expected an absolute path`);
+  if (!spec.process.cwd.startsWith('/'))
+    throw invalidArgument(`workdir ${JSON.stringify(spec.process.cwd)}: expected an absolute path`);
   spec.hostname = hostname;
   spec.root = { path: 'rootfs', readonly: req.readOnly === true };
   const mounts: Mount[] = [...(spec.mounts ?? [])];
   const etc = req.sandbox?.etcFiles ?? inp.etcFiles ?? {};
-  if (etc.hosts) mounts.push({ destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] });
-  if (etc.hostname) mounts.push({ destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] });
-  if (etc.resolvConf) mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: etc.resolvConf, options: ['rbind', 'rprivate'] });
+  if (etc.hosts)
+    mounts.push({ destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] });
+  if (etc.hostname)
+    mounts.push({ destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] });
+  if (etc.resolvConf)
+    mounts.push({
+      destination: '/etc/resolv.conf',
+      type: 'bind',
+      source: etc.resolvConf,
+      options: ['rbind', 'rprivate'],
+    });
   if (req.init) {
     if (!inp.initBinary) throw invalidArgument('init: no init binary was given for the container');
-    mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: inp.initBinary, options: ['rbind', 'ro', 'rprivate'] });
+    mounts.push({
+      destination: '/sbin/docker-init',
+      type: 'bind',
+      source: inp.initBinary,
+      options: ['rbind', 'ro', 'rprivate'],
+    });
   }
   for (const m of inp.mounts ?? []) {
     const i = mounts.findIndex((x) => x.destination === m.destination);
@@ -188,14 +262,19 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
   linux.cgroupsPath = `${req.sandbox?.cgroupsParent ?? inp.cgroupsParent ?? '/berth'}/${inp.id}`;
   const resources = linux.resources ?? {};
   if (req.memory !== undefined) {
-    if (!Number.isInteger(req.memory) || req.memory < 6 * 1024 * 1024) throw invalidArgument(`memory ${req.memory}: expected at least 6 MiB (6291456 bytes)`);
+    if (!Number.isInteger(req.memory) || req.memory < 6 * 1024 * 1024)
+      throw invalidArgument(`memory ${req.memory}: expected at least 6 MiB (6291456 bytes)`);
     resources.memory = { limit: req.memory };
   }
   if (req.memorySwap !== undefined) {
     const swap = req.memorySwap;
-    if (!Number.isInteger(swap) || (swap !== -1 && swap <= 0)) throw invalidArgument(`memory-swap ${swap}: expected bytes (memory plus swap) or -1 for unlimited swap`);
+    if (!Number.isInteger(swap) || (swap !== -1 && swap <= 0))
+      throw invalidArgument(`memory-swap ${swap}: expected bytes (memory plus swap) or -1 for unlimited swap`);
     if (req.memory === undefined) throw invalidArgument(`memory-swap ${swap}: needs a memory limit (--memory) as well`);
-    if (swap !== -1 && swap < req.memory) throw invalidArgument(`memory-swap ${swap}: expected at least the memory limit ${req.memory} (it counts memory plus swap)`);
+    if (swap !== -1 && swap < req.memory)
+      throw invalidArgument(
+        `memory-swap ${swap}: expected at least the memory limit ${req.memory} (it counts memory plus swap)`,
+      );
     resources.memory = { ...resources.memory, swap };
   }
   if (req.cpus !== undefined) {
@@ -203,24 +282,37 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     resources.cpu = { period: 100000, quota: Math.round(req.cpus * 100000) };
   }
   if (req.pidsLimit !== undefined) {
-    if (!Number.isInteger(req.pidsLimit) || req.pidsLimit === 0) throw invalidArgument(`pids-limit ${req.pidsLimit}: expected a positive integer (or -1 for unlimited)`);
+    if (!Number.isInteger(req.pidsLimit) || req.pidsLimit === 0)
+      throw invalidArgument(`pids-limit ${req.pidsLimit}: expected a positive integer (or -1 for unlimited)`);
     resources.pids = { limit: req.pidsLimit };
   }
   linux.resources = resources;
   const sb = req.sandbox;
   if (sb) {
     const joined = new Map(sb.join.map((j) => [j.type as string, j.path]));
-    linux.namespaces = (linux.namespaces ?? []).filter((n) => !(sb.host as string[]).includes(n.type)).map((n) => (joined.has(n.type) ? { type: n.type, path: joined.get(n.type)! } : n));
-    for (const [type, path] of joined) if (!linux.namespaces.some((n) => n.type === type)) linux.namespaces.push({ type: type as 'pid', path });
+    linux.namespaces = (linux.namespaces ?? [])
+      .filter((n) => !(sb.host as string[]).includes(n.type))
+      .map((n) => (joined.has(n.type) ? { type: n.type, path: joined.get(n.type)! } : n));
+    for (const [type, path] of joined)
+      if (!linux.namespaces.some((n) => n.type === type)) linux.namespaces.push({ type: type as 'pid', path });
     // The pod's UTS namespace already has the pod's hostname (or is the host's): never set it from here.
     if (joined.has('uts') || sb.host.includes('uts')) delete spec.hostname;
   }
   if (req.network === 'host' || sb?.host.includes('network')) {
     linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
     // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own.
-    spec.mounts = spec.mounts.map((m) => (m.destination === '/sys' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
+    spec.mounts = spec.mounts.map((m) =>
+      m.destination === '/sys'
+        ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+        : m,
+    );
   }
   applySecurity(spec, req, DEFAULT_CAPABILITIES, inp.boundingCaps);
-  spec.annotations = { 'org.berth.container.name': req.name ?? '', ...(req.labels ?? {}), ...(req.annotations ?? {}), ...(sb ? { 'org.berth.pod.id': sb.podId } : {}) };
+  spec.annotations = {
+    'org.berth.container.name': req.name ?? '',
+    ...(req.labels ?? {}),
+    ...(req.annotations ?? {}),
+    ...(sb ? { 'org.berth.pod.id': sb.podId } : {}),
+  };
   return spec;
 }

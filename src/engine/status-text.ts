@@ -22,7 +22,16 @@ export function durationSince(iso: string, now = Date.now()): string {
 }
 
 /** What `ps` shows in STATUS, from a container's recorded state (docker's words). */
-export function containerStatusText(c: { status: string; restarting: boolean; startedAt: string | null; finishedAt: string | null; exitCode: number | null }, now = Date.now()): string {
+export function containerStatusText(
+  c: {
+    status: string;
+    restarting: boolean;
+    startedAt: string | null;
+    finishedAt: string | null;
+    exitCode: number | null;
+  },
+  now = Date.now(),
+): string {
   const since = (iso: string | null) => (iso ? durationSince(iso, now) : '');
   switch (c.status) {
     case 'running':

@@ -42,7 +42,12 @@ export async function systemDf(e: Engine): Promise<SystemDf> {
   return {
     images: img.images,
     containers: img.containers,
-    volumes: { total: vols.length, active: vols.filter((v) => v.usedBy.length > 0).length, size: vSize, reclaimable: vIdle },
+    volumes: {
+      total: vols.length,
+      active: vols.filter((v) => v.usedBy.length > 0).length,
+      size: vSize,
+      reclaimable: vIdle,
+    },
     content: img.content,
     snapshots: img.snapshots,
   };
@@ -55,8 +60,13 @@ export async function systemDf(e: Engine): Promise<SystemDf> {
  * `label!` (not K, or not K=V). Keys are all required; values of one key are alternatives (`label!`:
  * none may match).
  */
-export function pruneFilter(filters: Record<string, string[]> = {}, now = Date.now()): (c: { createdAt: string; labels: Record<string, string> }) => boolean {
-  for (const k of Object.keys(filters)) if (k !== 'until' && k !== 'label' && k !== 'label!') throw invalidArgument(`invalid filter '${k}': prune takes until, label and label!`);
+export function pruneFilter(
+  filters: Record<string, string[]> = {},
+  now = Date.now(),
+): (c: { createdAt: string; labels: Record<string, string> }) => boolean {
+  for (const k of Object.keys(filters))
+    if (k !== 'until' && k !== 'label' && k !== 'label!')
+      throw invalidArgument(`invalid filter '${k}': prune takes until, label and label!`);
   const label = (labels: Record<string, string>, v: string) => {
     const eq = v.indexOf('=');
     return eq < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, eq)] === v.slice(eq + 1);
@@ -70,10 +80,18 @@ export function pruneFilter(filters: Record<string, string[]> = {}, now = Date.n
 
 function untilTime(v: string, now: number): number {
   const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
-  if (d) return now - Number(d[1]) * { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ns' | 'us' | 'ms' | 's' | 'm' | 'h'];
+  if (d)
+    return (
+      now -
+      Number(d[1]) *
+        { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ns' | 'us' | 'ms' | 's' | 'm' | 'h']
+    );
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalidArgument(`filter until=${JSON.stringify(v)}: expected an RFC 3339 time, seconds since the epoch, or a duration such as 10m or 24h`);
+  if (Number.isNaN(t))
+    throw invalidArgument(
+      `filter until=${JSON.stringify(v)}: expected an RFC 3339 time, seconds since the epoch, or a duration such as 10m or 24h`,
+    );
   return t;
 }
 
@@ -123,6 +141,9 @@ export async function systemPrune(e: Engine, o: { all?: boolean; volumes?: boole
     imagesUntagged: r.untagged,
     contentDeleted: r.removed,
     snapshotsDeleted: r.removedSnapshots,
-    spaceReclaimed: Math.max(0, before.images.size + before.containers.size - after.images.size - after.containers.size),
+    spaceReclaimed: Math.max(
+      0,
+      before.images.size + before.containers.size - after.images.size - after.containers.size,
+    ),
   };
 }

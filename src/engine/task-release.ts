@@ -10,7 +10,12 @@ import type { TaskHandle } from './task-supervisor.ts';
 import { timingSpan } from './timing.ts';
 
 /** Releases the host resources of a task that has exited: runtime state, shim, network, rootfs mount. */
-export async function releaseTask(ctx: ContainerContext, c: Container, handle: TaskHandle | undefined, span = timingSpan('release', c.id)): Promise<void> {
+export async function releaseTask(
+  ctx: ContainerContext,
+  c: Container,
+  handle: TaskHandle | undefined,
+  span = timingSpan('release', c.id),
+): Promise<void> {
   // Three independent strands at once (each step is one recovery redoes if berthd dies midway,
   // in any combination: a stopped row's mount, shim state and attachments are each released at
   // start): the runtime's state then the rootfs (processes first, then their root), the shim,
@@ -42,4 +47,3 @@ export async function releaseTask(ctx: ContainerContext, c: Container, handle: T
   const failed = (await Promise.allSettled([runtimeAndRootfs, shim, network])).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
-

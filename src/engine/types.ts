@@ -20,7 +20,15 @@ export type PortBindings = Record<string, { hostIp: string; hostPort: string }[]
  * mounts back to the host (its host mount must be shared). The CRI's PROPAGATION_HOST_TO_CONTAINER
  * and PROPAGATION_BIDIRECTIONAL.
  */
-export type MountRequest = { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; readOnly?: boolean; options?: string[]; anonymous?: boolean; propagation?: 'rprivate' | 'rslave' | 'rshared' };
+export type MountRequest = {
+  type: 'volume' | 'bind' | 'tmpfs';
+  source?: string;
+  target: string;
+  readOnly?: boolean;
+  options?: string[];
+  anonymous?: boolean;
+  propagation?: 'rprivate' | 'rslave' | 'rshared';
+};
 
 export type CreateRequest = {
   image: string;
@@ -112,7 +120,11 @@ export type SecurityOptions = {
  * on berthd's host (`field` names the request field in errors); or the document itself (what
  * `--security-opt seccomp=<file>` sends: clients read the file, as docker's CLI does).
  */
-export type SeccompChoice = { kind: 'default' } | { kind: 'unconfined' } | { kind: 'localhost'; path: string; field?: string } | { kind: 'inline'; json: string };
+export type SeccompChoice =
+  | { kind: 'default' }
+  | { kind: 'unconfined' }
+  | { kind: 'localhost'; path: string; field?: string }
+  | { kind: 'inline'; json: string };
 
 /**
  * What a container of a pod shares with its sandbox (src/engine/pod-service.ts): it joins the pod's
@@ -137,7 +149,10 @@ export type SandboxMembership = {
 export type ContainerConfig = { request: CreateRequest; spec: RuntimeConfig };
 
 /** What `update` may change (docker update, the CRI's UpdateContainerResources); an absent field keeps its value. */
-export type UpdateRequest = Pick<CreateRequest, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'restart'>;
+export type UpdateRequest = Pick<
+  CreateRequest,
+  'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'restart'
+>;
 
 export type ContainerSummary = {
   id: string;
@@ -184,7 +199,13 @@ export type ContainerDetails = ContainerSummary & {
   networks: Record<string, unknown>;
   /** Absent from a berthd older than port allocation. */
   networkSettings?: { ports: PortBindings };
-  mounts: { type: string; source: string; destination: string; readOnly: boolean; propagation?: MountRequest['propagation'] }[];
+  mounts: {
+    type: string;
+    source: string;
+    destination: string;
+    readOnly: boolean;
+    propagation?: MountRequest['propagation'];
+  }[];
 };
 
 export type ExitResult = { exitCode: number; signal: string | null; oomKilled: boolean; finishedAt: string };
@@ -204,7 +225,14 @@ export type ExecRequest = {
 
 export type ContainerFilter = { all?: boolean; filters?: Record<string, string[]> };
 
-export type LogOptions = { follow?: boolean; tail?: number; timestamps?: boolean; stdout?: boolean; stderr?: boolean; since?: string };
+export type LogOptions = {
+  follow?: boolean;
+  tail?: number;
+  timestamps?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  since?: string;
+};
 export type LogLine = { stream: 'stdout' | 'stderr'; time: string; log: string };
 
 export type EngineEvent = {
@@ -215,11 +243,33 @@ export type EngineEvent = {
   timeNano: string;
 };
 /** Values of one key are alternatives; keys are all required (docker's event filters). See event-filter.ts. */
-export type EventFilter = { type?: string[]; event?: string[]; container?: string[]; image?: string[]; label?: string[]; network?: string[]; volume?: string[] };
+export type EventFilter = {
+  type?: string[];
+  event?: string[];
+  container?: string[];
+  image?: string[];
+  label?: string[];
+  network?: string[];
+  volume?: string[];
+};
 
-export type VolumeInfo = { name: string; driver: string; mountpoint: string; labels: Record<string, string>; createdAt: string; usedBy: string[] };
+export type VolumeInfo = {
+  name: string;
+  driver: string;
+  mountpoint: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  usedBy: string[];
+};
 
-export type NetworkInfo = { name: string; driver: string; subnet?: string; gateway?: string; containers: string[]; [k: string]: unknown };
+export type NetworkInfo = {
+  name: string;
+  driver: string;
+  subnet?: string;
+  gateway?: string;
+  containers: string[];
+  [k: string]: unknown;
+};
 
 export type StatsResult = {
   id: string;
@@ -237,7 +287,14 @@ export type StatsResult = {
 };
 export type TopResult = { titles: string[]; processes: string[][] };
 
-export type VersionInfo = { version: string; apiVersion: string; os: string; arch: string; node: string; gitCommit?: string };
+export type VersionInfo = {
+  version: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+  node: string;
+  gitCommit?: string;
+};
 export type SystemInfo = {
   root: string;
   runRoot: string;

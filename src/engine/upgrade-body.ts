@@ -9,10 +9,15 @@ import { invalidArgument } from '../errors/errors.ts';
  * The body of an upgrade request (Content-Length bytes): node:http hands over the socket right after
  * the headers, with whatever followed them in `head`. Resolves with the body and any bytes beyond it.
  */
-export function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
+export function readUpgradeBody(
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<{ body: Buffer; rest: Buffer }> {
   const raw = req.headers['content-length'] ?? '0';
   const len = Number(raw);
-  if (!/^\d+$/.test(raw) || len > 16 << 20) return Promise.reject(invalidArgument(`Content-Length ${JSON.stringify(raw)}: expected at most 16 MiB`));
+  if (!/^\d+$/.test(raw) || len > 16 << 20)
+    return Promise.reject(invalidArgument(`Content-Length ${JSON.stringify(raw)}: expected at most 16 MiB`));
   if (head.length >= len) return Promise.resolve({ body: head.subarray(0, len), rest: head.subarray(len) });
   return new Promise((resolve, reject) => {
     const chunks = [head];

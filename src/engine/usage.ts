@@ -6,7 +6,15 @@
 import { readFile } from 'node:fs/promises';
 import type { StatsResult } from './types.ts';
 
-export type ContainerUsage = { cpuNs: number; memoryUsage: number; workingSet: number; rss?: number; pageFaults?: number; majorPageFaults?: number; pids: number };
+export type ContainerUsage = {
+  cpuNs: number;
+  memoryUsage: number;
+  workingSet: number;
+  rss?: number;
+  pageFaults?: number;
+  majorPageFaults?: number;
+  pids: number;
+};
 export type InterfaceUsage = { name: string; rxBytes: number; rxErrors: number; txBytes: number; txErrors: number };
 
 export function containerUsage(s: StatsResult): ContainerUsage {
@@ -14,7 +22,12 @@ export function containerUsage(s: StatsResult): ContainerUsage {
   // cgroup v1 names the hierarchy's totals total_*, v2 has only the plain names.
   const pick = (...names: string[]) => names.map((n) => raw[n]).find((v) => typeof v === 'number');
   const inactive = pick('total_inactive_file', 'inactive_file') ?? 0;
-  const out: ContainerUsage = { cpuNs: s.cpuUsageNs, memoryUsage: s.memoryUsage, workingSet: Math.max(0, s.memoryUsage - inactive), pids: s.pids };
+  const out: ContainerUsage = {
+    cpuNs: s.cpuUsageNs,
+    memoryUsage: s.memoryUsage,
+    workingSet: Math.max(0, s.memoryUsage - inactive),
+    pids: s.pids,
+  };
   const rss = pick('total_rss', 'anon');
   const faults = pick('total_pgfault', 'pgfault');
   const major = pick('total_pgmajfault', 'pgmajfault');

@@ -35,13 +35,20 @@ export class VolumeService {
   }
 
   async create(name: string, opts: { labels?: Record<string, string>; driver?: string } = {}): Promise<VolumeInfo> {
-    if (!NAME.test(name)) throw invalidArgument(`volume name ${JSON.stringify(name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    if (!NAME.test(name))
+      throw invalidArgument(`volume name ${JSON.stringify(name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
     const driver = opts.driver ?? 'local';
     if (driver !== 'local') throw invalidArgument(`volume driver ${JSON.stringify(driver)}: only "local" is supported`);
     const mountpoint = join(this.#dir, name, '_data');
     await mkdir(mountpoint, { recursive: true, mode: 0o755 });
     try {
-      const v = this.#store.insertVolume({ name, driver, mountpoint, labels: opts.labels ?? {}, createdAt: new Date().toISOString() });
+      const v = this.#store.insertVolume({
+        name,
+        driver,
+        mountpoint,
+        labels: opts.labels ?? {},
+        createdAt: new Date().toISOString(),
+      });
       this.#events.publish('volume', 'create', name, { driver });
       return this.#info(v);
     } catch (e) {
@@ -73,7 +80,10 @@ export class VolumeService {
       throw notFound(`no such volume: ${name}`);
     }
     const users = this.#usedBy(name);
-    if (users.length > 0) throw failedPrecondition(`volume ${name} is in use by container(s) ${users.map((u) => u.slice(0, 12)).join(', ')}; remove them first`);
+    if (users.length > 0)
+      throw failedPrecondition(
+        `volume ${name} is in use by container(s) ${users.map((u) => u.slice(0, 12)).join(', ')}; remove them first`,
+      );
     this.#store.deleteVolume(name);
     await rm(join(this.#dir, name), { recursive: true, force: true });
     this.#events.publish('volume', 'destroy', name, {});

@@ -48,12 +48,12 @@ export function execFailure(e: unknown): (BerthError & { errno: number }) | unde
 export const invalidArgument = (msg: string, cause?: unknown) =>
   new BerthError(ErrorCode.InvalidArgument, msg, { cause });
 export const notFound = (msg: string, cause?: unknown) => new BerthError(ErrorCode.NotFound, msg, { cause });
-export const alreadyExists = (msg: string, cause?: unknown) =>
-  new BerthError(ErrorCode.AlreadyExists, msg, { cause });
+export const alreadyExists = (msg: string, cause?: unknown) => new BerthError(ErrorCode.AlreadyExists, msg, { cause });
 export const failedPrecondition = (msg: string, cause?: unknown) =>
   new BerthError(ErrorCode.FailedPrecondition, msg, { cause });
 export const unavailable = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Unavailable, msg, { cause });
-export const deadlineExceeded = (msg: string, cause?: unknown) => new BerthError(ErrorCode.DeadlineExceeded, msg, { cause });
+export const deadlineExceeded = (msg: string, cause?: unknown) =>
+  new BerthError(ErrorCode.DeadlineExceeded, msg, { cause });
 export const unsupported = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Unsupported, msg, { cause });
 export const internal = (msg: string, cause?: unknown) => new BerthError(ErrorCode.Internal, msg, { cause });
 

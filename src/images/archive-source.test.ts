@@ -11,7 +11,12 @@ import { LocalContentStore } from '../content/local-content-store.ts';
 import { ErrorCode, isBerthError } from '../errors/errors.ts';
 import { ArchiveSource, normalizeArchivePath } from './archive-source.ts';
 
-type E = { name: string; data?: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; linkname?: string };
+type E = {
+  name: string;
+  data?: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  linkname?: string;
+};
 
 async function tarOf(entries: E[]): Promise<Buffer> {
   const p = pack();
@@ -43,7 +48,13 @@ async function fixture() {
   const stagingDir = join(dir, 'staging');
   await import('node:fs/promises').then((f) => f.mkdir(stagingDir));
   await content.createLease('l', {});
-  return { dir, content, stagingDir, open: (tar: Buffer, label = 'x.tar') => ArchiveSource.open(Readable.from([tar]), { label, content, stagingDir, leaseId: 'l' }) };
+  return {
+    dir,
+    content,
+    stagingDir,
+    open: (tar: Buffer, label = 'x.tar') =>
+      ArchiveSource.open(Readable.from([tar]), { label, content, stagingDir, leaseId: 'l' }),
+  };
 }
 
 const refused = (re: RegExp) => (e: unknown) => {
@@ -82,9 +93,18 @@ describe('ArchiveSource', () => {
       assert.equal(await src.has('nope'), false);
       await src.ingest('def/layer.tar', 'layer', { digest: sha('L'), size: 1 });
       assert.equal((await f.content.readAll(sha('L'))).toString(), 'L');
-      await assert.rejects(src.ingest('abc/layer.tar', 'layer', { digest: sha('M'), size: 1 }), refused(/x\.tar: entry "abc\/layer\.tar": layer does not match its digest/));
-      await assert.rejects(src.readSmall('missing.json', 'manifest.json[0].Config'), refused(/load x\.tar: manifest\.json\[0\]\.Config "missing\.json" is not in the archive/));
-      await assert.rejects(src.readSmall('../../etc/passwd', 'manifest.json[0].Config'), refused(/x\.tar: entry "\.\.\/\.\.\/etc\/passwd": .*inside the archive/));
+      await assert.rejects(
+        src.ingest('abc/layer.tar', 'layer', { digest: sha('M'), size: 1 }),
+        refused(/x\.tar: entry "abc\/layer\.tar": layer does not match its digest/),
+      );
+      await assert.rejects(
+        src.readSmall('missing.json', 'manifest.json[0].Config'),
+        refused(/load x\.tar: manifest\.json\[0\]\.Config "missing\.json" is not in the archive/),
+      );
+      await assert.rejects(
+        src.readSmall('../../etc/passwd', 'manifest.json[0].Config'),
+        refused(/x\.tar: entry "\.\.\/\.\.\/etc\/passwd": .*inside the archive/),
+      );
     }
   });
 
@@ -93,15 +113,33 @@ describe('ArchiveSource', () => {
     const cases: [E[], RegExp][] = [
       [[{ name: '../escape', data: 'x' }], /evil\.tar: entry "\.\.\/escape": the path contains '\.\.'/],
       [[{ name: '/etc/evil', data: 'x' }], /evil\.tar: entry "\/etc\/evil": the path is absolute/],
-      [[{ name: 'a', type: 'symlink', linkname: '../../etc/shadow' }], /evil\.tar: entry "a": link target "\.\.\/\.\.\/etc\/shadow"/],
-      [[{ name: 'a', type: 'symlink', linkname: '/etc/shadow' }], /evil\.tar: entry "a": link target "\/etc\/shadow": the link target is absolute/],
+      [
+        [{ name: 'a', type: 'symlink', linkname: '../../etc/shadow' }],
+        /evil\.tar: entry "a": link target "\.\.\/\.\.\/etc\/shadow"/,
+      ],
+      [
+        [{ name: 'a', type: 'symlink', linkname: '/etc/shadow' }],
+        /evil\.tar: entry "a": link target "\/etc\/shadow": the link target is absolute/,
+      ],
       [[{ name: 'h', type: 'link', linkname: '../x' }], /evil\.tar: entry "h": link target/],
       [[{ name: 'dev', type: 'character-device' }], /evil\.tar: entry "dev": is a character-device/],
-      [[{ name: 'm.json', data: '1' }, { name: './m.json', data: '2' }], /evil\.tar: entry "m\.json": appears twice/],
-      [[{ name: `blobs/${sha('good').replace(':', '/')}`, data: 'evil' }], /evil\.tar: entry "blobs\/sha256\/[0-9a-f]+": does not match its digest/],
+      [
+        [
+          { name: 'm.json', data: '1' },
+          { name: './m.json', data: '2' },
+        ],
+        /evil\.tar: entry "m\.json": appears twice/,
+      ],
+      [
+        [{ name: `blobs/${sha('good').replace(':', '/')}`, data: 'evil' }],
+        /evil\.tar: entry "blobs\/sha256\/[0-9a-f]+": does not match its digest/,
+      ],
     ];
     for (const [entries, re] of cases) await assert.rejects(f.open(await tarOf(entries), 'evil.tar'), refused(re));
-    await assert.rejects(f.open(Buffer.from('not a tar at all, not even close'.repeat(40)), 'junk.tar'), refused(/junk\.tar/));
+    await assert.rejects(
+      f.open(Buffer.from('not a tar at all, not even close'.repeat(40)), 'junk.tar'),
+      refused(/junk\.tar/),
+    );
     assert.equal(await f.content.exists(sha('evil')), false, 'a mismatching blob is never committed');
     assert.deepEqual((await readdir(f.dir)).sort(), ['content', 'staging']);
   });
@@ -111,7 +149,12 @@ describe('ArchiveSource', () => {
     const dir = join(f.dir, 'layout');
     await import('node:fs/promises').then((fs) => fs.mkdir(dir));
     await writeFile(join(dir, 'index.json'), '{}');
-    const src = await ArchiveSource.open(dir, { label: dir, content: f.content, stagingDir: f.stagingDir, leaseId: 'l' });
+    const src = await ArchiveSource.open(dir, {
+      label: dir,
+      content: f.content,
+      stagingDir: f.stagingDir,
+      leaseId: 'l',
+    });
     assert.equal(await src.has('index.json'), true);
     assert.equal(await src.has('../layout/index.json'), false);
     await assert.rejects(src.readSmall('../../etc/passwd', 'x'), refused(/inside the archive/));

@@ -141,9 +141,17 @@ export class ArchiveSource {
     if (this.#entries.has(name)) throw this.#fail(name, 'appears twice in the archive');
     if (header.type === 'symlink' || header.type === 'link') {
       body.resume();
-      const target = header.type === 'symlink' ? posix.join(posix.dirname(name), header.linkname ?? '') : (header.linkname ?? '');
-      const t = header.type === 'symlink' && (header.linkname ?? '').startsWith('/') ? { ok: false as const, reason: 'the link target is absolute' } : normalizeArchivePath(target);
-      if (!t.ok) throw this.#fail(name, `link target ${JSON.stringify(header.linkname)}: ${t.reason}; links must stay inside the archive`);
+      const target =
+        header.type === 'symlink' ? posix.join(posix.dirname(name), header.linkname ?? '') : (header.linkname ?? '');
+      const t =
+        header.type === 'symlink' && (header.linkname ?? '').startsWith('/')
+          ? { ok: false as const, reason: 'the link target is absolute' }
+          : normalizeArchivePath(target);
+      if (!t.ok)
+        throw this.#fail(
+          name,
+          `link target ${JSON.stringify(header.linkname)}: ${t.reason}; links must stay inside the archive`,
+        );
       this.#entries.set(name, { kind: 'link', target: t.path });
       return;
     }
@@ -179,7 +187,8 @@ export class ArchiveSource {
     await content.addResource(leaseId, expected.digest);
     if (await content.exists(expected.digest)) {
       const info = await content.info(expected.digest);
-      if (expected.size !== undefined && info.size !== expected.size) throw this.#fail(name, `is ${expected.size} bytes but ${expected.digest} is ${info.size}`);
+      if (expected.size !== undefined && info.size !== expected.size)
+        throw this.#fail(name, `is ${expected.size} bytes but ${expected.digest} is ${info.size}`);
       body.resume();
       return;
     }
@@ -200,7 +209,8 @@ export class ArchiveSource {
       await w.commit();
     } catch (e) {
       await w.abort().catch(() => {});
-      if (isBerthError(e, ErrorCode.InvalidArgument)) throw this.#fail(name, `does not match its digest: ${writerErrorDetail(e.message, ingest)}`);
+      if (isBerthError(e, ErrorCode.InvalidArgument))
+        throw this.#fail(name, `does not match its digest: ${writerErrorDetail(e.message, ingest)}`);
       throw e;
     }
   }
@@ -254,7 +264,10 @@ export class ArchiveSource {
     return (await this.#locate(name, role)).open();
   }
 
-  async #locate(name: string, role: string): Promise<{ size: number; open: () => Promise<NodeJS.ReadableStream>; entry?: FileEntry }> {
+  async #locate(
+    name: string,
+    role: string,
+  ): Promise<{ size: number; open: () => Promise<NodeJS.ReadableStream>; entry?: FileEntry }> {
     const norm = normalizeArchivePath(name);
     if (!norm.ok) throw this.#fail(name, `${role}: ${norm.reason}; paths must stay inside the archive`);
     if (this.#dir !== undefined) {
@@ -279,9 +292,11 @@ export class ArchiveSource {
   /** Puts a file of the archive into the content store as `expected` (verified), leased for this load. */
   async ingest(name: string, role: string, expected: { digest: string; size?: number }): Promise<void> {
     const l = await this.#locate(name, role);
-    if (expected.size !== undefined && l.size !== expected.size) throw this.#fail(name, `${role} is ${l.size} bytes; the descriptor says ${expected.size}`);
+    if (expected.size !== undefined && l.size !== expected.size)
+      throw this.#fail(name, `${role} is ${l.size} bytes; the descriptor says ${expected.size}`);
     if (l.entry?.blob !== undefined) {
-      if (l.entry.blob !== expected.digest) throw this.#fail(name, `${role} is ${l.entry.blob}, expected ${expected.digest}`);
+      if (l.entry.blob !== expected.digest)
+        throw this.#fail(name, `${role} is ${l.entry.blob}, expected ${expected.digest}`);
       await this.#opts.content.addResource(this.#opts.leaseId, expected.digest);
       return;
     }

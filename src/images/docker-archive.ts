@@ -26,7 +26,11 @@ export type DockerManifestEntry = { Config: string; RepoTags: string[] | null; L
 const hexOf = (digest: string) => parseDigest(digest).encoded;
 
 /** Writes a docker-archive of images (already resolved to one platform manifest each). */
-export async function writeDockerArchive(tar: TarWriter, content: ContentStore, images: { name: string; manifest: ImageManifest; config: ImageConfig }[]): Promise<void> {
+export async function writeDockerArchive(
+  tar: TarWriter,
+  content: ContentStore,
+  images: { name: string; manifest: ImageManifest; config: ImageConfig }[],
+): Promise<void> {
   const written = new Set<string>();
   const entries: DockerManifestEntry[] = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -39,7 +43,9 @@ export async function writeDockerArchive(tar: TarWriter, content: ContentStore, 
     }
     const diffIds = img.config.rootfs.diff_ids;
     if (diffIds.length !== img.manifest.layers.length)
-      throw invalidArgument(`${what}: manifest has ${img.manifest.layers.length} layers but config.rootfs.diff_ids has ${diffIds.length}`);
+      throw invalidArgument(
+        `${what}: manifest has ${img.manifest.layers.length} layers but config.rootfs.diff_ids has ${diffIds.length}`,
+      );
     const layers: string[] = [];
     for (const [i, layer] of img.manifest.layers.entries()) {
       const name = `${hexOf(diffIds[i]!)}.tar`;
@@ -50,7 +56,9 @@ export async function writeDockerArchive(tar: TarWriter, content: ContentStore, 
       const first = await decompressed(await content.read(layer.digest), layer.mediaType, context);
       const measured = await digestStream(first.stream);
       if (measured.digest !== diffIds[i])
-        throw invalidArgument(`${context}: uncompressed digest ${measured.digest} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`);
+        throw invalidArgument(
+          `${context}: uncompressed digest ${measured.digest} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`,
+        );
       const second = await decompressed(await content.read(layer.digest), layer.mediaType, context);
       await tar.addStream(name, measured.size, second.stream);
       written.add(name);
@@ -69,21 +77,35 @@ export async function writeDockerArchive(tar: TarWriter, content: ContentStore, 
 
 function parseManifestJson(bytes: Buffer, what: string): DockerManifestEntry[] {
   const v = parseJSON(bytes, `${what}: manifest.json`);
-  if (!Array.isArray(v) || v.length === 0) throw invalidArgument(`${what}: manifest.json: expected a non-empty array of images`);
+  if (!Array.isArray(v) || v.length === 0)
+    throw invalidArgument(`${what}: manifest.json: expected a non-empty array of images`);
   return v.map((e, i) => {
     const at = `${what}: manifest.json[${i}]`;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw invalidArgument(`${at}: expected an object`);
     const o = e as Record<string, unknown>;
     if (typeof o.Config !== 'string') throw invalidArgument(`${at}.Config: expected a path`);
-    if (!Array.isArray(o.Layers) || o.Layers.some((l) => typeof l !== 'string')) throw invalidArgument(`${at}.Layers: expected an array of paths`);
-    if (o.RepoTags !== undefined && o.RepoTags !== null && (!Array.isArray(o.RepoTags) || o.RepoTags.some((t) => typeof t !== 'string')))
+    if (!Array.isArray(o.Layers) || o.Layers.some((l) => typeof l !== 'string'))
+      throw invalidArgument(`${at}.Layers: expected an array of paths`);
+    if (
+      o.RepoTags !== undefined &&
+      o.RepoTags !== null &&
+      (!Array.isArray(o.RepoTags) || o.RepoTags.some((t) => typeof t !== 'string'))
+    )
       throw invalidArgument(`${at}.RepoTags: expected an array of names`);
-    return { Config: o.Config, RepoTags: (o.RepoTags as string[] | null | undefined) ?? null, Layers: o.Layers as string[] };
+    return {
+      Config: o.Config,
+      RepoTags: (o.RepoTags as string[] | null | undefined) ?? null,
+      Layers: o.Layers as string[],
+    };
   });
 }
 
 /** Reads a docker-archive: verifies each layer's DiffID, stores layers, config and a generated Docker schema 2 manifest. */
-export async function readDockerArchive(src: ArchiveSource, content: ContentStore, leaseId: string): Promise<LoadedImage[]> {
+export async function readDockerArchive(
+  src: ArchiveSource,
+  content: ContentStore,
+  leaseId: string,
+): Promise<LoadedImage[]> {
   const what = `load ${src.label}`;
   const entries = parseManifestJson(await src.readSmall('manifest.json', 'manifest.json'), what);
   const out: LoadedImage[] = [];
@@ -93,11 +115,15 @@ export async function readDockerArchive(src: ArchiveSource, content: ContentStor
     const cfgDigest = digestOf(cfgBytes);
     const named = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(e.Config);
     if (named && `sha256:${named[1]}` !== cfgDigest)
-      throw invalidArgument(`${what}: ${at}.Config ${JSON.stringify(e.Config)}: content does not match its name (sha256 is ${cfgDigest})`);
+      throw invalidArgument(
+        `${what}: ${at}.Config ${JSON.stringify(e.Config)}: content does not match its name (sha256 is ${cfgDigest})`,
+      );
     const config = validateImageConfig(parseJSON(cfgBytes, `${what}: ${e.Config}`), `${what}: ${e.Config}`);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== e.Layers.length)
-      throw invalidArgument(`${what}: ${at}.Layers has ${e.Layers.length} layers but ${e.Config} rootfs.diff_ids has ${diffIds.length}`);
+      throw invalidArgument(
+        `${what}: ${at}.Layers has ${e.Layers.length} layers but ${e.Config} rootfs.diff_ids has ${diffIds.length}`,
+      );
     const layers: Descriptor[] = [];
     let oci = false;
     for (const [j, path] of e.Layers.entries()) {
@@ -108,7 +134,9 @@ export async function readDockerArchive(src: ArchiveSource, content: ContentStor
       if (un.compression === 'none') un.stream.destroy();
       else diff = (await digestStream(un.stream)).digest;
       if (diff !== diffIds[j])
-        throw invalidArgument(`${what}: ${role} ${JSON.stringify(path)}: uncompressed digest ${diff} does not match ${e.Config} rootfs.diff_ids[${j}] ${diffIds[j]}`);
+        throw invalidArgument(
+          `${what}: ${role} ${JSON.stringify(path)}: uncompressed digest ${diff} does not match ${e.Config} rootfs.diff_ids[${j}] ${diffIds[j]}`,
+        );
       await src.ingest(path, role, blob);
       let mediaType: string = MediaType.DockerLayer;
       if (un.compression === 'gzip') mediaType = MediaType.DockerLayerGzip;
@@ -122,8 +150,18 @@ export async function readDockerArchive(src: ArchiveSource, content: ContentStor
     await content.addResource(leaseId, cfg.digest);
     // Docker schema 2 has no zstd layer type: such an image gets an OCI manifest.
     const manifest: ImageManifest = oci
-      ? { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: MediaType.ImageConfig, ...cfg }, layers: layers.map((l) => ({ ...l, mediaType: ociLayerType(l.mediaType) })) }
-      : { schemaVersion: 2, mediaType: MediaType.DockerManifest, config: { mediaType: MediaType.DockerConfig, ...cfg }, layers };
+      ? {
+          schemaVersion: 2,
+          mediaType: MediaType.ImageManifest,
+          config: { mediaType: MediaType.ImageConfig, ...cfg },
+          layers: layers.map((l) => ({ ...l, mediaType: ociLayerType(l.mediaType) })),
+        }
+      : {
+          schemaVersion: 2,
+          mediaType: MediaType.DockerManifest,
+          config: { mediaType: MediaType.DockerConfig, ...cfg },
+          layers,
+        };
     const bytes = JSON.stringify(manifest);
     await content.addResource(leaseId, digestOf(bytes));
     const m = await writeBlob(content, bytes);

@@ -10,7 +10,12 @@ import { parseDigest } from '../oci/image-validate.ts';
 import type { Reference } from '../distribution/reference.ts';
 import type { RegistryClient } from '../distribution/registry-client.ts';
 
-export type BlobProgress = (ev: { digest: string; state: 'exists' | 'downloading' | 'resuming' | 'verifying' | 'done'; current: number; total: number }) => void;
+export type BlobProgress = (ev: {
+  digest: string;
+  state: 'exists' | 'downloading' | 'resuming' | 'verifying' | 'done';
+  current: number;
+  total: number;
+}) => void;
 
 export async function fetchBlobToStore(
   client: RegistryClient,
@@ -62,7 +67,8 @@ export async function fetchBlobToStore(
           await w.write(chunk);
           report('downloading', w.offset);
         }
-        if (w.offset < desc.size) throw unavailable(`blob ${desc.digest}: body ended at ${w.offset} of ${desc.size} bytes`);
+        if (w.offset < desc.size)
+          throw unavailable(`blob ${desc.digest}: body ended at ${w.offset} of ${desc.size} bytes`);
       } catch (e) {
         // Content errors (too long, bad digest) and refusals are final; broken connections resume.
         const final = e instanceof BerthError && e.code !== ErrorCode.Unavailable;
@@ -86,7 +92,9 @@ export async function fetchBlobToStore(
 function namingBlob(e: unknown, ingest: string, what: string): unknown {
   if (!(e instanceof BerthError) || !e.message.startsWith(`ingest ${ingest}: `)) return e;
   const detail = writerErrorDetail(e.message, ingest);
-  const message = e.message.includes(': content does not match: ') ? `the content the registry sent does not match the digest: ${detail}` : detail;
+  const message = e.message.includes(': content does not match: ')
+    ? `the content the registry sent does not match the digest: ${detail}`
+    : detail;
   return new BerthError(e.code, `${what}: ${message}`, {
     cause: e,
     ...(e.errno === undefined ? {} : { errno: e.errno }),

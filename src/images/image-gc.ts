@@ -26,7 +26,12 @@ export type ExtraGcRoots = () => Promise<{ content: GcRoot[]; snapshots: string[
 
 export type ImageGcResult = GcResult & { removedSnapshots: string[] };
 
-export async function gcImages(opts: { images: ImageStore; content: ContentStore; snapshotter?: GcSnapshotter; extraRoots?: ExtraGcRoots }): Promise<ImageGcResult> {
+export async function gcImages(opts: {
+  images: ImageStore;
+  content: ContentStore;
+  snapshotter?: GcSnapshotter;
+  extraRoots?: ExtraGcRoots;
+}): Promise<ImageGcResult> {
   const roots = async (): Promise<GcRoot[]> => {
     const extra = opts.extraRoots ? (await opts.extraRoots()).content : [];
     return [...(await opts.images.list()).map((r) => r.target), ...extra];
@@ -40,7 +45,9 @@ export async function gcImages(opts: { images: ImageStore; content: ContentStore
       const keep = await keptChains(opts.content, roots);
       if (opts.extraRoots) for (const s of (await opts.extraRoots()).snapshots) keep.add(s);
       const parents = new Set(snaps.map((s) => s.parent).filter((p): p is string => p !== undefined));
-      const victims = snaps.filter((s) => s.kind === 'committed' && s.name.startsWith('sha256:') && !keep.has(s.name) && !parents.has(s.name));
+      const victims = snaps.filter(
+        (s) => s.kind === 'committed' && s.name.startsWith('sha256:') && !keep.has(s.name) && !parents.has(s.name),
+      );
       if (victims.length === 0) break;
       for (const v of victims) {
         try {
@@ -59,7 +66,9 @@ export async function gcImages(opts: { images: ImageStore; content: ContentStore
 /** Chain IDs of every image manifest reachable from the roots and from the unexpired leases. */
 async function keptChains(content: ContentStore, roots: () => Promise<GcRoot[]>): Promise<Set<string>> {
   const now = Date.now();
-  const leased = (await content.listLeases()).filter((l) => !l.expiresAt || Date.parse(l.expiresAt) > now).flatMap((l) => l.resources);
+  const leased = (await content.listLeases())
+    .filter((l) => !l.expiresAt || Date.parse(l.expiresAt) > now)
+    .flatMap((l) => l.resources);
   const keep = new Set<string>();
   for (const digest of await content.reachable([...leased, ...(await roots())])) {
     // Layers are never manifests: only small blobs are read.

@@ -20,11 +20,18 @@ describe('ImageService.open', () => {
   it('falls back to the copying snapshotter when overlayfs cannot be mounted, says so, and keeps that choice', async () => {
     const root = await temp();
     const notices: string[] = [];
-    const s = await ImageService.open({ root, overlayProbe: async () => 'mount: overlay: No such device', onNotice: (m) => notices.push(m) });
+    const s = await ImageService.open({
+      root,
+      overlayProbe: async () => 'mount: overlay: No such device',
+      onNotice: (m) => notices.push(m),
+    });
     assert.equal(s.snapshotterName, 'native');
     await s.close();
     assert.equal(notices.length, 1);
-    assert.match(notices[0]!, /overlayfs cannot be mounted under .*snapshots \(mount: overlay: No such device\); using the copying snapshotter/);
+    assert.match(
+      notices[0]!,
+      /overlayfs cannot be mounted under .*snapshots \(mount: overlay: No such device\); using the copying snapshotter/,
+    );
     let probed = false;
     const again = await ImageService.open({
       root,
@@ -44,13 +51,21 @@ describe('ImageService.open', () => {
   it('reads registries.json (mirrors, insecure, ca as PEM or file) and refuses malformed entries by name', async () => {
     const root = await temp();
     await writeFile(join(root, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n');
-    await writeFile(join(root, 'registries.json'), JSON.stringify({ 'reg.example:5000': { mirrors: ['http://127.0.0.1:1'], insecure: false, ca: 'ca.pem' } }));
+    await writeFile(
+      join(root, 'registries.json'),
+      JSON.stringify({ 'reg.example:5000': { mirrors: ['http://127.0.0.1:1'], insecure: false, ca: 'ca.pem' } }),
+    );
     const s = await ImageService.open({ root, overlayProbe: async () => undefined });
     assert.deepEqual(s.registries['reg.example:5000']?.mirrors, ['http://127.0.0.1:1']);
     assert.match(s.registries['reg.example:5000']?.ca ?? '', /BEGIN CERTIFICATE/);
     await s.close();
     await writeFile(join(root, 'registries.json'), JSON.stringify({ 'reg.example': { insecure: 'yes' } }));
-    await assert.rejects(ImageService.open({ root }), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && /registries\.json: "reg\.example"\.insecure: expected true or false/.test(e.message));
+    await assert.rejects(
+      ImageService.open({ root }),
+      (e: unknown) =>
+        isBerthError(e, ErrorCode.InvalidArgument) &&
+        /registries\.json: "reg\.example"\.insecure: expected true or false/.test(e.message),
+    );
   });
 
   it('names registries and loopback hosts as docker does', () => {

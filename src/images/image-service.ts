@@ -24,13 +24,26 @@ import type { Readable, Writable } from 'node:stream';
 import type { ContentInfo, GcResult, Lease, LeaseBackend, LeaseKind } from '../content/content-store.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
 import { selfIdentity } from '../sys/procfs.ts';
-import { type Credentials, defaultDockerConfigPath, dockerConfigCredentials, login, logout } from '../distribution/auth-config.ts';
+import {
+  type Credentials,
+  defaultDockerConfigPath,
+  dockerConfigCredentials,
+  login,
+  logout,
+} from '../distribution/auth-config.ts';
 import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/reference.ts';
 import type { RegistryClient } from '../distribution/registry-client.ts';
 import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
-import { formatPlatform, hostPlatform, parseJSON, parseManifestDocument, parsePlatform, validateImageConfig } from '../oci/image-validate.ts';
+import {
+  formatPlatform,
+  hostPlatform,
+  parseJSON,
+  parseManifestDocument,
+  parsePlatform,
+  validateImageConfig,
+} from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { NativeSnapshotter } from '../snapshots/native-snapshotter.ts';
@@ -144,7 +157,10 @@ export class ImageService {
   }) {
     this.root = init.root;
     this.metadata = init.metadata;
-    this.content = new LocalContentStore(join(init.root, 'content'), init.metadata ? { leases: init.metadata.leases } : {});
+    this.content = new LocalContentStore(
+      join(init.root, 'content'),
+      init.metadata ? { leases: init.metadata.leases } : {},
+    );
     this.images = new ImageStore(join(init.root, 'images'));
     this.snapshotter = init.snapshotter;
     this.snapshotterName = init.snapshotterName;
@@ -156,10 +172,22 @@ export class ImageService {
     const root = resolve(opts.root ?? process.env.BERTH_ROOT_DIR ?? DEFAULT_ROOT);
     await mkdir(root, { recursive: true, mode: 0o711 });
     const registries = await loadRegistries(join(root, 'registries.json'));
-    const { snapshotter, name } = await chooseSnapshotter(root, opts.snapshotter ?? 'auto', opts.onNotice ?? (() => {}), opts.overlayProbe ?? probeOverlay);
+    const { snapshotter, name } = await chooseSnapshotter(
+      root,
+      opts.snapshotter ?? 'auto',
+      opts.onNotice ?? (() => {}),
+      opts.overlayProbe ?? probeOverlay,
+    );
     const metadata = opts.metadata;
     if (metadata) await adoptLeaseFiles(join(root, 'content', 'leases'), metadata.leases);
-    return new ImageService({ root, metadata, snapshotter, snapshotterName: name, registries, dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath() });
+    return new ImageService({
+      root,
+      metadata,
+      snapshotter,
+      snapshotterName: name,
+      registries,
+      dockerConfigPath: opts.dockerConfigPath ?? defaultDockerConfigPath(),
+    });
   }
 
   /**
@@ -171,7 +199,10 @@ export class ImageService {
   async client(): Promise<RegistryClient> {
     if (!this.#client) {
       const { RegistryClient } = await import('../distribution/registry-client.ts');
-      this.#client ??= new RegistryClient({ hosts: this.#hostsWithLoopbackDefaults(), credentials: dockerConfigCredentials(this.dockerConfigPath) });
+      this.#client ??= new RegistryClient({
+        hosts: this.#hostsWithLoopbackDefaults(),
+        credentials: dockerConfigCredentials(this.dockerConfigPath),
+      });
     }
     return this.#client;
   }
@@ -201,7 +232,10 @@ export class ImageService {
   /** Every container of this root is a gc root, stopped or not: its image's content and its snapshot. */
   readonly containerRoots: ExtraGcRoots = async () => {
     const rows = this.#containers();
-    return { content: rows.map((c) => c.imageId).filter((d) => d.includes(':')), snapshots: rows.map((c) => c.snapshotKey) };
+    return {
+      content: rows.map((c) => c.imageId).filter((d) => d.includes(':')),
+      snapshots: rows.map((c) => c.snapshotKey),
+    };
   };
 
   /**
@@ -216,7 +250,9 @@ export class ImageService {
       const user = this.#containers().find((c) => c.imageId === digest);
       if (!user) continue;
       const state = user.status === 'running' || user.status === 'paused' ? 'running' : 'stopped';
-      throw failedPrecondition(`conflict: unable to remove image ${name} (must be forced) - image is being used by ${state} container ${user.id.slice(0, 12)}`);
+      throw failedPrecondition(
+        `conflict: unable to remove image ${name} (must be forced) - image is being used by ${state} container ${user.id.slice(0, 12)}`,
+      );
     }
   }
 
@@ -226,7 +262,10 @@ export class ImageService {
    * `credentials`: for this pull only (the CRI's AuthConfig), sent to the reference's registry and
    * nowhere else (its mirrors and other hosts get the stored credentials, as always).
    */
-  async pull(reference: string, opts: { platform?: string; progress?: (ev: PullEvent) => void; credentials?: Credentials } = {}): Promise<PullResult> {
+  async pull(
+    reference: string,
+    opts: { platform?: string; progress?: (ev: PullEvent) => void; credentials?: Credentials } = {},
+  ): Promise<PullResult> {
     const ref = parseReference(reference);
     const [{ pull }, { applyLayer }] = await Promise.all([import('./pull.ts'), import('../archive/apply-layer.ts')]);
     let client = await this.client();
@@ -235,7 +274,10 @@ export class ImageService {
       const { RegistryClient } = await import('../distribution/registry-client.ts');
       const stored = dockerConfigCredentials(this.dockerConfigPath);
       const given = opts.credentials;
-      own = new RegistryClient({ hosts: this.#hostsWithLoopbackDefaults(), credentials: async (host) => (host === ref.registry ? given : stored(host)) });
+      own = new RegistryClient({
+        hosts: this.#hostsWithLoopbackDefaults(),
+        credentials: async (host) => (host === ref.registry ? given : stored(host)),
+      });
       client = own;
     }
     try {
@@ -245,7 +287,13 @@ export class ImageService {
     }
   }
 
-  async #pullWith(pull: typeof import('./pull.ts').pull, applyLayer: typeof import('../archive/apply-layer.ts').applyLayer, ref: ReturnType<typeof parseReference>, client: RegistryClient, opts: { platform?: string; progress?: (ev: PullEvent) => void }): Promise<PullResult> {
+  async #pullWith(
+    pull: typeof import('./pull.ts').pull,
+    applyLayer: typeof import('../archive/apply-layer.ts').applyLayer,
+    ref: ReturnType<typeof parseReference>,
+    client: RegistryClient,
+    opts: { platform?: string; progress?: (ev: PullEvent) => void },
+  ): Promise<PullResult> {
     return pull(ref, {
       client,
       content: this.content,
@@ -257,18 +305,29 @@ export class ImageService {
   }
 
   /** Pushes the local image `reference` to the registry it names. */
-  async push(reference: string, opts: { progress?: (ev: PushEvent | { kind: 'plan'; blobs: Descriptor[] }) => void } = {}): Promise<{ name: string; target: Descriptor }> {
+  async push(
+    reference: string,
+    opts: { progress?: (ev: PushEvent | { kind: 'plan'; blobs: Descriptor[] }) => void } = {},
+  ): Promise<{ name: string; target: Descriptor }> {
     const name = resolveName(reference);
     const record = await this.images.get(name);
     if (opts.progress) opts.progress({ kind: 'plan', blobs: await this.#blobsOf(record.target) });
     const { push } = await import('./push.ts');
-    const target = await push(parseReference(name), { client: await this.client(), content: this.content, images: this.images, ...(opts.progress ? { progress: opts.progress } : {}) });
+    const target = await push(parseReference(name), {
+      client: await this.client(),
+      content: this.content,
+      images: this.images,
+      ...(opts.progress ? { progress: opts.progress } : {}),
+    });
     return { name, target };
   }
 
   async login(registry: string, creds: Credentials): Promise<void> {
     const host = normalizeRegistry(registry);
-    await login(host, creds, { configPath: this.dockerConfigPath, verify: async (c) => (await this.client()).ping(host, c) });
+    await login(host, creds, {
+      configPath: this.dockerConfigPath,
+      verify: async (c) => (await this.client()).ping(host, c),
+    });
   }
 
   async logout(registry: string): Promise<void> {
@@ -345,7 +404,8 @@ export class ImageService {
   async #one(word: string): Promise<ImageRecord> {
     const hits = await this.find(word);
     const digests = new Set(hits.map((h) => h.target.digest));
-    if (digests.size > 1) throw invalidArgument(`image ID ${JSON.stringify(word)} is ambiguous: it matches ${[...digests].join(', ')}`);
+    if (digests.size > 1)
+      throw invalidArgument(`image ID ${JSON.stringify(word)} is ambiguous: it matches ${[...digests].join(', ')}`);
     return hits[0]!;
   }
 
@@ -355,7 +415,13 @@ export class ImageService {
     const diffIds = resolved.config.rootfs.diff_ids;
     const chain = chainIds(diffIds);
     const chainId = chain.at(-1);
-    const unpacked = chainId === undefined ? true : await this.snapshotter.stat(chainId).then(() => true, () => false);
+    const unpacked =
+      chainId === undefined
+        ? true
+        : await this.snapshotter.stat(chainId).then(
+            () => true,
+            () => false,
+          );
     const usage = await this.content.usage([r.target]).catch(() => ({ size: 0, count: 0 }));
     const d: ImageDetails = {
       name: r.name,
@@ -367,8 +433,18 @@ export class ImageService {
       manifest: resolved.manifest,
       configDescriptor: resolved.manifest.config,
       config: resolved.config,
-      platform: formatPlatform({ os: resolved.config.os, architecture: resolved.config.architecture, ...(resolved.config.variant ? { variant: resolved.config.variant } : {}) }),
-      layers: resolved.manifest.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: diffIds[i] ?? '', chainId: chain[i] ?? '' })),
+      platform: formatPlatform({
+        os: resolved.config.os,
+        architecture: resolved.config.architecture,
+        ...(resolved.config.variant ? { variant: resolved.config.variant } : {}),
+      }),
+      layers: resolved.manifest.layers.map((l, i) => ({
+        digest: l.digest,
+        mediaType: l.mediaType,
+        size: l.size,
+        diffId: diffIds[i] ?? '',
+        chainId: chain[i] ?? '',
+      })),
       unpacked,
     };
     if (resolved.index) d.index = resolved.index;
@@ -377,9 +453,14 @@ export class ImageService {
   }
 
   /** The image manifest of `target` for `platform` (default: this host's), from the content store. */
-  async resolveManifest(name: string, target: Descriptor, platform: Platform = hostPlatform()): Promise<{ index?: ImageIndex; manifestDescriptor: Descriptor; manifest: ImageManifest; config: ImageConfig }> {
+  async resolveManifest(
+    name: string,
+    target: Descriptor,
+    platform: Platform = hostPlatform(),
+  ): Promise<{ index?: ImageIndex; manifestDescriptor: Descriptor; manifest: ImageManifest; config: ImageConfig }> {
     const what = `image ${name}`;
-    const open = async (d: Descriptor) => parseManifestDocument(await this.#mustRead(d.digest, what), d.mediaType, `${what}: ${d.digest}`);
+    const open = async (d: Descriptor) =>
+      parseManifestDocument(await this.#mustRead(d.digest, what), d.mediaType, `${what}: ${d.digest}`);
     const doc = await open(target);
     let index: ImageIndex | undefined;
     let desc = target;
@@ -387,13 +468,19 @@ export class ImageService {
     if (doc.kind === 'index') {
       index = doc.index;
       // Only what is stored: an index keeps naming the platforms that were not pulled.
-      const chosen = await platformManifest(doc.index, target.digest, platform, what, { open, available: (d) => this.content.exists(d.digest) });
+      const chosen = await platformManifest(doc.index, target.digest, platform, what, {
+        open,
+        available: (d) => this.content.exists(d.digest),
+      });
       desc = chosen.descriptor;
       manifest = chosen.manifest;
     } else {
       manifest = doc.manifest;
     }
-    const config = validateImageConfig(parseJSON(await this.#mustRead(manifest.config.digest, what), `${what}: config`), `${what}: config`);
+    const config = validateImageConfig(
+      parseJSON(await this.#mustRead(manifest.config.digest, what), `${what}: config`),
+      `${what}: config`,
+    );
     return { ...(index ? { index } : {}), manifestDescriptor: desc, manifest, config };
   }
 
@@ -440,7 +527,9 @@ export class ImageService {
       }
       const named = hits.length === 1 && hits[0]!.name === tryResolve(w);
       if (!named && hits.length > 1 && !opts.force)
-        throw failedPrecondition(`image ${JSON.stringify(w)} is referenced by ${hits.length} names (${hits.map((h) => h.name).join(', ')}): remove them by name, or use -f`);
+        throw failedPrecondition(
+          `image ${JSON.stringify(w)} is referenced by ${hits.length} names (${hits.map((h) => h.name).join(', ')}): remove them by name, or use -f`,
+        );
       for (const h of hits) doomed.add(h.name);
     }
     if (!opts.force) this.#checkUnused(doomed, await this.images.list());
@@ -454,13 +543,22 @@ export class ImageService {
 
   /** Removes content and snapshots no image needs. `deep` also clears stale ingests, orphaned snapshot directories and staging leftovers. */
   async gc(opts: { deep?: boolean } = {}): Promise<ImageGcResult & { removedDirs: string[] }> {
-    const result = await gcImages({ images: this.images, content: this.content, snapshotter: this.snapshotter, extraRoots: this.containerRoots });
+    const result = await gcImages({
+      images: this.images,
+      content: this.content,
+      snapshotter: this.snapshotter,
+      extraRoots: this.containerRoots,
+    });
     const removedDirs: string[] = [];
     if (opts.deep) {
-      removedDirs.push(...(await this.snapshotter.cleanup()).map((d) => `snapshots/${this.snapshotterName}/snapshots/${d}`));
+      removedDirs.push(
+        ...(await this.snapshotter.cleanup()).map((d) => `snapshots/${this.snapshotterName}/snapshots/${d}`),
+      );
       const tmp = join(this.root, 'tmp');
       // A load or import under way stages there (and holds a lease while it does).
-      const staging = (await this.content.listLeases()).some((l) => (l.kind === 'load' || l.kind === 'import') && (!l.expiresAt || Date.parse(l.expiresAt) > Date.now()));
+      const staging = (await this.content.listLeases()).some(
+        (l) => (l.kind === 'load' || l.kind === 'import') && (!l.expiresAt || Date.parse(l.expiresAt) > Date.now()),
+      );
       if (existsSync(tmp) && !staging) {
         await rm(tmp, { recursive: true, force: true });
         removedDirs.push('tmp');
@@ -493,7 +591,13 @@ export class ImageService {
    */
   async lease(what: LeaseKind, digests: string[], ttlMs = 3600_000): Promise<() => Promise<void>> {
     const id = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
-    await this.content.createLease(id, { expiresAt: new Date(Date.now() + ttlMs), labels: { what }, resources: digests, kind: what, owner: selfIdentity() });
+    await this.content.createLease(id, {
+      expiresAt: new Date(Date.now() + ttlMs),
+      labels: { what },
+      resources: digests,
+      kind: what,
+      owner: selfIdentity(),
+    });
     return () => this.content.deleteLease(id).catch(() => {});
   }
 
@@ -513,9 +617,11 @@ export class ImageService {
     for (const s of snaps) if (s.kind === 'committed') size += snapSize.get(s.name) ?? 0;
     // In use: the content of the images containers were made from, and the layer chains under their snapshots.
     let active = 0;
-    for (const d of await this.content.reachable([...used].filter((d) => blobSize.has(d)))) active += blobSize.get(d) ?? 0;
+    for (const d of await this.content.reachable([...used].filter((d) => blobSize.has(d))))
+      active += blobSize.get(d) ?? 0;
     const chain = new Set<string>();
-    for (const c of containers) for (let p = byName.get(c.snapshotKey)?.parent; p && !chain.has(p); p = byName.get(p)?.parent) chain.add(p);
+    for (const c of containers)
+      for (let p = byName.get(c.snapshotKey)?.parent; p && !chain.has(p); p = byName.get(p)?.parent) chain.add(p);
     for (const p of chain) active += snapSize.get(p) ?? 0;
     const digests = new Set(records.map((r) => r.target.digest));
     const running = (c: (typeof containers)[number]) => c.status === 'running' || c.status === 'paused';
@@ -527,10 +633,23 @@ export class ImageService {
       if (!running(c)) cIdle += n;
     }
     return {
-      images: { total: digests.size, active: [...digests].filter((d) => used.has(d)).length, size, reclaimable: Math.max(0, size - active) },
-      containers: { total: containers.length, active: containers.filter(running).length, size: cSize, reclaimable: cIdle },
+      images: {
+        total: digests.size,
+        active: [...digests].filter((d) => used.has(d)).length,
+        size,
+        reclaimable: Math.max(0, size - active),
+      },
+      containers: {
+        total: containers.length,
+        active: containers.filter(running).length,
+        size: cSize,
+        reclaimable: cIdle,
+      },
       content: { blobs: blobs.length, bytes: blobs.reduce((a, b) => a + b.size, 0) },
-      snapshots: { committed: snaps.filter((s) => s.kind === 'committed').length, active: snaps.filter((s) => s.kind !== 'committed').length },
+      snapshots: {
+        committed: snaps.filter((s) => s.kind === 'committed').length,
+        active: snaps.filter((s) => s.kind !== 'committed').length,
+      },
     };
   }
 
@@ -572,7 +691,8 @@ export class ImageService {
         await writeDockerArchive(tar, this.content, resolved);
       } else {
         const exported = [];
-        for (const it of items) exported.push({ name: it.name, target: await this.#exportableTarget(it.name, it.target) });
+        for (const it of items)
+          exported.push({ name: it.name, target: await this.#exportableTarget(it.name, it.target) });
         await writeOciLayout(tar, this.content, exported);
       }
       await tar.finish();
@@ -592,7 +712,8 @@ export class ImageService {
     if (complete && blobs.every((b) => reachable.has(b.digest))) return target;
     const m = await this.resolveManifest(name, target);
     for (const b of [m.manifest.config, ...m.manifest.layers])
-      if (!reachable.has(b.digest)) throw failedPrecondition(`save ${name}: blob ${b.digest} is missing from the content store`);
+      if (!reachable.has(b.digest))
+        throw failedPrecondition(`save ${name}: blob ${b.digest} is missing from the content store`);
     return m.manifestDescriptor;
   }
 
@@ -620,7 +741,9 @@ export class ImageService {
         format = 'docker-archive';
         loaded = await readDockerArchive(src, this.content, leaseId);
       } else {
-        throw invalidArgument(`load ${label}: neither a docker-archive (no manifest.json) nor an OCI image layout (no oci-layout and index.json)`);
+        throw invalidArgument(
+          `load ${label}: neither a docker-archive (no manifest.json) nor an OCI image layout (no oci-layout and index.json)`,
+        );
       }
       for (const l of loaded) await this.#unpackForHost(l.names[0] ?? l.target.digest, l.target);
       const images: LoadResult['images'] = [];
@@ -636,13 +759,23 @@ export class ImageService {
   }
 
   /** A rootfs tarball (plain or gzip'd; a path, '-' or a stream) → a one-layer image named `reference`. */
-  async importRootfs(input: string | Readable, reference?: string, opts: { platform?: string } = {}): Promise<{ name: string; target: Descriptor }> {
+  async importRootfs(
+    input: string | Readable,
+    reference?: string,
+    opts: { platform?: string } = {},
+  ): Promise<{ name: string; target: Descriptor }> {
     const name = reference ? resolveName(reference) : undefined;
     const label = typeof input === 'string' ? input : 'stdin';
     return this.#withStaging('import', async (staging, leaseId) => {
       const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
       const { importRootfs } = await import('./rootfs-import.ts');
-      const { target } = await importRootfs(input, { content: this.content, stagingDir: staging, leaseId, label, platform });
+      const { target } = await importRootfs(input, {
+        content: this.content,
+        stagingDir: staging,
+        leaseId,
+        label,
+        platform,
+      });
       await this.#unpackForHost(name ?? label, target, platform);
       const finalName = name ?? `${UNNAMED_REPOSITORY}@${target.digest}`;
       await this.images.put(finalName, target);
@@ -659,9 +792,17 @@ export class ImageService {
       return;
     }
     if (m.config.rootfs.diff_ids.length !== m.manifest.layers.length)
-      throw invalidArgument(`image ${name}: manifest has ${m.manifest.layers.length} layers but config.rootfs.diff_ids has ${m.config.rootfs.diff_ids.length}`);
-    const [{ unpackStored }, { applyLayer }] = await Promise.all([import('./unpack-stored.ts'), import('../archive/apply-layer.ts')]);
-    await unpackStored(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, { snapshotter: this.snapshotter, applyLayer });
+      throw invalidArgument(
+        `image ${name}: manifest has ${m.manifest.layers.length} layers but config.rootfs.diff_ids has ${m.config.rootfs.diff_ids.length}`,
+      );
+    const [{ unpackStored }, { applyLayer }] = await Promise.all([
+      import('./unpack-stored.ts'),
+      import('../archive/apply-layer.ts'),
+    ]);
+    await unpackStored(name, m.manifest.layers, m.config.rootfs.diff_ids, this.content, {
+      snapshotter: this.snapshotter,
+      applyLayer,
+    });
   }
 
   async #withStaging<T>(what: 'load' | 'import', fn: (staging: string, leaseId: string) => Promise<T>): Promise<T> {
@@ -669,7 +810,12 @@ export class ImageService {
     await mkdir(tmp, { recursive: true, mode: 0o700 });
     const staging = await mkdtemp(join(tmp, `${what}-`));
     const leaseId = `${what}-${process.pid}-${randomBytes(6).toString('hex')}`;
-    await this.content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { what }, kind: what, owner: selfIdentity() });
+    await this.content.createLease(leaseId, {
+      expiresAt: new Date(Date.now() + 6 * 3600 * 1000),
+      labels: { what },
+      kind: what,
+      owner: selfIdentity(),
+    });
     try {
       return await fn(staging, leaseId);
     } finally {
@@ -690,7 +836,12 @@ async function adoptLeaseFiles(dir: string, leases: LeaseBackend): Promise<void>
     try {
       const l = JSON.parse(await readFile(join(dir, f), 'utf8')) as Lease;
       if (!leases.list().some((x) => x.id === l.id)) {
-        leases.create(l.id, { ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}), labels: l.labels ?? {}, ...(l.kind ? { kind: l.kind } : {}), ...(l.owner ? { owner: l.owner } : {}) });
+        leases.create(l.id, {
+          ...(l.expiresAt ? { expiresAt: new Date(l.expiresAt) } : {}),
+          labels: l.labels ?? {},
+          ...(l.kind ? { kind: l.kind } : {}),
+          ...(l.owner ? { owner: l.owner } : {}),
+        });
         for (const r of l.resources ?? []) leases.addResource(l.id, r);
       }
     } catch {
@@ -711,7 +862,8 @@ function tryResolve(word: string): string | undefined {
 /** `https://reg.example:5000/` → reg.example:5000; docker's Hub spellings → docker.io. */
 export function normalizeRegistry(input: string): string {
   const host = input.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-  if (!host || !/^[A-Za-z0-9.[\]:-]+$/.test(host)) throw invalidArgument(`registry ${JSON.stringify(input)}: expected host[:port]`);
+  if (!host || !/^[A-Za-z0-9.[\]:-]+$/.test(host))
+    throw invalidArgument(`registry ${JSON.stringify(input)}: expected host[:port]`);
   if (host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB;
   return host;
 }
@@ -730,15 +882,18 @@ async function loadRegistries(path: string): Promise<RegistriesConfig> {
     throw e;
   }
   const v = parseJSON(text, path);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument(`${path}: expected an object of host → { mirrors, insecure, ca }`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw invalidArgument(`${path}: expected an object of host → { mirrors, insecure, ca }`);
   const out: RegistriesConfig = {};
   for (const [host, raw] of Object.entries(v as Record<string, unknown>)) {
     const where = `${path}: ${JSON.stringify(host)}`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument(`${where}: expected an object`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw invalidArgument(`${where}: expected an object`);
     const o = raw as Record<string, unknown>;
     const cfg: RegistryHostConfig = {};
     if (o.mirrors !== undefined) {
-      if (!Array.isArray(o.mirrors) || o.mirrors.some((m) => typeof m !== 'string')) throw invalidArgument(`${where}.mirrors: expected an array of URLs or host[:port]`);
+      if (!Array.isArray(o.mirrors) || o.mirrors.some((m) => typeof m !== 'string'))
+        throw invalidArgument(`${where}.mirrors: expected an array of URLs or host[:port]`);
       cfg.mirrors = o.mirrors as string[];
     }
     if (o.insecure !== undefined) {
@@ -762,18 +917,27 @@ async function loadRegistries(path: string): Promise<RegistriesConfig> {
   return out;
 }
 
-async function chooseSnapshotter(root: string, mode: 'auto' | SnapshotterName, notice: (m: string) => void, probe: (dir: string) => Promise<string | undefined>): Promise<{ snapshotter: OverlaySnapshotter | NativeSnapshotter; name: SnapshotterName }> {
+async function chooseSnapshotter(
+  root: string,
+  mode: 'auto' | SnapshotterName,
+  notice: (m: string) => void,
+  probe: (dir: string) => Promise<string | undefined>,
+): Promise<{ snapshotter: OverlaySnapshotter | NativeSnapshotter; name: SnapshotterName }> {
   const base = join(root, 'snapshots');
   const overlayRoot = join(base, 'overlay');
   const nativeRoot = join(base, 'native');
   if (mode === 'overlay') return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
   if (mode === 'native') return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
   // The snapshots a root already holds decide: switching would strand them.
-  if (existsSync(join(overlayRoot, 'metadata.db'))) return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
-  if (existsSync(join(nativeRoot, 'metadata.db'))) return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
+  if (existsSync(join(overlayRoot, 'metadata.db')))
+    return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
+  if (existsSync(join(nativeRoot, 'metadata.db')))
+    return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
   const why = await probe(base);
   if (why === undefined) return { snapshotter: new OverlaySnapshotter(overlayRoot), name: 'overlay' };
-  notice(`overlayfs cannot be mounted under ${base} (${why}); using the copying snapshotter in ${nativeRoot} (slower, uses more disk)`);
+  notice(
+    `overlayfs cannot be mounted under ${base} (${why}); using the copying snapshotter in ${nativeRoot} (slower, uses more disk)`,
+  );
   return { snapshotter: new NativeSnapshotter(nativeRoot), name: 'native' };
 }
 
@@ -781,12 +945,26 @@ async function chooseSnapshotter(root: string, mode: 'auto' | SnapshotterName, n
 export async function probeOverlay(dir: string): Promise<string | undefined> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const probe = await mkdtemp(join(dir, 'probe-'));
-  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => join(probe, d)) as [string, string, string, string];
+  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => join(probe, d)) as [
+    string,
+    string,
+    string,
+    string,
+  ];
   try {
     for (const d of [lower, upper, work, merged]) await mkdir(d);
     await writeFile(join(lower, 'probe'), 'berth');
     try {
-      await mountAll([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`] }], merged);
+      await mountAll(
+        [
+          {
+            type: 'overlay',
+            source: 'overlay',
+            options: [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`],
+          },
+        ],
+        merged,
+      );
     } catch (e) {
       return (e as Error).message;
     }

@@ -31,7 +31,9 @@ describe('ImageStore', () => {
     await s.delete('x/0');
     await assert.rejects(s.get('x/0'), (e: unknown) => isBerthError(e, ErrorCode.NotFound));
     await assert.rejects(s.delete('x/0'), (e: unknown) => isBerthError(e, ErrorCode.NotFound));
-    await assert.rejects(s.put('bad', { ...desc('a'), digest: 'sha256:1' }), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument));
+    await assert.rejects(s.put('bad', { ...desc('a'), digest: 'sha256:1' }), (e: unknown) =>
+      isBerthError(e, ErrorCode.InvalidArgument),
+    );
   });
 });
 
@@ -55,6 +57,12 @@ describe('chain IDs and mapLimit', () => {
     });
     assert.deepEqual(out, [2, 4, 6, 8, 10, 12]);
     assert.equal(peak, 2);
-    await assert.rejects(mapLimit([1, 2], 2, async (x) => { if (x === 2) throw new Error('boom'); return x; }), /boom/);
+    await assert.rejects(
+      mapLimit([1, 2], 2, async (x) => {
+        if (x === 2) throw new Error('boom');
+        return x;
+      }),
+      /boom/,
+    );
   });
 });

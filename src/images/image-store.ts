@@ -38,7 +38,8 @@ export class ImageStore {
       throw e;
     }
     const v = JSON.parse(text) as FileFormat;
-    if (v.version !== 1 || typeof v.images !== 'object') throw invalidArgument(`${this.path}: expected an image store of version 1`);
+    if (v.version !== 1 || typeof v.images !== 'object')
+      throw invalidArgument(`${this.path}: expected an image store of version 1`);
     return v;
   }
 
@@ -71,7 +72,13 @@ export class ImageStore {
     return this.#mutate((f) => {
       const now = new Date().toISOString();
       const prev = f.images[name];
-      const rec: ImageRecord = { name, target: { mediaType: target.mediaType, digest: target.digest, size: target.size }, createdAt: prev?.createdAt ?? now, updatedAt: now, labels: labels ?? prev?.labels ?? {} };
+      const rec: ImageRecord = {
+        name,
+        target: { mediaType: target.mediaType, digest: target.digest, size: target.size },
+        createdAt: prev?.createdAt ?? now,
+        updatedAt: now,
+        labels: labels ?? prev?.labels ?? {},
+      };
       f.images[name] = rec;
       return rec;
     });

@@ -7,7 +7,10 @@ import * as zlib from 'node:zlib';
 import { type Compression, layerCompression, sniffCompression } from '../archive/decompress.ts';
 
 /** Splits off the first bytes of a stream without losing them. */
-async function withHead(input: NodeJS.ReadableStream | Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+async function withHead(
+  input: NodeJS.ReadableStream | Readable,
+  n: number,
+): Promise<{ head: Buffer; stream: Readable }> {
   const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const chunks: Buffer[] = [];
   let have = 0;
@@ -38,9 +41,14 @@ async function withHead(input: NodeJS.ReadableStream | Readable, n: number): Pro
  * The uncompressed bytes of a layer declared as `mediaType` (the type decides, checked against the
  * bytes), or of a tar given without a type (undefined: its first bytes decide), and what it was.
  */
-export async function decompressed(input: NodeJS.ReadableStream | Readable, mediaType: string | undefined, context: string): Promise<{ stream: Readable; compression: Compression }> {
+export async function decompressed(
+  input: NodeJS.ReadableStream | Readable,
+  mediaType: string | undefined,
+  context: string,
+): Promise<{ stream: Readable; compression: Compression }> {
   const { head, stream } = await withHead(input, 6);
-  const compression = mediaType === undefined ? sniffCompression(head, context) : layerCompression(head, mediaType, context);
+  const compression =
+    mediaType === undefined ? sniffCompression(head, context) : layerCompression(head, mediaType, context);
   if (compression === 'none') return { stream, compression };
   const d = compression === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
   stream.on('error', (e) => d.destroy(e));

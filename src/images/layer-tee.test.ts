@@ -10,9 +10,10 @@ async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-const stored = (data: string) => async () => (async function* () {
-  yield Buffer.from(data);
-})();
+const stored = (data: string) => async () =>
+  (async function* () {
+    yield Buffer.from(data);
+  })();
 
 describe('LayerTee', () => {
   test('streams from byte 0 and skips bytes a server sent again after ignoring Range', async () => {

@@ -110,7 +110,9 @@ export class LayerTee {
   }
 
   /** The layer's bytes from offset 0; `openStored` opens the verified blob when the tee cannot stream. */
-  async *input(openStored: () => Promise<AsyncIterable<Uint8Array> | NodeJS.ReadableStream>): AsyncGenerator<Uint8Array> {
+  async *input(
+    openStored: () => Promise<AsyncIterable<Uint8Array> | NodeJS.ReadableStream>,
+  ): AsyncGenerator<Uint8Array> {
     if ((await this.#mode.promise) === 'store') {
       await this.#done.promise;
       yield* (await openStored()) as AsyncIterable<Uint8Array>;

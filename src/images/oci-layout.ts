@@ -11,7 +11,13 @@
 import type { ContentStore } from '../content/content-store.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { formatReference, parseReference } from '../distribution/reference.ts';
-import { type Descriptor, type ImageIndex, isIndexMediaType, isManifestMediaType, MediaType } from '../oci/image-spec.ts';
+import {
+  type Descriptor,
+  type ImageIndex,
+  isIndexMediaType,
+  isManifestMediaType,
+  MediaType,
+} from '../oci/image-spec.ts';
 import { parseDigest, parseJSON, parseManifestDocument, validateIndex } from '../oci/image-validate.ts';
 import type { ArchiveSource } from './archive-source.ts';
 import type { TarWriter } from './tar-writer.ts';
@@ -32,7 +38,11 @@ export async function isOciLayout(src: ArchiveSource): Promise<boolean> {
 }
 
 /** Writes an OCI image layout of `items` (each a name and the descriptor it points at) into `tar`. */
-export async function writeOciLayout(tar: TarWriter, content: ContentStore, items: { name: string; target: Descriptor }[]): Promise<void> {
+export async function writeOciLayout(
+  tar: TarWriter,
+  content: ContentStore,
+  items: { name: string; target: Descriptor }[],
+): Promise<void> {
   const manifests: Descriptor[] = items.map((it) => {
     const ref = parseReference(it.name);
     const annotations: Record<string, string> = { [CONTAINERD_NAME]: formatReference(ref) };
@@ -78,12 +88,21 @@ function namesOf(desc: Descriptor, where: string): string[] {
 }
 
 /** Reads an OCI layout: verifies and stores every blob each index.json entry needs; returns names and targets. */
-export async function readOciLayout(src: ArchiveSource, content: ContentStore, _leaseId: string): Promise<LoadedImage[]> {
+export async function readOciLayout(
+  src: ArchiveSource,
+  content: ContentStore,
+  _leaseId: string,
+): Promise<LoadedImage[]> {
   const what = `load ${src.label}`;
-  const layout = parseJSON(await src.readSmall('oci-layout', 'the oci-layout file'), `${what}: oci-layout`) as { imageLayoutVersion?: unknown };
+  const layout = parseJSON(await src.readSmall('oci-layout', 'the oci-layout file'), `${what}: oci-layout`) as {
+    imageLayoutVersion?: unknown;
+  };
   if (typeof layout !== 'object' || layout === null || layout.imageLayoutVersion !== LAYOUT_VERSION)
     throw invalidArgument(`${what}: oci-layout: expected {"imageLayoutVersion": "${LAYOUT_VERSION}"}`);
-  const index = validateIndex(parseJSON(await src.readSmall('index.json', 'index.json'), `${what}: index.json`), `${what}: index.json`);
+  const index = validateIndex(
+    parseJSON(await src.readSmall('index.json', 'index.json'), `${what}: index.json`),
+    `${what}: index.json`,
+  );
   if (index.manifests.length === 0) throw invalidArgument(`${what}: index.json lists no images`);
 
   const done = new Set<string>();
@@ -97,17 +116,20 @@ export async function readOciLayout(src: ArchiveSource, content: ContentStore, _
     if (!isIndexMediaType(desc.mediaType) && !isManifestMediaType(desc.mediaType)) return;
     const doc = parseManifestDocument(await content.readAll(desc.digest), desc.mediaType, `${what}: ${path}`);
     if (doc.kind === 'index') {
-      for (const [i, m] of doc.index.manifests.entries()) await ingestTree(m, `manifests[${i}] of index ${desc.digest}`, depth + 1);
+      for (const [i, m] of doc.index.manifests.entries())
+        await ingestTree(m, `manifests[${i}] of index ${desc.digest}`, depth + 1);
       return;
     }
     await ingestTree(doc.manifest.config, `config of manifest ${desc.digest}`, depth + 1);
-    for (const [i, l] of doc.manifest.layers.entries()) await ingestTree(l, `layers[${i}] of manifest ${desc.digest}`, depth + 1);
+    for (const [i, l] of doc.manifest.layers.entries())
+      await ingestTree(l, `layers[${i}] of manifest ${desc.digest}`, depth + 1);
   };
 
   const out: LoadedImage[] = [];
   for (const [i, m] of index.manifests.entries()) {
     const where = `${what}: index.json manifests[${i}]`;
-    if (!isIndexMediaType(m.mediaType) && !isManifestMediaType(m.mediaType)) throw invalidArgument(`${where}: media type ${m.mediaType} is not an image manifest or index`);
+    if (!isIndexMediaType(m.mediaType) && !isManifestMediaType(m.mediaType))
+      throw invalidArgument(`${where}: media type ${m.mediaType} is not an image manifest or index`);
     await ingestTree(m, `index.json manifests[${i}]`, 0);
     out.push({ names: namesOf(m, where), target: { mediaType: m.mediaType, digest: m.digest, size: m.size } });
   }

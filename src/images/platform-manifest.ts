@@ -5,7 +5,14 @@
 // hostile chain of indexes cannot make it fetch without end.
 // Owns: the choice and its messages. Never: fetches or reads anything itself (the caller's `open`).
 import { ErrorCode, invalidArgument, isBerthError, notFound } from '../errors/errors.ts';
-import { type Descriptor, type ImageIndex, type ImageManifest, isIndexMediaType, type ManifestDocument, type Platform } from '../oci/image-spec.ts';
+import {
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  isIndexMediaType,
+  type ManifestDocument,
+  type Platform,
+} from '../oci/image-spec.ts';
 import { formatPlatform, platformMatches, selectPlatform } from '../oci/image-validate.ts';
 
 /** How many levels of nested indexes below the top-level one are followed. */
@@ -24,21 +31,39 @@ export type PlatformManifest = { descriptor: Descriptor; manifest: ImageManifest
  * The manifest for `want` in `index` (whose digest is `indexDigest`); `what` starts every message
  * ("pull x", "image x"). NotFound lists what the index has, saying which entries are nested indexes.
  */
-export async function platformManifest(index: ImageIndex, indexDigest: string, want: Platform, what: string, opts: PlatformManifestOptions): Promise<PlatformManifest> {
+export async function platformManifest(
+  index: ImageIndex,
+  indexDigest: string,
+  want: Platform,
+  what: string,
+  opts: PlatformManifestOptions,
+): Promise<PlatformManifest> {
   return choose(index, indexDigest, want, what, opts, 0);
 }
 
-async function choose(index: ImageIndex, indexDigest: string, want: Platform, what: string, opts: PlatformManifestOptions, depth: number): Promise<PlatformManifest> {
+async function choose(
+  index: ImageIndex,
+  indexDigest: string,
+  want: Platform,
+  what: string,
+  opts: PlatformManifestOptions,
+  depth: number,
+): Promise<PlatformManifest> {
   const entries: Descriptor[] = [];
   for (const d of index.manifests) if (!opts.available || (await opts.available(d))) entries.push(d);
   const chosen = selectPlatform(entries, want);
   if (chosen) {
     const doc = await opts.open(chosen);
-    if (doc.kind !== 'manifest') throw invalidArgument(`${what}: ${chosen.digest} is declared as an image manifest (${chosen.mediaType}) but holds an index`);
+    if (doc.kind !== 'manifest')
+      throw invalidArgument(
+        `${what}: ${chosen.digest} is declared as an image manifest (${chosen.mediaType}) but holds an index`,
+      );
     return { descriptor: chosen, manifest: doc.manifest };
   }
   // A nested index without a platform may hold any; one with a platform only that one.
-  const nested = entries.filter((d) => isIndexMediaType(d.mediaType) && (!d.platform || platformMatches(want, d.platform)));
+  const nested = entries.filter(
+    (d) => isIndexMediaType(d.mediaType) && (!d.platform || platformMatches(want, d.platform)),
+  );
   const inner = new Map<string, string>();
   for (const d of nested) {
     if (depth >= MAX_INDEX_DEPTH) {
@@ -47,7 +72,10 @@ async function choose(index: ImageIndex, indexDigest: string, want: Platform, wh
       );
     }
     const doc = await opts.open(d);
-    if (doc.kind !== 'index') throw invalidArgument(`${what}: ${d.digest} is declared as an index (${d.mediaType}) but holds an image manifest`);
+    if (doc.kind !== 'index')
+      throw invalidArgument(
+        `${what}: ${d.digest} is declared as an index (${d.mediaType}) but holds an image manifest`,
+      );
     try {
       return await choose(doc.index, d.digest, want, what, opts, depth + 1);
     } catch (e) {
@@ -55,7 +83,9 @@ async function choose(index: ImageIndex, indexDigest: string, want: Platform, wh
       inner.set(d.digest, listing(doc.index.manifests, new Map()));
     }
   }
-  throw notFound(`${what}: no image manifest for platform ${formatPlatform(want)} in index ${indexDigest} (it has: ${listing(index.manifests, inner) || 'nothing'})`);
+  throw notFound(
+    `${what}: no image manifest for platform ${formatPlatform(want)} in index ${indexDigest} (it has: ${listing(index.manifests, inner) || 'nothing'})`,
+  );
 }
 
 /** "linux/amd64, linux/arm64/v8 (a nested index with: linux/arm64/v8)". */

@@ -24,7 +24,15 @@ import type { ContentStore } from '../content/content-store.ts';
 import { writeBlob } from '../content/write-blob.ts';
 import { failedPrecondition, invalidArgument, isBerthError, ErrorCode, notFound } from '../errors/errors.ts';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/image-spec.ts';
-import { type DigestAlgorithm, formatPlatform, hostPlatform, parseDigest, parseJSON, platformMatches, validateImageConfig } from '../oci/image-validate.ts';
+import {
+  type DigestAlgorithm,
+  formatPlatform,
+  hostPlatform,
+  parseDigest,
+  parseJSON,
+  platformMatches,
+  validateImageConfig,
+} from '../oci/image-validate.ts';
 import { formatReference, parseReference, type Reference } from '../distribution/reference.ts';
 import type { RegistryClient } from '../distribution/registry-client.ts';
 import { chainIds as chainIdsOf } from '../snapshots/chain-id.ts';
@@ -75,7 +83,14 @@ export type PullOptions = {
   progress?: (ev: PullEvent) => void;
 };
 
-export type PullResult = { name: string; target: Descriptor; manifest: Descriptor; config: ImageConfig; configDigest: string; chainId?: string };
+export type PullResult = {
+  name: string;
+  target: Descriptor;
+  manifest: Descriptor;
+  config: ImageConfig;
+  configDigest: string;
+  chainId?: string;
+};
 
 export async function pull(reference: string | Reference, opts: PullOptions): Promise<PullResult> {
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
@@ -83,7 +98,12 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
   const { client, content } = opts;
   const want = opts.platform ?? hostPlatform();
   const leaseId = `pull-${process.pid}-${randomBytes(6).toString('hex')}`;
-  await content.createLease(leaseId, { expiresAt: new Date(Date.now() + 6 * 3600 * 1000), labels: { ref: name }, kind: 'pull', owner: selfIdentity() });
+  await content.createLease(leaseId, {
+    expiresAt: new Date(Date.now() + 6 * 3600 * 1000),
+    labels: { ref: name },
+    kind: 'pull',
+    owner: selfIdentity(),
+  });
   try {
     const target = await client.resolve(ref);
     opts.progress?.({ kind: 'resolved', ref: name, digest: target.digest });
@@ -98,32 +118,74 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
     } else {
       manifest = top.manifest;
     }
-    opts.progress?.({ kind: 'manifest', digest: manifestDesc.digest, config: manifest.config, layers: manifest.layers });
-    const blobEvents = (role: 'config' | 'layer'): BlobProgress => (ev) => opts.progress?.({ kind: 'blob', role, ...ev });
-    await fetchBlobToStore(client, content, ref, manifest.config, { leaseId, progress: blobEvents('config'), what: `pull ${name}: the config ${manifest.config.digest}` });
+    opts.progress?.({
+      kind: 'manifest',
+      digest: manifestDesc.digest,
+      config: manifest.config,
+      layers: manifest.layers,
+    });
+    const blobEvents =
+      (role: 'config' | 'layer'): BlobProgress =>
+      (ev) =>
+        opts.progress?.({ kind: 'blob', role, ...ev });
+    await fetchBlobToStore(client, content, ref, manifest.config, {
+      leaseId,
+      progress: blobEvents('config'),
+      what: `pull ${name}: the config ${manifest.config.digest}`,
+    });
     // Refused before any layer is fetched or unpacked: the declared type decides how a layer is read.
     if (opts.unpack) checkLayerTypes(name, manifest.layers);
-    const config = validateImageConfig(parseJSON(await content.readAll(manifest.config.digest), `pull ${name}: config`), `pull ${name}: config`);
-    if (opts.platform && !platformMatches(want, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }))
-      throw notFound(`pull ${name}: image is ${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}, not ${formatPlatform(want)}`);
+    const config = validateImageConfig(
+      parseJSON(await content.readAll(manifest.config.digest), `pull ${name}: config`),
+      `pull ${name}: config`,
+    );
+    if (
+      opts.platform &&
+      !platformMatches(want, {
+        os: config.os,
+        architecture: config.architecture,
+        ...(config.variant ? { variant: config.variant } : {}),
+      })
+    )
+      throw notFound(
+        `pull ${name}: image is ${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}, not ${formatPlatform(want)}`,
+      );
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length)
-      throw invalidArgument(`pull ${name}: manifest has ${manifest.layers.length} layers but config.rootfs.diff_ids has ${diffIds.length}`);
+      throw invalidArgument(
+        `pull ${name}: manifest has ${manifest.layers.length} layers but config.rootfs.diff_ids has ${diffIds.length}`,
+      );
 
     const concurrency = opts.concurrency ?? 3;
     const n = manifest.layers.length;
     const fetchLayer = (i: number, onBytes?: (chunk: Buffer, offset: number) => Promise<void>) => {
       const layer = manifest.layers[i]!;
       const what = `pull ${name}: layer ${i + 1} of ${n} (${layer.digest})`;
-      return fetchBlobToStore(client, content, ref, layer, { leaseId, progress: blobEvents('layer'), what, ...(onBytes ? { onBytes } : {}) });
+      return fetchBlobToStore(client, content, ref, layer, {
+        leaseId,
+        progress: blobEvents('layer'),
+        what,
+        ...(onBytes ? { onBytes } : {}),
+      });
     };
     let chainId: string | undefined;
     if (!opts.unpack || manifest.layers.length === 0) {
       await mapLimit(manifest.layers, concurrency, (_layer, i) => fetchLayer(i));
     } else {
-      const job: UnpackJob = { name, layers: manifest.layers, diffIds, content, unpack: opts.unpack, concurrency, fetchLayer };
+      const job: UnpackJob = {
+        name,
+        layers: manifest.layers,
+        diffIds,
+        content,
+        unpack: opts.unpack,
+        concurrency,
+        fetchLayer,
+      };
       if (opts.progress) job.progress = opts.progress;
-      chainId = (opts.unpack.snapshotter.applyFormat ?? 'overlay') === 'overlay' ? await unpackSideBySide(job) : await unpackInOrder(job);
+      chainId =
+        (opts.unpack.snapshotter.applyFormat ?? 'overlay') === 'overlay'
+          ? await unpackSideBySide(job)
+          : await unpackInOrder(job);
     }
     await opts.images.put(name, target);
     const result: PullResult = { name, target, manifest: manifestDesc, config, configDigest: manifest.config.digest };
@@ -134,7 +196,13 @@ export async function pull(reference: string | Reference, opts: PullOptions): Pr
   }
 }
 
-async function storeManifest(client: RegistryClient, content: ContentStore, ref: Reference, desc: Descriptor, leaseId: string) {
+async function storeManifest(
+  client: RegistryClient,
+  content: ContentStore,
+  ref: Reference,
+  desc: Descriptor,
+  leaseId: string,
+) {
   await content.addResource(leaseId, desc.digest);
   const fetched = await client.fetchManifest(ref, desc);
   // fetchManifest verified the bytes against desc.digest, so writeBlob's digest is the same one.
@@ -153,7 +221,11 @@ type UnpackJob = {
   progress?: (ev: PullEvent) => void;
 };
 
-const exists = (sn: UnpackSnapshotter, key: string) => sn.stat(key).then(() => true, () => false);
+const exists = (sn: UnpackSnapshotter, key: string) =>
+  sn.stat(key).then(
+    () => true,
+    () => false,
+  );
 
 /** How many bottom layers are already unpacked (a committed chain implies its parents). */
 async function unpackedPrefix(sn: UnpackSnapshotter, chain: string[]): Promise<number> {
@@ -163,12 +235,19 @@ async function unpackedPrefix(sn: UnpackSnapshotter, chain: string[]): Promise<n
 
 function checkDiffId(job: UnpackJob, i: number, diffId: string): void {
   if (diffId !== job.diffIds[i])
-    throw failedPrecondition(`image ${job.name} layer ${job.layers[i]!.digest}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${job.diffIds[i]}`);
+    throw failedPrecondition(
+      `image ${job.name} layer ${job.layers[i]!.digest}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${job.diffIds[i]}`,
+    );
 }
 
 function applyOptions(job: UnpackJob, i: number, targetDir: string) {
   const layer = job.layers[i]!;
-  return { mediaType: layer.mediaType, targetDir, format: job.unpack.snapshotter.applyFormat ?? 'overlay', context: `image ${job.name} layer ${layer.digest}` } as const;
+  return {
+    mediaType: layer.mediaType,
+    targetDir,
+    format: job.unpack.snapshotter.applyFormat ?? 'overlay',
+    context: `image ${job.name} layer ${layer.digest}`,
+  } as const;
 }
 
 /**
@@ -179,19 +258,30 @@ function applyOptions(job: UnpackJob, i: number, targetDir: string) {
 async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Promise<string[]> {
   const layer = job.layers[i]!;
   const tee = new LayerTee();
-  const fetching = job.fetchLayer(i, (chunk, offset) => tee.offer(chunk, offset)).then(
-    () => tee.end(),
-    (e: unknown) => {
-      tee.fail(e);
-      throw e;
-    },
+  const fetching = job
+    .fetchLayer(i, (chunk, offset) => tee.offer(chunk, offset))
+    .then(
+      () => tee.end(),
+      (e: unknown) => {
+        tee.fail(e);
+        throw e;
+      },
+    );
+  const applying = job.unpack.applyLayer(
+    tee.input(() => job.content.read(layer.digest)),
+    applyOptions(job, i, targetDir),
   );
-  const applying = job.unpack.applyLayer(tee.input(() => job.content.read(layer.digest)), applyOptions(job, i, targetDir));
-  applying.catch((e: unknown) => tee.cancel(`unpacking ${layer.digest} failed: ${e instanceof Error ? e.message : String(e)}`));
+  applying.catch((e: unknown) =>
+    tee.cancel(`unpacking ${layer.digest} failed: ${e instanceof Error ? e.message : String(e)}`),
+  );
   const [fetched, applied] = await Promise.allSettled([fetching, applying]);
   // A download error explains an applier that ran out of input; an applier error (a hostile
   // entry) explains a download that was stopped.
-  if (fetched.status === 'rejected' && (applied.status === 'fulfilled' || !isBerthError(fetched.reason, ErrorCode.FailedPrecondition))) throw fetched.reason;
+  if (
+    fetched.status === 'rejected' &&
+    (applied.status === 'fulfilled' || !isBerthError(fetched.reason, ErrorCode.FailedPrecondition))
+  )
+    throw fetched.reason;
   if (applied.status === 'rejected') throw applied.reason;
   if (fetched.status === 'rejected') throw fetched.reason;
   checkDiffId(job, i, applied.value.diffId);
@@ -202,14 +292,31 @@ async function fetchAndApply(job: UnpackJob, i: number, targetDir: string): Prom
  * Overlay format, before layer i is committed onto chain[i-1]: its directories made in passing
  * where a lower layer has a symlink move to where the symlink points (lower-symlinks.ts).
  */
-async function relocateOverLowers(job: UnpackJob, chain: string[], i: number, key: string, implicitDirs: string[]): Promise<void> {
+async function relocateOverLowers(
+  job: UnpackJob,
+  chain: string[],
+  i: number,
+  key: string,
+  implicitDirs: string[],
+): Promise<void> {
   const { snapshotter } = job.unpack;
   if (i === 0 || implicitDirs.length === 0 || !snapshotter.lowerDirs) return;
-  await relocateImplicitDirs(await snapshotter.upperDir(key), implicitDirs, await snapshotter.lowerDirs(chain[i - 1]!), applyOptions(job, i, '').context);
+  await relocateImplicitDirs(
+    await snapshotter.upperDir(key),
+    implicitDirs,
+    await snapshotter.lowerDirs(chain[i - 1]!),
+    applyOptions(job, i, '').context,
+  );
 }
 
 /** Commits `key` as chain[i]; a chain ID another pull committed meanwhile is as good. */
-async function commitLayer(job: UnpackJob, chain: string[], i: number, key: string, parent: string | undefined): Promise<void> {
+async function commitLayer(
+  job: UnpackJob,
+  chain: string[],
+  i: number,
+  key: string,
+  parent: string | undefined,
+): Promise<void> {
   const { snapshotter } = job.unpack;
   const labels = { 'berth.io/layer': job.layers[i]!.digest };
   try {
@@ -222,7 +329,6 @@ async function commitLayer(job: UnpackJob, chain: string[], i: number, key: stri
 }
 
 const extractKey = (chainId: string) => `extract-${process.pid}-${randomBytes(6).toString('hex')}-${chainId}`;
-
 
 /**
  * Removes the active extract snapshots that a killed pull left (their pid is gone), so they do not
@@ -335,7 +441,10 @@ async function unpackInOrder(job: UnpackJob): Promise<string | undefined> {
       const key = extractKey(chainId);
       await snapshotter.prepare(key, i > 0 ? chain[i - 1] : undefined, { labels: { 'berth.io/layer': layer.digest } });
       try {
-        const { diffId } = await applyLayer(await job.content.read(layer.digest), applyOptions(job, i, await snapshotter.upperDir(key)));
+        const { diffId } = await applyLayer(
+          await job.content.read(layer.digest),
+          applyOptions(job, i, await snapshotter.upperDir(key)),
+        );
         checkDiffId(job, i, diffId);
       } catch (e) {
         await snapshotter.remove(key).catch(() => {});

@@ -47,7 +47,8 @@ async function pushTree(ref: Reference, desc: Descriptor, isRoot: boolean, opts:
   } else {
     const blobs = [doc.manifest.config, ...doc.manifest.layers];
     for (const b of blobs)
-      if (!(await content.exists(b.digest))) throw failedPrecondition(`${what}: blob ${b.digest} is not in the local content store`);
+      if (!(await content.exists(b.digest)))
+        throw failedPrecondition(`${what}: blob ${b.digest} is not in the local content store`);
     await mapLimit(blobs, opts.concurrency ?? 3, async (b) => {
       opts.progress?.({ kind: 'blob', digest: b.digest, size: b.size, state: 'pushing' });
       let sent = 0;

@@ -16,9 +16,18 @@ import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type 
 import { digestOf } from '../oci/image-validate.ts';
 import { decompressed } from './layer-stream.ts';
 
-export type ImportOptions = { content: ContentStore; stagingDir: string; leaseId: string; label: string; platform: Platform };
+export type ImportOptions = {
+  content: ContentStore;
+  stagingDir: string;
+  leaseId: string;
+  label: string;
+  platform: Platform;
+};
 
-export async function importRootfs(input: string | Readable, opts: ImportOptions): Promise<{ target: Descriptor; config: ImageConfig }> {
+export async function importRootfs(
+  input: string | Readable,
+  opts: ImportOptions,
+): Promise<{ target: Descriptor; config: ImageConfig }> {
   const { content, leaseId, label } = opts;
   let raw: NodeJS.ReadableStream | Readable;
   if (typeof input !== 'string') raw = input;
@@ -45,7 +54,10 @@ export async function importRootfs(input: string | Readable, opts: ImportOptions
   });
   await pipeline(stream, count, createWriteStream(staged, { flags: 'wx', mode: 0o600 }));
   // A tar is a whole number of 512-byte blocks, ending in two zero blocks at least.
-  if (size < 1024 || size % 512 !== 0) throw invalidArgument(`import ${label}: not a tar archive (${size} bytes; expected a multiple of 512, at least 1024)`);
+  if (size < 1024 || size % 512 !== 0)
+    throw invalidArgument(
+      `import ${label}: not a tar archive (${size} bytes; expected a multiple of 512, at least 1024)`,
+    );
   const digest = `sha256:${hash.digest('hex')}`;
   await content.addResource(leaseId, digest);
   await writeBlobFile(content, staged, digest, size, 'import');

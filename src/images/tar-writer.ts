@@ -26,13 +26,18 @@ export class TarWriter {
   async addBuffer(name: string, data: Buffer | string, mode = 0o644): Promise<void> {
     const body = Buffer.from(data);
     await new Promise<void>((resolve, reject) => {
-      this.#pack.entry({ name, size: body.length, mode, mtime: EPOCH, uid: 0, gid: 0 }, body, (err) => (err ? reject(err) : resolve()));
+      this.#pack.entry({ name, size: body.length, mode, mtime: EPOCH, uid: 0, gid: 0 }, body, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
   }
 
   async addDirectory(name: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.#pack.entry({ name: name.endsWith('/') ? name : `${name}/`, type: 'directory', mode: 0o755, mtime: EPOCH, uid: 0, gid: 0 }, (err) => (err ? reject(err) : resolve()));
+      this.#pack.entry(
+        { name: name.endsWith('/') ? name : `${name}/`, type: 'directory', mode: 0o755, mtime: EPOCH, uid: 0, gid: 0 },
+        (err) => (err ? reject(err) : resolve()),
+      );
     });
   }
 

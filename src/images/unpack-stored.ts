@@ -21,7 +21,11 @@ export async function unpackStored(
   const { snapshotter, applyLayer } = unpack;
   checkLayerTypes(name, layers);
   const chain = chainIds(diffIds);
-  const exists = (k: string) => snapshotter.stat(k).then(() => true, () => false);
+  const exists = (k: string) =>
+    snapshotter.stat(k).then(
+      () => true,
+      () => false,
+    );
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i]!;
     const chainId = chain[i]!;
@@ -38,9 +42,12 @@ export async function unpackStored(
         context,
       });
       if (diffId !== diffIds[i])
-        throw failedPrecondition(`${context}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`);
+        throw failedPrecondition(
+          `${context}: uncompressed digest ${diffId} does not match config.rootfs.diff_ids[${i}] ${diffIds[i]}`,
+        );
       // Overlay format: directories made in passing where a lower layer has a symlink move to its target.
-      if (i > 0 && implicitDirs && snapshotter.lowerDirs) await relocateImplicitDirs(targetDir, implicitDirs, await snapshotter.lowerDirs(chain[i - 1]!), context);
+      if (i > 0 && implicitDirs && snapshotter.lowerDirs)
+        await relocateImplicitDirs(targetDir, implicitDirs, await snapshotter.lowerDirs(chain[i - 1]!), context);
       await snapshotter.commit(chainId, key, { labels: { 'berth.io/layer': layer.digest } });
     } catch (e) {
       await snapshotter.remove(key).catch(() => {});

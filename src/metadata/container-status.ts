@@ -61,6 +61,8 @@ export function canTransition(from: ContainerStatus, to: ContainerStatus): boole
 
 /** Throws a failed precondition naming the container when `from → to` is not a transition. */
 export function checkTransition(name: string, from: ContainerStatus, to: ContainerStatus): void {
-  if (!canTransition(from, to)) throw failedPrecondition(`container ${name} is ${from}: it cannot become ${to} (expected ${CONTAINER_STATUSES.filter((s) => NEXT[s].includes(to)).join(' or ')})`);
+  if (!canTransition(from, to))
+    throw failedPrecondition(
+      `container ${name} is ${from}: it cannot become ${to} (expected ${CONTAINER_STATUSES.filter((s) => NEXT[s].includes(to)).join(' or ')})`,
+    );
 }
-

@@ -22,7 +22,13 @@ export type LeaseRecord = {
   owner?: { pid: number; startTime: string };
 };
 
-export type LeaseCreateOptions = { expiresAt?: Date; labels?: Record<string, string>; resources?: string[]; kind?: LeaseRecordKind; owner?: { pid: number; startTime: string } };
+export type LeaseCreateOptions = {
+  expiresAt?: Date;
+  labels?: Record<string, string>;
+  resources?: string[];
+  kind?: LeaseRecordKind;
+  owner?: { pid: number; startTime: string };
+};
 
 type Raw = Record<string, string | number | null>;
 
@@ -35,15 +41,30 @@ export class LeaseStore {
 
   /** The lease and its first resources in one transaction: one durable write. */
   create(id: string, opts: LeaseCreateOptions = {}): LeaseRecord {
-    const lease: LeaseRecord = { id, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, resources: [...new Set(opts.resources ?? [])] };
+    const lease: LeaseRecord = {
+      id,
+      createdAt: new Date().toISOString(),
+      labels: opts.labels ?? {},
+      resources: [...new Set(opts.resources ?? [])],
+    };
     if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
     if (opts.kind) lease.kind = opts.kind;
     if (opts.owner) lease.owner = { pid: opts.owner.pid, startTime: opts.owner.startTime };
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const r = this.#db
-        .prepare('INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels, kind, owner_pid, owner_start_time) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, lease.createdAt, lease.expiresAt ?? null, JSON.stringify(lease.labels), lease.kind ?? '', lease.owner?.pid ?? 0, lease.owner?.startTime ?? '');
+        .prepare(
+          'INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels, kind, owner_pid, owner_start_time) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          id,
+          lease.createdAt,
+          lease.expiresAt ?? null,
+          JSON.stringify(lease.labels),
+          lease.kind ?? '',
+          lease.owner?.pid ?? 0,
+          lease.owner?.startTime ?? '',
+        );
       if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
       const add = this.#db.prepare("INSERT INTO lease_resources (lease_id, kind, key) VALUES (?, 'content', ?)");
       for (const k of lease.resources) add.run(id, k);
@@ -57,8 +78,11 @@ export class LeaseStore {
 
   addResource(id: string, key: string, kind: 'content' = 'content'): void {
     // One statement: the lease must exist (a released lease cannot be revived by a late add).
-    const r = this.#db.prepare('INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) SELECT id, ?, ? FROM leases WHERE id = ?').run(kind, key, id);
-    if (Number(r.changes) === 0 && !this.#db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id)) throw notFound(`lease ${id}: not found`);
+    const r = this.#db
+      .prepare('INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) SELECT id, ?, ? FROM leases WHERE id = ?')
+      .run(kind, key, id);
+    if (Number(r.changes) === 0 && !this.#db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id))
+      throw notFound(`lease ${id}: not found`);
   }
 
   delete(id: string): void {
@@ -68,7 +92,9 @@ export class LeaseStore {
 
   list(): LeaseRecord[] {
     const leases = this.#db.prepare('SELECT * FROM leases ORDER BY created_at, id').all() as Raw[];
-    const res = this.#db.prepare("SELECT lease_id, key FROM lease_resources WHERE kind = 'content' ORDER BY rowid").all() as Raw[];
+    const res = this.#db
+      .prepare("SELECT lease_id, key FROM lease_resources WHERE kind = 'content' ORDER BY rowid")
+      .all() as Raw[];
     const byLease = new Map<string, string[]>();
     for (const r of res) {
       const l = byLease.get(String(r.lease_id)) ?? [];
@@ -82,7 +108,9 @@ export class LeaseStore {
       labels: JSON.parse(String(l.labels)) as Record<string, string>,
       resources: byLease.get(String(l.id)) ?? [],
       ...(l.kind === '' ? {} : { kind: String(l.kind) as LeaseRecordKind }),
-      ...(Number(l.owner_pid) > 0 ? { owner: { pid: Number(l.owner_pid), startTime: String(l.owner_start_time) } } : {}),
+      ...(Number(l.owner_pid) > 0
+        ? { owner: { pid: Number(l.owner_pid), startTime: String(l.owner_start_time) } }
+        : {}),
     }));
   }
 }

@@ -12,13 +12,26 @@ const dir = mkdtempSync(join(tmpdir(), 'berth-meta-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const base = (id: string, name: string) =>
-  ({ id, name, imageRef: 'busybox:latest', imageId: 'sha256:aa', config: { request: { cmd: ['true'] } }, labels: { a: 'b' }, runtime: 'berth-runtime', snapshotKey: `container-${id}`, createdAt: new Date().toISOString(), restartPolicy: 'no', restartMax: 0 }) as const;
+  ({
+    id,
+    name,
+    imageRef: 'busybox:latest',
+    imageId: 'sha256:aa',
+    config: { request: { cmd: ['true'] } },
+    labels: { a: 'b' },
+    runtime: 'berth-runtime',
+    snapshotKey: `container-${id}`,
+    createdAt: new Date().toISOString(),
+    restartPolicy: 'no',
+    restartMax: 0,
+  }) as const;
 
 test('a fresh database is at the latest version, in WAL mode with synchronous=FULL, and only its owner reads it', () => {
   const s = new MetadataStore(join(dir, 'fresh.db'));
   try {
     s.db.exec('CREATE TABLE IF NOT EXISTS probe (v TEXT); INSERT INTO probe VALUES (1)');
-    for (const f of ['fresh.db', 'fresh.db-wal', 'fresh.db-shm']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+    for (const f of ['fresh.db', 'fresh.db-wal', 'fresh.db-shm'])
+      assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     assert.equal(s.schemaVersion, MetadataStore.latestVersion);
     assert.equal((s.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
     assert.equal((s.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous, 2);
@@ -32,7 +45,9 @@ test('a version-1 database is migrated with its rows kept and new columns defaul
   const old = new DatabaseSync(path);
   assert.deepEqual(migrate(old, MIGRATIONS.slice(0, 1)), [1]);
   old
-    .prepare("INSERT INTO containers (id, name, image_ref, image_id, config, runtime, snapshot_key, created_at, status, pid) VALUES ('abc', 'old', 'busybox', 'sha256:bb', '{}', 'runc', 'k', '2020-01-01T00:00:00Z', 'running', 42)")
+    .prepare(
+      "INSERT INTO containers (id, name, image_ref, image_id, config, runtime, snapshot_key, created_at, status, pid) VALUES ('abc', 'old', 'busybox', 'sha256:bb', '{}', 'runc', 'k', '2020-01-01T00:00:00Z', 'running', 42)",
+    )
     .run();
   old.close();
   const s = new MetadataStore(path);
@@ -46,8 +61,13 @@ test('a version-1 database is migrated with its rows kept and new columns defaul
     assert.deepEqual(c.labels, {});
     s.putAttachment('abc', 'berth', { ips: ['10.1.0.2'] });
     assert.deepEqual(s.attachments('abc'), [{ network: 'berth', result: { ips: ['10.1.0.2'] } }]);
-    const versions = (s.db.prepare('SELECT version FROM migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version);
-    assert.deepEqual(versions, MIGRATIONS.map((m) => m.version));
+    const versions = (
+      s.db.prepare('SELECT version FROM migrations ORDER BY version').all() as { version: number }[]
+    ).map((r) => r.version);
+    assert.deepEqual(
+      versions,
+      MIGRATIONS.map((m) => m.version),
+    );
   } finally {
     s.close();
   }
@@ -56,7 +76,10 @@ test('a version-1 database is migrated with its rows kept and new columns defaul
 test('a failing migration leaves the database at the previous version', () => {
   const path = join(dir, 'fail.db');
   const db = new DatabaseSync(path);
-  const broken = [...MIGRATIONS.slice(0, 1), { version: 2, name: 'broken', sql: 'ALTER TABLE containers ADD COLUMN x INTEGER; SELECT * FROM no_such_table;' }];
+  const broken = [
+    ...MIGRATIONS.slice(0, 1),
+    { version: 2, name: 'broken', sql: 'ALTER TABLE containers ADD COLUMN x INTEGER; SELECT * FROM no_such_table;' },
+  ];
   assert.throws(() => migrate(db, broken));
   const cols = (db.prepare('PRAGMA table_info(containers)').all() as { name: string }[]).map((c) => c.name);
   assert.ok(!cols.includes('x'), 'the half-applied column was rolled back');
@@ -78,12 +101,23 @@ test('containers: insert, find by name/prefix, unique names, state updates, dele
   try {
     s.insertContainer(base('0123456789abcdef', 'web'));
     s.insertContainer(base('0123999999999999', 'db'));
-    assert.throws(() => s.insertContainer(base('ffff', 'web')), (e) => isBerthError(e, 'BERTH_ERR_ALREADY_EXISTS') && /web/.test(e.message));
+    assert.throws(
+      () => s.insertContainer(base('ffff', 'web')),
+      (e) => isBerthError(e, 'BERTH_ERR_ALREADY_EXISTS') && /web/.test(e.message),
+    );
     assert.equal(s.findContainer('web').id, '0123456789abcdef');
     assert.equal(s.findContainer('01234').id, '0123456789abcdef');
     assert.throws(() => s.findContainer('0123'), /ambiguous/);
-    assert.throws(() => s.findContainer('nope'), (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'));
-    const c: ContainerRecord = s.updateState('0123456789abcdef', { status: 'stopped', exitCode: 3, oomKilled: true, finishedAt: 'now' });
+    assert.throws(
+      () => s.findContainer('nope'),
+      (e) => isBerthError(e, 'BERTH_ERR_NOT_FOUND'),
+    );
+    const c: ContainerRecord = s.updateState('0123456789abcdef', {
+      status: 'stopped',
+      exitCode: 3,
+      oomKilled: true,
+      finishedAt: 'now',
+    });
     assert.equal(c.status, 'stopped');
     assert.equal(c.exitCode, 3);
     assert.equal(c.oomKilled, true);
@@ -100,13 +134,19 @@ test('volumes and events', () => {
   const s = new MetadataStore(join(dir, 'v.db'));
   try {
     s.insertVolume({ name: 'data', driver: 'local', mountpoint: '/x/_data', labels: {}, createdAt: 't' });
-    assert.throws(() => s.insertVolume({ name: 'data', driver: 'local', mountpoint: '/x', labels: {}, createdAt: 't' }), /already exists/);
+    assert.throws(
+      () => s.insertVolume({ name: 'data', driver: 'local', mountpoint: '/x', labels: {}, createdAt: 't' }),
+      /already exists/,
+    );
     assert.equal(s.listVolumes()[0]!.name, 'data');
     s.deleteVolume('data');
     assert.equal(s.getVolume('data'), undefined);
     s.appendEvent({ timeNano: '100', type: 'container', action: 'start', actorId: 'a', attributes: { name: 'x' } });
     s.appendEvent({ timeNano: '200', type: 'container', action: 'die', actorId: 'a', attributes: {} });
-    assert.deepEqual(s.eventsSince('150').map((e) => e.action), ['die']);
+    assert.deepEqual(
+      s.eventsSince('150').map((e) => e.action),
+      ['die'],
+    );
   } finally {
     s.close();
   }

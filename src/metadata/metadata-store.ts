@@ -45,10 +45,29 @@ export type ContainerRecord<Config = unknown> = {
   error: string;
 };
 
-export type VolumeRecord = { name: string; driver: string; mountpoint: string; labels: Record<string, string>; createdAt: string };
+export type VolumeRecord = {
+  name: string;
+  driver: string;
+  mountpoint: string;
+  labels: Record<string, string>;
+  createdAt: string;
+};
 /** A host port berthd chose for a `-p CONTAINER_PORT` mapping; kept while the container exists. */
-export type PortAllocation = { containerId: string; containerPort: number; protocol: string; hostIP: string; hostPort: number };
-export type EventRecord = { seq: number; timeNano: string; type: string; action: string; actorId: string; attributes: Record<string, string> };
+export type PortAllocation = {
+  containerId: string;
+  containerPort: number;
+  protocol: string;
+  hostIP: string;
+  hostPort: number;
+};
+export type EventRecord = {
+  seq: number;
+  timeNano: string;
+  type: string;
+  action: string;
+  actorId: string;
+  attributes: Record<string, string>;
+};
 
 type Raw = Record<string, string | number | null>;
 
@@ -97,12 +116,16 @@ export type ContainerState = Pick<ContainerRecord, keyof typeof STATE_COLUMNS>;
 
 /** Applies every migration newer than the database's version; returns the versions applied. */
 export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  );
   const row = db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null };
   const current = row.v ?? 0;
   const newest = migrations.at(-1)?.version ?? 0;
   if (current > newest) {
-    throw failedPrecondition(`metadata database is at schema version ${current}, newer than this berthd knows (${newest}); upgrade berth or use another --root`);
+    throw failedPrecondition(
+      `metadata database is at schema version ${current}, newer than this berthd knows (${newest}); upgrade berth or use another --root`,
+    );
   }
   const applied: number[] = [];
   for (const m of migrations) {
@@ -110,7 +133,11 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIG
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(m.sql);
-      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
       db.exec('COMMIT');
     } catch (e) {
       db.exec('ROLLBACK');
@@ -158,15 +185,33 @@ export class MetadataStore<Config = unknown> {
 
   // ---- containers ----
 
-  insertContainer(c: Omit<ContainerRecord<Config>, keyof ContainerState> & Partial<ContainerState>): ContainerRecord<Config> {
+  insertContainer(
+    c: Omit<ContainerRecord<Config>, keyof ContainerState> & Partial<ContainerState>,
+  ): ContainerRecord<Config> {
     const byName = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(c.name) as Raw | undefined;
-    if (byName) throw alreadyExists(`container name ${JSON.stringify(c.name)} is already in use by container ${String(byName.id)}; remove it or choose another --name`);
+    if (byName)
+      throw alreadyExists(
+        `container name ${JSON.stringify(c.name)} is already in use by container ${String(byName.id)}; remove it or choose another --name`,
+      );
     this.db
       .prepare(
         `INSERT INTO containers (id, name, image_ref, image_id, config, labels, runtime, snapshot_key, created_at, restart_policy, restart_max, status)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(c.id, c.name, c.imageRef, c.imageId, JSON.stringify(c.config), JSON.stringify(c.labels), c.runtime, c.snapshotKey, c.createdAt, c.restartPolicy, c.restartMax, c.status ?? 'created');
+      .run(
+        c.id,
+        c.name,
+        c.imageRef,
+        c.imageId,
+        JSON.stringify(c.config),
+        JSON.stringify(c.labels),
+        c.runtime,
+        c.snapshotKey,
+        c.createdAt,
+        c.restartPolicy,
+        c.restartMax,
+        c.status ?? 'created',
+      );
     this.#afterWrite('insert');
     return this.getContainer(c.id);
   }
@@ -185,13 +230,18 @@ export class MetadataStore<Config = unknown> {
     if (/^[0-9a-f]+$/.test(w)) {
       const hits = this.db.prepare("SELECT * FROM containers WHERE id LIKE ? || '%'").all(w) as Raw[];
       if (hits.length === 1) return toContainer<Config>(hits[0]!);
-      if (hits.length > 1) throw failedPrecondition(`container ID prefix ${JSON.stringify(w)} is ambiguous: it matches ${hits.map((h) => String(h.id).slice(0, 12)).join(', ')}`);
+      if (hits.length > 1)
+        throw failedPrecondition(
+          `container ID prefix ${JSON.stringify(w)} is ambiguous: it matches ${hits.map((h) => String(h.id).slice(0, 12)).join(', ')}`,
+        );
     }
     throw notFound(`no such container: ${word} (expected a container name, ID or unique ID prefix)`);
   }
 
   listContainers(): ContainerRecord<Config>[] {
-    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, id').all() as Raw[]).map((r) => toContainer<Config>(r));
+    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, id').all() as Raw[]).map((r) =>
+      toContainer<Config>(r),
+    );
   }
 
   updateState(id: string, patch: Partial<ContainerState>): ContainerRecord<Config> {
@@ -212,9 +262,15 @@ export class MetadataStore<Config = unknown> {
   }
 
   /** A container's new config, and restart policy when given (docker's update), in one write. */
-  reconfigureContainer(id: string, config: Config, restart?: { name: RestartPolicyName; max: number }): ContainerRecord<Config> {
+  reconfigureContainer(
+    id: string,
+    config: Config,
+    restart?: { name: RestartPolicyName; max: number },
+  ): ContainerRecord<Config> {
     const r = restart
-      ? this.db.prepare('UPDATE containers SET config = ?, restart_policy = ?, restart_max = ? WHERE id = ?').run(JSON.stringify(config), restart.name, restart.max, id)
+      ? this.db
+          .prepare('UPDATE containers SET config = ?, restart_policy = ?, restart_max = ? WHERE id = ?')
+          .run(JSON.stringify(config), restart.name, restart.max, id)
       : this.db.prepare('UPDATE containers SET config = ? WHERE id = ?').run(JSON.stringify(config), id);
     if (Number(r.changes) === 0) throw notFound(`no such container: ${id}`);
     this.#afterWrite('update');
@@ -223,8 +279,13 @@ export class MetadataStore<Config = unknown> {
 
   /** A new name for a container (docker's rename); refused when another container has it. */
   renameContainer(id: string, name: string): ContainerRecord<Config> {
-    const byName = this.db.prepare('SELECT id FROM containers WHERE name = ? AND id != ?').get(name, id) as Raw | undefined;
-    if (byName) throw alreadyExists(`container name ${JSON.stringify(name)} is already in use by container ${String(byName.id)}; remove it or choose another name`);
+    const byName = this.db.prepare('SELECT id FROM containers WHERE name = ? AND id != ?').get(name, id) as
+      | Raw
+      | undefined;
+    if (byName)
+      throw alreadyExists(
+        `container name ${JSON.stringify(name)} is already in use by container ${String(byName.id)}; remove it or choose another name`,
+      );
     const r = this.db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
     if (Number(r.changes) === 0) throw notFound(`no such container: ${id}`);
     this.#afterWrite('update');
@@ -239,16 +300,22 @@ export class MetadataStore<Config = unknown> {
   // ---- network attachments ----
 
   putAttachment(containerId: string, network: string, result: unknown): void {
-    this.db.prepare('INSERT OR REPLACE INTO network_attachments (container_id, network, result) VALUES (?, ?, ?)').run(containerId, network, JSON.stringify(result));
+    this.db
+      .prepare('INSERT OR REPLACE INTO network_attachments (container_id, network, result) VALUES (?, ?, ?)')
+      .run(containerId, network, JSON.stringify(result));
   }
 
   attachments(containerId: string): { network: string; result: unknown }[] {
-    const rows = this.db.prepare('SELECT network, result FROM network_attachments WHERE container_id = ? ORDER BY network').all(containerId) as Raw[];
+    const rows = this.db
+      .prepare('SELECT network, result FROM network_attachments WHERE container_id = ? ORDER BY network')
+      .all(containerId) as Raw[];
     return rows.map((r) => ({ network: String(r.network), result: JSON.parse(String(r.result)) }));
   }
 
   containersOnNetwork(network: string): string[] {
-    return (this.db.prepare('SELECT container_id FROM network_attachments WHERE network = ?').all(network) as Raw[]).map((r) => String(r.container_id));
+    return (
+      this.db.prepare('SELECT container_id FROM network_attachments WHERE network = ?').all(network) as Raw[]
+    ).map((r) => String(r.container_id));
   }
 
   removeAttachment(containerId: string, network: string): void {
@@ -258,8 +325,18 @@ export class MetadataStore<Config = unknown> {
   // ---- published-port allocations (rows go with their container: ON DELETE CASCADE) ----
 
   portAllocations(containerId?: string): PortAllocation[] {
-    const rows = (containerId === undefined ? this.db.prepare('SELECT * FROM port_allocations ORDER BY host_port').all() : this.db.prepare('SELECT * FROM port_allocations WHERE container_id = ? ORDER BY host_port').all(containerId)) as Raw[];
-    return rows.map((r) => ({ containerId: String(r.container_id), containerPort: Number(r.container_port), protocol: String(r.protocol), hostIP: String(r.host_ip), hostPort: Number(r.host_port) }));
+    const rows = (
+      containerId === undefined
+        ? this.db.prepare('SELECT * FROM port_allocations ORDER BY host_port').all()
+        : this.db.prepare('SELECT * FROM port_allocations WHERE container_id = ? ORDER BY host_port').all(containerId)
+    ) as Raw[];
+    return rows.map((r) => ({
+      containerId: String(r.container_id),
+      containerPort: Number(r.container_port),
+      protocol: String(r.protocol),
+      hostIP: String(r.host_ip),
+      hostPort: Number(r.host_port),
+    }));
   }
 
   /**
@@ -270,14 +347,24 @@ export class MetadataStore<Config = unknown> {
   claimPort(a: PortAllocation): boolean {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const holder = this.db.prepare('SELECT container_id FROM port_allocations WHERE host_port = ? AND protocol = ?').get(a.hostPort, a.protocol) as Raw | undefined;
+      const holder = this.db
+        .prepare('SELECT container_id FROM port_allocations WHERE host_port = ? AND protocol = ?')
+        .get(a.hostPort, a.protocol) as Raw | undefined;
       if (holder && String(holder.container_id) !== a.containerId) {
         this.db.exec('ROLLBACK');
         return false;
       }
-      this.db.prepare('DELETE FROM port_allocations WHERE container_id = ? AND container_port = ? AND protocol = ? AND host_ip = ?').run(a.containerId, a.containerPort, a.protocol, a.hostIP);
+      this.db
+        .prepare(
+          'DELETE FROM port_allocations WHERE container_id = ? AND container_port = ? AND protocol = ? AND host_ip = ?',
+        )
+        .run(a.containerId, a.containerPort, a.protocol, a.hostIP);
       this.db.prepare('DELETE FROM port_allocations WHERE host_port = ? AND protocol = ?').run(a.hostPort, a.protocol);
-      this.db.prepare('INSERT INTO port_allocations (container_id, container_port, protocol, host_ip, host_port) VALUES (?, ?, ?, ?, ?)').run(a.containerId, a.containerPort, a.protocol, a.hostIP, a.hostPort);
+      this.db
+        .prepare(
+          'INSERT INTO port_allocations (container_id, container_port, protocol, host_ip, host_port) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(a.containerId, a.containerPort, a.protocol, a.hostIP, a.hostPort);
       this.db.exec('COMMIT');
       return true;
     } catch (e) {
@@ -289,18 +376,30 @@ export class MetadataStore<Config = unknown> {
   // ---- volumes ----
 
   insertVolume(v: VolumeRecord): VolumeRecord {
-    const r = this.db.prepare('INSERT OR IGNORE INTO volumes (name, driver, mountpoint, labels, created_at) VALUES (?, ?, ?, ?, ?)').run(v.name, v.driver, v.mountpoint, JSON.stringify(v.labels), v.createdAt);
+    const r = this.db
+      .prepare('INSERT OR IGNORE INTO volumes (name, driver, mountpoint, labels, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(v.name, v.driver, v.mountpoint, JSON.stringify(v.labels), v.createdAt);
     if (Number(r.changes) === 0) throw alreadyExists(`volume ${JSON.stringify(v.name)} already exists`);
     return v;
   }
 
   getVolume(name: string): VolumeRecord | undefined {
     const r = this.db.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as Raw | undefined;
-    return r ? { name: String(r.name), driver: String(r.driver), mountpoint: String(r.mountpoint), labels: JSON.parse(String(r.labels)), createdAt: String(r.created_at) } : undefined;
+    return r
+      ? {
+          name: String(r.name),
+          driver: String(r.driver),
+          mountpoint: String(r.mountpoint),
+          labels: JSON.parse(String(r.labels)),
+          createdAt: String(r.created_at),
+        }
+      : undefined;
   }
 
   listVolumes(): VolumeRecord[] {
-    return (this.db.prepare('SELECT name FROM volumes ORDER BY name').all() as Raw[]).map((r) => this.getVolume(String(r.name))!);
+    return (this.db.prepare('SELECT name FROM volumes ORDER BY name').all() as Raw[]).map(
+      (r) => this.getVolume(String(r.name))!,
+    );
   }
 
   deleteVolume(name: string): void {
@@ -310,14 +409,25 @@ export class MetadataStore<Config = unknown> {
   // ---- events (a bounded tail; the live stream is in-memory) ----
 
   appendEvent(e: Omit<EventRecord, 'seq'>): EventRecord {
-    const r = this.db.prepare('INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)').run(e.timeNano, e.type, e.action, e.actorId, JSON.stringify(e.attributes));
+    const r = this.db
+      .prepare('INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)')
+      .run(e.timeNano, e.type, e.action, e.actorId, JSON.stringify(e.attributes));
     const seq = Number(r.lastInsertRowid);
     if (seq % 100 === 0) this.db.prepare('DELETE FROM events WHERE seq <= ?').run(seq - EVENTS_KEPT);
     return { seq, ...e };
   }
 
   eventsSince(timeNano: string): EventRecord[] {
-    const rows = this.db.prepare('SELECT * FROM events WHERE CAST(time_nano AS INTEGER) >= CAST(? AS INTEGER) ORDER BY seq').all(timeNano) as Raw[];
-    return rows.map((r) => ({ seq: Number(r.seq), timeNano: String(r.time_nano), type: String(r.type), action: String(r.action), actorId: String(r.actor_id), attributes: JSON.parse(String(r.attributes)) }));
+    const rows = this.db
+      .prepare('SELECT * FROM events WHERE CAST(time_nano AS INTEGER) >= CAST(? AS INTEGER) ORDER BY seq')
+      .all(timeNano) as Raw[];
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      timeNano: String(r.time_nano),
+      type: String(r.type),
+      action: String(r.action),
+      actorId: String(r.actor_id),
+      attributes: JSON.parse(String(r.attributes)),
+    }));
   }
 }

@@ -29,7 +29,14 @@ export type PodRecord = {
   error: string;
 };
 
-const MUTABLE = { state: 'state', pid: 'pid', shimPid: 'shim_pid', netns: 'netns', network: 'network', error: 'error' } as const;
+const MUTABLE = {
+  state: 'state',
+  pid: 'pid',
+  shimPid: 'shim_pid',
+  netns: 'netns',
+  network: 'network',
+  error: 'error',
+} as const;
 export type PodMutable = Pick<PodRecord, keyof typeof MUTABLE>;
 
 type Raw = Record<string, string | number | null>;
@@ -60,8 +67,13 @@ export class PodStore {
 
   insert(p: Pick<PodRecord, 'id' | 'name' | 'config' | 'labels' | 'runtime' | 'createdAt'>): PodRecord {
     const byName = this.#db.prepare('SELECT id FROM pods WHERE name = ?').get(p.name) as Raw | undefined;
-    if (byName) throw alreadyExists(`pod sandbox name ${JSON.stringify(p.name)} is already in use by pod ${String(byName.id)}; remove it first or use another attempt`);
-    this.#db.prepare('INSERT INTO pods (id, name, config, labels, runtime, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(p.id, p.name, JSON.stringify(p.config), JSON.stringify(p.labels), p.runtime, p.createdAt);
+    if (byName)
+      throw alreadyExists(
+        `pod sandbox name ${JSON.stringify(p.name)} is already in use by pod ${String(byName.id)}; remove it first or use another attempt`,
+      );
+    this.#db
+      .prepare('INSERT INTO pods (id, name, config, labels, runtime, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(p.id, p.name, JSON.stringify(p.config), JSON.stringify(p.labels), p.runtime, p.createdAt);
     return this.get(p.id);
   }
 
@@ -78,7 +90,10 @@ export class PodStore {
     if (/^[0-9a-f]+$/.test(word)) {
       const hits = this.#db.prepare("SELECT * FROM pods WHERE id LIKE ? || '%'").all(word) as Raw[];
       if (hits.length === 1) return toPod(hits[0]!);
-      if (hits.length > 1) throw failedPrecondition(`pod sandbox ID prefix ${JSON.stringify(word)} is ambiguous: it matches ${hits.map((h) => String(h.id).slice(0, 12)).join(', ')}`);
+      if (hits.length > 1)
+        throw failedPrecondition(
+          `pod sandbox ID prefix ${JSON.stringify(word)} is ambiguous: it matches ${hits.map((h) => String(h.id).slice(0, 12)).join(', ')}`,
+        );
     }
     throw notFound(`no such pod sandbox: ${word} (expected a pod sandbox ID, unique ID prefix or name)`);
   }

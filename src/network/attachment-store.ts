@@ -60,7 +60,9 @@ export class AttachmentStore {
     const p = this.path(rec.network, rec.containerId);
     const existing = await this.read(p);
     if (existing && (existing.network !== rec.network || existing.containerId !== rec.containerId)) {
-      throw alreadyExists(`${p}: already holds the attachment of container ${existing.containerId} to network ${existing.network}`);
+      throw alreadyExists(
+        `${p}: already holds the attachment of container ${existing.containerId} to network ${existing.network}`,
+      );
     }
     await atomicWriteFile(p, `${JSON.stringify(rec, null, 2)}\n`, 0o600);
   }
@@ -93,7 +95,12 @@ export class AttachmentStore {
     } catch (e) {
       throw internal(`${p}: not JSON (${(e as Error).message})`, e);
     }
-    if (o?.version !== 1 || typeof o.network !== 'string' || typeof o.containerId !== 'string' || typeof o.ifName !== 'string') {
+    if (
+      o?.version !== 1 ||
+      typeof o.network !== 'string' ||
+      typeof o.containerId !== 'string' ||
+      typeof o.ifName !== 'string'
+    ) {
       throw internal(`${p}: not an attachment record (expected version 1 with network, containerId, ifName)`);
     }
     validateConfList(o.config, `${p}: config`);

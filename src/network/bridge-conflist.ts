@@ -18,7 +18,9 @@ export interface BridgeConfListOptions {
 /** Linux interface names: at most 15 bytes, no "/", whitespace or ":". */
 export function validateBridgeName(name: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(name)) {
-    throw invalidArgument(`bridge "${name}": expected an interface name of 1-15 characters (alphanumerics, "_", "." or "-")`);
+    throw invalidArgument(
+      `bridge "${name}": expected an interface name of 1-15 characters (alphanumerics, "_", "." or "-")`,
+    );
   }
 }
 

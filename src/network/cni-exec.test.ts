@@ -27,7 +27,10 @@ before(async () => {
   process.env.LOG = join(dir, 'log');
   await writeFile(join(dir, 'one'), fake('one'));
   await writeFile(join(dir, 'two'), fake('two'));
-  await writeFile(join(dir, 'bad'), fake('bad', 'echo \'{"cniVersion":"1.0.0","code":11,"msg":"busy","details":"try later"}\'; exit 1'));
+  await writeFile(
+    join(dir, 'bad'),
+    fake('bad', 'echo \'{"cniVersion":"1.0.0","code":11,"msg":"busy","details":"try later"}\'; exit 1'),
+  );
   for (const p of ['one', 'two', 'bad']) await chmod(join(dir, p), 0o755);
 });
 after(async () => {
@@ -37,13 +40,27 @@ after(async () => {
 const list = (...types: string[]): CniConfList => ({
   cniVersion: '1.0.0',
   name: 'net1',
-  plugins: types.map((type, i) => ({ type, cniVersion: '0.3.1', name: 'ignored', ...(i === 1 ? { capabilities: { portMappings: true } } : {}) })),
+  plugins: types.map((type, i) => ({
+    type,
+    cniVersion: '0.3.1',
+    name: 'ignored',
+    ...(i === 1 ? { capabilities: { portMappings: true } } : {}),
+  })),
 });
-const rt = { containerId: 'c1', netns: '/run/x/netns/c1', ifName: 'eth0', args: [['A', 'b']] as const, capabilityArgs: { portMappings: [{ hostPort: 1 }], other: 2 } };
+const rt = {
+  containerId: 'c1',
+  netns: '/run/x/netns/c1',
+  ifName: 'eth0',
+  args: [['A', 'b']] as const,
+  capabilityArgs: { portMappings: [{ hostPort: 1 }], other: 2 },
+};
 
 async function log(): Promise<{ lines: string[]; confs: Record<string, unknown>[] }> {
   const lines = (await readFile(process.env.LOG!, 'utf8')).trim().split('\n');
-  const confs = (await readFile(`${process.env.LOG}.json`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const confs = (await readFile(`${process.env.LOG}.json`, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   await rm(process.env.LOG!);
   await rm(`${process.env.LOG}.json`);
   return { lines, confs };
@@ -64,20 +81,32 @@ test('pluginConfig: the list names the plugin, runtimeConfig only for declared c
 test('ADD chains prevResult in order; DEL runs in reverse with the cached result; env per the spec', async () => {
   const x = new CniExecutor([join(dir, 'missing'), dir]);
   const res = await x.addList(list('one', 'two'), rt);
-  assert.deepEqual(res.interfaces?.map((i) => i.name), ['one', 'two']);
+  assert.deepEqual(
+    res.interfaces?.map((i) => i.name),
+    ['one', 'two'],
+  );
   let l = await log();
-  assert.deepEqual(l.lines, [`one ADD c1 /run/x/netns/c1 eth0 ${join(dir, 'missing')}:${dir} A=b`, `two ADD c1 /run/x/netns/c1 eth0 ${join(dir, 'missing')}:${dir} A=b`]);
+  assert.deepEqual(l.lines, [
+    `one ADD c1 /run/x/netns/c1 eth0 ${join(dir, 'missing')}:${dir} A=b`,
+    `two ADD c1 /run/x/netns/c1 eth0 ${join(dir, 'missing')}:${dir} A=b`,
+  ]);
   assert.equal(l.confs[0]!.prevResult, undefined);
   assert.deepEqual(l.confs[1]!.prevResult, { cniVersion: '1.0.0', interfaces: [{ name: 'one' }] });
 
   await x.delList(list('one', 'two'), rt, res);
   l = await log();
-  assert.deepEqual(l.lines.map((s) => s.split(' ').slice(0, 2).join(' ')), ['two DEL', 'one DEL']);
+  assert.deepEqual(
+    l.lines.map((s) => s.split(' ').slice(0, 2).join(' ')),
+    ['two DEL', 'one DEL'],
+  );
   for (const c of l.confs) assert.deepEqual(c.prevResult, res);
 
   await x.checkList(list('one', 'two'), rt, res, new Set(['two']));
   l = await log();
-  assert.deepEqual(l.lines.map((s) => s.split(' ').slice(0, 2).join(' ')), ['one CHECK']);
+  assert.deepEqual(
+    l.lines.map((s) => s.split(' ').slice(0, 2).join(' ')),
+    ['one CHECK'],
+  );
   await x.checkList({ ...list('one'), disableCheck: true }, rt, res);
   await assert.rejects(readFile(process.env.LOG!), { code: 'ENOENT' });
 });
@@ -86,10 +115,19 @@ test('a failing plugin stops the list; its CNI error object becomes the message'
   const x = new CniExecutor([dir]);
   await assert.rejects(x.addList(list('one', 'bad', 'two'), rt), (e) => {
     assert.ok(isBerthError(e, ErrorCode.Unavailable), String(e));
-    assert.match(e.message, /CNI ADD of plugin "bad" \(network net1, container c1, exit status 1\): error 11: busy \(try later\)/);
+    assert.match(
+      e.message,
+      /CNI ADD of plugin "bad" \(network net1, container c1, exit status 1\): error 11: busy \(try later\)/,
+    );
     return true;
   });
   const l = await log();
-  assert.deepEqual(l.lines.map((s) => s.split(' ')[0]), ['one', 'bad']);
-  await assert.rejects(x.addList(list('nope'), rt), (e) => isBerthError(e, ErrorCode.NotFound) && e.message.includes('containernetworking-plugins'));
+  assert.deepEqual(
+    l.lines.map((s) => s.split(' ')[0]),
+    ['one', 'bad'],
+  );
+  await assert.rejects(
+    x.addList(list('nope'), rt),
+    (e) => isBerthError(e, ErrorCode.NotFound) && e.message.includes('containernetworking-plugins'),
+  );
 });

@@ -7,7 +7,13 @@
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ErrorCode, notFound } from '../errors/errors.ts';
-import { type CniConfList, type CniErrorBody, type CniPluginConf, type CniResult, validateResult } from './cni-types.ts';
+import {
+  type CniConfList,
+  type CniErrorBody,
+  type CniPluginConf,
+  type CniResult,
+  validateResult,
+} from './cni-types.ts';
 import { type CommandResult, runCommand } from './run-command.ts';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
@@ -24,7 +30,12 @@ export interface CniRuntimeConf {
 }
 
 /** The configuration one plugin of `list` gets on stdin. */
-export function pluginConfig(list: CniConfList, plugin: CniPluginConf, rt: CniRuntimeConf, prevResult?: CniResult): Record<string, unknown> {
+export function pluginConfig(
+  list: CniConfList,
+  plugin: CniPluginConf,
+  rt: CniRuntimeConf,
+  prevResult?: CniResult,
+): Record<string, unknown> {
   const conf: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: list.cniVersion };
   const runtimeConfig: Record<string, unknown> = {};
   for (const [cap, on] of Object.entries(plugin.capabilities ?? {})) {
@@ -56,7 +67,9 @@ export class CniExecutor {
         // try the next directory, as CNI_PATH is searched
       }
     }
-    throw notFound(`CNI plugin "${type}": no executable in ${this.pluginDirs.join(':')} (install Debian's containernetworking-plugins)`);
+    throw notFound(
+      `CNI plugin "${type}": no executable in ${this.pluginDirs.join(':')} (install Debian's containernetworking-plugins)`,
+    );
   }
 
   env(command: CniCommand, rt: CniRuntimeConf): NodeJS.ProcessEnv {
@@ -76,14 +89,22 @@ export class CniExecutor {
   async invoke(command: CniCommand, conf: Record<string, unknown>, rt: CniRuntimeConf): Promise<unknown> {
     const type = String(conf.type);
     const path = await this.findPlugin(type);
-    const r = await runCommand(path, [], { input: JSON.stringify(conf), env: this.env(command, rt), timeoutMs: this.timeoutMs });
+    const r = await runCommand(path, [], {
+      input: JSON.stringify(conf),
+      env: this.env(command, rt),
+      timeoutMs: this.timeoutMs,
+    });
     if (r.code !== 0) throw pluginError(command, type, conf, rt, r);
     const text = r.stdout.trim();
     if (text === '') return undefined;
     try {
       return JSON.parse(text);
     } catch (e) {
-      throw new BerthError(ErrorCode.Internal, `CNI ${command} of plugin "${type}" (network ${String(conf.name)}, container ${rt.containerId}): stdout is not JSON: ${text.slice(0, 200)}`, { cause: e });
+      throw new BerthError(
+        ErrorCode.Internal,
+        `CNI ${command} of plugin "${type}" (network ${String(conf.name)}, container ${rt.containerId}): stdout is not JSON: ${text.slice(0, 200)}`,
+        { cause: e },
+      );
     }
   }
 
@@ -99,14 +120,20 @@ export class CniExecutor {
 
   /** DEL through every plugin in reverse order, each given the cached ADD result (omitted when there is none). */
   async delList(list: CniConfList, rt: CniRuntimeConf, cached?: CniResult): Promise<void> {
-    for (const plugin of [...list.plugins].reverse()) await this.invoke('DEL', pluginConfig(list, plugin, rt, cached), rt);
+    for (const plugin of [...list.plugins].reverse())
+      await this.invoke('DEL', pluginConfig(list, plugin, rt, cached), rt);
   }
 
   /**
    * CHECK through every plugin in order, each given the cached ADD result. A list with disableCheck
    * is not checked; plugins whose type is in `skip` are left to the caller to verify otherwise.
    */
-  async checkList(list: CniConfList, rt: CniRuntimeConf, cached: CniResult, skip: ReadonlySet<string> = new Set()): Promise<void> {
+  async checkList(
+    list: CniConfList,
+    rt: CniRuntimeConf,
+    cached: CniResult,
+    skip: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
     if (list.disableCheck === true || String(list.disableCheck) === 'true') return;
     for (const plugin of list.plugins) {
       if (!skip.has(plugin.type)) await this.invoke('CHECK', pluginConfig(list, plugin, rt, cached), rt);
@@ -114,7 +141,13 @@ export class CniExecutor {
   }
 }
 
-function pluginError(command: CniCommand, type: string, conf: Record<string, unknown>, rt: CniRuntimeConf, r: CommandResult): BerthError {
+function pluginError(
+  command: CniCommand,
+  type: string,
+  conf: Record<string, unknown>,
+  rt: CniRuntimeConf,
+  r: CommandResult,
+): BerthError {
   let body: CniErrorBody | undefined;
   try {
     const parsed = JSON.parse(r.stdout) as CniErrorBody;
@@ -128,5 +161,8 @@ function pluginError(command: CniCommand, type: string, conf: Record<string, unk
     : r.stderr.trim().split('\n').slice(-3).join(' | ') || r.stdout.trim().slice(0, 300) || 'no output';
   // CNI well-known code 11: "try again later".
   const code = body?.code === 11 ? ErrorCode.Unavailable : ErrorCode.Internal;
-  return new BerthError(code, `CNI ${command} of plugin "${type}" (network ${String(conf.name)}, container ${rt.containerId}, ${status}): ${what}`);
+  return new BerthError(
+    code,
+    `CNI ${command} of plugin "${type}" (network ${String(conf.name)}, container ${rt.containerId}, ${status}): ${what}`,
+  );
 }

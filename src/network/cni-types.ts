@@ -53,17 +53,21 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** A network name as the CNI spec allows it (also a file name under networks/). */
 export function validateNetworkName(name: string): void {
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 64) {
-    throw invalidArgument(`network name "${name}": expected 1-64 characters, alphanumeric first, then alphanumerics, "_", "." or "-"`);
+    throw invalidArgument(
+      `network name "${name}": expected 1-64 characters, alphanumeric first, then alphanumerics, "_", "." or "-"`,
+    );
   }
 }
 
 /** A conflist read from `where`: the fields CNI requires, with their types. */
 export function validateConfList(v: unknown, where: string): CniConfList {
   const o = v as Partial<CniConfList> | null;
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw internal(`${where}: expected a JSON object (a CNI network configuration list)`);
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    throw internal(`${where}: expected a JSON object (a CNI network configuration list)`);
   if (typeof o.cniVersion !== 'string') throw internal(`${where}: "cniVersion" must be a string`);
   if (typeof o.name !== 'string') throw internal(`${where}: "name" must be a string`);
-  if (!Array.isArray(o.plugins) || o.plugins.length === 0) throw internal(`${where}: "plugins" must be a non-empty array`);
+  if (!Array.isArray(o.plugins) || o.plugins.length === 0)
+    throw internal(`${where}: "plugins" must be a non-empty array`);
   o.plugins.forEach((p, i) => {
     if (!p || typeof p !== 'object' || typeof p.type !== 'string' || !/^[a-zA-Z0-9_.-]+$/.test(p.type)) {
       throw internal(`${where}: plugins[${i}].type must be a plugin file name (no "/")`);
@@ -75,7 +79,8 @@ export function validateConfList(v: unknown, where: string): CniConfList {
 /** A plugin's ADD result: an object with the arrays the spec defines, if present. */
 export function validateResult(v: unknown, where: string): CniResult {
   const o = v as Partial<CniResult> | null;
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw internal(`${where}: expected a JSON object (a CNI result)`);
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    throw internal(`${where}: expected a JSON object (a CNI result)`);
   if (typeof o.cniVersion !== 'string') throw internal(`${where}: result has no "cniVersion" string`);
   for (const k of ['interfaces', 'ips', 'routes'] as const) {
     if (o[k] !== undefined && !Array.isArray(o[k])) throw internal(`${where}: result "${k}" must be an array`);

@@ -37,7 +37,10 @@ export function routePrefixes(json: string, exceptDev?: string): Ipv4Prefix[] {
 /** Prefixes in `ip -j -4 addr` output (the on-link network of each address), but `exceptDev`'s. */
 export function addressPrefixes(json: string, exceptDev?: string): Ipv4Prefix[] {
   const out: Ipv4Prefix[] = [];
-  for (const link of JSON.parse(json) as Array<{ ifname?: string; addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }> }>) {
+  for (const link of JSON.parse(json) as Array<{
+    ifname?: string;
+    addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }>;
+  }>) {
     if (exceptDev !== undefined && link.ifname === exceptDev) continue;
     for (const a of link.addr_info ?? []) {
       if (a.family !== 'inet' || !a.local) continue;
@@ -76,8 +79,14 @@ async function ipJson(args: string[]): Promise<string> {
 }
 
 /** What the host uses; `exceptDev`'s own addresses and routes do not count (a bridge berth takes over). */
-export async function hostTakenPrefixes(cniConfDirs: readonly string[] = ['/etc/cni/net.d'], exceptDev?: string): Promise<Ipv4Prefix[]> {
-  const taken = [...routePrefixes(await ipJson(['route', 'show', 'table', 'all']), exceptDev), ...addressPrefixes(await ipJson(['addr']), exceptDev)];
+export async function hostTakenPrefixes(
+  cniConfDirs: readonly string[] = ['/etc/cni/net.d'],
+  exceptDev?: string,
+): Promise<Ipv4Prefix[]> {
+  const taken = [
+    ...routePrefixes(await ipJson(['route', 'show', 'table', 'all']), exceptDev),
+    ...addressPrefixes(await ipJson(['addr']), exceptDev),
+  ];
   for (const dir of cniConfDirs) {
     let names: string[];
     try {

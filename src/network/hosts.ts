@@ -8,10 +8,14 @@ export interface HostsEntry {
 }
 
 /** Entries sorted by address; a name claimed twice keeps its first address only (hosts files take the first match anyway). */
-export function hostsEntriesOf(items: ReadonlyArray<{ ip: string | undefined; names: readonly string[] }>): HostsEntry[] {
+export function hostsEntriesOf(
+  items: ReadonlyArray<{ ip: string | undefined; names: readonly string[] }>,
+): HostsEntry[] {
   const seen = new Set<string>();
   const out: HostsEntry[] = [];
-  const sorted = items.filter((i): i is { ip: string; names: readonly string[] } => !!i.ip).sort((a, b) => compareIp(a.ip, b.ip));
+  const sorted = items
+    .filter((i): i is { ip: string; names: readonly string[] } => !!i.ip)
+    .sort((a, b) => compareIp(a.ip, b.ip));
   for (const { ip, names } of sorted) {
     const fresh = names.filter((n) => n !== '' && !seen.has(n));
     for (const n of fresh) seen.add(n);

@@ -22,7 +22,11 @@ function hostLocalOf(list: CniConfList): HostLocalIpam | undefined {
 }
 
 /** A minimal CNI result with the addresses host-local leased to (containerId, ifName); undefined if none. */
-export async function resultFromLeases(list: CniConfList, containerId: string, ifName: string): Promise<CniResult | undefined> {
+export async function resultFromLeases(
+  list: CniConfList,
+  containerId: string,
+  ifName: string,
+): Promise<CniResult | undefined> {
   const ipam = hostLocalOf(list);
   if (!ipam) return undefined;
   const dir = join(ipam.dataDir ?? '/var/lib/cni/networks', list.name);

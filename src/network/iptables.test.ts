@@ -11,21 +11,25 @@ test('chain names are the ones the CNI plugins compute (observed with bridge and
 });
 
 test('splitRule undoes iptables -S quoting so the rule can be deleted as listed', () => {
-  assert.deepEqual(splitRule('-A POSTROUTING -s 10.89.0.2/32 -m comment --comment "name: \\"smk\\" id: \\"ca\\"" -j CNI-x'), [
+  assert.deepEqual(
+    splitRule('-A POSTROUTING -s 10.89.0.2/32 -m comment --comment "name: \\"smk\\" id: \\"ca\\"" -j CNI-x'),
+    ['-A', 'POSTROUTING', '-s', '10.89.0.2/32', '-m', 'comment', '--comment', 'name: "smk" id: "ca"', '-j', 'CNI-x'],
+  );
+  assert.deepEqual(splitRule('-A X -m comment --comment "" -j Y'), [
     '-A',
-    'POSTROUTING',
-    '-s',
-    '10.89.0.2/32',
+    'X',
     '-m',
     'comment',
     '--comment',
-    'name: "smk" id: "ca"',
+    '',
     '-j',
-    'CNI-x',
+    'Y',
   ]);
-  assert.deepEqual(splitRule('-A X -m comment --comment "" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', '', '-j', 'Y']);
 });
 
-test("isolation rules: packets from a bridge to any other berth bridge go to stage 2, which drops those leaving by this one", () => {
-  assert.deepEqual(isolationRules('berth0'), ['-A BERTH-ISOLATION-STAGE-1 -i berth0 ! -o berth0 -j BERTH-ISOLATION-STAGE-2', '-A BERTH-ISOLATION-STAGE-2 -o berth0 -j DROP']);
+test('isolation rules: packets from a bridge to any other berth bridge go to stage 2, which drops those leaving by this one', () => {
+  assert.deepEqual(isolationRules('berth0'), [
+    '-A BERTH-ISOLATION-STAGE-1 -i berth0 ! -o berth0 -j BERTH-ISOLATION-STAGE-2',
+    '-A BERTH-ISOLATION-STAGE-2 -o berth0 -j DROP',
+  ]);
 });

@@ -13,7 +13,9 @@ import { describeFailure, runCommand } from './run-command.ts';
 
 /** The CNI plugins' chain name for (network, container): "CNI-" + sha512(name + id) in hex, cut to 28. */
 export function cniChainName(network: string, containerId: string, prefix = ''): string {
-  return `CNI-${prefix}${createHash('sha512').update(network + containerId).digest('hex')}`.slice(0, 28);
+  return `CNI-${prefix}${createHash('sha512')
+    .update(network + containerId)
+    .digest('hex')}`.slice(0, 28);
 }
 
 /** Splits one `iptables -S` line into arguments, undoing its double quotes and backslash escapes. */
@@ -56,7 +58,8 @@ export async function rules(table: string): Promise<string[]> {
   return r.out.split('\n').filter((l) => l !== '');
 }
 
-const chainsOf = (lines: string[]): Set<string> => new Set(lines.filter((l) => l.startsWith('-N ')).map((l) => l.slice(3)));
+const chainsOf = (lines: string[]): Set<string> =>
+  new Set(lines.filter((l) => l.startsWith('-N ')).map((l) => l.slice(3)));
 const rulesIn = (lines: string[], chain: string): string[] => lines.filter((l) => l.startsWith(`-A ${chain} `));
 
 async function deleteRule(table: string, line: string): Promise<void> {
@@ -79,12 +82,14 @@ export async function removeMasqRules(network: string, containerId: string): Pro
   const chain = cniChainName(network, containerId);
   const tag = `name: "${network}" id: "${containerId}"`;
   for (const l of lines) {
-    if (l.startsWith('-A POSTROUTING ') && splitRule(l).includes(tag) && l.endsWith(`-j ${chain}`)) await deleteRule('nat', l);
+    if (l.startsWith('-A POSTROUTING ') && splitRule(l).includes(tag) && l.endsWith(`-j ${chain}`))
+      await deleteRule('nat', l);
   }
   if (chainsOf(lines).has(chain)) await dropChain('nat', chain);
 }
 
-const PORTMAP_SETMARK_RULE = /^-A CNI-HOSTPORT-SETMARK (-m comment --comment "[^"]*" )?-j MARK --set-xmark 0x[0-9a-f]+\/0x[0-9a-f]+$/;
+const PORTMAP_SETMARK_RULE =
+  /^-A CNI-HOSTPORT-SETMARK (-m comment --comment "[^"]*" )?-j MARK --set-xmark 0x[0-9a-f]+\/0x[0-9a-f]+$/;
 const PORTMAP_MASQ_RULE = /^-A CNI-HOSTPORT-MASQ -m mark --mark 0x[0-9a-f]+\/0x[0-9a-f]+ -j MASQUERADE$/;
 const FIREWALL_ADMIN_JUMP = /^-A CNI-FORWARD (-m comment --comment "[^"]*" )?-j CNI-ADMIN$/;
 
@@ -102,7 +107,8 @@ export async function pruneSharedChains(): Promise<string[]> {
   if (portmapUnused) {
     const mine = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'];
     for (const l of nat) {
-      if (/^-A (PREROUTING|OUTPUT|POSTROUTING) /.test(l) && mine.some((c) => l.endsWith(`-j ${c}`))) await deleteRule('nat', l);
+      if (/^-A (PREROUTING|OUTPUT|POSTROUTING) /.test(l) && mine.some((c) => l.endsWith(`-j ${c}`)))
+        await deleteRule('nat', l);
     }
     nat = await rules('nat');
     chains = chainsOf(nat);
@@ -148,7 +154,8 @@ export async function missingPortmapRules(
   const missing = jumped ? [] : [`no jump from CNI-HOSTPORT-DNAT to ${chain}`];
   for (const m of mappings) {
     const want = `-p ${m.protocol} -m ${m.protocol} --dport ${m.hostPort} -j DNAT --to-destination ${ip}:${m.containerPort}`;
-    if (!mine.some((l) => l.includes(want))) missing.push(`no DNAT of ${m.protocol} port ${m.hostPort} to ${ip}:${m.containerPort} in ${chain}`);
+    if (!mine.some((l) => l.includes(want)))
+      missing.push(`no DNAT of ${m.protocol} port ${m.hostPort} to ${ip}:${m.containerPort} in ${chain}`);
   }
   return missing;
 }

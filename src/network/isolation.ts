@@ -21,12 +21,17 @@ const JUMP = `-A FORWARD -j ${ISOLATION_STAGE_1}`;
 
 /** The two rules that isolate `bridge`, as `iptables -S` lists them. */
 export function isolationRules(bridge: string): [string, string] {
-  return [`-A ${ISOLATION_STAGE_1} -i ${bridge} ! -o ${bridge} -j ${ISOLATION_STAGE_2}`, `-A ${ISOLATION_STAGE_2} -o ${bridge} -j DROP`];
+  return [
+    `-A ${ISOLATION_STAGE_1} -i ${bridge} ! -o ${bridge} -j ${ISOLATION_STAGE_2}`,
+    `-A ${ISOLATION_STAGE_2} -o ${bridge} -j DROP`,
+  ];
 }
 
 /** Applies iptables-restore lines to the filter table as one transaction; false if refused. */
 async function restore(lines: string[]): Promise<boolean> {
-  const r = await runCommand('iptables-restore', ['-w', '5', '--noflush'], { input: `*filter\n${lines.join('\n')}\nCOMMIT\n` });
+  const r = await runCommand('iptables-restore', ['-w', '5', '--noflush'], {
+    input: `*filter\n${lines.join('\n')}\nCOMMIT\n`,
+  });
   return r.code === 0;
 }
 
@@ -56,7 +61,9 @@ export async function isolateBridge(bridge: string): Promise<void> {
     }
     if (ok && (await jumpFirst())) return;
   }
-  throw unavailable(`isolating bridge ${bridge} from berth's other networks (iptables chains ${ISOLATION_STAGE_1}/${ISOLATION_STAGE_2}): ${last || 'the rules kept changing under us'}`);
+  throw unavailable(
+    `isolating bridge ${bridge} from berth's other networks (iptables chains ${ISOLATION_STAGE_1}/${ISOLATION_STAGE_2}): ${last || 'the rules kept changing under us'}`,
+  );
 }
 
 /**
@@ -70,7 +77,10 @@ export async function jumpFirst(): Promise<boolean> {
   const forward = lines.filter((l) => l.startsWith('-A FORWARD '));
   const jumps = forward.filter((l) => l === JUMP).length;
   if (forward[0] === JUMP && jumps === 1) return true;
-  return restore([...Array.from({ length: jumps }, () => `-D FORWARD -j ${ISOLATION_STAGE_1}`), `-I FORWARD 1 -j ${ISOLATION_STAGE_1}`]);
+  return restore([
+    ...Array.from({ length: jumps }, () => `-D FORWARD -j ${ISOLATION_STAGE_1}`),
+    `-I FORWARD 1 -j ${ISOLATION_STAGE_1}`,
+  ]);
 }
 
 /** Removes `bridge`'s isolation rules, and the chains with FORWARD's jump if no rule is left in them. Idempotent. */
@@ -81,7 +91,8 @@ export async function unisolateBridge(bridge: string): Promise<void> {
       const args = rule.split(' ');
       args[0] = '-D';
       const r = await ipt(['-t', 'filter', ...args]);
-      if (!r.ok && !/does a matching rule exist|No chain|Bad rule/.test(r.out)) throw unavailable(`removing iptables rule "${rule}": ${r.out}`);
+      if (!r.ok && !/does a matching rule exist|No chain|Bad rule/.test(r.out))
+        throw unavailable(`removing iptables rule "${rule}": ${r.out}`);
     }
   }
   lines = await rules('filter');
@@ -90,5 +101,8 @@ export async function unisolateBridge(bridge: string): Promise<void> {
   if (chains.length === 0 || inUse) return;
   const jumps = lines.filter((l) => l === JUMP).length;
   // Refused whole if another store added a rule since the listing: then the chains are its.
-  await restore([...Array.from({ length: jumps }, () => `-D FORWARD -j ${ISOLATION_STAGE_1}`), ...chains.map((c) => `-X ${c}`)]);
+  await restore([
+    ...Array.from({ length: jumps }, () => `-D FORWARD -j ${ISOLATION_STAGE_1}`),
+    ...chains.map((c) => `-X ${c}`),
+  ]);
 }

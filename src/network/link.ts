@@ -45,7 +45,9 @@ export async function linkInfo(name: string): Promise<LinkInfo | undefined> {
     addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }>;
   }>;
   if (!l) return undefined;
-  const ipv4 = (l.addr_info ?? []).filter((a) => a.family === 'inet' && a.local).map((a) => `${a.local}/${a.prefixlen}`);
+  const ipv4 = (l.addr_info ?? [])
+    .filter((a) => a.family === 'inet' && a.local)
+    .map((a) => `${a.local}/${a.prefixlen}`);
   return { name: l.ifname, kind: l.linkinfo?.info_kind, alias: l.ifalias, ipv4 };
 }
 
@@ -77,9 +79,11 @@ export async function flushIpv4(name: string): Promise<void> {
 export async function deleteBridge(name: string): Promise<boolean> {
   const info = await linkInfo(name);
   if (!info) return false;
-  if (info.kind !== 'bridge') throw unavailable(`interface ${name} is a ${info.kind ?? 'device'}, not the network's bridge: left alone`);
+  if (info.kind !== 'bridge')
+    throw unavailable(`interface ${name} is a ${info.kind ?? 'device'}, not the network's bridge: left alone`);
   const args = ['link', 'del', 'dev', name];
   const r = await runCommand('ip', args);
-  if (r.code !== 0 && !/Cannot find device/.test(r.stderr)) throw unavailable(`deleting bridge ${name}: ${describeFailure('ip', args, r)}`);
+  if (r.code !== 0 && !/Cannot find device/.test(r.stderr))
+    throw unavailable(`deleting bridge ${name}: ${describeFailure('ip', args, r)}`);
   return true;
 }

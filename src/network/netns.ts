@@ -61,7 +61,10 @@ export class NetnsDir {
     const r = await runCommand('unshare', [`--net=${p}`, 'true']);
     if (r.code !== 0) {
       await rm(p, { force: true });
-      throw new BerthError(ErrorCode.Unavailable, `creating network namespace ${p}: ${describeFailure('unshare', [`--net=${p}`, 'true'], r)}`);
+      throw new BerthError(
+        ErrorCode.Unavailable,
+        `creating network namespace ${p}: ${describeFailure('unshare', [`--net=${p}`, 'true'], r)}`,
+      );
     }
     return p;
   }

@@ -25,7 +25,17 @@ import { isolateBridge, jumpFirst, unisolateBridge } from './isolation.ts';
 import { validateContainerId } from '../oci/container-id.ts';
 import { isNetnsMounted, NetnsDir } from './netns.ts';
 import { type BerthNetworkMeta, NetworkStore, type StoredNetwork } from './network-store.ts';
-import { firstHost, formatCidr, type Ipv4Prefix, isPrivate, overlaps, parseCidr, parseIpv4, pickFree, contains } from './subnet.ts';
+import {
+  firstHost,
+  formatCidr,
+  type Ipv4Prefix,
+  isPrivate,
+  overlaps,
+  parseCidr,
+  parseIpv4,
+  pickFree,
+  contains,
+} from './subnet.ts';
 
 export type { PortMapping } from './attachment-store.ts';
 export type { HostsEntry } from './hosts.ts';
@@ -156,7 +166,10 @@ export class NetworkManager {
     for (const n of await m.store.list()) await m.ensureBridge(n);
     const d = opts.defaultNetwork;
     if (d !== false && m.defaultNetworkName && !(await m.store.get(m.defaultNetworkName))) {
-      await m.createNetwork(m.defaultNetworkName, { bridge: d?.bridge ?? DEFAULT_BRIDGE, ...(d?.subnet ? { subnet: d.subnet } : {}) });
+      await m.createNetwork(m.defaultNetworkName, {
+        bridge: d?.bridge ?? DEFAULT_BRIDGE,
+        ...(d?.subnet ? { subnet: d.subnet } : {}),
+      });
     }
     return m;
   }
@@ -172,7 +185,8 @@ export class NetworkManager {
 
   createNetwork(name: string, opts: CreateNetworkOptions = {}): Promise<NetworkInfo> {
     validateNetworkName(name);
-    if ((opts.driver ?? 'bridge') !== 'bridge') throw invalidArgument(`network ${name}: driver "${opts.driver}": only "bridge" is supported`);
+    if ((opts.driver ?? 'bridge') !== 'bridge')
+      throw invalidArgument(`network ${name}: driver "${opts.driver}": only "bridge" is supported`);
     const bridge = opts.bridge ?? bridgeNameFor(name);
     validateBridgeName(bridge);
     return this.exclusive(async () => {
@@ -184,20 +198,32 @@ export class NetworkManager {
       // this root or a wiped or another one: taken over. Any other interface is not berth's.
       const link = await linkInfo(bridge);
       if (link && !isBerthBridge(link)) {
-        throw alreadyExists(`network ${name}: interface ${bridge} already exists on this host and berth did not make it (no berth mark in its alias); ${this.otherBridgeHint(name, opts)}`);
+        throw alreadyExists(
+          `network ${name}: interface ${bridge} already exists on this host and berth did not make it (no berth mark in its alias); ${this.otherBridgeHint(name, opts)}`,
+        );
       }
-      const taken = [...(await hostTakenPrefixes(this.cniConfDirs, link?.name)), ...others.map((n) => parseCidr(n.meta.subnet))];
+      const taken = [
+        ...(await hostTakenPrefixes(this.cniConfDirs, link?.name)),
+        ...others.map((n) => parseCidr(n.meta.subnet)),
+      ];
       const kept = link && opts.subnet === undefined ? keptAddress(link, taken) : undefined;
       let subnet: Ipv4Prefix;
       if (kept) subnet = kept.subnet;
       else if (opts.subnet !== undefined) {
         subnet = parseCidr(opts.subnet, `network ${name}: subnet`);
-        if (!isPrivate(subnet)) throw invalidArgument(`network ${name}: subnet ${opts.subnet} is not in a private range (10/8, 172.16/12, 192.168/16)`);
+        if (!isPrivate(subnet))
+          throw invalidArgument(
+            `network ${name}: subnet ${opts.subnet} is not in a private range (10/8, 172.16/12, 192.168/16)`,
+          );
         const hit = taken.find((t) => overlaps(t, subnet));
-        if (hit) throw failedPrecondition(`network ${name}: subnet ${opts.subnet} overlaps ${formatCidr(hit)}, already used on this host or by another network`);
+        if (hit)
+          throw failedPrecondition(
+            `network ${name}: subnet ${opts.subnet} overlaps ${formatCidr(hit)}, already used on this host or by another network`,
+          );
       } else {
         const free = pickFree(taken);
-        if (!free) throw failedPrecondition(`network ${name}: no free /16 left in 10.89.0.0-10.254.255.255; give a subnet`);
+        if (!free)
+          throw failedPrecondition(`network ${name}: no free /16 left in 10.89.0.0-10.254.255.255; give a subnet`);
         subnet = free;
       }
       const gateway = opts.gateway ?? kept?.gateway ?? firstHost(subnet);
@@ -231,7 +257,8 @@ export class NetworkManager {
 
   /** What to do instead of taking over someone else's interface. */
   private otherBridgeHint(name: string, opts: CreateNetworkOptions): string {
-    if (name === this.defaultNetworkName) return `pick another bridge for the default network with ${this.bridgeConfigKey}`;
+    if (name === this.defaultNetworkName)
+      return `pick another bridge for the default network with ${this.bridgeConfigKey}`;
     if (opts.bridge !== undefined) return 'give another bridge name';
     return `its name comes from the network's (${bridgeNameFor(name)}): pick another network name`;
   }
@@ -264,9 +291,13 @@ export class NetworkManager {
   removeNetwork(name: string, opts: { evenDefault?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
       const n = await this.requireNetwork(name);
-      if (name === this.defaultNetworkName && !opts.evenDefault) throw failedPrecondition(`network ${name}: the default network cannot be removed`);
+      if (name === this.defaultNetworkName && !opts.evenDefault)
+        throw failedPrecondition(`network ${name}: the default network cannot be removed`);
       const users = (await this.attachments.list()).filter((r) => r.network === name).map((r) => r.containerId);
-      if (users.length > 0) throw failedPrecondition(`network ${name}: still attached to container(s) ${users.join(', ')}; detach them first`);
+      if (users.length > 0)
+        throw failedPrecondition(
+          `network ${name}: still attached to container(s) ${users.join(', ')}; detach them first`,
+        );
       await deleteBridge(n.meta.bridge);
       await unisolateBridge(n.meta.bridge);
       await rm(join(this.ipamDir, name), { recursive: true, force: true });
@@ -304,12 +335,19 @@ export class NetworkManager {
   async attach(containerId: string, netnsPath: string, network: string, opts: AttachOptions = {}): Promise<Attachment> {
     validateContainerId(containerId);
     const ifName = opts.ifName ?? 'eth0';
-    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(ifName)) throw invalidArgument(`attach ${containerId}: ifName "${ifName}": expected an interface name of 1-15 characters`);
-    if (!(await isNetnsMounted(netnsPath))) throw invalidArgument(`attach ${containerId}: ${netnsPath} is not a network namespace (make it with createNetns)`);
-    const portMappings = (opts.portMappings ?? []).map((p, i) => normalizePort(p, `attach ${containerId}: portMappings[${i}]`));
+    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(ifName))
+      throw invalidArgument(`attach ${containerId}: ifName "${ifName}": expected an interface name of 1-15 characters`);
+    if (!(await isNetnsMounted(netnsPath)))
+      throw invalidArgument(
+        `attach ${containerId}: ${netnsPath} is not a network namespace (make it with createNetns)`,
+      );
+    const portMappings = (opts.portMappings ?? []).map((p, i) =>
+      normalizePort(p, `attach ${containerId}: portMappings[${i}]`),
+    );
     const aliases = [...new Set(opts.aliases ?? [])];
     for (const a of aliases) {
-      if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/.test(a)) throw invalidArgument(`attach ${containerId}: alias "${a}": expected a host name`);
+      if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/.test(a))
+        throw invalidArgument(`attach ${containerId}: alias "${a}": expected a host name`);
     }
     let bridge = '';
     const rec = await this.exclusive(async () => {
@@ -319,8 +357,13 @@ export class NetworkManager {
       if (existing?.result) throw alreadyExists(`container ${containerId}: already attached to network ${network}`);
       const all = await this.attachments.list();
       for (const p of portMappings) {
-        const other = all.find((r) => r.containerId !== containerId && (r.capabilityArgs.portMappings ?? []).some((q) => portsClash(p, q)));
-        if (other) throw alreadyExists(`attach ${containerId}: host port ${p.hostIP || '*'}:${p.hostPort}/${p.protocol} is already published by container ${other.containerId}`);
+        const other = all.find(
+          (r) => r.containerId !== containerId && (r.capabilityArgs.portMappings ?? []).some((q) => portsClash(p, q)),
+        );
+        if (other)
+          throw alreadyExists(
+            `attach ${containerId}: host port ${p.hostIP || '*'}:${p.hostPort}/${p.protocol} is already published by container ${other.containerId}`,
+          );
       }
       if (existing) await this.delRecord(existing); // an ADD a crash interrupted
       const r: AttachmentRecord = {
@@ -348,7 +391,10 @@ export class NetworkManager {
       try {
         await this.delRecord(rec);
       } catch (cleanup) {
-        throw new AggregateError([e, cleanup], `${errorMessage(e)} (and the clean-up DEL failed: ${errorMessage(cleanup)}; recover() will retry)`);
+        throw new AggregateError(
+          [e, cleanup],
+          `${errorMessage(e)} (and the clean-up DEL failed: ${errorMessage(cleanup)}; recover() will retry)`,
+        );
       }
       throw e;
     }
@@ -369,7 +415,11 @@ export class NetworkManager {
     // and harmless, and catches an ADD whose record write was lost.
     const n = await this.store.get(network);
     if (!n) return;
-    await this.cni.delList(n.conflist, { containerId, netns: '', ifName: 'eth0' }, await resultFromLeases(n.conflist, containerId, 'eth0'));
+    await this.cni.delList(
+      n.conflist,
+      { containerId, netns: '', ifName: 'eth0' },
+      await resultFromLeases(n.conflist, containerId, 'eth0'),
+    );
     await removeMasqRules(network, containerId);
   }
 
@@ -380,17 +430,25 @@ export class NetworkManager {
     const ports = rec.capabilityArgs.portMappings ?? [];
     // portmap 1.1.1 fails CHECK whenever there are mappings (it looks for IPv6 rules it never made,
     // containernetworking/plugins#819): its rules are verified here instead.
-    await this.cni.checkList(rec.config, runtimeConf(rec), rec.result, ports.length > 0 ? new Set(['portmap']) : new Set());
+    await this.cni.checkList(
+      rec.config,
+      runtimeConf(rec),
+      rec.result,
+      ports.length > 0 ? new Set(['portmap']) : new Set(),
+    );
     const ip = toAttachment(rec).ips[0];
     if (ports.length > 0 && ip) {
       const missing = await missingPortmapRules(network, containerId, ip, ports);
-      if (missing.length > 0) throw failedPrecondition(`CNI CHECK of container ${containerId} on network ${network}: ${missing.join('; ')}`);
+      if (missing.length > 0)
+        throw failedPrecondition(`CNI CHECK of container ${containerId} on network ${network}: ${missing.join('; ')}`);
     }
   }
 
   /** Attachments, optionally of one container. */
   async listAttachments(containerId?: string): Promise<Attachment[]> {
-    return (await this.attachments.list()).filter((r) => containerId === undefined || r.containerId === containerId).map(toAttachment);
+    return (await this.attachments.list())
+      .filter((r) => containerId === undefined || r.containerId === containerId)
+      .map(toAttachment);
   }
 
   /** hosts(5) entries for every container on `network` that has aliases. */
@@ -505,19 +563,30 @@ function runtimeConf(rec: AttachmentRecord): CniRuntimeConf {
 
 function normalizePort(p: PortMappingSpec, where: string): PortMapping {
   const port = (v: unknown, f: string): number => {
-    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65535) throw invalidArgument(`${where}.${f}: ${String(v)}: expected a port 1-65535`);
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65535)
+      throw invalidArgument(`${where}.${f}: ${String(v)}: expected a port 1-65535`);
     return v as number;
   };
   const protocol = p.protocol ?? 'tcp';
-  if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalidArgument(`${where}.protocol: "${protocol}": expected tcp, udp or sctp`);
+  if (!['tcp', 'udp', 'sctp'].includes(protocol))
+    throw invalidArgument(`${where}.protocol: "${protocol}": expected tcp, udp or sctp`);
   let hostIP = p.hostIP ?? '127.0.0.1';
   if (hostIP === '0.0.0.0') hostIP = '';
   if (hostIP !== '') parseIpv4(hostIP, `${where}.hostIP`);
-  return { hostPort: port(p.hostPort, 'hostPort'), containerPort: port(p.containerPort, 'containerPort'), protocol, hostIP };
+  return {
+    hostPort: port(p.hostPort, 'hostPort'),
+    containerPort: port(p.containerPort, 'containerPort'),
+    protocol,
+    hostIP,
+  };
 }
 
 function portsClash(a: PortMapping, b: PortMapping): boolean {
-  return a.hostPort === b.hostPort && a.protocol === b.protocol && (a.hostIP === '' || b.hostIP === '' || a.hostIP === b.hostIP);
+  return (
+    a.hostPort === b.hostPort &&
+    a.protocol === b.protocol &&
+    (a.hostIP === '' || b.hostIP === '' || a.hostIP === b.hostIP)
+  );
 }
 
 function toAttachment(r: AttachmentRecord): Attachment {

@@ -66,7 +66,11 @@ export class NetworkStore {
   }
 
   async put(conflist: CniConfList, meta: BerthNetworkMeta): Promise<StoredNetwork> {
-    await atomicWriteFile(this.path(conflist.name), `${JSON.stringify({ ...conflist, berth: meta }, null, 2)}\n`, 0o644);
+    await atomicWriteFile(
+      this.path(conflist.name),
+      `${JSON.stringify({ ...conflist, berth: meta }, null, 2)}\n`,
+      0o644,
+    );
     return { name: conflist.name, conflist, meta };
   }
 
@@ -84,7 +88,8 @@ function parseStored(text: string, path: string, name: string): StoredNetwork {
   }
   const { berth, ...rest } = raw as { berth?: BerthNetworkMeta } & Record<string, unknown>;
   const conflist = validateConfList(rest, path);
-  if (conflist.name !== name) throw internal(`${path}: "name" is "${conflist.name}", expected "${name}" (the file's name)`);
+  if (conflist.name !== name)
+    throw internal(`${path}: "name" is "${conflist.name}", expected "${name}" (the file's name)`);
   if (!berth || typeof berth !== 'object' || typeof berth.bridge !== 'string' || typeof berth.subnet !== 'string') {
     throw internal(`${path}: missing the "berth" object with "bridge" and "subnet" (not a network berth created)`);
   }

@@ -17,23 +17,45 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const meta = { driver: 'bridge' as const, bridge: 'berth0', subnet: '10.89.0.0/16', gateway: '10.89.0.1', created: '2026-01-01T00:00:00.000Z', labels: { a: 'b' } };
+const meta = {
+  driver: 'bridge' as const,
+  bridge: 'berth0',
+  subnet: '10.89.0.0/16',
+  gateway: '10.89.0.1',
+  created: '2026-01-01T00:00:00.000Z',
+  labels: { a: 'b' },
+};
 
 test('network store: a conflist any CNI tool can read, with berth facts beside it; no temp files left', async () => {
   const s = new NetworkStore(join(dir, 'networks'));
   await s.init();
-  const conf = bridgeConfList({ name: 'web', bridge: 'berth0', subnet: meta.subnet, gateway: meta.gateway, ipamDataDir: '/x/ipam' });
+  const conf = bridgeConfList({
+    name: 'web',
+    bridge: 'berth0',
+    subnet: meta.subnet,
+    gateway: meta.gateway,
+    ipamDataDir: '/x/ipam',
+  });
   await s.put(conf, meta);
   const raw = JSON.parse(await readFile(join(dir, 'networks/web.conflist'), 'utf8'));
   assert.equal(raw.name, 'web');
-  assert.deepEqual(raw.plugins.map((p: { type: string }) => p.type), ['bridge', 'portmap', 'firewall']);
+  assert.deepEqual(
+    raw.plugins.map((p: { type: string }) => p.type),
+    ['bridge', 'portmap', 'firewall'],
+  );
   assert.deepEqual(raw.plugins[0].ipam.ranges, [[{ subnet: '10.89.0.0/16', gateway: '10.89.0.1' }]]);
   assert.deepEqual(raw.berth, meta);
   assert.deepEqual((await s.get('web'))?.meta, meta);
-  assert.deepEqual((await s.list()).map((n) => n.name), ['web']);
+  assert.deepEqual(
+    (await s.list()).map((n) => n.name),
+    ['web'],
+  );
   assert.deepEqual(await readdir(join(dir, 'networks')), ['web.conflist']);
   assert.equal(await s.get('nope'), undefined);
-  assert.throws(() => s.path('../evil'), (e) => isBerthError(e) && e.message.includes('../evil'));
+  assert.throws(
+    () => s.path('../evil'),
+    (e) => isBerthError(e) && e.message.includes('../evil'),
+  );
   await writeFile(join(dir, 'networks/torn.conflist'), '{"cniVersion":');
   await assert.rejects(s.get('torn'), /torn\.conflist: not JSON/);
   await rm(join(dir, 'networks/torn.conflist'));
@@ -44,18 +66,45 @@ test('network store: a conflist any CNI tool can read, with berth facts beside i
 test('bridge names fit the 15-byte limit and differ per network', () => {
   assert.match(bridgeNameFor('frontend'), /^berth-[0-9a-f]{8}$/);
   assert.notEqual(bridgeNameFor('a'), bridgeNameFor('b'));
-  assert.throws(() => bridgeConfList({ name: 'x', bridge: 'a-very-long-bridge-name', subnet: '10.1.0.0/16', gateway: '10.1.0.1', ipamDataDir: '/x' }));
+  assert.throws(() =>
+    bridgeConfList({
+      name: 'x',
+      bridge: 'a-very-long-bridge-name',
+      subnet: '10.1.0.0/16',
+      gateway: '10.1.0.1',
+      ipamDataDir: '/x',
+    }),
+  );
 });
 
 test('attachment records: "<net>-<id>" ambiguity is detected, not silently mixed up', async () => {
   const s = new AttachmentStore(join(dir, 'results'));
   await s.init();
-  const config = bridgeConfList({ name: 'a-b', bridge: 'br0', subnet: meta.subnet, gateway: meta.gateway, ipamDataDir: '/x' });
-  const rec = { version: 1 as const, network: 'a-b', containerId: 'c', ifName: 'eth0', netns: '/n', config, capabilityArgs: {}, aliases: [], created: meta.created };
+  const config = bridgeConfList({
+    name: 'a-b',
+    bridge: 'br0',
+    subnet: meta.subnet,
+    gateway: meta.gateway,
+    ipamDataDir: '/x',
+  });
+  const rec = {
+    version: 1 as const,
+    network: 'a-b',
+    containerId: 'c',
+    ifName: 'eth0',
+    netns: '/n',
+    config,
+    capabilityArgs: {},
+    aliases: [],
+    created: meta.created,
+  };
   await s.put(rec);
   assert.equal((await s.get('a-b', 'c'))?.containerId, 'c');
   assert.equal(await s.get('a', 'b-c'), undefined);
-  await assert.rejects(s.put({ ...rec, network: 'a', containerId: 'b-c' }), (e) => isBerthError(e) && e.message.includes('already holds'));
+  await assert.rejects(
+    s.put({ ...rec, network: 'a', containerId: 'b-c' }),
+    (e) => isBerthError(e) && e.message.includes('already holds'),
+  );
   await s.remove('a', 'b-c');
   assert.equal((await s.list()).length, 1);
   await s.remove('a-b', 'c');
@@ -64,12 +113,22 @@ test('attachment records: "<net>-<id>" ambiguity is detected, not silently mixed
 
 test('host-local leases rebuild the addresses of an ADD whose result was lost', async () => {
   const data = join(dir, 'ipam');
-  const config = bridgeConfList({ name: 'n1', bridge: 'br0', subnet: '10.89.0.0/16', gateway: '10.89.0.1', ipamDataDir: data });
+  const config = bridgeConfList({
+    name: 'n1',
+    bridge: 'br0',
+    subnet: '10.89.0.0/16',
+    gateway: '10.89.0.1',
+    ipamDataDir: data,
+  });
   assert.equal(await resultFromLeases(config, 'c1', 'eth0'), undefined);
   await import('node:fs/promises').then((fs) => fs.mkdir(join(data, 'n1'), { recursive: true }));
   await writeFile(join(data, 'n1/10.89.0.7'), 'c1\r\neth0');
   await writeFile(join(data, 'n1/10.89.0.8'), 'c2\r\neth0');
   await writeFile(join(data, 'n1/last_reserved_ip.0'), '10.89.0.8');
-  assert.deepEqual(await resultFromLeases(config, 'c1', 'eth0'), { cniVersion: '1.0.0', interfaces: [], ips: [{ address: '10.89.0.7/16', gateway: '10.89.0.1' }] });
+  assert.deepEqual(await resultFromLeases(config, 'c1', 'eth0'), {
+    cniVersion: '1.0.0',
+    interfaces: [],
+    ips: [{ address: '10.89.0.7/16', gateway: '10.89.0.1' }],
+  });
   assert.equal(await resultFromLeases(config, 'c1', 'eth1'), undefined);
 });

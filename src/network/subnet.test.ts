@@ -8,7 +8,11 @@ test('parseCidr accepts network addresses and rejects host bits and junk', () =>
   assert.equal(formatCidr(parseCidr('10.89.0.0/16')), '10.89.0.0/16');
   assert.equal(formatCidr(parseCidr('0.0.0.0/0')), '0.0.0.0/0');
   for (const bad of ['10.89.0.1/16', '10.89.0.0', '10.256.0.0/16', '10.89.0.0/33', 'fd00::/64', '']) {
-    assert.throws(() => parseCidr(bad), (e) => isBerthError(e) && e.message.includes(`"${bad}"`), bad);
+    assert.throws(
+      () => parseCidr(bad),
+      (e) => isBerthError(e) && e.message.includes(`"${bad}"`),
+      bad,
+    );
   }
 });
 
@@ -39,12 +43,32 @@ test('host routes, addresses and other CNI configs are read as taken prefixes', 
     { type: 'local', dst: '192.0.2.2', table: 'local' },
   ]);
   assert.deepEqual(routePrefixes(routes).map(formatCidr), ['192.0.2.0/24', '192.0.2.2/32']);
-  const addrs = JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '10.91.3.7', prefixlen: 16 }, { family: 'inet6', local: 'fd00::2', prefixlen: 64 }] }]);
+  const addrs = JSON.stringify([
+    {
+      ifname: 'eth0',
+      addr_info: [
+        { family: 'inet', local: '10.91.3.7', prefixlen: 16 },
+        { family: 'inet6', local: 'fd00::2', prefixlen: 64 },
+      ],
+    },
+  ]);
   assert.deepEqual(addressPrefixes(addrs).map(formatCidr), ['10.91.0.0/16']);
   // A bridge berth takes over: its own routes and addresses do not count.
-  const bridged = JSON.stringify([{ dst: '10.89.0.0/16', dev: 'berth0' }, { type: 'local', dst: '10.89.0.1', dev: 'berth0', table: 'local' }, { dst: '192.0.2.0/24', dev: 'eth0' }]);
+  const bridged = JSON.stringify([
+    { dst: '10.89.0.0/16', dev: 'berth0' },
+    { type: 'local', dst: '10.89.0.1', dev: 'berth0', table: 'local' },
+    { dst: '192.0.2.0/24', dev: 'eth0' },
+  ]);
   assert.deepEqual(routePrefixes(bridged, 'berth0').map(formatCidr), ['192.0.2.0/24']);
-  assert.deepEqual(addressPrefixes(JSON.stringify([{ ifname: 'berth0', addr_info: [{ family: 'inet', local: '10.89.0.1', prefixlen: 16 }] }]), 'berth0'), []);
-  const podman = { plugins: [{ type: 'bridge', ipam: { ranges: [[{ subnet: '10.88.0.0/16' }], [{ subnet: 'fd00::/64' }]] } }] };
+  assert.deepEqual(
+    addressPrefixes(
+      JSON.stringify([{ ifname: 'berth0', addr_info: [{ family: 'inet', local: '10.89.0.1', prefixlen: 16 }] }]),
+      'berth0',
+    ),
+    [],
+  );
+  const podman = {
+    plugins: [{ type: 'bridge', ipam: { ranges: [[{ subnet: '10.88.0.0/16' }], [{ subnet: 'fd00::/64' }]] } }],
+  };
   assert.deepEqual(configSubnets(podman).map(formatCidr), ['10.88.0.0/16']);
 });

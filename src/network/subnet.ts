@@ -38,7 +38,8 @@ export function parseCidr(text: string, what = 'subnet'): Ipv4Prefix {
   }
   const bits = Number(m[2]);
   const base = (addr & mask(bits)) >>> 0;
-  if (base !== addr) throw invalidArgument(`${what} "${text}": host bits are set (expected ${formatIpv4(base)}/${bits})`);
+  if (base !== addr)
+    throw invalidArgument(`${what} "${text}": host bits are set (expected ${formatIpv4(base)}/${bits})`);
   return { base, bits };
 }
 
@@ -47,12 +48,12 @@ export function formatCidr(p: Ipv4Prefix): string {
 }
 
 export function contains(p: Ipv4Prefix, addr: number): boolean {
-  return ((addr & mask(p.bits)) >>> 0) === p.base;
+  return (addr & mask(p.bits)) >>> 0 === p.base;
 }
 
 export function overlaps(a: Ipv4Prefix, b: Ipv4Prefix): boolean {
   const bits = Math.min(a.bits, b.bits);
-  return ((a.base & mask(bits)) >>> 0) === ((b.base & mask(bits)) >>> 0);
+  return (a.base & mask(bits)) >>> 0 === (b.base & mask(bits)) >>> 0;
 }
 
 /** RFC 1918 ranges: berth only ever hands out addresses from these. */
@@ -78,7 +79,10 @@ export function* defaultPool(): Generator<Ipv4Prefix> {
 }
 
 /** The first prefix of `pool` that overlaps none of `taken`, or undefined. */
-export function pickFree(taken: readonly Ipv4Prefix[], pool: Iterable<Ipv4Prefix> = defaultPool()): Ipv4Prefix | undefined {
+export function pickFree(
+  taken: readonly Ipv4Prefix[],
+  pool: Iterable<Ipv4Prefix> = defaultPool(),
+): Ipv4Prefix | undefined {
   for (const p of pool) if (!taken.some((t) => overlaps(p, t))) return p;
   return undefined;
 }

@@ -20,5 +20,7 @@ export function isValidContainerId(id: unknown): id is string {
 export function validateContainerId(id: unknown): asserts id is string {
   if (isValidContainerId(id)) return;
   if (id === '') throw invalidArgument('container id: empty; expected 1-128 characters');
-  throw invalidArgument(`container id ${JSON.stringify(id)}: expected 1-128 characters, an alphanumeric first, then alphanumerics, "_", "." or "-"`);
+  throw invalidArgument(
+    `container id ${JSON.stringify(id)}: expected 1-128 characters, an alphanumeric first, then alphanumerics, "_", "." or "-"`,
+  );
 }

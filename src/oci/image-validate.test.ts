@@ -18,7 +18,12 @@ import {
 } from './image-validate.ts';
 
 const hex64 = 'a'.repeat(64);
-const d = (over: Record<string, unknown> = {}) => ({ mediaType: MediaType.LayerGzip, digest: `sha256:${hex64}`, size: 3, ...over });
+const d = (over: Record<string, unknown> = {}) => ({
+  mediaType: MediaType.LayerGzip,
+  digest: `sha256:${hex64}`,
+  size: 3,
+  ...over,
+});
 
 function rejects(fn: () => unknown, pattern: RegExp) {
   assert.throws(fn, (e: unknown) => {
@@ -51,9 +56,20 @@ describe('digests', () => {
 });
 
 describe('documents', () => {
-  const manifest = { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: d({ mediaType: MediaType.ImageConfig }), layers: [d()] };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ImageManifest,
+    config: d({ mediaType: MediaType.ImageConfig }),
+    layers: [d()],
+  };
   it('accepts a manifest with subject, artifactType, annotations and unknown fields', () => {
-    validateManifest({ ...manifest, subject: d(), artifactType: 'application/x.test', annotations: { a: 'b' }, extra: 1 });
+    validateManifest({
+      ...manifest,
+      subject: d(),
+      artifactType: 'application/x.test',
+      annotations: { a: 'b' },
+      extra: 1,
+    });
   });
   const badManifests: [unknown, RegExp][] = [
     [{ ...manifest, schemaVersion: 1 }, /manifest\.schemaVersion: expected 2/],
@@ -64,7 +80,8 @@ describe('documents', () => {
     [{ ...manifest, annotations: { a: 1 } }, /manifest\.annotations\["a"\]: expected a string/],
     [{ ...manifest, mediaType: MediaType.ImageIndex }, /manifest\.mediaType: expected/],
   ];
-  for (const [i, [m, re]] of badManifests.entries()) it(`rejects bad manifest #${i}`, () => rejects(() => validateManifest(m), re));
+  for (const [i, [m, re]] of badManifests.entries())
+    it(`rejects bad manifest #${i}`, () => rejects(() => validateManifest(m), re));
 
   it('checks embedded data against digest and size', () => {
     const data = Buffer.from('abc');
@@ -74,7 +91,10 @@ describe('documents', () => {
   });
 
   it('validates an index with platforms', () => {
-    validateIndex({ schemaVersion: 2, manifests: [d({ mediaType: MediaType.ImageManifest, platform: { os: 'linux', architecture: 'amd64' } })] });
+    validateIndex({
+      schemaVersion: 2,
+      manifests: [d({ mediaType: MediaType.ImageManifest, platform: { os: 'linux', architecture: 'amd64' } })],
+    });
     rejects(
       () => validateIndex({ schemaVersion: 2, manifests: [d({ platform: { os: 'linux' } })] }),
       /index\.manifests\[0\]\.platform\.architecture: expected a string/,
@@ -82,12 +102,24 @@ describe('documents', () => {
   });
 
   it('validates image configs', () => {
-    const cfg = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${hex64}`] }, config: { Env: ['A=1'] }, history: [{ created_by: 'x', empty_layer: true }] };
+    const cfg = {
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [`sha256:${hex64}`] },
+      config: { Env: ['A=1'] },
+      history: [{ created_by: 'x', empty_layer: true }],
+    };
     validateImageConfig(cfg);
     rejects(() => validateImageConfig({ ...cfg, rootfs: { type: 'x', diff_ids: [] } }), /config\.rootfs\.type/);
-    rejects(() => validateImageConfig({ ...cfg, rootfs: { type: 'layers', diff_ids: ['x'] } }), /config\.rootfs\.diff_ids\[0\]/);
+    rejects(
+      () => validateImageConfig({ ...cfg, rootfs: { type: 'layers', diff_ids: ['x'] } }),
+      /config\.rootfs\.diff_ids\[0\]/,
+    );
     rejects(() => validateImageConfig({ ...cfg, config: { Env: 'A=1' } }), /config\.config\.Env: expected an array/);
-    rejects(() => validateImageConfig({ ...cfg, history: [{ empty_layer: 'yes' }] }), /config\.history\[0\]\.empty_layer/);
+    rejects(
+      () => validateImageConfig({ ...cfg, history: [{ empty_layer: 'yes' }] }),
+      /config\.history\[0\]\.empty_layer/,
+    );
   });
 
   it('parses documents by descriptor media type, declared type, or shape', () => {
@@ -102,20 +134,46 @@ describe('documents', () => {
 
 describe('platforms', () => {
   it('normalises aliases', () => {
-    assert.deepEqual(normalizePlatform({ os: 'Linux', architecture: 'x86_64' }), { os: 'linux', architecture: 'amd64' });
-    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'aarch64', variant: 'v8' }), { os: 'linux', architecture: 'arm64' });
-    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'armhf' }), { os: 'linux', architecture: 'arm', variant: 'v7' });
+    assert.deepEqual(normalizePlatform({ os: 'Linux', architecture: 'x86_64' }), {
+      os: 'linux',
+      architecture: 'amd64',
+    });
+    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'aarch64', variant: 'v8' }), {
+      os: 'linux',
+      architecture: 'arm64',
+    });
+    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'armhf' }), {
+      os: 'linux',
+      architecture: 'arm',
+      variant: 'v7',
+    });
     assert.deepEqual(parsePlatform('linux/arm/6'), { os: 'linux', architecture: 'arm', variant: 'v6' });
     rejects(() => parsePlatform('linux'), /expected os\/architecture/);
     rejects(() => parsePlatform('linux//v7'), /malformed/);
   });
   it('matches and selects', () => {
-    assert.ok(platformMatches({ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'aarch64' }));
-    assert.ok(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm', variant: 'v6' }));
-    assert.ok(!platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm', variant: 'v7' }));
+    assert.ok(
+      platformMatches({ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'aarch64' }),
+    );
+    assert.ok(
+      platformMatches(
+        { os: 'linux', architecture: 'arm', variant: 'v7' },
+        { os: 'linux', architecture: 'arm', variant: 'v6' },
+      ),
+    );
+    assert.ok(
+      !platformMatches(
+        { os: 'linux', architecture: 'arm', variant: 'v6' },
+        { os: 'linux', architecture: 'arm', variant: 'v7' },
+      ),
+    );
     assert.ok(!platformMatches({ os: 'linux', architecture: 'amd64' }, { os: 'windows', architecture: 'amd64' }));
-    const m = (architecture: string, variant?: string, n = 'a') =>
-      ({ mediaType: MediaType.ImageManifest, digest: `sha256:${n.repeat(64)}`, size: 1, platform: variant ? { os: 'linux', architecture, variant } : { os: 'linux', architecture } });
+    const m = (architecture: string, variant?: string, n = 'a') => ({
+      mediaType: MediaType.ImageManifest,
+      digest: `sha256:${n.repeat(64)}`,
+      size: 1,
+      platform: variant ? { os: 'linux', architecture, variant } : { os: 'linux', architecture },
+    });
     const list = [m('amd64', undefined, 'a'), m('arm', 'v6', 'b'), m('arm', 'v7', 'c'), m('arm64', 'v8', 'd')];
     assert.equal(selectPlatform(list, parsePlatform('linux/arm/v7'))?.digest, list[2]?.digest);
     assert.equal(selectPlatform(list, parsePlatform('linux/arm64'))?.digest, list[3]?.digest);

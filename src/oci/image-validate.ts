@@ -26,7 +26,8 @@ const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 export function parseDigest(digest: unknown, where = 'digest'): ParsedDigest {
   if (typeof digest !== 'string') throw invalidArgument(`${where}: expected a digest string, got ${typeName(digest)}`);
-  if (!DIGEST_GRAMMAR.test(digest)) throw invalidArgument(`${where}: "${digest}" is not a digest (expected algorithm:hex)`);
+  if (!DIGEST_GRAMMAR.test(digest))
+    throw invalidArgument(`${where}: "${digest}" is not a digest (expected algorithm:hex)`);
   const i = digest.indexOf(':');
   const algorithm = digest.slice(0, i);
   const encoded = digest.slice(i + 1);
@@ -146,7 +147,9 @@ export function validateManifest(v: unknown, path = 'manifest'): ImageManifest {
   if (o.mediaType !== undefined) {
     const mt = expectMediaType(o.mediaType, `${path}.mediaType`);
     if (!isManifestMediaType(mt))
-      throw invalidArgument(`${path}.mediaType: expected ${MediaType.ImageManifest} or ${MediaType.DockerManifest}, got ${mt}`);
+      throw invalidArgument(
+        `${path}.mediaType: expected ${MediaType.ImageManifest} or ${MediaType.DockerManifest}, got ${mt}`,
+      );
   }
   if (o.artifactType !== undefined) expectMediaType(o.artifactType, `${path}.artifactType`);
   validateDescriptor(o.config, `${path}.config`);
@@ -165,7 +168,9 @@ export function validateIndex(v: unknown, path = 'index'): ImageIndex {
   if (o.mediaType !== undefined) {
     const mt = expectMediaType(o.mediaType, `${path}.mediaType`);
     if (!isIndexMediaType(mt))
-      throw invalidArgument(`${path}.mediaType: expected ${MediaType.ImageIndex} or ${MediaType.DockerManifestList}, got ${mt}`);
+      throw invalidArgument(
+        `${path}.mediaType: expected ${MediaType.ImageIndex} or ${MediaType.DockerManifestList}, got ${mt}`,
+      );
   }
   if (o.artifactType !== undefined) expectMediaType(o.artifactType, `${path}.artifactType`);
   if (!Array.isArray(o.manifests))
@@ -204,7 +209,8 @@ export function validateImageConfig(v: unknown, path = 'config'): ImageConfig {
     optStringMap(c, 'Labels', `${path}.config`);
   }
   if (o.history !== undefined) {
-    if (!Array.isArray(o.history)) throw invalidArgument(`${path}.history: expected an array, got ${typeName(o.history)}`);
+    if (!Array.isArray(o.history))
+      throw invalidArgument(`${path}.history: expected an array, got ${typeName(o.history)}`);
     o.history.forEach((h, i) => {
       const ho = expectObject(h, `${path}.history[${i}]`);
       for (const k of ['created', 'author', 'created_by', 'comment']) optString(ho, k, `${path}.history[${i}]`);
@@ -228,13 +234,19 @@ export function parseJSON(bytes: Uint8Array | string, what: string): unknown {
  * Parses a manifest or index. The media type comes from the descriptor or Content-Type when known,
  * else from the document's own mediaType field, else from its shape (manifests vs layers).
  */
-export function parseManifestDocument(bytes: Uint8Array | string, mediaType?: string, what = 'manifest'): ManifestDocument {
+export function parseManifestDocument(
+  bytes: Uint8Array | string,
+  mediaType?: string,
+  what = 'manifest',
+): ManifestDocument {
   const v = parseJSON(bytes, what);
   const o = expectObject(v, what);
   const declared = typeof o.mediaType === 'string' ? o.mediaType : undefined;
   if (mediaType && declared && mediaType !== declared && isKnown(mediaType))
     throw invalidArgument(`${what}.mediaType: "${declared}" does not match the descriptor's media type "${mediaType}"`);
-  const mt = (mediaType && isKnown(mediaType) ? mediaType : declared) ?? (Array.isArray(o.manifests) ? MediaType.ImageIndex : MediaType.ImageManifest);
+  const mt =
+    (mediaType && isKnown(mediaType) ? mediaType : declared) ??
+    (Array.isArray(o.manifests) ? MediaType.ImageIndex : MediaType.ImageManifest);
   if (isIndexMediaType(mt)) return { kind: 'index', index: validateIndex(o, what) };
   if (isManifestMediaType(mt)) return { kind: 'manifest', manifest: validateManifest(o, what) };
   throw invalidArgument(`${what}: media type "${mt}" is not an image manifest or index`);

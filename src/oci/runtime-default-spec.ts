@@ -43,7 +43,12 @@ export function defaultSpec(options: DefaultSpecOptions = {}): RuntimeConfig {
 
   const mounts: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc' },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
     {
       destination: '/dev/pts',
       type: 'devpts',
@@ -103,7 +108,8 @@ export function defaultSpec(options: DefaultSpecOptions = {}): RuntimeConfig {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
-  if (rootless) toRootless(spec, options.hostUid ?? process.geteuid?.() ?? 0, options.hostGid ?? process.getegid?.() ?? 0);
+  if (rootless)
+    toRootless(spec, options.hostUid ?? process.geteuid?.() ?? 0, options.hostGid ?? process.getegid?.() ?? 0);
   return spec;
 }
 
@@ -123,7 +129,12 @@ function toRootless(spec: RuntimeConfig, uid: number, gid: number): void {
   linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
   spec.mounts = (spec.mounts ?? []).map((m) => {
     if (m.destination === '/sys') {
-      return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+      return {
+        destination: '/sys',
+        type: 'none',
+        source: '/sys',
+        options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+      };
     }
     const options = m.options?.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid='));
     return options === undefined ? m : { ...m, options };

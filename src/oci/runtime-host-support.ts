@@ -35,7 +35,11 @@ const SELINUX_ENFORCE = '/sys/fs/selinux/enforce';
  * feature of the config this host cannot provide: a namespace type the kernel lacks, an AppArmor
  * profile without AppArmor, an SELinux label without SELinux, Intel RDT (berth does not implement it).
  */
-export function checkHostSupport(config: RuntimeConfig, probe: HostProbe = defaultHostProbe, source = 'config.json'): void {
+export function checkHostSupport(
+  config: RuntimeConfig,
+  probe: HostProbe = defaultHostProbe,
+  source = 'config.json',
+): void {
   const lines: string[] = [];
   const fail = (path: string, why: string) => lines.push(`${source}: ${path}: ${why}`);
 

@@ -156,7 +156,13 @@ function full(): Json {
         rdma: { mlx5_1: { hcaHandles: 3, hcaObjects: 10000 }, mlx4_0: { hcaObjects: 1 } },
         unified: { 'memory.high': '400000000', 'io.weight': '100' },
       },
-      intelRdt: { closID: 'guaranteed', l3CacheSchema: 'L3:0=7f0', memBwSchema: 'MB:0=20', enableCMT: true, enableMBM: true },
+      intelRdt: {
+        closID: 'guaranteed',
+        l3CacheSchema: 'L3:0=7f0',
+        memBwSchema: 'MB:0=20',
+        enableCMT: true,
+        enableMBM: true,
+      },
       sysctl: {
         'net.ipv4.ip_forward': '1',
         'net/ipv4/conf/eth0.100/rp_filter': '0',
@@ -187,7 +193,7 @@ function full(): Json {
       readonlyPaths: ['/proc/sys'],
       mountLabel: 'system_u:object_r:container_file_t:s0',
       personality: { domain: 'LINUX', flags: [] },
-      netDevices: { eth1: { name: 'eth0' }, 'enp0s1': {} },
+      netDevices: { eth1: { name: 'eth0' }, enp0s1: {} },
     },
   };
 }
@@ -219,7 +225,10 @@ describe('good configs validate', () => {
       'net sysctl when joining a network namespace by path',
       () => ({
         ...minimal(),
-        linux: { namespaces: [{ type: 'network', path: '/var/run/netns/x' }], sysctl: { 'net.core.somaxconn': '1024' } },
+        linux: {
+          namespaces: [{ type: 'network', path: '/var/run/netns/x' }],
+          sysctl: { 'net.core.somaxconn': '1024' },
+        },
       }),
     ],
     [
@@ -279,12 +288,14 @@ const set = (path: string | Key[], v: unknown) => (c: Json) => {
   const [o, k] = walk(c, path);
   o[k] = v;
 };
-const del = (...paths: (string | Key[])[]) => (c: Json) => {
-  for (const p of paths) {
-    const [o, k] = walk(c, p);
-    delete o[k];
-  }
-};
+const del =
+  (...paths: (string | Key[])[]) =>
+  (c: Json) => {
+    for (const p of paths) {
+      const [o, k] = walk(c, p);
+      delete o[k];
+    }
+  };
 const push = (path: string, v: unknown) => (c: Json) => {
   const [o, k] = walk(c, path);
   o[k].push(v);
@@ -318,7 +329,12 @@ const bad: BadCase[] = [
   },
   { name: 'mount option a number', edit: set('mounts.1.options.1', 1), path: 'mounts[1].options[1]' },
   { name: 'mount source with NUL', edit: set('mounts.1.source', 'a\0b'), path: 'mounts[1].source', says: 'NUL' },
-  { name: 'mount uidMappings without gidMappings', edit: del('mounts.2.gidMappings'), path: 'mounts[2]', says: 'together' },
+  {
+    name: 'mount uidMappings without gidMappings',
+    edit: del('mounts.2.gidMappings'),
+    path: 'mounts[2]',
+    says: 'together',
+  },
   { name: 'mount idmap size 0', edit: set('mounts.2.uidMappings.0.size', 0), path: 'mounts[2].uidMappings[0].size' },
   // process
   { name: 'process an array', edit: set('process', []), path: 'process' },
@@ -336,7 +352,12 @@ const bad: BadCase[] = [
     edit: set('process.user.additionalGids.1', '6'),
     path: 'process.user.additionalGids[1]',
   },
-  { name: 'process.env entry without =', edit: set('process.env.1', 'FOO'), path: 'process.env[1]', says: 'NAME=value' },
+  {
+    name: 'process.env entry without =',
+    edit: set('process.env.1', 'FOO'),
+    path: 'process.env[1]',
+    says: 'NAME=value',
+  },
   { name: 'process.env entry without a name', edit: set('process.env.0', '=x'), path: 'process.env[0]' },
   { name: 'process.terminal a string', edit: set('process.terminal', 'true'), path: 'process.terminal' },
   { name: 'consoleSize.height missing', edit: del('process.consoleSize.height'), path: 'process.consoleSize.height' },
@@ -346,7 +367,11 @@ const bad: BadCase[] = [
     edit: set('process.capabilities.bounding', 'CAP_KILL'),
     path: 'process.capabilities.bounding',
   },
-  { name: 'capability a number', edit: set('process.capabilities.permitted.0', 5), path: 'process.capabilities.permitted[0]' },
+  {
+    name: 'capability a number',
+    edit: set('process.capabilities.permitted.0', 5),
+    path: 'process.capabilities.permitted[0]',
+  },
   {
     name: 'unknown capability (strict)',
     edit: push('process.capabilities.effective', 'CAP_FLY'),
@@ -381,7 +406,11 @@ const bad: BadCase[] = [
   { name: 'oomScoreAdj not an integer', edit: set('process.oomScoreAdj', 1.5), path: 'process.oomScoreAdj' },
   { name: 'noNewPrivileges a number', edit: set('process.noNewPrivileges', 1), path: 'process.noNewPrivileges' },
   { name: 'apparmorProfile a number', edit: set('process.apparmorProfile', 1), path: 'process.apparmorProfile' },
-  { name: 'scheduler policy unknown', edit: set('process.scheduler.policy', 'SCHED_FAST'), path: 'process.scheduler.policy' },
+  {
+    name: 'scheduler policy unknown',
+    edit: set('process.scheduler.policy', 'SCHED_FAST'),
+    path: 'process.scheduler.policy',
+  },
   { name: 'scheduler policy missing', edit: del('process.scheduler.policy'), path: 'process.scheduler.policy' },
   {
     name: 'scheduler priority with SCHED_OTHER',
@@ -445,7 +474,11 @@ const bad: BadCase[] = [
     path: 'linux.namespaces[8].type',
     says: 'duplicate namespace type "pid" (also at linux.namespaces[0])',
   },
-  { name: 'namespace path relative', edit: set('linux.namespaces.0.path', 'proc/1/ns/pid'), path: 'linux.namespaces[0].path' },
+  {
+    name: 'namespace path relative',
+    edit: set('linux.namespaces.0.path', 'proc/1/ns/pid'),
+    path: 'linux.namespaces[0].path',
+  },
   { name: 'namespace type missing', edit: del('linux.namespaces.0.type'), path: 'linux.namespaces[0].type' },
   {
     name: 'uid mappings without a user namespace',
@@ -467,7 +500,11 @@ const bad: BadCase[] = [
     path: 'linux.uidMappings[1]',
     says: 'overlaps linux.uidMappings[0]',
   },
-  { name: 'gid mapping past 2^32 on the host', edit: set('linux.gidMappings.0.hostID', 2 ** 32 - 10), path: 'linux.gidMappings[0]' },
+  {
+    name: 'gid mapping past 2^32 on the host',
+    edit: set('linux.gidMappings.0.hostID', 2 ** 32 - 10),
+    path: 'linux.gidMappings[0]',
+  },
   { name: 'gid mapping hostID missing', edit: del('linux.gidMappings.0.hostID'), path: 'linux.gidMappings[0].hostID' },
   // time
   { name: 'time offsets without a time namespace', edit: without('time'), path: 'linux.timeOffsets' },
@@ -476,7 +513,11 @@ const bad: BadCase[] = [
     edit: set('linux.namespaces.7.path', '/proc/1/ns/time'),
     path: 'linux.timeOffsets',
   },
-  { name: 'time offset for an unknown clock', edit: set('linux.timeOffsets.realtime', {}), path: 'linux.timeOffsets["realtime"]' },
+  {
+    name: 'time offset for an unknown clock',
+    edit: set('linux.timeOffsets.realtime', {}),
+    path: 'linux.timeOffsets["realtime"]',
+  },
   {
     name: 'time offset nanosecs of a second or more',
     edit: set('linux.timeOffsets.monotonic.nanosecs', 1e9),
@@ -494,20 +535,36 @@ const bad: BadCase[] = [
     edit: set('linux.resources.devices.1.access', 'rwx'),
     path: 'linux.resources.devices[1].access',
   },
-  { name: 'cgroup device type', edit: set('linux.resources.devices.1.type', 'z'), path: 'linux.resources.devices[1].type' },
+  {
+    name: 'cgroup device type',
+    edit: set('linux.resources.devices.1.type', 'z'),
+    path: 'linux.resources.devices[1].type',
+  },
   {
     name: 'cgroup device allow missing',
     edit: del('linux.resources.devices.0.allow'),
     path: 'linux.resources.devices[0].allow',
   },
   { name: 'memory limit -2', edit: set('linux.resources.memory.limit', -2), path: 'linux.resources.memory.limit' },
-  { name: 'memory limit a string', edit: set('linux.resources.memory.limit', '1G'), path: 'linux.resources.memory.limit' },
-  { name: 'swappiness 101', edit: set('linux.resources.memory.swappiness', 101), path: 'linux.resources.memory.swappiness' },
+  {
+    name: 'memory limit a string',
+    edit: set('linux.resources.memory.limit', '1G'),
+    path: 'linux.resources.memory.limit',
+  },
+  {
+    name: 'swappiness 101',
+    edit: set('linux.resources.memory.swappiness', 101),
+    path: 'linux.resources.memory.swappiness',
+  },
   { name: 'cpu burst above quota', edit: set('linux.resources.cpu.burst', 200000), path: 'linux.resources.cpu.burst' },
   { name: 'cpu cpus malformed', edit: set('linux.resources.cpu.cpus', '0-'), path: 'linux.resources.cpu.cpus' },
   { name: 'cpu shares negative', edit: set('linux.resources.cpu.shares', -1), path: 'linux.resources.cpu.shares' },
   { name: 'pids limit missing', edit: del('linux.resources.pids.limit'), path: 'linux.resources.pids.limit' },
-  { name: 'blkio weight above uint16', edit: set('linux.resources.blockIO.weight', 70000), path: 'linux.resources.blockIO.weight' },
+  {
+    name: 'blkio weight above uint16',
+    edit: set('linux.resources.blockIO.weight', 70000),
+    path: 'linux.resources.blockIO.weight',
+  },
   {
     name: 'blkio weightDevice without a weight',
     edit: del('linux.resources.blockIO.weightDevice.0.weight'),
@@ -528,7 +585,11 @@ const bad: BadCase[] = [
     edit: del('linux.resources.network.priorities.0.name'),
     path: 'linux.resources.network.priorities[0].name',
   },
-  { name: 'net classID negative', edit: set('linux.resources.network.classID', -1), path: 'linux.resources.network.classID' },
+  {
+    name: 'net classID negative',
+    edit: set('linux.resources.network.classID', -1),
+    path: 'linux.resources.network.classID',
+  },
   {
     name: 'rdma hcaHandles a string',
     edit: set('linux.resources.rdma.mlx5_1.hcaHandles', 'not a uint32'),
@@ -541,7 +602,11 @@ const bad: BadCase[] = [
     path: 'linux.resources.unified["../x"]',
   },
   // intelRdt
-  { name: 'intelRdt memBwSchema without MB:', edit: set('linux.intelRdt.memBwSchema', 'L3:0=1'), path: 'linux.intelRdt.memBwSchema' },
+  {
+    name: 'intelRdt memBwSchema without MB:',
+    edit: set('linux.intelRdt.memBwSchema', 'L3:0=1'),
+    path: 'linux.intelRdt.memBwSchema',
+  },
   { name: 'intelRdt closID with a slash', edit: set('linux.intelRdt.closID', '../x'), path: 'linux.intelRdt.closID' },
   // sysctl
   {
@@ -573,7 +638,11 @@ const bad: BadCase[] = [
     path: 'linux.sysctl["net.ipv4.ip_forward"]',
   },
   // seccomp
-  { name: 'seccomp defaultAction missing', edit: del('linux.seccomp.defaultAction'), path: 'linux.seccomp.defaultAction' },
+  {
+    name: 'seccomp defaultAction missing',
+    edit: del('linux.seccomp.defaultAction'),
+    path: 'linux.seccomp.defaultAction',
+  },
   {
     name: 'seccomp defaultAction unknown',
     edit: set('linux.seccomp.defaultAction', 'SCMP_ACT_NOPE'),
@@ -596,7 +665,11 @@ const bad: BadCase[] = [
     path: 'linux.seccomp.architectures[1]',
   },
   { name: 'seccomp flag unknown', edit: set('linux.seccomp.flags.0', 'FLAG'), path: 'linux.seccomp.flags[0]' },
-  { name: 'seccomp rule without names', edit: set('linux.seccomp.syscalls.0.names', []), path: 'linux.seccomp.syscalls[0].names' },
+  {
+    name: 'seccomp rule without names',
+    edit: set('linux.seccomp.syscalls.0.names', []),
+    path: 'linux.seccomp.syscalls[0].names',
+  },
   {
     name: 'seccomp rule action unknown',
     edit: set('linux.seccomp.syscalls.0.action', 'allow'),
@@ -645,8 +718,16 @@ const bad: BadCase[] = [
     path: 'linux.maskedPaths',
     also: ['linux.readonlyPaths'],
   },
-  { name: 'personality domain unknown', edit: set('linux.personality.domain', 'BSD'), path: 'linux.personality.domain' },
-  { name: 'netDevices name a number', edit: set('linux.netDevices.eth1.name', 23), path: 'linux.netDevices["eth1"].name' },
+  {
+    name: 'personality domain unknown',
+    edit: set('linux.personality.domain', 'BSD'),
+    path: 'linux.personality.domain',
+  },
+  {
+    name: 'netDevices name a number',
+    edit: set('linux.netDevices.eth1.name', 23),
+    path: 'linux.netDevices["eth1"].name',
+  },
   {
     name: 'netDevices key too long',
     edit: set('linux.netDevices.a-very-long-interface', {}),
@@ -676,7 +757,10 @@ describe('bad configs are rejected with the JSON path of the problem', () => {
         (e: unknown) => {
           assert.ok(isBerthError(e, ErrorCode.InvalidArgument));
           const prefix = b.path === '' ? 'config.json: ' : `config.json: ${b.path}: `;
-          assert.ok(e.message.split('\n').some((l) => l.startsWith(prefix)), e.message);
+          assert.ok(
+            e.message.split('\n').some((l) => l.startsWith(prefix)),
+            e.message,
+          );
           return true;
         },
       );
@@ -747,7 +831,11 @@ describe('parsing keeps what it does not know', () => {
   });
 
   test('null optional fields are removed, as Go decoders treat them as absent', () => {
-    const c = { ...minimal(), hostname: null, process: { user: { uid: 0, gid: 0 }, args: ['sh'], cwd: '/', env: null } };
+    const c = {
+      ...minimal(),
+      hostname: null,
+      process: { user: { uid: 0, gid: 0 }, args: ['sh'], cwd: '/', env: null },
+    };
     const cfg = parseRuntimeConfig(c);
     assert.equal(Object.hasOwn(cfg, 'hostname'), false);
     assert.equal(Object.hasOwn(cfg.process!, 'env'), false);
@@ -786,7 +874,12 @@ describe('defaults', () => {
     assert.deepEqual(s.linux?.uidMappings, [{ containerID: 0, hostID: 1234, size: 1 }]);
     assert.deepEqual(s.linux?.gidMappings, [{ containerID: 0, hostID: 4321, size: 1 }]);
     const sys = s.mounts?.find((m) => m.destination === '/sys');
-    assert.deepEqual(sys, { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+    assert.deepEqual(sys, {
+      destination: '/sys',
+      type: 'none',
+      source: '/sys',
+      options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+    });
     assert.ok(!s.mounts?.find((m) => m.destination === '/dev/pts')?.options?.includes('gid=5'));
     assert.equal(s.linux?.resources, undefined);
     assert.deepEqual(validateRuntimeConfig(s).problems, []);
@@ -828,7 +921,11 @@ describe('parseRuntimeConfigFile', () => {
       writeFileSync(file, '{"ociVersion": "1.2.1", "root": {"path": "r"}');
       assert.throws(() => parseRuntimeConfigFile(file), /invalid JSON: .*line 1 column/);
       writeFileSync(file, JSON.stringify({ ...minimal(), process: { user: { uid: 0, gid: 0 }, args: [], cwd: '/' } }));
-      assert.throws(() => parseRuntimeConfigFile(file), (e: unknown) => isBerthError(e) && e.message === `${file}: process.args: must have at least one entry (the program to run)`);
+      assert.throws(
+        () => parseRuntimeConfigFile(file),
+        (e: unknown) =>
+          isBerthError(e) && e.message === `${file}: process.args: must have at least one entry (the program to run)`,
+      );
       assert.throws(
         () => parseRuntimeConfigFile(join(dir, 'nope.json')),
         (e: unknown) => isBerthError(e, ErrorCode.NotFound) && e.message.includes('nope.json'),
@@ -852,7 +949,10 @@ describe('parseState', () => {
         isBerthError(e, ErrorCode.InvalidArgument) &&
         e.message === 'state: status: expected one of creating, created, running, stopped; got "paused"',
     );
-    assert.throws(() => parseState({ ...s, bundle: 'b', id: '' }), (e: unknown) => isBerthError(e) && e.message.split('\n').length === 2);
+    assert.throws(
+      () => parseState({ ...s, bundle: 'b', id: '' }),
+      (e: unknown) => isBerthError(e) && e.message.split('\n').length === 2,
+    );
   });
 });
 
@@ -898,7 +998,10 @@ describe('Linux tables', () => {
     assert.equal(capabilityNumber('CAP_SETFCAP'), 31);
     assert.equal(capabilityNumber('CAP_AUDIT_READ'), 37);
     assert.equal(capabilityNumber('CAP_CHECKPOINT_RESTORE'), 40);
-    assert.throws(() => capabilityNumber('KILL'), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument));
+    assert.throws(
+      () => capabilityNumber('KILL'),
+      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument),
+    );
     assert.throws(() => capabilityNumber('cap_kill'), /unknown capability "cap_kill"/);
   });
 
@@ -916,7 +1019,10 @@ describe('Linux tables', () => {
     assert.equal(rlimitNumber('RLIMIT_NOFILE'), 7);
     assert.equal(rlimitNumber('RLIMIT_AS'), 9);
     assert.equal(rlimitNumber('RLIMIT_RTTIME'), 15);
-    assert.throws(() => rlimitNumber('RLIMIT_FOO'), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument));
+    assert.throws(
+      () => rlimitNumber('RLIMIT_FOO'),
+      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument),
+    );
     assert.equal(rlimitValue(1024), 1024);
     assert.equal(rlimitValue(RLIM_INFINITY_JSON), -1);
     assert.equal(rlimitValue(2 ** 63), -1);
@@ -933,8 +1039,14 @@ describe('Linux tables', () => {
     assert.equal(namespaceCloneFlag('time'), 0x80);
     assert.equal(namespaceProcName('network'), 'net');
     assert.equal(namespaceProcName('mount'), 'mnt');
-    assert.throws(() => namespaceCloneFlag('net'), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument));
-    assert.throws(() => namespaceCloneFlag('toString'), (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument));
+    assert.throws(
+      () => namespaceCloneFlag('net'),
+      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument),
+    );
+    assert.throws(
+      () => namespaceCloneFlag('toString'),
+      (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument),
+    );
   });
 
   test('mount options: flags, cleared flags, propagation, data, recursive attributes', () => {
@@ -951,15 +1063,35 @@ describe('Linux tables', () => {
     assert.equal(mountOptionFlags(['rw', 'ro']).clearFlags, 0);
 
     const all = mountOptionFlags([
-      'sync', 'dirsync', 'remount', 'mand', 'nodiratime', 'relatime', 'strictatime', 'bind',
-      'shared', 'slave', 'unbindable', 'rshared', 'rslave', 'runbindable', 'private', 'defaults',
+      'sync',
+      'dirsync',
+      'remount',
+      'mand',
+      'nodiratime',
+      'relatime',
+      'strictatime',
+      'bind',
+      'shared',
+      'slave',
+      'unbindable',
+      'rshared',
+      'rslave',
+      'runbindable',
+      'private',
+      'defaults',
     ]);
     assert.equal(
       all.flags,
       MS.SYNCHRONOUS | MS.DIRSYNC | MS.REMOUNT | MS.MANDLOCK | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.BIND,
     );
     assert.deepEqual(all.propagation, [
-      MS.SHARED, MS.SLAVE, MS.UNBINDABLE, MS.SHARED | MS.REC, MS.SLAVE | MS.REC, MS.UNBINDABLE | MS.REC, MS.PRIVATE,
+      MS.SHARED,
+      MS.SLAVE,
+      MS.UNBINDABLE,
+      MS.SHARED | MS.REC,
+      MS.SLAVE | MS.REC,
+      MS.UNBINDABLE | MS.REC,
+      MS.PRIVATE,
     ]);
     assert.deepEqual(all.data, [], '"defaults" is dropped, not passed to the filesystem');
     assert.equal(mountOptionFlags(['async', 'nomand', 'diratime', 'norelatime', 'nostrictatime']).flags, 0);
@@ -972,7 +1104,11 @@ describe('Linux tables', () => {
     assert.deepEqual(mountOptionFlags(['idmap']).idmap, { recursive: false });
     assert.deepEqual(mountOptionFlags(['ridmap']).idmap, { recursive: true });
     assert.equal(mountOptionFlags(['tmpcopyup']).tmpcopyup, true);
-    assert.deepEqual(mountOptionFlags(['newinstance', 'ptmxmode=0666', 'toString']).data, ['newinstance', 'ptmxmode=0666', 'toString']);
+    assert.deepEqual(mountOptionFlags(['newinstance', 'ptmxmode=0666', 'toString']).data, [
+      'newinstance',
+      'ptmxmode=0666',
+      'toString',
+    ]);
   });
 });
 
@@ -1021,7 +1157,7 @@ describe('checkHostSupport', () => {
     );
   });
 
-  test('the real probe finds this host\'s namespaces', () => {
+  test("the real probe finds this host's namespaces", () => {
     checkHostSupport(parseRuntimeConfig(defaultSpec()));
   });
 });

@@ -440,7 +440,10 @@ function checkProcess(c: Checker, proc: Obj): void {
       const type = req(c, r, 'type', p, 'an RLIMIT_* name');
       if (type !== undefined && str(c, type, key(p, 'type'))) {
         if (!isKnownRlimit(type)) {
-          c.fail(key(p, 'type'), `unknown rlimit ${describe(type)}; expected one of RLIMIT_CPU, RLIMIT_NOFILE, … (getrlimit(2))`);
+          c.fail(
+            key(p, 'type'),
+            `unknown rlimit ${describe(type)}; expected one of RLIMIT_CPU, RLIMIT_NOFILE, … (getrlimit(2))`,
+          );
         } else if (types.has(type)) {
           c.fail(key(p, 'type'), `duplicate rlimit ${type} (also at ${types.get(type)})`);
         } else {
@@ -510,7 +513,8 @@ function checkHook(c: Checker, h: unknown, p: string): void {
   optStrings(c, h, 'args', p, cstr);
   optStrings(c, h, 'env', p, cstr);
   const timeout = optInt(c, h, 'timeout', p, 'int');
-  if (timeout !== undefined && timeout < 1) c.fail(key(p, 'timeout'), `expected a number of seconds >= 1; got ${timeout}`);
+  if (timeout !== undefined && timeout < 1)
+    c.fail(key(p, 'timeout'), `expected a number of seconds >= 1; got ${timeout}`);
 }
 
 function checkLinux(c: Checker, linux: Obj, seen: Seen): void {
@@ -622,7 +626,10 @@ function checkLinux(c: Checker, linux: Obj, seen: Seen): void {
       if (!obj(c, v, p)) return;
       const name = optStr(c, v, 'name', p);
       if (name !== undefined && name !== '' && !isInterfaceName(name)) {
-        c.fail(key(p, 'name'), `expected a network interface name (1-15 characters, no "/", ":" or spaces); got ${describe(name)}`);
+        c.fail(
+          key(p, 'name'),
+          `expected a network interface name (1-15 characters, no "/", ":" or spaces); got ${describe(name)}`,
+        );
       }
     });
   }
@@ -705,7 +712,12 @@ function checkResources(c: Checker, res: Obj, R: string): void {
         if (w === undefined && lw === undefined) c.fail(p, 'needs at least one of weight and leafWeight');
       });
     }
-    for (const k of ['throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice']) {
+    for (const k of [
+      'throttleReadBpsDevice',
+      'throttleWriteBpsDevice',
+      'throttleReadIOPSDevice',
+      'throttleWriteIOPSDevice',
+    ]) {
       const list = opt(blk, k);
       if (list === undefined) continue;
       arr(c, list, key(B, k), (d, p) => {
@@ -772,13 +784,17 @@ const ERRNO_ACTIONS = new Set(['SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE']);
 
 function checkSeccomp(c: Checker, s: Obj, S: string): void {
   const dflt = req(c, s, 'defaultAction', S, 'a SCMP_ACT_* action');
-  const defaultAction = dflt !== undefined && oneOf(c, dflt, key(S, 'defaultAction'), SECCOMP_ACTIONS) ? dflt : undefined;
+  const defaultAction =
+    dflt !== undefined && oneOf(c, dflt, key(S, 'defaultAction'), SECCOMP_ACTIONS) ? dflt : undefined;
   if (defaultAction === 'SCMP_ACT_NOTIFY') {
     c.fail(key(S, 'defaultAction'), 'SCMP_ACT_NOTIFY cannot be the default action');
   }
   const dErrno = optInt(c, s, 'defaultErrnoRet', S, 'uint32');
   if (dErrno !== undefined && defaultAction !== undefined && !ERRNO_ACTIONS.has(defaultAction)) {
-    c.fail(key(S, 'defaultErrnoRet'), `only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno; defaultAction is ${defaultAction}`);
+    c.fail(
+      key(S, 'defaultErrnoRet'),
+      `only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno; defaultAction is ${defaultAction}`,
+    );
   }
   const arches = opt(s, 'architectures');
   if (arches !== undefined) arr(c, arches, key(S, 'architectures'), (a, p) => oneOf(c, a, p, SECCOMP_ARCHES));
@@ -795,9 +811,12 @@ function checkSeccomp(c: Checker, s: Obj, S: string): void {
     arr(c, syscalls, key(S, 'syscalls'), (sc, p) => {
       if (!obj(c, sc, p)) return;
       const names = req(c, sc, 'names', p, 'a non-empty array of syscall names');
-      if (names !== undefined && arr(c, names, key(p, 'names'), (n, np) => {
-        if (str(c, n, np) && n === '') c.fail(np, 'must not be empty');
-      })) {
+      if (
+        names !== undefined &&
+        arr(c, names, key(p, 'names'), (n, np) => {
+          if (str(c, n, np) && n === '') c.fail(np, 'must not be empty');
+        })
+      ) {
         if ((names as unknown[]).length === 0) c.fail(key(p, 'names'), 'must have at least one entry');
       }
       const act = req(c, sc, 'action', p, 'a SCMP_ACT_* action');
@@ -849,14 +868,16 @@ function crossChecks(c: Checker, doc: Obj, seen: Seen): void {
     }
   } else {
     for (const k of ['uidMappings', 'gidMappings']) {
-      if (linux && linux[k] !== undefined) c.fail(key('linux', k), 'needs a user namespace: add {"type": "user"} to linux.namespaces');
+      if (linux && linux[k] !== undefined)
+        c.fail(key('linux', k), 'needs a user namespace: add {"type": "user"} to linux.namespaces');
     }
   }
 
   const time = ns.get('time');
   if (linux && linux['timeOffsets'] !== undefined) {
     if (!time) c.fail('linux.timeOffsets', 'needs a time namespace: add {"type": "time"} to linux.namespaces');
-    else if (time.path !== undefined) c.fail('linux.timeOffsets', `cannot be set when joining an existing time namespace (${time.at}.path)`);
+    else if (time.path !== undefined)
+      c.fail('linux.timeOffsets', `cannot be set when joining an existing time namespace (${time.at}.path)`);
   }
 
   // Masking and read-only paths are mounts; without a private mount namespace they would be the host's.
@@ -877,7 +898,8 @@ function crossChecks(c: Checker, doc: Obj, seen: Seen): void {
       if (IPC_SYSCTLS.has(name) || name.startsWith('fs.mqueue.')) {
         if (!ns.has('ipc')) c.fail(p, 'needs a private IPC namespace: add {"type": "ipc"} to linux.namespaces');
       } else if (name.startsWith('net.')) {
-        if (!ns.has('network')) c.fail(p, 'needs a private network namespace: add {"type": "network"} to linux.namespaces');
+        if (!ns.has('network'))
+          c.fail(p, 'needs a private network namespace: add {"type": "network"} to linux.namespaces');
       } else if (name === 'kernel.hostname') {
         c.fail(p, 'set the "hostname" field instead');
       } else if (name === 'kernel.domainname') {
@@ -926,7 +948,11 @@ export function validateRuntimeConfig(
  * per problem, each "<source>: <JSON path>: <problem>" (source defaults to "config.json").
  * The returned object is the input itself (unknown fields kept, null optional fields removed).
  */
-export function parseRuntimeConfig(json: unknown, source = 'config.json', options: ValidateOptions = {}): RuntimeConfig {
+export function parseRuntimeConfig(
+  json: unknown,
+  source = 'config.json',
+  options: ValidateOptions = {},
+): RuntimeConfig {
   const { problems, warnings } = validateRuntimeConfig(json, options);
   if (options.onWarning) for (const w of warnings) options.onWarning(format(source, w));
   if (problems.length > 0) throw invalidArgument(linesOf(source, problems));

@@ -9,7 +9,8 @@ import * as native from '../sys/native.ts';
 import type { CgroupDriver } from './cgroup-driver.ts';
 
 // cgroup v2's device rules are an eBPF program; the addon loads it (and replaces it on update).
-const loadDeviceFilter: DeviceFilterLoader = (dir, program) => native.bpfAttachDeviceFilter(dir, program, DEVICE_FILTER_LICENSE);
+const loadDeviceFilter: DeviceFilterLoader = (dir, program) =>
+  native.bpfAttachDeviceFilter(dir, program, DEVICE_FILTER_LICENSE);
 
 export function cgroupfsDriver(): CgroupDriver {
   return {

@@ -22,14 +22,21 @@ export class ConsoleEndpoint {
   }
 
   /** Opens the endpoint the process's terminal needs, or undefined when it has none. */
-  static async open(consoleSocket: string | undefined, terminal: boolean, foreground: boolean): Promise<ConsoleEndpoint | undefined> {
+  static async open(
+    consoleSocket: string | undefined,
+    terminal: boolean,
+    foreground: boolean,
+  ): Promise<ConsoleEndpoint | undefined> {
     if (consoleSocket) {
       if (!terminal) throw invalidArgument('--console-socket given but process.terminal is false');
       const sock = await connectUnix(consoleSocket);
       return new ConsoleEndpoint(fdOf(sock), sock);
     }
     if (!terminal) return undefined;
-    if (!foreground) throw invalidArgument('process.terminal is true: --console-socket is required unless the process runs in the foreground');
+    if (!foreground)
+      throw invalidArgument(
+        'process.terminal is true: --console-socket is required unless the process runs in the foreground',
+      );
     const pair = native.socketpair();
     return new ConsoleEndpoint(pair[1], undefined, pair);
   }
@@ -94,6 +101,7 @@ function connectUnix(path: string): Promise<Socket> {
 
 function fdOf(sock: Socket): number {
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new BerthError(ErrorCode.Internal, 'cannot get the fd of the console socket');
+  if (typeof fd !== 'number' || fd < 0)
+    throw new BerthError(ErrorCode.Internal, 'cannot get the fd of the console socket');
   return fd;
 }

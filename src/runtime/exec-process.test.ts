@@ -14,7 +14,15 @@ const base: Process = {
 
 describe('exec process', () => {
   it('takes the container process and applies the overrides', () => {
-    const p = execProcess(base, { args: ['ls', '-l'], env: ['A=2', 'B=3'], cwd: '/tmp', user: '1000:100', additionalGids: ['5'], caps: ['CAP_CHOWN'], noNewPrivs: true });
+    const p = execProcess(base, {
+      args: ['ls', '-l'],
+      env: ['A=2', 'B=3'],
+      cwd: '/tmp',
+      user: '1000:100',
+      additionalGids: ['5'],
+      caps: ['CAP_CHOWN'],
+      noNewPrivs: true,
+    });
     assert.deepEqual(p.args, ['ls', '-l']);
     assert.deepEqual(p.env, ['PATH=/bin', 'A=2', 'B=3']);
     assert.equal(p.cwd, '/tmp');
@@ -26,7 +34,10 @@ describe('exec process', () => {
     assert.deepEqual(base.args, ['sh'], 'the base is not modified');
   });
   it('keeps the gid when only a uid is given', () => {
-    assert.deepEqual(execProcess({ ...base, user: { uid: 0, gid: 7 } }, { args: ['x'], user: '9' }).user, { uid: 9, gid: 7 });
+    assert.deepEqual(execProcess({ ...base, user: { uid: 0, gid: 7 } }, { args: ['x'], user: '9' }).user, {
+      uid: 9,
+      gid: 7,
+    });
   });
   it('refuses bad input, naming the flag', () => {
     assert.throws(() => execProcess(base, { args: [] }), /a command is required/);

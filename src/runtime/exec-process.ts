@@ -45,13 +45,16 @@ export function execProcess(base: Process, o: ExecOverrides): Process {
   p.terminal = o.tty === true;
   if (o.user !== undefined) {
     const [u, g, ...more] = o.user.split(':');
-    if (more.length > 0 || u === undefined) throw invalidArgument(`--user: expected uid or uid:gid, got ${JSON.stringify(o.user)}`);
+    if (more.length > 0 || u === undefined)
+      throw invalidArgument(`--user: expected uid or uid:gid, got ${JSON.stringify(o.user)}`);
     p.user = { ...p.user, uid: parseId(u, 'user'), gid: g === undefined ? p.user.gid : parseId(g, 'user') };
   }
-  if (o.additionalGids?.length) p.user = { ...p.user, additionalGids: o.additionalGids.map((g) => parseId(g, 'additional-gids')) };
+  if (o.additionalGids?.length)
+    p.user = { ...p.user, additionalGids: o.additionalGids.map((g) => parseId(g, 'additional-gids')) };
   if (o.caps?.length) {
     const c = { ...(p.capabilities ?? {}) };
-    for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...o.caps])];
+    for (const set of ['bounding', 'effective', 'permitted'] as const)
+      c[set] = [...new Set([...(c[set] ?? []), ...o.caps])];
     p.capabilities = c;
   }
   if (o.noNewPrivs) p.noNewPrivileges = true;

@@ -14,10 +14,17 @@ describe('features document', () => {
   it('every advertised seccomp architecture, action and flag compiles with libseccomp', () => {
     const sc = f.linux!.seccomp!;
     for (const arch of sc.archs!) {
-      compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', architectures: [arch as LinuxSeccompArch], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] });
+      compileSeccomp({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        architectures: [arch as LinuxSeccompArch],
+        syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }],
+      });
     }
     for (const action of sc.actions!) {
-      compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: action as LinuxSeccompAction }] });
+      compileSeccomp({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['mkdir'], action: action as LinuxSeccompAction }],
+      });
     }
     compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: sc.supportedFlags as LinuxSeccompFlag[], syscalls: [] });
   });
@@ -27,7 +34,11 @@ describe('features document', () => {
       const c = defaultSpec();
       c.process!.terminal = false;
       c.mounts!.push({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', o] });
-      buildCreatePlan(c, { id: 'f', bundle: '/b', mode: 'foreground', preserveFds: 0, noPivot: false, cgroupJoin: { writeZero: [] } }, linuxHostFacts());
+      buildCreatePlan(
+        c,
+        { id: 'f', bundle: '/b', mode: 'foreground', preserveFds: 0, noPivot: false, cgroupJoin: { writeZero: [] } },
+        linuxHostFacts(),
+      );
     }
   });
 

@@ -1,7 +1,14 @@
 // The runtime spec's features document (features.md) for `berth-runtime features`: what this
 // build of berth-runtime really supports on this host. Every list here must stay truthful: a test
 // runs a config using each advertised feature.
-import { type Features, OCI_VERSION, SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../oci/runtime-spec.ts';
+import {
+  type Features,
+  OCI_VERSION,
+  SECCOMP_ACTIONS,
+  SECCOMP_ARCHES,
+  SECCOMP_FLAGS,
+  SECCOMP_OPERATORS,
+} from '../oci/runtime-spec.ts';
 import { compileSeccomp } from '../seccomp/compile-seccomp.ts';
 import { CAPABILITIES, KNOWN_MOUNT_OPTIONS, mountOptionFlags } from '../oci/runtime-linux-tables.ts';
 

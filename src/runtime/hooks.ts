@@ -52,12 +52,20 @@ export function runHook(name: HostHookName, index: number, hook: Hook, stateJson
 }
 
 /** Runs hooks in order; the first failure stops the rest (prestart, createRuntime). */
-export async function runHooks(name: HostHookName, hooks: readonly Hook[] | undefined, stateJson: string): Promise<void> {
+export async function runHooks(
+  name: HostHookName,
+  hooks: readonly Hook[] | undefined,
+  stateJson: string,
+): Promise<void> {
   for (const [i, h] of (hooks ?? []).entries()) await runHook(name, i, h, stateJson);
 }
 
 /** Runs every hook even when some fail (poststart, poststop: the spec asks for a warning only); returns the failures. */
-export async function runHooksWarn(name: HostHookName, hooks: readonly Hook[] | undefined, stateJson: string): Promise<Error[]> {
+export async function runHooksWarn(
+  name: HostHookName,
+  hooks: readonly Hook[] | undefined,
+  stateJson: string,
+): Promise<Error[]> {
   const errors: Error[] = [];
   for (const [i, h] of (hooks ?? []).entries()) {
     try {

@@ -45,7 +45,11 @@ export function linuxHostFacts(warn: (m: string) => void = () => {}): HostFacts 
     mountPointOf(path) {
       let at = '/';
       for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-        if ((path === m.mountPoint || path.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) && m.mountPoint.length > at.length) at = m.mountPoint;
+        if (
+          (path === m.mountPoint || path.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) &&
+          m.mountPoint.length > at.length
+        )
+          at = m.mountPoint;
       }
       return at;
     },

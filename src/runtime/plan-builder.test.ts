@@ -46,10 +46,32 @@ describe('plan builder', () => {
     const n = names(ops);
     assert.deepEqual(n.slice(0, 5), ['MODE', 'MKFIFO', 'WRITE_FILE', 'CGROUP_INTO', 'CLONE']);
     assert.equal(n.at(-1), 'EXEC');
-    const order = ['SETSID', 'ROOTFS', 'MKNOD', 'SYMLINK', 'PIVOT_ROOT', 'HOSTNAME', 'READONLY_PATH', 'MASK_PATH', 'CLOSE_FDS', 'CAP_BOUNDING', 'USER', 'CHDIR', 'CAPS', 'RESOLVE_EXEC', 'READY', 'WAIT_FIFO', 'EXEC'];
+    const order = [
+      'SETSID',
+      'ROOTFS',
+      'MKNOD',
+      'SYMLINK',
+      'PIVOT_ROOT',
+      'HOSTNAME',
+      'READONLY_PATH',
+      'MASK_PATH',
+      'CLOSE_FDS',
+      'CAP_BOUNDING',
+      'USER',
+      'CHDIR',
+      'CAPS',
+      'RESOLVE_EXEC',
+      'READY',
+      'WAIT_FIFO',
+      'EXEC',
+    ];
     const idx = order.map((o) => n.indexOf(o as PlanOp['op']));
     for (const [i, v] of idx.entries()) assert.ok(v >= 0, `${order[i]} missing`);
-    assert.deepEqual([...idx].sort((a, b) => a - b), idx, `ops out of order:\n${formatPlan(ops)}`);
+    assert.deepEqual(
+      [...idx].sort((a, b) => a - b),
+      idx,
+      `ops out of order:\n${formatPlan(ops)}`,
+    );
     // Default namespaces become one clone; the cgroup join happens before it.
     const clone = ops.find((o) => o.op === 'CLONE')!;
     const flags = Number((clone.values[0] as { v: number }).v);
@@ -67,7 +89,12 @@ describe('plan builder', () => {
   it('resolves mounts inside the rootfs and makes bind targets by source type', () => {
     const ops = buildCreatePlan(
       spec((c) => {
-        c.mounts!.push({ destination: '/etc/x.conf', type: 'bind', source: '/host/x.conf', options: ['rbind', 'ro', 'nosuid'] });
+        c.mounts!.push({
+          destination: '/etc/x.conf',
+          type: 'bind',
+          source: '/host/x.conf',
+          options: ['rbind', 'ro', 'nosuid'],
+        });
         c.mounts!.push({ destination: '/data/../data2', type: 'bind', source: 'rel', options: ['bind', 'rprivate'] });
       }),
       opts,
@@ -115,7 +142,11 @@ describe('plan builder', () => {
       host,
     );
     const joins = lines(ops).filter((x) => x.startsWith('JOIN_NS'));
-    assert.deepEqual(joins, ['JOIN_NS(0x10000000, "/proc/7/ns/user")', 'JOIN_NS(0x40000000, "/proc/7/ns/net")', 'JOIN_NS(0x20000, "/proc/7/ns/mnt")']);
+    assert.deepEqual(joins, [
+      'JOIN_NS(0x10000000, "/proc/7/ns/user")',
+      'JOIN_NS(0x40000000, "/proc/7/ns/net")',
+      'JOIN_NS(0x20000, "/proc/7/ns/mnt")',
+    ]);
     assert.ok(lines(ops).includes('CLONE(0x24000000)'));
   });
 
@@ -124,8 +155,16 @@ describe('plan builder', () => {
       spec((c) => {
         c.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }];
         c.process!.oomScoreAdj = 100;
-        c.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
-        c.hooks = { createContainer: [{ path: '/bin/h', args: ['h', 'cc'] }], startContainer: [{ path: '/bin/h', timeout: 3 }], prestart: [{ path: '/p' }] };
+        c.process!.capabilities = {
+          bounding: ['CAP_KILL', 'CAP_CHOWN'],
+          effective: ['CAP_KILL'],
+          permitted: ['CAP_KILL'],
+        };
+        c.hooks = {
+          createContainer: [{ path: '/bin/h', args: ['h', 'cc'] }],
+          startContainer: [{ path: '/bin/h', timeout: 3 }],
+          prestart: [{ path: '/p' }],
+        };
       }),
       opts,
       host,
@@ -176,28 +215,68 @@ describe('plan builder', () => {
     assert.equal(flags & 0x80, 0);
   });
 
-  it('cgroup mounts: with a cgroup namespace each hierarchy afresh; without one only the container\'s own directories, bound', () => {
-    const withNs = lines(buildCreatePlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), opts, host));
+  it("cgroup mounts: with a cgroup namespace each hierarchy afresh; without one only the container's own directories, bound", () => {
+    const withNs = lines(
+      buildCreatePlan(
+        spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })),
+        opts,
+        host,
+      ),
+    );
     assert.ok(withNs.some((x) => x.startsWith('MOUNT("tmpfs", "/sys/fs/cgroup", "tmpfs"')));
-    assert.ok(withNs.some((x) => x.startsWith('MOUNT("cgroup", "/sys/fs/cgroup/systemd", "cgroup"') && x.includes('"name=systemd"')));
+    assert.ok(
+      withNs.some(
+        (x) => x.startsWith('MOUNT("cgroup", "/sys/fs/cgroup/systemd", "cgroup"') && x.includes('"name=systemd"'),
+      ),
+    );
     const own = { memory: '/sys/fs/cgroup/memory/berth/c1' };
     const noNs = lines(buildCreatePlan(spec(), { ...opts, cgroupPaths: own }, host));
-    assert.ok(noNs.some((x) => x.startsWith('MOUNT("/sys/fs/cgroup/memory/berth/c1", "/sys/fs/cgroup/memory", "", 0x1000')));
-    assert.ok(!noNs.some((x) => x.startsWith('MOUNT("cgroup"')), 'never the host\'s whole tree');
-    assert.ok(!noNs.some((x) => x.includes('/sys/fs/cgroup/systemd')), 'a hierarchy without a directory of its own is left out');
+    assert.ok(
+      noNs.some((x) => x.startsWith('MOUNT("/sys/fs/cgroup/memory/berth/c1", "/sys/fs/cgroup/memory", "", 0x1000')),
+    );
+    assert.ok(!noNs.some((x) => x.startsWith('MOUNT("cgroup"')), "never the host's whole tree");
+    assert.ok(
+      !noNs.some((x) => x.includes('/sys/fs/cgroup/systemd')),
+      'a hierarchy without a directory of its own is left out',
+    );
   });
 
   it('cgroup mounts on a hybrid host: only the v1 hierarchies (as runc and crun); on a unified host cgroup2', () => {
-    const hybrid: HostFacts = { ...host, cgroupHierarchies: () => [...host.cgroupHierarchies(), { name: 'unified', options: '', fstype: 'cgroup2' }] };
+    const hybrid: HostFacts = {
+      ...host,
+      cgroupHierarchies: () => [...host.cgroupHierarchies(), { name: 'unified', options: '', fstype: 'cgroup2' }],
+    };
     const own = { memory: '/sys/fs/cgroup/memory/berth/c1', unified: '/sys/fs/cgroup/unified/berth/c1' };
     for (const withNs of [true, false]) {
-      const ls = lines(buildCreatePlan(spec((c) => withNs && c.linux!.namespaces!.push({ type: 'cgroup' })), { ...opts, cgroupPaths: own }, hybrid));
-      assert.ok(ls.some((x) => x.includes('"/sys/fs/cgroup/memory"')), `v1 mounted (cgroup ns ${withNs})`);
-      assert.deepEqual(ls.filter((x) => x.startsWith('MOUNT(') && (x.includes('unified') || x.includes('cgroup2'))), [], `no cgroup2 in the container (cgroup ns ${withNs})`);
+      const ls = lines(
+        buildCreatePlan(
+          spec((c) => withNs && c.linux!.namespaces!.push({ type: 'cgroup' })),
+          { ...opts, cgroupPaths: own },
+          hybrid,
+        ),
+      );
+      assert.ok(
+        ls.some((x) => x.includes('"/sys/fs/cgroup/memory"')),
+        `v1 mounted (cgroup ns ${withNs})`,
+      );
+      assert.deepEqual(
+        ls.filter((x) => x.startsWith('MOUNT(') && (x.includes('unified') || x.includes('cgroup2'))),
+        [],
+        `no cgroup2 in the container (cgroup ns ${withNs})`,
+      );
     }
     const v2: HostFacts = { ...host, cgroupHierarchies: () => [{ name: 'unified', options: '', fstype: 'cgroup2' }] };
-    const ls = lines(buildCreatePlan(spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })), opts, v2));
-    assert.ok(ls.some((x) => x.startsWith('MOUNT("cgroup2", "/sys/fs/cgroup", "cgroup2"')), ls.join('\n'));
+    const ls = lines(
+      buildCreatePlan(
+        spec((c) => c.linux!.namespaces!.push({ type: 'cgroup' })),
+        opts,
+        v2,
+      ),
+    );
+    assert.ok(
+      ls.some((x) => x.startsWith('MOUNT("cgroup2", "/sys/fs/cgroup", "cgroup2"')),
+      ls.join('\n'),
+    );
   });
 
   it('refuses a rootfs whose /proc or /sys is a symlink, naming the path, before any op', () => {
@@ -205,19 +284,49 @@ describe('plan builder', () => {
       const linked: HostFacts = { ...host, isSymlink: (x) => x === `/b/rootfs${p}` };
       assert.throws(
         () => buildCreatePlan(spec(), opts, linked),
-        (e: Error) => e.message.includes(`${p} in the rootfs (/b/rootfs${p}) is a symlink`) && /must be mounted on an ordinary directory/.test(e.message),
+        (e: Error) =>
+          e.message.includes(`${p} in the rootfs (/b/rootfs${p}) is a symlink`) &&
+          /must be mounted on an ordinary directory/.test(e.message),
       );
     }
   });
 
   const bad: Array<[string, (c: RuntimeConfig) => void, RegExp]> = [
-    ['hostname without a uts namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'uts')), /hostname: set, but there is no uts namespace/],
-    ['masked paths without a mount namespace', (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')), /maskedPaths, linux.readonlyPaths: need a mount namespace/],
-    ['user namespace without mappings', (c) => c.linux!.namespaces!.push({ type: 'user' }), /uidMappings, linux.gidMappings: required/],
-    ['bind source missing', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/missing', options: ['bind'] }), /mounts\[\d+\]\.source: \/missing does not exist/],
-    ['recursive attributes', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['rbind', 'rro'] }), /mounts\[\d+\]\.options: recursive mount attributes/],
-    ['idmapped mount', (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['bind', 'idmap'] }), /idmapped mounts are not supported/],
-    ['terminal without console socket', (c) => (c.process!.terminal = true), /--console-socket is required unless the process runs in the foreground/],
+    [
+      'hostname without a uts namespace',
+      (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'uts')),
+      /hostname: set, but there is no uts namespace/,
+    ],
+    [
+      'masked paths without a mount namespace',
+      (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')),
+      /maskedPaths, linux.readonlyPaths: need a mount namespace/,
+    ],
+    [
+      'user namespace without mappings',
+      (c) => c.linux!.namespaces!.push({ type: 'user' }),
+      /uidMappings, linux.gidMappings: required/,
+    ],
+    [
+      'bind source missing',
+      (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/missing', options: ['bind'] }),
+      /mounts\[\d+\]\.source: \/missing does not exist/,
+    ],
+    [
+      'recursive attributes',
+      (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['rbind', 'rro'] }),
+      /mounts\[\d+\]\.options: recursive mount attributes/,
+    ],
+    [
+      'idmapped mount',
+      (c) => c.mounts!.push({ destination: '/x', type: 'bind', source: '/d', options: ['bind', 'idmap'] }),
+      /idmapped mounts are not supported/,
+    ],
+    [
+      'terminal without console socket',
+      (c) => (c.process!.terminal = true),
+      /--console-socket is required unless the process runs in the foreground/,
+    ],
     ['sysctl key with a slash', (c) => (c.linux!.sysctl = { 'net/ipv4': '1' }), /linux.sysctl: invalid key/],
     ['AppArmor', (c) => (c.process!.apparmorProfile = 'x'), /process.apparmorProfile: AppArmor is not supported/],
   ];
@@ -227,20 +336,39 @@ describe('plan builder', () => {
     });
   }
   it('leaves out capabilities the kernel table does not know (validation warned)', () => {
-    const ops = buildCreatePlan(spec((c) => (c.process!.capabilities!.bounding = ['CAP_KILL', 'CAP_NOPE'])), opts, host);
+    const ops = buildCreatePlan(
+      spec((c) => (c.process!.capabilities!.bounding = ['CAP_KILL', 'CAP_NOPE'])),
+      opts,
+      host,
+    );
     assert.ok(lines(ops).includes('CAP_BOUNDING(32)'));
   });
   it('refuses a capability beyond the kernel last cap', () => {
     assert.throws(
-      () => buildCreatePlan(spec((c) => (c.process!.capabilities!.bounding = ['CAP_CHECKPOINT_RESTORE'])), opts, { ...host, capLastCap: () => 39 }),
+      () =>
+        buildCreatePlan(
+          spec((c) => (c.process!.capabilities!.bounding = ['CAP_CHECKPOINT_RESTORE'])),
+          opts,
+          { ...host, capLastCap: () => 39 },
+        ),
       /capability 40 is beyond this kernel's last \(39\)/,
     );
   });
 
   it('exec: joins the cgroup first, then every namespace of the init (user first, mount last), forks, and execs with the process credentials', () => {
     const c = spec((c) => c.linux!.namespaces!.push({ type: 'user' }));
-    const proc = { ...c.process!, args: ['ls'], user: { uid: 5, gid: 6 }, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] };
-    const ops = buildExecPlan(c, proc, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoin: { writeZero: ['/cg/tasks'], cloneInto: '/cg2' } }, host);
+    const proc = {
+      ...c.process!,
+      args: ['ls'],
+      user: { uid: 5, gid: 6 },
+      rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }],
+    };
+    const ops = buildExecPlan(
+      c,
+      proc,
+      { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoin: { writeZero: ['/cg/tasks'], cloneInto: '/cg2' } },
+      host,
+    );
     const l = lines(ops);
     assert.equal(l[0], 'MODE(1)');
     assert.equal(l[1], 'WRITE_FILE("/cg/tasks", "0")');
@@ -254,7 +382,12 @@ describe('plan builder', () => {
     assert.ok(!names(ops).includes('MOUNT') && !names(ops).includes('PIVOT_ROOT'));
     assert.deepEqual(names(ops).slice(-3), ['READY', 'UMASK', 'EXEC']);
     assert.ok(names(ops).indexOf('RESOLVE_EXEC') < names(ops).indexOf('READY'));
-    const detached = buildExecPlan(c, proc, { initPid: 77, mode: 'detach', preserveFds: 0, cgroupJoin: { writeZero: [] } }, host);
+    const detached = buildExecPlan(
+      c,
+      proc,
+      { initPid: 77, mode: 'detach', preserveFds: 0, cgroupJoin: { writeZero: [] } },
+      host,
+    );
     assert.equal(lines(detached)[0], 'MODE(0)');
   });
 
@@ -263,7 +396,10 @@ describe('plan builder', () => {
       names(
         buildCreatePlan(
           spec((c) => {
-            c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] };
+            c.linux!.seccomp = {
+              defaultAction: 'SCMP_ACT_ERRNO',
+              syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }],
+            };
             c.process!.noNewPrivileges = nnp;
           }),
           opts,
@@ -271,9 +407,15 @@ describe('plan builder', () => {
         ),
       );
     const off = withFilter(false);
-    assert.ok(off.indexOf('CLOSE_FDS') < off.indexOf('SECCOMP') && off.indexOf('SECCOMP') < off.indexOf('CAP_BOUNDING'));
+    assert.ok(
+      off.indexOf('CLOSE_FDS') < off.indexOf('SECCOMP') && off.indexOf('SECCOMP') < off.indexOf('CAP_BOUNDING'),
+    );
     const on = withFilter(true);
-    assert.ok(on.indexOf('NO_NEW_PRIVS') < on.indexOf('SECCOMP') && on.indexOf('RESOLVE_EXEC') < on.indexOf('SECCOMP') && on.indexOf('SECCOMP') < on.indexOf('READY'));
+    assert.ok(
+      on.indexOf('NO_NEW_PRIVS') < on.indexOf('SECCOMP') &&
+        on.indexOf('RESOLVE_EXEC') < on.indexOf('SECCOMP') &&
+        on.indexOf('SECCOMP') < on.indexOf('READY'),
+    );
   });
 
   it('without a mount namespace: no mounts at all (they would land on the host), a warning, and chroot without moving the rootfs', () => {
@@ -294,20 +436,44 @@ describe('plan builder', () => {
     assert.match(warnings.join('\n'), /mounts skipped: there is no mount namespace/);
   });
 
-  it('shared root propagation is applied before the root switch (the rootfs\'s own mount made private) and after; unbindable after; private or slave before', () => {
+  it("shared root propagation is applied before the root switch (the rootfs's own mount made private) and after; unbindable after; private or slave before", () => {
     const at = (p: NonNullable<NonNullable<RuntimeConfig['linux']>['rootfsPropagation']>) => {
-      const l = lines(buildCreatePlan(spec((c) => (c.linux!.rootfsPropagation = p)), opts, host));
+      const l = lines(
+        buildCreatePlan(
+          spec((c) => (c.linux!.rootfsPropagation = p)),
+          opts,
+          host,
+        ),
+      );
       const first = l.findIndex((x) => x.startsWith('MOUNT("", "/"'));
-      return { first: l[first], next: l[first + 1]?.startsWith('MOUNT("", "/srv"') ? l[first + 1] : undefined, after: l.slice(l.indexOf('PIVOT_ROOT()') + 1).find((x) => x.startsWith('MOUNT("", "/"')) };
+      return {
+        first: l[first],
+        next: l[first + 1]?.startsWith('MOUNT("", "/srv"') ? l[first + 1] : undefined,
+        after: l.slice(l.indexOf('PIVOT_ROOT()') + 1).find((x) => x.startsWith('MOUNT("", "/"')),
+      };
     };
     // A bind of the host's shared mount stays in the host's peer group only if / was never made a slave.
-    assert.deepEqual(at('rshared'), { first: 'MOUNT("", "/", "", 0x104000, "", 0)', next: 'MOUNT("", "/srv", "", 0x40000, "", 0)', after: 'MOUNT("", "/", "", 0x104000, "", 0)' });
-    assert.deepEqual(at('runbindable'), { first: 'MOUNT("", "/", "", 0x84000, "", 0)', next: undefined, after: 'MOUNT("", "/", "", 0x24000, "", 0)' });
+    assert.deepEqual(at('rshared'), {
+      first: 'MOUNT("", "/", "", 0x104000, "", 0)',
+      next: 'MOUNT("", "/srv", "", 0x40000, "", 0)',
+      after: 'MOUNT("", "/", "", 0x104000, "", 0)',
+    });
+    assert.deepEqual(at('runbindable'), {
+      first: 'MOUNT("", "/", "", 0x84000, "", 0)',
+      next: undefined,
+      after: 'MOUNT("", "/", "", 0x24000, "", 0)',
+    });
     assert.deepEqual(at('private'), { first: 'MOUNT("", "/", "", 0x40000, "", 0)', next: undefined, after: undefined });
   });
 
   it('a cwd other than / is made (0755, in root) after the mounts and before the root switch', () => {
-    const l = lines(buildCreatePlan(spec((c) => (c.process!.cwd = '/work/dir/')), opts, host));
+    const l = lines(
+      buildCreatePlan(
+        spec((c) => (c.process!.cwd = '/work/dir/')),
+        opts,
+        host,
+      ),
+    );
     const mk = l.indexOf('MKDIR("/work/dir", 0x1ed)');
     assert.ok(mk > l.findLastIndex((x) => x.startsWith('MOUNT(')) && mk < l.indexOf('PIVOT_ROOT()'), l.join('\n'));
     assert.ok(!lines(buildCreatePlan(spec(), opts, host)).some((x) => x.startsWith('MKDIR("/"')), 'not for /');
@@ -325,13 +491,29 @@ describe('plan builder', () => {
       ),
     );
     const first = l.indexOf('CHDIR("/", 1)');
-    assert.ok(first >= 0 && first < l.findIndex((x) => x.startsWith('SECCOMP')) && l.indexOf('CHDIR("/", 0)') > l.findIndex((x) => x.startsWith('USER')));
+    assert.ok(
+      first >= 0 &&
+        first < l.findIndex((x) => x.startsWith('SECCOMP')) &&
+        l.indexOf('CHDIR("/", 0)') > l.findIndex((x) => x.startsWith('USER')),
+    );
   });
 
   it('a mountLabel is ignored with a warning where SELinux is off, refused where it is on', () => {
     warnings.length = 0;
-    buildCreatePlan(spec((c) => (c.linux!.mountLabel = 'system_u:object_r:x:s0')), opts, host);
+    buildCreatePlan(
+      spec((c) => (c.linux!.mountLabel = 'system_u:object_r:x:s0')),
+      opts,
+      host,
+    );
     assert.match(warnings.join('\n'), /mountLabel: ignored: SELinux is not enabled/);
-    assert.throws(() => buildCreatePlan(spec((c) => (c.linux!.mountLabel = 'x')), opts, { ...host, selinuxEnabled: () => true }), /mountLabel: SELinux labels are not supported/);
+    assert.throws(
+      () =>
+        buildCreatePlan(
+          spec((c) => (c.linux!.mountLabel = 'x')),
+          opts,
+          { ...host, selinuxEnabled: () => true },
+        ),
+      /mountLabel: SELinux labels are not supported/,
+    );
   });
 });

@@ -5,12 +5,40 @@
 // `HostFacts`, so it is unit-tested without root. It must never touch the file system itself.
 
 import { internal, invalidArgument, unsupported } from '../errors/errors.ts';
-import type { Hook, LinuxDevice, LinuxSeccomp, Mount as OciMount, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
-import { capabilityNumber, isKnownCapability, MS, mountOptionFlags, namespaceCloneFlag, namespaceProcName, rlimitNumber, rlimitValue } from '../oci/runtime-linux-tables.ts';
+import type {
+  Hook,
+  LinuxDevice,
+  LinuxSeccomp,
+  Mount as OciMount,
+  Process,
+  RuntimeConfig,
+} from '../oci/runtime-spec.ts';
+import {
+  capabilityNumber,
+  isKnownCapability,
+  MS,
+  mountOptionFlags,
+  namespaceCloneFlag,
+  namespaceProcName,
+  rlimitNumber,
+  rlimitValue,
+} from '../oci/runtime-linux-tables.ts';
 import { int, ints, MountHow, op, type PlanOp, PlanMode, str, strs } from '../sys/plan.ts';
 
 // mount(2) flags used by the policy below, from the one table (src/oci/runtime-linux-tables.ts).
-const { RDONLY: MS_RDONLY, NOSUID: MS_NOSUID, NODEV: MS_NODEV, NOEXEC: MS_NOEXEC, REMOUNT: MS_REMOUNT, BIND: MS_BIND, REC: MS_REC, PRIVATE: MS_PRIVATE, SLAVE: MS_SLAVE, SHARED: MS_SHARED, UNBINDABLE: MS_UNBINDABLE } = MS;
+const {
+  RDONLY: MS_RDONLY,
+  NOSUID: MS_NOSUID,
+  NODEV: MS_NODEV,
+  NOEXEC: MS_NOEXEC,
+  REMOUNT: MS_REMOUNT,
+  BIND: MS_BIND,
+  REC: MS_REC,
+  PRIVATE: MS_PRIVATE,
+  SLAVE: MS_SLAVE,
+  SHARED: MS_SHARED,
+  UNBINDABLE: MS_UNBINDABLE,
+} = MS;
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -100,10 +128,13 @@ function refuseUnsupported(config: RuntimeConfig): void {
   if (proc?.scheduler) refuse('process.scheduler', 'sched_setattr');
   if (proc?.ioPriority) refuse('process.ioPriority', 'ioprio_set');
   if (proc?.execCPUAffinity) refuse('process.execCPUAffinity', 'CPU affinity');
-  if (linux.netDevices && Object.keys(linux.netDevices).length > 0) refuse('linux.netDevices', 'moving network devices');
+  if (linux.netDevices && Object.keys(linux.netDevices).length > 0)
+    refuse('linux.netDevices', 'moving network devices');
 }
 
-function hookValues(h: Hook): [ReturnType<typeof str>, ReturnType<typeof strs>, ReturnType<typeof strs>, ReturnType<typeof int>] {
+function hookValues(
+  h: Hook,
+): [ReturnType<typeof str>, ReturnType<typeof strs>, ReturnType<typeof strs>, ReturnType<typeof int>] {
   return [str(h.path), strs(h.args && h.args.length > 0 ? h.args : [h.path]), strs(h.env ?? []), int(h.timeout ?? 0)];
 }
 
@@ -162,15 +193,22 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     // Without a mount namespace the container shares the runtime's mounts: nothing may be mounted
     // (it would land on the host), so only the root changes (chroot), as runc and crun do.
     if ((linux.maskedPaths?.length ?? 0) + (linux.readonlyPaths?.length ?? 0) > 0) {
-      throw invalidArgument('config.json: linux.maskedPaths, linux.readonlyPaths: need a mount namespace (type "mount")');
+      throw invalidArgument(
+        'config.json: linux.maskedPaths, linux.readonlyPaths: need a mount namespace (type "mount")',
+      );
     }
-    if (config.root.readonly) throw invalidArgument('config.json: root.readonly: needs a mount namespace (type "mount")');
+    if (config.root.readonly)
+      throw invalidArgument('config.json: root.readonly: needs a mount namespace (type "mount")');
     if ((config.mounts?.length ?? 0) > 0) {
-      host.warn(`config.json: mounts: ${config.mounts!.length} mounts skipped: there is no mount namespace to mount them in`);
+      host.warn(
+        `config.json: mounts: ${config.mounts!.length} mounts skipped: there is no mount namespace to mount them in`,
+      );
     }
   }
   if (newUserNs && !(linux.uidMappings?.length && linux.gidMappings?.length)) {
-    throw invalidArgument('config.json: linux.uidMappings, linux.gidMappings: required when a new user namespace is created');
+    throw invalidArgument(
+      'config.json: linux.uidMappings, linux.gidMappings: required when a new user namespace is created',
+    );
   }
   if (config.hostname !== undefined && config.hostname !== '' && !byType.has('uts')) {
     throw invalidArgument('config.json: hostname: set, but there is no uts namespace to set it in');
@@ -179,7 +217,8 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     throw invalidArgument('config.json: domainname: set, but there is no uts namespace to set it in');
   }
 
-  if (opts.mode === 'create' && !opts.fifoPath) throw internal('plan: create mode needs the exec FIFO path (opts.fifoPath), none was given');
+  if (opts.mode === 'create' && !opts.fifoPath)
+    throw internal('plan: create mode needs the exec FIFO path (opts.fifoPath), none was given');
   if (opts.fifoPath) pre.push(op('MKFIFO', str(opts.fifoPath), int(0o622)));
   pre.push(...cgroupJoinOps(opts.cgroupJoin));
   // clone(2) cannot take CLONE_NEWTIME: stage0 unshares it (its children are born inside) and
@@ -219,23 +258,33 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   // would never reach the host. Then the mount holding the rootfs is made private (runc's
   // rootfsParentMountPrivate): its bind onto itself must not propagate, and pivot_root refuses a shared parent.
   const sharedRoot = wantedProp !== undefined && (wantedProp & MS_SHARED) !== 0;
-  const earlyProp = wantedProp !== undefined && wantedProp & (MS_PRIVATE | MS_SLAVE | MS_SHARED) ? wantedProp : MS_SLAVE | MS_REC;
+  const earlyProp =
+    wantedProp !== undefined && wantedProp & (MS_PRIVATE | MS_SLAVE | MS_SHARED) ? wantedProp : MS_SLAVE | MS_REC;
   if (hasMountNs) {
     child.push(op('MOUNT', str(''), str('/'), str(''), int(earlyProp), str(''), int(0)));
-    if (sharedRoot) child.push(op('MOUNT', str(''), str(host.mountPointOf(rootfs)), str(''), int(MS_PRIVATE), str(''), int(0)));
+    if (sharedRoot)
+      child.push(op('MOUNT', str(''), str(host.mountPointOf(rootfs)), str(''), int(MS_PRIVATE), str(''), int(0)));
     child.push(op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)));
   }
   child.push(op('ROOTFS', str(rootfs)));
-  if (hasMountNs) child.push(...rootfsOps(config, opts, host, inUserNs, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'));
+  if (hasMountNs)
+    child.push(
+      ...rootfsOps(config, opts, host, inUserNs, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'),
+    );
   // A missing cwd is made (0755, as the container's root), after the mounts since it may lie in one:
   // runc does the same, and docker and kubelet rely on it for a WORKDIR or workingDir not in the image.
-  if (hasMountNs && proc.cwd && normalizeDest(proc.cwd) !== '/') child.push(op('MKDIR', str(normalizeDest(proc.cwd)), int(0o755)));
+  if (hasMountNs && proc.cwd && normalizeDest(proc.cwd) !== '/')
+    child.push(op('MKDIR', str(normalizeDest(proc.cwd)), int(0o755)));
 
   // Hooks that run while the container is being created (prestart and createRuntime in Node, in the
   // runtime's namespaces; createContainer here, in the container's) need the state JSON with the pid.
   const hooks = config.hooks ?? {};
   const needsState =
-    (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) + (hooks.startContainer?.length ?? 0) > 0;
+    (hooks.prestart?.length ?? 0) +
+      (hooks.createRuntime?.length ?? 0) +
+      (hooks.createContainer?.length ?? 0) +
+      (hooks.startContainer?.length ?? 0) >
+    0;
   if (needsState) child.push(op('HOOK_SYNC'));
   for (const h of hooks.createContainer ?? []) child.push(op('RUN_HOOK', ...hookValues(h)));
 
@@ -246,7 +295,8 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     child.push(op('MOUNT', str(''), str('/'), str(''), int(wantedProp), str(''), int(0)));
   }
   if (linux.mountLabel) {
-    if (host.selinuxEnabled()) throw unsupported('config.json: linux.mountLabel: SELinux labels are not supported by berth-runtime yet');
+    if (host.selinuxEnabled())
+      throw unsupported('config.json: linux.mountLabel: SELinux labels are not supported by berth-runtime yet');
     host.warn('config.json: linux.mountLabel: ignored: SELinux is not enabled on this host');
   }
 
@@ -261,7 +311,9 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   }
   if (proc.terminal) {
     if (opts.consoleSocketFd === undefined) {
-      throw invalidArgument('process.terminal is true: --console-socket is required unless the process runs in the foreground');
+      throw invalidArgument(
+        'process.terminal is true: --console-socket is required unless the process runs in the foreground',
+      );
     }
     const rows = proc.consoleSize?.height ?? 0;
     const cols = proc.consoleSize?.width ?? 0;
@@ -315,7 +367,9 @@ function propagationFlag(p: string | undefined): number | undefined {
 function personalityDomain(domain: string): number {
   if (domain === 'LINUX') return 0x0000;
   if (domain === 'LINUX32') return 0x0008;
-  throw invalidArgument(`config.json: linux.personality.domain: expected LINUX or LINUX32, got ${JSON.stringify(domain)}`);
+  throw invalidArgument(
+    `config.json: linux.personality.domain: expected LINUX or LINUX32, got ${JSON.stringify(domain)}`,
+  );
 }
 
 function deviceOf(d: LinuxDevice) {
@@ -349,12 +403,21 @@ function refuseSymlinkedKernelFs(config: RuntimeConfig, rootfs: string, host: Ho
 }
 
 /** The ops for one entry of config.mounts. */
-function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, host: HostFacts, cgroupMode: 'ns' | 'host'): PlanOp[] {
+function mountOps(
+  m: OciMount,
+  index: number,
+  dest: string,
+  opts: PlanOptions,
+  host: HostFacts,
+  cgroupMode: 'ns' | 'host',
+): PlanOp[] {
   const where = `config.json: mounts[${index}]`;
   const parsed = mountOptionFlags(m.options ?? []);
   // Options berth cannot honour yet are refused, never silently dropped.
   if (parsed.recAttrSet !== 0 || parsed.recAttrClr !== 0) {
-    throw unsupported(`${where}.options: recursive mount attributes (rro, rnosuid, …) are not supported by berth-runtime yet`);
+    throw unsupported(
+      `${where}.options: recursive mount attributes (rro, rnosuid, …) are not supported by berth-runtime yet`,
+    );
   }
   if (parsed.idmap) throw unsupported(`${where}.options: idmapped mounts are not supported by berth-runtime yet`);
   if (parsed.tmpcopyup) throw unsupported(`${where}.options: tmpcopyup is not supported by berth-runtime yet`);
@@ -384,7 +447,17 @@ function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, h
   } else {
     const flags = parsed.flags & ~MS_REMOUNT;
     const noSymlink = m.type === 'proc' || m.type === 'sysfs' ? MountHow.NO_SYMLINK : 0;
-    out.push(op('MOUNT', str(m.source ?? m.type ?? ''), str(dest), str(m.type ?? ''), int(flags), str(data), int(inRoot | MountHow.MKDIR | noSymlink)));
+    out.push(
+      op(
+        'MOUNT',
+        str(m.source ?? m.type ?? ''),
+        str(dest),
+        str(m.type ?? ''),
+        int(flags),
+        str(data),
+        int(inRoot | MountHow.MKDIR | noSymlink),
+      ),
+    );
   }
   for (const p of parsed.propagation) out.push(op('MOUNT', str(''), str(dest), str(''), int(p), str(''), int(inRoot)));
   return out;
@@ -395,7 +468,13 @@ function mountOps(m: OciMount, index: number, dest: string, opts: PlanOptions, h
  * With a cgroup namespace each hierarchy is mounted afresh (the kernel roots it at the namespace);
  * without one, the container's own cgroup dirs are bind-mounted so that it never sees the host's tree.
  */
-function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: HostFacts, mode: 'ns' | 'host'): PlanOp[] {
+function cgroupMountOps(
+  dest: string,
+  flags: number,
+  opts: PlanOptions,
+  host: HostFacts,
+  mode: 'ns' | 'host',
+): PlanOp[] {
   const inRoot = MountHow.IN_ROOT | MountHow.VIA_FD;
   const out: PlanOp[] = [];
   const hier = host.cgroupHierarchies();
@@ -403,14 +482,27 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
   const fsFlags = (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | (flags & MS_RDONLY);
   if (v2Only) {
     const own = opts.cgroupPaths?.['unified'];
-    if (mode === 'ns') out.push(op('MOUNT', str('cgroup2'), str(dest), str('cgroup2'), int(fsFlags), str(''), int(inRoot | MountHow.MKDIR)));
+    if (mode === 'ns')
+      out.push(
+        op('MOUNT', str('cgroup2'), str(dest), str('cgroup2'), int(fsFlags), str(''), int(inRoot | MountHow.MKDIR)),
+      );
     else if (own) {
       out.push(op('MOUNT', str(own), str(dest), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
       out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));
     }
     return out;
   }
-  out.push(op('MOUNT', str('tmpfs'), str(dest), str('tmpfs'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot | MountHow.MKDIR)));
+  out.push(
+    op(
+      'MOUNT',
+      str('tmpfs'),
+      str(dest),
+      str('tmpfs'),
+      int(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+      str('mode=755'),
+      int(inRoot | MountHow.MKDIR),
+    ),
+  );
   for (const h of hier) {
     // A hybrid host's cgroup2 (/sys/fs/cgroup/unified) carries no controllers: runc and crun mount
     // only the v1 hierarchies in the container, and so does berth (the container is still placed in it).
@@ -422,20 +514,38 @@ function cgroupMountOps(dest: string, flags: number, opts: PlanOptions, host: Ho
     // container's own directory is bound, and a hierarchy it has none in is left out.
     if (mode === 'host' && !own) continue;
     if (mode === 'ns') {
-      out.push(op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.options), int(inRoot | MountHow.MKDIR)));
+      out.push(
+        op('MOUNT', str('cgroup'), str(sub), str(h.fstype), int(fsFlags), str(h.options), int(inRoot | MountHow.MKDIR)),
+      );
     } else if (own) {
       out.push(op('MOUNT', str(own), str(sub), str(''), int(MS_BIND), str(''), int(inRoot | MountHow.MKDIR)));
       out.push(op('MOUNT', str(''), str(sub), str(''), int(MS_BIND | MS_REMOUNT | fsFlags), str(''), int(inRoot)));
     }
   }
   if (flags & MS_RDONLY) {
-    out.push(op('MOUNT', str(''), str(dest), str(''), int(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), int(inRoot)));
+    out.push(
+      op(
+        'MOUNT',
+        str(''),
+        str(dest),
+        str(''),
+        int(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+        str('mode=755'),
+        int(inRoot),
+      ),
+    );
   }
   return out;
 }
 
 /** The container's file system inside its mount namespace: config.mounts in order, the devices, the /dev links. */
-function rootfsOps(config: RuntimeConfig, opts: PlanOptions, host: HostFacts, inUserNs: boolean, cgroupMode: 'ns' | 'host'): PlanOp[] {
+function rootfsOps(
+  config: RuntimeConfig,
+  opts: PlanOptions,
+  host: HostFacts,
+  inUserNs: boolean,
+  cgroupMode: 'ns' | 'host',
+): PlanOp[] {
   const child: PlanOp[] = [];
   const linux = config.linux ?? {};
   let devIsTmpfs = false;
@@ -446,18 +556,36 @@ function rootfsOps(config: RuntimeConfig, opts: PlanOptions, host: HostFacts, in
   }
 
   // Devices: the defaults, then linux.devices. In a user namespace mknod is not allowed: bind the host's node instead.
-  const devices: Array<{ path: string; type: string; major: number; minor: number; mode: number; uid: number; gid: number }> = [];
+  const devices: Array<{
+    path: string;
+    type: string;
+    major: number;
+    minor: number;
+    mode: number;
+    uid: number;
+    gid: number;
+  }> = [];
   for (const d of DEFAULT_DEVICES) devices.push({ ...d, type: 'c', mode: 0o666, uid: 0, gid: 0 });
   for (const d of linux.devices ?? []) devices.push(deviceOf(d));
   for (const d of devices) {
     const path = normalizeDest(d.path);
     if (inUserNs) {
       child.push(
-        op('MOUNT', str(d.path), str(path), str(''), int(MS_BIND), str(''), int(MountHow.IN_ROOT | MountHow.VIA_FD | MountHow.MKFILE)),
+        op(
+          'MOUNT',
+          str(d.path),
+          str(path),
+          str(''),
+          int(MS_BIND),
+          str(''),
+          int(MountHow.IN_ROOT | MountHow.VIA_FD | MountHow.MKFILE),
+        ),
       );
     } else {
       const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
-      child.push(op('MKNOD', str(path), int(kind | (d.mode & 0o7777)), int(d.major), int(d.minor), int(d.uid), int(d.gid)));
+      child.push(
+        op('MKNOD', str(path), int(kind | (d.mode & 0o7777)), int(d.major), int(d.minor), int(d.uid), int(d.gid)),
+      );
     }
   }
   if (devIsTmpfs || (config.mounts ?? []).some((m) => normalizeDest(m.destination) === '/dev')) {
@@ -478,7 +606,13 @@ function rootfsOps(config: RuntimeConfig, opts: PlanOptions, host: HostFacts, in
  * as possible, but before READY, so that a refused filter fails create and startContainer hooks
  * run under it either way.
  */
-function credentialOps(proc: Process, preserveFds: number, host: HostFacts, where: string, seccomp: LinuxSeccomp | undefined): PlanOp[] {
+function credentialOps(
+  proc: Process,
+  preserveFds: number,
+  host: HostFacts,
+  where: string,
+  seccomp: LinuxSeccomp | undefined,
+): PlanOp[] {
   const out: PlanOp[] = [op('CLOSE_FDS', int(3 + preserveFds))];
   const filter = seccomp ? host.seccompOp(seccomp) : undefined;
   const early = filter !== undefined && !proc.noNewPrivileges;
@@ -499,7 +633,8 @@ function credentialOps(proc: Process, preserveFds: number, host: HostFacts, wher
   if (masks) {
     for (const [set, mask] of Object.entries(masks)) {
       const top = maskTop(mask);
-      if (top > last) throw unsupported(`${where}.capabilities.${set}: capability ${top} is beyond this kernel's last (${last})`);
+      if (top > last)
+        throw unsupported(`${where}.capabilities.${set}: capability ${top} is beyond this kernel's last (${last})`);
     }
     out.push(op('CAP_BOUNDING', int(masks.bounding)));
   }
@@ -561,15 +696,21 @@ export function buildExecPlan(config: RuntimeConfig, proc: Process, opts: ExecPl
   ops.push(...cgroupJoinOps(opts.cgroupJoin));
   const present = new Set((config.linux?.namespaces ?? []).map((n) => n.type));
   for (const type of JOIN_ORDER) {
-    if (present.has(type)) ops.push(op('JOIN_NS', int(namespaceCloneFlag(type)), str(`/proc/${opts.initPid}/ns/${namespaceProcName(type)}`)));
+    if (present.has(type))
+      ops.push(
+        op('JOIN_NS', int(namespaceCloneFlag(type)), str(`/proc/${opts.initPid}/ns/${namespaceProcName(type)}`)),
+      );
   }
   ops.push(op('CLONE', int(0)));
   ops.push(op('SETSID'));
   if (proc.terminal) {
     if (opts.consoleSocketFd === undefined) throw invalidArgument('exec with a terminal needs --console-socket');
-    ops.push(op('CONSOLE', int(opts.consoleSocketFd), int(proc.consoleSize?.height ?? 0), int(proc.consoleSize?.width ?? 0)));
+    ops.push(
+      op('CONSOLE', int(opts.consoleSocketFd), int(proc.consoleSize?.height ?? 0), int(proc.consoleSize?.width ?? 0)),
+    );
   }
-  for (const r of proc.rlimits ?? []) ops.push(op('SETRLIMIT', int(rlimitNumber(r.type)), int(rlimitValue(r.soft)), int(rlimitValue(r.hard))));
+  for (const r of proc.rlimits ?? [])
+    ops.push(op('SETRLIMIT', int(rlimitNumber(r.type)), int(rlimitValue(r.soft)), int(rlimitValue(r.hard))));
   ops.push(...credentialOps(proc, opts.preserveFds, host, where, config.linux?.seccomp));
   ops.push(op('READY'));
   ops.push(...execOps(proc, where));

@@ -118,7 +118,13 @@ describe('plan builder through berth-init-trace', () => {
         ),
       ),
     );
-    inOrder(log, [/^clone3?\(.*CLONE_NEWUSER/, /uid_map", "0 100000 65536\\n"\)/, /gid_map", "0 100000 65536\\n"\)/, /^setresgid\(0/, /^mount\("\/dev\/null", "\/proc\/self\/fd\/\d+", NULL, 0x1000/]);
+    inOrder(log, [
+      /^clone3?\(.*CLONE_NEWUSER/,
+      /uid_map", "0 100000 65536\\n"\)/,
+      /gid_map", "0 100000 65536\\n"\)/,
+      /^setresgid\(0/,
+      /^mount\("\/dev\/null", "\/proc\/self\/fd\/\d+", NULL, 0x1000/,
+    ]);
     assert.ok(!log.some((l) => l.startsWith('mknodat(')), 'no mknod in a user namespace');
   });
 
@@ -140,7 +146,30 @@ describe('plan builder through berth-init-trace', () => {
 
   it('exec: joins the cgroup, then the namespaces of the init (mount last), forks, and execs', () => {
     const c = spec();
-    const log = trace(encodePlan(buildExecPlan(c, { ...c.process!, args: ['id'] }, { initPid: 77, mode: 'foreground', preserveFds: 0, cgroupJoin: { writeZero: ['/cg/tasks'], cloneInto: '/cg2' } }, host)));
-    inOrder(log, [/^write_file\("\/cg\/tasks", "0"\)/, /^open\("\/cg2", O_RDONLY\|O_DIRECTORY/, /^open\("\/proc\/77\/ns\/ipc"/, /^setns\(/, /^open\("\/proc\/77\/ns\/mnt"/, /^setns\(/, /^clone3\(CLONE_INTO_CGROUP cgroup=\d+, SIGCHLD\)/, /^execve\("[^"]*\/id", \["id"\]/]);
+    const log = trace(
+      encodePlan(
+        buildExecPlan(
+          c,
+          { ...c.process!, args: ['id'] },
+          {
+            initPid: 77,
+            mode: 'foreground',
+            preserveFds: 0,
+            cgroupJoin: { writeZero: ['/cg/tasks'], cloneInto: '/cg2' },
+          },
+          host,
+        ),
+      ),
+    );
+    inOrder(log, [
+      /^write_file\("\/cg\/tasks", "0"\)/,
+      /^open\("\/cg2", O_RDONLY\|O_DIRECTORY/,
+      /^open\("\/proc\/77\/ns\/ipc"/,
+      /^setns\(/,
+      /^open\("\/proc\/77\/ns\/mnt"/,
+      /^setns\(/,
+      /^clone3\(CLONE_INTO_CGROUP cgroup=\d+, SIGCHLD\)/,
+      /^execve\("[^"]*\/id", \["id"\]/,
+    ]);
   });
 });

@@ -2,7 +2,17 @@
 // list) over a state directory, exactly as the runtime spec describes it. The CLI in
 // src/cli/runtime is a thin adapter over this class. Status is never stored: it is derived from
 // the init's identity (pid + start time) and the exec FIFO, so a crash can never leave it stale.
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import type { LinuxResources, Process } from '../oci/runtime-spec.ts';
@@ -129,7 +139,10 @@ export class Runtime {
     const status = this.status(rec);
     if (status === 'stopped') throw failedPrecondition(`cannot update a stopped container ${id}`);
     await this.cgroupOf(rec, 'update').update(resources);
-    rec.config.linux = { ...(rec.config.linux ?? {}), resources: mergeResources(rec.config.linux?.resources ?? {}, resources) };
+    rec.config.linux = {
+      ...(rec.config.linux ?? {}),
+      resources: mergeResources(rec.config.linux?.resources ?? {}, resources),
+    };
     this.store.save(rec);
   }
 
@@ -142,7 +155,11 @@ export class Runtime {
   oomKills(id: string): number {
     const rec = this.store.load(id);
     const v1 = rec.cgroupPaths.memory;
-    const file = v1 ? join(v1, 'memory.oom_control') : rec.cgroupPaths.unified ? join(rec.cgroupPaths.unified, 'memory.events') : undefined;
+    const file = v1
+      ? join(v1, 'memory.oom_control')
+      : rec.cgroupPaths.unified
+        ? join(rec.cgroupPaths.unified, 'memory.events')
+        : undefined;
     if (!file) return 0;
     try {
       const m = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
@@ -206,7 +223,11 @@ export class Runtime {
     if (status !== 'created') throw failedPrecondition(`cannot start a container in the ${status} state`);
     await this.releaseFifo(rec);
     // The process was started, whether or not it has already exited: poststart sees it running.
-    const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }));
+    const errors = await runHooksWarn(
+      'poststart',
+      rec.config.hooks?.poststart,
+      JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }),
+    );
     for (const e of errors) this.warn(e.message);
   }
 
@@ -217,7 +238,11 @@ export class Runtime {
     try {
       const relay = master === undefined ? undefined : relayTerminal(master, launched.exited);
       await this.releaseFifo(rec);
-      const errors = await runHooksWarn('poststart', rec.config.hooks?.poststart, JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }));
+      const errors = await runHooksWarn(
+        'poststart',
+        rec.config.hooks?.poststart,
+        JSON.stringify({ ...this.stateOf(rec), status: 'running', pid: rec.pid }),
+      );
       for (const e of errors) this.warn(e.message);
       const status = await launched.exited;
       this.mark('container exited');
@@ -241,7 +266,14 @@ export class Runtime {
     try {
       const proc = { ...config.process! };
       if (term && !opts.consoleSocket) proc.consoleSize ??= callerWindowSize();
-      const ops = this.execOps(rec, config, proc, opts.detach ? 'detach' : 'foreground', preserveFds, term ? consoleFdInInit(preserveFds) : undefined);
+      const ops = this.execOps(
+        rec,
+        config,
+        proc,
+        opts.detach ? 'detach' : 'foreground',
+        preserveFds,
+        term ? consoleFdInInit(preserveFds) : undefined,
+      );
       const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: term?.fd });
       const master = term?.receiveMaster();
       term?.close();
@@ -274,7 +306,14 @@ export class Runtime {
     try {
       const { rec, config } = this.execTarget(id, proc);
       checkSpawnerConsole(sync, config.process?.terminal === true);
-      const ops = this.execOps(rec, config, { ...config.process! }, 'detach', 0, sync.console ? consoleFdInInit(0) : undefined);
+      const ops = this.execOps(
+        rec,
+        config,
+        { ...config.process! },
+        'detach',
+        0,
+        sync.console ? consoleFdInInit(0) : undefined,
+      );
       handedOver = true;
       return (await driveInit(sync.fd, { plan: encodePlan(ops) })).pid;
     } finally {
@@ -290,8 +329,26 @@ export class Runtime {
     return { rec, config: parseRuntimeConfig({ ...rec.config, process: proc }, 'process') };
   }
 
-  private execOps(rec: ContainerRecord, config: ReturnType<typeof parseRuntimeConfig>, proc: Process, mode: 'detach' | 'foreground', preserveFds: number, consoleSocketFd: number | undefined) {
-    const ops = buildExecPlan(config, proc, { initPid: rec.pid, mode, preserveFds, consoleSocketFd, cgroupJoin: this.cgroups.load(rec)?.join() ?? { writeZero: [] } }, linuxHostFacts(this.debug));
+  private execOps(
+    rec: ContainerRecord,
+    config: ReturnType<typeof parseRuntimeConfig>,
+    proc: Process,
+    mode: 'detach' | 'foreground',
+    preserveFds: number,
+    consoleSocketFd: number | undefined,
+  ) {
+    const ops = buildExecPlan(
+      config,
+      proc,
+      {
+        initPid: rec.pid,
+        mode,
+        preserveFds,
+        consoleSocketFd,
+        cgroupJoin: this.cgroups.load(rec)?.join() ?? { writeZero: [] },
+      },
+      linuxHostFacts(this.debug),
+    );
     this.debug(`exec plan for ${rec.id}:\n${formatPlan(ops)}`);
     return ops;
   }
@@ -363,7 +420,12 @@ export class Runtime {
     }
   }
 
-  private async launchWith(id: string, opts: CreateOptions, mode: 'create' | 'foreground', handedOver: { sync: boolean }) {
+  private async launchWith(
+    id: string,
+    opts: CreateOptions,
+    mode: 'create' | 'foreground',
+    handedOver: { sync: boolean },
+  ) {
     validateContainerId(id);
     const bundle = resolve(opts.bundle);
     const config = parseRuntimeConfigFile(join(bundle, 'config.json'), { onWarning: (line) => this.warn(line) });
@@ -371,11 +433,14 @@ export class Runtime {
     checkHostSupport(config);
     if (existsSync(this.store.dir(id))) throw alreadyExists(`container with id ${id} already exists`);
     const preserveFds = opts.preserveFds ?? 0;
-    if (!Number.isInteger(preserveFds) || preserveFds < 0) throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
+    if (!Number.isInteger(preserveFds) || preserveFds < 0)
+      throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
     const sync = opts.initSync;
     if (sync) checkSpawnerConsole(sync, config.process?.terminal === true);
 
-    const term = sync ? undefined : await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
+    const term = sync
+      ? undefined
+      : await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
     if (term && !opts.consoleSocket && config.process) config.process.consoleSize ??= callerWindowSize();
     const consoleSocketFd = sync?.console ? consoleFdInInit(0) : term ? consoleFdInInit(preserveFds) : undefined;
     try {
@@ -433,7 +498,9 @@ export class Runtime {
       };
       const plan = encodePlan(ops);
       handedOver.sync = sync !== undefined;
-      launched = await (sync ? driveInit(sync.fd, { plan, onHooks }) : launchInit({ plan, preserveFds, consoleSocketFd: term?.fd, onHooks }));
+      launched = await (sync
+        ? driveInit(sync.fd, { plan, onHooks })
+        : launchInit({ plan, preserveFds, consoleSocketFd: term?.fd, onHooks }));
       const master = term?.receiveMaster();
       term?.close();
       rec.pid = launched.pid;
@@ -506,7 +573,10 @@ export class Runtime {
 
 /** berth-init's console socket (fd 3) is there exactly when the process has a terminal: else the CONSOLE op would send the pty master over the sync socket. */
 function checkSpawnerConsole(sync: { console: boolean }, terminal: boolean): void {
-  if (sync.console !== terminal) throw invalidArgument(`process.terminal is ${terminal}, but berth-init's spawner ${sync.console ? 'gave' : 'did not give'} it a console socket`);
+  if (sync.console !== terminal)
+    throw invalidArgument(
+      `process.terminal is ${terminal}, but berth-init's spawner ${sync.console ? 'gave' : 'did not give'} it a console socket`,
+    );
 }
 
 /** Signals a process only if it is still the one with `startTime`: through a pidfd, so that the identity check and the signal are about the same process even if the pid is reused in between. */
@@ -530,7 +600,8 @@ export function mergeResources(base: LinuxResources, change: LinuxResources): Li
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(change)) {
     const prev = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
   }
   return out as LinuxResources;
 }
@@ -548,7 +619,8 @@ function forwardSignals(launched: LaunchedInit): () => void {
 async function waitGone(pid: number, startTime: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; isSameLiveProcess(pid, startTime); i++) {
-    if (Date.now() > deadline) throw failedPrecondition(`process ${pid} did not exit within ${timeoutMs} ms of SIGKILL`);
+    if (Date.now() > deadline)
+      throw failedPrecondition(`process ${pid} did not exit within ${timeoutMs} ms of SIGKILL`);
     await sleep(i < 50 ? 2 : 20);
   }
 }

@@ -8,7 +8,7 @@ import { StateStore } from './state-store.ts';
 const dir = mkdtempSync(join(tmpdir(), 'berth-state-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('the state directories are 0700 and state.json 0600, as runc\'s (the spec in it holds the env)', () => {
+test("the state directories are 0700 and state.json 0600, as runc's (the spec in it holds the env)", () => {
   const root = join(dir, 'root');
   const s = new StateStore(root);
   const d = s.reserve('c1');

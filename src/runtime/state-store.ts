@@ -97,8 +97,12 @@ export class StateStore {
         e,
       );
     }
-    if (typeof rec !== 'object' || rec === null) throw new UnreadableStateError(`${join(this.dir(id), 'state.json')}: not a JSON object; \`delete --force ${id}\` removes the container's directory`);
-    if (rec.version !== 1) throw invalidArgument(`${join(this.dir(id), 'state.json')}: unknown state version ${rec.version}`);
+    if (typeof rec !== 'object' || rec === null)
+      throw new UnreadableStateError(
+        `${join(this.dir(id), 'state.json')}: not a JSON object; \`delete --force ${id}\` removes the container's directory`,
+      );
+    if (rec.version !== 1)
+      throw invalidArgument(`${join(this.dir(id), 'state.json')}: unknown state version ${rec.version}`);
     return rec;
   }
 

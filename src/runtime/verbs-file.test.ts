@@ -50,21 +50,40 @@ describe('verbs file', () => {
   });
 
   it('names the cgroup files of v1 (each directory once) and v2, and prunes only the default parent', () => {
-    const paths = { cpu: '/sys/fs/cgroup/cpu,cpuacct/berth/c1', cpuacct: '/sys/fs/cgroup/cpu,cpuacct/berth/c1', freezer: '/sys/fs/cgroup/freezer/berth/c1' };
-    const v1 = decode(encodeVerbsFile(rec({ ociVersion: '1.2.1', linux: { cgroupsPath: '/berth/c1' } }), new V1CgroupManager('v1', paths, nodeCgroupFs)));
+    const paths = {
+      cpu: '/sys/fs/cgroup/cpu,cpuacct/berth/c1',
+      cpuacct: '/sys/fs/cgroup/cpu,cpuacct/berth/c1',
+      freezer: '/sys/fs/cgroup/freezer/berth/c1',
+    };
+    const v1 = decode(
+      encodeVerbsFile(
+        rec({ ociVersion: '1.2.1', linux: { cgroupsPath: '/berth/c1' } }),
+        new V1CgroupManager('v1', paths, nodeCgroupFs),
+      ),
+    );
     const get = (r: Array<[string, string]>, k: string) => r.filter(([key]) => key === k).map(([, v]) => v);
     assert.deepEqual(get(v1, 'cgroup-dir'), ['/sys/fs/cgroup/cpu,cpuacct/berth/c1', '/sys/fs/cgroup/freezer/berth/c1']);
     assert.deepEqual(get(v1, 'freezer-version'), ['1']);
     assert.deepEqual(get(v1, 'freezer-dir'), ['/sys/fs/cgroup/freezer/berth/c1']);
     assert.deepEqual(get(v1, 'prune-dir'), ['/sys/fs/cgroup/cpu,cpuacct/berth', '/sys/fs/cgroup/freezer/berth']);
-    const named = decode(encodeVerbsFile(rec({ ociVersion: '1.2.1', linux: { cgroupsPath: '/mine/c1' } }), new V2CgroupManager('/sys/fs/cgroup/mine/c1', undefined, nodeCgroupFs)));
+    const named = decode(
+      encodeVerbsFile(
+        rec({ ociVersion: '1.2.1', linux: { cgroupsPath: '/mine/c1' } }),
+        new V2CgroupManager('/sys/fs/cgroup/mine/c1', undefined, nodeCgroupFs),
+      ),
+    );
     assert.deepEqual(get(named, 'cgroup-dir'), ['/sys/fs/cgroup/mine/c1']);
     assert.deepEqual(get(named, 'freezer-version'), ['2']);
     assert.deepEqual(get(named, 'kill-file'), ['/sys/fs/cgroup/mine/c1/cgroup.kill']);
-    assert.deepEqual(get(named, 'prune-dir'), [], 'a parent the config named is its owner\'s');
+    assert.deepEqual(get(named, 'prune-dir'), [], "a parent the config named is its owner's");
     // No cgroupsPath: the parent is the cgroup the runtime was started in, the caller's.
-    const own = decode(encodeVerbsFile(rec({ ociVersion: '1.2.1' }), new V1CgroupManager('v1', { freezer: '/sys/fs/cgroup/freezer/user.slice/c1' }, nodeCgroupFs)));
-    assert.deepEqual(get(own, 'prune-dir'), [], 'never the caller\'s cgroup');
+    const own = decode(
+      encodeVerbsFile(
+        rec({ ociVersion: '1.2.1' }),
+        new V1CgroupManager('v1', { freezer: '/sys/fs/cgroup/freezer/user.slice/c1' }, nodeCgroupFs),
+      ),
+    );
+    assert.deepEqual(get(own, 'prune-dir'), [], "never the caller's cgroup");
   });
 
   it('writes the host hooks resolved: argv defaults to the path, env exactly as the hook runner sets it', () => {

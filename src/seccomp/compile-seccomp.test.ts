@@ -15,7 +15,20 @@ const KILL_THREAD = 0;
 const errno = (n: number) => 0x00050000 | n;
 
 // x86_64 and i386 syscall numbers (asm/unistd_64.h, asm/unistd_32.h).
-const X64 = { mkdir: 83, mount: 165, clone: 56, clone3: 435, personality: 135, socket: 41, reboot: 169, getrandom: 318, io_uring_setup: 425, getpid: 39, chroot: 161, read: 0 };
+const X64 = {
+  mkdir: 83,
+  mount: 165,
+  clone: 56,
+  clone3: 435,
+  personality: 135,
+  socket: 41,
+  reboot: 169,
+  getrandom: 318,
+  io_uring_setup: 425,
+  getpid: 39,
+  chroot: 161,
+  read: 0,
+};
 const I386 = { mkdir: 39, mount: 21, getpid: 20 };
 const CLONE_NEWUSER = 0x10000000;
 const CLONE_NEWNET = 0x40000000;
@@ -24,7 +37,12 @@ const CLONE_THREAD_FLAGS = 0x3d0f00; // what pthread_create passes
 
 const onX64 = process.arch === 'x64';
 
-function verdict(program: Uint8Array, nr: number, args: Array<number | bigint> = [], arch: number = AUDIT_ARCH.x86_64): number {
+function verdict(
+  program: Uint8Array,
+  nr: number,
+  args: Array<number | bigint> = [],
+  arch: number = AUDIT_ARCH.x86_64,
+): number {
   return runSeccompBpf(program, { nr, arch, args }) >>> 0;
 }
 
@@ -37,7 +55,8 @@ describe('compileSeccomp', { skip: !onX64 && 'syscall numbers below are x86_64 (
     assert.equal(c.flags, 0x4, 'no flags in the profile: SPEC_ALLOW, as runc');
     // Names this libseccomp does not know are left out and reported, never common ones. Debian 12's
     // 2.5.4 predates e.g. cachestat (Linux 6.5), which the profile allows.
-    for (const name of c.skipped) assert.ok(!['read', 'clone', 'mkdir', 'socket', 'personality', 'getrandom'].includes(name), name);
+    for (const name of c.skipped)
+      assert.ok(!['read', 'clone', 'mkdir', 'socket', 'personality', 'getrandom'].includes(name), name);
     assert.equal(warnings.length, c.skipped.length > 0 ? 1 : 0);
 
     const p = c.program;
@@ -86,10 +105,32 @@ describe('compileSeccomp', { skip: !onX64 && 'syscall numbers below are x86_64 (
       defaultAction: 'SCMP_ACT_ALLOW',
       flags: [],
       syscalls: [
-        { names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 22, args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }, { index: 0, value: 2, op: 'SCMP_CMP_EQ' }] },
-        { names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 13, args: [{ index: 1, value: 0o700, op: 'SCMP_CMP_GT' }] },
-        { names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }] },
-        { names: ['socket'], action: 'SCMP_ACT_KILL_PROCESS', args: [{ index: 2, value: 0x1_0000_0001, op: 'SCMP_CMP_EQ' }] },
+        {
+          names: ['personality'],
+          action: 'SCMP_ACT_ERRNO',
+          errnoRet: 22,
+          args: [
+            { index: 0, value: 1, op: 'SCMP_CMP_EQ' },
+            { index: 0, value: 2, op: 'SCMP_CMP_EQ' },
+          ],
+        },
+        {
+          names: ['mkdir'],
+          action: 'SCMP_ACT_ERRNO',
+          errnoRet: 13,
+          args: [{ index: 1, value: 0o700, op: 'SCMP_CMP_GT' }],
+        },
+        {
+          names: ['clone'],
+          action: 'SCMP_ACT_ERRNO',
+          errnoRet: 1,
+          args: [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }],
+        },
+        {
+          names: ['socket'],
+          action: 'SCMP_ACT_KILL_PROCESS',
+          args: [{ index: 2, value: 0x1_0000_0001, op: 'SCMP_CMP_EQ' }],
+        },
       ],
     });
     assert.equal(c.flags, 0);
@@ -115,11 +156,18 @@ describe('compileSeccomp', { skip: !onX64 && 'syscall numbers below are x86_64 (
       ['SCMP_ACT_ERRNO', 95, errno(95)],
     ] as const;
     for (const [action, errnoRet, value] of actions) {
-      const c = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'], action, errnoRet }] });
+      const c = compileSeccomp({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['getpid'], action, errnoRet }],
+      });
       assert.equal(verdict(c.program, X64.getpid), value >>> 0, action);
       assert.equal(verdict(c.program, X64.mkdir), ALLOW, action);
     }
-    const d = compileSeccomp({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ALLOW' }] });
+    const d = compileSeccomp({
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 38,
+      syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ALLOW' }],
+    });
     assert.equal(verdict(d.program, X64.mkdir), errno(38));
     assert.equal(verdict(d.program, X64.getpid), ALLOW);
   });
@@ -127,7 +175,13 @@ describe('compileSeccomp', { skip: !onX64 && 'syscall numbers below are x86_64 (
   test('unknown syscall names are left out and reported once', () => {
     const warnings: string[] = [];
     const c = compileSeccomp(
-      { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['no_such_call', 'mkdir'], action: 'SCMP_ACT_ERRNO' }, { names: ['no_such_call'], action: 'SCMP_ACT_LOG' }] },
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          { names: ['no_such_call', 'mkdir'], action: 'SCMP_ACT_ERRNO' },
+          { names: ['no_such_call'], action: 'SCMP_ACT_LOG' },
+        ],
+      },
       (w) => warnings.push(w),
     );
     assert.deepEqual(c.skipped, ['no_such_call']);
@@ -139,7 +193,8 @@ describe('compileSeccomp', { skip: !onX64 && 'syscall numbers below are x86_64 (
   test('an architecture libseccomp does not know is Unsupported, naming the field', () => {
     assert.throws(
       () => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_SHEB'] }),
-      (e: unknown) => isBerthError(e, ErrorCode.Unsupported) && /linux\.seccomp\.architectures: .*'sheb'/.test(e.message),
+      (e: unknown) =>
+        isBerthError(e, ErrorCode.Unsupported) && /linux\.seccomp\.architectures: .*'sheb'/.test(e.message),
     );
   });
 

@@ -39,23 +39,35 @@ function refused(e: unknown): unknown {
  * Compiles linux.seccomp. `onWarning` hears about flags dropped and syscall names left out (one
  * message naming them all; runc logs these at debug level, so a caller may too).
  */
-export function compileSeccomp(seccomp: LinuxSeccomp, onWarning: (message: string) => void = () => {}): CompiledSeccomp {
+export function compileSeccomp(
+  seccomp: LinuxSeccomp,
+  onWarning: (message: string) => void = () => {},
+): CompiledSeccomp {
   const { filter, flags } = seccompFilterFromSpec(seccomp, onWarning);
   let out: { program: Buffer; skipped: string[] };
   try {
     out = seccompCompile(filter);
     // Priority order is what runc 1.1 emits; a profile too long for it may still fit as a binary tree.
-    if (out.program.length / BPF_INSTRUCTION_SIZE > MAX_BPF_INSTRUCTIONS) out = seccompCompile({ ...filter, optimize: 2 });
+    if (out.program.length / BPF_INSTRUCTION_SIZE > MAX_BPF_INSTRUCTIONS)
+      out = seccompCompile({ ...filter, optimize: 2 });
   } catch (e) {
     throw refused(e);
   }
   const insns = out.program.length / BPF_INSTRUCTION_SIZE;
   if (insns > MAX_BPF_INSTRUCTIONS) {
-    throw unsupported(`linux.seccomp: the profile compiles to ${insns} BPF instructions, more than the kernel's limit of ${MAX_BPF_INSTRUCTIONS}`);
+    throw unsupported(
+      `linux.seccomp: the profile compiles to ${insns} BPF instructions, more than the kernel's limit of ${MAX_BPF_INSTRUCTIONS}`,
+    );
   }
   const skipped = [...new Set(out.skipped)];
   if (skipped.length > 0) {
-    onWarning(`linux.seccomp.syscalls: ${skipped.length} syscall name(s) unknown to libseccomp left out: ${skipped.join(', ')}`);
+    onWarning(
+      `linux.seccomp.syscalls: ${skipped.length} syscall name(s) unknown to libseccomp left out: ${skipped.join(', ')}`,
+    );
   }
-  return { flags, program: new Uint8Array(out.program.buffer, out.program.byteOffset, out.program.byteLength), skipped };
+  return {
+    flags,
+    program: new Uint8Array(out.program.buffer, out.program.byteOffset, out.program.byteLength),
+    skipped,
+  };
 }

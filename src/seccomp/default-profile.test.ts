@@ -19,25 +19,50 @@ function facts(p: LinuxSeccomp): { allowed: string[]; conditional: string[]; oth
   for (const s of p.syscalls ?? []) {
     for (const n of s.names) {
       if (s.action === 'SCMP_ACT_ALLOW' && !s.args?.length) allowed.add(n);
-      else if (s.action === 'SCMP_ACT_ALLOW') conditional.add(`${n} ${JSON.stringify((s.args ?? []).map((a) => [a.index, a.op, a.value, a.valueTwo ?? 0]))}`);
+      else if (s.action === 'SCMP_ACT_ALLOW')
+        conditional.add(`${n} ${JSON.stringify((s.args ?? []).map((a) => [a.index, a.op, a.value, a.valueTwo ?? 0]))}`);
       else other.add(`${n} ${s.action} ${s.errnoRet}`);
     }
   }
   const sorted = (x: Set<string>) => [...x].sort();
-  return { allowed: sorted(allowed), conditional: sorted(conditional), other: sorted(other), head: [p.defaultAction, p.defaultErrnoRet, p.architectures] };
+  return {
+    allowed: sorted(allowed),
+    conditional: sorted(conditional),
+    other: sorted(other),
+    head: [p.defaultAction, p.defaultErrnoRet, p.architectures],
+  };
 }
 
 const CAP_SETS: Record<string, string[]> = {
   "docker's default set": DOCKER_DEFAULT_CAPABILITIES,
-  'none': [],
+  none: [],
   'default + SYS_ADMIN': [...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN'],
-  'default + SYS_PTRACE, SYS_TIME, SYS_NICE, DAC_READ_SEARCH, SYSLOG': [...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_PTRACE', 'CAP_SYS_TIME', 'CAP_SYS_NICE', 'CAP_DAC_READ_SEARCH', 'CAP_SYSLOG'],
-  'default + BOOT, MODULE, PACCT, RAWIO, TTY_CONFIG, BPF, PERFMON': [...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_BOOT', 'CAP_SYS_MODULE', 'CAP_SYS_PACCT', 'CAP_SYS_RAWIO', 'CAP_SYS_TTY_CONFIG', 'CAP_BPF', 'CAP_PERFMON'],
+  'default + SYS_PTRACE, SYS_TIME, SYS_NICE, DAC_READ_SEARCH, SYSLOG': [
+    ...DOCKER_DEFAULT_CAPABILITIES,
+    'CAP_SYS_PTRACE',
+    'CAP_SYS_TIME',
+    'CAP_SYS_NICE',
+    'CAP_DAC_READ_SEARCH',
+    'CAP_SYSLOG',
+  ],
+  'default + BOOT, MODULE, PACCT, RAWIO, TTY_CONFIG, BPF, PERFMON': [
+    ...DOCKER_DEFAULT_CAPABILITIES,
+    'CAP_SYS_BOOT',
+    'CAP_SYS_MODULE',
+    'CAP_SYS_PACCT',
+    'CAP_SYS_RAWIO',
+    'CAP_SYS_TTY_CONFIG',
+    'CAP_BPF',
+    'CAP_PERFMON',
+  ],
 };
 
 describe('default seccomp profile', () => {
   for (const [label, caps] of Object.entries(CAP_SETS)) {
-    for (const [nodeArch, goArch] of [['x64', 'amd64'], ['arm64', 'arm64']] as const) {
+    for (const [nodeArch, goArch] of [
+      ['x64', 'amd64'],
+      ['arm64', 'arm64'],
+    ] as const) {
       test(`same syscall sets as docker's, ${label}, ${goArch}`, () => {
         const mine = defaultSeccomp(caps, { arch: goArch, capabilities: caps, kernel: '6.1.0-18-amd64' });
         const oracle = dockerDefaultSeccomp({ arch: nodeArch, capabilities: caps });
@@ -49,7 +74,9 @@ describe('default seccomp profile', () => {
   test('CAP_SYS_ADMIN unlocks mount, unshare and namespace-making clone; without it clone3 is ENOSYS', () => {
     const host = { arch: 'amd64', kernel: '6.1.0' };
     const plain = facts(defaultSeccomp(DOCKER_DEFAULT_CAPABILITIES, { ...host, capabilities: [] }));
-    const admin = facts(defaultSeccomp([...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN'], { ...host, capabilities: [] }));
+    const admin = facts(
+      defaultSeccomp([...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN'], { ...host, capabilities: [] }),
+    );
     for (const n of ['mount', 'unshare', 'setns', 'clone', 'clone3']) {
       assert.ok(!plain.allowed.includes(n), n);
       assert.ok(admin.allowed.includes(n), n);
@@ -69,7 +96,9 @@ describe('default seccomp profile', () => {
     assert.equal(cur.defaultErrnoRet, 1);
   });
 
-  test('compiles with libseccomp for this host', { skip: process.arch !== 'x64' && process.arch !== 'arm64' && 'x64/arm64 only' }, () => {
+  test('compiles with libseccomp for this host', {
+    skip: process.arch !== 'x64' && process.arch !== 'arm64' && 'x64/arm64 only',
+  }, () => {
     const c = compileSeccomp(defaultSeccomp(DOCKER_DEFAULT_CAPABILITIES));
     assert.ok(c.program.length > 0 && c.program.length % 8 === 0);
   });
@@ -80,11 +109,16 @@ describe('seccomp profile documents', () => {
   const refused = (text: string, re: RegExp) =>
     assert.throws(
       () => renderSeccompProfile(parseSeccompProfile(text, '/p.json'), host, '/p.json'),
-      (e: unknown) => isBerthError(e) && e.code === ErrorCode.InvalidArgument && re.test(e.message) && e.message.includes('/p.json'),
+      (e: unknown) =>
+        isBerthError(e) && e.code === ErrorCode.InvalidArgument && re.test(e.message) && e.message.includes('/p.json'),
     );
 
   test('an OCI linux.seccomp object passes through unchanged', () => {
-    const oci: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] };
+    const oci: LinuxSeccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+    };
     assert.deepEqual(renderSeccompProfile(parseSeccompProfile(JSON.stringify(oci), 'x'), host, 'x'), oci);
   });
 
@@ -111,9 +145,18 @@ describe('seccomp profile documents', () => {
     refused('{"syscalls": []}', /defaultAction is missing/);
     refused('{"defaultAction": "SCMP_ACT_NOPE"}', /defaultAction/);
     refused('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": {}}', /syscalls must be an array/);
-    refused('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": "CAP_X"}}]}', /syscalls\[0\]\.includes\.caps/);
-    refused('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "x", "names": ["y"], "action": "SCMP_ACT_ALLOW"}]}', /both name and names/);
-    refused('{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}', /both architectures and archMap/);
+    refused(
+      '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": "CAP_X"}}]}',
+      /syscalls\[0\]\.includes\.caps/,
+    );
+    refused(
+      '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "x", "names": ["y"], "action": "SCMP_ACT_ALLOW"}]}',
+      /both name and names/,
+    );
+    refused(
+      '{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}',
+      /both architectures and archMap/,
+    );
     refused('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [null]}', /syscalls\[0\]/);
   });
 });

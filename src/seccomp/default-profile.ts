@@ -7,7 +7,13 @@
 // Data only. When moby's profile changes, change this and the test oracle
 // (test/lib/docker-default-seccomp.ts) independently; default-profile.test.ts compares them.
 import type { LinuxSeccomp } from '../oci/runtime-spec.ts';
-import { hostFacts, type ProfileHost, type ProfileSyscall, renderSeccompProfile, type SeccompProfile } from './seccomp-profile.ts';
+import {
+  hostFacts,
+  type ProfileHost,
+  type ProfileSyscall,
+  renderSeccompProfile,
+  type SeccompProfile,
+} from './seccomp-profile.ts';
 
 const words = (s: string): string[] => s.trim().split(/\s+/);
 
@@ -55,7 +61,11 @@ const ALWAYS_ALLOWED = words(`
   utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev
 `);
 
-const allow = (names: string[], more: Omit<ProfileSyscall, 'names' | 'action'> = {}): ProfileSyscall => ({ names, action: 'SCMP_ACT_ALLOW', ...more });
+const allow = (names: string[], more: Omit<ProfileSyscall, 'names' | 'action'> = {}): ProfileSyscall => ({
+  names,
+  action: 'SCMP_ACT_ALLOW',
+  ...more,
+});
 const eq0 = (value: number): ProfileSyscall['args'] => [{ index: 0, value, op: 'SCMP_CMP_EQ' }];
 /** CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: without CAP_SYS_ADMIN, clone makes no namespace. */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
@@ -85,10 +95,14 @@ export const DEFAULT_SECCOMP_PROFILE: SeccompProfile = {
     // personality(2): PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32, and the query.
     ...[0x0, 0x8, 0x20000, 0x20008, 0xffffffff].map((p) => allow(['personality'], { args: eq0(p) })),
     allow(words('sync_file_range2 swapcontext'), { includes: { arches: ['ppc64le'] } }),
-    allow(words('arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls'), { includes: { arches: ['arm', 'arm64'] } }),
+    allow(words('arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls'), {
+      includes: { arches: ['arm', 'arm64'] },
+    }),
     allow(['arch_prctl'], { includes: { arches: ['amd64', 'x32'] } }),
     allow(['modify_ldt'], { includes: { arches: ['amd64', 'x32', 'x86'] } }),
-    allow(words('s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr'), { includes: { arches: ['s390', 's390x'] } }),
+    allow(words('s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr'), {
+      includes: { arches: ['s390', 's390x'] },
+    }),
     allow(['riscv_flush_icache'], { includes: { arches: ['riscv64'] } }),
     allow(['open_by_handle_at'], { includes: { caps: ['CAP_DAC_READ_SEARCH'] } }),
     allow(
@@ -97,16 +111,25 @@ export const DEFAULT_SECCOMP_PROFILE: SeccompProfile = {
         quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare`),
       { includes: { caps: ['CAP_SYS_ADMIN'] } },
     ),
-    allow(['clone'], { args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }], excludes: { caps: ['CAP_SYS_ADMIN'], arches: ['s390', 's390x'] } }),
+    allow(['clone'], {
+      args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }],
+      excludes: { caps: ['CAP_SYS_ADMIN'], arches: ['s390', 's390x'] },
+    }),
     // s390 passes clone's flags second.
-    allow(['clone'], { args: [{ index: 1, value: CLONE_NAMESPACE_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }], includes: { arches: ['s390', 's390x'] }, excludes: { caps: ['CAP_SYS_ADMIN'] } }),
+    allow(['clone'], {
+      args: [{ index: 1, value: CLONE_NAMESPACE_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }],
+      includes: { arches: ['s390', 's390x'] },
+      excludes: { caps: ['CAP_SYS_ADMIN'] },
+    }),
     // clone3's flags are in memory, out of the filter's sight: ENOSYS makes libcs fall back to clone.
     { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, excludes: { caps: ['CAP_SYS_ADMIN'] } },
     allow(['reboot'], { includes: { caps: ['CAP_SYS_BOOT'] } }),
     allow(['chroot'], { includes: { caps: ['CAP_SYS_CHROOT'] } }),
     allow(words('delete_module init_module finit_module'), { includes: { caps: ['CAP_SYS_MODULE'] } }),
     allow(['acct'], { includes: { caps: ['CAP_SYS_PACCT'] } }),
-    allow(words('kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace'), { includes: { caps: ['CAP_SYS_PTRACE'] } }),
+    allow(words('kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace'), {
+      includes: { caps: ['CAP_SYS_PTRACE'] },
+    }),
     allow(words('iopl ioperm'), { includes: { caps: ['CAP_SYS_RAWIO'] } }),
     allow(words('settimeofday stime clock_settime clock_settime64'), { includes: { caps: ['CAP_SYS_TIME'] } }),
     allow(['vhangup'], { includes: { caps: ['CAP_SYS_TTY_CONFIG'] } }),
@@ -118,6 +141,9 @@ export const DEFAULT_SECCOMP_PROFILE: SeccompProfile = {
 };
 
 /** The default profile for a container holding `capabilities`, on this host (or `host`'s). */
-export function defaultSeccomp(capabilities: readonly string[], host: ProfileHost = hostFacts(capabilities)): LinuxSeccomp {
+export function defaultSeccomp(
+  capabilities: readonly string[],
+  host: ProfileHost = hostFacts(capabilities),
+): LinuxSeccomp {
   return renderSeccompProfile(DEFAULT_SECCOMP_PROFILE, { ...host, capabilities }, 'berth default seccomp profile');
 }

@@ -34,7 +34,10 @@ describe('seccompFilterFromSpec', () => {
       ['SCMP_ACT_LOG', undefined, 0x7ffc0000],
     ];
     for (const [action, errnoRet, value] of cases) {
-      const { filter } = seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'], action, errnoRet }] });
+      const { filter } = seccompFilterFromSpec({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['getpid'], action, errnoRet }],
+      });
       assert.equal(filter.rules[0]?.action, value, `${action} ${errnoRet}`);
       const d = seccompFilterFromSpec({ defaultAction: action, defaultErrnoRet: errnoRet });
       assert.equal(d.filter.defaultAction, value, `default ${action} ${errnoRet}`);
@@ -43,9 +46,17 @@ describe('seccompFilterFromSpec', () => {
   });
 
   test('an errno out of 16 bits is refused, naming the field', () => {
-    rejects(() => seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 70000 }), ErrorCode.InvalidArgument, /linux\.seccomp\.defaultErrnoRet/);
     rejects(
-      () => seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', errnoRet: -1 }] }),
+      () => seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 70000 }),
+      ErrorCode.InvalidArgument,
+      /linux\.seccomp\.defaultErrnoRet/,
+    );
+    rejects(
+      () =>
+        seccompFilterFromSpec({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', errnoRet: -1 }],
+        }),
       ErrorCode.InvalidArgument,
       /linux\.seccomp\.syscalls\[0\]\.errnoRet/,
     );
@@ -57,7 +68,10 @@ describe('seccompFilterFromSpec', () => {
         seccompFilterFromSpec({
           defaultAction: 'SCMP_ACT_ALLOW',
           listenerPath: '/run/agent.sock',
-          syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ALLOW' }, { names: ['mount'], action: 'SCMP_ACT_NOTIFY' }],
+          syscalls: [
+            { names: ['getpid'], action: 'SCMP_ACT_ALLOW' },
+            { names: ['mount'], action: 'SCMP_ACT_NOTIFY' },
+          ],
         }),
       ErrorCode.Unsupported,
       /linux\.seccomp\.syscalls\[1\]\.action: SCMP_ACT_NOTIFY/,
@@ -80,18 +94,28 @@ describe('seccompFilterFromSpec', () => {
     assert.equal(seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW' }).flags, 0x4);
     assert.equal(seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', flags: [] }).flags, 0);
     assert.equal(
-      seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG'] }).flags,
+      seccompFilterFromSpec({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG'],
+      }).flags,
       0x3,
     );
     const warnings: string[] = [];
     const t = seccompFilterFromSpec(
-      { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] },
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        flags: ['SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+      },
       (w) => warnings.push(w),
     );
     assert.equal(t.flags, 0x4);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /flags\[1\]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ignored/);
-    rejects(() => seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['NOPE' as never] }), ErrorCode.InvalidArgument, /flags\[0\]/);
+    rejects(
+      () => seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['NOPE' as never] }),
+      ErrorCode.InvalidArgument,
+      /flags\[0\]/,
+    );
   });
 
   test('a listenerPath without notify rules is ignored with a warning', () => {
@@ -143,9 +167,20 @@ describe('seccompFilterFromSpec', () => {
         ],
       },
     ]);
-    const ops = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
+    const ops = [
+      'SCMP_CMP_NE',
+      'SCMP_CMP_LT',
+      'SCMP_CMP_LE',
+      'SCMP_CMP_EQ',
+      'SCMP_CMP_GE',
+      'SCMP_CMP_GT',
+      'SCMP_CMP_MASKED_EQ',
+    ] as const;
     ops.forEach((op, i) => {
-      const r = seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_LOG', args: [{ index: 1, value: 1, op }] }] });
+      const r = seccompFilterFromSpec({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['x'], action: 'SCMP_ACT_LOG', args: [{ index: 1, value: 1, op }] }],
+      });
       assert.equal(r.filter.rules[0]?.args[0]?.op, i + 1, op);
     });
   });
@@ -180,15 +215,28 @@ describe('seccompFilterFromSpec', () => {
 
   test('argument values that JSON cannot carry exactly, and bad indexes, are refused', () => {
     const withArg = (a: object) => () =>
-      seccompFilterFromSpec({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_LOG', args: [a as never] }] });
-    rejects(withArg({ index: 0, value: 2 ** 60, op: 'SCMP_CMP_EQ' }), ErrorCode.InvalidArgument, /syscalls\[0\]\.args\[0\]\.value/);
+      seccompFilterFromSpec({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['x'], action: 'SCMP_ACT_LOG', args: [a as never] }],
+      });
+    rejects(
+      withArg({ index: 0, value: 2 ** 60, op: 'SCMP_CMP_EQ' }),
+      ErrorCode.InvalidArgument,
+      /syscalls\[0\]\.args\[0\]\.value/,
+    );
     rejects(withArg({ index: 0, value: -1, op: 'SCMP_CMP_EQ' }), ErrorCode.InvalidArgument, /args\[0\]\.value/);
     rejects(withArg({ index: 6, value: 1, op: 'SCMP_CMP_EQ' }), ErrorCode.InvalidArgument, /args\[0\]\.index/);
     rejects(withArg({ index: 0, value: 1, op: 'SCMP_CMP_LIKE' }), ErrorCode.InvalidArgument, /args\[0\]\.op/);
     // A bigint (from a parser that keeps 64-bit integers) passes through exactly.
     const r = seccompFilterFromSpec({
       defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: [{ names: ['x'], action: 'SCMP_ACT_LOG', args: [{ index: 0, value: 0xffff_ffff_ffff_fffen as never, op: 'SCMP_CMP_EQ' }] }],
+      syscalls: [
+        {
+          names: ['x'],
+          action: 'SCMP_ACT_LOG',
+          args: [{ index: 0, value: 0xffff_ffff_ffff_fffen as never, op: 'SCMP_CMP_EQ' }],
+        },
+      ],
     });
     assert.equal(r.filter.rules[0]?.args[0]?.value, 0xffff_ffff_ffff_fffen);
   });

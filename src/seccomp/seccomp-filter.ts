@@ -11,7 +11,13 @@
 // Pure: loads no native code, so it is unit-tested without root or the addon. Must never compile
 // or load a filter (compile-seccomp.ts compiles; berth-init loads).
 import { invalidArgument, unsupported } from '../errors/errors.ts';
-import type { LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArch, LinuxSeccompFlag, LinuxSeccompOperator } from '../oci/runtime-spec.ts';
+import type {
+  LinuxSeccomp,
+  LinuxSeccompAction,
+  LinuxSeccompArch,
+  LinuxSeccompFlag,
+  LinuxSeccompOperator,
+} from '../oci/runtime-spec.ts';
 import { constants, type SeccompArgCmp, type SeccompFilter, type SeccompRule } from '../sys/native.ts';
 
 const EPERM = 1;
@@ -50,7 +56,8 @@ export interface TranslatedSeccomp {
 export function errnoValue(v: number | undefined, where: string): number {
   if (v === undefined) return EPERM;
   // SECCOMP_RET_DATA is 16 bits; the kernel caps an errno above 4095 anyway.
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw invalidArgument(`${where}: expected an errno in 0..65535, got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff)
+    throw invalidArgument(`${where}: expected an errno in 0..65535, got ${v}`);
   return v;
 }
 
@@ -87,12 +94,15 @@ export function actionValue(action: LinuxSeccompAction, errno: number, where: st
 function argValue(v: number | bigint | undefined, where: string): bigint {
   if (v === undefined) return 0n;
   if (typeof v === 'bigint') {
-    if (v < 0n || v > 0xffff_ffff_ffff_ffffn) throw invalidArgument(`${where}: expected an unsigned 64-bit integer, got ${v}`);
+    if (v < 0n || v > 0xffff_ffff_ffff_ffffn)
+      throw invalidArgument(`${where}: expected an unsigned 64-bit integer, got ${v}`);
     return v;
   }
   // A JSON number above 2^53 has already lost its low bits: comparing against it would be wrong.
   if (!Number.isSafeInteger(v) || v < 0) {
-    throw invalidArgument(`${where}: expected an integer in 0..2^53-1 (larger values do not survive JSON parsing exactly), got ${v}`);
+    throw invalidArgument(
+      `${where}: expected an integer in 0..2^53-1 (larger values do not survive JSON parsing exactly), got ${v}`,
+    );
   }
   return BigInt(v);
 }
@@ -101,7 +111,10 @@ function argValue(v: number | bigint | undefined, where: string): bigint {
  * Translates linux.seccomp. `onWarning` hears about what is accepted but changed (a flag dropped);
  * syscall names libseccomp does not know are reported later, by compileSeccomp.
  */
-export function seccompFilterFromSpec(seccomp: LinuxSeccomp, onWarning: (message: string) => void = () => {}): TranslatedSeccomp {
+export function seccompFilterFromSpec(
+  seccomp: LinuxSeccomp,
+  onWarning: (message: string) => void = () => {},
+): TranslatedSeccomp {
   const base = 'linux.seccomp';
   const defaultErrno = errnoValue(seccomp.defaultErrnoRet, `${base}.defaultErrnoRet`);
   const defaultAction = actionValue(seccomp.defaultAction, defaultErrno, `${base}.defaultAction`);
@@ -142,10 +155,16 @@ export function seccompFilterFromSpec(seccomp: LinuxSeccomp, onWarning: (message
     if (action === defaultAction) return;
     const args: SeccompArgCmp[] = (sc.args ?? []).map((a, j) => {
       const aw = `${where}.args[${j}]`;
-      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw invalidArgument(`${aw}.index: expected 0..5, got ${a.index}`);
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5)
+        throw invalidArgument(`${aw}.index: expected 0..5, got ${a.index}`);
       const op = CMP[a.op];
       if (op === undefined) throw invalidArgument(`${aw}.op: unknown operator ${JSON.stringify(a.op)}`);
-      return { index: a.index, op, value: argValue(a.value, `${aw}.value`), valueTwo: argValue(a.valueTwo, `${aw}.valueTwo`) };
+      return {
+        index: a.index,
+        op,
+        value: argValue(a.value, `${aw}.value`),
+        valueTwo: argValue(a.valueTwo, `${aw}.valueTwo`),
+      };
     });
     // Several comparisons of one argument cannot be ANDed in one libseccomp rule: like runc, add
     // each comparison as a rule of its own (so they are ORed).

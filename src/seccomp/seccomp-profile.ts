@@ -11,7 +11,13 @@
 import { release } from 'node:os';
 import { invalidArgument } from '../errors/errors.ts';
 import { validateRuntimeConfig } from '../oci/runtime-validate.ts';
-import type { LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArch, LinuxSeccompArg, LinuxSyscall } from '../oci/runtime-spec.ts';
+import type {
+  LinuxSeccomp,
+  LinuxSeccompAction,
+  LinuxSeccompArch,
+  LinuxSeccompArg,
+  LinuxSyscall,
+} from '../oci/runtime-spec.ts';
 
 /** A condition on a syscall entry of a docker profile. */
 export interface ProfileFilter {
@@ -58,7 +64,18 @@ export interface ProfileHost {
 
 /** Node's process.arch in Go's GOARCH words, which docker profiles' `arches` use. */
 export function goArch(nodeArch: string = process.arch): string {
-  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64', loong64: 'loong64', mips64el: 'mips64le', mipsel: 'mipsle' };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    s390x: 's390x',
+    ppc64: 'ppc64le',
+    riscv64: 'riscv64',
+    loong64: 'loong64',
+    mips64el: 'mips64le',
+    mipsel: 'mipsle',
+  };
   return map[nodeArch] ?? nodeArch;
 }
 
@@ -96,9 +113,11 @@ function applies(s: ProfileSyscall, host: ProfileHost, where: string): boolean {
     if (typeof f !== 'object') throw invalidArgument(`${where}.${k}: expected an object of arches, caps, minKernel`);
     for (const l of ['arches', 'caps'] as const) {
       const v = f[l];
-      if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) throw invalidArgument(`${where}.${k}.${l}: expected an array of names`);
+      if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string')))
+        throw invalidArgument(`${where}.${k}.${l}: expected an array of names`);
     }
-    if (f.minKernel !== undefined && typeof f.minKernel !== 'string') throw invalidArgument(`${where}.${k}.minKernel: expected "major.minor"`);
+    if (f.minKernel !== undefined && typeof f.minKernel !== 'string')
+      throw invalidArgument(`${where}.${k}.minKernel: expected "major.minor"`);
   }
   const caps = new Set(host.capabilities);
   const inc = s.includes ?? {};
@@ -114,7 +133,8 @@ function applies(s: ProfileSyscall, host: ProfileHost, where: string): boolean {
 
 /** The profile for one container on this host, as OCI linux.seccomp. `source` names the document in errors. */
 export function renderSeccompProfile(profile: SeccompProfile, host: ProfileHost, source: string): LinuxSeccomp {
-  if (profile.archMap?.length && profile.architectures?.length) throw invalidArgument(`${source}: has both architectures and archMap (expected one of them)`);
+  if (profile.archMap?.length && profile.architectures?.length)
+    throw invalidArgument(`${source}: has both architectures and archMap (expected one of them)`);
   const out: LinuxSeccomp = { defaultAction: profile.defaultAction };
   if (profile.defaultErrnoRet !== undefined) out.defaultErrnoRet = profile.defaultErrnoRet;
   if (profile.architectures?.length) out.architectures = [...profile.architectures];
@@ -123,22 +143,33 @@ export function renderSeccompProfile(profile: SeccompProfile, host: ProfileHost,
     const entry = profile.archMap.find((a) => a.architecture === native);
     if (entry) out.architectures = [entry.architecture, ...(entry.subArchitectures ?? [])];
   }
-  for (const k of ['flags', 'listenerPath', 'listenerMetadata'] as const) if (profile[k] !== undefined) (out as Record<string, unknown>)[k] = profile[k];
+  for (const k of ['flags', 'listenerPath', 'listenerMetadata'] as const)
+    if (profile[k] !== undefined) (out as Record<string, unknown>)[k] = profile[k];
   const syscalls: LinuxSyscall[] = [];
   for (const [i, s] of (profile.syscalls ?? []).entries()) {
     const where = `${source}: syscalls[${i}]`;
-    if (s === null || typeof s !== 'object') throw invalidArgument(`${where}: ${JSON.stringify(s)} (expected an object)`);
-    if (s.name !== undefined && s.names !== undefined) throw invalidArgument(`${where}: has both name and names (expected one of them)`);
+    if (s === null || typeof s !== 'object')
+      throw invalidArgument(`${where}: ${JSON.stringify(s)} (expected an object)`);
+    if (s.name !== undefined && s.names !== undefined)
+      throw invalidArgument(`${where}: has both name and names (expected one of them)`);
     if (!applies(s, host, where)) continue;
     const names = s.names ?? (s.name !== undefined ? [s.name] : []);
-    syscalls.push({ names: [...names], action: s.action, ...(s.errnoRet !== undefined ? { errnoRet: s.errnoRet } : {}), ...(s.args?.length ? { args: s.args.map((a) => ({ ...a })) } : {}) });
+    syscalls.push({
+      names: [...names],
+      action: s.action,
+      ...(s.errnoRet !== undefined ? { errnoRet: s.errnoRet } : {}),
+      ...(s.args?.length ? { args: s.args.map((a) => ({ ...a })) } : {}),
+    });
   }
   if (syscalls.length) out.syscalls = syscalls;
   // The OCI validator is the one judge of actions, operators, arches and errnos: the rendered
   // object must be one a runtime accepts.
   const { problems } = validateRuntimeConfig({ ociVersion: '1.2.0', linux: { seccomp: out } });
   const mine = problems.filter((p) => p.path.startsWith('linux.seccomp'));
-  if (mine.length) throw invalidArgument(`${source}: not a valid seccomp profile: ${mine.map((p) => `${p.path.replace(/^linux\.seccomp\.?/, '') || '(profile)'}: ${p.message}`).join('; ')}`);
+  if (mine.length)
+    throw invalidArgument(
+      `${source}: not a valid seccomp profile: ${mine.map((p) => `${p.path.replace(/^linux\.seccomp\.?/, '') || '(profile)'}: ${p.message}`).join('; ')}`,
+    );
   return out;
 }
 
@@ -150,13 +181,18 @@ export function parseSeccompProfile(text: string, source: string): SeccompProfil
   } catch (e) {
     // Only the position: V8's message quotes the text, and the file may be any file of the node.
     const at = /position (\d+)/.exec((e as Error).message)?.[1];
-    throw invalidArgument(`${source}: invalid JSON${at ? ` at offset ${at}` : ''} (expected an OCI or docker seccomp profile)`);
+    throw invalidArgument(
+      `${source}: invalid JSON${at ? ` at offset ${at}` : ''} (expected an OCI or docker seccomp profile)`,
+    );
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidArgument(`${source}: expected a JSON object (an OCI or docker seccomp profile)`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw invalidArgument(`${source}: expected a JSON object (an OCI or docker seccomp profile)`);
   const p = json as Record<string, unknown>;
-  if (typeof p.defaultAction !== 'string') throw invalidArgument(`${source}: defaultAction is missing (expected e.g. "SCMP_ACT_ERRNO")`);
+  if (typeof p.defaultAction !== 'string')
+    throw invalidArgument(`${source}: defaultAction is missing (expected e.g. "SCMP_ACT_ERRNO")`);
   for (const k of ['syscalls', 'archMap', 'architectures'] as const) {
-    if (p[k] !== undefined && p[k] !== null && !Array.isArray(p[k])) throw invalidArgument(`${source}: ${k} must be an array`);
+    if (p[k] !== undefined && p[k] !== null && !Array.isArray(p[k]))
+      throw invalidArgument(`${source}: ${k} must be an array`);
   }
   return p as unknown as SeccompProfile;
 }

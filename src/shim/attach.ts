@@ -99,7 +99,10 @@ export function attach(stateDir: string, opts: AttachOptions): Attachment {
     sock.on('error', (e: NodeJS.ErrnoException) => {
       const err =
         e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-          ? unavailable(`attach: no shim listening on ${join(stateDir, 'attach.sock')} (${e.code}): it has exited; see exit.json`, e)
+          ? unavailable(
+              `attach: no shim listening on ${join(stateDir, 'attach.sock')} (${e.code}): it has exited; see exit.json`,
+              e,
+            )
           : e;
       failReady(err);
       reject(err);

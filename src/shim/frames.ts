@@ -41,7 +41,10 @@ export function stdinFrames(data: Uint8Array): Buffer[] {
 }
 
 export function resizeFrame(rows: number, cols: number): Buffer {
-  for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+  for (const [name, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) {
       throw new RangeError(`resize: ${name} must be an integer from 0 to 65535, got ${v}`);
     }

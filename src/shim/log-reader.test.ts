@@ -41,12 +41,20 @@ test('json-file lines: a log value without its newline is a piece of a line', ()
   assert.equal(parseLogLine('json-file', 'not json'), undefined);
 });
 
-test('pieces are joined per stream, with the first piece\'s time; unfinished ones are flushed', () => {
+test("pieces are joined per stream, with the first piece's time; unfinished ones are flushed", () => {
   const j = new LineJoiner();
   assert.equal(j.push({ stream: 'stdout', time: T(1), partial: true, content: 'ab' }), undefined);
-  assert.deepEqual(j.push({ stream: 'stderr', time: T(2), partial: false, content: 'err' }), { stream: 'stderr', time: T(2), line: 'err' });
+  assert.deepEqual(j.push({ stream: 'stderr', time: T(2), partial: false, content: 'err' }), {
+    stream: 'stderr',
+    time: T(2),
+    line: 'err',
+  });
   assert.equal(j.push({ stream: 'stdout', time: T(3), partial: true, content: 'cd' }), undefined);
-  assert.deepEqual(j.push({ stream: 'stdout', time: T(4), partial: false, content: 'ef' }), { stream: 'stdout', time: T(1), line: 'abcdef' });
+  assert.deepEqual(j.push({ stream: 'stdout', time: T(4), partial: false, content: 'ef' }), {
+    stream: 'stdout',
+    time: T(1),
+    line: 'abcdef',
+  });
   j.push({ stream: 'stderr', time: T(5), partial: true, content: 'tail' });
   assert.deepEqual(j.flush(), [{ stream: 'stderr', time: T(5), line: 'tail' }]);
   assert.deepEqual(j.flush(), []);
@@ -83,7 +91,10 @@ test('follow goes on with new data and ends at exit.json, after reading the log 
   })();
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(got, ['first']);
-  writeFileSync(log, `${JSON.stringify({ log: 'first\n', stream: 'stdout', time: T(1) })}\n${JSON.stringify({ log: 'last', stream: 'stdout', time: T(2) })}\n`);
+  writeFileSync(
+    log,
+    `${JSON.stringify({ log: 'first\n', stream: 'stdout', time: T(1) })}\n${JSON.stringify({ log: 'last', stream: 'stdout', time: T(2) })}\n`,
+  );
   (await import('node:fs')).mkdirSync(state);
   writeFileSync(join(state, 'exit.json'), '{}');
   await reading;

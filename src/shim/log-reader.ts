@@ -48,7 +48,8 @@ const TIME_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d
 export function timeToNanos(time: string): bigint {
   const m = TIME_RE.exec(time);
   const ms = m ? Date.parse(`${m[1]}${m[3]}`) : Number.NaN;
-  if (!m || Number.isNaN(ms)) throw invalidArgument(`log time "${time}": expected RFC 3339 (2006-01-02T15:04:05.999999999Z)`);
+  if (!m || Number.isNaN(ms))
+    throw invalidArgument(`log time "${time}": expected RFC 3339 (2006-01-02T15:04:05.999999999Z)`);
   return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
@@ -62,7 +63,12 @@ export function parseLogLine(format: LogFormat, text: string): RawLogEntry | und
     const stream = text.slice(a + 1, b);
     const tag = text.slice(b + 1, c < 0 ? undefined : c);
     if ((stream !== 'stdout' && stream !== 'stderr') || !tag) return undefined;
-    return { stream, time: text.slice(0, a), partial: tag.split(':')[0] === 'P', content: c < 0 ? '' : text.slice(c + 1) };
+    return {
+      stream,
+      time: text.slice(0, a),
+      partial: tag.split(':')[0] === 'P',
+      content: c < 0 ? '' : text.slice(c + 1),
+    };
   }
   let v: { log?: unknown; stream?: unknown; time?: unknown };
   try {

@@ -28,6 +28,8 @@ export function reopenLog(stateDir: string, timeoutMs = 10_000): Promise<void> {
         return;
       }
     });
-    sock.on('end', () => fail('the shim closed the connection before it answered (a shim older than REOPEN_LOG ignores it)'));
+    sock.on('end', () =>
+      fail('the shim closed the connection before it answered (a shim older than REOPEN_LOG ignores it)'),
+    );
   });
 }

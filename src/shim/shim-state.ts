@@ -44,7 +44,9 @@ export function readExit(stateDir: string): ExitStatus | undefined {
   try {
     v = JSON.parse(text) as Partial<ExitStatus>;
   } catch (e) {
-    throw internal(`${path}: not JSON (${(e as Error).message}); the shim writes it atomically, so something else wrote it`);
+    throw internal(
+      `${path}: not JSON (${(e as Error).message}); the shim writes it atomically, so something else wrote it`,
+    );
   }
   if (typeof v.exitCode !== 'number' || typeof v.exitedAt !== 'string') {
     throw internal(`${path}: expected {"exitCode": number, "exitedAt": string, ...}, got ${text.trim()}`);

@@ -82,7 +82,9 @@ export function shimArgs(opts: StartShimOptions): string[] {
   }
   // attach.sock must fit in sockaddr_un.sun_path (108 bytes with the NUL).
   if (Buffer.byteLength(join(opts.stateDir, 'console.sock')) > 107) {
-    throw invalidArgument(`startShim: stateDir "${opts.stateDir}" is too long for a unix socket path (at most 94 bytes)`);
+    throw invalidArgument(
+      `startShim: stateDir "${opts.stateDir}" is too long for a unix socket path (at most 94 bytes)`,
+    );
   }
   const a = ['--id', opts.id, '--runtime', opts.runtime, '--runtime-root', opts.runtimeRoot];
   a.push('--state-dir', opts.stateDir, '--log-path', opts.logPath, '--log-format', opts.logFormat);
@@ -94,7 +96,8 @@ export function shimArgs(opts: StartShimOptions): string[] {
   }
   const num = (flag: string, v: number | undefined, min: number) => {
     if (v === undefined) return;
-    if (!Number.isInteger(v) || v < min) throw invalidArgument(`startShim: ${flag} must be an integer ≥ ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min)
+      throw invalidArgument(`startShim: ${flag} must be an integer ≥ ${min}, got ${v}`);
     a.push(`--${flag}`, String(v));
   };
   num('log-max-size', opts.logMaxSize, 0);
@@ -114,10 +117,16 @@ export function shimArgs(opts: StartShimOptions): string[] {
  * (create mode), after attaching if it wants every byte of output live.
  */
 export function startShim(opts: StartShimOptions): Promise<ShimInfo> {
-  if (opts.init !== undefined) return Promise.reject(invalidArgument(`startShim: init needs its sync and control sockets at fds 3 and 4: start the shim through the spawner (src/engine/shim-spawner.ts)`));
+  if (opts.init !== undefined)
+    return Promise.reject(
+      invalidArgument(
+        `startShim: init needs its sync and control sockets at fds 3 and 4: start the shim through the spawner (src/engine/shim-spawner.ts)`,
+      ),
+    );
   const args = shimArgs(opts);
   const bin = opts.shimBinary ?? shimBinary();
-  if (!existsSync(bin)) return Promise.reject(unavailable(`berth-shim not found at ${bin}: build it with \`make -C native\``));
+  if (!existsSync(bin))
+    return Promise.reject(unavailable(`berth-shim not found at ${bin}: build it with \`make -C native\``));
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const timeout = (opts.timeoutMs ?? 60_000) + 10_000;
   return new Promise<ShimInfo>((resolve, reject) => {
@@ -135,7 +144,12 @@ export function startShim(opts: StartShimOptions): Promise<ShimInfo> {
         resolve({ shimPid: r.pid, containerPid: r.containerPid, stateDir: opts.stateDir });
       } else {
         const why = err ? err.message : `unexpected output ${JSON.stringify(stdout)}`;
-        reject(unavailable(`berth-shim for ${opts.id} failed: ${why}${stderr ? `: ${stderr.trim()}` : ''}`, err ?? undefined));
+        reject(
+          unavailable(
+            `berth-shim for ${opts.id} failed: ${why}${stderr ? `: ${stderr.trim()}` : ''}`,
+            err ?? undefined,
+          ),
+        );
       }
     });
   });

@@ -32,7 +32,9 @@ export function waitExit(stateDir: string, signal?: AbortSignal): Promise<ExitSt
         if (st) return finish(undefined, st);
         // Checked in this order: a shim that exits right after writing exit.json is not a loss.
         if (poll && !shimAlive(stateDir) && !readExit(stateDir)) {
-          finish(unavailable(`shim of ${stateDir} is gone without writing exit.json (killed?): the exit status is unknown`));
+          finish(
+            unavailable(`shim of ${stateDir} is gone without writing exit.json (killed?): the exit status is unknown`),
+          );
         }
       } catch (e) {
         finish(e);

@@ -12,7 +12,8 @@ const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
   diffIds.forEach((d, i) => {
-    if (!DIGEST.test(d)) throw invalidArgument(`diff_ids[${i}]: ${JSON.stringify(d)} is not a digest (expected algorithm:hex)`);
+    if (!DIGEST.test(d))
+      throw invalidArgument(`diff_ids[${i}]: ${JSON.stringify(d)} is not a digest (expected algorithm:hex)`);
     const prev = out[i - 1];
     out.push(prev === undefined ? d : `sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}`);
   });

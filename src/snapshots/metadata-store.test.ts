@@ -19,7 +19,10 @@ test('a new database is migrated to the current schema; a newer one is refused',
     assert.equal((raw.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, SCHEMA_VERSION);
     raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
-    assert.throws(() => new MetadataStore(path), (e: unknown) => isBerthError(e, ErrorCode.FailedPrecondition) && /newer/.test(e.message));
+    assert.throws(
+      () => new MetadataStore(path),
+      (e: unknown) => isBerthError(e, ErrorCode.FailedPrecondition) && /newer/.test(e.message),
+    );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -36,7 +36,15 @@ export type SnapshotRow = {
   updated: string;
 };
 
-type RawRow = { id: number; name: string; parent_id: number | null; kind: string; labels: string; created: string; updated: string };
+type RawRow = {
+  id: number;
+  name: string;
+  parent_id: number | null;
+  kind: string;
+  labels: string;
+  created: string;
+  updated: string;
+};
 
 function fromRaw(r: RawRow): SnapshotRow {
   return {
@@ -72,7 +80,9 @@ export class MetadataStore {
     this.path = path;
     makeDatabaseFilePrivate(path);
     this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+    this.#db.exec(
+      'PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;',
+    );
     this.migrate();
   }
 
@@ -80,7 +90,9 @@ export class MetadataStore {
     this.tx(() => {
       const v = Number((this.#db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
       if (v > SCHEMA_VERSION) {
-        throw failedPrecondition(`${this.path}: snapshot metadata schema ${v} is newer than this berth understands (${SCHEMA_VERSION})`);
+        throw failedPrecondition(
+          `${this.path}: snapshot metadata schema ${v} is newer than this berth understands (${SCHEMA_VERSION})`,
+        );
       }
       for (let i = v; i < SCHEMA_VERSION; i++) this.#db.exec(MIGRATIONS[i]!);
       if (v !== SCHEMA_VERSION) this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
@@ -118,14 +130,31 @@ export class MetadataStore {
     return this.#db.prepare('SELECT 1 FROM snapshots WHERE parent_id = ? LIMIT 1').get(id) !== undefined;
   }
 
-  insert(name: string, parentId: number | null, kind: SnapshotKind, labels: Record<string, string>, now: string): SnapshotRow {
+  insert(
+    name: string,
+    parentId: number | null,
+    kind: SnapshotKind,
+    labels: Record<string, string>,
+    now: string,
+  ): SnapshotRow {
     const r = this.#db
-      .prepare('INSERT INTO snapshots (name, parent_id, kind, labels, created, updated) VALUES (?, ?, ?, ?, ?, ?) RETURNING *')
+      .prepare(
+        'INSERT INTO snapshots (name, parent_id, kind, labels, created, updated) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+      )
       .get(name, parentId, kind, JSON.stringify(labels), now, now) as RawRow;
     return fromRaw(r);
   }
 
-  update(id: number, fields: { name: string; kind: SnapshotKind; labels: Record<string, string>; updated: string; parentId?: number | null }): void {
+  update(
+    id: number,
+    fields: {
+      name: string;
+      kind: SnapshotKind;
+      labels: Record<string, string>;
+      updated: string;
+      parentId?: number | null;
+    },
+  ): void {
     if (fields.parentId !== undefined) {
       this.#db
         .prepare('UPDATE snapshots SET name = ?, kind = ?, labels = ?, updated = ?, parent_id = ? WHERE id = ?')

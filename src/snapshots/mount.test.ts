@@ -13,7 +13,8 @@ test('parseOptions splits flags from data; later flags win', () => {
 
 test('parseOptions: "defaults" means no flags; options that need more than one mount(2) call are refused', () => {
   assert.deepEqual(parseOptions(['defaults', 'noatime']), { flags: sysc.MS_NOATIME, data: [] });
-  for (const o of ['rprivate', 'rro', 'idmap', 'tmpcopyup']) assert.throws(() => parseOptions(['ro', o]), /not for a snapshot's mounts/, o);
+  for (const o of ['rprivate', 'rro', 'idmap', 'tmpcopyup'])
+    assert.throws(() => parseOptions(['ro', o]), /not for a snapshot's mounts/, o);
 });
 
 test('compactOverlayOptions rewrites paths relative to their common parent only when needed', () => {

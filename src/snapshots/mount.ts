@@ -33,7 +33,9 @@ export const MAX_MOUNT_DATA = 4095;
 export function parseOptions(options: string[]): { flags: number; data: string[] } {
   const f = mountOptionFlags(options);
   if (f.propagation.length > 0 || f.recAttrSet !== 0 || f.recAttrClr !== 0 || f.idmap !== undefined || f.tmpcopyup) {
-    throw invalidArgument(`mount options ${JSON.stringify(options)}: propagation, recursive attributes, idmap and tmpcopyup are not for a snapshot's mounts; expected mount(2) flags and filesystem data`);
+    throw invalidArgument(
+      `mount options ${JSON.stringify(options)}: propagation, recursive attributes, idmap and tmpcopyup are not for a snapshot's mounts; expected mount(2) flags and filesystem data`,
+    );
   }
   return { flags: f.flags, data: f.data };
 }
@@ -92,7 +94,9 @@ async function mountOne(m: Mount, target: string): Promise<void> {
   }
   const compact = m.type === 'overlay' ? compactOverlayOptions(m.options) : undefined;
   if (compact === undefined || parseOptions(compact.options).data.join(',').length > MAX_MOUNT_DATA) {
-    throw invalidArgument(`mount of ${m.type} on ${target}: its options are ${joined.length} bytes, over the ${MAX_MOUNT_DATA}-byte limit of mount(2), even with relative paths`);
+    throw invalidArgument(
+      `mount of ${m.type} on ${target}: its options are ${joined.length} bytes, over the ${MAX_MOUNT_DATA}-byte limit of mount(2), even with relative paths`,
+    );
   }
   try {
     await run(MOUNT_BIN, ['-t', m.type, '-o', compact.options.join(','), '--', m.source, target], { cwd: compact.cwd });

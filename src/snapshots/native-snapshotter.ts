@@ -28,10 +28,15 @@ export class NativeSnapshotter extends SnapshotterBase {
     }
     try {
       // fs does not exist yet, so cp creates it as a copy of the parent's fs, root metadata included.
-      await run('/usr/bin/cp', ['-a', '--reflink=auto', '--', this.fsDir(parent.id), fs], { maxBuffer: 16 * 1024 * 1024 });
+      await run('/usr/bin/cp', ['-a', '--reflink=auto', '--', this.fsDir(parent.id), fs], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
     } catch (e) {
       const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
-      throw internal(`copying snapshot ${JSON.stringify(parent.name)} into a new snapshot failed: ${stderr || String(e)}`, e);
+      throw internal(
+        `copying snapshot ${JSON.stringify(parent.name)} into a new snapshot failed: ${stderr || String(e)}`,
+        e,
+      );
     }
   }
 

@@ -30,7 +30,10 @@ export class OverlaySnapshotter extends SnapshotterBase {
    */
   async lowerDirs(name: string): Promise<string[]> {
     const row = this.mustGet(name);
-    if (row.kind !== 'committed') throw failedPrecondition(`snapshot ${JSON.stringify(name)} is ${row.kind}; only a committed snapshot is a lower layer`);
+    if (row.kind !== 'committed')
+      throw failedPrecondition(
+        `snapshot ${JSON.stringify(name)} is ${row.kind}; only a committed snapshot is a lower layer`,
+      );
     return [row, ...this.meta.ancestors(row)].map((r) => this.fsDir(r.id));
   }
 

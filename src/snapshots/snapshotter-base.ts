@@ -24,7 +24,8 @@ export abstract class SnapshotterBase implements Snapshotter {
   constructor(root: string) {
     if (!isAbsolute(root)) throw invalidArgument(`snapshotter root ${JSON.stringify(root)} must be an absolute path`);
     // Paths end up in overlay mount options, where ',' and ':' are separators.
-    if (/[,:\n\0]/.test(root)) throw invalidArgument(`snapshotter root ${JSON.stringify(root)} must not contain ',', ':' or newlines`);
+    if (/[,:\n\0]/.test(root))
+      throw invalidArgument(`snapshotter root ${JSON.stringify(root)} must not contain ',', ':' or newlines`);
     this.root = root;
     this.snapshotsDir = join(root, 'snapshots');
     mkdirSync(this.snapshotsDir, { recursive: true, mode: 0o700 });
@@ -55,7 +56,12 @@ export abstract class SnapshotterBase implements Snapshotter {
     }
   }
 
-  private async create(kind: SnapshotKind, key: string, parent: string | undefined, labels: Record<string, string>): Promise<Mount[]> {
+  private async create(
+    kind: SnapshotKind,
+    key: string,
+    parent: string | undefined,
+    labels: Record<string, string>,
+  ): Promise<Mount[]> {
     this.checkName('key', key);
     if (this.meta.get(key) !== undefined) throw alreadyExists(`snapshot ${JSON.stringify(key)} already exists`);
     let ancestors: SnapshotRow[] = [];
@@ -103,7 +109,9 @@ export abstract class SnapshotterBase implements Snapshotter {
   async mounts(key: string): Promise<Mount[]> {
     const row = this.mustGet(key);
     if (row.kind === 'committed') {
-      throw failedPrecondition(`snapshot ${JSON.stringify(key)} is committed; mount a view or an active snapshot of it`);
+      throw failedPrecondition(
+        `snapshot ${JSON.stringify(key)} is committed; mount a view or an active snapshot of it`,
+      );
     }
     return this.mountsFor(row, this.meta.ancestors(row));
   }
@@ -112,17 +120,25 @@ export abstract class SnapshotterBase implements Snapshotter {
     this.checkName('name', name);
     this.meta.tx(() => {
       const row = this.mustGet(key);
-      if (row.kind !== 'active') throw failedPrecondition(`snapshot ${JSON.stringify(key)} is ${row.kind}; only an active snapshot can be committed`);
-      if (name !== key && this.meta.get(name) !== undefined) throw alreadyExists(`snapshot ${JSON.stringify(name)} already exists`);
+      if (row.kind !== 'active')
+        throw failedPrecondition(
+          `snapshot ${JSON.stringify(key)} is ${row.kind}; only an active snapshot can be committed`,
+        );
+      if (name !== key && this.meta.get(name) !== undefined)
+        throw alreadyExists(`snapshot ${JSON.stringify(name)} already exists`);
       let parentId: number | undefined;
       if (opts?.parent !== undefined) {
         const parent = this.mustGetParent(opts.parent);
         // A 'plain' snapshot is a copy of its parent's tree: giving it another parent would lie.
         if (this.applyFormat !== 'overlay') {
-          throw failedPrecondition(`snapshot ${JSON.stringify(key)}: this snapshotter (${this.applyFormat} format) cannot commit onto a parent given at commit time; prepare the snapshot with its parent`);
+          throw failedPrecondition(
+            `snapshot ${JSON.stringify(key)}: this snapshotter (${this.applyFormat} format) cannot commit onto a parent given at commit time; prepare the snapshot with its parent`,
+          );
         }
         if (row.parentId !== null) {
-          throw failedPrecondition(`snapshot ${JSON.stringify(key)} was prepared with a parent; only a snapshot prepared without one can be committed onto ${JSON.stringify(opts.parent)}`);
+          throw failedPrecondition(
+            `snapshot ${JSON.stringify(key)} was prepared with a parent; only a snapshot prepared without one can be committed onto ${JSON.stringify(opts.parent)}`,
+          );
         }
         parentId = parent.id;
       }
@@ -165,7 +181,8 @@ export abstract class SnapshotterBase implements Snapshotter {
 
   async upperDir(key: string): Promise<string> {
     const row = this.mustGet(key);
-    if (row.kind !== 'active') throw failedPrecondition(`snapshot ${JSON.stringify(key)} is ${row.kind}; only an active snapshot is writable`);
+    if (row.kind !== 'active')
+      throw failedPrecondition(`snapshot ${JSON.stringify(key)} is ${row.kind}; only an active snapshot is writable`);
     return this.fsDir(row.id);
   }
 

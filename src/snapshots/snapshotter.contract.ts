@@ -60,7 +60,10 @@ export function runSnapshotterContract(name: string, factory: SnapshotterFactory
       const c = await sn.stat('layer1');
       assert.equal(c.kind, 'committed');
       assert.deepEqual(c.labels, { b: '2' });
-      assert.deepEqual((await sn.list()).map((i) => i.name), ['layer1']);
+      assert.deepEqual(
+        (await sn.list()).map((i) => i.name),
+        ['layer1'],
+      );
       await assert.rejects(sn.mounts('layer1'), code(ErrorCode.FailedPrecondition));
       await assert.rejects(sn.upperDir('layer1'), code(ErrorCode.FailedPrecondition));
     });
@@ -127,7 +130,10 @@ export function runSnapshotterContract(name: string, factory: SnapshotterFactory
       assert.deepEqual(p2.labels, { l: '1' });
       // The chain is real: a snapshot on p2 mounts p2 then p1 below it, and p1 cannot go first.
       const [m] = await sn.prepare('top', 'p2');
-      const lower = m!.options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':');
+      const lower = m!.options
+        .find((o) => o.startsWith('lowerdir='))!
+        .slice('lowerdir='.length)
+        .split(':');
       assert.equal(lower.length, 2);
       assert.equal(await fs.readFile(join(lower[0]!, 'b'), 'utf8'), 'b');
       assert.equal(await fs.readFile(join(lower[1]!, 'a'), 'utf8'), 'a');

@@ -44,7 +44,12 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
  * process (a reader, or a writer killed at any point, sees the old file or the new one), but not
  * across a power loss. Only for state that cannot outlive the machine anyway (see StateStore).
  */
-export function atomicWriteFileSync(path: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): void {
+export function atomicWriteFileSync(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: { durable?: boolean } = {},
+): void {
   const durable = opts.durable ?? true;
   const dir = dirname(path);
   const tmp = tempName(dir);

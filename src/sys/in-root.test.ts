@@ -19,7 +19,11 @@ test('reads and makes paths as the container resolves them, never outside the ro
   symlinkSync('../outside', join(root, 'rel'));
   mkdirSync(join(root, 'outside'));
 
-  assert.equal(readFileInRoot(root, '/etc/passwd'), undefined, '../outside/secret from /etc is /outside/secret in the root: missing');
+  assert.equal(
+    readFileInRoot(root, '/etc/passwd'),
+    undefined,
+    '../outside/secret from /etc is /outside/secret in the root: missing',
+  );
   assert.equal(readFileInRoot(root, 'etc/group'), undefined);
   symlinkSync('../secret', join(root, 'etc/shadow'));
   assert.equal(readFileInRoot(root, '/etc/shadow'), 'inside\n');

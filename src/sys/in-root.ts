@@ -39,7 +39,12 @@ export function readFileInRoot(root: string, path: string): string | undefined {
  * and given to `owner`; directories that exist are left as they are. Returns the container paths
  * it made.
  */
-export function mkdirAllInRoot(root: string, path: string, mode: number, owner: { uid: number; gid: number }): string[] {
+export function mkdirAllInRoot(
+  root: string,
+  path: string,
+  mode: number,
+  owner: { uid: number; gid: number },
+): string[] {
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
   const made: string[] = [];
   withRoot(root, (rootFd) => {

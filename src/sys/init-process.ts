@@ -51,7 +51,9 @@ export function consoleFdInInit(preserveFds: number): number {
  * init reports READY. On an ERROR frame, or EOF before READY, rejects with the init's message.
  */
 export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
-  const fds: number[] = (opts.stdio ?? ['inherit', 'inherit', 'inherit']).map((s, i) => (s === 'inherit' ? i : s === 'ignore' ? -1 : s));
+  const fds: number[] = (opts.stdio ?? ['inherit', 'inherit', 'inherit']).map((s, i) =>
+    s === 'inherit' ? i : s === 'ignore' ? -1 : s,
+  );
   for (let i = 0; i < opts.preserveFds; i++) fds.push(3 + i);
   if (opts.consoleSocketFd !== undefined) fds.push(opts.consoleSocketFd);
   const syncIndex = fds.length;
@@ -66,7 +68,10 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
     pid0 = native.spawnProcess(initBinary(), ['berth-init', String(syncIndex)], fds);
   } catch (e) {
     closeSync(sync);
-    throw new BerthError(ErrorCode.Unavailable, `cannot start ${initBinary()}: ${(e as Error).message} (run scripts/build.sh)`);
+    throw new BerthError(
+      ErrorCode.Unavailable,
+      `cannot start ${initBinary()}: ${(e as Error).message} (run scripts/build.sh)`,
+    );
   } finally {
     process.umask(umask);
     closeSync(theirs);
@@ -141,7 +146,12 @@ export function driveInit(sync: number, opts: Pick<LaunchOptions, 'plan' | 'onHo
 }
 
 /** The frames of one create or exec: what to do with what berth-init sends, whoever spawned it. */
-function converse(opts: Pick<LaunchOptions, 'plan' | 'onHooks'>, stage0: Stage0, exited: Promise<number>, send: (frame: Buffer) => void) {
+function converse(
+  opts: Pick<LaunchOptions, 'plan' | 'onHooks'>,
+  stage0: Stage0,
+  exited: Promise<number>,
+  send: (frame: Buffer) => void,
+) {
   let onData!: (chunk: Buffer) => void;
   let onEof!: () => void;
   const launched = new Promise<LaunchedInit>((resolve, reject) => {
@@ -187,7 +197,11 @@ function converse(opts: Pick<LaunchOptions, 'plan' | 'onHooks'>, stage0: Stage0,
               (state) => send(encodeFrame(Frame.CONTINUE, Buffer.from(state))),
               (e: unknown) => {
                 send(encodeFrame(Frame.ABORT));
-                fail(e instanceof BerthError ? e : new BerthError(ErrorCode.FailedPrecondition, String((e as Error)?.message ?? e)));
+                fail(
+                  e instanceof BerthError
+                    ? e
+                    : new BerthError(ErrorCode.FailedPrecondition, String((e as Error)?.message ?? e)),
+                );
               },
             );
             break;
@@ -211,7 +225,15 @@ function converse(opts: Pick<LaunchOptions, 'plan' | 'onHooks'>, stage0: Stage0,
     };
     onEof = () => {
       if (done) return;
-      exited.then((status) => fail(failure ?? new BerthError(ErrorCode.FailedPrecondition, `container init exited before it was ready (status ${status})`)));
+      exited.then((status) =>
+        fail(
+          failure ??
+            new BerthError(
+              ErrorCode.FailedPrecondition,
+              `container init exited before it was ready (status ${status})`,
+            ),
+        ),
+      );
     };
   });
   send(encodeFrame(Frame.PLAN, opts.plan));

@@ -22,7 +22,9 @@ describe('mountinfo', () => {
   });
 
   it('parses several optional fields and keeps them apart from the fixed ones', () => {
-    const [m] = parseMountInfo('36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 unbindable - ext3 /dev/root rw,errors=continue');
+    const [m] = parseMountInfo(
+      '36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 unbindable - ext3 /dev/root rw,errors=continue',
+    );
     assert.deepEqual(m?.optionalFields, ['master:1', 'shared:7', 'unbindable']);
     assert.equal(m?.fsType, 'ext3');
     assert.equal(m?.source, '/dev/root');
@@ -31,13 +33,22 @@ describe('mountinfo', () => {
     assert.equal(m?.mountPoint, '/mnt2');
   });
 
-  it('undoes the kernel\'s octal escapes of space, tab, newline and backslash', () => {
+  it("undoes the kernel's octal escapes of space, tab, newline and backslash", () => {
     const [m] = parseMountInfo('40 30 0:38 /a\\134b /run/my\\040dir\\011x\\012y rw shared:3 - tmpfs my\\040src rw\n');
     assert.equal(m?.root, '/a\\b');
     assert.equal(m?.mountPoint, '/run/my dir\tx\ny');
     assert.equal(m?.source, 'my src');
-    assert.equal(isMountPoint('/run/my dir\tx\ny', parseMountInfo('40 30 0:38 / /run/my\\040dir\\011x\\012y rw - tmpfs t rw')), true);
-    assert.equal(isMountPoint('/run/my\\040dir\\011x\\012y', parseMountInfo('40 30 0:38 / /run/my\\040dir\\011x\\012y rw - tmpfs t rw')), false);
+    assert.equal(
+      isMountPoint('/run/my dir\tx\ny', parseMountInfo('40 30 0:38 / /run/my\\040dir\\011x\\012y rw - tmpfs t rw')),
+      true,
+    );
+    assert.equal(
+      isMountPoint(
+        '/run/my\\040dir\\011x\\012y',
+        parseMountInfo('40 30 0:38 / /run/my\\040dir\\011x\\012y rw - tmpfs t rw'),
+      ),
+      false,
+    );
   });
 
   it('a " - " inside a path cannot be mistaken for the separator: the kernel escapes its spaces', () => {
@@ -47,7 +58,11 @@ describe('mountinfo', () => {
   });
 
   it('refuses a line that is not mountinfo, naming its line number', () => {
-    for (const bad of ['22 1 254:1 / / rw ext4 /dev/vda1 rw', '22 1 254:1 / - ext4 /dev/vda1 rw', '22 1 254:1 / / rw - ext4']) {
+    for (const bad of [
+      '22 1 254:1 / / rw ext4 /dev/vda1 rw',
+      '22 1 254:1 / - ext4 /dev/vda1 rw',
+      '22 1 254:1 / / rw - ext4',
+    ]) {
       assert.throws(
         () => parseMountInfo(`22 1 254:1 / / rw - ext4 /dev/vda1 rw\n${bad}\n`),
         (e) => isBerthError(e, ErrorCode.InvalidArgument) && /mountinfo line 2/.test(e.message),

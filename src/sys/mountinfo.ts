@@ -28,7 +28,9 @@ export interface MountInfoEntry {
 
 // show_mountinfo() escapes space, tab, newline and backslash (and "," "=" in some options) as \ooo.
 function unmangle(s: string): string {
-  return s.includes('\\') ? s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))) : s;
+  return s.includes('\\')
+    ? s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
+    : s;
 }
 
 /**
@@ -47,7 +49,9 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
     const pre = sep < 0 ? [] : line.slice(0, sep).split(' ');
     const post = sep < 0 ? [] : line.slice(sep + 3).split(' ');
     if (pre.length < 6 || post.length < 3) {
-      throw invalidArgument(`mountinfo line ${i + 1} ${JSON.stringify(line.slice(0, 120))}: expected "id parent major:minor root mountpoint options [optional…] - fstype source superoptions"`);
+      throw invalidArgument(
+        `mountinfo line ${i + 1} ${JSON.stringify(line.slice(0, 120))}: expected "id parent major:minor root mountpoint options [optional…] - fstype source superoptions"`,
+      );
     }
     out.push({
       mountId: Number(pre[0]),

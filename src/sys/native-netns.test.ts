@@ -11,12 +11,18 @@ import { netnsSocket } from './native.ts';
 
 const root = process.getuid?.() === 0;
 
-test("a socket made in a network namespace connects to its loopback, not the host's", { skip: !root && 'setns needs root (CAP_SYS_ADMIN)' }, async () => {
+test("a socket made in a network namespace connects to its loopback, not the host's", {
+  skip: !root && 'setns needs root (CAP_SYS_ADMIN)',
+}, async () => {
   const before = readlinkSync('/proc/thread-self/ns/net');
   // A fresh network namespace held by a child of our own (unshare -n), its lo up, a listener inside.
   const port = 40000 + (process.pid % 20000);
   const server = `require('net').createServer((s) => s.end('inside\\n')).listen(${port}, '127.0.0.1')`;
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" -e "$1"', process.execPath, server], { stdio: 'ignore' });
+  const child = spawn(
+    'unshare',
+    ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" -e "$1"', process.execPath, server],
+    { stdio: 'ignore' },
+  );
   try {
     const ns = `/proc/${child.pid}/ns/net`;
     // The host's loopback has a listener on the same port: a socket made there would reach it.
@@ -43,7 +49,13 @@ test("a socket made in a network namespace connects to its loopback, not the hos
 });
 
 test('a path that is not a network namespace is refused, naming it', { skip: !root && 'setns needs root' }, () => {
-  assert.throws(() => netnsSocket('/proc/self/ns/uts'), (e: NodeJS.ErrnoException) => e.code === 'EINVAL' && /setns/.test(e.message) && e.message.includes('/proc/self/ns/uts'));
-  assert.throws(() => netnsSocket('/nonexistent/netns'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.message.includes('/nonexistent/netns'));
+  assert.throws(
+    () => netnsSocket('/proc/self/ns/uts'),
+    (e: NodeJS.ErrnoException) =>
+      e.code === 'EINVAL' && /setns/.test(e.message) && e.message.includes('/proc/self/ns/uts'),
+  );
+  assert.throws(
+    () => netnsSocket('/nonexistent/netns'),
+    (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.message.includes('/nonexistent/netns'),
+  );
 });
-

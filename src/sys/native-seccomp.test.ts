@@ -30,22 +30,71 @@ describe('seccompCompile (addon)', () => {
     const bad = [
       [{ defaultAction: -1, arches: [], rules: [] }, /profile\.defaultAction/],
       [{ defaultAction: ALLOW, arches: 'x86_64', rules: [] }, /profile\.arches/],
-      [{ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 6, op: 4, value: 0n, valueTwo: 0n }] }] }, /arg\.index/],
-      [{ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 0, op: 8, value: 0n, valueTwo: 0n }] }] }, /arg\.op/],
-      [{ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 0, op: 4, value: 1, valueTwo: 0n }] }] }, /arg\.value/],
-      [{ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 0, op: 4, value: -1n, valueTwo: 0n }] }] }, /arg\.value/],
+      [
+        {
+          defaultAction: ALLOW,
+          arches: [],
+          rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 6, op: 4, value: 0n, valueTwo: 0n }] }],
+        },
+        /arg\.index/,
+      ],
+      [
+        {
+          defaultAction: ALLOW,
+          arches: [],
+          rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 0, op: 8, value: 0n, valueTwo: 0n }] }],
+        },
+        /arg\.op/,
+      ],
+      [
+        {
+          defaultAction: ALLOW,
+          arches: [],
+          rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 0, op: 4, value: 1, valueTwo: 0n }] }],
+        },
+        /arg\.value/,
+      ],
+      [
+        {
+          defaultAction: ALLOW,
+          arches: [],
+          rules: [{ syscall: 'read', action: EPERM_ACTION, args: [{ index: 0, op: 4, value: -1n, valueTwo: 0n }] }],
+        },
+        /arg\.value/,
+      ],
     ] as const;
-    for (const [input, field] of bad) throwsCode(() => seccompCompile(input as never), 'ERR_INVALID_ARG_TYPE', undefined, field);
+    for (const [input, field] of bad)
+      throwsCode(() => seccompCompile(input as never), 'ERR_INVALID_ARG_TYPE', undefined, field);
   });
 
   test("libseccomp's refusals pass through: a rule equal to the default (EACCES), two comparisons of one argument (EINVAL), an unknown arch", () => {
-    throwsCode(() => seccompCompile({ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'mkdir', action: ALLOW, args: [] }] }), 'EACCES', 'seccomp_rule_add', /'mkdir'/);
+    throwsCode(
+      () =>
+        seccompCompile({ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'mkdir', action: ALLOW, args: [] }] }),
+      'EACCES',
+      'seccomp_rule_add',
+      /'mkdir'/,
+    );
     const twice = [
       { index: 0, op: constants.SCMP_CMP_EQ, value: 1n, valueTwo: 0n },
       { index: 0, op: constants.SCMP_CMP_EQ, value: 2n, valueTwo: 0n },
     ];
-    throwsCode(() => seccompCompile({ defaultAction: ALLOW, arches: [], rules: [{ syscall: 'personality', action: EPERM_ACTION, args: twice }] }), 'EINVAL', 'seccomp_rule_add');
-    throwsCode(() => seccompCompile({ defaultAction: ALLOW, arches: ['z80'], rules: [] }), 'EINVAL', 'seccomp_arch_resolve_name', /'z80'/);
+    throwsCode(
+      () =>
+        seccompCompile({
+          defaultAction: ALLOW,
+          arches: [],
+          rules: [{ syscall: 'personality', action: EPERM_ACTION, args: twice }],
+        }),
+      'EINVAL',
+      'seccomp_rule_add',
+    );
+    throwsCode(
+      () => seccompCompile({ defaultAction: ALLOW, arches: ['z80'], rules: [] }),
+      'EINVAL',
+      'seccomp_arch_resolve_name',
+      /'z80'/,
+    );
   });
 
   test('the native architecture may be listed again; unknown syscall names are returned, not fatal', () => {

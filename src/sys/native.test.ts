@@ -64,7 +64,10 @@ function readFd(fd: number): string {
 }
 
 /** Asserts `fn` throws a SyscallError with this code, and returns it for further checks. */
-function throwsSyscall(fn: () => unknown, code: string): Error & { errno: number; syscall: string; path?: string; fd?: number } {
+function throwsSyscall(
+  fn: () => unknown,
+  code: string,
+): Error & { errno: number; syscall: string; path?: string; fd?: number } {
   try {
     fn();
   } catch (e) {
@@ -94,12 +97,18 @@ describe('loading', () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-native-test-'));
     try {
       for (const start of [dir, join(dir, 'dist/bin')]) {
-        assert.throws(() => findAddon(start), (e) => isBerthError(e, ErrorCode.Unavailable) && /scripts\/build\.sh/.test(e.message));
+        assert.throws(
+          () => findAddon(start),
+          (e) => isBerthError(e, ErrorCode.Unavailable) && /scripts\/build\.sh/.test(e.message),
+        );
       }
       mkdirSync(join(dir, 'native/addon'), { recursive: true });
       assert.throws(
         () => findAddon(join(dir, 'dist/bin')),
-        (e) => isBerthError(e, ErrorCode.Unavailable) && e.message.includes(join(dir, 'native/addon/build/Release')) && e.message.includes('scripts/build.sh'),
+        (e) =>
+          isBerthError(e, ErrorCode.Unavailable) &&
+          e.message.includes(join(dir, 'native/addon/build/Release')) &&
+          e.message.includes('scripts/build.sh'),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -131,7 +140,15 @@ describe('loading', () => {
         `import { socketpair } from ${JSON.stringify(join(import.meta.dirname, 'native.ts'))};\nconsole.log(socketpair().length);\n`,
       );
       const out = join(outDir, 'bin', 'entry.mjs');
-      await build({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', format: 'esm', logLevel: 'error', external: ['*.node'] });
+      await build({
+        entryPoints: [entry],
+        outfile: out,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        logLevel: 'error',
+        external: ['*.node'],
+      });
       const r = spawnSync(nodeBin, [out], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), '2');
@@ -336,7 +353,10 @@ for (const walk of [false, true]) {
 
     test('O_NOFOLLOW and O_CREAT|O_EXCL do not follow a last-component symlink', () => {
       throwsSyscall(() => openInRoot(rootFd, 'h', constants.O_RDONLY | constants.O_NOFOLLOW, 0, { walk }), 'ELOOP');
-      throwsSyscall(() => openInRoot(rootFd, 'h', constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600, { walk }), 'EEXIST');
+      throwsSyscall(
+        () => openInRoot(rootFd, 'h', constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600, { walk }),
+        'EEXIST',
+      );
       const fd = openInRoot(rootFd, 'h', constants.O_PATH | constants.O_NOFOLLOW, 0, { walk });
       try {
         assert.equal(readlinkSync(`/proc/self/fd/${fd}`), join(root, 'h'));
@@ -346,7 +366,7 @@ for (const walk of [false, true]) {
       }
     });
 
-    test('loops, files used as directories and empty paths fail with the kernel\'s errno', () => {
+    test("loops, files used as directories and empty paths fail with the kernel's errno", () => {
       throwsSyscall(() => read('loop1'), 'ELOOP');
       throwsSyscall(() => read('etc/hostname/x'), 'ENOTDIR');
       throwsSyscall(() => read('etc/hostname/'), 'ENOTDIR');
@@ -396,7 +416,9 @@ describe('mkfifo, mknod', () => {
 describe('pidfd', () => {
   test('open, wait, signal, wait: the signal reaches the child and the pidfd turns readable', async () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
     assert.ok(child.pid !== undefined);
     const fd = pidfdOpen(child.pid);
     try {
@@ -440,7 +462,10 @@ describe('memfd seals', () => {
       assert.equal(getSeals(fd), 0);
       addSeals(fd, constants.F_SEAL_SEAL | constants.F_SEAL_SHRINK | constants.F_SEAL_GROW | constants.F_SEAL_WRITE);
       assert.equal(getSeals(fd) & constants.F_SEAL_WRITE, constants.F_SEAL_WRITE);
-      assert.throws(() => writeSync(fd, 'x', 0), (e) => (e as NodeJS.ErrnoException).code === 'EPERM');
+      assert.throws(
+        () => writeSync(fd, 'x', 0),
+        (e) => (e as NodeJS.ErrnoException).code === 'EPERM',
+      );
       throwsSyscall(() => addSeals(fd, constants.F_SEAL_WRITE), 'EPERM');
     } finally {
       closeSync(fd);
@@ -486,7 +511,10 @@ describe('bpfAttachDeviceFilter, bpfDeviceFilters', () => {
     for (const program of bad) {
       assert.throws(
         () => bpfAttachDeviceFilter('/nonexistent', program as Uint8Array, 'Apache'),
-        (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'ERR_INVALID_ARG_TYPE' && /'program'/.test(e.message),
+        (e: unknown) =>
+          e instanceof TypeError &&
+          (e as { code?: string }).code === 'ERR_INVALID_ARG_TYPE' &&
+          /'program'/.test(e.message),
         String(program),
       );
     }
@@ -529,7 +557,11 @@ describe('spawnProcess and watchChild', () => {
     let pid: number;
     try {
       // fd 0 from /dev/null (-1), 1 a file, 2 inherited, 3 the socket; nothing else may be open.
-      pid = spawnProcess('/bin/sh', ['sh', '-c', 'read x; echo "stdin:[$x]"; ls /proc/self/fd >&3; echo to-three >&3; exit 7'], [-1, out, 2, theirs]);
+      pid = spawnProcess(
+        '/bin/sh',
+        ['sh', '-c', 'read x; echo "stdin:[$x]"; ls /proc/self/fd >&3; echo to-three >&3; exit 7'],
+        [-1, out, 2, theirs],
+      );
     } finally {
       closeSync(theirs);
       closeSync(out);
@@ -537,9 +569,16 @@ describe('spawnProcess and watchChild', () => {
     const r = await watch(pid, ours);
     assert.equal(r.status, 7);
     assert.deepEqual(r.order, ['data', 'eof', 'exit']);
-    const fds = r.out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    const fds = r.out
+      .split('\n')
+      .filter((l) => /^\d+$/.test(l))
+      .map(Number);
     // ls's own directory fd is the one extra (a fresh number above 3).
-    assert.deepEqual(fds.filter((fd) => fd <= 3), [0, 1, 2, 3], `fds in the child: ${fds.join(' ')}`);
+    assert.deepEqual(
+      fds.filter((fd) => fd <= 3),
+      [0, 1, 2, 3],
+      `fds in the child: ${fds.join(' ')}`,
+    );
     assert.ok(fds.length <= 5, `an fd leaked into the child: ${fds.join(' ')}`);
     assert.ok(r.out.includes('to-three'));
     assert.equal(readFileSync(outFile, 'utf8'), 'stdin:[]\n');
@@ -567,4 +606,3 @@ describe('spawnProcess and watchChild', () => {
     assert.throws(() => spawnProcess('/bin/true', ['true'], [0, 1]), /fds/);
   });
 });
-

@@ -174,7 +174,11 @@ interface Addon {
   bpfAttachDeviceFilter(cgroupDir: string, program: Uint8Array, license: string): void;
   bpfDeviceFilters(cgroupDir: string): BpfDeviceFilterInfo[];
   spawnProcess(path: string, argv: readonly string[], fds: readonly number[]): number;
-  watchChild(pid: number, fd: number, callback: (kind: 'data' | 'eof' | 'exit', value: Buffer | number | undefined) => void): void;
+  watchChild(
+    pid: number,
+    fd: number,
+    callback: (kind: 'data' | 'eof' | 'exit', value: Buffer | number | undefined) => void,
+  ): void;
   constants: Record<string, number>;
 }
 
@@ -187,10 +191,13 @@ const ADDON_FILE = 'native/addon/build/Release/berth_addon.node';
 export function findAddon(startDir: string): string {
   const root = findBerthRoot(startDir);
   if (root === undefined) {
-    throw unavailable(`berth's native addon was not found: no directory above ${startDir} holds native/addon; run scripts/build.sh in the berth checkout`);
+    throw unavailable(
+      `berth's native addon was not found: no directory above ${startDir} holds native/addon; run scripts/build.sh in the berth checkout`,
+    );
   }
   const file = join(root, ADDON_FILE);
-  if (!existsSync(file)) throw unavailable(`berth's native addon is not built (${file} is missing): run scripts/build.sh`);
+  if (!existsSync(file))
+    throw unavailable(`berth's native addon is not built (${file} is missing): run scripts/build.sh`);
   return file;
 }
 
@@ -203,7 +210,10 @@ export function loadAddon(): Addon {
   try {
     loaded = createRequire(import.meta.url)(file) as Addon;
   } catch (e) {
-    throw unavailable(`berth's native addon ${file} could not be loaded (built for another Node?): run scripts/build.sh`, e);
+    throw unavailable(
+      `berth's native addon ${file} could not be loaded (built for another Node?): run scripts/build.sh`,
+      e,
+    );
   }
   return loaded;
 }
@@ -229,7 +239,8 @@ export function netnsSocket(netnsPath: string): number {
  * all of `data` is written, even on a non-blocking socket. The fds stay open here; close them after.
  */
 export function sendFds(sockFd: number, fds: readonly number[], data?: Uint8Array): number {
-  const buf = data === undefined || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const buf =
+    data === undefined || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return loadAddon().sendFds(sockFd, fds, buf);
 }
 
@@ -253,7 +264,13 @@ export interface OpenInRootOptions {
  * added; `mode` is used only with O_CREAT. Uses openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), or a
  * component walk with the same rules where the kernel lacks openat2.
  */
-export function openInRoot(rootFd: number, path: string, flags: number, mode = 0, options: OpenInRootOptions = {}): number {
+export function openInRoot(
+  rootFd: number,
+  path: string,
+  flags: number,
+  mode = 0,
+  options: OpenInRootOptions = {},
+): number {
   return loadAddon().openInRoot(rootFd, path, flags, mode, options.walk === true);
 }
 
@@ -277,7 +294,13 @@ export function resolveInRoot(root: string, path: string, options: OpenInRootOpt
 }
 
 /** mount(2). `flags` from constants.MS_*; null source/fstype/data pass NULL (remount, bind, propagation). */
-export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
   loadAddon().mount(source, target, fstype, flags, data);
 }
 

@@ -22,7 +22,10 @@ export function berthRoot(): string {
   if (cached === undefined) {
     const env = process.env.BERTH_ROOT;
     const found = env && existsSync(join(env, 'native')) ? env : findBerthRoot(import.meta.dirname);
-    if (!found) throw unavailable(`cannot find the berth checkout (a directory with native/) above ${import.meta.dirname}: set BERTH_ROOT`);
+    if (!found)
+      throw unavailable(
+        `cannot find the berth checkout (a directory with native/) above ${import.meta.dirname}: set BERTH_ROOT`,
+      );
     cached = found;
   }
   return cached;

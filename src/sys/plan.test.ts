@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, encodePlan, Frame, FrameReader, formatPlan, int, ints, op, PLAN_VERSION, str, strs } from './plan.ts';
+import {
+  encodeFrame,
+  encodePlan,
+  Frame,
+  FrameReader,
+  formatPlan,
+  int,
+  ints,
+  op,
+  PLAN_VERSION,
+  str,
+  strs,
+} from './plan.ts';
 
 describe('plan encoding', () => {
   it('writes the header, op codes, lengths and tagged values little-endian', () => {
@@ -29,9 +41,15 @@ describe('plan encoding', () => {
   });
 
   it('encodes negative ints (RLIM_INFINITY) and string arrays', () => {
-    const b = encodePlan([op('PRLIMIT', int(7), int(-1), int(-1)), op('EXEC', str('sh'), strs(['sh', '-c']), strs([]))]);
+    const b = encodePlan([
+      op('PRLIMIT', int(7), int(-1), int(-1)),
+      op('EXEC', str('sh'), strs(['sh', '-c']), strs([])),
+    ]);
     assert.equal(b.readBigInt64LE(16 + 8 + 10), -1n);
-    assert.match(formatPlan([op('EXEC', str('sh'), strs(['sh', '-c']), strs([]))]), /^EXEC\("sh", \["sh","-c"\], \[\]\)$/);
+    assert.match(
+      formatPlan([op('EXEC', str('sh'), strs(['sh', '-c']), strs([]))]),
+      /^EXEC\("sh", \["sh","-c"\], \[\]\)$/,
+    );
   });
 
   it('refuses strings with NUL bytes, naming the op', () => {

@@ -231,7 +231,10 @@ export class FrameReader {
     while (this.pending.length >= 8) {
       const type = this.pending.readUInt32LE(0);
       const len = this.pending.readUInt32LE(4);
-      if (len > MAX_FRAME) throw internal(`sync socket: frame of ${len} bytes from berth-init exceeds ${MAX_FRAME}: the stream is out of step`);
+      if (len > MAX_FRAME)
+        throw internal(
+          `sync socket: frame of ${len} bytes from berth-init exceeds ${MAX_FRAME}: the stream is out of step`,
+        );
       if (this.pending.length < 8 + len) break;
       out.push({ type, payload: this.pending.subarray(8, 8 + len) });
       this.pending = this.pending.subarray(8 + len);

@@ -12,7 +12,7 @@ const modeOf = (p: string) => statSync(p).mode & 0o7777;
 
 function writeWal(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
-  db.exec('PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (v TEXT); INSERT INTO t VALUES (\'secret\')');
+  db.exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (v TEXT); INSERT INTO t VALUES ('secret')");
   return db;
 }
 

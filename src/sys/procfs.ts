@@ -21,7 +21,10 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(')');
   const open = text.indexOf('(');
-  const malformed = () => invalidArgument(`malformed /proc/<pid>/stat ${JSON.stringify(text.slice(0, 80))}: expected "pid (comm) state ppid …" with 22 or more fields`);
+  const malformed = () =>
+    invalidArgument(
+      `malformed /proc/<pid>/stat ${JSON.stringify(text.slice(0, 80))}: expected "pid (comm) state ppid …" with 22 or more fields`,
+    );
   if (open < 0 || close < open) throw malformed();
   const pid = Number(text.slice(0, open).trim());
   const rest = text.slice(close + 2).split(' ');
@@ -38,7 +41,8 @@ export function procStat(pid: number): ProcStat | undefined {
   try {
     return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH')
+      return undefined;
     throw e;
   }
 }

@@ -2,7 +2,17 @@
 // berth build end to end, as root: a real berthd under temporary roots, a busybox image imported
 // locally, Dockerfiles built through the real `berth build` CLI, the results inspected and run.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -28,7 +38,14 @@ function context(files: Record<string, string>): string {
   return dir;
 }
 
-type Inspect = { config: { config: Record<string, unknown>; history: { created_by: string; empty_layer?: boolean }[]; rootfs: { diff_ids: string[] } }; layers: unknown[] };
+type Inspect = {
+  config: {
+    config: Record<string, unknown>;
+    history: { created_by: string; empty_layer?: boolean }[];
+    rootfs: { diff_ids: string[] };
+  };
+  layers: unknown[];
+};
 async function inspect(ref: string): Promise<Inspect> {
   return (await d.client.imageInspect(ref)) as Inspect;
 }
@@ -39,7 +56,8 @@ async function build(dir: string, ...flags: string[]): Promise<{ code: number; s
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('build integration tests need root (mounts, namespaces)');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -51,7 +69,7 @@ after(async () => {
 
 test('every config instruction, COPY and RUN: the image config, history and files are right, and it runs', async () => {
   const dir = context({
-    'Dockerfile': [
+    Dockerfile: [
       '# syntax=docker/dockerfile:1',
       'ARG BASE=busybox',
       'FROM $BASE AS base',
@@ -82,7 +100,8 @@ test('every config instruction, COPY and RUN: the image config, history and file
       'CMD ["arg1"]',
       '',
     ].join('\n'),
-    'run.sh': '#!/bin/sh\necho "run.sh $* as $(id -u) in $(pwd)"; cat /tmp/run-as /app/made.txt /app/heredoc.txt /etc/app/a.conf /etc/app/inline.conf; ls /etc/app; stat -c %u /srv/data/data.txt 2>/dev/null || ls -n /srv/data\n',
+    'run.sh':
+      '#!/bin/sh\necho "run.sh $* as $(id -u) in $(pwd)"; cat /tmp/run-as /app/made.txt /app/heredoc.txt /etc/app/a.conf /etc/app/inline.conf; ls /etc/app; stat -c %u /srv/data/data.txt 2>/dev/null || ls -n /srv/data\n',
     'conf/a.conf': 'a=1\n',
     'conf/drop.conf': 'gone\n',
     'data.txt': 'data\n',
@@ -92,7 +111,11 @@ test('every config instruction, COPY and RUN: the image config, history and file
   assert.match(r.stdout, /#\d+ \[base\] RUN echo/);
   const img = await inspect('built:1');
   const c = img.config.config;
-  assert.deepEqual(c.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'APP_HOME=/app', 'NAME=the app']);
+  assert.deepEqual(c.Env, [
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'APP_HOME=/app',
+    'NAME=the app',
+  ]);
   assert.deepEqual(c.Labels, { 'org.example.name': 'the app', version: '1' });
   assert.equal(c.WorkingDir, '/app');
   assert.equal(c.User, '65534:65534');
@@ -135,12 +158,16 @@ test('every config instruction, COPY and RUN: the image config, history and file
   // The image runs: files from COPY (modes, owners), from RUN (and RUN's deletion as a whiteout).
   const run = await berth('run', '--rm', 'built:1', 'x');
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(run.stdout, 'run.sh x as 65534 in /app\n65534\nhi from /app\nheredoc-ran\na=1\nkey=/app\na.conf\ninline.conf\n65534\n');
+  assert.equal(
+    run.stdout,
+    'run.sh x as 65534 in /app\n65534\nhi from /app\nheredoc-ran\na=1\nkey=/app\na.conf\ninline.conf\n65534\n',
+  );
 });
 
 test('an unchanged rebuild reuses every step and gives the same image; a changed file or build arg misses from that step on', async () => {
   const dir = context({
-    'Dockerfile': 'FROM busybox\nARG V=1\nCOPY a.txt /a.txt\nRUN echo "v=$V" > /v.txt\nCOPY b.txt /b.txt\nCMD ["cat", "/a.txt", "/v.txt", "/b.txt"]\n',
+    Dockerfile:
+      'FROM busybox\nARG V=1\nCOPY a.txt /a.txt\nRUN echo "v=$V" > /v.txt\nCOPY b.txt /b.txt\nCMD ["cat", "/a.txt", "/v.txt", "/b.txt"]\n',
     'a.txt': 'a\n',
     'b.txt': 'b\n',
   });
@@ -149,7 +176,8 @@ test('an unchanged rebuild reuses every step and gives the same image; a changed
   assert.doesNotMatch(first.stdout, /CACHED/);
   const again = await build(dir, '-t', 'cache:2');
   assert.equal(again.code, 0, again.stderr);
-  for (const step of ['COPY a.txt', 'RUN echo', 'COPY b.txt', 'CMD']) assert.match(again.stdout, new RegExp(`${step}.* CACHED\\n`), again.stdout);
+  for (const step of ['COPY a.txt', 'RUN echo', 'COPY b.txt', 'CMD'])
+    assert.match(again.stdout, new RegExp(`${step}.* CACHED\\n`), again.stdout);
   assert.equal(again.stdout.trim().split('\n').at(-1), first.stdout.trim().split('\n').at(-1), 'the same image id');
   // A touched file (same content, new mtime) still hits: keys take content, never mtimes.
   const t = new Date(Date.now() + 10_000);
@@ -174,7 +202,7 @@ test('an unchanged rebuild reuses every step and gives the same image; a changed
 
 test('multi-stage: COPY --from a stage, --target skips unneeded stages, FROM an earlier stage', async () => {
   const dir = context({
-    'Dockerfile': [
+    Dockerfile: [
       'FROM busybox AS builder',
       'RUN mkdir /out && echo built > /out/artifact',
       'FROM busybox AS unused',
@@ -202,7 +230,7 @@ test('multi-stage: COPY --from a stage, --target skips unneeded stages, FROM an 
 
 test('.dockerignore: excluded files are not in the context, ! exceptions are; context symlinks stay inside', async () => {
   const dir = context({
-    'Dockerfile': 'FROM busybox\nCOPY . /ctx/\nCMD ["sh", "-c", "cd /ctx && find . -type f -o -type l | sort"]\n',
+    Dockerfile: 'FROM busybox\nCOPY . /ctx/\nCMD ["sh", "-c", "cd /ctx && find . -type f -o -type l | sort"]\n',
     '.dockerignore': '*.log\nsecret/\n!keep.log\n',
     'a.txt': 'a',
     'x.log': 'x',
@@ -219,15 +247,18 @@ test('.dockerignore: excluded files are not in the context, ! exceptions are; co
   const out = await build(dir);
   assert.notEqual(out.code, 0);
   assert.match(out.stderr, /Dockerfile:2: COPY abs-link: "abs-link" not found in the build context/);
-  const excluded = context({ 'Dockerfile': 'FROM busybox\nCOPY x.log /\n', '.dockerignore': '*.log\n', 'x.log': 'x' });
+  const excluded = context({ Dockerfile: 'FROM busybox\nCOPY x.log /\n', '.dockerignore': '*.log\n', 'x.log': 'x' });
   const ex = await build(excluded);
   assert.match(ex.stderr, /not found in the build context \(or excluded by \.dockerignore\)/);
 });
 
 test('ADD extracts a local tar and refuses a URL; a failing RUN names the step, line and output and leaves nothing', async () => {
   const { tarOf } = await import('../lib/test-images.ts');
-  const dir = context({ 'Dockerfile': 'FROM busybox\nADD files.tar /opt/\nRUN cat /opt/inner/f.txt\n' });
-  await writeFile(join(dir, 'files.tar'), await tarOf([{ name: 'inner/' }, { name: 'inner/f.txt', data: Buffer.from('from-tar\n') }]));
+  const dir = context({ Dockerfile: 'FROM busybox\nADD files.tar /opt/\nRUN cat /opt/inner/f.txt\n' });
+  await writeFile(
+    join(dir, 'files.tar'),
+    await tarOf([{ name: 'inner/' }, { name: 'inner/f.txt', data: Buffer.from('from-tar\n') }]),
+  );
   const r = await build(dir, '-t', 'add:1');
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /from-tar/);
@@ -237,19 +268,26 @@ test('ADD extracts a local tar and refuses a URL; a failing RUN names the step, 
 
   const before = (await d.client.images()).map((i) => i.name).sort();
   const snapsBefore = readdirSync(join(root, 'snapshots/overlay/snapshots')).length;
-  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo step-one > /one\nRUN echo "about to fail"; \\\n  exit 7\n');
+  writeFileSync(
+    join(dir, 'Dockerfile'),
+    'FROM busybox\nRUN echo step-one > /one\nRUN echo "about to fail"; \\\n  exit 7\n',
+  );
   const bad = await build(dir, '-t', 'never:1');
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /Dockerfile:3: step \d+\/\d+ .*RUN echo "about to fail".*returned a non-zero code: 7/s);
   assert.match(bad.stderr, /about to fail/);
-  assert.deepEqual((await d.client.list({ all: true })).map((c) => c.name), [], 'no container is left');
+  assert.deepEqual(
+    (await d.client.list({ all: true })).map((c) => c.name),
+    [],
+    'no container is left',
+  );
   assert.deepEqual((await d.client.images()).map((i) => i.name).sort(), before, 'no image (temporary or half) is left');
   // The layer of the step that succeeded stays (cached, unpacked); nothing else does, and a gc takes it once no image uses it.
   const snapsAfter = readdirSync(join(root, 'snapshots/overlay/snapshots')).length;
   assert.ok(snapsAfter <= snapsBefore + 1, `snapshots: ${snapsBefore} before, ${snapsAfter} after`);
   const bp = await berth('builder', 'prune');
   assert.match(bp.stdout, /Removed \d+ build cache entries/);
-  const q = await build(context({ 'Dockerfile': 'FROM busybox\nENV Q=1\n' }), '-q');
+  const q = await build(context({ Dockerfile: 'FROM busybox\nENV Q=1\n' }), '-q');
   assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
   await mkdir(join(dir, 'unused'), { recursive: true });
 });
@@ -257,21 +295,38 @@ test('ADD extracts a local tar and refuses a URL; a failing RUN names the step, 
 test('a tar stream as the context (the API face); ONBUILD triggers run in the next build; --iidfile and --output', async () => {
   const { tarOf } = await import('../lib/test-images.ts');
   const body = await tarOf([
-    { name: 'Dockerfile', data: Buffer.from('FROM busybox\nCOPY . /in/\nONBUILD COPY hello.txt /hello-from-onbuild\nONBUILD RUN echo trigger-ran\n') },
+    {
+      name: 'Dockerfile',
+      data: Buffer.from(
+        'FROM busybox\nCOPY . /in/\nONBUILD COPY hello.txt /hello-from-onbuild\nONBUILD RUN echo trigger-ran\n',
+      ),
+    },
     { name: '.dockerignore', data: Buffer.from('skip.txt\n') },
     { name: 'hello.txt', data: Buffer.from('hello\n') },
     { name: 'skip.txt', data: Buffer.from('skip\n') },
   ]);
   const events: string[] = [];
-  const r = await d.client.build({ context: Readable.from([body]), tags: ['onbuild-base:1'], onEvent: (e) => void (e.kind === 'step' && events.push(e.instruction)) });
-  assert.deepEqual(events, ['FROM busybox', 'COPY . /in/', 'ONBUILD COPY hello.txt /hello-from-onbuild', 'ONBUILD RUN echo trigger-ran']);
+  const r = await d.client.build({
+    context: Readable.from([body]),
+    tags: ['onbuild-base:1'],
+    onEvent: (e) => void (e.kind === 'step' && events.push(e.instruction)),
+  });
+  assert.deepEqual(events, [
+    'FROM busybox',
+    'COPY . /in/',
+    'ONBUILD COPY hello.txt /hello-from-onbuild',
+    'ONBUILD RUN echo trigger-ran',
+  ]);
   assert.match(r.id, /^sha256:/);
   const base = await inspect('onbuild-base:1');
   assert.deepEqual(base.config.config.OnBuild, ['COPY hello.txt /hello-from-onbuild', 'RUN echo trigger-ran']);
   const ls = await berth('run', '--rm', 'onbuild-base:1', 'ls', '-A', '/in');
   assert.equal(ls.stdout, '.dockerignore\nDockerfile\nhello.txt\n');
 
-  const dir = context({ 'Dockerfile': 'FROM onbuild-base:1\nRUN cat /hello-from-onbuild\n', 'hello.txt': 'child hello\n' });
+  const dir = context({
+    Dockerfile: 'FROM onbuild-base:1\nRUN cat /hello-from-onbuild\n',
+    'hello.txt': 'child hello\n',
+  });
   const iid = join(dir, '..', `${dir.split('/').at(-1)}.iid`);
   const archive = `${iid}.tar`;
   contexts.push(iid, archive);
@@ -280,13 +335,19 @@ test('a tar stream as the context (the API face); ONBUILD triggers run in the ne
   assert.match(child.stdout, /trigger-ran/);
   assert.match(child.stdout, /child hello/);
   assert.equal(readFileSync(iid, 'utf8'), child.stdout.trim().split('\n').at(-1));
-  assert.equal((await inspect('onbuild-child:1')).config.config.OnBuild ?? null, null, 'triggers are not inherited further');
+  assert.equal(
+    (await inspect('onbuild-child:1')).config.config.OnBuild ?? null,
+    null,
+    'triggers are not inherited further',
+  );
   const { execFileSync } = await import('node:child_process');
   assert.match(execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }), /index\.json/);
 });
 
 test('a context of 2,000 files: built, and rebuilt from the cache', async () => {
-  const files: Record<string, string> = { 'Dockerfile': 'FROM busybox\nCOPY src/ /src/\nRUN ls /src/*/ | wc -l > /count\nCMD ["cat", "/count"]\n' };
+  const files: Record<string, string> = {
+    Dockerfile: 'FROM busybox\nCOPY src/ /src/\nRUN ls /src/*/ | wc -l > /count\nCMD ["cat", "/count"]\n',
+  };
   for (let i = 0; i < 2000; i++) files[`src/d${i % 20}/f${i}.txt`] = `file ${i}\n`;
   const dir = context(files);
   const r = await build(dir, '-t', 'many:1');
@@ -300,7 +361,7 @@ test('a context of 2,000 files: built, and rebuilt from the cache', async () => 
 });
 
 test('berthd killed in the middle of a RUN: at its next start no build container or temporary image is left', async () => {
-  const dir = context({ 'Dockerfile': 'FROM busybox\nRUN echo started; sleep 1000\n' });
+  const dir = context({ Dockerfile: 'FROM busybox\nRUN echo started; sleep 1000\n' });
   let output = '';
   const building = d.client
     .build({
@@ -317,9 +378,18 @@ test('berthd killed in the middle of a RUN: at its next start no build container
   await d.stop('SIGKILL');
   await building;
   d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
-  assert.deepEqual((await d.client.list({ all: true })).map((c) => c.name), []);
-  assert.deepEqual((await d.client.images()).filter((i) => i.name.startsWith('localhost/berth-build-tmp:')), []);
-  assert.match(d.stderr(), /removed what interrupted builds left: container [0-9a-f]{12}, image name localhost\/berth-build-tmp:/);
+  assert.deepEqual(
+    (await d.client.list({ all: true })).map((c) => c.name),
+    [],
+  );
+  assert.deepEqual(
+    (await d.client.images()).filter((i) => i.name.startsWith('localhost/berth-build-tmp:')),
+    [],
+  );
+  assert.match(
+    d.stderr(),
+    /removed what interrupted builds left: container [0-9a-f]{12}, image name localhost\/berth-build-tmp:/,
+  );
 });
 
 test("independent stages build at once: a stage whose RUN waits for another stage's RUN finishes", async () => {
@@ -328,7 +398,7 @@ test("independent stages build at once: a stage whose RUN waits for another stag
   // each finishes. (The client's stdin stays open a moment: busybox nc ends at its stdin's end.)
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dir = context({
-    'Dockerfile': [
+    Dockerfile: [
       'FROM busybox AS a',
       `RUN --network=host sh -c 'until sleep 1 | nc 127.0.0.1 ${port} > /got && test -s /got; do sleep 0.2; done'`,
       'FROM busybox AS b',
@@ -348,7 +418,7 @@ test("independent stages build at once: a stage whose RUN waits for another stag
 
 test('RUN --mount: a cache directory outlives builds, a bind shows the context read-only, a tmpfs; none is in the layer', async () => {
   const dir = context({
-    'Dockerfile': [
+    Dockerfile: [
       'FROM busybox',
       'RUN --mount=type=cache,target=/cache sh -c "echo run >> /cache/runs; wc -l < /cache/runs > /count"',
       'RUN --mount=type=bind,source=data,target=/ctx sh -c "cat /ctx/d.txt > /copied; touch /ctx/x 2>/dev/null || echo read-only > /bind-ro"',
@@ -377,11 +447,29 @@ test('RUN --mount: a cache directory outlives builds, a bind shows the context r
 test('-f - (the Dockerfile on stdin), -f outside the context, --label, and a build arg not consumed warns', async () => {
   const { spawnSync } = await import('node:child_process');
   const dir = context({ 'data.txt': 'data\n', 'other.Dockerfile.dockerignore': 'data.txt\n' });
-  const r = spawnSync(process.execPath, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'build', '-f', '-', '-t', 'stdin:1', '--label', 'made.by=test', '--build-arg', 'UNUSED=1', dir], {
-    input: 'FROM busybox\nCOPY data.txt /\n',
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(REPO, 'src/cli/berth/main.ts'),
+      '--host',
+      d.socket,
+      'build',
+      '-f',
+      '-',
+      '-t',
+      'stdin:1',
+      '--label',
+      'made.by=test',
+      '--build-arg',
+      'UNUSED=1',
+      dir,
+    ],
+    {
+      input: 'FROM busybox\nCOPY data.txt /\n',
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   assert.equal(r.status, 0, r.stderr + r.stdout);
   assert.match(r.stderr, /build args were not consumed: UNUSED/);
   assert.deepEqual((await inspect('stdin:1')).config.config.Labels, { 'made.by': 'test' });
@@ -391,12 +479,15 @@ test('-f - (the Dockerfile on stdin), -f outside the context, --label, and a bui
   writeFileSync(outside, 'FROM busybox\nCOPY data.txt /\n');
   const o = await build(dir, '-f', outside);
   assert.notEqual(o.code, 0);
-  assert.match(o.stderr, /other\.Dockerfile:2: COPY data\.txt: "data\.txt" not found in the build context \(or excluded by \.dockerignore\)/);
+  assert.match(
+    o.stderr,
+    /other\.Dockerfile:2: COPY data\.txt: "data\.txt" not found in the build context \(or excluded by \.dockerignore\)/,
+  );
 });
 
 test('SHELL changes how later RUN and shell-form CMD run; globs, relative WORKDIRs, ENV in COPY, a global ARG redeclared, MAINTAINER', async () => {
   const dir = context({
-    'Dockerfile': [
+    Dockerfile: [
       'ARG WHERE=/opt',
       'FROM busybox',
       'ARG WHERE',
@@ -445,16 +536,19 @@ test('FROM an image not stored here pulls it (from a registry on loopback); --pu
     } finally {
       await pusher.close();
     }
-    const dir = context({ 'Dockerfile': `FROM ${ref}\nRUN echo on-pulled-base\n` });
+    const dir = context({ Dockerfile: `FROM ${ref}\nRUN echo on-pulled-base\n` });
     const r = await build(dir, '-t', 'from-registry:1');
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, new RegExp(`pulling ${ref.replace(/[.]/g, '\\.')}\\n`));
     assert.match(r.stdout, /on-pulled-base/);
-    assert.ok((await d.client.images()).some((i) => i.name === ref), 'the base is stored under its name');
+    assert.ok(
+      (await d.client.images()).some((i) => i.name === ref),
+      'the base is stored under its name',
+    );
     const again = await build(dir, '--pull');
     assert.match(again.stdout, /pulling /);
     assert.match(again.stdout, /RUN echo on-pulled-base CACHED/, 'the same base digest: the cache still serves');
-    const missing = await build(context({ 'Dockerfile': `FROM ${reg.host}/nothing:here\n` }));
+    const missing = await build(context({ Dockerfile: `FROM ${reg.host}/nothing:here\n` }));
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /Dockerfile:1: FROM .*nothing:here: not stored here, and pulling it failed/);
   } finally {

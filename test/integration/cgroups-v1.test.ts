@@ -78,9 +78,7 @@ test('paths: every mounted controller under the given absolute path; joinFiles o
   assert.deepEqual(j.cloneInto, unified);
   assert.deepEqual(
     new Set(j.writeZero),
-    new Set(
-      [...new Set(Object.values(p))].filter((d) => d !== unified).map((d) => `${d}/tasks`),
-    ),
+    new Set([...new Set(Object.values(p))].filter((d) => d !== unified).map((d) => `${d}/tasks`)),
   );
 });
 
@@ -98,7 +96,13 @@ const absentCpu = String(Math.max(...readOr(`${cpusetRoot}/cpuset.effective_cpus
 
 test('limits are written and read back; a joined process lands in every hierarchy', opts, async () => {
   const resources: LinuxResources = {
-    memory: { limit: 64 << 20, reservation: 32 << 20, ...(memsw ? { swap: 128 << 20 } : {}), swappiness: 10, kernel: 1 << 20 },
+    memory: {
+      limit: 64 << 20,
+      reservation: 32 << 20,
+      ...(memsw ? { swap: 128 << 20 } : {}),
+      swappiness: 10,
+      kernel: 1 << 20,
+    },
     cpu: { shares: 512, quota: 50000, period: 100000, cpus: cpu, mems: mem },
     pids: { limit: 16 },
     ...(disk
@@ -133,7 +137,9 @@ test('limits are written and read back; a joined process lands in every hierarch
     // joined once its pid is in every hierarchy (the shell writes them one by one)
     await until(() => m.joinFiles().every((f) => readFileSync(f, 'utf8').split('\n').includes(String(c.pid))));
     const own = readFileSync(`/proc/${c.pid}/cgroup`, 'utf8');
-    for (const ctrl of ['memory', 'pids', 'cpu', 'cpuset', 'devices', 'freezer', 'blkio'].filter((c) => m.paths()[c] !== undefined)) {
+    for (const ctrl of ['memory', 'pids', 'cpu', 'cpuset', 'devices', 'freezer', 'blkio'].filter(
+      (c) => m.paths()[c] !== undefined,
+    )) {
       assert.match(own, new RegExp(`:${ctrl}:/${PARENT}/c\\d+\\n`), `${ctrl} in ${own}`);
     }
     const s = m.stats();
@@ -154,48 +160,68 @@ test('swap limit: written where swap accounting is on, else Unsupported naming t
   const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/noswap` });
   await assert.rejects(
     m.create({ memory: { limit: 64 << 20, swap: 128 << 20 } }),
-    (e) => isBerthError(e, 'BERTH_ERR_UNSUPPORTED') && e.message.includes('linux.resources.memory.swap') && e.message.includes('swapaccount'),
-  );
-  for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
-  for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));
-});
-
-test('blockIO.weight: written where a proportional-weight I/O scheduler offers it, else Unsupported naming the field and file', opts, async () => {
-  // CFQ's blkio.weight, or BFQ's blkio.bfq.weight (only below the root): which one, if any, the host
-  // has depends on the scheduler of its disks, so a cgroup of our own is asked.
-  let weightFile: string | undefined;
-  await withCgroup({}, async (m) => {
-    weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) => existsSync(`${m.paths()['blkio']}/${f}`));
-  });
-  if (weightFile !== undefined) {
-    const f = weightFile;
-    await withCgroup({ blockIO: { weight: 300 } }, async (m) => {
-      assert.match(file(m, 'blkio', f), /(^|\s)300$/m);
-    });
-    return;
-  }
-  const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/noweight` });
-  await assert.rejects(
-    m.create({ blockIO: { weight: 300 } }),
     (e) =>
       isBerthError(e, 'BERTH_ERR_UNSUPPORTED') &&
-      e.message.includes('linux.resources.blockIO.weight') &&
-      // Without the blkio controller at all, the message names the controller instead.
-      (cgroupV1Dir('blkio') === undefined || (e.message.includes('blkio.weight') && e.message.includes('proportional-weight I/O scheduler'))),
+      e.message.includes('linux.resources.memory.swap') &&
+      e.message.includes('swapaccount'),
   );
   for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
   for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));
 });
 
-test('devices: deny-all plus the defaults blocks /dev/zero and allows /dev/null', opts, async () => {
-  await withCgroup({ devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()].filter((r) => r.minor !== 5) }, async (m) => {
-    const r = spawnSync('sh', ['-c', 'for f; do echo 0 > "$f"; done; echo x > /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null && echo zero-ok; true', 'sh', ...m.joinFiles()], {
-      encoding: 'utf8',
+test(
+  'blockIO.weight: written where a proportional-weight I/O scheduler offers it, else Unsupported naming the field and file',
+  opts,
+  async () => {
+    // CFQ's blkio.weight, or BFQ's blkio.bfq.weight (only below the root): which one, if any, the host
+    // has depends on the scheduler of its disks, so a cgroup of our own is asked.
+    let weightFile: string | undefined;
+    await withCgroup({}, async (m) => {
+      weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) => existsSync(`${m.paths()['blkio']}/${f}`));
     });
-    assert.match(r.stdout, /null-ok/);
-    assert.doesNotMatch(r.stdout, /zero-ok/);
-    assert.match(r.stderr, /Operation not permitted/);
-  });
+    if (weightFile !== undefined) {
+      const f = weightFile;
+      await withCgroup({ blockIO: { weight: 300 } }, async (m) => {
+        assert.match(file(m, 'blkio', f), /(^|\s)300$/m);
+      });
+      return;
+    }
+    const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/noweight` });
+    await assert.rejects(
+      m.create({ blockIO: { weight: 300 } }),
+      (e) =>
+        isBerthError(e, 'BERTH_ERR_UNSUPPORTED') &&
+        e.message.includes('linux.resources.blockIO.weight') &&
+        // Without the blkio controller at all, the message names the controller instead.
+        (cgroupV1Dir('blkio') === undefined ||
+          (e.message.includes('blkio.weight') && e.message.includes('proportional-weight I/O scheduler'))),
+    );
+    for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
+    for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));
+  },
+);
+
+test('devices: deny-all plus the defaults blocks /dev/zero and allows /dev/null', opts, async () => {
+  await withCgroup(
+    { devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()].filter((r) => r.minor !== 5) },
+    async (m) => {
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          'for f; do echo 0 > "$f"; done; echo x > /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null && echo zero-ok; true',
+          'sh',
+          ...m.joinFiles(),
+        ],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.match(r.stdout, /null-ok/);
+      assert.doesNotMatch(r.stdout, /zero-ok/);
+      assert.match(r.stderr, /Operation not permitted/);
+    },
+  );
 });
 
 test('pids.max is enforced: a shell cannot fork past the limit', opts, async () => {
@@ -225,7 +251,10 @@ test('freeze and thaw; killAll empties the cgroup; destroy removes it', opts, as
     await m.thaw();
     assert.equal(m.state(), 'thawed');
     // destroy refuses while processes live, naming them.
-    await assert.rejects(m.destroy(), (e) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes(String(c.pid)));
+    await assert.rejects(
+      m.destroy(),
+      (e) => isBerthError(e, 'BERTH_ERR_FAILED_PRECONDITION') && e.message.includes(String(c.pid)),
+    );
     const exited = new Promise((r) => c.once('exit', (_code, sig) => r(sig)));
     await m.killAll();
     assert.deepEqual(m.pids(), []);
@@ -233,7 +262,10 @@ test('freeze and thaw; killAll empties the cgroup; destroy removes it', opts, as
   });
 });
 
-const memswOpts = memsw || !usable ? opts : { skip: 'no swap accounting here (memory.memsw.* absent): "swap limit" asserts the Unsupported error' };
+const memswOpts =
+  memsw || !usable
+    ? opts
+    : { skip: 'no swap accounting here (memory.memsw.* absent): "swap limit" asserts the Unsupported error' };
 test('update raises memory and memsw together (memsw first) and lowers them (limit first)', memswOpts, async () => {
   await withCgroup({ memory: { limit: 64 << 20, swap: 64 << 20 } }, async (m) => {
     await m.update({ memory: { limit: 256 << 20, swap: 512 << 20 } });
@@ -251,7 +283,11 @@ test('kernel errors name the field, file and value; nothing is left behind', opt
   const m = newCgroupManager({ id: 'x', cgroupsPath: `/${PARENT}/bad` });
   await assert.rejects(
     m.create({ cpu: { cpus: absentCpu } }),
-    (e) => isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT') && e.message.includes('linux.resources.cpu.cpus') && e.message.includes('cpuset.cpus') && e.message.includes(`"${absentCpu}"`),
+    (e) =>
+      isBerthError(e, 'BERTH_ERR_INVALID_ARGUMENT') &&
+      e.message.includes('linux.resources.cpu.cpus') &&
+      e.message.includes('cpuset.cpus') &&
+      e.message.includes(`"${absentCpu}"`),
   );
   for (const dir of Object.values(m.paths())) assert.equal(existsSync(dir), false, `${dir} not left behind`);
   for (const dir of Object.values(m.paths())) parents.add(dir.slice(0, dir.lastIndexOf('/')));

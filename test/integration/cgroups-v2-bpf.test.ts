@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEVICE_FILTER_LICENSE, deviceFilterProgram, encodeInstructions, OP } from '../../src/cgroups/device-filter.ts';
-import { type CgroupManager, type DeviceFilterLoader, defaultDeviceRules, loadCgroupManager, newCgroupManager } from '../../src/cgroups/index.ts';
+import {
+  type CgroupManager,
+  type DeviceFilterLoader,
+  defaultDeviceRules,
+  loadCgroupManager,
+  newCgroupManager,
+} from '../../src/cgroups/index.ts';
 import type { LinuxDeviceCgroup } from '../../src/oci/runtime-spec.ts';
 import { type BpfError, bpfAttachDeviceFilter, bpfDeviceFilters, isSyscallError } from '../../src/sys/native.ts';
 
@@ -30,7 +36,12 @@ const loader: DeviceFilterLoader = (dir, program) => bpfAttachDeviceFilter(dir, 
 function probe(m: CgroupManager): { nullOk: boolean; zeroOk: boolean; stderr: string } {
   const r = spawnSync(
     'sh',
-    ['-c', 'echo 0 > "$1" || exit 99; echo x > /dev/null && echo null-ok; head -c1 /dev/zero > /dev/null && echo zero-ok; true', 'sh', m.joinFiles()[0]!],
+    [
+      '-c',
+      'echo 0 > "$1" || exit 99; echo x > /dev/null && echo null-ok; head -c1 /dev/zero > /dev/null && echo zero-ok; true',
+      'sh',
+      m.joinFiles()[0]!,
+    ],
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 0, `joining ${m.joinFiles()[0]}: ${r.stderr}`);
@@ -80,7 +91,11 @@ describe('cgroup v2 device filter', usable ? {} : { skip: 'needs root and a cgro
   test('the generated filter passes the verifier and is enforced; an update replaces it', async () => {
     const m = manager('c1');
     await m.create({ devices: withDevices });
-    assert.deepEqual(probe(m), { nullOk: true, zeroOk: true, stderr: '' }, '/dev/null and /dev/zero (1:5) are among the defaults');
+    assert.deepEqual(
+      probe(m),
+      { nullOk: true, zeroOk: true, stderr: '' },
+      '/dev/null and /dev/zero (1:5) are among the defaults',
+    );
     const first = attached(m);
     assert.equal(first.length, 1, JSON.stringify(first));
     assert.equal(first[0]!.berth, true);
@@ -120,7 +135,10 @@ describe('cgroup v2 device filter', usable ? {} : { skip: 'needs root and a cgro
         assert.equal(err.path, m.paths()['unified']);
         assert.match(err.verifierLog ?? '', /R0 !read_ok/);
         assert.ok(err.message.includes(err.verifierLog!), err.message);
-        assert.match(err.message, /BPF_PROG_LOAD '.*berth-test-bpf-\d+\/c2' \(BPF_PROG_TYPE_CGROUP_DEVICE, 1 instruction, license 'Apache'\)/);
+        assert.match(
+          err.message,
+          /BPF_PROG_LOAD '.*berth-test-bpf-\d+\/c2' \(BPF_PROG_TYPE_CGROUP_DEVICE, 1 instruction, license 'Apache'\)/,
+        );
         return true;
       },
     );
@@ -133,7 +151,11 @@ describe('cgroup v2 device filter', usable ? {} : { skip: 'needs root and a cgro
     try {
       assert.throws(
         () => loader(dir, deviceFilterProgram(withDevices)),
-        (e: unknown) => isSyscallError(e, 'EBADF') && (e as BpfError).bpfCommand === 'BPF_PROG_QUERY' && e.path === dir && /not a cgroup v2 directory/.test(e.message),
+        (e: unknown) =>
+          isSyscallError(e, 'EBADF') &&
+          (e as BpfError).bpfCommand === 'BPF_PROG_QUERY' &&
+          e.path === dir &&
+          /not a cgroup v2 directory/.test(e.message),
       );
     } finally {
       rmSync(dir, { recursive: true });

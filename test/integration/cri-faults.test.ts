@@ -19,8 +19,10 @@ let d: Daemon | undefined;
 
 before(() => {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
-  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  if (!existsSync(join(REPO, 'native/build/berth-pause'))) throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync(join(REPO, 'native/build/berth-pause')))
+    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
 });
 
 after(async () => {
@@ -44,10 +46,19 @@ function podProcesses(podId: string): number[] {
 }
 
 let seq = 0;
-for (const point of ['pod.recorded', 'pod.netns-created', 'pod.network-attached', 'pod.pause-started', 'pod.ready'] as const) {
+for (const point of [
+  'pod.recorded',
+  'pod.netns-created',
+  'pod.network-attached',
+  'pod.pause-started',
+  'pod.ready',
+] as const) {
   test(`berthd killed at ${point} during RunPodSandbox: recovered without leftovers, removable, runnable again`, async () => {
     seq++;
-    const config = { metadata: { name: `fault${seq}`, namespace: 'default', uid: `uid-${process.pid}-${seq}`, attempt: 0 }, hostname: `fault${seq}` };
+    const config = {
+      metadata: { name: `fault${seq}`, namespace: 'default', uid: `uid-${process.pid}-${seq}`, attempt: 0 },
+      hostname: `fault${seq}`,
+    };
     d = await startBerthd(root, runRoot, [], cfg, { BERTH_FAULT_POINT: point });
     let cri = new CriClient(criSocket);
     const failed = await criError(cri.runtime.RunPodSandbox!({ config }));
@@ -57,7 +68,11 @@ for (const point of ['pod.recorded', 'pod.netns-created', 'pod.network-attached'
     d = await startBerthd(root, runRoot, [], cfg);
     cri = new CriClient(criSocket);
     try {
-      const pods = (await cri.runtime.ListPodSandbox!({})).items as { id: string; state: string; metadata: { name: string } }[];
+      const pods = (await cri.runtime.ListPodSandbox!({})).items as {
+        id: string;
+        state: string;
+        metadata: { name: string };
+      }[];
       const mine = pods.filter((p) => p.metadata.name === config.metadata.name);
       assert.equal(mine.length, 1, `the pod row written first is there: ${JSON.stringify(pods)}`);
       const pod = mine[0]!;
@@ -69,15 +84,25 @@ for (const point of ['pod.recorded', 'pod.netns-created', 'pod.network-attached'
       if (ready) {
         assert.ok(netns.includes(pod.id) && attached.includes(pod.id), 'a ready pod keeps its network');
       } else {
-        assert.deepEqual([netns.includes(pod.id), attached.includes(pod.id)], [false, false], 'a not-ready pod holds no netns and no attachment');
+        assert.deepEqual(
+          [netns.includes(pod.id), attached.includes(pod.id)],
+          [false, false],
+          'a not-ready pod holds no netns and no attachment',
+        );
         await until('no process of the pod left', () => podProcesses(pod.id).length === 0);
       }
       await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod.id });
-      assert.deepEqual((await m.listAttachments()).map((a) => a.containerId).filter((c) => c === pod.id), []);
+      assert.deepEqual(
+        (await m.listAttachments()).map((a) => a.containerId).filter((c) => c === pod.id),
+        [],
+      );
       assert.ok(!existsSync(join(runRoot, 'netns', pod.id)));
       // The kubelet's next attempt with the same metadata works.
       const again = await cri.runtime.RunPodSandbox!({ config });
-      assert.equal((await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: again.pod_sandbox_id })).status.state, 'SANDBOX_READY');
+      assert.equal(
+        (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: again.pod_sandbox_id })).status.state,
+        'SANDBOX_READY',
+      );
       await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: again.pod_sandbox_id });
     } finally {
       cri.close();

@@ -6,7 +6,16 @@
 // CLI, and an image built with `berth build` running in a pod without being pushed anywhere.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -17,7 +26,18 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
 import { startRegistry, type TestRegistry } from '../lib/registry.ts';
 import { buildImage, busyboxTar } from '../lib/test-images.ts';
-import { berthCli, busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import {
+  berthCli,
+  busyboxRootfsTar,
+  type Daemon,
+  fetchText,
+  finish,
+  NODE,
+  REPO,
+  startBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -31,8 +51,10 @@ const temps: string[] = [];
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
-  if (!existsSync('/usr/lib/cni/portmap')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  if (!existsSync(join(REPO, 'native/build/berth-pause'))) throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
+  if (!existsSync('/usr/lib/cni/portmap'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync(join(REPO, 'native/build/berth-pause')))
+    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
   d = await startBerthd(root, runRoot, [], cfg);
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
   // The kubelet pulls its images: a busybox image on a registry on loopback.
@@ -62,7 +84,17 @@ after(async () => {
 type Msg = Record<string, any>;
 
 /** The kubelet's default masked and read-only paths (pkg/securitycontext, DefaultProcMount). */
-const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const MASKED = [
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
 const READONLY = ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 const NS = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
 
@@ -74,16 +106,36 @@ function sandboxConfig(p: Pod): Msg {
     metadata: { name: p.name, namespace: p.namespace, uid: p.uid, attempt: 0 },
     hostname: p.name,
     log_directory: p.logDir,
-    dns_config: { servers: ['10.96.0.10'], searches: [`${p.namespace}.svc.cluster.local`, 'svc.cluster.local', 'cluster.local'], options: ['ndots:5'] },
+    dns_config: {
+      servers: ['10.96.0.10'],
+      searches: [`${p.namespace}.svc.cluster.local`, 'svc.cluster.local', 'cluster.local'],
+      options: ['ndots:5'],
+    },
     port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: p.hostPort }],
-    labels: { app: 'web', 'io.kubernetes.pod.name': p.name, 'io.kubernetes.pod.namespace': p.namespace, 'io.kubernetes.pod.uid': p.uid },
-    annotations: { 'kubernetes.io/config.source': 'file', 'kubernetes.io/config.seen': new Date().toISOString(), 'kubernetes.io/config.hash': p.uid },
+    labels: {
+      app: 'web',
+      'io.kubernetes.pod.name': p.name,
+      'io.kubernetes.pod.namespace': p.namespace,
+      'io.kubernetes.pod.uid': p.uid,
+    },
+    annotations: {
+      'kubernetes.io/config.source': 'file',
+      'kubernetes.io/config.seen': new Date().toISOString(),
+      'kubernetes.io/config.hash': p.uid,
+    },
     linux: { cgroup_parent: '', security_context: { namespace_options: NS } },
   };
 }
 
 /** CreateContainer's config as kubelet's generateContainerConfig makes it (BestEffort QoS). */
-function containerConfig(p: Pod, name: string, attempt: number, image: string, script: string, ports: object[] = []): Msg {
+function containerConfig(
+  p: Pod,
+  name: string,
+  attempt: number,
+  image: string,
+  script: string,
+  ports: object[] = [],
+): Msg {
   // The kubelet's per-pod files: /etc/hosts and the termination-message file, bind-mounted.
   const hosts = join(p.podDir, 'etc-hosts');
   writeFileSync(hosts, `127.0.0.1\tlocalhost\n10.0.0.1\t${p.name}\n`);
@@ -102,7 +154,12 @@ function containerConfig(p: Pod, name: string, attempt: number, image: string, s
       { container_path: '/etc/hosts', host_path: hosts },
       { container_path: '/dev/termination-log', host_path: term },
     ],
-    labels: { 'io.kubernetes.container.name': name, 'io.kubernetes.pod.name': p.name, 'io.kubernetes.pod.namespace': p.namespace, 'io.kubernetes.pod.uid': p.uid },
+    labels: {
+      'io.kubernetes.container.name': name,
+      'io.kubernetes.pod.name': p.name,
+      'io.kubernetes.pod.namespace': p.namespace,
+      'io.kubernetes.pod.uid': p.uid,
+    },
     annotations: {
       'io.kubernetes.container.hash': '3a1b2c4d',
       'io.kubernetes.container.restartCount': String(attempt),
@@ -112,7 +169,10 @@ function containerConfig(p: Pod, name: string, attempt: number, image: string, s
       ...(ports.length ? { 'io.kubernetes.container.ports': JSON.stringify(ports) } : {}),
     },
     log_path: `${name}/${attempt}.log`,
-    linux: { resources: { cpu_shares: 2, oom_score_adj: 1000 }, security_context: { namespace_options: NS, masked_paths: MASKED, readonly_paths: READONLY } },
+    linux: {
+      resources: { cpu_shares: 2, oom_score_adj: 1000 },
+      security_context: { namespace_options: NS, masked_paths: MASKED, readonly_paths: READONLY },
+    },
   };
 }
 
@@ -143,7 +203,10 @@ class Pleg {
   }
   /** Relists (every 100 ms, the kubelet's is 1 s) until `want` is among the events seen. */
   async until(want: string): Promise<void> {
-    await until(`PLEG event ${want}`, async () => this.seen.includes(want) || (await this.relist()).events.includes(want)).catch((e) => {
+    await until(
+      `PLEG event ${want}`,
+      async () => this.seen.includes(want) || (await this.relist()).events.includes(want),
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}; saw ${this.seen.join(', ') || 'none'}`);
     });
   }
@@ -151,7 +214,8 @@ class Pleg {
 
 function cgroupDirsOf(id: string): string[] {
   const out: string[] = [];
-  for (const h of readdirSync('/sys/fs/cgroup')) if (existsSync(join('/sys/fs/cgroup', h, 'berth-pods', id))) out.push(join(h, 'berth-pods', id));
+  for (const h of readdirSync('/sys/fs/cgroup'))
+    if (existsSync(join('/sys/fs/cgroup', h, 'berth-pods', id))) out.push(join(h, 'berth-pods', id));
   return out;
 }
 const iptablesNaming = (...words: string[]) => {
@@ -162,7 +226,8 @@ const iptablesNaming = (...words: string[]) => {
 /** What on the host still names any of `ids`: mounts and processes (shims, pause, workloads). */
 function hostTraces(ids: string[]): string[] {
   const out: string[] = [];
-  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (ids.some((id) => l.includes(id))) out.push(`mount ${l.split(' ')[4]}`);
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
+    if (ids.some((id) => l.includes(id))) out.push(`mount ${l.split(' ')[4]}`);
   for (const pid of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -202,7 +267,8 @@ function newPod(): Pod {
 }
 
 const HTTPD = 'mkdir -p /w && echo "static pod $POD_NAME" > /w/index.html && exec httpd -f -p 8080 -h /w';
-const LOGGER = 'i=0; while true; do i=$((i+1)); echo "line $i"; [ $((i % 10)) = 0 ] && echo "err $i" >&2; sleep 0.02; done';
+const LOGGER =
+  'i=0; while true; do i=$((i+1)); echo "line $i"; [ $((i % 10)) = 0 ] && echo "err $i" >&2; sleep 0.02; done';
 
 for (const version of ['v1', 'v1alpha2'] as const) {
   test(`${version}: a kubelet's static pod of two containers: up, PLEG and events, a kill and a restart, logs and their rotation, torn down leaving nothing`, async () => {
@@ -225,7 +291,8 @@ for (const version of ['v1', 'v1alpha2'] as const) {
 
       // Images: ImageStatus says absent, PullImage, ImageStatus has its id (the kubelet's imageRef).
       assert.equal((await cri.image.ImageStatus!({ image: { image: imageRef } })).image, null, 'not pulled yet');
-      const pulled = (await cri.image.PullImage!({ image: { image: imageRef }, sandbox_config: sandboxConfig(p) })).image_ref;
+      const pulled = (await cri.image.PullImage!({ image: { image: imageRef }, sandbox_config: sandboxConfig(p) }))
+        .image_ref;
       const status = (await cri.image.ImageStatus!({ image: { image: imageRef } })).image;
       assert.equal(status.id, pulled);
       assert.ok(status.repo_tags.includes(imageRef), JSON.stringify(status.repo_tags));
@@ -238,18 +305,38 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual(sst.annotations, config.annotations);
 
       // The kubelet creates and starts each container with the image id it pulled.
-      const web = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: containerConfig(p, 'web', 0, pulled, HTTPD, [{ hostPort: p.hostPort, containerPort: 8080, protocol: 'TCP' }]), sandbox_config: config })).container_id;
+      const web = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: containerConfig(p, 'web', 0, pulled, HTTPD, [
+            { hostPort: p.hostPort, containerPort: 8080, protocol: 'TCP' },
+          ]),
+          sandbox_config: config,
+        })
+      ).container_id;
       await rt.StartContainer!({ container_id: web });
-      const logger = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: containerConfig(p, 'logger', 0, pulled, LOGGER), sandbox_config: config })).container_id;
+      const logger = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: containerConfig(p, 'logger', 0, pulled, LOGGER),
+          sandbox_config: config,
+        })
+      ).container_id;
       await rt.StartContainer!({ container_id: logger });
       await pleg.until(`ContainerStarted ${web}`);
       await pleg.until(`ContainerStarted ${logger}`);
-      const byUid = (await rt.ListContainers!({ filter: { label_selector: { 'io.kubernetes.pod.uid': p.uid } } })).containers.map((c: Msg) => c.id);
-      assert.deepEqual(byUid.sort(), [web, logger].sort(), 'the kubelet\'s label selector on the pod uid');
+      const byUid = (
+        await rt.ListContainers!({ filter: { label_selector: { 'io.kubernetes.pod.uid': p.uid } } })
+      ).containers.map((c: Msg) => c.id);
+      assert.deepEqual(byUid.sort(), [web, logger].sort(), "the kubelet's label selector on the pod uid");
       const listed = (await pleg.relist()).containers.find((c) => c.id === web)!;
       assert.equal(listed.pod_sandbox_id, pod);
       assert.deepEqual(listed.metadata, { name: 'web', attempt: 0 });
-      assert.equal(listed.labels['io.kubernetes.container.name'], 'web', 'the kubelet finds its containers by these labels');
+      assert.equal(
+        listed.labels['io.kubernetes.container.name'],
+        'web',
+        'the kubelet finds its containers by these labels',
+      );
       assert.equal(listed.annotations['io.kubernetes.container.restartCount'], '0');
       assert.equal(listed.image_ref, pulled);
       const ws = (await rt.ContainerStatus!({ container_id: web })).status;
@@ -274,26 +361,57 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.equal(dead.state, 'CONTAINER_EXITED');
       assert.equal(dead.exit_code, 137);
       assert.equal(dead.reason, 'Error');
-      if (version === 'v1') await until('the stopped event', () => events.some((e) => e.container_id === web && e.container_event_type === 'CONTAINER_STOPPED_EVENT'));
-      const web1 = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: containerConfig(p, 'web', 1, pulled, HTTPD), sandbox_config: config })).container_id;
+      if (version === 'v1')
+        await until('the stopped event', () =>
+          events.some((e) => e.container_id === web && e.container_event_type === 'CONTAINER_STOPPED_EVENT'),
+        );
+      const web1 = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: containerConfig(p, 'web', 1, pulled, HTTPD),
+          sandbox_config: config,
+        })
+      ).container_id;
       await rt.StartContainer!({ container_id: web1 });
       await rt.RemoveContainer!({ container_id: web });
       await pleg.until(`ContainerRemoved ${web}`);
       assert.equal((await rt.ContainerStatus!({ container_id: web1 })).status.metadata.attempt, 1);
-      assert.equal(await fetchText(`http://127.0.0.1:${p.hostPort}/`), `static pod ${p.name}\n`, 'the restarted server answers on the same hostPort');
-      assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.state, 'SANDBOX_READY', 'the sandbox outlived the container');
+      assert.equal(
+        await fetchText(`http://127.0.0.1:${p.hostPort}/`),
+        `static pod ${p.name}\n`,
+        'the restarted server answers on the same hostPort',
+      );
+      assert.equal(
+        (await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.state,
+        'SANDBOX_READY',
+        'the sandbox outlived the container',
+      );
       assert.deepEqual(readdirSync(join(p.logDir, 'web')).sort(), ['0.log', '1.log'], 'each attempt its own log file');
       if (version === 'v1') {
-        const mine = events.filter((e) => [web, web1].includes(e.container_id)).map((e) => `${e.container_event_type}${e.container_id === web ? '' : '+1'}`);
-        assert.deepEqual(mine, ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_CREATED_EVENT+1', 'CONTAINER_STARTED_EVENT+1', 'CONTAINER_DELETED_EVENT']);
+        const mine = events
+          .filter((e) => [web, web1].includes(e.container_id))
+          .map((e) => `${e.container_event_type}${e.container_id === web ? '' : '+1'}`);
+        assert.deepEqual(mine, [
+          'CONTAINER_CREATED_EVENT',
+          'CONTAINER_STARTED_EVENT',
+          'CONTAINER_STOPPED_EVENT',
+          'CONTAINER_CREATED_EVENT+1',
+          'CONTAINER_STARTED_EVENT+1',
+          'CONTAINER_DELETED_EVENT',
+        ]);
       }
 
       // The logger's file, then rotated as the kubelet's container log manager does: rename, then
       // ReopenContainerLog; the new lines land in the new file and none is lost across the rename.
       const logPath = join(p.logDir, 'logger/0.log');
-      await until('the logger has written', () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('err 10'));
+      await until(
+        'the logger has written',
+        () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('err 10'),
+      );
       // And `berth logs -f` follows the container through the rotation.
-      const follower = spawn(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'logs', '-f', logger], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const follower = spawn(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'logs', '-f', logger], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let followed = '';
       follower.stdout.on('data', (b: Buffer) => {
         followed += b.toString();
@@ -303,7 +421,10 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       const rotated = `${logPath}.20261207-050000`;
       renameSync(logPath, rotated);
       await rt.ReopenContainerLog!({ container_id: logger });
-      await until('lines in the new file', () => existsSync(logPath) && (readFileSync(logPath, 'utf8').match(/stdout F line/g)?.length ?? 0) >= 5);
+      await until(
+        'lines in the new file',
+        () => existsSync(logPath) && (readFileSync(logPath, 'utf8').match(/stdout F line/g)?.length ?? 0) >= 5,
+      );
 
       // The manifest removed: the kubelet stops each container and the sandbox, then its garbage
       // collection removes the containers and the sandbox.
@@ -314,7 +435,11 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       const lines = criLines([rotated, logPath]);
       const nums = lines.filter((l) => l.stream === 'stdout').map((l) => Number(/^line (\d+)$/.exec(l.text)?.[1]));
       assert.ok(nums.length > 10);
-      assert.deepEqual(nums, nums.map((_, i) => i + 1), 'every line once, in order, across the rotation');
+      assert.deepEqual(
+        nums,
+        nums.map((_, i) => i + 1),
+        'every line once, in order, across the rotation',
+      );
       assert.ok(lines.every((l) => l.tag === 'F'));
       assert.equal(await followerExit, 0, 'berth logs -f ends with the container');
       assert.deepEqual(
@@ -328,8 +453,14 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       for (const id of ids) await rt.RemoveContainer!({ container_id: id });
       await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
       const last = await pleg.relist();
-      assert.deepEqual(last.sandboxes.filter((s) => s.id === pod), []);
-      assert.deepEqual(last.containers.filter((c) => [...ids, web].includes(c.id)), []);
+      assert.deepEqual(
+        last.sandboxes.filter((s) => s.id === pod),
+        [],
+      );
+      assert.deepEqual(
+        last.containers.filter((c) => [...ids, web].includes(c.id)),
+        [],
+      );
       assert.ok(!existsSync(join(runRoot, 'netns', pod)), 'the pod netns is gone');
       assert.deepEqual(cgroupDirsOf(pod), [], 'the pod cgroups are gone');
       // A shim may still be on its way out when RemoveContainer has answered (it exits on its own
@@ -337,11 +468,12 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       await until('no trace of the pod', () => hostTraces([pod, web, ...ids]).length === 0).catch(() => {});
       assert.deepEqual(hostTraces([pod, web, ...ids]), [], 'no mount, shim or process names the pod or its containers');
       assert.deepEqual(iptablesNaming(pod, `--dport ${p.hostPort}`), [], 'the portmap rules are gone');
-      assert.ok(existsSync(rotated) && existsSync(logPath), 'the logs stay: they are the kubelet\'s');
+      assert.ok(existsSync(rotated) && existsSync(logPath), "the logs stay: they are the kubelet's");
       await cri.image.RemoveImage!({ image: { image: imageRef } });
     } finally {
       // A failure above leaves neither its pod nor the image to the next test.
-      for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items) await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
+      for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items)
+        await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
       await cri.image.RemoveImage!({ image: { image: imageRef } }).catch(() => {});
       stream.cancel();
       cri.close();
@@ -349,7 +481,7 @@ for (const version of ['v1', 'v1alpha2'] as const) {
   });
 }
 
-test('one engine: a pod\'s containers in berth ps (with their pod), berth logs and berth exec; images built with berth build and loaded with berth load run in a pod unpushed', async () => {
+test("one engine: a pod's containers in berth ps (with their pod), berth logs and berth exec; images built with berth build and loaded with berth load run in a pod unpushed", async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   const berth = (...args: string[]) => berthCli(d.socket, ...args);
@@ -359,11 +491,17 @@ test('one engine: a pod\'s containers in berth ps (with their pod), berth logs a
   };
   const ctx = mkdtempSync('/tmp/bkl-ctx-');
   temps.push(ctx);
-  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nRUN echo built-by-berth > /greeting\nCMD ["sh", "-c", "cat /greeting; echo to-stderr >&2; exec sleep 300"]\n');
+  writeFileSync(
+    join(ctx, 'Dockerfile'),
+    'FROM busybox:latest\nRUN echo built-by-berth > /greeting\nCMD ["sh", "-c", "cat /greeting; echo to-stderr >&2; exec sleep 300"]\n',
+  );
   try {
     ok(await berth('build', '-q', '-t', 'kube-local:1', ctx), 'berth build');
     const local = (await cri.image.ImageStatus!({ image: { image: 'kube-local:1' } })).image;
-    assert.ok(local?.repo_tags.some((t: string) => /kube-local:1$/.test(t)), `the kubelet sees the built image: ${JSON.stringify(local)}`);
+    assert.ok(
+      local?.repo_tags.some((t: string) => /kube-local:1$/.test(t)),
+      `the kubelet sees the built image: ${JSON.stringify(local)}`,
+    );
 
     const p = newPod();
     const config = sandboxConfig(p);
@@ -379,15 +517,28 @@ test('one engine: a pod\'s containers in berth ps (with their pod), berth logs a
     const row = ps.split('\n').find((l) => l.startsWith(c.slice(0, 12)));
     assert.ok(row, `berth ps lists the pod's container: ${ps}`);
     assert.match(row, new RegExp(`\\skube-local:1\\s.*\\s${pod.slice(0, 12)}\\s+\\S+$`), 'with its image and its pod');
-    await until('the greeting in the log', async () => (await berth('logs', c.slice(0, 12))).stdout.includes('built-by-berth'));
+    await until('the greeting in the log', async () =>
+      (await berth('logs', c.slice(0, 12))).stdout.includes('built-by-berth'),
+    );
     const logs = await berth('logs', c);
-    assert.deepEqual([logs.code, logs.stdout, logs.stderr], [0, 'built-by-berth\n', 'to-stderr\n'], 'berth logs reads the CRI log file, streams apart');
-    assert.equal(ok(await berth('exec', c, 'sh', '-c', 'cat /greeting; echo $POD_NAME; hostname'), 'berth exec'), `built-by-berth\n${p.name}\n${p.name}\n`, 'berth exec runs in the pod container');
+    assert.deepEqual(
+      [logs.code, logs.stdout, logs.stderr],
+      [0, 'built-by-berth\n', 'to-stderr\n'],
+      'berth logs reads the CRI log file, streams apart',
+    );
+    assert.equal(
+      ok(await berth('exec', c, 'sh', '-c', 'cat /greeting; echo $POD_NAME; hostname'), 'berth exec'),
+      `built-by-berth\n${p.name}\n${p.name}\n`,
+      'berth exec runs in the pod container',
+    );
     const failed = await berth('exec', c, 'sh', '-c', 'exit 7');
     assert.equal(failed.code, 7, 'berth exec passes the exit status on');
     // What berth does to the container the kubelet sees.
     ok(await berth('kill', c), 'berth kill');
-    await until('the CRI sees it exited', async () => (await rt.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED');
+    await until(
+      'the CRI sees it exited',
+      async () => (await rt.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED',
+    );
     await rt.RemoveContainer!({ container_id: c });
 
     // Saved, removed and loaded back with berth: the kubelet runs it by name, nothing pushed.
@@ -397,20 +548,39 @@ test('one engine: a pod\'s containers in berth ps (with their pod), berth logs a
     ok(await berth('rmi', 'kube-loaded:2'), 'berth rmi');
     assert.equal((await cri.image.ImageStatus!({ image: { image: 'kube-loaded:2' } })).image, null);
     assert.match(ok(await berth('load', '-i', tar), 'berth load'), /kube-loaded:2/);
-    const spec2 = containerConfig(p, 'loaded', 0, 'kube-loaded:2', 'cat /greeting; echo all-done > /dev/termination-log');
+    const spec2 = containerConfig(
+      p,
+      'loaded',
+      0,
+      'kube-loaded:2',
+      'cat /greeting; echo all-done > /dev/termination-log',
+    );
     const l = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: spec2, sandbox_config: config })).container_id;
     await rt.StartContainer!({ container_id: l });
-    await until('the loaded image ran', async () => (await rt.ContainerStatus!({ container_id: l })).status.state === 'CONTAINER_EXITED');
+    await until(
+      'the loaded image ran',
+      async () => (await rt.ContainerStatus!({ container_id: l })).status.state === 'CONTAINER_EXITED',
+    );
     const ls = (await rt.ContainerStatus!({ container_id: l })).status;
     assert.deepEqual([ls.exit_code, ls.reason], [0, 'Completed']);
     // The kubelet reads the termination message from its host file after the exit.
     assert.equal(readFileSync(join(p.podDir, 'containers/loaded/term-0'), 'utf8'), 'all-done\n');
-    assert.deepEqual(criLines([join(p.logDir, 'loaded/0.log')]).map((x) => x.text), ['built-by-berth']);
+    assert.deepEqual(
+      criLines([join(p.logDir, 'loaded/0.log')]).map((x) => x.text),
+      ['built-by-berth'],
+    );
     await rt.StopPodSandbox!({ pod_sandbox_id: pod });
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
-    assert.equal(ok(await berth('ps', '-a', '-q', '--no-trunc'), 'berth ps -a').split('\n').filter((x) => x === c || x === l).length, 0, 'gone for berth too');
+    assert.equal(
+      ok(await berth('ps', '-a', '-q', '--no-trunc'), 'berth ps -a')
+        .split('\n')
+        .filter((x) => x === c || x === l).length,
+      0,
+      'gone for berth too',
+    );
   } finally {
-    for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items) await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
+    for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items)
+      await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
     cri.close();
   }
 });

@@ -4,7 +4,16 @@
 // and idempotent calls a kubelet relies on, and pods that survive a kill -9 of berthd.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,7 +26,17 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
 import { startRegistry, startTokenServer } from '../lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import {
+  busyboxRootfsTar,
+  type Daemon,
+  fetchText,
+  finish,
+  NODE,
+  REPO,
+  startBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -33,13 +52,15 @@ let oracle: ContainerdCri | undefined;
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
-  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
   if (CRI === 'containerd') {
     oracle = await ContainerdCri.start('docker.io/library/busybox:latest');
     criSocket = oracle.socket;
     return;
   }
-  if (!existsSync(join(REPO, 'native/build/berth-pause'))) throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
+  if (!existsSync(join(REPO, 'native/build/berth-pause')))
+    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
   d = await startBerthd(root, runRoot, [], cfg);
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -59,32 +80,66 @@ after(async () => {
 
 let podSeq = 0;
 /** A pod as a kubelet sends it: PID namespace CONTAINER named explicitly unless `extra` names another. */
-function podConfig(extra: { linux?: { security_context?: object } & Record<string, unknown> } & Record<string, unknown> = {}) {
+function podConfig(
+  extra: { linux?: { security_context?: object } & Record<string, unknown> } & Record<string, unknown> = {},
+) {
   podSeq++;
-  const linux = { ...(oracle ? { cgroup_parent: oracle.cgroupParent } : {}), ...extra.linux, security_context: { namespace_options: { pid: 'CONTAINER' }, ...extra.linux?.security_context } };
-  return { metadata: { name: `web${podSeq}`, namespace: 'default', uid: `uid-${process.pid}-${podSeq}`, attempt: 0 }, hostname: `web${podSeq}`, labels: { app: 'web', seq: String(podSeq) }, annotations: { note: 'berth' }, ...extra, linux };
+  const linux = {
+    ...(oracle ? { cgroup_parent: oracle.cgroupParent } : {}),
+    ...extra.linux,
+    security_context: { namespace_options: { pid: 'CONTAINER' }, ...extra.linux?.security_context },
+  };
+  return {
+    metadata: { name: `web${podSeq}`, namespace: 'default', uid: `uid-${process.pid}-${podSeq}`, attempt: 0 },
+    hostname: `web${podSeq}`,
+    labels: { app: 'web', seq: String(podSeq) },
+    annotations: { note: 'berth' },
+    ...extra,
+    linux,
+  };
 }
-const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox:latest' }, command: ['sh', '-c'], args, labels: { c: name }, annotations: { ca: name }, ...extra });
+const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({
+  metadata: { name, attempt: 0 },
+  image: { image: 'busybox:latest' },
+  command: ['sh', '-c'],
+  args,
+  labels: { c: name },
+  annotations: { ca: name },
+  ...extra,
+});
 
 function cgroupDirsOf(podId: string): string[] {
   const out: string[] = [];
-  for (const h of readdirSync('/sys/fs/cgroup')) if (existsSync(join('/sys/fs/cgroup', h, 'berth-pods', podId))) out.push(join(h, 'berth-pods', podId));
+  for (const h of readdirSync('/sys/fs/cgroup'))
+    if (existsSync(join('/sys/fs/cgroup', h, 'berth-pods', podId))) out.push(join(h, 'berth-pods', podId));
   return out;
 }
 
 for (const version of ['v1', 'v1alpha2'] as const) {
-  test(`${version}: Version and Status`, { skip: berthOnly("berth's name and verbose config in Version and Status") }, async () => {
+  test(`${version}: Version and Status`, {
+    skip: berthOnly("berth's name and verbose config in Version and Status"),
+  }, async () => {
     const cri = new CriClient(criSocket, version);
     try {
       const v = await cri.runtime.Version!({ version: '0.1.0' });
       assert.deepEqual([v.runtime_name, v.runtime_api_version, v.version], ['berth', version, '0.1.0']);
       const s = await cri.runtime.Status!({ verbose: true });
-      const cond = Object.fromEntries(s.status.conditions.map((c: { type: string; status: boolean }) => [c.type, c.status]));
+      const cond = Object.fromEntries(
+        s.status.conditions.map((c: { type: string; status: boolean }) => [c.type, c.status]),
+      );
       assert.deepEqual(cond, { RuntimeReady: true, NetworkReady: true });
       assert.ok(JSON.parse(s.info.config).runtimes[RUNTIME], 'the verbose info names the runtimes');
-      assert.ok(s.runtime_handlers.some((h: { name: string }) => h.name === RUNTIME), 'Status lists the runtime handlers');
+      assert.ok(
+        s.runtime_handlers.some((h: { name: string }) => h.name === RUNTIME),
+        'Status lists the runtime handlers',
+      );
       if (version === 'v1') assert.equal((await cri.runtime.RuntimeConfig!({})).linux.cgroup_driver, 'CGROUPFS');
-      else assert.equal((await criError(cri.runtime.RuntimeConfig!({}))).code, Status.Unimplemented, 'v1alpha2 never had RuntimeConfig');
+      else
+        assert.equal(
+          (await criError(cri.runtime.RuntimeConfig!({}))).code,
+          Status.Unimplemented,
+          'v1alpha2 never had RuntimeConfig',
+        );
     } finally {
       cri.close();
     }
@@ -104,10 +159,12 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.deepEqual(st.labels, config.labels);
       assert.deepEqual(st.annotations, config.annotations);
       assert.ok(BigInt(st.created_at) > 0n);
-      if (CRI === 'berthd') assert.deepEqual(cgroupDirsOf(pod).length > 0, true, 'the pause process sits under the pod cgroup parent');
+      if (CRI === 'berthd')
+        assert.deepEqual(cgroupDirsOf(pod).length > 0, true, 'the pause process sits under the pod cgroup parent');
 
       // Listing with each filter.
-      const ids = async (filter: object) => (await rt.ListPodSandbox!({ filter })).items.map((p: { id: string }) => p.id);
+      const ids = async (filter: object) =>
+        (await rt.ListPodSandbox!({ filter })).items.map((p: { id: string }) => p.id);
       assert.deepEqual(await ids({ id: pod }), [pod]);
       assert.deepEqual(await ids({ id: pod.slice(0, 12) }), [pod], 'a truncated id matches');
       assert.ok((await ids({ state: { state: 'SANDBOX_READY' } })).includes(pod));
@@ -119,8 +176,20 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       // A kubelet sends the pod's namespace options in each container's config too: containerd takes
       // a container's PID mode from there, berth from the pod's.
       const own = { linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } } };
-      const srv = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('srv', ['mkdir -p /w && echo in-pod > /w/index.html && exec httpd -f -p 8080 -h /w'], own), sandbox_config: config })).container_id;
-      const cli = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('cli', ['exec sleep 300'], own), sandbox_config: config })).container_id;
+      const srv = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container('srv', ['mkdir -p /w && echo in-pod > /w/index.html && exec httpd -f -p 8080 -h /w'], own),
+          sandbox_config: config,
+        })
+      ).container_id;
+      const cli = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container('cli', ['exec sleep 300'], own),
+          sandbox_config: config,
+        })
+      ).container_id;
       assert.equal((await rt.ContainerStatus!({ container_id: srv })).status.state, 'CONTAINER_CREATED');
       await rt.StartContainer!({ container_id: srv });
       await rt.StartContainer!({ container_id: cli });
@@ -137,7 +206,13 @@ for (const version of ['v1', 'v1alpha2'] as const) {
 
       let body = '';
       for (let i = 0; i < 50 && !body.includes('in-pod'); i++) {
-        body = (await rt.ExecSync!({ container_id: cli, cmd: ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/'], timeout: 10 })).stdout.toString();
+        body = (
+          await rt.ExecSync!({
+            container_id: cli,
+            cmd: ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/'],
+            timeout: 10,
+          })
+        ).stdout.toString();
         if (!body.includes('in-pod')) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(body, 'in-pod\n', 'the client reaches the server on the pod loopback: one network namespace');
@@ -145,11 +220,16 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       assert.equal(host.stdout.toString(), `${config.hostname}\n`, 'the pod hostname (its UTS namespace)');
       const split = await rt.ExecSync!({ container_id: cli, cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
       assert.deepEqual([split.stdout.toString(), split.stderr.toString(), split.exit_code], ['out\n', 'err\n', 3]);
-      const ns = async (c: string, t: string) => (await rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', `ls -l /proc/self/ns/${t} | sed 's/.*-> //'`] })).stdout.toString();
-      for (const t of ['net', 'ipc', 'uts']) assert.equal(await ns(cli, t), await ns(srv, t), `both containers are in one ${t} namespace`);
+      const ns = async (c: string, t: string) =>
+        (
+          await rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', `ls -l /proc/self/ns/${t} | sed 's/.*-> //'`] })
+        ).stdout.toString();
+      for (const t of ['net', 'ipc', 'uts'])
+        assert.equal(await ns(cli, t), await ns(srv, t), `both containers are in one ${t} namespace`);
       assert.notEqual(await ns(cli, 'pid'), await ns(srv, 'pid'), 'pid CONTAINER: each container its own');
 
-      const list = async (filter: object) => (await rt.ListContainers!({ filter })).containers.map((c: { id: string }) => c.id).sort();
+      const list = async (filter: object) =>
+        (await rt.ListContainers!({ filter })).containers.map((c: { id: string }) => c.id).sort();
       assert.deepEqual(await list({ pod_sandbox_id: pod }), [srv, cli].sort());
       assert.deepEqual(await list({ label_selector: { c: 'srv' } }), [srv]);
       assert.deepEqual(await list({ id: cli, state: { state: 'CONTAINER_RUNNING' } }), [cli]);
@@ -166,9 +246,15 @@ for (const version of ['v1', 'v1alpha2'] as const) {
 
       await rt.StopPodSandbox!({ pod_sandbox_id: pod });
       assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.state, 'SANDBOX_NOTREADY');
-      assert.equal((await rt.ContainerStatus!({ container_id: srv })).status.state, 'CONTAINER_EXITED', 'stopping the pod stopped its containers');
+      assert.equal(
+        (await rt.ContainerStatus!({ container_id: srv })).status.state,
+        'CONTAINER_EXITED',
+        'stopping the pod stopped its containers',
+      );
       await rt.StopPodSandbox!({ pod_sandbox_id: pod });
-      const late = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('late', ['true']), sandbox_config: config }));
+      const late = await criError(
+        rt.CreateContainer!({ pod_sandbox_id: pod, config: container('late', ['true']), sandbox_config: config }),
+      );
       // The CRI names no code for this; berthd's (FailedPrecondition) and wording are its own.
       if (CRI === 'berthd') {
         assert.equal(late.code, Status.FailedPrecondition, late.details);
@@ -176,7 +262,11 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       }
       await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
       assert.equal((await criError(rt.PodSandboxStatus!({ pod_sandbox_id: pod }))).code, Status.NotFound);
-      assert.equal((await criError(rt.ContainerStatus!({ container_id: srv }))).code, Status.NotFound, 'removing the pod removed its containers');
+      assert.equal(
+        (await criError(rt.ContainerStatus!({ container_id: srv }))).code,
+        Status.NotFound,
+        'removing the pod removed its containers',
+      );
       await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
       if (CRI === 'berthd') {
         assert.deepEqual(cgroupDirsOf(pod), [], 'the pod cgroup parent is gone');
@@ -188,10 +278,17 @@ for (const version of ['v1', 'v1alpha2'] as const) {
   });
 }
 
-test('GetContainerEvents: created, started, stopped, deleted for a pod container, with the pod status', { skip: CRI === 'containerd' && 'containerd 1.6 has no GetContainerEvents (it came in 1.7)' }, async () => {
+test('GetContainerEvents: created, started, stopped, deleted for a pod container, with the pod status', {
+  skip: CRI === 'containerd' && 'containerd 1.6 has no GetContainerEvents (it came in 1.7)',
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
-  const got: { container_id: string; container_event_type: string; pod_sandbox_status: { id: string } | null; containers_statuses: { id: string; state: string }[] }[] = [];
+  const got: {
+    container_id: string;
+    container_event_type: string;
+    pod_sandbox_status: { id: string } | null;
+    containers_statuses: { id: string; state: string }[];
+  }[] = [];
   const stream = cri.streams.GetContainerEvents!({});
   stream.on('data', (m) => got.push(m));
   stream.on('error', () => {});
@@ -200,14 +297,25 @@ test('GetContainerEvents: created, started, stopped, deleted for a pod container
   try {
     const config = podConfig();
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('ev', ['exit 0']), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('ev', ['exit 0']), sandbox_config: config })
+    ).container_id;
     await rt.StartContainer!({ container_id: c });
-    await until('the container exited', async () => (await rt.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED');
+    await until(
+      'the container exited',
+      async () => (await rt.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED',
+    );
     await rt.RemoveContainer!({ container_id: c });
     await until('four events', () => got.filter((e) => e.container_id === c).length >= 4);
     const mine = got.filter((e) => e.container_id === c);
-    assert.deepEqual(mine.map((e) => e.container_event_type), ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
-    assert.ok(mine.every((e) => e.pod_sandbox_status?.id === pod), 'each carries the pod status');
+    assert.deepEqual(
+      mine.map((e) => e.container_event_type),
+      ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT'],
+    );
+    assert.ok(
+      mine.every((e) => e.pod_sandbox_status?.id === pod),
+      'each carries the pod status',
+    );
     assert.equal(mine[1]!.containers_statuses.find((s) => s.id === c)?.state !== undefined, true);
     assert.deepEqual(mine[3]!.containers_statuses, [], 'after the removal the pod has no containers');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
@@ -217,71 +325,132 @@ test('GetContainerEvents: created, started, stopped, deleted for a pod container
   }
 });
 
-test('hostPort through portmap reaches a pod container; a NODE-network pod uses the host network and hostname; a pod without a hostname gets the host\'s', async () => {
+test("hostPort through portmap reaches a pod container; a NODE-network pod uses the host network and hostname; a pod without a hostname gets the host's", async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
     const port = 21000 + (process.pid % 9000);
-    const config = podConfig({ port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: port, host_ip: '127.0.0.1' }] });
+    const config = podConfig({
+      port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: port, host_ip: '127.0.0.1' }],
+    });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('web', ['mkdir -p /w && echo via-hostport > /w/index.html && exec httpd -f -p 8080 -h /w']), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('web', ['mkdir -p /w && echo via-hostport > /w/index.html && exec httpd -f -p 8080 -h /w']),
+        sandbox_config: config,
+      })
+    ).container_id;
     await rt.StartContainer!({ container_id: c });
     assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'via-hostport\n');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
 
-    const hostCfg = podConfig({ hostname: '', linux: { security_context: { namespace_options: { network: 'NODE' } } } });
+    const hostCfg = podConfig({
+      hostname: '',
+      linux: { security_context: { namespace_options: { network: 'NODE' } } },
+    });
     const { pod_sandbox_id: hpod } = await rt.RunPodSandbox!({ config: hostCfg });
     const st = (await rt.PodSandboxStatus!({ pod_sandbox_id: hpod })).status;
     assert.equal(st.network.ip, '', 'no pod address: the host network');
     assert.equal(st.linux.namespaces.options.network, 'NODE');
-    const h = (await rt.CreateContainer!({ pod_sandbox_id: hpod, config: container('h', ['exec sleep 300']), sandbox_config: hostCfg })).container_id;
+    const h = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: hpod,
+        config: container('h', ['exec sleep 300']),
+        sandbox_config: hostCfg,
+      })
+    ).container_id;
     await rt.StartContainer!({ container_id: h });
-    const ns = (await rt.ExecSync!({ container_id: h, cmd: ['sh', '-c', "ls -l /proc/self/ns/net | sed 's/.*-> //'"] })).stdout.toString().trim();
+    const ns = (
+      await rt.ExecSync!({ container_id: h, cmd: ['sh', '-c', "ls -l /proc/self/ns/net | sed 's/.*-> //'"] })
+    ).stdout
+      .toString()
+      .trim();
     assert.equal(ns, readlinkSync('/proc/self/ns/net'), 'the host network namespace');
-    assert.equal((await rt.ExecSync!({ container_id: h, cmd: ['hostname'] })).stdout.toString().trim(), hostname(), 'and the host UTS namespace');
+    assert.equal(
+      (await rt.ExecSync!({ container_id: h, cmd: ['hostname'] })).stdout.toString().trim(),
+      hostname(),
+      'and the host UTS namespace',
+    );
     await rt.RemovePodSandbox!({ pod_sandbox_id: hpod });
 
     // No hostname and a name longer than a hostname may be (critest's pods): the host's, as containerd.
-    const longCfg = podConfig({ hostname: '', metadata: { name: `PodSandbox-for-create-container-${'x'.repeat(36)}-${podSeq}`, namespace: 'default', uid: `uid-long-${process.pid}`, attempt: 0 } });
+    const longCfg = podConfig({
+      hostname: '',
+      metadata: {
+        name: `PodSandbox-for-create-container-${'x'.repeat(36)}-${podSeq}`,
+        namespace: 'default',
+        uid: `uid-long-${process.pid}`,
+        attempt: 0,
+      },
+    });
     const { pod_sandbox_id: lpod } = await rt.RunPodSandbox!({ config: longCfg });
-    const l = (await rt.CreateContainer!({ pod_sandbox_id: lpod, config: container('l', ['exec sleep 300']), sandbox_config: longCfg })).container_id;
+    const l = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: lpod,
+        config: container('l', ['exec sleep 300']),
+        sandbox_config: longCfg,
+      })
+    ).container_id;
     await rt.StartContainer!({ container_id: l });
-    assert.equal((await rt.ExecSync!({ container_id: l, cmd: ['hostname'] })).stdout.toString().trim(), hostname(), 'the host\'s hostname, in the pod\'s UTS namespace');
+    assert.equal(
+      (await rt.ExecSync!({ container_id: l, cmd: ['hostname'] })).stdout.toString().trim(),
+      hostname(),
+      "the host's hostname, in the pod's UTS namespace",
+    );
     await rt.RemovePodSandbox!({ pod_sandbox_id: lpod });
   } finally {
     cri.close();
   }
 });
 
-test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls, selinux_relabel where SELinux is off; what berth cannot do is refused naming the field', { skip: berthOnly("berthd's own OOM score and capabilities, and berth's refusal wording") }, async () => {
+test('security context and resources: capabilities, privileged, no_new_privs, masked paths, groups, OOM score, pod sysctls, selinux_relabel where SELinux is off; what berth cannot do is refused naming the field', {
+  skip: berthOnly("berthd's own OOM score and capabilities, and berth's refusal wording"),
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
     const config = podConfig({ linux: { sysctls: { 'net.ipv4.ping_group_range': '0 2147483647' } } });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     const make = async (name: string, linux: object) => {
-      const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, ['exec sleep 300'], { linux }), sandbox_config: config })).container_id;
+      const id = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container(name, ['exec sleep 300'], { linux }),
+          sandbox_config: config,
+        })
+      ).container_id;
       await rt.StartContainer!({ container_id: id });
-      return async (cmd: string) => (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
+      return async (cmd: string) =>
+        (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
     };
     const capBits = (hex: string) => BigInt(`0x${hex}`);
     const NET_ADMIN = 1n << 12n;
     const KILL = 1n << 5n;
     const plain = await make('plain', {});
-    const plainEff = capBits((await plain("grep CapEff /proc/self/status | cut -f2")));
+    const plainEff = capBits(await plain('grep CapEff /proc/self/status | cut -f2'));
     assert.equal(plainEff & NET_ADMIN, 0n);
     assert.notEqual(plainEff & KILL, 0n);
-    assert.equal(await plain('cat /proc/sys/net/ipv4/ping_group_range'), '0\t2147483647', 'the pod sysctl, set in its network namespace');
+    assert.equal(
+      await plain('cat /proc/sys/net/ipv4/ping_group_range'),
+      '0\t2147483647',
+      'the pod sysctl, set in its network namespace',
+    );
     assert.equal(await plain('cat /proc/kcore 2>/dev/null | wc -c'), '0', 'masked by default');
 
     const tuned = await make('tuned', {
-      security_context: { capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['KILL'] }, no_new_privs: true, supplemental_groups: [1234], masked_paths: ['/proc/cpuinfo'] },
+      security_context: {
+        capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['KILL'] },
+        no_new_privs: true,
+        supplemental_groups: [1234],
+        masked_paths: ['/proc/cpuinfo'],
+      },
       resources: { oom_score_adj: 500, cpu_shares: 512 },
     });
-    const eff = capBits(await tuned("grep CapEff /proc/self/status | cut -f2"));
+    const eff = capBits(await tuned('grep CapEff /proc/self/status | cut -f2'));
     assert.notEqual(eff & NET_ADMIN, 0n, 'NET_ADMIN added');
     assert.equal(eff & KILL, 0n, 'KILL dropped');
-    assert.equal(await tuned("grep NoNewPrivs /proc/self/status | cut -f2"), '1');
+    assert.equal(await tuned('grep NoNewPrivs /proc/self/status | cut -f2'), '1');
     assert.match(await tuned('id -G'), /\b1234\b/);
     assert.equal(await tuned('cat /proc/1/oom_score_adj'), '500', 'the init process (its own PID namespace)');
     assert.equal(await tuned('cat /proc/cpuinfo | wc -c'), '0', 'the given masked paths');
@@ -293,37 +462,77 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
     const own = Number(readFileSync(`/proc/${d.proc.pid}/oom_score_adj`, 'utf8'));
     assert.equal(Number(await low('cat /proc/1/oom_score_adj')), canLower ? -500 : Math.max(-500, own));
     const priv = await make('priv', { security_context: { privileged: true } });
-    assert.equal(await priv("grep CapEff /proc/self/status | cut -f2").then((h) => capBits(h) & NET_ADMIN), NET_ADMIN);
+    assert.equal(await priv('grep CapEff /proc/self/status | cut -f2').then((h) => capBits(h) & NET_ADMIN), NET_ADMIN);
 
     const refused = async (linux: object, field: RegExp) => {
-      const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('refused', ['true'], { linux }), sandbox_config: config }));
+      const e = await criError(
+        rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container('refused', ['true'], { linux }),
+          sandbox_config: config,
+        }),
+      );
       assert.equal(e.code, Status.Unimplemented, e.details);
       assert.match(e.details, field);
     };
     // seccomp: RuntimeDefault, Localhost and the path words are honoured (test/integration/seccomp-default.test.ts).
-    await refused({ security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: 'p' } } }, /apparmor: Localhost p/);
+    await refused(
+      { security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: 'p' } } },
+      /apparmor: Localhost p/,
+    );
     await refused({ security_context: { selinux_options: { type: 't' } } }, /selinux_options/);
     await refused({ resources: { hugepage_limits: [{ page_size: '2MB', limit: 2097152 }] } }, /hugepage_limits\[0\]/);
     // A group without a user is refused (containerd too); berth dropped the group and ran as root.
-    const groupOnly = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('grouponly', ['true'], { linux: { security_context: { run_as_group: { value: 1000 } } } }), sandbox_config: config }));
+    const groupOnly = await criError(
+      rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('grouponly', ['true'], { linux: { security_context: { run_as_group: { value: 1000 } } } }),
+        sandbox_config: config,
+      }),
+    );
     assert.equal(groupOnly.code, Status.InvalidArgument, groupOnly.details);
     assert.match(groupOnly.details, /config\.linux\.security_context\.run_as_group/);
     // selinux_relabel of a mount: nothing to do where SELinux is not enabled (as containerd), refused where it is.
-    const relabelCfg = container('relabel', ['exec sleep 300'], { mounts: [{ container_path: '/relabel', host_path: '/etc', readonly: true, selinux_relabel: true }] });
+    const relabelCfg = container('relabel', ['exec sleep 300'], {
+      mounts: [{ container_path: '/relabel', host_path: '/etc', readonly: true, selinux_relabel: true }],
+    });
     if (existsSync('/sys/fs/selinux/enforce')) {
-      const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: relabelCfg, sandbox_config: config }));
+      const e = await criError(
+        rt.CreateContainer!({ pod_sandbox_id: pod, config: relabelCfg, sandbox_config: config }),
+      );
       assert.equal(e.code, Status.Unimplemented, e.details);
       assert.match(e.details, /config\.mounts\[0\]\.selinux_relabel/);
     } else {
-      const r = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: relabelCfg, sandbox_config: config })).container_id;
+      const r = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: relabelCfg, sandbox_config: config }))
+        .container_id;
       await rt.StartContainer!({ container_id: r });
-      assert.equal((await rt.ExecSync!({ container_id: r, cmd: ['cat', '/relabel/hostname'] })).stdout.toString(), readFileSync('/etc/hostname', 'utf8'));
+      assert.equal(
+        (await rt.ExecSync!({ container_id: r, cmd: ['cat', '/relabel/hostname'] })).stdout.toString(),
+        readFileSync('/etc/hostname', 'utf8'),
+      );
     }
-    const badCap = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('badcap', ['true'], { linux: { security_context: { capabilities: { add_capabilities: ['NOPE'] } } } }), sandbox_config: config }));
+    const badCap = await criError(
+      rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('badcap', ['true'], {
+          linux: { security_context: { capabilities: { add_capabilities: ['NOPE'] } } },
+        }),
+        sandbox_config: config,
+      }),
+    );
     assert.equal(badCap.code, Status.InvalidArgument);
     assert.match(badCap.details, /NOPE/);
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
-    const hostSysctl = await criError(rt.RunPodSandbox!({ config: podConfig({ linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, security_context: { namespace_options: { network: 'NODE' } } } }) }));
+    const hostSysctl = await criError(
+      rt.RunPodSandbox!({
+        config: podConfig({
+          linux: {
+            sysctls: { 'net.ipv4.ip_forward': '1' },
+            security_context: { namespace_options: { network: 'NODE' } },
+          },
+        }),
+      }),
+    );
     assert.equal(hostSysctl.code, Status.InvalidArgument);
     assert.match(hostSysctl.details, /net\.ipv4\.ip_forward with the host network/);
   } finally {
@@ -331,7 +540,7 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
   }
 });
 
-test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later, BIDIRECTIONAL (rshared, privileged) shows the container\'s mount on the host, PRIVATE neither; a source on an unshared mount is refused', async () => {
+test("mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later, BIDIRECTIONAL (rshared, privileged) shows the container's mount on the host, PRIVATE neither; a source on an unshared mount is refused", async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   const dir = mkdtempSync('/tmp/berth-cri-prop-');
@@ -342,32 +551,83 @@ test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
     assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
   };
   // Mounts of its own, unmounted innermost first whatever happens (both ends of a bidirectional mount).
-  const cleanup = () => spawnSync('sh', ['-c', `for m in $(awk '{print $5}' /proc/self/mountinfo | grep '^${dir}/' | sort -r); do umount -l "$m"; done`]);
+  const cleanup = () =>
+    spawnSync('sh', [
+      '-c',
+      `for m in $(awk '{print $5}' /proc/self/mountinfo | grep '^${dir}/' | sort -r); do umount -l "$m"; done`,
+    ]);
   try {
-    sh(`mkdir -p ${shared} ${unshared} && mount -t tmpfs berth-prop ${shared} && mount --make-private ${shared} && mount --make-shared ${shared} && mount -t tmpfs berth-prop ${unshared} && mount --make-private ${unshared}`);
+    sh(
+      `mkdir -p ${shared} ${unshared} && mount -t tmpfs berth-prop ${shared} && mount --make-private ${shared} && mount --make-shared ${shared} && mount -t tmpfs berth-prop ${unshared} && mount --make-private ${unshared}`,
+    );
     // A privileged container needs a privileged pod (the CRI's rule, which containerd enforces).
     const config = podConfig({ linux: { security_context: { privileged: true } } });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     const make = async (name: string, propagation: string, linux: object = {}) => {
-      const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, ['exec sleep 300'], { mounts: [{ container_path: '/prop', host_path: shared, propagation }], linux }), sandbox_config: config })).container_id;
+      const id = (
+        await rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container(name, ['exec sleep 300'], {
+            mounts: [{ container_path: '/prop', host_path: shared, propagation }],
+            linux,
+          }),
+          sandbox_config: config,
+        })
+      ).container_id;
       await rt.StartContainer!({ container_id: id });
       // critest reads the propagation back from the status.
-      assert.equal((await rt.ContainerStatus!({ container_id: id })).status.mounts.find((m: { container_path: string }) => m.container_path === '/prop')?.propagation, propagation);
-      return async (cmd: string) => (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
+      assert.equal(
+        (await rt.ContainerStatus!({ container_id: id })).status.mounts.find(
+          (m: { container_path: string }) => m.container_path === '/prop',
+        )?.propagation,
+        propagation,
+      );
+      return async (cmd: string) =>
+        (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
     };
     const slave = await make('slave', 'PROPAGATION_HOST_TO_CONTAINER');
     const bidi = await make('bidi', 'PROPAGATION_BIDIRECTIONAL', { security_context: { privileged: true } });
     const priv = await make('private', 'PROPAGATION_PRIVATE');
-    sh(`mkdir ${shared}/fromhost && mount -t tmpfs berth-prop ${shared}/fromhost && echo host-side > ${shared}/fromhost/marker`);
-    assert.equal(await slave('cat /prop/fromhost/marker'), 'host-side', 'a host mount made after start reaches an rslave bind');
+    sh(
+      `mkdir ${shared}/fromhost && mount -t tmpfs berth-prop ${shared}/fromhost && echo host-side > ${shared}/fromhost/marker`,
+    );
+    assert.equal(
+      await slave('cat /prop/fromhost/marker'),
+      'host-side',
+      'a host mount made after start reaches an rslave bind',
+    );
     assert.equal(await bidi('cat /prop/fromhost/marker'), 'host-side', 'and an rshared one');
     assert.equal(await priv('cat /prop/fromhost/marker 2>/dev/null || echo absent'), 'absent', 'but not a private one');
-    assert.equal(await bidi('mkdir /prop/fromcontainer && mount -t tmpfs berth-prop /prop/fromcontainer && echo container-side > /prop/fromcontainer/marker && echo ok'), 'ok');
-    assert.equal(readFileSync(join(shared, 'fromcontainer/marker'), 'utf8'), 'container-side\n', 'the container\'s mount reaches the host through the rshared bind');
-    assert.equal(await slave('cat /prop/fromcontainer/marker'), 'container-side', 'and from the host on to an rslave bind');
+    assert.equal(
+      await bidi(
+        'mkdir /prop/fromcontainer && mount -t tmpfs berth-prop /prop/fromcontainer && echo container-side > /prop/fromcontainer/marker && echo ok',
+      ),
+      'ok',
+    );
+    assert.equal(
+      readFileSync(join(shared, 'fromcontainer/marker'), 'utf8'),
+      'container-side\n',
+      "the container's mount reaches the host through the rshared bind",
+    );
+    assert.equal(
+      await slave('cat /prop/fromcontainer/marker'),
+      'container-side',
+      'and from the host on to an rslave bind',
+    );
     // containerd refuses these too: the bind could not propagate from a private host mount.
-    for (const [propagation, want] of [['PROPAGATION_HOST_TO_CONTAINER', /rslave needs the source .* on a shared or slave mount/], ['PROPAGATION_BIDIRECTIONAL', /rshared needs the source .* on a shared mount/]] as const) {
-      const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('unshared', ['true'], { mounts: [{ container_path: '/prop', host_path: unshared, propagation }] }), sandbox_config: config }));
+    for (const [propagation, want] of [
+      ['PROPAGATION_HOST_TO_CONTAINER', /rslave needs the source .* on a shared or slave mount/],
+      ['PROPAGATION_BIDIRECTIONAL', /rshared needs the source .* on a shared mount/],
+    ] as const) {
+      const e = await criError(
+        rt.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container('unshared', ['true'], {
+            mounts: [{ container_path: '/prop', host_path: unshared, propagation }],
+          }),
+          sandbox_config: config,
+        }),
+      );
       // The CRI names no code: berthd's and its wording are its own (containerd answers Unknown).
       if (CRI === 'berthd') {
         assert.equal(e.code, Status.FailedPrecondition, e.details);
@@ -382,29 +642,52 @@ test('mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
   }
 });
 
-test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', { skip: berthOnly("berth's cgroup layout, its metrics and refusal wording") }, async () => {
+test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', {
+  skip: berthOnly("berth's cgroup layout, its metrics and refusal wording"),
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
     const port = 22000 + (process.pid % 9000);
     const portMappings = [{ protocol: 'TCP', container_port: 80, host_port: port, host_ip: '127.0.0.1' }];
-    const config = podConfig({ dns_config: { servers: ['192.0.2.53'], searches: ['svc.example'], options: ['ndots:2'] }, port_mappings: portMappings });
+    const config = podConfig({
+      dns_config: { servers: ['192.0.2.53'], searches: ['svc.example'], options: ['ndots:2'] },
+      port_mappings: portMappings,
+    });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('res', ['exec sleep 300'], { linux: { resources: { memory_limit_in_bytes: 256 << 20 } } }), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('res', ['exec sleep 300'], { linux: { resources: { memory_limit_in_bytes: 256 << 20 } } }),
+        sandbox_config: config,
+      })
+    ).container_id;
     await rt.StartContainer!({ container_id: c });
     assert.equal((await d.client.stats(c)).memoryLimit, 256 << 20);
     await rt.UpdateContainerResources!({ container_id: c, linux: { memory_limit_in_bytes: 64 << 20 } });
     assert.equal((await d.client.stats(c)).memoryLimit, 64 << 20, 'the new limit is in the cgroup');
-    const badUpdate = await criError(rt.UpdateContainerResources!({ container_id: c, linux: { memory_limit_in_bytes: 1024 } }));
+    const badUpdate = await criError(
+      rt.UpdateContainerResources!({ container_id: c, linux: { memory_limit_in_bytes: 1024 } }),
+    );
     assert.equal(badUpdate.code, Status.InvalidArgument, badUpdate.details);
     const resolv = (await rt.ExecSync!({ container_id: c, cmd: ['cat', '/etc/resolv.conf'] })).stdout.toString();
     assert.equal(resolv, 'search svc.example\nnameserver 192.0.2.53\noptions ndots:2\n');
-    const dev = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('dev', ['true'], { devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rw' }] }), sandbox_config: config }));
+    const dev = await criError(
+      rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('dev', ['true'], {
+          devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rw' }],
+        }),
+        sandbox_config: config,
+      }),
+    );
     assert.equal(dev.code, Status.Unimplemented);
     assert.match(dev.details, /config\.devices/);
 
     await rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '' } } });
-    const cidr = await criError(rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '203.0.113.0/24' } } }));
+    const cidr = await criError(
+      rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '203.0.113.0/24' } } }),
+    );
     assert.equal(cidr.code, Status.Unimplemented);
     assert.match(cidr.details, /pod_cidr: 203\.0\.113\.0\/24/);
     assert.deepEqual((await rt.ListMetricDescriptors!({})).descriptors, []);
@@ -414,7 +697,11 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
     const before = readdirSync(join(runRoot, 'netns')).sort();
     const clash = await criError(rt.RunPodSandbox!({ config: podConfig({ port_mappings: portMappings }) }));
     assert.notEqual(clash.code, 0);
-    assert.deepEqual((await rt.ListPodSandbox!({})).items.map((p: { id: string }) => p.id), [pod], 'no half-made pod row');
+    assert.deepEqual(
+      (await rt.ListPodSandbox!({})).items.map((p: { id: string }) => p.id),
+      [pod],
+      'no half-made pod row',
+    );
     assert.deepEqual(readdirSync(join(runRoot, 'netns')).sort(), before, 'no netns left');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
@@ -422,32 +709,52 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
   }
 });
 
-test('runtime_handler: a pod and its containers run under the named runtime class (runc)', { skip: berthOnly("berthd's runtime classes (its configuration)") }, async (t) => {
+test('runtime_handler: a pod and its containers run under the named runtime class (runc)', {
+  skip: berthOnly("berthd's runtime classes (its configuration)"),
+}, async (t) => {
   const cri = new CriClient(criSocket);
   try {
     const handlers = (await cri.runtime.Status!({})).runtime_handlers.map((h: { name: string }) => h.name);
     const runc = JSON.parse((await cri.runtime.Status!({ verbose: true })).info.config).runtimes.runc?.path;
-    if (!handlers.includes('runc') || !runc || !existsSync(runc)) return t.skip(`runc is not installed (${runc ?? 'no runc class'})`);
+    if (!handlers.includes('runc') || !runc || !existsSync(runc))
+      return t.skip(`runc is not installed (${runc ?? 'no runc class'})`);
     const config = podConfig();
     const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config, runtime_handler: 'runc' });
     assert.equal((await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status.runtime_handler, 'runc');
-    const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('r', ['exec sleep 300']), sandbox_config: config })).container_id;
+    const c = (
+      await cri.runtime.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('r', ['exec sleep 300']),
+        sandbox_config: config,
+      })
+    ).container_id;
     await cri.runtime.StartContainer!({ container_id: c });
     assert.equal((await d.client.inspect(c)).runtime, 'runc', 'the container runs under the pod handler');
-    assert.equal((await cri.runtime.ExecSync!({ container_id: c, cmd: ['hostname'] })).stdout.toString(), `${config.hostname}\n`);
+    assert.equal(
+      (await cri.runtime.ExecSync!({ container_id: c, cmd: ['hostname'] })).stdout.toString(),
+      `${config.hostname}\n`,
+    );
     await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();
   }
 });
 
-test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', { skip: berthOnly("berth's ExecSync timeout and output-cap wording") }, async () => {
+test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause process', {
+  skip: berthOnly("berth's ExecSync timeout and output-cap wording"),
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
     const config = podConfig({ linux: { security_context: { namespace_options: { pid: 'POD' } } } });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('main', ['exec sleep 300']), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('main', ['exec sleep 300']),
+        sandbox_config: config,
+      })
+    ).container_id;
     await rt.StartContainer!({ container_id: c });
     const one = await rt.ExecSync!({ container_id: c, cmd: ['cat', '/proc/1/cmdline'] });
     assert.equal(one.stdout.toString().replace(/\0/g, ' ').trim(), '/pause');
@@ -455,24 +762,51 @@ test('pid POD: containers share the pod PID namespace, whose pid 1 is the pause 
     const slow = await criError(rt.ExecSync!({ container_id: c, cmd: ['sleep', '30'], timeout: 1 }));
     assert.equal(slow.code, Status.DeadlineExceeded, 'a kubelet tells a probe timeout by this code');
     assert.match(slow.details, /timed out after 1000 ms/);
-    await until('the timed-out command killed', async () => !/ sleep 30$/m.test((await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString()));
+    await until(
+      'the timed-out command killed',
+      async () =>
+        !/ sleep 30$/m.test((await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString()),
+    );
     // Output past the cap ends the call with an error naming the cap, and the command is killed too.
-    const flood = await criError(rt.ExecSync!({ container_id: c, cmd: ['sh', '-c', 'while true; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; done'] }));
+    const flood = await criError(
+      rt.ExecSync!({
+        container_id: c,
+        cmd: [
+          'sh',
+          '-c',
+          'while true; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; done',
+        ],
+      }),
+    );
     assert.match(flood.details, /output exceeded 16777216 bytes/);
-    await until('the flooding command killed', async () => !(await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout.toString().includes('while true'));
+    await until(
+      'the flooding command killed',
+      async () =>
+        !(await rt.ExecSync!({ container_id: c, cmd: ['ps', '-o', 'pid,args'] })).stdout
+          .toString()
+          .includes('while true'),
+    );
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();
   }
 });
 
-test('StopContainer and StopPodSandbox of an id that is gone succeed (the CRI: idempotent, a kubelet retries them)', { todo: CRI === 'containerd' && 'containerd 1.6 answers NotFound' }, async () => {
+test('StopContainer and StopPodSandbox of an id that is gone succeed (the CRI: idempotent, a kubelet retries them)', {
+  todo: CRI === 'containerd' && 'containerd 1.6 answers NotFound',
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
     const config = podConfig();
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('gone', ['exec sleep 300']), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('gone', ['exec sleep 300']),
+        sandbox_config: config,
+      })
+    ).container_id;
     await rt.RemoveContainer!({ container_id: c });
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
     await rt.StopContainer!({ container_id: c, timeout: 1 });
@@ -482,7 +816,7 @@ test('StopContainer and StopPodSandbox of an id that is gone succeed (the CRI: i
   }
 });
 
-test('a pod without namespace_options gets the CRI\'s zero value: PID namespace POD, shared by its containers with the pause process', async () => {
+test("a pod without namespace_options gets the CRI's zero value: PID namespace POD, shared by its containers with the pause process", async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -490,7 +824,13 @@ test('a pod without namespace_options gets the CRI\'s zero value: PID namespace 
     delete (config.linux as { security_context?: unknown }).security_context;
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     assert.equal((await rt.PodSandboxStatus!({ pod_sandbox_id: pod })).status.linux.namespaces.options.pid, 'POD');
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('main', ['exec sleep 300']), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('main', ['exec sleep 300']),
+        sandbox_config: config,
+      })
+    ).container_id;
     await rt.StartContainer!({ container_id: c });
     const one = await rt.ExecSync!({ container_id: c, cmd: ['cat', '/proc/1/cmdline'] });
     assert.equal(one.stdout.toString().replace(/\0/g, ' ').trim(), '/pause');
@@ -500,7 +840,9 @@ test('a pod without namespace_options gets the CRI\'s zero value: PID namespace 
   }
 });
 
-test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimplemented', { skip: berthOnly("berth's error wording") }, async () => {
+test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimplemented', {
+  skip: berthOnly("berth's error wording"),
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
@@ -526,7 +868,12 @@ test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimple
     assert.match(e.details, /config\.metadata/);
     e = await criError(rt.CreateContainer!({ pod_sandbox_id: 'f'.repeat(64), config: container('x', ['true']) }));
     assert.equal(e.code, Status.NotFound, e.details);
-    e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: { ...container('x', ['true']), image: { image: 'no-such-image:1' } } }));
+    e = await criError(
+      rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: { ...container('x', ['true']), image: { image: 'no-such-image:1' } },
+      }),
+    );
     assert.equal(e.code, Status.NotFound, e.details);
     e = await criError(rt.StartContainer!({ container_id: 'f'.repeat(64) }));
     assert.equal(e.code, Status.NotFound);
@@ -543,7 +890,9 @@ test('errors: InvalidArgument naming the field, AlreadyExists, NotFound, Unimple
   }
 });
 
-test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a missing image, ImageFsInfo)', { skip: berthOnly('the image store berth shares with the CRI') }, async () => {
+test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a missing image, ImageFsInfo)', {
+  skip: berthOnly('the image store berth shares with the CRI'),
+}, async () => {
   const cri = new CriClient(criSocket, 'v1alpha2');
   try {
     const imgs = (await cri.image.ListImages!()).images;
@@ -553,7 +902,12 @@ test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a mi
     const st = await cri.image.ImageStatus!({ image: { image: 'busybox:latest' } });
     assert.equal(st.image.id, bb.id);
     assert.equal((await cri.image.ImageStatus!({ image: { image: bb.id } })).image.id, bb.id, 'by id too');
-    for (const rd of st.image.repo_digests) assert.equal((await cri.image.ImageStatus!({ image: { image: rd } })).image?.id, bb.id, `by its repo digest ${rd} too (critest asks so)`);
+    for (const rd of st.image.repo_digests)
+      assert.equal(
+        (await cri.image.ImageStatus!({ image: { image: rd } })).image?.id,
+        bb.id,
+        `by its repo digest ${rd} too (critest asks so)`,
+      );
     assert.ok(st.image.repo_digests.length > 0, 'a repo digest');
     const none = await cri.image.ImageStatus!({ image: { image: 'no-such-image:1' } });
     assert.equal(none.image, null, 'a missing image is an empty answer, not an error');
@@ -562,7 +916,10 @@ test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a mi
     assert.equal(fs.image_filesystems[0].fs_id.mountpoint, root);
     assert.ok(Number(fs.image_filesystems[0].used_bytes.value) > 0);
     // An image imported with berth, with two names, removed through the CRI by one: gone for berth too (all its names).
-    await d.client.importRootfs(Readable.from([await tarOf([{ name: 'only-file', data: Buffer.from(`doomed ${process.pid}\n`) }])]), 'cri-doomed:1');
+    await d.client.importRootfs(
+      Readable.from([await tarOf([{ name: 'only-file', data: Buffer.from(`doomed ${process.pid}\n`) }])]),
+      'cri-doomed:1',
+    );
     await d.client.tag('cri-doomed:1', 'cri-doomed:2');
     const doomed = (await cri.image.ImageStatus!({ image: { image: 'cri-doomed:1' } })).image;
     assert.notEqual(doomed.id, bb.id);
@@ -576,30 +933,54 @@ test('images: one store with berth (ListImages, ImageStatus, RemoveImage of a mi
   }
 });
 
-test('logs and stats: CRI format at the kubelet path, written by the shim; ReopenContainerLog after a rename; berth logs reads them; container and pod stats', { skip: berthOnly('berth logs and the shim that writes the CRI log') }, async () => {
+test('logs and stats: CRI format at the kubelet path, written by the shim; ReopenContainerLog after a rename; berth logs reads them; container and pod stats', {
+  skip: berthOnly('berth logs and the shim that writes the CRI log'),
+}, async () => {
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   const logDir = mkdtempSync('/tmp/btc-logs-');
   try {
     const config = podConfig({ log_directory: logDir });
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
-    const c = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container('talker', ['echo one; echo two >&2; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done'], { log_path: 'talker/0.log' }), sandbox_config: config })).container_id;
+    const c = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container(
+          'talker',
+          ['echo one; echo two >&2; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done'],
+          { log_path: 'talker/0.log' },
+        ),
+        sandbox_config: config,
+      })
+    ).container_id;
     const logPath = join(logDir, 'talker/0.log');
     assert.equal((await rt.ContainerStatus!({ container_id: c })).status.log_path, logPath);
     const e = await criError(rt.ReopenContainerLog!({ container_id: c }));
     assert.equal(e.code, Status.FailedPrecondition, `not running yet: ${e.details}`);
     await rt.StartContainer!({ container_id: c });
-    await until('the first ticks in the log', () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick 2'));
+    await until(
+      'the first ticks in the log',
+      () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick 2'),
+    );
     const lines = readFileSync(logPath, 'utf8').split('\n');
     assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F one$/);
-    assert.ok(lines.some((l) => / stderr F two$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => / stderr F two$/.test(l)),
+      lines.join('\n'),
+    );
     const seen: string[] = [];
     for await (const l of d.client.logs(c)) seen.push(`${l.stream}:${l.log}`);
-    assert.ok(seen.includes('stdout:one\n') && seen.includes('stderr:two\n'), `berth logs reads the CRI log: ${seen.slice(0, 4)}`);
+    assert.ok(
+      seen.includes('stdout:one\n') && seen.includes('stderr:two\n'),
+      `berth logs reads the CRI log: ${seen.slice(0, 4)}`,
+    );
 
     renameSync(logPath, `${logPath}.1`);
     await rt.ReopenContainerLog!({ container_id: c });
-    await until('ticks in the new file', () => existsSync(logPath) && / stdout F tick \d+/.test(readFileSync(logPath, 'utf8')));
+    await until(
+      'ticks in the new file',
+      () => existsSync(logPath) && / stdout F tick \d+/.test(readFileSync(logPath, 'utf8')),
+    );
     const before = readFileSync(`${logPath}.1`, 'utf8');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(readFileSync(`${logPath}.1`, 'utf8'), before, 'nothing more goes to the renamed file');
@@ -607,14 +988,27 @@ test('logs and stats: CRI format at the kubelet path, written by the shim; Reope
     const cs = (await rt.ContainerStats!({ container_id: c })).stats;
     assert.equal(cs.attributes.id, c);
     assert.ok(BigInt(cs.cpu.usage_core_nano_seconds.value) > 0n, 'CPU time used');
-    assert.ok(Number(cs.memory.working_set_bytes.value) > 0 && Number(cs.memory.working_set_bytes.value) <= Number(cs.memory.usage_bytes.value));
-    assert.deepEqual((await rt.ListContainerStats!({ filter: { pod_sandbox_id: pod } })).stats.map((x: { attributes: { id: string } }) => x.attributes.id), [c]);
+    assert.ok(
+      Number(cs.memory.working_set_bytes.value) > 0 &&
+        Number(cs.memory.working_set_bytes.value) <= Number(cs.memory.usage_bytes.value),
+    );
+    assert.deepEqual(
+      (await rt.ListContainerStats!({ filter: { pod_sandbox_id: pod } })).stats.map(
+        (x: { attributes: { id: string } }) => x.attributes.id,
+      ),
+      [c],
+    );
     const ps = (await rt.PodSandboxStats!({ pod_sandbox_id: pod })).stats;
     assert.equal(ps.linux.containers.length, 1);
     assert.equal(ps.linux.network.default_interface.name, 'eth0', 'the pod netns counters');
     assert.ok(Number(ps.linux.network.default_interface.tx_bytes.value) >= 0);
-    assert.ok((await rt.ListPodSandboxStats!({})).stats.some((x: { attributes: { id: string } }) => x.attributes.id === pod));
-    assert.ok(Number(cs.writable_layer.used_bytes.value) >= 0 && Number(cs.writable_layer.inodes_used.value) >= 0, 'the writable layer (its snapshot)');
+    assert.ok(
+      (await rt.ListPodSandboxStats!({})).stats.some((x: { attributes: { id: string } }) => x.attributes.id === pod),
+    );
+    assert.ok(
+      Number(cs.writable_layer.used_bytes.value) >= 0 && Number(cs.writable_layer.inodes_used.value) >= 0,
+      'the writable layer (its snapshot)',
+    );
     assert.ok(Number(ps.linux.process.process_count.value) >= 1, 'the pod processes counted');
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
@@ -623,7 +1017,9 @@ test('logs and stats: CRI format at the kubelet path, written by the shim; Reope
   }
 });
 
-test('PullImage from a registry on loopback (anonymous); the pulled image runs in a pod and berth sees it', { skip: berthOnly('berth sees the pulled image') }, async () => {
+test('PullImage from a registry on loopback (anonymous); the pulled image runs in a pod and berth sees it', {
+  skip: berthOnly('berth sees the pulled image'),
+}, async () => {
   const reg = await startRegistry();
   const src = mkdtempSync('/tmp/btc-push-');
   const cri = new CriClient(criSocket);
@@ -640,7 +1036,10 @@ test('PullImage from a registry on loopback (anonymous); the pulled image runs i
     const pulled = await cri.image.PullImage!({ image: { image: ref } });
     assert.equal(pulled.image_ref, built.manifest.digest);
     assert.equal((await cri.image.ImageStatus!({ image: { image: ref } })).image.id, built.manifest.digest);
-    assert.ok((await d.client.images()).some((i) => JSON.stringify(i).includes('berth/cri')), 'berth lists the image the kubelet pulled');
+    assert.ok(
+      (await d.client.images()).some((i) => JSON.stringify(i).includes('berth/cri')),
+      'berth lists the image the kubelet pulled',
+    );
     const e = await criError(cri.image.PullImage!({ image: { image: ref }, auth: { password: 'p' } }));
     assert.equal(e.code, Status.InvalidArgument);
     assert.match(e.details, /auth\.username/);
@@ -649,9 +1048,18 @@ test('PullImage from a registry on loopback (anonymous); the pulled image runs i
 
     const config = podConfig();
     const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
-    const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: { metadata: { name: 'pulled' }, image: { image: ref } }, sandbox_config: config })).container_id;
+    const c = (
+      await cri.runtime.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: { metadata: { name: 'pulled' }, image: { image: ref } },
+        sandbox_config: config,
+      })
+    ).container_id;
     await cri.runtime.StartContainer!({ container_id: c });
-    await until('the image command ran', async () => (await cri.runtime.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED');
+    await until(
+      'the image command ran',
+      async () => (await cri.runtime.ContainerStatus!({ container_id: c })).status.state === 'CONTAINER_EXITED',
+    );
     const out: string[] = [];
     for await (const l of d.client.logs(c)) out.push(l.log);
     assert.deepEqual(out, ['pulled-by-cri\n'], 'the image config Cmd, run as the CRI container');
@@ -664,14 +1072,26 @@ test('PullImage from a registry on loopback (anonymous); the pulled image runs i
   }
 });
 
-test('berth pods and berth ps show the pods and which pod a container is in', { skip: berthOnly('the berth CLI') }, async () => {
+test('berth pods and berth ps show the pods and which pod a container is in', {
+  skip: berthOnly('the berth CLI'),
+}, async () => {
   const cri = new CriClient(criSocket);
   try {
     const config = podConfig();
     const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
-    const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('shown', ['exec sleep 300']), sandbox_config: config })).container_id;
+    const c = (
+      await cri.runtime.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('shown', ['exec sleep 300']),
+        sandbox_config: config,
+      })
+    ).container_id;
     await cri.runtime.StartContainer!({ container_id: c });
-    const berth = (...args: string[]) => spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const berth = (...args: string[]) =>
+      spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     const pods = berth('pods');
     assert.equal(pods.status, 0, pods.stderr);
     const row = pods.stdout.split('\n').find((l) => l.startsWith(pod.slice(0, 12)));
@@ -681,24 +1101,38 @@ test('berth pods and berth ps show the pods and which pod a container is in', { 
     const ps = berth('ps');
     assert.equal(ps.status, 0, ps.stderr);
     assert.match(ps.stdout.split('\n')[0]!, /\sPOD\s+NAMES$/);
-    assert.match(ps.stdout.split('\n').find((l) => l.startsWith(c.slice(0, 12))) ?? '', new RegExp(`\\s${pod.slice(0, 12)}\\s+shown_`));
+    assert.match(
+      ps.stdout.split('\n').find((l) => l.startsWith(c.slice(0, 12))) ?? '',
+      new RegExp(`\\s${pod.slice(0, 12)}\\s+shown_`),
+    );
     assert.equal((await d.client.podInspect(pod)).containers[0], c);
     await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod });
-    assert.equal((await d.client.pods()).some((p) => p.id === pod), false);
+    assert.equal(
+      (await d.client.pods()).some((p) => p.id === pod),
+      false,
+    );
   } finally {
     cri.close();
   }
 });
 
 /** Pushes a busybox image named `ref` to a test registry (with `creds` when it asks for them). */
-async function pushBusybox(host: string, ref: string, cmd: string[], creds?: { username: string; password: string }): Promise<string> {
+async function pushBusybox(
+  host: string,
+  ref: string,
+  cmd: string[],
+  creds?: { username: string; password: string },
+): Promise<string> {
   const src = mkdtempSync('/tmp/btc-push-');
   try {
     const content = new LocalContentStore(join(src, 'content'));
     const images = new ImageStore(src);
     const built = await buildImage(content, [await busyboxTar()], { cmd });
     await images.put(ref, built.manifest);
-    const client = new RegistryClient({ hosts: { [host]: { insecure: true } }, ...(creds ? { credentials: async (h: string) => (h === host ? creds : undefined) } : {}) });
+    const client = new RegistryClient({
+      hosts: { [host]: { insecure: true } },
+      ...(creds ? { credentials: async (h: string) => (h === host ? creds : undefined) } : {}),
+    });
     await push(ref, { content, images, client });
     await client.close();
     return built.manifest.digest;
@@ -707,7 +1141,9 @@ async function pushBusybox(host: string, ref: string, cmd: string[], creds?: { u
   }
 }
 
-test('PullImage with AuthConfig: basic auth (username/password and auth) and a bearer-token registry; refused token kinds name the field', { skip: berthOnly("berth's refusal wording of token kinds") }, async () => {
+test('PullImage with AuthConfig: basic auth (username/password and auth) and a bearer-token registry; refused token kinds name the field', {
+  skip: berthOnly("berth's refusal wording of token kinds"),
+}, async () => {
   const basic = await startRegistry({ htpasswd: { alice: 's3cret' } });
   const tokens = await startTokenServer({ users: { bob: 'pa55' }, anonymousPull: false });
   const tokenReg = await startRegistry({ token: tokens });
@@ -717,19 +1153,43 @@ test('PullImage with AuthConfig: basic auth (username/password and auth) and a b
     const bDigest = await pushBusybox(basic.host, b, ['true'], { username: 'alice', password: 's3cret' });
     const anon = await criError(cri.image.PullImage!({ image: { image: b } }));
     assert.notEqual(anon.code, 0, 'no credentials: refused by the registry');
-    assert.equal((await cri.image.PullImage!({ image: { image: b }, auth: { username: 'alice', password: 's3cret' } })).image_ref, bDigest);
+    assert.equal(
+      (await cri.image.PullImage!({ image: { image: b }, auth: { username: 'alice', password: 's3cret' } })).image_ref,
+      bDigest,
+    );
     await cri.image.RemoveImage!({ image: { image: b } });
-    assert.equal((await cri.image.PullImage!({ image: { image: b }, auth: { auth: Buffer.from('alice:s3cret').toString('base64') } })).image_ref, bDigest);
+    assert.equal(
+      (
+        await cri.image.PullImage!({
+          image: { image: b },
+          auth: { auth: Buffer.from('alice:s3cret').toString('base64') },
+        })
+      ).image_ref,
+      bDigest,
+    );
     await cri.image.RemoveImage!({ image: { image: b } });
 
     const t = `${tokenReg.host}/berth/token:1`;
     const tDigest = await pushBusybox(tokenReg.host, t, ['true'], { username: 'bob', password: 'pa55' });
-    assert.equal((await cri.image.PullImage!({ image: { image: t }, auth: { username: 'bob', password: 'pa55' } })).image_ref, tDigest);
-    assert.ok(tokens.requests.some((r) => r.user === 'bob' && r.scopes.some((sc) => sc.includes('berth/token') && sc.includes('pull'))), 'bob got a pull token');
+    assert.equal(
+      (await cri.image.PullImage!({ image: { image: t }, auth: { username: 'bob', password: 'pa55' } })).image_ref,
+      tDigest,
+    );
+    assert.ok(
+      tokens.requests.some(
+        (r) => r.user === 'bob' && r.scopes.some((sc) => sc.includes('berth/token') && sc.includes('pull')),
+      ),
+      'bob got a pull token',
+    );
     await cri.image.RemoveImage!({ image: { image: t } });
-    const wrong = await criError(cri.image.PullImage!({ image: { image: t }, auth: { username: 'bob', password: 'nope' } }));
+    const wrong = await criError(
+      cri.image.PullImage!({ image: { image: t }, auth: { username: 'bob', password: 'nope' } }),
+    );
     assert.notEqual(wrong.code, 0);
-    for (const [k, field] of [['identity_token', /auth\.identity_token/], ['registry_token', /auth\.registry_token/]] as const) {
+    for (const [k, field] of [
+      ['identity_token', /auth\.identity_token/],
+      ['registry_token', /auth\.registry_token/],
+    ] as const) {
       const e = await criError(cri.image.PullImage!({ image: { image: t }, auth: { [k]: 'x' } }));
       assert.equal(e.code, Status.Unimplemented);
       assert.match(e.details, field);
@@ -742,18 +1202,28 @@ test('PullImage with AuthConfig: basic auth (username/password and auth) and a b
   }
 });
 
-test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 resolves through a registry on loopback', { skip: berthOnly("berthd's registry configuration") }, async () => {
+test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 resolves through a registry on loopback', {
+  skip: berthOnly("berthd's registry configuration"),
+}, async () => {
   const reg = await startRegistry();
   let cri: CriClient | undefined;
   try {
-    const digest = await pushBusybox(reg.host, `${reg.host}/library/busybox:1.36`, ['sh', '-c', 'echo from-the-mirror']);
+    const digest = await pushBusybox(reg.host, `${reg.host}/library/busybox:1.36`, [
+      'sh',
+      '-c',
+      'echo from-the-mirror',
+    ]);
     await d.stop();
     writeFileSync(join(root, 'registries.json'), JSON.stringify({ 'docker.io': { mirrors: [`http://${reg.host}`] } }));
     d = await startBerthd(root, runRoot, [], cfg);
     cri = new CriClient(criSocket);
     const pulled = await cri.image.PullImage!({ image: { image: 'docker.io/library/busybox:1.36' } });
     assert.equal(pulled.image_ref, digest);
-    assert.equal((await cri.image.ImageStatus!({ image: { image: 'busybox:1.36' } })).image.id, digest, 'by its short name too');
+    assert.equal(
+      (await cri.image.ImageStatus!({ image: { image: 'busybox:1.36' } })).image.id,
+      digest,
+      'by its short name too',
+    );
     await cri.image.RemoveImage!({ image: { image: 'docker.io/library/busybox:1.36' } });
   } finally {
     cri?.close();
@@ -762,14 +1232,19 @@ test('registry mirrors in berthd configuration: docker.io/library/busybox:1.36 r
   }
 });
 
-test('the pause process killed, with berthd up and while it is down: the pod becomes NOTREADY and its network is released', { skip: berthOnly('berthd down and restarted') }, async () => {
+test('the pause process killed, with berthd up and while it is down: the pod becomes NOTREADY and its network is released', {
+  skip: berthOnly('berthd down and restarted'),
+}, async () => {
   let cri = new CriClient(criSocket);
   try {
     const pausePid = async (pod: string) => (await d.client.podInspect(pod)).pid;
     const up = podConfig();
     const { pod_sandbox_id: a } = await cri.runtime.RunPodSandbox!({ config: up });
     process.kill(await pausePid(a), 'SIGKILL');
-    await until('pod a not ready', async () => (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: a })).status.state === 'SANDBOX_NOTREADY');
+    await until(
+      'pod a not ready',
+      async () => (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: a })).status.state === 'SANDBOX_NOTREADY',
+    );
     await until('pod a netns released', () => !existsSync(join(runRoot, 'netns', a)));
     assert.match((await d.client.podInspect(a)).error, /pause process exited/);
 
@@ -790,11 +1265,19 @@ test('the pause process killed, with berthd up and while it is down: the pod bec
   }
 });
 
-test('kill -9 of berthd: the pod and its container are still there, ready and running, after a restart', { skip: berthOnly('berthd restart survival') }, async () => {
+test('kill -9 of berthd: the pod and its container are still there, ready and running, after a restart', {
+  skip: berthOnly('berthd restart survival'),
+}, async () => {
   let cri = new CriClient(criSocket);
   const config = podConfig();
   const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
-  const c = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('keeper', ['exec sleep 300']), sandbox_config: config })).container_id;
+  const c = (
+    await cri.runtime.CreateContainer!({
+      pod_sandbox_id: pod,
+      config: container('keeper', ['exec sleep 300']),
+      sandbox_config: config,
+    })
+  ).container_id;
   await cri.runtime.StartContainer!({ container_id: c });
   const before = (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status;
   const pidBefore = (await d.client.inspect(c)).state.pid;
@@ -806,7 +1289,10 @@ test('kill -9 of berthd: the pod and its container are still there, ready and ru
   const daemon = d;
   await until('berthd logged its sockets', () => daemon.stderr().includes('serving the native API'));
   const log = d.stderr();
-  assert.ok(log.indexOf('serving the CRI') >= 0 && log.indexOf('serving the CRI') < log.indexOf('serving the native API'), log);
+  assert.ok(
+    log.indexOf('serving the CRI') >= 0 && log.indexOf('serving the CRI') < log.indexOf('serving the native API'),
+    log,
+  );
   cri = new CriClient(criSocket);
   try {
     const after = (await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod })).status;

@@ -12,7 +12,18 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { CriClient, criError, Status } from '../lib/cri-client.ts';
-import { channelText, httpGetOver, isRefusal, spdyCommand, spdyForward, spdyRun, spdyUpgrade, tunnelSession, wsOpen, wsRun } from '../lib/stream-clients.ts';
+import {
+  channelText,
+  httpGetOver,
+  isRefusal,
+  spdyCommand,
+  spdyForward,
+  spdyRun,
+  spdyUpgrade,
+  tunnelSession,
+  wsOpen,
+  wsRun,
+} from '../lib/stream-clients.ts';
 import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -26,23 +37,42 @@ let pod: string;
 let sleeper: string;
 let reader: string;
 
-const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox:latest' }, command: ['sh', '-c'], args, ...extra });
+const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({
+  metadata: { name, attempt: 0 },
+  image: { image: 'busybox:latest' },
+  command: ['sh', '-c'],
+  args,
+  ...extra,
+});
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
-  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  if (!existsSync(join(REPO, 'native/build/berth-pause'))) throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync(join(REPO, 'native/build/berth-pause')))
+    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
   d = await startBerthd(root, runRoot, [], cfg);
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
   cri = new CriClient(criSocket);
-  const config = { metadata: { name: 'stream', namespace: 'default', uid: `uid-stream-${process.pid}`, attempt: 0 }, hostname: 'stream' };
+  const config = {
+    metadata: { name: 'stream', namespace: 'default', uid: `uid-stream-${process.pid}`, attempt: 0 },
+    hostname: 'stream',
+  };
   pod = (await cri.runtime.RunPodSandbox!({ config })).pod_sandbox_id;
   const make = async (name: string, args: string[], extra: Record<string, unknown> = {}) => {
-    const id = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container(name, args, extra), sandbox_config: config })).container_id;
+    const id = (
+      await cri.runtime.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container(name, args, extra),
+        sandbox_config: config,
+      })
+    ).container_id;
     await cri.runtime.StartContainer!({ container_id: id });
     return id;
   };
-  sleeper = await make('web', ['mkdir -p /a /b && echo port-a > /a/index.html && echo port-b > /b/index.html && httpd -p 8080 -h /a && httpd -p 8081 -h /b && exec sleep 3600']);
+  sleeper = await make('web', [
+    'mkdir -p /a /b && echo port-a > /a/index.html && echo port-b > /b/index.html && httpd -p 8080 -h /a && httpd -p 8081 -h /b && exec sleep 3600',
+  ]);
   reader = await make('reader', ['while read l; do echo got:$l; done'], { stdin: true });
 });
 
@@ -91,7 +121,11 @@ for (const version of ['v1', 'v1alpha2'] as const) {
 
 test('Exec: stdin to EOF (more than a SPDY window), and a client preferring v5 gets v5 (as v4 over SPDY)', async () => {
   const input = `${'0123456789abcdef'.repeat(20_000)}\nend\n`;
-  const r = await spdyRun(await execUrl('v1', { cmd: ['sh', '-c', 'cat; echo done'], stdin: true }), { stdout: true, input }, ['v5.channel.k8s.io', 'v4.channel.k8s.io']);
+  const r = await spdyRun(
+    await execUrl('v1', { cmd: ['sh', '-c', 'cat; echo done'], stdin: true }),
+    { stdout: true, input },
+    ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
+  );
   assert.equal(r.protocol, 'v5.channel.k8s.io');
   assert.equal(r.stdout.length, input.length + 5);
   assert.equal(r.stdout, `${input}done\n`);
@@ -99,7 +133,11 @@ test('Exec: stdin to EOF (more than a SPDY window), and a client preferring v5 g
 });
 
 test('Exec with a tty: the resize reaches the terminal (stty size), and v3/v2/v1 framings', async () => {
-  const c = await spdyCommand(await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }), { stdin: true, stdout: true, tty: true });
+  const c = await spdyCommand(await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }), {
+    stdin: true,
+    stdout: true,
+    tty: true,
+  });
   assert.ok(c.streams.resize, 'v4 with a tty opens a resize stream');
   c.streams.resize!.write(JSON.stringify({ Width: 123, Height: 45 }));
   c.streams.stdin!.write('stty size; exit 7\n');
@@ -109,14 +147,22 @@ test('Exec with a tty: the resize reaches the terminal (stty size), and v3/v2/v1
   c.up.socket.destroy();
 
   // The first size is the terminal's from its start: a command that asks at once sees it.
-  const at = await spdyCommand(await execUrl('v1', { cmd: ['sh', '-c', 'stty size'], stdin: true, tty: true }), { stdin: true, stdout: true, tty: true });
+  const at = await spdyCommand(await execUrl('v1', { cmd: ['sh', '-c', 'stty size'], stdin: true, tty: true }), {
+    stdin: true,
+    stdout: true,
+    tty: true,
+  });
   at.streams.resize!.write(JSON.stringify({ Width: 101, Height: 27 }));
   const atr = await at.result;
   assert.match(atr.stdout, /^27 101\r?\n$/, JSON.stringify(atr));
   at.up.socket.destroy();
 
   // v3: plain-text errors, resize still there.
-  const v3 = await spdyCommand(await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }), { stdin: true, stdout: true, tty: true }, ['v3.channel.k8s.io']);
+  const v3 = await spdyCommand(
+    await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }),
+    { stdin: true, stdout: true, tty: true },
+    ['v3.channel.k8s.io'],
+  );
   assert.ok(v3.streams.resize);
   v3.streams.resize!.write('{"Width":77,"Height":11}\n');
   v3.streams.stdin!.write('stty size; exit 2\n');
@@ -129,21 +175,34 @@ test('Exec with a tty: the resize reaches the terminal (stty size), and v3/v2/v1
   assert.deepEqual([r2.protocol, r2.stdout, r2.error], ['v2.channel.k8s.io', 'two\n', '']);
   // No protocol header: v1.
   const r1 = await spdyRun(await execUrl('v1', { cmd: ['sh', '-c', 'exit 4'] }), { stdout: true }, []);
-  assert.deepEqual([r1.protocol, r1.error], ['', 'command terminated with non-zero exit code: error executing command [sh -c exit 4], exit code 4']);
+  assert.deepEqual(
+    [r1.protocol, r1.error],
+    ['', 'command terminated with non-zero exit code: error executing command [sh -c exit 4], exit code 4'],
+  );
 });
 
 test('Exec over WebSocket: v5 and v4 channel framing, stdout/stderr apart, stdin closed by v5 CLOSE', async () => {
   const cmd = ['sh', '-c', 'cat; echo err >&2; exit 5'];
-  const r = await wsRun(await execUrl('v1', { cmd, stdin: true, stderr: true }), ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { input: 'via-ws\n', closeStdin: true });
+  const r = await wsRun(
+    await execUrl('v1', { cmd, stdin: true, stderr: true }),
+    ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
+    { input: 'via-ws\n', closeStdin: true },
+  );
   assert.equal(r.protocol, 'v5.channel.k8s.io');
   assert.equal(r.firstMessages[0], 1, 'the first message is the empty one on stdout');
   assert.deepEqual([r.stdout, r.stderr], ['via-ws\n', 'err\n']);
   assert.equal(r.error, exitStatus(cmd, 5));
   const r4 = await wsRun(await execUrl('v1alpha2', { cmd: ['sh', '-c', 'echo four'] }), ['v4.channel.k8s.io']);
-  assert.deepEqual([r4.protocol, r4.stdout, r4.error], ['v4.channel.k8s.io', 'four\n', '{"metadata":{},"status":"Success"}']);
+  assert.deepEqual(
+    [r4.protocol, r4.stdout, r4.error],
+    ['v4.channel.k8s.io', 'four\n', '{"metadata":{},"status":"Success"}'],
+  );
   // The base64 variant: text messages, the channel as a digit.
   const b64 = await wsRun(await execUrl('v1', { cmd: ['sh', '-c', 'echo b64; exit 2'] }), ['v4.base64.channel.k8s.io']);
-  assert.deepEqual([b64.protocol, b64.stdout, b64.error], ['v4.base64.channel.k8s.io', 'b64\n', exitStatus(['sh', '-c', 'echo b64; exit 2'], 2)]);
+  assert.deepEqual(
+    [b64.protocol, b64.stdout, b64.error],
+    ['v4.base64.channel.k8s.io', 'b64\n', exitStatus(['sh', '-c', 'echo b64; exit 2'], 2)],
+  );
   // A tty and resize over WebSocket (channel 4).
   const s = await wsOpen(await execUrl('v1', { cmd: ['sh'], stdin: true, tty: true }), ['v5.channel.k8s.io']);
   assert.ok(!('status' in s));
@@ -154,13 +213,27 @@ test('Exec over WebSocket: v5 and v4 channel framing, stdout/stderr apart, stdin
 });
 
 test('Exec and Attach refuse bad requests with the CRI codes', async () => {
-  assert.equal((await criError(cri.runtime.Exec!({ container_id: sleeper, cmd: [], stdout: true }))).code, Status.InvalidArgument);
-  const both = await criError(cri.runtime.Exec!({ container_id: sleeper, cmd: ['true'], tty: true, stdout: true, stderr: true }));
+  assert.equal(
+    (await criError(cri.runtime.Exec!({ container_id: sleeper, cmd: [], stdout: true }))).code,
+    Status.InvalidArgument,
+  );
+  const both = await criError(
+    cri.runtime.Exec!({ container_id: sleeper, cmd: ['true'], tty: true, stdout: true, stderr: true }),
+  );
   assert.equal(both.code, Status.InvalidArgument);
   assert.match(both.details, /tty and stderr/);
-  assert.equal((await criError(cri.runtime.Exec!({ container_id: sleeper, cmd: ['true'] }))).code, Status.InvalidArgument);
-  assert.equal((await criError(cri.runtime.Exec!({ container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }))).code, Status.NotFound);
-  assert.equal((await criError(cri.runtime.PortForward!({ pod_sandbox_id: 'f'.repeat(64), port: [80] }))).code, Status.NotFound);
+  assert.equal(
+    (await criError(cri.runtime.Exec!({ container_id: sleeper, cmd: ['true'] }))).code,
+    Status.InvalidArgument,
+  );
+  assert.equal(
+    (await criError(cri.runtime.Exec!({ container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }))).code,
+    Status.NotFound,
+  );
+  assert.equal(
+    (await criError(cri.runtime.PortForward!({ pod_sandbox_id: 'f'.repeat(64), port: [80] }))).code,
+    Status.NotFound,
+  );
 });
 
 test('a token is taken once; an unknown token is refused; the server listens on loopback only', async () => {
@@ -179,7 +252,10 @@ test('a token is taken once; an unknown token is refused; the server listens on 
   assert.ok(isRefusal(wrongKind) && wrongKind.status === 404, 'a token works for its own kind of stream only');
 
   const port = Number(new URL(url).port);
-  const addrs = Object.values(networkInterfaces()).flat().filter((a) => a && !a.internal && a.family === 'IPv4').map((a) => a!.address);
+  const addrs = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && !a.internal && a.family === 'IPv4')
+    .map((a) => a!.address);
   if (addrs.length === 0) return; // no address but loopback on this host: nothing else to reach
   const refused = await new Promise<string>((resolve) => {
     const s = connect(port, addrs[0]!);
@@ -200,7 +276,9 @@ test('Attach over SPDY and WebSocket: stdin reaches the container, output comes 
   c.streams.stdin!.write('ping\n');
   await until('the attached output', () => out.includes('got:ping'));
   c.up.socket.destroy();
-  const w = await wsOpen((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, ['v5.channel.k8s.io']);
+  const w = await wsOpen((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, [
+    'v5.channel.k8s.io',
+  ]);
   assert.ok(!('status' in w));
   w.send(0, 'pong\n');
   await until('the attached output over WebSocket', () => channelText(w, 1).includes('got:pong'));
@@ -208,34 +286,50 @@ test('Attach over SPDY and WebSocket: stdin reaches the container, output comes 
   assert.equal((await cri.runtime.ContainerStatus!({ container_id: reader })).status.state, 'CONTAINER_RUNNING');
 });
 
-test('Attach with stdin_once: the client closing its stdin closes the container\'s (sh sees EOF and exits), and the attach ends with the status', async () => {
+test("Attach with stdin_once: the client closing its stdin closes the container's (sh sees EOF and exits), and the attach ends with the status", async () => {
   const args = ['while read l; do echo got:$l; done; echo eof; exit 3'];
-  const once = (await cri.runtime.CreateContainer!({ pod_sandbox_id: pod, config: container('once', args, { stdin: true, stdin_once: true }) })).container_id;
+  const once = (
+    await cri.runtime.CreateContainer!({
+      pod_sandbox_id: pod,
+      config: container('once', args, { stdin: true, stdin_once: true }),
+    })
+  ).container_id;
   await cri.runtime.StartContainer!({ container_id: once });
-  const c = await spdyCommand((await cri.runtime.Attach!({ container_id: once, stdin: true, stdout: true })).url, { stdin: true, stdout: true });
+  const c = await spdyCommand((await cri.runtime.Attach!({ container_id: once, stdin: true, stdout: true })).url, {
+    stdin: true,
+    stdout: true,
+  });
   c.streams.stdin!.write('one\n');
   c.streams.stdin!.end();
   const r = await c.result;
   assert.equal(r.stdout, 'got:one\neof\n');
   assert.equal(r.error, '{"metadata":{},"status":"Success"}');
   c.up.socket.destroy();
-  await until('the stdin_once container exited', async () => (await cri.runtime.ContainerStatus!({ container_id: once })).status.state === 'CONTAINER_EXITED');
+  await until(
+    'the stdin_once container exited',
+    async () => (await cri.runtime.ContainerStatus!({ container_id: once })).status.state === 'CONTAINER_EXITED',
+  );
   assert.equal((await cri.runtime.ContainerStatus!({ container_id: once })).status.exit_code, 3);
   await cri.runtime.RemoveContainer!({ container_id: once });
 });
 
-test('Attach without stdin_once: the client closing its stdin leaves the container\'s open for the next attach', async () => {
-  const c = await spdyCommand((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, { stdin: true, stdout: true });
+test("Attach without stdin_once: the client closing its stdin leaves the container's open for the next attach", async () => {
+  const c = await spdyCommand((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, {
+    stdin: true,
+    stdout: true,
+  });
   let out = '';
   c.streams.stdout!.on('data', (b: Buffer) => (out += b));
   c.streams.stdin!.write('first\n');
   c.streams.stdin!.end();
-  await until('the first attach\'s output', () => out.includes('got:first'));
+  await until("the first attach's output", () => out.includes('got:first'));
   c.up.socket.destroy();
-  const w = await wsOpen((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, ['v5.channel.k8s.io']);
+  const w = await wsOpen((await cri.runtime.Attach!({ container_id: reader, stdin: true, stdout: true })).url, [
+    'v5.channel.k8s.io',
+  ]);
   assert.ok(!('status' in w));
   w.send(0, 'second\n');
-  await until('the second attach\'s output', () => channelText(w, 1).includes('got:second'));
+  await until("the second attach's output", () => channelText(w, 1).includes('got:second'));
   w.ws.terminate();
   assert.equal((await cri.runtime.ContainerStatus!({ container_id: reader })).status.state, 'CONTAINER_RUNNING');
 });
@@ -269,7 +363,11 @@ test('PortForward over WebSocket (v4 channels, ports in the query) and tunnelled
   const s = await wsOpen(`${url}?port=8080&port=8081`, ['v4.channel.k8s.io']);
   assert.ok(!('status' in s));
   await until('both ports announced', () => [0, 1, 2, 3].every((ch) => (s.channels.get(ch)?.length ?? 0) >= 1));
-  assert.deepEqual(s.channels.get(0)![0], Buffer.from([0x90, 0x1f]), 'the data channel starts with the port, little-endian');
+  assert.deepEqual(
+    s.channels.get(0)![0],
+    Buffer.from([0x90, 0x1f]),
+    'the data channel starts with the port, little-endian',
+  );
   assert.deepEqual(s.channels.get(2)![0], Buffer.from([0x91, 0x1f]));
   s.send(0, 'GET / HTTP/1.0\r\n\r\n');
   s.send(2, 'GET / HTTP/1.0\r\n\r\n');
@@ -278,7 +376,9 @@ test('PortForward over WebSocket (v4 channels, ports in the query) and tunnelled
   assert.match(Buffer.concat(s.channels.get(2)!.slice(1)).toString(), /port-b/);
 
   const t = await tunnelSession((await cri.runtime.PortForward!({ pod_sandbox_id: pod, port: [8081] })).url);
-  const answers = await Promise.all([8080, 8081].map(async (port) => httpGetOver((await spdyForward(t.session, port)).data)));
+  const answers = await Promise.all(
+    [8080, 8081].map(async (port) => httpGetOver((await spdyForward(t.session, port)).data)),
+  );
   assert.match(answers[0]!, /port-a/);
   assert.match(answers[1]!, /port-b/);
   t.socket.destroy();
@@ -303,11 +403,17 @@ test('hostile clients get clear refusals and berthd serves on', async () => {
   const url = () => execUrl('v1', { cmd: ['true'] });
   const path = async () => new URL(await url()).pathname;
   // A plain request (no upgrade): 400 saying how to connect.
-  const plain = (await rawExchange(await url(), [`GET ${await path()} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`])).toString();
+  const plain = (
+    await rawExchange(await url(), [`GET ${await path()} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`])
+  ).toString();
   assert.match(plain, /^HTTP\/1\.1 400/);
   assert.match(plain, /upgrade to SPDY\/3\.1 or websocket/);
   // An upgrade to something else.
-  const other = (await rawExchange(await url(), [`GET ${await path()} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`])).toString();
+  const other = (
+    await rawExchange(await url(), [
+      `GET ${await path()} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`,
+    ])
+  ).toString();
   assert.match(other, /^HTTP\/1\.1 400[\s\S]*unsupported upgrade "h2c"/);
   // A protocol the server does not speak.
   const proto = await spdyUpgrade(await url(), ['v9.channel.k8s.io']);
@@ -349,7 +455,8 @@ function execShims(containerId: string): number[] {
     if (!/^\d+$/.test(p)) continue;
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (readlinkSync(`/proc/${p}/exe`).endsWith('berth-shim') && cmd.includes('--exec') && cmd.includes(containerId)) out.push(Number(p));
+      if (readlinkSync(`/proc/${p}/exe`).endsWith('berth-shim') && cmd.includes('--exec') && cmd.includes(containerId))
+        out.push(Number(p));
     } catch {}
   }
   return out;
@@ -363,7 +470,10 @@ test('50 exec streams and a port-forward session of 10 connections dropped mid-s
   const before = fdCount(pid);
   const sessions = await Promise.all(
     Array.from({ length: 50 }, async () => {
-      const c = await spdyCommand(await execUrl('v1', { cmd: ['sh', '-c', 'echo ready; exec cat'], stdin: true }), { stdin: true, stdout: true });
+      const c = await spdyCommand(await execUrl('v1', { cmd: ['sh', '-c', 'echo ready; exec cat'], stdin: true }), {
+        stdin: true,
+        stdout: true,
+      });
       await new Promise<void>((resolve) => c.streams.stdout!.once('data', () => resolve()));
       return c;
     }),
@@ -372,7 +482,9 @@ test('50 exec streams and a port-forward session of 10 connections dropped mid-s
   // And a port-forward session with ten idle connections open to the pod's httpd (which waits for a
   // request), dropped with them: berthd holds one socket per connection until then.
   const beforePf = fdCount(pid);
-  const pf = await spdyUpgrade((await cri.runtime.PortForward!({ pod_sandbox_id: pod, port: [8080] })).url, ['portforward.k8s.io']);
+  const pf = await spdyUpgrade((await cri.runtime.PortForward!({ pod_sandbox_id: pod, port: [8080] })).url, [
+    'portforward.k8s.io',
+  ]);
   assert.ok(!isRefusal(pf));
   await Promise.all(Array.from({ length: 10 }, () => spdyForward(pf.session, 8080)));
   await until('the ten pod connections are open', () => fdCount(pid) >= beforePf + 10);
@@ -382,5 +494,8 @@ test('50 exec streams and a port-forward session of 10 connections dropped mid-s
   await until('berthd holds no more fds than before', () => fdCount(pid) <= before, 30_000);
   const st = (await cri.runtime.ContainerStatus!({ container_id: sleeper })).status;
   assert.equal(st.state, 'CONTAINER_RUNNING');
-  assert.equal((await cri.runtime.ExecSync!({ container_id: sleeper, cmd: ['echo', 'alive'], timeout: 10 })).stdout.toString(), 'alive\n');
+  assert.equal(
+    (await cri.runtime.ExecSync!({ container_id: sleeper, cmd: ['echo', 'alive'], timeout: 10 })).stdout.toString(),
+    'alive\n',
+  );
 });

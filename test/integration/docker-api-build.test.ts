@@ -33,12 +33,26 @@ type Run = { code: number; stdout: string; stderr: string };
 
 function run(bin: string, args: string[], cwd?: string, o: { stdin?: string; buildkitEnv?: false } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${dockerSocket}`, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: join(root, 'docker-config') };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DOCKER_HOST: `unix://${dockerSocket}`,
+      DOCKER_BUILDKIT: '0',
+      DOCKER_CONFIG: join(root, 'docker-config'),
+    };
     if (o.buildkitEnv === false) delete env.DOCKER_BUILDKIT;
-    const child = execFile(bin, args, { encoding: 'utf8', timeout: 180_000, env, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      bin,
+      args,
+      { encoding: 'utf8', timeout: 180_000, env, ...(cwd ? { cwd } : {}) },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
     child.stdin?.end(o.stdin ?? '');
   });
 }
@@ -53,9 +67,12 @@ function context(files: Record<string, string>): string {
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('the Docker API build tests need root (mounts, namespaces, cgroups)');
   for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   // berthd's own logins (its docker config) are kept apart from the clients', so a pull that works used the client's.
-  d = await startBerthd(root, runRoot, ['--no-network'], undefined, { DOCKER_CONFIG: join(root, 'berthd-docker-config') });
+  d = await startBerthd(root, runRoot, ['--no-network'], undefined, {
+    DOCKER_CONFIG: join(root, 'berthd-docker-config'),
+  });
   dockerSocket = join(runRoot, 'docker.sock');
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -85,7 +102,14 @@ for (const [i, c] of CLIENTS.entries()) {
     assert.ok(id, b.stdout);
     assert.match(b.stdout, new RegExp(`Successfully tagged ${tag}:latest\n`));
     const inspect = await run(c.bin, ['image', 'inspect', '-f', '{{.Id}}', tag]);
-    assert.equal(inspect.stdout.trim().replace(/^sha256:/, '').slice(0, 12), id, inspect.stderr);
+    assert.equal(
+      inspect.stdout
+        .trim()
+        .replace(/^sha256:/, '')
+        .slice(0, 12),
+      id,
+      inspect.stderr,
+    );
     const r = await run(c.bin, ['run', '--rm', tag]);
     assert.deepEqual([r.code, r.stdout], [0, `built\nhello from ${c.name}\n`], r.stderr);
 
@@ -99,10 +123,25 @@ for (const [i, c] of CLIENTS.entries()) {
 
   test(`${c.name}: build -q prints only the image ID; --compress -f sends a gzip context with another Dockerfile name`, async () => {
     const ctx = context({ 'other.Dockerfile': 'FROM busybox\nLABEL quiet=yes\nCMD ["echo", "quiet"]\n' });
-    const q = await run(c.bin, ['build', '-q', '--compress', '-f', join(ctx, 'other.Dockerfile'), '-t', `${tag}-q`, ctx]);
+    const q = await run(c.bin, [
+      'build',
+      '-q',
+      '--compress',
+      '-f',
+      join(ctx, 'other.Dockerfile'),
+      '-t',
+      `${tag}-q`,
+      ctx,
+    ]);
     assert.equal(q.code, 0, q.stderr);
     assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
-    const inspect = await run(c.bin, ['image', 'inspect', '-f', '{{.Id}} {{index .Config.Labels "quiet"}}', `${tag}-q`]);
+    const inspect = await run(c.bin, [
+      'image',
+      'inspect',
+      '-f',
+      '{{.Id}} {{index .Config.Labels "quiet"}}',
+      `${tag}-q`,
+    ]);
     assert.equal(inspect.stdout, `${q.stdout.trim()} yes\n`, inspect.stderr);
   });
 
@@ -116,13 +155,19 @@ for (const [i, c] of CLIENTS.entries()) {
     const q = await run(c.bin, ['build', '-q', ctx]);
     assert.notEqual(q.code, 0);
     assert.equal(q.stdout, '');
-    assert.match(q.stderr, /Step 2\/2 : RUN echo about-to-fail && exit 7\n[\s\S]*about-to-fail\n[\s\S]*non-zero code: 7/);
+    assert.match(
+      q.stderr,
+      /Step 2\/2 : RUN echo about-to-fail && exit 7\n[\s\S]*about-to-fail\n[\s\S]*non-zero code: 7/,
+    );
     const none = await run(c.bin, ['image', 'inspect', `${tag}-bad`]);
     assert.notEqual(none.code, 0, 'no image was tagged');
 
     const arm = await run(c.bin, ['build', '--platform', 'linux/s390x', ctx]);
     assert.notEqual(arm.code, 0);
-    assert.match(arm.stderr, /platform linux\/s390x: not supported by berthd \(berthd builds for its own platform, linux\//);
+    assert.match(
+      arm.stderr,
+      /platform linux\/s390x: not supported by berthd \(berthd builds for its own platform, linux\//,
+    );
   });
 
   test(`${c.name}: builder prune -f forgets the cache (the next build runs RUN again)`, async () => {
@@ -141,7 +186,10 @@ for (const [i, c] of CLIENTS.entries()) {
 test('docker.io 20.10 without DOCKER_BUILDKIT (the daemon names no BuildKit) builds a Dockerfile from stdin; --iidfile gets the aux ID', async () => {
   const dir = context({});
   const iid = join(dir, 'iid');
-  const b = await run(CLIENTS[1].bin, ['build', '--iidfile', iid, '-t', 'bdk-build-stdin', '-'], dir, { stdin: 'FROM busybox\nENV FROM_STDIN=yes\nCMD ["sh", "-c", "echo $FROM_STDIN"]\n', buildkitEnv: false });
+  const b = await run(CLIENTS[1].bin, ['build', '--iidfile', iid, '-t', 'bdk-build-stdin', '-'], dir, {
+    stdin: 'FROM busybox\nENV FROM_STDIN=yes\nCMD ["sh", "-c", "echo $FROM_STDIN"]\n',
+    buildkitEnv: false,
+  });
   assert.equal(b.code, 0, b.stderr);
   assert.match(b.stdout, /Step 1\/3 : FROM busybox\n/);
   const { readFileSync } = await import('node:fs');
@@ -152,32 +200,62 @@ test('docker.io 20.10 without DOCKER_BUILDKIT (the daemon names no BuildKit) bui
 });
 
 test('docker 28: --target, --build-arg and --label reach the builder (a multi-stage Dockerfile built to its first stage)', async () => {
-  const ctx = context({ Dockerfile: 'FROM busybox AS base\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\nCMD ["cat", "/who"]\nFROM base AS final\nRUN false\n' });
-  const b = await run(CLIENTS[0].bin, ['build', '--target', 'base', '--build-arg', 'WHO=target', '--label', 'made.by=bdk', '-t', 'bdk-build-target', ctx]);
+  const ctx = context({
+    Dockerfile:
+      'FROM busybox AS base\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\nCMD ["cat", "/who"]\nFROM base AS final\nRUN false\n',
+  });
+  const b = await run(CLIENTS[0].bin, [
+    'build',
+    '--target',
+    'base',
+    '--build-arg',
+    'WHO=target',
+    '--label',
+    'made.by=bdk',
+    '-t',
+    'bdk-build-target',
+    ctx,
+  ]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   const r = await run(CLIENTS[0].bin, ['run', '--rm', 'bdk-build-target']);
   assert.deepEqual([r.code, r.stdout], [0, 'hi target\n'], r.stderr);
-  const l = await run(CLIENTS[0].bin, ['image', 'inspect', '-f', '{{index .Config.Labels "made.by"}}', 'bdk-build-target']);
+  const l = await run(CLIENTS[0].bin, [
+    'image',
+    'inspect',
+    '-f',
+    '{{index .Config.Labels "made.by"}}',
+    'bdk-build-target',
+  ]);
   assert.equal(l.stdout, 'bdk\n', l.stderr);
 });
 
 test('a client that goes away mid-build does not take berthd with it: the build goes on, and the next one is served', async () => {
   const { request } = await import('node:http');
   const { execFileSync } = await import('node:child_process');
-  const ctx = context({ Dockerfile: 'FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8 9 10; do echo tick-$i; sleep 0.2; done\n' });
+  const ctx = context({
+    Dockerfile: 'FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8 9 10; do echo tick-$i; sleep 0.2; done\n',
+  });
   const tar = execFileSync('tar', ['-C', ctx, '-c', '.']);
   await new Promise<void>((resolve, reject) => {
-    const req = request({ socketPath: dockerSocket, method: 'POST', path: '/v1.41/build?t=bdk-build-gone', headers: { 'content-type': 'application/x-tar' } }, (res) => {
-      let seen = '';
-      res.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (/tick-\d/.test(seen)) {
-          req.destroy();
-          resolve();
-        }
-      });
-      res.on('end', () => reject(new Error(`the build ended before the client went away: ${seen}`)));
-    });
+    const req = request(
+      {
+        socketPath: dockerSocket,
+        method: 'POST',
+        path: '/v1.41/build?t=bdk-build-gone',
+        headers: { 'content-type': 'application/x-tar' },
+      },
+      (res) => {
+        let seen = '';
+        res.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (/tick-\d/.test(seen)) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on('end', () => reject(new Error(`the build ended before the client went away: ${seen}`)));
+      },
+    );
     req.on('error', () => {});
     req.end(tar);
   });
@@ -198,7 +276,7 @@ test('docker 28: build --network host runs RUN steps in the host network namespa
   const dflt = await run(CLIENTS[0].bin, ['build', ctx]);
   assert.equal(dflt.code, 0, dflt.stderr);
   assert.match(dflt.stdout, /^netns=net:\[\d+\]$/m);
-  assert.doesNotMatch(dflt.stdout, /Using cache/, 'the network is part of the step\'s cache key');
+  assert.doesNotMatch(dflt.stdout, /Using cache/, "the network is part of the step's cache key");
   assert.ok(!dflt.stdout.includes(`netns=${hostNs}\n`), dflt.stdout);
   const bad = await run(CLIENTS[0].bin, ['build', '--network', 'container:x', ctx]);
   assert.notEqual(bad.code, 0);
@@ -214,7 +292,8 @@ test('docker 28: builds of the same steps at once (two terminals, compose build 
 });
 
 test("Debian's docker-compose 1.29: build of a service's build: context (with args) through POST /build; the image runs", async () => {
-  if (!existsSync(COMPOSE)) throw new Error(`${COMPOSE} is missing: install the Debian package docker-compose (scripts/setup.sh)`);
+  if (!existsSync(COMPOSE))
+    throw new Error(`${COMPOSE} is missing: install the Debian package docker-compose (scripts/setup.sh)`);
   const project = `bdkb${process.pid % 100000}`;
   const ctx = context({
     Dockerfile: 'FROM busybox\nARG GREETING=unset\nRUN echo "$GREETING" > /greeting\nCMD ["cat", "/greeting"]\n',
@@ -232,7 +311,7 @@ test("Debian's docker-compose 1.29: build of a service's build: context (with ar
   }
 });
 
-test('both clients: FROM an image of a registry that needs a login pulls with the client\'s credentials (X-Registry-Config); without them the pull is refused', async () => {
+test("both clients: FROM an image of a registry that needs a login pulls with the client's credentials (X-Registry-Config); without them the pull is refused", async () => {
   const creds = { username: 'alice', password: 's3cret' };
   const reg = await startRegistry({ htpasswd: { [creds.username]: creds.password } });
   const clientConfig = join(root, 'docker-config', 'config.json');
@@ -255,7 +334,12 @@ test('both clients: FROM an image of a registry that needs a login pulls with th
     assert.match(anon.stderr, /401|unauthorized|authentication/i);
 
     mkdirSync(join(root, 'docker-config'), { recursive: true });
-    writeFileSync(clientConfig, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') } } }));
+    writeFileSync(
+      clientConfig,
+      JSON.stringify({
+        auths: { [reg.host]: { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') } },
+      }),
+    );
     for (const c of CLIENTS) {
       // --pull: each client's build pulls again, with the credentials it sends.
       const b = await run(c.bin, ['build', '--pull', ctx]);

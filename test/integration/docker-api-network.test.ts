@@ -23,17 +23,30 @@ const SUBNET = `10.${160 + (process.pid % 30)}.${process.pid % 250}.0/24`;
 type Run = { code: number; stdout: string; stderr: string };
 function docker(bin: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(bin, ['-H', `unix://${join(runRoot, 'docker.sock')}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      bin,
+      ['-H', `unix://${join(runRoot, 'docker.sock')}`, ...args],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root');
-  for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
-  if (!existsSync('/usr/lib/cni/portmap')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  d = await startBerthd(root, runRoot, [], { network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } } });
+  for (const c of CLIENTS)
+    if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
+  if (!existsSync('/usr/lib/cni/portmap'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  d = await startBerthd(root, runRoot, [], {
+    network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } },
+  });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
@@ -46,9 +59,29 @@ for (const c of CLIENTS) {
     const ins = await docker(c.bin, 'network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', 'bridge');
     assert.equal(ins.stdout.trim(), SUBNET, ins.stderr);
     const name = `web${c.bin.length}`;
-    const r = await docker(c.bin, 'run', '-d', '--name', name, '-p', '127.0.0.1::80', 'busybox', 'sh', '-c', 'mkdir -p /w && echo served > /w/index.html && exec httpd -f -p 80 -h /w');
+    const r = await docker(
+      c.bin,
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-p',
+      '127.0.0.1::80',
+      'busybox',
+      'sh',
+      '-c',
+      'mkdir -p /w && echo served > /w/index.html && exec httpd -f -p 80 -h /w',
+    );
     assert.equal(r.code, 0, r.stderr);
-    const ip = (await docker(c.bin, 'inspect', '--format', '{{.NetworkSettings.IPAddress}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}', name)).stdout.trim();
+    const ip = (
+      await docker(
+        c.bin,
+        'inspect',
+        '--format',
+        '{{.NetworkSettings.IPAddress}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}',
+        name,
+      )
+    ).stdout.trim();
     const [addr, net] = ip.split(' ');
     assert.match(addr!, /^10\.\d+\.\d+\.\d+$/);
     assert.equal(net, 'bridge');
@@ -58,8 +91,27 @@ for (const c of CLIENTS) {
     assert.equal((await fetchText(`http://127.0.0.1:${m[1]}/`)).trim(), 'served');
     const ps = await docker(c.bin, 'ps', '--filter', `name=${name}`, '--format', '{{.Ports}}');
     assert.equal(ps.stdout.trim(), `127.0.0.1:${m[1]}->80/tcp`);
-    assert.equal((await docker(c.bin, 'ps', '--filter', 'network=bridge', '--filter', `publish=${m[1]}`, '--filter', 'expose=80/tcp', '--format', '{{.Names}}')).stdout.trim(), name);
-    assert.equal((await docker(c.bin, 'ps', '--filter', 'network=no-such-net', '--format', '{{.Names}}')).stdout.trim(), '');
+    assert.equal(
+      (
+        await docker(
+          c.bin,
+          'ps',
+          '--filter',
+          'network=bridge',
+          '--filter',
+          `publish=${m[1]}`,
+          '--filter',
+          'expose=80/tcp',
+          '--format',
+          '{{.Names}}',
+        )
+      ).stdout.trim(),
+      name,
+    );
+    assert.equal(
+      (await docker(c.bin, 'ps', '--filter', 'network=no-such-net', '--format', '{{.Names}}')).stdout.trim(),
+      '',
+    );
     assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
   });
 }
@@ -73,7 +125,9 @@ test('docker 28: network create, run on it by name, network rm (refused while in
   try {
     const r = await docker(bin, 'run', '-d', '--name', 'onnet', '--network', net, 'busybox', 'sleep', '100');
     assert.equal(r.code, 0, r.stderr);
-    const ip = (await docker(bin, 'inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'onnet')).stdout.trim();
+    const ip = (
+      await docker(bin, 'inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'onnet')
+    ).stdout.trim();
     assert.ok(ip.startsWith(subnet.split('.').slice(0, 3).join('.')), ip);
     const busy = await docker(bin, 'network', 'rm', net);
     assert.equal(busy.code, 1);
@@ -89,7 +143,8 @@ test('docker 28: network create, run on it by name, network rm (refused while in
 
 test("Debian's docker-compose 1.29: up -d of a web service (published port, named volume) and a client that reaches it by service name; ps, logs, exec, down -v leaves nothing", async () => {
   const COMPOSE = '/usr/bin/docker-compose';
-  if (!existsSync(COMPOSE)) throw new Error(`${COMPOSE} is missing: install the Debian package docker-compose (scripts/setup.sh)`);
+  if (!existsSync(COMPOSE))
+    throw new Error(`${COMPOSE} is missing: install the Debian package docker-compose (scripts/setup.sh)`);
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { rm } = await import('node:fs/promises');
   const dir = mkdtempSync('/tmp/bdk-compose-');
@@ -116,9 +171,27 @@ volumes:
   );
   const compose = (...args: string[]) =>
     new Promise<Run>((resolve) => {
-      execFile(COMPOSE, ['-p', project, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DOCKER_HOST: `unix://${join(runRoot, 'docker.sock')}`, DOCKER_CONFIG: join(root, 'docker-config') } }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-      });
+      execFile(
+        COMPOSE,
+        ['-p', project, ...args],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: 120_000,
+          env: {
+            ...process.env,
+            DOCKER_HOST: `unix://${join(runRoot, 'docker.sock')}`,
+            DOCKER_CONFIG: join(root, 'docker-config'),
+          },
+        },
+        (err, stdout, stderr) => {
+          resolve({
+            code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+            stdout,
+            stderr,
+          });
+        },
+      );
     });
   try {
     const up = await compose('up', '-d');
@@ -127,7 +200,11 @@ volumes:
     assert.match(ps.stdout, new RegExp(`${project}_web_1 .* Up +127\\.0\\.0\\.1:\\d+->80/tcp`));
     assert.equal(ps.stdout.split('\n').filter((l) => l.startsWith(`${project}_`)).length, 2, ps.stdout);
     const { until } = await import('./engine-harness.ts');
-    await until('the client reached web by its service name', async () => (await compose('logs', 'client')).stdout.includes('hello-compose'), 30_000);
+    await until(
+      'the client reached web by its service name',
+      async () => (await compose('logs', 'client')).stdout.includes('hello-compose'),
+      30_000,
+    );
     const ex = await compose('exec', '-T', 'web', 'cat', '/data/f');
     assert.deepEqual([ex.code, ex.stdout], [0, 'kept\n'], ex.stderr);
     const down = await compose('down', '-v');
@@ -136,7 +213,9 @@ volumes:
     const bin = CLIENTS[0].bin;
     assert.equal((await docker(bin, 'ps', '-aq')).stdout, '');
     assert.equal((await docker(bin, 'volume', 'ls', '-q')).stdout, '');
-    assert.deepEqual((await docker(bin, 'network', 'ls', '--format', '{{.Name}}')).stdout.trim().split('\n').sort(), ['bridge']);
+    assert.deepEqual((await docker(bin, 'network', 'ls', '--format', '{{.Name}}')).stdout.trim().split('\n').sort(), [
+      'bridge',
+    ]);
   } finally {
     await compose('down', '-v');
     await rm(dir, { recursive: true, force: true });

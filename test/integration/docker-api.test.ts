@@ -33,17 +33,27 @@ type Run = { code: number; stdout: string; stderr: string };
 
 function docker(bin: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(bin, ['-H', `unix://${dockerSocket}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      bin,
+      ['-H', `unix://${dockerSocket}`, ...args],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root (mounts, namespaces, cgroups)');
   for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   d = await startBerthd(root, runRoot, ['--no-network']);
   dockerSocket = join(runRoot, 'docker.sock');
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
@@ -63,10 +73,20 @@ test('the Docker API socket is made at <run-root>/docker.sock, mode 0660', async
 
 for (const c of CLIENTS) {
   test(`${c.name}: version negotiates the API and names the server's min and max`, async () => {
-    const r = await docker(c.bin, 'version', '--format', '{{.Client.APIVersion}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}');
+    const r = await docker(
+      c.bin,
+      'version',
+      '--format',
+      '{{.Client.APIVersion}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), `${c.api} 1.50 1.41 linux`);
-    const info = await docker(c.bin, 'info', '--format', '{{.OSType}} {{.CgroupDriver}} {{.DefaultRuntime}} {{.Images}} {{.DockerRootDir}}');
+    const info = await docker(
+      c.bin,
+      'info',
+      '--format',
+      '{{.OSType}} {{.CgroupDriver}} {{.DefaultRuntime}} {{.Images}} {{.DockerRootDir}}',
+    );
     assert.equal(info.code, 0, info.stderr);
     assert.equal(info.stdout.trim(), `linux cgroupfs berth-runtime ${(await d.client.images()).length} ${root}`);
   });
@@ -83,14 +103,41 @@ for (const c of CLIENTS) {
 
   test(`${c.name}: run -d, ps --filter --format, logs, inspect --format, exec, top, stop, rm`, async () => {
     const name = `web-${c.api.replace('.', '')}`;
-    const r = await docker(c.bin, 'run', '-d', '--name', name, '-l', 'tier=test', '-e', 'GREETING=hi', busyboxArg(), 'sh', '-c', 'echo "$GREETING"; trap "exit 0" TERM; while true; do sleep 0.1; done');
+    const r = await docker(
+      c.bin,
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-l',
+      'tier=test',
+      '-e',
+      'GREETING=hi',
+      busyboxArg(),
+      'sh',
+      '-c',
+      'echo "$GREETING"; trap "exit 0" TERM; while true; do sleep 0.1; done',
+    );
     assert.equal(r.code, 0, r.stderr);
     const id = r.stdout.trim();
     assert.match(id, /^[0-9a-f]{64}$/);
-    const ps = await docker(c.bin, 'ps', '--filter', 'label=tier=test', '--format', '{{.ID}} {{.Names}} {{.Image}} {{.State}}');
+    const ps = await docker(
+      c.bin,
+      'ps',
+      '--filter',
+      'label=tier=test',
+      '--format',
+      '{{.ID}} {{.Names}} {{.Image}} {{.State}}',
+    );
     assert.equal(ps.stdout.trim(), `${id.slice(0, 12)} ${name} busybox running`, ps.stderr);
     await until('the first log line', async () => (await docker(c.bin, 'logs', name)).stdout === 'hi\n');
-    const ins = await docker(c.bin, 'inspect', '--format', '{{.Name}} {{.State.Status}} {{.State.Running}} {{.Config.Image}} {{index .Config.Labels "tier"}}', name);
+    const ins = await docker(
+      c.bin,
+      'inspect',
+      '--format',
+      '{{.Name}} {{.State.Status}} {{.State.Running}} {{.Config.Image}} {{index .Config.Labels "tier"}}',
+      name,
+    );
     assert.equal(ins.stdout.trim(), `/${name} running true busybox test`, ins.stderr);
     const ex = await docker(c.bin, 'exec', name, 'sh', '-c', 'echo in-exec $GREETING; exit 5');
     assert.deepEqual([ex.code, ex.stdout], [5, 'in-exec hi\n'], ex.stderr);
@@ -98,9 +145,23 @@ for (const c of CLIENTS) {
     assert.match(top.stdout, /sh -c echo/);
     const stop = await docker(c.bin, 'stop', '-t', '5', name);
     assert.equal(stop.code, 0, stop.stderr);
-    const after = await docker(c.bin, 'ps', '-a', '--filter', `name=${name}`, '--filter', 'status=exited', '--format', '{{.Names}} {{.State}} {{.Status}}');
+    const after = await docker(
+      c.bin,
+      'ps',
+      '-a',
+      '--filter',
+      `name=${name}`,
+      '--filter',
+      'status=exited',
+      '--format',
+      '{{.Names}} {{.State}} {{.Status}}',
+    );
     assert.match(after.stdout.trim(), new RegExp(`^${name} exited Exited \\(0\\) `));
-    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.State.ExitCode}}', name)).stdout.trim(), '0', 'the TERM trap ran');
+    assert.equal(
+      (await docker(c.bin, 'inspect', '--format', '{{.State.ExitCode}}', name)).stdout.trim(),
+      '0',
+      'the TERM trap ran',
+    );
     const rm = await docker(c.bin, 'rm', name);
     assert.deepEqual([rm.code, rm.stdout.trim()], [0, name], rm.stderr);
     const again = await docker(c.bin, 'rm', name);
@@ -134,17 +195,77 @@ for (const c of CLIENTS) {
 
 for (const c of CLIENTS) {
   test(`${c.name}: run --cap-drop, --cap-add, --ulimit, --add-host, --dns, --init, --read-only, --tmpfs, -w, -u, --entrypoint reach the container`, async () => {
-    const r = await docker(c.bin, 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'KILL', '--ulimit', 'nofile=512:1024', '--add-host', 'db.example:192.0.2.7', '--init', '--read-only', '--tmpfs', '/scratch', '-w', '/scratch', '-u', '65534', '--entrypoint', 'sh', 'busybox', '-c', 'grep CapEff /proc/self/status; ulimit -n; ulimit -Hn; grep db.example /etc/hosts; cat /proc/1/comm; pwd; id -u; touch /scratch/ok && echo tmpfs-rw; touch /x 2>/dev/null || echo root-ro');
+    const r = await docker(
+      c.bin,
+      'run',
+      '--rm',
+      '--cap-drop',
+      'ALL',
+      '--cap-add',
+      'KILL',
+      '--ulimit',
+      'nofile=512:1024',
+      '--add-host',
+      'db.example:192.0.2.7',
+      '--init',
+      '--read-only',
+      '--tmpfs',
+      '/scratch',
+      '-w',
+      '/scratch',
+      '-u',
+      '65534',
+      '--entrypoint',
+      'sh',
+      'busybox',
+      '-c',
+      'grep CapEff /proc/self/status; ulimit -n; ulimit -Hn; grep db.example /etc/hosts; cat /proc/1/comm; pwd; id -u; touch /scratch/ok && echo tmpfs-rw; touch /x 2>/dev/null || echo root-ro',
+    );
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     // Only CAP_KILL (bit 5) stays, and a non-root user has no effective capabilities at all.
     assert.match(lines[0]!, /^CapEff:\s+0000000000000000$/);
     // PID 1 is the init berthd found on its host (tini, or Debian's docker-init link to it), not sh.
     assert.match(lines[4]!, /^(tini|docker-init)$/);
-    assert.deepEqual([...lines.slice(1, 4), ...lines.slice(5)], ['512', '1024', '192.0.2.7\tdb.example', '/scratch', '65534', 'tmpfs-rw', 'root-ro']);
-    const dns = await docker(c.bin, 'run', '--rm', '--dns', '192.0.2.53', '--dns-search', 'corp.example', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf');
-    assert.deepEqual(dns.stdout.split('\n').filter((l) => /^(nameserver|search|options)/.test(l)).sort(), ['nameserver 192.0.2.53', 'options ndots:3', 'search corp.example'], dns.stderr);
-    const ins = await docker(c.bin, 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'KILL', 'busybox', 'grep', 'CapBnd', '/proc/self/status');
+    assert.deepEqual(
+      [...lines.slice(1, 4), ...lines.slice(5)],
+      ['512', '1024', '192.0.2.7\tdb.example', '/scratch', '65534', 'tmpfs-rw', 'root-ro'],
+    );
+    const dns = await docker(
+      c.bin,
+      'run',
+      '--rm',
+      '--dns',
+      '192.0.2.53',
+      '--dns-search',
+      'corp.example',
+      '--dns-option',
+      'ndots:3',
+      'busybox',
+      'cat',
+      '/etc/resolv.conf',
+    );
+    assert.deepEqual(
+      dns.stdout
+        .split('\n')
+        .filter((l) => /^(nameserver|search|options)/.test(l))
+        .sort(),
+      ['nameserver 192.0.2.53', 'options ndots:3', 'search corp.example'],
+      dns.stderr,
+    );
+    const ins = await docker(
+      c.bin,
+      'run',
+      '--rm',
+      '--cap-drop',
+      'ALL',
+      '--cap-add',
+      'KILL',
+      'busybox',
+      'grep',
+      'CapBnd',
+      '/proc/self/status',
+    );
     assert.match(ins.stdout, /^CapBnd:\s+0000000000000020$/m, ins.stderr);
   });
 }
@@ -173,7 +294,8 @@ test('docker 28: images, image inspect, tag, rmi show docker image IDs (config d
   const bin = CLIENTS[0].bin;
   const ins = await docker(bin, 'image', 'inspect', '--format', '{{.Id}} {{json .RepoTags}} {{.Os}}', 'busybox');
   assert.equal(ins.code, 0, ins.stderr);
-  const configDigest = (await (d.client.imageInspect('busybox') as Promise<{ configDescriptor: { digest: string } }>)).configDescriptor.digest;
+  const configDigest = (await (d.client.imageInspect('busybox') as Promise<{ configDescriptor: { digest: string } }>))
+    .configDescriptor.digest;
   assert.equal(ins.stdout.trim(), `${configDigest} ["busybox:latest"] linux`);
   const tag = await docker(bin, 'tag', 'busybox', 'mybox:1');
   assert.equal(tag.code, 0, tag.stderr);
@@ -220,8 +342,21 @@ for (const c of CLIENTS) {
     assert.ok(ls.stdout.split('\n').includes(`local ${vol}`), ls.stdout);
     const mp = await docker(c.bin, 'volume', 'inspect', '--format', '{{.Mountpoint}}', vol);
     assert.ok(mp.stdout.trim().startsWith(root), mp.stdout);
-    assert.equal((await docker(c.bin, 'run', '--rm', '-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'echo kept > /data/f')).code, 0);
-    const read = await docker(c.bin, 'run', '--rm', '--mount', `type=volume,source=${vol},target=/data,readonly`, 'busybox', 'sh', '-c', 'cat /data/f; touch /data/g');
+    assert.equal(
+      (await docker(c.bin, 'run', '--rm', '-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'echo kept > /data/f')).code,
+      0,
+    );
+    const read = await docker(
+      c.bin,
+      'run',
+      '--rm',
+      '--mount',
+      `type=volume,source=${vol},target=/data,readonly`,
+      'busybox',
+      'sh',
+      '-c',
+      'cat /data/f; touch /data/g',
+    );
     assert.equal(read.stdout, 'kept\n');
     assert.notEqual(read.code, 0, 'the read-only mount refused the write');
     assert.equal((await docker(c.bin, 'volume', 'rm', vol)).code, 0);
@@ -235,21 +370,48 @@ for (const c of CLIENTS) {
     const id = run.stdout.trim();
     const ren = await docker(c.bin, 'rename', name, `${name}-new`);
     assert.equal(ren.code, 0, ren.stderr);
-    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.Name}}', `${name}-new`)).stdout.trim(), `/${name}-new`);
+    assert.equal(
+      (await docker(c.bin, 'inspect', '--format', '{{.Name}}', `${name}-new`)).stdout.trim(),
+      `/${name}-new`,
+    );
     assert.equal((await docker(c.bin, 'rm', '-f', `${name}-new`)).code, 0);
     const until = Math.floor(Date.now() / 1000) + 1;
     await new Promise((r) => setTimeout(r, 1100));
-    const ev = await docker(c.bin, 'events', '--since', String(since), '--until', String(until), '--filter', 'type=container', '--filter', `container=${id}`, '--format', '{{.Type}} {{.Action}}');
+    const ev = await docker(
+      c.bin,
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      'type=container',
+      '--filter',
+      `container=${id}`,
+      '--format',
+      '{{.Type}} {{.Action}}',
+    );
     assert.equal(ev.code, 0, ev.stderr);
     const actions = ev.stdout.trim().split('\n');
-    for (const a of ['container create', 'container start', 'container rename', 'container destroy']) assert.ok(actions.includes(a), `${a} in ${JSON.stringify(actions)}`);
+    for (const a of ['container create', 'container start', 'container rename', 'container destroy'])
+      assert.ok(actions.includes(a), `${a} in ${JSON.stringify(actions)}`);
   });
 }
 
 for (const c of CLIENTS) {
   test(`${c.name}: cp both ways (running and stopped), diff, commit --change, export, stats --no-stream, system df`, async () => {
     const name = `files${c.api.replace('.', '')}`;
-    const run = await docker(c.bin, 'run', '-d', '--name', name, 'busybox', 'sh', '-c', 'echo inside > /tmp/in.txt; mkdir /tmp/d; echo y > /tmp/d/y; sleep 1000');
+    const run = await docker(
+      c.bin,
+      'run',
+      '-d',
+      '--name',
+      name,
+      'busybox',
+      'sh',
+      '-c',
+      'echo inside > /tmp/in.txt; mkdir /tmp/d; echo y > /tmp/d/y; sleep 1000',
+    );
     assert.equal(run.code, 0, run.stderr);
     const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/bdk-cp-');
@@ -265,12 +427,22 @@ for (const c of CLIENTS) {
       const missing = await docker(c.bin, 'cp', `${name}:/no-such-path`, dir);
       assert.equal(missing.code, 1);
       // 28 prints the daemon's words; 20.10 says its own for any 404 of a copy.
-      assert.match(missing.stderr, /Could not find the file \/no-such-path in container|No such container:path: \w+:\/no-such-path/);
+      assert.match(
+        missing.stderr,
+        /Could not find the file \/no-such-path in container|No such container:path: \w+:\/no-such-path/,
+      );
       const diff = await docker(c.bin, 'diff', name);
       assert.ok(diff.stdout.split('\n').includes('A /tmp/renamed.txt'), diff.stdout);
       const stats = await docker(c.bin, 'stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', name);
       assert.equal(stats.stdout.trim(), `${name} 1`, stats.stderr);
-      const commit = await docker(c.bin, 'commit', '-c', 'CMD ["cat", "/tmp/in.txt"]', name, `committed${c.api.replace('.', '')}:1`);
+      const commit = await docker(
+        c.bin,
+        'commit',
+        '-c',
+        'CMD ["cat", "/tmp/in.txt"]',
+        name,
+        `committed${c.api.replace('.', '')}:1`,
+      );
       assert.equal(commit.code, 0, commit.stderr);
       assert.match(commit.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
       const fromCommit = await docker(c.bin, 'run', '--rm', `committed${c.api.replace('.', '')}:1`);
@@ -307,20 +479,39 @@ test('docker 28: container prune takes stopped containers only; image prune -a k
   assert.ok(names.includes('prune-keep') && !names.includes('prune-gone'), names.join(' '));
   const ip = await docker(bin, 'image', 'prune', '-af');
   assert.equal(ip.code, 0, ip.stderr);
-  assert.equal((await docker(bin, 'image', 'inspect', '--format', '{{.Id}}', 'busybox')).code, 0, 'busybox is used by a container: kept');
+  assert.equal(
+    (await docker(bin, 'image', 'inspect', '--format', '{{.Id}}', 'busybox')).code,
+    0,
+    'busybox is used by a container: kept',
+  );
   assert.equal((await docker(bin, 'rm', '-f', 'prune-keep')).code, 0);
 });
 
 for (const c of CLIENTS) {
   test(`${c.name}: run -i with piped stdin, logs -f/--tail/-t, wait, kill, restart, pause/unpause, inspect of a stopped container`, async () => {
     const piped = await new Promise<Run>((resolve) => {
-      const p = execFile(c.bin, ['-H', `unix://${dockerSocket}`, 'run', '--rm', '-i', 'busybox', 'sh', '-c', 'tr a-z A-Z'], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+      const p = execFile(
+        c.bin,
+        ['-H', `unix://${dockerSocket}`, 'run', '--rm', '-i', 'busybox', 'sh', '-c', 'tr a-z A-Z'],
+        { encoding: 'utf8', timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
       p.stdin!.end('hello stdin\n');
     });
     assert.deepEqual([piped.code, piped.stdout], [0, 'HELLO STDIN\n'], piped.stderr);
 
     const name = `life${c.api.replace('.', '')}`;
-    const run = await docker(c.bin, 'run', '-d', '--name', name, 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line$i; done; echo err >&2; while true; do sleep 0.1; done');
+    const run = await docker(
+      c.bin,
+      'run',
+      '-d',
+      '--name',
+      name,
+      'busybox',
+      'sh',
+      '-c',
+      'for i in 1 2 3; do echo line$i; done; echo err >&2; while true; do sleep 0.1; done',
+    );
     assert.equal(run.code, 0, run.stderr);
     await until('three lines', async () => (await docker(c.bin, 'logs', name)).stdout === 'line1\nline2\nline3\n');
     // --tail counts the lines of both streams together, as docker's.
@@ -329,21 +520,43 @@ for (const c of CLIENTS) {
     const ts = await docker(c.bin, 'logs', '-t', '--tail', '2', name);
     assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line3\n$/);
     // --since and --until cut by the lines' times (unix seconds or RFC 3339).
-    const stamps = (await docker(c.bin, 'logs', '-t', name)).stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
+    const stamps = (await docker(c.bin, 'logs', '-t', name)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[0]!);
     assert.equal((await docker(c.bin, 'logs', '--until', '2000-01-01T00:00:00Z', name)).stdout, '');
-    assert.equal((await docker(c.bin, 'logs', '--since', String(Math.floor(Date.parse(stamps[0]!) / 1000) - 1), name)).stdout, 'line1\nline2\nline3\n');
+    assert.equal(
+      (await docker(c.bin, 'logs', '--since', String(Math.floor(Date.parse(stamps[0]!) / 1000) - 1), name)).stdout,
+      'line1\nline2\nline3\n',
+    );
     assert.equal((await docker(c.bin, 'logs', '--since', '2999-01-01T00:00:00Z', name)).stdout, '');
     // -f follows until the container stops: the kill ends it.
-    const follow = new Promise<Run>((resolve) => execFile(c.bin, ['-H', `unix://${dockerSocket}`, 'logs', '-f', name], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })));
+    const follow = new Promise<Run>((resolve) =>
+      execFile(
+        c.bin,
+        ['-H', `unix://${dockerSocket}`, 'logs', '-f', name],
+        { encoding: 'utf8', timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
     assert.equal((await docker(c.bin, 'pause', name)).code, 0);
-    assert.equal((await docker(c.bin, 'inspect', '--format', '{{.State.Status}} {{.State.Paused}}', name)).stdout.trim(), 'paused true');
+    assert.equal(
+      (await docker(c.bin, 'inspect', '--format', '{{.State.Status}} {{.State.Paused}}', name)).stdout.trim(),
+      'paused true',
+    );
     assert.equal((await docker(c.bin, 'unpause', name)).code, 0);
     const waiter = docker(c.bin, 'wait', name);
     const kill = await docker(c.bin, 'kill', '-s', 'KILL', name);
     assert.equal(kill.code, 0, kill.stderr);
     assert.equal((await waiter).stdout.trim(), '137');
     assert.equal((await follow).stdout, 'line1\nline2\nline3\n');
-    const st = await docker(c.bin, 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Pid}}', name);
+    const st = await docker(
+      c.bin,
+      'inspect',
+      '--format',
+      '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Pid}}',
+      name,
+    );
     assert.equal(st.stdout.trim(), 'exited 137 false 0');
     const again = await docker(c.bin, 'kill', name);
     assert.equal(again.code, 1);
@@ -359,12 +572,26 @@ for (const c of CLIENTS) {
 
 for (const c of CLIENTS) {
   test(`${c.name}: run -it and exec -it on a terminal (script(1)'s pty): a tty inside, raw output, the exit code`, async () => {
-    if (!existsSync('/usr/bin/script')) throw new Error('/usr/bin/script is missing: install the Debian package bsdutils');
+    if (!existsSync('/usr/bin/script'))
+      throw new Error('/usr/bin/script is missing: install the Debian package bsdutils');
     const onTty = (cmd: string) =>
       new Promise<Run>((resolve) => {
-        execFile('/usr/bin/script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-          resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-        });
+        execFile(
+          '/usr/bin/script',
+          ['-qec', cmd, '/dev/null'],
+          { encoding: 'utf8', timeout: 60_000 },
+          (err, stdout, stderr) => {
+            resolve({
+              code: err
+                ? typeof (err as { code?: unknown }).code === 'number'
+                  ? (err as { code: number }).code
+                  : 1
+                : 0,
+              stdout,
+              stderr,
+            });
+          },
+        );
       });
     const run = await onTty(`${c.bin} -H unix://${dockerSocket} run -it --rm busybox sh -c 'tty; echo out; exit 4'`);
     assert.equal(run.code, 4, run.stdout + run.stderr);
@@ -390,7 +617,11 @@ for (const c of CLIENTS) {
       assert.equal(imp.code, 0, imp.stderr);
       assert.match(imp.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
       const id = imp.stdout.trim();
-      assert.equal((await docker(c.bin, 'image', 'inspect', '--format', '{{.Id}}', `imported${v}:1`)).stdout.trim(), id, 'import prints the image ID');
+      assert.equal(
+        (await docker(c.bin, 'image', 'inspect', '--format', '{{.Id}}', `imported${v}:1`)).stdout.trim(),
+        id,
+        'import prints the image ID',
+      );
       const ran = await docker(c.bin, 'run', '--rm', `imported${v}:1`, '/bin/echo', 'from-import');
       assert.equal(ran.stdout, 'from-import\n', ran.stderr);
       assert.equal((await docker(c.bin, 'save', '-o', join(dir, 'saved.tar'), `imported${v}:1`)).code, 0);
@@ -407,7 +638,11 @@ for (const c of CLIENTS) {
       assert.equal((await docker(c.bin, 'rmi', remote, `imported${v}:1`)).code, 0);
       const pull = await docker(c.bin, 'pull', remote);
       assert.equal(pull.code, 0, pull.stderr);
-      assert.equal((await docker(c.bin, 'image', 'inspect', '--format', '{{.Id}}', remote)).stdout.trim(), id, 'the same image came back');
+      assert.equal(
+        (await docker(c.bin, 'image', 'inspect', '--format', '{{.Id}}', remote)).stdout.trim(),
+        id,
+        'the same image came back',
+      );
       assert.equal((await docker(c.bin, 'rmi', remote)).code, 0);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -433,20 +668,49 @@ test('docker 28: login checks the credentials against the registry (POST /auth)'
 test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps a named one; ps filters label (all must match), volume, since, before', async () => {
   const bin = CLIENTS[0].bin;
   const before = new Set((await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n').filter(Boolean));
-  const r = await docker(bin, 'run', '-d', '--name', 'anon', '-l', 'a=1', '-l', 'b=2', '-v', '/anon', '-v', 'keepme:/named', 'busybox', 'sleep', '100');
+  const r = await docker(
+    bin,
+    'run',
+    '-d',
+    '--name',
+    'anon',
+    '-l',
+    'a=1',
+    '-l',
+    'b=2',
+    '-v',
+    '/anon',
+    '-v',
+    'keepme:/named',
+    'busybox',
+    'sleep',
+    '100',
+  );
   assert.equal(r.code, 0, r.stderr);
   const made = (await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n').filter((v) => v && !before.has(v));
   assert.equal(made.length, 2, made.join(' '));
   const anon = made.find((v) => v !== 'keepme')!;
   assert.match(anon, /^[0-9a-f]{64}$/);
-  assert.equal((await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=2', '--format', '{{.Names}}')).stdout.trim(), 'anon');
-  assert.equal((await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=3', '--format', '{{.Names}}')).stdout.trim(), '', 'both labels must match');
+  assert.equal(
+    (await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=2', '--format', '{{.Names}}')).stdout.trim(),
+    'anon',
+  );
+  assert.equal(
+    (await docker(bin, 'ps', '--filter', 'label=a=1', '--filter', 'label=b=3', '--format', '{{.Names}}')).stdout.trim(),
+    '',
+    'both labels must match',
+  );
   assert.equal((await docker(bin, 'ps', '--filter', 'volume=keepme', '--format', '{{.Names}}')).stdout.trim(), 'anon');
   assert.equal((await docker(bin, 'ps', '--filter', 'volume=/anon', '--format', '{{.Names}}')).stdout.trim(), 'anon');
   assert.equal((await docker(bin, 'run', '-d', '--name', 'anon2', 'busybox', 'sleep', '100')).code, 0);
   assert.equal((await docker(bin, 'ps', '--filter', 'since=anon', '--format', '{{.Names}}')).stdout.trim(), 'anon2');
-  assert.ok((await docker(bin, 'ps', '--filter', 'before=anon2', '--format', '{{.Names}}')).stdout.split('\n').includes('anon'));
-  assert.equal((await docker(bin, 'ps', '--filter', 'volume=nothing-mounted', '--format', '{{.Names}}')).stdout.trim(), '');
+  assert.ok(
+    (await docker(bin, 'ps', '--filter', 'before=anon2', '--format', '{{.Names}}')).stdout.split('\n').includes('anon'),
+  );
+  assert.equal(
+    (await docker(bin, 'ps', '--filter', 'volume=nothing-mounted', '--format', '{{.Names}}')).stdout.trim(),
+    '',
+  );
   assert.equal((await docker(bin, 'rm', '-f', 'anon2')).code, 0);
   assert.equal((await docker(bin, 'rm', '-f', '-v', 'anon')).code, 0);
   const left = (await docker(bin, 'volume', 'ls', '-q')).stdout.split('\n');
@@ -456,35 +720,101 @@ test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps 
 
 test('docker 28: exec -u/-w/-e, --restart on-failure restarts, --memory/--cpus/--pids-limit reach inspect and stats, and update changes them', async () => {
   const bin = CLIENTS[0].bin;
-  assert.equal((await docker(bin, 'run', '-d', '--name', 'res', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '50', 'busybox', 'sleep', '100')).code, 0);
-  const hc = await docker(bin, 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}', 'res');
+  assert.equal(
+    (
+      await docker(
+        bin,
+        'run',
+        '-d',
+        '--name',
+        'res',
+        '--memory',
+        '64m',
+        '--cpus',
+        '0.5',
+        '--pids-limit',
+        '50',
+        'busybox',
+        'sleep',
+        '100',
+      )
+    ).code,
+    0,
+  );
+  const hc = await docker(
+    bin,
+    'inspect',
+    '--format',
+    '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}',
+    'res',
+  );
   assert.equal(hc.stdout.trim(), `${64 * 1024 * 1024} 500000000 50`);
   const st = await docker(bin, 'stats', '--no-stream', '--format', '{{.MemUsage}}', 'res');
   assert.match(st.stdout, /\/ 64MiB$/m, 'the cgroup limit the engine reads back');
-  const ex = await docker(bin, 'exec', '-u', '65534', '-w', '/tmp', '-e', 'X=1', 'res', 'sh', '-c', 'echo $(id -u) $(pwd) $X');
+  const ex = await docker(
+    bin,
+    'exec',
+    '-u',
+    '65534',
+    '-w',
+    '/tmp',
+    '-e',
+    'X=1',
+    'res',
+    'sh',
+    '-c',
+    'echo $(id -u) $(pwd) $X',
+  );
   assert.equal(ex.stdout, '65534 /tmp 1\n', ex.stderr);
   const up = await docker(bin, 'update', '--memory', '128m', 'res');
   assert.equal(up.code, 0, up.stderr);
-  assert.match((await docker(bin, 'stats', '--no-stream', '--format', '{{.MemUsage}}', 'res')).stdout, /\/ 128MiB$/m, 'update changed the limit the engine reads back');
+  assert.match(
+    (await docker(bin, 'stats', '--no-stream', '--format', '{{.MemUsage}}', 'res')).stdout,
+    /\/ 128MiB$/m,
+    'update changed the limit the engine reads back',
+  );
   assert.equal((await docker(bin, 'rm', '-f', 'res')).code, 0);
-  assert.equal((await docker(bin, 'run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3')).code, 0);
-  await until('two restarts', async () => (await docker(bin, 'inspect', '--format', '{{.RestartCount}} {{.State.Status}}', 'flaky')).stdout.trim() === '2 exited', 30_000);
-  assert.equal((await docker(bin, 'inspect', '--format', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}', 'flaky')).stdout.trim(), 'on-failure:2 3');
+  assert.equal(
+    (await docker(bin, 'run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3'))
+      .code,
+    0,
+  );
+  await until(
+    'two restarts',
+    async () =>
+      (await docker(bin, 'inspect', '--format', '{{.RestartCount}} {{.State.Status}}', 'flaky')).stdout.trim() ===
+      '2 exited',
+    30_000,
+  );
+  assert.equal(
+    (
+      await docker(
+        bin,
+        'inspect',
+        '--format',
+        '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}',
+        'flaky',
+      )
+    ).stdout.trim(),
+    'on-failure:2 3',
+  );
   assert.equal((await docker(bin, 'rm', '-f', 'flaky')).code, 0);
 });
 
 test('the wire: /_ping GET and HEAD headers, versions outside 1.41-1.50 refused, errors as {"message"}', async () => {
   const { request } = await import('node:http');
   const call = (method: string, path: string) =>
-    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-      const r = request({ socketPath: dockerSocket, method, path }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
-      r.on('error', reject);
-      r.end();
-    });
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+      (resolve, reject) => {
+        const r = request({ socketPath: dockerSocket, method, path }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        r.on('error', reject);
+        r.end();
+      },
+    );
   for (const method of ['GET', 'HEAD']) {
     const p = await call(method, '/_ping');
     assert.equal(p.status, 200);
@@ -496,7 +826,10 @@ test('the wire: /_ping GET and HEAD headers, versions outside 1.41-1.50 refused,
   assert.equal((await call('GET', '/v1.41/_ping')).body, 'OK');
   const old = await call('GET', '/v1.40/version');
   assert.equal(old.status, 400);
-  assert.deepEqual(JSON.parse(old.body), { message: 'client version 1.40 is too old. Minimum supported API version is 1.41, please upgrade your client to a newer version' });
+  assert.deepEqual(JSON.parse(old.body), {
+    message:
+      'client version 1.40 is too old. Minimum supported API version is 1.41, please upgrade your client to a newer version',
+  });
   const newer = await call('GET', '/v1.51/version');
   assert.equal(newer.status, 400);
   const missing = await call('GET', '/v1.45/containers/no-such-container/json');
@@ -507,13 +840,27 @@ test('the wire: /_ping GET and HEAD headers, versions outside 1.41-1.50 refused,
   // A shape that changed with the version: VirtualSize went in 1.44.
   const v43 = JSON.parse((await call('GET', '/v1.43/images/json')).body) as Record<string, unknown>[];
   const v44 = JSON.parse((await call('GET', '/v1.44/images/json')).body) as Record<string, unknown>[];
-  assert.ok(v43.length > 0 && v43.every((i) => typeof i.VirtualSize === 'number') && v44.every((i) => !('VirtualSize' in i)));
+  assert.ok(
+    v43.length > 0 && v43.every((i) => typeof i.VirtualSize === 'number') && v44.every((i) => !('VirtualSize' in i)),
+  );
 });
 
 test('docker 28: events streams as containers come and go; start -a runs a created container attached', async () => {
   const bin = CLIENTS[0].bin;
   const { spawn } = await import('node:child_process');
-  const ev = spawn(bin, ['-H', `unix://${dockerSocket}`, 'events', '--filter', 'type=container', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+  const ev = spawn(bin, [
+    '-H',
+    `unix://${dockerSocket}`,
+    'events',
+    '--filter',
+    'type=container',
+    '--filter',
+    'event=start',
+    '--filter',
+    'event=die',
+    '--format',
+    '{{.Action}} {{.Actor.Attributes.name}}',
+  ]);
   let out = '';
   ev.stdout.on('data', (b: Buffer) => (out += b));
   try {
@@ -529,9 +876,24 @@ test('docker 28: events streams as containers come and go; start -a runs a creat
   }
 });
 
-test('docker 28: stop --signal sends that signal first (the container\'s trap runs), kill -s takes names without SIG', async () => {
+test("docker 28: stop --signal sends that signal first (the container's trap runs), kill -s takes names without SIG", async () => {
   const bin = CLIENTS[0].bin;
-  assert.equal((await docker(bin, 'run', '-d', '--name', 'sig', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 0" USR1; echo ready; while true; do sleep 0.1; done')).code, 0);
+  assert.equal(
+    (
+      await docker(
+        bin,
+        'run',
+        '-d',
+        '--name',
+        'sig',
+        'busybox',
+        'sh',
+        '-c',
+        'trap "echo got-usr1; exit 0" USR1; echo ready; while true; do sleep 0.1; done',
+      )
+    ).code,
+    0,
+  );
   await until('ready', async () => (await docker(bin, 'logs', 'sig')).stdout === 'ready\n');
   const stop = await docker(bin, 'stop', '-s', 'USR1', '-t', '5', 'sig');
   assert.equal(stop.code, 0, stop.stderr);
@@ -540,7 +902,10 @@ test('docker 28: stop --signal sends that signal first (the container\'s trap ru
   assert.equal((await docker(bin, 'start', 'sig')).code, 0);
   await until('ready again', async () => (await docker(bin, 'logs', 'sig')).stdout.endsWith('ready\n'));
   assert.equal((await docker(bin, 'kill', '-s', 'USR1', 'sig')).code, 0);
-  await until('the trap ran on kill', async () => (await docker(bin, 'inspect', '--format', '{{.State.Status}}', 'sig')).stdout.trim() === 'exited');
+  await until(
+    'the trap ran on kill',
+    async () => (await docker(bin, 'inspect', '--format', '{{.State.Status}}', 'sig')).stdout.trim() === 'exited',
+  );
   assert.equal((await docker(bin, 'rm', 'sig')).code, 0);
 });
 
@@ -549,35 +914,66 @@ test('one engine behind both APIs: a container made by berth is seen and removed
   const { berthCli } = await import('./engine-harness.ts');
   const b = await berthCli(d.socket, 'run', '-d', '--name', 'from-berth', 'busybox', 'sleep', '100');
   assert.equal(b.code, 0, b.stderr);
-  assert.equal((await docker(bin, 'ps', '--filter', 'name=from-berth', '--format', '{{.Names}} {{.State}}')).stdout.trim(), 'from-berth running');
+  assert.equal(
+    (await docker(bin, 'ps', '--filter', 'name=from-berth', '--format', '{{.Names}} {{.State}}')).stdout.trim(),
+    'from-berth running',
+  );
   assert.equal((await docker(bin, 'run', '-d', '--name', 'from-docker', 'busybox', 'sleep', '100')).code, 0);
   assert.equal((await d.client.inspect('from-docker')).state.status, 'running');
   assert.equal((await docker(bin, 'rm', '-f', 'from-berth')).code, 0);
   assert.equal((await berthCli(d.socket, 'rm', '-f', 'from-docker')).code, 0);
-  assert.deepEqual((await d.client.list({ all: true })).map((c) => c.name), []);
+  assert.deepEqual(
+    (await d.client.list({ all: true })).map((c) => c.name),
+    [],
+  );
 });
 
 /** A limit file of the cgroup v1 `controller` that process `pid` is in, or undefined when the controller is not mounted on its own. */
 function cgroupLimit(pid: number, controller: string, file: string): string | undefined {
   const root = cgroupV1Dir(controller);
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[1]?.split(',').includes(controller));
   if (!root || !line) return undefined;
   return readFileSync(join(root, line.split(':').slice(2).join(':'), file), 'utf8').trim();
 }
 
 test('docker 28: update --memory --pids-limit changes the cgroup, inspect shows it, a stop and start keep it; a bad value is a 400 naming the field', async (t) => {
-  if (!cgroupV1Dir('memory') || !cgroupV1Dir('pids')) return t.skip('this host has no cgroup v1 memory and pids hierarchies to read the limits from');
+  if (!cgroupV1Dir('memory') || !cgroupV1Dir('pids'))
+    return t.skip('this host has no cgroup v1 memory and pids hierarchies to read the limits from');
   const bin = CLIENTS[0].bin;
   const name = `upd-${process.pid}`;
-  assert.equal((await docker(bin, 'run', '-d', '--name', name, 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done')).code, 0);
+  assert.equal(
+    (
+      await docker(
+        bin,
+        'run',
+        '-d',
+        '--name',
+        name,
+        'busybox',
+        'sh',
+        '-c',
+        'trap "exit 0" TERM; while true; do sleep 0.1; done',
+      )
+    ).code,
+    0,
+  );
   const limits = async () => {
     const pid = Number((await docker(bin, 'inspect', '--format', '{{.State.Pid}}', name)).stdout.trim());
     return [cgroupLimit(pid, 'memory', 'memory.limit_in_bytes'), cgroupLimit(pid, 'pids', 'pids.max')];
   };
   const up = await docker(bin, 'update', '--memory', '64m', '--pids-limit', '50', '--restart', 'on-failure:4', name);
   assert.deepEqual([up.code, up.stdout], [0, `${name}\n`], up.stderr);
-  assert.deepEqual(await limits(), [String(64 << 20), '50'], 'the running task\'s cgroup has the new limits');
-  const shown = () => docker(bin, 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', name);
+  assert.deepEqual(await limits(), [String(64 << 20), '50'], "the running task's cgroup has the new limits");
+  const shown = () =>
+    docker(
+      bin,
+      'inspect',
+      '--format',
+      '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}',
+      name,
+    );
   assert.equal((await shown()).stdout.trim(), `${64 << 20} 50 on-failure:4`);
   assert.equal((await docker(bin, 'stop', '-t', '2', name)).code, 0);
   assert.equal((await docker(bin, 'start', name)).code, 0);
@@ -587,11 +983,19 @@ test('docker 28: update --memory --pids-limit changes the cgroup, inspect shows 
   const { request } = await import('node:http');
   const post = (body: unknown) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const r = request({ socketPath: dockerSocket, method: 'POST', path: `/v1.50/containers/${name}/update`, headers: { 'content-type': 'application/json' } }, (res) => {
-        let b = '';
-        res.on('data', (c: Buffer) => (b += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-      });
+      const r = request(
+        {
+          socketPath: dockerSocket,
+          method: 'POST',
+          path: `/v1.50/containers/${name}/update`,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let b = '';
+          res.on('data', (c: Buffer) => (b += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+        },
+      );
       r.on('error', reject);
       r.end(JSON.stringify(body));
     });
@@ -610,7 +1014,10 @@ test('docker 28: update --memory --pids-limit changes the cgroup, inspect shows 
     assert.equal(swap.code, 0, swap.stderr);
     const pid = Number((await docker(bin, 'inspect', '--format', '{{.State.Pid}}', name)).stdout.trim());
     assert.equal(cgroupLimit(pid, 'memory', 'memory.memsw.limit_in_bytes'), String(128 << 20));
-    assert.equal((await docker(bin, 'inspect', '--format', '{{.HostConfig.MemorySwap}}', name)).stdout.trim(), String(128 << 20));
+    assert.equal(
+      (await docker(bin, 'inspect', '--format', '{{.HostConfig.MemorySwap}}', name)).stdout.trim(),
+      String(128 << 20),
+    );
   } else t.diagnostic('--memory-swap not checked: this kernel does not account swap (no memory.memsw.limit_in_bytes)');
   assert.equal((await docker(bin, 'rm', '-f', name)).code, 0);
 });

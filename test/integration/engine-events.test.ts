@@ -17,7 +17,10 @@ type Run = { code: number | null; stdout: string; stderr: string };
 
 /** The berth CLI as a child; `onOut` sees stdout as it comes. */
 function berth(args: string[], onOut?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  const p = spawn(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  const p = spawn(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (c: Buffer) => {
@@ -33,7 +36,8 @@ function berth(args: string[], onOut?: (text: string, child: ReturnType<typeof s
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -46,15 +50,21 @@ test('events --until a future time streams what happens until then, then ends by
   // Long enough for a loaded machine to start the CLI; the test waits for it, it never checks it.
   const end = new Date(Date.now() + 12_000).toISOString();
   let late: Promise<{ id: string }> | undefined;
-  const r = await berth(['events', '--since', t0, '--until', end, '--filter', 'type=container', '--filter', 'event=create'], (out) => {
-    // The tail has arrived: the CLI is connected; what comes now is only seen by a live stream.
-    if (!late && out.includes(early.id)) late = d.client.create({ image: 'busybox', name: 'ev-late', cmd: ['true'] });
-  });
+  const r = await berth(
+    ['events', '--since', t0, '--until', end, '--filter', 'type=container', '--filter', 'event=create'],
+    (out) => {
+      // The tail has arrived: the CLI is connected; what comes now is only seen by a live stream.
+      if (!late && out.includes(early.id)) late = d.client.create({ image: 'busybox', name: 'ev-late', cmd: ['true'] });
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.ok(late, `the tail never came: ${r.stdout}`);
   const lateId = (await late).id;
   const lines = r.stdout.trim().split('\n');
-  assert.deepEqual(lines.map((l) => l.split(' ').slice(1, 4).join(' ')), [`container create ${early.id}`, `container create ${lateId}`]);
+  assert.deepEqual(
+    lines.map((l) => l.split(' ').slice(1, 4).join(' ')),
+    [`container create ${early.id}`, `container create ${lateId}`],
+  );
 });
 
 test('events filters: event, type, container, image and label select; an unknown key is refused by name', async () => {
@@ -65,7 +75,16 @@ test('events filters: event, type, container, image and label select; an unknown
   await d.client.remove(b.id);
   const upTo = new Date(Date.now() + 1000).toISOString();
   const shown = async (...filters: string[]) => {
-    const r = await berth(['events', '--since', t0, '--until', upTo, '--format', 'json', ...filters.flatMap((f) => ['--filter', f])]);
+    const r = await berth([
+      'events',
+      '--since',
+      t0,
+      '--until',
+      upTo,
+      '--format',
+      'json',
+      ...filters.flatMap((f) => ['--filter', f]),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     return r.stdout
       .trim()
@@ -81,7 +100,10 @@ test('events filters: event, type, container, image and label select; an unknown
   assert.deepEqual(await shown('type=volume'), []);
   const bad = await berth(['events', '--until', upTo, '--filter', 'colour=red']);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /^berth: invalid filter 'colour' \(expected container, event, image, label, network, type, volume\)\n$/);
+  assert.match(
+    bad.stderr,
+    /^berth: invalid filter 'colour' \(expected container, event, image, label, network, type, volume\)\n$/,
+  );
 });
 
 test('berth stats | head: a reader that goes away ends berth quietly', async () => {

@@ -23,13 +23,30 @@ import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { NetworkManager } from '../../src/network/network-manager.ts';
 import { startFaultProxy, startRegistry } from '../lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, leftovers, removeRoots, startBerthd, tempRoots, until as untilHarness } from './engine-harness.ts';
+import {
+  busyboxRootfsTar,
+  type Daemon,
+  leftovers,
+  removeRoots,
+  startBerthd,
+  tempRoots,
+  until as untilHarness,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
 const BRIDGE = `btf${process.pid % 100000}`;
 // Derived from the pid like the bridge: two runs of this file (or a bridge a crashed run left) must not collide.
-const CFG = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: `10.${160 + (process.pid % 40)}.${process.pid % 250}.0/24` } } };
+const CFG = {
+  defaultRuntime: RUNTIME,
+  network: {
+    defaultNetwork: {
+      name: 'berth',
+      bridge: BRIDGE,
+      subnet: `10.${160 + (process.pid % 40)}.${process.pid % 250}.0/24`,
+    },
+  },
+};
 const LOOP_CMD = ['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done'];
 
 /**
@@ -99,12 +116,14 @@ function hostState(): Record<string, string[]> {
     // The network library's shared mount of the netns directory itself (as `ip netns` makes one).
     .filter((mp) => mp !== join(runRoot, 'netns'));
   const cgroups: string[] = [];
-  for (const h of ls('/sys/fs/cgroup')) for (const id of ls(join('/sys/fs/cgroup', h, 'berth'))) if (seen.has(id)) cgroups.push(`${h}/berth/${id}`);
+  for (const h of ls('/sys/fs/cgroup'))
+    for (const id of ls(join('/sys/fs/cgroup', h, 'berth'))) if (seen.has(id)) cgroups.push(`${h}/berth/${id}`);
   const shimProcs: string[] = [];
   for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('berth-shim') && argv.some((a) => a.startsWith(runRoot))) shimProcs.push(argv[argv.indexOf('--id') + 1] ?? `pid ${pid}`);
+      if (argv[0]?.endsWith('berth-shim') && argv.some((a) => a.startsWith(runRoot)))
+        shimProcs.push(argv[argv.indexOf('--id') + 1] ?? `pid ${pid}`);
     } catch {}
   }
   const runtimeState = ls(join(runRoot, 'runtime')).flatMap((rt) => ls(join(runRoot, 'runtime', rt)));
@@ -122,7 +141,8 @@ function hostState(): Record<string, string[]> {
 function expectedState(running: ContainerSummary[]): Record<string, string[]> {
   const ids = running.map((c) => c.id);
   const cg: string[] = [];
-  for (const h of ls('/sys/fs/cgroup')) for (const id of ids) if (existsSync(join('/sys/fs/cgroup', h, 'berth', id))) cg.push(`${h}/berth/${id}`);
+  for (const h of ls('/sys/fs/cgroup'))
+    for (const id of ids) if (existsSync(join('/sys/fs/cgroup', h, 'berth', id))) cg.push(`${h}/berth/${id}`);
   return {
     mounts: ids.flatMap((id) => [join(root, 'containers', id, 'rootfs'), join(runRoot, 'netns', id)]).sort(),
     netns: [...ids].sort(),
@@ -133,7 +153,14 @@ function expectedState(running: ContainerSummary[]): Record<string, string[]> {
   };
 }
 
-function checkDatabase(): { id: string; status: string; exit_code: number | null; started_at: string | null; pid: number; snapshot_key: string }[] {
+function checkDatabase(): {
+  id: string;
+  status: string;
+  exit_code: number | null;
+  started_at: string | null;
+  pid: number;
+  snapshot_key: string;
+}[] {
   const db = new DatabaseSync(join(root, 'berthd.db'), { readOnly: true });
   try {
     assert.deepEqual(
@@ -142,7 +169,9 @@ function checkDatabase(): { id: string; status: string; exit_code: number | null
       'the metadata database passes integrity_check',
     );
     assert.deepEqual(db.prepare('PRAGMA foreign_key_check').all(), [], 'no dangling network attachment rows');
-    return db.prepare('SELECT id, status, exit_code, started_at, pid, snapshot_key FROM containers').all() as ReturnType<typeof checkDatabase>;
+    return db
+      .prepare('SELECT id, status, exit_code, started_at, pid, snapshot_key FROM containers')
+      .all() as ReturnType<typeof checkDatabase>;
   } finally {
     db.close();
   }
@@ -154,8 +183,15 @@ function containerSnapshots(): string[] {
   assert.ok(dir, 'a snapshotter database exists');
   const db = new DatabaseSync(dir, { readOnly: true });
   try {
-    assert.deepEqual((db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check), ['ok']);
-    return (db.prepare("SELECT name FROM snapshots WHERE name LIKE 'berth-container-%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    assert.deepEqual(
+      (db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check),
+      ['ok'],
+    );
+    return (
+      db.prepare("SELECT name FROM snapshots WHERE name LIKE 'berth-container-%' ORDER BY name").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
   } finally {
     db.close();
   }
@@ -194,7 +230,11 @@ async function checkRecovered(point: string): Promise<ContainerSummary[]> {
     if (r.status === 'stopped' && r.started_at) {
       assert.notEqual(r.exit_code, null, `${point}: the exit of ${r.id} is recorded`);
       // 255 is what recovery records when it lost the task: never the case here.
-      assert.equal(r.exit_code, expectedExit.get(r.id), `${point}: ${r.id} exited as it was told to (SIGTERM trap: 3, SIGKILL: 137)`);
+      assert.equal(
+        r.exit_code,
+        expectedExit.get(r.id),
+        `${point}: ${r.id} exited as it was told to (SIGTERM trap: 3, SIGKILL: 137)`,
+      );
     }
     if (r.status === 'running') assert.ok(alive(r.pid), `${point}: ${r.id} runs with pid ${r.pid}`);
     assert.ok(existsSync(join(root, 'containers', r.id, 'config.json')), `${point}: ${r.id} has its bundle`);
@@ -205,9 +245,17 @@ async function checkRecovered(point: string): Promise<ContainerSummary[]> {
     [],
     `${point}: no container directory without a row`,
   );
-  assert.deepEqual(containerSnapshots(), rows.map((r) => r.snapshot_key).sort(), `${point}: one container snapshot per row, none without`);
+  assert.deepEqual(
+    containerSnapshots(),
+    rows.map((r) => r.snapshot_key).sort(),
+    `${point}: one container snapshot per row, none without`,
+  );
   const running = all.filter((x) => x.status === 'running');
-  assert.deepEqual(hostState(), expectedState(running), `${point}: the host holds exactly what the running containers need`);
+  assert.deepEqual(
+    hostState(),
+    expectedState(running),
+    `${point}: the host holds exactly what the running containers need`,
+  );
   return running;
 }
 
@@ -235,8 +283,15 @@ async function loopUntilKilled(point: string): Promise<void> {
     }
   } catch (e) {
     if (d!.proc.exitCode === null && d!.proc.signalCode === null) await Promise.race([d!.exited, sleep(5000)]);
-    if (d!.proc.signalCode !== 'SIGKILL') throw new Error(`${point}: the loop failed but berthd did not die: ${(e as Error).message}\n${d!.stderr().slice(-2000)}`);
-    assert.match(d!.stderr(), new RegExp(`fault point ${point.split('@')[0]!.replace('.', '\\.')}@`), `${point}: berthd died at the point`);
+    if (d!.proc.signalCode !== 'SIGKILL')
+      throw new Error(
+        `${point}: the loop failed but berthd did not die: ${(e as Error).message}\n${d!.stderr().slice(-2000)}`,
+      );
+    assert.match(
+      d!.stderr(),
+      new RegExp(`fault point ${point.split('@')[0]!.replace('.', '\\.')}@`),
+      `${point}: berthd died at the point`,
+    );
     return;
   }
   throw new Error(`${point}: the fault point was never reached in the loop`);
@@ -244,7 +299,8 @@ async function loopUntilKilled(point: string): Promise<void> {
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine fault tests need root (mounts, namespaces, cgroups)');
-  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
   d = await startBerthd(root, runRoot, [], CFG);
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
   const k = await d.client.create({ image: 'busybox', name: 'keeper', cmd: ['sleep', '100000'] });
@@ -258,10 +314,15 @@ after(async () => {
   try {
     if (d && d.proc.exitCode === null && d.proc.signalCode === null) await d.stop('SIGKILL');
     d = await startBerthd(root, runRoot, [], CFG);
-    for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
+    for (const c of await d.client.list({ all: true }).catch(() => []))
+      await d.client.remove(c.id, { force: true }).catch(() => {});
     await d.stop();
     const m = await NetworkManager.open({ root: join(root, 'network'), runDir: runRoot, defaultNetwork: false });
-    assert.deepEqual((await m.listAttachments()).map((a) => a.containerId), [], 'every attachment was detached');
+    assert.deepEqual(
+      (await m.listAttachments()).map((a) => a.containerId),
+      [],
+      'every attachment was detached',
+    );
     await m.destroy();
     assert.deepEqual(hostState(), expectedState([]), 'nothing of any container is left');
     const left = leftovers(root, runRoot);
@@ -280,7 +341,8 @@ test(`kill -9 of berthd at ${POINTS.length} points of run -d / stop / rm / rm -f
         d = await startBerthd(root, runRoot, [], CFG);
         await checkRecovered(point);
         // The recovered engine manages what it found: remove everything but the keeper.
-        for (const x of await d.client.list({ all: true })) if (x.id !== keeper.id) await d.client.remove(x.id, { force: true });
+        for (const x of await d.client.list({ all: true }))
+          if (x.id !== keeper.id) await d.client.remove(x.id, { force: true });
         const running = await checkRecovered(`${point} (after rm -f)`);
         assert.deepEqual(
           running.map((x) => x.id),
@@ -301,7 +363,9 @@ test(`kill -9 of berthd at ${POINTS.length} points of run -d / stop / rm / rm -f
 test('40 concurrent creates with generated names all succeed with distinct names', async () => {
   try {
     d = await startBerthd(root, runRoot, [], CFG);
-    const made = await Promise.all(Array.from({ length: 40 }, () => d!.client.create({ image: 'busybox', cmd: ['true'] })));
+    const made = await Promise.all(
+      Array.from({ length: 40 }, () => d!.client.create({ image: 'busybox', cmd: ['true'] })),
+    );
     for (const m of made) seen.add(m.id);
     assert.equal(new Set(made.map((m) => m.name)).size, 40);
     await Promise.all(made.map((m) => d!.client.remove(m.id)));
@@ -335,12 +399,17 @@ test(`kill -9 of berthd during its own recovery (${DOUBLE_FAULTS.length} pairs o
         const dying = startBerthd(root, runRoot, [], CFG, { BERTH_FAULT_POINT: second });
         await assert.rejects(dying, (e: Error) => {
           assert.match(e.message, /exited with SIGKILL/, 'the recovering berthd died');
-          assert.match(e.message, new RegExp(`fault point ${second.replace('.', '\\.')}@1`), `it died at ${second} during recovery`);
+          assert.match(
+            e.message,
+            new RegExp(`fault point ${second.replace('.', '\\.')}@1`),
+            `it died at ${second} during recovery`,
+          );
           return true;
         });
         d = await startBerthd(root, runRoot, [], CFG);
         await checkRecovered(`${first} then ${second}`);
-        for (const x of await d.client.list({ all: true })) if (x.id !== keeper.id) await d.client.remove(x.id, { force: true });
+        for (const x of await d.client.list({ all: true }))
+          if (x.id !== keeper.id) await d.client.remove(x.id, { force: true });
         await checkRecovered(`${first} then ${second} (after rm -f)`);
       } catch (e) {
         throw new Error(`${(e as Error).message}\nberthd's log:\n${d?.stderr().slice(-3000)}`, { cause: e });
@@ -354,7 +423,12 @@ test(`kill -9 of berthd during its own recovery (${DOUBLE_FAULTS.length} pairs o
 test('kill -9 of berthd as the restart policy restarts a container: the next berthd restarts it', async () => {
   try {
     d = await startBerthd(root, runRoot, [], CFG);
-    const x = await d.client.create({ image: 'busybox', name: `phoenix-${Date.now()}`, cmd: ['sleep', '1000'], restart: 'always' });
+    const x = await d.client.create({
+      image: 'busybox',
+      name: `phoenix-${Date.now()}`,
+      cmd: ['sleep', '1000'],
+      restart: 'always',
+    });
     seen.add(x.id);
     await d.client.start(x.id);
     const pid1 = (await d.client.inspect(x.id)).state.pid;
@@ -426,7 +500,11 @@ async function pullAgainAndCheck(ref: string, built: Pushed['built']): Promise<v
     const which = [built.manifest, built.config, ...built.layers].findIndex((x) => x.digest.endsWith(hex));
     return `${i}: [${ls(join(root, 'content', 'ingest', i)).join(',')}] blob ${existsSync(join(root, 'content', 'blobs', 'sha256', hex)) ? 'exists' : 'missing'}, descriptor #${which}`;
   });
-  assert.deepEqual(ingests, [], `no ingest is left after the pull completed: ${describe.join('; ')}\n${d!.stderr().slice(-1500)}`);
+  assert.deepEqual(
+    ingests,
+    [],
+    `no ingest is left after the pull completed: ${describe.join('; ')}\n${d!.stderr().slice(-1500)}`,
+  );
   // Leases live in berthd.db (schema v4): none may be left by the killed pulls or the one that completed.
   const db = new DatabaseSync(join(root, 'berthd.db'), { readOnly: true });
   try {
@@ -460,15 +538,24 @@ test('kill -9 of berthd mid-pull (mid-blob, and as the last blob commits): the p
     const pulling = d.client.pull(a.ref(proxy.host)).catch((e: Error) => e);
     const layer = a.built.layers[1]!;
     const data = join(root, 'content', 'ingest', `fetch-${layer.digest.replace(':', '-')}`, 'data');
-    await until('1 MB of the big layer in the ingest', () => (existsSync(data) ? statSync(data).size : 0) >= 1_000_000, 20_000);
+    await until(
+      '1 MB of the big layer in the ingest',
+      () => (existsSync(data) ? statSync(data).size : 0) >= 1_000_000,
+      20_000,
+    );
     await d.stop('SIGKILL');
     assert.ok((await pulling) instanceof Error, 'the pull was cut by the kill');
-    assert.ok(!existsSync(join(root, 'content', 'blobs', 'sha256', layer.digest.slice(7))), 'the partial layer is not committed');
+    assert.ok(
+      !existsSync(join(root, 'content', 'blobs', 'sha256', layer.digest.slice(7))),
+      'the partial layer is not committed',
+    );
     await blobsSound(join(root, 'content'));
     const before = proxy.seen.length;
     await pullAgainAndCheck(a.ref(proxy.host), a.built);
     assert.ok(
-      proxy.seen.slice(before).some((x) => x.path.endsWith(layer.digest) && x.range?.startsWith('bytes=') && !x.range.startsWith('bytes=0-')),
+      proxy.seen
+        .slice(before)
+        .some((x) => x.path.endsWith(layer.digest) && x.range?.startsWith('bytes=') && !x.range.startsWith('bytes=0-')),
       `the second pull resumed the layer with a Range request: ${JSON.stringify(proxy.seen.slice(before))}`,
     );
 

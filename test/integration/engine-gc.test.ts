@@ -33,7 +33,10 @@ const ls = (p: string) => (existsSync(p) ? readdirSync(p) : []);
 const blobs = () => ['sha256', 'sha512'].flatMap((a) => ls(join(root, 'content', 'blobs', a)).map((h) => `${a}:${h}`));
 
 function berth(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -57,11 +60,20 @@ test('a stopped container holds its image: rmi refused, rmi -f takes only the na
 async function holdsItsImage(id: string): Promise<void> {
   assert.equal(await runToExit(id), 0);
 
-  await assert.rejects(d.client.rmi(['gcimg:1']), new RegExp(`image is being used by stopped container ${id.slice(0, 12)}`));
+  await assert.rejects(
+    d.client.rmi(['gcimg:1']),
+    new RegExp(`image is being used by stopped container ${id.slice(0, 12)}`),
+  );
   const cli = berth('rmi', 'gcimg:1');
   assert.equal(cli.code, 1);
-  assert.match(cli.err, /conflict: unable to remove image docker\.io\/library\/gcimg:1 \(must be forced\) - image is being used by stopped container/);
-  assert.ok((await d.client.images()).some((i) => i.name.endsWith('gcimg:1')), 'the refused rmi kept the name');
+  assert.match(
+    cli.err,
+    /conflict: unable to remove image docker\.io\/library\/gcimg:1 \(must be forced\) - image is being used by stopped container/,
+  );
+  assert.ok(
+    (await d.client.images()).some((i) => i.name.endsWith('gcimg:1')),
+    'the refused rmi kept the name',
+  );
 
   const held = blobs();
   assert.ok(held.length >= 3, `manifest, config and layer stored: ${held}`);
@@ -87,7 +99,10 @@ test('the image of a removed container is collected by the next prune, content a
   let df = await d.client.systemDf();
   assert.equal(df.containers.total, 1);
   assert.equal(df.images.total, 0, 'no image name is left');
-  assert.ok(df.images.size > 0 && df.images.reclaimable === 0, `the container's image is in use: ${JSON.stringify(df.images)}`);
+  assert.ok(
+    df.images.size > 0 && df.images.reclaimable === 0,
+    `the container's image is in use: ${JSON.stringify(df.images)}`,
+  );
   assert.ok(df.snapshots.committed >= 1 && df.snapshots.active === 1, JSON.stringify(df.snapshots));
 
   await d.client.remove(id);
@@ -97,15 +112,21 @@ test('the image of a removed container is collected by the next prune, content a
   assert.match(r.out, /Total reclaimed space: [1-9][0-9.]*[kM]B\n$/);
   assert.deepEqual(blobs(), [], 'every blob was collected');
   df = await d.client.systemDf();
-  assert.deepEqual({ images: df.images, containers: df.containers, content: df.content, snapshots: df.snapshots }, {
-    images: { total: 0, active: 0, size: 0, reclaimable: 0 },
-    containers: { total: 0, active: 0, size: 0, reclaimable: 0 },
-    content: { blobs: 0, bytes: 0 },
-    snapshots: { committed: 0, active: 0 },
-  });
+  assert.deepEqual(
+    { images: df.images, containers: df.containers, content: df.content, snapshots: df.snapshots },
+    {
+      images: { total: 0, active: 0, size: 0, reclaimable: 0 },
+      containers: { total: 0, active: 0, size: 0, reclaimable: 0 },
+      content: { blobs: 0, bytes: 0 },
+      snapshots: { committed: 0, active: 0 },
+    },
+  );
   const text = berth('system', 'df');
   assert.equal(text.code, 0, text.err);
-  assert.match(text.out, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+0\s+0\s+0B\s+0B \(0%\)\nContainers\s+0\s+0\s+0B\s+0B \(0%\)\nLocal Volumes\s+0\s+0\s+0B\s+0B \(0%\)\n$/);
+  assert.match(
+    text.out,
+    /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+0\s+0\s+0B\s+0B \(0%\)\nContainers\s+0\s+0\s+0B\s+0B \(0%\)\nLocal Volumes\s+0\s+0\s+0B\s+0B \(0%\)\n$/,
+  );
   assert.deepEqual(ls(join(root, 'containers')), []);
 });
 
@@ -124,7 +145,11 @@ test('prunes while a pull is under way remove none of its blobs or layers; the p
   await client.close();
   const bigLayer = built.layers[1]!.digest;
   // The big layer crawls (4 MB at 1 MB/s): the pull is mid-way for seconds, its other blobs committed and unpacked.
-  const proxy = await startFaultProxy(`http://${reg.host}`, (req) => (req.method === 'GET' && req.url?.includes(bigLayer.slice(7)) ? { kind: 'throttle', bytesPerSecond: 1_000_000 } : { kind: 'pass' }));
+  const proxy = await startFaultProxy(`http://${reg.host}`, (req) =>
+    req.method === 'GET' && req.url?.includes(bigLayer.slice(7))
+      ? { kind: 'throttle', bytesPerSecond: 1_000_000 }
+      : { kind: 'pass' },
+  );
   try {
     const ref = `${proxy.host}/berth/gc:1`;
     let done = false;
@@ -132,7 +157,12 @@ test('prunes while a pull is under way remove none of its blobs or layers; the p
       done = true;
     });
     const early = [built.manifest.digest, built.config.digest, built.layers[0]!.digest];
-    await until('the first blobs of the pull to be committed', () => early.every((x) => blobs().includes(x)), 30_000, 20);
+    await until(
+      'the first blobs of the pull to be committed',
+      () => early.every((x) => blobs().includes(x)),
+      30_000,
+      20,
+    );
     const db = new DatabaseSync(join(root, 'berthd.db'), { readOnly: true });
     let prunes = 0;
     try {
@@ -155,7 +185,13 @@ test('prunes while a pull is under way remove none of its blobs or layers; the p
     assert.equal(res.digest, built.manifest.digest);
     for (const x of blobs()) {
       const [algo, hex] = x.split(':') as [string, string];
-      assert.equal(createHash(algo).update(readFileSync(join(root, 'content', 'blobs', algo, hex))).digest('hex'), hex, `${x} is whole`);
+      assert.equal(
+        createHash(algo)
+          .update(readFileSync(join(root, 'content', 'blobs', algo, hex)))
+          .digest('hex'),
+        hex,
+        `${x} is whole`,
+      );
     }
     const { id } = await d.client.create({ image: ref });
     assert.equal(await runToExit(id), 0);
@@ -165,7 +201,11 @@ test('prunes while a pull is under way remove none of its blobs or layers; the p
     await d.client.remove(id);
     await d.client.rmi([ref]);
     const pulled = [built.manifest, built.config, ...built.layers].map((x) => x.digest);
-    assert.deepEqual(blobs().filter((x) => pulled.includes(x)), [], 'rmi of the last name collects the pulled image');
+    assert.deepEqual(
+      blobs().filter((x) => pulled.includes(x)),
+      [],
+      'rmi of the last name collects the pulled image',
+    );
     const after = new DatabaseSync(join(root, 'berthd.db'), { readOnly: true });
     try {
       assert.deepEqual(after.prepare('SELECT id FROM leases').all(), [], 'no lease is left');

@@ -14,18 +14,55 @@ import { type TarEntry, tarOf } from '../lib/test-images.ts';
 export const REPO = join(import.meta.dirname, '../..');
 export const NODE = process.execPath;
 
-const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'ls', 'id', 'hostname', 'true', 'false', 'ps', 'env', 'pwd', 'touch', 'mkdir', 'printf', 'seq', 'kill', 'head', 'tr', 'date', 'uname', 'whoami', 'nc', 'ip', 'wget', 'test', 'grep', 'wc', 'ifconfig', 'httpd', 'ping', 'trap'];
+const APPLETS = [
+  'sh',
+  'echo',
+  'sleep',
+  'cat',
+  'ls',
+  'id',
+  'hostname',
+  'true',
+  'false',
+  'ps',
+  'env',
+  'pwd',
+  'touch',
+  'mkdir',
+  'printf',
+  'seq',
+  'kill',
+  'head',
+  'tr',
+  'date',
+  'uname',
+  'whoami',
+  'nc',
+  'ip',
+  'wget',
+  'test',
+  'grep',
+  'wc',
+  'ifconfig',
+  'httpd',
+  'ping',
+  'trap',
+];
 
 /** `extra` entries are added at the end (a symlink for a test, say). */
 export async function busyboxRootfsTar(extra: TarEntry[] = []): Promise<Buffer> {
-  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: install the Debian package busybox-static');
+  if (!existsSync('/bin/busybox'))
+    throw new Error('/bin/busybox is missing: install the Debian package busybox-static');
   const bin = readFileSync('/bin/busybox');
   return tarOf([
     { name: 'bin/' },
     { name: 'bin/busybox', data: bin, mode: 0o755 },
     ...APPLETS.filter((a) => a !== 'trap').map((a) => ({ name: `bin/${a}`, linkname: 'busybox' })),
     { name: 'etc/' },
-    { name: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') },
+    {
+      name: 'etc/passwd',
+      data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),
+    },
     { name: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
     { name: 'tmp/', mode: 0o1777 },
     { name: 'root/' },
@@ -51,7 +88,13 @@ export function tempRoots(): { root: string; runRoot: string } {
 }
 
 /** `env` is added to berthd's environment (BERTH_FAULT_POINT for the fault tests). */
-export async function startBerthd(root: string, runRoot: string, extra: string[] = [], config?: object, env?: Record<string, string>): Promise<Daemon> {
+export async function startBerthd(
+  root: string,
+  runRoot: string,
+  extra: string[] = [],
+  config?: object,
+  env?: Record<string, string>,
+): Promise<Daemon> {
   const socket = join(runRoot, 'berthd.sock');
   const args = [join(REPO, 'src/cli/berthd/main.ts'), '--root', root, '--run-root', runRoot, '--debug', ...extra];
   if (config) {
@@ -59,7 +102,10 @@ export async function startBerthd(root: string, runRoot: string, extra: string[]
     await writeFile(cfgPath, JSON.stringify(config));
     args.push('--config', cfgPath);
   }
-  const proc = spawn(NODE, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
+  const proc = spawn(NODE, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => {
     err += c.toString();
@@ -67,7 +113,8 @@ export async function startBerthd(root: string, runRoot: string, extra: string[]
   const client = new BerthClient(socket);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   for (let i = 0; i < 300; i++) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`berthd exited with ${proc.exitCode ?? proc.signalCode}: ${err}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`berthd exited with ${proc.exitCode ?? proc.signalCode}: ${err}`);
     if (existsSync(socket) && (await client.ping())) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -99,14 +146,20 @@ export function leftovers(root: string, runRoot: string): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if ((cmd.includes(root) || cmd.includes(runRoot)) && !cmd.includes('node --test')) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 200)}`);
+      if ((cmd.includes(root) || cmd.includes(runRoot)) && !cmd.includes('node --test'))
+        out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 200)}`);
     } catch {}
   }
   return out;
 }
 
 /** Polls `fn` every `pollMs` until it holds; fails naming `what` after `ms`. */
-export async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000, pollMs = 100): Promise<void> {
+export async function until(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  ms = 15_000,
+  pollMs = 100,
+): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await fn()) return;
@@ -124,17 +177,31 @@ export async function removeRoots(...dirs: string[]): Promise<void> {
  * with the daemon still up), berthd stopped, then with `network` no CNI attachment and no netns
  * left, and nothing under the roots left on the host; the roots are removed whatever happened.
  */
-export async function finish(d: Daemon | undefined, root: string, runRoot: string, o: { network?: boolean; beforeStop?: (d: Daemon) => Promise<void> } = {}): Promise<void> {
+export async function finish(
+  d: Daemon | undefined,
+  root: string,
+  runRoot: string,
+  o: { network?: boolean; beforeStop?: (d: Daemon) => Promise<void> } = {},
+): Promise<void> {
   try {
     if (d) {
-      for (const c of await d.client.list({ all: true }).catch(() => [])) await d.client.remove(c.id, { force: true }).catch(() => {});
+      for (const c of await d.client.list({ all: true }).catch(() => []))
+        await d.client.remove(c.id, { force: true }).catch(() => {});
       await o.beforeStop?.(d);
       await d.stop();
     }
     if (o.network) {
       const m = await NetworkManager.open({ root: join(root, 'network'), runDir: runRoot, defaultNetwork: false });
-      assert.deepEqual((await m.listAttachments()).map((a) => a.containerId), [], 'every attachment was detached with its container');
-      assert.deepEqual(existsSync(join(runRoot, 'netns')) ? readdirSync(join(runRoot, 'netns')) : [], [], 'every netns was removed with its container');
+      assert.deepEqual(
+        (await m.listAttachments()).map((a) => a.containerId),
+        [],
+        'every attachment was detached with its container',
+      );
+      assert.deepEqual(
+        existsSync(join(runRoot, 'netns')) ? readdirSync(join(runRoot, 'netns')) : [],
+        [],
+        'every netns was removed with its container',
+      );
       await m.destroy();
     }
     const left = leftovers(root, runRoot);
@@ -160,9 +227,15 @@ export async function fetchText(url: string, tries = 50): Promise<string> {
 }
 
 /** The real berth CLI against the berthd at `socket`: its status and output (never throws). */
-export async function berthCli(socket: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function berthCli(
+  socket: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await promisify(execFile)(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r = await promisify(execFile)(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', socket, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };

@@ -25,8 +25,13 @@ test('an idle berthd has not loaded the registry client, tar or layer unpacking;
   const { root, runRoot } = tempRoots();
   const report = join(root, 'modules.json');
   const preload = join(root, 'report-modules.mjs');
-  writeFileSync(preload, `process.on('SIGUSR2', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`);
-  const proc = spawn(NODE, [`--import=${preload}`, berthd, '--root', root, '--run-root', runRoot, '--no-network'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    preload,
+    `process.on('SIGUSR2', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`,
+  );
+  const proc = spawn(NODE, [`--import=${preload}`, berthd, '--root', root, '--run-root', runRoot, '--no-network'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr!.on('data', (c: Buffer) => {
     stderr += c.toString();
@@ -34,16 +39,20 @@ test('an idle berthd has not loaded the registry client, tar or layer unpacking;
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   try {
     const client = new BerthClient(join(runRoot, 'berthd.sock'));
-    await until(`berthd serving (stderr: ${stderr})`, async () => existsSync(join(runRoot, 'berthd.sock')) && (await client.ping()));
+    await until(
+      `berthd serving (stderr: ${stderr})`,
+      async () => existsSync(join(runRoot, 'berthd.sock')) && (await client.ping()),
+    );
     // A request of the kind an idle daemon answers (containers, images): still nothing of the transfer code.
     await client.list({ all: true });
     await client.images();
     proc.kill('SIGUSR2');
     await until('the module list', () => existsSync(report));
     const loaded = new Set(JSON.parse(readFileSync(report, 'utf8')) as string[]);
-    for (const m of ['http2', 'tls', 'zlib', 'worker_threads']) assert.ok(!loaded.has(`NativeModule ${m}`), `berthd loaded node:${m} at idle`);
+    for (const m of ['http2', 'tls', 'zlib', 'worker_threads'])
+      assert.ok(!loaded.has(`NativeModule ${m}`), `berthd loaded node:${m} at idle`);
     assert.ok(![...loaded].some((m) => m.includes('undici')), 'berthd loaded undici at idle');
-    assert.ok(loaded.has('NativeModule http'), 'the list is the daemon\'s (it serves HTTP)');
+    assert.ok(loaded.has('NativeModule http'), "the list is the daemon's (it serves HTTP)");
 
     // The bundle's undici chunk exports only `default`: a pull that took the named exports failed
     // with "Agent is not a constructor".

@@ -10,7 +10,17 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { isBerthError } from '../../src/errors/errors.ts';
-import { berthCli, busyboxRootfsTar, type Daemon, finish, NODE, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import {
+  berthCli,
+  busyboxRootfsTar,
+  type Daemon,
+  finish,
+  NODE,
+  REPO,
+  startBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const exec = promisify(execFile);
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
@@ -19,11 +29,11 @@ let d: Daemon;
 
 function needs(): void {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
 }
 
 const berth = (...args: string[]) => berthCli(d.socket, ...args);
-
 
 before(async () => {
   needs();
@@ -42,7 +52,22 @@ test('run --rm prints from inside and exits with the container status', async ()
 });
 
 test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
-  const r = await berth('run', '-d', '--name', 'web', '-e', 'GREETING=hi', '-w', '/tmp', '--label', 'tier=test', 'busybox', 'sh', '-c', 'echo "$GREETING from $(pwd)"; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done');
+  const r = await berth(
+    'run',
+    '-d',
+    '--name',
+    'web',
+    '-e',
+    'GREETING=hi',
+    '-w',
+    '/tmp',
+    '--label',
+    'tier=test',
+    'busybox',
+    'sh',
+    '-c',
+    'echo "$GREETING from $(pwd)"; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done',
+  );
   assert.equal(r.code, 0, r.stderr);
   const id = r.stdout.trim();
   assert.match(id, /^[0-9a-f]{64}$/);
@@ -50,19 +75,33 @@ test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
     for await (const l of d.client.logs('web')) if (l.log === 'hi from /tmp\n') return true;
     return false;
   });
-  const ps = JSON.parse((await berth('ps', '--format', 'json', '--filter', 'label=tier=test')).stdout) as { name: string; status: string }[];
-  assert.deepEqual(ps.map((c) => [c.name, c.status]), [['web', 'running']]);
+  const ps = JSON.parse((await berth('ps', '--format', 'json', '--filter', 'label=tier=test')).stdout) as {
+    name: string;
+    status: string;
+  }[];
+  assert.deepEqual(
+    ps.map((c) => [c.name, c.status]),
+    [['web', 'running']],
+  );
   const ex = await berth('exec', 'web', 'sh', '-c', 'echo in-exec; exit 5');
   assert.equal(ex.code, 5);
   assert.equal(ex.stdout, 'in-exec\n');
   const top = await d.client.top('web');
-  assert.ok(top.processes.some((p) => p.at(-1)!.startsWith('sh -c')), JSON.stringify(top));
+  assert.ok(
+    top.processes.some((p) => p.at(-1)!.startsWith('sh -c')),
+    JSON.stringify(top),
+  );
   const st = await d.client.stats('web');
   assert.ok(st.pids >= 1 && st.memoryUsage > 0, JSON.stringify(st));
-  const once = JSON.parse((await berth('stats', '--no-stream', '--format', 'json', 'web')).stdout) as { pids: number }[];
+  const once = JSON.parse((await berth('stats', '--no-stream', '--format', 'json', 'web')).stdout) as {
+    pids: number;
+  }[];
   assert.ok(once.length === 1 && once[0]!.pids >= 1, JSON.stringify(once));
   // Without --no-stream, stats keeps sampling (once a second) until interrupted; the second table has a CPU %.
-  const streamed = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'stats', 'web'], { encoding: 'utf8', timeout: 3500 }).then(
+  const streamed = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'stats', 'web'], {
+    encoding: 'utf8',
+    timeout: 3500,
+  }).then(
     (r) => r.stdout,
     (e: { stdout?: string }) => e.stdout ?? '',
   );
@@ -84,7 +123,8 @@ test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
 });
 
 test('berth-runtime class: berthd drives the create itself, the shim spawns berth-init, and the runtime CLI sees the container', async (t) => {
-  if (RUNTIME !== 'berth-runtime') return t.skip(`BERTH_TEST_RUNTIME=${RUNTIME}: the runtime's create is exec'd by the shim`);
+  if (RUNTIME !== 'berth-runtime')
+    return t.skip(`BERTH_TEST_RUNTIME=${RUNTIME}: the runtime's create is exec'd by the shim`);
   const r = await berth('run', '-d', '-t', 'busybox', 'sh', '-c', 'tty; sleep 1000');
   assert.equal(r.code, 0, r.stderr);
   const id = r.stdout.trim();
@@ -93,18 +133,32 @@ test('berth-runtime class: berthd drives the create itself, the shim spawns bert
     const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
     const shim = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0');
     assert.ok(shim[0]!.endsWith('berth-shim'), `the init's parent is its shim: ${shim.join(' ')}`);
-    assert.equal(shim[shim.indexOf('--init') + 1], join(REPO, 'native/build/berth-init'), 'the shim spawned berth-init (no berth-runtime create)');
+    assert.equal(
+      shim[shim.indexOf('--init') + 1],
+      join(REPO, 'native/build/berth-init'),
+      'the shim spawned berth-init (no berth-runtime create)',
+    );
     const rtRoot = join(runRoot, 'runtime', 'berth-runtime');
     const rtCli = (...a: string[]) => exec(join(REPO, 'dist/bin/berth-runtime'), ['--root', rtRoot, ...a]);
     const state = JSON.parse((await rtCli('state', id)).stdout) as { status: string; pid: number };
-    assert.deepEqual([state.status, state.pid], ['running', pid], "berth-runtime's CLI reads the state.json berthd wrote");
+    assert.deepEqual(
+      [state.status, state.pid],
+      ['running', pid],
+      "berth-runtime's CLI reads the state.json berthd wrote",
+    );
     assert.ok(JSON.parse((await rtCli('list', '--format', 'json')).stdout).some((c: { id: string }) => c.id === id));
     await until('the tty line', async () => {
       for await (const l of d.client.logs(id)) if (/^\/dev\/pts\/\d+/.test(l.log)) return true;
       return false;
     });
     // An exec goes the same way: its shim spawns berth-init, berthd drives the exec plan.
-    const ex = berth('exec', id, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; echo "exec as $(id -u) in $(cat /proc/1/comm)"');
+    const ex = berth(
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'while [ ! -e /tmp/go ]; do sleep 0.05; done; echo "exec as $(id -u) in $(cat /proc/1/comm)"',
+    );
     let execShim: string[] | undefined;
     await until("the exec's shim", () => {
       for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
@@ -115,12 +169,20 @@ test('berth-runtime class: berthd drives the create itself, the shim spawns bert
       }
       return execShim !== undefined;
     });
-    assert.equal(execShim![execShim!.indexOf('--init') + 1], join(REPO, 'native/build/berth-init'), "the exec's shim spawned berth-init");
+    assert.equal(
+      execShim![execShim!.indexOf('--init') + 1],
+      join(REPO, 'native/build/berth-init'),
+      "the exec's shim spawned berth-init",
+    );
     const go = await berth('exec', id, 'sh', '-c', ': > /tmp/go');
     assert.equal(go.code, 0, go.stderr);
     const done = await ex;
     assert.equal(done.code, 0, done.stderr);
-    assert.equal(done.stdout, 'exec as 0 in sleep\n', "in the container's pid namespace: its pid 1 is the init (sh exec'd sleep)");
+    assert.equal(
+      done.stdout,
+      'exec as 0 in sleep\n',
+      "in the container's pid namespace: its pid 1 is the init (sh exec'd sleep)",
+    );
   } finally {
     await d.client.remove(id, { force: true });
   }
@@ -131,7 +193,10 @@ test('errors name what was wrong: unknown image, name in use, rm of a running co
   assert.notEqual(miss.code, 0);
   assert.match(miss.stderr, /nosuchimage/);
   await d.client.create({ image: 'busybox', name: 'dup', cmd: ['sleep', '30'] });
-  await assert.rejects(d.client.create({ image: 'busybox', name: 'dup', cmd: ['true'] }), (e) => isBerthError(e, 'BERTH_ERR_ALREADY_EXISTS') && /dup/.test(e.message));
+  await assert.rejects(
+    d.client.create({ image: 'busybox', name: 'dup', cmd: ['true'] }),
+    (e) => isBerthError(e, 'BERTH_ERR_ALREADY_EXISTS') && /dup/.test(e.message),
+  );
   await d.client.start('dup');
   const rm = await berth('rm', 'dup');
   assert.notEqual(rm.code, 0);
@@ -141,21 +206,45 @@ test('errors name what was wrong: unknown image, name in use, rm of a running co
 
 test('volumes outlive their containers; bind mounts and read-only roots', async () => {
   assert.equal((await berth('run', '--rm', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f')).code, 0);
-  const r = await berth('run', '--rm', '-v', 'data:/data:ro', 'busybox', 'sh', '-c', 'cat /data/f; echo x > /data/g 2>/dev/null || echo read-only');
+  const r = await berth(
+    'run',
+    '--rm',
+    '-v',
+    'data:/data:ro',
+    'busybox',
+    'sh',
+    '-c',
+    'cat /data/f; echo x > /data/g 2>/dev/null || echo read-only',
+  );
   assert.equal(r.stdout, 'kept\nread-only\n');
   const v = JSON.parse((await berth('volume', 'inspect', 'data')).stdout) as { mountpoint: string }[];
   assert.equal(readFileSync(join(v[0]!.mountpoint, 'f'), 'utf8'), 'kept\n');
   const hostDir = join(root, 'bind-src');
   await exec('mkdir', ['-p', hostDir]);
   writeFileSync(join(hostDir, 'h'), 'from host\n');
-  const b = await berth('run', '--rm', '--read-only', '-v', `${hostDir}:/mnt`, 'busybox', 'sh', '-c', 'cat /mnt/h; touch /x 2>/dev/null || echo rootfs-ro');
+  const b = await berth(
+    'run',
+    '--rm',
+    '--read-only',
+    '-v',
+    `${hostDir}:/mnt`,
+    'busybox',
+    'sh',
+    '-c',
+    'cat /mnt/h; touch /x 2>/dev/null || echo rootfs-ro',
+  );
   assert.equal(b.stdout, 'from host\nrootfs-ro\n');
   assert.equal((await berth('volume', 'rm', 'data')).code, 0);
   assert.equal(existsSync(v[0]!.mountpoint), false);
 });
 
 test('resource limits reach the cgroup: --memory, --pids-limit', async () => {
-  const { id } = await d.client.create({ image: 'busybox', cmd: ['sleep', '30'], memory: 64 * 1024 * 1024, pidsLimit: 20 });
+  const { id } = await d.client.create({
+    image: 'busybox',
+    cmd: ['sleep', '30'],
+    memory: 64 * 1024 * 1024,
+    pidsLimit: 20,
+  });
   try {
     await d.client.start(id);
     const st = await d.client.stats(id);
@@ -166,7 +255,12 @@ test('resource limits reach the cgroup: --memory, --pids-limit', async () => {
 });
 
 test('restart policy: on-failure restarts a container killed from outside; stop is final', async () => {
-  const { id } = await d.client.create({ image: 'busybox', name: 'phoenix', cmd: ['sleep', '300'], restart: 'on-failure:3' });
+  const { id } = await d.client.create({
+    image: 'busybox',
+    name: 'phoenix',
+    cmd: ['sleep', '300'],
+    restart: 'on-failure:3',
+  });
   await d.client.start(id);
   const pid1 = (await d.client.inspect(id)).state.pid;
   assert.ok(pid1 > 0);
@@ -187,7 +281,10 @@ test('events stream with filters', async () => {
   const seen: string[] = [];
   const done = (async () => {
     try {
-      for await (const e of d.client.events({ filters: { type: ['container'], event: ['create', 'start', 'die', 'destroy'] } }, ac.signal)) {
+      for await (const e of d.client.events(
+        { filters: { type: ['container'], event: ['create', 'start', 'die', 'destroy'] } },
+        ac.signal,
+      )) {
         seen.push(e.action);
         if (e.action === 'destroy') break;
       }
@@ -201,7 +298,10 @@ test('events stream with filters', async () => {
 });
 
 test('wait: not-running answers a stopped container with its last exit; next-exit waits for the next one', async () => {
-  const { id } = await d.client.create({ image: 'busybox', cmd: ['sh', '-c', 'test -f /ran && exec sleep 60; touch /ran; exit 3'] });
+  const { id } = await d.client.create({
+    image: 'busybox',
+    cmd: ['sh', '-c', 'test -f /ran && exec sleep 60; touch /ran; exit 3'],
+  });
   const first = d.client.wait(id, 'next-exit');
   await d.client.start(id);
   assert.equal((await first).exitCode, 3);

@@ -8,7 +8,18 @@
 // start on a directory it owns that others may write.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -26,20 +37,30 @@ let d: Daemon | undefined;
 let id = '';
 
 function pickFreeGid(): number {
-  const used = new Set(readFileSync('/etc/group', 'utf8').split('\n').map((l) => Number(l.split(':')[2])));
+  const used = new Set(
+    readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .map((l) => Number(l.split(':')[2])),
+  );
   for (let g = 48151; ; g++) if (!used.has(g)) return g;
 }
 
 function needs(): void {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
-  for (const t of ['runuser', 'setpriv', 'grep', 'find']) if (spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0) throw new Error(`${t} is missing (util-linux, grep, findutils)`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const t of ['runuser', 'setpriv', 'grep', 'find'])
+    if (spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0)
+      throw new Error(`${t} is missing (util-linux, grep, findutils)`);
   if (spawnSync('id', ['nobody']).status !== 0) throw new Error('the host has no user nobody to search as');
 }
 
 async function berth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d!.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d!.socket, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -49,7 +70,10 @@ async function berth(...args: string[]): Promise<{ code: number; stdout: string;
 
 /** Runs a command as nobody (`runuser`), or as nobody with the configured group as well (`setpriv`). */
 function as(who: 'nobody' | 'group member', cmd: string[]): { code: number | null; stdout: string; stderr: string } {
-  const argv = who === 'nobody' ? ['runuser', '-u', 'nobody', '--', ...cmd] : ['setpriv', '--reuid=65534', '--regid=65534', `--groups=${GROUP}`, '--', ...cmd];
+  const argv =
+    who === 'nobody'
+      ? ['runuser', '-u', 'nobody', '--', ...cmd]
+      : ['setpriv', '--reuid=65534', '--regid=65534', `--groups=${GROUP}`, '--', ...cmd];
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -88,8 +112,15 @@ function tcpListeners(pid: number): string[] {
 /** The checks of the issue, as they stand now. */
 async function assertNothingReadable(when: string): Promise<void> {
   // The control: the secret is on disk (as root), so a search that finds nothing means something.
-  const asRoot = spawnSync('grep', ['-rlF', '-D', 'skip', SECRET, root, runRoot], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-  assert.ok(asRoot.some((p) => p.endsWith('config.json')) && asRoot.some((p) => p.endsWith('-json.log')) && asRoot.some((p) => p.endsWith('berthd.db') || p.endsWith('berthd.db-wal')), `${when}: root finds the secret in the spec, the log and the database: ${asRoot.join(' ')}`);
+  const asRoot = spawnSync('grep', ['-rlF', '-D', 'skip', SECRET, root, runRoot], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean);
+  assert.ok(
+    asRoot.some((p) => p.endsWith('config.json')) &&
+      asRoot.some((p) => p.endsWith('-json.log')) &&
+      asRoot.some((p) => p.endsWith('berthd.db') || p.endsWith('berthd.db-wal')),
+    `${when}: root finds the secret in the spec, the log and the database: ${asRoot.join(' ')}`,
+  );
 
   const grep = as('nobody', ['grep', '-rlF', '-D', 'skip', SECRET, root, runRoot]);
   assert.equal(grep.stdout, '', `${when}: nobody finds the secret in ${grep.stdout}`);
@@ -98,7 +129,10 @@ async function assertNothingReadable(when: string): Promise<void> {
 
   const socks = sockets();
   const apiSockets = [join(runRoot, 'berthd.sock'), join(runRoot, 'cri.sock')];
-  assert.ok(apiSockets.every((a) => socks.includes(a)) && socks.some((s) => s.endsWith('attach.sock')), `${when}: the API sockets and a shim's attach socket exist: ${socks.join(' ')}`);
+  assert.ok(
+    apiSockets.every((a) => socks.includes(a)) && socks.some((s) => s.endsWith('attach.sock')),
+    `${when}: the API sockets and a shim's attach socket exist: ${socks.join(' ')}`,
+  );
   for (const s of socks) assert.equal(connectAs('nobody', s), 'EACCES', `${when}: nobody connecting to ${s}`);
   for (const a of apiSockets) {
     const st = statSync(a);
@@ -113,7 +147,11 @@ async function assertNothingReadable(when: string): Promise<void> {
   assert.equal(as('nobody', ['cat', info.logPath]).code, 1, `${when}: nobody reads no log`);
   const spec = as('group member', ['cat', join(root, 'containers', id, 'config.json')]);
   assert.match(spec.stderr, /Permission denied/, `${when}: the group reads no spec`);
-  assert.deepEqual(as('group member', ['grep', '-rlF', '-D', 'skip', SECRET, root, runRoot]).stdout, '', `${when}: the group lists nothing`);
+  assert.deepEqual(
+    as('group member', ['grep', '-rlF', '-D', 'skip', SECRET, root, runRoot]).stdout,
+    '',
+    `${when}: the group lists nothing`,
+  );
 
   assert.deepEqual(tcpListeners(d!.proc.pid!), [], `${when}: berthd listens on no TCP port`);
 }
@@ -126,7 +164,20 @@ before(async () => {
   for (const r of [root, runRoot]) chmodSync(r, 0o755);
   d = await startBerthd(root, runRoot, ['--no-network', '--group', String(GROUP)], { defaultRuntime: RUNTIME });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
-  const r = await berth('run', '-d', '-e', `TOKEN=${SECRET}`, '--label', `token=${SECRET}`, '-v', `${bindDir}:/mnt`, 'busybox', 'sh', '-c', 'echo "logged $TOKEN"; cat /mnt/f; sleep 1000');
+  const r = await berth(
+    'run',
+    '-d',
+    '-e',
+    `TOKEN=${SECRET}`,
+    '--label',
+    `token=${SECRET}`,
+    '-v',
+    `${bindDir}:/mnt`,
+    'busybox',
+    'sh',
+    '-c',
+    'echo "logged $TOKEN"; cat /mnt/f; sleep 1000',
+  );
   assert.equal(r.code, 0, r.stderr);
   id = r.stdout.trim();
   await until('the secret in the log', async () => {
@@ -150,7 +201,18 @@ test('nothing berthd keeps is readable by another user; every socket refuses the
 test('containers running as a non-root user still start, read /etc/hosts, exec and use volumes', async () => {
   const w = await berth('run', '--rm', '-v', 'modes-vol:/v', 'busybox', 'sh', '-c', 'echo in-volume > /v/f');
   assert.equal(w.code, 0, w.stderr);
-  const r = await berth('run', '--rm', '-u', 'nobody', '-v', 'modes-vol:/v', 'busybox', 'sh', '-c', 'id -u; cat /etc/hosts /etc/resolv.conf /etc/hostname >/dev/null && ls / >/dev/null && cat /v/f && echo made > /tmp/x && cat /tmp/x');
+  const r = await berth(
+    'run',
+    '--rm',
+    '-u',
+    'nobody',
+    '-v',
+    'modes-vol:/v',
+    'busybox',
+    'sh',
+    '-c',
+    'id -u; cat /etc/hosts /etc/resolv.conf /etc/hostname >/dev/null && ls / >/dev/null && cat /v/f && echo made > /tmp/x && cat /tmp/x',
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '65534\nin-volume\nmade\n');
   const ex = await berth('exec', '-u', 'nobody', id, 'sh', '-c', 'id -u; cat /mnt/f');
@@ -209,13 +271,18 @@ test('berthd refuses to start where a directory it owns is group- or world-writa
     const old = statSync(dir).mode & 0o7777;
     chmodSync(dir, mode);
     try {
-      const started = await startBerthd(root, runRoot, ['--no-network', '--group', String(GROUP)], { defaultRuntime: RUNTIME }).catch((e: Error) => e);
+      const started = await startBerthd(root, runRoot, ['--no-network', '--group', String(GROUP)], {
+        defaultRuntime: RUNTIME,
+      }).catch((e: Error) => e);
       if (!(started instanceof Error)) {
         await started.stop();
         assert.fail(`berthd started with ${dir} at mode 0${mode.toString(8)}`);
       }
       assert.match(started.message, /berthd exited with 1/);
-      assert.ok(started.message.includes(`${dir} is ${mode & 0o020 ? 'group' : 'world'}-writable (mode 0${mode.toString(8)})`), started.message);
+      assert.ok(
+        started.message.includes(`${dir} is ${mode & 0o020 ? 'group' : 'world'}-writable (mode 0${mode.toString(8)})`),
+        started.message,
+      );
       assert.equal(statSync(dir).mode & 0o7777, mode, 'left as found, for the administrator to look at');
     } finally {
       chmodSync(dir, old);

@@ -9,7 +9,16 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { unisolateBridge } from '../../src/network/isolation.ts';
-import { busyboxRootfsTar, type Daemon, fetchText, finish, leftovers, removeRoots, startBerthd, tempRoots } from './engine-harness.ts';
+import {
+  busyboxRootfsTar,
+  type Daemon,
+  fetchText,
+  finish,
+  leftovers,
+  removeRoots,
+  startBerthd,
+  tempRoots,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -34,8 +43,12 @@ const octets = (cidr: string) => cidr.replace(/0\/24$/, '');
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root');
-  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  d = await startBerthd(root, runRoot, [], { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } });
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  d = await startBerthd(root, runRoot, [], {
+    defaultRuntime: RUNTIME,
+    network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } },
+  });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
@@ -44,7 +57,8 @@ after(async () => {
     await finish(d, root, runRoot, {
       network: true,
       beforeStop: async (d) => {
-        for (const n of await d.client.networks().catch(() => [])) if (n.name !== 'berth') await d.client.networkRemove(n.name).catch(() => {});
+        for (const n of await d.client.networks().catch(() => []))
+          if (n.name !== 'berth') await d.client.networkRemove(n.name).catch(() => {});
       },
     });
   } finally {
@@ -54,7 +68,8 @@ after(async () => {
       await unisolateBridge(b);
     }
     // A run root whose berthd failed midway keeps its netns directory's self bind mount.
-    for (const dir of extraRoots) if (leftovers(dir, dir).includes(`mount ${dir}/netns`)) sh('umount', ['-l', `${dir}/netns`]);
+    for (const dir of extraRoots)
+      if (leftovers(dir, dir).includes(`mount ${dir}/netns`)) sh('umount', ['-l', `${dir}/netns`]);
     await removeRoots(...extraRoots);
   }
 });
@@ -72,7 +87,11 @@ test('default network: an address on the bridge, and -p reachable from the host 
   const port = 20000 + (process.pid % 10000);
   const { id } = await d.client.create({
     image: 'busybox',
-    cmd: ['sh', '-c', 'mkdir -p /tmp/www && echo served-by-berth > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'],
+    cmd: [
+      'sh',
+      '-c',
+      'mkdir -p /tmp/www && echo served-by-berth > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www',
+    ],
     ports: [{ hostIP: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }],
   });
   await d.client.start(id);
@@ -86,11 +105,23 @@ test('default network: an address on the bridge, and -p reachable from the host 
 
 test('a user network: containers reach each other by address; network rm refuses while attached', async () => {
   await d.client.networkCreate('bte-net');
-  const srv = await d.client.create({ image: 'busybox', network: 'bte-net', cmd: ['sh', '-c', 'mkdir -p /w && echo peer > /w/index.html && exec httpd -f -p 8080 -h /w'] });
+  const srv = await d.client.create({
+    image: 'busybox',
+    network: 'bte-net',
+    cmd: ['sh', '-c', 'mkdir -p /w && echo peer > /w/index.html && exec httpd -f -p 8080 -h /w'],
+  });
   await d.client.start(srv.id);
   const ip = ((await d.client.inspect(srv.id)).networks['bte-net'] as { ips: string[] }).ips[0]!;
   await assert.rejects(d.client.networkRemove('bte-net'), /has containers attached/);
-  const cli = await d.client.create({ image: 'busybox', network: 'bte-net', cmd: ['sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://${ip}:8080/ && exit 0; sleep 0.3; done; exit 1`] });
+  const cli = await d.client.create({
+    image: 'busybox',
+    network: 'bte-net',
+    cmd: [
+      'sh',
+      '-c',
+      `for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://${ip}:8080/ && exit 0; sleep 0.3; done; exit 1`,
+    ],
+  });
   await d.client.start(cli.id);
   assert.equal((await d.client.wait(cli.id)).exitCode, 0);
   let out = '';
@@ -100,7 +131,12 @@ test('a user network: containers reach each other by address; network rm refuses
 
   // Name resolution: a container started later is named in the hosts file of one already running
   // (rewritten in place), and the newcomer names the server; after the newcomer stops it is gone.
-  const named = await d.client.create({ image: 'busybox', name: 'bte-named', network: 'bte-net', cmd: ['sh', '-c', 'cat /etc/hosts; sleep 30'] });
+  const named = await d.client.create({
+    image: 'busybox',
+    name: 'bte-named',
+    network: 'bte-net',
+    cmd: ['sh', '-c', 'cat /etc/hosts; sleep 30'],
+  });
   await d.client.start(named.id);
   const srvName = (await d.client.inspect(srv.id)).name;
   const hostsOf = async (id: string) => {
@@ -124,7 +160,11 @@ test('bridge networks are isolated from each other in both directions; published
   await d.client.networkCreate('bte-iso', { subnet: subnet(0) });
   const port = 20000 + ((process.pid + 1) % 10000);
   const web = ['sh', '-c', 'mkdir -p /w && echo iso > /w/index.html && exec httpd -f -p 80 -h /w'];
-  const onDefault = await d.client.create({ image: 'busybox', cmd: web, ports: [{ hostIP: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }] });
+  const onDefault = await d.client.create({
+    image: 'busybox',
+    cmd: web,
+    ports: [{ hostIP: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }],
+  });
   const onUser = await d.client.create({ image: 'busybox', network: 'bte-iso', cmd: web });
   await d.client.start(onDefault.id);
   await d.client.start(onUser.id);
@@ -163,7 +203,10 @@ test("a berthd on a wiped root takes over the bridges berth left; network rm and
     await d1.client.remove(id);
   }
   await d1.stop();
-  assert.ok(linkExists(bridge) && linkExists(userBridge), 'a stopped berthd leaves its bridges, as dockerd leaves docker0');
+  assert.ok(
+    linkExists(bridge) && linkExists(userBridge),
+    'a stopped berthd leaves its bridges, as dockerd leaves docker0',
+  );
   await removeRoots(first.root);
 
   // The user starts over with an empty state directory (the run directory is the same: /run/berth).
@@ -175,9 +218,18 @@ test("a berthd on a wiped root takes over the bridges berth left; network rm and
   assert.equal((await d2.client.networkInspect('berth')).bridge, bridge);
   // Without a subnet, a network taking over a bridge keeps the bridge's (still free) subnet.
   const again = await d2.client.networkCreate('btw-net');
-  assert.deepEqual([again.bridge, again.subnet], [userBridge, subnet(2)], 'the user network takes its old bridge over too');
+  assert.deepEqual(
+    [again.bridge, again.subnet],
+    [userBridge, subnet(2)],
+    'the user network takes its old bridge over too',
+  );
   const port = 20000 + ((process.pid + 2) % 10000);
-  const { id } = await d2.client.create({ image: 'busybox', network: 'btw-net', cmd: ['sh', '-c', 'mkdir -p /w && echo again > /w/index.html && exec httpd -f -p 80 -h /w'], ports: [{ hostIP: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }] });
+  const { id } = await d2.client.create({
+    image: 'busybox',
+    network: 'btw-net',
+    cmd: ['sh', '-c', 'mkdir -p /w && echo again > /w/index.html && exec httpd -f -p 80 -h /w'],
+    ports: [{ hostIP: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }],
+  });
   await d2.client.start(id);
   assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'again\n');
   assert.notDeepEqual(rulesNaming(userBridge, octets(subnet(2))), [], 'the network has rules while in use');
@@ -186,7 +238,11 @@ test("a berthd on a wiped root takes over the bridges berth left; network rm and
   assert.equal(linkExists(userBridge), false, 'network rm deletes the bridge');
   assert.deepEqual(rulesNaming(userBridge, octets(subnet(2))), [], 'network rm leaves no rule naming the network');
   await finish(d2, second.root, second.runRoot, { network: true });
-  assert.deepEqual(rulesNaming(bridge, userBridge, octets(subnet(1)), octets(subnet(2))), before, 'clean-up leaves no rule behind');
+  assert.deepEqual(
+    rulesNaming(bridge, userBridge, octets(subnet(1)), octets(subnet(2))),
+    before,
+    'clean-up leaves no rule behind',
+  );
 
   // A bridge berth did not make is refused, naming the setting that picks another.
   const foreign = `btx${process.pid % 100000}`;
@@ -195,8 +251,13 @@ test("a berthd on a wiped root takes over the bridges berth left; network rm and
   const third = tempRoots();
   extraRoots.push(third.root, third.runRoot);
   await assert.rejects(
-    startBerthd(third.root, third.runRoot, [], { ...cfg, network: { defaultNetwork: { name: 'berth', bridge: foreign, subnet: subnet(3) } } }),
-    new RegExp(`network berth: interface ${foreign} already exists on this host and berth did not make it .*pick another bridge for the default network with network\\.defaultNetwork\\.bridge`),
+    startBerthd(third.root, third.runRoot, [], {
+      ...cfg,
+      network: { defaultNetwork: { name: 'berth', bridge: foreign, subnet: subnet(3) } },
+    }),
+    new RegExp(
+      `network berth: interface ${foreign} already exists on this host and berth did not make it .*pick another bridge for the default network with network\\.defaultNetwork\\.bridge`,
+    ),
   );
   assert.equal(linkExists(foreign), true, "someone else's bridge is left alone");
 });

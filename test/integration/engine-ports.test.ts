@@ -10,7 +10,16 @@ import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ephemeralPortRange, hostPortFree } from '../../src/network/port-allocator.ts';
-import { busyboxRootfsTar, type Daemon, fetchText, finish, NODE, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import {
+  busyboxRootfsTar,
+  type Daemon,
+  fetchText,
+  finish,
+  NODE,
+  REPO,
+  startBerthd,
+  tempRoots,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -21,19 +30,30 @@ const SUBNET = `10.${200 + (process.pid % 40)}.${process.pid % 250}.0/24`;
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root');
-  if (!existsSync('/usr/lib/cni/portmap')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  d = await startBerthd(root, runRoot, [], { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } } });
+  if (!existsSync('/usr/lib/cni/portmap'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  d = await startBerthd(root, runRoot, [], {
+    defaultRuntime: RUNTIME,
+    network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } },
+  });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
 after(() => finish(d, root, runRoot, { network: true }));
 
 function berth(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
-const httpd = (text: string) => ['sh', '-c', `mkdir -p /w && echo ${text} > /w/index.html && exec httpd -f -p 80 -h /w`];
+const httpd = (text: string) => [
+  'sh',
+  '-c',
+  `mkdir -p /w && echo ${text} > /w/index.html && exec httpd -f -p 80 -h /w`,
+];
 
 async function hostPortOf(id: string): Promise<number> {
   const b = (await d.client.inspect(id)).networkSettings?.ports['80/tcp'];
@@ -44,7 +64,10 @@ async function hostPortOf(id: string): Promise<number> {
 function allocations(): { container_id: string; host_port: number }[] {
   const db = new DatabaseSync(join(root, 'berthd.db'), { readOnly: true });
   try {
-    return db.prepare('SELECT container_id, host_port FROM port_allocations ORDER BY host_port').all() as { container_id: string; host_port: number }[];
+    return db.prepare('SELECT container_id, host_port FROM port_allocations ORDER BY host_port').all() as {
+      container_id: string;
+      host_port: number;
+    }[];
   } finally {
     db.close();
   }
@@ -52,7 +75,12 @@ function allocations(): { container_id: string; host_port: number }[] {
 
 test('-p 80 on two containers: two free ephemeral ports, both reachable on 127.0.0.1, shown by inspect, ps and port, kept across stop/start, released by rm', async () => {
   const [lo, hi] = ephemeralPortRange();
-  const a = await d.client.create({ image: 'busybox', name: 'ports-a', cmd: httpd('from-a'), ports: [{ hostIP: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }] });
+  const a = await d.client.create({
+    image: 'busybox',
+    name: 'ports-a',
+    cmd: httpd('from-a'),
+    ports: [{ hostIP: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }],
+  });
   await d.client.start(a.id);
   const run = berth('run', '-d', '--name', 'ports-b', '-p', '127.0.0.1::80', 'busybox', ...httpd('from-b'));
   assert.equal(run.code, 0, run.err);
@@ -64,7 +92,9 @@ test('-p 80 on two containers: two free ephemeral ports, both reachable on 127.0
   assert.equal(await fetchText(`http://127.0.0.1:${pa}/`), 'from-a\n');
   assert.equal(await fetchText(`http://127.0.0.1:${pb}/`), 'from-b\n');
   assert.deepEqual(
-    allocations().map((r) => [r.container_id, r.host_port]).sort(),
+    allocations()
+      .map((r) => [r.container_id, r.host_port])
+      .sort(),
     [
       [a.id, pa],
       [bId, pb],
@@ -92,5 +122,8 @@ test('-p 80 on two containers: two free ephemeral ports, both reachable on 127.0
   await d.client.remove(a.id, { force: true });
   await d.client.remove(bId, { force: true });
   assert.deepEqual(allocations(), [], 'the allocations went with their containers');
-  await assert.rejects(fetch(`http://127.0.0.1:${pa}/`, { signal: AbortSignal.timeout(2000) }), 'nothing answers on a released port');
+  await assert.rejects(
+    fetch(`http://127.0.0.1:${pa}/`, { signal: AbortSignal.timeout(2000) }),
+    'nothing answers on a released port',
+  );
 });

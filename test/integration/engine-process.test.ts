@@ -7,7 +7,16 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import {
+  berthCli,
+  busyboxRootfsTar,
+  type Daemon,
+  finish,
+  REPO,
+  startBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -19,12 +28,21 @@ const berth = (...args: string[]) => berthCli(d.socket, ...args);
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME });
   // `escape` climbs out of the rootfs on the host (…/containers/<id>/rootfs/../../../../<hostDir>), and
   // inside the container's root it is /tmp/<hostDir's name>, which the image has not.
   const climb = `${'../'.repeat(12)}${hostDir.slice(1)}`;
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar([{ name: 'escape', linkname: climb }, { name: 'up', linkname: '../../../../../../../../../tmp' }])]), 'busybox:latest');
+  await d.client.importRootfs(
+    Readable.from([
+      await busyboxRootfsTar([
+        { name: 'escape', linkname: climb },
+        { name: 'up', linkname: '../../../../../../../../../tmp' },
+      ]),
+    ]),
+    'busybox:latest',
+  );
 });
 
 after(async () => {
@@ -57,7 +75,18 @@ test('HOME: /root for root, the passwd home for -u, / without an entry; the imag
 });
 
 test('-w makes a missing working directory, owned by the container user, never outside the root', async () => {
-  const r = await berth('run', '--rm', '-u', 'nobody', '-w', '/some/new/dir', 'busybox', 'sh', '-c', 'pwd; ls -ldn /some/new/dir /some');
+  const r = await berth(
+    'run',
+    '--rm',
+    '-u',
+    'nobody',
+    '-w',
+    '/some/new/dir',
+    'busybox',
+    'sh',
+    '-c',
+    'pwd; ls -ldn /some/new/dir /some',
+  );
   assert.equal(r.code, 0, r.stderr);
   const [pwd, ...ls] = r.stdout.trim().split('\n');
   assert.equal(pwd, '/some/new/dir');
@@ -103,7 +132,11 @@ test('a failed exec (no such binary) leaves no exec directory behind', async () 
     const r = await berth('exec', ...a, 'fail', '/no/such/binary');
     assert.notEqual(r.code, 0, `exec ${a.join(' ')} of a missing binary fails`);
   }
-  await until('the failed execs are cleaned up', () => (existsSync(execs) ? readdirSync(execs) : []).every((x) => before.has(x)), 5000);
+  await until(
+    'the failed execs are cleaned up',
+    () => (existsSync(execs) ? readdirSync(execs) : []).every((x) => before.has(x)),
+    5000,
+  );
   assert.equal((await berth('rm', '-f', 'fail')).code, 0);
 });
 

@@ -13,10 +13,10 @@ const { root, runRoot } = tempRoots();
 let d: Daemon;
 const cfg = { defaultRuntime: RUNTIME };
 
-
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root');
-  if (!existsSync(join(REPO, 'native/build/berth-shim'))) throw new Error('native/build/berth-shim is missing: run scripts/build.sh');
+  if (!existsSync(join(REPO, 'native/build/berth-shim')))
+    throw new Error('native/build/berth-shim is missing: run scripts/build.sh');
   d = await startBerthd(root, runRoot, ['--no-network'], cfg);
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -25,8 +25,17 @@ after(() => finish(d, root, runRoot));
 
 test('kill -9 of berthd: containers outlive it; exits while down are recorded; policies apply after restart', async () => {
   const c = d.client;
-  const keep = await c.create({ image: 'busybox', name: 'keeper', cmd: ['sh', '-c', 'echo up; while true; do sleep 0.1; done'] });
-  const quits = await c.create({ image: 'busybox', name: 'quitter', cmd: ['sh', '-c', 'read x; exit 42'], openStdin: true });
+  const keep = await c.create({
+    image: 'busybox',
+    name: 'keeper',
+    cmd: ['sh', '-c', 'echo up; while true; do sleep 0.1; done'],
+  });
+  const quits = await c.create({
+    image: 'busybox',
+    name: 'quitter',
+    cmd: ['sh', '-c', 'read x; exit 42'],
+    openStdin: true,
+  });
   const phoenix = await c.create({ image: 'busybox', name: 'phoenix', cmd: ['sleep', '300'], restart: 'always' });
   for (const x of [keep, quits, phoenix]) await c.start(x.id);
   const before = await c.inspect(keep.id);
@@ -34,10 +43,10 @@ test('kill -9 of berthd: containers outlive it; exits while down are recorded; p
 
   await d.stop('SIGKILL');
   // While berthd is down: one container exits on its own, one is killed from outside.
-  const quitterPid = (await (async () => {
+  const quitterPid = await (async () => {
     const { readFileSync } = await import('node:fs');
     return Number(readFileSync(join(runRoot, 'shims', quits.id.slice(0, 32), 'container.pid'), 'utf8'));
-  })());
+  })();
   process.kill(quitterPid, 'SIGKILL');
   process.kill(phoenixPid, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 1000));
@@ -47,7 +56,10 @@ test('kill -9 of berthd: containers outlive it; exits while down are recorded; p
   const k = await d.client.inspect(keep.id);
   assert.equal(k.state.status, 'running');
   assert.equal(k.state.pid, before.state.pid, 'the same process, reconnected');
-  assert.ok((await d.client.list()).some((x) => x.id === keep.id), 'listed as running');
+  assert.ok(
+    (await d.client.list()).some((x) => x.id === keep.id),
+    'listed as running',
+  );
   const q = await d.client.inspect(quits.id);
   assert.equal(q.state.status, 'stopped');
   assert.equal(q.state.exitCode, 137, 'the exit while berthd was down is recorded');

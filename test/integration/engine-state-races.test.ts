@@ -30,22 +30,36 @@ const SLOW_RUNC = join(binDir, 'slow-runc');
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
-  writeFileSync(SLOW_RUNC, `#!/bin/sh\n${RUNC} "$@"\nrc=$?\ncase " $* " in *" pause "*|*" resume "*) sleep 0.3 ;; esac\nexit $rc\n`, { mode: 0o755 });
-  d = await startBerthd(root, runRoot, ['--no-network'], { defaultRuntime: RUNTIME, runtimes: { 'slow-runc': SLOW_RUNC } });
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  writeFileSync(
+    SLOW_RUNC,
+    `#!/bin/sh\n${RUNC} "$@"\nrc=$?\ncase " $* " in *" pause "*|*" resume "*) sleep 0.3 ;; esac\nexit $rc\n`,
+    { mode: 0o755 },
+  );
+  d = await startBerthd(root, runRoot, ['--no-network'], {
+    defaultRuntime: RUNTIME,
+    runtimes: { 'slow-runc': SLOW_RUNC },
+  });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
 after(() => finish(d, root, runRoot).finally(() => removeRoots(binDir)));
 
-const settle = <T>(p: Promise<T>) => p.then(
-  () => undefined,
-  () => undefined,
-);
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    () => undefined,
+    () => undefined,
+  );
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<never>(
+      (_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(t));
 }
 
 /** After the storm: each container is stopped for good, and its row says so (nothing live, wait answers). */
@@ -56,13 +70,25 @@ async function assertSettled(c: BerthClient, ids: string[]): Promise<void> {
       30_000,
       `stop of ${id.slice(0, 12)}`,
     );
-    const exit = await withTimeout(c.wait(id), 10_000, `wait for ${id.slice(0, 12)}, recorded as ${JSON.stringify((await c.inspect(id)).state)}`);
+    const exit = await withTimeout(
+      c.wait(id),
+      10_000,
+      `wait for ${id.slice(0, 12)}, recorded as ${JSON.stringify((await c.inspect(id)).state)}`,
+    );
     assert.equal(typeof exit.exitCode, 'number');
     const s = (await c.inspect(id)).state;
-    assert.deepEqual({ status: s.status, running: s.running, paused: s.paused, pid: s.pid, shimPid: s.shimPid }, { status: 'stopped', running: false, paused: false, pid: 0, shimPid: 0 }, `${id.slice(0, 12)}: ${JSON.stringify(s)}`);
+    assert.deepEqual(
+      { status: s.status, running: s.running, paused: s.paused, pid: s.pid, shimPid: s.shimPid },
+      { status: 'stopped', running: false, paused: false, pid: 0, shimPid: 0 },
+      `${id.slice(0, 12)}: ${JSON.stringify(s)}`,
+    );
   }
   assert.deepEqual(await c.list(), [], 'ps lists no container as running');
-  assert.deepEqual(existsSync(join(runRoot, 'shims')) ? readdirSync(join(runRoot, 'shims')) : [], [], 'no shim directory is left');
+  assert.deepEqual(
+    existsSync(join(runRoot, 'shims')) ? readdirSync(join(runRoot, 'shims')) : [],
+    [],
+    'no shim directory is left',
+  );
 }
 
 test('pause, unpause, stop and kill sent again and again at containers that exit at once: the recorded state ends as the task did', async () => {
@@ -70,13 +96,26 @@ test('pause, unpause, stop and kill sent again and again at containers that exit
   const ids: string[] = [];
   for (let round = 0; round < 3; round++) {
     const batch = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => c.createAndStart({ image: 'busybox', cmd: ['sh', '-c', `sleep 0.0${i}`], runtime: RUNTIMES[i % RUNTIMES.length]! }).then((r) => r.id)),
+      Array.from({ length: 6 }, (_, i) =>
+        c
+          .createAndStart({
+            image: 'busybox',
+            cmd: ['sh', '-c', `sleep 0.0${i}`],
+            runtime: RUNTIMES[i % RUNTIMES.length]!,
+          })
+          .then((r) => r.id),
+      ),
     );
     ids.push(...batch);
     await Promise.all(
       batch.map(async (id, i) => {
         for (let k = 0; k < 12; k++) {
-          const verbs = [c.pause(id), c.unpause(id), c.pause(id), ...(k % 4 === 3 ? [i % 2 ? c.kill(id, 'SIGKILL') : c.stop(id, 0)] : [])];
+          const verbs = [
+            c.pause(id),
+            c.unpause(id),
+            c.pause(id),
+            ...(k % 4 === 3 ? [i % 2 ? c.kill(id, 'SIGKILL') : c.stop(id, 0)] : []),
+          ];
           await Promise.all(verbs.map(settle));
         }
       }),
@@ -91,7 +130,11 @@ test('kill while a pause is under way, under a runtime slow to return: the exit 
   const c = d.client;
   const ids: string[] = [];
   for (let round = 0; round < 2; round++) {
-    const batch = await Promise.all(Array.from({ length: 3 }, () => c.createAndStart({ image: 'busybox', cmd: ['sleep', '1000'], runtime: 'slow-runc' }).then((r) => r.id)));
+    const batch = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        c.createAndStart({ image: 'busybox', cmd: ['sleep', '1000'], runtime: 'slow-runc' }).then((r) => r.id),
+      ),
+    );
     ids.push(...batch);
     await Promise.all(
       batch.map(async (id) => {

@@ -26,7 +26,10 @@ import { startRegistry, type TestRegistry } from '../lib/registry.ts';
 import { busyboxImage, busyboxTar } from '../lib/test-images.ts';
 
 const run = promisify(execFile);
-for (const [bin, pkg] of [['/usr/bin/skopeo', 'skopeo'], ['/usr/bin/umoci', 'umoci']] as const)
+for (const [bin, pkg] of [
+  ['/usr/bin/skopeo', 'skopeo'],
+  ['/usr/bin/umoci', 'umoci'],
+] as const)
   if (!existsSync(bin)) throw new Error(`${bin} is missing: install the Debian package ${pkg} (scripts/setup.sh)`);
 
 const temps: string[] = [];
@@ -73,7 +76,10 @@ async function save(s: ImageService, names: string[], format: 'docker-archive' |
 
 const refused = (re: RegExp) => (e: unknown) => {
   assert.ok(isBerthError(e), `expected a BerthError, got ${e}`);
-  assert.ok(e.code === ErrorCode.InvalidArgument || e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition, e.message);
+  assert.ok(
+    e.code === ErrorCode.InvalidArgument || e.code === ErrorCode.NotFound || e.code === ErrorCode.FailedPrecondition,
+    e.message,
+  );
   assert.match(e.message, re);
   return true;
 };
@@ -123,16 +129,33 @@ describe('image archives with skopeo and umoci', () => {
     assert.equal(m.layers[0].digest, `sha256:${sha(layerTar)}`);
     // skopeo finds the image by the name berth wrote in RepoTags.
     await run('skopeo', ['copy', '-q', `docker-archive:${file}:${name}`, `dir:${dir}-byname`]);
-    await assert.rejects(run('skopeo', ['copy', '-q', `docker-archive:${file}:${reg.host}/not/there:1`, `dir:${dir}-none`]));
+    await assert.rejects(
+      run('skopeo', ['copy', '-q', `docker-archive:${file}:${reg.host}/not/there:1`, `dir:${dir}-none`]),
+    );
   });
 
   it('loads OCI layouts made by skopeo copy from the registry (directory and archive) and unpacks them', async () => {
     const work = await temp();
-    await run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${name}`, `oci:${join(work, 'dir')}:${reg.host}/copied/dir:2`]);
-    await run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${name}`, `oci-archive:${join(work, 'a.tar')}:plaintag`]);
+    await run('skopeo', [
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      `docker://${name}`,
+      `oci:${join(work, 'dir')}:${reg.host}/copied/dir:2`,
+    ]);
+    await run('skopeo', [
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      `docker://${name}`,
+      `oci-archive:${join(work, 'a.tar')}:plaintag`,
+    ]);
     const s = await service();
     const a = await s.load(join(work, 'dir'));
-    assert.deepEqual(a, { format: 'oci-layout', images: [{ name: `${reg.host}/copied/dir:2`, digest: a.images[0]!.digest }] });
+    assert.deepEqual(a, {
+      format: 'oci-layout',
+      images: [{ name: `${reg.host}/copied/dir:2`, digest: a.images[0]!.digest }],
+    });
     const b = await s.load(join(work, 'a.tar'));
     assert.equal(b.images[0]!.name, 'localhost/unnamed:plaintag');
     const info = await s.inspect(`${reg.host}/copied/dir:2`);
@@ -142,7 +165,13 @@ describe('image archives with skopeo and umoci', () => {
 
   it('loads a docker-archive made by skopeo copy … docker-archive:', async () => {
     const file = join(await temp(), 'sk.tar');
-    await run('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${name}`, `docker-archive:${file}:localhost/sk/busybox:7`]);
+    await run('skopeo', [
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      `docker://${name}`,
+      `docker-archive:${file}:localhost/sk/busybox:7`,
+    ]);
     const s = await service();
     const r = await s.load(file);
     assert.equal(r.format, 'docker-archive');
@@ -176,7 +205,11 @@ describe('image archives with skopeo and umoci', () => {
       await done;
       return Buffer.concat(chunks);
     })();
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(l1)}`, `sha256:${sha(l2Tar)}`, `sha256:${sha(l2Tar)}`] } });
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [`sha256:${sha(l1)}`, `sha256:${sha(l2Tar)}`, `sha256:${sha(l2Tar)}`] },
+    });
     const file = join(await temp(), 'legacy.tar');
     await writeTar(file, [
       { name: 'aaa/', type: 'directory' },
@@ -184,12 +217,24 @@ describe('image archives with skopeo and umoci', () => {
       { name: 'bbb/layer.tar', data: gzipSync(l2Tar) },
       { name: 'ccc/layer.tar', type: 'symlink', linkname: '../bbb/layer.tar' },
       { name: `${sha(config)}.json`, data: config },
-      { name: 'manifest.json', data: JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: ['legacy:1'], Layers: ['aaa/layer.tar', 'bbb/layer.tar', 'ccc/layer.tar'] }]) },
+      {
+        name: 'manifest.json',
+        data: JSON.stringify([
+          {
+            Config: `${sha(config)}.json`,
+            RepoTags: ['legacy:1'],
+            Layers: ['aaa/layer.tar', 'bbb/layer.tar', 'ccc/layer.tar'],
+          },
+        ]),
+      },
     ]);
     const s = await service();
     await s.load(file);
     const info = await s.inspect('legacy:1');
-    assert.deepEqual(info.layers.map((l) => l.mediaType), [MediaType.DockerLayer, MediaType.DockerLayerGzip, MediaType.DockerLayerGzip]);
+    assert.deepEqual(
+      info.layers.map((l) => l.mediaType),
+      [MediaType.DockerLayer, MediaType.DockerLayerGzip, MediaType.DockerLayerGzip],
+    );
     assert.equal(info.unpacked, true);
   });
 
@@ -206,7 +251,10 @@ describe('image archives with skopeo and umoci', () => {
     const s = await service();
     const r = await s.load(repacked);
     assert.equal(r.format, 'docker-archive');
-    assert.deepEqual(r.images.map((i) => i.name), [name]);
+    assert.deepEqual(
+      r.images.map((i) => i.name),
+      [name],
+    );
     assert.equal((await s.inspect(name)).unpacked, true);
     // The root as a file, and a root that leaves the archive, are still refused.
     for (const [label, entries, re] of [
@@ -224,41 +272,87 @@ describe('image archives with skopeo and umoci', () => {
     await s.load(await save(svc, [name], 'docker-archive'));
     const before = { images: await s.list(), content: await s.listContent(), snapshots: await s.listSnapshots() };
     const l1 = await busyboxTar();
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(l1)}`] } });
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [`sha256:${sha(l1)}`] },
+    });
     const cfgName = `${sha(config)}.json`;
     const dir = await temp();
     const cases: [string, E[], RegExp][] = [
-      ['traversal-entry', [{ name: '../../evil', data: 'x' }], /traversal-entry\.tar: entry "\.\.\/\.\.\/evil": the path contains '\.\.'/],
+      [
+        'traversal-entry',
+        [{ name: '../../evil', data: 'x' }],
+        /traversal-entry\.tar: entry "\.\.\/\.\.\/evil": the path contains '\.\.'/,
+      ],
       [
         'traversal-manifest',
-        [{ name: cfgName, data: config }, { name: 'manifest.json', data: JSON.stringify([{ Config: cfgName, RepoTags: ['evil:1'], Layers: ['../../../etc/passwd'] }]) }],
+        [
+          { name: cfgName, data: config },
+          {
+            name: 'manifest.json',
+            data: JSON.stringify([{ Config: cfgName, RepoTags: ['evil:1'], Layers: ['../../../etc/passwd'] }]),
+          },
+        ],
         /traversal-manifest\.tar: entry "\.\.\/\.\.\/\.\.\/etc\/passwd": manifest\.json\[0\]\.Layers\[0\]: the path contains '\.\.'/,
       ],
       [
         'absolute-manifest',
-        [{ name: cfgName, data: config }, { name: 'manifest.json', data: JSON.stringify([{ Config: '/etc/passwd', RepoTags: ['evil:1'], Layers: [] }]) }],
+        [
+          { name: cfgName, data: config },
+          {
+            name: 'manifest.json',
+            data: JSON.stringify([{ Config: '/etc/passwd', RepoTags: ['evil:1'], Layers: [] }]),
+          },
+        ],
         /absolute-manifest\.tar: entry "\/etc\/passwd": manifest\.json\[0\]\.Config: the path is absolute/,
       ],
       [
         'config-name',
-        [{ name: `${'0'.repeat(64)}.json`, data: config }, { name: 'l.tar', data: l1 }, { name: 'manifest.json', data: JSON.stringify([{ Config: `${'0'.repeat(64)}.json`, RepoTags: ['evil:1'], Layers: ['l.tar'] }]) }],
+        [
+          { name: `${'0'.repeat(64)}.json`, data: config },
+          { name: 'l.tar', data: l1 },
+          {
+            name: 'manifest.json',
+            data: JSON.stringify([{ Config: `${'0'.repeat(64)}.json`, RepoTags: ['evil:1'], Layers: ['l.tar'] }]),
+          },
+        ],
         /config-name\.tar: manifest\.json\[0\]\.Config "0{64}\.json": content does not match its name/,
       ],
       [
         'diffid',
-        [{ name: cfgName, data: config }, { name: 'l.tar', data: Buffer.concat([l1, Buffer.alloc(512)]) }, { name: 'manifest.json', data: JSON.stringify([{ Config: cfgName, RepoTags: ['evil:1'], Layers: ['l.tar'] }]) }],
+        [
+          { name: cfgName, data: config },
+          { name: 'l.tar', data: Buffer.concat([l1, Buffer.alloc(512)]) },
+          {
+            name: 'manifest.json',
+            data: JSON.stringify([{ Config: cfgName, RepoTags: ['evil:1'], Layers: ['l.tar'] }]),
+          },
+        ],
         /diffid\.tar: manifest\.json\[0\]\.Layers\[0\] "l\.tar": uncompressed digest sha256:[0-9a-f]+ does not match .*rootfs\.diff_ids\[0\]/,
       ],
       [
         'missing-layer',
-        [{ name: cfgName, data: config }, { name: 'manifest.json', data: JSON.stringify([{ Config: cfgName, RepoTags: ['evil:1'], Layers: ['gone.tar'] }]) }],
+        [
+          { name: cfgName, data: config },
+          {
+            name: 'manifest.json',
+            data: JSON.stringify([{ Config: cfgName, RepoTags: ['evil:1'], Layers: ['gone.tar'] }]),
+          },
+        ],
         /missing-layer\.tar: manifest\.json\[0\]\.Layers\[0\] "gone\.tar" is not in the archive/,
       ],
       [
         'oci-blob',
         [
           { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
-          { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: `sha256:${'1'.repeat(64)}`, size: 2 }] }) },
+          {
+            name: 'index.json',
+            data: JSON.stringify({
+              schemaVersion: 2,
+              manifests: [{ mediaType: MediaType.ImageManifest, digest: `sha256:${'1'.repeat(64)}`, size: 2 }],
+            }),
+          },
           { name: `blobs/sha256/${'1'.repeat(64)}`, data: '{}' },
         ],
         /oci-blob\.tar: entry "blobs\/sha256\/1{64}": does not match its digest: expected sha256:1{64} \(2 bytes\), got sha256:[0-9a-f]{64} \(2 bytes\)$/,
@@ -267,7 +361,13 @@ describe('image archives with skopeo and umoci', () => {
         'oci-missing',
         [
           { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
-          { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: `sha256:${sha('{}')}`, size: 2 }] }) },
+          {
+            name: 'index.json',
+            data: JSON.stringify({
+              schemaVersion: 2,
+              manifests: [{ mediaType: MediaType.ImageManifest, digest: `sha256:${sha('{}')}`, size: 2 }],
+            }),
+          },
         ],
         /oci-missing\.tar: index\.json manifests\[0\] "blobs\/sha256\/[0-9a-f]{64}" is not in the archive/,
       ],
@@ -280,7 +380,10 @@ describe('image archives with skopeo and umoci', () => {
     assert.deepEqual(await s.list(), before.images, 'no image was named or lost');
     const after = new Set((await s.listContent()).map((c) => c.digest));
     for (const c of before.content) assert.ok(after.has(c.digest), `content ${c.digest} survived`);
-    assert.deepEqual((await s.listSnapshots()).map((x) => x.name), before.snapshots.map((x) => x.name));
+    assert.deepEqual(
+      (await s.listSnapshots()).map((x) => x.name),
+      before.snapshots.map((x) => x.name),
+    );
     assert.ok(!existsSync('/evil') && !existsSync(join(dir, '../evil')));
     await writeFile(join(dir, 'empty.tar'), '');
     await assert.rejects(s.load(join(dir, 'empty.tar')), refused(/empty\.tar/));

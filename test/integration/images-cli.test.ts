@@ -32,16 +32,25 @@ after(async () => {
 });
 
 type Result = { code: number; stdout: string; stderr: string };
-function berth(root: string, args: string[], opts: { input?: Buffer | string; env?: Record<string, string> } = {}): Promise<Result> {
+function berth(
+  root: string,
+  args: string[],
+  opts: { input?: Buffer | string; env?: Record<string, string> } = {},
+): Promise<Result> {
   const [cmd, pre] = BIN ? [BIN, []] : [node, [join(repo, 'src/cli/berth/main.ts')]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...pre, '--root', root, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, [...pre, '--root', root, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -86,8 +95,14 @@ describe('berth CLI against a registry', () => {
     const r = ok(await berth(root, ['pull', name]));
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines[0], `Pulling ${name}`);
-    assert.ok(lines.some((l) => /^[0-9a-f]{12}: waiting$/.test(l)), r.stdout);
-    assert.ok(lines.some((l) => /^[0-9a-f]{12}: done \S+\/\S+$/.test(l)), r.stdout);
+    assert.ok(
+      lines.some((l) => /^[0-9a-f]{12}: waiting$/.test(l)),
+      r.stdout,
+    );
+    assert.ok(
+      lines.some((l) => /^[0-9a-f]{12}: done \S+\/\S+$/.test(l)),
+      r.stdout,
+    );
     assert.ok(!r.stdout.includes('\x1b'), 'no ANSI codes off a terminal');
     assert.deepEqual(lines.slice(-2), [`Digest: ${digest}`, name]);
     const q = ok(await berth(root, ['pull', '-q', name]));
@@ -95,11 +110,14 @@ describe('berth CLI against a registry', () => {
   });
 
   it('pull on a terminal redraws layer lines in place', async (t) => {
-    if (!existsSync('/usr/bin/script')) throw new Error('/usr/bin/script is missing: install the Debian package bsdutils');
+    if (!existsSync('/usr/bin/script'))
+      throw new Error('/usr/bin/script is missing: install the Debian package bsdutils');
     const root = await temp();
     const cmd = BIN ? `${BIN}` : `${node} ${join(repo, 'src/cli/berth/main.ts')}`;
     const r = await new Promise<Result>((resolve) => {
-      const c = spawn('/usr/bin/script', ['-qec', `${cmd} --root ${root} pull ${name}`, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn('/usr/bin/script', ['-qec', `${cmd} --root ${root} pull ${name}`, '/dev/null'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const out: Buffer[] = [];
       c.stdout.on('data', (b: Buffer) => out.push(b));
       c.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: '' }));
@@ -118,8 +136,15 @@ describe('berth CLI against a registry', () => {
     const old = `${reg.host}/berth/created:2024`;
     const undated = `${reg.host}/berth/created:none`;
     try {
-      for (const [ref, created] of [[old, '2024-01-02T03:04:05Z'], [undated, undefined]] as const) {
-        const img = await buildImage(content, [await tarOf([{ name: `etc/${ref.endsWith('2024') ? 'old' : 'undated'}`, data: Buffer.from('x') }])], created ? { created } : {});
+      for (const [ref, created] of [
+        [old, '2024-01-02T03:04:05Z'],
+        [undated, undefined],
+      ] as const) {
+        const img = await buildImage(
+          content,
+          [await tarOf([{ name: `etc/${ref.endsWith('2024') ? 'old' : 'undated'}`, data: Buffer.from('x') }])],
+          created ? { created } : {},
+        );
         await images.put(ref, img.manifest);
         await push(ref, { client, content, images });
       }
@@ -131,15 +156,28 @@ describe('berth CLI against a registry', () => {
     const table = ok(await berth(root, ['images'])).stdout;
     assert.match(table, /^\S+\/berth\/created +2024 +[0-9a-f]{12} +\d+ years? ago +/m, table);
     assert.match(table, /^\S+\/berth\/created +none +[0-9a-f]{12} +N\/A +/m, table);
-    const list = JSON.parse(ok(await berth(root, ['images', '--format', 'json'])).stdout) as { name: string; created?: string }[];
-    assert.deepEqual(list.map((i) => [i.name, i.created]).sort(), [[old, '2024-01-02T03:04:05Z'], [undated, undefined]].sort());
+    const list = JSON.parse(ok(await berth(root, ['images', '--format', 'json'])).stdout) as {
+      name: string;
+      created?: string;
+    }[];
+    assert.deepEqual(
+      list.map((i) => [i.name, i.created]).sort(),
+      [
+        [old, '2024-01-02T03:04:05Z'],
+        [undated, undefined],
+      ].sort(),
+    );
   });
 
   it('lists, tags, refuses an ambiguous ID, removes and prunes', async () => {
     const root = await temp();
     ok(await berth(root, ['pull', '-q', name]));
     ok(await berth(root, ['tag', name, 'mine/box:2']));
-    const list = JSON.parse(ok(await berth(root, ['images', '--format', 'json'])).stdout) as { name: string; digest: string; size: number }[];
+    const list = JSON.parse(ok(await berth(root, ['images', '--format', 'json'])).stdout) as {
+      name: string;
+      digest: string;
+      size: number;
+    }[];
     assert.deepEqual(list.map((i) => i.name).sort(), ['docker.io/mine/box:2', name].sort());
     assert.ok(list.every((i) => i.digest === digest && i.size > 1_000_000));
     assert.equal(ok(await berth(root, ['images', '-q'])).stdout, `${digest.slice(7, 19)}\n`);
@@ -186,8 +224,14 @@ describe('berth CLI against a registry', () => {
 
   it('shows the registry message and the reference on a registry error; usage errors are one line too', async () => {
     const root = await temp();
-    failsWith(await berth(root, ['pull', `${reg.host}/berth/missing:1`]), new RegExp(`${reg.host}/berth/missing:1: ${reg.host} answered 404: MANIFEST_UNKNOWN: manifest unknown`));
-    failsWith(await berth(root, ['pull', 'library/BusyBox']), /image reference "library\/BusyBox": repository name must be lowercase/);
+    failsWith(
+      await berth(root, ['pull', `${reg.host}/berth/missing:1`]),
+      new RegExp(`${reg.host}/berth/missing:1: ${reg.host} answered 404: MANIFEST_UNKNOWN: manifest unknown`),
+    );
+    failsWith(
+      await berth(root, ['pull', 'library/BusyBox']),
+      /image reference "library\/BusyBox": repository name must be lowercase/,
+    );
     failsWith(await berth(root, ['frobnicate']), /unknown command "frobnicate"/);
     failsWith(await berth(root, ['images', '--format', 'yaml']), /--format: expected table or json/);
   });
@@ -207,9 +251,15 @@ describe('berth login and logout', () => {
     const dockerConfig = await temp('berth-docker-config-');
     const env = { DOCKER_CONFIG: dockerConfig };
     const cfgPath = join(dockerConfig, 'config.json');
-    failsWith(await berth(root, ['login', '-u', 'alice', '-p', 'wrong', reg.host], { env }), new RegExp(`${reg.host}.*401`));
+    failsWith(
+      await berth(root, ['login', '-u', 'alice', '-p', 'wrong', reg.host], { env }),
+      new RegExp(`${reg.host}.*401`),
+    );
     assert.equal(existsSync(cfgPath), false, 'a refused password is never stored');
-    assert.equal(ok(await berth(root, ['login', '-u', 'alice', '--password-stdin', reg.host], { env, input: 's3cret\n' })).stdout, 'Login Succeeded\n');
+    assert.equal(
+      ok(await berth(root, ['login', '-u', 'alice', '--password-stdin', reg.host], { env, input: 's3cret\n' })).stdout,
+      'Login Succeeded\n',
+    );
     assert.equal((await stat(cfgPath)).mode & 0o777, 0o600);
     const name = `${reg.host}/private/box:1`;
     // Push through the CLI with the stored credentials, then pull it back into another root.

@@ -59,11 +59,24 @@ async function env(): Promise<Env> {
  * An image of gzip'd layers; `diffIds` overrides the config's (to lie about a layer), `mediaTypes`
  * the layers' declared types.
  */
-async function image(content: ContentStore, images: ImageStore, name: string, tars: Buffer[], diffIds?: string[], mediaTypes?: string[]) {
+async function image(
+  content: ContentStore,
+  images: ImageStore,
+  name: string,
+  tars: Buffer[],
+  diffIds?: string[],
+  mediaTypes?: string[],
+) {
   const layers = [];
-  for (const [i, t] of tars.entries()) layers.push({ mediaType: mediaTypes?.[i] ?? MediaType.LayerGzip, ...(await writeBlob(content, gzip(t))) });
+  for (const [i, t] of tars.entries())
+    layers.push({ mediaType: mediaTypes?.[i] ?? MediaType.LayerGzip, ...(await writeBlob(content, gzip(t))) });
   const real = tars.map(sha256);
-  const cfg: ImageConfig = { architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds ?? real } };
+  const cfg: ImageConfig = {
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: diffIds ?? real },
+  };
   const config = { mediaType: MediaType.ImageConfig, ...(await writeBlob(content, JSON.stringify(cfg))) };
   const m: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ImageManifest, config, layers };
   const manifest = { mediaType: MediaType.ImageManifest, ...(await writeBlob(content, JSON.stringify(m))) };
@@ -74,7 +87,9 @@ async function image(content: ContentStore, images: ImageStore, name: string, ta
 async function tree(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (rel: string) => {
-    for (const e of (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const p = rel === '' ? e.name : `${rel}/${e.name}`;
       out.push(e.isDirectory() ? `${p}/` : p);
       if (e.isDirectory()) await walk(p);
@@ -143,13 +158,27 @@ if (process.getuid?.() !== 0) {
         assert.equal((await sn.stat(chain[0]!)).parent, undefined);
         assert.equal((await sn.stat(chain[1]!)).parent, chain[0]);
         assert.equal((await sn.stat(chain[2]!)).parent, chain[1]);
-        assert.deepEqual((await sn.list()).map((s) => s.name).sort(), [...chain].sort(), 'no extract-* snapshot is left');
+        assert.deepEqual(
+          (await sn.list()).map((s) => s.name).sort(),
+          [...chain].sort(),
+          'no extract-* snapshot is left',
+        );
         assert.equal((await blobsSound(dst.content)).length, 5);
 
         await sn.view('look', chain[2]);
         await mountAll(await sn.mounts('look'), mnt);
         try {
-          assert.deepEqual(await tree(mnt), ['bin/', 'bin/busybox', 'bin/sh', 'etc/', 'etc/os-release', 'var/', 'var/lib/', 'var/lib/app/', 'var/lib/app/new']);
+          assert.deepEqual(await tree(mnt), [
+            'bin/',
+            'bin/busybox',
+            'bin/sh',
+            'etc/',
+            'etc/os-release',
+            'var/',
+            'var/lib/',
+            'var/lib/app/',
+            'var/lib/app/new',
+          ]);
           assert.equal(await readFile(join(mnt, 'etc/os-release'), 'utf8'), 'ID=berth\nVERSION=2\n');
           assert.equal((await stat(join(mnt, 'bin/sh'))).ino, (await stat(join(mnt, 'bin/busybox'))).ino);
         } finally {
@@ -158,7 +187,12 @@ if (process.getuid?.() !== 0) {
         await sn.remove('look');
 
         const again: string[] = [];
-        await pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer }, progress: (e) => e.kind === 'unpack' && again.push(e.state) });
+        await pull(name, {
+          ...dst,
+          client,
+          unpack: { snapshotter: sn, applyLayer },
+          progress: (e) => e.kind === 'unpack' && again.push(e.state),
+        });
         assert.deepEqual(again, ['exists', 'exists', 'exists']);
       } finally {
         sn.close();
@@ -184,7 +218,11 @@ if (process.getuid?.() !== 0) {
             errCode(ErrorCode.FailedPrecondition, /does not match config\.rootfs\.diff_ids\[1\]/),
           );
           const left = await sn.list();
-          assert.deepEqual(left.map((s) => `${s.kind}:${s.name}`), [`committed:${real[0]}`], 'only the verified bottom layer stays');
+          assert.deepEqual(
+            left.map((s) => `${s.kind}:${s.name}`),
+            [`committed:${real[0]}`],
+            'only the verified bottom layer stays',
+          );
           await assert.rejects(dst.images.get(name), errCode(ErrorCode.NotFound));
           await blobsSound(dst.content);
           assert.deepEqual(await dst.content.listLeases(), []);
@@ -222,12 +260,20 @@ if (process.getuid?.() !== 0) {
         const layer3 = built.layers[2]!.digest;
         await assert.rejects(
           pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }),
-          errCode(ErrorCode.InvalidArgument, new RegExp(`^pull ${name}: layer 3 of 3 \\(${layer3}\\): the content the registry sent does not match the digest: expected ${layer3}`)),
+          errCode(
+            ErrorCode.InvalidArgument,
+            new RegExp(
+              `^pull ${name}: layer 3 of 3 \\(${layer3}\\): the content the registry sent does not match the digest: expected ${layer3}`,
+            ),
+          ),
         );
         const chain = chainIds(built.diffIds);
         const left = (await sn.list()).map((s) => s.name);
         assert.ok(!left.includes(chain[2]!), 'the corrupt layer is not committed');
-        assert.ok(left.every((n) => !n.startsWith('extract-')), `no extract snapshot is left: ${left}`);
+        assert.ok(
+          left.every((n) => !n.startsWith('extract-')),
+          `no extract snapshot is left: ${left}`,
+        );
         assert.equal(await dst.content.exists(built.layers[2]!.digest), false);
         await blobsSound(dst.content);
       } finally {
@@ -292,8 +338,16 @@ if (process.getuid?.() !== 0) {
             assert.equal(await readFile(join(mnt, 'usr/lib/x86_64/libnew.so'), 'utf8'), 'new\n');
             assert.equal(await readFile(join(mnt, 'usr/lib/fresh/deep.txt'), 'utf8'), 'deep\n');
             assert.equal(await readFile(join(mnt, 'usr/bin/tool'), 'utf8'), 'tool\n');
-            assert.equal(await readFile(join(mnt, 'usr/lib/libc.so'), 'utf8'), 'libc\n', "the lower layer's files are not hidden");
-            assert.equal((await stat(join(mnt, 'usr/lib/x86_64'))).mode & 0o7777, 0o711, "a lower directory keeps its mode");
+            assert.equal(
+              await readFile(join(mnt, 'usr/lib/libc.so'), 'utf8'),
+              'libc\n',
+              "the lower layer's files are not hidden",
+            );
+            assert.equal(
+              (await stat(join(mnt, 'usr/lib/x86_64'))).mode & 0o7777,
+              0o711,
+              'a lower directory keeps its mode',
+            );
           });
           if (sn instanceof OverlaySnapshotter) {
             // The layer's own diff has no lib/ directory left to hide the symlink.
@@ -327,23 +381,52 @@ if (process.getuid?.() !== 0) {
     it('overlay: a lower symlink that resolves to a file or into the directory itself is refused, naming the layer and directory', async () => {
       const src = await env();
       const cases: [string, TarEntry[], RegExp][] = [
-        ['to-file', [{ name: 'etc/', type: 'directory' }, { name: 'etc/conf', content: 'c' }, { name: 'lib', type: 'symlink', linkname: 'etc/conf' }], /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: "etc\/conf" is not a directory/],
+        [
+          'to-file',
+          [
+            { name: 'etc/', type: 'directory' },
+            { name: 'etc/conf', content: 'c' },
+            { name: 'lib', type: 'symlink', linkname: 'etc/conf' },
+          ],
+          /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: "etc\/conf" is not a directory/,
+        ],
         [
           'cycle',
-          [{ name: 'lib', type: 'symlink', linkname: 'x' }, { name: 'x', type: 'symlink', linkname: 'y' }, { name: 'y', type: 'symlink', linkname: '/x' }],
+          [
+            { name: 'lib', type: 'symlink', linkname: 'x' },
+            { name: 'x', type: 'symlink', linkname: 'y' },
+            { name: 'y', type: 'symlink', linkname: '/x' },
+          ],
           /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: resolving it followed more than 40 symlinks/,
         ],
-        ['loop', [{ name: 'lib', type: 'symlink', linkname: 'lib' }], /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: it points to "lib", inside itself/],
+        [
+          'loop',
+          [{ name: 'lib', type: 'symlink', linkname: 'lib' }],
+          /directory "lib" of this layer is a symlink in a lower layer, which cannot be followed: it points to "lib", inside itself/,
+        ],
       ];
       for (const [label, lower, re] of cases) {
         const name = `${reg.host}/unpack/lower-bad-${label}:1`;
-        const built = await image(src.content, src.images, name, [await buildTar(lower), await buildTar([{ name: 'lib/x', content: 'x' }])]);
+        const built = await image(src.content, src.images, name, [
+          await buildTar(lower),
+          await buildTar([{ name: 'lib/x', content: 'x' }]),
+        ]);
         await push(name, { ...src, client });
         const dst = await env();
         const sn = new OverlaySnapshotter(join(dst.root, 'snapshots'));
         try {
-          await assert.rejects(pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }), errCode(ErrorCode.InvalidArgument, new RegExp(`^image ${name} layer ${built.layers[1]!.digest}: ${re.source}`)));
-          assert.deepEqual((await sn.list()).map((s) => s.name), [chainIds(built.diffIds)[0]], `${label}: only the lower layer is committed`);
+          await assert.rejects(
+            pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }),
+            errCode(
+              ErrorCode.InvalidArgument,
+              new RegExp(`^image ${name} layer ${built.layers[1]!.digest}: ${re.source}`),
+            ),
+          );
+          assert.deepEqual(
+            (await sn.list()).map((s) => s.name),
+            [chainIds(built.diffIds)[0]],
+            `${label}: only the lower layer is committed`,
+          );
         } finally {
           sn.close();
         }
@@ -356,7 +439,11 @@ if (process.getuid?.() !== 0) {
       const own = await buildTar([{ name: 'etc/unknown-type', content: 'x\n' }]);
       // gzip bytes: they used to decide, whatever the declared type said.
       const odd = 'application/vnd.example.layer.v1.tar+gzip';
-      const built = await image(src.content, src.images, name, [tars[0]!, own, tars[2]!], undefined, [MediaType.LayerGzip, odd, MediaType.LayerGzip]);
+      const built = await image(src.content, src.images, name, [tars[0]!, own, tars[2]!], undefined, [
+        MediaType.LayerGzip,
+        odd,
+        MediaType.LayerGzip,
+      ]);
       await push(name, { ...src, client });
       for (const make of [(r: string) => new OverlaySnapshotter(r), (r: string) => new NativeSnapshotter(r)]) {
         const dst = await env();
@@ -366,11 +453,14 @@ if (process.getuid?.() !== 0) {
             pull(name, { ...dst, client, unpack: { snapshotter: sn, applyLayer } }),
             errCode(
               ErrorCode.InvalidArgument,
-              new RegExp(`^image ${name}: layer 2 of 3 \\(${built.layers[1]!.digest}\\) has media type "application/vnd\\.example\\.layer\\.v1\\.tar\\+gzip", which is not a layer type berth can unpack`),
+              new RegExp(
+                `^image ${name}: layer 2 of 3 \\(${built.layers[1]!.digest}\\) has media type "application/vnd\\.example\\.layer\\.v1\\.tar\\+gzip", which is not a layer type berth can unpack`,
+              ),
             ),
           );
           assert.deepEqual(await sn.list(), [], 'no snapshot was prepared');
-          for (const l of built.layers) assert.equal(await dst.content.exists(l.digest), false, `layer ${l.digest} was not fetched`);
+          for (const l of built.layers)
+            assert.equal(await dst.content.exists(l.digest), false, `layer ${l.digest} was not fetched`);
           await assert.rejects(dst.images.get(name), errCode(ErrorCode.NotFound));
         } finally {
           sn.close();
@@ -403,7 +493,9 @@ if (process.getuid?.() !== 0) {
           const snapshotter = new OverlaySnapshotter(${JSON.stringify(snRoot)});
           await pull(${JSON.stringify(ref)}, { content: new LocalContentStore(${JSON.stringify(dst.content.root)}), images: new ImageStore(${JSON.stringify(dst.root)}), client, unpack: { snapshotter, applyLayer } });
           console.log('finished');`;
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         child.stdout.on('data', (c) => (out += c));
         child.stderr.on('data', (c) => (out += c));
@@ -423,7 +515,10 @@ if (process.getuid?.() !== 0) {
         const sn = new OverlaySnapshotter(snRoot);
         try {
           const committed = (await sn.list()).filter((s) => s.kind === 'committed').map((s) => s.name);
-          assert.ok(!committed.includes(chain[1]!) && !committed.includes(chain[2]!), `nothing above the killed layer is committed: ${committed}`);
+          assert.ok(
+            !committed.includes(chain[1]!) && !committed.includes(chain[2]!),
+            `nothing above the killed layer is committed: ${committed}`,
+          );
           assert.equal(await dst.content.exists(built.layers[1]!.digest), false, 'the partial layer is not a blob');
           await blobsSound(dst.content);
           // What the killed pull prepared is visible only as active extract-<its pid>-* snapshots.

@@ -82,14 +82,19 @@ describe('anonymous registry', () => {
     // A second push finds every blob already there.
     const again: PushEvent[] = [];
     await push(name, { ...src, client, progress: (e) => again.push(e) });
-    assert.ok(again.filter((e) => e.kind === 'blob' && e.state !== 'pushing').every((e) => e.kind === 'blob' && e.state === 'exists'));
+    assert.ok(
+      again
+        .filter((e) => e.kind === 'blob' && e.state !== 'pushing')
+        .every((e) => e.kind === 'blob' && e.state === 'exists'),
+    );
 
     const dst = await env();
     const r = await pull(name, { ...dst, client });
     assert.equal(r.target.digest, built.manifest.digest);
     assert.deepEqual(r.config.rootfs.diff_ids, built.diffIds);
     assert.equal((await dst.images.get(name)).target.digest, built.manifest.digest);
-    for (const d of [built.manifest, built.config, ...built.layers]) assert.deepEqual(await dst.content.readAll(d.digest), await src.content.readAll(d.digest));
+    for (const d of [built.manifest, built.config, ...built.layers])
+      assert.deepEqual(await dst.content.readAll(d.digest), await src.content.readAll(d.digest));
     assert.equal(await assertBlobsSound(dst.content), 3);
     assert.deepEqual(await dst.content.listLeases(), [], 'the pull lease is released');
 
@@ -100,7 +105,10 @@ describe('anonymous registry', () => {
 
   it('reports the registry’s own error and the reference for a missing tag', async () => {
     const dst = await env();
-    await assert.rejects(pull(`${reg.host}/berth/nothing:here`, { ...dst, client }), errCode(ErrorCode.NotFound, /127\.0\.0\.1:\d+\/berth\/nothing:here.*(manifest unknown|name unknown)/i));
+    await assert.rejects(
+      pull(`${reg.host}/berth/nothing:here`, { ...dst, client }),
+      errCode(ErrorCode.NotFound, /127\.0\.0\.1:\d+\/berth\/nothing:here.*(manifest unknown|name unknown)/i),
+    );
   });
 
   it('uploads in chunks and mounts blobs across repositories', async () => {
@@ -113,10 +121,16 @@ describe('anonymous registry', () => {
     const b = `${reg.host}/berth/mounted:1`;
     const mounted: PushEvent[] = [];
     await push(b, { ...src, client, source: a, mountFrom: 'berth/chunked', progress: (e) => mounted.push(e) });
-    assert.ok(mounted.some((e) => e.kind === 'blob' && e.state === 'mounted' && e.digest === built.layers[0]!.digest), JSON.stringify(mounted));
+    assert.ok(
+      mounted.some((e) => e.kind === 'blob' && e.state === 'mounted' && e.digest === built.layers[0]!.digest),
+      JSON.stringify(mounted),
+    );
     const dst = await env();
     await pull(b, { ...dst, client });
-    assert.deepEqual(await dst.content.readAll(built.layers[0]!.digest), await src.content.readAll(built.layers[0]!.digest));
+    assert.deepEqual(
+      await dst.content.readAll(built.layers[0]!.digest),
+      await src.content.readAll(built.layers[0]!.digest),
+    );
   });
 
   it('pushes a multi-arch index and pulls the requested platform', async () => {
@@ -137,23 +151,43 @@ describe('anonymous registry', () => {
       // The other platforms' manifests were not fetched.
       assert.equal(await dst.content.exists(images[(i + 1) % 3]!.manifest.digest), false);
     }
-    await assert.rejects(pull(name, { ...(await env()), client, platform: parsePlatform('linux/s390x') }), errCode(ErrorCode.NotFound, /no image manifest for platform linux\/s390x in index sha256:[0-9a-f]{64} \(it has: linux\/amd64, linux\/arm64, linux\/arm\/v7\)$/));
+    await assert.rejects(
+      pull(name, { ...(await env()), client, platform: parsePlatform('linux/s390x') }),
+      errCode(
+        ErrorCode.NotFound,
+        /no image manifest for platform linux\/s390x in index sha256:[0-9a-f]{64} \(it has: linux\/amd64, linux\/arm64, linux\/arm\/v7\)$/,
+      ),
+    );
   });
 
   it('follows a nested index one level deep, says so when a platform is missing, and refuses deeper nesting', async () => {
     const src = await env();
     const platforms = [parsePlatform('linux/amd64'), parsePlatform('linux/arm64'), parsePlatform('linux/arm/v7')];
     // inner: amd64 and arm64; outer: the inner index (declared linux/amd64, as tools that nest write it) and arm/v7.
-    const { index: inner, images } = await multiArchImage(src.content, src.images, `${reg.host}/berth/inner:1`, platforms.slice(0, 2));
+    const { index: inner, images } = await multiArchImage(
+      src.content,
+      src.images,
+      `${reg.host}/berth/inner:1`,
+      platforms.slice(0, 2),
+    );
     const v7 = (await multiArchImage(src.content, src.images, `${reg.host}/berth/v7:1`, [platforms[2]!])).images[0]!;
     const indexOf = async (name: string, manifests: Descriptor[]) => {
-      const d = { mediaType: MediaType.ImageIndex, ...(await writeBlob(src.content, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests }))) };
+      const d = {
+        mediaType: MediaType.ImageIndex,
+        ...(await writeBlob(
+          src.content,
+          JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests }),
+        )),
+      };
       await src.images.put(name, d);
       await push(name, { ...src, client });
       return d;
     };
     const name = `${reg.host}/berth/nested:1`;
-    const outer = await indexOf(name, [{ ...inner, platform: platforms[0]! }, { ...v7.manifest, platform: platforms[2]! }]);
+    const outer = await indexOf(name, [
+      { ...inner, platform: platforms[0]! },
+      { ...v7.manifest, platform: platforms[2]! },
+    ]);
     for (const [i, want, manifest] of [
       [0, 'linux/amd64', images[0]!.manifest],
       [2, 'linux/arm/v7', v7.manifest],
@@ -166,12 +200,18 @@ describe('anonymous registry', () => {
     // arm64 is in the inner index, but the outer one says that index is for linux/amd64: not followed.
     await assert.rejects(
       pull(name, { ...(await env()), client, platform: parsePlatform('linux/s390x') }),
-      errCode(ErrorCode.NotFound, /no image manifest for platform linux\/s390x in index sha256:[0-9a-f]{64} \(it has: linux\/amd64 \(a nested index\), linux\/arm\/v7\)$/),
+      errCode(
+        ErrorCode.NotFound,
+        /no image manifest for platform linux\/s390x in index sha256:[0-9a-f]{64} \(it has: linux\/amd64 \(a nested index\), linux\/arm\/v7\)$/,
+      ),
     );
     // A nested index without a platform may hold any: followed, and what it has is listed.
     const open = `${reg.host}/berth/nested-open:1`;
     await indexOf(open, [inner]);
-    assert.equal((await pull(open, { ...(await env()), client, platform: parsePlatform('linux/arm64') })).manifest.digest, images[1]!.manifest.digest);
+    assert.equal(
+      (await pull(open, { ...(await env()), client, platform: parsePlatform('linux/arm64') })).manifest.digest,
+      images[1]!.manifest.digest,
+    );
     await assert.rejects(
       pull(open, { ...(await env()), client, platform: parsePlatform('linux/s390x') }),
       errCode(ErrorCode.NotFound, /\(it has: no platform \(a nested index with: linux\/amd64, linux\/arm64\)\)$/),
@@ -181,7 +221,12 @@ describe('anonymous registry', () => {
     await indexOf(deep, [outer]);
     await assert.rejects(
       pull(deep, { ...(await env()), client, platform: parsePlatform('linux/amd64') }),
-      errCode(ErrorCode.InvalidArgument, new RegExp(`index ${outer.digest} lists the nested index ${inner.digest} for linux/amd64, which is itself nested; berth follows nested indexes 1 level deep`)),
+      errCode(
+        ErrorCode.InvalidArgument,
+        new RegExp(
+          `index ${outer.digest} lists the nested index ${inner.digest} for linux/amd64, which is itself nested; berth follows nested indexes 1 level deep`,
+        ),
+      ),
     );
   });
 
@@ -226,7 +271,10 @@ describe('anonymous registry', () => {
     const name = `${reg.host}/berth/mirrored:1`;
     const built = await busyboxImage(src.content, src.images, name);
     await push(name, { ...src, client });
-    const mirrored = new RegistryClient({ hosts: { 'registry.invalid:5000': { mirrors: [`http://${reg.host}`] } }, retries: 0 });
+    const mirrored = new RegistryClient({
+      hosts: { 'registry.invalid:5000': { mirrors: [`http://${reg.host}`] } },
+      retries: 0,
+    });
     try {
       const dst = await env();
       const r = await pull('registry.invalid:5000/berth/mirrored:1', { ...dst, client: mirrored });
@@ -254,7 +302,9 @@ describe('anonymous registry', () => {
         const client = new RegistryClient({ hosts: { ${JSON.stringify(proxy.host)}: { insecure: true } } });
         await pull(${JSON.stringify(ref)}, { content: new LocalContentStore(${JSON.stringify(dst.content.root)}), images: new ImageStore(${JSON.stringify(dst.root)}), client });
         console.log('finished');`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       child.stderr.on('data', (c) => (out += c));
@@ -303,15 +353,30 @@ describe('htpasswd basic auth', () => {
     const name = `${reg.host}/private/busybox:1`;
     await busyboxImage(src.content, src.images, name);
     const configPath = join(src.root, 'docker', 'config.json');
-    const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: dockerConfigCredentials(configPath), retryBaseMs: 20 });
+    const client = new RegistryClient({
+      hosts: { [reg.host]: { insecure: true } },
+      credentials: dockerConfigCredentials(configPath),
+      retryBaseMs: 20,
+    });
     try {
-      await assert.rejects(push(name, { ...src, client }), errCode(ErrorCode.FailedPrecondition, /127\.0\.0\.1:\d+\/private\/busybox:1.*401/));
       await assert.rejects(
-        login(reg.host, { username: 'alice', password: 'wrong' }, { configPath, verify: (c) => client.ping(reg.host, c) }),
+        push(name, { ...src, client }),
+        errCode(ErrorCode.FailedPrecondition, /127\.0\.0\.1:\d+\/private\/busybox:1.*401/),
+      );
+      await assert.rejects(
+        login(
+          reg.host,
+          { username: 'alice', password: 'wrong' },
+          { configPath, verify: (c) => client.ping(reg.host, c) },
+        ),
         errCode(ErrorCode.FailedPrecondition, /401/),
       );
       assert.equal(await getCredentials(reg.host, configPath), undefined, 'a rejected login stores nothing');
-      await login(reg.host, { username: 'alice', password: 's3cret' }, { configPath, verify: (c) => client.ping(reg.host, c) });
+      await login(
+        reg.host,
+        { username: 'alice', password: 's3cret' },
+        { configPath, verify: (c) => client.ping(reg.host, c) },
+      );
       assert.equal((await stat(configPath)).mode & 0o777, 0o600);
       await push(name, { ...src, client });
       const dst = await env();
@@ -340,13 +405,30 @@ describe('token auth', () => {
     const name = `${reg.host}/team/busybox:1`;
     const built = await busyboxImage(src.content, src.images, name);
     const anonymous = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, retryBaseMs: 20 });
-    const bob = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: async (h) => (h === reg.host ? { username: 'bob', password: 'pa55' } : undefined), retryBaseMs: 20 });
-    const mallory = new RegistryClient({ hosts: { [reg.host]: { insecure: true } }, credentials: async () => ({ username: 'bob', password: 'nope' }), retryBaseMs: 20 });
+    const bob = new RegistryClient({
+      hosts: { [reg.host]: { insecure: true } },
+      credentials: async (h) => (h === reg.host ? { username: 'bob', password: 'pa55' } : undefined),
+      retryBaseMs: 20,
+    });
+    const mallory = new RegistryClient({
+      hosts: { [reg.host]: { insecure: true } },
+      credentials: async () => ({ username: 'bob', password: 'nope' }),
+      retryBaseMs: 20,
+    });
     try {
-      await assert.rejects(push(name, { ...src, client: anonymous }), errCode(ErrorCode.FailedPrecondition, /team\/busybox:1/));
-      await assert.rejects(push(name, { ...src, client: mallory }), errCode(ErrorCode.FailedPrecondition, /refused credentials of bob.*bad username or password/));
+      await assert.rejects(
+        push(name, { ...src, client: anonymous }),
+        errCode(ErrorCode.FailedPrecondition, /team\/busybox:1/),
+      );
+      await assert.rejects(
+        push(name, { ...src, client: mallory }),
+        errCode(ErrorCode.FailedPrecondition, /refused credentials of bob.*bad username or password/),
+      );
       await push(name, { ...src, client: bob });
-      assert.ok(tokens.requests.some((r) => r.user === 'bob' && r.scopes.includes('repository:team/busybox:pull,push')), JSON.stringify(tokens.requests));
+      assert.ok(
+        tokens.requests.some((r) => r.user === 'bob' && r.scopes.includes('repository:team/busybox:pull,push')),
+        JSON.stringify(tokens.requests),
+      );
       const dst = await env();
       const r = await pull(name, { ...dst, client: anonymous });
       assert.equal(r.target.digest, built.manifest.digest);
@@ -371,7 +453,10 @@ describe('TLS with a test CA', () => {
     const untrusting = new RegistryClient({ retries: 0 });
     const trusting = new RegistryClient({ hosts: { [reg.host]: { ca: reg.ca!.caPem } }, retryBaseMs: 20 });
     try {
-      await assert.rejects(push(name, { ...src, client: untrusting }), errCode(ErrorCode.Unavailable, /cannot reach 127\.0\.0\.1:\d+.*(certificate|self.signed|issuer)/i));
+      await assert.rejects(
+        push(name, { ...src, client: untrusting }),
+        errCode(ErrorCode.Unavailable, /cannot reach 127\.0\.0\.1:\d+.*(certificate|self.signed|issuer)/i),
+      );
       await push(name, { ...src, client: trusting });
       const dst = await env();
       assert.equal((await pull(name, { ...dst, client: trusting })).target.digest, built.manifest.digest);
@@ -402,7 +487,12 @@ describe('pull with unpack (the unpack helper’s applyLayer and NativeSnapshott
     const dst = await env();
     const snapshotter = new NativeSnapshotter(join(dst.root, 'snapshots'));
     try {
-      const r = await pull(name, { ...dst, client, platform: parsePlatform('linux/amd64'), unpack: { snapshotter, applyLayer } });
+      const r = await pull(name, {
+        ...dst,
+        client,
+        platform: parsePlatform('linux/amd64'),
+        unpack: { snapshotter, applyLayer },
+      });
       const chain = chainIds(built[0]!.diffIds);
       assert.equal(r.chainId, chain.at(-1));
       for (const c of chain) assert.equal((await snapshotter.stat(c)).kind, 'committed');
@@ -412,7 +502,12 @@ describe('pull with unpack (the unpack helper’s applyLayer and NativeSnapshott
       await snapshotter.remove('check');
 
       const events: string[] = [];
-      await pull(name, { ...dst, client, unpack: { snapshotter, applyLayer }, progress: (e) => e.kind === 'unpack' && events.push(e.state) });
+      await pull(name, {
+        ...dst,
+        client,
+        unpack: { snapshotter, applyLayer },
+        progress: (e) => e.kind === 'unpack' && events.push(e.state),
+      });
       assert.deepEqual(events, ['exists', 'exists']);
 
       const kept = await gcImages({ ...dst, snapshotter });

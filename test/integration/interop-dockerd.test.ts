@@ -27,7 +27,20 @@ describe(`interop: dockerd 20.10 with ${rt.name} as --runtime ${DOCKER_RUNTIME_N
 
   it('docker run --runtime berth --rm prints from the container', () => {
     const r = assertCmd(
-      peer.docker(['run', '--runtime', DOCKER_RUNTIME_NAME, '--rm', '--network', 'none', '--hostname', 'berthbox', BUSYBOX_REF, 'sh', '-c', 'echo hi from $(hostname); echo pid=$$']),
+      peer.docker([
+        'run',
+        '--runtime',
+        DOCKER_RUNTIME_NAME,
+        '--rm',
+        '--network',
+        'none',
+        '--hostname',
+        'berthbox',
+        BUSYBOX_REF,
+        'sh',
+        '-c',
+        'echo hi from $(hostname); echo pid=$$',
+      ]),
       'docker run --rm',
       peer.root,
     );
@@ -40,7 +53,24 @@ describe(`interop: dockerd 20.10 with ${rt.name} as --runtime ${DOCKER_RUNTIME_N
   it('docker run -d, exec, logs, stop, rm', async () => {
     const name = 'berth-detached';
     const script = 'echo started; trap "echo got TERM; exit 0" TERM; while :; do sleep 0.2; done';
-    const run = assertCmd(peer.docker(['run', '-d', '--runtime', DOCKER_RUNTIME_NAME, '--network', 'none', '--name', name, BUSYBOX_REF, 'sh', '-c', script]), 'docker run -d', peer.root);
+    const run = assertCmd(
+      peer.docker([
+        'run',
+        '-d',
+        '--runtime',
+        DOCKER_RUNTIME_NAME,
+        '--network',
+        'none',
+        '--name',
+        name,
+        BUSYBOX_REF,
+        'sh',
+        '-c',
+        script,
+      ]),
+      'docker run -d',
+      peer.root,
+    );
     const id = run.stdout.trim();
     assert.match(id, /^[0-9a-f]{64}$/, `docker run -d prints the container id: ${run.stdout}`);
     await waitFor(
@@ -49,14 +79,22 @@ describe(`interop: dockerd 20.10 with ${rt.name} as --runtime ${DOCKER_RUNTIME_N
       (s) => s === 'running',
     );
 
-    const ex = assertCmd(peer.docker(['exec', name, 'sh', '-c', 'echo in=$(cat /proc/1/comm); id -u']), 'docker exec', peer.root);
+    const ex = assertCmd(
+      peer.docker(['exec', name, 'sh', '-c', 'echo in=$(cat /proc/1/comm); id -u']),
+      'docker exec',
+      peer.root,
+    );
     assertIncludes(ex.stdout, 'in=sh', 'exec joins the container pid namespace', peer.root);
     assert.match(ex.stdout, /^0$/m);
     assertRuntimeUsed(peer.root, 'exec');
     const code = peer.docker(['exec', name, 'sh', '-c', 'exit 5']);
     assert.equal(code.status, 5, `exec exit status propagates: ${code.stderr}`);
 
-    await waitFor('the container log to show "started"', () => peer.docker(['logs', name]).stdout, (s) => s.includes('started'));
+    await waitFor(
+      'the container log to show "started"',
+      () => peer.docker(['logs', name]).stdout,
+      (s) => s.includes('started'),
+    );
 
     assertCmd(peer.docker(['stop', '-t', '10', name]), 'docker stop', peer.root);
     const state = peer.docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name]).stdout.trim();
@@ -70,17 +108,44 @@ describe(`interop: dockerd 20.10 with ${rt.name} as --runtime ${DOCKER_RUNTIME_N
   it('docker run -it: an interactive shell in a real terminal', async () => {
     const tmux = new TmuxSession(peer.root.dir);
     try {
-      const line = [DOCKER, '-H', `unix://${peer.socket}`, 'run', '-it', '--rm', '--runtime', DOCKER_RUNTIME_NAME, '--network', 'none', BUSYBOX_REF, 'sh'].map(quote).join(' ');
+      const line = [
+        DOCKER,
+        '-H',
+        `unix://${peer.socket}`,
+        'run',
+        '-it',
+        '--rm',
+        '--runtime',
+        DOCKER_RUNTIME_NAME,
+        '--network',
+        'none',
+        BUSYBOX_REF,
+        'sh',
+      ]
+        .map(quote)
+        .join(' ');
       tmux.start(`DOCKER_CONFIG=${quote(peer.root.path('client', true))} ${line}`, cleanEnv());
       await tmux.waitScreen('the container shell prompt', (s) => /\/ # ?$/m.test(s) || tmux.exitStatus() !== undefined);
-      assert.equal(tmux.exitStatus(), undefined, `docker run -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
+      assert.equal(
+        tmux.exitStatus(),
+        undefined,
+        `docker run -it exited early:\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`,
+      );
       tmux.type('echo answer=$((6*7)); tty; ' + SIZE_WHEN_SET);
       const screen = await tmux.waitScreen('the command output', (s) => /answer=42/.test(s) && /^\d+ \d+\s*$/m.test(s));
       assert.match(screen, /^\/dev\/(pts\/\d+|console)\s*$/m, 'stdin is a terminal in the container');
       assert.match(screen, /^40 160\s*$/m, 'the container terminal has the size of the tmux pane');
       tmux.type('exit 3');
-      const status = await waitFor('docker run -it to exit', () => tmux.exitStatus(), (s) => s !== undefined);
-      assert.equal(status, 3, `docker run -it exits with the shell's status (got ${status})\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`);
+      const status = await waitFor(
+        'docker run -it to exit',
+        () => tmux.exitStatus(),
+        (s) => s !== undefined,
+      );
+      assert.equal(
+        status,
+        3,
+        `docker run -it exits with the shell's status (got ${status})\n${tmux.screen()}\n${runtimeEvidence(peer.root)}`,
+      );
       assert.equal(peer.docker(['ps', '-aq']).stdout.trim(), '', '--rm removed the container');
     } finally {
       tmux.kill();
@@ -89,10 +154,29 @@ describe(`interop: dockerd 20.10 with ${rt.name} as --runtime ${DOCKER_RUNTIME_N
 
   it('docker run --memory --pids-limit: the limits reach the container cgroup', () => {
     const r = assertCmd(
-      peer.docker(['run', '--rm', '--runtime', DOCKER_RUNTIME_NAME, '--network', 'none', '--memory', '64m', '--pids-limit', '77', BUSYBOX_REF, 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']),
+      peer.docker([
+        'run',
+        '--rm',
+        '--runtime',
+        DOCKER_RUNTIME_NAME,
+        '--network',
+        'none',
+        '--memory',
+        '64m',
+        '--pids-limit',
+        '77',
+        BUSYBOX_REF,
+        'sh',
+        '-c',
+        'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max',
+      ]),
       'docker run with limits',
       peer.root,
     );
-    assert.deepEqual(r.stdout.trim().split(/\s+/), [String(64 * 1024 * 1024), '77'], `limits seen in the container: ${r.stdout}\n${runtimeEvidence(peer.root)}`);
+    assert.deepEqual(
+      r.stdout.trim().split(/\s+/),
+      [String(64 * 1024 * 1024), '77'],
+      `limits seen in the container: ${r.stdout}\n${runtimeEvidence(peer.root)}`,
+    );
   });
 });

@@ -3,7 +3,18 @@
 // procfs (magic links). Everything is mounted under a temp dir and unmounted again; the last test
 // checks that nothing is left in /proc/self/mountinfo.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -64,18 +75,25 @@ describe('native addon as root', () => {
       const [m] = mountsUnder(target);
       assert.ok(m, `${target} is in mountinfo`);
       assert.equal(m.fstype, 'tmpfs');
-      for (const opt of ['nosuid', 'nodev', 'noexec']) assert.ok(m.options.split(',').includes(opt), `${opt} in ${m.options}`);
+      for (const opt of ['nosuid', 'nodev', 'noexec'])
+        assert.ok(m.options.split(',').includes(opt), `${opt} in ${m.options}`);
       assert.equal(statSync(target).mode & 0o777, 0o750);
       writeFileSync(join(target, 'f'), 'on tmpfs');
 
       mount(null, target, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
       assert.ok(mountsUnder(target)[0]!.options.split(',').includes('ro'));
-      assert.throws(() => writeFileSync(join(target, 'g'), 'x'), (e) => (e as NodeJS.ErrnoException).code === 'EROFS');
+      assert.throws(
+        () => writeFileSync(join(target, 'g'), 'x'),
+        (e) => (e as NodeJS.ErrnoException).code === 'EROFS',
+      );
     } finally {
       umount2(target, 0);
     }
     assert.deepEqual(mountsUnder(target), []);
-    assert.throws(() => statSync(join(target, 'f')), (e) => (e as NodeJS.ErrnoException).code === 'ENOENT');
+    assert.throws(
+      () => statSync(join(target, 'f')),
+      (e) => (e as NodeJS.ErrnoException).code === 'ENOENT',
+    );
   });
 
   test('bind mount and propagation change, detached unmount', () => {
@@ -88,7 +106,13 @@ describe('native addon as root', () => {
     try {
       assert.equal(readFileSync(join(dst, 'seen'), 'utf8'), 'through the bind');
       mount(null, dst, null, MS_PRIVATE, null);
-      assert.ok(!/shared:/.test(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dst) ?? 'missing'));
+      assert.ok(
+        !/shared:/.test(
+          readFileSync('/proc/self/mountinfo', 'utf8')
+            .split('\n')
+            .find((l) => l.split(' ')[4] === dst) ?? 'missing',
+        ),
+      );
     } finally {
       umount2(dst, MNT_DETACH);
     }

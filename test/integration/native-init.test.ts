@@ -4,7 +4,21 @@
 // mounts die with the mount namespaces the plans create.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -124,7 +138,10 @@ function errorOf(r: Result): { errno: number; message: string } | undefined {
 const noUserns = namespaceMissing('user');
 function assertNsRefused(r: Result, op: string, why: string): void {
   const e = errorOf(r);
-  assert.ok(e && [22, 28].includes(e.errno) && e.message.startsWith(op), `${why}: expected ${op} to fail with EINVAL or ENOSPC, got ${JSON.stringify(r)}`);
+  assert.ok(
+    e && [22, 28].includes(e.errno) && e.message.startsWith(op),
+    `${why}: expected ${op} to fail with EINVAL or ENOSPC, got ${JSON.stringify(r)}`,
+  );
 }
 
 function pidOf(r: Result): number {
@@ -177,7 +194,17 @@ function enterRootfs(extra: WireOp[] = [], opts: { proc?: boolean } = {}): WireO
     [OP.ROOTFS, S(rootfs)],
     ...(opts.proc === false
       ? []
-      : ([[OP.MOUNT, S('proc'), S('/proc'), S('proc'), I(MS_NOSUID | MS_NODEV | MS_NOEXEC), S(''), I(IN_ROOT | HOW_MKDIR)]] as WireOp[])),
+      : ([
+          [
+            OP.MOUNT,
+            S('proc'),
+            S('/proc'),
+            S('proc'),
+            I(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+            S(''),
+            I(IN_ROOT | HOW_MKDIR),
+          ],
+        ] as WireOp[])),
     ...extra,
     [OP.PIVOT_ROOT],
     [OP.CHDIR, S('/'), I(1)],
@@ -265,7 +292,8 @@ describe('berth-init (root)', () => {
     assert.equal(r.code, 0, JSON.stringify(r));
     // HOOKS and READY come from the process, after stage0 exited.
     const pid = pidOf(r);
-    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY); i++) await new Promise((ok) => setTimeout(ok, 10));
+    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY); i++)
+      await new Promise((ok) => setTimeout(ok, 10));
     assert.ok(continued, `no HOOKS frame: ${JSON.stringify(r)}`);
     assert.deepEqual(
       r.frames.map((f) => f.type),
@@ -305,7 +333,13 @@ describe('berth-init (root)', () => {
       process.kill(pid, 'SIGKILL');
     }
     // Foreground `true`: gone before anyone could read its /proc, yet the frame has its start time.
-    const quick = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(0)], [OP.EXEC, S('/bin/true'), SS(['true']), SS([])]]));
+    const quick = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(0)],
+        [OP.EXEC, S('/bin/true'), SS(['true']), SS([])],
+      ]),
+    );
     assert.equal(quick.code, 0, JSON.stringify(quick));
     assert.equal(quick.frames[0]?.payload.length, 4 + startTimeOf(quick).length);
     assert.match(startTimeOf(quick), /^\d+$/);
@@ -335,11 +369,21 @@ describe('berth-init (root)', () => {
       missing.frames.map((f) => f.type),
       [FRAME.PID, FRAME.EXEC_ERROR],
     );
-    assert.deepEqual(errorOf(missing), { errno: 2, message: 'RESOLVE_EXEC "no-such-program": executable file not found in $PATH' });
+    assert.deepEqual(errorOf(missing), {
+      errno: 2,
+      message: 'RESOLVE_EXEC "no-such-program": executable file not found in $PATH',
+    });
     const denied = await create('not-executable');
     rmSync(fifo);
-    assert.equal(denied.frames.at(-1)?.type, FRAME.EXEC_ERROR, 'the command\'s own failure is told apart from any other op\'s');
-    assert.deepEqual(errorOf(denied), { errno: 13, message: 'RESOLVE_EXEC "not-executable": /tmp/not-executable: Permission denied' });
+    assert.equal(
+      denied.frames.at(-1)?.type,
+      FRAME.EXEC_ERROR,
+      "the command's own failure is told apart from any other op's",
+    );
+    assert.deepEqual(errorOf(denied), {
+      errno: 13,
+      message: 'RESOLVE_EXEC "not-executable": /tmp/not-executable: Permission denied',
+    });
     const ok = await runInit(
       encodePlan([
         [OP.MODE, I(1)],
@@ -354,18 +398,33 @@ describe('berth-init (root)', () => {
   });
 
   it('propagates the exit status: exit 3 gives 3', async () => {
-    const r = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), shell('exit 3')]));
+    const r = await runInit(
+      encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), shell('exit 3')]),
+    );
     assert.equal(r.code, 3, JSON.stringify(r));
   });
 
   it('a process killed by SIGKILL gives 128+9 = 137', async () => {
-    const r = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), shell('kill -9 $$')]));
+    const r = await runInit(
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        ...enterRootfs([], { proc: false }),
+        shell('kill -9 $$'),
+      ]),
+    );
     assert.equal(r.code, 137, JSON.stringify(r));
   });
 
   it('forwards SIGTERM from stage0 to the process (143)', async () => {
     const r = await runInit(
-      encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(CLONE_NEWNS)], ...enterRootfs([], { proc: false }), [OP.READY], [OP.EXEC, S('/bin/sleep'), SS(['sleep', '30']), SS([])]]),
+      encodePlan([
+        [OP.MODE, I(1)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+        ...enterRootfs([], { proc: false }),
+        [OP.READY],
+        [OP.EXEC, S('/bin/sleep'), SS(['sleep', '30']), SS([])],
+      ]),
       {
         onFrame: (f, child) => {
           // After READY the process is about to exec sleep; give it a moment, then signal stage0.
@@ -387,9 +446,21 @@ describe('berth-init (root)', () => {
         /^plan: op 1 \(HOSTNAME\): value 0 \(name\): expected str \(tag 2\), got int \(tag 1\)$/,
       ],
       ['no CLONE', encodePlan([[OP.MODE, I(1)]]), /^plan: no CLONE op \(exactly one per plan\)$/],
-      ['bad grouping', encodePlan([[OP.CLONE, I(0)], [OP.SETSID], [OP.UID_MAP, S('0 0 1\n')]]), /^plan: op 2 \(UID_MAP\): parent op after child ops$/],
-      ['trailing bytes', encodePlanRaw([rawOp(OP.CLONE, Buffer.concat([encodeValue(I(0)), Buffer.from([1])]))]), /^plan: op 0 \(CLONE\): 1 bytes after its 1 value$/],
-      ['EXEC not last', encodePlan([[OP.CLONE, I(0)], shell('true'), [OP.SETSID]]), /^plan: op 1 \(EXEC\): EXEC must be the last op$/],
+      [
+        'bad grouping',
+        encodePlan([[OP.CLONE, I(0)], [OP.SETSID], [OP.UID_MAP, S('0 0 1\n')]]),
+        /^plan: op 2 \(UID_MAP\): parent op after child ops$/,
+      ],
+      [
+        'trailing bytes',
+        encodePlanRaw([rawOp(OP.CLONE, Buffer.concat([encodeValue(I(0)), Buffer.from([1])]))]),
+        /^plan: op 0 \(CLONE\): 1 bytes after its 1 value$/,
+      ],
+      [
+        'EXEC not last',
+        encodePlan([[OP.CLONE, I(0)], shell('true'), [OP.SETSID]]),
+        /^plan: op 1 \(EXEC\): EXEC must be the last op$/,
+      ],
     ];
     for (const [name, plan, want] of cases) {
       const r = await runInit(plan);
@@ -435,12 +506,23 @@ describe('berth-init (root)', () => {
         [OP.CLONE, I(CLONE_NEWNS)],
         [OP.MOUNT, S(''), S('/'), S(''), I(MS_SLAVE | MS_REC), S(''), I(0)],
         [OP.ROOTFS, S(linked)],
-        [OP.MOUNT, S('proc'), S('/deep/proc'), S('proc'), I(MS_NOSUID | MS_NODEV | MS_NOEXEC), S(''), I(IN_ROOT | HOW_MKDIR | HOW_NO_SYMLINK)],
+        [
+          OP.MOUNT,
+          S('proc'),
+          S('/deep/proc'),
+          S('proc'),
+          I(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+          S(''),
+          I(IN_ROOT | HOW_MKDIR | HOW_NO_SYMLINK),
+        ],
         shell('true'),
       ]),
     );
     assert.equal(r.code, 1, JSON.stringify(r));
-    assert.deepEqual(errorOf(r), { errno: 40, message: `MOUNT proc on /deep/proc (in root ${linked}): must be mounted on an ordinary directory, not a symlink: Too many levels of symbolic links` });
+    assert.deepEqual(errorOf(r), {
+      errno: 40,
+      message: `MOUNT proc on /deep/proc (in root ${linked}): must be mounted on an ordinary directory, not a symlink: Too many levels of symbolic links`,
+    });
   });
 
   it('resolves mount targets inside the rootfs: rootfs/evil -> /etc never reaches the host /etc', async () => {
@@ -461,7 +543,11 @@ describe('berth-init (root)', () => {
         [
           OP.EXEC,
           S('/bin/busybox'),
-          SS(['sh', '-c', `stat -f -c %T ${evilRoot}/etc; stat -f -c %T /etc; touch ${evilRoot}/etc/berth-escape; ls /etc/berth-escape 2>&1 || echo host-clean`]),
+          SS([
+            'sh',
+            '-c',
+            `stat -f -c %T ${evilRoot}/etc; stat -f -c %T /etc; touch ${evilRoot}/etc/berth-escape; ls /etc/berth-escape 2>&1 || echo host-clean`,
+          ]),
           SS([PATH_ENV]),
         ],
       ]),
@@ -491,7 +577,15 @@ describe('berth-init (root)', () => {
     const src = join(work, 'bind-source');
     mkdirSync(src, { recursive: true });
     const hostBefore = ['/tmp/x/bind-target', '/tmp/x/file-target', '/tmp/rel/target'].filter((p) => existsSync(p));
-    const mount = (target: string, how: number): WireOp => [OP.MOUNT, S(src), S(target), S(''), I(MS_BIND), S(''), I(IN_ROOT | how)];
+    const mount = (target: string, how: number): WireOp => [
+      OP.MOUNT,
+      S(src),
+      S(target),
+      S(''),
+      I(MS_BIND),
+      S(''),
+      I(IN_ROOT | how),
+    ];
     const r = await runInit(
       encodePlan([
         [OP.MODE, I(1)],
@@ -514,7 +608,9 @@ describe('berth-init (root)', () => {
         ],
       ]),
     );
-    const hostAfter = ['/tmp/x/bind-target', '/tmp/x/file-target', '/tmp/rel/target'].filter((p) => existsSync(p) && !hostBefore.includes(p));
+    const hostAfter = ['/tmp/x/bind-target', '/tmp/x/file-target', '/tmp/rel/target'].filter(
+      (p) => existsSync(p) && !hostBefore.includes(p),
+    );
     for (const p of hostAfter) rmSync(p, { recursive: true, force: true });
     assert.deepEqual(hostAfter, [], 'created on the host, outside the rootfs');
     assert.equal(r.code, 0, JSON.stringify(r));
@@ -532,7 +628,10 @@ describe('berth-init (root)', () => {
       ]),
     );
     assert.equal(loop.code, 1, JSON.stringify(loop));
-    assert.deepEqual(errorOf(loop), { errno: 40, message: `MOUNT ${src} on /loop1/x (in root ${root}): creating the target in root: Too many levels of symbolic links` });
+    assert.deepEqual(errorOf(loop), {
+      errno: 40,
+      message: `MOUNT ${src} on /loop1/x (in root ${root}): creating the target in root: Too many levels of symbolic links`,
+    });
   });
 
   it('runs from a sealed memfd: the berth-init the container can see is not the host binary (CVE-2019-5736)', async () => {
@@ -544,7 +643,11 @@ describe('berth-init (root)', () => {
         [
           OP.EXEC,
           S('/bin/busybox'),
-          SS(['sh', '-c', 'readlink /proc/$PPID/exe; (echo x >> /proc/$PPID/exe) 2>/dev/null && echo WRITABLE || echo sealed']),
+          SS([
+            'sh',
+            '-c',
+            'readlink /proc/$PPID/exe; (echo x >> /proc/$PPID/exe) 2>/dev/null && echo WRITABLE || echo sealed',
+          ]),
           SS([PATH_ENV]),
         ],
       ]),
@@ -601,7 +704,8 @@ describe('berth-init (root)', () => {
     // Why: opening the FIFO by path from inside fails.
     const byPath = await runInit(userns([[OP.OPEN_FIFO, S(fifo)]]), { untilExit: true });
     if (noUserns) return assertNsRefused(byPath, 'CLONE', noUserns);
-    for (let i = 0; i < 300 && !byPath.frames.some((f) => f.type === FRAME.ERROR); i++) await new Promise((ok) => setTimeout(ok, 10));
+    for (let i = 0; i < 300 && !byPath.frames.some((f) => f.type === FRAME.ERROR); i++)
+      await new Promise((ok) => setTimeout(ok, 10));
     assert.equal(errorOf(byPath)?.errno, 13, JSON.stringify(byPath));
     rmSync(fifo);
     // As runc: the FIFO is 0622 whatever Node's umask (stage0 inherits it).
@@ -610,7 +714,8 @@ describe('berth-init (root)', () => {
     process.umask(umask);
     const r = await pending;
     assert.equal(r.code, 0, JSON.stringify(r));
-    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY || f.type === FRAME.ERROR); i++) await new Promise((ok) => setTimeout(ok, 10));
+    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY || f.type === FRAME.ERROR); i++)
+      await new Promise((ok) => setTimeout(ok, 10));
     assert.deepEqual(
       r.frames.map((f) => f.type),
       [FRAME.PID, FRAME.READY],
@@ -643,7 +748,8 @@ describe('berth-init (root)', () => {
     process.umask(umask);
     const r = await pending;
     assert.equal(r.code, 0, JSON.stringify(r));
-    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY); i++) await new Promise((ok) => setTimeout(ok, 10));
+    for (let i = 0; i < 300 && !r.frames.some((f) => f.type === FRAME.READY); i++)
+      await new Promise((ok) => setTimeout(ok, 10));
     assert.deepEqual(await releaseFifo(fifo), [0], JSON.stringify(r));
     for (let i = 0; i < 200 && !r.stdout.includes('Gid'); i++) await new Promise((ok) => setTimeout(ok, 10));
     assert.equal(r.stderr, '');
@@ -668,7 +774,7 @@ describe('berth-init (root)', () => {
     assert.ok(Number(uptime?.split(' ')[0]) > 864000000, r.stdout);
     assert.notEqual(ns, readlinkSync('/proc/self/ns/time'), 'the process is in a new time namespace');
     const host = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-    assert.ok(host < 864000000, 'the host\'s boottime is untouched');
+    assert.ok(host < 864000000, "the host's boottime is untouched");
   });
 
   it('leaks no fd: one opened without CLOEXEC above the preserved range is not in the container', async () => {
@@ -685,7 +791,9 @@ describe('berth-init (root)', () => {
           ...enterRootfs(),
           [OP.CLOSE_FDS, I(4)],
           [OP.READY],
-          shell('for fd in 3 4 5; do [ -e /proc/$$/fd/$fd ] && echo "open $fd" || echo "closed $fd"; done; readlink /proc/$$/fd/3'),
+          shell(
+            'for fd in 3 4 5; do [ -e /proc/$$/fd/$fd ] && echo "open $fd" || echo "closed $fd"; done; readlink /proc/$$/fd/3',
+          ),
         ]),
         { syncFd: 4, stdio: [keepFd, leakFd] },
       );
@@ -770,7 +878,13 @@ describe('berth-init (root)', () => {
       x.writeUInt32LE(k >>> 0, 4);
       return x;
     };
-    const prog = Buffer.concat([insn(0x20, 0, 0, 0), insn(0x15, 2, 0, a), insn(0x15, 1, 0, b), insn(0x06, 0, 0, 0x7fff0000), insn(0x06, 0, 0, 0x00050000 | 1)]);
+    const prog = Buffer.concat([
+      insn(0x20, 0, 0, 0),
+      insn(0x15, 2, 0, a),
+      insn(0x15, 1, 0, b),
+      insn(0x06, 0, 0, 0x7fff0000),
+      insn(0x06, 0, 0, 0x00050000 | 1),
+    ]);
     const r = await runInit(
       encodePlan([
         [OP.MODE, I(1)],
@@ -787,7 +901,13 @@ describe('berth-init (root)', () => {
   });
 
   it('RUN_HOOK: a hook past its timeout is killed and reported; a failing hook names its status', async () => {
-    const hook = (script: string, timeout: number): WireOp => [OP.RUN_HOOK, S('/bin/busybox'), SS(['sh', '-c', script]), SS([PATH_ENV]), I(timeout)];
+    const hook = (script: string, timeout: number): WireOp => [
+      OP.RUN_HOOK,
+      S('/bin/busybox'),
+      SS(['sh', '-c', script]),
+      SS([PATH_ENV]),
+      I(timeout),
+    ];
     const t0 = Date.now();
     const slow = await runInit(encodePlan([[OP.MODE, I(1)], [OP.CLONE, I(0)], hook('sleep 10', 1), shell('true')]));
     assert.ok(Date.now() - t0 < 5000, 'the timeout did not fire');
@@ -808,7 +928,15 @@ describe('berth-init (root)', () => {
           [OP.CLONE, I(CLONE_NEWNS | CLONE_NEWPID)],
           [OP.SETSID],
           ...enterRootfs([
-            [OP.MOUNT, S('devpts'), S('/dev/pts'), S('devpts'), I(MS_NOSUID | MS_NOEXEC), S('newinstance,ptmxmode=0666,mode=0620'), I(IN_ROOT | HOW_MKDIR)],
+            [
+              OP.MOUNT,
+              S('devpts'),
+              S('/dev/pts'),
+              S('devpts'),
+              I(MS_NOSUID | MS_NOEXEC),
+              S('newinstance,ptmxmode=0666,mode=0620'),
+              I(IN_ROOT | HOW_MKDIR),
+            ],
           ]),
           [OP.CONSOLE, I(4), I(24), I(80)],
           [OP.CLOSE_FDS, I(3)],
@@ -859,7 +987,8 @@ describe('berth-init (root)', () => {
     assert.equal(first.code, 0, JSON.stringify(first));
     const pid = pidOf(first);
     try {
-      for (let i = 0; i < 300 && !first.frames.some((f) => f.type === FRAME.READY); i++) await new Promise((ok) => setTimeout(ok, 10));
+      for (let i = 0; i < 300 && !first.frames.some((f) => f.type === FRAME.READY); i++)
+        await new Promise((ok) => setTimeout(ok, 10));
       const r = await runInit(
         encodePlan([
           [OP.MODE, I(1)],
@@ -897,7 +1026,10 @@ describe('berth-init (root)', () => {
       assert.equal(r.code, 1, JSON.stringify(r));
       const e = errorOf(r);
       assert.ok(e, JSON.stringify(r));
-      assert.match(e.message, /^CHDIR \/proc\/self\/fd\/3: the working directory is outside the container's root \(\(unreachable\)/);
+      assert.match(
+        e.message,
+        /^CHDIR \/proc\/self\/fd\/3: the working directory is outside the container's root \(\(unreachable\)/,
+      );
     } finally {
       closeSync(dirFd);
     }

@@ -17,12 +17,15 @@ import { type Attachment, NetworkManager } from '../../src/network/network-manag
 import { overlaps, parseCidr } from '../../src/network/subnet.ts';
 import { routePrefixes } from '../../src/network/host-routes.ts';
 
-if (process.getuid?.() !== 0) throw new Error('network tests need root (network namespaces, bridges, iptables): run them as root');
+if (process.getuid?.() !== 0)
+  throw new Error('network tests need root (network namespaces, bridges, iptables): run them as root');
 for (const p of ['bridge', 'host-local', 'portmap', 'firewall', 'loopback']) {
-  if (!existsSync(`/usr/lib/cni/${p}`)) throw new Error(`network tests need /usr/lib/cni/${p}: apt-get install containernetworking-plugins`);
+  if (!existsSync(`/usr/lib/cni/${p}`))
+    throw new Error(`network tests need /usr/lib/cni/${p}: apt-get install containernetworking-plugins`);
 }
 for (const tool of ['busybox', 'nsenter', 'unshare', 'iptables', 'iptables-save', 'ip', 'nft']) {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`network tests need ${tool} on PATH (busybox-static, util-linux, iptables, iproute2, nftables)`);
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
+    throw new Error(`network tests need ${tool} on PATH (busybox-static, util-linux, iptables, iproute2, nftables)`);
 }
 
 const SHARED_CHAINS = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-FORWARD', 'CNI-ADMIN'];
@@ -93,7 +96,11 @@ before(async () => {
   tablesBefore = nftTables();
   sharedBefore = chainsPresent().length > 0;
   base = mkdtempSync('/tmp/berth-net-');
-  m = await NetworkManager.open({ root: join(base, 'state'), runDir: join(base, 'run'), defaultNetwork: { name: DEF, bridge: `bt${tag}d` } });
+  m = await NetworkManager.open({
+    root: join(base, 'state'),
+    runDir: join(base, 'run'),
+    defaultNetwork: { name: DEF, bridge: `bt${tag}d` },
+  });
   bridges.push(`bt${tag}d`);
 });
 
@@ -134,7 +141,11 @@ test('default network: created at open, on a private subnet clear of every host 
   assert.equal(def.bridge, `bt${tag}d`);
   const routes = routePrefixes(sh('ip', ['-j', '-4', 'route', 'show', 'table', 'all']).out);
   const subnet = parseCidr(def.subnet);
-  assert.deepEqual(routes.filter((r) => overlaps(r, subnet)), [], `${def.subnet} must not overlap a host route`);
+  assert.deepEqual(
+    routes.filter((r) => overlaps(r, subnet)),
+    [],
+    `${def.subnet} must not overlap a host route`,
+  );
   assert.ok(JSON.parse(readFileSync(def.configPath, 'utf8')).plugins.length === 3);
   await assert.rejects(m.removeNetwork(DEF), (e) => isBerthError(e, ErrorCode.FailedPrecondition));
 });
@@ -148,10 +159,18 @@ test('networks: create, list, inspect; a duplicate name, an overlapping or publi
   assert.deepEqual(ins.attachments, []);
   assert.deepEqual(ins.labels, { purpose: 'test' });
   await assert.rejects(m.createNetwork(NET), (e) => isBerthError(e, ErrorCode.AlreadyExists));
-  await assert.rejects(m.createNetwork(`${tag}-x`, { subnet: net.subnet.replace(/\/\d+$/, '/24') }), (e) => isBerthError(e, ErrorCode.FailedPrecondition) && e.message.includes('overlaps'));
-  await assert.rejects(m.createNetwork(`${tag}-x`, { subnet: '8.8.8.0/24' }), (e) => isBerthError(e, ErrorCode.InvalidArgument));
+  await assert.rejects(
+    m.createNetwork(`${tag}-x`, { subnet: net.subnet.replace(/\/\d+$/, '/24') }),
+    (e) => isBerthError(e, ErrorCode.FailedPrecondition) && e.message.includes('overlaps'),
+  );
+  await assert.rejects(m.createNetwork(`${tag}-x`, { subnet: '8.8.8.0/24' }), (e) =>
+    isBerthError(e, ErrorCode.InvalidArgument),
+  );
   // An interface that is not berth's: lo is on every host (eth0 is not: ens3, enp0s1 …).
-  await assert.rejects(m.createNetwork(`${tag}-x`, { bridge: 'lo' }), (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes('interface lo '));
+  await assert.rejects(
+    m.createNetwork(`${tag}-x`, { bridge: 'lo' }),
+    (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes('interface lo '),
+  );
   await assert.rejects(m.inspectNetwork(`${tag}-nope`), (e) => isBerthError(e, ErrorCode.NotFound));
 });
 
@@ -178,14 +197,23 @@ test('two namespaces on one network reach each other; one on no network does not
   await m.check(id('1'), NET);
   await m.check(id('2'), NET);
   const rules = iptablesSave();
-  assert.ok(rules.includes(`-A CNI-FORWARD -s ${a1.ips[0]}/32 -j ACCEPT`), `the firewall plugin let ${a1.ips[0]} through FORWARD:\n${rules}`);
+  assert.ok(
+    rules.includes(`-A CNI-FORWARD -s ${a1.ips[0]}/32 -j ACCEPT`),
+    `the firewall plugin let ${a1.ips[0]} through FORWARD:\n${rules}`,
+  );
   assert.ok(rules.includes(`--dport ${hostPort} -j DNAT --to-destination ${a1.ips[0]}:8080`), 'portmap made the DNAT');
   await assert.rejects(m.attach(id('2'), p2, NET), (e) => isBerthError(e, ErrorCode.AlreadyExists));
-  await assert.rejects(m.attach(id('3'), p3, NET, { portMappings: [{ hostPort, containerPort: 1 }] }), (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes(String(hostPort)));
-  assert.deepEqual(await m.hostsEntries(NET), [
-    { ip: a1.ips[0], names: ['web'] },
-    { ip: a2.ips[0], names: ['db', 'database'] },
-  ].sort((x, y) => (x.ip! < y.ip! ? -1 : 1)));
+  await assert.rejects(
+    m.attach(id('3'), p3, NET, { portMappings: [{ hostPort, containerPort: 1 }] }),
+    (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes(String(hostPort)),
+  );
+  assert.deepEqual(
+    await m.hostsEntries(NET),
+    [
+      { ip: a1.ips[0], names: ['web'] },
+      { ip: a2.ips[0], names: ['db', 'database'] },
+    ].sort((x, y) => (x.ip! < y.ip! ? -1 : 1)),
+  );
   assert.deepEqual((await m.inspectNetwork(NET)).attachments.map((a) => a.containerId).sort(), [id('1'), id('2')]);
 });
 
@@ -193,7 +221,9 @@ test('a port published on 127.0.0.1 reaches a server in the namespace; an unpubl
   const www = join(base, 'www');
   mkdirSync(www);
   writeFileSync(join(www, 'index.html'), 'hello from the namespace\n');
-  const srv = spawn('nsenter', [`--net=${m.netnsPath(id('1'))}`, 'busybox', 'httpd', '-f', '-p', '8080', '-h', www], { stdio: 'ignore' });
+  const srv = spawn('nsenter', [`--net=${m.netnsPath(id('1'))}`, 'busybox', 'httpd', '-f', '-p', '8080', '-h', www], {
+    stdio: 'ignore',
+  });
   servers.push(srv.pid!);
   let body = '';
   let lastErr: unknown;
@@ -212,11 +242,14 @@ test('a port published on 127.0.0.1 reaches a server in the namespace; an unpubl
 });
 
 test('removing a network that has attachments is refused', async () => {
-  await assert.rejects(m.removeNetwork(NET), (e) => isBerthError(e, ErrorCode.FailedPrecondition) && e.message.includes(id('1')));
+  await assert.rejects(
+    m.removeNetwork(NET),
+    (e) => isBerthError(e, ErrorCode.FailedPrecondition) && e.message.includes(id('1')),
+  );
   assert.ok((await m.listNetworks()).some((n) => n.name === NET));
 });
 
-test('detach runs DEL once per attachment and is idempotent; the container\'s rules and lease go', async () => {
+test("detach runs DEL once per attachment and is idempotent; the container's rules and lease go", async () => {
   await m.detach(id('2'), NET);
   await m.detach(id('2'), NET);
   await m.detach(id('never'), NET);
@@ -243,7 +276,11 @@ test('recover: DEL and namespace removal for what is not live, an interrupted AD
   writeFileSync(recPath, JSON.stringify(rec));
   await m.createNetns(id('4')); // a stray namespace with no attachment
   // berthd restarts: a new manager over the same directories.
-  const m2 = await NetworkManager.open({ root: join(base, 'state'), runDir: join(base, 'run'), defaultNetwork: { name: DEF, bridge: `bt${tag}d` } });
+  const m2 = await NetworkManager.open({
+    root: join(base, 'state'),
+    runDir: join(base, 'run'),
+    defaultNetwork: { name: DEF, bridge: `bt${tag}d` },
+  });
   const report = await m2.recover([id('1')]);
   assert.deepEqual(report.errors, []);
   assert.deepEqual(report.detached, [{ containerId: id('3'), network: NET }]);
@@ -252,7 +289,10 @@ test('recover: DEL and namespace removal for what is not live, an interrupted AD
   assert.ok(!rules.includes(`${a3.ips[0]}/32`), 'the interrupted ADD left no firewall rule');
   assert.ok(!rules.includes(`id: \\"${id('3')}\\"`));
   assert.ok(!existsSync(join(base, 'state/ipam', NET, a3.ips[0]!)));
-  assert.deepEqual((await m2.listAttachments()).map((a) => a.containerId), [id('1')]);
+  assert.deepEqual(
+    (await m2.listAttachments()).map((a) => a.containerId),
+    [id('1')],
+  );
   assert.ok(ping(id('1'), a1.gateway!), 'the live container keeps its network');
   assert.deepEqual((await m2.recover([id('1')])).netnsRemoved, [], 'a second recovery finds nothing');
 });
@@ -263,13 +303,23 @@ test('a failed ADD is rolled back by DEL through every plugin: no record, lease,
   bridges.push(net.bridge);
   // A last plugin that fails after bridge, portmap and firewall have done their work.
   const stored = (await m.store.get(BAD))!;
-  const conflist = { ...stored.conflist, plugins: [...stored.conflist.plugins, { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.berth_no_such_knob': '1' } }] };
+  const conflist = {
+    ...stored.conflist,
+    plugins: [...stored.conflist.plugins, { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.berth_no_such_knob': '1' } }],
+  };
   await m.store.put(conflist, stored.meta);
   const p5 = await m.createNetns(id('5'));
-  await assert.rejects(m.attach(id('5'), p5, BAD, { portMappings: [{ hostPort: await freePort(), containerPort: 80 }] }), (e) => isBerthError(e) && e.message.includes('"tuning"'));
+  await assert.rejects(
+    m.attach(id('5'), p5, BAD, { portMappings: [{ hostPort: await freePort(), containerPort: 80 }] }),
+    (e) => isBerthError(e) && e.message.includes('"tuning"'),
+  );
   assert.deepEqual(await m.listAttachments(id('5')), []);
   const leases = join(base, 'state/ipam', BAD);
-  assert.deepEqual(existsSync(leases) ? readdirSync(leases).filter((f) => /^\d/.test(f)) : [], [], 'no address stays leased');
+  assert.deepEqual(
+    existsSync(leases) ? readdirSync(leases).filter((f) => /^\d/.test(f)) : [],
+    [],
+    'no address stays leased',
+  );
   const rules = iptablesSave();
   assert.ok(!rules.includes(id('5')), `no rule for the container:\n${rules}`);
   assert.notEqual(sh('nsenter', [`--net=${p5}`, 'ip', 'link', 'show', 'eth0']).status, 0, 'no eth0 in its namespace');
@@ -293,7 +343,8 @@ test('removing the networks deletes their bridges and rules: nothing is left on 
   // them gone only if no other CNI user (a podman test running alongside) has a rule in them now.
   if (!sharedBefore) {
     await m.pruneSharedChains();
-    if (!/CNI-DN-|-A CNI-FORWARD -[sd] /.test(rules)) assert.deepEqual(chainsPresent(), [], 'the shared CNI chains these tests brought are gone');
+    if (!/CNI-DN-|-A CNI-FORWARD -[sd] /.test(rules))
+      assert.deepEqual(chainsPresent(), [], 'the shared CNI chains these tests brought are gone');
   }
   assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(base), 'no mount left under the test directory');
 });

@@ -44,7 +44,9 @@ test('berth-pause reaps orphans as pid 1 and exits 0 on SIGTERM and SIGINT', asy
   started.push(a.pause);
   // A shell in pause's PID namespace starts a sleep and exits: the sleep is orphaned to pause. It
   // lives until killed here, so its reparenting is seen whatever the load.
-  const r = spawnSync('nsenter', ['-t', String(a.pause), '-p', '--', 'sh', '-c', 'sleep 1000 & exit 0'], { stdio: 'ignore' });
+  const r = spawnSync('nsenter', ['-t', String(a.pause), '-p', '--', 'sh', '-c', 'sleep 1000 & exit 0'], {
+    stdio: 'ignore',
+  });
   assert.equal(r.status, 0, 'nsenter ran the shell');
   let orphan = 0;
   await until('the orphan reparented to pause', () => {

@@ -34,7 +34,7 @@ function cgroupLines(text: string): Map<string, string> {
 }
 
 describeRuntimes('runtime cgroups', (rt, it) => {
-  it('no linux.cgroupsPath: the container nests under the caller\'s cgroup, and delete leaves the caller\'s cgroup alone', (s) => {
+  it("no linux.cgroupsPath: the container nests under the caller's cgroup, and delete leaves the caller's cgroup alone", (s) => {
     // The caller: a cgroup of its own in the pids hierarchy, with a limit the container must stay under.
     const pidsRoot = unifiedHost ? CG : join(CG, 'pids');
     assert.ok(existsSync(pidsRoot), `no pids hierarchy at ${pidsRoot}`);
@@ -48,11 +48,27 @@ describeRuntimes('runtime cgroups', (rt, it) => {
       const ownFile = s.path('caller-cgroup');
       // A shell moves itself into the caller's cgroup, notes where it is, and becomes the runtime.
       const [bin, ...pre] = rt.argv;
-      const r = spawnSync('sh', ['-c', `echo $$ > ${caller}/cgroup.procs && cat /proc/self/cgroup > ${ownFile} && exec "$@"`, 'sh', bin!, ...pre, '--root', s.root, 'run', '--bundle', b.dir, id], {
-        encoding: 'utf8',
-        timeout: 30_000,
-        env: runtimeEnv(),
-      });
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          `echo $$ > ${caller}/cgroup.procs && cat /proc/self/cgroup > ${ownFile} && exec "$@"`,
+          'sh',
+          bin!,
+          ...pre,
+          '--root',
+          s.root,
+          'run',
+          '--bundle',
+          b.dir,
+          id,
+        ],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+          env: runtimeEnv(),
+        },
+      );
       assert.equal(r.status, 0, `${rt.name} run from ${callerName}: ${r.stderr}`);
       const own = cgroupLines(readFileSync(ownFile, 'utf8'));
       const inside = cgroupLines(r.stdout);
@@ -62,30 +78,39 @@ describeRuntimes('runtime cgroups', (rt, it) => {
         const base = own.get(h);
         assert.ok(base !== undefined, `hierarchy ${h} of the container is not the caller's: ${r.stdout}`);
         if (path === base) continue; // a hierarchy the runtime does not place containers in (crun's v1 named ones, say)
-        assert.equal(path, `${base === '/' ? '' : base}/${id}`, `hierarchy ${h || 'cgroup2'}: below the caller's ${base}`);
+        assert.equal(
+          path,
+          `${base === '/' ? '' : base}/${id}`,
+          `hierarchy ${h || 'cgroup2'}: below the caller's ${base}`,
+        );
       }
-      assert.equal(inside.get(unifiedHost ? '' : 'pids'), `/${callerName}/${id}`, 'under the caller\'s pids limit');
+      assert.equal(inside.get(unifiedHost ? '' : 'pids'), `/${callerName}/${id}`, "under the caller's pids limit");
       // `run` deleted the container: its cgroups are gone, the caller's are all still there.
       for (const [h, path] of inside) {
         const root = hierarchyRoot(h);
         if (!root || path === own.get(h)) continue;
         assert.equal(existsSync(join(root, path)), false, `${rt.name} left ${join(root, path)}`);
       }
-      assert.ok(existsSync(caller), 'the caller\'s own cgroup was not removed');
+      assert.ok(existsSync(caller), "the caller's own cgroup was not removed");
       for (const [h, path] of own) {
         const root = hierarchyRoot(h);
-        if (root && path !== '/') assert.ok(existsSync(join(root, path)), `the caller's ${join(root, path)} is still there`);
+        if (root && path !== '/')
+          assert.ok(existsSync(join(root, path)), `the caller's ${join(root, path)} is still there`);
       }
     } finally {
       // The shell has exited: its cgroup is empty and goes (children first, should a runtime have left one).
-      for (const d of existsSync(caller) ? readdirSync(caller, { withFileTypes: true }) : []) if (d.isDirectory()) rmdirSync(join(caller, d.name));
+      for (const d of existsSync(caller) ? readdirSync(caller, { withFileTypes: true }) : [])
+        if (d.isDirectory()) rmdirSync(join(caller, d.name));
       if (existsSync(caller)) rmdirSync(caller);
     }
   });
 
   it('a cgroup mount shows the v1 hierarchies on a hybrid host (no cgroup2), cgroup2 on a unified one', async (s) => {
     const b = s.bundle({ args: ['sh', '-c', 'cat /proc/self/mountinfo; echo ===; ls /sys/fs/cgroup'] });
-    assert.ok(b.spec.mounts.some((m) => m.type === 'cgroup'), 'the bundle mounts cgroup');
+    assert.ok(
+      b.spec.mounts.some((m) => m.type === 'cgroup'),
+      'the bundle mounts cgroup',
+    );
     const out = await s.runToExit(s.id(), b);
     const [mountinfo = '', ls = ''] = out.split('===\n');
     const cgroupFs = mountinfo
@@ -97,8 +122,15 @@ describeRuntimes('runtime cgroups', (rt, it) => {
       assert.ok(cgroupFs.includes('/sys/fs/cgroup cgroup2'), cgroupFs.join('\n'));
       return;
     }
-    assert.deepEqual(cgroupFs.filter((l) => l.endsWith(' cgroup2')), [], `no cgroup2 in the container:\n${cgroupFs.join('\n')}`);
+    assert.deepEqual(
+      cgroupFs.filter((l) => l.endsWith(' cgroup2')),
+      [],
+      `no cgroup2 in the container:\n${cgroupFs.join('\n')}`,
+    );
     assert.ok(!ls.split('\n').includes('unified'), `no unified directory: ${ls}`);
-    assert.ok(cgroupFs.some((l) => l.endsWith(' cgroup')), `the v1 hierarchies are there: ${cgroupFs.join('\n')}`);
+    assert.ok(
+      cgroupFs.some((l) => l.endsWith(' cgroup')),
+      `the v1 hierarchies are there: ${cgroupFs.join('\n')}`,
+    );
   });
 });

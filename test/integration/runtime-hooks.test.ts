@@ -26,7 +26,8 @@ function hookBundle(s: RuntimeSession, hooks: SpecHooks, dir: string, args: stri
   });
 }
 
-const readLog = (dir: string) => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8').trim().split('\n') : []);
+const readLog = (dir: string) =>
+  existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8').trim().split('\n') : [];
 
 describeRuntimes('runtime hooks', (rt, it) => {
   it('every hook runs once, in order, with the state on stdin', async (s) => {
@@ -48,21 +49,28 @@ describeRuntimes('runtime hooks', (rt, it) => {
     assertOk(s.start(id), 'start');
     await s.waitStatus(id, 'stopped');
     // poststart runs after the user process started; the two may finish in either order.
-    await s.waitFile(join(dir, 'log'), (l) => l.includes('startContainer') && l.includes('poststart') && l.includes('process'));
+    await s.waitFile(
+      join(dir, 'log'),
+      (l) => l.includes('startContainer') && l.includes('poststart') && l.includes('process'),
+    );
     // poststart must follow startContainer (which precedes the user process). crun 1.8 runs it as
     // soon as it released the process, racing the startContainer hook: only its presence is checked.
     const racyPoststart = runcEarlyPoststart || rt.kind === 'crun';
     const afterStart = readLog(dir);
     const ordered = afterStart.filter((l) => !(racyPoststart && l === 'poststart'));
-    assert.deepEqual(ordered.slice(0, 5).filter((l) => l !== 'poststart' && l !== 'process'), [
-      'prestart',
-      'createRuntime',
-      'createContainer',
-      'startContainer',
-    ]);
-    assert.ok(ordered.indexOf('process') > ordered.indexOf('startContainer'), `startContainer before the process: ${afterStart}`);
+    assert.deepEqual(
+      ordered.slice(0, 5).filter((l) => l !== 'poststart' && l !== 'process'),
+      ['prestart', 'createRuntime', 'createContainer', 'startContainer'],
+    );
+    assert.ok(
+      ordered.indexOf('process') > ordered.indexOf('startContainer'),
+      `startContainer before the process: ${afterStart}`,
+    );
     if (!racyPoststart) {
-      assert.ok(afterStart.indexOf('poststart') > afterStart.indexOf('startContainer'), `poststart after startContainer: ${afterStart}`);
+      assert.ok(
+        afterStart.indexOf('poststart') > afterStart.indexOf('startContainer'),
+        `poststart after startContainer: ${afterStart}`,
+      );
     }
     assert.equal(afterStart.filter((l) => l === 'poststart').length, 1, `poststart runs once: ${afterStart}`);
     assert.equal(afterStart.length, 6, `after start: ${afterStart}`);
@@ -99,20 +107,30 @@ describeRuntimes('runtime hooks', (rt, it) => {
 
   it('a hook that outlives its timeout fails the create, which leaves no container', (s) => {
     const dir = s.path('hooks', true);
-    s.control({ hooks: { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '0.1'], timeout: 5 }] } }, 'a hook within its timeout');
-    const b = hookBundle(s, { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] }, dir, ['true']);
+    s.control(
+      { hooks: { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '0.1'], timeout: 5 }] } },
+      'a hook within its timeout',
+    );
+    const b = hookBundle(s, { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] }, dir, [
+      'true',
+    ]);
     const id = s.id();
     const t0 = Date.now();
     assertFails(s.create(id, b), 'create with a hook timing out');
     assert.ok(Date.now() - t0 < 8000, `create took ${Date.now() - t0} ms: the 1 s hook timeout was not enforced`);
     const r = s.exec(['state', id]);
-    if (r.status === 0) assert.notEqual(JSON.parse(r.stdout).status, 'created', 'a failed create must not leave a created container');
+    if (r.status === 0)
+      assert.notEqual(JSON.parse(r.stdout).status, 'created', 'a failed create must not leave a created container');
   });
 
   it('a hook that exits non-zero fails the create; the user program never runs', (s) => {
     const dir = s.path('hooks', true);
     s.control({ hooks: { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 0'] }] } }, 'a hook that exits 0');
-    const b = hookBundle(s, { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }, dir, ['sh', '-c', 'echo ran > /hooklog/ran']);
+    const b = hookBundle(s, { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }, dir, [
+      'sh',
+      '-c',
+      'echo ran > /hooklog/ran',
+    ]);
     const id = s.id();
     assertFails(s.create(id, b), 'create with a failing prestart hook');
     assert.ok(!existsSync(join(dir, 'ran')));

@@ -175,12 +175,16 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assert.equal(s.state(id).status, 'stopped');
   });
 
-  it('kill with an unknown signal name fails', (s) => {
-    const id = s.id();
-    assertOk(s.create(id, s.bundle({ args: ['sleep', '30'] })), 'create');
-    assertFails(s.kill(id, 'NOSUCHSIGNAL'), 'kill NOSUCHSIGNAL');
-    assert.equal(s.state(id).status, 'created');
-  }, { skip: { crun: 'crun 1.8 exits 0 for an unknown signal name' } });
+  it(
+    'kill with an unknown signal name fails',
+    (s) => {
+      const id = s.id();
+      assertOk(s.create(id, s.bundle({ args: ['sleep', '30'] })), 'create');
+      assertFails(s.kill(id, 'NOSUCHSIGNAL'), 'kill NOSUCHSIGNAL');
+      assert.equal(s.state(id).status, 'created');
+    },
+    { skip: { crun: 'crun 1.8 exits 0 for an unknown signal name' } },
+  );
 
   it('kill --all signals every process of the container, not only the init', async (s) => {
     const id = s.id();
@@ -199,7 +203,8 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
         .map(Number)
         .filter((p) => p > 0 && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\u000060'));
     let children = sleepChildren();
-    for (const end = Date.now() + 5000; children.length < 2 && Date.now() < end; children = sleepChildren()) await sleep(20);
+    for (const end = Date.now() + 5000; children.length < 2 && Date.now() < end; children = sleepChildren())
+      await sleep(20);
     assert.equal(children.length, 2, 'the two sleep 60 children');
     const starts = children.map((p) => processStartTime(p));
     assertOk(s.kill(id, 'TERM', ['--all']), 'kill --all TERM');
@@ -269,38 +274,56 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     const id2 = s.id();
     const pidFile2 = s.path('run.pid');
     assertOk(
-      s.execDetached(['run', '--detach', '--pid-file', pidFile2, '--bundle', s.bundle({ args: ['sleep', '30'] }).dir, id2], id2),
+      s.execDetached(
+        ['run', '--detach', '--pid-file', pidFile2, '--bundle', s.bundle({ args: ['sleep', '30'] }).dir, id2],
+        id2,
+      ),
       'run --detach --pid-file',
     );
     assert.equal(Number(readFileSync(pidFile2, 'utf8').trim()), s.state(id2).pid);
   });
 
-  it('create with a bad config fails and leaves no container', (s) => {
-    s.control({}, 'the same bundle with a valid config');
-    const id = s.id();
-    const b = s.bundle({ edit: (spec) => ((spec.process as unknown as Record<string, unknown>)['args'] = 'not-an-array') });
-    assertFails(s.create(id, b), 'create with process.args a string');
-    assertFails(s.exec(['state', id]), 'state after a failed create');
-    const id2 = s.id();
-    const b2 = s.bundle({ args: ['/bin/does-not-exist'] });
-    // runc fails at create (it resolves the executable in the rootfs first); a runtime that
-    // finds out at start must still fail there, never report success.
-    const r = s.create(id2, b2);
-    if (r.status === 0) assertFails(s.start(id2), 'start of a missing executable');
-  }, { skip: { crun: 'crun 1.8 accepts a string for process.args' } });
+  it(
+    'create with a bad config fails and leaves no container',
+    (s) => {
+      s.control({}, 'the same bundle with a valid config');
+      const id = s.id();
+      const b = s.bundle({
+        edit: (spec) => ((spec.process as unknown as Record<string, unknown>)['args'] = 'not-an-array'),
+      });
+      assertFails(s.create(id, b), 'create with process.args a string');
+      assertFails(s.exec(['state', id]), 'state after a failed create');
+      const id2 = s.id();
+      const b2 = s.bundle({ args: ['/bin/does-not-exist'] });
+      // runc fails at create (it resolves the executable in the rootfs first); a runtime that
+      // finds out at start must still fail there, never report success.
+      const r = s.create(id2, b2);
+      if (r.status === 0) assertFails(s.start(id2), 'start of a missing executable');
+    },
+    { skip: { crun: 'crun 1.8 accepts a string for process.args' } },
+  );
 
   it('--log with --log-format json writes an error line as runc does ({level, msg, time})', (s) => {
     const b = s.bundle({ args: ['true'] });
     const log = s.path('runtime-log.json');
-    assertOk(s.exec(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, s.id()]), 'control: run with --log');
+    assertOk(
+      s.exec(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, s.id()]),
+      'control: run with --log',
+    );
     rmSync(join(b.rootfs), { recursive: true, force: true });
     const id = s.id();
-    assertFails(s.exec(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, id]), 'run with a missing rootfs');
-    const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    assertFails(
+      s.exec(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, id]),
+      'run with a missing rootfs',
+    );
+    const lines = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     assert.ok(lines.length > 0, 'the log file is empty');
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const e of entries) {
-      for (const k of ['level', 'msg', 'time']) assert.equal(typeof e[k], 'string', `log line lacks ${k}: ${JSON.stringify(e)}`);
+      for (const k of ['level', 'msg', 'time'])
+        assert.equal(typeof e[k], 'string', `log line lacks ${k}: ${JSON.stringify(e)}`);
     }
     const err = entries.find((e) => e['level'] === 'error');
     assert.ok(err, `no error line in ${lines.join('\n')}`);
@@ -343,7 +366,8 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assert.deepEqual(spec.process.args, ['sh']);
     assert.equal(spec.root.path, 'rootfs');
     const nsTypes = spec.linux.namespaces.map((n) => n.type);
-    for (const t of ['pid', 'network', 'ipc', 'uts', 'mount']) assert.ok(nsTypes.includes(t as never), `spec namespaces: ${nsTypes}`);
+    for (const t of ['pid', 'network', 'ipc', 'uts', 'mount'])
+      assert.ok(nsTypes.includes(t as never), `spec namespaces: ${nsTypes}`);
     assert.ok(spec.mounts.some((m) => m.destination === '/proc' && m.type === 'proc'));
     assertFails(s.exec(['spec'], { cwd: b.dir }), 'spec over an existing config.json');
     // Run it as written, except what a pipe-driven test needs: no terminal, a command that ends.
@@ -363,31 +387,43 @@ describeRuntimes('runtime lifecycle', (rt, it) => {
     assert.ok(existsSync(join(dir, 'config.json')));
   });
 
-  it('a torn state.json (a power loss on a disk-backed --root) is named by state, kept by delete, removed by delete --force', (s) => {
-    const id = s.id();
-    mkdirSync(join(s.root, id), { recursive: true });
-    writeFileSync(join(s.root, id, 'state.json'), '{"version":1,"id":"');
-    const st = assertFails(s.exec(['state', id]), 'state of a torn record');
-    assert.match(st.stderr, /state\.json: unreadable .*delete --force/);
-    assertFails(s.exec(['delete', id]), 'delete without --force');
-    assert.ok(existsSync(join(s.root, id)), 'delete without --force removed the directory');
-    assertOk(s.exec(['list']), 'list with a torn record');
-    assertOk(s.exec(['delete', '--force', id]), 'delete --force');
-    assert.ok(!existsSync(join(s.root, id)));
-  }, { skip: { runc: "berth's own recovery of its state.json", crun: "berth's own recovery of its state.json" } });
+  it(
+    'a torn state.json (a power loss on a disk-backed --root) is named by state, kept by delete, removed by delete --force',
+    (s) => {
+      const id = s.id();
+      mkdirSync(join(s.root, id), { recursive: true });
+      writeFileSync(join(s.root, id, 'state.json'), '{"version":1,"id":"');
+      const st = assertFails(s.exec(['state', id]), 'state of a torn record');
+      assert.match(st.stderr, /state\.json: unreadable .*delete --force/);
+      assertFails(s.exec(['delete', id]), 'delete without --force');
+      assert.ok(existsSync(join(s.root, id)), 'delete without --force removed the directory');
+      assertOk(s.exec(['list']), 'list with a torn record');
+      assertOk(s.exec(['delete', '--force', id]), 'delete --force');
+      assert.ok(!existsSync(join(s.root, id)));
+    },
+    { skip: { runc: "berth's own recovery of its state.json", crun: "berth's own recovery of its state.json" } },
+  );
 
-  it('containers made and deleted side by side under berth\'s parent /berth (as berthd names it) all start (two at once, 12 rounds)', async (s) => {
-    // Both under /berth, which the delete of the last container removes, while the other
-    // container's create makes (and seeds, for cpuset) its own directory below it.
-    const lane = async (name: string) => {
-      for (let i = 0; i < 12; i++) {
-        const id = `${s.id()}-${name}${i}`;
-        const b = s.bundle({ args: ['true'], cgroupsPath: `/berth/${id}` });
-        const r = await s.spawn(['run', '--bundle', b.dir, id]).done;
-        assert.equal(r.status, 0, `${r.command}: ${r.stderr}`);
-      }
-    };
-    await Promise.all([lane('a'), lane('b')]);
-  }, { skip: { runc: 'removing /berth with its last container is berth\'s own', crun: 'removing /berth with its last container is berth\'s own' } });
+  it(
+    "containers made and deleted side by side under berth's parent /berth (as berthd names it) all start (two at once, 12 rounds)",
+    async (s) => {
+      // Both under /berth, which the delete of the last container removes, while the other
+      // container's create makes (and seeds, for cpuset) its own directory below it.
+      const lane = async (name: string) => {
+        for (let i = 0; i < 12; i++) {
+          const id = `${s.id()}-${name}${i}`;
+          const b = s.bundle({ args: ['true'], cgroupsPath: `/berth/${id}` });
+          const r = await s.spawn(['run', '--bundle', b.dir, id]).done;
+          assert.equal(r.status, 0, `${r.command}: ${r.stderr}`);
+        }
+      };
+      await Promise.all([lane('a'), lane('b')]);
+    },
+    {
+      skip: {
+        runc: "removing /berth with its last container is berth's own",
+        crun: "removing /berth with its last container is berth's own",
+      },
+    },
+  );
 });
-

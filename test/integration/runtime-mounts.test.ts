@@ -56,7 +56,12 @@ describeRuntimes('runtime mounts', (rt, it) => {
     const b = s.bundle({
       args: withMountinfo('stat -c %a /mnt/t; stat -c %a /mnt/deep/a/b'),
       extraMounts: [
-        { destination: '/mnt/t', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'mode=1777', 'nosuid', 'nodev', 'noexec'] },
+        {
+          destination: '/mnt/t',
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['size=1m', 'mode=1777', 'nosuid', 'nodev', 'noexec'],
+        },
         { destination: '/mnt/deep/a/b', type: 'tmpfs', source: 'tmpfs', options: ['mode=700'] },
       ],
     });
@@ -65,7 +70,8 @@ describeRuntimes('runtime mounts', (rt, it) => {
     const t = mountAt(mounts, '/mnt/t');
     assert.ok(t, 'no mount at /mnt/t');
     assert.equal(t.fsType, 'tmpfs');
-    for (const o of ['nosuid', 'nodev', 'noexec']) assert.ok(t.options.includes(o), `/mnt/t options ${t.options} lack ${o}`);
+    for (const o of ['nosuid', 'nodev', 'noexec'])
+      assert.ok(t.options.includes(o), `/mnt/t options ${t.options} lack ${o}`);
     assert.ok(t.superOptions.includes('size=1024k'), `/mnt/t super options ${t.superOptions} lack size=1024k`);
   });
 
@@ -115,7 +121,10 @@ describeRuntimes('runtime mounts', (rt, it) => {
       assertOk(r, 'run with symlinked mount targets');
       const { out, mounts } = splitMountinfo(r.stdout);
       assert.equal(out, 'bound\ntmpfs\n');
-      assert.ok(mountAt(mounts, hostAbs), `the bind mount must sit at ${hostAbs} inside the container: ${JSON.stringify(mounts)}`);
+      assert.ok(
+        mountAt(mounts, hostAbs),
+        `the bind mount must sit at ${hostAbs} inside the container: ${JSON.stringify(mounts)}`,
+      );
       assert.ok(mountAt(mounts, hostRel), `the tmpfs must sit at ${hostRel} inside the container`);
       assert.ok(existsSync(join(b.rootfs, hostAbs)), 'the mount point is created inside the rootfs');
       assert.ok(!existsSync(`/tmp/berth-escape-${tag}`), `the runtime created /tmp/berth-escape-${tag} on the host`);
@@ -127,7 +136,12 @@ describeRuntimes('runtime mounts', (rt, it) => {
   });
 
   it('readonly root: writing / fails; a writable root writes through to the bundle', async (s) => {
-    const b = s.bundle({ readonlyRoot: true, args: sh('touch /x 2>/dev/null && echo writable || echo refused; touch /tmp/y 2>/dev/null && echo tmp-writable || echo tmp-refused') });
+    const b = s.bundle({
+      readonlyRoot: true,
+      args: sh(
+        'touch /x 2>/dev/null && echo writable || echo refused; touch /tmp/y 2>/dev/null && echo tmp-writable || echo tmp-refused',
+      ),
+    });
     assert.equal(await s.runToExit(s.id(), b), 'refused\ntmp-refused\n');
     assert.ok(!existsSync(join(b.rootfs, 'x')));
     const b2 = s.bundle({ readonlyRoot: false, args: sh('echo hi > /x && echo written') });
@@ -161,12 +175,18 @@ describeRuntimes('runtime mounts', (rt, it) => {
       'cat /data/f; touch /data/g 2>/dev/null && echo data-writable || echo data-refused; touch /other && echo other-ok; ' +
       'echo berth > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-refused';
     const caps = ['CAP_SYS_ADMIN', 'CAP_KILL'];
-    const b = s.bundle({ readonlyRoot: false, capabilities: caps, args: withMountinfo(script), readonlyPaths: ['/proc/sys', '/data'] });
+    const b = s.bundle({
+      readonlyRoot: false,
+      capabilities: caps,
+      args: withMountinfo(script),
+      readonlyPaths: ['/proc/sys', '/data'],
+    });
     mkdirSync(join(b.rootfs, 'data'));
     writeFileSync(join(b.rootfs, 'data/f'), 'readable\n');
     const { out, mounts } = splitMountinfo(await s.runToExit(s.id(), b));
     assert.equal(out, 'readable\ndata-refused\nother-ok\nsys-refused\n');
-    for (const p of ['/proc/sys', '/data']) assert.ok(mountAt(mounts, p)?.options.includes('ro'), `${p} must be mounted ro`);
+    for (const p of ['/proc/sys', '/data'])
+      assert.ok(mountAt(mounts, p)?.options.includes('ro'), `${p} must be mounted ro`);
     // The control: without readonlyPaths the same writes succeed.
     const c = s.bundle({ readonlyRoot: false, capabilities: caps, args: withMountinfo(script), readonlyPaths: [] });
     mkdirSync(join(c.rootfs, 'data'));
@@ -213,14 +233,22 @@ describeRuntimes('runtime mounts', (rt, it) => {
 
   it('linux.devices creates the device node with its type, numbers, mode and owner', async (s) => {
     const b = s.bundle({
-      args: sh("stat -c '%n %F %t:%T %a %u:%g' /dev/berth-null /dev/sub/berth-zero; echo x > /dev/berth-null && echo write-ok"),
+      args: sh(
+        "stat -c '%n %F %t:%T %a %u:%g' /dev/berth-null /dev/sub/berth-zero; echo x > /dev/berth-null && echo write-ok",
+      ),
       devices: [
         { type: 'c', path: '/dev/berth-null', major: 1, minor: 3, fileMode: 0o640, uid: 0, gid: 5 },
         { type: 'c', path: '/dev/sub/berth-zero', major: 1, minor: 5, fileMode: 0o600, uid: 1000, gid: 1000 },
       ],
       edit: (spec) => {
         // Allow the new node in the device cgroup, after the default deny-all.
-        (spec.linux.resources!['devices'] as unknown[]).push({ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' });
+        (spec.linux.resources!['devices'] as unknown[]).push({
+          allow: true,
+          type: 'c',
+          major: 1,
+          minor: 3,
+          access: 'rwm',
+        });
       },
     });
     assert.equal(
@@ -244,7 +272,11 @@ describeRuntimes('runtime mounts', (rt, it) => {
     assert.equal(assertOk(s.run(s.id(), b), 'run').stdout, 'second\n');
   });
   it('a rootfs whose /proc or /sys is a symlink is refused, naming the path, and nothing lands over the root', (s) => {
-    for (const [dir, target] of [['proc', '/'], ['sys', '/'], ['proc', '../tmp']] as const) {
+    for (const [dir, target] of [
+      ['proc', '/'],
+      ['sys', '/'],
+      ['proc', '../tmp'],
+    ] as const) {
       const b = s.bundle({ args: ['true'] });
       rmSync(join(b.rootfs, dir), { recursive: true, force: true });
       symlinkSync(target, join(b.rootfs, dir));
@@ -253,7 +285,8 @@ describeRuntimes('runtime mounts', (rt, it) => {
       assert.notEqual(r.status, 0, `create with /${dir} -> ${target} must fail`);
       // runc: "must be mounted on ordinary directory"; berth names the path in the rootfs too.
       assert.match(r.stderr, /ordinary directory/, r.stderr);
-      if (s.rt.kind === 'berth') assert.match(r.stderr, new RegExp(`/${dir} in the rootfs \\(${b.rootfs}/${dir}\\) is a symlink`), r.stderr);
+      if (s.rt.kind === 'berth')
+        assert.match(r.stderr, new RegExp(`/${dir} in the rootfs \\(${b.rootfs}/${dir}\\) is a symlink`), r.stderr);
       assert.notEqual(s.exec(['state', id]).status, 0, 'no container was left');
       assert.ok(existsSync(join(b.rootfs, 'ROOTFS_MARKER')), 'the rootfs is intact');
     }

@@ -21,7 +21,7 @@ function parseStatus(out: string): Record<string, string> {
 const hex = (mask: bigint) => mask.toString(16).padStart(16, '0');
 
 describeRuntimes('runtime process', (_rt, it) => {
-  it('capabilities: runc spec\'s default set for root (ambient needs inheritable, so it stays empty)', async (s) => {
+  it("capabilities: runc spec's default set for root (ambient needs inheritable, so it stays empty)", async (s) => {
     const out = await s.runToExit(s.id(), s.bundle({ args: ['cat', '/proc/self/status'] }));
     const st = parseStatus(out);
     const want = hex(capMask(DEFAULT_CAPS));
@@ -70,7 +70,9 @@ describeRuntimes('runtime process', (_rt, it) => {
   it('capabilities: an empty set drops everything, and a dropped capability is enforced', async (s) => {
     const b = s.bundle({
       readonlyRoot: false,
-      args: sh('grep -E "^Cap(Bnd|Eff)" /proc/self/status; chown 1000 /tmp 2>/dev/null && echo chown-ok || echo chown-refused'),
+      args: sh(
+        'grep -E "^Cap(Bnd|Eff)" /proc/self/status; chown 1000 /tmp 2>/dev/null && echo chown-ok || echo chown-refused',
+      ),
       capabilities: [],
     });
     assert.equal(await s.runToExit(s.id(), b), `CapEff:\t${hex(0n)}\nCapBnd:\t${hex(0n)}\nchown-refused\n`);
@@ -110,7 +112,10 @@ describeRuntimes('runtime process', (_rt, it) => {
   });
 
   it('user, group and additionalGids', async (s) => {
-    const b = s.bundle({ args: sh('id -u; id -g; id -G; id'), user: { uid: 1000, gid: 1000, additionalGids: [100, 1001] } });
+    const b = s.bundle({
+      args: sh('id -u; id -g; id -G; id'),
+      user: { uid: 1000, gid: 1000, additionalGids: [100, 1001] },
+    });
     const out = await s.runToExit(s.id(), b);
     const [uid, gid, groups, full] = out.trim().split('\n');
     assert.equal(uid, '1000');
@@ -125,12 +130,13 @@ describeRuntimes('runtime process', (_rt, it) => {
     assert.match(out, /^Groups:\s*(65534\s*)?\n65534\n65534\n$/);
   });
 
-  it('env: exactly the configured variables reach the process (none of the runtime\'s)', async (s) => {
+  it("env: exactly the configured variables reach the process (none of the runtime's)", async (s) => {
     const b = s.bundle({ args: ['env'], env: ['PATH=/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c'] });
     const id = s.id();
     const out = await s.runToExit(id, b);
     const vars = out.trim().split('\n');
-    for (const v of ['PATH=/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c']) assert.ok(vars.includes(v), `${v} missing from ${vars}`);
+    for (const v of ['PATH=/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c'])
+      assert.ok(vars.includes(v), `${v} missing from ${vars}`);
     assert.ok(!vars.some((v) => v.startsWith('NODE_') || v.startsWith('BERTH_TEST')), `host env leaked: ${vars}`);
     // runc adds HOME (from /etc/passwd) when the config has none; nothing else may appear.
     const extra = vars.filter((v) => !['PATH=/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c'].includes(v));
@@ -141,22 +147,37 @@ describeRuntimes('runtime process', (_rt, it) => {
     const b = s.bundle({ args: ['pwd'], cwd: '/home/test' });
     assert.equal(await s.runToExit(s.id(), b), '/home/test\n');
     // Missing: made 0755 by the container's root (the process runs as 1000), also inside a mount.
-    const made = s.bundle({ args: sh('pwd; stat -c "%A %u:%g %n" /made/by/runtime /made'), cwd: '/made/by/runtime', user: { uid: 1000, gid: 1000 } });
-    assert.equal(await s.runToExit(s.id(), made), '/made/by/runtime\ndrwxr-xr-x 0:0 /made/by/runtime\ndrwxr-xr-x 0:0 /made\n');
+    const made = s.bundle({
+      args: sh('pwd; stat -c "%A %u:%g %n" /made/by/runtime /made'),
+      cwd: '/made/by/runtime',
+      user: { uid: 1000, gid: 1000 },
+    });
+    assert.equal(
+      await s.runToExit(s.id(), made),
+      '/made/by/runtime\ndrwxr-xr-x 0:0 /made/by/runtime\ndrwxr-xr-x 0:0 /made\n',
+    );
     const tmp = s.path('cwd-mount', true);
-    const inMount = s.bundle({ args: ['pwd'], cwd: '/mnt/t/sub', extraMounts: [{ destination: '/mnt/t', type: 'bind', source: tmp, options: ['bind'] }] });
+    const inMount = s.bundle({
+      args: ['pwd'],
+      cwd: '/mnt/t/sub',
+      extraMounts: [{ destination: '/mnt/t', type: 'bind', source: tmp, options: ['bind'] }],
+    });
     assert.equal(await s.runToExit(s.id(), inMount), '/mnt/t/sub\n');
     assert.ok(existsSync(join(tmp, 'sub')), 'made in the mount, after it was mounted');
   });
 
-  it('cwd: a relative cwd is rejected', (s) => {
-    s.control({ cwd: '/home/test' }, 'cwd /home/test');
-    const b = s.bundle({ args: ['pwd'], cwd: 'home/test' });
-    const id = s.id();
-    const r = s.create(id, b);
-    // runc 1.1 rejects it at create ("cwd property must be an absolute path"), as the spec requires.
-    assertFails(r, 'create with a relative cwd');
-  }, { skip: { crun: 'crun 1.8 accepts a relative cwd' } });
+  it(
+    'cwd: a relative cwd is rejected',
+    (s) => {
+      s.control({ cwd: '/home/test' }, 'cwd /home/test');
+      const b = s.bundle({ args: ['pwd'], cwd: 'home/test' });
+      const id = s.id();
+      const r = s.create(id, b);
+      // runc 1.1 rejects it at create ("cwd property must be an absolute path"), as the spec requires.
+      assertFails(r, 'create with a relative cwd');
+    },
+    { skip: { crun: 'crun 1.8 accepts a relative cwd' } },
+  );
 
   it('noNewPrivileges true and false', async (s) => {
     const on = s.bundle({ args: sh('grep ^NoNewPrivs: /proc/self/status'), noNewPrivileges: true });
@@ -172,7 +193,7 @@ describeRuntimes('runtime process', (_rt, it) => {
     assert.equal(await s.runToExit(s.id(), dflt), '0022\n');
   });
 
-  it('args: the executable is looked up in the container\'s PATH; argv reaches it unchanged', async (s) => {
+  it("args: the executable is looked up in the container's PATH; argv reaches it unchanged", async (s) => {
     const b = s.bundle({ args: ['printf', '%s|', 'a b', '', '$HOME', "'q'"], env: ['PATH=/bin'] });
     assert.equal(await s.runToExit(s.id(), b), "a b||$HOME|'q'|");
   });

@@ -3,7 +3,16 @@
 // runtime binary (CVE-2019-5736); a reused pid is never mistaken for the container.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertFails, assertOk, describeRuntimes, isLive, REPO_ROOT } from '../lib/runtime.ts';
@@ -60,13 +69,18 @@ describeRuntimes('runtime security', (rt, it) => {
     const fdB = openSync(leakB, 'r');
     try {
       const id = s.id();
-      assertOk(s.create(id, s.bundle({ args: ['sh', '-c', LIST_FDS] }), [], [fdA, fdB]), 'create with fds 3 and 4 inherited');
+      assertOk(
+        s.create(id, s.bundle({ args: ['sh', '-c', LIST_FDS] }), [], [fdA, fdB]),
+        'create with fds 3 and 4 inherited',
+      );
       assertOk(s.start(id), 'start');
       await s.waitStatus(id, 'stopped');
       const fds = parseFds(s.readOut(id));
       assert.deepEqual([...fds.keys()].sort(), [0, 1, 2], `fds in the container: ${JSON.stringify([...fds])}`);
       const id2 = s.id();
-      const r = s.exec(['run', '--bundle', s.bundle({ args: ['sh', '-c', LIST_FDS] }).dir, id2], { stdio: ['ignore', 'pipe', 'pipe', fdA, fdB] });
+      const r = s.exec(['run', '--bundle', s.bundle({ args: ['sh', '-c', LIST_FDS] }).dir, id2], {
+        stdio: ['ignore', 'pipe', 'pipe', fdA, fdB],
+      });
       assertOk(r, 'run with fds 3 and 4 inherited');
       assert.deepEqual([...parseFds(r.stdout).keys()].sort(), [0, 1, 2], `fds in the container: ${r.stdout}`);
     } finally {
@@ -99,32 +113,46 @@ describeRuntimes('runtime security', (rt, it) => {
     }
   });
 
-  it('CVE-2024-21626: a cwd through /proc/self/fd/<n> never lands outside the rootfs', (s) => {
-    // The host dir is inherited as fd 3 (and 4): a runtime that leaks it and chdirs through it
-    // would give the container a cwd on the host. Other n probe the runtime's own leaked fds.
-    const hostDir = s.path('host-dir', true);
-    writeFileSync(join(hostDir, 'HOST_MARKER'), 'host\n');
-    const dirFd = openSync(hostDir, 'r');
-    try {
-      const control = s.bundle({ args: ['sh', '-c', 'cd ../../..; cat ROOTFS_MARKER'] });
-      const c = s.exec(['run', '--bundle', control.dir, s.id('control')], { stdio: ['ignore', 'pipe', 'pipe', dirFd, dirFd] });
-      assert.equal(assertOk(c, 'control: the same run with cwd /').stdout, 'inside\n');
-      for (let n = 3; n <= 12; n++) {
-        const id = s.id(`fd${n}`);
-        // Climbing from an escaped cwd reaches the host's /, which has no ROOTFS_MARKER.
-        const b = s.bundle({
-          cwd: `/proc/self/fd/${n}`,
-          args: ['sh', '-c', 'ls; cd ../../../../../../../../..; cat ROOTFS_MARKER 2>/dev/null || echo ESCAPED'],
+  it(
+    'CVE-2024-21626: a cwd through /proc/self/fd/<n> never lands outside the rootfs',
+    (s) => {
+      // The host dir is inherited as fd 3 (and 4): a runtime that leaks it and chdirs through it
+      // would give the container a cwd on the host. Other n probe the runtime's own leaked fds.
+      const hostDir = s.path('host-dir', true);
+      writeFileSync(join(hostDir, 'HOST_MARKER'), 'host\n');
+      const dirFd = openSync(hostDir, 'r');
+      try {
+        const control = s.bundle({ args: ['sh', '-c', 'cd ../../..; cat ROOTFS_MARKER'] });
+        const c = s.exec(['run', '--bundle', control.dir, s.id('control')], {
+          stdio: ['ignore', 'pipe', 'pipe', dirFd, dirFd],
         });
-        const r = s.exec(['run', '--bundle', b.dir, id], { stdio: ['ignore', 'pipe', 'pipe', dirFd, dirFd] });
-        if (r.status !== 0) continue; // Refusing the cwd is the expected outcome.
-        assert.doesNotMatch(r.stdout, /HOST_MARKER|ESCAPED/, `cwd /proc/self/fd/${n} escaped the rootfs: ${r.stdout}`);
-        assert.match(r.stdout, /inside\n$/);
+        assert.equal(assertOk(c, 'control: the same run with cwd /').stdout, 'inside\n');
+        for (let n = 3; n <= 12; n++) {
+          const id = s.id(`fd${n}`);
+          // Climbing from an escaped cwd reaches the host's /, which has no ROOTFS_MARKER.
+          const b = s.bundle({
+            cwd: `/proc/self/fd/${n}`,
+            args: ['sh', '-c', 'ls; cd ../../../../../../../../..; cat ROOTFS_MARKER 2>/dev/null || echo ESCAPED'],
+          });
+          const r = s.exec(['run', '--bundle', b.dir, id], { stdio: ['ignore', 'pipe', 'pipe', dirFd, dirFd] });
+          if (r.status !== 0) continue; // Refusing the cwd is the expected outcome.
+          assert.doesNotMatch(
+            r.stdout,
+            /HOST_MARKER|ESCAPED/,
+            `cwd /proc/self/fd/${n} escaped the rootfs: ${r.stdout}`,
+          );
+          assert.match(r.stdout, /inside\n$/);
+        }
+      } finally {
+        closeSync(dirFd);
       }
-    } finally {
-      closeSync(dirFd);
-    }
-  }, { skip: { crun: 'crun 1.8.1 chdirs through an fd it inherited without --preserve-fds: the cwd ends up in the host dir (found by this test)' } });
+    },
+    {
+      skip: {
+        crun: 'crun 1.8.1 chdirs through an fd it inherited without --preserve-fds: the cwd ends up in the host dir (found by this test)',
+      },
+    },
+  );
 
   it('CVE-2019-5736: the init waiting after create is not a host runtime binary and cannot be opened for writing', (s) => {
     const id = s.id();
@@ -149,7 +177,8 @@ describeRuntimes('runtime security', (rt, it) => {
     assert.ok(['ETXTBSY', 'EACCES', 'EPERM', 'EROFS'].includes(code), `opening ${exe} for writing failed with ${code}`);
     const st = statSync(exe);
     const sameInode = hostBinaries.filter((b) => statSync(b).ino === st.ino && statSync(b).dev === st.dev);
-    if (rt.kind === 'berth') assert.deepEqual(sameInode, [], `berth's init must run from a sealed memfd, not ${sameInode}`);
+    if (rt.kind === 'berth')
+      assert.deepEqual(sameInode, [], `berth's init must run from a sealed memfd, not ${sameInode}`);
   });
 
   it('a container whose init died is "stopped", and a process that reuses its pid is never touched', async (s, t) => {
@@ -172,7 +201,9 @@ describeRuntimes('runtime security', (rt, it) => {
       else child.kill('SIGKILL');
     }
     if (!impostor) {
-      t.diagnostic(`could not get pid ${pid} again (${canPickPid ? 'the host is busy' : 'no /proc/sys/kernel/ns_last_pid here'}); checked the dead init only`);
+      t.diagnostic(
+        `could not get pid ${pid} again (${canPickPid ? 'the host is busy' : 'no /proc/sys/kernel/ns_last_pid here'}); checked the dead init only`,
+      );
       return;
     }
     try {

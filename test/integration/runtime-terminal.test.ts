@@ -48,7 +48,8 @@ describeRuntimes('runtime terminal', (rt, it) => {
     // runc 1.1 sizes the pty from its console loop once the process runs, so a `stty size` at the
     // very start may see no size yet (seen here: "stty: standard input: No child processes").
     // berth sizes it before the exec (CONSOLE op), so for berth the size must be there.
-    if (rt.kind !== 'runc') assert.match(r.stdout, /30 100/, `the container's terminal has the caller's size: ${r.stdout}`);
+    if (rt.kind !== 'runc')
+      assert.match(r.stdout, /30 100/, `the container's terminal has the caller's size: ${r.stdout}`);
   });
 
   it('create with --console-socket sends the pty master of the container over SCM_RIGHTS', async (s) => {

@@ -21,14 +21,24 @@ let d: Daemon;
 const berth = (...args: string[]) => berthCli(d.socket, ...args);
 
 // mkdir answered EACCES (13) by a custom profile: a syscall every container may otherwise make.
-const DENY_MKDIR = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] };
+const DENY_MKDIR = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+};
 /** What a busybox shell reports: the seccomp mode, then whether a user-namespace unshare and a mkdir worked. */
-const PROBE = 'grep "^Seccomp:" /proc/self/status | tr -d "\\t "; unshare -U true 2>&1 && echo unshare=ok; mkdir /probe-dir 2>&1 && echo mkdir=ok; true';
+const PROBE =
+  'grep "^Seccomp:" /proc/self/status | tr -d "\\t "; unshare -U true 2>&1 && echo unshare=ok; mkdir /probe-dir 2>&1 && echo mkdir=ok; true';
 
 before(async () => {
   if (process.getuid?.() !== 0) throw new Error('engine integration tests need root (mounts, namespaces, cgroups)');
-  if (!existsSync('/usr/lib/cni/bridge')) throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'native/build/berth-pause'), join(REPO, 'dist/bin/berth-runtime')]) if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  for (const p of [
+    join(REPO, 'native/build/berth-shim'),
+    join(REPO, 'native/build/berth-pause'),
+    join(REPO, 'dist/bin/berth-runtime'),
+  ])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   writeFileSync(join(profiles, 'deny-mkdir.json'), JSON.stringify(DENY_MKDIR));
   writeFileSync(join(profiles, 'broken.json'), '{"defaultAction": "SCMP_ACT_ALLOW", ');
   d = await startBerthd(root, runRoot, [], cfg);
@@ -70,7 +80,14 @@ test("berth run: docker's default profile unless unconfined or privileged; CAP_S
   const ex = await berth('exec', 'sd-exec', 'grep', '^Seccomp:', '/proc/self/status');
   assert.match(ex.stdout, /^Seccomp:\s+2$/m, ex.stderr);
   assert.equal((await berth('rm', '-f', 'sd-exec')).code, 0);
-  const bad = await berth('run', '--rm', '--security-opt', `seccomp=${join(profiles, 'broken.json')}`, 'busybox', 'true');
+  const bad = await berth(
+    'run',
+    '--rm',
+    '--security-opt',
+    `seccomp=${join(profiles, 'broken.json')}`,
+    'busybox',
+    'true',
+  );
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /security\.seccomp\.json: invalid JSON/);
 });
@@ -78,9 +95,22 @@ test("berth run: docker's default profile unless unconfined or privileged; CAP_S
 let podSeq = 0;
 const podConfig = () => {
   podSeq++;
-  return { metadata: { name: `sd${podSeq}`, namespace: 'default', uid: `sd-${process.pid}-${podSeq}`, attempt: 0 }, hostname: `sd${podSeq}`, labels: {}, annotations: {} };
+  return {
+    metadata: { name: `sd${podSeq}`, namespace: 'default', uid: `sd-${process.pid}-${podSeq}`, attempt: 0 },
+    hostname: `sd${podSeq}`,
+    labels: {},
+    annotations: {},
+  };
 };
-const container = (name: string, security_context: object) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox:latest' }, command: ['sh', '-c'], args: ['exec sleep 300'], labels: {}, annotations: {}, linux: { security_context } });
+const container = (name: string, security_context: object) => ({
+  metadata: { name, attempt: 0 },
+  image: { image: 'busybox:latest' },
+  command: ['sh', '-c'],
+  args: ['exec sleep 300'],
+  labels: {},
+  annotations: {},
+  linux: { security_context },
+});
 
 for (const version of ['v1', 'v1alpha2'] as const) {
   test(`${version} CRI: RuntimeDefault, Unconfined, Localhost and the deprecated seccomp_profile_path words`, async () => {
@@ -90,16 +120,26 @@ for (const version of ['v1', 'v1alpha2'] as const) {
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     try {
       const run = async (name: string, sc: object) => {
-        const id = (await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, sc), sandbox_config: config })).container_id;
+        const id = (
+          await rt.CreateContainer!({ pod_sandbox_id: pod, config: container(name, sc), sandbox_config: config })
+        ).container_id;
         await rt.StartContainer!({ container_id: id });
         return (await rt.ExecSync!({ container_id: id, cmd: ['sh', '-c', PROBE] })).stdout.toString();
       };
       const localhost = join(profiles, 'deny-mkdir.json');
       const cases: Array<[string, object, RegExp[]]> = [
-        ['runtime-default', { seccomp: { profile_type: 'RuntimeDefault' } }, [/^Seccomp:2$/m, /unshare: .*Operation not permitted/]],
+        [
+          'runtime-default',
+          { seccomp: { profile_type: 'RuntimeDefault' } },
+          [/^Seccomp:2$/m, /unshare: .*Operation not permitted/],
+        ],
         ['unconfined', { seccomp: { profile_type: 'Unconfined' } }, [/^Seccomp:0$/m, /^unshare=ok$/m]],
         ['unset', {}, [/^Seccomp:0$/m]],
-        ['localhost', { seccomp: { profile_type: 'Localhost', localhost_ref: localhost } }, [/^Seccomp:2$/m, /mkdir: .*Permission denied/, /^unshare=ok$/m]],
+        [
+          'localhost',
+          { seccomp: { profile_type: 'Localhost', localhost_ref: localhost } },
+          [/^Seccomp:2$/m, /mkdir: .*Permission denied/, /^unshare=ok$/m],
+        ],
         ['privileged', { privileged: true, seccomp: { profile_type: 'RuntimeDefault' } }, [/^Seccomp:0$/m]],
         ['path-runtime-default', { seccomp_profile_path: 'runtime/default' }, [/^Seccomp:2$/m]],
         ['path-docker-default', { seccomp_profile_path: 'docker/default' }, [/^Seccomp:2$/m]],
@@ -111,16 +151,32 @@ for (const version of ['v1', 'v1alpha2'] as const) {
         for (const re of want) assert.match(out, re, `${name}: ${out}`);
       }
       const refused = async (sc: object, field: string, path: string) => {
-        const e = await criError(rt.CreateContainer!({ pod_sandbox_id: pod, config: container('refused', sc), sandbox_config: config }));
+        const e = await criError(
+          rt.CreateContainer!({ pod_sandbox_id: pod, config: container('refused', sc), sandbox_config: config }),
+        );
         assert.equal(e.code, Status.InvalidArgument, e.details);
         assert.ok(e.details.includes(field) && e.details.includes(path), e.details);
       };
       const missing = join(profiles, 'missing.json');
-      await refused({ seccomp: { profile_type: 'Localhost', localhost_ref: missing } }, 'config.linux.security_context.seccomp.localhost_ref', missing);
-      await refused({ seccomp: { profile_type: 'Localhost', localhost_ref: join(profiles, 'broken.json') } }, 'config.linux.security_context.seccomp.localhost_ref', join(profiles, 'broken.json'));
-      await refused({ seccomp_profile_path: `localhost/${missing}` }, 'config.linux.security_context.seccomp_profile_path', missing);
+      await refused(
+        { seccomp: { profile_type: 'Localhost', localhost_ref: missing } },
+        'config.linux.security_context.seccomp.localhost_ref',
+        missing,
+      );
+      await refused(
+        { seccomp: { profile_type: 'Localhost', localhost_ref: join(profiles, 'broken.json') } },
+        'config.linux.security_context.seccomp.localhost_ref',
+        join(profiles, 'broken.json'),
+      );
+      await refused(
+        { seccomp_profile_path: `localhost/${missing}` },
+        'config.linux.security_context.seccomp_profile_path',
+        missing,
+      );
       await refused({ seccomp_profile_path: 'bogus' }, 'config.linux.security_context.seccomp_profile_path', 'bogus');
-      const left = (await rt.ListContainers!({ filter: { pod_sandbox_id: pod } })).containers.map((c: { metadata: { name: string } }) => c.metadata.name);
+      const left = (await rt.ListContainers!({ filter: { pod_sandbox_id: pod } })).containers.map(
+        (c: { metadata: { name: string } }) => c.metadata.name,
+      );
       assert.ok(!left.includes('refused'), 'a refused container leaves nothing behind');
     } finally {
       await rt.StopPodSandbox!({ pod_sandbox_id: pod }).catch(() => {});

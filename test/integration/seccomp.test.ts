@@ -47,7 +47,10 @@ let rootfs: string;
  */
 function testProfile(extra: Partial<LinuxSeccomp> = {}): LinuxSeccomp {
   const base = dockerDefaultSeccomp();
-  const syscalls: LinuxSyscall[] = (base.syscalls ?? []).map((s) => ({ ...s, names: s.names.filter((n) => !['mkdir', 'mkdirat', 'kill'].includes(n)) }));
+  const syscalls: LinuxSyscall[] = (base.syscalls ?? []).map((s) => ({
+    ...s,
+    names: s.names.filter((n) => !['mkdir', 'mkdirat', 'kill'].includes(n)),
+  }));
   syscalls.push({ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   syscalls.push({ names: ['kill'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, value: SIGUSR1, op: 'SCMP_CMP_NE' }] });
   syscalls.push({ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: SIGUSR1, op: 'SCMP_CMP_EQ' }] });
@@ -71,7 +74,15 @@ function plan(credentials: PlanOp[], script = SCRIPT): Buffer {
     op('MOUNT', str(''), str('/'), str(''), int(MS_SLAVE | MS_REC), str(''), int(0)),
     op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)),
     op('ROOTFS', str(rootfs)),
-    op('MOUNT', str('proc'), str('/proc'), str('proc'), int(MS_NOSUID | MS_NODEV | MS_NOEXEC), str(''), int(IN_ROOT_MKDIR)),
+    op(
+      'MOUNT',
+      str('proc'),
+      str('/proc'),
+      str('proc'),
+      int(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+      str(''),
+      int(IN_ROOT_MKDIR),
+    ),
     op('PIVOT_ROOT'),
     op('CHDIR', str('/'), int(1)),
     op('CLOSE_FDS', int(3)),
@@ -119,7 +130,10 @@ function expectFiltered(r: { status: number; out: string }, nnp: 0 | 1): void {
   // syslog(2) is on no list: the default action answers, with defaultErrnoRet.
   assert.match(lines[5]!, /dmesg: klogctl: Remote I\/O error/);
   assert.equal(lines[6], 'dmesg=1');
-  assert.deepEqual(lines.slice(7).map((l) => l.replace(/\s+/g, ' ')), ['NoNewPrivs: 0'.replace('0', String(nnp)), 'Seccomp: 2']);
+  assert.deepEqual(
+    lines.slice(7).map((l) => l.replace(/\s+/g, ' ')),
+    ['NoNewPrivs: 0'.replace('0', String(nnp)), 'Seccomp: 2'],
+  );
   assert.ok(!existsSync(join(rootfs, 'tmp/denied')));
 }
 
@@ -139,7 +153,9 @@ after(() => {
 describe('seccomp in berth-init (root)', () => {
   it('without no_new_privs, loaded before the capabilities are dropped: rules, argument conditions and the default errno apply', async () => {
     const warnings: string[] = [];
-    const r = await run(plan([op('CLOSE_FDS', int(3)), seccompOp(testProfile(), (w) => warnings.push(w)), ...dropCaps]));
+    const r = await run(
+      plan([op('CLOSE_FDS', int(3)), seccompOp(testProfile(), (w) => warnings.push(w)), ...dropCaps]),
+    );
     expectFiltered(r, 0);
   });
 
@@ -158,7 +174,9 @@ describe('seccomp in berth-init (root)', () => {
   });
 
   it('the flags reach seccomp(2): TSYNC, LOG and SPEC_ALLOW load; KILL_PROCESS as the default kills the container', async () => {
-    const flagged = testProfile({ flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] });
+    const flagged = testProfile({
+      flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
+    });
     const r = await run(plan([...dropCaps, op('NO_NEW_PRIVS'), seccompOp(flagged)]));
     expectFiltered(r, 1);
 

@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { type ShimInfo, type StartShimOptions, shimAlive, shimBinary, startShim, stopShim } from '../../src/shim/index.ts';
+import {
+  type ShimInfo,
+  type StartShimOptions,
+  shimAlive,
+  shimBinary,
+  startShim,
+  stopShim,
+} from '../../src/shim/index.ts';
 import { type BundleOptions, makeBundle } from '../lib/bundle.ts';
 import { BERTH_RUNTIME, RUNC } from '../lib/runtime.ts';
 
@@ -23,7 +30,8 @@ export const RUNTIME = shimRuntime();
 /** Fails loudly (never skips) when something the tests need is missing. */
 function checkPrerequisites(): void {
   if (process.getuid?.() !== 0) throw new Error('shim integration tests need root (they create containers)');
-  if (!existsSync(RUNTIME.binary)) throw new Error(`runtime ${RUNTIME.binary} not found (BERTH_SHIM_RUNTIME=${RUNTIME.name})`);
+  if (!existsSync(RUNTIME.binary))
+    throw new Error(`runtime ${RUNTIME.binary} not found (BERTH_SHIM_RUNTIME=${RUNTIME.name})`);
   if (!existsSync(shimBinary())) throw new Error(`${shimBinary()} not found: run \`make -C native\``);
 }
 
@@ -82,7 +90,8 @@ export class ShimSession {
   /** Runs the runtime with this session's --root; throws with its stderr when it fails. */
   runtime(...args: string[]): string {
     const r = spawnSync(RUNTIME.binary, ['--root', this.runtimeRoot, ...args], { encoding: 'utf8', timeout: 30_000 });
-    if (r.status !== 0) throw new Error(`${RUNTIME.name} ${args.join(' ')}: status ${r.status}: ${r.stderr}${r.error ?? ''}`);
+    if (r.status !== 0)
+      throw new Error(`${RUNTIME.name} ${args.join(' ')}: status ${r.status}: ${r.stderr}${r.error ?? ''}`);
     return r.stdout;
   }
 

@@ -15,7 +15,8 @@ import { ShimSpawner } from '../../src/engine/shim-spawner.ts';
 import { readExit, shimBinary, stopShim, waitExit } from '../../src/shim/index.ts';
 import * as native from '../../src/sys/native.ts';
 
-if (process.getuid?.() !== 0) throw new Error('shim-init tests need root (the shim becomes a subreaper and writes state as root)');
+if (process.getuid?.() !== 0)
+  throw new Error('shim-init tests need root (the shim becomes a subreaper and writes state as root)');
 
 const dir = mkdtempSync('/tmp/berth-shim-init-');
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +35,18 @@ eval "echo \\$! >&$1"
 chmodSync(FAKE, 0o755);
 
 function opts(i: number, terminal = false) {
-  return { id: `init-${i}`, bundle: dir, runtime: '/bin/false', runtimeRoot: join(dir, 'rt'), stateDir: join(dir, `s${i}`), logPath: join(dir, `log${i}`), logFormat: 'json-file' as const, graceMs: 0, init: FAKE, terminal };
+  return {
+    id: `init-${i}`,
+    bundle: dir,
+    runtime: '/bin/false',
+    runtimeRoot: join(dir, 'rt'),
+    stateDir: join(dir, `s${i}`),
+    logPath: join(dir, `log${i}`),
+    logFormat: 'json-file' as const,
+    graceMs: 0,
+    init: FAKE,
+    terminal,
+  };
 }
 
 /** Starts a shim through the spawner with fresh sync and control sockets; returns our ends and the report. */
@@ -70,11 +82,15 @@ test('the shim spawns the init with the sync socket and umask 0, and supervises 
     const info = await s.report;
     assert.equal(info.containerPid, pid);
     writeFileSync(join(dir, 'go'), 'go\n');
-    assert.equal(Number(readFileSync(join(info.stateDir, 'container.pid'), 'utf8')), pid, 'container.pid is the shim\'s, from the verdict');
+    assert.equal(
+      Number(readFileSync(join(info.stateDir, 'container.pid'), 'utf8')),
+      pid,
+      "container.pid is the shim's, from the verdict",
+    );
     const exit = await waitExit(info.stateDir);
-    assert.equal(exit.exitCode, 7, 'the orphan was the shim\'s child: its exit is recorded');
+    assert.equal(exit.exitCode, 7, "the orphan was the shim's child: its exit is recorded");
     assert.equal(exit.pid, pid);
-    assert.match(readFileSync(join(dir, 'log1'), 'utf8'), /out-of-the-init/, 'the init had the container\'s stdout');
+    assert.match(readFileSync(join(dir, 'log1'), 'utf8'), /out-of-the-init/, "the init had the container's stdout");
     const seen = readFileSync(join(dir, readdirSeen()[0]!), 'utf8');
     assert.match(seen, /^argv .*fake-init 3$/m, 'berth-init <sync fd>, the sync socket at 3');
     assert.match(seen, /^umask 0+$/m);
@@ -89,17 +105,22 @@ test('the shim spawns the init with the sync socket and umask 0, and supervises 
 });
 
 function readdirSeen(): string[] {
-  return (process.getBuiltinModule('node:fs') as typeof import('node:fs')).readdirSync(dir).filter((f) => f.startsWith('seen-'));
+  return (process.getBuiltinModule('node:fs') as typeof import('node:fs'))
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('seen-'));
 }
 
-test('an E verdict fails the start with berthd\'s reason and kills what the init left', async () => {
+test("an E verdict fails the start with berthd's reason and kills what the init left", async () => {
   const sp = new ShimSpawner(shimBinary());
   const s = start(sp, 2);
   try {
     const pid = readPid(s.sync);
     writeSync(s.ctl, 'Eprestart hook failed: exit 3\n');
     closeSync(s.ctl);
-    await assert.rejects(s.report, (e: Error) => /prestart hook failed: exit 3/.test(e.message) && /init-2/.test(e.message));
+    await assert.rejects(
+      s.report,
+      (e: Error) => /prestart hook failed: exit 3/.test(e.message) && /init-2/.test(e.message),
+    );
     await gone(pid);
     assert.equal(readExit(join(dir, 's2')), undefined, 'no exit recorded for a container that never was');
   } finally {

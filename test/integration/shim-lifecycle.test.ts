@@ -63,7 +63,10 @@ shimTest('json-file log: lines, a line written in two pieces, stderr; exit 3 rec
   assert.equal(st.signal, null);
   assert.equal(st.pid, info.containerPid);
   assert.match(st.exitedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-  const raw = readFileSync(info.logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const raw = readFileSync(info.logPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.deepEqual(
     raw.map((e) => [e.stream, e.log]),
     [
@@ -155,13 +158,16 @@ shimTest('terminal: output through the pty, resize before and after start (stty 
   assert.ok(logged.includes('stdout:40 100\r'), `the log has the pty's output: ${JSON.stringify(logged)}`);
 });
 
-shimTest('exec mode: the exec\'d process\'s output and exit code, the container unaffected', async (s) => {
+shimTest("exec mode: the exec'd process's output and exit code, the container unaffected", async (s) => {
   const id = s.id();
   const bundle = s.bundle({ args: ['sleep', '100'] });
   const main = await s.start(id, { bundle });
   s.runtime('start', id);
   const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
-  const processJson = s.writeFile('process.json', JSON.stringify({ ...spec.process, args: sh('echo exec-out; echo exec-err >&2; exit 5') }));
+  const processJson = s.writeFile(
+    'process.json',
+    JSON.stringify({ ...spec.process, args: sh('echo exec-out; echo exec-err >&2; exit 5') }),
+  );
   const ex = await s.start(id, { exec: { processJson }, logFormat: 'cri' });
   assert.notEqual(ex.containerPid, main.containerPid);
   const st = await waitExit(ex.stateDir);
@@ -175,7 +181,11 @@ shimTest('exec mode: the exec\'d process\'s output and exit code, the container 
 shimTest('log rotation: at most max-files files, each within max-size, the newest lines kept', async (s) => {
   const id = s.id();
   const info = await s.start(id, {
-    bundle: s.bundle({ args: sh('i=0; while [ $i -lt 300 ]; do echo "line $i ........................................"; i=$((i+1)); done') }),
+    bundle: s.bundle({
+      args: sh(
+        'i=0; while [ $i -lt 300 ]; do echo "line $i ........................................"; i=$((i+1)); done',
+      ),
+    }),
     logFormat: 'cri',
     logMaxSize: 4000,
     logMaxFiles: 3,
@@ -190,7 +200,11 @@ shimTest('log rotation: at most max-files files, each within max-size, the newes
   const got = (await lines(info.logPath, 'cri')).map((l) => Number(/line (\d+)/.exec(l)?.[1]));
   assert.ok(got.length > 50 && got.length < 300, `${got.length} lines kept`);
   assert.equal(got.at(-1), 299);
-  assert.deepEqual(got, got.map((_, i) => 300 - got.length + i), 'a contiguous run of the newest lines');
+  assert.deepEqual(
+    got,
+    got.map((_, i) => 300 - got.length + i),
+    'a contiguous run of the newest lines',
+  );
 });
 
 shimTest('a failed create is reported synchronously and leaves no shim', async (s) => {
@@ -236,7 +250,7 @@ setInterval(() => {}, 1000);
   starter.kill('SIGKILL');
   await new Promise((r) => starter.once('exit', r));
   assert.ok(shimAlive(stateDir), 'the shim survived');
-  assert.notEqual(procStat(info.shimPid)?.ppid, starter.pid, 'the shim was never the starter\'s child');
+  assert.notEqual(procStat(info.shimPid)?.ppid, starter.pid, "the shim was never the starter's child");
   const out = new Collector();
   const input = new PassThrough();
   const a = attach(stateDir, { stdin: input, stdout: out });
@@ -275,59 +289,88 @@ sleep 0.2 &
 echo $! > "$pidfile"
 `;
 
-shimTest('the runtime (so the container) inherits neither the shim\'s blocked signals, its ignored ones, nor its fds', async (s) => {
-  const runtime = s.writeFile('fake-runtime', FAKE_RUNTIME);
-  chmodSync(runtime, 0o755);
-  const id = s.id();
-  const stateDir = s.stateDir();
-  const logPath = join(stateDir, 'container.log');
-  mkdirSync(stateDir);
-  const args = shimArgs({ id, bundle: s.root, runtime, runtimeRoot: s.runtimeRoot, stateDir, logPath, logFormat: 'cri' });
-  // fd 3: a pipe the starter holds open without O_CLOEXEC, as a careless caller might.
-  const child = spawn(shimBinary(), args, { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
-  let stdout = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  const extraEof = new Promise<void>((r) => child.stdio[3]!.on('close', () => r()));
-  (child.stdio[3] as Readable).resume();
-  await new Promise((r) => child.once('exit', r));
-  assert.match(stdout, /"containerPid":\d+/);
-  await Promise.race([
-    extraEof,
-    new Promise((_, rej) => setTimeout(() => rej(new Error('the supervisor holds the starter\'s fd 3 open')), 3000)),
-  ]);
-  assert.equal((await waitExit(stateDir)).exitCode, 0);
-  const out = (await lines(logPath, 'cri')).map((l) => l.replace(/^stdout:/, ''));
-  assert.ok(out.includes('SigBlk:\t0000000000000000'), JSON.stringify(out));
-  assert.ok(out.includes('SigIgn:\t0000000000000000'), JSON.stringify(out));
-  // Beyond stdio, only the shell's own fd of its script.
-  const fds = out
-    .map((l) => /(\d+) -> (.*)$/.exec(l))
-    .filter((m) => m !== null)
-    .sort((a, b) => Number(a[1]) - Number(b[1]));
-  assert.deepEqual(fds.slice(0, 3).map((f) => f[1]), ['0', '1', '2']);
-  assert.deepEqual(fds.slice(3).filter((f) => f[2] !== runtime).map((f) => f[0]), []);
-});
+shimTest(
+  "the runtime (so the container) inherits neither the shim's blocked signals, its ignored ones, nor its fds",
+  async (s) => {
+    const runtime = s.writeFile('fake-runtime', FAKE_RUNTIME);
+    chmodSync(runtime, 0o755);
+    const id = s.id();
+    const stateDir = s.stateDir();
+    const logPath = join(stateDir, 'container.log');
+    mkdirSync(stateDir);
+    const args = shimArgs({
+      id,
+      bundle: s.root,
+      runtime,
+      runtimeRoot: s.runtimeRoot,
+      stateDir,
+      logPath,
+      logFormat: 'cri',
+    });
+    // fd 3: a pipe the starter holds open without O_CLOEXEC, as a careless caller might.
+    const child = spawn(shimBinary(), args, { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    const extraEof = new Promise<void>((r) => child.stdio[3]!.on('close', () => r()));
+    (child.stdio[3] as Readable).resume();
+    await new Promise((r) => child.once('exit', r));
+    assert.match(stdout, /"containerPid":\d+/);
+    await Promise.race([
+      extraEof,
+      new Promise((_, rej) => setTimeout(() => rej(new Error("the supervisor holds the starter's fd 3 open")), 3000)),
+    ]);
+    assert.equal((await waitExit(stateDir)).exitCode, 0);
+    const out = (await lines(logPath, 'cri')).map((l) => l.replace(/^stdout:/, ''));
+    assert.ok(out.includes('SigBlk:\t0000000000000000'), JSON.stringify(out));
+    assert.ok(out.includes('SigIgn:\t0000000000000000'), JSON.stringify(out));
+    // Beyond stdio, only the shell's own fd of its script.
+    const fds = out
+      .map((l) => /(\d+) -> (.*)$/.exec(l))
+      .filter((m) => m !== null)
+      .sort((a, b) => Number(a[1]) - Number(b[1]));
+    assert.deepEqual(
+      fds.slice(0, 3).map((f) => f[1]),
+      ['0', '1', '2'],
+    );
+    assert.deepEqual(
+      fds
+        .slice(3)
+        .filter((f) => f[2] !== runtime)
+        .map((f) => f[0]),
+      [],
+    );
+  },
+);
 
-shimTest('a pid that is not the shim\'s child is refused at start (its exit could never be recorded)', async (s) => {
+shimTest("a pid that is not the shim's child is refused at start (its exit could never be recorded)", async (s) => {
   const runtime = s.writeFile('pid-one-runtime', FAKE_RUNTIME.replace('echo $! > "$pidfile"', 'echo 1 > "$pidfile"'));
   chmodSync(runtime, 0o755);
-  await assert.rejects(s.start(s.id(), { bundle: s.root, runtime }), /process 1 from .* is elsewhere, not a child of the shim/);
+  await assert.rejects(
+    s.start(s.id(), { bundle: s.root, runtime }),
+    /process 1 from .* is elsewhere, not a child of the shim/,
+  );
 });
 
-shimTest('log content survives both formats byte for byte: quotes, backslashes, tabs, control bytes, UTF-8', async (s) => {
-  const text = 'q"uote\\back\tslash \u0001ctl é ✓ {"log":"x"}';
-  for (const logFormat of ['json-file', 'cri'] as const) {
-    const id = s.id();
-    const info = await s.start(id, { bundle: s.bundle({ args: sh(`printf '%s\\n' '${text}'; printf '%s\\n' '${text}' >&2`) }), logFormat });
-    s.runtime('start', id);
-    await waitExit(info.stateDir);
-    assert.deepEqual(await lines(info.logPath, logFormat), [`stdout:${text}`, `stderr:${text}`], logFormat);
-  }
-});
+shimTest(
+  'log content survives both formats byte for byte: quotes, backslashes, tabs, control bytes, UTF-8',
+  async (s) => {
+    const text = 'q"uote\\back\tslash \u0001ctl é ✓ {"log":"x"}';
+    for (const logFormat of ['json-file', 'cri'] as const) {
+      const id = s.id();
+      const info = await s.start(id, {
+        bundle: s.bundle({ args: sh(`printf '%s\\n' '${text}'; printf '%s\\n' '${text}' >&2`) }),
+        logFormat,
+      });
+      s.runtime('start', id);
+      await waitExit(info.stateDir);
+      assert.deepEqual(await lines(info.logPath, logFormat), [`stdout:${text}`, `stderr:${text}`], logFormat);
+    }
+  },
+);
 
-shimTest('exec with a terminal: the exec\'d process gets a pty of its own, resize included', async (s) => {
+shimTest("exec with a terminal: the exec'd process gets a pty of its own, resize included", async (s) => {
   const id = s.id();
   const bundle = s.bundle({ args: ['sleep', '100'] });
   const main = await s.start(id, { bundle });
@@ -350,31 +393,40 @@ shimTest('exec with a terminal: the exec\'d process gets a pty of its own, resiz
   await waitExit(main.stateDir);
 });
 
-shimTest('--await-attach-ms: an exec that exits before its client attaches keeps its output and status for it', async (s) => {
-  const id = s.id();
-  const bundle = s.bundle({ args: ['sleep', '100'] });
-  const main = await s.start(id, { bundle });
-  s.runtime('start', id);
-  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
-  const processJson = s.writeFile('process-held.json', JSON.stringify({ ...spec.process, terminal: true, args: sh('echo held; exit 6') }));
-  const ex = await s.start(id, { exec: { processJson }, terminal: true, awaitAttachMs: 60_000 });
-  // The process is gone (reaped by the shim) before anyone attached.
-  for (let i = 0; i < 500 && existsSync(`/proc/${ex.containerPid}`); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(existsSync(`/proc/${ex.containerPid}`), false, 'the exec\'d process exited and was reaped');
-  assert.equal(readExit(ex.stateDir), undefined, 'the exit waits for the first client');
-  const out = new Collector();
-  const a = attach(ex.stateDir, { stdout: out });
-  await a.done;
-  assert.equal(out.text, 'held\r\n');
-  assert.equal(a.exit?.exitCode, 6);
-  // Nobody attaches: after the time the output is read (to the log) and the exit recorded as usual.
-  const processJson2 = s.writeFile('process-unheld.json', JSON.stringify({ ...spec.process, args: sh('echo nobody; exit 2') }));
-  const ex2 = await s.start(id, { exec: { processJson: processJson2 }, logFormat: 'cri', awaitAttachMs: 100 });
-  assert.equal((await waitExit(ex2.stateDir)).exitCode, 2);
-  assert.deepEqual(await lines(ex2.logPath, 'cri'), ['stdout:nobody']);
-  s.runtime('kill', id, 'KILL');
-  await waitExit(main.stateDir);
-});
+shimTest(
+  '--await-attach-ms: an exec that exits before its client attaches keeps its output and status for it',
+  async (s) => {
+    const id = s.id();
+    const bundle = s.bundle({ args: ['sleep', '100'] });
+    const main = await s.start(id, { bundle });
+    s.runtime('start', id);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+    const processJson = s.writeFile(
+      'process-held.json',
+      JSON.stringify({ ...spec.process, terminal: true, args: sh('echo held; exit 6') }),
+    );
+    const ex = await s.start(id, { exec: { processJson }, terminal: true, awaitAttachMs: 60_000 });
+    // The process is gone (reaped by the shim) before anyone attached.
+    for (let i = 0; i < 500 && existsSync(`/proc/${ex.containerPid}`); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(existsSync(`/proc/${ex.containerPid}`), false, "the exec'd process exited and was reaped");
+    assert.equal(readExit(ex.stateDir), undefined, 'the exit waits for the first client');
+    const out = new Collector();
+    const a = attach(ex.stateDir, { stdout: out });
+    await a.done;
+    assert.equal(out.text, 'held\r\n');
+    assert.equal(a.exit?.exitCode, 6);
+    // Nobody attaches: after the time the output is read (to the log) and the exit recorded as usual.
+    const processJson2 = s.writeFile(
+      'process-unheld.json',
+      JSON.stringify({ ...spec.process, args: sh('echo nobody; exit 2') }),
+    );
+    const ex2 = await s.start(id, { exec: { processJson: processJson2 }, logFormat: 'cri', awaitAttachMs: 100 });
+    assert.equal((await waitExit(ex2.stateDir)).exitCode, 2);
+    assert.deepEqual(await lines(ex2.logPath, 'cri'), ['stdout:nobody']);
+    s.runtime('kill', id, 'KILL');
+    await waitExit(main.stateDir);
+  },
+);
 
 shimTest('an orphan holding stdout (no pid namespace) delays exit.json only by --drain-ms', async (s) => {
   const id = s.id();
@@ -404,7 +456,10 @@ shimTest('oomKilled: a container killed by its memory limit says so', async (s) 
     edit: (spec) => {
       // Swap is capped where the host accounts it (always on v2); elsewhere swappiness 0 keeps the
       // cgroup from swapping, so that it is killed rather than swapping until the host's swap is full.
-      const memory = memswAccounted() || cgroupV1Dir('memory') === undefined ? { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } : { limit: 16 * 1024 * 1024, swappiness: 0 };
+      const memory =
+        memswAccounted() || cgroupV1Dir('memory') === undefined
+          ? { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 }
+          : { limit: 16 * 1024 * 1024, swappiness: 0 };
       spec.linux.resources = { ...spec.linux.resources, memory };
     },
   });

@@ -55,7 +55,11 @@ shimTest('PSS of a shim with a running, chatty container and an attached client'
 
 shimTest('PSS of one shim alone (it pays for every page of its binary it touched)', async (s, t) => {
   const id = s.id();
-  const info = await s.start(id, { bundle: s.bundle({ args: ['sh', '-c', CHATTY], terminal: true }), terminal: true, stdin: true });
+  const info = await s.start(id, {
+    bundle: s.bundle({ args: ['sh', '-c', CHATTY], terminal: true }),
+    terminal: true,
+    stdin: true,
+  });
   s.runtime('start', id);
   await new Promise((r) => setTimeout(r, 500));
   const r = rollup(info.shimPid);

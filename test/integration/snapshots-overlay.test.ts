@@ -59,7 +59,9 @@ async function pull(sn: Snapshotter, layers: TarEntry[][]): Promise<string[]> {
 async function tree(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (rel: string) => {
-    for (const e of (await fs.readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of (await fs.readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const p = rel === '' ? e.name : `${rel}/${e.name}`;
       out.push(e.isDirectory() ? `${p}/` : p);
       if (e.isDirectory()) await walk(p);

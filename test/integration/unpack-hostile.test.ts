@@ -34,7 +34,8 @@ if (process.getuid?.() !== 0) {
     });
     after(async () => {
       await fs.rm(base, { recursive: true, force: true });
-      for (const f of HOST_FILES) assert.equal(await digestOf(f).catch(() => 'missing'), host.get(f), `host file ${f} changed`);
+      for (const f of HOST_FILES)
+        assert.equal(await digestOf(f).catch(() => 'missing'), host.get(f), `host file ${f} changed`);
     });
 
     let n = 0;
@@ -68,7 +69,8 @@ if (process.getuid?.() !== 0) {
           await run;
         }
         assert.equal(await digestOf(join(caseDir, 'canary')), canaryBefore, 'the canary next to the target changed');
-        for (const f of HOST_FILES) assert.equal(await digestOf(f).catch(() => 'missing'), host.get(f), `host file ${f} changed`);
+        for (const f of HOST_FILES)
+          assert.equal(await digestOf(f).catch(() => 'missing'), host.get(f), `host file ${f} changed`);
         // Nothing may appear next to the target except the canary.
         assert.deepEqual((await fs.readdir(caseDir)).sort(), ['canary', 'target']);
         if (c.neutralised) {
@@ -105,12 +107,20 @@ if (process.getuid?.() !== 0) {
       await fs.symlink('/usr/lib', join(target, 'lib'));
       await fs.symlink('../../../../..', join(target, 'up'));
       await fs.symlink('/etc', join(target, 'etc'));
-      await applyLayer(chunked(await buildTar([{ name: 'lib/added', content: 'added\n' }, { name: 'up/top', content: 'top\n' }])), {
-        mediaType: 'application/vnd.oci.image.layer.v1.tar',
-        targetDir: target,
-        format: 'plain',
-        context: 'lower',
-      });
+      await applyLayer(
+        chunked(
+          await buildTar([
+            { name: 'lib/added', content: 'added\n' },
+            { name: 'up/top', content: 'top\n' },
+          ]),
+        ),
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          targetDir: target,
+          format: 'plain',
+          context: 'lower',
+        },
+      );
       assert.equal(await fs.readFile(join(target, 'usr/lib/added'), 'utf8'), 'added\n');
       assert.equal(await fs.readFile(join(target, 'top'), 'utf8'), 'top\n', "'..' stops at the root");
       assert.ok((await fs.lstat(join(target, 'lib'))).isSymbolicLink());
@@ -142,7 +152,10 @@ if (process.getuid?.() !== 0) {
         }),
         (e: unknown) => {
           assert.ok(isBerthError(e, ErrorCode.InvalidArgument), String(e));
-          assert.match(e.message, /^image test\/bomb:1 layer 0: the uncompressed layer exceeds 33554432 bytes \(limits.maxBytes\)/);
+          assert.match(
+            e.message,
+            /^image test\/bomb:1 layer 0: the uncompressed layer exceeds 33554432 bytes \(limits.maxBytes\)/,
+          );
           return true;
         },
       );
@@ -168,9 +181,17 @@ if (process.getuid?.() !== 0) {
 
     test("the tar reader's own message is wrapped in what it means for the layer (a pax header over 4 MiB)", async () => {
       const target = await fs.mkdtemp(join(base, 'bigpax-'));
-      const layer = await buildTar([{ name: 'a', content: 'a' }, { name: 'b', content: 'b', pax: { 'SCHILY.xattr.user.big': 'y'.repeat(5 << 20) } }]);
+      const layer = await buildTar([
+        { name: 'a', content: 'a' },
+        { name: 'b', content: 'b', pax: { 'SCHILY.xattr.user.big': 'y'.repeat(5 << 20) } },
+      ]);
       await assert.rejects(
-        applyLayer(chunked(layer, 1 << 20), { mediaType: 'application/vnd.oci.image.layer.v1.tar', targetDir: target, format: 'overlay', context: 'bigpax' }),
+        applyLayer(chunked(layer, 1 << 20), {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          targetDir: target,
+          format: 'overlay',
+          context: 'bigpax',
+        }),
         (e: unknown) =>
           isBerthError(e, ErrorCode.InvalidArgument) &&
           e.message ===
@@ -195,7 +216,12 @@ if (process.getuid?.() !== 0) {
           (e: unknown) => {
             assert.ok(isBerthError(e), String(e));
             assert.equal(count(e.message), 1, `${maxPathLength}: ${e.message.replaceAll(long, '<long>')}`);
-            assert.match(e.message.replaceAll(long, '<long>'), maxPathLength === 4096 ? /^long: entry "<long>": the name is longer than 4096 bytes$/ : /^long: applying entry "<long>": [a-z]+: ENAMETOOLONG: name too long$/);
+            assert.match(
+              e.message.replaceAll(long, '<long>'),
+              maxPathLength === 4096
+                ? /^long: entry "<long>": the name is longer than 4096 bytes$/
+                : /^long: applying entry "<long>": [a-z]+: ENAMETOOLONG: name too long$/,
+            );
             return true;
           },
         );
@@ -211,7 +237,8 @@ if (process.getuid?.() !== 0) {
           format: 'overlay',
           context: 'garbage',
         }),
-        (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && /garbage: the layer is not a valid tar/.test(e.message),
+        (e: unknown) =>
+          isBerthError(e, ErrorCode.InvalidArgument) && /garbage: the layer is not a valid tar/.test(e.message),
       );
     });
   });

@@ -22,11 +22,24 @@ const CAP_NET_RAW = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0, 0, 0, 0,
 const everyKind: TarEntry[] = [
   { name: 'bin/', type: 'directory', mode: 0o755, mtime: T2 },
   { name: 'bin/tool', content: '#!/bin/sh\necho hi\n', mode: 0o4755, uid: 1000, gid: 1001, mtime: T1 },
-  { name: 'bin/ping', content: 'ping', mode: 0o755, mtime: T1, pax: { 'SCHILY.xattr.security.capability': CAP_NET_RAW.toString('latin1') } },
+  {
+    name: 'bin/ping',
+    content: 'ping',
+    mode: 0o755,
+    mtime: T1,
+    pax: { 'SCHILY.xattr.security.capability': CAP_NET_RAW.toString('latin1') },
+  },
   { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox', uid: 7, gid: 8, mtime: T1 },
   { name: 'bin/tool-again', type: 'link', linkname: 'bin/tool' },
   { name: 'tmp/', type: 'directory', mode: 0o1777, mtime: T2 },
-  { name: 'etc/conf', content: 'x=1\n', mode: 0o600, uid: 33, gid: 34, pax: { 'SCHILY.xattr.user.note': 'hello ✓', mtime: '1600000000.5' } },
+  {
+    name: 'etc/conf',
+    content: 'x=1\n',
+    mode: 0o600,
+    uid: 33,
+    gid: 34,
+    pax: { 'SCHILY.xattr.user.note': 'hello ✓', mtime: '1600000000.5' },
+  },
   { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
   { name: 'dev/loop9', type: 'block-device', devmajor: 7, devminor: 9, mode: 0o660, gid: 6 },
   { name: 'run/fifo', type: 'fifo', mode: 0o620 },
@@ -138,22 +151,38 @@ if (process.getuid?.() !== 0) {
       ];
       for (const [label, blob, mediaType] of cases) {
         const target = await fresh();
-        const r = await applyLayer(chunked(blob, 1000), { mediaType, targetDir: target, format: 'overlay', context: label });
+        const r = await applyLayer(chunked(blob, 1000), {
+          mediaType,
+          targetDir: target,
+          format: 'overlay',
+          context: label,
+        });
         assert.equal(r.diffId, sha256(tarball), label);
         assert.equal(r.size, tarball.length, label);
         assert.equal((await fs.readFile(join(target, 'a/b'), 'utf8')).length, 100_000, label);
       }
       // The declared type decides: bytes of another kind are an error, and nothing is written.
       const mislabelled: [string, Buffer, string, RegExp][] = [
-        ['gzip labelled tar', gzip(tarball), 'application/vnd.docker.image.rootfs.diff.tar', /declares a tar layer, but the blob's bytes are gzip-compressed/],
-        ['zstd labelled gzip', zstd(tarball), 'application/vnd.docker.image.rootfs.diff.tar.gzip', /declares a tar\+gzip layer, but the blob's bytes are zstd-compressed/],
+        [
+          'gzip labelled tar',
+          gzip(tarball),
+          'application/vnd.docker.image.rootfs.diff.tar',
+          /declares a tar layer, but the blob's bytes are gzip-compressed/,
+        ],
+        [
+          'zstd labelled gzip',
+          zstd(tarball),
+          'application/vnd.docker.image.rootfs.diff.tar.gzip',
+          /declares a tar\+gzip layer, but the blob's bytes are zstd-compressed/,
+        ],
         ['tar labelled zstd', tarball, OCI_ZSTD, /declares a tar\+zstd layer, but the blob's bytes are not compressed/],
       ];
       for (const [label, blob, mediaType, expect] of mislabelled) {
         const target = await fresh();
         await assert.rejects(
           applyLayer(chunked(blob, 1000), { mediaType, targetDir: target, format: 'overlay', context: label }),
-          (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && e.message.startsWith(`${label}: `) && expect.test(e.message),
+          (e: unknown) =>
+            isBerthError(e, ErrorCode.InvalidArgument) && e.message.startsWith(`${label}: `) && expect.test(e.message),
           label,
         );
         assert.deepEqual(await fs.readdir(target), [], `${label}: nothing unpacked`);
@@ -164,18 +193,35 @@ if (process.getuid?.() !== 0) {
       const { Readable } = await import('node:stream');
       const tarball = await buildTar([{ name: 'f', content: 'f' }]);
       const target = await fresh();
-      const r = await applyLayer(Readable.from([tarball]), { mediaType: OCI_TAR, targetDir: target, format: 'overlay', context: 'readable' });
+      const r = await applyLayer(Readable.from([tarball]), {
+        mediaType: OCI_TAR,
+        targetDir: target,
+        format: 'overlay',
+        context: 'readable',
+      });
       assert.equal(r.diffId, sha256(tarball));
       await assert.rejects(
-        applyLayer(chunked(Buffer.from('BZh91AY&SY')), { mediaType: OCI_TAR, targetDir: await fresh(), format: 'overlay', context: 'bz' }),
+        applyLayer(chunked(Buffer.from('BZh91AY&SY')), {
+          mediaType: OCI_TAR,
+          targetDir: await fresh(),
+          format: 'overlay',
+          context: 'bz',
+        }),
         (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && /bytes are bzip2-compressed/.test(e.message),
       );
       // An unknown type is refused even when its bytes are gzip (they used to decide).
       for (const blob of [tarball, gzip(tarball)]) {
         const target = await fresh();
         await assert.rejects(
-          applyLayer(chunked(blob), { mediaType: 'application/x-rar', targetDir: target, format: 'overlay', context: 'rar' }),
-          (e: unknown) => isBerthError(e, ErrorCode.InvalidArgument) && /^rar has media type "application\/x-rar", which is not a layer type berth can unpack/.test(e.message),
+          applyLayer(chunked(blob), {
+            mediaType: 'application/x-rar',
+            targetDir: target,
+            format: 'overlay',
+            context: 'rar',
+          }),
+          (e: unknown) =>
+            isBerthError(e, ErrorCode.InvalidArgument) &&
+            /^rar has media type "application\/x-rar", which is not a layer type berth can unpack/.test(e.message),
         );
         assert.deepEqual(await fs.readdir(target), []);
       }
@@ -208,8 +254,16 @@ if (process.getuid?.() !== 0) {
       const target = await fresh();
       const warnings: string[] = [];
       await applyLayer(
-        chunked(await buildTar([{ name: 'd/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } }])),
-        { mediaType: OCI_TAR, targetDir: target, format: 'overlay', context: 'redir', onWarning: (m) => warnings.push(m) },
+        chunked(
+          await buildTar([{ name: 'd/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } }]),
+        ),
+        {
+          mediaType: OCI_TAR,
+          targetDir: target,
+          format: 'overlay',
+          context: 'redir',
+          onWarning: (m) => warnings.push(m),
+        },
       );
       assert.equal(await lgetxattr(join(target, 'd'), 'trusted.overlay.redirect'), undefined);
       assert.equal(warnings.length, 1);

@@ -85,7 +85,10 @@ test('scripts/make-bundle.ts builds a bundle and refuses a non-empty directory',
   const again = spawnSync(process.execPath, [script, dir], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(again.status, 2);
   assert.match(again.stderr, /not empty/);
-  const bad = spawnSync(process.execPath, [script, join(tmp, 'bad'), '--runtime-spec', 'huge'], { encoding: 'utf8', timeout: 30_000 });
+  const bad = spawnSync(process.execPath, [script, join(tmp, 'bad'), '--runtime-spec', 'huge'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--runtime-spec/);
 });

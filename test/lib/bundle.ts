@@ -82,7 +82,9 @@ let appletCache: string[] | undefined;
 export function busyboxApplets(): string[] {
   if (appletCache) return appletCache;
   if (!existsSync(BUSYBOX)) {
-    throw new Error(`${BUSYBOX} not found: install Debian's busybox-static (apt-get install busybox-static; scripts/setup.sh does)`);
+    throw new Error(
+      `${BUSYBOX} not found: install Debian's busybox-static (apt-get install busybox-static; scripts/setup.sh does)`,
+    );
   }
   const out = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8', timeout: 10_000 });
   appletCache = out.split('\n').filter((a) => a !== '' && a !== 'busybox' && !a.includes('/'));
@@ -112,7 +114,13 @@ export function buildRootfs(rootfs: string): void {
 
 function capabilitySets(caps: string[] | SpecCapabilities): SpecCapabilities {
   if (!Array.isArray(caps)) return caps;
-  return { bounding: [...caps], effective: [...caps], inheritable: [...caps], permitted: [...caps], ambient: [...caps] };
+  return {
+    bounding: [...caps],
+    effective: [...caps],
+    inheritable: [...caps],
+    permitted: [...caps],
+    ambient: [...caps],
+  };
 }
 
 /** The config.json for `options`, without touching the disk. */

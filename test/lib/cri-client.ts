@@ -18,13 +18,21 @@ let defs: { runtime: grpc.ServiceDefinition; image: grpc.ServiceDefinition } | u
 function definitions() {
   if (!defs) {
     const pkg = loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-    defs = { runtime: pkg['runtime.v1.RuntimeService'] as unknown as grpc.ServiceDefinition, image: pkg['runtime.v1.ImageService'] as unknown as grpc.ServiceDefinition };
+    defs = {
+      runtime: pkg['runtime.v1.RuntimeService'] as unknown as grpc.ServiceDefinition,
+      image: pkg['runtime.v1.ImageService'] as unknown as grpc.ServiceDefinition,
+    };
   }
   return defs;
 }
 
 function at(def: grpc.ServiceDefinition, version: string): grpc.ServiceDefinition {
-  return Object.fromEntries(Object.entries(def).map(([n, m]) => [n, { ...m, path: m.path.replace(/^\/runtime\.v1\./, `/runtime.${version}.`) }]));
+  return Object.fromEntries(
+    Object.entries(def).map(([n, m]) => [
+      n,
+      { ...m, path: m.path.replace(/^\/runtime\.v1\./, `/runtime.${version}.`) },
+    ]),
+  );
 }
 
 export class CriClient {
@@ -47,13 +55,19 @@ export class CriClient {
     const out: Record<string, CriCall> = {};
     for (const name of Object.keys(def)) {
       if (def[name]!.responseStream) {
-        this.streams[name] = (req = {}) => (client as unknown as Record<string, (r: Msg) => grpc.ClientReadableStream<Msg>>)[name]!.call(client, req);
+        this.streams[name] = (req = {}) =>
+          (client as unknown as Record<string, (r: Msg) => grpc.ClientReadableStream<Msg>>)[name]!.call(client, req);
         continue;
       }
       out[name] = (req = {}, opts = {}) =>
         new Promise((resolve, reject) => {
           const deadline = new Date(Date.now() + (opts.deadlineMs ?? 60_000));
-          (client as unknown as Record<string, (...a: unknown[]) => void>)[name]!.call(client, req, { deadline }, (err: grpc.ServiceError | null, res: Msg) => (err ? reject(err) : resolve(res)));
+          (client as unknown as Record<string, (...a: unknown[]) => void>)[name]!.call(
+            client,
+            req,
+            { deadline },
+            (err: grpc.ServiceError | null, res: Msg) => (err ? reject(err) : resolve(res)),
+          );
         });
     }
     return out;
@@ -69,7 +83,8 @@ export class CriClient {
 export async function removeAllPods(socket: string): Promise<void> {
   const cri = new CriClient(socket);
   try {
-    for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
+    for (const p of (await cri.runtime.ListPodSandbox!().catch(() => ({ items: [] }))).items)
+      await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
   } finally {
     cri.close();
   }
@@ -84,7 +99,14 @@ export async function criError(p: Promise<unknown>): Promise<CriError> {
   throw new Error('expected the call to fail');
 }
 
-export const Status = { InvalidArgument: 3, DeadlineExceeded: 4, NotFound: 5, AlreadyExists: 6, FailedPrecondition: 9, Unimplemented: 12 } as const;
+export const Status = {
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  AlreadyExists: 6,
+  FailedPrecondition: 9,
+  Unimplemented: 12,
+} as const;
 
 /** The CRI server the CRI suite drives: BERTH_TEST_CRI=berthd (the default) or containerd (containerd 1.6's CRI plugin, the oracle). */
 export function criUnderTest(): 'berthd' | 'containerd' {

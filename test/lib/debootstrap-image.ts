@@ -40,7 +40,10 @@ export type DebootstrapImage = {
 
 /** The Debian mirror this machine's apt uses (deb822 URIs: or a one-line `deb` source). */
 export function debianMirror(): string {
-  const files = ['/etc/apt/sources.list', ...safeList('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f))];
+  const files = [
+    '/etc/apt/sources.list',
+    ...safeList('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)),
+  ];
   for (const f of files) {
     let text = '';
     try {
@@ -59,7 +62,9 @@ export function debianMirror(): string {
 
 function safeList(dir: string): string[] {
   try {
-    return execFileSync('ls', [dir], { encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.list') || f.endsWith('.sources'));
+    return execFileSync('ls', [dir], { encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.endsWith('.list') || f.endsWith('.sources'));
   } catch {
     return [];
   }
@@ -128,8 +133,10 @@ async function extraLayerTree(dir: string): Promise<string> {
   await rm(tree, { recursive: true, force: true });
   await mkdir(join(tree, 'opt', 'berth-data'), { recursive: true });
   await mkdir(join(tree, 'etc'), { recursive: true });
-  for (let i = 0; i < 3; i++) await writeFile(join(tree, 'opt', 'berth-data', `blob-${i}.bin`), pseudoRandom(`berth-${i}`, 8 * 1024 * 1024));
-  for (let i = 0; i < 2; i++) await writeFile(join(tree, 'opt', 'berth-data', `log-${i}.txt`), textLike(`berth-${i}`, 8 * 1024 * 1024));
+  for (let i = 0; i < 3; i++)
+    await writeFile(join(tree, 'opt', 'berth-data', `blob-${i}.bin`), pseudoRandom(`berth-${i}`, 8 * 1024 * 1024));
+  for (let i = 0; i < 2; i++)
+    await writeFile(join(tree, 'opt', 'berth-data', `log-${i}.txt`), textLike(`berth-${i}`, 8 * 1024 * 1024));
   // A whiteout, as a later RUN rm would make: hides the lower layer's /etc/motd.
   await writeFile(join(tree, 'etc', '.wh.motd'), '');
   await writeFile(join(tree, '.complete'), '');
@@ -163,7 +170,11 @@ function layerPlans(rootfs: string, extra: string): LayerPlan[] {
         ...top,
       ],
     },
-    { what: 'big files in /opt and a whiteout of /etc/motd', cwd: extra, args: ['--anchored', ex('.complete'), 'etc', 'opt'] },
+    {
+      what: 'big files in /opt and a whiteout of /etc/motd',
+      cwd: extra,
+      args: ['--anchored', ex('.complete'), 'etc', 'opt'],
+    },
   ];
 }
 
@@ -172,7 +183,10 @@ function readdirSorted(dir: string): string[] {
 }
 
 /** Runs GNU tar for one layer; writes the gzip'd blob; returns digests and sizes. */
-async function buildLayer(plan: LayerPlan, file: string): Promise<{ digest: string; size: number; diffId: string; uncompressedSize: number }> {
+async function buildLayer(
+  plan: LayerPlan,
+  file: string,
+): Promise<{ digest: string; size: number; diffId: string; uncompressedSize: number }> {
   const args = [
     '--create',
     '--file=-',
@@ -227,8 +241,16 @@ export async function debootstrapImage(log: (m: string) => void = () => {}): Pro
   const dir = join(CACHE_ROOT, VERSION);
   const meta = join(dir, 'image.json');
   if (existsSync(meta)) {
-    const img = JSON.parse(readFileSync(meta, 'utf8')) as Omit<DebootstrapImage, 'manifestBytes' | 'configBytes'> & { manifestBytes: string; configBytes: string };
-    if (img.layers.every((l) => existsSync(l.file))) return { ...img, manifestBytes: Buffer.from(img.manifestBytes, 'base64'), configBytes: Buffer.from(img.configBytes, 'base64') };
+    const img = JSON.parse(readFileSync(meta, 'utf8')) as Omit<DebootstrapImage, 'manifestBytes' | 'configBytes'> & {
+      manifestBytes: string;
+      configBytes: string;
+    };
+    if (img.layers.every((l) => existsSync(l.file)))
+      return {
+        ...img,
+        manifestBytes: Buffer.from(img.manifestBytes, 'base64'),
+        configBytes: Buffer.from(img.configBytes, 'base64'),
+      };
   }
   need('/usr/bin/tar', 'tar');
   await mkdir(join(dir, 'layers'), { recursive: true });
@@ -239,7 +261,15 @@ export async function debootstrapImage(log: (m: string) => void = () => {}): Pro
     log(`layer ${i}: ${plan.what}`);
     const file = join(dir, 'layers', `${i}.tar.gz`);
     const l = await buildLayer(plan, file);
-    layers.push({ mediaType: MediaType.LayerGzip, digest: l.digest, size: l.size, file, diffId: l.diffId, uncompressedSize: l.uncompressedSize, what: plan.what });
+    layers.push({
+      mediaType: MediaType.LayerGzip,
+      digest: l.digest,
+      size: l.size,
+      file,
+      diffId: l.diffId,
+      uncompressedSize: l.uncompressedSize,
+      what: plan.what,
+    });
   }
   const created = FIXED_MTIME;
   const cfg: ImageConfig = {
@@ -251,7 +281,11 @@ export async function debootstrapImage(log: (m: string) => void = () => {}): Pro
     history: layers.map((l) => ({ created, created_by: `berth test image: ${l.what}` })),
   };
   const configBytes = Buffer.from(JSON.stringify(cfg));
-  const config: Descriptor = { mediaType: MediaType.ImageConfig, digest: sha256(configBytes), size: configBytes.length };
+  const config: Descriptor = {
+    mediaType: MediaType.ImageConfig,
+    digest: sha256(configBytes),
+    size: configBytes.length,
+  };
   const m: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.ImageManifest,
@@ -259,10 +293,29 @@ export async function debootstrapImage(log: (m: string) => void = () => {}): Pro
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
   };
   const manifestBytes = Buffer.from(JSON.stringify(m));
-  const manifest: Descriptor = { mediaType: MediaType.ImageManifest, digest: sha256(manifestBytes), size: manifestBytes.length };
-  const img: DebootstrapImage = { dir, manifest, manifestBytes, config, configBytes, layers, uncompressedSize: layers.reduce((a, l) => a + l.uncompressedSize, 0) };
+  const manifest: Descriptor = {
+    mediaType: MediaType.ImageManifest,
+    digest: sha256(manifestBytes),
+    size: manifestBytes.length,
+  };
+  const img: DebootstrapImage = {
+    dir,
+    manifest,
+    manifestBytes,
+    config,
+    configBytes,
+    layers,
+    uncompressedSize: layers.reduce((a, l) => a + l.uncompressedSize, 0),
+  };
   const tmp = `${meta}.tmp`;
-  await writeFile(tmp, JSON.stringify({ ...img, manifestBytes: manifestBytes.toString('base64'), configBytes: configBytes.toString('base64') }, null, 1));
+  await writeFile(
+    tmp,
+    JSON.stringify(
+      { ...img, manifestBytes: manifestBytes.toString('base64'), configBytes: configBytes.toString('base64') },
+      null,
+      1,
+    ),
+  );
   await rename(tmp, meta);
   return img;
 }
@@ -270,7 +323,12 @@ export async function debootstrapImage(log: (m: string) => void = () => {}): Pro
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Streams the cached image's blobs into `content` and names it `name` in `images` (for berth's push). */
-export async function importDebootstrapImage(content: ContentStore, images: ImageStore, name: string, img?: DebootstrapImage): Promise<DebootstrapImage> {
+export async function importDebootstrapImage(
+  content: ContentStore,
+  images: ImageStore,
+  name: string,
+  img?: DebootstrapImage,
+): Promise<DebootstrapImage> {
   const image = img ?? (await debootstrapImage());
   for (const l of image.layers) {
     if (await content.exists(l.digest)) continue;

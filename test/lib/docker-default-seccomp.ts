@@ -142,18 +142,25 @@ export function dockerDefaultSeccomp(opts: DockerDefaultOptions = {}): LinuxSecc
   const architectures: LinuxSeccompArch[] =
     arch === 'x64' ? ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] : ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
 
-  const allow = (names: string[], args?: LinuxSyscall['args']): LinuxSyscall => ({ names, action: 'SCMP_ACT_ALLOW', ...(args ? { args } : {}) });
+  const allow = (names: string[], args?: LinuxSyscall['args']): LinuxSyscall => ({
+    names,
+    action: 'SCMP_ACT_ALLOW',
+    ...(args ? { args } : {}),
+  });
   const syscalls: LinuxSyscall[] = [allow(Object.values(ALWAYS).flat().sort())];
   // Every socket family but the refused ones: below 38, 39, above 40 (three ORed rules).
   syscalls.push(allow(['socket'], [{ index: 0, value: 38, op: 'SCMP_CMP_LT' }]));
   syscalls.push(allow(['socket'], [{ index: 0, value: 39, op: 'SCMP_CMP_EQ' }]));
   syscalls.push(allow(['socket'], [{ index: 0, value: 40, op: 'SCMP_CMP_GT' }]));
-  for (const p of PERSONALITY_ALLOWED) syscalls.push(allow(['personality'], [{ index: 0, value: p, op: 'SCMP_CMP_EQ' }]));
+  for (const p of PERSONALITY_ALLOWED)
+    syscalls.push(allow(['personality'], [{ index: 0, value: p, op: 'SCMP_CMP_EQ' }]));
   for (const [families, names] of FOR_ARCH) if (families.includes(family)) syscalls.push(allow(names));
   for (const [cap, names] of WITH_CAP) if (caps.has(cap)) syscalls.push(allow(names));
   if (!caps.has('CAP_SYS_ADMIN')) {
     // clone's flags are its first argument here (not on s390): no namespace flag may be set.
-    syscalls.push(allow(['clone'], [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]));
+    syscalls.push(
+      allow(['clone'], [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]),
+    );
     // clone3 passes its flags in memory, out of the filter's sight: say it does not exist.
     syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   }

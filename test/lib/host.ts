@@ -54,8 +54,10 @@ export function memswAccounted(): boolean {
  * built without it (no /proc/self/ns/<name>), or user namespaces may be switched off by sysctl.
  */
 export function namespaceMissing(type: 'time' | 'user'): string | undefined {
-  if (!existsSync(`/proc/self/ns/${type}`)) return `this kernel has no ${type} namespaces (/proc/self/ns/${type} is missing)`;
-  if (type === 'user' && readText('/proc/sys/user/max_user_namespaces') === '0') return 'user namespaces are off (user.max_user_namespaces is 0)';
+  if (!existsSync(`/proc/self/ns/${type}`))
+    return `this kernel has no ${type} namespaces (/proc/self/ns/${type} is missing)`;
+  if (type === 'user' && readText('/proc/sys/user/max_user_namespaces') === '0')
+    return 'user namespaces are off (user.max_user_namespaces is 0)';
   return undefined;
 }
 

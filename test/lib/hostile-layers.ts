@@ -137,10 +137,13 @@ export function hostileCorpus(): HostileCase[] {
   const link = (name: string, linkname: string): TarEntry => ({ name, type: 'link', linkname });
   // A symlinked parent is resolved inside the root (as containerd and docker do): these check that
   // the entry landed at the in-root path and that the symlinks stayed symlinks.
-  const content = (rel: string, want: string) => async (t: string) => assert.equal(await fs.readFile(join(t, rel), 'utf8'), want, rel);
-  const symlinks = (...rels: string[]) => async (t: string) => {
-    for (const rel of rels) assert.ok((await fs.lstat(join(t, rel))).isSymbolicLink(), `${rel} is still a symlink`);
-  };
+  const content = (rel: string, want: string) => async (t: string) =>
+    assert.equal(await fs.readFile(join(t, rel), 'utf8'), want, rel);
+  const symlinks =
+    (...rels: string[]) =>
+    async (t: string) => {
+      for (const rel of rels) assert.ok((await fs.lstat(join(t, rel))).isSymbolicLink(), `${rel} is still a symlink`);
+    };
   const all =
     (...checks: Array<(t: string) => Promise<void>>) =>
     async (t: string) => {
@@ -152,10 +155,14 @@ export function hostileCorpus(): HostileCase[] {
   };
   return [
     { name: 'traversal ../../etc/passwd', entries: [file('../../etc/passwd')], expect: /climbs above the layer root/ },
-    { name: 'traversal hidden in the middle a/../../canary', entries: [dir('a/'), file('a/../../canary')], expect: /climbs above/ },
+    {
+      name: 'traversal hidden in the middle a/../../canary',
+      entries: [dir('a/'), file('a/../../canary')],
+      expect: /climbs above/,
+    },
     { name: 'absolute /etc/shadow', entries: [file('/etc/shadow')], expect: /is absolute/ },
     {
-      name: 'symlink evil -> /etc then evil/passwd: lands at the root\'s etc/passwd',
+      name: "symlink evil -> /etc then evil/passwd: lands at the root's etc/passwd",
       entries: [sym('evil', '/etc'), file('evil/passwd')],
       neutralised: true,
       check: all(content('etc/passwd', 'pwned\n'), symlinks('evil')),
@@ -178,9 +185,21 @@ export function hostileCorpus(): HostileCase[] {
       neutralised: true,
       check: all(content('etc/passwd', 'pwned\n'), symlinks('d/e')),
     },
-    { name: 'a symlink loop as a parent', entries: [sym('loop', 'loop'), file('loop/x')], expect: /resolving its parent "loop" followed more than 40 symlinks/ },
-    { name: 'hardlink to /etc/passwd', entries: [link('passwd', '/etc/passwd')], expect: /hardlink target "\/etc\/passwd" is refused: the name is absolute/ },
-    { name: 'hardlink to ../canary', entries: [link('c', '../canary')], expect: /hardlink target "..\/canary" is refused: '..' climbs/ },
+    {
+      name: 'a symlink loop as a parent',
+      entries: [sym('loop', 'loop'), file('loop/x')],
+      expect: /resolving its parent "loop" followed more than 40 symlinks/,
+    },
+    {
+      name: 'hardlink to /etc/passwd',
+      entries: [link('passwd', '/etc/passwd')],
+      expect: /hardlink target "\/etc\/passwd" is refused: the name is absolute/,
+    },
+    {
+      name: 'hardlink to ../canary',
+      entries: [link('c', '../canary')],
+      expect: /hardlink target "..\/canary" is refused: '..' climbs/,
+    },
     {
       name: 'hardlink through a symlink evil -> /etc: resolved in the root, where there is no etc/passwd',
       entries: [sym('evil', '/etc'), link('stolen', 'evil/passwd')],
@@ -189,30 +208,39 @@ export function hostileCorpus(): HostileCase[] {
     { name: 'hardlink to a missing target', entries: [link('x', 'nope')], expect: /does not exist/ },
     { name: 'hardlink to a directory', entries: [dir('d/'), link('x', 'd')], expect: /is a directory/ },
     { name: 'whiteout aimed outside ../.wh.canary', entries: [file('../.wh.canary')], expect: /climbs above/ },
-    { name: 'whiteout aimed outside ../.wh.canary (plain)', entries: [file('../.wh.canary')], expect: /climbs above/, format: 'plain' },
     {
-      name: 'whiteout through a symlink evil/.wh.passwd (plain): the root\'s etc/passwd, which is not there',
+      name: 'whiteout aimed outside ../.wh.canary (plain)',
+      entries: [file('../.wh.canary')],
+      expect: /climbs above/,
+      format: 'plain',
+    },
+    {
+      name: "whiteout through a symlink evil/.wh.passwd (plain): the root's etc/passwd, which is not there",
       entries: [dir('etc/'), file('etc/keep', 'kept\n'), sym('evil', '/etc'), file('evil/.wh.passwd')],
       neutralised: true,
       check: all(content('etc/keep', 'kept\n'), symlinks('evil')),
       format: 'plain',
     },
     {
-      name: 'whiteout through a symlink evil/.wh.passwd (overlay): a whiteout at the root\'s etc/passwd',
+      name: "whiteout through a symlink evil/.wh.passwd (overlay): a whiteout at the root's etc/passwd",
       entries: [sym('evil', '/etc'), file('evil/.wh.passwd')],
       neutralised: true,
       check: all(whiteoutAt('etc/passwd'), symlinks('evil')),
     },
     { name: 'whiteout of ".." (.wh...)', entries: [file('d/.wh...')], expect: /whiteout names '..'/ },
-    { name: 'opaque marker above the root ../.wh..wh..opq', entries: [file('../.wh..wh..opq')], expect: /climbs above/ },
     {
-      name: 'opaque marker in a symlinked directory (overlay): marks the root\'s etc',
+      name: 'opaque marker above the root ../.wh..wh..opq',
+      entries: [file('../.wh..wh..opq')],
+      expect: /climbs above/,
+    },
+    {
+      name: "opaque marker in a symlinked directory (overlay): marks the root's etc",
       entries: [sym('evil', '/etc'), file('evil/.wh..wh..opq')],
       neutralised: true,
       check: all(symlinks('evil'), async (t) => assert.ok((await fs.lstat(join(t, 'etc'))).isDirectory())),
     },
     {
-      name: 'opaque marker in a symlinked directory (plain): empties the root\'s etc of lower files only',
+      name: "opaque marker in a symlinked directory (plain): empties the root's etc of lower files only",
       entries: [dir('etc/'), file('etc/mine', 'mine\n'), sym('evil', '/etc'), file('evil/.wh..wh..opq')],
       neutralised: true,
       check: all(content('etc/mine', 'mine\n'), symlinks('evil')),
@@ -227,7 +255,7 @@ export function hostileCorpus(): HostileCase[] {
     { name: 'a very long path', entries: [file(`${'d/'.repeat(2100)}x`)], expect: /longer than 4096 bytes/ },
     { name: 'a component longer than NAME_MAX', entries: [file('x'.repeat(300))], expect: /longer than 255 bytes/ },
     {
-      name: 'dir replaced by a symlink, then written through: the old directory is gone, the file lands in the root\'s etc',
+      name: "dir replaced by a symlink, then written through: the old directory is gone, the file lands in the root's etc",
       entries: [dir('d/'), file('d/ok'), sym('d', '/etc'), file('d/passwd')],
       neutralised: true,
       check: all(content('etc/passwd', 'pwned\n'), symlinks('d')),
@@ -247,7 +275,16 @@ export function hostileCorpus(): HostileCase[] {
       entries: [sym('passwd', '/etc/passwd'), sym('up', '../canary')],
       neutralised: true,
     },
-    { name: 'device nodes refused when not allowed', entries: [{ name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 }], allowDevices: false, expect: /device nodes are not allowed/ },
-    { name: 'the root named by a file', entries: [file('./')], expect: /only a directory may name the layer root|is not a directory/ },
+    {
+      name: 'device nodes refused when not allowed',
+      entries: [{ name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 }],
+      allowDevices: false,
+      expect: /device nodes are not allowed/,
+    },
+    {
+      name: 'the root named by a file',
+      entries: [file('./')],
+      expect: /only a directory may name the layer root|is not a directory/,
+    },
   ];
 }

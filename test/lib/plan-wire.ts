@@ -63,7 +63,16 @@ export const OP = {
   RESOLVE_EXEC: 0x0320,
 } as const;
 
-export const FRAME = { PLAN: 1, CONTINUE: 2, ABORT: 3, PID: 100, HOOKS: 101, READY: 102, ERROR: 103, EXEC_ERROR: 104 } as const;
+export const FRAME = {
+  PLAN: 1,
+  CONTINUE: 2,
+  ABORT: 3,
+  PID: 100,
+  HOOKS: 101,
+  READY: 102,
+  ERROR: 103,
+  EXEC_ERROR: 104,
+} as const;
 
 export const CLONE_NEWTIME = 0x00000080;
 export const CLONE_NEWNS = 0x00020000;

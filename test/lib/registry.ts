@@ -55,11 +55,51 @@ export type TestCA = { dir: string; caCert: string; caPem: string; serverCert: s
 export async function makeTestCA(dir: string): Promise<TestCA> {
   need('/usr/bin/openssl', 'openssl');
   const o = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=berth test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  o([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=berth test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   o(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  o(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext']);
-  return { dir, caCert: join(dir, 'ca.crt'), caPem: await readFile(join(dir, 'ca.crt'), 'utf8'), serverCert: join(dir, 'server.crt'), serverKey: join(dir, 'server.key') };
+  o([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  ]);
+  return {
+    dir,
+    caCert: join(dir, 'ca.crt'),
+    caPem: await readFile(join(dir, 'ca.crt'), 'utf8'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+  };
 }
 
 export type TokenServer = {
@@ -76,11 +116,35 @@ export type TokenServer = {
  * A token server: GET /token?service=&scope=… with optional Basic credentials; grants every
  * requested action to known users and only `pull` to anonymous callers (when allowed).
  */
-export async function startTokenServer(opts: { users: Record<string, string>; anonymousPull: boolean }): Promise<TokenServer> {
+export async function startTokenServer(opts: {
+  users: Record<string, string>;
+  anonymousPull: boolean;
+}): Promise<TokenServer> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-token-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'token.key', '-out', 'token.crt', '-days', '2', '-subj', '/CN=berth test token issuer'], { cwd: dir, stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'token.key',
+      '-out',
+      'token.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=berth test token issuer',
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
   const key = await readFile(join(dir, 'token.key'), 'utf8');
-  const certDer = Buffer.from((await readFile(join(dir, 'token.crt'), 'utf8')).replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const certDer = Buffer.from(
+    (await readFile(join(dir, 'token.crt'), 'utf8')).replace(/-----[^-]+-----|\s/g, ''),
+    'base64',
+  );
   const service = 'berth-test-registry';
   const issuer = 'berth-test-issuer';
   const requests: TokenServer['requests'] = [];
@@ -92,7 +156,9 @@ export async function startTokenServer(opts: { users: Record<string, string>; an
     if (auth?.startsWith('Basic ')) {
       const [name, ...pw] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
       if (!name || opts.users[name] !== pw.join(':')) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad username or password' }] }));
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad username or password' }] }));
         return;
       }
       user = name;
@@ -106,11 +172,22 @@ export async function startTokenServer(opts: { users: Record<string, string>; an
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] };
-    const claims = { iss: issuer, sub: user, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const claims = {
+      iss: issuer,
+      sub: user,
+      aud: service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    };
     const signing = `${b64u(header)}.${b64u(claims)}`;
     const sig = createSign('RSA-SHA256').update(signing).sign(key).toString('base64url');
     const token = `${signing}.${sig}`;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
@@ -170,11 +247,20 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   if (opts.htpasswd) {
     need('/usr/bin/htpasswd', 'apache2-utils');
     const file = join(dir, 'htpasswd');
-    const entries = Object.entries(opts.htpasswd).map(([u, p]) => execFileSync('htpasswd', ['-Bbn', u, p], { encoding: 'utf8' }).trim());
+    const entries = Object.entries(opts.htpasswd).map(([u, p]) =>
+      execFileSync('htpasswd', ['-Bbn', u, p], { encoding: 'utf8' }).trim(),
+    );
     await writeFile(file, `${entries.join('\n')}\n`);
     lines.push('auth:', '  htpasswd:', '    realm: berth-test', `    path: ${file}`);
   } else if (opts.token) {
-    lines.push('auth:', '  token:', `    realm: ${opts.token.realm}`, `    service: ${opts.token.service}`, `    issuer: ${opts.token.issuer}`, `    rootcertbundle: ${opts.token.certPath}`);
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${opts.token.realm}`,
+      `    service: ${opts.token.service}`,
+      `    issuer: ${opts.token.issuer}`,
+      `    rootcertbundle: ${opts.token.certPath}`,
+    );
   }
   const config = join(dir, 'config.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
@@ -211,7 +297,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   return reg;
 }
 
-export type ProxyAction = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: number } | { kind: 'throttle'; bytesPerSecond: number };
+export type ProxyAction =
+  | { kind: 'pass' }
+  | { kind: 'status'; status: number }
+  | { kind: 'cut'; afterBytes: number }
+  | { kind: 'throttle'; bytesPerSecond: number };
 
 export type FaultProxy = {
   host: string;
@@ -220,7 +310,10 @@ export type FaultProxy = {
 };
 
 /** A plain-HTTP proxy to `upstream` that applies `decide`'s action to each request. */
-export async function startFaultProxy(upstream: string, decide: (req: IncomingMessage, n: number) => ProxyAction): Promise<FaultProxy> {
+export async function startFaultProxy(
+  upstream: string,
+  decide: (req: IncomingMessage, n: number) => ProxyAction,
+): Promise<FaultProxy> {
   const seen: FaultProxy['seen'] = [];
   let n = 0;
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -230,7 +323,9 @@ export async function startFaultProxy(upstream: string, decide: (req: IncomingMe
     const action = decide(req, n++);
     if (action.kind === 'status') {
       req.resume();
-      res.writeHead(action.status, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected failure' }] }));
+      res
+        .writeHead(action.status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected failure' }] }));
       return;
     }
     try {
@@ -238,9 +333,14 @@ export async function startFaultProxy(upstream: string, decide: (req: IncomingMe
       delete headers.host;
       delete headers.connection;
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-      const up = await request(`${upstream}${req.url}`, { method: req.method as 'GET', headers, ...(hasBody ? { body: req } : {}) });
+      const up = await request(`${upstream}${req.url}`, {
+        method: req.method as 'GET',
+        headers,
+        ...(hasBody ? { body: req } : {}),
+      });
       const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && k !== 'connection' && k !== 'keep-alive' && k !== 'transfer-encoding') out[k] = v;
+      for (const [k, v] of Object.entries(up.headers))
+        if (v !== undefined && k !== 'connection' && k !== 'keep-alive' && k !== 'transfer-encoding') out[k] = v;
       // Location headers point at the upstream; rewrite them to the proxy.
       if (typeof out.location === 'string') out.location = out.location.replace(upstream, `http://${req.headers.host}`);
       res.writeHead(up.statusCode, out);

@@ -90,7 +90,13 @@ export function resolveRuntime(entry: string): RuntimeUnderTest {
     }
     case 'crun': {
       if (!existsSync(CRUN)) {
-        return { name: 'crun', kind: 'crun', argv: [CRUN], binary: CRUN, missing: `${CRUN} does not exist: apt-get install crun` };
+        return {
+          name: 'crun',
+          kind: 'crun',
+          argv: [CRUN],
+          binary: CRUN,
+          missing: `${CRUN} does not exist: apt-get install crun`,
+        };
       }
       return { name: 'crun', kind: 'crun', argv: [crunWrapper()], binary: CRUN };
     }
@@ -105,7 +111,12 @@ export function resolveRuntime(entry: string): RuntimeUnderTest {
 /** The runtimes named by BERTH_TEST_RUNTIMES (comma list); by default berth-runtime and runc. */
 export function runtimesUnderTest(): RuntimeUnderTest[] {
   const raw = process.env['BERTH_TEST_RUNTIMES']?.trim();
-  const entries = raw ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : ['berth', 'runc'];
+  const entries = raw
+    ? raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : ['berth', 'runc'];
   return entries.map(resolveRuntime);
 }
 
@@ -379,7 +390,9 @@ export class RuntimeSession {
         if (last.status === status) return last;
       }
       if (Date.now() > deadline) {
-        throw new Error(`container ${id}: waited ${timeoutMs} ms for status ${status}, last state ${JSON.stringify(last)}`);
+        throw new Error(
+          `container ${id}: waited ${timeoutMs} ms for status ${status}, last state ${JSON.stringify(last)}`,
+        );
       }
       await sleep(25);
     }
@@ -513,7 +526,12 @@ export type RuntimeTestFn = (s: RuntimeSession, t: TestContext) => void | Promis
  * A test for one runtime, with a fresh session and its cleanup. A runtime that is missing fails
  * the test with the reason: CI must never skip berth silently.
  */
-export function runtimeTest(rt: RuntimeUnderTest, name: string, fn: RuntimeTestFn, options: RuntimeTestOptions = {}): void {
+export function runtimeTest(
+  rt: RuntimeUnderTest,
+  name: string,
+  fn: RuntimeTestFn,
+  options: RuntimeTestOptions = {},
+): void {
   test(name, { timeout: options.timeout ?? 60_000 }, async (t) => {
     if (rt.missing) throw new Error(`${rt.name}: ${rt.missing}`);
     if (process.getuid?.() !== 0) throw new Error('the runtime suite needs root (it creates namespaces and mounts)');

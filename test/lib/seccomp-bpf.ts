@@ -36,7 +36,8 @@ function encodeData(d: SeccompData): Buffer {
 /** Runs `program` (struct sock_filter[]) on `data`; returns the 32-bit SECCOMP_RET_* value. */
 export function runSeccompBpf(program: Uint8Array, data: SeccompData): number {
   const prog = Buffer.from(program.buffer, program.byteOffset, program.byteLength);
-  if (prog.length === 0 || prog.length % 8 !== 0) throw new Error(`a BPF program is a non-empty multiple of 8 bytes, got ${prog.length}`);
+  if (prog.length === 0 || prog.length % 8 !== 0)
+    throw new Error(`a BPF program is a non-empty multiple of 8 bytes, got ${prog.length}`);
   const n = prog.length / 8;
   const mem = new Uint32Array(16);
   const input = encodeData(data);
@@ -76,16 +77,35 @@ export function runSeccompBpf(program: Uint8Array, data: SeccompData): number {
       case 0x04: {
         const src = code & 0x08 ? x : k;
         switch (code & 0xf0) {
-          case 0x00: a = (a + src) >>> 0; break;
-          case 0x10: a = (a - src) >>> 0; break;
-          case 0x20: a = Math.imul(a, src) >>> 0; break;
-          case 0x40: a = (a | src) >>> 0; break;
-          case 0x50: a = (a & src) >>> 0; break;
-          case 0x60: a = (a << src) >>> 0; break;
-          case 0x70: a = a >>> src; break;
-          case 0x80: a = -a >>> 0; break;
-          case 0xa0: a = (a ^ src) >>> 0; break;
-          default: throw bad();
+          case 0x00:
+            a = (a + src) >>> 0;
+            break;
+          case 0x10:
+            a = (a - src) >>> 0;
+            break;
+          case 0x20:
+            a = Math.imul(a, src) >>> 0;
+            break;
+          case 0x40:
+            a = (a | src) >>> 0;
+            break;
+          case 0x50:
+            a = (a & src) >>> 0;
+            break;
+          case 0x60:
+            a = (a << src) >>> 0;
+            break;
+          case 0x70:
+            a = a >>> src;
+            break;
+          case 0x80:
+            a = -a >>> 0;
+            break;
+          case 0xa0:
+            a = (a ^ src) >>> 0;
+            break;
+          default:
+            throw bad();
         }
         break;
       }

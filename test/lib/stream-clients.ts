@@ -12,8 +12,17 @@ import { WebSocket } from 'ws';
 import { SpdySession, type SpdyStream } from '../../src/cri/spdy-session.ts';
 
 // ws's frame codec (exported by the package, absent from @types/ws).
-type FrameSender = { send(data: Buffer, o: { binary: boolean; fin: boolean; mask: boolean; compress: boolean }, cb?: (e?: Error | null) => void): void };
-const { Receiver, Sender } = wsLib as unknown as { Receiver: new (o: { isServer: boolean; binaryType: string }) => Writable; Sender: new (socket: Socket) => FrameSender };
+type FrameSender = {
+  send(
+    data: Buffer,
+    o: { binary: boolean; fin: boolean; mask: boolean; compress: boolean },
+    cb?: (e?: Error | null) => void,
+  ): void;
+};
+const { Receiver, Sender } = wsLib as unknown as {
+  Receiver: new (o: { isServer: boolean; binaryType: string }) => Writable;
+  Sender: new (socket: Socket) => FrameSender;
+};
 
 export type Upgraded = { session: SpdySession; socket: Socket; protocol: string };
 export type HttpRefusal = { status: number; body: string };
@@ -26,7 +35,14 @@ export async function spdyUpgrade(url: string, protocols: string[]): Promise<Upg
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  const lines = [`POST ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', ...protocols.map((p) => `X-Stream-Protocol-Version: ${p}`), 'Content-Length: 0'];
+  const lines = [
+    `POST ${u.pathname}${u.search} HTTP/1.1`,
+    `Host: ${u.host}`,
+    'Connection: Upgrade',
+    'Upgrade: SPDY/3.1',
+    ...protocols.map((p) => `X-Stream-Protocol-Version: ${p}`),
+    'Content-Length: 0',
+  ];
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   let buf = Buffer.alloc(0);
   const head = await new Promise<string>((resolve, reject) => {
@@ -87,24 +103,40 @@ export type SpdyCommand = {
 };
 
 /** Opens the streams as client-go does: error first, then stdin, stdout, stderr, resize (v3+ with a tty). */
-export async function spdyCommand(url: string, o: CommandOptions, protocols = ['v4.channel.k8s.io']): Promise<SpdyCommand> {
+export async function spdyCommand(
+  url: string,
+  o: CommandOptions,
+  protocols = ['v4.channel.k8s.io'],
+): Promise<SpdyCommand> {
   const up = await spdyUpgrade(url, protocols);
   if (isRefusal(up)) throw new Error(`upgrade refused: ${up.status} ${up.body}`);
   const version = up.protocol === '' || up.protocol === 'channel.k8s.io' ? 1 : Number(up.protocol[1]);
   type Kind = keyof SpdyCommand['streams'];
-  const types: Kind[] = ['error', ...(o.stdin ? (['stdin'] as const) : []), ...(o.stdout !== false ? (['stdout'] as const) : []), ...(o.stderr ? (['stderr'] as const) : []), ...(o.tty && version >= 3 ? (['resize'] as const) : [])];
+  const types: Kind[] = [
+    'error',
+    ...(o.stdin ? (['stdin'] as const) : []),
+    ...(o.stdout !== false ? (['stdout'] as const) : []),
+    ...(o.stderr ? (['stderr'] as const) : []),
+    ...(o.tty && version >= 3 ? (['resize'] as const) : []),
+  ];
   const streams: SpdyCommand['streams'] = {};
   for (const t of types) {
     const s = up.session.openStream({ streamtype: t });
     await s.replied();
     streams[t] = s;
   }
-  const result = Promise.all([collect(streams.stdout), collect(streams.stderr), collect(streams.error)]).then(([stdout, stderr, error]) => ({ stdout, stderr, error, protocol: up.protocol }));
+  const result = Promise.all([collect(streams.stdout), collect(streams.stderr), collect(streams.error)]).then(
+    ([stdout, stderr, error]) => ({ stdout, stderr, error, protocol: up.protocol }),
+  );
   return { up, streams, result };
 }
 
 /** Runs a command to its end: stdin given is sent then closed. */
-export async function spdyRun(url: string, o: CommandOptions & { input?: Buffer | string }, protocols?: string[]): Promise<CommandResult> {
+export async function spdyRun(
+  url: string,
+  o: CommandOptions & { input?: Buffer | string },
+  protocols?: string[],
+): Promise<CommandResult> {
   const c = await spdyCommand(url, { ...o, stdin: o.stdin ?? o.input !== undefined }, protocols);
   if (c.streams.stdin) c.streams.stdin.end(o.input ?? '');
   const r = await c.result;
@@ -114,7 +146,13 @@ export async function spdyRun(url: string, o: CommandOptions & { input?: Buffer 
 
 // ------------------------------------------------------------------------------ WebSocket
 
-export type WsSession = { ws: WebSocket; protocol: string; channels: Map<number, Buffer[]>; closed: Promise<{ code: number }>; send(channel: number, data: Buffer | string): void };
+export type WsSession = {
+  ws: WebSocket;
+  protocol: string;
+  channels: Map<number, Buffer[]>;
+  closed: Promise<{ code: number }>;
+  send(channel: number, data: Buffer | string): void;
+};
 
 export function wsUrl(url: string): string {
   return url.replace(/^http/, 'ws');
@@ -142,7 +180,13 @@ export async function wsOpen(url: string, protocols: string[]): Promise<WsSessio
     ws.once('error', (e) => resolve({ status: 0, body: e.message }));
   });
   if (opened !== true) return opened;
-  return { ws, protocol: ws.protocol, channels, closed, send: (channel, data) => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)])) };
+  return {
+    ws,
+    protocol: ws.protocol,
+    channels,
+    closed,
+    send: (channel, data) => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)])),
+  };
 }
 
 export function channelText(s: WsSession, channel: number): string {
@@ -150,7 +194,11 @@ export function channelText(s: WsSession, channel: number): string {
 }
 
 /** A command over WebSocket to its end: input sent on channel 0, then (v5) the CLOSE signal [255, 0]. */
-export async function wsRun(url: string, protocols: string[], o: { input?: string; closeStdin?: boolean } = {}): Promise<CommandResult & { firstMessages: number[] }> {
+export async function wsRun(
+  url: string,
+  protocols: string[],
+  o: { input?: string; closeStdin?: boolean } = {},
+): Promise<CommandResult & { firstMessages: number[] }> {
   const s = await wsOpen(url, protocols);
   if ('status' in s) throw new Error(`websocket refused: ${s.status} ${s.body}`);
   const order: number[] = [];
@@ -158,7 +206,13 @@ export async function wsRun(url: string, protocols: string[], o: { input?: strin
   if (o.input !== undefined) s.send(0, o.input);
   if (o.closeStdin) s.ws.send(Buffer.from([255, 0]));
   await s.closed;
-  return { stdout: channelText(s, 1), stderr: channelText(s, 2), error: channelText(s, 3), protocol: s.protocol, firstMessages: order };
+  return {
+    stdout: channelText(s, 1),
+    stderr: channelText(s, 2),
+    error: channelText(s, 3),
+    protocol: s.protocol,
+    firstMessages: order,
+  };
 }
 
 // ------------------------------------------------------------------------------ port-forward
@@ -166,7 +220,10 @@ export async function wsRun(url: string, protocols: string[], o: { input?: strin
 let requestSeq = 0;
 
 /** One forwarded connection over a SPDY port-forward session: its data stream and its error stream's text. */
-export async function spdyForward(session: SpdySession, port: number): Promise<{ data: SpdyStream; error: Promise<string> }> {
+export async function spdyForward(
+  session: SpdySession,
+  port: number,
+): Promise<{ data: SpdyStream; error: Promise<string> }> {
   const requestid = String(requestSeq++);
   const error = session.openStream({ streamtype: 'error', port: String(port), requestid });
   await error.replied();
@@ -195,7 +252,17 @@ export async function tunnelSession(url: string): Promise<{ session: SpdySession
   await once(socket, 'connect');
   const key = randomBytes(16).toString('base64');
   socket.write(
-    [`GET ${u.pathname} HTTP/1.1`, `Host: ${u.host}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io', '', ''].join('\r\n'),
+    [
+      `GET ${u.pathname} HTTP/1.1`,
+      `Host: ${u.host}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${key}`,
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io',
+      '',
+      '',
+    ].join('\r\n'),
   );
   let buf = Buffer.alloc(0);
   while (buf.indexOf('\r\n\r\n') < 0) buf = Buffer.concat([buf, (await once(socket, 'data'))[0] as Buffer]);
@@ -203,7 +270,8 @@ export async function tunnelSession(url: string): Promise<{ session: SpdySession
   const end = buf.indexOf('\r\n\r\n');
   const head = buf.subarray(0, end).toString('latin1');
   if (!/^HTTP\/1\.1 101/.test(head)) throw new Error(`tunnel refused: ${head}`);
-  if (!/^sec-websocket-protocol: SPDY\/3\.1\+portforward\.k8s\.io$/im.test(head)) throw new Error(`tunnel: the server chose another subprotocol: ${head}`);
+  if (!/^sec-websocket-protocol: SPDY\/3\.1\+portforward\.k8s\.io$/im.test(head))
+    throw new Error(`tunnel: the server chose another subprotocol: ${head}`);
   const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
   if (!head.includes(accept)) throw new Error(`tunnel: wrong Sec-WebSocket-Accept: ${head}`);
   const sender = new Sender(socket);

@@ -8,7 +8,14 @@ import { pack } from 'tar-stream';
 import type { ContentStore } from '../../src/content/content-store.ts';
 import { writeBlob } from '../../src/content/write-blob.ts';
 import type { ImageStore } from '../../src/images/image-store.ts';
-import { type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, MediaType, type Platform } from '../../src/oci/image-spec.ts';
+import {
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  MediaType,
+  type Platform,
+} from '../../src/oci/image-spec.ts';
 import { digestOf } from '../../src/oci/image-validate.ts';
 
 export type TarEntry = { name: string; data?: Buffer; mode?: number; linkname?: string };
@@ -22,7 +29,8 @@ export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     if (e.linkname) p.entry({ name: e.name, type: 'symlink', linkname: e.linkname, mtime: new Date(0) });
-    else if (e.data === undefined) p.entry({ name: e.name, type: 'directory', mode: e.mode ?? 0o755, mtime: new Date(0) });
+    else if (e.data === undefined)
+      p.entry({ name: e.name, type: 'directory', mode: e.mode ?? 0o755, mtime: new Date(0) });
     else p.entry({ name: e.name, mode: e.mode ?? 0o644, mtime: new Date(0) }, e.data);
   }
   p.finalize();
@@ -33,7 +41,11 @@ export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
 export type BuiltImage = { manifest: Descriptor; config: Descriptor; layers: Descriptor[]; diffIds: string[] };
 
 /** Layers given as uncompressed tars; `gzip` compresses them (OCI tar+gzip), else plain tar; `created` goes in the config. */
-export async function buildImage(content: ContentStore, tars: Buffer[], opts: { platform?: Platform; gzip?: boolean; cmd?: string[]; created?: string } = {}): Promise<BuiltImage> {
+export async function buildImage(
+  content: ContentStore,
+  tars: Buffer[],
+  opts: { platform?: Platform; gzip?: boolean; cmd?: string[]; created?: string } = {},
+): Promise<BuiltImage> {
   const platform = opts.platform ?? { os: 'linux', architecture: 'amd64' };
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
@@ -60,9 +72,16 @@ export async function buildImage(content: ContentStore, tars: Buffer[], opts: { 
 }
 
 export async function busyboxTar(): Promise<Buffer> {
-  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: install the Debian package busybox-static');
+  if (!existsSync('/bin/busybox'))
+    throw new Error('/bin/busybox is missing: install the Debian package busybox-static');
   const bin = await readFile('/bin/busybox');
-  return tarOf([{ name: 'bin/' }, { name: 'bin/busybox', data: bin, mode: 0o755 }, { name: 'bin/sh', linkname: 'busybox' }, { name: 'etc/' }, { name: 'etc/hostname', data: Buffer.from('berth\n') }]);
+  return tarOf([
+    { name: 'bin/' },
+    { name: 'bin/busybox', data: bin, mode: 0o755 },
+    { name: 'bin/sh', linkname: 'busybox' },
+    { name: 'etc/' },
+    { name: 'etc/hostname', data: Buffer.from('berth\n') },
+  ]);
 }
 
 /** Builds busybox and names it `name` in the image store. */
@@ -73,11 +92,27 @@ export async function busyboxImage(content: ContentStore, images: ImageStore, na
 }
 
 /** An index of one image per platform (a shared base layer plus a per-platform file); named `name`. */
-export async function multiArchImage(content: ContentStore, images: ImageStore, name: string, platforms: Platform[]): Promise<{ index: Descriptor; images: BuiltImage[] }> {
+export async function multiArchImage(
+  content: ContentStore,
+  images: ImageStore,
+  name: string,
+  platforms: Platform[],
+): Promise<{ index: Descriptor; images: BuiltImage[] }> {
   const base = await tarOf([{ name: 'etc/' }, { name: 'etc/os-release', data: Buffer.from('ID=berth-test\n') }]);
   const built: BuiltImage[] = [];
-  for (const p of platforms) built.push(await buildImage(content, [base, await tarOf([{ name: 'etc/arch', data: Buffer.from(`${p.architecture}${p.variant ?? ''}\n`) }])], { platform: p }));
-  const idx: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: built.map((b, i) => ({ ...b.manifest, platform: platforms[i]! })) };
+  for (const p of platforms)
+    built.push(
+      await buildImage(
+        content,
+        [base, await tarOf([{ name: 'etc/arch', data: Buffer.from(`${p.architecture}${p.variant ?? ''}\n`) }])],
+        { platform: p },
+      ),
+    );
+  const idx: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.ImageIndex,
+    manifests: built.map((b, i) => ({ ...b.manifest, platform: platforms[i]! })),
+  };
   const d = await writeBlob(content, JSON.stringify(idx));
   const index = { mediaType: MediaType.ImageIndex, ...d };
   await images.put(name, index);
@@ -85,9 +120,16 @@ export async function multiArchImage(content: ContentStore, images: ImageStore, 
 }
 
 /** An image with one uncompressed layer holding `bytes` random bytes (for resume tests). */
-export async function randomImage(content: ContentStore, images: ImageStore, name: string, bytes: number): Promise<BuiltImage> {
+export async function randomImage(
+  content: ContentStore,
+  images: ImageStore,
+  name: string,
+  bytes: number,
+): Promise<BuiltImage> {
   const { randomBytes } = await import('node:crypto');
-  const img = await buildImage(content, [await tarOf([{ name: 'random.bin', data: randomBytes(bytes) }])], { gzip: false });
+  const img = await buildImage(content, [await tarOf([{ name: 'random.bin', data: randomBytes(bytes) }])], {
+    gzip: false,
+  });
   await images.put(name, img.manifest);
   return img;
 }

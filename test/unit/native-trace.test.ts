@@ -39,7 +39,11 @@ let n = 0;
 function trace(plan: Buffer, fs = ''): { status: number | null; log: string; stderr: string } {
   const file = join(dir, `plan-${n++}.bin`);
   writeFileSync(file, plan);
-  const r = spawnSync(TRACE, [file], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, BERTH_TRACE_FS: fs } });
+  const r = spawnSync(TRACE, [file], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { ...process.env, BERTH_TRACE_FS: fs },
+  });
   return { status: r.status, log: r.stdout, stderr: r.stderr };
 }
 
@@ -245,15 +249,35 @@ describe('berth-init-trace', () => {
     // The fake's stat line has comm "sh (x) y" (spaces and parentheses) and start time 424242.
     const r = trace(encodePlan([[OP.CLONE, I(0)]]));
     assert.equal(r.status, 0);
-    assert.match(r.log, /^clone\(SIGCHLD\) = 4242\nread_file_at\(99, "4242\/stat"\) = \d+\nsend_frame\(3, PID, 4242, "424242"\) = 0\n/);
+    assert.match(
+      r.log,
+      /^clone\(SIGCHLD\) = 4242\nread_file_at\(99, "4242\/stat"\) = \d+\nsend_frame\(3, PID, 4242, "424242"\) = 0\n/,
+    );
   });
 
   it('in-root creation follows a dangling symlink inside the root, creating what its target lacks', () => {
     // rootfs/evil-bind -> /tmp/x/bind-target (absolute: from the root), rootfs/tmp/x missing;
     // rootfs/a/rel -> ../r (relative: from a/); rootfs/evil-file -> /tmp/x/f.
     const fs = '/evil-bind>/tmp/x/bind-target;-/tmp/x;/a/rel>../r;-/a/../r;/evil-file>/tmp/x/f';
-    const bind = (target: string, how: number): WireOp => [OP.MOUNT, S('/src'), S(target), S(''), I(MS_BIND), S(''), I(IN_ROOT | how)];
-    const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], bind('/evil-bind', HOW_MKDIR), bind('/a/rel', HOW_MKDIR), bind('/evil-file', HOW_MKFILE)]), fs);
+    const bind = (target: string, how: number): WireOp => [
+      OP.MOUNT,
+      S('/src'),
+      S(target),
+      S(''),
+      I(MS_BIND),
+      S(''),
+      I(IN_ROOT | how),
+    ];
+    const r = trace(
+      encodePlan([
+        [OP.CLONE, I(0)],
+        [OP.ROOTFS, S('/r')],
+        bind('/evil-bind', HOW_MKDIR),
+        bind('/a/rel', HOW_MKDIR),
+        bind('/evil-file', HOW_MKFILE),
+      ]),
+      fs,
+    );
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     assert.equal(
@@ -317,12 +341,19 @@ describe('berth-init-trace', () => {
 
   it('in-root creation gives up with ELOOP after 40 symlinks', () => {
     const r = trace(
-      encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MKDIR, S('/l1/x'), I(0o755)]]),
+      encodePlan([
+        [OP.CLONE, I(0)],
+        [OP.ROOTFS, S('/r')],
+        [OP.MKDIR, S('/l1/x'), I(0o755)],
+      ]),
       '/l1>/l2;/l2>/l1',
     );
     assert.equal(r.status, 1);
     assert.equal((r.log.match(/readlinkat/g) ?? []).length, 41);
-    assert.match(r.log, /send_frame\(3, ERROR, 40, "MKDIR \/l1\/x \(in root \/r\): Too many levels of symbolic links"\) = 0\nexit\(1\)\n$/);
+    assert.match(
+      r.log,
+      /send_frame\(3, ERROR, 40, "MKDIR \/l1\/x \(in root \/r\): Too many levels of symbolic links"\) = 0\nexit\(1\)\n$/,
+    );
   });
 
   it('MKFIFO keeps an O_PATH fd of the FIFO for WAIT_FIFO; an OPEN_FIFO replaces it', () => {
@@ -337,7 +368,10 @@ describe('berth-init-trace', () => {
     );
     assert.equal(r.status, 0);
     assert.equal(
-      r.log.split('\n').filter((l) => !/^(clone|read_file_at|send_frame)/.test(l)).join('\n'),
+      r.log
+        .split('\n')
+        .filter((l) => !/^(clone|read_file_at|send_frame)/.test(l))
+        .join('\n'),
       lines(`
         mkfifo("/run/b/exec.fifo", 0600) = 0
         open("/run/b/exec.fifo", O_PATH|O_CLOEXEC) = 100
@@ -356,7 +390,7 @@ describe('berth-init-trace', () => {
     );
   });
 
-  it('RESOLVE_EXEC searches the EXEC env\'s PATH now (regular, executable files only); EXEC runs exactly what it found', () => {
+  it("RESOLVE_EXEC searches the EXEC env's PATH now (regular, executable files only); EXEC runs exactly what it found", () => {
     const plan = (name: string, env: string[] = ['PATH=/usr/local/bin:/bin']): Buffer =>
       encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC], [OP.READY], [OP.EXEC, S(name), SS([name]), SS(env)]]);
     const childLog = (log: string): string =>
@@ -385,20 +419,35 @@ describe('berth-init-trace', () => {
     // Missing everywhere: create fails, before READY.
     const missing = trace(plan('nope'), '-/usr/local/bin/nope;-/bin/nope');
     assert.equal(missing.status, 1);
-    assert.match(missing.log, /faccessat\(AT_FDCWD, "\/bin\/nope", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, EXEC_ERROR, 2, "RESOLVE_EXEC \\"nope\\": executable file not found in \$PATH"\) = 0\nexit\(1\)\n$/);
+    assert.match(
+      missing.log,
+      /faccessat\(AT_FDCWD, "\/bin\/nope", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, EXEC_ERROR, 2, "RESOLVE_EXEC \\"nope\\": executable file not found in \$PATH"\) = 0\nexit\(1\)\n$/,
+    );
     // Found but not executable, and nothing better later: EACCES naming it.
     const denied = trace(plan('tool'), '!/usr/local/bin/tool;-/bin/tool');
     assert.equal(denied.status, 1);
-    assert.match(denied.log, /send_frame\(3, EXEC_ERROR, 13, "RESOLVE_EXEC \\"tool\\": \/usr\/local\/bin\/tool: Permission denied"\) = 0\nexit\(1\)\n$/);
+    assert.match(
+      denied.log,
+      /send_frame\(3, EXEC_ERROR, 13, "RESOLVE_EXEC \\"tool\\": \/usr\/local\/bin\/tool: Permission denied"\) = 0\nexit\(1\)\n$/,
+    );
     // A path with a slash is checked as it is, never searched.
     const direct = trace(plan('./bin/x'), '-./bin/x');
     assert.equal(direct.status, 1);
-    assert.match(direct.log, /faccessat\(AT_FDCWD, ".\/bin\/x", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, EXEC_ERROR, 2, "RESOLVE_EXEC \\".\/bin\/x\\": No such file or directory"\) = 0\n/);
+    assert.match(
+      direct.log,
+      /faccessat\(AT_FDCWD, ".\/bin\/x", X_OK, 0\) = -1 ENOENT\nsend_frame\(3, EXEC_ERROR, 2, "RESOLVE_EXEC \\".\/bin\/x\\": No such file or directory"\) = 0\n/,
+    );
   });
 
   it('UNSHARE(CLONE_NEWTIME) in stage0, then the offsets, then CLONE: the child is born in the time namespace', () => {
     const offsets = 'monotonic 0 0\nboottime 864000000 0\n';
-    const r = trace(encodePlan([[OP.UNSHARE, I(CLONE_NEWTIME)], [OP.WRITE_FILE, S('/proc/self/timens_offsets'), S(offsets)], [OP.CLONE, I(CLONE_NEWNS)]]));
+    const r = trace(
+      encodePlan([
+        [OP.UNSHARE, I(CLONE_NEWTIME)],
+        [OP.WRITE_FILE, S('/proc/self/timens_offsets'), S(offsets)],
+        [OP.CLONE, I(CLONE_NEWNS)],
+      ]),
+    );
     assert.equal(r.status, 0);
     assert.match(
       r.log,
@@ -407,9 +456,19 @@ describe('berth-init-trace', () => {
   });
 
   it('a plan without EXEC ends with exit(0) after its last op', () => {
-    const r = trace(encodePlan([[OP.CLONE, I(0)], [OP.HOSTNAME, S('x')]]));
+    const r = trace(
+      encodePlan([
+        [OP.CLONE, I(0)],
+        [OP.HOSTNAME, S('x')],
+      ]),
+    );
     assert.equal(r.status, 0);
-    assert.equal(r.log, lines('clone(SIGCHLD) = 4242\nread_file_at(99, "4242/stat") = 87\nsend_frame(3, PID, 4242, "424242") = 0\nsethostname("x") = 0\nexit(0)'));
+    assert.equal(
+      r.log,
+      lines(
+        'clone(SIGCHLD) = 4242\nread_file_at(99, "4242/stat") = 87\nsend_frame(3, PID, 4242, "424242") = 0\nsethostname("x") = 0\nexit(0)',
+      ),
+    );
   });
 
   it('rejects a malformed plan before running anything', () => {
@@ -421,39 +480,97 @@ describe('berth-init-trace', () => {
         'plan: op 0 (CLONE): value 0 (flags): expected int (tag 1), got str (tag 2)',
       ],
       [encodePlanRaw([rawOp(OP.CLONE, encodeValue(I(0)), 1)]), 'plan: op 0 (CLONE): reserved field is not 0'],
-      [encodePlan([[OP.CLONE, I(0)], [OP.CLONE, I(0)]]), 'plan: op 1 (CLONE): a second CLONE (exactly one per plan)'],
+      [
+        encodePlan([
+          [OP.CLONE, I(0)],
+          [OP.CLONE, I(0)],
+        ]),
+        'plan: op 1 (CLONE): a second CLONE (exactly one per plan)',
+      ],
       [encodePlan([[OP.SETSID], [OP.CLONE, I(0)]]), 'plan: op 0 (SETSID): child op before CLONE'],
       [
-        encodePlan([[OP.CGROUP_INTO, S('/a')], [OP.CGROUP_INTO, S('/b')], [OP.CLONE, I(0)]]),
+        encodePlan([
+          [OP.CGROUP_INTO, S('/a')],
+          [OP.CGROUP_INTO, S('/b')],
+          [OP.CLONE, I(0)],
+        ]),
         'plan: op 1 (CGROUP_INTO): a second CGROUP_INTO (a process is cloned into one cgroup2 directory)',
       ],
-      [encodePlan([[OP.CLONE, I(0)], [OP.CGROUP_INTO, S('/a')]]), 'plan: op 1 (CGROUP_INTO): pre-clone op after CLONE'],
+      [
+        encodePlan([
+          [OP.CLONE, I(0)],
+          [OP.CGROUP_INTO, S('/a')],
+        ]),
+        'plan: op 1 (CGROUP_INTO): pre-clone op after CLONE',
+      ],
       [encodePlan([[OP.CLONE, I(0x100)]]), 'plan: op 0 (CLONE): value 0 (flags): only CLONE_NEW* flags are allowed'],
       [
         encodePlan([[OP.CLONE, I(CLONE_NEWNS | CLONE_NEWTIME)]]),
         'plan: op 0 (CLONE): value 0 (flags): CLONE_NEWTIME (0x80) cannot be given to clone: UNSHARE it before CLONE',
       ],
-      [encodePlan([[OP.UNSHARE, I(0x100)], [OP.CLONE, I(0)]]), 'plan: op 0 (UNSHARE): value 0 (flags): expected CLONE_NEW* flags (at least one)'],
-      [encodePlan([[OP.UNSHARE, I(0)], [OP.CLONE, I(0)]]), 'plan: op 0 (UNSHARE): value 0 (flags): expected CLONE_NEW* flags (at least one)'],
-      [encodePlan([[OP.CLONE, I(0)], [OP.UNSHARE, I(CLONE_NEWTIME)]]), 'plan: op 1 (UNSHARE): pre-clone op after CLONE'],
-      [encodePlan([[OP.CLONE, I(0)], [OP.MKDIR, S('/x'), I(0o755)]]), 'plan: op 1 (MKDIR): needs a ROOTFS op before it'],
       [
-        encodePlan([[OP.CLONE, I(0)], [OP.ROOTFS, S('/r')], [OP.MOUNT, S('a'), S('/b'), S(''), I(0), S(''), I(0x1)]]),
+        encodePlan([
+          [OP.UNSHARE, I(0x100)],
+          [OP.CLONE, I(0)],
+        ]),
+        'plan: op 0 (UNSHARE): value 0 (flags): expected CLONE_NEW* flags (at least one)',
+      ],
+      [
+        encodePlan([
+          [OP.UNSHARE, I(0)],
+          [OP.CLONE, I(0)],
+        ]),
+        'plan: op 0 (UNSHARE): value 0 (flags): expected CLONE_NEW* flags (at least one)',
+      ],
+      [
+        encodePlan([
+          [OP.CLONE, I(0)],
+          [OP.UNSHARE, I(CLONE_NEWTIME)],
+        ]),
+        'plan: op 1 (UNSHARE): pre-clone op after CLONE',
+      ],
+      [
+        encodePlan([
+          [OP.CLONE, I(0)],
+          [OP.MKDIR, S('/x'), I(0o755)],
+        ]),
+        'plan: op 1 (MKDIR): needs a ROOTFS op before it',
+      ],
+      [
+        encodePlan([
+          [OP.CLONE, I(0)],
+          [OP.ROOTFS, S('/r')],
+          [OP.MOUNT, S('a'), S('/b'), S(''), I(0), S(''), I(0x1)],
+        ]),
         'plan: op 2 (MOUNT): value 5 (how): 0x1 (in-root) needs 0x8 (mount via the resolved fd)',
       ],
-      [encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC], [OP.HOSTNAME, S('x')]]), 'plan: op 1 (RESOLVE_EXEC): needs an EXEC op after it'],
-      [encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC]]), 'plan: op 1 (RESOLVE_EXEC): needs an EXEC op after it'],
-      [encodePlan([[OP.CLONE, I(0)], [OP.WAIT_FIFO]]), 'plan: op 1 (WAIT_FIFO): WAIT_FIFO without a MKFIFO or OPEN_FIFO before it'],
       [
-        encodePlan([[OP.CLONE, I(0)], [OP.SECCOMP, I(0), B(Buffer.alloc(12))]]),
+        encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC], [OP.HOSTNAME, S('x')]]),
+        'plan: op 1 (RESOLVE_EXEC): needs an EXEC op after it',
+      ],
+      [encodePlan([[OP.CLONE, I(0)], [OP.RESOLVE_EXEC]]), 'plan: op 1 (RESOLVE_EXEC): needs an EXEC op after it'],
+      [
+        encodePlan([[OP.CLONE, I(0)], [OP.WAIT_FIFO]]),
+        'plan: op 1 (WAIT_FIFO): WAIT_FIFO without a MKFIFO or OPEN_FIFO before it',
+      ],
+      [
+        encodePlan([
+          [OP.CLONE, I(0)],
+          [OP.SECCOMP, I(0), B(Buffer.alloc(12))],
+        ]),
         'plan: op 1 (SECCOMP): value 1 (program): expected 1..4096 struct sock_filter (8 bytes each)',
       ],
       [
-        encodePlanRaw([rawOp(OP.CLONE, Buffer.concat([Buffer.from([2]), Buffer.from([3, 0, 0, 0]), Buffer.from('a\0b\0')]))]),
+        encodePlanRaw([
+          rawOp(OP.CLONE, Buffer.concat([Buffer.from([2]), Buffer.from([3, 0, 0, 0]), Buffer.from('a\0b\0')])),
+        ]),
         'plan: op 0 (CLONE): value 0 (flags): expected int (tag 1), got str (tag 2)',
       ],
       [
-        encodePlanRaw([rawOp(OP.CLONE, encodeValue(I(0))), rawOp(OP.HOSTNAME, Buffer.concat([Buffer.from([2, 3, 0, 0, 0]), Buffer.from('a\0b\0')]))]),
+        encodePlanRaw([
+          rawOp(OP.CLONE, encodeValue(I(0))),
+          rawOp(OP.HOSTNAME, Buffer.concat([Buffer.from([2, 3, 0, 0, 0]), Buffer.from('a\0b\0')])),
+        ]),
         'plan: op 1 (HOSTNAME): value 0 (name): string contains a 0 byte',
       ],
     ];

@@ -13,7 +13,8 @@ import type { Verb } from './container-verbs.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 
-export const BUILD_USAGE = 'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [-q] CONTEXT';
+export const BUILD_USAGE =
+  'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [-q] CONTEXT';
 
 export const build: Verb = {
   flags: [
@@ -34,7 +35,8 @@ export const build: Verb = {
   usage: BUILD_USAGE,
   run: async (ctx, f, args) => {
     if (args.length !== 1) throw invalidArgument(`usage: berth ${BUILD_USAGE}`);
-    if (args[0] === '-' || /^[a-z]+:\/\//i.test(args[0]!)) throw invalidArgument(`build ${args[0]}: the context must be a local directory`);
+    if (args[0] === '-' || /^[a-z]+:\/\//i.test(args[0]!))
+      throw invalidArgument(`build ${args[0]}: the context must be a local directory`);
     const context = resolve(args[0]!);
     if (!existsSync(context)) throw invalidArgument(`build: context directory ${context} does not exist`);
     let dockerfile = f.file as string | undefined;
@@ -60,33 +62,39 @@ export const build: Verb = {
     const quiet = f.quiet === true;
     const output = f.output === undefined ? undefined : parseOutput(f.output as string);
     const progress = f.progress as string | undefined;
-    if (progress !== undefined && !['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`--progress ${progress}: expected auto, plain or tty`);
+    if (progress !== undefined && !['auto', 'plain', 'tty'].includes(progress))
+      throw invalidArgument(`--progress ${progress}: expected auto, plain or tty`);
     // The result is always for this host: the builder runs RUN steps here (no emulation).
     if (f.platform !== undefined) {
       const host = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
-      if (!(f.platform as string).startsWith(host)) throw invalidArgument(`--platform ${f.platform}: berth builds for this host's platform only (${host})`);
+      if (!(f.platform as string).startsWith(host))
+        throw invalidArgument(`--platform ${f.platform}: berth builds for this host's platform only (${host})`);
     }
     const r = await (await ctx.client())
       .build({
-      context,
-      ...(f.tag ? { tags: f.tag as string[] } : {}),
-      ...(dockerfile ? { dockerfile } : {}),
-      buildArgs,
-      ...(f.label ? { labels: f.label as string[] } : {}),
-      ...(f.target ? { target: f.target as string } : {}),
-      noCache: f['no-cache'] === true,
-      pull: f.pull === true,
-      onEvent: (ev) => {
-        if (quiet) return;
-        if (ev.kind === 'step') ctx.out.write(`#${ev.step} [${ev.stage}] ${ev.instruction}${ev.cached ? ' CACHED' : ''}\n`);
-        else if (ev.kind === 'output') ctx.out.write(ev.text);
-        else if (ev.kind === 'warning') ctx.err.write(`warning: ${ev.text}\n`);
-      },
+        context,
+        ...(f.tag ? { tags: f.tag as string[] } : {}),
+        ...(dockerfile ? { dockerfile } : {}),
+        buildArgs,
+        ...(f.label ? { labels: f.label as string[] } : {}),
+        ...(f.target ? { target: f.target as string } : {}),
+        noCache: f['no-cache'] === true,
+        pull: f.pull === true,
+        onEvent: (ev) => {
+          if (quiet) return;
+          if (ev.kind === 'step')
+            ctx.out.write(`#${ev.step} [${ev.stage}] ${ev.instruction}${ev.cached ? ' CACHED' : ''}\n`);
+          else if (ev.kind === 'output') ctx.out.write(ev.text);
+          else if (ev.kind === 'warning') ctx.err.write(`warning: ${ev.text}\n`);
+        },
       })
       .finally(() => (stdinDir ? rm(stdinDir, { recursive: true, force: true }) : undefined));
     if (f.iidfile) await writeFile(f.iidfile as string, r.id);
     if (output) {
-      const res = await (await ctx.client()).save([r.names[0] ?? r.id], output.type === 'oci' ? 'oci-archive' : 'docker-archive');
+      const res = await (await ctx.client()).save(
+        [r.names[0] ?? r.id],
+        output.type === 'oci' ? 'oci-archive' : 'docker-archive',
+      );
       await pipeline(res, output.dest === '-' ? ctx.out : createWriteStream(output.dest));
       if (output.dest === '-') return 0;
     }
@@ -104,7 +112,8 @@ function parseOutput(v: string): { type: 'docker' | 'oci'; dest: string } {
   if (!v.includes('=')) return { type: 'docker', dest: v };
   const kv = Object.fromEntries(v.split(',').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
   const type = kv.type ?? 'docker';
-  if (type !== 'docker' && type !== 'oci') throw invalidArgument(`--output type=${type}: expected docker or oci (an archive file)`);
+  if (type !== 'docker' && type !== 'oci')
+    throw invalidArgument(`--output type=${type}: expected docker or oci (an archive file)`);
   if (!kv.dest) throw invalidArgument(`--output ${v}: dest=FILE is required`);
   return { type, dest: kv.dest };
 }

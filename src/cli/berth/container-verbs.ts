@@ -8,14 +8,32 @@ import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, Update
 import type { BerthClient } from '../../client/client.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
-import { containerInspectContext, eventContext, imageInspectContext, infoContext, NETWORK_HEADERS, networkContext, PS_HEADERS, psContext, STATS_HEADERS, statsContext, VOLUME_HEADERS, volumeContext } from './docker-contexts.ts';
+import {
+  containerInspectContext,
+  eventContext,
+  imageInspectContext,
+  infoContext,
+  NETWORK_HEADERS,
+  networkContext,
+  PS_HEADERS,
+  psContext,
+  STATS_HEADERS,
+  statsContext,
+  VOLUME_HEADERS,
+  volumeContext,
+} from './docker-contexts.ts';
 import { containerStatusText, table, timeAgo } from './format.ts';
 import { formatChoice, inspectOutput, listOutput, renderTemplate } from './template-format.ts';
 import { goMap } from './go-template.ts';
 import { cliMark } from './timing.ts';
 
 export type VerbCtx = { client: () => Promise<BerthClient>; out: NodeJS.WriteStream; err: NodeJS.WriteStream };
-export type Verb = { flags: FlagSpec[]; stopAtPositional?: boolean; usage: string; run: (ctx: VerbCtx, f: Record<string, unknown>, args: string[]) => Promise<number | undefined> };
+export type Verb = {
+  flags: FlagSpec[];
+  stopAtPositional?: boolean;
+  usage: string;
+  run: (ctx: VerbCtx, f: Record<string, unknown>, args: string[]) => Promise<number | undefined>;
+};
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 const format: FlagSpec = { names: ['format'], kind: 'string' };
@@ -25,7 +43,10 @@ const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 /** For verbs that print no list: --format json or the default; a template is refused (never ignored). */
 export const isJson = (f: Record<string, unknown>) => {
   const v = f.format as string | undefined;
-  if (v !== undefined && v !== 'json' && v !== 'table') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}${v.includes('{{') ? ' (this verb takes no template)' : ''}`);
+  if (v !== undefined && v !== 'json' && v !== 'table')
+    throw invalidArgument(
+      `--format: expected table or json, got ${JSON.stringify(v)}${v.includes('{{') ? ' (this verb takes no template)' : ''}`,
+    );
   return v === 'json';
 };
 const strings = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
@@ -92,7 +113,8 @@ async function asRun<T>(fn: () => Promise<T>): Promise<T> {
 export function resourceFlags(f: Record<string, unknown>): UpdateRequest {
   const u: UpdateRequest = {};
   if (f.memory !== undefined) u.memory = parseBytes(f.memory as string, '--memory');
-  if (f['memory-swap'] !== undefined) u.memorySwap = f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'] as string, '--memory-swap');
+  if (f['memory-swap'] !== undefined)
+    u.memorySwap = f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'] as string, '--memory-swap');
   if (f.cpus !== undefined) {
     const n = Number(f.cpus);
     if (!(n > 0)) throw invalidArgument(`--cpus ${JSON.stringify(f.cpus)}: expected a positive number such as 0.5`);
@@ -100,13 +122,15 @@ export function resourceFlags(f: Record<string, unknown>): UpdateRequest {
   }
   if (f['cpu-shares'] !== undefined) {
     const n = Number(f['cpu-shares']);
-    if (!Number.isInteger(n)) throw invalidArgument(`--cpu-shares ${JSON.stringify(f['cpu-shares'])}: expected an integer`);
+    if (!Number.isInteger(n))
+      throw invalidArgument(`--cpu-shares ${JSON.stringify(f['cpu-shares'])}: expected an integer`);
     u.cpuShares = n;
   }
   if (f['cpuset-cpus'] !== undefined) u.cpusetCpus = f['cpuset-cpus'] as string;
   if (f['pids-limit'] !== undefined) {
     const n = Number(f['pids-limit']);
-    if (!Number.isInteger(n)) throw invalidArgument(`--pids-limit ${JSON.stringify(f['pids-limit'])}: expected an integer`);
+    if (!Number.isInteger(n))
+      throw invalidArgument(`--pids-limit ${JSON.stringify(f['pids-limit'])}: expected an integer`);
     u.pidsLimit = n;
   }
   if (f.restart !== undefined) u.restart = f.restart as string;
@@ -124,16 +148,23 @@ export function parseBytes(v: string, what: string): number {
 export function parsePort(v: string): PortMapping {
   const m = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(v);
   if (!m) throw invalidArgument(`-p ${JSON.stringify(v)}: expected [[HOST_IP:][HOST_PORT]:]CONTAINER_PORT[/tcp|udp]`);
-  return { hostIP: m[1] ?? '127.0.0.1', hostPort: m[2] ? Number(m[2]) : 0, containerPort: Number(m[3]), protocol: (m[4] ?? 'tcp') as 'tcp' | 'udp' };
+  return {
+    hostIP: m[1] ?? '127.0.0.1',
+    hostPort: m[2] ? Number(m[2]) : 0,
+    containerPort: Number(m[3]),
+    protocol: (m[4] ?? 'tcp') as 'tcp' | 'udp',
+  };
 }
 
 export function parseVolume(v: string): MountRequest {
   // `-v /path`: an anonymous volume (berthd names it; --rm and rm -v remove it).
   if (v.startsWith('/') && !v.includes(':')) return { type: 'volume', target: v };
   const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`-v ${JSON.stringify(v)}: expected NAME:/PATH[:ro] or /HOST/PATH:/PATH[:ro]`);
+  if (parts.length < 2 || parts.length > 3)
+    throw invalidArgument(`-v ${JSON.stringify(v)}: expected NAME:/PATH[:ro] or /HOST/PATH:/PATH[:ro]`);
   const [src, target, mode] = parts as [string, string, string | undefined];
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalidArgument(`-v ${JSON.stringify(v)}: mode ${JSON.stringify(mode)}: expected ro or rw`);
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw')
+    throw invalidArgument(`-v ${JSON.stringify(v)}: mode ${JSON.stringify(mode)}: expected ro or rw`);
   return { type: src.startsWith('/') ? 'bind' : 'volume', source: src, target, readOnly: mode === 'ro' };
 }
 
@@ -147,26 +178,43 @@ export function parseMount(v: string): MountRequest {
     fields.set(k, eq < 0 ? 'true' : part.slice(eq + 1));
   }
   const type = fields.get('type') ?? 'volume';
-  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') throw invalidArgument(`--mount ${JSON.stringify(v)}: type ${JSON.stringify(type)}: expected bind, volume or tmpfs`);
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs')
+    throw invalidArgument(`--mount ${JSON.stringify(v)}: type ${JSON.stringify(type)}: expected bind, volume or tmpfs`);
   const source = fields.get('source') ?? fields.get('src');
   const target = fields.get('target') ?? fields.get('destination') ?? fields.get('dst');
   if (!target) throw invalidArgument(`--mount ${JSON.stringify(v)}: target is required (target=/path)`);
   const ro = fields.get('readonly') ?? fields.get('ro');
-  if (ro !== undefined && ro !== 'true' && ro !== 'false' && ro !== '1' && ro !== '0') throw invalidArgument(`--mount ${JSON.stringify(v)}: readonly=${JSON.stringify(ro)}: expected true or false`);
+  if (ro !== undefined && ro !== 'true' && ro !== 'false' && ro !== '1' && ro !== '0')
+    throw invalidArgument(`--mount ${JSON.stringify(v)}: readonly=${JSON.stringify(ro)}: expected true or false`);
   const known = ['type', 'source', 'src', 'target', 'destination', 'dst', 'readonly', 'ro', 'tmpfs-size', 'tmpfs-mode'];
-  for (const k of fields.keys()) if (!known.includes(k)) throw invalidArgument(`--mount ${JSON.stringify(v)}: unsupported key ${JSON.stringify(k)} (expected ${known.join(', ')})`);
-  if (type === 'bind' && !source) throw invalidArgument(`--mount ${JSON.stringify(v)}: a bind mount needs source=/host/path`);
+  for (const k of fields.keys())
+    if (!known.includes(k))
+      throw invalidArgument(
+        `--mount ${JSON.stringify(v)}: unsupported key ${JSON.stringify(k)} (expected ${known.join(', ')})`,
+      );
+  if (type === 'bind' && !source)
+    throw invalidArgument(`--mount ${JSON.stringify(v)}: a bind mount needs source=/host/path`);
   if (type === 'tmpfs' && source) throw invalidArgument(`--mount ${JSON.stringify(v)}: a tmpfs mount takes no source`);
   const options: string[] = [];
   const size = fields.get('tmpfs-size');
   if (size !== undefined) options.push(`size=${parseBytes(size, '--mount tmpfs-size')}`);
   const mode = fields.get('tmpfs-mode');
   if (mode !== undefined) {
-    if (!/^[0-7]{1,4}$/.test(mode)) throw invalidArgument(`--mount ${JSON.stringify(v)}: tmpfs-mode ${JSON.stringify(mode)}: expected an octal mode such as 1777`);
+    if (!/^[0-7]{1,4}$/.test(mode))
+      throw invalidArgument(
+        `--mount ${JSON.stringify(v)}: tmpfs-mode ${JSON.stringify(mode)}: expected an octal mode such as 1777`,
+      );
     options.push(`mode=${mode}`);
   }
-  if (options.length && type !== 'tmpfs') throw invalidArgument(`--mount ${JSON.stringify(v)}: tmpfs-size and tmpfs-mode are for type=tmpfs`);
-  return { type, ...(source ? { source } : {}), target, readOnly: ro === 'true' || ro === '1', ...(options.length ? { options } : {}) };
+  if (options.length && type !== 'tmpfs')
+    throw invalidArgument(`--mount ${JSON.stringify(v)}: tmpfs-size and tmpfs-mode are for type=tmpfs`);
+  return {
+    type,
+    ...(source ? { source } : {}),
+    target,
+    readOnly: ro === 'true' || ro === '1',
+    ...(options.length ? { options } : {}),
+  };
 }
 
 /** docker's --ulimit NAME=SOFT[:HARD] (-1 for unlimited). */
@@ -184,7 +232,10 @@ export function parseEnvFile(text: string, file: string): string[] {
     if (line === '' || line.startsWith('#')) return;
     const eq = line.indexOf('=');
     const key = eq < 0 ? line.trimEnd() : line.slice(0, eq);
-    if (key === '' || /\s/.test(key)) throw invalidArgument(`--env-file ${file}:${i + 1}: variable ${JSON.stringify(key)} has white space or is empty (expected KEY=VALUE)`);
+    if (key === '' || /\s/.test(key))
+      throw invalidArgument(
+        `--env-file ${file}:${i + 1}: variable ${JSON.stringify(key)} has white space or is empty (expected KEY=VALUE)`,
+      );
     if (eq >= 0) out.push(line);
     else if (process.env[key] !== undefined) out.push(`${key}=${process.env[key]}`);
   });
@@ -240,13 +291,26 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw invalidArgument(`--env-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw invalidArgument(
+        `--env-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      );
     }
     return parseEnvFile(text, file);
   });
-  const env = [...fromFiles, ...strings(f.env).map((e) => (e.includes('=') ? e : process.env[e] === undefined ? e : `${e}=${process.env[e]}`))];
+  const env = [
+    ...fromFiles,
+    ...strings(f.env).map((e) => (e.includes('=') ? e : process.env[e] === undefined ? e : `${e}=${process.env[e]}`)),
+  ];
   if (env.length) req.env = env;
-  const mounts: MountRequest[] = [...strings(f.volume).map(parseVolume), ...strings(f.mount).map(parseMount), ...strings(f.tmpfs).map((t) => ({ type: 'tmpfs' as const, target: t.split(':')[0]!, ...(t.includes(':') ? { options: t.split(':')[1]!.split(',') } : {}) }))];
+  const mounts: MountRequest[] = [
+    ...strings(f.volume).map(parseVolume),
+    ...strings(f.mount).map(parseMount),
+    ...strings(f.tmpfs).map((t) => ({
+      type: 'tmpfs' as const,
+      target: t.split(':')[0]!,
+      ...(t.includes(':') ? { options: t.split(':')[1]!.split(',') } : {}),
+    })),
+  ];
   if (mounts.length) req.mounts = mounts;
   const ports = strings(f.publish).map(parsePort);
   if (ports.length) req.ports = ports;
@@ -259,7 +323,10 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (f.runtime !== undefined) req.runtime = f.runtime as string;
   if (f['read-only']) req.readOnly = true;
   const labels = strings(f.label);
-  if (labels.length) req.labels = Object.fromEntries(labels.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));
+  if (labels.length)
+    req.labels = Object.fromEntries(
+      labels.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])),
+    );
   if (f.hostname !== undefined) req.hostname = f.hostname as string;
   if (f.tty) req.tty = true;
   if (f.interactive) req.openStdin = true;
@@ -269,7 +336,12 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (strings(f['add-host']).length) req.extraHosts = strings(f['add-host']);
   if (strings(f.ulimit).length) req.ulimits = strings(f.ulimit).map(parseUlimit);
   if (f.init) req.init = true;
-  const security = { ...(f.privileged ? { privileged: true } : {}), ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}), ...(strings(f['cap-drop']).length ? { capDrop: strings(f['cap-drop']) } : {}), ...securityOpts(strings(f['security-opt'])) };
+  const security = {
+    ...(f.privileged ? { privileged: true } : {}),
+    ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}),
+    ...(strings(f['cap-drop']).length ? { capDrop: strings(f['cap-drop']) } : {}),
+    ...securityOpts(strings(f['security-opt'])),
+  };
   if (Object.keys(security).length) req.security = security;
   return req;
 }
@@ -289,8 +361,12 @@ function securityOpts(opts: string[]): NonNullable<CreateRequest['security']> {
         throw invalidArgument(`--security-opt seccomp=${v}: cannot read the profile: ${(e as Error).message}`, e);
       }
       out.seccomp = { kind: 'inline', json };
-    } else if (k === 'no-new-privileges' && (v === undefined || v === 'true' || v === 'false')) out.noNewPrivileges = v !== 'false';
-    else throw invalidArgument(`--security-opt ${o}: not supported (expected seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges)`);
+    } else if (k === 'no-new-privileges' && (v === undefined || v === 'true' || v === 'false'))
+      out.noNewPrivileges = v !== 'false';
+    else
+      throw invalidArgument(
+        `--security-opt ${o}: not supported (expected seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges)`,
+      );
   }
   return out;
 }
@@ -323,7 +399,11 @@ async function imageIsLocal(c: BerthClient, ref: string): Promise<boolean> {
 // ------------------------------------------------------------------ attach streaming
 
 /** Streams an attach socket to the terminal until the exit frame; returns the exit code it carried. */
-export async function streamAttach(ctx: VerbCtx, sock: import('node:net').Socket, o: { stdin: boolean; tty: boolean; onResize?: (rows: number, cols: number) => void }): Promise<number | undefined> {
+export async function streamAttach(
+  ctx: VerbCtx,
+  sock: import('node:net').Socket,
+  o: { stdin: boolean; tty: boolean; onResize?: (rows: number, cols: number) => void },
+): Promise<number | undefined> {
   const dec = new AttachDecoder();
   let exitCode: number | undefined;
   // process.stdin is made on first access (a ReadStream or a socket: ~3 ms): only when it is used.
@@ -422,7 +502,11 @@ const create: Verb = {
 };
 
 /** A verb applied to each named container in turn, printing each name as docker does. */
-function each(usage: string, flags: FlagSpec[], fn: (c: BerthClient, id: string, f: Record<string, unknown>) => Promise<unknown>): Verb {
+function each(
+  usage: string,
+  flags: FlagSpec[],
+  fn: (c: BerthClient, id: string, f: Record<string, unknown>) => Promise<unknown>,
+): Verb {
   return {
     flags: [...flags, format, help],
     usage,
@@ -448,7 +532,14 @@ function each(usage: string, flags: FlagSpec[], fn: (c: BerthClient, id: string,
   };
 }
 
-const startEach = each('start [-a] [-i] CONTAINER...', [{ names: ['attach', 'a'], kind: 'bool' }, { names: ['interactive', 'i'], kind: 'bool' }], (c, id) => c.start(id));
+const startEach = each(
+  'start [-a] [-i] CONTAINER...',
+  [
+    { names: ['attach', 'a'], kind: 'bool' },
+    { names: ['interactive', 'i'], kind: 'bool' },
+  ],
+  (c, id) => c.start(id),
+);
 /** docker's `start -a`: attached before the process runs (no output missed); the container's status is berth's. */
 const start: Verb = {
   ...startEach,
@@ -458,14 +549,30 @@ const start: Verb = {
     const c = await ctx.client();
     const d = await c.inspect(args[0]!);
     const sock = await asRun(() => c.attach(d.id, { start: true }));
-    const code = await streamAttach(ctx, sock, { stdin: f.interactive === true && d.request.openStdin === true, tty: d.request.tty === true });
+    const code = await streamAttach(ctx, sock, {
+      stdin: f.interactive === true && d.request.openStdin === true,
+      tty: d.request.tty === true,
+    });
     return code ?? (await c.wait(d.id)).exitCode;
   },
 };
-const stop = each('stop [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) => c.stop(id, f.time as number | undefined));
-const restart = each('restart [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) => c.restart(id, f.time as number | undefined));
-const kill = each('kill [-s SIGNAL] CONTAINER...', [{ names: ['signal', 's'], kind: 'string' }], (c, id, f) => c.kill(id, f.signal as string | undefined));
-const rm = each('rm [-f] [-v] CONTAINER...', [{ names: ['force', 'f'], kind: 'bool' }, { names: ['volumes', 'v'], kind: 'bool' }], (c, id, f) => c.remove(id, { force: f.force === true, volumes: f.volumes === true }));
+const stop = each('stop [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) =>
+  c.stop(id, f.time as number | undefined),
+);
+const restart = each('restart [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) =>
+  c.restart(id, f.time as number | undefined),
+);
+const kill = each('kill [-s SIGNAL] CONTAINER...', [{ names: ['signal', 's'], kind: 'string' }], (c, id, f) =>
+  c.kill(id, f.signal as string | undefined),
+);
+const rm = each(
+  'rm [-f] [-v] CONTAINER...',
+  [
+    { names: ['force', 'f'], kind: 'bool' },
+    { names: ['volumes', 'v'], kind: 'bool' },
+  ],
+  (c, id, f) => c.remove(id, { force: f.force === true, volumes: f.volumes === true }),
+);
 const pause = each('pause CONTAINER...', [], (c, id) => c.pause(id));
 const unpause = each('unpause CONTAINER...', [], (c, id) => c.unpause(id));
 
@@ -494,9 +601,14 @@ export function filtersOf(f: Record<string, unknown>): Record<string, string[]> 
 }
 
 /** Every key must match (values of one key are alternatives), as docker's list filters. */
-function matchAll<T>(list: T[], filters: Record<string, string[]> | undefined, keys: Record<string, (item: T, value: string) => boolean>): T[] {
+function matchAll<T>(
+  list: T[],
+  filters: Record<string, string[]> | undefined,
+  keys: Record<string, (item: T, value: string) => boolean>,
+): T[] {
   if (!filters) return list;
-  for (const k of Object.keys(filters)) if (!keys[k]) throw invalidArgument(`invalid filter '${k}': expected one of ${Object.keys(keys).join(', ')}`);
+  for (const k of Object.keys(filters))
+    if (!keys[k]) throw invalidArgument(`invalid filter '${k}': expected one of ${Object.keys(keys).join(', ')}`);
   return list.filter((item) => Object.entries(filters).every(([k, vs]) => vs.some((v) => keys[k]!(item, v))));
 }
 
@@ -506,11 +618,14 @@ const labelMatch = (labels: Record<string, string> | undefined, v: string) => {
   return eq < 0 ? Object.hasOwn(labels ?? {}, v) : labels?.[v.slice(0, eq)] === v.slice(eq + 1);
 };
 const boolFilter = (v: string, what: string) => {
-  if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') throw invalidArgument(`--filter ${what}=${JSON.stringify(v)}: expected true or false`);
+  if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0')
+    throw invalidArgument(`--filter ${what}=${JSON.stringify(v)}: expected true or false`);
   return v === 'true' || v === '1';
 };
 
-export function volumeFilter<T extends { name: string; driver: string; labels: Record<string, string>; usedBy: string[] }>(list: T[], filters: Record<string, string[]> | undefined): T[] {
+export function volumeFilter<
+  T extends { name: string; driver: string; labels: Record<string, string>; usedBy: string[] },
+>(list: T[], filters: Record<string, string[]> | undefined): T[] {
   return matchAll(list, filters, {
     name: (v, x) => v.name.includes(x),
     driver: (v, x) => v.driver === x,
@@ -519,21 +634,32 @@ export function volumeFilter<T extends { name: string; driver: string; labels: R
   });
 }
 
-export function networkFilter<T extends { name: string; driver: string; [k: string]: unknown }>(list: T[], filters: Record<string, string[]> | undefined): T[] {
+export function networkFilter<T extends { name: string; driver: string; [k: string]: unknown }>(
+  list: T[],
+  filters: Record<string, string[]> | undefined,
+): T[] {
   return matchAll(list, filters, {
     name: (n, x) => n.name.includes(x),
     driver: (n, x) => n.driver === x,
     id: (n, x) => (typeof n.id === 'string' ? n.id : n.name).startsWith(x),
     label: (n, x) => labelMatch(n.labels as Record<string, string> | undefined, x),
     type: (n, x) => {
-      if (x !== 'custom' && x !== 'builtin') throw invalidArgument(`--filter type=${JSON.stringify(x)}: expected custom or builtin`);
+      if (x !== 'custom' && x !== 'builtin')
+        throw invalidArgument(`--filter type=${JSON.stringify(x)}: expected custom or builtin`);
       return (n.name === 'berth') === (x === 'builtin');
     },
   });
 }
 
 const ps: Verb = {
-  flags: [{ names: ['all', 'a'], kind: 'bool' }, { names: ['quiet', 'q'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, { names: ['no-trunc'], kind: 'bool' }, format, help],
+  flags: [
+    { names: ['all', 'a'], kind: 'bool' },
+    { names: ['quiet', 'q'], kind: 'bool' },
+    { names: ['filter', 'f'], kind: 'strings' },
+    { names: ['no-trunc'], kind: 'bool' },
+    format,
+    help,
+  ],
   usage: 'ps [-a] [-q] [--no-trunc] [--filter KEY=VALUE] [--format table|json|TEMPLATE]',
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'ps [-a] [-q] [--no-trunc] [--filter KEY=VALUE] [--format table|json|TEMPLATE]');
@@ -547,15 +673,38 @@ const ps: Verb = {
     }
     const choice = formatChoice(f.format as string | undefined);
     if (choice.kind !== 'table') {
-      ctx.out.write(listOutput(f.format, list, () => list.map((c) => psContext(c, { noTrunc: f['no-trunc'] === true })), PS_HEADERS, () => ''));
+      ctx.out.write(
+        listOutput(
+          f.format,
+          list,
+          () => list.map((c) => psContext(c, { noTrunc: f['no-trunc'] === true })),
+          PS_HEADERS,
+          () => '',
+        ),
+      );
       return 0;
     }
-    const ports = (p: PortMapping[]) => p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
+    const ports = (p: PortMapping[]) =>
+      p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
     const cmd = (s: string) => (f['no-trunc'] || s.length <= 22 ? `"${s}"` : `"${s.slice(0, 20)}…"`);
     // A POD column only where some container belongs to a pod: docker's columns otherwise.
     const pods = list.some((c) => c.pod);
     const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', ...(pods ? ['POD'] : []), 'NAMES'];
-    ctx.out.write(table(head, list.map((c) => [id(c.id), c.image, cmd(c.command), timeAgo(c.createdAt), containerStatusText(c), ports(c.ports), ...(pods ? [c.pod ? id(c.pod) : ''] : []), c.name])));
+    ctx.out.write(
+      table(
+        head,
+        list.map((c) => [
+          id(c.id),
+          c.image,
+          cmd(c.command),
+          timeAgo(c.createdAt),
+          containerStatusText(c),
+          ports(c.ports),
+          ...(pods ? [c.pod ? id(c.pod) : ''] : []),
+          c.name,
+        ]),
+      ),
+    );
     return 0;
   },
 };
@@ -576,24 +725,53 @@ const podsVerb: Verb = {
       ctx.out.write(list.map((p) => `${id(p.id)}\n`).join(''));
       return 0;
     }
-    ctx.out.write(table(['POD ID', 'NAME', 'NAMESPACE', 'STATE', 'CREATED', 'IP', 'CONTAINERS'], list.map((p) => [id(p.id), p.name, p.namespace, p.state === 'ready' ? 'Ready' : 'NotReady', timeAgo(p.createdAt), p.ips[0] ?? '', String(p.containers.length)])));
+    ctx.out.write(
+      table(
+        ['POD ID', 'NAME', 'NAMESPACE', 'STATE', 'CREATED', 'IP', 'CONTAINERS'],
+        list.map((p) => [
+          id(p.id),
+          p.name,
+          p.namespace,
+          p.state === 'ready' ? 'Ready' : 'NotReady',
+          timeAgo(p.createdAt),
+          p.ips[0] ?? '',
+          String(p.containers.length),
+        ]),
+      ),
+    );
     return 0;
   },
 };
 
 const logs: Verb = {
-  flags: [{ names: ['follow', 'f'], kind: 'bool' }, { names: ['tail', 'n'], kind: 'string' }, { names: ['timestamps', 't'], kind: 'bool' }, { names: ['since'], kind: 'string' }, format, help],
+  flags: [
+    { names: ['follow', 'f'], kind: 'bool' },
+    { names: ['tail', 'n'], kind: 'string' },
+    { names: ['timestamps', 't'], kind: 'bool' },
+    { names: ['since'], kind: 'string' },
+    format,
+    help,
+  ],
   usage: 'logs [-f] [--tail N] [-t] CONTAINER',
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'logs [-f] [--tail N] [-t] CONTAINER');
     const t = f.tail as string | undefined;
-    if (t !== undefined && t !== 'all' && !/^\d+$/.test(t)) throw invalidArgument(`--tail ${JSON.stringify(t)}: expected a number of lines or "all"`);
+    if (t !== undefined && t !== 'all' && !/^\d+$/.test(t))
+      throw invalidArgument(`--tail ${JSON.stringify(t)}: expected a number of lines or "all"`);
     const c = await ctx.client();
     const ac = new AbortController();
     const onInt = () => ac.abort();
     process.once('SIGINT', onInt);
     try {
-      for await (const l of c.logs(args[0]!, { follow: f.follow === true, ...(t !== undefined && t !== 'all' ? { tail: Number(t) } : {}), ...(f.since ? { since: f.since as string } : {}) }, ac.signal)) {
+      for await (const l of c.logs(
+        args[0]!,
+        {
+          follow: f.follow === true,
+          ...(t !== undefined && t !== 'all' ? { tail: Number(t) } : {}),
+          ...(f.since ? { since: f.since as string } : {}),
+        },
+        ac.signal,
+      )) {
         if (isJson(f)) ctx.out.write(`${JSON.stringify(l)}\n`);
         else (l.stream === 'stderr' ? ctx.err : ctx.out).write(f.timestamps ? `${l.time} ${l.log}` : l.log);
       }
@@ -607,28 +785,42 @@ const logs: Verb = {
 };
 
 const execVerb: Verb = {
-  flags: [{ names: ['interactive', 'i'], kind: 'bool' }, { names: ['tty', 't'], kind: 'bool' }, { names: ['detach', 'd'], kind: 'bool' }, { names: ['env', 'e'], kind: 'strings' }, { names: ['workdir', 'w'], kind: 'string' }, { names: ['user', 'u'], kind: 'string' }, format, help],
+  flags: [
+    { names: ['interactive', 'i'], kind: 'bool' },
+    { names: ['tty', 't'], kind: 'bool' },
+    { names: ['detach', 'd'], kind: 'bool' },
+    { names: ['env', 'e'], kind: 'strings' },
+    { names: ['workdir', 'w'], kind: 'string' },
+    { names: ['user', 'u'], kind: 'string' },
+    format,
+    help,
+  ],
   stopAtPositional: true,
   usage: 'exec [-i] [-t] [-d] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]',
   run: async (ctx, f, args) => {
     want(args, 2, Number.POSITIVE_INFINITY, 'exec [-i] [-t] [-d] CONTAINER COMMAND [ARG...]');
     const c = await ctx.client();
-    const { execId } = await execStatus(() => c.exec(args[0]!, {
-      cmd: args.slice(1),
-      tty: f.tty === true,
-      openStdin: f.interactive === true,
-      ...(strings(f.env).length ? { env: strings(f.env) } : {}),
-      ...(f.workdir ? { workdir: f.workdir as string } : {}),
-      ...(f.user ? { user: f.user as string } : {}),
-      // The process may exit before the attach below: the shim keeps its output (and status) for it.
-      ...((f.interactive || f.tty) && !f.detach ? { attach: true } : {}),
-    }));
+    const { execId } = await execStatus(() =>
+      c.exec(args[0]!, {
+        cmd: args.slice(1),
+        tty: f.tty === true,
+        openStdin: f.interactive === true,
+        ...(strings(f.env).length ? { env: strings(f.env) } : {}),
+        ...(f.workdir ? { workdir: f.workdir as string } : {}),
+        ...(f.user ? { user: f.user as string } : {}),
+        // The process may exit before the attach below: the shim keeps its output (and status) for it.
+        ...((f.interactive || f.tty) && !f.detach ? { attach: true } : {}),
+      }),
+    );
     if (f.detach) {
       ctx.out.write(isJson(f) ? json({ execId }) : `${execId}\n`);
       return 0;
     }
     if (f.interactive || f.tty) {
-      const code = await streamAttach(ctx, await c.execAttach(execId), { stdin: f.interactive === true, tty: f.tty === true });
+      const code = await streamAttach(ctx, await c.execAttach(execId), {
+        stdin: f.interactive === true,
+        tty: f.tty === true,
+      });
       return code ?? (await c.execWait(execId)).exitCode;
     }
     // Without a terminal, the exec's log has every byte from its first one.
@@ -644,7 +836,10 @@ const attachVerb: Verb = {
     want(args, 1, 1, 'attach [--no-stdin] CONTAINER');
     const c = await ctx.client();
     const d = await c.inspect(args[0]!);
-    const code = await streamAttach(ctx, await c.attach(d.id), { stdin: !f['no-stdin'] && d.request.openStdin === true, tty: d.request.tty === true });
+    const code = await streamAttach(ctx, await c.attach(d.id), {
+      stdin: !f['no-stdin'] && d.request.openStdin === true,
+      tty: d.request.tty === true,
+    });
     return code ?? 0;
   },
 };
@@ -654,7 +849,8 @@ const inspect: Verb = {
   usage: 'inspect [--type container|image] [-f TEMPLATE | --format json] NAME...',
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'inspect NAME...');
-    if (f.type !== undefined && f.type !== 'container' && f.type !== 'image') throw invalidArgument(`--type: expected container or image, got ${JSON.stringify(f.type)}`);
+    if (f.type !== undefined && f.type !== 'container' && f.type !== 'image')
+      throw invalidArgument(`--type: expected container or image, got ${JSON.stringify(f.type)}`);
     formatChoice(f.format as string | undefined);
     const c = await ctx.client();
     const out: { kind: 'container' | 'image'; v: unknown }[] = [];
@@ -669,11 +865,18 @@ const inspect: Verb = {
       }
       out.push({ kind: 'image', v: await c.imageInspect(a) });
     }
-    const shape = (x: (typeof out)[number]) => (x.kind === 'container' ? containerInspectContext(x.v as ContainerDetails) : imageInspectContext(x.v as Parameters<typeof imageInspectContext>[0]));
+    const shape = (x: (typeof out)[number]) =>
+      x.kind === 'container'
+        ? containerInspectContext(x.v as ContainerDetails)
+        : imageInspectContext(x.v as Parameters<typeof imageInspectContext>[0]);
     // As docker's: the docker-shaped JSON (State, Config, HostConfig, NetworkSettings, Mounts), or a
     // template over it; `--format json` gives berth's own details (request, spec, bundle, shim pid).
     const choice = formatChoice(f.format as string | undefined);
-    ctx.out.write(choice.kind === 'template' ? inspectOutput(f.format, out, shape) : json(choice.kind === 'json' ? out.map((x) => x.v) : out.map(shape)));
+    ctx.out.write(
+      choice.kind === 'template'
+        ? inspectOutput(f.format, out, shape)
+        : json(choice.kind === 'json' ? out.map((x) => x.v) : out.map(shape)),
+    );
     return 0;
   },
 };
@@ -710,7 +913,11 @@ const stats: Verb = {
           choice,
           cur.all.map((s, i) => {
             const before = prev?.all[i];
-            return statsContext(args[i]!, s, before && wallNs > 0 ? `${(((s.cpuUsageNs - before.cpuUsageNs) / wallNs) * 100).toFixed(2)}%` : '--');
+            return statsContext(
+              args[i]!,
+              s,
+              before && wallNs > 0 ? `${(((s.cpuUsageNs - before.cpuUsageNs) / wallNs) * 100).toFixed(2)}%` : '--',
+            );
           }),
           STATS_HEADERS,
         );
@@ -720,9 +927,17 @@ const stats: Verb = {
         cur.all.map((s, i) => {
           // CPU % as docker shows it: CPU time used over the interval, per wall time (100% = one core).
           const before = prev?.all[i];
-          const pct = before && wallNs > 0 ? `${(((s.cpuUsageNs - before.cpuUsageNs) / wallNs) * 100).toFixed(2)}%` : '--';
+          const pct =
+            before && wallNs > 0 ? `${(((s.cpuUsageNs - before.cpuUsageNs) / wallNs) * 100).toFixed(2)}%` : '--';
           const limit = s.memoryLimit && s.memoryLimit < 2 ** 60 ? mib(s.memoryLimit) : 'unlimited';
-          return [s.id.slice(0, 12), s.name, pct, `${(s.cpuUsageNs / 1e9).toFixed(2)}s`, `${mib(s.memoryUsage)} / ${limit}`, String(s.pids)];
+          return [
+            s.id.slice(0, 12),
+            s.name,
+            pct,
+            `${(s.cpuUsageNs / 1e9).toFixed(2)}s`,
+            `${mib(s.memoryUsage)} / ${limit}`,
+            String(s.pids),
+          ];
         }),
       );
     };
@@ -750,7 +965,13 @@ const stats: Verb = {
 };
 
 const events: Verb = {
-  flags: [{ names: ['since'], kind: 'string' }, { names: ['until'], kind: 'string' }, { names: ['filter', 'f'], kind: 'strings' }, format, help],
+  flags: [
+    { names: ['since'], kind: 'string' },
+    { names: ['until'], kind: 'string' },
+    { names: ['filter', 'f'], kind: 'strings' },
+    format,
+    help,
+  ],
   usage: 'events [--since TIME] [--until TIME] [--filter KEY=VALUE] [--format json|TEMPLATE]',
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'events [--since TIME] [--until TIME] [--filter KEY=VALUE]');
@@ -758,7 +979,8 @@ const events: Verb = {
       if (v === undefined) return undefined;
       if (/^\d+$/.test(v)) return `${v}000000000`;
       const t = Date.parse(v);
-      if (Number.isNaN(t)) throw invalidArgument(`time ${JSON.stringify(v)}: expected seconds since the epoch or an RFC 3339 time`);
+      if (Number.isNaN(t))
+        throw invalidArgument(`time ${JSON.stringify(v)}: expected seconds since the epoch or an RFC 3339 time`);
       return `${t}000000`;
     };
     const since = toNano(f.since as string | undefined);
@@ -769,12 +991,23 @@ const events: Verb = {
     const onInt = () => ac.abort();
     process.once('SIGINT', onInt);
     try {
-      for await (const e of (await ctx.client()).events({ ...(since ? { since } : until ? { since: '0' } : {}), ...(until ? { until } : {}), ...(filters ? { filters } : {}) }, ac.signal)) {
+      for await (const e of (await ctx.client()).events(
+        {
+          ...(since ? { since } : until ? { since: '0' } : {}),
+          ...(until ? { until } : {}),
+          ...(filters ? { filters } : {}),
+        },
+        ac.signal,
+      )) {
         if (choice.kind === 'json') ctx.out.write(`${JSON.stringify(e)}\n`);
         else if (choice.kind === 'template') ctx.out.write(`${choice.tpl.execute(eventContext(e))}\n`);
         else {
-          const attrs = Object.entries(e.actor.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
-          ctx.out.write(`${new Date(Number(BigInt(e.timeNano) / 1000000n)).toISOString()} ${e.type} ${e.action} ${e.actor.id}${attrs ? ` (${attrs})` : ''}\n`);
+          const attrs = Object.entries(e.actor.attributes)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
+          ctx.out.write(
+            `${new Date(Number(BigInt(e.timeNano) / 1000000n)).toISOString()} ${e.type} ${e.action} ${e.actor.id}${attrs ? ` (${attrs})` : ''}\n`,
+          );
         }
       }
     } catch (e) {
@@ -801,7 +1034,9 @@ const info: Verb = {
       ctx.out.write(`${choice.tpl.execute(infoContext(v, i))}\n`);
       return 0;
     }
-    ctx.out.write(`Server version: ${v.version} (API ${v.apiVersion}, Node ${v.node})\nContainers: ${i.containers} (running ${i.running}, paused ${i.paused}, stopped ${i.stopped})\nImages: ${i.images}\nSnapshotter: ${i.snapshotter}\nDefault runtime: ${i.defaultRuntime}\nRuntimes: ${Object.keys(i.runtimes).join(', ')}\nNetworking: ${i.networking}\nRoot: ${i.root}\nRun root: ${i.runRoot}\n`);
+    ctx.out.write(
+      `Server version: ${v.version} (API ${v.apiVersion}, Node ${v.node})\nContainers: ${i.containers} (running ${i.running}, paused ${i.paused}, stopped ${i.stopped})\nImages: ${i.images}\nSnapshotter: ${i.snapshotter}\nDefault runtime: ${i.defaultRuntime}\nRuntimes: ${Object.keys(i.runtimes).join(', ')}\nNetworking: ${i.networking}\nRoot: ${i.root}\nRun root: ${i.runRoot}\n`,
+    );
     return 0;
   },
 };
@@ -826,7 +1061,20 @@ const volumeLs: Verb = {
     formatChoice(f.format as string | undefined);
     const list = volumeFilter(await (await ctx.client()).volumes(), filtersOf(f));
     if (f.quiet) ctx.out.write(list.map((v) => `${v.name}\n`).join(''));
-    else ctx.out.write(listOutput(f.format, list, () => list.map(volumeContext), VOLUME_HEADERS, () => table(['DRIVER', 'VOLUME NAME', 'USED BY'], list.map((v) => [v.driver, v.name, String(v.usedBy.length)]))));
+    else
+      ctx.out.write(
+        listOutput(
+          f.format,
+          list,
+          () => list.map(volumeContext),
+          VOLUME_HEADERS,
+          () =>
+            table(
+              ['DRIVER', 'VOLUME NAME', 'USED BY'],
+              list.map((v) => [v.driver, v.name, String(v.usedBy.length)]),
+            ),
+        ),
+      );
     return 0;
   },
 };
@@ -839,11 +1087,23 @@ const volumeInspect: Verb = {
     const c = await ctx.client();
     const out = [];
     for (const a of args) out.push(await c.volumeInspect(a));
-    ctx.out.write(inspectOutput(f.format, out, (v) => ({ Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, Labels: goMap({ ...v.labels }), Scope: 'local', CreatedAt: v.createdAt, Options: null })));
+    ctx.out.write(
+      inspectOutput(f.format, out, (v) => ({
+        Name: v.name,
+        Driver: v.driver,
+        Mountpoint: v.mountpoint,
+        Labels: goMap({ ...v.labels }),
+        Scope: 'local',
+        CreatedAt: v.createdAt,
+        Options: null,
+      })),
+    );
     return 0;
   },
 };
-const volumeRm = each('volume rm [-f] NAME...', [{ names: ['force', 'f'], kind: 'bool' }], (c, n, f) => c.volumeRemove(n, f.force === true));
+const volumeRm = each('volume rm [-f] NAME...', [{ names: ['force', 'f'], kind: 'bool' }], (c, n, f) =>
+  c.volumeRemove(n, f.force === true),
+);
 const volumePrune: Verb = {
   flags: [{ names: ['force', 'f'], kind: 'bool' }, format, help],
   usage: 'volume prune',
@@ -855,24 +1115,55 @@ const volumePrune: Verb = {
 };
 
 const networkCreate: Verb = {
-  flags: [{ names: ['subnet'], kind: 'string' }, { names: ['gateway'], kind: 'string' }, { names: ['driver', 'd'], kind: 'string' }, { names: ['label'], kind: 'strings' }, format, help],
+  flags: [
+    { names: ['subnet'], kind: 'string' },
+    { names: ['gateway'], kind: 'string' },
+    { names: ['driver', 'd'], kind: 'string' },
+    { names: ['label'], kind: 'strings' },
+    format,
+    help,
+  ],
   usage: 'network create [--subnet CIDR] [--gateway IP] NAME',
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'network create [--subnet CIDR] [--gateway IP] NAME');
     const labels = Object.fromEntries(strings(f.label).map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')]));
-    const n = await (await ctx.client()).networkCreate(args[0]!, { ...(f.subnet ? { subnet: f.subnet as string } : {}), ...(f.gateway ? { gateway: f.gateway as string } : {}), ...(f.driver ? { driver: f.driver as string } : {}), labels });
+    const n = await (await ctx.client()).networkCreate(args[0]!, {
+      ...(f.subnet ? { subnet: f.subnet as string } : {}),
+      ...(f.gateway ? { gateway: f.gateway as string } : {}),
+      ...(f.driver ? { driver: f.driver as string } : {}),
+      labels,
+    });
     ctx.out.write(isJson(f) ? json(n) : `${n.name}\n`);
     return 0;
   },
 };
 const networkLs: Verb = {
-  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, { names: ['no-trunc'], kind: 'bool' }, format, help],
+  flags: [
+    { names: ['quiet', 'q'], kind: 'bool' },
+    { names: ['filter', 'f'], kind: 'strings' },
+    { names: ['no-trunc'], kind: 'bool' },
+    format,
+    help,
+  ],
   usage: 'network ls [-q] [--filter name=N|driver=D|label=K[=V]|id=ID] [--format json|TEMPLATE]',
   run: async (ctx, f) => {
     formatChoice(f.format as string | undefined);
     const list = networkFilter(await (await ctx.client()).networks(), filtersOf(f));
     if (f.quiet) ctx.out.write(list.map((n) => `${n.name}\n`).join(''));
-    else ctx.out.write(listOutput(f.format, list, () => list.map((n) => networkContext(n, { noTrunc: f['no-trunc'] === true })), NETWORK_HEADERS, () => table(['NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'CONTAINERS'], list.map((n) => [n.name, n.driver, n.subnet ?? '', n.gateway ?? '', String(n.containers.length)]))));
+    else
+      ctx.out.write(
+        listOutput(
+          f.format,
+          list,
+          () => list.map((n) => networkContext(n, { noTrunc: f['no-trunc'] === true })),
+          NETWORK_HEADERS,
+          () =>
+            table(
+              ['NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'CONTAINERS'],
+              list.map((n) => [n.name, n.driver, n.subnet ?? '', n.gateway ?? '', String(n.containers.length)]),
+            ),
+        ),
+      );
     return 0;
   },
 };
@@ -885,22 +1176,91 @@ const networkInspect: Verb = {
     const c = await ctx.client();
     const out = [];
     for (const a of args) out.push(await c.networkInspect(a));
-    ctx.out.write(inspectOutput(f.format, out, (n) => ({ Name: n.name, Id: typeof n.id === 'string' ? n.id : n.name, Driver: n.driver, Scope: 'local', Internal: n.internal === true, Labels: goMap({ ...((n.labels ?? {}) as Record<string, string>) }), IPAM: { Driver: 'default', Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway ?? '' }] : [] }, Containers: goMap(Object.fromEntries(n.containers.map((c) => [c, {}]))) })));
+    ctx.out.write(
+      inspectOutput(f.format, out, (n) => ({
+        Name: n.name,
+        Id: typeof n.id === 'string' ? n.id : n.name,
+        Driver: n.driver,
+        Scope: 'local',
+        Internal: n.internal === true,
+        Labels: goMap({ ...((n.labels ?? {}) as Record<string, string>) }),
+        IPAM: { Driver: 'default', Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway ?? '' }] : [] },
+        Containers: goMap(Object.fromEntries(n.containers.map((c) => [c, {}]))),
+      })),
+    );
     return 0;
   },
 };
 const networkRm = each('network rm NAME...', [], (c, n) => c.networkRemove(n));
 
-export const CONTAINER_VERBS: Record<string, Verb> = { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ps, pods: podsVerb, logs, exec: execVerb, attach: attachVerb, inspect, top, stats, events, info };
+export const CONTAINER_VERBS: Record<string, Verb> = {
+  run,
+  create,
+  start,
+  stop,
+  restart,
+  kill,
+  rm,
+  pause,
+  unpause,
+  wait,
+  ps,
+  pods: podsVerb,
+  logs,
+  exec: execVerb,
+  attach: attachVerb,
+  inspect,
+  top,
+  stats,
+  events,
+  info,
+};
 export const CONTAINER_GROUPS: Record<string, Record<string, Verb>> = {
-  container: { run, create, start, stop, restart, kill, rm, pause, unpause, wait, ls: ps, ps, list: ps, logs, exec: execVerb, attach: attachVerb, inspect, top, stats },
-  volume: { create: volumeCreate, ls: volumeLs, list: volumeLs, inspect: volumeInspect, rm: volumeRm, remove: volumeRm, prune: volumePrune },
-  network: { create: networkCreate, ls: networkLs, list: networkLs, inspect: networkInspect, rm: networkRm, remove: networkRm },
+  container: {
+    run,
+    create,
+    start,
+    stop,
+    restart,
+    kill,
+    rm,
+    pause,
+    unpause,
+    wait,
+    ls: ps,
+    ps,
+    list: ps,
+    logs,
+    exec: execVerb,
+    attach: attachVerb,
+    inspect,
+    top,
+    stats,
+  },
+  volume: {
+    create: volumeCreate,
+    ls: volumeLs,
+    list: volumeLs,
+    inspect: volumeInspect,
+    rm: volumeRm,
+    remove: volumeRm,
+    prune: volumePrune,
+  },
+  network: {
+    create: networkCreate,
+    ls: networkLs,
+    list: networkLs,
+    inspect: networkInspect,
+    rm: networkRm,
+    remove: networkRm,
+  },
 };
 
 /** `-it` → `-i -t` when every letter is a known one-letter bool flag (docker's clustering); stops at the first positional. */
 export function expandShortFlags(argv: string[], flags: FlagSpec[]): string[] {
-  const shortBools = new Set(flags.filter((f) => f.kind === 'bool').flatMap((f) => f.names.filter((n) => n.length === 1)));
+  const shortBools = new Set(
+    flags.filter((f) => f.kind === 'bool').flatMap((f) => f.names.filter((n) => n.length === 1)),
+  );
   const valued = new Set(flags.filter((f) => f.kind !== 'bool').flatMap((f) => f.names));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {

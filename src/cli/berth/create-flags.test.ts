@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseFlags } from '../runtime/args.ts';
-import { createRequest, parseEnvFile, parseMount, parseUlimit, parseVolume, runFailureStatus } from './container-verbs.ts';
+import {
+  createRequest,
+  parseEnvFile,
+  parseMount,
+  parseUlimit,
+  parseVolume,
+  runFailureStatus,
+} from './container-verbs.ts';
 import { CONTAINER_VERBS } from './container-verbs.ts';
 
 const req = (...argv: string[]) => {
@@ -12,20 +19,52 @@ const req = (...argv: string[]) => {
 };
 
 test('run flags docker users type become the create request', () => {
-  const r = req('--add-host', 'db:10.0.0.5', '--hostname', 'h1', '--cap-add', 'NET_ADMIN', '--cap-drop', 'chown', '--privileged', '--ulimit', 'nofile=100:200', '--init', '-v', '/anon', '--mount', 'type=tmpfs,target=/t,tmpfs-size=1m', 'busybox', 'true');
+  const r = req(
+    '--add-host',
+    'db:10.0.0.5',
+    '--hostname',
+    'h1',
+    '--cap-add',
+    'NET_ADMIN',
+    '--cap-drop',
+    'chown',
+    '--privileged',
+    '--ulimit',
+    'nofile=100:200',
+    '--init',
+    '-v',
+    '/anon',
+    '--mount',
+    'type=tmpfs,target=/t,tmpfs-size=1m',
+    'busybox',
+    'true',
+  );
   assert.deepEqual(r.extraHosts, ['db:10.0.0.5']);
   assert.equal(r.hostname, 'h1');
   assert.deepEqual(r.security, { privileged: true, capAdd: ['NET_ADMIN'], capDrop: ['chown'] });
   assert.deepEqual(r.ulimits, [{ name: 'nofile', soft: 100, hard: 200 }]);
   assert.equal(r.init, true);
-  assert.deepEqual(r.mounts, [{ type: 'volume', target: '/anon' }, { type: 'tmpfs', target: '/t', readOnly: false, options: ['size=1048576'] }]);
+  assert.deepEqual(r.mounts, [
+    { type: 'volume', target: '/anon' },
+    { type: 'tmpfs', target: '/t', readOnly: false, options: ['size=1048576'] },
+  ]);
 });
 
-test('--mount: docker\'s keys, each checked, naming the mount', () => {
-  assert.deepEqual(parseMount('type=bind,source=/h,target=/c,readonly'), { type: 'bind', source: '/h', target: '/c', readOnly: true });
+test("--mount: docker's keys, each checked, naming the mount", () => {
+  assert.deepEqual(parseMount('type=bind,source=/h,target=/c,readonly'), {
+    type: 'bind',
+    source: '/h',
+    target: '/c',
+    readOnly: true,
+  });
   assert.deepEqual(parseMount('src=data,dst=/d'), { type: 'volume', source: 'data', target: '/d', readOnly: false });
   assert.deepEqual(parseMount('type=volume,target=/anon'), { type: 'volume', target: '/anon', readOnly: false });
-  assert.deepEqual(parseMount('type=tmpfs,destination=/t,tmpfs-mode=1770'), { type: 'tmpfs', target: '/t', readOnly: false, options: ['mode=1770'] });
+  assert.deepEqual(parseMount('type=tmpfs,destination=/t,tmpfs-mode=1770'), {
+    type: 'tmpfs',
+    target: '/t',
+    readOnly: false,
+    options: ['mode=1770'],
+  });
   assert.throws(() => parseMount('type=bind,target=/c'), /a bind mount needs source/);
   assert.throws(() => parseMount('type=nfs,target=/c'), /expected bind, volume or tmpfs/);
   assert.throws(() => parseMount('source=x'), /target is required/);
@@ -41,12 +80,22 @@ test('-v /path is an anonymous volume; --ulimit and --env-file forms', () => {
   assert.deepEqual(parseUlimit('core=-1:-1'), { name: 'core', soft: -1, hard: -1 });
   assert.throws(() => parseUlimit('nofile'), /expected NAME=SOFT\[:HARD\]/);
   process.env.BERTH_TEST_FROM_ENV = 'here';
-  assert.deepEqual(parseEnvFile('# comment\n\nA=1\n  B=two words\nBERTH_TEST_FROM_ENV\nBERTH_TEST_UNSET_X\nC=\n', 'f'), ['A=1', 'B=two words', 'BERTH_TEST_FROM_ENV=here', 'C=']);
-  assert.throws(() => parseEnvFile('OK=1\nBAD KEY=2\n', 'envs'), /--env-file envs:2: variable "BAD KEY" has white space/);
+  assert.deepEqual(
+    parseEnvFile('# comment\n\nA=1\n  B=two words\nBERTH_TEST_FROM_ENV\nBERTH_TEST_UNSET_X\nC=\n', 'f'),
+    ['A=1', 'B=two words', 'BERTH_TEST_FROM_ENV=here', 'C='],
+  );
+  assert.throws(
+    () => parseEnvFile('OK=1\nBAD KEY=2\n', 'envs'),
+    /--env-file envs:2: variable "BAD KEY" has white space/,
+  );
   const dir = mkdtempSync('/tmp/berth-envfile-');
   try {
     writeFileSync(join(dir, 'e'), 'X=from-file\nY=1\n');
-    assert.deepEqual(req('--env-file', join(dir, 'e'), '-e', 'X=from-flag', 'busybox').env, ['X=from-file', 'Y=1', 'X=from-flag']);
+    assert.deepEqual(req('--env-file', join(dir, 'e'), '-e', 'X=from-flag', 'busybox').env, [
+      'X=from-file',
+      'Y=1',
+      'X=from-flag',
+    ]);
     assert.throws(() => req('--env-file', join(dir, 'missing'), 'busybox'), /--env-file .*missing: no such file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,17 @@
 // names (`docker ps --format '{{.ID}} {{.Names}}'`, `docker inspect -f '{{.State.Status}}'`), built
 // from the native API's shapes, and the column names a `table` template's header row shows.
 // Pure: data in, data out. Must never: call the daemon.
-import type { ContainerDetails, ContainerSummary, EngineEvent, NetworkInfo, PortMapping, StatsResult, SystemInfo, VersionInfo, VolumeInfo } from '../../api/types.ts';
+import type {
+  ContainerDetails,
+  ContainerSummary,
+  EngineEvent,
+  NetworkInfo,
+  PortMapping,
+  StatsResult,
+  SystemInfo,
+  VersionInfo,
+  VolumeInfo,
+} from '../../api/types.ts';
 import { containerStatusText, formatBytes, shortDigest, timeAgo } from './format.ts';
 import { goMap } from './go-template.ts';
 import { labelsText } from './template-format.ts';
@@ -15,13 +25,33 @@ export function goTime(iso: string | null | undefined): string {
   if (!iso) return '0001-01-01 00:00:00 +0000 UTC';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} +0000 UTC`;
+  return `${d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '')} +0000 UTC`;
 }
 
 const labelFn = (labels: Record<string, string> | undefined) => (k: unknown) => labels?.[String(k)] ?? '';
-const portsText = (p: PortMapping[]) => p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
+const portsText = (p: PortMapping[]) =>
+  p.map((x) => `${x.hostIP}:${x.hostPort}->${x.containerPort}/${x.protocol}`).join(', ');
 
-export const PS_HEADERS = { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS', LocalVolumes: 'LOCAL VOLUMES', Runtime: 'RUNTIME' };
+export const PS_HEADERS = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
+  Ports: 'PORTS',
+  State: 'STATE',
+  Status: 'STATUS',
+  Size: 'SIZE',
+  Names: 'NAMES',
+  Labels: 'LABELS',
+  Mounts: 'MOUNTS',
+  Networks: 'NETWORKS',
+  LocalVolumes: 'LOCAL VOLUMES',
+  Runtime: 'RUNTIME',
+};
 
 export function psContext(c: ContainerSummary, o: { noTrunc?: boolean } = {}) {
   return {
@@ -44,9 +74,24 @@ export function psContext(c: ContainerSummary, o: { noTrunc?: boolean } = {}) {
   };
 }
 
-export const IMAGES_HEADERS = { ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' };
+export const IMAGES_HEADERS = {
+  ID: 'IMAGE ID',
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  Digest: 'DIGEST',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  Containers: 'CONTAINERS',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  VirtualSize: 'VIRTUAL SIZE',
+};
 
-export function imageContext(i: { repository: string; tag: string; digest: string; created?: string; size: number }, o: { noTrunc?: boolean } = {}) {
+export function imageContext(
+  i: { repository: string; tag: string; digest: string; created?: string; size: number },
+  o: { noTrunc?: boolean } = {},
+) {
   return {
     ID: o.noTrunc ? i.digest : shortDigest(i.digest),
     Repository: i.repository,
@@ -62,13 +107,41 @@ export function imageContext(i: { repository: string; tag: string; digest: strin
   };
 }
 
-export const VOLUME_HEADERS = { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE' };
+export const VOLUME_HEADERS = {
+  Name: 'VOLUME NAME',
+  Driver: 'DRIVER',
+  Scope: 'SCOPE',
+  Mountpoint: 'MOUNTPOINT',
+  Labels: 'LABELS',
+  Links: 'LINKS',
+  Size: 'SIZE',
+};
 
 export function volumeContext(v: VolumeInfo) {
-  return { Name: v.name, Driver: v.driver, Scope: 'local', Mountpoint: v.mountpoint, Labels: labelsText(v.labels), Label: labelFn(v.labels), Links: String(v.usedBy.length), Size: 'N/A' };
+  return {
+    Name: v.name,
+    Driver: v.driver,
+    Scope: 'local',
+    Mountpoint: v.mountpoint,
+    Labels: labelsText(v.labels),
+    Label: labelFn(v.labels),
+    Links: String(v.usedBy.length),
+    Size: 'N/A',
+  };
 }
 
-export const NETWORK_HEADERS = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT', Subnet: 'SUBNET', Gateway: 'GATEWAY' };
+export const NETWORK_HEADERS = {
+  ID: 'NETWORK ID',
+  Name: 'NAME',
+  Driver: 'DRIVER',
+  Scope: 'SCOPE',
+  IPv6: 'IPV6',
+  Internal: 'INTERNAL',
+  Labels: 'LABELS',
+  CreatedAt: 'CREATED AT',
+  Subnet: 'SUBNET',
+  Gateway: 'GATEWAY',
+};
 
 export function networkContext(n: NetworkInfo, o: { noTrunc?: boolean } = {}) {
   const labels = (n.labels ?? {}) as Record<string, string>;
@@ -88,7 +161,17 @@ export function networkContext(n: NetworkInfo, o: { noTrunc?: boolean } = {}) {
   };
 }
 
-export const STATS_HEADERS = { Container: 'CONTAINER', Name: 'NAME', ID: 'CONTAINER ID', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' };
+export const STATS_HEADERS = {
+  Container: 'CONTAINER',
+  Name: 'NAME',
+  ID: 'CONTAINER ID',
+  CPUPerc: 'CPU %',
+  MemUsage: 'MEM USAGE / LIMIT',
+  MemPerc: 'MEM %',
+  NetIO: 'NET I/O',
+  BlockIO: 'BLOCK I/O',
+  PIDs: 'PIDS',
+};
 
 export function statsContext(word: string, s: StatsResult, cpuPerc: string) {
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)}MiB`;
@@ -151,15 +234,29 @@ export function containerInspectContext(d: ContainerDetails) {
   const networks: Record<string, unknown> = {};
   let primary = { IPAddress: '', Gateway: '', IPPrefixLen: 0, MacAddress: '' };
   for (const [name, result] of Object.entries(d.networks ?? {})) {
-    const res = (result ?? {}) as { ips?: { address?: string; gateway?: string }[]; interfaces?: { mac?: string; sandbox?: string }[] };
+    const res = (result ?? {}) as {
+      ips?: { address?: string; gateway?: string }[];
+      interfaces?: { mac?: string; sandbox?: string }[];
+    };
     const ip = res.ips?.[0];
     const [addr, len] = (ip?.address ?? '').split('/');
-    const n = { IPAddress: addr ?? '', IPPrefixLen: Number(len ?? 0), Gateway: ip?.gateway ?? '', MacAddress: res.interfaces?.find((x) => x.sandbox)?.mac ?? '', NetworkID: name, Aliases: null };
+    const n = {
+      IPAddress: addr ?? '',
+      IPPrefixLen: Number(len ?? 0),
+      Gateway: ip?.gateway ?? '',
+      MacAddress: res.interfaces?.find((x) => x.sandbox)?.mac ?? '',
+      NetworkID: name,
+      Aliases: null,
+    };
     networks[name] = n;
-    if (!primary.IPAddress) primary = { IPAddress: n.IPAddress, Gateway: n.Gateway, IPPrefixLen: n.IPPrefixLen, MacAddress: n.MacAddress };
+    if (!primary.IPAddress)
+      primary = { IPAddress: n.IPAddress, Gateway: n.Gateway, IPPrefixLen: n.IPPrefixLen, MacAddress: n.MacAddress };
   }
   const ports: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(d.networkSettings?.ports ?? {})) ports[k] = v ? (v as { hostIp: string; hostPort: string }[]).map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort })) : null;
+  for (const [k, v] of Object.entries(d.networkSettings?.ports ?? {}))
+    ports[k] = v
+      ? (v as { hostIp: string; hostPort: string }[]).map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }))
+      : null;
   return {
     Id: d.id,
     Created: d.createdAt,
@@ -188,9 +285,18 @@ export function containerInspectContext(d: ContainerDetails) {
     Driver: 'overlay',
     Platform: 'linux',
     HostConfig: {
-      Binds: (r.mounts ?? []).filter((m) => m.type !== 'tmpfs' && m.source).map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+      Binds: (r.mounts ?? [])
+        .filter((m) => m.type !== 'tmpfs' && m.source)
+        .map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       NetworkMode: r.network ?? 'berth',
-      PortBindings: goMap(Object.fromEntries((r.ports ?? []).map((p) => [`${p.containerPort}/${p.protocol}`, [{ HostIp: p.hostIP, HostPort: p.hostPort ? String(p.hostPort) : '' }]]))),
+      PortBindings: goMap(
+        Object.fromEntries(
+          (r.ports ?? []).map((p) => [
+            `${p.containerPort}/${p.protocol}`,
+            [{ HostIp: p.hostIP, HostPort: p.hostPort ? String(p.hostPort) : '' }],
+          ]),
+        ),
+      ),
       RestartPolicy: { Name: d.restartPolicy.name, MaximumRetryCount: d.restartPolicy.maximumRetryCount },
       AutoRemove: r.autoRemove === true,
       CapAdd: r.security?.capAdd ?? null,
@@ -204,7 +310,15 @@ export function containerInspectContext(d: ContainerDetails) {
       PublishAllPorts: r.publishAll === true,
       ...extraHostConfig(r as Record<string, unknown>),
     },
-    Mounts: d.mounts.map((m) => ({ Type: m.type, ...(m.type === 'volume' ? { Name: m.source } : {}), Source: m.source, Destination: m.destination, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: '' })),
+    Mounts: d.mounts.map((m) => ({
+      Type: m.type,
+      ...(m.type === 'volume' ? { Name: m.source } : {}),
+      Source: m.source,
+      Destination: m.destination,
+      Mode: m.readOnly ? 'ro' : '',
+      RW: !m.readOnly,
+      Propagation: '',
+    })),
     Config: {
       Hostname: spec.hostname ?? r.hostname ?? d.id.slice(0, 12),
       User: r.user ?? '',
@@ -230,11 +344,35 @@ function extraHostConfig(r: Record<string, unknown>) {
   return out;
 }
 
-type ImageDetailsLike = { name: string; target: { digest: string }; size: number; createdAt: string; config: { created?: string; author?: string; architecture?: string; os?: string; variant?: string; config?: Record<string, unknown>; rootfs?: { type?: string; diff_ids?: string[] } } };
+type ImageDetailsLike = {
+  name: string;
+  target: { digest: string };
+  size: number;
+  createdAt: string;
+  config: {
+    created?: string;
+    author?: string;
+    architecture?: string;
+    os?: string;
+    variant?: string;
+    config?: Record<string, unknown>;
+    rootfs?: { type?: string; diff_ids?: string[] };
+  };
+};
 
 /** An image's details in docker's inspect shape. */
 export function imageInspectContext(d: ImageDetailsLike) {
-  const c = (d.config.config ?? {}) as { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string; Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown>; Volumes?: Record<string, unknown>; StopSignal?: string };
+  const c = (d.config.config ?? {}) as {
+    Env?: string[];
+    Cmd?: string[];
+    Entrypoint?: string[];
+    WorkingDir?: string;
+    User?: string;
+    Labels?: Record<string, string>;
+    ExposedPorts?: Record<string, unknown>;
+    Volumes?: Record<string, unknown>;
+    StopSignal?: string;
+  };
   return {
     Id: d.target.digest,
     RepoTags: [d.name],

@@ -31,12 +31,25 @@ const version: Verb = {
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'version [--format json|TEMPLATE]');
     const choice = formatChoice(f.format as string | undefined);
-    const client = { Version: CLIENT_VERSION, ApiVersion: '1', Os: process.platform, Arch: process.arch, GoVersion: `node ${process.versions.node}` };
+    const client = {
+      Version: CLIENT_VERSION,
+      ApiVersion: '1',
+      Os: process.platform,
+      Arch: process.arch,
+      GoVersion: `node ${process.versions.node}`,
+    };
     let server: Record<string, unknown> | null = null;
     let err: unknown;
     try {
       const v = await (await ctx.client()).version();
-      server = { Version: v.version, ApiVersion: v.apiVersion, Os: v.os, Arch: v.arch, Node: v.node, GitCommit: v.gitCommit ?? '' };
+      server = {
+        Version: v.version,
+        ApiVersion: v.apiVersion,
+        Os: v.os,
+        Arch: v.arch,
+        Node: v.node,
+        GitCommit: v.gitCommit ?? '',
+      };
     } catch (e) {
       err = e;
     }
@@ -44,8 +57,13 @@ const version: Verb = {
     if (choice.kind === 'json') ctx.out.write(json(data));
     else if (choice.kind === 'template') ctx.out.write(`${choice.tpl.execute(data)}\n`);
     else {
-      ctx.out.write(`Client:\n Version:     ${client.Version}\n Node:        ${process.versions.node}\n OS/Arch:     ${client.Os}/${client.Arch}\n`);
-      if (server) ctx.out.write(`\nServer: berthd\n Version:     ${server.Version}\n API version: ${server.ApiVersion}\n Node:        ${server.Node}\n OS/Arch:     ${server.Os}/${server.Arch}\n`);
+      ctx.out.write(
+        `Client:\n Version:     ${client.Version}\n Node:        ${process.versions.node}\n OS/Arch:     ${client.Os}/${client.Arch}\n`,
+      );
+      if (server)
+        ctx.out.write(
+          `\nServer: berthd\n Version:     ${server.Version}\n API version: ${server.ApiVersion}\n Node:        ${server.Node}\n OS/Arch:     ${server.Os}/${server.Arch}\n`,
+        );
     }
     // As docker's: the client's part is printed, then the daemon's error fails the command.
     if (err) throw err;
@@ -53,10 +71,23 @@ const version: Verb = {
   },
 };
 
-const HISTORY_HEADERS = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+const HISTORY_HEADERS = {
+  ID: 'IMAGE',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  CreatedBy: 'CREATED BY',
+  Size: 'SIZE',
+  Comment: 'COMMENT',
+};
 
 const history: Verb = {
-  flags: [{ names: ['format'], kind: 'string' }, { names: ['no-trunc'], kind: 'bool' }, { names: ['quiet', 'q'], kind: 'bool' }, { names: ['human', 'H'], kind: 'bool' }, help],
+  flags: [
+    { names: ['format'], kind: 'string' },
+    { names: ['no-trunc'], kind: 'bool' },
+    { names: ['quiet', 'q'], kind: 'bool' },
+    { names: ['human', 'H'], kind: 'bool' },
+    help,
+  ],
   usage: 'history [--no-trunc] [-q] [--format json|TEMPLATE] IMAGE',
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'history [--no-trunc] [-q] [--format json|TEMPLATE] IMAGE');
@@ -69,8 +100,24 @@ const history: Verb = {
       return 0;
     }
     const by = (s: string) => (noTrunc || s.length <= 45 ? s : `${s.slice(0, 44)}…`);
-    const rows = () => list.map((h) => ({ ID: id(h.id), CreatedSince: h.created ? timeAgo(h.created) : 'N/A', CreatedAt: h.created, CreatedBy: by(h.createdBy), Size: formatBytes(h.size), Comment: h.comment, Tags: h.tags }));
-    ctx.out.write(listOutput(f.format, list, rows, HISTORY_HEADERS, () => table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows().map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]))));
+    const rows = () =>
+      list.map((h) => ({
+        ID: id(h.id),
+        CreatedSince: h.created ? timeAgo(h.created) : 'N/A',
+        CreatedAt: h.created,
+        CreatedBy: by(h.createdBy),
+        Size: formatBytes(h.size),
+        Comment: h.comment,
+        Tags: h.tags,
+      }));
+    ctx.out.write(
+      listOutput(f.format, list, rows, HISTORY_HEADERS, () =>
+        table(
+          ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+          rows().map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]),
+        ),
+      ),
+    );
     return 0;
   },
 };
@@ -96,11 +143,13 @@ const update: Verb = {
     { names: ['restart'], kind: 'string' },
     help,
   ],
-  usage: 'update [--memory B] [--memory-swap B|-1] [--cpus N] [--cpu-shares N] [--cpuset-cpus LIST] [--pids-limit N] [--restart POLICY] CONTAINER...',
+  usage:
+    'update [--memory B] [--memory-swap B|-1] [--cpus N] [--cpu-shares N] [--cpuset-cpus LIST] [--pids-limit N] [--restart POLICY] CONTAINER...',
   run: async (ctx, f, args) => {
     want(args, 1, Infinity, 'update [OPTIONS] CONTAINER...');
     const u = resourceFlags(f);
-    if (Object.keys(u).length === 0) throw invalidArgument('update: you must provide one or more flags when using this command');
+    if (Object.keys(u).length === 0)
+      throw invalidArgument('update: you must provide one or more flags when using this command');
     const client = await ctx.client();
     for (const id of args) {
       await client.update(id, u);
@@ -118,14 +167,27 @@ const diff: Verb = {
     const choice = formatChoice(f.format as string | undefined);
     const list = await (await ctx.client()).changes(args[0]!);
     if (choice.kind === 'json') ctx.out.write(json(list));
-    else if (choice.kind === 'template') ctx.out.write(renderTemplate(choice, list.map((c) => ({ Type: c.kind, Path: c.path })), { Type: 'CHANGE TYPE', Path: 'PATH' }));
+    else if (choice.kind === 'template')
+      ctx.out.write(
+        renderTemplate(
+          choice,
+          list.map((c) => ({ Type: c.kind, Path: c.path })),
+          { Type: 'CHANGE TYPE', Path: 'PATH' },
+        ),
+      );
     else ctx.out.write(list.map((c) => `${c.kind} ${c.path}\n`).join(''));
     return 0;
   },
 };
 
 const commit: Verb = {
-  flags: [{ names: ['author', 'a'], kind: 'string' }, { names: ['message', 'm'], kind: 'string' }, { names: ['change', 'c'], kind: 'strings' }, { names: ['pause', 'p'], kind: 'bool' }, help],
+  flags: [
+    { names: ['author', 'a'], kind: 'string' },
+    { names: ['message', 'm'], kind: 'string' },
+    { names: ['change', 'c'], kind: 'strings' },
+    { names: ['pause', 'p'], kind: 'bool' },
+    help,
+  ],
   usage: 'commit [-a AUTHOR] [-m MESSAGE] [-c CHANGE]... [--pause=false] CONTAINER [REPOSITORY[:TAG]]',
   run: async (ctx, f, args) => {
     want(args, 1, 2, 'commit [-a AUTHOR] [-m MESSAGE] [-c CHANGE]... [--pause=false] CONTAINER [REPOSITORY[:TAG]]');
@@ -147,7 +209,8 @@ const exportVerb: Verb = {
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'export [-o FILE] CONTAINER');
     const file = f.output as string | undefined;
-    if (!file && ctx.out.isTTY) throw invalidArgument('export: refusing to write a tar to a terminal; use -o FILE or redirect stdout');
+    if (!file && ctx.out.isTTY)
+      throw invalidArgument('export: refusing to write a tar to a terminal; use -o FILE or redirect stdout');
     const { tar } = await (await ctx.client()).archive(args[0]!, '/');
     if (!file) {
       await pipeline(tar, ctx.out, { end: false });
@@ -189,7 +252,8 @@ export function rebaseTar(input: Readable, from: string, to: string, owner?: { u
   const rename = (n: string) => {
     const clean = n.replace(/^\.\//, '');
     if (clean === from || clean === `${from}/`) return to === '' ? undefined : `${to}${clean.endsWith('/') ? '/' : ''}`;
-    if (clean.startsWith(`${from}/`)) return to === '' ? clean.slice(from.length + 1) : `${to}/${clean.slice(from.length + 1)}`;
+    if (clean.startsWith(`${from}/`))
+      return to === '' ? clean.slice(from.length + 1) : `${to}/${clean.slice(from.length + 1)}`;
     return clean;
   };
   ex.on('entry', (h, stream, next) => {
@@ -200,7 +264,9 @@ export function rebaseTar(input: Readable, from: string, to: string, owner?: { u
       return;
     }
     const linkname = h.type === 'link' && h.linkname ? (rename(h.linkname) ?? h.linkname) : h.linkname;
-    const e = out.entry({ ...h, name, ...(linkname !== undefined ? { linkname } : {}), ...(owner ?? {}) }, (err) => (err ? out.destroy(err) : next()));
+    const e = out.entry({ ...h, name, ...(linkname !== undefined ? { linkname } : {}), ...(owner ?? {}) }, (err) =>
+      err ? out.destroy(err) : next(),
+    );
     stream.pipe(e as unknown as NodeJS.WritableStream);
   });
   ex.on('finish', () => out.finalize());
@@ -219,8 +285,17 @@ export function packHostPath(path: string, top: string, owner?: { uid: number; g
   const pt = new PassThrough();
   p.pipe(pt);
   const add = async (abs: string, name: string, st: Stats): Promise<void> => {
-    const header = { name, mode: st.mode & 0o7777, uid: owner?.uid ?? st.uid, gid: owner?.gid ?? st.gid, mtime: st.mtime };
-    const entry = (h: Parameters<typeof p.entry>[0], body?: Buffer) => new Promise<void>((res, rej) => (body ? p.entry(h, body, (e) => (e ? rej(e) : res())) : p.entry(h, (e) => (e ? rej(e) : res()))));
+    const header = {
+      name,
+      mode: st.mode & 0o7777,
+      uid: owner?.uid ?? st.uid,
+      gid: owner?.gid ?? st.gid,
+      mtime: st.mtime,
+    };
+    const entry = (h: Parameters<typeof p.entry>[0], body?: Buffer) =>
+      new Promise<void>((res, rej) =>
+        body ? p.entry(h, body, (e) => (e ? rej(e) : res())) : p.entry(h, (e) => (e ? rej(e) : res())),
+      );
     if (st.isDirectory()) {
       await entry({ ...header, name: `${name}/`, type: 'directory' });
       for (const n of readdirSync(abs).sort()) await add(join(abs, n), `${name}/${n}`, lstatSync(join(abs, n)));
@@ -228,7 +303,9 @@ export function packHostPath(path: string, top: string, owner?: { uid: number; g
     else if (st.isFile()) {
       await new Promise<void>((res, rej) => {
         const e = p.entry({ ...header, size: st.size }, (err) => (err ? rej(err) : res()));
-        createReadStream(abs).on('error', rej).pipe(e as unknown as NodeJS.WritableStream);
+        createReadStream(abs)
+          .on('error', rej)
+          .pipe(e as unknown as NodeJS.WritableStream);
       });
     }
     // Sockets, devices and fifos of the host are not copied into a container (as docker's CLI).
@@ -242,16 +319,28 @@ export function packHostPath(path: string, top: string, owner?: { uid: number; g
 
 async function hostExtract(tar: Readable, dir: string): Promise<void> {
   const { applyLayer } = await import('../../archive/apply-layer.ts');
-  await applyLayer(tar, { mediaType: 'application/vnd.oci.image.layer.v1.tar', targetDir: dir, format: 'plain', context: `copy to ${dir}`, allowDevices: false });
+  await applyLayer(tar, {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    targetDir: dir,
+    format: 'plain',
+    context: `copy to ${dir}`,
+    allowDevices: false,
+  });
 }
 
 const cp: Verb = {
-  flags: [{ names: ['archive', 'a'], kind: 'bool' }, { names: ['follow-link', 'L'], kind: 'bool' }, { names: ['quiet', 'q'], kind: 'bool' }, help],
+  flags: [
+    { names: ['archive', 'a'], kind: 'bool' },
+    { names: ['follow-link', 'L'], kind: 'bool' },
+    { names: ['quiet', 'q'], kind: 'bool' },
+    help,
+  ],
   usage: 'cp [-a] CONTAINER:SRC_PATH DEST_PATH|-  or  cp [-a] SRC_PATH|- CONTAINER:DEST_PATH',
   run: async (ctx, f, args) => {
     want(args, 2, 2, 'cp CONTAINER:SRC_PATH DEST_PATH|-  or  cp SRC_PATH|- CONTAINER:DEST_PATH');
     const [src, dst] = [splitCpArg(args[0]!), splitCpArg(args[1]!)];
-    if (src && dst) throw invalidArgument('cp: copying between containers is not supported: one side must be a local path');
+    if (src && dst)
+      throw invalidArgument('cp: copying between containers is not supported: one side must be a local path');
     if (!src && !dst) throw invalidArgument('cp: one side must be CONTAINER:PATH');
     const c = await ctx.client();
     if (src) {
@@ -294,14 +383,24 @@ const cp: Verb = {
     try {
       target = await c.statPath(to.container, to.path);
     } catch (e) {
-      if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || (await c.inspect(to.container).then(() => false, () => true))) throw e;
+      if (
+        !isBerthError(e, 'BERTH_ERR_NOT_FOUND') ||
+        (await c.inspect(to.container).then(
+          () => false,
+          () => true,
+        ))
+      )
+        throw e;
     }
     // A symlink in the container is followed there (inside its root): into it when it names a directory.
     if (target?.type === 'directory' || target?.type === 'symlink') {
-      const body = contentsOnly(args[0]!) ? rebaseTar(packHostPath(local, basename(local), root), basename(local), '') : packHostPath(local, basename(local), root);
+      const body = contentsOnly(args[0]!)
+        ? rebaseTar(packHostPath(local, basename(local), root), basename(local), '')
+        : packHostPath(local, basename(local), root);
       await c.extract(to.container, to.path, body);
     } else {
-      if (target && lst.isDirectory()) throw invalidArgument(`cp: cannot copy a directory onto the file ${to.path} in the container`);
+      if (target && lst.isDirectory())
+        throw invalidArgument(`cp: cannot copy a directory onto the file ${to.path} in the container`);
       if (to.path.endsWith('/')) throw notFound(`cp: destination directory ${to.path} does not exist in the container`);
       const parent = to.path.replace(/\/[^/]*$/, '') || '/';
       await c.extract(to.container, parent, packHostPath(local, to.path.slice(parent.length).replace(/^\//, ''), root));
@@ -310,7 +409,16 @@ const cp: Verb = {
   },
 };
 
-export const DOCKER_VERBS: Record<string, Verb> = { version, history, rename: renameVerb, update, cp, diff, commit, export: exportVerb };
+export const DOCKER_VERBS: Record<string, Verb> = {
+  version,
+  history,
+  rename: renameVerb,
+  update,
+  cp,
+  diff,
+  commit,
+  export: exportVerb,
+};
 /** Under `container` and `image` (docker's management commands). */
 export const DOCKER_GROUP_VERBS: Record<string, Record<string, Verb>> = {
   container: { rename: renameVerb, update, cp, diff, commit, export: exportVerb },

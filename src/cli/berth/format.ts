@@ -52,12 +52,22 @@ export interface ImageRow {
 /** `images REPOSITORY[:TAG]`: the images the word names (a repository, repository:tag, a name, or a name:tag prefix); all without it. */
 export function imagesNamed<T extends ImageRow>(list: T[], word: string | undefined): T[] {
   if (word === undefined) return list;
-  return list.filter((i) => i.repository === word || `${i.repository}:${i.tag}` === word || i.name.startsWith(`${word}:`) || i.name === word || i.repository.startsWith(`${word}:`));
+  return list.filter(
+    (i) =>
+      i.repository === word ||
+      `${i.repository}:${i.tag}` === word ||
+      i.name.startsWith(`${word}:`) ||
+      i.name === word ||
+      i.repository.startsWith(`${word}:`),
+  );
 }
 
 /** A shell-style pattern (`*`, `?`) as docker's `reference` filter matches it, against the whole string. */
 function globMatch(pattern: string, s: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${re}$`).test(s);
 }
 
@@ -66,7 +76,11 @@ function globMatch(pattern: string, s: string): boolean {
  * (untagged), before / since (images created before or after the one named), label (K or K=V of the
  * image config's labels, through `labelsOf`). Every key must match; values of one key are alternatives.
  */
-export async function imagesFiltered<T extends ImageRow>(list: T[], filters: Record<string, string[]> | undefined, labelsOf: (i: T) => Promise<Record<string, string>>): Promise<T[]> {
+export async function imagesFiltered<T extends ImageRow>(
+  list: T[],
+  filters: Record<string, string[]> | undefined,
+  labelsOf: (i: T) => Promise<Record<string, string>>,
+): Promise<T[]> {
   if (!filters) return list;
   const createdOf = (word: string) => {
     const ref = imagesNamed(list, word)[0] ?? list.find((i) => shortDigest(i.digest).startsWith(shortDigest(word)));
@@ -74,7 +88,8 @@ export async function imagesFiltered<T extends ImageRow>(list: T[], filters: Rec
     return Date.parse(ref.created ?? '') || 0;
   };
   const keys = ['reference', 'dangling', 'before', 'since', 'label'];
-  for (const k of Object.keys(filters)) if (!keys.includes(k)) throw invalidArgument(`invalid filter '${k}': expected one of ${keys.join(', ')}`);
+  for (const k of Object.keys(filters))
+    if (!keys.includes(k)) throw invalidArgument(`invalid filter '${k}': expected one of ${keys.join(', ')}`);
   const out: T[] = [];
   for (const i of list) {
     let ok = true;
@@ -84,7 +99,8 @@ export async function imagesFiltered<T extends ImageRow>(list: T[], filters: Rec
           case 'reference':
             return globMatch(v, i.repository) || globMatch(v, `${i.repository}:${i.tag}`);
           case 'dangling':
-            if (v !== 'true' && v !== 'false') throw invalidArgument(`--filter dangling=${JSON.stringify(v)}: expected true or false`);
+            if (v !== 'true' && v !== 'false')
+              throw invalidArgument(`--filter dangling=${JSON.stringify(v)}: expected true or false`);
             return (i.tag === '<none>') === (v === 'true');
           case 'before':
             return (Date.parse(i.created ?? '') || 0) < createdOf(v);
@@ -111,5 +127,15 @@ export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boo
   const id = (d: string) => (o.noTrunc ? d : shortDigest(d));
   if (o.quiet) return [...new Set(list.map((i) => id(i.digest)))].map((x) => `${x}\n`).join('');
   const headers = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-  return table(headers, list.map((i) => [i.repository, i.tag, ...(o.digests ? [i.digest] : []), id(i.digest), i.created === undefined ? 'N/A' : timeAgo(i.created), formatBytes(i.size)]));
+  return table(
+    headers,
+    list.map((i) => [
+      i.repository,
+      i.tag,
+      ...(o.digests ? [i.digest] : []),
+      id(i.digest),
+      i.created === undefined ? 'N/A' : timeAgo(i.created),
+      formatBytes(i.size),
+    ]),
+  );
 }

@@ -16,7 +16,10 @@ test('fields, nested fields, variables and the root', () => {
 });
 
 test('a missing struct field is an error naming it; a missing map key is <no value>', () => {
-  assert.throws(() => run('{{.Nope}}', { ID: 'x' }), /template: :1:0: executing at <\.Nope>: can't evaluate field Nope/);
+  assert.throws(
+    () => run('{{.Nope}}', { ID: 'x' }),
+    /template: :1:0: executing at <\.Nope>: can't evaluate field Nope/,
+  );
   assert.throws(() => run('{{.State.Nope}}', { State: {} }), /can't evaluate field Nope/);
   assert.equal(run('{{.Labels.foo}}|{{index .Labels "a"}}', { Labels: goMap({ a: '1' }) }), '<no value>|1');
   assert.equal(run('{{.k}}', new Map([['k', 'v']])), 'v');
@@ -56,7 +59,10 @@ test('range over lists and maps (sorted keys), with variables and else', () => {
   assert.equal(run('{{range $i, $v := .}}{{$i}}={{$v}} {{end}}', ['a', 'b']), '0=a 1=b ');
   assert.equal(run('{{range $k, $v := .L}}{{$k}}:{{$v}};{{end}}', { L: goMap({ z: '1', a: '2' }) }), 'a:2;z:1;');
   assert.equal(run('{{range .L}}x{{else}}empty{{end}}', { L: [] }), 'empty');
-  assert.equal(run('{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}', { Mounts: [{ Source: '/a', Destination: '/b' }] }), '/a:/b ');
+  assert.equal(
+    run('{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}', { Mounts: [{ Source: '/a', Destination: '/b' }] }),
+    '/a:/b ',
+  );
   assert.throws(() => run('{{range .S}}{{end}}', { S: { A: 1 } }), /range can't iterate/);
 });
 
@@ -108,7 +114,7 @@ test('values print as Go prints them', () => {
   assert.equal(goString(1e21), '1e+21');
   assert.equal(goString(goMap({ b: 2, a: 1 })), 'map[a:1 b:2]');
   assert.equal(goString({ X: 1, Y: 'z' }), '{1 z}');
-  assert.equal(run('{{3}} {{1.5}} {{true}} {{nil}} {{0x10}} {{\'a\'}}', {}), '3 1.5 true <nil> 16 97');
+  assert.equal(run("{{3}} {{1.5}} {{true}} {{nil}} {{0x10}} {{'a'}}", {}), '3 1.5 true <nil> 16 97');
   assert.equal(run('{{`raw\\n`}}', {}), 'raw\\n');
   assert.equal(run('{{"tab\\there"}}', {}), 'tab\there');
 });
@@ -123,18 +129,27 @@ test('--format: table, json, table TEMPLATE with a header row, and a plain templ
   ];
   const t = formatChoice('table {{.ID}}\t{{.Names}}\t{{.Label "k"}}');
   assert.equal(t.kind, 'template');
-  assert.equal(renderTemplate(t as Extract<typeof t, { kind: 'template' }>, rows, { ID: 'CONTAINER ID', Names: 'NAMES' }), 'CONTAINER ID     NAMES     K\na1               web       x\nb2222222222222   db        y\n');
+  assert.equal(
+    renderTemplate(t as Extract<typeof t, { kind: 'template' }>, rows, { ID: 'CONTAINER ID', Names: 'NAMES' }),
+    'CONTAINER ID     NAMES     K\na1               web       x\nb2222222222222   db        y\n',
+  );
   const p = formatChoice('{{.ID}}:{{.Names}}');
   assert.equal(renderTemplate(p as Extract<typeof p, { kind: 'template' }>, rows), 'a1:web\nb2222222222222:db\n');
   assert.throws(() => formatChoice('{{.ID'), /unclosed action/);
   assert.throws(() => formatChoice('yaml'), /--format: expected table or json or a Go template/);
   // docker's: a typed backslash-t is a tab, backslash-n a newline; surrounding spaces go.
   const typed = formatChoice('table {{.ID}}\\t{{.Names}}  ');
-  assert.equal(renderTemplate(typed as Extract<typeof typed, { kind: 'template' }>, rows, { ID: 'CONTAINER ID', Names: 'NAMES' }), 'CONTAINER ID     NAMES\na1               web\nb2222222222222   db\n');
+  assert.equal(
+    renderTemplate(typed as Extract<typeof typed, { kind: 'template' }>, rows, { ID: 'CONTAINER ID', Names: 'NAMES' }),
+    'CONTAINER ID     NAMES\na1               web\nb2222222222222   db\n',
+  );
   const q = formatChoice('{{printf "%s\\t%s" .ID .Names}}\\n');
   assert.equal(renderTemplate(q as Extract<typeof q, { kind: 'template' }>, rows.slice(0, 1)), 'a1\tweb\n\n');
 });
 
 test('tabwrite pads tab-ended cells to the column (at least 10 wide, 3 apart), not the last cell', () => {
-  assert.equal(tabwrite('a\tb\tc\nlonger-than-ten\tx\ty\n'), 'a                 b         c\nlonger-than-ten   x         y\n');
+  assert.equal(
+    tabwrite('a\tb\tc\nlonger-than-ten\tx\ty\n'),
+    'a                 b         c\nlonger-than-ten   x         y\n',
+  );
 });

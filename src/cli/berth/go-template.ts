@@ -22,11 +22,16 @@ export function goMap<T extends object>(o: T): T {
   maps.add(o);
   return o;
 }
-const isMap = (v: unknown): v is Record<string, unknown> | Map<string, unknown> => v instanceof Map || (typeof v === 'object' && v !== null && maps.has(v));
+const isMap = (v: unknown): v is Record<string, unknown> | Map<string, unknown> =>
+  v instanceof Map || (typeof v === 'object' && v !== null && maps.has(v));
 const NO_VALUE = Symbol('no value');
 
 type Pos = { line: number; col: number };
-type Tok = { t: 'field' | 'var' | 'ident' | 'str' | 'num' | 'dot' | 'pipe' | 'lp' | 'rp' | 'decl' | 'assign' | 'comma'; v: string; pos: Pos };
+type Tok = {
+  t: 'field' | 'var' | 'ident' | 'str' | 'num' | 'dot' | 'pipe' | 'lp' | 'rp' | 'decl' | 'assign' | 'comma';
+  v: string;
+  pos: Pos;
+};
 
 type Node =
   | { k: 'text'; v: string }
@@ -104,7 +109,8 @@ function lexAction(src: string, start: number, pos: Pos): { toks: Tok[]; end: nu
     const c = src[i]!;
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
       // ` -}}` trims the text after the action.
-      if (src.startsWith(' -}}', i) || src.startsWith('\t-}}', i) || src.startsWith('\n-}}', i)) return { toks, end: i + 4, trim: true };
+      if (src.startsWith(' -}}', i) || src.startsWith('\t-}}', i) || src.startsWith('\n-}}', i))
+        return { toks, end: i + 4, trim: true };
       i++;
       continue;
     }
@@ -140,7 +146,10 @@ function lexAction(src: string, start: number, pos: Pos): { toks: Tok[]; end: nu
       let v: string;
       try {
         // Go takes a raw tab (or other control character but newline) inside quotes; JSON does not.
-        const esc = raw.replace(/\\'/g, "'").replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+        const esc = raw
+          .replace(/\\'/g, "'")
+          .replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1')
+          .replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
         v = JSON.parse(esc) as string;
       } catch {
         v = fail(p, `bad quoted string ${raw}`);
@@ -172,7 +181,8 @@ function lexAction(src: string, start: number, pos: Pos): { toks: Tok[]; end: nu
       }
     } else if (/[-+0-9]/.test(c)) {
       const m = /^[-+]?(0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|(\d[\d_]*)?\.?\d*(?:[eE][-+]?\d+)?)/.exec(src.slice(i));
-      if (!m || m[0] === '' || m[0] === '-' || m[0] === '+') fail(p, `bad number syntax: ${JSON.stringify(src.slice(i, i + 10))}`);
+      if (!m || m[0] === '' || m[0] === '-' || m[0] === '+')
+        fail(p, `bad number syntax: ${JSON.stringify(src.slice(i, i + 10))}`);
       toks.push({ t: 'num', v: m![0], pos: p });
       i += m![0].length;
     } else if (/[A-Za-z_]/.test(c)) {
@@ -262,7 +272,10 @@ function pipeline(toks: Tok[], pos: Pos, range: boolean): Pipe {
   let assign = false;
   // Declarations: `$x :=`, `$x =`, and range's `$i, $v :=`.
   const look = toks.findIndex((t) => t.t === 'decl' || t.t === 'assign');
-  if (look > 0 && toks.slice(0, look).every((t, k) => (k % 2 === 0 ? t.t === 'var' && !t.v.includes('.') : t.t === 'comma'))) {
+  if (
+    look > 0 &&
+    toks.slice(0, look).every((t, k) => (k % 2 === 0 ? t.t === 'var' && !t.v.includes('.') : t.t === 'comma'))
+  ) {
     for (let k = 0; k < look; k += 2) decl.push(toks[k]!.v);
     if (decl.length > (range ? 2 : 1)) fail(pos, 'too many declarations');
     assign = toks[look]!.t === 'assign';
@@ -318,7 +331,12 @@ function pipeline(toks: Tok[], pos: Pos, range: boolean): Pipe {
         cmd.push({ k: 'lit', v: t.v });
         break;
       case 'num': {
-        const n = Number(t.v.replace(/_/g, '').replace(/^([-+]?)0o/, '$10o').replace(/^([-+]?)0([0-7]+)$/, '$10o$2'));
+        const n = Number(
+          t.v
+            .replace(/_/g, '')
+            .replace(/^([-+]?)0o/, '$10o')
+            .replace(/^([-+]?)0([0-7]+)$/, '$10o$2'),
+        );
         if (Number.isNaN(n)) fail(t.pos, `bad number syntax: ${t.v}`);
         cmd.push({ k: 'lit', v: n });
         break;
@@ -326,7 +344,8 @@ function pipeline(toks: Tok[], pos: Pos, range: boolean): Pipe {
       case 'ident':
         if (t.v === 'true' || t.v === 'false') cmd.push({ k: 'lit', v: t.v === 'true' });
         else if (t.v === 'nil') cmd.push({ k: 'lit', v: null });
-        else if (['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block'].includes(t.v)) fail(t.pos, `unexpected ${t.v} in command`);
+        else if (['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block'].includes(t.v))
+          fail(t.pos, `unexpected ${t.v} in command`);
         else cmd.push({ k: 'ident', name: t.v });
         break;
       default:
@@ -346,13 +365,30 @@ export function goString(v: unknown): string {
   if (v === NO_VALUE || v === undefined) return '<no value>';
   if (v === null) return '<nil>';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number') return Number.isInteger(v) || !Number.isFinite(v) ? (Number.isFinite(v) ? String(v) : v > 0 ? '+Inf' : Number.isNaN(v) ? 'NaN' : '-Inf') : goFloat(v);
+  if (typeof v === 'number')
+    return Number.isInteger(v) || !Number.isFinite(v)
+      ? Number.isFinite(v)
+        ? String(v)
+        : v > 0
+          ? '+Inf'
+          : Number.isNaN(v)
+            ? 'NaN'
+            : '-Inf'
+      : goFloat(v);
   if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(goString).join(' ')}]`;
-  if (v instanceof Map) return `map[${[...v.keys()].sort().map((k) => `${k}:${goString(v.get(k))}`).join(' ')}]`;
+  if (v instanceof Map)
+    return `map[${[...v.keys()]
+      .sort()
+      .map((k) => `${k}:${goString(v.get(k))}`)
+      .join(' ')}]`;
   if (typeof v === 'function') return '<func>';
   if (typeof v === 'object') {
-    if (isMap(v)) return `map[${Object.keys(v).sort().map((k) => `${k}:${goString((v as Record<string, unknown>)[k])}`).join(' ')}]`;
+    if (isMap(v))
+      return `map[${Object.keys(v)
+        .sort()
+        .map((k) => `${k}:${goString((v as Record<string, unknown>)[k])}`)
+        .join(' ')}]`;
     return `{${Object.values(v).map(goString).join(' ')}}`;
   }
   return String(v);
@@ -376,7 +412,22 @@ function truth(v: unknown): boolean {
   return true;
 }
 
-const typeName = (v: unknown) => (v === null || v === NO_VALUE || v === undefined ? 'nil' : Array.isArray(v) ? 'slice' : isMap(v) ? 'map' : typeof v === 'object' ? 'struct' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float64') : typeof v === 'boolean' ? 'bool' : typeof v);
+const typeName = (v: unknown) =>
+  v === null || v === NO_VALUE || v === undefined
+    ? 'nil'
+    : Array.isArray(v)
+      ? 'slice'
+      : isMap(v)
+        ? 'map'
+        : typeof v === 'object'
+          ? 'struct'
+          : typeof v === 'number'
+            ? Number.isInteger(v)
+              ? 'int'
+              : 'float64'
+            : typeof v === 'boolean'
+              ? 'bool'
+              : typeof v;
 
 // ------------------------------------------------------------------ functions
 
@@ -384,55 +435,77 @@ type Fn = (...a: unknown[]) => unknown;
 
 function printf(format: string, ...args: unknown[]): string {
   let ai = 0;
-  return format.replace(/%([-+ 0#]*)(\d+|\*)?(?:\.(\d+|\*))?([a-zA-Z%])/g, (whole, flags: string, width: string | undefined, prec: string | undefined, verb: string) => {
-    if (verb === '%') return '%';
-    if (width === '*') width = String(args[ai++]);
-    if (prec === '*') prec = String(args[ai++]);
-    if (ai >= args.length) return `%!${verb}(MISSING)`;
-    const a = args[ai++];
-    let s: string;
-    switch (verb) {
-      case 'v':
-      case 's':
-        s = goString(a);
-        if (prec !== undefined && verb === 's') s = [...s].slice(0, Number(prec)).join('');
-        break;
-      case 'q':
-        s = JSON.stringify(goString(a));
-        break;
-      case 'd':
-        s = typeof a === 'number' && Number.isInteger(a) ? String(a) : `%!d(${typeName(a)}=${goString(a)})`;
-        break;
-      case 'f':
-      case 'F':
-        s = typeof a === 'number' ? a.toFixed(prec === undefined ? 6 : Number(prec)) : `%!f(${typeName(a)}=${goString(a)})`;
-        break;
-      case 'e':
-        s = typeof a === 'number' ? a.toExponential(prec === undefined ? 6 : Number(prec)).replace(/e([-+])(\d)$/, 'e$10$2') : `%!e(${typeName(a)}=${goString(a)})`;
-        break;
-      case 'g':
-        s = typeof a === 'number' ? goFloat(a) : `%!g(${typeName(a)}=${goString(a)})`;
-        break;
-      case 'x':
-      case 'X':
-        s = typeof a === 'number' ? a.toString(16) : Buffer.from(goString(a)).toString('hex');
-        if (verb === 'X') s = s.toUpperCase();
-        break;
-      case 't':
-        s = typeof a === 'boolean' ? String(a) : `%!t(${typeName(a)}=${goString(a)})`;
-        break;
-      case 'T':
-        s = typeName(a);
-        break;
-      default:
-        return `%!${verb}(${typeName(a)}=${goString(a)})`;
-    }
-    if (flags.includes('+') && typeof a === 'number' && a >= 0 && 'dfFeg'.includes(verb)) s = `+${s}`;
-    const w = width === undefined ? 0 : Number(width);
-    if (s.length < w) s = flags.includes('-') ? s.padEnd(w) : flags.includes('0') && typeof a === 'number' ? s.padStart(w, '0') : s.padStart(w);
-    void whole;
-    return s;
-  }) + (ai < args.length ? `%!(EXTRA ${args.slice(ai).map((a) => `${typeName(a)}=${goString(a)}`).join(', ')})` : '');
+  return (
+    format.replace(
+      /%([-+ 0#]*)(\d+|\*)?(?:\.(\d+|\*))?([a-zA-Z%])/g,
+      (whole, flags: string, width: string | undefined, prec: string | undefined, verb: string) => {
+        if (verb === '%') return '%';
+        if (width === '*') width = String(args[ai++]);
+        if (prec === '*') prec = String(args[ai++]);
+        if (ai >= args.length) return `%!${verb}(MISSING)`;
+        const a = args[ai++];
+        let s: string;
+        switch (verb) {
+          case 'v':
+          case 's':
+            s = goString(a);
+            if (prec !== undefined && verb === 's') s = [...s].slice(0, Number(prec)).join('');
+            break;
+          case 'q':
+            s = JSON.stringify(goString(a));
+            break;
+          case 'd':
+            s = typeof a === 'number' && Number.isInteger(a) ? String(a) : `%!d(${typeName(a)}=${goString(a)})`;
+            break;
+          case 'f':
+          case 'F':
+            s =
+              typeof a === 'number'
+                ? a.toFixed(prec === undefined ? 6 : Number(prec))
+                : `%!f(${typeName(a)}=${goString(a)})`;
+            break;
+          case 'e':
+            s =
+              typeof a === 'number'
+                ? a.toExponential(prec === undefined ? 6 : Number(prec)).replace(/e([-+])(\d)$/, 'e$10$2')
+                : `%!e(${typeName(a)}=${goString(a)})`;
+            break;
+          case 'g':
+            s = typeof a === 'number' ? goFloat(a) : `%!g(${typeName(a)}=${goString(a)})`;
+            break;
+          case 'x':
+          case 'X':
+            s = typeof a === 'number' ? a.toString(16) : Buffer.from(goString(a)).toString('hex');
+            if (verb === 'X') s = s.toUpperCase();
+            break;
+          case 't':
+            s = typeof a === 'boolean' ? String(a) : `%!t(${typeName(a)}=${goString(a)})`;
+            break;
+          case 'T':
+            s = typeName(a);
+            break;
+          default:
+            return `%!${verb}(${typeName(a)}=${goString(a)})`;
+        }
+        if (flags.includes('+') && typeof a === 'number' && a >= 0 && 'dfFeg'.includes(verb)) s = `+${s}`;
+        const w = width === undefined ? 0 : Number(width);
+        if (s.length < w)
+          s = flags.includes('-')
+            ? s.padEnd(w)
+            : flags.includes('0') && typeof a === 'number'
+              ? s.padStart(w, '0')
+              : s.padStart(w);
+        void whole;
+        return s;
+      },
+    ) +
+    (ai < args.length
+      ? `%!(EXTRA ${args
+          .slice(ai)
+          .map((a) => `${typeName(a)}=${goString(a)}`)
+          .join(', ')})`
+      : '')
+  );
 }
 
 /** Go's print: spaces between operands when neither side is a string. */
@@ -446,13 +519,16 @@ function goPrint(args: unknown[]): string {
 }
 
 function compare(a: unknown, b: unknown, op: string): boolean {
-  const basic = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null || v === NO_VALUE;
+  const basic = (v: unknown) =>
+    typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null || v === NO_VALUE;
   if (!basic(a) || !basic(b)) fail(undefined, `error calling ${op}: incompatible types for comparison`);
   if (op === 'eq' || op === 'ne') {
-    if (typeof a !== typeof b && a !== null && b !== null) fail(undefined, `error calling ${op}: incompatible types for comparison`);
+    if (typeof a !== typeof b && a !== null && b !== null)
+      fail(undefined, `error calling ${op}: incompatible types for comparison`);
     return op === 'eq' ? a === b : a !== b;
   }
-  if (typeof a !== typeof b || typeof a === 'boolean' || a === null) fail(undefined, `error calling ${op}: invalid type for comparison`);
+  if (typeof a !== typeof b || typeof a === 'boolean' || a === null)
+    fail(undefined, `error calling ${op}: invalid type for comparison`);
   const x = a as number | string;
   const y = b as number | string;
   return op === 'lt' ? x < y : op === 'le' ? x <= y : op === 'gt' ? x > y : x >= y;
@@ -496,11 +572,13 @@ export const FUNCS: Record<string, Fn> = {
     return v;
   },
   slice: (a, ...idx) => {
-    if (!Array.isArray(a) && typeof a !== 'string') fail(undefined, `error calling slice: can't slice item of type ${typeName(a)}`);
+    if (!Array.isArray(a) && typeof a !== 'string')
+      fail(undefined, `error calling slice: can't slice item of type ${typeName(a)}`);
     const s = a as string | unknown[];
     const from = idx[0] === undefined ? 0 : int('slice', idx[0]);
     const to = idx[1] === undefined ? s.length : int('slice', idx[1]);
-    if (from < 0 || to > s.length || from > to) fail(undefined, `error calling slice: index out of range: ${from}:${to}`);
+    if (from < 0 || to > s.length || from > to)
+      fail(undefined, `error calling slice: index out of range: ${from}:${to}`);
     return s.slice(from, to);
   },
   eq: (a, ...b) => {
@@ -524,18 +602,22 @@ export const FUNCS: Record<string, Fn> = {
   split: (a, sep) => str('split', a).split(str('split', sep)),
   lower: (a) => str('lower', a).toLowerCase(),
   upper: (a) => str('upper', a).toUpperCase(),
-  title: (a) => str('title', a).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p: string, c: string) => p + c.toUpperCase()),
+  title: (a) =>
+    str('title', a).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p: string, c: string) => p + c.toUpperCase()),
   // docker's truncate and pad take the string first: {{truncate .ID 5}}, {{pad .Name 1 2}}.
   truncate: (a, n) => {
     const s = [...str('truncate', a)];
     const k = int('truncate', n);
     return s.length > k ? s.slice(0, k).join('') : s.join('');
   },
-  pad: (a, l, r) => `${' '.repeat(Math.max(0, int('pad', l)))}${str('pad', a)}${' '.repeat(Math.max(0, int('pad', r)))}`,
+  pad: (a, l, r) =>
+    `${' '.repeat(Math.max(0, int('pad', l)))}${str('pad', a)}${' '.repeat(Math.max(0, int('pad', r)))}`,
 };
 
 function jsonOf(a: unknown): string {
-  const s = JSON.stringify(a === NO_VALUE || a === undefined ? null : a, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : typeof v === 'function' ? undefined : v));
+  const s = JSON.stringify(a === NO_VALUE || a === undefined ? null : a, (_k, v) =>
+    v instanceof Map ? Object.fromEntries(v) : typeof v === 'function' ? undefined : v,
+  );
   return (s ?? 'null').replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -583,8 +665,12 @@ class Exec {
     let items: [unknown, unknown][];
     if (Array.isArray(v)) items = v.map((x, i) => [i, x]);
     else if (v instanceof Map) items = [...v.keys()].sort().map((k) => [k, v.get(k)]);
-    else if (isMap(v)) items = Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]);
-    else if (typeof v === 'number' && Number.isInteger(v)) items = Array.from({ length: Math.max(0, v) }, (_x, i) => [i, i]);
+    else if (isMap(v))
+      items = Object.keys(v)
+        .sort()
+        .map((k) => [k, (v as Record<string, unknown>)[k]]);
+    else if (typeof v === 'number' && Number.isInteger(v))
+      items = Array.from({ length: Math.max(0, v) }, (_x, i) => [i, i]);
     else if (v === null || v === NO_VALUE || v === undefined) items = [];
     else return void fail(n.pos, `range can't iterate over ${goString(v)}`);
     if (!items.length) {
@@ -594,7 +680,8 @@ class Exec {
     for (const [k, x] of items) {
       const inner = scope.vars.length;
       if (n.pipe.decl.length === 1) scope.vars.push({ name: n.pipe.decl[0]!, value: x });
-      else if (n.pipe.decl.length === 2) scope.vars.push({ name: n.pipe.decl[0]!, value: k }, { name: n.pipe.decl[1]!, value: x });
+      else if (n.pipe.decl.length === 2)
+        scope.vars.push({ name: n.pipe.decl[0]!, value: k }, { name: n.pipe.decl[1]!, value: x });
       this.run(n.list, x, scope);
       scope.vars.length = inner;
     }
@@ -696,7 +783,8 @@ class Exec {
   }
 }
 
-const describe = (a: Arg) => (a.k === 'field' ? `.${a.names.join('.')}` : a.k === 'var' ? [a.name, ...a.names].join('.') : a.k);
+const describe = (a: Arg) =>
+  a.k === 'field' ? `.${a.names.join('.')}` : a.k === 'var' ? [a.name, ...a.names].join('.') : a.k;
 
 function field(v: unknown, name: string, pos: Pos): unknown {
   if (v instanceof Map) return v.has(name) ? v.get(name) : NO_VALUE;
@@ -705,7 +793,8 @@ function field(v: unknown, name: string, pos: Pos): unknown {
     if (!Object.hasOwn(v, name)) fail(pos, `executing at <.${name}>: can't evaluate field ${name} in type struct`);
     return (v as Record<string, unknown>)[name];
   }
-  if (v === null || v === NO_VALUE || v === undefined) fail(pos, `executing at <.${name}>: nil pointer evaluating .${name}`);
+  if (v === null || v === NO_VALUE || v === undefined)
+    fail(pos, `executing at <.${name}>: nil pointer evaluating .${name}`);
   return fail(pos, `executing at <.${name}>: can't evaluate field ${name} in type ${typeName(v)}`);
 }
 

@@ -27,10 +27,15 @@ const pull: Verb = {
   usage: 'pull [--platform P] [-q] REF',
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'pull [--platform os/arch[/variant]] [-q] REF');
-    const renderer = f.quiet ? undefined : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
+    const renderer = f.quiet
+      ? undefined
+      : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
     if (renderer) ctx.out.write(`Pulling ${args[0]}\n`);
-    // biome-ignore lint/suspicious/noExplicitAny: progress events are the image service's PullEvent, carried as JSON.
-    const r = await (await ctx.client()).pull(args[0]!, { ...(f.platform ? { platform: f.platform as string } : {}), ...(renderer ? { progress: (e) => renderer.pull(e as any) } : {}) });
+    const r = await (await ctx.client()).pull(args[0]!, {
+      ...(f.platform ? { platform: f.platform as string } : {}),
+      // biome-ignore lint/suspicious/noExplicitAny: progress events are the image service's PullEvent, carried as JSON.
+      ...(renderer ? { progress: (e) => renderer.pull(e as any) } : {}),
+    });
     renderer?.finish();
     if (!f.quiet) ctx.out.write(`Digest: ${r.digest}\n`);
     ctx.out.write(`${r.name}\n`);
@@ -39,17 +44,41 @@ const pull: Verb = {
 };
 
 const images: Verb = {
-  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, { names: ['no-trunc'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, help],
+  flags: [
+    format,
+    quiet,
+    { names: ['digests'], kind: 'bool' },
+    { names: ['all', 'a'], kind: 'bool' },
+    { names: ['no-trunc'], kind: 'bool' },
+    { names: ['filter', 'f'], kind: 'strings' },
+    help,
+  ],
   usage: 'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]',
   run: async (ctx, f, args) => {
-    want(args, 0, 1, 'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]');
+    want(
+      args,
+      0,
+      1,
+      'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]',
+    );
     formatChoice(f.format as string | undefined);
     const c = await ctx.client();
-    const labelsOf = async (i: { name: string }) => ((((await c.imageInspect(i.name)) as { config: { config?: { Labels?: Record<string, string> } } }).config.config?.Labels ?? {}) as Record<string, string>);
+    const labelsOf = async (i: { name: string }) =>
+      (((await c.imageInspect(i.name)) as { config: { config?: { Labels?: Record<string, string> } } }).config.config
+        ?.Labels ?? {}) as Record<string, string>;
     const list = await imagesFiltered(imagesNamed(await c.images(), args[0]), filtersOf(f), labelsOf);
     const noTrunc = f['no-trunc'] === true;
     if (f.quiet) ctx.out.write(imagesText(list, { quiet: true, noTrunc }));
-    else ctx.out.write(listOutput(f.format, list, () => list.map((i) => imageContext(i, { noTrunc })), IMAGES_HEADERS, () => imagesText(list, { digests: f.digests === true, noTrunc })));
+    else
+      ctx.out.write(
+        listOutput(
+          f.format,
+          list,
+          () => list.map((i) => imageContext(i, { noTrunc })),
+          IMAGES_HEADERS,
+          () => imagesText(list, { digests: f.digests === true, noTrunc }),
+        ),
+      );
     return 0;
   },
 };
@@ -130,9 +159,11 @@ const save: Verb = {
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'save [-o FILE] [--format docker-archive|oci-archive] REF...');
     const fmt = (f.format as string | undefined) ?? 'docker-archive';
-    if (fmt !== 'docker-archive' && fmt !== 'oci-archive') throw invalidArgument(`--format: expected docker-archive or oci-archive, got ${JSON.stringify(fmt)}`);
+    if (fmt !== 'docker-archive' && fmt !== 'oci-archive')
+      throw invalidArgument(`--format: expected docker-archive or oci-archive, got ${JSON.stringify(fmt)}`);
     const file = f.output as string | undefined;
-    if (!file && ctx.out.isTTY) throw invalidArgument('save: refusing to write an archive to a terminal; use -o FILE or redirect stdout');
+    if (!file && ctx.out.isTTY)
+      throw invalidArgument('save: refusing to write an archive to a terminal; use -o FILE or redirect stdout');
     const res = await (await ctx.client()).save(args, fmt);
     if (!file) {
       await pipeline(res, ctx.out, { end: false });
@@ -151,4 +182,14 @@ const save: Verb = {
 };
 
 export const DAEMON_IMAGE_VERBS: Record<string, Verb> = { pull, images, tag, rmi, load, import: importCmd, save };
-export const DAEMON_IMAGE_GROUP: Record<string, Verb> = { ls: images, list: images, inspect, tag, rm: rmi, pull, save, load, import: importCmd };
+export const DAEMON_IMAGE_GROUP: Record<string, Verb> = {
+  ls: images,
+  list: images,
+  inspect,
+  tag,
+  rm: rmi,
+  pull,
+  save,
+  load,
+  import: importCmd,
+};

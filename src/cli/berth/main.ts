@@ -17,14 +17,25 @@ import { IMAGES_HEADERS, imageContext, imageInspectContext } from './docker-cont
 import { formatChoice, inspectOutput, listOutput } from './template-format.ts';
 import { ProgressRenderer } from './progress.ts';
 import { BerthClient, DEFAULT_SOCKET } from '../../client/client.ts';
-import { CONTAINER_GROUPS, CONTAINER_VERBS, EXIT_CLI_ERROR, exitStatusOf, expandShortFlags, filtersOf, type Verb, type VerbCtx, withExitStatus } from './container-verbs.ts';
+import {
+  CONTAINER_GROUPS,
+  CONTAINER_VERBS,
+  EXIT_CLI_ERROR,
+  exitStatusOf,
+  expandShortFlags,
+  filtersOf,
+  type Verb,
+  type VerbCtx,
+  withExitStatus,
+} from './container-verbs.ts';
 import { cliMark } from './timing.ts';
 
 // Built-ins that only image verbs use come through getBuiltinModule when they run: an ESM import
 // of node:fs or node:stream/promises builds their namespaces (fs's lazy `promises` and stream
 // getters included) on every start-up, a few ms that `berth run` never needs.
 const fsMod = () => process.getBuiltinModule('node:fs') as typeof import('node:fs');
-const pipeline = (...a: Parameters<typeof import('node:stream/promises').pipeline>) => (process.getBuiltinModule('node:stream/promises') as typeof import('node:stream/promises')).pipeline(...a);
+const pipeline = (...a: Parameters<typeof import('node:stream/promises').pipeline>) =>
+  (process.getBuiltinModule('node:stream/promises') as typeof import('node:stream/promises')).pipeline(...a);
 
 const VERSION = '0.1.0';
 
@@ -106,7 +117,8 @@ function want(args: string[], min: number, max: number, usage: string): void {
 
 function listFormat(f: Record<string, unknown>): 'table' | 'json' {
   const v = (f.format as string | undefined) ?? 'table';
-  if (v !== 'table' && v !== 'json') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}`);
+  if (v !== 'table' && v !== 'json')
+    throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -131,7 +143,16 @@ async function readStdin(): Promise<string> {
 
 function gcReport(ctx: Ctx, f: Record<string, unknown>, r: Awaited<ReturnType<ImageService['gc']>>): void {
   if (listFormat(f) === 'json') {
-    ctx.out.write(json({ removedContent: r.removed, removedSnapshots: r.removedSnapshots, removedIngests: r.removedIngests, removedLeases: r.removedLeases, removedDirs: r.removedDirs, freedBytes: r.freedBytes }));
+    ctx.out.write(
+      json({
+        removedContent: r.removed,
+        removedSnapshots: r.removedSnapshots,
+        removedIngests: r.removedIngests,
+        removedLeases: r.removedLeases,
+        removedDirs: r.removedDirs,
+        freedBytes: r.freedBytes,
+      }),
+    );
     return;
   }
   for (const d of r.removed) ctx.out.write(`Deleted content: ${d}\n`);
@@ -146,9 +167,14 @@ const pull: Command = {
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'pull [--platform os/arch[/variant]] [-q] REF');
     await withService(ctx, async (s) => {
-      const renderer = f.quiet ? undefined : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
+      const renderer = f.quiet
+        ? undefined
+        : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
       if (renderer) ctx.out.write(`Pulling ${args[0]}\n`);
-      const r = await s.pull(args[0]!, { ...(f.platform ? { platform: f.platform as string } : {}), ...(renderer ? { progress: (e) => renderer.pull(e) } : {}) });
+      const r = await s.pull(args[0]!, {
+        ...(f.platform ? { platform: f.platform as string } : {}),
+        ...(renderer ? { progress: (e) => renderer.pull(e) } : {}),
+      });
       renderer?.finish();
       if (!f.quiet) ctx.out.write(`Digest: ${r.target.digest}\n`);
       ctx.out.write(`${r.name}\n`);
@@ -161,7 +187,9 @@ const push: Command = {
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'push [-q] REF');
     await withService(ctx, async (s) => {
-      const renderer = f.quiet ? undefined : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
+      const renderer = f.quiet
+        ? undefined
+        : new ProgressRenderer(ctx.out, { tty: ctx.out.isTTY === true, columns: ctx.out.columns ?? 100 });
       if (renderer) ctx.out.write(`Pushing ${args[0]}\n`);
       const r = await s.push(args[0]!, renderer ? { progress: (e) => renderer.push(e) } : {});
       renderer?.finish();
@@ -172,16 +200,36 @@ const push: Command = {
 };
 
 const images: Command = {
-  flags: [format, quiet, { names: ['digests'], kind: 'bool' }, { names: ['all', 'a'], kind: 'bool' }, { names: ['no-trunc'], kind: 'bool' }, { names: ['filter', 'f'], kind: 'strings' }, help],
+  flags: [
+    format,
+    quiet,
+    { names: ['digests'], kind: 'bool' },
+    { names: ['all', 'a'], kind: 'bool' },
+    { names: ['no-trunc'], kind: 'bool' },
+    { names: ['filter', 'f'], kind: 'strings' },
+    help,
+  ],
   run: async (ctx, f, args) => {
-    want(args, 0, 1, 'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]');
+    want(
+      args,
+      0,
+      1,
+      'images [--format table|json|TEMPLATE] [-q] [--digests] [--no-trunc] [--filter K=V] [REPOSITORY[:TAG]]',
+    );
     formatChoice(f.format as string | undefined);
     const noTrunc = f['no-trunc'] === true;
     const text = await withService(ctx, async (s) => {
-      const labelsOf = async (i: { name: string }) => ((await s.inspect(i.name)).config.config?.Labels ?? {}) as Record<string, string>;
+      const labelsOf = async (i: { name: string }) =>
+        ((await s.inspect(i.name)).config.config?.Labels ?? {}) as Record<string, string>;
       const list = await imagesFiltered(imagesNamed(await s.list(), args[0]), filtersOf(f), labelsOf);
       if (f.quiet) return imagesText(list, { quiet: true, noTrunc });
-      return listOutput(f.format, list, () => list.map((i) => imageContext(i, { noTrunc })), IMAGES_HEADERS, () => imagesText(list, { digests: f.digests === true, noTrunc }));
+      return listOutput(
+        f.format,
+        list,
+        () => list.map((i) => imageContext(i, { noTrunc })),
+        IMAGES_HEADERS,
+        () => imagesText(list, { digests: f.digests === true, noTrunc }),
+      );
     });
     ctx.out.write(text);
   },
@@ -224,9 +272,11 @@ const save: Command = {
   run: async (ctx, f, args) => {
     want(args, 1, Number.POSITIVE_INFINITY, 'save [-o FILE] [--format docker-archive|oci-archive] REF...');
     const fmt = (f.format as string | undefined) ?? 'docker-archive';
-    if (fmt !== 'docker-archive' && fmt !== 'oci-archive') throw invalidArgument(`--format: expected docker-archive or oci-archive, got ${JSON.stringify(fmt)}`);
+    if (fmt !== 'docker-archive' && fmt !== 'oci-archive')
+      throw invalidArgument(`--format: expected docker-archive or oci-archive, got ${JSON.stringify(fmt)}`);
     const file = f.output as string | undefined;
-    if (!file && ctx.out.isTTY) throw invalidArgument('save: refusing to write an archive to a terminal; use -o FILE or redirect stdout');
+    if (!file && ctx.out.isTTY)
+      throw invalidArgument('save: refusing to write an archive to a terminal; use -o FILE or redirect stdout');
     await withService(ctx, async (s) => {
       if (!file) return s.save(args, ctx.out, { format: fmt as ArchiveFormat });
       // A failed save leaves no partial archive behind under the requested name.
@@ -257,21 +307,30 @@ const importCmd: Command = {
   flags: [platform, help],
   run: async (ctx, f, args) => {
     want(args, 1, 2, 'import FILE|- [REF]');
-    const r = await withService(ctx, (s) => s.importRootfs(args[0]!, args[1], f.platform ? { platform: f.platform as string } : {}));
+    const r = await withService(ctx, (s) =>
+      s.importRootfs(args[0]!, args[1], f.platform ? { platform: f.platform as string } : {}),
+    );
     ctx.out.write(`${r.target.digest}\n`);
   },
 };
 
 const login: Command = {
-  flags: [{ names: ['username', 'u'], kind: 'string' }, { names: ['password', 'p'], kind: 'string' }, { names: ['password-stdin'], kind: 'bool' }, help],
+  flags: [
+    { names: ['username', 'u'], kind: 'string' },
+    { names: ['password', 'p'], kind: 'string' },
+    { names: ['password-stdin'], kind: 'bool' },
+    help,
+  ],
   run: async (ctx, f, args) => {
     want(args, 1, 1, 'login [-u USER] [-p PASS | --password-stdin] REGISTRY');
     const username = f.username as string | undefined;
     if (!username) throw invalidArgument('login: a username is required (-u USER)');
-    if (f.password !== undefined && f['password-stdin']) throw invalidArgument('login: --password and --password-stdin are mutually exclusive');
+    if (f.password !== undefined && f['password-stdin'])
+      throw invalidArgument('login: --password and --password-stdin are mutually exclusive');
     let password = f.password as string | undefined;
     if (password === undefined) {
-      if (!f['password-stdin'] && process.stdin.isTTY) throw invalidArgument('login: give the password with -p or on stdin with --password-stdin');
+      if (!f['password-stdin'] && process.stdin.isTTY)
+        throw invalidArgument('login: give the password with -p or on stdin with --password-stdin');
       password = (await readStdin()).replace(/\r?\n$/, '');
     }
     if (!password) throw invalidArgument('login: the password is empty');
@@ -315,7 +374,12 @@ const contentLs: Command = {
     const list = await withService(ctx, (s) => s.listContent());
     if (fmt === 'json') return void ctx.out.write(json(list));
     if (f.quiet) return void ctx.out.write(list.map((c) => `${c.digest}\n`).join(''));
-    ctx.out.write(table(['DIGEST', 'SIZE', 'AGE'], list.map((c) => [c.digest, formatBytes(c.size), timeAgo(c.createdAt)])));
+    ctx.out.write(
+      table(
+        ['DIGEST', 'SIZE', 'AGE'],
+        list.map((c) => [c.digest, formatBytes(c.size), timeAgo(c.createdAt)]),
+      ),
+    );
   },
 };
 
@@ -340,7 +404,12 @@ const snapshotLs: Command = {
     const list = await withService(ctx, (s) => s.listSnapshots());
     if (fmt === 'json') return void ctx.out.write(json(list));
     if (f.quiet) return void ctx.out.write(list.map((x) => `${x.name}\n`).join(''));
-    ctx.out.write(table(['NAME', 'PARENT', 'KIND', 'SNAPSHOTTER'], list.map((x) => [x.name, x.parent ?? '', x.kind, x.snapshotter])));
+    ctx.out.write(
+      table(
+        ['NAME', 'PARENT', 'KIND', 'SNAPSHOTTER'],
+        list.map((x) => [x.name, x.parent ?? '', x.kind, x.snapshotter]),
+      ),
+    );
   },
 };
 
@@ -363,14 +432,18 @@ const GROUPS: Record<string, Record<string, Command>> = {
   system: { gc: systemGc, prune },
 };
 
-export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  ctx: Omit<Ctx, 'opts' | 'debug'> = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   const g = cliFlags(() => parseFlags(argv, GLOBAL, true), '');
   const debug = g.flags.debug === true;
   const full: Ctx = { ...ctx, debug, opts: {} };
   if (g.flags.root !== undefined) full.opts.root = g.flags.root as string;
   const sn = (g.flags.snapshotter as string | undefined) ?? process.env.BERTH_SNAPSHOTTER;
   if (sn !== undefined) {
-    if (sn !== 'auto' && sn !== 'overlay' && sn !== 'native') throw invalidArgument(`--snapshotter: expected auto, overlay or native, got ${JSON.stringify(sn)}`);
+    if (sn !== 'auto' && sn !== 'overlay' && sn !== 'native')
+      throw invalidArgument(`--snapshotter: expected auto, overlay or native, got ${JSON.stringify(sn)}`);
     full.opts.snapshotter = sn;
   }
   full.opts.onNotice = (m) => ctx.err.write(`berth: ${m}\n`);
@@ -400,20 +473,31 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
   };
   cliMark('flags parsed, verb found');
   // Verbs that need berthd: port, system df/prune, image/container/network prune. Loaded only for them.
-  if (verb === 'port' || ((rest[0] === 'prune' || rest[0] === 'df') && ['system', 'image', 'container', 'network'].includes(verb))) {
+  if (
+    verb === 'port' ||
+    ((rest[0] === 'prune' || rest[0] === 'df') && ['system', 'image', 'container', 'network'].includes(verb))
+  ) {
     const { SYSTEM_GROUPS, SYSTEM_VERBS } = await import('./system-verbs.ts');
     if (SYSTEM_VERBS[verb]) return runVerb(SYSTEM_VERBS[verb]!, rest, verb);
     const systemVerb = SYSTEM_GROUPS[verb]?.[rest[0]!];
-    const daemonUp = async () => host !== undefined || (g.flags.root === undefined && (await new BerthClient(DEFAULT_SOCKET).ping()));
+    const daemonUp = async () =>
+      host !== undefined || (g.flags.root === undefined && (await new BerthClient(DEFAULT_SOCKET).ping()));
     // image prune and system prune without a daemon: the in-process gc below (`system gc` always is).
-    if (systemVerb && (verb === 'container' || verb === 'network' || rest[0] === 'df' || (await daemonUp()))) return runVerb(systemVerb, rest.slice(1), `${verb} ${rest[0]}`);
+    if (systemVerb && (verb === 'container' || verb === 'network' || rest[0] === 'df' || (await daemonUp())))
+      return runVerb(systemVerb, rest.slice(1), `${verb} ${rest[0]}`);
   }
   if (verb === 'build' || (verb === 'builder' && rest[0] === 'prune') || (verb === 'image' && rest[0] === 'build')) {
     const { build, builderPrune } = await import('./build-verb.ts');
-    return verb === 'builder' ? runVerb(builderPrune, rest.slice(1), 'builder prune') : runVerb(build, verb === 'image' ? rest.slice(1) : rest, 'build');
+    return verb === 'builder'
+      ? runVerb(builderPrune, rest.slice(1), 'builder prune')
+      : runVerb(build, verb === 'image' ? rest.slice(1) : rest, 'build');
   }
   // docker's verbs that berth's first CLI lacked (docker-verbs.ts), loaded only for them.
-  if (['version', 'history', 'rename', 'update', 'cp', 'diff', 'commit', 'export'].includes(verb) || (verb === 'container' && ['rename', 'update', 'cp', 'diff', 'commit', 'export'].includes(rest[0] ?? '')) || (verb === 'image' && rest[0] === 'history')) {
+  if (
+    ['version', 'history', 'rename', 'update', 'cp', 'diff', 'commit', 'export'].includes(verb) ||
+    (verb === 'container' && ['rename', 'update', 'cp', 'diff', 'commit', 'export'].includes(rest[0] ?? '')) ||
+    (verb === 'image' && rest[0] === 'history')
+  ) {
     const { DOCKER_GROUP_VERBS, DOCKER_VERBS } = await import('./docker-verbs.ts');
     const v = DOCKER_GROUP_VERBS[verb]?.[rest[0]!];
     return v ? runVerb(v, rest.slice(1), `${verb} ${rest[0]}`) : runVerb(DOCKER_VERBS[verb]!, rest, verb);
@@ -423,7 +507,10 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
   if (containerGroup) {
     const [sub, ...subRest] = rest;
     const v = sub ? containerGroup[sub] : undefined;
-    if (!v) throw invalidArgument(`${verb}: expected one of ${Object.keys(containerGroup).join(', ')}${sub ? `, got ${JSON.stringify(sub)}` : ''}`);
+    if (!v)
+      throw invalidArgument(
+        `${verb}: expected one of ${Object.keys(containerGroup).join(', ')}${sub ? `, got ${JSON.stringify(sub)}` : ''}`,
+      );
     return runVerb(v, subRest, `${verb} ${sub}`);
   }
   // Image verbs: through the daemon when one is in use (see the header).
@@ -432,7 +519,8 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
     // Loaded here, not at start-up: container verbs (every `berth run`) never need it.
     const { DAEMON_IMAGE_GROUP, DAEMON_IMAGE_VERBS } = await import('./image-verbs-daemon.ts');
     if (DAEMON_IMAGE_VERBS[verb]) return runVerb(DAEMON_IMAGE_VERBS[verb]!, rest, verb);
-    if (verb === 'image' && rest[0] && DAEMON_IMAGE_GROUP[rest[0]]) return runVerb(DAEMON_IMAGE_GROUP[rest[0]]!, rest.slice(1), `image ${rest[0]}`);
+    if (verb === 'image' && rest[0] && DAEMON_IMAGE_GROUP[rest[0]])
+      return runVerb(DAEMON_IMAGE_GROUP[rest[0]]!, rest.slice(1), `image ${rest[0]}`);
   }
   let cmd = COMMANDS[verb];
   let args = rest;
@@ -440,7 +528,10 @@ export async function main(argv: string[], ctx: Omit<Ctx, 'opts' | 'debug'> = { 
   if (!cmd && GROUPS[verb]) {
     const [sub, ...subRest] = rest;
     cmd = sub ? GROUPS[verb]![sub] : undefined;
-    if (!cmd) throw invalidArgument(`${verb}: expected one of ${Object.keys(GROUPS[verb]!).join(', ')}${sub ? `, got ${JSON.stringify(sub)}` : ''}`);
+    if (!cmd)
+      throw invalidArgument(
+        `${verb}: expected one of ${Object.keys(GROUPS[verb]!).join(', ')}${sub ? `, got ${JSON.stringify(sub)}` : ''}`,
+      );
     args = subRest;
     name = `${verb} ${sub}`;
   }
@@ -464,7 +555,11 @@ function cliFlags<T>(parse: () => T, verb: string): T {
     return parse();
   } catch (e) {
     const m = /^flag provided but not defined: -(.+)$/.exec(errorMessage(e));
-    const what = m ? (m[1]!.length === 1 ? `unknown shorthand flag: '${m[1]}' in -${m[1]}` : `unknown flag: --${m[1]}`) : errorMessage(e);
+    const what = m
+      ? m[1]!.length === 1
+        ? `unknown shorthand flag: '${m[1]}' in -${m[1]}`
+        : `unknown flag: --${m[1]}`
+      : errorMessage(e);
     throw withExitStatus(invalidArgument(`${what}\nSee 'berth ${verb ? `${verb} ` : ''}--help'.`, e), EXIT_CLI_ERROR);
   }
 }
@@ -495,7 +590,9 @@ if (import.meta.main) {
       if (isEpipe(e) && isEpipe(process.stdout.errored)) process.exit(EXIT_SIGPIPE);
       // A flag error keeps docker's two lines (the error, then where to look).
       const msg = errorMessage(e);
-      process.stderr.write(`berth: ${/^unknown (shorthand )?flag: /.test(msg) ? msg : msg.replace(/\s*\n\s*/g, ' ')}\n`);
+      process.stderr.write(
+        `berth: ${/^unknown (shorthand )?flag: /.test(msg) ? msg : msg.replace(/\s*\n\s*/g, ' ')}\n`,
+      );
       if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
       process.exitCode = exitStatusOf(e) ?? 1;
     },

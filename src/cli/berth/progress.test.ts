@@ -17,7 +17,15 @@ describe('ProgressRenderer', () => {
     const out = sink();
     let t = 0;
     const r = new ProgressRenderer(out, { tty: false, now: () => t });
-    r.pull({ kind: 'manifest', digest: CFG.digest, config: CFG, layers: [{ ...CFG, digest: L1, size: 2000 }, { ...CFG, digest: L2, size: 5 }] });
+    r.pull({
+      kind: 'manifest',
+      digest: CFG.digest,
+      config: CFG,
+      layers: [
+        { ...CFG, digest: L1, size: 2000 },
+        { ...CFG, digest: L2, size: 5 },
+      ],
+    });
     r.pull({ kind: 'unpack', digest: L1, chainId: L1, state: 'unpacking' });
     for (const cur of [0, 500, 1000, 2000]) {
       t += 300;
@@ -71,7 +79,13 @@ describe('format', () => {
 
   it("prints a container's status as docker's ps does, from its recorded state", () => {
     const now = Date.parse('2026-01-01T01:00:00Z');
-    const c = { status: 'running', restarting: false, startedAt: '2026-01-01T00:57:00Z', finishedAt: null, exitCode: null };
+    const c = {
+      status: 'running',
+      restarting: false,
+      startedAt: '2026-01-01T00:57:00Z',
+      finishedAt: null,
+      exitCode: null,
+    };
     assert.equal(containerStatusText(c, now), 'Up 3 minutes');
     assert.equal(containerStatusText({ ...c, status: 'paused' }, now), 'Up 3 minutes (Paused)');
     assert.equal(containerStatusText({ ...c, startedAt: '2026-01-01T00:59:59.500Z' }, now), 'Up Less than a second');

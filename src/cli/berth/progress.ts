@@ -7,7 +7,16 @@ import type { PullEvent, PushEvent } from '../../images/image-service.ts';
 import type { Descriptor } from '../../oci/image-spec.ts';
 import { formatBytes, shortDigest } from './format.ts';
 
-export type LayerState = 'waiting' | 'downloading' | 'verifying' | 'downloaded' | 'extracting' | 'uploading' | 'mounted' | 'exists' | 'done';
+export type LayerState =
+  | 'waiting'
+  | 'downloading'
+  | 'verifying'
+  | 'downloaded'
+  | 'extracting'
+  | 'uploading'
+  | 'mounted'
+  | 'exists'
+  | 'done';
 
 export type ProgressOutput = { write(s: string): unknown };
 
@@ -23,7 +32,6 @@ type Row = {
   sampleAt: number;
   sampleBytes: number;
 };
-
 
 export class ProgressRenderer {
   readonly #out: ProgressOutput;
@@ -44,7 +52,17 @@ export class ProgressRenderer {
   #row(digest: string, total = 0): Row {
     let r = this.#rows.get(digest);
     if (!r) {
-      r = { digest, state: 'waiting', current: 0, total, blob: 'none', unpack: 'none', speed: 0, sampleAt: this.#now(), sampleBytes: 0 };
+      r = {
+        digest,
+        state: 'waiting',
+        current: 0,
+        total,
+        blob: 'none',
+        unpack: 'none',
+        speed: 0,
+        sampleAt: this.#now(),
+        sampleBytes: 0,
+      };
       this.#rows.set(digest, r);
       if (!this.#tty) this.#out.write(`${this.#line(r)}\n`);
     }
@@ -148,7 +166,8 @@ export class ProgressRenderer {
     const id = shortDigest(r.digest);
     const state = r.state.padEnd(11);
     const moving = r.state === 'downloading' || r.state === 'uploading';
-    const amount = r.total > 0 ? `${formatBytes(r.current)}/${formatBytes(r.total)}` : r.current > 0 ? formatBytes(r.current) : '';
+    const amount =
+      r.total > 0 ? `${formatBytes(r.current)}/${formatBytes(r.total)}` : r.current > 0 ? formatBytes(r.current) : '';
     if (!this.#tty) {
       if (r.state === 'waiting') return `${id}: waiting`;
       return `${id}: ${r.state}${amount ? ` ${amount}` : ''}`;

@@ -25,9 +25,14 @@ function want(args: string[], min: number, max: number, usage: string): void {
 /** Docker's confirmation: -f skips it; off a terminal there is no one to ask, so -f is required. */
 async function confirm(ctx: VerbCtx, f: Record<string, unknown>, what: string[]): Promise<boolean> {
   if (f.force) return true;
-  if (!process.stdin.isTTY) throw invalidArgument(`prune: stdin is not a terminal to confirm on; add -f to remove ${what.join(', ')}`);
-  ctx.out.write(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}\nAre you sure you want to continue? [y/N] `);
-  const { createInterface } = process.getBuiltinModule('node:readline/promises') as typeof import('node:readline/promises');
+  if (!process.stdin.isTTY)
+    throw invalidArgument(`prune: stdin is not a terminal to confirm on; add -f to remove ${what.join(', ')}`);
+  ctx.out.write(
+    `WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}\nAre you sure you want to continue? [y/N] `,
+  );
+  const { createInterface } = process.getBuiltinModule(
+    'node:readline/promises',
+  ) as typeof import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: ctx.out });
   try {
     return /^y(es)?$/i.test((await rl.question('')).trim());
@@ -45,11 +50,26 @@ const systemDf: Verb = {
     want(args, 0, 0, 'system df [--format json]');
     formatChoice(f.format as string | undefined);
     const df = await (await ctx.client()).systemDf();
-    const row = (type: string, r: { total: number; active: number; size: number; reclaimable: number }) => [type, String(r.total), String(r.active), formatBytes(r.size), `${formatBytes(r.reclaimable)} (${pct(r.reclaimable, r.size)}%)`];
+    const row = (type: string, r: { total: number; active: number; size: number; reclaimable: number }) => [
+      type,
+      String(r.total),
+      String(r.active),
+      formatBytes(r.size),
+      `${formatBytes(r.reclaimable)} (${pct(r.reclaimable, r.size)}%)`,
+    ];
     const rows = [row('Images', df.images), row('Containers', df.containers), row('Local Volumes', df.volumes)];
     // docker's df fields: Type, TotalCount, Active, Size, Reclaimable.
-    const contexts = () => rows.map(([Type, TotalCount, Active, Size, Reclaimable]) => ({ Type, TotalCount, Active, Size, Reclaimable }));
-    ctx.out.write(listOutput(f.format, df, contexts, { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' }, () => table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows)));
+    const contexts = () =>
+      rows.map(([Type, TotalCount, Active, Size, Reclaimable]) => ({ Type, TotalCount, Active, Size, Reclaimable }));
+    ctx.out.write(
+      listOutput(
+        f.format,
+        df,
+        contexts,
+        { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
+        () => table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows),
+      ),
+    );
     return 0;
   },
 };
@@ -59,7 +79,12 @@ const systemPrune: Verb = {
   usage: 'system prune [-a] [--volumes] [-f]',
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'system prune [-a] [--volumes] [-f]');
-    const what = ['all stopped containers', 'all networks not used by at least one container', ...(f.volumes ? ['all anonymous volumes not used by at least one container'] : []), f.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+    const what = [
+      'all stopped containers',
+      'all networks not used by at least one container',
+      ...(f.volumes ? ['all anonymous volumes not used by at least one container'] : []),
+      f.all ? 'all images without at least one container associated to them' : 'all dangling images',
+    ];
     if (!(await confirm(ctx, f, what))) return 0;
     const r = await (await ctx.client()).systemPrune({ all: f.all === true, volumes: f.volumes === true });
     if (isJson(f)) {
@@ -71,7 +96,10 @@ const systemPrune: Verb = {
       section('Deleted Containers', r.containersDeleted) +
         section('Deleted Networks', r.networksDeleted) +
         section('Deleted Volumes', r.volumesDeleted) +
-        section('Deleted Images', [...r.imagesUntagged.map((n) => `untagged: ${n}`), ...r.contentDeleted.map((d) => `deleted: ${d}`)]) +
+        section('Deleted Images', [
+          ...r.imagesUntagged.map((n) => `untagged: ${n}`),
+          ...r.contentDeleted.map((d) => `deleted: ${d}`),
+        ]) +
         `Total reclaimed space: ${formatBytes(r.spaceReclaimed)}\n`,
     );
     return 0;
@@ -83,19 +111,34 @@ const imagePrune: Verb = {
   usage: 'image prune [-a] [-f]',
   run: async (ctx, f, args) => {
     want(args, 0, 0, 'image prune [-a] [-f]');
-    if (!(await confirm(ctx, f, [f.all ? 'all images without at least one container associated to them' : 'all dangling images']))) return 0;
+    if (
+      !(await confirm(ctx, f, [
+        f.all ? 'all images without at least one container associated to them' : 'all dangling images',
+      ]))
+    )
+      return 0;
     const r = await (await ctx.client()).imagePrune({ all: f.all === true });
     if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
     }
     const lines = [...r.untagged.map((n) => `untagged: ${n}`), ...r.removed.map((d) => `deleted: ${d}`)];
-    ctx.out.write(`${lines.length ? `Deleted Images:\n${lines.join('\n')}\n\n` : ''}${r.removedSnapshots.map((s) => `Deleted snapshot: ${s}\n`).join('')}Total reclaimed space: ${formatBytes(r.freedBytes)}\n`);
+    ctx.out.write(
+      `${lines.length ? `Deleted Images:\n${lines.join('\n')}\n\n` : ''}${r.removedSnapshots.map((s) => `Deleted snapshot: ${s}\n`).join('')}Total reclaimed space: ${formatBytes(r.freedBytes)}\n`,
+    );
     return 0;
   },
 };
 
-function simplePrune(what: string, word: string, call: (c: Awaited<ReturnType<VerbCtx['client']>>, filters?: Record<string, string[]>) => Promise<{ removed: string[] }>, o: { filters?: boolean } = {}): Verb {
+function simplePrune(
+  what: string,
+  word: string,
+  call: (
+    c: Awaited<ReturnType<VerbCtx['client']>>,
+    filters?: Record<string, string[]>,
+  ) => Promise<{ removed: string[] }>,
+  o: { filters?: boolean } = {},
+): Verb {
   const usage = `${word} prune [-f]${o.filters ? ' [--filter until=T|label=K[=V]|label!=K[=V]]' : ''}`;
   return {
     flags: [force, format, help, ...(o.filters ? [{ names: ['filter'], kind: 'strings' as const }] : [])],
@@ -105,7 +148,13 @@ function simplePrune(what: string, word: string, call: (c: Awaited<ReturnType<Ve
       const filters = filtersOf(f);
       if (!(await confirm(ctx, f, [what]))) return 0;
       const r = await call(await ctx.client(), filters);
-      ctx.out.write(isJson(f) ? json(r) : r.removed.length ? `Deleted ${word === 'container' ? 'Containers' : 'Networks'}:\n${r.removed.join('\n')}\n` : '');
+      ctx.out.write(
+        isJson(f)
+          ? json(r)
+          : r.removed.length
+            ? `Deleted ${word === 'container' ? 'Containers' : 'Networks'}:\n${r.removed.join('\n')}\n`
+            : '',
+      );
       return 0;
     },
   };
@@ -146,6 +195,12 @@ export const SYSTEM_VERBS: Record<string, Verb> = { port };
 export const SYSTEM_GROUPS: Record<string, Record<string, Verb>> = {
   system: { df: systemDf, prune: systemPrune },
   image: { prune: imagePrune },
-  container: { prune: simplePrune('all stopped containers', 'container', (c, filters) => c.containerPrune(filters), { filters: true }) },
-  network: { prune: simplePrune('all networks not used by at least one container', 'network', (c) => c.networkPrune()) },
+  container: {
+    prune: simplePrune('all stopped containers', 'container', (c, filters) => c.containerPrune(filters), {
+      filters: true,
+    }),
+  },
+  network: {
+    prune: simplePrune('all networks not used by at least one container', 'network', (c) => c.networkPrune()),
+  },
 };

@@ -13,17 +13,28 @@ export function formatChoice(v: string | undefined): FormatChoice {
   if (v === 'json') return { kind: 'json' };
   // A word without any action is almost surely a mistyped format name (`--format yaml`), not a
   // template meant to print itself on every line: refused, naming what is expected.
-  if (!v.includes('{{')) throw invalidArgument(`--format: expected table or json or a Go template such as '{{.ID}}', got ${JSON.stringify(v)}`);
+  if (!v.includes('{{'))
+    throw invalidArgument(
+      `--format: expected table or json or a Go template such as '{{.ID}}', got ${JSON.stringify(v)}`,
+    );
   // As docker's formatter: the words `\t` and `\n` typed in a shell's double quotes are a tab and a
   // newline (`--format "table {{.ID}}\t{{.Names}}"`), and the spaces around the template go.
-  const prep = (t: string) => t.replace(/^ +| +$/g, '').replaceAll('\\t', '\t').replaceAll('\\n', '\n');
+  const prep = (t: string) =>
+    t
+      .replace(/^ +| +$/g, '')
+      .replaceAll('\\t', '\t')
+      .replaceAll('\\n', '\n');
   const m = /^table\s+([\s\S]*)$/.exec(v);
   if (m) return { kind: 'template', table: true, tpl: GoTemplate.parse(prep(m[1]!)) };
   return { kind: 'template', table: false, tpl: GoTemplate.parse(prep(v)) };
 }
 
 /** Rows through a template choice: a header line from `headers` (a field's column name) for `table`. */
-export function renderTemplate(choice: Extract<FormatChoice, { kind: 'template' }>, rows: unknown[], headers: Record<string, string> = {}): string {
+export function renderTemplate(
+  choice: Extract<FormatChoice, { kind: 'template' }>,
+  rows: unknown[],
+  headers: Record<string, string> = {},
+): string {
   const lines = rows.map((r) => choice.tpl.execute(r));
   if (!choice.table) return lines.map((l) => `${l}\n`).join('');
   const header = choice.tpl.execute(headerContext(headers));
@@ -51,9 +62,15 @@ export function tabwrite(text: string): string {
   const cells = lines.map((l) => l.split('\t'));
   const widths: number[] = [];
   for (const row of cells) {
-    for (let i = 0; i < row.length - 1; i++) widths[i] = Math.max(widths[i] ?? 0, Math.max([...row[i]!].length + 3, 10));
+    for (let i = 0; i < row.length - 1; i++)
+      widths[i] = Math.max(widths[i] ?? 0, Math.max([...row[i]!].length + 3, 10));
   }
-  return cells.map((row) => `${row.map((c, i) => (i < row.length - 1 ? c.padEnd(widths[i]! + (c.length - [...c].length)) : c)).join('')}\n`).join('');
+  return cells
+    .map(
+      (row) =>
+        `${row.map((c, i) => (i < row.length - 1 ? c.padEnd(widths[i]! + (c.length - [...c].length)) : c)).join('')}\n`,
+    )
+    .join('');
 }
 
 /** Labels as docker's formatter shows them: `k=v,k2=v2`, sorted. */
@@ -69,7 +86,13 @@ const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
  * A listing verb's output by `--format`: berth's JSON of `native`, a template over docker's fields
  * (`rows`, with the verb's column names as `headers`), or the verb's own table.
  */
-export function listOutput(format: unknown, native: unknown, rows: () => unknown[], headers: Record<string, string>, table: () => string): string {
+export function listOutput(
+  format: unknown,
+  native: unknown,
+  rows: () => unknown[],
+  headers: Record<string, string>,
+  table: () => string,
+): string {
   const c = formatChoice(format as string | undefined);
   if (c.kind === 'json') return json(native);
   if (c.kind === 'template') return renderTemplate(c, rows(), headers);

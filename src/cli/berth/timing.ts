@@ -14,7 +14,9 @@ function on(): (step: string) => void {
       // perf_hooks costs a few ms to load: only when the trace is on.
       const perf = process.getBuiltinModule('node:perf_hooks') as typeof import('node:perf_hooks');
       const t = perf.performance.nodeTiming;
-      process.stderr.write(`berth timing: node bootstrap done ${t.bootstrapComplete.toFixed(2)}ms, berth's modules loaded by ${ms.toFixed(2)}ms\n`);
+      process.stderr.write(
+        `berth timing: node bootstrap done ${t.bootstrapComplete.toFixed(2)}ms, berth's modules loaded by ${ms.toFixed(2)}ms\n`,
+      );
     }
     process.stderr.write(`berth timing: ${step} ${(process.uptime() * 1000).toFixed(2)}ms\n`);
   };

@@ -39,7 +39,11 @@ export type BerthdConfig = {
   runtimes?: Record<string, RuntimeClassConfig>;
   snapshotter?: 'auto' | 'overlay' | 'native';
   shimBinary?: string;
-  network?: { enabled?: boolean; pluginDirs?: string[]; defaultNetwork?: { name?: string; bridge?: string; subnet?: string } };
+  network?: {
+    enabled?: boolean;
+    pluginDirs?: string[];
+    defaultNetwork?: { name?: string; bridge?: string; subnet?: string };
+  };
 };
 
 const USAGE = `berthd: the berth engine daemon
@@ -106,9 +110,16 @@ export async function main(argv: string[]): Promise<void> {
   const criSocket = criFlag === '' ? undefined : apiSocketPath(String(criFlag ?? join(runRoot, 'cri.sock')));
   const gid = resolveGroup(flags.group === undefined ? cfg.group : String(flags.group));
   const dockerFlag = flags['docker-socket'] ?? cfg.dockerSocket;
-  const dockerSocket = dockerFlag === '' ? undefined : apiSocketPath(String(dockerFlag ?? join(runRoot, 'docker.sock')));
+  const dockerSocket =
+    dockerFlag === '' ? undefined : apiSocketPath(String(dockerFlag ?? join(runRoot, 'docker.sock')));
   const streamFlag = flags['stream-address'] ?? cfg.streamAddress;
-  const streamAddress = streamFlag === undefined ? undefined : parseStreamAddress(String(streamFlag), flags['stream-address'] !== undefined ? '--stream-address' : 'streamAddress in the --config file');
+  const streamAddress =
+    streamFlag === undefined
+      ? undefined
+      : parseStreamAddress(
+          String(streamFlag),
+          flags['stream-address'] !== undefined ? '--stream-address' : 'streamAddress in the --config file',
+        );
   const debug = flags.debug === true || cfg.debug === true;
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} berthd[${process.pid}]: ${m}\n`);
   const dlog = debug ? log : () => {};
@@ -118,11 +129,15 @@ export async function main(argv: string[]): Promise<void> {
   // like from a container's non-root users.
   process.umask(0o022);
   const repaired = secureOwnedPaths({ root, runRoot, gid });
-  if (repaired.length) log(`modes repaired (docs/security.md): ${repaired.length} paths, ${repaired.slice(0, 5).join(', ')}${repaired.length > 5 ? ', …' : ''}`);
+  if (repaired.length)
+    log(
+      `modes repaired (docs/security.md): ${repaired.length} paths, ${repaired.slice(0, 5).join(', ')}${repaired.length > 5 ? ', …' : ''}`,
+    );
   const pidFile = join(runRoot, 'berthd.pid');
   if (existsSync(pidFile)) {
     const old = Number(readFileSync(pidFile, 'utf8').trim());
-    if (old && old !== process.pid && pidAlive(old)) throw invalidArgument(`berthd is already running with pid ${old} on run root ${runRoot} (pid file ${pidFile})`);
+    if (old && old !== process.pid && pidAlive(old))
+      throw invalidArgument(`berthd is already running with pid ${old} on run root ${runRoot} (pid file ${pidFile})`);
   }
   writeFileSync(pidFile, `${process.pid}\n`);
 
@@ -149,7 +164,9 @@ export async function main(argv: string[]): Promise<void> {
   // Bound before the native API: a client that waits for berthd's API finds the CRI socket ready too
   // (a stale cri.sock of a killed berthd would refuse it meanwhile). The gRPC server itself loads at
   // the first CRI client (docs/cri.md): no cost for a berthd no kubelet uses.
-  const cri = criSocket ? await serveCriSocket(engine, criSocket, log, gid, streamAddress ? { streamAddress } : {}) : undefined;
+  const cri = criSocket
+    ? await serveCriSocket(engine, criSocket, log, gid, streamAddress ? { streamAddress } : {})
+    : undefined;
   if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
   const docker = dockerSocket ? await serveDockerApi(engine, dockerRouter(), dockerSocket, dlog, gid) : undefined;
   if (dockerSocket) log(`serving the Docker Engine API on ${dockerSocket}`);

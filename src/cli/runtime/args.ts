@@ -46,7 +46,8 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
       if (eq < 0) flags[key] = true;
       else {
         const v = body.slice(eq + 1);
-        if (v !== 'true' && v !== 'false') throw invalidArgument(`invalid boolean value ${JSON.stringify(v)} for -${name}`);
+        if (v !== 'true' && v !== 'false')
+          throw invalidArgument(`invalid boolean value ${JSON.stringify(v)} for -${name}`);
         flags[key] = v === 'true';
       }
       continue;
@@ -61,7 +62,8 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
       const prev = flags[key];
       flags[key] = [...(Array.isArray(prev) ? prev : []), v];
     } else if (spec.kind === 'int') {
-      if (!/^\d+$/.test(v)) throw invalidArgument(`invalid value ${JSON.stringify(v)} for flag -${name}: expected a non-negative integer`);
+      if (!/^\d+$/.test(v))
+        throw invalidArgument(`invalid value ${JSON.stringify(v)} for flag -${name}: expected a non-negative integer`);
       flags[key] = Number(v);
     } else flags[key] = v;
   }

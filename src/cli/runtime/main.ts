@@ -19,14 +19,19 @@ import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
 const VERSION = '0.1.0';
 // node:child_process only for the verbs that run a program (ps, checkpoint): not loaded by the rest.
 const spawnSyncText = (cmd: string, args: string[], timeout?: number) =>
-  (process.getBuiltinModule('node:child_process') as typeof import('node:child_process')).spawnSync(cmd, args, { encoding: 'utf8', ...(timeout ? { timeout } : {}) });
+  (process.getBuiltinModule('node:child_process') as typeof import('node:child_process')).spawnSync(cmd, args, {
+    encoding: 'utf8',
+    ...(timeout ? { timeout } : {}),
+  });
 // hrtime, not `performance`: the global `performance` loads perf_hooks, a few ms of start-up.
 const t0 = process.hrtime.bigint();
 const timing = process.env.BERTH_TRACE_TIMING === '1';
 const mark = (what: string) => {
   if (!timing) return;
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  process.stderr.write(`berth-runtime timing: ${what} ${ms.toFixed(2)}ms (process uptime ${(process.uptime() * 1000).toFixed(1)}ms)\n`);
+  process.stderr.write(
+    `berth-runtime timing: ${what} ${ms.toFixed(2)}ms (process uptime ${(process.uptime() * 1000).toFixed(1)}ms)\n`,
+  );
 };
 
 type Level = 'debug' | 'info' | 'warning' | 'error';
@@ -80,7 +85,8 @@ global options:
 async function main(argv: string[]): Promise<number> {
   const g = parseFlags(argv, GLOBAL_FLAGS, true);
   const logFormat = String(g.flags['log-format'] ?? 'text');
-  if (logFormat !== 'text' && logFormat !== 'json') throw invalidArgument(`--log-format: expected text or json, got ${JSON.stringify(logFormat)}`);
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw invalidArgument(`--log-format: expected text or json, got ${JSON.stringify(logFormat)}`);
   const log = new Logger(g.flags.log as string | undefined, logFormat, g.flags.debug === true);
   logger = log;
   if (g.flags.version) {
@@ -95,7 +101,9 @@ async function main(argv: string[]): Promise<number> {
   const specs = VERB_FLAGS[verb];
   if (!specs) throw invalidArgument(`unknown command ${JSON.stringify(verb)} (see berth-runtime --help)`);
   if (g.flags['systemd-cgroup']) {
-    throw unsupported('--systemd-cgroup: the systemd cgroup driver is not supported (there is no systemd on this host); use the cgroupfs driver');
+    throw unsupported(
+      '--systemd-cgroup: the systemd cgroup driver is not supported (there is no systemd on this host); use the cgroupfs driver',
+    );
   }
   // exec's command keeps its own flags: stop at the first positional (the id), as runc does.
   const { flags, rest: args } = parseFlags(rest, specs, verb === 'exec');
@@ -183,7 +191,8 @@ async function main(argv: string[]): Promise<number> {
     case 'events': {
       const id = needId();
       const interval = parseDuration(String(flags.interval ?? '5s'), 'interval');
-      const emit = (type: string, data?: unknown) => process.stdout.write(`${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`);
+      const emit = (type: string, data?: unknown) =>
+        process.stdout.write(`${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`);
       if (flags.stats) {
         emit('stats', rt.stats(id));
         return 0;
@@ -216,9 +225,15 @@ async function main(argv: string[]): Promise<number> {
       } else if (format === 'json') {
         process.stdout.write(`${JSON.stringify(states)}\n`);
       } else if (format === 'table') {
-        const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
+        const rows = [
+          ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+          ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]),
+        ];
         const widths = rows[0]!.map((_, c) => Math.max(12, ...rows.map((r) => r[c]!.length + 3)));
-        for (const r of rows) process.stdout.write(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')}\n`);
+        for (const r of rows)
+          process.stdout.write(
+            `${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')}\n`,
+          );
       } else throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(format)}`);
       return 0;
     }
@@ -272,9 +287,15 @@ function psTable(pids: number[], psArgs: string[]): string {
 /** Why checkpoint/restore cannot run here: CRIU missing, CRIU refusing this kernel, or berth not driving it yet. */
 function criuStatus(): string {
   const r = spawnSyncText('criu', ['check'], 30_000);
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'checkpoint and restore need CRIU, which is not installed (apt-get install criu)';
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+    return 'checkpoint and restore need CRIU, which is not installed (apt-get install criu)';
   if (r.status !== 0) {
-    const why = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.startsWith('Error')).slice(-1)[0] ?? `criu check exited ${r.status}`;
+    const why =
+      `${r.stdout}${r.stderr}`
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('Error'))
+        .slice(-1)[0] ?? `criu check exited ${r.status}`;
     return `CRIU cannot work on this kernel (criu check: ${why})`;
   }
   return 'checkpoint and restore through CRIU are not implemented by berth-runtime yet';

@@ -4,13 +4,25 @@ import { invalidArgument, unsupported } from '../../errors/errors.ts';
 import type { LinuxResources } from '../../oci/runtime-spec.ts';
 import type { FlagValues } from './args.ts';
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+};
 
 export function parseBytes(text: string, flag: string): number {
   if (text === '-1') return -1;
   const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw invalidArgument(`--${flag}: expected a size such as 512m or 1g, got ${JSON.stringify(text)}`);
+  if (!m || unit === undefined)
+    throw invalidArgument(`--${flag}: expected a size such as 512m or 1g, got ${JSON.stringify(text)}`);
   return Math.floor(Number(m[1]) * unit);
 }
 
@@ -40,7 +52,9 @@ export function resourcesFromFlags(flags: FlagValues): LinuxResources {
     r.memory = { ...r.memory, swap: v };
   });
   if (str('kernel-memory') !== undefined || str('kernel-memory-tcp') !== undefined) {
-    throw unsupported('--kernel-memory, --kernel-memory-tcp: kernel memory limits are deprecated by the runtime spec and not supported');
+    throw unsupported(
+      '--kernel-memory, --kernel-memory-tcp: kernel memory limits are deprecated by the runtime spec and not supported',
+    );
   }
   num('cpu-shares', (v) => {
     r.cpu = { ...r.cpu, shares: v };

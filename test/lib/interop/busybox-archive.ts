@@ -25,7 +25,10 @@ export async function busyboxLayer(): Promise<Buffer> {
     { name: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 },
     ...applets.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' })),
     { name: 'etc/' },
-    { name: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') },
+    {
+      name: 'etc/passwd',
+      data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),
+    },
     { name: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
     { name: 'root/', mode: 0o700 },
     { name: 'tmp/', mode: 0o1777 },
@@ -35,11 +38,20 @@ export async function busyboxLayer(): Promise<Buffer> {
 
 /** Writes the docker-archive of the busybox image to `path`; returns its config digest. */
 export async function writeBusyboxArchive(path: string): Promise<{ configDigest: string }> {
-  return writeDockerArchive(path, BUSYBOX_REF, await busyboxLayer(), { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], WorkingDir: '/' });
+  return writeDockerArchive(path, BUSYBOX_REF, await busyboxLayer(), {
+    Cmd: ['/bin/sh'],
+    Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    WorkingDir: '/',
+  });
 }
 
 /** Writes a one-layer image named `ref` as a docker-archive to `path`; returns its config digest. */
-export async function writeDockerArchive(path: string, ref: string, layer: Buffer, imageConfig: Record<string, unknown>): Promise<{ configDigest: string }> {
+export async function writeDockerArchive(
+  path: string,
+  ref: string,
+  layer: Buffer,
+  imageConfig: Record<string, unknown>,
+): Promise<{ configDigest: string }> {
   const diffId = `sha256:${sha256(layer)}`;
   const config = JSON.stringify({
     architecture: 'amd64',
@@ -51,7 +63,9 @@ export async function writeDockerArchive(path: string, ref: string, layer: Buffe
   });
   const configHex = sha256(config);
   const layerDir = sha256(layer);
-  const manifest = JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [ref], Layers: [`${layerDir}/layer.tar`] }]);
+  const manifest = JSON.stringify([
+    { Config: `${configHex}.json`, RepoTags: [ref], Layers: [`${layerDir}/layer.tar`] },
+  ]);
   const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
   const repositories = JSON.stringify({ [repo]: { [tag]: layerDir } });
   const archive = await tarOf([

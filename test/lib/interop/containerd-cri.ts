@@ -56,7 +56,13 @@ export class ContainerdCri {
         cniVersion: '0.4.0',
         name: `oracle-${c.bridge}`,
         plugins: [
-          { type: 'bridge', bridge: c.bridge, isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] } },
+          {
+            type: 'bridge',
+            bridge: c.bridge,
+            isGateway: true,
+            ipMasq: true,
+            ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] },
+          },
           { type: 'portmap', capabilities: { portMappings: true } },
         ],
       }),
@@ -104,7 +110,12 @@ export class ContainerdCri {
     try {
       await r.waitReady('containerd', child, () => isSocket(c.socket));
       const pause = r.path('pause.tar');
-      await writeDockerArchive(pause, PAUSE_REF, await tarOf([{ name: 'pause', data: readFileSync(PAUSE), mode: 0o755 }]), { Entrypoint: ['/pause'], User: '65535:65535' });
+      await writeDockerArchive(
+        pause,
+        PAUSE_REF,
+        await tarOf([{ name: 'pause', data: readFileSync(PAUSE), mode: 0o755 }]),
+        { Entrypoint: ['/pause'], User: '65535:65535' },
+      );
       assertCmd(c.ctr(['images', 'import', pause]), 'ctr images import (pause)', r);
       const busybox = r.path('busybox.tar');
       await writeBusyboxArchive(busybox);
@@ -129,8 +140,12 @@ export class ContainerdCri {
       try {
         for (const p of (await cri.runtime.ListPodSandbox!({})).items) {
           notes.push(`pod ${p.id} was left`);
-          await cri.runtime.StopPodSandbox!({ pod_sandbox_id: p.id }).catch((e: Error) => notes.push(`StopPodSandbox ${p.id}: ${e.message}`));
-          await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch((e: Error) => notes.push(`RemovePodSandbox ${p.id}: ${e.message}`));
+          await cri.runtime.StopPodSandbox!({ pod_sandbox_id: p.id }).catch((e: Error) =>
+            notes.push(`StopPodSandbox ${p.id}: ${e.message}`),
+          );
+          await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch((e: Error) =>
+            notes.push(`RemovePodSandbox ${p.id}: ${e.message}`),
+          );
         }
       } catch (err) {
         notes.push(`CRI cleanup: ${(err as Error).message}`);

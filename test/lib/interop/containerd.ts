@@ -75,7 +75,8 @@ export class ContainerdPeer {
     await writeBusyboxArchive(archive);
     assertCmd(this.ctr(['images', 'import', archive]), 'ctr images import', this.root);
     const ls = assertCmd(this.ctr(['images', 'ls', '-q']), 'ctr images ls', this.root);
-    if (!ls.stdout.split('\n').includes(ref)) throw new Error(`ctr images import did not name ${ref}; images: ${ls.stdout}`);
+    if (!ls.stdout.split('\n').includes(ref))
+      throw new Error(`ctr images import did not name ${ref}; images: ${ls.stdout}`);
   }
 
   /** ctr's stdio FIFOs go under our root, not /run/containerd/fifo (for `run` and `tasks exec`). */
@@ -85,7 +86,15 @@ export class ContainerdPeer {
 
   /** The flags that make `ctr run` use the runtime under test through the runc v2 shim. */
   runtimeFlags(): string[] {
-    return [...this.fifoFlags(), '--runtime', 'io.containerd.runc.v2', '--runc-binary', this.root.runtimePath, '--runc-root', this.root.path('runc-root', true)];
+    return [
+      ...this.fifoFlags(),
+      '--runtime',
+      'io.containerd.runc.v2',
+      '--runc-binary',
+      this.root.runtimePath,
+      '--runc-root',
+      this.root.path('runc-root', true),
+    ];
   }
 
   /** Tasks, containers and images removed through containerd; then the daemon and everything else. */
@@ -93,13 +102,17 @@ export class ContainerdPeer {
     const notes: string[] = [];
     try {
       if (isSocket(this.address)) {
-        const tasks = this.ctr(['tasks', 'ls', '-q'], 20_000).stdout.split('\n').filter((s) => s.trim() !== '');
+        const tasks = this.ctr(['tasks', 'ls', '-q'], 20_000)
+          .stdout.split('\n')
+          .filter((s) => s.trim() !== '');
         for (const t of tasks) {
           notes.push(`task ${t} was left running`);
           this.ctr(['tasks', 'kill', '-s', 'SIGKILL', t], 20_000);
           this.ctr(['tasks', 'delete', '-f', t], 20_000);
         }
-        for (const c of this.ctr(['containers', 'ls', '-q'], 20_000).stdout.split('\n').filter((s) => s.trim() !== '')) {
+        for (const c of this.ctr(['containers', 'ls', '-q'], 20_000)
+          .stdout.split('\n')
+          .filter((s) => s.trim() !== '')) {
           notes.push(`container ${c} was left`);
           this.ctr(['containers', 'delete', c], 20_000);
         }

@@ -7,7 +7,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBusyboxArchive } from './busybox-archive.ts';
 import { assertCmd } from './expect.ts';
-import { type CmdResult, cleanEnv, cmd, InteropRoot, type InteropRuntime, isSocket, MachineDirs, need } from './harness.ts';
+import {
+  type CmdResult,
+  cleanEnv,
+  cmd,
+  InteropRoot,
+  type InteropRuntime,
+  isSocket,
+  MachineDirs,
+  need,
+} from './harness.ts';
 
 const DOCKERD = '/usr/sbin/dockerd';
 // Debian's client; /usr/local/bin may hold another one, of another version.
@@ -32,7 +41,13 @@ export class DockerdPeer {
     need(DOCKERD, 'docker.io');
     need(DOCKER, 'docker.io');
     const peer = new DockerdPeer(new InteropRoot('dockerd', rt));
-    peer.dirs = new MachineDirs([join(SHIM_RUN_DIR, 's'), join(SHIM_RUN_DIR, 'fifo'), SHIM_RUN_DIR, join(PLUGIN_RUN_DIR, 'plugins'), PLUGIN_RUN_DIR]);
+    peer.dirs = new MachineDirs([
+      join(SHIM_RUN_DIR, 's'),
+      join(SHIM_RUN_DIR, 'fifo'),
+      SHIM_RUN_DIR,
+      join(PLUGIN_RUN_DIR, 'plugins'),
+      PLUGIN_RUN_DIR,
+    ]);
     const r = peer.root;
     const config = {
       'data-root': r.path('data', true),
@@ -56,9 +71,19 @@ export class DockerdPeer {
     };
     const cfg = r.path('daemon.json');
     writeFileSync(cfg, JSON.stringify(config, null, 2));
-    const child = r.startDaemon('dockerd', DOCKERD, ['--config-file', cfg], cleanEnv({ DOCKER_CONFIG: r.path('client', true) }));
+    const child = r.startDaemon(
+      'dockerd',
+      DOCKERD,
+      ['--config-file', cfg],
+      cleanEnv({ DOCKER_CONFIG: r.path('client', true) }),
+    );
     try {
-      await r.waitReady('dockerd', child, () => isSocket(peer.socket) && peer.docker(['version', '--format', '{{.Server.Version}}'], 10_000).status === 0, 60_000);
+      await r.waitReady(
+        'dockerd',
+        child,
+        () => isSocket(peer.socket) && peer.docker(['version', '--format', '{{.Server.Version}}'], 10_000).status === 0,
+        60_000,
+      );
     } catch (err) {
       // The caller never gets the peer to stop: leave nothing running or mounted ourselves.
       await peer.stop();
@@ -68,7 +93,10 @@ export class DockerdPeer {
   }
 
   docker(args: string[], timeoutMs = 60_000): CmdResult {
-    return cmd(DOCKER, ['-H', `unix://${this.socket}`, ...args], { timeoutMs, env: cleanEnv({ DOCKER_CONFIG: this.root.path('client', true) }) });
+    return cmd(DOCKER, ['-H', `unix://${this.socket}`, ...args], {
+      timeoutMs,
+      env: cleanEnv({ DOCKER_CONFIG: this.root.path('client', true) }),
+    });
   }
 
   /** `docker load` of the busybox docker-archive. */
@@ -84,7 +112,9 @@ export class DockerdPeer {
     const notes: string[] = [];
     try {
       if (isSocket(this.socket)) {
-        const ids = this.docker(['ps', '-aq'], 20_000).stdout.split('\n').filter((s) => s.trim() !== '');
+        const ids = this.docker(['ps', '-aq'], 20_000)
+          .stdout.split('\n')
+          .filter((s) => s.trim() !== '');
         for (const id of ids) {
           notes.push(`container ${id} was left`);
           this.docker(['rm', '-f', id], 30_000);

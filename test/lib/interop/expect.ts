@@ -14,7 +14,10 @@ export function runtimeEvidence(root: InteropRoot, lines = 25): string {
     const m = / --log (\S+)/.exec(c);
     if (m?.[1]) logs.add(m[1]);
   }
-  const parts = [`${root.rt.name} invocations (last ${Math.min(lines, calls.length)} of ${calls.length}):`, ...calls.slice(-lines)];
+  const parts = [
+    `${root.rt.name} invocations (last ${Math.min(lines, calls.length)} of ${calls.length}):`,
+    ...calls.slice(-lines),
+  ];
   for (const l of logs) {
     const copy = join(root.logCopies, l.replaceAll('/', '_'));
     const src = existsSync(l) ? l : existsSync(copy) ? copy : undefined;
@@ -33,13 +36,18 @@ export function assertCmd(r: CmdResult, what: string, root: InteropRoot): CmdRes
 
 /** Throws unless `actual` holds `expected`, with the runtime's trail in the message. */
 export function assertIncludes(actual: string, expected: string, what: string, root: InteropRoot): void {
-  if (!actual.includes(expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)} in ${JSON.stringify(actual)}\n${runtimeEvidence(root)}`);
+  if (!actual.includes(expected))
+    throw new Error(
+      `${what}: expected ${JSON.stringify(expected)} in ${JSON.stringify(actual)}\n${runtimeEvidence(root)}`,
+    );
 }
 
 /** Whether the runtime under test was called with `verb` (proof the peer used it, not its default). */
 export function assertRuntimeUsed(root: InteropRoot, verb: string): void {
   const calls = root.trace().split('\n');
   if (!calls.some((c) => new RegExp(`(^|\\s)${verb}(\\s|$)`).test(c))) {
-    throw new Error(`the peer never ran \`${root.rt.name} ${verb}\` (is it using its default runtime?); recorded calls:\n${calls.join('\n')}`);
+    throw new Error(
+      `the peer never ran \`${root.rt.name} ${verb}\` (is it using its default runtime?); recorded calls:\n${calls.join('\n')}`,
+    );
   }
 }

@@ -6,7 +6,20 @@
 // is found under a temp root it made or a cgroup whose name says berth.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -26,7 +39,10 @@ export function interopRuntime(): InteropRuntime {
   const raw = (process.env['BERTH_INTEROP_RUNTIME'] ?? 'berth').trim();
   if (raw === 'runc') return { name: 'runc', binary: RUNC };
   if (raw !== 'berth' && raw !== '') throw new Error(`BERTH_INTEROP_RUNTIME=${raw}: expected "berth" or "runc"`);
-  if (!existsSync(BERTH_RUNTIME)) throw new Error(`${BERTH_RUNTIME} does not exist: build it with scripts/build.sh (or set BERTH_INTEROP_RUNTIME=runc)`);
+  if (!existsSync(BERTH_RUNTIME))
+    throw new Error(
+      `${BERTH_RUNTIME} does not exist: build it with scripts/build.sh (or set BERTH_INTEROP_RUNTIME=runc)`,
+    );
   return { name: 'berth', binary: BERTH_RUNTIME };
 }
 
@@ -35,14 +51,24 @@ export function need(path: string, pkg: string): void {
   if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package ${pkg} (scripts/setup.sh)`);
 }
 
-export type CmdResult = { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; command: string };
+export type CmdResult = {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  command: string;
+};
 
 export function describeCmd(r: CmdResult): string {
   return `\`${r.command}\` → ${r.signal ? `signal ${r.signal}` : `exit ${r.status}`}\nstdout: ${r.stdout.trim()}\nstderr: ${r.stderr.trim()}`;
 }
 
 /** Runs a client command synchronously with a timeout (a hung peer fails the test, not the run). */
-export function cmd(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): CmdResult {
+export function cmd(
+  bin: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+): CmdResult {
   const timeout = opts.timeoutMs ?? 60_000;
   const r = spawnSync(bin, args, {
     encoding: 'utf8',
@@ -54,7 +80,8 @@ export function cmd(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     maxBuffer: 16 * 1024 * 1024,
   });
   const command = [bin, ...args].join(' ');
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw new Error(`\`${command}\` timed out after ${timeout} ms; stdout: ${r.stdout} stderr: ${r.stderr}`);
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
+    throw new Error(`\`${command}\` timed out after ${timeout} ms; stdout: ${r.stdout} stderr: ${r.stderr}`);
   if (r.error) throw new Error(`\`${command}\` could not be run: ${r.error.message}`);
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', command };
 }
@@ -149,7 +176,10 @@ export class InteropRoot {
   async waitReady(name: string, child: ChildProcess, ready: () => boolean, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail(this.daemonLog(name))}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail(this.daemonLog(name))}`,
+        );
       if (ready()) return;
       await sleep(100);
     }
@@ -292,7 +322,8 @@ function processesInCgroup(name: string): number[] {
   for (const d of cgroupDirs(name)) {
     walkCgroup(d, (sub) => {
       try {
-        for (const l of readFileSync(join(sub, 'cgroup.procs'), 'utf8').split('\n')) if (l.trim() !== '' && alive(Number(l))) pids.add(Number(l));
+        for (const l of readFileSync(join(sub, 'cgroup.procs'), 'utf8').split('\n'))
+          if (l.trim() !== '' && alive(Number(l))) pids.add(Number(l));
       } catch {}
     });
   }
@@ -332,7 +363,10 @@ export async function waitFor<T>(what: string, get: () => T, pred: (v: T) => boo
   const deadline = Date.now() + timeoutMs;
   let last = get();
   while (!pred(last)) {
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}; last: ${typeof last === 'string' ? last : JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `waited ${timeoutMs} ms for ${what}; last: ${typeof last === 'string' ? last : JSON.stringify(last)}`,
+      );
     await sleep(100);
     last = get();
   }

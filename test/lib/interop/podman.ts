@@ -52,7 +52,13 @@ export class PodmanPeer {
       '',
     ].join('\n');
     writeFileSync(r.path('containers.conf'), containersConf);
-    const storageConf = ['[storage]', 'driver = "overlay"', `graphroot = "${r.path('storage', true)}"`, `runroot = "${r.path('run', true)}"`, ''].join('\n');
+    const storageConf = [
+      '[storage]',
+      'driver = "overlay"',
+      `graphroot = "${r.path('storage', true)}"`,
+      `runroot = "${r.path('run', true)}"`,
+      '',
+    ].join('\n');
     writeFileSync(r.path('storage.conf'), storageConf);
     writeFileSync(r.path('registries.conf'), 'unqualified-search-registries = []\n');
     return peer;
@@ -122,7 +128,9 @@ export class PodmanPeer {
   async stop(): Promise<string[]> {
     const notes: string[] = [];
     try {
-      const ids = this.podman(['ps', '-aq'], 20_000).stdout.split('\n').filter((s) => s.trim() !== '');
+      const ids = this.podman(['ps', '-aq'], 20_000)
+        .stdout.split('\n')
+        .filter((s) => s.trim() !== '');
       for (const id of ids) {
         notes.push(`container ${id} was left`);
         this.podman(['rm', '-f', '-t', '0', id], 30_000);

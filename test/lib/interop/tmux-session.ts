@@ -32,7 +32,11 @@ export class TmuxSession {
    */
   start(command: string, env: NodeJS.ProcessEnv): void {
     const wrapped = `${command}; echo $? > '${this.statusFile}'`;
-    const r = cmd(TMUX, ['-S', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', this.name, '-x', '160', '-y', '40', wrapped], { timeoutMs: 10_000, env });
+    const r = cmd(
+      TMUX,
+      ['-S', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', this.name, '-x', '160', '-y', '40', wrapped],
+      { timeoutMs: 10_000, env },
+    );
     if (r.status !== 0) throw new Error(`tmux new-session failed: ${r.stderr}`);
     this.tmux(['set-option', '-t', this.name, 'remain-on-exit', 'on']);
   }
@@ -68,4 +72,5 @@ export class TmuxSession {
  * Shell text printing the terminal's size once it has one: the pty's size comes from the client's
  * resize after it attached, which may reach the container just after the first prompt (3 s at most).
  */
-export const SIZE_WHEN_SET = 'i=0; while [ $i -lt 30 ]; do s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ] && break; i=$((i+1)); sleep 0.1; done; echo "$s"';
+export const SIZE_WHEN_SET =
+  'i=0; while [ $i -lt 30 ]; do s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ] && break; i=$((i+1)); sleep 0.1; done; echo "$s"';
