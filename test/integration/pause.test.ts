@@ -17,19 +17,38 @@ function children(pid: number): number[] {
   }
 }
 
+/**
+ * Whether `pid` has a handler for signal `sig` (SigCgt in /proc/PID/status). A PID namespace's init
+ * gets only the signals it handles, also from outside: one sent between exec and the handler's
+ * installation is dropped, and the test would wait for an exit that never comes.
+ */
+function catches(pid: number, sig: number): boolean {
+  try {
+    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m !== null && (BigInt(`0x${m[1]}`) >> BigInt(sig - 1)) % 2n === 1n;
+  } catch {
+    return false;
+  }
+}
+
 /** berth-pause as pid 1 of a new PID namespace: the unshare process and pause's host pid. */
 async function pauseInPidns() {
   const p = spawn('unshare', ['--pid', '--fork', PAUSE], { stdio: 'ignore' });
   let pause = 0;
-  await until('berth-pause running under unshare', () => {
+  await until('berth-pause running under unshare, its SIGTERM and SIGINT handlers installed', () => {
     pause = children(p.pid!)[0] ?? 0;
-    return pause > 0 && readFileSync(`/proc/${pause}/cmdline`, 'utf8').startsWith(PAUSE);
+    return (
+      pause > 0 &&
+      readFileSync(`/proc/${pause}/cmdline`, 'utf8').startsWith(PAUSE) &&
+      catches(pause, 15) &&
+      catches(pause, 2)
+    );
   });
   const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
   return { unshare: p, pause, exited };
 }
 
-test('berth-pause reaps orphans as pid 1 and exits 0 on SIGTERM and SIGINT', async (t) => {
+test('berth-pause reaps orphans as pid 1 and exits 0 on SIGTERM and SIGINT', { timeout: 120_000 }, async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root (PID namespace)');
   assert.ok(existsSync(PAUSE), 'native/build/berth-pause is built (scripts/build.sh)');
   const started: number[] = [];
