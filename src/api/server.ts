@@ -1,9 +1,3 @@
-// berthd's native API: HTTP/JSON on a unix socket, node:http with a small router (docs/engine.md
-// says why HTTP/JSON). Requests are JSON, results are JSON; long results stream as JSON lines
-// (pull progress, logs, events); attach and interactive exec upgrade the connection and then carry
-// the shim's attach frames unchanged. A thin adapter: parse, call one engine method, write.
-// Must never: hold policy, or map an error to a status anywhere but errors.ts.
-import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -142,7 +136,6 @@ export async function serveApi(
   log: (m: string) => void = () => {},
   gid = 0,
 ): Promise<ApiServer> {
-  const sockets = new Set<Socket>();
   const server = createServer(async (req, res) => {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
@@ -181,10 +174,6 @@ export async function serveApi(
       if (httpStatusOf(e) >= 500) log(`${req.method} ${url.pathname}: ${errorMessage(e)}`);
       sendError(res, e);
     }
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
   });
   server.on('upgrade', async (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berthd');
@@ -227,15 +216,9 @@ export async function serveApi(
       );
     }
   });
-  await listenApiSocket(server, socketPath, gid);
+  const closeSocket = await listenApiSocket(server, socketPath, gid);
   return {
     server,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      await rm(socketPath, { force: true });
-    },
+    close: closeSocket,
   };
 }

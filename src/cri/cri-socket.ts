@@ -1,10 +1,4 @@
-// berthd's CRI socket: listens at start, but loads the gRPC server (grpc-js, protobufjs and the CRI
-// descriptor: ~120 ms and ~35 MB, docs/cri.md) only when the first client connects, so a berthd
-// that no kubelet or crictl talks to pays nothing for the CRI. Connections that arrive while it
-// loads wait, paused, and are handed to it in order.
-// Must never: answer a request itself (src/cri/grpc-server.ts does), or load grpc-js eagerly.
-import { rm } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { listenApiSocket } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { CriServer, CriServerOptions } from './grpc-server.ts';
@@ -24,7 +18,6 @@ export async function serveCriSocket(
 ): Promise<CriSocket> {
   let grpc: CriServer | undefined;
   let loading: Promise<CriServer> | undefined;
-  const sockets = new Set<Socket>();
   const load = (): Promise<CriServer> => {
     loading ??= import('./grpc-server.ts').then((m) => {
       grpc = m.createCriServer(engine, log, o);
@@ -33,8 +26,6 @@ export async function serveCriSocket(
     return loading;
   };
   const server = createServer({ pauseOnConnect: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     // Paused until the gRPC server owns it (nothing is read and lost meanwhile); the HTTP/2 session
     // reads through the socket's handle once it is resumed.
     const hand = (g: CriServer) => {
@@ -50,16 +41,12 @@ export async function serveCriSocket(
       socket.destroy();
     });
   });
-  await listenApiSocket(server, socketPath, gid);
+  const closeSocket = await listenApiSocket(server, socketPath, gid);
   return {
     loaded: () => grpc !== undefined,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await closeSocket();
       await grpc?.close();
-      await rm(socketPath, { force: true });
     },
   };
 }

@@ -1,9 +1,3 @@
-// berthd's Docker Engine API: HTTP/1.1 on its own unix socket, node:http with a small router.
-// Paths are served with and without a `/v1.NN` prefix (versions.ts); attach and interactive exec
-// hijack the connection (`Upgrade: tcp`, a 101, then Docker's raw or multiplexed stream). A wire
-// adapter only: each route converts Docker's request to engine calls and the result back.
-// Must never: hold policy the engine owns, or map an error to a status anywhere but errors.ts.
-import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { listenApiSocket } from '../engine/api-socket.ts';
@@ -192,13 +186,8 @@ export async function serveDockerApi(
   log: (m: string) => void = () => {},
   gid = 0,
 ): Promise<DockerServer> {
-  const sockets = new Set<Socket>();
   const state = new DockerState();
   const server = createServer(dockerRequestListener(engine, router, state, log));
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   server.on('upgrade', async (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berthd');
     const span = timingSpan('docker-api', `upgrade ${url.pathname}`);
@@ -236,16 +225,12 @@ export async function serveDockerApi(
       );
     }
   });
-  await listenApiSocket(server, socketPath, gid);
+  const closeSocket = await listenApiSocket(server, socketPath, gid);
   return {
     server,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await closeSocket();
       state.close();
-      await rm(socketPath, { force: true });
     },
   };
 }

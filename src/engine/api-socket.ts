@@ -6,7 +6,7 @@
 // would need: TLS with client certificates).
 // Must never: leave a socket reachable with another mode or group, even for a moment.
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { chmod, chown, mkdtemp, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
@@ -73,9 +73,18 @@ export async function bindApiSocket(
   }
 }
 
-/** bindApiSocket for a node:net (or node:http) server: listens at the private path, then renames. */
-export function listenApiSocket(server: Server, path: string, gid: number): Promise<void> {
-  return bindApiSocket(
+/**
+ * bindApiSocket for a node:net (or node:http) server: listens at the private path, then renames.
+ * Tracks the server's connections, so that the close it returns ends them (an attach or a log
+ * follow would otherwise hold server.close for ever) and removes the socket.
+ */
+export async function listenApiSocket(server: Server, path: string, gid: number): Promise<() => Promise<void>> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await bindApiSocket(
     path,
     gid,
     (temp) =>
@@ -84,4 +93,11 @@ export function listenApiSocket(server: Server, path: string, gid: number): Prom
         server.listen(temp, () => resolve());
       }),
   );
+  return async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+    await rm(path, { force: true });
+  };
 }
