@@ -265,6 +265,8 @@ export class CriRuntimeService {
         defaultRuntime: this.#e.defaultRuntime,
         networking: net.name,
         defaultNetwork: net.defaultNetwork,
+        podCidr: this.#e.pods.network.current().podCidr,
+        podNetwork: this.#e.pods.network.current().network,
         root: this.#e.root,
         runRoot: this.#e.runRoot,
       });
@@ -752,16 +754,13 @@ export class CriRuntimeService {
     return {};
   }
 
-  /** The pod CIDR of a kubelet with an API server: berth's pod network keeps its own subnet, so only that one (or none) is accepted. */
+  /**
+   * The node's pod CIDR (a kubelet with an API server sends it once known): pods created from now on
+   * get their addresses from it; running pods keep theirs (the engine's PodNetwork).
+   */
   async UpdateRuntimeConfig(req: Msg): Promise<Msg> {
-    const cidr: string = req.runtime_config?.network_config?.pod_cidr ?? '';
-    if (!cidr) return {};
-    const net = this.#e.network;
-    const subnet = net.name === 'none' ? undefined : (await net.inspect(net.defaultNetwork)).subnet;
-    if (subnet === cidr) return {};
-    throw unsupported(
-      `runtime_config.network_config.pod_cidr: ${cidr} differs from the pod network's subnet ${subnet ?? '(no pod network)'}, and berth cannot change it yet; configure berthd's default network with that subnet (network.defaultNetwork.subnet)`,
-    );
+    await this.#e.pods.network.setPodCidr(String(req.runtime_config?.network_config?.pod_cidr ?? ''));
+    return {};
   }
 
   async ListMetricDescriptors(): Promise<Msg> {

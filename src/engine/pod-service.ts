@@ -31,6 +31,7 @@ import { removeEmptyCgroups } from './cgroup-parent.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
 import { MODES } from './owned-modes.ts';
+import { PodNetwork } from './pod-network.ts';
 import type { PodInfo, PodRequest } from './pod-types.ts';
 import type { RuntimeCli } from './runtime-cli.ts';
 import { type RuntimeClass, runtimeOfClass } from './runtime-classes.ts';
@@ -73,10 +74,13 @@ export class PodService {
   readonly #o: PodServiceOptions;
   readonly #lock = new KeyedMutex();
   readonly #tasks = new Map<string, TaskHandle>();
+  /** The network new pods join (the kubelet's pod CIDR, UpdateRuntimeConfig). */
+  readonly network: PodNetwork;
   #closed = false;
 
   constructor(o: PodServiceOptions) {
     this.#o = o;
+    this.network = new PodNetwork(o.root, o.network);
   }
 
   #dir(id: string): string {
@@ -200,11 +204,11 @@ export class PodService {
     // releases, whichever of the two got further.
     const network = (async () => {
       if (!wired) return;
-      const result: AttachResult = await this.#o.network.attach(id, netnsPath, this.#o.network.defaultNetwork, {
-        portMappings: req.ports ?? [],
-        aliases: [],
+      const result: AttachResult = await this.network.use(async (name) => {
+        const r = await this.#o.network.attach(id, netnsPath, name, { portMappings: req.ports ?? [], aliases: [] });
+        this.#o.store.pods.update(id, { network: { name, ...r } });
+        return r;
       });
-      this.#o.store.pods.update(id, { network: { name: this.#o.network.defaultNetwork, ...result } });
       faultPoint('pod.network-attached');
       span.mark('CNI attached');
       await writeFile(join(dir, 'hosts'), hostsText(cfg.hostname, result.ips[0]));
@@ -307,10 +311,14 @@ export class PodService {
     await rm(this.#stateDir(p.id), { recursive: true, force: true });
     await rt.delete(p.id);
     const net = p.network as { name?: string };
-    if (net.name)
+    if (net.name) {
       await this.#o.network
         .detach(p.id, p.netns, net.name)
         .catch((e: Error) => this.#log(`detach pod ${p.id} from ${net.name}: ${e.message}`));
+      await this.network
+        .released(net.name)
+        .catch((e: Error) => this.#log(`removing the replaced pod network ${net.name}: ${e.message}`));
+    }
     if (p.netns)
       await this.#o.network
         .removeNetns(p.id)

@@ -5,13 +5,12 @@
 // several connections (SPDY, WebSocket, and SPDY tunnelled in a WebSocket), one-time tokens, the
 // loopback binding, and 50 exec streams dropped mid-stream leaving nothing behind.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { CriClient, criError, Status } from '../lib/cri-client.ts';
+import { CriClient, shContainer, criError, Status } from '../lib/cri-client.ts';
 import {
   channelText,
   httpGetOver,
@@ -24,7 +23,7 @@ import {
   wsOpen,
   wsRun,
 } from '../lib/stream-clients.ts';
-import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { type Daemon, finish, startCriBerthd, tempRoots, until } from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -37,22 +36,10 @@ let pod: string;
 let sleeper: string;
 let reader: string;
 
-const container = (name: string, args: string[], extra: Record<string, unknown> = {}) => ({
-  metadata: { name, attempt: 0 },
-  image: { image: 'busybox:latest' },
-  command: ['sh', '-c'],
-  args,
-  ...extra,
-});
+const container = shContainer;
 
 before(async () => {
-  if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
-  if (!existsSync('/usr/lib/cni/bridge'))
-    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  if (!existsSync(join(REPO, 'native/build/berth-pause')))
-    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
-  d = await startBerthd(root, runRoot, [], cfg);
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  d = await startCriBerthd(root, runRoot, cfg);
   cri = new CriClient(criSocket);
   const config = {
     metadata: { name: 'stream', namespace: 'default', uid: `uid-stream-${process.pid}`, attempt: 0 },

@@ -5,6 +5,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import { BerthClient } from '../../src/client/client.ts';
@@ -134,6 +135,21 @@ export async function startBerthd(
       await exited;
     },
   };
+}
+
+/**
+ * A berthd for the CRI suites, with busybox:latest imported: refused, naming what is missing, when the
+ * host lacks root, the CNI plugins or berth-pause.
+ */
+export async function startCriBerthd(root: string, runRoot: string, config: object): Promise<Daemon> {
+  if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
+  if (!existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/portmap'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync(join(REPO, 'native/build/berth-pause')))
+    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
+  const d = await startBerthd(root, runRoot, [], config);
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  return d;
 }
 
 /** Host resources under the test's roots that are still there (mounts, shims, netns). */

@@ -78,7 +78,15 @@ export class CriClient {
   }
 }
 
-/** Resolves to the gRPC error a call failed with; fails if it succeeded. */
+/** A ContainerConfig of busybox:latest running `sh -c ARGS`, with `extra` fields over it. */
+export const shContainer = (name: string, args: string[], extra: Msg = {}): Msg => ({
+  metadata: { name, attempt: 0 },
+  image: { image: 'busybox:latest' },
+  command: ['sh', '-c'],
+  args,
+  ...extra,
+});
+
 /** Removes every pod a CRI runtime at `socket` has (a test file's clean-up before its daemon stops). */
 export async function removeAllPods(socket: string): Promise<void> {
   const cri = new CriClient(socket);
@@ -90,6 +98,7 @@ export async function removeAllPods(socket: string): Promise<void> {
   }
 }
 
+/** Resolves to the gRPC error a call failed with; fails if it succeeded. */
 export async function criError(p: Promise<unknown>): Promise<CriError> {
   try {
     await p;
