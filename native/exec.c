@@ -922,6 +922,15 @@ static void exec_op(struct ctx *c, const struct op *o)
 	case OP_MOUNT:
 		op_mount(c, o);
 		break;
+	case OP_MOUNT_SETATTR:
+		/* The mount now at the path (resolved after it was mounted) and every mount under it. */
+		fd = in_root(c, v[0].s, 0);
+		if (fd < 0)
+			fail(c, o, errno, "resolving the path in root");
+		if (sys.mount_setattr_rec(fd, (uint64_t)v[1].i, (uint64_t)v[2].i) < 0)
+			fail(c, o, errno, NULL);
+		sys.close(fd);
+		break;
 	case OP_MKDIR:
 		fd = mkdir_in_root(c, v[0].s, (int)v[1].i);
 		if (fd < 0)

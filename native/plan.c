@@ -60,6 +60,7 @@ static const struct opdef defs[] = {
 	{OP_SETRLIMIT, "SETRLIMIT", "iii", {"resource", "soft", "hard"}},
 	{OP_PERSONALITY, "PERSONALITY", "i", {"domain"}},
 	{OP_RESOLVE_EXEC, "RESOLVE_EXEC", "", {0}},
+	{OP_MOUNT_SETATTR, "MOUNT_SETATTR", "sii", {"path", "attr_set", "attr_clr"}},
 };
 
 const struct opdef *plan_opdef(uint16_t code)
@@ -331,6 +332,14 @@ static int check_values(const struct op *o, const char **why)
 			return *why = "expected mount flags (32 bits)", 3;
 		break;
 	}
+	case OP_MOUNT_SETATTR:
+		/* MOUNT_ATTR_RDONLY|NOSUID|NODEV|NOEXEC|_ATIME|NODIRATIME|NOSYMFOLLOW: no IDMAP (it needs a userns fd). */
+		for (int k = 1; k < 3; k++)
+			if (v[k].i & ~(int64_t)0x2000ff)
+				return *why = "unknown mount attributes (known: 0x2000ff)", k;
+		if (!v[1].i && !v[2].i)
+			return *why = "no attribute to set or clear", 1;
+		break;
 	case OP_MKNOD: {
 		int64_t t = v[1].i & ~(int64_t)07777;
 		if (t != S_IFCHR && t != S_IFBLK && t != S_IFIFO && t != S_IFREG && t != S_IFSOCK)
@@ -545,7 +554,7 @@ int plan_decode(struct plan *p, const uint8_t *buf, size_t len, void *arena_mem,
 		if (!order && (code == OP_PIVOT_ROOT || code == OP_CHROOT) && have_root_switch++)
 			order = "a second PIVOT_ROOT or CHROOT";
 		int needs_root = code == OP_MKDIR || code == OP_MKNOD || code == OP_SYMLINK ||
-				 code == OP_PIVOT_ROOT || code == OP_CHROOT ||
+				 code == OP_PIVOT_ROOT || code == OP_CHROOT || code == OP_MOUNT_SETATTR ||
 				 (code == OP_MOUNT && (o->v[5].i & (HOW_IN_ROOT | HOW_SOURCE_IN_ROOT)));
 		if (!order && needs_root && !have_rootfs)
 			order = "needs a ROOTFS op before it";

@@ -141,6 +141,17 @@ static int l_mount(const char *src, const char *target, const char *fstype, unsi
 	return mount(src, target, fstype, flags, data);
 }
 static int l_umount2(const char *target, int flags) { return umount2(target, flags); }
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+static int l_mount_setattr_rec(int fd, uint64_t set, uint64_t clr)
+{
+	/* struct mount_attr (linux/mount.h, 5.12): spelled out, as glibc 2.36's headers clash with it. */
+	struct {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = {set, clr, 0, 0};
+	return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+}
 static int l_pivot_root(const char *n, const char *o) { return (int)syscall(SYS_pivot_root, n, o); }
 static int l_chroot(const char *path) { return chroot(path); }
 static int l_chdir(const char *path) { return chdir(path); }
@@ -421,7 +432,7 @@ const struct sys_layer sys = {
 	.fstatat = l_fstatat, .faccessat = l_faccessat,
 	 .unlinkat = l_unlinkat, .symlinkat = l_symlinkat, .readlinkat = l_readlinkat, .mkfifo = l_mkfifo,
 	.dup2 = l_dup2, .close_range = l_close_range,
-	.mount = l_mount, .umount2 = l_umount2, .pivot_root = l_pivot_root, .chroot = l_chroot,
+	.mount = l_mount, .umount2 = l_umount2, .mount_setattr_rec = l_mount_setattr_rec, .pivot_root = l_pivot_root, .chroot = l_chroot,
 	.chdir = l_chdir, .fchdir = l_fchdir, .getcwd = l_getcwd, .statfs = l_statfs,
 	.setns = l_setns, .unshare = l_unshare, .kill = l_kill, .prlimit = l_prlimit, .setrlimit = l_setrlimit,
 	.sethostname = l_sethostname, .setdomainname = l_setdomainname, .setsid = l_setsid,

@@ -435,6 +435,13 @@ static int t_mount(const char *src, const char *target, const char *fstype, unsi
 	return ret(0);
 }
 
+static int t_mount_setattr_rec(int fd, uint64_t set, uint64_t clr)
+{
+	printf("mount_setattr(%d, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {attr_set=0x%llx, attr_clr=0x%llx})", fd,
+	       (unsigned long long)set, (unsigned long long)clr);
+	return ret(0);
+}
+
 static int t_umount2(const char *target, int f)
 {
 	fputs("umount2(", stdout);
@@ -690,7 +697,7 @@ const struct sys_layer sys = {
 	.fstatat = t_fstatat, .faccessat = t_faccessat,
 	 .unlinkat = t_unlinkat, .symlinkat = t_symlinkat, .readlinkat = t_readlinkat, .mkfifo = t_mkfifo,
 	.dup2 = t_dup2, .close_range = t_close_range,
-	.mount = t_mount, .umount2 = t_umount2, .pivot_root = t_pivot_root, .chroot = t_chroot,
+	.mount = t_mount, .umount2 = t_umount2, .mount_setattr_rec = t_mount_setattr_rec, .pivot_root = t_pivot_root, .chroot = t_chroot,
 	.chdir = t_chdir, .fchdir = t_fchdir, .getcwd = t_getcwd, .statfs = t_statfs,
 	.setns = t_setns, .unshare = t_unshare, .kill = t_kill, .prlimit = t_prlimit, .setrlimit = t_setrlimit,
 	.sethostname = t_sethostname, .setdomainname = t_setdomainname, .setsid = t_setsid,

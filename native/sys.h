@@ -52,6 +52,8 @@ struct sys_layer {
 	/* mounts and roots */
 	int (*mount)(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data);
 	int (*umount2)(const char *target, int flags);
+	/* mount_setattr(fd, "", AT_EMPTY_PATH|AT_RECURSIVE, {attr_set, attr_clr}): the mount at fd and every one under it */
+	int (*mount_setattr_rec)(int fd, uint64_t attr_set, uint64_t attr_clr);
 	int (*pivot_root)(const char *new_root, const char *put_old);
 	int (*chroot)(const char *path);
 	int (*chdir)(const char *path);

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Engine } from '../engine/engine.ts';
 import { ENGINE_VERSION } from '../engine/engine.ts';
 import { execSync } from '../engine/exec-sync.ts';
+import { runtimeHandlerFeatures } from '../engine/runtime-features.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
 import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
 import type {
@@ -177,6 +178,12 @@ export function securityOf(sc: Msg, field: string): SecurityOptions {
   if (sc.masked_paths?.length) out.maskedPaths = sc.masked_paths;
   if (sc.readonly_paths?.length) out.readonlyPaths = sc.readonly_paths;
   if (sc.supplemental_groups?.length) out.groups = (sc.supplemental_groups as unknown[]).map((g) => int64(g));
+  // The field's zero value is Merge, so every container of the CRI (v1alpha2 has no such field)
+  // gets the Kubernetes groups: the primary gid, the image's groups of the user, the requested ones.
+  const policy = sc.supplemental_groups_policy ?? 'Merge';
+  if (policy !== 'Merge' && policy !== 'Strict')
+    throw invalidArgument(`${field}.supplemental_groups_policy: ${policy} (expected Merge or Strict)`);
+  out.groupsPolicy = policy === 'Strict' ? 'strict' : 'merge';
   return out;
 }
 
@@ -273,10 +280,20 @@ export class CriRuntimeService {
     return {
       status: { conditions },
       info,
-      runtime_handlers: Object.keys(this.#e.runtimes).map((name) => ({
-        name,
-        features: { recursive_read_only_mounts: false, user_namespaces: false },
-      })),
+      // The default handler also under the empty name, which a pod without runtime_handler (and
+      // critest without --runtime-handler) asks for, as containerd lists it.
+      runtime_handlers: await Promise.all(
+        [['', this.#e.runtimes[this.#e.defaultRuntime]!] as const, ...Object.entries(this.#e.runtimes)].map(
+          async ([name, rt]) => ({
+            name,
+            features: {
+              recursive_read_only_mounts: (await runtimeHandlerFeatures(rt)).recursiveReadOnlyMounts,
+              user_namespaces: false,
+            },
+          }),
+        ),
+      ),
+      features: { supplemental_groups_policy: true },
     };
   }
 
@@ -361,12 +378,23 @@ export class CriRuntimeService {
       // critest always asks); where it is, berth cannot label and says so.
       if (m.selinux_relabel && existsSync('/sys/fs/selinux/enforce'))
         throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
+      if (m.recursive_read_only) {
+        if (m.readonly !== true)
+          throw invalidArgument(
+            `config.mounts[${i}].recursive_read_only: needs readonly true (a recursively read-only mount is read-only)`,
+          );
+        if (propagation !== 'rprivate')
+          throw invalidArgument(
+            `config.mounts[${i}].recursive_read_only: needs propagation PROPAGATION_PRIVATE, got ${key} (a mount propagated in later would not be read-only)`,
+          );
+      }
       return {
         type: 'bind',
         source: m.host_path,
         target: m.container_path,
         readOnly: m.readonly === true,
         propagation,
+        ...(m.recursive_read_only ? { recursiveReadOnly: true } : {}),
       };
     });
     if ((config.devices ?? []).length)
@@ -408,6 +436,13 @@ export class CriRuntimeService {
       security: securityOf(sc, 'config.linux.security_context'),
     };
     const pod = this.#e.pods.inspect(podId);
+    if (mounts.some((m) => m.recursiveReadOnly)) {
+      const rt = this.#e.runtimes[pod.runtime];
+      if (!rt || !(await runtimeHandlerFeatures(rt)).recursiveReadOnlyMounts)
+        throw failedPrecondition(
+          `config.mounts: recursive_read_only: the pod's runtime handler ${JSON.stringify(pod.runtime)} does not support recursive read-only mounts (its features list no "rro")`,
+        );
+    }
     const logPath =
       config.log_path && pod.logDirectory ? `${pod.logDirectory.replace(/\/$/, '')}/${config.log_path}` : '';
     const made = await this.#e.pods.createContainer(
@@ -481,6 +516,7 @@ export class CriRuntimeService {
     if (state === 'CONTAINER_EXITED')
       reason = c.state.oomKilled ? 'OOMKilled' : c.state.exitCode === 0 ? 'Completed' : 'Error';
     const sb = c.request.sandbox;
+    const user = this.#e.containers.processUser(c.id);
     return {
       status: {
         ...this.#container(c),
@@ -494,8 +530,12 @@ export class CriRuntimeService {
           host_path: m.source,
           readonly: m.readOnly,
           propagation: propagationName(m.propagation),
+          recursive_read_only: m.recursiveReadOnly === true,
         })),
         log_path: sb?.logPath ?? '',
+        ...(user
+          ? { user: { linux: { uid: user.uid, gid: user.gid, supplemental_groups: user.additionalGids } } }
+          : {}),
       },
       info: req.verbose
         ? { info: JSON.stringify({ pid: c.state.pid, bundle: c.bundle, runtime: c.runtime, spec: c.spec }) }

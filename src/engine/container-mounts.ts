@@ -16,6 +16,12 @@ export async function resolveMounts(
     if (!m.target?.startsWith('/'))
       throw invalidArgument(`mount target ${JSON.stringify(m.target)}: expected an absolute path inside the container`);
     const ro = m.readOnly ? ['ro'] : [];
+    if (m.recursiveReadOnly && (!m.readOnly || (m.propagation ?? 'rprivate') !== 'rprivate'))
+      throw invalidArgument(
+        `mount on ${m.target}: recursive read-only needs a read-only mount with propagation rprivate (a mount propagated in later would not be read-only)`,
+      );
+    // rro: read-only in every mount under it too, applied by the runtime (mount_setattr AT_RECURSIVE).
+    if (m.recursiveReadOnly) ro.push('rro');
     if (m.type === 'volume') {
       if (!m.source) throw invalidArgument(`volume mount on ${m.target}: a volume name is required`);
       out.push({

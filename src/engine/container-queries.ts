@@ -1,7 +1,10 @@
 // What berthd answers about containers without changing them: resolve a word to a row, list (ps,
 // with filters), inspect, and the ports a container publishes. Data only: the words a person
 // reads ("Up 3 minutes") are the CLI's (src/cli/berth/format.ts).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isLive } from '../metadata/container-status.ts';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import type { Container, ContainerContext } from './container-context.ts';
 import { matchesFilters } from './container-filters.ts';
 import { livePorts, portBindings } from './port-publishing.ts';
@@ -80,6 +83,28 @@ export function inspectContainer(ctx: ContainerContext, word: string): Container
       destination: m.target,
       readOnly: m.readOnly === true,
       ...(m.propagation ? { propagation: m.propagation } : {}),
+      ...(m.recursiveReadOnly ? { recursiveReadOnly: true } : {}),
     })),
   };
+}
+
+/**
+ * The identity the container's process runs with: uid, gid and supplementary groups as its task's
+ * config.json (written at start, after the user was resolved in the image) gives them; undefined
+ * before its first start. The CRI's ContainerStatus.user.
+ */
+export function processUser(
+  ctx: ContainerContext,
+  word: string,
+): { uid: number; gid: number; additionalGids: number[] } | undefined {
+  const c = resolveContainer(ctx, word);
+  if (c.status === 'created') return undefined;
+  let spec: RuntimeConfig;
+  try {
+    spec = JSON.parse(readFileSync(join(ctx.dir(c.id), 'config.json'), 'utf8')) as RuntimeConfig;
+  } catch {
+    return undefined;
+  }
+  const u = spec.process?.user;
+  return u ? { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } : undefined;
 }

@@ -26,7 +26,7 @@ import { createContainer } from './container-create.ts';
 import { handleExit } from './container-exit.ts';
 import { attachContainer, containerLogs, resizeContainer, stdinEndsWithClient } from './container-io.ts';
 import { pauseContainer, unpauseContainer } from './container-pause.ts';
-import { inspectContainer, listContainers } from './container-queries.ts';
+import { inspectContainer, listContainers, processUser } from './container-queries.ts';
 import { type RecoveryReport, recoverContainers } from './container-recovery.ts';
 import { removeContainer } from './container-remove.ts';
 import { startAttached, startContainer } from './container-start.ts';
@@ -113,6 +113,11 @@ export class ContainerService {
 
   inspect(word: string): ContainerDetails {
     return inspectContainer(this.#ctx, word);
+  }
+
+  /** The uid, gid and supplementary groups of the container's process (undefined before its first start). */
+  processUser(word: string): { uid: number; gid: number; additionalGids: number[] } | undefined {
+    return processUser(this.#ctx, word);
   }
 
   stop(word: string, timeoutSec?: number, signal?: string): Promise<void> {

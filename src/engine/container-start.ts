@@ -16,7 +16,7 @@ import { faultPoint } from './fault-points.ts';
 import { MODES } from './owned-modes.ts';
 import { allocatePorts } from './port-publishing.ts';
 import { prepareProcess } from './process-setup.ts';
-import { withGroups } from './security-options.ts';
+import { securityGroups } from './security-options.ts';
 import type { TaskHandle } from './task-supervisor.ts';
 import { timingSpan } from './timing.ts';
 
@@ -74,9 +74,7 @@ export async function startTask(
     if (!isMountPoint(rootfs)) await mountAll(await ctx.o.images.snapshotter.mounts(c.snapshotKey), rootfs);
     faultPoint('start.rootfs-mounted');
     span.mark('rootfs mounted');
-    prepareProcess(rootfs, spec.process!, req.user);
-    const groups = withGroups(spec.process!.user.additionalGids, req.security?.groups);
-    if (groups) spec.process!.user.additionalGids = groups;
+    prepareProcess(rootfs, spec.process!, req.user, securityGroups(req));
     if (useNetns) {
       const netns = await ctx.o.network.createNetns(id);
       netnsMade = true;

@@ -12,6 +12,7 @@ import type { ContainerContext } from './container-context.ts';
 import { readLogs } from './container-logs.ts';
 import { MODES } from './owned-modes.ts';
 import { prepareProcess } from './process-setup.ts';
+import { securityGroups } from './security-options.ts';
 import type { TaskExit, TaskHandle } from './task-supervisor.ts';
 import type { ExecRequest, ExitResult, LogLine } from './types.ts';
 
@@ -59,7 +60,10 @@ export class ExecRegistry {
         ...(r.tty && r.consoleSize ? { consoleSize: r.consoleSize } : {}),
       };
       // The exec's user is the container's unless it names its own (docker's rule).
-      prepareProcess(ctx.rootfs(c.id), proc, r.user || c.config.request.user, { makeCwd: false });
+      prepareProcess(ctx.rootfs(c.id), proc, r.user || c.config.request.user, {
+        makeCwd: false,
+        ...securityGroups(c.config.request),
+      });
       const processPath = join(dir, 'process.json');
       await writeFile(processPath, JSON.stringify(proc), { mode: MODES.spec });
       handle = await ctx.o.supervisor.exec({

@@ -7,7 +7,9 @@
 import { invalidArgument } from '../errors/errors.ts';
 import type { Process } from '../oci/runtime-spec.ts';
 import { mkdirAllInRoot, readFileInRoot } from '../sys/in-root.ts';
+import { withGroups } from './security-options.ts';
 import { numericUser, resolveUser, withHome } from './spec-builder.ts';
+import type { GroupsPolicy } from './types.ts';
 
 function readOrEmpty(rootfs: string, path: string): string {
   try {
@@ -20,25 +22,45 @@ function readOrEmpty(rootfs: string, path: string): string {
 
 /**
  * Completes `proc` in place for the mounted `rootfs`: `user` (uid[:gid] or name[:group]; undefined
- * keeps proc.user), HOME, and with `makeCwd` the working directory.
+ * keeps proc.user), its supplementary groups with the requested `groups`, HOME, and with `makeCwd`
+ * the working directory.
+ *
+ * With a `groupsPolicy` (the CRI's supplemental_groups_policy) the groups are the Kubernetes way, as
+ * containerd makes them: the primary gid first, then under `merge` every group of the image's
+ * /etc/group that lists the user (found by name, or by uid through /etc/passwd), then `groups`;
+ * under `strict` the image's /etc/group adds nothing. A numeric uid without a group takes its
+ * primary gid from the image's /etc/passwd. Without a policy (docker's way) a numeric user gets no
+ * image groups and `groups` are added to what proc.user has.
  */
 export function prepareProcess(
   rootfs: string,
   proc: Process,
   user: string | undefined,
-  o: { makeCwd: boolean } = { makeCwd: true },
+  o: { makeCwd?: boolean; groups?: number[]; groupsPolicy?: GroupsPolicy } = {},
 ): void {
   const passwd = readOrEmpty(rootfs, 'etc/passwd');
-  if (user) {
-    const n = numericUser(user);
-    if (n) proc.user = n;
-    else {
-      const u = resolveUser(user, passwd, readOrEmpty(rootfs, 'etc/group'));
-      proc.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length ? { additionalGids: u.additionalGids } : {}) };
+  if (o.groupsPolicy) {
+    const u = resolveUser(user || `${proc.user.uid}:${proc.user.gid}`, passwd, readOrEmpty(rootfs, 'etc/group'));
+    const imageGroups = o.groupsPolicy === 'merge' ? u.additionalGids : [];
+    proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([u.gid, ...imageGroups, ...(o.groups ?? [])])] };
+  } else {
+    if (user) {
+      const n = numericUser(user);
+      if (n) proc.user = n;
+      else {
+        const u = resolveUser(user, passwd, readOrEmpty(rootfs, 'etc/group'));
+        proc.user = {
+          uid: u.uid,
+          gid: u.gid,
+          ...(u.additionalGids.length ? { additionalGids: u.additionalGids } : {}),
+        };
+      }
     }
+    const groups = withGroups(proc.user.additionalGids, o.groups);
+    if (groups) proc.user.additionalGids = groups;
   }
   proc.env = withHome(proc.env ?? [], proc.user.uid, passwd);
-  if (!o.makeCwd || proc.cwd === '/') return;
+  if (o.makeCwd === false || proc.cwd === '/') return;
   try {
     mkdirAllInRoot(rootfs, proc.cwd, 0o755, proc.user);
   } catch (e) {

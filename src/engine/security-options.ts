@@ -12,7 +12,7 @@ import { CAPABILITIES } from '../oci/runtime-linux-tables.ts';
 import type { LinuxSeccomp, RuntimeConfig } from '../oci/runtime-spec.ts';
 import { defaultSeccomp } from '../seccomp/default-profile.ts';
 import { hostFacts, parseSeccompProfile, renderSeccompProfile } from '../seccomp/seccomp-profile.ts';
-import type { CreateRequest, SeccompChoice } from './types.ts';
+import type { CreateRequest, GroupsPolicy, SeccompChoice } from './types.ts';
 
 /** A profile file larger than this is not a profile (moby's whole default is 20 KiB). */
 const MAX_PROFILE_BYTES = 1 << 20;
@@ -183,6 +183,15 @@ export function ownBoundingCaps(): string[] {
   } catch {
     return [...CAPABILITIES];
   }
+}
+
+/** The requested supplementary groups and how the image's groups join them (prepareProcess). */
+export function securityGroups(req: CreateRequest): { groups?: number[]; groupsPolicy?: GroupsPolicy } {
+  const sec = req.security;
+  return {
+    ...(sec?.groups?.length ? { groups: sec.groups } : {}),
+    ...(sec?.groupsPolicy ? { groupsPolicy: sec.groupsPolicy } : {}),
+  };
 }
 
 /** The supplementary groups a process gets: its user's (from /etc/group) and the requested ones. */

@@ -28,6 +28,8 @@ export type MountRequest = {
   options?: string[];
   anonymous?: boolean;
   propagation?: 'rprivate' | 'rslave' | 'rshared';
+  /** Read-only in every mount under the source too (runtime-spec 1.2's `rro`); needs readOnly and rprivate. */
+  recursiveReadOnly?: boolean;
 };
 
 export type CreateRequest = {
@@ -111,9 +113,17 @@ export type SecurityOptions = {
   sysctls?: Record<string, string>;
   /** Supplementary group ids of the process, beside those of its user in /etc/group. */
   groups?: number[];
+  /**
+   * The CRI's supplemental_groups_policy (src/engine/process-setup.ts): the primary gid, the image's
+   * groups of the user (`merge`; none under `strict`) and `groups`. Absent: docker's way.
+   */
+  groupsPolicy?: GroupsPolicy;
   /** The seccomp profile; berth's default (docker's) when absent. A privileged container gets none. */
   seccomp?: SeccompChoice;
 };
+
+/** How the image's /etc/group joins a process's supplementary groups (the CRI's Merge and Strict). */
+export type GroupsPolicy = 'merge' | 'strict';
 
 /**
  * berth's default profile; none; a profile document (docker's format or OCI linux.seccomp) in a file
@@ -205,6 +215,7 @@ export type ContainerDetails = ContainerSummary & {
     destination: string;
     readOnly: boolean;
     propagation?: MountRequest['propagation'];
+    recursiveReadOnly?: boolean;
   }[];
 };
 

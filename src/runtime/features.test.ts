@@ -45,7 +45,8 @@ describe('features document', () => {
   it('does not advertise what berth refuses', () => {
     assert.equal(f.linux!.cgroup!.systemd, false);
     assert.ok(!f.linux!.seccomp!.actions!.includes('SCMP_ACT_NOTIFY'));
-    assert.ok(!f.mountOptions!.includes('idmap') && !f.mountOptions!.includes('rro'));
+    assert.ok(!f.mountOptions!.includes('idmap') && !f.mountOptions!.includes('tmpcopyup'));
+    assert.ok(f.mountOptions!.includes('rro'), 'recursive attributes are advertised (MOUNT_SETATTR)');
     assert.equal(f.linux!.apparmor!.enabled, false);
   });
 });

@@ -16,7 +16,7 @@ import { CAPABILITIES, KNOWN_MOUNT_OPTIONS, mountOptionFlags } from '../oci/runt
 function supportedMountOptions(): string[] {
   return KNOWN_MOUNT_OPTIONS.filter((o) => {
     const f = mountOptionFlags([o]);
-    return f.recAttrSet === 0 && f.recAttrClr === 0 && !f.tmpcopyup && !f.idmap;
+    return !f.tmpcopyup && !f.idmap;
   }).sort();
 }
 

@@ -414,11 +414,6 @@ function mountOps(
   const where = `config.json: mounts[${index}]`;
   const parsed = mountOptionFlags(m.options ?? []);
   // Options berth cannot honour yet are refused, never silently dropped.
-  if (parsed.recAttrSet !== 0 || parsed.recAttrClr !== 0) {
-    throw unsupported(
-      `${where}.options: recursive mount attributes (rro, rnosuid, …) are not supported by berth-runtime yet`,
-    );
-  }
   if (parsed.idmap) throw unsupported(`${where}.options: idmapped mounts are not supported by berth-runtime yet`);
   if (parsed.tmpcopyup) throw unsupported(`${where}.options: tmpcopyup is not supported by berth-runtime yet`);
   if (m.uidMappings?.length || m.gidMappings?.length) {
@@ -459,6 +454,10 @@ function mountOps(
       ),
     );
   }
+  // rro, rnosuid, …: mount_setattr(2) with AT_RECURSIVE on the mount and every mount under it (a
+  // remount with MS_RDONLY reaches the top mount only), before propagation as runc orders them.
+  if (parsed.recAttrSet !== 0 || parsed.recAttrClr !== 0)
+    out.push(op('MOUNT_SETATTR', str(dest), int(parsed.recAttrSet), int(parsed.recAttrClr)));
   for (const p of parsed.propagation) out.push(op('MOUNT', str(''), str(dest), str(''), int(p), str(''), int(inRoot)));
   return out;
 }

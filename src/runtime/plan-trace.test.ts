@@ -104,6 +104,27 @@ describe('plan builder through berth-init-trace', () => {
     assert.ok(!log.some((l) => /^mount\("cgroup"/.test(l)), 'no fresh cgroup mount without a cgroup namespace');
   });
 
+  it('rro: the bind, its read-only remount, then mount_setattr(AT_RECURSIVE) on the mount resolved in root again', () => {
+    const log = trace(
+      encodePlan(
+        buildCreatePlan(
+          spec((c) =>
+            c.mounts!.push({ destination: '/data', type: 'bind', source: '/srv/d', options: ['rbind', 'ro', 'rro'] }),
+          ),
+          opts,
+          host,
+        ),
+      ),
+    );
+    inOrder(log, [
+      /^mount\("\/srv\/d", "\/proc\/self\/fd\/\d+", NULL, 0x5000, NULL\)/,
+      /^mount\(NULL, "\/proc\/self\/fd\/\d+", NULL, 0x1021, NULL\)/,
+      /^openat2\(\d+, "\/data", O_PATH\|O_CLOEXEC, RESOLVE_IN_ROOT\|RESOLVE_NO_MAGICLINKS\) = (\d+)/,
+      /^mount_setattr\(\d+, "", AT_EMPTY_PATH\|AT_RECURSIVE, \{attr_set=0x1, attr_clr=0x0\}\)/,
+      /^pivot_root\(/,
+    ]);
+  });
+
   it('a user namespace: maps written by the parent after clone, devices bound from the host, never mknod', () => {
     const log = trace(
       encodePlan(

@@ -54,6 +54,7 @@ export const Op = {
   SETRLIMIT: 0x031e,
   PERSONALITY: 0x031f,
   RESOLVE_EXEC: 0x0320,
+  MOUNT_SETATTR: 0x0321,
 } as const;
 export type OpName = keyof typeof Op;
 

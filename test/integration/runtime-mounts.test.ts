@@ -2,6 +2,7 @@
 // must resolve inside the rootfs, never on the host), readonly root, masked and readonly paths,
 // the default devices and /dev symlinks, and linux.devices. Runs per runtime in BERTH_TEST_RUNTIMES.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,6 +95,31 @@ describeRuntimes('runtime mounts', (rt, it) => {
     assert.equal(readFileSync(join(rw, 'out'), 'utf8'), 'written\n');
     assert.ok(mountAt(mounts, '/mnt/ro')?.options.includes('ro'), 'bind mount at /mnt/ro must be ro');
     assert.ok(mountAt(mounts, '/mnt/rw')?.options.includes('rw'), 'bind mount at /mnt/rw must be rw');
+  });
+
+  it('rro: a read-only bind is read-only in every mount under it too (mount_setattr AT_RECURSIVE), where plain ro leaves them writable', async (s) => {
+    const src = s.path('host-rro', true);
+    const sub = join(src, 'sub');
+    mkdirSync(sub);
+    // A mount under the bound directory: `ro` (a remount of the bind) reaches the top mount only.
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', sub], { encoding: 'utf8' });
+    assert.equal(m.status, 0, `mount a tmpfs on ${sub}: ${m.stderr}`);
+    try {
+      const b = s.bundle({
+        args: withMountinfo(
+          'for d in /mnt/ro /mnt/ro/sub /mnt/rro /mnt/rro/sub; do touch $d/f 2>/dev/null && echo $d:rw || echo $d:ro; done',
+        ),
+        extraMounts: [
+          { destination: '/mnt/ro', type: 'bind', source: src, options: ['rbind', 'ro'] },
+          { destination: '/mnt/rro', type: 'bind', source: src, options: ['rbind', 'ro', 'rro'] },
+        ],
+      });
+      const { out, mounts } = splitMountinfo(await s.runToExit(s.id(), b));
+      assert.equal(out, '/mnt/ro:ro\n/mnt/ro/sub:rw\n/mnt/rro:ro\n/mnt/rro/sub:ro\n');
+      assert.ok(mountAt(mounts, '/mnt/rro/sub')?.options.includes('ro'), 'the submount of the rro bind is ro');
+    } finally {
+      spawnSync('umount', ['-l', sub]);
+    }
   });
 
   it('a mount target that is a symlink to a host path lands inside the rootfs, never on the host', async (s) => {

@@ -4,6 +4,7 @@
 // messages at that version's method paths, as a kubelet of either generation calls them.
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PROTO = join(import.meta.dirname, '../../proto/cri-api.proto');
@@ -123,4 +124,13 @@ export function criUnderTest(): 'berthd' | 'containerd' {
   if (raw === '' || raw === 'berthd') return 'berthd';
   if (raw === 'containerd') return 'containerd';
   throw new Error(`BERTH_TEST_CRI=${raw}: expected "berthd" or "containerd"`);
+}
+
+/** What a CRI test file needs before it starts a berthd (`repo`: the checkout): root, the CNI plugins, a built berth-pause. */
+export function criPrerequisites(repo: string): void {
+  if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  if (!existsSync(join(repo, 'native/build/berth-pause')))
+    throw new Error('native/build/berth-pause is missing: run scripts/build.sh');
 }
