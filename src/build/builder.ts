@@ -78,7 +78,10 @@ export type BuildOptions = {
 
 export type BuildEvent =
   | { kind: 'step'; stage: string; step: number; total: number; instruction: string; line: number; cached: boolean }
-  | { kind: 'output'; text: string }
+  /** The step has finished (a cached one finishes as it starts); a failed step gets none. */
+  | { kind: 'step-done'; step: number }
+  /** A RUN's output (`step`: which one; absent for the builder's own lines, such as a pull). */
+  | { kind: 'output'; text: string; step?: number }
   | { kind: 'warning'; text: string }
   | { kind: 'done'; id: string; names: string[] };
 
@@ -346,23 +349,33 @@ class Build {
     return needed;
   }
 
-  #announce(s: StageRun, ins: { original: string; line: number }, cached: boolean): void {
+  /** A step starts; its number. A cached step is done at once. */
+  #announce(s: StageRun, ins: { original: string; line: number }, cached: boolean): number {
+    const step = ++this.#step;
     this.#progress({
       kind: 'step',
       stage: s.label,
-      step: ++this.#step,
+      step,
       total: this.#total,
       instruction: ins.original,
       line: ins.line,
       cached,
     });
+    if (cached) this.#progress({ kind: 'step-done', step });
+    return step;
+  }
+
+  /** A step that only changes the config or the build's state: it starts and is done. */
+  #instant(s: StageRun, ins: { original: string; line: number }, cached: boolean): void {
+    const step = this.#announce(s, ins, cached);
+    if (!cached) this.#progress({ kind: 'step-done', step });
   }
 
   async #runStage(stage: Stage): Promise<State> {
     const label = stage.name ?? String(stage.index);
     const baseRef = this.#expand(stage.base, this.#globalEnv(), stage.line);
     const s: StageRun = { stage, label, state: await this.#from(stage, baseRef), args: new Map() };
-    this.#announce(s, stage, false);
+    this.#instant(s, stage, false);
     // ONBUILD triggers of the base image run first, as Docker does, and are not inherited further.
     const triggers = rc(s.state).OnBuild ?? [];
     if (triggers.length > 0) {
@@ -490,7 +503,7 @@ class Build {
     ) => {
       const { hit, ...next } = await this.#metaStep(s.state, parts, change, createdBy);
       s.state = next;
-      this.#announce(s, ins, hit === true);
+      this.#instant(s, ins, hit === true);
     };
     switch (ins.kind) {
       case 'arg': {
@@ -510,7 +523,7 @@ class Build {
             ins.args.map((a) => a.name),
           ),
         };
-        this.#announce(s, ins, false);
+        this.#instant(s, ins, false);
         return;
       }
       case 'env': {
@@ -668,7 +681,7 @@ class Build {
     ins: Instruction,
     keyParts: unknown,
     createdBy: string,
-    make: () => Promise<{ descriptor: Descriptor; diffId: string }>,
+    make: (step: number) => Promise<{ descriptor: Descriptor; diffId: string }>,
   ): Promise<void> {
     const key = cacheKey(s.state.key, keyParts);
     const hit = this.#o.noCache ? undefined : await this.#cacheGet(key);
@@ -677,8 +690,8 @@ class Build {
       this.#announce(s, ins, true);
       return;
     }
-    this.#announce(s, ins, false);
-    const layer = await make();
+    const step = this.#announce(s, ins, false);
+    const layer = await make(step);
     const config = structuredClone(s.state.config);
     const created = this.#now();
     config.created = created;
@@ -689,6 +702,7 @@ class Build {
     ];
     s.state = { config, layers: [...s.state.layers, layer.descriptor], key };
     await this.#b.cache.put(key, { config, layers: s.state.layers });
+    this.#progress({ kind: 'step-done', step });
   }
 
   async #run(s: StageRun, ins: Instruction & { kind: 'run' }): Promise<void> {
@@ -713,7 +727,7 @@ class Build {
       ins,
       ['run', argv, keyArgs, network, ...(mounts.length > 0 ? [mountKey] : [])],
       createdBy,
-      async () => {
+      async (step) => {
         const tmp = await this.#temporaryImage(s.state);
         let out = '';
         try {
@@ -728,7 +742,7 @@ class Build {
               onOutput: (c) => {
                 const t = c.toString();
                 out = (out + t).slice(-4096);
-                this.#progress({ kind: 'output', text: t });
+                this.#progress({ kind: 'output', text: t, step });
               },
             },
             async ({ upperDir, skip }) => {
@@ -746,7 +760,7 @@ class Build {
           if (r.exitCode !== 0 || !r.result) {
             const tail = out.trimEnd().split('\n').slice(-10).join('\n');
             throw failedPrecondition(
-              `${this.#df.file}:${ins.line}: step ${this.#step}/${this.#total} (stage ${s.label}) ${ins.original}: the command returned a non-zero code: ${r.exitCode}${tail ? `\n${tail}` : ''}`,
+              `${this.#df.file}:${ins.line}: step ${step}/${this.#total} (stage ${s.label}) ${ins.original}: the command returned a non-zero code: ${r.exitCode}${tail ? `\n${tail}` : ''}`,
             );
           }
           return r.result;

@@ -17,7 +17,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import {
+  berthCli,
+  busyboxRootfsTar,
+  type Daemon,
+  finish,
+  NODE,
+  REPO,
+  startBerthd,
+  tempRoots,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -554,4 +563,68 @@ test('FROM an image not stored here pulls it (from a registry on loopback); --pu
   } finally {
     await reg.stop();
   }
+});
+
+/** `berth build` on a terminal: script(1) gives it a pty; its output and exit code. */
+async function buildOnTerminal(dir: string, ...flags: string[]): Promise<{ code: number; raw: string }> {
+  if (!existsSync('/usr/bin/script'))
+    throw new Error('/usr/bin/script is missing: install the Debian package bsdutils');
+  const { spawn } = await import('node:child_process');
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cmd = [NODE, join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'build', ...flags, dir].map(q).join(' ');
+  return new Promise((resolve, reject) => {
+    const c = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    c.stdout.on('data', (b: Buffer) => out.push(b));
+    c.stderr.on('data', (b: Buffer) => out.push(b));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ code: code ?? -1, raw: Buffer.concat(out).toString() }));
+  });
+}
+
+test('--progress tty on a terminal: steps redrawn in place, RUN output folded below, CACHED, a final summary; ERROR on a failure', async () => {
+  const { terminalScreen } = await import('../lib/terminal-screen.ts');
+  const dir = context({
+    Dockerfile: 'FROM busybox\nENV X=1\nRUN for i in 1 2 3 4 5 6 7 8; do echo tty-line-$i; done\nCOPY f /f\n',
+    f: 'x',
+  });
+  const first = await buildOnTerminal(dir, '--progress', 'tty', '-t', 'tty:1');
+  assert.equal(first.code, 0, first.raw);
+  assert.match(first.raw, /\x1b\[\d+A/, 'moves up to redraw');
+  // Every output event is drawn: the RUN's lines were shown folded under it while it ran.
+  assert.match(first.raw, / => => # tty-line-8/);
+  let s = terminalScreen(first.raw);
+  const header = s.findIndex((l) => /^\[\+\] Building \d+\.\ds \(4\/4\) FINISHED$/.test(l));
+  assert.ok(header >= 0, s.join('\n'));
+  assert.match(s[header + 3]!, /^ => \[0\] RUN for i in .* +\d+\.\ds$/);
+  assert.ok(!s.some((l) => l.startsWith(' => => #')), `a finished step folds its output away:\n${s.join('\n')}`);
+  assert.match(s.at(-1)!, /^sha256:[0-9a-f]{64}$/);
+
+  // auto on a terminal is tty; the rebuild is served by the cache.
+  const again = await buildOnTerminal(dir, '--progress', 'auto');
+  assert.equal(again.code, 0, again.raw);
+  s = terminalScreen(again.raw);
+  assert.ok(
+    s.some((l) => /^ => CACHED \[0\] RUN for i in .* 0\.0s$/.test(l)),
+    s.join('\n'),
+  );
+  assert.ok(s.some((l) => /^ => CACHED \[0\] COPY f \/f +0\.0s$/.test(l)));
+
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo going-wrong; exit 3\n');
+  const bad = await buildOnTerminal(dir, '--progress=tty');
+  assert.notEqual(bad.code, 0);
+  s = terminalScreen(bad.raw);
+  assert.ok(
+    s.some((l) => /^\[\+\] Building \d+\.\ds \(\d\/\d\) ERROR$/.test(l)),
+    s.join('\n'),
+  );
+  const err = s.findIndex((l) => /^ => ERROR \[0\] RUN echo going-wrong/.test(l));
+  assert.ok(err >= 0, s.join('\n'));
+  assert.equal(s[err + 1], ' => => # going-wrong');
+  assert.ok(s.some((l) => /Dockerfile:2: step 2\/2 .*returned a non-zero code: 3/.test(l)));
+
+  // Off a terminal, auto is plain: no escapes.
+  const plain = await build(dir, '--progress', 'auto');
+  assert.ok(!plain.stdout.includes('\x1b') && !plain.stderr.includes('\x1b'));
+  assert.match(plain.stdout, /^#1 \[0\] FROM busybox\n/);
 });

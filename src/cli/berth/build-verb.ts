@@ -1,6 +1,7 @@
-// `berth build` and `berth builder prune`, through berthd (the builder runs in the engine). Off a
-// terminal or on one, plain lines: one per step ("#3 [stage 0] 2/5 RUN …", CACHED when the cache
-// served it), RUN output as it comes, then the image id; `-q` prints only the id.
+// `berth build` and `berth builder prune`, through berthd (the builder runs in the engine).
+// --progress plain (auto off a terminal): one line per step ("#3 [stage 0] RUN …", CACHED when the
+// cache served it), RUN output as it comes; tty (auto on a terminal): a live view redrawn in place
+// (build-progress.ts); then the image id. `-q` prints only the id.
 // Must never: read the context itself (berthd reads the directory it is given).
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,12 +10,13 @@ import { pipeline } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
+import { BuildProgress, progressMode } from './build-progress.ts';
 import type { Verb } from './container-verbs.ts';
 
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 
 export const BUILD_USAGE =
-  'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [-q] CONTEXT';
+  'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [--progress auto|plain|tty] [-q] CONTEXT';
 
 export const build: Verb = {
   flags: [
@@ -70,6 +72,15 @@ export const build: Verb = {
       if (!(f.platform as string).startsWith(host))
         throw invalidArgument(`--platform ${f.platform}: berth builds for this host's platform only (${host})`);
     }
+    const view = quiet
+      ? undefined
+      : new BuildProgress({
+          mode: progressMode(progress, ctx.out.isTTY === true),
+          out: ctx.out,
+          err: ctx.err,
+          columns: ctx.out.columns,
+          rows: ctx.out.rows,
+        });
     const r = await (await ctx.client())
       .build({
         context,
@@ -80,14 +91,18 @@ export const build: Verb = {
         ...(f.target ? { target: f.target as string } : {}),
         noCache: f['no-cache'] === true,
         pull: f.pull === true,
-        onEvent: (ev) => {
-          if (quiet) return;
-          if (ev.kind === 'step')
-            ctx.out.write(`#${ev.step} [${ev.stage}] ${ev.instruction}${ev.cached ? ' CACHED' : ''}\n`);
-          else if (ev.kind === 'output') ctx.out.write(ev.text);
-          else if (ev.kind === 'warning') ctx.err.write(`warning: ${ev.text}\n`);
-        },
+        onEvent: (ev) => view?.event(ev),
       })
+      .then(
+        (res) => {
+          view?.finish(true);
+          return res;
+        },
+        (e: unknown) => {
+          view?.finish(false);
+          throw e;
+        },
+      )
       .finally(() => (stdinDir ? rm(stdinDir, { recursive: true, force: true }) : undefined));
     if (f.iidfile) await writeFile(f.iidfile as string, r.id);
     if (output) {
