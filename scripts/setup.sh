@@ -14,6 +14,7 @@ APT_PACKAGES=(
   docker-registry apache2-utils openssl       # a real registry on loopback, htpasswd, test CAs
   skopeo umoci                                # peers for image round-trip tests
   bsdutils                                    # script(1): tests of programs on a real terminal
+  xz-utils bzip2                              # ADD of .tar.xz/.tar.bz2 in berth build (src/build/add-archive.ts)
   containernetworking-plugins nftables        # CNI plugins for berthd's networks; nft for their tests
   jq iproute2 util-linux procps psmisc time   # test helpers; GNU time for the benchmarks' peak RSS
 )

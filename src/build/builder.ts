@@ -36,6 +36,7 @@ import { hostPlatform } from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { selfIdentity } from '../sys/procfs.ts';
+import { type ArchiveCompression, addArchive, decompressFile } from './add-archive.ts';
 import { BuildCache, type CachedState, cacheKey } from './build-cache.ts';
 import { dockerfileError, heredocBody } from './dockerfile-parser.ts';
 import { DockerIgnore } from './dockerignore.ts';
@@ -947,6 +948,23 @@ class Build {
     const destIsDirSyntax = dest0.endsWith('/') || dest0 === '.' || dest0.endsWith('/.');
     const dest = posix.resolve(workdir, dest0).replace(/^\/+/, '');
     const sources = ins.sources.map((src) => (src.startsWith('<<') ? src : x(src)));
+    if (ins.kind === 'add' && ins.checksum !== undefined) {
+      // BuildKit's rules (dockerfile2llb): one source, and only a URL or a Git source, whose bytes
+      // the checksum pins; a local file is the context's own. berth fetches neither (below).
+      const sum = x(ins.checksum);
+      if (!/^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$/.test(sum))
+        throw this.#err(
+          ins.line,
+          `ADD --checksum=${sum}: invalid checksum digest format (expected sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>)`,
+        );
+      if (sources.length !== 1)
+        throw this.#err(ins.line, "ADD --checksum: checksum can't be specified for multiple sources");
+      if (!/^(https?|git|ssh):\/\/|^git@/i.test(sources[0]!))
+        throw this.#err(
+          ins.line,
+          `ADD --checksum ${sources[0]}: checksum requires HTTP(S) or Git sources (a local file is taken from the build context as it is; BuildKit refuses this too)`,
+        );
+    }
     for (const src of sources) {
       if (ins.kind === 'add' && /^(https?|git|ssh):\/\/|^git@/i.test(src))
         throw unsupported(
@@ -1060,10 +1078,14 @@ class Build {
             }
             const st = await t.stat(it.rel);
             const name = destDir ? posix.join(dest, posix.basename(it.rel)) : dest;
-            if (ins.kind === 'add' && st.isFile() && (await isArchive(join(t.root, it.rel)))) {
+            const compression =
+              ins.kind === 'add' && st.isFile()
+                ? await addArchive(join(t.root, it.rel), `${where} ${it.src}`)
+                : undefined;
+            if (compression !== undefined) {
               const into = destDir ? dest : posix.dirname(dest);
               await mkdirs(into);
-              const added = await this.#extractArchive(join(t.root, it.rel), `${where} ${it.src}`);
+              const added = await this.#extractArchive(join(t.root, it.rel), compression, `${where} ${it.src}`);
               for (const e of await added.walk(''))
                 entries.push(entryOf(posix.join(into, e.rel), e.stat, e.abs, e.link));
               continue;
@@ -1081,24 +1103,15 @@ class Build {
   }
 
   /** A local archive ADD extracts: unpacked (hardened, as a layer is) into a staging directory. */
-  async #extractArchive(path: string, what: string): Promise<SourceTree> {
+  async #extractArchive(path: string, compression: ArchiveCompression, what: string): Promise<SourceTree> {
     const dir = await mkdtemp(join(this.staging, 'add-'));
     const { applyLayer } = await import('../archive/apply-layer.ts');
-    const { createReadStream } = await import('node:fs');
-    const head = Buffer.alloc(4);
-    const fh = await (await import('node:fs/promises')).open(path, 'r');
-    try {
-      await fh.read(head, 0, 4, 0);
-    } finally {
-      await fh.close();
-    }
-    const mediaType =
-      head[0] === 0x1f && head[1] === 0x8b
-        ? MediaType.LayerGzip
-        : head.readUInt32LE(0) === 0xfd2fb528
-          ? MediaType.LayerZstd
-          : MediaType.Layer;
-    await applyLayer(createReadStream(path), { mediaType, targetDir: dir, format: 'plain', context: what });
+    await applyLayer(decompressFile(path, compression, what), {
+      mediaType: MediaType.Layer,
+      targetDir: dir,
+      format: 'plain',
+      context: what,
+    });
     return new SourceTree(dir, what);
   }
 
@@ -1127,21 +1140,6 @@ async function treeKey(tree: SourceTree, rel: string): Promise<unknown[]> {
   const out: unknown[] = [[rel, st.mode]];
   for (const e of await tree.walk(rel)) out.push(await one(e.rel, e.stat, e.link));
   return out;
-}
-
-/** gzip, zstd, or a tar's ustar magic: what ADD extracts (bzip2 and xz are refused by the applier's checks). */
-async function isArchive(path: string): Promise<boolean> {
-  const { open } = await import('node:fs/promises');
-  const fh = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(b, 0, 512, 0);
-    if (bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
-    if (bytesRead >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return true;
-    return bytesRead >= 262 && b.subarray(257, 262).toString() === 'ustar';
-  } finally {
-    await fh.close();
-  }
 }
 
 /** `--chown=user[:group]`: numbers as given, names from the stage's /etc/passwd and /etc/group. */

@@ -628,3 +628,60 @@ test('--progress tty on a terminal: steps redrawn in place, RUN output folded be
   assert.ok(!plain.stdout.includes('\x1b') && !plain.stderr.includes('\x1b'));
   assert.match(plain.stdout, /^#1 \[0\] FROM busybox\n/);
 });
+
+test('ADD extracts local tars by their content (plain, gzip, bzip2, xz, zstd) and copies other files; ADD --checksum on a local file is refused as BuildKit does', async () => {
+  const { tarOf } = await import('../lib/test-images.ts');
+  const { execFileSync } = await import('node:child_process');
+  const zlib = await import('node:zlib');
+  const tar = (tag: string) =>
+    tarOf([{ name: `${tag}/` }, { name: `${tag}/f.txt`, data: Buffer.from(`from-${tag}\n`) }]);
+  const dir = context({
+    Dockerfile: [
+      'FROM busybox',
+      'ADD a.tar b.tar.gz c.tar.bz2 d.tar.xz e.tar.zst /opt/',
+      'ADD notes.gz /notes.gz',
+      'ADD mislabelled.txt /m/',
+      'RUN cat /opt/a/f.txt /opt/b/f.txt /opt/c/f.txt /opt/d/f.txt /opt/e/f.txt /m/x/f.txt && gunzip -c /notes.gz',
+      '',
+    ].join('\n'),
+  });
+  await writeFile(join(dir, 'a.tar'), await tar('a'));
+  await writeFile(join(dir, 'b.tar.gz'), zlib.gzipSync(await tar('b')));
+  await writeFile(join(dir, 'c.tar.bz2'), execFileSync('bzip2', ['-c'], { input: await tar('c') }));
+  await writeFile(join(dir, 'd.tar.xz'), execFileSync('xz', ['-c'], { input: await tar('d') }));
+  await writeFile(join(dir, 'e.tar.zst'), zlib.zstdCompressSync(await tar('e')));
+  // A gzip that is no tar is copied as it is; an xz tar named .txt is extracted (the bytes decide).
+  await writeFile(join(dir, 'notes.gz'), zlib.gzipSync('plain notes\n'));
+  await writeFile(join(dir, 'mislabelled.txt'), execFileSync('xz', ['-c'], { input: await tar('x') }));
+  const r = await build(dir, '-t', 'add-kinds:1');
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /from-a\nfrom-b\nfrom-c\nfrom-d\nfrom-e\nfrom-x\nplain notes\n/);
+
+  const refused = async (df: string, re: RegExp) => {
+    writeFileSync(join(dir, 'Dockerfile'), df);
+    const x = await build(dir);
+    assert.notEqual(x.code, 0, df);
+    assert.match(x.stderr, re, x.stderr);
+  };
+  const sum = `sha256:${'a'.repeat(64)}`;
+  await refused(
+    `FROM busybox\nADD --checksum=${sum} a.tar /opt/\n`,
+    /Dockerfile:2: ADD --checksum a\.tar: checksum requires HTTP\(S\) or Git sources/,
+  );
+  await refused(
+    `FROM busybox\nADD --checksum=${sum} a.tar b.tar.gz /opt/\n`,
+    /Dockerfile:2: ADD --checksum: checksum can't be specified for multiple sources/,
+  );
+  await refused(
+    'FROM busybox\nADD --checksum=sha256:abc a.tar /opt/\n',
+    /Dockerfile:2: ADD --checksum=sha256:abc: invalid checksum digest format/,
+  );
+  // A corrupt archive whose head still reads as a tar fails, naming the file.
+  const big = await tarOf([{ name: 'big.bin', data: randomBytesOf(300_000) }]);
+  const xz = execFileSync('xz', ['-c'], { input: big });
+  xz.fill(0x55, Math.floor(xz.length / 2), Math.floor(xz.length / 2) + 64);
+  await writeFile(join(dir, 'broken.tar.xz'), xz);
+  await refused('FROM busybox\nADD broken.tar.xz /opt/\n', /Dockerfile:2: ADD broken\.tar\.xz/);
+});
+
+const randomBytesOf = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * i * 7919 + (i >> 3)) % 251));
