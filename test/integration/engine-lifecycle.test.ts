@@ -3,7 +3,8 @@
 // image imported locally, driven through the typed client and the berth CLI. Checks that nothing
 // (mounts, shims, daemons) is left under the test's roots.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once as onceEvent } from 'node:events';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -98,13 +99,18 @@ test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
   }[];
   assert.ok(once.length === 1 && once[0]!.pids >= 1, JSON.stringify(once));
   // Without --no-stream, stats keeps sampling (once a second) until interrupted; the second table has a CPU %.
-  const streamed = await exec(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'stats', 'web'], {
-    encoding: 'utf8',
-    timeout: 3500,
-  }).then(
-    (r) => r.stdout,
-    (e: { stdout?: string }) => e.stdout ?? '',
-  );
+  // Read until the second sample arrives (a deadline, not a window: a loaded machine starts the CLI slowly).
+  const child = spawn(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', d.socket, 'stats', 'web'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let streamed = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    streamed += s;
+  });
+  const twoSamples = () => streamed.split('CONTAINER ID').length - 1 >= 2 && /\d+\.\d+%/.test(streamed);
+  await until('two samples of berth stats', twoSamples, 60_000).catch(() => undefined);
+  child.kill('SIGINT');
+  await onceEvent(child, 'close');
   const tables = streamed.split('CONTAINER ID').length - 1;
   assert.ok(tables >= 2, `stats streams: ${tables} tables in ${JSON.stringify(streamed)}`);
   assert.match(streamed, /\d+\.\d+%/, 'a CPU % from the second sample on');
