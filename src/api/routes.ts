@@ -122,6 +122,7 @@ export function apiRouter(): Router {
           ? { dockerfile }
           : {}),
       ...(q.get('target') ? { target: q.get('target')! } : {}),
+      ...(q.get('platform') ? { platform: q.get('platform')! } : {}),
     };
     const write = jsonLines(c.res);
     let pending: Promise<void> = Promise.resolve();

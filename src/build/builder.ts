@@ -32,7 +32,8 @@ import {
   type ImageRuntimeConfig,
   MediaType,
 } from '../oci/image-spec.ts';
-import { hostPlatform } from '../oci/image-validate.ts';
+import type { Platform } from '../oci/image-spec.ts';
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches } from '../oci/image-validate.ts';
 import { chainIds } from '../snapshots/chain-id.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { selfIdentity } from '../sys/procfs.ts';
@@ -73,6 +74,12 @@ export type BuildOptions = {
   labels?: Record<string, string>;
   /** The network of a RUN step without `--network` (docker build's --network); default: the engine's default network. */
   network?: 'default' | 'none' | 'host';
+  /**
+   * The platform of stages without `FROM --platform` (berth build --platform; default: this host's):
+   * a base image's manifest for it is taken from its index (pulled when not stored); a stage of a
+   * platform this host cannot run may COPY and set config, and its RUN steps are refused.
+   */
+  platform?: string;
   /** Credentials for FROM pulls by registry host (docker build's X-Registry-Config); berthd's stored logins otherwise. */
   registryAuth?: Record<string, { username: string; password: string }>;
 };
@@ -174,6 +181,10 @@ class Build {
   #failed: unknown;
   readonly #total: number;
   readonly #epoch: Date | undefined;
+  /** The build's target platform (--platform, else this host's). */
+  readonly #platform: Platform;
+  /** BuildKit's automatic platform ARGs (TARGETPLATFORM, BUILDARCH, …): global, and in a stage once declared. */
+  readonly #platformArgs: Map<string, string>;
 
   constructor(
     b: Builder,
@@ -195,6 +206,21 @@ class Build {
     this.#total = total;
     const sde = o.buildArgs?.SOURCE_DATE_EPOCH;
     this.#epoch = sde !== undefined && /^\d+$/.test(sde) ? new Date(Number(sde) * 1000) : undefined;
+    try {
+      this.#platform = o.platform ? parsePlatform(o.platform) : hostPlatform();
+    } catch (e) {
+      throw invalidArgument(`--platform ${o.platform}: ${(e as Error).message}`, e);
+    }
+    this.#platformArgs = new Map();
+    for (const [prefix, p] of [
+      ['TARGET', this.#platform],
+      ['BUILD', hostPlatform()],
+    ] as const) {
+      this.#platformArgs.set(`${prefix}PLATFORM`, formatPlatform(p));
+      this.#platformArgs.set(`${prefix}OS`, p.os);
+      this.#platformArgs.set(`${prefix}ARCH`, p.architecture);
+      this.#platformArgs.set(`${prefix}VARIANT`, p.variant ?? '');
+    }
     for (const a of df.globalArgs) {
       const given = o.buildArgs?.[a.name];
       if (given !== undefined) this.#usedArgs.add(a.name);
@@ -210,7 +236,7 @@ class Build {
   }
 
   #globalEnv(): Map<string, string> {
-    const m = new Map<string, string>();
+    const m = new Map<string, string>(this.#platformArgs);
     for (const [k, v] of this.#globalArgs) if (v !== undefined) m.set(k, v);
     return m;
   }
@@ -405,17 +431,27 @@ class Build {
 
   async #from(stage: Stage, ref: string): Promise<State> {
     if (ref === '') throw this.#err(stage.line, `FROM ${stage.base}: the image name is empty after substitution`);
+    // FROM --platform (substituted with the global ARGs: $BUILDPLATFORM, $TARGETPLATFORM), else the build's.
+    let asked: Platform | undefined;
+    if (stage.platform !== undefined) {
+      const p = this.#expand(stage.platform, this.#globalEnv(), stage.line);
+      try {
+        asked = parsePlatform(p);
+      } catch (e) {
+        throw this.#err(stage.line, `FROM --platform=${p}: ${(e as Error).message}`);
+      }
+    } else if (this.#o.platform) asked = this.#platform;
+    const want = asked ?? this.#platform;
     if (ref.toLowerCase() === 'scratch') {
-      const p = hostPlatform();
       const config: ImageConfig = {
-        architecture: p.architecture,
-        os: p.os,
-        ...(p.variant ? { variant: p.variant } : {}),
+        architecture: want.architecture,
+        os: want.os,
+        ...(want.variant ? { variant: want.variant } : {}),
         config: { Env: [DEFAULT_PATH] },
         rootfs: { type: 'layers', diff_ids: [] },
         history: [],
       };
-      return { config, layers: [], key: cacheKey('scratch', p) };
+      return { config, layers: [], key: cacheKey('scratch', want) };
     }
     const earlier = this.#stageByRef(ref, stage.index);
     if (earlier) {
@@ -430,30 +466,53 @@ class Build {
     } catch (e) {
       throw this.#err(stage.line, `FROM ${ref}: ${(e as Error).message}`);
     }
+    const forPlatform = asked ? ` for ${formatPlatform(want)}` : '';
     const pullIt = async () => {
-      this.#progress({ kind: 'output', text: `pulling ${name}\n` });
+      this.#progress({ kind: 'output', text: `pulling ${name}${forPlatform}\n` });
       // A resolved name always starts with its registry host.
       const credentials = this.#o.registryAuth?.[name.slice(0, name.indexOf('/'))];
       await images.pull(name, {
-        ...(stage.platform ? { platform: stage.platform } : {}),
+        ...(asked ? { platform: formatPlatform(want) } : {}),
         ...(credentials ? { credentials } : {}),
       });
     };
-    let details: Awaited<ReturnType<ImageService['inspect']>>;
+    // The stored image's manifest for the platform: an index's entry, or a single manifest whose
+    // config says that platform (checked only when a platform was asked for, as before for the host's).
+    const lookup = async () => {
+      if (!asked) {
+        const d = await images.inspect(name);
+        return { target: d.target, manifestDescriptor: d.manifestDescriptor, manifest: d.manifest, config: d.config };
+      }
+      const record = (await images.find(name))[0]!;
+      const r = await images.resolveManifest(record.name, record.target, want);
+      const have = {
+        os: r.config.os,
+        architecture: r.config.architecture,
+        ...(r.config.variant ? { variant: r.config.variant } : {}),
+      };
+      if (!platformMatches(want, have))
+        throw notFound(`the image stored as ${record.name} is ${formatPlatform(have)}, not ${formatPlatform(want)}`);
+      return { target: record.target, ...r };
+    };
+    let details: Awaited<ReturnType<typeof lookup>>;
     try {
       if (this.#o.pull) await pullIt();
-      details = await images.inspect(name);
+      details = await lookup();
     } catch (e) {
       if (!isBerthError(e, 'BERTH_ERR_NOT_FOUND') || this.#o.pull)
         throw this.#err(stage.line, `FROM ${ref}: ${(e as Error).message}`);
       try {
         await pullIt();
-        details = await images.inspect(name);
+        details = await lookup();
       } catch (e2) {
-        throw this.#err(stage.line, `FROM ${ref}: not stored here, and pulling it failed: ${(e2 as Error).message}`);
+        throw this.#err(
+          stage.line,
+          `FROM ${ref}: not stored here${forPlatform} (${(e as Error).message}), and pulling it failed: ${(e2 as Error).message}`,
+        );
       }
     }
     await this.#b.images.content.addResource(this.leaseId, details.target.digest);
+    await this.#b.images.content.addResource(this.leaseId, details.manifestDescriptor.digest);
     const config = structuredClone(details.config);
     config.history ??= [];
     return { config, layers: details.manifest.layers, key: cacheKey('image', details.manifestDescriptor.digest) };
@@ -511,7 +570,13 @@ class Build {
         for (const a of ins.args) {
           const given = this.#o.buildArgs?.[a.name];
           if (given !== undefined) this.#usedArgs.add(a.name);
-          const value = given ?? (a.value !== undefined ? x(a.value) : this.#globalArgs.get(a.name));
+          const value =
+            given ??
+            (a.value !== undefined
+              ? x(a.value)
+              : this.#globalArgs.has(a.name)
+                ? this.#globalArgs.get(a.name)
+                : this.#platformArgs.get(a.name));
           s.args.set(a.name, value);
         }
         // As Docker: declaring an ARG is no cache miss, its first use is (a RUN's key has the args it
@@ -707,6 +772,12 @@ class Build {
   }
 
   async #run(s: StageRun, ins: Instruction & { kind: 'run' }): Promise<void> {
+    const c = s.state.config;
+    const platform = { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
+    if (!platformMatches(hostPlatform(), platform))
+      throw unsupported(
+        `${this.#df.file}:${ins.line}: RUN in stage ${s.label}, whose platform is ${formatPlatform(platform)}: this host runs ${formatPlatform(hostPlatform())} programs and berth does not emulate other architectures; build the stage for ${formatPlatform(hostPlatform())} (FROM --platform=$BUILDPLATFORM) or keep RUN out of it (COPY, ADD and config steps work on any platform)`,
+      );
     const shell = rc(s.state).Shell ?? DEFAULT_SHELL;
     let argv: string[];
     if ('exec' in ins.command) argv = ins.command.exec;

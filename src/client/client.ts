@@ -282,6 +282,8 @@ export class BerthClient {
     buildArgs?: string[];
     labels?: string[];
     target?: string;
+    /** The platform of stages without FROM --platform (os/arch[/variant]). */
+    platform?: string;
     noCache?: boolean;
     pull?: boolean;
     onEvent?: (ev: BuildEventWire) => void;
@@ -293,6 +295,7 @@ export class BerthClient {
       buildarg: o.buildArgs,
       label: o.labels,
       target: o.target,
+      platform: o.platform,
       nocache: o.noCache,
       pull: o.pull,
     };

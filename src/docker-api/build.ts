@@ -5,7 +5,7 @@
 // and `Successfully tagged`, or docker's error object (POST /build/prune is in system-df.ts). With q=1 only the image ID is sent (the
 // rest is sent before an error, as dockerd does, so a failure still shows the step that failed).
 import { invalidArgument } from '../errors/errors.ts';
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches } from '../oci/image-validate.ts';
+import { parsePlatform } from '../oci/image-validate.ts';
 import { refused } from './errors.ts';
 import { imageIdOf } from './image-ids.ts';
 import { familiar } from './images.ts';
@@ -70,9 +70,9 @@ export function buildOptionsOf(q: URLSearchParams): BuildOptions {
   if ((jsonParam(q, 'cachefrom', 'a JSON list of image names', isList) ?? []).length > 0)
     throw refused('cache-from', "berthd's build cache is its own (earlier builds on this daemon)");
 
-  const platform = q.get('platform');
-  if (platform && !platformMatches(parsePlatform(platform), hostPlatform()))
-    throw refused(`platform ${platform}`, `berthd builds for its own platform, ${formatPlatform(hostPlatform())}`);
+  // The platform of stages without FROM --platform; a stage this host cannot run may not RUN (the builder says so).
+  const platform = q.get('platform') || undefined;
+  if (platform) parsePlatform(platform);
   const mode = q.get('networkmode');
   let network: 'none' | 'host' | undefined;
   if (mode === 'none' || mode === 'host') network = mode;
@@ -105,6 +105,7 @@ export function buildOptionsOf(q: URLSearchParams): BuildOptions {
     ...(q.get('dockerfile') ? { dockerfile: q.get('dockerfile')! } : {}),
     ...(q.get('target') ? { target: q.get('target')! } : {}),
     ...(network ? { network } : {}),
+    ...(platform ? { platform } : {}),
   };
 }
 

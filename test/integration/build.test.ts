@@ -529,22 +529,31 @@ test('SHELL changes how later RUN and shell-form CMD run; globs, relative WORKDI
   assert.equal(run.stdout, 'cmd via /bin/sh\n');
 });
 
+/** Pushes `ref`, made by `fill` in an image store of its own (so that berthd has never seen it), to its registry. */
+async function pushFromOwnStore(
+  ref: string,
+  fill: (pusher: import('../../src/images/image-service.ts').ImageService) => Promise<unknown>,
+): Promise<void> {
+  const { ImageService } = await import('../../src/images/image-service.ts');
+  const pusherRoot = mkdtempSync('/tmp/btb-push-');
+  contexts.push(pusherRoot);
+  const pusher = await ImageService.open({ root: pusherRoot, snapshotter: 'native' });
+  try {
+    await fill(pusher);
+    await pusher.push(ref);
+  } finally {
+    await pusher.close();
+  }
+}
+
 test('FROM an image not stored here pulls it (from a registry on loopback); --pull pulls again', async () => {
   const { startRegistry } = await import('../lib/registry.ts');
   const reg = await startRegistry();
   try {
     const ref = `${reg.host}/build-base:1`;
-    // Pushed from an image store of its own, so that berthd has never seen it.
-    const { ImageService } = await import('../../src/images/image-service.ts');
-    const pusherRoot = mkdtempSync('/tmp/btb-push-');
-    contexts.push(pusherRoot);
-    const pusher = await ImageService.open({ root: pusherRoot, snapshotter: 'native' });
-    try {
+    await pushFromOwnStore(ref, async (pusher) => {
       await pusher.importRootfs(Readable.from([await busyboxRootfsTar()]), ref);
-      await pusher.push(ref);
-    } finally {
-      await pusher.close();
-    }
+    });
     const dir = context({ Dockerfile: `FROM ${ref}\nRUN echo on-pulled-base\n` });
     const r = await build(dir, '-t', 'from-registry:1');
     assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -685,3 +694,77 @@ test('ADD extracts local tars by their content (plain, gzip, bzip2, xz, zstd) an
 });
 
 const randomBytesOf = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * i * 7919 + (i >> 3)) % 251));
+
+test('FROM --platform takes that manifest of an index; a foreign stage may COPY but not RUN; --platform sets the default, the config and $TARGETARCH', async () => {
+  const { startRegistry } = await import('../lib/registry.ts');
+  const { multiArchImage } = await import('../lib/test-images.ts');
+  const { parsePlatform } = await import('../../src/oci/image-validate.ts');
+  const reg = await startRegistry();
+  try {
+    const ref = `${reg.host}/multi-build:1`;
+    await pushFromOwnStore(ref, async (pusher) => {
+      const platforms = [parsePlatform('linux/amd64'), parsePlatform('linux/arm64'), parsePlatform('linux/s390x')];
+      await multiArchImage(pusher.content, pusher.images, ref, platforms);
+    });
+    const dir = context({
+      Dockerfile: [
+        `FROM --platform=linux/arm64 ${ref} AS foreign`,
+        'COPY f /from-context',
+        'FROM busybox',
+        'COPY --from=foreign /etc/arch /arch-of-foreign',
+        'COPY --from=foreign /from-context /fc',
+        'RUN cat /arch-of-foreign /fc',
+        '',
+      ].join('\n'),
+      f: 'context-file\n',
+    });
+    const r = await build(dir, '-t', 'plat-copy:1');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`pulling ${ref.replace(/[.]/g, '\\.')} for linux/arm64\\n`));
+    assert.match(r.stdout, /\narm64\ncontext-file\n/);
+    const host = (await inspect('plat-copy:1')) as unknown as { config: { architecture: string } };
+    assert.equal(
+      host.config.architecture,
+      process.arch === 'x64' ? 'amd64' : process.arch,
+      'the final stage is the host',
+    );
+
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      `FROM busybox\nFROM --platform=linux/s390x ${ref} AS foreign\nRUN echo never\n`,
+    );
+    const run = await build(dir);
+    assert.notEqual(run.code, 0);
+    assert.match(
+      run.stderr,
+      /Dockerfile:3: RUN in stage foreign, whose platform is linux\/s390x: this host runs linux\/\w+ programs and berth does not emulate other architectures/,
+    );
+    assert.doesNotMatch(run.stdout, /never/);
+
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${ref}\nARG TARGETARCH\nCOPY f /f\nLABEL arch=$TARGETARCH\n`);
+    const arm = await build(dir, '--platform', 'linux/arm64', '-t', 'plat-arm:1');
+    assert.equal(arm.code, 0, arm.stderr + arm.stdout);
+    const img = (await inspect('plat-arm:1')) as unknown as {
+      config: { architecture: string; os: string; config: { Labels: Record<string, string> } };
+      platform: string;
+    };
+    assert.equal(`${img.config.os}/${img.config.architecture}`, 'linux/arm64');
+    assert.equal(img.config.config.Labels.arch, 'arm64');
+
+    // $BUILDPLATFORM: a stage that runs on this host inside a build for another platform.
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      'FROM --platform=$BUILDPLATFORM busybox AS tools\nARG TARGETARCH\nRUN echo built-for-$TARGETARCH\nFROM scratch\nCOPY --from=tools /bin/busybox /tool\n',
+    );
+    const mixed = await build(dir, '--platform', 'linux/arm64', '-t', 'plat-mixed:1');
+    assert.equal(mixed.code, 0, mixed.stderr + mixed.stdout);
+    assert.match(mixed.stdout, /\nbuilt-for-arm64\n/);
+    const m = (await inspect('plat-mixed:1')) as unknown as { config: { architecture: string } };
+    assert.equal(m.config.architecture, 'arm64');
+    const bad = await build(dir, '--platform', 'linux');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--platform linux: .*malformed/);
+  } finally {
+    await reg.stop();
+  }
+});

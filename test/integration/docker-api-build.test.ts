@@ -162,11 +162,18 @@ for (const [i, c] of CLIENTS.entries()) {
     const none = await run(c.bin, ['image', 'inspect', `${tag}-bad`]);
     assert.notEqual(none.code, 0, 'no image was tagged');
 
-    const arm = await run(c.bin, ['build', '--platform', 'linux/s390x', ctx]);
+    // --platform sets the platform of the stages: a COPY-only one is built, its config says so; a RUN in it is refused.
+    const foreign = context({ Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'x' });
+    const s390x = await run(c.bin, ['build', '--platform', 'linux/s390x', '-t', `${tag}-s390x`, foreign]);
+    assert.equal(s390x.code, 0, s390x.stderr);
+    const arch = await run(c.bin, ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', `${tag}-s390x`]);
+    assert.equal(arch.stdout.trim(), 'linux/s390x');
+    writeFileSync(join(foreign, 'Dockerfile'), 'FROM scratch\nCOPY f /f\nRUN echo never\n');
+    const arm = await run(c.bin, ['build', '--platform', 'linux/s390x', foreign]);
     assert.notEqual(arm.code, 0);
     assert.match(
       arm.stderr,
-      /platform linux\/s390x: not supported by berthd \(berthd builds for its own platform, linux\//,
+      /Dockerfile:3: RUN in stage 0, whose platform is linux\/s390x: this host runs linux\/[a-z0-9]+ programs/,
     );
   });
 

@@ -16,7 +16,7 @@ import type { Verb } from './container-verbs.ts';
 const help: FlagSpec = { names: ['help', 'h'], kind: 'bool' };
 
 export const BUILD_USAGE =
-  'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [--progress auto|plain|tty] [-q] CONTEXT';
+  'build [-t NAME]... [-f FILE] [--build-arg K=V]... [--label K=V]... [--target S] [--no-cache] [--pull] [--platform P] [--iidfile FILE] [--output type=docker|oci,dest=FILE] [--progress auto|plain|tty] [-q] CONTEXT';
 
 export const build: Verb = {
   flags: [
@@ -66,12 +66,6 @@ export const build: Verb = {
     const progress = f.progress as string | undefined;
     if (progress !== undefined && !['auto', 'plain', 'tty'].includes(progress))
       throw invalidArgument(`--progress ${progress}: expected auto, plain or tty`);
-    // The result is always for this host: the builder runs RUN steps here (no emulation).
-    if (f.platform !== undefined) {
-      const host = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
-      if (!(f.platform as string).startsWith(host))
-        throw invalidArgument(`--platform ${f.platform}: berth builds for this host's platform only (${host})`);
-    }
     const view = quiet
       ? undefined
       : new BuildProgress({
@@ -89,6 +83,7 @@ export const build: Verb = {
         buildArgs,
         ...(f.label ? { labels: f.label as string[] } : {}),
         ...(f.target ? { target: f.target as string } : {}),
+        ...(f.platform ? { platform: f.platform as string } : {}),
         noCache: f['no-cache'] === true,
         pull: f.pull === true,
         onEvent: (ev) => view?.event(ev),
