@@ -42,7 +42,15 @@ import { BuildCache, type CachedState, cacheKey } from './build-cache.ts';
 import { dockerfileError, heredocBody } from './dockerfile-parser.ts';
 import { DockerIgnore } from './dockerignore.ts';
 import { type Dockerfile, type Instruction, parseInstructions, type Stage } from './instructions.ts';
-import { cloneOverlayDiff, entryOf, type LayerEntry, overlayDiffEntries, storeLayer } from './layer-tar.ts';
+import {
+  canWriteDirectly,
+  cloneOverlayDiff,
+  entryOf,
+  type LayerEntry,
+  overlayDiffEntries,
+  storeLayer,
+  writeLayerEntries,
+} from './layer-tar.ts';
 import { LexError, processWord, processWords } from './shell-lex.ts';
 import { DigestMemo, SourceTree } from './source-tree.ts';
 
@@ -507,7 +515,7 @@ class Build {
       } catch (e2) {
         throw this.#err(
           stage.line,
-          `FROM ${ref}: not stored here${forPlatform} (${(e as Error).message}), and pulling it failed: ${(e2 as Error).message}`,
+          `FROM ${ref}: not stored here${asked ? `${forPlatform} (${(e as Error).message})` : ''}, and pulling it failed: ${(e2 as Error).message}`,
         );
       }
     }
@@ -825,7 +833,7 @@ class Build {
                 overlayDiffEntries(upperDir, skip),
                 this.#epoch,
               );
-              await this.#commitDiff(s.state, layer, upperDir, skip);
+              await this.#commitSnapshot(s.state, layer, (upper) => cloneOverlayDiff(upperDir, upper, skip));
               return layer;
             },
           );
@@ -911,15 +919,17 @@ class Build {
   }
 
   /**
-   * The snapshot of a RUN's layer, made from the container's upper directory by hard links
-   * (cloneOverlayDiff) rather than by extracting the tar again: the next step, or the result, finds
-   * its chain unpacked. Where that cannot be done, unpackStored extracts the tar later, as for any layer.
+   * The snapshot of a step's layer, made by `fill` in the upper directory of a snapshot prepared on
+   * the parent's chain rather than by extracting the layer's tar again (which costs a hardened
+   * applier's work per file): the next step, a view of the stage, or the result finds its chain
+   * unpacked. A RUN's is hard-linked from the container's upper directory (cloneOverlayDiff), a
+   * COPY's written from the entries its tar was written from (writeLayerEntries). Where that cannot
+   * be done, unpackStored extracts the tar later, as for any layer.
    */
-  async #commitDiff(
+  async #commitSnapshot(
     state: State,
     layer: { descriptor: Descriptor; diffId: string },
-    upperDir: string,
-    skip: ReadonlySet<string>,
+    fill: (upper: string) => Promise<void>,
   ): Promise<void> {
     const snap = this.#b.images.snapshotter;
     if (snap.applyFormat !== 'overlay') return;
@@ -935,7 +945,7 @@ class Build {
     const labels = { 'berth.io/layer': layer.descriptor.digest };
     await snap.prepare(key, chain.at(-2), { labels });
     try {
-      await cloneOverlayDiff(upperDir, await snap.upperDir(key), skip);
+      await fill(await snap.upperDir(key));
       await snap.commit(name, key, { labels });
     } catch (e) {
       await snap.remove(key).catch(() => {});
@@ -1167,7 +1177,11 @@ class Build {
             if (le.type !== 'symlink') le.mode = mode(le.mode);
             entries.push(le);
           }
-          return storeLayer(this.#b.images.content, this.leaseId, this.staging, entries, this.#epoch);
+          const layer = await storeLayer(this.#b.images.content, this.leaseId, this.staging, entries, this.#epoch);
+          // While the sources are still mounted: the snapshot written from the same entries.
+          if (canWriteDirectly(entries))
+            await this.#commitSnapshot(s.state, layer, (upper) => writeLayerEntries(entries, upper, this.#epoch));
+          return layer;
         }),
       ),
     );

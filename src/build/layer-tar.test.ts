@@ -8,7 +8,14 @@ import { extract } from 'tar-stream';
 import { lsetxattr } from '../archive/xattrs.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
 import { BuildCache, cacheKey } from './build-cache.ts';
-import { cloneOverlayDiff, overlayDiffEntries, storeLayer } from './layer-tar.ts';
+import {
+  canWriteDirectly,
+  cloneOverlayDiff,
+  type LayerEntry,
+  overlayDiffEntries,
+  storeLayer,
+  writeLayerEntries,
+} from './layer-tar.ts';
 
 async function tarNames(buf: Buffer): Promise<string[]> {
   const names: string[] = [];
@@ -134,5 +141,75 @@ describe('layers of build steps', () => {
     assert.match(execFileSync('/usr/sbin/getcap', [join(out, 'ping')], { encoding: 'utf8' }), /cap_net_raw[=+]ep/);
     const { lgetxattr } = await import('../archive/xattrs.ts');
     assert.deepEqual(await lgetxattr(join(out, 'ping'), 'user.note'), Buffer.from([0xff, 0x00, 0x80]));
+  });
+
+  it("a COPY's entries written straight into a directory give what extracting their tar gives (names, types, owners, modes, mtimes, bytes)", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root: owners');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-build-direct-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'src.bin'), Buffer.alloc(300_000, 7));
+    const when = new Date(1_700_000_000_123);
+    const entries: LayerEntry[] = [
+      { name: 'app', type: 'directory', mode: 0o750, uid: 10, gid: 20, mtime: when },
+      {
+        name: 'app/big.bin',
+        type: 'file',
+        mode: 0o4755,
+        uid: 10,
+        gid: 20,
+        mtime: when,
+        source: join(dir, 'src.bin'),
+        size: 300_000,
+      },
+      { name: 'app/here', type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: when, data: Buffer.from('doc\n'), size: 4 },
+      { name: 'app/link', type: 'symlink', mode: 0o777, uid: 10, gid: 20, mtime: when, linkname: 'big.bin' },
+      { name: 'app/sub', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: when },
+    ];
+    assert.ok(canWriteDirectly(entries));
+    const content = new LocalContentStore(join(dir, 'content'));
+    await content.createLease('l', {});
+    const layer = await storeLayer(content, 'l', dir, entries);
+    const extracted = join(dir, 'extracted');
+    const direct = join(dir, 'direct');
+    mkdirSync(extracted);
+    mkdirSync(direct);
+    const { applyLayer } = await import('../archive/apply-layer.ts');
+    await applyLayer(await content.read(layer.descriptor.digest), {
+      mediaType: layer.descriptor.mediaType,
+      targetDir: extracted,
+      format: 'overlay',
+      context: 'test',
+      inline: true,
+    });
+    await writeLayerEntries(entries, direct);
+    const { lstatSync, readFileSync, readlinkSync } = await import('node:fs');
+    for (const e of entries) {
+      const a = lstatSync(join(extracted, e.name));
+      const b = lstatSync(join(direct, e.name));
+      assert.deepEqual(
+        [b.mode, b.uid, b.gid, b.mtimeMs, b.size],
+        [a.mode, a.uid, a.gid, a.mtimeMs, e.type === 'directory' ? b.size : a.size],
+        e.name,
+      );
+      if (e.type === 'file')
+        assert.deepEqual(readFileSync(join(direct, e.name)), readFileSync(join(extracted, e.name)));
+      if (e.type === 'symlink') assert.equal(readlinkSync(join(direct, e.name)), 'big.bin');
+    }
+    // Written again from the written tree, the layer is the same blob.
+    const again: LayerEntry[] = [];
+    for await (const e of overlayDiffEntries(direct)) again.push(e);
+    assert.equal((await storeLayer(content, 'l', dir, again)).diffId, layer.diffId);
+
+    // What the applier must handle is left to it: a parent only below, a duplicate, a device, a "..".
+    const base = { mode: 0o644, uid: 0, gid: 0, mtime: when };
+    assert.ok(!canWriteDirectly([{ ...base, name: 'usr/bin/x', type: 'file', data: Buffer.alloc(0) }]));
+    assert.ok(
+      !canWriteDirectly([
+        { ...base, name: 'a', type: 'directory' },
+        { ...base, name: 'a', type: 'symlink', linkname: '/etc' },
+      ]),
+    );
+    assert.ok(!canWriteDirectly([{ ...base, name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }]));
+    assert.ok(!canWriteDirectly([{ ...base, name: '../x', type: 'file', data: Buffer.alloc(0) }]));
   });
 });

@@ -6,9 +6,23 @@
 // the same tar. mtimes are kept, or clamped to SOURCE_DATE_EPOCH when the build gives one.
 // Must never: hold a layer in memory, or follow a symlink of the diff.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, createReadStream, createWriteStream, type Stats } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { pack } from 'tar-stream';
@@ -302,4 +316,56 @@ export async function cloneOverlayDiff(src: string, dst: string, skip: ReadonlyS
   await visit('');
   // Last, children before parents: making entries inside a directory changes its mtime.
   for (const { to, st } of dirs) await lutimes(to, st.atime, st.mtime);
+}
+
+/**
+ * Can `entries` (a COPY's, in tar order) be written straight into an empty upper directory and give
+ * what extracting their tar over the parent would? Yes when they are files, directories and
+ * symlinks only, each name once, no `..`, and every parent is the root or a directory of the list:
+ * a parent that exists only below (or is a symlink there) is what the applier's rules for implicit
+ * and symlinked parents handle (src/archive), so such a layer is extracted instead.
+ */
+export function canWriteDirectly(entries: readonly LayerEntry[]): boolean {
+  const dirs = new Set<string>();
+  const names = new Set<string>();
+  for (const e of entries) {
+    if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') return false;
+    if (names.has(e.name) || e.name === '' || e.name.split('/').some((p) => p === '..' || p === '.' || p === ''))
+      return false;
+    names.add(e.name);
+    const parent = posix.dirname(e.name);
+    if (parent !== '.' && !dirs.has(parent)) return false;
+    if (e.type === 'directory') dirs.add(e.name);
+  }
+  return true;
+}
+
+/**
+ * Writes `entries` (canWriteDirectly's) into `dir` as extracting their tar would leave them: owner,
+ * mode, and mtime to the second (a tar header's), clamped as storeLayer clamps. File bodies are
+ * copied by the kernel (copyFile). Directories get their mtimes last, children before parents.
+ */
+export async function writeLayerEntries(entries: readonly LayerEntry[], dir: string, clampMtime?: Date): Promise<void> {
+  const dirs: { to: string; mtime: Date }[] = [];
+  for (const e of entries) {
+    const to = join(dir, e.name);
+    const t = clampMtime && e.mtime > clampMtime ? clampMtime : e.mtime;
+    const mtime = new Date(Math.floor(t.getTime() / 1000) * 1000);
+    if (e.type === 'directory') {
+      await mkdir(to, { mode: 0o700 });
+      dirs.push({ to, mtime });
+    } else if (e.type === 'symlink') {
+      await symlink(e.linkname ?? '', to);
+      await lchown(to, e.uid, e.gid);
+      await lutimes(to, mtime, mtime);
+      continue;
+    } else if (e.data !== undefined || !e.source)
+      await writeFile(to, e.data ?? Buffer.alloc(0), { flag: 'wx', mode: 0o600 });
+    else await copyFile(e.source, to, constants.COPYFILE_EXCL);
+    // The owner before the mode: chown clears set-id bits.
+    await lchown(to, e.uid, e.gid);
+    await chmod(to, e.mode & 0o7777);
+    if (e.type === 'file') await lutimes(to, mtime, mtime);
+  }
+  for (const { to, mtime } of dirs.reverse()) await lutimes(to, mtime, mtime);
 }
