@@ -96,8 +96,21 @@ function agree(rules: LinuxDeviceCgroup[]): void {
 
 const DOCKER_LIKE: LinuxDeviceCgroup[] = [
   { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }, // /dev/fuse, allowed by the config
   ...defaultDeviceRules([{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]),
 ];
+
+test('defaults: a device of linux.devices gets no rule of its own; one replacing a default device drops its rule (runc)', () => {
+  const rules = defaultDeviceRules([
+    { path: '/dev/fuse', type: 'c', major: 10, minor: 229 },
+    { path: '/dev/null', type: 'c', major: 1, minor: 5 },
+  ]);
+  const s = reduceDeviceRules([{ allow: false, access: 'rwm' }, ...rules]);
+  assert.equal(deviceAllowed(s, 'c', 10, 229, ACC_READ), false, 'the config did not allow /dev/fuse');
+  assert.equal(deviceAllowed(s, 'c', 1, 3, ACC_READ), false, "/dev/null's default rule went with it");
+  assert.equal(deviceAllowed(s, 'c', 1, 5, ACC_READ), true, '/dev/zero keeps its default');
+  assert.equal(defaultDeviceRules().length, rules.length + 1);
+});
 
 test('reduce: deny-all then allows gives exceptions under deny', () => {
   const s = reduceDeviceRules(DOCKER_LIKE);

@@ -148,27 +148,26 @@ export function deviceAllowed(
 }
 
 /**
- * Rules for the spec's default devices (which the runtime MUST supply, so the container must be able
- * to use them) and for every device in linux.devices. The runtime appends these to
- * linux.resources.devices, as runc does, so a config that starts with deny-all still works.
+ * Rules for the spec's default devices, which the runtime MUST supply, so the container must be able
+ * to use them. The runtime appends these to linux.resources.devices, as runc does, so a config that
+ * starts with deny-all still works. A device of linux.devices gets no rule of its own (the config's
+ * linux.resources.devices says what it may do with it, e.g. read but not write), and a default
+ * device that linux.devices replaces at the same path loses its rule too (runc's createDevices).
  */
 export function defaultDeviceRules(devices: LinuxDevice[] = []): LinuxDeviceCgroup[] {
-  const rules: LinuxDeviceCgroup[] = [
-    { allow: true, type: 'c', access: 'm' },
-    { allow: true, type: 'b', access: 'm' },
-    { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
-    { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
-    { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
-    { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
-    { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
-    { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
-    { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }, // console
-    { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
-    { allow: true, type: 'c', major: 136, access: 'rwm' }, // pts
+  const replaced = new Set(devices.map((d) => d.path));
+  const rules: [string | undefined, LinuxDeviceCgroup][] = [
+    [undefined, { allow: true, type: 'c', access: 'm' }],
+    [undefined, { allow: true, type: 'b', access: 'm' }],
+    ['/dev/null', { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }],
+    ['/dev/zero', { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }],
+    ['/dev/full', { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }],
+    ['/dev/random', { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }],
+    ['/dev/urandom', { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }],
+    ['/dev/tty', { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }],
+    ['/dev/console', { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }],
+    ['/dev/ptmx', { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }],
+    [undefined, { allow: true, type: 'c', major: 136, access: 'rwm' }], // pts
   ];
-  for (const d of devices) {
-    if (d.type === 'p' || d.major === undefined || d.minor === undefined) continue;
-    rules.push({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major, minor: d.minor, access: 'rwm' });
-  }
-  return rules;
+  return rules.filter(([path]) => path === undefined || !replaced.has(path)).map(([, r]) => r);
 }

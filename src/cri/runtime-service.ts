@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Engine } from '../engine/engine.ts';
 import { ENGINE_VERSION } from '../engine/engine.ts';
+import { checkCdiName } from '../engine/container-devices.ts';
 import { execSync } from '../engine/exec-sync.ts';
 import { runtimeHandlerFeatures } from '../engine/runtime-features.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
@@ -14,6 +15,7 @@ import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts'
 import type {
   ContainerDetails,
   CreateRequest,
+  DeviceRequest,
   MountRequest,
   PortMapping,
   SeccompChoice,
@@ -397,10 +399,20 @@ export class CriRuntimeService {
         ...(m.recursive_read_only ? { recursiveReadOnly: true } : {}),
       };
     });
-    if ((config.devices ?? []).length)
-      throw unsupported('config.devices: host devices in containers are not supported by berth yet');
-    if ((config.CDI_devices ?? []).length)
-      throw unsupported('config.CDI_devices: CDI devices are not supported by berth');
+    const devices: DeviceRequest[] = ((config.devices ?? []) as Msg[]).map((d, i) => ({
+      hostPath: required(d.host_path, `config.devices[${i}].host_path`),
+      ...(d.container_path ? { containerPath: d.container_path } : {}),
+      ...(d.permissions ? { permissions: d.permissions } : {}),
+      fields: {
+        hostPath: `config.devices[${i}].host_path`,
+        containerPath: `config.devices[${i}].container_path`,
+        permissions: `config.devices[${i}].permissions`,
+      },
+    }));
+    const cdiDevices = ((config.CDI_devices ?? []) as Msg[]).map((d, i) => {
+      checkCdiName(d.name, `config.CDI_devices[${i}].name`);
+      return d.name as string;
+    });
     const sc = config.linux?.security_context ?? {};
     const res = config.linux?.resources ?? {};
     let user: string | undefined;
@@ -427,6 +439,8 @@ export class CriRuntimeService {
       labels: config.labels ?? {},
       annotations: config.annotations ?? {},
       mounts,
+      ...(devices.length ? { devices } : {}),
+      ...(cdiDevices.length ? { cdiDevices } : {}),
       ...(sc.readonly_rootfs ? { readOnly: true } : {}),
       ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
       ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { failedPrecondition, isBerthError, notFound, unsupported } from '../errors/errors.ts';
 import type { ImageService } from '../images/image-service.ts';
 import { type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
+import { resolveDevices } from './container-devices.ts';
 import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
 import { checkCreateRequest, publishedPorts } from './container-request.ts';
@@ -141,9 +142,18 @@ export async function createContainer(
         request.mounts ?? [],
         async (v) => (await ctx.o.volumes.ensure(v)).mountpoint,
       );
+      const devices =
+        req.devices?.length || req.cdiDevices?.length ? await resolveDevices(req, ctx.o.cdiSpecDirs) : undefined;
+      // CDI's additional groups join the request's, which start adds to the user's own.
+      if (devices?.additionalGids.length)
+        request.security = {
+          ...request.security,
+          groups: [...new Set([...(request.security?.groups ?? []), ...devices.additionalGids])],
+        };
       const spec = buildSpec({
         id,
         request,
+        ...(devices ? { devices } : {}),
         image: image.config.config ?? {},
         etcFiles,
         mounts: resolved,

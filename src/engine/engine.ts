@@ -38,6 +38,8 @@ export type EngineOptions = {
   snapshotter?: 'auto' | SnapshotterName;
   /** berth-pause, the init of pod sandboxes (default: native/build/berth-pause). */
   pauseBinary?: string;
+  /** Where CDI spec files are read, lowest priority first (default /etc/cdi, /var/run/cdi). */
+  cdiSpecDirs?: string[];
   log?: (msg: string) => void;
 };
 
@@ -162,6 +164,7 @@ export class Engine {
       supervisor: o.supervisor,
       runtimes,
       defaultRuntime,
+      ...(o.cdiSpecDirs ? { cdiSpecDirs: o.cdiSpecDirs } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
     const pods = new PodService({

@@ -5,7 +5,8 @@
 import { invalidArgument } from '../errors/errors.ts';
 import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
-import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
+import { HOOK_NAMES, type Mount, type RuntimeConfig } from '../oci/runtime-spec.ts';
+import type { ResolvedDevices } from './container-devices.ts';
 import { applySecurity } from './security-options.ts';
 import type { CreateRequest } from './types.ts';
 
@@ -44,6 +45,8 @@ export type SpecInputs = {
   boundingCaps?: readonly string[];
   /** With `request.init`: the host path of the static init bind-mounted at /sbin/docker-init. */
   initBinary?: string;
+  /** The request's devices and CDI devices, as looked up on the host (container-devices.ts). */
+  devices?: ResolvedDevices;
 };
 
 const RLIMITS = [
@@ -308,6 +311,7 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     );
   }
   applySecurity(spec, req, DEFAULT_CAPABILITIES, inp.boundingCaps);
+  if (inp.devices) applyDevices(spec, inp.devices);
   spec.annotations = {
     'org.berth.container.name': req.name ?? '',
     ...(req.labels ?? {}),
@@ -315,4 +319,29 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     ...(sb ? { 'org.berth.pod.id': sb.podId } : {}),
   };
   return spec;
+}
+
+/**
+ * Host and CDI devices: nodes (replacing one at the same path), their allow rules after the
+ * config's own, CDI's env (over the process's, by name), mounts and hooks.
+ */
+function applyDevices(spec: RuntimeConfig, d: ResolvedDevices): void {
+  const linux = spec.linux!;
+  const paths = new Set(d.devices.map((x) => x.path));
+  if (d.devices.length) linux.devices = [...(linux.devices ?? []).filter((x) => !paths.has(x.path)), ...d.devices];
+  if (d.rules.length) {
+    linux.resources ??= {};
+    linux.resources.devices = [...(linux.resources.devices ?? []), ...d.rules];
+  }
+  if (d.env.length) spec.process!.env = mergeEnv(spec.process!.env, d.env);
+  if (d.mounts.length) {
+    const dests = new Set(d.mounts.map((m) => m.destination));
+    spec.mounts = [...(spec.mounts ?? []).filter((m) => !dests.has(m.destination)), ...d.mounts];
+  }
+  for (const name of HOOK_NAMES) {
+    const hooks = d.hooks[name];
+    if (!hooks?.length) continue;
+    spec.hooks ??= {};
+    spec.hooks[name] = [...(spec.hooks[name] ?? []), ...hooks];
+  }
 }

@@ -92,8 +92,24 @@ export type CreateRequest = {
   ulimits?: { name: string; soft: number; hard: number }[];
   /** Run an init (tini, from berthd's host) as PID 1 that reaps zombies and forwards signals (docker's --init). */
   init?: boolean;
+  /** Host device nodes made in the container (docker's --device, the CRI's devices), looked up at create. */
+  devices?: DeviceRequest[];
+  /** CDI devices by fully-qualified name, `vendor.com/class=name`, from the CDI spec files in berthd's CDI directories. */
+  cdiDevices?: string[];
   /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
   sandbox?: SandboxMembership;
+};
+
+/**
+ * A host device for a container: the node at `hostPath` (followed through symlinks) appears at
+ * `containerPath` (default the same path) and the device cgroup allows it `permissions` (one or
+ * more of r, w, m; default rwm). `fields` names the request's fields in errors (the CRI's own).
+ */
+export type DeviceRequest = {
+  hostPath: string;
+  containerPath?: string;
+  permissions?: string;
+  fields?: { hostPath: string; containerPath: string; permissions: string };
 };
 
 /** A container process's Linux security settings (src/engine/security-options.ts applies them). */

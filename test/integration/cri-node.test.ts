@@ -5,7 +5,7 @@
 // container's own PID namespace options (CONTAINER, TARGET).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CriClient, shContainer, criError, criUnderTest, removeAllPods, Status } from '../lib/cri-client.ts';
@@ -14,7 +14,13 @@ import { type Daemon, finish, startBerthd, startCriBerthd, tempRoots } from './e
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
 const BRIDGE = `btn${process.pid % 100000}`;
-const cfg = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } };
+// CDI specs: the static directory first, the dynamic one second (it wins), both the test's own.
+const cdiDirs = [join(root, 'cdi-static'), join(root, 'cdi-dynamic')];
+const cfg = {
+  defaultRuntime: RUNTIME,
+  network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } },
+  cdiSpecDirs: cdiDirs,
+};
 const skip = criUnderTest() === 'containerd' ? 'berthd only: its own daemon, state files and configuration' : false;
 const criSocket = join(runRoot, 'cri.sock');
 let d: Daemon;
@@ -188,6 +194,218 @@ test("UpdateRuntimeConfig: the pod CIDR reaches later pods' CNI config, running 
     assert.equal(await bridgeOf(info2.podNetwork), undefined, 'removed with its last pod');
     assert.ok(await bridgeOf('berth'), 'the default network is never removed');
   } finally {
+    cri.close();
+  }
+});
+
+/** A container of a fresh pod, started; its ExecSync as a function of a shell line (stdout, or the error). */
+async function podWith(cri: CriClient, name: string, extra: Record<string, unknown>) {
+  const config = podConfig();
+  const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+  const id = (
+    await cri.runtime.CreateContainer!({
+      pod_sandbox_id: pod,
+      config: container(name, ['exec sleep 300'], extra),
+      sandbox_config: config,
+    })
+  ).container_id;
+  await cri.runtime.StartContainer!({ container_id: id });
+  const sh = async (line: string) => {
+    const r = await cri.runtime.ExecSync!({ container_id: id, cmd: ['sh', '-c', line] });
+    return `${r.stdout.toString()}${r.stderr.toString()}`.trim();
+  };
+  return { pod, id, sh, config };
+}
+
+/** A loop device over a file of known bytes, or why there is none here (no loop module, no losetup). */
+function loopDevice(dir: string): { dev: string; detach: () => void } | string {
+  const file = join(dir, 'disk.img');
+  writeFileSync(file, Buffer.concat([Buffer.from('BERTHDISK\n'), Buffer.alloc(64 * 1024 - 10)]));
+  const r = spawnSync('losetup', ['--find', '--show', file], { encoding: 'utf8' });
+  if (r.status !== 0 || !r.stdout.trim().startsWith('/dev/loop'))
+    return `no loop device on this host (losetup: ${r.error?.message ?? r.stderr.trim()})`;
+  const dev = r.stdout.trim();
+  return { dev, detach: () => void spawnSync('losetup', ['-d', dev]) };
+}
+
+for (const version of ['v1', 'v1alpha2'] as const) {
+  test(`${version}: devices: the host node in the container, allowed in the device cgroup only as asked; bad ones refused naming the field`, {
+    skip,
+  }, async (t) => {
+    const cri = new CriClient(criSocket, version);
+    const dir = mkdtempSync('/tmp/btdev-');
+    const pods: string[] = [];
+    let loop: ReturnType<typeof loopDevice> = 'not made';
+    try {
+      // A character device under another name: a copy of /dev/null's node.
+      const node = join(dir, 'null-copy');
+      assert.equal(spawnSync('mknod', [node, 'c', '1', '3']).status, 0, 'mknod');
+      const c = await podWith(cri, 'dev', {
+        devices: [{ host_path: node, container_path: '/dev/xnull', permissions: 'rwm' }],
+      });
+      pods.push(c.pod);
+      assert.match(await c.sh('ls -l /dev/xnull'), /^c.* 1, +3 .*\/dev\/xnull$/);
+      assert.equal(await c.sh('echo hi > /dev/xnull && echo written'), 'written');
+
+      // A block device: read through it with r, refused by the device cgroup without.
+      loop = loopDevice(dir);
+      if (typeof loop === 'string') t.diagnostic(`block device part skipped: ${loop}`);
+      else {
+        const rw = await podWith(cri, 'disk', {
+          devices: [{ host_path: loop.dev, container_path: '/dev/xdisk', permissions: 'mrw' }],
+        });
+        pods.push(rw.pod);
+        assert.equal(await rw.sh('head -c 9 /dev/xdisk'), 'BERTHDISK');
+        const wo = await podWith(cri, 'wonly', {
+          devices: [{ host_path: loop.dev, container_path: '/dev/xdisk', permissions: 'w' }],
+        });
+        pods.push(wo.pod);
+        assert.match(await wo.sh('head -c 9 /dev/xdisk 2>&1; echo " rc=$?"'), /Operation not permitted\s+rc=1$/);
+        assert.match(await wo.sh('ls -l /dev/xdisk'), /^b/, 'the node is there; the cgroup refuses reading it');
+      }
+
+      const config = podConfig();
+      const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+      pods.push(pod);
+      const refused = async (devices: object[], code: number, field: RegExp) => {
+        const e = await criError(
+          cri.runtime.CreateContainer!({
+            pod_sandbox_id: pod,
+            config: container('bad', ['true'], { devices }),
+            sandbox_config: config,
+          }),
+        );
+        assert.equal(e.code, code, e.details);
+        assert.match(e.details, field);
+      };
+      await refused(
+        [{ host_path: join(dir, 'none'), container_path: '/dev/x', permissions: 'rw' }],
+        Status.InvalidArgument,
+        /config\.devices\[0\]\.host_path: .*none does not exist/,
+      );
+      await refused(
+        [{ host_path: join(dir, 'disk.img'), container_path: '/dev/x', permissions: 'rw' }],
+        Status.InvalidArgument,
+        /config\.devices\[0\]\.host_path: .* is not a character or block device/,
+      );
+      for (const bad of ['rx', 'rr', 'rwmw'])
+        await refused(
+          [{ host_path: node, container_path: '/dev/x', permissions: bad }],
+          Status.InvalidArgument,
+          /config\.devices\[0\]\.permissions/,
+        );
+      await refused(
+        [{ host_path: '', container_path: '/dev/x' }],
+        Status.InvalidArgument,
+        /config\.devices\[0\]\.host_path/,
+      );
+      assert.deepEqual(
+        (await cri.runtime.ListContainers!({ filter: { pod_sandbox_id: pod } })).containers,
+        [],
+        'nothing made for a refused create',
+      );
+    } finally {
+      for (const p of pods) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p }).catch(() => {});
+      if (typeof loop !== 'string') loop.detach();
+      cri.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('CDI devices: resolved from JSON and YAML specs in the configured directories (the later one wins), their nodes, env and mounts applied; unknown ones refused', {
+  skip,
+}, async () => {
+  const cri = new CriClient(criSocket);
+  const pods: string[] = [];
+  try {
+    for (const d of cdiDirs) mkdirSync(d, { recursive: true });
+    const node = join(root, 'cdi-null');
+    if (!existsSync(node)) assert.equal(spawnSync('mknod', [node, 'c', '1', '3']).status, 0, 'mknod');
+    writeFileSync(join(root, 'cdi-file'), 'from the CDI mount\n');
+    // The static directory: JSON, one device also in the dynamic directory (which wins).
+    writeFileSync(
+      join(cdiDirs[0]!, 'berth-test.json'),
+      JSON.stringify({
+        cdiVersion: '0.6.0',
+        kind: 'berth.test/dev',
+        containerEdits: { env: ['CDI_KIND=berth.test/dev'] },
+        devices: [
+          {
+            name: 'null',
+            containerEdits: {
+              env: ['CDI_WHO=static'],
+              deviceNodes: [{ path: '/dev/cdi-null', hostPath: node, permissions: 'rw' }],
+              mounts: [
+                { hostPath: join(root, 'cdi-file'), containerPath: '/etc/cdi-file', options: ['ro', 'nosuid', 'bind'] },
+              ],
+            },
+          },
+          { name: 'shadowed', containerEdits: { env: ['CDI_SHADOW=static'] } },
+        ],
+      }),
+    );
+    writeFileSync(
+      join(cdiDirs[1]!, 'berth-test.yaml'),
+      [
+        'cdiVersion: "0.6.0"',
+        'kind: berth.test/other',
+        'devices:',
+        '  - name: shadowed',
+        '    containerEdits:',
+        '      env: ["CDI_SHADOW=dynamic"]',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(cdiDirs[1]!, 'berth-test2.yaml'),
+      [
+        'cdiVersion: "0.6.0"',
+        'kind: berth.test/dev',
+        'devices:',
+        '  - name: shadowed',
+        '    containerEdits:',
+        '      env: ["CDI_SHADOW=dynamic"]',
+        '      deviceNodes:',
+        `        - {path: /dev/cdi-zero, hostPath: /dev/zero}`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(cdiDirs[1]!, 'broken.json'), '{not json');
+
+    const c = await podWith(cri, 'cdi', {
+      CDI_devices: [{ name: 'berth.test/dev=null' }, { name: 'berth.test/dev=shadowed' }],
+    });
+    pods.push(c.pod);
+    assert.equal(await c.sh('echo $CDI_KIND $CDI_WHO $CDI_SHADOW'), 'berth.test/dev static dynamic');
+    assert.match(await c.sh('ls -l /dev/cdi-null'), /^c.* 1, +3 /);
+    assert.match(await c.sh('ls -l /dev/cdi-zero'), /^c.* 1, +5 /);
+    assert.equal(await c.sh('echo x > /dev/cdi-null && head -c 3 /dev/cdi-zero | wc -c'), '3');
+    assert.equal(await c.sh('cat /etc/cdi-file'), 'from the CDI mount');
+    assert.match(await c.sh('echo y > /etc/cdi-file'), /Read-only file system/);
+
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+    pods.push(pod);
+    const refused = async (name: string, field: RegExp) => {
+      const e = await criError(
+        cri.runtime.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container('bad', ['true'], { CDI_devices: [{ name }] }),
+          sandbox_config: config,
+        }),
+      );
+      assert.equal(e.code, Status.InvalidArgument, e.details);
+      assert.match(e.details, field);
+    };
+    await refused(
+      'berth.test/dev=nope',
+      /CDI device berth\.test\/dev=nope: no such device .*kind berth\.test\/dev has null, shadowed.*broken\.json/,
+    );
+    await refused('vendor.example/none=x', /no spec of kind vendor\.example\/none/);
+    await refused('no-kind', /config\.CDI_devices\[0\]\.name: "no-kind" \(expected a fully-qualified CDI device name/);
+  } finally {
+    for (const p of pods) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p }).catch(() => {});
     cri.close();
   }
 });

@@ -642,7 +642,7 @@ test("mount propagation: HOST_TO_CONTAINER (rslave) sees a host mount made later
   }
 });
 
-test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; devices refused; a RunPodSandbox that fails in CNI leaves nothing', {
+test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics, DNS config; a RunPodSandbox that fails in CNI leaves nothing', {
   skip: berthOnly("berth's cgroup layout, its metrics and refusal wording"),
 }, async () => {
   const cri = new CriClient(criSocket);
@@ -672,18 +672,7 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
     assert.equal(badUpdate.code, Status.InvalidArgument, badUpdate.details);
     const resolv = (await rt.ExecSync!({ container_id: c, cmd: ['cat', '/etc/resolv.conf'] })).stdout.toString();
     assert.equal(resolv, 'search svc.example\nnameserver 192.0.2.53\noptions ndots:2\n');
-    const dev = await criError(
-      rt.CreateContainer!({
-        pod_sandbox_id: pod,
-        config: container('dev', ['true'], {
-          devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rw' }],
-        }),
-        sandbox_config: config,
-      }),
-    );
-    assert.equal(dev.code, Status.Unimplemented);
-    assert.match(dev.details, /config\.devices/);
-
+    // Devices and CDI devices: test/integration/cri-node.test.ts.
     await rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '' } } });
     const cidr = await criError(
       rt.UpdateRuntimeConfig!({ runtime_config: { network_config: { pod_cidr: '203.0.113.0/24' } } }),

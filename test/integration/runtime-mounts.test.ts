@@ -283,6 +283,25 @@ describeRuntimes('runtime mounts', (rt, it) => {
     );
   });
 
+  it('a linux.devices node gets only the device-cgroup access linux.resources.devices gives it (none of its own)', async (s) => {
+    // runc's rule: a device of linux.devices is made, but the cgroup's rules decide its use; a
+    // default device it replaces at the same path loses its default rule too.
+    const b = s.bundle({
+      args: sh(
+        '(exec 3</dev/berth-fuse) && echo fuse-open || echo fuse-denied; (exec 4</dev/full) && echo full-open || echo full-denied; (exec 5</dev/zero) && echo zero-open',
+      ),
+      devices: [
+        { type: 'c', path: '/dev/berth-fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+        // (runc needs /dev/null itself while it starts the container: /dev/full shows the rule instead.)
+        { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+      ],
+    });
+    const out = await s.runToExit(s.id(), b);
+    assert.match(out, /fuse-denied/);
+    assert.match(out, /full-denied/);
+    assert.match(out, /zero-open/);
+  });
+
   it('mounts are applied in order: a later mount shadows an earlier one at the same place', async (s) => {
     const first = s.path('first', true);
     const second = s.path('second', true);

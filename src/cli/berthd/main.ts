@@ -39,6 +39,8 @@ export type BerthdConfig = {
   runtimes?: Record<string, RuntimeClassConfig>;
   snapshotter?: 'auto' | 'overlay' | 'native';
   shimBinary?: string;
+  /** Where CDI spec files (JSON or YAML) are read, lowest priority first; default /etc/cdi, /var/run/cdi. */
+  cdiSpecDirs?: string[];
   network?: {
     enabled?: boolean;
     pluginDirs?: string[];
@@ -61,7 +63,7 @@ usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] 
   -G, --group GROUP  the group that owns the API sockets (0660) and may read container logs
                      (a name or gid; default root's): its members can run containers as root
   --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, streamAddress, group, defaultRuntime, runtimes, snapshotter, shimBinary,
-                     network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
+                     cdiSpecDirs, network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
   --debug            log every API error and recovery step
 `;
@@ -159,6 +161,7 @@ export async function main(argv: string[]): Promise<void> {
     ...(cfg.runtimes ? { runtimes: cfg.runtimes } : {}),
     ...(cfg.defaultRuntime ? { defaultRuntime: cfg.defaultRuntime } : {}),
     ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
+    ...(cfg.cdiSpecDirs ? { cdiSpecDirs: cdiDirs(cfg.cdiSpecDirs) } : {}),
     log,
   });
   // Bound before the native API: a client that waits for berthd's API finds the CRI socket ready too
@@ -196,4 +199,12 @@ if (import.meta.main) {
     if (process.argv.includes('--debug') && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     process.exit(1);
   });
+}
+
+function cdiDirs(v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((d) => typeof d !== 'string' || !d.startsWith('/')))
+    throw invalidArgument(
+      `cdiSpecDirs in the --config file: ${JSON.stringify(v)} (expected a list of absolute directories)`,
+    );
+  return v as string[];
 }
