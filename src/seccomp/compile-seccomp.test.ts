@@ -209,4 +209,23 @@ describe('compileSeccomp', { skip: !onX64 && 'syscall numbers below are x86_64 (
     assert.ok(prog?.t === 'bytes');
     assert.deepEqual(Buffer.from(prog.v), Buffer.from(a.program));
   });
+
+  test('a profile compiled again comes from the cache: its warnings are heard again, and another profile is compiled afresh', () => {
+    const profile = (name: string) => ({
+      defaultAction: 'SCMP_ACT_ALLOW' as const,
+      syscalls: [{ names: ['mkdir', name], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 1 }],
+    });
+    const heard: string[][] = [[], [], []];
+    const a = compileSeccomp(profile('no_such_call_a'), (w) => heard[0]!.push(w));
+    const b = compileSeccomp(profile('no_such_call_a'), (w) => heard[1]!.push(w));
+    const c = compileSeccomp(profile('no_such_call_b'), (w) => heard[2]!.push(w));
+    assert.deepEqual(Buffer.from(b.program), Buffer.from(a.program));
+    assert.deepEqual(heard[1], heard[0]);
+    assert.match(heard[0]![0]!, /no_such_call_a/);
+    assert.deepEqual(c.skipped, ['no_such_call_b']);
+    assert.match(heard[2]![0]!, /no_such_call_b/);
+    assert.equal(verdict(c.program, X64.mkdir), errno(1));
+    // A caller cannot change what the next one gets.
+    assert.throws(() => (b.skipped as string[]).push('x'));
+  });
 });

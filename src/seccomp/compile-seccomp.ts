@@ -3,7 +3,11 @@
 // Owns: calling libseccomp (through the addon) on the translated profile, reporting the syscall
 // names it did not know, and turning libseccomp's refusals into BerthErrors that name the config
 // field. Compiling happens in berth-runtime before the container starts, so a bad profile fails
-// `create` and berth-init only makes one seccomp(2) call.
+// `create` and berth-init only makes one seccomp(2) call. A long-lived caller (berthd builds every
+// container's and exec's plan in-process) compiles the same few profiles again and again, and a
+// compile costs milliseconds: the last programs are kept by the profile's JSON (a Map hashes it; the
+// program depends on nothing else: libseccomp is loaded once and the host's architecture does not
+// change).
 //
 // Must never load a filter into this process (it would confine Node itself).
 import { BerthError, invalidArgument, unsupported } from '../errors/errors.ts';
@@ -43,6 +47,28 @@ export function compileSeccomp(
   seccomp: LinuxSeccomp,
   onWarning: (message: string) => void = () => {},
 ): CompiledSeccomp {
+  const key = JSON.stringify(seccomp);
+  let hit = compiled.get(key);
+  if (hit) {
+    // Most recently used last: the first entry is the one to drop.
+    compiled.delete(key);
+  } else {
+    const warnings: string[] = [];
+    const r = compileOnce(seccomp, (w) => warnings.push(w));
+    hit = { result: Object.freeze({ ...r, skipped: Object.freeze(r.skipped) as string[] }), warnings };
+    if (compiled.size >= KEPT_PROGRAMS) compiled.delete(compiled.keys().next().value!);
+  }
+  compiled.set(key, hit);
+  for (const w of hit.warnings) onWarning(w);
+  return hit.result;
+}
+
+/** How many compiled profiles are kept (a few dozen KiB each at most, with their JSON). */
+const KEPT_PROGRAMS = 32;
+/** Programs by profile, least recently used first; callers never write to a program. */
+const compiled = new Map<string, { result: CompiledSeccomp; warnings: string[] }>();
+
+function compileOnce(seccomp: LinuxSeccomp, onWarning: (message: string) => void): CompiledSeccomp {
   const { filter, flags } = seccompFilterFromSpec(seccomp, onWarning);
   let out: { program: Buffer; skipped: string[] };
   try {
