@@ -1,9 +1,10 @@
 // The engine's events: publish once, delivered to every live subscriber whose filter matches, and
 // appended to the persisted tail (metadata) so `events --since` sees what happened before it
 // connected, including while no client listened. In-memory fan-out; slow subscribers are not
-// waited for (their callbacks must not block). The persisted append (a synchronous SQLite commit,
-// an fsync) waits for setImmediate: a request's answer goes out first, then the tail is written
-// (every `run` published four events on its critical path). history() and close() flush first.
+// waited for (their callbacks must not block). The persisted append waits for setImmediate: a
+// request's answer goes out first, then what was published meanwhile is written in one commit that
+// does not fsync (MetadataStore.appendEvents: events are a record, not state; every `run` published
+// four events on its critical path, each an fsync before). history() and close() flush first.
 // Must never: throw into a publisher because a subscriber failed.
 import type { MetadataStore } from '../metadata/metadata-store.ts';
 import { invalidArgument } from '../errors/errors.ts';
@@ -55,12 +56,10 @@ export class EventBus {
     this.#flushScheduled = false;
     const rows = this.#pending;
     this.#pending = [];
-    for (const r of rows) {
-      try {
-        this.#store?.appendEvent(r);
-      } catch {
-        // The tail is a convenience; a full disk must not stop a container's exit from being handled.
-      }
+    try {
+      this.#store?.appendEvents(rows);
+    } catch {
+      // The tail is a convenience; a full disk must not stop a container's exit from being handled.
     }
   }
 

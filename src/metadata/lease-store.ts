@@ -1,12 +1,15 @@
 // Leases in the metadata database (containerd's model): a lease names resources (content digests)
 // that garbage collection must keep while an operation that needs them is under way (a pull, a
-// load, an import, a container create). Rows commit with synchronous=FULL, so a lease taken before a
-// crash is still there after it; an expired lease protects nothing and gc removes it, and berthd
-// releases the leases whose owner process died (kind and owner are columns, never read from the id).
+// load, an import, a container create). A lease taken before a crash of berthd is still there after
+// it; an expired lease protects nothing and gc removes it, and berthd releases the leases whose owner
+// process died (kind and owner are columns, never read from the id). So rows commit without an fsync
+// (unsynced-commit.ts): after a power loss every owner is dead and its lease released all the same,
+// and a `run` saves two fsyncs (its create's lease taken and released).
 // Owns: the leases and lease_resources tables. Must never: decide what is collected (src/images
 // does) or touch content files.
 import type { DatabaseSync } from 'node:sqlite';
 import { alreadyExists, notFound } from '../errors/errors.ts';
+import { commitUnsynced } from './unsynced-commit.ts';
 
 /** The kinds of operation that take leases (src/content's LeaseKind, which the store satisfies structurally). */
 export type LeaseRecordKind = 'pull' | 'load' | 'import' | 'create';
@@ -50,8 +53,7 @@ export class LeaseStore {
     if (opts.expiresAt) lease.expiresAt = opts.expiresAt.toISOString();
     if (opts.kind) lease.kind = opts.kind;
     if (opts.owner) lease.owner = { pid: opts.owner.pid, startTime: opts.owner.startTime };
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    commitUnsynced(this.#db, () => {
       const r = this.#db
         .prepare(
           'INSERT OR IGNORE INTO leases (id, created_at, expires_at, labels, kind, owner_pid, owner_start_time) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -68,26 +70,26 @@ export class LeaseStore {
       if (Number(r.changes) === 0) throw alreadyExists(`lease ${id}: already exists`);
       const add = this.#db.prepare("INSERT INTO lease_resources (lease_id, kind, key) VALUES (?, 'content', ?)");
       for (const k of lease.resources) add.run(id, k);
-      this.#db.exec('COMMIT');
-    } catch (e) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw e;
-    }
+    });
     return lease;
   }
 
   addResource(id: string, key: string, kind: 'content' = 'content'): void {
-    // One statement: the lease must exist (a released lease cannot be revived by a late add).
-    const r = this.#db
-      .prepare('INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) SELECT id, ?, ? FROM leases WHERE id = ?')
-      .run(kind, key, id);
-    if (Number(r.changes) === 0 && !this.#db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id))
-      throw notFound(`lease ${id}: not found`);
+    commitUnsynced(this.#db, () => {
+      // One statement: the lease must exist (a released lease cannot be revived by a late add).
+      const r = this.#db
+        .prepare('INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) SELECT id, ?, ? FROM leases WHERE id = ?')
+        .run(kind, key, id);
+      if (Number(r.changes) === 0 && !this.#db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id))
+        throw notFound(`lease ${id}: not found`);
+    });
   }
 
   delete(id: string): void {
-    const r = this.#db.prepare('DELETE FROM leases WHERE id = ?').run(id);
-    if (Number(r.changes) === 0) throw notFound(`lease ${id}: not found`);
+    commitUnsynced(this.#db, () => {
+      const r = this.#db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+      if (Number(r.changes) === 0) throw notFound(`lease ${id}: not found`);
+    });
   }
 
   list(): LeaseRecord[] {

@@ -147,6 +147,20 @@ test('volumes and events', () => {
       s.eventsSince('150').map((e) => e.action),
       ['die'],
     );
+    // A batch: one commit, in order, and the connection is back at synchronous=FULL for state.
+    const batch = s.appendEvents([
+      { timeNano: '300', type: 'container', action: 'stop', actorId: 'a', attributes: {} },
+      { timeNano: '400', type: 'container', action: 'destroy', actorId: 'a', attributes: { x: 'y' } },
+    ]);
+    assert.equal(batch[1]!.seq, batch[0]!.seq + 1);
+    assert.deepEqual(
+      s.eventsSince('250').map((e) => [e.action, e.attributes]),
+      [
+        ['stop', {}],
+        ['destroy', { x: 'y' }],
+      ],
+    );
+    assert.equal((s.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous, 2);
   } finally {
     s.close();
   }

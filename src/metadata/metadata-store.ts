@@ -10,6 +10,7 @@ import { alreadyExists, failedPrecondition, notFound } from '../errors/errors.ts
 import type { ContainerStatus } from './container-status.ts';
 import { makeDatabaseFilePrivate } from '../sys/private-file.ts';
 import { LeaseStore } from './lease-store.ts';
+import { commitUnsynced } from './unsynced-commit.ts';
 import { PodStore } from './pod-store.ts';
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
 
@@ -409,12 +410,27 @@ export class MetadataStore<Config = unknown> {
   // ---- events (a bounded tail; the live stream is in-memory) ----
 
   appendEvent(e: Omit<EventRecord, 'seq'>): EventRecord {
-    const r = this.db
-      .prepare('INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)')
-      .run(e.timeNano, e.type, e.action, e.actorId, JSON.stringify(e.attributes));
-    const seq = Number(r.lastInsertRowid);
-    if (seq % 100 === 0) this.db.prepare('DELETE FROM events WHERE seq <= ?').run(seq - EVENTS_KEPT);
-    return { seq, ...e };
+    return this.appendEvents([e])[0]!;
+  }
+
+  /**
+   * Appends events in one transaction committed without an fsync (unsynced-commit.ts): the tail is
+   * a record of what happened, not state that anything is recovered from.
+   */
+  appendEvents(events: Omit<EventRecord, 'seq'>[]): EventRecord[] {
+    if (events.length === 0) return [];
+    const insert = this.db.prepare(
+      'INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)',
+    );
+    return commitUnsynced(this.db, () =>
+      events.map((e) => {
+        const seq = Number(
+          insert.run(e.timeNano, e.type, e.action, e.actorId, JSON.stringify(e.attributes)).lastInsertRowid,
+        );
+        if (seq % 100 === 0) this.db.prepare('DELETE FROM events WHERE seq <= ?').run(seq - EVENTS_KEPT);
+        return { seq, ...e };
+      }),
+    );
   }
 
   eventsSince(timeNano: string): EventRecord[] {
