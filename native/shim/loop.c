@@ -451,8 +451,11 @@ static void reap(void)
 	}
 }
 
-/* The init is gone and its output drained (or the drain timed out): make it all durable, in this
- * order, so that whoever sees exit.json also sees the whole log. */
+/* The init is gone and its output drained (or the drain timed out). Attached clients get the EXIT
+ * frame first: they had every byte of output through their connection already, and need not wait
+ * for the disk (three fsyncs). Then the log and exit.json are made durable, in this order, so that
+ * whoever sees exit.json also sees the whole log; a client's connection is closed only after that,
+ * so one that sees it close finds exit.json too. */
 static void finish(void)
 {
 	if (S->out_fd >= 0)
@@ -464,6 +467,10 @@ static void finish(void)
 		close(S->stdin_fd);
 	S->stdin_fd = -1;
 	stdin_len = 0;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i].fd >= 0)
+			client_send(&clients[i], FRAME_EXIT, exit_json, exit_json_len);
+	}
 	log_close();
 	int r = write_atomic(S->cfg->state_dir, "exit.json", exit_json, exit_json_len);
 	if (r < 0)
@@ -472,9 +479,6 @@ static void finish(void)
 	deadline = now_ms() + S->cfg->grace_ms;
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
-		if (c->fd < 0)
-			continue;
-		client_send(c, FRAME_EXIT, exit_json, exit_json_len);
 		if (c->fd < 0)
 			continue;
 		c->closing = 1;

@@ -12,6 +12,7 @@ import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './se
 import {
   CONTAINER_ID_HEADER,
   CONTAINER_NAME_HEADER,
+  EXEC_ID_HEADER,
   type ContainerFilter,
   PATH_STAT_HEADER,
   type CreateRequest,
@@ -322,6 +323,12 @@ export function apiRouter(): Router {
     flag(q, 'start') ? e.containers.startAttached(p.id!) : e.containers.attach(p.id!),
   );
   r.upgrade('/exec/{id}/attach', (e, p) => e.containers.execAttach(p.id!));
+  // `exec` in one request: the body is an ExecRequest; the 101 names the exec (X-Berth-Exec-Id), and
+  // the connection then carries its attach frames from its first output to its exit.
+  r.upgrade('/containers/{id}/exec/start', async (e, p, _q, body) => {
+    const { execId, stream } = await e.containers.execAttached(p.id!, parseJson<ExecRequest>(await body(), 'exec'));
+    return { stream, headers: { [EXEC_ID_HEADER]: execId } };
+  });
 
   // ---- volumes
   r.on('GET', '/volumes', async (c) => c.engine.volumes.list());

@@ -32,6 +32,8 @@ export const API_PREFIX = '/v1';
 /** Headers of the 101 that answers `POST /containers/run`: the container it made. */
 export const CONTAINER_ID_HEADER = 'x-berth-container-id';
 export const CONTAINER_NAME_HEADER = 'x-berth-container-name';
+/** Header of the 101 that answers `POST /containers/{id}/exec/start`: the exec it started. */
+export const EXEC_ID_HEADER = 'x-berth-exec-id';
 /** Header of `GET /containers/{id}/archive`: the path's stat (PathStat) as base64 JSON. */
 export const PATH_STAT_HEADER = 'x-berth-path-stat';
 export type { PathStat } from '../engine/container-archive.ts';

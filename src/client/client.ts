@@ -14,6 +14,7 @@ import {
   CONTAINER_ID_HEADER,
   CONTAINER_NAME_HEADER,
   type Change,
+  EXEC_ID_HEADER,
   type CommitRequest,
   type CommitResult,
   type ContainerDetails,
@@ -478,6 +479,16 @@ export class BerthClient {
   }
   exec(id: string, req: ExecRequest): Promise<{ execId: string }> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/exec`, { body: req });
+  }
+  /** `exec` in one request: start the process with this client attached (no output missed, its exit frame last). */
+  async execStart(id: string, req: ExecRequest): Promise<{ execId: string; socket: Socket }> {
+    const { socket, headers } = await this.#upgrade(`/containers/${encodeURIComponent(id)}/exec/start`, undefined, req);
+    const execId = headers[EXEC_ID_HEADER];
+    if (typeof execId !== 'string' || execId === '') {
+      socket.destroy();
+      throw new BerthError(ErrorCode.Internal, `exec: berthd's answer named no exec (${EXEC_ID_HEADER} missing)`);
+    }
+    return { execId, socket };
   }
   execLogs(execId: string): AsyncGenerator<LogLine> {
     return this.lines('GET', `/exec/${execId}/logs`);

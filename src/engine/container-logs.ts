@@ -1,10 +1,15 @@
 // Reads a container's json-file log (Docker's format, written by the shim: one JSON object per line
 // {"log","stream","time"}; rotated files <log>.1 … <log>.N, oldest last) for `logs`, with --tail,
-// stream selection and follow. Follow polls the file: the writer is another process (the shim), and
-// polling survives rotation where an inotify watch on one inode would not. A pod's container logs in
-// the CRI format where its kubelet reads (docs/cri.md); its lines are read as the same entries.
+// stream selection and follow. Follow waits on an inotify watch of the log's directory (not of the
+// file: a rotation replaces the file, the directory stays), on the end of the writer when the
+// caller knows it (an exec's exit), and on a slow poll as the fallback for what a watch can miss
+// (a full event queue, a filesystem without inotify, a status recorded only in the database). A
+// pod's container logs in the CRI format where its kubelet reads (docs/cri.md); its lines are read
+// as the same entries.
 // Must never: write to the log.
+import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { LogLine, LogOptions } from './types.ts';
 
 /** A CRI-format line (`<time> <stream> <P|F> <content>`, a pod's container log) as a json-file entry. */
@@ -41,11 +46,20 @@ async function readFrom(fh: FileHandle, pos: number): Promise<{ lines: LogLine[]
   return { lines, pos: pos + end };
 }
 
+/** How long a follower sleeps when nothing wakes it: the fallback for events a watch missed. */
+const FOLLOW_POLL_MS = 100;
+
+/**
+ * The log's lines; with `opts.follow`, then the lines written later until `isRunning()` says the
+ * writer is done (checked before a read that finds nothing new) or `signal` aborts. `ended`, when
+ * given, settles once the writer is done, so the follower's last read follows it at once.
+ */
 export async function* readLogs(
   path: string,
   opts: LogOptions,
   isRunning: () => boolean,
   signal?: AbortSignal,
+  ended?: Promise<unknown>,
 ): AsyncGenerator<LogLine> {
   const want = (l: LogLine) =>
     (l.stream === 'stdout' ? opts.stdout !== false : opts.stderr !== false) &&
@@ -58,20 +72,46 @@ export async function* readLogs(
   // The follower holds the file it read, not its name: when the name moves to a new file (a
   // rotation: the shim's, or the kubelet's rename and ReopenContainerLog) the lines written to the
   // old one after the last read are still read from it before the follower goes on in the new one.
-  let fh = await open(path, 'r').catch(() => undefined);
-  let pos = 0;
-  if (fh) {
-    const first = await readFrom(fh, 0);
-    lines.push(...first.lines);
-    pos = first.pos;
+  // Watched before the first read, so that nothing written after it goes unnoticed.
+  let changed = false;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    changed = true;
+    wake?.();
+  };
+  let watcher: FSWatcher | undefined;
+  if (opts.follow) {
+    const name = basename(path);
+    try {
+      watcher = watch(dirname(path), (_ev, f) => {
+        if (f === null || f.startsWith(name)) poke();
+      });
+      watcher.on('error', () => {
+        watcher?.close();
+        watcher = undefined; // the poll alone from here
+      });
+    } catch {
+      watcher = undefined;
+    }
+    ended?.then(poke, poke);
+    signal?.addEventListener('abort', poke, { once: true });
   }
+  let fh: FileHandle | undefined;
   try {
+    fh = await open(path, 'r').catch(() => undefined);
+    let pos = 0;
+    if (fh) {
+      const first = await readFrom(fh, 0);
+      lines.push(...first.lines);
+      pos = first.pos;
+    }
     let selected = lines.filter(want);
     if (opts.tail !== undefined && opts.tail >= 0) selected = opts.tail === 0 ? [] : selected.slice(-opts.tail);
     yield* selected;
     if (!opts.follow) return;
     for (;;) {
       if (signal?.aborted) return;
+      changed = false;
       const running = isRunning();
       if (fh) {
         const r = await readFrom(fh, pos);
@@ -89,9 +129,20 @@ export async function* readLogs(
       }
       // The last read happened after the exit was seen: nothing more will come.
       if (!running) return;
-      await new Promise((r) => setTimeout(r, 100));
+      if (changed) continue; // woken while reading: read again before sleeping
+      await new Promise<void>((r) => {
+        const done = () => {
+          clearTimeout(t);
+          wake = undefined;
+          r();
+        };
+        const t = setTimeout(done, FOLLOW_POLL_MS);
+        wake = done;
+      });
     }
   } finally {
+    watcher?.close();
+    signal?.removeEventListener('abort', poke);
     await fh?.close();
   }
 }

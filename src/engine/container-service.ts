@@ -184,6 +184,21 @@ export class ContainerService {
     return this.#execs.exec(this.resolve(word).id, r);
   }
 
+  /**
+   * An exec started with its caller already attached (`berth exec` in one request): the shim holds
+   * the process's output until the attach, so none is missed, and its exit frame ends the stream.
+   */
+  async execAttached(word: string, r: ExecRequest): Promise<{ execId: string; stream: Duplex }> {
+    const { execId } = await this.#execs.exec(this.resolve(word).id, { ...r, attach: true });
+    try {
+      return { execId, stream: await this.#execs.attach(execId) };
+    } catch (e) {
+      // Nobody will read it: the process must not wait out the shim's attach deadline and run on.
+      await this.#execs.kill(execId).catch(() => {});
+      throw e;
+    }
+  }
+
   execLogs(execId: string, signal?: AbortSignal): AsyncGenerator<LogLine> {
     return this.#execs.logs(execId, signal);
   }

@@ -14,6 +14,7 @@ import { MODES } from './owned-modes.ts';
 import { prepareProcess } from './process-setup.ts';
 import { securityGroups } from './security-options.ts';
 import type { TaskExit, TaskHandle } from './task-supervisor.ts';
+import { timingSpan } from './timing.ts';
 import type { ExecRequest, ExitResult, LogLine } from './types.ts';
 
 type ExecEntry = {
@@ -39,6 +40,7 @@ export class ExecRegistry {
 
   async exec(id: string, r: ExecRequest): Promise<{ execId: string }> {
     const ctx = this.#ctx;
+    const span = timingSpan('exec', id);
     const c = ctx.store.getContainer(id);
     if (!canExec(c.status)) throw failedPrecondition(`container ${c.name} is ${c.status}, expected running`);
     if (!Array.isArray(r.cmd) || r.cmd.length === 0) throw invalidArgument('exec: "cmd" must be a non-empty array');
@@ -66,6 +68,7 @@ export class ExecRegistry {
       });
       const processPath = join(dir, 'process.json');
       await writeFile(processPath, JSON.stringify(proc), { mode: MODES.spec });
+      span.mark('dir, process.json');
       handle = await ctx.o.supervisor.exec({
         id: c.id,
         execId,
@@ -85,6 +88,7 @@ export class ExecRegistry {
       await rm(dir, { recursive: true, force: true });
       throw e;
     }
+    span.mark('shim started (runtime exec)');
     const entry: ExecEntry = { id: execId, containerId: c.id, handle, logPath, tty: r.tty === true };
     this.#execs.set(execId, entry);
     // The exec's record stays a minute for late readers, then its directory goes.
@@ -95,6 +99,7 @@ export class ExecRegistry {
       }, KEPT_AFTER_EXIT_MS).unref();
     handle.waitExit().then(
       (e) => {
+        span.mark('exit noticed');
         entry.exit = e;
         ctx.o.events.publish(
           'container',
@@ -121,7 +126,9 @@ export class ExecRegistry {
 
   async *logs(execId: string, signal?: AbortSignal): AsyncGenerator<LogLine> {
     const e = this.#get(execId);
-    yield* readLogs(e.logPath, { follow: true }, () => e.exit === undefined, signal);
+    // The exit wakes the follower: the shim writes the log's last line before exit.json.
+    const ended = e.exit ? undefined : e.handle.waitExit();
+    yield* readLogs(e.logPath, { follow: true }, () => e.exit === undefined, signal, ended);
   }
 
   async wait(execId: string): Promise<ExitResult> {

@@ -84,9 +84,10 @@ test('run -d, logs, exec, top, stats, pause/unpause, stop, rm', async () => {
     ps.map((c) => [c.name, c.status]),
     [['web', 'running']],
   );
-  const ex = await berth('exec', 'web', 'sh', '-c', 'echo in-exec; exit 5');
+  const ex = await berth('exec', 'web', 'sh', '-c', 'echo in-exec; echo to-stderr >&2; exit 5');
   assert.equal(ex.code, 5);
-  assert.equal(ex.stdout, 'in-exec\n');
+  assert.equal(ex.stdout, 'in-exec\n', 'stdout alone on stdout');
+  assert.equal(ex.stderr, 'to-stderr\n', 'stderr alone on stderr');
   const top = await d.client.top('web');
   assert.ok(
     top.processes.some((p) => p.at(-1)!.startsWith('sh -c')),

@@ -437,7 +437,9 @@ export async function streamAttach(
           try {
             exitCode = (JSON.parse(fr.payload.toString('utf8')) as { exitCode: number }).exitCode;
           } catch {}
-          sock.end();
+          // Every output frame came before this one, and the shim sends it before it makes the log
+          // and exit.json durable: done now, not once the shim closes its side after its fsyncs.
+          sock.destroy();
         }
       }
     });
@@ -800,32 +802,24 @@ const execVerb: Verb = {
   run: async (ctx, f, args) => {
     want(args, 2, Number.POSITIVE_INFINITY, 'exec [-i] [-t] [-d] CONTAINER COMMAND [ARG...]');
     const c = await ctx.client();
-    const { execId } = await execStatus(() =>
-      c.exec(args[0]!, {
-        cmd: args.slice(1),
-        tty: f.tty === true,
-        openStdin: f.interactive === true,
-        ...(strings(f.env).length ? { env: strings(f.env) } : {}),
-        ...(f.workdir ? { workdir: f.workdir as string } : {}),
-        ...(f.user ? { user: f.user as string } : {}),
-        // The process may exit before the attach below: the shim keeps its output (and status) for it.
-        ...((f.interactive || f.tty) && !f.detach ? { attach: true } : {}),
-      }),
-    );
+    const req = {
+      cmd: args.slice(1),
+      tty: f.tty === true,
+      openStdin: f.interactive === true,
+      ...(strings(f.env).length ? { env: strings(f.env) } : {}),
+      ...(f.workdir ? { workdir: f.workdir as string } : {}),
+      ...(f.user ? { user: f.user as string } : {}),
+    };
     if (f.detach) {
+      const { execId } = await execStatus(() => c.exec(args[0]!, req));
       ctx.out.write(isJson(f) ? json({ execId }) : `${execId}\n`);
       return 0;
     }
-    if (f.interactive || f.tty) {
-      const code = await streamAttach(ctx, await c.execAttach(execId), {
-        stdin: f.interactive === true,
-        tty: f.tty === true,
-      });
-      return code ?? (await c.execWait(execId)).exitCode;
-    }
-    // Without a terminal, the exec's log has every byte from its first one.
-    for await (const l of c.execLogs(execId)) (l.stream === 'stderr' ? ctx.err : ctx.out).write(l.log);
-    return (await c.execWait(execId)).exitCode;
+    // One request: berthd starts the process with this client attached (the shim holds its output
+    // until then), and the attach's exit frame carries the status.
+    const { execId, socket } = await execStatus(() => c.execStart(args[0]!, req));
+    const code = await streamAttach(ctx, socket, { stdin: f.interactive === true, tty: f.tty === true });
+    return code ?? (await c.execWait(execId)).exitCode;
   },
 };
 
