@@ -3,8 +3,11 @@
 // ratios vs docker; then 50 `run -d busybox sleep 1000` started at once (berth, docker, podman), timed
 // until all 50 run; then memory per running container with those 50 up: the supervisor's PSS
 // (berth-shim, containerd-shim-runc-v2, conmon; /proc/<pid>/smaps_rollup) averaged over the 50, and
-// each daemon's PSS growth divided by 50.
-//   node bench/engine/run.ts [--iterations N] [--parallel N] [--skip-parallel] [--trace]
+// each daemon's PSS growth divided by 50. Between the two: `exec <running container> true` through
+// each (`ctr tasks exec` for containerd), interleaved the same way.
+//   node bench/engine/run.ts [--iterations N] [--parallel N] [--skip-parallel] [--skip-run] [--skip-exec]
+//                            [--engines berth,docker,podman,ctr] [--trace]
+// --engines starts only the engines named (ratios are then vs the first of docker, ctr, podman named).
 // --trace: berthd runs with BERTH_TRACE_TIMING=1 (docs/engine.md, "Timing trace"), and after the
 // table one more traced `berth run --rm` prints its breakdown, the CLI's lines and berthd's.
 // Every peer gets no network: berthd --no-network and `run --network none`, dockerd --bridge=none
@@ -40,6 +43,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     parallel: { type: 'string', default: '50' },
     'skip-parallel': { type: 'boolean', default: false },
+    'skip-run': { type: 'boolean', default: false },
+    'skip-exec': { type: 'boolean', default: false },
+    engines: { type: 'string', default: 'berth,docker,podman,ctr' },
     trace: { type: 'boolean', default: false },
   },
 });
@@ -51,6 +57,11 @@ if (!Number.isInteger(iterations) || iterations < 1)
 if (!Number.isInteger(PARALLEL) || PARALLEL < 1)
   throw new Error(`--parallel: expected a positive integer, got ${values.parallel}`);
 if (process.getuid?.() !== 0) throw new Error('bench/engine needs root');
+const ALL_ENGINES = ['berth', 'docker', 'podman', 'ctr'] as const;
+const selected = values.engines.split(',').map((e) => e.trim());
+for (const e of selected)
+  if (!(ALL_ENGINES as readonly string[]).includes(e))
+    throw new Error(`--engines: unknown engine '${e}', expected some of ${ALL_ENGINES.join(',')}`);
 
 const REPO = join(import.meta.dirname, '../..');
 const NODE = process.execPath;
@@ -59,7 +70,8 @@ const BERTH_CLI = existsSync(join(REPO, 'dist/bin/berth'))
   : [NODE, join(REPO, 'src/cli/berth/main.ts')];
 const PEER_RT: InteropRuntime = { name: 'runc', binary: RUNC };
 
-type Engine = 'berth' | 'docker' | 'podman' | 'ctr';
+type Engine = (typeof ALL_ENGINES)[number];
+const engines = ALL_ENGINES.filter((e) => selected.includes(e));
 type Cmd = { bin: string; args: string[]; env?: NodeJS.ProcessEnv };
 
 // ------------------------------------------------------------------ helpers
@@ -131,6 +143,10 @@ function pidsOf(name: string, needle: string): number[] {
     } catch {}
   }
   return out;
+}
+
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ');
 }
 
 function fmt(ms: number): string {
@@ -208,6 +224,11 @@ function podmanFlags(p: PodmanPeer): string[] {
 }
 
 let ctrSeq = 0;
+/** `ctr` against the bench's containerd and namespace. */
+function ctrCmd(p: Peers, args: string[]): Cmd {
+  return { bin: CTR, args: ['--address', p.ctr.address, '--namespace', p.ctr.namespace, ...args] };
+}
+
 function runRmCmd(e: Engine, p: Peers): Cmd {
   switch (e) {
     case 'berth':
@@ -238,21 +259,7 @@ function runRmCmd(e: Engine, p: Peers): Cmd {
         env: p.podman.env(),
       };
     case 'ctr':
-      return {
-        bin: CTR,
-        args: [
-          '--address',
-          p.ctr.address,
-          '--namespace',
-          p.ctr.namespace,
-          'run',
-          '--rm',
-          ...p.ctr.fifoFlags(),
-          BUSYBOX_REF,
-          `bench-${process.pid}-${ctrSeq++}`,
-          'true',
-        ],
-      };
+      return ctrCmd(p, ['run', '--rm', ...p.ctr.fifoFlags(), BUSYBOX_REF, `bench-${process.pid}-${ctrSeq++}`, 'true']);
   }
 }
 
@@ -302,6 +309,58 @@ function runDetachedCmd(e: Exclude<Engine, 'ctr'>, p: Peers, i: number): Cmd {
         env: p.podman.env(),
       };
   }
+}
+
+const LONG = 'bench-exec';
+let execSeq = 0;
+
+/** The container that the exec rounds run in: `sleep` for as long as the bench may take. */
+function startLongCmd(e: Engine, p: Peers): Cmd {
+  if (e !== 'ctr') {
+    const c = runDetachedCmd(e, p, 0);
+    return { ...c, args: c.args.map((a) => (a === 'par-0' ? LONG : a === '1000' ? '100000' : a)) };
+  }
+  return ctrCmd(p, ['run', '-d', ...p.ctr.fifoFlags(), BUSYBOX_REF, `${LONG}-${process.pid}`, 'sleep', '100000']);
+}
+
+function execCmd(e: Engine, p: Peers): Cmd {
+  switch (e) {
+    case 'berth':
+      return p.berth.cli(['exec', LONG, 'true']);
+    case 'docker':
+      return {
+        bin: DOCKER,
+        args: ['-H', `unix://${p.docker.socket}`, 'exec', LONG, 'true'],
+        env: cleanEnv({ DOCKER_CONFIG: p.docker.root.path('client', true) }),
+      };
+    case 'podman':
+      return { bin: PODMAN, args: [...podmanFlags(p.podman), 'exec', LONG, 'true'], env: p.podman.env() };
+    case 'ctr':
+      return ctrCmd(p, [
+        'tasks',
+        'exec',
+        ...p.ctr.fifoFlags(),
+        '--exec-id',
+        `e${execSeq++}`,
+        `${LONG}-${process.pid}`,
+        'true',
+      ]);
+  }
+}
+
+/** Ends the exec target (the peers' stop removes what is left). */
+function stopLong(e: Engine, p: Peers): void {
+  if (e === 'berth') return; // BerthPeer.stop removes every container
+  if (e === 'ctr') {
+    p.ctr.ctr(['tasks', 'kill', '-s', 'SIGKILL', `${LONG}-${process.pid}`], 20_000);
+    for (let i = 0; i < 100 && p.ctr.ctr(['tasks', 'delete', `${LONG}-${process.pid}`], 20_000).status !== 0; i++)
+      spawnSync('sleep', ['0.1']);
+    p.ctr.ctr(['containers', 'delete', `${LONG}-${process.pid}`], 20_000);
+    return;
+  }
+  const c = execCmd(e, p);
+  const i = c.args.indexOf('exec');
+  runSync({ ...c, args: [...c.args.slice(0, i), 'rm', '-f', LONG] }, `${e} rm -f`);
 }
 
 async function runningCount(e: Exclude<Engine, 'ctr'>, p: Peers): Promise<number> {
@@ -403,69 +462,81 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  process.stderr.write('starting berthd, dockerd, podman (no daemon), containerd on temp roots…\n');
-  peers.berth = new BerthPeer();
-  await peers.berth.start();
-  peers.docker = await DockerdPeer.start(PEER_RT);
-  await peers.docker.loadBusybox(BUSYBOX_REF);
-  peers.podman = await PodmanPeer.start(PEER_RT);
-  runSync(
-    {
-      bin: PODMAN,
-      args: [
-        ...podmanFlags(peers.podman),
-        'load',
-        '-i',
-        await (async () => {
-          const { writeBusyboxArchive } = await import('../../test/lib/interop/busybox-archive.ts');
-          const a = peers.podman!.root.path('busybox.tar');
-          await writeBusyboxArchive(a);
-          return a;
-        })(),
-      ],
-      env: peers.podman.env(),
-    },
-    'podman load',
-  );
-  peers.ctr = await ContainerdPeer.start(PEER_RT);
-  await peers.ctr.importBusybox(BUSYBOX_REF);
-  const p = peers as Peers;
-
-  // ---- run --rm true, interleaved
-  const engines: Engine[] = ['berth', 'docker', 'podman', 'ctr'];
-  const times: Record<Engine, number[]> = { berth: [], docker: [], podman: [], ctr: [] };
-  for (let i = 0; i < warmup + iterations; i++) {
-    // Rotate the order so no engine always runs right after the same other one.
-    for (let k = 0; k < engines.length; k++) {
-      const e = engines[(i + k) % engines.length]!;
-      const { ms } = runSync(runRmCmd(e, p), `${e} run --rm`);
-      if (i >= warmup) times[e].push(ms);
-    }
-    process.stderr.write(`run --rm: round ${i + 1}/${warmup + iterations}\n`);
+  process.stderr.write(`starting ${engines.join(', ')} on temp roots…\n`);
+  if (engines.includes('berth')) {
+    peers.berth = new BerthPeer();
+    await peers.berth.start();
   }
-  const dockerMed = median(times.docker);
-  const lines: string[] = [];
-  lines.push(
-    `### run --rm busybox true (${iterations} interleaved iterations after ${warmup} warm-up; no network for every engine)`,
-  );
-  lines.push('');
-  lines.push('| engine | median ms | min ms | max ms | ratio vs docker |');
-  lines.push('|---|---:|---:|---:|---:|');
-  const label: Record<Engine, string> = {
-    berth: 'berth run --rm (berthd, berth-runtime)',
-    docker: 'docker run --rm (dockerd 20.10, runc)',
-    podman: 'podman run --rm (podman 4.3, conmon, runc)',
-    ctr: 'ctr run --rm (containerd 1.6, runc v2 shim)',
-  };
-  for (const e of engines) {
-    const m = median(times[e]);
-    lines.push(
-      `| ${label[e]} | ${fmt(m)} | ${fmt(Math.min(...times[e]))} | ${fmt(Math.max(...times[e]))} | ${(m / dockerMed).toFixed(2)}× |`,
+  if (engines.includes('docker')) {
+    peers.docker = await DockerdPeer.start(PEER_RT);
+    await peers.docker.loadBusybox(BUSYBOX_REF);
+  }
+  if (engines.includes('podman')) {
+    peers.podman = await PodmanPeer.start(PEER_RT);
+    runSync(
+      {
+        bin: PODMAN,
+        args: [
+          ...podmanFlags(peers.podman),
+          'load',
+          '-i',
+          await (async () => {
+            const { writeBusyboxArchive } = await import('../../test/lib/interop/busybox-archive.ts');
+            const a = peers.podman!.root.path('busybox.tar');
+            await writeBusyboxArchive(a);
+            return a;
+          })(),
+        ],
+        env: peers.podman.env(),
+      },
+      'podman load',
     );
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  if (engines.includes('ctr')) {
+    peers.ctr = await ContainerdPeer.start(PEER_RT);
+    await peers.ctr.importBusybox(BUSYBOX_REF);
+  }
+  const p = peers as Peers;
+  const reference = (['docker', 'ctr', 'podman', 'berth'] as const).find((e) => engines.includes(e))!;
+  const label: Record<Engine, string> = {
+    berth: 'berth (berthd, berth-runtime)',
+    docker: 'docker (dockerd 20.10, runc)',
+    podman: 'podman (podman 4.3, conmon, runc)',
+    ctr: 'ctr (containerd 1.6, runc v2 shim)',
+  };
 
-  if (values.trace) {
+  /** Runs `cmd` for every engine, interleaved with a rotating order; prints the table. */
+  const interleaved = (title: string, cmd: (e: Engine) => Cmd): void => {
+    const times: Record<Engine, number[]> = { berth: [], docker: [], podman: [], ctr: [] };
+    for (let i = 0; i < warmup + iterations; i++) {
+      // Rotate the order so no engine always runs right after the same other one.
+      for (let k = 0; k < engines.length; k++) {
+        const e = engines[(i + k) % engines.length]!;
+        const { ms } = runSync(cmd(e), `${e} ${title}`);
+        if (i >= warmup) times[e].push(ms);
+      }
+      process.stderr.write(`${title}: round ${i + 1}/${warmup + iterations}\n`);
+    }
+    const refMed = median(times[reference]);
+    const lines: string[] = [
+      `### ${title} (${iterations} interleaved iterations after ${warmup} warm-up; no network for every engine; load ${loadavg()})`,
+      '',
+      `| engine | median ms | min ms | max ms | ratio vs ${reference} |`,
+      '|---|---:|---:|---:|---:|',
+    ];
+    for (const e of engines) {
+      const m = median(times[e]);
+      lines.push(
+        `| ${label[e]} | ${fmt(m)} | ${fmt(Math.min(...times[e]))} | ${fmt(Math.max(...times[e]))} | ${(m / refMed).toFixed(2)}× |`,
+      );
+    }
+    process.stdout.write(`${lines.join('\n')}\n\n`);
+  };
+
+  // ---- run --rm true, interleaved
+  if (!values['skip-run']) interleaved('run --rm busybox true', (e) => runRmCmd(e, p));
+
+  if (values.trace && engines.includes('berth') && !values['skip-run']) {
     // One more run, traced end to end: the CLI's steps, then berthd's for this run only (spawnSync
     // blocks this loop, so berthd's stderr of the earlier runs is read in first).
     await sleep(200);
@@ -479,8 +550,25 @@ try {
     process.stdout.write(`### one traced berth run --rm (${fmt(ms)} ms)\n\n\`\`\`\n${traced.join('\n')}\n\`\`\`\n\n`);
   }
 
+  // ---- exec <running> true, interleaved
+  if (!values['skip-exec']) {
+    for (const e of engines) runSync(startLongCmd(e, p), `${e} run -d (exec target)`);
+    interleaved('exec <running container> true', (e) => execCmd(e, p));
+    if (values.trace && engines.includes('berth')) {
+      await sleep(200);
+      const from = p.berth.log.length;
+      const { ms, stderr } = runTraced({ ...execCmd('berth', p), env: cleanEnv({ BERTH_TRACE_TIMING: '1' }) });
+      await sleep(200);
+      const traced = [...stderr.split('\n'), ...p.berth.log.slice(from).split('\n')].filter((l) =>
+        /^(berth|berthd|berth-runtime) timing:/.test(l),
+      );
+      process.stdout.write(`### one traced berth exec (${fmt(ms)} ms)\n\n\`\`\`\n${traced.join('\n')}\n\`\`\`\n\n`);
+    }
+    for (const e of engines) stopLong(e, p);
+  }
+
   // ---- N at once, then memory with them running
-  if (!values['skip-parallel']) {
+  if (!values['skip-parallel'] && engines.some((e) => e !== 'ctr')) {
     const par: string[] = [
       `### ${PARALLEL} × run -d busybox sleep 1000, all started at once`,
       '',
@@ -494,7 +582,8 @@ try {
       '|---|---|---:|---:|---:|---:|',
     ];
     const supName = { berth: 'berth-shim', docker: 'containerd-shim-runc-v2', podman: 'conmon' } as const;
-    for (const e of ['berth', 'docker', 'podman'] as const) {
+    for (const e of engines) {
+      if (e === 'ctr') continue;
       const daemonsBefore = memoryPids(e, p).daemons;
       // Anonymous PSS only: a daemon's file-backed PSS (its binary's text) moves with however many
       // other processes happen to map the same file (the 50 CLIs, other node processes).
@@ -523,7 +612,7 @@ try {
     process.stdout.write(`${par.join('\n')}\n\n${mem.join('\n')}\n\n`);
   }
   const notes = [
-    `Notes: ${new Date().toISOString()}, ${readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')} load;`,
+    `Notes: ${new Date().toISOString()}, ${loadavg()} load;`,
     'berth: berthd from src (node type stripping) with --no-network, the bundled berth CLI (dist/bin/berth), berth-runtime;',
     'docker: Debian dockerd with --bridge=none --iptables=false, default-ulimits nofile 4096, cgroupfs, its managed containerd, runc; image from a docker-archive built from busybox-static;',
     'podman: --root/--runroot temp, cgroupfs, --ulimit nofile=4096:4096 --ulimit nproc=4096:4096, --network none, conmon, runc;',
