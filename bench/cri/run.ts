@@ -2,8 +2,11 @@
 // containerd 1.6's CRI plugin on the same machine, interleaved, with medians, the ratio and each
 // step's share. One iteration: RunPodSandbox → PullImage (present) → CreateContainer → StartContainer
 // → the container's first output in its CRI log (polled every 2 ms), then StopPodSandbox →
-// RemovePodSandbox.
-//   node bench/cri/run.ts [--iterations N] [--warmup N]
+// RemovePodSandbox. Then exec latency (issue 16) in a running container of a pod: ExecSync of
+// `true`, and a streamed exec of `true` as crictl makes it (Exec → the streaming server's URL →
+// SPDY/3.1 with v4.channel.k8s.io, stdout and stderr, until the error stream's status).
+//   node bench/cri/run.ts [--iterations N] [--warmup N] [--skip-pods] [--skip-exec] [--trace]
+// --trace: berthd runs with BERTH_TRACE_TIMING=1, and its lines for the last berth pod are printed.
 // Both daemons run here on temporary roots with CNI (bridge + host-local + portmap, their own
 // bridges and subnets), runc for containerd (its default) and berth-runtime for berth (its
 // default). Images come from Debian's docker-registry on loopback: busybox, and for containerd its
@@ -22,12 +25,19 @@ import { ImageStore } from '../../src/images/image-store.ts';
 import { NetworkManager } from '../../src/network/network-manager.ts';
 import { push } from '../../src/images/push.ts';
 import { CriClient } from '../../test/lib/cri-client.ts';
+import { spdyRun } from '../../test/lib/stream-clients.ts';
 import { mountsUnder, stopPid } from '../../test/lib/interop/harness.ts';
 import { startRegistry, type TestRegistry } from '../../test/lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../../test/lib/test-images.ts';
 
 const { values } = parseArgs({
-  options: { iterations: { type: 'string', default: '10' }, warmup: { type: 'string', default: '1' } },
+  options: {
+    iterations: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '1' },
+    'skip-pods': { type: 'boolean', default: false },
+    'skip-exec': { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
+  },
 });
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
@@ -71,7 +81,7 @@ function waitSocket(path: string, child: ChildProcess, what: string, log: () => 
   })();
 }
 
-type Peer = { name: string; cri: CriClient; logDir: string; stop: () => Promise<void> };
+type Peer = { name: string; cri: CriClient; logDir: string; stop: () => Promise<void>; log: () => string };
 
 async function startBerthd(reg: TestRegistry): Promise<Peer> {
   const root = join(work, 'berth-root');
@@ -86,6 +96,7 @@ async function startBerthd(reg: TestRegistry): Promise<Peer> {
   let err = '';
   const child = spawn(bin[0]!, [...bin.slice(1), '--root', root, '--run-root', run, '--config', cfg], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...(values.trace ? { BERTH_TRACE_TIMING: '1' } : {}) },
   });
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const sock = join(run, 'cri.sock');
@@ -95,6 +106,7 @@ async function startBerthd(reg: TestRegistry): Promise<Peer> {
     cri: new CriClient(sock),
     logDir: join(work, 'logs-berth'),
     stop: () => stopPid(child.pid!, 10_000),
+    log: () => err,
   };
 }
 
@@ -175,21 +187,44 @@ async function startContainerd(reg: TestRegistry): Promise<Peer> {
       await sleep(100);
     }
   }
-  return { name: 'containerd', cri, logDir: join(work, 'logs-ctrd'), stop: () => stopPid(child.pid!, 10_000) };
+  return {
+    name: 'containerd',
+    cri,
+    logDir: join(work, 'logs-ctrd'),
+    stop: () => stopPid(child.pid!, 10_000),
+    log: () => err,
+  };
 }
 
 const IMAGE = 'docker.io/library/busybox:1.36';
 let seq = 0;
 
-async function onePod(p: Peer): Promise<Sample> {
-  seq++;
-  const logDir = join(p.logDir, String(seq));
-  const config = {
-    metadata: { name: `bench${seq}`, namespace: 'bench', uid: `bench-${process.pid}-${seq}`, attempt: 0 },
-    hostname: `bench${seq}`,
+type PodConfig = { metadata: Record<string, unknown>; log_directory: string } & Record<string, unknown>;
+
+/** A pod's config named `name` (its uid unique to this run), logging under `logDir`. */
+function podConfig(name: string, logDir: string): PodConfig {
+  return {
+    metadata: { name, namespace: 'bench', uid: `bench-${process.pid}-${name}`, attempt: 0 },
+    hostname: name,
     log_directory: logDir,
     linux: {},
   };
+}
+
+/** CreateContainer of busybox running `command` in `pod`, logging to <name>/0.log. */
+async function createIn(p: Peer, pod: string, config: PodConfig, name: string, command: string[]): Promise<string> {
+  const { container_id: c } = await p.cri.runtime.CreateContainer!({
+    pod_sandbox_id: pod,
+    config: { metadata: { name, attempt: 0 }, image: { image: IMAGE }, command, log_path: `${name}/0.log` },
+    sandbox_config: config,
+  });
+  return c;
+}
+
+async function onePod(p: Peer): Promise<Sample> {
+  seq++;
+  const logDir = join(p.logDir, String(seq));
+  const config = podConfig(`bench${seq}`, logDir);
   const marks: number[] = [];
   const now = () => Number(process.hrtime.bigint()) / 1e6;
   const t0 = now();
@@ -197,16 +232,7 @@ async function onePod(p: Peer): Promise<Sample> {
   marks.push(now());
   await p.cri.image.PullImage!({ image: { image: IMAGE }, sandbox_config: config });
   marks.push(now());
-  const { container_id: c } = await p.cri.runtime.CreateContainer!({
-    pod_sandbox_id: pod,
-    config: {
-      metadata: { name: 'hello', attempt: 0 },
-      image: { image: IMAGE },
-      command: ['/bin/busybox', 'echo', 'first-output'],
-      log_path: 'hello/0.log',
-    },
-    sandbox_config: config,
-  });
+  const c = await createIn(p, pod, config, 'hello', ['/bin/busybox', 'echo', 'first-output']);
   marks.push(now());
   await p.cri.runtime.StartContainer!({ container_id: c });
   marks.push(now());
@@ -243,25 +269,87 @@ try {
   );
   peers.push(await startBerthd(reg), await startContainerd(reg));
   for (const p of peers) await p.cri.image.PullImage!({ image: { image: IMAGE } });
-  const samples = new Map<string, Sample[]>(peers.map((p) => [p.name, []]));
-  for (let i = 0; i < warmup + iterations; i++) {
-    for (const p of i % 2 ? [...peers].reverse() : peers) {
-      const s = await onePod(p);
-      if (i >= warmup) samples.get(p.name)!.push(s);
+  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const table = (title: string, rows: string[][]) => {
+    const w = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+    process.stdout.write(`${title}\n`);
+    for (const r of rows) process.stdout.write(`${r.map((c, col) => c.padEnd(w[col]!)).join('  ')}\n`);
+    process.stdout.write('\n');
+  };
+  if (!values['skip-pods']) {
+    const samples = new Map<string, Sample[]>(peers.map((p) => [p.name, []]));
+    let traceFrom = 0;
+    for (let i = 0; i < warmup + iterations; i++) {
+      for (const p of i % 2 ? [...peers].reverse() : peers) {
+        if (p.name === 'berth') traceFrom = p.log().length;
+        const s = await onePod(p);
+        if (i >= warmup) samples.get(p.name)!.push(s);
+      }
+    }
+    const rows: string[][] = [['', ...peers.map((p) => p.name), 'ratio berth/containerd']];
+    const med = (name: string, f: (s: Sample) => number) => median(samples.get(name)!.map(f));
+    const row = (label: string, f: (s: Sample) => number) => {
+      const [b, c] = peers.map((p) => med(p.name, f)) as [number, number];
+      rows.push([label, `${b.toFixed(1)} ms`, `${c.toFixed(1)} ms`, `${(b / c).toFixed(2)}×`]);
+    };
+    row('pod start (to first output)', (s) => s.start);
+    for (const [i, name] of STEPS.entries()) row(`  ${name}`, (s) => s.steps[i]!);
+    row('teardown (StopPodSandbox + RemovePodSandbox)', (s) => s.teardown);
+    table(`bench/cri: ${iterations} iterations (+${warmup} warm-up), interleaved; medians; load ${load()}`, rows);
+    if (values.trace) {
+      const lines = peers[0]!
+        .log()
+        .slice(traceFrom)
+        .split('\n')
+        .filter((l) => l.startsWith('berthd timing:'));
+      process.stdout.write(`berthd's trace of its last pod:\n${lines.join('\n')}\n\n`);
     }
   }
-  const rows: string[][] = [['', ...peers.map((p) => p.name), 'ratio berth/containerd']];
-  const med = (name: string, f: (s: Sample) => number) => median(samples.get(name)!.map(f));
-  const row = (label: string, f: (s: Sample) => number) => {
-    const [b, c] = peers.map((p) => med(p.name, f)) as [number, number];
-    rows.push([label, `${b.toFixed(1)} ms`, `${c.toFixed(1)} ms`, `${(b / c).toFixed(2)}×`]);
-  };
-  row('pod start (to first output)', (s) => s.start);
-  for (const [i, name] of STEPS.entries()) row(`  ${name}`, (s) => s.steps[i]!);
-  row('teardown (StopPodSandbox + RemovePodSandbox)', (s) => s.teardown);
-  const w = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  process.stdout.write(`bench/cri: ${iterations} iterations (+${warmup} warm-up), interleaved; medians\n`);
-  for (const r of rows) process.stdout.write(`${r.map((c, col) => c.padEnd(w[col]!)).join('  ')}\n`);
+  if (!values['skip-exec']) {
+    // One pod with a sleeping container per daemon; then ExecSync and a streamed exec, interleaved.
+    const targets = new Map<string, string>();
+    for (const p of peers) {
+      const config = podConfig('exec-target', join(p.logDir, 'exec'));
+      const { pod_sandbox_id: pod } = await p.cri.runtime.RunPodSandbox!({ config });
+      const c = await createIn(p, pod, config, 'sleeper', ['/bin/busybox', 'sleep', '100000']);
+      await p.cri.runtime.StartContainer!({ container_id: c });
+      targets.set(p.name, c);
+    }
+    const now = () => Number(process.hrtime.bigint()) / 1e6;
+    const times = new Map<string, { sync: number[]; streamed: number[] }>(
+      peers.map((p) => [p.name, { sync: [], streamed: [] }]),
+    );
+    for (let i = 0; i < warmup + iterations; i++) {
+      for (const p of i % 2 ? [...peers].reverse() : peers) {
+        const c = targets.get(p.name)!;
+        let t0 = now();
+        const r = await p.cri.runtime.ExecSync!({ container_id: c, cmd: ['true'], timeout: 30 });
+        const sync = now() - t0;
+        if (r.exit_code !== 0) throw new Error(`${p.name}: ExecSync true exited ${r.exit_code}`);
+        t0 = now();
+        const { url } = await p.cri.runtime.Exec!({ container_id: c, cmd: ['true'], stdout: true, stderr: true });
+        const out = await spdyRun(url, { stdout: true, stderr: true });
+        const streamed = now() - t0;
+        if (out.error !== '' && !/"status":"Success"/.test(out.error))
+          throw new Error(`${p.name}: streamed exec of true: ${out.error}`);
+        if (i >= warmup) {
+          times.get(p.name)!.sync.push(sync);
+          times.get(p.name)!.streamed.push(streamed);
+        }
+      }
+    }
+    const rows: string[][] = [['', ...peers.map((p) => p.name), 'ratio berth/containerd']];
+    for (const k of ['sync', 'streamed'] as const) {
+      const [b, c] = peers.map((p) => median(times.get(p.name)![k])) as [number, number];
+      rows.push([
+        k === 'sync' ? 'ExecSync true' : 'Exec true, streamed (SPDY v4)',
+        `${b.toFixed(1)} ms`,
+        `${c.toFixed(1)} ms`,
+        `${(b / c).toFixed(2)}×`,
+      ]);
+    }
+    table(`bench/cri exec: ${iterations} iterations (+${warmup} warm-up), interleaved; medians; load ${load()}`, rows);
+  }
 } finally {
   for (const p of peers) {
     // Pods outlive their daemon by design: a failed iteration's pod is removed before the daemon stops.
