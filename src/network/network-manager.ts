@@ -15,7 +15,7 @@ import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFo
 import { type AttachmentRecord, AttachmentStore, type PortMapping } from './attachment-store.ts';
 import { bridgeConfList, bridgeNameFor, validateBridgeName } from './bridge-conflist.ts';
 import { CniExecutor, type CniRuntimeConf } from './cni-exec.ts';
-import { CNI_VERSION, type CniResult, validateNetworkName } from './cni-types.ts';
+import { CNI_VERSION, type CniConfList, type CniResult, validateNetworkName } from './cni-types.ts';
 import { hostTakenPrefixes } from './host-routes.ts';
 import { resultFromLeases } from './ipam-leases.ts';
 import { formatHosts, type HostsEntry, hostsEntriesOf } from './hosts.ts';
@@ -127,6 +127,16 @@ export interface RecoverReport {
 
 const DEFAULT_NAME = 'berth';
 const DEFAULT_BRIDGE = 'berth0';
+
+/**
+ * The list one attachment runs: without published ports, the portmap plugin has nothing to do but
+ * costs a process (tens of ms on a pod's start and again on its teardown), so it is left out. The
+ * record keeps the list its ADD ran, and its DEL and CHECK run that same list.
+ */
+function forAttachment(list: CniConfList, ports: boolean): CniConfList {
+  if (ports) return list;
+  return { ...list, plugins: list.plugins.filter((p) => p.type !== 'portmap') };
+}
 
 export class NetworkManager {
   readonly root: string;
@@ -372,7 +382,7 @@ export class NetworkManager {
         containerId,
         ifName,
         netns: netnsPath,
-        config: n.conflist,
+        config: forAttachment(n.conflist, portMappings.length > 0),
         capabilityArgs: portMappings.length > 0 ? { portMappings } : {},
         aliases,
         created: new Date().toISOString(),

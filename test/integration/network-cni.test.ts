@@ -202,6 +202,15 @@ test('two namespaces on one network reach each other; one on no network does not
     `the firewall plugin let ${a1.ips[0]} through FORWARD:\n${rules}`,
   );
   assert.ok(rules.includes(`--dport ${hostPort} -j DNAT --to-destination ${a1.ips[0]}:8080`), 'portmap made the DNAT');
+  // portmap runs only for an attachment that publishes ports; each record keeps the list its ADD ran.
+  assert.deepEqual(
+    (await m.attachments.get(NET, id('1')))?.config.plugins.map((p) => p.type),
+    ['bridge', 'portmap', 'firewall'],
+  );
+  assert.deepEqual(
+    (await m.attachments.get(NET, id('2')))?.config.plugins.map((p) => p.type),
+    ['bridge', 'firewall'],
+  );
   await assert.rejects(m.attach(id('2'), p2, NET), (e) => isBerthError(e, ErrorCode.AlreadyExists));
   await assert.rejects(
     m.attach(id('3'), p3, NET, { portMappings: [{ hostPort, containerPort: 1 }] }),
