@@ -113,13 +113,15 @@ export async function startBerthd(
   });
   const client = new BerthClient(socket);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  for (let i = 0; i < 300; i++) {
+  // A deadline, not a count of polls: at a load of 35, berthd took 15 s to serve (from source).
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
     if (proc.exitCode !== null || proc.signalCode !== null)
       throw new Error(`berthd exited with ${proc.exitCode ?? proc.signalCode}: ${err}`);
     if (existsSync(socket) && (await client.ping())) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!(await client.ping())) throw new Error(`berthd did not come up in 15 s: ${err}`);
+  if (!(await client.ping())) throw new Error(`berthd did not come up in 60 s: ${err}`);
   // Another berthd on the same run root answers the ping while this one refuses to start.
   if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);
   return {
