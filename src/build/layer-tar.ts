@@ -4,25 +4,33 @@
 // `.wh.<name>`, an opaque directory (trusted.overlay.opaque=y) gets `.wh..wh..opq`, hard links
 // within the diff become link entries; names in byte order, parents first, so the same diff gives
 // the same tar. mtimes are kept, or clamped to SOURCE_DATE_EPOCH when the build gives one.
+// The per-file calls (lstat, readdir, a small file's read, link, chown, chmod, utimes) are
+// synchronous: a RUN that writes 5,000 files costs some 30,000 of them, and through libuv's thread
+// pool each is a round trip that takes far longer than the call itself on a loaded machine. The walks
+// give the event loop a turn every YIELD_EVERY entries, so berthd keeps serving meanwhile.
 // Must never: hold a layer in memory, or follow a symlink of the diff.
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type Stats } from 'node:fs';
 import {
-  chmod,
-  copyFile,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+  chmodSync,
+  constants,
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  type Stats,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { setImmediate as turn } from 'node:timers/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { pack } from 'tar-stream';
@@ -53,6 +61,7 @@ export type LayerEntry = {
 };
 
 const SMALL_FILE = 256 * 1024;
+const YIELD_EVERY = 256;
 
 export type StoredLayer = { descriptor: Descriptor; diffId: string };
 
@@ -103,7 +112,7 @@ export async function storeLayer(
       if (e.type === 'file') {
         // Small files are read whole: a stream per file costs more than its bytes (5,000 small files a RUN wrote).
         const body =
-          e.data ?? (!e.source ? Buffer.alloc(0) : (e.size ?? 0) <= SMALL_FILE ? await readFile(e.source) : undefined);
+          e.data ?? (!e.source ? Buffer.alloc(0) : (e.size ?? 0) <= SMALL_FILE ? readFileSync(e.source) : undefined);
         if (body) await entry(p, { ...header, size: body.length }, body);
         else await streamEntry(p, { ...header, size: e.size ?? 0 }, e.source!);
       } else if (e.type === 'symlink' || e.type === 'link')
@@ -224,13 +233,15 @@ export async function* overlayDiffEntries(
   skip: ReadonlySet<string> = new Set(),
 ): AsyncGenerator<LayerEntry> {
   const seen = new Map<string, string>();
+  let count = 0;
   async function* visit(dir: string): AsyncGenerator<LayerEntry> {
-    const names = (await readdir(join(upper, dir))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const names = readdirSync(join(upper, dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const n of names) {
       const rel = dir === '' ? n : `${dir}/${n}`;
       if (skip.has(rel)) continue;
+      if (++count % YIELD_EVERY === 0) await turn();
       const abs = join(upper, rel);
-      const st = await lstat(abs);
+      const st = lstatSync(abs);
       if (st.isCharacterDevice() && st.rdev === 0) {
         yield {
           name: dir === '' ? `${WHITEOUT_PREFIX}${n}` : `${dir}/${WHITEOUT_PREFIX}${n}`,
@@ -271,7 +282,7 @@ export async function* overlayDiffEntries(
       }
       const xattrs = st.isFile() ? await entryXattrs(abs) : undefined;
       yield {
-        ...entryOf(rel, st, abs, st.isSymbolicLink() ? await readlink(abs) : undefined),
+        ...entryOf(rel, st, abs, st.isSymbolicLink() ? readlinkSync(abs) : undefined),
         ...(xattrs ? { xattrs } : {}),
       };
     }
@@ -290,20 +301,22 @@ export async function* overlayDiffEntries(
  */
 export async function cloneOverlayDiff(src: string, dst: string, skip: ReadonlySet<string> = new Set()): Promise<void> {
   const dirs: { to: string; st: Stats }[] = [];
+  let count = 0;
   const visit = async (rel: string): Promise<void> => {
-    for (const name of (await readdir(join(src, rel))).sort()) {
+    for (const name of readdirSync(join(src, rel)).sort()) {
       const r = rel === '' ? name : `${rel}/${name}`;
       if (skip.has(r)) continue;
+      if (++count % YIELD_EVERY === 0) await turn();
       const from = join(src, r);
       const to = join(dst, r);
-      const st = await lstat(from);
+      const st = lstatSync(from);
       if (!st.isDirectory()) {
-        await link(from, to);
+        linkSync(from, to);
         continue;
       }
-      await mkdir(to);
-      await lchown(to, st.uid, st.gid);
-      await chmod(to, st.mode & 0o7777);
+      mkdirSync(to);
+      lchownSync(to, st.uid, st.gid);
+      chmodSync(to, st.mode & 0o7777);
       for (const x of await llistxattr(from).catch(() => [] as string[])) {
         if (x.startsWith('trusted.overlay.') && x !== 'trusted.overlay.opaque') continue;
         const v = await lgetxattr(from, x).catch(() => undefined);
@@ -315,7 +328,7 @@ export async function cloneOverlayDiff(src: string, dst: string, skip: ReadonlyS
   };
   await visit('');
   // Last, children before parents: making entries inside a directory changes its mtime.
-  for (const { to, st } of dirs) await lutimes(to, st.atime, st.mtime);
+  for (const { to, st } of dirs) lutimesSync(to, st.atime, st.mtime);
 }
 
 /**
@@ -347,25 +360,28 @@ export function canWriteDirectly(entries: readonly LayerEntry[]): boolean {
  */
 export async function writeLayerEntries(entries: readonly LayerEntry[], dir: string, clampMtime?: Date): Promise<void> {
   const dirs: { to: string; mtime: Date }[] = [];
+  let count = 0;
   for (const e of entries) {
+    if (++count % YIELD_EVERY === 0) await turn();
     const to = join(dir, e.name);
     const t = clampMtime && e.mtime > clampMtime ? clampMtime : e.mtime;
     const mtime = new Date(Math.floor(t.getTime() / 1000) * 1000);
     if (e.type === 'directory') {
-      await mkdir(to, { mode: 0o700 });
+      mkdirSync(to, { mode: 0o700 });
       dirs.push({ to, mtime });
     } else if (e.type === 'symlink') {
-      await symlink(e.linkname ?? '', to);
-      await lchown(to, e.uid, e.gid);
-      await lutimes(to, mtime, mtime);
+      symlinkSync(e.linkname ?? '', to);
+      lchownSync(to, e.uid, e.gid);
+      lutimesSync(to, mtime, mtime);
       continue;
     } else if (e.data !== undefined || !e.source)
-      await writeFile(to, e.data ?? Buffer.alloc(0), { flag: 'wx', mode: 0o600 });
+      writeFileSync(to, e.data ?? Buffer.alloc(0), { flag: 'wx', mode: 0o600 });
+    else if ((e.size ?? 0) <= SMALL_FILE) copyFileSync(e.source, to, constants.COPYFILE_EXCL);
     else await copyFile(e.source, to, constants.COPYFILE_EXCL);
     // The owner before the mode: chown clears set-id bits.
-    await lchown(to, e.uid, e.gid);
-    await chmod(to, e.mode & 0o7777);
-    if (e.type === 'file') await lutimes(to, mtime, mtime);
+    lchownSync(to, e.uid, e.gid);
+    chmodSync(to, e.mode & 0o7777);
+    if (e.type === 'file') lutimesSync(to, mtime, mtime);
   }
-  for (const { to, mtime } of dirs.reverse()) await lutimes(to, mtime, mtime);
+  for (const { to, mtime } of dirs.reverse()) lutimesSync(to, mtime, mtime);
 }
