@@ -922,6 +922,19 @@ static void exec_op(struct ctx *c, const struct op *o)
 	case OP_MOUNT:
 		op_mount(c, o);
 		break;
+	case OP_OPEN_PATH: {
+		/* Opened while the child is still the host's root: a later MOUNT reaches it through
+		 * /proc/self/fd/<fd> after SETRESID, when the directories leading to it may be closed to it. */
+		int t = sys.open(v[0].s, O_PATH | O_CLOEXEC, 0);
+		if (t < 0)
+			fail(c, o, errno, NULL);
+		if (t != (int)v[1].i) {
+			if (sys.dup2(t, (int)v[1].i) < 0)
+				fail(c, o, errno, "dup2");
+			sys.close(t);
+		}
+		break;
+	}
 	case OP_MOUNT_SETATTR:
 		/* The mount now at the path (resolved after it was mounted) and every mount under it. */
 		fd = in_root(c, v[0].s, 0);

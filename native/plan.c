@@ -61,6 +61,7 @@ static const struct opdef defs[] = {
 	{OP_PERSONALITY, "PERSONALITY", "i", {"domain"}},
 	{OP_RESOLVE_EXEC, "RESOLVE_EXEC", "", {0}},
 	{OP_MOUNT_SETATTR, "MOUNT_SETATTR", "sii", {"path", "attr_set", "attr_clr"}},
+	{OP_OPEN_PATH, "OPEN_PATH", "si", {"path", "fd"}},
 };
 
 const struct opdef *plan_opdef(uint16_t code)
@@ -332,6 +333,10 @@ static int check_values(const struct op *o, const char **why)
 			return *why = "expected mount flags (32 bits)", 3;
 		break;
 	}
+	case OP_OPEN_PATH:
+		if (v[1].i < 256 || v[1].i > 1023)
+			return *why = "expected an fd number in 256..1023", 1;
+		break;
 	case OP_MOUNT_SETATTR:
 		/* MOUNT_ATTR_RDONLY|NOSUID|NODEV|NOEXEC|_ATIME|NODIRATIME|NOSYMFOLLOW: no IDMAP (it needs a userns fd). */
 		for (int k = 1; k < 3; k++)

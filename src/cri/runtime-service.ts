@@ -11,7 +11,7 @@ import { checkCdiName } from '../engine/container-devices.ts';
 import { execSync } from '../engine/exec-sync.ts';
 import { runtimeHandlerFeatures } from '../engine/runtime-features.ts';
 import { type ContainerUsage, containerUsage, type InterfaceUsage, netnsInterfaces } from '../engine/usage.ts';
-import type { PodInfo, PodNamespaces, PodRequest } from '../engine/pod-types.ts';
+import type { PodInfo, PodNamespaces, PodRequest, PodUserns } from '../engine/pod-types.ts';
 import type {
   ContainerDetails,
   CreateRequest,
@@ -82,6 +82,7 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
       'node',
     ]) as PodNamespaces['ipc'],
   };
+  const userns = usernsOf(nsOpts.userns_options, 'config.linux.security_context.namespace_options.userns_options');
   const ports: PortMapping[] = [];
   for (const [i, p] of ((config.port_mappings ?? []) as Msg[]).entries()) {
     const protocol = String(p.protocol ?? 'TCP').toLowerCase();
@@ -110,8 +111,34 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
     ...(config.linux?.cgroup_parent ? { cgroupParent: config.linux.cgroup_parent } : {}),
     ...(Object.keys(config.linux?.sysctls ?? {}).length ? { sysctls: config.linux.sysctls } : {}),
     namespaces,
+    ...(userns ? { userns } : {}),
     ...(runtimeHandler ? { runtime: runtimeHandler } : {}),
   };
+}
+
+/**
+ * userns_options: NODE (the zero value, and what no options mean) is the host's user namespace, with
+ * no mappings; POD a namespace of the pod's own with the kubelet's mappings (the engine checks them:
+ * one range each, the pod's root mapped). CONTAINER and TARGET are refused, as containerd does.
+ */
+function usernsOf(u: Msg | null | undefined, field: string): PodUserns | undefined {
+  if (!u) return undefined;
+  const mode = typeof u.mode === 'string' ? u.mode : 'POD';
+  const maps = (list: unknown, f: string) =>
+    ((list ?? []) as Msg[]).map((m, i) => {
+      for (const k of ['container_id', 'host_id', 'length'])
+        if (m[k] === undefined || m[k] === null) throw invalidArgument(`${field}.${f}[${i}].${k}: required`);
+      return { containerID: Number(m.container_id), hostID: Number(m.host_id), size: Number(m.length) };
+    });
+  const uids = maps(u.uids, 'uids');
+  const gids = maps(u.gids, 'gids');
+  if (mode === 'NODE') {
+    if (uids.length || gids.length)
+      throw invalidArgument(`${field}: mode NODE takes no uids or gids (the host's user namespace has its own)`);
+    return undefined;
+  }
+  if (mode !== 'POD') throw invalidArgument(`${field}.mode: ${mode} is not supported by berth (expected NODE or POD)`);
+  return { uidMappings: uids, gidMappings: gids };
 }
 
 /** An AppArmor profile (or the deprecated profile word) is refused naming the field; unconfined passes. */
@@ -223,7 +250,16 @@ function podState(p: PodInfo): string {
 
 function nsOptionsOf(p: PodInfo): Msg {
   const up = (m: string) => m.toUpperCase();
-  return { network: up(p.namespaces.network), pid: up(p.namespaces.pid), ipc: up(p.namespaces.ipc) };
+  const ids = (l: PodUserns['uidMappings']) =>
+    l.map((m) => ({ container_id: m.containerID, host_id: m.hostID, length: m.size }));
+  return {
+    network: up(p.namespaces.network),
+    pid: up(p.namespaces.pid),
+    ipc: up(p.namespaces.ipc),
+    userns_options: p.userns
+      ? { mode: 'POD', uids: ids(p.userns.uidMappings), gids: ids(p.userns.gidMappings) }
+      : { mode: 'NODE' },
+  };
 }
 
 function containerState(c: ContainerDetails): string {
@@ -290,7 +326,8 @@ export class CriRuntimeService {
             name,
             features: {
               recursive_read_only_mounts: (await runtimeHandlerFeatures(rt)).recursiveReadOnlyMounts,
-              user_namespaces: false,
+              // Pods in a user namespace of their own: berth-runtime only (the engine's checkPodUserns).
+              user_namespaces: rt.inProcess,
             },
           }),
         ),
@@ -380,6 +417,10 @@ export class CriRuntimeService {
       // critest always asks); where it is, berth cannot label and says so.
       if (m.selinux_relabel && existsSync('/sys/fs/selinux/enforce'))
         throw unsupported(`config.mounts[${i}].selinux_relabel: SELinux is not supported by berth`);
+      if ((m.uidMappings ?? []).length || (m.gidMappings ?? []).length)
+        throw unsupported(
+          `config.mounts[${i}].uidMappings, gidMappings: idmapped mounts are not supported by berth yet (expected none; a pod's user namespace needs none for its containers to read the image)`,
+        );
       if (m.recursive_read_only) {
         if (m.readonly !== true)
           throw invalidArgument(

@@ -32,7 +32,7 @@ import { KeyedMutex } from './keyed-mutex.ts';
 import type { AttachResult, NetworkBackend } from './network-backend.ts';
 import { MODES } from './owned-modes.ts';
 import { PodNetwork } from './pod-network.ts';
-import type { PodInfo, PodRequest } from './pod-types.ts';
+import type { PodInfo, PodNamespaces, PodRequest, PodUserns } from './pod-types.ts';
 import type { RuntimeCli } from './runtime-cli.ts';
 import { type RuntimeClass, runtimeOfClass } from './runtime-classes.ts';
 import type { TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
@@ -134,6 +134,7 @@ export class PodService {
     const request: PodRequest = { ...req, attempt: req.attempt ?? 0, namespaces: ns as PodRequest['namespaces'] };
     const runtimeName = req.runtime || this.#o.defaultRuntime;
     const rt = this.#runtime(runtimeName);
+    if (req.userns) checkPodUserns(req.userns, ns as PodNamespaces, runtimeName, rt.inProcess);
     if (!existsSync(rt.binary))
       throw failedPrecondition(`runtime handler ${runtimeName}: binary ${rt.binary} does not exist`);
     const pause = this.#o.pauseBinary ?? pauseBinary();
@@ -397,6 +398,7 @@ export class PodService {
       hostname: cfg.hostname,
       ips: net.ips ?? [],
       namespaces: cfg.request.namespaces ?? { network: 'pod', pid: 'container', ipc: 'pod' },
+      ...(cfg.request.userns ? { userns: cfg.request.userns } : {}),
       runtime: p.runtime,
       cgroupParent: cfg.cgroupParent,
       pid: p.pid,
@@ -454,6 +456,8 @@ export class PodService {
     else sandbox.join.push({ type: 'uts', path: proc('uts') });
     if (ns.pid === 'node') sandbox.host.push('pid');
     else if (ns.pid === 'pod') sandbox.join.push({ type: 'pid', path: proc('pid') });
+    // The pod's user namespace, which owns its IPC, UTS and PID namespaces (the pause process made them in it).
+    if (cfg.request.userns) sandbox.join.push({ type: 'user', path: proc('user') });
     // Without CAP_SYS_RESOURCE berthd cannot lower a process's OOM score below its own (containerd's
     // restrict_oom_score_adj): a kubelet's guaranteed pods ask for -997.
     const own = ownOomScore();
@@ -604,6 +608,53 @@ function pauseSpec(id: string, cfg: PodConfig, netnsPath: string, pause: string)
     )
     .map((n) => (n.type === 'network' && netnsPath ? { type: 'network', path: netnsPath } : n));
   if (ns.network === 'node') delete spec.hostname;
+  const userns = cfg.request.userns;
+  if (userns) {
+    // Made by clone together with the pod's IPC, UTS and PID namespaces, so the user namespace owns
+    // them and the containers that join it may mount mqueue and proc there; the network namespace
+    // (berthd's, for CNI) stays the host's.
+    linux.namespaces.push({ type: 'user' });
+    linux.uidMappings = userns.uidMappings.map((m) => ({ ...m }));
+    linux.gidMappings = userns.gidMappings.map((m) => ({ ...m }));
+  }
   spec.annotations = { 'org.berth.pod.id': id, 'org.berth.pod.name': cfg.request.name };
   return spec;
+}
+
+/**
+ * A pod's user namespace as Kubernetes asks for one: one uid and one gid range with the pod's root
+ * (container id 0) in it, within 32 bits, never together with the host's network, PID or IPC
+ * namespace (Kubernetes refuses hostUsers false with those), and on a runtime class that is
+ * berth-runtime: its containers join the user namespace after the host-owned network namespace
+ * (docs/cri.md), which a runtime that joins the user namespace first cannot do.
+ */
+function checkPodUserns(u: PodUserns, ns: PodNamespaces, runtime: string, inProcess: boolean): void {
+  for (const k of ['uidMappings', 'gidMappings'] as const) {
+    const list = u[k];
+    if (!Array.isArray(list) || list.length !== 1)
+      throw invalidArgument(
+        `pod userns.${k}: ${Array.isArray(list) ? list.length : 'no'} mappings (expected exactly one range)`,
+      );
+    const m = list[0]!;
+    for (const f of ['containerID', 'hostID', 'size'] as const)
+      if (!Number.isInteger(m[f]) || m[f] < 0 || m[f] > 0xffffffff)
+        throw invalidArgument(`pod userns.${k}[0].${f}: ${m[f]} (expected an integer 0-4294967295)`);
+    if (m.containerID !== 0)
+      throw invalidArgument(
+        `pod userns.${k}[0].containerID: ${m.containerID} (expected 0: the pod's root must be mapped)`,
+      );
+    if (m.size < 1 || m.hostID + m.size > 0xffffffff)
+      throw invalidArgument(
+        `pod userns.${k}[0]: host ids ${m.hostID}+${m.size} (expected a range of 1 or more within 32 bits)`,
+      );
+  }
+  for (const t of ['network', 'pid', 'ipc'] as const)
+    if (ns[t] === 'node')
+      throw invalidArgument(
+        `pod userns: a pod in a user namespace of its own cannot use the host's ${t} namespace (namespaces.${t} node)`,
+      );
+  if (!inProcess)
+    throw failedPrecondition(
+      `pod userns: runtime handler ${runtime} cannot join a pod's user namespace after the pod's network namespace (expected berth-runtime)`,
+    );
 }

@@ -29,6 +29,18 @@ export type PodRequest = {
   sysctls?: Record<string, string>;
   /** A runtime class of berthd's configuration (the CRI's runtime handler); default berthd's. */
   runtime?: string;
+  /**
+   * A user namespace of the pod's own (the CRI's userns_options mode POD): the pause process makes it
+   * with these mappings (exactly one each, container id 0 mapped), and every container of the pod
+   * joins it. Absent: the host's (NODE).
+   */
+  userns?: PodUserns;
+};
+
+/** One id range each, as the OCI's linux.uidMappings: container ids [containerID, containerID+size) are host ids from hostID. */
+export type PodUserns = {
+  uidMappings: { containerID: number; hostID: number; size: number }[];
+  gidMappings: { containerID: number; hostID: number; size: number }[];
 };
 
 export type PodInfo = {
@@ -45,6 +57,8 @@ export type PodInfo = {
   /** The pod's addresses on its network ([] for a host-network pod, or once stopped). */
   ips: string[];
   namespaces: PodNamespaces;
+  /** The pod's own user namespace's mappings; absent when it uses the host's. */
+  userns?: PodUserns;
   runtime: string;
   cgroupParent: string;
   /** The pause process's host pid (0 when not ready). */

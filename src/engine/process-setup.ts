@@ -6,7 +6,9 @@
 // Must never: follow a path of the image out of its root, or touch a directory that exists.
 import { invalidArgument } from '../errors/errors.ts';
 import type { Process } from '../oci/runtime-spec.ts';
-import { mkdirAllInRoot, readFileInRoot } from '../sys/in-root.ts';
+import { existsSync, statSync } from 'node:fs';
+import type { RuntimeConfig } from '../oci/runtime-spec.ts';
+import { mkdirAllInRoot, readFileInRoot, touchInRoot } from '../sys/in-root.ts';
 import { withGroups } from './security-options.ts';
 import { numericUser, resolveUser, withHome } from './spec-builder.ts';
 import type { GroupsPolicy } from './types.ts';
@@ -68,5 +70,22 @@ export function prepareProcess(
       `workdir ${proc.cwd}: cannot create it in the image's root: ${(e as Error).message} (expected a path whose existing parts are directories)`,
       e,
     );
+  }
+}
+
+/**
+ * For a container that joins a user namespace: its mount targets are made in the image's root now,
+ * by berthd as the host's root. The runtime creates a missing target as root of the user namespace,
+ * which the image's directories (owned by the host's root, not idmapped) do not let write. What lies
+ * under /proc, /sys and /dev is the runtime's to make (in its own mounts there).
+ */
+export function makeMountTargets(rootfs: string, spec: RuntimeConfig): void {
+  for (const m of spec.mounts ?? []) {
+    const dest = m.destination;
+    if (['/proc/', '/sys/', '/dev/'].some((k) => dest.startsWith(k))) continue;
+    const isBind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    if (isBind && (!m.source || !existsSync(m.source))) continue;
+    if (isBind && !statSync(m.source!).isDirectory()) touchInRoot(rootfs, dest);
+    else mkdirAllInRoot(rootfs, dest, 0o755, { uid: 0, gid: 0 });
   }
 }

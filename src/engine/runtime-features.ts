@@ -1,11 +1,12 @@
 // What a runtime class can do, as its own `features` command says (runtime-spec features.md), for
 // the CRI's runtime handler features in Status: recursive read-only mounts are advertised only for
-// a runtime whose mountOptions list `rro` (berth-runtime; runc 1.1 has no such option), as
-// containerd decides it. Asked once per binary and remembered: a runtime does not change under a
+// a runtime whose mountOptions list `rro`, as containerd decides it (berth-runtime's own list is
+// read in-process; runc 1.1 and crun list rro too). Asked once per binary and remembered: a runtime does not change under a
 // running berthd, and a kubelet calls Status every few seconds.
 // Must never: guess from a binary's name, or fail Status because a runtime cannot answer.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { supportedMountOptions } from '../runtime/features.ts';
 import type { RuntimeClass } from './runtime-classes.ts';
 
 export type RuntimeHandlerFeatures = { recursiveReadOnlyMounts: boolean };
@@ -24,6 +25,8 @@ async function ask(path: string): Promise<RuntimeHandlerFeatures> {
  * `features`; a binary missing here) advertises nothing, and is asked again next time.
  */
 export function runtimeHandlerFeatures(rt: RuntimeClass): Promise<RuntimeHandlerFeatures> {
+  // berthd's own berth-runtime library answers without a process (its `features` output is this list).
+  if (rt.inProcess) return Promise.resolve({ recursiveReadOnlyMounts: supportedMountOptions().includes('rro') });
   const known = cache.get(rt.path);
   if (known) return known;
   const p = ask(rt.path);

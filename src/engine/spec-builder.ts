@@ -301,9 +301,12 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     // The pod's UTS namespace already has the pod's hostname (or is the host's): never set it from here.
     if (joined.has('uts') || sb.host.includes('uts')) delete spec.hostname;
   }
-  if (req.network === 'host' || sb?.host.includes('network')) {
-    linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
-    // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own.
+  const hostNet = req.network === 'host' || sb?.host.includes('network');
+  if (hostNet) linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
+  // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own,
+  // nor from a user namespace that does not own the network namespace (a pod's user namespace: the
+  // pod's netns is berthd's), as runc binds it then.
+  if (hostNet || sb?.join.some((j) => j.type === 'user')) {
     spec.mounts = spec.mounts.map((m) =>
       m.destination === '/sys'
         ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }

@@ -163,7 +163,7 @@ export type SandboxMembership = {
   name: string;
   attempt: number;
   /** Namespaces joined by path; `host` ones are left out of the config (the host's are used). */
-  join: { type: 'network' | 'ipc' | 'uts' | 'pid'; path: string }[];
+  join: { type: 'network' | 'ipc' | 'uts' | 'pid' | 'user'; path: string }[];
   host: ('network' | 'ipc' | 'pid' | 'uts')[];
   cgroupsParent: string;
   etcFiles: { hosts: string; hostname: string; resolvConf: string };

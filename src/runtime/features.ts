@@ -13,7 +13,7 @@ import { compileSeccomp } from '../seccomp/compile-seccomp.ts';
 import { CAPABILITIES, KNOWN_MOUNT_OPTIONS, mountOptionFlags } from '../oci/runtime-linux-tables.ts';
 
 /** Mount options berth-runtime honours: every option of the table except those the plan builder refuses. */
-function supportedMountOptions(): string[] {
+export function supportedMountOptions(): string[] {
   return KNOWN_MOUNT_OPTIONS.filter((o) => {
     const f = mountOptionFlags([o]);
     return !f.tmpcopyup && !f.idmap;

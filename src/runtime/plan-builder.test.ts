@@ -127,7 +127,7 @@ describe('plan builder', () => {
     assert.ok(l.includes('MOUNT("/dev/null", "/dev/null", "", 0x1000, "", 13)'), l.join('\n'));
   });
 
-  it('joins namespaces by path user first and mount last, before the clone', () => {
+  it('joins namespaces by path, user after the others, then mount last, before the clone', () => {
     const ops = buildCreatePlan(
       spec((c) => {
         c.linux!.namespaces = [
@@ -143,11 +143,32 @@ describe('plan builder', () => {
     );
     const joins = lines(ops).filter((x) => x.startsWith('JOIN_NS'));
     assert.deepEqual(joins, [
-      'JOIN_NS(0x10000000, "/proc/7/ns/user")',
       'JOIN_NS(0x40000000, "/proc/7/ns/net")',
+      'JOIN_NS(0x10000000, "/proc/7/ns/user")',
       'JOIN_NS(0x20000, "/proc/7/ns/mnt")',
     ]);
     assert.ok(lines(ops).includes('CLONE(0x24000000)'));
+  });
+
+  it('without a mount namespace to join, joins a user namespace last, right before the clone (after the cgroup writes)', () => {
+    const ops = buildCreatePlan(
+      spec((c) => {
+        c.linux!.namespaces = [
+          { type: 'network', path: '/proc/7/ns/net' },
+          { type: 'user', path: '/proc/7/ns/user' },
+          { type: 'mount' },
+          { type: 'pid' },
+          { type: 'uts' },
+        ];
+      }),
+      opts,
+      host,
+    );
+    const l = lines(ops);
+    const user = l.indexOf('JOIN_NS(0x10000000, "/proc/7/ns/user")');
+    assert.ok(user > l.indexOf('JOIN_NS(0x40000000, "/proc/7/ns/net")'));
+    assert.ok(user > l.findIndex((x) => x.startsWith('WRITE_FILE(')), 'after the cgroup tasks write');
+    assert.ok(l[user + 1]!.startsWith('CLONE('));
   });
 
   it('puts rlimits and oom_score_adj in the parent, capabilities as masks, and hooks in their places', () => {
@@ -372,7 +393,7 @@ describe('plan builder', () => {
     );
   });
 
-  it('exec: joins the cgroup first, then every namespace of the init (user first, mount last), forks, and execs with the process credentials', () => {
+  it('exec: joins the cgroup first, then every namespace of the init (user, then mount last), forks, and execs with the process credentials', () => {
     const c = spec((c) => c.linux!.namespaces!.push({ type: 'user' }));
     const proc = {
       ...c.process!,
@@ -391,7 +412,7 @@ describe('plan builder', () => {
     assert.equal(l[1], 'WRITE_FILE("/cg/tasks", "0")');
     assert.equal(l[2], 'CGROUP_INTO("/cg2")');
     const joins = l.filter((x) => x.startsWith('JOIN_NS'));
-    assert.equal(joins[0], 'JOIN_NS(0x10000000, "/proc/77/ns/user")');
+    assert.equal(joins.at(-2), 'JOIN_NS(0x10000000, "/proc/77/ns/user")');
     assert.equal(joins.at(-1), 'JOIN_NS(0x20000, "/proc/77/ns/mnt")');
     assert.ok(l.includes('CLONE(0)'));
     assert.ok(l.includes('SETRLIMIT(7, 10, 20)'));

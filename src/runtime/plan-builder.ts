@@ -86,7 +86,12 @@ export interface PlanOptions {
   cgroupJoin: CgroupJoinPlan;
   /** Absolute cgroup dirs of the container per v1 hierarchy name, for bind-mounting when there is no cgroup namespace. */
   cgroupPaths?: Record<string, string>;
+  /** Set by the builder itself: bind sources the child opened (OPEN_PATH) before it became root of a user namespace. */
+  openedSources?: ReadonlyMap<string, string>;
 }
+
+/** The fds OPEN_PATH puts bind sources at (docs/plan-protocol.md): far above what berth-init opens itself. */
+const OPENED_SOURCE_FD = 256;
 
 /** The devices every container gets (runtime spec, "Default Devices"). */
 const DEFAULT_DEVICES: Array<{ path: string; major: number; minor: number }> = [
@@ -106,8 +111,17 @@ const DEV_SYMLINKS: Array<[string, string]> = [
   ['pts/ptmx', '/dev/ptmx'],
 ];
 
-/** Namespaces joined by path are entered in this order: user first (it decides what the rest may do), mount last (after it, host paths of the others are gone). */
-const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'] as const;
+/**
+ * Namespaces joined by path are entered in this order: mount last (after it, host paths of the
+ * others are gone), and a user namespace after the others but before mount: stage0 is root of the
+ * host until then, so it may still join namespaces the host's user namespace owns (a pod's network
+ * namespace, made by berthd for CNI), which root of a joined user namespace may not. A create plan
+ * that joins no mount namespace joins the user namespace later still, right before the clone, so
+ * that stage0 writes the host's cgroup files as the host's root too. The clone's new namespaces are
+ * the joined user namespace's. (runc joins the user namespace first, so a runc container cannot
+ * join a host-owned network namespace from a user namespace.)
+ */
+const JOIN_ORDER = ['ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'user', 'mount'] as const;
 
 /** A capability set as a mask. Names the kernel table lacks were already warned about by validation (the spec asks for a warning, not a failure) and are left out. */
 function capMask(names: readonly string[] | undefined): bigint {
@@ -179,12 +193,15 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
   const namespaces = linux.namespaces ?? [];
   const byType = new Map(namespaces.map((n) => [n.type, n]));
   let cloneFlags = 0;
+  // Without a mount namespace to join, a user namespace is joined right before the clone (JOIN_ORDER).
+  const lateUser = byType.get('user')?.path && !byType.get('mount')?.path ? byType.get('user')!.path : undefined;
   for (const type of JOIN_ORDER) {
     const ns = byType.get(type);
     if (!ns) continue;
     const flag = namespaceCloneFlag(type);
-    if (ns.path) pre.push(op('JOIN_NS', int(flag), str(ns.path)));
-    else cloneFlags |= flag;
+    if (ns.path) {
+      if (!(type === 'user' && lateUser)) pre.push(op('JOIN_NS', int(flag), str(ns.path)));
+    } else cloneFlags |= flag;
   }
   const newUserNs = (cloneFlags & CLONE_NEWUSER) !== 0;
   const inUserNs = byType.has('user');
@@ -232,6 +249,7 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
       .join('');
     if (text) pre.push(op('WRITE_FILE', str('/proc/self/timens_offsets'), str(text)));
   }
+  if (lateUser) pre.push(op('JOIN_NS', int(CLONE_NEWUSER), str(lateUser)));
   pre.push(op('CLONE', int(cloneFlags)));
 
   // Parent, after clone: identity maps and limits that need the host's privileges.
@@ -246,7 +264,6 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
 
   // Child: the container's init.
   child.push(op('SETSID'));
-  if (newUserNs) child.push(op('SETRESID', int(0), int(0)));
   child.push(op('UMASK', int(0)));
 
   // Root propagation, then the rootfs bind-mounted onto itself so that it is a mount point for
@@ -267,9 +284,37 @@ export function buildCreatePlan(config: RuntimeConfig, opts: PlanOptions, host: 
     child.push(op('MOUNT', str(rootfs), str(rootfs), str(''), int(MS_BIND | MS_REC), str(''), int(0)));
   }
   child.push(op('ROOTFS', str(rootfs)));
+  // Root of the user namespace (new or joined) only once the rootfs is bound and open and the bind
+  // sources are open: until then the child is still the host's uid 0, which may pass the
+  // directories that lead to them (berthd keeps its own 0700, which the mapped root could not
+  // pass); from here on paths are resolved from the rootfs fd or those fds, and what the child
+  // creates (the /dev tmpfs's nodes) must be owned by an id the user namespace maps.
+  let mountOpts = opts;
+  if (inUserNs && hasMountNs) {
+    const opened = new Map<string, string>();
+    for (const m of config.mounts ?? []) {
+      const isBind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+      if (!isBind || !m.source) continue;
+      const source = resolveBundlePath(opts.bundle, m.source);
+      if (opened.has(source) || host.pathKind(source) === 'missing') continue;
+      const fd = OPENED_SOURCE_FD + opened.size;
+      if (fd > 1023) break;
+      child.push(op('OPEN_PATH', str(source), int(fd)));
+      opened.set(source, `/proc/self/fd/${fd}`);
+    }
+    mountOpts = { ...opts, openedSources: opened };
+  }
+  if (inUserNs) child.push(op('SETRESID', int(0), int(0)));
   if (hasMountNs)
     child.push(
-      ...rootfsOps(config, opts, host, inUserNs, byType.has('cgroup') && !byType.get('cgroup')?.path ? 'ns' : 'host'),
+      ...rootfsOps(
+        config,
+        mountOpts,
+        host,
+        inUserNs,
+        // cgroup v1 cannot be mounted in a user namespace: its own directories are bound instead (as runc).
+        byType.has('cgroup') && !byType.get('cgroup')?.path && !inUserNs ? 'ns' : 'host',
+      ),
     );
   // A missing cwd is made (0755, as the container's root), after the mounts since it may lie in one:
   // runc does the same, and docker and kubelet rely on it for a WORKDIR or workingDir not in the image.
@@ -431,7 +476,8 @@ function mountOps(
     if (kind === 'missing') throw invalidArgument(`${where}.source: ${source} does not exist`);
     const create = kind === 'dir' ? MountHow.MKDIR : MountHow.MKFILE;
     const rec = parsed.flags & MS_REC;
-    out.push(op('MOUNT', str(source), str(dest), str(''), int(MS_BIND | rec), str(''), int(inRoot | create)));
+    const from = opts.openedSources?.get(source) ?? source;
+    out.push(op('MOUNT', str(from), str(dest), str(''), int(MS_BIND | rec), str(''), int(inRoot | create)));
     // Flags other than bind/rec take effect only on a remount of the bind.
     const extra = parsed.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if (extra !== 0) {

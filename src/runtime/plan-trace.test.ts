@@ -125,6 +125,44 @@ describe('plan builder through berth-init-trace', () => {
     ]);
   });
 
+  it("a joined user namespace (a pod's): joined after the network namespace, right before clone; bind sources opened before the child becomes its root", () => {
+    const log = trace(
+      encodePlan(
+        buildCreatePlan(
+          spec((c) => {
+            c.linux!.namespaces = [
+              { type: 'network', path: '/proc/9/ns/net' },
+              { type: 'user', path: '/proc/9/ns/user' },
+              { type: 'ipc', path: '/proc/9/ns/ipc' },
+              { type: 'uts', path: '/proc/9/ns/uts' },
+              { type: 'mount' },
+              { type: 'pid' },
+            ];
+            c.mounts!.push({
+              destination: '/etc/hosts',
+              type: 'bind',
+              source: '/srv/pods/p1/hosts',
+              options: ['rbind'],
+            });
+          }),
+          opts,
+          host,
+        ),
+      ),
+    );
+    inOrder(log, [
+      /^setns\(\d+, CLONE_NEWNET\)/,
+      /^write_file\("\/sys\/fs\/cgroup\/memory\/berth\/c1\/tasks", "0"\)/,
+      /^setns\(\d+, CLONE_NEWUSER\)/,
+      /^clone3\(CLONE_NEWNS\|CLONE_NEWPID/,
+      /^open\("\/srv\/pods\/p1\/hosts", O_PATH\|O_CLOEXEC/,
+      /^dup2\(\d+, 256\)/,
+      /^setresgid\(0, 0, 0\)/,
+      /^setresuid\(0, 0, 0\)/,
+      /^mount\("\/proc\/self\/fd\/256", "\/proc\/self\/fd\/\d+", NULL, 0x5000, NULL\)/,
+    ]);
+  });
+
   it('a user namespace: maps written by the parent after clone, devices bound from the host, never mknod', () => {
     const log = trace(
       encodePlan(

@@ -5,6 +5,7 @@
 // one final component, which mkdir(2) never follows.
 // Must never: act on a host path built by joining the root and the container path.
 import { closeSync, fchmodSync, fchownSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path/posix';
 import { constants, isSyscallError, openInRoot } from './native.ts';
 
 function withRoot<T>(root: string, fn: (rootFd: number) => T): T {
@@ -76,4 +77,37 @@ export function mkdirAllInRoot(
     }
   });
   return made;
+}
+
+/**
+ * Makes the container path `path` below `root` an empty file (mode 0644, root's) unless something is
+ * there already; missing parents are made as by mkdirAllInRoot. The last component is created with
+ * O_EXCL, so a symlink there is never followed.
+ */
+export function touchInRoot(root: string, path: string): void {
+  mkdirAllInRoot(root, dirname(path), 0o755, { uid: 0, gid: 0 });
+  withRoot(root, (rootFd) => {
+    try {
+      closeSync(openInRoot(rootFd, path, constants.O_PATH));
+      return;
+    } catch (e) {
+      if (!isSyscallError(e, 'ENOENT')) throw e;
+    }
+    const parent = openInRoot(rootFd, dirname(path), constants.O_PATH | constants.O_DIRECTORY);
+    try {
+      const name = path
+        .split('/')
+        .filter((p) => p !== '')
+        .at(-1)!;
+      closeSync(
+        openSync(
+          `/proc/self/fd/${parent}/${name}`,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_CLOEXEC,
+          0o644,
+        ),
+      );
+    } finally {
+      closeSync(parent);
+    }
+  });
 }

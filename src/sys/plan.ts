@@ -55,6 +55,7 @@ export const Op = {
   PERSONALITY: 0x031f,
   RESOLVE_EXEC: 0x0320,
   MOUNT_SETATTR: 0x0321,
+  OPEN_PATH: 0x0322,
 } as const;
 export type OpName = keyof typeof Op;
 

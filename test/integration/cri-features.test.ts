@@ -4,7 +4,7 @@
 // read-only mounts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { CriClient, criError, criPrerequisites, removeAllPods, Status } from '../lib/cri-client.ts';
@@ -264,5 +264,141 @@ test('v1: recursive read-only mounts: advertised for berth-runtime (and the defa
     cri.close();
     spawnSync('umount', ['-l', sub]);
     rmSync(host, { recursive: true, force: true });
+  }
+});
+
+test('v1: user namespaces: advertised for berth-runtime; mode POD gives the pod a user namespace of its own with the kubelet mappings, which every container joins; NODE is the host one; bad mappings and modes are refused naming the field', async () => {
+  const cri = new CriClient(criSocket, 'v1');
+  const field = 'config.linux.security_context.namespace_options.userns_options';
+  // A range of its own per test process, so that runs side by side never share ids.
+  const hostId = 1_000_000 + (process.pid % 1000) * 65536;
+  const mapping = [{ container_id: 0, host_id: hostId, length: 65536 }];
+  const userns = (u: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    podConfig({
+      linux: { security_context: { namespace_options: { pid: 'CONTAINER', userns_options: u, ...extra } } },
+    });
+  try {
+    const handlers = Object.fromEntries(
+      (await cri.runtime.Status!({})).runtime_handlers.map((h: { name: string; features: Record<string, boolean> }) => [
+        h.name,
+        h.features,
+      ]),
+    );
+    assert.equal(handlers[RUNTIME]?.user_namespaces, true);
+    assert.equal(handlers['']?.user_namespaces, true);
+    assert.equal(handlers['no-rro']?.user_namespaces, false, 'a runtime that is not berth-runtime');
+
+    const refused = async (config: object, code: number, re: RegExp, runtime_handler?: string) => {
+      const e = await criError(cri.runtime.RunPodSandbox!({ config, ...(runtime_handler ? { runtime_handler } : {}) }));
+      assert.equal(e.code, code, e.details);
+      assert.match(e.details, re);
+    };
+    const two = [...mapping, { container_id: 0, host_id: hostId + 65536, length: 65536 }];
+    await refused(
+      userns({ mode: 'POD', uids: two, gids: two }),
+      Status.InvalidArgument,
+      /userns\.uidMappings: 2 mappings \(expected exactly one range\)/,
+    );
+    const from1 = [{ container_id: 1, host_id: hostId, length: 65536 }];
+    await refused(
+      userns({ mode: 'POD', uids: from1, gids: from1 }),
+      Status.InvalidArgument,
+      /containerID: 1 \(expected 0: the pod's root must be mapped\)/,
+    );
+    await refused(
+      userns({ mode: 'CONTAINER' }),
+      Status.InvalidArgument,
+      new RegExp(`${field}\\.mode: CONTAINER is not supported`),
+    );
+    await refused(userns({ mode: 'TARGET' }), Status.InvalidArgument, /mode: TARGET is not supported/);
+    await refused(
+      userns({ mode: 'NODE', uids: mapping, gids: mapping }),
+      Status.InvalidArgument,
+      /mode NODE takes no uids or gids/,
+    );
+    await refused(
+      userns({ mode: 'POD', uids: mapping, gids: mapping }, { network: 'NODE' }),
+      Status.InvalidArgument,
+      /cannot use the host's network namespace/,
+    );
+    await refused(
+      userns({ mode: 'POD', uids: mapping, gids: mapping }),
+      Status.FailedPrecondition,
+      /runtime handler no-rro cannot join a pod's user namespace/,
+      'no-rro',
+    );
+    assert.deepEqual((await cri.runtime.ListPodSandbox!({})).items, [], 'no refused pod is left');
+
+    // NODE: the host's user namespace.
+    const node = await runContainer(cri, {}, GROUPS_IMAGE);
+    assert.match(await execOut(cri, node.id, ['cat', '/proc/self/uid_map']), /^\s+0\s+0\s+4294967295\n$/);
+    await removePod(cri, node.pod);
+
+    // POD: the pause process makes the user namespace; two containers join it.
+    const config = userns({ mode: 'POD', uids: mapping, gids: mapping });
+    const pod = (await cri.runtime.RunPodSandbox!({ config })).pod_sandbox_id;
+    const ps = await cri.runtime.PodSandboxStatus!({ pod_sandbox_id: pod, verbose: true });
+    const ur = ps.status.linux.namespaces.options.userns_options;
+    assert.equal(ur.mode, 'POD');
+    assert.deepEqual(
+      ur.uids.map((m: Record<string, unknown>) => Number(m.host_id)),
+      [hostId],
+    );
+    const pausePid = JSON.parse(ps.info.info).pid as number;
+    const ids: string[] = [];
+    for (const name of ['a', 'b']) {
+      const { container_id } = await cri.runtime.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: { metadata: { name, attempt: 0 }, image: { image: GROUPS_IMAGE }, command: ['sleep', '1000'] },
+        sandbox_config: config,
+      });
+      await cri.runtime.StartContainer!({ container_id });
+      ids.push(container_id);
+    }
+    const line = new RegExp(`^\\s+0\\s+${hostId}\\s+65536\\n$`);
+    for (const id of ids) {
+      assert.match(await execOut(cri, id, ['cat', '/proc/self/uid_map']), line);
+      assert.match(await execOut(cri, id, ['cat', '/proc/self/gid_map']), line);
+      assert.equal(await execOut(cri, id, ['id', '-u']), '0\n');
+      // The image is the host's (not idmapped): root of the pod reads and runs it, and writes where
+      // the image lets anyone (/tmp is 1777), but the image's root-owned directories are not its own.
+      assert.equal(await execOut(cri, id, ['sh', '-c', 'touch /tmp/ok && echo ok']), 'ok\n');
+      const r = await cri.runtime.ExecSync!({ container_id: id, cmd: ['touch', '/root-owned'], timeout: 60 });
+      assert.notEqual(r.exit_code, 0);
+      const pid = JSON.parse((await cri.runtime.ContainerStatus!({ container_id: id, verbose: true })).info.info).pid;
+      assert.equal(
+        readlinkSync(`/proc/${pid}/ns/user`),
+        readlinkSync(`/proc/${pausePid}/ns/user`),
+        'the pod user namespace',
+      );
+      assert.notEqual(readlinkSync(`/proc/${pid}/ns/user`), readlinkSync('/proc/self/ns/user'));
+      assert.match(
+        readFileSync(`/proc/${pid}/status`, 'utf8'),
+        new RegExp(`^Uid:\\s+${hostId}\\s`, 'm'),
+        'root of the pod is the mapped host uid',
+      );
+    }
+    await removePod(cri, pod);
+
+    // A per-mount id mapping (an idmapped mount) is refused naming the field.
+    const plain = podConfig();
+    const p2 = (await cri.runtime.RunPodSandbox!({ config: plain })).pod_sandbox_id;
+    const e = await criError(
+      cri.runtime.CreateContainer!({
+        pod_sandbox_id: p2,
+        config: {
+          metadata: { name: 'idm', attempt: 0 },
+          image: { image: GROUPS_IMAGE },
+          command: ['sleep', '1000'],
+          mounts: [{ host_path: '/tmp', container_path: '/mnt', uidMappings: mapping, gidMappings: mapping }],
+        },
+        sandbox_config: plain,
+      }),
+    );
+    assert.equal(e.code, Status.Unimplemented);
+    assert.match(e.details, /config\.mounts\[0\]\.uidMappings, gidMappings: idmapped mounts are not supported/);
+    await removePod(cri, p2);
+  } finally {
+    cri.close();
   }
 });
