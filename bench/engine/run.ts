@@ -17,7 +17,7 @@
 // temp roots (test/lib/interop/* for the peers), stopped by pid, and everything is removed even on
 // failure or Ctrl-C. Not part of the test suite.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -161,15 +161,25 @@ class BerthPeer {
   readonly socket = join(this.runRoot, 'berthd.sock');
   readonly client = new BerthClient(this.socket);
   proc: ChildProcess | undefined;
-  log = '';
+  // berthd's stderr goes to a file, never to a pipe of ours: the rounds are spawnSync calls that
+  // block this loop, and a traced berthd filled the pipe and hung on its next write (after ~6 runs).
+  readonly logPath = `${this.root}.stderr`;
+  get log(): string {
+    try {
+      return readFileSync(this.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
 
   async start(): Promise<void> {
+    const logFd = openSync(this.logPath, 'a', 0o600);
     this.proc = spawn(
       NODE,
       [join(REPO, 'src/cli/berthd/main.ts'), '--root', this.root, '--run-root', this.runRoot, '--no-network'],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv(values.trace ? { BERTH_TRACE_TIMING: '1' } : {}) },
+      { stdio: ['ignore', 'ignore', logFd], env: cleanEnv(values.trace ? { BERTH_TRACE_TIMING: '1' } : {}) },
     );
-    this.proc.stderr!.on('data', (b: Buffer) => (this.log += b));
+    closeSync(logFd);
     for (let i = 0; i < 300; i++) {
       if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}: ${this.log}`);
       if (existsSync(this.socket) && (await this.client.ping())) break;
@@ -207,6 +217,7 @@ class BerthPeer {
     }
     await rm(this.root, { recursive: true, force: true });
     await rm(this.runRoot, { recursive: true, force: true });
+    await rm(this.logPath, { force: true });
     return notes;
   }
 }
@@ -620,6 +631,10 @@ try {
     'Memory: supervisor PSS from /proc/<pid>/smaps_rollup; daemon growth = (daemon Pss_Anon with N running − before) / N (dockerd + containerd for docker; berthd for berth; podman has no daemon).',
   ];
   process.stdout.write(`${notes.join('\n')}\n`);
+} catch (e) {
+  // What berthd said last is usually why a berth command failed or hung.
+  if (peers.berth?.log) process.stderr.write(`berthd's log, last lines:\n${peers.berth.log.slice(-4000)}\n`);
+  throw e;
 } finally {
   await cleanup();
 }
