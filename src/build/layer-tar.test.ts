@@ -195,6 +195,14 @@ describe('layers of build steps', () => {
         assert.deepEqual(readFileSync(join(direct, e.name)), readFileSync(join(extracted, e.name)));
       if (e.type === 'symlink') assert.equal(readlinkSync(join(direct, e.name)), 'big.bin');
     }
+    // A file that already is the entry (a snapshot's, found by its inode) is hard-linked, not copied.
+    const linked = join(dir, 'linked');
+    mkdirSync(linked);
+    await writeLayerEntries(entries, linked, undefined, (e) =>
+      e.name === 'app/big.bin' ? join(direct, e.name) : undefined,
+    );
+    assert.equal(lstatSync(join(linked, 'app/big.bin')).ino, lstatSync(join(direct, 'app/big.bin')).ino);
+    assert.equal(lstatSync(join(linked, 'app/here')).nlink, 1);
     // Written again from the written tree, the layer is the same blob.
     const again: LayerEntry[] = [];
     for await (const e of overlayDiffEntries(direct)) again.push(e);

@@ -331,6 +331,17 @@ export async function cloneOverlayDiff(src: string, dst: string, skip: ReadonlyS
   for (const { to, st } of dirs) lutimesSync(to, st.atime, st.mtime);
 }
 
+/** Hard-links `from` at `to`; false when there is none or the link fails (too many links): the caller copies. */
+function linkTo(from: string | undefined, to: string): boolean {
+  if (from === undefined) return false;
+  try {
+    linkSync(from, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Can `entries` (a COPY's, in tar order) be written straight into an empty upper directory and give
  * what extracting their tar over the parent would? Yes when they are files, directories and
@@ -358,7 +369,13 @@ export function canWriteDirectly(entries: readonly LayerEntry[]): boolean {
  * mode, and mtime to the second (a tar header's), clamped as storeLayer clamps. File bodies are
  * copied by the kernel (copyFile). Directories get their mtimes last, children before parents.
  */
-export async function writeLayerEntries(entries: readonly LayerEntry[], dir: string, clampMtime?: Date): Promise<void> {
+export async function writeLayerEntries(
+  entries: readonly LayerEntry[],
+  dir: string,
+  clampMtime?: Date,
+  /** A file on the same filesystem that is this entry already (its owner and mode): hard-linked instead of copied. */
+  linkable?: (e: LayerEntry) => string | undefined,
+): Promise<void> {
   const dirs: { to: string; mtime: Date }[] = [];
   let count = 0;
   for (const e of entries) {
@@ -376,6 +393,7 @@ export async function writeLayerEntries(entries: readonly LayerEntry[], dir: str
       continue;
     } else if (e.data !== undefined || !e.source)
       writeFileSync(to, e.data ?? Buffer.alloc(0), { flag: 'wx', mode: 0o600 });
+    else if (linkTo(linkable?.(e), to)) continue;
     else if ((e.size ?? 0) <= SMALL_FILE) copyFileSync(e.source, to, constants.COPYFILE_EXCL);
     else await copyFile(e.source, to, constants.COPYFILE_EXCL);
     // The owner before the mode: chown clears set-id bits.

@@ -24,6 +24,11 @@ export class SourceTree {
   readonly #digests = new Map<string, string>();
 
   readonly memo: DigestMemo | undefined;
+  /**
+   * For the view of an image state: the snapshot directories it shows, topmost first, where a file
+   * the view shows can be found by its inode and hard-linked into a new snapshot (writeLayerEntries).
+   */
+  layerDirs: readonly string[] = [];
 
   constructor(root: string, label: string, ignore?: DockerIgnore, memo?: DigestMemo) {
     this.root = root;

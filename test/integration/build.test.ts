@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -229,6 +230,17 @@ test('multi-stage: COPY --from a stage, --target skips unneeded stages, FROM an 
   assert.doesNotMatch(r.stdout, /unused-stage-ran|\[unused\]|\[extended\]/);
   const run = await berth('run', '--rm', '--entrypoint', '/bin/busybox', 'multi:final', 'cat', '/artifact');
   assert.equal(run.stdout, 'built\n', run.stderr);
+  // The COPY's snapshot hard-links the stage's file (the same inode) instead of copying it.
+  const snaps = join(root, 'snapshots/overlay/snapshots');
+  const inodes = (rel: string) =>
+    readdirSync(snaps)
+      .map((id) => join(snaps, id, 'fs', rel))
+      .filter((p) => existsSync(p))
+      .map((p) => statSync(p).ino);
+  assert.ok(
+    inodes('artifact').some((i) => inodes('out/artifact').includes(i)),
+    'COPY --from links the file',
+  );
   const ext = await build(dir, '-t', 'multi:ext', '--target', 'extended');
   assert.equal(ext.code, 0, ext.stderr);
   assert.match(ext.stdout, /\[builder\] RUN mkdir.* CACHED/);
