@@ -323,11 +323,16 @@ try {
       for (const p of i % 2 ? [...peers].reverse() : peers) {
         const c = targets.get(p.name)!;
         let t0 = now();
-        const r = await p.cri.runtime.ExecSync!({ container_id: c, cmd: ['true'], timeout: 30 });
+        const r = await p.cri.runtime.ExecSync!({ container_id: c, cmd: ['/bin/busybox', 'true'], timeout: 30 });
         const sync = now() - t0;
         if (r.exit_code !== 0) throw new Error(`${p.name}: ExecSync true exited ${r.exit_code}`);
         t0 = now();
-        const { url } = await p.cri.runtime.Exec!({ container_id: c, cmd: ['true'], stdout: true, stderr: true });
+        const { url } = await p.cri.runtime.Exec!({
+          container_id: c,
+          cmd: ['/bin/busybox', 'true'],
+          stdout: true,
+          stderr: true,
+        });
         const out = await spdyRun(url, { stdout: true, stderr: true });
         const streamed = now() - t0;
         if (out.error !== '' && !/"status":"Success"/.test(out.error))
