@@ -22,17 +22,16 @@ async function ask(path: string): Promise<RuntimeHandlerFeatures> {
 
 /**
  * The features of `rt`, from its `features` output. A runtime that cannot answer (crun 1.8 has no
- * `features`; a binary missing here) advertises nothing, and is asked again next time.
+ * `features`; a binary missing here) advertises nothing; the answer is kept either way, so Status
+ * never runs a process twice for the same binary.
  */
 export function runtimeHandlerFeatures(rt: RuntimeClass): Promise<RuntimeHandlerFeatures> {
   // berthd's own berth-runtime library answers without a process (its `features` output is this list).
   if (rt.inProcess) return Promise.resolve({ recursiveReadOnlyMounts: supportedMountOptions().includes('rro') });
-  const known = cache.get(rt.path);
-  if (known) return known;
-  const p = ask(rt.path);
-  cache.set(rt.path, p);
-  return p.catch(() => {
-    cache.delete(rt.path);
-    return { recursiveReadOnlyMounts: false };
-  });
+  let p = cache.get(rt.path);
+  if (!p) {
+    p = ask(rt.path).catch(() => ({ recursiveReadOnlyMounts: false }));
+    cache.set(rt.path, p);
+  }
+  return p;
 }
