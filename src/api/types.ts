@@ -61,6 +61,9 @@ export type ImageSummaryWire = {
   name: string;
   repository: string;
   tag: string;
+  /** The image ID: the config digest. */
+  id: string;
+  /** The manifest (or index) digest. */
   digest: string;
   mediaType: string;
   size: number;

@@ -1,7 +1,8 @@
 // The CRI's ImageService as calls of the engine's image service: one image store shared with the
 // native API and the berth CLI (an image pulled or loaded with berth is the kubelet's too). An
-// image's CRI id is its target digest (what `berth images` abbreviates as IMAGE ID); its repo_tags are
-// every name that points at it. RemoveImage of an image that is not there succeeds, as the CRI asks.
+// image's CRI id is its image ID, the config digest (as containerd's CRI answers, and what `berth
+// images` abbreviates as IMAGE ID); its repo_tags are every name that points at it, its repo_digests
+// `repository@<manifest digest>` per repository. RemoveImage of an image that is not there succeeds, as the CRI asks.
 // Must never: keep image state of its own.
 import type { Engine } from '../engine/engine.ts';
 import { invalidArgument, unsupported } from '../errors/errors.ts';
@@ -55,12 +56,12 @@ export class CriImageService {
     const user = d.config.config?.User ?? '';
     const uid = /^\d+/.exec(user)?.[0];
     return {
-      id: d.target.digest,
+      id: d.id,
       repo_tags: all.map((s) => s.name),
       repo_digests: [...new Set(all.map((s) => `${s.repository}@${d.target.digest}`))],
       size: String(d.size),
       ...(uid !== undefined ? { uid: { value: uid } } : { username: user.split(':')[0] ?? '' }),
-      spec: { image: d.target.digest },
+      spec: { image: d.id },
       pinned: false,
     };
   }
@@ -71,22 +72,22 @@ export class CriImageService {
       const one = await this.#image(want);
       return { images: one ? [one] : [] };
     }
-    const byDigest = new Map<string, Msg>();
+    const byId = new Map<string, Msg>();
     for (const s of await this.#e.images.list()) {
-      const img = byDigest.get(s.digest) ?? {
-        id: s.digest,
+      const img = byId.get(s.id) ?? {
+        id: s.id,
         repo_tags: [],
         repo_digests: [],
         size: String(s.size),
-        spec: { image: s.digest },
+        spec: { image: s.id },
         pinned: false,
       };
       img.repo_tags.push(s.name);
       const rd = `${s.repository}@${s.digest}`;
       if (!img.repo_digests.includes(rd)) img.repo_digests.push(rd);
-      byDigest.set(s.digest, img);
+      byId.set(s.id, img);
     }
-    return { images: [...byDigest.values()] };
+    return { images: [...byId.values()] };
   }
 
   async ImageStatus(req: Msg): Promise<Msg> {
@@ -100,7 +101,7 @@ export class CriImageService {
   async PullImage(req: Msg): Promise<Msg> {
     const ref = required(req.image?.image, 'image.image');
     const r = await this.#e.images.pull(ref, credentialsOf(req.auth));
-    return { image_ref: r.target.digest };
+    return { image_ref: (await this.#e.images.imageIdOf(r.target)) ?? r.target.digest };
   }
 
   async RemoveImage(req: Msg): Promise<Msg> {
@@ -108,7 +109,7 @@ export class CriImageService {
     let names: string[];
     try {
       const d = await this.#e.images.inspect(word);
-      names = (await this.#e.images.list()).filter((s) => s.digest === d.target.digest).map((s) => s.name);
+      names = (await this.#e.images.list()).filter((s) => s.id === d.id).map((s) => s.name);
     } catch (e) {
       if (isNotFound(e)) return {};
       throw e;

@@ -9,7 +9,11 @@ import { invalidArgument, notFound } from '../errors/errors.ts';
 import { atomicWriteFile } from '../sys/atomic-file.ts';
 import { DOCKER_HUB } from './reference.ts';
 
-export type Credentials = { username: string; password: string };
+/**
+ * A registry login: a username and password, or an OAuth refresh token (docker's `identitytoken`,
+ * what a registry's token service gave at login) that the token service exchanges for access tokens.
+ */
+export type Credentials = { username: string; password: string; identityToken?: string };
 export type CredentialsFn = (registry: string) => Promise<Credentials | undefined>;
 
 type DockerConfig = {

@@ -421,9 +421,11 @@ export class RegistryClient {
     for (;;) {
       const sameOrigin = new URL(url).origin === new URL(ep.baseUrl).origin;
       const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
+      let tokenKey: string | undefined;
       if (sameOrigin) {
         const auth = await this.#authorization(ep, req.scopes, req.creds, req.what);
-        if (auth) headers.authorization = auth;
+        if (auth) headers.authorization = auth.header;
+        tokenKey = auth?.tokenKey;
       }
       let res: Res;
       try {
@@ -442,6 +444,9 @@ export class RegistryClient {
         throw unavailable(`${req.what}: cannot reach ${ep.host} (${url}): ${(e as Error).message}`, e);
       }
       if (res.status === 401 && sameOrigin && !authTried) {
+        // A token the registry no longer takes (revoked, expired early, scope changed): the retry,
+        // once, gets a fresh one rather than the cached one again.
+        if (tokenKey !== undefined) this.#tokens.delete(tokenKey);
         const challenges = parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
         const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
         await res.body.dump();
@@ -476,52 +481,102 @@ export class RegistryClient {
     await sleep(base / 2 + Math.random() * (base / 2));
   }
 
+  /** Cached bearer tokens (tests: the cache drops what has expired). */
+  get cachedTokens(): number {
+    this.#dropExpiredTokens();
+    return this.#tokens.size;
+  }
+
+  #dropExpiredTokens(now = Date.now()): void {
+    for (const [k, t] of this.#tokens) if (t.expiresAt <= now) this.#tokens.delete(k);
+  }
+
   async #authorization(
     ep: Endpoint,
     scopes: string[],
     override: Credentials | undefined,
     what: string,
-  ): Promise<string | undefined> {
+  ): Promise<{ header: string; tokenKey?: string } | undefined> {
     const ch = this.#challenges.get(ep.host);
     if (!ch) return undefined;
     const creds = override ?? (await this.#credentials(ep.host));
-    if (ch.scheme === 'basic') return creds ? basic(creds) : undefined;
-    const key = `${ep.host}\0${override ? `${override.username}\0` : ''}${[...scopes].sort().join(' ')}`;
-    const cached = this.#tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
+    if (ch.scheme === 'basic') {
+      if (creds?.identityToken)
+        throw failedPrecondition(
+          `${what}: ${ep.host} asks for Basic authentication, which an identity token cannot answer (log in with a username and password)`,
+        );
+      return creds ? { header: basic(creds) } : undefined;
+    }
+    const who = override ? `${override.username}\0${override.identityToken ? 'identity' : ''}\0` : '';
+    const tokenKey = `${ep.host}\0${who}${[...scopes].sort().join(' ')}`;
+    this.#dropExpiredTokens();
+    const cached = this.#tokens.get(tokenKey);
+    if (cached) return { header: `Bearer ${cached.token}`, tokenKey };
     const realm = ch.params.realm;
     if (!realm) throw failedPrecondition(`${what}: ${ep.host} sent a Bearer challenge without a realm`);
     const u = new URL(realm);
-    if (ch.params.service) u.searchParams.set('service', ch.params.service);
-    for (const s of scopes) u.searchParams.append('scope', s);
     const headers: Record<string, string> = { 'user-agent': this.#userAgent };
-    if (creds) headers.authorization = basic(creds);
+    let method: 'GET' | 'POST' = 'GET';
+    let body: string | undefined;
+    if (creds?.identityToken) {
+      // docker's OAuth flow: the refresh token is exchanged for an access token (POST, a form).
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'berth',
+        ...(ch.params.service ? { service: ch.params.service } : {}),
+      });
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      method = 'POST';
+      body = form.toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    } else {
+      if (ch.params.service) u.searchParams.set('service', ch.params.service);
+      for (const s of scopes) u.searchParams.append('scope', s);
+      if (creds) headers.authorization = basic(creds);
+    }
     let r: Dispatcher.ResponseData;
     try {
-      r = await (await loadUndici()).request(u, { method: 'GET', headers, dispatcher: await ep.dispatcher() });
+      r = await (await loadUndici()).request(u, { method, headers, body, dispatcher: await ep.dispatcher() });
     } catch (e) {
       throw unavailable(`${what}: cannot reach the token server ${u.origin} of ${ep.host}: ${(e as Error).message}`, e);
     }
     const text = await r.body.text();
     if (r.statusCode !== 200) {
       const msg = registryMessages(text) ?? text.slice(0, 200);
+      const whose = creds?.identityToken
+        ? 'the identity token'
+        : creds
+          ? `credentials of ${creds.username}`
+          : 'anonymous access';
       throw failedPrecondition(
-        `${what}: token server ${u.origin} of ${ep.host} refused ${creds ? `credentials of ${creds.username}` : 'anonymous access'} (${r.statusCode}${msg ? `: ${msg}` : ''})`,
+        `${what}: token server ${u.origin} of ${ep.host} refused ${whose} (${r.statusCode}${msg ? `: ${msg}` : ''})`,
       );
     }
-    let body: { token?: string; access_token?: string; expires_in?: number };
+    let answer: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
-      body = JSON.parse(text);
+      answer = JSON.parse(text);
     } catch {
       throw unavailable(`${what}: token server ${u.origin} answered with non-JSON`);
     }
-    const token = body.token ?? body.access_token;
+    const token = answer.token ?? answer.access_token;
     if (!token) throw unavailable(`${what}: token server ${u.origin} answered without a token`);
-    // Renew a little early so a token never expires between use and arrival.
-    const ttl = Math.max(10, (body.expires_in ?? 60) - 5) * 1000;
-    this.#tokens.set(key, { token, expiresAt: Date.now() + ttl });
-    return `Bearer ${token}`;
+    const expiresAt = tokenExpiry(answer, Date.now());
+    if (expiresAt > Date.now()) this.#tokens.set(tokenKey, { token, expiresAt });
+    return { header: `Bearer ${token}`, tokenKey };
   }
+}
+
+/**
+ * When a token stops being used: `issued_at` (RFC 3339; else now) plus `expires_in` seconds (the
+ * spec's default 60), 5 s early so a token never expires between use and arrival. A token already
+ * past that is used once and never cached.
+ */
+export function tokenExpiry(answer: { expires_in?: unknown; issued_at?: unknown }, now: number): number {
+  const ttl = typeof answer.expires_in === 'number' && answer.expires_in > 0 ? answer.expires_in : 60;
+  const issued = typeof answer.issued_at === 'string' ? Date.parse(answer.issued_at) : Number.NaN;
+  const from = Number.isFinite(issued) ? Math.min(issued, now) : now;
+  return from + (ttl - 5) * 1000;
 }
 
 const pullScope = (ref: Reference) => `repository:${ref.repository}:pull`;

@@ -1,25 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildOptionsOf, registryAuthOf } from './build.ts';
-
-const b64url = (v: unknown) =>
-  Buffer.from(JSON.stringify(v)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
-
-test('X-Registry-Config: auth or username/password per registry, Docker Hub as docker.io; token-only entries left out; bad input named', () => {
-  const header = b64url({
-    'https://index.docker.io/v1/': { auth: Buffer.from('hubuser:p:w?>').toString('base64') },
-    'localhost:5000': { username: 'alice', password: 's3cret', serveraddress: 'localhost:5000' },
-    'tokens.example': { identitytoken: 'abc' },
-  });
-  assert.deepEqual(registryAuthOf(header), {
-    'docker.io': { username: 'hubuser', password: 'p:w?>' },
-    'localhost:5000': { username: 'alice', password: 's3cret' },
-  });
-  assert.equal(registryAuthOf(b64url({})), undefined);
-  assert.equal(registryAuthOf(undefined), undefined);
-  assert.throws(() => registryAuthOf('not base64 json!'), /X-Registry-Config: not base64 of JSON/);
-  assert.throws(() => registryAuthOf(b64url({ r: 'x' })), /X-Registry-Config "r": expected an auth config object/);
-});
+import { buildOptionsOf } from './build.ts';
 
 test("build query: docker's JSON parameters become the builder's options; what berthd cannot honour is refused naming it", () => {
   const q = new URLSearchParams({

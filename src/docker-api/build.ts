@@ -7,6 +7,7 @@
 import { invalidArgument } from '../errors/errors.ts';
 import { parsePlatform } from '../oci/image-validate.ts';
 import { refused } from './errors.ts';
+import { registryConfigHeader } from './registry-auth.ts';
 import { imageIdOf } from './image-ids.ts';
 import { familiar } from './images.ts';
 import { flag } from './query.ts';
@@ -109,49 +110,9 @@ export function buildOptionsOf(q: URLSearchParams): BuildOptions {
   };
 }
 
-/**
- * X-Registry-Config: base64 (URL alphabet, as the CLI writes it; the standard one accepted too) of
- * a JSON map from registry address to docker's AuthConfig, for FROM pulls. Entries with only an
- * identity token are left out (berthd logs in with a username and password).
- */
-export function registryAuthOf(
-  header: string | string[] | undefined,
-): Record<string, { username: string; password: string }> | undefined {
-  if (typeof header !== 'string' || header === '') return undefined;
-  let map: unknown;
-  try {
-    map = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
-  } catch {
-    throw invalidArgument(
-      'X-Registry-Config: not base64 of JSON (expected a map of registry address to {username, password} or {auth})',
-    );
-  }
-  if (typeof map !== 'object' || map === null || Array.isArray(map))
-    throw invalidArgument('X-Registry-Config: expected a JSON object of registry address to auth config');
-  const out: Record<string, { username: string; password: string }> = {};
-  for (const [addr, v] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof v !== 'object' || v === null)
-      throw invalidArgument(`X-Registry-Config ${JSON.stringify(addr)}: expected an auth config object`);
-    const a = v as { username?: unknown; password?: unknown; auth?: unknown };
-    let username = typeof a.username === 'string' ? a.username : '';
-    let password = typeof a.password === 'string' ? a.password : '';
-    if ((!username || !password) && typeof a.auth === 'string' && a.auth !== '') {
-      const plain = Buffer.from(a.auth, 'base64').toString('utf8');
-      const i = plain.indexOf(':');
-      if (i > 0) [username, password] = [plain.slice(0, i), plain.slice(i + 1)];
-    }
-    if (!username || !password) continue;
-    // Docker names Docker Hub https://index.docker.io/v1/; references name it docker.io.
-    let host = addr.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-    if (host === 'index.docker.io' || host === 'registry-1.docker.io') host = 'docker.io';
-    out[host] = { username, password };
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
 export function buildRoutes(r: DockerRouter): void {
   r.on('POST', '/build', async (c) => {
-    const registryAuth = registryAuthOf(c.req.headers['x-registry-config']);
+    const registryAuth = registryConfigHeader(c.req.headers['x-registry-config']);
     const opts = { ...buildOptionsOf(c.query), ...(registryAuth ? { registryAuth } : {}) };
     const quiet = flag(c.query, 'q');
     c.res.writeHead(200, { 'content-type': 'application/json' });

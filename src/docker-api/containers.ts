@@ -9,7 +9,6 @@ import { ErrorCode, failedPrecondition, invalidArgument, isBerthError } from '..
 import { type DockerConfig, type DockerHostConfig, toCreateRequest, toUpdateRequest } from './container-create.ts';
 import { engineNetworkName, toInspect, toListEntry } from './container-shapes.ts';
 import { dockerStartFailure, orNoSuch, refused } from './errors.ts';
-import { engineImageWord, imageIdOf } from './image-ids.ts';
 import { filters, flag, int, timeParam } from './query.ts';
 import { Created, type Ctx, type DockerRouter, NO_CONTENT, readJsonBody, STREAMED } from './server.ts';
 import type { DockerState } from './state.ts';
@@ -44,7 +43,7 @@ export async function dockerInspect(e: Engine, word: string, version: string) {
   return toInspect(
     d,
     {
-      imageId: await imageIdOf(e, d.image, d.imageId),
+      imageId: d.imageId,
       imageConfig: await imageConfigOf(e, d.image),
       defaultNetwork: e.network.defaultNetwork,
       driver: e.images.snapshotterName,
@@ -154,7 +153,7 @@ export async function containerListEntries(e: Engine, f: { all: boolean; filters
     if (exposeT.length && !exposeT.some((t) => ports.some((p) => t(p.containerPort, p.protocol)))) continue;
     out.push(
       toListEntry(s, {
-        imageId: await imageIdOf(e, s.image, s.imageId),
+        imageId: s.imageId,
         defaultNetwork: def,
         networks: d.networks,
         request: d.request,
@@ -175,7 +174,6 @@ export function containerRoutes(r: DockerRouter): void {
     const req = toCreateRequest(body, c.query.get('name') || undefined, c.engine.network.defaultNetwork);
     if (req.network && req.network !== 'host' && req.network !== 'none')
       await orNoSuch('network', req.network, () => c.engine.network.inspect(req.network!));
-    req.image = await engineImageWord(c.engine, req.image);
     const res = await orNoSuch('image', body.Image!, () => c.engine.containers.create(req));
     return new Created({ Id: res.id, Warnings: res.warnings });
   });

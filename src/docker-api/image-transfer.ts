@@ -3,7 +3,8 @@
 // with Docker's JSON progress), and POST /auth (a login check against the registry).
 import { invalidArgument } from '../errors/errors.ts';
 import { orNoSuch, refused } from './errors.ts';
-import { engineImageWord, imageIdOf } from './image-ids.ts';
+import { imageIdOf } from './image-ids.ts';
+import { authConfigCredentials, registryAuthHeader } from './registry-auth.ts';
 import { familiar, pullRoute } from './images.ts';
 import { flag } from './query.ts';
 import { type Ctx, type DockerRouter, readJsonBody, STREAMED } from './server.ts';
@@ -26,7 +27,7 @@ async function save(c: Ctx, words: string[]): Promise<typeof STREAMED> {
   if (words.length === 0) throw invalidArgument('no images named');
   const names: string[] = [];
   for (const w of words) {
-    const name = await engineImageWord(c.engine, w);
+    const name = w;
     await orNoSuch('image', w, () => c.engine.images.inspect(name));
     names.push(name);
   }
@@ -86,12 +87,14 @@ export function imageTransferRoutes(r: DockerRouter): void {
     const tag = c.query.get('tag');
     const ref = tag ? `${c.params.name}:${tag}` : c.params.name!;
     await orNoSuch('image', ref, () => c.engine.images.inspect(ref));
+    const credentials = registryAuthHeader(c.req.headers['x-registry-auth']);
     const write = jsonMessages(c);
     const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
     write({ status: `The push refers to repository [${familiar(ref.replace(/:[^/:]+$/, ''))}]` });
     try {
       let manifest: { digest: string } | undefined;
       const res = await c.engine.images.push(ref, {
+        ...(credentials ? { credentials } : {}),
         progress: (ev) => {
           if (ev.kind === 'plan')
             for (const b of ev.blobs) write({ status: 'Preparing', progressDetail: {}, id: short(b.digest) });
@@ -126,16 +129,14 @@ export function imageTransferRoutes(r: DockerRouter): void {
     return STREAMED;
   });
 
+  // A login check only: the credentials are tried against the registry and forgotten. The client
+  // keeps them (its own config.json) and sends them with each pull and push (X-Registry-Auth).
   r.on('POST', '/auth', async (c) => {
-    const b = await readJsonBody<{
-      username?: string;
-      password?: string;
-      serveraddress?: string;
-      identitytoken?: string;
-    }>(c.req, 'auth');
-    if (b.identitytoken) throw refused('login with an identity token', 'berthd logs in with a username and password');
-    if (!b.username || !b.password) throw invalidArgument('auth: username and password are required');
-    await c.engine.images.login(b.serveraddress || 'docker.io', { username: b.username, password: b.password });
+    const b = await readJsonBody<Record<string, unknown>>(c.req, 'auth');
+    const creds = authConfigCredentials(b, 'auth');
+    if (!creds) throw invalidArgument('auth: username and password (or identitytoken) are required');
+    const server = typeof b.serveraddress === 'string' && b.serveraddress !== '' ? b.serveraddress : 'docker.io';
+    await c.engine.images.checkLogin(server, creds);
     return { Status: 'Login Succeeded', IdentityToken: '' };
   });
 }

@@ -4,7 +4,8 @@
 import type { Engine } from '../engine/engine.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { orNoSuch, refused } from './errors.ts';
-import { engineImageWord, imageIdOf } from './image-ids.ts';
+import { imageIdOf } from './image-ids.ts';
+import { registryAuthHeader } from './registry-auth.ts';
 import { filters, flag } from './query.ts';
 import { Created, type Ctx, type DockerRouter, STREAMED } from './server.ts';
 import { atLeast } from './versions.ts';
@@ -27,7 +28,7 @@ type Group = { id: string; names: string[]; digests: string[]; size: number; cre
 async function grouped(e: Engine): Promise<Group[]> {
   const byId = new Map<string, Group>();
   for (const s of await e.images.list()) {
-    const id = (await imageIdOf(e, s.name, s.digest)) ?? s.digest;
+    const id = s.id;
     const g = byId.get(id) ?? { id, names: [], digests: [], size: s.size, created: s.created };
     const tagged = !s.name.includes('@');
     if (tagged) g.names.push(familiar(s.name));
@@ -87,6 +88,7 @@ export async function pullRoute(c: Ctx): Promise<typeof STREAMED> {
   const tag = c.query.get('tag');
   const ref = tag ? (tag.includes(':') && tag.startsWith('sha256') ? `${from}@${tag}` : `${from}:${tag}`) : from;
   const platform = c.query.get('platform');
+  const credentials = registryAuthHeader(c.req.headers['x-registry-auth']);
   c.res.writeHead(200, { 'content-type': 'application/json' });
   c.res.flushHeaders();
   const write = (v: unknown) => {
@@ -98,6 +100,7 @@ export async function pullRoute(c: Ctx): Promise<typeof STREAMED> {
   try {
     const res = await c.engine.images.pull(ref, {
       ...(platform ? { platform } : {}),
+      ...(credentials ? { credentials } : {}),
       progress: (ev) => {
         if (ev.kind === 'manifest') {
           for (const l of ev.layers) {
@@ -137,7 +140,7 @@ export function imageRoutes(r: DockerRouter): void {
   r.on('GET', '/images/json', async (c) => imageListEntries(c.engine, c.version, filters(c.query)));
 
   r.on('GET', '/images/{name*}/json', async (c) => {
-    const word = await engineImageWord(c.engine, c.params.name!);
+    const word = c.params.name!;
     const d = await orNoSuch('image', c.params.name!, () => c.engine.images.inspect(word));
     const id = d.configDescriptor.digest;
     const group = (await grouped(c.engine)).find((g) => g.id === id);
@@ -185,7 +188,7 @@ export function imageRoutes(r: DockerRouter): void {
   });
 
   r.on('GET', '/images/{name*}/history', async (c) => {
-    const word = await engineImageWord(c.engine, c.params.name!);
+    const word = c.params.name!;
     const d = await orNoSuch('image', c.params.name!, () => c.engine.images.inspect(word));
     const history = d.config.history ?? [];
     const layers = [...d.layers];
@@ -222,7 +225,7 @@ export function imageRoutes(r: DockerRouter): void {
     const repo = c.query.get('repo');
     if (!repo) throw invalidArgument('repository name must have at least one component');
     const tag = c.query.get('tag') || 'latest';
-    const word = await engineImageWord(c.engine, c.params.name!);
+    const word = c.params.name!;
     const rec = await orNoSuch('image', c.params.name!, () => c.engine.images.tag(word, `${repo}:${tag}`));
     c.engine.events.publish('image', 'tag', rec.name, {});
     return new Created({});
@@ -230,7 +233,7 @@ export function imageRoutes(r: DockerRouter): void {
 
   r.on('DELETE', '/images/{name*}', async (c) => {
     if (flag(c.query, 'noprune')) throw refused('rmi --no-prune', 'berth collects what no name holds');
-    const word = await engineImageWord(c.engine, c.params.name!);
+    const word = c.params.name!;
     const idBefore = await imageIdOf(c.engine, word);
     const res = await orNoSuch('image', c.params.name!, () =>
       c.engine.images.remove([word], { force: flag(c.query, 'force') }),

@@ -29,7 +29,12 @@ function matchesOne(c: Row, key: string, v: string): boolean {
       return eq < 0 ? v in c.labels : c.labels[v.slice(0, eq)] === v.slice(eq + 1);
     }
     case 'ancestor':
-      return c.imageRef === v || c.imageId.startsWith(v) || c.imageId === `sha256:${v}`;
+      // A name, or the image ID (config digest) or a prefix of it, with or without sha256:.
+      return (
+        c.imageRef === v ||
+        (v.startsWith('sha256:') && c.imageId.startsWith(v)) ||
+        (/^[0-9a-f]{4,64}$/.test(v) && c.imageId.startsWith(`sha256:${v}`))
+      );
     case 'exited':
       return c.status === 'stopped' && String(c.exitCode) === v;
     case 'runtime':

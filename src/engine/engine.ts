@@ -12,6 +12,7 @@ import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { isLive } from '../metadata/container-status.ts';
 import { ContainerStepRunner, removeBuildLeftovers } from './build-runner.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
+import { backfillImageIds } from './image-id-backfill.ts';
 import { ContainerService } from './container-service.ts';
 import { EventBus } from './event-bus.ts';
 import { faultPoint, faultPointsArmed } from './fault-points.ts';
@@ -148,6 +149,12 @@ export class Engine {
       snapshotter: o.snapshotter ?? 'auto',
       ...(o.log ? { onNotice: o.log } : {}),
     });
+    const backfilled = await backfillImageIds(store, images).catch((e: Error) => {
+      o.log?.(`image ID backfill: ${e.message}`);
+      return [] as string[];
+    });
+    if (backfilled.length > 0)
+      o.log?.(`migration: image IDs of ${backfilled.length} containers are config digests now`);
     const events = new EventBus(store);
     const volumes = new VolumeService(root, store, events);
     const runtimes = resolveRuntimeClasses(o.runtimes);

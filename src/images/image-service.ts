@@ -35,7 +35,14 @@ import { DOCKER_HUB, familiarReference, parseReference } from '../distribution/r
 import type { RegistryClient } from '../distribution/registry-client.ts';
 import type { RegistriesConfig, RegistryHostConfig } from '../distribution/registry-hosts.ts';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
-import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/image-spec.ts';
+import {
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  MediaType,
+  type Platform,
+} from '../oci/image-spec.ts';
 import {
   formatPlatform,
   hostPlatform,
@@ -66,7 +73,7 @@ export type SnapshotterName = 'overlay' | 'native';
  */
 export type ImageMetadata = {
   readonly leases: LeaseBackend;
-  listContainers(): { id: string; imageId: string; snapshotKey: string; status: string }[];
+  listContainers(): { id: string; imageDigest: string; snapshotKey: string; status: string }[];
 };
 
 export type ImageServiceOptions = {
@@ -88,7 +95,12 @@ export type ImageSummary = {
   name: string;
   repository: string;
   tag: string;
-  /** The target's digest (a manifest or an index): what IMAGE ID abbreviates. */
+  /**
+   * The image ID, as docker and containerd's CRI show it: the digest of the config of this host's
+   * platform (what IMAGE ID abbreviates); the target digest when no config of this host is stored.
+   */
+  id: string;
+  /** The target's digest (a manifest or an index): what `name@digest` and RepoDigests name. */
   digest: string;
   mediaType: string;
   /** Bytes of content reachable from the target (compressed layers, configs, manifests). */
@@ -102,6 +114,8 @@ export type ImageSummary = {
 
 export type ImageDetails = {
   name: string;
+  /** The image ID: the config digest (configDescriptor.digest). */
+  id: string;
   target: Descriptor;
   createdAt: string;
   updatedAt: string;
@@ -146,6 +160,8 @@ export class ImageService {
   /** The metadata database, when the opener gave one: leases live there, and its containers are gc roots. */
   readonly metadata: ImageMetadata | undefined;
   #client: RegistryClient | undefined;
+  /** Target digest → image ID (config digest), learnt once: a digest's content never changes. */
+  readonly #imageIds = new Map<string, string>();
 
   private constructor(init: {
     root: string;
@@ -233,7 +249,7 @@ export class ImageService {
   readonly containerRoots: ExtraGcRoots = async () => {
     const rows = this.#containers();
     return {
-      content: rows.map((c) => c.imageId).filter((d) => d.includes(':')),
+      content: rows.map((c) => c.imageDigest).filter((d) => d.includes(':')),
       snapshots: rows.map((c) => c.snapshotKey),
     };
   };
@@ -247,7 +263,7 @@ export class ImageService {
     for (const name of doomed) {
       const digest = all.find((r) => r.name === name)?.target.digest;
       if (!digest || remaining.some((r) => r.target.digest === digest)) continue;
-      const user = this.#containers().find((c) => c.imageId === digest);
+      const user = this.#containers().find((c) => c.imageDigest === digest);
       if (!user) continue;
       const state = user.status === 'running' || user.status === 'paused' ? 'running' : 'stopped';
       throw failedPrecondition(
@@ -268,22 +284,41 @@ export class ImageService {
   ): Promise<PullResult> {
     const ref = parseReference(reference);
     const [{ pull }, { applyLayer }] = await Promise.all([import('./pull.ts'), import('../archive/apply-layer.ts')]);
-    let client = await this.client();
-    let own: RegistryClient | undefined;
-    if (opts.credentials) {
-      const { RegistryClient } = await import('../distribution/registry-client.ts');
-      const stored = dockerConfigCredentials(this.dockerConfigPath);
-      const given = opts.credentials;
-      own = new RegistryClient({
-        hosts: this.#hostsWithLoopbackDefaults(),
-        credentials: async (host) => (host === ref.registry ? given : stored(host)),
-      });
-      client = own;
-    }
+    const { client, close } = await this.#clientWith(ref.registry, opts.credentials);
     try {
       return await this.#pullWith(pull, applyLayer, ref, client, opts);
     } finally {
-      await own?.close();
+      await close();
+    }
+  }
+
+  /**
+   * The shared client, or with `credentials` (one request's own, docker's X-Registry-Auth or the
+   * CRI's AuthConfig) a client of its own that sends them to `registry` and nowhere else (other
+   * hosts get the stored credentials, as always). They are never written anywhere.
+   */
+  async #clientWith(
+    registry: string,
+    credentials: Credentials | undefined,
+  ): Promise<{ client: RegistryClient; close: () => Promise<void> }> {
+    if (!credentials) return { client: await this.client(), close: async () => {} };
+    const { RegistryClient } = await import('../distribution/registry-client.ts');
+    const stored = dockerConfigCredentials(this.dockerConfigPath);
+    const own = new RegistryClient({
+      hosts: this.#hostsWithLoopbackDefaults(),
+      credentials: async (host) => (host === registry ? credentials : stored(host)),
+    });
+    return { client: own, close: () => own.close() };
+  }
+
+  /** `docker login`'s check: the registry takes these credentials. Nothing is stored. */
+  async checkLogin(registry: string, creds: Credentials): Promise<void> {
+    const host = normalizeRegistry(registry);
+    const { client, close } = await this.#clientWith(host, creds);
+    try {
+      await client.ping(host, creds);
+    } finally {
+      await close();
     }
   }
 
@@ -304,22 +339,31 @@ export class ImageService {
     });
   }
 
-  /** Pushes the local image `reference` to the registry it names. */
+  /** Pushes the local image `reference` to the registry it names (with `credentials`: this push's own, see #clientWith). */
   async push(
     reference: string,
-    opts: { progress?: (ev: PushEvent | { kind: 'plan'; blobs: Descriptor[] }) => void } = {},
+    opts: {
+      progress?: (ev: PushEvent | { kind: 'plan'; blobs: Descriptor[] }) => void;
+      credentials?: Credentials;
+    } = {},
   ): Promise<{ name: string; target: Descriptor }> {
     const name = resolveName(reference);
     const record = await this.images.get(name);
     if (opts.progress) opts.progress({ kind: 'plan', blobs: await this.#blobsOf(record.target) });
     const { push } = await import('./push.ts');
-    const target = await push(parseReference(name), {
-      client: await this.client(),
-      content: this.content,
-      images: this.images,
-      ...(opts.progress ? { progress: opts.progress } : {}),
-    });
-    return { name, target };
+    const ref = parseReference(name);
+    const { client, close } = await this.#clientWith(ref.registry, opts.credentials);
+    try {
+      const target = await push(ref, {
+        client,
+        content: this.content,
+        images: this.images,
+        ...(opts.progress ? { progress: opts.progress } : {}),
+      });
+      return { name, target };
+    } finally {
+      await close();
+    }
   }
 
   async login(registry: string, creds: Credentials): Promise<void> {
@@ -342,15 +386,17 @@ export class ImageService {
       const usage = await this.content.usage([r.target]).catch(() => ({ size: 0, count: 0 }));
       const ref = parseReference(r.name);
       const fam = familiarReference({ registry: ref.registry, repository: ref.repository });
-      const created = await this.#configCreated(r);
+      const resolved = await this.resolveManifest(r.name, r.target).catch(() => undefined);
+      const created = resolved?.config.created;
       out.push({
         name: r.name,
         repository: fam,
         tag: ref.tag ?? '<none>',
+        id: resolved?.manifest.config.digest ?? r.target.digest,
         digest: r.target.digest,
         mediaType: r.target.mediaType,
         size: usage.size,
-        ...(created === undefined ? {} : { created }),
+        ...(typeof created === 'string' && Number.isFinite(Date.parse(created)) ? { created } : {}),
         createdAt: r.createdAt,
         updatedAt: r.updatedAt,
       });
@@ -358,11 +404,33 @@ export class ImageService {
     return out;
   }
 
-  /** The config's `created`, if this host's platform is stored and it has a valid one. */
-  async #configCreated(r: ImageRecord): Promise<string | undefined> {
-    const resolved = await this.resolveManifest(r.name, r.target).catch(() => undefined);
-    const created = resolved?.config.created;
-    return typeof created === 'string' && Number.isFinite(Date.parse(created)) ? created : undefined;
+  /**
+   * The image ID (config digest of this host's platform) of a target digest, or undefined when its
+   * manifest or config is not stored. A digest's config never changes, so answers are kept.
+   */
+  async imageIdOf(target: Descriptor | string): Promise<string | undefined> {
+    const digest = typeof target === 'string' ? target : target.digest;
+    const known = this.#imageIds.get(digest);
+    if (known) return known;
+    let desc: Descriptor;
+    if (typeof target === 'string') {
+      // Only the digest is known (a container's row): the document says what it is.
+      const bytes = await this.content.readAll(digest).catch(() => undefined);
+      if (!bytes) return undefined;
+      let mediaType: unknown;
+      try {
+        const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
+        mediaType = doc.mediaType ?? (Array.isArray(doc.manifests) ? MediaType.ImageIndex : MediaType.ImageManifest);
+      } catch {
+        return undefined;
+      }
+      if (typeof mediaType !== 'string') return undefined;
+      desc = { mediaType, digest, size: bytes.length };
+    } else desc = target;
+    const resolved = await this.resolveManifest(digest, desc).catch(() => undefined);
+    const id = resolved?.manifest.config.digest;
+    if (id) this.#imageIds.set(digest, id);
+    return id;
   }
 
   /**
@@ -395,7 +463,12 @@ export class ImageService {
     }
     const id = ID.exec(word);
     if (id) {
-      const hits = all.filter((r) => r.target.digest.startsWith(`sha256:${id[1]}`));
+      // The image ID (config digest) first, as docker; a manifest digest prefix still names its image.
+      const prefix = `sha256:${id[1]}`;
+      const byId: ImageRecord[] = [];
+      for (const r of all) if ((await this.imageIdOf(r.target))?.startsWith(prefix)) byId.push(r);
+      if (byId.length > 0) return byId;
+      const hits = all.filter((r) => r.target.digest.startsWith(prefix));
       if (hits.length > 0) return hits;
     }
     throw notFound(`image ${JSON.stringify(word)}: no such image (not a local name${id ? ' or image ID' : ''})`);
@@ -403,9 +476,12 @@ export class ImageService {
 
   async #one(word: string): Promise<ImageRecord> {
     const hits = await this.find(word);
-    const digests = new Set(hits.map((h) => h.target.digest));
-    if (digests.size > 1)
-      throw invalidArgument(`image ID ${JSON.stringify(word)} is ambiguous: it matches ${[...digests].join(', ')}`);
+    const ids = new Set<string>();
+    for (const h of hits) ids.add((await this.imageIdOf(h.target)) ?? h.target.digest);
+    if (ids.size > 1)
+      throw invalidArgument(
+        `image ID ${JSON.stringify(word)} is ambiguous: it matches ${[...ids].map((d) => d.slice(7, 19)).join(', ')}; give more of the ID or a name`,
+      );
     return hits[0]!;
   }
 
@@ -425,6 +501,7 @@ export class ImageService {
     const usage = await this.content.usage([r.target]).catch(() => ({ size: 0, count: 0 }));
     const d: ImageDetails = {
       name: r.name,
+      id: resolved.manifest.config.digest,
       target: r.target,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
@@ -572,7 +649,7 @@ export class ImageService {
    * `all` of every image no container was created from, then collects what nothing holds any more.
    */
   async prune(opts: { all?: boolean; deep?: boolean } = {}): Promise<PruneResult> {
-    const used = new Set(this.#containers().map((c) => c.imageId));
+    const used = new Set(this.#containers().map((c) => c.imageDigest));
     const untagged: string[] = [];
     for (const r of await this.images.list()) {
       const dangling = r.name.startsWith(`${UNNAMED_REPOSITORY}@`);
@@ -605,7 +682,7 @@ export class ImageService {
   async diskUsage(): Promise<ImageDiskUsage> {
     const records = await this.images.list();
     const containers = this.#containers();
-    const used = new Set(containers.map((c) => c.imageId));
+    const used = new Set(containers.map((c) => c.imageDigest));
     const blobs = await this.content.list();
     const blobSize = new Map(blobs.map((b) => [b.digest, b.size]));
     const snaps = await this.snapshotter.list();

@@ -57,6 +57,7 @@ test('a host port is claimed by one container at a time and goes with the contai
         name: `n${id}`,
         imageRef: 'b',
         imageId: 'sha256:aa',
+        imageDigest: 'sha256:bb',
         config: {},
         labels: {},
         runtime: 'runc',

@@ -17,6 +17,7 @@ const base = (id: string, name: string) =>
     name,
     imageRef: 'busybox:latest',
     imageId: 'sha256:aa',
+    imageDigest: 'sha256:bb',
     config: { request: { cmd: ['true'] } },
     labels: { a: 'b' },
     runtime: 'berth-runtime',

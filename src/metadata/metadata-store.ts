@@ -25,7 +25,10 @@ export type ContainerRecord<Config = unknown> = {
   id: string;
   name: string;
   imageRef: string;
+  /** Docker's image ID: the digest of the image config the container was made from. */
   imageId: string;
+  /** The digest of the image's manifest or index (what the image store names): the container's gc root. */
+  imageDigest: string;
   config: Config;
   labels: Record<string, string>;
   runtime: string;
@@ -80,6 +83,7 @@ function toContainer<Config>(r: Raw): ContainerRecord<Config> {
     name: String(r.name),
     imageRef: String(r.image_ref),
     imageId: String(r.image_id),
+    imageDigest: String(r.image_digest),
     config: JSON.parse(String(r.config)) as Config,
     labels: JSON.parse(String(r.labels)) as Record<string, string>,
     runtime: String(r.runtime),
@@ -196,14 +200,15 @@ export class MetadataStore<Config = unknown> {
       );
     this.db
       .prepare(
-        `INSERT INTO containers (id, name, image_ref, image_id, config, labels, runtime, snapshot_key, created_at, restart_policy, restart_max, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO containers (id, name, image_ref, image_id, image_digest, config, labels, runtime, snapshot_key, created_at, restart_policy, restart_max, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         c.id,
         c.name,
         c.imageRef,
         c.imageId,
+        c.imageDigest,
         JSON.stringify(c.config),
         JSON.stringify(c.labels),
         c.runtime,
@@ -237,6 +242,21 @@ export class MetadataStore<Config = unknown> {
         );
     }
     throw notFound(`no such container: ${word} (expected a container name, ID or unique ID prefix)`);
+  }
+
+  /** Containers migrated by v7 whose image_id still names the manifest, not yet the config (see migrations.ts). */
+  imageIdsToBackfill(): { id: string; imageDigest: string }[] {
+    return (
+      this.db
+        .prepare("SELECT id, image_digest FROM containers WHERE image_id = image_digest AND image_digest <> ''")
+        .all() as Raw[]
+    ).map((r) => ({ id: String(r.id), imageDigest: String(r.image_digest) }));
+  }
+
+  /** The backfill's write: `imageId` (a config digest) for a container whose row still has the manifest digest. */
+  setImageId(id: string, imageId: string): void {
+    this.db.prepare('UPDATE containers SET image_id = ? WHERE id = ? AND image_id = image_digest').run(imageId, id);
+    this.#afterWrite('update');
   }
 
   listContainers(): ContainerRecord<Config>[] {

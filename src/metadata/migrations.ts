@@ -135,6 +135,19 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'image IDs are config digests',
+    // image_id named the image's manifest (or index) digest; docker's and containerd's image ID is
+    // the config digest. The target digest moves to image_digest (what keeps the image's content as
+    // a gc root), and image_id keeps the old value until the engine, which can read the content
+    // store, backfills the config digest (MetadataStore.imageIdsToBackfill: rows whose two columns
+    // are equal), once, at its next start.
+    sql: `
+      ALTER TABLE containers ADD COLUMN image_digest TEXT NOT NULL DEFAULT '';
+      UPDATE containers SET image_digest = image_id;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

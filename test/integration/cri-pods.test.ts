@@ -1023,8 +1023,11 @@ test('PullImage from a registry on loopback (anonymous); the pulled image runs i
     await client.close();
 
     const pulled = await cri.image.PullImage!({ image: { image: ref } });
-    assert.equal(pulled.image_ref, built.manifest.digest);
-    assert.equal((await cri.image.ImageStatus!({ image: { image: ref } })).image.id, built.manifest.digest);
+    // The image ID is the config digest, as containerd's CRI answers; the manifest is its repo digest.
+    assert.equal(pulled.image_ref, built.config.digest);
+    const status = (await cri.image.ImageStatus!({ image: { image: ref } })).image;
+    assert.equal(status.id, built.config.digest);
+    assert.ok(status.repo_digests.includes(`${reg.host}/berth/cri@${built.manifest.digest}`), JSON.stringify(status));
     assert.ok(
       (await d.client.images()).some((i) => JSON.stringify(i).includes('berth/cri')),
       'berth lists the image the kubelet pulled',
@@ -1124,7 +1127,7 @@ async function pushBusybox(
     });
     await push(ref, { content, images, client });
     await client.close();
-    return built.manifest.digest;
+    return built.config.digest; // the image ID that PullImage answers
   } finally {
     rmSync(src, { recursive: true, force: true });
   }

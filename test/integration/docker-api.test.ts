@@ -25,6 +25,7 @@ const CLIENTS = [
 ] as const;
 
 const { root, runRoot } = tempRoots();
+const serverDockerConfig = join(root, 'berthd-docker-config');
 let d: Daemon;
 let dockerSocket: string;
 let reg: TestRegistry | undefined;
@@ -54,7 +55,8 @@ before(async () => {
   for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
   for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
     if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
-  d = await startBerthd(root, runRoot, ['--no-network']);
+  // berthd's own docker config (its stored logins) is private to the test: the Docker API must never write to it.
+  d = await startBerthd(root, runRoot, ['--no-network'], undefined, { DOCKER_CONFIG: serverDockerConfig });
   dockerSocket = join(runRoot, 'docker.sock');
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
@@ -304,6 +306,21 @@ test('docker 28: images, image inspect, tag, rmi show docker image IDs (config d
   assert.deepEqual(ls.stdout.trim().split('\n').sort(), [`busybox:latest ${shortId}`, `mybox:1 ${shortId}`]);
   const byId = await docker(bin, 'run', '--rm', shortId, 'echo', 'by-id');
   assert.deepEqual([byId.code, byId.stdout], [0, 'by-id\n'], byId.stderr);
+  // The same ID on every face: the native API, berth's CLI, a container's Image (docker and berth).
+  const { berthCli } = await import('./engine-harness.ts');
+  assert.equal(((await d.client.imageInspect(shortId)) as { id: string }).id, configDigest);
+  const bq = await berthCli(d.socket, 'images', '-q');
+  assert.deepEqual([bq.code, bq.stdout], [0, `${shortId}\n`], bq.stderr);
+  const made = await docker(bin, 'create', '--name', 'by-short-id', shortId, 'true');
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal((await docker(bin, 'inspect', '--format', '{{.Image}}', 'by-short-id')).stdout.trim(), configDigest);
+  assert.equal((await d.client.inspect('by-short-id')).imageId, configDigest);
+  const anc = await berthCli(d.socket, 'ps', '-a', '--filter', `ancestor=${shortId}`, '--format', '{{.Names}}');
+  assert.deepEqual([anc.code, anc.stdout], [0, 'by-short-id\n'], anc.stderr);
+  assert.equal((await docker(bin, 'rm', 'by-short-id')).code, 0);
+  const unknown = await docker(bin, 'rmi', 'fedcba987654');
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /No such image: fedcba987654/);
   const rmi = await docker(bin, 'rmi', 'mybox:1');
   assert.equal(rmi.code, 0, rmi.stderr);
   assert.match(rmi.stdout, /Untagged: mybox:1/);
@@ -650,20 +667,43 @@ for (const c of CLIENTS) {
   });
 }
 
-test('docker 28: login checks the credentials against the registry (POST /auth)', async () => {
-  const bin = CLIENTS[0].bin;
-  const authReg = await startRegistry({ htpasswd: { alice: 's3cret' } });
-  try {
-    const bad = await docker(bin, 'login', '-u', 'alice', '-p', 'wrong', authReg.host);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /Error response from daemon: .*(401|unauthorized|credentials)/i);
-    const ok = await docker(bin, 'login', '-u', 'alice', '-p', 's3cret', authReg.host);
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /Login Succeeded/);
-  } finally {
-    await authReg.stop();
-  }
-});
+for (const c of CLIENTS) {
+  test(`${c.name}: login only checks (POST /auth); push and pull send the client's credentials (X-Registry-Auth); berthd stores none`, async () => {
+    const authReg = await startRegistry({ htpasswd: { alice: 's3cret' } });
+    try {
+      const ref = `${authReg.host}/private/box:1`;
+      assert.equal((await docker(c.bin, 'tag', 'busybox', ref)).code, 0);
+      const anon = await docker(c.bin, 'push', ref);
+      assert.equal(anon.code, 1, 'no credentials: the registry refuses');
+      assert.match(anon.stderr + anon.stdout, /401|unauthorized|authentication required|no basic auth/i);
+      const bad = await docker(c.bin, 'login', '-u', 'alice', '-p', 'wrong', authReg.host);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /Error response from daemon: .*(401|unauthorized|credentials)/i);
+      const ok = await docker(c.bin, 'login', '-u', 'alice', '-p', 's3cret', authReg.host);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /Login Succeeded/);
+      // The client keeps the login (its own DOCKER_CONFIG); berthd keeps nothing.
+      assert.match(readFileSync(join(root, 'docker-config', 'config.json'), 'utf8'), new RegExp(authReg.host));
+      assert.equal(existsSync(join(serverDockerConfig, 'config.json')), false, 'berthd wrote no credentials');
+      const pushed = await docker(c.bin, 'push', ref);
+      assert.equal(pushed.code, 0, pushed.stderr + pushed.stdout);
+      assert.match(pushed.stdout, /1: digest: sha256:[0-9a-f]{64} size: \d+/);
+      assert.equal((await docker(c.bin, 'rmi', ref)).code, 0);
+      const pulled = await docker(c.bin, 'pull', ref);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.match(pulled.stdout, /Digest: sha256:/);
+      const run = await docker(c.bin, 'run', '--rm', ref, 'echo', 'private');
+      assert.deepEqual([run.code, run.stdout], [0, 'private\n'], run.stderr);
+      assert.equal((await docker(c.bin, 'rmi', ref)).code, 0);
+      assert.equal((await docker(c.bin, 'logout', authReg.host)).code, 0);
+      const gone = await docker(c.bin, 'pull', ref);
+      assert.equal(gone.code, 1, 'logged out: the pull has no credentials');
+      assert.equal(existsSync(join(serverDockerConfig, 'config.json')), false, 'berthd wrote no credentials');
+    } finally {
+      await authReg.stop();
+    }
+  });
+}
 
 test('docker 28: -v /path makes an anonymous volume; rm -v removes it and keeps a named one; ps filters label (all must match), volume, since, before', async () => {
   const bin = CLIENTS[0].bin;

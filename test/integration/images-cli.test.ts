@@ -66,7 +66,7 @@ function failsWith(r: Result, re: RegExp): void {
   assert.match(lines[0]!, re);
 }
 
-async function seed(reg: TestRegistry, name: string): Promise<string> {
+async function seed(reg: TestRegistry, name: string): Promise<{ manifest: string; config: string }> {
   const dir = await temp();
   const content = new LocalContentStore(join(dir, 'content'));
   const images = new ImageStore(dir);
@@ -74,17 +74,19 @@ async function seed(reg: TestRegistry, name: string): Promise<string> {
   const client = new RegistryClient({ hosts: { [reg.host]: { insecure: true } } });
   await push(name, { client, content, images });
   await client.close();
-  return built.manifest.digest;
+  return { manifest: built.manifest.digest, config: built.config.digest };
 }
 
 describe('berth CLI against a registry', () => {
   let reg: TestRegistry;
   let name: string;
   let digest: string;
+  /** The image ID: the config digest, as docker shows it. */
+  let imageId: string;
   before(async () => {
     reg = await startRegistry();
     name = `${reg.host}/berth/busybox:1`;
-    digest = await seed(reg, name);
+    ({ manifest: digest, config: imageId } = await seed(reg, name));
   });
   after(async () => {
     await reg?.stop();
@@ -175,19 +177,24 @@ describe('berth CLI against a registry', () => {
     ok(await berth(root, ['tag', name, 'mine/box:2']));
     const list = JSON.parse(ok(await berth(root, ['images', '--format', 'json'])).stdout) as {
       name: string;
+      id: string;
       digest: string;
       size: number;
     }[];
     assert.deepEqual(list.map((i) => i.name).sort(), ['docker.io/mine/box:2', name].sort());
-    assert.ok(list.every((i) => i.digest === digest && i.size > 1_000_000));
-    assert.equal(ok(await berth(root, ['images', '-q'])).stdout, `${digest.slice(7, 19)}\n`);
+    assert.ok(list.every((i) => i.digest === digest && i.id === imageId && i.size > 1_000_000));
+    assert.equal(ok(await berth(root, ['images', '-q'])).stdout, `${imageId.slice(7, 19)}\n`, 'the config digest');
     const table = ok(await berth(root, ['image', 'ls', '--digests'])).stdout;
     assert.match(table, /^REPOSITORY +TAG +DIGEST +IMAGE ID +CREATED +SIZE\n/);
-    assert.match(table, new RegExp(`mine/box +2 +${digest}`));
-    const inspect = JSON.parse(ok(await berth(root, ['image', 'inspect', 'mine/box:2'])).stdout);
+    assert.match(table, new RegExp(`mine/box +2 +${digest} +${imageId.slice(7, 19)} `));
+    const inspect = JSON.parse(ok(await berth(root, ['image', 'inspect', imageId.slice(7, 19)])).stdout);
     assert.equal(inspect[0].target.digest, digest);
+    assert.equal(inspect[0].id, imageId);
     assert.equal(inspect[0].unpacked, true);
-    failsWith(await berth(root, ['rmi', digest.slice(7, 15)]), /is referenced by 2 names/);
+    const tpl = ok(await berth(root, ['image', 'inspect', '--format', '{{.Id}} {{index .RepoDigests 0}}', name]));
+    assert.equal(tpl.stdout, `${imageId} ${name.replace(/:1$/, '')}@${digest}\n`);
+    failsWith(await berth(root, ['rmi', imageId.slice(7, 15)]), /is referenced by 2 names/);
+    failsWith(await berth(root, ['rmi', 'ffffffffffff']), /no such image/);
     const rm1 = ok(await berth(root, ['rmi', 'mine/box:2']));
     assert.equal(rm1.stdout, 'Untagged: docker.io/mine/box:2\n', 'content still used by the other name stays');
     const snaps = JSON.parse(ok(await berth(root, ['snapshot', 'ls', '--format', 'json'])).stdout);

@@ -392,7 +392,11 @@ describe('token auth', () => {
   let reg: TestRegistry;
   let tokens: Awaited<ReturnType<typeof startTokenServer>>;
   before(async () => {
-    tokens = await startTokenServer({ users: { bob: 'pa55' }, anonymousPull: true });
+    tokens = await startTokenServer({
+      users: { bob: 'pa55' },
+      anonymousPull: true,
+      refreshTokens: { 'refresh-bob': 'bob' },
+    });
     reg = await startRegistry({ token: tokens });
   });
   after(async () => {
@@ -435,6 +439,41 @@ describe('token auth', () => {
       assert.ok(tokens.requests.some((q) => q.user === '' && q.scopes.includes('repository:team/busybox:pull')));
     } finally {
       await Promise.all([anonymous.close(), bob.close(), mallory.close()]);
+    }
+  });
+
+  it('a cached token the registry refuses is dropped and fetched afresh, once; an identity token is exchanged for tokens', async () => {
+    const src = await env();
+    const name = `${reg.host}/team/cached:1`;
+    await busyboxImage(src.content, src.images, name);
+    const bob = new RegistryClient({
+      hosts: { [reg.host]: { insecure: true } },
+      credentials: async (h) => (h === reg.host ? { username: 'bob', password: 'pa55' } : undefined),
+      retryBaseMs: 20,
+    });
+    const byToken = new RegistryClient({
+      hosts: { [reg.host]: { insecure: true } },
+      credentials: async (h) =>
+        h === reg.host ? { username: 'bob', password: '', identityToken: 'refresh-bob' } : undefined,
+      retryBaseMs: 20,
+    });
+    try {
+      await push(name, { ...src, client: bob });
+      // A token that grants nothing goes into bob's cache (the registry refuses it: 401)…
+      tokens.grantNothing = true;
+      await assert.rejects(bob.resolve(parseReference(name)), errCode(ErrorCode.FailedPrecondition));
+      assert.equal(bob.cachedTokens, 2, 'the push token and the bad pull token');
+      tokens.grantNothing = false;
+      // …and the next request, refused with it, gets a fresh one instead of failing again.
+      const asked = tokens.requests.length;
+      assert.equal((await bob.resolve(parseReference(name))).mediaType.includes('manifest'), true);
+      assert.equal(tokens.requests.length, asked + 1, 'one fresh token');
+      // docker's identity token (an OAuth refresh token) pulls as its user.
+      const dst = await env();
+      await pull(name, { ...dst, client: byToken });
+      assert.ok(tokens.requests.at(-1)?.user === 'bob', JSON.stringify(tokens.requests.at(-1)));
+    } finally {
+      await Promise.all([bob.close(), byToken.close()]);
     }
   });
 });

@@ -109,6 +109,8 @@ export type TokenServer = {
   certPath: string;
   /** Every scope requested, with the user ('' = anonymous). */
   requests: { user: string; scopes: string[] }[];
+  /** While true, tokens grant nothing (the registry answers 401 to them): a token gone bad in a client's cache. */
+  grantNothing: boolean;
   stop(): Promise<void>;
 };
 
@@ -119,6 +121,8 @@ export type TokenServer = {
 export async function startTokenServer(opts: {
   users: Record<string, string>;
   anonymousPull: boolean;
+  /** OAuth refresh tokens (docker's identity tokens) → user: POST grant_type=refresh_token exchanges them. */
+  refreshTokens?: Record<string, string>;
 }): Promise<TokenServer> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-token-'));
   execFileSync(
@@ -149,11 +153,24 @@ export async function startTokenServer(opts: {
   const issuer = 'berth-test-issuer';
   const requests: TokenServer['requests'] = [];
   const b64u = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     let user = '';
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Basic ')) {
+    if (req.method === 'POST') {
+      let body = '';
+      for await (const c of req) body += c;
+      const form = new URLSearchParams(body);
+      const known = opts.refreshTokens?.[form.get('refresh_token') ?? ''];
+      if (form.get('grant_type') !== 'refresh_token' || !known) {
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'unknown refresh token' }] }));
+        return;
+      }
+      user = known;
+      for (const sc of (form.get('scope') ?? '').split(' ').filter(Boolean)) u.searchParams.append('scope', sc);
+    } else if (auth?.startsWith('Basic ')) {
       const [name, ...pw] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
       if (!name || opts.users[name] !== pw.join(':')) {
         res
@@ -167,7 +184,9 @@ export async function startTokenServer(opts: {
     requests.push({ user, scopes });
     const access = scopes.flatMap((s) => {
       const [type, name, actions] = s.split(':');
-      const granted = (actions ?? '').split(',').filter((a) => user !== '' || (opts.anonymousPull && a === 'pull'));
+      const granted = (actions ?? '')
+        .split(',')
+        .filter((a) => !ts.grantNothing && (user !== '' || (opts.anonymousPull && a === 'pull')));
       return type && name ? [{ type, name, actions: granted }] : [];
     });
     const now = Math.floor(Date.now() / 1000);
@@ -191,17 +210,19 @@ export async function startTokenServer(opts: {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  return {
+  const ts: TokenServer = {
     realm: `http://127.0.0.1:${port}/token`,
     service,
     issuer,
     certPath: join(dir, 'token.crt'),
     requests,
+    grantNothing: false,
     stop: async () => {
       await new Promise<void>((r) => server.close(() => r()));
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return ts;
 }
 
 export type RegistryOptions = {

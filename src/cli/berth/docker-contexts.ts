@@ -89,11 +89,11 @@ export const IMAGES_HEADERS = {
 };
 
 export function imageContext(
-  i: { repository: string; tag: string; digest: string; created?: string; size: number },
+  i: { repository: string; tag: string; id: string; digest: string; created?: string; size: number },
   o: { noTrunc?: boolean } = {},
 ) {
   return {
-    ID: o.noTrunc ? i.digest : shortDigest(i.digest),
+    ID: o.noTrunc ? i.id : shortDigest(i.id),
     Repository: i.repository,
     Tag: i.tag,
     Digest: i.digest,
@@ -346,6 +346,7 @@ function extraHostConfig(r: Record<string, unknown>) {
 
 type ImageDetailsLike = {
   name: string;
+  id: string;
   target: { digest: string };
   size: number;
   createdAt: string;
@@ -359,6 +360,13 @@ type ImageDetailsLike = {
     rootfs?: { type?: string; diff_ids?: string[] };
   };
 };
+
+/** A name's repository: without its tag or digest. */
+function repositoryOf(name: string): string {
+  const base = name.split('@')[0]!;
+  const colon = base.lastIndexOf(':');
+  return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
+}
 
 /** An image's details in docker's inspect shape. */
 export function imageInspectContext(d: ImageDetailsLike) {
@@ -374,9 +382,9 @@ export function imageInspectContext(d: ImageDetailsLike) {
     StopSignal?: string;
   };
   return {
-    Id: d.target.digest,
+    Id: d.id,
     RepoTags: [d.name],
-    RepoDigests: [] as string[],
+    RepoDigests: [`${repositoryOf(d.name)}@${d.target.digest}`],
     Created: d.config.created ?? '',
     Author: d.config.author ?? '',
     Architecture: d.config.architecture ?? '',

@@ -43,6 +43,9 @@ export interface ImageRow {
   repository: string;
   tag: string;
   name: string;
+  /** The image ID (config digest): what IMAGE ID shows. */
+  id: string;
+  /** The manifest (or index) digest: what DIGEST shows. */
   digest: string;
   /** The image config's `created`: what CREATED shows (docker says N/A without one). */
   created?: string;
@@ -83,7 +86,7 @@ export async function imagesFiltered<T extends ImageRow>(
 ): Promise<T[]> {
   if (!filters) return list;
   const createdOf = (word: string) => {
-    const ref = imagesNamed(list, word)[0] ?? list.find((i) => shortDigest(i.digest).startsWith(shortDigest(word)));
+    const ref = imagesNamed(list, word)[0] ?? list.find((i) => shortDigest(i.id).startsWith(shortDigest(word)));
     if (!ref) throw notFound(`--filter: no such image: ${word}`);
     return Date.parse(ref.created ?? '') || 0;
   };
@@ -125,7 +128,7 @@ export async function imagesFiltered<T extends ImageRow>(
 /** `images` as text: with `quiet` each short id once, a line each; otherwise docker's table. `noTrunc`: whole ids. */
 export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boolean; noTrunc?: boolean }): string {
   const id = (d: string) => (o.noTrunc ? d : shortDigest(d));
-  if (o.quiet) return [...new Set(list.map((i) => id(i.digest)))].map((x) => `${x}\n`).join('');
+  if (o.quiet) return [...new Set(list.map((i) => id(i.id)))].map((x) => `${x}\n`).join('');
   const headers = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
   return table(
     headers,
@@ -133,7 +136,7 @@ export function imagesText(list: ImageRow[], o: { quiet?: boolean; digests?: boo
       i.repository,
       i.tag,
       ...(o.digests ? [i.digest] : []),
-      id(i.digest),
+      id(i.id),
       i.created === undefined ? 'N/A' : timeAgo(i.created),
       formatBytes(i.size),
     ]),
