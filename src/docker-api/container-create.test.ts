@@ -52,6 +52,7 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
         PortBindings: {
           '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }],
           '53/udp': [{ HostIp: '', HostPort: '' }],
+          '8080/tcp': [{ HostIp: '', HostPort: '9000-9010' }],
         },
         RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
         NetworkMode: 'bridge',
@@ -87,6 +88,7 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
     ports: [
       { hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
       { hostIP: '0.0.0.0', hostPort: 0, containerPort: 53, protocol: 'udp' },
+      { hostIP: '0.0.0.0', hostPort: 9000, hostPortEnd: 9010, containerPort: 8080, protocol: 'tcp' },
     ],
     memory: 1 << 20,
     cpus: 1.5,

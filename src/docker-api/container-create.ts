@@ -148,13 +148,20 @@ function portBindings(pb: DockerHostConfig['PortBindings']): PortMapping[] {
     const { port, protocol } = parsePortKey(key);
     for (const b of list ?? [{}]) {
       const hp = b.HostPort ?? '';
-      if (hp !== '' && !/^\d+$/.test(hp)) {
-        if (/^\d+-\d+$/.test(hp))
-          throw refused(`port binding ${key} -> ${hp}`, 'host port ranges are not published by berth; give one port');
-        throw invalidArgument(`invalid port specification: "${hp}"`);
-      }
+      // A host port, none (berthd picks one), or a range to pick the first free one from (`-p 8000-8010:80`).
+      const m = /^(\d+)(?:-(\d+))?$/.exec(hp);
+      if (hp !== '' && !m) throw invalidArgument(`invalid port specification: "${hp}"`);
+      const lo = m ? Number(m[1]) : 0;
+      const hi = m?.[2] === undefined ? lo : Number(m[2]);
+      if (hi < lo) throw invalidArgument(`invalid port range: ${hp}: the end is below the start`);
       // docker's empty HostIp is every address.
-      out.push({ hostIP: b.HostIp || '0.0.0.0', hostPort: hp === '' ? 0 : Number(hp), containerPort: port, protocol });
+      out.push({
+        hostIP: b.HostIp || '0.0.0.0',
+        hostPort: lo,
+        containerPort: port,
+        protocol,
+        ...(hi > lo ? { hostPortEnd: hi } : {}),
+      });
     }
   }
   return out;

@@ -154,7 +154,8 @@ function requestedBindings(ports: PortMapping[]): Record<string, { HostIp: strin
   for (const p of ports) {
     const k = `${p.containerPort}/${p.protocol}`;
     const list = out[k] ?? [];
-    list.push({ HostIp: p.hostIP === '0.0.0.0' ? '' : p.hostIP, HostPort: p.hostPort ? String(p.hostPort) : '' });
+    const hostPort = p.hostPort ? `${p.hostPort}${p.hostPortEnd === undefined ? '' : `-${p.hostPortEnd}`}` : '';
+    list.push({ HostIp: p.hostIP === '0.0.0.0' ? '' : p.hostIP, HostPort: hostPort });
     out[k] = list;
   }
   return out;

@@ -31,6 +31,23 @@ test('a create request: the image is required, the restart policy parsed, each w
       checkCreateRequest({ image: 'b', ports: [{ hostIP: '', hostPort: 70000, containerPort: 80, protocol: 'tcp' }] }),
     invalid(/expected ports in 1-65535/),
   );
+  for (const [hostPort, hostPortEnd] of [
+    [0, 8010],
+    [8010, 8000],
+    [8000, 70000],
+  ] as const)
+    assert.throws(
+      () =>
+        checkCreateRequest({
+          image: 'b',
+          ports: [{ hostIP: '', hostPort, hostPortEnd, containerPort: 80, protocol: 'tcp' }],
+        }),
+      invalid(/hostPortEnd: expected a host port range hostPort-hostPortEnd within 1-65535/),
+    );
+  checkCreateRequest({
+    image: 'b',
+    ports: [{ hostIP: '', hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: 'tcp' }],
+  });
   checkCreateRequest({
     image: 'b',
     name: 'web.1_a-b',

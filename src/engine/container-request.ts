@@ -26,6 +26,10 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
   for (const p of req.ports ?? []) {
     if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536))
       throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);
+    if (p.hostPortEnd !== undefined && !(p.hostPort > 0 && p.hostPortEnd >= p.hostPort && p.hostPortEnd < 65536))
+      throw invalidArgument(
+        `port mapping ${JSON.stringify(p)}: hostPortEnd: expected a host port range hostPort-hostPortEnd within 1-65535`,
+      );
   }
   return restart;
 }

@@ -7,23 +7,32 @@ import type { PortBindings, PortMapping } from './types.ts';
 /**
  * The mappings to publish now. Host port 0 (`-p 80`, `-P`) becomes the port this container was
  * given before, while it is still free on the host (restarts keep their port), else a new one from
- * the ephemeral range, recorded in the metadata database before it is published (claimPort: one
- * container per host port, even against a concurrent start). The rows go with the container.
+ * the ephemeral range; a host port range (`-p 8000-8010:80`) likewise, from the range. The choice is
+ * recorded in the metadata database before it is published (claimPort: one container per host
+ * port, even against a concurrent start). The rows go with the container.
  */
 export async function allocatePorts(ctx: ContainerContext, c: Container, ports: PortMapping[]): Promise<PortMapping[]> {
-  if (!ports.some((p) => p.hostPort === 0)) return ports;
+  const picked = (p: PortMapping) => p.hostPort === 0 || p.hostPortEnd !== undefined;
+  if (!ports.some(picked)) return ports;
   const mine = ctx.store.portAllocations(c.id);
   const out: PortMapping[] = [];
   for (const p of ports) {
-    if (p.hostPort !== 0) {
+    if (!picked(p)) {
       out.push(p);
       continue;
     }
+    const { hostPortEnd, ...base } = p;
+    const range: [number, number] | undefined = hostPortEnd === undefined ? undefined : [p.hostPort, hostPortEnd];
+    const inRange = (x: number) => !range || (x >= range[0] && x <= range[1]);
     const prev = mine.find(
-      (a) => a.containerPort === p.containerPort && a.protocol === p.protocol && a.hostIP === p.hostIP,
+      (a) =>
+        a.containerPort === p.containerPort &&
+        a.protocol === p.protocol &&
+        a.hostIP === p.hostIP &&
+        inRange(a.hostPort),
     );
     if (prev && (await hostPortFree(p.hostIP, prev.hostPort, p.protocol))) {
-      out.push({ ...p, hostPort: prev.hostPort });
+      out.push({ ...base, hostPort: prev.hostPort });
       continue;
     }
     for (;;) {
@@ -31,6 +40,8 @@ export async function allocatePorts(ctx: ContainerContext, c: Container, ports: 
       const hostPort = await allocateHostPort({
         taken: (x) => taken.has(x),
         free: (x) => hostPortFree(p.hostIP, x, p.protocol),
+        // docker takes the first free port of a range; the ephemeral range is scanned from a random point.
+        ...(range ? { range, start: range[0], rangeName: `the host port range ${range[0]}-${range[1]} of -p` } : {}),
       });
       if (
         ctx.store.claimPort({
@@ -41,7 +52,7 @@ export async function allocatePorts(ctx: ContainerContext, c: Container, ports: 
           hostPort,
         })
       ) {
-        out.push({ ...p, hostPort });
+        out.push({ ...base, hostPort });
         break;
       }
     }
@@ -59,7 +70,7 @@ function takenPorts(ctx: ContainerContext, protocol: string, alsoThese: PortMapp
   );
   for (const c of ctx.store.listContainers()) {
     for (const p of c.config.request.ports ?? [])
-      if (p.hostPort !== 0 && p.protocol === protocol) taken.add(p.hostPort);
+      if (p.hostPort !== 0 && p.hostPortEnd === undefined && p.protocol === protocol) taken.add(p.hostPort);
   }
   for (const p of alsoThese) if (p.protocol === protocol) taken.add(p.hostPort);
   return taken;

@@ -7,7 +7,18 @@ import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 export type { ContainerStatus, RestartPolicyName };
 
 /** hostPort 0: berthd picks a free port from the ephemeral range at start and keeps it while the container exists (`-p 80`). */
-export type PortMapping = { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; hostIP: string };
+/**
+ * A published port. Host port 0: berthd picks one from the ephemeral range at start. With
+ * `hostPortEnd`, hostPort-hostPortEnd is a range to pick the first free port from (docker's
+ * `-p 8000-8010:80`). Either way the choice is recorded and kept across restarts while free.
+ */
+export type PortMapping = {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  hostIP: string;
+  hostPortEnd?: number;
+};
 
 /** docker's NetworkSettings.Ports: "80/tcp" → the host bindings, null for a port exposed but not published. */
 export type PortBindings = Record<string, { hostIp: string; hostPort: string }[] | null>;

@@ -56,8 +56,10 @@ export type AllocateOptions = {
   taken: (port: number) => boolean;
   /** The host-side check; default hostPortFree on the mapping's address. */
   free: (port: number) => Promise<boolean>;
-  /** Where the scan starts (tests); default a random point, so concurrent callers rarely meet. */
+  /** Where the scan starts; default a random point, so concurrent callers rarely meet. */
   start?: number;
+  /** What `range` is, for the error when it is full; default the kernel's ip_local_port_range. */
+  rangeName?: string;
 };
 
 /** The first port from `start` (wrapping once through the range) that is neither taken nor busy. */
@@ -70,5 +72,7 @@ export async function allocateHostPort(o: AllocateOptions): Promise<number> {
     if (o.taken(port)) continue;
     if (await o.free(port)) return port;
   }
-  throw unavailable(`no free host port left in ${lo}-${hi} (the kernel's ip_local_port_range) to publish on`);
+  throw unavailable(
+    `no free host port left in ${lo}-${hi} (${o.rangeName ?? "the kernel's ip_local_port_range"}) to publish on`,
+  );
 }

@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { hostPortFree } from '../../src/network/port-allocator.ts';
 import { busyboxRootfsTar, type Daemon, fetchText, finish, startBerthd, tempRoots } from './engine-harness.ts';
 
 const CLIENTS = [
@@ -113,6 +115,90 @@ for (const c of CLIENTS) {
       '',
     );
     assert.equal((await docker(c.bin, 'rm', '-f', name)).code, 0);
+  });
+}
+
+/** A base port below the ephemeral range (so no berthd allocation takes it) with `n` free ports of `protocol` on 127.0.0.1. */
+async function freeRun(n: number, protocol: 'tcp' | 'udp', avoid: number[] = []): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    if (avoid.some((a) => Math.abs(a - base) < 16)) continue;
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = await hostPortFree('127.0.0.1', p, protocol);
+    if (ok) return base;
+  }
+  throw new Error(`no run of ${n} free ${protocol} ports found`);
+}
+
+for (const c of CLIENTS) {
+  test(`${c.name}: host port ranges: -p H1-H2:C1-C2 maps port by port (tcp and udp); -p H1-H2:C takes the first free host port; port and ps show them`, async () => {
+    const a = await freeRun(3, 'tcp');
+    const u = await freeRun(2, 'udp', [a]);
+    const r0 = await freeRun(3, 'tcp', [a, u]);
+    // The range's first port is busy (this test holds it): the container gets the next one.
+    const holder = createServer();
+    await new Promise<void>((res) => holder.listen(r0, '127.0.0.1', res));
+    const name = `ranges${c.bin.length}`;
+    try {
+      const r = await docker(
+        c.bin,
+        'run',
+        '-d',
+        '--name',
+        name,
+        '-p',
+        `127.0.0.1:${a}-${a + 2}:80-82`,
+        '-p',
+        `127.0.0.1:${u}-${u + 1}:80-81/udp`,
+        '-p',
+        `127.0.0.1:${r0}-${r0 + 2}:8080`,
+        'busybox',
+        'sh',
+        '-c',
+        'mkdir -p /w && echo ranged > /w/index.html && httpd -p 81 -h /w && exec httpd -f -p 8080 -h /w',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const expected = [
+        `80/tcp -> 127.0.0.1:${a}`,
+        `81/tcp -> 127.0.0.1:${a + 1}`,
+        `82/tcp -> 127.0.0.1:${a + 2}`,
+        `80/udp -> 127.0.0.1:${u}`,
+        `81/udp -> 127.0.0.1:${u + 1}`,
+        `8080/tcp -> 127.0.0.1:${r0 + 1}`,
+      ];
+      const port = await docker(c.bin, 'port', name);
+      assert.deepEqual(port.stdout.trim().split('\n').sort(), [...expected].sort(), port.stderr);
+      assert.equal((await docker(c.bin, 'port', name, '8080')).stdout.trim(), `127.0.0.1:${r0 + 1}`);
+      assert.equal((await fetchText(`http://127.0.0.1:${a + 1}/`)).trim(), 'ranged');
+      assert.equal((await fetchText(`http://127.0.0.1:${r0 + 1}/`)).trim(), 'ranged');
+      const hc = await docker(c.bin, 'inspect', '--format', '{{json .HostConfig.PortBindings}}', name);
+      assert.deepEqual(JSON.parse(hc.stdout)['8080/tcp'], [{ HostIp: '127.0.0.1', HostPort: `${r0}-${r0 + 2}` }]);
+      const ps = await docker(c.bin, 'ps', '--filter', `name=${name}`, '--format', '{{.Ports}}');
+      assert.match(ps.stdout, new RegExp(`127\\.0\\.0\\.1:${r0 + 1}->8080/tcp`));
+      // The berth CLI takes the same forms and prints docker's lines.
+      const { berthCli } = await import('./engine-harness.ts');
+      const bp = await berthCli(d.socket, 'port', name);
+      assert.deepEqual(bp.stdout.trim().split('\n').sort(), [...expected].sort(), bp.stderr);
+      // r0 is held, r0+1 is the docker container's: berth's container in the same range gets r0+2.
+      const br = await berthCli(
+        d.socket,
+        'run',
+        '-d',
+        '--name',
+        `${name}b`,
+        '-p',
+        `127.0.0.1:${r0}-${r0 + 2}:8080`,
+        'busybox',
+        'sleep',
+        '100',
+      );
+      assert.equal(br.code, 0, br.stderr);
+      assert.equal((await berthCli(d.socket, 'port', `${name}b`)).stdout, `8080/tcp -> 127.0.0.1:${r0 + 2}\n`);
+    } finally {
+      await docker(c.bin, 'rm', '-f', `${name}b`);
+      await docker(c.bin, 'rm', '-f', name);
+      await new Promise((res) => holder.close(res));
+    }
   });
 }
 

@@ -144,16 +144,37 @@ export function parseBytes(v: string, what: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-/** docker's -p forms: C, H:C, IP:H:C, IP::C (an empty or missing host port: berthd picks one), each [/tcp|udp]. */
-export function parsePort(v: string): PortMapping {
-  const m = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(v);
-  if (!m) throw invalidArgument(`-p ${JSON.stringify(v)}: expected [[HOST_IP:][HOST_PORT]:]CONTAINER_PORT[/tcp|udp]`);
-  return {
-    hostIP: m[1] ?? '127.0.0.1',
-    hostPort: m[2] ? Number(m[2]) : 0,
-    containerPort: Number(m[3]),
-    protocol: (m[4] ?? 'tcp') as 'tcp' | 'udp',
+/**
+ * docker's -p forms: C, H:C, IP:H:C, IP::C (an empty or missing host port: berthd picks one), each
+ * [/tcp|udp], where C and H may be ranges: `8000-8002:80-82` maps port by port (the ranges must be
+ * as long), `8000-8010:80` publishes 80 on the first free port of the range, `80-82` on ports berthd picks.
+ */
+export function parsePort(v: string): PortMapping[] {
+  const m = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*(?:-\d+)?):)?(\d+(?:-\d+)?)(?:\/(tcp|udp))?$/.exec(v);
+  if (!m)
+    throw invalidArgument(
+      `-p ${JSON.stringify(v)}: expected [[HOST_IP:][HOST_PORT[-END]]:]CONTAINER_PORT[-END][/tcp|udp]`,
+    );
+  const range = (r: string, what: string): [number, number] => {
+    const [a, b = a] = r.split('-').map(Number) as [number, number?];
+    if (!(a >= 1 && b <= 65535 && a <= b))
+      throw invalidArgument(`-p ${JSON.stringify(v)}: ${what} ${r}: expected ports in 1-65535, the start first`);
+    return [a, b];
   };
+  const hostIP = m[1] ?? '127.0.0.1';
+  const protocol = (m[4] ?? 'tcp') as 'tcp' | 'udp';
+  const [c0, c1] = range(m[3]!, 'container port');
+  const host = m[2] ? range(m[2], 'host port') : undefined;
+  const out: PortMapping[] = [];
+  if (host && c0 === c1 && host[1] > host[0])
+    return [{ hostIP, hostPort: host[0], hostPortEnd: host[1], containerPort: c0, protocol }];
+  if (host && host[1] - host[0] !== c1 - c0)
+    throw invalidArgument(
+      `-p ${JSON.stringify(v)}: the host range ${m[2]} and the container range ${m[3]} differ in length`,
+    );
+  for (let port = c0; port <= c1; port++)
+    out.push({ hostIP, hostPort: host ? host[0] + (port - c0) : 0, containerPort: port, protocol });
+  return out;
 }
 
 export function parseVolume(v: string): MountRequest {
@@ -312,7 +333,7 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
     })),
   ];
   if (mounts.length) req.mounts = mounts;
-  const ports = strings(f.publish).map(parsePort);
+  const ports = strings(f.publish).flatMap(parsePort);
   if (ports.length) req.ports = ports;
   if (f['publish-all']) req.publishAll = true;
   if (f.network !== undefined) req.network = f.network as string;

@@ -172,7 +172,10 @@ export function portLines(d: Pick<ContainerDetails, 'name' | 'networkSettings'>,
     if (!bindings?.length) throw notFound(`no public port '${key}' published for ${d.name}`);
     return bindings.map(host);
   }
-  return Object.entries(ports).flatMap(([k, bs]) => (bs ?? []).map((b) => `${k} -> ${host(b)}`));
+  // As docker 28 prints them: by port number, then protocol.
+  const order = (k: string) => [Number.parseInt(k, 10), k.slice(k.indexOf('/'))] as const;
+  const keys = Object.keys(ports).sort((x, y) => order(x)[0] - order(y)[0] || order(x)[1].localeCompare(order(y)[1]));
+  return keys.flatMap((k) => (ports[k] ?? []).map((b) => `${k} -> ${host(b)}`));
 }
 
 const port: Verb = {
