@@ -1,6 +1,7 @@
 // Container routes of the Docker API: create, list, inspect, start/stop/restart/kill, wait, remove,
 // pause/unpause, top, resize, logs, attach. Each converts Docker's request to engine calls and the
 // result to Docker's shape (container-create.ts, container-shapes.ts).
+import { containerSizes } from '../engine/disk-sizes.ts';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
@@ -181,8 +182,19 @@ export function containerRoutes(r: DockerRouter): void {
   r.on('GET', '/containers/json', async (c) => {
     const limit = int(c.query, 'limit');
     const all = flag(c.query, 'all') || (limit !== undefined && limit > 0);
-    const list = await containerListEntries(c.engine, { all, filters: filters(c.query) });
-    return limit !== undefined && limit > 0 ? list.slice(0, limit) : list;
+    const all_ = await containerListEntries(c.engine, { all, filters: filters(c.query) });
+    const list = limit !== undefined && limit > 0 ? all_.slice(0, limit) : all_;
+    if (!flag(c.query, 'size')) return list;
+    // `ps --size`: the writable layer, and the whole root filesystem ("virtual"), walked on request only.
+    const sizes = await containerSizes(
+      c.engine,
+      list.map((x) => String(x.Id)),
+    );
+    return list.map((x) => ({
+      ...x,
+      SizeRw: sizes.get(String(x.Id))?.rw ?? 0,
+      SizeRootFs: sizes.get(String(x.Id))?.rootFs ?? 0,
+    }));
   });
 
   r.on('GET', '/containers/{id}/json', async (c) => dockerInspect(c.engine, c.params.id!, c.version));

@@ -1,6 +1,7 @@
 // `docker system df` and the prunes: GET /system/df (docker's lists, which the CLI sums), and
 // POST /containers/prune, /images/prune, /build/prune (what `docker system prune` calls besides the
 // network and volume prunes). Each prune is the engine's own removal.
+import { containerSizes, volumeSizes } from '../engine/disk-sizes.ts';
 import { pruneContainers } from '../engine/system-prune.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { containerListEntries } from './containers.ts';
@@ -13,13 +14,29 @@ export function systemDfRoutes(r: DockerRouter): void {
   r.on('GET', '/system/df', async (c) => {
     const images = await imageListEntries(c.engine, c.version, {});
     const containers = await containerListEntries(c.engine, { all: true, filters: {} });
-    for (const img of images) img.Containers = containers.filter((x) => x.ImageID === img.Id).length;
+    const [imageSizes, sizes, volumeSize] = await Promise.all([
+      c.engine.images.imageSizes(),
+      containerSizes(
+        c.engine,
+        containers.map((x) => String(x.Id)),
+      ),
+      volumeSizes(c.engine),
+    ]);
+    for (const img of images) {
+      img.Containers = containers.filter((x) => x.ImageID === img.Id).length;
+      const s = imageSizes.get(String(img.Id));
+      // Content bytes, as `images` counts them; SharedSize: the part another image ID reaches too.
+      if (s) [img.Size, img.SharedSize] = [s.size, s.shared];
+    }
     const usage = await c.engine.images.diskUsage();
     return {
       LayersSize: usage.content.bytes,
       Images: images,
-      Containers: containers.map((x) => ({ ...x, SizeRw: 0, SizeRootFs: 0 })),
-      // A volume's size is not walked here (-1: docker's "not computed"); `berth system df` sums them.
+      Containers: containers.map((x) => ({
+        ...x,
+        SizeRw: sizes.get(String(x.Id))?.rw ?? 0,
+        SizeRootFs: sizes.get(String(x.Id))?.rootFs ?? 0,
+      })),
       Volumes: c.engine.volumes.list().map((v) => ({
         Name: v.name,
         Driver: v.driver,
@@ -28,7 +45,7 @@ export function systemDfRoutes(r: DockerRouter): void {
         Labels: v.labels,
         Scope: 'local',
         Options: {},
-        UsageData: { Size: -1, RefCount: v.usedBy.length },
+        UsageData: { Size: volumeSize.get(v.name) ?? -1, RefCount: v.usedBy.length },
       })),
       BuildCache: [],
     };

@@ -5,8 +5,8 @@
 // the usual refusals and crash ordering apply.
 // Must never: remove a running or paused container, the default network, or a volume unasked.
 import { invalidArgument } from '../errors/errors.ts';
-import { diskUsage } from '../snapshots/disk-usage.ts';
 import { isLive } from '../metadata/container-status.ts';
+import { volumeSizes } from './disk-sizes.ts';
 import type { Engine } from './engine.ts';
 
 export type DfRow = { total: number; active: number; size: number; reclaimable: number };
@@ -32,10 +32,11 @@ export type SystemPruneResult = {
 export async function systemDf(e: Engine): Promise<SystemDf> {
   const img = await e.images.diskUsage();
   const vols = e.volumes.list();
+  const sizes = await volumeSizes(e);
   let vSize = 0;
   let vIdle = 0;
   for (const v of vols) {
-    const n = (await diskUsage(v.mountpoint).catch(() => ({ size: 0 }))).size;
+    const n = Math.max(0, sizes.get(v.name) ?? 0);
     vSize += n;
     if (v.usedBy.length === 0) vIdle += n;
   }

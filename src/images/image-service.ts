@@ -730,6 +730,38 @@ export class ImageService {
     };
   }
 
+  /**
+   * `system df -v`'s image sizes, per image ID: the bytes of content it reaches (as `images` counts
+   * them) and how many of those it shares with another image ID (docker's SharedSize).
+   */
+  async imageSizes(): Promise<Map<string, { size: number; shared: number }>> {
+    const targets = new Map<string, Descriptor[]>();
+    for (const r of await this.images.list()) {
+      const id = (await this.imageIdOf(r.target)) ?? r.target.digest;
+      targets.set(id, [...(targets.get(id) ?? []), r.target]);
+    }
+    const blobSize = new Map((await this.content.list()).map((b) => [b.digest, b.size]));
+    const reach = new Map<string, Set<string>>();
+    const users = new Map<string, number>();
+    for (const [id, roots] of targets) {
+      const set = await this.content.reachable(roots);
+      reach.set(id, set);
+      for (const d of set) users.set(d, (users.get(d) ?? 0) + 1);
+    }
+    const out = new Map<string, { size: number; shared: number }>();
+    for (const [id, set] of reach) {
+      let size = 0;
+      let shared = 0;
+      for (const d of set) {
+        const n = blobSize.get(d) ?? 0;
+        size += n;
+        if ((users.get(d) ?? 0) > 1) shared += n;
+      }
+      out.set(id, { size, shared });
+    }
+    return out;
+  }
+
   async listContent(): Promise<ContentInfo[]> {
     return this.content.list();
   }

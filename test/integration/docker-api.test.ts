@@ -1061,3 +1061,81 @@ test('docker 28: update --memory --pids-limit changes the cgroup, inspect shows 
   } else t.diagnostic('--memory-swap not checked: this kernel does not account swap (no memory.memsw.limit_in_bytes)');
   assert.equal((await docker(bin, 'rm', '-f', name)).code, 0);
 });
+
+/** GET `path` of the Docker API, parsed. */
+async function apiGet(path: string): Promise<unknown> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const r = request({ socketPath: dockerSocket, method: 'GET', path }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c;
+      });
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(body))));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+for (const c of CLIENTS) {
+  test(`${c.name}: ps --size shows the writable layer and the virtual size; system df -v shows volume sizes and images' shared and unique sizes`, async () => {
+    const tag = c.api.replace('.', '');
+    const [name, vol, img] = [`sized${tag}`, `sizevol${tag}`, `sized/img:${tag}`];
+    const r = await docker(
+      c.bin,
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-v',
+      `${vol}:/data`,
+      'busybox',
+      'sh',
+      '-c',
+      'dd if=/dev/zero of=/big bs=1024 count=1024 2>/dev/null && dd if=/dev/zero of=/data/v bs=1024 count=2048 2>/dev/null && touch /ready && exec sleep 1000',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    try {
+      await until(
+        'the files are written',
+        async () => (await docker(c.bin, 'exec', name, 'test', '-e', '/ready')).code === 0,
+        60_000,
+      );
+      const [listed] = (await apiGet(
+        `/v${c.api}/containers/json?size=1&filters=${encodeURIComponent(JSON.stringify({ name: [name] }))}`,
+      )) as {
+        SizeRw: number;
+        SizeRootFs: number;
+      }[];
+      assert.ok(listed && listed.SizeRw >= 1 << 20, JSON.stringify(listed));
+      assert.ok(listed.SizeRootFs > listed.SizeRw + 500_000, 'the image layers (busybox) are in the virtual size');
+      const ps = await docker(c.bin, 'ps', '--size', '--filter', `name=${name}`, '--format', '{{.Size}}');
+      assert.match(ps.stdout.trim(), /^1\.\d+MB \(virtual \d+(\.\d+)?MB\)$/, ps.stdout + ps.stderr);
+      // A committed image shares busybox's layer: both show it as shared.
+      assert.equal((await docker(c.bin, 'commit', name, img)).code, 0);
+      const df = (await apiGet(`/v${c.api}/system/df`)) as {
+        Images: { RepoTags: string[]; Size: number; SharedSize: number }[];
+        Containers: { Names: string[]; SizeRw: number }[];
+        Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[];
+      };
+      const bb = df.Images.find((i) => i.RepoTags.includes('busybox:latest'));
+      const mine = df.Images.find((i) => i.RepoTags.includes(img));
+      assert.ok(bb && mine, JSON.stringify(df.Images));
+      assert.ok(bb.SharedSize > 0 && bb.SharedSize <= bb.Size, JSON.stringify(bb));
+      assert.ok(mine.SharedSize === bb.SharedSize && mine.Size > mine.SharedSize, JSON.stringify(mine));
+      assert.ok((df.Containers.find((x) => x.Names[0] === `/${name}`)?.SizeRw ?? 0) >= 1 << 20);
+      const v = df.Volumes.find((x) => x.Name === vol);
+      assert.ok(v && v.UsageData.Size >= 2 << 20 && v.UsageData.RefCount === 1, JSON.stringify(v));
+      const text = await docker(c.bin, 'system', 'df', '-v');
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /REPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS/);
+      assert.match(text.stdout, new RegExp(`\\n${vol} +1 +2\\.\\d+MB\\n`), text.stdout);
+      assert.match(text.stdout, new RegExp(`${name}\\n`));
+    } finally {
+      await docker(c.bin, 'rm', '-f', name);
+      await docker(c.bin, 'rmi', img);
+      await docker(c.bin, 'volume', 'rm', vol);
+    }
+  });
+}
