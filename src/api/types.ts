@@ -5,6 +5,7 @@ export type {
   ContainerFilter,
   ContainerSummary,
   CreateRequest,
+  DeviceRequest,
   EngineEvent,
   EventFilter,
   ExecRequest,

@@ -146,7 +146,8 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
 test('create: what the engine does not honour is refused naming the flag, never ignored', () => {
   for (const [hc, re] of [
     [{ IpcMode: 'host' }, /--ipc \(HostConfig.IpcMode\): not supported by berthd/],
-    [{ Devices: [{ PathOnHost: '/dev/fuse' }] }, /--device/],
+    [{ DeviceRequests: [{ Driver: 'nvidia', Count: -1 }] }, /--gpus \(HostConfig.DeviceRequests\)/],
+    [{ Devices: [{ PathInContainer: '/dev/x' }] }, /HostConfig.Devices\[0\].PathOnHost is required/],
     [{ SecurityOpt: ['apparmor=unconfined'] }, /--security-opt apparmor=unconfined/],
     [{ SecurityOpt: ['seccomp=/not/read/by/berthd.json'] }, /--security-opt seccomp=\/not/],
     [{ LogConfig: { Type: 'syslog' } }, /--log-driver syslog/],
@@ -159,4 +160,27 @@ test('create: what the engine does not honour is refused naming the flag, never 
     );
   }
   assert.throws(() => toCreateRequest({ Image: '' }, undefined, 'berth'), /No image was specified/);
+});
+
+test("create: HostConfig.Devices and DeviceCgroupRules become the engine's devices and rules", () => {
+  const req = toCreateRequest(
+    {
+      Image: 'x',
+      HostConfig: {
+        Devices: [
+          { PathOnHost: '/dev/loop0', PathInContainer: '/dev/xd', CgroupPermissions: 'r' },
+          { PathOnHost: '/dev/fuse', PathInContainer: '', CgroupPermissions: '' },
+        ],
+        DeviceCgroupRules: ['b 7:* rm'],
+      },
+    },
+    undefined,
+    'berth',
+  );
+  assert.deepEqual(
+    req.devices?.map(({ fields, ...d }) => d),
+    [{ hostPath: '/dev/loop0', containerPath: '/dev/xd', permissions: 'r' }, { hostPath: '/dev/fuse' }],
+  );
+  assert.equal(req.devices?.[0]?.fields?.hostPath, '--device (HostConfig.Devices[0].PathOnHost)');
+  assert.deepEqual(req.deviceCgroupRules, ['b 7:* rm']);
 });

@@ -24,6 +24,8 @@ export type DockerMount = {
 
 export type DockerHostConfig = Record<string, unknown> & {
   Privileged?: boolean;
+  Devices?: { PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }[] | null;
+  DeviceCgroupRules?: string[] | null;
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   SecurityOpt?: string[] | null;
@@ -94,8 +96,6 @@ function unset(v: unknown): boolean {
 
 /** HostConfig fields the engine does not honour (yet), with what the user typed to set them. */
 const UNSUPPORTED_HOST: Record<string, string> = {
-  Devices: '--device',
-  DeviceCgroupRules: '--device-cgroup-rule',
   DeviceRequests: '--gpus',
   VolumesFrom: '--volumes-from',
   Links: '--link',
@@ -373,6 +373,22 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (cpus) req.cpus = cpus;
   if (hc.PidsLimit && hc.PidsLimit > 0) req.pidsLimit = hc.PidsLimit;
   if (hc.ReadonlyRootfs) req.readOnly = true;
+  if (hc.Devices?.length)
+    req.devices = hc.Devices.map((d, i) => {
+      if (!d?.PathOnHost) throw invalidArgument(`HostConfig.Devices[${i}].PathOnHost is required`);
+      const field = (f: string) => `--device (HostConfig.Devices[${i}].${f})`;
+      return {
+        hostPath: d.PathOnHost,
+        ...(d.PathInContainer ? { containerPath: d.PathInContainer } : {}),
+        ...(d.CgroupPermissions ? { permissions: d.CgroupPermissions } : {}),
+        fields: {
+          hostPath: field('PathOnHost'),
+          containerPath: field('PathInContainer'),
+          permissions: field('CgroupPermissions'),
+        },
+      };
+    });
+  if (hc.DeviceCgroupRules?.length) req.deviceCgroupRules = hc.DeviceCgroupRules;
   const restart = restartOf(hc.RestartPolicy);
   if (restart) req.restart = restart;
   if (hc.Runtime) req.runtime = hc.Runtime;

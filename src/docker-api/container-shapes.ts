@@ -217,6 +217,12 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     AutoRemove: req.autoRemove === true,
     VolumeDriver: '',
     VolumesFrom: null,
+    Devices: (req.devices ?? []).map((d) => ({
+      PathOnHost: d.hostPath,
+      PathInContainer: d.containerPath || d.hostPath,
+      CgroupPermissions: d.permissions || 'rwm',
+    })),
+    DeviceCgroupRules: req.deviceCgroupRules ?? null,
     CapAdd: req.security?.capAdd ?? null,
     CapDrop: req.security?.capDrop ?? null,
     Dns: req.dns?.servers ?? [],

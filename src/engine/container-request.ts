@@ -4,6 +4,7 @@
 import { invalidArgument } from '../errors/errors.ts';
 import type { RestartPolicyName } from '../metadata/metadata-store.ts';
 import { CONTAINER_NAME } from './container-names.ts';
+import { checkDeviceCgroupRules } from './devices.ts';
 import { parseRestartPolicy } from './restart-policy.ts';
 import type { CreateRequest, PortMapping } from './types.ts';
 
@@ -23,6 +24,7 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
       throw invalidArgument(`network alias ${JSON.stringify(a)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
   if (req.aliases?.length && (req.network === 'host' || req.network === 'none'))
     throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
+  checkDeviceCgroupRules(req.deviceCgroupRules);
   for (const p of req.ports ?? []) {
     if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536))
       throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);

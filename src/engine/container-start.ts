@@ -15,6 +15,7 @@ import { refreshHosts, releaseNetwork } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
 import { MODES } from './owned-modes.ts';
 import { allocatePorts } from './port-publishing.ts';
+import { addDeviceCgroupRules } from './devices.ts';
 import { makeMountTargets, prepareProcess } from './process-setup.ts';
 import { securityGroups } from './security-options.ts';
 import type { TaskHandle } from './task-supervisor.ts';
@@ -76,6 +77,7 @@ export async function startTask(
     span.mark('rootfs mounted');
     prepareProcess(rootfs, spec.process!, req.user, securityGroups(req));
     if (req.sandbox?.join.some((j) => j.type === 'user')) makeMountTargets(rootfs, spec);
+    addDeviceCgroupRules(spec, req.deviceCgroupRules);
     if (useNetns) {
       const netns = await ctx.o.network.createNetns(id);
       netnsMade = true;

@@ -97,6 +97,8 @@ export type CreateRequest = {
   annotations?: Record<string, string>;
   /** The container's resolver (docker's --dns, --dns-search, --dns-option): each given part replaces the host's in its resolv.conf. */
   dns?: { servers?: string[]; search?: string[]; options?: string[] };
+  /** Device cgroup rules added to the defaults, `TYPE MAJOR:MINOR ACCESS` (docker's --device-cgroup-rule: `c 1:3 mr`, `b 7:* rwm`). */
+  deviceCgroupRules?: string[];
   /** Lines added to /etc/hosts, each `HOST:IP` (docker's --add-host). */
   extraHosts?: string[];
   /** Resource limits of the process (docker's --ulimit): `name` as in RLIMIT_<NAME> (nofile, nproc, core…), lower-case. */

@@ -4,7 +4,14 @@
 // Must never: import engine code or reach the daemon other than through the client.
 import { readFileSync } from 'node:fs';
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
-import type { ContainerDetails, CreateRequest, MountRequest, PortMapping, UpdateRequest } from '../../api/types.ts';
+import type {
+  ContainerDetails,
+  CreateRequest,
+  DeviceRequest,
+  MountRequest,
+  PortMapping,
+  UpdateRequest,
+} from '../../api/types.ts';
 import type { BerthClient } from '../../client/client.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
@@ -177,6 +184,28 @@ export function parsePort(v: string): PortMapping[] {
   return out;
 }
 
+/** docker's --device: HOST[:CONTAINER][:PERMISSIONS], where a second part of r, w and m alone is the permissions. */
+export function parseDevice(v: string): DeviceRequest {
+  const parts = v.split(':');
+  const perms = (p: string | undefined) => p !== undefined && /^(?!.*(.).*\1)[rwm]{1,3}$/.test(p);
+  let out: DeviceRequest | undefined;
+  if (parts.length === 1) out = { hostPath: parts[0]! };
+  else if (parts.length === 2)
+    out = perms(parts[1])
+      ? { hostPath: parts[0]!, permissions: parts[1]! }
+      : { hostPath: parts[0]!, containerPath: parts[1]! };
+  else if (parts.length === 3 && perms(parts[2]))
+    out = { hostPath: parts[0]!, containerPath: parts[1]!, permissions: parts[2]! };
+  if (!out?.hostPath.startsWith('/') || (out.containerPath !== undefined && !out.containerPath.startsWith('/')))
+    throw invalidArgument(
+      `--device ${JSON.stringify(v)}: expected /HOST/PATH[:/CONTAINER/PATH][:PERMISSIONS of r, w, m]`,
+    );
+  return {
+    ...out,
+    fields: { hostPath: `--device ${v}`, containerPath: `--device ${v}`, permissions: `--device ${v}` },
+  };
+}
+
 export function parseVolume(v: string): MountRequest {
   // `-v /path`: an anonymous volume (berthd names it; --rm and rm -v remove it).
   if (v.startsWith('/') && !v.includes(':')) return { type: 'volume', target: v };
@@ -288,6 +317,8 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['stop-signal'], kind: 'string' },
   { names: ['stop-timeout'], kind: 'int' },
   { names: ['add-host'], kind: 'strings' },
+  { names: ['device'], kind: 'strings' },
+  { names: ['device-cgroup-rule'], kind: 'strings' },
   { names: ['cap-add'], kind: 'strings' },
   { names: ['cap-drop'], kind: 'strings' },
   { names: ['privileged'], kind: 'bool' },
@@ -355,6 +386,8 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (f['stop-signal'] !== undefined) req.stopSignal = f['stop-signal'] as string;
   if (f['stop-timeout'] !== undefined) req.stopTimeout = f['stop-timeout'] as number;
   if (strings(f['add-host']).length) req.extraHosts = strings(f['add-host']);
+  if (strings(f.device).length) req.devices = strings(f.device).map(parseDevice);
+  if (strings(f['device-cgroup-rule']).length) req.deviceCgroupRules = strings(f['device-cgroup-rule']);
   if (strings(f.ulimit).length) req.ulimits = strings(f.ulimit).map(parseUlimit);
   if (f.init) req.init = true;
   const security = {

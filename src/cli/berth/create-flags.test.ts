@@ -6,6 +6,7 @@ import { parseFlags } from '../runtime/args.ts';
 import {
   createRequest,
   parseEnvFile,
+  parseDevice,
   parseMount,
   parseUlimit,
   parseVolume,
@@ -107,4 +108,25 @@ test("a failed run's status as docker's CLI decides it", () => {
   assert.equal(runFailureStatus(new Error('exec: "/nope": stat /nope: no such file or directory')), 127);
   assert.equal(runFailureStatus(new Error('RESOLVE_EXEC "/etc/passwd": Permission denied')), 126);
   assert.equal(runFailureStatus(new Error('no such image: x (pull or load it first)')), 125);
+});
+
+test("--device: docker's HOST[:CONTAINER][:PERMISSIONS]; --device-cgroup-rule goes through as written", () => {
+  const bare = (d: ReturnType<typeof parseDevice>) => {
+    const { fields, ...rest } = d;
+    assert.match(fields?.hostPath ?? '', /^--device \//);
+    return rest;
+  };
+  assert.deepEqual(bare(parseDevice('/dev/loop0')), { hostPath: '/dev/loop0' });
+  assert.deepEqual(bare(parseDevice('/dev/loop0:/dev/xd')), { hostPath: '/dev/loop0', containerPath: '/dev/xd' });
+  assert.deepEqual(bare(parseDevice('/dev/loop0:r')), { hostPath: '/dev/loop0', permissions: 'r' });
+  assert.deepEqual(bare(parseDevice('/dev/loop0:/dev/xd:rm')), {
+    hostPath: '/dev/loop0',
+    containerPath: '/dev/xd',
+    permissions: 'rm',
+  });
+  for (const bad of ['loop0', '/dev/a:b', '/dev/a:/dev/b:x', '/dev/a:/dev/b:rr', '/a:/b:r:w'])
+    assert.throws(() => parseDevice(bad), /--device .*expected \/HOST\/PATH/, bad);
+  const r = req('--device', '/dev/loop0:/dev/xd:r', '--device-cgroup-rule', 'b 7:* rm', 'busybox');
+  assert.deepEqual(r.devices?.map(bare), [{ hostPath: '/dev/loop0', containerPath: '/dev/xd', permissions: 'r' }]);
+  assert.deepEqual(r.deviceCgroupRules, ['b 7:* rm']);
 });

@@ -45,8 +45,9 @@ usage: berth [--host SOCKET] [--root DIR] [--debug] COMMAND [OPTIONS] [ARGS]
 
 containers (through berthd):
   run [-d] [-i] [-t] [--rm] [--name N] [-e K=V] [--env-file F] [-v SRC:DST[:ro] | -v /DST]
-      [--mount type=bind|volume|tmpfs,source=S,target=T[,readonly]] [--tmpfs DST] [-p [IP:]H:C[/udp]]
+      [--mount type=bind|volume|tmpfs,source=S,target=T[,readonly]] [--tmpfs DST] [-p [IP:]H[-H2]:C[-C2][/udp]]
       [--network NET] [-w DIR] [-u USER] [--hostname H] [--add-host HOST:IP] [--entrypoint CMD]
+      [--device /HOST[:/CONTAINER][:rwm]] [--device-cgroup-rule 'c|b|a MAJOR:MINOR rwm']
       [--memory 64m] [--cpus 0.5] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]] [--init]
       [--privileged] [--cap-add CAP] [--cap-drop CAP] [--restart no|always|unless-stopped|on-failure[:N]]
       [--runtime NAME] [--read-only] [--label K=V] IMAGE [COMMAND...]
