@@ -121,7 +121,12 @@ export async function startBerthd(
     if (existsSync(socket) && (await client.ping())) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!(await client.ping())) throw new Error(`berthd did not come up in 60 s: ${err}`);
+  if (!(await client.ping())) {
+    // Never leave it behind: the test fails, the daemon goes (a live child holds the test process open).
+    proc.kill('SIGKILL');
+    await exited;
+    throw new Error(`berthd did not come up in 60 s: ${err}`);
+  }
   // Another berthd on the same run root answers the ping while this one refuses to start.
   if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);
   return {
