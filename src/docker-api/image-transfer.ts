@@ -1,6 +1,7 @@
 // Images moving in and out through the Docker API: save (GET /images/{name}/get, /images/get),
 // load (POST /images/load), import (POST /images/create?fromSrc), push (POST /images/{name}/push,
 // with Docker's JSON progress), and POST /auth (a login check against the registry).
+import { applyChanges } from '../engine/container-commit.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { orNoSuch, refused } from './errors.ts';
 import { imageIdOf } from './image-ids.ts';
@@ -62,19 +63,20 @@ export function imageTransferRoutes(r: DockerRouter): void {
     const src = c.query.get('fromSrc');
     if (!src) return pullRoute(c);
     if (src !== '-') throw refused(`import from ${src}`, 'berthd imports the request body (fromSrc=-)');
-    if (c.query.getAll('changes').some(Boolean))
-      throw refused('import --change', 'berthd imports the rootfs with an empty config');
-    if (c.query.get('message')) throw refused('import --message', 'berthd writes no history entry on import');
+    // --change: the instructions commit takes too (CMD, ENTRYPOINT, ENV, …); --message: the history comment.
+    const changes = c.query.getAll('changes').filter(Boolean);
+    const message = c.query.get('message');
+    if (changes.length) applyChanges({ architecture: '', os: '', rootfs: { type: 'layers', diff_ids: [] } }, changes); // 400 before the body is read
     const repo = c.query.get('repo');
     const tag = c.query.get('tag');
     const platform = c.query.get('platform');
     const write = jsonMessages(c);
     try {
-      const res = await c.engine.images.importRootfs(
-        c.req,
-        repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined,
-        platform ? { platform } : {},
-      );
+      const res = await c.engine.images.importRootfs(c.req, repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined, {
+        ...(platform ? { platform } : {}),
+        ...(message ? { comment: message } : {}),
+        ...(changes.length ? { configure: (cfg) => applyChanges(cfg, changes) } : {}),
+      });
       c.engine.events.publish('image', 'import', res.name, { digest: res.target.digest });
       write({ status: (await imageIdOf(c.engine, res.name)) ?? res.target.digest });
     } catch (e) {

@@ -871,7 +871,7 @@ export class ImageService {
   async importRootfs(
     input: string | Readable,
     reference?: string,
-    opts: { platform?: string } = {},
+    opts: { platform?: string; comment?: string; configure?: (config: ImageConfig) => void } = {},
   ): Promise<{ name: string; target: Descriptor }> {
     const name = reference ? resolveName(reference) : undefined;
     const label = typeof input === 'string' ? input : 'stdin';
@@ -884,6 +884,8 @@ export class ImageService {
         leaseId,
         label,
         platform,
+        ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+        ...(opts.configure ? { configure: opts.configure } : {}),
       });
       await this.#unpackForHost(name ?? label, target, platform);
       const finalName = name ?? `${UNNAMED_REPOSITORY}@${target.digest}`;

@@ -22,6 +22,10 @@ export type ImportOptions = {
   leaseId: string;
   label: string;
   platform: Platform;
+  /** The history entry's comment (docker import --message); default "imported from <label>". */
+  comment?: string;
+  /** Edits the generated config before it is stored (docker import --change, applied by the engine). */
+  configure?: (config: ImageConfig) => void;
 };
 
 export async function importRootfs(
@@ -69,8 +73,9 @@ export async function importRootfs(
     ...(opts.platform.variant ? { variant: opts.platform.variant } : {}),
     config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
     rootfs: { type: 'layers', diff_ids: [digest] },
-    history: [{ created, created_by: 'berth import', comment: `imported from ${label}` }],
+    history: [{ created, created_by: 'berth import', comment: opts.comment ?? `imported from ${label}` }],
   };
+  opts.configure?.(config);
   const cfgBytes = JSON.stringify(config);
   await content.addResource(leaseId, digestOf(cfgBytes));
   const cfg = await writeBlob(content, cfgBytes);

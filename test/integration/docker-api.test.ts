@@ -641,6 +641,30 @@ for (const c of CLIENTS) {
       );
       const ran = await docker(c.bin, 'run', '--rm', `imported${v}:1`, '/bin/echo', 'from-import');
       assert.equal(ran.stdout, 'from-import\n', ran.stderr);
+      // --change sets the config (as commit's), --message the history comment.
+      const changed = await docker(
+        c.bin,
+        'import',
+        '--change',
+        'CMD ["/bin/echo", "changed"]',
+        '--change',
+        'ENV MODE=imported',
+        '--message',
+        'from a tar',
+        join(dir, 'rootfs.tar'),
+        `imported${v}:changed`,
+      );
+      assert.equal(changed.code, 0, changed.stderr);
+      const cmd = await docker(c.bin, 'run', '--rm', `imported${v}:changed`);
+      assert.equal(cmd.stdout, 'changed\n', cmd.stderr);
+      const env = await docker(c.bin, 'image', 'inspect', '--format', '{{json .Config.Env}}', `imported${v}:changed`);
+      assert.match(env.stdout, /"MODE=imported"/);
+      const hist = await docker(c.bin, 'history', '--format', '{{.Comment}}', `imported${v}:changed`);
+      assert.equal(hist.stdout.trim(), 'from a tar', hist.stderr);
+      const bad = await docker(c.bin, 'import', '--change', 'RUN true', join(dir, 'rootfs.tar'), `imported${v}:bad`);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /Error response from daemon: .*RUN/i);
+      assert.equal((await docker(c.bin, 'rmi', `imported${v}:changed`)).code, 0);
       assert.equal((await docker(c.bin, 'save', '-o', join(dir, 'saved.tar'), `imported${v}:1`)).code, 0);
       const rmi = await docker(c.bin, 'rmi', `imported${v}:1`);
       assert.match(rmi.stdout, new RegExp(`Untagged: imported${v}:1\\nDeleted: ${id}`));
