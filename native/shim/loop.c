@@ -11,7 +11,12 @@
  * HOLDING (--await-attach-ms, for an exec whose client attaches after the process started): the
  * output is left unread in the pipes or the pty (the process blocks once they are full) and an
  * exit is not closed, until the first client has its ATTACHED or the time is up; that client then
- * gets every byte, and the status, of a command that exited at once. */
+ * gets every byte, and the status, of a command that exited at once.
+ *
+ * Paced (the same flag): an exec's output has a client that asked for it, so a client that lags is
+ * waited for instead of dropped: the output is left unread (the process blocks on a full pipe, as
+ * under docker exec) while any client could not take two more chunks, and read again once it can. A
+ * container's own output is never paced: its log has everything, and a slow client is dropped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -60,6 +65,8 @@ static char oom_file[4200]; /* the memory cgroup's OOM counter file, "" when unk
 static long long oom_before = -1;
 static int holding;              /* output unread until the first client (--await-attach-ms) */
 static long long hold_deadline;  /* monotonic ms */
+static int paced;                /* an exec's output waits for its clients (--await-attach-ms) */
+static int out_paused;           /* paced, and a client is full: the output fds are out of epoll */
 
 static long long now_ms(void)
 {
@@ -78,8 +85,8 @@ static void ep(int op, int fd, uint32_t tag, uint32_t events)
 /* The pty master is both the output and (with --stdin) the stdin: one registration for both. */
 static void update_out_events(void)
 {
-	if (S->out_fd < 0)
-		return;
+	if (S->out_fd < 0 || out_paused)
+		return; /* paused: pace() registers it again with the right events */
 	uint32_t ev = EPOLLIN;
 	if (S->stdin_fd == S->out_fd && stdin_len)
 		ev |= EPOLLOUT;
@@ -368,6 +375,36 @@ static void accept_client(void)
 	}
 }
 
+/* Paced output: every client must have room for two more chunks (stdout and stderr may both be read
+ * in one turn of the loop) before the output is read again. The fds leave epoll while paused: a pipe
+ * whose writer is gone reports EPOLLHUP even with no events asked, which would spin the loop. */
+static void pace(void)
+{
+	if (!paced || holding || phase == CLOSING)
+		return;
+	int full = 0;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0 && clients[i].outlen + 2 * (FRAME_HEADER + READ_CHUNK) > sizeof clients[i].out)
+			full = 1;
+	if (full == out_paused)
+		return;
+	out_paused = full;
+	if (full) {
+		if (S->out_fd >= 0)
+			ep(EPOLL_CTL_DEL, S->out_fd, 0, 0);
+		if (S->err_fd >= 0)
+			ep(EPOLL_CTL_DEL, S->err_fd, 0, 0);
+		return;
+	}
+	if (S->out_fd >= 0)
+		ep(EPOLL_CTL_ADD, S->out_fd, T_OUT,
+		   EPOLLIN | (S->stdin_fd == S->out_fd && stdin_len ? EPOLLOUT : 0));
+	if (S->err_fd >= 0)
+		ep(EPOLL_CTL_ADD, S->err_fd, T_ERR, EPOLLIN);
+	if (phase == DRAINING)
+		deadline = now_ms() + S->cfg->drain_ms; /* the drain's time counts from when it can read */
+}
+
 /* Reads one chunk of output: to the log, then to every client. */
 static void output(int *fd, int stream)
 {
@@ -463,6 +500,7 @@ static void finish(void)
 	if (S->err_fd >= 0 && S->err_fd != S->out_fd)
 		close(S->err_fd);
 	S->out_fd = S->err_fd = S->master_fd = -1;
+	out_paused = 0;
 	if (S->stdin_fd >= 0)
 		close(S->stdin_fd);
 	S->stdin_fd = -1;
@@ -501,6 +539,7 @@ int loop_run(struct shim *s)
 	ep(EPOLL_CTL_ADD, s->listen_fd, T_LISTEN, EPOLLIN);
 	if (s->cfg->await_attach_ms > 0) {
 		holding = 1;
+		paced = 1;
 		hold_deadline = now_ms() + s->cfg->await_attach_ms;
 	} else {
 		if (s->out_fd >= 0)
@@ -516,7 +555,8 @@ int loop_run(struct shim *s)
 			shim_log("no attach client within %d ms: reading the output", s->cfg->await_attach_ms);
 			release_hold();
 		}
-		if (!holding && phase == DRAINING && ((s->out_fd < 0 && s->err_fd < 0) || now_ms() >= deadline))
+		if (!holding && !out_paused && phase == DRAINING &&
+		    ((s->out_fd < 0 && s->err_fd < 0) || now_ms() >= deadline))
 			finish();
 		if (phase == CLOSING && (nclients == 0 || now_ms() >= deadline))
 			break;
@@ -524,7 +564,7 @@ int loop_run(struct shim *s)
 		if (holding) {
 			long long left = hold_deadline - now_ms();
 			timeout = left < 0 ? 0 : (int)left;
-		} else if (phase != RUNNING) {
+		} else if (phase != RUNNING && !out_paused) {
 			long long left = deadline - now_ms();
 			timeout = left < 0 ? 0 : (int)left;
 		}
@@ -566,6 +606,7 @@ int loop_run(struct shim *s)
 					client_drop(c); /* both directions closed: no one to write to */
 			}
 		}
+		pace();
 	}
 	if (quit && phase == DRAINING)
 		finish(); /* told to leave while draining: the exit is known, record it */

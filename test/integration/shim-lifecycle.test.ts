@@ -428,6 +428,48 @@ shimTest(
   },
 );
 
+shimTest("an exec's client that lags is waited for, not dropped: every byte of its output arrives", async (s) => {
+  const id = s.id();
+  const bundle = s.bundle({ args: ['sleep', '100'] });
+  const main = await s.start(id, { bundle });
+  s.runtime('start', id);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  const SIZE = 3_000_000; // far more than the shim's queue per client and the socket's buffer together
+  const processJson = s.writeFile(
+    'process-bulk.json',
+    JSON.stringify({ ...spec.process, args: sh(`head -c ${SIZE} /dev/zero | tr '\\0' a; exit 3`) }),
+  );
+  const ex = await s.start(id, { exec: { processJson }, awaitAttachMs: 60_000 });
+  // A sink that takes nothing until it is released: the attachment pauses its socket, the shim's
+  // queue for it fills, and the exec's output must wait instead of the client being dropped.
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let got = 0;
+  let bad = 0;
+  const sink = new Writable({
+    highWaterMark: 1024,
+    write(chunk: Buffer, _enc, cb) {
+      got += chunk.length;
+      for (const b of chunk) if (b !== 0x61) bad++;
+      released.then(() => cb());
+    },
+  });
+  const a = attach(ex.stateDir, { stdout: sink });
+  await a.ready;
+  // Held until the shim has stopped reading: the exec is still running, blocked on its full pipe.
+  await until('the exec to block on its output', () => got > 0 && existsSync(`/proc/${ex.containerPid}`), 60_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  release();
+  await a.done;
+  assert.equal(got, SIZE, 'every byte reached the client');
+  assert.equal(bad, 0);
+  assert.equal(a.exit?.exitCode, 3, 'and the status after it');
+  s.runtime('kill', id, 'KILL');
+  await waitExit(main.stateDir);
+});
+
 shimTest('an orphan holding stdout (no pid namespace) delays exit.json only by --drain-ms', async (s) => {
   const id = s.id();
   const bundle = s.bundle({
