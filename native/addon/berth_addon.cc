@@ -15,6 +15,7 @@
 // process) or apply to one thread only. Those live in native/berth-init, a single-threaded program.
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <netinet/in.h>
@@ -402,6 +403,13 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
     ThrowErrno(env, err, "pidfd_open", "(pid " + std::to_string(pid) + ")");
   }
   return Napi::Number::New(env, static_cast<double>(fd));
+}
+
+// mallocTrim(): whether glibc gave freed memory back to the kernel (malloc_trim(0), every arena).
+// free() keeps what it frees for reuse, so a long-lived process holds its peak: berthd after an
+// image's layers were unpacked in a worker thread (the worker's isolate is gone, its arena stays).
+Napi::Value MallocTrim(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
 }
 
 // pidfdSendSignal(pidfd, sig): undefined.
@@ -870,6 +878,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
   exports.Set("mknod", Napi::Function::New(env, MkNod, "mknod"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
   exports.Set("prctlSetChildSubreaper", Napi::Function::New(env, PrctlSetChildSubreaper, "prctlSetChildSubreaper"));

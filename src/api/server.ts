@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { listenApiSocket } from '../engine/api-socket.ts';
+import { httpLazyServer, type LazyServer } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
 import { readUpgradeBody } from '../engine/upgrade-body.ts';
@@ -126,16 +126,11 @@ export function jsonLines(res: ServerResponse): (v: unknown) => Promise<void> {
     });
 }
 
-export type ApiServer = { server: Server; close: () => Promise<void> };
-
-/** Serves `router` on a unix socket at `socketPath`, mode 0660 and group `gid` (src/engine/api-socket.ts). */
-export async function serveApi(
-  engine: Engine,
-  router: Router,
-  socketPath: string,
-  log: (m: string) => void = () => {},
-  gid = 0,
-): Promise<ApiServer> {
+/**
+ * The native API's server for `router`, fed the connections of berthd's API socket, which
+ * serveLazily (src/engine/api-socket.ts) listens on and loads this at the first connection.
+ */
+export function apiServer(engine: Engine, router: Router, log: (m: string) => void = () => {}): LazyServer {
   const server = createServer(async (req, res) => {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
@@ -216,9 +211,5 @@ export async function serveApi(
       );
     }
   });
-  const closeSocket = await listenApiSocket(server, socketPath, gid);
-  return {
-    server,
-    close: closeSocket,
-  };
+  return httpLazyServer(server);
 }

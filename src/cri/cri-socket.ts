@@ -1,5 +1,4 @@
-import { createServer } from 'node:net';
-import { listenApiSocket } from '../engine/api-socket.ts';
+import { serveLazily } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { CriServer, CriServerOptions } from './grpc-server.ts';
 
@@ -16,37 +15,23 @@ export async function serveCriSocket(
   gid = 0,
   o: CriServerOptions = {},
 ): Promise<CriSocket> {
-  let grpc: CriServer | undefined;
-  let loading: Promise<CriServer> | undefined;
-  const load = (): Promise<CriServer> => {
-    loading ??= import('./grpc-server.ts').then((m) => {
-      grpc = m.createCriServer(engine, log, o);
-      return grpc;
-    });
-    return loading;
-  };
-  const server = createServer({ pauseOnConnect: true }, (socket) => {
-    // Paused until the gRPC server owns it (nothing is read and lost meanwhile); the HTTP/2 session
-    // reads through the socket's handle once it is resumed.
-    const hand = (g: CriServer) => {
-      g.inject(socket);
-      socket.resume();
-    };
-    if (grpc) {
-      hand(grpc);
-      return;
-    }
-    load().then(hand, (e: Error) => {
-      log(`CRI server failed to load: ${e.message}`);
-      socket.destroy();
-    });
-  });
-  const closeSocket = await listenApiSocket(server, socketPath, gid);
-  return {
-    loaded: () => grpc !== undefined,
-    close: async () => {
-      await closeSocket();
-      await grpc?.close();
+  // The gRPC server takes each connection paused (nothing read and lost meanwhile); the HTTP/2
+  // session reads through the socket's handle once it is resumed.
+  return serveLazily(
+    socketPath,
+    gid,
+    'the CRI server',
+    log,
+    async () => {
+      const grpc: CriServer = (await import('./grpc-server.ts')).createCriServer(engine, log, o);
+      return {
+        take(socket) {
+          grpc.inject(socket);
+          socket.resume();
+        },
+        close: () => grpc.close(),
+      };
     },
-  };
+    false,
+  );
 }

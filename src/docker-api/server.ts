@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { listenApiSocket } from '../engine/api-socket.ts';
+import { httpLazyServer, type LazyServer } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
 import { timingSpan } from '../engine/timing.ts';
 import { readUpgradeBody } from '../engine/upgrade-body.ts';
@@ -127,8 +127,6 @@ function sendError(res: ServerResponse, e: unknown): void {
   res.end(body);
 }
 
-export type DockerServer = { server: Server; close: () => Promise<void> };
-
 export function dockerRequestListener(
   engine: Engine,
   router: DockerRouter,
@@ -178,14 +176,11 @@ export function dockerRequestListener(
   };
 }
 
-/** Serves `router` on a unix socket at `socketPath`, mode 0660 and group `gid` (src/engine/api-socket.ts). */
-export async function serveDockerApi(
-  engine: Engine,
-  router: DockerRouter,
-  socketPath: string,
-  log: (m: string) => void = () => {},
-  gid = 0,
-): Promise<DockerServer> {
+/**
+ * The Docker Engine API's server for `router`, fed the connections of berthd's Docker socket,
+ * which serveLazily (src/engine/api-socket.ts) listens on and loads this at the first connection.
+ */
+export function dockerServer(engine: Engine, router: DockerRouter, log: (m: string) => void = () => {}): LazyServer {
   const state = new DockerState();
   const server = createServer(dockerRequestListener(engine, router, state, log));
   server.on('upgrade', async (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -225,12 +220,5 @@ export async function serveDockerApi(
       );
     }
   });
-  const closeSocket = await listenApiSocket(server, socketPath, gid);
-  return {
-    server,
-    close: async () => {
-      await closeSocket();
-      state.close();
-    },
-  };
+  return httpLazyServer(server, async () => state.close());
 }

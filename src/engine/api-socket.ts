@@ -4,9 +4,11 @@
 // default): whoever may connect may run containers as root, so the group is the whole list of who
 // may. berthd has no TCP listener: a TCP address is refused here (docs/security.md says what one
 // would need: TLS with client certificates).
+// The servers behind the sockets are loaded at their first connection (serveLazily): node:http,
+// the routers and the Docker API's code, or grpc-js, cost an idle berthd that nobody calls.
 // Must never: leave a socket reachable with another mode or group, even for a moment.
 import { readFileSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { chmod, chown, mkdtemp, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
@@ -99,5 +101,70 @@ export async function listenApiSocket(server: Server, path: string, gid: number)
       for (const s of sockets) s.destroy();
     });
     await rm(path, { force: true });
+  };
+}
+
+/** What serves an API socket's connections once loaded. */
+export type LazyServer = {
+  /** Takes a connection (paused: nothing has been read from it) and serves it. */
+  take(socket: Socket): void;
+  /** Ends what the server holds beyond its connections. */
+  close(): Promise<void>;
+};
+
+/** An HTTP server (node:http's Server is one) as a LazyServer: connections handed to it as if it had accepted them. */
+export function httpLazyServer(server: { emit(event: 'connection', s: Socket): boolean }, close = async () => {}) {
+  return {
+    take(socket: Socket) {
+      server.emit('connection', socket);
+      socket.resume();
+    },
+    close,
+  } satisfies LazyServer;
+}
+
+/**
+ * Listens on an API socket (listenApiSocket's policy) with a bare node:net server, and loads what
+ * serves it at the first connection. Connections are accepted paused (pauseOnConnect), so nothing
+ * is read before the server owns them. A load that fails is logged, that connection closed, and
+ * the next connection tries again.
+ */
+export async function serveLazily(
+  path: string,
+  gid: number,
+  what: string,
+  log: (m: string) => void,
+  load: () => Promise<LazyServer>,
+  /**
+   * Whether a client's half-close leaves our side writable. node:http's servers are made so (a
+   * Docker client half-closes a hijacked attach once it has no stdin, and still reads the output);
+   * http2's are not.
+   */
+  allowHalfOpen = true,
+): Promise<{ loaded(): boolean; close(): Promise<void> }> {
+  let served: LazyServer | undefined;
+  let loading: Promise<LazyServer> | undefined;
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen }, (socket) => {
+    if (served) {
+      served.take(socket);
+      return;
+    }
+    loading ??= load().then((s) => (served = s));
+    loading.then(
+      (s) => s.take(socket),
+      (e: unknown) => {
+        loading = undefined;
+        log(`${what} failed to load: ${e instanceof Error ? e.message : String(e)}`);
+        socket.destroy();
+      },
+    );
+  });
+  const closeSocket = await listenApiSocket(server, path, gid);
+  return {
+    loaded: () => served !== undefined,
+    close: async () => {
+      await closeSocket();
+      await served?.close();
+    },
   };
 }

@@ -19,7 +19,10 @@ import { mountOptionFlags } from '../oci/runtime-linux-tables.ts';
 import { isSyscallError, mount, constants as sysc, umount2 } from '../sys/native.ts';
 import type { Mount } from './snapshotter.ts';
 
-const run = promisify(execFile);
+// Promisified at the call, not at load: berthd's bundle loads node:child_process only then
+// (scripts/bundle.ts, LAZY_BUILTINS).
+const run = (file: string, args: string[], opts: { cwd?: string; maxBuffer?: number } = {}) =>
+  promisify(execFile)(file, args, opts);
 const MOUNT_BIN = '/usr/bin/mount';
 /** One page minus the terminating NUL: the most option data legacy mount(2) passes on. */
 export const MAX_MOUNT_DATA = 4095;

@@ -14,7 +14,10 @@ import type { SnapshotRow } from './metadata-store.ts';
 import { SnapshotterBase } from './snapshotter-base.ts';
 import type { Mount, SnapshotKind } from './snapshotter.ts';
 
-const run = promisify(execFile);
+// Promisified at the call, not at load: berthd's bundle loads node:child_process only then
+// (scripts/bundle.ts, LAZY_BUILTINS).
+const run = (file: string, args: string[], opts: { cwd?: string; maxBuffer?: number } = {}) =>
+  promisify(execFile)(file, args, opts);
 
 export class NativeSnapshotter extends SnapshotterBase {
   readonly applyFormat = 'plain' as const;

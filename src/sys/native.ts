@@ -161,6 +161,7 @@ interface Addon {
   mkfifo(path: string, mode: number): void;
   mknod(path: string, mode: number, major: number, minor: number): void;
   pidfdOpen(pid: number): number;
+  mallocTrim(): boolean;
   pidfdSendSignal(pidfd: number, sig: number): void;
   pidfdWait(pidfd: number, timeoutMs: number): boolean;
   prctlSetChildSubreaper(on: boolean): void;
@@ -320,6 +321,15 @@ export function mknod(path: string, mode: number, major: number, minor: number):
 }
 
 /** pidfd_open(2): an fd (close-on-exec) that names this one process even after its pid is reused. */
+/**
+ * Gives the memory glibc's malloc holds freed back to the kernel (malloc_trim): a long-lived
+ * process otherwise keeps its peak, e.g. berthd once a layer apply worker (a whole isolate) stops.
+ * Whether anything was released.
+ */
+export function mallocTrim(): boolean {
+  return loadAddon().mallocTrim();
+}
+
 export function pidfdOpen(pid: number): number {
   return loadAddon().pidfdOpen(pid);
 }

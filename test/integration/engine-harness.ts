@@ -113,8 +113,9 @@ export async function startBerthd(
   });
   const client = new BerthClient(socket);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  // A deadline, not a count of polls: at a load of 35, berthd took 15 s to serve (from source).
-  const end = Date.now() + 60_000;
+  // A deadline, not a count of polls: at a load of 35, berthd took 15 s to serve (from source), and
+  // its first connection loads the API server (from source, dozens of modules: seconds more).
+  const end = Date.now() + 90_000;
   while (Date.now() < end) {
     if (proc.exitCode !== null || proc.signalCode !== null)
       throw new Error(`berthd exited with ${proc.exitCode ?? proc.signalCode}: ${err}`);
@@ -125,7 +126,7 @@ export async function startBerthd(
     // Never leave it behind: the test fails, the daemon goes (a live child holds the test process open).
     proc.kill('SIGKILL');
     await exited;
-    throw new Error(`berthd did not come up in 60 s: ${err}`);
+    throw new Error(`berthd did not come up in 90 s: ${err}`);
   }
   // Another berthd on the same run root answers the ping while this one refuses to start.
   if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${err}`);

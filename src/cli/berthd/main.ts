@@ -5,13 +5,9 @@
 // Must never: stop containers on exit, or hold logic beyond wiring.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { apiRouter } from '../../api/routes.ts';
-import { serveApi } from '../../api/server.ts';
 import { serveCriSocket } from '../../cri/cri-socket.ts';
 import { parseStreamAddress } from '../../cri/stream-requests.ts';
-import { apiSocketPath, resolveGroup } from '../../engine/api-socket.ts';
-import { dockerRouter } from '../../docker-api/routes.ts';
-import { serveDockerApi } from '../../docker-api/server.ts';
+import { apiSocketPath, resolveGroup, serveLazily } from '../../engine/api-socket.ts';
 import { Engine } from '../../engine/engine.ts';
 import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.ts';
 import { CniNetworking } from '../../engine/network-cni.ts';
@@ -171,9 +167,25 @@ export async function main(argv: string[]): Promise<void> {
     ? await serveCriSocket(engine, criSocket, log, gid, streamAddress ? { streamAddress } : {})
     : undefined;
   if (criSocket) log(`serving the CRI (runtime.v1, runtime.v1alpha2) on ${criSocket}`);
-  const docker = dockerSocket ? await serveDockerApi(engine, dockerRouter(), dockerSocket, dlog, gid) : undefined;
+  // The native and Docker APIs likewise: node:http, the routers and the Docker API's code are
+  // imported at each socket's first connection.
+  const docker = dockerSocket
+    ? await serveLazily(dockerSocket, gid, 'the Docker Engine API', log, async () => {
+        const [{ dockerServer }, { dockerRouter }] = await Promise.all([
+          import('../../docker-api/server.ts'),
+          import('../../docker-api/routes.ts'),
+        ]);
+        return dockerServer(engine, dockerRouter(), dlog);
+      })
+    : undefined;
   if (dockerSocket) log(`serving the Docker Engine API on ${dockerSocket}`);
-  const api = await serveApi(engine, apiRouter(), socket, dlog, gid);
+  const api = await serveLazily(socket, gid, 'the native API', log, async () => {
+    const [{ apiServer }, { apiRouter }] = await Promise.all([
+      import('../../api/server.ts'),
+      import('../../api/routes.ts'),
+    ]);
+    return apiServer(engine, apiRouter(), dlog);
+  });
   log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
 
   let stopping = false;
@@ -193,7 +205,8 @@ export async function main(argv: string[]): Promise<void> {
   // Shims and runtimes are not berthd's children after their double fork; nothing to reap here.
 }
 
-if (import.meta.main) {
+/** Runs berthd with this process's arguments; dist/bin/berthd calls it (scripts/bundle.ts). */
+export function runMain(): void {
   main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`berthd: ${errorMessage(e)}\n`);
     if (process.argv.includes('--debug') && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
@@ -208,3 +221,5 @@ function cdiDirs(v: unknown): string[] {
     );
   return v as string[];
 }
+
+if (import.meta.main) runMain();
