@@ -16,6 +16,7 @@ import type {
   ContainerDetails,
   CreateRequest,
   DeviceRequest,
+  HugepageLimit,
   MountRequest,
   PortMapping,
   SeccompChoice,
@@ -216,18 +217,21 @@ export function securityOf(sc: Msg, field: string): SecurityOptions {
   return out;
 }
 
-/** LinuxContainerResources beyond memory and CPU quota: shares, cpuset, OOM score; hugepages and unified refused when set. */
+/** LinuxContainerResources beyond memory and CPU quota: shares, cpuset, OOM score, hugepages; unified refused when set. */
 function resourcesOf(
   res: Msg,
   field: string,
-): Pick<CreateRequest, 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'oomScoreAdj'> {
-  for (const [i, h] of ((res.hugepage_limits ?? []) as Msg[]).entries()) {
-    if (int64(h.limit) > 0)
-      throw unsupported(`${field}.hugepage_limits[${i}]: hugepage limits are not supported by berth yet (expected 0)`);
-  }
+): Pick<CreateRequest, 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'oomScoreAdj' | 'hugepageLimits'> {
+  // The engine drops the zeros (a kubelet sends one per page size) and checks the rest against the host.
+  const hugepageLimits: HugepageLimit[] = ((res.hugepage_limits ?? []) as Msg[]).map((h, i) => ({
+    pageSize: String(h.page_size ?? ''),
+    limit: int64(h.limit),
+    field: `${field}.hugepage_limits[${i}]`,
+  }));
   if (Object.keys(res.unified ?? {}).length)
     throw unsupported(`${field}.unified: cgroup v2 parameters are not supported by berth yet`);
   return {
+    ...(hugepageLimits.length ? { hugepageLimits } : {}),
     ...(int64(res.cpu_shares) > 0 ? { cpuShares: Math.max(2, int64(res.cpu_shares)) } : {}),
     ...(res.cpuset_cpus ? { cpusetCpus: res.cpuset_cpus } : {}),
     ...(res.cpuset_mems ? { cpusetMems: res.cpuset_mems } : {}),
@@ -834,9 +838,18 @@ export class CriRuntimeService {
   async UpdateContainerResources(req: Msg): Promise<Msg> {
     const id = required(req.container_id, 'container_id');
     const res: Msg = req.linux ?? {};
-    const { cpuShares, cpusetCpus, cpusetMems, oomScoreAdj } = resourcesOf(res, 'linux');
+    const { cpuShares, cpusetCpus, cpusetMems, oomScoreAdj, hugepageLimits } = resourcesOf(res, 'linux');
     if (oomScoreAdj !== undefined)
       throw unsupported('linux.oom_score_adj: cannot be changed on a running container by berth (expected 0)');
+    // A kubelet repeats the container's hugepage limits: the same ones pass, a change is refused.
+    const had = hugepageLimits?.some((h) => h.limit > 0)
+      ? (this.#e.containers.inspect(id).request.hugepageLimits ?? [])
+      : [];
+    for (const h of hugepageLimits ?? [])
+      if (h.limit > 0 && !had.some((x) => x.pageSize === h.pageSize && x.limit === h.limit))
+        throw unsupported(
+          `${h.field}: ${h.pageSize} ${h.limit}: berth cannot change a running container's hugepage limits (it has ${had.map((x) => `${x.pageSize} ${x.limit}`).join(', ') || 'none'})`,
+        );
     await this.#e.pods.updateContainerResources(id, {
       ...(int64(res.memory_limit_in_bytes) > 0 ? { memory: int64(res.memory_limit_in_bytes) } : {}),
       ...(int64(res.cpu_quota) > 0 && int64(res.cpu_period) > 0

@@ -15,6 +15,7 @@ import { generateName } from './container-names.ts';
 import { checkCreateRequest, publishedPorts } from './container-request.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { faultPoint } from './fault-points.ts';
+import { checkHugepageLimits } from './hugepages.ts';
 import { MODES } from './owned-modes.ts';
 import { ownBoundingCaps } from './security-options.ts';
 import { buildSpec } from './spec-builder.ts';
@@ -110,8 +111,11 @@ export async function createContainer(
   // request carries it so that start and exec see it (as docker's Config.User shows it).
   const imageUser = image.config.config?.User;
   const user = req.user === undefined && imageUser ? { user: imageUser } : {};
+  const hugepageLimits = checkHugepageLimits(req.hugepageLimits);
+  const { hugepageLimits: _asked, ...rest } = req;
   const request: CreateRequest = {
-    ...req,
+    ...rest,
+    ...(hugepageLimits.length ? { hugepageLimits } : {}),
     name,
     ...user,
     ...(ports.length ? { ports } : {}),

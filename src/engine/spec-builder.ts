@@ -284,6 +284,8 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     if (!(req.cpus > 0)) throw invalidArgument(`cpus ${req.cpus}: expected a positive number`);
     resources.cpu = { period: 100000, quota: Math.round(req.cpus * 100000) };
   }
+  if (req.hugepageLimits?.length)
+    resources.hugepageLimits = req.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: h.limit }));
   if (req.pidsLimit !== undefined) {
     if (!Number.isInteger(req.pidsLimit) || req.pidsLimit === 0)
       throw invalidArgument(`pids-limit ${req.pidsLimit}: expected a positive integer (or -1 for unlimited)`);

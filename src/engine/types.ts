@@ -105,6 +105,8 @@ export type CreateRequest = {
   ulimits?: { name: string; soft: number; hard: number }[];
   /** Run an init (tini, from berthd's host) as PID 1 that reaps zombies and forwards signals (docker's --init). */
   init?: boolean;
+  /** Huge pages the container may use, per page size (the CRI's hugepage_limits; 0 entries are dropped). */
+  hugepageLimits?: HugepageLimit[];
   /** Host device nodes made in the container (docker's --device, the CRI's devices), looked up at create. */
   devices?: DeviceRequest[];
   /** CDI devices by fully-qualified name, `vendor.com/class=name`, from the CDI spec files in berthd's CDI directories. */
@@ -112,6 +114,9 @@ export type CreateRequest = {
   /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
   sandbox?: SandboxMembership;
 };
+
+/** `pageSize` as the cgroup files name it ("2MB", "1GB"); `limit` in bytes; `field` names the entry in errors. */
+export type HugepageLimit = { pageSize: string; limit: number; field?: string };
 
 /**
  * A host device for a container: the node at `hostPath` (followed through symlinks) appears at

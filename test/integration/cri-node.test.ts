@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { cgroupV1Dir } from '../lib/host.ts';
 import { CriClient, shContainer, criError, criUnderTest, removeAllPods, Status } from '../lib/cri-client.ts';
 import { type Daemon, finish, startBerthd, startCriBerthd, tempRoots } from './engine-harness.ts';
 
@@ -409,3 +410,90 @@ test('CDI devices: resolved from JSON and YAML specs in the configured directori
     cri.close();
   }
 });
+
+/** Where this host's hugetlb controller is for berth (a v1 hierarchy, or the cgroup2 root on a v2-only host), or why none. */
+function hugetlbDir(): { dir: string; v2: boolean } | string {
+  const v1 = cgroupV1Dir('hugetlb');
+  if (v1) return { dir: v1, v2: false };
+  if (cgroupV1Dir('memory')) return 'the hugetlb controller is not mounted as a cgroup v1 hierarchy';
+  const controllers = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8')
+    : '';
+  return controllers.split(/\s+/).includes('hugetlb')
+    ? { dir: '/sys/fs/cgroup', v2: true }
+    : 'no hugetlb controller in cgroup2';
+}
+
+for (const version of ['v1', 'v1alpha2'] as const) {
+  test(`${version}: hugepage_limits: zeros dropped; a limit honoured where the host has hugetlb and the page size, else refused naming the field and why`, {
+    skip,
+  }, async () => {
+    const cri = new CriClient(criSocket, version);
+    const pods: string[] = [];
+    try {
+      const zero = await podWith(cri, 'hp0', {
+        linux: {
+          resources: {
+            hugepage_limits: [
+              { page_size: '2MB', limit: 0 },
+              { page_size: '1GB', limit: 0 },
+            ],
+          },
+        },
+      });
+      pods.push(zero.pod);
+      const spec = JSON.parse(
+        (await cri.runtime.ContainerStatus!({ container_id: zero.id, verbose: true })).info.info,
+      ).spec;
+      assert.equal(spec.linux.resources.hugepageLimits, undefined, 'limits of 0 mean nothing');
+
+      const config = podConfig();
+      const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+      pods.push(pod);
+      const create = (limits: object[]) =>
+        cri.runtime.CreateContainer!({
+          pod_sandbox_id: pod,
+          config: container('hp', ['exec sleep 300'], { linux: { resources: { hugepage_limits: limits } } }),
+          sandbox_config: config,
+        });
+      const bad = await criError(create([{ page_size: '2XB', limit: 2097152 }]));
+      assert.equal(bad.code, Status.InvalidArgument, bad.details);
+      assert.match(bad.details, /config\.linux\.resources\.hugepage_limits\[0\]: page size "2XB"/);
+
+      const limit = 4 * 2097152;
+      const hugetlb = hugetlbDir();
+      const has2MB = existsSync('/sys/kernel/mm/hugepages/hugepages-2048kB');
+      if (typeof hugetlb === 'string' || !has2MB) {
+        const e = await criError(create([{ page_size: '2MB', limit }]));
+        assert.equal(e.code, Status.Unimplemented, e.details);
+        assert.match(
+          e.details,
+          typeof hugetlb === 'string' ? /hugepage_limits\[0\]: .*hugetlb/ : /hugepage_limits\[0\]: .*no 2MB huge pages/,
+        );
+        return;
+      }
+      const { container_id: id } = await create([{ page_size: '2MB', limit }]);
+      await cri.runtime.StartContainer!({ container_id: id });
+      const cgroupsPath = JSON.parse(
+        (await cri.runtime.ContainerStatus!({ container_id: id, verbose: true })).info.info,
+      ).spec.linux.cgroupsPath;
+      const file = join(hugetlb.dir, cgroupsPath, hugetlb.v2 ? 'hugetlb.2MB.max' : 'hugetlb.2MB.limit_in_bytes');
+      assert.equal(readFileSync(file, 'utf8').trim(), String(limit));
+      // The kubelet repeats the limits in UpdateContainerResources: the same ones pass, another is refused.
+      await cri.runtime.UpdateContainerResources!({
+        container_id: id,
+        linux: { hugepage_limits: [{ page_size: '2MB', limit }] },
+      });
+      const change = await criError(
+        cri.runtime.UpdateContainerResources!({
+          container_id: id,
+          linux: { hugepage_limits: [{ page_size: '2MB', limit: 2 * limit }] },
+        }),
+      );
+      assert.equal(change.code, Status.Unimplemented, change.details);
+    } finally {
+      for (const p of pods) await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: p }).catch(() => {});
+      cri.close();
+    }
+  });
+}
