@@ -504,9 +504,22 @@ export class CriRuntimeService {
     }
     const logPath =
       config.log_path && pod.logDirectory ? `${pod.logDirectory.replace(/\/$/, '')}/${config.log_path}` : '';
+    // The container's own PID namespace choice, when it makes one (absent: the pod's).
+    const nsField = 'config.linux.security_context.namespace_options';
+    const nsOpts = sc.namespace_options as Msg | undefined;
+    let pid: { mode: 'pod' | 'container' | 'node' | 'target'; targetId?: string; field?: string } | undefined;
+    if (nsOpts) {
+      if (nsOpts.pid === 'TARGET')
+        pid = {
+          mode: 'target',
+          targetId: required(nsOpts.target_id, `${nsField}.target_id`),
+          field: `${nsField}.target_id`,
+        };
+      else pid = { mode: nsOption(nsOpts.pid, `${nsField}.pid`, ['pod', 'container', 'node']) };
+    }
     const made = await this.#e.pods.createContainer(
       pod.id,
-      { name, attempt: Number(config.metadata.attempt ?? 0), ...(logPath ? { logPath } : {}) },
+      { name, attempt: Number(config.metadata.attempt ?? 0), ...(logPath ? { logPath } : {}), ...(pid ? { pid } : {}) },
       creq,
     );
     return { container_id: made.id };

@@ -417,7 +417,13 @@ export class PodService {
    */
   async createContainer(
     podWord: string,
-    member: { name: string; attempt: number; logPath?: string },
+    member: {
+      name: string;
+      attempt: number;
+      logPath?: string;
+      /** The container's own PID namespace choice (the CRI's container namespace_options.pid); default the pod's. */
+      pid?: { mode: 'pod' | 'container' | 'node' | 'target'; targetId?: string; field?: string };
+    },
     req: Omit<
       CreateRequest,
       'sandbox' | 'name' | 'network' | 'hostname' | 'ports' | 'publishAll' | 'restart' | 'autoRemove'
@@ -454,8 +460,24 @@ export class PodService {
     // A host-network pod uses the host's UTS namespace too (as the kubelet expects of hostNetwork).
     if (ns.network === 'node') sandbox.host.push('uts');
     else sandbox.join.push({ type: 'uts', path: proc('uts') });
-    if (ns.pid === 'node') sandbox.host.push('pid');
-    else if (ns.pid === 'pod') sandbox.join.push({ type: 'pid', path: proc('pid') });
+    const pid = member.pid?.mode ?? ns.pid;
+    if (pid === 'node') sandbox.host.push('pid');
+    else if (pid === 'pod') sandbox.join.push({ type: 'pid', path: proc('pid') });
+    else if (pid === 'target') {
+      // Another running container of the same pod (a kubelet's ephemeral debug container, say).
+      const field = member.pid?.field ?? 'target_id';
+      const target = member.pid?.targetId
+        ? this.containersOf(p.id).find((c) => c.id === member.pid!.targetId)
+        : undefined;
+      if (!target)
+        throw invalidArgument(
+          `${field}: ${JSON.stringify(member.pid?.targetId ?? '')} is not a container of pod ${p.id}`,
+        );
+      const details = this.#o.containers.inspect(target.id);
+      if (!details.state.running || !details.state.pid)
+        throw failedPrecondition(`${field}: container ${target.id} is not running: its PID namespace cannot be joined`);
+      sandbox.join.push({ type: 'pid', path: `/proc/${details.state.pid}/ns/pid` });
+    }
     // The pod's user namespace, which owns its IPC, UTS and PID namespaces (the pause process made them in it).
     if (cfg.request.userns) sandbox.join.push({ type: 'user', path: proc('user') });
     // Without CAP_SYS_RESOURCE berthd cannot lower a process's OOM score below its own (containerd's

@@ -497,3 +497,64 @@ for (const version of ['v1', 'v1alpha2'] as const) {
     }
   });
 }
+
+for (const version of ['v1', 'v1alpha2'] as const) {
+  test(`${version}: a container's own namespace_options.pid: CONTAINER, POD and TARGET (another container's) in a pod of PID CONTAINER`, {
+    skip,
+  }, async () => {
+    const cri = new CriClient(criSocket, version);
+    const config = podConfig();
+    const { pod_sandbox_id: pod } = await cri.runtime.RunPodSandbox!({ config });
+    try {
+      const make = async (name: string, args: string, pid?: object) => {
+        const id = (
+          await cri.runtime.CreateContainer!({
+            pod_sandbox_id: pod,
+            config: container(name, [args], pid ? { linux: { security_context: { namespace_options: pid } } } : {}),
+            sandbox_config: config,
+          })
+        ).container_id;
+        await cri.runtime.StartContainer!({ container_id: id });
+        return async (line: string) =>
+          (await cri.runtime.ExecSync!({ container_id: id, cmd: ['sh', '-c', line] })).stdout.toString().trim();
+      };
+      const target = await make('target', 'exec sleep 301', { pid: 'CONTAINER' });
+      const targetId = (await cri.runtime.ListContainers!({ filter: { pod_sandbox_id: pod } })).containers[0].id;
+      assert.equal(await target('cat /proc/1/cmdline | tr "\\0" " "'), 'sleep 301');
+      const debug = await make('debug', 'exec sleep 302', { pid: 'TARGET', target_id: targetId });
+      const seen = await debug('ps -o args');
+      assert.match(seen, /sleep 301/, "the target's processes");
+      assert.match(seen, /sleep 302/, 'and its own');
+      assert.equal(await debug('cat /proc/1/cmdline | tr "\\0" " "'), 'sleep 301', "pid 1 is the target's init");
+      const inPod = await make('inpod', 'exec sleep 303', { pid: 'POD' });
+      assert.equal(
+        await inPod('cat /proc/1/cmdline | tr "\\0" " "'),
+        '/pause',
+        "the pod's PID namespace: the pause process",
+      );
+      const own = await make('own', 'exec sleep 304', { pid: 'CONTAINER' });
+      assert.doesNotMatch(await own('ps -o args'), /sleep 30[123]/, 'its own');
+
+      const refused = async (pid: object, code: number, field: RegExp) => {
+        const e = await criError(
+          cri.runtime.CreateContainer!({
+            pod_sandbox_id: pod,
+            config: container('bad', ['true'], { linux: { security_context: { namespace_options: pid } } }),
+            sandbox_config: config,
+          }),
+        );
+        assert.equal(e.code, code, e.details);
+        assert.match(e.details, field);
+      };
+      await refused(
+        { pid: 'TARGET', target_id: 'nope' },
+        Status.InvalidArgument,
+        /namespace_options\.target_id: "nope"/,
+      );
+      await refused({ pid: 'TARGET' }, Status.InvalidArgument, /namespace_options\.target_id: required/);
+    } finally {
+      await cri.runtime.RemovePodSandbox!({ pod_sandbox_id: pod }).catch(() => {});
+      cri.close();
+    }
+  });
+}
