@@ -18,6 +18,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <sched.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,10 +140,9 @@ bool ArgOptString(const Napi::CallbackInfo &info, size_t i, const char *fn, cons
 // pool and V8's threads are never moved. If returning fails the thread would make later sockets in
 // the pod's namespace, which must never happen: the process aborts instead (it cannot fail for a
 // namespace fd of our own, opened from /proc/thread-self before leaving).
-Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const char *fn = "netnsSocket";
-  std::string path = ArgString(info, 0, fn, "netnsPath");
+// A new socket of `type` (SOCK_STREAM or SOCK_DGRAM) made inside the network namespace at `path`;
+// throws (naming `fn`) on failure.
+static int SocketInNetns(Napi::Env env, const char *fn, const std::string &path, int type) {
   int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (target < 0) ThrowPath(env, errno, "open", path);
   int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -157,16 +157,56 @@ Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
     close(target);
     ThrowPath(env, err, "setns", path);
   }
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int socket_err = errno;
   if (setns(home, CLONE_NEWNET) < 0) {
-    fprintf(stderr, "berth_addon: netnsSocket could not return the thread to its network namespace: %s\n", strerror(errno));
+    fprintf(stderr, "berth_addon: %s could not return the thread to its network namespace: %s\n", fn, strerror(errno));
     abort();
   }
   close(home);
   close(target);
   if (fd < 0) ThrowPath(env, socket_err, "socket", path);
-  return Napi::Number::New(env, fd);
+  return fd;
+}
+
+Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
+  std::string path = ArgString(info, 0, "netnsSocket", "netnsPath");
+  return Napi::Number::New(info.Env(), SocketInNetns(info.Env(), "netnsSocket", path, SOCK_STREAM));
+}
+
+// netnsBind(netnsPath, type, address, port): [fd, port]. A socket of the namespace at `netnsPath`
+// (type "tcp" or "udp", non-blocking, close-on-exec, SO_REUSEADDR) bound to the IPv4 `address` and
+// `port` there (0: one the kernel picks, returned). Not listening: Node adopts the fd (net's
+// listen({fd}), dgram's bind({fd})). berthd's embedded DNS server answers inside each container's
+// namespace this way, with no process there. Only the socket call enters the namespace, as above;
+// bind acts on the socket, which keeps its namespace.
+Napi::Value NetnsBind(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *fn = "netnsBind";
+  std::string path = ArgString(info, 0, fn, "netnsPath");
+  std::string type = ArgString(info, 1, fn, "type");
+  std::string address = ArgString(info, 2, fn, "address");
+  int port = static_cast<int>(ArgInt(info, 3, fn, "port", 0, 65535));
+  if (type != "tcp" && type != "udp") ThrowArg(env, fn, "type", "\"tcp\" or \"udp\"");
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) ThrowArg(env, fn, "address", "an IPv4 address");
+  int fd = SocketInNetns(env, fn, path, type == "tcp" ? SOCK_STREAM : SOCK_DGRAM);
+  int one = 1;
+  socklen_t len = sizeof sa;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      bind(fd, reinterpret_cast<struct sockaddr *>(&sa), sizeof sa) < 0 ||
+      getsockname(fd, reinterpret_cast<struct sockaddr *>(&sa), &len) < 0) {
+    int err = errno;
+    close(fd);
+    ThrowPath(env, err, "bind", address + " in " + path);
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fd));
+  out.Set(1u, Napi::Number::New(env, ntohs(sa.sin_port)));
+  return out;
 }
 
 // ---- fd passing ---------------------------------------------------------------------------------
@@ -870,6 +910,7 @@ Napi::Object Constants(Napi::Env env) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket, "netnsSocket"));
+  exports.Set("netnsBind", Napi::Function::New(env, NetnsBind, "netnsBind"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));

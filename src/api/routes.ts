@@ -367,6 +367,26 @@ export function apiRouter(): Router {
     return n;
   });
   r.on('GET', '/networks/{name}', async (c) => c.engine.network.inspect(c.params.name!));
+  r.on('POST', '/networks/{name}/connect', async (c) => {
+    const b = await readJson<{ container?: string; aliases?: string[]; ipv4Address?: string }>(
+      c.req,
+      'network connect',
+    );
+    if (!b.container) throw invalidArgument('network connect: "container" is required');
+    if (b.aliases !== undefined && !Array.isArray(b.aliases))
+      throw invalidArgument('network connect: "aliases": expected an array of names');
+    if (b.ipv4Address !== undefined && typeof b.ipv4Address !== 'string')
+      throw invalidArgument('network connect: "ipv4Address": expected an IPv4 address');
+    await c.engine.containers.connect(b.container, c.params.name!, {
+      ...(b.aliases ? { aliases: b.aliases } : {}),
+      ...(b.ipv4Address ? { ipv4Address: b.ipv4Address } : {}),
+    });
+  });
+  r.on('POST', '/networks/{name}/disconnect', async (c) => {
+    const b = await readJson<{ container?: string }>(c.req, 'network disconnect');
+    if (!b.container) throw invalidArgument('network disconnect: "container" is required');
+    await c.engine.containers.disconnect(b.container, c.params.name!);
+  });
   r.on('DELETE', '/networks/{name}', async (c) => {
     const users = c.engine.store.containersOnNetwork(c.params.name!);
     if (users.length > 0)

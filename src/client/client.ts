@@ -533,6 +533,12 @@ export class BerthClient {
   networkInspect(name: string): Promise<NetworkInfo> {
     return this.json('GET', `/networks/${encodeURIComponent(name)}`);
   }
+  networkConnect(name: string, container: string, o: { aliases?: string[]; ipv4Address?: string } = {}): Promise<void> {
+    return this.json('POST', `/networks/${encodeURIComponent(name)}/connect`, { body: { container, ...o } });
+  }
+  networkDisconnect(name: string, container: string): Promise<void> {
+    return this.json('POST', `/networks/${encodeURIComponent(name)}/disconnect`, { body: { container } });
+  }
   networkRemove(name: string): Promise<void> {
     return this.json('DELETE', `/networks/${encodeURIComponent(name)}`);
   }

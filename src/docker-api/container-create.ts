@@ -337,10 +337,26 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   const nets = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
   if (nets.length > 1) throw refused('NetworkingConfig.EndpointsConfig', 'a container joins one network at create');
   const aliases: string[] = [];
+  let ipv4Address: string | undefined;
   for (const [n, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    if (ep && !unset({ ...ep, NetworkID: '', EndpointID: '', Aliases: null, DNSNames: null }))
-      throw refused(`NetworkingConfig.EndpointsConfig.${n}`, "berth gives addresses from the network's range");
+    const ipam = (ep?.IPAMConfig ?? {}) as { IPv4Address?: string };
+    if (
+      ep &&
+      !unset({
+        ...ep,
+        NetworkID: '',
+        EndpointID: '',
+        Aliases: null,
+        DNSNames: null,
+        IPAMConfig: { ...ipam, IPv4Address: '' },
+      })
+    )
+      throw refused(
+        `NetworkingConfig.EndpointsConfig.${n}`,
+        'berth takes Aliases and IPAMConfig.IPv4Address; the kernel gives MAC addresses',
+      );
     aliases.push(...(ep?.Aliases ?? []));
+    if (ipam.IPv4Address) ipv4Address = ipam.IPv4Address;
   }
   const network = networkOf(hc.NetworkMode || nets[0], defaultNetwork);
   // dockerd's rule: the default network resolves no names but the container's own.
@@ -368,6 +384,7 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (hc.PublishAllPorts) req.publishAll = true;
   if (network) req.network = network;
   if (aliases.length) req.aliases = [...new Set(aliases)];
+  if (ipv4Address) req.ipv4Address = ipv4Address;
   if (hc.Memory) req.memory = hc.Memory;
   if (hc.MemorySwap) req.memorySwap = hc.MemorySwap;
   if (cpus) req.cpus = cpus;

@@ -2,7 +2,14 @@
 // inspect document (GET /containers/{id}/json). Naming differences are converted here: Docker's
 // state `exited` is berth's `stopped`, names carry a leading `/`, the engine's default network is
 // `bridge`, image IDs are config digests.
-import type { ContainerDetails, ContainerSummary, MountRequest, PortBindings, PortMapping } from '../engine/types.ts';
+import type {
+  ContainerDetails,
+  ContainerEndpoint,
+  ContainerSummary,
+  MountRequest,
+  PortBindings,
+  PortMapping,
+} from '../engine/types.ts';
 import { containerStatusText } from '../engine/status-text.ts';
 import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { atLeast } from './versions.ts';
@@ -25,13 +32,13 @@ export function engineNetworkName(name: string, defaultNetwork: string): string 
 
 const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-type Attach = { ips?: string[]; gateway?: string; mac?: string };
+type Attach = { ips?: string[]; gateway?: string; mac?: string; prefixLength?: number };
 
-function endpoint(id: string, name: string, a: Attach, aliases: string[] | null) {
+function endpoint(id: string, name: string, a: Attach, aliases: string[] | null, ipv4Address = '') {
   const cidr = a.ips?.find((ip) => ip.includes('.')) ?? '';
-  const [ip = '', len = '0'] = cidr.split('/');
+  const [ip = '', len] = cidr.split('/');
   return {
-    IPAMConfig: null,
+    IPAMConfig: ipv4Address ? { IPv4Address: ipv4Address } : null,
     Links: null,
     Aliases: aliases,
     MacAddress: a.mac ?? '',
@@ -39,7 +46,7 @@ function endpoint(id: string, name: string, a: Attach, aliases: string[] | null)
     EndpointID: ip ? `${id.slice(0, 32)}${name}`.slice(0, 64) : '',
     Gateway: a.gateway ?? '',
     IPAddress: ip,
-    IPPrefixLen: Number(len),
+    IPPrefixLen: len ? Number(len) : ip ? (a.prefixLength ?? 0) : 0,
     IPv6Gateway: '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
@@ -48,33 +55,54 @@ function endpoint(id: string, name: string, a: Attach, aliases: string[] | null)
   };
 }
 
+type NetworkedContainer = {
+  id: string;
+  networks: Record<string, unknown>;
+  endpoints?: ContainerEndpoint[] | undefined;
+  request: { network?: string | undefined; aliases?: string[] | undefined };
+};
+
 /**
- * NetworkSettings.Networks: the networks the container is attached to, or before its start the one
- * it will join (docker shows it, without an address). On a user network the container is known by
- * its short ID and its aliases too, as dockerd reports; compose reads that to leave it be.
+ * NetworkSettings.Networks: every network the container is connected to (docker shows those of a
+ * stopped container too, without an address), with what it got where it runs. On a user network
+ * the container is known by its short ID and its aliases too, as dockerd reports; compose reads
+ * that to leave it be. A container on `host` or `none` shows that network.
  */
-export function networksOf(
-  c: {
-    id: string;
-    networks: Record<string, unknown>;
-    request: { network?: string | undefined; aliases?: string[] | undefined };
-  },
-  defaultNetwork: string,
-): Record<string, ReturnType<typeof endpoint>> {
+export function networksOf(c: NetworkedContainer, defaultNetwork: string): Record<string, ReturnType<typeof endpoint>> {
   const out: Record<string, ReturnType<typeof endpoint>> = {};
-  const attached = Object.entries(c.networks);
   const want = c.request.network ?? defaultNetwork;
-  const list: [string, unknown][] = attached.length || want === 'host' || want === 'none' ? attached : [[want, {}]];
-  for (const [n, r] of list) {
+  const eps: ContainerEndpoint[] =
+    want === 'host' || want === 'none'
+      ? [{ network: want, aliases: [], ipv4Address: '' }]
+      : (c.endpoints ??
+        // A berthd older than endpoints: what runs, or the one network of its create.
+        (Object.keys(c.networks).length
+          ? Object.keys(c.networks).map((n) => ({ network: n, aliases: c.request.aliases ?? [], ipv4Address: '' }))
+          : [{ network: want, aliases: c.request.aliases ?? [], ipv4Address: '' }]));
+  for (const ep of eps) {
+    const n = ep.network;
     const user = n !== defaultNetwork && n !== 'host' && n !== 'none';
     out[dockerNetworkName(n, defaultNetwork)] = endpoint(
       c.id,
       n,
-      (r ?? {}) as Attach,
-      user ? [c.id.slice(0, 12), ...(c.request.aliases ?? [])] : null,
+      (c.networks[n] ?? {}) as Attach,
+      user ? [c.id.slice(0, 12), ...ep.aliases] : null,
+      ep.ipv4Address,
     );
   }
   return out;
+}
+
+/** The top-level NetworkSettings address fields: dockerd fills them from the default `bridge` network only. */
+export function legacyAddress(networks: Record<string, ReturnType<typeof endpoint>>) {
+  const b = networks.bridge;
+  return {
+    Gateway: b?.Gateway ?? '',
+    IPAddress: b?.IPAddress ?? '',
+    IPPrefixLen: b?.IPPrefixLen ?? 0,
+    MacAddress: b?.MacAddress ?? '',
+    EndpointID: b?.EndpointID ?? '',
+  };
 }
 
 export function networkMode(req: { network?: string | undefined }): string {
@@ -119,13 +147,14 @@ export type ListExtras = {
   imageId: string | undefined;
   defaultNetwork: string;
   networks: Record<string, unknown>;
+  endpoints?: ContainerEndpoint[] | undefined;
   request: { network?: string | undefined; aliases?: string[] | undefined };
   mounts: MountRequest[];
   volumeMountpoint: (n: string) => string;
 };
 
 export function toListEntry(s: ContainerSummary, x: ListExtras) {
-  const d = { id: s.id, networks: x.networks, request: x.request };
+  const d = { id: s.id, networks: x.networks, endpoints: x.endpoints, request: x.request };
   const entry: Record<string, unknown> = {
     Id: s.id,
     Names: [`/${s.name}`],
@@ -176,8 +205,8 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     hostname?: string;
   };
   const args = spec.process?.args ?? [];
-  const networks = networksOf({ id: c.id, networks: c.networks, request: c.request }, x.defaultNetwork);
-  const primary = Object.values(networks)[0];
+  const networks = networksOf(c, x.defaultNetwork);
+  const legacy = legacyAddress(networks);
   const exposed: Record<string, object> = { ...(x.imageConfig?.ExposedPorts ?? {}) };
   for (const p of req.ports ?? []) exposed[`${p.containerPort}/${p.protocol}`] = {};
   const restarting = c.state.restarting;
@@ -186,14 +215,14 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     SandboxID: c.state.pid ? c.id : '',
     SandboxKey: '',
     Ports: dockerPorts(c.networkSettings?.ports),
-    Gateway: primary?.Gateway ?? '',
-    IPAddress: primary?.IPAddress ?? '',
-    IPPrefixLen: primary?.IPPrefixLen ?? 0,
+    Gateway: legacy.Gateway,
+    IPAddress: legacy.IPAddress,
+    IPPrefixLen: legacy.IPPrefixLen,
     IPv6Gateway: '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    MacAddress: primary?.MacAddress ?? '',
-    EndpointID: primary?.EndpointID ?? '',
+    MacAddress: legacy.MacAddress,
+    EndpointID: legacy.EndpointID,
     Networks: networks,
   };
   // 1.44 dropped the fields dockerd had kept for the legacy links network.

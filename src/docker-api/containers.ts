@@ -145,8 +145,8 @@ export async function containerListEntries(e: Engine, f: { all: boolean; filters
   const out = [];
   for (const s of list) {
     const d = e.containers.inspect(s.id);
-    const net = d.request.network ?? def;
-    if (network.length && !network.some((n) => n === net || engineNetworkName(n, def) === net)) continue;
+    const nets = d.endpoints?.map((ep) => ep.network) ?? [d.request.network ?? def];
+    if (network.length && !network.some((n) => nets.includes(n) || nets.includes(engineNetworkName(n, def)))) continue;
     const mounts = d.request.mounts ?? [];
     if (volume.length && !volume.some((v) => mounts.some((m) => m.source === v || m.target === v))) continue;
     const ports = d.request.ports ?? [];
@@ -157,6 +157,7 @@ export async function containerListEntries(e: Engine, f: { all: boolean; filters
         imageId: s.imageId,
         defaultNetwork: def,
         networks: d.networks,
+        endpoints: d.endpoints,
         request: d.request,
         mounts,
         volumeMountpoint: (n) => vols.get(n) ?? '',

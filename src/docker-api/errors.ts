@@ -18,7 +18,17 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.Internal]: 500,
 };
 
+/** An answer dockerd gives with a status outside the categories' (libnetwork's 403 Forbidden, a plain 500). */
+export class DockerStatusError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.status = status;
+  }
+}
+
 export function dockerStatusOf(e: unknown): number {
+  if (e instanceof DockerStatusError) return e.status;
   return e instanceof BerthError ? STATUS[e.code] : 500;
 }
 

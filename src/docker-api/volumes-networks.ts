@@ -4,11 +4,12 @@ import { randomBytes } from 'node:crypto';
 import type { Engine } from '../engine/engine.ts';
 import { pruneNetworks } from '../engine/system-prune.ts';
 import type { NetworkInfo, VolumeInfo } from '../engine/types.ts';
-import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { ErrorCode, errorMessage, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import { dockerNetworkName, engineNetworkName } from './container-shapes.ts';
-import { orNoSuch, refused } from './errors.ts';
+import { DockerStatusError, orNoSuch, refused } from './errors.ts';
 import { filters, flag } from './query.ts';
-import { Created, type DockerRouter, NO_CONTENT, readJsonBody } from './server.ts';
+import type { ServerResponse } from 'node:http';
+import { Created, type DockerRouter, NO_CONTENT, readJsonBody, STREAMED } from './server.ts';
 
 function dockerVolume(v: VolumeInfo) {
   return {
@@ -23,16 +24,52 @@ function dockerVolume(v: VolumeInfo) {
   };
 }
 
+/** dockerd's pre-defined networks beside `bridge`: on the Docker face whether or not the engine lists them. */
+const PREDEFINED: NetworkInfo[] = [
+  { name: 'host', driver: 'host', containers: [] },
+  { name: 'none', driver: 'null', containers: [] },
+];
+
+async function dockerNetworks(e: Engine): Promise<NetworkInfo[]> {
+  const list = await e.network.list();
+  return [...list, ...PREDEFINED.filter((p) => !list.some((n) => n.name === p.name))];
+}
+
+async function inspectNetwork(e: Engine, word: string): Promise<NetworkInfo> {
+  const name = engineNetworkName(word, e.network.defaultNetwork);
+  const pre = PREDEFINED.find((p) => p.name === name);
+  return orNoSuch('network', word, async () => {
+    try {
+      return await e.network.inspect(name);
+    } catch (err) {
+      if (pre) return pre;
+      throw err;
+    }
+  });
+}
+
+type Attached = { containerId: string; ips?: string[]; prefixLength?: number; mac?: string };
+
 function dockerNetwork(e: Engine, n: NetworkInfo) {
   const name = dockerNetworkName(n.name, e.network.defaultNetwork);
-  const driver = n.driver === 'bridge' || n.driver === 'host' || n.driver === 'null' ? n.driver : n.driver;
+  const builtin = name === 'bridge' || name === 'host' || name === 'none';
+  // The attachments (ips, mac) where the engine's inspect gives them; ids alone in a list.
+  const attached = new Map(((n.attachments as Attached[] | undefined) ?? []).map((a) => [a.containerId, a]));
+  const containerName = (id: string) => {
+    try {
+      return e.containers.resolve(id).name;
+    } catch {
+      return '';
+    }
+  };
+  const created = typeof n.created === 'string' ? n.created : typeof n.createdAt === 'string' ? n.createdAt : '';
   return {
     Name: name,
     // berth's networks are known by name; docker clients only need the ID to be stable and unique.
     Id: n.name,
-    Created: typeof n.createdAt === 'string' ? n.createdAt : '0001-01-01T00:00:00Z',
+    Created: created || '0001-01-01T00:00:00Z',
     Scope: 'local',
-    Driver: driver,
+    Driver: n.driver,
     EnableIPv4: true,
     EnableIPv6: false,
     IPAM: {
@@ -46,11 +83,87 @@ function dockerNetwork(e: Engine, n: NetworkInfo) {
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: Object.fromEntries(
-      n.containers.map((id) => [id, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' }]),
+      n.containers.map((id) => {
+        const a = attached.get(id);
+        const ip = a?.ips?.[0];
+        return [
+          id,
+          {
+            Name: containerName(id),
+            EndpointID: ip ? `${id.slice(0, 32)}${n.name}`.slice(0, 64) : '',
+            MacAddress: a?.mac ?? '',
+            IPv4Address: ip ? `${ip}/${a?.prefixLength ?? 32}` : '',
+            IPv6Address: '',
+          },
+        ];
+      }),
     ),
     Options: {},
     Labels: (n.labels as Record<string, string> | undefined) ?? {},
+    _builtin: builtin,
   };
+}
+
+type DockerNetwork = ReturnType<typeof dockerNetwork>;
+
+/** `label=K` or `label=K=V` against a label map (docker's filter words). */
+function labelsMatch(want: string[], labels: Record<string, string>): boolean {
+  return want.every((l) => {
+    const i = l.indexOf('=');
+    return i < 0 ? l in labels : labels[l.slice(0, i)] === l.slice(i + 1);
+  });
+}
+
+/** docker's network filters: driver, id, label, name, scope, type (custom|builtin), dangling. */
+function networkMatches(n: DockerNetwork, f: Record<string, string[]>, inUse: boolean): boolean {
+  const typeOk = (t: string) => {
+    if (t !== 'custom' && t !== 'builtin') throw invalidArgument(`invalid filter: 'type'='${t}'`);
+    return (t === 'builtin') === n._builtin;
+  };
+  const dangling = (v: string) => {
+    if (!['true', 'false', '1', '0'].includes(v)) throw invalidArgument(`invalid filter 'dangling=${v}'`);
+    // dockerd: a dangling network is a custom one no container is connected to.
+    return (v === 'true' || v === '1') === (!n._builtin && !inUse);
+  };
+  return (
+    (!f.name?.length || f.name.some((x) => n.Name.includes(x))) &&
+    (!f.driver?.length || f.driver.includes(n.Driver)) &&
+    (!f.id?.length || f.id.some((x) => n.Id.startsWith(x))) &&
+    (!f.scope?.length || f.scope.includes(n.Scope)) &&
+    (!f.label?.length || labelsMatch(f.label, n.Labels)) &&
+    (!f.type?.length || f.type.some(typeOk)) &&
+    (!f.dangling?.length || f.dangling.some(dangling))
+  );
+}
+
+function usersOf(e: Engine, network: string): string[] {
+  return network === 'host' || network === 'none' ? [] : e.store.containersOnNetwork(network);
+}
+
+/** docker's `until` of a prune: unix seconds, an RFC 3339 time, or a Go duration before now ("24h", "90m"); ms since the epoch. */
+function untilTime(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+  const parts = [...v.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)];
+  if (parts.length && parts.map((x) => x[0]).join('') === v)
+    return Date.now() - parts.reduce((sum, [, n, u]) => sum + Number(n) * units[u!]!, 0);
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw invalidArgument(`invalid filter 'until=${v}': expected a timestamp or a duration such as 24h`);
+  return t;
+}
+
+/** The wire shape: without berth's own marks. */
+function wire(n: DockerNetwork) {
+  const { _builtin, ...rest } = n;
+  return rest;
+}
+
+/** dockerd's answer to connect and disconnect: 200 with no body. */
+function okEmpty(res: ServerResponse): typeof STREAMED {
+  res.writeHead(200, { 'content-length': '0' });
+  res.end();
+  return STREAMED;
 }
 
 export function volumeNetworkRoutes(r: DockerRouter): void {
@@ -109,20 +222,18 @@ export function volumeNetworkRoutes(r: DockerRouter): void {
   r.on('GET', '/networks', async (c) => {
     const f = filters(c.query);
     for (const k of Object.keys(f))
-      if (k !== 'name' && k !== 'driver' && k !== 'id' && k !== 'type') throw invalidArgument(`invalid filter '${k}'`);
-    return (await c.engine.network.list())
-      .map((n) => dockerNetwork(c.engine, n))
-      .filter(
-        (n) =>
-          (!f.name?.length || f.name.some((x) => n.Name.includes(x))) &&
-          (!f.driver?.length || f.driver.includes(n.Driver)) &&
-          (!f.id?.length || f.id.some((x) => n.Id.startsWith(x))),
-      );
+      if (!['name', 'driver', 'id', 'type', 'label', 'scope', 'dangling'].includes(k))
+        throw invalidArgument(`invalid filter '${k}'`);
+    const out = [];
+    for (const n of await dockerNetworks(c.engine)) {
+      const dn = dockerNetwork(c.engine, n);
+      if (networkMatches(dn, f, n.containers.length > 0 || usersOf(c.engine, n.name).length > 0)) out.push(wire(dn));
+    }
+    return out;
   });
-  r.on('GET', '/networks/{id}', async (c) => {
-    const name = engineNetworkName(c.params.id!, c.engine.network.defaultNetwork);
-    return dockerNetwork(c.engine, await orNoSuch('network', c.params.id!, () => c.engine.network.inspect(name)));
-  });
+  r.on('GET', '/networks/{id}', async (c) =>
+    wire(dockerNetwork(c.engine, await inspectNetwork(c.engine, c.params.id!))),
+  );
   r.on('POST', '/networks/create', async (c) => {
     const b = await readJsonBody<{
       Name?: string;
@@ -160,28 +271,94 @@ export function volumeNetworkRoutes(r: DockerRouter): void {
     return new Created({ Id: n.name, Warning: '' });
   });
   r.on('DELETE', '/networks/{id}', async (c) => {
-    const name = engineNetworkName(c.params.id!, c.engine.network.defaultNetwork);
-    await orNoSuch('network', c.params.id!, () => c.engine.network.inspect(name));
+    const n = await inspectNetwork(c.engine, c.params.id!);
+    const name = n.name;
+    // libnetwork's refusals are 403 Forbidden.
     if (name === c.engine.network.defaultNetwork || name === 'host' || name === 'none')
-      throw failedPrecondition(`${c.params.id} is a pre-defined network and cannot be removed`);
+      throw new DockerStatusError(403, `${c.params.id} is a pre-defined network and cannot be removed`);
     const users = c.engine.store.containersOnNetwork(name);
     if (users.length > 0)
-      throw failedPrecondition(
-        `error while removing network: network ${c.params.id} has active endpoints (${users.map((u) => u.slice(0, 12)).join(', ')})`,
+      throw new DockerStatusError(
+        403,
+        `error while removing network: network ${c.params.id} id ${name} has active endpoints (${users.map((u) => u.slice(0, 12)).join(', ')})`,
       );
     await c.engine.network.remove(name);
     c.engine.events.publish('network', 'destroy', name, {});
     return NO_CONTENT;
   });
   r.on('POST', '/networks/prune', async (c) => {
-    if (Object.keys(filters(c.query)).length)
-      throw refused('network prune --filter', 'berthd prunes every unused network');
-    return { NetworksDeleted: await pruneNetworks(c.engine) };
+    const f = filters(c.query);
+    for (const k of Object.keys(f))
+      if (k !== 'label' && k !== 'label!' && k !== 'until') throw invalidArgument(`invalid filter '${k}'`);
+    const until = f.until?.length ? untilTime(f.until[f.until.length - 1]!) : undefined;
+    const keep = (n: NetworkInfo) => {
+      const labels = (n.labels as Record<string, string> | undefined) ?? {};
+      if (f.label?.length && !labelsMatch(f.label, labels)) return true;
+      if (f['label!']?.length && f['label!'].some((l) => labelsMatch([l], labels))) return true;
+      const created = typeof n.created === 'string' ? Date.parse(n.created) : Number.NaN;
+      return until !== undefined && !(created < until);
+    };
+    return { NetworksDeleted: await pruneNetworks(c.engine, keep) };
   });
-  r.on('POST', '/networks/{id}/connect', async () => {
-    throw refused('network connect', 'the berth engine joins a container to one network at create');
+  r.on('POST', '/networks/{id}/connect', async (c) => {
+    const b = await readJsonBody<{
+      Container?: string;
+      EndpointConfig?: {
+        Aliases?: string[] | null;
+        IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
+        Links?: string[] | null;
+        MacAddress?: string;
+        DriverOpts?: Record<string, string> | null;
+        [k: string]: unknown;
+      } | null;
+    }>(c.req, 'network connect');
+    if (!b.Container) throw invalidArgument('network connect: Container is required');
+    const ep = b.EndpointConfig ?? {};
+    if (ep.IPAMConfig?.IPv6Address) throw refused('network connect --ip6', 'berth networks are IPv4');
+    if (ep.IPAMConfig?.LinkLocalIPs?.length)
+      throw refused('network connect --link-local-ip', 'berth networks are IPv4');
+    if (ep.Links?.length) throw refused('network connect --link', 'legacy links are not supported; use a user network');
+    if (ep.MacAddress) throw refused('EndpointConfig.MacAddress', 'the kernel gives each interface its address');
+    if (ep.DriverOpts && Object.keys(ep.DriverOpts).length)
+      throw refused('network connect --driver-opt', 'the berth engine takes no driver options');
+    const name = (await inspectNetwork(c.engine, c.params.id!)).name;
+    const ctr = await orNoSuch('container', b.Container, () => c.engine.containers.resolve(b.Container!));
+    try {
+      await c.engine.containers.connect(ctr.id, name, {
+        ...(ep.Aliases?.length ? { aliases: ep.Aliases } : {}),
+        ...(ep.IPAMConfig?.IPv4Address ? { ipv4Address: ep.IPAMConfig.IPv4Address } : {}),
+      });
+    } catch (e) {
+      // libnetwork's refusal of a second endpoint by one name is a 403 Forbidden.
+      if (isBerthError(e, ErrorCode.AlreadyExists))
+        throw new DockerStatusError(
+          403,
+          `endpoint with name ${ctr.name} already exists in network ${dockerNetworkName(name, c.engine.network.defaultNetwork)}`,
+          e,
+        );
+      throw e;
+    }
+    return okEmpty(c.res);
   });
-  r.on('POST', '/networks/{id}/disconnect', async () => {
-    throw refused('network disconnect', 'the berth engine joins a container to one network at create');
+  r.on('POST', '/networks/{id}/disconnect', async (c) => {
+    const b = await readJsonBody<{ Container?: string; Force?: boolean }>(c.req, 'network disconnect');
+    if (!b.Container) throw invalidArgument('network disconnect: Container is required');
+    const def = c.engine.network.defaultNetwork;
+    const name = engineNetworkName(c.params.id!, def);
+    const net = await inspectNetwork(c.engine, c.params.id!).catch((e) => {
+      // dockerd: with Force, a network that is gone no longer stops the container's endpoint from going.
+      if (b.Force && isBerthError(e, ErrorCode.NotFound)) return undefined;
+      throw e;
+    });
+    const ctr = await orNoSuch('container', b.Container, () => c.engine.containers.resolve(b.Container!));
+    try {
+      await c.engine.containers.disconnect(ctr.id, net ? name : c.params.id!);
+    } catch (e) {
+      // dockerd answers "not connected" with a plain 500, naming the network as its client does.
+      if (isBerthError(e, ErrorCode.FailedPrecondition) && / is not connected to /.test(errorMessage(e)))
+        throw new DockerStatusError(500, errorMessage(e).replace(/ \S+$/, ` ${dockerNetworkName(name, def)}`), e);
+      throw e;
+    }
+    return okEmpty(c.res);
   });
 }

@@ -21,6 +21,7 @@ import { ownBoundingCaps } from './security-options.ts';
 import { buildSpec } from './spec-builder.ts';
 import { timingSpan } from './timing.ts';
 import type { CreateRequest } from './types.ts';
+import type { EndpointRecord } from '../metadata/metadata-store.ts';
 
 /** berthd's own hard RLIMIT_NOFILE: raising a container above it needs CAP_SYS_RESOURCE, which berthd may lack. */
 function hostNofile(): number {
@@ -173,20 +174,23 @@ export async function createContainer(
     const [snap, made] = await Promise.allSettled([snapshot, bundle]);
     if (made.status === 'rejected') throw made.reason;
     if (snap.status === 'rejected') throw snap.reason;
-    ctx.store.insertContainer({
-      id,
-      name,
-      imageRef: req.image,
-      imageId: image.id,
-      imageDigest: image.target.digest,
-      config: { request, spec: made.value },
-      labels: req.labels ?? {},
-      runtime: runtimeName,
-      snapshotKey,
-      createdAt: new Date().toISOString(),
-      restartPolicy: restart.name,
-      restartMax: restart.max,
-    });
+    ctx.store.insertContainer(
+      {
+        id,
+        name,
+        imageRef: req.image,
+        imageId: image.id,
+        imageDigest: image.target.digest,
+        config: { request, spec: made.value },
+        labels: req.labels ?? {},
+        runtime: runtimeName,
+        snapshotKey,
+        createdAt: new Date().toISOString(),
+        restartPolicy: restart.name,
+        restartMax: restart.max,
+      },
+      initialEndpoints(ctx, req),
+    );
   } catch (e) {
     if (prepared) await ctx.o.images.snapshotter.remove(snapshotKey).catch(() => {});
     await rm(dir, { recursive: true, force: true });
@@ -199,6 +203,13 @@ export async function createContainer(
   span.mark(`row inserted (id ${id.slice(0, 12)})`);
   ctx.o.events.publish('container', 'create', id, { name, image: req.image, ...(req.labels ?? {}) });
   return { id, name, warnings: [] };
+}
+
+/** The one network a container joins at create (`network connect` adds more); none on host, none or in a pod. */
+function initialEndpoints(ctx: ContainerContext, req: CreateRequest): EndpointRecord[] {
+  const network = req.network ?? ctx.o.network.defaultNetwork;
+  if (req.sandbox || network === 'host' || network === 'none' || ctx.o.network.name === 'none') return [];
+  return [{ network, aliases: req.aliases ?? [], ipv4Address: req.ipv4Address ?? '' }];
 }
 
 function nameTaken(ctx: ContainerContext, name: string): boolean {

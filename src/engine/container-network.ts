@@ -6,19 +6,49 @@ import type { ContainerContext } from './container-context.ts';
 
 /**
  * Name resolution on a user network: every container attached to it gets, in its bind-mounted
- * hosts file, the names of all of them. The file is rewritten in place (same inode), so running
- * containers see a newcomer at once; a container without hosts.base (made before) is left alone.
+ * hosts file, the names of all of them (and of the containers of its other networks). The file is
+ * rewritten in place (same inode), so running containers see a newcomer at once; a container
+ * without hosts.base (made before) is left alone.
  */
 export async function refreshHosts(ctx: ContainerContext, network: string): Promise<void> {
+  const names = hostsOfNetworks(ctx);
+  for (const cid of ctx.store.containersOnNetwork(network)) await rewriteHosts(ctx, cid, names);
+}
+
+/** The container's hosts file: its own part, then the names of every network it is attached to. */
+export async function rewriteHosts(
+  ctx: ContainerContext,
+  id: string,
+  names: (network: string) => Promise<string> = hostsOfNetworks(ctx),
+): Promise<void> {
   try {
-    const names = await ctx.o.network.hostsFile(network);
-    for (const cid of ctx.store.containersOnNetwork(network)) {
-      const base = await readFile(join(ctx.dir(cid), 'hosts.base'), 'utf8').catch(() => undefined);
-      if (base !== undefined) await writeFile(join(ctx.dir(cid), 'hosts'), `${base}${names}`);
-    }
+    const base = await readFile(join(ctx.dir(id), 'hosts.base'), 'utf8').catch(() => undefined);
+    if (base === undefined) return;
+    const seen = new Set(base.split('\n'));
+    let text = base;
+    for (const a of ctx.store.attachments(id))
+      for (const line of (await names(a.network)).split('\n'))
+        if (line && !seen.has(line)) {
+          seen.add(line);
+          text += `${line}\n`;
+        }
+    await writeFile(join(ctx.dir(id), 'hosts'), text);
   } catch (e) {
-    ctx.log(`hosts of network ${network}: ${(e as Error).message}`);
+    ctx.log(`hosts of ${id}: ${(e as Error).message}`);
   }
+}
+
+/** Each network's hosts lines, read once per refresh. */
+function hostsOfNetworks(ctx: ContainerContext): (network: string) => Promise<string> {
+  const cache = new Map<string, Promise<string>>();
+  return (n) => {
+    let p = cache.get(n);
+    if (!p) {
+      p = ctx.o.network.hostsFile(n).catch(() => '');
+      cache.set(n, p);
+    }
+    return p;
+  };
 }
 
 /** Detaches the container from `networks` (each logged, never thrown) and removes its netns with `netns`. */

@@ -75,6 +75,7 @@ export function inspectContainer(ctx: ContainerContext, word: string): Container
     rootfs: ctx.rootfs(c.id),
     logPath: ctx.logPath(c.id),
     networks,
+    endpoints: ctx.store.endpoints(c.id),
     // Bindings only while the container runs (docker shows none for a stopped one).
     networkSettings: { ports: isLive(c.status) ? portBindings(req.ports ?? [], livePorts(ctx, c.id)) : {} },
     mounts: (req.mounts ?? []).map((m) => ({

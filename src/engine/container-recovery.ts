@@ -8,6 +8,7 @@ import { isLive } from '../metadata/container-status.ts';
 import { unmountAll } from '../snapshots/mount.ts';
 import { isMountPoint } from '../sys/mountinfo.ts';
 import { type Container, type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
+import { reconcileEndpoints } from './container-connect.ts';
 import { releaseAllNetworks } from './container-network.ts';
 import { removeContainer } from './container-remove.ts';
 import { scheduleRestart } from './container-restart.ts';
@@ -21,6 +22,8 @@ export async function recoverContainers(
   otherNetnsOwners: Iterable<string> = [],
 ): Promise<RecoveryReport> {
   const out: RecoveryReport = { reconnected: [], exited: [], restarted: [], cleaned: [] };
+  const def = ctx.o.network.defaultNetwork;
+  ctx.store.nameDefaultEndpoints(ctx.o.network.name === 'none' || def === 'none' ? undefined : def);
   const rows = ctx.store.listContainers();
   for (const c of rows) {
     if (isLive(c.status)) await recoverLive(ctx, c, out);
@@ -46,6 +49,8 @@ async function recoverLive(ctx: ContainerContext, c: Container, out: RecoveryRep
   if (handle && !exit) {
     ctx.tasks.watch(c.id, handle);
     out.reconnected.push(c.id);
+    // A connect or disconnect that a crash cut between its row and its CNI ADD or DEL.
+    out.cleaned.push(...(await reconcileEndpoints(ctx, c)));
     return;
   }
   out.exited.push(c.id);

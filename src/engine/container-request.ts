@@ -1,6 +1,7 @@
 // A create request checked before anything is made: every field the engine itself reads (the spec
 // builder checks the rest), with an error naming the field and what was expected; and the ports it
 // publishes once `-P` has added the image's exposed ports. Pure.
+import { isIP } from 'node:net';
 import { invalidArgument } from '../errors/errors.ts';
 import type { RestartPolicyName } from '../metadata/metadata-store.ts';
 import { CONTAINER_NAME } from './container-names.ts';
@@ -25,6 +26,12 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
   if (req.aliases?.length && (req.network === 'host' || req.network === 'none'))
     throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
   checkDeviceCgroupRules(req.deviceCgroupRules);
+  if (req.ipv4Address !== undefined) {
+    if (isIP(req.ipv4Address) !== 4 || req.ipv4Address === '0.0.0.0')
+      throw invalidArgument(`ipv4Address ${JSON.stringify(req.ipv4Address)}: expected an IPv4 address`);
+    if (!req.network || req.network === 'host' || req.network === 'none')
+      throw invalidArgument('user specified IP address is supported on user defined networks only');
+  }
   for (const p of req.ports ?? []) {
     if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536))
       throw invalidArgument(`port mapping ${JSON.stringify(p)}: expected ports in 1-65535`);

@@ -12,6 +12,7 @@
 //   diff              container-changes.ts  commit          container-commit.ts
 //   rename            container-rename.ts
 //   update            container-update.ts
+//   network connect, disconnect   container-connect.ts
 // What they share (paths, the lock, the tasks, the waiters, recording a status) is
 // container-context.ts. The metadata row is the record; the shim's exit.json is the truth about the
 // process (docs/engine.md).
@@ -36,6 +37,7 @@ import { waitExit, waitNextExit, waitRemoved } from './container-wait.ts';
 import { archivePath, extractInto, type PathStat, statPath } from './container-archive.ts';
 import { type Change, containerChanges } from './container-changes.ts';
 import { type CommitRequest, type CommitResult, commitContainer } from './container-commit.ts';
+import { type ConnectOptions, connectNetwork, disconnectNetwork } from './container-connect.ts';
 import { renameContainer } from './container-rename.ts';
 import { updateContainer } from './container-update.ts';
 import { ExecRegistry } from './exec-registry.ts';
@@ -221,6 +223,16 @@ export class ContainerService {
 
   rename(word: string, newName: string): Promise<void> {
     return renameContainer(this.#ctx, this.resolve(word).id, newName);
+  }
+
+  /** docker's network connect: joins now when running, else at its next start. */
+  connect(word: string, network: string, o: ConnectOptions = {}): Promise<void> {
+    return connectNetwork(this.#ctx, this.resolve(word).id, network, o);
+  }
+
+  /** docker's network disconnect: leaves now when running; the container is not on it at its next start. */
+  disconnect(word: string, network: string): Promise<void> {
+    return disconnectNetwork(this.#ctx, this.resolve(word).id, network);
   }
 
   /** New resource limits (applied to a running task's cgroup) and restart policy, recorded for inspect and the next start. */

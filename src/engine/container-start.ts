@@ -85,14 +85,22 @@ export async function startTask(
       spec.linux!.namespaces = (spec.linux!.namespaces ?? []).map((n) =>
         n.type === 'network' ? { type: 'network', path: netns } : n,
       );
-      const result = await ctx.o.network.attach(id, netns, network, {
-        portMappings: await allocatePorts(ctx, c, req.ports ?? []),
-        aliases: [c.name, ...(req.aliases ?? [])],
-      });
-      attached.push(network);
-      ctx.store.putAttachment(id, network, result);
-      faultPoint('start.network-attached');
-      await refreshHosts(ctx, network);
+      // Every network it is connected to, in the order connected: eth0 (with the published ports
+      // and the default route) is the first.
+      const endpoints = ctx.store.endpoints(id);
+      for (const [i, ep] of endpoints.entries()) {
+        const result = await ctx.o.network.attach(id, netns, ep.network, {
+          portMappings: i === 0 ? await allocatePorts(ctx, c, req.ports ?? []) : [],
+          aliases: [c.name, ...ep.aliases],
+          ifName: `eth${i}`,
+          ...(ep.ipv4Address ? { ipv4Address: ep.ipv4Address } : {}),
+          ...(i > 0 ? { defaultRoute: false } : {}),
+        });
+        attached.push(ep.network);
+        ctx.store.putAttachment(id, ep.network, result);
+        faultPoint('start.network-attached');
+      }
+      for (const ep of endpoints) await refreshHosts(ctx, ep.network);
     }
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
     faultPoint('start.config-written');

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { containerResolvConf, hostsBase, writeEtcFiles } from './etc-files.ts';
+import { containerResolvConf, embeddedResolvConf, hostsBase, writeEtcFiles } from './etc-files.ts';
 
 test("hosts names localhost and the container's hostname", () => {
   assert.equal(hostsBase('web'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tweb\n');
@@ -63,4 +63,15 @@ test("--dns, --dns-search, --dns-option replace the host's parts; bad values are
     /dns server "not-an-ip": expected an IP address/,
   );
   assert.throws(() => containerResolvConf(host, undefined, { options: ['x y'] }), /dns option "x y"/);
+});
+
+test("resolv.conf of the embedded DNS server: 127.0.0.11 only, the host's search and options, ndots:0 unless given", () => {
+  const host = 'search lan corp\nnameserver 10.0.0.2\noptions edns0 timeout:2\n';
+  assert.equal(embeddedResolvConf(host), 'nameserver 127.0.0.11\nsearch lan corp\noptions ndots:0 edns0 timeout:2\n');
+  assert.equal(embeddedResolvConf('nameserver 10.0.0.2\n'), 'nameserver 127.0.0.11\noptions ndots:0\n');
+  assert.equal(
+    embeddedResolvConf(host, { search: ['x.test'], options: ['ndots:2'], servers: ['10.9.9.9'] }),
+    'nameserver 127.0.0.11\nsearch x.test\noptions ndots:2\n',
+    '--dns servers are where it forwards, not in the file',
+  );
 });

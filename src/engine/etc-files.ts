@@ -54,6 +54,24 @@ export function containerResolvConf(host: string, network: string | undefined, d
   return `${lines.join('\n').trim()}\n`;
 }
 
+/**
+ * A container's resolv.conf when berthd's embedded DNS server answers it (user networks): only
+ * 127.0.0.11, with the host's search list and options (or those --dns-search and --dns-option give)
+ * and `ndots:0` unless an ndots is given, as dockerd writes it. The servers (the host's or --dns)
+ * are where the embedded server forwards.
+ */
+export function embeddedResolvConf(host: string, dns: DnsConfig = {}): string {
+  const lines = host.split('\n');
+  const search = dns.search?.length
+    ? [`search ${dns.search.join(' ')}`]
+    : lines.filter((l) => /^\s*(search|domain)\s/.test(l)).map((l) => l.trim());
+  let options = dns.options?.length
+    ? [...dns.options]
+    : lines.filter((l) => /^\s*options\s/.test(l)).flatMap((l) => l.trim().split(/\s+/).slice(1));
+  if (!options.some((o) => o.startsWith('ndots:'))) options = ['ndots:0', ...options];
+  return ['nameserver 127.0.0.11', ...search, `options ${options.join(' ')}`, ''].join('\n');
+}
+
 /** Writes the files into the bundle `dir`; returns their paths, for the spec's mounts. */
 export async function writeEtcFiles(
   dir: string,

@@ -8,6 +8,20 @@ import type { NetworkInfo, PortMapping } from './types.ts';
 
 export type AttachResult = { ips: string[]; gateway?: string; mac?: string; [k: string]: unknown };
 
+export type AttachOptions = {
+  portMappings: PortMapping[];
+  aliases: string[];
+  /** The interface in the container; default eth0. */
+  ifName?: string;
+  /** The address to take on the network (docker's IPAMConfig.IPv4Address); default the next free one. */
+  ipv4Address?: string;
+  /** False on a container's second and later networks: the first holds the default route. */
+  defaultRoute?: boolean;
+};
+
+/** What the backend holds for one of a container's networks (a crash may leave one incomplete). */
+export type BackendAttachment = { network: string; ifName: string; complete: boolean; result: AttachResult };
+
 export interface NetworkBackend {
   readonly name: string;
   readonly defaultNetwork: string;
@@ -15,13 +29,10 @@ export interface NetworkBackend {
   init(): Promise<void>;
   createNetns(containerId: string): Promise<string>;
   removeNetns(containerId: string): Promise<void>;
-  attach(
-    containerId: string,
-    netns: string,
-    network: string,
-    opts: { portMappings: PortMapping[]; aliases: string[] },
-  ): Promise<AttachResult>;
+  attach(containerId: string, netns: string, network: string, opts: AttachOptions): Promise<AttachResult>;
   detach(containerId: string, netns: string, network: string): Promise<void>;
+  /** The container's attachments as the backend recorded them (after a crash, the truth to reconcile with). */
+  attachments(containerId: string): Promise<BackendAttachment[]>;
   create(
     name: string,
     opts: { subnet?: string; gateway?: string; driver?: string; labels?: Record<string, string> },
@@ -31,6 +42,10 @@ export interface NetworkBackend {
   inspect(name: string): Promise<NetworkInfo>;
   /** hosts(5) text naming every container attached to `network` by its aliases (name resolution on it). */
   hostsFile(network: string): Promise<string>;
+  /** The same as {ip, names} (the embedded DNS server's answers). */
+  hostsEntries(network: string): Promise<{ ip: string; names: string[] }[]>;
+  /** Where the embedded DNS server forwards what it does not know: configured, else the host's resolv.conf nameservers. */
+  dnsUpstreams(): Promise<{ host: string; port: number }[]>;
   /** Removes namespaces and attachments of containers not in `liveIds`. */
   recover(liveIds: Set<string>): Promise<void>;
 }
@@ -48,8 +63,17 @@ export class NoNetworking implements NetworkBackend {
     return { ips: [] };
   }
   async detach(): Promise<void> {}
+  async attachments(): Promise<BackendAttachment[]> {
+    return [];
+  }
   async hostsFile(): Promise<string> {
     return '';
+  }
+  async hostsEntries(): Promise<{ ip: string; names: string[] }[]> {
+    return [];
+  }
+  async dnsUpstreams(): Promise<{ host: string; port: number }[]> {
+    return [];
   }
   async create(name: string): Promise<NetworkInfo> {
     throw failedPrecondition(

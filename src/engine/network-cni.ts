@@ -1,10 +1,12 @@
 // Adapts the CNI network library (src/network, NetworkManager) to the engine's NetworkBackend.
 // Must never: add policy; names, defaults and cleanup rules stay in src/network.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type DnsUpstream, parseUpstream, resolvConfUpstreams } from '../network/embedded-dns.ts';
 import { faultPoint } from './fault-points.ts';
-import { NetworkManager } from '../network/network-manager.ts';
-import type { AttachResult, NetworkBackend } from './network-backend.ts';
-import type { NetworkInfo, PortMapping } from './types.ts';
+import { type Attachment, NetworkManager } from '../network/network-manager.ts';
+import type { AttachOptions, AttachResult, BackendAttachment, NetworkBackend } from './network-backend.ts';
+import type { NetworkInfo } from './types.ts';
 
 export type CniNetworkOptions = {
   root: string;
@@ -13,6 +15,10 @@ export type CniNetworkOptions = {
   defaultNetwork?: { name?: string; bridge?: string; subnet?: string };
   /** Where the user picks the default network's bridge, for errors (NetworkManagerOptions.bridgeConfigKey). */
   bridgeConfigKey?: string;
+  /** The embedded DNS server's upstreams (IP, IP:PORT, [IPV6]:PORT); default the host's resolv.conf nameservers. */
+  dnsUpstreams?: string[];
+  /** The host's resolv.conf, read when no upstreams are configured. Default /etc/resolv.conf. */
+  resolvConf?: string;
 };
 
 export class CniNetworking implements NetworkBackend {
@@ -20,9 +26,14 @@ export class CniNetworking implements NetworkBackend {
   readonly manager: NetworkManager;
   readonly defaultNetwork: string;
 
-  private constructor(m: NetworkManager) {
+  readonly #upstreams: DnsUpstream[] | undefined;
+  readonly #resolvConf: string;
+
+  private constructor(m: NetworkManager, o: CniNetworkOptions) {
     this.manager = m;
     this.defaultNetwork = m.defaultNetworkName ?? 'none';
+    this.#upstreams = o.dnsUpstreams?.map((u, i) => parseUpstream(u, `network.dns.upstreams[${i}]`));
+    this.#resolvConf = o.resolvConf ?? '/etc/resolv.conf';
   }
 
   static async open(o: CniNetworkOptions): Promise<CniNetworking> {
@@ -33,7 +44,7 @@ export class CniNetworking implements NetworkBackend {
       ...(o.defaultNetwork ? { defaultNetwork: o.defaultNetwork } : {}),
       ...(o.bridgeConfigKey ? { bridgeConfigKey: o.bridgeConfigKey } : {}),
     });
-    return new CniNetworking(m);
+    return new CniNetworking(m, o);
   }
 
   async init(): Promise<void> {}
@@ -44,21 +55,24 @@ export class CniNetworking implements NetworkBackend {
   removeNetns(id: string): Promise<void> {
     return this.manager.removeNetns(id);
   }
-  async attach(
-    id: string,
-    netns: string,
-    network: string,
-    opts: { portMappings: PortMapping[]; aliases: string[] },
-  ): Promise<AttachResult> {
-    const a = await this.manager.attach(id, netns, network, { portMappings: opts.portMappings, aliases: opts.aliases });
+  async attach(id: string, netns: string, network: string, opts: AttachOptions): Promise<AttachResult> {
+    const a = await this.manager.attach(id, netns, network, {
+      portMappings: opts.portMappings,
+      aliases: opts.aliases,
+      ...(opts.ifName ? { ifName: opts.ifName } : {}),
+      ...(opts.ipv4Address ? { ipv4Address: opts.ipv4Address } : {}),
+      ...(opts.defaultRoute === false ? { defaultRoute: false } : {}),
+    });
     faultPoint('network.attached');
-    return {
-      ips: a.ips,
-      ...(a.gateway ? { gateway: a.gateway } : {}),
-      ...(a.mac ? { mac: a.mac } : {}),
-      prefixLength: a.prefixLength,
-      portMappings: a.portMappings,
-    };
+    return attachResult(a);
+  }
+  async attachments(id: string): Promise<BackendAttachment[]> {
+    return (await this.manager.listAttachments(id)).map((a) => ({
+      network: a.network,
+      ifName: a.ifName,
+      complete: a.complete,
+      result: attachResult(a),
+    }));
   }
   async detach(id: string, _netns: string, network: string): Promise<void> {
     await this.manager.detach(id, network);
@@ -66,6 +80,13 @@ export class CniNetworking implements NetworkBackend {
   }
   hostsFile(network: string): Promise<string> {
     return this.manager.hostsFile(network);
+  }
+  hostsEntries(network: string): Promise<{ ip: string; names: string[] }[]> {
+    return this.manager.hostsEntries(network);
+  }
+  async dnsUpstreams(): Promise<DnsUpstream[]> {
+    if (this.#upstreams) return this.#upstreams;
+    return resolvConfUpstreams(await readFile(this.#resolvConf, 'utf8').catch(() => ''));
   }
   async create(
     name: string,
@@ -96,4 +117,15 @@ export class CniNetworking implements NetworkBackend {
   async recover(liveIds: Set<string>): Promise<void> {
     await this.manager.recover(liveIds);
   }
+}
+
+function attachResult(a: Attachment): AttachResult {
+  return {
+    ips: a.ips,
+    ...(a.gateway ? { gateway: a.gateway } : {}),
+    ...(a.mac ? { mac: a.mac } : {}),
+    prefixLength: a.prefixLength,
+    portMappings: a.portMappings,
+    ifName: a.ifName,
+  };
 }

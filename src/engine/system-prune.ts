@@ -8,6 +8,7 @@ import { invalidArgument } from '../errors/errors.ts';
 import { isLive } from '../metadata/container-status.ts';
 import { volumeSizes } from './disk-sizes.ts';
 import type { Engine } from './engine.ts';
+import type { NetworkInfo } from './types.ts';
 
 export type DfRow = { total: number; active: number; size: number; reclaimable: number };
 export type SystemDf = {
@@ -111,11 +112,12 @@ export async function pruneContainers(e: Engine, filters: Record<string, string[
   return out;
 }
 
-/** Removes user networks no container is attached to (docker's `network prune`). */
-export async function pruneNetworks(e: Engine): Promise<string[]> {
+/** Removes user networks no container is attached to (docker's `network prune`), but those `keep` names (its filters). */
+export async function pruneNetworks(e: Engine, keep: (n: NetworkInfo) => boolean = () => false): Promise<string[]> {
   const out: string[] = [];
   for (const n of await e.network.list()) {
     if (n.name === e.network.defaultNetwork || n.name === 'host' || n.name === 'none' || n.isDefault === true) continue;
+    if (keep(n)) continue;
     if (n.containers.length > 0 || e.store.containersOnNetwork(n.name).length > 0) continue;
     try {
       await e.network.remove(n.name);

@@ -68,6 +68,8 @@ export type CreateRequest = {
   network?: string;
   /** Other names the container is known by on its network, beside its own (docker's --network-alias; compose's service name). */
   aliases?: string[];
+  /** The container's address on its network (docker's --ip, IPAMConfig.IPv4Address); default the next free one. */
+  ipv4Address?: string;
   /** Bytes. */
   memory?: number;
   /** Memory plus swap in bytes, or -1 for unlimited swap (docker's --memory-swap); needs `memory`. */
@@ -240,7 +242,10 @@ export type ContainerDetails = ContainerSummary & {
   bundle: string;
   rootfs: string;
   logPath: string;
+  /** Attach results of a running container, by network (ips, gateway, mac, ifName). */
   networks: Record<string, unknown>;
+  /** What it is connected to, running or not, in the order connected (absent from an older berthd). */
+  endpoints?: ContainerEndpoint[];
   /** Absent from a berthd older than port allocation. */
   networkSettings?: { ports: PortBindings };
   mounts: {
@@ -252,6 +257,9 @@ export type ContainerDetails = ContainerSummary & {
     recursiveReadOnly?: boolean;
   }[];
 };
+
+/** A container's place on one network: its names there beside its own, and the address it asked for ('' for any). */
+export type ContainerEndpoint = { network: string; aliases: string[]; ipv4Address: string };
 
 export type ExitResult = { exitCode: number; signal: string | null; oomKilled: boolean; finishedAt: string };
 

@@ -57,6 +57,9 @@ export type VolumeRecord = {
   createdAt: string;
 };
 /** A host port berthd chose for a `-p CONTAINER_PORT` mapping; kept while the container exists. */
+/** A container's endpoint on one network: the names it has there beside its own, and the IPv4 address it asked for ('' for any). */
+export type EndpointRecord = { network: string; aliases: string[]; ipv4Address: string };
+
 export type PortAllocation = {
   containerId: string;
   containerPort: number;
@@ -190,14 +193,30 @@ export class MetadataStore<Config = unknown> {
 
   // ---- containers ----
 
+  /** A new container row with its endpoints (one transaction: a crash leaves both or neither). */
   insertContainer(
     c: Omit<ContainerRecord<Config>, keyof ContainerState> & Partial<ContainerState>,
+    endpoints: readonly EndpointRecord[] = [],
   ): ContainerRecord<Config> {
     const byName = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(c.name) as Raw | undefined;
     if (byName)
       throw alreadyExists(
         `container name ${JSON.stringify(c.name)} is already in use by container ${String(byName.id)}; remove it or choose another --name`,
       );
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#insertRow(c);
+      for (const ep of endpoints) this.addEndpoint(c.id, ep);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
+    this.#afterWrite('insert');
+    return this.getContainer(c.id);
+  }
+
+  #insertRow(c: Omit<ContainerRecord<Config>, keyof ContainerState> & Partial<ContainerState>): void {
     this.db
       .prepare(
         `INSERT INTO containers (id, name, image_ref, image_id, image_digest, config, labels, runtime, snapshot_key, created_at, restart_policy, restart_max, status)
@@ -218,8 +237,6 @@ export class MetadataStore<Config = unknown> {
         c.restartMax,
         c.status ?? 'created',
       );
-    this.#afterWrite('insert');
-    return this.getContainer(c.id);
   }
 
   getContainer(id: string): ContainerRecord<Config> {
@@ -341,6 +358,47 @@ export class MetadataStore<Config = unknown> {
 
   removeAttachment(containerId: string, network: string): void {
     this.db.prepare('DELETE FROM network_attachments WHERE container_id = ? AND network = ?').run(containerId, network);
+  }
+
+  // ---- container endpoints (what the container is connected to, kept while it is stopped) ----
+
+  /** The container's endpoints in the order they were connected (the first holds the default route). */
+  endpoints(containerId: string): EndpointRecord[] {
+    const rows = this.db
+      .prepare(
+        'SELECT network, aliases, ipv4_address FROM container_endpoints WHERE container_id = ? ORDER BY seq, network',
+      )
+      .all(containerId) as Raw[];
+    return rows.map((r) => ({
+      network: String(r.network),
+      aliases: JSON.parse(String(r.aliases)) as string[],
+      ipv4Address: String(r.ipv4_address),
+    }));
+  }
+
+  /** Connects the container to `ep.network`, after its other endpoints; false when it already is. */
+  addEndpoint(containerId: string, ep: EndpointRecord): boolean {
+    const r = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO container_endpoints (container_id, network, aliases, ipv4_address, seq)
+         SELECT ?, ?, ?, ?, COALESCE(MAX(seq) + 1, 0) FROM container_endpoints WHERE container_id = ?`,
+      )
+      .run(containerId, ep.network, JSON.stringify(ep.aliases), ep.ipv4Address, containerId);
+    return Number(r.changes) > 0;
+  }
+
+  /** False when the container was not connected to `network`. */
+  removeEndpoint(containerId: string, network: string): boolean {
+    const r = this.db
+      .prepare('DELETE FROM container_endpoints WHERE container_id = ? AND network = ?')
+      .run(containerId, network);
+    return Number(r.changes) > 0;
+  }
+
+  /** Endpoints migrated from before v8 name the default network ''; berthd gives its name (or drops them without networking). */
+  nameDefaultEndpoints(name: string | undefined): void {
+    if (name === undefined) this.db.prepare("DELETE FROM container_endpoints WHERE network = ''").run();
+    else this.db.prepare("UPDATE OR IGNORE container_endpoints SET network = ? WHERE network = ''").run(name);
   }
 
   // ---- published-port allocations (rows go with their container: ON DELETE CASCADE) ----

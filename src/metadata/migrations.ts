@@ -148,6 +148,31 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE containers SET image_digest = image_id;
     `,
   },
+  {
+    version: 8,
+    name: 'container endpoints',
+    // A container's place on each network it is connected to (docker's EndpointSettings: aliases, a
+    // requested address), kept while it is stopped; network_attachments holds what a running one
+    // got. Containers made before v8 joined one network at create: their endpoint is read out of the
+    // request once, here; '' stands for the engine's default network, whose name berthd gives at
+    // open (MetadataStore.nameDefaultEndpoints).
+    sql: `
+      CREATE TABLE container_endpoints (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network      TEXT NOT NULL,
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        ipv4_address TEXT NOT NULL DEFAULT '',
+        seq          INTEGER NOT NULL,
+        PRIMARY KEY (container_id, network)
+      );
+      INSERT INTO container_endpoints (container_id, network, aliases, seq)
+        SELECT id, COALESCE(json_extract(config, '$.request.network'), ''),
+               COALESCE(json_extract(config, '$.request.aliases'), '[]'), 0
+        FROM containers
+        WHERE json_extract(config, '$.request.sandbox') IS NULL
+          AND COALESCE(json_extract(config, '$.request.network'), '') NOT IN ('host', 'none');
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

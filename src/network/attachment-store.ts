@@ -25,7 +25,8 @@ export interface AttachmentRecord {
   ifName: string;
   netns: string;
   config: CniConfList;
-  capabilityArgs: { portMappings?: PortMapping[] };
+  /** `ips`: the address asked for, with the subnet's prefix length (host-local's `ips` capability). */
+  capabilityArgs: { portMappings?: PortMapping[]; ips?: string[] };
   aliases: string[];
   /** RFC 3339. */
   created: string;

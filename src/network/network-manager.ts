@@ -101,6 +101,13 @@ export interface AttachOptions {
   aliases?: string[];
   /** Default 'eth0'. */
   ifName?: string;
+  /** An address of the network's subnet to take instead of the next free one (docker's --ip). */
+  ipv4Address?: string;
+  /**
+   * Whether this interface gets the default route (default true). A container on several networks
+   * has one default route, through its first network, as docker's containers do.
+   */
+  defaultRoute?: boolean;
 }
 
 export interface Attachment {
@@ -363,6 +370,7 @@ export class NetworkManager {
     const rec = await this.exclusive(async () => {
       const n = await this.requireNetwork(network);
       bridge = n.meta.bridge;
+      const config = attachConfig(n, containerId, opts);
       const existing = await this.attachments.get(network, containerId);
       if (existing?.result) throw alreadyExists(`container ${containerId}: already attached to network ${network}`);
       const all = await this.attachments.list();
@@ -382,8 +390,11 @@ export class NetworkManager {
         containerId,
         ifName,
         netns: netnsPath,
-        config: forAttachment(n.conflist, portMappings.length > 0),
-        capabilityArgs: portMappings.length > 0 ? { portMappings } : {},
+        config: forAttachment(config, portMappings.length > 0),
+        capabilityArgs: {
+          ...(portMappings.length > 0 ? { portMappings } : {}),
+          ...(opts.ipv4Address ? { ips: [`${opts.ipv4Address}/${parseCidr(n.meta.subnet).bits}`] } : {}),
+        },
         aliases,
         created: new Date().toISOString(),
       };
@@ -565,6 +576,33 @@ function keptAddress(link: LinkInfo, taken: Ipv4Prefix[]): { subnet: Ipv4Prefix;
   const subnet = { base: (parseIpv4(addr) & mask) >>> 0, bits };
   if (bits < 8 || bits > 30 || !isPrivate(subnet) || taken.some((t) => overlaps(t, subnet))) return undefined;
   return { subnet, gateway: addr };
+}
+
+/**
+ * The configuration list one attach runs with (kept in its record, so its DEL runs with the same):
+ * the network's, with the bridge plugin taking a requested address (the `ips` capability, which it
+ * hands to host-local) and without the default route on a container's second and later networks.
+ */
+function attachConfig(n: StoredNetwork, containerId: string, opts: AttachOptions): CniConfList {
+  if (!opts.ipv4Address && opts.defaultRoute !== false) return n.conflist;
+  const config = structuredClone(n.conflist);
+  const bridge = config.plugins.find((p) => p.type === 'bridge');
+  if (!bridge) return config;
+  if (opts.ipv4Address) {
+    const where = `attach ${containerId} to ${n.name}: ipv4Address`;
+    const addr = parseIpv4(opts.ipv4Address, where);
+    const subnet = parseCidr(n.meta.subnet);
+    if (!contains(subnet, addr))
+      throw invalidArgument(`${where} ${opts.ipv4Address} is not in the network's subnet ${n.meta.subnet}`);
+    if (opts.ipv4Address === n.meta.gateway)
+      throw invalidArgument(`${where} ${opts.ipv4Address} is the network's gateway`);
+    bridge.capabilities = { ...(bridge.capabilities ?? {}), ips: true };
+  }
+  if (opts.defaultRoute === false) {
+    const ipam = bridge.ipam as { routes?: unknown[] } | undefined;
+    if (ipam) ipam.routes = [];
+  }
+  return config;
 }
 
 function runtimeConf(rec: AttachmentRecord): CniRuntimeConf {

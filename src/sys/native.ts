@@ -153,6 +153,7 @@ export interface BpfError extends SyscallError {
 interface Addon {
   socketpair(): [number, number];
   netnsSocket(netnsPath: string): number;
+  netnsBind(netnsPath: string, type: 'tcp' | 'udp', address: string, port: number): [number, number];
   sendFds(sockFd: number, fds: readonly number[], data: Buffer | undefined): number;
   recvFds(sockFd: number, maxFds: number, maxData: number): { fds: number[]; data: Buffer };
   openInRoot(rootFd: number, path: string, flags: number, mode: number, forceWalk: boolean): number;
@@ -232,6 +233,22 @@ export function socketpair(): [number, number] {
  */
 export function netnsSocket(netnsPath: string): number {
   return loadAddon().netnsSocket(netnsPath);
+}
+
+/**
+ * A TCP or UDP socket of the network namespace at `netnsPath`, bound there to `address`:`port`
+ * (port 0: the kernel picks; the port is returned) but not listening: adopt it with
+ * `net.Server#listen({ fd })` or `dgram.Socket#bind({ fd })`. The embedded DNS server listens in
+ * each container's namespace this way.
+ */
+export function netnsBind(
+  netnsPath: string,
+  type: 'tcp' | 'udp',
+  address: string,
+  port = 0,
+): { fd: number; port: number } {
+  const [fd, bound] = loadAddon().netnsBind(netnsPath, type, address, port);
+  return { fd, port: bound };
 }
 
 /**

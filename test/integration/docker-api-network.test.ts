@@ -301,6 +301,8 @@ volumes:
     assert.equal((await docker(bin, 'volume', 'ls', '-q')).stdout, '');
     assert.deepEqual((await docker(bin, 'network', 'ls', '--format', '{{.Name}}')).stdout.trim().split('\n').sort(), [
       'bridge',
+      'host',
+      'none',
     ]);
   } finally {
     await compose('down', '-v');

@@ -1240,6 +1240,28 @@ const networkInspect: Verb = {
   },
 };
 const networkRm = each('network rm NAME...', [], (c, n) => c.networkRemove(n));
+const networkConnect: Verb = {
+  flags: [{ names: ['alias'], kind: 'strings' }, { names: ['ip'], kind: 'string' }, help],
+  usage: 'network connect [--alias NAME]... [--ip IPV4] NETWORK CONTAINER',
+  run: async (ctx, f, args) => {
+    want(args, 2, 2, 'network connect [--alias NAME]... [--ip IPV4] NETWORK CONTAINER');
+    const aliases = strings(f.alias);
+    await (await ctx.client()).networkConnect(args[0]!, args[1]!, {
+      ...(aliases.length ? { aliases } : {}),
+      ...(f.ip ? { ipv4Address: f.ip as string } : {}),
+    });
+    return 0;
+  },
+};
+const networkDisconnect: Verb = {
+  flags: [{ names: ['force', 'f'], kind: 'bool' }, help],
+  usage: 'network disconnect [-f] NETWORK CONTAINER',
+  run: async (ctx, _f, args) => {
+    want(args, 2, 2, 'network disconnect [-f] NETWORK CONTAINER');
+    await (await ctx.client()).networkDisconnect(args[0]!, args[1]!);
+    return 0;
+  },
+};
 
 export const CONTAINER_VERBS: Record<string, Verb> = {
   run,
@@ -1301,6 +1323,8 @@ export const CONTAINER_GROUPS: Record<string, Record<string, Verb>> = {
     inspect: networkInspect,
     rm: networkRm,
     remove: networkRm,
+    connect: networkConnect,
+    disconnect: networkDisconnect,
   },
 };
 

@@ -233,20 +233,22 @@ export function containerInspectContext(d: ContainerDetails) {
   const args = spec.process?.args ?? [];
   const networks: Record<string, unknown> = {};
   let primary = { IPAddress: '', Gateway: '', IPPrefixLen: 0, MacAddress: '' };
-  for (const [name, result] of Object.entries(d.networks ?? {})) {
-    const res = (result ?? {}) as {
-      ips?: { address?: string; gateway?: string }[];
-      interfaces?: { mac?: string; sandbox?: string }[];
-    };
-    const ip = res.ips?.[0];
-    const [addr, len] = (ip?.address ?? '').split('/');
+  // Every network it is connected to (a stopped container's too, without an address), then any
+  // attachment an older berthd reported without endpoints.
+  const names = [...new Set([...(d.endpoints ?? []).map((e) => e.network), ...Object.keys(d.networks ?? {})])];
+  for (const name of names) {
+    // berthd's attach result: ips as "a.b.c.d/len" strings, gateway and mac beside them.
+    const res = (d.networks?.[name] ?? {}) as { ips?: string[]; gateway?: string; mac?: string; prefixLength?: number };
+    const [addr = '', len] = (res.ips?.find((ip) => ip.includes('.')) ?? '').split('/');
+    const ep = d.endpoints?.find((e) => e.network === name);
     const n = {
-      IPAddress: addr ?? '',
-      IPPrefixLen: Number(len ?? 0),
-      Gateway: ip?.gateway ?? '',
-      MacAddress: res.interfaces?.find((x) => x.sandbox)?.mac ?? '',
+      IPAddress: addr,
+      IPPrefixLen: Number(len ?? res.prefixLength ?? 0),
+      Gateway: res.gateway ?? '',
+      MacAddress: res.mac ?? '',
       NetworkID: name,
-      Aliases: null,
+      Aliases: ep?.aliases.length ? ep.aliases : null,
+      IPAMConfig: ep?.ipv4Address ? { IPv4Address: ep.ipv4Address } : null,
     };
     networks[name] = n;
     if (!primary.IPAddress)

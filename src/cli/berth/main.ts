@@ -61,6 +61,7 @@ containers (through berthd):
   attach CONTAINER   inspect NAME...   wait CONTAINER...   top CONTAINER   stats CONTAINER...
   pause|unpause CONTAINER...           events [--since T] [--until T] [--filter K=V]   info
   volume create|ls|inspect|rm|prune    network create [--subnet CIDR]|ls|inspect|rm
+  network connect [--alias A] [--ip IP] NET CONTAINER | disconnect NET CONTAINER
   (every verb takes --format json)
 
 images:
