@@ -11,6 +11,7 @@ import { isLive } from '../metadata/container-status.ts';
 import type { EndpointRecord } from '../metadata/metadata-store.ts';
 import type { Container, ContainerContext } from './container-context.ts';
 import { CONTAINER_NAME } from './container-names.ts';
+import { ensureDns, writeDnsResolvConf } from './container-dns.ts';
 import { refreshHosts, releaseNetwork, rewriteHosts } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
 
@@ -92,6 +93,9 @@ export async function connectNetwork(
         ctx.store.removeEndpoint(id, network);
         throw e;
       }
+      // Its first user network: names resolve through berthd's 127.0.0.11 from now on.
+      await writeDnsResolvConf(ctx, c);
+      await ensureDns(ctx, c);
     }
     ctx.o.events.publish('network', 'connect', network, { container: id, name: network, type: 'bridge' });
   });

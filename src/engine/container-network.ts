@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerContext } from './container-context.ts';
+import { stopDns } from './container-dns.ts';
 
 /**
  * Name resolution on a user network: every container attached to it gets, in its bind-mounted
@@ -68,8 +69,9 @@ export async function releaseNetwork(
     await ctx.o.network.removeNetns(id).catch((e) => ctx.log(`remove netns of ${id}: ${(e as Error).message}`));
 }
 
-/** Every network the container is recorded on, left, and its netns removed. */
+/** Every network the container is recorded on, left, its embedded DNS server closed and its netns removed. */
 export function releaseAllNetworks(ctx: ContainerContext, id: string): Promise<void> {
+  stopDns(ctx, id);
   return releaseNetwork(
     ctx,
     id,

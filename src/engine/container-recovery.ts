@@ -9,6 +9,7 @@ import { unmountAll } from '../snapshots/mount.ts';
 import { isMountPoint } from '../sys/mountinfo.ts';
 import { type Container, type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
 import { reconcileEndpoints } from './container-connect.ts';
+import { ensureDns } from './container-dns.ts';
 import { releaseAllNetworks } from './container-network.ts';
 import { removeContainer } from './container-remove.ts';
 import { scheduleRestart } from './container-restart.ts';
@@ -51,6 +52,8 @@ async function recoverLive(ctx: ContainerContext, c: Container, out: RecoveryRep
     out.reconnected.push(c.id);
     // A connect or disconnect that a crash cut between its row and its CNI ADD or DEL.
     out.cleaned.push(...(await reconcileEndpoints(ctx, c)));
+    // Its embedded DNS server went with the previous berthd: made again (new ports, new redirect).
+    await ensureDns(ctx, c);
     return;
   }
   out.exited.push(c.id);

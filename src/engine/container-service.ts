@@ -38,6 +38,7 @@ import { archivePath, extractInto, type PathStat, statPath } from './container-a
 import { type Change, containerChanges } from './container-changes.ts';
 import { type CommitRequest, type CommitResult, commitContainer } from './container-commit.ts';
 import { type ConnectOptions, connectNetwork, disconnectNetwork } from './container-connect.ts';
+import { stopAllDns } from './container-dns.ts';
 import { renameContainer } from './container-rename.ts';
 import { updateContainer } from './container-update.ts';
 import { ExecRegistry } from './exec-registry.ts';
@@ -277,6 +278,7 @@ export class ContainerService {
   /** Stops serving: timers and watchers go; containers and shims keep running. */
   close(): void {
     this.#ctx.closed = true;
+    stopAllDns(this.#ctx);
     for (const t of this.#ctx.restartTimers.values()) clearTimeout(t);
     this.#ctx.restartTimers.clear();
   }

@@ -11,6 +11,7 @@ import { canStart } from '../metadata/container-status.ts';
 import { mountAll, unmountAll } from '../snapshots/mount.ts';
 import { isMountPoint } from '../sys/mountinfo.ts';
 import type { Container, ContainerContext } from './container-context.ts';
+import { ensureDns, stopDns, writeDnsResolvConf } from './container-dns.ts';
 import { refreshHosts, releaseNetwork } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
 import { MODES } from './owned-modes.ts';
@@ -101,6 +102,9 @@ export async function startTask(
         faultPoint('start.network-attached');
       }
       for (const ep of endpoints) await refreshHosts(ctx, ep.network);
+      // On a user network: resolv.conf names 127.0.0.11, answered by berthd inside the namespace.
+      await writeDnsResolvConf(ctx, c);
+      await ensureDns(ctx, c);
     }
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2), { mode: MODES.spec });
     faultPoint('start.config-written');
@@ -150,6 +154,7 @@ export async function startTask(
       await handle.cleanup().catch(() => {});
     }
     await rt.delete(id);
+    stopDns(ctx, id);
     await releaseNetwork(ctx, id, attached, netnsMade);
     try {
       unmountAll(rootfs);

@@ -286,6 +286,37 @@ test("docker 28: network ls has dockerd's pre-defined networks and filters; insp
   assert.deepEqual(await names('--filter', `name=${NET_A}`), [NET_A]);
 });
 
+test('embedded DNS: names on the networks a container shares, not across; a server of its own on port 53; made again after berthd restarts', async () => {
+  await ok(d28('run', '-d', '--name', 'dnsa', '--network', NET_A, 'busybox', 'sleep', '1000'));
+  await ok(
+    d28('run', '-d', '--name', 'dnsb', '--network', NET_A, '--network-alias', 'bee', 'busybox', 'sleep', '1000'),
+  );
+  await ok(d28('run', '-d', '--name', 'dnsc', '--network', NET_B, 'busybox', 'sleep', '1000'));
+  const ipB = (
+    await ok(d28('inspect', '--format', `{{(index .NetworkSettings.Networks "${NET_A}").IPAddress}}`, 'dnsb'))
+  ).trim();
+  const resolves = async (from: string, name: string) => {
+    const r = await d28('exec', from, 'nslookup', name);
+    return r.code === 0 && new RegExp(`Address: ${ipB.replace(/\./g, '\\.')}\\b`).test(r.stdout);
+  };
+  assert.match(await ok(d28('exec', 'dnsa', 'cat', '/etc/resolv.conf')), /^nameserver 127\.0\.0\.11$/m);
+  assert.ok(await resolves('dnsa', 'dnsb'), 'by name');
+  assert.ok(await resolves('dnsa', 'bee'), 'by alias');
+  assert.ok(await resolves('dnsa', 'DNSB'), 'names are case-insensitive');
+  assert.ok(!(await resolves('dnsc', 'dnsb')), 'not from a network it does not share');
+  // A server of the container's own on port 53 (TCP here: busybox has no UDP server) binds beside it.
+  await ok(d28('exec', 'dnsa', 'sh', '-c', 'mkdir -p /w && echo own > /w/index.html && httpd -p 53 -h /w'));
+  assert.match(await ok(d28('exec', 'dnsa', 'netstat', '-ltn')), /\s(0\.0\.0\.0|:::?):53\s/);
+  assert.ok(await resolves('dnsa', 'dnsb'));
+  // Connected to NET_A now, dnsc finds dnsb too.
+  await ok(d28('network', 'connect', NET_A, 'dnsc'));
+  assert.ok(await resolves('dnsc', 'dnsb'));
+  await d.stop();
+  d = await startBerthd(root, runRoot, [], CFG);
+  assert.ok(await resolves('dnsa', 'bee'), 'after berthd restarted');
+  await ok(d28('rm', '-f', 'dnsa', 'dnsb', 'dnsc'));
+});
+
 test('berth network connect and disconnect', async () => {
   const r = await berthCli(d.socket, 'run', '-d', '--name', 'bcli', 'busybox', 'sleep', '1000');
   assert.equal(r.code, 0, r.stderr);

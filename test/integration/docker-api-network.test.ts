@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { hostPortFree } from '../../src/network/port-allocator.ts';
+import { type FakeDns, startFakeDns } from '../lib/fake-dns.ts';
 import { busyboxRootfsTar, type Daemon, fetchText, finish, startBerthd, tempRoots } from './engine-harness.ts';
 
 const CLIENTS = [
@@ -18,6 +19,7 @@ const CLIENTS = [
 ] as const;
 const { root, runRoot } = tempRoots();
 let d: Daemon;
+let fakeDns: FakeDns | undefined;
 const BRIDGE = `bdk${process.pid % 100000}`;
 // Explicit, so that a berthd of another test file starting at the same moment never picks the same subnet.
 const SUBNET = `10.${160 + (process.pid % 30)}.${process.pid % 250}.0/24`;
@@ -46,13 +48,21 @@ before(async () => {
     if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
   if (!existsSync('/usr/lib/cni/portmap'))
     throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  // The host's resolvers, for the embedded DNS server to forward to (no internet here).
+  fakeDns = await startFakeDns({ 'outside.test': '192.0.2.77' });
   d = await startBerthd(root, runRoot, [], {
-    network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } },
+    network: {
+      defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET },
+      dns: { upstreams: [`127.0.0.1:${fakeDns.port}`] },
+    },
   });
   await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
 });
 
-after(() => finish(d, root, runRoot, { network: true }));
+after(async () => {
+  fakeDns?.close();
+  await finish(d, root, runRoot, { network: true });
+});
 
 for (const c of CLIENTS) {
   test(`${c.name}: the default network is bridge; -p publishes; IPAddress is the container's`, async () => {
@@ -291,6 +301,31 @@ volumes:
       async () => (await compose('logs', 'client')).stdout.includes('hello-compose'),
       30_000,
     );
+    // dockerd's embedded DNS: the client's resolver is 127.0.0.11, which berthd answers for the
+    // project's service names and forwards the rest to the host's resolvers (the test's server).
+    const webIp = (
+      await docker(
+        CLIENTS[0].bin,
+        'inspect',
+        '--format',
+        `{{(index .NetworkSettings.Networks "${project}_default").IPAddress}}`,
+        `${project}_web_1`,
+      )
+    ).stdout.trim();
+    assert.match(webIp, /^\d+\.\d+\.\d+\.\d+$/);
+    const resolv = await compose('exec', '-T', 'client', 'cat', '/etc/resolv.conf');
+    assert.match(resolv.stdout, /^nameserver 127\.0\.0\.11$/m);
+    assert.doesNotMatch(resolv.stdout, /^nameserver (?!127\.0\.0\.11)/m);
+    const ns = await compose('exec', '-T', 'client', 'nslookup', 'web');
+    assert.equal(ns.code, 0, ns.stdout + ns.stderr);
+    assert.match(ns.stdout, new RegExp(`Address: ${webIp.replace(/\./g, '\\.')}\\b`));
+    const ping = await compose('exec', '-T', 'client', 'ping', '-c', '1', '-W', '5', 'web');
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.match(ping.stdout, new RegExp(webIp.replace(/\./g, '\\.')));
+    const out = await compose('exec', '-T', 'client', 'nslookup', 'outside.test');
+    assert.match(out.stdout, /Address: 192\.0\.2\.77\b/, out.stdout + out.stderr);
+    const nx = await compose('exec', '-T', 'client', 'nslookup', 'nowhere.test');
+    assert.match(nx.stdout + nx.stderr, /NXDOMAIN/);
     const ex = await compose('exec', '-T', 'web', 'cat', '/data/f');
     assert.deepEqual([ex.code, ex.stdout], [0, 'kept\n'], ex.stderr);
     const down = await compose('down', '-v');

@@ -6,77 +6,23 @@
 // the namespace's own on port 53 binds and answers beside it, and close() frees the ports.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer, type Server, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import * as dnsPacket from 'dns-packet';
 import { redirectDns } from '../../src/network/dns-redirect.ts';
 import { EmbeddedDns } from '../../src/network/embedded-dns.ts';
 import { NetnsDir } from '../../src/network/netns.ts';
 import { netnsBind, netnsSocket } from '../../src/sys/native.ts';
+import { type FakeDns, startFakeDns } from '../lib/fake-dns.ts';
 
 const runDir = mkdtempSync('/tmp/bdns-');
 const dir = new NetnsDir(runDir);
 let netns = '';
 let dns: EmbeddedDns;
-let upstreamUdp: UdpSocket;
-let upstreamTcp: Server;
-let upstreamPort = 0;
-let upstreamAnswers = true;
-
-/** The fake upstream: outside.test → 192.0.2.77, anything else NXDOMAIN. */
-function upstreamReply(msg: Buffer): Buffer {
-  const q = dnsPacket.decode(msg);
-  const name = q.questions?.[0]?.name ?? '';
-  const known = name === 'outside.test' && q.questions?.[0]?.type === 'A';
-  return dnsPacket.encode({
-    type: 'response',
-    id: q.id ?? 0,
-    flags: dnsPacket.RECURSION_AVAILABLE | (name === 'outside.test' ? 0 : 3),
-    questions: q.questions ?? [],
-    answers: known ? [{ type: 'A', name, class: 'IN', ttl: 60, data: '192.0.2.77' }] : [],
-  });
-}
-
-async function startUpstream(): Promise<void> {
-  // One port for both, as a DNS server has: the UDP port first, then TCP on it (another try if taken).
-  for (let i = 0; i < 20; i++) {
-    const u = createSocket('udp4');
-    await new Promise<void>((r) => u.bind(0, '127.0.0.1', () => r()));
-    const port = u.address().port;
-    const t = createServer((s) => {
-      let buf = Buffer.alloc(0);
-      s.on('error', () => {});
-      s.on('data', (c: Buffer) => {
-        buf = Buffer.concat([buf, c]);
-        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-          const out = upstreamReply(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-          const head = Buffer.alloc(2);
-          head.writeUInt16BE(out.length);
-          s.end(Buffer.concat([head, out]));
-        }
-      });
-    });
-    const ok = await new Promise<boolean>((r) => {
-      t.once('error', () => r(false));
-      t.listen(port, '127.0.0.1', () => r(true));
-    });
-    if (!ok) {
-      u.close();
-      continue;
-    }
-    u.on('message', (m, rinfo) => {
-      if (upstreamAnswers) u.send(upstreamReply(m), rinfo.port, rinfo.address);
-    });
-    upstreamUdp = u;
-    upstreamTcp = t;
-    upstreamPort = port;
-    return;
-  }
-  throw new Error('no free port for the test upstream');
-}
+let upstream: FakeDns;
 
 /** A query from inside the namespace over UDP to `port` on `address`. */
 async function askUdp(name: string, type: 'A' | 'AAAA', address = '127.0.0.11', port = 53) {
@@ -140,20 +86,19 @@ before(async () => {
   if (process.getuid?.() !== 0) throw new Error('the embedded DNS test needs root (a network namespace)');
   netns = await dir.create(`dns${process.pid}`);
   execFileSync('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
-  await startUpstream();
+  upstream = await startFakeDns({ 'outside.test': '192.0.2.77' });
   const names: Record<string, string[]> = { web: ['10.1.2.3'], multi: ['10.1.2.4', '10.1.2.5'] };
   dns = await EmbeddedDns.open(
     netns,
     (n) => names[n],
-    () => [{ host: '127.0.0.1', port: upstreamPort }],
+    () => [{ host: '127.0.0.1', port: upstream.port }],
   );
   await redirectDns(netns, dns.udpPort, dns.tcpPort);
 });
 
 after(async () => {
   dns?.close();
-  upstreamUdp?.close();
-  upstreamTcp?.close();
+  upstream?.close();
   await dir.remove(`dns${process.pid}`).catch(() => {});
   await dir.release().catch(() => {});
   await rm(runDir, { recursive: true, force: true });
@@ -183,11 +128,11 @@ test('other names are forwarded to the upstream server: its answer and its NXDOM
 });
 
 test('SERVFAIL when the upstream does not answer', async () => {
-  upstreamAnswers = false;
+  upstream.answering = false;
   try {
     assert.equal(rcode(await askUdp('silent.test', 'A')), 'SERVFAIL');
   } finally {
-    upstreamAnswers = true;
+    upstream.answering = true;
   }
 });
 

@@ -47,6 +47,8 @@ const APPLETS = [
   'ifconfig',
   'httpd',
   'ping',
+  'nslookup',
+  'netstat',
   'trap',
 ];
 

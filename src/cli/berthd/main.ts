@@ -41,6 +41,8 @@ export type BerthdConfig = {
     enabled?: boolean;
     pluginDirs?: string[];
     defaultNetwork?: { name?: string; bridge?: string; subnet?: string };
+    /** The embedded DNS server's upstreams (IP, IP:PORT, [IPV6]:PORT); default the host's resolv.conf nameservers. */
+    dns?: { upstreams?: string[] };
   };
 };
 
@@ -59,7 +61,8 @@ usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] 
   -G, --group GROUP  the group that owns the API sockets (0660) and may read container logs
                      (a name or gid; default root's): its members can run containers as root
   --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, streamAddress, group, defaultRuntime, runtimes, snapshotter, shimBinary,
-                     cdiSpecDirs, network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet}}}
+                     cdiSpecDirs, network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet},
+                     dns: {upstreams: ["IP[:PORT]"]}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
   --debug            log every API error and recovery step
 `;
@@ -147,6 +150,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(cfg.network?.pluginDirs ? { pluginDirs: cfg.network.pluginDirs } : {}),
       ...(cfg.network?.defaultNetwork ? { defaultNetwork: cfg.network.defaultNetwork } : {}),
       bridgeConfigKey: 'network.defaultNetwork.bridge in the --config file',
+      ...(cfg.network?.dns?.upstreams ? { dnsUpstreams: cfg.network.dns.upstreams } : {}),
     });
   }
   const engine = await Engine.open({
