@@ -24,7 +24,7 @@ import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
-import { startRegistry, startTokenServer } from '../lib/registry.ts';
+import { freePort, startRegistry, startTokenServer } from '../lib/registry.ts';
 import { buildImage, busyboxTar, tarOf } from '../lib/test-images.ts';
 import {
   busyboxRootfsTar,
@@ -329,7 +329,7 @@ test("hostPort through portmap reaches a pod container; a NODE-network pod uses 
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
-    const port = 21000 + (process.pid % 9000);
+    const port = await freePort();
     const config = podConfig({
       port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: port, host_ip: '127.0.0.1' }],
     });
@@ -401,6 +401,7 @@ test("hostPort through portmap reaches a pod container; a NODE-network pod uses 
     await rt.RemovePodSandbox!({ pod_sandbox_id: lpod });
   } finally {
     cri.close();
+    await removeAllPods(criSocket); // a failure above must not leave its pods to the next tests
   }
 });
 
@@ -648,7 +649,7 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
   const cri = new CriClient(criSocket);
   const rt = cri.runtime;
   try {
-    const port = 22000 + (process.pid % 9000);
+    const port = await freePort();
     const portMappings = [{ protocol: 'TCP', container_port: 80, host_port: port, host_ip: '127.0.0.1' }];
     const config = podConfig({
       dns_config: { servers: ['192.0.2.53'], searches: ['svc.example'], options: ['ndots:2'] },
@@ -695,6 +696,7 @@ test('UpdateContainerResources reaches the cgroup; UpdateRuntimeConfig, metrics,
     await rt.RemovePodSandbox!({ pod_sandbox_id: pod });
   } finally {
     cri.close();
+    await removeAllPods(criSocket);
   }
 });
 
