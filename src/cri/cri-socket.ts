@@ -1,5 +1,6 @@
 import { serveLazily } from '../engine/api-socket.ts';
 import type { Engine } from '../engine/engine.ts';
+import { fixAuthority } from './authority-fix.ts';
 import type { CriServer, CriServerOptions } from './grpc-server.ts';
 
 export type CriSocket = {
@@ -15,8 +16,8 @@ export async function serveCriSocket(
   gid = 0,
   o: CriServerOptions = {},
 ): Promise<CriSocket> {
-  // The gRPC server takes each connection paused (nothing read and lost meanwhile); the HTTP/2
-  // session reads through the socket's handle once it is resumed.
+  // The gRPC server takes each connection paused (nothing read and lost meanwhile), read through the
+  // :authority rewriter (authority-fix.ts: kubelets before 1.26 send the socket's path).
   return serveLazily(
     socketPath,
     gid,
@@ -26,7 +27,7 @@ export async function serveCriSocket(
       const grpc: CriServer = (await import('./grpc-server.ts')).createCriServer(engine, log, o);
       return {
         take(socket) {
-          grpc.inject(socket);
+          grpc.inject(fixAuthority(socket));
           socket.resume();
         },
         close: () => grpc.close(),

@@ -550,13 +550,24 @@ export class CriRuntimeService {
       .filter((c) => c.request.sandbox);
   }
 
-  #container(c: ContainerDetails): Msg {
+  /**
+   * Image names by digest, for containers created by image ID (a kubelet creates every container so):
+   * their status names the image by its first name, as containerd's does, not by the ID again.
+   */
+  async #imageNames(cs: ContainerDetails[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    if (!cs.some((c) => c.image === c.imageId)) return names;
+    for (const s of await this.#e.images.list()) if (!names.has(s.digest)) names.set(s.digest, s.name);
+    return names;
+  }
+
+  #container(c: ContainerDetails, names: Map<string, string>): Msg {
     const sb = c.request.sandbox;
     return {
       id: c.id,
       pod_sandbox_id: sb?.podId ?? '',
       metadata: { name: sb?.name ?? c.name, attempt: sb?.attempt ?? 0 },
-      image: { image: c.image },
+      image: { image: (c.image === c.imageId && names.get(c.imageId)) || c.image },
       image_ref: c.imageId,
       image_id: c.imageId,
       state: containerState(c),
@@ -569,7 +580,9 @@ export class CriRuntimeService {
   async ListContainers(req: Msg): Promise<Msg> {
     const f = req.filter ?? {};
     const want = f.state ? (f.state.state ?? 'CONTAINER_CREATED') : undefined;
-    const containers = this.#criContainers()
+    const all = this.#criContainers();
+    const names = await this.#imageNames(all);
+    const containers = all
       .filter(
         (c) =>
           idMatches(f.id, c.id) &&
@@ -577,7 +590,7 @@ export class CriRuntimeService {
           (!want || containerState(c) === want) &&
           labelsMatch(f.label_selector, c.labels),
       )
-      .map((c) => this.#container(c));
+      .map((c) => this.#container(c, names));
     return { containers };
   }
 
@@ -591,7 +604,7 @@ export class CriRuntimeService {
     const user = this.#e.containers.processUser(c.id);
     return {
       status: {
-        ...this.#container(c),
+        ...this.#container(c, await this.#imageNames([c])),
         started_at: nanos(c.state.startedAt),
         finished_at: state === 'CONTAINER_EXITED' ? nanos(c.state.finishedAt) : '0',
         exit_code: c.state.exitCode ?? 0,

@@ -339,7 +339,13 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       );
       assert.equal(listed.annotations['io.kubernetes.container.restartCount'], '0');
       assert.equal(listed.image_ref, pulled);
+      // Created by image ID, as a kubelet does: named by the image's name (containerd's answer), and
+      // `berth ps` shows the short ID (docker's), not the whole digest.
+      assert.equal(listed.image.image, imageRef, 'ListContainers names the image');
       const ws = (await rt.ContainerStatus!({ container_id: web })).status;
+      assert.equal(ws.image.image, imageRef, 'ContainerStatus names the image');
+      const psRow = (await berthCli(d.socket, 'ps')).stdout.split('\n').find((l) => l.startsWith(web.slice(0, 12)));
+      assert.equal(psRow?.split(/\s+/)[1], pulled.replace('sha256:', '').slice(0, 12), `berth ps: ${psRow}`);
       assert.equal(ws.log_path, join(p.logDir, 'web/0.log'));
       assert.deepEqual(
         ws.mounts.map((m: Msg) => m.container_path),
@@ -582,5 +588,28 @@ test("one engine: a pod's containers in berth ps (with their pod), berth logs an
     for (const p of (await rt.ListPodSandbox!({}).catch(() => ({ items: [] }))).items)
       await rt.RemovePodSandbox!({ pod_sandbox_id: p.id }).catch(() => {});
     cri.close();
+  }
+});
+
+test("a kubelet before 1.26 sends the socket's path as :authority (grpc-go over unix://): every call is served, on one connection, past HPACK's dynamic table filling up", async () => {
+  // Node's HTTP/2 server refused such a stream with PROTOCOL_ERROR: Debian's kubelet 1.20 exited at
+  // its first Version call (src/cri/authority-fix.ts).
+  for (const version of ['v1', 'v1alpha2'] as const) {
+    const cri = new CriClient(criSocket, version, { 'grpc.default_authority': criSocket });
+    try {
+      assert.equal((await cri.runtime.Version!({ version: '0.1.0' })).runtime_name, 'berth');
+      // Distinct deadlines and filters make new header fields for the table on every call; 200 calls
+      // overflow its 4 KiB many times, so tables that drifted apart would garble a later header.
+      for (let i = 0; i < 200; i++) {
+        const r = await cri.runtime.ListContainers!(
+          { filter: { label_selector: { [`io.kubernetes.pod.uid-${i}`]: `x${i}` } } },
+          { deadlineMs: 60_000 + i * 1_001 },
+        );
+        assert.deepEqual(r.containers, []);
+      }
+      assert.ok((await cri.image.ImageFsInfo!({})).image_filesystems.length > 0);
+    } finally {
+      cri.close();
+    }
   }
 });

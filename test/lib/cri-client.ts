@@ -43,15 +43,16 @@ export class CriClient {
   /** Server-streaming methods (GetContainerEvents): the stream of answers; cancel() ends it. */
   readonly streams: Record<string, (req?: Msg) => grpc.ClientReadableStream<Msg>> = {};
 
-  constructor(socket: string, version: 'v1' | 'v1alpha2' = 'v1') {
+  /** `options`: grpc-js channel options (e.g. `grpc.default_authority`, the :authority sent). */
+  constructor(socket: string, version: 'v1' | 'v1alpha2' = 'v1', options: grpc.ChannelOptions = {}) {
     const d = definitions();
-    this.runtime = this.#bind(at(d.runtime, version), socket);
-    this.image = this.#bind(at(d.image, version), socket);
+    this.runtime = this.#bind(at(d.runtime, version), socket, options);
+    this.image = this.#bind(at(d.image, version), socket, options);
   }
 
-  #bind(def: grpc.ServiceDefinition, socket: string): Record<string, CriCall> {
+  #bind(def: grpc.ServiceDefinition, socket: string, options: grpc.ChannelOptions): Record<string, CriCall> {
     const Ctor = grpc.makeGenericClientConstructor(def, 'cri');
-    const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure());
+    const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure(), options);
     this.#clients.push(client);
     const out: Record<string, CriCall> = {};
     for (const name of Object.keys(def)) {

@@ -24,6 +24,7 @@ import {
   networkContext,
   PS_HEADERS,
   psContext,
+  psImage,
   STATS_HEADERS,
   statsContext,
   VOLUME_HEADERS,
@@ -751,7 +752,7 @@ const ps: Verb = {
         head,
         list.map((c) => [
           id(c.id),
-          c.image,
+          psImage(c, f['no-trunc'] === true),
           cmd(c.command),
           timeAgo(c.createdAt),
           containerStatusText(c),

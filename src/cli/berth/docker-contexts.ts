@@ -53,10 +53,19 @@ export const PS_HEADERS = {
   Runtime: 'RUNTIME',
 };
 
+/**
+ * A container's image as `ps` shows it: the reference it was created with, but a container created
+ * by image ID (as a kubelet creates every one) shows the short ID, as docker does.
+ */
+export function psImage(c: Pick<ContainerSummary, 'image' | 'imageId'>, noTrunc = false): string {
+  if (noTrunc || c.image !== c.imageId) return c.image;
+  return c.image.replace(/^sha256:/, '').slice(0, 12);
+}
+
 export function psContext(c: ContainerSummary, o: { noTrunc?: boolean } = {}) {
   return {
     ID: o.noTrunc ? c.id : c.id.slice(0, 12),
-    Image: c.image,
+    Image: psImage(c, o.noTrunc),
     Command: o.noTrunc || c.command.length <= 22 ? `"${c.command}"` : `"${c.command.slice(0, 20)}…"`,
     CreatedAt: goTime(c.createdAt),
     RunningFor: timeAgo(c.createdAt),
