@@ -16,6 +16,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -42,7 +43,10 @@ import {
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
 const BRIDGE = `bkl${process.pid % 100000}`;
-const cfg = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE } } };
+// A subnet of its own: on the default one, another test file's pod at the same address answered this
+// file's hostPort (the DNAT went to whichever bridge routed that address).
+const SUBNET = `10.${230 + (process.pid % 10)}.${process.pid % 250}.0/24`;
+const cfg = { defaultRuntime: RUNTIME, network: { defaultNetwork: { name: 'berth', bridge: BRIDGE, subnet: SUBNET } } };
 const criSocket = join(runRoot, 'cri.sock');
 let d: Daemon;
 let reg: TestRegistry;
@@ -252,7 +256,16 @@ function criLines(files: string[]): { stream: string; tag: string; text: string 
 }
 
 let podSeq = 0;
-function newPod(): Pod {
+/** A port no one listens on now, picked by the kernel: a fixed range met other test files' servers. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function newPod(): Promise<Pod> {
   podSeq++;
   const name = `static-web-${podSeq}`;
   const uid = `${process.pid.toString(16).padStart(8, '0')}-0000-4000-8000-${String(podSeq).padStart(12, '0')}`;
@@ -263,7 +276,7 @@ function newPod(): Pod {
   const podDir = join(base, 'var/lib/kubelet/pods', uid);
   mkdirSync(logDir, { recursive: true });
   mkdirSync(podDir, { recursive: true });
-  return { name, namespace: 'default', uid, logDir, podDir, hostPort: 20000 + ((process.pid * 7 + podSeq) % 10000) };
+  return { name, namespace: 'default', uid, logDir, podDir, hostPort: await freePort() };
 }
 
 const HTTPD = 'mkdir -p /w && echo "static pod $POD_NAME" > /w/index.html && exec httpd -f -p 8080 -h /w';
@@ -287,7 +300,7 @@ for (const version of ['v1', 'v1alpha2'] as const) {
         assert.equal(err.code, 12, 'v1alpha2 GetContainerEvents is Unimplemented');
       }
       await pleg.relist();
-      const p = newPod();
+      const p = await newPod();
 
       // Images: ImageStatus says absent, PullImage, ImageStatus has its id (the kubelet's imageRef).
       assert.equal((await cri.image.ImageStatus!({ image: { image: imageRef } })).image, null, 'not pulled yet');
@@ -509,7 +522,7 @@ test("one engine: a pod's containers in berth ps (with their pod), berth logs an
       `the kubelet sees the built image: ${JSON.stringify(local)}`,
     );
 
-    const p = newPod();
+    const p = await newPod();
     const config = sandboxConfig(p);
     const { pod_sandbox_id: pod } = await rt.RunPodSandbox!({ config });
     const spec = containerConfig(p, 'app', 0, 'kube-local:1', '');
