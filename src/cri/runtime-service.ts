@@ -551,13 +551,13 @@ export class CriRuntimeService {
   }
 
   /**
-   * Image names by digest, for containers created by image ID (a kubelet creates every container so):
+   * Image names by image ID, for containers created by image ID (a kubelet creates every container so):
    * their status names the image by its first name, as containerd's does, not by the ID again.
    */
   async #imageNames(cs: ContainerDetails[]): Promise<Map<string, string>> {
     const names = new Map<string, string>();
     if (!cs.some((c) => c.image === c.imageId)) return names;
-    for (const s of await this.#e.images.list()) if (!names.has(s.digest)) names.set(s.digest, s.name);
+    for (const s of await this.#e.images.list()) if (!names.has(s.id)) names.set(s.id, s.name);
     return names;
   }
 

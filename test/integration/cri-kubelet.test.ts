@@ -407,6 +407,10 @@ for (const version of ['v1', 'v1alpha2'] as const) {
       );
       assert.deepEqual(readdirSync(join(p.logDir, 'web')).sort(), ['0.log', '1.log'], 'each attempt its own log file');
       if (version === 'v1') {
+        // The event stream may deliver the deletion after the relist has seen it.
+        await until('the deleted event', () =>
+          events.some((e) => e.container_id === web && e.container_event_type === 'CONTAINER_DELETED_EVENT'),
+        );
         const mine = events
           .filter((e) => [web, web1].includes(e.container_id))
           .map((e) => `${e.container_event_type}${e.container_id === web ? '' : '+1'}`);
