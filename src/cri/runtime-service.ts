@@ -114,6 +114,7 @@ export function podRequestOf(config: Msg | undefined, runtimeHandler: string | u
     namespaces,
     ...(userns ? { userns } : {}),
     ...(runtimeHandler ? { runtime: runtimeHandler } : {}),
+    ...(config.linux?.security_context?.privileged ? { privileged: true } : {}),
   };
 }
 
@@ -495,6 +496,11 @@ export class CriRuntimeService {
       security: securityOf(sc, 'config.linux.security_context'),
     };
     const pod = this.#e.pods.inspect(podId);
+    // The CRI: a privileged container needs a privileged sandbox (containerd refuses it too).
+    if (sc.privileged && !pod.privileged)
+      throw invalidArgument(
+        `config.linux.security_context.privileged: pod ${pod.id} is not privileged (expected a pod whose linux.security_context.privileged is true)`,
+      );
     if (mounts.some((m) => m.recursiveReadOnly)) {
       const rt = this.#e.runtimes[pod.runtime];
       if (!rt || !(await runtimeHandlerFeatures(rt)).recursiveReadOnlyMounts)

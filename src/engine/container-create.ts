@@ -148,7 +148,9 @@ export async function createContainer(
         async (v) => (await ctx.o.volumes.ensure(v)).mountpoint,
       );
       const devices =
-        req.devices?.length || req.cdiDevices?.length ? await resolveDevices(req, ctx.o.cdiSpecDirs) : undefined;
+        req.devices?.length || req.cdiDevices?.length || req.security?.privileged
+          ? await resolveDevices(req, ctx.o.cdiSpecDirs)
+          : undefined;
       // CDI's additional groups join the request's, which start adds to the user's own.
       if (devices?.additionalGids.length)
         request.security = {

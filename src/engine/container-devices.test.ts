@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkCdiName, checkPermissions, resolveDevices } from './container-devices.ts';
+import { checkCdiName, checkPermissions, majorMinor, resolveDevices } from './container-devices.ts';
 
 test('permissions: r, w and m each at most once; empty is rwm', () => {
   assert.equal(checkPermissions('', 'p'), 'rwm');
@@ -70,4 +70,31 @@ test('CDI: spec-level edits once, device edits, fully specified nodes without a 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("dev_t: glibc's split, also for majors and minors beyond 12 and 20 bits", () => {
+  // glibc's makedev: major's low 12 bits at 8, the rest at 44; minor's low 8 bits at 0, the rest at 20.
+  const makedev = (ma: bigint, mi: bigint) =>
+    ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+  for (const [ma, mi] of [
+    [1, 3],
+    [7, 0],
+    [259, 1048575],
+    [0x12345, 0x6789a],
+    [0xffffffff, 0xffffffff],
+  ] as const)
+    assert.deepEqual(majorMinor(makedev(BigInt(ma), BigInt(mi))), { major: ma, minor: mi });
+});
+
+test("privileged: the host's device nodes (not its terminals, shared memory or console) and the device cgroup open", async () => {
+  const r = await resolveDevices({ security: { privileged: true } });
+  const paths = r.devices.map((d) => d.path);
+  assert.ok(paths.includes('/dev/null'), 'a device of the host');
+  assert.ok(!paths.some((p) => p.startsWith('/dev/pts/') || p.startsWith('/dev/shm/')), paths.join(' '));
+  assert.ok(!paths.includes('/dev/console'));
+  assert.deepEqual(r.rules, [{ allow: true, access: 'rwm' }]);
+  const n = r.devices.find((d) => d.path === '/dev/null')!;
+  assert.deepEqual([n.type, n.major, n.minor], ['c', 1, 3]);
+  // Not privileged: nothing.
+  assert.deepEqual((await resolveDevices({ security: {} })).devices, []);
 });

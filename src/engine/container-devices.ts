@@ -1,6 +1,7 @@
 // A container's devices, resolved on berthd's host at create: host device nodes named by path
-// (docker's --device, the CRI's `devices`) and CDI devices named `vendor.com/class=name` (the CRI's
-// `CDI_devices`), read from the CDI spec files (JSON or YAML) in berthd's CDI directories. The
+// (docker's --device, the CRI's `devices`), CDI devices named `vendor.com/class=name` (the CRI's
+// `CDI_devices`), read from the CDI spec files (JSON or YAML) in berthd's CDI directories, and for a
+// privileged container every device node of the host's /dev with the device cgroup open. The
 // result is plain OCI data (device nodes, device-cgroup rules, env, mounts, hooks, groups) that
 // spec-builder.ts puts in the container's config.
 // Must never: create a device node or mount anything (the runtime does), or grant a device more
@@ -41,10 +42,10 @@ export function checkPermissions(p: string | undefined, field: string): string {
   return p;
 }
 
-/** Linux's dev_t split (the glibc encoding: 12 bits of major, 20 of minor, spread). */
-function majorMinor(rdev: bigint): { major: number; minor: number } {
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+/** Linux's dev_t split (glibc's gnu_dev_major/minor: 32 bits each, spread over the 64). */
+export function majorMinor(rdev: bigint): { major: number; minor: number } {
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n));
   return { major, minor };
 }
 
@@ -281,13 +282,55 @@ async function cdiDevices(out: ResolvedDevices, names: string[], dirs: string[])
   }
 }
 
+// ---------------------------------------------------------------- privileged
+
+/** What of /dev a privileged container does not get (runc's list, which docker and containerd use):
+ * terminals, shared memory, fds and message queues of the host, container managers' own, the console. */
+const HOST_DEV_SKIP_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/** Every character and block device under the host's `dir`, at its own path; nodes already there stay. */
+async function allHostDevices(out: ResolvedDevices, dir: string): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return; // a directory gone meanwhile (a hot-unplugged device's) is not an error
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!HOST_DEV_SKIP_DIRS.has(e.name)) await allHostDevices(out, path);
+      continue;
+    }
+    if ((!e.isCharacterDevice() && !e.isBlockDevice()) || path === '/dev/console') continue;
+    if (out.devices.some((d) => d.path === path)) continue;
+    const node = await hostNode(path);
+    if (typeof node !== 'object') continue;
+    out.devices.push({
+      path,
+      type: node.type,
+      major: node.major,
+      minor: node.minor,
+      fileMode: node.mode,
+      uid: node.uid,
+      gid: node.gid,
+    });
+  }
+}
+
 /** The devices a create request asks for, looked up on berthd's host. */
 export async function resolveDevices(
-  req: Pick<CreateRequest, 'devices' | 'cdiDevices'>,
+  req: Pick<CreateRequest, 'devices' | 'cdiDevices' | 'security'>,
   cdiSpecDirs: string[] = DEFAULT_CDI_SPEC_DIRS,
+  hostDev = '/dev',
 ): Promise<ResolvedDevices> {
   const out = empty();
   for (const [i, r] of (req.devices ?? []).entries()) await hostDevice(out, r, i);
   if (req.cdiDevices?.length) await cdiDevices(out, req.cdiDevices, cdiSpecDirs);
+  if (req.security?.privileged) {
+    // docker --privileged and the CRI's privileged: the host's devices, and the device cgroup open.
+    await allHostDevices(out, hostDev);
+    out.rules.push({ allow: true, access: 'rwm' });
+  }
   return out;
 }

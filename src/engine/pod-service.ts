@@ -400,6 +400,7 @@ export class PodService {
       namespaces: cfg.request.namespaces ?? { network: 'pod', pid: 'container', ipc: 'pod' },
       ...(cfg.request.userns ? { userns: cfg.request.userns } : {}),
       runtime: p.runtime,
+      privileged: cfg.request.privileged === true,
       cgroupParent: cfg.cgroupParent,
       pid: p.pid,
       netns: p.netns,

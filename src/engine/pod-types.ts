@@ -29,6 +29,8 @@ export type PodRequest = {
   sysctls?: Record<string, string>;
   /** A runtime class of berthd's configuration (the CRI's runtime handler); default berthd's. */
   runtime?: string;
+  /** Whether the pod may hold privileged containers (the CRI's sandbox security_context.privileged). */
+  privileged?: boolean;
   /**
    * A user namespace of the pod's own (the CRI's userns_options mode POD): the pause process makes it
    * with these mappings (exactly one each, container id 0 mapped), and every container of the pod
@@ -60,6 +62,8 @@ export type PodInfo = {
   /** The pod's own user namespace's mappings; absent when it uses the host's. */
   userns?: PodUserns;
   runtime: string;
+  /** Whether its containers may be privileged (a pod made before this was recorded counts as not). */
+  privileged: boolean;
   cgroupParent: string;
   /** The pause process's host pid (0 when not ready). */
   pid: number;

@@ -462,8 +462,42 @@ test('security context and resources: capabilities, privileged, no_new_privs, ma
     const canLower = (BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)![1]}`) >> 24n) & 1n;
     const own = Number(readFileSync(`/proc/${d.proc.pid}/oom_score_adj`, 'utf8'));
     assert.equal(Number(await low('cat /proc/1/oom_score_adj')), canLower ? -500 : Math.max(-500, own));
-    const priv = await make('priv', { security_context: { privileged: true } });
-    assert.equal(await priv('grep CapEff /proc/self/status | cut -f2').then((h) => capBits(h) & NET_ADMIN), NET_ADMIN);
+    // Privileged needs a privileged pod (the CRI's rule); there it has every capability and the host's devices.
+    const notPriv = await criError(
+      rt.CreateContainer!({
+        pod_sandbox_id: pod,
+        config: container('priv', ['exec sleep 300'], { linux: { security_context: { privileged: true } } }),
+        sandbox_config: config,
+      }),
+    );
+    assert.equal(notPriv.code, Status.InvalidArgument, notPriv.details);
+    assert.match(notPriv.details, /config\.linux\.security_context\.privileged: pod \w+ is not privileged/);
+    const privCfg = podConfig({ linux: { security_context: { privileged: true } } });
+    const privPod = (await rt.RunPodSandbox!({ config: privCfg })).pod_sandbox_id;
+    const priv = (
+      await rt.CreateContainer!({
+        pod_sandbox_id: privPod,
+        config: container('priv', ['exec sleep 300'], { linux: { security_context: { privileged: true } } }),
+        sandbox_config: privCfg,
+      })
+    ).container_id;
+    await rt.StartContainer!({ container_id: priv });
+    const inPriv = async (cmd: string) =>
+      (await rt.ExecSync!({ container_id: priv, cmd: ['sh', '-c', cmd] })).stdout.toString().trim();
+    assert.equal(
+      await inPriv('grep CapEff /proc/self/status | cut -f2').then((h) => capBits(h) & NET_ADMIN),
+      NET_ADMIN,
+    );
+    // A host device that no container gets by default (docker's and containerd's privileged: all of /dev).
+    const DEFAULT_DEVS = new Set(['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'console']);
+    const hostDev = readdirSync('/dev', { withFileTypes: true }).find(
+      (e) => (e.isCharacterDevice() || e.isBlockDevice()) && !DEFAULT_DEVS.has(e.name),
+    );
+    assert.ok(hostDev, 'the host has a device node beyond the default ones');
+    const kind = hostDev.isBlockDevice() ? 'b' : 'c';
+    assert.equal(await inPriv(`test -${kind} /dev/${hostDev.name} && echo yes`), 'yes', `/dev/${hostDev.name}`);
+    assert.equal(await plain(`test -e /dev/${hostDev.name} || echo absent`), 'absent', 'not for an unprivileged one');
+    await rt.RemovePodSandbox!({ pod_sandbox_id: privPod });
 
     const refused = async (linux: object, field: RegExp) => {
       const e = await criError(

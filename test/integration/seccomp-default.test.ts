@@ -100,6 +100,8 @@ const podConfig = () => {
     hostname: `sd${podSeq}`,
     labels: {},
     annotations: {},
+    // privileged, so that one of its containers may be (the CRI's rule)
+    linux: { security_context: { privileged: true } },
   };
 };
 const container = (name: string, security_context: object) => ({
