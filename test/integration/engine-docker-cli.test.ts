@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { cgroupV1Dir } from '../lib/host.ts';
-import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import {
+  berthCli,
+  busyboxRootfsTar,
+  type Daemon,
+  finish,
+  REPO,
+  startBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? 'berth-runtime';
 const { root, runRoot } = tempRoots();
@@ -606,11 +615,10 @@ test('a reader that abandons a copy from a stopped container leaves it startable
   const s = await berth('start', '-a', 'ab1');
   assert.equal(s.code, 0, `${s.stderr}\nberthd: ${d.stderr().slice(-2000)}`);
   assert.equal(s.stdout, 'done\n');
-  const { readFileSync } = await import('node:fs');
   const info = await d.client.inspect('ab1');
-  assert.ok(
-    !readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${info.rootfs} `),
-    'the rootfs of the stopped container is not mounted',
-  );
+  // start -a returns at the exit; the release (the unmount) follows it: wait for it, by a deadline.
+  const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${info.rootfs} `);
+  await until('the stopped container unmounted', () => !mounted(), 60_000).catch(() => undefined);
+  assert.ok(!mounted(), 'the rootfs of the stopped container is not mounted');
   assert.equal((await berth('rm', 'ab1')).code, 0);
 });
