@@ -121,7 +121,13 @@ export async function* readLogs(
       }
       const st = await stat(path).catch(() => undefined);
       if (st && (!fh || st.ino !== (await fh.stat()).ino)) {
-        // The old file was read to its end above: the writer has moved to the new one.
+        // A new file at the name means the writer has reopened: the old one is complete now. What
+        // it got between the read above and that reopen is read before moving on (a line written
+        // in that gap was lost under load, found by cri-kubelet's rotation test).
+        if (fh) {
+          const r = await readFrom(fh, pos);
+          for (const l of r.lines) if (want(l)) yield l;
+        }
         await fh?.close();
         fh = await open(path, 'r').catch(() => undefined);
         pos = 0;
