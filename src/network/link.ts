@@ -52,8 +52,8 @@ export async function linkInfo(name: string): Promise<LinkInfo | undefined> {
 }
 
 /**
- * Makes bridge `name` with berth's mark for `network` (down: the bridge plugin brings it up and
- * gives it the gateway address at the first attach). Deleted again if it cannot be marked.
+ * Makes bridge `name` with berth's mark for `network` (down: the bridge plugin brings it up at the
+ * first attach; createNetwork gives it the gateway address). Deleted again if it cannot be marked.
  */
 export async function createBridge(name: string, network: string): Promise<void> {
   await ip(['link', 'add', 'name', name, 'type', 'bridge'], `creating bridge ${name}`);
@@ -68,6 +68,19 @@ export async function createBridge(name: string, network: string): Promise<void>
 /** Writes berth's mark for `network` on bridge `name` (taking it over, or one berth made before marks). */
 export async function markBridge(name: string, network: string): Promise<void> {
   await ip(['link', 'set', 'dev', name, 'alias', bridgeMark(network)], `marking bridge ${name} as berth's`);
+}
+
+/**
+ * Gives bridge `name` the address `cidr` ("10.89.0.1/16"); one it already has is kept. Its MAC is
+ * pinned too, as the bridge plugin pins it when it adds the address itself: a bridge's MAC otherwise
+ * follows its lowest port's, and the plugin's CHECK refuses a bridge whose MAC changed since ADD.
+ */
+export async function addIpv4(name: string, cidr: string): Promise<void> {
+  await ip(['-4', 'addr', 'replace', cidr, 'dev', name], `giving bridge ${name} the address ${cidr}`);
+  const [l] = JSON.parse(await ip(['-j', 'link', 'show', 'dev', name], `looking up bridge ${name}`)) as Array<{
+    address?: string;
+  }>;
+  if (l?.address) await ip(['link', 'set', 'dev', name, 'address', l.address], `pinning the MAC of bridge ${name}`);
 }
 
 /** Removes every IPv4 address of `name` (a bridge berth takes over for another subnet). */

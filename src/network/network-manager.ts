@@ -11,6 +11,7 @@
 // container's namespace itself.
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import { type AttachmentRecord, AttachmentStore, type PortMapping } from './attachment-store.ts';
 import { bridgeConfList, bridgeNameFor, validateBridgeName } from './bridge-conflist.ts';
@@ -20,7 +21,16 @@ import { hostTakenPrefixes } from './host-routes.ts';
 import { resultFromLeases } from './ipam-leases.ts';
 import { formatHosts, type HostsEntry, hostsEntriesOf } from './hosts.ts';
 import { missingPortmapRules, pruneSharedChains, removeMasqRules } from './iptables.ts';
-import { createBridge, deleteBridge, flushIpv4, isBerthBridge, type LinkInfo, linkInfo, markBridge } from './link.ts';
+import {
+  addIpv4,
+  createBridge,
+  deleteBridge,
+  flushIpv4,
+  isBerthBridge,
+  type LinkInfo,
+  linkInfo,
+  markBridge,
+} from './link.ts';
 import { isolateBridge, jumpFirst, unisolateBridge } from './isolation.ts';
 import { validateContainerId } from '../oci/container-id.ts';
 import { isNetnsMounted, NetnsDir } from './netns.ts';
@@ -35,6 +45,7 @@ import {
   parseIpv4,
   pickFree,
   contains,
+  defaultPool,
 } from './subnet.ts';
 
 export type { PortMapping } from './attachment-store.ts';
@@ -134,6 +145,8 @@ export interface RecoverReport {
 
 const DEFAULT_NAME = 'berth';
 const DEFAULT_BRIDGE = 'berth0';
+/** How often createNetwork picks a subnet anew when another berthd claimed its pick meanwhile. */
+const CLAIM_ATTEMPTS = 8;
 
 /**
  * The list one attachment runs: without published ports, the portmap plugin has nothing to do but
@@ -224,6 +237,8 @@ export class NetworkManager {
         ...others.map((n) => parseCidr(n.meta.subnet)),
       ];
       const kept = link && opts.subnet === undefined ? keptAddress(link, taken) : undefined;
+      // A subnet this call chose may be retried; one the caller or the bridge gave may not.
+      const chosen = kept === undefined && opts.subnet === undefined && opts.gateway === undefined;
       let subnet: Ipv4Prefix;
       if (kept) subnet = kept.subnet;
       else if (opts.subnet !== undefined) {
@@ -237,31 +252,46 @@ export class NetworkManager {
           throw failedPrecondition(
             `network ${name}: subnet ${opts.subnet} overlaps ${formatCidr(hit)}, already used on this host or by another network`,
           );
-      } else {
-        const free = pickFree(taken);
-        if (!free)
-          throw failedPrecondition(`network ${name}: no free /16 left in 10.89.0.0-10.254.255.255; give a subnet`);
-        subnet = free;
-      }
-      const gateway = opts.gateway ?? kept?.gateway ?? firstHost(subnet);
+      } else subnet = this.freeSubnet(name, taken);
+      let gateway = opts.gateway ?? kept?.gateway ?? firstHost(subnet);
       if (!contains(subnet, parseIpv4(gateway, `network ${name}: gateway`))) {
         throw invalidArgument(`network ${name}: gateway ${gateway} is not in subnet ${formatCidr(subnet)}`);
       }
-      const meta: BerthNetworkMeta = {
-        driver: 'bridge',
-        bridge,
-        subnet: formatCidr(subnet),
-        gateway,
-        created: new Date().toISOString(),
-        labels: { ...(opts.labels ?? {}) },
-      };
-      const conflist = bridgeConfList({ name, bridge, subnet: meta.subnet, gateway, ipamDataDir: this.ipamDir });
       if (link) {
         // The bridge plugin refuses a bridge with another IPv4 address than the gateway's.
         if (link.ipv4.some((a) => a !== `${gateway}/${subnet.bits}`)) await flushIpv4(bridge);
         await markBridge(bridge, name);
       } else await createBridge(bridge, name);
       try {
+        // The gateway address goes on the bridge now, not at the first attach: it is the host-wide
+        // claim on the subnet that another berthd (another root, no shared store) reads before it
+        // picks one. Two that read before either claimed both see the other's claim when they look
+        // again after their own; each gives its pick up then (the address table orders them, so
+        // at most one keeps it) and a chosen subnet is picked anew after a random pause.
+        for (let attempt = 1; ; attempt++) {
+          await addIpv4(bridge, `${gateway}/${subnet.bits}`);
+          const hit = (await hostTakenPrefixes(this.cniConfDirs, bridge)).find((t) => overlaps(t, subnet));
+          if (!hit) break;
+          await flushIpv4(bridge);
+          if (!chosen || attempt === CLAIM_ATTEMPTS)
+            throw failedPrecondition(
+              `network ${name}: subnet ${formatCidr(subnet)} was taken on this host meanwhile (it overlaps ${formatCidr(hit)}); ${chosen ? 'try again' : 'give another subnet'}`,
+            );
+          taken.push(hit);
+          // Not the first free one again: the other berthd, retrying too, would pick the same.
+          subnet = this.freeSubnet(name, taken, true);
+          gateway = firstHost(subnet);
+          await sleep(10 + Math.floor(Math.random() * 50));
+        }
+        const meta: BerthNetworkMeta = {
+          driver: 'bridge',
+          bridge,
+          subnet: formatCidr(subnet),
+          gateway,
+          created: new Date().toISOString(),
+          labels: { ...(opts.labels ?? {}) },
+        };
+        const conflist = bridgeConfList({ name, bridge, subnet: meta.subnet, gateway, ipamDataDir: this.ipamDir });
         await isolateBridge(bridge);
         return this.info(await this.store.put(conflist, meta));
       } catch (e) {
@@ -270,6 +300,14 @@ export class NetworkManager {
         throw e;
       }
     });
+  }
+
+  private freeSubnet(name: string, taken: Ipv4Prefix[], anyOne = false): Ipv4Prefix {
+    const free = anyOne
+      ? (pickFree(taken, shuffled([...defaultPool()].slice(0, 64))) ?? pickFree(taken))
+      : pickFree(taken);
+    if (!free) throw failedPrecondition(`network ${name}: no free /16 left in 10.89.0.0-10.254.255.255; give a subnet`);
+    return free;
   }
 
   /** What to do instead of taking over someone else's interface. */
@@ -287,6 +325,9 @@ export class NetworkManager {
     if (link && link.kind !== 'bridge') return;
     if (!link) await createBridge(n.meta.bridge, n.name);
     else if (!isBerthBridge(link)) await markBridge(n.meta.bridge, n.name);
+    // The subnet's claim on the host (see createNetwork), gone with a bridge a reboot removed.
+    if (!link || link.ipv4.length === 0)
+      await addIpv4(n.meta.bridge, `${n.meta.gateway}/${parseCidr(n.meta.subnet).bits}`);
     await isolateBridge(n.meta.bridge);
   }
 
@@ -654,4 +695,13 @@ function toAttachment(r: AttachmentRecord): Attachment {
     aliases: r.aliases,
     complete: r.result !== undefined,
   };
+}
+
+/** The prefixes in a random order (Fisher-Yates). */
+function shuffled<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const k = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[k]] = [xs[k]!, xs[i]!];
+  }
+  return xs;
 }

@@ -139,13 +139,15 @@ test('default network: created at open, on a private subnet clear of every host 
   assert.ok(def, 'the default network exists');
   assert.equal(def.isDefault, true);
   assert.equal(def.bridge, `bt${tag}d`);
-  const routes = routePrefixes(sh('ip', ['-j', '-4', 'route', 'show', 'table', 'all']).out);
+  // Its own bridge holds the gateway address (the subnet's claim on the host); no other route overlaps.
+  const routes = routePrefixes(sh('ip', ['-j', '-4', 'route', 'show', 'table', 'all']).out, def.bridge);
   const subnet = parseCidr(def.subnet);
   assert.deepEqual(
     routes.filter((r) => overlaps(r, subnet)),
     [],
     `${def.subnet} must not overlap a host route`,
   );
+  assert.match(sh('ip', ['-4', 'addr', 'show', 'dev', def.bridge]).out, new RegExp(`inet ${def.gateway}/`));
   assert.ok(JSON.parse(readFileSync(def.configPath, 'utf8')).plugins.length === 3);
   await assert.rejects(m.removeNetwork(DEF), (e) => isBerthError(e, ErrorCode.FailedPrecondition));
 });
@@ -172,6 +174,44 @@ test('networks: create, list, inspect; a duplicate name, an overlapping or publi
     (e) => isBerthError(e, ErrorCode.AlreadyExists) && e.message.includes('interface lo '),
   );
   await assert.rejects(m.inspectNetwork(`${tag}-nope`), (e) => isBerthError(e, ErrorCode.NotFound));
+});
+
+test('two berthds on two roots creating networks at once get subnets that do not overlap', async () => {
+  // Each store knows only its own networks: the gateway address on each bridge is what the other sees.
+  const other = await NetworkManager.open({
+    root: join(base, 'state-other'),
+    runDir: join(base, 'run-other'),
+    defaultNetwork: false,
+  });
+  const made: Array<{ mgr: NetworkManager; name: string }> = [];
+  try {
+    const jobs = [0, 1, 2].flatMap((i) => [
+      { mgr: m, name: `${tag}-ra${i}` },
+      { mgr: other, name: `${tag}-rb${i}` },
+    ]);
+    const nets = await Promise.all(
+      jobs.map(async (j) => {
+        const n = await j.mgr.createNetwork(j.name);
+        made.push(j);
+        bridges.push(n.bridge);
+        return n;
+      }),
+    );
+    for (let i = 0; i < nets.length; i++) {
+      assert.match(
+        sh('ip', ['-4', 'addr', 'show', 'dev', nets[i]!.bridge]).out,
+        new RegExp(`inet ${nets[i]!.gateway}/`),
+      );
+      for (let k = i + 1; k < nets.length; k++)
+        assert.ok(
+          !overlaps(parseCidr(nets[i]!.subnet), parseCidr(nets[k]!.subnet)),
+          `${nets[i]!.name} ${nets[i]!.subnet} and ${nets[k]!.name} ${nets[k]!.subnet} overlap`,
+        );
+    }
+  } finally {
+    for (const j of made) await j.mgr.removeNetwork(j.name);
+    await other.destroy();
+  }
 });
 
 let a1: Attachment;
