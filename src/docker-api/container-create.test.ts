@@ -184,3 +184,37 @@ test("create: HostConfig.Devices and DeviceCgroupRules become the engine's devic
   assert.equal(req.devices?.[0]?.fields?.hostPath, '--device (HostConfig.Devices[0].PathOnHost)');
   assert.deepEqual(req.deviceCgroupRules, ['b 7:* rm']);
 });
+
+test('create: several EndpointsConfig join them all from API 1.44 (the mode first), before it dockerd refused them', () => {
+  const body = {
+    Image: 'x',
+    HostConfig: { NetworkMode: 'front' },
+    NetworkingConfig: {
+      EndpointsConfig: {
+        back: { Aliases: ['db'], IPAMConfig: { IPv4Address: '10.9.0.5' } },
+        front: { Aliases: ['web', 'web'] },
+        bridge: {},
+      },
+    },
+  };
+  const req = toCreateRequest(body, undefined, 'berth', '1.50');
+  assert.equal(req.network, 'front');
+  assert.deepEqual(req.aliases, ['web']);
+  assert.deepEqual(req.networks, [{ network: 'back', aliases: ['db'], ipv4Address: '10.9.0.5' }, { network: 'berth' }]);
+  assert.throws(
+    () => toCreateRequest(body, undefined, 'berth', '1.43'),
+    (e) =>
+      isBerthError(e) &&
+      dockerStatusOf(e) === 400 &&
+      e.message === 'Container cannot be created with multiple network endpoints: back, front, bridge',
+  );
+  // One endpoint is what it always was; 'default' is the default network.
+  const one = toCreateRequest(
+    { Image: 'x', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } },
+    undefined,
+    'berth',
+    '1.41',
+  );
+  assert.equal(one.network, undefined);
+  assert.equal(one.networks, undefined);
+});

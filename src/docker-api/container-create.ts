@@ -2,9 +2,17 @@
 // CreateRequest. What the engine honours is converted; a field it does not honour is refused with
 // a 400 naming it when the client set it (the docker CLI sends most fields at their zero value on
 // every create, so a zero value is not "set"). Pure: no engine calls.
-import type { CreateRequest, MountRequest, PortMapping, SecurityOptions, UpdateRequest } from '../engine/types.ts';
+import type {
+  CreateRequest,
+  EndpointRequest,
+  MountRequest,
+  PortMapping,
+  SecurityOptions,
+  UpdateRequest,
+} from '../engine/types.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { refused } from './errors.ts';
+import { atLeast } from './versions.ts';
 
 export type DockerMount = {
   Type?: string;
@@ -298,7 +306,70 @@ export function networkOf(mode: string | undefined, defaultNetwork: string): str
   return mode;
 }
 
-export function toCreateRequest(body: DockerConfig, name: string | undefined, defaultNetwork: string): CreateRequest {
+type DockerEndpoint = NonNullable<NonNullable<DockerConfig['NetworkingConfig']>['EndpointsConfig']>[string];
+
+/** One endpoint of NetworkingConfig: its aliases and IPv4 address; anything else it sets is refused naming it. */
+function endpointOf(n: string, ep: DockerEndpoint): { aliases: string[]; ipv4Address?: string } {
+  const ipam = (ep?.IPAMConfig ?? {}) as { IPv4Address?: string };
+  if (
+    ep &&
+    !unset({
+      ...ep,
+      NetworkID: '',
+      EndpointID: '',
+      Aliases: null,
+      DNSNames: null,
+      IPAMConfig: { ...ipam, IPv4Address: '' },
+    })
+  )
+    throw refused(
+      `NetworkingConfig.EndpointsConfig.${n}`,
+      'berth takes Aliases and IPAMConfig.IPv4Address; the kernel gives MAC addresses',
+    );
+  return { aliases: ep?.Aliases ?? [], ...(ipam.IPv4Address ? { ipv4Address: ipam.IPv4Address } : {}) };
+}
+
+/**
+ * HostConfig.NetworkMode and NetworkingConfig as the engine's networks: the mode's network first
+ * (with its endpoint's aliases and address), then the other endpoints in the body's order. Before
+ * API 1.44 dockerd refused more than one endpoint at create; from 1.44 it joins them all.
+ */
+function endpointsOf(body: DockerConfig, hc: DockerHostConfig, defaultNetwork: string, version: string) {
+  const given = Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {});
+  // dockerd's first step: 'default' (mode and endpoint key) is the default network, `bridge`.
+  const mode = !hc.NetworkMode || hc.NetworkMode === 'default' ? undefined : hc.NetworkMode;
+  const eps = given.map(([k, ep]) => [k === 'default' ? 'bridge' : k, ep] as const);
+  if (eps.length > 1 && !atLeast(version, '1.44'))
+    throw invalidArgument(
+      `Container cannot be created with multiple network endpoints: ${eps.map(([k]) => k).join(', ')}`,
+    );
+  const modeName = mode ?? eps[0]?.[0];
+  const network = networkOf(modeName, defaultNetwork);
+  const same = (k: string) => networkOf(k, defaultNetwork) === network;
+  const firstEp = eps.find(([k]) => modeName === undefined || k === modeName || same(k));
+  const first = firstEp ? endpointOf(firstEp[0], firstEp[1]) : { aliases: [] };
+  // dockerd's rule: the default network resolves no names but the container's own.
+  if (first.aliases.length && !network)
+    throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+  const networks: EndpointRequest[] = [];
+  for (const [k, ep] of eps) {
+    if (ep === firstEp?.[1] && k === firstEp[0]) continue;
+    const e = endpointOf(k, ep);
+    networks.push({
+      network: networkOf(k, defaultNetwork) ?? defaultNetwork,
+      ...(e.aliases.length ? { aliases: [...new Set(e.aliases)] } : {}),
+      ...(e.ipv4Address ? { ipv4Address: e.ipv4Address } : {}),
+    });
+  }
+  return { network, aliases: first.aliases, ipv4Address: first.ipv4Address, networks };
+}
+
+export function toCreateRequest(
+  body: DockerConfig,
+  name: string | undefined,
+  defaultNetwork: string,
+  version = '1.50',
+): CreateRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidArgument('container create: the body must be a JSON object (Config with HostConfig)');
   if (!body.Image) throw invalidArgument('No image was specified');
@@ -334,35 +405,7 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
     }
   }
 
-  const nets = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
-  if (nets.length > 1) throw refused('NetworkingConfig.EndpointsConfig', 'a container joins one network at create');
-  const aliases: string[] = [];
-  let ipv4Address: string | undefined;
-  for (const [n, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    const ipam = (ep?.IPAMConfig ?? {}) as { IPv4Address?: string };
-    if (
-      ep &&
-      !unset({
-        ...ep,
-        NetworkID: '',
-        EndpointID: '',
-        Aliases: null,
-        DNSNames: null,
-        IPAMConfig: { ...ipam, IPv4Address: '' },
-      })
-    )
-      throw refused(
-        `NetworkingConfig.EndpointsConfig.${n}`,
-        'berth takes Aliases and IPAMConfig.IPv4Address; the kernel gives MAC addresses',
-      );
-    aliases.push(...(ep?.Aliases ?? []));
-    if (ipam.IPv4Address) ipv4Address = ipam.IPv4Address;
-  }
-  const network = networkOf(hc.NetworkMode || nets[0], defaultNetwork);
-  // dockerd's rule: the default network resolves no names but the container's own.
-  if (aliases.length && !network)
-    throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
-
+  const { network, aliases, ipv4Address, networks } = endpointsOf(body, hc, defaultNetwork, version);
   const cpus = cpusOf(hc);
 
   const cmd = strings(body.Cmd);
@@ -385,6 +428,7 @@ export function toCreateRequest(body: DockerConfig, name: string | undefined, de
   if (network) req.network = network;
   if (aliases.length) req.aliases = [...new Set(aliases)];
   if (ipv4Address) req.ipv4Address = ipv4Address;
+  if (networks.length) req.networks = networks;
   if (hc.Memory) req.memory = hc.Memory;
   if (hc.MemorySwap) req.memorySwap = hc.MemorySwap;
   if (cpus) req.cpus = cpus;

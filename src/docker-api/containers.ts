@@ -173,9 +173,9 @@ export function containerRoutes(r: DockerRouter): void {
     const platform = c.query.get('platform');
     if (platform && !/^linux(\/|$)/.test(platform))
       throw refused(`platform ${platform}`, 'berthd runs linux containers');
-    const req = toCreateRequest(body, c.query.get('name') || undefined, c.engine.network.defaultNetwork);
-    if (req.network && req.network !== 'host' && req.network !== 'none')
-      await orNoSuch('network', req.network, () => c.engine.network.inspect(req.network!));
+    const req = toCreateRequest(body, c.query.get('name') || undefined, c.engine.network.defaultNetwork, c.version);
+    for (const n of [req.network, ...(req.networks ?? []).map((e) => e.network)])
+      if (n && n !== 'host' && n !== 'none') await orNoSuch('network', n, () => c.engine.network.inspect(n));
     const res = await orNoSuch('image', body.Image!, () => c.engine.containers.create(req));
     return new Created({ Id: res.id, Warnings: res.warnings });
   });

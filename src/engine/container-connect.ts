@@ -40,8 +40,22 @@ async function checkConnect(ctx: ContainerContext, c: Container, network: string
     throw invalidArgument(
       'container cannot be connected to multiple networks with one of the networks in private (none) mode',
     );
+  await checkEndpoint(ctx, network, o, 'network connect');
+}
+
+/**
+ * docker's rules for one endpoint on a user or the default network (connect, and each network of a
+ * create): the network exists, aliases and a requested address only on a user network, the address
+ * in its subnet. `verb` names the request in the errors that are berth's own.
+ */
+export async function checkEndpoint(
+  ctx: ContainerContext,
+  network: string,
+  o: ConnectOptions,
+  verb: string,
+): Promise<void> {
   if (ctx.o.network.name === 'none')
-    throw failedPrecondition(`network connect ${network}: networking is not available on this berthd`);
+    throw failedPrecondition(`${verb} ${network}: networking is not available on this berthd`);
   const info = await ctx.o.network.inspect(network);
   const user = network !== ctx.o.network.defaultNetwork;
   for (const a of o.aliases ?? [])

@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { failedPrecondition, isBerthError, notFound, unsupported } from '../errors/errors.ts';
+import { failedPrecondition, invalidArgument, isBerthError, notFound, unsupported } from '../errors/errors.ts';
 import type { ImageService } from '../images/image-service.ts';
 import { type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
 import { resolveDevices } from './container-devices.ts';
+import { checkEndpoint } from './container-connect.ts';
 import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
 import { checkCreateRequest, publishedPorts } from './container-request.ts';
@@ -79,6 +80,7 @@ export async function createContainer(
   const rt = ctx.runtime(runtimeName);
   if (!existsSync(rt.binary)) throw failedPrecondition(`runtime ${runtimeName}: binary ${rt.binary} does not exist`);
   if (req.network && req.network !== 'host' && req.network !== 'none') await ctx.o.network.inspect(req.network);
+  await checkMoreNetworks(ctx, req);
 
   const span = timingSpan('create', req.name ?? req.image);
   let image: Awaited<ReturnType<ImageService['inspect']>>;
@@ -207,11 +209,64 @@ export async function createContainer(
   return { id, name, warnings: [] };
 }
 
-/** The one network a container joins at create (`network connect` adds more); none on host, none or in a pod. */
+/**
+ * The networks of a create beyond its first (`req.networks`): each exists and takes its aliases and
+ * address as a connect's would; none is named twice, and none joins a container on host or none
+ * (docker's words for a connect, its CLI's for a name given twice).
+ */
+async function checkMoreNetworks(ctx: ContainerContext, req: CreateRequest): Promise<void> {
+  if (req.networks === undefined) return;
+  if (!Array.isArray(req.networks))
+    throw invalidArgument('networks: expected a list of {network, aliases?, ipv4Address?}');
+  if (req.networks.length === 0) return;
+  const first = req.network ?? ctx.o.network.defaultNetwork;
+  if (req.sandbox || first === 'host')
+    throw invalidArgument(
+      'container sharing network namespace with another container or host cannot be connected to any other network',
+    );
+  const seen = new Set([first]);
+  for (const [i, ep] of req.networks.entries()) {
+    if (typeof ep?.network !== 'string' || ep.network === '')
+      throw invalidArgument(`networks[${i}].network: expected a network name`);
+    if (ep.network === 'host')
+      throw invalidArgument(
+        'cannot connect container to host network - container must be created in host network mode',
+      );
+    if (first === 'none' || ep.network === 'none')
+      throw invalidArgument(
+        'container cannot be connected to multiple networks with one of the networks in private (none) mode',
+      );
+    if (seen.has(ep.network)) throw invalidArgument(`network "${ep.network}" is specified multiple times`);
+    seen.add(ep.network);
+    if (ep.aliases !== undefined && !Array.isArray(ep.aliases))
+      throw invalidArgument(`networks[${i}].aliases: expected a list of names`);
+    await checkEndpoint(
+      ctx,
+      ep.network,
+      {
+        ...(ep.aliases?.length ? { aliases: ep.aliases } : {}),
+        ...(ep.ipv4Address ? { ipv4Address: ep.ipv4Address } : {}),
+      },
+      'create: networks',
+    );
+  }
+}
+
+/**
+ * The networks a container joins at create, in order: its network (the default one when none is
+ * named), then `networks`; none on host, none or in a pod. `network connect` adds more later.
+ */
 function initialEndpoints(ctx: ContainerContext, req: CreateRequest): EndpointRecord[] {
   const network = req.network ?? ctx.o.network.defaultNetwork;
   if (req.sandbox || network === 'host' || network === 'none' || ctx.o.network.name === 'none') return [];
-  return [{ network, aliases: req.aliases ?? [], ipv4Address: req.ipv4Address ?? '' }];
+  return [
+    { network, aliases: req.aliases ?? [], ipv4Address: req.ipv4Address ?? '' },
+    ...(req.networks ?? []).map((ep) => ({
+      network: ep.network,
+      aliases: [...new Set(ep.aliases ?? [])],
+      ipv4Address: ep.ipv4Address ?? '',
+    })),
+  ];
 }
 
 function nameTaken(ctx: ContainerContext, name: string): boolean {

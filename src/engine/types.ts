@@ -70,6 +70,11 @@ export type CreateRequest = {
   aliases?: string[];
   /** The container's address on its network (docker's --ip, IPAMConfig.IPv4Address); default the next free one. */
   ipv4Address?: string;
+  /**
+   * Networks joined at create beside `network`, after it and in this order (docker's several
+   * EndpointsConfig, `--network a --network b`); the first network keeps the default route.
+   */
+  networks?: EndpointRequest[];
   /** Bytes. */
   memory?: number;
   /** Memory plus swap in bytes, or -1 for unlimited swap (docker's --memory-swap); needs `memory`. */
@@ -257,6 +262,9 @@ export type ContainerDetails = ContainerSummary & {
     recursiveReadOnly?: boolean;
   }[];
 };
+
+/** One more network to join at create, with its names there and the address it asks for. */
+export type EndpointRequest = { network: string; aliases?: string[]; ipv4Address?: string };
 
 /** A container's place on one network: its names there beside its own, and the address it asked for ('' for any). */
 export type ContainerEndpoint = { network: string; aliases: string[]; ipv4Address: string };

@@ -6,12 +6,18 @@
 // berthd killed between recording a connect or disconnect and its CNI ADD or DEL comes back with
 // the container's interfaces agreeing with its endpoints. Bridges and subnets are this file's own.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { DOCKER_CLIENTS, dockerCli, dockerRequest } from '../lib/docker-cli.ts';
-import { berthCli, busyboxRootfsTar, type Daemon, finish, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { containerAddrs, containerDefaultRoute, DOCKER_CLIENTS, dockerCli, dockerRequest } from '../lib/docker-cli.ts';
+import {
+  berthCli,
+  type Daemon,
+  finish,
+  startBerthd,
+  startDockerNetworkBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const { root, runRoot } = tempRoots();
 const SOCK = join(runRoot, 'docker.sock');
@@ -38,38 +44,15 @@ async function ok(r: Promise<{ code: number; stdout: string; stderr: string }>):
   return x.stdout;
 }
 
-/** The container's IPv4 addresses by interface, as `ip` inside it shows them. */
-async function addrs(name: string): Promise<Record<string, string>> {
-  const out = await ok(d28('exec', name, 'ip', '-4', '-o', 'addr', 'show'));
-  const m: Record<string, string> = {};
-  for (const l of out.split('\n')) {
-    const f = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(l);
-    if (f && f[1] !== 'lo') m[f[1]!] = f[2]!;
-  }
-  return m;
-}
-
-/** The container's default route (busybox's `ip route` lists every route whatever it is asked). */
-async function defaultRoute(name: string): Promise<string> {
-  const out = await ok(d28('exec', name, 'ip', 'route'));
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('default'))
-    .join('\n');
-}
+const addrs = (name: string) => containerAddrs(d28, name);
+const defaultRoute = (name: string) => containerDefaultRoute(d28, name);
 
 async function networksOf(name: string): Promise<Record<string, { IPAddress: string; Aliases: string[] | null }>> {
   return JSON.parse(await ok(d28('inspect', '--format', '{{json .NetworkSettings.Networks}}', name)));
 }
 
 before(async () => {
-  if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root');
-  for (const c of DOCKER_CLIENTS)
-    if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
-  if (!existsSync('/usr/lib/cni/bridge'))
-    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
-  d = await startBerthd(root, runRoot, [], CFG);
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  d = await startDockerNetworkBerthd(root, runRoot, CFG);
   await ok(d28('network', 'create', '--subnet', SUBNET_A, NET_A));
   await ok(d28('network', 'create', '--subnet', SUBNET_B, NET_B));
 });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import { BerthClient } from '../../src/client/client.ts';
 import { NetworkManager } from '../../src/network/network-manager.ts';
+import { DOCKER_CLIENTS } from '../lib/docker-cli.ts';
 import { type TarEntry, tarOf } from '../lib/test-images.ts';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -151,6 +152,18 @@ export async function startBerthd(
  * A berthd for the CRI suites, with busybox:latest imported: refused, naming what is missing, when the
  * host lacks root, the CNI plugins or berth-pause.
  */
+/** A berthd for the Docker API's network tests: root, both docker clients and the CNI plugins checked, busybox:latest imported. */
+export async function startDockerNetworkBerthd(root: string, runRoot: string, config: object): Promise<Daemon> {
+  if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root');
+  for (const c of DOCKER_CLIENTS)
+    if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
+  if (!existsSync('/usr/lib/cni/bridge'))
+    throw new Error('CNI plugins missing: apt-get install containernetworking-plugins');
+  const d = await startBerthd(root, runRoot, [], config);
+  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  return d;
+}
+
 export async function startCriBerthd(root: string, runRoot: string, config: object): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
   if (!existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/portmap'))

@@ -60,3 +60,36 @@ export function dockerRequest(
     req.end(data);
   });
 }
+
+/** The run's stdout, after asserting that it exited 0 (its output in the message otherwise). */
+export async function cliOk(r: Promise<CliRun>): Promise<string> {
+  const x = await r;
+  if (x.code !== 0) throw new Error(`exit ${x.code}: ${x.stdout}${x.stderr}`);
+  return x.stdout;
+}
+
+/** A container's IPv4 addresses by interface, as busybox's `ip` inside it shows them (`cli` runs a docker verb). */
+export async function containerAddrs(
+  cli: (...args: string[]) => Promise<CliRun>,
+  name: string,
+): Promise<Record<string, string>> {
+  const out = await cliOk(cli('exec', name, 'ip', '-4', '-o', 'addr', 'show'));
+  const m: Record<string, string> = {};
+  for (const l of out.split('\n')) {
+    const f = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(l);
+    if (f && f[1] !== 'lo') m[f[1]!] = f[2]!;
+  }
+  return m;
+}
+
+/** A container's default route (busybox's `ip route` lists every route whatever it is asked). */
+export async function containerDefaultRoute(
+  cli: (...args: string[]) => Promise<CliRun>,
+  name: string,
+): Promise<string> {
+  const out = await cliOk(cli('exec', name, 'ip', 'route'));
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('default'))
+    .join('\n');
+}

@@ -300,7 +300,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['tmpfs'], kind: 'strings' },
   { names: ['publish', 'p'], kind: 'strings' },
   { names: ['publish-all', 'P'], kind: 'bool' },
-  { names: ['network', 'net'], kind: 'string' },
+  { names: ['network', 'net'], kind: 'strings' },
   { names: ['workdir', 'w'], kind: 'string' },
   { names: ['user', 'u'], kind: 'string' },
   { names: ['entrypoint'], kind: 'string' },
@@ -368,7 +368,10 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   const ports = strings(f.publish).flatMap(parsePort);
   if (ports.length) req.ports = ports;
   if (f['publish-all']) req.publishAll = true;
-  if (f.network !== undefined) req.network = f.network as string;
+  // `--network a --network b`: the first is the container's network (its default route), the others joined beside it.
+  const [network, ...more] = strings(f.network);
+  if (network !== undefined) req.network = network;
+  if (more.length) req.networks = more.map((n) => ({ network: n }));
   if (f.workdir !== undefined) req.workdir = f.workdir as string;
   if (f.user !== undefined) req.user = f.user as string;
   if (f.entrypoint !== undefined) req.entrypoint = (f.entrypoint as string) === '' ? [] : [f.entrypoint as string];

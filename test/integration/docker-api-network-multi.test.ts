@@ -1,0 +1,171 @@
+// A container on several networks from its create, through berthd's Docker API driven by the docker
+// CLI 28 (API 1.50) and Debian's docker.io 20.10 client (API 1.41), and through berth's own CLI:
+// `run --network a --network b` joins both (each endpoint with its aliases and requested address,
+// the default route on the first) from API 1.44, and is refused as dockerd refused it before.
+// Bridges and subnets (192.168.x.0/24, which no other test uses) are this file's own.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  cliOk,
+  containerAddrs,
+  containerDefaultRoute,
+  DOCKER_CLIENTS,
+  dockerCli,
+  dockerRequest,
+} from '../lib/docker-cli.ts';
+import { berthCli, type Daemon, finish, startDockerNetworkBerthd, tempRoots, until } from './engine-harness.ts';
+
+const { root, runRoot } = tempRoots();
+const SOCK = join(runRoot, 'docker.sock');
+const p = process.pid;
+const third = (p % 80) * 3;
+const CFG = {
+  network: { defaultNetwork: { name: 'berth', bridge: `bdm${p % 100000}`, subnet: `192.168.${third}.0/24` } },
+};
+const NET_A = `dma${p % 100000}`;
+const PREFIX_A = `192.168.${third + 1}`;
+const NET_B = `dmb${p % 100000}`;
+const PREFIX_B = `192.168.${third + 2}`;
+let d: Daemon;
+
+const docker = (bin: string, ...args: string[]) => dockerCli(bin, SOCK, join(root, 'docker-config'), ...args);
+const d28 = (...args: string[]) => docker(DOCKER_CLIENTS[0].bin, ...args);
+
+const ok = cliOk;
+
+const addrs = (name: string) => containerAddrs(d28, name);
+const defaultRoute = (name: string) => containerDefaultRoute(d28, name);
+
+type Ep = { IPAddress: string; Aliases: string[] | null; MacAddress: string; DNSNames?: string[] | null };
+async function networksOf(name: string, bin: string = DOCKER_CLIENTS[0].bin): Promise<Record<string, Ep>> {
+  return JSON.parse(await ok(docker(bin, 'inspect', '--format', '{{json .NetworkSettings.Networks}}', name)));
+}
+
+const pings = (from: string, name: string) =>
+  until(
+    `${from} pings ${name}`,
+    async () => (await d28('exec', from, 'ping', '-c', '1', '-W', '2', name)).code === 0,
+    30_000,
+    200,
+  );
+
+before(async () => {
+  d = await startDockerNetworkBerthd(root, runRoot, CFG);
+  await ok(d28('network', 'create', '--subnet', `${PREFIX_A}.0/24`, NET_A));
+  await ok(d28('network', 'create', '--subnet', `${PREFIX_B}.0/24`, NET_B));
+});
+
+after(() => finish(d, root, runRoot, { network: true }));
+
+test('docker 28: run --network a --network b joins both (aliases and address per endpoint, the default route on the first), kept across a restart', async () => {
+  const ip = `${PREFIX_A}.40`;
+  await ok(d28('run', '-d', '--name', 'pa', '--network', NET_A, 'busybox', 'sleep', '1000'));
+  await ok(d28('run', '-d', '--name', 'pb', '--network', NET_B, 'busybox', 'sleep', '1000'));
+  await ok(
+    d28(
+      'run',
+      '-d',
+      '--name',
+      'multi',
+      '--network',
+      NET_A,
+      '--network-alias',
+      'front',
+      '--ip',
+      ip,
+      '--network',
+      `name=${NET_B},alias=back`,
+      'busybox',
+      'sleep',
+      '1000',
+    ),
+  );
+  const a = await addrs('multi');
+  assert.equal(a.eth0, ip);
+  assert.match(a.eth1 ?? '', new RegExp(`^${PREFIX_B.replace(/\./g, '\\.')}\\.`));
+  assert.match(await defaultRoute('multi'), new RegExp(`^default via ${PREFIX_A.replace(/\./g, '\\.')}\\.1 `));
+  const nets = await networksOf('multi');
+  assert.deepEqual(Object.keys(nets).sort(), [NET_A, NET_B].sort());
+  assert.equal(nets[NET_A]!.IPAddress, ip);
+  assert.equal(nets[NET_B]!.IPAddress, a.eth1);
+  assert.ok(nets[NET_A]!.Aliases?.includes('front'), JSON.stringify(nets));
+  assert.ok(nets[NET_B]!.Aliases?.includes('back'), JSON.stringify(nets));
+  // Each network's peers find it by its names there.
+  for (const n of ['multi', 'front']) await pings('pa', n);
+  for (const n of ['multi', 'back']) await pings('pb', n);
+  const ls = await ok(d28('ps', '--filter', `network=${NET_B}`, '--format', '{{.Names}}'));
+  assert.deepEqual(ls.trim().split('\n').sort(), ['multi', 'pb']);
+
+  // docker create with both, then start: the same endpoints, in the same order, after a stop too.
+  await ok(d28('create', '--name', 'made', '--network', NET_B, '--network', NET_A, 'busybox', 'sleep', '1000'));
+  assert.deepEqual(Object.keys(await networksOf('made')).sort(), [NET_A, NET_B].sort());
+  await ok(d28('start', 'made'));
+  await ok(d28('stop', '-t', '0', 'made'));
+  await ok(d28('start', 'made'));
+  const m = await addrs('made');
+  assert.match(m.eth0 ?? '', new RegExp(`^${PREFIX_B.replace(/\./g, '\\.')}\\.`));
+  assert.match(m.eth1 ?? '', new RegExp(`^${PREFIX_A.replace(/\./g, '\\.')}\\.`));
+  assert.match(await defaultRoute('made'), new RegExp(`^default via ${PREFIX_B.replace(/\./g, '\\.')}\\.1 `));
+
+  // A network that does not exist: docker's 404 (on which its CLI tries a pull), nothing made.
+  const gone = await dockerRequest(SOCK, 'POST', '/containers/create?name=nope', {
+    Image: 'busybox',
+    HostConfig: { NetworkMode: NET_A },
+    NetworkingConfig: { EndpointsConfig: { [NET_A]: {}, nosuchnet: {} } },
+  });
+  assert.equal(gone.status, 404, gone.body);
+  assert.equal(JSON.parse(gone.body).message, 'network nosuchnet not found');
+  assert.equal((await d28('inspect', 'nope')).code, 1);
+  await ok(d28('rm', '-f', 'multi', 'made', 'pa', 'pb'));
+});
+
+test('before API 1.44 several endpoints at create are refused as dockerd refused them (400, its words)', async () => {
+  const body = {
+    Image: 'busybox',
+    Cmd: ['true'],
+    HostConfig: { NetworkMode: NET_A },
+    NetworkingConfig: { EndpointsConfig: { [NET_A]: {}, [NET_B]: {} } },
+  };
+  for (const v of ['1.41', '1.43']) {
+    const r = await dockerRequest(SOCK, 'POST', `/v${v}/containers/create`, body);
+    assert.equal(r.status, 400, r.body);
+    assert.equal(
+      JSON.parse(r.body).message,
+      `Container cannot be created with multiple network endpoints: ${NET_A}, ${NET_B}`,
+    );
+  }
+  const r = await dockerRequest(SOCK, 'POST', '/v1.44/containers/create?name=raw44', body);
+  assert.equal(r.status, 201, r.body);
+  assert.deepEqual(Object.keys(await networksOf('raw44')).sort(), [NET_A, NET_B].sort());
+  await ok(d28('rm', 'raw44'));
+  // The 20.10 client speaks 1.41: its run fails with the daemon's words and 125.
+  const old = await docker(DOCKER_CLIENTS[1].bin, 'run', '--rm', '--network', NET_A, '--network', NET_B, 'busybox');
+  assert.equal(old.code, 125, old.stderr);
+  assert.match(old.stderr, /Container cannot be created with multiple network endpoints/);
+});
+
+test("berth's own CLI: run --network a --network b joins both", async () => {
+  const r = await berthCli(
+    d.socket,
+    'run',
+    '-d',
+    '--name',
+    'bmulti',
+    '--network',
+    NET_B,
+    '--network',
+    NET_A,
+    'busybox',
+    'sleep',
+    '1000',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const a = await addrs('bmulti');
+  assert.match(a.eth0 ?? '', new RegExp(`^${PREFIX_B.replace(/\./g, '\\.')}\\.`));
+  assert.match(a.eth1 ?? '', new RegExp(`^${PREFIX_A.replace(/\./g, '\\.')}\\.`));
+  const twice = await berthCli(d.socket, 'run', '-d', '--network', NET_A, '--network', NET_A, 'busybox', 'true');
+  assert.notEqual(twice.code, 0);
+  assert.match(twice.stderr, new RegExp(`network "${NET_A}" is specified multiple times`));
+  await ok(d28('rm', '-f', 'bmulti'));
+});
