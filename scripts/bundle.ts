@@ -19,7 +19,8 @@ const entries: Record<string, string> = {
   // berth-runtime itself is the native front (native/front, docs/native.md), installed below: it
   // runs the plan-free verbs and execs this bundle, beside it, for the others.
   'berth-runtime-node': 'src/cli/runtime/main.ts',
-  berth: 'src/cli/berth/main.ts',
+  // berth is the native front too (native/cli): it runs `berth exec` and execs this bundle for the rest.
+  'berth-node': 'src/cli/berth/main.ts',
 };
 // berthd's bundle is berthd-main.mjs; dist/bin/berthd is a small entry that loads it (below).
 const daemonEntries: Record<string, string> = { 'berthd-main': 'src/cli/berthd/main.ts' };
@@ -200,12 +201,14 @@ if (daemon['berthd-main']) {
   );
   chmodSync(join(bin, 'berthd'), 0o755);
 }
-// The native front (built by `make -C native`, which scripts/build.sh runs first) becomes
-// dist/bin/berth-runtime; copied and renamed into place, so that a running berth-runtime is never
-// overwritten in place (ETXTBSY) and a reader never sees half a binary.
-const front = join(root, 'native/build/berth-runtime');
-if (!existsSync(front)) throw new Error(`${front} does not exist: run make -C native first (scripts/build.sh does)`);
-const frontTmp = join(bin, '.berth-runtime.tmp');
-copyFileSync(front, frontTmp);
-chmodSync(frontTmp, 0o755);
-renameSync(frontTmp, join(bin, 'berth-runtime'));
+// The native fronts (built by `make -C native`, which scripts/build.sh runs first) become
+// dist/bin/berth-runtime and dist/bin/berth; copied and renamed into place, so that a running front
+// is never overwritten in place (ETXTBSY) and a reader never sees half a binary.
+for (const name of ['berth-runtime', 'berth']) {
+  const front = join(root, 'native/build', name);
+  if (!existsSync(front)) throw new Error(`${front} does not exist: run make -C native first (scripts/build.sh does)`);
+  const frontTmp = join(bin, `.${name}.tmp`);
+  copyFileSync(front, frontTmp);
+  chmodSync(frontTmp, 0o755);
+  renameSync(frontTmp, join(bin, name));
+}

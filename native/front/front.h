@@ -6,16 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* A growable byte buffer, always NUL-terminated. */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-void buf_add(struct buf *b, const char *s, size_t n);
-void buf_str(struct buf *b, const char *s);
-void buf_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string, escaped as JSON.stringify escapes it. */
-void buf_json(struct buf *b, const char *s);
+#include "../common.h"
+
 /* The whole file; -1 with errno set when it cannot be read. */
 int read_file(const char *path, struct buf *b);
 /* EBUSY → "EBUSY": the names Node gives errors, for messages that read as the Node verbs' do. */

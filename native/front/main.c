@@ -15,44 +15,20 @@
 #include "front.h"
 #include "verbs.h"
 
+const char prog_name[] = "berth-runtime";
 static char **args;
 
 _Noreturn void exec_node(void)
 {
-	char self[PATH_MAX];
-	const char name[] = "berth-runtime-node";
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - sizeof name);
-	if (n < 0)
+	const char *tried = exec_beside("berth-runtime-node", args);
+	if (!tried)
 		fail("cannot find the Node part of berth-runtime: readlink /proc/self/exe: %s", strerror(errno));
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	strcpy(slash ? slash + 1 : self, name);
-	execv(self, args);
-	fail("cannot run %s (the Node part of berth-runtime, for this command): %s", self, strerror(errno));
+	fail("cannot run %s (the Node part of berth-runtime, for this command): %s", tried, strerror(errno));
 }
-
-/* One command-line flag in runc's dialect: -name, --name, =value or the next argument. */
-struct flag {
-	const char *name; /* without dashes, up to '=' */
-	size_t len;
-	const char *value; /* after '=', or NULL */
-};
 
 static int is_flag(const char *a)
 {
 	return a[0] == '-' && a[1] != 0;
-}
-
-static struct flag split_flag(const char *a)
-{
-	const char *body = a + 1 + (a[1] == '-');
-	const char *eq = strchr(body, '=');
-	return (struct flag){body, eq ? (size_t)(eq - body) : strlen(body), eq ? eq + 1 : NULL};
-}
-
-static int named(const struct flag *f, const char *name)
-{
-	return strlen(name) == f->len && !strncmp(f->name, name, f->len);
 }
 
 /* A boolean flag: bare, =true or =false; anything else goes to Node for its error. */
@@ -77,29 +53,26 @@ static const char *string_value(const struct flag *f, int argc, int *i)
 int main(int argc, char **argv)
 {
 	args = argv;
-	/* A caller may start us with stdin, stdout or stderr closed: the first file we open must not
-	 * become one of them (a log line or the state JSON written into a cgroup file). Node does the
-	 * same at start-up. */
-	for (int fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
-			_exit(1);
+	/* Started with stdin, stdout or stderr closed, a log line or the state JSON would otherwise be
+	 * written into a cgroup file we opened. */
+	std_fds_open();
 	const char *root = "/run/berth-runtime", *log = NULL, *log_format = "text";
 	int debug = 0, i = 1;
 	for (; i < argc && is_flag(argv[i]); i++) {
 		if (!strcmp(argv[i], "--"))
 			exec_node();
 		struct flag f = split_flag(argv[i]);
-		if (named(&f, "root"))
+		if (flag_is(&f, "root"))
 			root = string_value(&f, argc, &i);
-		else if (named(&f, "log"))
+		else if (flag_is(&f, "log"))
 			log = string_value(&f, argc, &i);
-		else if (named(&f, "log-format"))
+		else if (flag_is(&f, "log-format"))
 			log_format = string_value(&f, argc, &i);
-		else if (named(&f, "rootless") || named(&f, "criu"))
+		else if (flag_is(&f, "rootless") || flag_is(&f, "criu"))
 			string_value(&f, argc, &i);
-		else if (named(&f, "debug"))
+		else if (flag_is(&f, "debug"))
 			debug = bool_value(&f);
-		else if (named(&f, "systemd-cgroup")) {
+		else if (flag_is(&f, "systemd-cgroup")) {
 			if (bool_value(&f))
 				exec_node(); /* refused, in Node's words */
 		} else
@@ -131,13 +104,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		struct flag f = split_flag(a);
-		if (!strcmp(verb, "kill") && (named(&f, "all") || named(&f, "a")))
+		if (!strcmp(verb, "kill") && (flag_is(&f, "all") || flag_is(&f, "a")))
 			all = bool_value(&f);
-		else if (!strcmp(verb, "delete") && (named(&f, "force") || named(&f, "f")))
+		else if (!strcmp(verb, "delete") && (flag_is(&f, "force") || flag_is(&f, "f")))
 			force = bool_value(&f);
-		else if (!strcmp(verb, "list") && (named(&f, "quiet") || named(&f, "q")))
+		else if (!strcmp(verb, "list") && (flag_is(&f, "quiet") || flag_is(&f, "q")))
 			quiet = bool_value(&f);
-		else if ((!strcmp(verb, "list") || !strcmp(verb, "ps")) && (named(&f, "format") || named(&f, "f")))
+		else if ((!strcmp(verb, "list") || !strcmp(verb, "ps")) && (flag_is(&f, "format") || flag_is(&f, "f")))
 			format = string_value(&f, argc, &i);
 		else
 			exec_node(); /* --help, or a flag the verb does not take */

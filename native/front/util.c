@@ -1,4 +1,4 @@
-/* Buffers, file reading, JSON string escaping, errno names, time. */
+/* File reading, errno names, time (the buffer and JSON escaping: ../common.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,89 +12,15 @@
 
 #include "front.h"
 
-static void grow(struct buf *b, size_t n)
-{
-	if (b->len + n + 1 <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		static const char oom[] = "berth-runtime: out of memory\n";
-		(void)!write(2, oom, sizeof oom - 1);
-		_exit(1);
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-void buf_add(struct buf *b, const char *s, size_t n)
-{
-	grow(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-void buf_fmt(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void buf_json(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	buf_add(b, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		char e[7] = {'\\', 0};
-		switch (*c) {
-		case '"': e[1] = '"'; break;
-		case '\\': e[1] = '\\'; break;
-		case '\b': e[1] = 'b'; break;
-		case '\f': e[1] = 'f'; break;
-		case '\n': e[1] = 'n'; break;
-		case '\r': e[1] = 'r'; break;
-		case '\t': e[1] = 't'; break;
-		default:
-			if (*c < 0x20) {
-				memcpy(e + 1, "u00", 3);
-				e[4] = hex[*c >> 4];
-				e[5] = hex[*c & 15];
-				buf_add(b, e, 6);
-			} else
-				buf_add(b, (const char *)c, 1);
-			continue;
-		}
-		buf_add(b, e, 2);
-	}
-	buf_add(b, "\"", 1);
-}
-
 int read_file(const char *path, struct buf *b)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	b->len = 0;
-	grow(b, 4096);
+	buf_grow(b, 4096);
 	for (;;) {
-		grow(b, 4096);
+		buf_grow(b, 4096);
 		ssize_t n = read(fd, b->p + b->len, b->cap - b->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;

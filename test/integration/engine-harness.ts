@@ -265,13 +265,19 @@ export async function fetchText(url: string, tries = 50): Promise<string> {
   throw new Error(`${url}: ${(last as Error).message}`);
 }
 
-/** The real berth CLI against the berthd at `socket`: its status and output (never throws). */
+/**
+ * The real berth CLI against the berthd at `socket`: its status and output (never throws). From
+ * source by default; BERTH_BIN names a binary instead (dist/bin/berth: the native front, which
+ * runs `exec` itself and the Node bundle for the rest; docs/native.md).
+ */
 export async function berthCli(
   socket: string,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = process.env.BERTH_BIN;
+  const [cmd, pre] = bin ? [bin, []] : [NODE, [join(REPO, 'src/cli/berth/main.ts')]];
   try {
-    const r = await promisify(execFile)(NODE, [join(REPO, 'src/cli/berth/main.ts'), '--host', socket, ...args], {
+    const r = await promisify(execFile)(cmd, [...pre, '--host', socket, ...args], {
       encoding: 'utf8',
       timeout: 60_000,
     });
