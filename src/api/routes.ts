@@ -155,7 +155,7 @@ export function apiRouter(): Router {
     return res;
   });
   r.on('POST', '/images/prune', async (c) =>
-    c.engine.images.prune({ all: flag(c.query, 'all'), deep: flag(c.query, 'deep') }),
+    c.engine.images.prune({ all: flag(c.query, 'all'), deep: flag(c.query, 'deep'), filters: filters(c.query) }),
   );
   r.on('GET', '/system/df', async (c) => systemDf(c.engine));
   r.on('POST', '/system/prune', async (c) =>
@@ -271,7 +271,10 @@ export function apiRouter(): Router {
     async (c) => void (await c.engine.containers.extract(c.params.id!, c.query.get('path') ?? '', c.req)),
   );
   r.on('GET', '/images/history', async (c) => imageHistory(c.engine.images, c.query.get('ref') ?? ''));
-  r.on('GET', '/containers/{id}/top', async (c) => c.engine.containers.top(c.params.id!));
+  r.on('GET', '/containers/{id}/top', async (c) => {
+    const psArgs = c.query.getAll('ps_arg');
+    return c.engine.containers.top(c.params.id!, psArgs.length ? psArgs : undefined);
+  });
   r.on('GET', '/containers/{id}/stats', async (c) => c.engine.containers.stats(c.params.id!));
   r.on(
     'POST',

@@ -319,8 +319,10 @@ export class BerthClient {
   rmi(refs: string[], force = false): Promise<{ untagged: string[]; gc: { removed: string[] } }> {
     return this.json('DELETE', '/images', { query: { ref: refs, force } });
   }
-  imagePrune(o: { all?: boolean; deep?: boolean } = {}): Promise<ImagePruneWire> {
-    return this.json('POST', '/images/prune', { query: { all: o.all, deep: o.deep } });
+  imagePrune(o: { all?: boolean; deep?: boolean; filters?: Record<string, string[]> } = {}): Promise<ImagePruneWire> {
+    return this.json('POST', '/images/prune', {
+      query: { all: o.all, deep: o.deep, ...(o.filters ? { filters: JSON.stringify(o.filters) } : {}) },
+    });
   }
   systemDf(): Promise<SystemDf> {
     return this.json('GET', '/system/df');
@@ -448,8 +450,13 @@ export class BerthClient {
   unpause(id: string): Promise<void> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/unpause`);
   }
-  top(id: string): Promise<TopResult> {
-    return this.json('GET', `/containers/${encodeURIComponent(id)}/top`);
+  /** `psArgs`: the host's ps's options, each word apart (the native API keeps them as words). */
+  top(id: string, psArgs: string[] = []): Promise<TopResult> {
+    return this.json(
+      'GET',
+      `/containers/${encodeURIComponent(id)}/top`,
+      psArgs.length ? { query: { ps_arg: psArgs } } : {},
+    );
   }
   stats(id: string): Promise<StatsResult> {
     return this.json('GET', `/containers/${encodeURIComponent(id)}/stats`);

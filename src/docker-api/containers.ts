@@ -294,12 +294,11 @@ export function containerRoutes(r: DockerRouter): void {
 
   r.on('GET', '/containers/{id}/top', async (c) => {
     const rec = await resolve(c.engine, c.params.id!);
-    const psArgs = c.query.get('ps_args');
-    if (psArgs && psArgs !== '-ef')
-      throw refused(`top ps_args ${JSON.stringify(psArgs)}`, 'berthd lists the processes itself');
+    // dockerd splits ps_args at spaces (the CLI joins its words with them); -ef is berthd's own listing.
+    const psArgs = (c.query.get('ps_args') ?? '').split(' ').filter(Boolean);
     if (rec.status !== 'running' && rec.status !== 'paused')
       throw failedPrecondition(`container ${rec.id} is not running`);
-    const t = await c.engine.containers.top(rec.id);
+    const t = await c.engine.containers.top(rec.id, psArgs.join(' ') === '-ef' ? undefined : psArgs);
     return { Titles: t.titles, Processes: t.processes };
   });
 

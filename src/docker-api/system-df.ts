@@ -3,7 +3,6 @@
 // network and volume prunes). Each prune is the engine's own removal.
 import { containerSizes, volumeSizes } from '../engine/disk-sizes.ts';
 import { pruneContainers } from '../engine/system-prune.ts';
-import { invalidArgument } from '../errors/errors.ts';
 import { containerListEntries } from './containers.ts';
 import { refused } from './errors.ts';
 import { familiar, imageListEntries } from './images.ts';
@@ -57,13 +56,8 @@ export function systemDfRoutes(r: DockerRouter): void {
   }));
 
   r.on('POST', '/images/prune', async (c) => {
-    const f = filters(c.query);
-    for (const k of Object.keys(f))
-      if (k !== 'dangling') throw refused(`image prune --filter ${k}`, 'berthd prunes by dangling only');
-    const dangling = f.dangling?.[0] ?? 'true';
-    if (dangling !== 'true' && dangling !== 'false' && dangling !== '1' && dangling !== '0')
-      throw invalidArgument(`invalid filter 'dangling=${dangling}'`);
-    const res = await c.engine.images.prune({ all: dangling === 'false' || dangling === '0' });
+    // dangling, until, label, label!: the engine's (src/images/prune-filter.ts), in dockerd's words.
+    const res = await c.engine.images.prune({ filters: filters(c.query) });
     for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
     return {
       ImagesDeleted: [

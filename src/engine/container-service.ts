@@ -162,8 +162,9 @@ export class ContainerService {
     return containerStats(this.#ctx, this.resolve(word).id);
   }
 
-  top(word: string): Promise<TopResult> {
-    return containerTop(this.#ctx, this.resolve(word).id);
+  /** `psArgs`: the host's ps's options (docker's `top CONTAINER aux`); without them the processes are read from /proc. */
+  top(word: string, psArgs?: string[]): Promise<TopResult> {
+    return containerTop(this.#ctx, this.resolve(word).id, psArgs);
   }
 
   logs(word: string, opts: LogOptions, signal?: AbortSignal): AsyncGenerator<LogLine> {

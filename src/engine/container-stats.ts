@@ -1,11 +1,12 @@
 // stats and top: read from a live task through its runtime (cgroup counters, the container's pids)
-// and /proc.
+// and /proc (or, for top with ps options, the host's ps).
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { failedPrecondition } from '../errors/errors.ts';
 import { canSignal } from '../metadata/container-status.ts';
 import { procStat } from '../sys/procfs.ts';
 import type { Container, ContainerContext } from './container-context.ts';
+import { psTop } from './ps-top.ts';
 import type { StatsResult, TopResult } from './types.ts';
 
 function live(ctx: ContainerContext, id: string): Container {
@@ -45,9 +46,11 @@ export async function containerStats(ctx: ContainerContext, id: string): Promise
   };
 }
 
-export async function containerTop(ctx: ContainerContext, id: string): Promise<TopResult> {
+/** The container's processes: read from /proc, or with `psArgs` the host's ps's table of them (ps-top.ts). */
+export async function containerTop(ctx: ContainerContext, id: string, psArgs?: string[]): Promise<TopResult> {
   const c = live(ctx, id);
   const pids = await ctx.runtime(c.runtime).pids(c.id);
+  if (psArgs?.length) return psTop(psArgs, pids);
   const processes: string[][] = [];
   for (const pid of pids) {
     try {

@@ -5,6 +5,7 @@
 // the usual refusals and crash ordering apply.
 // Must never: remove a running or paused container, the default network, or a volume unasked.
 import { invalidArgument } from '../errors/errors.ts';
+import { untilTime } from '../images/prune-filter.ts';
 import { isLive } from '../metadata/container-status.ts';
 import { volumeSizes } from './disk-sizes.ts';
 import type { Engine } from './engine.ts';
@@ -78,23 +79,6 @@ export function pruneFilter(
     untils.every((t) => Date.parse(c.createdAt) < t) &&
     (!filters.label?.length || filters.label.some((v) => label(c.labels, v))) &&
     !(filters['label!'] ?? []).some((v) => label(c.labels, v));
-}
-
-function untilTime(v: string, now: number): number {
-  const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
-  if (d)
-    return (
-      now -
-      Number(d[1]) *
-        { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ns' | 'us' | 'ms' | 's' | 'm' | 'h']
-    );
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t))
-    throw invalidArgument(
-      `filter until=${JSON.stringify(v)}: expected an RFC 3339 time, seconds since the epoch, or a duration such as 10m or 24h`,
-    );
-  return t;
 }
 
 export async function pruneContainers(e: Engine, filters: Record<string, string[]> = {}): Promise<string[]> {

@@ -62,6 +62,7 @@ import type { PullEvent, PullResult } from './pull.ts';
 import { platformManifest } from './platform-manifest.ts';
 import type { PushEvent } from './push.ts';
 import { resolveName } from './image-name.ts';
+import { imagePruneSelection } from './prune-filter.ts';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -647,13 +648,26 @@ export class ImageService {
   /**
    * `image prune`: removes the names of dangling images (loaded or imported without a name), or with
    * `all` of every image no container was created from, then collects what nothing holds any more.
+   * `filters` are docker's (dangling, until, label, label!: prune-filter.ts); a dangling filter
+   * overrides `all`.
    */
-  async prune(opts: { all?: boolean; deep?: boolean } = {}): Promise<PruneResult> {
+  async prune(opts: { all?: boolean; deep?: boolean; filters?: Record<string, string[]> } = {}): Promise<PruneResult> {
+    // Refuses a bad filter before anything is removed.
+    const sel = imagePruneSelection(opts.filters);
+    const all = sel.danglingOnly === undefined ? opts.all === true : !sel.danglingOnly;
     const used = new Set(this.#containers().map((c) => c.imageDigest));
     const untagged: string[] = [];
     for (const r of await this.images.list()) {
       const dangling = r.name.startsWith(`${UNNAMED_REPOSITORY}@`);
-      if (!(opts.all || dangling) || used.has(r.target.digest)) continue;
+      if (!(all || dangling) || used.has(r.target.digest)) continue;
+      if (sel.readsConfig) {
+        // An image whose config cannot be read is kept: a prune never guesses.
+        const config = await this.resolveManifest(r.name, r.target).then(
+          (m) => m.config,
+          () => undefined,
+        );
+        if (!config || !sel.matches({ created: config.created, labels: config.config?.Labels ?? {} })) continue;
+      }
       await this.images.delete(r.name);
       untagged.push(r.name);
     }

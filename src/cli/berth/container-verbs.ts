@@ -935,10 +935,12 @@ const inspect: Verb = {
 
 const top: Verb = {
   flags: [format, help],
-  usage: 'top CONTAINER',
+  // What follows the container is ps's (`top c -o pid,comm`), as docker's CLI takes it.
+  stopAtPositional: true,
+  usage: 'top CONTAINER [ps OPTIONS]',
   run: async (ctx, f, args) => {
-    want(args, 1, 1, 'top CONTAINER');
-    const t = await (await ctx.client()).top(args[0]!);
+    want(args, 1, Number.POSITIVE_INFINITY, 'top CONTAINER [ps OPTIONS]');
+    const t = await (await ctx.client()).top(args[0]!, args.slice(1));
     ctx.out.write(isJson(f) ? json(t) : table(t.titles, t.processes));
     return 0;
   },

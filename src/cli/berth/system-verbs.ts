@@ -2,7 +2,7 @@
 //   system df [-v]        TYPE / TOTAL / ACTIVE / SIZE / RECLAIMABLE
 //   system prune [-a] [--volumes] [-f]   stopped containers, unused networks, dangling (or with -a
 //                         unused) images, then content and snapshots nothing holds
-//   image prune [-a] [-f], container prune [-f], network prune [-f]
+//   image prune [-a] [-f] [--filter], container prune [-f], network prune [-f]
 //   port CONTAINER [PRIVATE_PORT[/PROTO]]
 // Must never: remove anything without -f unless a user on a terminal said yes.
 import type { ContainerDetails } from '../../api/types.ts';
@@ -106,18 +106,23 @@ const systemPrune: Verb = {
   },
 };
 
+const IMAGE_PRUNE_USAGE = 'image prune [-a] [-f] [--filter until=T|label=K[=V]|label!=K[=V]|dangling=BOOL]';
 const imagePrune: Verb = {
-  flags: [all, force, format, help],
-  usage: 'image prune [-a] [-f]',
+  flags: [all, force, format, help, { names: ['filter'], kind: 'strings' }],
+  usage: IMAGE_PRUNE_USAGE,
   run: async (ctx, f, args) => {
-    want(args, 0, 0, 'image prune [-a] [-f]');
+    want(args, 0, 0, IMAGE_PRUNE_USAGE);
+    const filters = filtersOf(f);
     if (
       !(await confirm(ctx, f, [
         f.all ? 'all images without at least one container associated to them' : 'all dangling images',
       ]))
     )
       return 0;
-    const r = await (await ctx.client()).imagePrune({ all: f.all === true });
+    // docker's CLI sends -a as dangling=false.
+    const r = await (await ctx.client()).imagePrune({
+      filters: { ...filters, ...(f.all ? { dangling: ['false'] } : {}) },
+    });
     if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
