@@ -175,9 +175,14 @@ export function apiRouter(): Router {
   r.on('POST', '/images/import', async (c) => {
     const platform = c.query.get('platform');
     const path = c.query.get('path');
+    const url = c.query.get('url');
+    const ref = c.query.get('ref') ?? undefined;
+    // A URL is fetched by berthd (http or https).
+    if (url)
+      return c.engine.images.importRootfsFromUrl(url, ref, { ...(platform ? { platform } : {}), signal: c.signal });
     // A path names a file on berthd's host (the CLI on the same host passes it instead of streaming).
     const input = path ? createReadStream(path) : c.req;
-    return c.engine.images.importRootfs(input, c.query.get('ref') ?? undefined, platform ? { platform } : {});
+    return c.engine.images.importRootfs(input, ref, platform ? { platform } : {});
   });
 
   // ---- containers

@@ -343,10 +343,12 @@ export class BerthClient {
     return this.json('POST', '/images/load', { raw: body });
   }
   importRootfs(
-    input: { path: string } | Readable,
+    input: { path: string } | { url: string } | Readable,
     ref?: string,
     platform?: string,
   ): Promise<{ name: string; target: { digest: string } }> {
+    if ('url' in input && typeof input.url === 'string')
+      return this.json('POST', '/images/import', { query: { url: input.url, ref, platform } });
     if ('path' in input && typeof input.path === 'string' && !('pipe' in input))
       return this.json('POST', '/images/import', { query: { path: input.path, ref, platform } });
     return this.json('POST', '/images/import', { query: { ref, platform }, raw: input as Readable });

@@ -3,7 +3,8 @@
 // with Docker's JSON progress), and POST /auth (a login check against the registry).
 import { applyChanges } from '../engine/container-commit.ts';
 import { invalidArgument } from '../errors/errors.ts';
-import { orNoSuch, refused } from './errors.ts';
+import type { ImageConfig } from '../oci/image-spec.ts';
+import { orNoSuch } from './errors.ts';
 import { imageIdOf } from './image-ids.ts';
 import { authConfigCredentials, registryAuthHeader } from './registry-auth.ts';
 import { familiar, pullRoute } from './images.ts';
@@ -16,6 +17,17 @@ function jsonMessages(c: Ctx): (v: unknown) => void {
   c.res.flushHeaders();
   return (v) => {
     if (!c.res.writableEnded) c.res.write(`${JSON.stringify(v)}\r\n`);
+  };
+}
+
+/** True at most once every `ms` (and always for the last report): progress lines at a human pace. */
+function throttled(ms: number): (last: boolean) => boolean {
+  let at = 0;
+  return (last) => {
+    const now = Date.now();
+    if (!last && now - at < ms) return false;
+    at = now;
+    return true;
   };
 }
 
@@ -62,7 +74,6 @@ export function imageTransferRoutes(r: DockerRouter): void {
   r.on('POST', '/images/create', async (c) => {
     const src = c.query.get('fromSrc');
     if (!src) return pullRoute(c);
-    if (src !== '-') throw refused(`import from ${src}`, 'berthd imports the request body (fromSrc=-)');
     // --change: the instructions commit takes too (CMD, ENTRYPOINT, ENV, …); --message: the history comment.
     const changes = c.query.getAll('changes').filter(Boolean);
     const message = c.query.get('message');
@@ -70,16 +81,40 @@ export function imageTransferRoutes(r: DockerRouter): void {
     const repo = c.query.get('repo');
     const tag = c.query.get('tag');
     const platform = c.query.get('platform');
-    const write = jsonMessages(c);
+    const name = repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined;
+    const opts = {
+      ...(platform ? { platform } : {}),
+      ...(message ? { comment: message } : {}),
+      ...(changes.length ? { configure: (cfg: ImageConfig) => applyChanges(cfg, changes) } : {}),
+    };
+    let write: ((v: unknown) => void) | undefined;
     try {
-      const res = await c.engine.images.importRootfs(c.req, repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined, {
-        ...(platform ? { platform } : {}),
-        ...(message ? { comment: message } : {}),
-        ...(changes.length ? { configure: (cfg) => applyChanges(cfg, changes) } : {}),
-      });
+      let res: { name: string; target: { digest: string } };
+      if (src === '-') {
+        write = jsonMessages(c);
+        res = await c.engine.images.importRootfs(c.req, name, opts);
+      } else {
+        // A URL: fetched by the engine. What fails before the server answered is the request's
+        // error (status and message); then docker's progress stream: Downloading from, Importing.
+        c.req.resume();
+        const progress = throttled(100);
+        res = await c.engine.images.importRootfsFromUrl(src, name, {
+          ...opts,
+          signal: c.signal,
+          onOpen: (url) => {
+            write = jsonMessages(c);
+            write({ status: `Downloading from ${url}` });
+          },
+          onProgress: (current, total) => {
+            if (progress(current === total))
+              write?.({ status: 'Importing', progressDetail: { current, ...(total ? { total } : {}) } });
+          },
+        });
+      }
       c.engine.events.publish('image', 'import', res.name, { digest: res.target.digest });
-      write({ status: (await imageIdOf(c.engine, res.name)) ?? res.target.digest });
+      write?.({ status: (await imageIdOf(c.engine, res.name)) ?? res.target.digest });
     } catch (e) {
+      if (!write) throw e;
       write(errorMessage(e));
     }
     return STREAMED;

@@ -63,6 +63,7 @@ import { platformManifest } from './platform-manifest.ts';
 import type { PushEvent } from './push.ts';
 import { resolveName } from './image-name.ts';
 import { imagePruneSelection } from './prune-filter.ts';
+import { importUrl, openUrl } from './url-source.ts';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -885,10 +886,10 @@ export class ImageService {
   async importRootfs(
     input: string | Readable,
     reference?: string,
-    opts: { platform?: string; comment?: string; configure?: (config: ImageConfig) => void } = {},
+    opts: { platform?: string; comment?: string; configure?: (config: ImageConfig) => void; label?: string } = {},
   ): Promise<{ name: string; target: Descriptor }> {
     const name = reference ? resolveName(reference) : undefined;
-    const label = typeof input === 'string' ? input : 'stdin';
+    const label = opts.label ?? (typeof input === 'string' ? input : 'stdin');
     return this.#withStaging('import', async (staging, leaseId) => {
       const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
       const { importRootfs } = await import('./rootfs-import.ts');
@@ -906,6 +907,47 @@ export class ImageService {
       await this.images.put(finalName, target);
       return { name: finalName, target };
     });
+  }
+
+  /**
+   * import from an http or https URL (docker's `import URL`): its body, a rootfs tar (plain or
+   * compressed), imported as importRootfs does. The URL is opened before anything else happens
+   * (`onOpen` is told then, with the Content-Length if any); a refused connection, a failed
+   * status, a body larger than `maxBytes` (default: the free space of the image root) or one that
+   * is not a tar fail the import with nothing named, so the images stay as they were.
+   */
+  async importRootfsFromUrl(
+    src: string,
+    reference?: string,
+    opts: {
+      platform?: string;
+      comment?: string;
+      configure?: (config: ImageConfig) => void;
+      maxBytes?: number;
+      onOpen?: (url: string, total: number | undefined) => void;
+      onProgress?: (current: number, total: number | undefined) => void;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<{ name: string; target: Descriptor }> {
+    const url = importUrl(src);
+    if (reference) resolveName(reference); // a bad name is refused before the URL is fetched
+    const maxBytes = opts.maxBytes ?? (await freeBytes(this.root));
+    const { stream, total } = await openUrl(url, {
+      maxBytes,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    try {
+      opts.onOpen?.(url.href, total);
+      return await this.importRootfs(stream, reference, {
+        label: url.href,
+        ...(opts.platform ? { platform: opts.platform } : {}),
+        ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+        ...(opts.configure ? { configure: opts.configure } : {}),
+      });
+    } finally {
+      stream.destroy();
+    }
   }
 
   async #unpackForHost(name: string, target: Descriptor, platform: Platform = hostPlatform()): Promise<void> {
@@ -948,6 +990,13 @@ export class ImageService {
       await rm(staging, { recursive: true, force: true });
     }
   }
+}
+
+/** Bytes an unprivileged writer may still put on the filesystem of `dir`. */
+async function freeBytes(dir: string): Promise<number> {
+  const { statfs } = await import('node:fs/promises');
+  const st = await statfs(dir);
+  return st.bavail * st.bsize;
 }
 
 /**

@@ -1,13 +1,17 @@
 // The image verbs and top that dockerd serves beyond the basics, driven by the real clients (the
 // docker CLI 28 at /usr/local/bin/docker, API 1.50, and Debian's docker.io 20.10, API 1.41) and by
 // berth's own CLI, against a real berthd under temporary roots: image prune's until and label
-// filters (images built with the classic builder, LABEL steps only), and top with ps options.
+// filters (images built with the classic builder, LABEL steps only), top with ps options, and
+// import from a URL served by a loopback HTTP server of the test's own.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { type CliRun, DOCKER_CLIENTS, dockerCli } from '../lib/docker-cli.ts';
 import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
 
@@ -185,6 +189,124 @@ for (const [i, c] of CLIENTS.entries()) {
       }
     } finally {
       await docker(c.bin, 'rm', '-f', name);
+    }
+  });
+}
+
+/** A loopback HTTP server of rootfs tars and failures, on a port the kernel chose. */
+async function tarServer(tar: Buffer): Promise<{ base: string; close: () => Promise<void> }> {
+  const gz = gzipSync(tar);
+  const server = createServer((req, res) => {
+    const send = (type: string, body: Buffer) => {
+      res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+      res.end(body);
+    };
+    if (req.url === '/rootfs.tar') send('application/x-tar', tar);
+    else if (req.url === '/rootfs.tar.gz') send('application/gzip', gz);
+    else if (req.url === '/page.html') send('text/html', Buffer.from('<html><body>not a tar</body></html>\n'));
+    else if (req.url === '/huge.tar') {
+      // More than any disk here: refused from its Content-Length, before the body is read.
+      res.writeHead(200, { 'content-type': 'application/x-tar', 'content-length': String(2 ** 52) });
+      res.write(tar.subarray(0, 512));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('no such file\n');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A loopback port nothing listens on: one the kernel gave and that was closed again. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+for (const [i, c] of CLIENTS.entries()) {
+  test(`${c.name}: import from a URL (tar and gzip) with --change and -m; a 404, a refused connection, a page that is no tar and an over-size body fail naming the URL, and the image named before stays`, async () => {
+    const srv = await tarServer(await busyboxRootfsTar());
+    try {
+      const ref = `bdiv-url-${i}:1`;
+      const out = await ok(
+        docker(
+          c.bin,
+          'import',
+          '-m',
+          'from the web',
+          '--change',
+          'CMD ["echo", "imported"]',
+          `${srv.base}/rootfs.tar`,
+          ref,
+        ),
+      );
+      const lines = out.split('\n').filter(Boolean);
+      assert.equal(lines[0], `Downloading from ${srv.base}/rootfs.tar`);
+      const id = lines[lines.length - 1]!;
+      assert.match(id, /^sha256:[0-9a-f]{64}$/);
+      assert.equal(
+        (await ok(docker(c.bin, 'image', 'inspect', '-f', '{{.Id}} {{json .Config.Cmd}}', ref))).trim(),
+        `${id} ["echo","imported"]`,
+      );
+      assert.match(
+        await ok(docker(c.bin, 'history', '--no-trunc', '--format', '{{.Comment}}', ref)),
+        /^from the web$/m,
+      );
+      assert.equal(await ok(docker(c.bin, 'run', '--rm', ref)), 'imported\n');
+
+      const gz = await ok(docker(c.bin, 'import', `${srv.base}/rootfs.tar.gz`, `bdiv-url-${i}:gz`));
+      assert.match(gz, /sha256:[0-9a-f]{64}\n$/);
+      await ok(docker(c.bin, 'run', '--rm', `bdiv-url-${i}:gz`, 'true'));
+
+      const missing = await docker(c.bin, 'import', `${srv.base}/missing.tar`, ref);
+      assert.equal(missing.code, 1);
+      assert.match(
+        missing.stderr,
+        new RegExp(
+          `Error response from daemon: import from ${srv.base}/missing.tar: the server answered 404 Not Found \\(expected 200 with a rootfs tar\\)`,
+        ),
+      );
+      const port = await closedPort();
+      const refused = await docker(c.bin, 'import', `http://127.0.0.1:${port}/rootfs.tar`, ref);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, new RegExp(`import from http://127.0.0.1:${port}/rootfs.tar: .*ECONNREFUSED`));
+      const page = await docker(c.bin, 'import', `${srv.base}/page.html`, ref);
+      assert.equal(page.code, 1);
+      assert.match(page.stderr, new RegExp(`import ${srv.base}/page.html: not a tar archive`));
+      const huge = await docker(c.bin, 'import', `${srv.base}/huge.tar`, ref);
+      assert.equal(huge.code, 1);
+      assert.match(
+        huge.stderr,
+        new RegExp(
+          `import from ${srv.base}/huge.tar: the body is ${2 ** 52} bytes, more than the \\d+ bytes an import may take`,
+        ),
+      );
+      // Nothing failed over the name: it is the image imported first.
+      assert.equal((await ok(docker(c.bin, 'image', 'inspect', '-f', '{{.Id}}', ref))).trim(), id);
+
+      if (i === 0) {
+        const b = await berthCli(d.socket, 'import', `${srv.base}/rootfs.tar.gz`, 'bdiv-url-berth:1');
+        assert.equal(b.code, 0, b.stderr);
+        await ok(docker(c.bin, 'run', '--rm', 'bdiv-url-berth:1', 'true'));
+        const bm = await berthCli(d.socket, 'import', `${srv.base}/missing.tar`, 'bdiv-url-berth:2');
+        assert.notEqual(bm.code, 0);
+        assert.match(bm.stderr, /the server answered 404 Not Found/);
+        await ok(docker(c.bin, 'rmi', 'bdiv-url-berth:1'));
+      }
+      await ok(docker(c.bin, 'rmi', ref, `bdiv-url-${i}:gz`));
+    } finally {
+      await srv.close();
     }
   });
 }

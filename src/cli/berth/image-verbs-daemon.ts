@@ -142,11 +142,16 @@ const load: Verb = {
 
 const importCmd: Verb = {
   flags: [{ names: ['platform'], kind: 'string' }, format, help],
-  usage: 'import FILE|- [REF]',
+  usage: 'import FILE|URL|- [REF]',
   run: async (ctx, f, args) => {
-    want(args, 1, 2, 'import FILE|- [REF]');
+    want(args, 1, 2, 'import FILE|URL|- [REF]');
     const c = await ctx.client();
-    const src = args[0] === '-' ? process.stdin : createReadStream(resolve(args[0]!));
+    // A URL is fetched by berthd, as docker's daemon does.
+    const src = /^https?:\/\//i.test(args[0]!)
+      ? { url: args[0]! }
+      : args[0] === '-'
+        ? process.stdin
+        : createReadStream(resolve(args[0]!));
     const r = await c.importRootfs(src, args[1], f.platform as string | undefined);
     ctx.out.write(isJson(f) ? json(r) : `${r.target.digest}\n`);
     return 0;
