@@ -10,6 +10,7 @@ import type {
   PortBindings,
   PortMapping,
 } from '../engine/types.ts';
+import { endpointDnsNames } from '../engine/container-names.ts';
 import { containerStatusText } from '../engine/status-text.ts';
 import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { atLeast } from './versions.ts';
@@ -34,7 +35,14 @@ const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 type Attach = { ips?: string[]; gateway?: string; mac?: string; prefixLength?: number };
 
-function endpoint(id: string, name: string, a: Attach, aliases: string[] | null, ipv4Address = '') {
+function endpoint(
+  id: string,
+  name: string,
+  a: Attach,
+  aliases: string[] | null,
+  ipv4Address: string,
+  dnsNames: string[] | null,
+) {
   const cidr = a.ips?.find((ip) => ip.includes('.')) ?? '';
   const [ip = '', len] = cidr.split('/');
   return {
@@ -51,24 +59,31 @@ function endpoint(id: string, name: string, a: Attach, aliases: string[] | null,
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
     DriverOpts: null,
-    DNSNames: aliases ? [...aliases] : null,
+    DNSNames: dnsNames,
   };
 }
 
 type NetworkedContainer = {
   id: string;
+  name: string;
   networks: Record<string, unknown>;
   endpoints?: ContainerEndpoint[] | undefined;
-  request: { network?: string | undefined; aliases?: string[] | undefined };
+  request: { network?: string | undefined; aliases?: string[] | undefined; hostname?: string | undefined };
 };
 
 /**
  * NetworkSettings.Networks: every network the container is connected to (docker shows those of a
- * stopped container too, without an address), with what it got where it runs. On a user network
- * the container is known by its short ID and its aliases too, as dockerd reports; compose reads
- * that to leave it be. A container on `host` or `none` shows that network.
+ * stopped container too, without an address), with what it got where it runs. On a user network,
+ * as dockerd reports: before API 1.45 Aliases end with the short ID (compose reads that to leave
+ * the container be), from 1.45 they are the ones asked for; from 1.44 DNSNames lists every name the
+ * embedded DNS server answers for it there (name, aliases, short ID, hostname). A container on
+ * `host` or `none` shows that network.
  */
-export function networksOf(c: NetworkedContainer, defaultNetwork: string): Record<string, ReturnType<typeof endpoint>> {
+export function networksOf(
+  c: NetworkedContainer,
+  defaultNetwork: string,
+  version: string,
+): Record<string, ReturnType<typeof endpoint>> {
   const out: Record<string, ReturnType<typeof endpoint>> = {};
   const want = c.request.network ?? defaultNetwork;
   const eps: ContainerEndpoint[] =
@@ -79,16 +94,22 @@ export function networksOf(c: NetworkedContainer, defaultNetwork: string): Recor
         (Object.keys(c.networks).length
           ? Object.keys(c.networks).map((n) => ({ network: n, aliases: c.request.aliases ?? [], ipv4Address: '' }))
           : [{ network: want, aliases: c.request.aliases ?? [], ipv4Address: '' }]));
+  const dnsField = atLeast(version, '1.44');
+  const asked = atLeast(version, '1.45');
   for (const ep of eps) {
     const n = ep.network;
     const user = n !== defaultNetwork && n !== 'host' && n !== 'none';
-    out[dockerNetworkName(n, defaultNetwork)] = endpoint(
+    const aliases = asked ? (ep.aliases.length ? ep.aliases : null) : [...new Set([...ep.aliases, c.id.slice(0, 12)])];
+    const e = endpoint(
       c.id,
       n,
       (c.networks[n] ?? {}) as Attach,
-      user ? [c.id.slice(0, 12), ...ep.aliases] : null,
+      user ? aliases : null,
       ep.ipv4Address,
+      user ? endpointDnsNames({ id: c.id, name: c.name, hostname: c.request.hostname }, ep.aliases) : null,
     );
+    if (!dnsField) delete (e as { DNSNames?: unknown }).DNSNames;
+    out[dockerNetworkName(n, defaultNetwork)] = e;
   }
   return out;
 }
@@ -148,13 +169,15 @@ export type ListExtras = {
   defaultNetwork: string;
   networks: Record<string, unknown>;
   endpoints?: ContainerEndpoint[] | undefined;
-  request: { network?: string | undefined; aliases?: string[] | undefined };
+  request: { network?: string | undefined; aliases?: string[] | undefined; hostname?: string | undefined };
   mounts: MountRequest[];
   volumeMountpoint: (n: string) => string;
+  /** The API version asked for (its endpoint fields). */
+  version: string;
 };
 
 export function toListEntry(s: ContainerSummary, x: ListExtras) {
-  const d = { id: s.id, networks: x.networks, endpoints: x.endpoints, request: x.request };
+  const d = { id: s.id, name: s.name, networks: x.networks, endpoints: x.endpoints, request: x.request };
   const entry: Record<string, unknown> = {
     Id: s.id,
     Names: [`/${s.name}`],
@@ -172,7 +195,7 @@ export function toListEntry(s: ContainerSummary, x: ListExtras) {
     State: dockerState(s.status, s.restarting),
     Status: containerStatusText(s),
     HostConfig: { NetworkMode: 'default' },
-    NetworkSettings: { Networks: networksOf(d, x.defaultNetwork) },
+    NetworkSettings: { Networks: networksOf(d, x.defaultNetwork, x.version) },
     Mounts: mountsOf(x.mounts, x.volumeMountpoint),
   };
   return entry;
@@ -205,7 +228,7 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     hostname?: string;
   };
   const args = spec.process?.args ?? [];
-  const networks = networksOf(c, x.defaultNetwork);
+  const networks = networksOf(c, x.defaultNetwork, version);
   const legacy = legacyAddress(networks);
   const exposed: Record<string, object> = { ...(x.imageConfig?.ExposedPorts ?? {}) };
   for (const p of req.ports ?? []) exposed[`${p.containerPort}/${p.protocol}`] = {};

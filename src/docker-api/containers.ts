@@ -114,7 +114,10 @@ function portTest(spec: string): (port: number, proto: string) => boolean {
  * label (every one must match, where the engine takes alternatives), network, volume, before,
  * since, publish and expose.
  */
-export async function containerListEntries(e: Engine, f: { all: boolean; filters: Record<string, string[]> }) {
+export async function containerListEntries(
+  e: Engine,
+  f: { all: boolean; filters: Record<string, string[]>; version?: string },
+) {
   const {
     label = [],
     network = [],
@@ -161,6 +164,7 @@ export async function containerListEntries(e: Engine, f: { all: boolean; filters
         request: d.request,
         mounts,
         volumeMountpoint: (n) => vols.get(n) ?? '',
+        version: f.version ?? '1.50',
       }),
     );
   }
@@ -183,7 +187,7 @@ export function containerRoutes(r: DockerRouter): void {
   r.on('GET', '/containers/json', async (c) => {
     const limit = int(c.query, 'limit');
     const all = flag(c.query, 'all') || (limit !== undefined && limit > 0);
-    const all_ = await containerListEntries(c.engine, { all, filters: filters(c.query) });
+    const all_ = await containerListEntries(c.engine, { all, filters: filters(c.query), version: c.version });
     const list = limit !== undefined && limit > 0 ? all_.slice(0, limit) : all_;
     if (!flag(c.query, 'size')) return list;
     // `ps --size`: the writable layer, and the whole root filesystem ("virtual"), walked on request only.

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { EmbeddedDns, type DnsUpstream } from '../network/embedded-dns.ts';
 import { redirectDns } from '../network/dns-redirect.ts';
 import type { Container, ContainerContext } from './container-context.ts';
+import { endpointDnsNames } from './container-names.ts';
 import { embeddedResolvConf } from './etc-files.ts';
 
 const servers = new WeakMap<ContainerContext, Map<string, EmbeddedDns>>();
@@ -96,17 +97,39 @@ export function stopAllDns(ctx: ContainerContext): void {
 
 /**
  * The IPv4 addresses `name` has on the user networks the asker is attached to (its own name
- * included), or undefined when no container there has it: the query is then forwarded.
+ * included), or undefined when no container there has it: the query is then forwarded. As dockerd's
+ * resolver, which owns each network's domain: a container's names there (endpointDnsNames: its
+ * name, aliases, short ID, hostname) alone and followed by `.<network>`.
  */
 async function lookupName(ctx: ContainerContext, askerId: string, name: string): Promise<string[] | undefined> {
   const nets = userNetworks(
     ctx,
     ctx.store.attachments(askerId).map((a) => a.network),
   );
+  const q = name.toLowerCase();
   const ips = new Set<string>();
   for (const n of nets) {
-    const entries = await ctx.o.network.hostsEntries(n).catch(() => []);
-    for (const e of entries) if (e.names.some((x) => x.toLowerCase() === name)) ips.add(e.ip);
+    const suffix = `.${n.toLowerCase()}`;
+    const wanted = q.endsWith(suffix) ? [q, q.slice(0, -suffix.length)] : [q];
+    for (const id of ctx.store.containersOnNetwork(n)) {
+      const ip = addressOn(ctx, id, n, wanted);
+      if (ip) ips.add(ip);
+    }
   }
   return ips.size ? [...ips] : undefined;
+}
+
+/** The container's address on `network` when one of its names there is among `wanted`. */
+function addressOn(ctx: ContainerContext, id: string, network: string, wanted: string[]): string | undefined {
+  let c: Container;
+  try {
+    c = ctx.store.getContainer(id);
+  } catch {
+    return undefined; // removed meanwhile
+  }
+  const ep = ctx.store.endpoints(id).find((e) => e.network === network);
+  const names = endpointDnsNames({ id, name: c.name, hostname: c.config.request.hostname }, ep?.aliases ?? []);
+  if (!names.some((x) => wanted.includes(x.toLowerCase()))) return undefined;
+  const result = ctx.store.attachments(id).find((a) => a.network === network)?.result as { ips?: string[] } | undefined;
+  return result?.ips?.find((ip) => ip.includes('.'))?.split('/')[0];
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CONTAINER_NAME, generateName } from './container-names.ts';
+import { CONTAINER_NAME, endpointDnsNames, generateName } from './container-names.ts';
 
 test('a generated name is adjective_noun, valid, and not one that is taken', () => {
   const n = generateName(() => false);
@@ -24,4 +24,19 @@ test('after ten taken draws the name gets a number; when all are taken, a random
     generateName(() => true),
     /^berth_[0-9a-f]{8}$/,
   );
+});
+
+test("endpointDnsNames: dockerd's DNSNames order (name, aliases, short ID, hostname), each once", () => {
+  const id = `35de8003b19e${'0'.repeat(52)}`;
+  assert.deepEqual(endpointDnsNames({ id, name: 'foobar', hostname: 'baz' }, ['myctr']), [
+    'foobar',
+    'myctr',
+    '35de8003b19e',
+    'baz',
+  ]);
+  assert.deepEqual(endpointDnsNames({ id, name: 'web', hostname: '35de8003b19e' }, ['web', 'www']), [
+    'web',
+    'www',
+    '35de8003b19e',
+  ]);
 });

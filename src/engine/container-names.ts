@@ -52,3 +52,14 @@ export function generateName(taken: (name: string) => boolean, random: () => num
   }
   return `berth_${randomBytes(4).toString('hex')}`;
 }
+
+/**
+ * The names a container has on a user network, in dockerd's order (its DNSNames, the embedded DNS
+ * server's answers): its name, the endpoint's aliases, its short ID, its hostname; each once.
+ */
+export function endpointDnsNames(
+  c: { id: string; name: string; hostname?: string | undefined },
+  aliases: readonly string[],
+): string[] {
+  return [...new Set([c.name, ...aliases, c.id.slice(0, 12), ...(c.hostname ? [c.hostname] : [])])];
+}

@@ -169,3 +169,36 @@ test("berth's own CLI: run --network a --network b joins both", async () => {
   assert.match(twice.stderr, new RegExp(`network "${NET_A}" is specified multiple times`));
   await ok(d28('rm', '-f', 'bmulti'));
 });
+
+test("embedded DNS as dockerd's: a short ID, name.network and alias.network on the networks shared; DNSNames from API 1.44", async () => {
+  await ok(d28('run', '-d', '--name', 'web', '--network', NET_A, '--network-alias', 'www', 'busybox', 'sleep', '1000'));
+  await ok(d28('run', '-d', '--name', 'asker', '--network', NET_A, 'busybox', 'sleep', '1000'));
+  await ok(d28('run', '-d', '--name', 'stranger', '--network', NET_B, 'busybox', 'sleep', '1000'));
+  const id = (await ok(d28('inspect', '--format', '{{.Id}}', 'web'))).trim();
+  const short = id.slice(0, 12);
+  const ip = (await networksOf('web'))[NET_A]!.IPAddress;
+  assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+  const answers = async (from: string, name: string) => {
+    const r = await d28('exec', from, 'nslookup', name);
+    return r.code === 0 && new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\b`).test(r.stdout);
+  };
+  for (const name of [short, `web.${NET_A}`, `www.${NET_A}`, `${short}.${NET_A}`, 'web', 'www'])
+    await until(`asker resolves ${name}`, () => answers('asker', name), 30_000, 200);
+  await pings('asker', short);
+  await pings('asker', `web.${NET_A}`);
+  // Not on the asker's networks: neither the name nor name.network of a network it is not on.
+  for (const name of [short, `web.${NET_A}`, 'web']) assert.equal(await answers('stranger', name), false, name);
+  assert.equal(await answers('asker', `web.${NET_B}`), false);
+
+  // inspect: DNSNames (1.44+) in dockerd's order; Aliases as asked from 1.45, with the short ID before.
+  const n50 = (await networksOf('web'))[NET_A]!;
+  assert.deepEqual(n50.DNSNames, ['web', 'www', short]);
+  assert.deepEqual(n50.Aliases, ['www']);
+  const n41 = JSON.parse((await dockerRequest(SOCK, 'GET', '/v1.41/containers/web/json')).body).NetworkSettings
+    .Networks[NET_A];
+  assert.deepEqual(n41.Aliases, ['www', short]);
+  assert.equal('DNSNames' in n41, false);
+  const old = await networksOf('web', DOCKER_CLIENTS[1].bin);
+  assert.deepEqual(old[NET_A]!.Aliases, ['www', short]);
+  await ok(d28('rm', '-f', 'web', 'asker', 'stranger'));
+});
