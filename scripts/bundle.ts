@@ -10,18 +10,21 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const entries: Record<string, string> = {
-  // berth-runtime itself is the native front (native/front, docs/native.md), installed below: it
-  // runs the plan-free verbs and execs this bundle, beside it, for the others.
-  'berth-runtime-node': 'src/cli/runtime/main.ts',
-  // berth is the native front too (native/cli): it runs `berth exec` and execs this bundle for the rest.
+  // berth is a native front too (native/cli): it runs `berth exec` and execs this bundle for the rest.
   'berth-node': 'src/cli/berth/main.ts',
 };
+// berth-runtime itself is the native front (native/front, docs/native.md), installed below: it runs
+// the plan-free verbs and execs berth-runtime-node, beside it, for the others (create, run, exec, …),
+// so that bundle's start-up is on a container's critical path. It is one CommonJS file: no ES
+// module graph to link, no chunks to resolve and read, no ESM loader at all (see cjsEntries below).
+const cjsEntries: Record<string, string> = { 'berth-runtime-node': 'src/cli/runtime/main.ts' };
 // berthd's bundle is berthd-main.mjs; dist/bin/berthd is a small entry that loads it (below).
 const daemonEntries: Record<string, string> = { 'berthd-main': 'src/cli/berthd/main.ts' };
 
@@ -29,7 +32,9 @@ const daemonEntries: Record<string, string> = { 'berthd-main': 'src/cli/berthd/m
 // getters that load more modules (node:fs's ReadStream loads the whole streams stack, node:http
 // loads undici): milliseconds of every start-up, for nothing used. So an `import … from 'node:x'`
 // of berth's own code becomes a module that takes the built-in from process.getBuiltinModule()
-// and re-exports only what is imported (each export is a pure pick, dropped when unused). The
+// and re-exports only what is imported (each export is a pure pick, dropped when unused; a built-in
+// none of whose exports is used is not loaded at all: atomic-write's fs/promises cost every
+// berth-runtime create 11 more modules, readline's among them). The
 // export names are read from the pinned Node that runs this script, so a missing name fails here.
 //
 // The built-ins in LAZY_BUILTINS are not even loaded until first called: each costs berthd 1–3 MB
@@ -55,7 +60,7 @@ const builtinsAsValues: Plugin = {
       const id = JSON.stringify(args.path);
       if (!LAZY_BUILTINS.has(args.path)) {
         const lines = [
-          `const m = process.getBuiltinModule(${id});`,
+          `const m = /* @__PURE__ */ process.getBuiltinModule(${id});`,
           'const pick = (k) => m[k];',
           'export default m;',
           ...names.map((n) => `export const ${n} = /* @__PURE__ */ pick(${JSON.stringify(n)});`),
@@ -138,6 +143,41 @@ const bundleEntries = (entryPoints: Record<string, string>) =>
   });
 const cli = present(entries);
 await bundleEntries(cli);
+// A CommonJS bundle: every module its entry can load, dynamic imports included, in one file (V8
+// compiles a function when it is first called, so code a verb never reaches costs only its share of
+// reading the file). Comments and whitespace go (minifyWhitespace): less to read and hash for the
+// code cache, and no non-ASCII comment turns the whole source into a two-byte string; names stay.
+// import.meta has no CommonJS form: its three uses map to the file's own values. The file is named
+// .cjs, since dist/ is in the package's "type": "module" scope; the extensionless name is a symlink
+// to it (Node takes a module's format from the symlink's target).
+const CJS_BANNER =
+  "'use strict'; var __berthImportMetaUrl = require('node:url').pathToFileURL(__filename).href, __berthIsMain = require.main === module;";
+const cjs = present(cjsEntries);
+const cjsCode = new Map<string, string>();
+for (const [name, entry] of Object.entries(cjs)) {
+  const out = await build({
+    entryPoints: [entry],
+    outfile: join(bin, `${name}.cjs`),
+    write: false,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minifyWhitespace: true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    external: ['*.node'],
+    plugins: [builtinsAsValues],
+    define: {
+      'import.meta.url': '__berthImportMetaUrl',
+      'import.meta.dirname': '__dirname',
+      'import.meta.main': '__berthIsMain',
+    },
+    banner: { js: CJS_BANNER },
+  });
+  cjsCode.set(name, out.outputFiles[0]!.text);
+}
 // berthd is built on its own, so that what it loads at start is its entry and the few chunks it
 // shares with its own lazily imported modules: shared with the CLIs too, its start loaded ~30
 // small chunks, and the path work of resolving each (pathToFileURL, realpath) was enough for V8
@@ -160,26 +200,39 @@ await build({
   plugins: [builtinsAsValues],
   banner: { js: REQUIRE_BANNER },
 });
-// Turns the compile cache on before the entry is loaded: a module preloaded through the shebang's
-// one interpreter argument (--import), since ES modules are all compiled before any of them runs.
-const enableCache = join(bin, 'enable-compile-cache.mjs');
+// Turns the compile cache on before the entry is compiled: a CommonJS module preloaded through the
+// shebang's one interpreter argument (--require, which works for an ES module entry too and starts
+// no ESM loader of its own).
+const enableCache = join(bin, 'enable-compile-cache.cjs');
+rmSync(join(bin, 'enable-compile-cache.mjs'), { force: true });
 writeFileSync(
   enableCache,
   [
     "// Preloaded by berth's binaries (see scripts/bundle.ts): V8's code cache for the bundles.",
-    "try { process.getBuiltinModule('node:module').enableCompileCache(new URL('./.compile-cache', import.meta.url).pathname); } catch {}",
+    "try { require('node:module').enableCompileCache(require('node:path').join(__dirname, '.compile-cache')); } catch {}",
     '',
   ].join('\n'),
 );
+const shebang = `#!${node} --require=${enableCache}\n`;
 for (const name of Object.keys(cli)) {
   // The entry becomes the extensionless binary (an ES module: dist/ is in the package's "type":
   // "module" scope), with a shebang naming the pinned Node and its one argument.
   const built = join(bin, `${name}.mjs`);
   const out = join(bin, name);
   const code = readFileSync(built, 'utf8').replace(/^#!.*\n/, '');
-  writeFileSync(out, `#!${node} --import=${enableCache}\n${code}`);
+  writeFileSync(out, shebang + code);
   chmodSync(out, 0o755);
   rmSync(built);
+}
+for (const [name, code] of cjsCode) {
+  // Written beside and renamed into place, the file and then its symlink: a berth-runtime started
+  // meanwhile finds the old bundle or the new one, never a part of one.
+  const tmp = join(bin, `.${name}.tmp`);
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, shebang + code, { mode: 0o755 });
+  renameSync(tmp, join(bin, `${name}.cjs`));
+  symlinkSync(`${name}.cjs`, tmp);
+  renameSync(tmp, join(bin, name));
 }
 if (daemon['berthd-main']) {
   // berthd's one interpreter argument caps V8's young generation (each of its two semi-spaces) at

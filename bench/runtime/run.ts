@@ -341,7 +341,8 @@ try {
         : process.execPath;
       const n = Math.max(10, iterations);
       const nodeStart = median(timeTrivial([node, '-e', '0'], n));
-      const loadOnly = median(timeTrivial([node, nodeBin, '--version'], n));
+      // Through its shebang, as the front execs it: with its compile cache.
+      const loadOnly = median(timeTrivial([nodeBin, '--version'], n));
       const stateMissing = median(timeTrivial([bin, '--root', berth.root, 'state', 'berth-bench-no-such-id'], n));
       const stateRunning = berth.execId
         ? median(timeTrivial([bin, '--root', berth.root, 'state', berth.execId], n))
