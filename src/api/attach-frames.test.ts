@@ -7,12 +7,17 @@ import {
   resizeFrame as shimResize,
   stdinFrames as shimStdin,
 } from '../shim/frames.ts';
+import { DETACHED_FRAME } from '../engine/detach-keys.ts';
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from './attach-frames.ts';
 
 test('the API attach codec is byte-for-byte the shim protocol', () => {
   // The API passes the shim's client frames through; berthd's own control frames (ReopenLog,
-  // LogReopened) never reach an API client, so the API's table is the shim's minus those.
-  for (const [name, value] of Object.entries(AttachFrame))
+  // LogReopened) never reach an API client, so the API's table is the shim's minus those, plus
+  // the engine's DETACHED (the end of a client that typed its detach keys).
+  const { Detached, ...shimOnes } = AttachFrame;
+  assert.equal(Detached, DETACHED_FRAME);
+  assert.ok(!Object.values(FrameType).includes(Detached as never), 'the shim has no frame of that number');
+  for (const [name, value] of Object.entries(shimOnes))
     assert.equal(FrameType[name as keyof typeof FrameType], value, name);
   assert.deepEqual(
     Object.keys(FrameType).filter((n) => !(n in AttachFrame)),

@@ -1,7 +1,17 @@
 // The frames an attach connection carries after the 101 (the shim's attach protocol, passed through
 // unchanged; docs/shim.md): u8 type, u32 little-endian length, payload. The API's own copy of the
 // codec, so the client needs no engine or shim code; a test checks it against the shim's encoder.
-export const AttachFrame = { Stdin: 0, Stdout: 1, Stderr: 2, Resize: 3, CloseStdin: 4, Exit: 5, Attached: 6 } as const;
+// Detached (9) is berthd's, not the shim's: the last frame of a client that typed its detach keys.
+export const AttachFrame = {
+  Stdin: 0,
+  Stdout: 1,
+  Stderr: 2,
+  Resize: 3,
+  CloseStdin: 4,
+  Exit: 5,
+  Attached: 6,
+  Detached: 9,
+} as const;
 
 export function frame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
   const out = Buffer.allocUnsafe(5 + payload.length);

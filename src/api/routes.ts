@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { DETACH_KEYS_MAX } from '../engine/detach-keys.ts';
 import { parseEventFilter } from '../engine/event-filter.ts';
 import { imageHistory } from '../engine/image-history.ts';
 import { pruneContainers, pruneNetworks, systemDf, systemPrune } from '../engine/system-prune.ts';
@@ -10,6 +11,7 @@ import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { streamErrorLine } from './errors.ts';
 import { type Ctx, jsonLines, parseJson, Router, readJson, STREAMED } from './server.ts';
 import {
+  type AttachOptions,
   CONTAINER_ID_HEADER,
   CONTAINER_NAME_HEADER,
   EXEC_ID_HEADER,
@@ -27,6 +29,17 @@ function int(q: URLSearchParams, k: string): number | undefined {
   if (v === null || v === '') return undefined;
   if (!/^-?\d+$/.test(v)) throw invalidArgument(`query ${k}=${JSON.stringify(v)}: expected an integer`);
   return Number(v);
+}
+
+/** `detachKeys`: the bytes (hex) that detach this client when typed into its stdin; none: never. */
+function attachOptions(q: URLSearchParams): AttachOptions {
+  const v = q.get('detachKeys');
+  if (!v) return {};
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(v) || v.length > 2 * DETACH_KEYS_MAX)
+    throw invalidArgument(
+      `query detachKeys=${JSON.stringify(v)}: expected at most ${DETACH_KEYS_MAX} key bytes in hex (ctrl-p,ctrl-q: 1011)`,
+    );
+  return { detachKeys: Buffer.from(v, 'hex') };
 }
 
 function filters(q: URLSearchParams): Record<string, string[]> {
@@ -321,20 +334,25 @@ export function apiRouter(): Router {
   );
   // `run` in one request: the body is a CreateRequest; the 101 names the container made
   // (X-Berth-Container-Id), and the connection then carries its attach frames from before its start.
-  r.upgrade('/containers/run', async (e, _p, _q, body) => {
+  r.upgrade('/containers/run', async (e, _p, q, body) => {
+    const o = attachOptions(q);
     const { id, name, stream } = await e.containers.run(parseJson<CreateRequest>(await body(), 'run'), {
       attach: true,
+      ...o,
     });
     return { stream, headers: { [CONTAINER_ID_HEADER]: id, [CONTAINER_NAME_HEADER]: name } };
   });
   r.upgrade('/containers/{id}/attach', (e, p, q) =>
-    flag(q, 'start') ? e.containers.startAttached(p.id!) : e.containers.attach(p.id!),
+    flag(q, 'start')
+      ? e.containers.startAttached(p.id!, attachOptions(q))
+      : e.containers.attach(p.id!, attachOptions(q)),
   );
-  r.upgrade('/exec/{id}/attach', (e, p) => e.containers.execAttach(p.id!));
+  r.upgrade('/exec/{id}/attach', (e, p, q) => e.containers.execAttach(p.id!, attachOptions(q)));
   // `exec` in one request: the body is an ExecRequest; the 101 names the exec (X-Berth-Exec-Id), and
   // the connection then carries its attach frames from its first output to its exit.
-  r.upgrade('/containers/{id}/exec/start', async (e, p, _q, body) => {
-    const { execId, stream } = await e.containers.execAttached(p.id!, parseJson<ExecRequest>(await body(), 'exec'));
+  r.upgrade('/containers/{id}/exec/start', async (e, p, q, body) => {
+    const o = attachOptions(q);
+    const { execId, stream } = await e.containers.execAttached(p.id!, parseJson<ExecRequest>(await body(), 'exec'), o);
     return { stream, headers: { [EXEC_ID_HEADER]: execId } };
   });
 

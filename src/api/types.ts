@@ -1,6 +1,7 @@
 // The native API's wire types: the engine's request and result shapes, carried as JSON. The client
 // imports these (types only), so both ends agree at compile time. Routes are listed in routes.ts.
 export type {
+  AttachOptions,
   ContainerDetails,
   ContainerFilter,
   ContainerSummary,

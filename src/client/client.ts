@@ -11,6 +11,7 @@ import {
   type BuildEventWire,
   API_PREFIX,
   ATTACH_PROTOCOL,
+  type AttachOptions,
   CONTAINER_ID_HEADER,
   CONTAINER_NAME_HEADER,
   type Change,
@@ -62,6 +63,11 @@ export function defaultSocket(): string {
 }
 
 type Query = Record<string, string | number | boolean | string[] | undefined>;
+
+/** An attach's detach keys as the API takes them (hex); none: the attach never detaches on keys. */
+function detachQuery(o: AttachOptions): Query {
+  return o.detachKeys?.length ? { detachKeys: Buffer.from(o.detachKeys).toString('hex') } : {};
+}
 type Opts = { query?: Query; body?: unknown; raw?: Readable; signal?: AbortSignal };
 
 function qs(q: Query | undefined): string {
@@ -395,8 +401,8 @@ export class BerthClient {
     return this.json('POST', '/containers', { body: req, query: { start: true } });
   }
   /** `run` in one request: create, then start with this client attached (no output missed). */
-  async run(req: CreateRequest): Promise<{ id: string; name: string; socket: Socket }> {
-    const { socket, headers } = await this.#upgrade('/containers/run', undefined, req);
+  async run(req: CreateRequest, o: AttachOptions = {}): Promise<{ id: string; name: string; socket: Socket }> {
+    const { socket, headers } = await this.#upgrade('/containers/run', detachQuery(o), req);
     const id = headers[CONTAINER_ID_HEADER];
     if (typeof id !== 'string' || id === '') {
       socket.destroy();
@@ -483,15 +489,19 @@ export class BerthClient {
     });
   }
   /** Attach to a running container, or (start: true) start it with this client already attached. */
-  attach(id: string, o: { start?: boolean } = {}): Promise<Socket> {
-    return this.upgrade(`/containers/${encodeURIComponent(id)}/attach`, { start: o.start });
+  attach(id: string, o: { start?: boolean } & AttachOptions = {}): Promise<Socket> {
+    return this.upgrade(`/containers/${encodeURIComponent(id)}/attach`, { start: o.start, ...detachQuery(o) });
   }
   exec(id: string, req: ExecRequest): Promise<{ execId: string }> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/exec`, { body: req });
   }
   /** `exec` in one request: start the process with this client attached (no output missed, its exit frame last). */
-  async execStart(id: string, req: ExecRequest): Promise<{ execId: string; socket: Socket }> {
-    const { socket, headers } = await this.#upgrade(`/containers/${encodeURIComponent(id)}/exec/start`, undefined, req);
+  async execStart(id: string, req: ExecRequest, o: AttachOptions = {}): Promise<{ execId: string; socket: Socket }> {
+    const { socket, headers } = await this.#upgrade(
+      `/containers/${encodeURIComponent(id)}/exec/start`,
+      detachQuery(o),
+      req,
+    );
     const execId = headers[EXEC_ID_HEADER];
     if (typeof execId !== 'string' || execId === '') {
       socket.destroy();
@@ -505,8 +515,8 @@ export class BerthClient {
   execWait(execId: string): Promise<ExitResult> {
     return this.json('POST', `/exec/${execId}/wait`);
   }
-  execAttach(execId: string): Promise<Socket> {
-    return this.upgrade(`/exec/${execId}/attach`);
+  execAttach(execId: string, o: AttachOptions = {}): Promise<Socket> {
+    return this.upgrade(`/exec/${execId}/attach`, detachQuery(o));
   }
   execResize(execId: string, rows: number, cols: number): Promise<void> {
     return this.json('POST', `/exec/${execId}/resize`, { query: { h: rows, w: cols } });

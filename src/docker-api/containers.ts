@@ -9,6 +9,7 @@ import type { ContainerDetails, LogLine } from '../engine/types.ts';
 import { ErrorCode, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import { type DockerConfig, type DockerHostConfig, toCreateRequest, toUpdateRequest } from './container-create.ts';
 import { engineNetworkName, toInspect, toListEntry } from './container-shapes.ts';
+import { attachDetachKeys } from './detach-keys.ts';
 import { dockerStartFailure, orNoSuch, refused } from './errors.ts';
 import { filters, flag, int, timeParam } from './query.ts';
 import { Created, type Ctx, type DockerRouter, NO_CONTENT, readJsonBody, STREAMED } from './server.ts';
@@ -66,7 +67,7 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
   try {
     // The first attach sees the process from its first byte; others join once it runs.
     if (pending.length === 0) await e.containers.start(id);
-    else first = await e.containers.startAttached(id);
+    else first = await e.containers.startAttached(id, pending[0]!.options);
   } catch (err) {
     for (const p of pending) p.socket.end();
     const failure = dockerStartFailure(err, commandOf(e, id));
@@ -77,7 +78,7 @@ async function startWithAttaches(e: Engine, state: DockerState, id: string, auto
   if (!first) return;
   pending[0]!.take(first);
   for (const p of pending.slice(1)) {
-    e.containers.attach(id).then(
+    e.containers.attach(id, p.options).then(
       (s) => p.take(s),
       () => p.socket.end(),
     );
@@ -355,8 +356,10 @@ export function containerRoutes(r: DockerRouter): void {
   r.hijack('POST', '/containers/{id}/attach', async (c) => {
     const d = await inspect(c.engine, c.params.id!);
     const tty = d.request.tty === true;
-    if (c.query.get('detachKeys')) throw refused('--detach-keys', 'berthd does not watch stdin for a detach sequence');
     const o = { tty, stdin: flag(c.query, 'stdin'), stdout: flag(c.query, 'stdout'), stderr: flag(c.query, 'stderr') };
+    // dockerd watches the input of a client on a terminal for its detach keys (ctrl-p,ctrl-q by default).
+    const keys = attachDetachKeys(c.query.get('detachKeys'), tty && o.stdin, 'detach');
+    const attachOptions = keys ? { detachKeys: keys } : {};
     const stream = flag(c.query, 'stream');
     const logs = flag(c.query, 'logs');
     const replay = async (socket: Socket) => {
@@ -374,11 +377,15 @@ export function containerRoutes(r: DockerRouter): void {
             const now = c.engine.containers.resolve(d.id);
             if (now.status === 'created') {
               // `docker run` attaches before it starts: the start hands this connection the process's stream.
-              c.state.addPendingAttach(d.id, { socket, take: (s: Duplex) => bridge(socket, s, o, rest) });
+              c.state.addPendingAttach(d.id, {
+                socket,
+                options: attachOptions,
+                take: (s: Duplex) => bridge(socket, s, o, rest),
+              });
               return;
             }
             if (now.status !== 'running' && now.status !== 'paused') return socket.end();
-            bridge(socket, await c.engine.containers.attach(d.id), o, rest);
+            bridge(socket, await c.engine.containers.attach(d.id, attachOptions), o, rest);
           } catch (e) {
             if (!isBerthError(e, ErrorCode.NotFound)) socket.end();
             else socket.destroy();

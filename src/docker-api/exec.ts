@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Engine } from '../engine/engine.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { attachDetachKeys, DEFAULT_DETACH_KEYS } from './detach-keys.ts';
 import { noSuch, orNoSuch, refused } from './errors.ts';
 import { int } from './query.ts';
 import { Created, type DockerRouter, NO_CONTENT, parseJsonBody, readJsonBody } from './server.ts';
@@ -54,12 +55,15 @@ export function execRoutes(r: DockerRouter): void {
     const rec = await orNoSuch('container', c.params.id!, () => c.engine.containers.resolve(c.params.id!));
     if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalidArgument('No exec command specified');
     if (body.Privileged) throw refused('exec --privileged', 'the berth engine does not honour it yet');
-    if (body.DetachKeys) throw refused('--detach-keys', 'berthd does not watch stdin for a detach sequence');
+    // dockerd parses the keys at create (its words for an exec's are "escape keys").
+    const keys = body.DetachKeys
+      ? (attachDetachKeys(body.DetachKeys, true, 'escape') ?? new Uint8Array())
+      : new Uint8Array();
     if (rec.status === 'paused')
       throw failedPrecondition(`Container ${rec.id} is paused, unpause the container before exec`);
     if (rec.status !== 'running') throw failedPrecondition(`container ${rec.id} is not running`);
     const id = randomBytes(32).toString('hex');
-    c.state.execs.set(id, { id, containerId: rec.id, config: body, running: false, exitCode: null });
+    c.state.execs.set(id, { id, containerId: rec.id, config: body, detachKeys: keys, running: false, exitCode: null });
     return new Created({ Id: id });
   });
 
@@ -82,7 +86,8 @@ export function execRoutes(r: DockerRouter): void {
       OpenStdout: x.config.AttachStdout === true,
       CanRemove: false,
       ContainerID: x.containerId,
-      DetachKeys: '',
+      // dockerd's []byte: base64 in JSON, empty when the create named none.
+      DetachKeys: Buffer.from(x.detachKeys).toString('base64'),
       Pid: 0,
     };
   });
@@ -125,7 +130,9 @@ export function execRoutes(r: DockerRouter): void {
       failure = e instanceof Error ? e.message : String(e);
       x.exitCode = 126;
     }
-    const attach = execId ? await c.engine.containers.execAttach(execId) : undefined;
+    const stdin = x.config.AttachStdin === true;
+    const keys = tty && stdin ? (x.detachKeys.length ? x.detachKeys : DEFAULT_DETACH_KEYS) : undefined;
+    const attach = execId ? await c.engine.containers.execAttach(execId, keys ? { detachKeys: keys } : {}) : undefined;
     return {
       contentType: streamContentType(c.version, tty),
       run: (socket: Socket, rest: Buffer) => {
@@ -139,7 +146,7 @@ export function execRoutes(r: DockerRouter): void {
           attach,
           {
             tty,
-            stdin: x.config.AttachStdin === true,
+            stdin,
             stdout: x.config.AttachStdout !== false,
             stderr: x.config.AttachStderr !== false,
             onExit: (json) => {

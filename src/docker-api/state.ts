@@ -4,6 +4,7 @@
 // started (`docker run` attaches first, then starts, and must miss no output).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { AttachOptions } from '../engine/types.ts';
 
 export type ExecConfig = {
   Cmd: string[];
@@ -22,6 +23,8 @@ export type DockerExec = {
   id: string;
   containerId: string;
   config: ExecConfig;
+  /** The sequence its create named (parsed there, where dockerd refuses a bad one); empty: none named. */
+  detachKeys: Uint8Array;
   /** The engine's exec, once started. */
   engineExecId?: string;
   running: boolean;
@@ -31,7 +34,7 @@ export type DockerExec = {
 };
 
 /** An attach waiting for its container's start: the start hands it the stream of the process. */
-export type PendingAttach = { socket: Socket; take: (stream: Duplex) => void };
+export type PendingAttach = { socket: Socket; options: AttachOptions; take: (stream: Duplex) => void };
 
 const EXEC_KEEP_MS = 5 * 60_000;
 

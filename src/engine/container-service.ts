@@ -41,9 +41,11 @@ import { type ConnectOptions, connectNetwork, disconnectNetwork } from './contai
 import { stopAllDns } from './container-dns.ts';
 import { renameContainer } from './container-rename.ts';
 import { updateContainer } from './container-update.ts';
+import { withDetachKeys } from './detach-keys.ts';
 import { ExecRegistry } from './exec-registry.ts';
 import type { Readable, Writable } from 'node:stream';
 import type {
+  AttachOptions,
   ContainerDetails,
   ContainerFilter,
   ContainerSummary,
@@ -84,8 +86,8 @@ export class ContainerService {
   }
 
   /** Starts the container with a client attached before its process runs: no output is missed. */
-  startAttached(word: string): Promise<Duplex> {
-    return startAttached(this.#ctx, this.resolve(word).id);
+  async startAttached(word: string, o: AttachOptions = {}): Promise<Duplex> {
+    return withDetachKeys(await startAttached(this.#ctx, this.resolve(word).id), o);
   }
 
   /**
@@ -93,12 +95,18 @@ export class ContainerService {
    * `attach`), so the CLI makes one request where it made two. A start that fails leaves the
    * container created, as docker's run does, except under --rm, which removes it.
    */
-  async run(req: CreateRequest, o: { attach: true }): Promise<{ id: string; name: string; stream: Duplex }>;
+  async run(
+    req: CreateRequest,
+    o: { attach: true } & AttachOptions,
+  ): Promise<{ id: string; name: string; stream: Duplex }>;
   async run(req: CreateRequest, o: { attach: false }): Promise<{ id: string; name: string }>;
-  async run(req: CreateRequest, o: { attach: boolean }): Promise<{ id: string; name: string; stream?: Duplex }> {
+  async run(
+    req: CreateRequest,
+    o: { attach: boolean } & AttachOptions,
+  ): Promise<{ id: string; name: string; stream?: Duplex }> {
     const { id, name } = await this.create(req);
     try {
-      if (o.attach) return { id, name, stream: await startAttached(this.#ctx, id) };
+      if (o.attach) return { id, name, stream: withDetachKeys(await startAttached(this.#ctx, id), o) };
       await startContainer(this.#ctx, id);
       return { id, name };
     } catch (e) {
@@ -171,8 +179,8 @@ export class ContainerService {
     return containerLogs(this.#ctx, this.resolve(word).id, opts, signal);
   }
 
-  async attach(word: string): Promise<Duplex> {
-    return attachContainer(this.#ctx, this.resolve(word).id);
+  async attach(word: string, o: AttachOptions = {}): Promise<Duplex> {
+    return withDetachKeys(await attachContainer(this.#ctx, this.resolve(word).id), o);
   }
 
   /** Whether the end of an attached client's input closes the container's stdin (stdinOnce). */
@@ -192,10 +200,10 @@ export class ContainerService {
    * An exec started with its caller already attached (`berth exec` in one request): the shim holds
    * the process's output until the attach, so none is missed, and its exit frame ends the stream.
    */
-  async execAttached(word: string, r: ExecRequest): Promise<{ execId: string; stream: Duplex }> {
+  async execAttached(word: string, r: ExecRequest, o: AttachOptions = {}): Promise<{ execId: string; stream: Duplex }> {
     const { execId } = await this.#execs.exec(this.resolve(word).id, { ...r, attach: true });
     try {
-      return { execId, stream: await this.#execs.attach(execId) };
+      return { execId, stream: withDetachKeys(await this.#execs.attach(execId), o) };
     } catch (e) {
       // Nobody will read it: the process must not wait out the shim's attach deadline and run on.
       await this.#execs.kill(execId).catch(() => {});
@@ -211,8 +219,8 @@ export class ContainerService {
     return this.#execs.wait(execId);
   }
 
-  execAttach(execId: string): Promise<Duplex> {
-    return this.#execs.attach(execId);
+  async execAttach(execId: string, o: AttachOptions = {}): Promise<Duplex> {
+    return withDetachKeys(await this.#execs.attach(execId), o);
   }
 
   execKill(execId: string, signal?: NodeJS.Signals): Promise<void> {

@@ -284,6 +284,12 @@ export type ExecRequest = {
   consoleSize?: { height: number; width: number };
 };
 
+/**
+ * How a client attaches. `detachKeys`: bytes which, typed into the client's stdin, detach it (its
+ * stream ends with a DETACHED frame; the process runs on); none: the client never detaches that way.
+ */
+export type AttachOptions = { detachKeys?: Uint8Array };
+
 export type ContainerFilter = { all?: boolean; filters?: Record<string, string[]> };
 
 export type LogOptions = {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
 import type {
+  AttachOptions,
   ContainerDetails,
   CreateRequest,
   DeviceRequest,
@@ -13,6 +14,7 @@ import type {
   UpdateRequest,
 } from '../../api/types.ts';
 import type { BerthClient } from '../../client/client.ts';
+import { DEFAULT_DETACH_KEYS, detachKeyBytes } from '../../docker-api/detach-keys.ts';
 import { invalidArgument, isBerthError } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
 import {
@@ -456,14 +458,38 @@ async function imageIsLocal(c: BerthClient, ref: string): Promise<boolean> {
 
 // ------------------------------------------------------------------ attach streaming
 
-/** Streams an attach socket to the terminal until the exit frame; returns the exit code it carried. */
+/**
+ * The detach keys of an attach from this terminal, as docker's CLI sends them: `--detach-keys` (docker's
+ * spec: `ctrl-p,ctrl-q`, `ctrl-x,x`), else ctrl-p,ctrl-q; berthd watches for them only when the
+ * client's stdin is attached to a terminal's process.
+ */
+function detachOption(f: Record<string, unknown>, o: { stdin: boolean; tty: boolean }): AttachOptions {
+  const spec = f['detach-keys'] as string | undefined;
+  let keys: Uint8Array = DEFAULT_DETACH_KEYS;
+  if (spec) {
+    try {
+      keys = detachKeyBytes(spec);
+    } catch (e) {
+      throw invalidArgument(`invalid detach keys (${spec}): ${(e as Error).message}`);
+    }
+  }
+  return o.stdin && o.tty ? { detachKeys: keys } : {};
+}
+
+const detachKeysFlag: FlagSpec = { names: ['detach-keys'], kind: 'string' };
+
+/** What ended an attach: the exit frame (with the code it carried), the detach keys, or the connection. */
+type AttachEnd = { exitCode: number | undefined; detached: boolean };
+
+/** Streams an attach socket to the terminal until the exit frame, the detach keys or the connection's end. */
 export async function streamAttach(
   ctx: VerbCtx,
   sock: import('node:net').Socket,
   o: { stdin: boolean; tty: boolean; onResize?: (rows: number, cols: number) => void },
-): Promise<number | undefined> {
+): Promise<AttachEnd> {
   const dec = new AttachDecoder();
   let exitCode: number | undefined;
+  let detached = false;
   // process.stdin is made on first access (a ReadStream or a socket: ~3 ms): only when it is used.
   const stdin = o.stdin ? process.stdin : undefined;
   const rawWas = stdin?.isTTY ? stdin.isRaw : false;
@@ -498,6 +524,10 @@ export async function streamAttach(
           // Every output frame came before this one, and the shim sends it before it makes the log
           // and exit.json durable: done now, not once the shim closes its side after its fsyncs.
           sock.destroy();
+        } else if (fr.type === AttachFrame.Detached) {
+          // berthd saw the detach keys: the process runs on without this client.
+          detached = true;
+          sock.destroy();
         }
       }
     });
@@ -512,17 +542,20 @@ export async function streamAttach(
     stdin.pause();
   }
   process.off('SIGWINCH', onWinch);
-  return exitCode;
+  return { exitCode, detached };
 }
 
 // ------------------------------------------------------------------ verbs
 
 const run: Verb = {
-  flags: [...CREATE_FLAGS, { names: ['detach', 'd'], kind: 'bool' }],
+  flags: [...CREATE_FLAGS, { names: ['detach', 'd'], kind: 'bool' }, detachKeysFlag],
   stopAtPositional: true,
   usage: 'run [OPTIONS] IMAGE [COMMAND [ARG...]]',
   run: async (ctx, f, args) => {
     const req = await asRun(async () => createRequest(f, args));
+    const attachOptions = await asRun(async () =>
+      detachOption(f, { stdin: req.openStdin === true, tty: req.tty === true }),
+    );
     const c = await ctx.client();
     cliMark('run: request built');
     if (f.detach) {
@@ -531,14 +564,17 @@ const run: Verb = {
       return 0;
     }
     // One request creates, attaches and starts: no output is missed, and no second round trip.
-    const { id, socket: sock } = await asRun(() => withPull(ctx, req, (x) => x.run(req)));
+    const { id, socket: sock } = await asRun(() => withPull(ctx, req, (x) => x.run(req, attachOptions)));
     cliMark('run: created, attached and started');
     // As docker's client does: return once the daemon has removed the container. One long poll, sent
     // now so that it is waiting in berthd when the exit comes.
     const removed = req.autoRemove ? c.wait(id, 'removed') : undefined;
     removed?.catch(() => {}); // awaited below; a failure is reported there
-    let code = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
+    const end = await streamAttach(ctx, sock, { stdin: req.openStdin === true, tty: req.tty === true });
     cliMark('run: attach stream ended');
+    // Detached, as docker's run: exit 0 at once; the container runs on (--rm removes it at its exit).
+    if (end.detached) return 0;
+    let code = end.exitCode;
     if (removed) {
       const r = await removed;
       code ??= r.exitCode;
@@ -594,10 +630,7 @@ function each(
 
 const startEach = each(
   'start [-a] [-i] CONTAINER...',
-  [
-    { names: ['attach', 'a'], kind: 'bool' },
-    { names: ['interactive', 'i'], kind: 'bool' },
-  ],
+  [{ names: ['attach', 'a'], kind: 'bool' }, { names: ['interactive', 'i'], kind: 'bool' }, detachKeysFlag],
   (c, id) => c.start(id),
 );
 /** docker's `start -a`: attached before the process runs (no output missed); the container's status is berth's. */
@@ -608,12 +641,12 @@ const start: Verb = {
     want(args, 1, 1, 'start -a [-i] CONTAINER (one container when attaching)');
     const c = await ctx.client();
     const d = await c.inspect(args[0]!);
-    const sock = await asRun(() => c.attach(d.id, { start: true }));
-    const code = await streamAttach(ctx, sock, {
-      stdin: f.interactive === true && d.request.openStdin === true,
-      tty: d.request.tty === true,
-    });
-    return code ?? (await c.wait(d.id)).exitCode;
+    const o = { stdin: f.interactive === true && d.request.openStdin === true, tty: d.request.tty === true };
+    const keys = detachOption(f, o);
+    const sock = await asRun(() => c.attach(d.id, { start: true, ...keys }));
+    const end = await streamAttach(ctx, sock, o);
+    if (end.detached) return 0;
+    return end.exitCode ?? (await c.wait(d.id)).exitCode;
   },
 };
 const stop = each('stop [-t SECONDS] CONTAINER...', [{ names: ['time', 't'], kind: 'int' }], (c, id, f) =>
@@ -852,11 +885,12 @@ const execVerb: Verb = {
     { names: ['env', 'e'], kind: 'strings' },
     { names: ['workdir', 'w'], kind: 'string' },
     { names: ['user', 'u'], kind: 'string' },
+    detachKeysFlag,
     format,
     help,
   ],
   stopAtPositional: true,
-  usage: 'exec [-i] [-t] [-d] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]',
+  usage: 'exec [-i] [-t] [-d] [-e K=V] [-w DIR] [-u USER] [--detach-keys KEYS] CONTAINER COMMAND [ARG...]',
   run: async (ctx, f, args) => {
     want(args, 2, Number.POSITIVE_INFINITY, 'exec [-i] [-t] [-d] CONTAINER COMMAND [ARG...]');
     const c = await ctx.client();
@@ -875,24 +909,32 @@ const execVerb: Verb = {
     }
     // One request: berthd starts the process with this client attached (the shim holds its output
     // until then), and the attach's exit frame carries the status.
-    const { execId, socket } = await execStatus(() => c.execStart(args[0]!, req));
-    const code = await streamAttach(ctx, socket, { stdin: f.interactive === true, tty: f.tty === true });
-    return code ?? (await c.execWait(execId)).exitCode;
+    const o = { stdin: f.interactive === true, tty: f.tty === true };
+    const keys = detachOption(f, o);
+    const { execId, socket } = await execStatus(() => c.execStart(args[0]!, req, keys));
+    const end = await streamAttach(ctx, socket, o);
+    if (end.detached) return detachedExit(ctx);
+    return end.exitCode ?? (await c.execWait(execId)).exitCode;
   },
 };
 
+/** docker's attach and exec, detached by their keys: they say so and exit 1 (the process runs on). */
+function detachedExit(ctx: VerbCtx): number {
+  ctx.err.write('read escape sequence\n');
+  return 1;
+}
+
 const attachVerb: Verb = {
-  flags: [{ names: ['no-stdin'], kind: 'bool' }, help],
-  usage: 'attach [--no-stdin] CONTAINER',
+  flags: [{ names: ['no-stdin'], kind: 'bool' }, detachKeysFlag, help],
+  usage: 'attach [--no-stdin] [--detach-keys KEYS] CONTAINER',
   run: async (ctx, f, args) => {
-    want(args, 1, 1, 'attach [--no-stdin] CONTAINER');
+    want(args, 1, 1, 'attach [--no-stdin] [--detach-keys KEYS] CONTAINER');
     const c = await ctx.client();
     const d = await c.inspect(args[0]!);
-    const code = await streamAttach(ctx, await c.attach(d.id), {
-      stdin: !f['no-stdin'] && d.request.openStdin === true,
-      tty: d.request.tty === true,
-    });
-    return code ?? 0;
+    const o = { stdin: !f['no-stdin'] && d.request.openStdin === true, tty: d.request.tty === true };
+    const end = await streamAttach(ctx, await c.attach(d.id, detachOption(f, o)), o);
+    if (end.detached) return detachedExit(ctx);
+    return end.exitCode ?? 0;
   },
 };
 

@@ -48,6 +48,12 @@ export class TmuxSession {
     this.tmux(['send-keys', '-t', this.name, 'Enter']);
   }
 
+  /** Presses keys by tmux's names (`C-p`, `Escape`) or as single characters, in order, with no Enter. */
+  keys(...names: string[]): void {
+    const r = this.tmux(['send-keys', '-t', this.name, ...names]);
+    if (r.status !== 0) throw new Error(`tmux send-keys failed: ${r.stderr}`);
+  }
+
   screen(): string {
     return this.tmux(['capture-pane', '-p', '-J', '-S', '-200', '-t', this.name]).stdout;
   }
