@@ -1,7 +1,8 @@
 // The CNI configuration list of a berth bridge network: bridge (with host-local IPAM, the gateway
-// on the bridge, outbound masquerade, hairpin so a container reaches itself through a published
-// port), portmap (published ports, from the portMappings capability) and firewall (iptables: lets
-// the network's traffic through FORWARD even when the host's policy drops it). Pure.
+// on the bridge, hairpin so a container reaches itself through a published port) and portmap
+// (published ports, from the portMappings capability). Outbound masquerade and letting the
+// network's traffic through FORWARD are the network's own rules, one set per bridge
+// (bridge-rules.ts), not plugins' per-container work. Pure.
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '../errors/errors.ts';
 import { CNI_VERSION, type CniConfList } from './cni-types.ts';
@@ -39,7 +40,6 @@ export function bridgeConfList(o: BridgeConfListOptions): CniConfList {
         type: 'bridge',
         bridge: o.bridge,
         isGateway: true,
-        ipMasq: true,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
@@ -49,7 +49,26 @@ export function bridgeConfList(o: BridgeConfListOptions): CniConfList {
         },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
-      { type: 'firewall', backend: 'iptables' },
     ],
   };
+}
+
+/**
+ * The list one attachment runs. Without published ports, the portmap plugin has nothing to do but
+ * costs a process (tens of ms on a pod's start and again on its teardown), so it is left out. A
+ * network stored by an older berth also lists the firewall plugin and the bridge plugin's ipMasq:
+ * both are per-address iptables work (several processes per container) that the network's own
+ * rules (bridge-rules.ts) now do once per bridge, so they are left out too. The record keeps the
+ * list its ADD ran, and its DEL and CHECK run that same list.
+ */
+export function attachmentList(list: CniConfList, ports: boolean): CniConfList {
+  const plugins = list.plugins
+    .filter((p) => p.type !== 'firewall' && (ports || p.type !== 'portmap'))
+    .map((p) => (p.type === 'bridge' && p.ipMasq ? { ...p, ipMasq: false } : p));
+  return { ...list, plugins };
+}
+
+/** Whether an attachment's bridge plugin made per-container masquerade rules (records of older berths). */
+export function masquerades(list: CniConfList): boolean {
+  return list.plugins.some((p) => p.type === 'bridge' && p.ipMasq === true);
 }

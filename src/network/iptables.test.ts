@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cniChainName, splitRule } from './iptables.ts';
-import { isolationRules } from './isolation.ts';
+import { bridgeRules } from './bridge-rules.ts';
 
 test('chain names are the ones the CNI plugins compute (observed with bridge and portmap 1.1.1)', () => {
   // network "bt", container "a": the bridge plugin made CNI-67f9…, portmap CNI-DN-67f9….
@@ -27,9 +27,15 @@ test('splitRule undoes iptables -S quoting so the rule can be deleted as listed'
   ]);
 });
 
-test('isolation rules: packets from a bridge to any other berth bridge go to stage 2, which drops those leaving by this one', () => {
-  assert.deepEqual(isolationRules('berth0'), [
-    '-A BERTH-ISOLATION-STAGE-1 -i berth0 ! -o berth0 -j BERTH-ISOLATION-STAGE-2',
-    '-A BERTH-ISOLATION-STAGE-2 -o berth0 -j DROP',
-  ]);
+test("a bridge's rules: isolation from berth's other bridges, its traffic through FORWARD, masquerade on the way out", () => {
+  assert.deepEqual(bridgeRules('berth0', '10.89.0.0/16'), {
+    filter: [
+      // Stage 2 before stage 1's jump to it.
+      '-A BERTH-ISOLATION-STAGE-2 -o berth0 -j DROP',
+      '-A BERTH-ISOLATION-STAGE-1 -i berth0 ! -o berth0 -j BERTH-ISOLATION-STAGE-2',
+      '-A BERTH-FORWARD -i berth0 -j ACCEPT',
+      '-A BERTH-FORWARD -o berth0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    ],
+    nat: ['-A BERTH-MASQUERADE -s 10.89.0.0/16 ! -o berth0 -j MASQUERADE'],
+  });
 });

@@ -6,15 +6,15 @@
 // Layout: <root>/networks/<name>.conflist, <root>/results/<net>-<id>.json, <root>/ipam/<name>/
 // (host-local's leases), <runDir>/netns/<id>. It creates and deletes only its own networks'
 // bridges (marked as berth's: a bridge with the mark that a stopped berthd left is taken over), the
-// namespaces under its run dir, the rules its attachments made and its bridges' isolation rules
-// (isolation.ts); it never touches an interface or rule that is not berth's, and it never enters a
+// namespaces under its run dir, the rules its attachments made and its bridges' rules
+// (bridge-rules.ts); it never touches an interface or rule that is not berth's, and it never enters a
 // container's namespace itself.
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import { type AttachmentRecord, AttachmentStore, type PortMapping } from './attachment-store.ts';
-import { bridgeConfList, bridgeNameFor, validateBridgeName } from './bridge-conflist.ts';
+import { attachmentList, bridgeConfList, bridgeNameFor, masquerades, validateBridgeName } from './bridge-conflist.ts';
 import { CniExecutor, type CniRuntimeConf } from './cni-exec.ts';
 import { CNI_VERSION, type CniConfList, type CniResult, validateNetworkName } from './cni-types.ts';
 import { hostTakenPrefixes } from './host-routes.ts';
@@ -31,7 +31,7 @@ import {
   linkInfo,
   markBridge,
 } from './link.ts';
-import { isolateBridge, jumpFirst, unisolateBridge } from './isolation.ts';
+import { installBridgeRules, removeBridgeRules } from './bridge-rules.ts';
 import { validateContainerId } from '../oci/container-id.ts';
 import { isNetnsMounted, NetnsDir } from './netns.ts';
 import { type BerthNetworkMeta, NetworkStore, type StoredNetwork } from './network-store.ts';
@@ -148,16 +148,6 @@ const DEFAULT_BRIDGE = 'berth0';
 /** How often createNetwork picks a subnet anew when another berthd claimed its pick meanwhile. */
 const CLAIM_ATTEMPTS = 8;
 
-/**
- * The list one attachment runs: without published ports, the portmap plugin has nothing to do but
- * costs a process (tens of ms on a pod's start and again on its teardown), so it is left out. The
- * record keeps the list its ADD ran, and its DEL and CHECK run that same list.
- */
-function forAttachment(list: CniConfList, ports: boolean): CniConfList {
-  if (ports) return list;
-  return { ...list, plugins: list.plugins.filter((p) => p.type !== 'portmap') };
-}
-
 export class NetworkManager {
   readonly root: string;
   readonly runDir: string;
@@ -191,7 +181,7 @@ export class NetworkManager {
     await m.store.init();
     await m.attachments.init();
     await mkdir(m.ipamDir, { recursive: true, mode: 0o700 });
-    // Bridges and isolation rules of the stored networks: gone after a reboot, unmarked if an older
+    // Bridges and rules of the stored networks: gone after a reboot, unmarked if an older
     // berth (or the bridge plugin, after someone deleted the bridge) made them.
     for (const n of await m.store.list()) await m.ensureBridge(n);
     const d = opts.defaultNetwork;
@@ -292,11 +282,11 @@ export class NetworkManager {
           labels: { ...(opts.labels ?? {}) },
         };
         const conflist = bridgeConfList({ name, bridge, subnet: meta.subnet, gateway, ipamDataDir: this.ipamDir });
-        await isolateBridge(bridge);
+        await installBridgeRules(bridge, meta.subnet);
         return this.info(await this.store.put(conflist, meta));
       } catch (e) {
         if (!link) await deleteBridge(bridge).catch(() => {});
-        await unisolateBridge(bridge).catch(() => {});
+        await removeBridgeRules(bridge).catch(() => {});
         throw e;
       }
     });
@@ -318,7 +308,7 @@ export class NetworkManager {
     return `its name comes from the network's (${bridgeNameFor(name)}): pick another network name`;
   }
 
-  /** A stored network's bridge exists, marked, and isolated from the other networks. */
+  /** A stored network's bridge exists, marked, with its rules (isolation, forwarding, masquerade). */
   private async ensureBridge(n: StoredNetwork): Promise<void> {
     const link = await linkInfo(n.meta.bridge);
     // Another kind of interface by that name is left alone, and its traffic too: attaching reports it.
@@ -328,7 +318,7 @@ export class NetworkManager {
     // The subnet's claim on the host (see createNetwork), gone with a bridge a reboot removed.
     if (!link || link.ipv4.length === 0)
       await addIpv4(n.meta.bridge, `${n.meta.gateway}/${parseCidr(n.meta.subnet).bits}`);
-    await isolateBridge(n.meta.bridge);
+    await installBridgeRules(n.meta.bridge, n.meta.subnet);
   }
 
   async listNetworks(): Promise<NetworkInfo[]> {
@@ -357,7 +347,7 @@ export class NetworkManager {
           `network ${name}: still attached to container(s) ${users.join(', ')}; detach them first`,
         );
       await deleteBridge(n.meta.bridge);
-      await unisolateBridge(n.meta.bridge);
+      await removeBridgeRules(n.meta.bridge);
       await rm(join(this.ipamDir, name), { recursive: true, force: true });
       await this.store.remove(name);
     });
@@ -407,10 +397,8 @@ export class NetworkManager {
       if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/.test(a))
         throw invalidArgument(`attach ${containerId}: alias "${a}": expected a host name`);
     }
-    let bridge = '';
     const rec = await this.exclusive(async () => {
       const n = await this.requireNetwork(network);
-      bridge = n.meta.bridge;
       const config = attachConfig(n, containerId, opts);
       const existing = await this.attachments.get(network, containerId);
       if (existing?.result) throw alreadyExists(`container ${containerId}: already attached to network ${network}`);
@@ -431,7 +419,7 @@ export class NetworkManager {
         containerId,
         ifName,
         netns: netnsPath,
-        config: forAttachment(config, portMappings.length > 0),
+        config: attachmentList(config, portMappings.length > 0),
         capabilityArgs: {
           ...(portMappings.length > 0 ? { portMappings } : {}),
           ...(opts.ipv4Address ? { ips: [`${opts.ipv4Address}/${parseCidr(n.meta.subnet).bits}`] } : {}),
@@ -445,9 +433,6 @@ export class NetworkManager {
     let result: CniResult;
     try {
       result = await this.cni.addList(rec.config, runtimeConf(rec));
-      // The firewall plugin puts its jump (which accepts the container's packets) first in FORWARD
-      // when it is missing: isolation must come before it.
-      if (!(await jumpFirst())) await isolateBridge(bridge);
     } catch (e) {
       // CNI spec: after a failed ADD, DEL every plugin of the list, even those not reached.
       try {
@@ -482,7 +467,7 @@ export class NetworkManager {
       { containerId, netns: '', ifName: 'eth0' },
       await resultFromLeases(n.conflist, containerId, 'eth0'),
     );
-    await removeMasqRules(network, containerId);
+    if (masquerades(n.conflist)) await removeMasqRules(network, containerId);
   }
 
   /** CNI CHECK of an attachment against its cached result; throws what the first failing plugin says. */
@@ -578,7 +563,8 @@ export class NetworkManager {
     const netns = (await isNetnsMounted(rec.netns)) ? rec.netns : '';
     const prev = rec.result ?? (await resultFromLeases(rec.config, rec.containerId, rec.ifName));
     await this.cni.delList(rec.config, { ...runtimeConf(rec), netns }, prev);
-    await removeMasqRules(rec.network, rec.containerId);
+    // Only a record whose bridge plugin masqueraded (made before berth's per-bridge rules) has any.
+    if (masquerades(rec.config)) await removeMasqRules(rec.network, rec.containerId);
     await this.attachments.remove(rec.network, rec.containerId);
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isBerthError } from '../errors/errors.ts';
 import { AttachmentStore } from './attachment-store.ts';
-import { bridgeConfList, bridgeNameFor } from './bridge-conflist.ts';
+import { attachmentList, bridgeConfList, bridgeNameFor, masquerades } from './bridge-conflist.ts';
 import { resultFromLeases } from './ipam-leases.ts';
 import { NetworkStore } from './network-store.ts';
 
@@ -41,8 +41,9 @@ test('network store: a conflist any CNI tool can read, with berth facts beside i
   assert.equal(raw.name, 'web');
   assert.deepEqual(
     raw.plugins.map((p: { type: string }) => p.type),
-    ['bridge', 'portmap', 'firewall'],
+    ['bridge', 'portmap'],
   );
+  assert.equal(masquerades(conf), false, "masquerade is the network's rule, not the bridge plugin's");
   assert.deepEqual(raw.plugins[0].ipam.ranges, [[{ subnet: '10.89.0.0/16', gateway: '10.89.0.1' }]]);
   assert.deepEqual(raw.berth, meta);
   assert.deepEqual((await s.get('web'))?.meta, meta);
@@ -75,6 +76,29 @@ test('bridge names fit the 15-byte limit and differ per network', () => {
       ipamDataDir: '/x',
     }),
   );
+});
+
+test("an attachment's list: portmap only with published ports; an older network's firewall and ipMasq dropped", () => {
+  const conf = bridgeConfList({
+    name: 'web',
+    bridge: 'berth0',
+    subnet: '10.89.0.0/16',
+    gateway: '10.89.0.1',
+    ipamDataDir: '/x',
+  });
+  const types = (l: { plugins: Array<{ type: string }> }) => l.plugins.map((p) => p.type);
+  assert.deepEqual(types(attachmentList(conf, true)), ['bridge', 'portmap']);
+  assert.deepEqual(types(attachmentList(conf, false)), ['bridge']);
+  // As berth stored networks before their rules were per bridge.
+  const older = {
+    ...conf,
+    plugins: [{ ...conf.plugins[0]!, ipMasq: true }, conf.plugins[1]!, { type: 'firewall', backend: 'iptables' }],
+  };
+  assert.equal(masquerades(older), true);
+  const list = attachmentList(older, true);
+  assert.deepEqual(types(list), ['bridge', 'portmap']);
+  assert.equal(masquerades(list), false);
+  assert.equal(older.plugins[0]!.ipMasq, true, 'the stored list is not changed');
 });
 
 test('attachment records: "<net>-<id>" ambiguity is detected, not silently mixed up', async () => {

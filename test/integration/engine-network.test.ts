@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { unisolateBridge } from '../../src/network/isolation.ts';
+import { removeBridgeRules } from '../../src/network/bridge-rules.ts';
 import {
   busyboxRootfsTar,
   type Daemon,
@@ -26,7 +26,7 @@ let d: Daemon;
 const BRIDGE = `bte${process.pid % 100000}`;
 // 10.241-248.x.0/24: no other test uses these (engine-ports takes 10.200-239, engine-faults 10.231.7).
 const subnet = (n: number) => `10.${241 + (process.pid % 8)}.${(process.pid % 200) + n}.0/24`;
-/** Bridges the tests make besides BRIDGE: deleted, with their isolation rules, whatever happens. */
+/** Bridges the tests make besides BRIDGE: deleted, with their rules, whatever happens. */
 const extraBridges: string[] = [];
 const extraDaemons: Daemon[] = [];
 const extraRoots: string[] = [];
@@ -65,7 +65,7 @@ after(async () => {
     for (const x of extraDaemons) await x.stop();
     for (const b of extraBridges) {
       if (linkExists(b)) sh('ip', ['link', 'del', 'dev', b]);
-      await unisolateBridge(b);
+      await removeBridgeRules(b);
     }
     // A run root whose berthd failed midway keeps its netns directory's self bind mount.
     for (const dir of extraRoots)

@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ErrorCode, isBerthError } from '../../src/errors/errors.ts';
 import { cniChainName } from '../../src/network/iptables.ts';
-import { unisolateBridge } from '../../src/network/isolation.ts';
+import { removeBridgeRules } from '../../src/network/bridge-rules.ts';
 import { type Attachment, NetworkManager } from '../../src/network/network-manager.ts';
 import { overlaps, parseCidr } from '../../src/network/subnet.ts';
 import { routePrefixes } from '../../src/network/host-routes.ts';
 
 if (process.getuid?.() !== 0)
   throw new Error('network tests need root (network namespaces, bridges, iptables): run them as root');
-for (const p of ['bridge', 'host-local', 'portmap', 'firewall', 'loopback']) {
+for (const p of ['bridge', 'host-local', 'portmap', 'loopback']) {
   if (!existsSync(`/usr/lib/cni/${p}`))
     throw new Error(`network tests need /usr/lib/cni/${p}: apt-get install containernetworking-plugins`);
 }
@@ -59,6 +59,14 @@ function iptablesSave(): string {
 function chainsPresent(): string[] {
   const text = iptablesSave();
   return SHARED_CHAINS.filter((c) => text.includes(`:${c} `));
+}
+
+/** Rules at FORWARD's end that drop a bridge's traffic, as on a host whose FORWARD policy is DROP. */
+function forwardDrops(bridge: string): string[][] {
+  return [
+    ['FORWARD', '-i', bridge, '-j', 'DROP'],
+    ['FORWARD', '-o', bridge, '-j', 'DROP'],
+  ];
 }
 
 function ping(fromId: string, ip: string): boolean {
@@ -117,7 +125,8 @@ after(async () => {
   } finally {
     for (const b of bridges) {
       if (sh('ip', ['link', 'show', 'dev', b]).status === 0) sh('ip', ['link', 'del', 'dev', b]);
-      await unisolateBridge(b);
+      await removeBridgeRules(b);
+      for (const rule of forwardDrops(b)) sh('iptables', ['-w', '5', '-D', ...rule]);
     }
     // The plugins' shared chains are removed only if these tests brought them (none existed before).
     if (!sharedBefore) await m?.pruneSharedChains();
@@ -148,7 +157,7 @@ test('default network: created at open, on a private subnet clear of every host 
     `${def.subnet} must not overlap a host route`,
   );
   assert.match(sh('ip', ['-4', 'addr', 'show', 'dev', def.bridge]).out, new RegExp(`inet ${def.gateway}/`));
-  assert.ok(JSON.parse(readFileSync(def.configPath, 'utf8')).plugins.length === 3);
+  assert.ok(JSON.parse(readFileSync(def.configPath, 'utf8')).plugins.length === 2);
   await assert.rejects(m.removeNetwork(DEF), (e) => isBerthError(e, ErrorCode.FailedPrecondition));
 });
 
@@ -237,19 +246,44 @@ test('two namespaces on one network reach each other; one on no network does not
   await m.check(id('1'), NET);
   await m.check(id('2'), NET);
   const rules = iptablesSave();
-  assert.ok(
-    rules.includes(`-A CNI-FORWARD -s ${a1.ips[0]}/32 -j ACCEPT`),
-    `the firewall plugin let ${a1.ips[0]} through FORWARD:\n${rules}`,
-  );
+  const bridge = (await m.inspectNetwork(NET)).bridge;
+  const subnet = (await m.inspectNetwork(NET)).subnet;
+  for (const rule of [
+    `-A BERTH-FORWARD -i ${bridge} -j ACCEPT`,
+    `-A BERTH-FORWARD -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    `-A BERTH-MASQUERADE -s ${subnet} ! -o ${bridge} -j MASQUERADE`,
+  ])
+    assert.ok(rules.includes(rule), `the network's rule ${rule}:\n${rules}`);
+  assert.ok(!rules.includes(`${a1.ips[0]}/32`), `no rule per container address:\n${rules}`);
   assert.ok(rules.includes(`--dport ${hostPort} -j DNAT --to-destination ${a1.ips[0]}:8080`), 'portmap made the DNAT');
+  // On a host whose FORWARD drops what no rule accepts, the network's own rule lets it through.
+  for (const rule of forwardDrops(bridge)) assert.equal(sh('iptables', ['-w', '5', '-A', ...rule]).status, 0);
+  try {
+    assert.ok(ping(id('1'), a2.ips[0]!), `${id('1')} pings ${a2.ips[0]} past FORWARD's DROP`);
+    // The control, where bridged traffic passes through iptables at all (br_netfilter).
+    const bridged = existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')
+      ? readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim() === '1'
+      : false;
+    if (bridged) {
+      const accept = ['BERTH-FORWARD', '-i', bridge, '-j', 'ACCEPT'];
+      assert.equal(sh('iptables', ['-w', '5', '-D', ...accept]).status, 0);
+      try {
+        assert.ok(!ping(id('1'), a2.ips[0]!), 'without the network rule, FORWARD drops it (control)');
+      } finally {
+        assert.equal(sh('iptables', ['-w', '5', '-I', 'BERTH-FORWARD', '1', '-i', bridge, '-j', 'ACCEPT']).status, 0);
+      }
+    }
+  } finally {
+    for (const rule of forwardDrops(bridge)) sh('iptables', ['-w', '5', '-D', ...rule]);
+  }
   // portmap runs only for an attachment that publishes ports; each record keeps the list its ADD ran.
   assert.deepEqual(
     (await m.attachments.get(NET, id('1')))?.config.plugins.map((p) => p.type),
-    ['bridge', 'portmap', 'firewall'],
+    ['bridge', 'portmap'],
   );
   assert.deepEqual(
     (await m.attachments.get(NET, id('2')))?.config.plugins.map((p) => p.type),
-    ['bridge', 'firewall'],
+    ['bridge'],
   );
   await assert.rejects(m.attach(id('2'), p2, NET), (e) => isBerthError(e, ErrorCode.AlreadyExists));
   await assert.rejects(
@@ -305,7 +339,7 @@ test("detach runs DEL once per attachment and is idempotent; the container's rul
   const rules = iptablesSave();
   assert.ok(!rules.includes(`id: \\"${id('2')}\\"`), 'no rule tagged with the detached container');
   assert.ok(!rules.includes(cniChainName(NET, id('2'))), 'its masquerade chain is gone');
-  assert.ok(!rules.includes(`${a2.ips[0]}/32`), 'no firewall rule for its address');
+  assert.ok(!rules.includes(`${a2.ips[0]}/32`), 'no rule for its address');
   assert.ok(!existsSync(join(base, 'state/ipam', NET, a2.ips[0]!)), 'its address is released');
   assert.ok(!ping(id('1'), a2.ips[0]!), 'it is no longer reachable');
   await assert.rejects(m.check(id('2'), NET), (e) => isBerthError(e, ErrorCode.NotFound));
@@ -335,7 +369,7 @@ test('recover: DEL and namespace removal for what is not live, an interrupted AD
   assert.deepEqual(report.detached, [{ containerId: id('3'), network: NET }]);
   assert.deepEqual(report.netnsRemoved.sort(), [id('2'), id('3'), id('4')]);
   const rules = iptablesSave();
-  assert.ok(!rules.includes(`${a3.ips[0]}/32`), 'the interrupted ADD left no firewall rule');
+  assert.ok(!rules.includes(`${a3.ips[0]}/32`), 'the interrupted ADD left no rule');
   assert.ok(!rules.includes(`id: \\"${id('3')}\\"`));
   assert.ok(!existsSync(join(base, 'state/ipam', NET, a3.ips[0]!)));
   assert.deepEqual(
@@ -350,7 +384,7 @@ test('a failed ADD is rolled back by DEL through every plugin: no record, lease,
   const BAD = `${tag}-bad`;
   const net = await m.createNetwork(BAD);
   bridges.push(net.bridge);
-  // A last plugin that fails after bridge, portmap and firewall have done their work.
+  // A last plugin that fails after bridge and portmap have done their work.
   const stored = (await m.store.get(BAD))!;
   const conflist = {
     ...stored.conflist,
