@@ -1,6 +1,8 @@
-// berthd's memory: resident set of the built daemon (dist/bin/berthd) when fresh and idle, after an
+// berthd's memory: resident set of the built daemon (dist/bin/berthd) when fresh and idle (before
+// its first connection, and after a first request has loaded the native API's server), after an
 // image is imported (which loads the transfer code), with N containers running, and once they are
-// removed; and the growth per running container. berthd runs on temp roots with --no-network; the
+// removed; and the growth per running container. RSS is split into anonymous memory and file pages
+// (the node binary's and its libraries'). berthd runs on temp roots with --no-network; the
 // containers are busybox `sleep 1000`, created and started through the native API, 10 at a time.
 //   node bench/engine/memory.ts [--containers N]
 // Not part of the test suite. Everything is removed at the end, even on failure or Ctrl-C.
@@ -25,15 +27,21 @@ const REPO = join(import.meta.dirname, '../..');
 const BERTHD = join(REPO, 'dist/bin/berthd');
 if (!existsSync(BERTHD)) throw new Error(`${BERTHD} does not exist: bash scripts/build.sh`);
 
-type Sample = { what: string; rss: number; anon: number; pssAnon: number };
+type Sample = { what: string; rss: number; anon: number; file: number; pssAnon: number };
 
-/** VmRSS, RssAnon (status) and Pss_Anon (smaps_rollup) of `pid`, in KiB. */
+/** VmRSS, RssAnon, RssFile (status) and Pss_Anon (smaps_rollup) of `pid`, in KiB. */
 function sample(pid: number, what: string): Sample {
   const field = (text: string, name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return { what, rss: field(status, 'VmRSS'), anon: field(status, 'RssAnon'), pssAnon: field(rollup, 'Pss_Anon') };
+  return {
+    what,
+    rss: field(status, 'VmRSS'),
+    anon: field(status, 'RssAnon'),
+    file: field(status, 'RssFile'),
+    pssAnon: field(rollup, 'Pss_Anon'),
+  };
 }
 
 const root = mkdtempSync('/tmp/bbm-');
@@ -63,14 +71,20 @@ try {
     env: cleanEnv(),
   });
   proc.stderr!.on('data', (b: Buffer) => (log += b));
-  for (let i = 0; i < 300 && !(existsSync(socket) && (await client.ping())); i++) {
+  // Up once it says it serves the native API (no connection before the first sample).
+  for (let i = 0; i < 600 && !log.includes('serving the native API'); i++) {
     if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}: ${log}`);
     await sleep(50);
   }
+  if (!log.includes('serving the native API')) throw new Error(`berthd did not come up: ${log}`);
   const pid = proc.pid!;
   const samples: Sample[] = [];
   await sleep(2000);
-  samples.push(sample(pid, 'fresh, idle'));
+  samples.push(sample(pid, 'fresh, idle (no connection yet)'));
+  if (!(await client.ping())) throw new Error(`berthd does not answer /_ping: ${log}`);
+  await client.list({ all: true });
+  await sleep(2000);
+  samples.push(sample(pid, 'fresh, idle (after the first requests)'));
   await client.importRootfs(Readable.from([await busyboxLayer()]), 'busybox:latest');
   const imported = Date.now();
   await sleep(2000);
@@ -97,11 +111,14 @@ try {
   const lines = [
     '### berthd memory (dist/bin/berthd, --no-network)',
     '',
-    '| state | VmRSS MiB | RssAnon MiB | Pss_Anon MiB |',
-    '|---|---:|---:|---:|',
+    `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    '',
+    '| state | VmRSS MiB | RssAnon MiB | RssFile MiB | Pss_Anon MiB |',
+    '|---|---:|---:|---:|---:|',
   ];
-  for (const s of samples) lines.push(`| ${s.what} | ${mib(s.rss)} | ${mib(s.anon)} | ${mib(s.pssAnon)} |`);
-  const [, before, running] = samples;
+  for (const s of samples)
+    lines.push(`| ${s.what} | ${mib(s.rss)} | ${mib(s.anon)} | ${mib(s.file)} | ${mib(s.pssAnon)} |`);
+  const [, , before, running] = samples;
   lines.push(
     '',
     `Growth per running container: ${((running!.rss - before!.rss) / N).toFixed(0)} KiB RSS, ${((running!.pssAnon - before!.pssAnon) / N).toFixed(0)} KiB Pss_Anon (${N} containers).`,

@@ -31,7 +31,7 @@ import * as fsp from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BerthError, ErrorCode, internal, invalidArgument } from '../errors/errors.ts';
-import { mallocTrim } from '../sys/native.ts';
+import { shedMemory } from '../sys/native.ts';
 import type { FromWorker, SerializedError, ToWorker } from './apply-layer-worker.ts';
 import { type Compression, layerCompression } from './decompress.ts';
 import { type ApplyResult, extractLayer, wrapApplyError } from './extract-layer.ts';
@@ -182,15 +182,9 @@ function release(pw: PooledWorker, id: number, idleMs: number): void {
     pw.dead = true;
     pool.splice(pool.indexOf(pw), 1);
     // The isolate's memory is freed once it has stopped, but glibc keeps it (~10 MB in berthd
-    // after an import) unless asked to give it back.
-    pw.worker.terminate().then(
-      () => {
-        try {
-          mallocTrim();
-        } catch {}
-      },
-      () => {},
-    );
+    // after an import) unless asked to give it back; and the node binary's code the worker ran
+    // stays mapped (shedMemory).
+    pw.worker.terminate().then(shedMemory, () => {});
   }, idleMs);
   pw.idle.unref();
 }

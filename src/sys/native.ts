@@ -163,6 +163,7 @@ interface Addon {
   mknod(path: string, mode: number, major: number, minor: number): void;
   pidfdOpen(pid: number): number;
   mallocTrim(): boolean;
+  releaseFilePages(): number;
   pidfdSendSignal(pidfd: number, sig: number): void;
   pidfdWait(pidfd: number, timeoutMs: number): boolean;
   prctlSetChildSubreaper(on: boolean): void;
@@ -345,6 +346,31 @@ export function mknod(path: string, mode: number, major: number, minor: number):
  */
 export function mallocTrim(): boolean {
   return loadAddon().mallocTrim();
+}
+
+/**
+ * Unmaps the clean file pages the process has mapped (the node binary's and its libraries'
+ * read-only mappings): start-up reads much of the binary once (the startup snapshot, builtin
+ * sources, the dynamic symbol table, code that runs only then) and they otherwise stay in RSS for
+ * the process's life. The pages stay in the page cache; the ones used again are mapped back by
+ * minor faults (a few ms the first time). Mappings holding a private copy are left alone. Bytes
+ * unmapped.
+ */
+export function releaseFilePages(): number {
+  return loadAddon().releaseFilePages();
+}
+
+/**
+ * After a burst of work (start-up, an import's layer worker), gives back what is no longer used:
+ * glibc's freed memory (mallocTrim) and the file pages (releaseFilePages). Never throws: a daemon
+ * without the addon only keeps its memory.
+ */
+export function shedMemory(): void {
+  try {
+    const addon = loadAddon();
+    addon.mallocTrim();
+    addon.releaseFilePages();
+  } catch {}
 }
 
 export function pidfdOpen(pid: number): number {

@@ -15,6 +15,7 @@ import { secureOwnedPaths } from '../../engine/owned-modes.ts';
 import type { RuntimeClassConfig } from '../../engine/runtime-classes.ts';
 import { ShimSupervisor } from '../../engine/shim-supervisor.ts';
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
+import { shedMemory } from '../../sys/native.ts';
 import { type FlagSpec, parseFlags } from '../runtime/args.ts';
 
 export type BerthdConfig = {
@@ -191,6 +192,10 @@ export async function main(argv: string[]): Promise<void> {
     return apiServer(engine, apiRouter(), dlog);
   });
   log(`serving the native API on ${socket} (root ${root}, run root ${runRoot}, networking ${network.name})`);
+  // Start-up is done: what only it used (the node binary's snapshot and symbol table, the code of
+  // recovery and of module loading, glibc's freed memory) is given back (docs/engine.md, "berthd's
+  // memory"); what serving uses is mapped back as it runs.
+  shedMemory();
 
   let stopping = false;
   const stop = async (sig: string) => {
