@@ -54,6 +54,7 @@ import {
 } from './layer-tar.ts';
 import { LexError, processWord, processWords } from './shell-lex.ts';
 import { DigestMemo, SourceTree } from './source-tree.ts';
+import { TMP_REPOSITORY } from './tmp-repository.ts';
 
 /** Docker's config plus the fields berth's OCI type leaves out (Docker's image config has them). */
 export type RuntimeConfig = ImageRuntimeConfig & {
@@ -156,8 +157,6 @@ const PROXY_ARGS = new Set([
   'ALL_PROXY',
   'all_proxy',
 ]);
-/** The temporary names of RUN steps' states; any left after a crash are removed at berthd's start. */
-export const TMP_REPOSITORY = 'localhost/berth-build-tmp';
 
 type State = CachedState & { key: string };
 

@@ -12,6 +12,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmod, chown, mkdtemp, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
+import { shedMemory } from '../sys/native.ts';
 
 export const API_SOCKET_MODE = 0o660;
 
@@ -149,7 +150,13 @@ export async function serveLazily(
       served.take(socket);
       return;
     }
-    loading ??= load().then((s) => (served = s));
+    // Loading the server is start-up work too (parsing and compiling its modules): what only it
+    // used is given back (shedMemory), what serving uses is mapped back by the requests.
+    loading ??= load().then((s) => {
+      shedMemory();
+      served = s;
+      return s;
+    });
     loading.then(
       (s) => s.take(socket),
       (e: unknown) => {

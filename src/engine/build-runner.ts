@@ -4,7 +4,8 @@
 // removed in every case, so that a failed build leaves no container and no snapshot.
 // Must never: touch the container service's internals (it is used only through its public methods).
 import type { Duplex } from 'node:stream';
-import { type RunStepRequest, type StepRunner, TMP_REPOSITORY } from '../build/builder.ts';
+import type { RunStepRequest, StepRunner } from '../build/builder.ts';
+import { TMP_REPOSITORY } from '../build/tmp-repository.ts';
 
 export type { BuildEvent, BuildOptions, BuildResult } from '../build/builder.ts';
 import { unsupported } from '../errors/errors.ts';

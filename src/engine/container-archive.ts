@@ -12,7 +12,7 @@
 import { closeSync, createReadStream, fstatSync, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pack } from 'tar-stream';
+import type { pack as Pack } from 'tar-stream';
 import { invalidArgument, notFound } from '../errors/errors.ts';
 import { constants, isSyscallError, openInRoot } from '../sys/native.ts';
 import type { ContainerContext } from './container-context.ts';
@@ -101,6 +101,8 @@ export async function archivePath(
   onStat?: (s: PathStat) => void,
 ): Promise<void> {
   const p = containerPath(path);
+  // tar-stream (with streamx) is imported by the first archive, not at berthd's start.
+  const { pack } = await import('tar-stream');
   await withContainerRoot(ctx, id, async (rootFd) => {
     const top = statIn(rootFd, p);
     onStat?.({
@@ -213,12 +215,12 @@ export async function archivePath(
   });
 }
 
-type Header = Parameters<ReturnType<typeof pack>['entry']>[0];
+type Header = Parameters<ReturnType<typeof Pack>['entry']>[0];
 
 const quiet = (s: unknown) => (s as { on?: (ev: string, fn: () => void) => void } | undefined)?.on?.('error', () => {});
 
 /** An entry without a body; its sink's error (a destroyed archive) comes through the callback only. */
-function entry(tar: ReturnType<typeof pack>, h: Header): Promise<void> {
+function entry(tar: ReturnType<typeof Pack>, h: Header): Promise<void> {
   const p = new Promise<void>((resolve, reject) =>
     quiet(tar.entry({ ...h, size: 0 }, (err) => (err ? reject(err) : resolve()))),
   );
@@ -227,7 +229,7 @@ function entry(tar: ReturnType<typeof pack>, h: Header): Promise<void> {
 }
 
 async function streamEntry(
-  tar: ReturnType<typeof pack>,
+  tar: ReturnType<typeof Pack>,
   h: Header,
   body: Readable,
   size: number,

@@ -36,7 +36,7 @@ import { killContainer, stopContainer } from './container-stop.ts';
 import { waitExit, waitNextExit, waitRemoved } from './container-wait.ts';
 import { archivePath, extractInto, type PathStat, statPath } from './container-archive.ts';
 import { type Change, containerChanges } from './container-changes.ts';
-import { type CommitRequest, type CommitResult, commitContainer } from './container-commit.ts';
+import type { CommitRequest, CommitResult } from './container-commit.ts';
 import { type ConnectOptions, connectNetwork, disconnectNetwork } from './container-connect.ts';
 import { stopAllDns } from './container-dns.ts';
 import { renameContainer } from './container-rename.ts';
@@ -271,8 +271,11 @@ export class ContainerService {
   }
 
   /** The container's writable layer as a new image. */
-  commit(word: string, req: CommitRequest): Promise<CommitResult> {
-    return commitContainer(this.#ctx, this.resolve(word).id, req);
+  async commit(word: string, req: CommitRequest): Promise<CommitResult> {
+    const id = this.resolve(word).id;
+    // Imported by the first commit: it brings the builder's layer writing (tar-stream), not needed at start.
+    const { commitContainer } = await import('./container-commit.ts');
+    return commitContainer(this.#ctx, id, req);
   }
 
   /**

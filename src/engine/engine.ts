@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Builder } from '../build/builder.ts';
+import type { Builder } from '../build/builder.ts';
 import { detectCgroupMode } from '../cgroups/mounts.ts';
 import { ImageService, type SnapshotterName } from '../images/image-service.ts';
 import { isLive } from '../metadata/container-status.ts';
@@ -103,6 +103,9 @@ function hostInfo(): Pick<
   };
 }
 
+/** What the APIs call of the builder. */
+export type BuildVerbs = Pick<Builder, 'build' | 'prune'>;
+
 export class Engine {
   readonly root: string;
   readonly runRoot: string;
@@ -113,8 +116,11 @@ export class Engine {
   readonly network: NetworkBackend;
   readonly containers: ContainerService;
   readonly pods: PodService;
-  /** `berth build` (src/build), its RUN steps run as containers of this engine. */
-  readonly builder: Builder;
+  /**
+   * `berth build` (src/build), its RUN steps run as containers of this engine. The builder's code
+   * (with tar writing) is imported by the first build or prune, not at start.
+   */
+  readonly builder: BuildVerbs;
   readonly runtimes: Record<string, RuntimeClass>;
   readonly defaultRuntime: string;
 
@@ -188,7 +194,15 @@ export class Engine {
       ...(o.pauseBinary ? { pauseBinary: o.pauseBinary } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
-    const builder = new Builder({ images, runner: new ContainerStepRunner(containers, store, images), root });
+    let loaded: Promise<Builder> | undefined;
+    const load = () =>
+      (loaded ??= import('../build/builder.ts').then(
+        (m) => new m.Builder({ images, runner: new ContainerStepRunner(containers, store, images), root }),
+      ));
+    const builder: BuildVerbs = {
+      build: async (...a) => (await load()).build(...a),
+      prune: async () => (await load()).prune(),
+    };
     const engine = new Engine({
       root,
       runRoot,

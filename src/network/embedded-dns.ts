@@ -11,7 +11,7 @@
 // answer for a name on a network the asker is not on (the caller's lookup decides), or outlive close().
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
-import * as dnsPacket from 'dns-packet';
+import type * as DnsPacket from 'dns-packet';
 import { invalidArgument } from '../errors/errors.ts';
 import { netnsBind } from '../sys/native.ts';
 
@@ -28,6 +28,8 @@ const FORWARD_TIMEOUT_MS = 2000;
 /** A container's names change whenever one connects; short enough that a stale answer does not linger. */
 const TTL = 10;
 const MAX_TCP_MESSAGE = 65535;
+/** dns-packet, imported by the first server's open(): not at berthd's start. */
+let dnsPacket: typeof DnsPacket;
 
 export class EmbeddedDns {
   readonly udpPort: number;
@@ -71,6 +73,7 @@ export class EmbeddedDns {
     upstreams: () => DnsUpstream[],
     log: (msg: string) => void = () => {},
   ): Promise<EmbeddedDns> {
+    dnsPacket ??= await import('dns-packet');
     const u = netnsBind(netnsPath, 'udp', EMBEDDED_DNS_ADDRESS, 0);
     const socket = createSocket('udp4');
     try {
@@ -141,7 +144,7 @@ export class EmbeddedDns {
 
   /** The reply to one query message; undefined for what is not a query (dropped, as resolvers do). */
   async #answer(msg: Buffer, tcp: boolean): Promise<Buffer | undefined> {
-    let q: dnsPacket.DecodedPacket;
+    let q: DnsPacket.DecodedPacket;
     try {
       q = dnsPacket.decode(msg);
     } catch {
@@ -179,7 +182,7 @@ export class EmbeddedDns {
   }
 }
 
-function reply(q: dnsPacket.DecodedPacket, rcode: number, answers: dnsPacket.Answer[] = []): Buffer {
+function reply(q: DnsPacket.DecodedPacket, rcode: number, answers: DnsPacket.Answer[] = []): Buffer {
   return dnsPacket.encode({
     type: 'response',
     id: q.id ?? 0,
