@@ -81,6 +81,8 @@ try {
   const samples: Sample[] = [];
   await sleep(2000);
   samples.push(sample(pid, 'fresh, idle (no connection yet)'));
+  // The first connection loads the API server: seconds on a loaded machine (ping gives up after 2 s).
+  for (let i = 0; i < 30 && !(await client.ping()); i++) await sleep(100);
   if (!(await client.ping())) throw new Error(`berthd does not answer /_ping: ${log}`);
   await client.list({ all: true });
   await sleep(2000);
