@@ -9,6 +9,8 @@
 
 /* s as encodeURIComponent encodes it. */
 void buf_uri(struct buf *b, const char *s);
+/* s as URLSearchParams encodes a value (the client's query strings). */
+void buf_form(struct buf *b, const char *s);
 
 /* wire.c: berthd's socket, one HTTP/1.1 exchange, JSON bits. */
 /* Connects to the unix socket at path; -1 with errno when it cannot (nothing sent yet). */
@@ -39,9 +41,43 @@ void out_write(int fd, const char *p, size_t n);
 /* main.c: hands the command line, unchanged, to the Node bundle. */
 _Noreturn void exec_node(void);
 
-/* exec.c: `berth exec` over berthd's socket fd (connected). Returns the exit status. */
+/* request.c: one request to berthd, on its own connection, as the TypeScript client makes it. */
+struct answer {
+	struct head head;
+	struct buf body; /* a plain answer's whole body (none after a 101) */
+};
+/* Connects (fd -1) or takes the connection fd, and sends the request: the connection, or -1 with the
+ * client's words for the failure in *err. */
+int req_send(int fd, const char *socket, const char *method, const char *path, const struct buf *body, int upgrade,
+	     struct buf *err);
+/* Reads the answer: its head, and its body unless it is a 101; -1 with the client's words in *err. */
+int req_read(int fd, const char *method, const char *path, struct answer *a, struct buf *err);
+/* An error answer's message: {"message": "…"} as berthd sends it; the text itself otherwise;
+ * `HTTP <status>` when empty (the client's errorFrom). */
+void answer_error(const struct answer *a, struct buf *msg);
+/* Whether an error answer is BERTH_ERR_NOT_FOUND (X-Berth-Error, else status 404: codeFromResponse). */
+int answer_not_found(const struct answer *a);
+/* exitCode of a JSON document (an exit frame, a wait's answer): 0, or -1 when it names none. */
+int exit_code_of(const struct buf *json, long *code);
+/* Copies the frames after an upgrade (the head's leftover bytes first) to stdout and stderr until
+ * the exit frame, a detached frame or the end of the connection, and closes it: 1 with *code when
+ * the exit frame carried one, 2 when detached, else 0. */
+int stream_frames(int fd, const struct head *h, long *code);
+/* main.ts's last words: `berth: <message>` (line breaks folded), exit with status. */
+_Noreturn void die(const struct buf *msg, int status);
+/* docker's status for a command that could not start (runFailureStatus): 127 when the message says
+ * it was not found, 126 when it cannot be executed, else other. */
+int failure_status(const char *msg, int other);
+
+/* exec.c and run.c: the two verbs, over fd (connected to berthd's socket). Return the exit status. */
 struct exec_req {
 	const char *socket, *id, *workdir, *user;
 	const char **env, **cmd; /* NULL-terminated */
 };
 int verb_exec(int fd, const struct exec_req *r);
+struct run_req {
+	const char *socket, *image, *name, *network, *workdir, *user;
+	int rm;
+	const char **env, **cmd; /* NULL-terminated */
+};
+int verb_run(int fd, const struct run_req *r);

@@ -1,10 +1,12 @@
 /* berth: the command line's front door. `berth [--host S | -H S] exec [-e K=V]... [-w DIR]
- * [-u USER] CONTAINER CMD [ARG...]` (and `container exec`) runs here; every other command, flag or
+ * [-u USER] CONTAINER CMD [ARG...]` and `berth [--host S] run [--rm] [--name N] [--network NET]
+ * [-e K=V]... [-w DIR] [-u USER] IMAGE [CMD [ARG...]]` (and `container exec|run`) run here; every other command, flag or
  * form (-i, -t, -d, --help, --debug, a missing argument, invalid UTF-8, an unreachable berthd …)
  * is handed unchanged to the Node bundle beside this binary (berth-node), which parses docker's
  * command line in full and words every error. So this front parses only what it can act on, as
  * src/cli/berth/main.ts and the exec verb (src/cli/berth/container-verbs.ts) parse it. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@ static char **args;
 
 _Noreturn void exec_node(void)
 {
+	signal(SIGPIPE, SIG_DFL); /* as we were started: Node sets its own */
 	const char *tried = exec_beside("berth-node", args);
 	if (!tried)
 		dprintf(2, "berth: cannot find the Node part of berth: readlink /proc/self/exe: %s\n", strerror(errno));
@@ -94,16 +97,17 @@ int main(int argc, char **argv)
 	}
 	if (i < argc && !strcmp(argv[i], "container"))
 		i++;
-	if (i >= argc || strcmp(argv[i], "exec"))
+	if (i >= argc || (strcmp(argv[i], "exec") && strcmp(argv[i], "run")))
 		exec_node();
-	i++;
+	int run = !strcmp(argv[i++], "run");
 
-	/* The exec verb's flags, up to its first positional (expandShortFlags, then parseFlags). */
+	/* The verb's flags, up to its first positional (expandShortFlags, then parseFlags). */
 	const char **env = calloc((size_t)argc + 1, sizeof *env);
 	if (!env)
 		exec_node();
 	size_t nenv = 0;
-	const char *workdir = NULL, *user = NULL;
+	const char *workdir = NULL, *user = NULL, *name = NULL, *network = NULL;
+	int rm = 0;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--")) {
@@ -113,16 +117,25 @@ int main(int argc, char **argv)
 		if (a[0] != '-' || !a[1])
 			break;
 		struct flag f = split_flag(a);
-		if (flag_is(&f, "env") || flag_is(&f, "e"))
-			env[nenv++] = value_of(&f, argc, &i);
-		else if (flag_is(&f, "workdir") || flag_is(&f, "w"))
+		if (flag_is(&f, "env") || flag_is(&f, "e")) {
+			env[nenv] = value_of(&f, argc, &i);
+			if (run && !strchr(env[nenv], '='))
+				exec_node(); /* run's `-e NAME` takes NAME's value from the environment */
+			nenv++;
+		} else if (flag_is(&f, "workdir") || flag_is(&f, "w"))
 			workdir = value_of(&f, argc, &i);
 		else if (flag_is(&f, "user") || flag_is(&f, "u"))
 			user = value_of(&f, argc, &i);
+		else if (run && flag_is(&f, "name"))
+			name = value_of(&f, argc, &i);
+		else if (run && !network && (flag_is(&f, "network") || flag_is(&f, "net")))
+			network = value_of(&f, argc, &i);
+		else if (run && flag_is(&f, "rm") && !f.value)
+			rm = 1;
 		else
-			exec_node(); /* -i, -t, -d, --format, --help, a cluster such as -it, an unknown flag */
+			exec_node(); /* -i, -t, -d, --format, --help, a cluster such as -it, a second --network, … */
 	}
-	if (argc - i < 2)
+	if (argc - i < (run ? 1 : 2))
 		exec_node(); /* the usage error */
 
 	/* The socket: --host as given, else $BERTH_HOST without unix://, else the default. */
@@ -138,7 +151,25 @@ int main(int argc, char **argv)
 	int fd = wire_connect(path);
 	if (fd < 0)
 		exec_node(); /* berthd not running: Node's message ("cannot reach berthd at …") */
+	/* A closed stdout or stderr is now EPIPE (status 141), as in Node. */
+	signal(SIGPIPE, SIG_IGN);
 
+	if (run) {
+		/* createRequest: --name, --network, -w and -u go as given, even empty. */
+		struct run_req r = {
+			.socket = path,
+			.image = argv[i],
+			.name = name,
+			.network = network,
+			.workdir = workdir,
+			.user = user,
+			.rm = rm,
+			.env = env,
+			.cmd = (const char **)argv + i + 1,
+		};
+		return verb_run(fd, &r);
+	}
+	/* execVerb: an empty -w or -u is left out. */
 	struct exec_req r = {
 		.socket = path,
 		.id = argv[i],

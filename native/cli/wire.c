@@ -27,6 +27,22 @@ void buf_uri(struct buf *b, const char *s)
 	}
 }
 
+void buf_form(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || strchr("*-._", c))
+			buf_add(b, (const char *)&c, 1);
+		else if (c == ' ')
+			buf_add(b, "+", 1);
+		else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+			buf_add(b, e, 3);
+		}
+	}
+}
+
 int wire_connect(const char *path)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};

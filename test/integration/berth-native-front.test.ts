@@ -1,5 +1,5 @@
 // berth's native front (native/cli, docs/native.md) against the Node CLI, black-box, as root: the
-// same `berth exec` cases through a copy of the front alone in a private directory (no berth-node
+// same `berth exec` and `berth run` cases through a copy of the front alone in a private directory (no berth-node
 // beside it, so a case it handed to Node would fail with "cannot run …/berth-node") and through the
 // Node bundle called directly (dist/bin/berth-node), with stdout, stderr and the exit status
 // compared byte for byte. The commands and forms the front does not handle reach Node: checked
@@ -46,6 +46,9 @@ function run(bin: string, args: string[], o: { env?: Record<string, string>; clo
 const show = (r: Result) =>
   `status ${r.code ?? r.signal}, stdout ${r.stdout.length} bytes, stderr: ${r.stderr.toString().slice(0, 400)}`;
 
+/** A container's id (run's errors name the container they made): the same in both runs' words. */
+const ids = (s: string) => s.replace(/\b[0-9a-f]{64}\b/g, '<id>');
+
 /** The same command line through the lone front and through Node: the same bytes and status. */
 async function same(args: string[], env: Record<string, string> = {}, closedStdout = false): Promise<Result> {
   const native = await run(LONE, args, { env, closedStdout });
@@ -54,7 +57,7 @@ async function same(args: string[], env: Record<string, string> = {}, closedStdo
   assert.equal(native.code, node.code, `native ${show(native)}; node ${show(node)}`);
   assert.equal(native.signal, node.signal);
   assert.ok(native.stdout.equals(node.stdout), `stdout differs: native ${show(native)}; node ${show(node)}`);
-  assert.equal(native.stderr.toString(), node.stderr.toString());
+  assert.equal(ids(native.stderr.toString()), ids(node.stderr.toString()));
   return native;
 }
 
@@ -155,6 +158,82 @@ describe('berth exec: native front and Node give the same', () => {
   });
 });
 
+describe('berth run: native front and Node give the same', () => {
+  const host = () => ['--host', d.socket];
+  const count = async () => (await d.client.list({ all: true })).length;
+
+  test('run --rm: output, status, and the container gone when it returns', async () => {
+    const before = await count();
+    const r = await same([
+      ...host(),
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'echo out; echo err >&2; exit 3',
+    ]);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout.toString(), 'out\n');
+    assert.equal(r.stderr.toString(), 'err\n');
+    assert.equal(await count(), before, 'both runs removed their container');
+    const f = await same([
+      ...host(),
+      'container',
+      'run',
+      '--rm',
+      '-e',
+      'A=1',
+      '--env=B=x y',
+      '-w',
+      '/tmp',
+      '-u',
+      'nobody',
+      '--',
+      'busybox',
+      'sh',
+      '-c',
+      'echo "$A|$B"; pwd; id -u',
+    ]);
+    assert.equal(f.stdout.toString(), '1|x y\n/tmp\n65534\n');
+    const big = await same([...host(), 'run', '--rm', 'busybox', 'sh', '-c', 'seq 1 500000; seq 1 300000 >&2']);
+    assert.ok(big.stdout.length > 3_000_000);
+    assert.equal(await count(), before);
+  });
+
+  test('run without --rm keeps the container; --name', async () => {
+    const before = await count();
+    const r = await same([...host(), 'run', 'busybox', 'echo', 'kept']);
+    assert.equal(r.stdout.toString(), 'kept\n');
+    assert.equal(await count(), before + 2);
+    const n = await same([...host(), 'run', '--rm', '--name', 'nf', 'busybox', 'true']);
+    assert.equal(n.code, 125, 'the name is taken (by the exec target)');
+    assert.match(n.stderr.toString(), /^berth: container name "nf" is already in use/);
+  });
+
+  test("docker's statuses: 127 not found, 126 not executable, 125 for berthd's refusal", async () => {
+    assert.equal((await same([...host(), 'run', '--rm', 'busybox', 'no-such-command'])).code, 127);
+    assert.equal((await same([...host(), 'run', '--rm', 'busybox', '/etc/passwd'])).code, 126);
+    const u = await same([...host(), 'run', '--rm', '-u', 'no-such-user', 'busybox', 'true']);
+    assert.equal(u.code, 125);
+    assert.match(u.stderr.toString(), /^berth: .*no-such-user/);
+    assert.equal((await same([...host(), 'run', '--rm', '--network', 'no-such-network', 'busybox', 'true'])).code, 125);
+  });
+
+  test('an image that is not here goes to Node, which pulls it', async () => {
+    const args = [...host(), 'run', '--rm', '127.0.0.1:1/no/such:image', 'true'];
+    const alone = await run(LONE, args);
+    assert.match(alone.stderr.toString(), /^berth: cannot run .*\/berth-node/, show(alone));
+    const front = await run(FRONT, args);
+    const node = await run(NODE_CLI, args);
+    assert.equal(front.code, node.code, `${show(front)}; ${show(node)}`);
+    assert.equal(front.stderr.toString(), node.stderr.toString());
+    assert.match(front.stderr.toString(), /^Unable to find image '127\.0\.0\.1:1\/no\/such:image' locally; pulling\n/);
+  });
+});
+
 describe('what the front hands to Node', () => {
   const host = () => ['--host', d.socket];
   const handed = [
@@ -165,6 +244,11 @@ describe('what the front hands to Node', () => {
     ['exec', 'nf'],
     ['exec', '-e'],
     ['exec', '--no-such-flag', 'nf', 'true'],
+    ['exec', '--detach-keys', 'ctrl-x,x', 'nf', 'true'],
+    ['run', '-i', '--rm', 'busybox', 'true'],
+    ['run', '--rm', '-e', 'NO_EQUALS_SIGN', 'busybox', 'true'],
+    ['run', '--rm', '--network', 'none', '--network', 'none', 'busybox', 'true'],
+    ['run', '--rm=true', 'busybox', 'true'],
     ['ps'],
   ];
   for (const args of handed)
