@@ -218,3 +218,43 @@ test('create: several EndpointsConfig join them all from API 1.44 (the mode firs
   assert.equal(one.network, undefined);
   assert.equal(one.networks, undefined);
 });
+
+test('create: a MAC address from Config.MacAddress before API 1.44, from the endpoint from 1.44, checked naming the field', () => {
+  const body = (mac: string, epMac: string) => ({
+    Image: 'x',
+    MacAddress: mac,
+    HostConfig: { NetworkMode: 'front' },
+    NetworkingConfig: { EndpointsConfig: { front: { MacAddress: epMac }, back: { MacAddress: '02:42:ac:11:00:0b' } } },
+  });
+  const new_ = toCreateRequest(body('', '02:42:AC:11:00:0A'), undefined, 'berth', '1.50');
+  assert.equal(new_.macAddress, '02:42:ac:11:00:0a');
+  assert.deepEqual(new_.networks, [{ network: 'back', macAddress: '02:42:ac:11:00:0b' }]);
+  const one = {
+    ...body('02:42:ac:11:00:0c', '02:42:ac:11:00:0d'),
+    NetworkingConfig: { EndpointsConfig: { front: { MacAddress: '02:42:ac:11:00:0d' } } },
+  };
+  // Before 1.44 the endpoint's field did not exist: dockerd discards it and takes Config's.
+  assert.equal(toCreateRequest(one, undefined, 'berth', '1.41').macAddress, '02:42:ac:11:00:0c');
+  assert.throws(
+    () => toCreateRequest(one, undefined, 'berth', '1.50'),
+    /the container-wide MAC address must match the endpoint-specific MAC address for the main network/,
+  );
+  assert.throws(
+    () => toCreateRequest(body('', '03:42:ac:11:00:0a'), undefined, 'berth', '1.50'),
+    (e) =>
+      dockerStatusOf(e) === 400 &&
+      /^--mac-address \(NetworkingConfig\.EndpointsConfig\.front\.MacAddress\) 03:42:ac:11:00:0a: a multicast/.test(
+        (e as Error).message,
+      ),
+  );
+  assert.throws(
+    () =>
+      toCreateRequest(
+        { Image: 'x', MacAddress: '02:42:ac:11:00:0a', HostConfig: { NetworkMode: 'host' } },
+        undefined,
+        'berth',
+        '1.41',
+      ),
+    /conflicting options: mac-address and the network mode/,
+  );
+});

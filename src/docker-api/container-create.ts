@@ -10,6 +10,7 @@ import type {
   SecurityOptions,
   UpdateRequest,
 } from '../engine/types.ts';
+import { checkMacAddress } from '../engine/container-request.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { refused } from './errors.ts';
 import { atLeast } from './versions.ts';
@@ -133,7 +134,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
 const UNSUPPORTED_CONFIG: Record<string, string> = {
   Domainname: '--domainname',
   Healthcheck: '--health-cmd',
-  MacAddress: '--mac-address',
   OnBuild: 'OnBuild',
   Shell: 'Shell',
 };
@@ -308,8 +308,13 @@ export function networkOf(mode: string | undefined, defaultNetwork: string): str
 
 type DockerEndpoint = NonNullable<NonNullable<DockerConfig['NetworkingConfig']>['EndpointsConfig']>[string];
 
-/** One endpoint of NetworkingConfig: its aliases and IPv4 address; anything else it sets is refused naming it. */
-function endpointOf(n: string, ep: DockerEndpoint): { aliases: string[]; ipv4Address?: string } {
+type Endpoint = { aliases: string[]; ipv4Address?: string; macAddress?: string };
+
+/**
+ * One endpoint of NetworkingConfig: its aliases, IPv4 address and (from API 1.44, which added the
+ * field; dockerd discards it before) MAC address; anything else it sets is refused naming it.
+ */
+function endpointOf(n: string, ep: DockerEndpoint, version: string): Endpoint {
   const ipam = (ep?.IPAMConfig ?? {}) as { IPv4Address?: string };
   if (
     ep &&
@@ -319,14 +324,45 @@ function endpointOf(n: string, ep: DockerEndpoint): { aliases: string[]; ipv4Add
       EndpointID: '',
       Aliases: null,
       DNSNames: null,
+      MacAddress: '',
       IPAMConfig: { ...ipam, IPv4Address: '' },
     })
   )
     throw refused(
       `NetworkingConfig.EndpointsConfig.${n}`,
-      'berth takes Aliases and IPAMConfig.IPv4Address; the kernel gives MAC addresses',
+      'berth takes Aliases, IPAMConfig.IPv4Address and MacAddress',
     );
-  return { aliases: ep?.Aliases ?? [], ...(ipam.IPv4Address ? { ipv4Address: ipam.IPv4Address } : {}) };
+  const mac = atLeast(version, '1.44') && typeof ep?.MacAddress === 'string' ? ep.MacAddress : '';
+  return {
+    aliases: ep?.Aliases ?? [],
+    ...(ipam.IPv4Address ? { ipv4Address: ipam.IPv4Address } : {}),
+    ...(mac
+      ? { macAddress: checkMacAddress(mac, `--mac-address (NetworkingConfig.EndpointsConfig.${n}.MacAddress)`) }
+      : {}),
+  };
+}
+
+/**
+ * Config.MacAddress, the container-wide MAC address of API versions before 1.44 (deprecated from
+ * 1.44, still taken until 1.52): the main network's, as dockerd moves it there; from 1.44 an
+ * endpoint's own MacAddress must then be the same (dockerd's words).
+ */
+function containerWideMac(
+  body: DockerConfig,
+  hc: DockerHostConfig,
+  main: Endpoint,
+  mode: string | undefined,
+): Endpoint {
+  const wide = typeof body.MacAddress === 'string' ? body.MacAddress : '';
+  if (!wide) return main;
+  if (mode === 'host' || mode === 'none' || mode?.startsWith('container:') || hc.NetworkMode === 'host')
+    throw invalidArgument('conflicting options: mac-address and the network mode');
+  const mac = checkMacAddress(wide, '--mac-address (Config.MacAddress)');
+  if (main.macAddress && main.macAddress !== mac)
+    throw invalidArgument(
+      'the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty',
+    );
+  return { ...main, macAddress: mac };
 }
 
 /**
@@ -347,21 +383,27 @@ function endpointsOf(body: DockerConfig, hc: DockerHostConfig, defaultNetwork: s
   const network = networkOf(modeName, defaultNetwork);
   const same = (k: string) => networkOf(k, defaultNetwork) === network;
   const firstEp = eps.find(([k]) => modeName === undefined || k === modeName || same(k));
-  const first = firstEp ? endpointOf(firstEp[0], firstEp[1]) : { aliases: [] };
+  const first = containerWideMac(
+    body,
+    hc,
+    firstEp ? endpointOf(firstEp[0], firstEp[1], version) : { aliases: [] },
+    modeName,
+  );
   // dockerd's rule: the default network resolves no names but the container's own.
   if (first.aliases.length && !network)
     throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
   const networks: EndpointRequest[] = [];
   for (const [k, ep] of eps) {
     if (ep === firstEp?.[1] && k === firstEp[0]) continue;
-    const e = endpointOf(k, ep);
+    const e = endpointOf(k, ep, version);
     networks.push({
       network: networkOf(k, defaultNetwork) ?? defaultNetwork,
       ...(e.aliases.length ? { aliases: [...new Set(e.aliases)] } : {}),
       ...(e.ipv4Address ? { ipv4Address: e.ipv4Address } : {}),
+      ...(e.macAddress ? { macAddress: e.macAddress } : {}),
     });
   }
-  return { network, aliases: first.aliases, ipv4Address: first.ipv4Address, networks };
+  return { network, aliases: first.aliases, ipv4Address: first.ipv4Address, macAddress: first.macAddress, networks };
 }
 
 export function toCreateRequest(
@@ -405,7 +447,7 @@ export function toCreateRequest(
     }
   }
 
-  const { network, aliases, ipv4Address, networks } = endpointsOf(body, hc, defaultNetwork, version);
+  const { network, aliases, ipv4Address, macAddress, networks } = endpointsOf(body, hc, defaultNetwork, version);
   const cpus = cpusOf(hc);
 
   const cmd = strings(body.Cmd);
@@ -428,6 +470,7 @@ export function toCreateRequest(
   if (network) req.network = network;
   if (aliases.length) req.aliases = [...new Set(aliases)];
   if (ipv4Address) req.ipv4Address = ipv4Address;
+  if (macAddress) req.macAddress = macAddress;
   if (networks.length) req.networks = networks;
   if (hc.Memory) req.memory = hc.Memory;
   if (hc.MemorySwap) req.memorySwap = hc.MemorySwap;

@@ -42,6 +42,7 @@ function endpoint(
   aliases: string[] | null,
   ipv4Address: string,
   dnsNames: string[] | null,
+  requestedMac: string,
 ) {
   const cidr = a.ips?.find((ip) => ip.includes('.')) ?? '';
   const [ip = '', len] = cidr.split('/');
@@ -49,7 +50,7 @@ function endpoint(
     IPAMConfig: ipv4Address ? { IPv4Address: ipv4Address } : null,
     Links: null,
     Aliases: aliases,
-    MacAddress: a.mac ?? '',
+    MacAddress: a.mac ?? requestedMac,
     NetworkID: name,
     EndpointID: ip ? `${id.slice(0, 32)}${name}`.slice(0, 64) : '',
     Gateway: a.gateway ?? '',
@@ -107,6 +108,8 @@ export function networksOf(
       user ? aliases : null,
       ep.ipv4Address,
       user ? endpointDnsNames({ id: c.id, name: c.name, hostname: c.request.hostname }, ep.aliases) : null,
+      // A stopped container shows the address it asked for, which it gets again at its start.
+      ep.macAddress ?? '',
     );
     if (!dnsField) delete (e as { DNSNames?: unknown }).DNSNames;
     out[dockerNetworkName(n, defaultNetwork)] = e;
@@ -365,6 +368,8 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
       Entrypoint: req.entrypoint ?? x.imageConfig?.Entrypoint ?? null,
       OnBuild: null,
       Labels: c.labels,
+      // The container-wide field of clients before API 1.44 (the main network's endpoint since).
+      ...(req.macAddress && !atLeast(version, '1.44') ? { MacAddress: req.macAddress } : {}),
       ...(req.stopSignal ? { StopSignal: req.stopSignal } : {}),
       ...(req.stopTimeout !== undefined ? { StopTimeout: req.stopTimeout } : {}),
     },

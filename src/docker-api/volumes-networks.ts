@@ -3,12 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../engine/engine.ts';
 import { pruneNetworks } from '../engine/system-prune.ts';
+import { checkMacAddress } from '../engine/container-request.ts';
 import type { NetworkInfo, VolumeInfo } from '../engine/types.ts';
 import { ErrorCode, errorMessage, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
 import { dockerNetworkName, engineNetworkName } from './container-shapes.ts';
 import { DockerStatusError, orNoSuch, refused } from './errors.ts';
 import { filters, flag } from './query.ts';
 import type { ServerResponse } from 'node:http';
+import { atLeast } from './versions.ts';
 import { Created, type DockerRouter, NO_CONTENT, readJsonBody, STREAMED } from './server.ts';
 
 function dockerVolume(v: VolumeInfo) {
@@ -318,7 +320,6 @@ export function volumeNetworkRoutes(r: DockerRouter): void {
     if (ep.IPAMConfig?.LinkLocalIPs?.length)
       throw refused('network connect --link-local-ip', 'berth networks are IPv4');
     if (ep.Links?.length) throw refused('network connect --link', 'legacy links are not supported; use a user network');
-    if (ep.MacAddress) throw refused('EndpointConfig.MacAddress', 'the kernel gives each interface its address');
     if (ep.DriverOpts && Object.keys(ep.DriverOpts).length)
       throw refused('network connect --driver-opt', 'the berth engine takes no driver options');
     const name = (await inspectNetwork(c.engine, c.params.id!)).name;
@@ -327,6 +328,10 @@ export function volumeNetworkRoutes(r: DockerRouter): void {
       await c.engine.containers.connect(ctr.id, name, {
         ...(ep.Aliases?.length ? { aliases: ep.Aliases } : {}),
         ...(ep.IPAMConfig?.IPv4Address ? { ipv4Address: ep.IPAMConfig.IPv4Address } : {}),
+        // The field came with API 1.44 (dockerd itself honours it on connect from 1.54).
+        ...(ep.MacAddress && atLeast(c.version, '1.44')
+          ? { macAddress: checkMacAddress(ep.MacAddress, 'EndpointConfig.MacAddress') }
+          : {}),
       });
     } catch (e) {
       // libnetwork's refusal of a second endpoint by one name is a 403 Forbidden.

@@ -11,11 +11,12 @@ import { isLive } from '../metadata/container-status.ts';
 import type { EndpointRecord } from '../metadata/metadata-store.ts';
 import type { Container, ContainerContext } from './container-context.ts';
 import { CONTAINER_NAME } from './container-names.ts';
+import { checkMacAddress } from './container-request.ts';
 import { ensureDns, writeDnsResolvConf } from './container-dns.ts';
 import { refreshHosts, releaseNetwork, rewriteHosts } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
 
-export type ConnectOptions = { aliases?: string[]; ipv4Address?: string };
+export type ConnectOptions = { aliases?: string[]; ipv4Address?: string; macAddress?: string };
 
 /** The interface a running container's next network gets: the first ethN none of its attachments has. */
 async function freeIfName(ctx: ContainerContext, id: string): Promise<string> {
@@ -70,6 +71,7 @@ export async function checkEndpoint(
     if (typeof info.subnet === 'string' && !inSubnet(o.ipv4Address, info.subnet))
       throw invalidArgument(`no configured subnet or ip-range contain the IP address ${o.ipv4Address}`);
   }
+  if (o.macAddress !== undefined) checkMacAddress(o.macAddress, 'macAddress');
 }
 
 function inSubnet(ip: string, cidr: string): boolean {
@@ -93,7 +95,12 @@ export async function connectNetwork(
   await ctx.lock.run(id, async () => {
     const c = ctx.store.getContainer(id);
     await checkConnect(ctx, c, network, o);
-    const ep: EndpointRecord = { network, aliases: [...new Set(o.aliases ?? [])], ipv4Address: o.ipv4Address ?? '' };
+    const ep: EndpointRecord = {
+      network,
+      aliases: [...new Set(o.aliases ?? [])],
+      ipv4Address: o.ipv4Address ?? '',
+      ...(o.macAddress ? { macAddress: checkMacAddress(o.macAddress, 'macAddress') } : {}),
+    };
     const live = isLive(c.status);
     if (!ctx.store.addEndpoint(id, ep)) {
       if (live) throw alreadyExists(`endpoint with name ${c.name} already exists in network ${network}`);
@@ -122,6 +129,7 @@ async function attachEndpoint(ctx: ContainerContext, c: Container, ep: EndpointR
     aliases: [c.name, ...ep.aliases],
     ifName,
     ...(ep.ipv4Address ? { ipv4Address: ep.ipv4Address } : {}),
+    ...(ep.macAddress ? { macAddress: ep.macAddress } : {}),
     ...(ifName !== 'eth0' ? { defaultRoute: false } : {}),
   });
   ctx.store.putAttachment(c.id, ep.network, result);

@@ -13,7 +13,7 @@ import { resolveDevices } from './container-devices.ts';
 import { checkEndpoint } from './container-connect.ts';
 import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
-import { checkCreateRequest, publishedPorts } from './container-request.ts';
+import { checkCreateRequest, checkMacAddress, publishedPorts } from './container-request.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { faultPoint } from './fault-points.ts';
 import { checkHugepageLimits } from './hugepages.ts';
@@ -260,11 +260,17 @@ function initialEndpoints(ctx: ContainerContext, req: CreateRequest): EndpointRe
   const network = req.network ?? ctx.o.network.defaultNetwork;
   if (req.sandbox || network === 'host' || network === 'none' || ctx.o.network.name === 'none') return [];
   return [
-    { network, aliases: req.aliases ?? [], ipv4Address: req.ipv4Address ?? '' },
-    ...(req.networks ?? []).map((ep) => ({
+    {
+      network,
+      aliases: req.aliases ?? [],
+      ipv4Address: req.ipv4Address ?? '',
+      ...(req.macAddress ? { macAddress: checkMacAddress(req.macAddress, 'macAddress') } : {}),
+    },
+    ...(req.networks ?? []).map((ep, i) => ({
       network: ep.network,
       aliases: [...new Set(ep.aliases ?? [])],
       ipv4Address: ep.ipv4Address ?? '',
+      ...(ep.macAddress ? { macAddress: checkMacAddress(ep.macAddress, `networks[${i}].macAddress`) } : {}),
     })),
   ];
 }

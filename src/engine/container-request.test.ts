@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode, isBerthError } from '../errors/errors.ts';
-import { checkCreateRequest, publishedPorts } from './container-request.ts';
+import { checkCreateRequest, checkMacAddress, publishedPorts } from './container-request.ts';
 import type { CreateRequest } from './types.ts';
 
 const invalid = (re: RegExp) => (e: unknown) =>
@@ -77,5 +77,24 @@ test('network aliases: names as container names are, and only where names resolv
   assert.throws(
     () => checkCreateRequest({ image: 'b', network: 'none', aliases: ['web'] }),
     /network aliases: network none has no names to resolve/,
+  );
+});
+
+test('MAC addresses: six hex pairs, unicast, not all zero, in lower case with colons; the error names the field', () => {
+  assert.equal(checkMacAddress('02:42:AC:11:00:09', 'f'), '02:42:ac:11:00:09');
+  assert.equal(checkMacAddress('02-42-ac-11-00-0a', 'f'), '02:42:ac:11:00:0a');
+  for (const bad of ['zz:42:ac:11:00:02', '02:42:ac:11:00', '02:42-ac:11:00:02', '', 7])
+    assert.throws(
+      () => checkMacAddress(bad, 'networks[0].macAddress'),
+      invalid(/^networks\[0\]\.macAddress .*six hex pairs/),
+    );
+  assert.throws(
+    () => checkMacAddress('01:00:5e:00:00:01', 'macAddress'),
+    invalid(/^macAddress 01:00:5e:00:00:01: a multicast/),
+  );
+  assert.throws(() => checkMacAddress('00:00:00:00:00:00', 'macAddress'), invalid(/all-zero/));
+  assert.throws(
+    () => checkCreateRequest({ image: 'x', network: 'host', macAddress: '02:42:ac:11:00:02' } as CreateRequest),
+    invalid(/conflicting options: mac-address and the network mode/),
   );
 });

@@ -9,6 +9,28 @@ import { checkDeviceCgroupRules } from './devices.ts';
 import { parseRestartPolicy } from './restart-policy.ts';
 import type { CreateRequest, PortMapping } from './types.ts';
 
+/**
+ * A MAC address an endpoint asks for, in its canonical form (lower case, colons): six hex pairs
+ * (`:` or `-` between them), unicast (the first octet's lowest bit clear) and not all zero, else
+ * an error naming `field`.
+ */
+export function checkMacAddress(mac: unknown, field: string): string {
+  const text = typeof mac === 'string' ? mac.trim() : '';
+  const m = /^([0-9a-fA-F]{2})([:-])[0-9a-fA-F]{2}(?:\2[0-9a-fA-F]{2}){4}$/.exec(text);
+  if (!m)
+    throw invalidArgument(
+      `${field} ${JSON.stringify(mac)}: expected a MAC address of six hex pairs, such as 02:42:ac:11:00:02`,
+    );
+  const norm = text.toLowerCase().replaceAll('-', ':');
+  if (Number.parseInt(m[1]!, 16) & 1)
+    throw invalidArgument(
+      `${field} ${norm}: a multicast address (the first octet's lowest bit is set); expected a unicast one, such as 02:42:ac:11:00:02`,
+    );
+  if (norm === '00:00:00:00:00:00')
+    throw invalidArgument(`${field} ${norm}: the all-zero address; expected a unicast one, such as 02:42:ac:11:00:02`);
+  return norm;
+}
+
 /** Throws on the first field that is wrong; returns the parsed restart policy. */
 export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyName; max: number } {
   if (!req || typeof req.image !== 'string' || req.image === '')
@@ -26,6 +48,13 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
   if (req.aliases?.length && (req.network === 'host' || req.network === 'none'))
     throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
   checkDeviceCgroupRules(req.deviceCgroupRules);
+  if (req.macAddress !== undefined) {
+    checkMacAddress(req.macAddress, 'macAddress');
+    if (req.network === 'host' || req.network === 'none' || req.sandbox)
+      throw invalidArgument('conflicting options: mac-address and the network mode');
+  }
+  for (const [i, ep] of (Array.isArray(req.networks) ? req.networks : []).entries())
+    if (ep?.macAddress !== undefined) checkMacAddress(ep.macAddress, `networks[${i}].macAddress`);
   if (req.ipv4Address !== undefined) {
     if (isIP(req.ipv4Address) !== 4 || req.ipv4Address === '0.0.0.0')
       throw invalidArgument(`ipv4Address ${JSON.stringify(req.ipv4Address)}: expected an IPv4 address`);

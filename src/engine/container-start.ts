@@ -95,6 +95,7 @@ export async function startTask(
           aliases: [c.name, ...ep.aliases],
           ifName: `eth${i}`,
           ...(ep.ipv4Address ? { ipv4Address: ep.ipv4Address } : {}),
+          ...(ep.macAddress ? { macAddress: ep.macAddress } : {}),
           ...(i > 0 ? { defaultRoute: false } : {}),
         });
         attached.push(ep.network);

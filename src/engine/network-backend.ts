@@ -15,6 +15,8 @@ export type AttachOptions = {
   ifName?: string;
   /** The address to take on the network (docker's IPAMConfig.IPv4Address); default the next free one. */
   ipv4Address?: string;
+  /** The interface's MAC address (docker's --mac-address); default one the kernel picks. */
+  macAddress?: string;
   /** False on a container's second and later networks: the first holds the default route. */
   defaultRoute?: boolean;
 };

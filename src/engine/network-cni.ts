@@ -61,6 +61,7 @@ export class CniNetworking implements NetworkBackend {
       aliases: opts.aliases,
       ...(opts.ifName ? { ifName: opts.ifName } : {}),
       ...(opts.ipv4Address ? { ipv4Address: opts.ipv4Address } : {}),
+      ...(opts.macAddress ? { mac: opts.macAddress } : {}),
       ...(opts.defaultRoute === false ? { defaultRoute: false } : {}),
     });
     faultPoint('network.attached');

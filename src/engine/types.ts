@@ -70,6 +70,8 @@ export type CreateRequest = {
   aliases?: string[];
   /** The container's address on its network (docker's --ip, IPAMConfig.IPv4Address); default the next free one. */
   ipv4Address?: string;
+  /** The MAC address of its interface on that network (docker's --mac-address); default one the kernel picks. */
+  macAddress?: string;
   /**
    * Networks joined at create beside `network`, after it and in this order (docker's several
    * EndpointsConfig, `--network a --network b`); the first network keeps the default route.
@@ -264,10 +266,10 @@ export type ContainerDetails = ContainerSummary & {
 };
 
 /** One more network to join at create, with its names there and the address it asks for. */
-export type EndpointRequest = { network: string; aliases?: string[]; ipv4Address?: string };
+export type EndpointRequest = { network: string; aliases?: string[]; ipv4Address?: string; macAddress?: string };
 
 /** A container's place on one network: its names there beside its own, and the address it asked for ('' for any). */
-export type ContainerEndpoint = { network: string; aliases: string[]; ipv4Address: string };
+export type ContainerEndpoint = { network: string; aliases: string[]; ipv4Address: string; macAddress?: string };
 
 export type ExitResult = { exitCode: number; signal: string | null; oomKilled: boolean; finishedAt: string };
 

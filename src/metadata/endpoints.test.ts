@@ -83,3 +83,36 @@ test('endpoints keep their connection order, refuse a second connect to one netw
     s.close();
   }
 });
+
+test('migration 9 gives endpoints of before it no MAC address; one asked for is kept with its endpoint', () => {
+  const path = join(dir, 'v8.db');
+  const old = new DatabaseSync(path);
+  migrate(
+    old,
+    MIGRATIONS.filter((m) => m.version <= 8),
+  );
+  old
+    .prepare(
+      "INSERT INTO containers (id, name, image_ref, image_id, config, runtime, snapshot_key, created_at) VALUES ('m', 'm', 'busybox', 'sha256:bb', '{}', 'runc', 'km', '2020-01-01T00:00:00Z')",
+    )
+    .run();
+  old.prepare("INSERT INTO container_endpoints (container_id, network, seq) VALUES ('m', 'front', 0)").run();
+  old.close();
+  const s = new MetadataStore(path);
+  try {
+    assert.ok(s.schemaVersion >= 9);
+    assert.deepEqual(s.endpoints('m'), [{ network: 'front', aliases: [], ipv4Address: '' }]);
+    assert.equal(
+      s.addEndpoint('m', { network: 'back', aliases: [], ipv4Address: '', macAddress: '02:42:ac:11:00:09' }),
+      true,
+    );
+    assert.deepEqual(s.endpoints('m')[1], {
+      network: 'back',
+      aliases: [],
+      ipv4Address: '',
+      macAddress: '02:42:ac:11:00:09',
+    });
+  } finally {
+    s.close();
+  }
+});

@@ -58,7 +58,7 @@ export type VolumeRecord = {
 };
 /** A host port berthd chose for a `-p CONTAINER_PORT` mapping; kept while the container exists. */
 /** A container's endpoint on one network: the names it has there beside its own, and the IPv4 address it asked for ('' for any). */
-export type EndpointRecord = { network: string; aliases: string[]; ipv4Address: string };
+export type EndpointRecord = { network: string; aliases: string[]; ipv4Address: string; macAddress?: string };
 
 export type PortAllocation = {
   containerId: string;
@@ -366,13 +366,14 @@ export class MetadataStore<Config = unknown> {
   endpoints(containerId: string): EndpointRecord[] {
     const rows = this.db
       .prepare(
-        'SELECT network, aliases, ipv4_address FROM container_endpoints WHERE container_id = ? ORDER BY seq, network',
+        'SELECT network, aliases, ipv4_address, mac_address FROM container_endpoints WHERE container_id = ? ORDER BY seq, network',
       )
       .all(containerId) as Raw[];
     return rows.map((r) => ({
       network: String(r.network),
       aliases: JSON.parse(String(r.aliases)) as string[],
       ipv4Address: String(r.ipv4_address),
+      ...(r.mac_address ? { macAddress: String(r.mac_address) } : {}),
     }));
   }
 
@@ -380,10 +381,10 @@ export class MetadataStore<Config = unknown> {
   addEndpoint(containerId: string, ep: EndpointRecord): boolean {
     const r = this.db
       .prepare(
-        `INSERT OR IGNORE INTO container_endpoints (container_id, network, aliases, ipv4_address, seq)
-         SELECT ?, ?, ?, ?, COALESCE(MAX(seq) + 1, 0) FROM container_endpoints WHERE container_id = ?`,
+        `INSERT OR IGNORE INTO container_endpoints (container_id, network, aliases, ipv4_address, mac_address, seq)
+         SELECT ?, ?, ?, ?, ?, COALESCE(MAX(seq) + 1, 0) FROM container_endpoints WHERE container_id = ?`,
       )
-      .run(containerId, ep.network, JSON.stringify(ep.aliases), ep.ipv4Address, containerId);
+      .run(containerId, ep.network, JSON.stringify(ep.aliases), ep.ipv4Address, ep.macAddress ?? '', containerId);
     return Number(r.changes) > 0;
   }
 

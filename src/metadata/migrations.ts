@@ -173,6 +173,14 @@ export const MIGRATIONS: readonly Migration[] = [
           AND COALESCE(json_extract(config, '$.request.network'), '') NOT IN ('host', 'none');
     `,
   },
+  {
+    version: 9,
+    name: 'endpoint MAC addresses',
+    // The MAC address an endpoint asked for (docker's --mac-address, EndpointSettings.MacAddress),
+    // given to CNI at each attach so that a stopped and started container keeps it; '' for one the
+    // kernel picks.
+    sql: `ALTER TABLE container_endpoints ADD COLUMN mac_address TEXT NOT NULL DEFAULT '';`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

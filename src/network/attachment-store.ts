@@ -26,7 +26,7 @@ export interface AttachmentRecord {
   netns: string;
   config: CniConfList;
   /** `ips`: the address asked for, with the subnet's prefix length (host-local's `ips` capability). */
-  capabilityArgs: { portMappings?: PortMapping[]; ips?: string[] };
+  capabilityArgs: { portMappings?: PortMapping[]; ips?: string[]; mac?: string };
   aliases: string[];
   /** RFC 3339. */
   created: string;

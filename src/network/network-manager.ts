@@ -114,6 +114,8 @@ export interface AttachOptions {
   ifName?: string;
   /** An address of the network's subnet to take instead of the next free one (docker's --ip). */
   ipv4Address?: string;
+  /** The interface's MAC address (the bridge plugin's `mac` capability); default one the kernel picks. */
+  mac?: string;
   /**
    * Whether this interface gets the default route (default true). A container on several networks
    * has one default route, through its first network, as docker's containers do.
@@ -423,6 +425,7 @@ export class NetworkManager {
         capabilityArgs: {
           ...(portMappings.length > 0 ? { portMappings } : {}),
           ...(opts.ipv4Address ? { ips: [`${opts.ipv4Address}/${parseCidr(n.meta.subnet).bits}`] } : {}),
+          ...(opts.mac ? { mac: opts.mac } : {}),
         },
         aliases,
         created: new Date().toISOString(),
@@ -611,7 +614,7 @@ function keptAddress(link: LinkInfo, taken: Ipv4Prefix[]): { subnet: Ipv4Prefix;
  * hands to host-local) and without the default route on a container's second and later networks.
  */
 function attachConfig(n: StoredNetwork, containerId: string, opts: AttachOptions): CniConfList {
-  if (!opts.ipv4Address && opts.defaultRoute !== false) return n.conflist;
+  if (!opts.ipv4Address && !opts.mac && opts.defaultRoute !== false) return n.conflist;
   const config = structuredClone(n.conflist);
   const bridge = config.plugins.find((p) => p.type === 'bridge');
   if (!bridge) return config;
@@ -624,6 +627,11 @@ function attachConfig(n: StoredNetwork, containerId: string, opts: AttachOptions
     if (opts.ipv4Address === n.meta.gateway)
       throw invalidArgument(`${where} ${opts.ipv4Address} is the network's gateway`);
     bridge.capabilities = { ...(bridge.capabilities ?? {}), ips: true };
+  }
+  if (opts.mac) {
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(opts.mac))
+      throw invalidArgument(`attach ${containerId} to ${n.name}: mac "${opts.mac}": expected six lower-case hex pairs`);
+    bridge.capabilities = { ...(bridge.capabilities ?? {}), mac: true };
   }
   if (opts.defaultRoute === false) {
     const ipam = bridge.ipam as { routes?: unknown[] } | undefined;

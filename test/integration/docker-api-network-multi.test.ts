@@ -202,3 +202,75 @@ test("embedded DNS as dockerd's: a short ID, name.network and alias.network on t
   assert.deepEqual(old[NET_A]!.Aliases, ['www', short]);
   await ok(d28('rm', '-f', 'web', 'asker', 'stranger'));
 });
+
+test('--mac-address: set through CNI, seen inside the container and in inspect, kept across stop/start; per endpoint from API 1.44', async () => {
+  const macOf = async (name: string, ifName: string) =>
+    (await ok(d28('exec', name, 'cat', `/sys/class/net/${ifName}/address`))).trim();
+  const [m1, m2, m3, m4] = ['02:42:c0:a8:10:01', '02:42:c0:a8:10:02', '02:42:c0:a8:10:03', '02:42:c0:a8:10:04'];
+  // docker 28 (API 1.50): the main endpoint's MacAddress, and a second network's own.
+  await ok(
+    d28(
+      'run',
+      '-d',
+      '--name',
+      'mac28',
+      '--network',
+      NET_A,
+      '--mac-address',
+      m1.toUpperCase(),
+      '--network',
+      `name=${NET_B},mac-address=${m2}`,
+      'busybox',
+      'sleep',
+      '1000',
+    ),
+  );
+  assert.equal(await macOf('mac28', 'eth0'), m1);
+  assert.equal(await macOf('mac28', 'eth1'), m2);
+  const nets = await networksOf('mac28');
+  assert.equal(nets[NET_A]!.MacAddress, m1);
+  assert.equal(nets[NET_B]!.MacAddress, m2);
+  await ok(d28('stop', '-t', '0', 'mac28'));
+  assert.equal((await networksOf('mac28'))[NET_A]!.MacAddress, m1);
+  await ok(d28('start', 'mac28'));
+  assert.equal(await macOf('mac28', 'eth0'), m1);
+  assert.equal(await macOf('mac28', 'eth1'), m2);
+
+  // The 20.10 client (API 1.41) sends Config.MacAddress: the default network's interface gets it.
+  await ok(
+    docker(DOCKER_CLIENTS[1].bin, 'run', '-d', '--name', 'mac20', '--mac-address', m3, 'busybox', 'sleep', '1000'),
+  );
+  assert.equal(await macOf('mac20', 'eth0'), m3);
+  assert.equal((await ok(d28('inspect', '--format', '{{.NetworkSettings.MacAddress}}', 'mac20'))).trim(), m3);
+  // connect with EndpointConfig.MacAddress (API 1.44 and later).
+  const con = await dockerRequest(SOCK, 'POST', `/v1.50/networks/${NET_B}/connect`, {
+    Container: 'mac20',
+    EndpointConfig: { MacAddress: m4 },
+  });
+  assert.equal(con.status, 200, con.body);
+  assert.equal(await macOf('mac20', 'eth1'), m4);
+  assert.equal((await networksOf('mac20'))[NET_B]!.MacAddress, m4);
+
+  // Hostile values: 400 naming the field (docker run exits 125), nothing made.
+  const multi = await d28('run', '-d', '--name', 'macbad', '--mac-address', '01:00:5e:00:00:01', 'busybox', 'true');
+  assert.equal(multi.code, 125, multi.stderr);
+  assert.match(multi.stderr, /MacAddress\) 01:00:5e:00:00:01: a multicast address/);
+  const zero = await dockerRequest(SOCK, 'POST', '/v1.50/containers/create', {
+    Image: 'busybox',
+    HostConfig: { NetworkMode: NET_A },
+    NetworkingConfig: { EndpointsConfig: { [NET_A]: { MacAddress: '00:00:00:00:00:00' } } },
+  });
+  assert.equal(zero.status, 400, zero.body);
+  assert.match(
+    JSON.parse(zero.body).message,
+    new RegExp(`EndpointsConfig\\.${NET_A}\\.MacAddress\\) 00:00:00:00:00:00: the all-zero`),
+  );
+  const badConnect = await dockerRequest(SOCK, 'POST', `/v1.50/networks/${NET_A}/connect`, {
+    Container: 'mac20',
+    EndpointConfig: { MacAddress: '02:42' },
+  });
+  assert.equal(badConnect.status, 400, badConnect.body);
+  assert.match(JSON.parse(badConnect.body).message, /^EndpointConfig\.MacAddress "02:42": expected a MAC address/);
+  assert.equal((await d28('inspect', 'macbad')).code, 1);
+  await ok(d28('rm', '-f', 'mac28', 'mac20'));
+});
