@@ -375,8 +375,10 @@ export function containerRoutes(r: DockerRouter): void {
             await replay(socket);
             if (!stream) return socket.end();
             const now = c.engine.containers.resolve(d.id);
-            if (now.status === 'created') {
-              // `docker run` attaches before it starts: the start hands this connection the process's stream.
+            if (now.status === 'created' || now.status === 'stopped') {
+              // `docker run` and `docker start -a` attach before they start (an exited container too,
+              // as dockerd keeps such an attach for the next run): the start hands this connection
+              // the process's stream.
               c.state.addPendingAttach(d.id, {
                 socket,
                 options: attachOptions,

@@ -909,7 +909,7 @@ test('the wire: /_ping GET and HEAD headers, versions outside 1.41-1.50 refused,
   );
 });
 
-test('docker 28: events streams as containers come and go; start -a runs a created container attached', async () => {
+test('docker 28: events streams as containers come and go; start -a runs a created and an exited container attached', async () => {
   const bin = CLIENTS[0].bin;
   const { spawn } = await import('node:child_process');
   const ev = spawn(bin, [
@@ -933,6 +933,9 @@ test('docker 28: events streams as containers come and go; start -a runs a creat
     assert.equal(made.code, 0, made.stderr);
     const start = await docker(bin, 'start', '-a', 'evs');
     assert.deepEqual([start.code, start.stdout], [7, 'attached\n'], start.stderr);
+    // An exited container runs attached again (the attach comes before the start, as for a created one).
+    const again = await docker(bin, 'start', '-a', 'evs');
+    assert.deepEqual([again.code, again.stdout], [7, 'attached\n'], again.stderr);
     await until('start and die streamed', () => out.includes('start evs\n') && out.includes('die evs\n'));
   } finally {
     ev.kill();

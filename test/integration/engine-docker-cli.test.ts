@@ -478,6 +478,9 @@ test('start -a attaches and exits with the container status; container prune --f
   const s = await berth('start', '-a', 'sa1');
   assert.equal(s.code, 4, s.stderr);
   assert.equal(s.stdout, 'attached\n');
+  // An exited container runs attached again.
+  const again = await berth('start', '-a', 'sa1');
+  assert.deepEqual([again.code, again.stdout], [4, 'attached\n'], again.stderr);
   assert.equal((await berth('create', '--name', 'sa2', 'busybox', 'true')).code, 0);
   const p = await berth('container', 'prune', '-f', '--filter', 'label!=keep=yes');
   assert.equal(p.code, 0, p.stderr);
