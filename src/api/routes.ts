@@ -163,7 +163,10 @@ export function apiRouter(): Router {
     const refs = c.query.getAll('ref');
     if (refs.length === 0) throw invalidArgument('rmi: at least one query ref is required');
     // ImageService refuses an image a container was made from unless forced (docker's conflict).
-    const res = await c.engine.images.remove(refs, { force: flag(c.query, 'force') });
+    const res = await c.engine.images.remove(refs, {
+      force: flag(c.query, 'force'),
+      noprune: flag(c.query, 'noprune'),
+    });
     for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
     return res;
   });

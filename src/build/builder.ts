@@ -24,7 +24,7 @@ import {
 } from '../errors/errors.ts';
 import { resolveName } from '../images/image-name.ts';
 import { mapLimit } from '../images/limit.ts';
-import { type ImageService, UNNAMED_REPOSITORY } from '../images/image-service.ts';
+import { type ImageService, PARENT_LABEL, UNNAMED_REPOSITORY } from '../images/image-service.ts';
 import {
   type Descriptor,
   type History,
@@ -182,6 +182,9 @@ class Build {
   readonly #id = randomBytes(6).toString('hex');
   #tmpCount = 0;
   readonly #stageResults = new Map<number, State>();
+  /** The stored image a FROM state was read from (its image ID), and each stage's base image ID. */
+  readonly #fromImageIds = new WeakMap<State, string>();
+  readonly #baseIds = new Map<number, string>();
   readonly #usedArgs = new Set<string>();
   readonly #globalArgs = new Map<string, string | undefined>();
   #step = 0;
@@ -335,7 +338,7 @@ class Build {
           .join(' ')}`,
       );
     }
-    return this.#commit(state);
+    return this.#commit(state, this.#baseIds.get(target.index));
   }
 
   #targetStage(): Stage {
@@ -410,6 +413,10 @@ class Build {
     const label = stage.name ?? String(stage.index);
     const baseRef = this.#expand(stage.base, this.#globalEnv(), stage.line);
     const s: StageRun = { stage, label, state: await this.#from(stage, baseRef), args: new Map() };
+    // The image ID the stage stands on (a FROM of an earlier stage: that stage's), the built image's parent.
+    const earlier = this.#stageByRef(baseRef, stage.index);
+    const baseId = earlier ? this.#baseIds.get(earlier.index) : this.#fromImageIds.get(s.state);
+    if (baseId) this.#baseIds.set(stage.index, baseId);
     this.#instant(s, stage, false);
     // ONBUILD triggers of the base image run first, as Docker does, and are not inherited further.
     const triggers = rc(s.state).OnBuild ?? [];
@@ -523,7 +530,13 @@ class Build {
     await this.#b.images.content.addResource(this.leaseId, details.manifestDescriptor.digest);
     const config = structuredClone(details.config);
     config.history ??= [];
-    return { config, layers: details.manifest.layers, key: cacheKey('image', details.manifestDescriptor.digest) };
+    const state = {
+      config,
+      layers: details.manifest.layers,
+      key: cacheKey('image', details.manifestDescriptor.digest),
+    };
+    this.#fromImageIds.set(state, details.manifest.config.digest);
+    return state;
   }
 
   /** A config-only step: cached like every step, so a rebuild gives the same image. */
@@ -1245,12 +1258,13 @@ class Build {
     return new SourceTree(dir, what);
   }
 
-  async #commit(state: State): Promise<BuildResult> {
+  async #commit(state: State, parent: string | undefined): Promise<BuildResult> {
     const target = await this.#writeManifest(state);
     await this.#unpack(state);
     const names = (this.#o.tags ?? []).map((t) => resolveName(t));
     if (names.length === 0) names.push(`${UNNAMED_REPOSITORY}@${target.digest}`);
-    for (const n of names) await this.#b.images.images.put(n, target);
+    const labels: Record<string, string> = parent ? { [PARENT_LABEL]: parent } : {};
+    for (const n of names) await this.#b.images.images.put(n, target, labels);
     this.#progress({ kind: 'done', id: target.digest, names });
     return { id: target.digest, names, target, config: state.config };
   }

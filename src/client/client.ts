@@ -322,8 +322,12 @@ export class BerthClient {
   tag(source: string, target: string): Promise<{ name: string }> {
     return this.json('POST', '/images/tag', { query: { source, target } });
   }
-  rmi(refs: string[], force = false): Promise<{ untagged: string[]; gc: { removed: string[] } }> {
-    return this.json('DELETE', '/images', { query: { ref: refs, force } });
+  rmi(
+    refs: string[],
+    force = false,
+    noprune = false,
+  ): Promise<{ untagged: string[]; gc: { removed: string[] }; deletedParents?: string[] }> {
+    return this.json('DELETE', '/images', { query: { ref: refs, force, ...(noprune ? { noprune } : {}) } });
   }
   imagePrune(o: { all?: boolean; deep?: boolean; filters?: Record<string, string[]> } = {}): Promise<ImagePruneWire> {
     return this.json('POST', '/images/prune', {

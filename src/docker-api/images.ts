@@ -3,7 +3,7 @@
 // RepoDigest is its repository with the digest the name points at.
 import type { Engine } from '../engine/engine.ts';
 import { invalidArgument } from '../errors/errors.ts';
-import { orNoSuch, refused } from './errors.ts';
+import { orNoSuch } from './errors.ts';
 import { imageIdOf } from './image-ids.ts';
 import { registryAuthHeader } from './registry-auth.ts';
 import { filters, flag } from './query.ts';
@@ -23,17 +23,29 @@ function repoOf(name: string): string {
   return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
 }
 
-type Group = { id: string; names: string[]; digests: string[]; size: number; created: string | undefined };
+type Group = {
+  id: string;
+  names: string[];
+  digests: string[];
+  size: number;
+  created: string | undefined;
+  parent: string | undefined;
+};
+
+/** berth's names of images without one (src/images/image-service.ts's UNNAMED_REPOSITORY). */
+const UNNAMED = 'localhost/unnamed@';
 
 async function grouped(e: Engine): Promise<Group[]> {
   const byId = new Map<string, Group>();
   for (const s of await e.images.list()) {
     const id = s.id;
-    const g = byId.get(id) ?? { id, names: [], digests: [], size: s.size, created: s.created };
+    const g = byId.get(id) ?? { id, names: [], digests: [], size: s.size, created: s.created, parent: s.parent };
     const tagged = !s.name.includes('@');
     if (tagged) g.names.push(familiar(s.name));
+    // A name that only holds an image (loaded or built without one, an untagged parent) is no
+    // repository: dockerd lists such an image with no RepoDigests, `<none>:<none>`.
     const rd = `${familiar(repoOf(s.name))}@${s.digest}`;
-    if (!g.digests.includes(rd)) g.digests.push(rd);
+    if (!s.name.startsWith(UNNAMED) && !g.digests.includes(rd)) g.digests.push(rd);
     byId.set(id, g);
   }
   return [...byId.values()];
@@ -53,11 +65,16 @@ export async function imageListEntries(
   e: Engine,
   version: string,
   f: Record<string, string[]>,
+  o: { all?: boolean } = { all: true },
 ): Promise<Record<string, unknown>[]> {
   for (const k of Object.keys(f))
     if (k !== 'reference' && k !== 'dangling' && k !== 'label') throw invalidArgument(`invalid filter '${k}'`);
   const out: Record<string, unknown>[] = [];
-  for (const g of await grouped(e)) {
+  const groups = await grouped(e);
+  const parents = new Set(groups.map((g) => g.parent));
+  for (const g of groups) {
+    // dockerd's list without `all` leaves out the intermediate images: untagged parents of others.
+    if (!o.all && g.names.length === 0 && parents.has(g.id)) continue;
     if (
       f.reference?.length &&
       !g.names.some((n) => f.reference!.some((ref) => n === ref || repoOf(n) === ref || n.startsWith(`${ref}:`)))
@@ -66,7 +83,7 @@ export async function imageListEntries(
     if (f.dangling?.includes('true') && g.names.length > 0) continue;
     const entry: Record<string, unknown> = {
       Id: g.id,
-      ParentId: '',
+      ParentId: g.parent ?? '',
       RepoTags: g.names,
       RepoDigests: g.digests,
       Created: unix(g.created),
@@ -137,7 +154,9 @@ export async function pullRoute(c: Ctx): Promise<typeof STREAMED> {
 }
 
 export function imageRoutes(r: DockerRouter): void {
-  r.on('GET', '/images/json', async (c) => imageListEntries(c.engine, c.version, filters(c.query)));
+  r.on('GET', '/images/json', async (c) =>
+    imageListEntries(c.engine, c.version, filters(c.query), { all: flag(c.query, 'all') }),
+  );
 
   r.on('GET', '/images/{name*}/json', async (c) => {
     const word = c.params.name!;
@@ -149,7 +168,7 @@ export function imageRoutes(r: DockerRouter): void {
       Id: id,
       RepoTags: group?.names ?? [],
       RepoDigests: group?.digests ?? [],
-      Parent: '',
+      Parent: d.parent ?? '',
       Comment: '',
       Created: cfg.created ?? '0001-01-01T00:00:00Z',
       DockerVersion: '',
@@ -232,16 +251,23 @@ export function imageRoutes(r: DockerRouter): void {
   });
 
   r.on('DELETE', '/images/{name*}', async (c) => {
-    if (flag(c.query, 'noprune')) throw refused('rmi --no-prune', 'berth collects what no name holds');
     const word = c.params.name!;
     const idBefore = await imageIdOf(c.engine, word);
+    // noprune: its untagged parents stay (berth records a built or committed image's parent).
     const res = await orNoSuch('image', c.params.name!, () =>
-      c.engine.images.remove([word], { force: flag(c.query, 'force') }),
+      c.engine.images.remove([word], { force: flag(c.query, 'force'), noprune: flag(c.query, 'noprune') }),
     );
-    for (const n of res.untagged) c.engine.events.publish('image', 'untag', n, {});
-    const out: Record<string, string>[] = res.untagged.map((n) => ({ Untagged: familiar(n) }));
+    // An untagged parent kept for its children is no name the user gave.
+    const untagged = res.untagged.filter((n) => !n.startsWith(UNNAMED));
+    for (const n of untagged) c.engine.events.publish('image', 'untag', n, {});
+    const out: Record<string, string>[] = untagged.map((n) => ({ Untagged: familiar(n) }));
     // The image is deleted once no name is left on its config.
-    if (idBefore && !(await grouped(c.engine)).some((g) => g.id === idBefore)) out.push({ Deleted: idBefore });
+    const ids = new Set((await grouped(c.engine)).map((g) => g.id));
+    if (idBefore && !ids.has(idBefore)) out.push({ Deleted: idBefore });
+    for (const p of res.deletedParents) {
+      c.engine.events.publish('image', 'delete', p, {});
+      out.push({ Deleted: p });
+    }
     return out;
   });
 }

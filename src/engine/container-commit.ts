@@ -12,7 +12,7 @@ import { parseInstructions } from '../build/instructions.ts';
 import { overlayDiffEntries, storeLayer } from '../build/layer-tar.ts';
 import { writeBlob } from '../content/write-blob.ts';
 import { invalidArgument } from '../errors/errors.ts';
-import { UNNAMED_REPOSITORY } from '../images/image-service.ts';
+import { PARENT_LABEL, UNNAMED_REPOSITORY } from '../images/image-service.ts';
 import { resolveName } from '../images/image-name.ts';
 import { type ImageConfig, type ImageManifest, MediaType } from '../oci/image-spec.ts';
 import { selfIdentity } from '../sys/procfs.ts';
@@ -165,7 +165,8 @@ export async function commitContainer(ctx: ContainerContext, id: string, req: Co
       applyLayer,
     });
     const finalName = name ?? `${UNNAMED_REPOSITORY}@${target.digest}`;
-    await images.images.put(finalName, target);
+    // docker's Parent: the image the container was made from.
+    await images.images.put(finalName, target, { [PARENT_LABEL]: base.id });
     ctx.o.events.publish('container', 'commit', id, { name: c.name, image: finalName });
     return { id: target.digest, name: finalName };
   } finally {

@@ -112,6 +112,8 @@ export type ImageSummary = {
   /** When the name was stored here (pulled, loaded, tagged). */
   createdAt: string;
   updatedAt: string;
+  /** The parent image ID (PARENT_LABEL), when the image was built or committed from a stored one. */
+  parent?: string;
 };
 
 export type ImageDetails = {
@@ -131,9 +133,22 @@ export type ImageDetails = {
   layers: { digest: string; mediaType: string; size: number; diffId: string; chainId: string }[];
   chainId?: string;
   unpacked: boolean;
+  /** The parent image ID (PARENT_LABEL), when the image was built or committed from a stored one. */
+  parent?: string;
 };
 
-export type RemoveResult = { untagged: string[]; gc: ImageGcResult };
+/**
+ * `deletedParents`: the image IDs of parents rmi took with the image (untagged parents nothing else
+ * holds, docker's prune of parents; none with `noprune`).
+ */
+export type RemoveResult = { untagged: string[]; gc: ImageGcResult; deletedParents: string[] };
+
+/**
+ * The record label naming an image's parent image ID (the config digest of the image a build's
+ * last stage was FROM, or a commit's container was made from), as docker's image store keeps a
+ * Parent: an untagged parent stays (dangling) while a child names it, and rmi of the child takes it.
+ */
+export const PARENT_LABEL = 'berth.parent';
 export type PruneResult = ImageGcResult & { removedDirs: string[]; untagged: string[] };
 /** `system df`'s rows for images and containers (docker's TYPE/TOTAL/ACTIVE/SIZE/RECLAIMABLE). */
 export type DiskUsageRow = { total: number; active: number; size: number; reclaimable: number };
@@ -401,6 +416,7 @@ export class ImageService {
         ...(typeof created === 'string' && Number.isFinite(Date.parse(created)) ? { created } : {}),
         createdAt: r.createdAt,
         updatedAt: r.updatedAt,
+        ...(r.labels[PARENT_LABEL] ? { parent: r.labels[PARENT_LABEL] } : {}),
       });
     }
     return out;
@@ -528,6 +544,7 @@ export class ImageService {
     };
     if (resolved.index) d.index = resolved.index;
     if (chainId) d.chainId = chainId;
+    if (r.labels[PARENT_LABEL]) d.parent = r.labels[PARENT_LABEL];
     return d;
   }
 
@@ -594,8 +611,9 @@ export class ImageService {
    * An image ID that several names share needs `force`; with `force`, a word that names nothing is
    * skipped rather than an error.
    */
-  async remove(words: string[], opts: { force?: boolean } = {}): Promise<RemoveResult> {
+  async remove(words: string[], opts: { force?: boolean; noprune?: boolean } = {}): Promise<RemoveResult> {
     const doomed = new Set<string>();
+    const byId = new Set<string>();
     for (const w of words) {
       let hits: ImageRecord[];
       try {
@@ -609,15 +627,57 @@ export class ImageService {
         throw failedPrecondition(
           `image ${JSON.stringify(w)} is referenced by ${hits.length} names (${hits.map((h) => h.name).join(', ')}): remove them by name, or use -f`,
         );
-      for (const h of hits) doomed.add(h.name);
+      for (const h of hits) {
+        doomed.add(h.name);
+        if (!named) byId.add(h.name);
+      }
     }
-    if (!opts.force) this.#checkUnused(doomed, await this.images.list());
+    const all = await this.images.list();
+    if (!opts.force) this.#checkUnused(doomed, all);
+    const idOf = new Map<string, string>();
+    for (const r of all) idOf.set(r.name, (await this.imageIdOf(r.target)) ?? r.target.digest);
+    const id = (r: ImageRecord) => idOf.get(r.name)!;
+    let remaining = all.filter((r) => !doomed.has(r.name));
+    const hasChildren = (imageId: string) =>
+      remaining.some((r) => r.labels[PARENT_LABEL] === imageId && id(r) !== imageId);
+    // docker's hard conflict: an image a child names goes only by untagging its names.
+    for (const r of all)
+      if (doomed.has(r.name) && (byId.has(r.name) || isDangling(r.name)) && hasChildren(id(r)))
+        throw failedPrecondition(
+          `conflict: unable to delete ${id(r)
+            .replace(/^sha256:/, '')
+            .slice(0, 12)} (cannot be forced) - image has dependent child images`,
+        );
     const untagged: string[] = [];
-    for (const n of doomed) {
-      await this.images.delete(n);
-      untagged.push(n);
+    for (const r of all) {
+      if (!doomed.has(r.name)) continue;
+      // The last name of a parent: the image stays, dangling, for its children (put before the delete, so a crash loses nothing).
+      if (hasChildren(id(r)) && !remaining.some((o) => id(o) === id(r))) {
+        const keep = { ...r, name: `${UNNAMED_REPOSITORY}@${r.target.digest}` };
+        await this.images.put(keep.name, r.target, r.labels);
+        idOf.set(keep.name, id(r));
+        remaining.push(keep);
+      }
+      await this.images.delete(r.name);
+      untagged.push(r.name);
     }
-    return { untagged, gc: await this.gc() };
+    // docker's prune of parents: each image now gone takes its parent when that is dangling, no
+    // other child names it and no container was made from it; and so on up.
+    const deletedParents: string[] = [];
+    const used = new Set(this.#containers().map((c) => c.imageDigest));
+    const gone = all.filter((r) => doomed.has(r.name) && !remaining.some((o) => id(o) === id(r)));
+    for (let i = 0; i < gone.length && !opts.noprune; i++) {
+      const parent = gone[i]!.labels[PARENT_LABEL];
+      if (!parent || deletedParents.includes(parent)) continue;
+      const recs = remaining.filter((r) => id(r) === parent);
+      if (recs.length === 0 || !recs.every((r) => isDangling(r.name)) || hasChildren(parent)) continue;
+      if (recs.some((r) => used.has(r.target.digest))) continue;
+      for (const r of recs) await this.images.delete(r.name);
+      remaining = remaining.filter((r) => id(r) !== parent);
+      deletedParents.push(parent);
+      gone.push(...recs);
+    }
+    return { untagged, gc: await this.gc(), deletedParents };
   }
 
   /** Removes content and snapshots no image needs. `deep` also clears stale ingests, orphaned snapshot directories and staging leftovers. */
@@ -658,9 +718,13 @@ export class ImageService {
     const all = sel.danglingOnly === undefined ? opts.all === true : !sel.danglingOnly;
     const used = new Set(this.#containers().map((c) => c.imageDigest));
     const untagged: string[] = [];
-    for (const r of await this.images.list()) {
-      const dangling = r.name.startsWith(`${UNNAMED_REPOSITORY}@`);
+    const records = await this.images.list();
+    // As dockerd's prune: an image a child names as its parent stays (rmi of the child takes it).
+    const parents = new Set(records.map((r) => r.labels[PARENT_LABEL]).filter(Boolean));
+    for (const r of records) {
+      const dangling = isDangling(r.name);
       if (!(all || dangling) || used.has(r.target.digest)) continue;
+      if (parents.size && parents.has((await this.imageIdOf(r.target)) ?? r.target.digest)) continue;
       if (sel.readsConfig) {
         // An image whose config cannot be read is kept: a prune never guesses.
         const config = await this.resolveManifest(r.name, r.target).then(
@@ -990,6 +1054,11 @@ export class ImageService {
       await rm(staging, { recursive: true, force: true });
     }
   }
+}
+
+/** A name that only holds an image (loaded, imported, built or committed without one; an untagged parent). */
+function isDangling(name: string): boolean {
+  return name.startsWith(`${UNNAMED_REPOSITORY}@`);
 }
 
 /** Bytes an unprivileged writer may still put on the filesystem of `dir`. */

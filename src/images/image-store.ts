@@ -77,7 +77,8 @@ export class ImageStore {
         target: { mediaType: target.mediaType, digest: target.digest, size: target.size },
         createdAt: prev?.createdAt ?? now,
         updatedAt: now,
-        labels: labels ?? prev?.labels ?? {},
+        // A name moved to another image does not keep the old one's labels (its parent, say).
+        labels: labels ?? (prev && prev.target.digest === target.digest ? prev.labels : {}),
       };
       f.images[name] = rec;
       return rec;

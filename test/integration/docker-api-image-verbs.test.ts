@@ -2,7 +2,8 @@
 // docker CLI 28 at /usr/local/bin/docker, API 1.50, and Debian's docker.io 20.10, API 1.41) and by
 // berth's own CLI, against a real berthd under temporary roots: image prune's until and label
 // filters (images built with the classic builder, LABEL steps only), top with ps options, and
-// import from a URL served by a loopback HTTP server of the test's own.
+// import from a URL served by a loopback HTTP server of the test's own; rmi's pruning of untagged
+// parents (and --no-prune) compared with a dockerd peer's (Debian's 20.10, on temporary roots).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -13,6 +14,9 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type CliRun, DOCKER_CLIENTS, dockerCli } from '../lib/docker-cli.ts';
+import { BUSYBOX_REF } from '../lib/interop/busybox-archive.ts';
+import { DockerdPeer } from '../lib/interop/dockerd.ts';
+import { interopRuntime } from '../lib/interop/harness.ts';
 import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
 
 const CLIENTS = DOCKER_CLIENTS;
@@ -310,3 +314,92 @@ for (const [i, c] of CLIENTS.entries()) {
     }
   });
 }
+
+/**
+ * rmi of a child built FROM a local parent that was untagged meanwhile, with and without
+ * --no-prune, through `run` (one docker CLI against one daemon): what rmi printed and what
+ * `images -a` lists after each step, with image IDs replaced by the image's role.
+ */
+async function parentScenario(run: (...args: string[]) => Promise<Run>, base: string, tag: string): Promise<string[]> {
+  const seen: string[] = [];
+  const ids = new Map<string, string>();
+  const named = (s: string) => [...ids].reduce((t, [id, role]) => t.replaceAll(id, role), s);
+  const step = async (...args: string[]) => {
+    const r = await run(...args);
+    seen.push(`$ ${args[0] === 'build' ? `build ${args[3]}` : named(args.join(' '))} → ${r.code}`);
+    if (args[0] !== 'build') seen.push(...named(r.stdout).split('\n').filter(Boolean));
+    return r;
+  };
+  const images = async () => {
+    for (const all of [['-a'], []]) {
+      const out = (await run('images', ...all, '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}')).stdout;
+      const mine = named(out)
+        .split('\n')
+        .filter((l) => /PARENT|CHILD|bdiv-np/.test(l));
+      seen.push(`images ${all.join('')}: ${mine.sort().join(', ')}`);
+    }
+  };
+  for (const noPrune of [true, false]) {
+    const ctx = (text: string) => {
+      const dir = mkdtempSync('/tmp/bdiv-ctx-');
+      dirs.push(dir);
+      writeFileSync(join(dir, 'Dockerfile'), text);
+      return dir;
+    };
+    await step('build', '-q', '-t', `${tag}-par`, ctx(`FROM ${base}\nLABEL role=parent-${noPrune}\n`));
+    await step('build', '-q', '-t', `${tag}-chi`, ctx(`FROM ${tag}-par\nLABEL role=child-${noPrune}\n`));
+    const inspect = async (ref: string) =>
+      (await run('image', 'inspect', '-f', '{{.Id}} {{.Parent}}', ref)).stdout.trim().split(' ');
+    const [parId] = await inspect(`${tag}-par`);
+    const [chiId, chiParent] = await inspect(`${tag}-chi`);
+    ids.set(parId!, 'PARENT').set(chiId!, 'CHILD');
+    seen.push(`child's Parent: ${named(chiParent ?? '')}`);
+    await step('rmi', `${tag}-par`);
+    await images();
+    // By ID, a parent with a child is docker's hard conflict.
+    const conflict = await run('rmi', parId!);
+    seen.push(
+      `rmi PARENT → ${conflict.code} ${named(conflict.stderr.trim()).replace(/unable to delete \w+/, 'unable to delete PARENT-SHORT')}`,
+    );
+    await step('rmi', ...(noPrune ? ['--no-prune'] : []), `${tag}-chi`);
+    await images();
+    if (noPrune) {
+      await step('rmi', parId!);
+      await images();
+    }
+  }
+  return seen;
+}
+
+test("rmi --no-prune keeps the untagged parent a build stood on, as dockerd's does; without it the parent goes with the child (berthd and a dockerd peer compared)", async () => {
+  const bin = CLIENTS[1].bin;
+  const mine = await parentScenario((...args) => docker(bin, ...args), 'busybox', 'bdiv-np');
+  // A commit's parent is the image its container was made from, as dockerd records it.
+  await ok(docker(bin, 'run', '--name', 'bdiv-np-commit', 'busybox', 'true'));
+  await ok(docker(bin, 'commit', 'bdiv-np-commit', 'bdiv-np-committed'));
+  const busyboxId = (await ok(docker(bin, 'image', 'inspect', '-f', '{{.Id}}', 'busybox'))).trim();
+  assert.equal((await ok(docker(bin, 'image', 'inspect', '-f', '{{.Parent}}', 'bdiv-np-committed'))).trim(), busyboxId);
+  await ok(docker(bin, 'rm', 'bdiv-np-commit'));
+  await ok(docker(bin, 'rmi', 'bdiv-np-committed'));
+  assert.ok((await tags(bin)).includes('busybox:latest'), 'a tagged parent is never pruned');
+  const peer = await DockerdPeer.start(interopRuntime());
+  let theirs: string[];
+  try {
+    await peer.loadBusybox(BUSYBOX_REF);
+    theirs = await parentScenario(
+      async (...args) => {
+        const r = peer.docker(args);
+        return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+      },
+      BUSYBOX_REF,
+      'bdiv-np',
+    );
+  } finally {
+    await peer.stop();
+  }
+  assert.deepEqual(mine, theirs);
+  // And what that is, spelled out once.
+  assert.ok(mine.includes("child's Parent: PARENT"), mine.join('\n'));
+  assert.ok(mine.includes('images -a: <none>:<none> PARENT, bdiv-np-chi:latest CHILD'), mine.join('\n'));
+  assert.ok(mine.includes('images : bdiv-np-chi:latest CHILD'), mine.join('\n'));
+});

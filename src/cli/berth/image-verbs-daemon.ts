@@ -108,16 +108,17 @@ const tag: Verb = {
 };
 
 const rmi: Verb = {
-  flags: [{ names: ['force', 'f'], kind: 'bool' }, format, help],
-  usage: 'rmi [-f] REF...',
+  flags: [{ names: ['force', 'f'], kind: 'bool' }, { names: ['no-prune'], kind: 'bool' }, format, help],
+  usage: 'rmi [-f] [--no-prune] REF...',
   run: async (ctx, f, args) => {
-    want(args, 1, Number.POSITIVE_INFINITY, 'rmi [-f] REF...');
-    const r = await (await ctx.client()).rmi(args, f.force === true);
+    want(args, 1, Number.POSITIVE_INFINITY, 'rmi [-f] [--no-prune] REF...');
+    const r = await (await ctx.client()).rmi(args, f.force === true, f['no-prune'] === true);
     if (isJson(f)) {
       ctx.out.write(json(r));
       return 0;
     }
-    for (const n of r.untagged) ctx.out.write(`Untagged: ${n}\n`);
+    for (const n of r.untagged) if (!n.startsWith('localhost/unnamed@')) ctx.out.write(`Untagged: ${n}\n`);
+    for (const p of r.deletedParents ?? []) ctx.out.write(`Deleted: ${p}\n`);
     for (const d of r.gc.removed) ctx.out.write(`Deleted: ${d}\n`);
     return 0;
   },
