@@ -103,12 +103,15 @@ try {
   }
   await sleep(2000);
   samples.push(sample(pid, `${N} containers running`));
+  // berthd sheds memory at its first quiet 10 s after a busy spell (src/engine/idle-shed.ts).
+  await sleep(25_000);
+  samples.push(sample(pid, `${N} containers running, quiet for 25 s`));
   for (const id of ids) await client.remove(id, { force: true });
   await sleep(2000);
   samples.push(sample(pid, 'after removing them'));
   // The layer apply worker stops 30 s after its last layer (src/archive/apply-layer.ts).
-  await sleep(Math.max(0, imported + 32_000 - Date.now()));
-  samples.push(sample(pid, 'idle again, 30 s after the import'));
+  await sleep(Math.max(25_000, imported + 32_000 - Date.now()));
+  samples.push(sample(pid, 'idle again, 25 s after the removal'));
   const mib = (k: number) => (k / 1024).toFixed(1);
   const lines = [
     '### berthd memory (dist/bin/berthd, --no-network)',

@@ -37,6 +37,11 @@
 #include <seccomp.h>
 
 #include <napi.h>
+// V8's own API, for LowMemoryNotification (node-addon-api has none); its headers trip -Wunused-parameter.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <v8.h>
+#pragma GCC diagnostic pop
 
 #include <string>
 #include <vector>
@@ -501,6 +506,14 @@ Napi::Value ReleaseFilePages(const Napi::CallbackInfo &info) {
   }
   close(pm);
   return Napi::Number::New(env, released);
+}
+
+// lowMemoryNotification(): V8's full, compacting collections of the calling isolate (berthd's main
+// one), which also give its free pages back to the kernel. The loop is blocked meanwhile.
+Napi::Value LowMemoryNotification(const Napi::CallbackInfo &info) {
+  v8::Isolate *isolate = v8::Isolate::GetCurrent();
+  if (isolate) isolate->LowMemoryNotification();
+  return info.Env().Undefined();
 }
 
 // pidfdSendSignal(pidfd, sig): undefined.
@@ -971,6 +984,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mknod", Napi::Function::New(env, MkNod, "mknod"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
+  exports.Set("lowMemoryNotification", Napi::Function::New(env, LowMemoryNotification, "lowMemoryNotification"));
   exports.Set("releaseFilePages", Napi::Function::New(env, ReleaseFilePages, "releaseFilePages"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));

@@ -184,7 +184,10 @@ function release(pw: PooledWorker, id: number, idleMs: number): void {
     // The isolate's memory is freed once it has stopped, but glibc keeps it (~10 MB in berthd
     // after an import) unless asked to give it back; and the node binary's code the worker ran
     // stays mapped (shedMemory).
-    pw.worker.terminate().then(shedMemory, () => {});
+    pw.worker.terminate().then(
+      () => shedMemory(),
+      () => {},
+    );
   }, idleMs);
   pw.idle.unref();
 }

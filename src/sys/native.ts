@@ -164,6 +164,7 @@ interface Addon {
   pidfdOpen(pid: number): number;
   mallocTrim(): boolean;
   releaseFilePages(): number;
+  lowMemoryNotification(): void;
   pidfdSendSignal(pidfd: number, sig: number): void;
   pidfdWait(pidfd: number, timeoutMs: number): boolean;
   prctlSetChildSubreaper(on: boolean): void;
@@ -361,13 +362,16 @@ export function releaseFilePages(): number {
 }
 
 /**
- * After a burst of work (start-up, an import's layer worker), gives back what is no longer used:
- * glibc's freed memory (mallocTrim) and the file pages (releaseFilePages). Never throws: a daemon
- * without the addon only keeps its memory.
+ * After a burst of work (start-up, an import's layer worker, a busy spell of the APIs), gives back
+ * what is no longer used: with `collectGarbage`, V8's heap (a full, compacting collection that
+ * also returns its free pages: tens to hundreds of ms with the loop blocked), then glibc's freed
+ * memory (mallocTrim) and the file pages (releaseFilePages). Never throws: a daemon without the
+ * addon only keeps its memory.
  */
-export function shedMemory(): void {
+export function shedMemory(o: { collectGarbage?: boolean } = {}): void {
   try {
     const addon = loadAddon();
+    if (o.collectGarbage) addon.lowMemoryNotification();
     addon.mallocTrim();
     addon.releaseFilePages();
   } catch {}

@@ -13,6 +13,7 @@ import { NoNetworking, type NetworkBackend } from '../../engine/network-backend.
 import { CniNetworking } from '../../engine/network-cni.ts';
 import { secureOwnedPaths } from '../../engine/owned-modes.ts';
 import type { RuntimeClassConfig } from '../../engine/runtime-classes.ts';
+import { shedWhenIdle } from '../../engine/idle-shed.ts';
 import { ShimSupervisor } from '../../engine/shim-supervisor.ts';
 import { errorMessage, invalidArgument } from '../../errors/errors.ts';
 import { shedMemory } from '../../sys/native.ts';
@@ -196,12 +197,15 @@ export async function main(argv: string[]): Promise<void> {
   // recovery and of module loading, glibc's freed memory) is given back (docs/engine.md, "berthd's
   // memory"); what serving uses is mapped back as it runs.
   shedMemory();
+  // And again after each busy spell, once berthd is quiet (a full collection with it).
+  const stopShedding = shedWhenIdle();
 
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
     log(`${sig}: stopping; containers keep running`);
+    stopShedding();
     await api.close().catch(() => {});
     await cri?.close().catch(() => {});
     await docker?.close().catch(() => {});
