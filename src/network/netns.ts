@@ -2,8 +2,10 @@
 // network namespace bind-mounted on it (what `ip netns add` makes under /run/netns), so the
 // namespace lives before the container's init and after it, until removeNetns.
 //
-// Mechanism: util-linux `unshare --net=<file> true` creates the namespace and bind-mounts
-// /proc/<pid>/ns/net onto the file itself; Node cannot unshare (it is multithreaded). The kernel
+// Mechanism: the addon's netnsCreate unshares the event-loop thread's network namespace, brings its
+// loopback up and bind-mounts it onto the file, then returns the thread to its own namespace (a
+// network namespace is per thread; docs/native-addon.md): no process, where util-linux unshare and
+// the CNI loopback plugin were two per namespace. The kernel
 // refuses an nsfs bind on a mount that propagates (a shared "/" would copy the bind into every peer
 // namespace, and may form a reference loop), so the netns directory is first bind-mounted onto
 // itself and made private, as iproute2 does with /run/netns; that is done with the addon's mount(),
@@ -14,8 +16,7 @@ import { join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode } from '../errors/errors.ts';
 import { isValidContainerId, validateContainerId } from '../oci/container-id.ts';
 import { isMountPoint as isMountPointIn, parseMountInfo } from '../sys/mountinfo.ts';
-import { constants, isSyscallError, mount, umount2 } from '../sys/native.ts';
-import { describeFailure, runCommand } from './run-command.ts';
+import { constants, isSyscallError, mount, netnsCreate, umount2 } from '../sys/native.ts';
 
 const NSFS_MAGIC = 0x6e736673;
 async function isMountPoint(path: string): Promise<boolean> {
@@ -51,20 +52,20 @@ export class NetnsDir {
     mount(null, this.dir, null, constants.MS_PRIVATE);
   }
 
-  /** Creates <dir>/<id> holding a new network namespace; its path. An existing one is an error. */
+  /** Creates <dir>/<id> holding a new network namespace with its loopback up; its path. An existing one is an error. */
   async create(id: string): Promise<string> {
     const p = this.path(id);
     await this.prepare();
     if (await isNetnsMounted(p)) throw alreadyExists(`network namespace ${p}: already exists (container ${id})`);
     // 'w' (not 'wx'): a plain file left by a crash between create and mount is reused.
     await (await open(p, 'w', 0o444)).close();
-    const r = await runCommand('unshare', [`--net=${p}`, 'true']);
-    if (r.code !== 0) {
+    try {
+      netnsCreate(p);
+    } catch (e) {
       await rm(p, { force: true });
-      throw new BerthError(
-        ErrorCode.Unavailable,
-        `creating network namespace ${p}: ${describeFailure('unshare', [`--net=${p}`, 'true'], r)}`,
-      );
+      throw new BerthError(ErrorCode.Unavailable, `creating network namespace ${p}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return p;
   }

@@ -16,7 +16,7 @@ import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFo
 import { type AttachmentRecord, AttachmentStore, type PortMapping } from './attachment-store.ts';
 import { attachmentList, bridgeConfList, bridgeNameFor, masquerades, validateBridgeName } from './bridge-conflist.ts';
 import { CniExecutor, type CniRuntimeConf } from './cni-exec.ts';
-import { CNI_VERSION, type CniConfList, type CniResult, validateNetworkName } from './cni-types.ts';
+import { type CniConfList, type CniResult, validateNetworkName } from './cni-types.ts';
 import { hostTakenPrefixes } from './host-routes.ts';
 import { resultFromLeases } from './ipam-leases.ts';
 import { formatHosts, type HostsEntry, hostsEntriesOf } from './hosts.ts';
@@ -362,16 +362,8 @@ export class NetworkManager {
   }
 
   /** A new network namespace for the container, with its loopback up; the path to give the runtime. */
-  async createNetns(containerId: string): Promise<string> {
-    const path = await this.netns.create(containerId);
-    try {
-      const lo = { cniVersion: CNI_VERSION, name: 'berth-loopback', type: 'loopback' };
-      await this.cni.invoke('ADD', lo, { containerId, netns: path, ifName: 'lo' });
-    } catch (e) {
-      await this.netns.remove(containerId);
-      throw e;
-    }
-    return path;
+  createNetns(containerId: string): Promise<string> {
+    return this.netns.create(containerId);
   }
 
   /** Unmounts and removes the namespace. Detach its networks first: the bridge plugin's DEL needs it. */

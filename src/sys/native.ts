@@ -154,6 +154,7 @@ interface Addon {
   socketpair(): [number, number];
   netnsSocket(netnsPath: string): number;
   netnsBind(netnsPath: string, type: 'tcp' | 'udp', address: string, port: number): [number, number];
+  netnsCreate(path: string): void;
   sendFds(sockFd: number, fds: readonly number[], data: Buffer | undefined): number;
   recvFds(sockFd: number, maxFds: number, maxData: number): { fds: number[]; data: Buffer };
   openInRoot(rootFd: number, path: string, flags: number, mode: number, forceWalk: boolean): number;
@@ -251,6 +252,15 @@ export function netnsBind(
 ): { fd: number; port: number } {
   const [fd, bound] = loadAddon().netnsBind(netnsPath, type, address, port);
   return { fd, port: bound };
+}
+
+/**
+ * A new network namespace with its loopback up, bind-mounted on `path` (an existing file on a
+ * private mount), as `ip netns add` makes one, with no process: only the event-loop thread enters it,
+ * for a few system calls (docs/native-addon.md).
+ */
+export function netnsCreate(path: string): void {
+  loadAddon().netnsCreate(path);
 }
 
 /**
