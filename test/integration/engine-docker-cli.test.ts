@@ -128,8 +128,9 @@ test('--format Go templates on ps, inspect, images, image inspect, volume and ne
   const df = await berth('system', 'df', '--format', 'table {{.Type}}\t{{.TotalCount}}');
   assert.equal(df.code, 0, df.stderr);
   assert.match(df.stdout, /^TYPE\s+TOTAL\nImages\s+1\nContainers\s+1\nLocal Volumes\s+1\n$/);
-  // A verb that prints no list refuses a template rather than ignore it.
-  const top = await berth('top', 'fmt1', '--format', '{{.PID}}');
+  // A verb that prints no list refuses a template rather than ignore it (before the container: what
+  // follows it is ps's options, as with docker top).
+  const top = await berth('top', '--format', '{{.PID}}', 'fmt1');
   assert.notEqual(top.code, 0);
   assert.match(top.stderr, /this verb takes no template/);
 
