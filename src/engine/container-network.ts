@@ -1,6 +1,6 @@
 // A container's place on its networks beyond the attach itself: leaving them (detach, attachment
 // rows, the netns) and the hosts file every container on a user network shares names through.
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerContext } from './container-context.ts';
 import { stopDns } from './container-dns.ts';
@@ -33,7 +33,20 @@ export async function rewriteHosts(
           seen.add(line);
           text += `${line}\n`;
         }
-    await writeFile(join(ctx.dir(id), 'hosts'), text);
+    // Opened without O_CREAT: a container being removed meanwhile (its directory emptied, as when
+    // `docker rm -f a b` removes a peer and it at once) must not get its file back, which made the
+    // directory's removal fail with ENOTEMPTY.
+    const fh = await open(join(ctx.dir(id), 'hosts'), 'r+').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!fh) return;
+    try {
+      await fh.truncate(0);
+      await fh.write(text, 0);
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     ctx.log(`hosts of ${id}: ${(e as Error).message}`);
   }

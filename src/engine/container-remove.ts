@@ -67,7 +67,8 @@ export async function removeContainer(
           faultPoint('remove.snapshot-removed');
           span.mark('snapshot removed');
         });
-      const dir = rm(ctx.dir(id), { recursive: true, force: true }).then(() => {
+      // Retried (ENOTEMPTY): a file a late writer puts back while the walk runs is removed too.
+      const dir = rm(ctx.dir(id), { recursive: true, force: true, maxRetries: 3 }).then(() => {
         faultPoint('remove.dir-removed');
         span.mark('dir removed');
       });

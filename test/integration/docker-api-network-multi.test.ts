@@ -274,3 +274,18 @@ test('--mac-address: set through CNI, seen inside the container and in inspect, 
   assert.equal((await d28('inspect', 'macbad')).code, 1);
   await ok(d28('rm', '-f', 'mac28', 'mac20'));
 });
+
+test('docker rm -f of many peers on one network at once: each removal rewrites the others’ hosts, and none fails', async () => {
+  // docker rm removes its arguments in parallel: a peer's removal rewrote the hosts file of one
+  // being removed at the same moment, and gave its emptied directory a file back (ENOTEMPTY).
+  for (let round = 0; round < 2; round++) {
+    const names = [0, 1, 2, 3, 4, 5].map((i) => `peer${round}x${i}`);
+    for (const n of names) await ok(d28('run', '-d', '--name', n, '--network', NET_A, 'busybox', 'sleep', '1000'));
+    await ok(d28('rm', '-f', ...names));
+    const left = await ok(d28('ps', '-a', '--filter', `network=${NET_A}`, '--format', '{{.Names}}'));
+    assert.deepEqual(
+      left.split('\n').filter((n) => n.startsWith(`peer${round}x`)),
+      [],
+    );
+  }
+});
