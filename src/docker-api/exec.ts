@@ -1,6 +1,6 @@
 // Exec routes of the Docker API. Docker makes an exec instance first and starts it later; the
 // engine starts one when asked, so an instance lives here (state.ts) until its start, which runs
-// the engine's exec and carries its output (hijacked, or detached).
+// the engine's exec and carries its output (hijacked, with or without an Upgrade header, or detached).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Engine } from '../engine/engine.ts';
@@ -8,7 +8,7 @@ import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { attachDetachKeys, DEFAULT_DETACH_KEYS } from './detach-keys.ts';
 import { noSuch, orNoSuch, refused } from './errors.ts';
 import { int } from './query.ts';
-import { Created, type DockerRouter, NO_CONTENT, parseJsonBody, readJsonBody } from './server.ts';
+import { Created, type DockerRouter, EMPTY_OK, NO_CONTENT, parseJsonBody, readJsonBody } from './server.ts';
 import type { DockerExec, DockerState, ExecConfig } from './state.ts';
 import { bridge, muxFrame, STDERR, streamContentType } from './streams.ts';
 
@@ -99,27 +99,24 @@ export function execRoutes(r: DockerRouter): void {
     return NO_CONTENT;
   });
 
-  // Detached (no Upgrade): the process runs on, its output goes nowhere.
-  r.on('POST', '/exec/{id}/start', async (c) => {
-    const x = execOf(c.state, c.params.id!);
-    const body = await readJsonBody<{ Detach?: boolean; Tty?: boolean }>(c.req, 'exec start');
-    const execId = await startExec(c.engine, c.state, x, body.Tty ?? x.config.Tty === true);
-    // Drain the output the engine holds for an attach, so the process never blocks on it.
-    c.engine.containers.execAttach(execId).then(
-      (s) => {
-        s.resume();
-        s.on('error', () => {});
-      },
-      () => {},
-    );
-    return NO_CONTENT;
-  });
-
   r.hijack('POST', '/exec/{id}/start', async (c) => {
     const x = execOf(c.state, c.params.id!);
     const body = parseJsonBody<{ Detach?: boolean; Tty?: boolean }>(await c.body(), 'exec start');
-    if (body.Detach) throw refused('exec start Detach with Upgrade', 'a detached exec needs no hijacked connection');
     const tty = body.Tty ?? x.config.Tty === true;
+    if (body.Detach) {
+      // The process runs on and its output goes nowhere; dockerd answers 200 with no body (and
+      // takes no stream), Upgrade header or not.
+      const execId = await startExec(c.engine, c.state, x, tty);
+      // Drain the output the engine holds for an attach, so the process never blocks on it.
+      c.engine.containers.execAttach(execId).then(
+        (s) => {
+          s.resume();
+          s.on('error', () => {});
+        },
+        () => {},
+      );
+      return EMPTY_OK;
+    }
     let execId: string | undefined;
     let failure: string | undefined;
     try {

@@ -24,8 +24,14 @@ type Handler = (c: Ctx) => Promise<unknown>;
 
 /** What a hijacking route gives the server: the 101's content type, and what runs on the socket after it. */
 export type Hijack = { contentType: string; run: (socket: Socket, rest: Buffer) => void };
-export type HijackCtx = Omit<Ctx, 'res' | 'signal'> & { body: () => Promise<Buffer> };
-type HijackHandler = (c: HijackCtx) => Promise<Hijack>;
+/** A hijacking route's answer when it takes no stream after all (a detached exec start): 200, no body. */
+export const EMPTY_OK = Symbol('empty 200');
+export type HijackCtx = Omit<Ctx, 'res' | 'signal'> & {
+  body: () => Promise<Buffer>;
+  /** Whether the client asked to upgrade (an `Upgrade` header); dockerd hijacks either way. */
+  upgrade: boolean;
+};
+type HijackHandler = (c: HijackCtx) => Promise<Hijack | typeof EMPTY_OK>;
 
 /** Marks a handler that wrote its own response (a stream, or a status other than 200 with JSON). */
 export const STREAMED = Symbol('streamed');
@@ -79,11 +85,46 @@ export class DockerRouter {
     this.routes.push({ method, ...compile(path), fn });
     return this;
   }
-  /** A route that takes over the connection when the client asks to upgrade (`Upgrade: tcp`). */
+  /**
+   * A route that takes over the connection: with `Upgrade: tcp` the answer is 101, without it 200
+   * with a raw-stream content type, and the stream follows either way, as dockerd does.
+   */
   hijack(method: string, path: string, fn: HijackHandler): this {
     this.hijacks.push({ method, ...compile(path), fn });
     return this;
   }
+}
+
+/** Whether `req` (its headers just parsed) is for a hijacking route. */
+function isHijackRequest(router: DockerRouter, req: IncomingMessage): boolean {
+  try {
+    const { path } = splitVersion(new URL(req.url ?? '/', 'http://berthd').pathname);
+    const hit = match(router.hijacks, req.method ?? 'GET', path);
+    return hit !== undefined && hit !== 'method';
+  } catch {
+    return false; // a bad version prefix: the request route answers it
+  }
+}
+
+type HttpParser = { onIncoming?: (req: IncomingMessage & { upgrade?: boolean }, keepAlive: boolean) => unknown };
+
+/**
+ * dockerd hijacks an attach or exec start that does not ask to upgrade too. node:http hands a
+ * request to 'upgrade' only when llhttp saw both `Connection: Upgrade` and `Upgrade`, so a request
+ * for a hijacking route is marked as one when its headers are parsed, the way node:http marks a
+ * real one (its `upgrade` set; node:http then tells llhttp to stop at the headers). No byte after
+ * the headers, which may be the client's stdin already, ever reaches the HTTP parser. This reaches
+ * into node:http's connection (its parser's onIncoming, set per connection); the pinned Node is
+ * what the raw attach tests run on (test/integration/docker-api-attach.test.ts).
+ */
+function hijackWithoutUpgrade(router: DockerRouter, socket: Socket): void {
+  const parser = (socket as Socket & { parser?: HttpParser | null }).parser;
+  const onIncoming = parser?.onIncoming;
+  if (!parser || typeof onIncoming !== 'function') return;
+  parser.onIncoming = (req, keepAlive) => {
+    if (!req.upgrade && isHijackRequest(router, req)) req.upgrade = true;
+    return onIncoming(req, keepAlive);
+  };
 }
 
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -183,9 +224,12 @@ export function dockerRequestListener(
 export function dockerServer(engine: Engine, router: DockerRouter, log: (m: string) => void = () => {}): LazyServer {
   const state = new DockerState();
   const server = createServer(dockerRequestListener(engine, router, state, log));
+  // After node:http's own listener, which gives the connection its parser.
+  server.on('connection', (socket: Socket) => hijackWithoutUpgrade(router, socket));
   server.on('upgrade', async (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berthd');
     const span = timingSpan('docker-api', `upgrade ${url.pathname}`);
+    const upgrade = req.headers.upgrade !== undefined;
     try {
       const { version, path } = splitVersion(url.pathname);
       const hit = match(router.hijacks, req.method ?? 'POST', path);
@@ -204,12 +248,23 @@ export function dockerServer(engine: Engine, router: DockerRouter, log: (m: stri
         engine,
         state,
         body,
+        upgrade,
       });
       if (socket.destroyed) return;
+      if (out === EMPTY_OK) {
+        // node:http no longer reads this connection, so it ends with the answer.
+        socket.end(
+          `HTTP/1.1 200 OK\r\nApi-Version: ${MAX_API_VERSION}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+        return;
+      }
       span.mark('switched');
       socket.once('close', () => span.mark('closed'));
+      // Without an Upgrade header dockerd answers 200 and names the raw stream whatever the framing.
       socket.write(
-        `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${out.contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${MAX_API_VERSION}\r\n\r\n`,
+        upgrade
+          ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${out.contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${MAX_API_VERSION}\r\n\r\n`
+          : `HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\nApi-Version: ${MAX_API_VERSION}\r\n\r\n`,
       );
       out.run(socket, rest);
     } catch (e) {

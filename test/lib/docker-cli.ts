@@ -13,8 +13,23 @@ export type CliRun = { code: number; stdout: string; stderr: string };
 
 /** Runs `bin` against the Docker API at `socket` (never throws: the exit code is in the result). */
 export function dockerCli(bin: string, socket: string, configDir: string, ...args: string[]): Promise<CliRun> {
+  return runDocker(bin, socket, configDir, args);
+}
+
+/** dockerCli with `input` on the client's stdin, then its end. */
+export function dockerCliInput(
+  bin: string,
+  socket: string,
+  configDir: string,
+  input: string,
+  ...args: string[]
+): Promise<CliRun> {
+  return runDocker(bin, socket, configDir, args, input);
+}
+
+function runDocker(bin: string, socket: string, configDir: string, args: string[], input?: string): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       bin,
       ['-H', `unix://${socket}`, ...args],
       { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: configDir } },
@@ -27,6 +42,7 @@ export function dockerCli(bin: string, socket: string, configDir: string, ...arg
         resolve({ code, stdout, stderr });
       },
     );
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 
