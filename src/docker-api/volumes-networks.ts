@@ -2,7 +2,7 @@
 // on the wire (container-shapes.ts converts the name both ways).
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../engine/engine.ts';
-import { pruneNetworks } from '../engine/system-prune.ts';
+import { networkPruneKeep, pruneNetworks } from '../engine/system-prune.ts';
 import { checkMacAddress } from '../engine/container-request.ts';
 import type { NetworkInfo, VolumeInfo } from '../engine/types.ts';
 import { ErrorCode, errorMessage, failedPrecondition, invalidArgument, isBerthError } from '../errors/errors.ts';
@@ -142,19 +142,6 @@ function usersOf(e: Engine, network: string): string[] {
   return network === 'host' || network === 'none' ? [] : e.store.containersOnNetwork(network);
 }
 
-/** docker's `until` of a prune: unix seconds, an RFC 3339 time, or a Go duration before now ("24h", "90m"); ms since the epoch. */
-function untilTime(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
-  const parts = [...v.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)];
-  if (parts.length && parts.map((x) => x[0]).join('') === v)
-    return Date.now() - parts.reduce((sum, [, n, u]) => sum + Number(n) * units[u!]!, 0);
-  const t = Date.parse(v);
-  if (Number.isNaN(t))
-    throw invalidArgument(`invalid filter 'until=${v}': expected a timestamp or a duration such as 24h`);
-  return t;
-}
-
 /** The wire shape: without berth's own marks. */
 function wire(n: DockerNetwork) {
   const { _builtin, ...rest } = n;
@@ -288,20 +275,9 @@ export function volumeNetworkRoutes(r: DockerRouter): void {
     c.engine.events.publish('network', 'destroy', name, {});
     return NO_CONTENT;
   });
-  r.on('POST', '/networks/prune', async (c) => {
-    const f = filters(c.query);
-    for (const k of Object.keys(f))
-      if (k !== 'label' && k !== 'label!' && k !== 'until') throw invalidArgument(`invalid filter '${k}'`);
-    const until = f.until?.length ? untilTime(f.until[f.until.length - 1]!) : undefined;
-    const keep = (n: NetworkInfo) => {
-      const labels = (n.labels as Record<string, string> | undefined) ?? {};
-      if (f.label?.length && !labelsMatch(f.label, labels)) return true;
-      if (f['label!']?.length && f['label!'].some((l) => labelsMatch([l], labels))) return true;
-      const created = typeof n.created === 'string' ? Date.parse(n.created) : Number.NaN;
-      return until !== undefined && !(created < until);
-    };
-    return { NetworksDeleted: await pruneNetworks(c.engine, keep) };
-  });
+  r.on('POST', '/networks/prune', async (c) => ({
+    NetworksDeleted: await pruneNetworks(c.engine, networkPruneKeep(filters(c.query))),
+  }));
   r.on('POST', '/networks/{id}/connect', async (c) => {
     const b = await readJsonBody<{
       Container?: string;

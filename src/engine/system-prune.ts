@@ -56,7 +56,12 @@ export async function systemDf(e: Engine): Promise<SystemDf> {
   };
 }
 
-/** Removes every container that is not running (docker's `container prune`); returns their ids. */
+/** `K` or `K=V` (docker's label filter words) against a label map. */
+function hasLabel(labels: Record<string, string>, v: string): boolean {
+  const eq = v.indexOf('=');
+  return eq < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, eq)] === v.slice(eq + 1);
+}
+
 /**
  * Which stopped containers a prune takes, by docker's prune filters: `until` (created before a time:
  * RFC 3339, seconds since the epoch, or a duration ago such as 10m or 24h), `label` (K or K=V) and
@@ -70,17 +75,42 @@ export function pruneFilter(
   for (const k of Object.keys(filters))
     if (k !== 'until' && k !== 'label' && k !== 'label!')
       throw invalidArgument(`invalid filter '${k}': prune takes until, label and label!`);
-  const label = (labels: Record<string, string>, v: string) => {
-    const eq = v.indexOf('=');
-    return eq < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, eq)] === v.slice(eq + 1);
-  };
   const untils = (filters.until ?? []).map((v) => untilTime(v, now));
   return (c) =>
     untils.every((t) => Date.parse(c.createdAt) < t) &&
-    (!filters.label?.length || filters.label.some((v) => label(c.labels, v))) &&
-    !(filters['label!'] ?? []).some((v) => label(c.labels, v));
+    (!filters.label?.length || filters.label.some((v) => hasLabel(c.labels, v))) &&
+    !(filters['label!'] ?? []).some((v) => hasLabel(c.labels, v));
 }
 
+/**
+ * Which user networks `network prune` keeps, by dockerd's filters for it: `until` (one; the forms
+ * of image and container prune's, untilTime: a Go duration before now, a date or RFC 3339 time,
+ * unix seconds; a network made after it is kept), `label` (every one must match, else kept) and
+ * `label!` (a network matching every one is kept). An unknown key or a bad value is refused in
+ * dockerd's words before anything is removed.
+ */
+export function networkPruneKeep(
+  filters: Record<string, string[]> = {},
+  now = Date.now(),
+): (n: NetworkInfo) => boolean {
+  for (const k of Object.keys(filters))
+    if (k !== 'until' && k !== 'label' && k !== 'label!') throw invalidArgument(`invalid filter '${k}'`);
+  const untils = filters.until ?? [];
+  if (untils.length > 1) throw invalidArgument('more than one until filter specified');
+  const until = untils.length ? untilTime(untils[0]!, now) : undefined;
+  const label = filters.label ?? [];
+  const notLabel = filters['label!'] ?? [];
+  return (n) => {
+    const labels = (n.labels as Record<string, string> | undefined) ?? {};
+    if (!label.every((v) => hasLabel(labels, v))) return true;
+    if (notLabel.length > 0 && notLabel.every((v) => hasLabel(labels, v))) return true;
+    // No creation time reads as Go's zero time, which no until is before.
+    const created = typeof n.created === 'string' ? Date.parse(n.created) : Number.NaN;
+    return until !== undefined && (Number.isNaN(created) ? 0 : created) > until;
+  };
+}
+
+/** Removes every container that is not running (docker's `container prune`); returns their ids. */
 export async function pruneContainers(e: Engine, filters: Record<string, string[]> = {}): Promise<string[]> {
   const out: string[] = [];
   const take = pruneFilter(filters);

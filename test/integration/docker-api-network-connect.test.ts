@@ -262,8 +262,15 @@ test("docker 28: network ls has dockerd's pre-defined networks and filters; insp
   // Made just now: neither another label nor "older than an hour" takes it.
   await ok(d28('network', 'prune', '-f', '--filter', 'label=team=y'));
   await ok(d28('network', 'prune', '-f', '--filter', 'until=1h'));
+  await ok(d28('network', 'prune', '-f', '--filter', 'until=1h30m'));
   assert.deepEqual(await names('--filter', `name=${lab}`), [lab]);
-  const pruned = await ok(d28('network', 'prune', '-f', '--filter', 'label=team=x'));
+  // until is image and container prune's: a bad value is refused in dockerd's words, nothing taken.
+  const badUntil = await d28('network', 'prune', '-f', '--filter', 'until=xyz');
+  assert.equal(badUntil.code, 1);
+  assert.match(badUntil.stderr, /failed to parse value as time or duration: "xyz"/);
+  assert.deepEqual(await names('--filter', `name=${lab}`), [lab]);
+  // A negative duration is a time after now: made before it, so taken (its label keeps the others).
+  const pruned = await ok(d28('network', 'prune', '-f', '--filter', 'label=team=x', '--filter', 'until=-1h'));
   assert.match(pruned, new RegExp(`Deleted Networks:\\n${lab}\\n`));
   assert.deepEqual(await names('--filter', `name=${lab}`), []);
   assert.deepEqual(await names('--filter', `name=${NET_A}`), [NET_A]);
