@@ -1,7 +1,8 @@
 /* berth: the command line's front door. `berth [--host S | -H S] exec [-e K=V]... [-w DIR]
  * [-u USER] CONTAINER CMD [ARG...]` and `berth [--host S] run [--rm] [--name N] [--network NET]
  * [-e K=V]... [-w DIR] [-u USER] IMAGE [CMD [ARG...]]` (and `container exec|run`) run here; every other command, flag or
- * form (-i, -t, -d, --help, --debug, a missing argument, invalid UTF-8, an unreachable berthd …)
+ * form (-i, -t, -d, --help, --debug, --ip, --mac-address, --network-alias, --network's long form
+ * name=N,…, a missing argument, invalid UTF-8, an unreachable berthd …)
  * is handed unchanged to the Node bundle beside this binary (berth-node), which parses docker's
  * command line in full and words every error. So this front parses only what it can act on, as
  * src/cli/berth/main.ts and the exec verb (src/cli/berth/container-verbs.ts) parse it. */
@@ -128,8 +129,11 @@ int main(int argc, char **argv)
 			user = value_of(&f, argc, &i);
 		else if (run && flag_is(&f, "name"))
 			name = value_of(&f, argc, &i);
-		else if (run && !network && (flag_is(&f, "network") || flag_is(&f, "net")))
+		else if (run && !network && (flag_is(&f, "network") || flag_is(&f, "net"))) {
 			network = value_of(&f, argc, &i);
+			if (strchr(network, '='))
+				exec_node(); /* docker's long form, name=N,alias=A,…: Node parses it */
+		}
 		else if (run && flag_is(&f, "rm") && !f.value)
 			rm = 1;
 		else

@@ -74,7 +74,8 @@ export async function checkEndpoint(
   if (o.macAddress !== undefined) checkMacAddress(o.macAddress, 'macAddress');
 }
 
-function inSubnet(ip: string, cidr: string): boolean {
+/** Whether IPv4 address `ip` lies in `cidr`. */
+export function inSubnet(ip: string, cidr: string): boolean {
   const [base = '', bits = '32'] = cidr.split('/');
   const n = (s: string) => s.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
   const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;

@@ -10,7 +10,7 @@ import { failedPrecondition, invalidArgument, isBerthError, notFound, unsupporte
 import type { ImageService } from '../images/image-service.ts';
 import { type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
 import { resolveDevices } from './container-devices.ts';
-import { checkEndpoint } from './container-connect.ts';
+import { checkEndpoint, inSubnet } from './container-connect.ts';
 import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
 import { checkCreateRequest, checkMacAddress, publishedPorts } from './container-request.ts';
@@ -80,6 +80,7 @@ export async function createContainer(
   const rt = ctx.runtime(runtimeName);
   if (!existsSync(rt.binary)) throw failedPrecondition(`runtime ${runtimeName}: binary ${rt.binary} does not exist`);
   if (req.network && req.network !== 'host' && req.network !== 'none') await ctx.o.network.inspect(req.network);
+  await checkFirstEndpoint(ctx, req);
   await checkMoreNetworks(ctx, req);
 
   const span = timingSpan('create', req.name ?? req.image);
@@ -210,6 +211,34 @@ export async function createContainer(
 }
 
 /**
+ * The first network's endpoint, as a connect to it is checked (docker's rules and words, with the
+ * flag named): the default network resolves no names but the container's own (no --network-alias)
+ * and gives out only addresses of its own choosing (no --ip); a user network's requested address
+ * lies in its subnet.
+ */
+async function checkFirstEndpoint(ctx: ContainerContext, req: CreateRequest): Promise<void> {
+  const network = req.network ?? ctx.o.network.defaultNetwork;
+  if (req.sandbox || network === 'host' || network === 'none' || ctx.o.network.name === 'none') return;
+  if (network === ctx.o.network.defaultNetwork) {
+    if (req.aliases?.length)
+      throw invalidArgument(
+        `--network-alias (aliases): network-scoped alias is supported only for containers in user defined networks (${network} is the default network)`,
+      );
+    if (req.ipv4Address !== undefined)
+      throw invalidArgument(
+        `--ip (ipv4Address): user specified IP address is supported on user defined networks only (${network} is the default network)`,
+      );
+    return;
+  }
+  if (req.ipv4Address === undefined) return;
+  const { subnet } = await ctx.o.network.inspect(network);
+  if (typeof subnet === 'string' && !inSubnet(req.ipv4Address, subnet))
+    throw invalidArgument(
+      `--ip (ipv4Address): no configured subnet or ip-range contain the IP address ${req.ipv4Address} (network ${network} is ${subnet})`,
+    );
+}
+
+/**
  * The networks of a create beyond its first (`req.networks`): each exists and takes its aliases and
  * address as a connect's would; none is named twice, and none joins a container on host or none
  * (docker's words for a connect, its CLI's for a name given twice).
@@ -262,9 +291,9 @@ function initialEndpoints(ctx: ContainerContext, req: CreateRequest): EndpointRe
   return [
     {
       network,
-      aliases: req.aliases ?? [],
+      aliases: [...new Set(req.aliases ?? [])],
       ipv4Address: req.ipv4Address ?? '',
-      ...(req.macAddress ? { macAddress: checkMacAddress(req.macAddress, 'macAddress') } : {}),
+      ...(req.macAddress ? { macAddress: checkMacAddress(req.macAddress, '--mac-address (macAddress)') } : {}),
     },
     ...(req.networks ?? []).map((ep, i) => ({
       network: ep.network,

@@ -72,11 +72,11 @@ test('network aliases: names as container names are, and only where names resolv
   checkCreateRequest({ image: 'b', network: 'app', aliases: ['web', 'db.internal'] });
   assert.throws(
     () => checkCreateRequest({ image: 'b', network: 'app', aliases: ['-bad'] }),
-    /network alias "-bad": expected/,
+    invalid(/^--network-alias \(aliases\[0\]\) "-bad": expected a name/),
   );
   assert.throws(
     () => checkCreateRequest({ image: 'b', network: 'none', aliases: ['web'] }),
-    /network aliases: network none has no names to resolve/,
+    invalid(/^--network-alias \(aliases\): network none has no names to resolve/),
   );
 });
 
@@ -93,6 +93,18 @@ test('MAC addresses: six hex pairs, unicast, not all zero, in lower case with co
     invalid(/^macAddress 01:00:5e:00:00:01: a multicast/),
   );
   assert.throws(() => checkMacAddress('00:00:00:00:00:00', 'macAddress'), invalid(/all-zero/));
+  assert.throws(
+    () => checkCreateRequest({ image: 'x', network: 'a', macAddress: '02:42' }),
+    invalid(/^--mac-address \(macAddress\) "02:42": expected a MAC address/),
+  );
+  assert.throws(
+    () => checkCreateRequest({ image: 'x', network: 'a', networks: [{ network: 'b', macAddress: 'zz' }] }),
+    invalid(/^--network name=b,mac-address \(networks\[0\]\.macAddress\) "zz"/),
+  );
+  assert.throws(
+    () => checkCreateRequest({ image: 'x', network: 'a', ipv4Address: '10.0.0.300' }),
+    invalid(/^--ip \(ipv4Address\) "10\.0\.0\.300": expected an IPv4 address/),
+  );
   assert.throws(
     () => checkCreateRequest({ image: 'x', network: 'host', macAddress: '02:42:ac:11:00:02' } as CreateRequest),
     invalid(/conflicting options: mac-address and the network mode/),

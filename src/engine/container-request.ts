@@ -42,24 +42,30 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
     throw invalidArgument(`container name ${JSON.stringify(req.name)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
   if ((req.ports?.length || req.publishAll) && (req.network === 'host' || req.network === 'none'))
     throw invalidArgument(`-p/-P: ports cannot be published on network ${req.network}`);
-  for (const a of req.aliases ?? [])
+  // Each message names the CLI's flag (berth's and docker's) beside the request's field.
+  for (const [i, a] of (req.aliases ?? []).entries())
     if (typeof a !== 'string' || !CONTAINER_NAME.test(a))
-      throw invalidArgument(`network alias ${JSON.stringify(a)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+      throw invalidArgument(
+        `--network-alias (aliases[${i}]) ${JSON.stringify(a)}: expected a name such as web or db.internal ([a-zA-Z0-9][a-zA-Z0-9_.-]*)`,
+      );
   if (req.aliases?.length && (req.network === 'host' || req.network === 'none'))
-    throw invalidArgument(`network aliases: network ${req.network} has no names to resolve`);
+    throw invalidArgument(`--network-alias (aliases): network ${req.network} has no names to resolve`);
   checkDeviceCgroupRules(req.deviceCgroupRules);
   if (req.macAddress !== undefined) {
-    checkMacAddress(req.macAddress, 'macAddress');
+    checkMacAddress(req.macAddress, '--mac-address (macAddress)');
     if (req.network === 'host' || req.network === 'none' || req.sandbox)
       throw invalidArgument('conflicting options: mac-address and the network mode');
   }
   for (const [i, ep] of (Array.isArray(req.networks) ? req.networks : []).entries())
-    if (ep?.macAddress !== undefined) checkMacAddress(ep.macAddress, `networks[${i}].macAddress`);
+    if (ep?.macAddress !== undefined)
+      checkMacAddress(ep.macAddress, `--network name=${ep.network},mac-address (networks[${i}].macAddress)`);
   if (req.ipv4Address !== undefined) {
-    if (isIP(req.ipv4Address) !== 4 || req.ipv4Address === '0.0.0.0')
-      throw invalidArgument(`ipv4Address ${JSON.stringify(req.ipv4Address)}: expected an IPv4 address`);
+    if (typeof req.ipv4Address !== 'string' || isIP(req.ipv4Address) !== 4 || req.ipv4Address === '0.0.0.0')
+      throw invalidArgument(
+        `--ip (ipv4Address) ${JSON.stringify(req.ipv4Address)}: expected an IPv4 address such as 172.30.100.104`,
+      );
     if (!req.network || req.network === 'host' || req.network === 'none')
-      throw invalidArgument('user specified IP address is supported on user defined networks only');
+      throw invalidArgument('--ip (ipv4Address): user specified IP address is supported on user defined networks only');
   }
   for (const p of req.ports ?? []) {
     if (!(p.containerPort > 0 && p.containerPort < 65536) || !(p.hostPort >= 0 && p.hostPort < 65536))

@@ -249,6 +249,14 @@ describe('what the front hands to Node', () => {
     ['run', '--rm', '-e', 'NO_EQUALS_SIGN', 'busybox', 'true'],
     ['run', '--rm', '--network', 'none', '--network', 'none', 'busybox', 'true'],
     ['run', '--rm=true', 'busybox', 'true'],
+    // The network flags of create and run (berthd has no networking here: each is refused, by the engine or the CLI).
+    ['run', '--rm', '--network', 'none', '--mac-address', '02:42:ac:11:00:02', 'busybox', 'true'],
+    ['run', '--rm', '--network=none', '--network-alias', 'web', 'busybox', 'true'],
+    ['run', '--rm', '--net-alias=web', '--network', 'none', 'busybox', 'true'],
+    ['run', '--rm', '--ip', '10.1.2.3', 'busybox', 'true'],
+    ['run', '--rm', '--ip6', '2001:db8::33', 'busybox', 'true'],
+    ['run', '--rm', '--network', 'name=none,alias=web', 'busybox', 'true'],
+    ['run', '--rm', '--net=name=none', 'busybox', 'true'],
     ['ps'],
   ];
   for (const args of handed)

@@ -170,6 +170,130 @@ test("berth's own CLI: run --network a --network b joins both", async () => {
   await ok(d28('rm', '-f', 'bmulti'));
 });
 
+test("berth's own CLI: --ip, --mac-address and --network-alias on the first network, the long form's on the others; network connect --alias a,b --ip", async () => {
+  const b = (...args: string[]) => berthCli(d.socket, ...args);
+  const [m1, m2] = ['02:42:c0:a8:20:01', '02:42:c0:a8:20:02'];
+  const ip = `${PREFIX_A}.50`;
+  const macOf = async (name: string, ifName: string) =>
+    (await ok(b('exec', name, 'cat', `/sys/class/net/${ifName}/address`))).trim();
+  await ok(
+    b(
+      'run',
+      '-d',
+      '--name',
+      'bflags',
+      '--network',
+      NET_A,
+      '--network-alias',
+      'bfront',
+      '--net-alias',
+      'bfront2',
+      '--ip',
+      ip,
+      '--mac-address',
+      m1.toUpperCase(),
+      '--network',
+      `name=${NET_B},alias=bback,mac-address=${m2}`,
+      'busybox',
+      'sleep',
+      '1000',
+    ),
+  );
+  await ok(b('run', '-d', '--name', 'bpeera', '--network', NET_A, 'busybox', 'sleep', '1000'));
+  await ok(b('run', '-d', '--name', 'bpeerb', '--network', NET_B, 'busybox', 'sleep', '1000'));
+  const a = await containerAddrs(b, 'bflags');
+  assert.equal(a.eth0, ip);
+  assert.match(a.eth1 ?? '', new RegExp(`^${PREFIX_B.replace(/\./g, '\\.')}\\.`));
+  assert.equal(await macOf('bflags', 'eth0'), m1);
+  assert.equal(await macOf('bflags', 'eth1'), m2);
+  const nets = await networksOf('bflags');
+  assert.equal(nets[NET_A]!.IPAddress, ip);
+  assert.equal(nets[NET_A]!.MacAddress, m1);
+  assert.deepEqual(nets[NET_A]!.Aliases, ['bfront', 'bfront2']);
+  assert.deepEqual(nets[NET_B]!.Aliases, ['bback']);
+  // The embedded DNS server answers each network's peers with the names given there, and only there.
+  const resolves = async (from: string, name: string, addr: string) => {
+    const r = await b('exec', from, 'nslookup', name);
+    return r.code === 0 && new RegExp(`Address: ${addr.replace(/\./g, '\\.')}\\b`).test(r.stdout);
+  };
+  for (const n of ['bfront', 'bfront2'])
+    await until(`bpeera resolves ${n}`, () => resolves('bpeera', n, ip), 30_000, 200);
+  await until('bpeerb resolves bback', () => resolves('bpeerb', 'bback', a.eth1!), 30_000, 200);
+  assert.notEqual(
+    (await b('exec', 'bpeerb', 'nslookup', 'bfront')).code,
+    0,
+    'bfront is a name on the first network only',
+  );
+
+  // network connect: --alias takes a comma-separated list, as docker's; --ip an address of the network.
+  const ipc = `${PREFIX_B}.77`;
+  await ok(b('network', 'connect', '--alias', 'ca,cb', '--alias', 'cc', '--ip', ipc, NET_B, 'bpeera'));
+  assert.equal((await containerAddrs(b, 'bpeera')).eth1, ipc);
+  assert.deepEqual((await networksOf('bpeera'))[NET_B]!.Aliases, ['ca', 'cb', 'cc']);
+  for (const n of ['ca', 'cb', 'cc'])
+    await until(`bflags resolves ${n}`, () => resolves('bflags', n, ipc), 30_000, 200);
+  const v6 = await b('network', 'connect', '--ip6', '2001:db8::33', NET_A, 'bpeerb');
+  assert.equal(v6.code, 1, v6.stderr);
+  assert.match(v6.stderr, /^berth: --ip6 "2001:db8::33": not supported: berth's networks are IPv4 only\n$/);
+  await ok(b('rm', '-f', 'bflags', 'bpeera', 'bpeerb'));
+});
+
+test("berth's own CLI: bad --ip, --mac-address, --network-alias and --ip6 values are refused naming the flag (125), nothing made", async () => {
+  const cases: [string[], RegExp][] = [
+    [['--network', NET_A, '--mac-address', '02:42'], /--mac-address \(macAddress\) "02:42": expected a MAC address/],
+    [
+      ['--network', NET_A, '--mac-address', '01:00:5e:00:00:01'],
+      /--mac-address \(macAddress\) 01:00:5e:00:00:01: a multicast/,
+    ],
+    [
+      ['--network', NET_A, '--network', `name=${NET_B},mac-address=zz`],
+      new RegExp(`--network name=${NET_B},mac-address \\(networks\\[0\\]\\.macAddress\\) "zz"`),
+    ],
+    [
+      ['--network', 'none', '--mac-address', '02:42:ac:11:00:02'],
+      /conflicting options: mac-address and the network mode/,
+    ],
+    [['--network', NET_A, '--ip', '10.0.0.300'], /--ip \(ipv4Address\) "10\.0\.0\.300": expected an IPv4 address/],
+    [
+      ['--ip', `${PREFIX_A}.51`],
+      /--ip \(ipv4Address\): user specified IP address is supported on user defined networks only/,
+    ],
+    [
+      ['--network', 'berth', '--ip', `${PREFIX_A}.51`],
+      /--ip \(ipv4Address\): user specified IP address is supported on user defined networks only/,
+    ],
+    [
+      ['--network', NET_A, '--ip', `${PREFIX_B}.9`],
+      new RegExp(`--ip \\(ipv4Address\\): no configured subnet or ip-range contain the IP address ${PREFIX_B}\\.9`),
+    ],
+    [['--network', NET_A, '--network-alias', '-bad'], /--network-alias \(aliases\[0\]\) "-bad": expected a name/],
+    [
+      ['--network-alias', 'web'],
+      /--network-alias \(aliases\): network-scoped alias is supported only for containers in user defined networks/,
+    ],
+    [
+      ['--network', 'none', '--network-alias', 'web'],
+      /--network-alias \(aliases\): network none has no names to resolve/,
+    ],
+    [
+      ['--network', NET_A, '--ip6', '2001:db8::33'],
+      /--ip6 "2001:db8::33": not supported: berth's networks are IPv4 only/,
+    ],
+    [
+      ['--network', `name=${NET_A},alias=x`, '--network-alias', 'y'],
+      /conflicting options: cannot specify both --network-alias and per-network alias/,
+    ],
+  ];
+  for (const [i, [flags, msg]] of cases.entries())
+    for (const verb of ['run', 'create']) {
+      const name = `bbad${i}${verb}`;
+      const r = await berthCli(d.socket, verb, '--name', name, ...flags, 'busybox', 'true');
+      assert.equal(r.code, 125, `${verb} ${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg, `${verb} ${flags.join(' ')}`);
+      assert.equal((await berthCli(d.socket, 'inspect', name)).code, 1, `${name} was not made`);
+    }
+});
+
 test("embedded DNS as dockerd's: a short ID, name.network and alias.network on the networks shared; DNSNames from API 1.44", async () => {
   await ok(d28('run', '-d', '--name', 'web', '--network', NET_A, '--network-alias', 'www', 'busybox', 'sleep', '1000'));
   await ok(d28('run', '-d', '--name', 'asker', '--network', NET_A, 'busybox', 'sleep', '1000'));

@@ -15,7 +15,7 @@ import type {
 } from '../../api/types.ts';
 import type { BerthClient } from '../../client/client.ts';
 import { DEFAULT_DETACH_KEYS, detachKeyBytes } from '../../docker-api/detach-keys.ts';
-import { invalidArgument, isBerthError } from '../../errors/errors.ts';
+import { invalidArgument, isBerthError, unsupported } from '../../errors/errors.ts';
 import type { FlagSpec } from '../runtime/args.ts';
 import {
   containerInspectContext,
@@ -303,6 +303,10 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['publish', 'p'], kind: 'strings' },
   { names: ['publish-all', 'P'], kind: 'bool' },
   { names: ['network', 'net'], kind: 'strings' },
+  { names: ['network-alias', 'net-alias'], kind: 'strings' },
+  { names: ['ip'], kind: 'string' },
+  { names: ['ip6'], kind: 'string' },
+  { names: ['mac-address'], kind: 'string' },
   { names: ['workdir', 'w'], kind: 'string' },
   { names: ['user', 'u'], kind: 'string' },
   { names: ['entrypoint'], kind: 'string' },
@@ -370,10 +374,7 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   const ports = strings(f.publish).flatMap(parsePort);
   if (ports.length) req.ports = ports;
   if (f['publish-all']) req.publishAll = true;
-  // `--network a --network b`: the first is the container's network (its default route), the others joined beside it.
-  const [network, ...more] = strings(f.network);
-  if (network !== undefined) req.network = network;
-  if (more.length) req.networks = more.map((n) => ({ network: n }));
+  Object.assign(req, networkFlags(f));
   if (f.workdir !== undefined) req.workdir = f.workdir as string;
   if (f.user !== undefined) req.user = f.user as string;
   if (f.entrypoint !== undefined) req.entrypoint = (f.entrypoint as string) === '' ? [] : [f.entrypoint as string];
@@ -403,6 +404,112 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
     ...securityOpts(strings(f['security-opt'])),
   };
   if (Object.keys(security).length) req.security = security;
+  return req;
+}
+
+/** One `--network` value: a name, or docker's long form `name=N,alias=A,ip=IP,mac-address=M`. */
+type Attachment = { network: string; aliases: string[]; ipv4Address?: string; macAddress?: string };
+
+/** The comma-separated fields of a CSV line, as Go's encoding/csv reads one (docker's `--network`, `--alias`). */
+export function csvFields(v: string, flag: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    if (v[i] === '"') {
+      for (i++; ; i++) {
+        if (i >= v.length) throw invalidArgument(`${flag} ${JSON.stringify(v)}: a quote is not closed`);
+        if (v[i] === '"' && v[i + 1] === '"') field += v[i++];
+        else if (v[i] === '"') break;
+        else field += v[i];
+      }
+      i++;
+      if (i < v.length && v[i] !== ',')
+        throw invalidArgument(`${flag} ${JSON.stringify(v)}: a quoted field must end at a comma`);
+    } else {
+      const end = v.indexOf(',', i);
+      field = v.slice(i, end < 0 ? v.length : end);
+      if (field.includes('"')) throw invalidArgument(`${flag} ${JSON.stringify(v)}: a bare " in a field not quoted`);
+      i = end < 0 ? v.length : end;
+    }
+    out.push(field);
+    if (i >= v.length) return out;
+    i++; // the comma
+  }
+}
+
+/** What berth cannot take of docker's `--network` long form, and why. */
+const NETWORK_KEYS_REFUSED: Record<string, string> = {
+  ip6: "berth's networks are IPv4 only",
+  'link-local-ip': 'berth takes no link-local addresses',
+  'driver-opt': 'the berth engine takes no driver options',
+  'gw-priority': "the default route is always the first network's",
+};
+
+/**
+ * docker's `--network` value (its CLI's opts/network.go): a plain name, or, when it holds a
+ * `key=value`, comma-separated fields `name=`, `alias=` (repeatable), `ip=` and `mac-address=`
+ * (keys in any case); an empty or unknown key is docker's error, naming the flag.
+ */
+export function parseNetworkOpt(v: string): Attachment {
+  if (!/\w+=\w+(,\w+=\w+)*/.test(v)) return { network: v, aliases: [] };
+  const flag = '--network';
+  const a: Attachment = { network: '', aliases: [] };
+  for (const field of csvFields(v, flag)) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? '' : field.slice(0, eq)).trim().toLowerCase();
+    const val = field.slice(eq + 1).trim();
+    if (key === '') throw invalidArgument(`${flag} ${JSON.stringify(v)}: invalid field ${field}`);
+    if (key === 'name') a.network = val;
+    else if (key === 'alias') a.aliases.push(val);
+    else if (key === 'ip') a.ipv4Address = val;
+    else if (key === 'mac-address') a.macAddress = val;
+    else if (key in NETWORK_KEYS_REFUSED)
+      throw unsupported(`${flag} ${JSON.stringify(v)}: ${key} is not supported: ${NETWORK_KEYS_REFUSED[key]}`);
+    else
+      throw invalidArgument(
+        `${flag} ${JSON.stringify(v)}: invalid field key ${key} (expected name, alias, ip or mac-address)`,
+      );
+  }
+  if (a.network === '') throw invalidArgument(`${flag} ${JSON.stringify(v)}: network name/id is not specified`);
+  return a;
+}
+
+/**
+ * The networks of `--network` (repeatable) with `--network-alias`, `--ip` and `--mac-address`, as
+ * docker's CLI 28 applies them (cli/command/container/opts.go, parseNetworkOpts): those three are
+ * the first network's (the container's network mode; the default network when none is named),
+ * refused beside the same setting in that network's long form; the others take only their own. The
+ * engine checks each value and rule, naming the flag.
+ */
+export function networkFlags(f: Record<string, unknown>): Partial<CreateRequest> {
+  if (f.ip6) throw unsupported(`--ip6 ${JSON.stringify(f.ip6)}: not supported: berth's networks are IPv4 only`);
+  const [first, ...more] = strings(f.network).map(parseNetworkOpt);
+  const aliases = strings(f['network-alias']);
+  // An empty --ip or --mac-address (or ip=, mac-address=) is not given, as docker's.
+  const ip = (f.ip as string | undefined) || undefined;
+  const mac = (f['mac-address'] as string | undefined) || undefined;
+  const main: Attachment = first ?? { network: '', aliases: [] };
+  const conflict = (flag: string, what: string) =>
+    invalidArgument(`conflicting options: cannot specify both ${flag} and per-network ${what}`);
+  if (aliases.length && main.aliases.length) throw conflict('--network-alias', 'alias');
+  if (ip && main.ipv4Address) throw conflict('--ip', 'IPv4 address');
+  if (mac && main.macAddress) throw conflict('--mac-address', 'MAC address');
+  const req: Partial<CreateRequest> = {};
+  if (first) req.network = first.network;
+  const mainAliases = aliases.length ? aliases : main.aliases;
+  if (mainAliases.length) req.aliases = mainAliases;
+  const mainIp = ip || main.ipv4Address;
+  if (mainIp) req.ipv4Address = mainIp;
+  const mainMac = mac || main.macAddress;
+  if (mainMac) req.macAddress = mainMac;
+  if (more.length)
+    req.networks = more.map((n) => ({
+      network: n.network,
+      ...(n.aliases.length ? { aliases: n.aliases } : {}),
+      ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}),
+      ...(n.macAddress ? { macAddress: n.macAddress } : {}),
+    }));
   return req;
 }
 
@@ -1289,11 +1396,18 @@ const networkInspect: Verb = {
 };
 const networkRm = each('network rm NAME...', [], (c, n) => c.networkRemove(n));
 const networkConnect: Verb = {
-  flags: [{ names: ['alias'], kind: 'strings' }, { names: ['ip'], kind: 'string' }, help],
-  usage: 'network connect [--alias NAME]... [--ip IPV4] NETWORK CONTAINER',
+  flags: [
+    { names: ['alias'], kind: 'strings' },
+    { names: ['ip'], kind: 'string' },
+    { names: ['ip6'], kind: 'string' },
+    help,
+  ],
+  usage: 'network connect [--alias NAME[,NAME...]]... [--ip IPV4] NETWORK CONTAINER',
   run: async (ctx, f, args) => {
-    want(args, 2, 2, 'network connect [--alias NAME]... [--ip IPV4] NETWORK CONTAINER');
-    const aliases = strings(f.alias);
+    want(args, 2, 2, 'network connect [--alias NAME[,NAME...]]... [--ip IPV4] NETWORK CONTAINER');
+    if (f.ip6) throw unsupported(`--ip6 ${JSON.stringify(f.ip6)}: not supported: berth's networks are IPv4 only`);
+    // docker's --alias is a string slice: each value may hold several, comma-separated.
+    const aliases = strings(f.alias).flatMap((a) => (a === '' ? [] : csvFields(a, '--alias')));
     await (await ctx.client()).networkConnect(args[0]!, args[1]!, {
       ...(aliases.length ? { aliases } : {}),
       ...(f.ip ? { ipv4Address: f.ip as string } : {}),

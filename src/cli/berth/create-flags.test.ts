@@ -130,3 +130,75 @@ test("--device: docker's HOST[:CONTAINER][:PERMISSIONS]; --device-cgroup-rule go
   assert.deepEqual(r.devices?.map(bare), [{ hostPath: '/dev/loop0', containerPath: '/dev/xd', permissions: 'r' }]);
   assert.deepEqual(r.deviceCgroupRules, ['b 7:* rm']);
 });
+
+test("--network-alias, --ip and --mac-address are the first network's, as docker's CLI 28 applies them", () => {
+  const r = req(
+    '--network',
+    'a',
+    '--network-alias',
+    'web',
+    '--net-alias',
+    'www',
+    '--ip',
+    '10.9.0.5',
+    '--mac-address',
+    '02:42:ac:11:00:02',
+    '--network',
+    'b',
+    'busybox',
+  );
+  assert.equal(r.network, 'a');
+  assert.deepEqual(r.aliases, ['web', 'www']);
+  assert.equal(r.ipv4Address, '10.9.0.5');
+  assert.equal(r.macAddress, '02:42:ac:11:00:02');
+  assert.deepEqual(r.networks, [{ network: 'b' }]);
+  // No --network: they go with the default network (the engine refuses aliases and an address there).
+  const d = req('--mac-address', '02:42:ac:11:00:03', '--ip', '', 'busybox');
+  assert.equal(d.network, undefined);
+  assert.equal(d.macAddress, '02:42:ac:11:00:03');
+  assert.equal('ipv4Address' in d, false, 'an empty --ip is not given, as docker');
+  // Values are the engine's to check: they go as written.
+  assert.equal(req('--network', 'a', '--ip', 'nonsense', 'busybox').ipv4Address, 'nonsense');
+});
+
+test("--network's long form: name, alias, ip, mac-address per network; docker's conflicts and refusals", () => {
+  const r = req(
+    '--network',
+    'name=a,alias=x,alias=y,IP=10.9.0.5',
+    '--network',
+    'name=b,alias=z,ip=10.8.0.7,mac-address=02:42:ac:11:00:04',
+    'busybox',
+  );
+  assert.equal(r.network, 'a');
+  assert.deepEqual(r.aliases, ['x', 'y']);
+  assert.equal(r.ipv4Address, '10.9.0.5');
+  assert.deepEqual(r.networks, [
+    { network: 'b', aliases: ['z'], ipv4Address: '10.8.0.7', macAddress: '02:42:ac:11:00:04' },
+  ]);
+  assert.equal(req('--network', '"name=a,b",alias=q', 'busybox').network, 'a,b');
+  const refused = (args: string[], msg: RegExp, code = 'BERTH_ERR_INVALID_ARGUMENT') =>
+    assert.throws(
+      () => req(...args, 'busybox'),
+      (e: Error & { code?: string }) => msg.test(e.message) && e.code === code,
+      args.join(' '),
+    );
+  refused(
+    ['--network', 'name=a,alias=x', '--network-alias', 'y'],
+    /^conflicting options: cannot specify both --network-alias and per-network alias$/,
+  );
+  refused(['--network', 'name=a,ip=10.9.0.5', '--ip', '10.9.0.6'], /cannot specify both --ip and per-network IPv4/);
+  refused(
+    ['--network', 'name=a,mac-address=02:42:ac:11:00:04', '--mac-address', '02:42:ac:11:00:05'],
+    /cannot specify both --mac-address and per-network MAC/,
+  );
+  refused(['--network', 'alias=x'], /^--network "alias=x": network name\/id is not specified$/);
+  refused(['--network', 'name=a,bogus=1'], /^--network "name=a,bogus=1": invalid field key bogus/);
+  refused(['--network', 'name=a,alias'], /^--network "name=a,alias": invalid field alias$/);
+  refused(['--network', 'name=a,alias="x'], /^--network "name=a,alias=\\"x": a bare " in a field not quoted$/);
+  refused(
+    ['--network', 'name=a,ip6=2001:db8::33'],
+    /ip6 is not supported: berth's networks are IPv4 only/,
+    'BERTH_ERR_UNSUPPORTED',
+  );
+  refused(['--ip6', '2001:db8::33'], /^--ip6 "2001:db8::33": not supported/, 'BERTH_ERR_UNSUPPORTED');
+});
