@@ -5,26 +5,18 @@
 // the request (so no byte of it may be read as HTTP); the docker CLI 28 and Debian's docker.io 20.10
 // client check the Upgrade form (run -i, exec -i, exec -d) against a real berthd.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { DOCKER_CLIENTS, dockerCli, dockerCliInput, dockerRequest } from '../lib/docker-cli.ts';
-import { busyboxRootfsTar, type Daemon, finish, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { type Daemon, finish, startDockerApiBerthd, tempRoots, until } from './engine-harness.ts';
 
 const { root, runRoot } = tempRoots();
 let d: Daemon;
 let dockerSocket: string;
 
 before(async () => {
-  if (process.getuid?.() !== 0) throw new Error('the Docker API attach tests need root (mounts, namespaces, cgroups)');
-  for (const c of DOCKER_CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: run scripts/setup.sh`);
-  d = await startBerthd(root, runRoot, ['--no-network'], undefined, {
-    DOCKER_CONFIG: join(root, 'berthd-docker-config'),
-  });
-  dockerSocket = join(runRoot, 'docker.sock');
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  ({ daemon: d, dockerSocket } = await startDockerApiBerthd(root, runRoot, 'the Docker API attach tests'));
 });
 
 after(async () => {

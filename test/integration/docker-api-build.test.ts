@@ -8,20 +8,17 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
+import { DOCKER_CLIENTS } from '../lib/docker-cli.ts';
 import { startRegistry } from '../lib/registry.ts';
 import { busyboxImage } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import { type Daemon, finish, startDockerApiBerthd, tempRoots } from './engine-harness.ts';
 
-const CLIENTS = [
-  { name: 'docker 28', bin: '/usr/local/bin/docker', pkg: 'the docker CLI 28 (docker-ce-cli)' },
-  { name: 'docker.io 20.10', bin: '/usr/bin/docker', pkg: "Debian's docker.io (scripts/setup.sh)" },
-] as const;
+const CLIENTS = DOCKER_CLIENTS;
 const COMPOSE = '/usr/bin/docker-compose';
 
 const { root, runRoot } = tempRoots();
@@ -65,16 +62,7 @@ function context(files: Record<string, string>): string {
 }
 
 before(async () => {
-  if (process.getuid?.() !== 0) throw new Error('the Docker API build tests need root (mounts, namespaces, cgroups)');
-  for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
-    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
-  // berthd's own logins (its docker config) are kept apart from the clients', so a pull that works used the client's.
-  d = await startBerthd(root, runRoot, ['--no-network'], undefined, {
-    DOCKER_CONFIG: join(root, 'berthd-docker-config'),
-  });
-  dockerSocket = join(runRoot, 'docker.sock');
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  ({ daemon: d, dockerSocket } = await startDockerApiBerthd(root, runRoot, 'the Docker API build tests'));
 });
 
 after(async () => {

@@ -5,19 +5,18 @@
 // import from a URL served by a loopback HTTP server of the test's own; rmi's pruning of untagged
 // parents (and --no-prune) compared with a dockerd peer's (Debian's 20.10, on temporary roots).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type CliRun, DOCKER_CLIENTS, dockerCli } from '../lib/docker-cli.ts';
 import { BUSYBOX_REF } from '../lib/interop/busybox-archive.ts';
 import { DockerdPeer } from '../lib/interop/dockerd.ts';
 import { interopRuntime } from '../lib/interop/harness.ts';
-import { berthCli, busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots } from './engine-harness.ts';
+import { berthCli, busyboxRootfsTar, type Daemon, finish, startDockerApiBerthd, tempRoots } from './engine-harness.ts';
 
 const CLIENTS = DOCKER_CLIENTS;
 // The classic builder's protocol: there is no buildx plugin here.
@@ -57,15 +56,7 @@ async function tags(bin: string): Promise<string[]> {
 }
 
 before(async () => {
-  if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root (mounts, namespaces, cgroups)');
-  for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: run scripts/setup.sh`);
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
-    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
-  d = await startBerthd(root, runRoot, ['--no-network'], undefined, {
-    DOCKER_CONFIG: join(root, 'berthd-docker-config'),
-  });
-  dockerSocket = join(runRoot, 'docker.sock');
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  ({ daemon: d, dockerSocket } = await startDockerApiBerthd(root, runRoot));
 });
 
 after(async () => {

@@ -7,58 +7,38 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { LocalContentStore } from '../../src/content/local-content-store.ts';
 import { RegistryClient } from '../../src/distribution/registry-client.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { push } from '../../src/images/push.ts';
+import { dockerCli } from '../lib/docker-cli.ts';
 import { cgroupV1Dir, memswAccounted } from '../lib/host.ts';
 import { startRegistry, type TestRegistry } from '../lib/registry.ts';
 import { busyboxImage } from '../lib/test-images.ts';
-import { busyboxRootfsTar, type Daemon, finish, REPO, startBerthd, tempRoots, until } from './engine-harness.ts';
+import { busyboxRootfsTar, type Daemon, finish, startDockerApiBerthd, tempRoots, until } from './engine-harness.ts';
 
 const CLIENTS = [
-  { name: 'docker 28', bin: '/usr/local/bin/docker', api: '1.50', pkg: 'the docker CLI 28 (docker-ce-cli)' },
-  { name: 'docker.io 20.10', bin: '/usr/bin/docker', api: '1.41', pkg: "Debian's docker.io (scripts/setup.sh)" },
+  { name: 'docker 28', bin: '/usr/local/bin/docker', api: '1.50' },
+  { name: 'docker.io 20.10', bin: '/usr/bin/docker', api: '1.41' },
 ] as const;
 
 const { root, runRoot } = tempRoots();
-const serverDockerConfig = join(root, 'berthd-docker-config');
 let d: Daemon;
 let dockerSocket: string;
+let serverDockerConfig: string;
 let reg: TestRegistry | undefined;
 
 type Run = { code: number; stdout: string; stderr: string };
 
 function docker(bin: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      bin,
-      ['-H', `unix://${dockerSocket}`, ...args],
-      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(root, 'docker-config') } },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === 'number'
-            ? (err as { code: number }).code
-            : 1
-          : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return dockerCli(bin, dockerSocket, join(root, 'docker-config'), ...args);
 }
 
 before(async () => {
-  if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root (mounts, namespaces, cgroups)');
-  for (const c of CLIENTS) if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install ${c.pkg}`);
-  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
-    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
   // berthd's own docker config (its stored logins) is private to the test: the Docker API must never write to it.
-  d = await startBerthd(root, runRoot, ['--no-network'], undefined, { DOCKER_CONFIG: serverDockerConfig });
-  dockerSocket = join(runRoot, 'docker.sock');
-  await d.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  ({ daemon: d, dockerSocket, berthdDockerConfig: serverDockerConfig } = await startDockerApiBerthd(root, runRoot));
 });
 
 after(async () => {

@@ -149,9 +149,28 @@ export async function startBerthd(
 }
 
 /**
- * A berthd for the CRI suites, with busybox:latest imported: refused, naming what is missing, when the
- * host lacks root, the CNI plugins or berth-pause.
+ * A berthd for the Docker API's tests without networking (`--no-network`), with busybox:latest
+ * imported: refused, naming what is missing, without root, either docker client, berth-shim or
+ * berth-runtime. berthd's own docker config (its stored logins) is private under `root` and apart
+ * from the clients', so a pull that works used the client's credentials and the Docker API can be
+ * seen never to write there.
  */
+export async function startDockerApiBerthd(
+  root: string,
+  runRoot: string,
+  what = 'the Docker API tests',
+): Promise<{ daemon: Daemon; dockerSocket: string; berthdDockerConfig: string }> {
+  if (process.getuid?.() !== 0) throw new Error(`${what} need root (mounts, namespaces, cgroups)`);
+  for (const c of DOCKER_CLIENTS)
+    if (!existsSync(c.bin)) throw new Error(`${c.bin} is missing: install it (scripts/setup.sh)`);
+  for (const p of [join(REPO, 'native/build/berth-shim'), join(REPO, 'dist/bin/berth-runtime')])
+    if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/build.sh`);
+  const berthdDockerConfig = join(root, 'berthd-docker-config');
+  const daemon = await startBerthd(root, runRoot, ['--no-network'], undefined, { DOCKER_CONFIG: berthdDockerConfig });
+  await daemon.client.importRootfs(Readable.from([await busyboxRootfsTar()]), 'busybox:latest');
+  return { daemon, dockerSocket: join(runRoot, 'docker.sock'), berthdDockerConfig };
+}
+
 /** A berthd for the Docker API's network tests: root, both docker clients and the CNI plugins checked, busybox:latest imported. */
 export async function startDockerNetworkBerthd(root: string, runRoot: string, config: object): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new Error('the Docker API tests need root');
@@ -164,6 +183,10 @@ export async function startDockerNetworkBerthd(root: string, runRoot: string, co
   return d;
 }
 
+/**
+ * A berthd for the CRI suites, with busybox:latest imported: refused, naming what is missing, when the
+ * host lacks root, the CNI plugins or berth-pause.
+ */
 export async function startCriBerthd(root: string, runRoot: string, config: object): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new Error('CRI integration tests need root');
   if (!existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/portmap'))
