@@ -44,16 +44,26 @@ async function checkConnect(ctx: ContainerContext, c: Container, network: string
   await checkEndpoint(ctx, network, o, 'network connect');
 }
 
+/** The flags (with the request's fields) that an endpoint's errors name: a connect's by default. */
+export type EndpointFields = { aliases: string; ipv4Address: string; macAddress: string };
+const CONNECT_FIELDS: EndpointFields = {
+  aliases: '--alias (aliases)',
+  ipv4Address: '--ip (ipv4Address)',
+  macAddress: 'macAddress',
+};
+
 /**
  * docker's rules for one endpoint on a user or the default network (connect, and each network of a
  * create): the network exists, aliases and a requested address only on a user network, the address
- * in its subnet. `verb` names the request in the errors that are berth's own.
+ * in its subnet. `verb` names the request in the errors that are berth's own; each rule's message
+ * names the flag of `fields` before docker's words.
  */
 export async function checkEndpoint(
   ctx: ContainerContext,
   network: string,
   o: ConnectOptions,
   verb: string,
+  fields: EndpointFields = CONNECT_FIELDS,
 ): Promise<void> {
   if (ctx.o.network.name === 'none')
     throw failedPrecondition(`${verb} ${network}: networking is not available on this berthd`);
@@ -61,21 +71,29 @@ export async function checkEndpoint(
   const user = network !== ctx.o.network.defaultNetwork;
   for (const a of o.aliases ?? [])
     if (typeof a !== 'string' || !CONTAINER_NAME.test(a))
-      throw invalidArgument(`network alias ${JSON.stringify(a)}: expected [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+      throw invalidArgument(
+        `${fields.aliases} ${JSON.stringify(a)}: expected a name such as web or db.internal ([a-zA-Z0-9][a-zA-Z0-9_.-]*)`,
+      );
   if (o.aliases?.length && !user)
-    throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+    throw invalidArgument(
+      `${fields.aliases}: network-scoped alias is supported only for containers in user defined networks`,
+    );
   if (o.ipv4Address !== undefined) {
-    if (isIP(o.ipv4Address) !== 4 || o.ipv4Address === '0.0.0.0')
-      throw invalidArgument(`invalid IPv4 address: ${o.ipv4Address}`);
-    if (!user) throw invalidArgument('user specified IP address is supported on user defined networks only');
+    if (typeof o.ipv4Address !== 'string' || isIP(o.ipv4Address) !== 4 || o.ipv4Address === '0.0.0.0')
+      throw invalidArgument(`${fields.ipv4Address}: invalid IPv4 address: ${o.ipv4Address}`);
+    if (!user)
+      throw invalidArgument(
+        `${fields.ipv4Address}: user specified IP address is supported on user defined networks only`,
+      );
     if (typeof info.subnet === 'string' && !inSubnet(o.ipv4Address, info.subnet))
-      throw invalidArgument(`no configured subnet or ip-range contain the IP address ${o.ipv4Address}`);
+      throw invalidArgument(
+        `${fields.ipv4Address}: no configured subnet or ip-range contain the IP address ${o.ipv4Address}`,
+      );
   }
-  if (o.macAddress !== undefined) checkMacAddress(o.macAddress, 'macAddress');
+  if (o.macAddress !== undefined) checkMacAddress(o.macAddress, fields.macAddress);
 }
 
-/** Whether IPv4 address `ip` lies in `cidr`. */
-export function inSubnet(ip: string, cidr: string): boolean {
+function inSubnet(ip: string, cidr: string): boolean {
   const [base = '', bits = '32'] = cidr.split('/');
   const n = (s: string) => s.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
   const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;

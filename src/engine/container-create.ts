@@ -10,7 +10,7 @@ import { failedPrecondition, invalidArgument, isBerthError, notFound, unsupporte
 import type { ImageService } from '../images/image-service.ts';
 import { type ContainerContext, SNAPSHOT_PREFIX } from './container-context.ts';
 import { resolveDevices } from './container-devices.ts';
-import { checkEndpoint, inSubnet } from './container-connect.ts';
+import { checkEndpoint } from './container-connect.ts';
 import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
 import { checkCreateRequest, checkMacAddress, publishedPorts } from './container-request.ts';
@@ -211,31 +211,26 @@ export async function createContainer(
 }
 
 /**
- * The first network's endpoint, as a connect to it is checked (docker's rules and words, with the
- * flag named): the default network resolves no names but the container's own (no --network-alias)
- * and gives out only addresses of its own choosing (no --ip); a user network's requested address
- * lies in its subnet.
+ * The first network's endpoint, checked as a connect to it is (the others are in checkMoreNetworks):
+ * the default network takes no --network-alias and no --ip, a user network's --ip lies in its subnet.
  */
 async function checkFirstEndpoint(ctx: ContainerContext, req: CreateRequest): Promise<void> {
   const network = req.network ?? ctx.o.network.defaultNetwork;
   if (req.sandbox || network === 'host' || network === 'none' || ctx.o.network.name === 'none') return;
-  if (network === ctx.o.network.defaultNetwork) {
-    if (req.aliases?.length)
-      throw invalidArgument(
-        `--network-alias (aliases): network-scoped alias is supported only for containers in user defined networks (${network} is the default network)`,
-      );
-    if (req.ipv4Address !== undefined)
-      throw invalidArgument(
-        `--ip (ipv4Address): user specified IP address is supported on user defined networks only (${network} is the default network)`,
-      );
-    return;
-  }
-  if (req.ipv4Address === undefined) return;
-  const { subnet } = await ctx.o.network.inspect(network);
-  if (typeof subnet === 'string' && !inSubnet(req.ipv4Address, subnet))
-    throw invalidArgument(
-      `--ip (ipv4Address): no configured subnet or ip-range contain the IP address ${req.ipv4Address} (network ${network} is ${subnet})`,
-    );
+  await checkEndpoint(
+    ctx,
+    network,
+    {
+      ...(req.aliases?.length ? { aliases: req.aliases } : {}),
+      ...(req.ipv4Address !== undefined ? { ipv4Address: req.ipv4Address } : {}),
+    },
+    'create',
+    {
+      aliases: '--network-alias (aliases)',
+      ipv4Address: '--ip (ipv4Address)',
+      macAddress: '--mac-address (macAddress)',
+    },
+  );
 }
 
 /**
@@ -277,6 +272,11 @@ async function checkMoreNetworks(ctx: ContainerContext, req: CreateRequest): Pro
         ...(ep.ipv4Address ? { ipv4Address: ep.ipv4Address } : {}),
       },
       'create: networks',
+      {
+        aliases: `--network name=${ep.network},alias (networks[${i}].aliases)`,
+        ipv4Address: `--network name=${ep.network},ip (networks[${i}].ipv4Address)`,
+        macAddress: `--network name=${ep.network},mac-address (networks[${i}].macAddress)`,
+      },
     );
   }
 }

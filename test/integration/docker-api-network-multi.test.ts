@@ -232,9 +232,31 @@ test("berth's own CLI: --ip, --mac-address and --network-alias on the first netw
   assert.deepEqual((await networksOf('bpeera'))[NET_B]!.Aliases, ['ca', 'cb', 'cc']);
   for (const n of ['ca', 'cb', 'cc'])
     await until(`bflags resolves ${n}`, () => resolves('bflags', n, ipc), 30_000, 200);
-  const v6 = await b('network', 'connect', '--ip6', '2001:db8::33', NET_A, 'bpeerb');
-  assert.equal(v6.code, 1, v6.stderr);
-  assert.match(v6.stderr, /^berth: --ip6 "2001:db8::33": not supported: berth's networks are IPv4 only\n$/);
+  // Its bad values: status 1, the flag named, bpeerb left on its one network.
+  const badConnect: [string[], RegExp][] = [
+    [
+      ['--ip6', '2001:db8::33', NET_A],
+      /^berth: --ip6 "2001:db8::33": not supported: berth's networks are IPv4 only\n$/,
+    ],
+    [['--ip', '10.0.0.300', NET_A], /^berth: --ip \(ipv4Address\): invalid IPv4 address: 10\.0\.0\.300\n$/],
+    [
+      ['--ip', `${PREFIX_B}.78`, NET_A],
+      new RegExp(
+        `^berth: --ip \\(ipv4Address\\): no configured subnet or ip-range contain the IP address ${PREFIX_B}\\.78\n$`,
+      ),
+    ],
+    [['--alias', 'ok,-bad', NET_A], /^berth: --alias \(aliases\) "-bad": expected a name/],
+    [
+      ['--alias', 'x', 'berth'],
+      /^berth: --alias \(aliases\): network-scoped alias is supported only for containers in user defined networks\n$/,
+    ],
+  ];
+  for (const [args, msg] of badConnect) {
+    const r = await b('network', 'connect', ...args, 'bpeerb');
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg, args.join(' '));
+  }
+  assert.deepEqual(Object.keys(await networksOf('bpeerb')), [NET_B]);
   await ok(b('rm', '-f', 'bflags', 'bpeera', 'bpeerb'));
 });
 
@@ -265,6 +287,14 @@ test("berth's own CLI: bad --ip, --mac-address, --network-alias and --ip6 values
     [
       ['--network', NET_A, '--ip', `${PREFIX_B}.9`],
       new RegExp(`--ip \\(ipv4Address\\): no configured subnet or ip-range contain the IP address ${PREFIX_B}\\.9`),
+    ],
+    [
+      ['--network', NET_A, '--network', `name=${NET_B},ip=${PREFIX_A}.9`],
+      new RegExp(`--network name=${NET_B},ip \\(networks\\[0\\]\\.ipv4Address\\): no configured subnet`),
+    ],
+    [
+      ['--network', NET_A, '--network', `name=${NET_B},alias=-x`],
+      new RegExp(`--network name=${NET_B},alias \\(networks\\[0\\]\\.aliases\\) "-x": expected a name`),
     ],
     [['--network', NET_A, '--network-alias', '-bad'], /--network-alias \(aliases\[0\]\) "-bad": expected a name/],
     [
