@@ -506,6 +506,21 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, static_cast<double>(fd));
 }
 
+// peerCred(sockFd): { pid, uid, gid } of the process that connected a unix socket (SO_PEERCRED,
+// as the kernel recorded it at connect), so that a server can check who asks.
+Napi::Value PeerCred(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sock = ArgFd(info, 0, "peerCred", "sockFd");
+  struct ucred cred = {};
+  socklen_t len = sizeof cred;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) ThrowFd(env, errno, "getsockopt SO_PEERCRED", sock);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, static_cast<double>(cred.pid)));
+  out.Set("uid", Napi::Number::New(env, static_cast<double>(cred.uid)));
+  out.Set("gid", Napi::Number::New(env, static_cast<double>(cred.gid)));
+  return out;
+}
+
 // mallocTrim(): whether glibc gave freed memory back to the kernel (malloc_trim(0), every arena).
 // free() keeps what it frees for reuse, so a long-lived process holds its peak: berthd after an
 // image's layers were unpacked in a worker thread (the worker's isolate is gone, its arena stays).
@@ -1034,6 +1049,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate, "netnsCreate"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));

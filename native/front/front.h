@@ -22,8 +22,16 @@ long long now_ms(void);
 /* log.c: runc's --log / --log-format lines, as the Node verbs write them. */
 void log_setup(const char *file, int json, int debug);
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Logs the error, prints "berth-runtime: msg" on stderr, exits 1. */
+/* Logs the error, prints "berth-runtime: msg" on stderr, exits 1. First runs fail_cleanup, when
+ * set (once); with fail_quiet, only exits. */
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern void (*fail_cleanup)(void);
+extern int fail_quiet;
+
+/* serve.c: create and run through the plan server (docs/native.md, "The plan server"). Returns
+ * when the command is Node's to run (no server, or the server handed it back) before anything was
+ * changed; otherwise exits with the verb's status. */
+void serve_or_return(const char *verb, int argc, char **argv);
 
 /* main.c: hands the command line, unchanged, to the Node bundle. */
 _Noreturn void exec_node(void);

@@ -91,8 +91,18 @@ void warn(const char *fmt, ...)
 	free(m.p);
 }
 
+void (*fail_cleanup)(void);
+int fail_quiet;
+
 _Noreturn void fail(const char *fmt, ...)
 {
+	/* Cleaning up may fail in turn: that failure ends the process with the first message's status. */
+	void (*cleanup)(void) = fail_cleanup;
+	fail_cleanup = NULL;
+	if (cleanup)
+		cleanup();
+	if (fail_quiet)
+		exit(1);
 	va_list ap;
 	va_start(ap, fmt);
 	char *s = NULL;

@@ -90,6 +90,8 @@ int main(int argc, char **argv)
 	int npos = 0;
 	int known = !strcmp(verb, "start") || !strcmp(verb, "state") || !strcmp(verb, "kill") || !strcmp(verb, "delete") ||
 		    !strcmp(verb, "list") || !strcmp(verb, "pause") || !strcmp(verb, "resume") || !strcmp(verb, "ps");
+	if (!known)
+		serve_or_return(verb, argc, argv);
 	if (!known || !pos)
 		exec_node();
 	for (; i < argc; i++) {

@@ -41,11 +41,26 @@ export interface CreateOptions {
   noPivot?: boolean;
   preserveFds?: number;
   /**
-   * berth-init was spawned by another process, its parent for good (berth-shim --init, docs/shim.md):
-   * `fd` is this end of its sync socket (closed here), and with `console` its fd 3 is the console
-   * socket on which it sends the pty master (to that process). No pid file, no --console-socket.
+   * berth-init was spawned by another process, its parent for good (berth-shim --init, docs/shim.md;
+   * berth-runtime's native front for its plan server): `fd` is this end of its sync socket (closed
+   * here), and with `console` its fd consoleFdInInit(preserveFds) is the console socket on which it
+   * sends the pty master (to whoever that process connected it to). No --console-socket here.
    */
   initSync?: { fd: number; console: boolean };
+  /**
+   * Like initSync, but asked for once the plan is built, so that nothing is spawned for a create
+   * that fails before (berth-runtime's plan server, whose caller spawns berth-init): resolves with
+   * this end of the sync socket. With a terminal, berth-init's console socket is the spawner's
+   * business too.
+   */
+  spawnInit?: () => Promise<number>;
+  /**
+   * With initSync or spawnInit: the plan's foreground mode (berth-init's stage0 lives as long as the container
+   * and exits with its status, for the spawner to wait on: berth-runtime's plan server, whose
+   * caller runs the container in the foreground). The console socket, when given, is then at
+   * consoleFdInInit(preserveFds).
+   */
+  foreground?: boolean;
 }
 
 /** The state document of the runtime spec, with runc's additions (rootfs, created, owner, the "paused" status). */
@@ -206,9 +221,10 @@ export class Runtime {
 
   /** create: everything up to the user program, which waits on the exec FIFO. */
   async create(id: string, opts: CreateOptions): Promise<ContainerRecord> {
-    const { rec, launched } = await this.launch(id, opts, 'create');
+    const spawned = opts.initSync !== undefined || opts.spawnInit !== undefined;
+    const { rec, launched } = await this.launch(id, opts, spawned && opts.foreground ? 'foreground' : 'create');
     // stage0 is the spawning process's child: its status is that process's to judge.
-    if (opts.initSync) return rec;
+    if (spawned) return rec;
     const status = await launched.exited;
     if (status !== 0) this.warn(`berth-init stage0 exited with status ${status}`);
     return rec;
@@ -435,14 +451,14 @@ export class Runtime {
     const preserveFds = opts.preserveFds ?? 0;
     if (!Number.isInteger(preserveFds) || preserveFds < 0)
       throw invalidArgument(`--preserve-fds: expected a non-negative integer`);
-    const sync = opts.initSync;
+    const sync = opts.initSync ?? (opts.spawnInit ? { fd: -1, console: config.process?.terminal === true } : undefined);
     if (sync) checkSpawnerConsole(sync, config.process?.terminal === true);
 
     const term = sync
       ? undefined
       : await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, mode === 'foreground');
     if (term && !opts.consoleSocket && config.process) config.process.consoleSize ??= callerWindowSize();
-    const consoleSocketFd = sync?.console ? consoleFdInInit(0) : term ? consoleFdInInit(preserveFds) : undefined;
+    const consoleSocketFd = sync?.console || term ? consoleFdInInit(preserveFds) : undefined;
     try {
       this.store.reserve(id);
     } catch (e) {
@@ -498,9 +514,9 @@ export class Runtime {
       };
       const plan = encodePlan(ops);
       handedOver.sync = sync !== undefined;
-      launched = await (sync
-        ? driveInit(sync.fd, { plan, onHooks })
-        : launchInit({ plan, preserveFds, consoleSocketFd: term?.fd, onHooks }));
+      if (opts.spawnInit) launched = await driveInit(await opts.spawnInit(), { plan, onHooks });
+      else if (sync) launched = await driveInit(sync.fd, { plan, onHooks });
+      else launched = await launchInit({ plan, preserveFds, consoleSocketFd: term?.fd, onHooks });
       const master = term?.receiveMaster();
       term?.close();
       rec.pid = launched.pid;

@@ -157,6 +157,7 @@ interface Addon {
   netnsCreate(path: string): void;
   sendFds(sockFd: number, fds: readonly number[], data: Buffer | undefined): number;
   recvFds(sockFd: number, maxFds: number, maxData: number): { fds: number[]; data: Buffer };
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number };
   openInRoot(rootFd: number, path: string, flags: number, mode: number, forceWalk: boolean): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
@@ -385,6 +386,11 @@ export function shedMemory(o: { collectGarbage?: boolean } = {}): void {
     addon.mallocTrim();
     addon.releaseFilePages();
   } catch {}
+}
+
+/** SO_PEERCRED: the process that connected this unix socket, as the kernel recorded it at connect. */
+export function peerCred(sockFd: number): { pid: number; uid: number; gid: number } {
+  return loadAddon().peerCred(sockFd);
 }
 
 export function pidfdOpen(pid: number): number {

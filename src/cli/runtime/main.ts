@@ -15,6 +15,7 @@ import { cgroupfsDriver } from '../../runtime/cgroups.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { readMountInfo } from '../../sys/mountinfo.ts';
 import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
+import { HandBack, SERVED_VERBS, type ServedLaunch, servePlans, type Then } from './plan-server.ts';
 
 const VERSION = '0.1.0';
 // node:child_process only for the verbs that run a program (ps, checkpoint): not loaded by the rest.
@@ -36,14 +37,25 @@ const mark = (what: string) => {
 
 type Level = 'debug' | 'info' | 'warning' | 'error';
 
-class Logger {
+/** Where a command's output goes, and where its relative paths start: this process's, or a plan server's caller's. */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+  cwd: string;
+  /** Set in the plan server (plan-server.ts): create and run hand berth-init's spawning to the caller. */
+  served?: ServedLaunch;
+}
+
+export class Logger {
   private readonly file: string | undefined;
   private readonly json: boolean;
+  private readonly err: (text: string) => void;
   readonly debugOn: boolean;
-  constructor(file: string | undefined, format: string, debug: boolean) {
+  constructor(file: string | undefined, format: string, debug: boolean, err: (text: string) => void) {
     this.file = file;
     this.json = format === 'json';
     this.debugOn = debug;
+    this.err = err;
   }
   log(level: Level, msg: string): void {
     if (level === 'debug' && !this.debugOn) return;
@@ -57,7 +69,7 @@ class Logger {
         return;
       } catch {}
     }
-    if (level !== 'error') process.stderr.write(line);
+    if (level !== 'error') this.err(line);
   }
 }
 
@@ -82,20 +94,32 @@ global options:
   --debug             debug logging
 `;
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * One berth-runtime command. Errors are thrown (reportFailure words them); `onLogger` gets the
+ * command's logger as soon as the global flags made it.
+ */
+export async function runtimeCommand(
+  argv: string[],
+  io: CommandIO,
+  onLogger: (log: Logger) => void = () => {},
+): Promise<number> {
   const g = parseFlags(argv, GLOBAL_FLAGS, true);
   const logFormat = String(g.flags['log-format'] ?? 'text');
   if (logFormat !== 'text' && logFormat !== 'json')
     throw invalidArgument(`--log-format: expected text or json, got ${JSON.stringify(logFormat)}`);
-  const log = new Logger(g.flags.log as string | undefined, logFormat, g.flags.debug === true);
-  logger = log;
+  const logFile = g.flags.log === undefined ? undefined : resolve(io.cwd, String(g.flags.log));
+  const log = new Logger(logFile, logFormat, g.flags.debug === true, io.err);
+  onLogger(log);
+  const [verb, ...rest] = g.rest;
+  // The server runs create and run only; everything else (help and version too) is the Node verb's.
+  if (io.served && (g.flags.version || g.flags.help || verb === undefined || !SERVED_VERBS.has(verb)))
+    throw new HandBack();
   if (g.flags.version) {
-    process.stdout.write(`berth-runtime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
+    io.out(`berth-runtime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
     return 0;
   }
-  const [verb, ...rest] = g.rest;
   if (!verb || g.flags.help || verb === 'help') {
-    process.stdout.write(USAGE);
+    io.out(USAGE);
     return verb || g.flags.help ? 0 : 1;
   }
   const specs = VERB_FLAGS[verb];
@@ -108,10 +132,11 @@ async function main(argv: string[]): Promise<number> {
   // exec's command keeps its own flags: stop at the first positional (the id), as runc does.
   const { flags, rest: args } = parseFlags(rest, specs, verb === 'exec');
   if (flags.help) {
-    process.stdout.write(USAGE);
+    if (io.served) throw new HandBack();
+    io.out(USAGE);
     return 0;
   }
-  const root = resolve(String(g.flags.root ?? '/run/berth-runtime'));
+  const root = resolve(io.cwd, String(g.flags.root ?? '/run/berth-runtime'));
   const rt = new Runtime({
     root,
     warn: (m) => log.log('warning', m),
@@ -126,15 +151,21 @@ async function main(argv: string[]): Promise<number> {
     return id;
   };
   const createOpts = () => ({
-    bundle: resolve(String(flags.bundle ?? '.')),
-    pidFile: flags['pid-file'] as string | undefined,
+    bundle: resolve(io.cwd, String(flags.bundle ?? '.')),
+    pidFile: flags['pid-file'] === undefined ? undefined : resolve(io.cwd, String(flags['pid-file'])),
     consoleSocket: flags['console-socket'] as string | undefined,
     noPivot: flags['no-pivot'] === true,
     preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
   });
 
+  const served = (launcher: ServedLaunch, then: Then) =>
+    launcher.launch(rt, root, needId(), createOpts(), then, () =>
+      log.log('debug', `${verb} through the plan server (pid ${process.pid})`),
+    );
+
   switch (verb) {
     case 'create':
+      if (io.served) return await served(io.served, 'exit');
       await rt.create(needId(), createOpts());
       mark('created');
       return 0;
@@ -143,6 +174,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'run': {
       const id = needId();
+      if (io.served) return await served(io.served, flags.detach ? 'start' : 'run');
       if (flags.detach) {
         await rt.runDetached(id, createOpts());
         return 0;
@@ -150,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
       return await rt.run(id, createOpts());
     }
     case 'state':
-      process.stdout.write(`${JSON.stringify(rt.state(needId()), null, '  ')}\n`);
+      io.out(`${JSON.stringify(rt.state(needId()), null, '  ')}\n`);
       return 0;
     case 'kill':
       await rt.kill(needId(), args[1] ?? 'SIGTERM', flags.all === true);
@@ -165,11 +197,11 @@ async function main(argv: string[]): Promise<number> {
       const pids = rt.pids(needId());
       const format = String(flags.format ?? 'table');
       if (format === 'json') {
-        process.stdout.write(`${JSON.stringify(pids)}\n`);
+        io.out(`${JSON.stringify(pids)}\n`);
         return 0;
       }
       if (format !== 'table') throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(format)}`);
-      process.stdout.write(psTable(pids, args.slice(1)));
+      io.out(psTable(pids, args.slice(1)));
       return 0;
     }
     case 'update': {
@@ -192,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
       const id = needId();
       const interval = parseDuration(String(flags.interval ?? '5s'), 'interval');
       const emit = (type: string, data?: unknown) =>
-        process.stdout.write(`${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`);
+        io.out(`${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`);
       if (flags.stats) {
         emit('stats', rt.stats(id));
         return 0;
@@ -209,7 +241,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'features':
-      process.stdout.write(`${JSON.stringify(featuresDocument({ cgroup: hostCgroupVersions() }), null, '    ')}\n`);
+      io.out(`${JSON.stringify(featuresDocument({ cgroup: hostCgroupVersions() }), null, '    ')}\n`);
       return 0;
     case 'checkpoint':
     case 'restore':
@@ -221,9 +253,9 @@ async function main(argv: string[]): Promise<number> {
       const format = String(flags.format ?? 'table');
       const states = rt.list();
       if (flags.quiet) {
-        for (const s of states) process.stdout.write(`${s.id}\n`);
+        for (const s of states) io.out(`${s.id}\n`);
       } else if (format === 'json') {
-        process.stdout.write(`${JSON.stringify(states)}\n`);
+        io.out(`${JSON.stringify(states)}\n`);
       } else if (format === 'table') {
         const rows = [
           ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
@@ -231,9 +263,7 @@ async function main(argv: string[]): Promise<number> {
         ];
         const widths = rows[0]!.map((_, c) => Math.max(12, ...rows.map((r) => r[c]!.length + 3)));
         for (const r of rows)
-          process.stdout.write(
-            `${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')}\n`,
-          );
+          io.out(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')}\n`);
       } else throw invalidArgument(`--format: expected table or json, got ${JSON.stringify(format)}`);
       return 0;
     }
@@ -316,18 +346,33 @@ function readProcessFile(path: string): Process {
   return json as Process;
 }
 
-let logger: Logger | undefined;
+/** A failed command, as runc reports it: logged (to --log when given), then `berth-runtime: <msg>` on stderr; status 1. */
+export function reportFailure(e: unknown, log: Logger | undefined, err: (text: string) => void): number {
+  const msg = errorMessage(e);
+  log?.log('error', msg);
+  if (log?.debugOn && e instanceof Error && e.stack) err(`${e.stack}\n`);
+  err(`berth-runtime: ${msg}\n`);
+  return 1;
+}
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    mark('exit');
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    const msg = errorMessage(e);
-    logger?.log('error', msg);
-    if (logger?.debugOn && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-    process.stderr.write(`berth-runtime: ${msg}\n`);
-    process.exitCode = 1;
-  },
-);
+if (process.argv[2] === '--plan-server') {
+  servePlans(process.argv[3] ?? '', runtimeCommand, reportFailure);
+} else {
+  let logger: Logger | undefined;
+  const err = (text: string) => process.stderr.write(text);
+  runtimeCommand(
+    process.argv.slice(2),
+    { out: (text) => process.stdout.write(text), err, cwd: process.cwd() },
+    (log) => {
+      logger = log;
+    },
+  ).then(
+    (code) => {
+      mark('exit');
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.exitCode = reportFailure(e, logger, err);
+    },
+  );
+}
