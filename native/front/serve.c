@@ -9,7 +9,7 @@
  * foreground run, wait for it and delete it with its own start and delete verbs.
  *
  * One server per identity: the bundle's file, the caller's credentials, namespaces, capabilities,
- * umask, cgroups, LSM label and BERTH_* and NODE_* environment; a caller differing in any of these reaches another socket (and the
+ * umask, LSM label and BERTH_* and NODE_* environment; a caller differing in any of these reaches another socket (and the
  * server checks the same against SO_PEERCRED). When there is no server yet, this front starts one
  * and hands this command to Node as before. Whatever goes wrong before berth-init is spawned hands
  * the command to Node too: nothing has been changed by then. */
@@ -93,10 +93,6 @@ static int identity(struct buf *b, const char *exe)
 	}
 	free(status.p);
 	struct buf file = {0};
-	if (read_file("/proc/self/cgroup", &file) < 0)
-		return -1;
-	buf_str(b, "cgroup ");
-	buf_add(b, file.p, file.len);
 	buf_str(b, "attr ");
 	if (read_file("/proc/self/attr/current", &file) < 0)
 		buf_str(b, "-");
@@ -245,6 +241,9 @@ static void start_server(const char *path)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		/* A daemon: no directory of its first caller's kept busy, no terminal, no fds. */
+		if (chdir("/") < 0)
+			_exit(127);
 		int null = open("/dev/null", O_RDWR);
 		for (int i = 0; i < 3; i++)
 			dup2(null, i);
@@ -294,7 +293,10 @@ static int connect_server(void)
 	strcpy(a.sun_path, path);
 	if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
 		close(s);
-		if (errno == ENOENT || errno == ECONNREFUSED)
+		/* No server yet, or a dead one's socket; PATH.off: one could not run for this identity. */
+		char off[sizeof path + 8];
+		snprintf(off, sizeof off, "%s.off", path);
+		if ((errno == ENOENT || errno == ECONNREFUSED) && access(off, F_OK) < 0)
 			start_server(path);
 		return -1;
 	}

@@ -12,10 +12,16 @@ import type { CgroupDriver } from './cgroup-driver.ts';
 const loadDeviceFilter: DeviceFilterLoader = (dir, program) =>
   native.bpfAttachDeviceFilter(dir, program, DEVICE_FILTER_LICENSE);
 
-export function cgroupfsDriver(): CgroupDriver {
+/** `procSelfCgroup`: the cgroup a relative cgroupsPath is under (default: this process's; the plan server gives its caller's). */
+export function cgroupfsDriver(procSelfCgroup?: string): CgroupDriver {
   return {
     async create(rec, record) {
-      const m = newCgroupManager({ id: rec.id, cgroupsPath: rec.config.linux?.cgroupsPath, loadDeviceFilter });
+      const m = newCgroupManager({
+        id: rec.id,
+        cgroupsPath: rec.config.linux?.cgroupsPath,
+        loadDeviceFilter,
+        ...(procSelfCgroup === undefined ? {} : { procSelfCgroup }),
+      });
       rec.cgroupMode = m.mode;
       rec.cgroupPaths = m.paths();
       record();

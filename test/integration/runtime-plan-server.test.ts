@@ -132,6 +132,25 @@ describe('berth-runtime plan server', () => {
     assert.match(assertFails(s.exec(['state', id2]), 'state after run').stderr, /does not exist/);
   });
 
+  runtimeTest(berth, "the server lives in its own cgroup; a relative cgroupsPath is under the caller's", async (s) => {
+    const env = privateEnv();
+    const pid = await warm(s, env, s.bundle({ args: ['true'] }));
+    for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n'))
+      assert.match(line, /:\/berth-runtime-plans$/, `the plan server is in its first caller's cgroup: ${line}`);
+    const rel = `berth-test-rel-${randomBytes(4).toString('hex')}`;
+    const b = s.bundle({ args: ['sleep', '60'], cgroupsPath: rel });
+    const id = s.id();
+    const log = s.path('rel.log');
+    assertOk(s.execDetached(['--debug', '--log', log, 'create', '--bundle', b.dir, id], id, [], { env }), 'create');
+    assert.ok(servedBy(readFileSync(log, 'utf8')), 'the create was not served');
+    // This process's cgroup is the front's (its child's): the container's is that, plus the relative path.
+    const mine = readFileSync('/proc/self/cgroup', 'utf8').match(/^\d+:memory:(.*)$/m)?.[1];
+    const init = readFileSync(`/proc/${s.state(id).pid}/cgroup`, 'utf8').match(/^\d+:memory:(.*)$/m)?.[1];
+    assert.ok(mine !== undefined && init !== undefined, 'no memory hierarchy here');
+    assert.equal(init, `${mine === '/' ? '' : mine}/${rel}`);
+    assertOk(s.delete(id, true), 'delete');
+  });
+
   runtimeTest(berth, 'a served run --detach starts the container', async (s) => {
     const env = privateEnv();
     const b = s.bundle({ args: ['sleep', '60'] });

@@ -15,7 +15,7 @@ import { cgroupfsDriver } from '../../runtime/cgroups.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { readMountInfo } from '../../sys/mountinfo.ts';
 import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.ts';
-import { HandBack, SERVED_VERBS, type ServedLaunch, servePlans, type Then } from './plan-server.ts';
+import { type CommandIO, HandBack, SERVED_VERBS, type ServedLaunch, servePlans, type Then } from './plan-server.ts';
 
 const VERSION = '0.1.0';
 // node:child_process only for the verbs that run a program (ps, checkpoint): not loaded by the rest.
@@ -36,15 +36,6 @@ const mark = (what: string) => {
 };
 
 type Level = 'debug' | 'info' | 'warning' | 'error';
-
-/** Where a command's output goes, and where its relative paths start: this process's, or a plan server's caller's. */
-export interface CommandIO {
-  out(text: string): void;
-  err(text: string): void;
-  cwd: string;
-  /** Set in the plan server (plan-server.ts): create and run hand berth-init's spawning to the caller. */
-  served?: ServedLaunch;
-}
 
 export class Logger {
   private readonly file: string | undefined;
@@ -142,7 +133,7 @@ export async function runtimeCommand(
     warn: (m) => log.log('warning', m),
     debug: (m) => log.log('debug', m),
     mark,
-    cgroups: cgroupfsDriver(),
+    cgroups: cgroupfsDriver(io.served?.callerCgroup),
   });
   mark('ready');
   const needId = (): string => {

@@ -7,11 +7,14 @@
 //
 // What it decides is what the Node verb decides: it serves only a caller identical to the process
 // that started it (identityText: the bundle's file, credentials, namespaces, capabilities, umask,
-// cgroups, LSM label, BERTH_* and NODE_* environment; checked through SO_PEERCRED), and hands back, before anything is changed, every command it would not run exactly as the Node
+// LSM label, BERTH_* and NODE_* environment; checked through SO_PEERCRED), and hands back, before anything is changed, every command it would not run exactly as the Node
 // verb does: other verbs, help, hooks that run in the runtime's process (prestart, createRuntime),
 // a terminal relayed by the runtime itself, a container that exists, a config it cannot read.
 // It exits after a spell without callers (BERTH_RUNTIME_PLAN_SERVER_IDLE_MS, default 20 s), or
-// when its socket is no longer its own.
+// when its socket is no longer its own. It lives in a cgroup of its own (/berth-runtime-plans in
+// every hierarchy), not its first caller's, which it would keep from being removed (a pod's, a
+// podman conmon's); a relative cgroupsPath is resolved against each caller's own cgroup, as the
+// Node verb resolves it against its own.
 import {
   chmodSync,
   closeSync,
@@ -20,11 +23,15 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
+  rmdirSync,
   statSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import type { Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { newCgroupManager } from '../../cgroups/manager.ts';
+import type { CgroupManager } from '../../cgroups/types.ts';
 import { unavailable } from '../../errors/errors.ts';
 import { validateContainerId } from '../../oci/container-id.ts';
 import { parseRuntimeConfigFile } from '../../oci/runtime-validate.ts';
@@ -32,7 +39,6 @@ import { ConsoleEndpoint } from '../../runtime/console.ts';
 import type { CreateOptions, Runtime } from '../../runtime/runtime.ts';
 import * as native from '../../sys/native.ts';
 import { initBinary } from '../../sys/paths.ts';
-import type { Logger, reportFailure, runtimeCommand } from './main.ts';
 
 /** The verbs the server runs; the front sends only these. */
 export const SERVED_VERBS: ReadonlySet<string> = new Set(['create', 'run']);
@@ -49,12 +55,27 @@ export type Then = 'exit' | 'start' | 'run';
 
 /** The server's side of create and run, given to runtimeCommand through CommandIO.served. */
 export interface ServedLaunch {
+  /** The caller's /proc/<pid>/cgroup: the base of a relative cgroupsPath, as the Node verb's own is. */
+  callerCgroup: string;
   /** `note` is called once the server has taken the command (it hands back before). */
   launch(rt: Runtime, root: string, id: string, opts: CreateOptions, then: Then, note: () => void): Promise<number>;
 }
 
-type Command = typeof runtimeCommand;
-type Report = typeof reportFailure;
+/** The server's cgroup, in every hierarchy. */
+const OWN_CGROUP = '/berth-runtime-plans';
+
+/** Where a command's output goes, and where its relative paths start: this process's, or a served caller's. */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+  cwd: string;
+  /** Set in the plan server: create and run hand berth-init's spawning to the caller. */
+  served?: ServedLaunch;
+}
+
+/** runtimeCommand and reportFailure (main.ts), with L its logger. */
+type Command<L> = (argv: string[], io: CommandIO, onLogger: (log: L) => void) => Promise<number>;
+type Report<L> = (e: unknown, log: L | undefined, err: (text: string) => void) => number;
 
 // The frames between the front and the server: u32 type, u32 length (little-endian), payload.
 const Frame = { Request: 1, Spawned: 2, Fallback: 10, Output: 11, Spawn: 12, Done: 13 } as const;
@@ -90,7 +111,6 @@ export function identityText(proc: string, exe: string): string {
   for (const ns of NAMESPACES) text += `ns ${ns} ${readlinkSync(`${proc}/ns/${ns}`)}\n`;
   const status = readFileSync(`${proc}/status`, 'utf8').split('\n');
   for (const key of STATUS_KEYS) text += `${status.find((l) => l.startsWith(`${key}:`)) ?? `${key}: -`}\n`;
-  text += `cgroup ${readFileSync(`${proc}/cgroup`, 'latin1')}`;
   let attr = '-';
   try {
     attr = readFileSync(`${proc}/attr/current`, 'latin1');
@@ -199,7 +219,7 @@ class Caller {
 }
 
 /** Runs the plan server on `socketPath` until it has been idle long enough. */
-export function servePlans(socketPath: string, run: Command, report: Report): void {
+export function servePlans<L>(socketPath: string, run: Command<L>, report: Report<L>): void {
   const exe = process.argv[1] ?? '';
   const own = identityText('/proc/self', exe);
   // A server that is not who its socket's name says (its start-up changed something the front
@@ -231,15 +251,16 @@ export function servePlans(socketPath: string, run: Command, report: Report): vo
     const cwd = fields[0] ?? '/';
     const argc = Number(fields[1]);
     const argv = fields.slice(2, 2 + argc);
-    const allowed = trusted && c.fd >= 0 && sameCaller(c.fd);
-    if (!allowed || !Number.isInteger(argc) || argc < 1 || argv.length !== argc || !cwd.startsWith('/')) {
+    const caller = trusted && c.fd >= 0 ? sameCaller(c.fd) : undefined;
+    if (!caller || !Number.isInteger(argc) || argc < 1 || argv.length !== argc || !cwd.startsWith('/')) {
       c.send(Frame.Fallback, Buffer.alloc(0));
       return;
     }
     let then: Then = 'exit';
-    let log: Logger | undefined;
+    let log: L | undefined;
     const err = (t: string) => c.output(2, t);
     const served: ServedLaunch = {
+      callerCgroup: caller.cgroup,
       launch: async (rt, root, id, opts, how, note) => {
         then = how;
         return launch(c, cwd, rt, root, id, opts, how, note);
@@ -261,20 +282,24 @@ export function servePlans(socketPath: string, run: Command, report: Report): vo
     c.send(Frame.Done, strings([String(code), then]));
   };
 
-  const sameCaller = (fd: number): boolean => {
+  /** The caller's cgroup when it is the server's twin (SO_PEERCRED's pid, read through /proc), else undefined. */
+  const sameCaller = (fd: number): { cgroup: string } | undefined => {
     try {
       const cred = native.peerCred(fd);
-      return cred.uid === process.geteuid?.() && identityText(`/proc/${cred.pid}`, exe) === own;
+      if (cred.uid !== process.geteuid?.() || identityText(`/proc/${cred.pid}`, exe) !== own) return undefined;
+      return { cgroup: readFileSync(`/proc/${cred.pid}/cgroup`, 'utf8') };
     } catch {
-      return false;
+      return undefined;
     }
   };
 
+  let cgroup: CgroupManager | undefined;
   const stop = () => {
     server.close();
     try {
       if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
     } catch {}
+    if (cgroup) leaveOwnCgroup(cgroup);
     process.exit(0);
   };
 
@@ -283,25 +308,57 @@ export function servePlans(socketPath: string, run: Command, report: Report): vo
   // sees its socket gone, and goes).
   const tmp = `${socketPath}.${process.pid}`;
   server.on('error', () => process.exit(1));
-  server.listen(tmp, () => {
-    try {
-      chmodSync(tmp, 0o600);
-      renameSync(tmp, socketPath);
-      ino = lstatSync(socketPath).ino;
-    } catch {
+  const listen = () =>
+    server.listen(tmp, () => {
+      try {
+        chmodSync(tmp, 0o600);
+        renameSync(tmp, socketPath);
+        ino = lstatSync(socketPath).ino;
+      } catch {
+        process.exit(1);
+      }
+      setInterval(
+        () => {
+          let mine = false;
+          try {
+            mine = lstatSync(socketPath).ino === ino;
+          } catch {}
+          if (!mine || (active === 0 && Date.now() - lastSeen >= idleMs)) stop();
+        },
+        Math.min(idleMs, 2000),
+      );
+    });
+  placeOwnCgroup().then(
+    (m) => {
+      cgroup = m;
+      listen();
+    },
+    // A server that cannot leave its first caller's cgroup does not serve: it would keep that
+    // cgroup from being removed. Its marker tells the fronts not to start another for this identity.
+    () => {
+      try {
+        writeFileSync(`${socketPath}.off`, '');
+      } catch {}
       process.exit(1);
-    }
-    setInterval(
-      () => {
-        let mine = false;
-        try {
-          mine = lstatSync(socketPath).ino === ino;
-        } catch {}
-        if (!mine || (active === 0 && Date.now() - lastSeen >= idleMs)) stop();
-      },
-      Math.min(idleMs, 2000),
-    );
-  });
+    },
+  );
+}
+
+async function placeOwnCgroup(): Promise<CgroupManager> {
+  const m = newCgroupManager({ id: 'berth-runtime-plans', cgroupsPath: OWN_CGROUP });
+  await m.create({});
+  await m.apply(process.pid);
+  return m;
+}
+
+/** At exit: back to each hierarchy's root, and the server's cgroup removed unless another server is in it. */
+function leaveOwnCgroup(m: CgroupManager): void {
+  for (const dir of Object.values(m.paths())) {
+    try {
+      writeFileSync(join(dirname(dir), 'cgroup.procs'), String(process.pid));
+      rmdirSync(dir);
+    } catch {}
+  }
 }
 
 /**
