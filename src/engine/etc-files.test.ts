@@ -60,9 +60,12 @@ test("--dns, --dns-search, --dns-option replace the host's parts; bad values are
   );
   assert.throws(
     () => containerResolvConf(host, undefined, { servers: ['not-an-ip'] }),
-    /dns server "not-an-ip": expected an IP address/,
+    /--dns \(dns\.servers\) "not-an-ip": expected an IP address/,
   );
-  assert.throws(() => containerResolvConf(host, undefined, { options: ['x y'] }), /dns option "x y"/);
+  assert.throws(
+    () => containerResolvConf(host, undefined, { options: ['x y'] }),
+    /--dns-option \(dns\.options\) "x y"/,
+  );
 });
 
 test("resolv.conf of the embedded DNS server: 127.0.0.11 only, the host's search and options, ndots:0 unless given", () => {

@@ -35,19 +35,21 @@ export function containerResolvConf(host: string, network: string | undefined, d
     .filter((l) => l.trim() !== '' && !(network !== 'host' && /^\s*nameserver\s+(127\.|::1)/.test(l)));
   if (dns.servers?.length) {
     for (const s of dns.servers)
-      if (isIP(s) === 0) throw invalidArgument(`dns server ${JSON.stringify(s)}: expected an IP address`);
+      if (isIP(s) === 0) throw invalidArgument(`--dns (dns.servers) ${JSON.stringify(s)}: expected an IP address`);
     lines = [...lines.filter((l) => !/^\s*nameserver\b/.test(l)), ...dns.servers.map((s) => `nameserver ${s}`)];
   }
   if (dns.search?.length) {
     for (const d of dns.search)
       if (!/^[A-Za-z0-9.-]+$/.test(d))
-        throw invalidArgument(`dns search domain ${JSON.stringify(d)}: expected a domain name`);
+        throw invalidArgument(`--dns-search (dns.search) ${JSON.stringify(d)}: expected a domain name`);
     lines = [...lines.filter((l) => !/^\s*(search|domain)\b/.test(l)), `search ${dns.search.join(' ')}`];
   }
   if (dns.options?.length) {
     for (const o of dns.options)
       if (!/^[A-Za-z0-9_:.-]+$/.test(o))
-        throw invalidArgument(`dns option ${JSON.stringify(o)}: expected a resolv.conf option such as ndots:2`);
+        throw invalidArgument(
+          `--dns-option (dns.options) ${JSON.stringify(o)}: expected a resolv.conf option such as ndots:2`,
+        );
     lines = [...lines.filter((l) => !/^\s*options\b/.test(l)), `options ${dns.options.join(' ')}`];
   }
   if (!lines.some((l) => /^\s*nameserver/.test(l)) && network !== 'host') lines.push('nameserver 8.8.8.8');

@@ -257,6 +257,7 @@ describe('what the front hands to Node', () => {
     ['run', '--rm', '--ip6', '2001:db8::33', 'busybox', 'true'],
     ['run', '--rm', '--network', 'name=none,alias=web', 'busybox', 'true'],
     ['run', '--rm', '--net=name=none', 'busybox', 'true'],
+    ['run', '--rm', '--dns', 'not-an-ip', 'busybox', 'true'],
     ['ps'],
   ];
   for (const args of handed)

@@ -170,7 +170,7 @@ test("berth's own CLI: run --network a --network b joins both", async () => {
   await ok(d28('rm', '-f', 'bmulti'));
 });
 
-test("berth's own CLI: --ip, --mac-address and --network-alias on the first network, the long form's on the others; network connect --alias a,b --ip", async () => {
+test("berth's own CLI: --ip, --mac-address and --network-alias on the first network, the long form's on the others; network connect --alias a,b --ip; --dns flags", async () => {
   const b = (...args: string[]) => berthCli(d.socket, ...args);
   const [m1, m2] = ['02:42:c0:a8:20:01', '02:42:c0:a8:20:02'];
   const ip = `${PREFIX_A}.50`;
@@ -258,9 +258,35 @@ test("berth's own CLI: --ip, --mac-address and --network-alias on the first netw
   }
   assert.deepEqual(Object.keys(await networksOf('bpeerb')), [NET_B]);
   await ok(b('rm', '-f', 'bflags', 'bpeera', 'bpeerb'));
+
+  // --dns, --dns-search, --dns-option: resolv.conf's parts on the default network; behind the
+  // embedded server (127.0.0.11, which forwards to --dns) on a user network.
+  const conf = (...flags: string[]) =>
+    ok(
+      b(
+        'run',
+        '--rm',
+        ...flags,
+        '--dns-search',
+        'corp.example',
+        '--dns-opt',
+        'ndots:2',
+        'busybox',
+        'cat',
+        '/etc/resolv.conf',
+      ),
+    );
+  const onDefault = await conf('--dns', '10.9.9.9');
+  assert.deepEqual(onDefault.match(/^nameserver .*$/gm), ['nameserver 10.9.9.9'], onDefault);
+  assert.match(onDefault, /^search corp\.example$/m);
+  assert.match(onDefault, /^options ndots:2$/m);
+  const onUser = await conf('--network', NET_A, '--dns', '10.9.9.9');
+  assert.deepEqual(onUser.match(/^nameserver .*$/gm), ['nameserver 127.0.0.11'], onUser);
+  assert.match(onUser, /^search corp\.example$/m);
+  assert.match(onUser, /^options .*\bndots:2\b/m);
 });
 
-test("berth's own CLI: bad --ip, --mac-address, --network-alias and --ip6 values are refused naming the flag (125), nothing made", async () => {
+test("berth's own CLI: bad --ip, --mac-address, --network-alias, --dns and --ip6 values are refused naming the flag (125), nothing made", async () => {
   const cases: [string[], RegExp][] = [
     [['--network', NET_A, '--mac-address', '02:42'], /--mac-address \(macAddress\) "02:42": expected a MAC address/],
     [
@@ -305,6 +331,8 @@ test("berth's own CLI: bad --ip, --mac-address, --network-alias and --ip6 values
       ['--network', 'none', '--network-alias', 'web'],
       /--network-alias \(aliases\): network none has no names to resolve/,
     ],
+    [['--dns', 'not-an-ip'], /--dns \(dns\.servers\) "not-an-ip": expected an IP address/],
+    [['--dns-search', 'a b'], /--dns-search \(dns\.search\) "a b": expected a domain name/],
     [
       ['--network', NET_A, '--ip6', '2001:db8::33'],
       /--ip6 "2001:db8::33": not supported: berth's networks are IPv4 only/,

@@ -307,6 +307,9 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['ip'], kind: 'string' },
   { names: ['ip6'], kind: 'string' },
   { names: ['mac-address'], kind: 'string' },
+  { names: ['dns'], kind: 'strings' },
+  { names: ['dns-search'], kind: 'strings' },
+  { names: ['dns-option', 'dns-opt'], kind: 'strings' },
   { names: ['workdir', 'w'], kind: 'string' },
   { names: ['user', 'u'], kind: 'string' },
   { names: ['entrypoint'], kind: 'string' },
@@ -375,6 +378,13 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (ports.length) req.ports = ports;
   if (f['publish-all']) req.publishAll = true;
   Object.assign(req, networkFlags(f));
+  // --dns, --dns-search, --dns-option: each replaces the host's part of resolv.conf (the engine checks them).
+  const dns = {
+    ...(strings(f.dns).length ? { servers: strings(f.dns) } : {}),
+    ...(strings(f['dns-search']).length ? { search: strings(f['dns-search']) } : {}),
+    ...(strings(f['dns-option']).length ? { options: strings(f['dns-option']) } : {}),
+  };
+  if (Object.keys(dns).length) req.dns = dns;
   if (f.workdir !== undefined) req.workdir = f.workdir as string;
   if (f.user !== undefined) req.user = f.user as string;
   if (f.entrypoint !== undefined) req.entrypoint = (f.entrypoint as string) === '' ? [] : [f.entrypoint as string];

@@ -202,3 +202,20 @@ test("--network's long form: name, alias, ip, mac-address per network; docker's 
   );
   refused(['--ip6', '2001:db8::33'], /^--ip6 "2001:db8::33": not supported/, 'BERTH_ERR_UNSUPPORTED');
 });
+
+test("--dns, --dns-search and --dns-option (--dns-opt) become the request's dns, as written", () => {
+  const r = req(
+    '--dns',
+    '10.9.9.9',
+    '--dns',
+    '10.9.9.8',
+    '--dns-search',
+    'corp.example',
+    '--dns-opt',
+    'ndots:2',
+    'busybox',
+  );
+  assert.deepEqual(r.dns, { servers: ['10.9.9.9', '10.9.9.8'], search: ['corp.example'], options: ['ndots:2'] });
+  assert.deepEqual(req('--dns-option', 'use-vc', 'busybox').dns, { options: ['use-vc'] });
+  assert.equal('dns' in req('busybox'), false);
+});
