@@ -28,7 +28,7 @@ _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern void (*fail_cleanup)(void);
 extern int fail_quiet;
 
-/* serve.c: create and run through the plan server (docs/native.md, "The plan server"). Returns
+/* serve.c: create, run and exec through the plan server (docs/native.md, "The plan server"). Returns
  * when the command is Node's to run (no server, or the server handed it back) before anything was
  * changed; otherwise exits with the verb's status. */
 void serve_or_return(const char *verb, int argc, char **argv);

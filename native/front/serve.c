@@ -1,4 +1,4 @@
-/* create and run through berth-runtime's plan server (docs/native.md, "The plan server").
+/* create, run and exec through berth-runtime's plan server (docs/native.md, "The plan server").
  *
  * The server is the Node bundle kept running (berth-runtime-node --plan-server SOCKET): it parses
  * the command line and the config and builds the plan, as the Node verb does, so that a create
@@ -404,7 +404,7 @@ static void end_run(void)
 
 void serve_or_return(const char *verb, int argc, char **argv)
 {
-	if (strcmp(verb, "create") && strcmp(verb, "run"))
+	if (strcmp(verb, "create") && strcmp(verb, "run") && strcmp(verb, "exec"))
 		return;
 	const char *off = getenv("BERTH_RUNTIME_PLAN_SERVER");
 	if (off && !strcmp(off, "0"))
@@ -496,6 +496,12 @@ void serve_or_return(const char *verb, int argc, char **argv)
 		int st = reap_stage0();
 		if (st != 0)
 			warn("berth-init stage0 exited with status %d", st);
+		exit(0);
+	}
+	if (!strcmp(then, "wait"))
+		exit(reap_stage0()); /* exec: stage0 exits with the process's status */
+	if (!strcmp(then, "detached")) {
+		reap_stage0(); /* exec --detach: stage0 exits once the process runs */
 		exit(0);
 	}
 	if (!strcmp(then, "start")) {

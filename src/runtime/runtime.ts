@@ -81,6 +81,12 @@ export interface ExecOptions {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
+  /**
+   * As CreateOptions.spawnInit (berth-runtime's plan server): another process spawns berth-init
+   * once the plan is built, gives it the console socket when the process has a terminal, and
+   * waits for stage0 itself; exec then returns 0 once the process runs.
+   */
+  spawnInit?: () => Promise<number>;
 }
 
 export interface RuntimeOptions {
@@ -278,7 +284,8 @@ export class Runtime {
   async exec(id: string, proc: Process, opts: ExecOptions): Promise<number> {
     const { rec, config } = this.execTarget(id, proc);
     const preserveFds = opts.preserveFds ?? 0;
-    const term = await ConsoleEndpoint.open(opts.consoleSocket, config.process?.terminal === true, !opts.detach);
+    const terminal = config.process?.terminal === true;
+    const term = opts.spawnInit ? undefined : await ConsoleEndpoint.open(opts.consoleSocket, terminal, !opts.detach);
     try {
       const proc = { ...config.process! };
       if (term && !opts.consoleSocket) proc.consoleSize ??= callerWindowSize();
@@ -288,8 +295,13 @@ export class Runtime {
         proc,
         opts.detach ? 'detach' : 'foreground',
         preserveFds,
-        term ? consoleFdInInit(preserveFds) : undefined,
+        term || (opts.spawnInit && terminal) ? consoleFdInInit(preserveFds) : undefined,
       );
+      if (opts.spawnInit) {
+        const launched = await driveInit(await opts.spawnInit(), { plan: encodePlan(ops) });
+        if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
+        return 0;
+      }
       const launched = await launchInit({ plan: encodePlan(ops), preserveFds, consoleSocketFd: term?.fd });
       const master = term?.receiveMaster();
       term?.close();

@@ -23,7 +23,7 @@ import {
 } from '../lib/runtime.ts';
 
 const berth = resolveRuntime('berth');
-const SERVED = /(create|run) through the plan server \(pid (\d+)\)/;
+const SERVED = /(create|run|exec) through the plan server \(pid (\d+)\)/;
 
 /** An environment that reaches a server of its own (started by its first call). */
 function privateEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -164,6 +164,39 @@ describe('berth-runtime plan server', () => {
     await s.waitStatus(id, 'stopped');
     assertOk(s.delete(id), 'delete');
   });
+
+  runtimeTest(
+    berth,
+    "a served exec: stdio and status in the foreground, a pid file with --detach, the Node verb's words on failure",
+    async (s) => {
+      const env = privateEnv();
+      const b = s.bundle({ args: ['sleep', '60'] });
+      await warm(s, env, b);
+      const id = s.id();
+      assertOk(s.execDetached(['run', '--detach', '--bundle', b.dir, id], id, [], { env }), 'run --detach');
+      const log = s.path('exec.log');
+      const r = s.exec(['--debug', '--log', log, 'exec', id, 'sh', '-c', 'cat; echo done; exit 7'], {
+        env,
+        input: 'piped\n',
+      });
+      assert.ok(servedBy(readFileSync(log, 'utf8')), 'the exec was not served');
+      assert.equal(r.status, 7, `${r.command}: ${r.stderr}`);
+      assert.equal(r.stdout, 'piped\ndone\n');
+      const pidFile = s.path('exec.pid');
+      const d = s.execDetached(['exec', '--detach', '--pid-file', pidFile, id, 'sleep', '30'], `${id}-x`, [], { env });
+      assertOk(d, 'exec --detach');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(isLive(pid), `the detached process ${pid} does not run`);
+      const node = runtimeEnv({ BERTH_RUNTIME_PLAN_SERVER: '0' });
+      const missing = assertFails(
+        s.exec(['exec', id, '/no/such/program'], { env }),
+        'served exec of a missing program',
+      );
+      assert.match(missing.stderr, /\/no\/such\/program/);
+      assert.equal(missing.stderr, assertFails(s.exec(['exec', id, '/no/such/program'], { env: node })).stderr);
+      assertOk(s.delete(id, true), 'delete');
+    },
+  );
 
   runtimeTest(berth, 'what the server would do differently goes to the Node verb, with its words', async (s) => {
     const env = privateEnv();

@@ -262,7 +262,7 @@ export async function runtimeCommand(
       const [id, ...command] = args;
       if (!id) throw invalidArgument('"exec" requires a container id');
       const proc = flags.process
-        ? readProcessFile(String(flags.process))
+        ? readProcessFile(resolve(io.cwd, String(flags.process)))
         : execProcess(rt.store.load(id).config.process ?? { user: { uid: 0, gid: 0 }, cwd: '/' }, {
             args: command,
             env: flags.env as string[] | undefined,
@@ -276,12 +276,17 @@ export async function runtimeCommand(
             processLabel: flags['process-label'] as string | undefined,
           });
       if (flags.cgroup) throw unsupported('--cgroup: exec into a sub-cgroup is not supported by berth-runtime yet');
-      return await rt.exec(id, proc, {
+      const execOpts = {
         detach: flags.detach === true,
-        pidFile: flags['pid-file'] as string | undefined,
+        pidFile: flags['pid-file'] === undefined ? undefined : resolve(io.cwd, String(flags['pid-file'])),
         consoleSocket: flags['console-socket'] as string | undefined,
         preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
-      });
+      };
+      if (io.served)
+        return await io.served.exec(rt, root, id, proc, execOpts, () =>
+          log.log('debug', `exec through the plan server (pid ${process.pid})`),
+        );
+      return await rt.exec(id, proc, execOpts);
     }
     case 'spec': {
       const dir = resolve(String(flags.bundle ?? '.'));

@@ -36,12 +36,13 @@ import { unavailable } from '../../errors/errors.ts';
 import { validateContainerId } from '../../oci/container-id.ts';
 import { parseRuntimeConfigFile } from '../../oci/runtime-validate.ts';
 import { ConsoleEndpoint } from '../../runtime/console.ts';
-import type { CreateOptions, Runtime } from '../../runtime/runtime.ts';
+import type { Process } from '../../oci/runtime-spec.ts';
+import type { CreateOptions, ExecOptions, Runtime } from '../../runtime/runtime.ts';
 import * as native from '../../sys/native.ts';
 import { initBinary } from '../../sys/paths.ts';
 
 /** The verbs the server runs; the front sends only these. */
-export const SERVED_VERBS: ReadonlySet<string> = new Set(['create', 'run']);
+export const SERVED_VERBS: ReadonlySet<string> = new Set(['create', 'run', 'exec']);
 
 /** Thrown before anything is changed: the command is the Node verb's to run (the front execs it). */
 export class HandBack extends Error {
@@ -50,8 +51,12 @@ export class HandBack extends Error {
   }
 }
 
-/** After the create: the front exits (create), starts the container (run -d), or runs it in the foreground (run). */
-export type Then = 'exit' | 'start' | 'run';
+/**
+ * What the front does once the server is done: exit (create; warns when stage0 failed), start the
+ * container (run -d), run it in the foreground (run: start, wait, delete), wait for stage0 and exit
+ * with its status (exec), or reap stage0 and exit 0 (exec --detach).
+ */
+export type Then = 'exit' | 'start' | 'run' | 'wait' | 'detached';
 
 /** The server's side of create and run, given to runtimeCommand through CommandIO.served. */
 export interface ServedLaunch {
@@ -59,6 +64,7 @@ export interface ServedLaunch {
   callerCgroup: string;
   /** `note` is called once the server has taken the command (it hands back before). */
   launch(rt: Runtime, root: string, id: string, opts: CreateOptions, then: Then, note: () => void): Promise<number>;
+  exec(rt: Runtime, root: string, id: string, proc: Process, opts: ExecOptions, note: () => void): Promise<number>;
 }
 
 /** The server's cgroup, in every hierarchy. */
@@ -265,6 +271,10 @@ export function servePlans<L>(socketPath: string, run: Command<L>, report: Repor
         then = how;
         return launch(c, cwd, rt, root, id, opts, how, note);
       },
+      exec: async (rt, root, id, proc, opts, note) => {
+        then = opts.detach ? 'detached' : 'wait';
+        return execIn(c, cwd, rt, root, id, proc, opts, note);
+      },
     };
     let code: number;
     try {
@@ -403,35 +413,76 @@ async function launch(
     await rt.create(id, {
       ...opts,
       consoleSocket: undefined,
-      // Once the plan is built: the front spawns berth-init with the other end of the sync socket
-      // (and the console socket), and says with which pid.
-      spawnInit: async () => {
-        const [mine, theirs] = native.socketpair();
-        try {
-          c.send(
-            Frame.Spawn,
-            strings([initBinary(), String(preserveFds), then === 'run' ? '1' : '0', root, id]),
-            endpoint ? [endpoint.fd, theirs] : [theirs],
-          );
-        } finally {
-          closeSync(theirs);
-          endpoint?.close();
-        }
-        try {
-          const { pid, errno } = await c.spawned();
-          if (pid <= 0) throw unavailable(`cannot start ${initBinary()}: ${errnoText(errno)} (run scripts/build.sh)`);
-        } catch (e) {
-          closeSync(mine);
-          throw e;
-        }
-        return mine;
-      },
+      spawnInit: () => spawnThroughFront(c, endpoint, preserveFds, then === 'run', root, id),
       foreground: then === 'run',
     });
   } finally {
     endpoint?.close();
   }
   return 0;
+}
+
+/** An exec, served: handed back as launch hands back, then berth-init spawned by the front. */
+async function execIn(
+  c: Caller,
+  cwd: string,
+  rt: Runtime,
+  root: string,
+  id: string,
+  proc: Process,
+  opts: ExecOptions,
+  note: () => void,
+): Promise<number> {
+  const preserveFds = opts.preserveFds ?? 0;
+  if (!Number.isInteger(preserveFds) || preserveFds < 0 || preserveFds > MAX_PRESERVE_FDS) throw new HandBack();
+  const terminal = proc.terminal === true;
+  if (terminal !== (opts.consoleSocket !== undefined)) throw new HandBack();
+  const consolePath = opts.consoleSocket === undefined ? undefined : resolve(cwd, opts.consoleSocket);
+  if (consolePath !== undefined && Buffer.byteLength(consolePath) > MAX_SOCKET_PATH) throw new HandBack();
+  note();
+  const endpoint = consolePath === undefined ? undefined : await ConsoleEndpoint.open(consolePath, true, false);
+  try {
+    return await rt.exec(id, proc, {
+      ...opts,
+      consoleSocket: undefined,
+      spawnInit: () => spawnThroughFront(c, endpoint, preserveFds, !opts.detach, root, id),
+    });
+  } finally {
+    endpoint?.close();
+  }
+}
+
+/**
+ * Once the plan is built: the front spawns berth-init with the other end of the sync socket (and
+ * the console socket), and says with which pid. Resolves with this end.
+ */
+async function spawnThroughFront(
+  c: Caller,
+  endpoint: ConsoleEndpoint | undefined,
+  preserveFds: number,
+  foreground: boolean,
+  root: string,
+  id: string,
+): Promise<number> {
+  const [mine, theirs] = native.socketpair();
+  try {
+    c.send(
+      Frame.Spawn,
+      strings([initBinary(), String(preserveFds), foreground ? '1' : '0', root, id]),
+      endpoint ? [endpoint.fd, theirs] : [theirs],
+    );
+  } finally {
+    closeSync(theirs);
+    endpoint?.close();
+  }
+  try {
+    const { pid, errno } = await c.spawned();
+    if (pid <= 0) throw unavailable(`cannot start ${initBinary()}: ${errnoText(errno)} (run scripts/build.sh)`);
+  } catch (e) {
+    closeSync(mine);
+    throw e;
+  }
+  return mine;
 }
 
 function errnoText(errno: number): string {
