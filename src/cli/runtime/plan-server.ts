@@ -391,8 +391,7 @@ async function launch(
   } catch {
     throw new HandBack();
   }
-  const preserveFds = opts.preserveFds ?? 0;
-  if (!Number.isInteger(preserveFds) || preserveFds < 0 || preserveFds > MAX_PRESERVE_FDS) throw new HandBack();
+  const preserveFds = servedPreserveFds(opts.preserveFds);
   if (existsSync(rt.store.dir(id))) throw new HandBack();
   let terminal: boolean;
   try {
@@ -402,11 +401,7 @@ async function launch(
   } catch {
     throw new HandBack();
   }
-  // A terminal needs a console socket here (the Node verb relays one itself, or words the error).
-  if (terminal !== (opts.consoleSocket !== undefined)) throw new HandBack();
-  const consolePath = opts.consoleSocket === undefined ? undefined : resolve(cwd, opts.consoleSocket);
-  if (consolePath !== undefined && Buffer.byteLength(consolePath) > MAX_SOCKET_PATH) throw new HandBack();
-
+  const consolePath = consoleSocketPath(cwd, opts.consoleSocket, terminal);
   note();
   const endpoint = consolePath === undefined ? undefined : await ConsoleEndpoint.open(consolePath, true, false);
   try {
@@ -433,12 +428,8 @@ async function execIn(
   opts: ExecOptions,
   note: () => void,
 ): Promise<number> {
-  const preserveFds = opts.preserveFds ?? 0;
-  if (!Number.isInteger(preserveFds) || preserveFds < 0 || preserveFds > MAX_PRESERVE_FDS) throw new HandBack();
-  const terminal = proc.terminal === true;
-  if (terminal !== (opts.consoleSocket !== undefined)) throw new HandBack();
-  const consolePath = opts.consoleSocket === undefined ? undefined : resolve(cwd, opts.consoleSocket);
-  if (consolePath !== undefined && Buffer.byteLength(consolePath) > MAX_SOCKET_PATH) throw new HandBack();
+  const preserveFds = servedPreserveFds(opts.preserveFds);
+  const consolePath = consoleSocketPath(cwd, opts.consoleSocket, proc.terminal === true);
   note();
   const endpoint = consolePath === undefined ? undefined : await ConsoleEndpoint.open(consolePath, true, false);
   try {
@@ -450,6 +441,24 @@ async function execIn(
   } finally {
     endpoint?.close();
   }
+}
+
+/** --preserve-fds, when the front can pass them (its own fds are at 100 and above). */
+function servedPreserveFds(n: number | undefined): number {
+  const preserveFds = n ?? 0;
+  if (!Number.isInteger(preserveFds) || preserveFds < 0 || preserveFds > MAX_PRESERVE_FDS) throw new HandBack();
+  return preserveFds;
+}
+
+/**
+ * The console socket's absolute path: a terminal needs one here (without, the Node verb relays the
+ * terminal itself, or words the error), and no terminal may have one (the Node verb words that).
+ */
+function consoleSocketPath(cwd: string, consoleSocket: string | undefined, terminal: boolean): string | undefined {
+  if (terminal !== (consoleSocket !== undefined)) throw new HandBack();
+  const path = consoleSocket === undefined ? undefined : resolve(cwd, consoleSocket);
+  if (path !== undefined && Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new HandBack();
+  return path;
 }
 
 /**
