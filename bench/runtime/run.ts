@@ -4,14 +4,28 @@
 // and signalling), with berth-runtime, runc and crun, interleaved round-robin in one process so
 // that all see the same machine, then medians, p90, ratios vs runc and each runtime's peak RSS,
 // as a markdown table.
-//   node bench/runtime/run.ts [--iterations N] [--runtimes berth,runc,crun] [--breakdown]
+//   node bench/runtime/run.ts [--iterations N] [--runtimes berth,berth-node,runc,crun] [--breakdown]
+// berth is berth-runtime as installed: create, run and exec go to its plan server (docs/native.md),
+// which its first call starts (the warm-up cycles absorb that); berth-node is the same binary with
+// BERTH_RUNTIME_PLAN_SERVER=0, every create, run and exec starting Node. The plan server's RSS is
+// reported apart: GNU time sees only the front it serves.
 // --breakdown adds where berth's time goes: Node start-up, module loading, `state` of a running
 // container, berth-init on its own (a foreground plan CLONE 0 + EXEC /bin/true, fed as a file on
 // its sync fd), and whatever berth-runtime prints to stderr with BERTH_TRACE_TIMING=1.
 // It never fails because berth is missing: it reports it as missing. Not part of the test suite.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeFrame, encodePlan, Frame, int, op, PlanMode, str, strs } from '../../src/sys/plan.ts';
@@ -28,7 +42,7 @@ import {
 const { values } = parseArgs({
   options: {
     iterations: { type: 'string', default: '20' },
-    runtimes: { type: 'string', default: 'berth,runc,crun' },
+    runtimes: { type: 'string', default: 'berth,berth-node,runc,crun' },
     breakdown: { type: 'boolean', default: false },
     warmup: { type: 'string', default: '2' },
   },
@@ -51,6 +65,8 @@ interface Bench {
   ids: Set<string>;
   /** The running container that `exec` goes into (made before the timed cycles), if it started. */
   execId?: string;
+  /** Added to every command's environment. */
+  env: NodeJS.ProcessEnv;
 }
 
 const work = mkdtempSync('/tmp/berth-bench-');
@@ -73,7 +89,8 @@ const benches: Bench[] = values.runtimes
   .map((s) => s.trim())
   .filter((s) => s !== '')
   .map((name) => ({
-    rt: resolveRuntime(name),
+    rt: name === 'berth-node' ? { ...resolveRuntime('berth'), name } : resolveRuntime(name),
+    env: name === 'berth-node' ? { BERTH_RUNTIME_PLAN_SERVER: '0' } : {},
     root: mkdtempSync(join(work, `root-${name.replace(/\W/g, '_')}-`)),
     times: { create: [], start: [], state: [], kill: [], delete: [], run: [], 'run-limits': [], exec: [] },
     rssKiB: { create: [], start: [], state: [], kill: [], delete: [], run: [], 'run-limits': [], exec: [] },
@@ -89,7 +106,7 @@ interface Timed {
 }
 
 /** Runs one runtime command; with `rss`, under GNU time for the peak RSS (timed separately). */
-function invoke(b: Bench, args: string[], rss = false, env: NodeJS.ProcessEnv = runtimeEnv()): Timed {
+function invoke(b: Bench, args: string[], rss = false, env: NodeJS.ProcessEnv = runtimeEnv(b.env)): Timed {
   const [bin, ...pre] = b.rt.argv;
   const argv = [...pre, '--root', b.root, ...args];
   const rssFile = join(work, 'rss');
@@ -123,6 +140,7 @@ function waitStopped(b: Bench, id: string): void {
     const r = spawnSync(b.rt.argv[0]!, [...b.rt.argv.slice(1), '--root', b.root, 'state', id], {
       encoding: 'utf8',
       timeout: 10_000,
+      env: runtimeEnv(b.env),
     });
     if (r.status !== 0) throw new Error(`${b.rt.name}: state ${id} failed: ${(r.stderr ?? '').trim()}`);
     if ((JSON.parse(r.stdout) as { status: string }).status === 'stopped') return;
@@ -263,6 +281,20 @@ function timeBerthInit(n: number): { ms: number[]; error?: string } {
   return { ms };
 }
 
+/** The plan servers of this checkout's berth-runtime (their command line names its Node bundle). */
+function planServers(): number[] {
+  const bundlePath = join(REPO_ROOT, 'dist/bin/berth-runtime-node');
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('--plan-server') && argv.includes(bundlePath)) out.push(Number(entry));
+    } catch {}
+  }
+  return out;
+}
+
 function timeTrivial(argv: string[], n: number, env?: NodeJS.ProcessEnv): number[] {
   const xs: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -319,6 +351,14 @@ try {
     );
     lines.push(
       `- crun runs through a wrapper (unshare -m, umount of the cgroup2 mount; ${CRUN} 1.8 refuses the hybrid layout): its times include that wrapper, ${fmt(wrap)} ms median on its own.`,
+    );
+  }
+  for (const pid of planServers()) {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]) / 1024;
+    const hwm = Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1]) / 1024;
+    lines.push(
+      `- berth-runtime's plan server (pid ${pid}, serving berth's create, run and exec; not in the peak RSS column, which is the front's): RSS ${fmt(rss)} MiB now, ${fmt(hwm)} MiB at most.`,
     );
   }
   if (!haveTime) lines.push(`- peak RSS needs GNU time at ${GNU_TIME} (apt-get install time)`);
