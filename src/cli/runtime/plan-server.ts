@@ -304,11 +304,17 @@ export function servePlans<L>(socketPath: string, run: Command<L>, report: Repor
   };
 
   let cgroup: CgroupManager | undefined;
-  const stop = () => {
-    server.close();
-    try {
-      if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
-    } catch {}
+  // Stops taking callers (its socket removed, if still its own); exits once those it has are done.
+  let draining = false;
+  const drain = () => {
+    if (!draining) {
+      draining = true;
+      server.close();
+      try {
+        if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
+      } catch {}
+    }
+    if (active > 0) return;
     if (cgroup) leaveOwnCgroup(cgroup);
     process.exit(0);
   };
@@ -333,7 +339,7 @@ export function servePlans<L>(socketPath: string, run: Command<L>, report: Repor
           try {
             mine = lstatSync(socketPath).ino === ino;
           } catch {}
-          if (!mine || (active === 0 && Date.now() - lastSeen >= idleMs)) stop();
+          if (draining || !mine || (active === 0 && Date.now() - lastSeen >= idleMs)) drain();
         },
         Math.min(idleMs, 2000),
       );
@@ -354,11 +360,19 @@ export function servePlans<L>(socketPath: string, run: Command<L>, report: Repor
   );
 }
 
+/** Into OWN_CGROUP; tried three times, as a server leaving at that moment may remove it under us. */
 async function placeOwnCgroup(): Promise<CgroupManager> {
-  const m = newCgroupManager({ id: 'berth-runtime-plans', cgroupsPath: OWN_CGROUP });
-  await m.create({});
-  await m.apply(process.pid);
-  return m;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const m = newCgroupManager({ id: 'berth-runtime-plans', cgroupsPath: OWN_CGROUP });
+      await m.create({});
+      await m.apply(process.pid);
+      return m;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
 }
 
 /** At exit: back to each hierarchy's root, and the server's cgroup removed unless another server is in it. */
