@@ -15,8 +15,10 @@
  *
  * Paced (the same flag): an exec's output has a client that asked for it, so a client that lags is
  * waited for instead of dropped: the output is left unread (the process blocks on a full pipe, as
- * under docker exec) while any client could not take two more chunks, and read again once it can. A
- * container's own output is never paced: its log has everything, and a slow client is dropped. */
+ * under docker exec) while any client could not take two more chunks, and read again once it can.
+ * A container's output is paced with --pace-ms N (docker run's attached client gets every byte even
+ * on a loaded machine, as dockerd's does), but a client that stays full for N ms is dropped: one
+ * that stopped reading cannot stop the container for longer (its log has everything). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -67,6 +69,7 @@ static int holding;              /* output unread until the first client (--awai
 static long long hold_deadline;  /* monotonic ms */
 static int paced;                /* an exec's output waits for its clients (--await-attach-ms) */
 static int out_paused;           /* paced, and a client is full: the output fds are out of epoll */
+static long long paused_since;   /* when out_paused began (for --pace-ms) */
 
 static long long now_ms(void)
 {
@@ -390,6 +393,7 @@ static void pace(void)
 		return;
 	out_paused = full;
 	if (full) {
+		paused_since = now_ms();
 		if (S->out_fd >= 0)
 			ep(EPOLL_CTL_DEL, S->out_fd, 0, 0);
 		if (S->err_fd >= 0)
@@ -403,6 +407,18 @@ static void pace(void)
 		ep(EPOLL_CTL_ADD, S->err_fd, T_ERR, EPOLLIN);
 	if (phase == DRAINING)
 		deadline = now_ms() + S->cfg->drain_ms; /* the drain's time counts from when it can read */
+}
+
+/* --pace-ms: the clients that have been too full to take more output for that long go. */
+static void drop_full_clients(int ms)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (c->fd >= 0 && c->outlen + 2 * (FRAME_HEADER + READ_CHUNK) > sizeof c->out) {
+			shim_log("attach client took no output for %d ms (%zu bytes queued): dropped", ms, c->outlen);
+			client_drop(c);
+		}
+	}
 }
 
 /* Reads one chunk of output: to the log, then to every client. */
@@ -542,6 +558,7 @@ int loop_run(struct shim *s)
 		paced = 1;
 		hold_deadline = now_ms() + s->cfg->await_attach_ms;
 	} else {
+		paced = s->cfg->pace_ms > 0;
 		if (s->out_fd >= 0)
 			ep(EPOLL_CTL_ADD, s->out_fd, T_OUT, EPOLLIN);
 		if (s->err_fd >= 0)
@@ -560,6 +577,10 @@ int loop_run(struct shim *s)
 			finish();
 		if (phase == CLOSING && (nclients == 0 || now_ms() >= deadline))
 			break;
+		if (out_paused && s->cfg->pace_ms > 0 && now_ms() - paused_since >= s->cfg->pace_ms) {
+			drop_full_clients(s->cfg->pace_ms);
+			pace();
+		}
 		int timeout = -1;
 		if (holding) {
 			long long left = hold_deadline - now_ms();
@@ -567,6 +588,11 @@ int loop_run(struct shim *s)
 		} else if (phase != RUNNING && !out_paused) {
 			long long left = deadline - now_ms();
 			timeout = left < 0 ? 0 : (int)left;
+		}
+		if (out_paused && s->cfg->pace_ms > 0) {
+			long long left = paused_since + s->cfg->pace_ms - now_ms();
+			if (timeout < 0 || left < timeout)
+				timeout = left < 0 ? 0 : (int)left;
 		}
 		struct epoll_event evs[16];
 		int n = epoll_wait(epfd, evs, 16, timeout);

@@ -4,6 +4,7 @@
  *              --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]
  *              [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]
  *              [--drain-ms N] [--grace-ms N] [--create-timeout-ms N] [--await-attach-ms N]
+ *              [--pace-ms N]
  *   berth-shim --spawner     (started once by berthd: reads requests on stdin, see spawner();
  *                             the shims it starts get --reply-tag TAG first)
  *
@@ -714,6 +715,7 @@ static void usage(const char *why)
 		"                  --log-path FILE [--log-format json-file|cri] [--log-max-size BYTES]\n"
 		"                  [--log-max-files N] [--terminal] [--stdin] [--exec PROCESS_JSON]\n"
 		"                  [--drain-ms N] [--grace-ms N] [--create-timeout-ms N] [--await-attach-ms N]\n"
+		"                  [--pace-ms N]\n"
 		"                  [--init BERTH_INIT   (fd 3: berth-init's sync socket, fd 4: berthd's control socket)]\n"
 		"(started by berthd; see docs/shim.md)\n",
 		why);
@@ -785,6 +787,8 @@ static int shim_main(int argc, char **argv)
 			cfg.grace_ms = (int)num(f, v, 0);
 		else if (!strcmp(f, "--await-attach-ms"))
 			cfg.await_attach_ms = (int)num(f, v, 0);
+		else if (!strcmp(f, "--pace-ms"))
+			cfg.pace_ms = (int)num(f, v, 0);
 		else if (!strcmp(f, "--create-timeout-ms"))
 			cfg.create_timeout_ms = (int)num(f, v, 1);
 		else

@@ -48,6 +48,7 @@ struct config {
 	int grace_ms;             /* after exit.json, how long attach clients may stay */
 	int create_timeout_ms;    /* the runtime's create/exec must finish within this */
 	int await_attach_ms;      /* --exec: hold the output (unread) until the first attach client, at most this; 0: no hold */
+	int pace_ms;              /* the container's output waits for a lagging attach client, dropped after this long full; 0: dropped at once */
 	const char *init;         /* --init: berth-init's path; berthd drives the create over SYNC_FD and CTL_FD; NULL: run the runtime */
 };
 

@@ -29,6 +29,14 @@ import { faultPoint } from './fault-points.ts';
 import { ShimSpawner, SpawnerUnsupported } from './shim-spawner.ts';
 import type { ExecTaskOptions, StartTaskOptions, TaskExit, TaskHandle, TaskSupervisor } from './task-supervisor.ts';
 
+/**
+ * How long a container's attached client may take no output before its shim drops it: until then
+ * the output waits for it (docker run's attached client loses nothing on a loaded machine, as
+ * under dockerd), after it the container runs on (a client that stopped reading cannot stop it;
+ * the log has everything).
+ */
+const CONTAINER_PACE_MS = 10_000;
+
 const SIGNALS: Record<number, string> = {
   1: 'SIGHUP',
   2: 'SIGINT',
@@ -256,6 +264,7 @@ export class ShimSupervisor implements TaskSupervisor {
     const opts = {
       ...this.#shimOptions(o),
       ...(o.logFormat === 'cri' ? {} : { logMaxSize: 10 << 20, logMaxFiles: 3 }),
+      paceMs: CONTAINER_PACE_MS,
     };
     const info =
       o.driveCreate && !this.#spawner.unsupported

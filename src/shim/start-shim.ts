@@ -45,6 +45,12 @@ export interface StartShimOptions {
    * still gets all of its output and its status.
    */
   awaitAttachMs?: number;
+  /**
+   * A container's output waits for an attach client that lags (as under dockerd, an attached
+   * `docker run` gets every byte on a loaded machine), but a client that takes nothing for this
+   * long (ms) is dropped (its log has everything). Default 0: a lagging client is dropped at once.
+   */
+  paceMs?: number;
   /** Kills a runtime create/exec that has not finished by then (ms, default 60000). */
   timeoutMs?: number;
   /**
@@ -106,6 +112,7 @@ export function shimArgs(opts: StartShimOptions): string[] {
   num('drain-ms', opts.drainMs, 0);
   num('create-timeout-ms', opts.timeoutMs, 1);
   if (opts.awaitAttachMs) num('await-attach-ms', opts.awaitAttachMs, 0);
+  if (opts.paceMs) num('pace-ms', opts.paceMs, 0);
   if (opts.terminal) a.push('--terminal');
   if (opts.stdin) a.push('--stdin');
   return a;

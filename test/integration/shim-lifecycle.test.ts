@@ -518,3 +518,55 @@ shimTest('oomKilled: a container killed by its memory limit says so', async (s) 
     removeCgroups([cgroupsPath]);
   }
 });
+
+shimTest(
+  "--pace-ms: a container's client that lags is waited for; one that takes nothing for that long is dropped",
+  async (s) => {
+    const SIZE = 3_000_000; // far more than the shim's queue per client and the socket's buffer together
+    const slowSink = (released: Promise<void>) => {
+      const seen = { got: 0, bad: 0 };
+      const sink = new Writable({
+        highWaterMark: 1024,
+        write(chunk: Buffer, _enc, cb) {
+          seen.got += chunk.length;
+          for (const b of chunk) if (b !== 0x61) seen.bad++;
+          released.then(() => cb());
+        },
+      });
+      return { sink, seen };
+    };
+    const bulk = sh(`head -c ${SIZE} /dev/zero | tr '\\0' a; exit 3`);
+
+    // Lags for a second, well within --pace-ms: the container waits, and every byte arrives.
+    const id = s.id();
+    const info = await s.start(id, { bundle: s.bundle({ args: bulk }), paceMs: 60_000 });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow = slowSink(released);
+    const a = attach(info.stateDir, { stdout: slow.sink });
+    await a.ready;
+    s.runtime('start', id);
+    await until('the output to reach the client', () => slow.seen.got > 0, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(readExit(info.stateDir), undefined, 'the container waits for its client');
+    release();
+    await a.done;
+    assert.equal(slow.seen.got, SIZE, 'every byte reached the client');
+    assert.equal(slow.seen.bad, 0);
+    assert.equal(a.exit?.exitCode, 3, 'and the status after it');
+
+    // Takes nothing at all: after --pace-ms it is dropped, the container runs to its end, the log has it all.
+    const id2 = s.id();
+    const info2 = await s.start(id2, { bundle: s.bundle({ args: bulk }), paceMs: 300, logFormat: 'cri' });
+    const stuck = slowSink(new Promise<void>(() => {}));
+    const b = attach(info2.stateDir, { stdout: stuck.sink });
+    await b.ready;
+    s.runtime('start', id2);
+    assert.equal((await waitExit(info2.stateDir)).exitCode, 3);
+    assert.ok(stuck.seen.got < SIZE, `the stuck client was dropped (it got ${stuck.seen.got} bytes)`);
+    const logged = (await lines(info2.logPath, 'cri')).join('');
+    assert.equal(logged.length, 'stdout:'.length + SIZE, 'the log has every byte');
+  },
+);
