@@ -145,7 +145,7 @@ test('create: the docker CLI zero values are not "set"; what the engine honours 
 
 test('create: what the engine does not honour is refused naming the flag, never ignored', () => {
   for (const [hc, re] of [
-    [{ IpcMode: 'host' }, /--ipc \(HostConfig.IpcMode\): not supported by berthd/],
+    [{ UsernsMode: 'host' }, /--userns \(HostConfig.UsernsMode\): not supported by berthd/],
     [{ DeviceRequests: [{ Driver: 'nvidia', Count: -1 }] }, /--gpus \(HostConfig.DeviceRequests\)/],
     [{ Devices: [{ PathInContainer: '/dev/x' }] }, /HostConfig.Devices\[0\].PathOnHost is required/],
     [{ SecurityOpt: ['apparmor=unconfined'] }, /--security-opt apparmor=unconfined/],

@@ -60,6 +60,9 @@ export type DockerHostConfig = Record<string, unknown> & {
   RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
   AutoRemove?: boolean;
   NetworkMode?: string;
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
   Memory?: number;
   MemorySwap?: number;
   NanoCpus?: number;
@@ -108,9 +111,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
   DeviceRequests: '--gpus',
   VolumesFrom: '--volumes-from',
   Links: '--link',
-  IpcMode: '--ipc',
-  PidMode: '--pid',
-  UTSMode: '--uts',
   UsernsMode: '--userns',
   CgroupnsMode: '--cgroupns',
   Cgroup: '--cgroup',
@@ -461,6 +461,10 @@ export function toCreateRequest(
   if (body.WorkingDir) req.workdir = body.WorkingDir;
   if (body.User) req.user = body.User;
   if (body.Hostname) req.hostname = body.Hostname;
+  // The engine checks the namespace modes (docker's words, naming the field).
+  if (hc.PidMode !== undefined && hc.PidMode !== '') req.pidMode = hc.PidMode;
+  if (hc.IpcMode !== undefined && hc.IpcMode !== '') req.ipcMode = hc.IpcMode;
+  if (hc.UTSMode !== undefined && hc.UTSMode !== '') req.utsMode = hc.UTSMode;
   if (body.Tty) req.tty = true;
   if (body.OpenStdin) req.openStdin = true;
   if (body.Labels && Object.keys(body.Labels).length) req.labels = body.Labels;

@@ -15,6 +15,7 @@ import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
 import { checkCreateRequest, checkMacAddress, publishedPorts } from './container-request.ts';
 import { writeEtcFiles } from './etc-files.ts';
+import { checkNamespaceModes } from './namespace-modes.ts';
 import { faultPoint } from './fault-points.ts';
 import { checkHugepageLimits } from './hugepages.ts';
 import { MODES } from './owned-modes.ts';
@@ -76,6 +77,7 @@ export async function createContainer(
   req: CreateRequest,
 ): Promise<{ id: string; name: string; warnings: string[] }> {
   const restart = checkCreateRequest(req);
+  checkNamespaceModes(req);
   const runtimeName = req.runtime ?? ctx.o.defaultRuntime;
   const rt = ctx.runtime(runtimeName);
   if (!existsSync(rt.binary)) throw failedPrecondition(`runtime ${runtimeName}: binary ${rt.binary} does not exist`);

@@ -12,6 +12,7 @@ import { reconcileEndpoints } from './container-connect.ts';
 import { ensureDns } from './container-dns.ts';
 import { releaseAllNetworks } from './container-network.ts';
 import { removeContainer } from './container-remove.ts';
+import { releaseShm, shmPath } from './namespace-modes.ts';
 import { scheduleRestart } from './container-restart.ts';
 import { lostExit } from './task-monitor.ts';
 
@@ -79,6 +80,10 @@ async function recoverStopped(ctx: ContainerContext, c: Container, out: Recovery
     unmountAll(rootfs, { detach: true });
     out.cleaned.push(`mount ${rootfs}`);
   }
+  if (isMountPoint(shmPath(ctx, c.id))) {
+    releaseShm(ctx, c.id, true);
+    out.cleaned.push(`mount ${shmPath(ctx, c.id)}`);
+  }
   if (existsSync(ctx.stateDir(c.id))) {
     await ctx.runtime(c.runtime).delete(c.id);
     const h = await ctx.o.supervisor.reconnect(ctx.stateDir(c.id)).catch(() => undefined);
@@ -119,6 +124,9 @@ async function sweepOrphans(ctx: ContainerContext, ids: Set<string>, out: Recove
     if (ids.has(d)) continue;
     try {
       unmountAll(ctx.rootfs(d), { detach: true });
+    } catch {}
+    try {
+      releaseShm(ctx, d, true);
     } catch {}
     await rm(ctx.dir(d), { recursive: true, force: true });
     out.cleaned.push(`directory ${d}`);

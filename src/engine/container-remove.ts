@@ -8,6 +8,7 @@ import { unmountAll } from '../snapshots/mount.ts';
 import type { ContainerContext } from './container-context.ts';
 import { releaseAllNetworks } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
+import { releaseShm } from './namespace-modes.ts';
 import { releaseTask } from './task-release.ts';
 import { timingSpan } from './timing.ts';
 
@@ -37,6 +38,9 @@ export async function removeContainer(
         faultPoint('remove.runtime-deleted');
         try {
           unmountAll(ctx.rootfs(id));
+        } catch {}
+        try {
+          releaseShm(ctx, id);
         } catch {}
         await releaseAllNetworks(ctx, id);
         await rm(ctx.stateDir(id), { recursive: true, force: true });

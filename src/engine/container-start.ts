@@ -14,6 +14,7 @@ import type { Container, ContainerContext } from './container-context.ts';
 import { ensureDns, stopDns, writeDnsResolvConf } from './container-dns.ts';
 import { refreshHosts, releaseNetwork } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
+import { joinNamespaces, releaseShm } from './namespace-modes.ts';
 import { MODES } from './owned-modes.ts';
 import { allocatePorts } from './port-publishing.ts';
 import { addDeviceCgroupRules } from './devices.ts';
@@ -79,6 +80,7 @@ export async function startTask(
     prepareProcess(rootfs, spec.process!, req.user, securityGroups(req));
     if (req.sandbox?.join.some((j) => j.type === 'user')) makeMountTargets(rootfs, spec);
     addDeviceCgroupRules(spec, req.deviceCgroupRules);
+    joinNamespaces(ctx, c, spec);
     if (useNetns) {
       const netns = await ctx.o.network.createNetns(id);
       netnsMade = true;
@@ -159,6 +161,9 @@ export async function startTask(
     await releaseNetwork(ctx, id, attached, netnsMade);
     try {
       unmountAll(rootfs);
+    } catch {}
+    try {
+      releaseShm(ctx, id);
     } catch {}
     // The status it had: a failed start changes nothing but the error.
     ctx.record(id, { pid: 0, shimPid: 0, error: (e as Error).message });

@@ -7,6 +7,7 @@ import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { defaultSpec } from '../oci/runtime-default-spec.ts';
 import { HOOK_NAMES, type Mount, type RuntimeConfig } from '../oci/runtime-spec.ts';
 import type { ResolvedDevices } from './container-devices.ts';
+import { applyNamespaceModes } from './namespace-modes.ts';
 import { applySecurity } from './security-options.ts';
 import type { CreateRequest } from './types.ts';
 
@@ -303,6 +304,7 @@ export function buildSpec(inp: SpecInputs): RuntimeConfig {
     // The pod's UTS namespace already has the pod's hostname (or is the host's): never set it from here.
     if (joined.has('uts') || sb.host.includes('uts')) delete spec.hostname;
   }
+  applyNamespaceModes(spec, req);
   const hostNet = req.network === 'host' || sb?.host.includes('network');
   if (hostNet) linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
   // The host's /sys carries its network devices; sysfs cannot be mounted without a netns of our own,

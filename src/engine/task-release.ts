@@ -7,6 +7,7 @@ import type { Container, ContainerContext } from './container-context.ts';
 import { releaseAllNetworks } from './container-network.ts';
 import { faultPoint } from './fault-points.ts';
 import type { TaskHandle } from './task-supervisor.ts';
+import { releaseShm } from './namespace-modes.ts';
 import { timingSpan } from './timing.ts';
 
 /** Releases the host resources of a task that has exited: runtime state, shim, network, rootfs mount. */
@@ -29,6 +30,11 @@ export async function releaseTask(
       unmountAll(ctx.rootfs(c.id));
     } catch (e) {
       ctx.log(`unmount rootfs of ${c.id}: ${(e as Error).message}`);
+    }
+    try {
+      releaseShm(ctx, c.id);
+    } catch (e) {
+      ctx.log(`unmount /dev/shm of ${c.id}: ${(e as Error).message}`);
     }
     faultPoint('exit.unmounted');
     span.mark('rootfs unmounted');

@@ -120,6 +120,16 @@ export type CreateRequest = {
   devices?: DeviceRequest[];
   /** CDI devices by fully-qualified name, `vendor.com/class=name`, from the CDI spec files in berthd's CDI directories. */
   cdiDevices?: string[];
+  /** The PID namespace (docker's --pid): its own (absent or ''), `host`, or `container:<name|id>` (a running container's). */
+  pidMode?: string;
+  /**
+   * The IPC namespace and /dev/shm (docker's --ipc): `private` (absent or ''; its own, not joinable),
+   * `shareable` (its own, joinable), `none` (its own, no /dev/shm), `host`, or `container:<name|id>`
+   * (a running shareable container's).
+   */
+  ipcMode?: string;
+  /** The UTS namespace (docker's --uts): its own (absent or '') or `host` (the host's hostname; no `hostname` then). */
+  utsMode?: string;
   /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
   sandbox?: SandboxMembership;
 };

@@ -168,9 +168,9 @@ for (const c of CLIENTS) {
     assert.match(missing.stderr, /exec: "\/no\/such\/file": no such file or directory: unknown/);
     const badRef = await docker(c.bin, 'run', '--rm', 'busybox', 'sh', '-c', 'exit 42');
     assert.equal(badRef.code, 42);
-    const refused = await docker(c.bin, 'run', '--rm', '--ipc', 'host', 'busybox', 'true');
+    const refused = await docker(c.bin, 'run', '--rm', '--userns', 'host', 'busybox', 'true');
     assert.equal(refused.code, 125, refused.stderr);
-    assert.match(refused.stderr, /--ipc \(HostConfig\.IpcMode\): not supported by berthd/);
+    assert.match(refused.stderr, /--userns \(HostConfig\.UsernsMode\): not supported by berthd/);
     assert.deepEqual(await d.client.list({ all: true }), [], 'an auto-remove container whose start failed was removed');
   });
 }

@@ -337,6 +337,9 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['mount'], kind: 'strings' },
   { names: ['env-file'], kind: 'strings' },
   { names: ['init'], kind: 'bool' },
+  { names: ['pid'], kind: 'string' },
+  { names: ['ipc'], kind: 'string' },
+  { names: ['uts'], kind: 'string' },
   format,
   help,
 ];
@@ -407,6 +410,10 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (strings(f['device-cgroup-rule']).length) req.deviceCgroupRules = strings(f['device-cgroup-rule']);
   if (strings(f.ulimit).length) req.ulimits = strings(f.ulimit).map(parseUlimit);
   if (f.init) req.init = true;
+  // The engine checks the values (docker's words, naming the field).
+  if (f.pid !== undefined) req.pidMode = f.pid as string;
+  if (f.ipc !== undefined) req.ipcMode = f.ipc as string;
+  if (f.uts !== undefined) req.utsMode = f.uts as string;
   const security = {
     ...(f.privileged ? { privileged: true } : {}),
     ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}),

@@ -51,6 +51,13 @@ test('run flags docker users type become the create request', () => {
   ]);
 });
 
+test('--pid, --ipc and --uts go to the request as written (the engine checks them)', () => {
+  const r = req('--pid', 'container:db', '--ipc', 'shareable', '--uts', 'host', 'busybox', 'true');
+  assert.deepEqual([r.pidMode, r.ipcMode, r.utsMode], ['container:db', 'shareable', 'host']);
+  const none = req('busybox', 'true');
+  assert.deepEqual([none.pidMode, none.ipcMode, none.utsMode], [undefined, undefined, undefined]);
+});
+
 test("--mount: docker's keys, each checked, naming the mount", () => {
   assert.deepEqual(parseMount('type=bind,source=/h,target=/c,readonly'), {
     type: 'bind',

@@ -319,6 +319,9 @@ export function containerInspectContext(d: ContainerDetails) {
       PidsLimit: r.pidsLimit ?? null,
       Runtime: d.runtime,
       PublishAllPorts: r.publishAll === true,
+      PidMode: r.pidMode ?? '',
+      IpcMode: r.ipcMode || 'private',
+      UTSMode: r.utsMode ?? '',
       ...extraHostConfig(r as Record<string, unknown>),
     },
     Mounts: d.mounts.map((m) => ({

@@ -1,0 +1,276 @@
+// docker's --pid, --ipc and --uts (docs/engine.md "Namespace modes"): the docker CLI 28 and berth's
+// own CLI against a real berthd under temporary roots (no network), busybox imported locally. The
+// host's namespaces, a running container's (its processes, its /dev/shm and SysV IPC), dockerd's
+// refusals (a container that is not running, a private IPC namespace, a hostname with --uts=host,
+// bad values naming the field), and what a joiner sees when the container it joined stops.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { dockerCli, dockerRequest } from '../lib/docker-cli.ts';
+import { berthCli, type Daemon, finish, startDockerApiBerthd, tempRoots, until } from './engine-harness.ts';
+
+const DOCKER = '/usr/local/bin/docker';
+const { root, runRoot } = tempRoots();
+let d: Daemon;
+let dockerSocket: string;
+
+const docker = (...args: string[]) => dockerCli(DOCKER, dockerSocket, join(root, 'docker-config'), ...args);
+const berth = (...args: string[]) => berthCli(d.socket, ...args);
+
+async function ok(r: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
+  const x = await r;
+  assert.equal(x.code, 0, `${x.stdout}\n${x.stderr}`);
+  return x.stdout;
+}
+
+const pidOf = async (name: string) => Number((await ok(docker('inspect', '-f', '{{.State.Pid}}', name))).trim());
+
+before(async () => {
+  ({ daemon: d, dockerSocket } = await startDockerApiBerthd(root, runRoot, 'the namespace mode tests'));
+});
+
+after(() => finish(d, root, runRoot));
+
+test("docker 28: --pid=host sees the host processes, --pid=container:x sees x's; inspect shows the modes", async (t) => {
+  t.after(() => docker('rm', '-f', 'pmodes', 'pdonor'));
+  const host = await ok(docker('run', '--rm', '--pid', 'host', 'busybox', 'ps', '-o', 'pid'));
+  assert.ok(
+    host
+      .split('\n')
+      .map((l) => l.trim())
+      .includes(String(d.proc.pid)),
+    `berthd's pid in:\n${host}`,
+  );
+  const own = await ok(docker('run', '--rm', 'busybox', 'ps', '-o', 'pid'));
+  assert.ok(
+    !own
+      .split('\n')
+      .map((l) => l.trim())
+      .includes(String(d.proc.pid)),
+  );
+
+  await ok(docker('run', '-d', '--name', 'pdonor', 'busybox', 'sleep', '301'));
+  const seen = await ok(docker('run', '--rm', '--pid', 'container:pdonor', 'busybox', 'ps', '-o', 'pid,args'));
+  assert.match(seen, /^\s*1 sleep 301$/m, 'the donor is pid 1 of the namespace joined');
+  assert.equal(
+    (
+      await ok(
+        docker('run', '--rm', '--pid', 'container:pdonor', 'busybox', 'busybox', 'readlink', '/proc/self/ns/pid'),
+      )
+    ).trim(),
+    readlinkSync(`/proc/${await pidOf('pdonor')}/ns/pid`),
+  );
+  await ok(docker('create', '--name', 'pmodes', '--pid', 'container:pdonor', '--ipc', 'none', 'busybox', 'true'));
+  assert.equal(
+    (
+      await ok(
+        docker('inspect', '-f', '{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}', 'pmodes'),
+      )
+    ).trim(),
+    'container:pdonor none',
+  );
+  assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'pdonor'))).trim(), 'private');
+  await ok(docker('rm', '-f', 'pmodes', 'pdonor'));
+});
+
+test("docker 28: --ipc=container:x shares x's /dev/shm and SysV IPC; shareable, host and none", async (t) => {
+  t.after(() => docker('rm', '-f', 'idonor'));
+  await ok(
+    docker(
+      'run',
+      '-d',
+      '--name',
+      'idonor',
+      '--ipc',
+      'shareable',
+      'busybox',
+      'sh',
+      '-c',
+      'echo from-donor > /dev/shm/m; exec sleep 302',
+    ),
+  );
+  assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'idonor'))).trim(), 'shareable');
+  await until(
+    'the donor wrote /dev/shm/m',
+    async () => (await docker('exec', 'idonor', 'cat', '/dev/shm/m')).stdout === 'from-donor\n',
+    30_000,
+  );
+  const donorPid = await pidOf('idonor');
+  // A SysV segment made in the donor's namespace (util-linux's ipcmk, from the host).
+  const made = execFileSync('nsenter', [`--ipc=/proc/${donorPid}/ns/ipc`, 'ipcmk', '-M', '4096'], { encoding: 'utf8' });
+  const shmid = /(\d+)\s*$/.exec(made.trim())?.[1];
+  assert.ok(shmid, made);
+  const joined = await ok(
+    docker(
+      'run',
+      '--rm',
+      '--ipc',
+      'container:idonor',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /dev/shm/m; echo from-joiner > /dev/shm/j; busybox readlink /proc/self/ns/ipc; cat /proc/sysvipc/shm',
+    ),
+  );
+  const [line0, line1, ...sysv] = joined.split('\n');
+  assert.equal(line0, 'from-donor');
+  assert.equal(line1, readlinkSync(`/proc/${donorPid}/ns/ipc`));
+  assert.ok(
+    sysv.some((l) => l.trim().split(/\s+/)[1] === shmid),
+    `segment ${shmid} in the joiner's /proc/sysvipc/shm:\n${joined}`,
+  );
+  assert.equal(await ok(docker('exec', 'idonor', 'cat', '/dev/shm/j')), 'from-joiner\n');
+  const ipcs = execFileSync('nsenter', [`--ipc=/proc/${donorPid}/ns/ipc`, 'ipcs', '-m'], { encoding: 'utf8' });
+  assert.match(ipcs, new RegExp(`\\s${shmid}\\s`));
+
+  assert.equal(
+    (await ok(docker('run', '--rm', '--ipc', 'host', 'busybox', 'busybox', 'readlink', '/proc/self/ns/ipc'))).trim(),
+    readlinkSync('/proc/self/ns/ipc'),
+  );
+  const none = await docker('run', '--rm', '--ipc', 'none', 'busybox', 'ls', '/dev/shm');
+  assert.notEqual(none.code, 0, none.stdout);
+  assert.match(none.stderr, /No such file or directory/);
+  await ok(docker('rm', '-f', 'idonor'));
+});
+
+test('docker 28: --uts=host has the host hostname; -h with it is refused in dockerd words', async (t) => {
+  t.after(() => docker('rm', '-f', 'uhost'));
+  assert.equal((await ok(docker('run', '--rm', '--uts', 'host', 'busybox', 'hostname'))).trim(), hostname());
+  await ok(docker('create', '--name', 'uhost', '--uts', 'host', 'busybox', 'true'));
+  assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.UTSMode}}', 'uhost'))).trim(), 'host');
+  await ok(docker('rm', 'uhost'));
+  const r = await docker('run', '--rm', '-h', 'name', '--uts', 'host', 'busybox', 'true');
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /conflicting options: hostname and the UTS mode/);
+});
+
+test('docker 28: joining a container that is not running, or a private IPC, is refused as dockerd refuses it', async (t) => {
+  t.after(() => docker('rm', '-f', 'stopped1', 'private1'));
+  const already = (await ok(docker('ps', '-a', '-q', '--no-trunc'))).split('\n').filter(Boolean).sort();
+  await ok(docker('create', '--name', 'stopped1', '--ipc', 'shareable', 'busybox', 'sleep', '303'));
+  const pid = await docker('run', '--rm', '--pid', 'container:stopped1', 'busybox', 'true');
+  assert.equal(pid.code, 125, pid.stderr);
+  assert.match(pid.stderr, /failed to join PID namespace: container stopped1 is not running \(pidMode\)/);
+  const ipc = await docker('run', '--rm', '--ipc', 'container:stopped1', 'busybox', 'true');
+  assert.match(ipc.stderr, /failed to join IPC namespace: container stopped1 is not running \(ipcMode\)/);
+  const missing = await docker('run', '--rm', '--pid', 'container:no-such-one', 'busybox', 'true');
+  assert.match(missing.stderr, /failed to join PID namespace: No such container: no-such-one/);
+  await ok(docker('run', '-d', '--name', 'private1', 'busybox', 'sleep', '304'));
+  const priv = await docker('run', '--rm', '--ipc', 'container:private1', 'busybox', 'true');
+  assert.equal(priv.code, 125, priv.stderr);
+  assert.match(
+    priv.stderr,
+    /container private1: non-shareable IPC \(hint: use IpcMode:shareable for the donor container\)/,
+  );
+  // The refused runs were removed (--rm): only the two made here were added.
+  const stopped1 = (await ok(docker('inspect', '-f', '{{.Id}}', 'stopped1'))).trim();
+  const private1 = (await ok(docker('inspect', '-f', '{{.Id}}', 'private1'))).trim();
+  assert.deepEqual(
+    (await ok(docker('ps', '-a', '-q', '--no-trunc'))).split('\n').filter(Boolean).sort(),
+    [...already, stopped1, private1].sort(),
+  );
+  // Bad values reach berthd only from a raw request (the CLI checks its own): a 400 naming the field.
+  for (const [hc, re] of [
+    [{ PidMode: 'bogus' }, /invalid PID mode: bogus \(--pid, pidMode/],
+    [{ IpcMode: 'shared' }, /invalid IPC mode: shared \(--ipc, ipcMode/],
+    [{ UTSMode: 'container:x' }, /invalid UTS mode: container:x \(--uts, utsMode/],
+  ] as const) {
+    const res = await dockerRequest(dockerSocket, 'POST', '/v1.50/containers/create', {
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: hc,
+    });
+    assert.equal(res.status, 400, res.body);
+    assert.match(res.body, re);
+  }
+  await ok(docker('rm', '-f', 'stopped1', 'private1'));
+});
+
+test('docker 28: a PID joiner ends with the container it joined; an IPC joiner keeps the shared /dev/shm after it is removed', async (t) => {
+  t.after(() => docker('rm', '-f', 'ldonor', 'lpid', 'lipc'));
+  await ok(docker('run', '-d', '--name', 'ldonor', '--ipc', 'shareable', 'busybox', 'sleep', '305'));
+  await ok(docker('run', '-d', '--name', 'lpid', '--pid', 'container:ldonor', 'busybox', 'sleep', '306'));
+  await ok(
+    docker(
+      'run',
+      '-d',
+      '--name',
+      'lipc',
+      '--ipc',
+      'container:ldonor',
+      'busybox',
+      'sh',
+      '-c',
+      'echo kept > /dev/shm/k; exec sleep 307',
+    ),
+  );
+  await until(
+    'the joiner wrote /dev/shm/k',
+    async () => (await docker('exec', 'lipc', 'cat', '/dev/shm/k')).stdout === 'kept\n',
+    30_000,
+  );
+  await ok(docker('rm', '-f', 'ldonor'));
+  // The kernel ends a PID namespace's processes with its init: the joiner's exit is recorded.
+  await until(
+    'the PID joiner exited',
+    async () => (await docker('inspect', '-f', '{{.State.Status}}', 'lpid')).stdout.trim() === 'exited',
+    60_000,
+  );
+  assert.equal((await ok(docker('inspect', '-f', '{{.State.Status}}', 'lipc'))).trim(), 'running');
+  assert.equal(await ok(docker('exec', 'lipc', 'cat', '/dev/shm/k')), 'kept\n');
+  const again = await docker('start', 'lpid');
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /failed to join PID namespace: No such container: ldonor/);
+  await ok(docker('rm', '-f', 'lpid', 'lipc'));
+});
+
+test("berth's CLI: --pid, --ipc, --uts reach the container and inspect; bad values name the flag", async (t) => {
+  t.after(() => docker('rm', '-f', 'bmodes', 'bdonor'));
+  const host = await ok(
+    berth('run', '--rm', '--pid', 'host', '--uts', 'host', 'busybox', 'sh', '-c', 'hostname; ps -o pid'),
+  );
+  const [name, ...pids] = host.split('\n').map((l) => l.trim());
+  assert.equal(name, hostname());
+  assert.ok(pids.includes(String(d.proc.pid)));
+  await ok(berth('run', '-d', '--name', 'bdonor', '--ipc', 'shareable', 'busybox', 'sleep', '308'));
+  const seen = await ok(
+    berth('run', '--rm', '--pid', 'container:bdonor', '--ipc', 'container:bdonor', 'busybox', 'ps', '-o', 'pid,args'),
+  );
+  assert.match(seen, /^\s*1 sleep 308$/m);
+  await ok(
+    berth(
+      'create',
+      '--name',
+      'bmodes',
+      '--pid',
+      'container:bdonor',
+      '--ipc',
+      'host',
+      '--uts',
+      'host',
+      'busybox',
+      'true',
+    ),
+  );
+  assert.equal(
+    (
+      await ok(
+        berth('inspect', '-f', '{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}', 'bmodes'),
+      )
+    ).trim(),
+    'container:bdonor host host',
+  );
+  for (const [flag, value, re] of [
+    ['--pid', 'bogus', /invalid PID mode: bogus \(--pid, pidMode: expected host, container:<name\|id>\)/],
+    ['--ipc', 'shared', /invalid IPC mode: shared \(--ipc, ipcMode/],
+    ['--uts', 'private', /invalid UTS mode: private \(--uts, utsMode: expected host\)/],
+  ] as const) {
+    const r = await berth('run', '--rm', flag, value, 'busybox', 'true');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, re);
+  }
+  await ok(berth('rm', '-f', 'bmodes', 'bdonor'));
+});
