@@ -2,12 +2,12 @@
 // the host's (the namespace is left out of the OCI config), or another running container's (joined
 // by the path /proc/<its pid>/ns/<type>, filled in at each start). The IPC mode also decides
 // /dev/shm: private keeps the spec's own tmpfs, none has no /dev/shm, host binds the host's,
-// shareable binds a tmpfs berthd mounts at <container dir>/shm at start (so that others may join
+// shareable binds a tmpfs berthd mounts at <container dir>/ipc/shm at start (so that others may join
 // it), and container:<x> binds x's. Messages use dockerd's words, then name berth's field.
 // Must never: join a container that is not running, or a private IPC namespace; leave the
 // shareable tmpfs mounted after the task is released (task-release.ts, container-recovery.ts).
-import { mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
 import { unmountAll } from '../snapshots/mount.ts';
@@ -78,9 +78,13 @@ function shmBind(source: string): Mount {
   return { destination: '/dev/shm', type: 'bind', source, options: ['rbind', 'rprivate', 'nosuid', 'nodev', 'noexec'] };
 }
 
-/** Where a shareable container's /dev/shm tmpfs is mounted on the host. */
+/**
+ * Where a shareable container's /dev/shm tmpfs is mounted on the host: in a 0700 directory of its
+ * own, since the container's directory lets berthd's group (the log readers) in and the tmpfs is
+ * mode 1777.
+ */
 export function shmPath(ctx: ContainerContext, id: string): string {
-  return join(ctx.dir(id), 'shm');
+  return join(ctx.dir(id), 'ipc', 'shm');
 }
 
 /** A running (or paused) container named by `word`, else dockerd's refusal, prefixed with `what`. */
@@ -135,6 +139,7 @@ export function joinNamespaces(ctx: ContainerContext, c: Container, spec: Runtim
     const shm = shmPath(ctx, c.id);
     if (!isMountPoint(shm)) {
       mkdirSync(shm, { recursive: true, mode: 0o700 });
+      chmodSync(dirname(shm), 0o700);
       mount('shm', shm, 'tmpfs', sysc.MS_NOSUID | sysc.MS_NODEV | sysc.MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
     }
     withShm(shm);

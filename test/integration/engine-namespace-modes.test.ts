@@ -2,15 +2,24 @@
 // own CLI against a real berthd under temporary roots (no network), busybox imported locally. The
 // host's namespaces, a running container's (its processes, its /dev/shm and SysV IPC), dockerd's
 // refusals (a container that is not running, a private IPC namespace, a hostname with --uts=host,
-// bad values naming the field), and what a joiner sees when the container it joined stops.
+// bad values naming the field), what a joiner sees when the container it joined stops, and a
+// shareable donor that dies while berthd is down (recovery unmounts its tmpfs).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { dockerCli, dockerRequest } from '../lib/docker-cli.ts';
-import { berthCli, type Daemon, finish, startDockerApiBerthd, tempRoots, until } from './engine-harness.ts';
+import {
+  berthCli,
+  type Daemon,
+  finish,
+  startBerthd,
+  startDockerApiBerthd,
+  tempRoots,
+  until,
+} from './engine-harness.ts';
 
 const DOCKER = '/usr/local/bin/docker';
 const { root, runRoot } = tempRoots();
@@ -24,6 +33,17 @@ async function ok(r: Promise<{ code: number; stdout: string; stderr: string }>):
   const x = await r;
   assert.equal(x.code, 0, `${x.stdout}\n${x.stderr}`);
   return x.stdout;
+}
+
+/** `run -d --name NAME --ipc MODE` whose process writes TEXT to /dev/shm/FILE, once it has. */
+async function runWritingShm(name: string, mode: string, file: string, text: string, sleep: string): Promise<void> {
+  const script = `echo ${text} > /dev/shm/${file}; exec sleep ${sleep}`;
+  await ok(docker('run', '-d', '--name', name, '--ipc', mode, 'busybox', 'sh', '-c', script));
+  await until(
+    `${name} wrote /dev/shm/${file}`,
+    async () => (await docker('exec', name, 'cat', `/dev/shm/${file}`)).stdout === `${text}\n`,
+    30_000,
+  );
 }
 
 const pidOf = async (name: string) => Number((await ok(docker('inspect', '-f', '{{.State.Pid}}', name))).trim());
@@ -78,27 +98,13 @@ test("docker 28: --pid=host sees the host processes, --pid=container:x sees x's;
 
 test("docker 28: --ipc=container:x shares x's /dev/shm and SysV IPC; shareable, host and none", async (t) => {
   t.after(() => docker('rm', '-f', 'idonor'));
-  await ok(
-    docker(
-      'run',
-      '-d',
-      '--name',
-      'idonor',
-      '--ipc',
-      'shareable',
-      'busybox',
-      'sh',
-      '-c',
-      'echo from-donor > /dev/shm/m; exec sleep 302',
-    ),
-  );
+  await runWritingShm('idonor', 'shareable', 'm', 'from-donor', '302');
   assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'idonor'))).trim(), 'shareable');
-  await until(
-    'the donor wrote /dev/shm/m',
-    async () => (await docker('exec', 'idonor', 'cat', '/dev/shm/m')).stdout === 'from-donor\n',
-    30_000,
-  );
   const donorPid = await pidOf('idonor');
+  const donorId = (await ok(docker('inspect', '-f', '{{.Id}}', 'idonor'))).trim();
+  const shmDir = join(root, 'containers', donorId, 'ipc', 'shm');
+  assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${shmDir} `), 'the shareable tmpfs is mounted');
+  assert.equal(statSync(dirname(shmDir)).mode & 0o7777, 0o700, "berthd's group is kept out of the shared /dev/shm");
   // A SysV segment made in the donor's namespace (util-linux's ipcmk, from the host).
   const made = execFileSync('nsenter', [`--ipc=/proc/${donorPid}/ns/ipc`, 'ipcmk', '-M', '4096'], { encoding: 'utf8' });
   const shmid = /(\d+)\s*$/.exec(made.trim())?.[1];
@@ -134,6 +140,7 @@ test("docker 28: --ipc=container:x shares x's /dev/shm and SysV IPC; shareable, 
   assert.notEqual(none.code, 0, none.stdout);
   assert.match(none.stderr, /No such file or directory/);
   await ok(docker('rm', '-f', 'idonor'));
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(shmDir), 'rm unmounted the shareable tmpfs');
 });
 
 test('docker 28: --uts=host has the host hostname; -h with it is refused in dockerd words', async (t) => {
@@ -193,25 +200,7 @@ test('docker 28: a PID joiner ends with the container it joined; an IPC joiner k
   t.after(() => docker('rm', '-f', 'ldonor', 'lpid', 'lipc'));
   await ok(docker('run', '-d', '--name', 'ldonor', '--ipc', 'shareable', 'busybox', 'sleep', '305'));
   await ok(docker('run', '-d', '--name', 'lpid', '--pid', 'container:ldonor', 'busybox', 'sleep', '306'));
-  await ok(
-    docker(
-      'run',
-      '-d',
-      '--name',
-      'lipc',
-      '--ipc',
-      'container:ldonor',
-      'busybox',
-      'sh',
-      '-c',
-      'echo kept > /dev/shm/k; exec sleep 307',
-    ),
-  );
-  await until(
-    'the joiner wrote /dev/shm/k',
-    async () => (await docker('exec', 'lipc', 'cat', '/dev/shm/k')).stdout === 'kept\n',
-    30_000,
-  );
+  await runWritingShm('lipc', 'container:ldonor', 'k', 'kept', '307');
   await ok(docker('rm', '-f', 'ldonor'));
   // The kernel ends a PID namespace's processes with its init: the joiner's exit is recorded.
   await until(
@@ -273,4 +262,31 @@ test("berth's CLI: --pid, --ipc, --uts reach the container and inspect; bad valu
     assert.match(r.stderr, re);
   }
   await ok(berth('rm', '-f', 'bmodes', 'bdonor'));
+});
+
+test('kill -9 of berthd: a shareable donor that dies meanwhile has its tmpfs unmounted at recovery; its IPC joiner runs on', async (t) => {
+  t.after(() => docker('rm', '-f', 'rdonor', 'rjoiner'));
+  await ok(docker('run', '-d', '--name', 'rdonor', '--ipc', 'shareable', 'busybox', 'sleep', '309'));
+  await runWritingShm('rjoiner', 'container:rdonor', 'r', 'r', '310');
+  const donorId = (await ok(docker('inspect', '-f', '{{.Id}}', 'rdonor'))).trim();
+  const shmDir = join(root, 'containers', donorId, 'ipc', 'shm');
+  const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${shmDir} `);
+  assert.ok(mounted());
+  const donorPid = await pidOf('rdonor');
+  await d.stop('SIGKILL');
+  process.kill(donorPid, 'SIGKILL');
+  d = await startBerthd(root, runRoot, ['--no-network'], undefined, {
+    DOCKER_CONFIG: join(root, 'berthd-docker-config'),
+  });
+  await until(
+    'recovery recorded the donor exited',
+    async () => (await docker('inspect', '-f', '{{.State.Status}}', 'rdonor')).stdout.trim() === 'exited',
+    60_000,
+  );
+  await until('recovery unmounted the donor tmpfs', () => !mounted(), 60_000);
+  assert.equal((await ok(docker('inspect', '-f', '{{.State.Status}}', 'rjoiner'))).trim(), 'running');
+  assert.equal(await ok(docker('exec', 'rjoiner', 'cat', '/dev/shm/r')), 'r\n');
+  const refused = await docker('run', '--rm', '--ipc', 'container:rdonor', 'busybox', 'true');
+  assert.equal(refused.code, 125, refused.stderr);
+  assert.match(refused.stderr, /failed to join IPC namespace: container rdonor is not running/);
 });
