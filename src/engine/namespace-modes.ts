@@ -4,9 +4,9 @@
 // /dev/shm: private keeps the spec's own tmpfs, none has no /dev/shm, host binds the host's,
 // shareable binds a tmpfs berthd mounts at <container dir>/ipc/shm at start (so that others may join
 // it), and container:<x> binds x's. Messages use dockerd's words, then name berth's field.
-// Must never: join a container that is not running, or a private IPC namespace; leave the
+// Must never: join a container that is not running, or an IPC namespace that shares no /dev/shm; leave the
 // shareable tmpfs mounted after the task is released (task-release.ts, container-recovery.ts).
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import type { Mount, RuntimeConfig } from '../oci/runtime-spec.ts';
@@ -127,8 +127,8 @@ export function joinNamespaces(ctx: ContainerContext, c: Container, spec: Runtim
   if (ipcTarget !== undefined) {
     const what = 'failed to join IPC namespace';
     const t = runningTarget(ctx, ipcTarget, what, 'ipcMode');
-    const shm = shmPath(ctx, t.id);
-    if (t.config.request.ipcMode !== 'shareable' || !isMountPoint(shm))
+    const shm = sharedShm(ctx, t);
+    if (shm === undefined)
       throw invalidArgument(
         `${what}: container ${ipcTarget}: non-shareable IPC (hint: use IpcMode:shareable for the donor container) (ipcMode)`,
       );
@@ -144,6 +144,23 @@ export function joinNamespaces(ctx: ContainerContext, c: Container, spec: Runtim
     }
     withShm(shm);
   }
+}
+
+/**
+ * The /dev/shm a running container shares (dockerd's ShmPath), as its spec of this run binds it:
+ * its shareable tmpfs, the host's, or the one of the container it joined; undefined for a private
+ * one (the spec's own tmpfs) and for none.
+ */
+function sharedShm(ctx: ContainerContext, t: Container): string | undefined {
+  let spec: RuntimeConfig;
+  try {
+    spec = JSON.parse(readFileSync(join(ctx.dir(t.id), 'config.json'), 'utf8')) as RuntimeConfig;
+  } catch {
+    return undefined;
+  }
+  const m = spec.mounts?.find((x) => x.destination === '/dev/shm' && x.type === 'bind');
+  if (!m?.source) return undefined;
+  return m.source === '/dev/shm' || isMountPoint(m.source) ? m.source : undefined;
 }
 
 /** Unmounts a shareable container's /dev/shm tmpfs (joiners keep theirs); nothing when it has none. */

@@ -97,7 +97,7 @@ test("docker 28: --pid=host sees the host processes, --pid=container:x sees x's;
 });
 
 test("docker 28: --ipc=container:x shares x's /dev/shm and SysV IPC; shareable, host and none", async (t) => {
-  t.after(() => docker('rm', '-f', 'idonor'));
+  t.after(() => docker('rm', '-f', 'idonor', 'ijoiner', 'ihost', 'inone'));
   await runWritingShm('idonor', 'shareable', 'm', 'from-donor', '302');
   assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'idonor'))).trim(), 'shareable');
   const donorPid = await pidOf('idonor');
@@ -131,6 +131,24 @@ test("docker 28: --ipc=container:x shares x's /dev/shm and SysV IPC; shareable, 
   assert.equal(await ok(docker('exec', 'idonor', 'cat', '/dev/shm/j')), 'from-joiner\n');
   const ipcs = execFileSync('nsenter', [`--ipc=/proc/${donorPid}/ns/ipc`, 'ipcs', '-m'], { encoding: 'utf8' });
   assert.match(ipcs, new RegExp(`\\s${shmid}\\s`));
+  // A joiner shares what it joined, as dockerd's (its ShmPath is the donor's): a joiner of it gets the same.
+  await ok(docker('run', '-d', '--name', 'ijoiner', '--ipc', 'container:idonor', 'busybox', 'sleep', '311'));
+  assert.equal(
+    await ok(docker('run', '--rm', '--ipc', 'container:ijoiner', 'busybox', 'sh', '-c', 'cat /dev/shm/m /dev/shm/j')),
+    'from-donor\nfrom-joiner\n',
+  );
+  // So does a container on the host's IPC namespace; one with none is refused as a private one.
+  await ok(docker('run', '-d', '--name', 'ihost', '--ipc', 'host', 'busybox', 'sleep', '312'));
+  assert.equal(
+    (
+      await ok(docker('run', '--rm', '--ipc', 'container:ihost', 'busybox', 'busybox', 'readlink', '/proc/self/ns/ipc'))
+    ).trim(),
+    readlinkSync('/proc/self/ns/ipc'),
+  );
+  await ok(docker('run', '-d', '--name', 'inone', '--ipc', 'none', 'busybox', 'sleep', '313'));
+  const noShm = await docker('run', '--rm', '--ipc', 'container:inone', 'busybox', 'true');
+  assert.equal(noShm.code, 125, noShm.stderr);
+  assert.match(noShm.stderr, /container inone: non-shareable IPC/);
 
   assert.equal(
     (await ok(docker('run', '--rm', '--ipc', 'host', 'busybox', 'busybox', 'readlink', '/proc/self/ns/ipc'))).trim(),
@@ -139,7 +157,7 @@ test("docker 28: --ipc=container:x shares x's /dev/shm and SysV IPC; shareable, 
   const none = await docker('run', '--rm', '--ipc', 'none', 'busybox', 'ls', '/dev/shm');
   assert.notEqual(none.code, 0, none.stdout);
   assert.match(none.stderr, /No such file or directory/);
-  await ok(docker('rm', '-f', 'idonor'));
+  await ok(docker('rm', '-f', 'idonor', 'ijoiner', 'ihost', 'inone'));
   assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(shmDir), 'rm unmounted the shareable tmpfs');
 });
 
