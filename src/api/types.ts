@@ -10,6 +10,8 @@ export type {
   EngineEvent,
   EventFilter,
   ExecRequest,
+  HealthConfig,
+  HealthState,
   ExitResult,
   LogLine,
   LogOptions,

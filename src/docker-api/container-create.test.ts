@@ -258,3 +258,25 @@ test('create: a MAC address from Config.MacAddress before API 1.44, from the end
     /conflicting options: mac-address and the network mode/,
   );
 });
+
+test('create: Config.Healthcheck becomes the engine healthcheck, StartInterval only from API 1.44', () => {
+  const body = {
+    Image: 'x',
+    Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 2e8, Timeout: 0, Retries: 2, StartInterval: 1e9 },
+  };
+  assert.deepEqual(toCreateRequest(body, undefined, 'berth', '1.47').healthcheck, {
+    test: ['CMD-SHELL', 'true'],
+    interval: 2e8,
+    timeout: 0,
+    retries: 2,
+    startInterval: 1e9,
+  });
+  assert.equal(toCreateRequest(body, undefined, 'berth', '1.43').healthcheck?.startInterval, undefined);
+  // --health-retries alone: no test (the image's is used).
+  assert.deepEqual(
+    toCreateRequest({ Image: 'x', Healthcheck: { Test: null, Retries: 1 } } as never, undefined, 'berth').healthcheck,
+    {
+      retries: 1,
+    },
+  );
+});

@@ -3,6 +3,7 @@
 // a 400 naming it when the client set it (the docker CLI sends most fields at their zero value on
 // every create, so a zero value is not "set"). Pure: no engine calls.
 import type {
+  HealthConfig,
   CreateRequest,
   EndpointRequest,
   MountRequest,
@@ -133,7 +134,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
 };
 const UNSUPPORTED_CONFIG: Record<string, string> = {
   Domainname: '--domainname',
-  Healthcheck: '--health-cmd',
   OnBuild: 'OnBuild',
   Shell: 'Shell',
 };
@@ -517,6 +517,8 @@ export function toCreateRequest(
     });
   }
   if (hc.Init) req.init = true;
+  const health = healthcheckOf(body.Healthcheck, version);
+  if (health) req.healthcheck = health;
   const dns = {
     ...(hc.Dns?.length ? { servers: hc.Dns } : {}),
     ...(hc.DnsSearch?.length ? { search: hc.DnsSearch } : {}),
@@ -528,4 +530,31 @@ export function toCreateRequest(
   if (body.StopSignal) req.stopSignal = body.StopSignal;
   if (typeof body.StopTimeout === 'number') req.stopTimeout = body.StopTimeout;
   return req;
+}
+
+/**
+ * Config.Healthcheck: durations in nanoseconds as docker sends them; StartInterval only from API
+ * 1.44 (dockerd drops it for older clients). The engine checks the values in dockerd's words.
+ */
+function healthcheckOf(h: unknown, version: string): HealthConfig | undefined {
+  if (h === undefined || h === null) return undefined;
+  if (typeof h !== 'object' || Array.isArray(h)) throw invalidArgument('Config.Healthcheck: expected an object');
+  const x = h as Record<string, unknown>;
+  const out: HealthConfig = {};
+  if (x.Test !== undefined && x.Test !== null) out.test = x.Test as string[];
+  const n = (k: string): number | undefined => {
+    const v = x[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number') throw invalidArgument(`Config.Healthcheck.${k}: expected a number`);
+    return v;
+  };
+  const set = (k: keyof HealthConfig, v: number | undefined) => {
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  };
+  set('interval', n('Interval'));
+  set('timeout', n('Timeout'));
+  set('startPeriod', n('StartPeriod'));
+  if (atLeast(version, '1.44')) set('startInterval', n('StartInterval'));
+  set('retries', n('Retries'));
+  return Object.keys(out).length ? out : undefined;
 }

@@ -40,6 +40,8 @@ export class ContainerStepRunner implements StepRunner {
       entrypoint: [],
       env: req.env,
       labels: { 'berth.build': 'run' },
+      // A step is not probed: an image's HEALTHCHECK is for the containers run from the result.
+      healthcheck: { test: ['NONE'] },
       ...(req.mounts && req.mounts.length > 0 ? { mounts: req.mounts } : {}),
       // Given explicitly: the engine resolves a user name of the request at start (and only a numeric one of the image's config).
       ...(req.user ? { user: req.user } : {}),

@@ -43,6 +43,12 @@ export type ContainerServiceOptions = {
   log?: (msg: string) => void;
 };
 
+/** The healthcheck schedules (health-monitor.ts): begun at a start (fresh) or a resume, ended when the task stops running. */
+export interface HealthSchedules {
+  begin(id: string, fresh: boolean): void;
+  end(id: string): void;
+}
+
 /** Every container's snapshot is named this plus its id (recovery finds orphans by it). */
 export const SNAPSHOT_PREFIX = 'berth-container-';
 
@@ -62,6 +68,8 @@ export class ContainerContext {
   readonly namesInFlight = new Set<string>();
   /** Starts under way: their runtime may be between making /berth and /berth/<id> (see cgroup-parent.ts). */
   startsInFlight = 0;
+  /** Installed by container-service.ts (the schedules run probes through its exec registry). */
+  health: HealthSchedules = { begin() {}, end() {} };
   /** berthd is closing: exits and restarts are left for the next berthd's recovery. */
   closed = false;
 

@@ -13,6 +13,7 @@ import { resolveDevices } from './container-devices.ts';
 import { checkEndpoint } from './container-connect.ts';
 import { resolveMounts } from './container-mounts.ts';
 import { generateName } from './container-names.ts';
+import { fromImageHealthcheck, mergeHealthConfig } from './healthcheck.ts';
 import { checkCreateRequest, checkMacAddress, publishedPorts } from './container-request.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { checkNamespaceModes } from './namespace-modes.ts';
@@ -118,7 +119,12 @@ export async function createContainer(
   const imageUser = image.config.config?.User;
   const user = req.user === undefined && imageUser ? { user: imageUser } : {};
   const hugepageLimits = checkHugepageLimits(req.hugepageLimits);
-  const { hugepageLimits: _asked, ...rest } = req;
+  const { hugepageLimits: _asked, healthcheck: _own, ...rest } = req;
+  // The image's HEALTHCHECK fills what the request leaves unset; the row keeps the merged one, which runs.
+  const healthcheck = mergeHealthConfig(
+    req.healthcheck,
+    fromImageHealthcheck((image.config.config as { Healthcheck?: unknown } | undefined)?.Healthcheck),
+  );
   const request: CreateRequest = {
     ...rest,
     ...(hugepageLimits.length ? { hugepageLimits } : {}),
@@ -126,6 +132,7 @@ export async function createContainer(
     ...user,
     ...(ports.length ? { ports } : {}),
     ...(mounts ? { mounts } : {}),
+    ...(healthcheck ? { healthcheck } : {}),
   };
   let prepared = false;
   try {

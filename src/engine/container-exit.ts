@@ -29,6 +29,7 @@ export function handleExit(
     // An exit of a task the container no longer has (a restart replaced it, a removal released it).
     if (handle && ctx.tasks.get(id) !== handle) return;
     ctx.tasks.delete(id);
+    ctx.health.end(id);
     let c: Container;
     try {
       c = ctx.store.getContainer(id);

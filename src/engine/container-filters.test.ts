@@ -45,3 +45,17 @@ test('an unknown filter key is refused, naming the keys there are', () => {
       /filter "colour": expected one of id, name, status, label, ancestor, exited, runtime/.test((e as Error).message),
   );
 });
+
+test("health: the recorded status of a container with a healthcheck, none for one without; docker's values only", () => {
+  const on = {
+    ...row,
+    health: { status: 'healthy' as const, failingStreak: 0, log: [] },
+    config: { request: { image: 'b', healthcheck: { test: ['CMD', 'true'] } }, spec: {} },
+  };
+  const off = { ...row, health: null, config: { request: { image: 'b', healthcheck: { test: ['NONE'] } }, spec: {} } };
+  assert.equal(matchesFilters(on, { health: ['healthy'] }), true);
+  assert.equal(matchesFilters(on, { health: ['none', 'starting'] }), false);
+  assert.equal(matchesFilters(off, { health: ['none'] }), true);
+  assert.equal(matchesFilters(row, { health: ['none'] }), true);
+  assert.throws(() => matchesFilters(row, { health: ['sick'] }), /Unrecognised filter value for health: sick/);
+});

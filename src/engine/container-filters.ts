@@ -2,9 +2,15 @@
 import { invalidArgument } from '../errors/errors.ts';
 import type { Container } from './container-context.ts';
 
-export const FILTER_KEYS = ['id', 'name', 'status', 'label', 'ancestor', 'exited', 'runtime'] as const;
+export const FILTER_KEYS = ['id', 'name', 'status', 'label', 'ancestor', 'exited', 'runtime', 'health'] as const;
 
-type Row = Pick<Container, 'id' | 'name' | 'status' | 'labels' | 'imageRef' | 'imageId' | 'exitCode' | 'runtime'>;
+/** docker's values of `health`: none is a container without a healthcheck. */
+const HEALTH_VALUES = ['starting', 'healthy', 'unhealthy', 'none'];
+
+type Row = Pick<Container, 'id' | 'name' | 'status' | 'labels' | 'imageRef' | 'imageId' | 'exitCode' | 'runtime'> & {
+  health?: { status: string } | null;
+  config?: { request: { healthcheck?: { test?: string[] } } };
+};
 
 /** Each key's values are alternatives; keys must all hold. An unknown key is an error. */
 export function matchesFilters(c: Row, filters: Record<string, string[]>): boolean {
@@ -39,6 +45,15 @@ function matchesOne(c: Row, key: string, v: string): boolean {
       return c.status === 'stopped' && String(c.exitCode) === v;
     case 'runtime':
       return c.runtime === v;
+    case 'health': {
+      if (!HEALTH_VALUES.includes(v))
+        throw invalidArgument(
+          `Unrecognised filter value for health: ${v} (expected one of ${HEALTH_VALUES.join(', ')})`,
+        );
+      const hc = c.config?.request.healthcheck?.test;
+      const on = hc !== undefined && hc.length > 0 && hc[0] !== 'NONE';
+      return on ? (c.health?.status ?? 'starting') === v : v === 'none';
+    }
     default:
       throw invalidArgument(`filter ${JSON.stringify(key)}: expected one of ${FILTER_KEYS.join(', ')}`);
   }

@@ -8,6 +8,8 @@ export async function pauseContainer(ctx: ContainerContext, id: string): Promise
   const c = await ctx.lock.run(id, async () => {
     const c = ctx.store.getContainer(id);
     if (!canPause(c.status)) throw failedPrecondition(`container ${c.name} is ${c.status}, expected running`);
+    // No probe runs in a frozen container (dockerd stops them too); unpause resumes the schedule.
+    ctx.health.end(id);
     await ctx.runtime(c.runtime).pause(id);
     return ctx.record(id, { status: 'paused' });
   });
@@ -19,7 +21,9 @@ export async function unpauseContainer(ctx: ContainerContext, id: string): Promi
     const c = ctx.store.getContainer(id);
     if (!canUnpause(c.status)) throw failedPrecondition(`container ${c.name} is ${c.status}, expected paused`);
     await ctx.runtime(c.runtime).resume(id);
-    return ctx.record(id, { status: 'running' });
+    const after = ctx.record(id, { status: 'running' });
+    ctx.health.begin(id, false);
+    return after;
   });
   ctx.o.events.publish('container', 'unpause', id, ctx.attrs(c));
 }

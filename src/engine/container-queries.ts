@@ -7,6 +7,7 @@ import { isLive } from '../metadata/container-status.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 import type { Container, ContainerContext } from './container-context.ts';
 import { matchesFilters } from './container-filters.ts';
+import { probeCommand } from './healthcheck.ts';
 import { livePorts, portBindings } from './port-publishing.ts';
 import type { ContainerDetails, ContainerFilter, ContainerSummary } from './types.ts';
 
@@ -32,6 +33,7 @@ function summary(ctx: ContainerContext, c: Container): ContainerSummary {
     ports: isLive(c.status) ? livePorts(ctx, c.id) : [],
     runtime: c.runtime,
     ...(c.config.request.sandbox ? { pod: c.config.request.sandbox.podId } : {}),
+    ...(c.health && probeCommand(c.config.request.healthcheck) ? { health: c.health.status } : {}),
   };
 }
 
@@ -66,6 +68,7 @@ export function inspectContainer(ctx: ContainerContext, word: string): Container
       error: c.error,
       startedAt: c.startedAt,
       finishedAt: c.finishedAt,
+      ...(c.health && probeCommand(req.healthcheck) ? { health: c.health } : {}),
     },
     restartPolicy: { name: c.restartPolicy, maximumRetryCount: c.restartMax },
     restartCount: c.restartCount,

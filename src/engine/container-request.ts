@@ -1,6 +1,7 @@
 // A create request checked before anything is made: every field the engine itself reads (the spec
 // builder checks the rest), with an error naming the field and what was expected; and the ports it
 // publishes once `-P` has added the image's exposed ports. Pure.
+import { checkHealthConfig } from './healthcheck.ts';
 import { isIP } from 'node:net';
 import { invalidArgument } from '../errors/errors.ts';
 import type { RestartPolicyName } from '../metadata/metadata-store.ts';
@@ -51,6 +52,7 @@ export function checkCreateRequest(req: CreateRequest): { name: RestartPolicyNam
   if (req.aliases?.length && (req.network === 'host' || req.network === 'none'))
     throw invalidArgument(`--network-alias (aliases): network ${req.network} has no names to resolve`);
   checkDeviceCgroupRules(req.deviceCgroupRules);
+  checkHealthConfig(req.healthcheck);
   if (req.macAddress !== undefined) {
     checkMacAddress(req.macAddress, '--mac-address (macAddress)');
     if (req.network === 'host' || req.network === 'none' || req.sandbox)

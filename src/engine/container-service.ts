@@ -43,6 +43,7 @@ import { renameContainer } from './container-rename.ts';
 import { updateContainer } from './container-update.ts';
 import { withDetachKeys } from './detach-keys.ts';
 import { ExecRegistry } from './exec-registry.ts';
+import { HealthMonitor } from './health-monitor.ts';
 import type { Readable, Writable } from 'node:stream';
 import type {
   AttachOptions,
@@ -64,12 +65,15 @@ export type { ContainerServiceOptions };
 export class ContainerService {
   readonly #ctx: ContainerContext;
   readonly #execs: ExecRegistry;
+  readonly #health: HealthMonitor;
 
   constructor(o: ContainerServiceOptions) {
     const ctx = new ContainerContext(o);
     ctx.tasks.listen((id, handle, exit, error) => handleExit(ctx, id, handle, exit, error));
     this.#ctx = ctx;
     this.#execs = new ExecRegistry(ctx);
+    this.#health = new HealthMonitor(ctx, this.#execs);
+    ctx.health = this.#health;
   }
 
   /** By full id, exact name, or unique id prefix (as docker resolves). */
@@ -283,13 +287,18 @@ export class ContainerService {
    * apply restart policies, and release what crashed operations left. `otherNetnsOwners`: ids (pods)
    * whose network namespaces and attachments are not leftovers.
    */
-  recover(otherNetnsOwners: Iterable<string> = []): Promise<RecoveryReport> {
-    return recoverContainers(this.#ctx, otherNetnsOwners);
+  async recover(otherNetnsOwners: Iterable<string> = []): Promise<RecoveryReport> {
+    const report = await recoverContainers(this.#ctx, otherNetnsOwners);
+    // The healthchecks of what still runs resume where the last berthd left them.
+    for (const c of this.#ctx.store.listContainers())
+      if (c.status === 'running' && this.#ctx.tasks.get(c.id)) this.#health.begin(c.id, false);
+    return report;
   }
 
   /** Stops serving: timers and watchers go; containers and shims keep running. */
   close(): void {
     this.#ctx.closed = true;
+    this.#health.closeAll();
     stopAllDns(this.#ctx);
     for (const t of this.#ctx.restartTimers.values()) clearTimeout(t);
     this.#ctx.restartTimers.clear();

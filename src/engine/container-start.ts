@@ -150,6 +150,7 @@ export async function startTask(
     faultPoint('start.recorded');
     span.mark('recorded running');
     ctx.tasks.watch(id, handle);
+    ctx.health.begin(id, true);
   } catch (e) {
     ctx.log(`start ${id}: ${(e as Error).message}; cleaning up`);
     if (handle) {

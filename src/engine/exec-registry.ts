@@ -24,6 +24,8 @@ type ExecEntry = {
   logPath: string;
   exit?: TaskExit;
   tty: boolean;
+  /** The minute's wait before the record and directory go (release ends it early). */
+  forgetTimer?: NodeJS.Timeout;
 };
 
 const KEPT_AFTER_EXIT_MS = 60_000;
@@ -92,11 +94,13 @@ export class ExecRegistry {
     const entry: ExecEntry = { id: execId, containerId: c.id, handle, logPath, tty: r.tty === true };
     this.#execs.set(execId, entry);
     // The exec's record stays a minute for late readers, then its directory goes.
-    const forget = () =>
-      setTimeout(() => {
+    const forget = () => {
+      if (!this.#execs.has(execId)) return;
+      entry.forgetTimer = setTimeout(() => {
         this.#execs.delete(execId);
         void handle.cleanup().catch(() => {});
       }, KEPT_AFTER_EXIT_MS).unref();
+    };
     handle.waitExit().then(
       (e) => {
         span.mark('exit noticed');
@@ -153,6 +157,18 @@ export class ExecRegistry {
       // Gone between the check and the signal: it exited, which is what was wanted.
       if ((x as NodeJS.ErrnoException).code !== 'ESRCH') throw x;
     }
+  }
+
+  /**
+   * Forgets an exec that has exited now rather than a minute later, and removes its directory: for
+   * an exec whose only reader is berthd itself (a healthcheck's probe, run every few seconds).
+   */
+  async release(execId: string): Promise<void> {
+    const e = this.#execs.get(execId);
+    if (!e?.exit) return;
+    clearTimeout(e.forgetTimer);
+    this.#execs.delete(execId);
+    await e.handle.cleanup().catch(() => {});
   }
 
   resize(execId: string, rows: number, cols: number): Promise<void> {

@@ -495,6 +495,8 @@ export class PodService {
       hostname: cfg.hostname,
       runtime: p.runtime,
       ...(ns.network === 'node' ? { network: 'host' } : {}),
+      // The kubelet probes a pod's containers itself; an image's HEALTHCHECK is docker's (containerd ignores it too).
+      healthcheck: { test: ['NONE'] },
       sandbox,
     });
     return { id: made.id, name: made.name };

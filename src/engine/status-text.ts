@@ -29,12 +29,16 @@ export function containerStatusText(
     startedAt: string | null;
     finishedAt: string | null;
     exitCode: number | null;
+    health?: string;
   },
   now = Date.now(),
 ): string {
   const since = (iso: string | null) => (iso ? durationSince(iso, now) : '');
   switch (c.status) {
     case 'running':
+      // docker's words for the healthcheck, while the container runs.
+      if (c.health === 'starting') return `Up ${since(c.startedAt)} (health: starting)`;
+      if (c.health) return `Up ${since(c.startedAt)} (${c.health})`;
       return `Up ${since(c.startedAt)}`;
     case 'paused':
       return `Up ${since(c.startedAt)} (Paused)`;

@@ -1,10 +1,26 @@
 // The engine's request and result shapes: what berthd's services take and return, and what the
 // native API carries as JSON (src/api re-exports them; src/client imports them as types only).
 // Owns: plain data types. Must never: contain behaviour.
-import type { ContainerStatus, RestartPolicyName } from '../metadata/metadata-store.ts';
+import type { ContainerStatus, HealthRecord, RestartPolicyName } from '../metadata/metadata-store.ts';
 import type { RuntimeConfig } from '../oci/runtime-spec.ts';
 
 export type { ContainerStatus, RestartPolicyName };
+/** docker's State.Health (healthcheck.ts moves it, health-monitor.ts records it). */
+export type HealthState = HealthRecord;
+
+/**
+ * A healthcheck, docker's Config.Healthcheck: `test` is ["CMD", arg…], ["CMD-SHELL", command] or
+ * ["NONE"] (off, also an image's); durations in nanoseconds, 0 or absent for the image's value, else
+ * the default (30s interval, 30s timeout, no start period, 5s start interval, 3 retries).
+ */
+export type HealthConfig = {
+  test?: string[];
+  interval?: number;
+  timeout?: number;
+  startPeriod?: number;
+  startInterval?: number;
+  retries?: number;
+};
 
 /** hostPort 0: berthd picks a free port from the ephemeral range at start and keeps it while the container exists (`-p 80`). */
 /**
@@ -130,6 +146,8 @@ export type CreateRequest = {
   ipcMode?: string;
   /** The UTS namespace (docker's --uts): its own (absent or '') or `host` (the host's hostname; no `hostname` then). */
   utsMode?: string;
+  /** The healthcheck (docker's --health-*, --no-healthcheck); merged over the image's at create, so the row keeps the one that runs. */
+  healthcheck?: HealthConfig;
   /** Set by the pod service for a container of a pod sandbox (never by a client of the native API). */
   sandbox?: SandboxMembership;
 };
@@ -236,6 +254,8 @@ export type ContainerSummary = {
   runtime: string;
   /** The pod sandbox the container belongs to (containers made through the CRI); absent otherwise. */
   pod?: string;
+  /** Its healthcheck's status; absent for a container without one (docker's "none"). */
+  health?: HealthState['status'];
 };
 
 export type ContainerDetails = ContainerSummary & {
@@ -251,6 +271,8 @@ export type ContainerDetails = ContainerSummary & {
     error: string;
     startedAt: string | null;
     finishedAt: string | null;
+    /** docker's State.Health; absent for a container without a healthcheck. */
+    health?: HealthState;
   };
   restartPolicy: { name: RestartPolicyName; maximumRetryCount: number };
   restartCount: number;

@@ -188,3 +188,37 @@ test('afterWrite runs once per committed container write, after the commit (inse
     s.close();
   }
 });
+
+test('migration 10: a container row of version 9 has no health; a recorded health comes back as written', () => {
+  const path = join(dir, 'v9.db');
+  const old = new DatabaseSync(path);
+  migrate(
+    old,
+    MIGRATIONS.filter((m) => m.version <= 9),
+  );
+  old
+    .prepare(
+      "INSERT INTO containers (id, name, image_ref, image_id, config, runtime, snapshot_key, created_at, status) VALUES ('h9', 'h9', 'busybox', 'sha256:bb', '{}', 'runc', 'k', '2020-01-01T00:00:00Z', 'running')",
+    )
+    .run();
+  old.close();
+  const s = new MetadataStore(path);
+  try {
+    assert.equal(s.schemaVersion, MetadataStore.latestVersion);
+    assert.equal(s.getContainer('h9').health, null);
+    const health = {
+      status: 'unhealthy' as const,
+      failingStreak: 3,
+      log: [{ start: '2020-01-01T00:00:01Z', end: '2020-01-01T00:00:02Z', exitCode: -1, output: 'x' }],
+    };
+    assert.deepEqual(s.updateState('h9', { health }).health, health);
+  } finally {
+    s.close();
+  }
+  const again = new MetadataStore(path);
+  try {
+    assert.equal(again.getContainer('h9').health?.status, 'unhealthy');
+  } finally {
+    again.close();
+  }
+});

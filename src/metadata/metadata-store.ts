@@ -47,6 +47,15 @@ export type ContainerRecord<Config = unknown> = {
   /** Set by stop/kill from a user, cleared by start: unless-stopped and always read it. */
   manuallyStopped: boolean;
   error: string;
+  /** The healthcheck's recorded outcome (null: no healthcheck has run); kept across berthd restarts. */
+  health: HealthRecord | null;
+};
+
+/** docker's State.Health: the status, the failures in a row, the last results (oldest first). */
+export type HealthRecord = {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: { start: string; end: string; exitCode: number; output: string }[];
 };
 
 export type VolumeRecord = {
@@ -104,6 +113,7 @@ function toContainer<Config>(r: Raw): ContainerRecord<Config> {
     oomKilled: Number(r.oom_killed) !== 0,
     manuallyStopped: Number(r.manually_stopped) !== 0,
     error: String(r.error),
+    health: r.health === null || r.health === undefined ? null : (JSON.parse(String(r.health)) as HealthRecord),
   };
 }
 
@@ -119,6 +129,7 @@ const STATE_COLUMNS = {
   manuallyStopped: 'manually_stopped',
   restartCount: 'restart_count',
   error: 'error',
+  health: 'health',
 } as const;
 export type ContainerState = Pick<ContainerRecord, keyof typeof STATE_COLUMNS>;
 
@@ -289,7 +300,15 @@ export class MetadataStore<Config = unknown> {
       const col = STATE_COLUMNS[k as keyof typeof STATE_COLUMNS];
       if (!col) continue;
       sets.push(`${col} = ?`);
-      vals.push(typeof v === 'boolean' ? (v ? 1 : 0) : (v as string | number | null));
+      vals.push(
+        typeof v === 'boolean'
+          ? v
+            ? 1
+            : 0
+          : v !== null && typeof v === 'object'
+            ? JSON.stringify(v)
+            : (v as string | number | null),
+      );
     }
     if (sets.length > 0) {
       const r = this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);

@@ -181,6 +181,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // kernel picks.
     sql: `ALTER TABLE container_endpoints ADD COLUMN mac_address TEXT NOT NULL DEFAULT '';`,
   },
+  {
+    version: 10,
+    name: 'container health',
+    // docker's State.Health as JSON, written with each probe's result; NULL for a container whose
+    // healthcheck never ran.
+    sql: `
+      ALTER TABLE containers ADD COLUMN health TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,8 +3,10 @@
 // or JSON with --format json). Errors are BerthErrors from the daemon, printed by main.ts.
 // Must never: import engine code or reach the daemon other than through the client.
 import { readFileSync } from 'node:fs';
+import { parseDuration } from '../../engine/healthcheck.ts';
 import { AttachDecoder, AttachFrame, frame, resizeFrame, stdinFrames } from '../../api/attach-frames.ts';
 import type {
+  HealthConfig,
   AttachOptions,
   ContainerDetails,
   CreateRequest,
@@ -340,6 +342,13 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['pid'], kind: 'string' },
   { names: ['ipc'], kind: 'string' },
   { names: ['uts'], kind: 'string' },
+  { names: ['health-cmd'], kind: 'string' },
+  { names: ['health-interval'], kind: 'string' },
+  { names: ['health-timeout'], kind: 'string' },
+  { names: ['health-start-period'], kind: 'string' },
+  { names: ['health-start-interval'], kind: 'string' },
+  { names: ['health-retries'], kind: 'int' },
+  { names: ['no-healthcheck'], kind: 'bool' },
   format,
   help,
 ];
@@ -414,6 +423,8 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (f.pid !== undefined) req.pidMode = f.pid as string;
   if (f.ipc !== undefined) req.ipcMode = f.ipc as string;
   if (f.uts !== undefined) req.utsMode = f.uts as string;
+  const health = healthFlags(f);
+  if (health) req.healthcheck = health;
   const security = {
     ...(f.privileged ? { privileged: true } : {}),
     ...(strings(f['cap-add']).length ? { capAdd: strings(f['cap-add']) } : {}),
@@ -422,6 +433,39 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   };
   if (Object.keys(security).length) req.security = security;
   return req;
+}
+
+/** --health-* and --no-healthcheck, as docker's CLI turns them into Config.Healthcheck (durations in ns). */
+function healthFlags(f: Record<string, unknown>): HealthConfig | undefined {
+  const durations = [
+    ['health-interval', 'interval'],
+    ['health-timeout', 'timeout'],
+    ['health-start-period', 'startPeriod'],
+    ['health-start-interval', 'startInterval'],
+  ] as const;
+  const given =
+    f['health-cmd'] !== undefined || f['health-retries'] !== undefined || durations.some(([k]) => f[k] !== undefined);
+  if (f['no-healthcheck']) {
+    if (given) throw invalidArgument('--no-healthcheck conflicts with --health-* options');
+    return { test: ['NONE'] };
+  }
+  if (!given) return undefined;
+  const h: HealthConfig = {};
+  if (f['health-cmd'] !== undefined && f['health-cmd'] !== '') h.test = ['CMD-SHELL', f['health-cmd'] as string];
+  for (const [flag, key] of durations) {
+    const v = f[flag] as string | undefined;
+    if (v === undefined) continue;
+    const ns = v.startsWith('-') ? -1 : parseDuration(v);
+    if (ns === undefined) throw invalidArgument(`--${flag} ${v}: expected a duration such as 30s or 1m30s`);
+    if (ns < 0) throw invalidArgument(`--${flag} cannot be negative`);
+    h[key] = ns;
+  }
+  if (f['health-retries'] !== undefined) {
+    const r = f['health-retries'] as number;
+    if (r < 0) throw invalidArgument('--health-retries cannot be negative');
+    h.retries = r;
+  }
+  return h;
 }
 
 /** One `--network` value: a name, or docker's long form `name=N,alias=A,ip=IP,mac-address=M`. */
