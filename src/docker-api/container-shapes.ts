@@ -3,7 +3,6 @@
 // state `exited` is berth's `stopped`, names carry a leading `/`, the engine's default network is
 // `bridge`, image IDs are config digests.
 import type {
-  HealthConfig,
   ContainerDetails,
   ContainerEndpoint,
   ContainerSummary,
@@ -12,7 +11,7 @@ import type {
   PortMapping,
 } from '../engine/types.ts';
 import { endpointDnsNames } from '../engine/container-names.ts';
-import { containerStatusText } from '../engine/status-text.ts';
+import { containerStatusText, dockerHealth, dockerHealthcheck } from '../engine/status-text.ts';
 import type { ImageRuntimeConfig } from '../oci/image-spec.ts';
 import { atLeast } from './versions.ts';
 
@@ -332,20 +331,7 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
       Error: c.state.error,
       StartedAt: c.state.startedAt ?? '0001-01-01T00:00:00Z',
       FinishedAt: c.state.finishedAt ?? '0001-01-01T00:00:00Z',
-      ...(c.state.health
-        ? {
-            Health: {
-              Status: c.state.health.status,
-              FailingStreak: c.state.health.failingStreak,
-              Log: c.state.health.log.map((l) => ({
-                Start: l.start,
-                End: l.end,
-                ExitCode: l.exitCode,
-                Output: l.output,
-              })),
-            },
-          }
-        : {}),
+      ...(c.state.health ? { Health: dockerHealth(c.state.health) } : {}),
     },
     Image: x.imageId ?? c.imageId,
     ResolvConfPath: `${c.bundle}/resolv.conf`,
@@ -387,20 +373,8 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
       ...(req.macAddress && !atLeast(version, '1.44') ? { MacAddress: req.macAddress } : {}),
       ...(req.stopSignal ? { StopSignal: req.stopSignal } : {}),
       ...(req.stopTimeout !== undefined ? { StopTimeout: req.stopTimeout } : {}),
-      ...(req.healthcheck ? { Healthcheck: dockerHealthcheck(req.healthcheck, version) } : {}),
+      ...(req.healthcheck ? { Healthcheck: dockerHealthcheck(req.healthcheck, atLeast(version, '1.44')) } : {}),
     },
     NetworkSettings: networkSettings,
-  };
-}
-
-/** The engine's healthcheck as docker's Config.Healthcheck (StartInterval from API 1.44). */
-function dockerHealthcheck(h: HealthConfig, version: string): Record<string, unknown> {
-  return {
-    Test: h.test ?? [],
-    ...(h.interval ? { Interval: h.interval } : {}),
-    ...(h.timeout ? { Timeout: h.timeout } : {}),
-    ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}),
-    ...(h.startInterval && atLeast(version, '1.44') ? { StartInterval: h.startInterval } : {}),
-    ...(h.retries ? { Retries: h.retries } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // A container's status in docker's words ("Up 3 seconds", "Exited (0) 2 minutes ago"): what the
 // berth CLI's `ps` prints and what the Docker API's container list carries in Status, from the same
-// recorded state. Pure functions.
+// recorded state; and the healthcheck in docker's shapes, for the same two faces. Pure functions.
+import type { HealthConfig, HealthState } from './types.ts';
 
 /** How long since an ISO time, in docker's words: "Less than a second", "5 seconds", "3 minutes", "2 days". */
 export function durationSince(iso: string, now = Date.now()): string {
@@ -47,4 +48,25 @@ export function containerStatusText(
     default:
       return 'Created';
   }
+}
+
+/** docker's State.Health. */
+export function dockerHealth(h: HealthState) {
+  return {
+    Status: h.status,
+    FailingStreak: h.failingStreak,
+    Log: h.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })),
+  };
+}
+
+/** docker's Config.Healthcheck: zero fields left out, StartInterval only for clients that know it (API 1.44). */
+export function dockerHealthcheck(h: HealthConfig, withStartInterval = true): Record<string, unknown> {
+  return {
+    Test: h.test ?? [],
+    ...(h.interval ? { Interval: h.interval } : {}),
+    ...(h.timeout ? { Timeout: h.timeout } : {}),
+    ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}),
+    ...(h.startInterval && withStartInterval ? { StartInterval: h.startInterval } : {}),
+    ...(h.retries ? { Retries: h.retries } : {}),
+  };
 }

@@ -258,6 +258,9 @@ test("berth's CLI: run --health-*, ps and inspect; the schedule ends with the co
   // Started again, its file gone: the schedule begins afresh and finds it unhealthy.
   assert.equal((await berth('start', 'hc-berth')).code, 0);
   await untilStatus('hc-berth', 'unhealthy');
+  const tpl = await berth('inspect', '-f', '{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}', 'hc-berth');
+  assert.equal(tpl.code, 0, tpl.stderr);
+  assert.equal(tpl.stdout, 'unhealthy ["CMD-SHELL","test -e /tmp/up"]\n');
   assert.ok((await health('hc-berth'))!.Log.at(-1)!.Start > lastStart);
 });
 

@@ -13,6 +13,7 @@ import type {
   VersionInfo,
   VolumeInfo,
 } from '../../api/types.ts';
+import { dockerHealth, dockerHealthcheck } from '../../engine/status-text.ts';
 import { containerStatusText, formatBytes, shortDigest, timeAgo } from './format.ts';
 import { goMap } from './go-template.ts';
 import { labelsText } from './template-format.ts';
@@ -285,6 +286,7 @@ export function containerInspectContext(d: ContainerDetails) {
       Error: d.state.error,
       StartedAt: d.state.startedAt ?? '0001-01-01T00:00:00Z',
       FinishedAt: d.state.finishedAt ?? '0001-01-01T00:00:00Z',
+      ...(d.state.health ? { Health: dockerHealth(d.state.health) } : {}),
     },
     Image: d.imageId,
     ResolvConfPath: `${d.bundle}/resolv.conf`,
@@ -345,6 +347,7 @@ export function containerInspectContext(d: ContainerDetails) {
       Entrypoint: r.entrypoint ?? null,
       Labels: goMap({ ...d.labels }),
       StopSignal: r.stopSignal ?? 'SIGTERM',
+      ...(r.healthcheck ? { Healthcheck: dockerHealthcheck(r.healthcheck) } : {}),
     },
     NetworkSettings: { ...primary, Ports: goMap(ports), Networks: goMap(networks) },
   };
