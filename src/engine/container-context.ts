@@ -38,6 +38,8 @@ export type ContainerServiceOptions = {
   /** Runtime class name → its binary and whether its library runs in-process (runtime-classes.ts). */
   runtimes: Record<string, RuntimeClass>;
   defaultRuntime: string;
+  /** The IPC mode of a container created without one (namespace-modes.ts); default private. */
+  defaultIpcMode?: 'private' | 'shareable';
   /** Where CDI spec files are read, lowest priority first (default /etc/cdi, /var/run/cdi). */
   cdiSpecDirs?: string[];
   log?: (msg: string) => void;

@@ -125,8 +125,11 @@ export async function createContainer(
     req.healthcheck,
     fromImageHealthcheck((image.config.config as { Healthcheck?: unknown } | undefined)?.Healthcheck),
   );
+  // berthd's default IPC mode is recorded, as dockerd's: a later default does not change the container.
+  const ipcMode = !req.sandbox && !req.ipcMode && ctx.o.defaultIpcMode === 'shareable' ? { ipcMode: 'shareable' } : {};
   const request: CreateRequest = {
     ...rest,
+    ...ipcMode,
     ...(hugepageLimits.length ? { hugepageLimits } : {}),
     name,
     ...user,

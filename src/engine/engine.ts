@@ -19,6 +19,7 @@ import { faultPoint, faultPointsArmed } from './fault-points.ts';
 import { releaseLeasesOfDeadOwners } from './lease-recovery.ts';
 import { PodService } from './pod-service.ts';
 import { type RuntimeClass, type RuntimeClassConfig, resolveRuntimeClasses } from './runtime-classes.ts';
+import { checkDefaultIpcMode } from './namespace-modes.ts';
 import type { NetworkBackend } from './network-backend.ts';
 import { MODES } from './owned-modes.ts';
 import type { TaskSupervisor } from './task-supervisor.ts';
@@ -36,6 +37,8 @@ export type EngineOptions = {
   /** Runtime classes from berthd's config, over the built-in ones (src/engine/runtime-classes.ts). */
   runtimes?: Record<string, RuntimeClassConfig>;
   defaultRuntime?: string;
+  /** The IPC mode of a container created without one: private (default) or shareable (dockerd's default-ipc-mode). */
+  defaultIpcMode?: string;
   snapshotter?: 'auto' | SnapshotterName;
   /** berth-pause, the init of pod sandboxes (default: native/build/berth-pause). */
   pauseBinary?: string;
@@ -177,6 +180,7 @@ export class Engine {
       supervisor: o.supervisor,
       runtimes,
       defaultRuntime,
+      defaultIpcMode: checkDefaultIpcMode(o.defaultIpcMode),
       ...(o.cdiSpecDirs ? { cdiSpecDirs: o.cdiSpecDirs } : {}),
       ...(o.log ? { log: o.log } : {}),
     });

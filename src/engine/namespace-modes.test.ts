@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkNamespaceModes, joinedContainer } from './namespace-modes.ts';
+import { checkDefaultIpcMode, checkNamespaceModes, joinedContainer } from './namespace-modes.ts';
 import { buildSpec } from './spec-builder.ts';
 import type { CreateRequest } from './types.ts';
 
@@ -54,4 +54,14 @@ test('bad values are refused in dockerd words, naming the flag and the field', (
     checkNamespaceModes({ image: 'x', ...req });
   assert.equal(joinedContainer('container:web'), 'web');
   assert.equal(joinedContainer('host'), undefined);
+});
+
+test("berthd's default IPC mode: private or shareable, else refused naming the config key", () => {
+  assert.equal(checkDefaultIpcMode(undefined), 'private');
+  assert.equal(checkDefaultIpcMode('private'), 'private');
+  assert.equal(checkDefaultIpcMode('shareable'), 'shareable');
+  assert.throws(
+    () => checkDefaultIpcMode('host'),
+    /defaultIpcMode "host" in berthd's config: expected private or shareable/,
+  );
 });

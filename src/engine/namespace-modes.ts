@@ -39,6 +39,15 @@ function check(value: unknown, what: string, field: string, flag: string, allowe
   }
 }
 
+/** berthd's configured default IPC mode (dockerd's default-ipc-mode), checked when berthd starts. */
+export function checkDefaultIpcMode(mode: string | undefined): 'private' | 'shareable' {
+  if (mode === undefined || mode === '' || mode === 'private') return 'private';
+  if (mode === 'shareable') return 'shareable';
+  throw invalidArgument(
+    `defaultIpcMode ${JSON.stringify(mode)} in berthd's config: expected private or shareable (dockerd's default-ipc-mode)`,
+  );
+}
+
 /** The modes of a create request, checked as dockerd checks them at create. */
 export function checkNamespaceModes(req: CreateRequest): void {
   check(req.pidMode, 'PID', 'pidMode', '--pid', ['', 'host'], true);

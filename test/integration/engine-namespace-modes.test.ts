@@ -282,8 +282,9 @@ test("berth's CLI: --pid, --ipc, --uts reach the container and inspect; bad valu
   await ok(berth('rm', '-f', 'bmodes', 'bdonor'));
 });
 
-test('kill -9 of berthd: a shareable donor that dies meanwhile has its tmpfs unmounted at recovery; its IPC joiner runs on', async (t) => {
-  t.after(() => docker('rm', '-f', 'rdonor', 'rjoiner'));
+test('kill -9 of berthd: a shareable donor that dies meanwhile has its tmpfs unmounted at recovery; its IPC joiner runs on; defaultIpcMode shareable', async (t) => {
+  t.after(() => docker('rm', '-f', 'rdonor', 'rjoiner', 'rprivate', 'rshared'));
+  await ok(docker('create', '--name', 'rprivate', 'busybox', 'sleep', '314'));
   await ok(docker('run', '-d', '--name', 'rdonor', '--ipc', 'shareable', 'busybox', 'sleep', '309'));
   await runWritingShm('rjoiner', 'container:rdonor', 'r', 'r', '310');
   const donorId = (await ok(docker('inspect', '-f', '{{.Id}}', 'rdonor'))).trim();
@@ -293,9 +294,16 @@ test('kill -9 of berthd: a shareable donor that dies meanwhile has its tmpfs unm
   const donorPid = await pidOf('rdonor');
   await d.stop('SIGKILL');
   process.kill(donorPid, 'SIGKILL');
-  d = await startBerthd(root, runRoot, ['--no-network'], undefined, {
-    DOCKER_CONFIG: join(root, 'berthd-docker-config'),
-  });
+  // The next berthd makes shareable the default IPC mode (dockerd's default-ipc-mode).
+  d = await startBerthd(
+    root,
+    runRoot,
+    ['--no-network'],
+    { defaultIpcMode: 'shareable' },
+    {
+      DOCKER_CONFIG: join(root, 'berthd-docker-config'),
+    },
+  );
   await until(
     'recovery recorded the donor exited',
     async () => (await docker('inspect', '-f', '{{.State.Status}}', 'rdonor')).stdout.trim() === 'exited',
@@ -307,4 +315,9 @@ test('kill -9 of berthd: a shareable donor that dies meanwhile has its tmpfs unm
   const refused = await docker('run', '--rm', '--ipc', 'container:rdonor', 'busybox', 'true');
   assert.equal(refused.code, 125, refused.stderr);
   assert.match(refused.stderr, /failed to join IPC namespace: container rdonor is not running/);
+  // The default is recorded at create: what was made before keeps private; a new one is shareable.
+  assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'rprivate'))).trim(), 'private');
+  await ok(docker('run', '-d', '--name', 'rshared', 'busybox', 'sleep', '315'));
+  assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'rshared'))).trim(), 'shareable');
+  await ok(docker('run', '--rm', '--ipc', 'container:rshared', 'busybox', 'true'));
 });

@@ -33,6 +33,8 @@ export type BerthdConfig = {
   streamAddress?: string;
   debug?: boolean;
   defaultRuntime?: string;
+  /** The IPC mode of a container created without one (dockerd's default-ipc-mode): private (default) or shareable. */
+  defaultIpcMode?: string;
   /** name → path, or {path, inProcess} (src/engine/runtime-classes.ts). */
   runtimes?: Record<string, RuntimeClassConfig>;
   snapshotter?: 'auto' | 'overlay' | 'native';
@@ -62,7 +64,7 @@ usage: berthd [--root DIR] [--run-root DIR] [--socket PATH] [--cri-socket PATH] 
                      used (default 127.0.0.1:0, an ephemeral port on loopback)
   -G, --group GROUP  the group that owns the API sockets (0660) and may read container logs
                      (a name or gid; default root's): its members can run containers as root
-  --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, streamAddress, group, defaultRuntime, runtimes, snapshotter, shimBinary,
+  --config FILE      JSON: {root, runRoot, socket, criSocket, dockerSocket, streamAddress, group, defaultRuntime, defaultIpcMode, runtimes, snapshotter, shimBinary,
                      cdiSpecDirs, network: {enabled, pluginDirs, defaultNetwork: {name, bridge, subnet},
                      dns: {upstreams: ["IP[:PORT]"]}}}
   --no-network       no CNI: every container gets a private network namespace with only lo
@@ -162,6 +164,7 @@ export async function main(argv: string[]): Promise<void> {
     network,
     ...(cfg.runtimes ? { runtimes: cfg.runtimes } : {}),
     ...(cfg.defaultRuntime ? { defaultRuntime: cfg.defaultRuntime } : {}),
+    ...(cfg.defaultIpcMode !== undefined ? { defaultIpcMode: cfg.defaultIpcMode } : {}),
     ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
     ...(cfg.cdiSpecDirs ? { cdiSpecDirs: cdiDirs(cfg.cdiSpecDirs) } : {}),
     log,
