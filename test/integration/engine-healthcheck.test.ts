@@ -282,3 +282,21 @@ test('the schedule resumes for running containers after berthd restarts, with th
   );
   assert.equal((await health('hc-keep'))!.Status, 'healthy');
 });
+
+test('no probe runs in a paused container; unpause resumes the schedule with the recorded health', async () => {
+  await run('--name', 'hc-pause', '--health-cmd', 'true', '--health-interval', '200ms', 'busybox', 'sleep', '300');
+  await untilStatus('hc-pause', 'healthy');
+  assert.equal((await docker('pause', 'hc-pause')).code, 0);
+  assert.equal((await health('hc-pause'))!.Status, 'healthy');
+  const ps = await docker('ps', '--filter', 'name=hc-pause', '--format', '{{.Status}}');
+  assert.match(ps.stdout, /^Up .* \(Paused\)$/m);
+  const unpausedAt = new Date().toISOString();
+  assert.equal((await docker('unpause', 'hc-pause')).code, 0);
+  await until(
+    'a probe after the unpause',
+    async () => (await health('hc-pause'))!.Log.some((l) => l.Start > unpausedAt && l.ExitCode === 0),
+    120_000,
+    200,
+  );
+  assert.equal((await health('hc-pause'))!.Status, 'healthy');
+});
