@@ -117,7 +117,6 @@ const UNSUPPORTED_HOST: Record<string, string> = {
   Cgroup: '--cgroup',
   CgroupParent: '--cgroup-parent',
   OomKillDisable: '--oom-kill-disable',
-  ShmSize: '--shm-size',
   StorageOpt: '--storage-opt',
   CpuRealtimePeriod: '--cpu-rt-period',
   CpuRealtimeRuntime: '--cpu-rt-runtime',
@@ -465,6 +464,7 @@ export function toCreateRequest(
   if (hc.PidMode !== undefined && hc.PidMode !== '') req.pidMode = hc.PidMode;
   if (hc.IpcMode !== undefined && hc.IpcMode !== '') req.ipcMode = hc.IpcMode;
   if (hc.UTSMode !== undefined && hc.UTSMode !== '') req.utsMode = hc.UTSMode;
+  if (hc.ShmSize !== undefined && hc.ShmSize !== 0) req.shmSize = hc.ShmSize as number;
   if (body.Tty) req.tty = true;
   if (body.OpenStdin) req.openStdin = true;
   if (body.Labels && Object.keys(body.Labels).length) req.labels = body.Labels;

@@ -299,7 +299,7 @@ export function toInspect(c: ContainerDetails, x: InspectExtras, version: string
     ),
     UTSMode: req.utsMode ?? '',
     UsernsMode: '',
-    ShmSize: 67108864,
+    ShmSize: req.shmSize || 67108864,
     Runtime: c.runtime,
     Isolation: '',
     CpuShares: req.cpuShares ?? 0,

@@ -55,6 +55,10 @@ export function checkNamespaceModes(req: CreateRequest): void {
   check(req.utsMode, 'UTS', 'utsMode', '--uts', ['', 'host'], false);
   if (req.utsMode === 'host' && req.hostname)
     throw invalidArgument('conflicting options: hostname and the UTS mode (--hostname with --uts=host)');
+  if (req.shmSize !== undefined && (!Number.isSafeInteger(req.shmSize) || req.shmSize < 0))
+    throw invalidArgument(
+      `SHM size can not be less than 0 (--shm-size, shmSize: expected a whole number of bytes, got ${JSON.stringify(req.shmSize)})`,
+    );
   if (req.sandbox && (req.pidMode || req.ipcMode || req.utsMode))
     throw invalidArgument('pidMode, ipcMode, utsMode: a container of a pod shares the pod sandbox namespaces');
 }
@@ -76,7 +80,13 @@ export function applyNamespaceModes(spec: RuntimeConfig, req: CreateRequest): vo
     delete spec.hostname;
   }
   const ipc = req.ipcMode ?? '';
-  if (ipc === 'private' || ipc === '') return;
+  if (ipc === 'private' || ipc === '') {
+    // The spec's own /dev/shm tmpfs, at the size asked for (0: docker's default).
+    const shm = spec.mounts?.find((m) => m.destination === '/dev/shm' && m.type === 'tmpfs');
+    if (shm && req.shmSize)
+      shm.options = [...(shm.options ?? []).filter((o) => !o.startsWith('size=')), `size=${req.shmSize}`];
+    return;
+  }
   const mounts = (spec.mounts ?? []).filter((m) => m.destination !== '/dev/shm');
   // host binds the host's /dev/shm; shareable and container: get their bind at start.
   if (ipc === 'host') mounts.push(shmBind('/dev/shm'));
@@ -149,7 +159,13 @@ export function joinNamespaces(ctx: ContainerContext, c: Container, spec: Runtim
     if (!isMountPoint(shm)) {
       mkdirSync(shm, { recursive: true, mode: 0o700 });
       chmodSync(dirname(shm), 0o700);
-      mount('shm', shm, 'tmpfs', sysc.MS_NOSUID | sysc.MS_NODEV | sysc.MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
+      mount(
+        'shm',
+        shm,
+        'tmpfs',
+        sysc.MS_NOSUID | sysc.MS_NODEV | sysc.MS_NOEXEC,
+        `mode=1777,size=${req.shmSize || SHM_SIZE}`,
+      );
     }
     withShm(shm);
   }

@@ -144,6 +144,8 @@ export type CreateRequest = {
    * (a running shareable container's).
    */
   ipcMode?: string;
+  /** The size of its own /dev/shm tmpfs in bytes (docker's --shm-size; private and shareable IPC; default 64 MiB). */
+  shmSize?: number;
   /** The UTS namespace (docker's --uts): its own (absent or '') or `host` (the host's hostname; no `hostname` then). */
   utsMode?: string;
   /** The healthcheck (docker's --health-*, --no-healthcheck); merged over the image's at create, so the row keeps the one that runs. */

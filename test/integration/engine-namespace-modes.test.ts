@@ -321,3 +321,25 @@ test('kill -9 of berthd: a shareable donor that dies meanwhile has its tmpfs unm
   assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.IpcMode}}', 'rshared'))).trim(), 'shareable');
   await ok(docker('run', '--rm', '--ipc', 'container:rshared', 'busybox', 'true'));
 });
+
+test('--shm-size: the size of a private or shareable /dev/shm (docker 28 and berth), shown by inspect; a negative size refused', async (t) => {
+  t.after(() => docker('rm', '-f', 'shmsize'));
+  // The tmpfs's size option as /proc/mounts shows it (in KiB).
+  const sizeOf = (mounts: string) => Number(/^\S+ \/dev\/shm tmpfs \S*size=(\d+)k/m.exec(mounts)?.[1]);
+  const kib = async (...args: string[]) =>
+    sizeOf(await ok(docker('run', '--rm', ...args, 'busybox', 'cat', '/proc/mounts')));
+  assert.equal(await kib(), 65536, "docker's default: 64 MiB");
+  assert.equal(await kib('--shm-size', '128m'), 131072);
+  assert.equal(await kib('--ipc', 'shareable', '--shm-size', '96m'), 98304);
+  const viaBerth = await ok(berth('run', '--rm', '--shm-size', '32m', 'busybox', 'cat', '/proc/mounts'));
+  assert.equal(sizeOf(viaBerth), 32768);
+  await ok(docker('create', '--name', 'shmsize', '--shm-size', '256m', 'busybox', 'true'));
+  assert.equal((await ok(docker('inspect', '-f', '{{.HostConfig.ShmSize}}', 'shmsize'))).trim(), String(256 << 20));
+  // docker's CLI refuses a negative size itself: the API request is the engine's to refuse.
+  const r = await dockerRequest(dockerSocket, 'POST', '/containers/create', {
+    Image: 'busybox',
+    HostConfig: { ShmSize: -1 },
+  });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.body, /SHM size can not be less than 0 \(--shm-size, shmSize/);
+});

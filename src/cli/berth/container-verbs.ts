@@ -341,6 +341,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { names: ['init'], kind: 'bool' },
   { names: ['pid'], kind: 'string' },
   { names: ['ipc'], kind: 'string' },
+  { names: ['shm-size'], kind: 'string' },
   { names: ['uts'], kind: 'string' },
   { names: ['health-cmd'], kind: 'string' },
   { names: ['health-interval'], kind: 'string' },
@@ -423,6 +424,7 @@ export function createRequest(f: Record<string, unknown>, args: string[]): Creat
   if (f.pid !== undefined) req.pidMode = f.pid as string;
   if (f.ipc !== undefined) req.ipcMode = f.ipc as string;
   if (f.uts !== undefined) req.utsMode = f.uts as string;
+  if (f['shm-size'] !== undefined) req.shmSize = parseBytes(f['shm-size'] as string, '--shm-size');
   const health = healthFlags(f);
   if (health) req.healthcheck = health;
   const security = {

@@ -49,7 +49,7 @@ containers (through berthd):
       [--network NET] [-w DIR] [-u USER] [--hostname H] [--add-host HOST:IP] [--entrypoint CMD]
       [--device /HOST[:/CONTAINER][:rwm]] [--device-cgroup-rule 'c|b|a MAJOR:MINOR rwm']
       [--memory 64m] [--cpus 0.5] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]] [--init]
-      [--pid host|container:NAME] [--ipc private|shareable|none|host|container:NAME] [--uts host]
+      [--pid host|container:NAME] [--ipc private|shareable|none|host|container:NAME] [--uts host] [--shm-size 64m]
       [--privileged] [--cap-add CAP] [--cap-drop CAP] [--restart no|always|unless-stopped|on-failure[:N]]
       [--runtime NAME] [--read-only] [--label K=V] IMAGE [COMMAND...]
   create (as run, without -d)          start [-a] [-i]|stop [-t S]|restart|kill [-s SIG]|rm [-f] [-v] CONTAINER...
