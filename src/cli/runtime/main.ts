@@ -25,15 +25,20 @@ const spawnSyncText = (cmd: string, args: string[], timeout?: number) =>
     ...(timeout ? { timeout } : {}),
   });
 // hrtime, not `performance`: the global `performance` loads perf_hooks, a few ms of start-up.
-const t0 = process.hrtime.bigint();
 const timing = process.env.BERTH_TRACE_TIMING === '1';
-const mark = (what: string) => {
-  if (!timing) return;
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  process.stderr.write(
-    `berth-runtime timing: ${what} ${ms.toFixed(2)}ms (process uptime ${(process.uptime() * 1000).toFixed(1)}ms)\n`,
-  );
-};
+/** BERTH_TRACE_TIMING's lines to `err`, in ms from now (and the process's uptime). */
+function marker(err: (text: string) => void): (what: string) => void {
+  const t0 = process.hrtime.bigint();
+  return (what) => {
+    if (!timing) return;
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    err(
+      `berth-runtime timing: ${what} ${ms.toFixed(2)}ms (process uptime ${(process.uptime() * 1000).toFixed(1)}ms)\n`,
+    );
+  };
+}
+// The CLI's: from this module's loading. A served command has its own, to its caller's stderr.
+const cliMark = marker((text) => process.stderr.write(text));
 
 type Level = 'debug' | 'info' | 'warning' | 'error';
 
@@ -94,6 +99,7 @@ export async function runtimeCommand(
   io: CommandIO,
   onLogger: (log: Logger) => void = () => {},
 ): Promise<number> {
+  const mark = io.served ? marker(io.err) : cliMark;
   const g = parseFlags(argv, GLOBAL_FLAGS, true);
   const logFormat = String(g.flags['log-format'] ?? 'text');
   if (logFormat !== 'text' && logFormat !== 'json')
@@ -364,7 +370,7 @@ if (process.argv[2] === '--plan-server') {
     },
   ).then(
     (code) => {
-      mark('exit');
+      cliMark('exit');
       process.exitCode = code;
     },
     (e: unknown) => {
