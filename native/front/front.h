@@ -17,6 +17,11 @@ void sleep_ms(long ms);
  * unblocked and at their defaults; the pid, or -1 with *exec_errno when it could not be run
  * (known before returning: the exec reports through a close-on-exec pipe). */
 pid_t spawn(const char *path, char *const argv[], char *const envp[], int fd0, int fd1, int fd2, int *exec_errno);
+/* Forks; the child runs child(arg), which sets itself up and execs, or returns the errno of what
+ * failed. The pid, or -1 with *exec_errno (known before returning, through a close-on-exec pipe). */
+pid_t spawn_with(int (*child)(void *arg), void *arg, int *exec_errno);
+/* write(2) until all of it is written or the fd fails. */
+void write_all(int fd, const char *p, size_t n);
 long long now_ms(void);
 
 /* log.c: runc's --log / --log-format lines, as the Node verbs write them. */

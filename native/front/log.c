@@ -23,7 +23,7 @@ void log_setup(const char *file, int json, int debug)
 	log_debug = debug;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+void write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);

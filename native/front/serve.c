@@ -217,19 +217,6 @@ static const char *field(const struct buf *b, size_t *off)
 	return s;
 }
 
-static void write_all_fd(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Starts a server on path, detached (its own session, stdio on /dev/null, no other fds), and does
  * not wait for it: this command goes to Node meanwhile. */
 static void start_server(const char *path)
@@ -305,55 +292,37 @@ static int connect_server(void)
 	return high;
 }
 
+struct init_spawn {
+	const char *init;
+	int preserve;
+	const int *fds;
+	int nfds;
+};
+
+static int init_child(void *arg)
+{
+	struct init_spawn *p = arg;
+	char sync_arg[16];
+	snprintf(sync_arg, sizeof sync_arg, "%d", 3 + p->preserve + p->nfds - 1);
+	for (int i = 3; i < 3 + p->preserve; i++)
+		if (fcntl(i, F_SETFD, 0) < 0)
+			return errno; /* a --preserve-fds fd that is not open */
+	for (int i = 0; i < p->nfds; i++)
+		if (dup2(p->fds[i], 3 + p->preserve + i) < 0)
+			return errno;
+	umask(0);
+	char *argv[] = {"berth-init", sync_arg, NULL};
+	execv(p->init, argv);
+	return errno;
+}
+
 /* Spawns berth-init: fds 0-2 and the --preserve-fds ones as ours, then the console socket (when
  * given) and the sync socket, umask 0 (berth-init's contract), argv berth-init <sync fd>. The pid,
  * or -1 with *err. */
 static pid_t spawn_init(const char *init, int preserve, const int *fds, int nfds, int *err)
 {
-	int ex[2];
-	if (pipe2(ex, O_CLOEXEC) < 0) {
-		*err = errno;
-		return -1;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		*err = errno;
-		close(ex[0]);
-		close(ex[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int e = 0;
-		char sync_arg[16];
-		snprintf(sync_arg, sizeof sync_arg, "%d", 3 + preserve + nfds - 1);
-		for (int i = 3; i < 3 + preserve && !e; i++)
-			if (fcntl(i, F_SETFD, 0) < 0)
-				e = errno; /* a --preserve-fds fd that is not open */
-		for (int i = 0; i < nfds && !e; i++)
-			if (dup2(fds[i], 3 + preserve + i) < 0)
-				e = errno;
-		if (!e) {
-			umask(0);
-			char *argv[] = {"berth-init", sync_arg, NULL};
-			execv(init, argv);
-			e = errno;
-		}
-		(void)!write(ex[1], &e, sizeof e);
-		_exit(127);
-	}
-	close(ex[1]);
-	int e = 0;
-	ssize_t got;
-	while ((got = read(ex[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(ex[0]);
-	if (got == (ssize_t)sizeof e) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		*err = e;
-		return -1;
-	}
-	return pid;
+	struct init_spawn p = {init, preserve, fds, nfds};
+	return spawn_with(init_child, &p, err);
 }
 
 static void forward(int sig)
@@ -443,7 +412,7 @@ void serve_or_return(const char *verb, int argc, char **argv)
 		if (type == F_FALLBACK && !spawned)
 			goto node;
 		if (type == F_OUTPUT && b.len > 0) {
-			write_all_fd(b.p[0] == 1 ? 1 : 2, b.p + 1, b.len - 1);
+			write_all(b.p[0] == 1 ? 1 : 2, b.p + 1, b.len - 1);
 			continue;
 		}
 		if (type == F_SPAWN && !spawned && nfds >= 1) {

@@ -88,7 +88,7 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-pid_t spawn(const char *path, char *const argv[], char *const envp[], int fd0, int fd1, int fd2, int *exec_errno)
+pid_t spawn_with(int (*child)(void *arg), void *arg, int *exec_errno)
 {
 	int ex[2];
 	*exec_errno = 0;
@@ -104,19 +104,7 @@ pid_t spawn(const char *path, char *const argv[], char *const envp[], int fd0, i
 		return -1;
 	}
 	if (pid == 0) {
-		int fds[3] = {fd0, fd1, fd2};
-		for (int i = 0; i < 3; i++)
-			if (dup2(fds[i], i) < 0)
-				_exit(127);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (envp)
-			execve(path, argv, envp);
-		else
-			execvp(path, argv);
-		int e = errno;
+		int e = child(arg);
 		(void)!write(ex[1], &e, sizeof e);
 		_exit(127);
 	}
@@ -133,4 +121,33 @@ pid_t spawn(const char *path, char *const argv[], char *const envp[], int fd0, i
 		return -1;
 	}
 	return pid;
+}
+
+struct plain_spawn {
+	const char *path;
+	char *const *argv, *const *envp;
+	int fds[3];
+};
+
+static int plain_child(void *arg)
+{
+	struct plain_spawn *p = arg;
+	for (int i = 0; i < 3; i++)
+		if (dup2(p->fds[i], i) < 0)
+			return errno;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (p->envp)
+		execve(p->path, p->argv, p->envp);
+	else
+		execvp(p->path, p->argv);
+	return errno;
+}
+
+pid_t spawn(const char *path, char *const argv[], char *const envp[], int fd0, int fd1, int fd2, int *exec_errno)
+{
+	struct plain_spawn p = {path, argv, envp, {fd0, fd1, fd2}};
+	return spawn_with(plain_child, &p, exec_errno);
 }
