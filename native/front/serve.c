@@ -483,7 +483,6 @@ void serve_or_return(const char *verb, int argc, char **argv)
 		exit(0);
 	}
 	/* run in the foreground: start, wait for the container (stage0 exits with its status), delete. */
-	(void)foreground;
 	fail_cleanup = end_run;
 	verb_start(done_root, done_id);
 	fail_cleanup = NULL;
