@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, BerthError, ErrorCode, failedPrecondition, invalidArgument } from '../errors/errors.ts';
-import type { LinuxResources, Process } from '../oci/runtime-spec.ts';
+import type { LinuxResources, Process, RuntimeConfig } from '../oci/runtime-spec.ts';
 import { OCI_VERSION } from '../oci/runtime-spec.ts';
 import { checkHostSupport, parseRuntimeConfig, parseRuntimeConfigFile } from '../oci/runtime-validate.ts';
 import { validateContainerId } from '../oci/container-id.ts';
@@ -54,6 +54,11 @@ export interface CreateOptions {
    * business too.
    */
   spawnInit?: () => Promise<number>;
+  /**
+   * Called with the parsed config before anything is made; may throw to refuse the create (the
+   * plan server hands back what it would not run as the Node verb does).
+   */
+  onConfig?: (config: RuntimeConfig) => void;
   /**
    * With initSync or spawnInit: the plan's foreground mode (berth-init's stage0 lives as long as the container
    * and exits with its status, for the spawner to wait on: berth-runtime's plan server, whose
@@ -458,6 +463,7 @@ export class Runtime {
     const bundle = resolve(opts.bundle);
     const config = parseRuntimeConfigFile(join(bundle, 'config.json'), { onWarning: (line) => this.warn(line) });
     this.mark('config parsed');
+    opts.onConfig?.(config);
     checkHostSupport(config);
     if (existsSync(this.store.dir(id))) throw alreadyExists(`container with id ${id} already exists`);
     const preserveFds = opts.preserveFds ?? 0;

@@ -1,5 +1,5 @@
-// berth-runtime's plan server (docs/native.md, "The plan server"): create and run are served by a
-// Node process that outlives the call, the native front spawning berth-init. Each test has a
+// berth-runtime's plan server (docs/native.md, "The plan server"): create, run and exec are served
+// by a Node process that outlives the call, the native front spawning berth-init. Each test has a
 // server of its own: BERTH_TEST_PLAN_SERVER is part of the identity a server serves (every
 // BERTH_* variable is), so a fresh value reaches a fresh server. `--debug` makes a served command
 // say so in its log, which is how a test knows which path ran.
@@ -219,6 +219,27 @@ describe('berth-runtime plan server', () => {
     assert.equal(servedBy(readFileSync(log, 'utf8')), undefined, 'a create with a prestart hook was served');
     assert.equal((JSON.parse(readFileSync(mark, 'utf8')) as { id: string }).id, id);
     assertOk(s.delete(id, true), 'delete');
+
+    // The server parsed that config before handing it back: its warnings are said once, by the Node verb.
+    const warned = s.bundle({
+      args: ['true'],
+      capabilities: ['CAP_CHOWN', 'CAP_BERTH_NO_SUCH'],
+      hooks: { prestart: [{ path: '/bin/true' }] },
+    });
+    const w1 = s.id();
+    const w2 = s.id();
+    const once = assertOk(s.execDetached(['create', '--bundle', warned.dir, w1], w1, [], { env }), 'create').stderr;
+    const direct = assertOk(
+      s.execDetached(['create', '--bundle', warned.dir, w2], w2, [], { env: node }),
+      'create through Node',
+    ).stderr;
+    assert.match(direct, /CAP_BERTH_NO_SUCH/);
+    assert.equal(
+      once.replaceAll(w1, '<id>').replace(/time="[^"]*"/g, ''),
+      direct.replaceAll(w2, '<id>').replace(/time="[^"]*"/g, ''),
+    );
+    assertOk(s.delete(w1, true), 'delete');
+    assertOk(s.delete(w2, true), 'delete');
 
     // An existing container, a missing config: the same words whichever path answers.
     const taken = s.id();

@@ -7,9 +7,10 @@
 //
 // What it decides is what the Node verb decides: it serves only a caller identical to the process
 // that started it (identityText: the bundle's file, credentials, namespaces, capabilities, umask,
-// LSM label, BERTH_* and NODE_* environment; checked through SO_PEERCRED), and hands back, before anything is changed, every command it would not run exactly as the Node
-// verb does: other verbs, help, hooks that run in the runtime's process (prestart, createRuntime),
-// a terminal relayed by the runtime itself, a container that exists, a config it cannot read.
+// LSM label, BERTH_* and NODE_* environment; checked through SO_PEERCRED), and hands back, before
+// anything is changed, every command it would not run exactly as the Node verb does: other verbs,
+// help, hooks that run in the runtime's process (prestart, createRuntime), a terminal relayed by
+// the runtime itself. Errors it words itself: they come from the same code.
 // It exits after a spell without callers (BERTH_RUNTIME_PLAN_SERVER_IDLE_MS, default 20 s), or
 // when its socket is no longer its own. It lives in a cgroup of its own (/berth-runtime-plans in
 // every hierarchy), not its first caller's, which it would keep from being removed (a pod's, a
@@ -18,7 +19,6 @@
 import {
   chmodSync,
   closeSync,
-  existsSync,
   lstatSync,
   readFileSync,
   readlinkSync,
@@ -33,8 +33,6 @@ import { dirname, join, resolve } from 'node:path';
 import { newCgroupManager } from '../../cgroups/manager.ts';
 import type { CgroupManager } from '../../cgroups/types.ts';
 import { unavailable } from '../../errors/errors.ts';
-import { validateContainerId } from '../../oci/container-id.ts';
-import { parseRuntimeConfigFile } from '../../oci/runtime-validate.ts';
 import { ConsoleEndpoint } from '../../runtime/console.ts';
 import type { Process } from '../../oci/runtime-spec.ts';
 import type { CreateOptions, ExecOptions, Runtime } from '../../runtime/runtime.ts';
@@ -158,6 +156,11 @@ class Caller {
   private pending = Buffer.alloc(0);
   private waiter: { resolve: (p: Buffer) => void; reject: (e: Error) => void } | undefined;
   private closed = false;
+  /**
+   * Output frames held until the server has answered (SPAWN or DONE): after a FALLBACK the Node
+   * verb says it all again (a config's warnings, say), so what was held is dropped.
+   */
+  private held: Buffer[] | undefined = [];
   private readonly sock: Socket;
 
   constructor(sock: Socket, onRequest: (c: Caller, payload: Buffer) => void) {
@@ -190,7 +193,14 @@ class Caller {
 
   send(type: number, payload: Buffer, fds: number[] = []): void {
     if (this.closed) return;
+    if (this.held && type === Frame.Output) {
+      this.held.push(payload);
+      return;
+    }
+    const held = type === Frame.Fallback ? [] : (this.held ?? []);
+    this.held = undefined;
     try {
+      for (const p of held) native.sendFds(this.fd, [], frame(Frame.Output, p));
       native.sendFds(this.fd, fds, frame(type, payload));
     } catch {
       this.end();
@@ -400,29 +410,23 @@ async function launch(
   then: Then,
   note: () => void,
 ): Promise<number> {
-  try {
-    validateContainerId(id);
-  } catch {
-    throw new HandBack();
-  }
   const preserveFds = servedPreserveFds(opts.preserveFds);
-  if (existsSync(rt.store.dir(id))) throw new HandBack();
-  let terminal: boolean;
-  try {
-    const config = parseRuntimeConfigFile(join(opts.bundle, 'config.json'), { onWarning: () => {} });
-    if (config.hooks?.prestart?.length || config.hooks?.createRuntime?.length) throw new HandBack();
-    terminal = config.process?.terminal === true;
-  } catch {
-    throw new HandBack();
-  }
-  const consolePath = consoleSocketPath(cwd, opts.consoleSocket, terminal);
-  note();
-  const endpoint = consolePath === undefined ? undefined : await ConsoleEndpoint.open(consolePath, true, false);
+  let consolePath: string | undefined;
+  let endpoint: ConsoleEndpoint | undefined;
   try {
     await rt.create(id, {
       ...opts,
       consoleSocket: undefined,
-      spawnInit: () => spawnThroughFront(c, endpoint, preserveFds, then === 'run', root, id),
+      // The config as the create parsed it, before anything is made.
+      onConfig: (config) => {
+        if (config.hooks?.prestart?.length || config.hooks?.createRuntime?.length) throw new HandBack();
+        consolePath = consoleSocketPath(cwd, opts.consoleSocket, config.process?.terminal === true);
+        note();
+      },
+      spawnInit: async () => {
+        if (consolePath !== undefined) endpoint = await ConsoleEndpoint.open(consolePath, true, false);
+        return spawnThroughFront(c, endpoint, preserveFds, then === 'run', root, id);
+      },
       foreground: then === 'run',
     });
   } finally {
